@@ -127,21 +127,23 @@ impl Decoder {
     /// cannot be resynchronised: close the connection with
     /// [`DecodeError::reason_code`].
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Packet>, DecodeError> {
-        let Some(header) = peek_frame(buf, self.max_packet_size)? else {
-            return Ok(None);
-        };
-        let protocol = match self.protocol {
-            Some(protocol) => protocol,
-            None => {
-                let packet_type = PacketType::from_header(header.first_byte)
-                    .ok_or(DecodeError::ReservedPacketType(header.first_byte >> 4))?;
+        let protocol = match (self.protocol, buf.first()) {
+            (Some(protocol), _) => protocol,
+            (None, None) => return Ok(None),
+            (None, Some(&first_byte)) => {
+                // Judged on the first byte, before the rest of the frame arrives.
+                let packet_type = PacketType::from_header(first_byte)
+                    .ok_or(DecodeError::ReservedPacketType(first_byte >> 4))?;
                 if packet_type != PacketType::Connect {
                     return Err(DecodeError::FirstPacketNotConnect(packet_type));
                 }
-                // Read as 3.1.1 until the CONNECT itself says otherwise; the
-                // CONNECT body carries its own version.
+                // The CONNECT body carries its own version; the one given
+                // here is not used to read it.
                 Protocol::V3_1_1
             }
+        };
+        let Some(header) = peek_frame(buf, self.max_packet_size)? else {
+            return Ok(None);
         };
         let total = header.total_len();
         if buf.len() < total {
@@ -157,5 +159,158 @@ impl Decoder {
             }
         }
         Ok(Some(packet))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::packet::testutil::{encode, frame};
+    use crate::{Connect, Publish, ReasonCode};
+
+    fn conversation(protocol: Protocol) -> (Vec<Packet>, Vec<u8>) {
+        let packets = vec![
+            Packet::from(Connect::new(protocol, "c")),
+            Packet::from(Publish::new("a/b", vec![1u8; 300])),
+            Packet::PingReq,
+            Packet::from(Publish::new("a/c", "")),
+        ];
+        let bytes = packets.iter().flat_map(|p| encode(p, protocol)).collect();
+        (packets, bytes)
+    }
+
+    /// A partial frame asks for more bytes and consumes nothing.
+    #[test]
+    fn byte_by_byte_feeding_yields_the_same_packets() {
+        for protocol in Protocol::ALL {
+            let (packets, bytes) = conversation(protocol);
+            let mut decoder = Decoder::new();
+            let mut buf = BytesMut::new();
+            let mut out = Vec::new();
+            for &byte in &bytes {
+                buf.extend_from_slice(&[byte]);
+                let before = buf.len();
+                match decoder.decode(&mut buf).unwrap() {
+                    Some(packet) => out.push(packet),
+                    None => assert_eq!(buf.len(), before, "nothing consumed on a partial frame"),
+                }
+            }
+            assert_eq!(out, packets);
+            assert!(buf.is_empty());
+        }
+    }
+
+    #[test]
+    fn empty_buffer_is_not_an_error() {
+        assert_eq!(Decoder::new().decode(&mut BytesMut::new()), Ok(None));
+    }
+
+    /// [MQTT-3.1.0-1] the first packet must be CONNECT.
+    #[test]
+    fn mqtt_3_1_0_1_first_packet_must_be_connect() {
+        let mut buf = BytesMut::from(&[0xC0u8, 0][..]);
+        let e = Decoder::new().decode(&mut buf).unwrap_err();
+        assert_eq!(e, DecodeError::FirstPacketNotConnect(PacketType::PingReq));
+        assert_eq!(e.reason_code(), ReasonCode::ProtocolError);
+        // Refused from the first byte, before the rest arrives.
+        let mut buf = BytesMut::from(&[0x30u8, 0x80][..]);
+        assert!(matches!(
+            Decoder::new().decode(&mut buf),
+            Err(DecodeError::FirstPacketNotConnect(_))
+        ));
+    }
+
+    /// The maximum packet size is enforced from the fixed header alone.
+    #[test]
+    fn oversized_packet_is_refused_before_its_body_arrives() {
+        let mut decoder = Decoder::with_protocol(Protocol::V3_1_1);
+        decoder.set_max_packet_size(1024);
+        // PUBLISH announcing a remaining length of 1,000,000: only the header is here.
+        let mut buf = BytesMut::from(&[0x30u8, 0xC0, 0x84, 0x3D][..]);
+        let e = decoder.decode(&mut buf).unwrap_err();
+        assert_eq!(
+            e,
+            DecodeError::PacketTooLarge {
+                size: 1_000_004,
+                max: 1024
+            }
+        );
+        assert_eq!(e.reason_code(), ReasonCode::PacketTooLarge);
+        // Exactly at the limit is fine.
+        let at_limit = frame(0x30, &[&[0u8, 1, b'a'][..], &[0u8; 1018]].concat());
+        assert_eq!(at_limit.len(), 1024);
+        assert!(decoder
+            .decode(&mut BytesMut::from(&at_limit[..]))
+            .unwrap()
+            .is_some());
+    }
+
+    /// §2.2.3: the remaining length has at most four bytes.
+    #[test]
+    fn remaining_length_over_four_bytes_is_malformed() {
+        let mut buf = BytesMut::from(&[0x30u8, 0xFF, 0xFF, 0xFF, 0xFF, 0x01][..]);
+        let e = Decoder::with_protocol(Protocol::V5)
+            .decode(&mut buf)
+            .unwrap_err();
+        assert_eq!(e, DecodeError::VarintTooLong);
+        assert_eq!(e.reason_code(), ReasonCode::MalformedPacket);
+    }
+
+    /// [MQTT-2.2.2-2] packet type 0 is reserved.
+    #[test]
+    fn reserved_packet_type_zero() {
+        let mut buf = BytesMut::from(&[0x00u8, 0][..]);
+        assert_eq!(
+            Decoder::with_protocol(Protocol::V5).decode(&mut buf),
+            Err(DecodeError::ReservedPacketType(0))
+        );
+    }
+
+    /// [MQTT-2.2.2-2] PINGREQ and PINGRESP have flags 0000 and no body.
+    #[test]
+    fn ping_packets_are_exactly_two_bytes() {
+        for protocol in Protocol::ALL {
+            let mut d = Decoder::with_protocol(protocol);
+            assert_eq!(
+                d.decode(&mut BytesMut::from(&[0xC0u8, 0][..])),
+                Ok(Some(Packet::PingReq))
+            );
+            assert_eq!(
+                d.decode(&mut BytesMut::from(&[0xD0u8, 0][..])),
+                Ok(Some(Packet::PingResp))
+            );
+            assert!(matches!(
+                d.decode(&mut BytesMut::from(&[0xC1u8, 0][..])),
+                Err(DecodeError::InvalidFlags { .. })
+            ));
+            assert!(matches!(
+                d.decode(&mut BytesMut::from(&[0xC0u8, 1, 0][..])),
+                Err(DecodeError::TrailingBytes {
+                    packet: PacketType::PingReq,
+                    extra: 1
+                })
+            ));
+            assert_eq!(encode(&Packet::PingReq, protocol), [0xC0, 0]);
+            assert_eq!(encode(&Packet::PingResp, protocol), [0xD0, 0]);
+        }
+    }
+
+    /// A second CONNECT does not change the decoder's protocol; refusing it
+    /// ([MQTT-3.1.0-2]) is the session's job.
+    #[test]
+    fn a_second_connect_keeps_the_first_protocol() {
+        let mut buf = BytesMut::new();
+        buf.extend(encode(
+            &Connect::new(Protocol::V5, "a").into(),
+            Protocol::V5,
+        ));
+        buf.extend(encode(
+            &Connect::new(Protocol::V3_1_1, "a").into(),
+            Protocol::V3_1_1,
+        ));
+        let mut d = Decoder::new();
+        d.decode(&mut buf).unwrap();
+        assert!(matches!(d.decode(&mut buf), Ok(Some(Packet::Connect(_)))));
+        assert_eq!(d.protocol(), Some(Protocol::V5));
     }
 }

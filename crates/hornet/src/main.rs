@@ -16,8 +16,12 @@ fn main() -> ExitCode {
         }
         _ => {
             eprintln!("hornet {version}: the MQTT broker is not built yet.");
-            eprintln!("This build contains the MQTT 3.1 / 3.1.1 / 5.0 packet codec (crates/hornet-codec)");
-            eprintln!("and its tests; the broker (TCP on port 1883, sessions, routing) comes next.");
+            eprintln!(
+                "This build contains the MQTT 3.1 / 3.1.1 / 5.0 packet codec (crates/hornet-codec)"
+            );
+            eprintln!(
+                "and its tests; the broker (TCP on port 1883, sessions, routing) comes next."
+            );
             eprintln!("Run the tests with: cargo test --workspace");
             ExitCode::from(2)
         }

@@ -104,3 +104,144 @@ impl Ack {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::packet::testutil::{decode_body, encode, round_trip};
+    use crate::packet::Packet;
+    use crate::property::Property;
+
+    fn pid(n: u16) -> PacketId {
+        PacketId::new(n).unwrap()
+    }
+
+    const KINDS: [(u8, PacketType); 4] = [
+        (0x40, PacketType::PubAck),
+        (0x50, PacketType::PubRec),
+        (0x62, PacketType::PubRel),
+        (0x70, PacketType::PubComp),
+    ];
+
+    fn wrap(packet: PacketType, ack: Ack) -> Packet {
+        match packet {
+            PacketType::PubAck => Packet::PubAck(ack),
+            PacketType::PubRec => Packet::PubRec(ack),
+            PacketType::PubRel => Packet::PubRel(ack),
+            _ => Packet::PubComp(ack),
+        }
+    }
+
+    #[test]
+    fn all_four_round_trip_in_every_version() {
+        for (_, kind) in KINDS {
+            for protocol in Protocol::ALL {
+                round_trip(wrap(kind, Ack::new(pid(9))), protocol);
+            }
+            let mut ack = Ack::new(pid(9));
+            ack.properties.push(Property::ReasonString("ok".into()));
+            round_trip(wrap(kind, ack), Protocol::V5);
+        }
+        round_trip(
+            Packet::PubAck(Ack::with_reason(pid(1), ReasonCode::NoMatchingSubscribers)),
+            Protocol::V5,
+        );
+        round_trip(
+            Packet::PubRel(Ack::with_reason(
+                pid(1),
+                ReasonCode::PacketIdentifierNotFound,
+            )),
+            Protocol::V5,
+        );
+    }
+
+    /// §3.4.2.1: MQTT 5 senders may omit the reason code and property length.
+    #[test]
+    fn v5_short_forms() {
+        for (first, kind) in KINDS {
+            let packet = decode_body(Protocol::V5, first, &[0, 5]).unwrap();
+            assert_eq!(packet, wrap(kind, Ack::new(pid(5))));
+            let packet = decode_body(Protocol::V5, first, &[0, 5, 0x00]).unwrap();
+            assert_eq!(packet, wrap(kind, Ack::new(pid(5))));
+            // And the encoder uses the shortest form.
+            assert_eq!(encode(&wrap(kind, Ack::new(pid(5))), Protocol::V5).len(), 4);
+        }
+        let e = Ack::with_reason(pid(5), ReasonCode::QuotaExceeded);
+        assert_eq!(
+            encode(&Packet::PubAck(e), Protocol::V5),
+            [0x40, 3, 0, 5, 0x97]
+        );
+    }
+
+    #[test]
+    fn reason_codes_outside_the_packets_list_are_malformed() {
+        // 0x10 No matching subscribers is a PUBACK code, not a PUBREL one.
+        let e = decode_body(Protocol::V5, 0x62, &[0, 1, 0x10]).unwrap_err();
+        assert_eq!(
+            e,
+            DecodeError::InvalidReasonCode {
+                packet: PacketType::PubRel,
+                code: 0x10
+            }
+        );
+        assert_eq!(e.reason_code(), ReasonCode::MalformedPacket);
+        assert!(decode_body(Protocol::V5, 0x40, &[0, 1, 0x92]).is_err());
+        assert!(decode_body(Protocol::V5, 0x40, &[0, 1, 0x03]).is_err());
+    }
+
+    /// MQTT 3.x acknowledgements are exactly two bytes long.
+    #[test]
+    fn v3_acks_have_no_room_for_more() {
+        for (first, kind) in KINDS {
+            let e = decode_body(Protocol::V3_1_1, first, &[0, 1, 0]).unwrap_err();
+            assert_eq!(
+                e,
+                DecodeError::TrailingBytes {
+                    packet: kind,
+                    extra: 1
+                }
+            );
+            assert_eq!(
+                decode_body(Protocol::V3_1_1, first, &[0]).unwrap_err(),
+                DecodeError::Truncated("the packet identifier")
+            );
+        }
+    }
+
+    /// [MQTT-2.2.1-3] packet identifier 0.
+    #[test]
+    fn mqtt_2_2_1_3_packet_id_zero() {
+        for (first, kind) in KINDS {
+            assert_eq!(
+                decode_body(Protocol::V5, first, &[0, 0]).unwrap_err(),
+                DecodeError::ZeroPacketId(kind)
+            );
+        }
+    }
+
+    /// [MQTT-3.6.1-1] PUBREL flags are 0010; [MQTT-2.2.2-2] the others 0000.
+    #[test]
+    fn mqtt_3_6_1_1_pubrel_flags() {
+        let e = decode_body(Protocol::V3_1_1, 0x60, &[0, 1]).unwrap_err();
+        assert_eq!(
+            e,
+            DecodeError::InvalidFlags {
+                packet: PacketType::PubRel,
+                flags: 0
+            }
+        );
+        assert!(decode_body(Protocol::V3_1_1, 0x42, &[0, 1]).is_err());
+        // MQTT 3.1 clients set DUP on a resent PUBREL; 3.1.1 forbids it.
+        assert!(decode_body(Protocol::V3_1, 0x6A, &[0, 1]).is_ok());
+        assert!(decode_body(Protocol::V3_1_1, 0x6A, &[0, 1]).is_err());
+    }
+
+    #[test]
+    fn v3_drops_what_it_cannot_say() {
+        let ack = Ack::with_reason(pid(3), ReasonCode::NotAuthorized);
+        assert_eq!(
+            encode(&Packet::PubAck(ack), Protocol::V3_1_1),
+            [0x40, 2, 0, 3]
+        );
+    }
+}

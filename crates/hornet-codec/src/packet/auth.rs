@@ -70,3 +70,65 @@ impl Auth {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::packet::testutil::{b, decode_body, round_trip};
+    use crate::packet::Packet;
+    use crate::property::Property;
+    use crate::{EncodeError, Protocol};
+
+    #[test]
+    fn auth_round_trips_in_v5() {
+        round_trip(
+            Auth {
+                reason_code: ReasonCode::Success,
+                properties: Properties::new(),
+            }
+            .into(),
+            Protocol::V5,
+        );
+        let a = Auth {
+            reason_code: ReasonCode::ContinueAuthentication,
+            properties: Properties::new()
+                .with(Property::AuthenticationMethod("SCRAM-SHA-256".into()))
+                .with(Property::AuthenticationData(b(b"r=abc,s=xyz,i=4096"))),
+        };
+        round_trip(a.into(), Protocol::V5);
+    }
+
+    /// AUTH (type 15) is reserved before MQTT 5.
+    #[test]
+    fn auth_does_not_exist_in_v3() {
+        for protocol in [Protocol::V3_1, Protocol::V3_1_1] {
+            let e = decode_body(protocol, 0xF0, &[]).unwrap_err();
+            assert_eq!(e, DecodeError::ReservedPacketType(15));
+            assert_eq!(e.reason_code(), ReasonCode::MalformedPacket);
+            let auth = Packet::Auth(Auth {
+                reason_code: ReasonCode::Success,
+                properties: Properties::new(),
+            });
+            assert_eq!(
+                auth.encode(protocol, &mut bytes::BytesMut::new()),
+                Err(EncodeError::NotInProtocol(PacketType::Auth))
+            );
+        }
+    }
+
+    #[test]
+    fn auth_codes_and_flags() {
+        assert!(matches!(
+            decode_body(Protocol::V5, 0xF0, &[0x87]).unwrap_err(),
+            DecodeError::InvalidReasonCode { .. }
+        ));
+        assert!(matches!(
+            decode_body(Protocol::V5, 0xF1, &[]).unwrap_err(),
+            DecodeError::InvalidFlags { .. }
+        ));
+        assert_eq!(
+            decode_body(Protocol::V5, 0xF0, &[0x18, 3, 0x16, 0, 0]).unwrap_err(),
+            DecodeError::AuthDataWithoutMethod
+        );
+    }
+}

@@ -92,3 +92,92 @@ impl ConnAck {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::packet::testutil::{decode_body, encode, round_trip};
+    use crate::packet::Packet;
+    use crate::property::Property;
+
+    #[test]
+    fn connack_round_trips_in_every_version() {
+        for protocol in Protocol::ALL {
+            for code in 0..=5 {
+                let reason = ReasonCode::from_v3_connack(code).unwrap();
+                round_trip(ConnAck::new(reason, false).into(), protocol);
+            }
+        }
+        round_trip(
+            ConnAck::new(ReasonCode::Success, true).into(),
+            Protocol::V3_1_1,
+        );
+        let mut c = ConnAck::new(ReasonCode::Success, true);
+        c.properties = Properties::new()
+            .with(Property::AssignedClientIdentifier("auto-7".into()))
+            .with(Property::TopicAliasMaximum(10))
+            .with(Property::MaximumQos(1))
+            .with(Property::ServerKeepAlive(30));
+        round_trip(c.into(), Protocol::V5);
+    }
+
+    /// MQTT 5 refusals become the nearest 3.1.1 return code.
+    #[test]
+    fn v5_codes_map_to_v3_return_codes() {
+        let bytes = encode(
+            &ConnAck::new(ReasonCode::Banned, false).into(),
+            Protocol::V3_1_1,
+        );
+        assert_eq!(bytes, [0x20, 2, 0, 0x05]);
+        let bytes = encode(
+            &ConnAck::new(ReasonCode::UnsupportedProtocolVersion, false).into(),
+            Protocol::V3_1_1,
+        );
+        assert_eq!(bytes, [0x20, 2, 0, 0x01]);
+        let bytes = encode(
+            &ConnAck::new(ReasonCode::Banned, false).into(),
+            Protocol::V5,
+        );
+        assert_eq!(bytes, [0x20, 3, 0, 0x8A, 0]);
+    }
+
+    #[test]
+    fn return_codes_outside_the_list_are_malformed() {
+        assert_eq!(
+            decode_body(Protocol::V3_1_1, 0x20, &[0, 6]).unwrap_err(),
+            DecodeError::InvalidReasonCode {
+                packet: PacketType::ConnAck,
+                code: 6
+            }
+        );
+        // 0x10 is a PUBACK code, never a CONNACK one.
+        assert!(decode_body(Protocol::V5, 0x20, &[0, 0x10, 0]).is_err());
+    }
+
+    #[test]
+    fn reserved_acknowledge_flags_and_session_present_on_failure() {
+        assert_eq!(
+            decode_body(Protocol::V3_1_1, 0x20, &[2, 0]).unwrap_err(),
+            DecodeError::ConnAckReservedFlags
+        );
+        // [MQTT-3.2.2-4] (3.1.1) / [MQTT-3.2.2-6] (5.0).
+        assert_eq!(
+            decode_body(Protocol::V3_1_1, 0x20, &[1, 5]).unwrap_err(),
+            DecodeError::SessionPresentOnFailure
+        );
+        assert_eq!(
+            decode_body(Protocol::V5, 0x20, &[1, 0x87, 0]).unwrap_err(),
+            DecodeError::SessionPresentOnFailure
+        );
+    }
+
+    /// MQTT 3.1 has no Session Present flag.
+    #[test]
+    fn v3_1_never_says_session_present() {
+        let bytes = encode(
+            &Packet::ConnAck(ConnAck::new(ReasonCode::Success, true)),
+            Protocol::V3_1,
+        );
+        assert_eq!(bytes, [0x20, 2, 0, 0]);
+    }
+}

@@ -222,3 +222,278 @@ impl Connect {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::packet::testutil::{b, decode, decode_body, encode, field, round_trip};
+    use crate::packet::Packet;
+    use crate::property::{Property, PropertyId};
+    use crate::{DecodeError, Decoder, ReasonCode};
+
+    /// A 3.1.1 CONNECT body with the given flags and payload after the client id.
+    fn v311(flags: u8, client_id: &[u8], rest: &[u8]) -> Vec<u8> {
+        let mut body = field(b"MQTT");
+        body.extend_from_slice(&[4, flags, 0, 60]);
+        body.extend(field(client_id));
+        body.extend_from_slice(rest);
+        body
+    }
+
+    fn err(protocol: Protocol, body: &[u8]) -> DecodeError {
+        decode_body(protocol, 0x10, body).unwrap_err()
+    }
+
+    #[test]
+    fn the_three_protocol_versions_are_recognised() {
+        for protocol in Protocol::ALL {
+            let connect = Connect::new(protocol, "c1");
+            let bytes = encode(&connect.clone().into(), protocol);
+            let mut buf = bytes::BytesMut::from(&bytes[..]);
+            let mut decoder = Decoder::new();
+            let packet = decoder.decode(&mut buf).unwrap().unwrap();
+            assert_eq!(packet, Packet::from(connect));
+            assert_eq!(decoder.protocol(), Some(protocol));
+        }
+        // MQTT 3.1 says so with its own name and level.
+        let bytes = encode(&Connect::new(Protocol::V3_1, "c").into(), Protocol::V3_1);
+        assert_eq!(&bytes[2..11], b"\x00\x06MQIsdp\x03");
+    }
+
+    #[test]
+    fn full_connect_round_trips_in_every_version() {
+        for protocol in Protocol::ALL {
+            let v5 = protocol.is_v5();
+            let props = |p: Properties| if v5 { p } else { Properties::new() };
+            let connect = Connect {
+                protocol,
+                clean_start: false,
+                keep_alive: 0,
+                properties: props(
+                    Properties::new()
+                        .with(Property::SessionExpiryInterval(3600))
+                        .with(Property::ReceiveMaximum(20))
+                        .with(Property::UserProperty("k".into(), "v".into())),
+                ),
+                client_id: "sensor-1".into(),
+                will: Some(LastWill {
+                    topic: "status/sensor-1".into(),
+                    payload: b(b"offline"),
+                    qos: QoS::ExactlyOnce,
+                    retain: true,
+                    properties: props(Properties::new().with(Property::WillDelayInterval(10))),
+                }),
+                username: Some("alice".into()),
+                password: Some(b(b"\x00secret\xff")),
+            };
+            round_trip(connect.into(), protocol);
+        }
+    }
+
+    /// [MQTT-3.1.2-1] a protocol name other than `MQTT` / `MQIsdp`.
+    #[test]
+    fn mqtt_3_1_2_1_wrong_protocol_name() {
+        let mut body = field(b"MQTX");
+        body.extend_from_slice(&[4, 2, 0, 60]);
+        body.extend(field(b"c"));
+        let e = err(Protocol::V3_1_1, &body);
+        assert!(
+            matches!(e, DecodeError::InvalidProtocolName { ref name, level: 4 } if name == "MQTX")
+        );
+        assert_eq!(e.reason_code(), ReasonCode::UnsupportedProtocolVersion);
+    }
+
+    /// [MQTT-3.1.2-2] an unsupported protocol level gets 0x01 / 0x84.
+    #[test]
+    fn mqtt_3_1_2_2_unsupported_protocol_level() {
+        for level in [0u8, 3, 6, 255] {
+            let mut body = field(b"MQTT");
+            body.extend_from_slice(&[level, 2, 0, 60]);
+            body.extend(field(b"c"));
+            let e = err(Protocol::V3_1_1, &body);
+            assert_eq!(e, DecodeError::UnsupportedProtocolLevel(level));
+            assert_eq!(e.reason_code(), ReasonCode::UnsupportedProtocolVersion);
+            assert_eq!(e.reason_code().to_v3_connack(), 0x01);
+        }
+        let mut body = field(b"MQIsdp");
+        body.extend_from_slice(&[4, 2, 0, 60]);
+        body.extend(field(b"c"));
+        assert_eq!(
+            err(Protocol::V3_1_1, &body),
+            DecodeError::UnsupportedProtocolLevel(4)
+        );
+    }
+
+    /// [MQTT-3.1.2-3] the reserved flag must be 0.
+    #[test]
+    fn mqtt_3_1_2_3_reserved_flag() {
+        let e = err(Protocol::V3_1_1, &v311(0x03, b"c", &[]));
+        assert_eq!(e, DecodeError::ConnectReservedFlag);
+        assert_eq!(e.reason_code(), ReasonCode::MalformedPacket);
+    }
+
+    /// [MQTT-3.1.2-11] will QoS must be 0 without a will.
+    #[test]
+    fn mqtt_3_1_2_11_will_qos_without_will_flag() {
+        assert_eq!(
+            err(Protocol::V3_1_1, &v311(0x02 | 0x08, b"c", &[])),
+            DecodeError::WillQosWithoutWill
+        );
+    }
+
+    /// [MQTT-3.1.2-12] will QoS 3 is invalid.
+    #[test]
+    fn mqtt_3_1_2_12_will_qos_3() {
+        let mut rest = field(b"t");
+        rest.extend(field(b"p"));
+        assert_eq!(
+            err(Protocol::V3_1_1, &v311(0x04 | 0x18, b"c", &rest)),
+            DecodeError::InvalidWillQos
+        );
+    }
+
+    /// [MQTT-3.1.2-13] will retain must be 0 without a will.
+    #[test]
+    fn mqtt_3_1_2_13_will_retain_without_will_flag() {
+        assert_eq!(
+            err(Protocol::V3_1_1, &v311(0x20, b"c", &[])),
+            DecodeError::WillRetainWithoutWill
+        );
+    }
+
+    /// [MQTT-3.1.2-22] 3.1.1: a password needs a user name; MQTT 5 lifted the rule.
+    #[test]
+    fn mqtt_3_1_2_22_password_without_username() {
+        let e = err(Protocol::V3_1_1, &v311(0x40, b"c", &field(b"pw")));
+        assert_eq!(e, DecodeError::PasswordWithoutUsername);
+        let mut v5 = Connect::new(Protocol::V5, "c");
+        v5.password = Some(b(b"token"));
+        round_trip(v5.into(), Protocol::V5);
+    }
+
+    /// [MQTT-3.1.3-10]/[MQTT-3.3.2-2] the will topic is a topic name.
+    #[test]
+    fn will_topic_must_not_contain_wildcards() {
+        let mut rest = field(b"a/#");
+        rest.extend(field(b"p"));
+        let e = err(Protocol::V3_1_1, &v311(0x04, b"c", &rest));
+        assert!(matches!(e, DecodeError::InvalidTopicName(_)));
+    }
+
+    /// [MQTT-1.5.4-1] ill-formed UTF-8 and surrogates; [MQTT-1.5.4-2] U+0000.
+    #[test]
+    fn mqtt_1_5_4_1_and_2_client_id_strings() {
+        assert_eq!(
+            err(Protocol::V3_1_1, &v311(2, b"\xff\xfe", &[])),
+            DecodeError::InvalidUtf8("the client identifier")
+        );
+        assert_eq!(
+            err(Protocol::V3_1_1, &v311(2, b"a\xed\xa0\x80", &[])),
+            DecodeError::Surrogate("the client identifier")
+        );
+        assert_eq!(
+            err(Protocol::V3_1_1, &v311(2, b"a\x00b", &[])),
+            DecodeError::NullCharacter("the client identifier")
+        );
+        // Overlong encoding of '/' (C0 AF) is ill-formed too.
+        assert_eq!(
+            err(Protocol::V3_1_1, &v311(2, b"\xc0\xaf", &[])),
+            DecodeError::InvalidUtf8("the client identifier")
+        );
+        for e in [
+            DecodeError::InvalidUtf8("x"),
+            DecodeError::Surrogate("x"),
+            DecodeError::NullCharacter("x"),
+        ] {
+            assert_eq!(e.reason_code(), ReasonCode::MalformedPacket);
+        }
+    }
+
+    #[test]
+    fn empty_client_id_is_left_to_the_session_rules() {
+        // [MQTT-3.1.3-6]/[MQTT-3.1.3-8] are decided by the broker, not the codec.
+        round_trip(Connect::new(Protocol::V3_1_1, "").into(), Protocol::V3_1_1);
+    }
+
+    #[test]
+    fn truncated_and_trailing_bytes_are_malformed() {
+        let body = v311(2, b"c", &[]);
+        assert_eq!(
+            err(Protocol::V3_1_1, &body[..body.len() - 1]),
+            DecodeError::Truncated("the client identifier")
+        );
+        let mut extra = body.clone();
+        extra.push(0);
+        let e = err(Protocol::V3_1_1, &extra);
+        assert_eq!(
+            e,
+            DecodeError::TrailingBytes {
+                packet: crate::PacketType::Connect,
+                extra: 1
+            }
+        );
+        assert_eq!(e.reason_code(), ReasonCode::MalformedPacket);
+    }
+
+    /// [MQTT-2.2.2-2] CONNECT flags in the fixed header are 0000.
+    #[test]
+    fn mqtt_2_2_2_2_fixed_header_flags() {
+        let e = decode_body(Protocol::V3_1_1, 0x11, &v311(2, b"c", &[])).unwrap_err();
+        assert!(matches!(e, DecodeError::InvalidFlags { flags: 1, .. }));
+    }
+
+    /// Table 2-4: a PUBLISH-only property in CONNECT, a CONNECT property in
+    /// the will properties.
+    #[test]
+    fn properties_outside_their_packet_are_protocol_errors() {
+        let mut c = Connect::new(Protocol::V5, "c");
+        c.properties.push(Property::TopicAlias(1));
+        let e = decode(Protocol::V5, &encode(&c.into(), Protocol::V5)).unwrap_err();
+        assert_eq!(
+            e,
+            DecodeError::PropertyNotAllowed {
+                property: PropertyId::TopicAlias,
+                packet: "CONNECT"
+            }
+        );
+        assert_eq!(e.reason_code(), ReasonCode::ProtocolError);
+
+        let mut c = Connect::new(Protocol::V5, "c");
+        c.will = Some(LastWill {
+            topic: "t".into(),
+            payload: b(b""),
+            qos: QoS::AtMostOnce,
+            retain: false,
+            properties: Properties::new().with(Property::SessionExpiryInterval(1)),
+        });
+        let e = decode(Protocol::V5, &encode(&c.into(), Protocol::V5)).unwrap_err();
+        assert_eq!(
+            e,
+            DecodeError::PropertyNotAllowed {
+                property: PropertyId::SessionExpiryInterval,
+                packet: "will properties"
+            }
+        );
+    }
+
+    /// §3.1.2.11.10: Authentication Data without an Authentication Method.
+    #[test]
+    fn authentication_data_needs_a_method() {
+        let mut c = Connect::new(Protocol::V5, "c");
+        c.properties.push(Property::AuthenticationData(b(b"x")));
+        let e = decode(Protocol::V5, &encode(&c.into(), Protocol::V5)).unwrap_err();
+        assert_eq!(e, DecodeError::AuthDataWithoutMethod);
+        assert_eq!(e.reason_code(), ReasonCode::ProtocolError);
+    }
+
+    #[test]
+    fn oversized_fields_are_refused_when_encoding() {
+        let c = Connect::new(Protocol::V3_1_1, "x".repeat(70_000));
+        let mut out = bytes::BytesMut::new();
+        assert_eq!(
+            Packet::from(c).encode(Protocol::V3_1_1, &mut out),
+            Err(crate::EncodeError::FieldTooLong("client identifier"))
+        );
+        assert!(out.is_empty());
+    }
+}

@@ -77,3 +77,83 @@ impl Disconnect {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::packet::testutil::{decode_body, encode, round_trip};
+    use crate::packet::Packet;
+    use crate::property::Property;
+
+    #[test]
+    fn disconnect_round_trips() {
+        for protocol in Protocol::ALL {
+            round_trip(
+                Disconnect::new(ReasonCode::NORMAL_DISCONNECTION).into(),
+                protocol,
+            );
+        }
+        round_trip(
+            Disconnect::new(ReasonCode::SessionTakenOver).into(),
+            Protocol::V5,
+        );
+        let mut d = Disconnect::new(ReasonCode::DisconnectWithWillMessage);
+        d.properties = Properties::new()
+            .with(Property::SessionExpiryInterval(0))
+            .with(Property::ReasonString("bye".into()));
+        round_trip(d.into(), Protocol::V5);
+        let mut d = Disconnect::new(ReasonCode::UseAnotherServer);
+        d.properties
+            .push(Property::ServerReference("other:1883".into()));
+        round_trip(d.into(), Protocol::V5);
+    }
+
+    /// §3.14.2.1: a remaining length of 0 means Normal disconnection.
+    #[test]
+    fn v5_empty_body_means_normal_disconnection() {
+        assert_eq!(
+            decode_body(Protocol::V5, 0xE0, &[]),
+            Ok(Disconnect::new(ReasonCode::Success).into())
+        );
+        assert_eq!(
+            encode(&Disconnect::new(ReasonCode::Success).into(), Protocol::V5),
+            [0xE0, 0]
+        );
+    }
+
+    #[test]
+    fn v3_disconnect_has_no_body() {
+        assert_eq!(
+            decode_body(Protocol::V3_1_1, 0xE0, &[0]).unwrap_err(),
+            DecodeError::TrailingBytes {
+                packet: PacketType::Disconnect,
+                extra: 1
+            }
+        );
+        assert_eq!(
+            encode(
+                &Packet::Disconnect(Disconnect::new(ReasonCode::SessionTakenOver)),
+                Protocol::V3_1_1
+            ),
+            [0xE0, 0]
+        );
+        assert!(decode_body(Protocol::V3_1_1, 0xE1, &[]).is_err());
+    }
+
+    #[test]
+    fn codes_outside_the_disconnect_list_are_malformed() {
+        let e = decode_body(Protocol::V5, 0xE0, &[0x01]).unwrap_err();
+        assert_eq!(
+            e,
+            DecodeError::InvalidReasonCode {
+                packet: PacketType::Disconnect,
+                code: 1
+            }
+        );
+        // A CONNECT-only property in DISCONNECT.
+        assert!(matches!(
+            decode_body(Protocol::V5, 0xE0, &[0x00, 2, 0x17, 1]).unwrap_err(),
+            DecodeError::PropertyNotAllowed { .. }
+        ));
+    }
+}

@@ -15,6 +15,8 @@ mod disconnect;
 mod publish;
 mod suback;
 mod subscribe;
+#[cfg(test)]
+pub(crate) mod testutil;
 mod unsubscribe;
 
 use std::fmt;

@@ -137,3 +137,166 @@ impl fmt::Debug for Publish {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::packet::testutil::{b, decode, decode_body, encode, field, round_trip};
+    use crate::packet::Packet;
+    use crate::property::Property;
+    use crate::{DecodeError, ReasonCode};
+
+    fn pid(n: u16) -> PacketId {
+        PacketId::new(n).unwrap()
+    }
+
+    #[test]
+    fn every_qos_round_trips_in_every_version() {
+        for protocol in Protocol::ALL {
+            for (qos, id) in [
+                (QoS::AtMostOnce, None),
+                (QoS::AtLeastOnce, Some(pid(1))),
+                (QoS::ExactlyOnce, Some(pid(65535))),
+            ] {
+                let mut p = Publish::new("a/b", b(b"hello"));
+                p.qos = qos;
+                p.packet_id = id;
+                p.retain = true;
+                p.dup = qos != QoS::AtMostOnce;
+                if protocol.is_v5() {
+                    p.properties = Properties::new()
+                        .with(Property::MessageExpiryInterval(30))
+                        .with(Property::UserProperty("a".into(), "1".into()))
+                        .with(Property::SubscriptionIdentifier(4))
+                        .with(Property::SubscriptionIdentifier(5));
+                }
+                round_trip(p.into(), protocol);
+            }
+        }
+    }
+
+    #[test]
+    fn the_wire_layout_is_the_specs() {
+        let mut p = Publish::new("a/b", b(b"hi"));
+        p.qos = QoS::AtLeastOnce;
+        p.packet_id = Some(pid(10));
+        assert_eq!(
+            encode(&p.clone().into(), Protocol::V3_1_1),
+            b"\x32\x09\x00\x03a/b\x00\x0ahi"
+        );
+        assert_eq!(
+            encode(&p.into(), Protocol::V5),
+            b"\x32\x0a\x00\x03a/b\x00\x0a\x00hi"
+        );
+    }
+
+    /// [MQTT-3.3.1-4] QoS bits 11 are malformed.
+    #[test]
+    fn mqtt_3_3_1_4_qos_3_is_malformed() {
+        let e = decode_body(Protocol::V3_1_1, 0x36, &[0, 1, b'a', 0, 1]).unwrap_err();
+        assert_eq!(e, DecodeError::InvalidQos);
+        assert_eq!(e.reason_code(), ReasonCode::MalformedPacket);
+    }
+
+    /// [MQTT-3.3.1-2] DUP must be 0 for QoS 0.
+    #[test]
+    fn mqtt_3_3_1_2_dup_on_qos_0() {
+        assert_eq!(
+            decode_body(Protocol::V3_1_1, 0x38, &[0, 1, b'a']).unwrap_err(),
+            DecodeError::DupWithQos0
+        );
+    }
+
+    /// [MQTT-3.3.2-2] wildcards in a topic name; [MQTT-4.7.3-1] empty topic.
+    #[test]
+    fn mqtt_3_3_2_2_topic_name_rules() {
+        for topic in [&b"a/+"[..], b"#", b"a/#"] {
+            let e = decode_body(Protocol::V3_1_1, 0x30, &field(topic)).unwrap_err();
+            assert!(matches!(
+                e,
+                DecodeError::InvalidTopicName(crate::TopicError::WildcardInName)
+            ));
+            assert_eq!(e.reason_code(), ReasonCode::TopicNameInvalid);
+        }
+        let e = decode_body(Protocol::V3_1_1, 0x30, &field(b"")).unwrap_err();
+        assert_eq!(e, DecodeError::InvalidTopicName(crate::TopicError::Empty));
+    }
+
+    /// §3.3.2.3.4: MQTT 5 allows an empty topic name only with a Topic Alias.
+    #[test]
+    fn empty_topic_with_and_without_alias_in_v5() {
+        let e = decode_body(Protocol::V5, 0x30, &[0, 0, 0]).unwrap_err();
+        assert_eq!(e, DecodeError::EmptyTopicWithoutAlias);
+        assert_eq!(e.reason_code(), ReasonCode::ProtocolError);
+        let mut p = Publish::new("", b(b"x"));
+        p.properties.push(Property::TopicAlias(7));
+        round_trip(p.into(), Protocol::V5);
+    }
+
+    /// [MQTT-2.2.1-3] QoS > 0 needs a non-zero packet identifier.
+    #[test]
+    fn mqtt_2_2_1_3_packet_id_zero() {
+        let mut body = field(b"a");
+        body.extend_from_slice(&[0, 0]);
+        let e = decode_body(Protocol::V3_1_1, 0x32, &body).unwrap_err();
+        assert_eq!(e, DecodeError::ZeroPacketId(crate::PacketType::Publish));
+        assert_eq!(e.reason_code(), ReasonCode::ProtocolError);
+    }
+
+    #[test]
+    fn payload_may_be_empty_and_may_hold_any_bytes() {
+        round_trip(Publish::new("t", b(b"")).into(), Protocol::V3_1_1);
+        round_trip(
+            Publish::new("t", b(b"\x00\xff\xfe")).into(),
+            Protocol::V3_1_1,
+        );
+    }
+
+    /// The payload is a slice of the received frame, never a copy.
+    #[test]
+    fn decoding_does_not_copy_the_payload() {
+        let bytes = encode(&Publish::new("t", vec![7u8; 4096]).into(), Protocol::V3_1_1);
+        let mut buf = bytes::BytesMut::from(&bytes[..]);
+        let range = buf.as_ptr() as usize..buf.as_ptr() as usize + buf.len();
+        let Some(Packet::Publish(p)) = crate::Decoder::with_protocol(Protocol::V3_1_1)
+            .decode(&mut buf)
+            .unwrap()
+        else {
+            panic!("not a publish")
+        };
+        assert!(range.contains(&(p.payload.as_ptr() as usize)));
+        assert!(range.contains(&(p.topic.as_bytes().as_ptr() as usize)));
+    }
+
+    #[test]
+    fn debug_output_hides_the_payload() {
+        let p = Publish::new("t", b(b"secret-token"));
+        let shown = format!("{p:?}");
+        assert!(!shown.contains("secret"), "{shown}");
+        assert!(shown.contains("<12 bytes>"), "{shown}");
+    }
+
+    #[test]
+    fn packet_id_must_match_qos_when_encoding() {
+        let mut p = Publish::new("t", b(b""));
+        p.qos = QoS::AtLeastOnce;
+        let mut out = bytes::BytesMut::new();
+        assert_eq!(
+            Packet::from(p).encode(Protocol::V3_1_1, &mut out),
+            Err(crate::EncodeError::PacketIdMismatch)
+        );
+    }
+
+    /// Properties are not written for MQTT 3.x peers.
+    #[test]
+    fn properties_are_dropped_for_v3() {
+        let mut p = Publish::new("t", b(b"x"));
+        p.properties
+            .push(Property::ContentType("text/plain".into()));
+        let bytes = encode(&p.into(), Protocol::V3_1_1);
+        assert_eq!(
+            decode(Protocol::V3_1_1, &bytes),
+            Ok(Publish::new("t", b(b"x")).into())
+        );
+    }
+}

@@ -142,3 +142,114 @@ impl UnsubAck {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::packet::testutil::{decode_body, encode, round_trip};
+    use crate::packet::Packet;
+    use crate::property::Property;
+
+    fn pid(n: u16) -> PacketId {
+        PacketId::new(n).unwrap()
+    }
+
+    #[test]
+    fn suback_round_trips_in_every_version() {
+        let v3_codes = vec![
+            ReasonCode::Success,
+            ReasonCode::GrantedQos1,
+            ReasonCode::GrantedQos2,
+            ReasonCode::UnspecifiedError,
+        ];
+        for protocol in Protocol::ALL {
+            round_trip(
+                SubAck {
+                    packet_id: pid(1),
+                    properties: Properties::new(),
+                    reason_codes: v3_codes.clone(),
+                }
+                .into(),
+                protocol,
+            );
+        }
+        let s = SubAck {
+            packet_id: pid(1),
+            properties: Properties::new().with(Property::ReasonString("no".into())),
+            reason_codes: vec![
+                ReasonCode::NotAuthorized,
+                ReasonCode::WildcardSubscriptionsNotSupported,
+            ],
+        };
+        round_trip(s.into(), Protocol::V5);
+    }
+
+    /// [MQTT-3.9.3-2] 3.1.1 SUBACK codes are 0x00, 0x01, 0x02 and 0x80 only.
+    #[test]
+    fn mqtt_3_9_3_2_v3_return_codes() {
+        let e = decode_body(Protocol::V3_1_1, 0x90, &[0, 1, 0x03]).unwrap_err();
+        assert_eq!(
+            e,
+            DecodeError::InvalidReasonCode {
+                packet: PacketType::SubAck,
+                code: 3
+            }
+        );
+        // Every MQTT 5 refusal is written as 0x80 for 3.x.
+        let s = SubAck {
+            packet_id: pid(1),
+            properties: Properties::new(),
+            reason_codes: vec![ReasonCode::NotAuthorized],
+        };
+        assert_eq!(encode(&s.into(), Protocol::V3_1_1), [0x90, 3, 0, 1, 0x80]);
+    }
+
+    #[test]
+    fn v5_codes_outside_the_suback_list_are_malformed() {
+        let e = decode_body(Protocol::V5, 0x90, &[0, 1, 0, 0x10]).unwrap_err();
+        assert_eq!(
+            e,
+            DecodeError::InvalidReasonCode {
+                packet: PacketType::SubAck,
+                code: 0x10
+            }
+        );
+        assert_eq!(
+            decode_body(Protocol::V5, 0x90, &[0, 1, 0]).unwrap_err(),
+            DecodeError::EmptyAck(PacketType::SubAck)
+        );
+    }
+
+    #[test]
+    fn unsuback_round_trips_and_v3_has_no_codes() {
+        for protocol in [Protocol::V3_1, Protocol::V3_1_1] {
+            round_trip(
+                UnsubAck {
+                    packet_id: pid(2),
+                    properties: Properties::new(),
+                    reason_codes: vec![],
+                }
+                .into(),
+                protocol,
+            );
+            assert_eq!(
+                decode_body(protocol, 0xB0, &[0, 2, 0]).unwrap_err(),
+                DecodeError::TrailingBytes {
+                    packet: PacketType::UnsubAck,
+                    extra: 1
+                }
+            );
+        }
+        let u = UnsubAck {
+            packet_id: pid(2),
+            properties: Properties::new(),
+            reason_codes: vec![ReasonCode::Success, ReasonCode::NoSubscriptionExisted],
+        };
+        round_trip(u.clone().into(), Protocol::V5);
+        assert_eq!(
+            encode(&Packet::UnsubAck(u), Protocol::V3_1_1),
+            [0xB0, 2, 0, 2]
+        );
+        assert!(decode_body(Protocol::V5, 0xB0, &[0, 2, 0, 0x01]).is_err());
+    }
+}

@@ -164,3 +164,156 @@ impl Subscribe {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::packet::testutil::{decode_body, field, round_trip};
+    use crate::packet::Packet;
+    use crate::property::Property;
+    use crate::{ReasonCode, TopicError};
+
+    fn pid(n: u16) -> PacketId {
+        PacketId::new(n).unwrap()
+    }
+
+    fn body(filters: &[(&[u8], u8)], v5: bool) -> Vec<u8> {
+        let mut out = vec![0, 1];
+        if v5 {
+            out.push(0);
+        }
+        for (f, o) in filters {
+            out.extend(field(f));
+            out.push(*o);
+        }
+        out
+    }
+
+    #[test]
+    fn subscribe_round_trips_in_every_version() {
+        for protocol in Protocol::ALL {
+            let mut s = Subscribe::new(pid(1), "a/+/c", QoS::ExactlyOnce);
+            s.filters.push(SubscribeFilter {
+                filter: "#".into(),
+                options: SubscriptionOptions::qos(QoS::AtMostOnce),
+            });
+            s.filters.push(SubscribeFilter {
+                filter: "$share/g/x/#".into(),
+                options: SubscriptionOptions::qos(QoS::AtLeastOnce),
+            });
+            round_trip(s.into(), protocol);
+        }
+        let mut s = Subscribe::new(pid(2), "a", QoS::AtLeastOnce);
+        s.properties.push(Property::SubscriptionIdentifier(77));
+        s.filters[0].options = SubscriptionOptions {
+            qos: QoS::AtLeastOnce,
+            no_local: true,
+            retain_as_published: true,
+            retain_handling: RetainHandling::Never,
+        };
+        round_trip(s.into(), Protocol::V5);
+    }
+
+    /// [MQTT-3.8.1-1] SUBSCRIBE fixed header flags are 0010.
+    #[test]
+    fn mqtt_3_8_1_1_flags() {
+        let e = decode_body(Protocol::V3_1_1, 0x80, &body(&[(b"a", 0)], false)).unwrap_err();
+        assert_eq!(
+            e,
+            DecodeError::InvalidFlags {
+                packet: PacketType::Subscribe,
+                flags: 0
+            }
+        );
+        assert_eq!(e.reason_code(), ReasonCode::MalformedPacket);
+    }
+
+    /// [MQTT-3.8.3-3] at least one filter.
+    #[test]
+    fn mqtt_3_8_3_3_empty_subscribe() {
+        for (protocol, v5) in [(Protocol::V3_1_1, false), (Protocol::V5, true)] {
+            let e = decode_body(protocol, 0x82, &body(&[], v5)).unwrap_err();
+            assert_eq!(e, DecodeError::EmptySubscribe);
+            assert_eq!(e.reason_code(), ReasonCode::ProtocolError);
+        }
+    }
+
+    /// [MQTT-4.7.1-2], [MQTT-4.7.1-3]: malformed filters are refused.
+    #[test]
+    fn mqtt_4_7_1_2_and_3_malformed_filters() {
+        for (filter, why) in [
+            (&b"a/#/b"[..], TopicError::MultiLevelWildcard),
+            (b"a+", TopicError::SingleLevelWildcard),
+            (b"", TopicError::Empty),
+            (b"$share/g", TopicError::SharedFilterMissing),
+        ] {
+            let e = decode_body(Protocol::V3_1_1, 0x82, &body(&[(filter, 0)], false)).unwrap_err();
+            assert_eq!(e, DecodeError::InvalidTopicFilter(why));
+            assert_eq!(e.reason_code(), ReasonCode::TopicFilterInvalid);
+        }
+    }
+
+    /// [MQTT-3-8.3-4] (3.1.1): upper six bits reserved, QoS 3 malformed.
+    #[test]
+    fn mqtt_3_8_3_4_v3_options_byte() {
+        let e = decode_body(Protocol::V3_1_1, 0x82, &body(&[(b"a", 0x04)], false)).unwrap_err();
+        assert_eq!(e, DecodeError::SubscriptionOptionsReserved(0x04));
+        let e = decode_body(Protocol::V3_1_1, 0x82, &body(&[(b"a", 0x03)], false)).unwrap_err();
+        assert_eq!(e, DecodeError::InvalidSubscriptionQos);
+        assert_eq!(e.reason_code(), ReasonCode::MalformedPacket);
+    }
+
+    /// [MQTT-3.8.3-5] (5.0): bits 6 and 7 reserved; retain handling 3 is a protocol error.
+    #[test]
+    fn mqtt_3_8_3_5_v5_options_byte() {
+        let e = decode_body(Protocol::V5, 0x82, &body(&[(b"a", 0x40)], true)).unwrap_err();
+        assert_eq!(e, DecodeError::SubscriptionOptionsReserved(0x40));
+        assert_eq!(e.reason_code(), ReasonCode::MalformedPacket);
+        let e = decode_body(Protocol::V5, 0x82, &body(&[(b"a", 0x30)], true)).unwrap_err();
+        assert_eq!(e, DecodeError::InvalidRetainHandling);
+        assert_eq!(e.reason_code(), ReasonCode::ProtocolError);
+        let Packet::Subscribe(s) =
+            decode_body(Protocol::V5, 0x82, &body(&[(b"a", 0x2E)], true)).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(
+            s.filters[0].options,
+            SubscriptionOptions {
+                qos: QoS::ExactlyOnce,
+                no_local: true,
+                retain_as_published: true,
+                retain_handling: RetainHandling::Never
+            }
+        );
+    }
+
+    /// [MQTT-3.8.3-4] (5.0): No Local on a shared subscription.
+    #[test]
+    fn mqtt_3_8_3_4_no_local_on_shared_subscription() {
+        let e = decode_body(Protocol::V5, 0x82, &body(&[(b"$share/g/a", 0x04)], true)).unwrap_err();
+        assert_eq!(e, DecodeError::NoLocalOnSharedSubscription);
+        assert_eq!(e.reason_code(), ReasonCode::ProtocolError);
+    }
+
+    /// [MQTT-2.2.1-3] packet identifier 0.
+    #[test]
+    fn mqtt_2_2_1_3_packet_id_zero() {
+        let mut b = body(&[(b"a", 0)], false);
+        b[1] = 0;
+        assert_eq!(
+            decode_body(Protocol::V3_1_1, 0x82, &b).unwrap_err(),
+            DecodeError::ZeroPacketId(PacketType::Subscribe)
+        );
+    }
+
+    #[test]
+    fn a_filter_without_its_options_byte_is_truncated() {
+        let mut b = body(&[(b"a", 0)], false);
+        b.pop();
+        assert_eq!(
+            decode_body(Protocol::V3_1_1, 0x82, &b).unwrap_err(),
+            DecodeError::Truncated("the subscription options")
+        );
+    }
+}

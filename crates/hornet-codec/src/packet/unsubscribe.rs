@@ -80,3 +80,72 @@ impl Unsubscribe {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::packet::testutil::{decode_body, field, round_trip};
+    use crate::property::Property;
+    use crate::ReasonCode;
+
+    fn pid(n: u16) -> PacketId {
+        PacketId::new(n).unwrap()
+    }
+
+    #[test]
+    fn unsubscribe_round_trips_in_every_version() {
+        for protocol in Protocol::ALL {
+            let mut u = Unsubscribe::new(pid(4), "a/#");
+            u.filters.push("$share/g/b".into());
+            round_trip(u.into(), protocol);
+        }
+        let mut u = Unsubscribe::new(pid(4), "a");
+        u.properties
+            .push(Property::UserProperty("k".into(), "v".into()));
+        round_trip(u.into(), Protocol::V5);
+    }
+
+    /// [MQTT-3.10.3-2] at least one filter.
+    #[test]
+    fn mqtt_3_10_3_2_empty_unsubscribe() {
+        let e = decode_body(Protocol::V3_1_1, 0xA2, &[0, 1]).unwrap_err();
+        assert_eq!(e, DecodeError::EmptyUnsubscribe);
+        assert_eq!(e.reason_code(), ReasonCode::ProtocolError);
+    }
+
+    /// [MQTT-3.10.1-1] UNSUBSCRIBE fixed header flags are 0010.
+    #[test]
+    fn mqtt_3_10_1_1_flags() {
+        let mut body = vec![0, 1];
+        body.extend(field(b"a"));
+        assert!(matches!(
+            decode_body(Protocol::V3_1_1, 0xA0, &body).unwrap_err(),
+            DecodeError::InvalidFlags {
+                packet: PacketType::Unsubscribe,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn filters_are_validated() {
+        let mut body = vec![0, 1];
+        body.extend(field(b"a/#/b"));
+        assert!(matches!(
+            decode_body(Protocol::V3_1_1, 0xA2, &body).unwrap_err(),
+            DecodeError::InvalidTopicFilter(_)
+        ));
+    }
+
+    /// Table 2-4: UNSUBSCRIBE carries only User Property.
+    #[test]
+    fn only_user_properties_are_allowed() {
+        let mut u = Unsubscribe::new(pid(1), "a");
+        u.properties.push(Property::SubscriptionIdentifier(1));
+        let bytes = crate::packet::testutil::encode(&u.into(), Protocol::V5);
+        assert!(matches!(
+            crate::packet::testutil::decode(Protocol::V5, &bytes).unwrap_err(),
+            DecodeError::PropertyNotAllowed { .. }
+        ));
+    }
+}
