@@ -18,6 +18,11 @@ use crate::Protocol;
 /// (a 268,435,455-byte body plus a 5-byte fixed header).
 pub const MAX_PACKET_SIZE: usize = varint::MAX as usize + 5;
 
+/// The most a partial frame makes the decoder reserve at once: a peer that
+/// announces a large packet gets buffer space as its bytes arrive, not
+/// before.
+const RESERVE_CAP: usize = 64 * 1024;
+
 /// The fixed header of a frame (§2.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FrameHeader {
@@ -147,7 +152,9 @@ impl Decoder {
         };
         let total = header.total_len();
         if buf.len() < total {
-            buf.reserve(total - buf.len());
+            // Room for the rest, but never more than RESERVE_CAP on the word
+            // of a peer's length field alone.
+            buf.reserve((total - buf.len()).min(RESERVE_CAP));
             return Ok(None);
         }
         let mut frame = buf.split_to(total).freeze();
@@ -243,6 +250,19 @@ mod tests {
             .decode(&mut BytesMut::from(&at_limit[..]))
             .unwrap()
             .is_some());
+    }
+
+    /// A peer announcing a huge packet does not get a huge buffer up front.
+    #[test]
+    fn announced_length_does_not_allocate_the_whole_packet() {
+        let mut decoder = Decoder::with_protocol(Protocol::V3_1_1);
+        let mut buf = BytesMut::from(&[0x30u8, 0xFF, 0xFF, 0xFF, 0x7F][..]);
+        assert_eq!(decoder.decode(&mut buf), Ok(None));
+        assert!(
+            buf.capacity() <= RESERVE_CAP + 64,
+            "capacity {}",
+            buf.capacity()
+        );
     }
 
     /// §2.2.3: the remaining length has at most four bytes.
