@@ -107,7 +107,7 @@ pub(crate) fn utf8(raw: Bytes, what: &'static str) -> Result<ByteString, DecodeE
     // around to classify the error on the cold path.
     match ByteString::try_from(raw.clone()) {
         Ok(s) => {
-            if s.as_bytes().contains(&0) {
+            if memchr::memchr(0, s.as_bytes()).is_some() {
                 Err(DecodeError::NullCharacter(what))
             } else {
                 Ok(s)
