@@ -4,7 +4,7 @@
 use bytes::{BufMut, BytesMut};
 
 use crate::error::{DecodeError, EncodeError};
-use crate::packet::{packet_id, PacketType};
+use crate::packet::{packet_id, reason_tail, PacketType};
 use crate::property::{Properties, PropertyContext};
 use crate::reason::{ReasonCode, ReasonContext};
 use crate::wire::Reader;
@@ -50,8 +50,7 @@ impl Ack {
         protocol: Protocol,
     ) -> Result<Self, DecodeError> {
         let packet_id = packet_id(r, packet)?;
-        if !protocol.is_v5() || r.is_empty() {
-            // MQTT 5 §3.4.2.1: no reason code means Success, no properties.
+        if !protocol.is_v5() {
             return Ok(Ack::new(packet_id));
         }
         let (reasons, context) = match packet {
@@ -60,16 +59,7 @@ impl Ack {
             PacketType::PubRel => (ReasonContext::PubRelOrPubComp, PropertyContext::PubRel),
             _ => (ReasonContext::PubRelOrPubComp, PropertyContext::PubComp),
         };
-        let code = r.u8("the reason code")?;
-        let reason_code = ReasonCode::from_u8(code)
-            .filter(|c| c.allowed_in(reasons))
-            .ok_or(DecodeError::InvalidReasonCode { packet, code })?;
-        // §3.4.2.2: no property length means no properties.
-        let properties = if r.is_empty() {
-            Properties::new()
-        } else {
-            Properties::decode(r, context)?
-        };
+        let (reason_code, properties) = reason_tail::decode(r, packet, reasons, context)?;
         Ok(Ack {
             packet_id,
             reason_code,
@@ -81,26 +71,13 @@ impl Ack {
         if !protocol.is_v5() {
             return Ok(2);
         }
-        self.properties.check()?;
-        Ok(match (self.reason_code, self.properties.is_empty()) {
-            (ReasonCode::Success, true) => 2,
-            (_, true) => 3,
-            (_, false) => 3 + self.properties.wire_len(),
-        })
+        Ok(2 + reason_tail::check(self.reason_code, &self.properties)?)
     }
 
     pub(crate) fn encode_body(&self, protocol: Protocol, out: &mut BytesMut) {
         out.put_u16(self.packet_id.get());
-        if !protocol.is_v5() {
-            return;
-        }
-        match (self.reason_code, self.properties.is_empty()) {
-            (ReasonCode::Success, true) => {}
-            (reason, true) => out.put_u8(reason.as_u8()),
-            (reason, false) => {
-                out.put_u8(reason.as_u8());
-                self.properties.encode(out);
-            }
+        if protocol.is_v5() {
+            reason_tail::encode(self.reason_code, &self.properties, out);
         }
     }
 }
@@ -108,13 +85,9 @@ impl Ack {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::packet::testutil::{decode_body, encode, round_trip};
+    use crate::packet::testutil::{decode_body, encode, pid, round_trip};
     use crate::packet::Packet;
     use crate::property::Property;
-
-    fn pid(n: u16) -> PacketId {
-        PacketId::new(n).unwrap()
-    }
 
     const KINDS: [(u8, PacketType); 4] = [
         (0x40, PacketType::PubAck),

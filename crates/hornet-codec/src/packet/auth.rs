@@ -1,10 +1,10 @@
 //! AUTH (MQTT 5.0 §3.15): the exchange of enhanced authentication. The
 //! packet type does not exist before MQTT 5; the framing refuses it there.
 
-use bytes::{BufMut, BytesMut};
+use bytes::BytesMut;
 
 use crate::error::{DecodeError, EncodeError};
-use crate::packet::PacketType;
+use crate::packet::{reason_tail, PacketType};
 use crate::property::{Properties, PropertyContext};
 use crate::reason::{ReasonCode, ReasonContext};
 use crate::wire::Reader;
@@ -20,25 +20,12 @@ pub struct Auth {
 
 impl Auth {
     pub(crate) fn decode(r: &mut Reader) -> Result<Self, DecodeError> {
-        if r.is_empty() {
-            // §3.15.2.1: no reason code means Success.
-            return Ok(Auth {
-                reason_code: ReasonCode::Success,
-                properties: Properties::new(),
-            });
-        }
-        let code = r.u8("the reason code")?;
-        let reason_code = ReasonCode::from_u8(code)
-            .filter(|c| c.allowed_in(ReasonContext::Auth))
-            .ok_or(DecodeError::InvalidReasonCode {
-                packet: PacketType::Auth,
-                code,
-            })?;
-        let properties = if r.is_empty() {
-            Properties::new()
-        } else {
-            Properties::decode(r, PropertyContext::Auth)?
-        };
+        let (reason_code, properties) = reason_tail::decode(
+            r,
+            PacketType::Auth,
+            ReasonContext::Auth,
+            PropertyContext::Auth,
+        )?;
         if properties.authentication_data().is_some()
             && properties.authentication_method().is_none()
         {
@@ -51,23 +38,11 @@ impl Auth {
     }
 
     pub(crate) fn check(&self) -> Result<usize, EncodeError> {
-        self.properties.check()?;
-        Ok(match (self.reason_code, self.properties.is_empty()) {
-            (ReasonCode::Success, true) => 0,
-            (_, true) => 1,
-            (_, false) => 1 + self.properties.wire_len(),
-        })
+        reason_tail::check(self.reason_code, &self.properties)
     }
 
     pub(crate) fn encode_body(&self, out: &mut BytesMut) {
-        match (self.reason_code, self.properties.is_empty()) {
-            (ReasonCode::Success, true) => {}
-            (reason, true) => out.put_u8(reason.as_u8()),
-            (reason, false) => {
-                out.put_u8(reason.as_u8());
-                self.properties.encode(out);
-            }
-        }
+        reason_tail::encode(self.reason_code, &self.properties, out);
     }
 }
 

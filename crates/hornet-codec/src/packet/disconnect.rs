@@ -1,10 +1,10 @@
 //! DISCONNECT (MQTT 3.1.1 §3.14, MQTT 5.0 §3.14). In MQTT 5 either side may
 //! send it, with a reason code; in 3.x only the client, with an empty body.
 
-use bytes::{BufMut, BytesMut};
+use bytes::BytesMut;
 
 use crate::error::{DecodeError, EncodeError};
-use crate::packet::PacketType;
+use crate::packet::{reason_tail, PacketType};
 use crate::property::{Properties, PropertyContext};
 use crate::reason::{ReasonCode, ReasonContext};
 use crate::wire::Reader;
@@ -29,22 +29,15 @@ impl Disconnect {
     }
 
     pub(crate) fn decode(r: &mut Reader, protocol: Protocol) -> Result<Self, DecodeError> {
-        if !protocol.is_v5() || r.is_empty() {
-            // §3.14.2.1: no reason code means Normal disconnection.
+        if !protocol.is_v5() {
             return Ok(Disconnect::new(ReasonCode::NORMAL_DISCONNECTION));
         }
-        let code = r.u8("the reason code")?;
-        let reason_code = ReasonCode::from_u8(code)
-            .filter(|c| c.allowed_in(ReasonContext::Disconnect))
-            .ok_or(DecodeError::InvalidReasonCode {
-                packet: PacketType::Disconnect,
-                code,
-            })?;
-        let properties = if r.is_empty() {
-            Properties::new()
-        } else {
-            Properties::decode(r, PropertyContext::Disconnect)?
-        };
+        let (reason_code, properties) = reason_tail::decode(
+            r,
+            PacketType::Disconnect,
+            ReasonContext::Disconnect,
+            PropertyContext::Disconnect,
+        )?;
         Ok(Disconnect {
             reason_code,
             properties,
@@ -55,25 +48,12 @@ impl Disconnect {
         if !protocol.is_v5() {
             return Ok(0);
         }
-        self.properties.check()?;
-        Ok(match (self.reason_code, self.properties.is_empty()) {
-            (ReasonCode::Success, true) => 0,
-            (_, true) => 1,
-            (_, false) => 1 + self.properties.wire_len(),
-        })
+        reason_tail::check(self.reason_code, &self.properties)
     }
 
     pub(crate) fn encode_body(&self, protocol: Protocol, out: &mut BytesMut) {
-        if !protocol.is_v5() {
-            return;
-        }
-        match (self.reason_code, self.properties.is_empty()) {
-            (ReasonCode::Success, true) => {}
-            (reason, true) => out.put_u8(reason.as_u8()),
-            (reason, false) => {
-                out.put_u8(reason.as_u8());
-                self.properties.encode(out);
-            }
+        if protocol.is_v5() {
+            reason_tail::encode(self.reason_code, &self.properties, out);
         }
     }
 }

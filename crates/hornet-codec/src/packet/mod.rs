@@ -13,6 +13,7 @@ mod connack;
 mod connect;
 mod disconnect;
 mod publish;
+mod reason_tail;
 mod suback;
 mod subscribe;
 #[cfg(test)]

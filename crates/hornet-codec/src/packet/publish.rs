@@ -141,14 +141,10 @@ impl fmt::Debug for Publish {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::packet::testutil::{b, decode, decode_body, encode, field, round_trip};
+    use crate::packet::testutil::{b, decode, decode_body, encode, field, pid, round_trip};
     use crate::packet::Packet;
     use crate::property::Property;
     use crate::{DecodeError, ReasonCode};
-
-    fn pid(n: u16) -> PacketId {
-        PacketId::new(n).unwrap()
-    }
 
     #[test]
     fn every_qos_round_trips_in_every_version() {

@@ -146,13 +146,9 @@ impl UnsubAck {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::packet::testutil::{decode_body, encode, round_trip};
+    use crate::packet::testutil::{decode_body, encode, pid, round_trip};
     use crate::packet::Packet;
     use crate::property::Property;
-
-    fn pid(n: u16) -> PacketId {
-        PacketId::new(n).unwrap()
-    }
 
     #[test]
     fn suback_round_trips_in_every_version() {

@@ -168,14 +168,10 @@ impl Subscribe {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::packet::testutil::{decode_body, field, round_trip};
+    use crate::packet::testutil::{decode_body, field, pid, round_trip};
     use crate::packet::Packet;
     use crate::property::Property;
     use crate::{ReasonCode, TopicError};
-
-    fn pid(n: u16) -> PacketId {
-        PacketId::new(n).unwrap()
-    }
 
     fn body(filters: &[(&[u8], u8)], v5: bool) -> Vec<u8> {
         let mut out = vec![0, 1];

@@ -4,7 +4,7 @@ use bytes::{Bytes, BytesMut};
 
 use crate::error::DecodeError;
 use crate::packet::Packet;
-use crate::{varint, Decoder, Protocol};
+use crate::{varint, Decoder, PacketId, Protocol};
 
 /// A whole frame: `first_byte`, the remaining length, then `body`.
 pub(crate) fn frame(first_byte: u8, body: &[u8]) -> Vec<u8> {
@@ -56,4 +56,9 @@ pub(crate) fn field(bytes: &[u8]) -> Vec<u8> {
 /// Shorthand for a static `Bytes`.
 pub(crate) fn b(bytes: &'static [u8]) -> Bytes {
     Bytes::from_static(bytes)
+}
+
+/// A packet identifier from a non-zero literal.
+pub(crate) fn pid(n: u16) -> PacketId {
+    PacketId::new(n).expect("non-zero")
 }

@@ -84,13 +84,9 @@ impl Unsubscribe {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::packet::testutil::{decode_body, field, round_trip};
+    use crate::packet::testutil::{decode_body, field, pid, round_trip};
     use crate::property::Property;
     use crate::ReasonCode;
-
-    fn pid(n: u16) -> PacketId {
-        PacketId::new(n).unwrap()
-    }
 
     #[test]
     fn unsubscribe_round_trips_in_every_version() {
