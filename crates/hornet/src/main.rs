@@ -1,29 +1,109 @@
-//! The `hornet` binary.
+//! The `hornet` binary: `hornet [serve] [-c FILE] [-p PORT] [-v]`.
 //!
-//! The broker itself is not built yet: this release holds the MQTT codec
-//! (`crates/hornet-codec`). Until the broker lands, the binary says so
-//! plainly instead of pretending to serve.
+//! Reads the configuration (native TOML or a Mosquitto `.conf`), sets up
+//! logging in Mosquitto's words, prints the startup banner and serves until
+//! SIGINT or SIGTERM.
 
 use std::process::ExitCode;
 
+use hornet::cli::{self, Cli};
+use hornet::config::{AllowAnonymous, Config};
+use hornet::server::Server;
+
 fn main() -> ExitCode {
-    let version = env!("CARGO_PKG_VERSION");
-    let mut args = std::env::args().skip(1);
-    match args.next().as_deref() {
-        Some("--version" | "-V") => {
-            println!("hornet {version}");
-            ExitCode::SUCCESS
+    let cli = Cli::parse_args();
+    let loaded = match cli::resolve(&cli) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            eprintln!("hornet: configuration error: {e}");
+            return ExitCode::from(3);
         }
-        _ => {
-            eprintln!("hornet {version}: the MQTT broker is not built yet.");
-            eprintln!(
-                "This build contains the MQTT 3.1 / 3.1.1 / 5.0 packet codec (crates/hornet-codec)"
-            );
-            eprintln!(
-                "and its tests; the broker (TCP on port 1883, sessions, routing) comes next."
-            );
-            eprintln!("Run the tests with: cargo test --workspace");
-            ExitCode::from(2)
+    };
+    let config = loaded.config;
+    init_logging(config.log.verbose);
+    for warning in &loaded.warnings {
+        tracing::warn!("{warning}");
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("hornet: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(serve(config))
+}
+
+async fn serve(config: Config) -> ExitCode {
+    let server = match Server::start(&config).await {
+        Ok(server) => server,
+        Err(e) => {
+            tracing::error!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    banner(&config, &server);
+    wait_for_signal().await;
+    tracing::info!("hornet version {} terminating", env!("CARGO_PKG_VERSION"));
+    server.shutdown();
+    ExitCode::SUCCESS
+}
+
+fn init_logging(verbose: bool) {
+    let default = if verbose { "debug" } else { "info" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HORNET_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}
+
+/// Says what is served where, who may connect and where state lives.
+fn banner(config: &Config, server: &Server) {
+    tracing::info!("hornet version {} starting", env!("CARGO_PKG_VERSION"));
+    match &config.source {
+        Some(path) => tracing::info!("Config loaded from {}.", path.display()),
+        None => tracing::info!("Using default config (no -c file given)."),
+    }
+    let auth = match config.allow_anonymous {
+        AllowAnonymous::Loopback => {
+            "anonymous clients from loopback only (set allow_anonymous to accept the network)"
+        }
+        AllowAnonymous::Always => "anonymous clients from anywhere (allow_anonymous true)",
+        AllowAnonymous::Never => "no anonymous clients (allow_anonymous false)",
+    };
+    for addr in server.local_addrs() {
+        let what = if addr.ip().is_unspecified() && addr.is_ipv6() {
+            format!("all interfaces, IPv4 and IPv6, port {}", addr.port())
+        } else if addr.ip().is_unspecified() {
+            format!("all IPv4 interfaces, port {}", addr.port())
+        } else {
+            addr.to_string()
+        };
+        tracing::info!("Opening MQTT listener on {what}: {auth}.");
+    }
+    tracing::info!(
+        "State is kept in memory: sessions and retained messages do not survive a restart."
+    );
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
         }
     }
+    let _ = tokio::signal::ctrl_c().await;
 }

@@ -1,0 +1,523 @@
+//! The broker state machine: its tables, its inputs and its outputs.
+//!
+//! [`Broker`] is driven from outside. The shell calls one `handle`-style
+//! method per event, passing the current time:
+//!
+//! - [`Broker::connection_opened`]: a socket was accepted;
+//! - [`Broker::packet_received`]: a decoded packet arrived on it;
+//! - [`Broker::decode_failed`]: the codec refused the peer's bytes;
+//! - [`Broker::connection_closed`]: the socket ended (EOF or error);
+//! - [`Broker::packets_written`]: packets handed out earlier reached the socket;
+//! - [`Broker::tick`]: time passed (keep-alive, expiry, `$SYS`).
+//!
+//! After each call the shell drains [`Broker::poll_action`]: packets to send
+//! on a connection and connections to close (after their pending output).
+//! The broker never blocks, never reads a clock and never touches a socket,
+//! so every MQTT rule is tested here without a network (see `tests/`).
+//!
+//! The work is split by concern across sibling modules, each an `impl
+//! Broker` block: `connect` (CONNECT, takeover, session resume),
+//! `publish` (inbound QoS flows, routing, delivery and the outbound window),
+//! `subscribe`, `timers` (keep-alive, connect timeout, session expiry) and
+//! `sys` (`$SYS/broker/...`).
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use ahash::AHashMap;
+use bytestring::ByteString;
+use hornet_codec::{
+    DecodeError, Disconnect, LastWill, Packet, Property, Protocol, Publish, ReasonCode,
+};
+
+use crate::logfmt;
+use crate::retained::RetainedStore;
+use crate::session::{Session, SessionKey, Subscription};
+use crate::settings::Settings;
+use crate::sys::{Stats, SysState};
+use crate::trie::SubscriptionTree;
+
+/// A connection's identity, chosen by the shell and unique for the
+/// broker's lifetime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId(pub u64);
+
+impl fmt::Display for ConnId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// What the shell knows about a connection when it is accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnInfo {
+    /// The peer's address.
+    pub peer: SocketAddr,
+    /// The local port of the listener that accepted it.
+    pub listener_port: u16,
+}
+
+/// Why a socket ended, as the shell saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CloseCause {
+    /// The peer closed the connection (EOF).
+    PeerClosed,
+    /// A socket error.
+    Error(String),
+    /// The shell is shutting down.
+    Shutdown,
+}
+
+/// What the broker asks the shell to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Encode `packet` in the connection's protocol version and write it.
+    Send {
+        /// The connection.
+        conn: ConnId,
+        /// The packet.
+        packet: Packet,
+    },
+    /// Write what is pending on the connection, then close it. The broker
+    /// has already forgotten the connection.
+    Close {
+        /// The connection.
+        conn: ConnId,
+    },
+}
+
+/// Where a connection is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Accepted; CONNECT not yet received (must arrive by the deadline).
+    AwaitingConnect { deadline: Instant },
+    /// CONNECT accepted.
+    Active,
+}
+
+/// One live connection.
+#[derive(Debug)]
+pub(crate) struct Conn {
+    pub(crate) info: ConnInfo,
+    pub(crate) phase: Phase,
+    /// The client id for log lines (empty before CONNECT).
+    pub(crate) client_id: ByteString,
+    pub(crate) protocol: Protocol,
+    pub(crate) session: Option<SessionKey>,
+    /// Keep-alive as enforced: 1.5 times the interval ([MQTT-3.1.2-24]).
+    pub(crate) keep_alive: Option<Duration>,
+    pub(crate) last_seen: Instant,
+    pub(crate) will: Option<LastWill>,
+    /// Packets handed to the shell and not yet reported written.
+    pub(crate) unwritten: usize,
+    /// The client's Receive Maximum (MQTT 5), else 65535.
+    pub(crate) receive_maximum: u16,
+    /// The client's Maximum Packet Size (MQTT 5), else unlimited.
+    pub(crate) max_packet_size: u32,
+    /// Inbound topic aliases (MQTT 5).
+    pub(crate) aliases_in: AHashMap<u16, ByteString>,
+    /// The client asked for Reason Strings and User Properties on errors.
+    pub(crate) problem_information: bool,
+}
+
+impl Conn {
+    /// The client id, or the peer address before CONNECT, for log lines.
+    pub(crate) fn name(&self) -> String {
+        if self.client_id.is_empty() {
+            format!("<unknown> ({})", self.info.peer)
+        } else {
+            self.client_id.to_string()
+        }
+    }
+}
+
+/// Pending actions plus the counters every send updates.
+#[derive(Debug, Default)]
+pub(crate) struct Out {
+    pub(crate) actions: VecDeque<Action>,
+}
+
+impl Out {
+    /// Queues `packet` for `conn` and counts it.
+    pub(crate) fn send(&mut self, id: ConnId, conn: &mut Conn, stats: &mut Stats, packet: Packet) {
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            tracing::debug!("Sending {} to {}", logfmt::packet(&packet), conn.name());
+        }
+        conn.unwritten += 1;
+        stats.messages_sent += 1;
+        if let Packet::Publish(_) = packet {
+            stats.publish_sent += 1;
+        }
+        self.actions.push_back(Action::Send { conn: id, packet });
+    }
+
+    pub(crate) fn close(&mut self, conn: ConnId) {
+        self.actions.push_back(Action::Close { conn });
+    }
+}
+
+/// The broker: sessions, subscriptions, retained messages and connections.
+#[derive(Debug)]
+pub struct Broker {
+    pub(crate) settings: Settings,
+    pub(crate) conns: AHashMap<ConnId, Conn>,
+    pub(crate) sessions: AHashMap<SessionKey, Session>,
+    pub(crate) by_client_id: AHashMap<ByteString, SessionKey>,
+    pub(crate) next_session: SessionKey,
+    pub(crate) next_assigned_id: u64,
+    pub(crate) subs: SubscriptionTree<SessionKey, Subscription>,
+    pub(crate) retained: RetainedStore<Publish>,
+    /// Connection deadlines, checked lazily (entries may be stale).
+    pub(crate) conn_timers: BinaryHeap<Reverse<(Instant, ConnId)>>,
+    /// Session expiry deadlines, checked lazily.
+    pub(crate) session_timers: BinaryHeap<Reverse<(Instant, SessionKey)>>,
+    pub(crate) out: Out,
+    pub(crate) stats: Stats,
+    pub(crate) sys: SysState,
+    pub(crate) started: Instant,
+    /// Scratch space for routing: one entry per matched session.
+    pub(crate) route_targets: AHashMap<SessionKey, crate::publish::Target>,
+}
+
+impl Broker {
+    /// A broker with no clients, started at `now`.
+    pub fn new(settings: Settings, now: Instant) -> Broker {
+        Broker {
+            sys: SysState::new(now),
+            settings,
+            conns: AHashMap::new(),
+            sessions: AHashMap::new(),
+            by_client_id: AHashMap::new(),
+            next_session: 1,
+            next_assigned_id: 1,
+            subs: SubscriptionTree::new(),
+            retained: RetainedStore::new(),
+            conn_timers: BinaryHeap::new(),
+            session_timers: BinaryHeap::new(),
+            out: Out::default(),
+            stats: Stats::default(),
+            started: now,
+            route_targets: AHashMap::new(),
+        }
+    }
+
+    /// The settings the broker runs with.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The next action for the shell, in order.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.out.actions.pop_front()
+    }
+
+    /// Moves every pending action into `into` (cheaper than polling one by one).
+    pub fn drain_actions(&mut self, into: &mut Vec<Action>) {
+        into.extend(self.out.actions.drain(..));
+    }
+
+    /// Connected clients.
+    pub fn clients_connected(&self) -> usize {
+        self.conns
+            .values()
+            .filter(|c| c.phase == Phase::Active)
+            .count()
+    }
+
+    /// Sessions, connected or not.
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Subscriptions across all sessions.
+    pub fn subscription_count(&self) -> usize {
+        self.subs.len()
+    }
+
+    /// Retained messages.
+    pub fn retained_count(&self) -> usize {
+        self.retained.len()
+    }
+
+    /// Messages dropped for `client_id` because its queue was full.
+    pub fn dropped_for(&self, client_id: &str) -> Option<u64> {
+        let key = self.by_client_id.get(client_id)?;
+        Some(self.sessions[key].dropped)
+    }
+
+    /// Counters since start.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// A socket was accepted. It must send CONNECT within the connect timeout.
+    pub fn connection_opened(&mut self, now: Instant, id: ConnId, info: ConnInfo) {
+        let deadline = now + self.settings.connect_timeout;
+        self.conns.insert(
+            id,
+            Conn {
+                info,
+                phase: Phase::AwaitingConnect { deadline },
+                client_id: ByteString::new(),
+                protocol: Protocol::V3_1_1,
+                session: None,
+                keep_alive: None,
+                last_seen: now,
+                will: None,
+                unwritten: 0,
+                receive_maximum: u16::MAX,
+                max_packet_size: u32::MAX,
+                aliases_in: AHashMap::new(),
+                problem_information: true,
+            },
+        );
+        self.conn_timers.push(Reverse((deadline, id)));
+        self.stats.connections_total += 1;
+    }
+
+    /// A packet arrived on `id`; `wire_len` is its size on the wire.
+    pub fn packet_received(&mut self, now: Instant, id: ConnId, packet: Packet, wire_len: usize) {
+        self.stats.messages_received += 1;
+        self.stats.bytes_received += wire_len as u64;
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return; // already closed by the broker; late bytes are ignored
+        };
+        conn.last_seen = now;
+        if tracing::enabled!(tracing::Level::DEBUG) && conn.phase == Phase::Active {
+            tracing::debug!("Received {} from {}", logfmt::packet(&packet), conn.name());
+        }
+        match (conn.phase, packet) {
+            (Phase::AwaitingConnect { .. }, Packet::Connect(connect)) => {
+                self.handle_connect(now, id, *connect)
+            }
+            (Phase::AwaitingConnect { .. }, other) => {
+                // The codec refuses this first; kept for callers without it.
+                let rule = format!(
+                    "[MQTT-3.1.0-1] the first packet must be CONNECT, got {}",
+                    other.packet_type()
+                );
+                self.protocol_violation(now, id, ReasonCode::ProtocolError, &rule);
+            }
+            (Phase::Active, Packet::Connect(_)) => self.protocol_violation(
+                now,
+                id,
+                ReasonCode::ProtocolError,
+                "[MQTT-3.1.0-2] a second CONNECT on one connection",
+            ),
+            (Phase::Active, Packet::Publish(publish)) => self.handle_publish(now, id, publish),
+            (Phase::Active, Packet::PubAck(ack)) => self.handle_puback(id, ack),
+            (Phase::Active, Packet::PubRec(ack)) => self.handle_pubrec(id, ack),
+            (Phase::Active, Packet::PubRel(ack)) => self.handle_pubrel(id, ack),
+            (Phase::Active, Packet::PubComp(ack)) => self.handle_pubcomp(id, ack),
+            (Phase::Active, Packet::Subscribe(sub)) => self.handle_subscribe(now, id, sub),
+            (Phase::Active, Packet::Unsubscribe(unsub)) => self.handle_unsubscribe(id, unsub),
+            (Phase::Active, Packet::PingReq) => {
+                let conn = self.conns.get_mut(&id).expect("checked above");
+                self.out.send(id, conn, &mut self.stats, Packet::PingResp);
+            }
+            (Phase::Active, Packet::Disconnect(disconnect)) => {
+                self.handle_disconnect(now, id, disconnect)
+            }
+            (Phase::Active, Packet::Auth(_)) => self.protocol_violation(
+                now,
+                id,
+                ReasonCode::ProtocolError,
+                "[MQTT-4.12.0-1] AUTH without an Authentication Method in CONNECT",
+            ),
+            (Phase::Active, other) => {
+                let rule = format!("{} is sent by servers, not clients", other.packet_type());
+                self.protocol_violation(now, id, ReasonCode::ProtocolError, &rule)
+            }
+        }
+    }
+
+    /// The codec refused the bytes of `id`. `protocol` is the version the
+    /// decoder had learned, if any.
+    pub fn decode_failed(
+        &mut self,
+        now: Instant,
+        id: ConnId,
+        error: &DecodeError,
+        protocol: Option<Protocol>,
+    ) {
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        let reason = error.reason_code();
+        match conn.phase {
+            Phase::AwaitingConnect { .. } => {
+                tracing::info!(
+                    "Bad CONNECT from {} on port {}: {error}; closing the connection.",
+                    conn.info.peer,
+                    conn.info.listener_port
+                );
+                let answer = match error {
+                    DecodeError::UnsupportedProtocolLevel(_)
+                    | DecodeError::InvalidProtocolName { .. } => {
+                        // [MQTT-3.1.2-2]: CONNACK 0x01 (3.x) / 0x84 (5.0), then close.
+                        Some(ReasonCode::UnsupportedProtocolVersion)
+                    }
+                    _ if protocol == Some(Protocol::V5) => Some(reason),
+                    _ => None,
+                };
+                if let Some(code) = answer {
+                    if let Some(p) = protocol {
+                        conn.protocol = p;
+                    }
+                    let connack = hornet_codec::ConnAck::new(code, false);
+                    self.out.send(id, conn, &mut self.stats, connack.into());
+                }
+                self.conns.remove(&id);
+                self.out.close(id);
+            }
+            Phase::Active => {
+                let rule = error.to_string();
+                self.protocol_violation(now, id, reason, &rule);
+            }
+        }
+    }
+
+    /// Closes `id` because it broke a rule: MQTT 5 clients get a DISCONNECT
+    /// with `reason` and the rule as Reason String; the will is published.
+    pub(crate) fn protocol_violation(
+        &mut self,
+        now: Instant,
+        id: ConnId,
+        reason: ReasonCode,
+        rule: &str,
+    ) {
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        tracing::warn!(
+            "Client {} broke a protocol rule: {rule}; disconnecting ({reason}).",
+            conn.name()
+        );
+        if conn.protocol.is_v5() && conn.phase == Phase::Active {
+            let mut disconnect = Disconnect::new(reason);
+            disconnect
+                .properties
+                .push(Property::ReasonString(rule.into()));
+            self.out.send(id, conn, &mut self.stats, disconnect.into());
+        }
+        self.end_connection(now, id, true);
+    }
+
+    /// The socket of `id` ended. Without a DISCONNECT first this is an
+    /// abnormal close and the will is published ([MQTT-3.1.2-8]).
+    pub fn connection_closed(&mut self, now: Instant, id: ConnId, cause: CloseCause) {
+        let Some(conn) = self.conns.get(&id) else {
+            return;
+        };
+        if conn.phase == Phase::Active {
+            match &cause {
+                CloseCause::PeerClosed => {
+                    tracing::info!("Client {} closed its connection.", conn.name())
+                }
+                CloseCause::Error(e) => {
+                    tracing::info!(
+                        "Socket error on client {}, disconnecting ({e}).",
+                        conn.name()
+                    )
+                }
+                CloseCause::Shutdown => {}
+            }
+        }
+        self.end_connection(now, id, true);
+        // The socket is gone already; the close action only releases it.
+    }
+
+    /// The shell wrote `packets` earlier-sent packets to `id`'s socket.
+    pub fn packets_written(&mut self, id: ConnId, packets: usize, bytes: usize) {
+        self.stats.bytes_sent += bytes as u64;
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        let was_full = conn.unwritten >= self.settings.max_unwritten_packets;
+        conn.unwritten = conn.unwritten.saturating_sub(packets);
+        if was_full {
+            if let Some(key) = conn.session {
+                self.flush(key);
+            }
+        }
+    }
+
+    /// Forgets connection `id`: publishes its will when `abnormal`, detaches
+    /// or ends its session, and asks the shell to close the socket.
+    pub(crate) fn end_connection(&mut self, now: Instant, id: ConnId, abnormal: bool) {
+        let Some(conn) = self.conns.remove(&id) else {
+            return;
+        };
+        self.out.close(id);
+        if conn.phase != Phase::Active {
+            return;
+        }
+        if abnormal {
+            if let Some(will) = conn.will {
+                self.publish_will(now, will);
+            }
+        }
+        if let Some(key) = conn.session {
+            self.detach_session(now, key, id);
+        }
+    }
+
+    /// Publishes a will message as if its client had sent it.
+    fn publish_will(&mut self, now: Instant, will: LastWill) {
+        let mut publish = Publish::new(will.topic, will.payload);
+        publish.qos = will.qos;
+        publish.retain = will.retain;
+        publish.properties = will.properties;
+        publish
+            .properties
+            .retain(|p| !matches!(p, Property::WillDelayInterval(_)));
+        self.accept_publish(now, publish, None);
+    }
+
+    /// The connection of session `key` ended: keep the session (persistent)
+    /// or forget it (clean, or expiry 0).
+    fn detach_session(&mut self, now: Instant, key: SessionKey, conn: ConnId) {
+        let Some(session) = self.sessions.get_mut(&key) else {
+            return;
+        };
+        if session.conn != Some(conn) {
+            return; // taken over: the session belongs to the new connection
+        }
+        session.conn = None;
+        session.disconnected_at = Some(now);
+        if session.expiry_interval == 0 {
+            self.remove_session(key);
+            return;
+        }
+        if !self.settings.queue_qos0_messages {
+            session.discard_queued_qos0();
+        }
+        if session.expiry_interval != crate::session::NEVER_EXPIRES {
+            let at = now + Duration::from_secs(u64::from(session.expiry_interval));
+            self.session_timers.push(Reverse((at, key)));
+        }
+    }
+
+    /// Deletes a session and its subscriptions.
+    pub(crate) fn remove_session(&mut self, key: SessionKey) {
+        let Some(session) = self.sessions.remove(&key) else {
+            return;
+        };
+        for filter in session.subscriptions.keys() {
+            self.subs.remove(filter, key);
+        }
+        if self.by_client_id.get(&session.client_id) == Some(&key) {
+            self.by_client_id.remove(&session.client_id);
+        }
+        if session.dropped > 0 {
+            tracing::info!(
+                "Session of {} ended; {} messages had been dropped for it over its life.",
+                session.client_id,
+                session.dropped
+            );
+        }
+    }
+}

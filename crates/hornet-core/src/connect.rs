@@ -1,0 +1,280 @@
+//! CONNECT and DISCONNECT: admission, client identifiers, keep-alive
+//! negotiation, session takeover and resumption.
+//!
+//! Order of a CONNECT, as the specs give it: check the client identifier
+//! ([MQTT-3.1.3-8], [MQTT-3.1.3-9]), authenticate, take over a live
+//! connection with the same id ([MQTT-3.1.4-3]: MQTT 5 gets DISCONNECT 0x8E),
+//! then clean start or resume ([MQTT-3.2.2-2] session present), answer
+//! CONNACK, and finally resend unacknowledged messages with DUP set
+//! ([MQTT-4.4.0-1]) and drain the queue.
+
+use std::time::{Duration, Instant};
+
+use bytestring::ByteString;
+use hornet_codec::{ConnAck, Connect, Disconnect, Packet, Property, Protocol, ReasonCode};
+
+use crate::broker::{Broker, ConnId, Phase};
+use crate::session::{Outbound, Session, NEVER_EXPIRES};
+use crate::settings::Anonymous;
+
+impl Broker {
+    pub(crate) fn handle_connect(&mut self, now: Instant, id: ConnId, connect: Connect) {
+        let protocol = connect.protocol;
+        let conn = self.conns.get_mut(&id).expect("caller checked");
+        conn.protocol = protocol;
+        let peer = conn.info.peer;
+
+        // Client identifier ([MQTT-3.1.3-7] .. [MQTT-3.1.3-9]).
+        let mut client_id = connect.client_id.clone();
+        let mut assigned = false;
+        if client_id.is_empty() {
+            let allowed = match protocol {
+                Protocol::V3_1 => false,
+                Protocol::V3_1_1 => connect.clean_start,
+                Protocol::V5 => true,
+            };
+            if !allowed {
+                tracing::info!(
+                    "Client from {peer} refused: an empty client id needs clean session \
+                     (MQTT 3.1.1 [MQTT-3.1.3-8]) or MQTT 5."
+                );
+                return self.refuse(id, ReasonCode::ClientIdentifierNotValid, None);
+            }
+            client_id = self.assign_client_id();
+            assigned = true;
+        }
+
+        // Keep-alive ceiling, as Mosquitto's max_keepalive.
+        let max_ka = self.settings.max_keepalive;
+        let mut keep_alive = connect.keep_alive;
+        let mut server_keep_alive = None;
+        if max_ka != u16::MAX && (keep_alive == 0 || keep_alive > max_ka) {
+            if protocol.is_v5() {
+                keep_alive = max_ka;
+                server_keep_alive = Some(max_ka);
+            } else {
+                tracing::info!(
+                    "Client {client_id} from {peer} refused: keep-alive {} is over max_keepalive {max_ka}.",
+                    connect.keep_alive
+                );
+                return self.refuse(id, ReasonCode::ClientIdentifierNotValid, None);
+            }
+        }
+
+        // Authentication: no password file yet, so a username is not proof.
+        if let Err(reason) = self.admit(&connect, peer) {
+            tracing::warn!("Client {client_id} from {peer} refused: {reason}",);
+            let text = "anonymous access is not allowed from this address";
+            return self.refuse(id, ReasonCode::NotAuthorized, Some(text));
+        }
+
+        // Takeover ([MQTT-3.1.4-3]).
+        let existing = self.by_client_id.get(&client_id).copied();
+        if let Some(key) = existing {
+            if let Some(old) = self.sessions[&key].conn {
+                tracing::info!("Client {client_id} already connected, closing old connection.");
+                if let Some(old_conn) = self.conns.get_mut(&old) {
+                    if old_conn.protocol.is_v5() {
+                        let packet = Disconnect::new(ReasonCode::SessionTakenOver).into();
+                        self.out.send(old, old_conn, &mut self.stats, packet);
+                    }
+                }
+                self.end_connection(now, old, true);
+            }
+        }
+
+        // Session: clean start discards, otherwise resume ([MQTT-3.1.2-4], [MQTT-3.1.2-5]).
+        let expiry = if protocol.is_v5() {
+            connect.properties.session_expiry_interval().unwrap_or(0)
+        } else if connect.clean_start {
+            0
+        } else {
+            NEVER_EXPIRES
+        };
+        let mut key = self.by_client_id.get(&client_id).copied();
+        if connect.clean_start {
+            if let Some(old) = key.take() {
+                self.remove_session(old);
+            }
+        }
+        let session_present = key.is_some();
+        let key = match key {
+            Some(key) => key,
+            None => {
+                let key = self.next_session;
+                self.next_session += 1;
+                self.sessions
+                    .insert(key, Session::new(client_id.clone(), protocol, expiry));
+                self.by_client_id.insert(client_id.clone(), key);
+                key
+            }
+        };
+        let session = self.sessions.get_mut(&key).expect("just ensured");
+        session.conn = Some(id);
+        session.protocol = protocol;
+        session.expiry_interval = expiry;
+        session.disconnected_at = None;
+
+        let conn = self.conns.get_mut(&id).expect("caller checked");
+        conn.phase = Phase::Active;
+        conn.client_id = client_id.clone();
+        conn.session = Some(key);
+        conn.keep_alive =
+            (keep_alive > 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500));
+        conn.will = connect.will;
+        if protocol.is_v5() {
+            conn.receive_maximum = connect.properties.receive_maximum().unwrap_or(u16::MAX);
+            conn.max_packet_size = connect.properties.maximum_packet_size().unwrap_or(u32::MAX);
+            conn.problem_information = connect.properties.request_problem_information() != Some(0);
+        }
+        if let Some(ka) = conn.keep_alive {
+            self.conn_timers.push(std::cmp::Reverse((now + ka, id)));
+        }
+
+        let mut connack = ConnAck::new(ReasonCode::Success, session_present);
+        if protocol.is_v5() {
+            let props = &mut connack.properties;
+            if assigned {
+                props.push(Property::AssignedClientIdentifier(client_id.clone()));
+            }
+            if let Some(ka) = server_keep_alive {
+                props.push(Property::ServerKeepAlive(ka));
+            }
+            if self.settings.topic_alias_maximum > 0 {
+                props.push(Property::TopicAliasMaximum(
+                    self.settings.topic_alias_maximum,
+                ));
+            }
+            if self.settings.max_packet_size < hornet_codec::MAX_PACKET_SIZE as u32 {
+                props.push(Property::MaximumPacketSize(self.settings.max_packet_size));
+            }
+            props.push(Property::SharedSubscriptionAvailable(0));
+        }
+        if self.settings.connection_messages {
+            let username = match &connect.username {
+                Some(u) => format!(", u'{u}'"),
+                None => String::new(),
+            };
+            tracing::info!(
+                "New client connected from {peer} as {client_id} (p{}, c{}, k{}{username}).",
+                protocol.level(),
+                u8::from(connect.clean_start),
+                connect.keep_alive,
+            );
+        }
+        self.out.send(id, conn, &mut self.stats, connack.into());
+        self.stats.note_connected(
+            self.conns
+                .values()
+                .filter(|c| c.phase == Phase::Active)
+                .count(),
+        );
+
+        if session_present {
+            self.resend_inflight(key);
+        }
+        self.flush(key);
+    }
+
+    /// Answers CONNACK with `reason` and closes ([MQTT-3.2.2-6]: no session present).
+    fn refuse(&mut self, id: ConnId, reason: ReasonCode, text: Option<&str>) {
+        let conn = self.conns.get_mut(&id).expect("caller checked");
+        let mut connack = ConnAck::new(reason, false);
+        if let (true, Some(text)) = (conn.protocol.is_v5(), text) {
+            connack.properties.push(Property::ReasonString(text.into()));
+        }
+        self.out.send(id, conn, &mut self.stats, connack.into());
+        self.conns.remove(&id);
+        self.out.close(id);
+    }
+
+    /// Decides whether the client may connect; the error explains the fix.
+    fn admit(&self, connect: &Connect, peer: std::net::SocketAddr) -> Result<(), String> {
+        let loopback = peer.ip().is_loopback()
+            || matches!(peer.ip(), std::net::IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()));
+        match self.settings.anonymous {
+            Anonymous::Always => Ok(()),
+            Anonymous::Loopback if loopback => Ok(()),
+            Anonymous::Loopback => Err(format!(
+                "not authorized: anonymous clients are only accepted from loopback by default{}. \
+                 To accept them from the network set `allow_anonymous = true` (hornet.toml) or \
+                 `allow_anonymous true` (mosquitto.conf); password files arrive with the security work.",
+                if connect.username.is_some() { " (a username without a password_file is not checked, so it counts as anonymous)" } else { "" }
+            )),
+            Anonymous::Never => Err(
+                "not authorized: allow_anonymous is false and no password_file is configured, so nobody can connect. \
+                 Set `allow_anonymous = \"loopback\"` or `true`."
+                    .to_string(),
+            ),
+        }
+    }
+
+    /// A fresh client identifier for an MQTT 5 client that sent none.
+    fn assign_client_id(&mut self) -> ByteString {
+        loop {
+            let n = self.next_assigned_id;
+            self.next_assigned_id += 1;
+            let id: ByteString = format!("auto-{n:08x}").into();
+            if !self.by_client_id.contains_key(&id) {
+                return id;
+            }
+        }
+    }
+
+    /// Resends what the client has not acknowledged: PUBLISH with DUP for
+    /// QoS 1 and unacknowledged QoS 2, PUBREL after PUBREC ([MQTT-4.4.0-1]).
+    fn resend_inflight(&mut self, key: u64) {
+        let Some(session) = self.sessions.get(&key) else {
+            return;
+        };
+        let Some(id) = session.conn else { return };
+        let pending = session.inflight_in_order();
+        let conn = self
+            .conns
+            .get_mut(&id)
+            .expect("session's connection is live");
+        for (packet_id, state) in pending {
+            let pid = hornet_codec::PacketId::new(packet_id).expect("nonzero");
+            let packet = match state {
+                Outbound::Qos1(mut p) | Outbound::Qos2Sent(mut p) => {
+                    p.dup = true;
+                    p.packet_id = Some(pid);
+                    Packet::Publish(p)
+                }
+                Outbound::Qos2Released => Packet::PubRel(hornet_codec::Ack::new(pid)),
+            };
+            self.out.send(id, conn, &mut self.stats, packet);
+        }
+    }
+
+    pub(crate) fn handle_disconnect(&mut self, now: Instant, id: ConnId, disconnect: Disconnect) {
+        let conn = self.conns.get_mut(&id).expect("caller checked");
+        let name = conn.name();
+        // MQTT 5: the expiry may change on DISCONNECT, but not from 0 ([MQTT-3.14.2-2]).
+        if let (Some(new), Some(key)) = (
+            disconnect.properties.session_expiry_interval(),
+            conn.session,
+        ) {
+            let session = &self.sessions[&key];
+            if session.expiry_interval == 0 && new != 0 {
+                return self.protocol_violation(
+                    now,
+                    id,
+                    ReasonCode::ProtocolError,
+                    "[MQTT-3.14.2-2] Session Expiry Interval changed from 0 on DISCONNECT",
+                );
+            }
+            self.sessions.get_mut(&key).expect("exists").expiry_interval = new;
+        }
+        let conn = self.conns.get_mut(&id).expect("caller checked");
+        // [MQTT-3.1.2-10]: a normal DISCONNECT discards the will; MQTT 5
+        // reason 0x04 asks for it to be published anyway.
+        if disconnect.reason_code != ReasonCode::DisconnectWithWillMessage {
+            conn.will = None;
+        }
+        if self.settings.connection_messages {
+            tracing::info!("Client {name} disconnected.");
+        }
+        self.end_connection(now, id, true);
+    }
+}

@@ -1,0 +1,35 @@
+//! # hornet-core
+//!
+//! The Hornet broker as a deterministic state machine: sessions, routing,
+//! QoS flows, retained messages, wills, keep-alive and `$SYS`.
+//!
+//! Nothing here touches a socket, a thread or a clock. The shell feeds
+//! [`Broker`] events with the current time (`connection_opened`,
+//! `packet_received`, `decode_failed`, `connection_closed`,
+//! `packets_written`, `tick`) and drains [`Action`]s (send this packet on
+//! that connection, close that connection). The same inputs always give the
+//! same outputs, which is what makes every rule testable in microseconds
+//! (see `tests/`) and the state persistable later without a rewrite.
+//!
+//! Module map: `broker` (tables, inputs, outputs), `connect`, `publish`,
+//! `subscribe`, `timers`, `sys` (one `impl Broker` concern each),
+//! `session` (per-client state), `trie` (subscription index),
+//! `retained` (retained message index), `settings`, `logfmt`.
+
+#![forbid(unsafe_code)]
+
+mod broker;
+mod connect;
+mod logfmt;
+mod publish;
+pub mod retained;
+mod session;
+mod settings;
+mod subscribe;
+mod sys;
+mod timers;
+pub mod trie;
+
+pub use broker::{Action, Broker, CloseCause, ConnId, ConnInfo};
+pub use settings::{Anonymous, Settings};
+pub use sys::Stats;

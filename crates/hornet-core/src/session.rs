@@ -1,0 +1,203 @@
+//! One client's session: what outlives a connection.
+//!
+//! A session owns its subscriptions (by filter), the QoS 1/2 messages sent
+//! and not yet acknowledged (the inflight window, keyed by packet id and
+//! resent in send order on reconnect, [MQTT-4.4.0-1]), the messages waiting
+//! behind that window or for the client to come back (the queue, bounded in
+//! messages and bytes), and the packet ids of inbound QoS 2 messages held
+//! until PUBREL so each is delivered once ([MQTT-4.3.3-10]).
+//!
+//! It holds plain data only (no connection handles, no clocks beyond the
+//! instant it went offline), so the durability layer can persist it as is.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use ahash::{AHashMap, AHashSet};
+use bytestring::ByteString;
+use hornet_codec::{PacketId, Protocol, Publish, SubscriptionOptions};
+
+use crate::ConnId;
+
+/// A session's key in the broker's tables (stable for the session's life).
+pub(crate) type SessionKey = u64;
+
+/// Session Expiry Interval meaning "never" ([MQTT-3.1.2-…] 0xFFFFFFFF).
+pub(crate) const NEVER_EXPIRES: u32 = u32::MAX;
+
+/// One subscription of a session, as stored in the session and the index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Subscription {
+    /// The options the client asked for (QoS granted is `options.qos`).
+    pub(crate) options: SubscriptionOptions,
+    /// MQTT 5 Subscription Identifier, if the SUBSCRIBE carried one.
+    pub(crate) identifier: Option<u32>,
+}
+
+/// A QoS 1/2 message towards the client that is not finished yet, named
+/// after the acknowledgement it waits for.
+#[derive(Debug, Clone)]
+pub(crate) enum Outbound {
+    /// QoS 1 PUBLISH sent, waiting for PUBACK.
+    Qos1(Publish),
+    /// QoS 2 PUBLISH sent, waiting for PUBREC.
+    Qos2Sent(Publish),
+    /// PUBREL sent, waiting for PUBCOMP.
+    Qos2Released,
+}
+
+/// One client's session.
+#[derive(Debug)]
+pub(crate) struct Session {
+    pub(crate) client_id: ByteString,
+    pub(crate) protocol: Protocol,
+    /// The connection currently attached, if any.
+    pub(crate) conn: Option<ConnId>,
+    /// Seconds the session outlives its connection; `NEVER_EXPIRES` for a
+    /// 3.x persistent session, 0 for a clean one.
+    pub(crate) expiry_interval: u32,
+    /// When the last connection ended (for expiry).
+    pub(crate) disconnected_at: Option<Instant>,
+    pub(crate) subscriptions: AHashMap<ByteString, Subscription>,
+    /// Inflight messages by packet id, with the order they were sent in.
+    pub(crate) inflight: AHashMap<u16, (u64, Outbound)>,
+    next_packet_id: u16,
+    next_seq: u64,
+    /// Messages waiting for the window or for the client to return.
+    pub(crate) queue: VecDeque<Publish>,
+    /// Payload bytes in `queue`.
+    pub(crate) queued_bytes: usize,
+    /// Messages dropped for this session because its queue was full.
+    pub(crate) dropped: u64,
+    /// `Some(dropped count at its start)` while a drop episode lasts.
+    pub(crate) dropping: Option<u64>,
+    /// Inbound QoS 2 packet ids received and not yet released.
+    pub(crate) incoming_qos2: AHashSet<u16>,
+}
+
+impl Session {
+    pub(crate) fn new(client_id: ByteString, protocol: Protocol, expiry_interval: u32) -> Self {
+        Session {
+            client_id,
+            protocol,
+            conn: None,
+            expiry_interval,
+            disconnected_at: None,
+            subscriptions: AHashMap::new(),
+            inflight: AHashMap::new(),
+            next_packet_id: 1,
+            next_seq: 0,
+            queue: VecDeque::new(),
+            queued_bytes: 0,
+            dropped: 0,
+            dropping: None,
+            incoming_qos2: AHashSet::new(),
+        }
+    }
+
+    /// A packet id not in use by an inflight message ([MQTT-2.2.1-3]).
+    /// The caller guarantees the window is below 65535.
+    pub(crate) fn allocate_packet_id(&mut self) -> PacketId {
+        loop {
+            let id = self.next_packet_id;
+            self.next_packet_id = self.next_packet_id.checked_add(1).unwrap_or(1);
+            if !self.inflight.contains_key(&id) {
+                return PacketId::new(id).expect("packet ids start at 1");
+            }
+        }
+    }
+
+    /// Records an outbound message as inflight under `id`.
+    pub(crate) fn track(&mut self, id: PacketId, state: Outbound) {
+        self.next_seq += 1;
+        self.inflight.insert(id.get(), (self.next_seq, state));
+    }
+
+    /// The inflight messages in the order they were first sent.
+    pub(crate) fn inflight_in_order(&self) -> Vec<(u16, Outbound)> {
+        let mut all: Vec<(u64, u16, Outbound)> = self
+            .inflight
+            .iter()
+            .map(|(id, (seq, o))| (*seq, *id, o.clone()))
+            .collect();
+        all.sort_unstable_by_key(|(seq, _, _)| *seq);
+        all.into_iter().map(|(_, id, o)| (id, o)).collect()
+    }
+
+    /// Appends to the queue if the limits allow; returns false when the
+    /// message had to be dropped (the newest message is the one dropped).
+    pub(crate) fn enqueue(&mut self, msg: Publish, max_messages: usize, max_bytes: usize) -> bool {
+        let size = msg.payload.len();
+        if self.queue.len() >= max_messages || self.queued_bytes.saturating_add(size) > max_bytes {
+            self.dropped += 1;
+            return false;
+        }
+        self.queued_bytes += size;
+        self.queue.push_back(msg);
+        true
+    }
+
+    /// Takes the oldest queued message.
+    pub(crate) fn dequeue(&mut self) -> Option<Publish> {
+        let msg = self.queue.pop_front()?;
+        self.queued_bytes -= msg.payload.len();
+        Some(msg)
+    }
+
+    /// Drops every queued QoS 0 message (they are not kept for an offline
+    /// session unless `queue_qos0_messages` is set).
+    pub(crate) fn discard_queued_qos0(&mut self) {
+        let before = self.queue.len();
+        self.queue
+            .retain(|m| m.qos != hornet_codec::QoS::AtMostOnce);
+        if self.queue.len() != before {
+            self.queued_bytes = self.queue.iter().map(|m| m.payload.len()).sum();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packet_ids_skip_those_in_flight_and_wrap_past_zero() {
+        let mut s = Session::new("c".into(), Protocol::V5, 0);
+        let a = s.allocate_packet_id();
+        assert_eq!(a.get(), 1);
+        s.track(a, Outbound::Qos2Released);
+        s.next_packet_id = u16::MAX;
+        assert_eq!(s.allocate_packet_id().get(), u16::MAX);
+        // 0 is never used and 1 is inflight: next is 2 ([MQTT-2.2.1-3]).
+        assert_eq!(s.allocate_packet_id().get(), 2);
+    }
+
+    #[test]
+    fn queue_drops_the_newest_when_full_in_messages_or_bytes() {
+        let mut s = Session::new("c".into(), Protocol::V5, 0);
+        assert!(s.enqueue(Publish::new("t", "aaaa"), 2, 6));
+        assert!(!s.enqueue(Publish::new("t", "bbbb"), 2, 6), "bytes limit");
+        assert!(s.enqueue(Publish::new("t", "cc"), 2, 6));
+        assert!(!s.enqueue(Publish::new("t", ""), 2, 6), "message limit");
+        assert_eq!(s.dropped, 2);
+        assert_eq!(&s.dequeue().unwrap().payload[..], b"aaaa");
+        assert_eq!(s.queued_bytes, 2);
+    }
+
+    #[test]
+    fn inflight_order_is_send_order_not_packet_id_order() {
+        let mut s = Session::new("c".into(), Protocol::V5, 0);
+        s.next_packet_id = 9;
+        let first = s.allocate_packet_id();
+        s.track(first, Outbound::Qos2Released);
+        s.next_packet_id = 3;
+        let second = s.allocate_packet_id();
+        s.track(second, Outbound::Qos2Released);
+        let order: Vec<u16> = s
+            .inflight_in_order()
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        assert_eq!(order, vec![9, 3]);
+    }
+}

@@ -1,0 +1,180 @@
+//! `$SYS/broker/...`: the broker's counters, published retained every
+//! `sys_interval` under Mosquitto's topic names, so dashboards and blog
+//! recipes written for Mosquitto (`mosquitto_sub -t '$SYS/#' -v`) work.
+//!
+//! Values are published only when they changed since the last interval
+//! (uptime always changes). Load figures are Mosquitto's: exponentially
+//! decaying per-minute rates over 1, 5 and 15 minutes.
+
+use std::time::{Duration, Instant};
+
+use hornet_codec::Publish;
+
+use crate::broker::{Broker, Phase};
+use crate::settings::Settings;
+
+/// Counters since the broker started.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Stats {
+    /// Packets received, all types.
+    pub messages_received: u64,
+    /// Packets sent, all types.
+    pub messages_sent: u64,
+    /// PUBLISH packets received.
+    pub publish_received: u64,
+    /// PUBLISH packets sent.
+    pub publish_sent: u64,
+    /// Messages dropped (queue full, over a client's maximum packet size).
+    pub publish_dropped: u64,
+    /// Bytes received.
+    pub bytes_received: u64,
+    /// Bytes written to sockets.
+    pub bytes_sent: u64,
+    /// Connections accepted.
+    pub connections_total: u64,
+    /// Most clients connected at once.
+    pub clients_maximum: u64,
+}
+
+impl Stats {
+    pub(crate) fn note_connected(&mut self, connected: usize) {
+        self.clients_maximum = self.clients_maximum.max(connected as u64);
+    }
+}
+
+const LOADS: [(&str, f64); 3] = [("1min", 1.0), ("5min", 5.0), ("15min", 15.0)];
+const LOAD_SERIES: [&str; 7] = [
+    "messages/received",
+    "messages/sent",
+    "publish/received",
+    "publish/sent",
+    "bytes/received",
+    "bytes/sent",
+    "connections",
+];
+
+/// What `$SYS` remembers between publications.
+#[derive(Debug)]
+pub(crate) struct SysState {
+    last: Option<Instant>,
+    last_counts: [u64; 7],
+    loads: [[f64; 3]; 7],
+    published: ahash::AHashMap<String, String>,
+}
+
+impl SysState {
+    pub(crate) fn new(_now: Instant) -> Self {
+        SysState {
+            last: None,
+            last_counts: [0; 7],
+            loads: [[0.0; 3]; 7],
+            published: Default::default(),
+        }
+    }
+
+    pub(crate) fn next_due(&self, settings: &Settings) -> Option<Instant> {
+        let interval = settings.sys_interval?;
+        Some(self.last.map_or_else(Instant::now, |l| l + interval))
+    }
+}
+
+impl Broker {
+    pub(crate) fn sys_tick(&mut self, now: Instant) {
+        let Some(interval) = self.settings.sys_interval else {
+            return;
+        };
+        if let Some(last) = self.sys.last {
+            if now < last + interval {
+                return;
+            }
+        }
+        let elapsed = self.sys.last.map(|l| now.duration_since(l));
+        self.sys.last = Some(now);
+        self.publish_sys(now, elapsed);
+    }
+
+    fn publish_sys(&mut self, now: Instant, elapsed: Option<Duration>) {
+        let s = &self.stats;
+        let connected = self
+            .conns
+            .values()
+            .filter(|c| c.phase == Phase::Active)
+            .count() as u64;
+        let total = self.sessions.len() as u64;
+        let counts = [
+            s.messages_received,
+            s.messages_sent,
+            s.publish_received,
+            s.publish_sent,
+            s.bytes_received,
+            s.bytes_sent,
+            s.connections_total,
+        ];
+        if let Some(elapsed) = elapsed.filter(|e| !e.is_zero()) {
+            let secs = elapsed.as_secs_f64();
+            for (i, count) in counts.iter().enumerate() {
+                let per_minute = (count - self.sys.last_counts[i]) as f64 * 60.0 / secs;
+                for (j, (_, minutes)) in LOADS.iter().enumerate() {
+                    let k = (-secs / (60.0 * minutes)).exp();
+                    self.sys.loads[i][j] = k * self.sys.loads[i][j] + (1.0 - k) * per_minute;
+                }
+            }
+        }
+        self.sys.last_counts = counts;
+
+        let mut values: Vec<(String, String)> = vec![
+            ("version".into(), self.settings.version.clone()),
+            (
+                "uptime".into(),
+                format!("{} seconds", now.duration_since(self.started).as_secs()),
+            ),
+            ("clients/connected".into(), connected.to_string()),
+            ("clients/active".into(), connected.to_string()),
+            (
+                "clients/disconnected".into(),
+                total.saturating_sub(connected).to_string(),
+            ),
+            (
+                "clients/inactive".into(),
+                total.saturating_sub(connected).to_string(),
+            ),
+            ("clients/total".into(), total.to_string()),
+            ("clients/maximum".into(), s.clients_maximum.to_string()),
+            ("messages/received".into(), s.messages_received.to_string()),
+            ("messages/sent".into(), s.messages_sent.to_string()),
+            (
+                "publish/messages/received".into(),
+                s.publish_received.to_string(),
+            ),
+            ("publish/messages/sent".into(), s.publish_sent.to_string()),
+            (
+                "publish/messages/dropped".into(),
+                s.publish_dropped.to_string(),
+            ),
+            ("bytes/received".into(), s.bytes_received.to_string()),
+            ("bytes/sent".into(), s.bytes_sent.to_string()),
+            ("subscriptions/count".into(), self.subs.len().to_string()),
+            (
+                "retained messages/count".into(),
+                self.retained.len().to_string(),
+            ),
+        ];
+        for (i, series) in LOAD_SERIES.iter().enumerate() {
+            for (j, (name, _)) in LOADS.iter().enumerate() {
+                values.push((
+                    format!("load/{series}/{name}"),
+                    format!("{:.2}", self.sys.loads[i][j]),
+                ));
+            }
+        }
+        for (suffix, value) in values {
+            if self.sys.published.get(&suffix) == Some(&value) {
+                continue;
+            }
+            let mut publish = Publish::new(format!("$SYS/broker/{suffix}"), value.clone());
+            publish.retain = true;
+            self.sys.published.insert(suffix, value);
+            self.accept_publish(now, publish, None);
+        }
+    }
+}

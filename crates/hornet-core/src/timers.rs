@@ -1,0 +1,92 @@
+//! Time-driven work: the CONNECT deadline, keep-alive (1.5 times the
+//! interval, [MQTT-3.1.2-24]), session expiry and the `$SYS` cadence.
+//!
+//! Deadlines sit in binary heaps and are checked lazily: activity only
+//! updates `last_seen`, and a popped deadline that turns out to be stale is
+//! pushed back at its real time. A tick therefore costs the number of
+//! deadlines that passed, not the number of connections.
+
+use std::cmp::Reverse;
+use std::time::Instant;
+
+use hornet_codec::{Disconnect, ReasonCode};
+
+use crate::broker::{Broker, Phase};
+
+impl Broker {
+    /// Time passed: enforce deadlines and publish `$SYS` when due.
+    pub fn tick(&mut self, now: Instant) {
+        while let Some(&Reverse((at, id))) = self.conn_timers.peek() {
+            if at > now {
+                break;
+            }
+            self.conn_timers.pop();
+            let Some(conn) = self.conns.get(&id) else {
+                continue;
+            };
+            let due = match conn.phase {
+                Phase::AwaitingConnect { deadline } => deadline,
+                Phase::Active => match conn.keep_alive {
+                    Some(ka) => conn.last_seen + ka,
+                    None => continue,
+                },
+            };
+            if due > now {
+                self.conn_timers.push(Reverse((due, id)));
+                continue;
+            }
+            match conn.phase {
+                Phase::AwaitingConnect { .. } => {
+                    tracing::info!(
+                        "Connection from {} on port {} sent no CONNECT within {:?}; closing it.",
+                        conn.info.peer,
+                        conn.info.listener_port,
+                        self.settings.connect_timeout
+                    );
+                    self.conns.remove(&id);
+                    self.out.close(id);
+                }
+                Phase::Active => {
+                    tracing::info!(
+                        "Client {} has exceeded timeout, disconnecting.",
+                        conn.name()
+                    );
+                    if conn.protocol.is_v5() {
+                        let conn = self.conns.get_mut(&id).expect("exists");
+                        let packet = Disconnect::new(ReasonCode::KeepAliveTimeout).into();
+                        self.out.send(id, conn, &mut self.stats, packet);
+                    }
+                    self.end_connection(now, id, true);
+                }
+            }
+        }
+        while let Some(&Reverse((at, key))) = self.session_timers.peek() {
+            if at > now {
+                break;
+            }
+            self.session_timers.pop();
+            let Some(session) = self.sessions.get(&key) else {
+                continue;
+            };
+            let (Some(gone), None) = (session.disconnected_at, session.conn) else {
+                continue;
+            };
+            let due = gone + std::time::Duration::from_secs(u64::from(session.expiry_interval));
+            if due > now {
+                self.session_timers.push(Reverse((due, key)));
+                continue;
+            }
+            tracing::info!("Session of {} expired and was removed.", session.client_id);
+            self.remove_session(key);
+        }
+        self.sys_tick(now);
+    }
+
+    /// When the broker next needs a tick (earliest pending deadline).
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let conn = self.conn_timers.peek().map(|Reverse((at, _))| *at);
+        let session = self.session_timers.peek().map(|Reverse((at, _))| *at);
+        let sys = self.sys.next_due(&self.settings);
+        [conn, session, sys].into_iter().flatten().min()
+    }
+}

@@ -1,0 +1,254 @@
+//! The `hornet` command line.
+//!
+//! Owns argument parsing (clap derive) and [`resolve`], which turns the
+//! arguments into the [`Config`](crate::config::Config) the broker runs
+//! from: the file given with `-c` (or the defaults), then `-p` and `-v`,
+//! which override it as they do for `mosquitto`.
+//!
+//! `hornet` with no subcommand serves, exactly like `hornet serve`; the
+//! options work in both places. Other subcommands (`pub`, `sub`, `passwd`,
+//! `check-config`) will join [`Command`].
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{self, ConfigError, Loaded};
+
+const EXAMPLES: &str = "\
+Examples:
+  hornet                                          serve on port 1883 with the defaults
+  hornet -c /etc/hornet/hornet.toml               serve with a Hornet configuration file
+  hornet -c /etc/mosquitto/mosquitto.conf -v      reuse a Mosquitto configuration, log packets
+  hornet -p 1884                                  serve on port 1884
+
+By default anonymous clients may connect only from this machine (127.0.0.1 and ::1).
+To let anonymous clients connect from the network, set `allow_anonymous = true`
+(TOML) or `allow_anonymous true` (mosquitto.conf). See docs/configuration.md.";
+
+/// Hornet, an MQTT broker for MQTT 3.1, 3.1.1 and 5.0.
+#[derive(Debug, Clone, PartialEq, Eq, Parser)]
+#[command(name = "hornet", version, about, after_help = EXAMPLES)]
+pub struct Cli {
+    /// Options for serving, when given without a subcommand.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    /// What to do; serving when absent.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum Command {
+    /// Run the broker (the default when no subcommand is given).
+    #[command(after_help = EXAMPLES)]
+    Serve(ServeArgs),
+}
+
+/// Options of the broker, usable as `hornet [OPTIONS]` or `hornet serve [OPTIONS]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Args)]
+pub struct ServeArgs {
+    /// Configuration file: `*.toml` is Hornet's format, anything else
+    /// (e.g. mosquitto.conf) is read as a Mosquitto configuration.
+    #[arg(short, long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Port to listen on, replacing the port of the first listener in the
+    /// configuration (like `mosquitto -p`).
+    #[arg(short, long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: Option<u16>,
+    /// Verbose: log every packet (like `log_type all`).
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+impl Cli {
+    /// Parses the process arguments; on `--help`, `--version` or a usage
+    /// error, prints and exits as clap does.
+    pub fn parse_args() -> Cli {
+        Cli::parse()
+    }
+
+    /// Options given after `serve` win over those given before it.
+    fn serve_args(&self) -> Option<&ServeArgs> {
+        match &self.command {
+            Some(Command::Serve(args)) => Some(args),
+            None => None,
+        }
+    }
+
+    /// The configuration file given with `-c`, if any.
+    pub fn config_path(&self) -> Option<&Path> {
+        self.serve_args()
+            .and_then(|a| a.config.as_deref())
+            .or(self.serve.config.as_deref())
+    }
+
+    /// The port given with `-p`, if any.
+    pub fn port(&self) -> Option<u16> {
+        self.serve_args().and_then(|a| a.port).or(self.serve.port)
+    }
+
+    /// Whether `-v` was given.
+    pub fn verbose(&self) -> bool {
+        self.serve.verbose || self.serve_args().is_some_and(|a| a.verbose)
+    }
+}
+
+/// Builds the Config from the CLI: loads the file if given (else
+/// `Config::default()`), applies `-p` (replacing the first listener's port)
+/// and `-v`.
+pub fn resolve(cli: &Cli) -> Result<Loaded, ConfigError> {
+    let mut loaded = match cli.config_path() {
+        Some(path) => config::load(path)?,
+        None => Loaded {
+            config: config::Config::default(),
+            warnings: Vec::new(),
+        },
+    };
+    if let Some(port) = cli.port() {
+        match loaded.config.listeners.first_mut() {
+            Some(first) => first.port = port,
+            None => loaded.config.listeners.push(config::Listener {
+                port,
+                bind_address: None,
+            }),
+        }
+    }
+    if cli.verbose() {
+        loaded.config.log.verbose = true;
+    }
+    Ok(loaded)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, Listener};
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Cli {
+        Cli::try_parse_from(args).unwrap()
+    }
+
+    #[test]
+    fn clap_definition_is_valid() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn no_arguments_serves_with_defaults() {
+        let cli = parse(&["hornet"]);
+        assert_eq!(cli.command, None);
+        assert_eq!(cli.config_path(), None);
+        assert_eq!(cli.port(), None);
+        assert!(!cli.verbose());
+        let loaded = resolve(&cli).unwrap();
+        assert_eq!(loaded.config, Config::default());
+        assert!(loaded.warnings.is_empty());
+    }
+
+    #[test]
+    fn config_and_verbose_without_subcommand() {
+        let cli = parse(&["hornet", "-c", "x", "-v"]);
+        assert_eq!(cli.config_path(), Some(Path::new("x")));
+        assert!(cli.verbose());
+        assert_eq!(cli.port(), None);
+        let cli = parse(&[
+            "hornet",
+            "--config",
+            "x.toml",
+            "--verbose",
+            "--port",
+            "1999",
+        ]);
+        assert_eq!(cli.config_path(), Some(Path::new("x.toml")));
+        assert_eq!(cli.port(), Some(1999));
+        assert!(cli.verbose());
+    }
+
+    #[test]
+    fn serve_subcommand() {
+        let cli = parse(&["hornet", "serve", "-p", "1884"]);
+        assert!(matches!(cli.command, Some(Command::Serve(_))));
+        assert_eq!(cli.port(), Some(1884));
+        assert_eq!(cli.config_path(), None);
+        assert!(!cli.verbose());
+        let cli = parse(&["hornet", "-c", "a.conf", "serve", "-v"]);
+        assert_eq!(cli.config_path(), Some(Path::new("a.conf")));
+        assert!(cli.verbose());
+        let cli = parse(&["hornet", "-p", "1000", "serve", "-p", "2000"]);
+        assert_eq!(cli.port(), Some(2000));
+    }
+
+    #[test]
+    fn bad_arguments_are_refused() {
+        assert!(Cli::try_parse_from(["hornet", "-p", "0"]).is_err());
+        assert!(Cli::try_parse_from(["hornet", "-p", "65536"]).is_err());
+        assert!(Cli::try_parse_from(["hornet", "-p", "x"]).is_err());
+        assert!(Cli::try_parse_from(["hornet", "frobnicate"]).is_err());
+        assert!(Cli::try_parse_from(["hornet", "-c"]).is_err());
+    }
+
+    #[test]
+    fn help_and_version() {
+        let err = Cli::try_parse_from(["hornet", "--help"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::DisplayHelp);
+        let help = err.to_string();
+        assert!(
+            help.contains("hornet -c /etc/mosquitto/mosquitto.conf -v"),
+            "{help}"
+        );
+        assert!(help.contains("--config <FILE>"), "{help}");
+        let err = Cli::try_parse_from(["hornet", "--version"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::DisplayVersion);
+    }
+
+    #[test]
+    fn port_replaces_the_first_listener() {
+        let cli = parse(&["hornet", "-p", "1884"]);
+        let loaded = resolve(&cli).unwrap();
+        assert_eq!(
+            loaded.config.listeners,
+            vec![Listener {
+                port: 1884,
+                bind_address: None
+            }]
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mosquitto.conf");
+        std::fs::write(
+            &path,
+            "listener 1000 127.0.0.1\nlistener 2000\nmax_queued_messages 5\npid_file /x\n",
+        )
+        .unwrap();
+        let path_arg = path.to_str().unwrap();
+        let cli = parse(&["hornet", "serve", "-c", path_arg, "-p", "1884", "-v"]);
+        let loaded = resolve(&cli).unwrap();
+        assert_eq!(
+            loaded.config.listeners,
+            vec![
+                Listener {
+                    port: 1884,
+                    bind_address: Some("127.0.0.1".parse().unwrap())
+                },
+                Listener {
+                    port: 2000,
+                    bind_address: None
+                },
+            ]
+        );
+        assert_eq!(loaded.config.limits.max_queued_messages, 5);
+        assert!(loaded.config.log.verbose);
+        assert_eq!(loaded.config.source.as_deref(), Some(path.as_path()));
+        assert_eq!(loaded.warnings.len(), 1);
+    }
+
+    #[test]
+    fn resolve_reports_file_errors() {
+        let cli = parse(&["hornet", "-c", "/nonexistent/hornet.toml"]);
+        let err = resolve(&cli).unwrap_err();
+        assert_eq!(err.file, Path::new("/nonexistent/hornet.toml"));
+    }
+}

@@ -1,0 +1,402 @@
+//! The broker's configuration: the model the shell runs from, and loading it.
+//!
+//! Owns [`Config`] and its parts, their defaults, [`ConfigError`], and
+//! [`load`], which reads either of the two file formats Hornet understands:
+//!
+//! - the native TOML format (`*.toml`, see [`parse_toml`]), and
+//! - Mosquitto's `mosquitto.conf` (anything else, see [`parse_mosquitto`]),
+//!   so a user coming from Mosquitto can point Hornet at the file they have.
+//!   Keys Hornet does not support yet are reported as warnings, not errors.
+//!
+//! Zero values mean what they mean in Mosquitto ("unlimited") in both
+//! formats; the model stores the resolved limit (e.g. `usize::MAX`), so the
+//! broker never has to know where a value came from.
+//! The user-facing reference is `docs/configuration.md`.
+
+mod mosquitto;
+mod toml;
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+/// The default MQTT port.
+pub const DEFAULT_PORT: u16 = 1883;
+
+/// The largest packet the protocol can express (the Remaining Length
+/// maximum); what `max_packet_size 0` means.
+pub const PROTOCOL_MAX_PACKET_SIZE: u32 = 268_435_455;
+
+/// Everything the broker needs to start.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Where to accept MQTT connections; never empty once loaded.
+    /// Default: one listener on port 1883, all interfaces.
+    pub listeners: Vec<Listener>,
+    /// Who may connect without a username. Default: [`AllowAnonymous::Loopback`].
+    pub allow_anonymous: AllowAnonymous,
+    /// Resource limits.
+    pub limits: Limits,
+    /// Seconds between `$SYS` updates; 0 disables `$SYS`. Default 10.
+    pub sys_interval: u64,
+    /// Logging.
+    pub log: Log,
+    /// The file this configuration came from, for the startup banner;
+    /// `None` for the built-in defaults.
+    pub source: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listeners: vec![Listener::default()],
+            allow_anonymous: AllowAnonymous::Loopback,
+            limits: Limits::default(),
+            sys_interval: 10,
+            log: Log::default(),
+            source: None,
+        }
+    }
+}
+
+/// One TCP listener.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listener {
+    /// TCP port.
+    pub port: u16,
+    /// Address to bind; `None` = all interfaces, IPv4 and IPv6.
+    pub bind_address: Option<IpAddr>,
+}
+
+impl Default for Listener {
+    fn default() -> Self {
+        Listener {
+            port: DEFAULT_PORT,
+            bind_address: None,
+        }
+    }
+}
+
+/// Who may connect without credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AllowAnonymous {
+    /// Anonymous clients only from the loopback addresses (127.0.0.0/8 and
+    /// `::1`); the default.
+    Loopback,
+    /// Anonymous clients from anywhere.
+    Always,
+    /// No anonymous clients at all.
+    Never,
+}
+
+impl AllowAnonymous {
+    /// Whether an anonymous client connecting from `peer` is let in.
+    pub fn permits(self, peer: IpAddr) -> bool {
+        match self {
+            AllowAnonymous::Always => true,
+            AllowAnonymous::Never => false,
+            AllowAnonymous::Loopback => match peer {
+                IpAddr::V4(v4) => v4.is_loopback(),
+                IpAddr::V6(v6) => {
+                    v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+                }
+            },
+        }
+    }
+}
+
+/// Resource limits. "Unlimited" is stored as the type's maximum.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Most simultaneous client connections; `None` = unlimited (Mosquitto's -1).
+    pub max_connections: Option<usize>,
+    /// Most QoS 1 and 2 messages in flight per client. Default 20;
+    /// 0 in a file means unlimited and is stored as 65535.
+    pub max_inflight_messages: u16,
+    /// Most messages queued per client beyond those in flight. Default
+    /// 1000; 0 in a file means unlimited and is stored as `usize::MAX`.
+    pub max_queued_messages: usize,
+    /// Most payload bytes queued per client. Default 0 in a file, i.e.
+    /// unlimited, stored as `usize::MAX`.
+    pub max_queued_bytes: usize,
+    /// Largest packet accepted, in bytes. Default 1 MiB; 0 in a file means
+    /// the protocol maximum, [`PROTOCOL_MAX_PACKET_SIZE`].
+    pub max_packet_size: u32,
+    /// Largest keep-alive a client may ask for, in seconds. Default 65535.
+    /// 0 lets clients ask for keep-alive 0 (never time out), as in Mosquitto.
+    pub max_keepalive: u16,
+    /// Whether QoS 0 messages are queued for offline persistent sessions.
+    /// Default false.
+    pub queue_qos0_messages: bool,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: None,
+            max_inflight_messages: 20,
+            max_queued_messages: 1000,
+            max_queued_bytes: usize::MAX,
+            max_packet_size: 1_048_576,
+            max_keepalive: 65535,
+            queue_qos0_messages: false,
+        }
+    }
+}
+
+/// Logging settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Log {
+    /// Packet-level lines (Mosquitto's `log_type debug`, or `-v`).
+    pub verbose: bool,
+    /// Log each client connection and disconnection. Default true.
+    pub connection_messages: bool,
+    /// Mosquitto `log_type` values as given; empty = Mosquitto's default
+    /// (error, warning, notice, information).
+    pub types: Vec<String>,
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Log {
+            verbose: false,
+            connection_messages: true,
+            types: Vec::new(),
+        }
+    }
+}
+
+/// The `log_type` values Mosquitto accepts.
+pub const LOG_TYPES: &[&str] = &[
+    "debug",
+    "error",
+    "warning",
+    "notice",
+    "information",
+    "subscribe",
+    "unsubscribe",
+    "websockets",
+    "none",
+    "all",
+];
+
+/// A loaded configuration and what the user should be told about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loaded {
+    /// The configuration.
+    pub config: Config,
+    /// Non-fatal remarks, each naming file and line, e.g.
+    /// `mosquitto.conf:12: ignoring "persistence_location" (not supported yet)`.
+    pub warnings: Vec<String>,
+}
+
+/// Why a configuration could not be loaded. Displays as `FILE:LINE: REASON`
+/// (or `FILE: REASON` when no line applies).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The file at fault (an included file if the error is there).
+    pub file: PathBuf,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// What is wrong, naming the key and what it accepts.
+    pub reason: String,
+}
+
+impl ConfigError {
+    pub(crate) fn new(file: &Path, line: Option<usize>, reason: impl Into<String>) -> Self {
+        ConfigError {
+            file: file.to_path_buf(),
+            line,
+            reason: reason.into(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{}: {}", self.file.display(), line, self.reason),
+            None => write!(f, "{}: {}", self.file.display(), self.reason),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Reads the configuration file at `path`: `*.toml` is the native format,
+/// anything else (normally `*.conf`) is read as `mosquitto.conf`.
+pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
+    let text = read(path)?;
+    let is_toml = path
+        .extension()
+        .is_some_and(|ext| ext.eq_ignore_ascii_case("toml"));
+    if is_toml {
+        parse_toml(&text, path)
+    } else {
+        parse_mosquitto(&text, path)
+    }
+}
+
+/// Parses `mosquitto.conf` text. `origin` names the file in messages and
+/// anchors relative `include_dir` paths (relative to its directory).
+pub fn parse_mosquitto(text: &str, origin: &Path) -> Result<Loaded, ConfigError> {
+    mosquitto::parse(text, origin)
+}
+
+/// Parses native TOML configuration text; `origin` names the file in messages.
+pub fn parse_toml(text: &str, origin: &Path) -> Result<Loaded, ConfigError> {
+    self::toml::parse(text, origin)
+}
+
+/// Reads a whole file, or says which one could not be read and why.
+pub(crate) fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::new(path, None, format!("cannot read the file: {e}")))
+}
+
+/// Whether a `log_type` value turns on packet-level logging.
+pub(crate) fn log_type_is_verbose(value: &str) -> bool {
+    value == "debug" || value == "all"
+}
+
+/// Checks a `log_type` value; the error names the accepted ones.
+pub(crate) fn check_log_type(value: &str) -> Result<(), String> {
+    if LOG_TYPES.contains(&value) {
+        Ok(())
+    } else {
+        Err(format!(
+            "log_type must be one of {}, not {value:?}",
+            LOG_TYPES.join(", ")
+        ))
+    }
+}
+
+// What the numbers in a file mean, shared by both formats.
+
+/// `max_connections`: 0 or negative (Mosquitto's -1) = unlimited.
+pub(crate) fn max_connections_from(n: i64) -> Option<usize> {
+    if n <= 0 {
+        None
+    } else {
+        Some(usize::try_from(n).unwrap_or(usize::MAX))
+    }
+}
+
+/// `max_inflight_messages`: 0 = unlimited, stored as 65535.
+pub(crate) fn inflight_from(n: u16) -> u16 {
+    if n == 0 {
+        u16::MAX
+    } else {
+        n
+    }
+}
+
+/// `max_queued_messages` / `max_queued_bytes`: 0 = unlimited.
+pub(crate) fn unlimited_if_zero(n: usize) -> usize {
+    if n == 0 {
+        usize::MAX
+    } else {
+        n
+    }
+}
+
+/// `max_packet_size`: 0 = the protocol maximum; otherwise at least 20
+/// bytes (a smaller limit would refuse every CONNECT) and at most the
+/// protocol maximum.
+pub(crate) fn packet_size_from(n: u64) -> Result<u32, String> {
+    match n {
+        0 => Ok(PROTOCOL_MAX_PACKET_SIZE),
+        20..=268_435_455 => Ok(n as u32),
+        _ => Err(format!(
+            "max_packet_size must be 0 (the protocol maximum) or 20 to {PROTOCOL_MAX_PACKET_SIZE} bytes, not {n}"
+        )),
+    }
+}
+
+/// A listener address: an IP address, or `localhost` (= 127.0.0.1).
+pub(crate) fn bind_address_from(key: &str, text: &str) -> Result<IpAddr, String> {
+    if text.eq_ignore_ascii_case("localhost") {
+        return Ok(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+    }
+    text.parse().map_err(|_| {
+        format!(
+            "{key} must be an IP address such as 0.0.0.0, 127.0.0.1, :: or ::1 \
+             (or localhost; other host names are not supported), not {text:?}"
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults() {
+        let c = Config::default();
+        assert_eq!(
+            c.listeners,
+            vec![Listener {
+                port: 1883,
+                bind_address: None
+            }]
+        );
+        assert_eq!(c.allow_anonymous, AllowAnonymous::Loopback);
+        assert_eq!(c.sys_interval, 10);
+        assert_eq!(c.source, None);
+        let l = Limits::default();
+        assert_eq!(l.max_connections, None);
+        assert_eq!(l.max_inflight_messages, 20);
+        assert_eq!(l.max_queued_messages, 1000);
+        assert_eq!(l.max_queued_bytes, usize::MAX);
+        assert_eq!(l.max_packet_size, 1_048_576);
+        assert_eq!(l.max_keepalive, 65535);
+        assert!(!l.queue_qos0_messages);
+        let g = Log::default();
+        assert!(!g.verbose);
+        assert!(g.connection_messages);
+        assert!(g.types.is_empty());
+    }
+
+    #[test]
+    fn error_display() {
+        let e = ConfigError::new(Path::new("a.conf"), Some(3), "bad");
+        assert_eq!(e.to_string(), "a.conf:3: bad");
+        let e = ConfigError::new(Path::new("a.conf"), None, "bad");
+        assert_eq!(e.to_string(), "a.conf: bad");
+    }
+
+    #[test]
+    fn loopback_policy() {
+        let p = AllowAnonymous::Loopback;
+        assert!(p.permits("127.0.0.1".parse().unwrap()));
+        assert!(p.permits("127.8.9.10".parse().unwrap()));
+        assert!(p.permits("::1".parse().unwrap()));
+        assert!(p.permits("::ffff:127.0.0.1".parse().unwrap()));
+        assert!(!p.permits("192.168.1.5".parse().unwrap()));
+        assert!(!p.permits("fe80::1".parse().unwrap()));
+        assert!(AllowAnonymous::Always.permits("10.0.0.1".parse().unwrap()));
+        assert!(!AllowAnonymous::Never.permits("127.0.0.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn load_dispatches_on_extension() {
+        let dir = tempfile::tempdir().unwrap();
+        let toml_path = dir.path().join("hornet.toml");
+        std::fs::write(&toml_path, "sys_interval = 5\n").unwrap();
+        let loaded = load(&toml_path).unwrap();
+        assert_eq!(loaded.config.sys_interval, 5);
+        assert_eq!(loaded.config.source.as_deref(), Some(toml_path.as_path()));
+
+        let conf_path = dir.path().join("mosquitto.conf");
+        std::fs::write(&conf_path, "sys_interval 7\n").unwrap();
+        let loaded = load(&conf_path).unwrap();
+        assert_eq!(loaded.config.sys_interval, 7);
+        assert_eq!(loaded.config.source.as_deref(), Some(conf_path.as_path()));
+
+        let missing = dir.path().join("nope.conf");
+        let err = load(&missing).unwrap_err();
+        assert_eq!(err.file, missing);
+        assert_eq!(err.line, None);
+        assert!(err.reason.contains("cannot read"), "{err}");
+    }
+}

@@ -1,0 +1,863 @@
+//! The `mosquitto.conf` reader.
+//!
+//! Mosquitto's syntax: one `key value...` per line, `#` starts a comment
+//! line, blank lines are ignored, and `include_dir DIR` reads every `*.conf`
+//! file in DIR in sorted order as if it were pasted in place. A token
+//! starting with `#` after the value is also taken as a comment.
+//!
+//! Supported keys set the model; keys Mosquitto knows but Hornet does not
+//! implement yet, and unknown keys, become warnings naming file, line and
+//! key (Mosquitto refuses unknown keys; Hornet is lenient so a real-world
+//! file still starts). Bad values of supported keys are errors naming file,
+//! line, key and what is accepted.
+//!
+//! Listeners follow Mosquitto: `port` and `bind_address` configure the
+//! default listener, each `listener PORT [ADDRESS]` adds one and opens its
+//! section. A listener whose section makes it TLS (`certfile`, `keyfile`,
+//! `psk_hint`) or WebSocket (`protocol websockets`) is skipped with a
+//! warning rather than served as plain MQTT on a port where clients expect
+//! something else. With no `port` or `listener` at all, the default
+//! listener (1883, all interfaces) stays.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use super::{
+    bind_address_from, check_log_type, inflight_from, log_type_is_verbose, max_connections_from,
+    packet_size_from, unlimited_if_zero, AllowAnonymous, Config, ConfigError, Listener, Loaded,
+    DEFAULT_PORT,
+};
+
+/// How deep `include_dir` may nest before it is taken for a loop.
+const MAX_INCLUDE_DEPTH: usize = 8;
+
+/// Keys Mosquitto knows that Hornet reads but ignores (with a warning).
+const IGNORED_KEYS: &[&str] = &[
+    // general
+    "acl_file",
+    "allow_duplicate_messages",
+    "allow_zero_length_clientid",
+    "auth_plugin",
+    "auth_plugin_deny_special_chars",
+    "auto_id_prefix",
+    "autosave_interval",
+    "autosave_on_changes",
+    "check_retain_source",
+    "clientid_prefixes",
+    "global_plugin",
+    "log_dest",
+    "log_facility",
+    "log_timestamp",
+    "log_timestamp_format",
+    "max_inflight_bytes",
+    "memory_limit",
+    "message_size_limit",
+    "password_file",
+    "per_listener_settings",
+    "persistence",
+    "persistence_file",
+    "persistence_location",
+    "persistent_client_expiration",
+    "pid_file",
+    "plugin",
+    "psk_file",
+    "retain_available",
+    "retry_interval",
+    "set_tcp_nodelay",
+    "store_clean_interval",
+    "upgrade_outgoing_qos",
+    "user",
+    "websockets_headers_size",
+    "websockets_log_level",
+    "accept_protocol_versions",
+    "enable_control_api",
+    // per listener
+    "bind_interface",
+    "http_dir",
+    "max_qos",
+    "max_topic_alias",
+    "max_topic_alias_broker",
+    "mount_point",
+    "protocol",
+    "socket_domain",
+    "use_username_as_clientid",
+    // TLS
+    "cafile",
+    "capath",
+    "certfile",
+    "ciphers",
+    "ciphers_tls1.3",
+    "crlfile",
+    "dhparamfile",
+    "keyfile",
+    "psk_hint",
+    "require_certificate",
+    "tls_engine",
+    "tls_engine_kpass_sha1",
+    "tls_keyform",
+    "tls_version",
+    "use_identity_as_username",
+    "use_subject_as_username",
+    // bridges
+    "address",
+    "addresses",
+    "cleansession",
+    "clientid",
+    "connection",
+    "connection_messages_bridge",
+    "idle_timeout",
+    "keepalive_interval",
+    "local_cleansession",
+    "local_clientid",
+    "local_password",
+    "local_username",
+    "notification_topic",
+    "notifications",
+    "notifications_local_only",
+    "password",
+    "remote_clientid",
+    "remote_password",
+    "remote_username",
+    "restart_timeout",
+    "round_robin",
+    "start_type",
+    "threshold",
+    "topic",
+    "try_private",
+    "username",
+];
+
+/// Prefixes of families of Mosquitto keys (bridge, plugin options).
+const IGNORED_PREFIXES: &[&str] = &["bridge_", "auth_opt_", "plugin_opt_"];
+
+/// Ignored keys whose given value is what Hornet does anyway: no warning.
+const HARMLESS: &[(&str, &str)] = &[
+    ("persistence", "false"),
+    ("per_listener_settings", "false"),
+    ("protocol", "mqtt"),
+];
+
+/// A listener being read, with where it was declared and why it cannot be
+/// served if it cannot.
+struct Pending {
+    listener: Listener,
+    file: PathBuf,
+    line: usize,
+    unsupported: Option<&'static str>,
+}
+
+/// Which listener the lines being read configure.
+#[derive(Clone, Copy)]
+enum Section {
+    Default,
+    Listener(usize),
+}
+
+struct Reader {
+    config: Config,
+    warnings: Vec<String>,
+    allow_anonymous: Option<AllowAnonymous>,
+    default_listener: Option<Pending>,
+    listeners: Vec<Pending>,
+    section: Section,
+    depth: usize,
+}
+
+/// One line being read: where it is, for messages.
+struct At<'a> {
+    file: &'a Path,
+    line: usize,
+}
+
+impl At<'_> {
+    fn error(&self, reason: impl Into<String>) -> ConfigError {
+        ConfigError::new(self.file, Some(self.line), reason)
+    }
+
+    fn warning(&self, text: impl std::fmt::Display) -> String {
+        format!("{}:{}: {}", self.file.display(), self.line, text)
+    }
+}
+
+pub(crate) fn parse(text: &str, origin: &Path) -> Result<Loaded, ConfigError> {
+    let mut reader = Reader {
+        config: Config::default(),
+        warnings: Vec::new(),
+        allow_anonymous: None,
+        default_listener: None,
+        listeners: Vec::new(),
+        section: Section::Default,
+        depth: 0,
+    };
+    reader.read_text(text, origin)?;
+    reader.finish(origin)
+}
+
+impl Reader {
+    fn read_text(&mut self, text: &str, file: &Path) -> Result<(), ConfigError> {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        for (index, raw) in text.lines().enumerate() {
+            let at = At {
+                file,
+                line: index + 1,
+            };
+            let mut tokens = raw.split_whitespace();
+            let Some(key) = tokens.next() else { continue };
+            if key.starts_with('#') {
+                continue;
+            }
+            let args: Vec<&str> = tokens.take_while(|t| !t.starts_with('#')).collect();
+            self.read_line(&at, key, &args)?;
+        }
+        Ok(())
+    }
+
+    fn read_line(&mut self, at: &At<'_>, key: &str, args: &[&str]) -> Result<(), ConfigError> {
+        match key {
+            "listener" => {
+                let (port, address) = match args {
+                    [port] => (*port, None),
+                    [port, address, ..] => (*port, Some(*address)),
+                    [] => {
+                        return Err(at.error(
+                            "listener needs a port: `listener PORT [BIND_ADDRESS]`, e.g. `listener 1883`",
+                        ))
+                    }
+                };
+                if args.len() > 2 {
+                    self.extra(at, key, &args[2..]);
+                }
+                let port = parse_port(at, key, port)?;
+                let bind_address = address.map(|a| parse_address(at, key, a)).transpose()?;
+                self.listeners.push(Pending {
+                    listener: Listener { port, bind_address },
+                    file: at.file.to_path_buf(),
+                    line: at.line,
+                    unsupported: None,
+                });
+                self.section = Section::Listener(self.listeners.len() - 1);
+            }
+            "port" => {
+                let port = parse_port(at, key, self.one(at, key, args)?)?;
+                self.default_listener(at).listener.port = port;
+            }
+            "bind_address" => {
+                let address = parse_address(at, key, self.one(at, key, args)?)?;
+                self.default_listener(at).listener.bind_address = Some(address);
+            }
+            "allow_anonymous" => {
+                let allow = parse_bool(at, key, self.one(at, key, args)?)?;
+                self.allow_anonymous = Some(if allow {
+                    AllowAnonymous::Always
+                } else {
+                    AllowAnonymous::Never
+                });
+            }
+            "max_connections" => {
+                let value = self.one(at, key, args)?;
+                let n: i64 = parse_number(at, key, value, "-1 (unlimited) or a positive number")?;
+                self.config.limits.max_connections = max_connections_from(n);
+            }
+            "max_inflight_messages" => {
+                let value = self.one(at, key, args)?;
+                let n: u16 = parse_number(at, key, value, "0 (unlimited) to 65535")?;
+                self.config.limits.max_inflight_messages = inflight_from(n);
+            }
+            "max_queued_messages" => {
+                let value = self.one(at, key, args)?;
+                let n: usize = parse_number(at, key, value, "0 (unlimited) or a positive number")?;
+                self.config.limits.max_queued_messages = unlimited_if_zero(n);
+            }
+            "max_queued_bytes" => {
+                let value = self.one(at, key, args)?;
+                let n: usize = parse_number(at, key, value, "0 (unlimited) or a positive number")?;
+                self.config.limits.max_queued_bytes = unlimited_if_zero(n);
+            }
+            "max_packet_size" => {
+                let value = self.one(at, key, args)?;
+                let n: u64 = parse_number(
+                    at,
+                    key,
+                    value,
+                    "0 (the protocol maximum) or 20 to 268435455 bytes",
+                )?;
+                self.config.limits.max_packet_size =
+                    packet_size_from(n).map_err(|r| at.error(r))?;
+            }
+            "max_keepalive" => {
+                let value = self.one(at, key, args)?;
+                self.config.limits.max_keepalive =
+                    parse_number(at, key, value, "0 to 65535 seconds")?;
+            }
+            "queue_qos0_messages" => {
+                let value = self.one(at, key, args)?;
+                self.config.limits.queue_qos0_messages = parse_bool(at, key, value)?;
+            }
+            "sys_interval" => {
+                let value = self.one(at, key, args)?;
+                self.config.sys_interval =
+                    parse_number(at, key, value, "0 (no $SYS) or a number of seconds")?;
+            }
+            "connection_messages" => {
+                let value = self.one(at, key, args)?;
+                self.config.log.connection_messages = parse_bool(at, key, value)?;
+            }
+            "log_type" => {
+                let value = self.one(at, key, args)?;
+                check_log_type(value).map_err(|r| at.error(r))?;
+                if log_type_is_verbose(value) {
+                    self.config.log.verbose = true;
+                }
+                self.config.log.types.push(value.to_string());
+            }
+            "include_dir" => {
+                let dir = self.one(at, key, args)?;
+                self.include_dir(at, dir)?;
+            }
+            _ => self.other(at, key, args),
+        }
+        Ok(())
+    }
+
+    /// A key Hornet does not act on: note its effect on the open listener
+    /// section, then warn unless the value is what Hornet does anyway.
+    fn other(&mut self, at: &At<'_>, key: &str, args: &[&str]) {
+        let value = args.first().copied().unwrap_or("");
+        let makes = match key {
+            "certfile" | "keyfile" | "psk_hint" => Some("TLS"),
+            "protocol" if value.eq_ignore_ascii_case("websockets") => Some("WebSocket"),
+            _ => None,
+        };
+        if let Some(kind) = makes {
+            if let Some(pending) = self.section_listener() {
+                pending.unsupported = Some(kind);
+            }
+        }
+        if HARMLESS.contains(&(key, value)) {
+            return;
+        }
+        let known =
+            IGNORED_KEYS.contains(&key) || IGNORED_PREFIXES.iter().any(|p| key.starts_with(p));
+        let text = if known {
+            format!("ignoring {key:?} (not supported yet)")
+        } else {
+            format!("ignoring {key:?} (unknown option)")
+        };
+        self.warnings.push(at.warning(text));
+    }
+
+    /// The listener the open section configures, if it exists yet.
+    fn section_listener(&mut self) -> Option<&mut Pending> {
+        match self.section {
+            Section::Default => self.default_listener.as_mut(),
+            Section::Listener(i) => self.listeners.get_mut(i),
+        }
+    }
+
+    fn default_listener(&mut self, at: &At<'_>) -> &mut Pending {
+        self.default_listener.get_or_insert_with(|| Pending {
+            listener: Listener::default(),
+            file: at.file.to_path_buf(),
+            line: at.line,
+            unsupported: None,
+        })
+    }
+
+    /// The single value of `key`; extra words are ignored with a warning.
+    fn one<'a>(
+        &mut self,
+        at: &At<'_>,
+        key: &str,
+        args: &[&'a str],
+    ) -> Result<&'a str, ConfigError> {
+        match args {
+            [] => Err(at.error(format!("{key} needs a value"))),
+            [value] => Ok(value),
+            [value, rest @ ..] => {
+                self.extra(at, key, rest);
+                Ok(value)
+            }
+        }
+    }
+
+    fn extra(&mut self, at: &At<'_>, key: &str, rest: &[&str]) {
+        self.warnings.push(at.warning(format_args!(
+            "ignoring {:?} after the value of {key:?}",
+            rest.join(" ")
+        )));
+    }
+
+    fn include_dir(&mut self, at: &At<'_>, dir: &str) -> Result<(), ConfigError> {
+        if self.depth >= MAX_INCLUDE_DEPTH {
+            return Err(at.error(format!(
+                "include_dir nested more than {MAX_INCLUDE_DEPTH} deep (does a directory include itself?)"
+            )));
+        }
+        let base = at.file.parent().unwrap_or(Path::new(""));
+        let dir = base.join(dir);
+        let entries = std::fs::read_dir(&dir).map_err(|e| {
+            at.error(format!(
+                "include_dir cannot read directory {}: {e}",
+                dir.display()
+            ))
+        })?;
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|ext| ext == "conf") && p.is_file())
+            .collect();
+        files.sort();
+        for file in files {
+            let text = super::read(&file)?;
+            self.depth += 1;
+            let result = self.read_text(&text, &file);
+            self.depth -= 1;
+            result?;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self, origin: &Path) -> Result<Loaded, ConfigError> {
+        let mut pending: Vec<Pending> = self.default_listener.take().into_iter().collect();
+        pending.append(&mut self.listeners);
+        let declared = !pending.is_empty();
+        let mut listeners: Vec<Listener> = Vec::new();
+        for p in pending {
+            let at = At {
+                file: &p.file,
+                line: p.line,
+            };
+            if let Some(kind) = p.unsupported {
+                self.warnings.push(at.warning(format_args!(
+                    "skipping the listener on port {} ({kind} listeners are not supported yet)",
+                    p.listener.port
+                )));
+            } else if listeners.contains(&p.listener) {
+                self.warnings.push(at.warning(format_args!(
+                    "skipping a second listener on port {} (already declared)",
+                    p.listener.port
+                )));
+            } else {
+                listeners.push(p.listener);
+            }
+        }
+        if listeners.is_empty() {
+            if declared {
+                return Err(ConfigError::new(
+                    origin,
+                    None,
+                    "no listener Hornet can serve: TLS and WebSocket listeners are not \
+                     supported yet; add e.g. `listener 1883`",
+                ));
+            }
+            listeners.push(Listener {
+                port: DEFAULT_PORT,
+                bind_address: None,
+            });
+        }
+        self.config.listeners = listeners;
+        self.config.allow_anonymous = self.allow_anonymous.unwrap_or(AllowAnonymous::Loopback);
+        self.config.source = Some(origin.to_path_buf());
+        Ok(Loaded {
+            config: self.config,
+            warnings: self.warnings,
+        })
+    }
+}
+
+fn parse_port(at: &At<'_>, key: &str, text: &str) -> Result<u16, ConfigError> {
+    match text.parse::<u16>() {
+        Ok(port) if port != 0 => Ok(port),
+        _ => {
+            let what = if key == "port" {
+                "port"
+            } else {
+                "listener port"
+            };
+            Err(at.error(format!("{what} must be 1 to 65535, not {text:?}")))
+        }
+    }
+}
+
+fn parse_address(at: &At<'_>, key: &str, text: &str) -> Result<IpAddr, ConfigError> {
+    bind_address_from(key, text).map_err(|r| at.error(r))
+}
+
+fn parse_bool(at: &At<'_>, key: &str, text: &str) -> Result<bool, ConfigError> {
+    match text {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(at.error(format!("{key} must be true or false, not {text:?}"))),
+    }
+}
+
+fn parse_number<T: std::str::FromStr>(
+    at: &At<'_>,
+    key: &str,
+    text: &str,
+    accepted: &str,
+) -> Result<T, ConfigError> {
+    text.parse()
+        .map_err(|_| at.error(format!("{key} must be {accepted}, not {text:?}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{parse_mosquitto, Limits, Log};
+    use super::*;
+
+    fn parse(text: &str) -> Loaded {
+        parse_mosquitto(text, Path::new("mosquitto.conf")).unwrap()
+    }
+
+    fn error(text: &str) -> ConfigError {
+        parse_mosquitto(text, Path::new("mosquitto.conf")).unwrap_err()
+    }
+
+    fn listener(port: u16, address: Option<&str>) -> Listener {
+        Listener {
+            port,
+            bind_address: address.map(|a| a.parse().unwrap()),
+        }
+    }
+
+    #[test]
+    fn empty_file_is_the_defaults() {
+        let loaded = parse("# nothing\n\n   \n");
+        let expected = Config {
+            source: Some(PathBuf::from("mosquitto.conf")),
+            ..Config::default()
+        };
+        assert_eq!(loaded.config, expected);
+        assert!(loaded.warnings.is_empty());
+    }
+
+    #[test]
+    fn port_sets_the_default_listener() {
+        let c = parse("port 1884\n").config;
+        assert_eq!(c.listeners, vec![listener(1884, None)]);
+    }
+
+    #[test]
+    fn bind_address_sets_the_default_listener() {
+        let c = parse("bind_address 127.0.0.1\n").config;
+        assert_eq!(c.listeners, vec![listener(1883, Some("127.0.0.1"))]);
+        let c = parse("bind_address ::1\nport 1999\n").config;
+        assert_eq!(c.listeners, vec![listener(1999, Some("::1"))]);
+    }
+
+    #[test]
+    fn listener_lines() {
+        let c = parse("listener 1883\nlistener 1884 127.0.0.1\nlistener 1885 ::\n").config;
+        assert_eq!(
+            c.listeners,
+            vec![
+                listener(1883, None),
+                listener(1884, Some("127.0.0.1")),
+                listener(1885, Some("::")),
+            ]
+        );
+        let c = parse("listener 1883 localhost\n").config;
+        assert_eq!(c.listeners, vec![listener(1883, Some("127.0.0.1"))]);
+    }
+
+    #[test]
+    fn port_and_listener_together() {
+        let c = parse("listener 8000\nport 1884\n").config;
+        assert_eq!(
+            c.listeners,
+            vec![listener(1884, None), listener(8000, None)]
+        );
+    }
+
+    #[test]
+    fn duplicate_listener_is_skipped_with_a_warning() {
+        let loaded = parse("port 1883\nlistener 1883\n");
+        assert_eq!(loaded.config.listeners, vec![listener(1883, None)]);
+        assert_eq!(
+            loaded.warnings,
+            vec!["mosquitto.conf:2: skipping a second listener on port 1883 (already declared)"]
+        );
+    }
+
+    #[test]
+    fn tls_and_websocket_listeners_are_skipped() {
+        let loaded = parse(
+            "listener 1883\n\
+             listener 8883\ncafile /ca.crt\ncertfile /s.crt\nkeyfile /s.key\n\
+             listener 9001\nprotocol websockets\n",
+        );
+        assert_eq!(loaded.config.listeners, vec![listener(1883, None)]);
+        let w = loaded.warnings.join("\n");
+        assert!(w.contains("mosquitto.conf:2: skipping the listener on port 8883 (TLS listeners are not supported yet)"), "{w}");
+        assert!(w.contains("mosquitto.conf:6: skipping the listener on port 9001 (WebSocket listeners are not supported yet)"), "{w}");
+        assert!(
+            w.contains("mosquitto.conf:4: ignoring \"certfile\" (not supported yet)"),
+            "{w}"
+        );
+
+        let err = error("listener 8883\ncertfile /s.crt\n");
+        assert_eq!(err.line, None);
+        assert!(err.reason.contains("no listener Hornet can serve"), "{err}");
+    }
+
+    #[test]
+    fn allow_anonymous() {
+        assert_eq!(parse("").config.allow_anonymous, AllowAnonymous::Loopback);
+        assert_eq!(
+            parse("allow_anonymous true").config.allow_anonymous,
+            AllowAnonymous::Always
+        );
+        assert_eq!(
+            parse("allow_anonymous false").config.allow_anonymous,
+            AllowAnonymous::Never
+        );
+        let err = error("\nallow_anonymous maybe\n");
+        assert_eq!(err.line, Some(2));
+        assert_eq!(
+            err.to_string(),
+            "mosquitto.conf:2: allow_anonymous must be true or false, not \"maybe\""
+        );
+    }
+
+    #[test]
+    fn every_limit() {
+        let c = parse(
+            "max_connections 500\n\
+             max_inflight_messages 10\n\
+             max_queued_messages 100\n\
+             max_queued_bytes 65536\n\
+             max_packet_size 2048\n\
+             max_keepalive 120\n\
+             queue_qos0_messages true\n\
+             sys_interval 30\n",
+        )
+        .config;
+        assert_eq!(
+            c.limits,
+            Limits {
+                max_connections: Some(500),
+                max_inflight_messages: 10,
+                max_queued_messages: 100,
+                max_queued_bytes: 65536,
+                max_packet_size: 2048,
+                max_keepalive: 120,
+                queue_qos0_messages: true,
+            }
+        );
+        assert_eq!(c.sys_interval, 30);
+    }
+
+    #[test]
+    fn zero_and_minus_one_mean_unlimited() {
+        let c = parse(
+            "max_connections -1\n\
+             max_inflight_messages 0\n\
+             max_queued_messages 0\n\
+             max_queued_bytes 0\n\
+             max_packet_size 0\n\
+             max_keepalive 0\n\
+             sys_interval 0\n",
+        )
+        .config;
+        assert_eq!(c.limits.max_connections, None);
+        assert_eq!(c.limits.max_inflight_messages, 65535);
+        assert_eq!(c.limits.max_queued_messages, usize::MAX);
+        assert_eq!(c.limits.max_queued_bytes, usize::MAX);
+        assert_eq!(c.limits.max_packet_size, 268_435_455);
+        assert_eq!(c.limits.max_keepalive, 0);
+        assert_eq!(c.sys_interval, 0);
+        assert_eq!(
+            parse("max_connections 0").config.limits.max_connections,
+            None
+        );
+    }
+
+    #[test]
+    fn log_keys() {
+        let c = parse("log_type error\nlog_type warning\nconnection_messages false\n").config;
+        assert_eq!(
+            c.log,
+            Log {
+                verbose: false,
+                connection_messages: false,
+                types: vec!["error".into(), "warning".into()],
+            }
+        );
+        assert!(parse("log_type debug").config.log.verbose);
+        assert!(parse("log_type all").config.log.verbose);
+        let err = error("log_type loud");
+        assert!(
+            err.reason
+                .starts_with("log_type must be one of debug, error"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn bad_values_name_file_line_and_key() {
+        let cases = [
+            ("port abc", "port must be 1 to 65535, not \"abc\""),
+            ("port 65536", "port must be 1 to 65535, not \"65536\""),
+            ("listener 0", "listener port must be 1 to 65535, not \"0\""),
+            ("listener", "listener needs a port"),
+            ("port", "port needs a value"),
+            (
+                "bind_address 300.1.1.1",
+                "bind_address must be an IP address",
+            ),
+            (
+                "listener 1883 example.com",
+                "listener must be an IP address",
+            ),
+            (
+                "max_inflight_messages 70000",
+                "max_inflight_messages must be 0 (unlimited) to 65535",
+            ),
+            (
+                "max_queued_messages -5",
+                "max_queued_messages must be 0 (unlimited)",
+            ),
+            (
+                "max_packet_size 10",
+                "max_packet_size must be 0 (the protocol maximum) or 20",
+            ),
+            ("max_packet_size 300000000", "max_packet_size must be 0"),
+            ("max_keepalive 70000", "max_keepalive must be 0 to 65535"),
+            (
+                "max_connections lots",
+                "max_connections must be -1 (unlimited)",
+            ),
+            ("sys_interval -1", "sys_interval must be"),
+            (
+                "queue_qos0_messages yes",
+                "queue_qos0_messages must be true or false",
+            ),
+            (
+                "connection_messages 1",
+                "connection_messages must be true or false",
+            ),
+        ];
+        for (line, reason) in cases {
+            let err = error(&format!("# comment\n{line}\n"));
+            assert_eq!(err.file, Path::new("mosquitto.conf"), "{line}");
+            assert_eq!(err.line, Some(2), "{line}");
+            assert!(err.reason.starts_with(reason), "{line}: {err}");
+        }
+    }
+
+    #[test]
+    fn ignored_and_unknown_keys_warn() {
+        let loaded = parse(
+            "persistence true\n\
+             persistence_location /var/lib/mosquitto/\n\
+             password_file /etc/mosquitto/passwd\n\
+             log_dest file /var/log/mosquitto/mosquitto.log\n\
+             bridge_cafile /x\n\
+             frobnicate 3\n\
+             persistence false\n",
+        );
+        assert_eq!(
+            loaded.warnings,
+            vec![
+                "mosquitto.conf:1: ignoring \"persistence\" (not supported yet)",
+                "mosquitto.conf:2: ignoring \"persistence_location\" (not supported yet)",
+                "mosquitto.conf:3: ignoring \"password_file\" (not supported yet)",
+                "mosquitto.conf:4: ignoring \"log_dest\" (not supported yet)",
+                "mosquitto.conf:5: ignoring \"bridge_cafile\" (not supported yet)",
+                "mosquitto.conf:6: ignoring \"frobnicate\" (unknown option)",
+            ]
+        );
+    }
+
+    #[test]
+    fn comments_crlf_and_trailing_words() {
+        let loaded = parse("\u{feff}# c\r\n  port 1884 # the port\r\n\tsys_interval 5 extra\r\n");
+        assert_eq!(loaded.config.listeners, vec![listener(1884, None)]);
+        assert_eq!(loaded.config.sys_interval, 5);
+        assert_eq!(
+            loaded.warnings,
+            vec!["mosquitto.conf:3: ignoring \"extra\" after the value of \"sys_interval\""]
+        );
+    }
+
+    #[test]
+    fn a_typical_blog_post_config() {
+        let loaded = parse(
+            "pid_file /run/mosquitto/mosquitto.pid\n\
+             persistence true\n\
+             persistence_location /var/lib/mosquitto/\n\
+             log_dest file /var/log/mosquitto/mosquitto.log\n\
+             listener 1883\n\
+             allow_anonymous true\n",
+        );
+        assert_eq!(loaded.config.listeners, vec![listener(1883, None)]);
+        assert_eq!(loaded.config.allow_anonymous, AllowAnonymous::Always);
+        assert_eq!(loaded.warnings.len(), 4);
+    }
+
+    #[test]
+    fn include_dir_reads_conf_files_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let conf_d = dir.path().join("conf.d");
+        std::fs::create_dir(&conf_d).unwrap();
+        std::fs::write(
+            conf_d.join("b.conf"),
+            "max_queued_messages 200\nlistener 1885\n",
+        )
+        .unwrap();
+        std::fs::write(
+            conf_d.join("a.conf"),
+            "max_queued_messages 100\nlistener 1884\n",
+        )
+        .unwrap();
+        std::fs::write(conf_d.join("notes.txt"), "this is not config\n").unwrap();
+        std::fs::write(conf_d.join("c.conf"), "\n\nautosave_interval 10\n").unwrap();
+        let main = dir.path().join("mosquitto.conf");
+        std::fs::write(&main, "listener 1883\ninclude_dir conf.d\n").unwrap();
+
+        let loaded = super::super::load(&main).unwrap();
+        assert_eq!(
+            loaded.config.listeners,
+            vec![
+                listener(1883, None),
+                listener(1884, None),
+                listener(1885, None)
+            ]
+        );
+        assert_eq!(loaded.config.limits.max_queued_messages, 200);
+        assert_eq!(
+            loaded.warnings,
+            vec![format!(
+                "{}:3: ignoring \"autosave_interval\" (not supported yet)",
+                conf_d.join("c.conf").display()
+            )]
+        );
+
+        // an absolute path works too, and errors name the included file
+        std::fs::write(conf_d.join("d.conf"), "port 1883\nport nope\n").unwrap();
+        let text = format!("include_dir {}\n", conf_d.display());
+        let err = parse_mosquitto(&text, Path::new("/elsewhere/m.conf")).unwrap_err();
+        assert_eq!(err.file, conf_d.join("d.conf"));
+        assert_eq!(err.line, Some(2));
+    }
+
+    #[test]
+    fn include_dir_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let main = dir.path().join("m.conf");
+        let err = parse_mosquitto("\ninclude_dir missing\n", &main).unwrap_err();
+        assert_eq!(err.file, main);
+        assert_eq!(err.line, Some(2));
+        assert!(
+            err.reason.starts_with("include_dir cannot read directory"),
+            "{err}"
+        );
+
+        // a directory that includes itself
+        let looped = dir.path().join("loop");
+        std::fs::create_dir(&looped).unwrap();
+        std::fs::write(looped.join("x.conf"), "include_dir .\n").unwrap();
+        let err = parse_mosquitto("include_dir loop\n", &main).unwrap_err();
+        assert!(err.reason.contains("nested more than"), "{err}");
+    }
+}

@@ -1,0 +1,391 @@
+//! The native TOML configuration format.
+//!
+//! Owns the file's schema (serde structs with `deny_unknown_fields`, so a
+//! misspelt key is an error, not a silently ignored line) and its mapping
+//! onto [`Config`]. Every key is optional; a missing key keeps the default.
+//! Zero values mean what they mean in `mosquitto.conf` ("unlimited").
+//! Errors carry the line, computed from the byte offset TOML reports.
+//!
+//! ```toml
+//! allow_anonymous = "loopback"   # or true / false
+//! sys_interval = 10
+//! [[listener]]
+//! port = 1883
+//! bind_address = "0.0.0.0"
+//! [limits]
+//! max_connections = 10000
+//! [log]
+//! verbose = false
+//! ```
+
+use std::fmt;
+use std::ops::Range;
+use std::path::Path;
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
+
+use super::{
+    bind_address_from, check_log_type, inflight_from, log_type_is_verbose, max_connections_from,
+    packet_size_from, unlimited_if_zero, AllowAnonymous, Config, ConfigError, Listener, Loaded,
+};
+use ::toml::Spanned;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    allow_anonymous: Option<AllowAnonymous>,
+    sys_interval: Option<u64>,
+    listener: Option<Spanned<Vec<ListenerFile>>>,
+    limits: Option<LimitsFile>,
+    log: Option<LogFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListenerFile {
+    port: u16,
+    bind_address: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitsFile {
+    max_connections: Option<i64>,
+    max_inflight_messages: Option<u16>,
+    max_queued_messages: Option<usize>,
+    max_queued_bytes: Option<usize>,
+    max_packet_size: Option<Spanned<u64>>,
+    max_keepalive: Option<u16>,
+    queue_qos0_messages: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogFile {
+    verbose: Option<bool>,
+    connection_messages: Option<bool>,
+    types: Option<Vec<Spanned<String>>>,
+}
+
+/// `allow_anonymous` takes `true`, `false` or one of the names.
+impl<'de> Deserialize<'de> for AllowAnonymous {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct AnonVisitor;
+        impl Visitor<'_> for AnonVisitor {
+            type Value = AllowAnonymous;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(r#"true, false or "loopback""#)
+            }
+
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<AllowAnonymous, E> {
+                Ok(if v {
+                    AllowAnonymous::Always
+                } else {
+                    AllowAnonymous::Never
+                })
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<AllowAnonymous, E> {
+                match v {
+                    "loopback" => Ok(AllowAnonymous::Loopback),
+                    "true" | "always" => Ok(AllowAnonymous::Always),
+                    "false" | "never" => Ok(AllowAnonymous::Never),
+                    _ => Err(E::invalid_value(de::Unexpected::Str(v), &self)),
+                }
+            }
+        }
+        deserializer.deserialize_any(AnonVisitor)
+    }
+}
+
+pub(crate) fn parse(text: &str, origin: &Path) -> Result<Loaded, ConfigError> {
+    let line_of = |span: Range<usize>| line_at(text, span.start);
+    let file: File = ::toml::from_str(text)
+        .map_err(|e| ConfigError::new(origin, e.span().map(line_of), e.message().trim_end()))?;
+    let fail =
+        |span: Range<usize>, reason: String| ConfigError::new(origin, Some(line_of(span)), reason);
+
+    let mut config = Config {
+        source: Some(origin.to_path_buf()),
+        ..Config::default()
+    };
+    if let Some(allow) = file.allow_anonymous {
+        config.allow_anonymous = allow;
+    }
+    if let Some(n) = file.sys_interval {
+        config.sys_interval = n;
+    }
+    if let Some(listeners) = file.listener {
+        let span = listeners.span();
+        let listeners = listeners.into_inner();
+        if listeners.is_empty() {
+            return Err(fail(span, "at least one [[listener]] is needed".into()));
+        }
+        config.listeners = listeners
+            .into_iter()
+            .map(|l| {
+                let bind_address = l
+                    .bind_address
+                    .map(|a| {
+                        bind_address_from("bind_address", a.get_ref())
+                            .map_err(|r| fail(a.span(), r))
+                    })
+                    .transpose()?;
+                Ok(Listener {
+                    port: l.port,
+                    bind_address,
+                })
+            })
+            .collect::<Result<_, ConfigError>>()?;
+    }
+    if let Some(l) = file.limits {
+        let limits = &mut config.limits;
+        if let Some(n) = l.max_connections {
+            limits.max_connections = max_connections_from(n);
+        }
+        if let Some(n) = l.max_inflight_messages {
+            limits.max_inflight_messages = inflight_from(n);
+        }
+        if let Some(n) = l.max_queued_messages {
+            limits.max_queued_messages = unlimited_if_zero(n);
+        }
+        if let Some(n) = l.max_queued_bytes {
+            limits.max_queued_bytes = unlimited_if_zero(n);
+        }
+        if let Some(n) = l.max_packet_size {
+            limits.max_packet_size =
+                packet_size_from(*n.get_ref()).map_err(|r| fail(n.span(), r))?;
+        }
+        if let Some(n) = l.max_keepalive {
+            limits.max_keepalive = n;
+        }
+        if let Some(b) = l.queue_qos0_messages {
+            limits.queue_qos0_messages = b;
+        }
+    }
+    if let Some(l) = file.log {
+        if let Some(b) = l.verbose {
+            config.log.verbose = b;
+        }
+        if let Some(b) = l.connection_messages {
+            config.log.connection_messages = b;
+        }
+        for t in l.types.unwrap_or_default() {
+            check_log_type(t.get_ref()).map_err(|r| fail(t.span(), r))?;
+            if log_type_is_verbose(t.get_ref()) {
+                config.log.verbose = true;
+            }
+            config.log.types.push(t.into_inner());
+        }
+    }
+    Ok(Loaded {
+        config,
+        warnings: Vec::new(),
+    })
+}
+
+/// The 1-based line holding byte `offset` of `text`.
+fn line_at(text: &str, offset: usize) -> usize {
+    let end = offset.min(text.len());
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{parse_toml, Limits, Log};
+    use super::*;
+    use std::path::PathBuf;
+
+    fn parse(text: &str) -> Config {
+        let loaded = parse_toml(text, Path::new("hornet.toml")).unwrap();
+        assert!(loaded.warnings.is_empty());
+        loaded.config
+    }
+
+    fn error(text: &str) -> ConfigError {
+        parse_toml(text, Path::new("hornet.toml")).unwrap_err()
+    }
+
+    #[test]
+    fn empty_file_is_the_defaults() {
+        let expected = Config {
+            source: Some(PathBuf::from("hornet.toml")),
+            ..Config::default()
+        };
+        assert_eq!(parse(""), expected);
+        assert_eq!(parse("# just a comment\n"), expected);
+    }
+
+    #[test]
+    fn every_key() {
+        let c = parse(
+            r#"
+allow_anonymous = true
+sys_interval = 30
+
+[[listener]]
+port = 1884
+bind_address = "127.0.0.1"
+
+[[listener]]
+port = 8000
+
+[limits]
+max_connections = 10000
+max_inflight_messages = 10
+max_queued_messages = 100
+max_queued_bytes = 65536
+max_packet_size = 4096
+max_keepalive = 300
+queue_qos0_messages = true
+
+[log]
+verbose = true
+connection_messages = false
+types = ["error", "warning"]
+"#,
+        );
+        assert_eq!(
+            c,
+            Config {
+                listeners: vec![
+                    Listener {
+                        port: 1884,
+                        bind_address: Some("127.0.0.1".parse().unwrap())
+                    },
+                    Listener {
+                        port: 8000,
+                        bind_address: None
+                    },
+                ],
+                allow_anonymous: AllowAnonymous::Always,
+                limits: Limits {
+                    max_connections: Some(10000),
+                    max_inflight_messages: 10,
+                    max_queued_messages: 100,
+                    max_queued_bytes: 65536,
+                    max_packet_size: 4096,
+                    max_keepalive: 300,
+                    queue_qos0_messages: true,
+                },
+                sys_interval: 30,
+                log: Log {
+                    verbose: true,
+                    connection_messages: false,
+                    types: vec!["error".into(), "warning".into()],
+                },
+                source: Some(PathBuf::from("hornet.toml")),
+            }
+        );
+    }
+
+    #[test]
+    fn allow_anonymous_spellings() {
+        for (value, expected) in [
+            ("true", AllowAnonymous::Always),
+            ("false", AllowAnonymous::Never),
+            (r#""loopback""#, AllowAnonymous::Loopback),
+            (r#""always""#, AllowAnonymous::Always),
+            (r#""never""#, AllowAnonymous::Never),
+        ] {
+            let c = parse(&format!("allow_anonymous = {value}\n"));
+            assert_eq!(c.allow_anonymous, expected, "{value}");
+        }
+        let err = error("\nallow_anonymous = \"maybe\"\n");
+        assert_eq!(err.line, Some(2));
+        assert!(err.reason.contains(r#"true, false or "loopback""#), "{err}");
+    }
+
+    #[test]
+    fn zeros_mean_unlimited() {
+        let c = parse(
+            "sys_interval = 0\n[limits]\nmax_connections = 0\nmax_inflight_messages = 0\n\
+             max_queued_messages = 0\nmax_queued_bytes = 0\nmax_packet_size = 0\nmax_keepalive = 0\n",
+        );
+        assert_eq!(c.sys_interval, 0);
+        assert_eq!(c.limits.max_connections, None);
+        assert_eq!(c.limits.max_inflight_messages, 65535);
+        assert_eq!(c.limits.max_queued_messages, usize::MAX);
+        assert_eq!(c.limits.max_queued_bytes, usize::MAX);
+        assert_eq!(c.limits.max_packet_size, 268_435_455);
+        assert_eq!(c.limits.max_keepalive, 0);
+        assert_eq!(
+            parse("[limits]\nmax_connections = -1\n")
+                .limits
+                .max_connections,
+            None
+        );
+    }
+
+    #[test]
+    fn verbose_log_types() {
+        assert!(parse("[log]\ntypes = [\"debug\"]\n").log.verbose);
+        let err = error("[log]\n\ntypes = [\"error\", \"loud\"]\n");
+        assert_eq!(err.line, Some(3));
+        assert!(err.reason.starts_with("log_type must be one of"), "{err}");
+    }
+
+    #[test]
+    fn unknown_key_is_an_error_with_its_line() {
+        let err = error("sys_interval = 10\n\n[limits]\nmax_conections = 5\n");
+        assert_eq!(err.file, Path::new("hornet.toml"));
+        assert_eq!(err.line, Some(4));
+        assert!(
+            err.reason.contains("unknown field `max_conections`"),
+            "{err}"
+        );
+        assert!(
+            err.to_string().starts_with("hornet.toml:4: unknown field"),
+            "{err}"
+        );
+
+        let err = error("prot = 1\n");
+        assert_eq!(err.line, Some(1));
+    }
+
+    #[test]
+    fn bad_values_are_errors_with_their_line() {
+        let cases = [
+            ("[[listener]]\nport = 70000\n", 2, "invalid value"),
+            ("[[listener]]\nport = \"x\"\n", 2, "invalid type"),
+            (
+                "[[listener]]\nbind_address = \"::1\"\n",
+                1,
+                "missing field `port`",
+            ),
+            (
+                "[[listener]]\nport = 1\nbind_address = \"nowhere\"\n",
+                3,
+                "bind_address must be an IP address",
+            ),
+            ("listener = []\n", 1, "at least one [[listener]]"),
+            (
+                "[limits]\nmax_packet_size = 5\n",
+                2,
+                "max_packet_size must be 0",
+            ),
+            ("[limits]\nmax_inflight_messages = -1\n", 2, "invalid value"),
+            ("sys_interval = true\n", 1, "invalid type"),
+            ("sys_interval = \n", 1, ""),
+        ];
+        for (text, line, reason) in cases {
+            let err = error(text);
+            assert_eq!(err.line, Some(line), "{text}: {err}");
+            assert!(err.reason.contains(reason), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn line_numbers() {
+        assert_eq!(line_at("a\nb\nc", 0), 1);
+        assert_eq!(line_at("a\nb\nc", 2), 2);
+        assert_eq!(line_at("a\nb\nc", 4), 3);
+        assert_eq!(line_at("a\nb\nc", 99), 3);
+    }
+}

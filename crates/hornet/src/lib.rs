@@ -1,0 +1,5 @@
+//! Hornet broker shell.
+
+pub mod cli;
+pub mod config;
+pub mod server;

@@ -1,0 +1,174 @@
+//! One client connection: a reader that decodes and feeds the core, and a
+//! writer that encodes what the core emitted and writes it out.
+//!
+//! The reader decodes every complete packet in what one `read` returned and
+//! hands the batch to the core under one lock acquisition. The writer takes
+//! every packet queued for its connection, encodes them into one buffer and
+//! writes it with one call (write coalescing), then reports the count back
+//! so the core can release more. Neither ever waits for another connection:
+//! a slow reader only fills its own session queue.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::BytesMut;
+use hornet_codec::{Decoder, Packet};
+use hornet_core::{CloseCause, ConnId, ConnInfo};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+
+use super::outbox::Outbox;
+use super::Shared;
+
+/// Written packets are reported to the core in batches of at least this
+/// many (and whenever the writer goes idle).
+const REPORT_EVERY: usize = 64;
+
+/// Serves one accepted socket until it closes.
+pub(crate) async fn run(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, port: u16) {
+    let id = ConnId(shared.next_conn.fetch_add(1, Ordering::Relaxed));
+    let outbox = Arc::new(Outbox::new());
+    {
+        let mut hub = shared.lock();
+        hub.outboxes.insert(id, outbox.clone());
+        hub.broker.connection_opened(
+            Instant::now(),
+            id,
+            ConnInfo {
+                peer,
+                listener_port: port,
+            },
+        );
+        hub.dispatch();
+    }
+    let (rd, wr) = stream.into_split();
+    let writer = tokio::spawn(write_loop(shared.clone(), id, outbox.clone(), wr));
+    if let Some(cause) = read_loop(&shared, id, &outbox, rd).await {
+        let mut hub = shared.lock();
+        hub.broker.connection_closed(Instant::now(), id, cause);
+        hub.dispatch();
+    }
+    outbox.close();
+    let _ = writer.await;
+    shared.lock().outboxes.remove(&id);
+    shared.active.fetch_sub(1, Ordering::AcqRel);
+}
+
+/// Reads until EOF, an error, a refused packet or the core closing the
+/// connection. Returns the cause when the core has not closed it yet.
+async fn read_loop(
+    shared: &Shared,
+    id: ConnId,
+    outbox: &Outbox,
+    mut rd: OwnedReadHalf,
+) -> Option<CloseCause> {
+    let mut buf = BytesMut::with_capacity(4096);
+    let mut decoder = Decoder::new();
+    decoder.set_max_packet_size(shared.max_packet_size);
+    let mut batch: Vec<(Packet, usize)> = Vec::new();
+    loop {
+        if buf.capacity() - buf.len() < 1024 {
+            buf.reserve(8192);
+        }
+        tokio::select! {
+            biased;
+            () = outbox.wait_closed() => return None,
+            read = rd.read_buf(&mut buf) => match read {
+                Ok(0) => return Some(CloseCause::PeerClosed),
+                Ok(_) => {}
+                Err(e) => return Some(CloseCause::Error(e.to_string())),
+            },
+        }
+        let mut failure = None;
+        loop {
+            let before = buf.len();
+            match decoder.decode(&mut buf) {
+                Ok(Some(packet)) => {
+                    if let (Packet::Connect(_), Some(p)) = (&packet, decoder.protocol()) {
+                        outbox.set_protocol(p);
+                    }
+                    batch.push((packet, before - buf.len()));
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        if batch.is_empty() && failure.is_none() {
+            continue;
+        }
+        let now = Instant::now();
+        let mut hub = shared.lock();
+        for (packet, len) in batch.drain(..) {
+            hub.broker.packet_received(now, id, packet, len);
+        }
+        if let Some(e) = &failure {
+            if let Some(p) = decoder.protocol() {
+                outbox.set_protocol(p);
+            }
+            hub.broker.decode_failed(now, id, e, decoder.protocol());
+        }
+        hub.dispatch();
+        drop(hub);
+        if failure.is_some() {
+            return None;
+        }
+    }
+}
+
+/// Encodes and writes what the core queued, until the connection closes.
+async fn write_loop(shared: Arc<Shared>, id: ConnId, outbox: Arc<Outbox>, mut wr: OwnedWriteHalf) {
+    let mut packets = Vec::new();
+    let mut out = BytesMut::with_capacity(8192);
+    let (mut unreported, mut unreported_bytes) = (0usize, 0usize);
+    loop {
+        outbox.take(&mut packets);
+        if packets.is_empty() {
+            if unreported > 0 {
+                report(&shared, id, unreported, unreported_bytes);
+                (unreported, unreported_bytes) = (0, 0);
+            }
+            if outbox.is_closing() {
+                break;
+            }
+            outbox.wait().await;
+            continue;
+        }
+        let protocol = outbox.protocol();
+        let count = packets.len();
+        for packet in packets.drain(..) {
+            if let Err(e) = packet.encode(protocol, &mut out) {
+                tracing::warn!(
+                    "Could not encode {:?} for connection {id}: {e}",
+                    packet.packet_type()
+                );
+            }
+        }
+        if let Err(e) = wr.write_all(&out).await {
+            let mut hub = shared.lock();
+            hub.broker
+                .connection_closed(Instant::now(), id, CloseCause::Error(e.to_string()));
+            hub.dispatch();
+            return;
+        }
+        unreported += count;
+        unreported_bytes += out.len();
+        out.clear();
+        if unreported >= REPORT_EVERY {
+            report(&shared, id, unreported, unreported_bytes);
+            (unreported, unreported_bytes) = (0, 0);
+        }
+    }
+    let _ = wr.shutdown().await;
+}
+
+fn report(shared: &Shared, id: ConnId, packets: usize, bytes: usize) {
+    let mut hub = shared.lock();
+    hub.broker.packets_written(id, packets, bytes);
+    hub.dispatch();
+}

@@ -1,0 +1,231 @@
+//! The network shell: listeners, connection tasks and the ticker around
+//! one [`hornet_core::Broker`].
+//!
+//! Threading: the core is a state machine behind one mutex (the "hub",
+//! which also maps connections to their outboxes). A connection's reader
+//! decodes outside the lock and holds it only to feed a batch of packets and
+//! queue the resulting packets on the recipients' outboxes; writers encode
+//! and write outside it. Decoding, encoding and socket I/O, most of the
+//! work per message, therefore run on every worker thread at once, and the
+//! serialized part is routing itself. See `ARCHITECTURE.md`.
+
+mod conn;
+mod outbox;
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use hornet_core::{Action, Anonymous, Broker, ConnId, Settings};
+use tokio::net::{TcpListener, TcpSocket};
+use tokio::task::JoinHandle;
+
+use crate::config::{AllowAnonymous, Config};
+use outbox::Outbox;
+
+/// How often the core's timers are checked.
+const TICK: Duration = Duration::from_millis(100);
+
+/// The broker and the connections' outboxes, under one lock.
+pub(crate) struct Hub {
+    pub(crate) broker: Broker,
+    pub(crate) outboxes: HashMap<ConnId, Arc<Outbox>>,
+    actions: Vec<Action>,
+}
+
+impl Hub {
+    /// Hands every pending core action to its connection's outbox.
+    pub(crate) fn dispatch(&mut self) {
+        self.broker.drain_actions(&mut self.actions);
+        for action in self.actions.drain(..) {
+            match action {
+                Action::Send { conn, packet } => {
+                    if let Some(outbox) = self.outboxes.get(&conn) {
+                        outbox.push(packet);
+                    }
+                }
+                Action::Close { conn } => {
+                    if let Some(outbox) = self.outboxes.get(&conn) {
+                        outbox.close();
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// State shared by every task of one server.
+pub(crate) struct Shared {
+    hub: Mutex<Hub>,
+    pub(crate) next_conn: AtomicU64,
+    pub(crate) active: AtomicUsize,
+    pub(crate) max_packet_size: usize,
+    max_connections: Option<usize>,
+    connection_messages: bool,
+}
+
+impl Shared {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Hub> {
+        // A panic while holding the lock is a bug; keep serving the others.
+        self.hub
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The core settings a configuration asks for.
+pub fn settings_from(config: &Config) -> Settings {
+    let limits = &config.limits;
+    Settings {
+        anonymous: match config.allow_anonymous {
+            AllowAnonymous::Loopback => Anonymous::Loopback,
+            AllowAnonymous::Always => Anonymous::Always,
+            AllowAnonymous::Never => Anonymous::Never,
+        },
+        max_inflight_messages: limits.max_inflight_messages.max(1),
+        max_queued_messages: limits.max_queued_messages,
+        max_queued_bytes: limits.max_queued_bytes,
+        max_packet_size: limits.max_packet_size,
+        max_keepalive: limits.max_keepalive,
+        queue_qos0_messages: limits.queue_qos0_messages,
+        sys_interval: (config.sys_interval > 0).then(|| Duration::from_secs(config.sys_interval)),
+        connection_messages: config.log.connection_messages,
+        ..Settings::default()
+    }
+}
+
+/// A running broker: its listeners, connections and ticker.
+pub struct Server {
+    addrs: Vec<SocketAddr>,
+    tasks: Vec<JoinHandle<()>>,
+    shared: Arc<Shared>,
+}
+
+impl Server {
+    /// Binds every listener of `config` and starts serving on the current
+    /// tokio runtime.
+    pub async fn start(config: &Config) -> io::Result<Server> {
+        let settings = settings_from(config);
+        let shared = Arc::new(Shared {
+            hub: Mutex::new(Hub {
+                broker: Broker::new(settings, Instant::now()),
+                outboxes: HashMap::new(),
+                actions: Vec::new(),
+            }),
+            next_conn: AtomicU64::new(1),
+            active: AtomicUsize::new(0),
+            max_packet_size: config.limits.max_packet_size as usize,
+            max_connections: config.limits.max_connections,
+            connection_messages: config.log.connection_messages,
+        });
+        let mut addrs = Vec::new();
+        let mut tasks = Vec::new();
+        for listener in &config.listeners {
+            let bound = bind(listener.bind_address, listener.port)?;
+            let addr = bound.local_addr()?;
+            addrs.push(addr);
+            tasks.push(tokio::spawn(accept_loop(
+                shared.clone(),
+                bound,
+                addr.port(),
+            )));
+        }
+        tasks.push(tokio::spawn(tick_loop(shared.clone())));
+        Ok(Server {
+            addrs,
+            tasks,
+            shared,
+        })
+    }
+
+    /// The address of each listener, in configuration order.
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.addrs
+    }
+
+    /// Runs `f` on the broker state (for tests and the admin side).
+    pub fn inspect<R>(&self, f: impl FnOnce(&Broker) -> R) -> R {
+        f(&self.shared.lock().broker)
+    }
+
+    /// Stops accepting and ticking. Open connections end with the runtime.
+    pub fn shutdown(mut self) {
+        for task in self.tasks.drain(..) {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// Binds one listener. No address means every interface: IPv6 `::`, which
+/// on Linux also accepts IPv4, falling back to `0.0.0.0` without IPv6.
+fn bind(address: Option<IpAddr>, port: u16) -> io::Result<TcpListener> {
+    let listen = |addr: SocketAddr| -> io::Result<TcpListener> {
+        let socket = if addr.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr)?;
+        socket.listen(1024)
+    };
+    match address {
+        Some(ip) => listen(SocketAddr::new(ip, port)),
+        None => listen(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port))
+            .or_else(|_| listen(SocketAddr::new(IpAddr::from([0, 0, 0, 0]), port))),
+    }
+    .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on port {port}: {e}")))
+}
+
+async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, port: u16) {
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // Out of file descriptors and similar: say so, then retry.
+                tracing::error!("Accepting a connection on port {port} failed: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let peer = SocketAddr::new(peer.ip().to_canonical(), peer.port());
+        if shared.connection_messages {
+            tracing::info!("New connection from {peer} on port {port}.");
+        }
+        let active = shared.active.fetch_add(1, Ordering::AcqRel);
+        if let Some(max) = shared.max_connections {
+            if active >= max {
+                shared.active.fetch_sub(1, Ordering::AcqRel);
+                tracing::warn!(
+                    "Client connection from {peer} denied: max_connections ({max}) reached. \
+                     Raise max_connections to allow more."
+                );
+                continue;
+            }
+        }
+        let _ = stream.set_nodelay(true);
+        tokio::spawn(conn::run(shared.clone(), stream, peer, port));
+    }
+}
+
+async fn tick_loop(shared: Arc<Shared>) {
+    let mut interval = tokio::time::interval(TICK);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        let mut hub = shared.lock();
+        hub.broker.tick(Instant::now());
+        hub.dispatch();
+    }
+}
