@@ -144,7 +144,7 @@ impl Out {
     /// Queues `packet` for `conn` and counts it.
     pub(crate) fn send(&mut self, id: ConnId, conn: &mut Conn, stats: &mut Stats, packet: Packet) {
         if tracing::enabled!(tracing::Level::DEBUG) {
-            tracing::debug!("Sending {} to {}", logfmt::packet(&packet), conn.name());
+            tracing::debug!("{}", logfmt::line("Sending", &packet, "to", &conn.name()));
         }
         conn.unwritten += 1;
         stats.messages_sent += 1;
@@ -287,7 +287,10 @@ impl Broker {
         };
         conn.last_seen = now;
         if tracing::enabled!(tracing::Level::DEBUG) && conn.phase == Phase::Active {
-            tracing::debug!("Received {} from {}", logfmt::packet(&packet), conn.name());
+            tracing::debug!(
+                "{}",
+                logfmt::line("Received", &packet, "from", &conn.name())
+            );
         }
         match (conn.phase, packet) {
             (Phase::AwaitingConnect { .. }, Packet::Connect(connect)) => {

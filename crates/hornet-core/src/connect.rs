@@ -157,7 +157,12 @@ impl Broker {
             };
             tracing::info!(
                 "New client connected from {peer} as {client_id} (p{}, c{}, k{}{username}).",
-                protocol.level(),
+                // Mosquitto's numbering: p1 = 3.1, p2 = 3.1.1, p5 = 5.0.
+                match protocol {
+                    Protocol::V3_1 => 1,
+                    Protocol::V3_1_1 => 2,
+                    Protocol::V5 => 5,
+                },
                 u8::from(connect.clean_start),
                 connect.keep_alive,
             );

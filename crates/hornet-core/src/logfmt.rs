@@ -1,10 +1,21 @@
 //! Packet descriptions for the verbose log, in Mosquitto's words, e.g.
-//! `PUBLISH (d0, q1, r0, m12, 'home/temp', ... (5 bytes))`.
+//! `Received PUBLISH from sensor-1 (d0, q1, r0, m12, 'home/temp', ... (5 bytes))`.
 
 use hornet_codec::Packet;
 
-/// One packet as Mosquitto's `-v` log describes it.
-pub(crate) fn packet(packet: &Packet) -> String {
+/// One packet event as Mosquitto's `-v` log words it: `verb` is
+/// `Received`/`Sending`, `dir` is `from`/`to`.
+pub(crate) fn line(verb: &str, packet: &Packet, dir: &str, client: &str) -> String {
+    let details = describe(packet);
+    let name = packet.packet_type().to_string();
+    match details.strip_prefix(name.as_str()) {
+        Some(rest) => format!("{verb} {name} {dir} {client}{rest}"),
+        None => format!("{verb} {details} {dir} {client}"),
+    }
+}
+
+/// The packet type and its details, e.g. `PUBACK (m3, rc0)`.
+fn describe(packet: &Packet) -> String {
     match packet {
         Packet::Connect(c) => format!("CONNECT ('{}')", c.client_id),
         Packet::ConnAck(c) => format!(
@@ -49,8 +60,12 @@ mod tests {
         p.qos = QoS::AtLeastOnce;
         p.packet_id = hornet_codec::PacketId::new(12);
         assert_eq!(
-            packet(&p.into()),
-            "PUBLISH (d0, q1, r0, m12, 'home/temp', ... (5 bytes))"
+            line("Received", &p.into(), "from", "sensor-1"),
+            "Received PUBLISH from sensor-1 (d0, q1, r0, m12, 'home/temp', ... (5 bytes))"
+        );
+        assert_eq!(
+            line("Sending", &Packet::PingResp, "to", "s"),
+            "Sending PINGRESP to s"
         );
     }
 }

@@ -27,6 +27,9 @@ use super::Shared;
 /// many (and whenever the writer goes idle).
 const REPORT_EVERY: usize = 64;
 
+/// How long a closed connection waits for the peer to close its side.
+const LINGER: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Serves one accepted socket until it closes.
 pub(crate) async fn run(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, port: u16) {
     let id = ConnId(shared.next_conn.fetch_add(1, Ordering::Relaxed));
@@ -44,15 +47,16 @@ pub(crate) async fn run(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr
         );
         hub.dispatch();
     }
-    let (rd, wr) = stream.into_split();
+    let (mut rd, wr) = stream.into_split();
     let writer = tokio::spawn(write_loop(shared.clone(), id, outbox.clone(), wr));
-    if let Some(cause) = read_loop(&shared, id, &outbox, rd).await {
+    if let Some(cause) = read_loop(&shared, id, &outbox, &mut rd).await {
         let mut hub = shared.lock();
         hub.broker.connection_closed(Instant::now(), id, cause);
         hub.dispatch();
     }
     outbox.close();
     let _ = writer.await;
+    linger(&mut rd).await;
     shared.lock().outboxes.remove(&id);
     shared.active.fetch_sub(1, Ordering::AcqRel);
 }
@@ -63,7 +67,7 @@ async fn read_loop(
     shared: &Shared,
     id: ConnId,
     outbox: &Outbox,
-    mut rd: OwnedReadHalf,
+    rd: &mut OwnedReadHalf,
 ) -> Option<CloseCause> {
     let mut buf = BytesMut::with_capacity(4096);
     let mut decoder = Decoder::new();
@@ -165,6 +169,22 @@ async fn write_loop(shared: Arc<Shared>, id: ConnId, outbox: Arc<Outbox>, mut wr
         }
     }
     let _ = wr.shutdown().await;
+}
+
+/// After our FIN, reads (and discards) until the peer's, for at most
+/// `LINGER`. Closing a socket with unread input makes the kernel send RST,
+/// and an RST can destroy a last DISCONNECT or CONNACK the peer has not
+/// read yet; draining first lets the peer see it.
+async fn linger(rd: &mut OwnedReadHalf) {
+    let drain = async {
+        let mut sink = [0u8; 1024];
+        while let Ok(n) = rd.read(&mut sink).await {
+            if n == 0 {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER, drain).await;
 }
 
 fn report(shared: &Shared, id: ConnId, packets: usize, bytes: usize) {

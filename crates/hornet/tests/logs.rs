@@ -1,0 +1,276 @@
+//! The `hornet` binary as users run it: the startup banner and the
+//! Mosquitto-style log lines the seeds' users read, checked on the real
+//! process's stderr while real sockets drive it; and the loopback-only
+//! anonymous default seen from a non-loopback address.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpStream, UdpSocket};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use common::{free_port, wait_for_port, TIMEOUT};
+use hornet_codec::{Connect, Decoder, Packet, PacketId, Protocol, Publish, QoS, ReasonCode};
+
+/// The broker process and its stderr, line by line.
+struct Hornet {
+    child: Child,
+    lines: Receiver<String>,
+    seen: Vec<String>,
+    port: u16,
+}
+
+impl Hornet {
+    fn start(args: &[&str]) -> Hornet {
+        let port = free_port();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hornet"))
+            .args(["-p", &port.to_string()])
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run the hornet binary");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        wait_for_port(([127, 0, 0, 1], port).into());
+        Hornet {
+            child,
+            lines,
+            seen: Vec::new(),
+            port,
+        }
+    }
+
+    /// Waits (bounded) for a log line containing every one of `parts`.
+    fn expect(&mut self, parts: &[&str]) -> String {
+        if let Some(line) = self
+            .seen
+            .iter()
+            .find(|l| parts.iter().all(|p| l.contains(p)))
+        {
+            return line.clone();
+        }
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if parts.iter().all(|p| line.contains(p)) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!("no log line with {parts:?}; saw:\n{}", self.seen.join("\n")),
+            }
+        }
+    }
+}
+
+impl Drop for Hornet {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A hand-driven MQTT client over a std socket.
+struct Raw {
+    stream: TcpStream,
+    decoder: Decoder,
+    buf: BytesMut,
+    protocol: Protocol,
+}
+
+impl Raw {
+    /// Connects to `to`. Connecting to one of the machine's own
+    /// non-loopback addresses makes that address the peer the broker sees.
+    fn connect_to(to: SocketAddr, connect: Connect) -> Raw {
+        let stream = TcpStream::connect(to).unwrap();
+        stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+        let protocol = connect.protocol;
+        let mut raw = Raw {
+            stream,
+            decoder: Decoder::with_protocol(protocol),
+            buf: BytesMut::new(),
+            protocol,
+        };
+        raw.send(connect.into());
+        raw
+    }
+
+    fn send(&mut self, packet: Packet) {
+        let mut out = BytesMut::new();
+        packet.encode(self.protocol, &mut out).unwrap();
+        self.stream.write_all(&out).unwrap();
+    }
+
+    /// The next packet, or `None` at EOF.
+    fn recv(&mut self) -> Option<Packet> {
+        loop {
+            if let Some(p) = self
+                .decoder
+                .decode(&mut self.buf)
+                .expect("broker sent a valid packet")
+            {
+                return Some(p);
+            }
+            let mut chunk = [0u8; 4096];
+            let n = self
+                .stream
+                .read(&mut chunk)
+                .expect("read within the timeout");
+            if n == 0 {
+                return None;
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+}
+
+fn connect_packet(protocol: Protocol, id: &str, keep_alive: u16) -> Connect {
+    let mut c = Connect::new(protocol, id);
+    c.keep_alive = keep_alive;
+    c
+}
+
+#[test]
+fn banner_and_connection_lines_read_like_mosquitto() {
+    let mut hornet = Hornet::start(&["-v"]);
+    hornet.expect(&[
+        "Opening MQTT listener on all interfaces, IPv4 and IPv6",
+        "loopback only",
+    ]);
+    hornet.expect(&["State is kept in memory"]);
+    let addr: SocketAddr = ([127, 0, 0, 1], hornet.port).into();
+
+    let mut c = connect_packet(Protocol::V3_1_1, "sensor-1", 60);
+    c.username = Some("alice".into());
+    let mut sensor = Raw::connect_to(addr, c);
+    assert!(
+        matches!(sensor.recv(), Some(Packet::ConnAck(a)) if a.reason_code == ReasonCode::Success)
+    );
+    hornet.expect(&[
+        "New connection from 127.0.0.1:",
+        &format!("on port {}.", hornet.port),
+    ]);
+    hornet.expect(&[
+        "New client connected from 127.0.0.1:",
+        "as sensor-1 (p2, c1, k60, u'alice').",
+    ]);
+
+    let mut p = Publish::new("home/temp", "21.50");
+    p.qos = QoS::AtLeastOnce;
+    p.packet_id = PacketId::new(12);
+    sensor.send(p.into());
+    assert!(matches!(sensor.recv(), Some(Packet::PubAck(_))));
+    hornet
+        .expect(&["Received PUBLISH from sensor-1 (d0, q1, r0, m12, 'home/temp', ... (5 bytes))"]);
+    hornet.expect(&["Sending PUBACK to sensor-1 (m12, rc0)"]);
+
+    // [MQTT-3.1.4-3] takeover, in Mosquitto's words.
+    let mut again = Raw::connect_to(addr, connect_packet(Protocol::V3_1_1, "sensor-1", 60));
+    assert!(matches!(again.recv(), Some(Packet::ConnAck(_))));
+    hornet.expect(&["Client sensor-1 already connected, closing old connection."]);
+    assert_eq!(sensor.recv(), None, "the old connection is closed");
+
+    again.send(Packet::Disconnect(hornet_codec::Disconnect::new(
+        ReasonCode::Success,
+    )));
+    hornet.expect(&["Client sensor-1 disconnected."]);
+}
+
+#[test]
+fn keep_alive_timeout_is_logged_by_client_id() {
+    // [MQTT-3.1.2-24]: 1.5 x 1 s without a packet.
+    let mut hornet = Hornet::start(&[]);
+    let addr: SocketAddr = ([127, 0, 0, 1], hornet.port).into();
+    let mut sleepy = Raw::connect_to(addr, connect_packet(Protocol::V5, "sleepy", 1));
+    assert!(matches!(sleepy.recv(), Some(Packet::ConnAck(_))));
+    let started = Instant::now();
+    // MQTT 5: DISCONNECT 0x8D Keep Alive timeout, then EOF.
+    assert!(
+        matches!(sleepy.recv(), Some(Packet::Disconnect(d)) if d.reason_code == ReasonCode::KeepAliveTimeout)
+    );
+    assert_eq!(sleepy.recv(), None);
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(1400),
+        "closed too early: {waited:?}"
+    );
+    hornet.expect(&["Client sleepy has exceeded timeout, disconnecting."]);
+}
+
+/// A local address other than loopback, if the machine has one.
+fn non_loopback_ip() -> Option<IpAddr> {
+    // No packet is sent: connecting a UDP socket only picks a route.
+    let socket = UdpSocket::bind("0.0.0.0:0").ok()?;
+    socket.connect("10.255.255.255:9").ok()?;
+    let ip = socket.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
+#[test]
+fn anonymous_clients_from_the_network_are_refused_with_an_explanation() {
+    let Some(ip) = non_loopback_ip() else {
+        panic!(
+            "this test needs a non-loopback IPv4 address on the machine (any network interface)"
+        );
+    };
+    let mut hornet = Hornet::start(&[]);
+    let addr = SocketAddr::new(ip, hornet.port);
+    for (protocol, code) in [
+        (Protocol::V3_1_1, ReasonCode::NotAuthorized),
+        (Protocol::V5, ReasonCode::NotAuthorized),
+    ] {
+        let mut phone = Raw::connect_to(addr, connect_packet(protocol, "phone", 60));
+        match phone.recv() {
+            // 3.1.1 reads 0x05 on the wire, decoded back to Not authorized.
+            Some(Packet::ConnAck(a)) => assert_eq!(a.reason_code, code),
+            other => panic!("expected CONNACK not authorized, got {other:?}"),
+        }
+        assert_eq!(phone.recv(), None, "closed after the refusal");
+    }
+    let line = hornet.expect(&["Client phone from", &ip.to_string(), "refused"]);
+    assert!(
+        line.contains("allow_anonymous"),
+        "the log names the fix: {line}"
+    );
+    // Loopback still works.
+    let mut local = Raw::connect_to(
+        ([127, 0, 0, 1], hornet.port).into(),
+        connect_packet(Protocol::V5, "local", 60),
+    );
+    assert!(
+        matches!(local.recv(), Some(Packet::ConnAck(a)) if a.reason_code == ReasonCode::Success)
+    );
+}
+
+#[test]
+fn a_bad_config_exits_with_file_line_and_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.conf");
+    std::fs::write(
+        &path,
+        "# comment\nlistener 1883\nmax_queued_messages lots\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_hornet"))
+        .arg("-c")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("{}:3", path.display())), "{err}");
+    assert!(err.contains("max_queued_messages"), "{err}");
+}
