@@ -178,6 +178,8 @@ pub struct Broker {
     pub(crate) stats: Stats,
     pub(crate) sys: SysState,
     pub(crate) started: Instant,
+    /// Connections past CONNECT.
+    pub(crate) active_clients: usize,
     /// Scratch space for routing: one entry per matched session.
     pub(crate) route_targets: AHashMap<SessionKey, crate::publish::Target>,
 }
@@ -200,6 +202,7 @@ impl Broker {
             out: Out::default(),
             stats: Stats::default(),
             started: now,
+            active_clients: 0,
             route_targets: AHashMap::new(),
         }
     }
@@ -458,6 +461,7 @@ impl Broker {
         if conn.phase != Phase::Active {
             return;
         }
+        self.active_clients -= 1;
         if abnormal {
             if let Some(will) = conn.will {
                 self.publish_will(now, will);

@@ -168,12 +168,8 @@ impl Broker {
             );
         }
         self.out.send(id, conn, &mut self.stats, connack.into());
-        self.stats.note_connected(
-            self.conns
-                .values()
-                .filter(|c| c.phase == Phase::Active)
-                .count(),
-        );
+        self.active_clients += 1;
+        self.stats.note_connected(self.active_clients);
 
         if session_present {
             self.resend_inflight(key);

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use hornet_codec::Publish;
 
-use crate::broker::{Broker, Phase};
+use crate::broker::Broker;
 use crate::settings::Settings;
 
 /// Counters since the broker started.
@@ -72,9 +72,10 @@ impl SysState {
         }
     }
 
-    pub(crate) fn next_due(&self, settings: &Settings) -> Option<Instant> {
+    /// When `$SYS` is next due; `started` when it was never published.
+    pub(crate) fn next_due(&self, settings: &Settings, started: Instant) -> Option<Instant> {
         let interval = settings.sys_interval?;
-        Some(self.last.map_or_else(Instant::now, |l| l + interval))
+        Some(self.last.map_or(started, |l| l + interval))
     }
 }
 
@@ -95,11 +96,7 @@ impl Broker {
 
     fn publish_sys(&mut self, now: Instant, elapsed: Option<Duration>) {
         let s = &self.stats;
-        let connected = self
-            .conns
-            .values()
-            .filter(|c| c.phase == Phase::Active)
-            .count() as u64;
+        let connected = self.active_clients as u64;
         let total = self.sessions.len() as u64;
         let counts = [
             s.messages_received,

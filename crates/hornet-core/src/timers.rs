@@ -86,7 +86,7 @@ impl Broker {
     pub fn next_deadline(&self) -> Option<Instant> {
         let conn = self.conn_timers.peek().map(|Reverse((at, _))| *at);
         let session = self.session_timers.peek().map(|Reverse((at, _))| *at);
-        let sys = self.sys.next_due(&self.settings);
+        let sys = self.sys.next_due(&self.settings, self.started);
         [conn, session, sys].into_iter().flatten().min()
     }
 }
