@@ -136,13 +136,18 @@ mod tests {
             assert_eq!(packet, wrap(kind, Ack::new(pid(5))));
             let packet = decode_body(Protocol::V5, first, &[0, 5, 0x00]).unwrap();
             assert_eq!(packet, wrap(kind, Ack::new(pid(5))));
-            // And the encoder uses the shortest form.
+            // Success without properties: the encoder omits the tail.
             assert_eq!(encode(&wrap(kind, Ack::new(pid(5))), Protocol::V5).len(), 4);
         }
+        // A reason code without a property length decodes...
+        let short = decode_body(Protocol::V5, 0x40, &[0, 5, 0x97]).unwrap();
         let e = Ack::with_reason(pid(5), ReasonCode::QuotaExceeded);
+        assert_eq!(short, Packet::PubAck(e.clone()));
+        // ...but the encoder follows a reason code with a property length,
+        // as Mosquitto does.
         assert_eq!(
             encode(&Packet::PubAck(e), Protocol::V5),
-            [0x40, 3, 0, 5, 0x97]
+            [0x40, 4, 0, 5, 0x97, 0x00]
         );
     }
 
