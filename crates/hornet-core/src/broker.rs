@@ -361,11 +361,12 @@ impl Broker {
                     conn.info.listener_port
                 );
                 let answer = match error {
-                    DecodeError::UnsupportedProtocolLevel(_)
-                    | DecodeError::InvalidProtocolName { .. } => {
-                        // [MQTT-3.1.2-2]: CONNACK 0x01 (3.x) / 0x84 (5.0), then close.
+                    // [MQTT-3.1.2-2]: CONNACK 0x01 (3.x) / 0x84 (5.0), then close.
+                    DecodeError::UnsupportedProtocolLevel(_) => {
                         Some(ReasonCode::UnsupportedProtocolVersion)
                     }
+                    // [MQTT-3.1.2-1]: not MQTT at all; close without a word.
+                    DecodeError::InvalidProtocolName { .. } => None,
                     _ if protocol == Some(Protocol::V5) => Some(reason),
                     _ => None,
                 };

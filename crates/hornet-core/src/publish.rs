@@ -75,6 +75,14 @@ impl Broker {
                 publish.topic
             );
         }
+        // MQTT 5 acks say 0x10 when nobody was subscribed, as Mosquitto
+        // does; 3.x acks carry no reason code.
+        let v5 = self.conns[&id].protocol.is_v5();
+        let outcome = |matched: bool| match (v5, denied, matched) {
+            (false, _, _) | (true, false, true) => ReasonCode::Success,
+            (true, true, _) => ReasonCode::NotAuthorized,
+            (true, false, false) => ReasonCode::NoMatchingSubscribers,
+        };
         match (publish.qos, packet_id) {
             (QoS::AtMostOnce, _) | (_, None) => {
                 if !denied {
@@ -82,34 +90,22 @@ impl Broker {
                 }
             }
             (QoS::AtLeastOnce, Some(pid)) => {
-                if !denied {
-                    self.accept_publish(now, publish, session_key);
-                }
-                let reason = if denied {
-                    ReasonCode::NotAuthorized
-                } else {
-                    ReasonCode::Success
-                };
+                let matched = !denied && self.accept_publish(now, publish, session_key);
+                let reason = outcome(matched);
                 self.send_to(id, Packet::PubAck(Ack::with_reason(pid, reason)));
             }
             (QoS::ExactlyOnce, Some(pid)) => {
                 let first = match session_key.and_then(|k| self.sessions.get_mut(&k)) {
-                    Some(session) => session.incoming_qos2.insert(pid.get()),
-                    None => true,
+                    Some(session) => !denied && session.incoming_qos2.insert(pid.get()),
+                    None => !denied,
                 };
-                if first && !denied {
-                    self.accept_publish(now, publish, session_key);
-                }
-                let reason = if denied {
-                    ReasonCode::NotAuthorized
+                // A resent QoS 2 PUBLISH is acknowledged again, not routed again.
+                let matched = if first {
+                    self.accept_publish(now, publish, session_key)
                 } else {
-                    ReasonCode::Success
+                    !denied
                 };
-                if denied {
-                    if let Some(session) = session_key.and_then(|k| self.sessions.get_mut(&k)) {
-                        session.incoming_qos2.remove(&pid.get());
-                    }
-                }
+                let reason = outcome(matched);
                 self.send_to(id, Packet::PubRec(Ack::with_reason(pid, reason)));
             }
         }
@@ -123,13 +119,14 @@ impl Broker {
     }
 
     /// Applies the retain flag and routes `publish` to every subscriber.
-    /// `origin` is the publishing session, for No Local.
+    /// `origin` is the publishing session, for No Local. Returns whether
+    /// any subscription matched.
     pub(crate) fn accept_publish(
         &mut self,
         now: Instant,
         mut publish: Publish,
         origin: Option<SessionKey>,
-    ) {
+    ) -> bool {
         publish.dup = false;
         publish.packet_id = None;
         if publish.retain {
@@ -141,11 +138,12 @@ impl Broker {
                     .insert(&publish.topic.clone(), publish.clone());
             }
         }
-        self.route(now, &publish, origin);
+        self.route(now, &publish, origin)
     }
 
-    /// Delivers `publish` to every session with a matching subscription.
-    fn route(&mut self, _now: Instant, publish: &Publish, origin: Option<SessionKey>) {
+    /// Delivers `publish` to every session with a matching subscription;
+    /// returns whether there was one.
+    fn route(&mut self, _now: Instant, publish: &Publish, origin: Option<SessionKey>) -> bool {
         let targets = &mut self.route_targets;
         targets.clear();
         self.subs.for_each_match(&publish.topic, |key, sub| {
@@ -160,7 +158,7 @@ impl Broker {
             }
         });
         if self.route_targets.is_empty() {
-            return;
+            return false;
         }
         let targets: Vec<(SessionKey, Target)> = self.route_targets.drain().collect();
         for (key, target) in targets {
@@ -174,6 +172,7 @@ impl Broker {
             }
             self.deliver(key, msg);
         }
+        true
     }
 
     /// Hands one message to session `key`: sent now, queued, or dropped.

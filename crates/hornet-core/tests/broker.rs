@@ -652,3 +652,26 @@ fn session_expiry_removes_an_offline_mqtt5_session() {
     w.advance(Duration::from_secs(31));
     assert_eq!(w.broker.session_count(), 0);
 }
+
+#[test]
+fn mqtt5_acks_say_when_nobody_was_subscribed() {
+    // MQTT 5 §3.4.2.1: 0x10 No matching subscribers.
+    let mut w = World::new();
+    let publisher = w.connect("pub", Protocol::V5, true);
+    w.publish(publisher, "nobody/here", "x", QoS::AtLeastOnce, false);
+    assert_eq!(
+        w.take(publisher),
+        vec![Packet::PubAck(Ack::with_reason(
+            pid(100),
+            ReasonCode::NoMatchingSubscribers
+        ))]
+    );
+    w.publish(publisher, "nobody/here", "x", QoS::ExactlyOnce, false);
+    assert_eq!(
+        w.take(publisher),
+        vec![Packet::PubRec(Ack::with_reason(
+            pid(100),
+            ReasonCode::NoMatchingSubscribers
+        ))]
+    );
+}

@@ -29,6 +29,18 @@ pub fn clients_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/clients")
 }
 
+/// Panics (saying what to install) unless `program` is an executable on `PATH`.
+pub fn require(program: &str, install: &str) {
+    let found = std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path)
+            .any(|dir| std::fs::metadata(dir.join(program)).is_ok_and(|m| m.is_file()))
+    });
+    assert!(
+        found,
+        "`{program}` not found on PATH: install {install} (see .ci/run)"
+    );
+}
+
 /// A running child process whose output lines are collected; killed on drop.
 pub struct Proc {
     name: String,
