@@ -3,17 +3,19 @@
 //! process's stderr while real sockets drive it; and the loopback-only
 //! anonymous default seen from a non-loopback address.
 
+#[path = "support/codec_client.rs"]
+mod codec_client;
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpStream, UdpSocket};
+use std::io::{BufRead, BufReader};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{channel, Receiver};
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
+use codec_client::Raw;
 use common::{free_port, wait_for_port, TIMEOUT};
-use hornet_codec::{Connect, Decoder, Packet, PacketId, Protocol, Publish, QoS, ReasonCode};
+use hornet_codec::{Connect, Packet, PacketId, Protocol, Publish, QoS, ReasonCode};
 
 /// The broker process and its stderr, line by line.
 struct Hornet {
@@ -80,60 +82,6 @@ impl Drop for Hornet {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-/// A hand-driven MQTT client over a std socket.
-struct Raw {
-    stream: TcpStream,
-    decoder: Decoder,
-    buf: BytesMut,
-    protocol: Protocol,
-}
-
-impl Raw {
-    /// Connects to `to`. Connecting to one of the machine's own
-    /// non-loopback addresses makes that address the peer the broker sees.
-    fn connect_to(to: SocketAddr, connect: Connect) -> Raw {
-        let stream = TcpStream::connect(to).unwrap();
-        stream.set_read_timeout(Some(TIMEOUT)).unwrap();
-        let protocol = connect.protocol;
-        let mut raw = Raw {
-            stream,
-            decoder: Decoder::with_protocol(protocol),
-            buf: BytesMut::new(),
-            protocol,
-        };
-        raw.send(connect.into());
-        raw
-    }
-
-    fn send(&mut self, packet: Packet) {
-        let mut out = BytesMut::new();
-        packet.encode(self.protocol, &mut out).unwrap();
-        self.stream.write_all(&out).unwrap();
-    }
-
-    /// The next packet, or `None` at EOF.
-    fn recv(&mut self) -> Option<Packet> {
-        loop {
-            if let Some(p) = self
-                .decoder
-                .decode(&mut self.buf)
-                .expect("broker sent a valid packet")
-            {
-                return Some(p);
-            }
-            let mut chunk = [0u8; 4096];
-            let n = self
-                .stream
-                .read(&mut chunk)
-                .expect("read within the timeout");
-            if n == 0 {
-                return None;
-            }
-            self.buf.extend_from_slice(&chunk[..n]);
-        }
     }
 }
 
@@ -273,4 +221,32 @@ fn a_bad_config_exits_with_file_line_and_reason() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&format!("{}:3", path.display())), "{err}");
     assert!(err.contains("max_queued_messages"), "{err}");
+}
+
+#[test]
+fn a_mosquitto_conf_is_read_and_unsupported_keys_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mosquitto.conf");
+    std::fs::write(
+        &path,
+        "# from a blog post\nlistener 1883\nallow_anonymous true\npassword_file /etc/mosquitto/pwfile\nmax_queued_messages 10\n",
+    )
+    .unwrap();
+    let mut hornet = Hornet::start(&["-c", path.to_str().unwrap()]);
+    hornet.expect(&["mosquitto.conf:4", "password_file"]);
+    hornet.expect(&["Opening MQTT listener", "anonymous clients from anywhere"]);
+    // The default listener serves IPv6 too.
+    let v6: SocketAddr = (std::net::Ipv6Addr::LOCALHOST, hornet.port).into();
+    if std::net::TcpStream::connect(v6).is_ok() {
+        let mut client = Raw::connect_to(v6, connect_packet(Protocol::V5, "v6-client", 60));
+        assert!(
+            matches!(client.recv(), Some(Packet::ConnAck(a)) if a.reason_code == ReasonCode::Success)
+        );
+        hornet.expect(&[
+            "New client connected from [::1]:",
+            "as v6-client (p5, c1, k60).",
+        ]);
+    } else {
+        eprintln!("no IPv6 loopback on this machine; the IPv6 half of this test did not run");
+    }
 }

@@ -1,0 +1,183 @@
+//! Limits as users set them in mosquitto.conf, observed through real
+//! sockets: `max_connections`, `max_inflight_messages`, `max_packet_size`,
+//! and a slow subscriber that must not hold up a fast one.
+
+#[path = "support/codec_client.rs"]
+mod codec_client;
+mod common;
+
+use codec_client::Raw;
+use common::TestBroker;
+use hornet_codec::{
+    Ack, Connect, Packet, PacketId, Property, Protocol, Publish, QoS, ReasonCode, Subscribe,
+};
+
+fn pid(n: u16) -> PacketId {
+    PacketId::new(n).unwrap()
+}
+
+fn connect(broker: &TestBroker, protocol: Protocol, id: &str) -> Raw {
+    let mut c = Connect::new(protocol, id);
+    c.keep_alive = 60;
+    let mut raw = Raw::connect_to(broker.addr(), c);
+    match raw.recv() {
+        Some(Packet::ConnAck(a)) if a.reason_code == ReasonCode::Success => raw,
+        other => panic!("{id}: expected a successful CONNACK, got {other:?}"),
+    }
+}
+
+fn subscribe(raw: &mut Raw, filter: &str, qos: QoS) {
+    raw.send(Subscribe::new(pid(1), filter, qos).into());
+    assert!(matches!(raw.recv(), Some(Packet::SubAck(_))));
+}
+
+fn publish(raw: &mut Raw, topic: &str, payload: &[u8], qos: QoS, id: u16) {
+    let mut p = Publish::new(topic, payload.to_vec());
+    p.qos = qos;
+    if qos != QoS::AtMostOnce {
+        p.packet_id = Some(pid(id));
+    }
+    raw.send(p.into());
+}
+
+#[test]
+fn max_connections_refuses_the_connection_over_the_limit() {
+    // Mosquitto 2.0.11 accepted the third connection in this setup.
+    if common::hornet_only() {
+        return;
+    }
+    let broker = TestBroker::with_conf("max_connections 2");
+    let _a = connect(&broker, Protocol::V3_1_1, "mc-a");
+    let _b = connect(&broker, Protocol::V3_1_1, "mc-b");
+    let mut c = Raw::connect_to(broker.addr(), Connect::new(Protocol::V3_1_1, "mc-c"));
+    assert_eq!(
+        c.recv(),
+        None,
+        "the third connection is closed without CONNACK"
+    );
+}
+
+#[test]
+fn max_inflight_messages_holds_further_qos1_messages_until_acknowledged() {
+    // [MQTT-4.3.2-…] flow control: at most N unacknowledged PUBLISH per client.
+    let broker = TestBroker::with_conf("max_inflight_messages 2");
+    let mut sub = connect(&broker, Protocol::V3_1_1, "if-sub");
+    subscribe(&mut sub, "if/t", QoS::AtLeastOnce);
+    let mut publisher = connect(&broker, Protocol::V3_1_1, "if-pub");
+    for i in 1..=4u16 {
+        publish(&mut publisher, "if/t", &[i as u8], QoS::AtLeastOnce, i);
+        assert!(matches!(publisher.recv(), Some(Packet::PubAck(_))));
+    }
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        match sub.recv() {
+            Some(Packet::Publish(p)) => ids.push((p.payload[0], p.packet_id.unwrap())),
+            other => panic!("expected PUBLISH, got {other:?}"),
+        }
+    }
+    assert_eq!(ids.iter().map(|(b, _)| *b).collect::<Vec<_>>(), vec![1, 2]);
+    // All four were routed (the publisher has its PUBACKs), so a third
+    // PUBLISH, had it been sent, would come before this PINGRESP.
+    sub.send(Packet::PingReq);
+    assert_eq!(
+        sub.recv(),
+        Some(Packet::PingResp),
+        "nothing beyond the window"
+    );
+    sub.send(Packet::PubAck(Ack::new(ids[0].1)));
+    match sub.recv() {
+        Some(Packet::Publish(p)) => assert_eq!(&p.payload[..], &[3]),
+        other => panic!("expected message 3 after the PUBACK, got {other:?}"),
+    }
+}
+
+#[test]
+fn max_packet_size_refuses_larger_packets_with_0x95_for_mqtt5() {
+    let broker = TestBroker::with_conf("max_packet_size 200");
+    let mut v5 = Raw::connect_to(broker.addr(), Connect::new(Protocol::V5, "mps-5"));
+    match v5.recv() {
+        Some(Packet::ConnAck(a)) => {
+            if !common::against_mosquitto() {
+                assert_eq!(
+                    a.properties.maximum_packet_size(),
+                    Some(200),
+                    "CONNACK announces it"
+                );
+            }
+        }
+        other => panic!("expected CONNACK, got {other:?}"),
+    }
+    publish(&mut v5, "mps/t", &[0u8; 300], QoS::AtMostOnce, 0);
+    match v5.recv() {
+        Some(Packet::Disconnect(d)) => assert_eq!(d.reason_code, ReasonCode::PacketTooLarge),
+        None => assert!(
+            common::against_mosquitto(),
+            "Hornet says why before closing"
+        ),
+        other => panic!("expected DISCONNECT 0x95, got {other:?}"),
+    }
+    let mut v3 = connect(&broker, Protocol::V3_1_1, "mps-3");
+    publish(&mut v3, "mps/t", &[0u8; 300], QoS::AtMostOnce, 0);
+    assert_eq!(v3.recv(), None, "3.1.1: closed");
+    // Others are still served.
+    let mut ok = connect(&broker, Protocol::V3_1_1, "mps-ok");
+    subscribe(&mut ok, "mps/ok", QoS::AtMostOnce);
+    publish(&mut ok, "mps/ok", b"small", QoS::AtMostOnce, 0);
+    assert!(matches!(ok.recv(), Some(Packet::Publish(p)) if &p.payload[..] == b"small"));
+}
+
+#[test]
+fn messages_over_the_clients_maximum_packet_size_are_not_sent_to_it() {
+    // [MQTT-3.1.2-25]
+    if common::hornet_only() {
+        return;
+    }
+    let broker = TestBroker::start();
+    let mut c = Connect::new(Protocol::V5, "small-client");
+    c.properties.push(Property::MaximumPacketSize(64));
+    let mut small = Raw::connect_to(broker.addr(), c);
+    assert!(matches!(small.recv(), Some(Packet::ConnAck(_))));
+    subscribe(&mut small, "mps/#", QoS::AtMostOnce);
+    let mut publisher = connect(&broker, Protocol::V5, "mps-pub");
+    publish(&mut publisher, "mps/big", &[7u8; 100], QoS::AtMostOnce, 0);
+    publish(&mut publisher, "mps/small", b"fits", QoS::AtMostOnce, 0);
+    match small.recv() {
+        Some(Packet::Publish(p)) => assert_eq!(&p.payload[..], b"fits"),
+        other => panic!("expected only the small message, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_subscriber_that_never_reads_does_not_hold_up_the_others() {
+    // Bounded per-connection output: the stuck reader's messages wait in its
+    // own session queue (and are dropped beyond max_queued_messages).
+    let broker = TestBroker::with_conf("max_queued_messages 100");
+    let mut stuck = connect(&broker, Protocol::V3_1_1, "stuck");
+    subscribe(&mut stuck, "flood/#", QoS::AtMostOnce);
+    let mut fast = connect(&broker, Protocol::V3_1_1, "fast");
+    subscribe(&mut fast, "flood/#", QoS::AtMostOnce);
+    let mut publisher = connect(&broker, Protocol::V3_1_1, "flooder");
+    let payload = vec![0u8; 16 * 1024];
+    let total = 2000u32; // 32 MiB: far more than the stuck socket's buffers
+    let sender = std::thread::spawn(move || {
+        for _ in 0..total {
+            publish(&mut publisher, "flood/x", &payload, QoS::AtMostOnce, 0);
+        }
+        publisher
+    });
+    let mut got = 0;
+    while got < total {
+        match fast.recv() {
+            Some(Packet::Publish(_)) => got += 1,
+            other => panic!("fast subscriber: expected PUBLISH, got {other:?} after {got}"),
+        }
+    }
+    let _publisher = sender.join().unwrap();
+    if let Some(dropped) = broker.inspect(|b| b.dropped_for("stuck")) {
+        assert!(
+            dropped.unwrap_or(0) > 0,
+            "the stuck client's excess was dropped, not buffered"
+        );
+    }
+    drop(stuck);
+}
