@@ -463,13 +463,16 @@ impl Broker {
             return;
         }
         self.active_clients -= 1;
+        // Detach first: the will may match the client's own subscriptions,
+        // and must then be queued for the session, not sent on a connection
+        // that no longer exists.
+        if let Some(key) = conn.session {
+            self.detach_session(now, key, id);
+        }
         if abnormal {
             if let Some(will) = conn.will {
                 self.publish_will(now, will);
             }
-        }
-        if let Some(key) = conn.session {
-            self.detach_session(now, key, id);
         }
     }
 

@@ -675,3 +675,28 @@ fn mqtt5_acks_say_when_nobody_was_subscribed() {
         ))]
     );
 }
+
+#[test]
+fn a_will_matching_its_own_clients_subscription_is_queued_for_the_session() {
+    // The will is published after the connection is gone ([MQTT-3.1.2-8]);
+    // a persistent session subscribed to it gets it on return.
+    let mut w = World::new();
+    let mut c = Connect::new(Protocol::V3_1_1, "self");
+    c.clean_start = false;
+    c.will = Some(LastWill {
+        topic: "status/self".into(),
+        payload: "offline".into(),
+        qos: QoS::AtLeastOnce,
+        retain: false,
+        properties: Default::default(),
+    });
+    let (id, _) = w.connect_with(c);
+    w.subscribe(id, "status/#", QoS::AtLeastOnce);
+    w.close(id);
+    let mut c = Connect::new(Protocol::V3_1_1, "self");
+    c.clean_start = false;
+    let (id, ack) = w.connect_with(c);
+    assert!(ack.session_present);
+    let got = w.take(id);
+    assert_eq!(&publishes(&got)[0].payload[..], b"offline");
+}
