@@ -408,7 +408,8 @@ impl Broker {
             disconnect
                 .properties
                 .push(Property::ReasonString(rule.into()));
-            self.out.send(id, conn, &mut self.stats, disconnect.into());
+            let packet = fit_reason_string(disconnect.into(), conn);
+            self.out.send(id, conn, &mut self.stats, packet);
         }
         self.end_connection(now, id, true);
     }
@@ -531,4 +532,24 @@ impl Broker {
             );
         }
     }
+}
+
+/// Drops the Reason String (and User Properties) of a DISCONNECT or
+/// CONNACK that would not fit the client's Maximum Packet Size
+/// ([MQTT-3.1.2-25], [MQTT-3.14.2-3]): the reason code alone still says why.
+pub(crate) fn fit_reason_string(mut packet: Packet, conn: &Conn) -> Packet {
+    let fits = |p: &Packet| {
+        p.encoded_len(conn.protocol)
+            .is_ok_and(|n| n <= conn.max_packet_size as usize)
+    };
+    if !fits(&packet) {
+        match &mut packet {
+            Packet::Disconnect(d) => d.properties = Default::default(),
+            Packet::ConnAck(c) => c
+                .properties
+                .retain(|p| !matches!(p, Property::ReasonString(_) | Property::UserProperty(..))),
+            _ => {}
+        }
+    }
+    packet
 }

@@ -11,10 +11,10 @@
 use std::time::{Duration, Instant};
 
 use bytestring::ByteString;
-use hornet_codec::{ConnAck, Connect, Disconnect, Packet, Property, Protocol, ReasonCode};
+use hornet_codec::{ConnAck, Connect, Disconnect, Property, Protocol, ReasonCode};
 
 use crate::broker::{Broker, ConnId, Phase};
-use crate::session::{Outbound, Session, NEVER_EXPIRES};
+use crate::session::{Session, NEVER_EXPIRES};
 use crate::settings::Anonymous;
 
 impl Broker {
@@ -22,6 +22,10 @@ impl Broker {
         let protocol = connect.protocol;
         let conn = self.conns.get_mut(&id).expect("caller checked");
         conn.protocol = protocol;
+        if protocol.is_v5() {
+            // Known before any answer: even a refusal must fit it.
+            conn.max_packet_size = connect.properties.maximum_packet_size().unwrap_or(u32::MAX);
+        }
         let peer = conn.info.peer;
 
         // Client identifier ([MQTT-3.1.3-7] .. [MQTT-3.1.3-9]).
@@ -184,7 +188,8 @@ impl Broker {
         if let (true, Some(text)) = (conn.protocol.is_v5(), text) {
             connack.properties.push(Property::ReasonString(text.into()));
         }
-        self.out.send(id, conn, &mut self.stats, connack.into());
+        let packet = crate::broker::fit_reason_string(connack.into(), conn);
+        self.out.send(id, conn, &mut self.stats, packet);
         self.conns.remove(&id);
         self.out.close(id);
     }
@@ -222,30 +227,20 @@ impl Broker {
         }
     }
 
-    /// Resends what the client has not acknowledged: PUBLISH with DUP for
-    /// QoS 1 and unacknowledged QoS 2, PUBREL after PUBREC ([MQTT-4.4.0-1]).
+    /// Queues what the client has not acknowledged for resending, in the
+    /// order it was first sent: PUBLISH with DUP for QoS 1 and unacknowledged
+    /// QoS 2, PUBREL after PUBREC ([MQTT-4.4.0-1]). They keep their packet
+    /// ids and go out as the new connection's window allows
+    /// ([MQTT-4.9.0-2]); see `flush`.
     fn resend_inflight(&mut self, key: u64) {
-        let Some(session) = self.sessions.get(&key) else {
+        let Some(session) = self.sessions.get_mut(&key) else {
             return;
         };
-        let Some(id) = session.conn else { return };
-        let pending = session.inflight_in_order();
-        let conn = self
-            .conns
-            .get_mut(&id)
-            .expect("session's connection is live");
-        for (packet_id, state) in pending {
-            let pid = hornet_codec::PacketId::new(packet_id).expect("nonzero");
-            let packet = match state {
-                Outbound::Qos1(mut p) | Outbound::Qos2Sent(mut p) => {
-                    p.dup = true;
-                    p.packet_id = Some(pid);
-                    Packet::Publish(p)
-                }
-                Outbound::Qos2Released => Packet::PubRel(hornet_codec::Ack::new(pid)),
-            };
-            self.out.send(id, conn, &mut self.stats, packet);
-        }
+        session.pending_resend = session
+            .inflight_in_order()
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
     }
 
     pub(crate) fn handle_disconnect(&mut self, now: Instant, id: ConnId, disconnect: Disconnect) {

@@ -22,7 +22,7 @@
 use std::time::Instant;
 
 use bytestring::ByteString;
-use hornet_codec::{Ack, Packet, Property, Publish, QoS, ReasonCode};
+use hornet_codec::{Ack, Packet, PacketId, Property, Publish, QoS, ReasonCode};
 
 use crate::broker::{Broker, ConnId};
 use crate::session::{Outbound, SessionKey};
@@ -191,9 +191,7 @@ impl Broker {
             .conns
             .get_mut(&conn_id)
             .expect("session's connection is live");
-        if msg.payload.len() + msg.topic.len() + 16 > conn.max_packet_size as usize
-            && too_large(&msg, conn.protocol, conn.max_packet_size)
-        {
+        if too_large(&msg, conn.protocol, conn.max_packet_size) {
             // [MQTT-3.1.2-25]: never send more than the client's Maximum Packet Size.
             self.stats.publish_dropped += 1;
             tracing::debug!(
@@ -209,6 +207,7 @@ impl Broker {
                 .min(conn.receive_maximum),
         );
         let has_room = session.queue.is_empty()
+            && session.pending_resend.is_empty()
             && conn.unwritten < self.settings.max_unwritten_packets
             && (msg.qos == QoS::AtMostOnce || session.inflight.len() < window);
         if !has_room {
@@ -246,7 +245,10 @@ impl Broker {
         }
     }
 
-    /// Moves queued messages out while the window and the connection allow.
+    /// Moves messages out while the window and the connection allow:
+    /// first inflight messages waiting to be resent after a reconnect, then
+    /// the queue. A message over the client's Maximum Packet Size is
+    /// dropped as if delivered ([MQTT-3.1.2-25]).
     pub(crate) fn flush(&mut self, key: SessionKey) {
         let Some(session) = self.sessions.get_mut(&key) else {
             return;
@@ -261,13 +263,43 @@ impl Broker {
                 .max_inflight_messages
                 .min(conn.receive_maximum),
         );
+        let budget = self.settings.max_unwritten_packets;
+        while let Some(&id) = session.pending_resend.front() {
+            let sent = session.inflight.len() - session.pending_resend.len();
+            if conn.unwritten >= budget || sent >= window {
+                break;
+            }
+            session.pending_resend.pop_front();
+            let pid = PacketId::new(id).expect("packet ids are nonzero");
+            let packet = match session.inflight.get(&id) {
+                Some((_, Outbound::Qos1(p) | Outbound::Qos2Sent(p))) => {
+                    if too_large(p, conn.protocol, conn.max_packet_size) {
+                        session.inflight.remove(&id);
+                        self.stats.publish_dropped += 1;
+                        continue;
+                    }
+                    let mut p = p.clone();
+                    p.dup = true;
+                    p.packet_id = Some(pid);
+                    Packet::Publish(p)
+                }
+                Some((_, Outbound::Qos2Released)) => Packet::PubRel(Ack::new(pid)),
+                None => continue,
+            };
+            self.out.send(conn_id, conn, &mut self.stats, packet);
+        }
         while let Some(front) = session.queue.front() {
-            if conn.unwritten >= self.settings.max_unwritten_packets
+            if conn.unwritten >= budget
+                || !session.pending_resend.is_empty()
                 || (front.qos != QoS::AtMostOnce && session.inflight.len() >= window)
             {
                 break;
             }
             let msg = session.dequeue().expect("front exists");
+            if too_large(&msg, conn.protocol, conn.max_packet_size) {
+                self.stats.publish_dropped += 1;
+                continue;
+            }
             let packet = start_outbound(session, msg);
             self.out.send(conn_id, conn, &mut self.stats, packet);
         }
@@ -288,6 +320,8 @@ impl Broker {
             return;
         };
         let session = self.sessions.get_mut(&key).expect("attached");
+        // Answered before it was resent: it is no longer waiting to go out.
+        session.settle_resend(ack.packet_id.get());
         if let Some((_, Outbound::Qos1(_))) = session.inflight.get(&ack.packet_id.get()) {
             session.inflight.remove(&ack.packet_id.get());
             self.flush(key);
@@ -299,6 +333,8 @@ impl Broker {
             return;
         };
         let session = self.sessions.get_mut(&key).expect("attached");
+        // Answered before it was resent: it is no longer waiting to go out.
+        session.settle_resend(ack.packet_id.get());
         let pid = ack.packet_id;
         match session.inflight.get_mut(&pid.get()) {
             Some((_, state @ Outbound::Qos2Sent(_))) => {
@@ -337,6 +373,8 @@ impl Broker {
             return;
         };
         let session = self.sessions.get_mut(&key).expect("attached");
+        // Answered before it was resent: it is no longer waiting to go out.
+        session.settle_resend(ack.packet_id.get());
         if let Some((_, Outbound::Qos2Released)) = session.inflight.get(&ack.packet_id.get()) {
             session.inflight.remove(&ack.packet_id.get());
             self.flush(key);
@@ -381,6 +419,9 @@ fn start_outbound(session: &mut crate::session::Session, mut msg: Publish) -> Pa
 
 /// Whether `msg` encoded for `protocol` exceeds `max` bytes.
 fn too_large(msg: &Publish, protocol: hornet_codec::Protocol, max: u32) -> bool {
+    if max == u32::MAX {
+        return false;
+    }
     let mut probe = msg.clone();
     if probe.qos != QoS::AtMostOnce {
         probe.packet_id = hornet_codec::PacketId::new(1);

@@ -63,6 +63,9 @@ pub(crate) struct Session {
     pub(crate) inflight: AHashMap<u16, (u64, Outbound)>,
     next_packet_id: u16,
     next_seq: u64,
+    /// Inflight packet ids to resend on this connection, oldest first;
+    /// they count as inflight and go out as the window allows.
+    pub(crate) pending_resend: VecDeque<u16>,
     /// Messages waiting for the window or for the client to return.
     pub(crate) queue: VecDeque<Publish>,
     /// Payload bytes in `queue`.
@@ -87,6 +90,7 @@ impl Session {
             inflight: AHashMap::new(),
             next_packet_id: 1,
             next_seq: 0,
+            pending_resend: VecDeque::new(),
             queue: VecDeque::new(),
             queued_bytes: 0,
             dropped: 0,
@@ -122,6 +126,14 @@ impl Session {
             .collect();
         all.sort_unstable_by_key(|(seq, _, _)| *seq);
         all.into_iter().map(|(_, id, o)| (id, o)).collect()
+    }
+
+    /// The client answered `id`: it no longer waits to be resent (the
+    /// answer may come for a message received on an earlier connection).
+    pub(crate) fn settle_resend(&mut self, id: u16) {
+        if !self.pending_resend.is_empty() {
+            self.pending_resend.retain(|&p| p != id);
+        }
     }
 
     /// Appends to the queue if the limits allow; returns false when the
