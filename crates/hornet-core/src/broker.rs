@@ -182,6 +182,8 @@ pub struct Broker {
     pub(crate) active_clients: usize,
     /// Scratch space for routing: one entry per matched session.
     pub(crate) route_targets: AHashMap<SessionKey, crate::publish::Target>,
+    /// Scratch space for routing: the matched sessions in delivery order.
+    pub(crate) route_list: Vec<(SessionKey, crate::publish::Target)>,
 }
 
 impl Broker {
@@ -203,7 +205,10 @@ impl Broker {
             stats: Stats::default(),
             started: now,
             active_clients: 0,
-            route_targets: AHashMap::new(),
+            // Fixed seeds: the order sessions are served in is the same on
+            // every run, so the core stays deterministic end to end.
+            route_targets: AHashMap::with_hasher(ahash::RandomState::with_seeds(1, 2, 3, 4)),
+            route_list: Vec::new(),
         }
     }
 

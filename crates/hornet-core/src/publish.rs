@@ -160,8 +160,11 @@ impl Broker {
         if self.route_targets.is_empty() {
             return false;
         }
-        let targets: Vec<(SessionKey, Target)> = self.route_targets.drain().collect();
-        for (key, target) in targets {
+        // Reuse one vector across publishes: routing allocates nothing of
+        // its own once warm.
+        let mut targets = std::mem::take(&mut self.route_list);
+        targets.extend(self.route_targets.drain());
+        for (key, target) in targets.drain(..) {
             let mut msg = publish.clone();
             msg.qos = msg.qos.min(target.qos);
             // [MQTT-3.3.1-9]/[MQTT-3.3.1-12]: live messages go out with RETAIN 0
@@ -172,6 +175,7 @@ impl Broker {
             }
             self.deliver(key, msg);
         }
+        self.route_list = targets;
         true
     }
 
