@@ -65,6 +65,16 @@ impl Broker {
             }
         }
 
+        // Enhanced authentication (MQTT 5 §4.12): no method is supported yet.
+        if let Some(method) = connect.properties.authentication_method() {
+            tracing::info!(
+                "Client {client_id} from {peer} refused: authentication method '{method}' \
+                 is not supported (Hornet has no enhanced authentication methods yet)."
+            );
+            let text = "authentication method not supported";
+            return self.refuse(id, ReasonCode::BadAuthenticationMethod, Some(text));
+        }
+
         // Authentication: no password file yet, so a username is not proof.
         if let Err(reason) = self.admit(&connect, peer) {
             tracing::warn!("Client {client_id} from {peer} refused: {reason}",);

@@ -700,3 +700,15 @@ fn a_will_matching_its_own_clients_subscription_is_queued_for_the_session() {
     let got = w.take(id);
     assert_eq!(&publishes(&got)[0].payload[..], b"offline");
 }
+
+#[test]
+fn an_unsupported_authentication_method_is_refused_with_0x8c() {
+    // MQTT 5 §4.12: the server may refuse a method it does not support.
+    let mut w = World::new();
+    let mut c = Connect::new(Protocol::V5, "scram");
+    c.properties
+        .push(Property::AuthenticationMethod("SCRAM-SHA-1".into()));
+    let (id, ack) = w.connect_with(c);
+    assert_eq!(ack.reason_code, ReasonCode::BadAuthenticationMethod);
+    assert!(w.closed.contains(&id));
+}
