@@ -27,6 +27,9 @@ use super::Shared;
 /// many (and whenever the writer goes idle).
 const REPORT_EVERY: usize = 64;
 
+/// The largest write buffer a connection keeps between bursts.
+const MAX_IDLE_BUFFER: usize = 1 << 20;
+
 /// How long a closed connection waits for the peer to close its side.
 const LINGER: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -163,6 +166,10 @@ async fn write_loop(shared: Arc<Shared>, id: ConnId, outbox: Arc<Outbox>, mut wr
         unreported += count;
         unreported_bytes += out.len();
         out.clear();
+        if out.capacity() > MAX_IDLE_BUFFER {
+            // One burst must not pin megabytes to an idle connection.
+            out = BytesMut::with_capacity(8192);
+        }
         if unreported >= REPORT_EVERY {
             report(&shared, id, unreported, unreported_bytes);
             (unreported, unreported_bytes) = (0, 0);
