@@ -37,30 +37,21 @@ const LINGER: std::time::Duration = std::time::Duration::from_secs(2);
 pub(crate) async fn run(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, port: u16) {
     let id = ConnId(shared.next_conn.fetch_add(1, Ordering::Relaxed));
     let outbox = Arc::new(Outbox::new());
-    {
-        let mut hub = shared.lock();
-        hub.outboxes.insert(id, outbox.clone());
-        hub.broker.connection_opened(
-            Instant::now(),
-            id,
-            ConnInfo {
-                peer,
-                listener_port: port,
-            },
-        );
-        hub.dispatch();
-    }
+    shared.add_outbox(id, outbox.clone());
+    let info = ConnInfo {
+        peer,
+        listener_port: port,
+    };
+    shared.with_core(|core| core.connection_opened(Instant::now(), id, info));
     let (mut rd, wr) = stream.into_split();
     let writer = tokio::spawn(write_loop(shared.clone(), id, outbox.clone(), wr));
     if let Some(cause) = read_loop(&shared, id, &outbox, &mut rd).await {
-        let mut hub = shared.lock();
-        hub.broker.connection_closed(Instant::now(), id, cause);
-        hub.dispatch();
+        shared.with_core(|core| core.connection_closed(Instant::now(), id, cause));
     }
     outbox.close();
     let _ = writer.await;
     linger(&mut rd).await;
-    shared.lock().outboxes.remove(&id);
+    shared.remove_outbox(id);
     shared.active.fetch_sub(1, Ordering::AcqRel);
 }
 
@@ -109,19 +100,18 @@ async fn read_loop(
         if batch.is_empty() && failure.is_none() {
             continue;
         }
+        if let (Some(_), Some(p)) = (&failure, decoder.protocol()) {
+            outbox.set_protocol(p);
+        }
         let now = Instant::now();
-        let mut hub = shared.lock();
-        for (packet, len) in batch.drain(..) {
-            hub.broker.packet_received(now, id, packet, len);
-        }
-        if let Some(e) = &failure {
-            if let Some(p) = decoder.protocol() {
-                outbox.set_protocol(p);
+        shared.with_core(|core| {
+            for (packet, len) in batch.drain(..) {
+                core.packet_received(now, id, packet, len);
             }
-            hub.broker.decode_failed(now, id, e, decoder.protocol());
-        }
-        hub.dispatch();
-        drop(hub);
+            if let Some(e) = &failure {
+                core.decode_failed(now, id, e, decoder.protocol());
+            }
+        });
         if failure.is_some() {
             return None;
         }
@@ -157,10 +147,8 @@ async fn write_loop(shared: Arc<Shared>, id: ConnId, outbox: Arc<Outbox>, mut wr
             }
         }
         if let Err(e) = wr.write_all(&out).await {
-            let mut hub = shared.lock();
-            hub.broker
-                .connection_closed(Instant::now(), id, CloseCause::Error(e.to_string()));
-            hub.dispatch();
+            let cause = CloseCause::Error(e.to_string());
+            shared.with_core(|core| core.connection_closed(Instant::now(), id, cause));
             return;
         }
         unreported += count;
@@ -195,7 +183,5 @@ async fn linger(rd: &mut OwnedReadHalf) {
 }
 
 fn report(shared: &Shared, id: ConnId, packets: usize, bytes: usize) {
-    let mut hub = shared.lock();
-    hub.broker.packets_written(id, packets, bytes);
-    hub.dispatch();
+    shared.with_core(|core| core.packets_written(id, packets, bytes));
 }

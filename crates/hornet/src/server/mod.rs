@@ -1,13 +1,14 @@
 //! The network shell: listeners, connection tasks and the ticker around
 //! one [`hornet_core::Broker`].
 //!
-//! Threading: the core is a state machine behind one mutex (the "hub",
-//! which also maps connections to their outboxes). A connection's reader
-//! decodes outside the lock and holds it only to feed a batch of packets and
-//! queue the resulting packets on the recipients' outboxes; writers encode
-//! and write outside it. Decoding, encoding and socket I/O, most of the
-//! work per message, therefore run on every worker thread at once, and the
-//! serialized part is routing itself. See `ARCHITECTURE.md`.
+//! Threading: the core is a state machine behind one mutex; the map from
+//! connection to outbox is behind a second one, taken before the first is
+//! released (see [`Shared::with_core`]). A connection's reader decodes
+//! outside both and holds the core only to feed a batch of packets;
+//! writers encode and write outside both. Decoding, encoding and socket
+//! I/O, most of the work per message, therefore run on every worker thread
+//! at once, and the serialized part is routing itself. See
+//! `ARCHITECTURE.md`.
 
 mod conn;
 mod outbox;
@@ -29,37 +30,16 @@ use outbox::Outbox;
 /// How often the core's timers are checked.
 const TICK: Duration = Duration::from_millis(100);
 
-/// The broker and the connections' outboxes, under one lock.
-pub(crate) struct Hub {
-    pub(crate) broker: Broker,
-    pub(crate) outboxes: HashMap<ConnId, Arc<Outbox>>,
-    actions: Vec<Action>,
-}
-
-impl Hub {
-    /// Hands every pending core action to its connection's outbox.
-    pub(crate) fn dispatch(&mut self) {
-        self.broker.drain_actions(&mut self.actions);
-        for action in self.actions.drain(..) {
-            match action {
-                Action::Send { conn, packet } => {
-                    if let Some(outbox) = self.outboxes.get(&conn) {
-                        outbox.push(packet);
-                    }
-                }
-                Action::Close { conn } => {
-                    if let Some(outbox) = self.outboxes.get(&conn) {
-                        outbox.close();
-                    }
-                }
-            }
-        }
-    }
-}
-
 /// State shared by every task of one server.
+///
+/// Two locks, always taken in this order: `core` (the broker state machine)
+/// and `outboxes` (who receives the packets it emits). A caller holding the
+/// core takes the outbox lock before letting the core go (lock coupling):
+/// packets therefore reach each outbox in exactly the core's order, while
+/// the next caller already runs the core as this one hands packets out.
 pub(crate) struct Shared {
-    hub: Mutex<Hub>,
+    core: Mutex<Broker>,
+    outboxes: Mutex<HashMap<ConnId, Arc<Outbox>>>,
     pub(crate) next_conn: AtomicU64,
     pub(crate) active: AtomicUsize,
     pub(crate) max_packet_size: usize,
@@ -67,12 +47,51 @@ pub(crate) struct Shared {
     connection_messages: bool,
 }
 
+/// A panic while holding a lock is a bug; keep serving the others.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 impl Shared {
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Hub> {
-        // A panic while holding the lock is a bug; keep serving the others.
-        self.hub
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// Feeds the core through `f`, then hands what it emitted to the
+    /// connections' outboxes.
+    pub(crate) fn with_core<R>(&self, f: impl FnOnce(&mut Broker) -> R) -> R {
+        let mut core = lock(&self.core);
+        let result = f(&mut core);
+        let mut actions = Vec::new();
+        core.drain_actions(&mut actions);
+        if actions.is_empty() {
+            return result;
+        }
+        let outboxes = lock(&self.outboxes);
+        drop(core);
+        for action in actions {
+            match action {
+                Action::Send { conn, packet } => {
+                    if let Some(outbox) = outboxes.get(&conn) {
+                        outbox.push(packet);
+                    }
+                }
+                Action::Close { conn } => {
+                    if let Some(outbox) = outboxes.get(&conn) {
+                        outbox.close();
+                    }
+                }
+            }
+        }
+        result
+    }
+
+    /// Registers a connection's outbox before the core hears of it.
+    pub(crate) fn add_outbox(&self, id: ConnId, outbox: Arc<Outbox>) {
+        lock(&self.outboxes).insert(id, outbox);
+    }
+
+    /// Forgets a finished connection's outbox.
+    pub(crate) fn remove_outbox(&self, id: ConnId) {
+        lock(&self.outboxes).remove(&id);
     }
 }
 
@@ -110,11 +129,8 @@ impl Server {
     pub async fn start(config: &Config) -> io::Result<Server> {
         let settings = settings_from(config);
         let shared = Arc::new(Shared {
-            hub: Mutex::new(Hub {
-                broker: Broker::new(settings, Instant::now()),
-                outboxes: HashMap::new(),
-                actions: Vec::new(),
-            }),
+            core: Mutex::new(Broker::new(settings, Instant::now())),
+            outboxes: Mutex::new(HashMap::new()),
             next_conn: AtomicU64::new(1),
             active: AtomicUsize::new(0),
             max_packet_size: config.limits.max_packet_size as usize,
@@ -148,7 +164,7 @@ impl Server {
 
     /// Runs `f` on the broker state (for tests and the admin side).
     pub fn inspect<R>(&self, f: impl FnOnce(&Broker) -> R) -> R {
-        f(&self.shared.lock().broker)
+        f(&lock(&self.shared.core))
     }
 
     /// Stops accepting and ticking. Open connections end with the runtime.
@@ -224,8 +240,6 @@ async fn tick_loop(shared: Arc<Shared>) {
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
-        let mut hub = shared.lock();
-        hub.broker.tick(Instant::now());
-        hub.dispatch();
+        shared.with_core(|core| core.tick(Instant::now()));
     }
 }
