@@ -89,6 +89,18 @@ pub enum Action {
     },
 }
 
+/// A session's queue as seen from outside (see [`Broker::queue_state`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueState {
+    /// Messages waiting (behind the inflight window, or while offline).
+    pub queued: usize,
+    /// Messages dropped because the queue was full, over the session's life.
+    pub dropped: u64,
+    /// A drop episode is under way (it was logged; it ends when the queue
+    /// is empty again).
+    pub dropping: bool,
+}
+
 /// Where a connection is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Phase {
@@ -248,6 +260,17 @@ impl Broker {
     /// Retained messages.
     pub fn retained_count(&self) -> usize {
         self.retained.len()
+    }
+
+    /// The queue of `client_id`'s session: waiting messages, messages
+    /// dropped over its life, and whether a drop episode is under way.
+    pub fn queue_state(&self, client_id: &str) -> Option<QueueState> {
+        let session = &self.sessions[self.by_client_id.get(client_id)?];
+        Some(QueueState {
+            queued: session.queue.len(),
+            dropped: session.dropped,
+            dropping: session.dropping.is_some(),
+        })
     }
 
     /// Messages dropped for `client_id` because its queue was full.

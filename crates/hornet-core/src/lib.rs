@@ -30,6 +30,6 @@ mod sys;
 mod timers;
 pub mod trie;
 
-pub use broker::{Action, Broker, CloseCause, ConnId, ConnInfo};
+pub use broker::{Action, Broker, CloseCause, ConnId, ConnInfo, QueueState};
 pub use settings::{Anonymous, Settings};
 pub use sys::Stats;

@@ -9,7 +9,7 @@ use hornet_codec::{
     Ack, ConnAck, Connect, Disconnect, LastWill, Packet, PacketId, Property, Protocol, Publish,
     QoS, ReasonCode, RetainHandling, Subscribe, SubscribeFilter, SubscriptionOptions,
 };
-use hornet_core::{Action, Anonymous, Broker, CloseCause, ConnId, ConnInfo, Settings};
+use hornet_core::{Action, Anonymous, Broker, CloseCause, ConnId, ConnInfo, QueueState, Settings};
 
 /// A broker, a virtual clock and what each connection was sent.
 struct World {
@@ -711,4 +711,49 @@ fn an_unsupported_authentication_method_is_refused_with_0x8c() {
     let (id, ack) = w.connect_with(c);
     assert_eq!(ack.reason_code, ReasonCode::BadAuthenticationMethod);
     assert!(w.closed.contains(&id));
+}
+
+#[test]
+fn a_drop_episode_lasts_until_the_queue_is_empty() {
+    // One warning per episode: the session stays "dropping" while any
+    // backlog is left, and a new episode starts only after it drained.
+    let mut w = World::with(Settings {
+        max_queued_messages: 2,
+        max_inflight_messages: 1,
+        sys_interval: None,
+        ..Settings::default()
+    });
+    let sub = w.connect("sub", Protocol::V3_1_1, true);
+    w.subscribe(sub, "q", QoS::AtLeastOnce);
+    let publisher = w.connect("pub", Protocol::V3_1_1, true);
+    for i in 0..5 {
+        w.publish(publisher, "q", &i.to_string(), QoS::AtLeastOnce, false);
+    }
+    // 1 inflight, 2 queued, 2 dropped: one episode.
+    let state = |w: &World| w.broker.queue_state("sub").unwrap();
+    assert_eq!(
+        state(&w),
+        QueueState {
+            queued: 2,
+            dropped: 2,
+            dropping: true
+        }
+    );
+    let mut acked = 0;
+    while let Some(id) = publishes(&w.take(sub)).first().and_then(|p| p.packet_id) {
+        w.send(sub, Packet::PubAck(Ack::new(id)));
+        acked += 1;
+        if acked == 1 {
+            assert!(state(&w).dropping, "still a backlog: the same episode");
+        }
+    }
+    assert_eq!(acked, 3, "the inflight message and both queued ones");
+    assert_eq!(
+        state(&w),
+        QueueState {
+            queued: 0,
+            dropped: 2,
+            dropping: false
+        }
+    );
 }
