@@ -40,6 +40,17 @@ impl Broker {
         let conn = self.conns.get_mut(&id).expect("caller checked");
         self.stats.publish_received += 1;
 
+        // [MQTT-3.3.4-6]: Subscription Identifiers are the server's to send.
+        if publish
+            .properties
+            .subscription_identifiers()
+            .next()
+            .is_some()
+        {
+            let rule = "[MQTT-3.3.4-6] a PUBLISH from a client carries a Subscription Identifier";
+            return self.protocol_violation(now, id, ReasonCode::ProtocolError, rule);
+        }
+
         // Topic aliases (MQTT 5, §3.3.2.3.4).
         if let Some(alias) = publish.properties.topic_alias() {
             if alias == 0 || alias > self.settings.topic_alias_maximum {

@@ -22,7 +22,7 @@ use crate::ConnId;
 /// A session's key in the broker's tables (stable for the session's life).
 pub(crate) type SessionKey = u64;
 
-/// Session Expiry Interval meaning "never" ([MQTT-3.1.2-…] 0xFFFFFFFF).
+/// Session Expiry Interval meaning "never" (MQTT 5 §3.1.2.11.2: 0xFFFFFFFF).
 pub(crate) const NEVER_EXPIRES: u32 = u32::MAX;
 
 /// One subscription of a session, as stored in the session and the index.

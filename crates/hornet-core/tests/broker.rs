@@ -757,3 +757,16 @@ fn a_drop_episode_lasts_until_the_queue_is_empty() {
         }
     );
 }
+
+#[test]
+fn a_client_publish_with_a_subscription_identifier_is_a_protocol_error() {
+    // [MQTT-3.3.4-6]
+    let mut w = World::new();
+    let publisher = w.connect("pub", Protocol::V5, true);
+    let mut p = Publish::new("t", "x");
+    p.properties.push(Property::SubscriptionIdentifier(7));
+    w.send(publisher, p);
+    let got = w.take(publisher);
+    assert!(matches!(&got[0], Packet::Disconnect(d) if d.reason_code == ReasonCode::ProtocolError));
+    assert!(w.closed.contains(&publisher));
+}

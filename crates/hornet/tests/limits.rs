@@ -59,7 +59,8 @@ fn max_connections_refuses_the_connection_over_the_limit() {
 
 #[test]
 fn max_inflight_messages_holds_further_qos1_messages_until_acknowledged() {
-    // [MQTT-4.3.2-…] flow control: at most N unacknowledged PUBLISH per client.
+    // Flow control (MQTT 5 §4.9, [MQTT-3.3.4-9] for Receive Maximum; Mosquitto's
+    // max_inflight_messages for every version): at most N unacknowledged PUBLISH.
     let broker = TestBroker::with_conf("max_inflight_messages 2");
     let mut sub = connect(&broker, Protocol::V3_1_1, "if-sub");
     subscribe(&mut sub, "if/t", QoS::AtLeastOnce);
