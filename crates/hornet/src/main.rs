@@ -42,6 +42,12 @@ async fn serve(config: Config) -> ExitCode {
         Ok(server) => server,
         Err(e) => {
             tracing::error!("{e}");
+            if e.kind() == std::io::ErrorKind::AddrInUse {
+                tracing::error!(
+                    "Another program is listening there; if it is Mosquitto, stop it \
+                     (`systemctl stop mosquitto`) or give Hornet another port with -p."
+                );
+            }
             return ExitCode::FAILURE;
         }
     };

@@ -14,7 +14,7 @@ use std::sync::mpsc::{channel, Receiver};
 use std::time::{Duration, Instant};
 
 use codec_client::Raw;
-use common::{free_port, wait_for_port, TIMEOUT};
+use common::{free_port, TIMEOUT};
 use hornet_codec::{Connect, Packet, PacketId, Protocol, Publish, QoS, ReasonCode};
 
 /// The broker process and its stderr, line by line.
@@ -26,30 +26,58 @@ struct Hornet {
 }
 
 impl Hornet {
+    /// Starts the binary on a free port. The port was free when chosen but
+    /// another test may take it before the broker binds; the banner line
+    /// (logged after the bind) proves it is ours, and a failed bind retries.
     fn start(args: &[&str]) -> Hornet {
-        let port = free_port();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_hornet"))
-            .args(["-p", &port.to_string()])
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run the hornet binary");
-        let stderr = child.stderr.take().unwrap();
-        let (tx, lines) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
+        for _ in 0..5 {
+            let port = free_port();
+            let mut child = Command::new(env!("CARGO_BIN_EXE_hornet"))
+                .args(["-p", &port.to_string()])
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("run the hornet binary");
+            let stderr = child.stderr.take().unwrap();
+            let (tx, lines) = channel();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    if tx.send(line).is_err() {
+                        break;
+                    }
                 }
+            });
+            let mut hornet = Hornet {
+                child,
+                lines,
+                seen: Vec::new(),
+                port,
+            };
+            if hornet.listening() {
+                return hornet;
             }
-        });
-        wait_for_port(([127, 0, 0, 1], port).into());
-        Hornet {
-            child,
-            lines,
-            seen: Vec::new(),
-            port,
+        }
+        panic!("hornet could not listen on a free port in 5 attempts");
+    }
+
+    /// Reads the log until the listener banner (true) or a failed bind or
+    /// exit (false), within the timeout.
+    fn listening(&mut self) -> bool {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let done = line.contains("Opening MQTT listener");
+                    let failed = line.contains("cannot listen");
+                    self.seen.push(line);
+                    if done || failed {
+                        return done;
+                    }
+                }
+                Err(_) => return false,
+            }
         }
     }
 

@@ -198,8 +198,13 @@ fn bind(address: Option<IpAddr>, port: u16) -> io::Result<TcpListener> {
     };
     match address {
         Some(ip) => listen(SocketAddr::new(ip, port)),
-        None => listen(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port))
-            .or_else(|_| listen(SocketAddr::new(IpAddr::from([0, 0, 0, 0]), port))),
+        // Only a machine without IPv6 falls back; a port in use is an error.
+        None => match listen(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port)) {
+            Err(e) if e.kind() != io::ErrorKind::AddrInUse => {
+                listen(SocketAddr::new(IpAddr::from([0, 0, 0, 0]), port))
+            }
+            other => other,
+        },
     }
     .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on port {port}: {e}")))
 }
