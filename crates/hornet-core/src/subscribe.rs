@@ -5,10 +5,12 @@
 //! ([MQTT-3.8.4-3]). Retained messages matching the filter follow the
 //! SUBACK with RETAIN set ([MQTT-3.3.1-6], [MQTT-3.3.1-8]), as the MQTT 5
 //! Retain Handling option says (0: always, 1: only for a new subscription,
-//! 2: never).
+//! 2: never). EMQX's `$local/` prefix is accepted and means the plain
+//! filter (one node).
 
 use std::time::Instant;
 
+use bytestring::ByteString;
 use hornet_codec::{
     topic, Publish, QoS, ReasonCode, RetainHandling, SubAck, Subscribe, UnsubAck, Unsubscribe,
 };
@@ -37,15 +39,20 @@ impl Broker {
                 codes.push(ReasonCode::SharedSubscriptionsNotSupported);
                 continue;
             }
+            let Some(filter) = node_local(&f.filter) else {
+                tracing::info!(
+                    "Client {name} sent an invalid topic filter '{}': nothing after $local/.",
+                    f.filter
+                );
+                codes.push(ReasonCode::TopicFilterInvalid);
+                continue;
+            };
             let sub = Subscription {
                 options: f.options,
                 identifier,
             };
-            let existed = session
-                .subscriptions
-                .insert(f.filter.clone(), sub)
-                .is_some();
-            self.subs.insert(&f.filter, key, sub);
+            let existed = session.subscriptions.insert(filter.clone(), sub).is_some();
+            self.subs.insert(&filter, key, sub);
             tracing::debug!("{name} {} {}", f.options.qos as u8, f.filter);
             codes.push(match f.options.qos {
                 QoS::AtMostOnce => ReasonCode::Success,
@@ -58,7 +65,7 @@ impl Broker {
                 RetainHandling::Never => false,
             };
             if send_retained {
-                self.retained.for_each_match(&f.filter, |_, msg| {
+                self.retained.for_each_match(&filter, |_, msg| {
                     retained_to_send.push((msg.clone(), f.options.qos, identifier));
                 });
             }
@@ -81,8 +88,9 @@ impl Broker {
         let session = self.sessions.get_mut(&key).expect("attached");
         let mut codes = Vec::with_capacity(unsubscribe.filters.len());
         for filter in &unsubscribe.filters {
-            let existed = session.subscriptions.remove(filter).is_some();
-            self.subs.remove(filter, key);
+            let filter = node_local(filter).unwrap_or_else(|| filter.clone());
+            let existed = session.subscriptions.remove(&filter).is_some();
+            self.subs.remove(&filter, key);
             // [MQTT-3.10.4-5]: UNSUBACK even when nothing matched.
             codes.push(if existed {
                 ReasonCode::Success
@@ -96,5 +104,18 @@ impl Broker {
             reason_codes: codes,
         };
         self.send_to(id, unsuback.into());
+    }
+}
+
+/// EMQX's `$local/` prefix ("subscribe on this node only", which the
+/// seeds' users type): on a single node `$local/a/b` is the subscription
+/// `a/b`. Returns the filter to index, or `None` when nothing valid
+/// follows the prefix.
+fn node_local(filter: &ByteString) -> Option<ByteString> {
+    match filter.strip_prefix("$local/") {
+        None => Some(filter.clone()),
+        Some(rest) => topic::validate_filter(rest)
+            .ok()
+            .map(|()| filter.slice_ref(rest)),
     }
 }

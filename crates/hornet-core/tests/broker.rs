@@ -770,3 +770,22 @@ fn a_client_publish_with_a_subscription_identifier_is_a_protocol_error() {
     assert!(matches!(&got[0], Packet::Disconnect(d) if d.reason_code == ReasonCode::ProtocolError));
     assert!(w.closed.contains(&publisher));
 }
+
+#[test]
+fn emqx_local_prefix_subscribes_to_the_plain_filter() {
+    // The seeds' `mosquitto_sub -t '$local/topic'` + `mosquitto_pub -t topic`.
+    let mut w = World::new();
+    let sub = w.connect("sub", Protocol::V3_1_1, true);
+    w.subscribe(sub, "$local/topic", QoS::AtMostOnce);
+    let publisher = w.connect("pub", Protocol::V3_1_1, true);
+    w.publish(publisher, "topic", "x", QoS::AtMostOnce, false);
+    assert_eq!(publishes(&w.take(sub)).len(), 1);
+    w.send(sub, hornet_codec::Unsubscribe::new(pid(2), "$local/topic"));
+    w.take(sub);
+    assert_eq!(w.broker.subscription_count(), 0);
+    // Nothing after the prefix is not a filter.
+    w.send(sub, Subscribe::new(pid(3), "$local/", QoS::AtMostOnce));
+    assert!(
+        matches!(&w.take(sub)[0], Packet::SubAck(a) if a.reason_codes == vec![ReasonCode::TopicFilterInvalid])
+    );
+}
