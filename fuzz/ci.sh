@@ -36,31 +36,25 @@ cargo fuzz build --sanitizer none core_events
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/corpus"
-cp -R fuzz/corpus/decode/. "$work/corpus/"
 
-# 1. Every saved crash input must now pass (libFuzzer runs the files given
-#    and exits non-zero on the first crash).
-if compgen -G "fuzz/regressions/decode/*" >/dev/null; then
-    echo "fuzz/ci.sh: replaying fuzz/regressions/decode"
-    cargo fuzz run --sanitizer none decode fuzz/regressions/decode/*
-fi
+# One target: every saved crash input must now pass (libFuzzer runs the
+# files given and exits non-zero on the first crash), then the corpus and
+# fresh fuzzing from it (libFuzzer first runs every corpus file, so a corpus
+# regression fails here too).
+fuzz_target() {
+    local target="$1" secs="$2"
+    mkdir -p "$work/$target"
+    cp -R "fuzz/corpus/$target/." "$work/$target/"
+    if compgen -G "fuzz/regressions/$target/*" >/dev/null; then
+        echo "fuzz/ci.sh: replaying fuzz/regressions/$target"
+        cargo fuzz run --sanitizer none "$target" "fuzz/regressions/$target"/*
+    fi
+    echo "fuzz/ci.sh: fuzzing $target for ${secs}s from $(ls "$work/$target" | wc -l) corpus files"
+    cargo fuzz run --sanitizer none "$target" "$work/$target" -- \
+        -max_total_time="$secs" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048
+}
 
-# 2. The corpus, then fresh fuzzing from it. libFuzzer first runs every
-#    corpus file, so a corpus regression fails here too.
-echo "fuzz/ci.sh: fuzzing for ${seconds}s from $(ls "$work/corpus" | wc -l) corpus files"
-cargo fuzz run --sanitizer none decode "$work/corpus" -- \
-    -max_total_time="$seconds" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048
-
-# 3. core_events: its corpus and regressions, then fresh fuzzing.
-mkdir -p "$work/core_corpus"
-cp -R fuzz/corpus/core_events/. "$work/core_corpus/"
-if compgen -G "fuzz/regressions/core_events/*" >/dev/null; then
-    echo "fuzz/ci.sh: replaying fuzz/regressions/core_events"
-    cargo fuzz run --sanitizer none core_events fuzz/regressions/core_events/*
-fi
-echo "fuzz/ci.sh: fuzzing core_events for ${core_seconds}s from $(ls "$work/core_corpus" | wc -l) corpus files"
-cargo fuzz run --sanitizer none core_events "$work/core_corpus" -- \
-    -max_total_time="$core_seconds" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048
+fuzz_target decode "$seconds"
+fuzz_target core_events "$core_seconds"
 
 echo "fuzz/ci.sh: no crash"
