@@ -26,6 +26,19 @@ fn summary(p: &Publish) -> (String, Vec<u8>, QoS, bool) {
     (p.topic.clone(), p.payload.to_vec(), p.qos, p.retain)
 }
 
+/// Every PUBLISH before the one whose payload is `sentinel`, summarised.
+async fn summaries_until(
+    client: &mut Client,
+    sentinel: &[u8],
+) -> Vec<(String, Vec<u8>, QoS, bool)> {
+    client
+        .publishes_until(sentinel)
+        .await
+        .iter()
+        .map(summary)
+        .collect()
+}
+
 fn min_qos(a: QoS, b: QoS) -> QoS {
     if a < b {
         a
@@ -322,12 +335,7 @@ async fn overlapping_subscriptions_delivered_once_at_max_qos() {
         .publish("a/b", QoS::ExactlyOnce, false, b"end")
         .await;
 
-    let got: Vec<_> = sub
-        .publishes_until(b"end")
-        .await
-        .iter()
-        .map(summary)
-        .collect();
+    let got = summaries_until(&mut sub, b"end").await;
     assert_eq!(
         got,
         [("a/b".into(), b"once".to_vec(), QoS::ExactlyOnce, false)]
@@ -394,12 +402,7 @@ async fn retained_replaced_by_retained_not_by_plain_publish() {
     publisher
         .publish("rep/t", QoS::AtLeastOnce, false, b"end")
         .await;
-    let got: Vec<_> = sub
-        .publishes_until(b"end")
-        .await
-        .iter()
-        .map(summary)
-        .collect();
+    let got = summaries_until(&mut sub, b"end").await;
     assert_eq!(
         got,
         [("rep/t".into(), b"v2".to_vec(), QoS::AtLeastOnce, true)]
@@ -439,12 +442,7 @@ async fn retained_deleted_by_empty_payload() {
     publisher
         .publish("del/t", QoS::AtLeastOnce, false, b"end")
         .await;
-    let got: Vec<_> = late
-        .publishes_until(b"end")
-        .await
-        .iter()
-        .map(summary)
-        .collect();
+    let got = summaries_until(&mut late, b"end").await;
     assert!(
         got.is_empty(),
         "retained message survived deletion: {got:?}"
@@ -514,12 +512,7 @@ async fn will_not_published_after_disconnect() {
     publisher
         .publish("will/clean", QoS::AtLeastOnce, false, b"end")
         .await;
-    let got: Vec<_> = sub
-        .publishes_until(b"end")
-        .await
-        .iter()
-        .map(summary)
-        .collect();
+    let got = summaries_until(&mut sub, b"end").await;
     assert!(got.is_empty(), "will published after DISCONNECT: {got:?}");
 }
 
@@ -699,12 +692,7 @@ async fn clean_session_discards_stored_session() {
     publisher
         .publish("cs/t", QoS::AtLeastOnce, false, b"end")
         .await;
-    let got: Vec<_> = sub
-        .publishes_until(b"end")
-        .await
-        .iter()
-        .map(summary)
-        .collect();
+    let got = summaries_until(&mut sub, b"end").await;
     assert!(
         got.is_empty(),
         "state of the discarded session delivered: {got:?}"
@@ -735,12 +723,7 @@ async fn qos0_not_queued_for_offline_session() {
 
     let (mut sub, present) = connect_persistent(&broker, "v4-q0q-sub").await;
     assert!(present);
-    let got: Vec<_> = sub
-        .publishes_until(b"end")
-        .await
-        .iter()
-        .map(summary)
-        .collect();
+    let got = summaries_until(&mut sub, b"end").await;
     assert!(got.is_empty(), "QoS 0 message queued: {got:?}");
 }
 
@@ -772,12 +755,7 @@ async fn queue_limit_keeps_oldest_messages() {
     publisher
         .publish("ql/t", QoS::AtLeastOnce, false, b"end")
         .await;
-    let rest: Vec<_> = sub
-        .publishes_until(b"end")
-        .await
-        .iter()
-        .map(summary)
-        .collect();
+    let rest = summaries_until(&mut sub, b"end").await;
     assert!(rest.is_empty(), "more than 5 messages queued: {rest:?}");
 }
 

@@ -32,6 +32,19 @@ fn summary(p: &Publish) -> (String, Vec<u8>, QoS, bool) {
     )
 }
 
+/// Every PUBLISH before the one whose payload is `sentinel`, summarised.
+async fn summaries_until(
+    client: &mut Client,
+    sentinel: &[u8],
+) -> Vec<(String, Vec<u8>, QoS, bool)> {
+    client
+        .publishes_until(sentinel)
+        .await
+        .iter()
+        .map(summary)
+        .collect()
+}
+
 fn granted(qos: QoS) -> SubscribeReasonCode {
     SubscribeReasonCode::Success(qos)
 }
@@ -279,12 +292,7 @@ async fn no_local_subscription_skips_own_messages() {
     other
         .publish("nl/end", QoS::AtLeastOnce, false, b"end")
         .await;
-    let got: Vec<_> = me
-        .publishes_until(b"end")
-        .await
-        .iter()
-        .map(summary)
-        .collect();
+    let got = summaries_until(&mut me, b"end").await;
     assert!(got.is_empty(), "own message echoed: {got:?}");
 }
 
@@ -318,12 +326,7 @@ async fn retained_sent_on_subscribe_per_retain_handling() {
     publisher
         .publish("ret/a", QoS::AtLeastOnce, false, b"end")
         .await;
-    let got: Vec<_> = never
-        .publishes_until(b"end")
-        .await
-        .iter()
-        .map(summary)
-        .collect();
+    let got = summaries_until(&mut never, b"end").await;
     assert!(
         got.is_empty(),
         "retained message sent despite Retain Handling 2: {got:?}"
@@ -392,12 +395,7 @@ async fn retained_replaced_and_deleted() {
     publisher
         .publish("del/a", QoS::AtLeastOnce, false, b"end")
         .await;
-    let got: Vec<_> = sub
-        .publishes_until(b"end")
-        .await
-        .iter()
-        .map(summary)
-        .collect();
+    let got = summaries_until(&mut sub, b"end").await;
     assert_eq!(
         got,
         [("del/a".into(), b"v2".to_vec(), QoS::AtLeastOnce, true)]
@@ -462,12 +460,7 @@ async fn will_not_published_after_normal_disconnect() {
     publisher
         .publish("will/clean", QoS::AtLeastOnce, false, b"end")
         .await;
-    let got: Vec<_> = sub
-        .publishes_until(b"end")
-        .await
-        .iter()
-        .map(summary)
-        .collect();
+    let got = summaries_until(&mut sub, b"end").await;
     assert!(
         got.is_empty(),
         "will published after DISCONNECT 0x00: {got:?}"
@@ -526,12 +519,7 @@ async fn clean_start_and_zero_expiry_discard_session() {
     publisher
         .publish("cs/t", QoS::AtLeastOnce, false, b"end")
         .await;
-    let got: Vec<_> = sub
-        .publishes_until(b"end")
-        .await
-        .iter()
-        .map(summary)
-        .collect();
+    let got = summaries_until(&mut sub, b"end").await;
     assert!(
         got.is_empty(),
         "state of the discarded session delivered: {got:?}"
