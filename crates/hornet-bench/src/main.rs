@@ -1,0 +1,52 @@
+//! `hornet-bench`: the benchmark harness of Hornet. `run` drives one
+//! scenario against a running broker with a lean client of its own (raw
+//! tokio sockets and `hornet-codec`); `compare` starts Hornet and
+//! Mosquitto in turn on the same configuration, runs the suite against
+//! each and prints the medians side by side. See `docs/benchmarks.md`.
+
+mod broker;
+mod charts;
+mod cli;
+mod client;
+mod compare;
+mod conns;
+mod docs;
+mod limits;
+mod payload;
+mod procstat;
+mod publisher;
+mod report;
+mod runner;
+mod scenario;
+mod shared;
+mod single;
+mod stats;
+mod subscriber;
+mod suite;
+mod tracker;
+mod wire;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    if let Err(e) = limits::raise_nofile() {
+        eprintln!("hornet-bench: {e}");
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("hornet-bench: starting the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match cli.command {
+        cli::Command::Run(args) => runtime.block_on(single::main(args)),
+        cli::Command::Compare(args) => runtime.block_on(compare::main(args)),
+    }
+}

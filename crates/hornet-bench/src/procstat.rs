@@ -1,0 +1,113 @@
+//! Process figures from `/proc`: CPU time (utime + stime of
+//! `/proc/PID/stat`) and memory (`VmRSS`, `VmHWM` of `/proc/PID/status`).
+//!
+//! CPU time is in clock ticks; the tick rate is read once from
+//! `getconf CLK_TCK` and taken as 100 (the Linux standard) if that fails.
+
+use std::sync::OnceLock;
+
+/// Which process to read: a pid, or this process (`self`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Proc {
+    /// This process.
+    Myself,
+    /// Another process.
+    Pid(u32),
+}
+
+impl Proc {
+    fn dir(self) -> String {
+        match self {
+            Proc::Myself => "/proc/self".to_string(),
+            Proc::Pid(pid) => format!("/proc/{pid}"),
+        }
+    }
+}
+
+/// Clock ticks per second of `/proc/PID/stat` times.
+pub(crate) fn clock_ticks() -> f64 {
+    static TICKS: OnceLock<f64> = OnceLock::new();
+    *TICKS.get_or_init(|| {
+        std::process::Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|s| s.trim().parse::<f64>().ok())
+            .filter(|&t| t > 0.0)
+            .unwrap_or(100.0)
+    })
+}
+
+/// utime + stime of the process, in seconds.
+pub(crate) fn cpu_seconds(proc: Proc) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("{}/stat", proc.dir())).ok()?;
+    parse_cpu_ticks(&stat).map(|ticks| ticks as f64 / clock_ticks())
+}
+
+/// utime + stime in ticks from the text of `/proc/PID/stat`.
+fn parse_cpu_ticks(stat: &str) -> Option<u64> {
+    // The command name (field 2) may hold spaces and parentheses: split after
+    // the last ')'. What follows starts at field 3, so fields 14 and 15 are
+    // at indices 11 and 12.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(utime + stime)
+}
+
+/// Resident and peak resident memory, in KiB.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Memory {
+    /// `VmRSS`.
+    pub(crate) rss_kib: u64,
+    /// `VmHWM`.
+    pub(crate) hwm_kib: u64,
+}
+
+/// The process's memory figures.
+pub(crate) fn memory(proc: Proc) -> Option<Memory> {
+    let status = std::fs::read_to_string(format!("{}/status", proc.dir())).ok()?;
+    parse_memory(&status)
+}
+
+fn parse_memory(status: &str) -> Option<Memory> {
+    let field = |name: &str| -> Option<u64> {
+        let line = status.lines().find(|l| l.starts_with(name))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    };
+    Some(Memory {
+        rss_kib: field("VmRSS:")?,
+        hwm_kib: field("VmHWM:")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_fields_after_a_tricky_command_name() {
+        let stat = "42 (a (b) c) S 1 2 3 4 5 6 7 8 9 10 250 30 0 0 20 0";
+        assert_eq!(parse_cpu_ticks(stat), Some(280));
+    }
+
+    #[test]
+    fn status_memory_lines() {
+        let status = "Name:\tx\nVmHWM:\t  2048 kB\nVmRSS:\t  1024 kB\n";
+        assert_eq!(
+            parse_memory(status),
+            Some(Memory {
+                rss_kib: 1024,
+                hwm_kib: 2048
+            })
+        );
+    }
+
+    #[test]
+    fn own_process_is_readable() {
+        assert!(cpu_seconds(Proc::Myself).is_some());
+        assert!(memory(Proc::Myself).is_some_and(|m| m.rss_kib > 0));
+    }
+}

@@ -1,0 +1,369 @@
+//! The `compare` suite: which runs make up a comparison, at full size or
+//! in `--smoke` size, and which figures each contributes to the table.
+
+use hornet_codec::{Protocol, QoS};
+
+use crate::report::Report;
+use crate::scenario::{self, Params, Scenario};
+use crate::stats::Better;
+
+/// Latency rates the step search tries, msgs/s (capped by `--max-rate`).
+pub(crate) const LATENCY_RATES: &[f64] = &[
+    10_000.0, 25_000.0, 50_000.0, 100_000.0, 200_000.0, 400_000.0,
+];
+/// Latency rates shown as their own rows.
+pub(crate) const LATENCY_ROWS: &[f64] = &[10_000.0, 25_000.0, 50_000.0];
+/// Smoke latency rates.
+const SMOKE_RATES: &[f64] = &[1_000.0, 5_000.0];
+
+/// What kind of entry.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Kind {
+    /// A message scenario run once per broker and repetition.
+    Throughput,
+    /// The idle connections scenario.
+    Conns,
+    /// A latency step search over these rates (stops at saturation).
+    Latency(Vec<f64>),
+}
+
+/// One entry of the suite.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Entry {
+    /// Short id (`--scenarios` selects by it).
+    pub(crate) id: &'static str,
+    /// Human description.
+    pub(crate) label: String,
+    /// Parameters of its runs.
+    pub(crate) params: Params,
+    /// What kind.
+    pub(crate) kind: Kind,
+    /// Configuration lines added for this entry (both brokers).
+    pub(crate) extra_settings: &'static [&'static str],
+}
+
+/// Sizes of a suite.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct SuiteSize {
+    /// Measurement window, s.
+    pub(crate) seconds: f64,
+    /// Warm-up, s.
+    pub(crate) warmup: f64,
+    /// Smoke sizes.
+    pub(crate) smoke: bool,
+    /// Highest latency rate.
+    pub(crate) max_rate: f64,
+}
+
+/// The suite, in run order.
+pub(crate) fn suite(size: SuiteSize) -> Vec<Entry> {
+    let smoke = size.smoke;
+    let base = Params {
+        scenario: Scenario::Fanin,
+        qos: QoS::AtMostOnce,
+        payload: 64,
+        protocol: Protocol::V3_1_1,
+        seconds: size.seconds,
+        warmup: size.warmup,
+        publishers: if smoke {
+            10
+        } else {
+            scenario::DEFAULT_FANIN_PUBLISHERS
+        },
+        subscribers: 1,
+        connections: 0,
+        rate: 0.0,
+        window: 64,
+        max_ahead: scenario::max_ahead(100_000, 64),
+        concurrency: 200,
+        drain: 5.0,
+    };
+    let pairs = if smoke { 10 } else { scenario::DEFAULT_PAIRS };
+    let fanout = if smoke {
+        50
+    } else {
+        scenario::DEFAULT_FANOUT_SUBSCRIBERS
+    };
+    let throughput = |id, label: String, params: Params| Entry {
+        id,
+        label,
+        params,
+        kind: Kind::Throughput,
+        extra_settings: &[],
+    };
+    let fanin = |qos: QoS, payload: usize, protocol: Protocol| Params {
+        qos,
+        payload,
+        protocol,
+        max_ahead: scenario::max_ahead(100_000, payload),
+        ..base.clone()
+    };
+    let pairs_params = |qos| Params {
+        scenario: Scenario::Pairs,
+        qos,
+        publishers: pairs,
+        subscribers: pairs,
+        ..base.clone()
+    };
+    let p = base.publishers;
+    let rates: Vec<f64> = if smoke {
+        SMOKE_RATES.to_vec()
+    } else {
+        LATENCY_RATES
+            .iter()
+            .copied()
+            .filter(|&r| r <= size.max_rate)
+            .collect()
+    };
+    vec![
+        throughput(
+            "fanin-q0",
+            format!("fanin {p}→1 QoS 0 64 B"),
+            fanin(QoS::AtMostOnce, 64, Protocol::V3_1_1),
+        ),
+        throughput(
+            "fanin-q1",
+            format!("fanin {p}→1 QoS 1 64 B"),
+            fanin(QoS::AtLeastOnce, 64, Protocol::V3_1_1),
+        ),
+        throughput(
+            "fanin-q2",
+            format!("fanin {p}→1 QoS 2 64 B"),
+            fanin(QoS::ExactlyOnce, 64, Protocol::V3_1_1),
+        ),
+        throughput(
+            "fanin-q0-16k",
+            format!("fanin {p}→1 QoS 0 16 KiB"),
+            fanin(QoS::AtMostOnce, 16 * 1024, Protocol::V3_1_1),
+        ),
+        throughput(
+            "pairs-q0",
+            format!("pairs {pairs} QoS 0 64 B"),
+            pairs_params(QoS::AtMostOnce),
+        ),
+        throughput(
+            "pairs-q1",
+            format!("pairs {pairs} QoS 1 64 B"),
+            pairs_params(QoS::AtLeastOnce),
+        ),
+        throughput(
+            "fanout-q0",
+            format!("fanout 1→{fanout} QoS 0 64 B"),
+            Params {
+                scenario: Scenario::Fanout,
+                publishers: 1,
+                subscribers: fanout,
+                ..base.clone()
+            },
+        ),
+        throughput(
+            "fanin-q1-v5",
+            format!("fanin {p}→1 QoS 1 64 B MQTT 5"),
+            fanin(QoS::AtLeastOnce, 64, Protocol::V5),
+        ),
+        Entry {
+            id: "conns",
+            label: format!(
+                "{} idle connections",
+                if smoke {
+                    200
+                } else {
+                    scenario::DEFAULT_CONNECTIONS
+                }
+            ),
+            params: Params {
+                scenario: Scenario::Conns,
+                connections: if smoke {
+                    200
+                } else {
+                    scenario::DEFAULT_CONNECTIONS
+                },
+                seconds: if smoke { 0.5 } else { 3.0 },
+                ..base.clone()
+            },
+            kind: Kind::Conns,
+            extra_settings: &[],
+        },
+        Entry {
+            id: "latency",
+            label: format!(
+                "latency {}→1 QoS 0 64 B, fixed rates",
+                scenario::DEFAULT_LATENCY_PUBLISHERS
+            ),
+            params: Params {
+                scenario: Scenario::Latency,
+                publishers: scenario::DEFAULT_LATENCY_PUBLISHERS,
+                ..base
+            },
+            kind: Kind::Latency(rates),
+            // Latency is what TCP_NODELAY is for: Hornet always sets it,
+            // Mosquitto only when told.
+            extra_settings: &["set_tcp_nodelay true"],
+        },
+    ]
+}
+
+/// One figure of an entry, taken from a run.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Figure {
+    /// Name in the table.
+    pub(crate) name: String,
+    /// Which way is better.
+    pub(crate) better: Better,
+}
+
+/// The figures of an entry and how to read each from a repetition's runs
+/// (one run, or the steps of a latency search).
+pub(crate) fn figures(entry: &Entry) -> Vec<Figure> {
+    let f = |name: &str, better| Figure {
+        name: name.to_string(),
+        better,
+    };
+    match &entry.kind {
+        Kind::Throughput => vec![
+            f("delivered msgs/s", Better::Higher),
+            f("broker CPU-µs/msg", Better::Lower),
+            f("broker peak RSS MiB", Better::Lower),
+        ],
+        Kind::Conns => vec![
+            f("connections held", Better::Higher),
+            f("broker bytes/conn", Better::Lower),
+            f("broker CPU-µs/conn", Better::Lower),
+        ],
+        Kind::Latency(rates) => {
+            let mut v: Vec<Figure> = LATENCY_ROWS
+                .iter()
+                .filter(|r| rates.contains(r))
+                .chain(
+                    rates
+                        .iter()
+                        .filter(|_| rates.iter().all(|r| !LATENCY_ROWS.contains(r)))
+                        .take(2),
+                )
+                .map(|r| {
+                    f(
+                        &format!("p99 µs @ {}/s", crate::stats::fmt_value(Some(*r))),
+                        Better::Lower,
+                    )
+                })
+                .collect();
+            v.push(f("best rate p99≤50ms msgs/s", Better::Higher));
+            v
+        }
+    }
+}
+
+/// The value of `figure` in one repetition (`runs`: the run, or the latency
+/// steps in rate order). `None` when it was not measured.
+pub(crate) fn value(figure: &Figure, runs: &[Report]) -> Option<f64> {
+    let run = runs.first()?;
+    match figure.name.as_str() {
+        "delivered msgs/s" => Some(run.delivered_per_s),
+        "broker CPU-µs/msg" => run.broker_cpu_us_per_msg,
+        "broker peak RSS MiB" => run.broker_hwm_kib.map(|k| k as f64 / 1024.0),
+        "connections held" => run.conns.as_ref().map(|c| c.alive_after_hold as f64),
+        "broker bytes/conn" => run.conns.as_ref().and_then(|c| c.bytes_per_conn),
+        "broker CPU-µs/conn" => run.conns.as_ref().and_then(|c| c.broker_cpu_us_per_conn),
+        "best rate p99≤50ms msgs/s" => {
+            // The highest step before the first saturated (or failed) one;
+            // 0 when the first step already saturated.
+            let ok = runs
+                .iter()
+                .take_while(|r| !crate::single::saturated(r) && !r.failed);
+            Some(ok.filter_map(|r| r.target_rate).fold(0.0, f64::max))
+        }
+        name => {
+            let rate = runs.iter().find(|r| {
+                r.target_rate.is_some_and(|t| {
+                    name == format!("p99 µs @ {}/s", crate::stats::fmt_value(Some(t)))
+                })
+            })?;
+            rate.latency_us.map(|l| l.p99 as f64)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn size(smoke: bool) -> SuiteSize {
+        SuiteSize {
+            seconds: 1.0,
+            warmup: 0.5,
+            smoke,
+            max_rate: 50_000.0,
+        }
+    }
+
+    #[test]
+    fn the_suite_has_every_asked_for_entry() {
+        let ids: Vec<_> = suite(size(false)).iter().map(|e| e.id).collect();
+        assert_eq!(
+            ids,
+            [
+                "fanin-q0",
+                "fanin-q1",
+                "fanin-q2",
+                "fanin-q0-16k",
+                "pairs-q0",
+                "pairs-q1",
+                "fanout-q0",
+                "fanin-q1-v5",
+                "conns",
+                "latency"
+            ]
+        );
+        let full = suite(size(false));
+        assert_eq!(full[6].params.subscribers, 1000);
+        assert_eq!(full[8].params.connections, 19_000);
+        assert_eq!(
+            full[9].kind,
+            Kind::Latency(vec![10_000.0, 25_000.0, 50_000.0])
+        );
+        let smoke = suite(size(true));
+        assert_eq!(
+            (smoke[6].params.subscribers, smoke[8].params.connections),
+            (50, 200)
+        );
+    }
+
+    #[test]
+    fn latency_figures_read_the_steps() {
+        let entry = &suite(size(false))[9];
+        let figs = figures(entry);
+        assert_eq!(figs.len(), 4);
+        let step = |rate: f64, p99: u64| Report {
+            target_rate: Some(rate),
+            published_per_s: rate,
+            latency_us: Some(crate::report::Latency {
+                p99,
+                ..Default::default()
+            }),
+            ..Report::default()
+        };
+        let runs = vec![step(10_000.0, 900), step(25_000.0, 60_000)];
+        assert_eq!(value(&figs[0], &runs), Some(900.0));
+        assert_eq!(value(&figs[1], &runs), Some(60_000.0));
+        assert_eq!(value(&figs[2], &runs), None);
+        assert_eq!(value(&figs[3], &runs), Some(10_000.0));
+        let none_saturated = vec![step(10_000.0, 900), step(25_000.0, 900)];
+        assert_eq!(value(&figs[3], &none_saturated), Some(25_000.0));
+        let first_saturated = vec![step(10_000.0, 90_000)];
+        assert_eq!(value(&figs[3], &first_saturated), Some(0.0));
+    }
+
+    #[test]
+    fn smoke_latency_rows_use_the_smoke_rates() {
+        let entry = &suite(size(true))[9];
+        let names: Vec<_> = figures(entry).into_iter().map(|f| f.name).collect();
+        assert_eq!(
+            names,
+            [
+                "p99 µs @ 1,000/s",
+                "p99 µs @ 5,000/s",
+                "best rate p99≤50ms msgs/s"
+            ]
+        );
+    }
+}
