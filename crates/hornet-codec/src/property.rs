@@ -235,7 +235,34 @@ pub enum Property {
     SharedSubscriptionAvailable(u8),
 }
 
+/// A copy of `s` in its own allocation.
+pub(crate) fn own_str(s: &ByteString) -> ByteString {
+    ByteString::from(&**s)
+}
+
 impl Property {
+    /// Copies a string or binary value into its own allocation, so it no
+    /// longer shares (and keeps alive) the buffer it was decoded from.
+    pub fn detach(&mut self) {
+        match self {
+            Property::ContentType(s)
+            | Property::ResponseTopic(s)
+            | Property::AssignedClientIdentifier(s)
+            | Property::AuthenticationMethod(s)
+            | Property::ResponseInformation(s)
+            | Property::ServerReference(s)
+            | Property::ReasonString(s) => *s = own_str(s),
+            Property::CorrelationData(b) | Property::AuthenticationData(b) => {
+                *b = Bytes::copy_from_slice(b)
+            }
+            Property::UserProperty(k, v) => {
+                *k = own_str(k);
+                *v = own_str(v);
+            }
+            _ => {}
+        }
+    }
+
     /// The identifier of this property.
     pub const fn id(&self) -> PropertyId {
         use Property as P;
@@ -517,6 +544,14 @@ impl Properties {
     /// The properties as a slice.
     pub fn as_slice(&self) -> &[Property] {
         &self.0
+    }
+
+    /// Copies every string and binary value into its own allocation (see
+    /// [`Publish::detach`](crate::Publish::detach)).
+    pub fn detach(&mut self) {
+        for p in &mut self.0 {
+            p.detach();
+        }
     }
 
     copy_getter! {

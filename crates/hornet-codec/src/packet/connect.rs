@@ -46,6 +46,17 @@ pub struct LastWill {
     pub properties: Properties,
 }
 
+impl LastWill {
+    /// Copies the will's topic, payload and properties into allocations of
+    /// their own, so a will held for the connection's life does not keep
+    /// the CONNECT's read buffer alive (see [`crate::Publish::detach`]).
+    pub fn detach(&mut self) {
+        self.topic = crate::property::own_str(&self.topic);
+        self.payload = Bytes::copy_from_slice(&self.payload);
+        self.properties.detach();
+    }
+}
+
 impl Connect {
     /// A CONNECT with the given protocol and client id, clean start, keep
     /// alive 60 and nothing else.

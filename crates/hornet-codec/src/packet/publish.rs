@@ -35,6 +35,16 @@ pub struct Publish {
 }
 
 impl Publish {
+    /// Copies the topic, payload and property values into allocations of
+    /// their own. A decoded PUBLISH shares its frame's read buffer (zero
+    /// copy); one kept for long (a retained message) would otherwise keep
+    /// that whole buffer alive.
+    pub fn detach(&mut self) {
+        self.topic = crate::property::own_str(&self.topic);
+        self.payload = Bytes::copy_from_slice(&self.payload);
+        self.properties.detach();
+    }
+
     /// A QoS 0, non-retained PUBLISH without properties.
     pub fn new(topic: impl Into<ByteString>, payload: impl Into<Bytes>) -> Self {
         Publish {

@@ -27,8 +27,14 @@ use super::Shared;
 /// many (and whenever the writer goes idle).
 const REPORT_EVERY: usize = 64;
 
-/// The largest write buffer a connection keeps between bursts.
-const MAX_IDLE_BUFFER: usize = 1 << 20;
+/// Bytes asked of the allocator when the read buffer runs low.
+const READ_CHUNK: usize = 8192;
+
+/// Bytes encoded before they are written (one write per chunk).
+const WRITE_CHUNK: usize = 64 * 1024;
+
+/// Reads per readiness event before letting other connections run.
+const READS_PER_WAKE: usize = 4;
 
 /// How long a closed connection waits for the peer to close its side.
 const LINGER: std::time::Duration = std::time::Duration::from_secs(2);
@@ -63,65 +69,101 @@ async fn read_loop(
     outbox: &Outbox,
     rd: &mut OwnedReadHalf,
 ) -> Option<CloseCause> {
-    let mut buf = BytesMut::with_capacity(4096);
+    // The read buffer exists only while bytes are arriving: an idle
+    // connection holds none (Mosquitto keeps an idle client in under 1 KiB,
+    // and so must we). It is taken again when the socket turns readable.
+    let mut buf = BytesMut::new();
     let mut decoder = Decoder::new();
     decoder.set_max_packet_size(shared.max_packet_size);
     let mut batch: Vec<(Packet, usize)> = Vec::new();
     loop {
-        if buf.capacity() - buf.len() < 1024 {
-            buf.reserve(8192);
-        }
         tokio::select! {
             biased;
             () = outbox.wait_closed() => return None,
-            read = rd.read_buf(&mut buf) => match read {
-                Ok(0) => return Some(CloseCause::PeerClosed),
-                Ok(_) => {}
-                Err(e) => return Some(CloseCause::Error(e.to_string())),
+            ready = rd.readable() => if let Err(e) = ready {
+                return Some(CloseCause::Error(e.to_string()));
             },
         }
-        let mut failure = None;
-        loop {
-            let before = buf.len();
-            match decoder.decode(&mut buf) {
-                Ok(Some(packet)) => {
-                    if let (Packet::Connect(_), Some(p)) = (&packet, decoder.protocol()) {
-                        outbox.set_protocol(p);
-                    }
-                    batch.push((packet, before - buf.len()));
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    failure = Some(e);
-                    break;
-                }
+        // Read until the socket is drained, or for a bounded number of
+        // reads so one busy client cannot starve the others on its thread
+        // (readiness is kept, so the next `readable` returns at once).
+        for _ in 0..READS_PER_WAKE {
+            if buf.capacity() - buf.len() < 1024 {
+                buf.reserve(READ_CHUNK);
             }
-        }
-        if batch.is_empty() && failure.is_none() {
-            continue;
-        }
-        if let (Some(_), Some(p)) = (&failure, decoder.protocol()) {
-            outbox.set_protocol(p);
-        }
-        let now = Instant::now();
-        shared.with_core(|core| {
-            for (packet, len) in batch.drain(..) {
-                core.packet_received(now, id, packet, len);
+            match rd.try_read_buf(&mut buf) {
+                Ok(0) => return Some(CloseCause::PeerClosed),
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => return Some(CloseCause::Error(e.to_string())),
             }
-            if let Some(e) = &failure {
-                core.decode_failed(now, id, e, decoder.protocol());
+            if decode_and_feed(shared, id, outbox, &mut decoder, &mut buf, &mut batch) {
+                return None;
             }
-        });
-        if failure.is_some() {
-            return None;
+            // `try_read` does not count against tokio's cooperative budget
+            // (`read` does): without this a flooding publisher would keep
+            // its worker thread and starve the writers of its subscribers.
+            tokio::task::consume_budget().await;
+        }
+        if buf.is_empty() {
+            // Idle: give the buffers back.
+            buf = BytesMut::new();
+            batch = Vec::new();
         }
     }
+}
+
+/// Decodes every complete packet in `buf` and hands them to the core under
+/// one lock. Returns true when the bytes were refused (the core has closed
+/// the connection).
+fn decode_and_feed(
+    shared: &Shared,
+    id: ConnId,
+    outbox: &Outbox,
+    decoder: &mut Decoder,
+    buf: &mut BytesMut,
+    batch: &mut Vec<(Packet, usize)>,
+) -> bool {
+    let mut failure = None;
+    loop {
+        let before = buf.len();
+        match decoder.decode(buf) {
+            Ok(Some(packet)) => {
+                if let (Packet::Connect(_), Some(p)) = (&packet, decoder.protocol()) {
+                    outbox.set_protocol(p);
+                }
+                batch.push((packet, before - buf.len()));
+            }
+            Ok(None) => break,
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        }
+    }
+    if batch.is_empty() && failure.is_none() {
+        return false;
+    }
+    if let (Some(_), Some(p)) = (&failure, decoder.protocol()) {
+        outbox.set_protocol(p);
+    }
+    let now = Instant::now();
+    shared.with_core(|core| {
+        for (packet, len) in batch.drain(..) {
+            core.packet_received(now, id, packet, len);
+        }
+        if let Some(e) = &failure {
+            core.decode_failed(now, id, e, decoder.protocol());
+        }
+    });
+    failure.is_some()
 }
 
 /// Encodes and writes what the core queued, until the connection closes.
 async fn write_loop(shared: Arc<Shared>, id: ConnId, outbox: Arc<Outbox>, mut wr: OwnedWriteHalf) {
     let mut packets = Vec::new();
-    let mut out = BytesMut::with_capacity(8192);
+    // Like the read buffer, the write buffer exists only during a burst.
+    let mut out = BytesMut::new();
     let (mut unreported, mut unreported_bytes) = (0usize, 0usize);
     loop {
         outbox.take(&mut packets);
@@ -133,11 +175,17 @@ async fn write_loop(shared: Arc<Shared>, id: ConnId, outbox: Arc<Outbox>, mut wr
             if outbox.is_closing() {
                 break;
             }
+            // Idle: give the buffers back.
+            out = BytesMut::new();
+            packets = Vec::new();
             outbox.wait().await;
             continue;
         }
         let protocol = outbox.protocol();
-        let count = packets.len();
+        // Encode and write in chunks of about WRITE_CHUNK bytes: one write
+        // per chunk, and a buffer that stays small even when a burst of
+        // large messages is waiting.
+        let mut count = 0;
         for packet in packets.drain(..) {
             if let Err(e) = packet.encode(protocol, &mut out) {
                 tracing::warn!(
@@ -145,19 +193,22 @@ async fn write_loop(shared: Arc<Shared>, id: ConnId, outbox: Arc<Outbox>, mut wr
                     packet.packet_type()
                 );
             }
+            count += 1;
+            if out.len() >= WRITE_CHUNK {
+                if !write_out(&shared, id, &mut wr, &mut out).await {
+                    return;
+                }
+                (unreported, unreported_bytes) = (unreported + count, unreported_bytes + out.len());
+                count = 0;
+                out.clear();
+            }
         }
-        if let Err(e) = wr.write_all(&out).await {
-            let cause = CloseCause::Error(e.to_string());
-            shared.with_core(|core| core.connection_closed(Instant::now(), id, cause));
+        if !out.is_empty() && !write_out(&shared, id, &mut wr, &mut out).await {
             return;
         }
         unreported += count;
         unreported_bytes += out.len();
         out.clear();
-        if out.capacity() > MAX_IDLE_BUFFER {
-            // One burst must not pin megabytes to an idle connection.
-            out = BytesMut::with_capacity(8192);
-        }
         if unreported >= REPORT_EVERY {
             report(&shared, id, unreported, unreported_bytes);
             (unreported, unreported_bytes) = (0, 0);
@@ -166,13 +217,33 @@ async fn write_loop(shared: Arc<Shared>, id: ConnId, outbox: Arc<Outbox>, mut wr
     let _ = wr.shutdown().await;
 }
 
+/// Writes `out`; on failure tells the core the connection is gone and
+/// returns false.
+async fn write_out(
+    shared: &Shared,
+    id: ConnId,
+    wr: &mut OwnedWriteHalf,
+    out: &mut BytesMut,
+) -> bool {
+    match wr.write_all(out).await {
+        Ok(()) => true,
+        Err(e) => {
+            let cause = CloseCause::Error(e.to_string());
+            shared.with_core(|core| core.connection_closed(Instant::now(), id, cause));
+            false
+        }
+    }
+}
+
 /// After our FIN, reads (and discards) until the peer's, for at most
 /// `LINGER`. Closing a socket with unread input makes the kernel send RST,
 /// and an RST can destroy a last DISCONNECT or CONNACK the peer has not
 /// read yet; draining first lets the peer see it.
 async fn linger(rd: &mut OwnedReadHalf) {
     let drain = async {
-        let mut sink = [0u8; 1024];
+        // On the heap, and only now: an array here would be part of every
+        // connection's task for its whole life.
+        let mut sink = vec![0u8; 1024];
         while let Ok(n) = rd.read(&mut sink).await {
             if n == 0 {
                 break;
