@@ -1,0 +1,345 @@
+//! Authentication as the core sees it: a plain password check and the
+//! MQTT 5 enhanced authentication exchange (§4.12), including
+//! re-authentication on a live connection (§4.12.1).
+//!
+//! The core knows no password file and does no cryptography: the shell
+//! hands it an [`Authenticator`] (`hornet-auth` implements one over
+//! Mosquitto's password files and SCRAM-SHA-256), and the core calls it
+//! synchronously. The core owns the MQTT side only: which packets are
+//! allowed while an exchange runs, the Authentication Method rules, the
+//! reason codes and when to close.
+//!
+//! The exchange, as the core drives it:
+//!
+//! ```text
+//! CONNECT (method M, data d0)  -> start(M) -> step(d0)
+//!   Continue(x)  -> AUTH 0x18 (M, x); wait for AUTH 0x18 (M, d1) -> step(d1) ...
+//!   Success(x)   -> CONNACK 0x00 (M, x)
+//!   BadCredentials / Refused -> CONNACK 0x86 / 0x87, close
+//! after CONNACK: AUTH 0x19 (M, d0) -> start(M) -> step(d0)
+//!   Continue(x)  -> AUTH 0x18 (M, x); wait for AUTH 0x18 ...
+//!   Success(x)   -> AUTH 0x00 (M, x)
+//!   failure      -> DISCONNECT 0x87 (DISCONNECT has no 0x86), close
+//! ```
+//!
+//! Until CONNACK the connection stays in its CONNECT phase, so the connect
+//! timeout also ends a client that stalls in the exchange. During a
+//! re-authentication other packets keep flowing under the previous
+//! authentication ([MQTT-4.12.1-*]).
+
+use std::fmt;
+use std::time::Instant;
+
+use bytes::Bytes;
+use bytestring::ByteString;
+use hornet_codec::{Auth, Connect, Disconnect, Packet, Properties, Property, ReasonCode};
+
+use crate::broker::{Broker, ConnId, Phase};
+
+/// Checks credentials for the core. Implementations must be quick: the core
+/// calls them while it holds its lock.
+pub trait Authenticator: Send + fmt::Debug {
+    /// Whether `password` is `username`'s password (CONNECT User Name and
+    /// Password). `false` for unknown users.
+    fn check_password(&self, username: &str, password: &[u8]) -> bool;
+
+    /// Starts an enhanced authentication exchange with `method`, or `None`
+    /// when the method is not supported (CONNACK 0x8C).
+    fn start(&self, method: &str) -> Option<Box<dyn AuthExchange>>;
+}
+
+/// One running enhanced authentication exchange (server side).
+pub trait AuthExchange: Send + fmt::Debug {
+    /// Feeds the client's Authentication Data (empty when it sent none) and
+    /// says what to answer.
+    fn step(&mut self, data: &[u8]) -> AuthStep;
+}
+
+/// What an exchange answers to the client's data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthStep {
+    /// Send this data in AUTH 0x18 Continue authentication and wait.
+    Continue(Bytes),
+    /// Authenticated as `user`; `data` goes out with CONNACK or AUTH Success.
+    Success {
+        /// The authenticated user name.
+        user: String,
+        /// The final data for the client (e.g. SCRAM's server-final-message).
+        data: Option<Bytes>,
+    },
+    /// The credentials are wrong (0x86 Bad User Name or Password). The text
+    /// explains why for the log and never contains a secret.
+    BadCredentials(String),
+    /// The exchange cannot go on: malformed or unsupported data (0x87 Not
+    /// authorized). The text explains why for the log.
+    Refused(String),
+}
+
+/// A connection's enhanced authentication: the method agreed in CONNECT,
+/// the exchange under way, and the CONNECT waiting for it.
+#[derive(Debug)]
+pub(crate) struct AuthState {
+    /// The Authentication Method of CONNECT ([MQTT-4.12.0-5]).
+    pub(crate) method: ByteString,
+    /// The user the last successful exchange authenticated.
+    pub(crate) user: Option<String>,
+    /// The exchange under way, if any.
+    pub(crate) exchange: Option<Box<dyn AuthExchange>>,
+    /// Before CONNACK: the CONNECT being authenticated.
+    pub(crate) connect: Option<Box<Connect>>,
+    /// Set once the initial exchange succeeded: data for the CONNACK.
+    pub(crate) done: Option<Option<Bytes>>,
+}
+
+/// What `handle_connect` should do about enhanced authentication.
+pub(crate) enum ConnectAuth {
+    /// No Authentication Method: go on without one.
+    None,
+    /// The exchange succeeded: put method and data into CONNACK.
+    Done(ByteString, Option<Bytes>),
+    /// The exchange continues or the connection was refused: stop here.
+    Pending,
+}
+
+impl Broker {
+    /// Lets the core check passwords and run enhanced authentication with
+    /// `authenticator`. Without one, usernames are not checked (anonymous
+    /// policy only) and every Authentication Method is refused with 0x8C.
+    pub fn set_authenticator(&mut self, authenticator: Box<dyn Authenticator>) {
+        self.authenticator = Some(authenticator);
+    }
+
+    /// Whether an authenticator (a user store) is configured.
+    pub fn has_authenticator(&self) -> bool {
+        self.authenticator.is_some()
+    }
+
+    /// Checks a CONNECT's User Name and Password against the authenticator:
+    /// `None` when there is nothing to check (no username or no
+    /// authenticator), else whether they match.
+    pub(crate) fn password_ok(&self, connect: &Connect) -> Option<bool> {
+        let authenticator = self.authenticator.as_ref()?;
+        let username = connect.username.as_ref()?;
+        let password = connect.password.as_deref().unwrap_or(&[]);
+        Some(authenticator.check_password(username, password))
+    }
+
+    /// Enhanced authentication for a CONNECT: starts the exchange, or
+    /// reports the outcome of the one that ran. Refusals are answered here.
+    pub(crate) fn connect_auth(
+        &mut self,
+        now: Instant,
+        id: ConnId,
+        connect: &Connect,
+    ) -> ConnectAuth {
+        let Some(method) = connect.properties.authentication_method().cloned() else {
+            return ConnectAuth::None;
+        };
+        let conn = self.conns.get_mut(&id).expect("caller checked");
+        if let Some(state) = conn.auth.as_mut() {
+            if let Some(data) = state.done.take() {
+                return ConnectAuth::Done(method, data);
+            }
+        }
+        let peer = conn.info.peer;
+        let exchange = self.authenticator.as_ref().and_then(|a| a.start(&method));
+        let Some(exchange) = exchange else {
+            tracing::info!(
+                "Client {} from {peer} refused: authentication method '{method}' is not supported{}.",
+                connect.client_id,
+                if self.authenticator.is_some() {
+                    " (Hornet supports SCRAM-SHA-256)"
+                } else {
+                    " (no password_file is configured, so no method is)"
+                }
+            );
+            let text = "authentication method not supported";
+            self.refuse(id, ReasonCode::BadAuthenticationMethod, Some(text));
+            return ConnectAuth::Pending;
+        };
+        let data = connect
+            .properties
+            .authentication_data()
+            .cloned()
+            .unwrap_or_default();
+        conn.auth = Some(AuthState {
+            method,
+            user: None,
+            exchange: Some(exchange),
+            connect: Some(Box::new(connect.clone())),
+            done: None,
+        });
+        self.auth_step(now, id, &data);
+        ConnectAuth::Pending
+    }
+
+    /// An AUTH packet from a client, before or after CONNACK.
+    pub(crate) fn handle_auth(&mut self, now: Instant, id: ConnId, auth: Auth) {
+        let conn = self.conns.get_mut(&id).expect("caller checked");
+        let active = conn.phase == Phase::Active;
+        let Some(state) = conn.auth.as_mut() else {
+            // [MQTT-4.12.0-7]: no Authentication Method in CONNECT, no AUTH.
+            return self.protocol_violation(
+                now,
+                id,
+                ReasonCode::ProtocolError,
+                "[MQTT-4.12.0-7] AUTH without an Authentication Method in CONNECT",
+            );
+        };
+        let rule = if auth.properties.authentication_method() != Some(&state.method) {
+            Some("[MQTT-4.12.0-5] AUTH with another Authentication Method than CONNECT's")
+        } else {
+            match (auth.reason_code, state.exchange.is_some()) {
+                (ReasonCode::ContinueAuthentication, true) => None,
+                (ReasonCode::ReAuthenticate, false) if active => None,
+                (ReasonCode::ReAuthenticate, _) => Some(
+                    "[MQTT-4.12.1-1] Re-authenticate only after CONNACK, and not during an exchange",
+                ),
+                (ReasonCode::ContinueAuthentication, false) => {
+                    Some("[MQTT-4.12.0-3] AUTH Continue authentication without an exchange under way")
+                }
+                _ => Some("[MQTT-3.15.2-1] a client sends AUTH with 0x18 or 0x19 only"),
+            }
+        };
+        if let Some(rule) = rule {
+            return self.auth_protocol_error(now, id, rule);
+        }
+        if auth.reason_code == ReasonCode::ReAuthenticate {
+            let exchange = self
+                .authenticator
+                .as_ref()
+                .and_then(|a| a.start(&state.method));
+            match exchange {
+                Some(exchange) => state.exchange = Some(exchange),
+                None => {
+                    return self.fail_active(
+                        now,
+                        id,
+                        ReasonCode::BadAuthenticationMethod,
+                        "the authentication method is no longer supported",
+                    )
+                }
+            }
+        }
+        let data = auth
+            .properties
+            .authentication_data()
+            .cloned()
+            .unwrap_or_default();
+        self.auth_step(now, id, &data);
+        if self
+            .conns
+            .get(&id)
+            .is_some_and(|c| c.phase != Phase::Active)
+        {
+            self.resume_connect(now, id);
+        }
+    }
+
+    /// Runs one step of `id`'s exchange and answers it. Before CONNACK a
+    /// success leaves the outcome in `done` for `resume_connect`.
+    fn auth_step(&mut self, now: Instant, id: ConnId, data: &[u8]) {
+        let conn = self.conns.get_mut(&id).expect("caller checked");
+        let active = conn.phase == Phase::Active;
+        let name = match conn.auth.as_ref().and_then(|a| a.connect.as_ref()) {
+            Some(c) => format!("{} from {}", c.client_id, conn.info.peer),
+            None => conn.name(),
+        };
+        let state = conn.auth.as_mut().expect("caller checked");
+        let step = state.exchange.as_mut().expect("caller checked").step(data);
+        let method = state.method.clone();
+        let (reason, why) = match step {
+            AuthStep::Continue(data) => {
+                let auth = auth_packet(ReasonCode::ContinueAuthentication, method, Some(data));
+                self.out.send(id, conn, &mut self.stats, auth);
+                return;
+            }
+            AuthStep::Success { user, data } => {
+                state.exchange = None;
+                if active && state.user.as_deref().is_some_and(|u| u != user) {
+                    let why = format!(
+                        "re-authenticated as '{user}', not as the connection's user '{}'",
+                        state.user.as_deref().unwrap_or_default()
+                    );
+                    self.fail_active(now, id, ReasonCode::NotAuthorized, &why);
+                    return;
+                }
+                tracing::info!("Client {name} authenticated as '{user}' with {method}.");
+                state.user = Some(user);
+                if active {
+                    let auth = auth_packet(ReasonCode::Success, method, data);
+                    self.out.send(id, conn, &mut self.stats, auth);
+                } else {
+                    state.done = Some(data);
+                }
+                return;
+            }
+            AuthStep::BadCredentials(why) => (ReasonCode::BadUserNameOrPassword, why),
+            AuthStep::Refused(why) => (ReasonCode::NotAuthorized, why),
+        };
+        state.exchange = None;
+        if active {
+            // DISCONNECT has no 0x86: a wrong password is 0x87 there.
+            self.fail_active(now, id, ReasonCode::NotAuthorized, &why);
+        } else {
+            tracing::warn!("Client {name} refused: {method} authentication failed: {why}.");
+            self.refuse(id, reason, Some("authentication failed"));
+        }
+    }
+
+    /// Before CONNACK: when the exchange has succeeded, completes the
+    /// CONNECT it was started for.
+    fn resume_connect(&mut self, now: Instant, id: ConnId) {
+        let Some(state) = self.conns.get_mut(&id).and_then(|c| c.auth.as_mut()) else {
+            return;
+        };
+        if state.done.is_none() {
+            return;
+        }
+        if let Some(connect) = state.connect.take() {
+            self.handle_connect(now, id, *connect);
+        }
+    }
+
+    /// A broken AUTH rule: before CONNACK a CONNACK 0x82 and close, after
+    /// it a DISCONNECT 0x82.
+    fn auth_protocol_error(&mut self, now: Instant, id: ConnId, rule: &str) {
+        let conn = self.conns.get(&id).expect("caller checked");
+        if conn.phase == Phase::Active {
+            self.protocol_violation(now, id, ReasonCode::ProtocolError, rule);
+        } else {
+            tracing::warn!(
+                "Client from {} broke a protocol rule during authentication: {rule}; closing.",
+                conn.info.peer
+            );
+            self.refuse(id, ReasonCode::ProtocolError, Some(rule));
+        }
+    }
+
+    /// Re-authentication failed ([MQTT-4.12.1-2]): DISCONNECT and close.
+    fn fail_active(&mut self, now: Instant, id: ConnId, reason: ReasonCode, why: &str) {
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        tracing::warn!(
+            "Client {} failed re-authentication: {why}; disconnecting ({reason}).",
+            conn.name()
+        );
+        let packet = Disconnect::new(reason).into();
+        self.out.send(id, conn, &mut self.stats, packet);
+        self.end_connection(now, id, true);
+    }
+}
+
+/// An AUTH packet with the Authentication Method and, if any, Data.
+fn auth_packet(reason_code: ReasonCode, method: ByteString, data: Option<Bytes>) -> Packet {
+    let mut properties = Properties::new();
+    properties.push(Property::AuthenticationMethod(method));
+    if let Some(data) = data {
+        properties.push(Property::AuthenticationData(data));
+    }
+    Packet::Auth(Auth {
+        reason_code,
+        properties,
+    })
+}
