@@ -133,6 +133,14 @@ pub(crate) struct Conn {
     pub(crate) aliases_in: AHashMap<u16, ByteString>,
     /// The client asked for Reason Strings and User Properties on errors.
     pub(crate) problem_information: bool,
+    /// The client's Topic Alias Maximum (MQTT 5): aliases Hornet may use
+    /// towards it; 0 = none.
+    pub(crate) alias_max_out: u16,
+    /// Outbound topic aliases assigned on this connection, first come first
+    /// served up to `alias_max_out`.
+    pub(crate) aliases_out: AHashMap<ByteString, u16>,
+    /// Enhanced authentication (MQTT 5): the method and any exchange under way.
+    pub(crate) auth: Option<crate::auth::AuthState>,
 }
 
 impl Conn {
@@ -160,8 +168,12 @@ impl Out {
         }
         conn.unwritten += 1;
         stats.messages_sent += 1;
-        if let Packet::Publish(_) = packet {
+        let mut packet = packet;
+        if let Packet::Publish(publish) = &mut packet {
             stats.publish_sent += 1;
+            if conn.alias_max_out > 0 {
+                crate::publish::alias_outbound(conn, publish);
+            }
         }
         self.actions.push_back(Action::Send { conn: id, packet });
     }
@@ -181,12 +193,14 @@ pub struct Broker {
     pub(crate) next_session: SessionKey,
     pub(crate) next_assigned_id: u64,
     pub(crate) subs: SubscriptionTree<SessionKey, Subscription>,
-    pub(crate) retained: RetainedStore<Publish>,
+    pub(crate) retained: RetainedStore<crate::publish::Retained>,
     /// Connection deadlines, checked lazily (entries may be stale).
     pub(crate) conn_timers: BinaryHeap<Reverse<(Instant, ConnId)>>,
     /// Session expiry deadlines, checked lazily.
     pub(crate) session_timers: BinaryHeap<Reverse<(Instant, SessionKey)>>,
     pub(crate) out: Out,
+    /// Checks passwords and runs enhanced authentication (see `auth`).
+    pub(crate) authenticator: Option<Box<dyn crate::auth::Authenticator>>,
     pub(crate) stats: Stats,
     pub(crate) sys: SysState,
     pub(crate) started: Instant,
@@ -196,11 +210,27 @@ pub struct Broker {
     pub(crate) route_targets: AHashMap<SessionKey, crate::publish::Target>,
     /// Scratch space for routing: the matched sessions in delivery order.
     pub(crate) route_list: Vec<(SessionKey, crate::publish::Target)>,
+    /// The time the latest input carried (for paths without a `now` of
+    /// their own, such as `packets_written`).
+    pub(crate) now: Instant,
+    /// Wills waiting for their Will Delay Interval, by session, with the
+    /// instant they are due ([MQTT-3.1.3-9]).
+    pub(crate) delayed_wills: AHashMap<SessionKey, (Instant, LastWill)>,
+    /// Delayed will deadlines, checked lazily.
+    pub(crate) will_timers: BinaryHeap<Reverse<(Instant, SessionKey)>>,
+    /// Shared subscription groups (`$share/...`, `$queue/...`).
+    pub(crate) shared: crate::shared::SharedSubscriptions,
+    /// Scratch space for routing: the matched shared subscription groups.
+    pub(crate) route_groups: Vec<crate::shared::GroupId>,
 }
 
 impl Broker {
     /// A broker with no clients, started at `now`.
     pub fn new(settings: Settings, now: Instant) -> Broker {
+        let settings_shared = (
+            settings.shared_strategy,
+            settings.shared_group_strategies.clone(),
+        );
         Broker {
             sys: SysState::new(now),
             settings,
@@ -214,6 +244,7 @@ impl Broker {
             conn_timers: BinaryHeap::new(),
             session_timers: BinaryHeap::new(),
             out: Out::default(),
+            authenticator: None,
             stats: Stats::default(),
             started: now,
             active_clients: 0,
@@ -221,6 +252,11 @@ impl Broker {
             // every run, so the core stays deterministic end to end.
             route_targets: AHashMap::with_hasher(ahash::RandomState::with_seeds(1, 2, 3, 4)),
             route_list: Vec::new(),
+            now,
+            delayed_wills: AHashMap::new(),
+            will_timers: BinaryHeap::new(),
+            shared: crate::shared::SharedSubscriptions::new(settings_shared.0, settings_shared.1),
+            route_groups: Vec::new(),
         }
     }
 
@@ -254,7 +290,7 @@ impl Broker {
 
     /// Subscriptions across all sessions.
     pub fn subscription_count(&self) -> usize {
-        self.subs.len()
+        self.subs.len() + self.shared.len()
     }
 
     /// Retained messages.
@@ -286,6 +322,7 @@ impl Broker {
 
     /// A socket was accepted. It must send CONNECT within the connect timeout.
     pub fn connection_opened(&mut self, now: Instant, id: ConnId, info: ConnInfo) {
+        self.now = now;
         let deadline = now + self.settings.connect_timeout;
         self.conns.insert(
             id,
@@ -303,6 +340,9 @@ impl Broker {
                 max_packet_size: u32::MAX,
                 aliases_in: AHashMap::new(),
                 problem_information: true,
+                alias_max_out: 0,
+                aliases_out: AHashMap::new(),
+                auth: None,
             },
         );
         self.conn_timers.push(Reverse((deadline, id)));
@@ -311,6 +351,7 @@ impl Broker {
 
     /// A packet arrived on `id`; `wire_len` is its size on the wire.
     pub fn packet_received(&mut self, now: Instant, id: ConnId, packet: Packet, wire_len: usize) {
+        self.now = now;
         self.stats.messages_received += 1;
         self.stats.bytes_received += wire_len as u64;
         let Some(conn) = self.conns.get_mut(&id) else {
@@ -323,7 +364,30 @@ impl Broker {
                 logfmt::line("Received", &packet, "from", &conn.name())
             );
         }
+        let authenticating = conn.auth.is_some();
         match (conn.phase, packet) {
+            // [MQTT-3.1.2-30]: during the exchange only AUTH and DISCONNECT.
+            (Phase::AwaitingConnect { .. }, Packet::Auth(auth)) if authenticating => {
+                self.handle_auth(now, id, auth)
+            }
+            (Phase::AwaitingConnect { .. }, Packet::Disconnect(_)) if authenticating => {
+                tracing::info!(
+                    "Client from {} disconnected during authentication.",
+                    conn.info.peer
+                );
+                self.end_connection(now, id, false);
+            }
+            (Phase::AwaitingConnect { .. }, other) if authenticating => {
+                let rule = format!(
+                    "[MQTT-3.1.2-30] {} before CONNACK during enhanced authentication",
+                    other.packet_type()
+                );
+                tracing::warn!(
+                    "Client from {} broke a protocol rule: {rule}; closing.",
+                    conn.info.peer
+                );
+                self.refuse(id, ReasonCode::ProtocolError, Some(&rule));
+            }
             (Phase::AwaitingConnect { .. }, Packet::Connect(connect)) => {
                 self.handle_connect(now, id, *connect)
             }
@@ -355,12 +419,7 @@ impl Broker {
             (Phase::Active, Packet::Disconnect(disconnect)) => {
                 self.handle_disconnect(now, id, disconnect)
             }
-            (Phase::Active, Packet::Auth(_)) => self.protocol_violation(
-                now,
-                id,
-                ReasonCode::ProtocolError,
-                "[MQTT-4.12.0-1] AUTH without an Authentication Method in CONNECT",
-            ),
+            (Phase::Active, Packet::Auth(auth)) => self.handle_auth(now, id, auth),
             (Phase::Active, other) => {
                 let rule = format!("{} is sent by servers, not clients", other.packet_type());
                 self.protocol_violation(now, id, ReasonCode::ProtocolError, &rule)
@@ -377,6 +436,7 @@ impl Broker {
         error: &DecodeError,
         protocol: Option<Protocol>,
     ) {
+        self.now = now;
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
@@ -445,6 +505,7 @@ impl Broker {
     /// The socket of `id` ended. Without a DISCONNECT first this is an
     /// abnormal close and the will is published ([MQTT-3.1.2-8]).
     pub fn connection_closed(&mut self, now: Instant, id: ConnId, cause: CloseCause) {
+        self.now = now;
         let Some(conn) = self.conns.get(&id) else {
             return;
         };
@@ -500,8 +561,26 @@ impl Broker {
         }
         if abnormal {
             if let Some(will) = conn.will {
-                self.publish_will(now, will);
+                // MQTT 5 §3.1.2.11.2 / [MQTT-3.1.3-9]: a Will Delay Interval
+                // holds the will back while the session lives on; a
+                // session that ended with the connection publishes it now.
+                let delay = will.properties.will_delay_interval().unwrap_or(0);
+                match conn.session {
+                    Some(key) if delay > 0 && self.sessions.contains_key(&key) => {
+                        let at = now + Duration::from_secs(u64::from(delay));
+                        self.delayed_wills.insert(key, (at, will));
+                        self.will_timers.push(Reverse((at, key)));
+                    }
+                    _ => self.publish_will(now, will),
+                }
             }
+        }
+    }
+
+    /// Publishes the delayed will of session `key`, if one is waiting.
+    pub(crate) fn publish_delayed_will(&mut self, key: SessionKey) {
+        if let Some((_, will)) = self.delayed_wills.remove(&key) {
+            self.publish_will(self.now, will);
         }
     }
 
@@ -539,15 +618,24 @@ impl Broker {
             let at = now + Duration::from_secs(u64::from(session.expiry_interval));
             self.session_timers.push(Reverse((at, key)));
         }
+        self.hand_over_shared(key, false);
     }
 
     /// Deletes a session and its subscriptions.
     pub(crate) fn remove_session(&mut self, key: SessionKey) {
+        self.hand_over_shared(key, true);
         let Some(session) = self.sessions.remove(&key) else {
             return;
         };
         for filter in session.subscriptions.keys() {
-            self.subs.remove(filter, key);
+            match crate::shared::split(filter) {
+                Some(name) => {
+                    self.shared.unsubscribe(&name, key);
+                }
+                None => {
+                    self.subs.remove(filter, key);
+                }
+            }
         }
         if self.by_client_id.get(&session.client_id) == Some(&key) {
             self.by_client_id.remove(&session.client_id);
@@ -559,6 +647,8 @@ impl Broker {
                 session.dropped
             );
         }
+        // The session ended before its will's delay: the will goes now.
+        self.publish_delayed_will(key);
     }
 }
 

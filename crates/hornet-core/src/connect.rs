@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use bytestring::ByteString;
 use hornet_codec::{ConnAck, Connect, Disconnect, Property, Protocol, ReasonCode};
 
+use crate::auth::ConnectAuth;
 use crate::broker::{Broker, ConnId, Phase};
 use crate::session::{Session, NEVER_EXPIRES};
 use crate::settings::Anonymous;
@@ -28,8 +29,37 @@ impl Broker {
         }
         let peer = conn.info.peer;
 
+        // Maintenance redirection (MQTT 5 §4.11): every client is sent away.
+        if let Some(reference) = self.settings.server_reference.clone() {
+            return self.redirect(id, reference);
+        }
+
+        // A will the broker could not publish as asked is refused up front
+        // ([MQTT-3.2.2-12], [MQTT-3.2.2-13]).
+        if let Some(will) = &connect.will {
+            let code = if will.qos as u8 > self.settings.max_qos {
+                Some((
+                    ReasonCode::QosNotSupported,
+                    "will QoS is over the Maximum QoS",
+                ))
+            } else if will.retain && !self.settings.retain_available {
+                Some((
+                    ReasonCode::RetainNotSupported,
+                    "retained wills are not available",
+                ))
+            } else {
+                None
+            };
+            if let Some((reason, text)) = code {
+                tracing::info!("Client from {peer} refused: {text}.");
+                return self.refuse(id, reason, Some(text));
+            }
+        }
+
         // Client identifier ([MQTT-3.1.3-7] .. [MQTT-3.1.3-9]).
-        let mut client_id = connect.client_id.clone();
+        // Copied out of the CONNECT frame: the session keeps it for long,
+        // and a slice would pin the whole read buffer it arrived in.
+        let mut client_id = ByteString::from(&*connect.client_id);
         let mut assigned = false;
         if client_id.is_empty() {
             let allowed = match protocol {
@@ -65,21 +95,35 @@ impl Broker {
             }
         }
 
-        // Enhanced authentication (MQTT 5 §4.12): no method is supported yet.
-        if let Some(method) = connect.properties.authentication_method() {
-            tracing::info!(
-                "Client {client_id} from {peer} refused: authentication method '{method}' \
-                 is not supported (Hornet has no enhanced authentication methods yet)."
-            );
-            let text = "authentication method not supported";
-            return self.refuse(id, ReasonCode::BadAuthenticationMethod, Some(text));
-        }
+        // Enhanced authentication (MQTT 5 §4.12, see `auth`): the exchange
+        // runs first; its success completes this CONNECT later.
+        let enhanced = match self.connect_auth(now, id, &connect) {
+            ConnectAuth::Pending => return,
+            ConnectAuth::Done(method, data) => Some((method, data)),
+            ConnectAuth::None => None,
+        };
 
-        // Authentication: no password file yet, so a username is not proof.
-        if let Err(reason) = self.admit(&connect, peer) {
-            tracing::warn!("Client {client_id} from {peer} refused: {reason}",);
-            let text = "anonymous access is not allowed from this address";
-            return self.refuse(id, ReasonCode::NotAuthorized, Some(text));
+        // Authentication: a username with a password_file is checked;
+        // without a username (or without a password_file) the anonymous
+        // policy decides.
+        match self.password_ok(&connect) {
+            _ if enhanced.is_some() => {}
+            Some(true) => {}
+            Some(false) => {
+                tracing::warn!(
+                    "Client {client_id} from {peer} refused: bad user name or password for user '{}'.",
+                    connect.username.as_deref().unwrap_or_default()
+                );
+                let text = "bad user name or password";
+                return self.refuse(id, ReasonCode::BadUserNameOrPassword, Some(text));
+            }
+            None => {
+                if let Err(reason) = self.admit(&connect, peer) {
+                    tracing::warn!("Client {client_id} from {peer} refused: {reason}",);
+                    let text = "anonymous access is not allowed from this address";
+                    return self.refuse(id, ReasonCode::NotAuthorized, Some(text));
+                }
+            }
         }
 
         // Takeover ([MQTT-3.1.4-3]).
@@ -98,13 +142,16 @@ impl Broker {
         }
 
         // Session: clean start discards, otherwise resume ([MQTT-3.1.2-4], [MQTT-3.1.2-5]).
-        let expiry = if protocol.is_v5() {
+        // The broker's ceiling (`max_session_expiry`, Mosquitto's
+        // `persistent_client_expiration`) applies to every version.
+        let asked = if protocol.is_v5() {
             connect.properties.session_expiry_interval().unwrap_or(0)
         } else if connect.clean_start {
             0
         } else {
             NEVER_EXPIRES
         };
+        let expiry = asked.min(self.settings.max_session_expiry);
         let mut key = self.by_client_id.get(&client_id).copied();
         if connect.clean_start {
             if let Some(old) = key.take() {
@@ -112,6 +159,10 @@ impl Broker {
             }
         }
         let session_present = key.is_some();
+        if let Some(key) = key {
+            // Back in time: the delayed will is not sent ([MQTT-3.1.3-9]).
+            self.delayed_wills.remove(&key);
+        }
         let key = match key {
             Some(key) => key,
             None => {
@@ -135,11 +186,15 @@ impl Broker {
         conn.session = Some(key);
         conn.keep_alive =
             (keep_alive > 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500));
-        conn.will = connect.will;
+        conn.will = connect.will.map(|mut w| {
+            w.detach(); // held for the connection's life: not a slice of the read buffer
+            w
+        });
         if protocol.is_v5() {
             conn.receive_maximum = connect.properties.receive_maximum().unwrap_or(u16::MAX);
             conn.max_packet_size = connect.properties.maximum_packet_size().unwrap_or(u32::MAX);
             conn.problem_information = connect.properties.request_problem_information() != Some(0);
+            conn.alias_max_out = connect.properties.topic_alias_maximum().unwrap_or(0);
         }
         if let Some(ka) = conn.keep_alive {
             self.conn_timers.push(std::cmp::Reverse((now + ka, id)));
@@ -154,6 +209,35 @@ impl Broker {
             if let Some(ka) = server_keep_alive {
                 props.push(Property::ServerKeepAlive(ka));
             }
+            // [MQTT-3.2.2-22]-style: the interval the broker will use, when
+            // it lowered the client's.
+            if expiry != asked {
+                props.push(Property::SessionExpiryInterval(expiry));
+            }
+            let s = &self.settings;
+            if s.receive_maximum < u16::MAX {
+                props.push(Property::ReceiveMaximum(s.receive_maximum));
+            }
+            if s.max_qos < 2 {
+                props.push(Property::MaximumQos(s.max_qos));
+            }
+            if !s.retain_available {
+                props.push(Property::RetainAvailable(0));
+            }
+            if !s.wildcard_subscriptions {
+                props.push(Property::WildcardSubscriptionAvailable(0));
+            }
+            if !s.subscription_identifiers {
+                props.push(Property::SubscriptionIdentifierAvailable(0));
+            }
+            // Only to a client that asked ([MQTT-3.1.2-28] note: never unasked).
+            if let (Some(1), Some(prefix)) = (
+                connect.properties.request_response_information(),
+                &s.response_information,
+            ) {
+                let info = format!("{prefix}{client_id}");
+                props.push(Property::ResponseInformation(info.into()));
+            }
             if self.settings.topic_alias_maximum > 0 {
                 props.push(Property::TopicAliasMaximum(
                     self.settings.topic_alias_maximum,
@@ -162,7 +246,16 @@ impl Broker {
             if self.settings.max_packet_size < hornet_codec::MAX_PACKET_SIZE as u32 {
                 props.push(Property::MaximumPacketSize(self.settings.max_packet_size));
             }
-            props.push(Property::SharedSubscriptionAvailable(0));
+            if !self.settings.shared_subscriptions {
+                props.push(Property::SharedSubscriptionAvailable(0));
+            }
+            // [MQTT-4.12.0-5]: a successful CONNACK repeats the method.
+            if let Some((method, data)) = enhanced {
+                props.push(Property::AuthenticationMethod(method));
+                if let Some(data) = data {
+                    props.push(Property::AuthenticationData(data));
+                }
+            }
         }
         if self.settings.connection_messages {
             let username = match &connect.username {
@@ -191,8 +284,35 @@ impl Broker {
         self.flush(key);
     }
 
+    /// Refuses a CONNECT because the broker is redirecting clients
+    /// (`server_reference`): MQTT 5 gets 0x9C Use another server (or 0x9D
+    /// Server moved with `server_moved`) with the Server Reference; MQTT 3.x
+    /// gets 0x03 Server unavailable.
+    fn redirect(&mut self, id: ConnId, reference: String) {
+        let conn = self.conns.get_mut(&id).expect("caller checked");
+        tracing::info!(
+            "Client from {} sent to another server ({reference}): server_reference is set.",
+            conn.info.peer
+        );
+        if !conn.protocol.is_v5() {
+            return self.refuse(id, ReasonCode::ServerUnavailable, None);
+        }
+        let reason = if self.settings.server_moved {
+            ReasonCode::ServerMoved
+        } else {
+            ReasonCode::UseAnotherServer
+        };
+        let mut connack = ConnAck::new(reason, false);
+        connack
+            .properties
+            .push(Property::ServerReference(reference.into()));
+        self.out.send(id, conn, &mut self.stats, connack.into());
+        self.conns.remove(&id);
+        self.out.close(id);
+    }
+
     /// Answers CONNACK with `reason` and closes ([MQTT-3.2.2-6]: no session present).
-    fn refuse(&mut self, id: ConnId, reason: ReasonCode, text: Option<&str>) {
+    pub(crate) fn refuse(&mut self, id: ConnId, reason: ReasonCode, text: Option<&str>) {
         let conn = self.conns.get_mut(&id).expect("caller checked");
         let mut connack = ConnAck::new(reason, false);
         if let (true, Some(text)) = (conn.protocol.is_v5(), text) {
@@ -214,9 +334,14 @@ impl Broker {
             Anonymous::Loopback => Err(format!(
                 "not authorized: anonymous clients are only accepted from loopback by default{}. \
                  To accept them from the network set `allow_anonymous = true` (hornet.toml) or \
-                 `allow_anonymous true` (mosquitto.conf); password files arrive with the security work.",
+                 `allow_anonymous true` (mosquitto.conf), or give clients users in a `password_file`.",
                 if connect.username.is_some() { " (a username without a password_file is not checked, so it counts as anonymous)" } else { "" }
             )),
+            Anonymous::Never if self.authenticator.is_some() => Err(
+                "not authorized: allow_anonymous is false, so a client needs a user name and \
+                 password from the password_file."
+                    .to_string(),
+            ),
             Anonymous::Never => Err(
                 "not authorized: allow_anonymous is false and no password_file is configured, so nobody can connect. \
                  Set `allow_anonymous = \"loopback\"` or `true`."
@@ -270,6 +395,8 @@ impl Broker {
                     "[MQTT-3.14.2-2] Session Expiry Interval changed from 0 on DISCONNECT",
                 );
             }
+            // Still under the broker's ceiling (`max_session_expiry`).
+            let new = new.min(self.settings.max_session_expiry);
             self.sessions.get_mut(&key).expect("exists").expiry_interval = new;
         }
         let conn = self.conns.get_mut(&id).expect("caller checked");

@@ -18,6 +18,7 @@
 
 #![forbid(unsafe_code)]
 
+mod auth;
 mod broker;
 mod connect;
 mod logfmt;
@@ -25,11 +26,14 @@ mod publish;
 pub mod retained;
 mod session;
 mod settings;
+mod shared;
 mod subscribe;
 mod sys;
 mod timers;
 pub mod trie;
 
+pub use auth::{AuthExchange, AuthStep, Authenticator};
 pub use broker::{Action, Broker, CloseCause, ConnId, ConnInfo, QueueState};
 pub use settings::{Anonymous, Settings};
+pub use shared::SharedStrategy;
 pub use sys::Stats;

@@ -18,14 +18,37 @@
 //! the connection's unwritten-packet budget allow; otherwise it waits in the
 //! session queue, whose limits drop the newest message, count it, and log
 //! once per episode.
+//!
+//! MQTT 5 extras: a message's Message Expiry Interval is turned into an
+//! instant when it reaches a session (or, for retained messages, when it
+//! was stored); an expired copy is never sent, and the interval sent is
+//! what is left ([MQTT-3.3.2-5], [MQTT-3.3.2-6]). Outbound topic aliases
+//! are applied per connection as each PUBLISH is handed out (`alias_outbound`).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytestring::ByteString;
 use hornet_codec::{Ack, Packet, PacketId, Property, Publish, QoS, ReasonCode};
 
 use crate::broker::{Broker, ConnId};
-use crate::session::{Outbound, SessionKey};
+use crate::session::{Outbound, Queued, SessionKey};
+use crate::shared::GroupId;
+
+/// A retained message with the instant it was stored, for its Message
+/// Expiry Interval and `retained_max_age`. Reads as the message.
+#[derive(Debug, Clone)]
+pub(crate) struct Retained {
+    pub(crate) msg: Publish,
+    pub(crate) stored: Instant,
+}
+
+impl std::ops::Deref for Retained {
+    type Target = Publish;
+
+    fn deref(&self) -> &Publish {
+        &self.msg
+    }
+}
 
 /// How one routed message reaches one session.
 #[derive(Debug, Clone, Default)]
@@ -49,6 +72,20 @@ impl Broker {
         {
             let rule = "[MQTT-3.3.4-6] a PUBLISH from a client carries a Subscription Identifier";
             return self.protocol_violation(now, id, ReasonCode::ProtocolError, rule);
+        }
+
+        // What CONNACK announced: Maximum QoS and Retain Available
+        // ([MQTT-3.2.2-11], [MQTT-3.2.2-14]); Mosquitto closes 3.x clients too.
+        if publish.qos as u8 > self.settings.max_qos {
+            let rule = format!(
+                "[MQTT-3.2.2-11] PUBLISH at QoS {} is over the Maximum QoS {}",
+                publish.qos as u8, self.settings.max_qos
+            );
+            return self.protocol_violation(now, id, ReasonCode::QosNotSupported, &rule);
+        }
+        if publish.retain && !self.settings.retain_available {
+            let rule = "[MQTT-3.2.2-14] a retained PUBLISH, but Retain Available is 0";
+            return self.protocol_violation(now, id, ReasonCode::RetainNotSupported, rule);
         }
 
         // Topic aliases (MQTT 5, §3.3.2.3.4).
@@ -89,6 +126,43 @@ impl Broker {
         // MQTT 5 acks say 0x10 when nobody was subscribed, as Mosquitto
         // does; 3.x acks carry no reason code.
         let v5 = self.conns[&id].protocol.is_v5();
+        // MQTT 5 §3.3.2.3.2: a receiver MAY check a payload said to be
+        // UTF-8; Hornet does, and refuses it with 0x99 (QoS 0: dropped).
+        if v5
+            && publish.properties.payload_format_indicator() == Some(1)
+            && std::str::from_utf8(&publish.payload).is_err()
+        {
+            let text = "the payload is not UTF-8 but its Payload Format Indicator says so";
+            tracing::info!(
+                "Refused PUBLISH from {} to '{}': {text}.",
+                self.conns[&id].name(),
+                publish.topic
+            );
+            let reason = ReasonCode::PayloadFormatInvalid;
+            let ack = match (publish.qos, packet_id) {
+                (QoS::AtLeastOnce, Some(pid)) => Packet::PubAck(Ack::with_reason(pid, reason)),
+                (QoS::ExactlyOnce, Some(pid)) => Packet::PubRec(Ack::with_reason(pid, reason)),
+                _ => return,
+            };
+            return self.send_explained(id, ack, text);
+        }
+        // Receive Maximum (MQTT 5 §3.3.4): QoS 2 PUBLISH awaiting PUBREL
+        // count (QoS 1 is acknowledged at once); one over is 0x93.
+        if let (true, QoS::ExactlyOnce, Some(pid), Some(session)) = (
+            v5,
+            publish.qos,
+            packet_id,
+            session_key.and_then(|k| self.sessions.get(&k)),
+        ) {
+            let held = &session.incoming_qos2;
+            let max = self.settings.receive_maximum;
+            if !held.contains(&pid.get()) && held.len() >= usize::from(max) {
+                let rule = format!(
+                    "more than Receive Maximum {max} QoS 2 PUBLISH packets awaiting PUBREL"
+                );
+                return self.protocol_violation(now, id, ReasonCode::ReceiveMaximumExceeded, &rule);
+            }
+        }
         let outcome = |matched: bool| match (v5, denied, matched) {
             (false, _, _) | (true, false, true) => ReasonCode::Success,
             (true, true, _) => ReasonCode::NotAuthorized,
@@ -103,7 +177,7 @@ impl Broker {
             (QoS::AtLeastOnce, Some(pid)) => {
                 let matched = !denied && self.accept_publish(now, publish, session_key);
                 let reason = outcome(matched);
-                self.send_to(id, Packet::PubAck(Ack::with_reason(pid, reason)));
+                self.send_explained(id, Packet::PubAck(Ack::with_reason(pid, reason)), "");
             }
             (QoS::ExactlyOnce, Some(pid)) => {
                 let first = match session_key.and_then(|k| self.sessions.get_mut(&k)) {
@@ -117,9 +191,55 @@ impl Broker {
                     !denied
                 };
                 let reason = outcome(matched);
-                self.send_to(id, Packet::PubRec(Ack::with_reason(pid, reason)));
+                self.send_explained(id, Packet::PubRec(Ack::with_reason(pid, reason)), "");
             }
         }
+    }
+
+    /// Sends an acknowledgement on `id` with `text` as its Reason String
+    /// (or, for `""`, the standard explanation of its reason code, if it
+    /// is an error) when the client did not turn problem information off
+    /// ([MQTT-3.1.2-29]) and it fits its Maximum Packet Size
+    /// ([MQTT-3.1.2-25]).
+    pub(crate) fn send_explained(&mut self, id: ConnId, mut packet: Packet, text: &str) {
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        let props = match &mut packet {
+            Packet::PubAck(a) | Packet::PubRec(a) | Packet::PubRel(a) | Packet::PubComp(a) => {
+                let text = match text {
+                    "" => explanation(a.reason_code),
+                    t => Some(t),
+                };
+                text.filter(|_| conn.protocol.is_v5() && conn.problem_information)
+                    .map(|t| (&mut a.properties, t))
+            }
+            Packet::SubAck(a) if conn.protocol.is_v5() && conn.problem_information => {
+                (!text.is_empty()).then_some((&mut a.properties, text))
+            }
+            Packet::UnsubAck(a) if conn.protocol.is_v5() && conn.problem_information => {
+                (!text.is_empty()).then_some((&mut a.properties, text))
+            }
+            _ => None,
+        };
+        if let Some((props, text)) = props {
+            props.push(Property::ReasonString(text.into()));
+            let fits = packet
+                .encoded_len(conn.protocol)
+                .is_ok_and(|n| n <= conn.max_packet_size as usize);
+            if !fits {
+                match &mut packet {
+                    Packet::PubAck(a)
+                    | Packet::PubRec(a)
+                    | Packet::PubRel(a)
+                    | Packet::PubComp(a) => a.properties = Default::default(),
+                    Packet::SubAck(a) => a.properties = Default::default(),
+                    Packet::UnsubAck(a) => a.properties = Default::default(),
+                    _ => {}
+                }
+            }
+        }
+        self.out.send(id, conn, &mut self.stats, packet);
     }
 
     /// Sends `packet` on `id` if the connection is still live.
@@ -145,8 +265,12 @@ impl Broker {
                 // [MQTT-3.3.1-6]/[MQTT-3.3.1-10]: an empty retained message deletes.
                 self.retained.remove(&publish.topic);
             } else {
-                self.retained
-                    .insert(&publish.topic.clone(), publish.clone());
+                let mut msg = publish.clone();
+                // Kept until replaced: its own bytes, not a slice pinning
+                // the publisher's read buffer.
+                msg.detach();
+                let retained = Retained { msg, stored: now };
+                self.retained.insert(&publish.topic.clone(), retained);
             }
         }
         self.route(now, &publish, origin)
@@ -168,32 +292,71 @@ impl Broker {
                 t.identifiers.push(i);
             }
         });
-        if self.route_targets.is_empty() {
-            return false;
-        }
         // Reuse one vector across publishes: routing allocates nothing of
         // its own once warm.
         let mut targets = std::mem::take(&mut self.route_list);
         targets.extend(self.route_targets.drain());
+        let mut matched = !targets.is_empty();
         for (key, target) in targets.drain(..) {
-            let mut msg = publish.clone();
-            msg.qos = msg.qos.min(target.qos);
-            // [MQTT-3.3.1-9]/[MQTT-3.3.1-12]: live messages go out with RETAIN 0
-            // unless the subscription asked for Retain As Published.
-            msg.retain = msg.retain && target.retain_as_published;
-            for i in target.identifiers {
-                msg.properties.push(Property::SubscriptionIdentifier(i));
-            }
-            self.deliver(key, msg);
+            self.deliver(key, shape(publish, &target));
         }
         self.route_list = targets;
-        true
+        if self.shared.len() > 0 {
+            matched |= self.route_shared(publish, origin);
+        }
+        matched
+    }
+
+    /// Delivers `publish` to one member of every shared subscription group
+    /// whose filter matches; returns whether there was one.
+    fn route_shared(&mut self, publish: &Publish, origin: Option<SessionKey>) -> bool {
+        let mut groups = std::mem::take(&mut self.route_groups);
+        self.shared
+            .for_each_match(&publish.topic, |id, _| groups.push(id));
+        let matched = !groups.is_empty();
+        let publisher = origin
+            .and_then(|k| self.sessions.get(&k))
+            .map_or_else(ByteString::new, |s| s.client_id.clone());
+        for id in groups.drain(..) {
+            let sessions = &self.sessions;
+            let online = |k: SessionKey| sessions.get(&k).is_some_and(|s| s.conn.is_some());
+            let Some((key, sub)) = self
+                .shared
+                .pick(id, &publish.topic, &publisher, None, online)
+            else {
+                continue;
+            };
+            let target = Target {
+                qos: sub.options.qos,
+                retain_as_published: sub.options.retain_as_published,
+                identifiers: sub.identifier.into_iter().collect(),
+            };
+            self.deliver_in(key, shape(publish, &target), Some(id));
+        }
+        self.route_groups = groups;
+        matched
     }
 
     /// Hands one message to session `key`: sent now, queued, or dropped.
+    /// Its Message Expiry Interval, if any, counts from now.
     pub(crate) fn deliver(&mut self, key: SessionKey, msg: Publish) {
+        self.deliver_in(key, msg, None);
+    }
+
+    /// [`Broker::deliver`] for a message that came through shared
+    /// subscription `group`, if any.
+    pub(crate) fn deliver_in(&mut self, key: SessionKey, msg: Publish, group: Option<GroupId>) {
         let Some(session) = self.sessions.get_mut(&key) else {
             return;
+        };
+        let expires = msg
+            .properties
+            .message_expiry_interval()
+            .map(|secs| self.now + Duration::from_secs(u64::from(secs)));
+        let msg = Queued {
+            msg,
+            expires,
+            group,
         };
         let Some(conn_id) = session.conn else {
             if msg.qos == QoS::AtMostOnce && !self.settings.queue_qos0_messages {
@@ -229,11 +392,11 @@ impl Broker {
             self.enqueue(key, msg);
             return;
         }
-        let packet = start_outbound(session, msg);
+        let packet = start_outbound_at(session, msg.msg, msg.expires, msg.group, self.now);
         self.out.send(conn_id, conn, &mut self.stats, packet);
     }
 
-    fn enqueue(&mut self, key: SessionKey, msg: Publish) {
+    fn enqueue(&mut self, key: SessionKey, msg: Queued) {
         let max_messages = self.settings.max_queued_messages;
         let max_bytes = self.settings.max_queued_bytes;
         let session = self.sessions.get_mut(&key).expect("caller checked");
@@ -294,6 +457,18 @@ impl Broker {
                         continue;
                     }
                     let mut p = p.clone();
+                    let expires = session.inflight_expiry.get(&id).copied();
+                    if !set_remaining_expiry(&mut p, expires, self.now) {
+                        // [MQTT-3.3.2-5]: expired while waiting to be resent.
+                        session.inflight.remove(&id);
+                        session.inflight_expiry.remove(&id);
+                        tracing::debug!(
+                            "Message on '{}' for {} expired before it could be resent.",
+                            p.topic,
+                            conn.name()
+                        );
+                        continue;
+                    }
                     p.dup = true;
                     p.packet_id = Some(pid);
                     Packet::Publish(p)
@@ -315,7 +490,16 @@ impl Broker {
                 self.stats.publish_dropped += 1;
                 continue;
             }
-            let packet = start_outbound(session, msg);
+            if msg.expires.is_some_and(|at| at <= self.now) {
+                // [MQTT-3.3.2-5]: expired in the queue; not delivered.
+                tracing::debug!(
+                    "Message on '{}' for {} expired in its queue.",
+                    msg.topic,
+                    conn.name()
+                );
+                continue;
+            }
+            let packet = start_outbound_at(session, msg.msg, msg.expires, msg.group, self.now);
             self.out.send(conn_id, conn, &mut self.stats, packet);
         }
         if let Some(since) = session.dropping {
@@ -341,6 +525,7 @@ impl Broker {
         session.settle_resend(ack.packet_id.get());
         if let Some((_, Outbound::Qos1(_))) = session.inflight.get(&ack.packet_id.get()) {
             session.inflight.remove(&ack.packet_id.get());
+            session.inflight_expiry.remove(&ack.packet_id.get());
             self.flush(key);
         }
     }
@@ -367,7 +552,7 @@ impl Broker {
             Some((_, Outbound::Qos2Released)) => self.send_to(id, Packet::PubRel(Ack::new(pid))),
             _ => {
                 let reason = ReasonCode::PacketIdentifierNotFound;
-                self.send_to(id, Packet::PubRel(Ack::with_reason(pid, reason)));
+                self.send_explained(id, Packet::PubRel(Ack::with_reason(pid, reason)), "");
             }
         }
     }
@@ -382,7 +567,8 @@ impl Broker {
         } else {
             ReasonCode::PacketIdentifierNotFound
         };
-        self.send_to(id, Packet::PubComp(Ack::with_reason(ack.packet_id, reason)));
+        let packet = Packet::PubComp(Ack::with_reason(ack.packet_id, reason));
+        self.send_explained(id, packet, "");
     }
 
     pub(crate) fn handle_pubcomp(&mut self, id: ConnId, ack: Ack) {
@@ -394,18 +580,35 @@ impl Broker {
         session.settle_resend(ack.packet_id.get());
         if let Some((_, Outbound::Qos2Released)) = session.inflight.get(&ack.packet_id.get()) {
             session.inflight.remove(&ack.packet_id.get());
+            session.inflight_expiry.remove(&ack.packet_id.get());
             self.flush(key);
         }
     }
 
     /// Sends retained message `msg` to one subscription (on subscribe).
+    /// An expired one (its Message Expiry Interval or `retained_max_age`
+    /// passed) is removed from the store instead ([MQTT-3.3.2-5]).
     pub(crate) fn deliver_retained(
         &mut self,
         key: SessionKey,
-        mut msg: Publish,
+        retained: Retained,
         qos: QoS,
         identifier: Option<u32>,
     ) {
+        let Retained { mut msg, stored } = retained;
+        let expires = msg
+            .properties
+            .message_expiry_interval()
+            .map(|secs| stored + Duration::from_secs(u64::from(secs)));
+        let aged = self
+            .settings
+            .retained_max_age
+            .is_some_and(|max| stored + max <= self.now);
+        if aged || !set_remaining_expiry(&mut msg, expires, self.now) {
+            tracing::debug!("Retained message on '{}' expired; removed.", msg.topic);
+            self.retained.remove(&msg.topic);
+            return;
+        }
         msg.qos = msg.qos.min(qos);
         msg.retain = true; // [MQTT-3.3.1-8]
         if let Some(i) = identifier {
@@ -415,23 +618,121 @@ impl Broker {
     }
 }
 
-/// Assigns a packet id (QoS > 0), records the message as inflight and
-/// returns the PUBLISH to send.
-fn start_outbound(session: &mut crate::session::Session, mut msg: Publish) -> Packet {
+/// The copy of `publish` that `target` receives.
+fn shape(publish: &Publish, target: &Target) -> Publish {
+    let mut msg = publish.clone();
+    msg.qos = msg.qos.min(target.qos);
+    // [MQTT-3.3.1-9]/[MQTT-3.3.1-12]: live messages go out with RETAIN 0
+    // unless the subscription asked for Retain As Published.
+    msg.retain = msg.retain && target.retain_as_published;
+    for &i in &target.identifiers {
+        msg.properties.push(Property::SubscriptionIdentifier(i));
+    }
+    msg
+}
+
+/// Assigns a packet id (QoS > 0), records the message as inflight (with
+/// the instant it expires, for a resend) and returns the PUBLISH to send,
+/// its Message Expiry Interval lowered by the time it waited
+/// ([MQTT-3.3.2-6]). The caller has checked it has not expired.
+fn start_outbound_at(
+    session: &mut crate::session::Session,
+    mut msg: Publish,
+    expires: Option<Instant>,
+    group: Option<GroupId>,
+    now: Instant,
+) -> Packet {
+    set_remaining_expiry(&mut msg, expires, now);
     match msg.qos {
         QoS::AtMostOnce => {}
         QoS::AtLeastOnce => {
             let pid = session.allocate_packet_id();
             msg.packet_id = Some(pid);
-            session.track(pid, Outbound::Qos1(msg.clone()));
+            session.track(pid, Outbound::Qos1(msg.clone()), expires);
         }
         QoS::ExactlyOnce => {
             let pid = session.allocate_packet_id();
             msg.packet_id = Some(pid);
-            session.track(pid, Outbound::Qos2Sent(msg.clone()));
+            session.track(pid, Outbound::Qos2Sent(msg.clone()), expires);
         }
     }
+    if let Some(pid) = msg.packet_id {
+        match group {
+            Some(g) => session.shared_inflight.insert(pid.get(), g),
+            None => session.shared_inflight.remove(&pid.get()),
+        };
+    }
     Packet::Publish(msg)
+}
+
+/// The Reason String Hornet puts on an acknowledgement with `code`, if any.
+fn explanation(code: ReasonCode) -> Option<&'static str> {
+    match code {
+        ReasonCode::NotAuthorized => Some("clients may not publish to $SYS topics"),
+        ReasonCode::PacketIdentifierNotFound => {
+            Some("no message with this packet identifier is waiting")
+        }
+        _ => None,
+    }
+}
+
+/// Outbound topic aliases (MQTT 5 §3.3.2.3.4), applied to every PUBLISH as
+/// it is handed to the shell: the first time a topic goes to the
+/// connection it gets the next free alias (first come, first served, up to
+/// the client's Topic Alias Maximum, [MQTT-3.3.2-8]) and goes out with
+/// topic and alias; after that with an empty topic and the alias. Topics
+/// beyond the maximum always go out in full. A packet that would no
+/// longer fit the client's Maximum Packet Size goes out without an alias.
+pub(crate) fn alias_outbound(conn: &mut crate::broker::Conn, publish: &mut Publish) {
+    let (alias, known) = match conn.aliases_out.get(&publish.topic) {
+        Some(&alias) => (alias, true),
+        None if conn.aliases_out.len() < usize::from(conn.alias_max_out) => {
+            (conn.aliases_out.len() as u16 + 1, false)
+        }
+        None => return,
+    };
+    let mut aliased = publish.clone();
+    if known {
+        aliased.topic = ByteString::new();
+    }
+    aliased.properties.push(Property::TopicAlias(alias));
+    if conn.max_packet_size != u32::MAX {
+        let fits = Packet::Publish(aliased.clone())
+            .encoded_len(conn.protocol)
+            .is_ok_and(|n| n <= conn.max_packet_size as usize);
+        if !fits {
+            return;
+        }
+    }
+    if !known {
+        conn.aliases_out.insert(publish.topic.clone(), alias);
+    }
+    *publish = aliased;
+}
+
+/// Sets the Message Expiry Interval of `msg` to what is left of it at `now`
+/// (whole seconds, rounded up, so a message still alive never says 0)
+/// ([MQTT-3.3.2-6]). Returns false when it has expired ([MQTT-3.3.2-5]).
+pub(crate) fn set_remaining_expiry(
+    msg: &mut Publish,
+    expires: Option<Instant>,
+    now: Instant,
+) -> bool {
+    let Some(at) = expires else {
+        return true;
+    };
+    if at <= now {
+        return false;
+    }
+    let left = at - now;
+    let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+    let secs = u32::try_from(secs).unwrap_or(u32::MAX);
+    if msg.properties.message_expiry_interval() != Some(secs) {
+        msg.properties
+            .retain(|p| !matches!(p, Property::MessageExpiryInterval(_)));
+        msg.properties.push(Property::MessageExpiryInterval(secs));
+    }
+    true
 }
 
 /// Whether `msg` encoded for `protocol` exceeds `max` bytes.

@@ -17,6 +17,7 @@ use ahash::{AHashMap, AHashSet};
 use bytestring::ByteString;
 use hornet_codec::{PacketId, Protocol, Publish, SubscriptionOptions};
 
+use crate::shared::GroupId;
 use crate::ConnId;
 
 /// A session's key in the broker's tables (stable for the session's life).
@@ -46,6 +47,25 @@ pub(crate) enum Outbound {
     Qos2Released,
 }
 
+/// A message in a session's queue, with the instant its Message Expiry
+/// Interval ends (MQTT 5 §3.3.2.3.3), if it has one. Reads as the message.
+#[derive(Debug, Clone)]
+pub(crate) struct Queued {
+    pub(crate) msg: Publish,
+    pub(crate) expires: Option<Instant>,
+    /// The shared subscription group it came through, if any (it goes to
+    /// another member if this session leaves before it is delivered).
+    pub(crate) group: Option<GroupId>,
+}
+
+impl std::ops::Deref for Queued {
+    type Target = Publish;
+
+    fn deref(&self) -> &Publish {
+        &self.msg
+    }
+}
+
 /// One client's session.
 #[derive(Debug)]
 pub(crate) struct Session {
@@ -59,6 +79,10 @@ pub(crate) struct Session {
     /// When the last connection ended (for expiry).
     pub(crate) disconnected_at: Option<Instant>,
     pub(crate) subscriptions: AHashMap<ByteString, Subscription>,
+    /// Inflight packet ids of messages that came through a shared
+    /// subscription group, with the group (entries may be stale: check
+    /// `inflight`).
+    pub(crate) shared_inflight: AHashMap<u16, GroupId>,
     /// Inflight messages by packet id, with the order they were sent in.
     pub(crate) inflight: AHashMap<u16, (u64, Outbound)>,
     next_packet_id: u16,
@@ -67,7 +91,10 @@ pub(crate) struct Session {
     /// they count as inflight and go out as the window allows.
     pub(crate) pending_resend: VecDeque<u16>,
     /// Messages waiting for the window or for the client to return.
-    pub(crate) queue: VecDeque<Publish>,
+    pub(crate) queue: VecDeque<Queued>,
+    /// When each inflight message with a Message Expiry Interval expires,
+    /// by packet id (set or cleared by `track`).
+    pub(crate) inflight_expiry: AHashMap<u16, Instant>,
     /// Payload bytes in `queue`.
     pub(crate) queued_bytes: usize,
     /// Messages dropped for this session because its queue was full.
@@ -88,10 +115,12 @@ impl Session {
             disconnected_at: None,
             subscriptions: AHashMap::new(),
             inflight: AHashMap::new(),
+            shared_inflight: AHashMap::new(),
             next_packet_id: 1,
             next_seq: 0,
             pending_resend: VecDeque::new(),
             queue: VecDeque::new(),
+            inflight_expiry: AHashMap::new(),
             queued_bytes: 0,
             dropped: 0,
             dropping: None,
@@ -111,8 +140,13 @@ impl Session {
         }
     }
 
-    /// Records an outbound message as inflight under `id`.
-    pub(crate) fn track(&mut self, id: PacketId, state: Outbound) {
+    /// Records an outbound message as inflight under `id`, expiring at
+    /// `expires` (for a resend after a reconnect).
+    pub(crate) fn track(&mut self, id: PacketId, state: Outbound, expires: Option<Instant>) {
+        match expires {
+            Some(at) => self.inflight_expiry.insert(id.get(), at),
+            None => self.inflight_expiry.remove(&id.get()),
+        };
         self.next_seq += 1;
         self.inflight.insert(id.get(), (self.next_seq, state));
     }
@@ -138,7 +172,7 @@ impl Session {
 
     /// Appends to the queue if the limits allow; returns false when the
     /// message had to be dropped (the newest message is the one dropped).
-    pub(crate) fn enqueue(&mut self, msg: Publish, max_messages: usize, max_bytes: usize) -> bool {
+    pub(crate) fn enqueue(&mut self, msg: Queued, max_messages: usize, max_bytes: usize) -> bool {
         let size = msg.payload.len();
         if self.queue.len() >= max_messages || self.queued_bytes.saturating_add(size) > max_bytes {
             self.dropped += 1;
@@ -150,10 +184,62 @@ impl Session {
     }
 
     /// Takes the oldest queued message.
-    pub(crate) fn dequeue(&mut self) -> Option<Publish> {
+    pub(crate) fn dequeue(&mut self) -> Option<Queued> {
         let msg = self.queue.pop_front()?;
         self.queued_bytes -= msg.payload.len();
         Some(msg)
+    }
+
+    /// Takes out every message of group `group` that the client has not
+    /// acknowledged yet (sent and waiting for PUBACK or PUBREC, or still
+    /// queued), oldest first, so another member can have it.
+    pub(crate) fn take_shared(&mut self, group: GroupId) -> Vec<Publish> {
+        let mut taken: Vec<(u64, Publish)> = Vec::new();
+        let ids: Vec<u16> = self
+            .shared_inflight
+            .iter()
+            .filter(|(_, g)| **g == group)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            self.shared_inflight.remove(&id);
+            if let Some((seq, Outbound::Qos1(p) | Outbound::Qos2Sent(p))) = self.inflight.get(&id) {
+                taken.push((*seq, p.clone()));
+                self.inflight.remove(&id);
+                self.inflight_expiry.remove(&id);
+                self.settle_resend(id);
+            }
+        }
+        taken.sort_by_key(|(seq, _)| *seq);
+        let mut out: Vec<Publish> = taken.into_iter().map(|(_, p)| p).collect();
+        if self.queue.iter().any(|q| q.group == Some(group)) {
+            let (mine, keep): (VecDeque<Queued>, VecDeque<Queued>) =
+                self.queue.drain(..).partition(|q| q.group == Some(group));
+            self.queue = keep;
+            self.queued_bytes = self.queue.iter().map(|m| m.payload.len()).sum();
+            out.extend(mine.into_iter().map(|q| q.msg));
+        }
+        out
+    }
+
+    /// The shared subscription groups this session holds undelivered
+    /// messages of.
+    pub(crate) fn shared_groups_pending(&self) -> Vec<GroupId> {
+        let mut groups: Vec<GroupId> = self
+            .shared_inflight
+            .iter()
+            .filter(|(id, _)| {
+                matches!(
+                    self.inflight.get(id),
+                    Some((_, Outbound::Qos1(_) | Outbound::Qos2Sent(_)))
+                )
+            })
+            .map(|(_, g)| *g)
+            .chain(self.queue.iter().filter_map(|q| q.group))
+            .collect();
+        groups.sort_unstable();
+        groups.dedup();
+        groups
     }
 
     /// Drops every queued QoS 0 message (they are not kept for an offline
@@ -177,7 +263,7 @@ mod tests {
         let mut s = Session::new("c".into(), Protocol::V5, 0);
         let a = s.allocate_packet_id();
         assert_eq!(a.get(), 1);
-        s.track(a, Outbound::Qos2Released);
+        s.track(a, Outbound::Qos2Released, None);
         s.next_packet_id = u16::MAX;
         assert_eq!(s.allocate_packet_id().get(), u16::MAX);
         // 0 is never used and 1 is inflight: next is 2 ([MQTT-2.2.1-3]).
@@ -187,10 +273,15 @@ mod tests {
     #[test]
     fn queue_drops_the_newest_when_full_in_messages_or_bytes() {
         let mut s = Session::new("c".into(), Protocol::V5, 0);
-        assert!(s.enqueue(Publish::new("t", "aaaa"), 2, 6));
-        assert!(!s.enqueue(Publish::new("t", "bbbb"), 2, 6), "bytes limit");
-        assert!(s.enqueue(Publish::new("t", "cc"), 2, 6));
-        assert!(!s.enqueue(Publish::new("t", ""), 2, 6), "message limit");
+        let q = |payload: &'static str| Queued {
+            msg: Publish::new("t", payload),
+            expires: None,
+            group: None,
+        };
+        assert!(s.enqueue(q("aaaa"), 2, 6));
+        assert!(!s.enqueue(q("bbbb"), 2, 6), "bytes limit");
+        assert!(s.enqueue(q("cc"), 2, 6));
+        assert!(!s.enqueue(q(""), 2, 6), "message limit");
         assert_eq!(s.dropped, 2);
         assert_eq!(&s.dequeue().unwrap().payload[..], b"aaaa");
         assert_eq!(s.queued_bytes, 2);
@@ -201,10 +292,10 @@ mod tests {
         let mut s = Session::new("c".into(), Protocol::V5, 0);
         s.next_packet_id = 9;
         let first = s.allocate_packet_id();
-        s.track(first, Outbound::Qos2Released);
+        s.track(first, Outbound::Qos2Released, None);
         s.next_packet_id = 3;
         let second = s.allocate_packet_id();
-        s.track(second, Outbound::Qos2Released);
+        s.track(second, Outbound::Qos2Released, None);
         let order: Vec<u16> = s
             .inflight_in_order()
             .into_iter()

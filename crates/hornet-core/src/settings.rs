@@ -49,6 +49,43 @@ pub struct Settings {
     pub connection_messages: bool,
     /// The version string published in `$SYS/broker/version`.
     pub version: String,
+    /// Unacknowledged QoS 2 PUBLISH packets accepted from one MQTT 5 client
+    /// (announced as Receive Maximum; 65535 = not announced). One more is
+    /// DISCONNECT 0x93.
+    pub receive_maximum: u16,
+    /// Longest Session Expiry Interval granted, in seconds; also the expiry
+    /// of MQTT 3.x persistent sessions. `u32::MAX` = never (the default).
+    pub max_session_expiry: u32,
+    /// Highest QoS accepted in PUBLISH and granted in SUBACK (0 to 2).
+    pub max_qos: u8,
+    /// Whether retained messages are supported; when not, a retained
+    /// PUBLISH is DISCONNECT 0x9A.
+    pub retain_available: bool,
+    /// Retained messages older than this are dropped, for every protocol
+    /// version; `None` (the default) keeps them until replaced.
+    pub retained_max_age: Option<Duration>,
+    /// Whether subscriptions may use `+` and `#`; when not, SUBACK 0xA2.
+    pub wildcard_subscriptions: bool,
+    /// Whether SUBSCRIBE may carry a Subscription Identifier; when not, SUBACK 0xA1.
+    pub subscription_identifiers: bool,
+    /// Prefix of the Response Information given to MQTT 5 clients that ask
+    /// for it (the prefix followed by the client id); `None` gives none.
+    pub response_information: Option<String>,
+    /// Maintenance redirection: refuse every CONNECT, pointing MQTT 5 clients
+    /// at this server (Server Reference).
+    pub server_reference: Option<String>,
+    /// With `server_reference`: 0x9D Server moved (permanent) instead of 0x9C
+    /// Use another server (temporary).
+    pub server_moved: bool,
+    /// Shared subscriptions are offered (MQTT 5 CONNACK Shared
+    /// Subscription Available); when off, `$share/` and `$queue/` filters
+    /// are refused with 0x9E.
+    pub shared_subscriptions: bool,
+    /// How a shared subscription group picks a member, unless named in
+    /// `shared_group_strategies`.
+    pub shared_strategy: crate::SharedStrategy,
+    /// Per-group strategies, by share name (`$queue` for `$queue/...`).
+    pub shared_group_strategies: Vec<(String, crate::SharedStrategy)>,
 }
 
 impl Default for Settings {
@@ -67,6 +104,19 @@ impl Default for Settings {
             topic_alias_maximum: 64,
             connection_messages: true,
             version: concat!("hornet version ", env!("CARGO_PKG_VERSION")).to_string(),
+            receive_maximum: u16::MAX,
+            max_session_expiry: u32::MAX,
+            max_qos: 2,
+            retain_available: true,
+            retained_max_age: None,
+            wildcard_subscriptions: true,
+            subscription_identifiers: true,
+            response_information: None,
+            server_reference: None,
+            server_moved: false,
+            shared_subscriptions: true,
+            shared_strategy: crate::SharedStrategy::RoundRobin,
+            shared_group_strategies: Vec::new(),
         }
     }
 }

@@ -6,37 +6,90 @@
 //! SUBACK with RETAIN set ([MQTT-3.3.1-6], [MQTT-3.3.1-8]), as the MQTT 5
 //! Retain Handling option says (0: always, 1: only for a new subscription,
 //! 2: never). EMQX's `$local/` prefix is accepted and means the plain
-//! filter (one node).
+//! filter (one node). Shared subscriptions (`$share/{group}/{filter}`,
+//! `$queue/{filter}`) join a group in [`crate::shared`] instead of the
+//! index; No Local on one is a protocol error ([MQTT-3.8.3-4]) and no
+//! retained messages follow.
 
 use std::time::Instant;
 
 use bytestring::ByteString;
 use hornet_codec::{
-    topic, Publish, QoS, ReasonCode, RetainHandling, SubAck, Subscribe, UnsubAck, Unsubscribe,
+    topic, QoS, ReasonCode, RetainHandling, SubAck, Subscribe, UnsubAck, Unsubscribe,
 };
 
 use crate::broker::{Broker, ConnId};
+use crate::publish::Retained;
 use crate::session::Subscription;
+use crate::shared;
 
 impl Broker {
-    pub(crate) fn handle_subscribe(&mut self, _now: Instant, id: ConnId, subscribe: Subscribe) {
+    pub(crate) fn handle_subscribe(&mut self, now: Instant, id: ConnId, subscribe: Subscribe) {
+        if let Some(f) = subscribe
+            .filters
+            .iter()
+            .find(|f| f.options.no_local && shared::split(&f.filter).is_some())
+        {
+            let rule = format!(
+                "[MQTT-3.8.3-4] No Local set on the shared subscription '{}'",
+                f.filter
+            );
+            return self.protocol_violation(now, id, ReasonCode::ProtocolError, &rule);
+        }
         let conn = &self.conns[&id];
         let Some(key) = conn.session else { return };
         let name = conn.name();
         let identifier = subscribe.properties.subscription_identifiers().next();
         let mut codes = Vec::with_capacity(subscribe.filters.len());
-        let mut retained_to_send: Vec<(Publish, QoS, Option<u32>)> = Vec::new();
+        let mut retained_to_send: Vec<(Retained, QoS, Option<u32>)> = Vec::new();
         let session = self.sessions.get_mut(&key).expect("attached");
+        let max_qos = match self.settings.max_qos {
+            0 => QoS::AtMostOnce,
+            1 => QoS::AtLeastOnce,
+            _ => QoS::ExactlyOnce,
+        };
+        // Why a filter was refused, for the SUBACK's Reason String.
+        let mut why = "";
         for f in &subscribe.filters {
             tracing::debug!("    {} (QoS {})", f.filter, f.options.qos as u8);
-            if matches!(topic::parse_shared(&f.filter), Ok(Some(_)))
-                || f.filter.starts_with("$queue/")
+            // The switches CONNACK announced (MQTT 5 §3.2.2.3.11-13): the
+            // filter is refused in SUBACK, the connection stays.
+            if identifier.is_some() && !self.settings.subscription_identifiers {
+                why = "subscription identifiers are not available on this broker";
+                codes.push(ReasonCode::SubscriptionIdentifiersNotSupported);
+                continue;
+            }
+            if !self.settings.wildcard_subscriptions
+                && (f.filter.contains('+') || f.filter.contains('#'))
             {
-                tracing::info!(
-                    "Client {name} asked for shared subscription '{}': not supported yet; refused.",
-                    f.filter
-                );
-                codes.push(ReasonCode::SharedSubscriptionsNotSupported);
+                why = "wildcard subscriptions are not available on this broker";
+                codes.push(ReasonCode::WildcardSubscriptionsNotSupported);
+                continue;
+            }
+            let mut options = f.options;
+            // Granted at most the broker's Maximum QoS ([MQTT-3.2.2-9]).
+            options.qos = options.qos.min(max_qos);
+            let sub = Subscription {
+                options,
+                identifier,
+            };
+            if let Some(shared) = shared::split(&f.filter) {
+                if !self.settings.shared_subscriptions {
+                    tracing::info!(
+                        "Client {name} asked for shared subscription '{}': refused, \
+                         shared_subscriptions is off.",
+                        f.filter
+                    );
+                    codes.push(ReasonCode::SharedSubscriptionsNotSupported);
+                    continue;
+                }
+                // Stored under the name the client used, so UNSUBSCRIBE
+                // with the same string finds it. No retained messages on a
+                // shared subscribe (MQTT 5.0 §4.8.2).
+                session.subscriptions.insert(own(&f.filter), sub);
+                self.shared.subscribe(&shared, key, sub);
+                tracing::debug!("{name} {} {}", f.options.qos as u8, f.filter);
+                codes.push(granted(sub.options.qos));
                 continue;
             }
             let Some(filter) = node_local(&f.filter) else {
@@ -47,18 +100,10 @@ impl Broker {
                 codes.push(ReasonCode::TopicFilterInvalid);
                 continue;
             };
-            let sub = Subscription {
-                options: f.options,
-                identifier,
-            };
-            let existed = session.subscriptions.insert(filter.clone(), sub).is_some();
+            let existed = session.subscriptions.insert(own(&filter), sub).is_some();
             self.subs.insert(&filter, key, sub);
             tracing::debug!("{name} {} {}", f.options.qos as u8, f.filter);
-            codes.push(match f.options.qos {
-                QoS::AtMostOnce => ReasonCode::Success,
-                QoS::AtLeastOnce => ReasonCode::GrantedQos1,
-                QoS::ExactlyOnce => ReasonCode::GrantedQos2,
-            });
+            codes.push(granted(sub.options.qos));
             let send_retained = match f.options.retain_handling {
                 RetainHandling::OnSubscribe => true,
                 RetainHandling::OnNewSubscribe => !existed,
@@ -66,7 +111,7 @@ impl Broker {
             };
             if send_retained {
                 self.retained.for_each_match(&filter, |_, msg| {
-                    retained_to_send.push((msg.clone(), f.options.qos, identifier));
+                    retained_to_send.push((msg.clone(), sub.options.qos, identifier));
                 });
             }
         }
@@ -75,7 +120,7 @@ impl Broker {
             properties: Default::default(),
             reason_codes: codes,
         };
-        self.send_to(id, suback.into());
+        self.send_explained(id, suback.into(), why);
         for (msg, qos, identifier) in retained_to_send {
             self.deliver_retained(key, msg, qos, identifier);
         }
@@ -88,9 +133,17 @@ impl Broker {
         let session = self.sessions.get_mut(&key).expect("attached");
         let mut codes = Vec::with_capacity(unsubscribe.filters.len());
         for filter in &unsubscribe.filters {
-            let filter = node_local(filter).unwrap_or_else(|| filter.clone());
-            let existed = session.subscriptions.remove(&filter).is_some();
-            self.subs.remove(&filter, key);
+            let existed = match shared::split(filter) {
+                Some(name) => {
+                    session.subscriptions.remove(filter);
+                    self.shared.unsubscribe(&name, key)
+                }
+                None => {
+                    let filter = node_local(filter).unwrap_or_else(|| filter.clone());
+                    self.subs.remove(&filter, key);
+                    session.subscriptions.remove(&filter).is_some()
+                }
+            };
             // [MQTT-3.10.4-5]: UNSUBACK even when nothing matched.
             codes.push(if existed {
                 ReasonCode::Success
@@ -104,6 +157,21 @@ impl Broker {
             reason_codes: codes,
         };
         self.send_to(id, unsuback.into());
+    }
+}
+
+/// A filter kept in a session, copied out of the SUBSCRIBE frame so it
+/// does not pin the read buffer the frame arrived in.
+fn own(filter: &ByteString) -> ByteString {
+    ByteString::from(&**filter)
+}
+
+/// The SUBACK code for a subscription granted at `qos`.
+fn granted(qos: QoS) -> ReasonCode {
+    match qos {
+        QoS::AtMostOnce => ReasonCode::Success,
+        QoS::AtLeastOnce => ReasonCode::GrantedQos1,
+        QoS::ExactlyOnce => ReasonCode::GrantedQos2,
     }
 }
 

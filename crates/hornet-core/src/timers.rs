@@ -1,5 +1,6 @@
 //! Time-driven work: the CONNECT deadline, keep-alive (1.5 times the
-//! interval, [MQTT-3.1.2-24]), session expiry and the `$SYS` cadence.
+//! interval, [MQTT-3.1.2-24]), session expiry, delayed wills
+//! ([MQTT-3.1.3-9]) and the `$SYS` cadence.
 //!
 //! Deadlines sit in binary heaps and are checked lazily: activity only
 //! updates `last_seen`, and a popped deadline that turns out to be stale is
@@ -16,6 +17,7 @@ use crate::broker::{Broker, Phase};
 impl Broker {
     /// Time passed: enforce deadlines and publish `$SYS` when due.
     pub fn tick(&mut self, now: Instant) {
+        self.now = now;
         while let Some(&Reverse((at, id))) = self.conn_timers.peek() {
             if at > now {
                 break;
@@ -79,6 +81,21 @@ impl Broker {
             tracing::info!("Session of {} expired and was removed.", session.client_id);
             self.remove_session(key);
         }
+        while let Some(&Reverse((at, key))) = self.will_timers.peek() {
+            if at > now {
+                break;
+            }
+            self.will_timers.pop();
+            // Stale unless the will waiting for this session is due at `at`
+            // (it may have been cancelled by a reconnect, or replaced).
+            if self
+                .delayed_wills
+                .get(&key)
+                .is_some_and(|(due, _)| *due == at)
+            {
+                self.publish_delayed_will(key);
+            }
+        }
         self.sys_tick(now);
     }
 
@@ -86,7 +103,8 @@ impl Broker {
     pub fn next_deadline(&self) -> Option<Instant> {
         let conn = self.conn_timers.peek().map(|Reverse((at, _))| *at);
         let session = self.session_timers.peek().map(|Reverse((at, _))| *at);
+        let will = self.will_timers.peek().map(|Reverse((at, _))| *at);
         let sys = self.sys.next_due(&self.settings, self.started);
-        [conn, session, sys].into_iter().flatten().min()
+        [conn, session, will, sys].into_iter().flatten().min()
     }
 }

@@ -269,13 +269,11 @@ fn clients_may_not_publish_to_sys() {
         QoS::AtLeastOnce,
         false,
     );
-    assert_eq!(
-        w.take(publisher),
-        vec![Packet::PubAck(Ack::with_reason(
-            pid(100),
-            ReasonCode::NotAuthorized
-        ))]
-    );
+    let mut expected = Ack::with_reason(pid(100), ReasonCode::NotAuthorized);
+    expected.properties.push(Property::ReasonString(
+        "clients may not publish to $SYS topics".into(),
+    ));
+    assert_eq!(w.take(publisher), vec![Packet::PubAck(expected)]);
     assert!(w.take(sub).is_empty());
 }
 

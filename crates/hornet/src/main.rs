@@ -7,8 +7,9 @@
 use std::process::ExitCode;
 
 use hornet::cli::{self, Cli};
-use hornet::config::{AllowAnonymous, Config};
+use hornet::config::{self, AllowAnonymous, Config};
 use hornet::server::Server;
+use hornet_auth::PasswordFile;
 
 fn main() -> ExitCode {
     let cli = Cli::parse_args();
@@ -20,6 +21,18 @@ fn main() -> ExitCode {
         }
     };
     let config = loaded.config;
+    let users = match config
+        .password_file
+        .as_deref()
+        .map(config::load_password_file)
+    {
+        Some(Ok(users)) => Some(users),
+        Some(Err(e)) => {
+            eprintln!("hornet: configuration error: {e}");
+            return ExitCode::from(3);
+        }
+        None => None,
+    };
     init_logging(config.log.verbose);
     for warning in &loaded.warnings {
         tracing::warn!("{warning}");
@@ -34,11 +47,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(serve(config))
+    runtime.block_on(serve(config, users))
 }
 
-async fn serve(config: Config) -> ExitCode {
-    let server = match Server::start(&config).await {
+async fn serve(config: Config, users: Option<PasswordFile>) -> ExitCode {
+    let user_counts = users.as_ref().map(|u| (u.len(), u.scram_len()));
+    let server = match Server::start_with(&config, users).await {
         Ok(server) => server,
         Err(e) => {
             tracing::error!("{e}");
@@ -51,7 +65,7 @@ async fn serve(config: Config) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    banner(&config, &server);
+    banner(&config, &server, user_counts);
     wait_for_signal().await;
     tracing::info!("hornet version {} terminating", env!("CARGO_PKG_VERSION"));
     server.shutdown();
@@ -71,7 +85,7 @@ fn init_logging(verbose: bool) {
 }
 
 /// Says what is served where, who may connect and where state lives.
-fn banner(config: &Config, server: &Server) {
+fn banner(config: &Config, server: &Server, users: Option<(usize, usize)>) {
     tracing::info!("hornet version {} starting", env!("CARGO_PKG_VERSION"));
     match &config.source {
         Some(path) => tracing::info!("Config loaded from {}.", path.display()),
@@ -84,6 +98,18 @@ fn banner(config: &Config, server: &Server) {
         AllowAnonymous::Always => "anonymous clients from anywhere (allow_anonymous true)",
         AllowAnonymous::Never => "no anonymous clients (allow_anonymous false)",
     };
+    match (&config.password_file, users) {
+        (Some(path), Some((users, scram))) => tracing::info!(
+            "Authentication: password_file {} with {users} users ({scram} with SCRAM-SHA-256 \
+             credentials); user names and passwords are checked, enhanced authentication \
+             offers SCRAM-SHA-256.",
+            path.display()
+        ),
+        _ => tracing::info!(
+            "Authentication: no password_file, so user names are not checked (clients with one \
+             count as anonymous) and enhanced authentication is not offered."
+        ),
+    }
     for addr in server.local_addrs() {
         let what = if addr.ip().is_unspecified() && addr.is_ipv6() {
             format!("all interfaces, IPv4 and IPv6, port {}", addr.port())

@@ -35,8 +35,16 @@ pub struct Config {
     pub listeners: Vec<Listener>,
     /// Who may connect without a username. Default: [`AllowAnonymous::Loopback`].
     pub allow_anonymous: AllowAnonymous,
+    /// The user store: a password file in `mosquitto_passwd` format (or with
+    /// Hornet's SCRAM lines, see `docs/security.md`), read at start. With
+    /// one, CONNECT user names and passwords are checked and SCRAM-SHA-256
+    /// enhanced authentication is offered. Default: none.
+    pub password_file: Option<PathBuf>,
     /// Resource limits.
     pub limits: Limits,
+    /// MQTT protocol features and switches (mostly what CONNACK announces
+    /// to MQTT 5 clients).
+    pub mqtt: Mqtt,
     /// Seconds between `$SYS` updates; 0 disables `$SYS`. Default 10.
     pub sys_interval: u64,
     /// Logging.
@@ -51,7 +59,9 @@ impl Default for Config {
         Config {
             listeners: vec![Listener::default()],
             allow_anonymous: AllowAnonymous::Loopback,
+            password_file: None,
             limits: Limits::default(),
+            mqtt: Mqtt::default(),
             sys_interval: 10,
             log: Log::default(),
             source: None,
@@ -141,6 +151,72 @@ impl Default for Limits {
             max_keepalive: 65535,
             queue_qos0_messages: false,
         }
+    }
+}
+
+/// MQTT protocol features and switches; see `docs/mqtt5.md`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mqtt {
+    /// QoS 2 PUBLISH packets an MQTT 5 client may have awaiting PUBREL
+    /// (announced as Receive Maximum). Default 65535 (not announced).
+    pub receive_maximum: u16,
+    /// Longest session expiry granted, in seconds, to MQTT 5 clients and to
+    /// MQTT 3.x persistent sessions. Default `None`: never expire.
+    pub max_session_expiry: Option<u32>,
+    /// Highest QoS accepted and granted (0 to 2). Default 2.
+    pub max_qos: u8,
+    /// Whether retained messages are supported. Default true.
+    pub retain_available: bool,
+    /// Seconds after which a retained message is dropped. Default `None`.
+    pub retained_max_age: Option<u64>,
+    /// Whether `+` and `#` may be used in subscriptions. Default true.
+    pub wildcard_subscriptions: bool,
+    /// Whether SUBSCRIBE may carry a Subscription Identifier. Default true.
+    pub subscription_identifiers: bool,
+    /// Topic aliases accepted from each MQTT 5 client. Default 64.
+    pub topic_alias_maximum: u16,
+    /// Prefix of the Response Information given to MQTT 5 clients that
+    /// ask for it. Default `None`.
+    pub response_information: Option<String>,
+    /// Maintenance redirection: every CONNECT is refused and MQTT 5
+    /// clients are pointed here. Default `None`.
+    pub server_reference: Option<String>,
+    /// With `server_reference`: "moved" (0x9D) rather than "use another
+    /// server" (0x9C). Default false.
+    pub server_moved: bool,
+}
+
+impl Default for Mqtt {
+    fn default() -> Self {
+        Mqtt {
+            receive_maximum: 65535,
+            max_session_expiry: None,
+            max_qos: 2,
+            retain_available: true,
+            retained_max_age: None,
+            wildcard_subscriptions: true,
+            subscription_identifiers: true,
+            topic_alias_maximum: 64,
+            response_information: None,
+            server_reference: None,
+            server_moved: false,
+        }
+    }
+}
+
+/// `max_qos` is 0, 1 or 2.
+pub(crate) fn max_qos_from(n: u64) -> Result<u8, String> {
+    match n {
+        0..=2 => Ok(n as u8),
+        _ => Err(format!("max_qos must be 0, 1 or 2, not {n}")),
+    }
+}
+
+/// `receive_maximum` is 1 to 65535 (0 is a protocol error in MQTT 5).
+pub(crate) fn receive_maximum_from(n: u64) -> Result<u16, String> {
+    match u16::try_from(n) {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("receive_maximum must be 1 to 65535, not {n}")),
     }
 }
 
@@ -246,6 +322,15 @@ pub fn parse_mosquitto(text: &str, origin: &Path) -> Result<Loaded, ConfigError>
 /// Parses native TOML configuration text; `origin` names the file in messages.
 pub fn parse_toml(text: &str, origin: &Path) -> Result<Loaded, ConfigError> {
     self::toml::parse(text, origin)
+}
+
+/// Reads the password file at `path` (`password_file`): an unreadable or
+/// malformed file is an error naming file, line and reason.
+pub fn load_password_file(path: &Path) -> Result<hornet_auth::PasswordFile, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::new(path, None, format!("cannot read the password_file: {e}")))?;
+    hornet_auth::PasswordFile::parse(&text)
+        .map_err(|e| ConfigError::new(path, Some(e.line), e.reason))
 }
 
 /// Reads a whole file, or says which one could not be read and why.
@@ -376,6 +461,31 @@ mod tests {
         assert!(!p.permits("fe80::1".parse().unwrap()));
         assert!(AllowAnonymous::Always.permits("10.0.0.1".parse().unwrap()));
         assert!(!AllowAnonymous::Never.permits("127.0.0.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn password_files_load_or_name_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("passwd");
+        let line = hornet_auth::scram_line("alice", b"pw", 16).unwrap();
+        std::fs::write(&path, format!("{line}\n")).unwrap();
+        let users = load_password_file(&path).unwrap();
+        assert!(users.verify_password("alice", b"pw"));
+
+        std::fs::write(&path, format!("{line}\nbob:plain\n")).unwrap();
+        let err = load_password_file(&path).unwrap_err();
+        assert_eq!(err.line, Some(2));
+        assert!(
+            err.to_string()
+                .starts_with(&format!("{}:2: user 'bob'", path.display())),
+            "{err}"
+        );
+
+        let err = load_password_file(&dir.path().join("nope")).unwrap_err();
+        assert!(
+            err.reason.contains("cannot read the password_file"),
+            "{err}"
+        );
     }
 
     #[test]

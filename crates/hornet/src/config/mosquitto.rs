@@ -27,6 +27,7 @@ use super::{
     packet_size_from, unlimited_if_zero, AllowAnonymous, Config, ConfigError, Listener, Loaded,
     DEFAULT_PORT,
 };
+use super::{max_qos_from, receive_maximum_from};
 
 /// How deep `include_dir` may nest before it is taken for a loop.
 const MAX_INCLUDE_DEPTH: usize = 8;
@@ -52,16 +53,13 @@ const IGNORED_KEYS: &[&str] = &[
     "max_inflight_bytes",
     "memory_limit",
     "message_size_limit",
-    "password_file",
     "per_listener_settings",
     "persistence",
     "persistence_file",
     "persistence_location",
-    "persistent_client_expiration",
     "pid_file",
     "plugin",
     "psk_file",
-    "retain_available",
     "retry_interval",
     "set_tcp_nodelay",
     "store_clean_interval",
@@ -74,8 +72,6 @@ const IGNORED_KEYS: &[&str] = &[
     // per listener
     "bind_interface",
     "http_dir",
-    "max_qos",
-    "max_topic_alias",
     "max_topic_alias_broker",
     "mount_point",
     "protocol",
@@ -245,6 +241,10 @@ impl Reader {
                 let address = parse_address(at, key, self.one(at, key, args)?)?;
                 self.default_listener(at).listener.bind_address = Some(address);
             }
+            "password_file" => {
+                let path = self.one(at, key, args)?;
+                self.config.password_file = Some(PathBuf::from(path));
+            }
             "allow_anonymous" => {
                 let allow = parse_bool(at, key, self.one(at, key, args)?)?;
                 self.allow_anonymous = Some(if allow {
@@ -309,6 +309,62 @@ impl Reader {
                     self.config.log.verbose = true;
                 }
                 self.config.log.types.push(value.to_string());
+            }
+            // MQTT features. Mosquitto's keys (global here, as if
+            // per_listener_settings were false):
+            "max_qos" => {
+                let value = self.one(at, key, args)?;
+                let n: u64 = parse_number(at, key, value, "0, 1 or 2")?;
+                self.config.mqtt.max_qos = max_qos_from(n).map_err(|r| at.error(r))?;
+            }
+            "retain_available" => {
+                let value = self.one(at, key, args)?;
+                self.config.mqtt.retain_available = parse_bool(at, key, value)?;
+            }
+            "max_topic_alias" => {
+                let value = self.one(at, key, args)?;
+                self.config.mqtt.topic_alias_maximum = parse_number(at, key, value, "0 to 65535")?;
+            }
+            "persistent_client_expiration" => {
+                let value = self.one(at, key, args)?;
+                self.config.mqtt.max_session_expiry = Some(parse_expiration(at, key, value)?);
+            }
+            // Hornet-only keys (Mosquitto has no equivalent and would refuse them):
+            "receive_maximum" => {
+                let value = self.one(at, key, args)?;
+                let n: u64 = parse_number(at, key, value, "1 to 65535")?;
+                self.config.mqtt.receive_maximum =
+                    receive_maximum_from(n).map_err(|r| at.error(r))?;
+            }
+            "max_session_expiry" => {
+                let value = self.one(at, key, args)?;
+                self.config.mqtt.max_session_expiry =
+                    Some(parse_number(at, key, value, "a number of seconds")?);
+            }
+            "retained_max_age" => {
+                let value = self.one(at, key, args)?;
+                let n: u64 = parse_number(at, key, value, "0 (no limit) or a number of seconds")?;
+                self.config.mqtt.retained_max_age = (n > 0).then_some(n);
+            }
+            "wildcard_subscriptions" => {
+                let value = self.one(at, key, args)?;
+                self.config.mqtt.wildcard_subscriptions = parse_bool(at, key, value)?;
+            }
+            "subscription_identifiers" => {
+                let value = self.one(at, key, args)?;
+                self.config.mqtt.subscription_identifiers = parse_bool(at, key, value)?;
+            }
+            "response_information" => {
+                let value = self.one(at, key, args)?;
+                self.config.mqtt.response_information = Some(value.to_string());
+            }
+            "server_reference" => {
+                let value = self.one(at, key, args)?;
+                self.config.mqtt.server_reference = Some(value.to_string());
+            }
+            "server_moved" => {
+                let value = self.one(at, key, args)?;
+                self.config.mqtt.server_moved = parse_bool(at, key, value)?;
             }
             "include_dir" => {
                 let dir = self.one(at, key, args)?;
@@ -490,6 +546,26 @@ fn parse_bool(at: &At<'_>, key: &str, text: &str) -> Result<bool, ConfigError> {
     }
 }
 
+/// Mosquitto's `persistent_client_expiration`: a number followed by `h`,
+/// `d`, `w`, `m` (30 days) or `y` (365 days), in seconds.
+fn parse_expiration(at: &At<'_>, key: &str, text: &str) -> Result<u32, ConfigError> {
+    let bad = || {
+        at.error(format!(
+            "{key} must be a number followed by h, d, w, m or y (e.g. 14d), not {text:?}"
+        ))
+    };
+    let unit = match text.chars().last() {
+        Some('h') => 3600,
+        Some('d') => 86_400,
+        Some('w') => 7 * 86_400,
+        Some('m') => 30 * 86_400,
+        Some('y') => 365 * 86_400,
+        _ => return Err(bad()),
+    };
+    let n: u64 = text[..text.len() - 1].parse().map_err(|_| bad())?;
+    Ok(u32::try_from(n.saturating_mul(unit)).unwrap_or(u32::MAX - 1))
+}
+
 fn parse_number<T: std::str::FromStr>(
     at: &At<'_>,
     key: &str,
@@ -598,6 +674,72 @@ mod tests {
         let err = error("listener 8883\ncertfile /s.crt\n");
         assert_eq!(err.line, None);
         assert!(err.reason.contains("no listener Hornet can serve"), "{err}");
+    }
+
+    #[test]
+    fn mqtt_features() {
+        let m = parse(
+            "max_qos 1\nretain_available false\nmax_topic_alias 5\n\
+             persistent_client_expiration 2d\nreceive_maximum 10\nretained_max_age 60\n\
+             wildcard_subscriptions false\nsubscription_identifiers false\n\
+             response_information responses/\nserver_reference other:1883\nserver_moved true\n",
+        )
+        .config
+        .mqtt;
+        assert_eq!(
+            m,
+            super::super::Mqtt {
+                receive_maximum: 10,
+                max_session_expiry: Some(2 * 86_400),
+                max_qos: 1,
+                retain_available: false,
+                retained_max_age: Some(60),
+                wildcard_subscriptions: false,
+                subscription_identifiers: false,
+                topic_alias_maximum: 5,
+                response_information: Some("responses/".into()),
+                server_reference: Some("other:1883".into()),
+                server_moved: true,
+            }
+        );
+        assert_eq!(
+            parse("max_session_expiry 90")
+                .config
+                .mqtt
+                .max_session_expiry,
+            Some(90)
+        );
+        for (text, reason) in [
+            ("max_qos 3", "max_qos must be 0, 1 or 2"),
+            (
+                "persistent_client_expiration 10",
+                "followed by h, d, w, m or y",
+            ),
+            (
+                "persistent_client_expiration xd",
+                "followed by h, d, w, m or y",
+            ),
+            ("receive_maximum 0", "receive_maximum must be 1 to 65535"),
+        ] {
+            let err = error(text);
+            assert!(err.reason.contains(reason), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn password_file_is_read() {
+        assert_eq!(parse("").config.password_file, None);
+        assert_eq!(
+            parse("password_file /etc/mosquitto/passwd")
+                .config
+                .password_file,
+            Some(PathBuf::from("/etc/mosquitto/passwd"))
+        );
+        let err = error("password_file\n");
+        assert_eq!(
+            err.to_string(),
+            "mosquitto.conf:1: password_file needs a value"
+        );
     }
 
     #[test]
@@ -750,7 +892,7 @@ mod tests {
         let loaded = parse(
             "persistence true\n\
              persistence_location /var/lib/mosquitto/\n\
-             password_file /etc/mosquitto/passwd\n\
+             acl_file /etc/mosquitto/acl\n\
              log_dest file /var/log/mosquitto/mosquitto.log\n\
              bridge_cafile /x\n\
              frobnicate 3\n\
@@ -761,7 +903,7 @@ mod tests {
             vec![
                 "mosquitto.conf:1: ignoring \"persistence\" (not supported yet)",
                 "mosquitto.conf:2: ignoring \"persistence_location\" (not supported yet)",
-                "mosquitto.conf:3: ignoring \"password_file\" (not supported yet)",
+                "mosquitto.conf:3: ignoring \"acl_file\" (not supported yet)",
                 "mosquitto.conf:4: ignoring \"log_dest\" (not supported yet)",
                 "mosquitto.conf:5: ignoring \"bridge_cafile\" (not supported yet)",
                 "mosquitto.conf:6: ignoring \"frobnicate\" (unknown option)",

@@ -8,6 +8,7 @@
 //!
 //! ```toml
 //! allow_anonymous = "loopback"   # or true / false
+//! password_file = "/etc/hornet/passwd"
 //! sys_interval = 10
 //! [[listener]]
 //! port = 1883
@@ -20,7 +21,7 @@
 
 use std::fmt;
 use std::ops::Range;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
@@ -29,16 +30,35 @@ use super::{
     bind_address_from, check_log_type, inflight_from, log_type_is_verbose, max_connections_from,
     packet_size_from, unlimited_if_zero, AllowAnonymous, Config, ConfigError, Listener, Loaded,
 };
+use super::{max_qos_from, receive_maximum_from};
 use ::toml::Spanned;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct File {
     allow_anonymous: Option<AllowAnonymous>,
+    password_file: Option<PathBuf>,
     sys_interval: Option<u64>,
     listener: Option<Spanned<Vec<ListenerFile>>>,
     limits: Option<LimitsFile>,
+    mqtt: Option<MqttFile>,
     log: Option<LogFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MqttFile {
+    receive_maximum: Option<Spanned<u64>>,
+    max_session_expiry: Option<u32>,
+    max_qos: Option<Spanned<u64>>,
+    retain_available: Option<bool>,
+    retained_max_age: Option<u64>,
+    wildcard_subscriptions: Option<bool>,
+    subscription_identifiers: Option<bool>,
+    topic_alias_maximum: Option<u16>,
+    response_information: Option<String>,
+    server_reference: Option<String>,
+    server_moved: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -114,6 +134,7 @@ pub(crate) fn parse(text: &str, origin: &Path) -> Result<Loaded, ConfigError> {
     if let Some(allow) = file.allow_anonymous {
         config.allow_anonymous = allow;
     }
+    config.password_file = file.password_file;
     if let Some(n) = file.sys_interval {
         config.sys_interval = n;
     }
@@ -163,6 +184,40 @@ pub(crate) fn parse(text: &str, origin: &Path) -> Result<Loaded, ConfigError> {
         }
         if let Some(b) = l.queue_qos0_messages {
             limits.queue_qos0_messages = b;
+        }
+    }
+    if let Some(m) = file.mqtt {
+        let mqtt = &mut config.mqtt;
+        if let Some(n) = m.receive_maximum {
+            mqtt.receive_maximum =
+                receive_maximum_from(*n.get_ref()).map_err(|r| fail(n.span(), r))?;
+        }
+        if let Some(n) = m.max_session_expiry {
+            mqtt.max_session_expiry = Some(n);
+        }
+        if let Some(n) = m.max_qos {
+            mqtt.max_qos = max_qos_from(*n.get_ref()).map_err(|r| fail(n.span(), r))?;
+        }
+        if let Some(b) = m.retain_available {
+            mqtt.retain_available = b;
+        }
+        if let Some(n) = m.retained_max_age {
+            // 0 means what it means elsewhere: no limit.
+            mqtt.retained_max_age = (n > 0).then_some(n);
+        }
+        if let Some(b) = m.wildcard_subscriptions {
+            mqtt.wildcard_subscriptions = b;
+        }
+        if let Some(b) = m.subscription_identifiers {
+            mqtt.subscription_identifiers = b;
+        }
+        if let Some(n) = m.topic_alias_maximum {
+            mqtt.topic_alias_maximum = n;
+        }
+        mqtt.response_information = m.response_information.filter(|s| !s.is_empty());
+        mqtt.server_reference = m.server_reference.filter(|s| !s.is_empty());
+        if let Some(b) = m.server_moved {
+            mqtt.server_moved = b;
         }
     }
     if let Some(l) = file.log {
@@ -228,6 +283,7 @@ mod tests {
             r#"
 allow_anonymous = true
 sys_interval = 30
+password_file = "/etc/hornet/passwd"
 
 [[listener]]
 port = 1884
@@ -265,6 +321,7 @@ types = ["error", "warning"]
                     },
                 ],
                 allow_anonymous: AllowAnonymous::Always,
+                password_file: Some(PathBuf::from("/etc/hornet/passwd")),
                 limits: Limits {
                     max_connections: Some(10000),
                     max_inflight_messages: 10,
@@ -274,6 +331,7 @@ types = ["error", "warning"]
                     max_keepalive: 300,
                     queue_qos0_messages: true,
                 },
+                mqtt: Default::default(),
                 sys_interval: 30,
                 log: Log {
                     verbose: true,
@@ -282,6 +340,56 @@ types = ["error", "warning"]
                 },
                 source: Some(PathBuf::from("hornet.toml")),
             }
+        );
+    }
+
+    #[test]
+    fn mqtt_table() {
+        let c = parse(
+            r#"
+[mqtt]
+receive_maximum = 100
+max_session_expiry = 86400
+max_qos = 1
+retain_available = false
+retained_max_age = 3600
+wildcard_subscriptions = false
+subscription_identifiers = false
+topic_alias_maximum = 10
+response_information = "responses/"
+server_reference = "other:1883"
+server_moved = true
+"#,
+        );
+        assert_eq!(
+            c.mqtt,
+            super::super::Mqtt {
+                receive_maximum: 100,
+                max_session_expiry: Some(86400),
+                max_qos: 1,
+                retain_available: false,
+                retained_max_age: Some(3600),
+                wildcard_subscriptions: false,
+                subscription_identifiers: false,
+                topic_alias_maximum: 10,
+                response_information: Some("responses/".into()),
+                server_reference: Some("other:1883".into()),
+                server_moved: true,
+            }
+        );
+        assert_eq!(
+            parse("[mqtt]\nretained_max_age = 0\n")
+                .mqtt
+                .retained_max_age,
+            None
+        );
+        let err = error("[mqtt]\nmax_qos = 3\n");
+        assert_eq!(err.line, Some(2));
+        assert!(err.reason.contains("max_qos must be 0, 1 or 2"), "{err}");
+        let err = error("[mqtt]\nreceive_maximum = 0\n");
+        assert!(
+            err.reason.contains("receive_maximum must be 1 to 65535"),
+            "{err}"
         );
     }
 

@@ -112,6 +112,17 @@ pub fn settings_from(config: &Config) -> Settings {
         queue_qos0_messages: limits.queue_qos0_messages,
         sys_interval: (config.sys_interval > 0).then(|| Duration::from_secs(config.sys_interval)),
         connection_messages: config.log.connection_messages,
+        receive_maximum: config.mqtt.receive_maximum,
+        max_session_expiry: config.mqtt.max_session_expiry.unwrap_or(u32::MAX),
+        max_qos: config.mqtt.max_qos,
+        retain_available: config.mqtt.retain_available,
+        retained_max_age: config.mqtt.retained_max_age.map(Duration::from_secs),
+        wildcard_subscriptions: config.mqtt.wildcard_subscriptions,
+        subscription_identifiers: config.mqtt.subscription_identifiers,
+        topic_alias_maximum: config.mqtt.topic_alias_maximum,
+        response_information: config.mqtt.response_information.clone(),
+        server_reference: config.mqtt.server_reference.clone(),
+        server_moved: config.mqtt.server_moved,
         ..Settings::default()
     }
 }
@@ -127,9 +138,29 @@ impl Server {
     /// Binds every listener of `config` and starts serving on the current
     /// tokio runtime.
     pub async fn start(config: &Config) -> io::Result<Server> {
+        let users = match &config.password_file {
+            Some(path) => Some(
+                crate::config::load_password_file(path)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?,
+            ),
+            None => None,
+        };
+        Server::start_with(config, users).await
+    }
+
+    /// As [`Server::start`], with the `password_file` already loaded (the
+    /// binary loads it first, so that a bad file is a configuration error).
+    pub async fn start_with(
+        config: &Config,
+        users: Option<hornet_auth::PasswordFile>,
+    ) -> io::Result<Server> {
         let settings = settings_from(config);
+        let mut broker = Broker::new(settings, Instant::now());
+        if let Some(users) = users {
+            broker.set_authenticator(Box::new(hornet_auth::FileAuthenticator::new(users)));
+        }
         let shared = Arc::new(Shared {
-            core: Mutex::new(Broker::new(settings, Instant::now())),
+            core: Mutex::new(broker),
             outboxes: Mutex::new(HashMap::new()),
             next_conn: AtomicU64::new(1),
             active: AtomicUsize::new(0),
