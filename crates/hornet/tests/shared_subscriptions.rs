@@ -336,3 +336,57 @@ async fn unacknowledged_messages_of_a_leaving_member_go_to_another_member() {
     drop(leaver);
     assert_eq!(take(&mut stayer, 2).await, ["m1", "m0"]);
 }
+
+/// The strategy is configurable per broker and per group
+/// (`shared_subscription_strategy`, `shared_group_strategy GROUP NAME` in
+/// mosquitto.conf): with `sticky`, one member gets every message while it
+/// stays connected.
+#[tokio::test]
+async fn sticky_strategy_from_the_config_keeps_one_member() {
+    if common::hornet_only() {
+        return;
+    }
+    let broker = TestBroker::with_conf(
+        "shared_subscription_strategy random\nshared_group_strategy pinned sticky",
+    );
+    let (mut a, _) = Client::connect(&broker, "sh-st-a").await;
+    let (mut b, _) = Client::connect(&broker, "sh-st-b").await;
+    for c in [&mut a, &mut b] {
+        c.subscribe("$share/pinned/st/t", QoS::AtLeastOnce).await;
+        c.subscribe("st/end", QoS::AtLeastOnce).await;
+    }
+    let (mut publisher, _) = Client::connect(&broker, "sh-st-pub").await;
+    for i in 0..6 {
+        publisher
+            .publish("st/t", QoS::AtLeastOnce, false, format!("m{i}").as_bytes())
+            .await;
+    }
+    publisher
+        .publish("st/end", QoS::AtLeastOnce, false, b"end")
+        .await;
+    let got_a = payloads_until(&mut a, b"end").await;
+    let got_b = payloads_until(&mut b, b"end").await;
+    let (all, none) = if got_a.is_empty() {
+        (got_b, got_a)
+    } else {
+        (got_a, got_b)
+    };
+    assert_eq!(all, ["m0", "m1", "m2", "m3", "m4", "m5"]);
+    assert!(none.is_empty());
+}
+
+/// A bad strategy name stops the broker with the file, line and the names
+/// it accepts.
+#[test]
+fn an_unknown_strategy_is_a_configuration_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.conf");
+    std::fs::write(
+        &path,
+        "listener 1883\nshared_subscription_strategy fastest\n",
+    )
+    .unwrap();
+    let err = hornet::config::load(&path).unwrap_err().to_string();
+    assert!(err.contains("bad.conf:2"), "{err}");
+    assert!(err.contains("round_robin, random, sticky"), "{err}");
+}

@@ -184,6 +184,14 @@ pub struct Mqtt {
     /// With `server_reference`: "moved" (0x9D) rather than "use another
     /// server" (0x9C). Default false.
     pub server_moved: bool,
+    /// Whether `$share/` and `$queue/` subscriptions are offered. Default true.
+    pub shared_subscriptions: bool,
+    /// How a shared subscription group picks the member for a message.
+    /// Default round robin.
+    pub shared_subscription_strategy: hornet_core::SharedStrategy,
+    /// Strategies for particular groups, by share name (`$queue` for
+    /// `$queue/...`).
+    pub shared_group_strategies: Vec<(String, hornet_core::SharedStrategy)>,
 }
 
 impl Default for Mqtt {
@@ -200,6 +208,9 @@ impl Default for Mqtt {
             response_information: None,
             server_reference: None,
             server_moved: false,
+            shared_subscriptions: true,
+            shared_subscription_strategy: hornet_core::SharedStrategy::RoundRobin,
+            shared_group_strategies: Vec::new(),
         }
     }
 }

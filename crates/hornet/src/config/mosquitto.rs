@@ -366,6 +366,27 @@ impl Reader {
                 let value = self.one(at, key, args)?;
                 self.config.mqtt.server_moved = parse_bool(at, key, value)?;
             }
+            "shared_subscriptions" => {
+                let value = self.one(at, key, args)?;
+                self.config.mqtt.shared_subscriptions = parse_bool(at, key, value)?;
+            }
+            "shared_subscription_strategy" => {
+                let value = self.one(at, key, args)?;
+                self.config.mqtt.shared_subscription_strategy =
+                    value.parse().map_err(|e: String| at.error(e))?;
+            }
+            "shared_group_strategy" => {
+                let [group, strategy] = args else {
+                    return Err(at.error(format!(
+                        "{key} takes a group name and a strategy, e.g. `{key} workers sticky`"
+                    )));
+                };
+                let strategy = strategy.parse().map_err(|e: String| at.error(e))?;
+                self.config
+                    .mqtt
+                    .shared_group_strategies
+                    .push((group.to_string(), strategy));
+            }
             "include_dir" => {
                 let dir = self.one(at, key, args)?;
                 self.include_dir(at, dir)?;

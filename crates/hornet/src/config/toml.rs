@@ -59,6 +59,9 @@ struct MqttFile {
     response_information: Option<String>,
     server_reference: Option<String>,
     server_moved: Option<bool>,
+    shared_subscriptions: Option<bool>,
+    shared_subscription_strategy: Option<Spanned<String>>,
+    shared_group_strategies: Option<std::collections::BTreeMap<String, Spanned<String>>>,
 }
 
 #[derive(Deserialize)]
@@ -218,6 +221,17 @@ pub(crate) fn parse(text: &str, origin: &Path) -> Result<Loaded, ConfigError> {
         mqtt.server_reference = m.server_reference.filter(|s| !s.is_empty());
         if let Some(b) = m.server_moved {
             mqtt.server_moved = b;
+        }
+        if let Some(b) = m.shared_subscriptions {
+            mqtt.shared_subscriptions = b;
+        }
+        if let Some(s) = m.shared_subscription_strategy {
+            mqtt.shared_subscription_strategy =
+                s.get_ref().parse().map_err(|e: String| fail(s.span(), e))?;
+        }
+        for (group, s) in m.shared_group_strategies.unwrap_or_default() {
+            let strategy = s.get_ref().parse().map_err(|e: String| fail(s.span(), e))?;
+            mqtt.shared_group_strategies.push((group, strategy));
         }
     }
     if let Some(l) = file.log {

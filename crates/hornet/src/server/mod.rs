@@ -122,6 +122,9 @@ pub fn settings_from(config: &Config) -> Settings {
         topic_alias_maximum: config.mqtt.topic_alias_maximum,
         response_information: config.mqtt.response_information.clone(),
         server_reference: config.mqtt.server_reference.clone(),
+        shared_subscriptions: config.mqtt.shared_subscriptions,
+        shared_strategy: config.mqtt.shared_subscription_strategy,
+        shared_group_strategies: config.mqtt.shared_group_strategies.clone(),
         server_moved: config.mqtt.server_moved,
         ..Settings::default()
     }
