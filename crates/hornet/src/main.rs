@@ -34,6 +34,7 @@ fn main() -> ExitCode {
         None => None,
     };
     init_logging(config.log.verbose);
+    raise_open_files_limit();
     for warning in &loaded.warnings {
         tracing::warn!("{warning}");
     }
@@ -138,4 +139,16 @@ async fn wait_for_signal() {
         }
     }
     let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Every connection is a file descriptor, and the usual soft limit (1024)
+/// would cap the broker far below what the machine can hold: raise it to
+/// the hard limit, as Mosquitto's packagers do with `LimitNOFILE`.
+fn raise_open_files_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(n) => tracing::debug!("Open files limit: {n}."),
+        Err(e) => tracing::warn!(
+            "Could not raise the open files limit ({e}); connections beyond it will be refused."
+        ),
+    }
 }
