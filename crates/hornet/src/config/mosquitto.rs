@@ -703,7 +703,9 @@ mod tests {
             "max_qos 1\nretain_available false\nmax_topic_alias 5\n\
              persistent_client_expiration 2d\nreceive_maximum 10\nretained_max_age 60\n\
              wildcard_subscriptions false\nsubscription_identifiers false\n\
-             response_information responses/\nserver_reference other:1883\nserver_moved true\n",
+             response_information responses/\nserver_reference other:1883\nserver_moved true\n\
+             shared_subscriptions false\nshared_subscription_strategy hash_topic\n\
+             shared_group_strategy workers sticky\n",
         )
         .config
         .mqtt;
@@ -721,6 +723,12 @@ mod tests {
                 response_information: Some("responses/".into()),
                 server_reference: Some("other:1883".into()),
                 server_moved: true,
+                shared_subscriptions: false,
+                shared_subscription_strategy: hornet_core::SharedStrategy::HashTopic,
+                shared_group_strategies: vec![(
+                    "workers".into(),
+                    hornet_core::SharedStrategy::Sticky
+                )],
             }
         );
         assert_eq!(

@@ -373,6 +373,9 @@ topic_alias_maximum = 10
 response_information = "responses/"
 server_reference = "other:1883"
 server_moved = true
+shared_subscriptions = false
+shared_subscription_strategy = "random"
+shared_group_strategies = { workers = "hash_clientid" }
 "#,
         );
         assert_eq!(
@@ -389,6 +392,12 @@ server_moved = true
                 response_information: Some("responses/".into()),
                 server_reference: Some("other:1883".into()),
                 server_moved: true,
+                shared_subscriptions: false,
+                shared_subscription_strategy: hornet_core::SharedStrategy::Random,
+                shared_group_strategies: vec![(
+                    "workers".into(),
+                    hornet_core::SharedStrategy::HashClientId
+                )],
             }
         );
         assert_eq!(
