@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Bound on the whole smoke run.
 const RUN_TIMEOUT: Duration = Duration::from_secs(180);
@@ -47,17 +47,19 @@ fn run_bounded(cmd: &mut Command, scratch: &Path) -> (bool, String, String) {
         .stderr(std::fs::File::create(&err_path).expect("stderr file"))
         .spawn()
         .expect("starting hornet-bench");
-    let deadline = Instant::now() + RUN_TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("waiting for hornet-bench") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
+    // Wait for the exit on a thread and for the thread's answer with a
+    // bounded timeout: an event, not a polling loop.
+    let pid = child.id().to_string();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait());
+    });
+    let status = match rx.recv_timeout(RUN_TIMEOUT) {
+        Ok(status) => status.expect("waiting for hornet-bench"),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-9", &pid]).status();
             panic!("hornet-bench compare did not finish within {RUN_TIMEOUT:?}");
         }
-        std::thread::sleep(Duration::from_millis(50));
     };
     let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
     (status.success(), read(&out_path), read(&err_path))
