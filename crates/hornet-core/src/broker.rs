@@ -52,12 +52,36 @@ impl fmt::Display for ConnId {
 }
 
 /// What the shell knows about a connection when it is accepted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnInfo {
     /// The peer's address.
     pub peer: SocketAddr,
     /// The local port of the listener that accepted it.
     pub listener_port: u16,
+    /// The user name a verified TLS client certificate gives this
+    /// connection (Mosquitto's `use_identity_as_username` /
+    /// `use_subject_as_username`). When set it replaces the CONNECT user
+    /// name, and the client counts as authenticated: its password is not
+    /// checked, as in Mosquitto.
+    pub cert_username: Option<String>,
+    /// The anonymous policy of the listener that accepted the connection,
+    /// when it has its own; `None` follows [`Settings::anonymous`].
+    ///
+    /// [`Settings::anonymous`]: crate::Settings::anonymous
+    pub anonymous: Option<crate::settings::Anonymous>,
+}
+
+impl ConnInfo {
+    /// A connection from `peer` on `listener_port`, with no certificate
+    /// identity and the broker-wide anonymous policy.
+    pub fn new(peer: SocketAddr, listener_port: u16) -> ConnInfo {
+        ConnInfo {
+            peer,
+            listener_port,
+            cert_username: None,
+            anonymous: None,
+        }
+    }
 }
 
 /// Why a socket ended, as the shell saw it.

@@ -19,7 +19,7 @@ use crate::session::{Session, NEVER_EXPIRES};
 use crate::settings::Anonymous;
 
 impl Broker {
-    pub(crate) fn handle_connect(&mut self, now: Instant, id: ConnId, connect: Connect) {
+    pub(crate) fn handle_connect(&mut self, now: Instant, id: ConnId, mut connect: Connect) {
         let protocol = connect.protocol;
         let conn = self.conns.get_mut(&id).expect("caller checked");
         conn.protocol = protocol;
@@ -28,6 +28,15 @@ impl Broker {
             conn.max_packet_size = connect.properties.maximum_packet_size().unwrap_or(u32::MAX);
         }
         let peer = conn.info.peer;
+        // A verified TLS client certificate names the user (Mosquitto's
+        // use_identity_as_username): it replaces the CONNECT user name, and
+        // the password is not used.
+        let cert_user = conn.info.cert_username.is_some();
+        if let Some(name) = &conn.info.cert_username {
+            connect.username = Some(name.as_str().into());
+            connect.password = None;
+        }
+        let anonymous = conn.info.anonymous.unwrap_or(self.settings.anonymous);
 
         // Maintenance redirection (MQTT 5 §4.11): every client is sent away.
         if let Some(reference) = self.settings.server_reference.clone() {
@@ -107,7 +116,7 @@ impl Broker {
         // without a username (or without a password_file) the anonymous
         // policy decides.
         match self.password_ok(&connect) {
-            _ if enhanced.is_some() => {}
+            _ if enhanced.is_some() || cert_user => {}
             Some(true) => {}
             Some(false) => {
                 tracing::warn!(
@@ -118,7 +127,7 @@ impl Broker {
                 return self.refuse(id, ReasonCode::BadUserNameOrPassword, Some(text));
             }
             None => {
-                if let Err(reason) = self.admit(&connect, peer) {
+                if let Err(reason) = self.admit(&connect, peer, anonymous) {
                     tracing::warn!("Client {client_id} from {peer} refused: {reason}",);
                     let text = "anonymous access is not allowed from this address";
                     return self.refuse(id, ReasonCode::NotAuthorized, Some(text));
@@ -325,10 +334,16 @@ impl Broker {
     }
 
     /// Decides whether the client may connect; the error explains the fix.
-    fn admit(&self, connect: &Connect, peer: std::net::SocketAddr) -> Result<(), String> {
+    /// `anonymous` is the policy of the connection's listener.
+    fn admit(
+        &self,
+        connect: &Connect,
+        peer: std::net::SocketAddr,
+        anonymous: Anonymous,
+    ) -> Result<(), String> {
         let loopback = peer.ip().is_loopback()
             || matches!(peer.ip(), std::net::IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()));
-        match self.settings.anonymous {
+        match anonymous {
             Anonymous::Always => Ok(()),
             Anonymous::Loopback if loopback => Ok(()),
             Anonymous::Loopback => Err(format!(

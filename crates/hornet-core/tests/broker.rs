@@ -68,10 +68,7 @@ impl World {
         self.broker.connection_opened(
             self.now,
             id,
-            ConnInfo {
-                peer,
-                listener_port: 1883,
-            },
+            ConnInfo::new(peer, 1883),
         );
         self.pump();
         id

@@ -78,10 +78,7 @@ impl World {
         let id = ConnId(self.next);
         self.next += 1;
         let peer: SocketAddr = "127.0.0.1:50000".parse().unwrap();
-        let info = ConnInfo {
-            peer,
-            listener_port: 1883,
-        };
+        let info = ConnInfo::new(peer, 1883);
         self.broker.connection_opened(self.now, id, info);
         self.send(id, connect);
         let mut sent = self.take(id);

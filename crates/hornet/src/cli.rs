@@ -109,10 +109,10 @@ pub fn resolve(cli: &Cli) -> Result<Loaded, ConfigError> {
     if let Some(port) = cli.port() {
         match loaded.config.listeners.first_mut() {
             Some(first) => first.port = port,
-            None => loaded.config.listeners.push(config::Listener {
-                port,
-                bind_address: None,
-            }),
+            None => loaded
+                .config
+                .listeners
+                .push(config::Listener::tcp(port, None)),
         }
     }
     if cli.verbose() {
@@ -210,10 +210,7 @@ mod tests {
         let loaded = resolve(&cli).unwrap();
         assert_eq!(
             loaded.config.listeners,
-            vec![Listener {
-                port: 1884,
-                bind_address: None
-            }]
+            vec![Listener::tcp(1884, None)]
         );
 
         let dir = tempfile::tempdir().unwrap();
@@ -229,14 +226,8 @@ mod tests {
         assert_eq!(
             loaded.config.listeners,
             vec![
-                Listener {
-                    port: 1884,
-                    bind_address: Some("127.0.0.1".parse().unwrap())
-                },
-                Listener {
-                    port: 2000,
-                    bind_address: None
-                },
+                Listener::tcp(1884, Some("127.0.0.1".parse().unwrap())),
+                Listener::tcp(2000, None),
             ]
         );
         assert_eq!(loaded.config.limits.max_queued_messages, 5);

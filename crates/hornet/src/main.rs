@@ -2,12 +2,12 @@
 //!
 //! Reads the configuration (native TOML or a Mosquitto `.conf`), sets up
 //! logging in Mosquitto's words, prints the startup banner and serves until
-//! SIGINT or SIGTERM.
+//! SIGINT or SIGTERM. SIGHUP reloads the TLS certificates.
 
 use std::process::ExitCode;
 
 use hornet::cli::{self, Cli};
-use hornet::config::{self, AllowAnonymous, Config};
+use hornet::config::{self, AllowAnonymous, Config, ListenerKind};
 use hornet::server::Server;
 use hornet_auth::PasswordFile;
 
@@ -67,9 +67,11 @@ async fn serve(config: Config, users: Option<PasswordFile>) -> ExitCode {
         }
     };
     banner(&config, &server, user_counts);
+    let server = std::sync::Arc::new(server);
+    reload_on_sighup(server.clone());
     wait_for_signal().await;
     tracing::info!("hornet version {} terminating", env!("CARGO_PKG_VERSION"));
-    server.shutdown();
+    drop(server);
     ExitCode::SUCCESS
 }
 
@@ -92,13 +94,7 @@ fn banner(config: &Config, server: &Server, users: Option<(usize, usize)>) {
         Some(path) => tracing::info!("Config loaded from {}.", path.display()),
         None => tracing::info!("Using default config (no -c file given)."),
     }
-    let auth = match config.allow_anonymous {
-        AllowAnonymous::Loopback => {
-            "anonymous clients from loopback only (set allow_anonymous to accept the network)"
-        }
-        AllowAnonymous::Always => "anonymous clients from anywhere (allow_anonymous true)",
-        AllowAnonymous::Never => "no anonymous clients (allow_anonymous false)",
-    };
+    let auth = anonymous_policy(config.allow_anonymous);
     match (&config.password_file, users) {
         (Some(path), Some((users, scram))) => tracing::info!(
             "Authentication: password_file {} with {users} users ({scram} with SCRAM-SHA-256 \
@@ -111,7 +107,8 @@ fn banner(config: &Config, server: &Server, users: Option<(usize, usize)>) {
              count as anonymous) and enhanced authentication is not offered."
         ),
     }
-    for addr in server.local_addrs() {
+    for (listener, stats) in config.listeners.iter().zip(server.listener_stats()) {
+        let addr = stats.addr;
         let what = if addr.ip().is_unspecified() && addr.is_ipv6() {
             format!("all interfaces, IPv4 and IPv6, port {}", addr.port())
         } else if addr.ip().is_unspecified() {
@@ -119,11 +116,73 @@ fn banner(config: &Config, server: &Server, users: Option<(usize, usize)>) {
         } else {
             addr.to_string()
         };
-        tracing::info!("Opening MQTT listener on {what}: {auth}.");
+        let kind = match stats.kind {
+            ListenerKind::Tcp => "MQTT (tcp)".to_string(),
+            ListenerKind::Tls => "MQTT over TLS (tls)".to_string(),
+            ListenerKind::Ws => format!(
+                "MQTT over WebSocket (ws), path {}",
+                stats.path.as_deref().unwrap_or_default()
+            ),
+            ListenerKind::Wss => format!(
+                "MQTT over secure WebSocket (wss), path {}",
+                stats.path.as_deref().unwrap_or_default()
+            ),
+        };
+        let tls = stats.tls.map(|t| format!(" [{t}]")).unwrap_or_default();
+        let anonymous = listener
+            .allow_anonymous
+            .map(anonymous_policy)
+            .unwrap_or(auth);
+        let mut limits = Vec::new();
+        if let Some(n) = listener.max_connections {
+            limits.push(format!("max_connections {n}"));
+        }
+        if let Some(n) = listener.max_connection_rate {
+            limits.push(format!("max_connection_rate {n}/s"));
+        }
+        let limits = if limits.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", limits.join(", "))
+        };
+        tracing::info!("Opening {kind} listener on {what}{tls}{limits}: {anonymous}.");
     }
     tracing::info!(
         "State is kept in memory: sessions and retained messages do not survive a restart."
     );
+}
+
+/// An anonymous policy in words.
+fn anonymous_policy(allow: AllowAnonymous) -> &'static str {
+    match allow {
+        AllowAnonymous::Loopback => {
+            "anonymous clients from loopback only (set allow_anonymous to accept the network)"
+        }
+        AllowAnonymous::Always => "anonymous clients from anywhere (allow_anonymous true)",
+        AllowAnonymous::Never => "no anonymous clients (allow_anonymous false)",
+    }
+}
+
+/// Reloads TLS certificates on each SIGHUP, until the process ends.
+fn reload_on_sighup(server: std::sync::Arc<Server>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::hangup()) {
+            Ok(mut hup) => {
+                tokio::spawn(async move {
+                    while hup.recv().await.is_some() {
+                        tracing::info!("SIGHUP received: reloading TLS certificates.");
+                        // Failures are logged by reload_tls, naming the file.
+                        let _ = server.reload_tls();
+                    }
+                });
+            }
+            Err(e) => tracing::warn!("Cannot handle SIGHUP ({e}); certificates reload only when their files change."),
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = server;
 }
 
 async fn wait_for_signal() {

@@ -69,13 +69,47 @@ impl Default for Config {
     }
 }
 
-/// One TCP listener.
+/// One listener: a transport on an address and port, with its own limits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listener {
-    /// TCP port.
+    /// TCP port (0 = any free port, for tests).
     pub port: u16,
     /// Address to bind; `None` = all interfaces, IPv4 and IPv6.
     pub bind_address: Option<IpAddr>,
+    /// The transport. Default [`ListenerKind::Tcp`].
+    pub kind: ListenerKind,
+    /// The HTTP path WebSocket clients connect to (`ws` and `wss` only).
+    /// Default [`DEFAULT_WS_PATH`].
+    pub path: String,
+    /// Certificates and client-certificate policy (`tls` and `wss` only;
+    /// required there).
+    pub tls: Option<Tls>,
+    /// Most simultaneous connections on this listener, in addition to the
+    /// global `limits.max_connections`; `None` = unlimited (the default).
+    pub max_connections: Option<usize>,
+    /// Most new connections accepted per second on this listener (a token
+    /// bucket holding one second's worth); more are closed at once.
+    /// `None` = unlimited (the default).
+    pub max_connection_rate: Option<u32>,
+    /// This listener's anonymous policy; `None` = the global
+    /// `allow_anonymous`.
+    pub allow_anonymous: Option<AllowAnonymous>,
+}
+
+impl Listener {
+    /// A plain MQTT listener on `port` (all interfaces without `bind_address`).
+    pub fn tcp(port: u16, bind_address: Option<IpAddr>) -> Listener {
+        Listener {
+            port,
+            bind_address,
+            ..Listener::default()
+        }
+    }
+
+    /// Whether two listeners would bind the same socket.
+    pub fn same_socket(&self, other: &Listener) -> bool {
+        self.port == other.port && self.bind_address == other.bind_address && self.port != 0
+    }
 }
 
 impl Default for Listener {
@@ -83,6 +117,137 @@ impl Default for Listener {
         Listener {
             port: DEFAULT_PORT,
             bind_address: None,
+            kind: ListenerKind::Tcp,
+            path: DEFAULT_WS_PATH.to_string(),
+            tls: None,
+            max_connections: None,
+            max_connection_rate: None,
+            allow_anonymous: None,
+        }
+    }
+}
+
+/// The HTTP path of a WebSocket listener unless configured.
+pub const DEFAULT_WS_PATH: &str = "/mqtt";
+
+/// A listener's transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListenerKind {
+    /// MQTT over TCP (usually port 1883).
+    Tcp,
+    /// MQTT over TLS (usually port 8883).
+    Tls,
+    /// MQTT over WebSocket (usually port 8083, path `/mqtt`).
+    Ws,
+    /// MQTT over WebSocket over TLS (usually port 8084).
+    Wss,
+}
+
+impl ListenerKind {
+    /// Whether the transport is encrypted and needs [`Tls`] settings.
+    pub fn is_tls(self) -> bool {
+        matches!(self, ListenerKind::Tls | ListenerKind::Wss)
+    }
+
+    /// Whether the transport is WebSocket.
+    pub fn is_websocket(self) -> bool {
+        matches!(self, ListenerKind::Ws | ListenerKind::Wss)
+    }
+
+    /// The name used in files and logs: `tcp`, `tls`, `ws` or `wss`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ListenerKind::Tcp => "tcp",
+            ListenerKind::Tls => "tls",
+            ListenerKind::Ws => "ws",
+            ListenerKind::Wss => "wss",
+        }
+    }
+}
+
+impl std::str::FromStr for ListenerKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "tcp" | "mqtt" => Ok(ListenerKind::Tcp),
+            "tls" | "mqtts" => Ok(ListenerKind::Tls),
+            "ws" | "websocket" | "websockets" => Ok(ListenerKind::Ws),
+            "wss" => Ok(ListenerKind::Wss),
+            _ => Err(format!(
+                "listener kind must be \"tcp\", \"tls\", \"ws\" or \"wss\", not {s:?}"
+            )),
+        }
+    }
+}
+
+/// A TLS listener's certificates and client-certificate policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tls {
+    /// The server certificate chain, PEM (leaf first).
+    pub certfile: PathBuf,
+    /// The server's private key, PEM (PKCS#8, PKCS#1 or SEC1).
+    pub keyfile: PathBuf,
+    /// CA certificates (PEM) client certificates are verified against.
+    pub cafile: Option<PathBuf>,
+    /// A directory of CA certificates (`*.pem`, `*.crt`), as `cafile`.
+    pub capath: Option<PathBuf>,
+    /// Whether clients must present a certificate signed by the CA.
+    /// Default false.
+    pub require_certificate: bool,
+    /// What of the client certificate becomes the MQTT user name.
+    pub identity: CertIdentity,
+    /// The lowest TLS version accepted. Default TLS 1.2.
+    pub min_version: TlsVersion,
+}
+
+impl Tls {
+    /// TLS from a certificate chain and key, no client certificates.
+    pub fn new(certfile: impl Into<PathBuf>, keyfile: impl Into<PathBuf>) -> Tls {
+        Tls {
+            certfile: certfile.into(),
+            keyfile: keyfile.into(),
+            cafile: None,
+            capath: None,
+            require_certificate: false,
+            identity: CertIdentity::None,
+            min_version: TlsVersion::V1_2,
+        }
+    }
+}
+
+/// What of a verified client certificate becomes the MQTT user name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertIdentity {
+    /// Nothing: the CONNECT user name and password are used (the default).
+    None,
+    /// The subject's Common Name (`use_identity_as_username`).
+    CommonName,
+    /// The whole subject in RFC 2253 form, e.g. `CN=dev1,O=Acme`
+    /// (`use_subject_as_username`).
+    Subject,
+}
+
+/// The lowest TLS version a listener accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsVersion {
+    /// TLS 1.2 and 1.3 (the default).
+    V1_2,
+    /// TLS 1.3 only.
+    V1_3,
+}
+
+impl std::str::FromStr for TlsVersion {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "tlsv1.2" => Ok(TlsVersion::V1_2),
+            "tlsv1.3" => Ok(TlsVersion::V1_3),
+            "tlsv1.1" | "tlsv1" => Err(format!(
+                "tls_version {s} is not supported (insecure): use tlsv1.2 or tlsv1.3"
+            )),
+            _ => Err(format!("tls_version must be tlsv1.2 or tlsv1.3, not {s:?}")),
         }
     }
 }
@@ -422,6 +587,36 @@ pub(crate) fn bind_address_from(key: &str, text: &str) -> Result<IpAddr, String>
     })
 }
 
+/// A WebSocket path: starts with `/`, no spaces.
+pub(crate) fn ws_path_from(text: &str) -> Result<String, String> {
+    if text.starts_with('/') && !text.contains(char::is_whitespace) {
+        Ok(text.to_string())
+    } else {
+        Err(format!(
+            "path must start with / and have no spaces (e.g. \"/mqtt\"), not {text:?}"
+        ))
+    }
+}
+
+/// Rules of a TLS listener that no single key shows.
+pub(crate) fn check_tls(tls: &Tls) -> Result<(), String> {
+    let has_ca = tls.cafile.is_some() || tls.capath.is_some();
+    if tls.require_certificate && !has_ca {
+        return Err(
+            "require_certificate needs cafile or capath (the CA that signs client certificates)"
+                .into(),
+        );
+    }
+    if tls.identity != CertIdentity::None && !tls.require_certificate {
+        return Err(
+            "use_identity_as_username and use_subject_as_username need require_certificate true \
+             (the user name comes from the verified client certificate)"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -429,13 +624,11 @@ mod tests {
     #[test]
     fn defaults() {
         let c = Config::default();
-        assert_eq!(
-            c.listeners,
-            vec![Listener {
-                port: 1883,
-                bind_address: None
-            }]
-        );
+        assert_eq!(c.listeners, vec![Listener::tcp(1883, None)]);
+        assert_eq!(c.listeners[0].kind, ListenerKind::Tcp);
+        assert_eq!(c.listeners[0].path, "/mqtt");
+        assert_eq!(c.listeners[0].max_connections, None);
+        assert_eq!(c.listeners[0].max_connection_rate, None);
         assert_eq!(c.allow_anonymous, AllowAnonymous::Loopback);
         assert_eq!(c.sys_interval, 10);
         assert_eq!(c.source, None);

@@ -13,18 +13,24 @@
 //!
 //! Listeners follow Mosquitto: `port` and `bind_address` configure the
 //! default listener, each `listener PORT [ADDRESS]` adds one and opens its
-//! section. A listener whose section makes it TLS (`certfile`, `keyfile`,
-//! `psk_hint`) or WebSocket (`protocol websockets`) is skipped with a
-//! warning rather than served as plain MQTT on a port where clients expect
-//! something else. With no `port` or `listener` at all, the default
-//! listener (1883, all interfaces) stays.
+//! section. A section's keys make its listener TLS (`certfile`, `keyfile`,
+//! `cafile`, `capath`, `require_certificate`, `use_identity_as_username`,
+//! `use_subject_as_username`, `tls_version`) and/or WebSocket
+//! (`protocol websockets`): `tls`, `ws` or `wss`; a TLS listener without
+//! `certfile` and `keyfile` is an error naming its `listener` line.
+//! `max_connections` in a section limits that listener, before any the
+//! whole broker; `allow_anonymous` is per listener with
+//! `per_listener_settings true`, as in Mosquitto. A TLS-PSK listener
+//! (`psk_hint`) is skipped with a warning. With no `port` or `listener` at
+//! all, the default listener (1883, all interfaces) stays.
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use super::{
-    bind_address_from, check_log_type, inflight_from, log_type_is_verbose, max_connections_from,
-    packet_size_from, unlimited_if_zero, AllowAnonymous, Config, ConfigError, Listener, Loaded,
+    bind_address_from, check_log_type, check_tls, inflight_from, log_type_is_verbose,
+    max_connections_from, packet_size_from, unlimited_if_zero, ws_path_from, AllowAnonymous,
+    CertIdentity, Config, ConfigError, Listener, ListenerKind, Loaded, Tls, TlsVersion,
     DEFAULT_PORT,
 };
 use super::{max_qos_from, receive_maximum_from};
@@ -53,8 +59,7 @@ const IGNORED_KEYS: &[&str] = &[
     "max_inflight_bytes",
     "memory_limit",
     "message_size_limit",
-    "per_listener_settings",
-    "persistence",
+        "persistence",
     "persistence_file",
     "persistence_location",
     "pid_file",
@@ -74,26 +79,17 @@ const IGNORED_KEYS: &[&str] = &[
     "http_dir",
     "max_topic_alias_broker",
     "mount_point",
-    "protocol",
     "socket_domain",
     "use_username_as_clientid",
     // TLS
-    "cafile",
-    "capath",
-    "certfile",
     "ciphers",
     "ciphers_tls1.3",
     "crlfile",
     "dhparamfile",
-    "keyfile",
     "psk_hint",
-    "require_certificate",
     "tls_engine",
     "tls_engine_kpass_sha1",
     "tls_keyform",
-    "tls_version",
-    "use_identity_as_username",
-    "use_subject_as_username",
     // bridges
     "address",
     "addresses",
@@ -129,8 +125,6 @@ const IGNORED_PREFIXES: &[&str] = &["bridge_", "auth_opt_", "plugin_opt_"];
 /// Ignored keys whose given value is what Hornet does anyway: no warning.
 const HARMLESS: &[(&str, &str)] = &[
     ("persistence", "false"),
-    ("per_listener_settings", "false"),
-    ("protocol", "mqtt"),
 ];
 
 /// A listener being read, with where it was declared and why it cannot be
@@ -140,6 +134,88 @@ struct Pending {
     file: PathBuf,
     line: usize,
     unsupported: Option<&'static str>,
+    websockets: bool,
+    tls: TlsKeys,
+    allow_anonymous: Option<AllowAnonymous>,
+}
+
+impl Pending {
+    fn new(listener: Listener, at: &At<'_>) -> Pending {
+        Pending {
+            listener,
+            file: at.file.to_path_buf(),
+            line: at.line,
+            unsupported: None,
+            websockets: false,
+            tls: TlsKeys::default(),
+            allow_anonymous: None,
+        }
+    }
+
+    /// The listener its section describes, or why it is wrong.
+    fn resolve(mut self) -> Result<Listener, String> {
+        let t = self.tls;
+        let kind = match (self.websockets, t.any) {
+            (false, false) => ListenerKind::Tcp,
+            (false, true) => ListenerKind::Tls,
+            (true, false) => ListenerKind::Ws,
+            (true, true) => ListenerKind::Wss,
+        };
+        self.listener.kind = kind;
+        if !t.any {
+            return Ok(self.listener);
+        }
+        let (Some(certfile), Some(keyfile)) = (t.certfile, t.keyfile) else {
+            return Err(format!(
+                "the listener on port {} has TLS settings but no {}: a TLS listener needs \
+                 certfile and keyfile (PEM files of the server certificate chain and its key)",
+                self.listener.port,
+                match (t.has_cert, t.has_key) {
+                    (false, false) => "certfile and keyfile",
+                    (false, true) => "certfile",
+                    _ => "keyfile",
+                }
+            ));
+        };
+        let identity = match (t.use_identity, t.use_subject) {
+            (true, true) => {
+                return Err(
+                    "use_identity_as_username and use_subject_as_username exclude each other"
+                        .into(),
+                )
+            }
+            (true, false) => CertIdentity::CommonName,
+            (false, true) => CertIdentity::Subject,
+            (false, false) => CertIdentity::None,
+        };
+        let tls = Tls {
+            cafile: t.cafile,
+            capath: t.capath,
+            require_certificate: t.require_certificate,
+            identity,
+            min_version: t.version.unwrap_or(TlsVersion::V1_2),
+            ..Tls::new(certfile, keyfile)
+        };
+        check_tls(&tls)?;
+        self.listener.tls = Some(tls);
+        Ok(self.listener)
+    }
+}
+
+/// A listener section's TLS keys, checked together at the end.
+#[derive(Default)]
+struct TlsKeys {
+    any: bool,
+    has_cert: bool,
+    has_key: bool,
+    certfile: Option<PathBuf>,
+    keyfile: Option<PathBuf>,
+    cafile: Option<PathBuf>,
+    capath: Option<PathBuf>,
+    require_certificate: bool,
+    use_identity: bool,
+    use_subject: bool,
+    version: Option<TlsVersion>,
 }
 
 /// Which listener the lines being read configure.
@@ -153,6 +229,7 @@ struct Reader {
     config: Config,
     warnings: Vec<String>,
     allow_anonymous: Option<AllowAnonymous>,
+    per_listener_settings: bool,
     default_listener: Option<Pending>,
     listeners: Vec<Pending>,
     section: Section,
@@ -180,6 +257,7 @@ pub(crate) fn parse(text: &str, origin: &Path) -> Result<Loaded, ConfigError> {
         config: Config::default(),
         warnings: Vec::new(),
         allow_anonymous: None,
+        per_listener_settings: false,
         default_listener: None,
         listeners: Vec::new(),
         section: Section::Default,
@@ -225,12 +303,8 @@ impl Reader {
                 }
                 let port = parse_port(at, key, port)?;
                 let bind_address = address.map(|a| parse_address(at, key, a)).transpose()?;
-                self.listeners.push(Pending {
-                    listener: Listener { port, bind_address },
-                    file: at.file.to_path_buf(),
-                    line: at.line,
-                    unsupported: None,
-                });
+                self.listeners
+                    .push(Pending::new(Listener::tcp(port, bind_address), at));
                 self.section = Section::Listener(self.listeners.len() - 1);
             }
             "port" => {
@@ -247,16 +321,90 @@ impl Reader {
             }
             "allow_anonymous" => {
                 let allow = parse_bool(at, key, self.one(at, key, args)?)?;
-                self.allow_anonymous = Some(if allow {
+                let allow = if allow {
                     AllowAnonymous::Always
                 } else {
                     AllowAnonymous::Never
-                });
+                };
+                // As in Mosquitto: per listener only with per_listener_settings.
+                match (self.per_listener_settings, self.section) {
+                    (true, Section::Listener(i)) => self.listeners[i].allow_anonymous = Some(allow),
+                    _ => self.allow_anonymous = Some(allow),
+                }
+            }
+            "per_listener_settings" => {
+                let value = self.one(at, key, args)?;
+                self.per_listener_settings = parse_bool(at, key, value)?;
             }
             "max_connections" => {
                 let value = self.one(at, key, args)?;
                 let n: i64 = parse_number(at, key, value, "-1 (unlimited) or a positive number")?;
-                self.config.limits.max_connections = max_connections_from(n);
+                // In a listener section it limits that listener (as in
+                // Mosquitto); before any, all connections together.
+                match self.section {
+                    Section::Listener(i) => {
+                        self.listeners[i].listener.max_connections = max_connections_from(n)
+                    }
+                    Section::Default => {
+                        self.config.limits.max_connections = max_connections_from(n)
+                    }
+                }
+            }
+            "max_connection_rate" => {
+                let value = self.one(at, key, args)?;
+                let n: u32 = parse_number(
+                    at,
+                    key,
+                    value,
+                    "0 (unlimited) or a number of new connections per second",
+                )?;
+                self.listener_section(at).listener.max_connection_rate = (n > 0).then_some(n);
+            }
+            "protocol" => {
+                let value = self.one(at, key, args)?;
+                let websockets = match value {
+                    "mqtt" => false,
+                    "websockets" => true,
+                    _ => {
+                        return Err(at.error(format!(
+                            "protocol must be mqtt or websockets, not {value:?}"
+                        )))
+                    }
+                };
+                self.listener_section(at).websockets = websockets;
+            }
+            "websockets_path" => {
+                let value = self.one(at, key, args)?;
+                let path = ws_path_from(value).map_err(|r| at.error(r))?;
+                self.listener_section(at).listener.path = path;
+            }
+            "certfile" | "keyfile" | "cafile" | "capath" => {
+                let path = PathBuf::from(self.one(at, key, args)?);
+                let tls = &mut self.listener_section(at).tls;
+                tls.any = true;
+                match key {
+                    "certfile" => (tls.has_cert, tls.certfile) = (true, Some(path)),
+                    "keyfile" => (tls.has_key, tls.keyfile) = (true, Some(path)),
+                    "cafile" => tls.cafile = Some(path),
+                    _ => tls.capath = Some(path),
+                }
+            }
+            "require_certificate" | "use_identity_as_username" | "use_subject_as_username" => {
+                let value = parse_bool(at, key, self.one(at, key, args)?)?;
+                let tls = &mut self.listener_section(at).tls;
+                tls.any |= value;
+                match key {
+                    "require_certificate" => tls.require_certificate = value,
+                    "use_identity_as_username" => tls.use_identity = value,
+                    _ => tls.use_subject = value,
+                }
+            }
+            "tls_version" => {
+                let value = self.one(at, key, args)?;
+                let version = value.parse().map_err(|r: String| at.error(r))?;
+                let tls = &mut self.listener_section(at).tls;
+                tls.any = true;
+                tls.version = Some(version);
             }
             "max_inflight_messages" => {
                 let value = self.one(at, key, args)?;
@@ -400,14 +548,9 @@ impl Reader {
     /// section, then warn unless the value is what Hornet does anyway.
     fn other(&mut self, at: &At<'_>, key: &str, args: &[&str]) {
         let value = args.first().copied().unwrap_or("");
-        let makes = match key {
-            "certfile" | "keyfile" | "psk_hint" => Some("TLS"),
-            "protocol" if value.eq_ignore_ascii_case("websockets") => Some("WebSocket"),
-            _ => None,
-        };
-        if let Some(kind) = makes {
+        if key == "psk_hint" {
             if let Some(pending) = self.section_listener() {
-                pending.unsupported = Some(kind);
+                pending.unsupported = Some("TLS-PSK");
             }
         }
         if HARMLESS.contains(&(key, value)) {
@@ -432,12 +575,17 @@ impl Reader {
     }
 
     fn default_listener(&mut self, at: &At<'_>) -> &mut Pending {
-        self.default_listener.get_or_insert_with(|| Pending {
-            listener: Listener::default(),
-            file: at.file.to_path_buf(),
-            line: at.line,
-            unsupported: None,
-        })
+        self.default_listener
+            .get_or_insert_with(|| Pending::new(Listener::default(), at))
+    }
+
+    /// The listener a per-listener key configures: the open `listener`
+    /// section, or the default listener before any.
+    fn listener_section(&mut self, at: &At<'_>) -> &mut Pending {
+        match self.section {
+            Section::Listener(i) => &mut self.listeners[i],
+            Section::Default => self.default_listener(at),
+        }
     }
 
     /// The single value of `key`; extra words are ignored with a warning.
@@ -499,8 +647,9 @@ impl Reader {
         let declared = !pending.is_empty();
         let mut listeners: Vec<Listener> = Vec::new();
         for p in pending {
+            let file = p.file.clone();
             let at = At {
-                file: &p.file,
+                file: &file,
                 line: p.line,
             };
             if let Some(kind) = p.unsupported {
@@ -508,13 +657,18 @@ impl Reader {
                     "skipping the listener on port {} ({kind} listeners are not supported yet)",
                     p.listener.port
                 )));
-            } else if listeners.contains(&p.listener) {
+                continue;
+            }
+            let allow_anonymous = p.allow_anonymous;
+            let mut listener = p.resolve().map_err(|r| at.error(r))?;
+            listener.allow_anonymous = allow_anonymous;
+            if listeners.iter().any(|l| l.same_socket(&listener)) {
                 self.warnings.push(at.warning(format_args!(
                     "skipping a second listener on port {} (already declared)",
-                    p.listener.port
+                    listener.port
                 )));
             } else {
-                listeners.push(p.listener);
+                listeners.push(listener);
             }
         }
         if listeners.is_empty() {
@@ -522,14 +676,11 @@ impl Reader {
                 return Err(ConfigError::new(
                     origin,
                     None,
-                    "no listener Hornet can serve: TLS and WebSocket listeners are not \
-                     supported yet; add e.g. `listener 1883`",
+                    "no listener Hornet can serve (TLS-PSK listeners are not supported yet); \
+                     add e.g. `listener 1883`",
                 ));
             }
-            listeners.push(Listener {
-                port: DEFAULT_PORT,
-                bind_address: None,
-            });
+            listeners.push(Listener::tcp(DEFAULT_PORT, None));
         }
         self.config.listeners = listeners;
         self.config.allow_anonymous = self.allow_anonymous.unwrap_or(AllowAnonymous::Loopback);
@@ -611,10 +762,7 @@ mod tests {
     }
 
     fn listener(port: u16, address: Option<&str>) -> Listener {
-        Listener {
-            port,
-            bind_address: address.map(|a| a.parse().unwrap()),
-        }
+        Listener::tcp(port, address.map(|a| a.parse().unwrap()))
     }
 
     #[test]
@@ -677,24 +825,106 @@ mod tests {
     }
 
     #[test]
-    fn tls_and_websocket_listeners_are_skipped() {
+    fn tls_and_websocket_listeners() {
         let loaded = parse(
-            "listener 1883\n\
+            "listener 1883
+\
              listener 8883\ncafile /ca.crt\ncertfile /s.crt\nkeyfile /s.key\n\
-             listener 9001\nprotocol websockets\n",
+             require_certificate true\nuse_identity_as_username true\ntls_version tlsv1.3\n\
+             listener 8083 127.0.0.1\nprotocol websockets\nmax_connections 10\n\
+             max_connection_rate 5\n\
+             listener 8084\nprotocol websockets\ncertfile /s.crt\nkeyfile /s.key\n\
+             websockets_path /ws\nuse_subject_as_username false\n",
         );
-        assert_eq!(loaded.config.listeners, vec![listener(1883, None)]);
-        let w = loaded.warnings.join("\n");
-        assert!(w.contains("mosquitto.conf:2: skipping the listener on port 8883 (TLS listeners are not supported yet)"), "{w}");
-        assert!(w.contains("mosquitto.conf:6: skipping the listener on port 9001 (WebSocket listeners are not supported yet)"), "{w}");
-        assert!(
-            w.contains("mosquitto.conf:4: ignoring \"certfile\" (not supported yet)"),
-            "{w}"
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+        let l = &loaded.config.listeners;
+        assert_eq!(l.len(), 4);
+        assert_eq!(l[0], listener(1883, None));
+        assert_eq!(l[1].kind, ListenerKind::Tls);
+        assert_eq!(
+            l[1].tls,
+            Some(Tls {
+                cafile: Some("/ca.crt".into()),
+                require_certificate: true,
+                identity: CertIdentity::CommonName,
+                min_version: TlsVersion::V1_3,
+                ..Tls::new("/s.crt", "/s.key")
+            })
         );
+        assert_eq!(l[2].kind, ListenerKind::Ws);
+        assert_eq!(l[2].path, "/mqtt");
+        assert_eq!(l[2].bind_address, Some("127.0.0.1".parse().unwrap()));
+        assert_eq!(l[2].max_connections, Some(10));
+        assert_eq!(l[2].max_connection_rate, Some(5));
+        assert_eq!(l[2].tls, None);
+        assert_eq!(l[3].kind, ListenerKind::Wss);
+        assert_eq!(l[3].path, "/ws");
+        assert_eq!(l[3].tls, Some(Tls::new("/s.crt", "/s.key")));
+        // max_connections before any listener stays global
+        assert_eq!(loaded.config.limits.max_connections, None);
+    }
 
-        let err = error("listener 8883\ncertfile /s.crt\n");
-        assert_eq!(err.line, None);
-        assert!(err.reason.contains("no listener Hornet can serve"), "{err}");
+    #[test]
+    fn tls_listener_errors_name_the_listener_line() {
+        for (text, line, reason) in [
+            ("listener 1883\nlistener 8883\ncafile /ca.crt\n", 2, "no certfile and keyfile"),
+            ("listener 8883\ncertfile /s.crt\n", 1, "no keyfile"),
+            ("listener 8883\nkeyfile /s.key\n", 1, "no certfile"),
+            (
+                "listener 8883\ncertfile /s.crt\nkeyfile /s.key\nrequire_certificate true\n",
+                1,
+                "require_certificate needs cafile",
+            ),
+            (
+                "listener 8883\ncertfile /s.crt\nkeyfile /s.key\nuse_identity_as_username true\n",
+                1,
+                "need require_certificate true",
+            ),
+        ] {
+            let err = error(text);
+            assert_eq!(err.line, Some(line), "{text}: {err}");
+            assert!(err.reason.contains(reason), "{text}: {err}");
+        }
+        for (text, reason) in [
+            ("listener 1\ntls_version tlsv1.1\n", "not supported"),
+            ("listener 1\ntls_version ssl3\n", "tls_version must be"),
+            ("listener 1\nprotocol http\n", "protocol must be mqtt or websockets"),
+            ("listener 1\nwebsockets_path mqtt\n", "path must start with /"),
+        ] {
+            let err = error(text);
+            assert_eq!(err.line, Some(2), "{text}: {err}");
+            assert!(err.reason.contains(reason), "{text}: {err}");
+        }
+        // TLS-PSK is skipped with a warning
+        let loaded = parse("listener 1883\nlistener 8885\npsk_hint hint\n");
+        assert_eq!(loaded.config.listeners, vec![listener(1883, None)]);
+        assert!(
+            loaded
+                .warnings
+                .iter()
+                .any(|w| w.contains("mosquitto.conf:2: skipping the listener on port 8885 (TLS-PSK")),
+            "{:?}",
+            loaded.warnings
+        );
+    }
+
+    #[test]
+    fn per_listener_anonymous_and_connections() {
+        // Without per_listener_settings allow_anonymous is global (Mosquitto).
+        let c = parse("listener 1883\nallow_anonymous true\nlistener 1884\n").config;
+        assert_eq!(c.allow_anonymous, AllowAnonymous::Always);
+        assert!(c.listeners.iter().all(|l| l.allow_anonymous.is_none()));
+        let c = parse(
+            "per_listener_settings true\nmax_connections 100\nlistener 1883\n\
+             allow_anonymous true\nmax_connections 5\nlistener 1884\nallow_anonymous false\n",
+        )
+        .config;
+        assert_eq!(c.allow_anonymous, AllowAnonymous::Loopback);
+        assert_eq!(c.limits.max_connections, Some(100));
+        assert_eq!(c.listeners[0].allow_anonymous, Some(AllowAnonymous::Always));
+        assert_eq!(c.listeners[0].max_connections, Some(5));
+        assert_eq!(c.listeners[1].allow_anonymous, Some(AllowAnonymous::Never));
+        assert_eq!(c.listeners[1].max_connections, None);
     }
 
     #[test]

@@ -13,6 +13,11 @@
 //! [[listener]]
 //! port = 1883
 //! bind_address = "0.0.0.0"
+//! [[listener]]
+//! kind = "wss"             # tcp (default), tls, ws, wss
+//! port = 8084
+//! certfile = "/etc/hornet/server.crt"
+//! keyfile = "/etc/hornet/server.key"
 //! [limits]
 //! max_connections = 10000
 //! [log]
@@ -27,8 +32,9 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
 use super::{
-    bind_address_from, check_log_type, inflight_from, log_type_is_verbose, max_connections_from,
-    packet_size_from, unlimited_if_zero, AllowAnonymous, Config, ConfigError, Listener, Loaded,
+    bind_address_from, check_log_type, check_tls, inflight_from, log_type_is_verbose,
+    max_connections_from, packet_size_from, unlimited_if_zero, ws_path_from, AllowAnonymous,
+    CertIdentity, Config, ConfigError, Listener, ListenerKind, Loaded, Tls, TlsVersion,
 };
 use super::{max_qos_from, receive_maximum_from};
 use ::toml::Spanned;
@@ -69,6 +75,19 @@ struct MqttFile {
 struct ListenerFile {
     port: u16,
     bind_address: Option<Spanned<String>>,
+    kind: Option<Spanned<String>>,
+    path: Option<Spanned<String>>,
+    certfile: Option<PathBuf>,
+    keyfile: Option<PathBuf>,
+    cafile: Option<PathBuf>,
+    capath: Option<PathBuf>,
+    require_certificate: Option<bool>,
+    use_identity_as_username: Option<bool>,
+    use_subject_as_username: Option<bool>,
+    tls_version: Option<Spanned<String>>,
+    max_connections: Option<i64>,
+    max_connection_rate: Option<u32>,
+    allow_anonymous: Option<AllowAnonymous>,
 }
 
 #[derive(Deserialize)]
@@ -147,22 +166,32 @@ pub(crate) fn parse(text: &str, origin: &Path) -> Result<Loaded, ConfigError> {
         if listeners.is_empty() {
             return Err(fail(span, "at least one [[listener]] is needed".into()));
         }
-        config.listeners = listeners
-            .into_iter()
-            .map(|l| {
-                let bind_address = l
-                    .bind_address
-                    .map(|a| {
-                        bind_address_from("bind_address", a.get_ref())
-                            .map_err(|r| fail(a.span(), r))
-                    })
-                    .transpose()?;
-                Ok(Listener {
-                    port: l.port,
-                    bind_address,
-                })
-            })
-            .collect::<Result<_, ConfigError>>()?;
+        // Each [[listener]] table's line, for errors about the table as a whole.
+        let tables: Vec<usize> = text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| l.trim_start().starts_with("[[listener]]"))
+            .map(|(i, _)| i + 1)
+            .collect();
+        let mut out: Vec<Listener> = Vec::new();
+        for (index, l) in listeners.into_iter().enumerate() {
+            let line = tables
+                .get(index)
+                .copied()
+                .unwrap_or_else(|| line_of(span.clone()));
+            let listener = listener_from(l, &fail, |reason| {
+                ConfigError::new(origin, Some(line), reason)
+            })?;
+            if out.iter().any(|o| o.same_socket(&listener)) {
+                return Err(ConfigError::new(
+                    origin,
+                    Some(line),
+                    format!("a second listener on port {} (already declared)", listener.port),
+                ));
+            }
+            out.push(listener);
+        }
+        config.listeners = out;
     }
     if let Some(l) = file.limits {
         let limits = &mut config.limits;
@@ -255,6 +284,95 @@ pub(crate) fn parse(text: &str, origin: &Path) -> Result<Loaded, ConfigError> {
     })
 }
 
+/// One `[[listener]]` table onto a [`Listener`]; `fail` reports a value at
+/// its span, `whole` a problem of the table (at its header line).
+fn listener_from(
+    l: ListenerFile,
+    fail: &impl Fn(Range<usize>, String) -> ConfigError,
+    whole: impl Fn(String) -> ConfigError,
+) -> Result<Listener, ConfigError> {
+    let bind_address = l
+        .bind_address
+        .map(|a| bind_address_from("bind_address", a.get_ref()).map_err(|r| fail(a.span(), r)))
+        .transpose()?;
+    let kind = match l.kind {
+        Some(k) => k
+            .get_ref()
+            .parse::<ListenerKind>()
+            .map_err(|r| fail(k.span(), r))?,
+        None => ListenerKind::Tcp,
+    };
+    let mut listener = Listener {
+        port: l.port,
+        bind_address,
+        kind,
+        max_connections: l.max_connections.and_then(max_connections_from),
+        max_connection_rate: l.max_connection_rate.filter(|&n| n > 0),
+        allow_anonymous: l.allow_anonymous,
+        ..Listener::default()
+    };
+    if let Some(path) = l.path {
+        if !kind.is_websocket() {
+            return Err(fail(path.span(), "path is only for ws and wss listeners".into()));
+        }
+        listener.path = ws_path_from(path.get_ref()).map_err(|r| fail(path.span(), r))?;
+    }
+    let min_version = l
+        .tls_version
+        .map(|v| v.get_ref().parse::<TlsVersion>().map_err(|r| fail(v.span(), r)))
+        .transpose()?;
+    let tls_keys = l.certfile.is_some()
+        || l.keyfile.is_some()
+        || l.cafile.is_some()
+        || l.capath.is_some()
+        || l.require_certificate.is_some()
+        || l.use_identity_as_username.is_some()
+        || l.use_subject_as_username.is_some()
+        || min_version.is_some();
+    if !kind.is_tls() {
+        if tls_keys {
+            return Err(whole(format!(
+                "certfile, keyfile, cafile and the other TLS keys need kind = \"tls\" or \"wss\" \
+                 (this listener on port {} is {})",
+                l.port,
+                kind.name()
+            )));
+        }
+        return Ok(listener);
+    }
+    let (Some(certfile), Some(keyfile)) = (l.certfile, l.keyfile) else {
+        return Err(whole(format!(
+            "a {} listener needs certfile and keyfile (PEM files of the server certificate \
+             chain and its private key)",
+            kind.name()
+        )));
+    };
+    let identity = match (
+        l.use_identity_as_username.unwrap_or(false),
+        l.use_subject_as_username.unwrap_or(false),
+    ) {
+        (true, true) => {
+            return Err(whole(
+                "use_identity_as_username and use_subject_as_username exclude each other".into(),
+            ))
+        }
+        (true, false) => CertIdentity::CommonName,
+        (false, true) => CertIdentity::Subject,
+        (false, false) => CertIdentity::None,
+    };
+    let tls = Tls {
+        cafile: l.cafile,
+        capath: l.capath,
+        require_certificate: l.require_certificate.unwrap_or(false),
+        identity,
+        min_version: min_version.unwrap_or(TlsVersion::V1_2),
+        ..Tls::new(certfile, keyfile)
+    };
+    check_tls(&tls).map_err(whole)?;
+    listener.tls = Some(tls);
+    Ok(listener)
+}
+
 /// The 1-based line holding byte `offset` of `text`.
 fn line_at(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
@@ -325,14 +443,8 @@ types = ["error", "warning"]
             c,
             Config {
                 listeners: vec![
-                    Listener {
-                        port: 1884,
-                        bind_address: Some("127.0.0.1".parse().unwrap())
-                    },
-                    Listener {
-                        port: 8000,
-                        bind_address: None
-                    },
+                    Listener::tcp(1884, Some("127.0.0.1".parse().unwrap())),
+                    Listener::tcp(8000, None),
                 ],
                 allow_anonymous: AllowAnonymous::Always,
                 password_file: Some(PathBuf::from("/etc/hornet/passwd")),
@@ -355,6 +467,91 @@ types = ["error", "warning"]
                 source: Some(PathBuf::from("hornet.toml")),
             }
         );
+    }
+
+    #[test]
+    fn listener_kinds_and_tls() {
+        let c = parse(
+            r#"
+[[listener]]
+port = 1883
+
+[[listener]]
+kind = "tls"
+port = 8883
+certfile = "/s.crt"
+keyfile = "/s.key"
+cafile = "/ca.crt"
+require_certificate = true
+use_subject_as_username = true
+tls_version = "tlsv1.2"
+max_connections = 50
+max_connection_rate = 20
+allow_anonymous = false
+
+[[listener]]
+kind = "ws"
+port = 8083
+path = "/ws"
+
+[[listener]]
+kind = "wss"
+port = 8084
+certfile = "/s.crt"
+keyfile = "/s.key"
+"#,
+        );
+        let l = &c.listeners;
+        assert_eq!(l[0], Listener::tcp(1883, None));
+        assert_eq!(l[1].kind, ListenerKind::Tls);
+        assert_eq!(
+            l[1].tls,
+            Some(Tls {
+                cafile: Some("/ca.crt".into()),
+                require_certificate: true,
+                identity: CertIdentity::Subject,
+                ..Tls::new("/s.crt", "/s.key")
+            })
+        );
+        assert_eq!(l[1].max_connections, Some(50));
+        assert_eq!(l[1].max_connection_rate, Some(20));
+        assert_eq!(l[1].allow_anonymous, Some(AllowAnonymous::Never));
+        assert_eq!((l[2].kind, l[2].path.as_str()), (ListenerKind::Ws, "/ws"));
+        assert_eq!((l[3].kind, l[3].path.as_str()), (ListenerKind::Wss, "/mqtt"));
+    }
+
+    #[test]
+    fn listener_errors_name_the_table_line() {
+        let cases = [
+            (
+                "[[listener]]\nport = 1\n\n[[listener]]\nkind = \"tls\"\nport = 8883\n",
+                4,
+                "a tls listener needs certfile and keyfile",
+            ),
+            (
+                "[[listener]]\nport = 1\ncertfile = \"/s.crt\"\n",
+                1,
+                "need kind = \"tls\" or \"wss\"",
+            ),
+            ("[[listener]]\nport = 1\nkind = \"quic\"\n", 3, "listener kind must be"),
+            ("[[listener]]\nport = 1\npath = \"/x\"\n", 3, "only for ws and wss"),
+            (
+                "[[listener]]\nport = 1\n[[listener]]\nport = 1\n",
+                3,
+                "a second listener on port 1",
+            ),
+            (
+                "[[listener]]\nkind = \"wss\"\nport = 1\ncertfile = \"a\"\nkeyfile = \"b\"\n\
+                 tls_version = \"tlsv1.0\"\n",
+                6,
+                "tls_version must be",
+            ),
+        ];
+        for (text, line, reason) in cases {
+            let err = error(text);
+            assert_eq!(err.line, Some(line), "{text}: {err}");
+            assert!(err.reason.contains(reason), "{text}: {err}");
+        }
     }
 
     #[test]

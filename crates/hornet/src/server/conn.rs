@@ -1,6 +1,12 @@
 //! One client connection: a reader that decodes and feeds the core, and a
 //! writer that encodes what the core emitted and writes it out.
 //!
+//! Two entry points: [`run`] for plain TCP (the fast path: it reads on
+//! readiness with `try_read_buf`, so an idle connection holds no read
+//! buffer) and [`run_stream`] for any `AsyncRead + AsyncWrite` stream (TLS,
+//! WebSocket), which reads with `read_buf`. Decoding, feeding the core and
+//! the writer are shared.
+//!
 //! The reader decodes every complete packet in what one `read` returned and
 //! hands the batch to the core under one lock acquisition. The writer takes
 //! every packet queued for its connection, encodes them into one buffer and
@@ -8,7 +14,6 @@
 //! so the core can release more. Neither ever waits for another connection:
 //! a slow reader only fills its own session queue.
 
-use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
@@ -16,8 +21,8 @@ use std::time::Instant;
 use bytes::BytesMut;
 use hornet_codec::{Decoder, Packet};
 use hornet_core::{CloseCause, ConnId, ConnInfo};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::TcpStream;
 
 use super::outbox::Outbox;
@@ -39,16 +44,10 @@ const READS_PER_WAKE: usize = 4;
 /// How long a closed connection waits for the peer to close its side.
 const LINGER: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// Serves one accepted socket until it closes.
-pub(crate) async fn run(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, port: u16) {
-    let id = ConnId(shared.next_conn.fetch_add(1, Ordering::Relaxed));
-    let outbox = Arc::new(Outbox::new());
-    shared.add_outbox(id, outbox.clone());
-    let info = ConnInfo {
-        peer,
-        listener_port: port,
-    };
-    shared.with_core(|core| core.connection_opened(Instant::now(), id, info));
+/// Serves one plain TCP connection until it closes: the fast path, which
+/// reads on readiness so an idle connection holds no read buffer.
+pub(crate) async fn run(shared: Arc<Shared>, stream: TcpStream, info: ConnInfo) {
+    let (id, outbox) = open(&shared, info);
     let (mut rd, wr) = stream.into_split();
     let writer = tokio::spawn(write_loop(shared.clone(), id, outbox.clone(), wr));
     if let Some(cause) = read_loop(&shared, id, &outbox, &mut rd).await {
@@ -58,7 +57,68 @@ pub(crate) async fn run(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr
     let _ = writer.await;
     linger(&mut rd).await;
     shared.remove_outbox(id);
-    shared.active.fetch_sub(1, Ordering::AcqRel);
+}
+
+/// Serves MQTT over any byte stream (TLS, WebSocket) until it closes.
+pub(crate) async fn run_stream<S>(shared: Arc<Shared>, stream: S, info: ConnInfo)
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (id, outbox) = open(&shared, info);
+    let (mut rd, wr) = tokio::io::split(stream);
+    let writer = tokio::spawn(write_loop(shared.clone(), id, outbox.clone(), wr));
+    if let Some(cause) = read_stream(&shared, id, &outbox, &mut rd).await {
+        shared.with_core(|core| core.connection_closed(Instant::now(), id, cause));
+    }
+    outbox.close();
+    let _ = writer.await;
+    linger(&mut rd).await;
+    shared.remove_outbox(id);
+}
+
+/// Registers a new connection with the outboxes and the core.
+fn open(shared: &Shared, info: ConnInfo) -> (ConnId, Arc<Outbox>) {
+    let id = ConnId(shared.next_conn.fetch_add(1, Ordering::Relaxed));
+    let outbox = Arc::new(Outbox::new());
+    shared.add_outbox(id, outbox.clone());
+    shared.with_core(|core| core.connection_opened(Instant::now(), id, info));
+    (id, outbox)
+}
+
+/// The read loop of a generic stream: `read_buf` rather than readiness
+/// (TLS and WebSocket streams have their own buffers), the same decoding.
+async fn read_stream<R: AsyncRead + Unpin>(
+    shared: &Shared,
+    id: ConnId,
+    outbox: &Outbox,
+    rd: &mut R,
+) -> Option<CloseCause> {
+    let mut buf = BytesMut::new();
+    let mut decoder = Decoder::new();
+    decoder.set_max_packet_size(shared.max_packet_size);
+    let mut batch: Vec<(Packet, usize)> = Vec::new();
+    loop {
+        if buf.capacity() - buf.len() < 1024 {
+            buf.reserve(READ_CHUNK);
+        }
+        tokio::select! {
+            biased;
+            () = outbox.wait_closed() => return None,
+            read = rd.read_buf(&mut buf) => match read {
+                Ok(0) => return Some(CloseCause::PeerClosed),
+                Ok(_) => {}
+                Err(e) => return Some(CloseCause::Error(e.to_string())),
+            },
+        }
+        if decode_and_feed(shared, id, outbox, &mut decoder, &mut buf, &mut batch) {
+            return None;
+        }
+        if buf.is_empty() && buf.capacity() > 4 * READ_CHUNK {
+            // A burst is over: do not keep its large buffer.
+            buf = BytesMut::new();
+            batch = Vec::new();
+        }
+    }
 }
 
 /// Reads until EOF, an error, a refused packet or the core closing the
@@ -160,7 +220,12 @@ fn decode_and_feed(
 }
 
 /// Encodes and writes what the core queued, until the connection closes.
-async fn write_loop(shared: Arc<Shared>, id: ConnId, outbox: Arc<Outbox>, mut wr: OwnedWriteHalf) {
+async fn write_loop<W: AsyncWrite + Unpin>(
+    shared: Arc<Shared>,
+    id: ConnId,
+    outbox: Arc<Outbox>,
+    mut wr: W,
+) {
     let mut packets = Vec::new();
     // Like the read buffer, the write buffer exists only during a burst.
     let mut out = BytesMut::new();
@@ -219,13 +284,19 @@ async fn write_loop(shared: Arc<Shared>, id: ConnId, outbox: Arc<Outbox>, mut wr
 
 /// Writes `out`; on failure tells the core the connection is gone and
 /// returns false.
-async fn write_out(
+async fn write_out<W: AsyncWrite + Unpin>(
     shared: &Shared,
     id: ConnId,
-    wr: &mut OwnedWriteHalf,
+    wr: &mut W,
     out: &mut BytesMut,
 ) -> bool {
-    match wr.write_all(out).await {
+    // One write call per buffer (over WebSocket: one binary frame), then a
+    // flush, which TLS and WebSocket streams need and TCP ignores.
+    let written = match wr.write_all(out).await {
+        Ok(()) => wr.flush().await,
+        Err(e) => Err(e),
+    };
+    match written {
         Ok(()) => true,
         Err(e) => {
             let cause = CloseCause::Error(e.to_string());
@@ -239,7 +310,7 @@ async fn write_out(
 /// `LINGER`. Closing a socket with unread input makes the kernel send RST,
 /// and an RST can destroy a last DISCONNECT or CONNACK the peer has not
 /// read yet; draining first lets the peer see it.
-async fn linger(rd: &mut OwnedReadHalf) {
+async fn linger<R: AsyncRead + Unpin>(rd: &mut R) {
     let drain = async {
         // On the heap, and only now: an array here would be part of every
         // connection's task for its whole life.

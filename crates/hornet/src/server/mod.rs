@@ -11,17 +11,21 @@
 //! `ARCHITECTURE.md`.
 
 mod conn;
+mod listener;
 mod outbox;
+mod tls;
+mod ws;
+
+pub use listener::ListenerStats;
 
 use std::collections::HashMap;
 use std::io;
-use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use hornet_core::{Action, Anonymous, Broker, ConnId, Settings};
-use tokio::net::{TcpListener, TcpSocket};
 use tokio::task::JoinHandle;
 
 use crate::config::{AllowAnonymous, Config};
@@ -29,6 +33,9 @@ use outbox::Outbox;
 
 /// How often the core's timers are checked.
 const TICK: Duration = Duration::from_millis(100);
+
+/// How often TLS certificate, key and CA files are checked for changes.
+const TLS_WATCH: Duration = Duration::from_secs(2);
 
 /// State shared by every task of one server.
 ///
@@ -133,6 +140,7 @@ pub fn settings_from(config: &Config) -> Settings {
 /// A running broker: its listeners, connections and ticker.
 pub struct Server {
     addrs: Vec<SocketAddr>,
+    listeners: Vec<Arc<listener::ListenerState>>,
     tasks: Vec<JoinHandle<()>>,
     shared: Arc<Shared>,
 }
@@ -153,6 +161,8 @@ impl Server {
 
     /// As [`Server::start`], with the `password_file` already loaded (the
     /// binary loads it first, so that a bad file is a configuration error).
+    /// A TLS listener whose certificates cannot be loaded is an error
+    /// naming the file.
     pub async fn start_with(
         config: &Config,
         users: Option<hornet_auth::PasswordFile>,
@@ -171,29 +181,71 @@ impl Server {
             max_connections: config.limits.max_connections,
             connection_messages: config.log.connection_messages,
         });
-        let mut addrs = Vec::new();
-        let mut tasks = Vec::new();
+        // Bind everything first: a bad listener starts nothing.
+        let mut bound = Vec::new();
         for listener in &config.listeners {
-            let bound = bind(listener.bind_address, listener.port)?;
-            let addr = bound.local_addr()?;
-            addrs.push(addr);
-            tasks.push(tokio::spawn(accept_loop(
+            let (state, socket) = listener::ListenerState::bind(listener)?;
+            bound.push((Arc::new(state), socket));
+        }
+        let mut server = Server {
+            addrs: Vec::new(),
+            listeners: Vec::new(),
+            tasks: Vec::new(),
+            shared: shared.clone(),
+        };
+        for (state, socket) in bound {
+            server.addrs.push(state.addr);
+            server.listeners.push(state.clone());
+            server.tasks.push(tokio::spawn(listener::accept_loop(
                 shared.clone(),
-                bound,
-                addr.port(),
+                state,
+                socket,
             )));
         }
-        tasks.push(tokio::spawn(tick_loop(shared.clone())));
-        Ok(Server {
-            addrs,
-            tasks,
-            shared,
-        })
+        let watched: Vec<Arc<tls::TlsListener>> = server
+            .listeners
+            .iter()
+            .filter_map(|l| l.tls.clone())
+            .collect();
+        if !watched.is_empty() {
+            server.tasks.push(tokio::spawn(watch_tls(watched)));
+        }
+        server.tasks.push(tokio::spawn(tick_loop(shared)));
+        Ok(server)
     }
 
     /// The address of each listener, in configuration order.
     pub fn local_addrs(&self) -> &[SocketAddr] {
         &self.addrs
+    }
+
+    /// Each listener's address, transport, mode and counters, in
+    /// configuration order.
+    pub fn listener_stats(&self) -> Vec<ListenerStats> {
+        self.listeners.iter().map(|l| l.stats()).collect()
+    }
+
+    /// Connections open now, on every listener.
+    pub fn active_connections(&self) -> usize {
+        self.shared.active.load(Ordering::Relaxed)
+    }
+
+    /// Reads the certificates, keys and CA files of every TLS listener
+    /// again (SIGHUP). New connections get the new ones; established
+    /// connections are untouched. A listener whose new files are bad keeps
+    /// its old certificates; the error (logged too) names the file.
+    pub fn reload_tls(&self) -> Result<(), String> {
+        let errors: Vec<String> = self
+            .listeners
+            .iter()
+            .filter_map(|l| l.tls.as_ref())
+            .filter_map(|t| t.reload().err())
+            .collect();
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors.join("; "))
+        }
     }
 
     /// Runs `f` on the broker state (for tests and the admin side).
@@ -217,60 +269,18 @@ impl Drop for Server {
     }
 }
 
-/// Binds one listener. No address means every interface: IPv6 `::`, which
-/// on Linux also accepts IPv4, falling back to `0.0.0.0` without IPv6.
-fn bind(address: Option<IpAddr>, port: u16) -> io::Result<TcpListener> {
-    let listen = |addr: SocketAddr| -> io::Result<TcpListener> {
-        let socket = if addr.is_ipv4() {
-            TcpSocket::new_v4()?
-        } else {
-            TcpSocket::new_v6()?
-        };
-        socket.set_reuseaddr(true)?;
-        socket.bind(addr)?;
-        socket.listen(1024)
-    };
-    match address {
-        Some(ip) => listen(SocketAddr::new(ip, port)),
-        // Only a machine without IPv6 falls back; a port in use is an error.
-        None => match listen(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port)) {
-            Err(e) if e.kind() != io::ErrorKind::AddrInUse => {
-                listen(SocketAddr::new(IpAddr::from([0, 0, 0, 0]), port))
-            }
-            other => other,
-        },
-    }
-    .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on port {port}: {e}")))
-}
-
-async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, port: u16) {
+/// Reloads a TLS listener's certificates when one of its files changes
+/// (checked every [`TLS_WATCH`]); a failed reload is logged once per change.
+async fn watch_tls(listeners: Vec<Arc<tls::TlsListener>>) {
+    let mut interval = tokio::time::interval(TLS_WATCH);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(e) => {
-                // Out of file descriptors and similar: say so, then retry.
-                tracing::error!("Accepting a connection on port {port} failed: {e}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        let peer = SocketAddr::new(peer.ip().to_canonical(), peer.port());
-        if shared.connection_messages {
-            tracing::info!("New connection from {peer} on port {port}.");
-        }
-        let active = shared.active.fetch_add(1, Ordering::AcqRel);
-        if let Some(max) = shared.max_connections {
-            if active >= max {
-                shared.active.fetch_sub(1, Ordering::AcqRel);
-                tracing::warn!(
-                    "Client connection from {peer} denied: max_connections ({max}) reached. \
-                     Raise max_connections to allow more."
-                );
-                continue;
+        interval.tick().await;
+        for listener in &listeners {
+            if listener.files_changed() {
+                let _ = listener.reload();
             }
         }
-        let _ = stream.set_nodelay(true);
-        tokio::spawn(conn::run(shared.clone(), stream, peer, port));
     }
 }
 

@@ -70,10 +70,10 @@ impl TestBroker {
         let loaded = hornet::config::parse_mosquitto(conf, std::path::Path::new("test.conf"))
             .unwrap_or_else(|e| panic!("test configuration: {e}"));
         let mut config = loaded.config;
-        config.listeners = vec![hornet::config::Listener {
-            port: 0,
-            bind_address: Some([127, 0, 0, 1].into()),
-        }];
+        config.listeners = vec![hornet::config::Listener::tcp(
+            0,
+            Some([127, 0, 0, 1].into()),
+        )];
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
