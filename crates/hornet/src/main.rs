@@ -117,16 +117,14 @@ fn banner(config: &Config, server: &Server, users: Option<(usize, usize)>) {
             addr.to_string()
         };
         let kind = match stats.kind {
-            ListenerKind::Tcp => "MQTT (tcp)".to_string(),
-            ListenerKind::Tls => "MQTT over TLS (tls)".to_string(),
-            ListenerKind::Ws => format!(
-                "MQTT over WebSocket (ws), path {}",
-                stats.path.as_deref().unwrap_or_default()
-            ),
-            ListenerKind::Wss => format!(
-                "MQTT over secure WebSocket (wss), path {}",
-                stats.path.as_deref().unwrap_or_default()
-            ),
+            ListenerKind::Tcp => "MQTT",
+            ListenerKind::Tls => "MQTT over TLS (tls)",
+            ListenerKind::Ws => "MQTT over WebSocket (ws)",
+            ListenerKind::Wss => "MQTT over secure WebSocket (wss)",
+        };
+        let what = match &stats.path {
+            Some(path) => format!("{what}, path {path}"),
+            None => what,
         };
         let tls = stats.tls.map(|t| format!(" [{t}]")).unwrap_or_default();
         let anonymous = listener
