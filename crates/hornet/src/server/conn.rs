@@ -98,8 +98,15 @@ async fn read_stream<R: AsyncRead + Unpin>(
     decoder.set_max_packet_size(shared.max_packet_size);
     let mut batch: Vec<(Packet, usize)> = Vec::new();
     loop {
-        if buf.capacity() - buf.len() < 1024 {
-            buf.reserve(READ_CHUNK);
+        // Room for the rest of a large packet in one go (its size is known
+        // from the fixed header; the decoder has checked it against the
+        // maximum), so it is copied once rather than grown into.
+        let wanted = match hornet_codec::peek_frame(&buf, shared.max_packet_size) {
+            Ok(Some(frame)) => (frame.header_len + frame.remaining_len).saturating_sub(buf.len()),
+            _ => 0,
+        };
+        if buf.capacity() - buf.len() < wanted.max(1024) {
+            buf.reserve(wanted.max(READ_CHUNK));
         }
         tokio::select! {
             biased;
