@@ -299,30 +299,34 @@ fn secure_websocket() {
 }
 
 const MEGABYTE: usize = 1_000_000;
-const ROUNDS: usize = 5;
+const ROUNDS: usize = 15;
 
 /// Publishes `ROUNDS` 1 MB messages one after the other through
-/// `publish`/`receive`, each received before the next; returns the time.
+/// `publish`/`receive`, each received before the next; returns the median
+/// round trip (robust against a scheduling hiccup on a shared machine).
 async fn time_round_trips<F, G>(mut publish: F, mut receive: G) -> Duration
 where
     F: AsyncFnMut(Publish),
     G: AsyncFnMut() -> Option<Packet>,
 {
     let payload = Bytes::from(vec![0xA5u8; MEGABYTE]);
-    let start = Instant::now();
+    let mut times = Vec::new();
     for _ in 0..ROUNDS {
+        let start = Instant::now();
         publish(Publish::new("big/t", payload.clone())).await;
         match receive().await {
             Some(Packet::Publish(p)) => assert_eq!(p.payload.len(), MEGABYTE),
             other => panic!("expected the 1 MB PUBLISH, got {other:?}"),
         }
+        times.push(start.elapsed());
     }
-    start.elapsed()
+    times.sort();
+    times[ROUNDS / 2]
 }
 
 /// A 1 MB payload is about as fast over WebSocket as over TCP (Mosquitto
-/// takes seconds): five publish→deliver round trips of 1 MB each, ws must
-/// stay under 3x the tcp time. The ratio is printed (`--nocapture`).
+/// takes seconds): the median of 15 publish→deliver round trips of 1 MB,
+/// ws must stay under 3x tcp. The ratio is printed (`--nocapture`).
 #[test]
 fn one_megabyte_over_websocket_is_about_as_fast_as_tcp() {
     if common::hornet_only() {
@@ -380,12 +384,13 @@ fn one_megabyte_over_websocket_is_about_as_fast_as_tcp() {
     });
     let ratio = ws_time.as_secs_f64() / tcp_time.as_secs_f64();
     eprintln!(
-        "1 MB x {ROUNDS} publish->deliver: tcp {tcp_time:?}, ws {ws_time:?}, ws/tcp = {ratio:.2}"
+        "1 MB publish->deliver, median of {ROUNDS}: tcp {tcp_time:?}, ws {ws_time:?}, \
+         ws/tcp = {ratio:.2}"
     );
     // The client's own framing and masking is part of ws_time; a few
     // milliseconds of slack keep a fast machine's noise out.
     assert!(
-        ws_time < tcp_time * 3 + Duration::from_millis(50),
+        ws_time < tcp_time * 3 + Duration::from_millis(5),
         "ws {ws_time:?} vs tcp {tcp_time:?} (ratio {ratio:.2})"
     );
 }
