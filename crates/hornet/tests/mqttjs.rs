@@ -18,6 +18,8 @@
 mod common;
 #[path = "support/process.rs"]
 mod process;
+#[path = "support/transports.rs"]
+mod transports;
 
 use std::process::Command;
 
@@ -192,4 +194,56 @@ fn takeover_reason_v5() {
         return;
     }
     mqttjs("takeover_reason", "5");
+}
+
+/// Runs `scenario` over `ws://` or `wss://` (MQTT.js's browser transport,
+/// here through Node's `ws`) against a broker with that listener
+/// (Hornet-only).
+fn mqttjs_ws(scenario: &str, protocol: &str, secure: bool) {
+    if common::hornet_only() {
+        return;
+    }
+    process::require("node", INSTALL);
+    use hornet::config::ListenerKind;
+    let pki = transports::Pki::new();
+    let listener = if secure {
+        transports::listener(ListenerKind::Wss, Some(pki.tls()))
+    } else {
+        transports::listener(ListenerKind::Ws, None)
+    };
+    let broker = transports::Broker::start(vec![listener], "");
+    let mut cmd = Command::new("node");
+    cmd.arg("mqttjs_scenarios.js")
+        .args(["--port", &broker.port(0).to_string()])
+        .args(["--scenario", scenario])
+        .args(["--protocol", protocol])
+        .args(["--transport", if secure { "wss" } else { "ws" }]);
+    if secure {
+        cmd.arg("--cafile").arg(&pki.ca_file);
+    }
+    process::run_scenario(
+        &format!("mqttjs {scenario} MQTT {protocol} over ws{}", if secure { "s" } else { "" }),
+        cmd,
+        INSTALL,
+        scenario,
+    );
+}
+
+/// The QoS scenario over `ws://`: binary frames, subprotocol `mqtt`
+/// ([MQTT-6.0.0-1] .. [MQTT-6.0.0-4]), [MQTT-3.8.4-6], [MQTT-4.3.3-2].
+#[test]
+fn qos_over_ws_v311() {
+    mqttjs_ws("qos", "3.1.1", false);
+}
+
+/// Persistent sessions over `ws://` with MQTT 5.
+#[test]
+fn session_over_ws_v5() {
+    mqttjs_ws("session", "5", false);
+}
+
+/// The QoS scenario over `wss://` (TLS with the test CA).
+#[test]
+fn qos_over_wss_v5() {
+    mqttjs_ws("qos", "5", true);
 }

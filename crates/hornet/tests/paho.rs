@@ -15,6 +15,8 @@
 mod common;
 #[path = "support/process.rs"]
 mod process;
+#[path = "support/transports.rs"]
+mod transports;
 
 use std::process::Command;
 
@@ -183,4 +185,54 @@ fn takeover_reason_v5() {
         return;
     }
     paho("takeover_reason", "5");
+}
+
+/// Runs `scenario` over WebSocket (`transport="websockets"`), with TLS
+/// when `secure`, against a broker with a ws or wss listener (Hornet-only).
+fn paho_ws(scenario: &str, protocol: &str, secure: bool) {
+    if common::hornet_only() {
+        return;
+    }
+    use hornet::config::ListenerKind;
+    let pki = transports::Pki::new();
+    let listener = if secure {
+        transports::listener(ListenerKind::Wss, Some(pki.tls()))
+    } else {
+        transports::listener(ListenerKind::Ws, None)
+    };
+    let broker = transports::Broker::start(vec![listener], "");
+    let mut cmd = Command::new("python3");
+    cmd.arg("paho_scenarios.py")
+        .args(["--port", &broker.port(0).to_string()])
+        .args(["--scenario", scenario])
+        .args(["--protocol", protocol])
+        .args(["--transport", "websockets"]);
+    if secure {
+        cmd.arg("--cafile").arg(&pki.ca_file);
+    }
+    process::run_scenario(
+        &format!("paho {scenario} MQTT {protocol} over ws{}", if secure { "s" } else { "" }),
+        cmd,
+        "python3 and paho-mqtt 2.x (`python3 -m pip install paho-mqtt`)",
+        scenario,
+    );
+}
+
+/// The QoS scenario over `ws://` (MQTT 5 §6: binary frames, subprotocol
+/// `mqtt`): [MQTT-6.0.0-1], [MQTT-6.0.0-2], [MQTT-3.8.4-6], [MQTT-4.3.3-2].
+#[test]
+fn qos_over_websockets_v311() {
+    paho_ws("qos", "3.1.1", false);
+}
+
+/// As [`qos_over_websockets_v311`] with MQTT 5 and retained messages.
+#[test]
+fn retained_over_websockets_v5() {
+    paho_ws("retained", "5", false);
+}
+
+/// The QoS scenario over `wss://` (TLS with the test CA).
+#[test]
+fn qos_over_secure_websockets_v5() {
+    paho_ws("qos", "5", true);
 }

@@ -3,6 +3,7 @@
 // crates/hornet/tests/mqttjs.rs.
 //
 //   node mqttjs_scenarios.js --port N --scenario NAME --protocol {3.1,3.1.1,5}
+//                            [--transport ws|wss [--cafile CA.pem]]
 //
 // Each scenario checks itself, prints `OK <scenario>` and exits 0, or prints
 // `FAIL <scenario>: <why>` and exits 1. The whole run is bounded by a hard
@@ -61,6 +62,8 @@ function parseArgs(argv) {
     else if (key === '--scenario') args.scenario = value;
     else if (key === '--protocol') args.protocol = value;
     else if (key === '--keepalive-limit') args.keepaliveLimit = Number(value);
+    else if (key === '--transport') args.transport = value;
+    else if (key === '--cafile') args.cafile = value;
     else throw new Error(`unknown argument ${key}`);
   }
   if (!args.port || !args.scenario || !(args.protocol in PROTOCOLS)) {
@@ -98,6 +101,15 @@ class Client {
       reconnectPeriod: 0,
       connectTimeout: WAIT,
     };
+    // --transport ws|wss (path /mqtt, MQTT.js's default); wss trusts --cafile.
+    if (args.transport === 'ws' || args.transport === 'wss') {
+      options.protocol = args.transport;
+      options.path = '/mqtt';
+    }
+    if (args.cafile) {
+      options.ca = require('fs').readFileSync(args.cafile);
+      options.servername = 'localhost';
+    }
     if (opts.will) options.will = opts.will;
     if (this.v5 && opts.sessionExpiry !== undefined) {
       options.properties = { sessionExpiryInterval: opts.sessionExpiry };

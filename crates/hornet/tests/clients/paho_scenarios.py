@@ -3,6 +3,7 @@
 crates/hornet/tests/paho.rs.
 
     paho_scenarios.py --port N --scenario NAME --protocol {3.1,3.1.1,5}
+                      [--transport websockets [--ws-path /mqtt]] [--cafile CA.pem]
 
 Each scenario checks itself, prints `OK <scenario>` and exits 0, or prints
 `FAIL <scenario>: <why>` and exits 1. The whole run is bounded by a hard
@@ -70,7 +71,13 @@ class Client:
         }
         if not self.v5:
             kwargs["clean_session"] = clean
+        if args.transport == "websockets":
+            kwargs["transport"] = "websockets"
         self.c = mqtt.Client(**kwargs)
+        if args.transport == "websockets":
+            self.c.ws_set_options(path=args.ws_path)
+        if args.cafile:
+            self.c.tls_set(ca_certs=args.cafile)
         self.connected = threading.Event()
         self.connack = None
         self.disconnected = threading.Event()
@@ -432,6 +439,10 @@ def main():
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--scenario", choices=sorted(SCENARIOS), required=True)
     parser.add_argument("--protocol", choices=sorted(PROTOCOLS), required=True)
+    parser.add_argument("--transport", choices=["tcp", "websockets"], default="tcp")
+    parser.add_argument("--ws-path", default="/mqtt")
+    parser.add_argument("--cafile", default=None,
+                        help="use TLS, trusting this CA file (PEM)")
     parser.add_argument("--keepalive-limit", type=float, default=5.0,
                         help="keepalive scenario: latest acceptable will, in seconds")
     args = parser.parse_args()
