@@ -73,11 +73,8 @@ impl World {
         let id = ConnId(self.next);
         self.next += 1;
         let peer: SocketAddr = peer.parse().unwrap();
-        self.broker.connection_opened(
-            self.now,
-            id,
-            ConnInfo::new(peer, 1883),
-        );
+        self.broker
+            .connection_opened(self.now, id, ConnInfo::new(peer, 1883));
         id
     }
 

@@ -65,11 +65,8 @@ impl World {
     fn open(&mut self, peer: SocketAddr) -> ConnId {
         let id = ConnId(self.next);
         self.next += 1;
-        self.broker.connection_opened(
-            self.now,
-            id,
-            ConnInfo::new(peer, 1883),
-        );
+        self.broker
+            .connection_opened(self.now, id, ConnInfo::new(peer, 1883));
         self.pump();
         id
     }

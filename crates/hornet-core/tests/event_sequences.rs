@@ -311,11 +311,8 @@ impl World {
         self.conns
             .insert(id, Model::new(self.settings.max_packet_size));
         self.slots[slot] = Some(id);
-        self.broker.connection_opened(
-            self.now,
-            id,
-            ConnInfo::new(peer, 1883),
-        );
+        self.broker
+            .connection_opened(self.now, id, ConnInfo::new(peer, 1883));
         id
     }
 

@@ -208,10 +208,7 @@ mod tests {
     fn port_replaces_the_first_listener() {
         let cli = parse(&["hornet", "-p", "1884"]);
         let loaded = resolve(&cli).unwrap();
-        assert_eq!(
-            loaded.config.listeners,
-            vec![Listener::tcp(1884, None)]
-        );
+        assert_eq!(loaded.config.listeners, vec![Listener::tcp(1884, None)]);
 
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("mosquitto.conf");

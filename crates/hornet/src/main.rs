@@ -176,7 +176,9 @@ fn reload_on_sighup(server: std::sync::Arc<Server>) {
                     }
                 });
             }
-            Err(e) => tracing::warn!("Cannot handle SIGHUP ({e}); certificates reload only when their files change."),
+            Err(e) => tracing::warn!(
+                "Cannot handle SIGHUP ({e}); certificates reload only when their files change."
+            ),
         }
     }
     #[cfg(not(unix))]

@@ -51,7 +51,10 @@ fn per_listener_max_connections() {
         let (_second, a) = try_connect(&broker, 0, "l2").await;
         assert_eq!(connack_code(a), ReasonCode::Success);
         let (_, a) = try_connect(&broker, 0, "l3").await;
-        assert_eq!(a, None, "the third client on the limited listener is closed");
+        assert_eq!(
+            a, None,
+            "the third client on the limited listener is closed"
+        );
         let mut others = Vec::new();
         for n in 0..3 {
             let (c, a) = try_connect(&broker, 1, &format!("o{n}")).await;
@@ -153,10 +156,17 @@ fn listeners_of_every_kind_share_one_broker() {
         .collect();
     assert_eq!(
         kinds,
-        [ListenerKind::Tcp, ListenerKind::Tls, ListenerKind::Ws, ListenerKind::Wss]
+        [
+            ListenerKind::Tcp,
+            ListenerKind::Tls,
+            ListenerKind::Ws,
+            ListenerKind::Wss
+        ]
     );
     runtime().block_on(async {
-        let tls = tls_connect(broker.addr(1), pki.client_config(None)).await.unwrap();
+        let tls = tls_connect(broker.addr(1), pki.client_config(None))
+            .await
+            .unwrap();
         let (mut sub, a) = Mqtt::connect(tls, connect("tls-sub")).await;
         assert_eq!(connack_code(a), ReasonCode::Success);
         sub.send(Subscribe::new(PacketId::new(1).unwrap(), "x/#", QoS::AtLeastOnce).into())

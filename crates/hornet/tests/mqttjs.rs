@@ -222,7 +222,10 @@ fn mqttjs_ws(scenario: &str, protocol: &str, secure: bool) {
         cmd.arg("--cafile").arg(&pki.ca_file);
     }
     process::run_scenario(
-        &format!("mqttjs {scenario} MQTT {protocol} over ws{}", if secure { "s" } else { "" }),
+        &format!(
+            "mqttjs {scenario} MQTT {protocol} over ws{}",
+            if secure { "s" } else { "" }
+        ),
         cmd,
         INSTALL,
         scenario,

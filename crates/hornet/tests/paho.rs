@@ -211,7 +211,10 @@ fn paho_ws(scenario: &str, protocol: &str, secure: bool) {
         cmd.arg("--cafile").arg(&pki.ca_file);
     }
     process::run_scenario(
-        &format!("paho {scenario} MQTT {protocol} over ws{}", if secure { "s" } else { "" }),
+        &format!(
+            "paho {scenario} MQTT {protocol} over ws{}",
+            if secure { "s" } else { "" }
+        ),
         cmd,
         "python3 and paho-mqtt 2.x (`python3 -m pip install paho-mqtt`)",
         scenario,

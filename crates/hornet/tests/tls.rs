@@ -57,11 +57,7 @@ fn rustls_client_connects_over_tls_12_and_13() {
         client.send(Packet::PingReq).await;
         assert_eq!(client.recv().await, Some(Packet::PingResp));
 
-        let tls12 = transports::client_config(
-            &pki.ca_file,
-            None,
-            Some(&[&rustls::version::TLS12]),
-        );
+        let tls12 = transports::client_config(&pki.ca_file, None, Some(&[&rustls::version::TLS12]));
         let stream = tls_connect(addr, tls12).await.unwrap();
         assert_eq!(
             stream.get_ref().1.protocol_version(),
@@ -90,11 +86,7 @@ fn tls13_only_listener_refuses_tls12_and_plain_mqtt() {
     let broker = Broker::start(vec![listener(ListenerKind::Tls, Some(tls))], "");
     let addr = broker.addr(0);
     runtime().block_on(async {
-        let tls12 = transports::client_config(
-            &pki.ca_file,
-            None,
-            Some(&[&rustls::version::TLS12]),
-        );
+        let tls12 = transports::client_config(&pki.ca_file, None, Some(&[&rustls::version::TLS12]));
         assert!(tls_connect(addr, tls12).await.is_err());
         // Plain MQTT on the TLS port: a TLS alert (record type 21) at most,
         // never a CONNACK (0x20), then the close.
@@ -133,8 +125,20 @@ fn mosquitto_clients_with_cafile() {
     let mut sub = Proc::spawn(
         "mosquitto_sub --cafile",
         Command::new("stdbuf").args([
-            "-oL", "mosquitto_sub", "-h", "localhost", "-p", &port, "--cafile", &ca, "-t",
-            "tls/#", "-C", "1", "-v", "-d",
+            "-oL",
+            "mosquitto_sub",
+            "-h",
+            "localhost",
+            "-p",
+            &port,
+            "--cafile",
+            &ca,
+            "-t",
+            "tls/#",
+            "-C",
+            "1",
+            "-v",
+            "-d",
         ]),
         INSTALL,
     );
@@ -142,7 +146,16 @@ fn mosquitto_clients_with_cafile() {
     Proc::spawn(
         "mosquitto_pub --cafile",
         Command::new("mosquitto_pub").args([
-            "-h", "localhost", "-p", &port, "--cafile", &ca, "-t", "tls/a", "-m", "secret",
+            "-h",
+            "localhost",
+            "-p",
+            &port,
+            "--cafile",
+            &ca,
+            "-t",
+            "tls/a",
+            "-m",
+            "secret",
         ]),
         INSTALL,
     )
@@ -171,10 +184,7 @@ fn client_certificates_are_required_and_verified() {
     };
     let mut tls_listener = listener(ListenerKind::Tls, Some(tls));
     tls_listener.allow_anonymous = Some(hornet::config::AllowAnonymous::Never);
-    let broker = Broker::start(
-        vec![listener(ListenerKind::Tcp, None), tls_listener],
-        "",
-    );
+    let broker = Broker::start(vec![listener(ListenerKind::Tcp, None), tls_listener], "");
     let tcp_port = broker.port(0).to_string();
     let port = broker.port(1).to_string();
     let ca = pki.ca_file.to_str().unwrap().to_string();
@@ -182,8 +192,18 @@ fn client_certificates_are_required_and_verified() {
     let mut sub = Proc::spawn(
         "mosquitto_sub (tcp)",
         Command::new("stdbuf").args([
-            "-oL", "mosquitto_sub", "-h", "127.0.0.1", "-p", &tcp_port, "-t", "certs/#", "-C",
-            "1", "-v", "-d",
+            "-oL",
+            "mosquitto_sub",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &tcp_port,
+            "-t",
+            "certs/#",
+            "-C",
+            "1",
+            "-v",
+            "-d",
         ]),
         INSTALL,
     );
@@ -202,12 +222,22 @@ fn client_certificates_are_required_and_verified() {
     assert!(!ok, "a client without a certificate is refused: {out}");
     let (ok, out) = publish(
         "other-ca",
-        &["--cert", bad_cert.to_str().unwrap(), "--key", bad_key.to_str().unwrap()],
+        &[
+            "--cert",
+            bad_cert.to_str().unwrap(),
+            "--key",
+            bad_key.to_str().unwrap(),
+        ],
     );
     assert!(!ok, "a certificate from another CA is refused: {out}");
     let (ok, out) = publish(
         "with-cert",
-        &["--cert", cert.to_str().unwrap(), "--key", key.to_str().unwrap()],
+        &[
+            "--cert",
+            cert.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+        ],
     );
     assert!(ok, "the CA's client certificate is accepted: {out}");
     sub.wait_line(TIMEOUT, "the message", |l| l == "certs/x with-cert");
@@ -266,10 +296,16 @@ fn certificates_reload_without_dropping_clients() {
         assert!(tls_connect(addr, new.client_config(None)).await.is_err());
 
         // A bad certificate: refused, the old one stays.
-        std::fs::write(&cert, "-----BEGIN CERTIFICATE-----\nbroken\n-----END CERTIFICATE-----\n")
-            .unwrap();
+        std::fs::write(
+            &cert,
+            "-----BEGIN CERTIFICATE-----\nbroken\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
         let err = broker.server().reload_tls().unwrap_err();
-        assert!(err.contains("server.crt"), "the error names the file: {err}");
+        assert!(
+            err.contains("server.crt"),
+            "the error names the file: {err}"
+        );
         let stream = tls_connect(addr, old.client_config(None)).await.unwrap();
         let (_, answer) = Mqtt::connect(stream, connect("still-old")).await;
         assert_eq!(connack_code(answer), ReasonCode::Success);
@@ -296,7 +332,10 @@ fn certificates_reload_without_dropping_clients() {
             if tls_connect(addr, old.client_config(None)).await.is_ok() {
                 break;
             }
-            assert!(Instant::now() < deadline, "the watcher reloads changed files");
+            assert!(
+                Instant::now() < deadline,
+                "the watcher reloads changed files"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         established.send(Packet::PingReq).await;
@@ -338,7 +377,11 @@ impl HornetProcess {
 
     /// Waits for a log line containing every one of `parts`; returns it.
     fn expect(&mut self, parts: &[&str]) -> String {
-        if let Some(line) = self.seen.iter().find(|l| parts.iter().all(|p| l.contains(p))) {
+        if let Some(line) = self
+            .seen
+            .iter()
+            .find(|l| parts.iter().all(|p| l.contains(p)))
+        {
             return line.clone();
         }
         let deadline = Instant::now() + TIMEOUT;
@@ -470,7 +513,11 @@ use_subject_as_username = true
         .unwrap();
     assert!(status.success());
     hornet.expect(&["SIGHUP received"]);
-    hornet.expect(&["keeping the previous ones", "server.crt", "holds no certificate"]);
+    hornet.expect(&[
+        "keeping the previous ones",
+        "server.crt",
+        "holds no certificate",
+    ]);
     Proc::spawn(
         "after-sighup",
         Command::new("mosquitto_pub").args([

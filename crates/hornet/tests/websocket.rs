@@ -49,20 +49,20 @@ async fn upgrade<S: AsyncRead + AsyncWrite + Unpin>(
     path: &str,
     protocols: &str,
 ) -> WsClient<S> {
-    let mut request = format!("ws://localhost{path}").into_client_request().unwrap();
+    let mut request = format!("ws://localhost{path}")
+        .into_client_request()
+        .unwrap();
     if !protocols.is_empty() {
         request.headers_mut().insert(
             "Sec-WebSocket-Protocol",
             HeaderValue::from_str(protocols).unwrap(),
         );
     }
-    let (ws, response) = tokio::time::timeout(
-        TIMEOUT,
-        tokio_tungstenite::client_async(request, stream),
-    )
-    .await
-    .expect("upgrade within the timeout")
-    .expect("upgrade");
+    let (ws, response) =
+        tokio::time::timeout(TIMEOUT, tokio_tungstenite::client_async(request, stream))
+            .await
+            .expect("upgrade within the timeout")
+            .expect("upgrade");
     let subprotocol = response
         .headers()
         .get("Sec-WebSocket-Protocol")
@@ -147,7 +147,10 @@ fn plain_http_gets_a_clear_answer() {
     let broker = Broker::start(vec![listener(ListenerKind::Ws, None)], "");
     runtime().block_on(async {
         let answer = http(&broker, "GET /mqtt HTTP/1.1\r\nHost: localhost\r\n\r\n").await;
-        assert!(answer.starts_with("HTTP/1.1 426 Upgrade Required\r\n"), "{answer}");
+        assert!(
+            answer.starts_with("HTTP/1.1 426 Upgrade Required\r\n"),
+            "{answer}"
+        );
         assert!(
             answer.contains("this is an MQTT WebSocket endpoint at /mqtt"),
             "{answer}"
@@ -160,7 +163,10 @@ fn plain_http_gets_a_clear_answer() {
         )
         .await;
         assert!(answer.starts_with("HTTP/1.1 404 Not Found\r\n"), "{answer}");
-        assert!(answer.contains("the MQTT WebSocket endpoint is /mqtt"), "{answer}");
+        assert!(
+            answer.contains("the MQTT WebSocket endpoint is /mqtt"),
+            "{answer}"
+        );
     });
     // Counted just after the answer is sent.
     let deadline = Instant::now() + TIMEOUT;
@@ -180,8 +186,11 @@ fn subprotocol_is_echoed() {
     }
     let broker = Broker::start(vec![listener(ListenerKind::Ws, None)], "");
     runtime().block_on(async {
-        for (offered, chosen) in [("mqtt", "mqtt"), ("mqttv3.1", "mqttv3.1"), ("chat, mqtt", "mqtt")]
-        {
+        for (offered, chosen) in [
+            ("mqtt", "mqtt"),
+            ("mqttv3.1", "mqttv3.1"),
+            ("chat, mqtt", "mqtt"),
+        ] {
             let tcp = TcpStream::connect(broker.addr(0)).await.unwrap();
             let mut client = upgrade(tcp, "/mqtt", offered).await;
             assert_eq!(client.subprotocol.as_deref(), Some(chosen), "{offered}");
@@ -246,16 +255,17 @@ fn ping_pong_and_close_handshake() {
             other => panic!("expected a pong, got {other:?}"),
         }
         client.ws.close(None).await.unwrap();
-        loop {
-            match client.message().await {
-                Some(Message::Close(_)) | None => break,
-                Some(other) => panic!("expected the close answer, got {other:?}"),
-            }
+        match client.message().await {
+            Some(Message::Close(_)) | None => {}
+            Some(other) => panic!("expected the close answer, got {other:?}"),
         }
     });
     let deadline = Instant::now() + TIMEOUT;
     while broker.server().active_connections() > 0 {
-        assert!(Instant::now() < deadline, "the connection ends after the close");
+        assert!(
+            Instant::now() < deadline,
+            "the connection ends after the close"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
 }
@@ -333,7 +343,10 @@ fn one_megabyte_over_websocket_is_about_as_fast_as_tcp() {
         return;
     }
     let broker = Broker::start(
-        vec![listener(ListenerKind::Tcp, None), listener(ListenerKind::Ws, None)],
+        vec![
+            listener(ListenerKind::Tcp, None),
+            listener(ListenerKind::Ws, None),
+        ],
         "max_packet_size 2000000",
     );
     let rt = runtime();

@@ -59,7 +59,7 @@ const IGNORED_KEYS: &[&str] = &[
     "max_inflight_bytes",
     "memory_limit",
     "message_size_limit",
-        "persistence",
+    "persistence",
     "persistence_file",
     "persistence_location",
     "pid_file",
@@ -123,9 +123,7 @@ const IGNORED_KEYS: &[&str] = &[
 const IGNORED_PREFIXES: &[&str] = &["bridge_", "auth_opt_", "plugin_opt_"];
 
 /// Ignored keys whose given value is what Hornet does anyway: no warning.
-const HARMLESS: &[(&str, &str)] = &[
-    ("persistence", "false"),
-];
+const HARMLESS: &[(&str, &str)] = &[("persistence", "false")];
 
 /// A listener being read, with where it was declared and why it cannot be
 /// served if it cannot.
@@ -867,7 +865,11 @@ mod tests {
     #[test]
     fn tls_listener_errors_name_the_listener_line() {
         for (text, line, reason) in [
-            ("listener 1883\nlistener 8883\ncafile /ca.crt\n", 2, "no certfile and keyfile"),
+            (
+                "listener 1883\nlistener 8883\ncafile /ca.crt\n",
+                2,
+                "no certfile and keyfile",
+            ),
             ("listener 8883\ncertfile /s.crt\n", 1, "no keyfile"),
             ("listener 8883\nkeyfile /s.key\n", 1, "no certfile"),
             (
@@ -888,8 +890,14 @@ mod tests {
         for (text, reason) in [
             ("listener 1\ntls_version tlsv1.1\n", "not supported"),
             ("listener 1\ntls_version ssl3\n", "tls_version must be"),
-            ("listener 1\nprotocol http\n", "protocol must be mqtt or websockets"),
-            ("listener 1\nwebsockets_path mqtt\n", "path must start with /"),
+            (
+                "listener 1\nprotocol http\n",
+                "protocol must be mqtt or websockets",
+            ),
+            (
+                "listener 1\nwebsockets_path mqtt\n",
+                "path must start with /",
+            ),
         ] {
             let err = error(text);
             assert_eq!(err.line, Some(2), "{text}: {err}");
@@ -899,10 +907,9 @@ mod tests {
         let loaded = parse("listener 1883\nlistener 8885\npsk_hint hint\n");
         assert_eq!(loaded.config.listeners, vec![listener(1883, None)]);
         assert!(
-            loaded
-                .warnings
-                .iter()
-                .any(|w| w.contains("mosquitto.conf:2: skipping the listener on port 8885 (TLS-PSK")),
+            loaded.warnings.iter().any(
+                |w| w.contains("mosquitto.conf:2: skipping the listener on port 8885 (TLS-PSK")
+            ),
             "{:?}",
             loaded.warnings
         );

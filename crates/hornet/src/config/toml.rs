@@ -186,7 +186,10 @@ pub(crate) fn parse(text: &str, origin: &Path) -> Result<Loaded, ConfigError> {
                 return Err(ConfigError::new(
                     origin,
                     Some(line),
-                    format!("a second listener on port {} (already declared)", listener.port),
+                    format!(
+                        "a second listener on port {} (already declared)",
+                        listener.port
+                    ),
                 ));
             }
             out.push(listener);
@@ -313,13 +316,20 @@ fn listener_from(
     };
     if let Some(path) = l.path {
         if !kind.is_websocket() {
-            return Err(fail(path.span(), "path is only for ws and wss listeners".into()));
+            return Err(fail(
+                path.span(),
+                "path is only for ws and wss listeners".into(),
+            ));
         }
         listener.path = ws_path_from(path.get_ref()).map_err(|r| fail(path.span(), r))?;
     }
     let min_version = l
         .tls_version
-        .map(|v| v.get_ref().parse::<TlsVersion>().map_err(|r| fail(v.span(), r)))
+        .map(|v| {
+            v.get_ref()
+                .parse::<TlsVersion>()
+                .map_err(|r| fail(v.span(), r))
+        })
         .transpose()?;
     let tls_keys = l.certfile.is_some()
         || l.keyfile.is_some()
@@ -517,7 +527,10 @@ keyfile = "/s.key"
         assert_eq!(l[1].max_connection_rate, Some(20));
         assert_eq!(l[1].allow_anonymous, Some(AllowAnonymous::Never));
         assert_eq!((l[2].kind, l[2].path.as_str()), (ListenerKind::Ws, "/ws"));
-        assert_eq!((l[3].kind, l[3].path.as_str()), (ListenerKind::Wss, "/mqtt"));
+        assert_eq!(
+            (l[3].kind, l[3].path.as_str()),
+            (ListenerKind::Wss, "/mqtt")
+        );
     }
 
     #[test]
@@ -533,8 +546,16 @@ keyfile = "/s.key"
                 1,
                 "need kind = \"tls\" or \"wss\"",
             ),
-            ("[[listener]]\nport = 1\nkind = \"quic\"\n", 3, "listener kind must be"),
-            ("[[listener]]\nport = 1\npath = \"/x\"\n", 3, "only for ws and wss"),
+            (
+                "[[listener]]\nport = 1\nkind = \"quic\"\n",
+                3,
+                "listener kind must be",
+            ),
+            (
+                "[[listener]]\nport = 1\npath = \"/x\"\n",
+                3,
+                "only for ws and wss",
+            ),
             (
                 "[[listener]]\nport = 1\n[[listener]]\nport = 1\n",
                 3,

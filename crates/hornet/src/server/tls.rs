@@ -133,7 +133,10 @@ pub(crate) fn describe(tls: &Tls) -> String {
         }
         (false, _) => "no client certificates".to_string(),
     };
-    format!("{version}, certificate {}, {clients}", tls.certfile.display())
+    format!(
+        "{version}, certificate {}, {clients}",
+        tls.certfile.display()
+    )
 }
 
 /// The user name in a certificate: its CN, or its subject in RFC 2253
@@ -338,8 +341,11 @@ mod tests {
 
         let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
         std::fs::write(&cert, ck.cert.pem()).unwrap();
-        std::fs::write(&key, "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
-            .unwrap();
+        std::fs::write(
+            &key,
+            "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+        )
+        .unwrap();
         let err = build(&Tls::new(&cert, &key), ListenerKind::Tls).unwrap_err();
         assert!(err.contains("s.key"), "{err}");
 
@@ -370,10 +376,7 @@ mod tests {
         let key = rcgen::KeyPair::generate().unwrap();
         let cert = params.self_signed(&key).unwrap();
         let der = cert.der();
-        assert_eq!(
-            identity(der, CertIdentity::CommonName).unwrap(),
-            "device-7"
-        );
+        assert_eq!(identity(der, CertIdentity::CommonName).unwrap(), "device-7");
         assert_eq!(
             identity(der, CertIdentity::Subject).unwrap(),
             "CN=device-7,O=Acme\\, Inc,C=DE"

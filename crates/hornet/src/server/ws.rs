@@ -121,13 +121,7 @@ fn check_request(head: &[u8], path: &str) -> Result<(String, Option<&'static str
     let mut request = httparse::Request::new(&mut headers);
     match request.parse(head) {
         Ok(httparse::Status::Complete(_)) => {}
-        _ => {
-            return Err((
-                "400 Bad Request",
-                "",
-                "malformed HTTP request".into(),
-            ))
-        }
+        _ => return Err(("400 Bad Request", "", "malformed HTTP request".into())),
     }
     let header = |name: &str| {
         request
@@ -178,11 +172,7 @@ fn check_request(head: &[u8], path: &str) -> Result<(String, Option<&'static str
     }
     let key = header("sec-websocket-key").trim().to_string();
     if key.is_empty() {
-        return Err((
-            "400 Bad Request",
-            "",
-            "Sec-WebSocket-Key is missing".into(),
-        ));
+        return Err(("400 Bad Request", "", "Sec-WebSocket-Key is missing".into()));
     }
     let offered = header("sec-websocket-protocol");
     let offered: Vec<&str> = offered

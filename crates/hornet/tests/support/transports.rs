@@ -79,7 +79,9 @@ impl Pki {
         params
             .distinguished_name
             .push(rcgen::DnType::OrganizationName, "Hornet Tests");
-        params.distinguished_name.push(rcgen::DnType::CommonName, cn);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, cn);
         params.extended_key_usages = vec![if server {
             rcgen::ExtendedKeyUsagePurpose::ServerAuth
         } else {
@@ -183,10 +185,9 @@ impl Broker {
                 .with_test_writer()
                 .try_init();
         }
-        let mut config: Config =
-            hornet::config::parse_mosquitto(conf, Path::new("test.conf"))
-                .unwrap()
-                .config;
+        let mut config: Config = hornet::config::parse_mosquitto(conf, Path::new("test.conf"))
+            .unwrap()
+            .config;
         config.listeners = listeners;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
