@@ -76,6 +76,12 @@ class Client:
         self.c = mqtt.Client(**kwargs)
         if args.transport == "websockets":
             self.c.ws_set_options(path=args.ws_path)
+            # Without a loop_start() thread, paho writes a new packet from the
+            # calling thread while our loop thread writes too; its WebSocket
+            # wrapper is not thread safe and then sends a packet twice (seen:
+            # SUBSCRIBE m1 twice). With a write callback registered, paho
+            # leaves all writing to the loop thread (woken via its socket pair).
+            self.c.on_socket_register_write = lambda client, userdata, sock: None
         if args.cafile:
             self.c.tls_set(ca_certs=args.cafile)
         self.connected = threading.Event()
