@@ -4,7 +4,7 @@
 //! [`hornet_core::Authenticator`] trait:
 //!
 //! - `password_file`: the user store, read from a password file in
-//!   `mosquitto_passwd` format (`$6$`, `$7$`) or with Hornet's
+//!   `mosquitto_passwd` format (`$6$`, `$7$`, `$argon2id$`) or with Hornet's
 //!   `$scram-sha-256$` lines; plain password checks;
 //! - `scram`: the server side of SCRAM-SHA-256 (RFC 5802, RFC 7677) as a
 //!   sans-IO state machine;
@@ -40,8 +40,8 @@ use bytes::Bytes;
 use hornet_core::{AuthExchange, AuthStep, Authenticator};
 
 pub use password_file::{
-    scram_line, scram_line_with_salt, ParseError, PasswordFile, ScramCredentials, MAX_ITERATIONS,
-    SCRAM_DEFAULT_ITERATIONS,
+    argon2id_line, pbkdf2_line, scram_line, scram_line_with_salt, ParseError, PasswordFile,
+    ScramCredentials, MAX_ARGON2_MEMORY_KIB, MAX_ITERATIONS, SCRAM_DEFAULT_ITERATIONS,
 };
 pub use scram::{ScramClient, ScramError, ScramServer};
 
@@ -122,7 +122,7 @@ impl AuthExchange for ScramExchange {
             Err(scram::ScramError::InvalidProof) => {
                 AuthStep::BadCredentials(match self.users.kind_of(&user) {
                     None => format!("unknown user '{user}'"),
-                    Some(kind @ ("$6$" | "$7$")) => format!(
+                    Some(kind @ ("$6$" | "$7$" | "$argon2id$")) => format!(
                         "user '{user}' has no SCRAM-SHA-256 credentials (its password_file \
                          line is {kind}, which allows a CONNECT password only)"
                     ),

@@ -87,6 +87,14 @@ pub enum Action {
         /// The connection.
         conn: ConnId,
     },
+    /// Run this CONNECT password check off the core's lock (it may take
+    /// 100 ms) and report the verdict with [`Broker::password_checked`].
+    CheckPassword {
+        /// The connection whose CONNECT waits for the verdict.
+        conn: ConnId,
+        /// The check to run.
+        check: crate::auth::PasswordCheck,
+    },
 }
 
 /// A session's queue as seen from outside (see [`Broker::queue_state`]).
@@ -141,6 +149,8 @@ pub(crate) struct Conn {
     pub(crate) aliases_out: AHashMap<ByteString, u16>,
     /// Enhanced authentication (MQTT 5): the method and any exchange under way.
     pub(crate) auth: Option<crate::auth::AuthState>,
+    /// The CONNECT password check, while the shell runs it.
+    pub(crate) password: crate::auth::PasswordState,
 }
 
 impl Conn {
@@ -181,6 +191,11 @@ impl Out {
     pub(crate) fn close(&mut self, conn: ConnId) {
         self.actions.push_back(Action::Close { conn });
     }
+
+    pub(crate) fn check_password(&mut self, conn: ConnId, check: crate::auth::PasswordCheck) {
+        self.actions
+            .push_back(Action::CheckPassword { conn, check });
+    }
 }
 
 /// The broker: sessions, subscriptions, retained messages and connections.
@@ -200,7 +215,7 @@ pub struct Broker {
     pub(crate) session_timers: BinaryHeap<Reverse<(Instant, SessionKey)>>,
     pub(crate) out: Out,
     /// Checks passwords and runs enhanced authentication (see `auth`).
-    pub(crate) authenticator: Option<Box<dyn crate::auth::Authenticator>>,
+    pub(crate) authenticator: Option<std::sync::Arc<dyn crate::auth::Authenticator>>,
     pub(crate) stats: Stats,
     pub(crate) sys: SysState,
     pub(crate) started: Instant,
@@ -343,6 +358,7 @@ impl Broker {
                 alias_max_out: 0,
                 aliases_out: AHashMap::new(),
                 auth: None,
+                password: crate::auth::PasswordState::None,
             },
         );
         self.conn_timers.push(Reverse((deadline, id)));
@@ -358,6 +374,29 @@ impl Broker {
             return; // already closed by the broker; late bytes are ignored
         };
         conn.last_seen = now;
+        if let crate::auth::PasswordState::Pending { parked, .. } = &mut conn.password {
+            // The CONNECT waits for its password check: so does the rest.
+            if parked.len() < crate::auth::MAX_PARKED {
+                parked.push(packet);
+                return;
+            }
+            tracing::warn!(
+                "Client from {} sent more than {} packets before CONNACK while its password \
+                 was being checked; closing.",
+                conn.info.peer,
+                crate::auth::MAX_PARKED
+            );
+            self.end_connection(now, id, false);
+            return;
+        }
+        self.dispatch(now, id, packet);
+    }
+
+    /// Handles one packet of a live connection by its type and phase.
+    pub(crate) fn dispatch(&mut self, now: Instant, id: ConnId, packet: Packet) {
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
         if tracing::enabled!(tracing::Level::DEBUG) && conn.phase == Phase::Active {
             tracing::debug!(
                 "{}",

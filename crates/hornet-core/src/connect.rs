@@ -106,7 +106,25 @@ impl Broker {
         // Authentication: a username with a password_file is checked;
         // without a username (or without a password_file) the anonymous
         // policy decides.
-        match self.password_ok(&connect) {
+        // The check itself runs in the shell, off the lock (see `auth`):
+        // the first pass parks the CONNECT, the verdict resumes it here.
+        let verdict = match &self.conns[&id].password {
+            crate::auth::PasswordState::Checked(ok) => Some(*ok),
+            _ if enhanced.is_some() => None,
+            _ => match self.password_check(&connect) {
+                Some(check) => {
+                    let conn = self.conns.get_mut(&id).expect("caller checked");
+                    conn.password = crate::auth::PasswordState::Pending {
+                        connect: Box::new(connect),
+                        parked: Vec::new(),
+                    };
+                    self.out.check_password(id, check);
+                    return;
+                }
+                None => None,
+            },
+        };
+        match verdict {
             _ if enhanced.is_some() => {}
             Some(true) => {}
             Some(false) => {

@@ -32,7 +32,7 @@ mod sys;
 mod timers;
 pub mod trie;
 
-pub use auth::{AuthExchange, AuthStep, Authenticator};
+pub use auth::{AuthExchange, AuthStep, Authenticator, PasswordCheck};
 pub use broker::{Action, Broker, CloseCause, ConnId, ConnInfo, QueueState};
 pub use settings::{Anonymous, Settings};
 pub use shared::SharedStrategy;

@@ -12,6 +12,7 @@
 
 mod conn;
 mod outbox;
+mod password;
 
 use std::collections::HashMap;
 use std::io;
@@ -45,6 +46,9 @@ pub(crate) struct Shared {
     pub(crate) max_packet_size: usize,
     max_connections: Option<usize>,
     connection_messages: bool,
+    /// CONNECT password checks the core asked for, to run off the lock
+    /// (see `password`).
+    password_checks: password::Queue,
 }
 
 /// A panic while holding a lock is a bug; keep serving the others.
@@ -79,6 +83,7 @@ impl Shared {
                         outbox.close();
                     }
                 }
+                Action::CheckPassword { conn, check } => self.password_checks.push(conn, check),
             }
         }
         result
@@ -162,6 +167,7 @@ impl Server {
         if let Some(users) = users {
             broker.set_authenticator(Box::new(hornet_auth::FileAuthenticator::new(users)));
         }
+        let (password_checks, checks_rx) = password::queue();
         let shared = Arc::new(Shared {
             core: Mutex::new(broker),
             outboxes: Mutex::new(HashMap::new()),
@@ -170,6 +176,7 @@ impl Server {
             max_packet_size: config.limits.max_packet_size as usize,
             max_connections: config.limits.max_connections,
             connection_messages: config.log.connection_messages,
+            password_checks,
         });
         let mut addrs = Vec::new();
         let mut tasks = Vec::new();
@@ -184,6 +191,7 @@ impl Server {
             )));
         }
         tasks.push(tokio::spawn(tick_loop(shared.clone())));
+        tasks.push(tokio::spawn(password::run(shared.clone(), checks_rx)));
         Ok(Server {
             addrs,
             tasks,
