@@ -8,6 +8,8 @@
 //!   `$scram-sha-256$` lines; plain password checks;
 //! - `scram`: the server side of SCRAM-SHA-256 (RFC 5802, RFC 7677) as a
 //!   sans-IO state machine;
+//! - `acl`: [`AclFile`], Mosquitto's `acl_file`, as the core's
+//!   [`hornet_core::Authorizer`];
 //! - [`FileAuthenticator`]: both together, as the core calls them: the
 //!   CONNECT password check and the `SCRAM-SHA-256` enhanced
 //!   authentication method.
@@ -31,6 +33,7 @@
 
 #![forbid(unsafe_code)]
 
+mod acl;
 mod password_file;
 pub mod scram;
 
@@ -39,6 +42,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use hornet_core::{AuthExchange, AuthStep, Authenticator};
 
+pub use acl::{AclError, AclFile};
 pub use password_file::{
     argon2id_line, pbkdf2_line, scram_line, scram_line_with_salt, ParseError, PasswordFile,
     ScramCredentials, MAX_ARGON2_MEMORY_KIB, MAX_ITERATIONS, SCRAM_DEFAULT_ITERATIONS,

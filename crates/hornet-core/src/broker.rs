@@ -125,6 +125,9 @@ pub(crate) struct Conn {
     pub(crate) phase: Phase,
     /// The client id for log lines (empty before CONNECT).
     pub(crate) client_id: ByteString,
+    /// The authenticated user (`None` for anonymous clients, and for user
+    /// names nobody checked because there is no password_file).
+    pub(crate) username: Option<ByteString>,
     pub(crate) protocol: Protocol,
     pub(crate) session: Option<SessionKey>,
     /// Keep-alive as enforced: 1.5 times the interval ([MQTT-3.1.2-24]).
@@ -216,6 +219,8 @@ pub struct Broker {
     pub(crate) out: Out,
     /// Checks passwords and runs enhanced authentication (see `auth`).
     pub(crate) authenticator: Option<std::sync::Arc<dyn crate::auth::Authenticator>>,
+    /// Decides topic access (see `authorize`).
+    pub(crate) authorizer: Option<std::sync::Arc<dyn crate::authorize::Authorizer>>,
     pub(crate) stats: Stats,
     pub(crate) sys: SysState,
     pub(crate) started: Instant,
@@ -260,6 +265,7 @@ impl Broker {
             session_timers: BinaryHeap::new(),
             out: Out::default(),
             authenticator: None,
+            authorizer: None,
             stats: Stats::default(),
             started: now,
             active_clients: 0,
@@ -345,6 +351,7 @@ impl Broker {
                 info,
                 phase: Phase::AwaitingConnect { deadline },
                 client_id: ByteString::new(),
+                username: None,
                 protocol: Protocol::V3_1_1,
                 session: None,
                 keep_alive: None,

@@ -14,6 +14,7 @@ use bytestring::ByteString;
 use hornet_codec::{ConnAck, Connect, Disconnect, Property, Protocol, ReasonCode};
 
 use crate::auth::ConnectAuth;
+use crate::authorize::Access;
 use crate::broker::{Broker, ConnId, Phase};
 use crate::session::{Session, NEVER_EXPIRES};
 use crate::settings::Anonymous;
@@ -128,6 +129,7 @@ impl Broker {
             _ if enhanced.is_some() => {}
             Some(true) => {}
             Some(false) => {
+                self.stats.auth_failures += 1;
                 tracing::warn!(
                     "Client {client_id} from {peer} refused: bad user name or password for user '{}'.",
                     connect.username.as_deref().unwrap_or_default()
@@ -141,6 +143,38 @@ impl Broker {
                     let text = "anonymous access is not allowed from this address";
                     return self.refuse(id, ReasonCode::NotAuthorized, Some(text));
                 }
+            }
+        }
+
+        // Who the client is for the ACL: the user that authenticated. A
+        // user name nobody checked (no password_file) counts as anonymous.
+        let username: Option<ByteString> = match &enhanced {
+            Some(_) => self.conns[&id]
+                .auth
+                .as_ref()
+                .and_then(|a| a.user.as_deref())
+                .map(ByteString::from),
+            None if self.authenticator.is_some() => {
+                connect.username.as_deref().map(ByteString::from)
+            }
+            None => None,
+        };
+
+        // A will the client may not publish is refused up front, as
+        // Mosquitto does (CONNACK 0x87 / 3.x 0x05).
+        if let Some(will) = &connect.will {
+            if let Err(why) =
+                self.authorize(&client_id, username.as_deref(), &will.topic, Access::Write)
+            {
+                self.stats.acl_denied_publish += 1;
+                tracing::info!(
+                    "Client {client_id} from {peer} refused: the ACL denies {} write access to \
+                     its will topic '{}' ({why}).",
+                    crate::authorize::user_label(username.as_deref()),
+                    will.topic
+                );
+                let text = "not authorized to publish the will";
+                return self.refuse(id, ReasonCode::NotAuthorized, Some(text));
             }
         }
 
@@ -194,6 +228,7 @@ impl Broker {
         };
         let session = self.sessions.get_mut(&key).expect("just ensured");
         session.conn = Some(id);
+        session.username = username.clone();
         session.protocol = protocol;
         session.expiry_interval = expiry;
         session.disconnected_at = None;
@@ -201,6 +236,7 @@ impl Broker {
         let conn = self.conns.get_mut(&id).expect("caller checked");
         conn.phase = Phase::Active;
         conn.client_id = client_id.clone();
+        conn.username = username;
         conn.session = Some(key);
         conn.keep_alive =
             (keep_alive > 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500));

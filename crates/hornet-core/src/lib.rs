@@ -11,7 +11,8 @@
 //! same outputs, which is what makes every rule testable in microseconds
 //! (see `tests/`) and the state persistable later without a rewrite.
 //!
-//! Module map: `broker` (tables, inputs, outputs), `connect`, `publish`,
+//! Module map: `broker` (tables, inputs, outputs), `auth` (passwords,
+//! enhanced authentication), `authorize` (ACL decisions), `connect`, `publish`,
 //! `subscribe`, `timers`, `sys` (one `impl Broker` concern each),
 //! `session` (per-client state), `trie` (subscription index),
 //! `retained` (retained message index), `settings`, `logfmt`.
@@ -19,6 +20,7 @@
 #![forbid(unsafe_code)]
 
 mod auth;
+mod authorize;
 mod broker;
 mod connect;
 mod logfmt;
@@ -33,6 +35,7 @@ mod timers;
 pub mod trie;
 
 pub use auth::{AuthExchange, AuthStep, Authenticator, PasswordCheck};
+pub use authorize::{Access, Authorizer, Denied, Principal};
 pub use broker::{Action, Broker, CloseCause, ConnId, ConnInfo, QueueState};
 pub use settings::{Anonymous, Settings};
 pub use shared::SharedStrategy;

@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 use bytestring::ByteString;
 use hornet_codec::{Ack, Packet, PacketId, Property, Publish, QoS, ReasonCode};
 
+use crate::authorize::Access;
 use crate::broker::{Broker, ConnId};
 use crate::session::{Outbound, Queued, SessionKey};
 use crate::shared::GroupId;
@@ -115,11 +116,32 @@ impl Broker {
 
         let session_key = conn.session;
         let packet_id = publish.packet_id;
-        let denied = publish.topic.starts_with("$SYS");
+        let mut denied = publish.topic.starts_with("$SYS");
         if denied {
             tracing::info!(
                 "Denied PUBLISH from {} to '{}': clients may not publish to $SYS topics.",
                 conn.name(),
+                publish.topic
+            );
+        } else if let Err(why) = match &self.authorizer {
+            None => Ok(()),
+            Some(a) => a.authorize(
+                crate::authorize::Principal {
+                    client_id: &conn.client_id,
+                    username: conn.username.as_deref(),
+                },
+                &publish.topic,
+                Access::Write,
+            ),
+        } {
+            // Dropped; QoS 1/2 are still acknowledged (0x87 for MQTT 5),
+            // as Mosquitto does, so the client does not resend forever.
+            denied = true;
+            self.stats.acl_denied_publish += 1;
+            tracing::info!(
+                "Denied PUBLISH from {} ({}) to '{}': {why}.",
+                conn.name(),
+                crate::authorize::user_label(conn.username.as_deref()),
                 publish.topic
             );
         }
@@ -349,6 +371,24 @@ impl Broker {
         let Some(session) = self.sessions.get_mut(&key) else {
             return;
         };
+        // The ACL's read check, per message and session, so a rule changed
+        // by a reload applies to existing subscriptions.
+        if let Some(authorizer) = &self.authorizer {
+            let who = crate::authorize::Principal {
+                client_id: &session.client_id,
+                username: session.username.as_deref(),
+            };
+            if let Err(why) = authorizer.authorize(who, &msg.topic, Access::Read) {
+                self.stats.acl_denied_delivery += 1;
+                tracing::debug!(
+                    "Not delivering '{}' to {} ({}): {why}.",
+                    msg.topic,
+                    session.client_id,
+                    crate::authorize::user_label(session.username.as_deref()),
+                );
+                return;
+            }
+        }
         let expires = msg
             .properties
             .message_expiry_interval()

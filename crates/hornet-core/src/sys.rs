@@ -34,6 +34,14 @@ pub struct Stats {
     pub connections_total: u64,
     /// Most clients connected at once.
     pub clients_maximum: u64,
+    /// PUBLISH packets (and wills) the ACL refused.
+    pub acl_denied_publish: u64,
+    /// SUBSCRIBE filters the ACL refused.
+    pub acl_denied_subscribe: u64,
+    /// Deliveries the ACL's read check refused (per message and session).
+    pub acl_denied_delivery: u64,
+    /// CONNECTs refused for a wrong user name or password.
+    pub auth_failures: u64,
 }
 
 impl Stats {
@@ -148,6 +156,19 @@ impl Broker {
                 "publish/messages/dropped".into(),
                 s.publish_dropped.to_string(),
             ),
+            (
+                "acl/denied/publish".into(),
+                s.acl_denied_publish.to_string(),
+            ),
+            (
+                "acl/denied/subscribe".into(),
+                s.acl_denied_subscribe.to_string(),
+            ),
+            (
+                "acl/denied/delivery".into(),
+                s.acl_denied_delivery.to_string(),
+            ),
+            ("auth/failures".into(), s.auth_failures.to_string()),
             ("bytes/received".into(), s.bytes_received.to_string()),
             ("bytes/sent".into(), s.bytes_sent.to_string()),
             (
