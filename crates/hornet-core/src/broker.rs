@@ -154,6 +154,8 @@ pub(crate) struct Conn {
     pub(crate) auth: Option<crate::auth::AuthState>,
     /// The CONNECT password check, while the shell runs it.
     pub(crate) password: crate::auth::PasswordState,
+    /// Publish rate buckets, when a rate is configured.
+    pub(crate) rate: Option<crate::limits::RateState>,
 }
 
 impl Conn {
@@ -219,6 +221,10 @@ pub struct Broker {
     pub(crate) out: Out,
     /// Checks passwords and runs enhanced authentication (see `auth`).
     pub(crate) authenticator: Option<std::sync::Arc<dyn crate::auth::Authenticator>>,
+    /// Recent connects by client id (see `limits`).
+    pub(crate) flapping: crate::limits::Flapping,
+    /// When `flapping` was last pruned.
+    pub(crate) flapping_pruned: Instant,
     /// Decides topic access (see `authorize`).
     pub(crate) authorizer: Option<std::sync::Arc<dyn crate::authorize::Authorizer>>,
     pub(crate) stats: Stats,
@@ -266,6 +272,8 @@ impl Broker {
             out: Out::default(),
             authenticator: None,
             authorizer: None,
+            flapping: Default::default(),
+            flapping_pruned: now,
             stats: Stats::default(),
             started: now,
             active_clients: 0,
@@ -366,6 +374,7 @@ impl Broker {
                 aliases_out: AHashMap::new(),
                 auth: None,
                 password: crate::auth::PasswordState::None,
+                rate: None,
             },
         );
         self.conn_timers.push(Reverse((deadline, id)));
@@ -395,6 +404,11 @@ impl Broker {
             );
             self.end_connection(now, id, false);
             return;
+        }
+        if let (Phase::Active, Packet::Publish(_)) = (conn.phase, &packet) {
+            if conn.rate.is_some() && !self.note_publish_rate(now, id, wire_len) {
+                return; // closed for its rate
+            }
         }
         self.dispatch(now, id, packet);
     }
@@ -494,6 +508,9 @@ impl Broker {
                     conn.info.peer,
                     conn.info.listener_port
                 );
+                if matches!(error, DecodeError::PacketTooLarge { .. }) {
+                    self.stats.packets_too_large += 1;
+                }
                 let answer = match error {
                     // [MQTT-3.1.2-2]: CONNACK 0x01 (3.x) / 0x84 (5.0), then close.
                     DecodeError::UnsupportedProtocolLevel(_) => {
@@ -515,6 +532,9 @@ impl Broker {
                 self.out.close(id);
             }
             Phase::Active => {
+                if matches!(error, DecodeError::PacketTooLarge { .. }) {
+                    self.stats.packets_too_large += 1;
+                }
                 let rule = error.to_string();
                 self.protocol_violation(now, id, reason, &rule);
             }

@@ -62,6 +62,17 @@ impl Broker {
         // and a slice would pin the whole read buffer it arrived in.
         let mut client_id = ByteString::from(&*connect.client_id);
         let mut assigned = false;
+        if client_id.len() > self.settings.max_client_id_length {
+            self.stats.limit_client_id += 1;
+            tracing::info!(
+                "Client from {peer} refused: its client id is {} bytes long, over \
+                 max_client_id_length {}.",
+                client_id.len(),
+                self.settings.max_client_id_length
+            );
+            let text = "client id too long";
+            return self.refuse(id, ReasonCode::ClientIdentifierNotValid, Some(text));
+        }
         if client_id.is_empty() {
             let allowed = match protocol {
                 Protocol::V3_1 => false,
@@ -178,6 +189,13 @@ impl Broker {
             }
         }
 
+        // Flapping: the same client id connecting again and again (two
+        // devices sharing it kick each other off forever).
+        if self.note_connect(now, &client_id, peer).is_err() {
+            let text = "connection rate exceeded: this client id is connecting too often";
+            return self.refuse(id, ReasonCode::ConnectionRateExceeded, Some(text));
+        }
+
         // Takeover ([MQTT-3.1.4-3]).
         let existing = self.by_client_id.get(&client_id).copied();
         if let Some(key) = existing {
@@ -233,11 +251,13 @@ impl Broker {
         session.expiry_interval = expiry;
         session.disconnected_at = None;
 
+        let rate = self.new_rate_state(now);
         let conn = self.conns.get_mut(&id).expect("caller checked");
         conn.phase = Phase::Active;
         conn.client_id = client_id.clone();
         conn.username = username;
         conn.session = Some(key);
+        conn.rate = rate;
         conn.keep_alive =
             (keep_alive > 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500));
         conn.will = connect.will.map(|mut w| {

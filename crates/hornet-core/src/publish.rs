@@ -114,6 +114,30 @@ impl Broker {
                 .retain(|p| !matches!(p, Property::TopicAlias(_)));
         }
 
+        // Topic limits (max_topic_length, max_topic_levels): MQTT 5 gets
+        // 0x90 Topic Name invalid in its ack (QoS 0: dropped); 3.x cannot
+        // be told, so it is disconnected rather than silently dropped.
+        if let Some(over) = crate::limits::topic_over_limits(&self.settings, &publish.topic) {
+            self.stats.limit_topic += 1;
+            let conn = &self.conns[&id];
+            let topic: String = publish.topic.chars().take(64).collect();
+            if !conn.protocol.is_v5() {
+                let rule = format!("PUBLISH to a topic starting '{topic}': {over}");
+                return self.protocol_violation(now, id, ReasonCode::TopicNameInvalid, &rule);
+            }
+            tracing::info!(
+                "Refused PUBLISH from {} to a topic starting '{topic}': {over}.",
+                conn.name()
+            );
+            let reason = ReasonCode::TopicNameInvalid;
+            let ack = match (publish.qos, publish.packet_id) {
+                (QoS::AtLeastOnce, Some(pid)) => Packet::PubAck(Ack::with_reason(pid, reason)),
+                (QoS::ExactlyOnce, Some(pid)) => Packet::PubRec(Ack::with_reason(pid, reason)),
+                _ => return,
+            };
+            return self.send_explained(id, ack, "topic over the broker's limits");
+        }
+        let conn = self.conns.get_mut(&id).expect("caller checked");
         let session_key = conn.session;
         let packet_id = publish.packet_id;
         let mut denied = publish.topic.starts_with("$SYS");

@@ -69,6 +69,31 @@ impl Broker {
                 codes.push(ReasonCode::WildcardSubscriptionsNotSupported);
                 continue;
             }
+            if let Some(over) = crate::limits::topic_over_limits(&self.settings, &f.filter) {
+                self.stats.limit_topic += 1;
+                tracing::info!(
+                    "Refused SUBSCRIBE from {name} to a filter starting '{}': {over}.",
+                    f.filter.chars().take(64).collect::<String>()
+                );
+                why = "topic filter over the broker's limits";
+                codes.push(ReasonCode::TopicFilterInvalid);
+                continue;
+            }
+            let max_subs = self.settings.max_subscriptions_per_client;
+            if session.subscriptions.len() >= max_subs
+                && !session.subscriptions.contains_key(&f.filter)
+            {
+                self.stats.limit_subscriptions += 1;
+                tracing::info!(
+                    "Refused SUBSCRIBE from {name} to '{}': the client already has {} \
+                     subscriptions (max_subscriptions_per_client {max_subs}).",
+                    f.filter,
+                    session.subscriptions.len()
+                );
+                why = "subscription quota exceeded";
+                codes.push(ReasonCode::QuotaExceeded);
+                continue;
+            }
             // The ACL, on the filter without its $share/ or $local/ prefix.
             let split = shared::split(&f.filter);
             let plain: &str = match &split {

@@ -33,6 +33,11 @@ fn main() -> ExitCode {
         }
         None => None,
     };
+    // A bad acl_file is a configuration error too (the server reads it).
+    if let Some(Err(e)) = config.acl_file.as_deref().map(config::load_acl_file) {
+        eprintln!("hornet: configuration error: {e}");
+        return ExitCode::from(3);
+    }
     init_logging(config.log.verbose);
     raise_open_files_limit();
     for warning in &loaded.warnings {
@@ -67,7 +72,31 @@ async fn serve(config: Config, users: Option<PasswordFile>) -> ExitCode {
         }
     };
     banner(&config, &server, user_counts);
+    #[cfg(unix)]
+    let reloads = {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::hangup()) {
+            Ok(mut hup) => {
+                let server = server.reload_handle();
+                Some(tokio::spawn(async move {
+                    while hup.recv().await.is_some() {
+                        tracing::info!("Received SIGHUP: reloading password_file and acl_file.");
+                        // Errors are logged by reload_auth; the old files stay.
+                        let _ = server.reload_auth();
+                    }
+                }))
+            }
+            Err(e) => {
+                tracing::warn!("Cannot handle SIGHUP ({e}): reloading needs a restart.");
+                None
+            }
+        }
+    };
     wait_for_signal().await;
+    #[cfg(unix)]
+    if let Some(task) = reloads {
+        task.abort();
+    }
     tracing::info!("hornet version {} terminating", env!("CARGO_PKG_VERSION"));
     server.shutdown();
     ExitCode::SUCCESS

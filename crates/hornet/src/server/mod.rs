@@ -13,6 +13,9 @@
 mod conn;
 mod outbox;
 mod password;
+mod reload;
+
+pub use reload::ReloadHandle;
 
 use std::collections::HashMap;
 use std::io;
@@ -131,6 +134,17 @@ pub fn settings_from(config: &Config) -> Settings {
         shared_strategy: config.mqtt.shared_subscription_strategy,
         shared_group_strategies: config.mqtt.shared_group_strategies.clone(),
         server_moved: config.mqtt.server_moved,
+        connect_timeout: Duration::from_secs(limits.connect_timeout),
+        max_client_id_length: limits.max_client_id_length,
+        max_topic_length: limits.max_topic_length,
+        max_topic_levels: limits.max_topic_levels,
+        max_subscriptions_per_client: limits.max_subscriptions_per_client,
+        max_publish_rate: limits.max_publish_rate,
+        max_publish_bytes_rate: limits.max_publish_bytes_rate,
+        publish_rate_action: limits.publish_rate_action,
+        flapping_max_connects: limits.flapping_max_connects,
+        flapping_window: Duration::from_secs(limits.flapping_window),
+        flapping_ban: Duration::from_secs(limits.flapping_ban),
         ..Settings::default()
     }
 }
@@ -140,6 +154,8 @@ pub struct Server {
     addrs: Vec<SocketAddr>,
     tasks: Vec<JoinHandle<()>>,
     shared: Arc<Shared>,
+    /// The configuration it was started with (`reload_auth` re-reads its files).
+    config: Config,
 }
 
 impl Server {
@@ -166,6 +182,14 @@ impl Server {
         let mut broker = Broker::new(settings, Instant::now());
         if let Some(users) = users {
             broker.set_authenticator(Box::new(hornet_auth::FileAuthenticator::new(users)));
+        }
+        if let Some(path) = &config.acl_file {
+            let acl = crate::config::load_acl_file(path)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+            for warning in acl.warnings() {
+                tracing::warn!("{}: {warning}", path.display());
+            }
+            broker.set_authorizer(Box::new(acl));
         }
         let (password_checks, checks_rx) = password::queue();
         let shared = Arc::new(Shared {
@@ -196,6 +220,7 @@ impl Server {
             addrs,
             tasks,
             shared,
+            config: config.clone(),
         })
     }
 
