@@ -140,6 +140,14 @@ fn banner(config: &Config, server: &Server, users: Option<(usize, usize)>) {
              count as anonymous) and enhanced authentication is not offered."
         ),
     }
+    match &config.acl_file {
+        Some(path) => tracing::info!(
+            "Authorization: acl_file {} (topic access is checked on SUBSCRIBE, PUBLISH and \
+             every delivery; SIGHUP reloads it and the password_file).",
+            path.display()
+        ),
+        None => tracing::info!("Authorization: no acl_file, so every client may use every topic."),
+    }
     for addr in server.local_addrs() {
         let what = if addr.ip().is_unspecified() && addr.is_ipv6() {
             format!("all interfaces, IPv4 and IPv6, port {}", addr.port())
