@@ -626,7 +626,26 @@ impl Broker {
             self.detach_session(now, key, id);
         }
         if abnormal {
-            if let Some(will) = conn.will {
+            // The rules may have changed since CONNECT (a reload).
+            let mut conn = conn;
+            let will = conn.will.take().filter(|will| {
+                let verdict = self.authorize(
+                    &conn.client_id,
+                    conn.username.as_deref(),
+                    &will.topic,
+                    crate::authorize::Access::Write,
+                );
+                if let Err(why) = &verdict {
+                    self.stats.acl_denied_publish += 1;
+                    tracing::info!(
+                        "Not publishing the will of {} to '{}': {why}.",
+                        conn.name(),
+                        will.topic
+                    );
+                }
+                verdict.is_ok()
+            });
+            if let Some(will) = will {
                 // MQTT 5 §3.1.2.11.2 / [MQTT-3.1.3-9]: a Will Delay Interval
                 // holds the will back while the session lives on; a
                 // session that ended with the connection publishes it now.
