@@ -246,9 +246,17 @@ fn decide(
     access: Access,
     want: u8,
 ) -> Option<Result<(), Denied>> {
+    // The first level decides for most rules: compare it once per rule
+    // instead of walking the topic.
+    let first = topic.split('/').next().unwrap_or_default();
     for rule in rules {
         if rule.needs_user && who.username.is_none() {
             continue;
+        }
+        if let Some(Level::Literal(l)) = rule.levels.first() {
+            if **l != *first {
+                continue;
+            }
         }
         let hit = match access {
             Access::Subscribe => covers(&rule.levels, topic, who),
