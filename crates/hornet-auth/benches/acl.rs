@@ -62,7 +62,12 @@ fn broker(acl: bool) -> (Broker, ConnId) {
     for i in 0..=SUBSCRIBERS {
         let id = ConnId(i);
         broker.connection_opened(now, id, info);
-        broker.packet_received(now, id, Connect::new(Protocol::V3_1_1, format!("c{i}")).into(), 20);
+        broker.packet_received(
+            now,
+            id,
+            Connect::new(Protocol::V3_1_1, format!("c{i}")).into(),
+            20,
+        );
         if i > 0 {
             let sub = Subscribe::new(PacketId::new(1).unwrap(), "bench/#", QoS::AtMostOnce);
             broker.packet_received(now, id, sub.into(), 20);
@@ -110,7 +115,12 @@ fn check(c: &mut Criterion) {
         username: Some("user19"),
     };
     c.bench_function("acl_check_user_pattern_hit", |b| {
-        b.iter(|| black_box(acl.check(user, black_box("devices/c1/state"), Access::Read).is_ok()))
+        b.iter(|| {
+            black_box(
+                acl.check(user, black_box("devices/c1/state"), Access::Read)
+                    .is_ok(),
+            )
+        })
     });
 }
 

@@ -175,7 +175,9 @@ impl AclFile {
 
     /// Rules in the file (`topic` and `pattern` lines).
     pub fn len(&self) -> usize {
-        self.anonymous.len() + self.patterns.len() + self.users.values().map(Vec::len).sum::<usize>()
+        self.anonymous.len()
+            + self.patterns.len()
+            + self.users.values().map(Vec::len).sum::<usize>()
     }
 
     /// Whether the file has no rules (everything is denied).
@@ -469,7 +471,10 @@ pattern write users/%u/out
         let err = acl
             .check(who("a1", Some("alice")), "alice/secret", Access::Write)
             .unwrap_err();
-        assert_eq!(err.0, "denied by acl_file line 8: `topic deny alice/secret`");
+        assert_eq!(
+            err.0,
+            "denied by acl_file line 8: `topic deny alice/secret`"
+        );
         let err = acl
             .check(who("a1", Some("alice")), "nope", Access::Write)
             .unwrap_err();

@@ -609,7 +609,10 @@ mod tests {
     fn argon2id_errors() {
         let cases = [
             ("u:$argon2id$garbage", "no salt or no hash"),
-            ("u:$argon2id$v=19$m=65536,t=2,p=4$!!$!!", "not a valid PHC string"),
+            (
+                "u:$argon2id$v=19$m=65536,t=2,p=4$!!$!!",
+                "not a valid PHC string",
+            ),
             (
                 "u:$argon2id$v=19$m=4194304,t=1,p=1$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG",
                 "over the limit",

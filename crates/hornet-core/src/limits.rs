@@ -96,7 +96,8 @@ impl Broker {
             return None;
         }
         Some(RateState {
-            messages: (s.max_publish_rate > 0).then(|| Bucket::new(f64::from(s.max_publish_rate), now)),
+            messages: (s.max_publish_rate > 0)
+                .then(|| Bucket::new(f64::from(s.max_publish_rate), now)),
             bytes: (s.max_publish_bytes_rate > 0)
                 .then(|| Bucket::new(s.max_publish_bytes_rate as f64, now)),
             over_since: None,
@@ -113,14 +114,20 @@ impl Broker {
             return true;
         };
         let over_messages = rate.messages.as_mut().and_then(|b| b.take(1.0, now));
-        let over_bytes = rate.bytes.as_mut().and_then(|b| b.take(wire_len as f64, now));
+        let over_bytes = rate
+            .bytes
+            .as_mut()
+            .and_then(|b| b.take(wire_len as f64, now));
         if over_messages.is_none() && over_bytes.is_none() {
             return true;
         }
         let s = &self.settings;
         let what = match (over_messages, over_bytes) {
             (Some(_), None) => format!("max_publish_rate {} messages/s", s.max_publish_rate),
-            (None, Some(_)) => format!("max_publish_bytes_rate {} bytes/s", s.max_publish_bytes_rate),
+            (None, Some(_)) => format!(
+                "max_publish_bytes_rate {} bytes/s",
+                s.max_publish_bytes_rate
+            ),
             _ => format!(
                 "max_publish_rate {} messages/s and max_publish_bytes_rate {} bytes/s",
                 s.max_publish_rate, s.max_publish_bytes_rate
@@ -141,9 +148,7 @@ impl Broker {
             }
             RateAction::Disconnect => {
                 self.stats.rate_disconnects += 1;
-                let rule = format!(
-                    "publishes faster than {what} (publish_rate_action disconnect)"
-                );
+                let rule = format!("publishes faster than {what} (publish_rate_action disconnect)");
                 tracing::warn!("Client {} {rule}; disconnecting (0x96).", conn.name());
                 if conn.protocol.is_v5() {
                     let mut d = Disconnect::new(ReasonCode::MessageRateTooHigh);
@@ -165,7 +170,10 @@ impl Broker {
         let rate = self.conns.get_mut(&id)?.rate.as_mut()?;
         rate.over_since?;
         let mut pause = None;
-        for bucket in [rate.messages.as_mut(), rate.bytes.as_mut()].into_iter().flatten() {
+        for bucket in [rate.messages.as_mut(), rate.bytes.as_mut()]
+            .into_iter()
+            .flatten()
+        {
             bucket.refill(now);
             pause = pause.max(bucket.debt());
         }

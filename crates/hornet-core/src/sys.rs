@@ -198,7 +198,10 @@ impl Broker {
                 s.rate_disconnects.to_string(),
             ),
             ("limits/flapping".into(), s.flapping_refused.to_string()),
-            ("limits/connect_timeout".into(), s.connect_timeouts.to_string()),
+            (
+                "limits/connect_timeout".into(),
+                s.connect_timeouts.to_string(),
+            ),
             (
                 "limits/packet_too_large".into(),
                 s.packets_too_large.to_string(),

@@ -61,7 +61,12 @@ impl World {
         }
     }
 
-    fn connect(&mut self, protocol: Protocol, id: &str, will: Option<&str>) -> (ConnId, Vec<Packet>) {
+    fn connect(
+        &mut self,
+        protocol: Protocol,
+        id: &str,
+        will: Option<&str>,
+    ) -> (ConnId, Vec<Packet>) {
         let conn = ConnId(self.next);
         self.next += 1;
         let peer: SocketAddr = "127.0.0.1:1000".parse().unwrap();
@@ -120,7 +125,8 @@ fn codes(packets: &[Packet]) -> Vec<ReasonCode> {
 #[test]
 fn subscribe_publish_and_delivery_are_checked() {
     let mut w = World::new(Settings::default());
-    w.broker.set_authorizer(Box::new(Rules { readable: "open/" }));
+    w.broker
+        .set_authorizer(Box::new(Rules { readable: "open/" }));
     let (reader, _) = w.connect(Protocol::V5, "reader", None);
     let mut sub = Subscribe::new(PacketId::new(1).unwrap(), "open/#", QoS::AtMostOnce);
     sub.filters.push(hornet_codec::SubscribeFilter {
@@ -146,13 +152,18 @@ fn subscribe_publish_and_delivery_are_checked() {
     let out = w.publish(writer3, "closed/x", QoS::ExactlyOnce);
     assert!(matches!(&out[..], [Packet::PubRec(a)] if a.reason_code == ReasonCode::Success));
     assert_eq!(w.broker.stats().acl_denied_publish, 2);
-    assert_eq!(w.broker.stats().publish_sent, 1, "only the allowed one went out");
+    assert_eq!(
+        w.broker.stats().publish_sent,
+        1,
+        "only the allowed one went out"
+    );
 }
 
 #[test]
 fn a_new_authorizer_applies_to_existing_subscriptions() {
     let mut w = World::new(Settings::default());
-    w.broker.set_authorizer(Box::new(Rules { readable: "open/" }));
+    w.broker
+        .set_authorizer(Box::new(Rules { readable: "open/" }));
     let (reader, _) = w.connect(Protocol::V5, "reader", None);
     w.send(
         reader,
@@ -162,7 +173,9 @@ fn a_new_authorizer_applies_to_existing_subscriptions() {
     w.publish(writer, "open/a", QoS::AtMostOnce);
     assert_eq!(w.broker.stats().publish_sent, 1);
     // Reload: reader may now read nothing under open/.
-    w.broker.set_authorizer(Box::new(Rules { readable: "nothing/" }));
+    w.broker.set_authorizer(Box::new(Rules {
+        readable: "nothing/",
+    }));
     w.publish(writer, "open/a", QoS::AtMostOnce);
     assert_eq!(w.broker.stats().publish_sent, 1, "not delivered any more");
     assert_eq!(w.broker.stats().acl_denied_delivery, 1);
@@ -174,7 +187,8 @@ fn a_new_authorizer_applies_to_existing_subscriptions() {
 #[test]
 fn a_will_on_a_denied_topic_is_refused_at_connect() {
     let mut w = World::new(Settings::default());
-    w.broker.set_authorizer(Box::new(Rules { readable: "open/" }));
+    w.broker
+        .set_authorizer(Box::new(Rules { readable: "open/" }));
     let (_, out) = w.connect(Protocol::V5, "writer", Some("closed/will"));
     assert!(matches!(&out[..], [Packet::ConnAck(a)] if a.reason_code == ReasonCode::NotAuthorized));
     let (_, out) = w.connect(Protocol::V5, "writer", Some("open/will"));
@@ -219,7 +233,9 @@ fn rate_disconnect_sends_0x96() {
     w.publish(c, "t", QoS::AtMostOnce);
     w.publish(c, "t", QoS::AtMostOnce);
     let out = w.publish(c, "t", QoS::AtMostOnce);
-    assert!(matches!(&out[..], [Packet::Disconnect(d)] if d.reason_code == ReasonCode::MessageRateTooHigh));
+    assert!(
+        matches!(&out[..], [Packet::Disconnect(d)] if d.reason_code == ReasonCode::MessageRateTooHigh)
+    );
     assert_eq!(w.broker.clients_connected(), 0);
 }
 
@@ -235,11 +251,20 @@ fn flapping_bans_then_forgives() {
         [Packet::ConnAck(a), ..] => a.reason_code,
         other => panic!("{other:?}"),
     };
-    assert_eq!(code(w.connect(Protocol::V5, "twin", None).1), ReasonCode::Success);
+    assert_eq!(
+        code(w.connect(Protocol::V5, "twin", None).1),
+        ReasonCode::Success
+    );
     w.now += Duration::from_secs(11);
     // The first connect left the window.
-    assert_eq!(code(w.connect(Protocol::V5, "twin", None).1), ReasonCode::Success);
-    assert_eq!(code(w.connect(Protocol::V5, "twin", None).1), ReasonCode::Success);
+    assert_eq!(
+        code(w.connect(Protocol::V5, "twin", None).1),
+        ReasonCode::Success
+    );
+    assert_eq!(
+        code(w.connect(Protocol::V5, "twin", None).1),
+        ReasonCode::Success
+    );
     assert_eq!(
         code(w.connect(Protocol::V5, "twin", None).1),
         ReasonCode::ConnectionRateExceeded
@@ -252,5 +277,8 @@ fn flapping_bans_then_forgives() {
     );
     w.now += Duration::from_secs(2);
     w.broker.tick(w.now);
-    assert_eq!(code(w.connect(Protocol::V5, "twin", None).1), ReasonCode::Success);
+    assert_eq!(
+        code(w.connect(Protocol::V5, "twin", None).1),
+        ReasonCode::Success
+    );
 }

@@ -201,16 +201,16 @@ fn subscribe_matrix_per_filter_for_users_patterns_and_anonymous() {
             subscribe(
                 &mut alice,
                 &[
-                    "alice/#",                // user rule
-                    "sensors/+/temp",         // read rule with +
-                    "sensors/#",              // wider than the rule
-                    "public/#",               // anonymous rule: not alice's
-                    "devices/alice-dev/#",    // pattern %c
-                    "devices/other/#",        // another client's
-                    "users/alice/inbox",      // pattern %u
-                    "users/bob/inbox",        // another user's
-                    "alice/secret",           // covered by deny
-                    "$share/g/sensors/+/temp" // shared: the inner filter counts
+                    "alice/#",                 // user rule
+                    "sensors/+/temp",          // read rule with +
+                    "sensors/#",               // wider than the rule
+                    "public/#",                // anonymous rule: not alice's
+                    "devices/alice-dev/#",     // pattern %c
+                    "devices/other/#",         // another client's
+                    "users/alice/inbox",       // pattern %u
+                    "users/bob/inbox",         // another user's
+                    "alice/secret",            // covered by deny
+                    "$share/g/sensors/+/temp"  // shared: the inner filter counts
                 ]
             ),
             vec![ok, ok, no, no, ok, no, ok, no, no, ok],
@@ -241,13 +241,19 @@ fn publish_and_delivery_matrix() {
     for protocol in [Protocol::V3_1_1, Protocol::V5] {
         let mut alice = login(&broker, protocol, "alice-dev", Some("alice"));
         // Filters granted by every broker (Mosquitto grants all).
-        subscribe(&mut alice, &["alice/#", "sensors/+/temp", "devices/alice-dev/#"]);
+        subscribe(
+            &mut alice,
+            &["alice/#", "sensors/+/temp", "devices/alice-dev/#"],
+        );
         let mut bob = login(&broker, protocol, "bob-dev", Some("bob"));
         let mut admin = login(&broker, protocol, "admin-1", Some("admin"));
         let mut anon = login(&broker, protocol, "anon-1", None);
 
         // Allowed: bob's write rule, a pattern, admin's #.
-        assert_eq!(publish(&mut bob, "sensors/bob/temp", "21.5", 1), ReasonCode::Success);
+        assert_eq!(
+            publish(&mut bob, "sensors/bob/temp", "21.5", 1),
+            ReasonCode::Success
+        );
         assert_eq!(
             next_message(&mut alice),
             ("sensors/bob/temp".into(), "21.5".into())
@@ -260,15 +266,27 @@ fn publish_and_delivery_matrix() {
         // Denied writes: acknowledged, not delivered.
         let denied = denied_pub(protocol);
         assert_eq!(publish(&mut bob, "alice/inbox", "from bob", 3), denied);
-        assert_eq!(publish(&mut bob, "devices/alice-dev/cmd", "reboot", 4), denied);
+        assert_eq!(
+            publish(&mut bob, "devices/alice-dev/cmd", "reboot", 4),
+            denied
+        );
         assert_eq!(publish(&mut anon, "alice/x", "anon", 5), denied);
         assert_eq!(publish(&mut alice, "alice/secret", "own deny", 6), denied);
         // Deny wins over admin? No: admin has no deny; alice's read deny
         // keeps the message from her although alice/# matched.
-        assert_eq!(publish(&mut admin, "alice/secret", "classified", 7), ReasonCode::Success);
+        assert_eq!(
+            publish(&mut admin, "alice/secret", "classified", 7),
+            ReasonCode::Success
+        );
         // Sentinel: the next message alice gets is this one.
-        assert_eq!(publish(&mut admin, "alice/ok", "sentinel", 8), ReasonCode::Success);
-        assert_eq!(next_message(&mut alice), ("alice/ok".into(), "sentinel".into()));
+        assert_eq!(
+            publish(&mut admin, "alice/ok", "sentinel", 8),
+            ReasonCode::Success
+        );
+        assert_eq!(
+            next_message(&mut alice),
+            ("alice/ok".into(), "sentinel".into())
+        );
 
         // Anonymous write rule.
         assert_eq!(
@@ -276,13 +294,18 @@ fn publish_and_delivery_matrix() {
             ReasonCode::NoMatchingSubscribers.min_for(protocol)
         );
         // Patterns %c: admin writes to alice's device topic, alice reads it.
-        assert_eq!(publish(&mut admin, "devices/alice-dev/cmd", "go", 10), ReasonCode::Success);
+        assert_eq!(
+            publish(&mut admin, "devices/alice-dev/cmd", "go", 10),
+            ReasonCode::Success
+        );
         assert_eq!(
             next_message(&mut alice),
             ("devices/alice-dev/cmd".into(), "go".into())
         );
         for raw in [&mut alice, &mut bob, &mut admin, &mut anon] {
-            raw.send(Packet::Disconnect(hornet_codec::Disconnect::new(ReasonCode::Success)));
+            raw.send(Packet::Disconnect(hornet_codec::Disconnect::new(
+                ReasonCode::Success,
+            )));
         }
     }
 }
@@ -312,7 +335,9 @@ fn a_will_on_a_denied_topic_refuses_the_connect() {
         c.password = Some(Bytes::from_static(b"bob-pw"));
         c.will = Some(will("sensors/bob/temp"));
         let mut raw = Raw::connect_to(broker.addr(), c);
-        assert!(matches!(raw.recv(), Some(Packet::ConnAck(a)) if a.reason_code == ReasonCode::Success));
+        assert!(
+            matches!(raw.recv(), Some(Packet::ConnAck(a)) if a.reason_code == ReasonCode::Success)
+        );
     }
 }
 
@@ -332,17 +357,45 @@ fn mosquitto_clients_with_users_and_rules() {
         Command::new("stdbuf").args([
             "-oL",
             "mosquitto_sub",
-            "-h", "127.0.0.1", "-p", &port, "-u", "alice", "-P", "alice-pw", "-i", "alice-sub",
-            "-t", "alice/#", "-v", "-C", "1", "-d",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-u",
+            "alice",
+            "-P",
+            "alice-pw",
+            "-i",
+            "alice-sub",
+            "-t",
+            "alice/#",
+            "-v",
+            "-C",
+            "1",
+            "-d",
         ]),
         "the Debian package mosquitto-clients",
     );
-    sub.wait_line(common::TIMEOUT, "SUBACK", |l| l.starts_with("Subscribed (mid:"));
+    sub.wait_line(common::TIMEOUT, "SUBACK", |l| {
+        l.starts_with("Subscribed (mid:")
+    });
     let run_pub = |user: &str, topic: &str, message: &str| {
         let status = Command::new("mosquitto_pub")
             .args([
-                "-h", "127.0.0.1", "-p", &port, "-u", user, "-P", &format!("{user}-pw"), "-q",
-                "1", "-t", topic, "-m", message,
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-u",
+                user,
+                "-P",
+                &format!("{user}-pw"),
+                "-q",
+                "1",
+                "-t",
+                topic,
+                "-m",
+                message,
             ])
             .status()
             .expect("run mosquitto_pub");
@@ -350,7 +403,9 @@ fn mosquitto_clients_with_users_and_rules() {
     };
     run_pub("bob", "alice/x", "denied");
     run_pub("admin", "alice/x", "allowed");
-    sub.wait_line(common::TIMEOUT, "the allowed message", |l| l == "alice/x allowed");
+    sub.wait_line(common::TIMEOUT, "the allowed message", |l| {
+        l == "alice/x allowed"
+    });
     assert!(
         !sub.transcript.iter().any(|l| l.contains("denied")),
         "{:?}",

@@ -89,7 +89,10 @@ fn connect_timeout_closes_a_silent_socket() {
     let n = silent.read(&mut buf).unwrap_or(0);
     assert_eq!(n, 0, "closed without a word");
     let took = start.elapsed();
-    assert!(took >= Duration::from_millis(900) && took < Duration::from_secs(5), "{took:?}");
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(5),
+        "{took:?}"
+    );
     assert_eq!(stats(&broker).connect_timeouts, 1);
 }
 
@@ -122,7 +125,10 @@ fn max_topic_length_and_levels() {
     let broker = TestBroker::with_conf("max_topic_levels 3\nmax_topic_length 20");
     let mut v5 = connect(&broker, Protocol::V5, "topics-5");
     assert_eq!(
-        subscribe(&mut v5, &["a/b/c", "a/b/c/d", "a/+/+/#", "x23456789012345678901"]),
+        subscribe(
+            &mut v5,
+            &["a/b/c", "a/b/c/d", "a/+/+/#", "x23456789012345678901"]
+        ),
         vec![
             ReasonCode::GrantedQos1,
             ReasonCode::TopicFilterInvalid,
@@ -131,9 +137,19 @@ fn max_topic_length_and_levels() {
         ]
     );
     publish(&mut v5, "a/b/c/d", b"x".to_vec(), QoS::AtLeastOnce, 1);
-    assert!(matches!(v5.recv(), Some(Packet::PubAck(a)) if a.reason_code == ReasonCode::TopicNameInvalid));
-    publish(&mut v5, "x23456789012345678901", b"x".to_vec(), QoS::ExactlyOnce, 2);
-    assert!(matches!(v5.recv(), Some(Packet::PubRec(a)) if a.reason_code == ReasonCode::TopicNameInvalid));
+    assert!(
+        matches!(v5.recv(), Some(Packet::PubAck(a)) if a.reason_code == ReasonCode::TopicNameInvalid)
+    );
+    publish(
+        &mut v5,
+        "x23456789012345678901",
+        b"x".to_vec(),
+        QoS::ExactlyOnce,
+        2,
+    );
+    assert!(
+        matches!(v5.recv(), Some(Packet::PubRec(a)) if a.reason_code == ReasonCode::TopicNameInvalid)
+    );
     // Within the limits: delivered to the subscription above.
     publish(&mut v5, "a/b/c", b"ok".to_vec(), QoS::AtLeastOnce, 3);
     let mut got = (false, false);
@@ -211,7 +227,11 @@ fn max_publish_rate_throttles_without_losing_messages() {
     for i in 0..COUNT {
         match sub.recv() {
             Some(Packet::Publish(p)) => {
-                assert_eq!(&p.payload[..4], (i as u32).to_be_bytes(), "in order, none lost")
+                assert_eq!(
+                    &p.payload[..4],
+                    (i as u32).to_be_bytes(),
+                    "in order, none lost"
+                )
             }
             other => panic!("message {i}: expected PUBLISH, got {other:?}"),
         }
@@ -250,7 +270,9 @@ fn publish_rates_with_disconnect() {
     // Bytes: one 5000-byte message is over 4000 bytes/s.
     let mut big = connect(&broker, Protocol::V5, "big-5");
     publish(&mut big, "fast/t", vec![0; 5000], QoS::AtMostOnce, 0);
-    assert!(matches!(big.recv(), Some(Packet::Disconnect(d)) if d.reason_code == ReasonCode::MessageRateTooHigh));
+    assert!(
+        matches!(big.recv(), Some(Packet::Disconnect(d)) if d.reason_code == ReasonCode::MessageRateTooHigh)
+    );
     let mut v3 = connect(&broker, Protocol::V3_1_1, "fast-3");
     for _ in 0..20 {
         publish(&mut v3, "fast/t", b"x".to_vec(), QoS::AtMostOnce, 0);

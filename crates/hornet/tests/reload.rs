@@ -105,10 +105,14 @@ fn sighup_reloads_users_and_rules_for_connected_clients() {
     .unwrap();
     let mut hornet = Proc::spawn(
         "hornet",
-        Command::new(env!("CARGO_BIN_EXE_hornet")).arg("-c").arg(&conf),
+        Command::new(env!("CARGO_BIN_EXE_hornet"))
+            .arg("-c")
+            .arg(&conf),
         "(built by cargo)",
     );
-    hornet.wait_line(TIMEOUT, "the listener", |l| l.contains("Opening MQTT listener"));
+    hornet.wait_line(TIMEOUT, "the listener", |l| {
+        l.contains("Opening MQTT listener")
+    });
 
     // A wrong password is logged with client, user and address, never the password.
     let (_, code) = login(port, "intruder", "alice", "guess-123");
@@ -131,7 +135,11 @@ fn sighup_reloads_users_and_rules_for_connected_clients() {
     );
     assert_eq!(publish(&mut alice, "b/x", 3), ReasonCode::NotAuthorized);
     let (_, code) = login(port, "bob-1", "bob", "bob-pw");
-    assert_eq!(code, ReasonCode::BadUserNameOrPassword, "bob does not exist yet");
+    assert_eq!(
+        code,
+        ReasonCode::BadUserNameOrPassword,
+        "bob does not exist yet"
+    );
 
     // New rules and a new user, then SIGHUP.
     std::fs::write(
@@ -141,7 +149,9 @@ fn sighup_reloads_users_and_rules_for_connected_clients() {
     .unwrap();
     passwd(&users, "bob", false);
     hup(&hornet);
-    hornet.wait_line(TIMEOUT, "the ACL reload", |l| l.contains("Reloaded acl_file"));
+    hornet.wait_line(TIMEOUT, "the ACL reload", |l| {
+        l.contains("Reloaded acl_file")
+    });
 
     // Same connection, new rules on the next operation.
     assert_eq!(subscribe(&mut alice, "b/#", 4), ReasonCode::GrantedQos1);
@@ -157,7 +167,10 @@ fn sighup_reloads_users_and_rules_for_connected_clients() {
     loop {
         match alice.recv() {
             Some(Packet::Publish(p)) => {
-                assert_eq!(&*p.topic, "b/x", "a/x must not be delivered after the reload");
+                assert_eq!(
+                    &*p.topic, "b/x",
+                    "a/x must not be delivered after the reload"
+                );
                 if let Some(id) = p.packet_id {
                     alice.send(Packet::PubAck(hornet_codec::Ack::new(id)));
                 }
@@ -170,10 +183,16 @@ fn sighup_reloads_users_and_rules_for_connected_clients() {
     // A broken file: the old rules stay, the log names file and line.
     std::fs::write(&acl, "user alice\ntopic readwrite b/#\ntopic sometimes c\n").unwrap();
     hup(&hornet);
-    let line = hornet.wait_line(TIMEOUT, "the reload error", |l| l.contains("keeping the previous acl_file"));
+    let line = hornet.wait_line(TIMEOUT, "the reload error", |l| {
+        l.contains("keeping the previous acl_file")
+    });
     assert!(line.contains(&format!("{}:3:", acl.display())), "{line}");
     assert_eq!(subscribe(&mut alice, "b/#", 6), ReasonCode::GrantedQos1);
-    assert_eq!(publish(&mut bob, "a/y", 2), ReasonCode::Success, "bob's rules too");
+    assert_eq!(
+        publish(&mut bob, "a/y", 2),
+        ReasonCode::Success,
+        "bob's rules too"
+    );
 
     // Flapping with the defaults (20 connects a minute): the 21st connect
     // of one id is refused, and the log explains the usual cause.
@@ -188,5 +207,8 @@ fn sighup_reloads_users_and_rules_for_connected_clients() {
     let line = hornet.wait_line(TIMEOUT, "the flapping explanation", |l| {
         l.contains("Client twin") && l.contains("flapping_max_connects")
     });
-    assert!(line.contains("two devices configured with the same client id"), "{line}");
+    assert!(
+        line.contains("two devices configured with the same client id"),
+        "{line}"
+    );
 }

@@ -39,7 +39,9 @@ fn twenty_slow_logins_do_not_stall_another_clients_round_trips() {
     // The measuring client: anonymous (loopback), subscribed to its own topic.
     let mut probe = Raw::connect_to(broker.addr(), Connect::new(Protocol::V3_1_1, "probe"));
     probe.set_nodelay();
-    assert!(matches!(probe.recv(), Some(Packet::ConnAck(a)) if a.reason_code == ReasonCode::Success));
+    assert!(
+        matches!(probe.recv(), Some(Packet::ConnAck(a)) if a.reason_code == ReasonCode::Success)
+    );
     probe.send(Subscribe::new(PacketId::new(1).unwrap(), "probe/echo", QoS::AtLeastOnce).into());
     assert!(matches!(probe.recv(), Some(Packet::SubAck(_))));
     let mut round_trip = |n: u16| -> Duration {
@@ -89,7 +91,10 @@ fn twenty_slow_logins_do_not_stall_another_clients_round_trips() {
     let mut during = Vec::new();
     let mut n = 100u16;
     while done.load(Ordering::SeqCst) < LOGINS {
-        assert!(started.elapsed() < common::TIMEOUT * 3, "logins did not finish");
+        assert!(
+            started.elapsed() < common::TIMEOUT * 3,
+            "logins did not finish"
+        );
         during.push(round_trip(n));
         n = n.wrapping_add(1).max(100);
     }

@@ -155,7 +155,7 @@ pub struct Server {
     tasks: Vec<JoinHandle<()>>,
     shared: Arc<Shared>,
     /// The configuration it was started with (`reload_auth` re-reads its files).
-    config: Config,
+    config: Arc<Config>,
 }
 
 impl Server {
@@ -220,7 +220,7 @@ impl Server {
             addrs,
             tasks,
             shared,
-            config: config.clone(),
+            config: Arc::new(config.clone()),
         })
     }
 

@@ -39,7 +39,7 @@ impl Server {
     pub fn reload_handle(&self) -> ReloadHandle {
         ReloadHandle {
             shared: self.shared.clone(),
-            config: Arc::new(self.config.clone()),
+            config: self.config.clone(),
         }
     }
 }
@@ -60,7 +60,11 @@ impl ReloadHandle {
             Some(Ok(users)) => {
                 tracing::info!(
                     "Reloaded password_file {}: {} users.",
-                    self.config.password_file.clone().unwrap_or_default().display(),
+                    self.config
+                        .password_file
+                        .clone()
+                        .unwrap_or_default()
+                        .display(),
                     users.len()
                 );
                 core.set_authenticator(Box::new(hornet_auth::FileAuthenticator::new(users)));
