@@ -309,3 +309,35 @@ fn flapping_client_ids_are_refused_for_a_while() {
     connect(&broker, Protocol::V5, "steady");
     assert_eq!(stats(&broker).flapping_refused, 4);
 }
+
+/// The counters are published under `$SYS/broker/limits/...` (retained,
+/// when they change).
+#[test]
+fn limit_counters_are_published_in_sys() {
+    if common::hornet_only() {
+        return;
+    }
+    let broker = TestBroker::with_conf("max_client_id_length 4\nsys_interval 1");
+    let (_, code) = connack(&broker, Protocol::V5, "too-long");
+    assert_eq!(code, ReasonCode::ClientIdentifierNotValid);
+    let mut watcher = connect(&broker, Protocol::V5, "sys");
+    subscribe(&mut watcher, &["$SYS/broker/limits/client_id"]);
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "no $SYS/broker/limits/client_id = 1"
+        );
+        match watcher.recv() {
+            Some(Packet::Publish(p)) => {
+                if let Some(id) = p.packet_id {
+                    watcher.send(Packet::PubAck(hornet_codec::Ack::new(id)));
+                }
+                if &p.payload[..] == b"1" {
+                    break;
+                }
+            }
+            other => panic!("expected PUBLISH, got {other:?}"),
+        }
+    }
+}
