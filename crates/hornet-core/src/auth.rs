@@ -211,6 +211,15 @@ impl Broker {
         })
     }
 
+    /// Whether `id` still waits for its password check: the shell skips
+    /// checks for connections that closed or timed out while queued, so a
+    /// client cannot make the broker hash for sockets it already dropped.
+    pub fn awaits_password_check(&self, id: ConnId) -> bool {
+        self.conns
+            .get(&id)
+            .is_some_and(|c| matches!(c.password, PasswordState::Pending { .. }))
+    }
+
     /// The shell's verdict on the password check it was asked for with
     /// [`Action::CheckPassword`](crate::Action::CheckPassword): completes
     /// (or refuses) the parked CONNECT, then handles the packets that

@@ -445,8 +445,10 @@ fn late_verdicts_are_ignored_and_the_connect_timeout_still_runs() {
     w.auto_check = false;
     let id = w.open("10.0.0.1:1000");
     w.send(id, with_password(Protocol::V5, "a", b"pw"));
+    assert!(w.broker.awaits_password_check(id));
     w.broker
         .connection_closed(w.now, id, hornet_core::CloseCause::PeerClosed);
+    assert!(!w.broker.awaits_password_check(id), "the shell skips it");
     w.drain();
     w.broker.password_checked(w.now, id, true);
     assert!(sent(&w.drain()).is_empty());
