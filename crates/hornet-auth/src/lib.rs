@@ -4,10 +4,12 @@
 //! [`hornet_core::Authenticator`] trait:
 //!
 //! - `password_file`: the user store, read from a password file in
-//!   `mosquitto_passwd` format (`$6$`, `$7$`) or with Hornet's
+//!   `mosquitto_passwd` format (`$6$`, `$7$`, `$argon2id$`) or with Hornet's
 //!   `$scram-sha-256$` lines; plain password checks;
 //! - `scram`: the server side of SCRAM-SHA-256 (RFC 5802, RFC 7677) as a
 //!   sans-IO state machine;
+//! - `acl`: [`AclFile`], Mosquitto's `acl_file`, as the core's
+//!   [`hornet_core::Authorizer`];
 //! - [`FileAuthenticator`]: both together, as the core calls them: the
 //!   CONNECT password check and the `SCRAM-SHA-256` enhanced
 //!   authentication method.
@@ -31,6 +33,7 @@
 
 #![forbid(unsafe_code)]
 
+mod acl;
 mod password_file;
 pub mod scram;
 
@@ -39,9 +42,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 use hornet_core::{AuthExchange, AuthStep, Authenticator};
 
+pub use acl::{AclError, AclFile};
 pub use password_file::{
-    scram_line, scram_line_with_salt, ParseError, PasswordFile, ScramCredentials, MAX_ITERATIONS,
-    SCRAM_DEFAULT_ITERATIONS,
+    argon2id_line, pbkdf2_line, scram_line, scram_line_with_salt, ParseError, PasswordFile,
+    ScramCredentials, MAX_ARGON2_MEMORY_KIB, MAX_ITERATIONS, SCRAM_DEFAULT_ITERATIONS,
 };
 pub use scram::{ScramClient, ScramError, ScramServer};
 
@@ -122,7 +126,7 @@ impl AuthExchange for ScramExchange {
             Err(scram::ScramError::InvalidProof) => {
                 AuthStep::BadCredentials(match self.users.kind_of(&user) {
                     None => format!("unknown user '{user}'"),
-                    Some(kind @ ("$6$" | "$7$")) => format!(
+                    Some(kind @ ("$6$" | "$7$" | "$argon2id$")) => format!(
                         "user '{user}' has no SCRAM-SHA-256 credentials (its password_file \
                          line is {kind}, which allows a CONNECT password only)"
                     ),

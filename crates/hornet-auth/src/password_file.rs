@@ -8,6 +8,7 @@
 //! | --- | --- | --- |
 //! | `user:$6$SALT$HASH` | `mosquitto_passwd -H sha512` (Mosquitto 1.x) | `HASH = SHA-512(password ‖ SALT)` |
 //! | `user:$7$ITER$SALT$HASH` | `mosquitto_passwd` (Mosquitto 2.x) | `HASH = PBKDF2-HMAC-SHA-512(password, SALT, ITER, 64)` |
+//! | `user:$argon2id$v=19$m=M,t=T,p=P$SALT$HASH` | Mosquitto 2.1's `mosquitto_passwd`, `argon2` tools, [`argon2id_line`] | Argon2id (RFC 9106), a PHC string |
 //! | `user:$scram-sha-256$ITER$SALT$STOREDKEY$SERVERKEY` | Hornet ([`scram_line`]) | RFC 5802 keys, see below |
 //!
 //! SALT, HASH, STOREDKEY and SERVERKEY are standard base64 (with padding),
@@ -19,6 +20,11 @@
 //! STOREDKEY      = SHA-256(HMAC-SHA-256(SaltedPassword, "Client Key"))
 //! SERVERKEY      = HMAC-SHA-256(SaltedPassword, "Server Key")
 //! ```
+//!
+//! An `$argon2id$` line is a PHC string as the `argon2` command-line tool
+//! and libraries write it (SALT and HASH in base64 without padding); its
+//! memory cost is capped at [`MAX_ARGON2_MEMORY_KIB`] so that one login
+//! cannot exhaust the machine.
 //!
 //! Every kind of line accepts a plain CONNECT password. Only SCRAM lines
 //! can answer SCRAM-SHA-256: the SCRAM keys cannot be derived from a
@@ -44,6 +50,10 @@ pub const SCRAM_DEFAULT_ITERATIONS: u32 = 4096;
 /// More iterations than this make a line an error: checking one password
 /// would stall the broker.
 pub const MAX_ITERATIONS: u32 = 1_000_000;
+
+/// Largest Argon2id memory cost accepted, in KiB (1 GiB): a line asking for
+/// more is an error.
+pub const MAX_ARGON2_MEMORY_KIB: u32 = 1024 * 1024;
 
 /// A user's SCRAM-SHA-256 credentials (RFC 5802 §3): what the server keeps
 /// instead of the password.
@@ -108,6 +118,8 @@ enum Credential {
     },
     /// `$scram-sha-256$`: Hornet's SCRAM line.
     Scram(ScramCredentials),
+    /// `$argon2id$`: a PHC string, checked when parsed.
+    Argon2id(String),
 }
 
 impl Credential {
@@ -116,6 +128,7 @@ impl Credential {
             Credential::Sha512 { .. } => "$6$",
             Credential::Pbkdf2Sha512 { .. } => "$7$",
             Credential::Scram(_) => "$scram-sha-256$",
+            Credential::Argon2id(_) => "$argon2id$",
         }
     }
 }
@@ -235,6 +248,16 @@ impl PasswordFile {
                 bool::from(out.ct_eq(hash))
             }
             Some(Credential::Scram(creds)) => creds.matches(password),
+            Some(Credential::Argon2id(phc)) => {
+                use argon2::PasswordVerifier as _;
+                // Parsed when the file was read, so this cannot fail; the
+                // hash comparison inside is constant-time.
+                argon2::PasswordHash::new(phc).is_ok_and(|hash| {
+                    argon2::Argon2::default()
+                        .verify_password(password, &hash)
+                        .is_ok()
+                })
+            }
         }
     }
 
@@ -285,11 +308,7 @@ pub fn scram_line_with_salt(
     iterations: u32,
     salt: &[u8],
 ) -> Result<String, String> {
-    if user.is_empty() || user.contains([':', '\n', '\r']) {
-        return Err(format!(
-            "user name {user:?} cannot be stored (empty, or has ':' or a line break)"
-        ));
-    }
+    check_user(user)?;
     if iterations == 0 || iterations > MAX_ITERATIONS {
         return Err(format!("iterations must be 1 to {MAX_ITERATIONS}"));
     }
@@ -302,7 +321,70 @@ pub fn scram_line_with_salt(
     ))
 }
 
+/// A `$7$` password file line for `user`, as Mosquitto 2's
+/// `mosquitto_passwd` writes it (a random 12-byte salt), with any
+/// iteration count (`mosquitto_passwd` uses 101; 210,000 is OWASP's advice
+/// for PBKDF2-HMAC-SHA-512).
+pub fn pbkdf2_line(user: &str, password: &[u8], iterations: u32) -> Result<String, String> {
+    check_user(user)?;
+    if iterations == 0 || iterations > MAX_ITERATIONS {
+        return Err(format!("iterations must be 1 to {MAX_ITERATIONS}"));
+    }
+    let mut salt = [0u8; 12];
+    getrandom::fill(&mut salt).map_err(|e| format!("no random salt: {e}"))?;
+    let mut hash = [0u8; 64];
+    pbkdf2::pbkdf2_hmac::<Sha512>(password, &salt, iterations, &mut hash);
+    Ok(format!(
+        "{user}:$7${iterations}${}${}",
+        B64.encode(salt),
+        B64.encode(hash)
+    ))
+}
+
+/// An `$argon2id$` password file line for `user` with the `argon2`
+/// crate's default parameters (19 MiB, 2 passes, 1 lane) and a random salt.
+pub fn argon2id_line(user: &str, password: &[u8]) -> Result<String, String> {
+    use argon2::password_hash::{PasswordHasher as _, SaltString};
+    check_user(user)?;
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| format!("no random salt: {e}"))?;
+    let salt = SaltString::encode_b64(&bytes).map_err(|e| e.to_string())?;
+    let hash = argon2::Argon2::default()
+        .hash_password(password, &salt)
+        .map_err(|e| e.to_string())?;
+    Ok(format!("{user}:{hash}"))
+}
+
+fn check_user(user: &str) -> Result<(), String> {
+    if user.is_empty() || user.contains([':', '\n', '\r']) {
+        return Err(format!(
+            "user name {user:?} cannot be stored (empty, or has ':' or a line break)"
+        ));
+    }
+    Ok(())
+}
+
+fn parse_argon2id(text: &str) -> Result<Credential, String> {
+    let hash = argon2::PasswordHash::new(text)
+        .map_err(|e| format!("the $argon2id$ line is not a valid PHC string ({e})"))?;
+    let params = argon2::Params::try_from(&hash)
+        .map_err(|e| format!("the $argon2id$ parameters are invalid ({e})"))?;
+    if params.m_cost() > MAX_ARGON2_MEMORY_KIB {
+        return Err(format!(
+            "the $argon2id$ memory cost m={} KiB is over the limit of {MAX_ARGON2_MEMORY_KIB} KiB",
+            params.m_cost()
+        ));
+    }
+    if hash.hash.is_none() || hash.salt.is_none() {
+        return Err("the $argon2id$ line has no salt or no hash".into());
+    }
+    Ok(Credential::Argon2id(text.to_string()))
+}
+
 fn parse_credential(text: &str) -> Result<Credential, String> {
+    if text.starts_with("$argon2id$") {
+        return parse_argon2id(text);
+    }
     let fields: Vec<&str> = text.split('$').collect();
     // "$6$a$b" splits into ["", "6", "a", "b"].
     match fields.as_slice() {
@@ -334,7 +416,7 @@ fn parse_credential(text: &str) -> Result<Credential, String> {
             }
         )),
         ["", kind, ..] => Err(format!(
-            "unknown hash type ${kind}$ (Hornet reads $6$ and $7$ from mosquitto_passwd, and $scram-sha-256$)"
+            "unknown hash type ${kind}$ (Hornet reads $6$, $7$ and $argon2id$ from mosquitto_passwd, and $scram-sha-256$)"
         )),
         _ => Err(
             "the password is not hashed (run `mosquitto_passwd -U FILE` to hash a plain-text file)"
@@ -478,6 +560,77 @@ mod tests {
             assert!(err.reason.contains(reason), "{line}: {err}");
             assert!(err.to_string().starts_with("line 3: "), "{err}");
         }
+    }
+
+    #[test]
+    fn argon2id_lines_verify_in_constant_time() {
+        let line = argon2id_line("dora", b"pa$$:word").unwrap();
+        assert!(line.starts_with("dora:$argon2id$v=19$m="), "{line}");
+        let file = PasswordFile::parse(&line).unwrap();
+        assert!(file.verify_password("dora", b"pa$$:word"));
+        assert!(!file.verify_password("dora", b"pa$$:wore"));
+        assert_eq!(file.kind_of("dora"), Some("$argon2id$"));
+    }
+
+    /// A PHC string written by the reference `argon2` tool (Debian package
+    /// `argon2`): `echo -n password | argon2 somesalt -id -t 2 -m 16 -p 4 -e`.
+    #[test]
+    fn argon2id_reference_vector() {
+        let line = "u:$argon2id$v=19$m=65536,t=2,p=4$c29tZXNhbHQ$\
+                    GpZ3sK/oH9p7VIiV56G/64Zo/8GaUw434IimaPqxwCo";
+        let file = PasswordFile::parse(line).unwrap();
+        assert!(file.verify_password("u", b"password"));
+        assert!(!file.verify_password("u", b"passwore"));
+    }
+
+    /// Lines made by the reference `argon2` tool with a random salt verify.
+    #[test]
+    fn argon2id_lines_from_the_reference_tool() {
+        use std::io::Write as _;
+        let mut salt = [0u8; 12];
+        getrandom::fill(&mut salt).unwrap();
+        let salt: String = salt.iter().map(|b| format!("{b:02x}")).collect();
+        let mut child = Command::new("argon2")
+            .args([&salt, "-id", "-t", "1", "-m", "12", "-p", "2", "-e"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("argon2 (Debian package argon2) is installed");
+        child.stdin.take().unwrap().write_all(b"s3cret pw").unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        let phc = String::from_utf8(out.stdout).unwrap();
+        let file = PasswordFile::parse(&format!("alice:{}", phc.trim())).unwrap();
+        assert!(file.verify_password("alice", b"s3cret pw"));
+        assert!(!file.verify_password("alice", b"s3cret"));
+    }
+
+    #[test]
+    fn argon2id_errors() {
+        let cases = [
+            ("u:$argon2id$garbage", "no salt or no hash"),
+            (
+                "u:$argon2id$v=19$m=65536,t=2,p=4$!!$!!",
+                "not a valid PHC string",
+            ),
+            (
+                "u:$argon2id$v=19$m=4194304,t=1,p=1$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG",
+                "over the limit",
+            ),
+        ];
+        for (line, reason) in cases {
+            let err = PasswordFile::parse(line).unwrap_err();
+            assert!(err.reason.contains(reason), "{line}: {err}");
+        }
+    }
+
+    #[test]
+    fn pbkdf2_lines_with_any_iteration_count() {
+        let line = pbkdf2_line("eve", b"pw", 5000).unwrap();
+        assert!(line.starts_with("eve:$7$5000$"), "{line}");
+        let file = PasswordFile::parse(&line).unwrap();
+        assert!(file.verify_password("eve", b"pw"));
+        assert!(!file.verify_password("eve", b"pW"));
     }
 
     #[test]

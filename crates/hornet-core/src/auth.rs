@@ -4,10 +4,23 @@
 //!
 //! The core knows no password file and does no cryptography: the shell
 //! hands it an [`Authenticator`] (`hornet-auth` implements one over
-//! Mosquitto's password files and SCRAM-SHA-256), and the core calls it
-//! synchronously. The core owns the MQTT side only: which packets are
-//! allowed while an exchange runs, the Authentication Method rules, the
-//! reason codes and when to close.
+//! Mosquitto's password files and SCRAM-SHA-256). The core owns the MQTT
+//! side only: which packets are allowed while an exchange runs, the
+//! Authentication Method rules, the reason codes and when to close.
+//!
+//! A CONNECT password check is slow on purpose (a 210,000-iteration PBKDF2
+//! costs about 100 ms), so the core never runs it: it emits
+//! [`Action::CheckPassword`](crate::Action::CheckPassword) with a
+//! [`PasswordCheck`] and parks the connection in its CONNECT phase. The
+//! shell runs [`PasswordCheck::run`] on a blocking thread, off the core's
+//! lock, and reports the verdict with [`Broker::password_checked`]; the
+//! CONNECT then completes (or is refused with 0x86 / 0x04). Packets the
+//! client sends meanwhile wait with the CONNECT and are handled after it,
+//! in order. The connect timeout still runs, so a check that never comes
+//! back cannot hold a socket forever.
+//!
+//! The SCRAM steps stay synchronous: a step derives nothing from the
+//! password (the stored keys are precomputed), so it is cheap.
 //!
 //! The exchange, as the core drives it:
 //!
@@ -28,6 +41,7 @@
 //! authentication ([MQTT-4.12.1-*]).
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -36,11 +50,13 @@ use hornet_codec::{Auth, Connect, Disconnect, Packet, Properties, Property, Reas
 
 use crate::broker::{Broker, ConnId, Phase};
 
-/// Checks credentials for the core. Implementations must be quick: the core
-/// calls them while it holds its lock.
-pub trait Authenticator: Send + fmt::Debug {
+/// Checks credentials for the core. `check_password` may be slow: the
+/// shell calls it on a blocking thread through [`PasswordCheck`]. `start`
+/// and the exchange steps must be quick: the core calls them while it
+/// holds its lock.
+pub trait Authenticator: Send + Sync + fmt::Debug {
     /// Whether `password` is `username`'s password (CONNECT User Name and
-    /// Password). `false` for unknown users.
+    /// Password). `false` for unknown users. Compares in constant time.
     fn check_password(&self, username: &str, password: &[u8]) -> bool;
 
     /// Starts an enhanced authentication exchange with `method`, or `None`
@@ -75,6 +91,67 @@ pub enum AuthStep {
     Refused(String),
 }
 
+/// A CONNECT password check for the shell to run off the core's lock (see
+/// the module doc): the credentials and the authenticator that was
+/// configured when the CONNECT arrived. Its `Debug` never shows the
+/// password.
+#[derive(Clone)]
+pub struct PasswordCheck {
+    username: String,
+    password: Bytes,
+    authenticator: Arc<dyn Authenticator>,
+}
+
+impl PasswordCheck {
+    /// Runs the check (slow: call it where blocking is fine).
+    pub fn run(&self) -> bool {
+        self.authenticator
+            .check_password(&self.username, &self.password)
+    }
+
+    /// The user name being checked.
+    pub fn username(&self) -> &str {
+        &self.username
+    }
+}
+
+impl fmt::Debug for PasswordCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PasswordCheck")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PartialEq for PasswordCheck {
+    fn eq(&self, other: &Self) -> bool {
+        self.username == other.username
+            && self.password == other.password
+            && Arc::ptr_eq(&self.authenticator, &other.authenticator)
+    }
+}
+
+/// Where a connection's CONNECT password check stands.
+#[derive(Debug, Default)]
+pub(crate) enum PasswordState {
+    /// No check asked for.
+    #[default]
+    None,
+    /// The shell is running the check: the CONNECT and the packets that
+    /// arrived after it wait here, in order.
+    Pending {
+        connect: Box<Connect>,
+        parked: Vec<Packet>,
+    },
+    /// The shell answered: the CONNECT is being completed with this verdict.
+    Checked(bool),
+}
+
+/// Packets a client may send after CONNECT while its password is checked;
+/// one more closes the connection (a client that floods before CONNACK is
+/// broken or hostile, and the packets would only pile up in memory).
+pub(crate) const MAX_PARKED: usize = 1000;
+
 /// A connection's enhanced authentication: the method agreed in CONNECT,
 /// the exchange under way, and the CONNECT waiting for it.
 #[derive(Debug)]
@@ -105,8 +182,16 @@ impl Broker {
     /// Lets the core check passwords and run enhanced authentication with
     /// `authenticator`. Without one, usernames are not checked (anonymous
     /// policy only) and every Authentication Method is refused with 0x8C.
+    /// May be called again at any time (a reload): connections already
+    /// past CONNECT keep their session, and the new users apply to the
+    /// next CONNECT; checks under way finish with the old store.
     pub fn set_authenticator(&mut self, authenticator: Box<dyn Authenticator>) {
-        self.authenticator = Some(authenticator);
+        self.authenticator = Some(Arc::from(authenticator));
+    }
+
+    /// Removes the authenticator (a reload without `password_file`).
+    pub fn clear_authenticator(&mut self) {
+        self.authenticator = None;
     }
 
     /// Whether an authenticator (a user store) is configured.
@@ -114,14 +199,53 @@ impl Broker {
         self.authenticator.is_some()
     }
 
-    /// Checks a CONNECT's User Name and Password against the authenticator:
-    /// `None` when there is nothing to check (no username or no
-    /// authenticator), else whether they match.
-    pub(crate) fn password_ok(&self, connect: &Connect) -> Option<bool> {
+    /// The CONNECT password check for `connect`: `None` when there is
+    /// nothing to check (no username or no authenticator).
+    pub(crate) fn password_check(&self, connect: &Connect) -> Option<PasswordCheck> {
         let authenticator = self.authenticator.as_ref()?;
         let username = connect.username.as_ref()?;
-        let password = connect.password.as_deref().unwrap_or(&[]);
-        Some(authenticator.check_password(username, password))
+        Some(PasswordCheck {
+            username: username.to_string(),
+            password: connect.password.clone().unwrap_or_default(),
+            authenticator: authenticator.clone(),
+        })
+    }
+
+    /// Whether `id` still waits for its password check: the shell skips
+    /// checks for connections that closed or timed out while queued, so a
+    /// client cannot make the broker hash for sockets it already dropped.
+    pub fn awaits_password_check(&self, id: ConnId) -> bool {
+        self.conns
+            .get(&id)
+            .is_some_and(|c| matches!(c.password, PasswordState::Pending { .. }))
+    }
+
+    /// The shell's verdict on the password check it was asked for with
+    /// [`Action::CheckPassword`](crate::Action::CheckPassword): completes
+    /// (or refuses) the parked CONNECT, then handles the packets that
+    /// arrived meanwhile. Ignored when the connection is gone (closed, or
+    /// timed out while the check ran).
+    pub fn password_checked(&mut self, now: Instant, id: ConnId, ok: bool) {
+        self.now = now;
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        let PasswordState::Pending { connect, parked } =
+            std::mem::replace(&mut conn.password, PasswordState::Checked(ok))
+        else {
+            conn.password = PasswordState::None;
+            return;
+        };
+        self.handle_connect(now, id, *connect);
+        if let Some(conn) = self.conns.get_mut(&id) {
+            conn.password = PasswordState::None;
+        }
+        for packet in parked {
+            if !self.conns.contains_key(&id) {
+                break;
+            }
+            self.dispatch(now, id, packet);
+        }
     }
 
     /// Enhanced authentication for a CONNECT: starts the exchange, or
@@ -282,6 +406,9 @@ impl Broker {
             // DISCONNECT has no 0x86: a wrong password is 0x87 there.
             self.fail_active(now, id, ReasonCode::NotAuthorized, &why);
         } else {
+            if reason == ReasonCode::BadUserNameOrPassword {
+                self.stats.auth_failures += 1;
+            }
             tracing::warn!("Client {name} refused: {method} authentication failed: {why}.");
             self.refuse(id, reason, Some("authentication failed"));
         }

@@ -111,6 +111,14 @@ pub enum Action {
         /// The connection.
         conn: ConnId,
     },
+    /// Run this CONNECT password check off the core's lock (it may take
+    /// 100 ms) and report the verdict with [`Broker::password_checked`].
+    CheckPassword {
+        /// The connection whose CONNECT waits for the verdict.
+        conn: ConnId,
+        /// The check to run.
+        check: crate::auth::PasswordCheck,
+    },
 }
 
 /// A session's queue as seen from outside (see [`Broker::queue_state`]).
@@ -141,6 +149,9 @@ pub(crate) struct Conn {
     pub(crate) phase: Phase,
     /// The client id for log lines (empty before CONNECT).
     pub(crate) client_id: ByteString,
+    /// The authenticated user (`None` for anonymous clients, and for user
+    /// names nobody checked because there is no password_file).
+    pub(crate) username: Option<ByteString>,
     pub(crate) protocol: Protocol,
     pub(crate) session: Option<SessionKey>,
     /// Keep-alive as enforced: 1.5 times the interval ([MQTT-3.1.2-24]).
@@ -165,6 +176,10 @@ pub(crate) struct Conn {
     pub(crate) aliases_out: AHashMap<ByteString, u16>,
     /// Enhanced authentication (MQTT 5): the method and any exchange under way.
     pub(crate) auth: Option<crate::auth::AuthState>,
+    /// The CONNECT password check, while the shell runs it.
+    pub(crate) password: crate::auth::PasswordState,
+    /// Publish rate buckets, when a rate is configured.
+    pub(crate) rate: Option<crate::limits::RateState>,
 }
 
 impl Conn {
@@ -205,6 +220,11 @@ impl Out {
     pub(crate) fn close(&mut self, conn: ConnId) {
         self.actions.push_back(Action::Close { conn });
     }
+
+    pub(crate) fn check_password(&mut self, conn: ConnId, check: crate::auth::PasswordCheck) {
+        self.actions
+            .push_back(Action::CheckPassword { conn, check });
+    }
 }
 
 /// The broker: sessions, subscriptions, retained messages and connections.
@@ -224,7 +244,13 @@ pub struct Broker {
     pub(crate) session_timers: BinaryHeap<Reverse<(Instant, SessionKey)>>,
     pub(crate) out: Out,
     /// Checks passwords and runs enhanced authentication (see `auth`).
-    pub(crate) authenticator: Option<Box<dyn crate::auth::Authenticator>>,
+    pub(crate) authenticator: Option<std::sync::Arc<dyn crate::auth::Authenticator>>,
+    /// Recent connects by client id (see `limits`).
+    pub(crate) flapping: crate::limits::Flapping,
+    /// When `flapping` was last pruned.
+    pub(crate) flapping_pruned: Instant,
+    /// Decides topic access (see `authorize`).
+    pub(crate) authorizer: Option<std::sync::Arc<dyn crate::authorize::Authorizer>>,
     pub(crate) stats: Stats,
     pub(crate) sys: SysState,
     pub(crate) started: Instant,
@@ -269,6 +295,9 @@ impl Broker {
             session_timers: BinaryHeap::new(),
             out: Out::default(),
             authenticator: None,
+            authorizer: None,
+            flapping: Default::default(),
+            flapping_pruned: now,
             stats: Stats::default(),
             started: now,
             active_clients: 0,
@@ -354,6 +383,7 @@ impl Broker {
                 info,
                 phase: Phase::AwaitingConnect { deadline },
                 client_id: ByteString::new(),
+                username: None,
                 protocol: Protocol::V3_1_1,
                 session: None,
                 keep_alive: None,
@@ -367,6 +397,8 @@ impl Broker {
                 alias_max_out: 0,
                 aliases_out: AHashMap::new(),
                 auth: None,
+                password: crate::auth::PasswordState::None,
+                rate: None,
             },
         );
         self.conn_timers.push(Reverse((deadline, id)));
@@ -382,6 +414,34 @@ impl Broker {
             return; // already closed by the broker; late bytes are ignored
         };
         conn.last_seen = now;
+        if let crate::auth::PasswordState::Pending { parked, .. } = &mut conn.password {
+            // The CONNECT waits for its password check: so does the rest.
+            if parked.len() < crate::auth::MAX_PARKED {
+                parked.push(packet);
+                return;
+            }
+            tracing::warn!(
+                "Client from {} sent more than {} packets before CONNACK while its password \
+                 was being checked; closing.",
+                conn.info.peer,
+                crate::auth::MAX_PARKED
+            );
+            self.end_connection(now, id, false);
+            return;
+        }
+        if let (Phase::Active, Packet::Publish(_)) = (conn.phase, &packet) {
+            if conn.rate.is_some() && !self.note_publish_rate(now, id, wire_len) {
+                return; // closed for its rate
+            }
+        }
+        self.dispatch(now, id, packet);
+    }
+
+    /// Handles one packet of a live connection by its type and phase.
+    pub(crate) fn dispatch(&mut self, now: Instant, id: ConnId, packet: Packet) {
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
         if tracing::enabled!(tracing::Level::DEBUG) && conn.phase == Phase::Active {
             tracing::debug!(
                 "{}",
@@ -472,6 +532,9 @@ impl Broker {
                     conn.info.peer,
                     conn.info.listener_port
                 );
+                if matches!(error, DecodeError::PacketTooLarge { .. }) {
+                    self.stats.packets_too_large += 1;
+                }
                 let answer = match error {
                     // [MQTT-3.1.2-2]: CONNACK 0x01 (3.x) / 0x84 (5.0), then close.
                     DecodeError::UnsupportedProtocolLevel(_) => {
@@ -493,6 +556,9 @@ impl Broker {
                 self.out.close(id);
             }
             Phase::Active => {
+                if matches!(error, DecodeError::PacketTooLarge { .. }) {
+                    self.stats.packets_too_large += 1;
+                }
                 let rule = error.to_string();
                 self.protocol_violation(now, id, reason, &rule);
             }
@@ -584,7 +650,26 @@ impl Broker {
             self.detach_session(now, key, id);
         }
         if abnormal {
-            if let Some(will) = conn.will {
+            // The rules may have changed since CONNECT (a reload).
+            let mut conn = conn;
+            let will = conn.will.take().filter(|will| {
+                let verdict = self.authorize(
+                    &conn.client_id,
+                    conn.username.as_deref(),
+                    &will.topic,
+                    crate::authorize::Access::Write,
+                );
+                if let Err(why) = &verdict {
+                    self.stats.acl_denied_publish += 1;
+                    tracing::info!(
+                        "Not publishing the will of {} to '{}': {why}.",
+                        conn.name(),
+                        will.topic
+                    );
+                }
+                verdict.is_ok()
+            });
+            if let Some(will) = will {
                 // MQTT 5 §3.1.2.11.2 / [MQTT-3.1.3-9]: a Will Delay Interval
                 // holds the will back while the session lives on; a
                 // session that ended with the connection publishes it now.

@@ -14,6 +14,7 @@ use bytestring::ByteString;
 use hornet_codec::{ConnAck, Connect, Disconnect, Property, Protocol, ReasonCode};
 
 use crate::auth::ConnectAuth;
+use crate::authorize::Access;
 use crate::broker::{Broker, ConnId, Phase};
 use crate::session::{Session, NEVER_EXPIRES};
 use crate::settings::Anonymous;
@@ -70,6 +71,17 @@ impl Broker {
         // and a slice would pin the whole read buffer it arrived in.
         let mut client_id = ByteString::from(&*connect.client_id);
         let mut assigned = false;
+        if client_id.len() > self.settings.max_client_id_length {
+            self.stats.limit_client_id += 1;
+            tracing::info!(
+                "Client from {peer} refused: its client id is {} bytes long, over \
+                 max_client_id_length {}.",
+                client_id.len(),
+                self.settings.max_client_id_length
+            );
+            let text = "client id too long";
+            return self.refuse(id, ReasonCode::ClientIdentifierNotValid, Some(text));
+        }
         if client_id.is_empty() {
             let allowed = match protocol {
                 Protocol::V3_1 => false,
@@ -115,10 +127,29 @@ impl Broker {
         // Authentication: a username with a password_file is checked;
         // without a username (or without a password_file) the anonymous
         // policy decides.
-        match self.password_ok(&connect) {
+        // The check itself runs in the shell, off the lock (see `auth`):
+        // the first pass parks the CONNECT, the verdict resumes it here.
+        let verdict = match &self.conns[&id].password {
+            crate::auth::PasswordState::Checked(ok) => Some(*ok),
+            _ if enhanced.is_some() || cert_user => None,
+            _ => match self.password_check(&connect) {
+                Some(check) => {
+                    let conn = self.conns.get_mut(&id).expect("caller checked");
+                    conn.password = crate::auth::PasswordState::Pending {
+                        connect: Box::new(connect),
+                        parked: Vec::new(),
+                    };
+                    self.out.check_password(id, check);
+                    return;
+                }
+                None => None,
+            },
+        };
+        match verdict {
             _ if enhanced.is_some() || cert_user => {}
             Some(true) => {}
             Some(false) => {
+                self.stats.auth_failures += 1;
                 tracing::warn!(
                     "Client {client_id} from {peer} refused: bad user name or password for user '{}'.",
                     connect.username.as_deref().unwrap_or_default()
@@ -133,6 +164,46 @@ impl Broker {
                     return self.refuse(id, ReasonCode::NotAuthorized, Some(text));
                 }
             }
+        }
+
+        // Who the client is for the ACL: the user that authenticated. A
+        // user name nobody checked (no password_file) counts as anonymous.
+        let username: Option<ByteString> = match &enhanced {
+            Some(_) => self.conns[&id]
+                .auth
+                .as_ref()
+                .and_then(|a| a.user.as_deref())
+                .map(ByteString::from),
+            // A certificate identity was verified by the TLS layer.
+            None if self.authenticator.is_some() || cert_user => {
+                connect.username.as_deref().map(ByteString::from)
+            }
+            None => None,
+        };
+
+        // A will the client may not publish is refused up front, as
+        // Mosquitto does (CONNACK 0x87 / 3.x 0x05).
+        if let Some(will) = &connect.will {
+            if let Err(why) =
+                self.authorize(&client_id, username.as_deref(), &will.topic, Access::Write)
+            {
+                self.stats.acl_denied_publish += 1;
+                tracing::info!(
+                    "Client {client_id} from {peer} refused: the ACL denies {} write access to \
+                     its will topic '{}' ({why}).",
+                    crate::authorize::user_label(username.as_deref()),
+                    will.topic
+                );
+                let text = "not authorized to publish the will";
+                return self.refuse(id, ReasonCode::NotAuthorized, Some(text));
+            }
+        }
+
+        // Flapping: the same client id connecting again and again (two
+        // devices sharing it kick each other off forever).
+        if self.note_connect(now, &client_id, peer).is_err() {
+            let text = "connection rate exceeded: this client id is connecting too often";
+            return self.refuse(id, ReasonCode::ConnectionRateExceeded, Some(text));
         }
 
         // Takeover ([MQTT-3.1.4-3]).
@@ -185,14 +256,18 @@ impl Broker {
         };
         let session = self.sessions.get_mut(&key).expect("just ensured");
         session.conn = Some(id);
+        session.username = username.clone();
         session.protocol = protocol;
         session.expiry_interval = expiry;
         session.disconnected_at = None;
 
+        let rate = self.new_rate_state(now);
         let conn = self.conns.get_mut(&id).expect("caller checked");
         conn.phase = Phase::Active;
         conn.client_id = client_id.clone();
+        conn.username = username;
         conn.session = Some(key);
+        conn.rate = rate;
         conn.keep_alive =
             (keep_alive > 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500));
         conn.will = connect.will.map(|mut w| {

@@ -11,7 +11,8 @@
 //! same outputs, which is what makes every rule testable in microseconds
 //! (see `tests/`) and the state persistable later without a rewrite.
 //!
-//! Module map: `broker` (tables, inputs, outputs), `connect`, `publish`,
+//! Module map: `broker` (tables, inputs, outputs), `auth` (passwords,
+//! enhanced authentication), `authorize` (ACL decisions), `connect`, `limits` (per-client limits, rates, flapping), `publish`,
 //! `subscribe`, `timers`, `sys` (one `impl Broker` concern each),
 //! `session` (per-client state), `trie` (subscription index),
 //! `retained` (retained message index), `settings`, `logfmt`.
@@ -19,8 +20,10 @@
 #![forbid(unsafe_code)]
 
 mod auth;
+mod authorize;
 mod broker;
 mod connect;
+mod limits;
 mod logfmt;
 mod publish;
 pub mod retained;
@@ -32,8 +35,9 @@ mod sys;
 mod timers;
 pub mod trie;
 
-pub use auth::{AuthExchange, AuthStep, Authenticator};
+pub use auth::{AuthExchange, AuthStep, Authenticator, PasswordCheck};
+pub use authorize::{Access, Authorizer, Denied, Principal};
 pub use broker::{Action, Broker, CloseCause, ConnId, ConnInfo, QueueState};
-pub use settings::{Anonymous, Settings};
+pub use settings::{Anonymous, RateAction, Settings};
 pub use shared::SharedStrategy;
 pub use sys::Stats;

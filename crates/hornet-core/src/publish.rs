@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 use bytestring::ByteString;
 use hornet_codec::{Ack, Packet, PacketId, Property, Publish, QoS, ReasonCode};
 
+use crate::authorize::Access;
 use crate::broker::{Broker, ConnId};
 use crate::session::{Outbound, Queued, SessionKey};
 use crate::shared::GroupId;
@@ -113,13 +114,58 @@ impl Broker {
                 .retain(|p| !matches!(p, Property::TopicAlias(_)));
         }
 
+        // Topic limits (max_topic_length, max_topic_levels): MQTT 5 gets
+        // 0x90 Topic Name invalid in its ack (QoS 0: dropped); 3.x cannot
+        // be told, so it is disconnected rather than silently dropped.
+        if let Some(over) = crate::limits::topic_over_limits(&self.settings, &publish.topic) {
+            self.stats.limit_topic += 1;
+            let conn = &self.conns[&id];
+            let topic: String = publish.topic.chars().take(64).collect();
+            if !conn.protocol.is_v5() {
+                let rule = format!("PUBLISH to a topic starting '{topic}': {over}");
+                return self.protocol_violation(now, id, ReasonCode::TopicNameInvalid, &rule);
+            }
+            tracing::info!(
+                "Refused PUBLISH from {} to a topic starting '{topic}': {over}.",
+                conn.name()
+            );
+            let reason = ReasonCode::TopicNameInvalid;
+            let ack = match (publish.qos, publish.packet_id) {
+                (QoS::AtLeastOnce, Some(pid)) => Packet::PubAck(Ack::with_reason(pid, reason)),
+                (QoS::ExactlyOnce, Some(pid)) => Packet::PubRec(Ack::with_reason(pid, reason)),
+                _ => return,
+            };
+            return self.send_explained(id, ack, "topic over the broker's limits");
+        }
+        let conn = self.conns.get_mut(&id).expect("caller checked");
         let session_key = conn.session;
         let packet_id = publish.packet_id;
-        let denied = publish.topic.starts_with("$SYS");
+        let mut denied = publish.topic.starts_with("$SYS");
         if denied {
             tracing::info!(
                 "Denied PUBLISH from {} to '{}': clients may not publish to $SYS topics.",
                 conn.name(),
+                publish.topic
+            );
+        } else if let Err(why) = match &self.authorizer {
+            None => Ok(()),
+            Some(a) => a.authorize(
+                crate::authorize::Principal {
+                    client_id: &conn.client_id,
+                    username: conn.username.as_deref(),
+                },
+                &publish.topic,
+                Access::Write,
+            ),
+        } {
+            // Dropped; QoS 1/2 are still acknowledged (0x87 for MQTT 5),
+            // as Mosquitto does, so the client does not resend forever.
+            denied = true;
+            self.stats.acl_denied_publish += 1;
+            tracing::info!(
+                "Denied PUBLISH from {} ({}) to '{}': {why}.",
+                conn.name(),
+                crate::authorize::user_label(conn.username.as_deref()),
                 publish.topic
             );
         }
@@ -349,6 +395,24 @@ impl Broker {
         let Some(session) = self.sessions.get_mut(&key) else {
             return;
         };
+        // The ACL's read check, per message and session, so a rule changed
+        // by a reload applies to existing subscriptions.
+        if let Some(authorizer) = &self.authorizer {
+            let who = crate::authorize::Principal {
+                client_id: &session.client_id,
+                username: session.username.as_deref(),
+            };
+            if let Err(why) = authorizer.authorize(who, &msg.topic, Access::Read) {
+                self.stats.acl_denied_delivery += 1;
+                tracing::debug!(
+                    "Not delivering '{}' to {} ({}): {why}.",
+                    msg.topic,
+                    session.client_id,
+                    crate::authorize::user_label(session.username.as_deref()),
+                );
+                return;
+            }
+        }
         let expires = msg
             .properties
             .message_expiry_interval()

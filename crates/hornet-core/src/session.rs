@@ -70,6 +70,9 @@ impl std::ops::Deref for Queued {
 #[derive(Debug)]
 pub(crate) struct Session {
     pub(crate) client_id: ByteString,
+    /// The user of the latest connection (authenticated, else `None`), for
+    /// the ACL's read check on every delivery, online or not.
+    pub(crate) username: Option<ByteString>,
     pub(crate) protocol: Protocol,
     /// The connection currently attached, if any.
     pub(crate) conn: Option<ConnId>,
@@ -109,6 +112,7 @@ impl Session {
     pub(crate) fn new(client_id: ByteString, protocol: Protocol, expiry_interval: u32) -> Self {
         Session {
             client_id,
+            username: None,
             protocol,
             conn: None,
             expiry_interval,

@@ -18,6 +18,18 @@ pub enum Anonymous {
     Never,
 }
 
+/// What happens to a connection that publishes faster than
+/// `max_publish_rate` / `max_publish_bytes_rate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RateAction {
+    /// Stop reading its socket until it is back under the rate
+    /// (backpressure: TCP slows the client down). The default.
+    #[default]
+    Throttle,
+    /// Disconnect it: MQTT 5 DISCONNECT 0x96 Message rate too high, 3.x a close.
+    Disconnect,
+}
+
 /// Everything the core needs to know about the configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
@@ -86,6 +98,28 @@ pub struct Settings {
     pub shared_strategy: crate::SharedStrategy,
     /// Per-group strategies, by share name (`$queue` for `$queue/...`).
     pub shared_group_strategies: Vec<(String, crate::SharedStrategy)>,
+    /// Longest client id accepted, in bytes; longer is CONNACK 0x85 (3.x 0x02).
+    pub max_client_id_length: usize,
+    /// Longest topic name or filter, in bytes (PUBLISH 0x90, SUBSCRIBE 0x8F).
+    pub max_topic_length: usize,
+    /// Most levels in a topic name or filter (as for `max_topic_length`).
+    pub max_topic_levels: usize,
+    /// Most subscriptions one session may hold; more is SUBACK 0x97.
+    pub max_subscriptions_per_client: usize,
+    /// PUBLISH packets per second per connection (token bucket with one
+    /// second of burst); 0 = unlimited.
+    pub max_publish_rate: u32,
+    /// PUBLISH bytes (on the wire) per second per connection; 0 = unlimited.
+    pub max_publish_bytes_rate: u64,
+    /// What happens over a publish rate.
+    pub publish_rate_action: RateAction,
+    /// Accepted connects of one client id within `flapping_window` beyond
+    /// which it is refused for `flapping_ban`; 0 turns detection off.
+    pub flapping_max_connects: u32,
+    /// The window connects are counted over.
+    pub flapping_window: Duration,
+    /// How long a flapping client id is refused.
+    pub flapping_ban: Duration,
 }
 
 impl Default for Settings {
@@ -117,6 +151,16 @@ impl Default for Settings {
             shared_subscriptions: true,
             shared_strategy: crate::SharedStrategy::RoundRobin,
             shared_group_strategies: Vec::new(),
+            max_client_id_length: 1024,
+            max_topic_length: 65535,
+            max_topic_levels: 200,
+            max_subscriptions_per_client: 10_000,
+            max_publish_rate: 0,
+            max_publish_bytes_rate: 0,
+            publish_rate_action: RateAction::Throttle,
+            flapping_max_connects: 20,
+            flapping_window: Duration::from_secs(60),
+            flapping_ban: Duration::from_secs(60),
         }
     }
 }

@@ -18,6 +18,7 @@ use hornet_codec::{
     topic, QoS, ReasonCode, RetainHandling, SubAck, Subscribe, UnsubAck, Unsubscribe,
 };
 
+use crate::authorize::Access;
 use crate::broker::{Broker, ConnId};
 use crate::publish::Retained;
 use crate::session::Subscription;
@@ -39,6 +40,8 @@ impl Broker {
         let conn = &self.conns[&id];
         let Some(key) = conn.session else { return };
         let name = conn.name();
+        let conn_client_id = conn.client_id.clone();
+        let username = conn.username.clone();
         let identifier = subscribe.properties.subscription_identifiers().next();
         let mut codes = Vec::with_capacity(subscribe.filters.len());
         let mut retained_to_send: Vec<(Retained, QoS, Option<u32>)> = Vec::new();
@@ -64,6 +67,56 @@ impl Broker {
             {
                 why = "wildcard subscriptions are not available on this broker";
                 codes.push(ReasonCode::WildcardSubscriptionsNotSupported);
+                continue;
+            }
+            if let Some(over) = crate::limits::topic_over_limits(&self.settings, &f.filter) {
+                self.stats.limit_topic += 1;
+                tracing::info!(
+                    "Refused SUBSCRIBE from {name} to a filter starting '{}': {over}.",
+                    f.filter.chars().take(64).collect::<String>()
+                );
+                why = "topic filter over the broker's limits";
+                codes.push(ReasonCode::TopicFilterInvalid);
+                continue;
+            }
+            let max_subs = self.settings.max_subscriptions_per_client;
+            if session.subscriptions.len() >= max_subs
+                && !session.subscriptions.contains_key(&f.filter)
+            {
+                self.stats.limit_subscriptions += 1;
+                tracing::info!(
+                    "Refused SUBSCRIBE from {name} to '{}': the client already has {} \
+                     subscriptions (max_subscriptions_per_client {max_subs}).",
+                    f.filter,
+                    session.subscriptions.len()
+                );
+                why = "subscription quota exceeded";
+                codes.push(ReasonCode::QuotaExceeded);
+                continue;
+            }
+            // The ACL, on the filter without its $share/ or $local/ prefix.
+            let split = shared::split(&f.filter);
+            let plain: &str = match &split {
+                Some(s) => &s.filter,
+                None => f.filter.strip_prefix("$local/").unwrap_or(&f.filter),
+            };
+            let who = crate::authorize::Principal {
+                client_id: &conn_client_id,
+                username: username.as_deref(),
+            };
+            let verdict = match &self.authorizer {
+                Some(a) => a.authorize(who, plain, Access::Subscribe),
+                None => Ok(()),
+            };
+            if let Err(deny) = verdict {
+                self.stats.acl_denied_subscribe += 1;
+                tracing::info!(
+                    "Denied SUBSCRIBE from {name} ({}) to '{}': {deny}.",
+                    crate::authorize::user_label(username.as_deref()),
+                    f.filter
+                );
+                why = "not authorized";
+                codes.push(ReasonCode::NotAuthorized);
                 continue;
             }
             let mut options = f.options;

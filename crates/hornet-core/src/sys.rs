@@ -34,6 +34,31 @@ pub struct Stats {
     pub connections_total: u64,
     /// Most clients connected at once.
     pub clients_maximum: u64,
+    /// PUBLISH packets (and wills) the ACL refused.
+    pub acl_denied_publish: u64,
+    /// SUBSCRIBE filters the ACL refused.
+    pub acl_denied_subscribe: u64,
+    /// Deliveries the ACL's read check refused (per message and session).
+    pub acl_denied_delivery: u64,
+    /// CONNECTs refused for a wrong user name or password.
+    pub auth_failures: u64,
+    /// CONNECTs refused for a client id over `max_client_id_length`.
+    pub limit_client_id: u64,
+    /// PUBLISH topics and SUBSCRIBE filters refused for `max_topic_length`
+    /// or `max_topic_levels`.
+    pub limit_topic: u64,
+    /// SUBSCRIBE filters refused for `max_subscriptions_per_client`.
+    pub limit_subscriptions: u64,
+    /// Episodes of a connection being throttled for its publish rate.
+    pub rate_limited: u64,
+    /// Connections closed for their publish rate.
+    pub rate_disconnects: u64,
+    /// CONNECTs refused as flapping.
+    pub flapping_refused: u64,
+    /// Connections closed for sending no CONNECT in time.
+    pub connect_timeouts: u64,
+    /// Packets refused for `max_packet_size`.
+    pub packets_too_large: u64,
 }
 
 impl Stats {
@@ -147,6 +172,39 @@ impl Broker {
             (
                 "publish/messages/dropped".into(),
                 s.publish_dropped.to_string(),
+            ),
+            (
+                "acl/denied/publish".into(),
+                s.acl_denied_publish.to_string(),
+            ),
+            (
+                "acl/denied/subscribe".into(),
+                s.acl_denied_subscribe.to_string(),
+            ),
+            (
+                "acl/denied/delivery".into(),
+                s.acl_denied_delivery.to_string(),
+            ),
+            ("auth/failures".into(), s.auth_failures.to_string()),
+            ("limits/client_id".into(), s.limit_client_id.to_string()),
+            ("limits/topic".into(), s.limit_topic.to_string()),
+            (
+                "limits/subscriptions".into(),
+                s.limit_subscriptions.to_string(),
+            ),
+            ("limits/rate/throttled".into(), s.rate_limited.to_string()),
+            (
+                "limits/rate/disconnected".into(),
+                s.rate_disconnects.to_string(),
+            ),
+            ("limits/flapping".into(), s.flapping_refused.to_string()),
+            (
+                "limits/connect_timeout".into(),
+                s.connect_timeouts.to_string(),
+            ),
+            (
+                "limits/packet_too_large".into(),
+                s.packets_too_large.to_string(),
             ),
             ("bytes/received".into(), s.bytes_received.to_string()),
             ("bytes/sent".into(), s.bytes_sent.to_string()),

@@ -39,6 +39,7 @@ impl Broker {
             }
             match conn.phase {
                 Phase::AwaitingConnect { .. } => {
+                    self.stats.connect_timeouts += 1;
                     tracing::info!(
                         "Connection from {} on port {} sent no CONNECT within {:?}; closing it.",
                         conn.info.peer,
@@ -95,6 +96,10 @@ impl Broker {
             {
                 self.publish_delayed_will(key);
             }
+        }
+        if now >= self.flapping_pruned + self.settings.flapping_window {
+            self.flapping_pruned = now;
+            self.prune_flapping(now);
         }
         self.sys_tick(now);
     }

@@ -49,6 +49,9 @@ struct World {
     broker: Broker,
     now: Instant,
     next: u64,
+    /// Run CONNECT password checks as soon as the core asks, as the shell
+    /// does (off the lock there; inline here).
+    auto_check: bool,
 }
 
 impl World {
@@ -66,6 +69,7 @@ impl World {
             broker,
             now,
             next: 1,
+            auto_check: true,
         }
     }
 
@@ -86,6 +90,17 @@ impl World {
     fn drain(&mut self) -> Vec<Action> {
         let mut out = Vec::new();
         self.broker.drain_actions(&mut out);
+        if self.auto_check {
+            let mut i = 0;
+            while i < out.len() {
+                if let Action::CheckPassword { conn, check } = &out[i] {
+                    let (conn, ok) = (*conn, check.run());
+                    self.broker.password_checked(self.now, conn, ok);
+                    self.broker.drain_actions(&mut out);
+                }
+                i += 1;
+            }
+        }
         out
     }
 }
@@ -113,7 +128,7 @@ fn sent(actions: &[Action]) -> Vec<&Packet> {
         .iter()
         .filter_map(|a| match a {
             Action::Send { packet, .. } => Some(packet),
-            Action::Close { .. } => None,
+            _ => None,
         })
         .collect()
 }
@@ -337,4 +352,108 @@ fn mqtt_4_12_1_1_auth_rules_after_connack() {
         panic!("{out:?}")
     };
     assert_eq!(d.reason_code, ReasonCode::ProtocolError);
+}
+
+// ---- the password check runs outside the core ----
+
+/// The checks the core asked the shell to run.
+fn checks(actions: &[Action]) -> Vec<(ConnId, hornet_core::PasswordCheck)> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::CheckPassword { conn, check } => Some((*conn, check.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn with_password(protocol: Protocol, id: &str, password: &'static [u8]) -> Connect {
+    let mut c = Connect::new(protocol, id);
+    c.username = Some("u".into());
+    c.password = Some(Bytes::from_static(password));
+    c
+}
+
+/// A CONNECT with a password emits `CheckPassword` and nothing else: no
+/// CONNACK until the shell reports the verdict. Packets the client
+/// pipelines meanwhile are held and handled after the CONNACK, in order.
+#[test]
+fn a_password_check_parks_the_connect_and_the_packets_after_it() {
+    let mut w = World::new();
+    w.auto_check = false;
+    let id = w.open("10.0.0.1:1000");
+    let out = w.send(id, with_password(Protocol::V5, "x", b"pw"));
+    let asked = checks(&out);
+    assert_eq!(asked.len(), 1, "{out:?}");
+    assert!(sent(&out).is_empty(), "no CONNACK before the verdict");
+    assert_eq!(asked[0].1.username(), "u");
+    // The password never shows in a log or debug line.
+    assert!(!format!("{:?}", asked[0].1).contains("pw\""));
+
+    let sub = hornet_codec::Subscribe::new(
+        hornet_codec::PacketId::new(1).unwrap(),
+        "t",
+        hornet_codec::QoS::AtMostOnce,
+    );
+    assert!(w.send(id, sub).is_empty(), "held until CONNACK");
+    assert!(w.send(id, Packet::PingReq).is_empty());
+
+    let ok = asked[0].1.run();
+    assert!(ok);
+    w.broker.password_checked(w.now, id, ok);
+    let out = w.drain();
+    let packets = sent(&out);
+    assert!(
+        matches!(packets[..], [Packet::ConnAck(ack), Packet::SubAck(_), Packet::PingResp] if ack.reason_code == ReasonCode::Success),
+        "{packets:?}"
+    );
+    assert_eq!(w.broker.clients_connected(), 1);
+}
+
+/// A wrong password: the verdict refuses the parked CONNECT with 0x86
+/// (3.1.1: 0x04) and the packets held behind it are never handled.
+#[test]
+fn a_failed_check_refuses_and_drops_the_held_packets() {
+    let mut w = World::new();
+    w.auto_check = false;
+    let id = w.open("10.0.0.1:1000");
+    let out = w.send(id, with_password(Protocol::V3_1_1, "x", b"wrong"));
+    let (conn, check) = checks(&out).pop().expect("a check");
+    assert_eq!(conn, id);
+    w.send(id, Publish::new("t", Bytes::from_static(b"m")));
+    w.broker.password_checked(w.now, id, check.run());
+    let out = w.drain();
+    let [Packet::ConnAck(ack)] = sent(&out)[..] else {
+        panic!("{out:?}")
+    };
+    assert_eq!(ack.reason_code, ReasonCode::BadUserNameOrPassword);
+    assert!(closes(&out));
+    assert_eq!(w.broker.stats().publish_received, 0);
+}
+
+/// A verdict for a connection that closed (or timed out) meanwhile is
+/// ignored; the connect timeout still ends a check that never returns.
+#[test]
+fn late_verdicts_are_ignored_and_the_connect_timeout_still_runs() {
+    let mut w = World::new();
+    w.auto_check = false;
+    let id = w.open("10.0.0.1:1000");
+    w.send(id, with_password(Protocol::V5, "a", b"pw"));
+    assert!(w.broker.awaits_password_check(id));
+    w.broker
+        .connection_closed(w.now, id, hornet_core::CloseCause::PeerClosed);
+    assert!(!w.broker.awaits_password_check(id), "the shell skips it");
+    w.drain();
+    w.broker.password_checked(w.now, id, true);
+    assert!(sent(&w.drain()).is_empty());
+    assert_eq!(w.broker.clients_connected(), 0);
+
+    let id = w.open("10.0.0.1:1001");
+    w.send(id, with_password(Protocol::V5, "b", b"pw"));
+    w.now += Duration::from_secs(11);
+    w.broker.tick(w.now);
+    assert!(closes(&w.drain()), "connect timeout while the check ran");
+    w.broker.password_checked(w.now, id, true);
+    assert!(sent(&w.drain()).is_empty());
+    assert_eq!(w.broker.clients_connected(), 0);
 }

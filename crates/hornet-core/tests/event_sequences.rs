@@ -548,6 +548,9 @@ impl World {
                     }
                     model.closed = true;
                 }
+                Action::CheckPassword { conn, .. } => {
+                    self.fail(format!("CheckPassword for {conn} without an authenticator"));
+                }
             }
         }
         // A refused CONNECT ends the connection.

@@ -61,6 +61,7 @@ impl World {
                     self.inbox.entry(conn).or_default().push(packet)
                 }
                 Action::Close { conn } => self.closed.push(conn),
+                Action::CheckPassword { .. } => panic!("no authenticator is set"),
             }
         }
     }

@@ -33,6 +33,11 @@ fn main() -> ExitCode {
         }
         None => None,
     };
+    // A bad acl_file is a configuration error too (the server reads it).
+    if let Some(Err(e)) = config.acl_file.as_deref().map(config::load_acl_file) {
+        eprintln!("hornet: configuration error: {e}");
+        return ExitCode::from(3);
+    }
     init_logging(config.log.verbose);
     raise_open_files_limit();
     for warning in &loaded.warnings {
@@ -107,6 +112,14 @@ fn banner(config: &Config, server: &Server, users: Option<(usize, usize)>) {
              count as anonymous) and enhanced authentication is not offered."
         ),
     }
+    match &config.acl_file {
+        Some(path) => tracing::info!(
+            "Authorization: acl_file {} (topic access is checked on SUBSCRIBE, PUBLISH and \
+             every delivery; SIGHUP reloads it and the password_file).",
+            path.display()
+        ),
+        None => tracing::info!("Authorization: no acl_file, so every client may use every topic."),
+    }
     for (listener, stats) in config.listeners.iter().zip(server.listener_stats()) {
         let addr = stats.addr;
         let what = if addr.ip().is_unspecified() && addr.is_ipv6() {
@@ -170,9 +183,13 @@ fn reload_on_sighup(server: std::sync::Arc<Server>) {
             Ok(mut hup) => {
                 tokio::spawn(async move {
                     while hup.recv().await.is_some() {
-                        tracing::info!("SIGHUP received: reloading TLS certificates.");
-                        // Failures are logged by reload_tls, naming the file.
+                        tracing::info!(
+                            "SIGHUP received: reloading TLS certificates, password_file and acl_file."
+                        );
+                        // Failures are logged by each reload, naming the
+                        // file; what failed to load stays as it was.
                         let _ = server.reload_tls();
+                        let _ = server.reload_auth();
                     }
                 });
             }

@@ -40,6 +40,10 @@ pub struct Config {
     /// one, CONNECT user names and passwords are checked and SCRAM-SHA-256
     /// enhanced authentication is offered. Default: none.
     pub password_file: Option<PathBuf>,
+    /// Topic access rules in Mosquitto's `acl_file` syntax (see
+    /// `docs/security.md`), read at start and on SIGHUP. Default: none
+    /// (every client may use every topic).
+    pub acl_file: Option<PathBuf>,
     /// Resource limits.
     pub limits: Limits,
     /// MQTT protocol features and switches (mostly what CONNACK announces
@@ -60,6 +64,7 @@ impl Default for Config {
             listeners: vec![Listener::default()],
             allow_anonymous: AllowAnonymous::Loopback,
             password_file: None,
+            acl_file: None,
             limits: Limits::default(),
             mqtt: Mqtt::default(),
             sys_interval: 10,
@@ -303,6 +308,36 @@ pub struct Limits {
     /// Whether QoS 0 messages are queued for offline persistent sessions.
     /// Default false.
     pub queue_qos0_messages: bool,
+    /// Seconds a new connection may take to send CONNECT (and finish
+    /// authenticating). Default 10.
+    pub connect_timeout: u64,
+    /// Longest client id accepted, in bytes. Default 1024; 0 in a file
+    /// means the protocol's 65535.
+    pub max_client_id_length: usize,
+    /// Longest topic name or filter accepted, in bytes. Default 65535 (the
+    /// protocol's limit).
+    pub max_topic_length: usize,
+    /// Most levels in a topic name or filter. Default 200 (Mosquitto's
+    /// built-in limit); 0 in a file means unlimited.
+    pub max_topic_levels: usize,
+    /// Most subscriptions one session may hold. Default 10000; 0 in a file
+    /// means unlimited.
+    pub max_subscriptions_per_client: usize,
+    /// PUBLISH packets per second one connection may send, on average;
+    /// `0` (the default) means unlimited.
+    pub max_publish_rate: u32,
+    /// PUBLISH bytes per second one connection may send; `0` (the
+    /// default) means unlimited.
+    pub max_publish_bytes_rate: u64,
+    /// What happens to a connection over a publish rate.
+    pub publish_rate_action: hornet_core::RateAction,
+    /// Connects of one client id within `flapping_window` beyond which it
+    /// is refused for `flapping_ban`. Default 20; 0 turns it off.
+    pub flapping_max_connects: u32,
+    /// Seconds over which connects are counted. Default 60.
+    pub flapping_window: u64,
+    /// Seconds a flapping client id is refused. Default 60.
+    pub flapping_ban: u64,
 }
 
 impl Default for Limits {
@@ -315,6 +350,17 @@ impl Default for Limits {
             max_packet_size: 1_048_576,
             max_keepalive: 65535,
             queue_qos0_messages: false,
+            connect_timeout: 10,
+            max_client_id_length: 1024,
+            max_topic_length: 65535,
+            max_topic_levels: 200,
+            max_subscriptions_per_client: 10_000,
+            max_publish_rate: 0,
+            max_publish_bytes_rate: 0,
+            publish_rate_action: hornet_core::RateAction::Throttle,
+            flapping_max_connects: 20,
+            flapping_window: 60,
+            flapping_ban: 60,
         }
     }
 }
@@ -507,6 +553,34 @@ pub fn load_password_file(path: &Path) -> Result<hornet_auth::PasswordFile, Conf
         .map_err(|e| ConfigError::new(path, None, format!("cannot read the password_file: {e}")))?;
     hornet_auth::PasswordFile::parse(&text)
         .map_err(|e| ConfigError::new(path, Some(e.line), e.reason))
+}
+
+/// Reads the ACL file at `path` (`acl_file`): an unreadable or malformed
+/// file is an error naming file, line and reason.
+pub fn load_acl_file(path: &Path) -> Result<hornet_auth::AclFile, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::new(path, None, format!("cannot read the acl_file: {e}")))?;
+    hornet_auth::AclFile::parse(&text).map_err(|e| ConfigError::new(path, Some(e.line), e.reason))
+}
+
+/// `publish_rate_action`: `throttle` or `disconnect`.
+pub(crate) fn rate_action_from(text: &str) -> Result<hornet_core::RateAction, String> {
+    match text {
+        "throttle" => Ok(hornet_core::RateAction::Throttle),
+        "disconnect" => Ok(hornet_core::RateAction::Disconnect),
+        other => Err(format!(
+            "publish_rate_action must be \"throttle\" or \"disconnect\", not {other:?}"
+        )),
+    }
+}
+
+/// A client id or topic length: 0 means the protocol's 65535.
+pub(crate) fn length_from(n: usize) -> usize {
+    if n == 0 {
+        65535
+    } else {
+        n
+    }
 }
 
 /// Reads a whole file, or says which one could not be read and why.

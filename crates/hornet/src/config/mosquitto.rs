@@ -41,7 +41,6 @@ const MAX_INCLUDE_DEPTH: usize = 8;
 /// Keys Mosquitto knows that Hornet reads but ignores (with a warning).
 const IGNORED_KEYS: &[&str] = &[
     // general
-    "acl_file",
     "allow_duplicate_messages",
     "allow_zero_length_clientid",
     "auth_plugin",
@@ -316,6 +315,63 @@ impl Reader {
             "password_file" => {
                 let path = self.one(at, key, args)?;
                 self.config.password_file = Some(PathBuf::from(path));
+            }
+            "acl_file" => {
+                let path = self.one(at, key, args)?;
+                self.config.acl_file = Some(PathBuf::from(path));
+            }
+            "connect_timeout" => {
+                let value = self.one(at, key, args)?;
+                self.config.limits.connect_timeout =
+                    parse_number(at, key, value, "a number of seconds")?;
+            }
+            "max_client_id_length" | "max_topic_length" => {
+                let value = self.one(at, key, args)?;
+                let n: usize = parse_number(at, key, value, "0 (65535) to 65535 bytes")?;
+                let n = super::length_from(n.min(65535));
+                if key == "max_client_id_length" {
+                    self.config.limits.max_client_id_length = n;
+                } else {
+                    self.config.limits.max_topic_length = n;
+                }
+            }
+            "max_topic_levels" | "max_subscriptions_per_client" => {
+                let value = self.one(at, key, args)?;
+                let n: usize = parse_number(at, key, value, "0 (unlimited) or a positive number")?;
+                if key == "max_topic_levels" {
+                    self.config.limits.max_topic_levels = unlimited_if_zero(n);
+                } else {
+                    self.config.limits.max_subscriptions_per_client = unlimited_if_zero(n);
+                }
+            }
+            "max_publish_rate" => {
+                let value = self.one(at, key, args)?;
+                self.config.limits.max_publish_rate =
+                    parse_number(at, key, value, "0 (unlimited) or messages per second")?;
+            }
+            "max_publish_bytes_rate" => {
+                let value = self.one(at, key, args)?;
+                self.config.limits.max_publish_bytes_rate =
+                    parse_number(at, key, value, "0 (unlimited) or bytes per second")?;
+            }
+            "publish_rate_action" => {
+                let value = self.one(at, key, args)?;
+                self.config.limits.publish_rate_action =
+                    super::rate_action_from(value).map_err(|r| at.error(r))?;
+            }
+            "flapping_max_connects" => {
+                let value = self.one(at, key, args)?;
+                self.config.limits.flapping_max_connects =
+                    parse_number(at, key, value, "0 (off) or a number of connects")?;
+            }
+            "flapping_window" | "flapping_ban" => {
+                let value = self.one(at, key, args)?;
+                let n: u64 = parse_number(at, key, value, "a number of seconds")?;
+                if key == "flapping_window" {
+                    self.config.limits.flapping_window = n;
+                } else {
+                    self.config.limits.flapping_ban = n;
+                }
             }
             "allow_anonymous" => {
                 let allow = parse_bool(at, key, self.one(at, key, args)?)?;
@@ -1037,7 +1093,19 @@ mod tests {
              max_packet_size 2048\n\
              max_keepalive 120\n\
              queue_qos0_messages true\n\
-             sys_interval 30\n",
+             sys_interval 30\n\
+             connect_timeout 5\n\
+             max_client_id_length 64\n\
+             max_topic_length 256\n\
+             max_topic_levels 8\n\
+             max_subscriptions_per_client 50\n\
+             max_publish_rate 100\n\
+             max_publish_bytes_rate 10000\n\
+             publish_rate_action disconnect\n\
+             flapping_max_connects 5\n\
+             flapping_window 30\n\
+             flapping_ban 300\n\
+             acl_file /etc/mosquitto/acl\n",
         )
         .config;
         assert_eq!(
@@ -1050,8 +1118,29 @@ mod tests {
                 max_packet_size: 2048,
                 max_keepalive: 120,
                 queue_qos0_messages: true,
+                connect_timeout: 5,
+                max_client_id_length: 64,
+                max_topic_length: 256,
+                max_topic_levels: 8,
+                max_subscriptions_per_client: 50,
+                max_publish_rate: 100,
+                max_publish_bytes_rate: 10000,
+                publish_rate_action: hornet_core::RateAction::Disconnect,
+                flapping_max_connects: 5,
+                flapping_window: 30,
+                flapping_ban: 300,
             }
         );
+        assert_eq!(c.acl_file, Some(PathBuf::from("/etc/mosquitto/acl")));
+        assert!(error("publish_rate_action sometimes\n")
+            .to_string()
+            .contains("must be \"throttle\" or \"disconnect\""));
+        let zero =
+            parse("max_topic_levels 0\nmax_client_id_length 0\nmax_subscriptions_per_client 0\n")
+                .config;
+        assert_eq!(zero.limits.max_topic_levels, usize::MAX);
+        assert_eq!(zero.limits.max_client_id_length, 65535);
+        assert_eq!(zero.limits.max_subscriptions_per_client, usize::MAX);
         assert_eq!(c.sys_interval, 30);
     }
 
@@ -1158,7 +1247,6 @@ mod tests {
         let loaded = parse(
             "persistence true\n\
              persistence_location /var/lib/mosquitto/\n\
-             acl_file /etc/mosquitto/acl\n\
              log_dest file /var/log/mosquitto/mosquitto.log\n\
              bridge_cafile /x\n\
              frobnicate 3\n\
@@ -1169,10 +1257,9 @@ mod tests {
             vec![
                 "mosquitto.conf:1: ignoring \"persistence\" (not supported yet)",
                 "mosquitto.conf:2: ignoring \"persistence_location\" (not supported yet)",
-                "mosquitto.conf:3: ignoring \"acl_file\" (not supported yet)",
-                "mosquitto.conf:4: ignoring \"log_dest\" (not supported yet)",
-                "mosquitto.conf:5: ignoring \"bridge_cafile\" (not supported yet)",
-                "mosquitto.conf:6: ignoring \"frobnicate\" (unknown option)",
+                "mosquitto.conf:3: ignoring \"log_dest\" (not supported yet)",
+                "mosquitto.conf:4: ignoring \"bridge_cafile\" (not supported yet)",
+                "mosquitto.conf:5: ignoring \"frobnicate\" (unknown option)",
             ]
         );
     }

@@ -44,6 +44,7 @@ use ::toml::Spanned;
 struct File {
     allow_anonymous: Option<AllowAnonymous>,
     password_file: Option<PathBuf>,
+    acl_file: Option<PathBuf>,
     sys_interval: Option<u64>,
     listener: Option<Spanned<Vec<ListenerFile>>>,
     limits: Option<LimitsFile>,
@@ -100,6 +101,17 @@ struct LimitsFile {
     max_packet_size: Option<Spanned<u64>>,
     max_keepalive: Option<u16>,
     queue_qos0_messages: Option<bool>,
+    connect_timeout: Option<u64>,
+    max_client_id_length: Option<u16>,
+    max_topic_length: Option<u16>,
+    max_topic_levels: Option<usize>,
+    max_subscriptions_per_client: Option<usize>,
+    max_publish_rate: Option<u32>,
+    max_publish_bytes_rate: Option<u64>,
+    publish_rate_action: Option<Spanned<String>>,
+    flapping_max_connects: Option<u32>,
+    flapping_window: Option<u64>,
+    flapping_ban: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -157,6 +169,7 @@ pub(crate) fn parse(text: &str, origin: &Path) -> Result<Loaded, ConfigError> {
         config.allow_anonymous = allow;
     }
     config.password_file = file.password_file;
+    config.acl_file = file.acl_file;
     if let Some(n) = file.sys_interval {
         config.sys_interval = n;
     }
@@ -219,6 +232,40 @@ pub(crate) fn parse(text: &str, origin: &Path) -> Result<Loaded, ConfigError> {
         }
         if let Some(b) = l.queue_qos0_messages {
             limits.queue_qos0_messages = b;
+        }
+        if let Some(n) = l.connect_timeout {
+            limits.connect_timeout = n;
+        }
+        if let Some(n) = l.max_client_id_length {
+            limits.max_client_id_length = super::length_from(n.into());
+        }
+        if let Some(n) = l.max_topic_length {
+            limits.max_topic_length = super::length_from(n.into());
+        }
+        if let Some(n) = l.max_topic_levels {
+            limits.max_topic_levels = unlimited_if_zero(n);
+        }
+        if let Some(n) = l.max_subscriptions_per_client {
+            limits.max_subscriptions_per_client = unlimited_if_zero(n);
+        }
+        if let Some(n) = l.max_publish_rate {
+            limits.max_publish_rate = n;
+        }
+        if let Some(n) = l.max_publish_bytes_rate {
+            limits.max_publish_bytes_rate = n;
+        }
+        if let Some(a) = l.publish_rate_action {
+            limits.publish_rate_action =
+                super::rate_action_from(a.get_ref()).map_err(|r| fail(a.span(), r))?;
+        }
+        if let Some(n) = l.flapping_max_connects {
+            limits.flapping_max_connects = n;
+        }
+        if let Some(n) = l.flapping_window {
+            limits.flapping_window = n;
+        }
+        if let Some(n) = l.flapping_ban {
+            limits.flapping_ban = n;
         }
     }
     if let Some(m) = file.mqtt {
@@ -426,6 +473,7 @@ mod tests {
 allow_anonymous = true
 sys_interval = 30
 password_file = "/etc/hornet/passwd"
+acl_file = "/etc/hornet/acl"
 
 [[listener]]
 port = 1884
@@ -442,6 +490,17 @@ max_queued_bytes = 65536
 max_packet_size = 4096
 max_keepalive = 300
 queue_qos0_messages = true
+connect_timeout = 5
+max_client_id_length = 64
+max_topic_length = 256
+max_topic_levels = 8
+max_subscriptions_per_client = 50
+max_publish_rate = 100
+max_publish_bytes_rate = 10000
+publish_rate_action = "disconnect"
+flapping_max_connects = 5
+flapping_window = 30
+flapping_ban = 300
 
 [log]
 verbose = true
@@ -458,6 +517,7 @@ types = ["error", "warning"]
                 ],
                 allow_anonymous: AllowAnonymous::Always,
                 password_file: Some(PathBuf::from("/etc/hornet/passwd")),
+                acl_file: Some(PathBuf::from("/etc/hornet/acl")),
                 limits: Limits {
                     max_connections: Some(10000),
                     max_inflight_messages: 10,
@@ -466,6 +526,17 @@ types = ["error", "warning"]
                     max_packet_size: 4096,
                     max_keepalive: 300,
                     queue_qos0_messages: true,
+                    connect_timeout: 5,
+                    max_client_id_length: 64,
+                    max_topic_length: 256,
+                    max_topic_levels: 8,
+                    max_subscriptions_per_client: 50,
+                    max_publish_rate: 100,
+                    max_publish_bytes_rate: 10000,
+                    publish_rate_action: hornet_core::RateAction::Disconnect,
+                    flapping_max_connects: 5,
+                    flapping_window: 30,
+                    flapping_ban: 300,
                 },
                 mqtt: Default::default(),
                 sys_interval: 30,

@@ -117,8 +117,14 @@ async fn read_stream<R: AsyncRead + Unpin>(
                 Err(e) => return Some(CloseCause::Error(e.to_string())),
             },
         }
-        if decode_and_feed(shared, id, outbox, &mut decoder, &mut buf, &mut batch) {
-            return None;
+        match decode_and_feed(shared, id, outbox, &mut decoder, &mut buf, &mut batch) {
+            Fed::Refused => return None,
+            // Over its publish rate: stop reading (backpressure).
+            Fed::Pause(pause) => tokio::select! {
+                () = outbox.wait_closed() => return None,
+                () = tokio::time::sleep(pause) => {}
+            },
+            Fed::Ok => {}
         }
         if buf.is_empty() && buf.capacity() > 4 * READ_CHUNK {
             // A burst is over: do not keep its large buffer.
@@ -164,8 +170,14 @@ async fn read_loop(
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                 Err(e) => return Some(CloseCause::Error(e.to_string())),
             }
-            if decode_and_feed(shared, id, outbox, &mut decoder, &mut buf, &mut batch) {
-                return None;
+            match decode_and_feed(shared, id, outbox, &mut decoder, &mut buf, &mut batch) {
+                Fed::Refused => return None,
+                // Over its publish rate: stop reading (backpressure).
+                Fed::Pause(pause) => tokio::select! {
+                    () = outbox.wait_closed() => return None,
+                    () = tokio::time::sleep(pause) => {}
+                },
+                Fed::Ok => {}
             }
             // `try_read` does not count against tokio's cooperative budget
             // (`read` does): without this a flooding publisher would keep
@@ -180,9 +192,18 @@ async fn read_loop(
     }
 }
 
+/// What feeding a batch to the core came to.
+enum Fed {
+    /// Go on reading.
+    Ok,
+    /// The bytes were refused: the core has closed the connection.
+    Refused,
+    /// The client is over its publish rate: read again after this long.
+    Pause(std::time::Duration),
+}
+
 /// Decodes every complete packet in `buf` and hands them to the core under
-/// one lock. Returns true when the bytes were refused (the core has closed
-/// the connection).
+/// one lock, and asks it whether to pause reading.
 fn decode_and_feed(
     shared: &Shared,
     id: ConnId,
@@ -190,7 +211,7 @@ fn decode_and_feed(
     decoder: &mut Decoder,
     buf: &mut BytesMut,
     batch: &mut Vec<(Packet, usize)>,
-) -> bool {
+) -> Fed {
     let mut failure = None;
     loop {
         let before = buf.len();
@@ -209,21 +230,26 @@ fn decode_and_feed(
         }
     }
     if batch.is_empty() && failure.is_none() {
-        return false;
+        return Fed::Ok;
     }
     if let (Some(_), Some(p)) = (&failure, decoder.protocol()) {
         outbox.set_protocol(p);
     }
     let now = Instant::now();
-    shared.with_core(|core| {
+    let pause = shared.with_core(|core| {
         for (packet, len) in batch.drain(..) {
             core.packet_received(now, id, packet, len);
         }
         if let Some(e) = &failure {
             core.decode_failed(now, id, e, decoder.protocol());
         }
+        core.read_pause(id, now)
     });
-    failure.is_some()
+    match (failure, pause) {
+        (Some(_), _) => Fed::Refused,
+        (None, Some(pause)) => Fed::Pause(pause),
+        (None, None) => Fed::Ok,
+    }
 }
 
 /// Encodes and writes what the core queued, until the connection closes.

@@ -13,10 +13,13 @@
 mod conn;
 mod listener;
 mod outbox;
+mod password;
+mod reload;
 mod tls;
 mod ws;
 
 pub use listener::ListenerStats;
+pub use reload::ReloadHandle;
 
 use std::collections::HashMap;
 use std::io;
@@ -52,6 +55,9 @@ pub(crate) struct Shared {
     pub(crate) max_packet_size: usize,
     max_connections: Option<usize>,
     connection_messages: bool,
+    /// CONNECT password checks the core asked for, to run off the lock
+    /// (see `password`).
+    password_checks: password::Queue,
 }
 
 /// A panic while holding a lock is a bug; keep serving the others.
@@ -86,6 +92,7 @@ impl Shared {
                         outbox.close();
                     }
                 }
+                Action::CheckPassword { conn, check } => self.password_checks.push(conn, check),
             }
         }
         result
@@ -133,6 +140,17 @@ pub fn settings_from(config: &Config) -> Settings {
         shared_strategy: config.mqtt.shared_subscription_strategy,
         shared_group_strategies: config.mqtt.shared_group_strategies.clone(),
         server_moved: config.mqtt.server_moved,
+        connect_timeout: Duration::from_secs(limits.connect_timeout),
+        max_client_id_length: limits.max_client_id_length,
+        max_topic_length: limits.max_topic_length,
+        max_topic_levels: limits.max_topic_levels,
+        max_subscriptions_per_client: limits.max_subscriptions_per_client,
+        max_publish_rate: limits.max_publish_rate,
+        max_publish_bytes_rate: limits.max_publish_bytes_rate,
+        publish_rate_action: limits.publish_rate_action,
+        flapping_max_connects: limits.flapping_max_connects,
+        flapping_window: Duration::from_secs(limits.flapping_window),
+        flapping_ban: Duration::from_secs(limits.flapping_ban),
         ..Settings::default()
     }
 }
@@ -143,6 +161,8 @@ pub struct Server {
     listeners: Vec<Arc<listener::ListenerState>>,
     tasks: Vec<JoinHandle<()>>,
     shared: Arc<Shared>,
+    /// The configuration it was started with (`reload_auth` re-reads its files).
+    config: Arc<Config>,
 }
 
 impl Server {
@@ -172,6 +192,15 @@ impl Server {
         if let Some(users) = users {
             broker.set_authenticator(Box::new(hornet_auth::FileAuthenticator::new(users)));
         }
+        if let Some(path) = &config.acl_file {
+            let acl = crate::config::load_acl_file(path)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+            for warning in acl.warnings() {
+                tracing::warn!("{}: {warning}", path.display());
+            }
+            broker.set_authorizer(Box::new(acl));
+        }
+        let (password_checks, checks_rx) = password::queue();
         let shared = Arc::new(Shared {
             core: Mutex::new(broker),
             outboxes: Mutex::new(HashMap::new()),
@@ -180,6 +209,7 @@ impl Server {
             max_packet_size: config.limits.max_packet_size as usize,
             max_connections: config.limits.max_connections,
             connection_messages: config.log.connection_messages,
+            password_checks,
         });
         // Bind everything first: a bad listener starts nothing.
         let mut bound = Vec::new();
@@ -192,6 +222,7 @@ impl Server {
             listeners: Vec::new(),
             tasks: Vec::new(),
             shared: shared.clone(),
+            config: Arc::new(config.clone()),
         };
         for (state, socket) in bound {
             server.addrs.push(state.addr);
@@ -210,7 +241,10 @@ impl Server {
         if !watched.is_empty() {
             server.tasks.push(tokio::spawn(watch_tls(watched)));
         }
-        server.tasks.push(tokio::spawn(tick_loop(shared)));
+        server.tasks.push(tokio::spawn(tick_loop(shared.clone())));
+        server
+            .tasks
+            .push(tokio::spawn(password::run(shared, checks_rx)));
         Ok(server)
     }
 

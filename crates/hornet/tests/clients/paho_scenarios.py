@@ -60,7 +60,8 @@ class Client:
     """A paho client with its own loop thread and event-based waits."""
 
     def __init__(self, args, role, *, client_id=None, will=None, clean=True,
-                 session_expiry=None, keepalive=30, expect_connected=True):
+                 session_expiry=None, keepalive=30, expect_connected=True,
+                 username=None, password=None):
         self.args = args
         self.v5 = args.protocol == "5"
         self.id = client_id or f"{UID}{role}"
@@ -99,6 +100,8 @@ class Client:
         if will is not None:
             topic, payload, qos, retain = will
             self.c.will_set(topic, payload, qos, retain)
+        if username is not None:
+            self.c.username_pw_set(username, password)
         self._stop = threading.Event()
         self._thread = None
         connect_kwargs = {}
@@ -157,6 +160,18 @@ class Client:
         return bool(self.connack[0].session_present)
 
     # Requests.
+    def subscribe_codes(self, topic, qos):
+        """Subscribes and returns the SUBACK's reason codes, unchecked."""
+        rc, mid = self.c.subscribe(topic, qos)
+        check(rc == mqtt.MQTT_ERR_SUCCESS, f"{self.id}: subscribe failed: {rc}")
+        deadline = time.monotonic() + WAIT
+        with self.suback_cond:
+            while mid not in self.subacks:
+                left = deadline - time.monotonic()
+                check(left > 0, f"{self.id}: no SUBACK for {topic} within {WAIT}s")
+                self.suback_cond.wait(left)
+            return self.subacks[mid]
+
     def subscribe(self, topic, qos):
         rc, mid = self.c.subscribe(topic, qos)
         check(rc == mqtt.MQTT_ERR_SUCCESS, f"{self.id}: subscribe failed: {rc}")
@@ -429,7 +444,37 @@ def takeover(args, role):
     return first, second
 
 
+def scenario_acl(args):
+    """Users from a mosquitto_passwd file and an acl_file (users alice,
+    bob, admin with password NAME-pw; see paho.rs): a wrong password is
+    refused (0x86 / 3.x 0x04); a SUBSCRIBE outside alice's rules is refused
+    (0x87 / 3.1.1 0x80) while her own filter is granted; bob's PUBLISH to
+    alice's topic is acknowledged but not delivered (a sentinel from admin
+    arrives first)."""
+    base = "alice"
+    bad = Client(args, "x", username="alice", password="wrong", expect_connected=False)
+    _flags, rc = bad.connack
+    check(rc.is_failure and rc.value in (0x86, 0x04, 4),
+          f"wrong password: expected 0x86 (3.x: 4), got {rc} ({rc.value})")
+    bad.close()
+    alice = Client(args, "a", username="alice", password="alice-pw")
+    codes = alice.subscribe_codes(f"{base}/#", 1)
+    check(len(codes) == 1 and not codes[0].is_failure, f"alice/#: {codes}")
+    codes = alice.subscribe_codes("admin/#", 1)
+    check(len(codes) == 1 and codes[0].is_failure and codes[0].value in (0x87, 0x80),
+          f"admin/# must be refused with 0x87 (3.1.1: 0x80), got {codes}")
+    bob = Client(args, "b", username="bob", password="bob-pw")
+    bob.publish(f"{base}/x", b"from-bob", 1)
+    admin = Client(args, "m", username="admin", password="admin-pw")
+    admin.publish(f"{base}/x", b"sentinel", 1)
+    m = alice.next_message("the sentinel")
+    check(m[:2] == (f"{base}/x", b"sentinel"), f"bob's denied message was delivered: {m}")
+    for c in (alice, bob, admin):
+        c.disconnect()
+
+
 SCENARIOS = {
+    "acl": scenario_acl,
     "qos": scenario_qos,
     "retained": scenario_retained,
     "will": scenario_will,

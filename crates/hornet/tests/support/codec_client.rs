@@ -37,6 +37,11 @@ impl Raw {
         raw
     }
 
+    /// Turns Nagle's algorithm off, for a client that measures latency.
+    pub fn set_nodelay(&self) {
+        self.stream.set_nodelay(true).unwrap();
+    }
+
     pub fn send(&mut self, packet: Packet) {
         let mut out = BytesMut::new();
         packet.encode(self.protocol, &mut out).unwrap();

@@ -90,6 +90,11 @@ impl Proc {
         }
     }
 
+    /// The child's process id (to send it signals).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Everything printed so far, for failure messages.
     pub fn output(&self) -> String {
         self.transcript.join("\n")

@@ -1,0 +1,266 @@
+//! Per-client limits and quotas that are not part of a packet's own rules:
+//! client id length, topic length and levels, subscriptions per client,
+//! publish rates (token buckets) and flapping detection.
+//!
+//! Each limit has a default in [`Settings`](crate::Settings), a log line
+//! naming the client and the setting when it bites (once per episode for
+//! the rate limits), and a counter in [`Stats`](crate::Stats) published
+//! under `$SYS/broker/limits/...`.
+//!
+//! Publish rates are decided here with the clock the shell passes in. Each
+//! connection has a bucket per configured rate holding up to one second of
+//! its rate; every PUBLISH takes one message and its wire size. A bucket
+//! below zero means the client is over the rate: with
+//! [`RateAction::Throttle`] the shell asks [`Broker::read_pause`] after
+//! each batch and stops reading the socket that long (TCP backpressure
+//! slows the client down; nothing it sent is lost), with
+//! [`RateAction::Disconnect`] the core sends DISCONNECT 0x96 Message rate
+//! too high (MQTT 5) and closes.
+//!
+//! Flapping: accepted CONNECTs are counted per client id over
+//! `flapping_window`; one more than `flapping_max_connects` bans the id
+//! for `flapping_ban` (CONNACK 0x9F Connection rate exceeded, 3.x 0x03
+//! Server unavailable). Only authenticated CONNECTs count, so nobody can
+//! get another client's id banned without its credentials.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use ahash::AHashMap;
+use bytestring::ByteString;
+use hornet_codec::{Disconnect, ReasonCode};
+
+use crate::broker::{Broker, ConnId};
+use crate::settings::RateAction;
+
+/// A token bucket: `rate` tokens per second, holding at most one second's.
+#[derive(Debug, Clone)]
+pub(crate) struct Bucket {
+    rate: f64,
+    tokens: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    fn new(rate: f64, now: Instant) -> Bucket {
+        Bucket {
+            rate,
+            tokens: rate,
+            at: now,
+        }
+    }
+
+    /// Refills to `now`, takes `cost`, and says how long until the bucket
+    /// is back at zero (`None`: it is not in debt).
+    fn take(&mut self, cost: f64, now: Instant) -> Option<Duration> {
+        self.refill(now);
+        self.tokens -= cost;
+        self.debt()
+    }
+
+    fn refill(&mut self, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.rate);
+        self.at = now;
+    }
+
+    fn debt(&self) -> Option<Duration> {
+        (self.tokens < 0.0).then(|| Duration::from_secs_f64(-self.tokens / self.rate))
+    }
+}
+
+/// A connection's publish rate state.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RateState {
+    messages: Option<Bucket>,
+    bytes: Option<Bucket>,
+    /// Over the rate since this instant (the episode was logged).
+    over_since: Option<Instant>,
+}
+
+/// One client id's recent connects, for flapping detection.
+#[derive(Debug, Default)]
+pub(crate) struct FlapEntry {
+    connects: VecDeque<Instant>,
+    banned_until: Option<Instant>,
+}
+
+/// Flapping detection state, by client id.
+pub(crate) type Flapping = AHashMap<ByteString, FlapEntry>;
+
+impl Broker {
+    /// A rate state for a new connection, if any rate is configured.
+    pub(crate) fn new_rate_state(&self, now: Instant) -> Option<RateState> {
+        let s = &self.settings;
+        if s.max_publish_rate == 0 && s.max_publish_bytes_rate == 0 {
+            return None;
+        }
+        Some(RateState {
+            messages: (s.max_publish_rate > 0)
+                .then(|| Bucket::new(f64::from(s.max_publish_rate), now)),
+            bytes: (s.max_publish_bytes_rate > 0)
+                .then(|| Bucket::new(s.max_publish_bytes_rate as f64, now)),
+            over_since: None,
+        })
+    }
+
+    /// Counts a PUBLISH of `wire_len` bytes against `id`'s rates. Returns
+    /// false when the connection was closed for it.
+    pub(crate) fn note_publish_rate(&mut self, now: Instant, id: ConnId, wire_len: usize) -> bool {
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return false;
+        };
+        let Some(rate) = conn.rate.as_mut() else {
+            return true;
+        };
+        let over_messages = rate.messages.as_mut().and_then(|b| b.take(1.0, now));
+        let over_bytes = rate
+            .bytes
+            .as_mut()
+            .and_then(|b| b.take(wire_len as f64, now));
+        if over_messages.is_none() && over_bytes.is_none() {
+            return true;
+        }
+        let s = &self.settings;
+        let what = match (over_messages, over_bytes) {
+            (Some(_), None) => format!("max_publish_rate {} messages/s", s.max_publish_rate),
+            (None, Some(_)) => format!(
+                "max_publish_bytes_rate {} bytes/s",
+                s.max_publish_bytes_rate
+            ),
+            _ => format!(
+                "max_publish_rate {} messages/s and max_publish_bytes_rate {} bytes/s",
+                s.max_publish_rate, s.max_publish_bytes_rate
+            ),
+        };
+        match s.publish_rate_action {
+            RateAction::Throttle => {
+                if rate.over_since.is_none() {
+                    rate.over_since = Some(now);
+                    self.stats.rate_limited += 1;
+                    tracing::warn!(
+                        "Client {} publishes faster than {what}: reading from it is paused \
+                         until it is back under the rate (publish_rate_action throttle).",
+                        conn.name()
+                    );
+                }
+                true
+            }
+            RateAction::Disconnect => {
+                self.stats.rate_disconnects += 1;
+                let rule = format!("publishes faster than {what} (publish_rate_action disconnect)");
+                tracing::warn!("Client {} {rule}; disconnecting (0x96).", conn.name());
+                if conn.protocol.is_v5() {
+                    let mut d = Disconnect::new(ReasonCode::MessageRateTooHigh);
+                    d.properties
+                        .push(hornet_codec::Property::ReasonString(rule.into()));
+                    let packet = crate::broker::fit_reason_string(d.into(), conn);
+                    self.out.send(id, conn, &mut self.stats, packet);
+                }
+                self.end_connection(now, id, true);
+                false
+            }
+        }
+    }
+
+    /// How long the shell should stop reading `id`'s socket because the
+    /// client is over a publish rate (`None`: read on). Ends the episode
+    /// (for the log) once the client is back under its rates.
+    pub fn read_pause(&mut self, id: ConnId, now: Instant) -> Option<Duration> {
+        let rate = self.conns.get_mut(&id)?.rate.as_mut()?;
+        rate.over_since?;
+        let mut pause = None;
+        for bucket in [rate.messages.as_mut(), rate.bytes.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            bucket.refill(now);
+            pause = pause.max(bucket.debt());
+        }
+        if pause.is_none() {
+            rate.over_since = None;
+        }
+        pause
+    }
+
+    /// Counts an accepted CONNECT of `client_id`; `Err` with a log line
+    /// when the id is flapping (see the module doc).
+    pub(crate) fn note_connect(
+        &mut self,
+        now: Instant,
+        client_id: &ByteString,
+        peer: std::net::SocketAddr,
+    ) -> Result<(), ()> {
+        let max = self.settings.flapping_max_connects;
+        if max == 0 {
+            return Ok(());
+        }
+        let window = self.settings.flapping_window;
+        let ban = self.settings.flapping_ban;
+        let entry = self.flapping.entry(client_id.clone()).or_default();
+        if let Some(until) = entry.banned_until {
+            if now < until {
+                self.stats.flapping_refused += 1;
+                tracing::info!(
+                    "Client {client_id} from {peer} refused: the client id is banned for \
+                     flapping for another {}s (flapping_ban).",
+                    until.saturating_duration_since(now).as_secs()
+                );
+                return Err(());
+            }
+            entry.banned_until = None;
+            entry.connects.clear();
+        }
+        while entry.connects.front().is_some_and(|&t| t + window <= now) {
+            entry.connects.pop_front();
+        }
+        entry.connects.push_back(now);
+        if entry.connects.len() as u64 <= u64::from(max) {
+            return Ok(());
+        }
+        entry.banned_until = Some(now + ban);
+        entry.connects.clear();
+        self.stats.flapping_refused += 1;
+        tracing::warn!(
+            "Client {client_id} from {peer} refused: it connected more than {max} times in \
+             {}s (flapping_max_connects, flapping_window), so the client id is refused for {}s \
+             (flapping_ban). The usual cause is two devices configured with the same client \
+             id: each connect takes over the other's session and kicks it off, and both \
+             reconnect forever. Give every device its own client id.",
+            window.as_secs(),
+            ban.as_secs()
+        );
+        Err(())
+    }
+
+    /// Forgets flapping records that can no longer matter.
+    pub(crate) fn prune_flapping(&mut self, now: Instant) {
+        let window = self.settings.flapping_window;
+        self.flapping.retain(|_, e| {
+            e.banned_until.is_some_and(|u| u > now)
+                || e.connects.back().is_some_and(|&t| t + window > now)
+        });
+    }
+}
+
+/// Why `topic` breaks `max_topic_length` or `max_topic_levels`, if it does.
+pub(crate) fn topic_over_limits(s: &crate::Settings, topic: &str) -> Option<String> {
+    if topic.len() > s.max_topic_length {
+        return Some(format!(
+            "it is {} bytes long, over max_topic_length {}",
+            topic.len(),
+            s.max_topic_length
+        ));
+    }
+    // A topic of n bytes has at most n + 1 levels: most never need counting.
+    if topic.len() >= s.max_topic_levels {
+        let levels = topic.bytes().filter(|&b| b == b'/').count() + 1;
+        if levels > s.max_topic_levels {
+            return Some(format!(
+                "it has {levels} levels, over max_topic_levels {}",
+                s.max_topic_levels
+            ));
+        }
+    }
+    None
+}

@@ -1,0 +1,278 @@
+//! Authorization and per-client limits in the core, with a scripted
+//! authorizer and a virtual clock: where the core asks (SUBSCRIBE per
+//! filter, PUBLISH, every delivery, the will), what each denial answers,
+//! that a swapped authorizer applies to existing subscriptions, and the
+//! publish rate buckets and flapping windows against the clock.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use hornet_codec::{
+    Connect, LastWill, Packet, PacketId, Protocol, Publish, QoS, ReasonCode, Subscribe,
+};
+use hornet_core::{
+    Access, Action, Authorizer, Broker, ConnId, ConnInfo, Denied, Principal, RateAction, Settings,
+};
+
+/// Client ids starting with `r` may read `open/#`, ids starting with `w`
+/// may write `open/#`; `closed/#` nobody; `$SYS` as usual.
+#[derive(Debug)]
+struct Rules {
+    readable: &'static str,
+}
+
+impl Authorizer for Rules {
+    fn authorize(&self, who: Principal<'_>, topic: &str, access: Access) -> Result<(), Denied> {
+        let ok = match access {
+            Access::Read | Access::Subscribe => {
+                who.client_id.starts_with('r') && topic.starts_with(self.readable)
+            }
+            Access::Write => who.client_id.starts_with('w') && topic.starts_with("open/"),
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(Denied(format!("scripted rule for {access}")))
+        }
+    }
+}
+
+struct World {
+    broker: Broker,
+    now: Instant,
+    next: u64,
+}
+
+impl World {
+    fn new(settings: Settings) -> World {
+        let now = Instant::now();
+        let broker = Broker::new(
+            Settings {
+                sys_interval: None,
+                ..settings
+            },
+            now,
+        );
+        World {
+            broker,
+            now,
+            next: 1,
+        }
+    }
+
+    fn connect(
+        &mut self,
+        protocol: Protocol,
+        id: &str,
+        will: Option<&str>,
+    ) -> (ConnId, Vec<Packet>) {
+        let conn = ConnId(self.next);
+        self.next += 1;
+        let peer: SocketAddr = "127.0.0.1:1000".parse().unwrap();
+        self.broker
+            .connection_opened(self.now, conn, ConnInfo::new(peer, 1883));
+        let mut c = Connect::new(protocol, id);
+        c.will = will.map(|topic| LastWill {
+            topic: topic.into(),
+            payload: Bytes::from_static(b"bye"),
+            qos: QoS::AtMostOnce,
+            retain: false,
+            properties: Default::default(),
+        });
+        (conn, self.send(conn, c))
+    }
+
+    fn send(&mut self, id: ConnId, packet: impl Into<Packet>) -> Vec<Packet> {
+        self.broker.packet_received(self.now, id, packet.into(), 10);
+        self.drain_for(id)
+    }
+
+    fn drain_for(&mut self, id: ConnId) -> Vec<Packet> {
+        let mut out = Vec::new();
+        self.broker.drain_actions(&mut out);
+        out.into_iter()
+            .filter_map(|a| match a {
+                Action::Send { conn, packet } if conn == id => Some(packet),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn publish(&mut self, id: ConnId, topic: &str, qos: QoS) -> Vec<Packet> {
+        let mut p = Publish::new(topic, Bytes::from_static(b"m"));
+        p.qos = qos;
+        if qos != QoS::AtMostOnce {
+            p.packet_id = PacketId::new(7);
+        }
+        self.send(id, p)
+    }
+}
+
+fn codes(packets: &[Packet]) -> Vec<ReasonCode> {
+    match packets {
+        [Packet::SubAck(a)] => a.reason_codes.clone(),
+        other => panic!("expected one SUBACK, got {other:?}"),
+    }
+}
+
+#[test]
+fn subscribe_publish_and_delivery_are_checked() {
+    let mut w = World::new(Settings::default());
+    w.broker
+        .set_authorizer(Box::new(Rules { readable: "open/" }));
+    let (reader, _) = w.connect(Protocol::V5, "reader", None);
+    let mut sub = Subscribe::new(PacketId::new(1).unwrap(), "open/#", QoS::AtMostOnce);
+    sub.filters.push(hornet_codec::SubscribeFilter {
+        filter: "closed/#".into(),
+        options: Default::default(),
+    });
+    assert_eq!(
+        codes(&w.send(reader, sub)),
+        vec![ReasonCode::Success, ReasonCode::NotAuthorized]
+    );
+    assert_eq!(w.broker.stats().acl_denied_subscribe, 1);
+
+    let (writer, _) = w.connect(Protocol::V5, "writer", None);
+    let (writer3, _) = w.connect(Protocol::V3_1_1, "writer3", None);
+    let (other, _) = w.connect(Protocol::V5, "other", None);
+    // Allowed: delivered.
+    w.publish(writer, "open/a", QoS::AtMostOnce);
+    assert_eq!(w.drain_for(reader).len(), 0, "drained with the publish");
+    // Denied write, MQTT 5 QoS 1: PUBACK 0x87, nothing routed.
+    let out = w.publish(other, "open/a", QoS::AtLeastOnce);
+    assert!(matches!(&out[..], [Packet::PubAck(a)] if a.reason_code == ReasonCode::NotAuthorized));
+    // 3.1.1 QoS 2: a plain PUBREC (Mosquitto's answer), nothing routed.
+    let out = w.publish(writer3, "closed/x", QoS::ExactlyOnce);
+    assert!(matches!(&out[..], [Packet::PubRec(a)] if a.reason_code == ReasonCode::Success));
+    assert_eq!(w.broker.stats().acl_denied_publish, 2);
+    assert_eq!(
+        w.broker.stats().publish_sent,
+        1,
+        "only the allowed one went out"
+    );
+}
+
+#[test]
+fn a_new_authorizer_applies_to_existing_subscriptions() {
+    let mut w = World::new(Settings::default());
+    w.broker
+        .set_authorizer(Box::new(Rules { readable: "open/" }));
+    let (reader, _) = w.connect(Protocol::V5, "reader", None);
+    w.send(
+        reader,
+        Subscribe::new(PacketId::new(1).unwrap(), "open/#", QoS::AtMostOnce),
+    );
+    let (writer, _) = w.connect(Protocol::V5, "writer", None);
+    w.publish(writer, "open/a", QoS::AtMostOnce);
+    assert_eq!(w.broker.stats().publish_sent, 1);
+    // Reload: reader may now read nothing under open/.
+    w.broker.set_authorizer(Box::new(Rules {
+        readable: "nothing/",
+    }));
+    w.publish(writer, "open/a", QoS::AtMostOnce);
+    assert_eq!(w.broker.stats().publish_sent, 1, "not delivered any more");
+    assert_eq!(w.broker.stats().acl_denied_delivery, 1);
+    w.broker.clear_authorizer();
+    w.publish(writer, "open/a", QoS::AtMostOnce);
+    assert_eq!(w.broker.stats().publish_sent, 2);
+}
+
+#[test]
+fn a_will_on_a_denied_topic_is_refused_at_connect() {
+    let mut w = World::new(Settings::default());
+    w.broker
+        .set_authorizer(Box::new(Rules { readable: "open/" }));
+    let (_, out) = w.connect(Protocol::V5, "writer", Some("closed/will"));
+    assert!(matches!(&out[..], [Packet::ConnAck(a)] if a.reason_code == ReasonCode::NotAuthorized));
+    let (_, out) = w.connect(Protocol::V5, "writer", Some("open/will"));
+    assert!(matches!(&out[..], [Packet::ConnAck(a)] if a.reason_code == ReasonCode::Success));
+}
+
+#[test]
+fn rate_buckets_follow_the_clock() {
+    let mut w = World::new(Settings {
+        max_publish_rate: 10,
+        ..Settings::default()
+    });
+    let (c, _) = w.connect(Protocol::V5, "fast", None);
+    for _ in 0..10 {
+        w.publish(c, "t", QoS::AtMostOnce);
+    }
+    assert_eq!(w.broker.read_pause(c, w.now), None, "one second of burst");
+    for _ in 0..5 {
+        w.publish(c, "t", QoS::AtMostOnce);
+    }
+    // 5 messages in debt at 10/s: half a second.
+    let pause = w.broker.read_pause(c, w.now).expect("paused");
+    assert!((pause.as_secs_f64() - 0.5).abs() < 1e-6, "{pause:?}");
+    w.now += Duration::from_millis(300);
+    let pause = w.broker.read_pause(c, w.now).expect("still paused");
+    assert!((pause.as_secs_f64() - 0.2).abs() < 1e-6, "{pause:?}");
+    w.now += Duration::from_millis(200);
+    assert_eq!(w.broker.read_pause(c, w.now), None);
+    assert_eq!(w.broker.stats().rate_limited, 1, "one episode");
+    assert_eq!(w.broker.stats().publish_received, 15, "nothing dropped");
+}
+
+#[test]
+fn rate_disconnect_sends_0x96() {
+    let mut w = World::new(Settings {
+        max_publish_bytes_rate: 25,
+        publish_rate_action: RateAction::Disconnect,
+        ..Settings::default()
+    });
+    let (c, _) = w.connect(Protocol::V5, "fast", None);
+    // Each PUBLISH counts 10 bytes here (the wire length the test passes).
+    w.publish(c, "t", QoS::AtMostOnce);
+    w.publish(c, "t", QoS::AtMostOnce);
+    let out = w.publish(c, "t", QoS::AtMostOnce);
+    assert!(
+        matches!(&out[..], [Packet::Disconnect(d)] if d.reason_code == ReasonCode::MessageRateTooHigh)
+    );
+    assert_eq!(w.broker.clients_connected(), 0);
+}
+
+#[test]
+fn flapping_bans_then_forgives() {
+    let mut w = World::new(Settings {
+        flapping_max_connects: 2,
+        flapping_window: Duration::from_secs(10),
+        flapping_ban: Duration::from_secs(30),
+        ..Settings::default()
+    });
+    let code = |out: Vec<Packet>| match &out[..] {
+        [Packet::ConnAck(a), ..] => a.reason_code,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        code(w.connect(Protocol::V5, "twin", None).1),
+        ReasonCode::Success
+    );
+    w.now += Duration::from_secs(11);
+    // The first connect left the window.
+    assert_eq!(
+        code(w.connect(Protocol::V5, "twin", None).1),
+        ReasonCode::Success
+    );
+    assert_eq!(
+        code(w.connect(Protocol::V5, "twin", None).1),
+        ReasonCode::Success
+    );
+    assert_eq!(
+        code(w.connect(Protocol::V5, "twin", None).1),
+        ReasonCode::ConnectionRateExceeded
+    );
+    w.now += Duration::from_secs(29);
+    w.broker.tick(w.now);
+    assert_eq!(
+        code(w.connect(Protocol::V5, "twin", None).1),
+        ReasonCode::ConnectionRateExceeded
+    );
+    w.now += Duration::from_secs(2);
+    w.broker.tick(w.now);
+    assert_eq!(
+        code(w.connect(Protocol::V5, "twin", None).1),
+        ReasonCode::Success
+    );
+}
