@@ -271,13 +271,22 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                 (unreported, unreported_bytes) = (0, 0);
             }
             if outbox.is_closing() {
-                break;
+                // The core may have pushed a last packet (a DISCONNECT, a
+                // refusing CONNACK) and closed between the `take` above
+                // and this check: every push precedes `close`, so one
+                // more `take` sees it. Without this the packet was lost
+                // now and then under load.
+                outbox.take(&mut packets);
+                if packets.is_empty() {
+                    break;
+                }
+            } else {
+                // Idle: give the buffers back.
+                out = BytesMut::new();
+                packets = Vec::new();
+                outbox.wait().await;
+                continue;
             }
-            // Idle: give the buffers back.
-            out = BytesMut::new();
-            packets = Vec::new();
-            outbox.wait().await;
-            continue;
         }
         let protocol = outbox.protocol();
         // Encode and write in chunks of about WRITE_CHUNK bytes: one write
