@@ -141,6 +141,10 @@ pub(crate) struct Conn {
     pub(crate) aliases_out: AHashMap<ByteString, u16>,
     /// Enhanced authentication (MQTT 5): the method and any exchange under way.
     pub(crate) auth: Option<crate::auth::AuthState>,
+    /// The CONNECT User Name, if any (for the admin API).
+    pub(crate) username: Option<ByteString>,
+    /// When the socket was accepted (for the admin API).
+    pub(crate) opened_at: Instant,
 }
 
 impl Conn {
@@ -171,6 +175,7 @@ impl Out {
         let mut packet = packet;
         if let Packet::Publish(publish) = &mut packet {
             stats.publish_sent += 1;
+            stats.publish_sent_by_qos[publish.qos as usize] += 1;
             if conn.alias_max_out > 0 {
                 crate::publish::alias_outbound(conn, publish);
             }
@@ -343,6 +348,8 @@ impl Broker {
                 alias_max_out: 0,
                 aliases_out: AHashMap::new(),
                 auth: None,
+                username: None,
+                opened_at: now,
             },
         );
         self.conn_timers.push(Reverse((deadline, id)));
@@ -354,6 +361,9 @@ impl Broker {
         self.now = now;
         self.stats.messages_received += 1;
         self.stats.bytes_received += wire_len as u64;
+        if let Packet::Publish(publish) = &packet {
+            self.stats.publish_received_by_qos[publish.qos as usize] += 1;
+        }
         let Some(conn) = self.conns.get_mut(&id) else {
             return; // already closed by the broker; late bytes are ignored
         };

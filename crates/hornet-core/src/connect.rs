@@ -184,6 +184,7 @@ impl Broker {
         conn.phase = Phase::Active;
         conn.client_id = client_id.clone();
         conn.session = Some(key);
+        conn.username = connect.username.as_deref().map(ByteString::from);
         conn.keep_alive =
             (keep_alive > 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500));
         conn.will = connect.will.map(|mut w| {
@@ -313,6 +314,12 @@ impl Broker {
 
     /// Answers CONNACK with `reason` and closes ([MQTT-3.2.2-6]: no session present).
     pub(crate) fn refuse(&mut self, id: ConnId, reason: ReasonCode, text: Option<&str>) {
+        if matches!(
+            reason,
+            ReasonCode::BadUserNameOrPassword | ReasonCode::NotAuthorized
+        ) {
+            self.stats.auth_failures += 1;
+        }
         let conn = self.conns.get_mut(&id).expect("caller checked");
         let mut connack = ConnAck::new(reason, false);
         if let (true, Some(text)) = (conn.protocol.is_v5(), text) {

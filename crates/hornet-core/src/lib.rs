@@ -14,10 +14,12 @@
 //! Module map: `broker` (tables, inputs, outputs), `connect`, `publish`,
 //! `subscribe`, `timers`, `sys` (one `impl Broker` concern each),
 //! `session` (per-client state), `trie` (subscription index),
-//! `retained` (retained message index), `settings`, `logfmt`.
+//! `retained` (retained message index), `settings`, `logfmt`, `admin`
+//! (snapshots and commands for the admin API).
 
 #![forbid(unsafe_code)]
 
+mod admin;
 mod auth;
 mod broker;
 mod connect;
@@ -32,6 +34,10 @@ mod sys;
 mod timers;
 pub mod trie;
 
+pub use admin::{
+    AdminError, AdminPublish, ClientDetail, ClientRow, FilterCount, RetainedRow, SubscriptionRow,
+    WillInfo,
+};
 pub use auth::{AuthExchange, AuthStep, Authenticator};
 pub use broker::{Action, Broker, CloseCause, ConnId, ConnInfo, QueueState};
 pub use settings::{Anonymous, Settings};
