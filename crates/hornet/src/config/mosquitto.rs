@@ -241,6 +241,31 @@ impl Reader {
                 let address = parse_address(at, key, self.one(at, key, args)?)?;
                 self.default_listener(at).listener.bind_address = Some(address);
             }
+            "admin_listener" => {
+                let (port, address) = match args {
+                    [port] => (*port, None),
+                    [port, address, ..] => (*port, Some(*address)),
+                    [] => {
+                        return Err(at.error(
+                            "admin_listener needs a port: `admin_listener PORT [BIND_ADDRESS]`, e.g. `admin_listener 18083 127.0.0.1`",
+                        ))
+                    }
+                };
+                self.config.admin.port = parse_port(at, key, port)?;
+                if let Some(a) = address {
+                    self.config.admin.bind = parse_address(at, key, a)?;
+                }
+            }
+            "admin_enabled" => {
+                self.config.admin.enabled = parse_bool(at, key, self.one(at, key, args)?)?;
+            }
+            "admin_token" => {
+                self.config.admin.token = Some(self.one(at, key, args)?.to_string());
+            }
+            "admin_user" => {
+                let name = self.one(at, key, args)?.to_string();
+                self.config.admin.users.push(name);
+            }
             "password_file" => {
                 let path = self.one(at, key, args)?;
                 self.config.password_file = Some(PathBuf::from(path));
@@ -534,6 +559,10 @@ impl Reader {
         self.config.listeners = listeners;
         self.config.allow_anonymous = self.allow_anonymous.unwrap_or(AllowAnonymous::Loopback);
         self.config.source = Some(origin.to_path_buf());
+        self.config
+            .admin
+            .check()
+            .map_err(|r| ConfigError::new(origin, None, r))?;
         Ok(Loaded {
             config: self.config,
             warnings: self.warnings,

@@ -43,6 +43,17 @@ struct File {
     limits: Option<LimitsFile>,
     mqtt: Option<MqttFile>,
     log: Option<LogFile>,
+    admin: Option<AdminFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdminFile {
+    enabled: Option<bool>,
+    bind: Option<Spanned<String>>,
+    port: Option<u16>,
+    token: Option<String>,
+    users: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -249,6 +260,24 @@ pub(crate) fn parse(text: &str, origin: &Path) -> Result<Loaded, ConfigError> {
             config.log.types.push(t.into_inner());
         }
     }
+    if let Some(a) = file.admin {
+        let admin = &mut config.admin;
+        if let Some(b) = a.enabled {
+            admin.enabled = b;
+        }
+        if let Some(bind) = a.bind {
+            admin.bind = bind_address_from("bind", bind.get_ref()).map_err(|r| fail(bind.span(), r))?;
+        }
+        if let Some(port) = a.port {
+            admin.port = port;
+        }
+        admin.token = a.token;
+        admin.users = a.users.unwrap_or_default();
+    }
+    config
+        .admin
+        .check()
+        .map_err(|r| ConfigError::new(origin, None, r))?;
     Ok(Loaded {
         config,
         warnings: Vec::new(),

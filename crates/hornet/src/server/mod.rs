@@ -135,6 +135,7 @@ pub struct Server {
     addrs: Vec<SocketAddr>,
     tasks: Vec<JoinHandle<()>>,
     shared: Arc<Shared>,
+    admin_addr: Option<SocketAddr>,
 }
 
 impl Server {
@@ -157,8 +158,17 @@ impl Server {
         config: &Config,
         users: Option<hornet_auth::PasswordFile>,
     ) -> io::Result<Server> {
+        config
+            .admin
+            .check()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let settings = settings_from(config);
-        let mut broker = Broker::new(settings, Instant::now());
+        let started = Instant::now();
+        let mut broker = Broker::new(settings, started);
+        let admin_users = match &users {
+            Some(users) if !config.admin.users.is_empty() => Some(Arc::new(users.clone())),
+            _ => None,
+        };
         if let Some(users) = users {
             broker.set_authenticator(Box::new(hornet_auth::FileAuthenticator::new(users)));
         }
@@ -184,16 +194,50 @@ impl Server {
             )));
         }
         tasks.push(tokio::spawn(tick_loop(shared.clone())));
+        let mut admin_addr = None;
+        if config.admin.enabled {
+            match crate::admin::bind(config).await {
+                Ok(listener) => {
+                    let addr = listener.local_addr()?;
+                    admin_addr = Some(addr);
+                    tasks.push(crate::admin::spawn(
+                        listener,
+                        crate::admin::AdminState {
+                            shared: shared.clone(),
+                            config: config.clone(),
+                            listeners: addrs.clone(),
+                            admin_addr: addr,
+                            users: admin_users,
+                            started,
+                        },
+                    ));
+                }
+                // A second broker on one machine (or a test run in
+                // parallel) finds the default admin port taken: MQTT is
+                // served all the same, and the log says why there is no API.
+                Err(e) if e.kind() == io::ErrorKind::AddrInUse => tracing::error!(
+                    "{e}; the admin API and dashboard are off. Give the admin listener another \
+                     port (`[admin] port` in hornet.toml, `admin_listener PORT` in mosquitto.conf)."
+                ),
+                Err(e) => return Err(e),
+            }
+        }
         Ok(Server {
             addrs,
             tasks,
             shared,
+            admin_addr,
         })
     }
 
     /// The address of each listener, in configuration order.
     pub fn local_addrs(&self) -> &[SocketAddr] {
         &self.addrs
+    }
+
+    /// The admin HTTP listener's address, when it runs.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin_addr
     }
 
     /// Runs `f` on the broker state (for tests and the admin side).
