@@ -6,8 +6,11 @@ use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
 
-/// Largest page.
+/// Largest page size.
 pub(crate) const MAX_LIMIT: usize = 1000;
+
+/// Largest page number.
+pub(crate) const MAX_PAGE: usize = u32::MAX as usize;
 
 /// The paging part of a query string.
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -36,8 +39,10 @@ impl PageQuery {
     pub(crate) fn apply<T>(self, items: Vec<T>) -> Result<Page<T>, ApiError> {
         let page = self.page.unwrap_or(1);
         let limit = self.limit.unwrap_or(100);
-        if page == 0 {
-            return Err(ApiError::bad_request("page starts at 1"));
+        if page == 0 || page > MAX_PAGE {
+            return Err(ApiError::bad_request(format!(
+                "page must be 1 to {MAX_PAGE}, not {page}"
+            )));
         }
         if limit == 0 || limit > MAX_LIMIT {
             return Err(ApiError::bad_request(format!(
