@@ -53,6 +53,7 @@ paths = {
      body={"required": True, "content": {"application/json": {"schema": ref("PublishRequest")}}}, tag="publish", opid="publish")},
  "/api/v1/broker": {"get": op("Broker", "Version, uptime, listeners and headline counts.", {"200": jresp("The broker.", ref("Broker"))}, tag="broker", opid="broker")},
  "/api/v1/broker/config": {"get": op("Effective configuration", "The configuration the broker runs with; secrets read `(hidden)`.", {"200": jresp("The configuration.", {"type": "object"})}, tag="broker", opid="brokerConfig")},
+ "/api/v1/broker/history": {"get": op("Figures of the last minutes", "Rates between samples taken every 5 s, the last 10 minutes, oldest first.", {"200": jresp("The points.", {"type": "array", "items": ref("HistoryPoint")})}, tag="broker", opid="brokerHistory")},
  "/api/v1/broker/sys": {"get": op("$SYS figures", "What `$SYS/broker/...` publishes, keyed by topic suffix.", {"200": jresp("The figures.", {"type": "object", "additionalProperties": {"oneOf": [{"type": "integer"}, {"type": "string"}]}})}, tag="broker", opid="brokerSys")},
  "/metrics": {"get": op("Prometheus metrics", "Text exposition format 0.0.4.", {"200": {"description": "Metrics.", "content": {"text/plain": {"schema": {"type": "string"}}}}}, tag="monitoring", opid="metrics")},
  "/healthz": {"get": {"summary": "Liveness", "operationId": "healthz", "tags": ["monitoring"], "security": [], "responses": {"200": jresp("Alive.", {"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}})}}},
@@ -94,6 +95,9 @@ schemas = {
     "payload_encoding": {"type": "string", "enum": ["utf8", "base64", None], "default": "utf8", "nullable": True},
     "qos": {"type": "integer", "enum": [0, 1, 2], "default": 0}, "retain": {"type": "boolean", "default": False}, "properties": ref("PublishProperties")}},
  "Published": {"type": "object", "required": ["matched"], "properties": {"matched": {"type": "boolean", "description": "Whether any subscription matched."}}},
+ "HistoryPoint": {"type": "object", "required": ["t", "publish_received_per_s", "publish_sent_per_s", "bytes_received_per_s", "bytes_sent_per_s", "clients_connected"], "properties": {
+    "t": {"type": "integer", "description": "Unix time in milliseconds."}, "publish_received_per_s": {"type": "number"}, "publish_sent_per_s": {"type": "number"},
+    "bytes_received_per_s": {"type": "number"}, "bytes_sent_per_s": {"type": "number"}, "clients_connected": {"type": "integer"}}},
  "Listener": {"type": "object", "required": ["kind", "address", "port"], "properties": {"kind": {"type": "string", "description": "mqtt, ws, mqtts, wss or admin."}, "address": {"type": "string"}, "port": {"type": "integer"}}},
  "Broker": {"type": "object", "required": ["name", "version", "uptime_seconds", "listeners"], "properties": {
     "name": {"type": "string"}, "version": {"type": "string"}, "uptime_seconds": {"type": "integer"}, "started_at": {"type": "integer"},

@@ -393,6 +393,21 @@ async fn broker_info_config_sys_health_and_metrics() {
     assert_eq!(sample("hornet_messages_dropped_total{reason=\"queue_full\"}"), 0.0);
     assert!(sample("hornet_bytes_received_total") > 0.0);
 
+    // The chart's history: a sample every 5 s, so the first rate appears
+    // after the second sample (bounded wait, polling the API).
+    let deadline = std::time::Instant::now() + common::TIMEOUT;
+    let point = loop {
+        let (status, points) = get(&broker, "/api/v1/broker/history").await;
+        assert_eq!(status, 200);
+        if let Some(p) = points.as_array().unwrap().last() {
+            break p.clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "no history point");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert_eq!(point["clients_connected"], 1);
+    assert!(point["publish_received_per_s"].as_f64().unwrap() >= 0.0);
+
     let (status, doc) = get(&broker, "/api/v1/openapi.json").await;
     assert_eq!(status, 200);
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));

@@ -16,6 +16,7 @@ mod auth;
 mod broker;
 mod clients;
 mod error;
+mod history;
 mod metrics;
 mod openapi;
 mod paging;
@@ -50,6 +51,8 @@ pub(crate) struct AdminState {
     pub(crate) users: Option<Arc<hornet_auth::PasswordFile>>,
     /// When the server started (the monotonic clock the core runs on).
     pub(crate) started: Instant,
+    /// Figures of the last minutes, for the dashboard's chart.
+    pub(crate) history: Arc<history::History>,
 }
 
 /// The state handlers share.
@@ -66,11 +69,16 @@ pub(crate) async fn bind(config: &Config) -> io::Result<TcpListener> {
     })
 }
 
-/// Serves the admin API on `listener` until the task is aborted.
-pub(crate) fn spawn(listener: TcpListener, state: AdminState) -> JoinHandle<()> {
+/// Serves the admin API on `listener`, and samples figures for
+/// `/api/v1/broker/history`, until the tasks are aborted.
+pub(crate) fn spawn(listener: TcpListener, state: AdminState) -> Vec<JoinHandle<()>> {
     let state = Arc::new(state);
+    let sampler = tokio::spawn(history::sample(
+        state.history.clone(),
+        state.shared.clone(),
+    ));
     let app = router(state);
-    tokio::spawn(async move {
+    let server = tokio::spawn(async move {
         if let Err(e) = axum::serve(
             listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
@@ -78,7 +86,8 @@ pub(crate) fn spawn(listener: TcpListener, state: AdminState) -> JoinHandle<()> 
         .await {
             tracing::error!("The admin listener stopped: {e}");
         }
-    })
+    });
+    vec![server, sampler]
 }
 
 /// Every route, with authentication in front of the API and `/metrics`.
@@ -107,6 +116,7 @@ fn router(state: State) -> Router {
         .route("/api/v1/broker", get(broker::info))
         .route("/api/v1/broker/config", get(broker::config))
         .route("/api/v1/broker/sys", get(broker::sys))
+        .route("/api/v1/broker/history", get(history::history))
         .route("/metrics", get(metrics::metrics))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

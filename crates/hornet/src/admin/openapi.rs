@@ -30,6 +30,7 @@ mod tests {
             "/api/v1/broker",
             "/api/v1/broker/config",
             "/api/v1/broker/sys",
+            "/api/v1/broker/history",
             "/metrics",
             "/healthz",
             "/readyz",

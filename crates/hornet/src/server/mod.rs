@@ -200,7 +200,7 @@ impl Server {
                 Ok(listener) => {
                     let addr = listener.local_addr()?;
                     admin_addr = Some(addr);
-                    tasks.push(crate::admin::spawn(
+                    tasks.extend(crate::admin::spawn(
                         listener,
                         crate::admin::AdminState {
                             shared: shared.clone(),
@@ -209,6 +209,7 @@ impl Server {
                             admin_addr: addr,
                             users: admin_users,
                             started,
+                            history: Default::default(),
                         },
                     ));
                 }

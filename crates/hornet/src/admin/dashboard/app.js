@@ -1,6 +1,6 @@
 // The Hornet dashboard: plain ES module, talks to the admin API on the same
-// origin (/api/v1/...). Figures refresh every 2 s; the rates chart keeps the
-// last 5 minutes in the page. The publish/subscribe panel uses MQTT.js over
+// origin (/api/v1/...). Figures refresh every 2 s; the rates chart starts from
+// the broker's own samples of the last minutes (/api/v1/broker/history). The publish/subscribe panel uses MQTT.js over
 // the broker's WebSocket listener when /api/v1/broker lists one (kind "ws"),
 // else it publishes through the HTTP API.
 import { drawChart } from '/dashboard/chart.js';
@@ -90,6 +90,14 @@ async function refreshOverview() {
     return tr;
   });
   $('listeners').replaceChildren(...rows);
+}
+
+// The broker samples every 5 s; seed the chart with the last minutes.
+async function loadHistory() {
+  const points = await api('/api/v1/broker/history');
+  const cutoff = Date.now() - SPAN_MS;
+  rates.in = points.filter((p) => p.t >= cutoff).map((p) => [p.t, p.publish_received_per_s]).concat(rates.in);
+  rates.out = points.filter((p) => p.t >= cutoff).map((p) => [p.t, p.publish_sent_per_s]).concat(rates.out);
 }
 
 // ---- clients ----
@@ -292,7 +300,7 @@ window.addEventListener('DOMContentLoaded', () => {
     token = $('token').value;
     localStorage.setItem('hornet.token', token);
     $('login').hidden = true;
-    tick();
+    guard(loadHistory)().then(tick);
   });
   $('client-search').addEventListener('submit', (e) => { e.preventDefault(); guard(refreshClients)(); });
   $('retained-search').addEventListener('submit', (e) => { e.preventDefault(); guard(refreshRetained)(); });
@@ -300,6 +308,6 @@ window.addEventListener('DOMContentLoaded', () => {
   $('publish-form').addEventListener('submit', guard(publish));
   $('subscribe-form').addEventListener('submit', guard(subscribe));
   show(location.hash.slice(1) || 'overview');
-  tick();
+  guard(loadHistory)().then(tick);
   setInterval(tick, REFRESH_MS);
 });
