@@ -254,7 +254,8 @@ impl Broker {
         let mut rows: Vec<SubscriptionRow> =
             self.sessions.values().flat_map(subscription_rows).collect();
         rows.sort_unstable_by(|a, b| {
-            (a.client_id.as_str(), a.filter.as_str()).cmp(&(b.client_id.as_str(), b.filter.as_str()))
+            (a.client_id.as_str(), a.filter.as_str())
+                .cmp(&(b.client_id.as_str(), b.filter.as_str()))
         });
         rows
     }
@@ -324,9 +325,9 @@ impl Broker {
         tracing::info!("Client {client_id} disconnected by an administrator (admin API).");
         if conn.protocol.is_v5() {
             let mut disconnect = Disconnect::new(ReasonCode::AdministrativeAction);
-            disconnect
-                .properties
-                .push(Property::ReasonString("disconnected by an administrator".into()));
+            disconnect.properties.push(Property::ReasonString(
+                "disconnected by an administrator".into(),
+            ));
             let packet = crate::broker::fit_reason_string(disconnect.into(), conn);
             self.out.send(id, conn, &mut self.stats, packet);
         }
@@ -337,7 +338,11 @@ impl Broker {
     /// Ends `client_id`'s session: kicks its connection if it has one
     /// (as [`Broker::admin_kick`]), then forgets its subscriptions and
     /// queued messages.
-    pub fn admin_discard_session(&mut self, now: Instant, client_id: &str) -> Result<(), AdminError> {
+    pub fn admin_discard_session(
+        &mut self,
+        now: Instant,
+        client_id: &str,
+    ) -> Result<(), AdminError> {
         self.now = now;
         let key = *self
             .by_client_id
@@ -427,7 +432,9 @@ impl Broker {
     }
 }
 
-fn subscription_rows(session: &crate::session::Session) -> impl Iterator<Item = SubscriptionRow> + '_ {
+fn subscription_rows(
+    session: &crate::session::Session,
+) -> impl Iterator<Item = SubscriptionRow> + '_ {
     session
         .subscriptions
         .iter()
@@ -746,10 +753,9 @@ mod tests {
             .unwrap();
         w.pump();
         assert!(matched);
-        assert!(w
-            .received_by(sub)
-            .iter()
-            .any(|p| matches!(p, Packet::Publish(p) if p.payload == "hi" && p.qos == QoS::AtLeastOnce)));
+        assert!(w.received_by(sub).iter().any(
+            |p| matches!(p, Packet::Publish(p) if p.payload == "hi" && p.qos == QoS::AtLeastOnce)
+        ));
         let bad = |topic: &str| AdminPublish {
             topic: topic.into(),
             payload: Bytes::new(),

@@ -34,7 +34,10 @@ async fn get(broker: &TestBroker, path: &str) -> (u16, Value) {
         .get("content-type")
         .map(|v| v.to_str().unwrap().to_string())
         .unwrap_or_default();
-    assert!(ct.starts_with("application/json"), "{path}: content-type {ct}");
+    assert!(
+        ct.starts_with("application/json"),
+        "{path}: content-type {ct}"
+    );
     (status, r.json().await.unwrap())
 }
 
@@ -149,9 +152,7 @@ async fn persistent_session_stays_after_kick_until_discarded() {
     let mut opts = support::v4::options(&broker, "keeper");
     opts.set_clean_session(false);
     let (mut keeper, _) = support::v4::Client::connect_with(opts).await;
-    keeper
-        .subscribe("k/#", rumqttc::QoS::AtLeastOnce)
-        .await;
+    keeper.subscribe("k/#", rumqttc::QoS::AtLeastOnce).await;
     let (status, _) = delete(&broker, "/api/v1/clients/keeper").await;
     assert_eq!(status, 204);
     keeper.closed().await;
@@ -161,7 +162,10 @@ async fn persistent_session_stays_after_kick_until_discarded() {
     let (status, err) = delete(&broker, "/api/v1/clients/keeper").await;
     assert_eq!(status, 409, "kicking an offline session: {err}");
     let (_, topics) = get(&broker, "/api/v1/topics").await;
-    assert_eq!(topics["data"], json!([{ "filter": "k/#", "subscribers": 1 }]));
+    assert_eq!(
+        topics["data"],
+        json!([{ "filter": "k/#", "subscribers": 1 }])
+    );
 
     let (status, _) = delete(&broker, "/api/v1/clients/keeper/session").await;
     assert_eq!(status, 204);
@@ -207,7 +211,8 @@ async fn retained_messages_list_read_and_delete() {
     let broker = TestBroker::start();
     let (mut p, _) = Client::connect(&broker, "retainer").await;
     p.publish("r/1", QoS::AtLeastOnce, true, b"one").await;
-    p.publish("r/2", QoS::AtLeastOnce, true, &[0xff, 0x00]).await;
+    p.publish("r/2", QoS::AtLeastOnce, true, &[0xff, 0x00])
+        .await;
     p.publish("s/1", QoS::AtLeastOnce, true, b"other").await;
 
     let (_, page) = get(&broker, "/api/v1/retained?filter=r/%23").await;
@@ -302,8 +307,16 @@ async fn bad_requests_get_4xx_with_a_json_error_naming_the_problem() {
     for (body, status, needle) in [
         (json!({ "topic": "a/+" }), 400, "a/+"),
         (json!({ "topic": "a", "qos": 3 }), 400, "qos"),
-        (json!({ "topic": "a", "payload": "!!", "payload_encoding": "base64" }), 400, "base64"),
-        (json!({ "topic": "a", "payload_encoding": "hex" }), 400, "payload_encoding"),
+        (
+            json!({ "topic": "a", "payload": "!!", "payload_encoding": "base64" }),
+            400,
+            "base64",
+        ),
+        (
+            json!({ "topic": "a", "payload_encoding": "hex" }),
+            400,
+            "payload_encoding",
+        ),
         (json!({ "topic": "$SYS/x" }), 422, "$SYS"),
         (json!({ "payload": "no topic" }), 400, "topic"),
         (json!({ "topic": "a", "colour": "red" }), 400, "colour"),
@@ -325,7 +338,10 @@ async fn bad_requests_get_4xx_with_a_json_error_naming_the_problem() {
         .unwrap();
     assert_eq!(r.status(), 400);
     let err: Value = r.json().await.unwrap();
-    assert!(err["message"].as_str().unwrap().contains("request body"), "{err}");
+    assert!(
+        err["message"].as_str().unwrap().contains("request body"),
+        "{err}"
+    );
     for path in [
         "/api/v1/clients?page=0",
         "/api/v1/clients?limit=5000",
@@ -390,7 +406,10 @@ async fn broker_info_config_sys_health_and_metrics() {
     assert!(sample("hornet_messages_received_total{qos=\"1\"}") >= 1.0);
     assert!(sample("hornet_messages_sent_total{qos=\"1\"}") >= 1.0);
     assert_eq!(sample("hornet_subscriptions"), 1.0);
-    assert_eq!(sample("hornet_messages_dropped_total{reason=\"queue_full\"}"), 0.0);
+    assert_eq!(
+        sample("hornet_messages_dropped_total{reason=\"queue_full\"}"),
+        0.0
+    );
     assert!(sample("hornet_bytes_received_total") > 0.0);
 
     // The chart's history: a sample every 5 s, so the first rate appears

@@ -58,8 +58,12 @@ async fn dashboard_shows_a_client_kicks_it_and_deletes_a_retained_message() {
     }
     let broker = common::TestBroker::start();
     let (mut victim, _) = Client::connect(&broker, "browser-victim").await;
-    victim.publish("dash/keep", QoS::AtLeastOnce, true, b"stay").await;
-    victim.publish("dash/drop", QoS::AtLeastOnce, true, b"go").await;
+    victim
+        .publish("dash/keep", QoS::AtLeastOnce, true, b"stay")
+        .await;
+    victim
+        .publish("dash/drop", QoS::AtLeastOnce, true, b"go")
+        .await;
 
     let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/artifacts");
     std::fs::create_dir_all(&shots).unwrap();
@@ -70,7 +74,13 @@ async fn dashboard_shows_a_client_kicks_it_and_deletes_a_retained_message() {
             "dashboard.mjs",
             Command::new("node")
                 .current_dir(browser_dir())
-                .args(["dashboard.mjs", &url, "browser-victim", "dash/drop", &shots_arg])
+                .args([
+                    "dashboard.mjs",
+                    &url,
+                    "browser-victim",
+                    "dash/drop",
+                    &shots_arg,
+                ])
                 .env("CHROMIUM", chromium()),
             "nodejs (apt-get install nodejs npm)",
         );

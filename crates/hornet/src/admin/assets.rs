@@ -32,7 +32,10 @@ fn file(content_type: &'static str, body: &'static str) -> impl IntoResponse {
 /// The dashboard's routes.
 pub(crate) fn routes() -> Router<State> {
     Router::new()
-        .route("/", get(|| async { file("text/html; charset=utf-8", INDEX) }))
+        .route(
+            "/",
+            get(|| async { file("text/html; charset=utf-8", INDEX) }),
+        )
         .route(
             "/dashboard/app.js",
             get(|| async { file("text/javascript; charset=utf-8", APP) }),

@@ -65,9 +65,7 @@ fn check(state: &State, header: &str) -> Result<(), &'static str> {
             .decode(encoded.trim())
             .map_err(|_| "malformed Basic credentials")?;
         let text = String::from_utf8(decoded).map_err(|_| "malformed Basic credentials")?;
-        let (user, password) = text
-            .split_once(':')
-            .ok_or("malformed Basic credentials")?;
+        let (user, password) = text.split_once(':').ok_or("malformed Basic credentials")?;
         if !admin.users.iter().any(|u| u == user) {
             return Err("not an admin user");
         }

@@ -13,16 +13,15 @@ use crate::config::AllowAnonymous;
 
 /// `GET /api/v1/broker`
 pub(crate) async fn info(AxumState(state): AxumState<State>) -> Json<Value> {
-    let (connected, sessions, subscriptions, retained, uptime) =
-        state.shared.with_core(|core| {
-            (
-                core.clients_connected(),
-                core.session_count(),
-                core.subscription_count(),
-                core.retained_count(),
-                core.uptime(Instant::now()),
-            )
-        });
+    let (connected, sessions, subscriptions, retained, uptime) = state.shared.with_core(|core| {
+        (
+            core.clients_connected(),
+            core.session_count(),
+            core.subscription_count(),
+            core.retained_count(),
+            core.uptime(Instant::now()),
+        )
+    });
     let mut listeners: Vec<Value> = state
         .listeners
         .iter()

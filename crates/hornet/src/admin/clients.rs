@@ -161,16 +161,20 @@ pub(crate) async fn list(
     let rows = state.shared.with_core(|core| core.admin_clients());
     let rows: Vec<ClientView> = rows
         .into_iter()
-        .filter(|r| q.client_id.as_ref().map_or(true, |p| r.client_id.starts_with(p.as_str())))
+        .filter(|r| {
+            q.client_id
+                .as_ref()
+                .map_or(true, |p| r.client_id.starts_with(p.as_str()))
+        })
         .filter(|r| {
             q.username
                 .as_ref()
                 .map_or(true, |u| r.username.as_deref() == Some(u.as_str()))
         })
         .filter(|r| {
-            q.address
-                .as_ref()
-                .map_or(true, |a| r.peer.is_some_and(|p| p.to_string().contains(a.as_str())))
+            q.address.as_ref().map_or(true, |a| {
+                r.peer.is_some_and(|p| p.to_string().contains(a.as_str()))
+            })
         })
         .filter(|r| {
             q.protocol

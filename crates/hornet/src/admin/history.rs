@@ -54,7 +54,8 @@ fn now_ms() -> u64 {
 
 impl History {
     fn take(&self, shared: &Shared) {
-        let (s, clients) = shared.with_core(|core| (core.stats().clone(), core.clients_connected()));
+        let (s, clients) =
+            shared.with_core(|core| (core.stats().clone(), core.clients_connected()));
         let sample = Sample {
             at_ms: now_ms(),
             received: s.publish_received,

@@ -39,7 +39,10 @@ pub(crate) async fn metrics(AxumState(state): AxumState<State>) -> impl IntoResp
         uptime: core.uptime(Instant::now()).as_secs_f64(),
     });
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         render(&f),
     )
 }
@@ -57,33 +60,147 @@ fn one(out: &mut String, name: &str, kind: &str, help: &str, value: impl std::fm
 fn render(f: &Figures) -> String {
     let s = &f.stats;
     let mut out = String::with_capacity(4096);
-    one(&mut out, "hornet_uptime_seconds", "gauge", "Seconds since the broker started.", format!("{:.3}", f.uptime));
-    one(&mut out, "hornet_clients_connected", "gauge", "Clients connected now.", f.connected);
-    one(&mut out, "hornet_clients_maximum", "gauge", "Most clients connected at once.", s.clients_maximum);
-    one(&mut out, "hornet_sessions", "gauge", "Sessions, connected or not.", f.sessions);
-    one(&mut out, "hornet_connections_total", "counter", "TCP connections accepted.", s.connections_total);
-    one(&mut out, "hornet_subscriptions", "gauge", "Subscriptions across all sessions.", f.subscriptions);
-    one(&mut out, "hornet_retained_messages", "gauge", "Retained messages stored.", f.retained);
-    one(&mut out, "hornet_queued_messages", "gauge", "Messages waiting in session queues.", f.queued.0);
-    one(&mut out, "hornet_queued_bytes", "gauge", "Payload bytes waiting in session queues.", f.queued.1);
-    one(&mut out, "hornet_inflight_messages", "gauge", "QoS 1/2 messages sent and not yet acknowledged.", f.inflight);
-    one(&mut out, "hornet_packets_received_total", "counter", "MQTT packets received, all types.", s.messages_received);
-    one(&mut out, "hornet_packets_sent_total", "counter", "MQTT packets sent, all types.", s.messages_sent);
-    family(&mut out, "hornet_messages_received_total", "counter", "PUBLISH packets received from clients, by QoS.");
+    one(
+        &mut out,
+        "hornet_uptime_seconds",
+        "gauge",
+        "Seconds since the broker started.",
+        format!("{:.3}", f.uptime),
+    );
+    one(
+        &mut out,
+        "hornet_clients_connected",
+        "gauge",
+        "Clients connected now.",
+        f.connected,
+    );
+    one(
+        &mut out,
+        "hornet_clients_maximum",
+        "gauge",
+        "Most clients connected at once.",
+        s.clients_maximum,
+    );
+    one(
+        &mut out,
+        "hornet_sessions",
+        "gauge",
+        "Sessions, connected or not.",
+        f.sessions,
+    );
+    one(
+        &mut out,
+        "hornet_connections_total",
+        "counter",
+        "TCP connections accepted.",
+        s.connections_total,
+    );
+    one(
+        &mut out,
+        "hornet_subscriptions",
+        "gauge",
+        "Subscriptions across all sessions.",
+        f.subscriptions,
+    );
+    one(
+        &mut out,
+        "hornet_retained_messages",
+        "gauge",
+        "Retained messages stored.",
+        f.retained,
+    );
+    one(
+        &mut out,
+        "hornet_queued_messages",
+        "gauge",
+        "Messages waiting in session queues.",
+        f.queued.0,
+    );
+    one(
+        &mut out,
+        "hornet_queued_bytes",
+        "gauge",
+        "Payload bytes waiting in session queues.",
+        f.queued.1,
+    );
+    one(
+        &mut out,
+        "hornet_inflight_messages",
+        "gauge",
+        "QoS 1/2 messages sent and not yet acknowledged.",
+        f.inflight,
+    );
+    one(
+        &mut out,
+        "hornet_packets_received_total",
+        "counter",
+        "MQTT packets received, all types.",
+        s.messages_received,
+    );
+    one(
+        &mut out,
+        "hornet_packets_sent_total",
+        "counter",
+        "MQTT packets sent, all types.",
+        s.messages_sent,
+    );
+    family(
+        &mut out,
+        "hornet_messages_received_total",
+        "counter",
+        "PUBLISH packets received from clients, by QoS.",
+    );
     for (qos, n) in s.publish_received_by_qos.iter().enumerate() {
         let _ = writeln!(out, "hornet_messages_received_total{{qos=\"{qos}\"}} {n}");
     }
-    family(&mut out, "hornet_messages_sent_total", "counter", "PUBLISH packets sent to clients, by QoS.");
+    family(
+        &mut out,
+        "hornet_messages_sent_total",
+        "counter",
+        "PUBLISH packets sent to clients, by QoS.",
+    );
     for (qos, n) in s.publish_sent_by_qos.iter().enumerate() {
         let _ = writeln!(out, "hornet_messages_sent_total{{qos=\"{qos}\"}} {n}");
     }
-    one(&mut out, "hornet_bytes_received_total", "counter", "Bytes received from clients.", s.bytes_received);
-    one(&mut out, "hornet_bytes_sent_total", "counter", "Bytes written to client sockets.", s.bytes_sent);
+    one(
+        &mut out,
+        "hornet_bytes_received_total",
+        "counter",
+        "Bytes received from clients.",
+        s.bytes_received,
+    );
+    one(
+        &mut out,
+        "hornet_bytes_sent_total",
+        "counter",
+        "Bytes written to client sockets.",
+        s.bytes_sent,
+    );
     family(&mut out, "hornet_messages_dropped_total", "counter", "Messages dropped: queue_full (a session's queue was full), other (over a client's Maximum Packet Size, or a shared subscription group with no member left).");
-    let _ = writeln!(out, "hornet_messages_dropped_total{{reason=\"queue_full\"}} {}", s.dropped_queue_full);
-    let _ = writeln!(out, "hornet_messages_dropped_total{{reason=\"other\"}} {}", s.publish_dropped.saturating_sub(s.dropped_queue_full));
-    one(&mut out, "hornet_auth_failures_total", "counter", "CONNECTs refused for bad credentials or as not authorized.", s.auth_failures);
-    one(&mut out, "hornet_admin_published_total", "counter", "Messages published through the admin API.", s.admin_published);
+    let _ = writeln!(
+        out,
+        "hornet_messages_dropped_total{{reason=\"queue_full\"}} {}",
+        s.dropped_queue_full
+    );
+    let _ = writeln!(
+        out,
+        "hornet_messages_dropped_total{{reason=\"other\"}} {}",
+        s.publish_dropped.saturating_sub(s.dropped_queue_full)
+    );
+    one(
+        &mut out,
+        "hornet_auth_failures_total",
+        "counter",
+        "CONNECTs refused for bad credentials or as not authorized.",
+        s.auth_failures,
+    );
+    one(
+        &mut out,
+        "hornet_admin_published_total",
+        "counter",
+        "Messages published through the admin API.",
+        s.admin_published,
+    );
     out
 }
 

@@ -73,17 +73,15 @@ pub(crate) async fn bind(config: &Config) -> io::Result<TcpListener> {
 /// `/api/v1/broker/history`, until the tasks are aborted.
 pub(crate) fn spawn(listener: TcpListener, state: AdminState) -> Vec<JoinHandle<()>> {
     let state = Arc::new(state);
-    let sampler = tokio::spawn(history::sample(
-        state.history.clone(),
-        state.shared.clone(),
-    ));
+    let sampler = tokio::spawn(history::sample(state.history.clone(), state.shared.clone()));
     let app = router(state);
     let server = tokio::spawn(async move {
         if let Err(e) = axum::serve(
             listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .await {
+        .await
+        {
             tracing::error!("The admin listener stopped: {e}");
         }
     });
@@ -138,7 +136,9 @@ async fn health() -> axum::Json<serde_json::Value> {
 }
 
 /// Readiness: the core answers (its lock can be taken) and listeners are bound.
-async fn ready(axum::extract::State(state): axum::extract::State<State>) -> axum::Json<serde_json::Value> {
+async fn ready(
+    axum::extract::State(state): axum::extract::State<State>,
+) -> axum::Json<serde_json::Value> {
     let clients = state.shared.with_core(|core| core.clients_connected());
     axum::Json(serde_json::json!({
         "status": "ready",

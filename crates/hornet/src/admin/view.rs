@@ -89,8 +89,7 @@ impl PublishProperties {
                 Property::ContentType(v) => out.content_type = Some(v.to_string()),
                 Property::ResponseTopic(v) => out.response_topic = Some(v.to_string()),
                 Property::CorrelationData(v) => {
-                    out.correlation_data =
-                        Some(base64::engine::general_purpose::STANDARD.encode(v))
+                    out.correlation_data = Some(base64::engine::general_purpose::STANDARD.encode(v))
                 }
                 Property::UserProperty(k, v) => out.user_properties.push(UserProperty {
                     key: k.to_string(),

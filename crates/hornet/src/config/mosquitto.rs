@@ -658,6 +658,25 @@ mod tests {
     }
 
     #[test]
+    fn admin_keys() {
+        let c = parse(
+            "admin_listener 9090 0.0.0.0\nadmin_token s3cret\nadmin_user alice\nadmin_user bob\n",
+        )
+        .config;
+        assert!(c.admin.enabled);
+        assert_eq!(c.admin.port, 9090);
+        assert_eq!(c.admin.bind, std::net::IpAddr::from([0, 0, 0, 0]));
+        assert_eq!(c.admin.token.as_deref(), Some("s3cret"));
+        assert_eq!(c.admin.users, ["alice", "bob"]);
+        assert!(!parse("admin_enabled false\n").config.admin.enabled);
+        let err = error("admin_listener 9090 0.0.0.0\n");
+        assert!(err.reason.contains("needs credentials"), "{err}");
+        let err = error("admin_listener\n");
+        assert!(err.reason.contains("admin_listener needs a port"), "{err}");
+        assert_eq!(err.line, Some(1));
+    }
+
+    #[test]
     fn port_sets_the_default_listener() {
         let c = parse("port 1884\n").config;
         assert_eq!(c.listeners, vec![listener(1884, None)]);

@@ -266,7 +266,8 @@ pub(crate) fn parse(text: &str, origin: &Path) -> Result<Loaded, ConfigError> {
             admin.enabled = b;
         }
         if let Some(bind) = a.bind {
-            admin.bind = bind_address_from("bind", bind.get_ref()).map_err(|r| fail(bind.span(), r))?;
+            admin.bind =
+                bind_address_from("bind", bind.get_ref()).map_err(|r| fail(bind.span(), r))?;
         }
         if let Some(port) = a.port {
             admin.port = port;
@@ -296,7 +297,7 @@ fn line_at(text: &str, offset: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{parse_toml, Limits, Log};
+    use super::super::{parse_toml, Admin, Limits, Log};
     use super::*;
     use std::path::PathBuf;
 
@@ -348,6 +349,13 @@ queue_qos0_messages = true
 verbose = true
 connection_messages = false
 types = ["error", "warning"]
+
+[admin]
+enabled = true
+bind = "0.0.0.0"
+port = 18084
+token = "t0ken"
+users = ["alice"]
 "#,
         );
         assert_eq!(
@@ -380,6 +388,13 @@ types = ["error", "warning"]
                     verbose: true,
                     connection_messages: false,
                     types: vec!["error".into(), "warning".into()],
+                },
+                admin: Admin {
+                    enabled: true,
+                    bind: "0.0.0.0".parse().unwrap(),
+                    port: 18084,
+                    token: Some("t0ken".into()),
+                    users: vec!["alice".into()],
                 },
                 source: Some(PathBuf::from("hornet.toml")),
             }
@@ -443,6 +458,26 @@ shared_group_strategies = { workers = "hash_clientid" }
             err.reason.contains("receive_maximum must be 1 to 65535"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn admin_table_and_its_safe_default() {
+        let c = parse("[admin]\nenabled = false\nport = 9000\n");
+        assert!(!c.admin.enabled);
+        assert_eq!(c.admin.port, 9000);
+        assert_eq!(c.admin.bind, std::net::IpAddr::from([127, 0, 0, 1]));
+        let err = error("[admin]\nbind = \"0.0.0.0\"\n");
+        assert!(err.reason.contains("needs credentials"), "{err}");
+        let err = error("[admin]\nbind = \"0.0.0.0\"\ntoken = \"\"\n");
+        assert!(err.reason.contains("must not be empty"), "{err}");
+        // Off, an open address is fine: nothing listens.
+        assert!(
+            !parse("[admin]\nenabled = false\nbind = \"::\"\n")
+                .admin
+                .enabled
+        );
+        let err = error("[admin]\nbind = \"example.com\"\n");
+        assert!(err.reason.contains("bind must be an IP address"), "{err}");
     }
 
     #[test]
