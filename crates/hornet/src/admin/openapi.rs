@@ -1,6 +1,8 @@
 //! `GET /api/v1/openapi.json`: the OpenAPI 3.0 document describing every
-//! endpoint, hand-written in `openapi.json` beside this file (checked
-//! against the server by schemathesis in CI, `tests/admin_schemathesis.rs`).
+//! endpoint, `openapi.json` beside this file. It is written as a Python
+//! description in `scripts/admin_openapi.py` and committed as JSON
+//! (`python3 scripts/admin_openapi.py > crates/hornet/src/admin/openapi.json`);
+//! schemathesis checks the server against it (`tests/admin_schemathesis.rs`).
 
 use axum::http::header;
 use axum::response::IntoResponse;

@@ -17,6 +17,8 @@
 //! max_connections = 10000
 //! [log]
 //! verbose = false
+//! [admin]
+//! port = 18083
 //! ```
 
 use std::fmt;
