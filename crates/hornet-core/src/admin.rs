@@ -4,8 +4,10 @@
 //! Snapshots ([`Broker::admin_clients`], [`Broker::admin_client`],
 //! [`Broker::admin_subscriptions`], [`Broker::admin_topic_tree`],
 //! [`Broker::admin_retained`]) copy out plain data, so the shell holds the
-//! core's lock only while copying and pages, filters and serializes
-//! outside it. Times are `Instant`s; the shell turns them into ages.
+//! core's lock only while copying and sorts, pages, filters and serializes
+//! outside it. Lists therefore come in no particular order, and ids are
+//! `ByteString`s (a reference count, not a copy). Times are `Instant`s;
+//! the shell turns them into ages.
 //!
 //! Commands ([`Broker::admin_kick`], [`Broker::admin_discard_session`],
 //! [`Broker::admin_delete_retained`], [`Broker::admin_publish`]) are
@@ -18,6 +20,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use bytestring::ByteString;
 use hornet_codec::{Disconnect, Properties, Property, Protocol, Publish, QoS, ReasonCode};
 
 use crate::broker::{Broker, Phase};
@@ -26,11 +29,11 @@ use crate::broker::{Broker, Phase};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientRow {
     /// The client identifier.
-    pub client_id: String,
+    pub client_id: ByteString,
     /// Whether a connection is attached to the session.
     pub connected: bool,
     /// The CONNECT User Name of the live connection (none while offline).
-    pub username: Option<String>,
+    pub username: Option<ByteString>,
     /// The peer address of the live connection.
     pub peer: Option<SocketAddr>,
     /// The local port of the listener the connection came in on.
@@ -55,9 +58,9 @@ pub struct ClientRow {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubscriptionRow {
     /// The subscribing client.
-    pub client_id: String,
+    pub client_id: ByteString,
     /// The topic filter as subscribed (with `$share/NAME/` if shared).
-    pub filter: String,
+    pub filter: ByteString,
     /// The QoS granted.
     pub qos: QoS,
     /// MQTT 5 No Local.
@@ -182,9 +185,9 @@ impl Broker {
             .and_then(|id| self.conns.get(&id))
             .filter(|c| c.phase == Phase::Active);
         Some(ClientRow {
-            client_id: session.client_id.to_string(),
+            client_id: session.client_id.clone(),
             connected: conn.is_some(),
-            username: conn.and_then(|c| c.username.as_ref().map(|u| u.to_string())),
+            username: conn.and_then(|c| c.username.clone()),
             peer: conn.map(|c| c.info.peer),
             listener_port: conn.map(|c| c.info.listener_port),
             protocol: session.protocol,
@@ -201,15 +204,12 @@ impl Broker {
         })
     }
 
-    /// Every session, connected or not, sorted by client id.
+    /// Every session, connected or not, in no particular order.
     pub fn admin_clients(&self) -> Vec<ClientRow> {
-        let mut rows: Vec<ClientRow> = self
-            .by_client_id
+        self.by_client_id
             .values()
             .filter_map(|&key| self.client_row(key))
-            .collect();
-        rows.sort_unstable_by(|a, b| a.client_id.cmp(&b.client_id));
-        rows
+            .collect()
     }
 
     /// One client's connection, session, subscriptions and will.
@@ -249,15 +249,9 @@ impl Broker {
         })
     }
 
-    /// Every subscription of every session, sorted by client id then filter.
+    /// Every subscription of every session, in no particular order.
     pub fn admin_subscriptions(&self) -> Vec<SubscriptionRow> {
-        let mut rows: Vec<SubscriptionRow> =
-            self.sessions.values().flat_map(subscription_rows).collect();
-        rows.sort_unstable_by(|a, b| {
-            (a.client_id.as_str(), a.filter.as_str())
-                .cmp(&(b.client_id.as_str(), b.filter.as_str()))
-        });
-        rows
+        self.sessions.values().flat_map(subscription_rows).collect()
     }
 
     /// The subscription index: each filter in use and how many sessions
@@ -278,7 +272,7 @@ impl Broker {
             .collect()
     }
 
-    /// The retained messages whose topics match `filter`, sorted by topic.
+    /// The retained messages whose topics match `filter`, in no particular order.
     /// The filter must be valid (see [`hornet_codec::topic::validate_filter`]).
     pub fn admin_retained(&self, filter: &str) -> Result<Vec<RetainedRow>, AdminError> {
         check_filter(filter)?;
@@ -292,7 +286,6 @@ impl Broker {
                 stored: r.stored,
             })
         });
-        rows.sort_unstable_by(|a, b| a.topic.cmp(&b.topic));
         Ok(rows)
     }
 
@@ -419,11 +412,12 @@ impl Broker {
         now.saturating_duration_since(self.started)
     }
 
-    /// Messages waiting in every session's queue, and their payload bytes.
-    pub fn queued_totals(&self) -> (usize, usize) {
-        self.sessions
-            .values()
-            .fold((0, 0), |(n, b), s| (n + s.queue.len(), b + s.queued_bytes))
+    /// Messages waiting in every session's queue, their payload bytes, and
+    /// the longest queue.
+    pub fn queued_totals(&self) -> (usize, usize, usize) {
+        self.sessions.values().fold((0, 0, 0), |(n, b, m), s| {
+            (n + s.queue.len(), b + s.queued_bytes, m.max(s.queue.len()))
+        })
     }
 
     /// QoS 1/2 messages in flight across every session.
@@ -439,8 +433,8 @@ fn subscription_rows(
         .subscriptions
         .iter()
         .map(move |(filter, sub)| SubscriptionRow {
-            client_id: session.client_id.to_string(),
-            filter: filter.to_string(),
+            client_id: session.client_id.clone(),
+            filter: filter.clone(),
             qos: sub.options.qos,
             no_local: sub.options.no_local,
             retain_as_published: sub.options.retain_as_published,
@@ -577,7 +571,8 @@ mod tests {
             .connection_closed(w.now, b, crate::CloseCause::PeerClosed);
         w.pump();
 
-        let rows = w.broker.admin_clients();
+        let mut rows = w.broker.admin_clients();
+        rows.sort_unstable_by(|a, b| a.client_id.cmp(&b.client_id));
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].client_id, "alice");
         assert!(rows[0].connected);
@@ -711,13 +706,14 @@ mod tests {
         for t in ["home/a", "home/b", "work/a"] {
             retain(&mut w, t);
         }
-        let home: Vec<String> = w
+        let mut home: Vec<String> = w
             .broker
             .admin_retained("home/+")
             .unwrap()
             .into_iter()
             .map(|r| r.topic)
             .collect();
+        home.sort_unstable();
         assert_eq!(home, ["home/a", "home/b"]);
         assert!(w.broker.admin_retained_one("work/a").is_some());
         assert!(w.broker.admin_retained_one("work").is_none());

@@ -527,6 +527,15 @@ fn non_loopback_admin_without_credentials_refuses_to_start() {
         .err()
         .expect("refused");
     assert!(err.to_string().contains("admin_token"), "{err}");
+    let mut config = hornet::config::Config::default();
+    config.admin.port = 0;
+    config.admin.users = vec!["alice".into()];
+    config.listeners[0].port = 0;
+    let err = rt
+        .block_on(hornet::server::Server::start(&config))
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("no password_file"), "{err}");
     assert!(hornet::config::parse_mosquitto(
         "admin_listener 18083 0.0.0.0\nadmin_token t\n",
         std::path::Path::new("a.conf"),

@@ -53,9 +53,9 @@ pub(crate) struct ClientView {
 impl From<ClientRow> for ClientView {
     fn from(r: ClientRow) -> Self {
         ClientView {
-            client_id: r.client_id,
+            client_id: r.client_id.to_string(),
             connected: r.connected,
-            username: r.username,
+            username: r.username.map(|u| u.to_string()),
             address: r.peer.map(|p| p.to_string()),
             listener_port: r.listener_port,
             protocol: protocol_name(r.protocol),
@@ -84,8 +84,8 @@ pub(crate) struct SubscriptionView {
 impl From<SubscriptionRow> for SubscriptionView {
     fn from(s: SubscriptionRow) -> Self {
         SubscriptionView {
-            client_id: s.client_id,
-            filter: s.filter,
+            client_id: s.client_id.to_string(),
+            filter: s.filter.to_string(),
             qos: s.qos as u8,
             no_local: s.no_local,
             retain_as_published: s.retain_as_published,
@@ -158,7 +158,8 @@ pub(crate) async fn list(
             )));
         }
     }
-    let rows = state.shared.with_core(|core| core.admin_clients());
+    let mut rows = state.shared.with_core(|core| core.admin_clients());
+    rows.sort_unstable_by(|a, b| a.client_id.cmp(&b.client_id));
     let rows: Vec<ClientView> = rows
         .into_iter()
         .filter(|r| {

@@ -21,7 +21,7 @@ struct Figures {
     sessions: usize,
     subscriptions: usize,
     retained: usize,
-    queued: (usize, usize),
+    queued: (usize, usize, usize),
     inflight: usize,
     uptime: f64,
 }
@@ -125,6 +125,13 @@ fn render(f: &Figures) -> String {
     );
     one(
         &mut out,
+        "hornet_queue_depth_max",
+        "gauge",
+        "Messages in the longest session queue.",
+        f.queued.2,
+    );
+    one(
+        &mut out,
         "hornet_inflight_messages",
         "gauge",
         "QoS 1/2 messages sent and not yet acknowledged.",
@@ -220,7 +227,7 @@ mod tests {
             sessions: 3,
             subscriptions: 4,
             retained: 1,
-            queued: (7, 70),
+            queued: (7, 70, 5),
             inflight: 1,
             uptime: 1.5,
         };

@@ -52,7 +52,8 @@ pub(crate) async fn list(
 ) -> Result<Json<Page<RetainedView>>, ApiError> {
     let Query(q) = query?;
     let filter = q.filter.as_deref().unwrap_or("#");
-    let rows = state.shared.with_core(|core| core.admin_retained(filter))?;
+    let mut rows = state.shared.with_core(|core| core.admin_retained(filter))?;
+    rows.sort_unstable_by(|a, b| a.topic.cmp(&b.topic));
     let rows = rows.into_iter().map(Into::into).collect();
     Ok(Json(
         PageQuery {

@@ -29,10 +29,15 @@ pub(crate) async fn list(
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<Page<SubscriptionView>>, ApiError> {
     let Query(q) = query?;
-    let rows = state.shared.with_core(|core| core.admin_subscriptions());
+    let mut rows = state.shared.with_core(|core| core.admin_subscriptions());
+    rows.sort_unstable_by(|a, b| (&a.client_id, &a.filter).cmp(&(&b.client_id, &b.filter)));
     let rows: Vec<SubscriptionView> = rows
         .into_iter()
-        .filter(|s| q.client_id.as_ref().map_or(true, |c| &s.client_id == c))
+        .filter(|s| {
+            q.client_id
+                .as_ref()
+                .map_or(true, |c| s.client_id == c.as_str())
+        })
         .filter(|s| {
             q.filter
                 .as_ref()

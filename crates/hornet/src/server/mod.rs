@@ -166,8 +166,15 @@ impl Server {
         let started = Instant::now();
         let mut broker = Broker::new(settings, started);
         let admin_users = match &users {
-            Some(users) if !config.admin.users.is_empty() => Some(Arc::new(users.clone())),
-            _ => None,
+            _ if config.admin.users.is_empty() || !config.admin.enabled => None,
+            Some(users) => Some(Arc::new(users.clone())),
+            None => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "admin users are configured but there is no password_file to check \
+                     their passwords: set password_file, or use an admin token",
+                ))
+            }
         };
         if let Some(users) = users {
             broker.set_authenticator(Box::new(hornet_auth::FileAuthenticator::new(users)));
