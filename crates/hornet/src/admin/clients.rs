@@ -160,7 +160,7 @@ pub(crate) async fn list(
     }
     let mut rows = state.shared.with_core(|core| core.admin_clients());
     rows.sort_unstable_by(|a, b| a.client_id.cmp(&b.client_id));
-    let rows: Vec<ClientView> = rows
+    let rows: Vec<ClientRow> = rows
         .into_iter()
         .filter(|r| {
             q.client_id
@@ -183,14 +183,14 @@ pub(crate) async fn list(
                 .map_or(true, |p| protocol_name(r.protocol) == p)
         })
         .filter(|r| q.connected.map_or(true, |c| r.connected == c))
-        .map(Into::into)
         .collect();
     Ok(Json(
         PageQuery {
             page: q.page,
             limit: q.limit,
         }
-        .apply(rows)?,
+        .apply(rows)?
+        .map(ClientView::from),
     ))
 }
 

@@ -34,6 +34,17 @@ pub(crate) struct Page<T> {
     meta: Meta,
 }
 
+impl<T> Page<T> {
+    /// Converts the items of the page (after paging, so only what is sent
+    /// is converted).
+    pub(crate) fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            data: self.data.into_iter().map(f).collect(),
+            meta: self.meta,
+        }
+    }
+}
+
 impl PageQuery {
     /// Takes page `page` of `items` (already filtered).
     pub(crate) fn apply<T>(self, items: Vec<T>) -> Result<Page<T>, ApiError> {
