@@ -114,4 +114,17 @@ doc = {"openapi": "3.0.3",
 for k, v in pubprops["properties"].items():
     if k != "user_properties":
         v["nullable"] = True
+# Links let schemathesis's stateful phase call the detail operations with
+# ids a list returned (OpenAPI 3.0 runtime expressions).
+def link(op_id, param, expr):
+    return {"operationId": op_id, "parameters": {param: expr}}
+paths["/api/v1/clients"]["get"]["responses"]["200"]["links"] = {
+    "GetClient": link("getClient", "client_id", "$response.body#/data/0/client_id"),
+    "KickClient": link("kickClient", "client_id", "$response.body#/data/0/client_id"),
+    "DiscardSession": link("discardSession", "client_id", "$response.body#/data/0/client_id"),
+}
+paths["/api/v1/retained"]["get"]["responses"]["200"]["links"] = {
+    "GetRetained": link("getRetained", "topic", "$response.body#/data/0/topic"),
+    "DeleteRetained": link("deleteRetainedOne", "topic", "$response.body#/data/0/topic"),
+}
 print(json.dumps(doc, indent=2))

@@ -10,7 +10,7 @@ const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
 const timeout = 10000;
 
 const hardStop = setTimeout(() => { console.error('FAIL dashboard: 60 s hard timeout'); process.exit(2); }, 60000);
-const browser = await chromium.launch({ executablePath, headless: true, args: ['--no-sandbox'] });
+const browser = await chromium.launch({ executablePath, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   const errors = [];
