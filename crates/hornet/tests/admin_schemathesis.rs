@@ -6,6 +6,10 @@
 //! 5xx, every status and body must be the one the document declares, and
 //! invalid input must be refused.
 //!
+//! Hypothesis's `filter_too_much` health check is suppressed: it fires at
+//! random when too many generated topic path parameters cannot be put in a
+//! URL, which says nothing about the API.
+//!
 //! The `positive_data_acceptance` check is left out: topic names and
 //! filters have rules (wildcard placement, no U+0000) that JSON Schema
 //! cannot say, so some "schema-valid" strings are rightly refused with 400.
@@ -56,6 +60,10 @@ async fn schemathesis_finds_no_failure_against_the_openapi_document() {
                 .args(["run", &url])
                 .args(["--max-examples", "20"])
                 .args(["--exclude-checks", "positive_data_acceptance"])
+                // Topic path parameters are often filtered by the generator
+                // (a path segment cannot hold every string); that is a
+                // property of the generator, not of the API.
+                .arg("--suppress-health-check=filter_too_much")
                 .args(["--request-timeout", "10"])
                 .arg("--no-color"),
             "pip install schemathesis",
