@@ -406,9 +406,6 @@ impl Broker {
             // DISCONNECT has no 0x86: a wrong password is 0x87 there.
             self.fail_active(now, id, ReasonCode::NotAuthorized, &why);
         } else {
-            if reason == ReasonCode::BadUserNameOrPassword {
-                self.stats.auth_failures += 1;
-            }
             tracing::warn!("Client {name} refused: {method} authentication failed: {why}.");
             self.refuse(id, reason, Some("authentication failed"));
         }

@@ -180,6 +180,11 @@ pub(crate) struct Conn {
     pub(crate) password: crate::auth::PasswordState,
     /// Publish rate buckets, when a rate is configured.
     pub(crate) rate: Option<crate::limits::RateState>,
+    /// The CONNECT User Name as the client sent it, if any (shown by the
+    /// admin API; the ACL uses `username`, the authenticated one).
+    pub(crate) connect_username: Option<ByteString>,
+    /// When the socket was accepted (for the admin API).
+    pub(crate) opened_at: Instant,
 }
 
 impl Conn {
@@ -210,6 +215,7 @@ impl Out {
         let mut packet = packet;
         if let Packet::Publish(publish) = &mut packet {
             stats.publish_sent += 1;
+            stats.publish_sent_by_qos[publish.qos as usize] += 1;
             if conn.alias_max_out > 0 {
                 crate::publish::alias_outbound(conn, publish);
             }
@@ -383,7 +389,7 @@ impl Broker {
                 info,
                 phase: Phase::AwaitingConnect { deadline },
                 client_id: ByteString::new(),
-                username: None,
+                connect_username: None,
                 protocol: Protocol::V3_1_1,
                 session: None,
                 keep_alive: None,
@@ -399,6 +405,8 @@ impl Broker {
                 auth: None,
                 password: crate::auth::PasswordState::None,
                 rate: None,
+                username: None,
+                opened_at: now,
             },
         );
         self.conn_timers.push(Reverse((deadline, id)));
@@ -410,6 +418,9 @@ impl Broker {
         self.now = now;
         self.stats.messages_received += 1;
         self.stats.bytes_received += wire_len as u64;
+        if let Packet::Publish(publish) = &packet {
+            self.stats.publish_received_by_qos[publish.qos as usize] += 1;
+        }
         let Some(conn) = self.conns.get_mut(&id) else {
             return; // already closed by the broker; late bytes are ignored
         };

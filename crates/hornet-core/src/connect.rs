@@ -149,7 +149,6 @@ impl Broker {
             _ if enhanced.is_some() || cert_user => {}
             Some(true) => {}
             Some(false) => {
-                self.stats.auth_failures += 1;
                 tracing::warn!(
                     "Client {client_id} from {peer} refused: bad user name or password for user '{}'.",
                     connect.username.as_deref().unwrap_or_default()
@@ -268,6 +267,7 @@ impl Broker {
         conn.username = username;
         conn.session = Some(key);
         conn.rate = rate;
+        conn.connect_username = connect.username.as_deref().map(ByteString::from);
         conn.keep_alive =
             (keep_alive > 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500));
         conn.will = connect.will.map(|mut w| {
@@ -397,6 +397,12 @@ impl Broker {
 
     /// Answers CONNACK with `reason` and closes ([MQTT-3.2.2-6]: no session present).
     pub(crate) fn refuse(&mut self, id: ConnId, reason: ReasonCode, text: Option<&str>) {
+        if matches!(
+            reason,
+            ReasonCode::BadUserNameOrPassword | ReasonCode::NotAuthorized
+        ) {
+            self.stats.auth_failures += 1;
+        }
         let conn = self.conns.get_mut(&id).expect("caller checked");
         let mut connack = ConnAck::new(reason, false);
         if let (true, Some(text)) = (conn.protocol.is_v5(), text) {

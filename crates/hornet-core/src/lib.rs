@@ -15,10 +15,12 @@
 //! enhanced authentication), `authorize` (ACL decisions), `connect`, `limits` (per-client limits, rates, flapping), `publish`,
 //! `subscribe`, `timers`, `sys` (one `impl Broker` concern each),
 //! `session` (per-client state), `trie` (subscription index),
-//! `retained` (retained message index), `settings`, `logfmt`.
+//! `retained` (retained message index), `settings`, `logfmt`, `admin`
+//! (snapshots and commands for the admin API).
 
 #![forbid(unsafe_code)]
 
+mod admin;
 mod auth;
 mod authorize;
 mod broker;
@@ -35,6 +37,10 @@ mod sys;
 mod timers;
 pub mod trie;
 
+pub use admin::{
+    AdminError, AdminPublish, ClientDetail, ClientRow, FilterCount, RetainedRow, SubscriptionRow,
+    WillInfo,
+};
 pub use auth::{AuthExchange, AuthStep, Authenticator, PasswordCheck};
 pub use authorize::{Access, Authorizer, Denied, Principal};
 pub use broker::{Action, Broker, CloseCause, ConnId, ConnInfo, QueueState};

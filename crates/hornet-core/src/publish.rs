@@ -468,6 +468,7 @@ impl Broker {
             return;
         }
         self.stats.publish_dropped += 1;
+        self.stats.dropped_queue_full += 1;
         if session.dropping.is_none() {
             session.dropping = Some(session.dropped - 1);
             tracing::warn!(

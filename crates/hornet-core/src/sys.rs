@@ -59,6 +59,16 @@ pub struct Stats {
     pub connect_timeouts: u64,
     /// Packets refused for `max_packet_size`.
     pub packets_too_large: u64,
+    /// PUBLISH packets received, by QoS (0, 1, 2).
+    pub publish_received_by_qos: [u64; 3],
+    /// PUBLISH packets sent, by QoS (0, 1, 2).
+    pub publish_sent_by_qos: [u64; 3],
+    /// Of `publish_dropped`: messages dropped because a session's queue was
+    /// full (the rest were over a client's Maximum Packet Size or lost a
+    /// shared subscription group with no member left).
+    pub dropped_queue_full: u64,
+    /// Messages published through the admin API.
+    pub admin_published: u64,
 }
 
 impl Stats {

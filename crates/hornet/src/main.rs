@@ -158,6 +158,14 @@ fn banner(config: &Config, server: &Server, users: Option<(usize, usize)>) {
         };
         tracing::info!("Opening {kind} listener on {what}{tls}{limits}: {anonymous}.");
     }
+    if let Some(addr) = server.admin_addr() {
+        let access = if config.admin.has_credentials() {
+            "credentials required"
+        } else {
+            "no credentials: loopback only"
+        };
+        tracing::info!("Admin API, /metrics and dashboard on http://{addr}/ ({access}).");
+    }
     tracing::info!(
         "State is kept in memory: sessions and retained messages do not survive a restart."
     );

@@ -53,6 +53,8 @@ pub struct Config {
     pub sys_interval: u64,
     /// Logging.
     pub log: Log,
+    /// The admin HTTP API, `/metrics` and the dashboard (see `docs/admin.md`).
+    pub admin: Admin,
     /// The file this configuration came from, for the startup banner;
     /// `None` for the built-in defaults.
     pub source: Option<PathBuf>,
@@ -69,8 +71,66 @@ impl Default for Config {
             mqtt: Mqtt::default(),
             sys_interval: 10,
             log: Log::default(),
+            admin: Admin::default(),
             source: None,
         }
+    }
+}
+
+/// The default port of the admin HTTP listener (EMQX's dashboard port).
+pub const DEFAULT_ADMIN_PORT: u16 = 18083;
+
+/// The admin HTTP listener: REST API, `/metrics`, health checks and the
+/// dashboard. On a non-loopback address it needs credentials (a token or
+/// admin users), or the broker refuses to start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Admin {
+    /// Whether the listener runs. Default true.
+    pub enabled: bool,
+    /// Address to bind. Default 127.0.0.1.
+    pub bind: IpAddr,
+    /// TCP port; 0 picks a free one. Default 18083.
+    pub port: u16,
+    /// A bearer token (`Authorization: Bearer TOKEN`). Default none.
+    pub token: Option<String>,
+    /// Users of the `password_file` who may use the API with HTTP Basic
+    /// authentication. Default none.
+    pub users: Vec<String>,
+}
+
+impl Default for Admin {
+    fn default() -> Self {
+        Admin {
+            enabled: true,
+            bind: IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            port: DEFAULT_ADMIN_PORT,
+            token: None,
+            users: Vec::new(),
+        }
+    }
+}
+
+impl Admin {
+    /// Whether any credentials are configured.
+    pub fn has_credentials(&self) -> bool {
+        self.token.is_some() || !self.users.is_empty()
+    }
+
+    /// The safe-default rule: off loopback only with credentials. The
+    /// error says how to fix it.
+    pub fn check(&self) -> Result<(), String> {
+        if self.enabled && !self.bind.is_loopback() && !self.has_credentials() {
+            return Err(format!(
+                "the admin listener on {} needs credentials: set a token (`[admin] token = \"...\"` \
+                 in hornet.toml, `admin_token ...` in mosquitto.conf) or admin users from the \
+                 password_file (`users = [\"name\"]`, `admin_user NAME`), or bind it to 127.0.0.1",
+                self.bind
+            ));
+        }
+        if self.token.as_deref() == Some("") {
+            return Err("the admin token must not be empty".into());
+        }
+        Ok(())
     }
 }
 

@@ -312,6 +312,31 @@ impl Reader {
                 let address = parse_address(at, key, self.one(at, key, args)?)?;
                 self.default_listener(at).listener.bind_address = Some(address);
             }
+            "admin_listener" => {
+                let (port, address) = match args {
+                    [port] => (*port, None),
+                    [port, address, ..] => (*port, Some(*address)),
+                    [] => {
+                        return Err(at.error(
+                            "admin_listener needs a port: `admin_listener PORT [BIND_ADDRESS]`, e.g. `admin_listener 18083 127.0.0.1`",
+                        ))
+                    }
+                };
+                self.config.admin.port = parse_port(at, key, port)?;
+                if let Some(a) = address {
+                    self.config.admin.bind = parse_address(at, key, a)?;
+                }
+            }
+            "admin_enabled" => {
+                self.config.admin.enabled = parse_bool(at, key, self.one(at, key, args)?)?;
+            }
+            "admin_token" => {
+                self.config.admin.token = Some(self.one(at, key, args)?.to_string());
+            }
+            "admin_user" => {
+                let name = self.one(at, key, args)?.to_string();
+                self.config.admin.users.push(name);
+            }
             "password_file" => {
                 let path = self.one(at, key, args)?;
                 self.config.password_file = Some(PathBuf::from(path));
@@ -739,6 +764,10 @@ impl Reader {
         self.config.listeners = listeners;
         self.config.allow_anonymous = self.allow_anonymous.unwrap_or(AllowAnonymous::Loopback);
         self.config.source = Some(origin.to_path_buf());
+        self.config
+            .admin
+            .check()
+            .map_err(|r| ConfigError::new(origin, None, r))?;
         Ok(Loaded {
             config: self.config,
             warnings: self.warnings,
@@ -828,6 +857,25 @@ mod tests {
         };
         assert_eq!(loaded.config, expected);
         assert!(loaded.warnings.is_empty());
+    }
+
+    #[test]
+    fn admin_keys() {
+        let c = parse(
+            "admin_listener 9090 0.0.0.0\nadmin_token s3cret\nadmin_user alice\nadmin_user bob\n",
+        )
+        .config;
+        assert!(c.admin.enabled);
+        assert_eq!(c.admin.port, 9090);
+        assert_eq!(c.admin.bind, std::net::IpAddr::from([0, 0, 0, 0]));
+        assert_eq!(c.admin.token.as_deref(), Some("s3cret"));
+        assert_eq!(c.admin.users, ["alice", "bob"]);
+        assert!(!parse("admin_enabled false\n").config.admin.enabled);
+        let err = error("admin_listener 9090 0.0.0.0\n");
+        assert!(err.reason.contains("needs credentials"), "{err}");
+        let err = error("admin_listener\n");
+        assert!(err.reason.contains("admin_listener needs a port"), "{err}");
+        assert_eq!(err.line, Some(1));
     }
 
     #[test]

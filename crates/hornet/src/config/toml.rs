@@ -22,6 +22,8 @@
 //! max_connections = 10000
 //! [log]
 //! verbose = false
+//! [admin]
+//! port = 18083
 //! ```
 
 use std::fmt;
@@ -50,6 +52,17 @@ struct File {
     limits: Option<LimitsFile>,
     mqtt: Option<MqttFile>,
     log: Option<LogFile>,
+    admin: Option<AdminFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdminFile {
+    enabled: Option<bool>,
+    bind: Option<Spanned<String>>,
+    port: Option<u16>,
+    token: Option<String>,
+    users: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -328,6 +341,25 @@ pub(crate) fn parse(text: &str, origin: &Path) -> Result<Loaded, ConfigError> {
             config.log.types.push(t.into_inner());
         }
     }
+    if let Some(a) = file.admin {
+        let admin = &mut config.admin;
+        if let Some(b) = a.enabled {
+            admin.enabled = b;
+        }
+        if let Some(bind) = a.bind {
+            admin.bind =
+                bind_address_from("bind", bind.get_ref()).map_err(|r| fail(bind.span(), r))?;
+        }
+        if let Some(port) = a.port {
+            admin.port = port;
+        }
+        admin.token = a.token;
+        admin.users = a.users.unwrap_or_default();
+    }
+    config
+        .admin
+        .check()
+        .map_err(|r| ConfigError::new(origin, None, r))?;
     Ok(Loaded {
         config,
         warnings: Vec::new(),
@@ -442,7 +474,7 @@ fn line_at(text: &str, offset: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{parse_toml, Limits, Log};
+    use super::super::{parse_toml, Admin, Limits, Log};
     use super::*;
     use std::path::PathBuf;
 
@@ -506,6 +538,13 @@ flapping_ban = 300
 verbose = true
 connection_messages = false
 types = ["error", "warning"]
+
+[admin]
+enabled = true
+bind = "0.0.0.0"
+port = 18084
+token = "t0ken"
+users = ["alice"]
 "#,
         );
         assert_eq!(
@@ -544,6 +583,13 @@ types = ["error", "warning"]
                     verbose: true,
                     connection_messages: false,
                     types: vec!["error".into(), "warning".into()],
+                },
+                admin: Admin {
+                    enabled: true,
+                    bind: "0.0.0.0".parse().unwrap(),
+                    port: 18084,
+                    token: Some("t0ken".into()),
+                    users: vec!["alice".into()],
                 },
                 source: Some(PathBuf::from("hornet.toml")),
             }
@@ -703,6 +749,26 @@ shared_group_strategies = { workers = "hash_clientid" }
             err.reason.contains("receive_maximum must be 1 to 65535"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn admin_table_and_its_safe_default() {
+        let c = parse("[admin]\nenabled = false\nport = 9000\n");
+        assert!(!c.admin.enabled);
+        assert_eq!(c.admin.port, 9000);
+        assert_eq!(c.admin.bind, std::net::IpAddr::from([127, 0, 0, 1]));
+        let err = error("[admin]\nbind = \"0.0.0.0\"\n");
+        assert!(err.reason.contains("needs credentials"), "{err}");
+        let err = error("[admin]\nbind = \"0.0.0.0\"\ntoken = \"\"\n");
+        assert!(err.reason.contains("must not be empty"), "{err}");
+        // Off, an open address is fine: nothing listens.
+        assert!(
+            !parse("[admin]\nenabled = false\nbind = \"::\"\n")
+                .admin
+                .enabled
+        );
+        let err = error("[admin]\nbind = \"example.com\"\n");
+        assert!(err.reason.contains("bind must be an IP address"), "{err}");
     }
 
     #[test]

@@ -18,6 +18,7 @@ mod reload;
 mod tls;
 mod ws;
 
+pub(crate) use listener::ListenerState;
 pub use listener::ListenerStats;
 pub use reload::ReloadHandle;
 
@@ -163,6 +164,8 @@ pub struct Server {
     shared: Arc<Shared>,
     /// The configuration it was started with (`reload_auth` re-reads its files).
     config: Arc<Config>,
+    /// The admin HTTP listener's address, when it runs.
+    admin_addr: Option<SocketAddr>,
 }
 
 impl Server {
@@ -187,8 +190,24 @@ impl Server {
         config: &Config,
         users: Option<hornet_auth::PasswordFile>,
     ) -> io::Result<Server> {
+        config
+            .admin
+            .check()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let settings = settings_from(config);
-        let mut broker = Broker::new(settings, Instant::now());
+        let started = Instant::now();
+        let mut broker = Broker::new(settings, started);
+        let admin_users = match &users {
+            _ if config.admin.users.is_empty() || !config.admin.enabled => None,
+            Some(users) => Some(Arc::new(users.clone())),
+            None => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "admin users are configured but there is no password_file to check \
+                     their passwords: set password_file, or use an admin token",
+                ))
+            }
+        };
         if let Some(users) = users {
             broker.set_authenticator(Box::new(hornet_auth::FileAuthenticator::new(users)));
         }
@@ -223,6 +242,7 @@ impl Server {
             tasks: Vec::new(),
             shared: shared.clone(),
             config: Arc::new(config.clone()),
+            admin_addr: None,
         };
         for (state, socket) in bound {
             server.addrs.push(state.addr);
@@ -244,7 +264,35 @@ impl Server {
         server.tasks.push(tokio::spawn(tick_loop(shared.clone())));
         server
             .tasks
-            .push(tokio::spawn(password::run(shared, checks_rx)));
+            .push(tokio::spawn(password::run(shared.clone(), checks_rx)));
+        if config.admin.enabled {
+            match crate::admin::bind(config).await {
+                Ok(listener) => {
+                    let addr = listener.local_addr()?;
+                    server.admin_addr = Some(addr);
+                    server.tasks.extend(crate::admin::spawn(
+                        listener,
+                        crate::admin::AdminState {
+                            shared: shared.clone(),
+                            config: config.clone(),
+                            listeners: server.listeners.clone(),
+                            admin_addr: addr,
+                            users: admin_users,
+                            started,
+                            history: Default::default(),
+                        },
+                    ));
+                }
+                // A second broker on one machine (or a test run in
+                // parallel) finds the default admin port taken: MQTT is
+                // served all the same, and the log says why there is no API.
+                Err(e) if e.kind() == io::ErrorKind::AddrInUse => tracing::error!(
+                    "{e}; the admin API and dashboard are off. Give the admin listener another \
+                     port (`[admin] port` in hornet.toml, `admin_listener PORT` in mosquitto.conf)."
+                ),
+                Err(e) => return Err(e),
+            }
+        }
         Ok(server)
     }
 
@@ -280,6 +328,11 @@ impl Server {
         } else {
             Err(errors.join("; "))
         }
+    }
+
+    /// The admin HTTP listener's address, when it runs.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin_addr
     }
 
     /// Runs `f` on the broker state (for tests and the admin side).

@@ -23,6 +23,8 @@ use std::time::{Duration, Instant};
 /// A running broker; stopped when dropped.
 pub struct TestBroker {
     addr: SocketAddr,
+    /// The admin HTTP listener (Hornet only; on an ephemeral port).
+    admin: Option<SocketAddr>,
     inner: Inner,
 }
 
@@ -74,6 +76,8 @@ impl TestBroker {
             0,
             Some([127, 0, 0, 1].into()),
         )];
+        // The admin API on an ephemeral port, so parallel tests never clash.
+        config.admin.port = 0;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -92,6 +96,7 @@ impl TestBroker {
         let addr = server.local_addrs()[0];
         TestBroker {
             addr,
+            admin: server.admin_addr(),
             inner: Inner::Hornet {
                 runtime: Some(runtime),
                 server: Some(server),
@@ -136,6 +141,7 @@ impl TestBroker {
         wait_for_port(addr);
         TestBroker {
             addr,
+            admin: None,
             inner: Inner::Mosquitto { child, _dir: dir },
         }
     }
@@ -143,6 +149,11 @@ impl TestBroker {
     /// The MQTT listener address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The admin API's base URL, e.g. `http://127.0.0.1:40000` (Hornet only).
+    pub fn admin_url(&self) -> String {
+        format!("http://{}", self.admin.expect("the admin listener runs"))
     }
 
     /// The MQTT listener port.

@@ -1,0 +1,157 @@
+//! `/api/v1/broker`: version, uptime and listeners; `/api/v1/broker/config`:
+//! the effective configuration with secrets hidden; `/api/v1/broker/sys`:
+//! the `$SYS/broker/...` figures under Mosquitto's names.
+
+use std::time::Instant;
+
+use axum::extract::State as AxumState;
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::State;
+use crate::config::AllowAnonymous;
+
+/// `GET /api/v1/broker`
+pub(crate) async fn info(AxumState(state): AxumState<State>) -> Json<Value> {
+    let (connected, sessions, subscriptions, retained, uptime) = state.shared.with_core(|core| {
+        (
+            core.clients_connected(),
+            core.session_count(),
+            core.subscription_count(),
+            core.retained_count(),
+            core.uptime(Instant::now()),
+        )
+    });
+    let mut listeners: Vec<Value> = state
+        .listeners
+        .iter()
+        .map(|l| {
+            let l = l.stats();
+            let mut row = json!({
+                "kind": l.kind.name(),
+                "address": l.addr.ip().to_string(),
+                "port": l.addr.port(),
+                "active": l.active,
+                "accepted": l.accepted,
+                "refused_max_connections": l.refused_max_connections,
+                "refused_rate": l.refused_rate,
+                "failed_handshakes": l.failed_handshakes,
+            });
+            if let Some(path) = l.path {
+                row["path"] = json!(path);
+            }
+            if let Some(tls) = l.tls {
+                row["tls"] = json!(tls);
+            }
+            row
+        })
+        .collect();
+    listeners.push(json!({
+        "kind": "admin",
+        "address": state.admin_addr.ip().to_string(),
+        "port": state.admin_addr.port(),
+    }));
+    Json(json!({
+        "name": "hornet",
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_seconds": uptime.as_secs(),
+        "started_at": super::view::unix_seconds(state.started),
+        "listeners": listeners,
+        "clients_connected": connected,
+        "sessions": sessions,
+        "subscriptions": subscriptions,
+        "retained_messages": retained,
+    }))
+}
+
+/// `GET /api/v1/broker/config`
+pub(crate) async fn config(AxumState(state): AxumState<State>) -> Json<Value> {
+    let c = &state.config;
+    let hidden = |s: &Option<String>| s.as_ref().map(|_| "(hidden)");
+    Json(json!({
+        "source": c.source.as_ref().map(|p| p.display().to_string()),
+        "listeners": c.listeners.iter().map(|l| json!({
+            "kind": l.kind.name(),
+            "port": l.port,
+            "bind_address": l.bind_address.map(|a| a.to_string()),
+        })).collect::<Vec<_>>(),
+        "allow_anonymous": match c.allow_anonymous {
+            AllowAnonymous::Loopback => "loopback",
+            AllowAnonymous::Always => "true",
+            AllowAnonymous::Never => "false",
+        },
+        "password_file": c.password_file.as_ref().map(|p| p.display().to_string()),
+        "sys_interval": c.sys_interval,
+        "limits": {
+            "max_connections": c.limits.max_connections,
+            "max_inflight_messages": c.limits.max_inflight_messages,
+            "max_queued_messages": c.limits.max_queued_messages,
+            "max_queued_bytes": c.limits.max_queued_bytes,
+            "max_packet_size": c.limits.max_packet_size,
+            "max_keepalive": c.limits.max_keepalive,
+            "queue_qos0_messages": c.limits.queue_qos0_messages,
+        },
+        "mqtt": {
+            "receive_maximum": c.mqtt.receive_maximum,
+            "max_session_expiry": c.mqtt.max_session_expiry,
+            "max_qos": c.mqtt.max_qos,
+            "retain_available": c.mqtt.retain_available,
+            "retained_max_age": c.mqtt.retained_max_age,
+            "wildcard_subscriptions": c.mqtt.wildcard_subscriptions,
+            "subscription_identifiers": c.mqtt.subscription_identifiers,
+            "topic_alias_maximum": c.mqtt.topic_alias_maximum,
+            "response_information": c.mqtt.response_information,
+            "server_reference": c.mqtt.server_reference,
+            "server_moved": c.mqtt.server_moved,
+            "shared_subscriptions": c.mqtt.shared_subscriptions,
+        },
+        "log": {
+            "verbose": c.log.verbose,
+            "connection_messages": c.log.connection_messages,
+            "types": c.log.types,
+        },
+        "admin": {
+            "enabled": c.admin.enabled,
+            "bind": c.admin.bind.to_string(),
+            "port": c.admin.port,
+            "token": hidden(&c.admin.token),
+            "users": c.admin.users,
+        },
+    }))
+}
+
+/// `GET /api/v1/broker/sys`: what `$SYS/broker/...` publishes, by topic suffix.
+pub(crate) async fn sys(AxumState(state): AxumState<State>) -> Json<Value> {
+    let (version, s, connected, total, subscriptions, retained, uptime) =
+        state.shared.with_core(|core| {
+            (
+                core.settings().version.clone(),
+                core.stats().clone(),
+                core.clients_connected(),
+                core.session_count(),
+                core.subscription_count(),
+                core.retained_count(),
+                core.uptime(Instant::now()),
+            )
+        });
+    let disconnected = total.saturating_sub(connected);
+    Json(json!({
+        "version": version,
+        "uptime": format!("{} seconds", uptime.as_secs()),
+        "clients/connected": connected,
+        "clients/active": connected,
+        "clients/disconnected": disconnected,
+        "clients/inactive": disconnected,
+        "clients/total": total,
+        "clients/maximum": s.clients_maximum,
+        "messages/received": s.messages_received,
+        "messages/sent": s.messages_sent,
+        "publish/messages/received": s.publish_received,
+        "publish/messages/sent": s.publish_sent,
+        "publish/messages/dropped": s.publish_dropped,
+        "bytes/received": s.bytes_received,
+        "bytes/sent": s.bytes_sent,
+        "subscriptions/count": subscriptions,
+        "retained messages/count": retained,
+    }))
+}

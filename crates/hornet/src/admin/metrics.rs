@@ -1,0 +1,245 @@
+//! `/metrics`: Prometheus text exposition format 0.0.4, written by hand
+//! from the core's counters ([`hornet_core::Stats`]) and gauges.
+//!
+//! Durable storage (store size, fsync latency histogram) is not part of the
+//! broker yet; its series will be added here by the storage work
+//! (`hornet_store_bytes`, `hornet_store_fsync_seconds`), never faked.
+
+use std::fmt::Write;
+use std::time::Instant;
+
+use axum::extract::State as AxumState;
+use axum::http::header;
+use axum::response::IntoResponse;
+
+use super::State;
+
+/// The figures of one scrape, copied under the core lock.
+struct Figures {
+    stats: hornet_core::Stats,
+    connected: usize,
+    sessions: usize,
+    subscriptions: usize,
+    retained: usize,
+    queued: (usize, usize, usize),
+    inflight: usize,
+    uptime: f64,
+}
+
+/// `GET /metrics`
+pub(crate) async fn metrics(AxumState(state): AxumState<State>) -> impl IntoResponse {
+    let f = state.shared.with_core(|core| Figures {
+        stats: core.stats().clone(),
+        connected: core.clients_connected(),
+        sessions: core.session_count(),
+        subscriptions: core.subscription_count(),
+        retained: core.retained_count(),
+        queued: core.queued_totals(),
+        inflight: core.inflight_total(),
+        uptime: core.uptime(Instant::now()).as_secs_f64(),
+    });
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        render(&f),
+    )
+}
+
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+fn one(out: &mut String, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
+    family(out, name, kind, help);
+    let _ = writeln!(out, "{name} {value}");
+}
+
+fn render(f: &Figures) -> String {
+    let s = &f.stats;
+    let mut out = String::with_capacity(4096);
+    one(
+        &mut out,
+        "hornet_uptime_seconds",
+        "gauge",
+        "Seconds since the broker started.",
+        format!("{:.3}", f.uptime),
+    );
+    one(
+        &mut out,
+        "hornet_clients_connected",
+        "gauge",
+        "Clients connected now.",
+        f.connected,
+    );
+    one(
+        &mut out,
+        "hornet_clients_maximum",
+        "gauge",
+        "Most clients connected at once.",
+        s.clients_maximum,
+    );
+    one(
+        &mut out,
+        "hornet_sessions",
+        "gauge",
+        "Sessions, connected or not.",
+        f.sessions,
+    );
+    one(
+        &mut out,
+        "hornet_connections_total",
+        "counter",
+        "TCP connections accepted.",
+        s.connections_total,
+    );
+    one(
+        &mut out,
+        "hornet_subscriptions",
+        "gauge",
+        "Subscriptions across all sessions.",
+        f.subscriptions,
+    );
+    one(
+        &mut out,
+        "hornet_retained_messages",
+        "gauge",
+        "Retained messages stored.",
+        f.retained,
+    );
+    one(
+        &mut out,
+        "hornet_queued_messages",
+        "gauge",
+        "Messages waiting in session queues.",
+        f.queued.0,
+    );
+    one(
+        &mut out,
+        "hornet_queued_bytes",
+        "gauge",
+        "Payload bytes waiting in session queues.",
+        f.queued.1,
+    );
+    one(
+        &mut out,
+        "hornet_queue_depth_max",
+        "gauge",
+        "Messages in the longest session queue.",
+        f.queued.2,
+    );
+    one(
+        &mut out,
+        "hornet_inflight_messages",
+        "gauge",
+        "QoS 1/2 messages sent and not yet acknowledged.",
+        f.inflight,
+    );
+    one(
+        &mut out,
+        "hornet_packets_received_total",
+        "counter",
+        "MQTT packets received, all types.",
+        s.messages_received,
+    );
+    one(
+        &mut out,
+        "hornet_packets_sent_total",
+        "counter",
+        "MQTT packets sent, all types.",
+        s.messages_sent,
+    );
+    family(
+        &mut out,
+        "hornet_messages_received_total",
+        "counter",
+        "PUBLISH packets received from clients, by QoS.",
+    );
+    for (qos, n) in s.publish_received_by_qos.iter().enumerate() {
+        let _ = writeln!(out, "hornet_messages_received_total{{qos=\"{qos}\"}} {n}");
+    }
+    family(
+        &mut out,
+        "hornet_messages_sent_total",
+        "counter",
+        "PUBLISH packets sent to clients, by QoS.",
+    );
+    for (qos, n) in s.publish_sent_by_qos.iter().enumerate() {
+        let _ = writeln!(out, "hornet_messages_sent_total{{qos=\"{qos}\"}} {n}");
+    }
+    one(
+        &mut out,
+        "hornet_bytes_received_total",
+        "counter",
+        "Bytes received from clients.",
+        s.bytes_received,
+    );
+    one(
+        &mut out,
+        "hornet_bytes_sent_total",
+        "counter",
+        "Bytes written to client sockets.",
+        s.bytes_sent,
+    );
+    family(&mut out, "hornet_messages_dropped_total", "counter", "Messages dropped: queue_full (a session's queue was full), other (over a client's Maximum Packet Size, or a shared subscription group with no member left).");
+    let _ = writeln!(
+        out,
+        "hornet_messages_dropped_total{{reason=\"queue_full\"}} {}",
+        s.dropped_queue_full
+    );
+    let _ = writeln!(
+        out,
+        "hornet_messages_dropped_total{{reason=\"other\"}} {}",
+        s.publish_dropped.saturating_sub(s.dropped_queue_full)
+    );
+    one(
+        &mut out,
+        "hornet_auth_failures_total",
+        "counter",
+        "CONNECTs refused for bad credentials or as not authorized.",
+        s.auth_failures,
+    );
+    one(
+        &mut out,
+        "hornet_admin_published_total",
+        "counter",
+        "Messages published through the admin API.",
+        s.admin_published,
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_family_has_help_and_type_and_samples_parse() {
+        let f = Figures {
+            stats: hornet_core::Stats {
+                publish_dropped: 5,
+                dropped_queue_full: 3,
+                ..Default::default()
+            },
+            connected: 2,
+            sessions: 3,
+            subscriptions: 4,
+            retained: 1,
+            queued: (7, 70, 5),
+            inflight: 1,
+            uptime: 1.5,
+        };
+        let text = render(&f);
+        assert!(text.contains("hornet_messages_dropped_total{reason=\"queue_full\"} 3\n"));
+        assert!(text.contains("hornet_messages_dropped_total{reason=\"other\"} 2\n"));
+        assert!(text.contains("hornet_clients_connected 2\n"));
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let (name, value) = line.rsplit_once(' ').unwrap();
+            let base = name.split('{').next().unwrap();
+            assert!(text.contains(&format!("# TYPE {base} ")), "{line}");
+            value.parse::<f64>().unwrap_or_else(|_| panic!("{line}"));
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! The dashboard in a real browser: headless Chromium (Debian's
+//! `chromium`) driven by playwright-core (`tests/browser/`) loads the page
+//! from a real broker, sees a connected rumqttc client, kicks it and
+//! deletes a retained message; the test then checks from the MQTT side
+//! that the client got DISCONNECT 0x98 and that only the other retained
+//! message is left. Screenshots go to `target/artifacts/`.
+//!
+//! Locally the test is skipped (saying so) without `chromium` or
+//! `npm ci --prefix crates/hornet/tests/browser`; in CI (`CI` set) it must
+//! run: `.ci/run` installs both.
+
+mod common;
+#[path = "support/process.rs"]
+mod process;
+mod support;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use rumqttc::v5::mqttbytes::v5::DisconnectReasonCode;
+use rumqttc::v5::mqttbytes::QoS;
+use rumqttc::v5::{ConnectionError, StateError};
+use support::v5::Client;
+
+fn browser_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
+}
+
+fn chromium() -> PathBuf {
+    std::env::var_os("CHROMIUM").map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from)
+}
+
+fn ready() -> bool {
+    let missing: Vec<&str> = [
+        (!chromium().exists()).then_some("chromium (apt-get install chromium)"),
+        (!browser_dir().join("node_modules/playwright-core").exists())
+            .then_some("playwright-core (npm ci --prefix crates/hornet/tests/browser)"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "browser test prerequisites missing in CI: {missing:?} (see .ci/run)"
+    );
+    eprintln!("SKIPPED: missing {missing:?}");
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_shows_a_client_kicks_it_and_deletes_a_retained_message() {
+    if common::hornet_only() || !ready() {
+        return;
+    }
+    let broker = common::TestBroker::start();
+    let (mut victim, _) = Client::connect(&broker, "browser-victim").await;
+    victim
+        .publish("dash/keep", QoS::AtLeastOnce, true, b"stay")
+        .await;
+    victim
+        .publish("dash/drop", QoS::AtLeastOnce, true, b"go")
+        .await;
+
+    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/artifacts");
+    std::fs::create_dir_all(&shots).unwrap();
+    let url = broker.admin_url();
+    let shots_arg = shots.display().to_string();
+    let script = tokio::task::spawn_blocking(move || {
+        let mut node = process::Proc::spawn(
+            "dashboard.mjs",
+            Command::new("node")
+                .current_dir(browser_dir())
+                .args([
+                    "dashboard.mjs",
+                    &url,
+                    "browser-victim",
+                    "dash/drop",
+                    &shots_arg,
+                ])
+                .env("CHROMIUM", chromium()),
+            "nodejs (apt-get install nodejs npm)",
+        );
+        let status = node.wait_exit(Duration::from_secs(90));
+        (status, node.output())
+    });
+
+    // The kick reaches the MQTT client as DISCONNECT 0x98 (MQTT 5 §3.14.2.1).
+    match victim.closed().await {
+        ConnectionError::MqttState(StateError::ServerDisconnect { reason_code, .. }) => {
+            assert_eq!(reason_code, DisconnectReasonCode::AdministrativeAction)
+        }
+        other => panic!("expected DISCONNECT 0x98, got {other:?}"),
+    }
+    let (status, output) = script.await.unwrap();
+    eprintln!("{output}");
+    assert!(
+        status.success() && output.contains("OK dashboard"),
+        "browser scenario failed ({status}):\n{output}"
+    );
+    let left = broker
+        .inspect(|core| {
+            core.admin_retained("dash/#")
+                .unwrap()
+                .into_iter()
+                .map(|r| r.topic)
+                .collect::<Vec<_>>()
+        })
+        .unwrap();
+    assert_eq!(left, ["dash/keep"]);
+    assert!(shots.join("dashboard-overview.png").exists());
+}

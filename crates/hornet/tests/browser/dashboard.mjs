@@ -1,0 +1,58 @@
+// Drives the Hornet dashboard in headless Chromium (Debian's /usr/bin/chromium
+// through playwright-core): sees the connected client, kicks it, deletes a
+// retained message, and saves a screenshot. Run by tests/admin_dashboard.rs:
+//   node dashboard.mjs BASE_URL CLIENT_ID RETAINED_TOPIC SCREENSHOT_DIR
+// Prints "OK dashboard" on success; any failure exits non-zero with the reason.
+import { chromium } from 'playwright-core';
+
+const [base, clientId, topic, shots] = process.argv.slice(2);
+const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
+const timeout = 10000;
+
+const hardStop = setTimeout(() => { console.error('FAIL dashboard: 60 s hard timeout'); process.exit(2); }, 60000);
+const browser = await chromium.launch({ executablePath, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+try {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.setDefaultTimeout(timeout);
+
+  // Overview: live figures.
+  await page.goto(base + '/');
+  await page.getByTestId('clients-connected').filter({ hasText: /^1$/ }).waitFor();
+  console.log('overview shows 1 connected client');
+
+  // Clients: the client is listed; kick it.
+  await page.click('nav a[data-tab=clients]');
+  const row = page.locator(`tr[data-client-id="${clientId}"]`);
+  await row.waitFor();
+  await row.click();
+  await page.getByTestId('client-detail').filter({ hasText: clientId }).waitFor();
+  await page.getByTestId(`kick-${clientId}`).click();
+  await row.waitFor({ state: 'detached' });
+  console.log(`kicked ${clientId}`);
+
+  // Retained: delete one message.
+  await page.click('nav a[data-tab=retained]');
+  const msg = page.locator(`tr[data-topic="${topic}"]`);
+  await msg.waitFor();
+  await page.getByTestId(`delete-${topic}`).click();
+  await msg.waitFor({ state: 'detached' });
+  console.log(`deleted retained ${topic}`);
+
+  // Overview again, with the chart drawn, for the screenshot.
+  await page.click('nav a[data-tab=overview]');
+  await page.getByTestId('clients-connected').filter({ hasText: /^0$/ }).waitFor();
+  await page.locator('#chart svg polyline').first().waitFor({ state: 'attached' });
+  await page.screenshot({ path: `${shots}/dashboard-overview.png`, fullPage: true });
+  await page.click('nav a[data-tab=retained]');
+  await page.screenshot({ path: `${shots}/dashboard-retained.png`, fullPage: true });
+  if (errors.length) throw new Error(`page errors: ${errors.join('; ')}`);
+  console.log('OK dashboard');
+} catch (e) {
+  console.error(`FAIL dashboard: ${e.message}`);
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+  clearTimeout(hardStop);
+}

@@ -1,0 +1,134 @@
+import json
+def ref(n): return {"$ref": f"#/components/schemas/{n}"}
+def jresp(desc, schema): return {"description": desc, "content": {"application/json": {"schema": schema}}}
+ERR = lambda d: jresp(d, ref("Error"))
+def nullable(t, **kw): return {"type": t, "nullable": True, **kw}
+def page_of(item): return {"type": "object", "required": ["data", "meta"], "properties": {"data": {"type": "array", "items": ref(item)}, "meta": ref("Meta")}}
+P = lambda name, schema, desc, where="query", required=False: {"name": name, "in": where, "required": required, "description": desc, "schema": schema}
+paging = [P("page", {"type": "integer", "minimum": 1, "maximum": 4294967295, "default": 1}, "Page number, from 1."),
+          P("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}, "Items per page (at most 1000).")]
+auth_errors = {"401": ERR("Credentials missing or wrong (only when a token or admin users are configured).")}
+client_id = P("client_id", {"type": "string", "minLength": 1}, "The client identifier.", "path", True)
+topic = P("topic", {"type": "string", "minLength": 1}, "A topic name (it may contain `/`).", "path", True)
+def op(summary, desc, responses, params=None, body=None, tag=None, opid=None):
+    o = {"summary": summary, "description": desc, "operationId": opid, "tags": [tag], "responses": {**responses, **auth_errors}}
+    if params: o["parameters"] = params
+    if body: o["requestBody"] = body
+    return o
+paths = {
+ "/api/v1/clients": {"get": op("List clients", "Every session, connected or offline, sorted by client id; filtered and paged.",
+     {"200": jresp("A page of clients.", page_of("Client")), "400": ERR("A bad filter or paging value.")},
+     [P("client_id", {"type": "string"}, "Client id prefix."), P("username", {"type": "string"}, "Exact user name (live connections)."),
+      P("address", {"type": "string"}, "Substring of the peer address `ip:port`."),
+      P("protocol", {"type": "string", "enum": ["3.1", "3.1.1", "5.0"]}, "Protocol version."),
+      P("connected", {"type": "boolean"}, "Connected (true) or offline sessions (false).")] + paging, tag="clients", opid="listClients")},
+ "/api/v1/clients/{client_id}": {
+   "get": op("Client detail", "Connection, session, subscriptions, in-flight and queued counts, drops, keep-alive and will.",
+     {"200": jresp("The client.", ref("ClientDetail")), "400": ERR("Bad path."), "404": ERR("No such client.")}, [client_id], tag="clients", opid="getClient"),
+   "delete": op("Kick a client", "Disconnects the client: MQTT 5 clients get DISCONNECT 0x98 (Administrative action). The will is published; the session stays as its expiry says.",
+     {"204": {"description": "Disconnected."}, "400": ERR("Bad path."), "404": ERR("No such client."), "409": ERR("The client has a session but is not connected.")}, [client_id], tag="clients", opid="kickClient")},
+ "/api/v1/clients/{client_id}/session": {
+   "delete": op("Discard a session", "Kicks the client if connected, then forgets its session (subscriptions, queued messages).",
+     {"204": {"description": "Discarded."}, "400": ERR("Bad path."), "404": ERR("No such client.")}, [client_id], tag="clients", opid="discardSession")},
+ "/api/v1/subscriptions": {"get": op("List subscriptions", "Every subscription of every session, sorted by client id and filter.",
+     {"200": jresp("A page of subscriptions.", page_of("Subscription")), "400": ERR("A bad paging value.")},
+     [P("client_id", {"type": "string"}, "Exact client id."), P("filter", {"type": "string"}, "Substring of the topic filter.")] + paging, tag="subscriptions", opid="listSubscriptions")},
+ "/api/v1/topics": {"get": op("Topic tree", "Each topic filter in use with the number of sessions subscribed with it.",
+     {"200": jresp("A page of filters.", page_of("FilterCount")), "400": ERR("A bad paging value.")},
+     [P("filter", {"type": "string"}, "Substring of the topic filter.")] + paging, tag="subscriptions", opid="topicTree")},
+ "/api/v1/retained": {
+   "get": op("List retained messages", "Retained messages whose topics match a filter (default `#`, which does not match `$SYS/...`).",
+     {"200": jresp("A page of retained messages.", page_of("Retained")), "400": ERR("A bad filter or paging value.")},
+     [P("filter", {"type": "string", "minLength": 1, "default": "#"}, "A topic filter.")] + paging, tag="retained", opid="listRetained"),
+   "delete": op("Delete retained messages", "Deletes every retained message whose topic matches the filter (`#` for all).",
+     {"200": jresp("What was deleted.", ref("Deleted")), "400": ERR("Missing or bad filter.")},
+     [P("filter", {"type": "string", "minLength": 1}, "A topic filter (`#` for all).", required=True)], tag="retained", opid="deleteRetained")},
+ "/api/v1/retained/{topic}": {
+   "get": op("Read a retained message", "The retained message on exactly this topic.",
+     {"200": jresp("The message.", ref("Retained")), "400": ERR("Not a valid topic name."), "404": ERR("No retained message there.")}, [topic], tag="retained", opid="getRetained"),
+   "delete": op("Delete a retained message", "Deletes the retained message on exactly this topic.",
+     {"204": {"description": "Deleted."}, "400": ERR("Not a valid topic name."), "404": ERR("No retained message there.")}, [topic], tag="retained", opid="deleteRetainedOne")},
+ "/api/v1/publish": {"post": op("Publish a message", "Publishes as the broker to every matching subscription.",
+     {"200": jresp("Published.", ref("Published")), "400": ERR("A bad body, topic, QoS or property."), "422": ERR("Forbidden by the broker's settings ($SYS topics, max_qos, retain_available).")},
+     body={"required": True, "content": {"application/json": {"schema": ref("PublishRequest")}}}, tag="publish", opid="publish")},
+ "/api/v1/broker": {"get": op("Broker", "Version, uptime, listeners and headline counts.", {"200": jresp("The broker.", ref("Broker"))}, tag="broker", opid="broker")},
+ "/api/v1/broker/config": {"get": op("Effective configuration", "The configuration the broker runs with; secrets read `(hidden)`.", {"200": jresp("The configuration.", {"type": "object"})}, tag="broker", opid="brokerConfig")},
+ "/api/v1/broker/history": {"get": op("Figures of the last minutes", "Rates between samples taken every 5 s, the last 10 minutes, oldest first.", {"200": jresp("The points.", {"type": "array", "items": ref("HistoryPoint")})}, tag="broker", opid="brokerHistory")},
+ "/api/v1/broker/sys": {"get": op("$SYS figures", "What `$SYS/broker/...` publishes, keyed by topic suffix.", {"200": jresp("The figures.", {"type": "object", "additionalProperties": {"oneOf": [{"type": "integer"}, {"type": "string"}]}})}, tag="broker", opid="brokerSys")},
+ "/metrics": {"get": op("Prometheus metrics", "Text exposition format 0.0.4.", {"200": {"description": "Metrics.", "content": {"text/plain": {"schema": {"type": "string"}}}}}, tag="monitoring", opid="metrics")},
+ "/healthz": {"get": {"summary": "Liveness", "operationId": "healthz", "tags": ["monitoring"], "security": [], "responses": {"200": jresp("Alive.", {"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}})}}},
+ "/readyz": {"get": {"summary": "Readiness", "operationId": "readyz", "tags": ["monitoring"], "security": [], "responses": {"200": jresp("Ready.", {"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}, "listeners": {"type": "integer"}, "clients_connected": {"type": "integer"}}})}}},
+ "/api/v1/openapi.json": {"get": {"summary": "This document", "operationId": "openapi", "tags": ["monitoring"], "security": [], "responses": {"200": jresp("OpenAPI 3.0.", {"type": "object"})}}},
+}
+client_props = {
+  "client_id": {"type": "string"}, "connected": {"type": "boolean"}, "username": nullable("string"),
+  "address": nullable("string", description="Peer `ip:port` of the live connection."), "listener_port": nullable("integer"),
+  "protocol": {"type": "string", "enum": ["3.1", "3.1.1", "5.0"]}, "subscriptions": {"type": "integer", "minimum": 0},
+  "inflight": {"type": "integer", "minimum": 0}, "queued": {"type": "integer", "minimum": 0}, "dropped": {"type": "integer", "minimum": 0},
+  "connected_at": nullable("integer", description="Unix seconds."), "disconnected_at": nullable("integer", description="Unix seconds.")}
+sub_props = {"client_id": {"type": "string"}, "filter": {"type": "string"}, "qos": {"type": "integer", "enum": [0, 1, 2]},
+  "no_local": {"type": "boolean"}, "retain_as_published": {"type": "boolean"}, "retain_handling": {"type": "integer", "enum": [0, 1, 2]}, "identifier": nullable("integer")}
+pubprops = {"type": "object", "additionalProperties": False, "properties": {
+  "payload_format_indicator": {"type": "integer", "minimum": 0, "maximum": 1}, "message_expiry_interval": {"type": "integer", "minimum": 0, "maximum": 4294967295},
+  "content_type": {"type": "string"}, "response_topic": {"type": "string", "minLength": 1}, "correlation_data": {"type": "string", "format": "byte", "description": "Base64."},
+  "user_properties": {"type": "array", "items": {"type": "object", "additionalProperties": False, "required": ["key", "value"], "properties": {"key": {"type": "string"}, "value": {"type": "string"}}}}}}
+schemas = {
+ "Error": {"type": "object", "required": ["error", "message"], "properties": {"error": {"type": "string", "description": "A code: bad_request, unauthorized, not_found, not_connected, not_allowed."}, "message": {"type": "string", "description": "What is wrong and how to fix it."}}},
+ "Meta": {"type": "object", "required": ["page", "limit", "count"], "properties": {"page": {"type": "integer"}, "limit": {"type": "integer"}, "count": {"type": "integer", "description": "Items after filtering, over all pages."}}},
+ "Client": {"type": "object", "required": list(client_props), "properties": client_props},
+ "ClientDetail": {"allOf": [ref("Client"), {"type": "object", "required": ["subscription_list", "queued_bytes"], "properties": {
+    "keep_alive": nullable("integer"), "session_expiry_interval": nullable("integer", description="Seconds; null = never expires."),
+    "queued_bytes": {"type": "integer"}, "inbound_qos2_pending": {"type": "integer"}, "receive_maximum": nullable("integer"),
+    "max_packet_size": nullable("integer"), "unwritten_packets": nullable("integer"),
+    "subscription_list": {"type": "array", "items": ref("Subscription")},
+    "will": {"type": "object", "nullable": True, "properties": {"topic": {"type": "string"}, "qos": {"type": "integer"}, "retain": {"type": "boolean"}, "payload_bytes": {"type": "integer"}, "delay_interval": {"type": "integer"}}}}}]},
+ "Subscription": {"type": "object", "required": list(sub_props), "properties": sub_props},
+ "FilterCount": {"type": "object", "required": ["filter", "subscribers"], "properties": {"filter": {"type": "string"}, "subscribers": {"type": "integer", "minimum": 1}}},
+ "PublishProperties": pubprops,
+ "Retained": {"type": "object", "required": ["topic", "qos", "payload", "payload_encoding", "payload_bytes", "properties", "stored_at"], "properties": {
+    "topic": {"type": "string"}, "qos": {"type": "integer", "enum": [0, 1, 2]}, "payload": {"type": "string"},
+    "payload_encoding": {"type": "string", "enum": ["utf8", "base64"]}, "payload_bytes": {"type": "integer"},
+    "properties": ref("PublishProperties"), "stored_at": {"type": "integer", "description": "Unix seconds."}}},
+ "Deleted": {"type": "object", "required": ["deleted", "topics"], "properties": {"deleted": {"type": "integer"}, "topics": {"type": "array", "items": {"type": "string"}}}},
+ "PublishRequest": {"type": "object", "additionalProperties": False, "required": ["topic"], "properties": {
+    "topic": {"type": "string", "minLength": 1, "description": "A topic name: no wildcards, not $SYS, at most 65535 bytes of UTF-8."}, "payload": {"type": "string", "default": ""},
+    "payload_encoding": {"type": "string", "enum": ["utf8", "base64", None], "default": "utf8", "nullable": True},
+    "qos": {"type": "integer", "enum": [0, 1, 2], "default": 0}, "retain": {"type": "boolean", "default": False}, "properties": ref("PublishProperties")}},
+ "Published": {"type": "object", "required": ["matched"], "properties": {"matched": {"type": "boolean", "description": "Whether any subscription matched."}}},
+ "HistoryPoint": {"type": "object", "required": ["t", "publish_received_per_s", "publish_sent_per_s", "bytes_received_per_s", "bytes_sent_per_s", "clients_connected"], "properties": {
+    "t": {"type": "integer", "description": "Unix time in milliseconds."}, "publish_received_per_s": {"type": "number"}, "publish_sent_per_s": {"type": "number"},
+    "bytes_received_per_s": {"type": "number"}, "bytes_sent_per_s": {"type": "number"}, "clients_connected": {"type": "integer"}}},
+ "Listener": {"type": "object", "required": ["kind", "address", "port"], "properties": {"kind": {"type": "string", "enum": ["tcp", "tls", "ws", "wss", "admin"], "description": "The transport: tcp (MQTT), tls (MQTT over TLS), ws and wss (MQTT over WebSocket, plain and TLS), or admin (this API)."}, "address": {"type": "string"}, "port": {"type": "integer"},
+    "path": {"type": "string", "description": "The WebSocket path (ws and wss)."}, "tls": {"type": "string", "description": "The TLS mode in words (tls and wss)."},
+    "active": {"type": "integer", "description": "Connections open now."}, "accepted": {"type": "integer", "description": "Connections accepted since start."},
+    "refused_max_connections": {"type": "integer", "description": "Connections refused by max_connections."}, "refused_rate": {"type": "integer", "description": "Connections refused by max_connection_rate."},
+    "failed_handshakes": {"type": "integer", "description": "TLS handshakes or WebSocket upgrades that failed."}}},
+ "Broker": {"type": "object", "required": ["name", "version", "uptime_seconds", "listeners"], "properties": {
+    "name": {"type": "string"}, "version": {"type": "string"}, "uptime_seconds": {"type": "integer"}, "started_at": {"type": "integer"},
+    "listeners": {"type": "array", "items": ref("Listener")}, "clients_connected": {"type": "integer"}, "sessions": {"type": "integer"},
+    "subscriptions": {"type": "integer"}, "retained_messages": {"type": "integer"}}},
+}
+doc = {"openapi": "3.0.3",
+ "info": {"title": "Hornet admin API", "version": "1", "description": "Manage a Hornet MQTT broker: clients, sessions, subscriptions, retained messages, publishing, broker figures. See docs/admin.md."},
+ "servers": [{"url": "/"}],
+ "security": [{}, {"bearerAuth": []}, {"basicAuth": []}],
+ "tags": [{"name": t} for t in ["clients", "subscriptions", "retained", "publish", "broker", "monitoring"]],
+ "paths": paths,
+ "components": {"schemas": schemas, "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "description": "`[admin] token`"}, "basicAuth": {"type": "http", "scheme": "basic", "description": "`[admin] users` with their password_file passwords"}}}}
+for k, v in pubprops["properties"].items():
+    if k != "user_properties":
+        v["nullable"] = True
+# Links let schemathesis's stateful phase call the detail operations with
+# ids a list returned (OpenAPI 3.0 runtime expressions).
+def link(op_id, param, expr):
+    return {"operationId": op_id, "parameters": {param: expr}}
+paths["/api/v1/clients"]["get"]["responses"]["200"]["links"] = {
+    "GetClient": link("getClient", "client_id", "$response.body#/data/0/client_id"),
+    "KickClient": link("kickClient", "client_id", "$response.body#/data/0/client_id"),
+    "DiscardSession": link("discardSession", "client_id", "$response.body#/data/0/client_id"),
+}
+paths["/api/v1/retained"]["get"]["responses"]["200"]["links"] = {
+    "GetRetained": link("getRetained", "topic", "$response.body#/data/0/topic"),
+    "DeleteRetained": link("deleteRetainedOne", "topic", "$response.body#/data/0/topic"),
+}
+print(json.dumps(doc, indent=2))
