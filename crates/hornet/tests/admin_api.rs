@@ -374,7 +374,7 @@ async fn broker_info_config_sys_health_and_metrics() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|l| l["kind"] == "mqtt")
+        .find(|l| l["kind"] == "tcp")
         .unwrap();
     assert_eq!(mqtt["port"], broker.port());
     let (_, config) = get(&broker, "/api/v1/broker/config").await;
