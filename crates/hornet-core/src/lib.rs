@@ -22,6 +22,7 @@ mod auth;
 mod broker;
 mod connect;
 mod logfmt;
+pub mod persist;
 mod publish;
 pub mod retained;
 mod session;
