@@ -577,7 +577,7 @@ impl Broker {
 
     /// Records that the delayed will of `key` was sent or cancelled.
     pub(crate) fn persist_will_cleared(&mut self, key: SessionKey) {
-        if self.sessions.get(&key).is_none_or(|s| s.persisted) {
+        if self.sessions.get(&key).map_or(true, |s| s.persisted) {
             self.journal.push(StoreOp::WillCleared { session: key });
         }
     }

@@ -20,7 +20,9 @@ fn main() -> ExitCode {
             return ExitCode::from(3);
         }
     };
-    let config = loaded.config;
+    let mut config = loaded.config;
+    // The binary keeps state on disk unless told not to (`persistence false`).
+    config.persistence.enabled.get_or_insert(true);
     let users = match config
         .password_file
         .as_deref()
@@ -121,9 +123,31 @@ fn banner(config: &Config, server: &Server, users: Option<(usize, usize)>) {
         };
         tracing::info!("Opening MQTT listener on {what}: {auth}.");
     }
-    tracing::info!(
-        "State is kept in memory: sessions and retained messages do not survive a restart."
-    );
+    let p = &config.persistence;
+    if p.enabled == Some(true) {
+        let when = match p.fsync {
+            config::FsyncMode::Fsync => {
+                "acknowledgements of QoS 1/2 messages wait for fsync (group commit)".to_string()
+            }
+            config::FsyncMode::Interval => format!(
+                "acknowledgements do not wait; fsync at most every {} ms",
+                p.fsync_interval_ms
+            ),
+            config::FsyncMode::None => {
+                "acknowledgements do not wait and the store never syncs".to_string()
+            }
+        };
+        tracing::info!(
+            "Persistence: data directory {} (fsync {}): {when}.",
+            p.dir().display(),
+            p.fsync.name()
+        );
+    } else {
+        tracing::info!(
+            "Persistence off: state is kept in memory, so sessions and retained messages do \
+             not survive a restart."
+        );
+    }
 }
 
 async fn wait_for_signal() {

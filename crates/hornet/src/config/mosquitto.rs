@@ -54,9 +54,7 @@ const IGNORED_KEYS: &[&str] = &[
     "memory_limit",
     "message_size_limit",
     "per_listener_settings",
-    "persistence",
     "persistence_file",
-    "persistence_location",
     "pid_file",
     "plugin",
     "psk_file",
@@ -128,7 +126,6 @@ const IGNORED_PREFIXES: &[&str] = &["bridge_", "auth_opt_", "plugin_opt_"];
 
 /// Ignored keys whose given value is what Hornet does anyway: no warning.
 const HARMLESS: &[(&str, &str)] = &[
-    ("persistence", "false"),
     ("per_listener_settings", "false"),
     ("protocol", "mqtt"),
 ];
@@ -292,6 +289,24 @@ impl Reader {
             "queue_qos0_messages" => {
                 let value = self.one(at, key, args)?;
                 self.config.limits.queue_qos0_messages = parse_bool(at, key, value)?;
+            }
+            "persistence" => {
+                let value = self.one(at, key, args)?;
+                self.config.persistence.enabled = Some(parse_bool(at, key, value)?);
+            }
+            "persistence_location" | "data_dir" => {
+                let value = self.one(at, key, args)?;
+                self.config.persistence.location = Some(PathBuf::from(value));
+            }
+            "fsync" => {
+                let value = self.one(at, key, args)?;
+                self.config.persistence.fsync =
+                    super::FsyncMode::parse(value).map_err(|r| at.error(r))?;
+            }
+            "fsync_interval_ms" => {
+                let value = self.one(at, key, args)?;
+                self.config.persistence.fsync_interval_ms =
+                    parse_number(at, key, value, "a number of milliseconds")?;
             }
             "sys_interval" => {
                 let value = self.one(at, key, args)?;
@@ -919,7 +934,7 @@ mod tests {
     #[test]
     fn ignored_and_unknown_keys_warn() {
         let loaded = parse(
-            "persistence true\n\
+            "persistence_file mosquitto.db\n\
              persistence_location /var/lib/mosquitto/\n\
              acl_file /etc/mosquitto/acl\n\
              log_dest file /var/log/mosquitto/mosquitto.log\n\
@@ -930,14 +945,16 @@ mod tests {
         assert_eq!(
             loaded.warnings,
             vec![
-                "mosquitto.conf:1: ignoring \"persistence\" (not supported yet)",
-                "mosquitto.conf:2: ignoring \"persistence_location\" (not supported yet)",
+                "mosquitto.conf:1: ignoring \"persistence_file\" (not supported yet)",
                 "mosquitto.conf:3: ignoring \"acl_file\" (not supported yet)",
                 "mosquitto.conf:4: ignoring \"log_dest\" (not supported yet)",
                 "mosquitto.conf:5: ignoring \"bridge_cafile\" (not supported yet)",
                 "mosquitto.conf:6: ignoring \"frobnicate\" (unknown option)",
             ]
         );
+        let p = &loaded.config.persistence;
+        assert_eq!(p.enabled, Some(false));
+        assert_eq!(p.location.as_deref(), Some(Path::new("/var/lib/mosquitto/")));
     }
 
     #[test]
@@ -963,7 +980,8 @@ mod tests {
         );
         assert_eq!(loaded.config.listeners, vec![listener(1883, None)]);
         assert_eq!(loaded.config.allow_anonymous, AllowAnonymous::Always);
-        assert_eq!(loaded.warnings.len(), 4);
+        assert_eq!(loaded.warnings.len(), 2);
+        assert_eq!(loaded.config.persistence.enabled, Some(true));
     }
 
     #[test]

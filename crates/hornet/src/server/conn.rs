@@ -172,7 +172,7 @@ async fn write_loop(shared: Arc<Shared>, id: ConnId, outbox: Arc<Outbox>, mut wr
                 report(&shared, id, unreported, unreported_bytes);
                 (unreported, unreported_bytes) = (0, 0);
             }
-            if outbox.is_closing() {
+            if outbox.is_closing() && !outbox.holds_gated() {
                 break;
             }
             // Idle: give the buffers back.

@@ -12,12 +12,13 @@
 
 mod conn;
 mod outbox;
+mod store;
 
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use hornet_core::{Action, Anonymous, Broker, ConnId, Settings};
@@ -45,6 +46,8 @@ pub(crate) struct Shared {
     pub(crate) max_packet_size: usize,
     max_connections: Option<usize>,
     connection_messages: bool,
+    /// The store writer, when persistence is on.
+    durability: OnceLock<store::Durability>,
 }
 
 /// A panic while holding a lock is a bug; keep serving the others.
@@ -60,6 +63,15 @@ impl Shared {
     pub(crate) fn with_core<R>(&self, f: impl FnOnce(&mut Broker) -> R) -> R {
         let mut core = lock(&self.core);
         let result = f(&mut core);
+        // Records first: their commit number gates this call's packets.
+        let mut seq = 0;
+        if let Some(durability) = self.durability.get() {
+            if core.has_store_ops() {
+                let mut ops = Vec::new();
+                core.drain_store_ops(&mut ops);
+                seq = durability.submit(ops);
+            }
+        }
         let mut actions = Vec::new();
         core.drain_actions(&mut actions);
         if actions.is_empty() {
@@ -67,11 +79,18 @@ impl Shared {
         }
         let outboxes = lock(&self.outboxes);
         drop(core);
+        let gate = self.durability.get().map(|d| &d.gate);
         for action in actions {
             match action {
                 Action::Send { conn, packet } => {
                     if let Some(outbox) = outboxes.get(&conn) {
-                        outbox.push(packet);
+                        match (seq, gate) {
+                            (1.., Some(gate)) => {
+                                gate.wait(outbox, seq);
+                                outbox.push_gated(packet, seq);
+                            }
+                            _ => outbox.push(packet),
+                        }
                     }
                 }
                 Action::Close { conn } => {
@@ -86,6 +105,9 @@ impl Shared {
 
     /// Registers a connection's outbox before the core hears of it.
     pub(crate) fn add_outbox(&self, id: ConnId, outbox: Arc<Outbox>) {
+        if let Some(durability) = self.durability.get() {
+            outbox.set_gate(durability.gate.clone());
+        }
         lock(&self.outboxes).insert(id, outbox);
     }
 
@@ -162,6 +184,20 @@ impl Server {
         if let Some(users) = users {
             broker.set_authenticator(Box::new(hornet_auth::FileAuthenticator::new(users)));
         }
+        let persistence = &config.persistence;
+        let store = if persistence.enabled == Some(true) {
+            let dir = persistence.dir();
+            let (store, recovery) =
+                hornet_store::Store::open(&dir, hornet_store::StoreOptions::default()).map_err(
+                    |e| io::Error::new(e.kind(), format!("cannot open the store in {}: {e}", dir.display())),
+                )?;
+            store::log_recovery(&dir, &recovery);
+            broker.enable_persistence();
+            broker.restore(Instant::now(), recovery.restored);
+            Some(store)
+        } else {
+            None
+        };
         let shared = Arc::new(Shared {
             core: Mutex::new(broker),
             outboxes: Mutex::new(HashMap::new()),
@@ -170,7 +206,14 @@ impl Server {
             max_packet_size: config.limits.max_packet_size as usize,
             max_connections: config.limits.max_connections,
             connection_messages: config.log.connection_messages,
+            durability: OnceLock::new(),
         });
+        if let Some(st) = store {
+            let interval = Duration::from_millis(persistence.fsync_interval_ms.max(1));
+            let durability =
+                store::start(st, persistence.fsync, interval, Arc::downgrade(&shared));
+            let _ = shared.durability.set(durability);
+        }
         let mut addrs = Vec::new();
         let mut tasks = Vec::new();
         for listener in &config.listeners {
@@ -199,6 +242,18 @@ impl Server {
     /// Runs `f` on the broker state (for tests and the admin side).
     pub fn inspect<R>(&self, f: impl FnOnce(&Broker) -> R) -> R {
         f(&lock(&self.shared.core))
+    }
+
+    /// The store's counters (commits, fsyncs, records, bytes), when
+    /// persistence is on.
+    pub fn store_stats(&self) -> Option<hornet_store::StoreStats> {
+        let durability = self.shared.durability.get()?;
+        Some(*lock(&durability.stats))
+    }
+
+    /// The store's fault switch (simulates a full disk), when persistence is on.
+    pub fn store_faults(&self) -> Option<hornet_store::StoreFaults> {
+        Some(self.shared.durability.get()?.faults.clone())
     }
 
     /// Stops accepting and ticking. Open connections end with the runtime.

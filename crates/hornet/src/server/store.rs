@@ -1,0 +1,275 @@
+//! The store writer: group commit on a thread of its own, and the gate
+//! that holds acknowledgements back until their records are on disk.
+//!
+//! Every call into the core that recorded durable changes (see
+//! `hornet_core::persist`) hands its ops to this thread with a commit
+//! sequence number, taken in core order under the core lock
+//! ([`super::Shared::with_core`]). The packets that call emitted are queued
+//! in the recipients' outboxes behind a gate carrying that number, and
+//! their writers send nothing from the gate on until the number is durable
+//! (`Outbox` keeps FIFO order, so a packet behind a gated one waits too).
+//!
+//! The thread takes every batch waiting, appends them, and makes them
+//! durable with one `fdatasync`: many connections share one sync, so the
+//! more load, the more messages per sync. Then it publishes the highest
+//! durable number and wakes the writers that wait on it.
+//!
+//! Modes (`fsync` in the configuration): `fsync` gates as above;
+//! `interval` does not gate and syncs at most every `fsync_interval_ms`;
+//! `none` does not gate and never syncs.
+//!
+//! A failed write (disk full, I/O error) marks the batch's numbers failed:
+//! the connections waiting on them are closed without their
+//! acknowledgements (the client sends again), the core is told to refuse
+//! new QoS 1/2 publishes, and the thread retries (the store writes a full
+//! snapshot) every second until it succeeds.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use hornet_core::persist::StoreOp;
+use hornet_store::{Store, StoreFaults, StoreStats};
+
+use super::outbox::Outbox;
+use super::{lock, Shared};
+use crate::config::FsyncMode;
+
+/// Commit sequence numbers and who waits for them.
+#[derive(Debug, Default)]
+pub(crate) struct Gate {
+    /// Every number up to this one is resolved (durable or failed).
+    resolved: AtomicU64,
+    /// Ranges of numbers whose write failed.
+    failed: Mutex<Vec<(u64, u64)>>,
+    /// Outboxes holding packets behind a gate, with its number, in
+    /// number order.
+    waiting: Mutex<VecDeque<(u64, Arc<Outbox>)>>,
+}
+
+impl Gate {
+    /// The highest resolved number.
+    pub(crate) fn resolved(&self) -> u64 {
+        self.resolved.load(Ordering::SeqCst)
+    }
+
+    /// Whether number `seq` (resolved) failed to be written.
+    pub(crate) fn failed(&self, seq: u64) -> bool {
+        lock(&self.failed)
+            .iter()
+            .any(|&(a, b)| (a..=b).contains(&seq))
+    }
+
+    /// `outbox` holds packets behind number `seq`: wake it when `seq` is
+    /// resolved. Called before the packets are pushed (see
+    /// `Outbox::push_gated`), so a resolution cannot slip in between.
+    pub(crate) fn wait(&self, outbox: &Arc<Outbox>, seq: u64) {
+        let mut waiting = lock(&self.waiting);
+        let known = waiting
+            .back()
+            .is_some_and(|(s, o)| *s == seq && Arc::ptr_eq(o, outbox));
+        if !known {
+            waiting.push_back((seq, outbox.clone()));
+        }
+    }
+
+    fn resolve(&self, upto: u64, failed_from: Option<u64>) {
+        if let Some(from) = failed_from {
+            lock(&self.failed).push((from, upto));
+        }
+        self.resolved.store(upto, Ordering::SeqCst);
+        let mut ready = Vec::new();
+        {
+            let mut waiting = lock(&self.waiting);
+            while waiting.front().is_some_and(|(s, _)| *s <= upto) {
+                ready.push(waiting.pop_front().expect("front").1);
+            }
+        }
+        for outbox in ready {
+            outbox.wake();
+        }
+    }
+}
+
+/// The shell's handle on the store thread.
+pub(crate) struct Durability {
+    tx: Mutex<Sender<(u64, Vec<StoreOp>)>>,
+    /// The last number handed out (under the core lock).
+    next: AtomicU64,
+    pub(crate) gate: Arc<Gate>,
+    gating: bool,
+    pub(crate) faults: StoreFaults,
+    pub(crate) stats: Arc<Mutex<StoreStats>>,
+}
+
+impl Durability {
+    /// Hands `ops` to the store thread; returns the number the packets of
+    /// the same call must wait for, or 0 when they need not wait. Called
+    /// with the core lock held, so numbers follow core order.
+    pub(crate) fn submit(&self, ops: Vec<StoreOp>) -> u64 {
+        let seq = self.next.fetch_add(1, Ordering::SeqCst) + 1;
+        if lock(&self.tx).send((seq, ops)).is_err() {
+            tracing::error!("The store thread is gone; records are not written.");
+            return 0;
+        }
+        if self.gating {
+            seq
+        } else {
+            0
+        }
+    }
+}
+
+/// Starts the store thread for `store`.
+pub(crate) fn start(
+    store: Store,
+    mode: FsyncMode,
+    interval: Duration,
+    shared: Weak<Shared>,
+) -> Durability {
+    let (tx, rx) = channel();
+    let gate = Arc::new(Gate::default());
+    let faults = store.faults();
+    let stats = Arc::new(Mutex::new(store.stats()));
+    let writer = Writer {
+        store,
+        mode,
+        interval,
+        rx,
+        gate: gate.clone(),
+        shared,
+        stats: stats.clone(),
+    };
+    std::thread::Builder::new()
+        .name("hornet-store".into())
+        .spawn(move || writer.run())
+        .expect("spawn the store thread");
+    Durability {
+        tx: Mutex::new(tx),
+        next: AtomicU64::new(0),
+        gate,
+        gating: mode == FsyncMode::Fsync,
+        faults,
+        stats,
+    }
+}
+
+struct Writer {
+    store: Store,
+    mode: FsyncMode,
+    interval: Duration,
+    rx: Receiver<(u64, Vec<StoreOp>)>,
+    gate: Arc<Gate>,
+    shared: Weak<Shared>,
+    stats: Arc<Mutex<StoreStats>>,
+}
+
+impl Writer {
+    fn run(mut self) {
+        let mut last_sync = Instant::now();
+        let mut unsynced = false;
+        let mut failing = false;
+        loop {
+            let wait = if failing {
+                Some(Duration::from_secs(1))
+            } else if self.mode == FsyncMode::Interval && unsynced {
+                Some(self.interval.saturating_sub(last_sync.elapsed()))
+            } else {
+                None
+            };
+            let first = match wait {
+                None => match self.rx.recv() {
+                    Ok(batch) => Some(batch),
+                    Err(_) => return,
+                },
+                Some(t) => match self.rx.recv_timeout(t) {
+                    Ok(batch) => Some(batch),
+                    Err(RecvTimeoutError::Timeout) => None,
+                    Err(RecvTimeoutError::Disconnected) => return,
+                },
+            };
+            let mut range: Option<(u64, u64)> = None;
+            let mut take = |(seq, ops): (u64, Vec<StoreOp>), store: &mut Store| {
+                store.append(ops);
+                range = Some(range.map_or((seq, seq), |(a, _)| (a, seq)));
+            };
+            if let Some(batch) = first {
+                take(batch, &mut self.store);
+                while let Ok(batch) = self.rx.try_recv() {
+                    take(batch, &mut self.store);
+                }
+            }
+            let mut synced = self.mode == FsyncMode::Fsync;
+            let due = last_sync.elapsed() >= self.interval;
+            let result = self.store.commit(synced).and_then(|()| {
+                if self.mode == FsyncMode::Interval && (unsynced || range.is_some()) && due {
+                    self.store.sync()?;
+                    synced = true;
+                }
+                Ok(())
+            });
+            match result {
+                Ok(()) => {
+                    if synced {
+                        last_sync = Instant::now();
+                        unsynced = false;
+                    } else if range.is_some() {
+                        unsynced = true;
+                    }
+                    if let Some((_, upto)) = range {
+                        self.gate.resolve(upto, None);
+                    }
+                    if failing {
+                        failing = false;
+                        tracing::warn!(
+                            "The store in {} writes again.",
+                            self.store.dir().display()
+                        );
+                        self.tell_core(false);
+                    }
+                }
+                Err(e) => {
+                    if let Some((from, upto)) = range {
+                        self.gate.resolve(upto, Some(from));
+                    }
+                    if !failing {
+                        failing = true;
+                        tracing::error!(
+                            "Writing the store in {} failed: {e}. Acknowledgements that \
+                             waited for it are withheld (their connections are closed, \
+                             the clients send again); retrying every second.",
+                            self.store.dir().display()
+                        );
+                        self.tell_core(true);
+                    }
+                }
+            }
+            *lock(&self.stats) = self.store.stats();
+        }
+    }
+
+    fn tell_core(&self, failed: bool) {
+        if let Some(shared) = self.shared.upgrade() {
+            shared.with_core(|core| core.set_store_failed(failed));
+        }
+    }
+}
+
+/// What `Store::open` reported, as log lines.
+pub(crate) fn log_recovery(dir: &std::path::Path, recovery: &hornet_store::Recovery) {
+    for cut in &recovery.cuts {
+        tracing::warn!("Store recovery: {cut}.");
+    }
+    let (sessions, owed, retained) = recovery.counts;
+    tracing::info!(
+        "Store in {}: recovered {sessions} sessions, {owed} messages owed to them and \
+         {retained} retained messages from {} records in {} segments; {} bytes of torn or \
+         corrupt tail dropped.",
+        dir.display(),
+        recovery.records,
+        recovery.segments,
+        recovery.bytes_dropped
+    );
+}
