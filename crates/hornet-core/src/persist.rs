@@ -339,7 +339,12 @@ impl Broker {
 
     /// Whether ops are waiting to be drained.
     pub fn has_store_ops(&self) -> bool {
-        !self.journal.ops.is_empty() || !self.journal.dirty.is_empty()
+        !self.journal.ops.is_empty()
+            || self.journal.dirty.iter().any(|key| {
+                self.sessions
+                    .get(key)
+                    .is_some_and(|s| self.journal.keeps(s))
+            })
     }
 
     /// Refuses a QoS 1/2 PUBLISH because the store cannot write: 0x97 for

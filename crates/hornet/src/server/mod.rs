@@ -66,9 +66,9 @@ impl Shared {
         // Records first: their commit number gates this call's packets.
         let mut seq = 0;
         if let Some(durability) = self.durability.get() {
-            if core.has_store_ops() {
-                let mut ops = Vec::new();
-                core.drain_store_ops(&mut ops);
+            let mut ops = Vec::new();
+            core.drain_store_ops(&mut ops);
+            if !ops.is_empty() {
                 seq = durability.submit(ops);
             }
         }
