@@ -22,10 +22,14 @@
 //! the connections waiting on them are closed without their
 //! acknowledgements (the client sends again), the core is told to refuse
 //! new QoS 1/2 publishes, and the thread retries (the store writes a full
-//! snapshot) every second until it succeeds.
+//! snapshot) every second until it succeeds. Meanwhile nothing is gated:
+//! publishes are refused anyway, and the other answers (CONNACK, SUBACK,
+//! PUBREL) go out so clients can keep working; their records are kept in
+//! the store's live state and written by the snapshot that ends the
+//! episode.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
@@ -44,6 +48,9 @@ pub(crate) struct Gate {
     resolved: AtomicU64,
     /// Ranges of numbers whose write failed.
     failed: Mutex<Vec<(u64, u64)>>,
+    /// The last write failed: nothing is gated until one succeeds (the
+    /// core refuses QoS 1/2 publishes meanwhile).
+    failing: AtomicBool,
     /// Outboxes holding packets behind a gate, with its number, in
     /// number order.
     waiting: Mutex<VecDeque<(u64, Arc<Outbox>)>>,
@@ -114,7 +121,7 @@ impl Durability {
             tracing::error!("The store thread is gone; records are not written.");
             return 0;
         }
-        if self.gating {
+        if self.gating && !self.gate.failing.load(Ordering::SeqCst) {
             seq
         } else {
             0
@@ -223,6 +230,7 @@ impl Writer {
                     }
                     if failing {
                         failing = false;
+                        self.gate.failing.store(false, Ordering::SeqCst);
                         tracing::warn!(
                             "The store in {} writes again.",
                             self.store.dir().display()
@@ -231,6 +239,7 @@ impl Writer {
                     }
                 }
                 Err(e) => {
+                    self.gate.failing.store(true, Ordering::SeqCst);
                     if let Some((from, upto)) = range {
                         self.gate.resolve(upto, Some(from));
                     }
