@@ -82,6 +82,9 @@ pub struct StoreStats {
     pub syncs: u64,
     /// Records written.
     pub records: u64,
+    /// Message bodies appended (one per routed QoS 1/2 message that some
+    /// durable session is owed).
+    pub messages: u64,
     /// Bytes written.
     pub bytes: u64,
     /// Compactions done.
@@ -255,6 +258,9 @@ impl Store {
     /// Adds `ops` to the batch of the next commit (and to the live state).
     pub fn append(&mut self, ops: impl IntoIterator<Item = StoreOp>) {
         for op in ops {
+            if matches!(op, StoreOp::Message { .. }) {
+                self.stats.messages += 1;
+            }
             self.scratch.clear();
             record::encode_op(&op, &mut self.scratch);
             log::frame(&self.scratch, &mut self.pending);

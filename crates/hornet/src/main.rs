@@ -69,7 +69,23 @@ async fn serve(config: Config, users: Option<PasswordFile>) -> ExitCode {
         }
     };
     banner(&config, &server, user_counts);
+    let started = std::time::Instant::now();
     wait_for_signal().await;
+    if let Some(s) = server.store_stats() {
+        let secs = started.elapsed().as_secs_f64().max(1e-3);
+        tracing::info!(
+            "Store totals: {} messages and {} records in {} commits, {} fsyncs ({:.0} fsyncs/s, \
+             {:.1} messages per fsync), {} compactions, {} bytes in the log now.",
+            s.messages,
+            s.records,
+            s.commits,
+            s.syncs,
+            s.syncs as f64 / secs,
+            s.messages as f64 / s.syncs.max(1) as f64,
+            s.compactions,
+            s.log_bytes
+        );
+    }
     tracing::info!("hornet version {} terminating", env!("CARGO_PKG_VERSION"));
     server.shutdown();
     ExitCode::SUCCESS
