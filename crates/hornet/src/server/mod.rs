@@ -85,7 +85,7 @@ impl Shared {
                 Action::Send { conn, packet } => {
                     if let Some(outbox) = outboxes.get(&conn) {
                         match (seq, gate) {
-                            (1.., Some(gate)) => {
+                            (1.., Some(gate)) if store::must_wait(&packet) => {
                                 gate.wait(outbox, seq);
                                 outbox.push_gated(packet, seq);
                             }

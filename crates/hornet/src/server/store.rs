@@ -30,16 +30,35 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
+use hornet_codec::{Packet, QoS};
 use hornet_core::persist::StoreOp;
 use hornet_store::{Store, StoreFaults, StoreStats};
 
 use super::outbox::Outbox;
 use super::{lock, Shared};
 use crate::config::FsyncMode;
+
+/// Whether `packet`, emitted by a call that recorded durable changes,
+/// must wait for them to be on disk.
+///
+/// Every acknowledgement does: PUBACK/PUBREC (the message is stored),
+/// PUBCOMP (the inbound QoS 2 id is released: sent early, a crash would
+/// keep the id and swallow the client's next message with it), PUBREL
+/// (sent early, a crash would resend the PUBLISH to a client that already
+/// released it: a second delivery), SUBACK/UNSUBACK, CONNACK. So do QoS 2
+/// PUBLISH packets (their packet id must be durable, or a restart would
+/// resend the message under a new id: a second delivery). QoS 0 and 1
+/// PUBLISH packets to subscribers do not wait: a crash can only make a
+/// QoS 1 message arrive again, which QoS 1 allows; and without this a
+/// subscriber's inflight window would cost one fsync per round trip. A
+/// packet queued behind a waiting one still waits (per-connection order).
+pub(crate) fn must_wait(packet: &Packet) -> bool {
+    !matches!(packet, Packet::Publish(p) if p.qos != QoS::ExactlyOnce)
+}
 
 /// Commit sequence numbers and who waits for them.
 #[derive(Debug, Default)]
@@ -102,7 +121,7 @@ impl Gate {
 
 /// The shell's handle on the store thread.
 pub(crate) struct Durability {
-    tx: Mutex<Sender<(u64, Vec<StoreOp>)>>,
+    tx: Mutex<SyncSender<(u64, Vec<StoreOp>)>>,
     /// The last number handed out (under the core lock).
     next: AtomicU64,
     pub(crate) gate: Arc<Gate>,
@@ -129,6 +148,9 @@ impl Durability {
     }
 }
 
+/// Batches waiting for the store thread before callers wait.
+const BACKLOG: usize = 4096;
+
 /// Starts the store thread for `store`.
 pub(crate) fn start(
     store: Store,
@@ -136,7 +158,9 @@ pub(crate) fn start(
     interval: Duration,
     shared: Weak<Shared>,
 ) -> Durability {
-    let (tx, rx) = channel();
+    // Bounded: a store that cannot keep up slows the core down (its
+    // callers wait to hand over ops) instead of buffering without limit.
+    let (tx, rx) = sync_channel(BACKLOG);
     let gate = Arc::new(Gate::default());
     let faults = store.faults();
     let stats = Arc::new(Mutex::new(store.stats()));
