@@ -633,7 +633,8 @@ impl Broker {
             return;
         };
         if session.persisted {
-            self.journal.push(crate::persist::StoreOp::SessionRemoved { session: key });
+            self.journal
+                .push(crate::persist::StoreOp::SessionRemoved { session: key });
         }
         for filter in session.subscriptions.keys() {
             match crate::shared::split(filter) {

@@ -350,7 +350,12 @@ impl Broker {
     /// Refuses a QoS 1/2 PUBLISH because the store cannot write: 0x97 for
     /// MQTT 5, a closed connection without acknowledgement for 3.x.
     /// Returns false when the store is fine.
-    pub(crate) fn refuse_unstorable(&mut self, now: Instant, id: ConnId, publish: &Publish) -> bool {
+    pub(crate) fn refuse_unstorable(
+        &mut self,
+        now: Instant,
+        id: ConnId,
+        publish: &Publish,
+    ) -> bool {
         if !self.journal.failed || publish.qos == QoS::AtMostOnce {
             return false;
         }
@@ -402,7 +407,8 @@ impl Broker {
             let record = rs.record;
             let key = record.key;
             self.next_session = self.next_session.max(key + 1);
-            let mut session = Session::new(record.client_id.clone(), record.protocol, record.expiry);
+            let mut session =
+                Session::new(record.client_id.clone(), record.protocol, record.expiry);
             session.persisted = true;
             session.disconnected_at = Some(now);
             for sub in record.subscriptions {
@@ -421,7 +427,9 @@ impl Broker {
                 session.subscriptions.insert(sub.filter, subscription);
             }
             for (pid, outbound) in rs.inflight {
-                let Some(id) = PacketId::new(pid) else { continue };
+                let Some(id) = PacketId::new(pid) else {
+                    continue;
+                };
                 let state = match outbound {
                     RestoredOutbound::Publish(mut p) => {
                         p.packet_id = Some(id);
@@ -487,7 +495,11 @@ fn record_of(key: SessionKey, session: &Session) -> SessionRecord {
 impl Broker {
     /// Records what `take_shared` took out of session `key`.
     pub(crate) fn settle_taken(&mut self, key: SessionKey, taken: &[(Option<u16>, u64)]) {
-        if !self.sessions.get(&key).is_some_and(|s| self.journal.keeps(s)) {
+        if !self
+            .sessions
+            .get(&key)
+            .is_some_and(|s| self.journal.keeps(s))
+        {
             return;
         }
         for &(pid, mid) in taken {
@@ -506,7 +518,11 @@ impl Broker {
 
     /// Records that outbound `packet_id` of session `key` is finished.
     pub(crate) fn persist_settled(&mut self, key: SessionKey, packet_id: u16) {
-        if self.sessions.get(&key).is_some_and(|s| self.journal.keeps(s)) {
+        if self
+            .sessions
+            .get(&key)
+            .is_some_and(|s| self.journal.keeps(s))
+        {
             self.journal.push(StoreOp::Settled {
                 session: key,
                 packet_id,
@@ -532,7 +548,11 @@ impl Broker {
     /// until PUBREL (so a resend after a crash is not routed again).
     pub(crate) fn persist_qos2_received(&mut self, key: Option<SessionKey>, packet_id: u16) {
         let Some(key) = key else { return };
-        if self.sessions.get(&key).is_some_and(|s| self.journal.keeps(s)) {
+        if self
+            .sessions
+            .get(&key)
+            .is_some_and(|s| self.journal.keeps(s))
+        {
             self.journal.push(StoreOp::Qos2Received {
                 session: key,
                 packet_id,
@@ -558,16 +578,17 @@ pub(crate) fn sent_op(session: SessionKey, message: MessageId, packet_id: u16) -
 }
 
 pub(crate) fn settled_op(session: SessionKey, packet_id: u16) -> StoreOp {
-    StoreOp::Settled {
-        session,
-        packet_id,
-    }
+    StoreOp::Settled { session, packet_id }
 }
 
 impl Broker {
     /// Records a will held back `delay` seconds for durable session `key`.
     pub(crate) fn persist_will(&mut self, key: SessionKey, delay: u32, will: &LastWill) {
-        if !self.sessions.get(&key).is_some_and(|s| self.journal.keeps(s)) {
+        if !self
+            .sessions
+            .get(&key)
+            .is_some_and(|s| self.journal.keeps(s))
+        {
             return;
         }
         let mut will = will.clone();

@@ -141,7 +141,10 @@ impl Store {
         let mut start = 0;
         for (i, (_, path)) in segments.iter().enumerate().rev() {
             let scan = log::scan(path)?;
-            if matches!(scan.records.first(), Some(Record::Header { snapshot: true })) {
+            if matches!(
+                scan.records.first(),
+                Some(Record::Header { snapshot: true })
+            ) {
                 start = i;
                 break;
             }

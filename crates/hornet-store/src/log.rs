@@ -48,11 +48,17 @@ pub(crate) fn list_segments(dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
         let path = entry?.path();
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
         if name.ends_with(".log.tmp") {
-            tracing::info!("Removing {}: a compaction that did not finish.", path.display());
+            tracing::info!(
+                "Removing {}: a compaction that did not finish.",
+                path.display()
+            );
             fs::remove_file(&path)?;
             continue;
         }
-        if let Some(n) = name.strip_suffix(".log").and_then(|n| n.parse::<u64>().ok()) {
+        if let Some(n) = name
+            .strip_suffix(".log")
+            .and_then(|n| n.parse::<u64>().ok())
+        {
             segments.push((n, path));
         }
     }

@@ -11,7 +11,7 @@ use bytestring::ByteString;
 use hornet_codec::{
     LastWill, Packet, PacketId, Protocol, Publish, QoS, RetainHandling, SubscriptionOptions,
 };
-use hornet_core::persist::{Shape, SessionRecord, StoreOp, SubscriptionRecord};
+use hornet_core::persist::{SessionRecord, Shape, StoreOp, SubscriptionRecord};
 
 /// A decoded record.
 #[derive(Debug, Clone, PartialEq)]
@@ -472,10 +472,7 @@ mod tests {
     fn a_header_round_trips_and_garbage_is_refused() {
         let mut buf = BytesMut::new();
         encode_header(true, &mut buf);
-        assert_eq!(
-            decode(buf.freeze()),
-            Ok(Record::Header { snapshot: true })
-        );
+        assert_eq!(decode(buf.freeze()), Ok(Record::Header { snapshot: true }));
         assert!(decode(Bytes::from_static(&[99])).is_err());
         assert!(decode(Bytes::from_static(&[T_SENT, 1, 2])).is_err());
     }

@@ -347,11 +347,15 @@ impl State {
 
     /// The state in the form the broker restores from.
     pub(crate) fn restored(&self) -> Restored {
-        let body = |c: &Copy| self.messages.get(&c.message).map(|m| c.shape.apply(&m.publish));
+        let body = |c: &Copy| {
+            self.messages
+                .get(&c.message)
+                .map(|m| c.shape.apply(&m.publish))
+        };
         let sessions = self
             .sessions
-            .iter()
-            .map(|(_, s)| RestoredSession {
+            .values()
+            .map(|s| RestoredSession {
                 record: s.record.clone(),
                 inflight: s
                     .inflight

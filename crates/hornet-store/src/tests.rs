@@ -226,10 +226,16 @@ fn a_million_delivered_messages_leave_the_directory_small() {
     }
     store.commit(true).unwrap();
     assert!(store.stats().compactions > 10, "{:?}", store.stats());
-    assert!(max_bytes < 16 * 1024 * 1024, "the directory grew to {max_bytes}");
+    assert!(
+        max_bytes < 16 * 1024 * 1024,
+        "the directory grew to {max_bytes}"
+    );
     store.compact().unwrap();
     let size = dir_size(dir.path());
-    assert!(size < 64 * 1024, "after compaction the directory holds {size} bytes");
+    assert!(
+        size < 64 * 1024,
+        "after compaction the directory holds {size} bytes"
+    );
     drop(store);
     let (_, r) = Store::open(dir.path(), options).unwrap();
     assert_eq!(r.counts, (1, 100, 0));

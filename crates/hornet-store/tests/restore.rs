@@ -228,12 +228,8 @@ fn clean_sessions_and_qos0_write_nothing() {
             listener_port: 1883,
         },
     );
-    w.broker.packet_received(
-        w.now,
-        id,
-        Connect::new(Protocol::V3_1_1, "clean").into(),
-        0,
-    );
+    w.broker
+        .packet_received(w.now, id, Connect::new(Protocol::V3_1_1, "clean").into(), 0);
     w.broker.packet_received(
         w.now,
         id,

@@ -340,10 +340,7 @@ fn subscriber(
             match packet {
                 Packet::SubAck(_) => subscribed = true,
                 Packet::Publish(p) => {
-                    let number: u64 = std::str::from_utf8(&p.payload)
-                        .unwrap()
-                        .parse()
-                        .unwrap();
+                    let number: u64 = std::str::from_utf8(&p.payload).unwrap().parse().unwrap();
                     let key = (p.topic.to_string(), number);
                     let deliver = match (p.qos, p.packet_id) {
                         (QoS::ExactlyOnce, Some(id)) => held.insert(id.get()),
@@ -555,17 +552,26 @@ fn acknowledged_messages_survive_20_sigkills_with_qos_and_retained_guarantees() 
             for &n in &acked.numbers {
                 let times = got.get(&(p.topic.clone(), n)).copied().unwrap_or(0);
                 if times == 0 {
-                    failures.push(format!("{}: acknowledged {} #{n} never arrived", s.name, p.topic));
+                    failures.push(format!(
+                        "{}: acknowledged {} #{n} never arrived",
+                        s.name, p.topic
+                    ));
                 }
                 // [MQTT-4.3.3]: QoS 2 all the way, exactly once.
                 if times > 1 && p.qos == QoS::ExactlyOnce && s.qos == QoS::ExactlyOnce {
-                    failures.push(format!("{}: QoS 2 {} #{n} arrived {times} times", s.name, p.topic));
+                    failures.push(format!(
+                        "{}: QoS 2 {} #{n} arrived {times} times",
+                        s.name, p.topic
+                    ));
                 }
             }
             if p.qos == QoS::ExactlyOnce && s.qos == QoS::ExactlyOnce {
                 for ((topic, n), times) in got.iter() {
                     if topic == &p.topic && *times > 1 {
-                        failures.push(format!("{}: QoS 2 {topic} #{n} arrived {times} times", s.name));
+                        failures.push(format!(
+                            "{}: QoS 2 {topic} #{n} arrived {times} times",
+                            s.name
+                        ));
                     }
                 }
             }
@@ -589,7 +595,10 @@ fn acknowledged_messages_survive_20_sigkills_with_qos_and_retained_guarantees() 
     while retained.is_none() && Instant::now() < deadline {
         match c.recv() {
             Recv::Packet(Packet::Publish(p)) => {
-                assert!(p.retain, "a retained message arrives with RETAIN 1 [MQTT-3.3.1-8]");
+                assert!(
+                    p.retain,
+                    "a retained message arrives with RETAIN 1 [MQTT-3.3.1-8]"
+                );
                 retained = Some(String::from_utf8(p.payload.to_vec()).unwrap());
             }
             Recv::Dead => panic!("the broker closed the check connection"),

@@ -11,7 +11,9 @@ mod common;
 use std::time::{Duration, Instant};
 
 use codec_client::Raw;
-use hornet_codec::{Connect, Packet, PacketId, Property, Protocol, Publish, QoS, ReasonCode, Subscribe};
+use hornet_codec::{
+    Connect, Packet, PacketId, Property, Protocol, Publish, QoS, ReasonCode, Subscribe,
+};
 
 struct Hornet {
     runtime: tokio::runtime::Runtime,
@@ -69,7 +71,9 @@ impl Drop for Hornet {
         drop(self.server.take());
         let rt = std::mem::replace(
             &mut self.runtime,
-            tokio::runtime::Builder::new_current_thread().build().unwrap(),
+            tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap(),
         );
         rt.shutdown_background();
     }
@@ -105,7 +109,9 @@ fn a_full_disk_refuses_qos1_publishes_and_the_broker_recovers() {
 
     let mut publisher = hornet.connect(Protocol::V5, "pub5");
     publisher.send(qos1(1));
-    assert!(matches!(publisher.recv(), Some(Packet::PubAck(a)) if a.reason_code == ReasonCode::Success));
+    assert!(
+        matches!(publisher.recv(), Some(Packet::PubAck(a)) if a.reason_code == ReasonCode::Success)
+    );
 
     let faults = hornet.server().store_faults().expect("persistence is on");
     faults.set_disk_full(true);
@@ -163,7 +169,10 @@ fn a_full_disk_refuses_qos1_publishes_and_the_broker_recovers() {
         }
     }
     assert!(got.contains(&"m1".to_string()), "{got:?}");
-    assert!(!got.contains(&"m3".to_string()), "refused messages are not delivered: {got:?}");
+    assert!(
+        !got.contains(&"m3".to_string()),
+        "refused messages are not delivered: {got:?}"
+    );
     let stats = hornet.server().store_stats().unwrap();
     assert!(stats.syncs > 0, "{stats:?}");
 }

@@ -125,10 +125,7 @@ const IGNORED_KEYS: &[&str] = &[
 const IGNORED_PREFIXES: &[&str] = &["bridge_", "auth_opt_", "plugin_opt_"];
 
 /// Ignored keys whose given value is what Hornet does anyway: no warning.
-const HARMLESS: &[(&str, &str)] = &[
-    ("per_listener_settings", "false"),
-    ("protocol", "mqtt"),
-];
+const HARMLESS: &[(&str, &str)] = &[("per_listener_settings", "false"), ("protocol", "mqtt")];
 
 /// A listener being read, with where it was declared and why it cannot be
 /// served if it cannot.
@@ -954,7 +951,10 @@ mod tests {
         );
         let p = &loaded.config.persistence;
         assert_eq!(p.enabled, Some(false));
-        assert_eq!(p.location.as_deref(), Some(Path::new("/var/lib/mosquitto/")));
+        assert_eq!(
+            p.location.as_deref(),
+            Some(Path::new("/var/lib/mosquitto/"))
+        );
     }
 
     #[test]

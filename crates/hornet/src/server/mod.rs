@@ -189,7 +189,12 @@ impl Server {
             let dir = persistence.dir();
             let (store, recovery) =
                 hornet_store::Store::open(&dir, hornet_store::StoreOptions::default()).map_err(
-                    |e| io::Error::new(e.kind(), format!("cannot open the store in {}: {e}", dir.display())),
+                    |e| {
+                        io::Error::new(
+                            e.kind(),
+                            format!("cannot open the store in {}: {e}", dir.display()),
+                        )
+                    },
                 )?;
             store::log_recovery(&dir, &recovery);
             broker.enable_persistence();
@@ -210,8 +215,7 @@ impl Server {
         });
         if let Some(st) = store {
             let interval = Duration::from_millis(persistence.fsync_interval_ms.max(1));
-            let durability =
-                store::start(st, persistence.fsync, interval, Arc::downgrade(&shared));
+            let durability = store::start(st, persistence.fsync, interval, Arc::downgrade(&shared));
             let _ = shared.durability.set(durability);
         }
         let mut addrs = Vec::new();

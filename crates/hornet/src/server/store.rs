@@ -149,7 +149,7 @@ impl Durability {
 }
 
 /// Batches waiting for the store thread before callers wait.
-const BACKLOG: usize = 4096;
+const BACKLOG: usize = 256;
 
 /// Starts the store thread for `store`.
 pub(crate) fn start(
@@ -255,10 +255,7 @@ impl Writer {
                     if failing {
                         failing = false;
                         self.gate.failing.store(false, Ordering::SeqCst);
-                        tracing::warn!(
-                            "The store in {} writes again.",
-                            self.store.dir().display()
-                        );
+                        tracing::warn!("The store in {} writes again.", self.store.dir().display());
                         self.tell_core(false);
                     }
                 }
