@@ -356,9 +356,16 @@ mod tests {
                 "fanout-q0",
                 "fanin-q1-v5",
                 "conns",
-                "latency"
+                "latency",
+                "durable-q1",
+                "durable-q1-nosync",
+                "durable-q1-off"
             ]
         );
+        let durable = &suite(size(false))[10];
+        assert_eq!(durable.params.scenario, Scenario::Durable);
+        assert!(durable.extra_settings.contains(&"persistence true"));
+        assert_eq!(durable.hornet_settings, &["fsync fsync"]);
         let full = suite(size(false));
         assert_eq!(full[6].params.subscribers, 1000);
         assert_eq!(full[8].params.connections, 19_000);

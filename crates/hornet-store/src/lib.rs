@@ -113,6 +113,9 @@ impl StoreFaults {
 #[derive(Debug)]
 pub struct Store {
     dir: PathBuf,
+    /// `LOCK`, held (flock) while the store is open: two brokers on one
+    /// directory would corrupt it.
+    _lock: File,
     options: StoreOptions,
     /// The segment appended to, and its number.
     file: File,
@@ -136,6 +139,7 @@ impl Store {
     /// Opens (creating if needed) the store in `dir` and reads it back.
     pub fn open(dir: &Path, options: StoreOptions) -> io::Result<(Store, Recovery)> {
         fs::create_dir_all(dir)?;
+        let lock = lock_dir(dir)?;
         let segments = log::list_segments(dir)?;
         // The newest whole snapshot makes everything before it obsolete.
         let mut start = 0;
@@ -206,6 +210,7 @@ impl Store {
         let counts = state.counts();
         let store = Store {
             dir: dir.to_path_buf(),
+            _lock: lock,
             options,
             file,
             segment,
@@ -404,6 +409,28 @@ impl Store {
             path.display()
         );
         Ok(())
+    }
+}
+
+/// Takes the directory's lock, or says who holds it.
+fn lock_dir(dir: &Path) -> io::Result<File> {
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(dir.join("LOCK"))?;
+    match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(file),
+        Err(e) if e == rustix::io::Errno::WOULDBLOCK => Err(io::Error::new(
+            io::ErrorKind::WouldBlock,
+            format!(
+                "{} is in use by another Hornet (its LOCK file is held); \
+                 two brokers must not share a data directory",
+                dir.display()
+            ),
+        )),
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -281,3 +281,13 @@ fn a_compaction_cut_short_leaves_the_old_log_in_charge() {
     assert_eq!(payloads(&r), ["m1", "m2"]);
     assert!(!dir.path().join("00000000000000000002.log.tmp").exists());
 }
+
+#[test]
+fn a_second_store_on_the_same_directory_is_refused_while_the_first_is_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first, _) = open(dir.path());
+    let e = Store::open(dir.path(), StoreOptions::default()).unwrap_err();
+    assert!(e.to_string().contains("in use by another Hornet"), "{e}");
+    drop(first);
+    let _second = open(dir.path());
+}
