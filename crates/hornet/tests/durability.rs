@@ -23,9 +23,13 @@ struct Hornet {
 
 impl Hornet {
     fn start() -> Hornet {
+        Self::with_conf("")
+    }
+
+    fn with_conf(extra: &str) -> Hornet {
         let dir = tempfile::tempdir().unwrap();
         let conf = format!(
-            "persistence true\npersistence_location {}\n",
+            "persistence true\npersistence_location {}\n{extra}",
             dir.path().join("data").display()
         );
         let mut config = hornet::config::parse_mosquitto(&conf, std::path::Path::new("t.conf"))
@@ -175,4 +179,60 @@ fn a_full_disk_refuses_qos1_publishes_and_the_broker_recovers() {
     );
     let stats = hornet.server().store_stats().unwrap();
     assert!(stats.syncs > 0, "{stats:?}");
+}
+
+/// Publishes QoS 1 messages to a durable offline subscriber until `n` are
+/// acknowledged.
+fn publish_acknowledged(hornet: &Hornet, n: u16) {
+    let mut sub = hornet.connect(Protocol::V5, "durable-sub");
+    sub.send(Subscribe::new(pid(1), "d/#", QoS::AtLeastOnce).into());
+    assert!(matches!(sub.recv(), Some(Packet::SubAck(_))));
+    drop(sub);
+    let mut publisher = hornet.connect(Protocol::V5, "pub");
+    for i in 1..=n {
+        publisher.send(qos1(i));
+        assert!(
+            matches!(publisher.recv(), Some(Packet::PubAck(a)) if a.reason_code == ReasonCode::Success)
+        );
+    }
+}
+
+/// `fsync interval`: acknowledgements do not wait, and the store syncs
+/// within the interval (bounded wait on the counter, not a guessed sleep).
+#[test]
+fn fsync_interval_syncs_within_the_interval() {
+    if common::hornet_only() {
+        return;
+    }
+    let hornet = Hornet::with_conf("fsync interval\nfsync_interval_ms 50\n");
+    publish_acknowledged(&hornet, 20);
+    let deadline = Instant::now() + common::TIMEOUT;
+    loop {
+        let stats = hornet.server().store_stats().unwrap();
+        if stats.records > 0 && stats.syncs > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no sync: {stats:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// `fsync none`: records are written, never synced.
+#[test]
+fn fsync_none_writes_without_syncing() {
+    if common::hornet_only() {
+        return;
+    }
+    let hornet = Hornet::with_conf("fsync none\n");
+    publish_acknowledged(&hornet, 20);
+    let deadline = Instant::now() + common::TIMEOUT;
+    loop {
+        let stats = hornet.server().store_stats().unwrap();
+        assert_eq!(stats.syncs, 0, "{stats:?}");
+        if stats.messages >= 20 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not written: {stats:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
