@@ -320,6 +320,11 @@ impl Broker {
         self.journal.failed = failed;
     }
 
+    /// Whether the store was last reported failing.
+    pub fn store_failed(&self) -> bool {
+        self.journal.failed
+    }
+
     /// Moves the ops recorded since the last call into `into`, in order:
     /// session records first (a session exists before what it owns), then
     /// everything else as it happened.
@@ -362,6 +367,19 @@ impl Broker {
         let Some(conn) = self.conns.get(&id) else {
             return true;
         };
+        // A resent QoS 2 PUBLISH whose id is already held needs no write:
+        // it is acknowledged again as usual ([MQTT-4.3.3-10]).
+        if let (QoS::ExactlyOnce, Some(pid), Some(key)) =
+            (publish.qos, publish.packet_id, conn.session)
+        {
+            if self
+                .sessions
+                .get(&key)
+                .is_some_and(|s| s.incoming_qos2.contains(&pid.get()))
+            {
+                return false;
+            }
+        }
         let name = conn.name();
         let v5 = conn.protocol.is_v5();
         tracing::warn!(

@@ -27,6 +27,12 @@ impl Hornet {
     }
 
     fn with_conf(extra: &str) -> Hornet {
+        if std::env::var_os("HORNET_TEST_LOG").is_some() {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new("debug"))
+                .with_test_writer()
+                .try_init();
+        }
         let dir = tempfile::tempdir().unwrap();
         let conf = format!(
             "persistence true\npersistence_location {}\n{extra}",

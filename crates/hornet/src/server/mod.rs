@@ -62,6 +62,12 @@ impl Shared {
     /// connections' outboxes.
     pub(crate) fn with_core<R>(&self, f: impl FnOnce(&mut Broker) -> R) -> R {
         let mut core = lock(&self.core);
+        if let Some(durability) = self.durability.get() {
+            let failing = durability.gate.failing();
+            if failing != core.store_failed() {
+                core.set_store_failed(failing);
+            }
+        }
         let result = f(&mut core);
         // Records first: their commit number gates this call's packets.
         let mut seq = 0;
@@ -215,7 +221,7 @@ impl Server {
         });
         if let Some(st) = store {
             let interval = Duration::from_millis(persistence.fsync_interval_ms.max(1));
-            let durability = store::start(st, persistence.fsync, interval, Arc::downgrade(&shared));
+            let durability = store::start(st, persistence.fsync, interval);
             let _ = shared.durability.set(durability);
         }
         let mut addrs = Vec::new();

@@ -66,10 +66,22 @@ impl Outbox {
     /// durable (0: no wait). The caller registered the outbox with the
     /// gate first (`Gate::wait`), so a resolution cannot be missed.
     pub(crate) fn push_gated(&self, packet: Packet, seq: u64) {
-        let Some(gate) = self.gate.get().filter(|g| seq > g.resolved()) else {
+        let Some(gate) = self.gate.get() else {
             return self.push(packet);
         };
-        let _ = gate;
+        if seq <= gate.resolved() {
+            // The store was faster than this push.
+            if gate.failed(seq) {
+                // Not on disk: withheld, as in `take`.
+                tracing::warn!(
+                    "Closing a connection: the store could not write what its \
+                     acknowledgements promise (they are withheld; the client will send again)."
+                );
+                self.close();
+                return;
+            }
+            return self.push(packet);
+        }
         {
             let mut q = self.queue.lock().expect("outbox lock");
             let mut gates = self.gates.lock().expect("outbox lock");

@@ -31,15 +31,15 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hornet_codec::{Packet, QoS};
 use hornet_core::persist::StoreOp;
 use hornet_store::{Store, StoreFaults, StoreStats};
 
+use super::lock;
 use super::outbox::Outbox;
-use super::{lock, Shared};
 use crate::config::FsyncMode;
 
 /// Whether `packet`, emitted by a call that recorded durable changes,
@@ -68,7 +68,9 @@ pub(crate) struct Gate {
     /// Ranges of numbers whose write failed.
     failed: Mutex<Vec<(u64, u64)>>,
     /// The last write failed: nothing is gated until one succeeds (the
-    /// core refuses QoS 1/2 publishes meanwhile).
+    /// core refuses QoS 1/2 publishes meanwhile; `with_core` tells it, so
+    /// the store thread never waits for the core lock, whose holder may be
+    /// waiting for the store thread).
     failing: AtomicBool,
     /// Outboxes holding packets behind a gate, with its number, in
     /// number order.
@@ -79,6 +81,11 @@ impl Gate {
     /// The highest resolved number.
     pub(crate) fn resolved(&self) -> u64 {
         self.resolved.load(Ordering::SeqCst)
+    }
+
+    /// Whether the last write failed.
+    pub(crate) fn failing(&self) -> bool {
+        self.failing.load(Ordering::SeqCst)
     }
 
     /// Whether number `seq` (resolved) failed to be written.
@@ -152,12 +159,7 @@ impl Durability {
 const BACKLOG: usize = 256;
 
 /// Starts the store thread for `store`.
-pub(crate) fn start(
-    store: Store,
-    mode: FsyncMode,
-    interval: Duration,
-    shared: Weak<Shared>,
-) -> Durability {
+pub(crate) fn start(store: Store, mode: FsyncMode, interval: Duration) -> Durability {
     // Bounded: a store that cannot keep up slows the core down (its
     // callers wait to hand over ops) instead of buffering without limit.
     let (tx, rx) = sync_channel(BACKLOG);
@@ -170,7 +172,6 @@ pub(crate) fn start(
         interval,
         rx,
         gate: gate.clone(),
-        shared,
         stats: stats.clone(),
     };
     std::thread::Builder::new()
@@ -193,7 +194,6 @@ struct Writer {
     interval: Duration,
     rx: Receiver<(u64, Vec<StoreOp>)>,
     gate: Arc<Gate>,
-    shared: Weak<Shared>,
     stats: Arc<Mutex<StoreStats>>,
 }
 
@@ -256,7 +256,6 @@ impl Writer {
                         failing = false;
                         self.gate.failing.store(false, Ordering::SeqCst);
                         tracing::warn!("The store in {} writes again.", self.store.dir().display());
-                        self.tell_core(false);
                     }
                 }
                 Err(e) => {
@@ -272,17 +271,10 @@ impl Writer {
                              the clients send again); retrying every second.",
                             self.store.dir().display()
                         );
-                        self.tell_core(true);
                     }
                 }
             }
             *lock(&self.stats) = self.store.stats();
-        }
-    }
-
-    fn tell_core(&self, failed: bool) {
-        if let Some(shared) = self.shared.upgrade() {
-            shared.with_core(|core| core.set_store_failed(failed));
         }
     }
 }
