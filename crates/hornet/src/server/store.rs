@@ -142,12 +142,16 @@ impl Durability {
     /// the same call must wait for, or 0 when they need not wait. Called
     /// with the core lock held, so numbers follow core order.
     pub(crate) fn submit(&self, ops: Vec<StoreOp>) -> u64 {
+        // Decided before the batch is handed over: the store thread may
+        // fail it (and set `failing`) before `send` returns, and then the
+        // packets must still wait, to be withheld.
+        let gated = self.gating && !self.gate.failing.load(Ordering::SeqCst);
         let seq = self.next.fetch_add(1, Ordering::SeqCst) + 1;
         if lock(&self.tx).send((seq, ops)).is_err() {
             tracing::error!("The store thread is gone; records are not written.");
             return 0;
         }
-        if self.gating && !self.gate.failing.load(Ordering::SeqCst) {
+        if gated {
             seq
         } else {
             0
