@@ -91,6 +91,9 @@ pub struct StoreStats {
     pub compactions: u64,
     /// Bytes the log holds now.
     pub log_bytes: u64,
+    /// An estimate of the live state's size (what a snapshot would take):
+    /// message bodies still owed, retained messages, sessions.
+    pub live_bytes: u64,
 }
 
 /// A test switch that makes writes fail as on a full disk (half the batch
@@ -249,6 +252,7 @@ impl Store {
     pub fn stats(&self) -> StoreStats {
         StoreStats {
             log_bytes: self.log_bytes,
+            live_bytes: self.state.live_bytes(),
             ..self.stats
         }
     }

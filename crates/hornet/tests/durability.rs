@@ -242,3 +242,56 @@ fn fsync_none_writes_without_syncing() {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// [Issue 7] Space is reclaimed end to end: 2,000 QoS 1 messages to a
+/// persistent subscriber that acknowledges them leave nothing owed in the
+/// store's live state (the store-level test in `hornet-store` does a
+/// million, with compaction bounding the directory).
+#[test]
+fn delivered_messages_leave_nothing_owed_in_the_store() {
+    if common::hornet_only() {
+        return;
+    }
+    let hornet = Hornet::start();
+    let mut sub = hornet.connect(Protocol::V5, "durable-sub");
+    sub.send(Subscribe::new(pid(1), "d/#", QoS::AtLeastOnce).into());
+    assert!(matches!(sub.recv(), Some(Packet::SubAck(_))));
+    let mut publisher = hornet.connect(Protocol::V5, "pub");
+    let total = 2_000u32;
+    let mut received = 0u32;
+    let mut acked = 0u32;
+    let mut next = 1u32;
+    // Publisher and subscriber in lock step, a window of 1 each way.
+    while received < total {
+        if next <= total && acked + 1 >= next {
+            publisher.send(qos1((next % 60_000 + 1) as u16));
+            next += 1;
+        }
+        if acked + 1 < next {
+            match publisher.recv() {
+                Some(Packet::PubAck(a)) => {
+                    assert_eq!(a.reason_code, ReasonCode::Success);
+                    acked += 1;
+                }
+                other => panic!("expected PUBACK, got {other:?}"),
+            }
+        }
+        match sub.recv() {
+            Some(Packet::Publish(p)) => {
+                received += 1;
+                sub.send(Packet::PubAck(hornet_codec::Ack::new(p.packet_id.unwrap())));
+            }
+            other => panic!("expected PUBLISH, got {other:?}"),
+        }
+    }
+    // The last PUBACK from the subscriber reaches the store: nothing owed.
+    let deadline = Instant::now() + common::TIMEOUT;
+    loop {
+        let stats = hornet.server().store_stats().unwrap();
+        if stats.messages >= u64::from(total) && stats.live_bytes < 4 * 1024 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still owed: {stats:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
