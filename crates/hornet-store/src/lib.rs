@@ -273,6 +273,12 @@ impl Store {
             if matches!(op, StoreOp::Message { .. }) {
                 self.stats.messages += 1;
             }
+            if self.broken {
+                // The next successful commit writes a snapshot of the
+                // live state: framing this op would be wasted memory.
+                self.state.apply(op);
+                continue;
+            }
             self.scratch.clear();
             record::encode_op(&op, &mut self.scratch);
             log::frame(&self.scratch, &mut self.pending);

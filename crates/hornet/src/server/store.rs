@@ -110,7 +110,13 @@ impl Gate {
 
     fn resolve(&self, upto: u64, failed_from: Option<u64>) {
         if let Some(from) = failed_from {
-            lock(&self.failed).push((from, upto));
+            let mut failed = lock(&self.failed);
+            // Consecutive failures make one range: the list stays short
+            // through a long episode.
+            match failed.last_mut() {
+                Some(last) if last.1 + 1 >= from => last.1 = upto,
+                _ => failed.push((from, upto)),
+            }
         }
         self.resolved.store(upto, Ordering::SeqCst);
         let mut ready = Vec::new();
@@ -206,6 +212,7 @@ impl Writer {
         let mut last_sync = Instant::now();
         let mut unsynced = false;
         let mut failing = false;
+        let mut last_attempt = Instant::now();
         loop {
             let wait = if failing {
                 Some(Duration::from_secs(1))
@@ -238,7 +245,21 @@ impl Writer {
             }
             let mut synced = self.mode == FsyncMode::Fsync;
             let due = last_sync.elapsed() >= self.interval;
-            let result = self.store.commit(synced).and_then(|()| {
+            // While failing, the store is retried (a full snapshot) once a
+            // second, not for every batch; meanwhile batches only join the
+            // live state, and their acknowledgements are withheld.
+            let retry = !failing || last_attempt.elapsed() >= Duration::from_secs(1);
+            if retry {
+                last_attempt = Instant::now();
+            }
+            let result = if !retry {
+                Err(std::io::Error::other(
+                    "the store is failing; retried every second",
+                ))
+            } else {
+                self.store.commit(synced)
+            }
+            .and_then(|()| {
                 if self.mode == FsyncMode::Interval && (unsynced || range.is_some()) && due {
                     self.store.sync()?;
                     synced = true;
