@@ -92,8 +92,16 @@ pub(crate) async fn start(
     let conf = dir.join(format!("{tag}.conf"));
     let log = dir.join(format!("{tag}.log"));
     let mut text = conf_text(port);
+    let data = dir.join(format!("{tag}-data"));
     for line in extra {
-        text.push_str(line);
+        if line.contains("{data}") {
+            std::fs::create_dir_all(&data)
+                .map_err(|e| format!("creating {}: {e}", data.display()))?;
+            // Mosquitto wants the trailing slash.
+            text.push_str(&line.replace("{data}", &format!("{}/", data.display())));
+        } else {
+            text.push_str(line);
+        }
         text.push('\n');
     }
     std::fs::write(&conf, text).map_err(|e| format!("writing {}: {e}", conf.display()))?;

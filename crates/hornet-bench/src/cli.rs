@@ -186,7 +186,7 @@ impl RunArgs {
     pub(crate) fn params(&self) -> Params {
         let s = &self.sizes;
         let (publishers, subscribers) = match self.scenario {
-            Scenario::Fanin | Scenario::Conns => (
+            Scenario::Fanin | Scenario::Conns | Scenario::Durable => (
                 s.publishers.unwrap_or(scenario::DEFAULT_FANIN_PUBLISHERS),
                 1,
             ),

@@ -39,6 +39,9 @@ pub(crate) struct Hello {
     pub(crate) subscribe: Option<(String, QoS)>,
     /// Initial read buffer capacity.
     pub(crate) buffer: usize,
+    /// Ask for a persistent session (3.x clean session 0, MQTT 5 Session
+    /// Expiry Interval 1 hour).
+    pub(crate) persistent: bool,
 }
 
 /// A connection past its handshake.
@@ -74,6 +77,14 @@ pub(crate) async fn open(target: &Target, hello: &Hello) -> Result<Conn, String>
     connect.keep_alive = hello.keep_alive;
     if let (true, Some(max)) = (protocol.is_v5(), hello.receive_maximum) {
         connect.properties = Properties::new().with(Property::ReceiveMaximum(max));
+    }
+    if hello.persistent {
+        connect.clean_start = false;
+        if protocol.is_v5() {
+            connect
+                .properties
+                .push(Property::SessionExpiryInterval(3600));
+        }
     }
     send(&mut conn.stream, protocol, connect.into()).await?;
     match receive(&mut conn, &mut decoder, "CONNACK").await? {

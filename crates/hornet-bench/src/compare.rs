@@ -272,7 +272,11 @@ async fn run_entry(
             params.rate = rate;
         }
         let tag = rate.map_or(tag.to_string(), |r| format!("{tag}-{r:.0}"));
-        let report = match broker::start(binary, work, &tag, entry.extra_settings).await {
+        let mut settings = entry.extra_settings.to_vec();
+        if kind == Kind::Hornet {
+            settings.extend_from_slice(entry.hornet_settings);
+        }
+        let report = match broker::start(binary, work, &tag, &settings).await {
             Ok(mut running) => {
                 let target = Target {
                     host: "127.0.0.1".to_string(),
@@ -289,6 +293,9 @@ async fn run_entry(
                     report.failed = true;
                 }
                 running.stop();
+                if let Some(line) = store_totals(&running.log) {
+                    eprintln!("hornet-bench: {tag}: {line}");
+                }
                 report
             }
             Err(e) => {
@@ -306,6 +313,13 @@ async fn run_entry(
         }
     }
     reports
+}
+
+/// Hornet's store counters from its log (the line it writes on exit).
+fn store_totals(log: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(log).ok()?;
+    let line = text.lines().rev().find(|l| l.contains("Store totals"))?;
+    Some(line[line.find("Store totals")?..].to_string())
 }
 
 /// Medians per entry, figure and broker.

@@ -34,6 +34,7 @@ pub(crate) async fn run(target: &Target, p: &Params, broker: Option<u32>) -> Rep
             receive_maximum: None,
             subscribe: None,
             buffer: 64,
+            persistent: false,
         })
         .collect();
     let started = Instant::now();

@@ -78,6 +78,7 @@ pub(crate) async fn run(target: &Target, p: &Params, broker: Option<u32>) -> Rep
             receive_maximum: Some(u16::MAX),
             subscribe: Some((s.filter.clone(), p.qos)),
             buffer: 64 * 1024,
+            persistent: p.scenario == scenario::Scenario::Durable,
         })
         .collect();
     let subs = client::open_many(target, hellos, p.concurrency).await;
@@ -88,6 +89,7 @@ pub(crate) async fn run(target: &Target, p: &Params, broker: Option<u32>) -> Rep
             receive_maximum: None,
             subscribe: None,
             buffer: 4 * 1024,
+            persistent: false,
         })
         .collect();
     let pubs = client::open_many(target, hellos, p.concurrency).await;

@@ -5,6 +5,8 @@
 //! - `pairs`: N publisher/subscriber pairs on `bench/pair/<i>`.
 //! - `conns`: K idle connections (keep-alive 60), no traffic.
 //! - `latency`: like `fanin`, but the publishers pace a fixed total rate.
+//! - `durable`: like `fanin`, to a persistent subscriber (clean session 0),
+//!   for the broker's persistence settings (docs/durability.md).
 
 use hornet_codec::{Protocol, QoS};
 use serde::{Deserialize, Serialize};
@@ -25,6 +27,8 @@ pub(crate) enum Scenario {
     Conns,
     /// Fixed-rate latency.
     Latency,
+    /// Fan-in to a persistent subscriber.
+    Durable,
 }
 
 impl Scenario {
@@ -36,6 +40,7 @@ impl Scenario {
             Scenario::Pairs => "pairs",
             Scenario::Conns => "conns",
             Scenario::Latency => "latency",
+            Scenario::Durable => "durable",
         }
     }
 }
@@ -132,7 +137,7 @@ pub(crate) struct Plan {
 pub(crate) fn plan(p: &Params) -> Plan {
     let all = |n: usize| (0..n as u32).collect::<Vec<_>>();
     match p.scenario {
-        Scenario::Fanin | Scenario::Latency | Scenario::Conns => {
+        Scenario::Fanin | Scenario::Latency | Scenario::Conns | Scenario::Durable => {
             let n = p.publishers.max(1);
             let pace = if p.scenario == Scenario::Latency {
                 Pace::Rate(p.rate / n as f64)

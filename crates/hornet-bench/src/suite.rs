@@ -38,8 +38,11 @@ pub(crate) struct Entry {
     pub(crate) params: Params,
     /// What kind.
     pub(crate) kind: Kind,
-    /// Configuration lines added for this entry (both brokers).
+    /// Configuration lines added for this entry (both brokers). `{data}`
+    /// stands for a fresh data directory of the run.
     pub(crate) extra_settings: &'static [&'static str],
+    /// Configuration lines for Hornet only (keys Mosquitto would refuse).
+    pub(crate) hornet_settings: &'static [&'static str],
 }
 
 /// Sizes of a suite.
@@ -90,6 +93,7 @@ pub(crate) fn suite(size: SuiteSize) -> Vec<Entry> {
         params,
         kind: Kind::Throughput,
         extra_settings: &[],
+        hornet_settings: &[],
     };
     let fanin = |qos: QoS, payload: usize, protocol: Protocol| Params {
         qos,
@@ -106,6 +110,22 @@ pub(crate) fn suite(size: SuiteSize) -> Vec<Entry> {
         ..base.clone()
     };
     let p = base.publishers;
+    let durable_params = Params {
+        scenario: Scenario::Durable,
+        ..fanin(QoS::AtLeastOnce, 64, Protocol::V3_1_1)
+    };
+    let durable = |id, label: String, hornet: &'static [&'static str], on: bool| Entry {
+        id,
+        label,
+        params: durable_params.clone(),
+        kind: Kind::Throughput,
+        extra_settings: if on {
+            &["persistence true", "persistence_location {data}"]
+        } else {
+            &[]
+        },
+        hornet_settings: hornet,
+    };
     let rates: Vec<f64> = if smoke {
         SMOKE_RATES.to_vec()
     } else {
@@ -183,6 +203,7 @@ pub(crate) fn suite(size: SuiteSize) -> Vec<Entry> {
             },
             kind: Kind::Conns,
             extra_settings: &[],
+            hornet_settings: &[],
         },
         Entry {
             id: "latency",
@@ -199,7 +220,31 @@ pub(crate) fn suite(size: SuiteSize) -> Vec<Entry> {
             // Latency is what TCP_NODELAY is for: Hornet always sets it,
             // Mosquitto only when told.
             extra_settings: &["set_tcp_nodelay true"],
+            hornet_settings: &[],
         },
+        // Durability (docs/durability.md): QoS 1 fan-in to a persistent
+        // subscriber with persistence on (Hornet: fsync before every
+        // PUBACK, by group commit; Mosquitto: `persistence true`, which
+        // snapshots memory every 30 minutes and never syncs per message),
+        // then Hornet without fsync and with persistence off.
+        durable(
+            "durable-q1",
+            format!("durable fanin {p}→1 QoS 1 64 B, persistence true (Hornet fsync)"),
+            &["fsync fsync"],
+            true,
+        ),
+        durable(
+            "durable-q1-nosync",
+            format!("durable fanin {p}→1 QoS 1 64 B, persistence true (Hornet fsync none)"),
+            &["fsync none"],
+            true,
+        ),
+        durable(
+            "durable-q1-off",
+            format!("durable fanin {p}→1 QoS 1 64 B, persistence false"),
+            &[],
+            false,
+        ),
     ]
 }
 
@@ -311,9 +356,16 @@ mod tests {
                 "fanout-q0",
                 "fanin-q1-v5",
                 "conns",
-                "latency"
+                "latency",
+                "durable-q1",
+                "durable-q1-nosync",
+                "durable-q1-off"
             ]
         );
+        let durable = &suite(size(false))[10];
+        assert_eq!(durable.params.scenario, Scenario::Durable);
+        assert!(durable.extra_settings.contains(&"persistence true"));
+        assert_eq!(durable.hornet_settings, &["fsync fsync"]);
         let full = suite(size(false));
         assert_eq!(full[6].params.subscribers, 1000);
         assert_eq!(full[8].params.connections, 19_000);

@@ -278,6 +278,8 @@ pub struct Broker {
     pub(crate) shared: crate::shared::SharedSubscriptions,
     /// Scratch space for routing: the matched shared subscription groups.
     pub(crate) route_groups: Vec<crate::shared::GroupId>,
+    /// Changes to durable state not yet drained (see `persist`).
+    pub(crate) journal: crate::persist::Journal,
 }
 
 impl Broker {
@@ -316,6 +318,7 @@ impl Broker {
             will_timers: BinaryHeap::new(),
             shared: crate::shared::SharedSubscriptions::new(settings_shared.0, settings_shared.1),
             route_groups: Vec::new(),
+            journal: Default::default(),
         }
     }
 
@@ -688,6 +691,7 @@ impl Broker {
                 match conn.session {
                     Some(key) if delay > 0 && self.sessions.contains_key(&key) => {
                         let at = now + Duration::from_secs(u64::from(delay));
+                        self.persist_will(key, delay, &will);
                         self.delayed_wills.insert(key, (at, will));
                         self.will_timers.push(Reverse((at, key)));
                     }
@@ -700,6 +704,7 @@ impl Broker {
     /// Publishes the delayed will of session `key`, if one is waiting.
     pub(crate) fn publish_delayed_will(&mut self, key: SessionKey) {
         if let Some((_, will)) = self.delayed_wills.remove(&key) {
+            self.persist_will_cleared(key);
             self.publish_will(self.now, will);
         }
     }
@@ -747,6 +752,10 @@ impl Broker {
         let Some(session) = self.sessions.remove(&key) else {
             return;
         };
+        if session.persisted {
+            self.journal
+                .push(crate::persist::StoreOp::SessionRemoved { session: key });
+        }
         for filter in session.subscriptions.keys() {
             match crate::shared::split(filter) {
                 Some(name) => {

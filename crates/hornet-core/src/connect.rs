@@ -240,7 +240,9 @@ impl Broker {
         let session_present = key.is_some();
         if let Some(key) = key {
             // Back in time: the delayed will is not sent ([MQTT-3.1.3-9]).
-            self.delayed_wills.remove(&key);
+            if self.delayed_wills.remove(&key).is_some() {
+                self.persist_will_cleared(key);
+            }
         }
         let key = match key {
             Some(key) => key,
@@ -259,6 +261,7 @@ impl Broker {
         session.protocol = protocol;
         session.expiry_interval = expiry;
         session.disconnected_at = None;
+        self.journal.touch(key);
 
         let rate = self.new_rate_state(now);
         let conn = self.conns.get_mut(&id).expect("caller checked");
@@ -494,6 +497,7 @@ impl Broker {
             // Still under the broker's ceiling (`max_session_expiry`).
             let new = new.min(self.settings.max_session_expiry);
             self.sessions.get_mut(&key).expect("exists").expiry_interval = new;
+            self.journal.touch(key);
         }
         let conn = self.conns.get_mut(&id).expect("caller checked");
         // [MQTT-3.1.2-10]: a normal DISCONNECT discards the will; MQTT 5

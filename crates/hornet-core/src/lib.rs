@@ -27,6 +27,7 @@ mod broker;
 mod connect;
 mod limits;
 mod logfmt;
+pub mod persist;
 mod publish;
 pub mod retained;
 mod session;

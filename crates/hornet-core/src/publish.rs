@@ -32,6 +32,7 @@ use hornet_codec::{Ack, Packet, PacketId, Property, Publish, QoS, ReasonCode};
 
 use crate::authorize::Access;
 use crate::broker::{Broker, ConnId};
+use crate::persist::{queued_op, sent_op, settled_op, StoreOp};
 use crate::session::{Outbound, Queued, SessionKey};
 use crate::shared::GroupId;
 
@@ -209,6 +210,9 @@ impl Broker {
                 return self.protocol_violation(now, id, ReasonCode::ReceiveMaximumExceeded, &rule);
             }
         }
+        if !denied && self.refuse_unstorable(now, id, &publish) {
+            return;
+        }
         let outcome = |matched: bool| match (v5, denied, matched) {
             (false, _, _) | (true, false, true) => ReasonCode::Success,
             (true, true, _) => ReasonCode::NotAuthorized,
@@ -230,6 +234,9 @@ impl Broker {
                     Some(session) => !denied && session.incoming_qos2.insert(pid.get()),
                     None => !denied,
                 };
+                if first {
+                    self.persist_qos2_received(session_key, pid.get());
+                }
                 // A resent QoS 2 PUBLISH is acknowledged again, not routed again.
                 let matched = if first {
                     self.accept_publish(now, publish, session_key)
@@ -310,11 +317,13 @@ impl Broker {
             if publish.payload.is_empty() {
                 // [MQTT-3.3.1-6]/[MQTT-3.3.1-10]: an empty retained message deletes.
                 self.retained.remove(&publish.topic);
+                self.persist_retained(&publish.topic, None);
             } else {
                 let mut msg = publish.clone();
                 // Kept until replaced: its own bytes, not a slice pinning
                 // the publisher's read buffer.
                 msg.detach();
+                self.persist_retained(&publish.topic, Some(&msg));
                 let retained = Retained { msg, stored: now };
                 self.retained.insert(&publish.topic.clone(), retained);
             }
@@ -343,6 +352,8 @@ impl Broker {
         let mut targets = std::mem::take(&mut self.route_list);
         targets.extend(self.route_targets.drain());
         let mut matched = !targets.is_empty();
+        // One stored body for every durable session this message reaches.
+        self.journal.routing = Some(None);
         for (key, target) in targets.drain(..) {
             self.deliver(key, shape(publish, &target));
         }
@@ -350,6 +361,7 @@ impl Broker {
         if self.shared.len() > 0 {
             matched |= self.route_shared(publish, origin);
         }
+        self.journal.routing = None;
         matched
     }
 
@@ -417,7 +429,9 @@ impl Broker {
             .properties
             .message_expiry_interval()
             .map(|secs| self.now + Duration::from_secs(u64::from(secs)));
+        let mid = self.journal.store_message(session, &msg);
         let msg = Queued {
+            mid,
             msg,
             expires,
             group,
@@ -456,7 +470,14 @@ impl Broker {
             self.enqueue(key, msg);
             return;
         }
+        if mid != 0 {
+            let shape = crate::persist::Shape::of(&msg);
+            self.journal.push(queued_op(key, mid, shape));
+        }
         let packet = start_outbound_at(session, msg.msg, msg.expires, msg.group, self.now);
+        if let (true, Some(packet_id)) = (mid != 0, crate::persist::sent_id(&packet)) {
+            self.journal.push(sent_op(key, mid, packet_id));
+        }
         self.out.send(conn_id, conn, &mut self.stats, packet);
     }
 
@@ -464,7 +485,11 @@ impl Broker {
         let max_messages = self.settings.max_queued_messages;
         let max_bytes = self.settings.max_queued_bytes;
         let session = self.sessions.get_mut(&key).expect("caller checked");
+        let stored = (msg.mid != 0).then(|| (msg.mid, crate::persist::Shape::of(&msg)));
         if session.enqueue(msg, max_messages, max_bytes) {
+            if let Some((mid, shape)) = stored {
+                self.journal.push(queued_op(key, mid, shape));
+            }
             return;
         }
         self.stats.publish_dropped += 1;
@@ -519,6 +544,9 @@ impl Broker {
                     if too_large(p, conn.protocol, conn.max_packet_size) {
                         session.inflight.remove(&id);
                         self.stats.publish_dropped += 1;
+                        if self.journal.keeps(session) {
+                            self.journal.push(settled_op(key, id));
+                        }
                         continue;
                     }
                     let mut p = p.clone();
@@ -527,6 +555,9 @@ impl Broker {
                         // [MQTT-3.3.2-5]: expired while waiting to be resent.
                         session.inflight.remove(&id);
                         session.inflight_expiry.remove(&id);
+                        if self.journal.keeps(session) {
+                            self.journal.push(settled_op(key, id));
+                        }
                         tracing::debug!(
                             "Message on '{}' for {} expired before it could be resent.",
                             p.topic,
@@ -551,11 +582,21 @@ impl Broker {
                 break;
             }
             let msg = session.dequeue().expect("front exists");
+            let unqueued = StoreOp::Unqueued {
+                session: key,
+                message: msg.mid,
+            };
             if too_large(&msg, conn.protocol, conn.max_packet_size) {
                 self.stats.publish_dropped += 1;
+                if msg.mid != 0 {
+                    self.journal.push(unqueued);
+                }
                 continue;
             }
             if msg.expires.is_some_and(|at| at <= self.now) {
+                if msg.mid != 0 {
+                    self.journal.push(unqueued);
+                }
                 // [MQTT-3.3.2-5]: expired in the queue; not delivered.
                 tracing::debug!(
                     "Message on '{}' for {} expired in its queue.",
@@ -564,7 +605,11 @@ impl Broker {
                 );
                 continue;
             }
+            let mid = msg.mid;
             let packet = start_outbound_at(session, msg.msg, msg.expires, msg.group, self.now);
+            if let (true, Some(packet_id)) = (mid != 0, crate::persist::sent_id(&packet)) {
+                self.journal.push(sent_op(key, mid, packet_id));
+            }
             self.out.send(conn_id, conn, &mut self.stats, packet);
         }
         if let Some(since) = session.dropping {
@@ -591,6 +636,7 @@ impl Broker {
         if let Some((_, Outbound::Qos1(_))) = session.inflight.get(&ack.packet_id.get()) {
             session.inflight.remove(&ack.packet_id.get());
             session.inflight_expiry.remove(&ack.packet_id.get());
+            self.persist_settled(key, ack.packet_id.get());
             self.flush(key);
         }
     }
@@ -608,10 +654,17 @@ impl Broker {
                 if ack.reason_code.is_error() {
                     // MQTT 5: a failed PUBREC ends the exchange ([MQTT-4.3.3-4] note).
                     session.inflight.remove(&pid.get());
+                    self.persist_settled(key, pid.get());
                     self.flush(key);
                     return;
                 }
                 *state = Outbound::Qos2Released;
+                if self.journal.keeps(session) {
+                    self.journal.push(StoreOp::Released {
+                        session: key,
+                        packet_id: pid.get(),
+                    });
+                }
                 self.send_to(id, Packet::PubRel(Ack::new(pid)));
             }
             Some((_, Outbound::Qos2Released)) => self.send_to(id, Packet::PubRel(Ack::new(pid))),
@@ -628,6 +681,12 @@ impl Broker {
         };
         let session = self.sessions.get_mut(&key).expect("attached");
         let reason = if session.incoming_qos2.remove(&ack.packet_id.get()) {
+            if self.journal.keeps(session) {
+                self.journal.push(StoreOp::Qos2Done {
+                    session: key,
+                    packet_id: ack.packet_id.get(),
+                });
+            }
             ReasonCode::Success
         } else {
             ReasonCode::PacketIdentifierNotFound
@@ -646,6 +705,7 @@ impl Broker {
         if let Some((_, Outbound::Qos2Released)) = session.inflight.get(&ack.packet_id.get()) {
             session.inflight.remove(&ack.packet_id.get());
             session.inflight_expiry.remove(&ack.packet_id.get());
+            self.persist_settled(key, ack.packet_id.get());
             self.flush(key);
         }
     }
@@ -672,6 +732,7 @@ impl Broker {
         if aged || !set_remaining_expiry(&mut msg, expires, self.now) {
             tracing::debug!("Retained message on '{}' expired; removed.", msg.topic);
             self.retained.remove(&msg.topic);
+            self.persist_retained(&msg.topic, None);
             return;
         }
         msg.qos = msg.qos.min(qos);

@@ -51,6 +51,8 @@ pub(crate) enum Outbound {
 /// Interval ends (MQTT 5 §3.3.2.3.3), if it has one. Reads as the message.
 #[derive(Debug, Clone)]
 pub(crate) struct Queued {
+    /// The id it is stored under (`persist`), 0 when it is not stored.
+    pub(crate) mid: u64,
     pub(crate) msg: Publish,
     pub(crate) expires: Option<Instant>,
     /// The shared subscription group it came through, if any (it goes to
@@ -106,6 +108,8 @@ pub(crate) struct Session {
     pub(crate) dropping: Option<u64>,
     /// Inbound QoS 2 packet ids received and not yet released.
     pub(crate) incoming_qos2: AHashSet<u16>,
+    /// Its record was written to the store (`persist`).
+    pub(crate) persisted: bool,
 }
 
 impl Session {
@@ -129,6 +133,7 @@ impl Session {
             dropped: 0,
             dropping: None,
             incoming_qos2: AHashSet::new(),
+            persisted: false,
         }
     }
 
@@ -196,8 +201,13 @@ impl Session {
 
     /// Takes out every message of group `group` that the client has not
     /// acknowledged yet (sent and waiting for PUBACK or PUBREC, or still
-    /// queued), oldest first, so another member can have it.
-    pub(crate) fn take_shared(&mut self, group: GroupId) -> Vec<Publish> {
+    /// queued), oldest first, so another member can have it. `settled`
+    /// receives the packet ids and stored message ids taken out.
+    pub(crate) fn take_shared(
+        &mut self,
+        group: GroupId,
+        settled: &mut Vec<(Option<u16>, u64)>,
+    ) -> Vec<Publish> {
         let mut taken: Vec<(u64, Publish)> = Vec::new();
         let ids: Vec<u16> = self
             .shared_inflight
@@ -209,6 +219,7 @@ impl Session {
             self.shared_inflight.remove(&id);
             if let Some((seq, Outbound::Qos1(p) | Outbound::Qos2Sent(p))) = self.inflight.get(&id) {
                 taken.push((*seq, p.clone()));
+                settled.push((Some(id), 0));
                 self.inflight.remove(&id);
                 self.inflight_expiry.remove(&id);
                 self.settle_resend(id);
@@ -221,6 +232,7 @@ impl Session {
                 self.queue.drain(..).partition(|q| q.group == Some(group));
             self.queue = keep;
             self.queued_bytes = self.queue.iter().map(|m| m.payload.len()).sum();
+            settled.extend(mine.iter().filter(|q| q.mid != 0).map(|q| (None, q.mid)));
             out.extend(mine.into_iter().map(|q| q.msg));
         }
         out
@@ -278,6 +290,7 @@ mod tests {
     fn queue_drops_the_newest_when_full_in_messages_or_bytes() {
         let mut s = Session::new("c".into(), Protocol::V5, 0);
         let q = |payload: &'static str| Queued {
+            mid: 0,
             msg: Publish::new("t", payload),
             expires: None,
             group: None,

@@ -130,11 +130,13 @@ impl Broker {
             if !session_ended && !self.shared.has_online_member(group, key, online) {
                 continue;
             }
+            let mut settled = Vec::new();
             let messages = self
                 .sessions
                 .get_mut(&key)
                 .expect("checked above")
-                .take_shared(group);
+                .take_shared(group, &mut settled);
+            self.settle_taken(key, &settled);
             let (mut moved, mut lost) = (0usize, 0usize);
             for mut msg in messages {
                 let sessions = &self.sessions;

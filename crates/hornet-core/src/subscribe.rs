@@ -173,6 +173,7 @@ impl Broker {
             properties: Default::default(),
             reason_codes: codes,
         };
+        self.journal.touch(key);
         self.send_explained(id, suback.into(), why);
         for (msg, qos, identifier) in retained_to_send {
             self.deliver_retained(key, msg, qos, identifier);
@@ -204,6 +205,7 @@ impl Broker {
                 ReasonCode::NoSubscriptionExisted
             });
         }
+        self.journal.touch(key);
         let unsuback = UnsubAck {
             packet_id: unsubscribe.packet_id,
             properties: Default::default(),

@@ -20,7 +20,9 @@ fn main() -> ExitCode {
             return ExitCode::from(3);
         }
     };
-    let config = loaded.config;
+    let mut config = loaded.config;
+    // The binary keeps state on disk unless told not to (`persistence false`).
+    config.persistence.enabled.get_or_insert(true);
     let users = match config
         .password_file
         .as_deref()
@@ -74,7 +76,23 @@ async fn serve(config: Config, users: Option<PasswordFile>) -> ExitCode {
     banner(&config, &server, user_counts);
     let server = std::sync::Arc::new(server);
     reload_on_sighup(server.clone());
+    let started = std::time::Instant::now();
     wait_for_signal().await;
+    if let Some(s) = server.store_stats() {
+        let secs = started.elapsed().as_secs_f64().max(1e-3);
+        tracing::info!(
+            "Store totals: {} messages and {} records in {} commits, {} fsyncs ({:.0} fsyncs/s, \
+             {:.1} messages per fsync), {} compactions, {} bytes in the log now.",
+            s.messages,
+            s.records,
+            s.commits,
+            s.syncs,
+            s.syncs as f64 / secs,
+            s.messages as f64 / s.syncs.max(1) as f64,
+            s.compactions,
+            s.log_bytes
+        );
+    }
     tracing::info!("hornet version {} terminating", env!("CARGO_PKG_VERSION"));
     drop(server);
     ExitCode::SUCCESS
@@ -166,9 +184,31 @@ fn banner(config: &Config, server: &Server, users: Option<(usize, usize)>) {
         };
         tracing::info!("Admin API, /metrics and dashboard on http://{addr}/ ({access}).");
     }
-    tracing::info!(
-        "State is kept in memory: sessions and retained messages do not survive a restart."
-    );
+    let p = &config.persistence;
+    if p.enabled == Some(true) {
+        let when = match p.fsync {
+            config::FsyncMode::Fsync => {
+                "acknowledgements of QoS 1/2 messages wait for fsync (group commit)".to_string()
+            }
+            config::FsyncMode::Interval => format!(
+                "acknowledgements do not wait; fsync at most every {} ms",
+                p.fsync_interval_ms
+            ),
+            config::FsyncMode::None => {
+                "acknowledgements do not wait and the store never syncs".to_string()
+            }
+        };
+        tracing::info!(
+            "Persistence: data directory {} (fsync {}): {when}.",
+            p.dir().display(),
+            p.fsync.name()
+        );
+    } else {
+        tracing::info!(
+            "Persistence off: state is kept in memory, so sessions and retained messages do \
+             not survive a restart."
+        );
+    }
 }
 
 /// An anonymous policy in words.

@@ -23,6 +23,8 @@ struct Hornet {
     lines: Receiver<String>,
     seen: Vec<String>,
     port: u16,
+    /// Its working directory: the default data directory `./data` lands here.
+    _data: tempfile::TempDir,
 }
 
 impl Hornet {
@@ -32,7 +34,9 @@ impl Hornet {
     fn start(args: &[&str]) -> Hornet {
         for _ in 0..5 {
             let port = free_port();
+            let data = tempfile::tempdir().expect("a working directory");
             let mut child = Command::new(env!("CARGO_BIN_EXE_hornet"))
+                .current_dir(data.path())
                 .args(["-p", &port.to_string()])
                 .args(args)
                 .stdout(Stdio::null())
@@ -53,6 +57,7 @@ impl Hornet {
                 lines,
                 seen: Vec::new(),
                 port,
+                _data: data,
             };
             if hornet.listening() {
                 return hornet;
@@ -126,7 +131,7 @@ fn banner_and_connection_lines_read_like_mosquitto() {
         "Opening MQTT listener on all interfaces, IPv4 and IPv6",
         "loopback only",
     ]);
-    hornet.expect(&["State is kept in memory"]);
+    hornet.expect(&["Persistence: data directory ./data (fsync fsync)"]);
     let addr: SocketAddr = ([127, 0, 0, 1], hornet.port).into();
 
     let mut c = connect_packet(Protocol::V3_1_1, "sensor-1", 60);

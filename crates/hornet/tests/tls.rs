@@ -352,9 +352,11 @@ struct HornetProcess {
 
 impl HornetProcess {
     fn start(config: &std::path::Path) -> HornetProcess {
+        // Its data directory (./data) next to the config, not in the repo.
         let mut child = Command::new(env!("CARGO_BIN_EXE_hornet"))
             .arg("-c")
             .arg(config)
+            .current_dir(config.parent().expect("the config's directory"))
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

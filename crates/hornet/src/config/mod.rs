@@ -55,6 +55,8 @@ pub struct Config {
     pub log: Log,
     /// The admin HTTP API, `/metrics` and the dashboard (see `docs/admin.md`).
     pub admin: Admin,
+    /// Durability: the store and when acknowledgements wait for the disk.
+    pub persistence: Persistence,
     /// The file this configuration came from, for the startup banner;
     /// `None` for the built-in defaults.
     pub source: Option<PathBuf>,
@@ -72,6 +74,7 @@ impl Default for Config {
             sys_interval: 10,
             log: Log::default(),
             admin: Admin::default(),
+            persistence: Persistence::default(),
             source: None,
         }
     }
@@ -499,6 +502,82 @@ pub(crate) fn receive_maximum_from(n: u64) -> Result<u16, String> {
     match u16::try_from(n) {
         Ok(n) if n > 0 => Ok(n),
         _ => Err(format!("receive_maximum must be 1 to 65535, not {n}")),
+    }
+}
+
+/// Durability settings (`docs/durability.md`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Persistence {
+    /// `persistence true|false`. `None` (not said) means on for the
+    /// `hornet` binary and off for a [`crate::server::Server`] started by a
+    /// library caller (tests), which then writes nothing anywhere.
+    pub enabled: Option<bool>,
+    /// `persistence_location` / `data_dir`: the data directory. Default
+    /// `./data`.
+    pub location: Option<PathBuf>,
+    /// `fsync`: when acknowledgements may go out. Default [`FsyncMode::Fsync`].
+    pub fsync: FsyncMode,
+    /// `fsync_interval_ms`: for [`FsyncMode::Interval`], the most time
+    /// between two syncs. Default 100.
+    pub fsync_interval_ms: u64,
+}
+
+impl Default for Persistence {
+    fn default() -> Self {
+        Persistence {
+            enabled: None,
+            location: None,
+            fsync: FsyncMode::Fsync,
+            fsync_interval_ms: 100,
+        }
+    }
+}
+
+impl Persistence {
+    /// The data directory used when none is configured.
+    pub const DEFAULT_LOCATION: &'static str = "./data";
+
+    /// The data directory.
+    pub fn dir(&self) -> PathBuf {
+        self.location
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(Self::DEFAULT_LOCATION))
+    }
+}
+
+/// When an acknowledgement of a QoS 1/2 message may go out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FsyncMode {
+    /// After the record is on disk (`fdatasync` of a group commit). The default.
+    Fsync,
+    /// At once; the store syncs at most every `fsync_interval_ms`, so up to
+    /// that much acknowledged data can be lost in a power cut (not in a
+    /// crash of the broker alone: the data is in the OS already).
+    Interval,
+    /// At once; the store never syncs (the OS writes when it likes).
+    None,
+}
+
+impl FsyncMode {
+    /// Reads `fsync`, `interval` or `none`.
+    pub fn parse(text: &str) -> Result<FsyncMode, String> {
+        match text {
+            "fsync" => Ok(FsyncMode::Fsync),
+            "interval" => Ok(FsyncMode::Interval),
+            "none" => Ok(FsyncMode::None),
+            other => Err(format!(
+                "fsync must be fsync, interval or none, not '{other}'"
+            )),
+        }
+    }
+
+    /// The name used in configuration files.
+    pub fn name(self) -> &'static str {
+        match self {
+            FsyncMode::Fsync => "fsync",
+            FsyncMode::Interval => "interval",
+            FsyncMode::None => "none",
+        }
     }
 }
 

@@ -58,9 +58,7 @@ const IGNORED_KEYS: &[&str] = &[
     "max_inflight_bytes",
     "memory_limit",
     "message_size_limit",
-    "persistence",
     "persistence_file",
-    "persistence_location",
     "pid_file",
     "plugin",
     "psk_file",
@@ -120,9 +118,6 @@ const IGNORED_KEYS: &[&str] = &[
 
 /// Prefixes of families of Mosquitto keys (bridge, plugin options).
 const IGNORED_PREFIXES: &[&str] = &["bridge_", "auth_opt_", "plugin_opt_"];
-
-/// Ignored keys whose given value is what Hornet does anyway: no warning.
-const HARMLESS: &[(&str, &str)] = &[("persistence", "false")];
 
 /// A listener being read, with where it was declared and why it cannot be
 /// served if it cannot.
@@ -520,6 +515,24 @@ impl Reader {
                 let value = self.one(at, key, args)?;
                 self.config.limits.queue_qos0_messages = parse_bool(at, key, value)?;
             }
+            "persistence" => {
+                let value = self.one(at, key, args)?;
+                self.config.persistence.enabled = Some(parse_bool(at, key, value)?);
+            }
+            "persistence_location" | "data_dir" => {
+                let value = self.one(at, key, args)?;
+                self.config.persistence.location = Some(PathBuf::from(value));
+            }
+            "fsync" => {
+                let value = self.one(at, key, args)?;
+                self.config.persistence.fsync =
+                    super::FsyncMode::parse(value).map_err(|r| at.error(r))?;
+            }
+            "fsync_interval_ms" => {
+                let value = self.one(at, key, args)?;
+                self.config.persistence.fsync_interval_ms =
+                    parse_number(at, key, value, "a number of milliseconds")?;
+            }
             "sys_interval" => {
                 let value = self.one(at, key, args)?;
                 self.config.sys_interval =
@@ -624,16 +637,12 @@ impl Reader {
     }
 
     /// A key Hornet does not act on: note its effect on the open listener
-    /// section, then warn unless the value is what Hornet does anyway.
-    fn other(&mut self, at: &At<'_>, key: &str, args: &[&str]) {
-        let value = args.first().copied().unwrap_or("");
+    /// section, then warn.
+    fn other(&mut self, at: &At<'_>, key: &str, _args: &[&str]) {
         if key == "psk_hint" {
             if let Some(pending) = self.section_listener() {
                 pending.unsupported = Some("TLS-PSK");
             }
-        }
-        if HARMLESS.contains(&(key, value)) {
-            return;
         }
         let known =
             IGNORED_KEYS.contains(&key) || IGNORED_PREFIXES.iter().any(|p| key.starts_with(p));
@@ -1293,7 +1302,7 @@ mod tests {
     #[test]
     fn ignored_and_unknown_keys_warn() {
         let loaded = parse(
-            "persistence true\n\
+            "persistence_file mosquitto.db\n\
              persistence_location /var/lib/mosquitto/\n\
              log_dest file /var/log/mosquitto/mosquitto.log\n\
              bridge_cafile /x\n\
@@ -1303,12 +1312,17 @@ mod tests {
         assert_eq!(
             loaded.warnings,
             vec![
-                "mosquitto.conf:1: ignoring \"persistence\" (not supported yet)",
-                "mosquitto.conf:2: ignoring \"persistence_location\" (not supported yet)",
+                "mosquitto.conf:1: ignoring \"persistence_file\" (not supported yet)",
                 "mosquitto.conf:3: ignoring \"log_dest\" (not supported yet)",
                 "mosquitto.conf:4: ignoring \"bridge_cafile\" (not supported yet)",
                 "mosquitto.conf:5: ignoring \"frobnicate\" (unknown option)",
             ]
+        );
+        let p = &loaded.config.persistence;
+        assert_eq!(p.enabled, Some(false));
+        assert_eq!(
+            p.location.as_deref(),
+            Some(Path::new("/var/lib/mosquitto/"))
         );
     }
 
@@ -1335,7 +1349,8 @@ mod tests {
         );
         assert_eq!(loaded.config.listeners, vec![listener(1883, None)]);
         assert_eq!(loaded.config.allow_anonymous, AllowAnonymous::Always);
-        assert_eq!(loaded.warnings.len(), 4);
+        assert_eq!(loaded.warnings.len(), 2);
+        assert_eq!(loaded.config.persistence.enabled, Some(true));
     }
 
     #[test]

@@ -52,6 +52,11 @@ struct File {
     limits: Option<LimitsFile>,
     mqtt: Option<MqttFile>,
     log: Option<LogFile>,
+    persistence: Option<bool>,
+    data_dir: Option<PathBuf>,
+    persistence_location: Option<PathBuf>,
+    fsync: Option<Spanned<String>>,
+    fsync_interval_ms: Option<u64>,
     admin: Option<AdminFile>,
 }
 
@@ -185,6 +190,16 @@ pub(crate) fn parse(text: &str, origin: &Path) -> Result<Loaded, ConfigError> {
     config.acl_file = file.acl_file;
     if let Some(n) = file.sys_interval {
         config.sys_interval = n;
+    }
+    config.persistence.enabled = file.persistence;
+    config.persistence.location = file.data_dir.or(file.persistence_location);
+    if let Some(mode) = file.fsync {
+        let span = mode.span();
+        config.persistence.fsync =
+            super::FsyncMode::parse(mode.get_ref()).map_err(|r| fail(span, r))?;
+    }
+    if let Some(ms) = file.fsync_interval_ms {
+        config.persistence.fsync_interval_ms = ms;
     }
     if let Some(listeners) = file.listener {
         let span = listeners.span();
@@ -506,6 +521,10 @@ allow_anonymous = true
 sys_interval = 30
 password_file = "/etc/hornet/passwd"
 acl_file = "/etc/hornet/acl"
+persistence = true
+data_dir = "/var/lib/hornet"
+fsync = "interval"
+fsync_interval_ms = 50
 
 [[listener]]
 port = 1884
@@ -590,6 +609,12 @@ users = ["alice"]
                     port: 18084,
                     token: Some("t0ken".into()),
                     users: vec!["alice".into()],
+                },
+                persistence: crate::config::Persistence {
+                    enabled: Some(true),
+                    location: Some(PathBuf::from("/var/lib/hornet")),
+                    fsync: crate::config::FsyncMode::Interval,
+                    fsync_interval_ms: 50,
                 },
                 source: Some(PathBuf::from("hornet.toml")),
             }

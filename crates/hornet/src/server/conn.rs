@@ -278,7 +278,13 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                 // now and then under load.
                 outbox.take(&mut packets);
                 if packets.is_empty() {
-                    break;
+                    if !outbox.holds_gated() {
+                        break;
+                    }
+                    // Acknowledgements wait for their commit; its
+                    // resolution wakes us.
+                    outbox.wait().await;
+                    continue;
                 }
             } else {
                 // Idle: give the buffers back.

@@ -15,6 +15,7 @@ mod listener;
 mod outbox;
 mod password;
 mod reload;
+mod store;
 mod tls;
 mod ws;
 
@@ -26,7 +27,7 @@ use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use hornet_core::{Action, Anonymous, Broker, ConnId, Settings};
@@ -59,6 +60,8 @@ pub(crate) struct Shared {
     /// CONNECT password checks the core asked for, to run off the lock
     /// (see `password`).
     password_checks: password::Queue,
+    /// The store writer, when persistence is on.
+    durability: OnceLock<store::Durability>,
 }
 
 /// A panic while holding a lock is a bug; keep serving the others.
@@ -73,7 +76,22 @@ impl Shared {
     /// connections' outboxes.
     pub(crate) fn with_core<R>(&self, f: impl FnOnce(&mut Broker) -> R) -> R {
         let mut core = lock(&self.core);
+        if let Some(durability) = self.durability.get() {
+            let failing = durability.gate.failing();
+            if failing != core.store_failed() {
+                core.set_store_failed(failing);
+            }
+        }
         let result = f(&mut core);
+        // Records first: their commit number gates this call's packets.
+        let mut seq = 0;
+        if let Some(durability) = self.durability.get() {
+            let mut ops = Vec::new();
+            core.drain_store_ops(&mut ops);
+            if !ops.is_empty() {
+                seq = durability.submit(ops);
+            }
+        }
         let mut actions = Vec::new();
         core.drain_actions(&mut actions);
         if actions.is_empty() {
@@ -81,11 +99,18 @@ impl Shared {
         }
         let outboxes = lock(&self.outboxes);
         drop(core);
+        let gate = self.durability.get().map(|d| &d.gate);
         for action in actions {
             match action {
                 Action::Send { conn, packet } => {
                     if let Some(outbox) = outboxes.get(&conn) {
-                        outbox.push(packet);
+                        match (seq, gate) {
+                            (1.., Some(gate)) if store::must_wait(&packet) => {
+                                gate.wait(outbox, seq);
+                                outbox.push_gated(packet, seq);
+                            }
+                            _ => outbox.push(packet),
+                        }
                     }
                 }
                 Action::Close { conn } => {
@@ -101,6 +126,9 @@ impl Shared {
 
     /// Registers a connection's outbox before the core hears of it.
     pub(crate) fn add_outbox(&self, id: ConnId, outbox: Arc<Outbox>) {
+        if let Some(durability) = self.durability.get() {
+            outbox.set_gate(durability.gate.clone());
+        }
         lock(&self.outboxes).insert(id, outbox);
     }
 
@@ -220,6 +248,25 @@ impl Server {
             broker.set_authorizer(Box::new(acl));
         }
         let (password_checks, checks_rx) = password::queue();
+        let persistence = &config.persistence;
+        let store = if persistence.enabled == Some(true) {
+            let dir = persistence.dir();
+            let (store, recovery) =
+                hornet_store::Store::open(&dir, hornet_store::StoreOptions::default()).map_err(
+                    |e| {
+                        io::Error::new(
+                            e.kind(),
+                            format!("cannot open the store in {}: {e}", dir.display()),
+                        )
+                    },
+                )?;
+            store::log_recovery(&dir, &recovery);
+            broker.enable_persistence();
+            broker.restore(Instant::now(), recovery.restored);
+            Some(store)
+        } else {
+            None
+        };
         let shared = Arc::new(Shared {
             core: Mutex::new(broker),
             outboxes: Mutex::new(HashMap::new()),
@@ -229,7 +276,13 @@ impl Server {
             max_connections: config.limits.max_connections,
             connection_messages: config.log.connection_messages,
             password_checks,
+            durability: OnceLock::new(),
         });
+        if let Some(st) = store {
+            let interval = Duration::from_millis(persistence.fsync_interval_ms.max(1));
+            let durability = store::start(st, persistence.fsync, interval);
+            let _ = shared.durability.set(durability);
+        }
         // Bind everything first: a bad listener starts nothing.
         let mut bound = Vec::new();
         for listener in &config.listeners {
@@ -338,6 +391,18 @@ impl Server {
     /// Runs `f` on the broker state (for tests and the admin side).
     pub fn inspect<R>(&self, f: impl FnOnce(&Broker) -> R) -> R {
         f(&lock(&self.shared.core))
+    }
+
+    /// The store's counters (commits, fsyncs, records, bytes), when
+    /// persistence is on.
+    pub fn store_stats(&self) -> Option<hornet_store::StoreStats> {
+        let durability = self.shared.durability.get()?;
+        Some(*lock(&durability.stats))
+    }
+
+    /// The store's fault switch (simulates a full disk), when persistence is on.
+    pub fn store_faults(&self) -> Option<hornet_store::StoreFaults> {
+        Some(self.shared.durability.get()?.faults.clone())
     }
 
     /// Stops accepting and ticking. Open connections end with the runtime.

@@ -15,7 +15,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 use std::io::{BufRead, BufReader, Read};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
@@ -49,6 +49,8 @@ pub struct Proc {
     /// Every line read so far (stderr lines prefixed with `stderr: `).
     pub transcript: Vec<String>,
     eof: bool,
+    /// The working directory made for a `hornet` child, removed with it.
+    _workdir: Option<tempfile::TempDir>,
 }
 
 fn forward<R: Read + Send + 'static>(
@@ -69,7 +71,21 @@ fn forward<R: Read + Send + 'static>(
 impl Proc {
     /// Starts `cmd` (stdin closed, stdout and stderr captured). `install`
     /// says what to install if the program does not exist.
+    ///
+    /// The `hornet` binary keeps its data directory (`./data`) in its
+    /// working directory; unless the test chose one, it runs in the
+    /// system's temporary directory under a fresh name, so parallel tests
+    /// never share (and lock) one store.
     pub fn spawn(name: &str, cmd: &mut Command, install: &str) -> Proc {
+        let workdir = if cmd.get_current_dir().is_none()
+            && Path::new(cmd.get_program()).file_name() == Some(std::ffi::OsStr::new("hornet"))
+        {
+            let dir = tempfile::tempdir().expect("a working directory for hornet");
+            cmd.current_dir(dir.path());
+            Some(dir)
+        } else {
+            None
+        };
         let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -87,6 +103,7 @@ impl Proc {
             lines: rx,
             transcript: Vec::new(),
             eof: false,
+            _workdir: workdir,
         }
     }
 

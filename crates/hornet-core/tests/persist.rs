@@ -1,0 +1,189 @@
+//! What the core records for the store (`hornet_core::persist`): only
+//! durable state, each message body once, in the order things happened.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use hornet_codec::{Ack, Connect, Packet, PacketId, Property, Protocol, Publish, QoS, Subscribe};
+use hornet_core::persist::StoreOp;
+use hornet_core::{Broker, ConnId, ConnInfo, Settings};
+
+struct World {
+    broker: Broker,
+    now: Instant,
+    next: u64,
+}
+
+fn pid(n: u16) -> PacketId {
+    PacketId::new(n).unwrap()
+}
+
+impl World {
+    fn new() -> World {
+        let now = Instant::now();
+        let settings = Settings {
+            sys_interval: None,
+            ..Settings::default()
+        };
+        let mut broker = Broker::new(settings, now);
+        broker.enable_persistence();
+        World {
+            broker,
+            now,
+            next: 1,
+        }
+    }
+
+    fn connect(&mut self, client: &str, durable: bool) -> ConnId {
+        let id = ConnId(self.next);
+        self.next += 1;
+        let peer: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        self.broker
+            .connection_opened(self.now, id, ConnInfo::new(peer, 1883));
+        let mut c = Connect::new(Protocol::V5, client);
+        if durable {
+            c.clean_start = false;
+            c.properties.push(Property::SessionExpiryInterval(600));
+        }
+        self.send(id, c);
+        id
+    }
+
+    fn send(&mut self, id: ConnId, packet: impl Into<Packet>) {
+        self.broker.packet_received(self.now, id, packet.into(), 0);
+        while self.broker.poll_action().is_some() {}
+    }
+
+    fn ops(&mut self) -> Vec<StoreOp> {
+        let mut ops = Vec::new();
+        self.broker.drain_store_ops(&mut ops);
+        ops
+    }
+}
+
+fn publish(topic: &str, qos: QoS, id: u16) -> Publish {
+    let mut p = Publish::new(topic, "payload");
+    p.qos = qos;
+    p.packet_id = (qos != QoS::AtMostOnce).then(|| pid(id));
+    p
+}
+
+fn kinds(ops: &[StoreOp]) -> Vec<&'static str> {
+    ops.iter()
+        .map(|op| match op {
+            StoreOp::Session(_) => "Session",
+            StoreOp::SessionRemoved { .. } => "SessionRemoved",
+            StoreOp::Message { .. } => "Message",
+            StoreOp::Queued { .. } => "Queued",
+            StoreOp::Sent { .. } => "Sent",
+            StoreOp::Released { .. } => "Released",
+            StoreOp::Settled { .. } => "Settled",
+            StoreOp::Unqueued { .. } => "Unqueued",
+            StoreOp::Qos2Received { .. } => "Qos2Received",
+            StoreOp::Qos2Done { .. } => "Qos2Done",
+            StoreOp::RetainSet(_) => "RetainSet",
+            StoreOp::RetainCleared(_) => "RetainCleared",
+            StoreOp::WillSet { .. } => "WillSet",
+            StoreOp::WillCleared { .. } => "WillCleared",
+        })
+        .collect()
+}
+
+#[test]
+fn a_message_for_two_durable_sessions_is_stored_once_and_referenced_twice() {
+    let mut w = World::new();
+    let a = w.connect("a", true);
+    w.send(a, Subscribe::new(pid(1), "t", QoS::AtLeastOnce));
+    let b = w.connect("b", true);
+    w.send(b, Subscribe::new(pid(1), "t", QoS::ExactlyOnce));
+    let clean = w.connect("clean", false);
+    w.send(clean, Subscribe::new(pid(1), "t", QoS::ExactlyOnce));
+    assert_eq!(
+        kinds(&w.ops()),
+        ["Session", "Session"],
+        "clean sessions are not recorded"
+    );
+
+    let publisher = w.connect("pub", false);
+    w.ops();
+    w.send(publisher, publish("t", QoS::ExactlyOnce, 7));
+    let ops = w.ops();
+    let k = kinds(&ops);
+    assert_eq!(k.iter().filter(|k| **k == "Message").count(), 1, "{k:?}");
+    assert_eq!(k.iter().filter(|k| **k == "Queued").count(), 2, "{k:?}");
+    assert_eq!(k.iter().filter(|k| **k == "Sent").count(), 2, "{k:?}");
+    assert!(
+        !k.contains(&"Qos2Received"),
+        "the publisher's session is clean"
+    );
+    // Each session's copy has its own QoS.
+    let qos: Vec<QoS> = ops
+        .iter()
+        .filter_map(|op| match op {
+            StoreOp::Queued { shape, .. } => Some(shape.qos),
+            _ => None,
+        })
+        .collect();
+    assert!(qos.contains(&QoS::AtLeastOnce) && qos.contains(&QoS::ExactlyOnce));
+}
+
+#[test]
+fn acknowledgements_settle_and_qos2_ids_are_recorded_both_ways() {
+    let mut w = World::new();
+    let sub = w.connect("sub", true);
+    w.send(sub, Subscribe::new(pid(1), "t", QoS::ExactlyOnce));
+    let publisher = w.connect("pub", true);
+    w.ops();
+    // [MQTT-4.3.3-10]: the inbound id is held until PUBREL, durably.
+    w.send(publisher, publish("t", QoS::ExactlyOnce, 9));
+    let k = kinds(&w.ops());
+    assert_eq!(k, ["Qos2Received", "Message", "Queued", "Sent"]);
+    w.send(publisher, Packet::PubRel(Ack::new(pid(9))));
+    assert_eq!(kinds(&w.ops()), ["Qos2Done"]);
+    // Outbound: PUBREC from the subscriber releases, PUBCOMP settles.
+    w.send(sub, Packet::PubRec(Ack::new(pid(1))));
+    assert_eq!(kinds(&w.ops()), ["Released"]);
+    w.send(sub, Packet::PubComp(Ack::new(pid(1))));
+    assert_eq!(kinds(&w.ops()), ["Settled"]);
+}
+
+#[test]
+fn qos0_records_nothing_and_an_offline_session_only_queues() {
+    let mut w = World::new();
+    let sub = w.connect("sub", true);
+    w.send(sub, Subscribe::new(pid(1), "t", QoS::AtLeastOnce));
+    w.broker
+        .connection_closed(w.now, sub, hornet_core::CloseCause::PeerClosed);
+    let publisher = w.connect("pub", false);
+    w.ops();
+    w.send(publisher, publish("t", QoS::AtMostOnce, 0));
+    assert!(w.ops().is_empty(), "QoS 0 is never stored");
+    w.send(publisher, publish("t", QoS::AtLeastOnce, 1));
+    assert_eq!(kinds(&w.ops()), ["Message", "Queued"]);
+    // Retained messages are stored whatever their QoS; `$SYS` ones never.
+    let mut r = publish("r", QoS::AtMostOnce, 0);
+    r.retain = true;
+    w.send(publisher, r);
+    assert_eq!(kinds(&w.ops()), ["RetainSet"]);
+}
+
+#[test]
+fn ending_a_durable_session_removes_it_from_the_store() {
+    let mut w = World::new();
+    let sub = w.connect("sub", true);
+    w.ops();
+    // Clean start discards the old session ([MQTT-3.1.2-4]).
+    w.broker
+        .connection_closed(w.now, sub, hornet_core::CloseCause::PeerClosed);
+    let again = {
+        let id = ConnId(100);
+        let peer: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        w.broker
+            .connection_opened(w.now, id, ConnInfo::new(peer, 1883));
+        id
+    };
+    let mut c = Connect::new(Protocol::V5, "sub");
+    c.clean_start = true;
+    w.send(again, c);
+    assert_eq!(kinds(&w.ops()), ["SessionRemoved"]);
+}
