@@ -498,11 +498,8 @@ mod tests {
         fn connect(&mut self, n: u64, connect: Connect) -> ConnId {
             let id = ConnId(n);
             let peer: SocketAddr = format!("127.0.0.1:{}", 50000 + n).parse().unwrap();
-            self.broker.connection_opened(
-                self.now,
-                id,
-                ConnInfo::new(peer, 1883),
-            );
+            self.broker
+                .connection_opened(self.now, id, ConnInfo::new(peer, 1883));
             self.broker
                 .packet_received(self.now, id, Packet::Connect(Box::new(connect)), 20);
             self.pump();

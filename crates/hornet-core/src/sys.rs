@@ -267,7 +267,10 @@ impl Broker {
             ),
             (
                 "publish/bytes/received".into(),
-                s.publish_bytes_received_by_qos.iter().sum::<u64>().to_string(),
+                s.publish_bytes_received_by_qos
+                    .iter()
+                    .sum::<u64>()
+                    .to_string(),
             ),
             (
                 "publish/bytes/sent".into(),
@@ -289,7 +292,10 @@ impl Broker {
             for (name, value) in [
                 ("connections/active", l.active),
                 ("connections/accepted", l.accepted),
-                ("connections/refused/max_connections", l.refused_max_connections),
+                (
+                    "connections/refused/max_connections",
+                    l.refused_max_connections,
+                ),
                 ("connections/refused/rate", l.refused_rate),
                 ("handshakes/failed", l.failed_handshakes),
             ] {

@@ -607,7 +607,10 @@ async fn listener_limit_and_byte_counters_reach_metrics_sys_and_the_api() {
         1.0
     );
     assert_eq!(
-        sample(&text, &format!("hornet_listener_connections_accepted_total{at}}}")),
+        sample(
+            &text,
+            &format!("hornet_listener_connections_accepted_total{at}}}")
+        ),
         1.0
     );
     assert_eq!(
@@ -644,11 +647,18 @@ async fn listener_limit_and_byte_counters_reach_metrics_sys_and_the_api() {
     // A filter over max_topic_levels: refused in the SUBACK, counted.
     c.subscribe("a/b/c/d/e/f/g/h/i", QoS::AtLeastOnce).await;
     c.subscribe("bytes", QoS::AtLeastOnce).await;
-    c.publish("bytes", QoS::AtLeastOnce, false, &[7u8; 100]).await;
+    c.publish("bytes", QoS::AtLeastOnce, false, &[7u8; 100])
+        .await;
     c.recv_publish().await;
     let text = metrics_text(&broker).await;
-    assert_eq!(sample(&text, "hornet_limit_refused_total{limit=\"topic\"}"), 1.0);
-    assert_eq!(sample(&text, "hornet_acl_denied_total{action=\"publish\"}"), 0.0);
+    assert_eq!(
+        sample(&text, "hornet_limit_refused_total{limit=\"topic\"}"),
+        1.0
+    );
+    assert_eq!(
+        sample(&text, "hornet_acl_denied_total{action=\"publish\"}"),
+        0.0
+    );
     // A QoS 1 PUBLISH of 100 bytes on "bytes": 2 (fixed header) + 7 (topic)
     // + 2 (packet id) + 1 (empty MQTT 5 properties) + 100 = 112 bytes.
     assert_eq!(

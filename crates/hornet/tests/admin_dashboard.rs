@@ -172,7 +172,12 @@ async fn dashboard_pubsub_panel_talks_mqtt_over_the_websocket_listener() {
 
     // The page's subscription is acknowledged: publish to it over TCP.
     publisher
-        .publish("dash/to-browser/1", QoS::AtLeastOnce, false, b"hello browser")
+        .publish(
+            "dash/to-browser/1",
+            QoS::AtLeastOnce,
+            false,
+            b"hello browser",
+        )
         .await;
     // The page shows it, then publishes; the rumqttc subscriber receives that.
     let mut node = tokio::task::spawn_blocking(move || {

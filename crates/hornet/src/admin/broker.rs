@@ -161,7 +161,10 @@ pub(crate) async fn sys(AxumState(state): AxumState<State>) -> Json<Value> {
         for (name, value) in [
             ("connections/active", l.active),
             ("connections/accepted", l.accepted),
-            ("connections/refused/max_connections", l.refused_max_connections),
+            (
+                "connections/refused/max_connections",
+                l.refused_max_connections,
+            ),
             ("connections/refused/rate", l.refused_rate),
             ("handshakes/failed", l.failed_handshakes),
         ] {

@@ -389,9 +389,8 @@ mod tests {
         assert!(text.contains("hornet_messages_dropped_total{reason=\"queue_full\"} 3\n"));
         assert!(text.contains("hornet_messages_dropped_total{reason=\"other\"} 2\n"));
         assert!(text.contains("hornet_clients_connected 2\n"));
-        assert!(text.contains(
-            "hornet_listener_connections_accepted_total{kind=\"ws\",port=\"8083\"} 4\n"
-        ));
+        assert!(text
+            .contains("hornet_listener_connections_accepted_total{kind=\"ws\",port=\"8083\"} 4\n"));
         assert!(text.contains(
             "hornet_listener_connections_refused_total{kind=\"ws\",port=\"8083\",reason=\"rate\"} 1\n"
         ));
