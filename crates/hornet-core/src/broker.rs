@@ -220,6 +220,12 @@ impl Out {
                 crate::publish::alias_outbound(conn, publish);
             }
         }
+        if let Packet::Publish(publish) = &packet {
+            // The PUBLISH as it will be encoded for this client (after the
+            // topic alias), the same measure as `wire_len` on receipt.
+            let len = packet.encoded_len(conn.protocol).unwrap_or(0);
+            stats.publish_bytes_sent_by_qos[publish.qos as usize] += len as u64;
+        }
         self.actions.push_back(Action::Send { conn: id, packet });
     }
 
@@ -423,6 +429,7 @@ impl Broker {
         self.stats.bytes_received += wire_len as u64;
         if let Packet::Publish(publish) = &packet {
             self.stats.publish_received_by_qos[publish.qos as usize] += 1;
+            self.stats.publish_bytes_received_by_qos[publish.qos as usize] += wire_len as u64;
         }
         let Some(conn) = self.conns.get_mut(&id) else {
             return; // already closed by the broker; late bytes are ignored

@@ -3,7 +3,11 @@
 //! recipes written for Mosquitto (`mosquitto_sub -t '$SYS/#' -v`) work.
 //!
 //! Values are published only when they changed since the last interval
-//! (uptime always changes). Load figures are Mosquitto's: exponentially
+//! (uptime always changes). The listeners' connection counters
+//! (`$SYS/broker/listeners/<kind>/<port>/...`) are counted by the shell,
+//! which owns the sockets, and handed in with
+//! [`Broker::set_listener_figures`] on its tick; the core only publishes
+//! them. Load figures are Mosquitto's: exponentially
 //! decaying per-minute rates over 1, 5 and 15 minutes.
 
 use std::time::{Duration, Instant};
@@ -63,6 +67,14 @@ pub struct Stats {
     pub publish_received_by_qos: [u64; 3],
     /// PUBLISH packets sent, by QoS (0, 1, 2).
     pub publish_sent_by_qos: [u64; 3],
+    /// Bytes of the PUBLISH packets received, by QoS: each packet's whole
+    /// MQTT encoding as it arrived (fixed header, topic, properties,
+    /// payload; not the WebSocket or TLS framing around it).
+    pub publish_bytes_received_by_qos: [u64; 3],
+    /// Bytes of the PUBLISH packets sent, by QoS: each packet's MQTT
+    /// encoding for its receiver (with that client's protocol version and
+    /// topic alias), the same measure as on receipt.
+    pub publish_bytes_sent_by_qos: [u64; 3],
     /// Of `publish_dropped`: messages dropped because a session's queue was
     /// full (the rest were over a client's Maximum Packet Size or lost a
     /// shared subscription group with no member left).
@@ -75,6 +87,26 @@ impl Stats {
     pub(crate) fn note_connected(&mut self, connected: usize) {
         self.clients_maximum = self.clients_maximum.max(connected as u64);
     }
+}
+
+/// One listener's connection counters, as the shell counts them (the core
+/// has no sockets); see [`Broker::set_listener_figures`].
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ListenerFigures {
+    /// The transport: `tcp`, `tls`, `ws` or `wss`.
+    pub kind: String,
+    /// The port it listens on.
+    pub port: u16,
+    /// Connections open now.
+    pub active: u64,
+    /// Connections accepted since start.
+    pub accepted: u64,
+    /// Connections closed at once for `max_connections`.
+    pub refused_max_connections: u64,
+    /// Connections closed at once for `max_connection_rate`.
+    pub refused_rate: u64,
+    /// TLS handshakes or WebSocket upgrades that failed.
+    pub failed_handshakes: u64,
 }
 
 const LOADS: [(&str, f64); 3] = [("1min", 1.0), ("5min", 5.0), ("15min", 15.0)];
@@ -95,6 +127,8 @@ pub(crate) struct SysState {
     last_counts: [u64; 7],
     loads: [[f64; 3]; 7],
     published: ahash::AHashMap<String, String>,
+    /// The shell's latest listener counters.
+    listeners: Vec<ListenerFigures>,
 }
 
 impl SysState {
@@ -104,6 +138,7 @@ impl SysState {
             last_counts: [0; 7],
             loads: [[0.0; 3]; 7],
             published: Default::default(),
+            listeners: Vec::new(),
         }
     }
 
@@ -115,6 +150,20 @@ impl SysState {
 }
 
 impl Broker {
+    /// Hands in the listeners' connection counters (the shell calls this on
+    /// its tick); the next `$SYS` publication carries them under
+    /// `$SYS/broker/listeners/<kind>/<port>/...`.
+    pub fn set_listener_figures(&mut self, figures: &[ListenerFigures]) {
+        if self.sys.listeners != figures {
+            self.sys.listeners = figures.to_vec();
+        }
+    }
+
+    /// The listener counters last handed in.
+    pub fn listener_figures(&self) -> &[ListenerFigures] {
+        &self.sys.listeners
+    }
+
     pub(crate) fn sys_tick(&mut self, now: Instant) {
         let Some(interval) = self.settings.sys_interval else {
             return;
@@ -216,6 +265,17 @@ impl Broker {
                 "limits/packet_too_large".into(),
                 s.packets_too_large.to_string(),
             ),
+            (
+                "publish/bytes/received".into(),
+                s.publish_bytes_received_by_qos
+                    .iter()
+                    .sum::<u64>()
+                    .to_string(),
+            ),
+            (
+                "publish/bytes/sent".into(),
+                s.publish_bytes_sent_by_qos.iter().sum::<u64>().to_string(),
+            ),
             ("bytes/received".into(), s.bytes_received.to_string()),
             ("bytes/sent".into(), s.bytes_sent.to_string()),
             (
@@ -227,6 +287,21 @@ impl Broker {
                 self.retained.len().to_string(),
             ),
         ];
+        for l in &self.sys.listeners {
+            let at = format!("listeners/{}/{}", l.kind, l.port);
+            for (name, value) in [
+                ("connections/active", l.active),
+                ("connections/accepted", l.accepted),
+                (
+                    "connections/refused/max_connections",
+                    l.refused_max_connections,
+                ),
+                ("connections/refused/rate", l.refused_rate),
+                ("handshakes/failed", l.failed_handshakes),
+            ] {
+                values.push((format!("{at}/{name}"), value.to_string()));
+            }
+        }
         for (i, series) in LOAD_SERIES.iter().enumerate() {
             for (j, (name, _)) in LOADS.iter().enumerate() {
                 values.push((

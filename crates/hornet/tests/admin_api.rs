@@ -542,3 +542,131 @@ fn non_loopback_admin_without_credentials_refuses_to_start() {
     )
     .is_ok());
 }
+
+/// The text of `/metrics`.
+async fn metrics_text(broker: &TestBroker) -> String {
+    http()
+        .get(format!("{}/metrics", broker.admin_url()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// One sample of `/metrics` by its full name with labels.
+fn sample(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("{name} missing in\n{text}"))
+}
+
+/// A connection refused by a listener's `max_connections` moves that
+/// listener's counters everywhere a user looks: `/metrics` (labelled with
+/// kind and port), `$SYS/broker/listeners/<kind>/<port>/...` and
+/// `/api/v1/broker`. A filter over `max_topic_levels` moves the limit
+/// counter, and PUBLISH bytes are counted by QoS.
+#[tokio::test]
+async fn listener_limit_and_byte_counters_reach_metrics_sys_and_the_api() {
+    if common::hornet_only() {
+        return;
+    }
+    let limited = hornet::config::Listener {
+        max_connections: Some(1),
+        ..hornet::config::Listener::tcp(0, Some([127, 0, 0, 1].into()))
+    };
+    let broker = TestBroker::with_listeners("sys_interval 1\nmax_topic_levels 8", vec![limited]);
+    let port = broker.listener_addr(1).port();
+
+    // The first connection on the limited listener is accepted (it stays
+    // open without a CONNECT); the second is closed at once.
+    let _first = tokio::net::TcpStream::connect(broker.listener_addr(1))
+        .await
+        .unwrap();
+    let mut second = tokio::net::TcpStream::connect(broker.listener_addr(1))
+        .await
+        .unwrap();
+    let mut buf = [0u8; 16];
+    let n = tokio::time::timeout(
+        common::TIMEOUT,
+        tokio::io::AsyncReadExt::read(&mut second, &mut buf),
+    )
+    .await
+    .expect("the refused connection is closed at once")
+    .unwrap_or(0);
+    assert_eq!(n, 0, "a refused connection gets no bytes, only the close");
+
+    let text = metrics_text(&broker).await;
+    let at = format!("{{kind=\"tcp\",port=\"{port}\"");
+    assert_eq!(
+        sample(
+            &text,
+            &format!("hornet_listener_connections_refused_total{at},reason=\"max_connections\"}}")
+        ),
+        1.0
+    );
+    assert_eq!(
+        sample(
+            &text,
+            &format!("hornet_listener_connections_accepted_total{at}}}")
+        ),
+        1.0
+    );
+    assert_eq!(
+        sample(&text, &format!("hornet_listener_connections_active{at}}}")),
+        1.0
+    );
+    let (_, info) = get(&broker, "/api/v1/broker").await;
+    let row = info["listeners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["port"] == port)
+        .unwrap()
+        .clone();
+    assert_eq!(row["refused_max_connections"], 1);
+    let (_, sys) = get(&broker, "/api/v1/broker/sys").await;
+    assert_eq!(
+        sys[format!("listeners/tcp/{port}/connections/refused/max_connections")],
+        1
+    );
+
+    // $SYS, from the core, fed by the shell's tick.
+    let (mut c, _) = Client::connect(&broker, "sys-watcher").await;
+    let topic = format!("$SYS/broker/listeners/tcp/{port}/connections/refused/max_connections");
+    c.subscribe(&topic, QoS::AtMostOnce).await;
+    loop {
+        let p = c.recv_publish().await;
+        assert_eq!(p.topic, topic.as_bytes());
+        if &p.payload[..] == b"1" {
+            break;
+        }
+    }
+
+    // A filter over max_topic_levels: refused in the SUBACK, counted.
+    c.subscribe("a/b/c/d/e/f/g/h/i", QoS::AtLeastOnce).await;
+    c.subscribe("bytes", QoS::AtLeastOnce).await;
+    c.publish("bytes", QoS::AtLeastOnce, false, &[7u8; 100])
+        .await;
+    c.recv_publish().await;
+    let text = metrics_text(&broker).await;
+    assert_eq!(
+        sample(&text, "hornet_limit_refused_total{limit=\"topic\"}"),
+        1.0
+    );
+    assert_eq!(
+        sample(&text, "hornet_acl_denied_total{action=\"publish\"}"),
+        0.0
+    );
+    // A QoS 1 PUBLISH of 100 bytes on "bytes": 2 (fixed header) + 7 (topic)
+    // + 2 (packet id) + 1 (empty MQTT 5 properties) + 100 = 112 bytes.
+    assert_eq!(
+        sample(&text, "hornet_publish_bytes_received_total{qos=\"1\"}"),
+        112.0
+    );
+    assert_eq!(
+        sample(&text, "hornet_publish_bytes_sent_total{qos=\"1\"}"),
+        112.0
+    );
+}

@@ -3,7 +3,11 @@
 //! from a real broker, sees a connected rumqttc client, kicks it and
 //! deletes a retained message; the test then checks from the MQTT side
 //! that the client got DISCONNECT 0x98 and that only the other retained
-//! message is left. Screenshots go to `target/artifacts/`.
+//! message is left. A second scenario starts a broker with a `ws`
+//! listener and drives the publish/subscribe panel: MQTT.js in the page
+//! subscribes over that listener and shows what a rumqttc client
+//! publishes, and what the page publishes reaches a rumqttc subscriber.
+//! Screenshots go to `target/artifacts/`.
 //!
 //! Locally the test is skipped (saying so) without `chromium` or
 //! `npm ci --prefix crates/hornet/tests/browser`; in CI (`CI` set) it must
@@ -29,6 +33,12 @@ fn browser_dir() -> PathBuf {
 
 fn chromium() -> PathBuf {
     std::env::var_os("CHROMIUM").map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from)
+}
+
+fn shots_dir() -> PathBuf {
+    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/artifacts");
+    std::fs::create_dir_all(&shots).unwrap();
+    shots
 }
 
 fn ready() -> bool {
@@ -65,8 +75,7 @@ async fn dashboard_shows_a_client_kicks_it_and_deletes_a_retained_message() {
         .publish("dash/drop", QoS::AtLeastOnce, true, b"go")
         .await;
 
-    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/artifacts");
-    std::fs::create_dir_all(&shots).unwrap();
+    let shots = shots_dir();
     let url = broker.admin_url();
     let shots_arg = shots.display().to_string();
     let script = tokio::task::spawn_blocking(move || {
@@ -112,4 +121,88 @@ async fn dashboard_shows_a_client_kicks_it_and_deletes_a_retained_message() {
         .unwrap();
     assert_eq!(left, ["dash/keep"]);
     assert!(shots.join("dashboard-overview.png").exists());
+}
+
+/// The publish/subscribe panel over a real `ws` listener: the page finds the
+/// listener in `GET /api/v1/broker`, connects MQTT.js to it (subprotocol
+/// `mqtt`, [MQTT-6.0.0-3]), subscribes, shows a message a rumqttc client
+/// published, and publishes a QoS 1 message a rumqttc subscriber receives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_pubsub_panel_talks_mqtt_over_the_websocket_listener() {
+    if common::hornet_only() || !ready() {
+        return;
+    }
+    let ws = hornet::config::Listener {
+        kind: hornet::config::ListenerKind::Ws,
+        ..hornet::config::Listener::tcp(0, Some([127, 0, 0, 1].into()))
+    };
+    let broker = common::TestBroker::with_listeners("", vec![ws]);
+    let (mut listener, _) = Client::connect(&broker, "dash-listener").await;
+    listener
+        .subscribe("dash/from-browser", QoS::AtLeastOnce)
+        .await;
+    let (mut publisher, _) = Client::connect(&broker, "dash-publisher").await;
+
+    let shots = shots_dir();
+    let mut node = process::Proc::spawn(
+        "pubsub.mjs",
+        Command::new("node")
+            .current_dir(browser_dir())
+            .args([
+                "pubsub.mjs",
+                &broker.admin_url(),
+                "dash/to-browser/#",
+                "dash/to-browser/1",
+                "hello browser",
+                "dash/from-browser",
+                "hello rumqttc",
+                &shots.display().to_string(),
+            ])
+            .env("CHROMIUM", chromium()),
+        "nodejs (apt-get install nodejs npm)",
+    );
+    let mut node = tokio::task::spawn_blocking(move || {
+        node.wait_line(Duration::from_secs(60), "the panel's SUBACK", |l| {
+            l == "SUBSCRIBED"
+        });
+        node
+    })
+    .await
+    .unwrap();
+
+    // The page's subscription is acknowledged: publish to it over TCP.
+    publisher
+        .publish(
+            "dash/to-browser/1",
+            QoS::AtLeastOnce,
+            false,
+            b"hello browser",
+        )
+        .await;
+    // The page shows it, then publishes; the rumqttc subscriber receives that.
+    let mut node = tokio::task::spawn_blocking(move || {
+        node.wait_line(Duration::from_secs(60), "the page's PUBLISH", |l| {
+            l.starts_with("published dash/from-browser")
+        });
+        node
+    })
+    .await
+    .unwrap();
+    let got = listener.recv_publish().await;
+    assert_eq!(got.topic, "dash/from-browser");
+    assert_eq!(&got.payload[..], b"hello rumqttc");
+    assert_eq!(got.qos, QoS::AtLeastOnce);
+
+    let (status, output) = tokio::task::spawn_blocking(move || {
+        let status = node.wait_exit(Duration::from_secs(60));
+        (status, node.output())
+    })
+    .await
+    .unwrap();
+    eprintln!("{output}");
+    assert!(
+        status.success() && output.contains("OK pubsub"),
+        "browser scenario failed ({status}):\n{output}"
+    );
+    assert!(shots.join("dashboard-pubsub.png").exists());
 }

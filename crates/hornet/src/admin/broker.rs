@@ -135,7 +135,7 @@ pub(crate) async fn sys(AxumState(state): AxumState<State>) -> Json<Value> {
             )
         });
     let disconnected = total.saturating_sub(connected);
-    Json(json!({
+    let mut body = json!({
         "version": version,
         "uptime": format!("{} seconds", uptime.as_secs()),
         "clients/connected": connected,
@@ -149,9 +149,27 @@ pub(crate) async fn sys(AxumState(state): AxumState<State>) -> Json<Value> {
         "publish/messages/received": s.publish_received,
         "publish/messages/sent": s.publish_sent,
         "publish/messages/dropped": s.publish_dropped,
+        "publish/bytes/received": s.publish_bytes_received_by_qos.iter().sum::<u64>(),
+        "publish/bytes/sent": s.publish_bytes_sent_by_qos.iter().sum::<u64>(),
         "bytes/received": s.bytes_received,
         "bytes/sent": s.bytes_sent,
         "subscriptions/count": subscriptions,
         "retained messages/count": retained,
-    }))
+    });
+    for l in state.listeners.iter().map(|l| l.stats().figures()) {
+        let at = format!("listeners/{}/{}", l.kind, l.port);
+        for (name, value) in [
+            ("connections/active", l.active),
+            ("connections/accepted", l.accepted),
+            (
+                "connections/refused/max_connections",
+                l.refused_max_connections,
+            ),
+            ("connections/refused/rate", l.refused_rate),
+            ("handshakes/failed", l.failed_handshakes),
+        ] {
+            body[format!("{at}/{name}")] = json!(value);
+        }
+    }
+    Json(body)
 }

@@ -1,5 +1,7 @@
 //! `/metrics`: Prometheus text exposition format 0.0.4, written by hand
-//! from the core's counters ([`hornet_core::Stats`]) and gauges.
+//! from the core's counters ([`hornet_core::Stats`]) and gauges, and the
+//! shell's per-listener connection counters
+//! ([`crate::server::ListenerStats`], labelled `kind` and `port`).
 //!
 //! Durable storage (store size, fsync latency histogram) is not part of the
 //! broker yet; its series will be added here by the storage work
@@ -24,6 +26,7 @@ struct Figures {
     queued: (usize, usize, usize),
     inflight: usize,
     uptime: f64,
+    listeners: Vec<crate::server::ListenerStats>,
 }
 
 /// `GET /metrics`
@@ -37,7 +40,12 @@ pub(crate) async fn metrics(AxumState(state): AxumState<State>) -> impl IntoResp
         queued: core.queued_totals(),
         inflight: core.inflight_total(),
         uptime: core.uptime(Instant::now()).as_secs_f64(),
+        listeners: Vec::new(),
     });
+    let f = Figures {
+        listeners: state.listeners.iter().map(|l| l.stats()).collect(),
+        ..f
+    };
     (
         [(
             header::CONTENT_TYPE,
@@ -55,6 +63,75 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str) {
 fn one(out: &mut String, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
     family(out, name, kind, help);
     let _ = writeln!(out, "{name} {value}");
+}
+
+fn qos_rows(values: &[u64; 3]) -> [(&'static str, u64); 3] {
+    [("0", values[0]), ("1", values[1]), ("2", values[2])]
+}
+
+/// A counter family with one label.
+fn labelled(out: &mut String, name: &str, help: &str, label: &str, rows: &[(&str, u64)]) {
+    family(out, name, "counter", help);
+    for (value, n) in rows {
+        let _ = writeln!(out, "{name}{{{label}=\"{value}\"}} {n}");
+    }
+}
+
+/// The per-listener families, labelled with the transport and port.
+fn listeners(out: &mut String, listeners: &[crate::server::ListenerStats]) {
+    type Pick = fn(&crate::server::ListenerStats) -> u64;
+    let families: [(&str, &str, &str, Option<&str>, Pick); 5] = [
+        (
+            "hornet_listener_connections_active",
+            "gauge",
+            "Connections open now on the listener (including those in a handshake).",
+            None,
+            |l| l.active as u64,
+        ),
+        (
+            "hornet_listener_connections_accepted_total",
+            "counter",
+            "Connections the listener accepted (past its limits).",
+            None,
+            |l| l.accepted,
+        ),
+        (
+            "hornet_listener_connections_refused_total",
+            "counter",
+            "Connections the listener closed at once: reason max_connections (its own or the global limit) or rate (max_connection_rate).",
+            Some("max_connections"),
+            |l| l.refused_max_connections,
+        ),
+        (
+            "hornet_listener_connections_refused_total",
+            "counter",
+            "",
+            Some("rate"),
+            |l| l.refused_rate,
+        ),
+        (
+            "hornet_listener_handshake_failures_total",
+            "counter",
+            "TLS handshakes or WebSocket upgrades that failed on the listener.",
+            None,
+            |l| l.failed_handshakes,
+        ),
+    ];
+    for (name, kind, help, reason, pick) in families {
+        if !help.is_empty() {
+            family(out, name, kind, help);
+        }
+        for l in listeners {
+            let reason = reason.map_or(String::new(), |r| format!(",reason=\"{r}\""));
+            let _ = writeln!(
+                out,
+                "{name}{{kind=\"{}\",port=\"{}\"{reason}}} {}",
+                l.kind.name(),
+                l.addr.port(),
+                pick(l)
+            );
+        }
+    }
 }
 
 fn render(f: &Figures) -> String {
@@ -201,6 +278,72 @@ fn render(f: &Figures) -> String {
         "CONNECTs refused for bad credentials or as not authorized.",
         s.auth_failures,
     );
+    labelled(
+        &mut out,
+        "hornet_publish_bytes_received_total",
+        "PUBLISH bytes received from clients, by QoS: each packet's whole MQTT encoding as it arrived (not WebSocket or TLS framing).",
+        "qos",
+        &qos_rows(&s.publish_bytes_received_by_qos),
+    );
+    labelled(
+        &mut out,
+        "hornet_publish_bytes_sent_total",
+        "PUBLISH bytes sent to clients, by QoS: each packet's MQTT encoding for its receiver (its protocol version and topic alias).",
+        "qos",
+        &qos_rows(&s.publish_bytes_sent_by_qos),
+    );
+    labelled(
+        &mut out,
+        "hornet_acl_denied_total",
+        "Requests the ACL refused: publish (PUBLISH and wills), subscribe (filters), delivery (read check per message and session).",
+        "action",
+        &[
+            ("publish", s.acl_denied_publish),
+            ("subscribe", s.acl_denied_subscribe),
+            ("delivery", s.acl_denied_delivery),
+        ],
+    );
+    labelled(
+        &mut out,
+        "hornet_limit_refused_total",
+        "Requests refused for a per-client limit: client_id (max_client_id_length), topic (max_topic_length, max_topic_levels), subscriptions (max_subscriptions_per_client), packet_size (max_packet_size).",
+        "limit",
+        &[
+            ("client_id", s.limit_client_id),
+            ("topic", s.limit_topic),
+            ("subscriptions", s.limit_subscriptions),
+            ("packet_size", s.packets_too_large),
+        ],
+    );
+    one(
+        &mut out,
+        "hornet_rate_limited_total",
+        "counter",
+        "Episodes of a connection being throttled for its publish rate.",
+        s.rate_limited,
+    );
+    one(
+        &mut out,
+        "hornet_rate_disconnects_total",
+        "counter",
+        "Connections closed for their publish rate.",
+        s.rate_disconnects,
+    );
+    one(
+        &mut out,
+        "hornet_flapping_refused_total",
+        "counter",
+        "CONNECTs refused as flapping (too many connects of one client id in the window).",
+        s.flapping_refused,
+    );
+    one(
+        &mut out,
+        "hornet_connect_timeouts_total",
+        "counter",
+        "Connections closed for sending no CONNECT in time.",
+        s.connect_timeouts,
+    );
+    listeners(&mut out, &f.listeners);
     one(
         &mut out,
         "hornet_admin_published_total",
@@ -230,11 +373,32 @@ mod tests {
             queued: (7, 70, 5),
             inflight: 1,
             uptime: 1.5,
+            listeners: vec![crate::server::ListenerStats {
+                addr: ([127, 0, 0, 1], 8083).into(),
+                kind: crate::config::ListenerKind::Ws,
+                path: Some("/mqtt".into()),
+                tls: None,
+                active: 1,
+                accepted: 4,
+                refused_max_connections: 2,
+                refused_rate: 1,
+                failed_handshakes: 3,
+            }],
         };
         let text = render(&f);
         assert!(text.contains("hornet_messages_dropped_total{reason=\"queue_full\"} 3\n"));
         assert!(text.contains("hornet_messages_dropped_total{reason=\"other\"} 2\n"));
         assert!(text.contains("hornet_clients_connected 2\n"));
+        assert!(text
+            .contains("hornet_listener_connections_accepted_total{kind=\"ws\",port=\"8083\"} 4\n"));
+        assert!(text.contains(
+            "hornet_listener_connections_refused_total{kind=\"ws\",port=\"8083\",reason=\"rate\"} 1\n"
+        ));
+        assert_eq!(
+            text.matches("# TYPE hornet_listener_connections_refused_total ")
+                .count(),
+            1
+        );
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             let (name, value) = line.rsplit_once(' ').unwrap();
             let base = name.split('{').next().unwrap();

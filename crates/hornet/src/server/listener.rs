@@ -56,6 +56,21 @@ pub struct ListenerStats {
     pub failed_handshakes: u64,
 }
 
+impl ListenerStats {
+    /// The counters as the core publishes them in `$SYS`.
+    pub fn figures(&self) -> hornet_core::ListenerFigures {
+        hornet_core::ListenerFigures {
+            kind: self.kind.name().to_string(),
+            port: self.addr.port(),
+            active: self.active as u64,
+            accepted: self.accepted,
+            refused_max_connections: self.refused_max_connections,
+            refused_rate: self.refused_rate,
+            failed_handshakes: self.failed_handshakes,
+        }
+    }
+}
+
 /// A listener while it runs: its settings, limits and counters.
 pub(crate) struct ListenerState {
     pub(crate) addr: SocketAddr,

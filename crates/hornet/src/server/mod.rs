@@ -314,7 +314,10 @@ impl Server {
         if !watched.is_empty() {
             server.tasks.push(tokio::spawn(watch_tls(watched)));
         }
-        server.tasks.push(tokio::spawn(tick_loop(shared.clone())));
+        server.tasks.push(tokio::spawn(tick_loop(
+            shared.clone(),
+            server.listeners.clone(),
+        )));
         server
             .tasks
             .push(tokio::spawn(password::run(shared.clone(), checks_rx)));
@@ -436,11 +439,18 @@ async fn watch_tls(listeners: Vec<Arc<tls::TlsListener>>) {
     }
 }
 
-async fn tick_loop(shared: Arc<Shared>) {
+/// Runs the core's timers every [`TICK`], handing it the listeners'
+/// counters first (for `$SYS/broker/listeners/...`).
+async fn tick_loop(shared: Arc<Shared>, listeners: Vec<Arc<listener::ListenerState>>) {
     let mut interval = tokio::time::interval(TICK);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
-        shared.with_core(|core| core.tick(Instant::now()));
+        let figures: Vec<hornet_core::ListenerFigures> =
+            listeners.iter().map(|l| l.stats().figures()).collect();
+        shared.with_core(|core| {
+            core.set_listener_figures(&figures);
+            core.tick(Instant::now())
+        });
     }
 }

@@ -25,6 +25,8 @@ pub struct TestBroker {
     addr: SocketAddr,
     /// The admin HTTP listener (Hornet only; on an ephemeral port).
     admin: Option<SocketAddr>,
+    /// Every MQTT listener's address, the TCP one first (Hornet only).
+    listeners: Vec<SocketAddr>,
     inner: Inner,
 }
 
@@ -58,11 +60,18 @@ impl TestBroker {
         if against_mosquitto() {
             Self::start_mosquitto(conf)
         } else {
-            Self::start_hornet(conf)
+            Self::start_hornet(conf, Vec::new())
         }
     }
 
-    fn start_hornet(conf: &str) -> TestBroker {
+    /// A Hornet broker with `extra` listeners (each should ask for port 0)
+    /// after the usual loopback TCP one; see [`TestBroker::listener_addr`].
+    pub fn with_listeners(conf: &str, extra: Vec<hornet::config::Listener>) -> TestBroker {
+        assert!(!against_mosquitto(), "extra listeners are Hornet-only");
+        Self::start_hornet(conf, extra)
+    }
+
+    fn start_hornet(conf: &str, extra: Vec<hornet::config::Listener>) -> TestBroker {
         if std::env::var_os("HORNET_TEST_LOG").is_some() {
             let _ = tracing_subscriber::fmt()
                 .with_env_filter(tracing_subscriber::EnvFilter::new("debug"))
@@ -76,6 +85,7 @@ impl TestBroker {
             0,
             Some([127, 0, 0, 1].into()),
         )];
+        config.listeners.extend(extra);
         // The admin API on an ephemeral port, so parallel tests never clash.
         config.admin.port = 0;
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -97,6 +107,7 @@ impl TestBroker {
         TestBroker {
             addr,
             admin: server.admin_addr(),
+            listeners: server.local_addrs().to_vec(),
             inner: Inner::Hornet {
                 runtime: Some(runtime),
                 server: Some(server),
@@ -142,6 +153,7 @@ impl TestBroker {
         TestBroker {
             addr,
             admin: None,
+            listeners: vec![addr],
             inner: Inner::Mosquitto { child, _dir: dir },
         }
     }
@@ -149,6 +161,11 @@ impl TestBroker {
     /// The MQTT listener address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The address of listener `i` in configuration order (0 is the TCP one).
+    pub fn listener_addr(&self, i: usize) -> SocketAddr {
+        self.listeners[i]
     }
 
     /// The admin API's base URL, e.g. `http://127.0.0.1:40000` (Hornet only).
