@@ -262,11 +262,11 @@ fn a_mosquitto_conf_is_read_and_unsupported_keys_are_named() {
     let path = dir.path().join("mosquitto.conf");
     std::fs::write(
         &path,
-        "# from a blog post\nlistener 1883\nallow_anonymous true\npersistence true\nmax_queued_messages 10\n",
+        "# from a blog post\nlistener 1883\nallow_anonymous true\nautosave_interval 1800\nmax_queued_messages 10\n",
     )
     .unwrap();
     let mut hornet = Hornet::start(&["-c", path.to_str().unwrap()]);
-    hornet.expect(&["mosquitto.conf:4", "persistence"]);
+    hornet.expect(&["mosquitto.conf:4", "autosave_interval"]);
     hornet.expect(&["Opening MQTT listener", "anonymous clients from anywhere"]);
     // The default listener serves IPv6 too.
     let v6: SocketAddr = (std::net::Ipv6Addr::LOCALHOST, hornet.port).into();
