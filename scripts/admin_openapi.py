@@ -106,7 +106,21 @@ schemas = {
  "Broker": {"type": "object", "required": ["name", "version", "uptime_seconds", "listeners"], "properties": {
     "name": {"type": "string"}, "version": {"type": "string"}, "uptime_seconds": {"type": "integer"}, "started_at": {"type": "integer"},
     "listeners": {"type": "array", "items": ref("Listener")}, "clients_connected": {"type": "integer"}, "sessions": {"type": "integer"},
-    "subscriptions": {"type": "integer"}, "retained_messages": {"type": "integer"}}},
+    "subscriptions": {"type": "integer"}, "retained_messages": {"type": "integer"},
+    "store": {"allOf": [ref("Store")], "nullable": True, "description": "The durable store's figures since start; null when persistence is off."}}},
+ "Store": {"type": "object", "required": ["disk_bytes", "live_bytes", "messages_written", "records_written", "bytes_written", "commits", "fsyncs", "messages_per_fsync", "compactions", "failures", "fsync_seconds"], "properties": {
+    "disk_bytes": {"type": "integer", "description": "Bytes the log files hold on disk now."},
+    "live_bytes": {"type": "integer", "description": "Estimated size of the live state (what a compaction would write)."},
+    "messages_written": {"type": "integer", "description": "Message bodies written (routed QoS 1/2 messages owed to persistent sessions)."},
+    "records_written": {"type": "integer"}, "bytes_written": {"type": "integer"},
+    "commits": {"type": "integer", "description": "Batches written (group commits)."},
+    "fsyncs": {"type": "integer", "description": "fdatasync calls that succeeded."},
+    "messages_per_fsync": {"type": "number"},
+    "compactions": {"type": "integer"},
+    "failures": {"type": "integer", "description": "Writes or syncs that failed (disk full, I/O error)."},
+    "fsync_seconds": {"type": "object", "required": ["count", "sum", "buckets"], "description": "Histogram of fdatasync durations.", "properties": {
+        "count": {"type": "integer"}, "sum": {"type": "number", "description": "Seconds spent in fdatasync."},
+        "buckets": {"type": "array", "description": "Cumulative counts: syncs that took at most le seconds.", "items": {"type": "object", "required": ["le", "count"], "properties": {"le": {"type": "number"}, "count": {"type": "integer"}}}}}}}},
 }
 doc = {"openapi": "3.0.3",
  "info": {"title": "Hornet admin API", "version": "1", "description": "Manage a Hornet MQTT broker: clients, sessions, subscriptions, retained messages, publishing, broker figures. See docs/admin.md."},

@@ -47,4 +47,4 @@ pub use authorize::{Access, Authorizer, Denied, Principal};
 pub use broker::{Action, Broker, CloseCause, ConnId, ConnInfo, QueueState};
 pub use settings::{Anonymous, RateAction, Settings};
 pub use shared::SharedStrategy;
-pub use sys::{ListenerFigures, Stats};
+pub use sys::{ListenerFigures, Stats, StoreFigures};

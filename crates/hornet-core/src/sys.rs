@@ -109,6 +109,30 @@ pub struct ListenerFigures {
     pub failed_handshakes: u64,
 }
 
+/// The durable store's figures, as the shell's store thread counts them
+/// (the core does no I/O); see [`Broker::set_store_figures`].
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct StoreFigures {
+    /// Bytes the store's log files hold on disk.
+    pub disk_bytes: u64,
+    /// An estimate of the live state (what a snapshot would take).
+    pub live_bytes: u64,
+    /// Message bodies written since start.
+    pub messages: u64,
+    /// Records written since start.
+    pub records: u64,
+    /// Commits (batches written) since start.
+    pub commits: u64,
+    /// `fdatasync` calls since start.
+    pub fsyncs: u64,
+    /// Compactions since start.
+    pub compactions: u64,
+    /// Writes or syncs that failed since start.
+    pub failures: u64,
+    /// Total time spent in `fdatasync`, in microseconds.
+    pub fsync_micros: u64,
+}
+
 const LOADS: [(&str, f64); 3] = [("1min", 1.0), ("5min", 5.0), ("15min", 15.0)];
 const LOAD_SERIES: [&str; 7] = [
     "messages/received",
@@ -129,6 +153,8 @@ pub(crate) struct SysState {
     published: ahash::AHashMap<String, String>,
     /// The shell's latest listener counters.
     listeners: Vec<ListenerFigures>,
+    /// The shell's latest store figures (`None`: persistence is off).
+    store: Option<StoreFigures>,
 }
 
 impl SysState {
@@ -139,6 +165,7 @@ impl SysState {
             loads: [[0.0; 3]; 7],
             published: Default::default(),
             listeners: Vec::new(),
+            store: None,
         }
     }
 
@@ -157,6 +184,18 @@ impl Broker {
         if self.sys.listeners != figures {
             self.sys.listeners = figures.to_vec();
         }
+    }
+
+    /// Hands in the durable store's figures (the shell calls this on its
+    /// tick when persistence is on); the next `$SYS` publication carries
+    /// them under `$SYS/broker/store/...`.
+    pub fn set_store_figures(&mut self, figures: StoreFigures) {
+        self.sys.store = Some(figures);
+    }
+
+    /// The store figures last handed in.
+    pub fn store_figures(&self) -> Option<StoreFigures> {
+        self.sys.store
     }
 
     /// The listener counters last handed in.
@@ -302,6 +341,9 @@ impl Broker {
                 values.push((format!("{at}/{name}"), value.to_string()));
             }
         }
+        if let Some(st) = self.sys.store {
+            values.extend(store_values(&st));
+        }
         for (i, series) in LOAD_SERIES.iter().enumerate() {
             for (j, (name, _)) in LOADS.iter().enumerate() {
                 values.push((
@@ -320,4 +362,33 @@ impl Broker {
             self.accept_publish(now, publish, None);
         }
     }
+}
+
+/// The `$SYS/broker/store/...` suffixes and values of `st`.
+pub(crate) fn store_values(st: &StoreFigures) -> Vec<(String, String)> {
+    let per_fsync = if st.fsyncs == 0 {
+        0.0
+    } else {
+        st.messages as f64 / st.fsyncs as f64
+    };
+    let avg_ms = if st.fsyncs == 0 {
+        0.0
+    } else {
+        st.fsync_micros as f64 / 1000.0 / st.fsyncs as f64
+    };
+    [
+        ("store/bytes", st.disk_bytes.to_string()),
+        ("store/live_bytes", st.live_bytes.to_string()),
+        ("store/messages/written", st.messages.to_string()),
+        ("store/records/written", st.records.to_string()),
+        ("store/commits", st.commits.to_string()),
+        ("store/fsyncs", st.fsyncs.to_string()),
+        ("store/messages_per_fsync", format!("{per_fsync:.1}")),
+        ("store/fsync/average_ms", format!("{avg_ms:.3}")),
+        ("store/compactions", st.compactions.to_string()),
+        ("store/failures", st.failures.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
 }

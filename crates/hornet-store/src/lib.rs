@@ -18,7 +18,10 @@
 //!   to the damaged segment: every later commit first tries to write a
 //!   full snapshot, and the store is healthy again once one succeeds.
 //!
-//! No threads, no clock, no async: the shell runs it on a thread of its own.
+//! No threads, no async, no clock (except timing each `fdatasync` for the
+//! latency histogram, [`SyncLatency`]): the shell runs it on a thread of
+//! its own.
+//!
 //! Module map: `record` (the bytes of one record), `log` (segments,
 //! framing, recovery scan), `state` (what the records add up to).
 
@@ -94,6 +97,61 @@ pub struct StoreStats {
     /// An estimate of the live state's size (what a snapshot would take):
     /// message bodies still owed, retained messages, sessions.
     pub live_bytes: u64,
+    /// Writes or syncs that failed (disk full, I/O error), including the
+    /// failed retries of a failing store.
+    pub failures: u64,
+    /// How long the `fdatasync` calls took.
+    pub sync_latency: SyncLatency,
+}
+
+/// Upper bounds (seconds) of the [`SyncLatency`] buckets; a last bucket
+/// holds everything slower.
+pub const SYNC_BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+/// A histogram of `fdatasync` durations in fixed buckets ([`SYNC_BUCKETS`]),
+/// measured by the store around each sync (on the thread that runs it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SyncLatency {
+    /// Syncs per bucket (not cumulative): `counts[i]` took at most
+    /// `SYNC_BUCKETS[i]` and more than the bucket before; the last entry
+    /// counts those over the last bound.
+    pub counts: [u64; SYNC_BUCKETS.len() + 1],
+    /// Total time spent in syncs, in nanoseconds.
+    pub total_nanos: u64,
+}
+
+impl SyncLatency {
+    /// Counts one sync that took `took`.
+    pub fn record(&mut self, took: std::time::Duration) {
+        let secs = took.as_secs_f64();
+        let i = SYNC_BUCKETS
+            .iter()
+            .position(|&b| secs <= b)
+            .unwrap_or(SYNC_BUCKETS.len());
+        self.counts[i] += 1;
+        self.total_nanos = self
+            .total_nanos
+            .saturating_add(u64::try_from(took.as_nanos()).unwrap_or(u64::MAX));
+    }
+
+    /// Syncs counted.
+    pub fn count(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+
+    /// Cumulative counts per bound, as a Prometheus histogram has them
+    /// (`le` = bound), without the `+Inf` bucket (that is [`Self::count`]).
+    pub fn cumulative(&self) -> impl Iterator<Item = (f64, u64)> + '_ {
+        SYNC_BUCKETS
+            .iter()
+            .zip(self.counts)
+            .scan(0u64, |acc, (&bound, n)| {
+                *acc += n;
+                Some((bound, *acc))
+            })
+    }
 }
 
 /// A test switch that makes writes fail as on a full disk (half the batch
@@ -305,7 +363,10 @@ impl Store {
         if self.broken {
             self.pending.clear();
             self.pending_records = 0;
-            self.compact()?;
+            if let Err(e) = self.compact() {
+                self.stats.failures += 1;
+                return Err(e);
+            }
             self.broken = false;
             return Ok(());
         }
@@ -314,6 +375,7 @@ impl Store {
         }
         let result = self.write_pending(sync);
         if let Err(e) = result {
+            self.stats.failures += 1;
             self.broken = true;
             self.pending.clear();
             self.pending_records = 0;
@@ -346,7 +408,7 @@ impl Store {
         self.pending.clear();
         self.pending_records = 0;
         if sync {
-            self.sync()?;
+            self.sync_data()?;
         }
         Ok(())
     }
@@ -354,7 +416,19 @@ impl Store {
     /// `fdatasync` of the current segment (for the `interval` mode, whose
     /// commits do not sync).
     pub fn sync(&mut self) -> io::Result<()> {
-        self.file.sync_data()?;
+        let synced = self.sync_data();
+        if synced.is_err() {
+            self.stats.failures += 1;
+        }
+        synced
+    }
+
+    /// `fdatasync`, timed into the latency histogram.
+    fn sync_data(&mut self) -> io::Result<()> {
+        let started = std::time::Instant::now();
+        let synced = self.file.sync_data();
+        self.stats.sync_latency.record(started.elapsed());
+        synced?;
         self.stats.syncs += 1;
         self.sync_counter.fetch_add(1, Ordering::Relaxed);
         Ok(())

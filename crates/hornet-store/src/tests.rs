@@ -259,8 +259,10 @@ fn a_full_disk_fails_the_commit_and_a_later_commit_recovers_everything() {
     let e = store.commit(true).unwrap_err();
     assert_eq!(e.raw_os_error(), Some(28));
     assert!(store.is_broken());
+    assert_eq!(store.stats().failures, 1);
     // Still full: the retry fails too, and nothing is lost meanwhile.
     assert!(store.commit(true).is_err());
+    assert_eq!(store.stats().failures, 2);
     store.faults().set_disk_full(false);
     store.append([message(3, "after"), queued(1, 3)]);
     store.commit(true).unwrap();
@@ -290,4 +292,36 @@ fn a_second_store_on_the_same_directory_is_refused_while_the_first_is_open() {
     assert!(e.to_string().contains("in use by another Hornet"), "{e}");
     drop(first);
     let _second = open(dir.path());
+}
+
+#[test]
+fn every_sync_lands_in_the_latency_histogram() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, _) = open(dir.path());
+    let before = store.stats();
+    for i in 1..=5 {
+        store.append([message(i, "m")]);
+        store.commit(true).unwrap();
+    }
+    store.append([message(6, "unsynced")]);
+    store.commit(false).unwrap();
+    let after = store.stats();
+    assert_eq!(after.syncs - before.syncs, 5);
+    assert_eq!(
+        after.sync_latency.count() - before.sync_latency.count(),
+        5,
+        "{after:?}"
+    );
+    assert!(after.sync_latency.total_nanos > before.sync_latency.total_nanos);
+    // Cumulative buckets never decrease and end at most at the count.
+    let cumulative: Vec<u64> = after.sync_latency.cumulative().map(|(_, n)| n).collect();
+    assert_eq!(cumulative.len(), SYNC_BUCKETS.len());
+    assert!(cumulative.windows(2).all(|w| w[0] <= w[1]));
+    assert!(*cumulative.last().unwrap() <= after.sync_latency.count());
+    let mut h = SyncLatency::default();
+    h.record(std::time::Duration::from_micros(700));
+    h.record(std::time::Duration::from_secs(10));
+    assert_eq!(h.counts[1], 1, "0.7 ms is in the le=0.001 bucket");
+    assert_eq!(h.counts[SYNC_BUCKETS.len()], 1, "10 s is over every bound");
+    assert_eq!(h.cumulative().last(), Some((2.5, 1)));
 }

@@ -1,4 +1,5 @@
-//! `/api/v1/broker`: version, uptime and listeners; `/api/v1/broker/config`:
+//! `/api/v1/broker`: version, uptime, listeners and the durable store's
+//! figures; `/api/v1/broker/config`:
 //! the effective configuration with secrets hidden; `/api/v1/broker/sys`:
 //! the `$SYS/broker/...` figures under Mosquitto's names.
 
@@ -61,7 +62,36 @@ pub(crate) async fn info(AxumState(state): AxumState<State>) -> Json<Value> {
         "sessions": sessions,
         "subscriptions": subscriptions,
         "retained_messages": retained,
+        "store": state.shared.store_stats().map(|st| store(&st)),
     }))
+}
+
+/// The durable store's figures (`null` in `/api/v1/broker` when
+/// persistence is off).
+fn store(st: &hornet_store::StoreStats) -> Value {
+    let h = &st.sync_latency;
+    let per_fsync = if st.syncs == 0 {
+        0.0
+    } else {
+        st.messages as f64 / st.syncs as f64
+    };
+    json!({
+        "disk_bytes": st.log_bytes,
+        "live_bytes": st.live_bytes,
+        "messages_written": st.messages,
+        "records_written": st.records,
+        "bytes_written": st.bytes,
+        "commits": st.commits,
+        "fsyncs": st.syncs,
+        "messages_per_fsync": per_fsync,
+        "compactions": st.compactions,
+        "failures": st.failures,
+        "fsync_seconds": {
+            "count": h.count(),
+            "sum": h.total_nanos as f64 / 1e9,
+            "buckets": h.cumulative().map(|(le, n)| json!({"le": le, "count": n})).collect::<Vec<_>>(),
+        },
+    })
 }
 
 /// `GET /api/v1/broker/config`

@@ -3,9 +3,11 @@
 //! shell's per-listener connection counters
 //! ([`crate::server::ListenerStats`], labelled `kind` and `port`).
 //!
-//! Durable storage (store size, fsync latency histogram) is not part of the
-//! broker yet; its series will be added here by the storage work
-//! (`hornet_store_bytes`, `hornet_store_fsync_seconds`), never faked.
+//! With persistence on, the store's families (`hornet_store_*`: size on
+//! disk, live bytes, records and messages written, commits, fsyncs,
+//! compactions, failures, and the `hornet_store_fsync_seconds` histogram
+//! measured around each `fdatasync` in the store thread) come from
+//! [`hornet_store::StoreStats`]; with persistence off they are absent.
 
 use std::fmt::Write;
 use std::time::Instant;
@@ -27,6 +29,7 @@ struct Figures {
     inflight: usize,
     uptime: f64,
     listeners: Vec<crate::server::ListenerStats>,
+    store: Option<hornet_store::StoreStats>,
 }
 
 /// `GET /metrics`
@@ -41,9 +44,11 @@ pub(crate) async fn metrics(AxumState(state): AxumState<State>) -> impl IntoResp
         inflight: core.inflight_total(),
         uptime: core.uptime(Instant::now()).as_secs_f64(),
         listeners: Vec::new(),
+        store: None,
     });
     let f = Figures {
         listeners: state.listeners.iter().map(|l| l.stats()).collect(),
+        store: state.shared.store_stats(),
         ..f
     };
     (
@@ -132,6 +137,50 @@ fn listeners(out: &mut String, listeners: &[crate::server::ListenerStats]) {
             );
         }
     }
+}
+
+/// The durable store's families.
+fn store(out: &mut String, st: &hornet_store::StoreStats) {
+    let rows: [(&str, &str, &str, u64); 9] = [
+        ("hornet_store_disk_bytes", "gauge", "Bytes the store's log files hold on disk now.", st.log_bytes),
+        ("hornet_store_live_bytes", "gauge", "Estimated size of the live state (what a compaction would write): messages still owed, retained messages, sessions.", st.live_bytes),
+        ("hornet_store_messages_written_total", "counter", "Message bodies written to the store (one per routed QoS 1/2 message owed to a persistent session).", st.messages),
+        ("hornet_store_records_written_total", "counter", "Records written to the store.", st.records),
+        ("hornet_store_bytes_written_total", "counter", "Bytes appended to the store's log (not counting compactions).", st.bytes),
+        ("hornet_store_commits_total", "counter", "Batches written (group commits).", st.commits),
+        ("hornet_store_fsyncs_total", "counter", "fdatasync calls that succeeded (commits and compactions).", st.syncs),
+        ("hornet_store_compactions_total", "counter", "Compactions (live state rewritten as a snapshot, older segments deleted).", st.compactions),
+        ("hornet_store_failures_total", "counter", "Store writes or syncs that failed (disk full, I/O error), including failed retries.", st.failures),
+    ];
+    for (name, kind, help, value) in rows {
+        one(out, name, kind, help, value);
+    }
+    let per_fsync = if st.syncs == 0 {
+        0.0
+    } else {
+        st.messages as f64 / st.syncs as f64
+    };
+    one(
+        out,
+        "hornet_store_messages_per_fsync",
+        "gauge",
+        "Messages written per fdatasync since start (how much group commit gathers).",
+        format!("{per_fsync:.3}"),
+    );
+    let name = "hornet_store_fsync_seconds";
+    family(
+        out,
+        name,
+        "histogram",
+        "Duration of each fdatasync of the store, measured in the store thread.",
+    );
+    let h = &st.sync_latency;
+    for (bound, n) in h.cumulative() {
+        let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {n}");
+    }
+    let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", h.count());
+    let _ = writeln!(out, "{name}_sum {:.9}", h.total_nanos as f64 / 1e9);
+    let _ = writeln!(out, "{name}_count {}", h.count());
 }
 
 fn render(f: &Figures) -> String {
@@ -344,6 +393,9 @@ fn render(f: &Figures) -> String {
         s.connect_timeouts,
     );
     listeners(&mut out, &f.listeners);
+    if let Some(st) = &f.store {
+        store(&mut out, st);
+    }
     one(
         &mut out,
         "hornet_admin_published_total",
@@ -384,11 +436,29 @@ mod tests {
                 refused_rate: 1,
                 failed_handshakes: 3,
             }],
+            store: Some(hornet_store::StoreStats {
+                syncs: 4,
+                messages: 10,
+                log_bytes: 1234,
+                sync_latency: {
+                    let mut h = hornet_store::SyncLatency::default();
+                    h.record(std::time::Duration::from_micros(300));
+                    h.record(std::time::Duration::from_millis(3));
+                    h
+                },
+                ..Default::default()
+            }),
         };
         let text = render(&f);
         assert!(text.contains("hornet_messages_dropped_total{reason=\"queue_full\"} 3\n"));
         assert!(text.contains("hornet_messages_dropped_total{reason=\"other\"} 2\n"));
         assert!(text.contains("hornet_clients_connected 2\n"));
+        assert!(text.contains("hornet_store_disk_bytes 1234\n"));
+        assert!(text.contains("hornet_store_messages_per_fsync 2.500\n"));
+        assert!(text.contains("hornet_store_fsync_seconds_bucket{le=\"0.0005\"} 1\n"));
+        assert!(text.contains("hornet_store_fsync_seconds_bucket{le=\"0.005\"} 2\n"));
+        assert!(text.contains("hornet_store_fsync_seconds_bucket{le=\"+Inf\"} 2\n"));
+        assert!(text.contains("hornet_store_fsync_seconds_count 2\n"));
         assert!(text
             .contains("hornet_listener_connections_accepted_total{kind=\"ws\",port=\"8083\"} 4\n"));
         assert!(text.contains(
@@ -402,7 +472,15 @@ mod tests {
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             let (name, value) = line.rsplit_once(' ').unwrap();
             let base = name.split('{').next().unwrap();
-            assert!(text.contains(&format!("# TYPE {base} ")), "{line}");
+            // A histogram's samples are `<family>_bucket`, `_sum`, `_count`.
+            let histogram = ["_bucket", "_sum", "_count"].iter().any(|suffix| {
+                base.strip_suffix(suffix)
+                    .is_some_and(|f| text.contains(&format!("# TYPE {f} histogram")))
+            });
+            assert!(
+                histogram || text.contains(&format!("# TYPE {base} ")),
+                "{line}"
+            );
             value.parse::<f64>().unwrap_or_else(|_| panic!("{line}"));
         }
     }

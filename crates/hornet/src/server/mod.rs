@@ -72,6 +72,12 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
+    /// The store's counters, when persistence is on.
+    pub(crate) fn store_stats(&self) -> Option<hornet_store::StoreStats> {
+        let durability = self.durability.get()?;
+        Some(*lock(&durability.stats))
+    }
+
     /// Feeds the core through `f`, then hands what it emitted to the
     /// connections' outboxes.
     pub(crate) fn with_core<R>(&self, f: impl FnOnce(&mut Broker) -> R) -> R {
@@ -399,8 +405,7 @@ impl Server {
     /// The store's counters (commits, fsyncs, records, bytes), when
     /// persistence is on.
     pub fn store_stats(&self) -> Option<hornet_store::StoreStats> {
-        let durability = self.shared.durability.get()?;
-        Some(*lock(&durability.stats))
+        self.shared.store_stats()
     }
 
     /// The store's fault switch (simulates a full disk), when persistence is on.
@@ -440,7 +445,8 @@ async fn watch_tls(listeners: Vec<Arc<tls::TlsListener>>) {
 }
 
 /// Runs the core's timers every [`TICK`], handing it the listeners'
-/// counters first (for `$SYS/broker/listeners/...`).
+/// counters and the store's figures first (for `$SYS/broker/listeners/...`
+/// and `$SYS/broker/store/...`).
 async fn tick_loop(shared: Arc<Shared>, listeners: Vec<Arc<listener::ListenerState>>) {
     let mut interval = tokio::time::interval(TICK);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -448,8 +454,12 @@ async fn tick_loop(shared: Arc<Shared>, listeners: Vec<Arc<listener::ListenerSta
         interval.tick().await;
         let figures: Vec<hornet_core::ListenerFigures> =
             listeners.iter().map(|l| l.stats().figures()).collect();
+        let store = shared.store_stats().map(|s| store::figures(&s));
         shared.with_core(|core| {
             core.set_listener_figures(&figures);
+            if let Some(store) = store {
+                core.set_store_figures(store);
+            }
             core.tick(Instant::now())
         });
     }

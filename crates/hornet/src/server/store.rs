@@ -165,6 +165,21 @@ impl Durability {
     }
 }
 
+/// The figures the core publishes under `$SYS/broker/store/...`.
+pub(crate) fn figures(s: &StoreStats) -> hornet_core::StoreFigures {
+    hornet_core::StoreFigures {
+        disk_bytes: s.log_bytes,
+        live_bytes: s.live_bytes,
+        messages: s.messages,
+        records: s.records,
+        commits: s.commits,
+        fsyncs: s.syncs,
+        compactions: s.compactions,
+        failures: s.failures,
+        fsync_micros: s.sync_latency.total_nanos / 1000,
+    }
+}
+
 /// Batches waiting for the store thread before callers wait.
 const BACKLOG: usize = 256;
 
