@@ -158,6 +158,9 @@ pub(crate) struct Conn {
     pub(crate) keep_alive: Option<Duration>,
     pub(crate) last_seen: Instant,
     pub(crate) will: Option<LastWill>,
+    /// Its will is recorded in the store (`StoreOp::ConnectedWill`), to be
+    /// published after a crash; cleared when the connection ends.
+    pub(crate) will_recorded: bool,
     /// Packets handed to the shell and not yet reported written.
     pub(crate) unwritten: usize,
     /// The client's Receive Maximum (MQTT 5), else 65535.
@@ -404,6 +407,7 @@ impl Broker {
                 keep_alive: None,
                 last_seen: now,
                 will: None,
+                will_recorded: false,
                 unwritten: 0,
                 receive_maximum: u16::MAX,
                 max_packet_size: u32::MAX,
@@ -664,6 +668,11 @@ impl Broker {
             return;
         }
         self.active_clients -= 1;
+        // However it ended, the crash-time will record is void: the will is
+        // published, delayed (`WillSet`) or discarded below.
+        if let (true, Some(key)) = (conn.will_recorded, conn.session) {
+            self.persist_connected_will(key, None);
+        }
         // Detach first: the will may match the client's own subscriptions,
         // and must then be queued for the session, not sent on a connection
         // that no longer exists.
@@ -717,7 +726,7 @@ impl Broker {
     }
 
     /// Publishes a will message as if its client had sent it.
-    fn publish_will(&mut self, now: Instant, will: LastWill) {
+    pub(crate) fn publish_will(&mut self, now: Instant, will: LastWill) {
         let mut publish = Publish::new(will.topic, will.payload);
         publish.qos = will.qos;
         publish.retain = will.retain;
@@ -745,6 +754,11 @@ impl Broker {
         }
         if !self.settings.queue_qos0_messages {
             session.discard_queued_qos0();
+        }
+        // Its record now says since when it is offline (wall clock), so a
+        // restart counts the expiry from there.
+        if session.persisted {
+            self.journal.touch(key);
         }
         if session.expiry_interval != crate::session::NEVER_EXPIRES {
             let at = now + Duration::from_secs(u64::from(session.expiry_interval));

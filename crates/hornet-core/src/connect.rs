@@ -277,6 +277,14 @@ impl Broker {
             w.detach(); // held for the connection's life: not a slice of the read buffer
             w
         });
+        // A durable session's will is recorded, so that a broker crash (an
+        // abnormal end of this connection) still publishes it after the
+        // restart ([MQTT-3.1.2-8]).
+        if let Some(will) = conn.will.clone() {
+            let recorded = self.persist_connected_will(key, Some(will));
+            self.conns.get_mut(&id).expect("caller checked").will_recorded = recorded;
+        }
+        let conn = self.conns.get_mut(&id).expect("caller checked");
         if protocol.is_v5() {
             conn.receive_maximum = connect.properties.receive_maximum().unwrap_or(u16::MAX);
             conn.max_packet_size = connect.properties.maximum_packet_size().unwrap_or(u32::MAX);

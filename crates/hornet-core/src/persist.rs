@@ -19,6 +19,17 @@
 //! [`Broker::restore`] turns back into sessions, queues, inflight windows,
 //! inbound QoS 2 ids, retained messages and delayed wills.
 //!
+//! Deadlines survive a restart: records carry wall-clock times (Unix
+//! milliseconds: when a session went offline, when a message was received,
+//! when a delayed will is due). The core has no clock: the shell tells it
+//! which Unix time goes with which `Instant` ([`Broker::set_wall_clock`]),
+//! and [`Broker::restore`] turns the times back into instants relative to
+//! the restart, so time spent down counts: a session whose expiry passed
+//! meanwhile is gone, an expired message is not delivered, and the Message
+//! Expiry Interval sent is reduced by the time on disk ([MQTT-3.3.2-6]).
+//! A time of 0 means unknown (a record from an earlier version, or no wall
+//! clock given): that deadline counts from the restart.
+//!
 //! While the store cannot write (disk full, I/O error; the shell calls
 //! [`Broker::set_store_failed`]) new QoS 1/2 publishes are refused: MQTT 5
 //! clients get PUBACK/PUBREC 0x97 (Quota exceeded), 3.x clients are
@@ -49,6 +60,8 @@ pub struct Shape {
     pub retain: bool,
     /// Subscription Identifiers the copy carries.
     pub identifiers: Vec<u32>,
+    /// The shared subscription group it came through, if any.
+    pub group: Option<SharedGroup>,
 }
 
 impl Shape {
@@ -58,6 +71,7 @@ impl Shape {
             qos: msg.qos,
             retain: msg.retain,
             identifiers: msg.properties.subscription_identifiers().collect(),
+            group: None,
         }
     }
 
@@ -75,6 +89,16 @@ impl Shape {
         }
         msg
     }
+}
+
+/// The shared subscription group a queued copy came through: after a
+/// restart it still goes to another member if this session leaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedGroup {
+    /// The group name (`$queue` for `$queue/{filter}`).
+    pub name: ByteString,
+    /// The topic filter.
+    pub filter: ByteString,
 }
 
 /// One subscription of a durable session.
@@ -99,6 +123,9 @@ pub struct SessionRecord {
     pub protocol: Protocol,
     /// Session Expiry Interval in seconds (`u32::MAX`: never).
     pub expiry: u32,
+    /// When its last connection ended, in Unix milliseconds; 0 while it is
+    /// connected (a crash then ends it at the restart) or when unknown.
+    pub offline_since: u64,
     /// Its subscriptions.
     pub subscriptions: Vec<SubscriptionRecord>,
 }
@@ -119,6 +146,9 @@ pub enum StoreOp {
         id: MessageId,
         /// The body.
         publish: Publish,
+        /// When it was received, in Unix milliseconds (0: unknown), for
+        /// its Message Expiry Interval.
+        received_ms: u64,
     },
     /// Message `message` is owed to `session` (appended to its queue).
     Queued {
@@ -175,17 +205,35 @@ pub enum StoreOp {
         packet_id: u16,
     },
     /// A retained message was set (replacing any on its topic).
-    RetainSet(Publish),
+    RetainSet {
+        /// The message.
+        publish: Publish,
+        /// When it was received, in Unix milliseconds (0: unknown).
+        received_ms: u64,
+    },
     /// The retained message of a topic was cleared.
     RetainCleared(ByteString),
     /// A will waits for its Will Delay Interval (seconds) while `session` lives.
     WillSet {
         /// The session.
         session: u64,
-        /// Seconds until it is due.
+        /// Seconds until it is due (from when it was set).
         delay: u32,
         /// The will.
         will: LastWill,
+        /// When it is due, in Unix milliseconds (0: unknown; `delay`
+        /// then counts from the restart).
+        due_ms: u64,
+    },
+    /// The client of durable session `session` is connected with this will
+    /// (`Some`), or no longer is (`None`): a will still recorded at a
+    /// restart belonged to a connection the crash ended, and is published.
+    ConnectedWill {
+        /// The session.
+        session: u64,
+        /// The will of its connection, without its Will Delay Interval
+        /// property, and that interval in seconds (0: none).
+        will: Option<(u32, LastWill)>,
     },
     /// The delayed will of `session` was sent or cancelled.
     WillCleared {
@@ -194,11 +242,24 @@ pub enum StoreOp {
     },
 }
 
+/// A message owed to a session, as restored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RestoredMessage {
+    /// Its id in the store.
+    pub id: MessageId,
+    /// The session's copy.
+    pub publish: Publish,
+    /// When it was received, in Unix milliseconds (0: unknown).
+    pub received_ms: u64,
+    /// The shared subscription group it came through, if any.
+    pub group: Option<SharedGroup>,
+}
+
 /// An outbound message in flight, as restored.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RestoredOutbound {
     /// QoS 1 or 2 PUBLISH sent (resent with DUP on reconnect).
-    Publish(Publish),
+    Publish(RestoredMessage),
     /// PUBREL sent, waiting for PUBCOMP.
     Released,
 }
@@ -211,11 +272,15 @@ pub struct RestoredSession {
     /// In flight towards the client, in send order, by packet id.
     pub inflight: Vec<(u16, RestoredOutbound)>,
     /// Waiting for the window or for the client, oldest first.
-    pub queue: Vec<(MessageId, Publish)>,
+    pub queue: Vec<RestoredMessage>,
     /// Inbound QoS 2 packet ids awaiting PUBREL.
     pub incoming_qos2: Vec<u16>,
-    /// A delayed will: seconds left and the will.
-    pub will: Option<(u32, LastWill)>,
+    /// A delayed will: its delay in seconds, the will, and when it is due
+    /// in Unix milliseconds (0: unknown, the delay counts from the restart).
+    pub will: Option<(u32, LastWill, u64)>,
+    /// The will of the connection the crash ended, if it had one, with its
+    /// Will Delay Interval in seconds.
+    pub connected_will: Option<(u32, LastWill)>,
 }
 
 /// Everything the store recovered, for [`Broker::restore`].
@@ -223,8 +288,9 @@ pub struct RestoredSession {
 pub struct Restored {
     /// The durable sessions.
     pub sessions: Vec<RestoredSession>,
-    /// The retained messages.
-    pub retained: Vec<Publish>,
+    /// The retained messages, with when they were received (Unix
+    /// milliseconds, 0: unknown).
+    pub retained: Vec<(Publish, u64)>,
     /// Ids below this are taken (the next message id to use).
     pub next_message: MessageId,
 }
@@ -241,9 +307,24 @@ pub(crate) struct Journal {
     next_message: MessageId,
     /// While routing one message: the id its body was stored under.
     pub(crate) routing: Option<Option<MessageId>>,
+    /// The wall clock: this `Instant` is these Unix milliseconds.
+    wall: Option<(Instant, u64)>,
 }
 
 impl Journal {
+    /// `at` in Unix milliseconds (at least 1); 0 without a wall clock.
+    pub(crate) fn unix_ms(&self, at: Instant) -> u64 {
+        let Some((base, base_ms)) = self.wall else {
+            return 0;
+        };
+        let ms = if at >= base {
+            base_ms.saturating_add(millis(at - base))
+        } else {
+            base_ms.saturating_sub(millis(base - at))
+        };
+        ms.max(1)
+    }
+
     /// Whether `session` is durable.
     pub(crate) fn keeps(&self, session: &Session) -> bool {
         self.enabled && session.expiry_interval > 0
@@ -251,7 +332,12 @@ impl Journal {
 
     /// The id under which a copy of `msg` is stored (the body is recorded
     /// once per routed message); 0 when it is not stored.
-    pub(crate) fn store_message(&mut self, session: &Session, msg: &Publish) -> MessageId {
+    pub(crate) fn store_message(
+        &mut self,
+        session: &Session,
+        msg: &Publish,
+        now: Instant,
+    ) -> MessageId {
         if !self.keeps(session) || msg.qos == QoS::AtMostOnce {
             return 0;
         }
@@ -263,7 +349,12 @@ impl Journal {
         let mut publish = msg.clone();
         publish.dup = false;
         publish.packet_id = None;
-        self.ops.push(StoreOp::Message { id, publish });
+        let received_ms = self.unix_ms(now);
+        self.ops.push(StoreOp::Message {
+            id,
+            publish,
+            received_ms,
+        });
         if let Some(current) = &mut self.routing {
             *current = Some(id);
         }
@@ -284,6 +375,10 @@ impl Journal {
     }
 }
 
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
 /// The packet id of a PUBLISH about to be sent.
 pub(crate) fn sent_id(packet: &Packet) -> Option<u16> {
     match packet {
@@ -297,6 +392,15 @@ impl Broker {
     /// recorded for [`Broker::drain_store_ops`].
     pub fn enable_persistence(&mut self) {
         self.journal.enabled = true;
+    }
+
+    /// Tells the core that the `Instant` `now` is `unix_ms` milliseconds
+    /// after the Unix epoch (the shell reads both clocks together; calling
+    /// again, e.g. on every tick, follows adjustments of the wall clock).
+    /// Records then carry wall-clock deadlines, and [`Broker::restore`]
+    /// counts the time the broker was down. Call before `restore`.
+    pub fn set_wall_clock(&mut self, now: Instant, unix_ms: u64) {
+        self.journal.wall = Some((now, unix_ms));
     }
 
     /// Whether durability is on.
@@ -337,7 +441,11 @@ impl Broker {
                 continue;
             }
             session.persisted = true;
-            into.push(StoreOp::Session(record_of(key, session)));
+            let offline_since = match (session.conn, session.disconnected_at) {
+                (None, Some(at)) => self.journal.unix_ms(at),
+                _ => 0,
+            };
+            into.push(StoreOp::Session(record_of(key, session, offline_since)));
         }
         into.append(&mut self.journal.ops);
     }
@@ -407,20 +515,49 @@ impl Broker {
         true
     }
 
-    /// Rebuilds the durable state the store recovered: sessions (offline,
-    /// their expiry counted from `now`), subscriptions, queues, inflight
-    /// windows (resent with DUP on reconnect), inbound QoS 2 ids, retained
-    /// messages and delayed wills (due their remaining delay after `now`).
+    /// Rebuilds the durable state the store recovered: sessions (offline),
+    /// subscriptions, queues, inflight windows (resent with DUP on
+    /// reconnect), inbound QoS 2 ids, retained messages and delayed wills.
+    ///
+    /// With a wall clock ([`Broker::set_wall_clock`]) the time the broker
+    /// was down counts: sessions whose expiry passed are removed (their
+    /// delayed wills published), messages whose Message Expiry Interval
+    /// passed are dropped when their turn comes, the rest keep what
+    /// remains of it, and delayed wills fall due when they were due.
+    /// Deadlines without a recorded time count from `now`.
     pub fn restore(&mut self, now: Instant, restored: Restored) {
+        self.now = now;
+        let now_ms = self.journal.unix_ms(now);
+        // How long ago `at_ms` was (zero when unknown or in the future).
+        let ago = |at_ms: u64| {
+            if at_ms == 0 || now_ms == 0 {
+                Duration::ZERO
+            } else {
+                Duration::from_millis(now_ms.saturating_sub(at_ms))
+            }
+        };
+        let back = |d: Duration| now.checked_sub(d).unwrap_or(now);
         self.journal.next_message = self.journal.next_message.max(restored.next_message);
-        for publish in restored.retained {
+        for (publish, received_ms) in restored.retained {
             let topic = publish.topic.clone();
+            let age = ago(received_ms);
+            if publish
+                .properties
+                .message_expiry_interval()
+                .is_some_and(|secs| age >= Duration::from_secs(u64::from(secs)))
+            {
+                // Expired while the broker was down ([MQTT-3.3.2-5]).
+                self.persist_retained(&topic, None);
+                continue;
+            }
             let retained = crate::publish::Retained {
                 msg: publish,
-                stored: now,
+                stored: back(age),
             };
             self.retained.insert(&topic, retained);
         }
+        let mut expired = Vec::new();
+        let mut crashed_wills = Vec::new();
         for rs in restored.sessions {
             let record = rs.record;
             let key = record.key;
@@ -428,7 +565,8 @@ impl Broker {
             let mut session =
                 Session::new(record.client_id.clone(), record.protocol, record.expiry);
             session.persisted = true;
-            session.disconnected_at = Some(now);
+            let offline_for = ago(record.offline_since);
+            session.disconnected_at = Some(back(offline_for));
             for sub in record.subscriptions {
                 let subscription = Subscription {
                     options: sub.options,
@@ -444,53 +582,124 @@ impl Broker {
                 }
                 session.subscriptions.insert(sub.filter, subscription);
             }
+            // A Message Expiry Interval's end, counted from receipt.
+            let expires_at = |m: &RestoredMessage| {
+                m.publish
+                    .properties
+                    .message_expiry_interval()
+                    .map(|secs| {
+                        let left = Duration::from_secs(u64::from(secs))
+                            .saturating_sub(ago(m.received_ms));
+                        now + left
+                    })
+            };
             for (pid, outbound) in rs.inflight {
                 let Some(id) = PacketId::new(pid) else {
                     continue;
                 };
-                let state = match outbound {
-                    RestoredOutbound::Publish(mut p) => {
+                let (state, expires, group) = match outbound {
+                    RestoredOutbound::Publish(m) => {
+                        let expires = expires_at(&m);
+                        let group = m.group.as_ref().and_then(|g| self.shared.id_of(g));
+                        let mut p = m.publish;
                         p.packet_id = Some(id);
-                        match p.qos {
+                        let state = match p.qos {
                             QoS::AtLeastOnce => Outbound::Qos1(p),
                             _ => Outbound::Qos2Sent(p),
-                        }
+                        };
+                        (state, expires, group)
                     }
-                    RestoredOutbound::Released => Outbound::Qos2Released,
+                    RestoredOutbound::Released => (Outbound::Qos2Released, None, None),
                 };
-                session.track(id, state, None);
+                session.track(id, state, expires);
+                if let Some(g) = group {
+                    session.shared_inflight.insert(pid, g);
+                }
             }
-            for (mid, msg) in rs.queue {
-                let expires = msg
-                    .properties
-                    .message_expiry_interval()
-                    .map(|secs| now + Duration::from_secs(u64::from(secs)));
+            for m in rs.queue {
+                let expires = expires_at(&m);
+                let group = m.group.as_ref().and_then(|g| self.shared.id_of(g));
                 session.queue.push_back(Queued {
-                    mid,
-                    msg,
+                    mid: m.id,
+                    msg: m.publish,
                     expires,
-                    group: None,
+                    group,
                 });
             }
             session.queued_bytes = session.queue.iter().map(|m| m.payload.len()).sum();
             session.incoming_qos2.extend(rs.incoming_qos2);
             if record.expiry != NEVER_EXPIRES {
-                let at = now + Duration::from_secs(u64::from(record.expiry));
-                self.session_timers.push(Reverse((at, key)));
+                let left = Duration::from_secs(u64::from(record.expiry)).saturating_sub(offline_for);
+                if left.is_zero() {
+                    expired.push((key, offline_for));
+                }
+                self.session_timers.push(Reverse((now + left, key)));
             }
-            if let Some((delay, will)) = rs.will {
-                let at = now + Duration::from_secs(u64::from(delay));
+            if let Some((delay, will, due_ms)) = rs.will {
+                let left = if due_ms == 0 || now_ms == 0 {
+                    Duration::from_secs(u64::from(delay))
+                } else {
+                    Duration::from_millis(due_ms.saturating_sub(now_ms))
+                };
+                let at = now + left;
                 self.delayed_wills.insert(key, (at, will));
                 self.will_timers.push(Reverse((at, key)));
             }
+            if let Some(will) = rs.connected_will {
+                crashed_wills.push((key, will));
+            }
             self.by_client_id.insert(record.client_id, key);
             self.sessions.insert(key, session);
+        }
+        // Clients connected when the broker died: the crash ended their
+        // connections abnormally, so their wills go out ([MQTT-3.1.2-8]),
+        // after their Will Delay Interval counted from the restart while
+        // the session lives ([MQTT-3.1.3-9]). (Their topics passed the ACL
+        // at CONNECT.)
+        for (key, (delay, will)) in crashed_wills {
+            self.persist_connected_will(key, None);
+            let name = self
+                .sessions
+                .get(&key)
+                .map_or_else(String::new, |s| s.client_id.to_string());
+            tracing::info!(
+                "Client {name} was connected when the broker stopped: publishing its will to \
+                 '{}'{}.",
+                will.topic,
+                if delay > 0 {
+                    format!(" after its Will Delay Interval ({delay} s)")
+                } else {
+                    String::new()
+                }
+            );
+            if delay > 0 && expired.iter().all(|(k, _)| *k != key) {
+                let at = now + Duration::from_secs(u64::from(delay));
+                self.persist_will(key, delay, &will);
+                self.delayed_wills.insert(key, (at, will));
+                self.will_timers.push(Reverse((at, key)));
+            } else {
+                self.publish_will(now, will);
+            }
+        }
+        // Gone before anyone can reconnect to them; their delayed wills
+        // are published now (the session ended) and the store forgets them.
+        for (key, offline_for) in expired {
+            if let Some(s) = self.sessions.get(&key) {
+                tracing::info!(
+                    "Session of {} expired while the broker was down (offline for {} s, \
+                     Session Expiry Interval {} s) and was removed.",
+                    s.client_id,
+                    offline_for.as_secs(),
+                    s.expiry_interval
+                );
+            }
+            self.remove_session(key);
         }
     }
 }
 
 /// The record of a session as it is now.
-fn record_of(key: SessionKey, session: &Session) -> SessionRecord {
+fn record_of(key: SessionKey, session: &Session, offline_since: u64) -> SessionRecord {
     let mut subscriptions: Vec<SubscriptionRecord> = session
         .subscriptions
         .iter()
@@ -506,6 +715,7 @@ fn record_of(key: SessionKey, session: &Session) -> SessionRecord {
         client_id: session.client_id.clone(),
         protocol: session.protocol,
         expiry: session.expiry_interval,
+        offline_since,
         subscriptions,
     }
 }
@@ -555,7 +765,10 @@ impl Broker {
             return;
         }
         self.journal.push(match msg {
-            Some(p) => StoreOp::RetainSet(p.clone()),
+            Some(p) => StoreOp::RetainSet {
+                publish: p.clone(),
+                received_ms: self.journal.unix_ms(self.now),
+            },
             None => StoreOp::RetainCleared(topic.clone()),
         });
     }
@@ -612,11 +825,42 @@ impl Broker {
         let mut will = will.clone();
         will.properties
             .retain(|p| !matches!(p, Property::WillDelayInterval(_)));
+        let due_ms = match self.journal.unix_ms(self.now) {
+            0 => 0,
+            ms => ms.saturating_add(u64::from(delay) * 1000),
+        };
         self.journal.push(StoreOp::WillSet {
             session: key,
             delay,
             will,
+            due_ms,
         });
+    }
+
+    /// Records the will of durable session `key`'s connection (`Some`) or
+    /// that it no longer applies (`None`); returns whether it recorded.
+    pub(crate) fn persist_connected_will(
+        &mut self,
+        key: SessionKey,
+        will: Option<LastWill>,
+    ) -> bool {
+        if !self
+            .sessions
+            .get(&key)
+            .is_some_and(|s| self.journal.keeps(s))
+        {
+            return false;
+        }
+        // Stored as a PUBLISH, which cannot carry a Will Delay Interval.
+        let will = will.map(|mut will| {
+            let delay = will.properties.will_delay_interval().unwrap_or(0);
+            will.properties
+                .retain(|p| !matches!(p, Property::WillDelayInterval(_)));
+            (delay, will)
+        });
+        self.journal
+            .push(StoreOp::ConnectedWill { session: key, will });
+        true
     }
 
     /// Records that the delayed will of `key` was sent or cancelled.

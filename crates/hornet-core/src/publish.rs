@@ -429,7 +429,7 @@ impl Broker {
             .properties
             .message_expiry_interval()
             .map(|secs| self.now + Duration::from_secs(u64::from(secs)));
-        let mid = self.journal.store_message(session, &msg);
+        let mid = self.journal.store_message(session, &msg, self.now);
         let msg = Queued {
             mid,
             msg,
@@ -471,7 +471,8 @@ impl Broker {
             return;
         }
         if mid != 0 {
-            let shape = crate::persist::Shape::of(&msg);
+            let mut shape = crate::persist::Shape::of(&msg);
+            shape.group = msg.group.and_then(|g| self.shared.name_of(g));
             self.journal.push(queued_op(key, mid, shape));
         }
         let packet = start_outbound_at(session, msg.msg, msg.expires, msg.group, self.now);
@@ -485,7 +486,11 @@ impl Broker {
         let max_messages = self.settings.max_queued_messages;
         let max_bytes = self.settings.max_queued_bytes;
         let session = self.sessions.get_mut(&key).expect("caller checked");
-        let stored = (msg.mid != 0).then(|| (msg.mid, crate::persist::Shape::of(&msg)));
+        let stored = (msg.mid != 0).then(|| {
+            let mut shape = crate::persist::Shape::of(&msg);
+            shape.group = msg.group.and_then(|g| self.shared.name_of(g));
+            (msg.mid, shape)
+        });
         if session.enqueue(msg, max_messages, max_bytes) {
             if let Some((mid, shape)) = stored {
                 self.journal.push(queued_op(key, mid, shape));

@@ -333,6 +333,23 @@ impl SharedSubscriptions {
             .is_some_and(|g| g.members.iter().any(|m| m.key != exclude && online(m.key)))
     }
 
+    /// The name and filter of group `id` (for the store).
+    pub(crate) fn name_of(&self, id: GroupId) -> Option<crate::persist::SharedGroup> {
+        self.groups
+            .get(&id)
+            .map(|g| crate::persist::SharedGroup {
+                name: g.name.clone(),
+                filter: g.filter.clone(),
+            })
+    }
+
+    /// The group named `group` with `filter`, if it has members.
+    pub(crate) fn id_of(&self, group: &crate::persist::SharedGroup) -> Option<GroupId> {
+        self.by_name
+            .get(&(group.name.clone(), group.filter.clone()))
+            .copied()
+    }
+
     /// The group `$share/{name}/{filter}` of `id`, for log lines.
     pub(crate) fn describe(&self, id: GroupId) -> String {
         match self.groups.get(&id) {

@@ -81,10 +81,11 @@ fn kinds(ops: &[StoreOp]) -> Vec<&'static str> {
             StoreOp::Unqueued { .. } => "Unqueued",
             StoreOp::Qos2Received { .. } => "Qos2Received",
             StoreOp::Qos2Done { .. } => "Qos2Done",
-            StoreOp::RetainSet(_) => "RetainSet",
+            StoreOp::RetainSet { .. } => "RetainSet",
             StoreOp::RetainCleared(_) => "RetainCleared",
             StoreOp::WillSet { .. } => "WillSet",
             StoreOp::WillCleared { .. } => "WillCleared",
+            StoreOp::ConnectedWill { .. } => "ConnectedWill",
         })
         .collect()
 }

@@ -5,13 +5,18 @@
 //! `hornet-codec`, so every property survives and the format needs no
 //! second description of a message. Strings and byte strings carry a u32
 //! length. Framing and checksums are the log's (`log.rs`).
+//!
+//! Fields added later (wall-clock times, a copy's shared subscription
+//! group) come last in their record and are read only when present, so a
+//! log written by an earlier version still reads (the times as 0:
+//! unknown).
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use bytestring::ByteString;
 use hornet_codec::{
     LastWill, Packet, PacketId, Protocol, Publish, QoS, RetainHandling, SubscriptionOptions,
 };
-use hornet_core::persist::{SessionRecord, Shape, StoreOp, SubscriptionRecord};
+use hornet_core::persist::{SessionRecord, Shape, SharedGroup, StoreOp, SubscriptionRecord};
 
 /// A decoded record.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,6 +45,7 @@ const T_RETAIN_SET: u8 = 11;
 const T_RETAIN_CLEARED: u8 = 12;
 const T_WILL_SET: u8 = 13;
 const T_WILL_CLEARED: u8 = 14;
+const T_CONNECTED_WILL: u8 = 15;
 
 /// Why a record's bytes (with a good checksum) could not be read: a bug or
 /// a format from another version, never a torn write.
@@ -74,15 +80,21 @@ pub(crate) fn encode_op(op: &StoreOp, out: &mut BytesMut) {
                     None => out.put_u8(0),
                 }
             }
+            out.put_u64_le(r.offline_since);
         }
         StoreOp::SessionRemoved { session } => {
             out.put_u8(T_SESSION_REMOVED);
             out.put_u64_le(*session);
         }
-        StoreOp::Message { id, publish } => {
+        StoreOp::Message {
+            id,
+            publish,
+            received_ms,
+        } => {
             out.put_u8(T_MESSAGE);
             out.put_u64_le(*id);
             put_publish(out, publish);
+            out.put_u64_le(*received_ms);
         }
         StoreOp::Queued {
             session,
@@ -96,6 +108,11 @@ pub(crate) fn encode_op(op: &StoreOp, out: &mut BytesMut) {
             out.put_u32_le(shape.identifiers.len() as u32);
             for &i in &shape.identifiers {
                 out.put_u32_le(i);
+            }
+            if let Some(g) = &shape.group {
+                out.put_u8(1);
+                put_str(out, &g.name);
+                put_str(out, &g.filter);
             }
         }
         StoreOp::Sent {
@@ -119,9 +136,13 @@ pub(crate) fn encode_op(op: &StoreOp, out: &mut BytesMut) {
             pid_op(out, T_QOS2_RECEIVED, *session, *packet_id)
         }
         StoreOp::Qos2Done { session, packet_id } => pid_op(out, T_QOS2_DONE, *session, *packet_id),
-        StoreOp::RetainSet(p) => {
+        StoreOp::RetainSet {
+            publish,
+            received_ms,
+        } => {
             out.put_u8(T_RETAIN_SET);
-            put_publish(out, p);
+            put_publish(out, publish);
+            out.put_u64_le(*received_ms);
         }
         StoreOp::RetainCleared(topic) => {
             out.put_u8(T_RETAIN_CLEARED);
@@ -131,20 +152,45 @@ pub(crate) fn encode_op(op: &StoreOp, out: &mut BytesMut) {
             session,
             delay,
             will,
+            due_ms,
         } => {
             out.put_u8(T_WILL_SET);
             out.put_u64_le(*session);
             out.put_u32_le(*delay);
-            let mut p = Publish::new(will.topic.clone(), will.payload.clone());
-            p.qos = will.qos;
-            p.retain = will.retain;
-            p.properties = will.properties.clone();
-            put_publish(out, &p);
+            put_will(out, will);
+            out.put_u64_le(*due_ms);
         }
         StoreOp::WillCleared { session } => {
             out.put_u8(T_WILL_CLEARED);
             out.put_u64_le(*session);
         }
+        StoreOp::ConnectedWill { session, will } => {
+            out.put_u8(T_CONNECTED_WILL);
+            out.put_u64_le(*session);
+            if let Some((delay, will)) = will {
+                out.put_u32_le(*delay);
+                put_will(out, will);
+            }
+        }
+    }
+}
+
+/// A will, as the PUBLISH it becomes.
+fn put_will(out: &mut BytesMut, will: &LastWill) {
+    let mut p = Publish::new(will.topic.clone(), will.payload.clone());
+    p.qos = will.qos;
+    p.retain = will.retain;
+    p.properties = will.properties.clone();
+    put_publish(out, &p);
+}
+
+fn will_of(p: Publish) -> LastWill {
+    LastWill {
+        topic: p.topic,
+        payload: p.payload,
+        qos: p.qos,
+        retain: p.retain,
+        properties: p.properties,
     }
 }
 
@@ -226,6 +272,7 @@ pub(crate) fn decode(bytes: Bytes) -> Result<Record, BadRecord> {
                 client_id,
                 protocol,
                 expiry,
+                offline_since: r.trailing_u64()?,
                 subscriptions,
             })
         }
@@ -233,6 +280,7 @@ pub(crate) fn decode(bytes: Bytes) -> Result<Record, BadRecord> {
         T_MESSAGE => StoreOp::Message {
             id: r.u64()?,
             publish: r.publish()?,
+            received_ms: r.trailing_u64()?,
         },
         T_QUEUED => {
             let session = r.u64()?;
@@ -243,6 +291,15 @@ pub(crate) fn decode(bytes: Bytes) -> Result<Record, BadRecord> {
             for _ in 0..n {
                 identifiers.push(r.u32()?);
             }
+            let group = if r.0.is_empty() {
+                None
+            } else {
+                r.u8()?;
+                Some(SharedGroup {
+                    name: r.string()?,
+                    filter: r.string()?,
+                })
+            };
             StoreOp::Queued {
                 session,
                 message,
@@ -250,6 +307,7 @@ pub(crate) fn decode(bytes: Bytes) -> Result<Record, BadRecord> {
                     qos: qos_from(flags & 3)?,
                     retain: flags & 4 != 0,
                     identifiers,
+                    group,
                 },
             }
         }
@@ -278,7 +336,10 @@ pub(crate) fn decode(bytes: Bytes) -> Result<Record, BadRecord> {
             session: r.u64()?,
             packet_id: r.u16()?,
         },
-        T_RETAIN_SET => StoreOp::RetainSet(r.publish()?),
+        T_RETAIN_SET => StoreOp::RetainSet {
+            publish: r.publish()?,
+            received_ms: r.trailing_u64()?,
+        },
         T_RETAIN_CLEARED => StoreOp::RetainCleared(r.string()?),
         T_WILL_SET => {
             let session = r.u64()?;
@@ -287,16 +348,20 @@ pub(crate) fn decode(bytes: Bytes) -> Result<Record, BadRecord> {
             StoreOp::WillSet {
                 session,
                 delay,
-                will: LastWill {
-                    topic: p.topic,
-                    payload: p.payload,
-                    qos: p.qos,
-                    retain: p.retain,
-                    properties: p.properties,
-                },
+                due_ms: r.trailing_u64()?,
+                will: will_of(p),
             }
         }
         T_WILL_CLEARED => StoreOp::WillCleared { session: r.u64()? },
+        T_CONNECTED_WILL => {
+            let session = r.u64()?;
+            let will = if r.0.is_empty() {
+                None
+            } else {
+                Some((r.u32()?, will_of(r.publish()?)))
+            };
+            StoreOp::ConnectedWill { session, will }
+        }
         t => return Err(BadRecord(format!("unknown record type {t}"))),
     };
     if r.0.has_remaining() {
@@ -347,6 +412,15 @@ impl Rd {
     fn u64(&mut self) -> Result<u64, BadRecord> {
         self.need(8)?;
         Ok(self.0.get_u64_le())
+    }
+    /// A u64 added to the end of a record later: 0 when absent (a record
+    /// written by an earlier version).
+    fn trailing_u64(&mut self) -> Result<u64, BadRecord> {
+        if self.0.is_empty() {
+            Ok(0)
+        } else {
+            self.u64()
+        }
     }
     fn take(&mut self, n: usize) -> Result<Bytes, BadRecord> {
         self.need(n)?;
@@ -400,14 +474,19 @@ mod tests {
         round_trip(StoreOp::Message {
             id: 7,
             publish: p.clone(),
+            received_ms: 1_795_470_422_123,
         });
-        round_trip(StoreOp::RetainSet(p.clone()));
+        round_trip(StoreOp::RetainSet {
+            publish: p.clone(),
+            received_ms: 1_795_470_422_124,
+        });
         round_trip(StoreOp::RetainCleared("x/y".into()));
         round_trip(StoreOp::Session(SessionRecord {
             key: 3,
             client_id: "client".into(),
             protocol: Protocol::V3_1_1,
             expiry: u32::MAX,
+            offline_since: 1_795_470_422_125,
             subscriptions: vec![SubscriptionRecord {
                 filter: "$share/g/a/#".into(),
                 options: SubscriptionOptions {
@@ -427,6 +506,20 @@ mod tests {
                 qos: QoS::AtLeastOnce,
                 retain: true,
                 identifiers: vec![1, 2],
+                group: None,
+            },
+        });
+        round_trip(StoreOp::Queued {
+            session: 3,
+            message: 8,
+            shape: Shape {
+                qos: QoS::ExactlyOnce,
+                retain: false,
+                identifiers: vec![],
+                group: Some(SharedGroup {
+                    name: "g".into(),
+                    filter: "a/#".into(),
+                }),
             },
         });
         round_trip(StoreOp::Sent {
@@ -464,8 +557,51 @@ mod tests {
                 retain: false,
                 properties: Default::default(),
             },
+            due_ms: 1_795_470_482_125,
         });
         round_trip(StoreOp::WillCleared { session: 3 });
+        round_trip(StoreOp::ConnectedWill {
+            session: 3,
+            will: Some((
+                30,
+                LastWill {
+                    topic: "will".into(),
+                    payload: Bytes::from_static(b"crashed"),
+                    qos: QoS::ExactlyOnce,
+                    retain: true,
+                    properties: Default::default(),
+                },
+            )),
+        });
+        round_trip(StoreOp::ConnectedWill {
+            session: 3,
+            will: None,
+        });
+    }
+
+    /// Records written before the wall-clock times and shared groups were
+    /// added still read, with the times unknown (0).
+    #[test]
+    fn records_of_the_earlier_format_read_with_unknown_times() {
+        let p = Publish::new("a/b", "x");
+        let mut buf = BytesMut::new();
+        encode_op(
+            &StoreOp::Message {
+                id: 7,
+                publish: p.clone(),
+                received_ms: 99,
+            },
+            &mut buf,
+        );
+        buf.truncate(buf.len() - 8);
+        assert_eq!(
+            decode(buf.freeze()),
+            Ok(Record::Op(StoreOp::Message {
+                id: 7,
+                publish: p,
+                received_ms: 0
+            }))
+        );
     }
 
     #[test]

@@ -13,12 +13,15 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use bytestring::ByteString;
 use hornet_codec::{LastWill, Publish};
 use hornet_core::persist::{
-    MessageId, Restored, RestoredOutbound, RestoredSession, SessionRecord, Shape, StoreOp,
+    MessageId, Restored, RestoredMessage, RestoredOutbound, RestoredSession, SessionRecord, Shape,
+    StoreOp,
 };
 
 #[derive(Debug)]
 struct Message {
     publish: Publish,
+    /// When it was received (Unix ms, 0: unknown).
+    received_ms: u64,
     refs: u32,
 }
 
@@ -47,7 +50,9 @@ struct Session {
     next_seq: u64,
     queue: VecDeque<Copy>,
     incoming_qos2: BTreeSet<u16>,
-    will: Option<(u32, LastWill)>,
+    will: Option<(u32, LastWill, u64)>,
+    /// The will of the connection open now (published after a crash).
+    connected_will: Option<(u32, LastWill)>,
 }
 
 /// What a store holds, in memory.
@@ -55,7 +60,7 @@ struct Session {
 pub(crate) struct State {
     messages: HashMap<MessageId, Message>,
     sessions: BTreeMap<u64, Session>,
-    retained: BTreeMap<ByteString, Publish>,
+    retained: BTreeMap<ByteString, (Publish, u64)>,
     next_message: MessageId,
     /// Payload and topic bytes of the live message bodies and retained
     /// messages (an estimate of a snapshot's size).
@@ -84,6 +89,7 @@ impl State {
                             queue: VecDeque::new(),
                             incoming_qos2: BTreeSet::new(),
                             will: None,
+                            connected_will: None,
                         },
                     );
                 }
@@ -100,10 +106,21 @@ impl State {
                     }
                 }
             }
-            StoreOp::Message { id, publish } => {
+            StoreOp::Message {
+                id,
+                publish,
+                received_ms,
+            } => {
                 self.next_message = self.next_message.max(id);
                 self.live_bytes += size(&publish);
-                self.messages.insert(id, Message { publish, refs: 0 });
+                self.messages.insert(
+                    id,
+                    Message {
+                        publish,
+                        received_ms,
+                        refs: 0,
+                    },
+                );
             }
             StoreOp::Queued {
                 session,
@@ -202,14 +219,20 @@ impl State {
                     s.incoming_qos2.remove(&packet_id);
                 }
             }
-            StoreOp::RetainSet(publish) => {
+            StoreOp::RetainSet {
+                publish,
+                received_ms,
+            } => {
                 self.live_bytes += size(&publish);
-                if let Some(old) = self.retained.insert(publish.topic.clone(), publish) {
+                if let Some((old, _)) = self
+                    .retained
+                    .insert(publish.topic.clone(), (publish, received_ms))
+                {
                     self.live_bytes -= size(&old);
                 }
             }
             StoreOp::RetainCleared(topic) => {
-                if let Some(old) = self.retained.remove(&topic) {
+                if let Some((old, _)) = self.retained.remove(&topic) {
                     self.live_bytes -= size(&old);
                 }
             }
@@ -217,9 +240,15 @@ impl State {
                 session,
                 delay,
                 will,
+                due_ms,
             } => {
                 if let Some(s) = self.sessions.get_mut(&session) {
-                    s.will = Some((delay, will));
+                    s.will = Some((delay, will, due_ms));
+                }
+            }
+            StoreOp::ConnectedWill { session, will } => {
+                if let Some(s) = self.sessions.get_mut(&session) {
+                    s.connected_will = will;
                 }
             }
             StoreOp::WillCleared { session } => {
@@ -290,12 +319,15 @@ impl State {
             emit(StoreOp::Message {
                 id: self.next_message,
                 publish: Publish::new("$hornet/next-id", ""),
+                received_ms: 0,
             });
         }
         for id in ids {
+            let m = &self.messages[id];
             emit(StoreOp::Message {
                 id: *id,
-                publish: self.messages[id].publish.clone(),
+                publish: m.publish.clone(),
+                received_ms: m.received_ms,
             });
         }
         for (key, s) in &self.sessions {
@@ -332,25 +364,38 @@ impl State {
                     packet_id,
                 });
             }
-            if let Some((delay, will)) = &s.will {
+            if let Some((delay, will, due_ms)) = &s.will {
                 emit(StoreOp::WillSet {
                     session: key,
                     delay: *delay,
                     will: will.clone(),
+                    due_ms: *due_ms,
+                });
+            }
+            if let Some(will) = &s.connected_will {
+                emit(StoreOp::ConnectedWill {
+                    session: key,
+                    will: Some(will.clone()),
                 });
             }
         }
-        for p in self.retained.values() {
-            emit(StoreOp::RetainSet(p.clone()));
+        for (p, received_ms) in self.retained.values() {
+            emit(StoreOp::RetainSet {
+                publish: p.clone(),
+                received_ms: *received_ms,
+            });
         }
     }
 
     /// The state in the form the broker restores from.
     pub(crate) fn restored(&self) -> Restored {
         let body = |c: &Copy| {
-            self.messages
-                .get(&c.message)
-                .map(|m| c.shape.apply(&m.publish))
+            self.messages.get(&c.message).map(|m| RestoredMessage {
+                id: c.message,
+                publish: c.shape.apply(&m.publish),
+                received_ms: m.received_ms,
+                group: c.shape.group.clone(),
+            })
         };
         let sessions = self
             .sessions
@@ -372,10 +417,11 @@ impl State {
                 queue: s
                     .queue
                     .iter()
-                    .filter_map(|c| Some((c.message, body(c)?)))
+                    .filter_map(body)
                     .collect(),
                 incoming_qos2: s.incoming_qos2.iter().copied().collect(),
                 will: s.will.clone(),
+                connected_will: s.connected_will.clone(),
             })
             .collect();
         Restored {

@@ -14,6 +14,7 @@ fn session(key: u64) -> StoreOp {
         client_id: format!("c{key}").into(),
         protocol: Protocol::V5,
         expiry: 3600,
+        offline_since: 0,
         subscriptions: Vec::new(),
     })
 }
@@ -21,7 +22,11 @@ fn session(key: u64) -> StoreOp {
 fn message(id: u64, payload: &str) -> StoreOp {
     let mut p = Publish::new("t", payload.to_string());
     p.qos = QoS::AtLeastOnce;
-    StoreOp::Message { id, publish: p }
+    StoreOp::Message {
+        id,
+        publish: p,
+        received_ms: 0,
+    }
 }
 
 fn queued(key: u64, id: u64) -> StoreOp {
@@ -32,6 +37,7 @@ fn queued(key: u64, id: u64) -> StoreOp {
             qos: QoS::AtLeastOnce,
             retain: false,
             identifiers: Vec::new(),
+            group: None,
         },
     }
 }
@@ -44,7 +50,7 @@ fn payloads(r: &Recovery) -> Vec<String> {
     r.restored.sessions[0]
         .queue
         .iter()
-        .map(|(_, p)| String::from_utf8(p.payload.to_vec()).unwrap())
+        .map(|m| String::from_utf8(m.publish.payload.to_vec()).unwrap())
         .collect()
 }
 
@@ -180,7 +186,7 @@ fn inflight_state_and_qos2_ids_survive() {
     let s = &r.restored.sessions[0];
     assert_eq!(s.inflight.len(), 2);
     assert_eq!(s.inflight[0].0, 10);
-    assert!(matches!(&s.inflight[0].1, RestoredOutbound::Publish(p) if &p.payload[..] == b"a"));
+    assert!(matches!(&s.inflight[0].1, RestoredOutbound::Publish(m) if &m.publish.payload[..] == b"a"));
     assert_eq!(s.inflight[1], (11, RestoredOutbound::Released));
     assert_eq!(s.incoming_qos2, vec![5]);
     // The same after a compaction (the snapshot says the same thing).

@@ -36,7 +36,11 @@ impl Engine for Log {
         for id in first..first + n {
             let mut p = Publish::new("bench/topic/1", vec![b'x'; PAYLOAD]);
             p.qos = QoS::AtLeastOnce;
-            ops.push(StoreOp::Message { id, publish: p });
+            ops.push(StoreOp::Message {
+                id,
+                publish: p,
+                received_ms: 0,
+            });
             ops.push(StoreOp::Queued {
                 session: 1,
                 message: id,
@@ -44,6 +48,7 @@ impl Engine for Log {
                     qos: QoS::AtLeastOnce,
                     retain: false,
                     identifiers: Vec::new(),
+                    group: None,
                 },
             });
             ops.push(StoreOp::Sent {

@@ -268,7 +268,9 @@ impl Server {
                 )?;
             store::log_recovery(&dir, &recovery);
             broker.enable_persistence();
-            broker.restore(Instant::now(), recovery.restored);
+            let (now, unix_ms) = wall_clock();
+            broker.set_wall_clock(now, unix_ms);
+            broker.restore(now, recovery.restored);
             Some(store)
         } else {
             None
@@ -444,6 +446,16 @@ async fn watch_tls(listeners: Vec<Arc<tls::TlsListener>>) {
     }
 }
 
+/// The monotonic and the wall clock, read together: the core (which has no
+/// clock) records deadlines in Unix milliseconds from this pair.
+fn wall_clock() -> (Instant, u64) {
+    let now = Instant::now();
+    let unix_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    (now, unix_ms)
+}
+
 /// Runs the core's timers every [`TICK`], handing it the listeners'
 /// counters and the store's figures first (for `$SYS/broker/listeners/...`
 /// and `$SYS/broker/store/...`).
@@ -455,12 +467,16 @@ async fn tick_loop(shared: Arc<Shared>, listeners: Vec<Arc<listener::ListenerSta
         let figures: Vec<hornet_core::ListenerFigures> =
             listeners.iter().map(|l| l.stats().figures()).collect();
         let store = shared.store_stats().map(|s| store::figures(&s));
+        let (now, unix_ms) = wall_clock();
         shared.with_core(|core| {
             core.set_listener_figures(&figures);
             if let Some(store) = store {
                 core.set_store_figures(store);
+                // Follows adjustments of the wall clock (NTP) for the
+                // deadlines the store records.
+                core.set_wall_clock(now, unix_ms);
             }
-            core.tick(Instant::now())
+            core.tick(now)
         });
     }
 }
