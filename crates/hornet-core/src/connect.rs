@@ -282,7 +282,10 @@ impl Broker {
         // restart ([MQTT-3.1.2-8]).
         if let Some(will) = conn.will.clone() {
             let recorded = self.persist_connected_will(key, Some(will));
-            self.conns.get_mut(&id).expect("caller checked").will_recorded = recorded;
+            self.conns
+                .get_mut(&id)
+                .expect("caller checked")
+                .will_recorded = recorded;
         }
         let conn = self.conns.get_mut(&id).expect("caller checked");
         if protocol.is_v5() {

@@ -584,14 +584,11 @@ impl Broker {
             }
             // A Message Expiry Interval's end, counted from receipt.
             let expires_at = |m: &RestoredMessage| {
-                m.publish
-                    .properties
-                    .message_expiry_interval()
-                    .map(|secs| {
-                        let left = Duration::from_secs(u64::from(secs))
-                            .saturating_sub(ago(m.received_ms));
-                        now + left
-                    })
+                m.publish.properties.message_expiry_interval().map(|secs| {
+                    let left =
+                        Duration::from_secs(u64::from(secs)).saturating_sub(ago(m.received_ms));
+                    now + left
+                })
             };
             for (pid, outbound) in rs.inflight {
                 let Some(id) = PacketId::new(pid) else {
@@ -629,7 +626,8 @@ impl Broker {
             session.queued_bytes = session.queue.iter().map(|m| m.payload.len()).sum();
             session.incoming_qos2.extend(rs.incoming_qos2);
             if record.expiry != NEVER_EXPIRES {
-                let left = Duration::from_secs(u64::from(record.expiry)).saturating_sub(offline_for);
+                let left =
+                    Duration::from_secs(u64::from(record.expiry)).saturating_sub(offline_for);
                 if left.is_zero() {
                     expired.push((key, offline_for));
                 }

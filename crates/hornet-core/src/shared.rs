@@ -335,12 +335,10 @@ impl SharedSubscriptions {
 
     /// The name and filter of group `id` (for the store).
     pub(crate) fn name_of(&self, id: GroupId) -> Option<crate::persist::SharedGroup> {
-        self.groups
-            .get(&id)
-            .map(|g| crate::persist::SharedGroup {
-                name: g.name.clone(),
-                filter: g.filter.clone(),
-            })
+        self.groups.get(&id).map(|g| crate::persist::SharedGroup {
+            name: g.name.clone(),
+            filter: g.filter.clone(),
+        })
     }
 
     /// The group named `group` with `filter`, if it has members.

@@ -414,11 +414,7 @@ impl State {
                         Some((f.packet_id, state))
                     })
                     .collect(),
-                queue: s
-                    .queue
-                    .iter()
-                    .filter_map(body)
-                    .collect(),
+                queue: s.queue.iter().filter_map(body).collect(),
                 incoming_qos2: s.incoming_qos2.iter().copied().collect(),
                 will: s.will.clone(),
                 connected_will: s.connected_will.clone(),

@@ -186,7 +186,9 @@ fn inflight_state_and_qos2_ids_survive() {
     let s = &r.restored.sessions[0];
     assert_eq!(s.inflight.len(), 2);
     assert_eq!(s.inflight[0].0, 10);
-    assert!(matches!(&s.inflight[0].1, RestoredOutbound::Publish(m) if &m.publish.payload[..] == b"a"));
+    assert!(
+        matches!(&s.inflight[0].1, RestoredOutbound::Publish(m) if &m.publish.payload[..] == b"a")
+    );
     assert_eq!(s.inflight[1], (11, RestoredOutbound::Released));
     assert_eq!(s.incoming_qos2, vec![5]);
     // The same after a compaction (the snapshot says the same thing).

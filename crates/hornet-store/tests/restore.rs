@@ -319,7 +319,11 @@ fn deadlines_count_the_time_the_broker_was_down() {
         // Crash; back 100 s later.
     }
     let mut w = World::open_at(dir.path(), Some(T0 + 100_000));
-    assert_eq!(w.broker.session_count(), 3, "long, pub, willed: short expired");
+    assert_eq!(
+        w.broker.session_count(),
+        3,
+        "long, pub, willed: short expired"
+    );
     assert_eq!(w.broker.retained_count(), 0, "r/x expired while down");
 
     let short = w.connect_v5("short", 60, None);
@@ -344,7 +348,10 @@ fn deadlines_count_the_time_the_broker_was_down() {
     assert_eq!(delivered.len(), 2, "{delivered:?}");
     assert_eq!(delivered[0].0, "lasting");
     let left = delivered[0].1.unwrap();
-    assert!((499..=500).contains(&left), "600 s less 100 s on disk: {left}");
+    assert!(
+        (499..=500).contains(&left),
+        "600 s less 100 s on disk: {left}"
+    );
     assert_eq!(delivered[1], ("forever".to_string(), None));
 
     let watcher = w.connect("watcher", Protocol::V3_1_1, None);
@@ -358,7 +365,10 @@ fn deadlines_count_the_time_the_broker_was_down() {
     let now = w.now;
     w.broker.tick(now);
     w.pump();
-    assert!(w.take(watcher).is_empty(), "the will is due 20 s after the restart");
+    assert!(
+        w.take(watcher).is_empty(),
+        "the will is due 20 s after the restart"
+    );
     w.now += Duration::from_secs(2);
     let now = w.now;
     w.broker.tick(now);
@@ -415,7 +425,8 @@ fn wills_of_clients_connected_at_the_crash_are_published_after_the_restart() {
         let id = ConnId(w.next);
         w.next += 1;
         let peer: SocketAddr = "127.0.0.1:1".parse().unwrap();
-        w.broker.connection_opened(w.now, id, ConnInfo::new(peer, 1883));
+        w.broker
+            .connection_opened(w.now, id, ConnInfo::new(peer, 1883));
         let mut c = Connect::new(Protocol::V3_1_1, "clean");
         c.will = Some(will("clean", None));
         w.send(id, c);

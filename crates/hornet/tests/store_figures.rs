@@ -198,8 +198,10 @@ fn without_persistence_there_are_no_store_figures() {
         .unwrap();
     let text = http_get(&rt, format!("{}/metrics", broker.admin_url()));
     assert!(!text.contains("hornet_store_"), "{text}");
-    let body: Value =
-        serde_json::from_str(&http_get(&rt, format!("{}/api/v1/broker", broker.admin_url())))
-            .unwrap();
+    let body: Value = serde_json::from_str(&http_get(
+        &rt,
+        format!("{}/api/v1/broker", broker.admin_url()),
+    ))
+    .unwrap();
     assert!(body["store"].is_null(), "{body}");
 }
