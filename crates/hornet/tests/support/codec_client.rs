@@ -48,6 +48,40 @@ impl Raw {
         self.stream.write_all(&out).unwrap();
     }
 
+    /// The next packet if one arrives within `wait` (`Err` when none
+    /// did), or `Ok(None)` at EOF.
+    pub fn recv_within(&mut self, wait: std::time::Duration) -> Result<Option<Packet>, ()> {
+        if let Ok(Some(p)) = self.decoder.decode(&mut self.buf) {
+            return Ok(Some(p));
+        }
+        self.stream.set_read_timeout(Some(wait)).unwrap();
+        let mut chunk = [0u8; 4096];
+        let read = self.stream.read(&mut chunk);
+        self.stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+        match read {
+            Ok(0) => Ok(None),
+            Ok(n) => {
+                self.buf.extend_from_slice(&chunk[..n]);
+                match self.decoder.decode(&mut self.buf) {
+                    Ok(Some(p)) => Ok(Some(p)),
+                    // The rest of the packet follows: read it as usual.
+                    Ok(None) => Ok(self.recv()),
+                    Err(e) => panic!("broker sent an invalid packet: {e}"),
+                }
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                Err(())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => Ok(None),
+            Err(e) => panic!("read: {e}"),
+        }
+    }
+
     /// The next packet, or `None` at EOF (or reset).
     pub fn recv(&mut self) -> Option<Packet> {
         loop {
