@@ -250,7 +250,7 @@ impl Broker {
                 let key = self.next_session;
                 self.next_session += 1;
                 self.sessions
-                    .insert(key, Session::new(client_id.clone(), protocol, expiry));
+                    .insert(key, Box::new(Session::new(client_id.clone(), protocol, expiry)));
                 self.by_client_id.insert(client_id.clone(), key);
                 key
             }
@@ -269,13 +269,13 @@ impl Broker {
         conn.client_id = client_id.clone();
         conn.username = username;
         conn.session = Some(key);
-        conn.rate = rate;
+        conn.rate = rate.map(Box::new);
         conn.connect_username = connect.username.as_deref().map(ByteString::from);
         conn.keep_alive =
             (keep_alive > 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500));
         conn.will = connect.will.map(|mut w| {
             w.detach(); // held for the connection's life: not a slice of the read buffer
-            w
+            Box::new(w)
         });
         if protocol.is_v5() {
             conn.receive_maximum = connect.properties.receive_maximum().unwrap_or(u16::MAX);

@@ -484,7 +484,7 @@ impl Broker {
                 self.will_timers.push(Reverse((at, key)));
             }
             self.by_client_id.insert(record.client_id, key);
-            self.sessions.insert(key, session);
+            self.sessions.insert(key, Box::new(session));
         }
     }
 }
