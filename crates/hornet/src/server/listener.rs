@@ -334,6 +334,24 @@ async fn serve(
 ) {
     let mut info = ConnInfo::new(peer, state.addr.port());
     info.anonymous = state.anonymous;
+    match (state.kind, &state.tls) {
+        (ListenerKind::Tcp, _) => conn::run(shared, stream, info).await,
+        // Boxed: a TLS or WebSocket stream is several KiB, and the future
+        // of an unboxed branch would make every plain TCP connection's
+        // task that large too.
+        _ => Box::pin(serve_upgraded(shared, state, stream, info)).await,
+    }
+}
+
+/// Serves a TLS, WebSocket or WebSocket-over-TLS connection: handshake
+/// and upgrade (each with a deadline), then MQTT over the stream.
+async fn serve_upgraded(
+    shared: Arc<Shared>,
+    state: Arc<ListenerState>,
+    stream: TcpStream,
+    mut info: ConnInfo,
+) {
+    let peer = info.peer;
     let max_message = shared.max_packet_size.saturating_add(64 * 1024);
     let failed = |what: &str, reason: &dyn std::fmt::Display| {
         state.failed_handshakes.fetch_add(1, Ordering::Relaxed);
