@@ -26,7 +26,7 @@ use hornet_core::{Anonymous, ConnInfo};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
 use super::tls::TlsListener;
-use super::{conn, ws, Shared};
+use super::{conn, tcp, ws, Shared};
 use crate::config::{AllowAnonymous, Listener, ListenerKind};
 
 /// How long a TLS handshake may take.
@@ -335,7 +335,7 @@ async fn serve(
     let mut info = ConnInfo::new(peer, state.addr.port());
     info.anonymous = state.anonymous;
     match (state.kind, &state.tls) {
-        (ListenerKind::Tcp, _) => conn::run(shared, stream, info).await,
+        (ListenerKind::Tcp, _) => tcp::run(shared, stream, info).await,
         // Boxed: a TLS or WebSocket stream is several KiB, and the future
         // of an unboxed branch would make every plain TCP connection's
         // task that large too.
@@ -361,7 +361,7 @@ async fn serve_upgraded(
         );
     };
     match (state.kind, &state.tls) {
-        (ListenerKind::Tcp, _) => conn::run(shared, stream, info).await,
+        (ListenerKind::Tcp, _) => tcp::run(shared, stream, info).await,
         (ListenerKind::Ws, _) => {
             let upgrade = ws::accept(stream, &state.path, max_message);
             match tokio::time::timeout(ws::HANDSHAKE_TIMEOUT, upgrade).await {

@@ -16,6 +16,7 @@ mod outbox;
 mod password;
 mod reload;
 mod store;
+mod tcp;
 mod tls;
 mod ws;
 

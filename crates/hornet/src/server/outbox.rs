@@ -135,6 +135,12 @@ impl Outbox {
         self.wake.notified().await;
     }
 
+    /// The future [`Outbox::wait`] awaits, for callers that poll it
+    /// alongside other events.
+    pub(crate) fn notified(&self) -> tokio::sync::futures::Notified<'_> {
+        self.wake.notified()
+    }
+
     /// Takes every queued packet, leaving `spare` (an empty vector kept for
     /// reuse) in its place.
     pub(crate) fn take(&self, spare: &mut Vec<Packet>) {
@@ -177,6 +183,15 @@ impl Outbox {
                  promise (they are withheld; the client will send again)."
             );
             self.close();
+        }
+    }
+
+    /// Frees the queue's vector if it is empty (the writer went idle: an
+    /// idle connection keeps no buffer).
+    pub(crate) fn trim(&self) {
+        let mut q = self.queue.lock().expect("outbox lock");
+        if q.is_empty() {
+            *q = Vec::new();
         }
     }
 
