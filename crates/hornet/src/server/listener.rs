@@ -266,7 +266,16 @@ pub(crate) async fn accept_loop(
         };
         state.accepted.fetch_add(1, Ordering::Relaxed);
         let _ = stream.set_nodelay(true);
-        tokio::spawn(serve(shared.clone(), state.clone(), stream, peer, guard));
+        let mut info = ConnInfo::new(peer, port);
+        info.anonymous = state.anonymous;
+        if state.kind == ListenerKind::Tcp {
+            // Registered here, so that the connection's task holds no
+            // ConnInfo for its whole life (an idle client costs its task).
+            let (id, outbox) = conn::open(&shared, info);
+            tokio::spawn(tcp::run(shared.clone(), stream, id, outbox, guard));
+        } else {
+            tokio::spawn(serve_upgraded(shared.clone(), state.clone(), stream, info, guard));
+        }
     }
 }
 
@@ -323,33 +332,17 @@ impl Drop for Active {
     }
 }
 
-/// Sets up the listener's transport on an accepted socket, then serves
-/// MQTT over it.
-async fn serve(
-    shared: Arc<Shared>,
-    state: Arc<ListenerState>,
-    stream: TcpStream,
-    peer: SocketAddr,
-    _active: Active,
-) {
-    let mut info = ConnInfo::new(peer, state.addr.port());
-    info.anonymous = state.anonymous;
-    match (state.kind, &state.tls) {
-        (ListenerKind::Tcp, _) => tcp::run(shared, stream, info).await,
-        // Boxed: a TLS or WebSocket stream is several KiB, and the future
-        // of an unboxed branch would make every plain TCP connection's
-        // task that large too.
-        _ => Box::pin(serve_upgraded(shared, state, stream, info)).await,
-    }
-}
-
-/// Serves a TLS, WebSocket or WebSocket-over-TLS connection: handshake
-/// and upgrade (each with a deadline), then MQTT over the stream.
+/// Sets up a TLS, WebSocket or WebSocket-over-TLS connection (handshake
+/// and upgrade, each with a deadline), then serves MQTT over the stream.
+/// Plain TCP connections do not come here: they are a task of their own
+/// kind (`tcp::run`), whose size does not depend on these streams (a TLS
+/// stream is several KiB).
 async fn serve_upgraded(
     shared: Arc<Shared>,
     state: Arc<ListenerState>,
     stream: TcpStream,
     mut info: ConnInfo,
+    active: Active,
 ) {
     let peer = info.peer;
     let max_message = shared.max_packet_size.saturating_add(64 * 1024);
@@ -361,7 +354,10 @@ async fn serve_upgraded(
         );
     };
     match (state.kind, &state.tls) {
-        (ListenerKind::Tcp, _) => tcp::run(shared, stream, info).await,
+        (ListenerKind::Tcp, _) => {
+            let (id, outbox) = conn::open(&shared, info);
+            tcp::run(shared, stream, id, outbox, active).await;
+        }
         (ListenerKind::Ws, _) => {
             let upgrade = ws::accept(stream, &state.path, max_message);
             match tokio::time::timeout(ws::HANDSHAKE_TIMEOUT, upgrade).await {

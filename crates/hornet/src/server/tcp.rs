@@ -29,22 +29,31 @@ use std::time::Instant;
 
 use bytes::{Buf, BytesMut};
 use hornet_codec::{Decoder, Packet};
-use hornet_core::{CloseCause, ConnId, ConnInfo};
+use hornet_core::{CloseCause, ConnId};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::time::Sleep;
 
-use super::conn::{decode_and_feed, linger, open, report, Fed};
+use super::conn::{decode_and_feed, linger, report, Fed};
 use super::conn::{READS_PER_WAKE, READ_CHUNK, REPORT_EVERY, WRITE_CHUNK};
+use super::listener::Active;
 use super::outbox::Outbox;
 use super::Shared;
 
 /// Chunks written per turn before other tasks get the thread.
 const CHUNKS_PER_TURN: usize = 4;
 
-/// Serves one plain TCP connection until it closes.
-pub(crate) async fn run(shared: Arc<Shared>, mut stream: TcpStream, info: ConnInfo) {
-    let (id, outbox) = open(&shared, info);
+/// Serves one plain TCP connection, registered with `conn::open`, until it
+/// closes; `_active` holds its place in the listener's counts. The
+/// arguments are kept few and small: they are part of the task for its
+/// whole life.
+pub(crate) async fn run(
+    shared: Arc<Shared>,
+    mut stream: TcpStream,
+    id: ConnId,
+    outbox: Arc<Outbox>,
+    _active: Active,
+) {
     let mut writer = Writer::default();
     let end = serve(&shared, id, &outbox, &stream, &mut writer).await;
     let flush = match end {
@@ -59,11 +68,13 @@ pub(crate) async fn run(shared: Arc<Shared>, mut stream: TcpStream, info: ConnIn
         }
     };
     outbox.close();
-    if flush && drain(&shared, id, &outbox, &stream, &mut writer).await {
+    // Boxed, as is the linger: they exist only while closing, and a
+    // connection's task is as large as the largest thing it awaits.
+    if flush && Box::pin(drain(&shared, id, &outbox, &stream, &mut writer)).await {
         let _ = stream.shutdown().await;
     }
     drop(writer);
-    linger(&mut stream).await;
+    Box::pin(linger(&mut stream)).await;
     shared.remove_outbox(id);
 }
 
