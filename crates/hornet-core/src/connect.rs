@@ -249,8 +249,10 @@ impl Broker {
             None => {
                 let key = self.next_session;
                 self.next_session += 1;
-                self.sessions
-                    .insert(key, Box::new(Session::new(client_id.clone(), protocol, expiry)));
+                self.sessions.insert(
+                    key,
+                    Box::new(Session::new(client_id.clone(), protocol, expiry)),
+                );
                 self.by_client_id.insert(client_id.clone(), key);
                 key
             }

@@ -814,7 +814,9 @@ pub(crate) fn alias_outbound(conn: &mut crate::broker::Conn, publish: &mut Publi
     let aliases = conn.aliases_out.get_or_insert_with(Default::default);
     let (alias, known) = match aliases.get(&publish.topic) {
         Some(&alias) => (alias, true),
-        None if aliases.len() < usize::from(conn.alias_max_out) => (aliases.len() as u16 + 1, false),
+        None if aliases.len() < usize::from(conn.alias_max_out) => {
+            (aliases.len() as u16 + 1, false)
+        }
         None => return,
     };
     let mut aliased = publish.clone();

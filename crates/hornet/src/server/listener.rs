@@ -274,7 +274,13 @@ pub(crate) async fn accept_loop(
             let (id, outbox) = conn::open(&shared, info);
             tokio::spawn(tcp::run(shared.clone(), stream, id, outbox, guard));
         } else {
-            tokio::spawn(serve_upgraded(shared.clone(), state.clone(), stream, info, guard));
+            tokio::spawn(serve_upgraded(
+                shared.clone(),
+                state.clone(),
+                stream,
+                info,
+                guard,
+            ));
         }
     }
 }
