@@ -288,11 +288,11 @@ pub(crate) async fn accept_loop(
 /// Counts a connection against the global and the listener's
 /// `max_connections`, or refuses it (logged and counted).
 fn admit(shared: &Arc<Shared>, state: &Arc<ListenerState>, peer: SocketAddr) -> Option<Active> {
-    let guard = Active::new(shared.clone(), state.clone());
+    let (guard, global_before, listener_before) = Active::new(shared.clone(), state.clone());
     let over = |count: usize, max: Option<usize>| max.is_some_and(|m| count >= m);
-    let (limit, scope) = if over(guard.global_before, shared.max_connections) {
+    let (limit, scope) = if over(global_before, shared.max_connections) {
         (shared.max_connections, "max_connections".to_string())
-    } else if over(guard.listener_before, state.max_connections) {
+    } else if over(listener_before, state.max_connections) {
         (
             state.max_connections,
             format!("the {} listener's max_connections", state.name),
@@ -310,24 +310,19 @@ fn admit(shared: &Arc<Shared>, state: &Arc<ListenerState>, peer: SocketAddr) -> 
 }
 
 /// One open connection in the global and the listener's counts; dropping
-/// it takes it out of both.
+/// it takes it out of both. (Kept small: every connection's task holds one.)
 pub(crate) struct Active {
     shared: Arc<Shared>,
     state: Arc<ListenerState>,
-    global_before: usize,
-    listener_before: usize,
 }
 
 impl Active {
-    fn new(shared: Arc<Shared>, state: Arc<ListenerState>) -> Active {
+    /// Counts a connection in; also returns the global and the listener's
+    /// counts before it.
+    fn new(shared: Arc<Shared>, state: Arc<ListenerState>) -> (Active, usize, usize) {
         let global_before = shared.active.fetch_add(1, Ordering::AcqRel);
         let listener_before = state.active.fetch_add(1, Ordering::AcqRel);
-        Active {
-            shared,
-            state,
-            global_before,
-            listener_before,
-        }
+        (Active { shared, state }, global_before, listener_before)
     }
 }
 

@@ -192,14 +192,12 @@ async fn wait(
     blocked: bool,
     paused: &mut Option<Pin<Box<Sleep>>>,
 ) -> std::io::Result<Wake> {
-    let notified = outbox.notified();
-    let mut notified = std::pin::pin!(notified);
     std::future::poll_fn(|cx| {
         if blocked {
             if let Poll::Ready(ready) = stream.poll_write_ready(cx) {
                 return Poll::Ready(ready.map(|()| Wake::Writable));
             }
-        } else if notified.as_mut().poll(cx).is_ready() {
+        } else if outbox.poll_wait(cx).is_ready() {
             return Poll::Ready(Ok(Wake::Outbox));
         }
         match paused {
