@@ -192,7 +192,7 @@ async fn wait(
     blocked: bool,
     paused: &mut Option<Pin<Box<Sleep>>>,
 ) -> std::io::Result<Wake> {
-    std::future::poll_fn(|cx| {
+    let wake = std::future::poll_fn(|cx| {
         if blocked {
             if let Poll::Ready(ready) = stream.poll_write_ready(cx) {
                 return Poll::Ready(ready.map(|()| Wake::Writable));
@@ -214,7 +214,9 @@ async fn wait(
         }
         Poll::Pending
     })
-    .await
+    .await;
+    outbox.stop_waiting();
+    wake
 }
 
 /// After the close: writes what is queued, waiting for gated
