@@ -286,13 +286,13 @@ impl Broker {
             .authentication_data()
             .cloned()
             .unwrap_or_default();
-        conn.auth = Some(AuthState {
+        conn.auth = Some(Box::new(AuthState {
             method,
             user: None,
             exchange: Some(exchange),
             connect: Some(Box::new(connect.clone())),
             done: None,
-        });
+        }));
         self.auth_step(now, id, &data);
         ConnectAuth::Pending
     }

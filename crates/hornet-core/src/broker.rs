@@ -157,7 +157,9 @@ pub(crate) struct Conn {
     /// Keep-alive as enforced: 1.5 times the interval ([MQTT-3.1.2-24]).
     pub(crate) keep_alive: Option<Duration>,
     pub(crate) last_seen: Instant,
-    pub(crate) will: Option<LastWill>,
+    /// Boxed, like the other rarely used parts below: an idle connection
+    /// without them pays 8 bytes each.
+    pub(crate) will: Option<Box<LastWill>>,
     /// Its will is recorded in the store (`StoreOp::ConnectedWill`), to be
     /// published after a crash; cleared when the connection ends.
     pub(crate) will_recorded: bool,
@@ -168,7 +170,7 @@ pub(crate) struct Conn {
     /// The client's Maximum Packet Size (MQTT 5), else unlimited.
     pub(crate) max_packet_size: u32,
     /// Inbound topic aliases (MQTT 5).
-    pub(crate) aliases_in: AHashMap<u16, ByteString>,
+    pub(crate) aliases_in: crate::session::IdMap<ByteString>,
     /// The client asked for Reason Strings and User Properties on errors.
     pub(crate) problem_information: bool,
     /// The client's Topic Alias Maximum (MQTT 5): aliases Hornet may use
@@ -176,13 +178,13 @@ pub(crate) struct Conn {
     pub(crate) alias_max_out: u16,
     /// Outbound topic aliases assigned on this connection, first come first
     /// served up to `alias_max_out`.
-    pub(crate) aliases_out: AHashMap<ByteString, u16>,
+    pub(crate) aliases_out: Option<Box<AHashMap<ByteString, u16>>>,
     /// Enhanced authentication (MQTT 5): the method and any exchange under way.
-    pub(crate) auth: Option<crate::auth::AuthState>,
+    pub(crate) auth: Option<Box<crate::auth::AuthState>>,
     /// The CONNECT password check, while the shell runs it.
     pub(crate) password: crate::auth::PasswordState,
     /// Publish rate buckets, when a rate is configured.
-    pub(crate) rate: Option<crate::limits::RateState>,
+    pub(crate) rate: Option<Box<crate::limits::RateState>>,
     /// The CONNECT User Name as the client sent it, if any (shown by the
     /// admin API; the ACL uses `username`, the authenticated one).
     pub(crate) connect_username: Option<ByteString>,
@@ -246,8 +248,11 @@ impl Out {
 #[derive(Debug)]
 pub struct Broker {
     pub(crate) settings: Settings,
-    pub(crate) conns: AHashMap<ConnId, Conn>,
-    pub(crate) sessions: AHashMap<SessionKey, Session>,
+    /// Boxed, as are `sessions`: the maps grow in powers of two, and an
+    /// entry held inline would cost its size in every empty slot too (about
+    /// 1 KiB per idle client measured; boxed, a slot is 16 bytes).
+    pub(crate) conns: AHashMap<ConnId, Box<Conn>>,
+    pub(crate) sessions: AHashMap<SessionKey, Box<Session>>,
     pub(crate) by_client_id: AHashMap<ByteString, SessionKey>,
     pub(crate) next_session: SessionKey,
     pub(crate) next_assigned_id: u64,
@@ -397,7 +402,7 @@ impl Broker {
         let deadline = now + self.settings.connect_timeout;
         self.conns.insert(
             id,
-            Conn {
+            Box::new(Conn {
                 info,
                 phase: Phase::AwaitingConnect { deadline },
                 client_id: ByteString::new(),
@@ -411,16 +416,16 @@ impl Broker {
                 unwritten: 0,
                 receive_maximum: u16::MAX,
                 max_packet_size: u32::MAX,
-                aliases_in: AHashMap::new(),
+                aliases_in: Default::default(),
                 problem_information: true,
                 alias_max_out: 0,
-                aliases_out: AHashMap::new(),
+                aliases_out: None,
                 auth: None,
                 password: crate::auth::PasswordState::None,
                 rate: None,
                 username: None,
                 opened_at: now,
-            },
+            }),
         );
         self.conn_timers.push(Reverse((deadline, id)));
         self.stats.connections_total += 1;
@@ -682,7 +687,7 @@ impl Broker {
         if abnormal {
             // The rules may have changed since CONNECT (a reload).
             let mut conn = conn;
-            let will = conn.will.take().filter(|will| {
+            let will = conn.will.take().map(|w| *w).filter(|will| {
                 let verdict = self.authorize(
                     &conn.client_id,
                     conn.username.as_deref(),
@@ -820,4 +825,17 @@ pub(crate) fn fit_reason_string(mut packet: Packet, conn: &Conn) -> Packet {
         }
     }
     packet
+}
+
+#[cfg(all(test, target_pointer_width = "64"))]
+mod size_tests {
+    /// Every idle client holds one `Conn` and one `Session`: what makes
+    /// them larger costs ~19 MB at 19,000 idle clients
+    /// (docs/benchmarks.md, `conns`). Rarely used parts belong behind a
+    /// `Box` or an `Option<Box<...>>`.
+    #[test]
+    fn conn_and_session_stay_small() {
+        assert!(std::mem::size_of::<super::Conn>() <= 360);
+        assert!(std::mem::size_of::<crate::session::Session>() <= 400);
+    }
 }

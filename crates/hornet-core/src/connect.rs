@@ -249,8 +249,10 @@ impl Broker {
             None => {
                 let key = self.next_session;
                 self.next_session += 1;
-                self.sessions
-                    .insert(key, Session::new(client_id.clone(), protocol, expiry));
+                self.sessions.insert(
+                    key,
+                    Box::new(Session::new(client_id.clone(), protocol, expiry)),
+                );
                 self.by_client_id.insert(client_id.clone(), key);
                 key
             }
@@ -269,19 +271,19 @@ impl Broker {
         conn.client_id = client_id.clone();
         conn.username = username;
         conn.session = Some(key);
-        conn.rate = rate;
+        conn.rate = rate.map(Box::new);
         conn.connect_username = connect.username.as_deref().map(ByteString::from);
         conn.keep_alive =
             (keep_alive > 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500));
         conn.will = connect.will.map(|mut w| {
             w.detach(); // held for the connection's life: not a slice of the read buffer
-            w
+            Box::new(w)
         });
         // A durable session's will is recorded, so that a broker crash (an
         // abnormal end of this connection) still publishes it after the
         // restart ([MQTT-3.1.2-8]).
         if let Some(will) = conn.will.clone() {
-            let recorded = self.persist_connected_will(key, Some(will));
+            let recorded = self.persist_connected_will(key, Some(*will));
             self.conns
                 .get_mut(&id)
                 .expect("caller checked")

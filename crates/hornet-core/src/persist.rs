@@ -647,7 +647,7 @@ impl Broker {
                 crashed_wills.push((key, will));
             }
             self.by_client_id.insert(record.client_id, key);
-            self.sessions.insert(key, session);
+            self.sessions.insert(key, Box::new(session));
         }
         // Clients connected when the broker died: the crash ended their
         // connections abnormally, so their wills go out ([MQTT-3.1.2-8]),

@@ -815,10 +815,12 @@ fn explanation(code: ReasonCode) -> Option<&'static str> {
 /// beyond the maximum always go out in full. A packet that would no
 /// longer fit the client's Maximum Packet Size goes out without an alias.
 pub(crate) fn alias_outbound(conn: &mut crate::broker::Conn, publish: &mut Publish) {
-    let (alias, known) = match conn.aliases_out.get(&publish.topic) {
+    // Allocated on first use: most connections never get an alias.
+    let aliases = conn.aliases_out.get_or_insert_with(Default::default);
+    let (alias, known) = match aliases.get(&publish.topic) {
         Some(&alias) => (alias, true),
-        None if conn.aliases_out.len() < usize::from(conn.alias_max_out) => {
-            (conn.aliases_out.len() as u16 + 1, false)
+        None if aliases.len() < usize::from(conn.alias_max_out) => {
+            (aliases.len() as u16 + 1, false)
         }
         None => return,
     };
@@ -836,7 +838,9 @@ pub(crate) fn alias_outbound(conn: &mut crate::broker::Conn, publish: &mut Publi
         }
     }
     if !known {
-        conn.aliases_out.insert(publish.topic.clone(), alias);
+        conn.aliases_out
+            .get_or_insert_with(Default::default)
+            .insert(publish.topic.clone(), alias);
     }
     *publish = aliased;
 }

@@ -13,7 +13,7 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use ahash::{AHashMap, AHashSet};
+use ahash::AHashMap;
 use bytestring::ByteString;
 use hornet_codec::{PacketId, Protocol, Publish, SubscriptionOptions};
 
@@ -25,6 +25,18 @@ pub(crate) type SessionKey = u64;
 
 /// Session Expiry Interval meaning "never" (MQTT 5 §3.1.2.11.2: 0xFFFFFFFF).
 pub(crate) const NEVER_EXPIRES: u32 = u32::MAX;
+
+/// A map keyed by packet id (or topic alias): a hash with fixed keys, so
+/// the map carries no per-map random state (an empty one is 32 bytes
+/// rather than 64; a session has four). The keys are 16-bit numbers a
+/// client can pick at most 65,535 of, in its own session only.
+pub(crate) type IdMap<V> = std::collections::HashMap<u16, V, IdHasher>;
+
+/// The set counterpart of [`IdMap`].
+pub(crate) type IdSet = std::collections::HashSet<u16, IdHasher>;
+
+/// The hasher of [`IdMap`] and [`IdSet`] (zero-sized).
+pub(crate) type IdHasher = std::hash::BuildHasherDefault<ahash::AHasher>;
 
 /// One subscription of a session, as stored in the session and the index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,9 +99,9 @@ pub(crate) struct Session {
     /// Inflight packet ids of messages that came through a shared
     /// subscription group, with the group (entries may be stale: check
     /// `inflight`).
-    pub(crate) shared_inflight: AHashMap<u16, GroupId>,
+    pub(crate) shared_inflight: IdMap<GroupId>,
     /// Inflight messages by packet id, with the order they were sent in.
-    pub(crate) inflight: AHashMap<u16, (u64, Outbound)>,
+    pub(crate) inflight: IdMap<(u64, Outbound)>,
     next_packet_id: u16,
     next_seq: u64,
     /// Inflight packet ids to resend on this connection, oldest first;
@@ -99,7 +111,7 @@ pub(crate) struct Session {
     pub(crate) queue: VecDeque<Queued>,
     /// When each inflight message with a Message Expiry Interval expires,
     /// by packet id (set or cleared by `track`).
-    pub(crate) inflight_expiry: AHashMap<u16, Instant>,
+    pub(crate) inflight_expiry: IdMap<Instant>,
     /// Payload bytes in `queue`.
     pub(crate) queued_bytes: usize,
     /// Messages dropped for this session because its queue was full.
@@ -107,7 +119,7 @@ pub(crate) struct Session {
     /// `Some(dropped count at its start)` while a drop episode lasts.
     pub(crate) dropping: Option<u64>,
     /// Inbound QoS 2 packet ids received and not yet released.
-    pub(crate) incoming_qos2: AHashSet<u16>,
+    pub(crate) incoming_qos2: IdSet,
     /// Its record was written to the store (`persist`).
     pub(crate) persisted: bool,
 }
@@ -122,17 +134,17 @@ impl Session {
             expiry_interval,
             disconnected_at: None,
             subscriptions: AHashMap::new(),
-            inflight: AHashMap::new(),
-            shared_inflight: AHashMap::new(),
+            inflight: IdMap::default(),
+            shared_inflight: IdMap::default(),
             next_packet_id: 1,
             next_seq: 0,
             pending_resend: VecDeque::new(),
             queue: VecDeque::new(),
-            inflight_expiry: AHashMap::new(),
+            inflight_expiry: IdMap::default(),
             queued_bytes: 0,
             dropped: 0,
             dropping: None,
-            incoming_qos2: AHashSet::new(),
+            incoming_qos2: IdSet::default(),
             persisted: false,
         }
     }

@@ -1,11 +1,12 @@
-//! One client connection: a reader that decodes and feeds the core, and a
-//! writer that encodes what the core emitted and writes it out.
+//! One client connection over a TLS or WebSocket stream: a reader that
+//! decodes and feeds the core, and a writer task that encodes what the
+//! core emitted and writes it out; and what every connection shares
+//! (registration, decoding and feeding the core, reporting writes,
+//! lingering). Plain TCP is served by one task instead (`tcp.rs`).
 //!
-//! Two entry points: [`run`] for plain TCP (the fast path: it reads on
-//! readiness with `try_read_buf`, so an idle connection holds no read
-//! buffer) and [`run_stream`] for any `AsyncRead + AsyncWrite` stream (TLS,
-//! WebSocket), which reads with `read_buf`. Decoding, feeding the core and
-//! the writer are shared.
+//! [`run_stream`] serves any `AsyncRead + AsyncWrite` stream (TLS,
+//! WebSocket); it reads with `read_buf`, as those streams have their own
+//! buffers.
 //!
 //! The reader decodes every complete packet in what one `read` returned and
 //! hands the batch to the core under one lock acquisition. The writer takes
@@ -22,42 +23,25 @@ use bytes::BytesMut;
 use hornet_codec::{Decoder, Packet};
 use hornet_core::{CloseCause, ConnId, ConnInfo};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::tcp::OwnedReadHalf;
-use tokio::net::TcpStream;
 
 use super::outbox::Outbox;
 use super::Shared;
 
 /// Written packets are reported to the core in batches of at least this
 /// many (and whenever the writer goes idle).
-const REPORT_EVERY: usize = 64;
+pub(super) const REPORT_EVERY: usize = 64;
 
 /// Bytes asked of the allocator when the read buffer runs low.
-const READ_CHUNK: usize = 8192;
+pub(super) const READ_CHUNK: usize = 8192;
 
 /// Bytes encoded before they are written (one write per chunk).
-const WRITE_CHUNK: usize = 64 * 1024;
+pub(super) const WRITE_CHUNK: usize = 64 * 1024;
 
 /// Reads per readiness event before letting other connections run.
-const READS_PER_WAKE: usize = 4;
+pub(super) const READS_PER_WAKE: usize = 4;
 
 /// How long a closed connection waits for the peer to close its side.
 const LINGER: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// Serves one plain TCP connection until it closes: the fast path, which
-/// reads on readiness so an idle connection holds no read buffer.
-pub(crate) async fn run(shared: Arc<Shared>, stream: TcpStream, info: ConnInfo) {
-    let (id, outbox) = open(&shared, info);
-    let (mut rd, wr) = stream.into_split();
-    let writer = tokio::spawn(write_loop(shared.clone(), id, outbox.clone(), wr));
-    if let Some(cause) = read_loop(&shared, id, &outbox, &mut rd).await {
-        shared.with_core(|core| core.connection_closed(Instant::now(), id, cause));
-    }
-    outbox.close();
-    let _ = writer.await;
-    linger(&mut rd).await;
-    shared.remove_outbox(id);
-}
 
 /// Serves MQTT over any byte stream (TLS, WebSocket) until it closes.
 pub(crate) async fn run_stream<S>(shared: Arc<Shared>, stream: S, info: ConnInfo)
@@ -77,7 +61,7 @@ where
 }
 
 /// Registers a new connection with the outboxes and the core.
-fn open(shared: &Shared, info: ConnInfo) -> (ConnId, Arc<Outbox>) {
+pub(super) fn open(shared: &Shared, info: ConnInfo) -> (ConnId, Arc<Outbox>) {
     let id = ConnId(shared.next_conn.fetch_add(1, Ordering::Relaxed));
     let outbox = Arc::new(Outbox::new());
     shared.add_outbox(id, outbox.clone());
@@ -134,66 +118,8 @@ async fn read_stream<R: AsyncRead + Unpin>(
     }
 }
 
-/// Reads until EOF, an error, a refused packet or the core closing the
-/// connection. Returns the cause when the core has not closed it yet.
-async fn read_loop(
-    shared: &Shared,
-    id: ConnId,
-    outbox: &Outbox,
-    rd: &mut OwnedReadHalf,
-) -> Option<CloseCause> {
-    // The read buffer exists only while bytes are arriving: an idle
-    // connection holds none (Mosquitto keeps an idle client in under 1 KiB,
-    // and so must we). It is taken again when the socket turns readable.
-    let mut buf = BytesMut::new();
-    let mut decoder = Decoder::new();
-    decoder.set_max_packet_size(shared.max_packet_size);
-    let mut batch: Vec<(Packet, usize)> = Vec::new();
-    loop {
-        tokio::select! {
-            biased;
-            () = outbox.wait_closed() => return None,
-            ready = rd.readable() => if let Err(e) = ready {
-                return Some(CloseCause::Error(e.to_string()));
-            },
-        }
-        // Read until the socket is drained, or for a bounded number of
-        // reads so one busy client cannot starve the others on its thread
-        // (readiness is kept, so the next `readable` returns at once).
-        for _ in 0..READS_PER_WAKE {
-            if buf.capacity() - buf.len() < 1024 {
-                buf.reserve(READ_CHUNK);
-            }
-            match rd.try_read_buf(&mut buf) {
-                Ok(0) => return Some(CloseCause::PeerClosed),
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                Err(e) => return Some(CloseCause::Error(e.to_string())),
-            }
-            match decode_and_feed(shared, id, outbox, &mut decoder, &mut buf, &mut batch) {
-                Fed::Refused => return None,
-                // Over its publish rate: stop reading (backpressure).
-                Fed::Pause(pause) => tokio::select! {
-                    () = outbox.wait_closed() => return None,
-                    () = tokio::time::sleep(pause) => {}
-                },
-                Fed::Ok => {}
-            }
-            // `try_read` does not count against tokio's cooperative budget
-            // (`read` does): without this a flooding publisher would keep
-            // its worker thread and starve the writers of its subscribers.
-            tokio::task::consume_budget().await;
-        }
-        if buf.is_empty() {
-            // Idle: give the buffers back.
-            buf = BytesMut::new();
-            batch = Vec::new();
-        }
-    }
-}
-
 /// What feeding a batch to the core came to.
-enum Fed {
+pub(super) enum Fed {
     /// Go on reading.
     Ok,
     /// The bytes were refused: the core has closed the connection.
@@ -204,7 +130,7 @@ enum Fed {
 
 /// Decodes every complete packet in `buf` and hands them to the core under
 /// one lock, and asks it whether to pause reading.
-fn decode_and_feed(
+pub(super) fn decode_and_feed(
     shared: &Shared,
     id: ConnId,
     outbox: &Outbox,
@@ -287,9 +213,11 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                     continue;
                 }
             } else {
-                // Idle: give the buffers back.
+                // Idle: give the buffers back (the outbox holds our
+                // spare vector since the last `take`).
                 out = BytesMut::new();
                 packets = Vec::new();
+                outbox.trim();
                 outbox.wait().await;
                 continue;
             }
@@ -358,7 +286,7 @@ async fn write_out<W: AsyncWrite + Unpin>(
 /// `LINGER`. Closing a socket with unread input makes the kernel send RST,
 /// and an RST can destroy a last DISCONNECT or CONNACK the peer has not
 /// read yet; draining first lets the peer see it.
-async fn linger<R: AsyncRead + Unpin>(rd: &mut R) {
+pub(super) async fn linger<R: AsyncRead + Unpin>(rd: &mut R) {
     let drain = async {
         // On the heap, and only now: an array here would be part of every
         // connection's task for its whole life.
@@ -372,6 +300,6 @@ async fn linger<R: AsyncRead + Unpin>(rd: &mut R) {
     let _ = tokio::time::timeout(LINGER, drain).await;
 }
 
-fn report(shared: &Shared, id: ConnId, packets: usize, bytes: usize) {
+pub(super) fn report(shared: &Shared, id: ConnId, packets: usize, bytes: usize) {
     shared.with_core(|core| core.packets_written(id, packets, bytes));
 }

@@ -26,7 +26,7 @@ use hornet_core::{Anonymous, ConnInfo};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
 use super::tls::TlsListener;
-use super::{conn, ws, Shared};
+use super::{conn, tcp, ws, Shared};
 use crate::config::{AllowAnonymous, Listener, ListenerKind};
 
 /// How long a TLS handshake may take.
@@ -266,18 +266,33 @@ pub(crate) async fn accept_loop(
         };
         state.accepted.fetch_add(1, Ordering::Relaxed);
         let _ = stream.set_nodelay(true);
-        tokio::spawn(serve(shared.clone(), state.clone(), stream, peer, guard));
+        let mut info = ConnInfo::new(peer, port);
+        info.anonymous = state.anonymous;
+        if state.kind == ListenerKind::Tcp {
+            // Registered here, so that the connection's task holds no
+            // ConnInfo for its whole life (an idle client costs its task).
+            let (id, outbox) = conn::open(&shared, info);
+            tokio::spawn(tcp::run(shared.clone(), stream, id, outbox, guard));
+        } else {
+            tokio::spawn(serve_upgraded(
+                shared.clone(),
+                state.clone(),
+                stream,
+                info,
+                guard,
+            ));
+        }
     }
 }
 
 /// Counts a connection against the global and the listener's
 /// `max_connections`, or refuses it (logged and counted).
 fn admit(shared: &Arc<Shared>, state: &Arc<ListenerState>, peer: SocketAddr) -> Option<Active> {
-    let guard = Active::new(shared.clone(), state.clone());
+    let (guard, global_before, listener_before) = Active::new(shared.clone(), state.clone());
     let over = |count: usize, max: Option<usize>| max.is_some_and(|m| count >= m);
-    let (limit, scope) = if over(guard.global_before, shared.max_connections) {
+    let (limit, scope) = if over(global_before, shared.max_connections) {
         (shared.max_connections, "max_connections".to_string())
-    } else if over(guard.listener_before, state.max_connections) {
+    } else if over(listener_before, state.max_connections) {
         (
             state.max_connections,
             format!("the {} listener's max_connections", state.name),
@@ -295,24 +310,19 @@ fn admit(shared: &Arc<Shared>, state: &Arc<ListenerState>, peer: SocketAddr) -> 
 }
 
 /// One open connection in the global and the listener's counts; dropping
-/// it takes it out of both.
+/// it takes it out of both. (Kept small: every connection's task holds one.)
 pub(crate) struct Active {
     shared: Arc<Shared>,
     state: Arc<ListenerState>,
-    global_before: usize,
-    listener_before: usize,
 }
 
 impl Active {
-    fn new(shared: Arc<Shared>, state: Arc<ListenerState>) -> Active {
+    /// Counts a connection in; also returns the global and the listener's
+    /// counts before it.
+    fn new(shared: Arc<Shared>, state: Arc<ListenerState>) -> (Active, usize, usize) {
         let global_before = shared.active.fetch_add(1, Ordering::AcqRel);
         let listener_before = state.active.fetch_add(1, Ordering::AcqRel);
-        Active {
-            shared,
-            state,
-            global_before,
-            listener_before,
-        }
+        (Active { shared, state }, global_before, listener_before)
     }
 }
 
@@ -323,17 +333,19 @@ impl Drop for Active {
     }
 }
 
-/// Sets up the listener's transport on an accepted socket, then serves
-/// MQTT over it.
-async fn serve(
+/// Sets up a TLS, WebSocket or WebSocket-over-TLS connection (handshake
+/// and upgrade, each with a deadline), then serves MQTT over the stream.
+/// Plain TCP connections do not come here: they are a task of their own
+/// kind (`tcp::run`), whose size does not depend on these streams (a TLS
+/// stream is several KiB).
+async fn serve_upgraded(
     shared: Arc<Shared>,
     state: Arc<ListenerState>,
     stream: TcpStream,
-    peer: SocketAddr,
-    _active: Active,
+    mut info: ConnInfo,
+    active: Active,
 ) {
-    let mut info = ConnInfo::new(peer, state.addr.port());
-    info.anonymous = state.anonymous;
+    let peer = info.peer;
     let max_message = shared.max_packet_size.saturating_add(64 * 1024);
     let failed = |what: &str, reason: &dyn std::fmt::Display| {
         state.failed_handshakes.fetch_add(1, Ordering::Relaxed);
@@ -343,7 +355,10 @@ async fn serve(
         );
     };
     match (state.kind, &state.tls) {
-        (ListenerKind::Tcp, _) => conn::run(shared, stream, info).await,
+        (ListenerKind::Tcp, _) => {
+            let (id, outbox) = conn::open(&shared, info);
+            tcp::run(shared, stream, id, outbox, active).await;
+        }
         (ListenerKind::Ws, _) => {
             let upgrade = ws::accept(stream, &state.path, max_message);
             match tokio::time::timeout(ws::HANDSHAKE_TIMEOUT, upgrade).await {
