@@ -44,8 +44,9 @@ use hornet_core::{AuthExchange, AuthStep, Authenticator};
 
 pub use acl::{AclError, AclFile};
 pub use password_file::{
-    argon2id_line, pbkdf2_line, scram_line, scram_line_with_salt, ParseError, PasswordFile,
-    ScramCredentials, MAX_ARGON2_MEMORY_KIB, MAX_ITERATIONS, SCRAM_DEFAULT_ITERATIONS,
+    argon2id_line, pbkdf2_line, scram_line, scram_line_with_salt, sha512_line, ParseError,
+    PasswordFile, ScramCredentials, MAX_ARGON2_MEMORY_KIB, MAX_ITERATIONS,
+    SCRAM_DEFAULT_ITERATIONS,
 };
 pub use scram::{ScramClient, ScramError, ScramServer};
 

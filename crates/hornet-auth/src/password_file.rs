@@ -341,6 +341,23 @@ pub fn pbkdf2_line(user: &str, password: &[u8], iterations: u32) -> Result<Strin
     ))
 }
 
+/// A `$6$` password file line for `user`, as Mosquitto 1.x and
+/// `mosquitto_passwd -H sha512` write it: `SHA-512(password ‖ SALT)` with a
+/// random 12-byte salt. One hash, no iterations: prefer [`pbkdf2_line`].
+pub fn sha512_line(user: &str, password: &[u8]) -> Result<String, String> {
+    check_user(user)?;
+    let mut salt = [0u8; 12];
+    getrandom::fill(&mut salt).map_err(|e| format!("no random salt: {e}"))?;
+    let mut digest = Sha512::new();
+    digest.update(password);
+    digest.update(salt);
+    Ok(format!(
+        "{user}:$6${}${}",
+        B64.encode(salt),
+        B64.encode(digest.finalize())
+    ))
+}
+
 /// An `$argon2id$` password file line for `user` with the `argon2`
 /// crate's default parameters (19 MiB, 2 passes, 1 lane) and a random salt.
 pub fn argon2id_line(user: &str, password: &[u8]) -> Result<String, String> {
@@ -631,6 +648,16 @@ mod tests {
         let file = PasswordFile::parse(&line).unwrap();
         assert!(file.verify_password("eve", b"pw"));
         assert!(!file.verify_password("eve", b"pW"));
+    }
+
+    #[test]
+    fn sha512_lines_verify() {
+        let line = sha512_line("dave", b"pw").unwrap();
+        assert!(line.starts_with("dave:$6$"), "{line}");
+        let file = PasswordFile::parse(&line).unwrap();
+        assert!(file.verify_password("dave", b"pw"));
+        assert!(!file.verify_password("dave", b"pW"));
+        assert!(sha512_line("a:b", b"x").is_err());
     }
 
     #[test]

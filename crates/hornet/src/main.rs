@@ -1,4 +1,6 @@
-//! The `hornet` binary: `hornet [serve] [-c FILE] [-p PORT] [-v]`.
+//! The `hornet` binary: `hornet [serve] [-c FILE] [-p PORT] [-v]`, and the
+//! tools `hornet passwd` and `hornet completions`, which run before (and
+//! without) any broker configuration or logging.
 //!
 //! Reads the configuration (native TOML or a Mosquitto `.conf`), sets up
 //! logging in Mosquitto's words, prints the startup banner and serves until
@@ -6,13 +8,19 @@
 
 use std::process::ExitCode;
 
-use hornet::cli::{self, Cli};
+use hornet::cli::{self, Cli, Command};
 use hornet::config::{self, AllowAnonymous, Config, ListenerKind};
 use hornet::server::Server;
 use hornet_auth::PasswordFile;
 
 fn main() -> ExitCode {
     let cli = Cli::parse_args();
+    // Tools that are not the broker: no configuration, no logging.
+    match &cli.command {
+        Some(Command::Passwd(args)) => return cli::passwd::run(args),
+        Some(Command::Completions(args)) => return cli::completions::run(args),
+        _ => {}
+    }
     let loaded = match cli::resolve(&cli) {
         Ok(loaded) => loaded,
         Err(e) => {

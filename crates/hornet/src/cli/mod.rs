@@ -6,8 +6,9 @@
 //! which override it as they do for `mosquitto`.
 //!
 //! `hornet` with no subcommand serves, exactly like `hornet serve`; the
-//! options work in both places. Other subcommands (`pub`, `sub`, `passwd`,
-//! `check-config`) will join [`Command`].
+//! options work in both places. Other subcommands each have their file:
+//! [`passwd`] (`hornet passwd`, like `mosquitto_passwd`) and
+//! [`completions`] (shell completion scripts).
 
 use std::path::{Path, PathBuf};
 
@@ -15,12 +16,21 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::{self, ConfigError, Loaded};
 
+pub mod completions;
+pub mod passwd;
+
 const EXAMPLES: &str = "\
 Examples:
   hornet                                          serve on port 1883 with the defaults
   hornet -c /etc/hornet/hornet.toml               serve with a Hornet configuration file
   hornet -c /etc/mosquitto/mosquitto.conf -v      reuse a Mosquitto configuration, log packets
   hornet -p 1884                                  serve on port 1884
+  hornet sub -t 'demo/#' -v                       print every message under demo/
+  hornet pub -t demo/x -m hello                   publish one message
+  hornet passwd -c /etc/hornet/passwd alice       create a password file with user alice
+  hornet check-config /etc/mosquitto/mosquitto.conf  check a configuration without serving
+  hornet completions bash > ~/.local/share/bash-completion/completions/hornet
+                                                  tab completion for bash (or zsh, fish, ...)
 
 By default anonymous clients may connect only from this machine (127.0.0.1 and ::1).
 To let anonymous clients connect from the network, set `allow_anonymous = true`
@@ -44,6 +54,10 @@ pub enum Command {
     /// Run the broker (the default when no subcommand is given).
     #[command(after_help = EXAMPLES)]
     Serve(ServeArgs),
+    /// Add, change or delete users of a password file (like mosquitto_passwd).
+    Passwd(passwd::PasswdArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(completions::CompletionsArgs),
 }
 
 /// Options of the broker, usable as `hornet [OPTIONS]` or `hornet serve [OPTIONS]`.
@@ -66,14 +80,21 @@ impl Cli {
     /// Parses the process arguments; on `--help`, `--version` or a usage
     /// error, prints and exits as clap does.
     pub fn parse_args() -> Cli {
-        Cli::parse()
+        Cli::try_parse().unwrap_or_else(|e| {
+            // mosquitto_passwd exits 1 on a usage error; clap would say 2.
+            if e.use_stderr() && passwd::invoked(std::env::args_os()) {
+                let _ = e.print();
+                std::process::exit(1);
+            }
+            e.exit()
+        })
     }
 
     /// Options given after `serve` win over those given before it.
     fn serve_args(&self) -> Option<&ServeArgs> {
         match &self.command {
             Some(Command::Serve(args)) => Some(args),
-            None => None,
+            _ => None,
         }
     }
 
