@@ -226,6 +226,46 @@ mod tests {
     }
 
     #[test]
+    fn passwd_and_completions_subcommands() {
+        let cli = parse(&["hornet", "passwd", "-c", "-H", "argon2id", "f", "alice"]);
+        let Some(Command::Passwd(args)) = &cli.command else {
+            panic!("{cli:?}");
+        };
+        assert!(args.create && !args.batch);
+        assert_eq!(args.hash, passwd::HashKind::Argon2id);
+        assert_eq!(args.file, Path::new("f"));
+        assert_eq!(args.username.as_deref(), Some("alice"));
+        // Not a serving command: no config, no port.
+        assert_eq!(cli.config_path(), None);
+        let cli = parse(&["hornet", "completions", "zsh"]);
+        assert!(matches!(
+            cli.command,
+            Some(Command::Completions(completions::CompletionsArgs {
+                shell: clap_complete::Shell::Zsh
+            }))
+        ));
+        assert!(Cli::try_parse_from(["hornet", "completions", "tcsh"]).is_err());
+    }
+
+    #[test]
+    fn help_lists_every_subcommand_with_an_example() {
+        let help = Cli::command().render_long_help().to_string();
+        for sub in Cli::command().get_subcommands() {
+            let name = sub.get_name();
+            assert!(
+                help.contains(&format!("  {name} ")),
+                "{name} not listed:\n{help}"
+            );
+            if name != "help" {
+                assert!(
+                    help.contains(&format!("hornet {name}")) || name == "serve",
+                    "no example for {name}:\n{help}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn port_replaces_the_first_listener() {
         let cli = parse(&["hornet", "-p", "1884"]);
         let loaded = resolve(&cli).unwrap();

@@ -193,6 +193,9 @@ pub fn check_user_name(user: &str) -> Result<(), &'static str> {
         Err("Username must not contain the ':' character.")
     } else if user.chars().any(char::is_control) {
         Err("Username must not contain control characters.")
+    } else if user.trim_start().starts_with('#') {
+        // Its line would read as a comment.
+        Err("Username must not start with the '#' character.")
     } else {
         Ok(())
     }
@@ -299,6 +302,11 @@ mod tests {
             Err("Username must not contain the ':' character.")
         );
         assert_eq!(check_user_name(""), Err("Username must not be empty."));
+        assert_eq!(
+            check_user_name(" #root"),
+            Err("Username must not start with the '#' character.")
+        );
+        assert!(check_user_name("a#b").is_ok());
         assert_eq!(
             check_user_name("a\nb"),
             Err("Username must not contain control characters.")
