@@ -215,7 +215,8 @@ fn file_written_by_mosquitto_passwd_is_accepted_by_hornet() {
 }
 
 /// A new file is private (mode 0600): the hashes are not for every user
-/// of the machine. An existing file keeps its mode.
+/// of the machine. An existing file keeps its mode (a world-readable one
+/// with a warning).
 #[cfg(unix)]
 #[test]
 fn new_file_is_mode_0600_and_edits_keep_the_mode() {
@@ -228,6 +229,13 @@ fn new_file_is_mode_0600_and_edits_keep_the_mode() {
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).unwrap();
     hornet_passwd_ok(&["-b", f, "bob", "pw"]);
     assert_eq!(mode(), 0o640);
+    // A file every user can read is kept so (Mosquitto may need it), with
+    // a warning.
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let r = hornet_passwd(&["-b", f, "carol", "pw"], "");
+    assert!(r.status.success(), "{}", r.stderr);
+    assert!(r.stderr.contains("readable by every user"), "{}", r.stderr);
+    assert_eq!(mode(), 0o644);
 }
 
 // ---- the interactive path, compared with mosquitto_passwd ----

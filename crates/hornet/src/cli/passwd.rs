@@ -420,6 +420,18 @@ fn write_file(file: &Path, text: &str) -> Result<(), Failure> {
         let _ = std::fs::remove_file(&temp);
         return Err(cannot(e));
     }
+    #[cfg(unix)]
+    if let Some(m) = &existing {
+        use std::os::unix::fs::MetadataExt as _;
+        if m.mode() & 0o004 != 0 {
+            eprintln!(
+                "Warning: {} is readable by every user of this machine (mode {:o}); \
+                 `chmod 600` it, or `chmod 640` with the broker's group.",
+                file.display(),
+                m.mode() & 0o777
+            );
+        }
+    }
     // The rename is durable once the directory is synced.
     if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
         if let Ok(dir) = std::fs::File::open(dir) {
