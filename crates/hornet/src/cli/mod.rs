@@ -28,7 +28,8 @@ Examples:
   hornet sub -t 'demo/#' -v                       print every message under demo/
   hornet pub -t demo/x -m hello                   publish one message
   hornet passwd -c /etc/hornet/passwd alice       create a password file with user alice
-  hornet check-config /etc/mosquitto/mosquitto.conf  check a configuration without serving
+  hornet check-config /etc/mosquitto/mosquitto.conf
+                                                  check a configuration without serving
   hornet completions bash > ~/.local/share/bash-completion/completions/hornet
                                                   tab completion for bash (or zsh, fish, ...)
 

@@ -42,13 +42,13 @@ hornet passwd [-H HASH] [-I ITERATIONS] [-c | -D] FILE USERNAME
 
 const EXAMPLES: &str = "\
 Examples:
-  hornet passwd -c /etc/hornet/passwd alice      create the file with user alice (asks for the password)
-  hornet passwd /etc/hornet/passwd bob           add bob, or change his password
-  hornet passwd -b /etc/hornet/passwd bob s3cret add or change bob without a prompt (for scripts)
-  hornet passwd -D /etc/hornet/passwd bob        delete bob
-  hornet passwd -U /etc/hornet/passwd            hash a file of plain-text user:password lines
-  hornet passwd -I 210000 /etc/hornet/passwd bob more PBKDF2 iterations (slower to guess)
-  hornet passwd -H scram-sha-256 passwd carol    carol may also log in with SCRAM-SHA-256 (MQTT 5, Hornet only)
+  hornet passwd -c /etc/hornet/passwd alice       create the file with user alice (asks for the password)
+  hornet passwd /etc/hornet/passwd bob            add bob, or change his password
+  hornet passwd -b /etc/hornet/passwd bob s3cret  the same without a prompt (for scripts)
+  hornet passwd -D /etc/hornet/passwd bob         delete bob
+  hornet passwd -U /etc/hornet/passwd             hash a file of plain-text user:password lines
+  hornet passwd -I 210000 /etc/hornet/passwd bob  more PBKDF2 iterations: slower to guess
+  hornet passwd -H scram-sha-256 passwd carol     carol may also use SCRAM-SHA-256 (MQTT 5; Hornet only)
 
 Then turn the file on: `password_file /etc/hornet/passwd` in mosquitto.conf, or
 `password_file = \"/etc/hornet/passwd\"` in hornet.toml (see docs/security.md), and send the
