@@ -9,13 +9,16 @@
 //!   its errors and exit codes, each compared with `mosquitto_passwd` run
 //!   on the same input.
 //! - `-D`, `-U`, `-H argon2id`, `-H scram-sha-256`, `-I`: the file as
-//!   written and the broker accepting the users.
+//!   written and the broker accepting the users (a SCRAM user through the
+//!   whole SCRAM-SHA-256 exchange, with Hornet's codec client).
 //! - `hornet completions bash` and the help texts.
 //!
 //! Needs `mosquitto`, `mosquitto_passwd` and `mosquitto_pub` (Debian
 //! packages mosquitto and mosquitto-clients, installed by `.ci/run`). Every
 //! wait is bounded by `common::TIMEOUT`; nothing sleeps.
 
+#[path = "support/codec_client.rs"]
+mod codec_client;
 mod common;
 #[path = "support/process.rs"]
 mod process;
@@ -446,6 +449,67 @@ fn argon2id_and_scram_lines_are_accepted_by_hornet() {
     let broker = hornet_with(&file);
     assert_login(broker.port(), "erin", "erin-pw");
     assert_login(broker.port(), "frank", "frank-pw");
+}
+
+/// A user made with `-H scram-sha-256` logs in with SCRAM-SHA-256
+/// enhanced authentication (MQTT 5 §4.12): AUTH 0x18 server-first, the
+/// client's proof, CONNACK 0x00 with the server signature, which the
+/// client verifies; a wrong password fails with 0x86.
+#[test]
+fn scram_user_logs_in_with_enhanced_authentication() {
+    use bytes::Bytes;
+    use hornet_auth::scram::{random_nonce, ScramClient};
+    use hornet_codec::{Auth, Connect, Packet, Properties, Property, Protocol, ReasonCode};
+    if hornet_only() {
+        return;
+    }
+    let (_dir, file) = temp_file();
+    let f = path_str(&file);
+    hornet_passwd_ok(&["-c", "-H", "scram-sha-256", "-b", f, "gina", "gina-pw"]);
+    let broker = hornet_with(&file);
+    let method = "SCRAM-SHA-256";
+    let scram_login = |password: &str| -> (ReasonCode, bool) {
+        let mut client = ScramClient::new("gina", password.as_bytes(), &random_nonce().unwrap());
+        let mut connect = Connect::new(Protocol::V5, "gina-scram");
+        connect
+            .properties
+            .push(Property::AuthenticationMethod(method.into()));
+        connect
+            .properties
+            .push(Property::AuthenticationData(Bytes::from(
+                client.client_first().into_bytes(),
+            )));
+        let mut raw = codec_client::Raw::connect_to(broker.addr(), connect);
+        let server_first = match raw.recv() {
+            Some(Packet::Auth(a)) => {
+                assert_eq!(a.reason_code, ReasonCode::ContinueAuthentication);
+                a.properties.authentication_data().cloned().unwrap()
+            }
+            other => panic!("expected AUTH, got {other:?}"),
+        };
+        let client_final = client.client_final(&server_first).unwrap();
+        let mut properties = Properties::new();
+        properties.push(Property::AuthenticationMethod(method.into()));
+        properties.push(Property::AuthenticationData(Bytes::from(
+            client_final.into_bytes(),
+        )));
+        raw.send(Packet::Auth(Auth {
+            reason_code: ReasonCode::ContinueAuthentication,
+            properties,
+        }));
+        match raw.recv() {
+            Some(Packet::ConnAck(ack)) => {
+                let verified = ack
+                    .properties
+                    .authentication_data()
+                    .is_some_and(|data| client.verify_server_final(data).is_ok());
+                (ack.reason_code, verified)
+            }
+            other => panic!("expected CONNACK, got {other:?}"),
+        }
+    };
+    assert_eq!(scram_login("gina-pw"), (ReasonCode::Success, true));
+    assert_eq!(scram_login("wrong").0, ReasonCode::BadUserNameOrPassword);
 }
 
 /// A line `hornet passwd` does not understand stops it: the file is not
