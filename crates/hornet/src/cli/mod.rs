@@ -9,6 +9,8 @@
 //! options work in both places. Other subcommands (`pub`, `sub`, `passwd`,
 //! `check-config`) will join [`Command`].
 
+pub mod check_config;
+
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
@@ -44,6 +46,11 @@ pub enum Command {
     /// Run the broker (the default when no subcommand is given).
     #[command(after_help = EXAMPLES)]
     Serve(ServeArgs),
+    /// Check a configuration file (TOML or mosquitto.conf) without starting
+    /// the broker: print the effective settings and every ignored key; exit
+    /// 3 with `file:line: reason` on errors.
+    #[command(name = "check-config", after_help = check_config::EXAMPLES)]
+    CheckConfig(check_config::CheckConfigArgs),
 }
 
 /// Options of the broker, usable as `hornet [OPTIONS]` or `hornet serve [OPTIONS]`.
@@ -73,7 +80,7 @@ impl Cli {
     fn serve_args(&self) -> Option<&ServeArgs> {
         match &self.command {
             Some(Command::Serve(args)) => Some(args),
-            None => None,
+            _ => None,
         }
     }
 

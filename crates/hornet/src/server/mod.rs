@@ -197,6 +197,22 @@ pub fn settings_from(config: &Config) -> Settings {
     }
 }
 
+/// A TLS listener's mode in words (versions, client certificates), as the
+/// banner and `hornet check-config` show it.
+pub fn describe_tls(tls: &crate::config::Tls) -> String {
+    tls::describe(tls)
+}
+
+/// Loads a TLS listener's certificate, key and CA files exactly as the
+/// listener would at start, without binding anything; the error names the
+/// file and the reason (`hornet check-config`).
+pub fn check_tls(
+    tls: &crate::config::Tls,
+    kind: crate::config::ListenerKind,
+) -> Result<(), String> {
+    tls::build(tls, kind).map(drop)
+}
+
 /// A running broker: its listeners, connections and ticker.
 pub struct Server {
     addrs: Vec<SocketAddr>,
