@@ -69,6 +69,9 @@ pub(crate) struct Shared {
     password_checks: password::Queue,
     /// The store writer, when persistence is on.
     durability: OnceLock<store::Durability>,
+    /// Refusals the shell decides that were already explained by a hint
+    /// (`listener::Hint` bits).
+    pub(crate) hints: std::sync::atomic::AtomicU32,
 }
 
 /// A panic while holding a lock is a bug; keep serving the others.
@@ -308,6 +311,7 @@ impl Server {
             connection_messages: config.log.connection_messages,
             password_checks,
             durability: OnceLock::new(),
+            hints: Default::default(),
         });
         if let Some(st) = store {
             let interval = Duration::from_millis(persistence.fsync_interval_ms.max(1));
