@@ -386,3 +386,37 @@ fn the_first_dropped_message_names_max_queued_messages_once() {
     );
     assert_eq!(hornet.count("hint: "), 1, "{:?}", hornet.seen);
 }
+
+#[test]
+fn max_connections_refusals_name_the_setting_once() {
+    if common::hornet_only() {
+        return;
+    }
+    let (_dir, path) = conf("max_connections 1\n");
+    let mut hornet = Hornet::start(&["-c", &path]);
+    let addr: SocketAddr = ([127, 0, 0, 1], hornet.port).into();
+    let mut first = Raw::connect_to(addr, connect_packet(Protocol::V3_1_1, "first", 60));
+    assert!(matches!(first.recv(), Some(Packet::ConnAck(_))));
+    for _ in 0..2 {
+        // Closed at once, before any CONNACK.
+        let mut over = Raw::connect_to(addr, connect_packet(Protocol::V3_1_1, "over", 60));
+        assert_eq!(over.recv(), None, "refused by max_connections");
+    }
+    let hint = hornet.expect(&["hint: max_connections (currently 1)"]);
+    assert!(
+        hint.contains("`max_connections 100000` before any `listener` line in mosquitto.conf"),
+        "{hint}"
+    );
+    // The sentinel: the first client leaves after both refusals were logged.
+    first.send(Packet::Disconnect(hornet_codec::Disconnect::new(
+        ReasonCode::Success,
+    )));
+    hornet.expect(&["Client first disconnected."]);
+    assert_eq!(
+        hornet.count("denied: max_connections (1) reached"),
+        2,
+        "{:?}",
+        hornet.seen
+    );
+    assert_eq!(hornet.count("hint: "), 1, "{:?}", hornet.seen);
+}
