@@ -62,8 +62,12 @@ impl Outcome {
 }
 
 fn check(file: &Path) -> Outcome {
+    run(file, &[])
+}
+
+fn run(file: &Path, extra: &[&str]) -> Outcome {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_hornet"));
-    cmd.arg("check-config").arg(file);
+    cmd.arg("check-config").arg(file).args(extra);
     let mut proc = Proc::spawn("hornet check-config", &mut cmd, "cargo build -p hornet");
     let status = proc.wait_exit(RUN);
     let mut stdout = Vec::new();
@@ -342,4 +346,48 @@ fn check_config_binds_no_port() {
     let client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     let (_, from) = taken.accept().unwrap();
     assert_eq!(from, client.local_addr().unwrap());
+}
+
+#[test]
+fn format_toml_migrates_a_mosquitto_conf() {
+    if common::hornet_only() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mosquitto.conf");
+    std::fs::write(
+        &path,
+        "listener 1884 127.0.0.1\nallow_anonymous true\nmax_queued_messages 10\n\
+         autosave_interval 1800\nlistener 8083\nprotocol websockets\n",
+    )
+    .unwrap();
+    let out = run(&path, &["--format", "toml"]);
+    assert_eq!(out.code, Some(0), "{}", out.all());
+    let text = out.stdout.join("\n");
+    assert!(text.contains("max_queued_messages = 10"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "# {}:4: ignoring \"autosave_interval\"",
+            path.display()
+        )),
+        "{text}"
+    );
+    // The TOML is a valid Hornet configuration with the same settings.
+    let toml = dir.path().join("hornet.toml");
+    std::fs::write(&toml, &text).unwrap();
+    let again = check(&toml);
+    assert_eq!(again.code, Some(0), "{}", again.all());
+    again.stdout_line(&[
+        "1. MQTT listener on 127.0.0.1:1884",
+        "anonymous clients from anywhere",
+    ]);
+    again.stdout_line(&[
+        "2. MQTT over WebSocket (ws) listener",
+        "port 8083, path /mqtt",
+    ]);
+    assert_eq!(
+        again.setting("max_queued_messages"),
+        ("10".into(), "set".into())
+    );
+    again.stdout_line(&["Ignored keys: none."]);
 }

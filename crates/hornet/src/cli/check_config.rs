@@ -28,6 +28,7 @@ pub const EXAMPLES: &str = "\
 Examples:
   hornet check-config /etc/hornet/hornet.toml
   hornet check-config /etc/mosquitto/mosquitto.conf    what Hornet would run, and what it ignores
+  hornet check-config mosquitto.conf --format toml > hornet.toml    migrate to Hornet's format
 
 Exit status: 0 when Hornet would start with the file (ignored keys are
 listed but allowed), 3 when it would not (each error as FILE:LINE: reason
@@ -43,6 +44,20 @@ pub struct CheckConfigArgs {
     /// (e.g. mosquitto.conf) is read as a Mosquitto configuration.
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
+    /// `text` (default): the effective settings in words and the ignored
+    /// keys; `toml`: the effective configuration as a hornet.toml (to
+    /// migrate from mosquitto.conf), ignored keys as `#` comments.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// What `check-config` prints on success.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// The report in words.
+    Text,
+    /// The effective configuration as Hornet TOML.
+    Toml,
 }
 
 /// What checking a configuration found.
@@ -371,6 +386,17 @@ pub fn render(report: &Report) -> String {
 /// Runs `hornet check-config`: the report on stdout, errors on stderr.
 pub fn run(args: &CheckConfigArgs) -> ExitCode {
     let report = check(&args.file);
+    if let (Format::Toml, Some(config), true) = (args.format, &report.config, report.is_valid()) {
+        let mut out = super::effective_toml::render(config);
+        if !report.warnings.is_empty() {
+            out.push_str("\n# Ignored keys and warnings:\n");
+            for w in &report.warnings {
+                out.push_str(&format!("# {w}\n"));
+            }
+        }
+        let _ = std::io::stdout().write_all(out.as_bytes());
+        return ExitCode::SUCCESS;
+    }
     let _ = std::io::stdout().write_all(render(&report).as_bytes());
     if report.is_valid() {
         println!(

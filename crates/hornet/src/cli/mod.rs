@@ -10,6 +10,7 @@
 //! `check-config`) will join [`Command`].
 
 pub mod check_config;
+pub mod effective_toml;
 
 use std::path::{Path, PathBuf};
 
