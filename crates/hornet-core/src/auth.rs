@@ -407,6 +407,8 @@ impl Broker {
             self.fail_active(now, id, ReasonCode::NotAuthorized, &why);
         } else {
             tracing::warn!("Client {name} refused: {method} authentication failed: {why}.");
+            self.hints
+                .give(crate::hints::Hint::BadPassword, &self.settings);
             self.refuse(id, reason, Some("authentication failed"));
         }
     }

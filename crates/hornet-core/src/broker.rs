@@ -272,6 +272,8 @@ pub struct Broker {
     /// Decides topic access (see `authorize`).
     pub(crate) authorizer: Option<std::sync::Arc<dyn crate::authorize::Authorizer>>,
     pub(crate) stats: Stats,
+    /// Causes of refusals and drops already explained by a hint (see `hints`).
+    pub(crate) hints: crate::hints::Hints,
     pub(crate) sys: SysState,
     pub(crate) started: Instant,
     /// Connections past CONNECT.
@@ -321,6 +323,7 @@ impl Broker {
             flapping: Default::default(),
             flapping_pruned: now,
             stats: Stats::default(),
+            hints: Default::default(),
             started: now,
             active_clients: 0,
             // Fixed seeds: the order sessions are served in is the same on
@@ -564,6 +567,8 @@ impl Broker {
                 );
                 if matches!(error, DecodeError::PacketTooLarge { .. }) {
                     self.stats.packets_too_large += 1;
+                    self.hints
+                        .give(crate::hints::Hint::PacketTooLarge, &self.settings);
                 }
                 let answer = match error {
                     // [MQTT-3.1.2-2]: CONNACK 0x01 (3.x) / 0x84 (5.0), then close.
@@ -591,6 +596,10 @@ impl Broker {
                 }
                 let rule = error.to_string();
                 self.protocol_violation(now, id, reason, &rule);
+                if matches!(error, DecodeError::PacketTooLarge { .. }) {
+                    self.hints
+                        .give(crate::hints::Hint::PacketTooLarge, &self.settings);
+                }
             }
         }
     }
@@ -701,6 +710,8 @@ impl Broker {
                         conn.name(),
                         will.topic
                     );
+                    self.hints
+                        .give(crate::hints::Hint::AclDenied, &self.settings);
                 }
                 verdict.is_ok()
             });

@@ -62,6 +62,8 @@ impl Broker {
             };
             if let Some((reason, text)) = code {
                 tracing::info!("Client from {peer} refused: {text}.");
+                self.hints
+                    .give(crate::hints::Hint::WillRefused, &self.settings);
                 return self.refuse(id, reason, Some(text));
             }
         }
@@ -79,6 +81,8 @@ impl Broker {
                 client_id.len(),
                 self.settings.max_client_id_length
             );
+            self.hints
+                .give(crate::hints::Hint::ClientIdTooLong, &self.settings);
             let text = "client id too long";
             return self.refuse(id, ReasonCode::ClientIdentifierNotValid, Some(text));
         }
@@ -112,6 +116,8 @@ impl Broker {
                     "Client {client_id} from {peer} refused: keep-alive {} is over max_keepalive {max_ka}.",
                     connect.keep_alive
                 );
+                self.hints
+                    .give(crate::hints::Hint::KeepAliveTooLong, &self.settings);
                 return self.refuse(id, ReasonCode::ClientIdentifierNotValid, None);
             }
         }
@@ -153,12 +159,16 @@ impl Broker {
                     "Client {client_id} from {peer} refused: bad user name or password for user '{}'.",
                     connect.username.as_deref().unwrap_or_default()
                 );
+                self.hints
+                    .give(crate::hints::Hint::BadPassword, &self.settings);
                 let text = "bad user name or password";
                 return self.refuse(id, ReasonCode::BadUserNameOrPassword, Some(text));
             }
             None => {
                 if let Err(reason) = self.admit(&connect, peer, anonymous) {
                     tracing::warn!("Client {client_id} from {peer} refused: {reason}",);
+                    self.hints
+                        .give(crate::hints::Hint::Anonymous, &self.settings);
                     let text = "anonymous access is not allowed from this address";
                     return self.refuse(id, ReasonCode::NotAuthorized, Some(text));
                 }
@@ -193,6 +203,8 @@ impl Broker {
                     crate::authorize::user_label(username.as_deref()),
                     will.topic
                 );
+                self.hints
+                    .give(crate::hints::Hint::AclDenied, &self.settings);
                 let text = "not authorized to publish the will";
                 return self.refuse(id, ReasonCode::NotAuthorized, Some(text));
             }
@@ -394,6 +406,8 @@ impl Broker {
             "Client from {} sent to another server ({reference}): server_reference is set.",
             conn.info.peer
         );
+        self.hints
+            .give(crate::hints::Hint::ServerReference, &self.settings);
         if !conn.protocol.is_v5() {
             return self.refuse(id, ReasonCode::ServerUnavailable, None);
         }

@@ -25,6 +25,7 @@ mod auth;
 mod authorize;
 mod broker;
 mod connect;
+mod hints;
 mod limits;
 mod logfmt;
 pub mod persist;

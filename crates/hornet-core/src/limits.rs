@@ -143,6 +143,8 @@ impl Broker {
                          until it is back under the rate (publish_rate_action throttle).",
                         conn.name()
                     );
+                    self.hints
+                        .give(crate::hints::Hint::PublishRate, &self.settings);
                 }
                 true
             }
@@ -150,6 +152,8 @@ impl Broker {
                 self.stats.rate_disconnects += 1;
                 let rule = format!("publishes faster than {what} (publish_rate_action disconnect)");
                 tracing::warn!("Client {} {rule}; disconnecting (0x96).", conn.name());
+                self.hints
+                    .give(crate::hints::Hint::PublishRate, &self.settings);
                 if conn.protocol.is_v5() {
                     let mut d = Disconnect::new(ReasonCode::MessageRateTooHigh);
                     d.properties
@@ -206,6 +210,8 @@ impl Broker {
                      flapping for another {}s (flapping_ban).",
                     until.saturating_duration_since(now).as_secs()
                 );
+                self.hints
+                    .give(crate::hints::Hint::Flapping, &self.settings);
                 return Err(());
             }
             entry.banned_until = None;
@@ -230,6 +236,8 @@ impl Broker {
             window.as_secs(),
             ban.as_secs()
         );
+        self.hints
+            .give(crate::hints::Hint::Flapping, &self.settings);
         Err(())
     }
 

@@ -120,6 +120,8 @@ impl Broker {
         // be told, so it is disconnected rather than silently dropped.
         if let Some(over) = crate::limits::topic_over_limits(&self.settings, &publish.topic) {
             self.stats.limit_topic += 1;
+            self.hints
+                .give(crate::hints::Hint::TopicLimits, &self.settings);
             let conn = &self.conns[&id];
             let topic: String = publish.topic.chars().take(64).collect();
             if !conn.protocol.is_v5() {
@@ -169,6 +171,8 @@ impl Broker {
                 crate::authorize::user_label(conn.username.as_deref()),
                 publish.topic
             );
+            self.hints
+                .give(crate::hints::Hint::AclDenied, &self.settings);
         }
         // MQTT 5 acks say 0x10 when nobody was subscribed, as Mosquitto
         // does; 3.x acks carry no reason code.
@@ -422,6 +426,8 @@ impl Broker {
                     session.client_id,
                     crate::authorize::user_label(session.username.as_deref()),
                 );
+                self.hints
+                    .give(crate::hints::Hint::AclDenied, &self.settings);
                 return;
             }
         }
@@ -438,7 +444,19 @@ impl Broker {
         };
         let Some(conn_id) = session.conn else {
             if msg.qos == QoS::AtMostOnce && !self.settings.queue_qos0_messages {
-                return; // Mosquitto's default: QoS 0 is not kept for offline clients
+                // Mosquitto's default: QoS 0 is not kept for offline clients.
+                if self.hints.first(crate::hints::Hint::Qos0NotQueued) {
+                    tracing::info!(
+                        "A QoS 0 message on '{}' was not kept for {}, which is offline.",
+                        msg.topic,
+                        session.client_id
+                    );
+                    tracing::info!(
+                        "hint: {}",
+                        crate::hints::Hint::Qos0NotQueued.text(&self.settings)
+                    );
+                }
+                return;
             }
             self.enqueue(key, msg);
             return;
@@ -455,6 +473,8 @@ impl Broker {
                 msg.topic,
                 conn.name()
             );
+            self.hints
+                .give(crate::hints::Hint::OverClientMaximum, &self.settings);
             return;
         }
         let window = usize::from(
@@ -515,6 +535,8 @@ impl Broker {
                     max_bytes.to_string()
                 },
             );
+            self.hints
+                .give(crate::hints::Hint::QueueFull, &self.settings);
         }
     }
 
@@ -568,6 +590,8 @@ impl Broker {
                             p.topic,
                             conn.name()
                         );
+                        self.hints
+                            .give(crate::hints::Hint::MessageExpired, &self.settings);
                         continue;
                     }
                     p.dup = true;
@@ -608,6 +632,8 @@ impl Broker {
                     msg.topic,
                     conn.name()
                 );
+                self.hints
+                    .give(crate::hints::Hint::MessageExpired, &self.settings);
                 continue;
             }
             let mid = msg.mid;

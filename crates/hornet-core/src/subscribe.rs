@@ -75,6 +75,8 @@ impl Broker {
                     "Refused SUBSCRIBE from {name} to a filter starting '{}': {over}.",
                     f.filter.chars().take(64).collect::<String>()
                 );
+                self.hints
+                    .give(crate::hints::Hint::TopicLimits, &self.settings);
                 why = "topic filter over the broker's limits";
                 codes.push(ReasonCode::TopicFilterInvalid);
                 continue;
@@ -90,6 +92,8 @@ impl Broker {
                     f.filter,
                     session.subscriptions.len()
                 );
+                self.hints
+                    .give(crate::hints::Hint::Subscriptions, &self.settings);
                 why = "subscription quota exceeded";
                 codes.push(ReasonCode::QuotaExceeded);
                 continue;
@@ -115,6 +119,8 @@ impl Broker {
                     crate::authorize::user_label(username.as_deref()),
                     f.filter
                 );
+                self.hints
+                    .give(crate::hints::Hint::AclDenied, &self.settings);
                 why = "not authorized";
                 codes.push(ReasonCode::NotAuthorized);
                 continue;

@@ -46,6 +46,8 @@ impl Broker {
                         conn.info.listener_port,
                         self.settings.connect_timeout
                     );
+                    self.hints
+                        .give(crate::hints::Hint::ConnectTimeout, &self.settings);
                     self.conns.remove(&id);
                     self.out.close(id);
                 }

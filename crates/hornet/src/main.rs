@@ -1,6 +1,6 @@
 //! The `hornet` binary: `hornet [serve] [-c FILE] [-p PORT] [-v]`, and the
-//! tools `hornet passwd` and `hornet completions`, which run before (and
-//! without) any broker configuration or logging.
+//! tools `hornet check-config`, `hornet passwd` and `hornet completions`,
+//! which run before (and without) binding or broker logging.
 //!
 //! Reads the configuration (native TOML or a Mosquitto `.conf`), sets up
 //! logging in Mosquitto's words, prints the startup banner and serves until
@@ -9,14 +9,16 @@
 use std::process::ExitCode;
 
 use hornet::cli::{self, Cli, Command};
-use hornet::config::{self, AllowAnonymous, Config, ListenerKind};
+use hornet::config::{self, Config};
+use hornet::describe::{AclCounts, UserCounts};
 use hornet::server::Server;
 use hornet_auth::PasswordFile;
 
 fn main() -> ExitCode {
     let cli = Cli::parse_args();
-    // Tools that are not the broker: no configuration, no logging.
+    // Tools that are not the broker: nothing bound, no broker logging.
     match &cli.command {
+        Some(Command::CheckConfig(args)) => return cli::check_config::run(args),
         Some(Command::Passwd(args)) => return cli::passwd::run(args),
         Some(Command::Completions(args)) => return cli::completions::run(args),
         _ => {}
@@ -29,8 +31,7 @@ fn main() -> ExitCode {
         }
     };
     let mut config = loaded.config;
-    // The binary keeps state on disk unless told not to (`persistence false`).
-    config.persistence.enabled.get_or_insert(true);
+    config.apply_binary_defaults();
     let users = match config
         .password_file
         .as_deref()
@@ -44,10 +45,17 @@ fn main() -> ExitCode {
         None => None,
     };
     // A bad acl_file is a configuration error too (the server reads it).
-    if let Some(Err(e)) = config.acl_file.as_deref().map(config::load_acl_file) {
-        eprintln!("hornet: configuration error: {e}");
-        return ExitCode::from(3);
-    }
+    let acl = match config.acl_file.as_deref().map(config::load_acl_file) {
+        Some(Ok(acl)) => Some(AclCounts {
+            rules: acl.len(),
+            users: acl.users(),
+        }),
+        Some(Err(e)) => {
+            eprintln!("hornet: configuration error: {e}");
+            return ExitCode::from(3);
+        }
+        None => None,
+    };
     init_logging(config.log.verbose);
     raise_open_files_limit();
     for warning in &loaded.warnings {
@@ -63,11 +71,14 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(serve(config, users))
+    runtime.block_on(serve(config, users, acl))
 }
 
-async fn serve(config: Config, users: Option<PasswordFile>) -> ExitCode {
-    let user_counts = users.as_ref().map(|u| (u.len(), u.scram_len()));
+async fn serve(config: Config, users: Option<PasswordFile>, acl: Option<AclCounts>) -> ExitCode {
+    let user_counts = users.as_ref().map(|u| UserCounts {
+        users: u.len(),
+        scram: u.scram_len(),
+    });
     let server = match Server::start_with(&config, users).await {
         Ok(server) => server,
         Err(e) => {
@@ -81,7 +92,7 @@ async fn serve(config: Config, users: Option<PasswordFile>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    banner(&config, &server, user_counts);
+    hornet::banner::log(&config, &server, user_counts, acl);
     let server = std::sync::Arc::new(server);
     reload_on_sighup(server.clone());
     let started = std::time::Instant::now();
@@ -116,118 +127,6 @@ fn init_logging(verbose: bool) {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-}
-
-/// Says what is served where, who may connect and where state lives.
-fn banner(config: &Config, server: &Server, users: Option<(usize, usize)>) {
-    tracing::info!("hornet version {} starting", env!("CARGO_PKG_VERSION"));
-    match &config.source {
-        Some(path) => tracing::info!("Config loaded from {}.", path.display()),
-        None => tracing::info!("Using default config (no -c file given)."),
-    }
-    let auth = anonymous_policy(config.allow_anonymous);
-    match (&config.password_file, users) {
-        (Some(path), Some((users, scram))) => tracing::info!(
-            "Authentication: password_file {} with {users} users ({scram} with SCRAM-SHA-256 \
-             credentials); user names and passwords are checked, enhanced authentication \
-             offers SCRAM-SHA-256.",
-            path.display()
-        ),
-        _ => tracing::info!(
-            "Authentication: no password_file, so user names are not checked (clients with one \
-             count as anonymous) and enhanced authentication is not offered."
-        ),
-    }
-    match &config.acl_file {
-        Some(path) => tracing::info!(
-            "Authorization: acl_file {} (topic access is checked on SUBSCRIBE, PUBLISH and \
-             every delivery; SIGHUP reloads it and the password_file).",
-            path.display()
-        ),
-        None => tracing::info!("Authorization: no acl_file, so every client may use every topic."),
-    }
-    for (listener, stats) in config.listeners.iter().zip(server.listener_stats()) {
-        let addr = stats.addr;
-        let what = if addr.ip().is_unspecified() && addr.is_ipv6() {
-            format!("all interfaces, IPv4 and IPv6, port {}", addr.port())
-        } else if addr.ip().is_unspecified() {
-            format!("all IPv4 interfaces, port {}", addr.port())
-        } else {
-            addr.to_string()
-        };
-        let kind = match stats.kind {
-            ListenerKind::Tcp => "MQTT",
-            ListenerKind::Tls => "MQTT over TLS (tls)",
-            ListenerKind::Ws => "MQTT over WebSocket (ws)",
-            ListenerKind::Wss => "MQTT over secure WebSocket (wss)",
-        };
-        let what = match &stats.path {
-            Some(path) => format!("{what}, path {path}"),
-            None => what,
-        };
-        let tls = stats.tls.map(|t| format!(" [{t}]")).unwrap_or_default();
-        let anonymous = listener
-            .allow_anonymous
-            .map(anonymous_policy)
-            .unwrap_or(auth);
-        let mut limits = Vec::new();
-        if let Some(n) = listener.max_connections {
-            limits.push(format!("max_connections {n}"));
-        }
-        if let Some(n) = listener.max_connection_rate {
-            limits.push(format!("max_connection_rate {n}/s"));
-        }
-        let limits = if limits.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", limits.join(", "))
-        };
-        tracing::info!("Opening {kind} listener on {what}{tls}{limits}: {anonymous}.");
-    }
-    if let Some(addr) = server.admin_addr() {
-        let access = if config.admin.has_credentials() {
-            "credentials required"
-        } else {
-            "no credentials: loopback only"
-        };
-        tracing::info!("Admin API, /metrics and dashboard on http://{addr}/ ({access}).");
-    }
-    let p = &config.persistence;
-    if p.enabled == Some(true) {
-        let when = match p.fsync {
-            config::FsyncMode::Fsync => {
-                "acknowledgements of QoS 1/2 messages wait for fsync (group commit)".to_string()
-            }
-            config::FsyncMode::Interval => format!(
-                "acknowledgements do not wait; fsync at most every {} ms",
-                p.fsync_interval_ms
-            ),
-            config::FsyncMode::None => {
-                "acknowledgements do not wait and the store never syncs".to_string()
-            }
-        };
-        tracing::info!(
-            "Persistence: data directory {} (fsync {}): {when}.",
-            p.dir().display(),
-            p.fsync.name()
-        );
-    } else {
-        tracing::info!(
-            "Persistence off: state is kept in memory, so sessions and retained messages do \
-             not survive a restart."
-        );
-    }
-}
-
-/// An anonymous policy in words.
-fn anonymous_policy(allow: AllowAnonymous) -> &'static str {
-    match allow {
-        AllowAnonymous::Loopback => {
-            "anonymous clients from loopback only (set allow_anonymous to accept the network)"
-        }
-        AllowAnonymous::Always => "anonymous clients from anywhere (allow_anonymous true)",
-        AllowAnonymous::Never => "no anonymous clients (allow_anonymous false)",
-    }
 }
 
 /// Reloads TLS certificates on each SIGHUP, until the process ends.

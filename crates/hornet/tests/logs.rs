@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use codec_client::Raw;
 use common::{free_port, TIMEOUT};
-use hornet_codec::{Connect, Packet, PacketId, Protocol, Publish, QoS, ReasonCode};
+use hornet_codec::{Connect, Packet, PacketId, Protocol, Publish, QoS, ReasonCode, Subscribe};
 
 /// The broker process and its stderr, line by line.
 struct Hornet {
@@ -108,6 +108,13 @@ impl Hornet {
                 Err(_) => panic!("no log line with {parts:?}; saw:\n{}", self.seen.join("\n")),
             }
         }
+    }
+}
+
+impl Hornet {
+    /// How many lines read so far contain `part`.
+    fn count(&self, part: &str) -> usize {
+        self.seen.iter().filter(|l| l.contains(part)).count()
     }
 }
 
@@ -282,4 +289,134 @@ fn a_mosquitto_conf_is_read_and_unsupported_keys_are_named() {
     } else {
         eprintln!("no IPv6 loopback on this machine; the IPv6 half of this test did not run");
     }
+}
+
+/// A mosquitto.conf in a fresh directory (kept alive by the returned guard).
+fn conf(text: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mosquitto.conf");
+    std::fs::write(&path, text).unwrap();
+    (dir, path.to_str().unwrap().to_string())
+}
+
+#[test]
+fn the_first_refusal_of_a_cause_names_its_setting_once() {
+    if common::hornet_only() {
+        return;
+    }
+    let (_dir, path) = conf("max_client_id_length 8\n");
+    let mut hornet = Hornet::start(&["-c", &path]);
+    // The banner lists the effective limits, those set in the file first.
+    hornet.expect(&["Limits set in the config: max_client_id_length 8."]);
+    hornet.expect(&["Limits at their defaults:", "max_queued_messages 1000"]);
+    let addr: SocketAddr = ([127, 0, 0, 1], hornet.port).into();
+    // [MQTT-3.1.3-5] lets a server refuse a client id; CONNACK 0x85.
+    for id in ["much-too-long-1", "much-too-long-2"] {
+        let mut c = Raw::connect_to(addr, connect_packet(Protocol::V5, id, 60));
+        match c.recv() {
+            Some(Packet::ConnAck(a)) => {
+                assert_eq!(a.reason_code, ReasonCode::ClientIdentifierNotValid)
+            }
+            other => panic!("expected CONNACK 0x85, got {other:?}"),
+        }
+        hornet.expect(&["refused: its client id is 15 bytes long, over max_client_id_length 8"]);
+    }
+    // A sentinel: everything logged for the refusals comes before it.
+    let mut ok = Raw::connect_to(addr, connect_packet(Protocol::V5, "short", 60));
+    assert!(matches!(ok.recv(), Some(Packet::ConnAck(a)) if a.reason_code == ReasonCode::Success));
+    hornet.expect(&["New client connected from", "as short ("]);
+    let hint = hornet.expect(&["hint: max_client_id_length (currently 8)"]);
+    assert!(
+        hint.contains("`max_client_id_length 4096` in mosquitto.conf")
+            && hint.contains("docs/configuration.md#"),
+        "the hint says how to change it: {hint}"
+    );
+    assert_eq!(
+        hornet.count("refused: its client id"),
+        2,
+        "{:?}",
+        hornet.seen
+    );
+    assert_eq!(hornet.count("hint: "), 1, "{:?}", hornet.seen);
+}
+
+#[test]
+fn the_first_dropped_message_names_max_queued_messages_once() {
+    if common::hornet_only() {
+        return;
+    }
+    let (_dir, path) = conf("max_queued_messages 2\n");
+    let mut hornet = Hornet::start(&["-c", &path]);
+    let addr: SocketAddr = ([127, 0, 0, 1], hornet.port).into();
+    // Two persistent sessions subscribed at QoS 1, then offline.
+    for id in ["offline-1", "offline-2"] {
+        let mut c = connect_packet(Protocol::V3_1_1, id, 60);
+        c.clean_start = false;
+        let mut sub = Raw::connect_to(addr, c);
+        assert!(matches!(sub.recv(), Some(Packet::ConnAck(_))));
+        let pid = PacketId::new(1).unwrap();
+        sub.send(Subscribe::new(pid, "drops/#", QoS::AtLeastOnce).into());
+        assert!(matches!(sub.recv(), Some(Packet::SubAck(_))));
+        sub.send(Packet::Disconnect(hornet_codec::Disconnect::new(
+            ReasonCode::Success,
+        )));
+        hornet.expect(&[&format!("Client {id} disconnected.")]);
+    }
+    let mut publisher = Raw::connect_to(addr, connect_packet(Protocol::V3_1_1, "pub", 60));
+    assert!(matches!(publisher.recv(), Some(Packet::ConnAck(_))));
+    for n in 1..=3u16 {
+        let mut p = Publish::new("drops/x", format!("m{n}"));
+        p.qos = QoS::AtLeastOnce;
+        p.packet_id = PacketId::new(n);
+        publisher.send(p.into());
+        assert!(matches!(publisher.recv(), Some(Packet::PubAck(_))));
+    }
+    // The third message overflows both queues: each drop is logged, the
+    // hint comes once.
+    for id in ["offline-1", "offline-2"] {
+        hornet.expect(&["Outgoing messages are being dropped for client", id]);
+    }
+    let mut sentinel = Raw::connect_to(addr, connect_packet(Protocol::V3_1_1, "sentinel", 60));
+    assert!(matches!(sentinel.recv(), Some(Packet::ConnAck(_))));
+    hornet.expect(&["New client connected from", "as sentinel ("]);
+    let hint = hornet.expect(&["hint: max_queued_messages (currently 2)"]);
+    assert!(
+        hint.contains("`max_queued_messages 10000` in mosquitto.conf"),
+        "{hint}"
+    );
+    assert_eq!(hornet.count("hint: "), 1, "{:?}", hornet.seen);
+}
+
+#[test]
+fn max_connections_refusals_name_the_setting_once() {
+    if common::hornet_only() {
+        return;
+    }
+    let (_dir, path) = conf("max_connections 1\n");
+    let mut hornet = Hornet::start(&["-c", &path]);
+    let addr: SocketAddr = ([127, 0, 0, 1], hornet.port).into();
+    let mut first = Raw::connect_to(addr, connect_packet(Protocol::V3_1_1, "first", 60));
+    assert!(matches!(first.recv(), Some(Packet::ConnAck(_))));
+    for _ in 0..2 {
+        // Closed at once, before any CONNACK.
+        let mut over = Raw::connect_to(addr, connect_packet(Protocol::V3_1_1, "over", 60));
+        assert_eq!(over.recv(), None, "refused by max_connections");
+    }
+    let hint = hornet.expect(&["hint: max_connections (currently 1)"]);
+    assert!(
+        hint.contains("`max_connections 100000` before any `listener` line in mosquitto.conf"),
+        "{hint}"
+    );
+    // The sentinel: the first client leaves after both refusals were logged.
+    first.send(Packet::Disconnect(hornet_codec::Disconnect::new(
+        ReasonCode::Success,
+    )));
+    hornet.expect(&["Client first disconnected."]);
+    assert_eq!(
+        hornet.count("denied: max_connections (1) reached"),
+        2,
+        "{:?}",
+        hornet.seen
+    );
+    assert_eq!(hornet.count("hint: "), 1, "{:?}", hornet.seen);
 }

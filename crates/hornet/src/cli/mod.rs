@@ -10,6 +10,9 @@
 //! [`passwd`] (`hornet passwd`, like `mosquitto_passwd`) and
 //! [`completions`] (shell completion scripts).
 
+pub mod check_config;
+pub mod effective_toml;
+
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
@@ -59,6 +62,11 @@ pub enum Command {
     Passwd(passwd::PasswdArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(completions::CompletionsArgs),
+    /// Check a configuration file (TOML or mosquitto.conf) without starting
+    /// the broker: print the effective settings and every ignored key; exit
+    /// 3 with `file:line: reason` on errors.
+    #[command(name = "check-config", after_help = check_config::EXAMPLES)]
+    CheckConfig(check_config::CheckConfigArgs),
 }
 
 /// Options of the broker, usable as `hornet [OPTIONS]` or `hornet serve [OPTIONS]`.

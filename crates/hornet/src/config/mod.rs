@@ -80,6 +80,15 @@ impl Default for Config {
     }
 }
 
+impl Config {
+    /// What the `hornet` binary (serving or `check-config`) sets in a loaded
+    /// configuration: it keeps state on disk unless told not to
+    /// (`persistence false`); a library caller's `Server` does not.
+    pub fn apply_binary_defaults(&mut self) {
+        self.persistence.enabled.get_or_insert(true);
+    }
+}
+
 /// The default port of the admin HTTP listener (EMQX's dashboard port).
 pub const DEFAULT_ADMIN_PORT: u16 = 18083;
 

@@ -154,7 +154,7 @@ impl ListenerState {
     }
 
     /// Whether the rate limit lets one more connection in now.
-    fn rate_allows(&self, peer: SocketAddr) -> bool {
+    fn rate_allows(&self, shared: &Shared, peer: SocketAddr) -> bool {
         let Some(bucket) = &self.rate else {
             return true;
         };
@@ -175,6 +175,17 @@ impl ListenerState {
                 self.name,
                 self.max_rate
             );
+            hint_once(shared, Hint::ConnectionRate, || {
+                format!(
+                    "max_connection_rate (currently {} per second on the {} listener) limits \
+                     how fast new connections are accepted, against reconnect storms. To \
+                     change it: `max_connection_rate = 1000` in its [[listener]] table in \
+                     hornet.toml, or `max_connection_rate 1000` after its `listener` line in \
+                     mosquitto.conf (0 = unlimited); see \
+                     docs/configuration.md#max_connection_rate.",
+                    self.max_rate, self.name
+                )
+            });
         }
         false
     }
@@ -255,7 +266,7 @@ pub(crate) async fn accept_loop(
             }
         };
         let peer = SocketAddr::new(peer.ip().to_canonical(), peer.port());
-        if !state.rate_allows(peer) {
+        if !state.rate_allows(&shared, peer) {
             continue;
         }
         if shared.connection_messages {
@@ -290,23 +301,62 @@ pub(crate) async fn accept_loop(
 fn admit(shared: &Arc<Shared>, state: &Arc<ListenerState>, peer: SocketAddr) -> Option<Active> {
     let (guard, global_before, listener_before) = Active::new(shared.clone(), state.clone());
     let over = |count: usize, max: Option<usize>| max.is_some_and(|m| count >= m);
-    let (limit, scope) = if over(global_before, shared.max_connections) {
-        (shared.max_connections, "max_connections".to_string())
+    let (limit, scope, hint) = if over(global_before, shared.max_connections) {
+        (
+            shared.max_connections,
+            "max_connections".to_string(),
+            Hint::MaxConnections,
+        )
     } else if over(listener_before, state.max_connections) {
         (
             state.max_connections,
             format!("the {} listener's max_connections", state.name),
+            Hint::ListenerMaxConnections,
         )
     } else {
         return Some(guard);
     };
     state.refused_max.fetch_add(1, Ordering::Relaxed);
+    let limit = limit.unwrap_or_default();
     tracing::warn!(
-        "Client connection from {peer} denied: {scope} ({}) reached. Raise max_connections \
-         to allow more.",
-        limit.unwrap_or_default()
+        "Client connection from {peer} denied: {scope} ({limit}) reached. Raise max_connections \
+         to allow more."
     );
+    hint_once(shared, hint, || match hint {
+        Hint::MaxConnections => format!(
+            "max_connections (currently {limit}) limits the connections open at once over all \
+             listeners. To change it: `[limits] max_connections = 100000` in hornet.toml, or \
+             `max_connections 100000` before any `listener` line in mosquitto.conf (-1 = \
+             unlimited); see docs/configuration.md#max_connections."
+        ),
+        _ => format!(
+            "{scope} (currently {limit}) limits the connections open at once on that listener. \
+             To change it: `max_connections = 10000` in its [[listener]] table in hornet.toml, \
+             or `max_connections 10000` after its `listener` line in mosquitto.conf; see \
+             docs/configuration.md#max_connections-per-listener."
+        ),
+    });
     None
+}
+
+/// Refusals the shell decides, each explained by one hint per broker run
+/// (the core has its own, see hornet-core's `hints`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hint {
+    /// The global `max_connections`.
+    MaxConnections = 1,
+    /// A listener's `max_connections`.
+    ListenerMaxConnections = 2,
+    /// A listener's `max_connection_rate`.
+    ConnectionRate = 4,
+}
+
+/// Logs `text` as a hint unless `hint` was given already by this server.
+fn hint_once(shared: &Shared, hint: Hint, text: impl FnOnce() -> String) {
+    let bit = hint as u32;
+    if shared.hints.fetch_or(bit, Ordering::Relaxed) & bit == 0 {
+        tracing::info!("hint: {} (This hint is shown once.)", text());
+    }
 }
 
 /// One open connection in the global and the listener's counts; dropping

@@ -69,6 +69,9 @@ pub(crate) struct Shared {
     password_checks: password::Queue,
     /// The store writer, when persistence is on.
     durability: OnceLock<store::Durability>,
+    /// Refusals the shell decides that were already explained by a hint
+    /// (`listener::Hint` bits).
+    pub(crate) hints: std::sync::atomic::AtomicU32,
 }
 
 /// A panic while holding a lock is a bug; keep serving the others.
@@ -197,6 +200,22 @@ pub fn settings_from(config: &Config) -> Settings {
     }
 }
 
+/// A TLS listener's mode in words (versions, client certificates), as the
+/// banner and `hornet check-config` show it.
+pub fn describe_tls(tls: &crate::config::Tls) -> String {
+    tls::describe(tls)
+}
+
+/// Loads a TLS listener's certificate, key and CA files exactly as the
+/// listener would at start, without binding anything; the error names the
+/// file and the reason (`hornet check-config`).
+pub fn check_tls(
+    tls: &crate::config::Tls,
+    kind: crate::config::ListenerKind,
+) -> Result<(), String> {
+    tls::build(tls, kind).map(drop)
+}
+
 /// A running broker: its listeners, connections and ticker.
 pub struct Server {
     addrs: Vec<SocketAddr>,
@@ -292,6 +311,7 @@ impl Server {
             connection_messages: config.log.connection_messages,
             password_checks,
             durability: OnceLock::new(),
+            hints: Default::default(),
         });
         if let Some(st) = store {
             let interval = Duration::from_millis(persistence.fsync_interval_ms.max(1));

@@ -1,0 +1,423 @@
+//! First-time hints: the first time in a broker's life that a client is
+//! refused, or a message dropped, for a given cause, one more log line
+//! names the setting that controls it, its current value, and how to
+//! change it (the hornet.toml and the mosquitto.conf spelling, and the
+//! section of `docs/configuration.md`).
+//!
+//! Later occurrences of the same cause log only their own line (which
+//! every refusal and drop already has); a cause is a [`Hint`], remembered
+//! in a bitset ([`Hints`]), so this is deterministic and costs one bit
+//! test on paths that are already exceptional. Like every core log line,
+//! the hint is emitted with `tracing` where the decision is made; no I/O.
+
+use crate::settings::{RateAction, Settings};
+
+/// A cause of a refused client or a dropped message that a setting controls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Hint {
+    /// CONNECT with a client id over `max_client_id_length`.
+    ClientIdTooLong,
+    /// An MQTT 3.x keep-alive over `max_keepalive`.
+    KeepAliveTooLong,
+    /// A user name with a wrong password (or an unknown user).
+    BadPassword,
+    /// An anonymous client refused by `allow_anonymous`.
+    Anonymous,
+    /// A client id refused for flapping.
+    Flapping,
+    /// A client over `max_publish_rate` / `max_publish_bytes_rate`.
+    PublishRate,
+    /// A packet over `max_packet_size`.
+    PacketTooLarge,
+    /// A topic over `max_topic_length` / `max_topic_levels`.
+    TopicLimits,
+    /// A SUBSCRIBE over `max_subscriptions_per_client`.
+    Subscriptions,
+    /// A message dropped because a session's queue is full.
+    QueueFull,
+    /// A QoS 0 message not kept for an offline session.
+    Qos0NotQueued,
+    /// A PUBLISH, SUBSCRIBE, will or delivery the ACL denies.
+    AclDenied,
+    /// A message dropped because it expired before delivery.
+    MessageExpired,
+    /// A message dropped because it is larger than the subscriber accepts.
+    OverClientMaximum,
+    /// A connection that sent no CONNECT within `connect_timeout`.
+    ConnectTimeout,
+    /// A will refused for `max_qos` or `retain_available`.
+    WillRefused,
+    /// Every client sent away by `server_reference`.
+    ServerReference,
+}
+
+impl Hint {
+    fn bit(self) -> u32 {
+        1 << (self as u32)
+    }
+
+    /// The hint's text (without the `hint: ` prefix), with the current values.
+    pub(crate) fn text(self, s: &Settings) -> String {
+        let unlimited = |n: usize| {
+            if n == usize::MAX {
+                "unlimited".to_string()
+            } else {
+                n.to_string()
+            }
+        };
+        let (what, how, anchor) = match self {
+            Hint::ClientIdTooLong => (
+                format!(
+                    "max_client_id_length (currently {}) limits the length of client ids",
+                    s.max_client_id_length
+                ),
+                "`[limits] max_client_id_length = 4096` in hornet.toml or \
+                 `max_client_id_length 4096` in mosquitto.conf (0 = the protocol's 65535)"
+                    .to_string(),
+                "max_client_id_length-max_topic_length-max_topic_levels",
+            ),
+            Hint::KeepAliveTooLong => (
+                format!(
+                    "max_keepalive (currently {}) is the longest keep-alive a client may ask \
+                     for; MQTT 3.x clients over it (or asking for 0) are refused, MQTT 5 clients \
+                     are told the lower value",
+                    s.max_keepalive
+                ),
+                "`[limits] max_keepalive = 65535` in hornet.toml or `max_keepalive 65535` in \
+                 mosquitto.conf"
+                    .to_string(),
+                "max_keepalive",
+            ),
+            Hint::BadPassword => (
+                "user names and passwords are checked against the password_file".to_string(),
+                "add or reset the user with `mosquitto_passwd -b FILE USER PASSWORD` (or \
+                 `hornet passwd`), then send SIGHUP to reload it"
+                    .to_string(),
+                "password_file",
+            ),
+            Hint::Anonymous => (
+                format!(
+                    "allow_anonymous (currently {}) decides who may connect without a user \
+                     name; a user name without a password_file counts as anonymous",
+                    match s.anonymous {
+                        crate::Anonymous::Loopback => "loopback only",
+                        crate::Anonymous::Always => "true",
+                        crate::Anonymous::Never => "false",
+                    }
+                ),
+                "`allow_anonymous = true` in hornet.toml or `allow_anonymous true` in \
+                 mosquitto.conf (only on a network you trust), or give clients users in a \
+                 password_file"
+                    .to_string(),
+                "allow_anonymous",
+            ),
+            Hint::Flapping => (
+                format!(
+                    "flapping_max_connects (currently {}) connects of one client id within \
+                     flapping_window ({}s) ban it for flapping_ban ({}s)",
+                    s.flapping_max_connects,
+                    s.flapping_window.as_secs(),
+                    s.flapping_ban.as_secs()
+                ),
+                "give each device its own client id; or `[limits] flapping_max_connects = 0` \
+                 in hornet.toml / `flapping_max_connects 0` in mosquitto.conf turns the check off"
+                    .to_string(),
+                "flapping_max_connects-flapping_window-flapping_ban",
+            ),
+            Hint::PublishRate => (
+                format!(
+                    "max_publish_rate (currently {}) and max_publish_bytes_rate (currently {}) \
+                     limit what one connection may publish per second; publish_rate_action \
+                     ({}) says what happens over them",
+                    if s.max_publish_rate == 0 {
+                        "unlimited".to_string()
+                    } else {
+                        format!("{}/s", s.max_publish_rate)
+                    },
+                    if s.max_publish_bytes_rate == 0 {
+                        "unlimited".to_string()
+                    } else {
+                        format!("{} B/s", s.max_publish_bytes_rate)
+                    },
+                    match s.publish_rate_action {
+                        RateAction::Throttle => "throttle",
+                        RateAction::Disconnect => "disconnect",
+                    }
+                ),
+                "`[limits] max_publish_rate = 1000` in hornet.toml or `max_publish_rate 1000` \
+                 in mosquitto.conf (0 = unlimited)"
+                    .to_string(),
+                "max_publish_rate-max_publish_bytes_rate-publish_rate_action",
+            ),
+            Hint::PacketTooLarge => (
+                format!(
+                    "max_packet_size (currently {} bytes) is the largest packet a client may send",
+                    s.max_packet_size
+                ),
+                "`[limits] max_packet_size = 10485760` in hornet.toml or `max_packet_size \
+                 10485760` in mosquitto.conf (0 = the protocol maximum, 256 MB)"
+                    .to_string(),
+                "max_packet_size",
+            ),
+            Hint::TopicLimits => (
+                format!(
+                    "max_topic_length (currently {}) and max_topic_levels (currently {}) limit \
+                     topic names and filters",
+                    s.max_topic_length,
+                    unlimited(s.max_topic_levels)
+                ),
+                "`[limits] max_topic_levels = 500` in hornet.toml or `max_topic_levels 500` in \
+                 mosquitto.conf (0 = unlimited)"
+                    .to_string(),
+                "max_client_id_length-max_topic_length-max_topic_levels",
+            ),
+            Hint::Subscriptions => (
+                format!(
+                    "max_subscriptions_per_client (currently {}) limits the subscriptions of \
+                     one session",
+                    unlimited(s.max_subscriptions_per_client)
+                ),
+                "`[limits] max_subscriptions_per_client = 100000` in hornet.toml or \
+                 `max_subscriptions_per_client 100000` in mosquitto.conf (0 = unlimited)"
+                    .to_string(),
+                "max_subscriptions_per_client",
+            ),
+            Hint::QueueFull => (
+                format!(
+                    "max_queued_messages (currently {}) and max_queued_bytes (currently {}) \
+                     limit each session's queue (offline clients, and online ones that read \
+                     slowly); when it is full the newest messages are dropped for that client",
+                    unlimited(s.max_queued_messages),
+                    unlimited(s.max_queued_bytes)
+                ),
+                "`[limits] max_queued_messages = 10000` in hornet.toml or \
+                 `max_queued_messages 10000` in mosquitto.conf (0 = unlimited, at the cost of \
+                 memory)"
+                    .to_string(),
+                "max_queued_messages",
+            ),
+            Hint::Qos0NotQueued => (
+                format!(
+                    "queue_qos0_messages (currently {}) decides whether QoS 0 messages are kept \
+                     for offline persistent sessions; by default (as in Mosquitto) they are not",
+                    s.queue_qos0_messages
+                ),
+                "`[limits] queue_qos0_messages = true` in hornet.toml or \
+                 `queue_qos0_messages true` in mosquitto.conf, or publish and subscribe with \
+                 QoS 1"
+                    .to_string(),
+                "queue_qos0_messages",
+            ),
+            Hint::AclDenied => (
+                "the acl_file denied a client access to a topic (a PUBLISH, SUBSCRIBE, will or \
+                 a delivery; denied deliveries are logged with -v only): it decides who may \
+                 publish and subscribe to which topics, and denials are counted in $SYS and \
+                 /metrics"
+                    .to_string(),
+                "add a `topic` or `pattern` rule for the user (or for anonymous clients, before \
+                 any `user` line) and send SIGHUP to reload it"
+                    .to_string(),
+                "acl_file",
+            ),
+            Hint::MessageExpired => (
+                "a message expired before it could be delivered: its publisher set an MQTT 5 \
+                 Message Expiry Interval, or retained_max_age applies"
+                    .to_string(),
+                "publish with a longer (or no) Message Expiry Interval; retained messages: \
+                 `[mqtt] retained_max_age = 0` in hornet.toml / `retained_max_age 0` in \
+                 mosquitto.conf"
+                    .to_string(),
+                "retained_max_age",
+            ),
+            Hint::OverClientMaximum => (
+                "a message was larger than the Maximum Packet Size its subscriber announced in \
+                 CONNECT (MQTT 5), so it was dropped for that subscriber [MQTT-3.1.2-25]"
+                    .to_string(),
+                "raise the client's Maximum Packet Size (a client option, not a broker setting)"
+                    .to_string(),
+                "max_packet_size",
+            ),
+            Hint::ConnectTimeout => (
+                format!(
+                    "connect_timeout (currently {}s) is how long a new connection may take to \
+                     send CONNECT and finish authenticating",
+                    s.connect_timeout.as_secs()
+                ),
+                "`[limits] connect_timeout = 30` in hornet.toml or `connect_timeout 30` in \
+                 mosquitto.conf; a port scanner or a non-MQTT client also causes this"
+                    .to_string(),
+                "connect_timeout",
+            ),
+            Hint::WillRefused => (
+                format!(
+                    "max_qos (currently {}) and retain_available (currently {}) also apply to \
+                     a client's will",
+                    s.max_qos, s.retain_available
+                ),
+                "`[mqtt] max_qos = 2` / `retain_available = true` in hornet.toml, `max_qos 2` \
+                 / `retain_available true` in mosquitto.conf"
+                    .to_string(),
+                "max_qos",
+            ),
+            Hint::ServerReference => (
+                "server_reference is set: this broker is in maintenance mode and sends every \
+                 client away"
+                    .to_string(),
+                "remove server_reference from the config file and restart".to_string(),
+                "server_reference-and-server_moved",
+            ),
+        };
+        format!(
+            "{what}. To change it: {how}; see docs/configuration.md#{anchor}. (This hint is \
+             shown once.)"
+        )
+    }
+}
+
+/// Which hints were given already in this broker's life.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Hints(u32);
+
+impl Hints {
+    /// Logs `hint` unless it was given already.
+    pub(crate) fn give(&mut self, hint: Hint, settings: &Settings) {
+        if self.first(hint) {
+            tracing::info!("hint: {}", hint.text(settings));
+        }
+    }
+
+    /// Whether `hint` is new (and marks it given).
+    pub(crate) fn first(&mut self, hint: Hint) -> bool {
+        let new = self.0 & hint.bit() == 0;
+        self.0 |= hint.bit();
+        new
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: [Hint; 17] = [
+        Hint::ClientIdTooLong,
+        Hint::KeepAliveTooLong,
+        Hint::BadPassword,
+        Hint::Anonymous,
+        Hint::Flapping,
+        Hint::PublishRate,
+        Hint::PacketTooLarge,
+        Hint::TopicLimits,
+        Hint::Subscriptions,
+        Hint::QueueFull,
+        Hint::Qos0NotQueued,
+        Hint::AclDenied,
+        Hint::MessageExpired,
+        Hint::OverClientMaximum,
+        Hint::ConnectTimeout,
+        Hint::WillRefused,
+        Hint::ServerReference,
+    ];
+
+    #[test]
+    fn each_cause_is_hinted_once() {
+        let mut hints = Hints::default();
+        for hint in ALL {
+            assert!(hints.first(hint), "{hint:?} is new");
+        }
+        for hint in ALL {
+            assert!(!hints.first(hint), "{hint:?} was given");
+        }
+        let mut other = Hints::default();
+        assert!(other.first(Hint::QueueFull));
+        assert!(other.first(Hint::ClientIdTooLong), "causes are apart");
+        assert!(!other.first(Hint::QueueFull));
+    }
+
+    #[test]
+    fn texts_name_the_setting_its_value_and_both_spellings() {
+        let s = Settings {
+            max_queued_messages: 1000,
+            ..Settings::default()
+        };
+        let t = Hint::QueueFull.text(&s);
+        assert!(t.contains("max_queued_messages (currently 1000)"), "{t}");
+        assert!(
+            t.contains("`max_queued_messages 10000` in mosquitto.conf"),
+            "{t}"
+        );
+        assert!(
+            t.contains("docs/configuration.md#max_queued_messages"),
+            "{t}"
+        );
+        for hint in ALL {
+            let t = hint.text(&s);
+            assert!(t.contains("docs/configuration.md#"), "{hint:?}: {t}");
+        }
+    }
+
+    /// The log lines `f` emits (the core's `tracing` output, captured).
+    fn logged(f: impl FnOnce()) -> Vec<String> {
+        use std::sync::{Arc, Mutex};
+        #[derive(Clone)]
+        struct Buf(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Buf {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buf = Buf(Arc::default());
+        let writer = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .with_target(false)
+            .without_time()
+            .finish();
+        tracing::subscriber::with_default(subscriber, f);
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        text.lines().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn a_broker_hints_once_per_cause_across_clients() {
+        use crate::{Broker, ConnId, ConnInfo};
+        use hornet_codec::{Connect, Packet, Protocol};
+        let now = std::time::Instant::now();
+        let settings = Settings {
+            max_client_id_length: 8,
+            anonymous: crate::Anonymous::Never,
+            ..Settings::default()
+        };
+        let mut broker = Broker::new(settings, now);
+        let peer: std::net::SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        let lines = logged(|| {
+            let mut id = 0;
+            for client in ["much-too-long-1", "much-too-long-2", "ok-1", "ok-2"] {
+                id += 1;
+                broker.connection_opened(now, ConnId(id), ConnInfo::new(peer, 1883));
+                let connect = Connect::new(Protocol::V5, client);
+                broker.packet_received(now, ConnId(id), Packet::Connect(Box::new(connect)), 20);
+            }
+        });
+        let hints: Vec<&String> = lines.iter().filter(|l| l.contains("hint: ")).collect();
+        assert_eq!(hints.len(), 2, "one per cause:\n{}", lines.join("\n"));
+        assert!(
+            hints[0].contains("max_client_id_length (currently 8)"),
+            "{lines:?}"
+        );
+        assert!(
+            hints[1].contains("allow_anonymous (currently false)"),
+            "{lines:?}"
+        );
+        let refusals = lines.iter().filter(|l| l.contains("refused")).count();
+        assert_eq!(refusals, 4, "every refusal keeps its own line: {lines:?}");
+        // The hint follows the refusal it explains.
+        let first_refusal = lines.iter().position(|l| l.contains("refused")).unwrap();
+        let first_hint = lines.iter().position(|l| l.contains("hint: ")).unwrap();
+        assert_eq!(first_hint, first_refusal + 1, "{lines:?}");
+    }
+}
