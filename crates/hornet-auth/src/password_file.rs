@@ -436,7 +436,7 @@ fn parse_credential(text: &str) -> Result<Credential, String> {
             "unknown hash type ${kind}$ (Hornet reads $6$, $7$ and $argon2id$ from mosquitto_passwd, and $scram-sha-256$)"
         )),
         _ => Err(
-            "the password is not hashed (run `mosquitto_passwd -U FILE` to hash a plain-text file)"
+            "the password is not hashed (run `hornet passwd -U FILE` or `mosquitto_passwd -U FILE` to hash a plain-text file)"
                 .into(),
         ),
     }
