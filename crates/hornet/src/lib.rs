@@ -2,5 +2,6 @@
 
 mod admin;
 pub mod cli;
+mod client;
 pub mod config;
 pub mod server;

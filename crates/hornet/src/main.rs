@@ -1,4 +1,5 @@
-//! The `hornet` binary: `hornet [serve] [-c FILE] [-p PORT] [-v]`.
+//! The `hornet` binary: `hornet [serve] [-c FILE] [-p PORT] [-v]`, and the
+//! clients `hornet pub` / `hornet sub` (dispatched before any broker setup).
 //!
 //! Reads the configuration (native TOML or a Mosquitto `.conf`), sets up
 //! logging in Mosquitto's words, prints the startup banner and serves until
@@ -13,6 +14,12 @@ use hornet_auth::PasswordFile;
 
 fn main() -> ExitCode {
     let cli = Cli::parse_args();
+    // The MQTT clients: no broker configuration, logging or banner.
+    match cli.command {
+        Some(cli::Command::Pub(args)) => return cli::pub_cmd::run(args),
+        Some(cli::Command::Sub(args)) => return cli::sub_cmd::run(args),
+        _ => {}
+    }
     let loaded = match cli::resolve(&cli) {
         Ok(loaded) => loaded,
         Err(e) => {

@@ -6,8 +6,19 @@
 //! which override it as they do for `mosquitto`.
 //!
 //! `hornet` with no subcommand serves, exactly like `hornet serve`; the
-//! options work in both places. Other subcommands (`pub`, `sub`, `passwd`,
-//! `check-config`) will join [`Command`].
+//! options work in both places. `hornet pub` and `hornet sub` are MQTT
+//! clients with `mosquitto_pub`/`mosquitto_sub`'s options ([`pub_cmd`],
+//! [`sub_cmd`]). Other subcommands (`passwd`, `check-config`) will join
+//! [`Command`].
+
+mod client_args;
+mod connect;
+mod format;
+mod props;
+pub mod pub_cmd;
+pub mod sub_cmd;
+
+pub use client_args::{ClientArgs, ProtocolArg};
 
 use std::path::{Path, PathBuf};
 
@@ -44,6 +55,12 @@ pub enum Command {
     /// Run the broker (the default when no subcommand is given).
     #[command(after_help = EXAMPLES)]
     Serve(ServeArgs),
+    /// Publish a message and exit, like mosquitto_pub (same options).
+    #[command(name = "pub", disable_help_flag = true, disable_version_flag = true)]
+    Pub(pub_cmd::PubArgs),
+    /// Subscribe and print messages, like mosquitto_sub (same options).
+    #[command(name = "sub", disable_help_flag = true, disable_version_flag = true)]
+    Sub(sub_cmd::SubArgs),
 }
 
 /// Options of the broker, usable as `hornet [OPTIONS]` or `hornet serve [OPTIONS]`.
@@ -66,14 +83,22 @@ impl Cli {
     /// Parses the process arguments; on `--help`, `--version` or a usage
     /// error, prints and exits as clap does.
     pub fn parse_args() -> Cli {
-        Cli::parse()
+        match Cli::try_parse() {
+            Ok(cli) => cli,
+            // `hornet pub`/`sub` usage errors exit 1, as mosquitto_pub/sub do.
+            Err(e) if e.use_stderr() && client_command() => {
+                let _ = e.print();
+                std::process::exit(1)
+            }
+            Err(e) => e.exit(),
+        }
     }
 
     /// Options given after `serve` win over those given before it.
     fn serve_args(&self) -> Option<&ServeArgs> {
         match &self.command {
             Some(Command::Serve(args)) => Some(args),
-            None => None,
+            _ => None,
         }
     }
 
@@ -93,6 +118,13 @@ impl Cli {
     pub fn verbose(&self) -> bool {
         self.serve.verbose || self.serve_args().is_some_and(|a| a.verbose)
     }
+}
+
+/// Whether the process was started as `hornet pub` or `hornet sub`.
+fn client_command() -> bool {
+    std::env::args()
+        .nth(1)
+        .is_some_and(|a| a == "pub" || a == "sub")
 }
 
 /// Builds the Config from the CLI: loads the file if given (else
