@@ -42,7 +42,12 @@ pub struct ClientArgs {
     #[arg(short = 'I', long = "id-prefix", value_name = "PREFIX")]
     pub id_prefix: Option<String>,
     /// Keep alive in seconds. Defaults to 60.
-    #[arg(short = 'k', long = "keepalive", value_name = "SECONDS", default_value_t = 60)]
+    #[arg(
+        short = 'k',
+        long = "keepalive",
+        value_name = "SECONDS",
+        default_value_t = 60
+    )]
     pub keepalive: u16,
     /// Username.
     #[arg(short = 'u', long = "username", value_name = "USER")]
@@ -57,7 +62,12 @@ pub struct ClientArgs {
     #[arg(short = 'c', long = "disable-clean-session")]
     pub no_clean: bool,
     /// Session expiry interval in seconds (MQTT 5); -1 or ∞ for never.
-    #[arg(short = 'x', long = "session-expiry-interval", value_name = "SECONDS", allow_hyphen_values = true)]
+    #[arg(
+        short = 'x',
+        long = "session-expiry-interval",
+        value_name = "SECONDS",
+        allow_hyphen_values = true
+    )]
     pub session_expiry: Option<String>,
     /// Print the packets sent and received.
     #[arg(short = 'd', long = "debug")]
@@ -167,7 +177,11 @@ pub(crate) fn parse_url(url: &str) -> Result<Url, String> {
         "mqtts" => (true, false),
         "ws" => (false, true),
         "wss" => (true, true),
-        _ => return Err(format!("Error: Unsupported URL scheme {scheme}:// (use mqtt, mqtts, ws or wss).")),
+        _ => {
+            return Err(format!(
+                "Error: Unsupported URL scheme {scheme}:// (use mqtt, mqtts, ws or wss)."
+            ))
+        }
     };
     let (authority, path) = match rest.split_once('/') {
         Some((a, p)) => (a, p.to_string()),
@@ -232,7 +246,9 @@ impl ClientArgs {
             || self.capath.is_some()
             || self.tls_use_os_certs;
         if !tls_wanted && (self.cert.is_some() || self.key.is_some() || self.insecure) {
-            return Err("Error: --cert, --key and --insecure need TLS: give --cafile or --capath.".into());
+            return Err(
+                "Error: --cert, --key and --insecure need TLS: give --cafile or --capath.".into(),
+            );
         }
         let tls = if tls_wanted {
             let opts = TlsOptions {
@@ -306,13 +322,18 @@ impl ClientArgs {
                 None if self.no_clean => Some(u32::MAX),
                 None => None,
                 Some("-1" | "∞") => Some(u32::MAX),
-                Some(s) => Some(s.parse::<u32>().map_err(|_| {
-                    format!("Error: Invalid session-expiry-interval {s}.")
-                })?),
+                Some(s) => Some(
+                    s.parse::<u32>()
+                        .map_err(|_| format!("Error: Invalid session-expiry-interval {s}."))?,
+                ),
             };
             if let Some(secs) = expiry.filter(|s| *s != 0) {
-                connect.properties.retain(|p| !matches!(p, Property::SessionExpiryInterval(_)));
-                connect.properties.push(Property::SessionExpiryInterval(secs));
+                connect
+                    .properties
+                    .retain(|p| !matches!(p, Property::SessionExpiryInterval(_)));
+                connect
+                    .properties
+                    .push(Property::SessionExpiryInterval(secs));
             }
         } else if self.session_expiry.is_some() {
             return Err("Error: -x is for MQTT v5 only (use -V mqttv5).".into());
@@ -332,7 +353,9 @@ impl ClientArgs {
                 properties: props.will.clone(),
             });
         } else if self.will_payload.is_some() || self.will_retain || !props.will.is_empty() {
-            return Err("Error: Will payload, QoS, retain or properties given without --will-topic.".into());
+            return Err(
+                "Error: Will payload, QoS, retain or properties given without --will-topic.".into(),
+            );
         }
         Ok(Resolved {
             target: Target {
@@ -382,8 +405,17 @@ mod tests {
         assert!(u.tls && !u.ws && u.port.is_none() && u.path == "t");
         let u = parse_url("wss://[::1]:8084/mqtt").unwrap();
         assert!(u.tls && u.ws);
-        assert_eq!((u.host.as_str(), u.port, u.path.as_str()), ("::1", Some(8084), "mqtt"));
-        for bad in ["http://h/t", "mqtt:/h", "mqtt://:1/t", "mqtt://h:x/t", "mqtt://h:99999/t"] {
+        assert_eq!(
+            (u.host.as_str(), u.port, u.path.as_str()),
+            ("::1", Some(8084), "mqtt")
+        );
+        for bad in [
+            "http://h/t",
+            "mqtt:/h",
+            "mqtt://:1/t",
+            "mqtt://h:x/t",
+            "mqtt://h:99999/t",
+        ] {
             assert!(parse_url(bad).is_err(), "{bad}");
         }
     }
@@ -434,21 +466,44 @@ mod tests {
     #[test]
     fn will_session_expiry_and_properties() {
         let r = args(&[
-            "-V", "mqttv5", "--will-topic", "w", "--will-payload", "gone", "--will-qos", "1",
-            "--will-retain", "-D", "will", "will-delay-interval", "3", "-c", "-i", "me",
+            "-V",
+            "mqttv5",
+            "--will-topic",
+            "w",
+            "--will-payload",
+            "gone",
+            "--will-qos",
+            "1",
+            "--will-retain",
+            "-D",
+            "will",
+            "will-delay-interval",
+            "3",
+            "-c",
+            "-i",
+            "me",
         ])
         .resolve("sub")
         .unwrap();
         let will = r.connect.will.unwrap();
-        assert_eq!((&*will.topic, &will.payload[..], will.qos, will.retain), ("w", &b"gone"[..], QoS::AtLeastOnce, true));
-        assert_eq!(will.properties.as_slice(), &[Property::WillDelayInterval(3)]);
+        assert_eq!(
+            (&*will.topic, &will.payload[..], will.qos, will.retain),
+            ("w", &b"gone"[..], QoS::AtLeastOnce, true)
+        );
+        assert_eq!(
+            will.properties.as_slice(),
+            &[Property::WillDelayInterval(3)]
+        );
         assert!(!r.connect.clean_start);
         assert_eq!(
             r.connect.properties.as_slice(),
             &[Property::SessionExpiryInterval(u32::MAX)]
         );
         let r = args(&["-V", "5", "-x", "30"]).resolve("sub").unwrap();
-        assert_eq!(r.connect.properties.as_slice(), &[Property::SessionExpiryInterval(30)]);
+        assert_eq!(
+            r.connect.properties.as_slice(),
+            &[Property::SessionExpiryInterval(30)]
+        );
     }
 
     #[test]

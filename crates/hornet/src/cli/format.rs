@@ -88,8 +88,14 @@ fn formatted(out: &mut Vec<u8>, format: &str, msg: &Publish, now: SystemTime) ->
                     'r' => push(out, u8::from(msg.retain)),
                     'l' => push(out, msg.payload.len()),
                     'm' => push(out, msg.packet_id.map_or(0, |id| id.get())),
-                    'x' => msg.payload.iter().for_each(|b| push(out, format_args!("{b:02x}"))),
-                    'X' => msg.payload.iter().for_each(|b| push(out, format_args!("{b:02X}"))),
+                    'x' => msg
+                        .payload
+                        .iter()
+                        .for_each(|b| push(out, format_args!("{b:02x}"))),
+                    'X' => msg
+                        .payload
+                        .iter()
+                        .for_each(|b| push(out, format_args!("{b:02X}"))),
                     'I' => out.extend_from_slice(iso8601(now, false).as_bytes()),
                     'U' => {
                         let d = now.duration_since(UNIX_EPOCH).unwrap_or_default();
@@ -108,14 +114,20 @@ fn formatted(out: &mut Vec<u8>, format: &str, msg: &Publish, now: SystemTime) ->
                             out.extend_from_slice(json(msg, now, true).as_bytes());
                         }
                     }
-                    'A' => opt(out, prop(msg, |p| match p {
-                        Property::TopicAlias(a) => Some(a.to_string()),
-                        _ => None,
-                    })),
-                    'C' => opt(out, prop(msg, |p| match p {
-                        Property::ContentType(s) => Some(s.to_string()),
-                        _ => None,
-                    })),
+                    'A' => opt(
+                        out,
+                        prop(msg, |p| match p {
+                            Property::TopicAlias(a) => Some(a.to_string()),
+                            _ => None,
+                        }),
+                    ),
+                    'C' => opt(
+                        out,
+                        prop(msg, |p| match p {
+                            Property::ContentType(s) => Some(s.to_string()),
+                            _ => None,
+                        }),
+                    ),
                     'D' => {
                         if let Some(d) = prop(msg, |p| match p {
                             Property::CorrelationData(d) => Some(d),
@@ -124,14 +136,20 @@ fn formatted(out: &mut Vec<u8>, format: &str, msg: &Publish, now: SystemTime) ->
                             out.extend_from_slice(d);
                         }
                     }
-                    'E' => opt(out, prop(msg, |p| match p {
-                        Property::MessageExpiryInterval(s) => Some(s.to_string()),
-                        _ => None,
-                    })),
-                    'F' => opt(out, prop(msg, |p| match p {
-                        Property::PayloadFormatIndicator(s) => Some(s.to_string()),
-                        _ => None,
-                    })),
+                    'E' => opt(
+                        out,
+                        prop(msg, |p| match p {
+                            Property::MessageExpiryInterval(s) => Some(s.to_string()),
+                            _ => None,
+                        }),
+                    ),
+                    'F' => opt(
+                        out,
+                        prop(msg, |p| match p {
+                            Property::PayloadFormatIndicator(s) => Some(s.to_string()),
+                            _ => None,
+                        }),
+                    ),
                     'P' => {
                         let pairs: Vec<String> = msg
                             .properties
@@ -140,10 +158,13 @@ fn formatted(out: &mut Vec<u8>, format: &str, msg: &Publish, now: SystemTime) ->
                             .collect();
                         out.extend_from_slice(pairs.join(" ").as_bytes());
                     }
-                    'R' => opt(out, prop(msg, |p| match p {
-                        Property::ResponseTopic(s) => Some(s.to_string()),
-                        _ => None,
-                    })),
+                    'R' => opt(
+                        out,
+                        prop(msg, |p| match p {
+                            Property::ResponseTopic(s) => Some(s.to_string()),
+                            _ => None,
+                        }),
+                    ),
                     'S' => {
                         let ids: Vec<String> = msg
                             .properties
@@ -265,8 +286,10 @@ mod tests {
         p.packet_id = PacketId::new(7);
         p.retain = true;
         p.properties.push(Property::ContentType("text/json".into()));
-        p.properties.push(Property::UserProperty("k".into(), "v".into()));
-        p.properties.push(Property::UserProperty("k2".into(), "v2".into()));
+        p.properties
+            .push(Property::UserProperty("k".into(), "v".into()));
+        p.properties
+            .push(Property::UserProperty("k2".into(), "v2".into()));
         p.properties.push(Property::ResponseTopic("rt".into()));
         p.properties.push(Property::CorrelationData("cd".into()));
         p.properties.push(Property::MessageExpiryInterval(100));
@@ -294,7 +317,10 @@ mod tests {
     fn format_codes_match_mosquitto_sub() {
         let m = msg();
         assert_eq!(
-            fmt("%t|%p|%q|%r|%l|%m|%x|%X|%U|%I|%%|\\t|%C|%D|%E|%F|%P|%R|%S|%A", &m),
+            fmt(
+                "%t|%p|%q|%r|%l|%m|%x|%X|%U|%I|%%|\\t|%C|%D|%E|%F|%P|%R|%S|%A",
+                &m
+            ),
             "r/2|{\"a\":1}|1|1|7|7|7b2261223a317d|7B2261223A317D|1795479285.890796123|\
              2026-11-24T00:14:45+0000|%|\t|text/json|cd|100|1|k:v k2:v2|rt|4|"
         );
@@ -330,7 +356,13 @@ mod tests {
         let hello = Publish::new("a/b", "hello");
         let empty = Publish::new("a/c", "");
         let render = |verbose, no_eol, m: &Publish| {
-            Output { verbose, no_eol, format: None }.render(m, when()).0
+            Output {
+                verbose,
+                no_eol,
+                format: None,
+            }
+            .render(m, when())
+            .0
         };
         assert_eq!(render(false, false, &hello), b"hello\n");
         assert_eq!(render(true, false, &hello), b"a/b hello\n");

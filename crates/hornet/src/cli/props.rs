@@ -137,9 +137,15 @@ fn value_matches(id: PropertyId, p: &Property) -> bool {
             | (I::SessionExpiryInterval, P::SessionExpiryInterval(_))
             | (I::AuthenticationMethod, P::AuthenticationMethod(_))
             | (I::AuthenticationData, P::AuthenticationData(_))
-            | (I::RequestProblemInformation, P::RequestProblemInformation(_))
+            | (
+                I::RequestProblemInformation,
+                P::RequestProblemInformation(_)
+            )
             | (I::WillDelayInterval, P::WillDelayInterval(_))
-            | (I::RequestResponseInformation, P::RequestResponseInformation(_))
+            | (
+                I::RequestResponseInformation,
+                P::RequestResponseInformation(_)
+            )
             | (I::ServerReference, P::ServerReference(_))
             | (I::ReasonString, P::ReasonString(_))
             | (I::ReceiveMaximum, P::ReceiveMaximum(_))
@@ -180,7 +186,9 @@ fn value(id: PropertyId, values: &[String]) -> Result<Property, String> {
         I::PayloadFormatIndicator => {
             let n: u8 = number(id, v)?;
             if n > 1 {
-                return Err(format!("Error: Invalid value {v} for payload-format-indicator in -D (0 or 1)."));
+                return Err(format!(
+                    "Error: Invalid value {v} for payload-format-indicator in -D (0 or 1)."
+                ));
             }
             P::PayloadFormatIndicator(n)
         }
@@ -195,7 +203,9 @@ fn value(id: PropertyId, values: &[String]) -> Result<Property, String> {
         I::SubscriptionIdentifier => {
             let n = zero_is_bad(number(id, v)?)?;
             if n > hornet_codec::MAX_VARINT {
-                return Err(format!("Error: subscription-identifier {n} in -D is too large."));
+                return Err(format!(
+                    "Error: subscription-identifier {n} in -D is too large."
+                ));
             }
             P::SubscriptionIdentifier(n)
         }
@@ -255,9 +265,15 @@ mod tests {
         .unwrap();
         assert_eq!(p.connect.len(), 3);
         assert_eq!(p.publish.len(), 8);
-        assert_eq!(p.subscribe.as_slice(), &[Property::SubscriptionIdentifier(7)]);
+        assert_eq!(
+            p.subscribe.as_slice(),
+            &[Property::SubscriptionIdentifier(7)]
+        );
         assert_eq!(p.will.as_slice(), &[Property::WillDelayInterval(5)]);
-        assert_eq!(p.disconnect.as_slice(), &[Property::SessionExpiryInterval(0)]);
+        assert_eq!(
+            p.disconnect.as_slice(),
+            &[Property::SessionExpiryInterval(0)]
+        );
         assert_eq!(
             p.unsubscribe.as_slice(),
             &[Property::UserProperty("a".into(), "b".into())]

@@ -31,7 +31,12 @@ pub struct PubArgs {
     #[arg(short = 't', long = "topic", value_name = "TOPIC")]
     pub topic: Option<String>,
     /// Message payload.
-    #[arg(short = 'm', long = "message", value_name = "MESSAGE", allow_hyphen_values = true)]
+    #[arg(
+        short = 'm',
+        long = "message",
+        value_name = "MESSAGE",
+        allow_hyphen_values = true
+    )]
     pub message: Option<String>,
     /// Send the contents of a file as the message.
     #[arg(short = 'f', long = "file", value_name = "FILE")]
@@ -84,10 +89,16 @@ const USAGE: &str = "Use 'hornet pub --help' to see usage.";
 impl PubArgs {
     /// Checks the options and reads a fixed payload (`-f`, `-s`, `-n`, `-m`).
     fn source(&self) -> Result<Source, String> {
-        let given = [self.message.is_some(), self.file.is_some(), self.lines, self.stdin, self.null]
-            .iter()
-            .filter(|b| **b)
-            .count();
+        let given = [
+            self.message.is_some(),
+            self.file.is_some(),
+            self.lines,
+            self.stdin,
+            self.null,
+        ]
+        .iter()
+        .filter(|b| **b)
+        .count();
         if given > 1 {
             return Err("Error: Only one type of message can be sent at once.".into());
         }
@@ -129,7 +140,10 @@ pub fn run(args: PubArgs) -> ExitCode {
         }
     };
     let Some(topic) = args.topic.clone().or_else(|| resolved.url_topic.clone()) else {
-        error(quiet, &format!("Error: Both topic and message must be supplied.\n{USAGE}"));
+        error(
+            quiet,
+            &format!("Error: Both topic and message must be supplied.\n{USAGE}"),
+        );
         return ExitCode::from(1);
     };
     if let Err(e) = hornet_codec::topic::validate_name(&topic) {
@@ -221,7 +235,11 @@ async fn send(
             if outcome.reason.is_error() {
                 error(
                     r.quiet,
-                    &format!("Warning: Publish {} failed: {}.", outcome.mid, outcome.reason.name()),
+                    &format!(
+                        "Warning: Publish {} failed: {}.",
+                        outcome.mid,
+                        outcome.reason.name()
+                    ),
                 );
             }
             Ok(())

@@ -87,10 +87,17 @@ pub fn run(args: SubArgs) -> ExitCode {
     let mut topics = args.topics.clone();
     topics.extend(resolved.url_topic.clone());
     if topics.is_empty() {
-        error(quiet, &format!("Error: You must specify a topic to subscribe to.\n{USAGE}"));
+        error(
+            quiet,
+            &format!("Error: You must specify a topic to subscribe to.\n{USAGE}"),
+        );
         return ExitCode::from(1);
     }
-    for filter in topics.iter().chain(&args.filter_out).chain(&args.unsubscribe) {
+    for filter in topics
+        .iter()
+        .chain(&args.filter_out)
+        .chain(&args.unsubscribe)
+    {
         if let Err(e) = hornet_codec::topic::validate_filter(filter) {
             error(quiet, &format!("Error: Invalid subscription topic '{filter}', are all '+' and '#' wildcards correct? ({e})\n{USAGE}"));
             return ExitCode::from(1);
@@ -199,7 +206,11 @@ async fn receive(
         .collect();
     if r.debug {
         let list: Vec<String> = granted.iter().map(|g| g.to_string()).collect();
-        println!("Subscribed (mid: {}): {}", suback.packet_id, list.join(", "));
+        println!(
+            "Subscribed (mid: {}): {}",
+            suback.packet_id,
+            list.join(", ")
+        );
     }
     if !granted.is_empty() && granted.iter().all(|g| *g == 0x80) {
         error(r.quiet, "All subscription requests were denied.");

@@ -144,7 +144,11 @@ mod tests {
         p.qos = QoS::AtLeastOnce;
         p.packet_id = Some(id(1));
         let cases = [
-            (Direction::Sending, Packet::from(hornet_codec::Connect::new(v4, "")), "Client (null) sending CONNECT"),
+            (
+                Direction::Sending,
+                Packet::from(hornet_codec::Connect::new(v4, "")),
+                "Client (null) sending CONNECT",
+            ),
             (
                 Direction::Received,
                 Packet::ConnAck(ConnAck::new(ReasonCode::NotAuthorized, false)),
@@ -155,18 +159,46 @@ mod tests {
                 Packet::Publish(p),
                 "Client (null) sending PUBLISH (d0, q1, r0, m1, 'a/b', ... (5 bytes))",
             ),
-            (Direction::Received, Packet::PubAck(Ack::new(id(1))), "Client (null) received PUBACK (Mid: 1, RC:0)"),
-            (Direction::Received, Packet::PubRec(Ack::new(id(1))), "Client (null) received PUBREC (Mid: 1)"),
-            (Direction::Sending, Packet::PubRel(Ack::new(id(1))), "Client (null) sending PUBREL (m1)"),
-            (Direction::Sending, Packet::PubAck(Ack::new(id(1))), "Client (null) sending PUBACK (m1, rc0)"),
-            (Direction::Sending, Packet::PubRec(Ack::new(id(2))), "Client (null) sending PUBREC (m2, rc0)"),
-            (Direction::Sending, Packet::PubComp(Ack::new(id(2))), "Client (null) sending PUBCOMP (m2)"),
+            (
+                Direction::Received,
+                Packet::PubAck(Ack::new(id(1))),
+                "Client (null) received PUBACK (Mid: 1, RC:0)",
+            ),
+            (
+                Direction::Received,
+                Packet::PubRec(Ack::new(id(1))),
+                "Client (null) received PUBREC (Mid: 1)",
+            ),
+            (
+                Direction::Sending,
+                Packet::PubRel(Ack::new(id(1))),
+                "Client (null) sending PUBREL (m1)",
+            ),
+            (
+                Direction::Sending,
+                Packet::PubAck(Ack::new(id(1))),
+                "Client (null) sending PUBACK (m1, rc0)",
+            ),
+            (
+                Direction::Sending,
+                Packet::PubRec(Ack::new(id(2))),
+                "Client (null) sending PUBREC (m2, rc0)",
+            ),
+            (
+                Direction::Sending,
+                Packet::PubComp(Ack::new(id(2))),
+                "Client (null) sending PUBCOMP (m2)",
+            ),
             (
                 Direction::Sending,
                 Packet::Subscribe(Subscribe::new(id(1), "a/#", QoS::ExactlyOnce)),
                 "Client (null) sending SUBSCRIBE (Mid: 1, Topic: a/#, QoS: 2, Options: 0x00)",
             ),
-            (Direction::Sending, Packet::PingReq, "Client (null) sending PINGREQ"),
+            (
+                Direction::Sending,
+                Packet::PingReq,
+                "Client (null) sending PINGREQ",
+            ),
         ];
         for (dir, packet, want) in cases {
             assert_eq!(line("", dir, &packet, v4), want);

@@ -132,14 +132,10 @@ impl Session {
                 )))
             }
         };
-        if let Some(id) = connack
-            .properties
-            .iter()
-            .find_map(|p| match p {
-                Property::AssignedClientIdentifier(id) => Some(id.to_string()),
-                _ => None,
-            })
-        {
+        if let Some(id) = connack.properties.iter().find_map(|p| match p {
+            Property::AssignedClientIdentifier(id) => Some(id.to_string()),
+            _ => None,
+        }) {
             session.name = id;
         }
         if let Some(secs) = connack.properties.iter().find_map(|p| match p {
@@ -170,9 +166,9 @@ impl Session {
     async fn send(&mut self, packet: Packet) -> Result<(), ClientError> {
         self.log(Direction::Sending, &packet);
         self.tx.clear();
-        packet
-            .encode(self.protocol, &mut self.tx)
-            .map_err(|e| ClientError::Unexpected(format!("cannot encode {:?}: {e}", packet.packet_type())))?;
+        packet.encode(self.protocol, &mut self.tx).map_err(|e| {
+            ClientError::Unexpected(format!("cannot encode {:?}: {e}", packet.packet_type()))
+        })?;
         self.stream.write_all(&self.tx).await?;
         self.stream.flush().await?;
         self.last_sent = Instant::now();

@@ -94,7 +94,9 @@ pub(crate) fn build(opts: &TlsOptions) -> Result<Arc<ClientConfig>, String> {
         (Some(cert), Some(key)) => {
             let chain = CertificateDer::pem_file_iter(cert)
                 .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-                .map_err(|e| format!("Unable to load client certificate {}: {e}", cert.display()))?;
+                .map_err(|e| {
+                    format!("Unable to load client certificate {}: {e}", cert.display())
+                })?;
             let key_der = PrivateKeyDer::from_pem_file(key)
                 .map_err(|e| format!("Unable to load client key file {}: {e}", key.display()))?;
             builder
@@ -102,7 +104,9 @@ pub(crate) fn build(opts: &TlsOptions) -> Result<Arc<ClientConfig>, String> {
                 .map_err(|e| format!("Client certificate and key do not match: {e}"))?
         }
         (None, None) => builder.with_no_client_auth(),
-        _ => return Err("Both certfile and keyfile must be provided if one of them is set.".into()),
+        _ => {
+            return Err("Both certfile and keyfile must be provided if one of them is set.".into())
+        }
     };
     if let Some(alpn) = &opts.alpn {
         config.alpn_protocols = vec![alpn.as_bytes().to_vec()];
@@ -113,7 +117,12 @@ pub(crate) fn build(opts: &TlsOptions) -> Result<Arc<ClientConfig>, String> {
 fn add_pem_file(roots: &mut RootCertStore, file: &Path) -> Result<(), String> {
     let certs = CertificateDer::pem_file_iter(file)
         .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| format!("Unable to load CA certificates from {}: {e}", file.display()))?;
+        .map_err(|e| {
+            format!(
+                "Unable to load CA certificates from {}: {e}",
+                file.display()
+            )
+        })?;
     for cert in certs {
         roots
             .add(cert)

@@ -141,7 +141,10 @@ mod tests {
             server_name("127.0.0.1").unwrap(),
             ServerName::IpAddress(_)
         ));
-        assert!(matches!(server_name("[::1]").unwrap(), ServerName::IpAddress(_)));
+        assert!(matches!(
+            server_name("[::1]").unwrap(),
+            ServerName::IpAddress(_)
+        ));
         assert!(matches!(
             server_name("localhost").unwrap(),
             ServerName::DnsName(_)
