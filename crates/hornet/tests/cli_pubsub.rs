@@ -752,7 +752,7 @@ fn transports_mosquitto() {
 #[test]
 fn help_lists_mosquittos_flags() {
     let (code, out) = run(
-        &mut Command::new(env!("CARGO_BIN_EXE_hornet")).args(["pub", "--help"]),
+        Command::new(env!("CARGO_BIN_EXE_hornet")).args(["pub", "--help"]),
         b"",
     );
     assert_eq!(code, 0, "{out}");
@@ -771,7 +771,7 @@ fn help_lists_mosquittos_flags() {
     }
     assert!(!out.contains("hornet version"), "{out}");
     let (code, out) = run(
-        &mut Command::new(env!("CARGO_BIN_EXE_hornet")).args(["sub", "--help"]),
+        Command::new(env!("CARGO_BIN_EXE_hornet")).args(["sub", "--help"]),
         b"",
     );
     assert_eq!(code, 0, "{out}");

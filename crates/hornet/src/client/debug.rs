@@ -21,16 +21,19 @@ pub(crate) enum Direction {
     Received,
 }
 
-/// The debug line for `packet`, or `None` for packets libmosquitto does
-/// not log.
+/// The debug line(s) for `packet`.
 pub(crate) fn line(client: &str, dir: Direction, packet: &Packet, protocol: Protocol) -> String {
     let client = if client.is_empty() { "(null)" } else { client };
     let verb = match dir {
         Direction::Sending => "sending",
         Direction::Received => "received",
     };
-    let what = describe(dir, packet, protocol);
-    format!("Client {client} {verb} {what}")
+    // A SUBSCRIBE of several filters is one line per filter, each whole.
+    describe(dir, packet, protocol)
+        .lines()
+        .map(|what| format!("Client {client} {verb} {what}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn describe(dir: Direction, packet: &Packet, protocol: Protocol) -> String {
@@ -74,7 +77,7 @@ fn describe(dir: Direction, packet: &Packet, protocol: Protocol) -> String {
             let mut out = String::new();
             for f in &s.filters {
                 if !out.is_empty() {
-                    out.push_str("\n");
+                    out.push('\n');
                 }
                 let o = f.options;
                 let options = (o.qos as u8)
