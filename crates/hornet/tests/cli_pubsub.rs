@@ -786,3 +786,60 @@ fn help_lists_mosquittos_flags() {
         assert!(out.contains(flag), "{flag} missing:\n{out}");
     }
 }
+
+/// `--cert`/`--key`: a listener that requires client certificates
+/// accepts `hornet pub` with one from its CA and refuses it without
+/// (the handshake fails: exit 1). Hornet's listener; Mosquitto's
+/// `require_certificate` behaves the same way.
+#[test]
+fn client_certificates() {
+    let mut pki = Pki::new();
+    let (cert, key) = pki.client("alice");
+    let broker = transports::Broker::start(
+        vec![listener(ListenerKind::Tls, Some(pki.tls_mutual()))],
+        "allow_anonymous true\n",
+    );
+    let port = broker.port(0).to_string();
+    let ca = pki.ca_file.display().to_string();
+    let target: Vec<String> = ["-h", "localhost", "-p", &port, "--cafile", &ca]
+        .map(String::from)
+        .to_vec();
+    let mut sub = subscribe(
+        Kind::Hornet,
+        &target,
+        &[
+            "-t",
+            "mtls",
+            "-C",
+            "1",
+            "-v",
+            "--cert",
+            cert.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+        ],
+    );
+    publish_ok(
+        Kind::Hornet,
+        &target,
+        &[
+            "-t",
+            "mtls",
+            "-m",
+            "signed",
+            "--cert",
+            cert.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(messages(&mut sub), ["mtls signed"]);
+    let (code, out) = publish(
+        Kind::Hornet,
+        &target,
+        &["-t", "mtls", "-m", "anonymous"],
+        b"",
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(out.starts_with("Error: "), "{out}");
+}
