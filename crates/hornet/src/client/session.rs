@@ -165,6 +165,11 @@ impl Session {
     /// Encodes and writes one packet.
     async fn send(&mut self, packet: Packet) -> Result<(), ClientError> {
         self.log(Direction::Sending, &packet);
+        self.write(packet).await
+    }
+
+    /// Encodes and writes one packet without a debug line.
+    async fn write(&mut self, packet: Packet) -> Result<(), ClientError> {
         self.tx.clear();
         packet.encode(self.protocol, &mut self.tx).map_err(|e| {
             ClientError::Unexpected(format!("cannot encode {:?}: {e}", packet.packet_type()))
@@ -316,15 +321,26 @@ impl Session {
     /// complete (or the broker answered it with an error code).
     pub(crate) async fn publish(&mut self, mut p: Publish) -> Result<PublishOutcome, ClientError> {
         let qos = p.qos;
-        let id = (qos != QoS::AtMostOnce).then(|| self.packet_id());
-        p.packet_id = id;
-        self.send(Packet::Publish(p)).await?;
-        let Some(id) = id else {
+        // Like libmosquitto, QoS 0 messages count message ids too: they
+        // show in the -d line (m1, m2, ...) but not on the wire.
+        let mid = self.packet_id();
+        if qos == QoS::AtMostOnce {
+            if self.debug {
+                let shown = Packet::Publish(Publish {
+                    packet_id: Some(mid),
+                    ..p.clone()
+                });
+                self.log(Direction::Sending, &shown);
+            }
+            self.write(Packet::Publish(p)).await?;
             return Ok(PublishOutcome {
-                mid: 0,
+                mid: mid.get(),
                 reason: ReasonCode::Success,
             });
-        };
+        }
+        let id = mid;
+        p.packet_id = Some(id);
+        self.send(Packet::Publish(p)).await?;
         let mid = id.get();
         loop {
             match self.pump().await? {
@@ -436,5 +452,119 @@ impl Session {
         self.send(Packet::Disconnect(d)).await?;
         let _ = self.stream.shutdown().await;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::DuplexStream;
+
+    /// The broker's end of an in-memory connection, speaking through the codec.
+    struct Peer {
+        io: DuplexStream,
+        decoder: Decoder,
+        rx: BytesMut,
+        protocol: Protocol,
+    }
+
+    impl Peer {
+        async fn recv(&mut self) -> Packet {
+            loop {
+                if let Some(p) = self.decoder.decode(&mut self.rx).unwrap() {
+                    return p;
+                }
+                assert!(
+                    self.io.read_buf(&mut self.rx).await.unwrap() > 0,
+                    "client closed"
+                );
+            }
+        }
+
+        async fn send(&mut self, p: Packet) {
+            let mut out = BytesMut::new();
+            p.encode(self.protocol, &mut out).unwrap();
+            self.io.write_all(&out).await.unwrap();
+        }
+    }
+
+    async fn pair(protocol: Protocol, keep_alive: u16) -> (Session, Peer) {
+        let (client, server) = tokio::io::duplex(64 * 1024);
+        let mut peer = Peer {
+            io: server,
+            decoder: Decoder::new(),
+            rx: BytesMut::new(),
+            protocol,
+        };
+        let mut connect = Connect::new(protocol, "t");
+        connect.keep_alive = keep_alive;
+        let stream: Stream = Box::new(client);
+        let broker = async {
+            assert!(matches!(peer.recv().await, Packet::Connect(_)));
+            peer.send(Packet::ConnAck(ConnAck::new(ReasonCode::Success, false)))
+                .await;
+        };
+        let (session, ()) = tokio::join!(Session::connect(stream, connect, false), broker);
+        (session.unwrap().0, peer)
+    }
+
+    /// Idle for the keep-alive period, the client sends PINGREQ
+    /// [MQTT-3.1.2-23] and keeps waiting after the PINGRESP.
+    #[tokio::test]
+    async fn idle_client_pings() {
+        let (mut session, mut peer) = pair(Protocol::V3_1_1, 1).await;
+        let broker = async {
+            let started = Instant::now();
+            assert_eq!(peer.recv().await, Packet::PingReq);
+            assert!(started.elapsed() >= Duration::from_millis(900));
+            peer.send(Packet::PingResp).await;
+            peer.send(Packet::Publish(Publish::new("a", "after ping")))
+                .await;
+        };
+        let (msg, ()) = tokio::join!(session.next_message(), broker);
+        assert_eq!(&msg.unwrap().payload[..], b"after ping");
+    }
+
+    /// A QoS 2 message is acknowledged with PUBREC, delivered once on PUBREL
+    /// even when re-sent with DUP before it [MQTT-4.3.3-9], and completed
+    /// with PUBCOMP.
+    #[tokio::test]
+    async fn qos2_is_delivered_once_on_pubrel() {
+        let (mut session, mut peer) = pair(Protocol::V5, 60).await;
+        let id = PacketId::new(9).unwrap();
+        let broker = async {
+            let mut p = Publish::new("q2", "once");
+            p.qos = QoS::ExactlyOnce;
+            p.packet_id = Some(id);
+            peer.send(Packet::Publish(p.clone())).await;
+            assert_eq!(peer.recv().await, Packet::PubRec(Ack::new(id)));
+            p.dup = true;
+            peer.send(Packet::Publish(p)).await;
+            assert_eq!(peer.recv().await, Packet::PubRec(Ack::new(id)));
+            peer.send(Packet::PubRel(Ack::new(id))).await;
+            assert_eq!(peer.recv().await, Packet::PubComp(Ack::new(id)));
+            peer.send(Packet::Publish(Publish::new("q0", "next"))).await;
+        };
+        let get_two = async {
+            let a = session.next_message().await.unwrap();
+            let b = session.next_message().await.unwrap();
+            (a, b)
+        };
+        let ((a, b), ()) = tokio::join!(get_two, broker);
+        assert_eq!((&*a.topic, &*b.topic), ("q2", "q0"));
+    }
+
+    /// A broker's DISCONNECT ends the session with its reason code.
+    #[tokio::test]
+    async fn broker_disconnect_is_reported() {
+        let (mut session, mut peer) = pair(Protocol::V5, 60).await;
+        peer.send(Packet::Disconnect(Disconnect::new(
+            ReasonCode::SessionTakenOver,
+        )))
+        .await;
+        match session.next_message().await {
+            Err(ClientError::Disconnected(ReasonCode::SessionTakenOver, None)) => {}
+            other => panic!("{other:?}"),
+        }
     }
 }
