@@ -3,6 +3,7 @@
 mod admin;
 pub mod banner;
 pub mod cli;
+mod client;
 pub mod config;
 pub mod describe;
 pub mod server;

@@ -1,6 +1,7 @@
 //! The `hornet` binary: `hornet [serve] [-c FILE] [-p PORT] [-v]`, and the
-//! tools `hornet check-config`, `hornet passwd` and `hornet completions`,
-//! which run before (and without) binding or broker logging.
+//! tools `hornet pub`, `hornet sub`, `hornet check-config`, `hornet passwd`
+//! and `hornet completions`, which run before (and without) binding or
+//! broker logging.
 //!
 //! Reads the configuration (native TOML or a Mosquitto `.conf`), sets up
 //! logging in Mosquitto's words, prints the startup banner and serves until
@@ -18,6 +19,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse_args();
     // Tools that are not the broker: nothing bound, no broker logging.
     match &cli.command {
+        Some(Command::Pub(args)) => return cli::pub_cmd::run(args.clone()),
+        Some(Command::Sub(args)) => return cli::sub_cmd::run(args.clone()),
         Some(Command::CheckConfig(args)) => return cli::check_config::run(args),
         Some(Command::Passwd(args)) => return cli::passwd::run(args),
         Some(Command::Completions(args)) => return cli::completions::run(args),

@@ -6,12 +6,21 @@
 //! which override it as they do for `mosquitto`.
 //!
 //! `hornet` with no subcommand serves, exactly like `hornet serve`; the
-//! options work in both places. Other subcommands each have their file:
-//! [`passwd`] (`hornet passwd`, like `mosquitto_passwd`) and
-//! [`completions`] (shell completion scripts).
+//! options work in both places. The other subcommands each have their
+//! files: [`pub_cmd`] and [`sub_cmd`] (MQTT clients with `mosquitto_pub` /
+//! `mosquitto_sub`'s options), [`passwd`] (like `mosquitto_passwd`),
+//! [`check_config`] and [`completions`] (shell completion scripts).
 
 pub mod check_config;
 pub mod effective_toml;
+mod client_args;
+mod connect;
+mod format;
+mod props;
+pub mod pub_cmd;
+pub mod sub_cmd;
+
+pub use client_args::{ClientArgs, ProtocolArg};
 
 use std::path::{Path, PathBuf};
 
@@ -58,6 +67,12 @@ pub enum Command {
     /// Run the broker (the default when no subcommand is given).
     #[command(after_help = EXAMPLES)]
     Serve(ServeArgs),
+    /// Publish a message and exit, like mosquitto_pub (same options).
+    #[command(name = "pub", disable_help_flag = true, disable_version_flag = true)]
+    Pub(pub_cmd::PubArgs),
+    /// Subscribe and print messages, like mosquitto_sub (same options).
+    #[command(name = "sub", disable_help_flag = true, disable_version_flag = true)]
+    Sub(sub_cmd::SubArgs),
     /// Add, change or delete users of a password file (like mosquitto_passwd).
     Passwd(passwd::PasswdArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -89,14 +104,19 @@ impl Cli {
     /// Parses the process arguments; on `--help`, `--version` or a usage
     /// error, prints and exits as clap does.
     pub fn parse_args() -> Cli {
-        Cli::try_parse().unwrap_or_else(|e| {
-            // mosquitto_passwd exits 1 on a usage error; clap would say 2.
-            if e.use_stderr() && passwd::invoked(std::env::args_os()) {
+        match Cli::try_parse() {
+            Ok(cli) => cli,
+            // mosquitto_pub, mosquitto_sub and mosquitto_passwd exit 1 on a
+            // usage error; clap would say 2.
+            Err(e)
+                if e.use_stderr()
+                    && (client_command() || passwd::invoked(std::env::args_os())) =>
+            {
                 let _ = e.print();
-                std::process::exit(1);
+                std::process::exit(1)
             }
-            e.exit()
-        })
+            Err(e) => e.exit(),
+        }
     }
 
     /// Options given after `serve` win over those given before it.
@@ -123,6 +143,13 @@ impl Cli {
     pub fn verbose(&self) -> bool {
         self.serve.verbose || self.serve_args().is_some_and(|a| a.verbose)
     }
+}
+
+/// Whether the process was started as `hornet pub` or `hornet sub`.
+fn client_command() -> bool {
+    std::env::args()
+        .nth(1)
+        .is_some_and(|a| a == "pub" || a == "sub")
 }
 
 /// Builds the Config from the CLI: loads the file if given (else

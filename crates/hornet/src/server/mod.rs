@@ -18,7 +18,7 @@ mod reload;
 mod store;
 mod tcp;
 mod tls;
-mod ws;
+pub(crate) mod ws;
 
 pub(crate) use listener::ListenerState;
 pub use listener::ListenerStats;

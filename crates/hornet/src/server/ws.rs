@@ -227,6 +227,16 @@ pub(crate) struct WsStream<S> {
     pending: Bytes,
 }
 
+impl<S> WsStream<S> {
+    /// Wraps an established WebSocket (the client side of `hornet pub`/`sub`).
+    pub(crate) fn new(inner: WebSocketStream<S>) -> Self {
+        WsStream {
+            inner,
+            pending: Bytes::new(),
+        }
+    }
+}
+
 fn to_io(e: WsError) -> io::Error {
     match e {
         WsError::Io(e) => e,
