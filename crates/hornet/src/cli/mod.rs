@@ -12,9 +12,9 @@
 //! [`check_config`] and [`completions`] (shell completion scripts).
 
 pub mod check_config;
-pub mod effective_toml;
 mod client_args;
 mod connect;
+pub mod effective_toml;
 mod format;
 mod props;
 pub mod pub_cmd;
@@ -109,8 +109,7 @@ impl Cli {
             // mosquitto_pub, mosquitto_sub and mosquitto_passwd exit 1 on a
             // usage error; clap would say 2.
             Err(e)
-                if e.use_stderr()
-                    && (client_command() || passwd::invoked(std::env::args_os())) =>
+                if e.use_stderr() && (client_command() || passwd::invoked(std::env::args_os())) =>
             {
                 let _ = e.print();
                 std::process::exit(1)
