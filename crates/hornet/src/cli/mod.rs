@@ -49,6 +49,42 @@ By default anonymous clients may connect only from this machine (127.0.0.1 and :
 To let anonymous clients connect from the network, set `allow_anonymous = true`
 (TOML) or `allow_anonymous true` (mosquitto.conf). See docs/configuration.md.";
 
+/// `hornet pub --help`'s examples.
+const PUB_EXAMPLES: &str = "\
+Examples:
+  hornet pub -t demo/x -m hello                   one message to localhost:1883
+  hornet pub -h broker.lan -q 1 -r -t home/temp -m 21.5
+                                                  QoS 1, retained, to another host
+  hornet pub -t logs/app -l < app.log             one message per line of stdin
+  hornet pub -t fw/image -f firmware.bin -q 2     a file as the payload
+  hornet pub -t home/temp -r -n                   clear a retained message
+  hornet pub -V mqttv5 -t req -m on -D publish response-topic resp -D publish user-property k v
+                                                  MQTT 5 with properties
+  hornet pub -L mqtts://alice:secret@broker.lan/demo/x --cafile ca.pem -m hi
+                                                  TLS, user and topic in a URL
+  hornet pub -L wss://broker.lan:8084/mqtt --cafile ca.pem -t demo/x -m hi
+                                                  secure WebSocket (path /mqtt)
+
+Exit codes are mosquitto_pub's: 0 sent, 1 an error, or the CONNACK return
+code (5: not authorised; MQTT 5: the reason code, e.g. 135). See docs/cli.md.";
+
+/// `hornet sub --help`'s examples.
+const SUB_EXAMPLES: &str = "\
+Examples:
+  hornet sub -t 'demo/#' -v                       print topic and payload of each message
+  hornet sub -t '$SYS/#' -v                       the broker's counters
+  hornet sub -t home/temp -C 1 -W 5               wait up to 5 s for one message (exit 27 on timeout)
+  hornet sub -t 'home/#' -v -R                    skip stale retained messages
+  hornet sub -V mqttv5 -t 'a/#' -F '%t %q %r %p'  your own output format (see docs/cli.md)
+  hornet sub -t 'a/#' -F %j                       one JSON object per message
+  hornet sub -c -i meter-1 -q 1 -t 'meters/#'     a persistent session: messages wait while away
+  hornet sub -t '$share/workers/jobs/#' -q 1      one of a group of shared subscribers
+  hornet sub -L ws://127.0.0.1:8083/mqtt -t '#' -v
+                                                  over WebSocket
+
+Exit codes are mosquitto_sub's: 0 (also after -C N messages), 1 an error,
+27 when -W runs out, or the CONNACK return code. See docs/cli.md.";
+
 /// Hornet, an MQTT broker for MQTT 3.1, 3.1.1 and 5.0.
 #[derive(Debug, Clone, PartialEq, Eq, Parser)]
 #[command(name = "hornet", version, about, after_help = EXAMPLES)]
@@ -68,10 +104,20 @@ pub enum Command {
     #[command(after_help = EXAMPLES)]
     Serve(ServeArgs),
     /// Publish a message and exit, like mosquitto_pub (same options).
-    #[command(name = "pub", disable_help_flag = true, disable_version_flag = true)]
+    #[command(
+        name = "pub",
+        disable_help_flag = true,
+        disable_version_flag = true,
+        after_help = PUB_EXAMPLES
+    )]
     Pub(pub_cmd::PubArgs),
     /// Subscribe and print messages, like mosquitto_sub (same options).
-    #[command(name = "sub", disable_help_flag = true, disable_version_flag = true)]
+    #[command(
+        name = "sub",
+        disable_help_flag = true,
+        disable_version_flag = true,
+        after_help = SUB_EXAMPLES
+    )]
     Sub(sub_cmd::SubArgs),
     /// Add, change or delete users of a password file (like mosquitto_passwd).
     Passwd(passwd::PasswdArgs),
@@ -298,6 +344,74 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Splits an example's command into words like a shell would for these
+    /// examples: single quotes group, and a redirection (`<`, `>`, `>>`)
+    /// ends the command.
+    fn example_words(line: &str) -> Vec<String> {
+        let mut words = Vec::new();
+        let mut cur = String::new();
+        let mut quoted = false;
+        let mut any = false;
+        for c in line.chars() {
+            match c {
+                '\'' => {
+                    quoted = !quoted;
+                    any = true;
+                }
+                ' ' if !quoted => {
+                    if any {
+                        words.push(std::mem::take(&mut cur));
+                        any = false;
+                    }
+                }
+                c => {
+                    cur.push(c);
+                    any = true;
+                }
+            }
+        }
+        if any {
+            words.push(cur);
+        }
+        let end = words
+            .iter()
+            .position(|w| w.starts_with('<') || w.starts_with('>'))
+            .unwrap_or(words.len());
+        words.truncate(end);
+        words
+    }
+
+    /// Every `hornet ...` line in the Examples of `hornet --help` and of each
+    /// subcommand's help is a command line the parser accepts, so the help
+    /// never shows a flag that does not exist.
+    #[test]
+    fn every_help_example_parses() {
+        let mut helps = vec![Cli::command().render_long_help().to_string()];
+        for sub in Cli::command().get_subcommands_mut() {
+            helps.push(sub.render_long_help().to_string());
+        }
+        let mut checked = 0;
+        for help in &helps {
+            let Some(examples) = help.split("Examples:").nth(1) else {
+                continue;
+            };
+            for line in examples.lines() {
+                let line = line.trim_start();
+                if !line.starts_with("hornet") {
+                    continue;
+                }
+                // The command ends where two spaces start its explanation.
+                let command = line.split("  ").next().unwrap();
+                let words = example_words(command);
+                if let Err(e) = Cli::try_parse_from(&words) {
+                    panic!("help example `{command}` does not parse: {e}");
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked >= 25, "only {checked} examples found");
     }
 
     #[test]
