@@ -843,3 +843,210 @@ fn client_certificates() {
     assert_eq!(code, 1, "{out}");
     assert!(out.starts_with("Error: "), "{out}");
 }
+
+/// A `hornet` broker (the binary) on a port that outlives it, so a test
+/// can kill it (SIGKILL) and start it again in the same place.
+struct Restartable {
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl Restartable {
+    fn new(persistence: bool) -> Restartable {
+        let dir = tempfile::tempdir().unwrap();
+        let port = common::free_port();
+        std::fs::write(
+            dir.path().join("hornet.conf"),
+            format!(
+                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence {persistence}\n\
+                 persistence_location {}\nadmin_enabled false\nsys_interval 0\n",
+                dir.path().join("data").display()
+            ),
+        )
+        .unwrap();
+        Restartable { dir, port }
+    }
+
+    /// Starts the binary and waits for its listener.
+    fn start(&self) -> Proc {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hornet"));
+        cmd.arg("-c")
+            .arg(self.dir.path().join("hornet.conf"))
+            .current_dir(self.dir.path());
+        let mut proc = Proc::spawn("hornet", &mut cmd, "cargo build -p hornet");
+        proc.wait_line(TIMEOUT, "the listener", |l| {
+            l.contains("Opening MQTT listener")
+        });
+        proc
+    }
+
+    fn target(&self) -> Vec<String> {
+        ["-h", "127.0.0.1", "-p", &self.port.to_string()]
+            .map(String::from)
+            .to_vec()
+    }
+}
+
+fn count(proc: &Proc, pred: impl Fn(&str) -> bool) -> usize {
+    proc.transcript.iter().filter(|l| pred(l)).count()
+}
+
+/// `hornet sub` survives a broker restart as `mosquitto_sub` does: it
+/// reconnects (a second CONNECT, same client id) and, the broker having
+/// lost the session (CONNACK session present 0 [MQTT-3.2.2-2]), subscribes
+/// again; a message published after the restart is printed, `-C` counting
+/// across both connections.
+#[test]
+fn sub_reconnects_after_broker_restart() {
+    if common::hornet_only() {
+        return;
+    }
+    let site = Restartable::new(false);
+    let broker = site.start();
+    let t = site.target();
+    let mut sub = subscribe(
+        Kind::Hornet,
+        &t,
+        &["-t", "rc/a", "-q", "1", "-v", "-C", "2", "-i", "rc-sub"],
+    );
+    publish_ok(Kind::Hornet, &t, &["-t", "rc/a", "-m", "before", "-q", "1"]);
+    sub.wait_line(TIMEOUT, "the first message", |l| l == "rc/a before");
+    drop(broker);
+    let _broker = site.start();
+    sub.wait_line(TIMEOUT, "the SUBACK after reconnecting", |l| {
+        l.starts_with("Subscribed (mid: 2)")
+    });
+    publish_ok(Kind::Hornet, &t, &["-t", "rc/a", "-m", "after", "-q", "1"]);
+    assert_eq!(messages(&mut sub), ["rc/a before", "rc/a after"]);
+    assert_eq!(
+        count(&sub, |l| l == "Client rc-sub sending CONNECT"),
+        2,
+        "{}",
+        sub.output()
+    );
+}
+
+/// With a persistent session (`-c`) on a broker that keeps it across the
+/// restart, `hornet sub` reconnects to it (session present 1
+/// [MQTT-3.2.2-3]) without subscribing again, and receives the QoS 1
+/// message published while it was away [MQTT-3.1.2-5].
+#[test]
+fn sub_resumes_its_session_after_broker_restart() {
+    if common::hornet_only() {
+        return;
+    }
+    let site = Restartable::new(true);
+    let broker = site.start();
+    let t = site.target();
+    let mut sub = subscribe(
+        Kind::Hornet,
+        &t,
+        &["-t", "rc/p", "-q", "1", "-v", "-C", "1", "-c", "-i", "rc-persist"],
+    );
+    drop(broker);
+    let _broker = site.start();
+    publish_ok(Kind::Hornet, &t, &["-t", "rc/p", "-m", "kept", "-q", "1"]);
+    assert_eq!(messages(&mut sub), ["rc/p kept"]);
+    assert_eq!(count(&sub, |l| l.starts_with("Subscribed ")), 1, "{}", sub.output());
+    assert_eq!(
+        count(&sub, |l| l == "Client rc-persist sending CONNECT"),
+        2,
+        "{}",
+        sub.output()
+    );
+}
+
+/// `hornet pub -l` reading stdin survives a broker restart as
+/// `mosquitto_pub -l` does: the line written after the restart is
+/// published on the new connection, and the run ends normally (exit 0).
+#[test]
+fn pub_lines_reconnect_after_broker_restart() {
+    if common::hornet_only() {
+        return;
+    }
+    let site = Restartable::new(false);
+    let broker = site.start();
+    let t = site.target();
+    let mut sub = subscribe(
+        Kind::Hornet,
+        &t,
+        &["-t", "rc/l", "-q", "1", "-v", "-C", "2"],
+    );
+    let mut cmd = hornet_cmd("pub", &t, &["-t", "rc/l", "-l", "-q", "1", "-d", "-i", "rc-pub"]);
+    let (mut publisher, mut stdin) = Proc::spawn_piped("hornet pub -l", &mut cmd, INSTALL);
+    stdin.write_all(b"one\n").unwrap();
+    stdin.flush().unwrap();
+    sub.wait_line(TIMEOUT, "the first line", |l| l == "rc/l one");
+    drop(broker);
+    let _broker = site.start();
+    sub.wait_line(TIMEOUT, "the SUBACK after reconnecting", |l| {
+        l.starts_with("Subscribed (mid: 2)")
+    });
+    stdin.write_all(b"two\n").unwrap();
+    drop(stdin);
+    publisher.expect_success(TIMEOUT);
+    assert_eq!(messages(&mut sub), ["rc/l one", "rc/l two"]);
+    assert_eq!(
+        count(&publisher, |l| l == "Client rc-pub sending CONNECT"),
+        2,
+        "{}",
+        publisher.output()
+    );
+}
+
+/// `hornet pub -l -q 1` streams: up to `-M` messages in flight (default
+/// 20, as mosquitto_pub), never more (counted from its `-d` lines), and
+/// 10,000 lines arrive at `hornet sub -C 10000` once each, in order
+/// [MQTT-4.6.0-2] [MQTT-4.6.0-6].
+fn inflight_window(kind: Kind) {
+    let broker = Broker::start(kind, true);
+    let t = broker.target(TCP);
+    for (max, n) in [(20, 10_000), (5, 1_000)] {
+        let topic = format!("win/{max}");
+        let lines: String = (1..=n).map(|i| format!("{i}\n")).collect();
+        let n_arg = n.to_string();
+        let mut sub = subscribe(Kind::Hornet, &t, &["-t", &topic, "-q", "1", "-C", &n_arg]);
+        let m = max.to_string();
+        let mut args = vec!["-t", topic.as_str(), "-l", "-q", "1", "-d"];
+        if max != 20 {
+            args.extend(["-M", m.as_str()]);
+        }
+        let (code, out) = publish(Kind::Hornet, &t, &args, lines.as_bytes());
+        assert_eq!(code, 0, "{out}");
+        let (mut inflight, mut most) = (0i32, 0i32);
+        for line in out.lines() {
+            if line.contains("sending PUBLISH") {
+                inflight += 1;
+                most = most.max(inflight);
+            } else if line.contains("received PUBACK") {
+                inflight -= 1;
+            }
+        }
+        assert_eq!(inflight, 0, "every flow finished");
+        assert!(most <= max, "{most} in flight with -M {max}");
+        assert!(most > 1, "one message at a time");
+        // 10,000 messages and their -d lines take a while on a loaded machine.
+        sub.expect_success(TIMEOUT * 4);
+        let got: Vec<&String> = sub
+            .transcript
+            .iter()
+            .filter(|l| !l.starts_with("Client ") && !l.starts_with("Subscribed "))
+            .collect();
+        let want: Vec<String> = (1..=n).map(|i| i.to_string()).collect();
+        assert!(
+            got.iter().map(|s| s.as_str()).eq(want.iter().map(|s| s.as_str())),
+            "{} messages of {n}, out of order or repeated",
+            got.len()
+        );
+    }
+}
+
+#[test]
+fn inflight_window_hornet() {
+    inflight_window(Kind::Hornet);
+}
+
+#[test]
+fn inflight_window_mosquitto() {
+    inflight_window(Kind::Mosquitto);
+}

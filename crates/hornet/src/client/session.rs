@@ -757,4 +757,69 @@ mod tests {
             other => panic!("{other:?}"),
         }
     }
+
+    /// After a lost connection, the session reconnects with the id the
+    /// broker assigned and resumes its unfinished flows in order: the
+    /// unacknowledged QoS 1 PUBLISH again with DUP set, the QoS 2 flow at
+    /// its PUBREL [MQTT-4.4.0-1]; the window counts them until PUBACK and
+    /// PUBCOMP arrive.
+    #[tokio::test]
+    async fn reconnect_resumes_unfinished_flows() {
+        let (mut session, mut peer) = pair(Protocol::V5, 60).await;
+        session.set_max_inflight(2);
+        let mut q1 = Publish::new("a", "one");
+        q1.qos = QoS::AtLeastOnce;
+        let mut q2 = Publish::new("a", "two");
+        q2.qos = QoS::ExactlyOnce;
+        assert_eq!(session.start_publish(q1).await.unwrap(), 1);
+        assert_eq!(session.start_publish(q2).await.unwrap(), 2);
+        assert_eq!(session.window(), 0);
+        assert!(matches!(peer.recv().await, Packet::Publish(p) if !p.dup));
+        assert!(matches!(peer.recv().await, Packet::Publish(_)));
+        peer.send(Packet::PubRec(Ack::new(PacketId::new(2).unwrap())))
+            .await;
+        assert_eq!(session.fill().await.unwrap(), Filled::Data);
+        session.handle_buffered().await.unwrap();
+        assert!(matches!(peer.recv().await, Packet::PubRel(_)));
+        drop(peer);
+
+        let (client, server) = tokio::io::duplex(64 * 1024);
+        let mut peer = Peer {
+            io: server,
+            decoder: Decoder::new(),
+            rx: BytesMut::new(),
+            protocol: Protocol::V5,
+        };
+        session.name = "assigned".into();
+        let broker = async {
+            match peer.recv().await {
+                Packet::Connect(c) => assert_eq!(&*c.client_id, "assigned"),
+                other => panic!("{other:?}"),
+            }
+            peer.send(Packet::ConnAck(ConnAck::new(ReasonCode::Success, true)))
+                .await;
+            match peer.recv().await {
+                Packet::Publish(p) => assert!(p.dup && &p.payload[..] == b"one"),
+                other => panic!("{other:?}"),
+            }
+            assert_eq!(
+                peer.recv().await,
+                Packet::PubRel(Ack::new(PacketId::new(2).unwrap()))
+            );
+            peer.send(Packet::PubAck(Ack::new(PacketId::new(1).unwrap())))
+                .await;
+            peer.send(Packet::PubComp(Ack::new(PacketId::new(2).unwrap())))
+                .await;
+        };
+        let connect = Connect::new(Protocol::V5, "");
+        let (connack, ()) = tokio::join!(session.reconnect(Box::new(client), connect), broker);
+        assert!(connack.unwrap().session_present);
+        while session.inflight() > 0 {
+            session.fill().await.unwrap();
+            session.handle_buffered().await.unwrap();
+        }
+        let done: Vec<u16> = session.take_completed().iter().map(|o| o.mid).collect();
+        assert_eq!(done, [1, 2]);
+        assert_eq!(session.window(), 2);
+    }
 }
