@@ -6,7 +6,8 @@
 //! | bad or missing arguments | `Error: ...` | 1 |
 //! | TCP connect failed | `Error: Connection refused` (the OS's words) | 1 |
 //! | host name did not resolve | `Unable to connect (Lookup error.).` | 1 |
-//! | TLS / WebSocket handshake failed | `Error: TLS error: ...` | 1 |
+//! | TLS handshake failed | `Unable to connect (A TLS error occurred.).` and the reason | 1 |
+//! | WebSocket upgrade failed | `Error: WebSocket error: ...` | 1 |
 //! | CONNACK refused, MQTT 3.x | `Connection error: Connection Refused: not authorised.` | the return code (1 to 5) |
 //! | CONNACK refused, MQTT 5 | `Connection error: Not authorized` | the reason code (e.g. 135) |
 //! | connection lost (`hornet pub` except `-l`) | `Error: The connection was lost.` | 1 |
@@ -33,6 +34,7 @@ use crate::client::transport::{self, ConnectError};
 /// `mosquitto_sub -W`'s exit code when the time is up.
 pub(crate) const EXIT_TIMEOUT: u8 = 27;
 
+
 /// How long to wait before each reconnection attempt: libmosquitto's
 /// default reconnect delay (1 s, no backoff), which `mosquitto_sub` keeps.
 pub(crate) const RECONNECT_DELAY: Duration = Duration::from_secs(1);
@@ -56,6 +58,17 @@ pub(crate) async fn open(r: &Resolved, is_pub: bool) -> Result<Session, ExitCode
         }
         Err(ConnectError::Tcp(e)) => {
             error(r.quiet, &format!("Error: {}", os_words(&e)));
+            return Err(ExitCode::from(1));
+        }
+        Err(ConnectError::Tls(why)) => {
+            // Mosquitto's words first (scripts match them), then why.
+            // (Mosquitto's tools say this when the handshake fails in
+            // their connect call; when it fails in their network loop,
+            // they say `Error: A TLS error occurred.` and exit 8.)
+            error(
+                r.quiet,
+                &format!("Unable to connect (A TLS error occurred.).\nTLS: {why}"),
+            );
             return Err(ExitCode::from(1));
         }
         Err(e) => {

@@ -47,7 +47,7 @@ pub(crate) enum ConnectError {
     /// TCP connect failed (refused, unreachable, ...).
     #[error("{0}")]
     Tcp(io::Error),
-    /// The TLS handshake failed.
+    /// The TLS handshake failed (the reason, in rustls' words).
     #[error("TLS error: {0}")]
     Tls(String),
     /// The WebSocket upgrade failed.
