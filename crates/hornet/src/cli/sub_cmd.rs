@@ -60,6 +60,9 @@ pub struct SubArgs {
     /// Output format (%t topic, %p payload, %j JSON, ...; see docs/cli.md).
     #[arg(short = 'F', long = "format", value_name = "FORMAT")]
     pub format: Option<String>,
+    /// Print `-F %j` / `%J` JSON laid out on several lines.
+    #[arg(long = "pretty")]
+    pub pretty: bool,
     /// Topic filter whose messages are not printed; may be repeated.
     #[arg(short = 'T', long = "filter-out", value_name = "FILTER")]
     pub filter_out: Vec<String>,
@@ -105,6 +108,12 @@ pub fn run(args: SubArgs) -> ExitCode {
     {
         if let Err(e) = hornet_codec::topic::validate_filter(filter) {
             error(quiet, &format!("Error: Invalid subscription topic '{filter}', are all '+' and '#' wildcards correct? ({e})\n{USAGE}"));
+            return ExitCode::from(1);
+        }
+    }
+    if let Some(format) = &args.format {
+        if let Err(e) = super::format::check(format) {
+            error(quiet, &format!("{e}\n{USAGE}"));
             return ExitCode::from(1);
         }
     }
@@ -232,6 +241,7 @@ async fn receive(
         verbose: args.verbose,
         no_eol: args.no_eol,
         format: args.format.clone(),
+        pretty: args.pretty,
     };
     loop {
         let msg = session.next_message().await?;
