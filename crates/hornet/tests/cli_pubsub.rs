@@ -1127,3 +1127,53 @@ fn insecure_skips_only_the_name_check() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("A TLS error occurred"), "{out}");
 }
+
+/// `--unix PATH` connects through a unix domain socket (Mosquitto 2.0
+/// listens on one with `listener 0 PATH`; Hornet has no such listener),
+/// and `-A` binds the outgoing socket: an address of this machine works,
+/// one that is not gives mosquitto_pub's error and exit code.
+#[test]
+fn unix_socket_and_bind_address() {
+    if common::hornet_only() {
+        return;
+    }
+    process::require("mosquitto", INSTALL);
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("m.sock");
+    let port = common::free_port();
+    let conf = dir.path().join("m.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "allow_anonymous true\nlistener {port} 127.0.0.1\nlistener 0 {}\n",
+            sock.display()
+        ),
+    )
+    .unwrap();
+    make_readable(dir.path());
+    // Mosquitto started as root runs as `mosquitto`, which makes the socket.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    let mut cmd = Command::new("mosquitto");
+    cmd.arg("-c").arg(&conf);
+    let _broker = Proc::spawn("mosquitto", &mut cmd, INSTALL);
+    common::wait_for_port(([127, 0, 0, 1], port).into());
+    let unix = vec!["--unix".to_string(), sock.display().to_string()];
+    let mut sub = subscribe(Kind::Hornet, &unix, &["-t", "ux", "-C", "1", "-v"]);
+    publish_ok(Kind::Hornet, &unix, &["-t", "ux", "-m", "local"]);
+    assert_eq!(messages(&mut sub), ["ux local"]);
+
+    let tcp = |from: &str| -> Vec<String> {
+        ["-A", from, "-h", "127.0.0.1", "-p", &port.to_string()]
+            .map(String::from)
+            .to_vec()
+    };
+    publish_ok(Kind::Hornet, &tcp("127.0.0.1"), &["-t", "ux", "-m", "bound"]);
+    for tool in [Kind::Hornet, Kind::Mosquitto] {
+        let (code, out) = publish(tool, &tcp("192.0.2.1"), &["-t", "ux", "-m", "x"], b"");
+        assert_eq!(code, 1, "{tool:?}: {out}");
+        assert!(out.contains("Error: Cannot assign requested address"), "{tool:?}: {out}");
+    }
+}
