@@ -944,13 +944,29 @@ fn sub_resumes_its_session_after_broker_restart() {
     let mut sub = subscribe(
         Kind::Hornet,
         &t,
-        &["-t", "rc/p", "-q", "1", "-v", "-C", "1", "-c", "-i", "rc-persist"],
+        &[
+            "-t",
+            "rc/p",
+            "-q",
+            "1",
+            "-v",
+            "-C",
+            "1",
+            "-c",
+            "-i",
+            "rc-persist",
+        ],
     );
     drop(broker);
     let _broker = site.start();
     publish_ok(Kind::Hornet, &t, &["-t", "rc/p", "-m", "kept", "-q", "1"]);
     assert_eq!(messages(&mut sub), ["rc/p kept"]);
-    assert_eq!(count(&sub, |l| l.starts_with("Subscribed ")), 1, "{}", sub.output());
+    assert_eq!(
+        count(&sub, |l| l.starts_with("Subscribed ")),
+        1,
+        "{}",
+        sub.output()
+    );
     assert_eq!(
         count(&sub, |l| l == "Client rc-persist sending CONNECT"),
         2,
@@ -975,7 +991,11 @@ fn pub_lines_reconnect_after_broker_restart() {
         &t,
         &["-t", "rc/l", "-q", "1", "-v", "-C", "2"],
     );
-    let mut cmd = hornet_cmd("pub", &t, &["-t", "rc/l", "-l", "-q", "1", "-d", "-i", "rc-pub"]);
+    let mut cmd = hornet_cmd(
+        "pub",
+        &t,
+        &["-t", "rc/l", "-l", "-q", "1", "-d", "-i", "rc-pub"],
+    );
     let (mut publisher, mut stdin) = Proc::spawn_piped("hornet pub -l", &mut cmd, INSTALL);
     stdin.write_all(b"one\n").unwrap();
     stdin.flush().unwrap();
@@ -1037,7 +1057,9 @@ fn inflight_window(kind: Kind) {
             .collect();
         let want: Vec<String> = (1..=n).map(|i| i.to_string()).collect();
         assert!(
-            got.iter().map(|s| s.as_str()).eq(want.iter().map(|s| s.as_str())),
+            got.iter()
+                .map(|s| s.as_str())
+                .eq(want.iter().map(|s| s.as_str())),
             "{} messages of {n}, out of order or repeated",
             got.len()
         );
@@ -1060,7 +1082,10 @@ fn inflight_window_mosquitto() {
 /// (exit 8) when it fails in their network loop, which depends on timing;
 /// Hornet's always say the former, then the reason.
 fn tls_refused(tool: Kind, host: &str, code: i32, out: &str) {
-    let connect = (code, out.contains("Unable to connect (A TLS error occurred.)."));
+    let connect = (
+        code,
+        out.contains("Unable to connect (A TLS error occurred.)."),
+    );
     let in_loop = (code, out.contains("Error: A TLS error occurred."));
     let ok = match tool {
         Kind::Hornet => connect == (1, true) && out.contains("\nTLS: "),
@@ -1123,7 +1148,12 @@ fn insecure_skips_only_the_name_check() {
     ]
     .map(String::from)
     .to_vec();
-    let (code, out) = publish(Kind::Hornet, &t, &["-t", "ins", "-m", "x", "--insecure"], b"");
+    let (code, out) = publish(
+        Kind::Hornet,
+        &t,
+        &["-t", "ins", "-m", "x", "--insecure"],
+        b"",
+    );
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("A TLS error occurred"), "{out}");
 }
@@ -1170,10 +1200,17 @@ fn unix_socket_and_bind_address() {
             .map(String::from)
             .to_vec()
     };
-    publish_ok(Kind::Hornet, &tcp("127.0.0.1"), &["-t", "ux", "-m", "bound"]);
+    publish_ok(
+        Kind::Hornet,
+        &tcp("127.0.0.1"),
+        &["-t", "ux", "-m", "bound"],
+    );
     for tool in [Kind::Hornet, Kind::Mosquitto] {
         let (code, out) = publish(tool, &tcp("192.0.2.1"), &["-t", "ux", "-m", "x"], b"");
         assert_eq!(code, 1, "{tool:?}: {out}");
-        assert!(out.contains("Error: Cannot assign requested address"), "{tool:?}: {out}");
+        assert!(
+            out.contains("Error: Cannot assign requested address"),
+            "{tool:?}: {out}"
+        );
     }
 }

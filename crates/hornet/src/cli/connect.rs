@@ -34,7 +34,6 @@ use crate::client::transport::{self, ConnectError};
 /// `mosquitto_sub -W`'s exit code when the time is up.
 pub(crate) const EXIT_TIMEOUT: u8 = 27;
 
-
 /// How long to wait before each reconnection attempt: libmosquitto's
 /// default reconnect delay (1 s, no backoff), which `mosquitto_sub` keeps.
 pub(crate) const RECONNECT_DELAY: Duration = Duration::from_secs(1);

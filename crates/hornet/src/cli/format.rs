@@ -204,8 +204,12 @@ fn payload(out: &mut Vec<u8>, data: &[u8], mode: Payload, spec: Spec) {
     }
     match mode {
         Payload::Raw => out.extend_from_slice(&data[..len]),
-        Payload::Hex => data[..len].iter().for_each(|b| push(out, format_args!("{b:02x}"))),
-        Payload::HexUpper => data[..len].iter().for_each(|b| push(out, format_args!("{b:02X}"))),
+        Payload::Hex => data[..len]
+            .iter()
+            .for_each(|b| push(out, format_args!("{b:02x}"))),
+        Payload::HexUpper => data[..len]
+            .iter()
+            .for_each(|b| push(out, format_args!("{b:02X}"))),
     }
     if spec.left {
         out.resize(out.len() + pad, b' ');
@@ -757,7 +761,8 @@ mod tests {
         let mut m = Publish::new("f/a", "hello");
         m.qos = QoS::AtLeastOnce;
         m.packet_id = PacketId::new(1);
-        m.properties.push(Property::ContentType("text/plain".into()));
+        m.properties
+            .push(Property::ContentType("text/plain".into()));
         m.properties.push(Property::MessageExpiryInterval(100));
         m.properties.push(Property::PayloadFormatIndicator(1));
         m.properties.push(Property::ResponseTopic("rt".into()));
@@ -773,7 +778,10 @@ mod tests {
             fmt("[%12C][%5S][%10P][%6E][%4F][%4A][%5R][%5D]", &m),
             "[  text/plain][     ][k:v][   100][   1][    ][   rt][cd]"
         );
-        assert_eq!(fmt("[%-12C][%-6E][%06E]", &m), "[text/plain  ][100   ][000100]");
+        assert_eq!(
+            fmt("[%-12C][%-6E][%06E]", &m),
+            "[text/plain  ][100   ][000100]"
+        );
         assert_eq!(
             fmt(
                 "[%3p][%-8x][%3x][%1x][%010p][%5.2p][%-10p][%08x][%5X][%3q][%-3r]",
@@ -794,23 +802,44 @@ mod tests {
     fn time_codes_and_checks() {
         let m = Publish::new("t", "");
         assert_eq!(
-            fmt("@Y-@m-@dT@H:@M:@S @N @@ @a @A @b @B @j @u @w @y @e @s @Z @z @F @T @p @q", &m),
+            fmt(
+                "@Y-@m-@dT@H:@M:@S @N @@ @a @A @b @B @j @u @w @y @e @s @Z @z @F @T @p @q",
+                &m
+            ),
             "2026-11-24T00:14:45 890796123 @ Tue Tuesday Nov November 328 2 2 26 24 \
              1795479285 UTC +0000 2026-11-24 00:14:45 AM %q"
         );
         assert_eq!(check("%t %-08p @H \\n"), Ok(()));
-        assert_eq!(check("%"), Err("Error: Incomplete format specifier.".into()));
-        assert_eq!(check("%-5"), Err("Error: Incomplete format specifier.".into()));
-        assert_eq!(check("x@"), Err("Error: Incomplete format specifier.".into()));
-        assert_eq!(check("%z"), Err("Error: Invalid format specifier 'z'.".into()));
-        assert_eq!(check("\\q"), Err("Error: Invalid escape specifier 'q'.".into()));
+        assert_eq!(
+            check("%"),
+            Err("Error: Incomplete format specifier.".into())
+        );
+        assert_eq!(
+            check("%-5"),
+            Err("Error: Incomplete format specifier.".into())
+        );
+        assert_eq!(
+            check("x@"),
+            Err("Error: Incomplete format specifier.".into())
+        );
+        assert_eq!(
+            check("%z"),
+            Err("Error: Invalid format specifier 'z'.".into())
+        );
+        assert_eq!(
+            check("\\q"),
+            Err("Error: Invalid escape specifier 'q'.".into())
+        );
     }
 
     /// `--pretty` lays JSON out as mosquitto_sub's cJSON does; `%J` keeps
     /// the payload's key order.
     #[test]
     fn pretty_json_matches_mosquitto_sub() {
-        let m = Publish::new("f/a", "{\"b\":1, \"a\":[1,{\"x\":{}},[]], \"s\":\"q\\\"uo , : {\"}");
+        let m = Publish::new(
+            "f/a",
+            "{\"b\":1, \"a\":[1,{\"x\":{}},[]], \"s\":\"q\\\"uo , : {\"}",
+        );
         let o = Output {
             format: Some("%J".into()),
             no_eol: true,
@@ -825,7 +854,8 @@ mod tests {
              \t\t\"b\":\t1,\n\t\t\"a\":\t[1, {\n\t\t\t\t\"x\":\t{\n\t\t\t\t}\n\t\t\t}, []],\n\
              \t\t\"s\":\t\"q\\\"uo , : {\"\n\t}\n}"
         );
-        assert!(fmt("%J", &m).ends_with("\"payload\":{\"b\":1,\"a\":[1,{\"x\":{}},[]],\"s\":\"q\\\"uo , : {\"}}"));
+        assert!(fmt("%J", &m)
+            .ends_with("\"payload\":{\"b\":1,\"a\":[1,{\"x\":{}},[]],\"s\":\"q\\\"uo , : {\"}}"));
     }
 
     #[test]

@@ -20,12 +20,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use bytes::Bytes;
-use clap::Args;
-use hornet_codec::{Publish, QoS};
 use super::client_args::{v5_only, ClientArgs, Resolved};
 use super::connect::{self, error};
 use crate::client::session::{ClientError, Filled, Session};
+use bytes::Bytes;
+use clap::Args;
+use hornet_codec::{Publish, QoS};
 
 /// Options of `hornet pub` (those of `mosquitto_pub`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Args)]
@@ -283,7 +283,9 @@ async fn pump_lines(
         while !*eof && session.window() > 0 {
             match input.try_recv() {
                 Ok(Ok(line)) => {
-                    session.start_publish(message(session, args, r, topic, line.into())).await?;
+                    session
+                        .start_publish(message(session, args, r, topic, line.into()))
+                        .await?;
                 }
                 Ok(Err(e)) => {
                     error(r.quiet, &format!("Error: Unable to read stdin: {e}."));
@@ -318,7 +320,13 @@ async fn pump_lines(
 }
 
 /// The PUBLISH for `payload` as the options say.
-fn message(session: &Session, args: &PubArgs, r: &Resolved, topic: &str, payload: Bytes) -> Publish {
+fn message(
+    session: &Session,
+    args: &PubArgs,
+    r: &Resolved,
+    topic: &str,
+    payload: Bytes,
+) -> Publish {
     let mut p = Publish::new(topic, payload);
     p.qos = QoS::from_u8(args.qos).expect("checked by clap");
     p.retain = args.retain;

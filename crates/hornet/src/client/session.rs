@@ -344,7 +344,9 @@ impl Session {
             },
         };
         if n == 0 {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "The connection was lost.").into());
+            return Err(
+                io::Error::new(io::ErrorKind::UnexpectedEof, "The connection was lost.").into(),
+            );
         }
         Ok(Filled::Data)
     }
@@ -506,7 +508,10 @@ impl Session {
     /// Ends the flow of `id` (an acknowledgement for no flow of ours is
     /// ignored, as libmosquitto does).
     fn finish(&mut self, id: PacketId, qos: QoS, reason: ReasonCode) {
-        let Some(i) = self.inflight.iter().position(|o| o.id == id && o.publish.qos == qos)
+        let Some(i) = self
+            .inflight
+            .iter()
+            .position(|o| o.id == id && o.publish.qos == qos)
         else {
             return;
         };
