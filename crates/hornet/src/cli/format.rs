@@ -100,10 +100,8 @@ pub(crate) fn check(format: &str) -> Result<(), String> {
                     Some(_) => {}
                 }
             }
-            '@' => {
-                if chars.next().is_none() {
-                    return Err("Error: Incomplete format specifier.".into());
-                }
+            '@' if chars.next().is_none() => {
+                return Err("Error: Incomplete format specifier.".into());
             }
             '\\' => match chars.next() {
                 None => return Err("Error: Incomplete escape specifier.".into()),
@@ -435,9 +433,9 @@ fn strftime(out: &mut Vec<u8>, code: char, now: SystemTime) {
         'D' => write!(out, "{m:02}/{day:02}/{:02}", y.rem_euclid(100)),
         'T' => write!(out, "{hh:02}:{mm:02}:{ss:02}"),
         'R' => write!(out, "{hh:02}:{mm:02}"),
-        'n' => write!(out, "\n"),
-        't' => write!(out, "\t"),
-        '%' => write!(out, "%"),
+        'n' => out.write_all(b"\n"),
+        't' => out.write_all(b"\t"),
+        '%' => out.write_all(b"%"),
         other => write!(out, "%{other}"),
     };
 }
@@ -505,7 +503,7 @@ fn layout(text: &str, pretty: bool) -> String {
     // true for an object, false for an array
     let mut stack: Vec<bool> = Vec::new();
     let (mut in_string, mut escaped, mut indent) = (false, false, false);
-    let tabs = |out: &mut String, n: usize| out.extend(std::iter::repeat_n('\t', n));
+    let tabs = |out: &mut String, n: usize| out.extend(std::iter::repeat('\t').take(n));
     for c in text.chars() {
         if in_string {
             out.push(c);
