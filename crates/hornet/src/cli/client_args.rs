@@ -3,7 +3,7 @@
 //! identity (`-i -I -u -P`), session (`-V -k -c -x`), will
 //! (`--will-*`), TLS (`--cafile --capath --cert --key --insecure
 //! --tls-version --tls-alpn --tls-use-os-certs`), `-D` properties,
-//! `-d` and `--quiet`; and [`ClientArgs::resolve`], which checks them
+//! `-A`, `--unix`, `-d` and `--quiet`; and [`ClientArgs::resolve`], which checks them
 //! together and turns them into the connection's target and CONNECT.
 //!
 //! Defaults as Mosquitto's: host `localhost`, port 1883 (8883 with TLS,
@@ -118,6 +118,12 @@ pub struct ClientArgs {
     /// Accepted for compatibility: Nagle's algorithm is always off.
     #[arg(long = "nodelay")]
     pub nodelay: bool,
+    /// Bind the outgoing socket to this host or address.
+    #[arg(short = 'A', value_name = "BIND_ADDRESS")]
+    pub bind_address: Option<String>,
+    /// Connect through this unix domain socket instead of TCP.
+    #[arg(long = "unix", value_name = "PATH")]
+    pub unix: Option<PathBuf>,
     /// Print this help.
     #[arg(long = "help", action = ArgAction::Help)]
     pub help: Option<bool>,
@@ -363,6 +369,8 @@ impl ClientArgs {
                 port,
                 tls,
                 ws_path,
+                bind: self.bind_address.clone(),
+                unix: self.unix.clone(),
             },
             connect,
             url_topic,

@@ -9,8 +9,16 @@
 //! `%C` content type, `%D` correlation data, `%E` message expiry interval,
 //! `%F` payload format indicator, `%P` user properties (`name:value`,
 //! space separated), `%R` response topic, `%S` subscription identifier.
-//! Escapes: `\n \t \r \a \e \v \\ \0`. Times are UTC (`+0000`), where
-//! Mosquitto uses the local time zone.
+//! Escapes: `\n \t \r \a \e \v \\ \0`.
+//!
+//! Field widths as mosquitto_sub 2.0.11 has them: `%10t`, `%-10t` (left
+//! aligned), `%05l` (zero padded) for the topic, `%I`, the numbers and the
+//! property codes (an absent property is all padding); `%10p`, `%10x`
+//! also cut the payload (see [`payload`]); `%q %r %U %D %P %j %J` take no
+//! width. `@` codes are `strftime`'s (`@Y-@m-@dT@H:@M:@S`), `@N` the
+//! nanoseconds, `@@` an `@`. [`check`] refuses a format mosquitto_sub
+//! refuses, with its words. Times are UTC (`+0000`), where Mosquitto
+//! uses the local time zone.
 
 use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -26,6 +34,8 @@ pub(crate) struct Output {
     pub(crate) no_eol: bool,
     /// `-F`: a format string.
     pub(crate) format: Option<String>,
+    /// `--pretty`: `%j` / `%J` laid out on several lines.
+    pub(crate) pretty: bool,
 }
 
 impl Output {
@@ -34,7 +44,7 @@ impl Output {
     pub(crate) fn render(&self, msg: &Publish, now: SystemTime) -> (Vec<u8>, Option<String>) {
         let mut out = Vec::new();
         if let Some(format) = &self.format {
-            let warning = formatted(&mut out, format, msg, now);
+            let warning = formatted(&mut out, format, msg, now, self.pretty);
             if !self.no_eol {
                 out.push(b'\n');
             }
@@ -69,39 +79,182 @@ fn prop<'a, T>(msg: &'a Publish, f: impl Fn(&'a Property) -> Option<T>) -> Optio
     msg.properties.iter().find_map(f)
 }
 
-/// Expands `format` for `msg` into `out`; returns a warning for stderr.
-fn formatted(out: &mut Vec<u8>, format: &str, msg: &Publish, now: SystemTime) -> Option<String> {
-    let mut warning = None;
-    let mut chars = format.chars();
+/// The `%` codes mosquitto_sub 2.0 knows.
+const CODES: &str = "%ACDEFIjJlmPpqRrStUxX";
+/// The `\` escapes mosquitto_sub 2.0 knows.
+const ESCAPES: &str = "\\0aenrtv";
+
+/// Checks a `-F` format as mosquitto_sub does before connecting; the
+/// error is its message.
+pub(crate) fn check(format: &str) -> Result<(), String> {
+    let mut chars = format.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
             '%' => {
+                let _ = spec(&mut chars);
+                match chars.next() {
+                    None => return Err("Error: Incomplete format specifier.".into()),
+                    Some(code) if !CODES.contains(code) => {
+                        return Err(format!("Error: Invalid format specifier '{code}'."))
+                    }
+                    Some(_) => {}
+                }
+            }
+            '@' if chars.next().is_none() => {
+                return Err("Error: Incomplete format specifier.".into());
+            }
+            '\\' => match chars.next() {
+                None => return Err("Error: Incomplete escape specifier.".into()),
+                Some(e) if !ESCAPES.contains(e) => {
+                    return Err(format!("Error: Invalid escape specifier '{e}'."))
+                }
+                Some(_) => {}
+            },
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The flags and width between `%` and the code: `%-10p`, `%08x`.
+/// A precision (`.3`) is read and ignored, as mosquitto_sub 2.0 does.
+#[derive(Debug, Clone, Copy, Default)]
+struct Spec {
+    left: bool,
+    zero: bool,
+    width: usize,
+}
+
+fn spec(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Spec {
+    let mut s = Spec::default();
+    if chars.peek() == Some(&'-') {
+        s.left = true;
+        chars.next();
+    }
+    if chars.peek() == Some(&'0') {
+        s.zero = true;
+        chars.next();
+    }
+    while let Some(d) = chars.peek().and_then(|c| c.to_digit(10)) {
+        s.width = s.width.saturating_mul(10).saturating_add(d as usize);
+        chars.next();
+    }
+    if chars.peek() == Some(&'.') {
+        chars.next();
+        while chars.peek().is_some_and(|c| c.is_ascii_digit()) {
+            chars.next();
+        }
+    }
+    s
+}
+
+/// A text field, space padded to the width (never cut).
+fn text(out: &mut Vec<u8>, s: &[u8], spec: Spec) {
+    let pad = spec.width.saturating_sub(s.len());
+    if !spec.left {
+        out.resize(out.len() + pad, b' ');
+    }
+    out.extend_from_slice(s);
+    if spec.left {
+        out.resize(out.len() + pad, b' ');
+    }
+}
+
+/// A number, padded with spaces or (`%0N`) zeros; left aligned with `-`.
+fn number(out: &mut Vec<u8>, n: impl std::fmt::Display, spec: Spec) {
+    let w = spec.width;
+    let _ = match (spec.left, spec.zero) {
+        (true, _) => write!(out, "{n:<w$}"),
+        (false, true) => write!(out, "{n:0>w$}"),
+        (false, false) => write!(out, "{n:>w$}"),
+    };
+}
+
+/// How a payload is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Payload {
+    Raw,
+    Hex,
+    HexUpper,
+}
+
+/// `%p`, `%x`, `%X` with a width, exactly as mosquitto_sub 2.0.11's
+/// `write_payload`: a width cuts a longer payload to that many bytes,
+/// and in hex counts bytes from the width halved (`%8x` of `hello` is
+/// `    6865`); the pad is spaces or zeros.
+fn payload(out: &mut Vec<u8>, data: &[u8], mode: Payload, spec: Spec) {
+    let w = spec.width;
+    let mut len = data.len();
+    let pad = if w > 0 {
+        len = len.min(w);
+        if mode == Payload::Raw {
+            w - len
+        } else {
+            len /= 2;
+            w - len * 2
+        }
+    } else {
+        0
+    };
+    let fill = if spec.zero && !spec.left { b'0' } else { b' ' };
+    if !spec.left {
+        out.resize(out.len() + pad, fill);
+    }
+    match mode {
+        Payload::Raw => out.extend_from_slice(&data[..len]),
+        Payload::Hex => data[..len]
+            .iter()
+            .for_each(|b| push(out, format_args!("{b:02x}"))),
+        Payload::HexUpper => data[..len]
+            .iter()
+            .for_each(|b| push(out, format_args!("{b:02X}"))),
+    }
+    if spec.left {
+        out.resize(out.len() + pad, b' ');
+    }
+}
+
+/// Expands `format` for `msg` into `out`; returns a warning for stderr.
+fn formatted(
+    out: &mut Vec<u8>,
+    format: &str,
+    msg: &Publish,
+    now: SystemTime,
+    pretty: bool,
+) -> Option<String> {
+    let mut warning = None;
+    let mut chars = format.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '%' => {
+                let sp = spec(&mut chars);
                 let Some(code) = chars.next() else {
                     out.push(b'%');
                     break;
                 };
+                let string = |out: &mut Vec<u8>, v: Option<String>| {
+                    text(out, v.unwrap_or_default().as_bytes(), sp)
+                };
+                let int = |out: &mut Vec<u8>, v: Option<u64>| match v {
+                    Some(n) => number(out, n, sp),
+                    None => text(out, b"", sp),
+                };
                 match code {
                     '%' => out.push(b'%'),
-                    't' => out.extend_from_slice(msg.topic.as_bytes()),
-                    'p' => out.extend_from_slice(&msg.payload),
+                    't' => text(out, msg.topic.as_bytes(), sp),
+                    'p' => payload(out, &msg.payload, Payload::Raw, sp),
+                    'x' => payload(out, &msg.payload, Payload::Hex, sp),
+                    'X' => payload(out, &msg.payload, Payload::HexUpper, sp),
                     'q' => push(out, msg.qos as u8),
                     'r' => push(out, u8::from(msg.retain)),
-                    'l' => push(out, msg.payload.len()),
-                    'm' => push(out, msg.packet_id.map_or(0, |id| id.get())),
-                    'x' => msg
-                        .payload
-                        .iter()
-                        .for_each(|b| push(out, format_args!("{b:02x}"))),
-                    'X' => msg
-                        .payload
-                        .iter()
-                        .for_each(|b| push(out, format_args!("{b:02X}"))),
-                    'I' => out.extend_from_slice(iso8601(now, false).as_bytes()),
+                    'l' => number(out, msg.payload.len(), sp),
+                    'm' => number(out, msg.packet_id.map_or(0, |id| id.get()), sp),
+                    'I' => text(out, iso8601(now, false).as_bytes(), sp),
                     'U' => {
                         let d = now.duration_since(UNIX_EPOCH).unwrap_or_default();
                         push(out, format_args!("{}.{:09}", d.as_secs(), d.subsec_nanos()));
                     }
-                    'j' => out.extend_from_slice(json(msg, now, false).as_bytes()),
+                    'j' => out.extend_from_slice(json(msg, now, false, pretty).as_bytes()),
                     'J' => {
                         if !msg.payload.is_empty()
                             && serde_json::from_slice::<serde_json::Value>(&msg.payload).is_err()
@@ -111,17 +264,17 @@ fn formatted(out: &mut Vec<u8>, format: &str, msg: &Publish, now: SystemTime) ->
                                 msg.topic
                             ));
                         } else {
-                            out.extend_from_slice(json(msg, now, true).as_bytes());
+                            out.extend_from_slice(json(msg, now, true, pretty).as_bytes());
                         }
                     }
-                    'A' => opt(
+                    'A' => int(
                         out,
                         prop(msg, |p| match p {
-                            Property::TopicAlias(a) => Some(a.to_string()),
+                            Property::TopicAlias(a) => Some(u64::from(*a)),
                             _ => None,
                         }),
                     ),
-                    'C' => opt(
+                    'C' => string(
                         out,
                         prop(msg, |p| match p {
                             Property::ContentType(s) => Some(s.to_string()),
@@ -136,17 +289,17 @@ fn formatted(out: &mut Vec<u8>, format: &str, msg: &Publish, now: SystemTime) ->
                             out.extend_from_slice(d);
                         }
                     }
-                    'E' => opt(
+                    'E' => int(
                         out,
                         prop(msg, |p| match p {
-                            Property::MessageExpiryInterval(s) => Some(s.to_string()),
+                            Property::MessageExpiryInterval(s) => Some(u64::from(*s)),
                             _ => None,
                         }),
                     ),
-                    'F' => opt(
+                    'F' => int(
                         out,
                         prop(msg, |p| match p {
-                            Property::PayloadFormatIndicator(s) => Some(s.to_string()),
+                            Property::PayloadFormatIndicator(s) => Some(u64::from(*s)),
                             _ => None,
                         }),
                     ),
@@ -158,7 +311,7 @@ fn formatted(out: &mut Vec<u8>, format: &str, msg: &Publish, now: SystemTime) ->
                             .collect();
                         out.extend_from_slice(pairs.join(" ").as_bytes());
                     }
-                    'R' => opt(
+                    'R' => string(
                         out,
                         prop(msg, |p| match p {
                             Property::ResponseTopic(s) => Some(s.to_string()),
@@ -166,12 +319,19 @@ fn formatted(out: &mut Vec<u8>, format: &str, msg: &Publish, now: SystemTime) ->
                         }),
                     ),
                     'S' => {
-                        let ids: Vec<String> = msg
+                        let ids: Vec<u64> = msg
                             .properties
                             .subscription_identifiers()
-                            .map(|i| i.to_string())
+                            .map(u64::from)
                             .collect();
-                        out.extend_from_slice(ids.join(" ").as_bytes());
+                        match ids.as_slice() {
+                            [] => text(out, b"", sp),
+                            [one] => number(out, one, sp),
+                            many => {
+                                let all: Vec<String> = many.iter().map(|i| i.to_string()).collect();
+                                text(out, all.join(" ").as_bytes(), sp)
+                            }
+                        }
                     }
                     other => {
                         out.push(b'%');
@@ -179,6 +339,11 @@ fn formatted(out: &mut Vec<u8>, format: &str, msg: &Publish, now: SystemTime) ->
                     }
                 }
             }
+            '@' => match chars.next() {
+                Some('@') => out.push(b'@'),
+                Some(code) => strftime(out, code, now),
+                None => out.push(b'@'),
+            },
             '\\' => match chars.next() {
                 Some('n') => out.push(b'\n'),
                 Some('t') => out.push(b'\t'),
@@ -200,45 +365,250 @@ fn formatted(out: &mut Vec<u8>, format: &str, msg: &Publish, now: SystemTime) ->
     warning
 }
 
+const DAYS: [&str; 7] = [
+    "Sunday",
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+];
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+
+/// One `@` time code: `strftime`'s `%<code>` (UTC), and `@N` the
+/// nanoseconds, as mosquitto_sub's `-F` has them. An unknown code is
+/// written as is (`%q`), as glibc's strftime does.
+fn strftime(out: &mut Vec<u8>, code: char, now: SystemTime) {
+    let d = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs();
+    let days = (secs / 86_400) as i64;
+    let (y, m, day) = civil_from_days(days);
+    let rem = secs % 86_400;
+    let (hh, mm, ss) = (rem / 3600, rem % 3600 / 60, rem % 60);
+    let wday = (days + 4).rem_euclid(7) as usize; // 1970-01-01 was a Thursday
+    let yday = days - days_from_civil(y, 1, 1) + 1;
+    let h12 = if hh % 12 == 0 { 12 } else { hh % 12 };
+    let month = MONTHS[(m - 1) as usize];
+    let _ = match code {
+        'Y' => write!(out, "{y}"),
+        'C' => write!(out, "{:02}", y.div_euclid(100)),
+        'y' => write!(out, "{:02}", y.rem_euclid(100)),
+        'm' => write!(out, "{m:02}"),
+        'd' => write!(out, "{day:02}"),
+        'e' => write!(out, "{day:>2}"),
+        'H' => write!(out, "{hh:02}"),
+        'k' => write!(out, "{hh:>2}"),
+        'I' => write!(out, "{h12:02}"),
+        'l' => write!(out, "{h12:>2}"),
+        'M' => write!(out, "{mm:02}"),
+        'S' => write!(out, "{ss:02}"),
+        'N' => write!(out, "{:09}", d.subsec_nanos()),
+        'p' => write!(out, "{}", if hh < 12 { "AM" } else { "PM" }),
+        'P' => write!(out, "{}", if hh < 12 { "am" } else { "pm" }),
+        'j' => write!(out, "{yday:03}"),
+        'a' => write!(out, "{}", &DAYS[wday][..3]),
+        'A' => write!(out, "{}", DAYS[wday]),
+        'u' => write!(out, "{}", if wday == 0 { 7 } else { wday }),
+        'w' => write!(out, "{wday}"),
+        'b' | 'h' => write!(out, "{}", &month[..3]),
+        'B' => write!(out, "{month}"),
+        's' => write!(out, "{secs}"),
+        'z' => write!(out, "+0000"),
+        'Z' => write!(out, "UTC"),
+        'F' => write!(out, "{y:04}-{m:02}-{day:02}"),
+        'D' => write!(out, "{m:02}/{day:02}/{:02}", y.rem_euclid(100)),
+        'T' => write!(out, "{hh:02}:{mm:02}:{ss:02}"),
+        'R' => write!(out, "{hh:02}:{mm:02}"),
+        'n' => out.write_all(b"\n"),
+        't' => out.write_all(b"\t"),
+        '%' => out.write_all(b"%"),
+        other => write!(out, "%{other}"),
+    };
+}
+
+/// Days since 1970-01-01 of a date (Howard Hinnant's `days_from_civil`).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// `%j` / `%J`: the message as one JSON object, keys in mosquitto_sub's
+/// order (`mid` at QoS 1 and 2); MQTT 5 properties in a `properties` object when the message
+/// has any (in the order received; user properties gathered in one
+/// `user-properties` object where the first one was), as mosquitto_sub
+/// 2.0 prints them.
+fn json(msg: &Publish, now: SystemTime, embed: bool, pretty: bool) -> String {
+    let payload = if msg.payload.is_empty() {
+        "null".to_string()
+    } else if embed {
+        match std::str::from_utf8(&msg.payload) {
+            Ok(text) if serde_json::from_str::<serde_json::Value>(text).is_ok() => {
+                layout(text, false)
+            }
+            _ => "null".into(),
+        }
+    } else {
+        quote(&String::from_utf8_lossy(&msg.payload))
+    };
+    let mut out = format!(
+        "{{\"tst\":{},\"topic\":{},\"qos\":{},\"retain\":{},\"payloadlen\":{},",
+        quote(&iso8601(now, true)),
+        quote(&msg.topic),
+        msg.qos as u8,
+        u8::from(msg.retain),
+        msg.payload.len()
+    );
+    if let Some(id) = msg.packet_id {
+        out.push_str(&format!("\"mid\":{id},"));
+    }
+    if !msg.properties.is_empty() {
+        out.push_str("\"properties\":{");
+        out.push_str(&json_properties(msg));
+        out.push_str("},");
+    }
+    out.push_str("\"payload\":");
+    out.push_str(&payload);
+    out.push('}');
+    if pretty {
+        layout(&out, true)
+    } else {
+        out
+    }
+}
+
+/// Valid JSON text laid out as cJSON prints it: minified (keys in their
+/// order, no whitespace), or with `pretty` (`--pretty`) one member a
+/// line, tab indented, `"key":<tab>value`, arrays on one line (`[1, 2]`).
+fn layout(text: &str, pretty: bool) -> String {
+    let mut out = String::with_capacity(text.len() * 2);
+    // true for an object, false for an array
+    let mut stack: Vec<bool> = Vec::new();
+    let (mut in_string, mut escaped, mut indent) = (false, false, false);
+    let tabs = |out: &mut String, n: usize| out.extend(std::iter::repeat('\t').take(n));
+    for c in text.chars() {
+        if in_string {
+            out.push(c);
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        if c.is_whitespace() {
+            continue;
+        }
+        if !pretty {
+            in_string = c == '"';
+            out.push(c);
+            continue;
+        }
+        match c {
+            '{' => {
+                stack.push(true);
+                out.push_str("{\n");
+                indent = true;
+            }
+            '[' => {
+                stack.push(false);
+                out.push('[');
+            }
+            '}' => {
+                stack.pop();
+                if !indent {
+                    out.push('\n');
+                }
+                indent = false;
+                tabs(&mut out, stack.len());
+                out.push('}');
+            }
+            ']' => {
+                stack.pop();
+                out.push(']');
+            }
+            ',' if stack.last() == Some(&true) => {
+                out.push_str(",\n");
+                indent = true;
+            }
+            ',' => out.push_str(", "),
+            ':' => out.push_str(":\t"),
+            other => {
+                if indent {
+                    tabs(&mut out, stack.len());
+                    indent = false;
+                }
+                in_string = other == '"';
+                out.push(other);
+            }
+        }
+    }
+    out
+}
+
+/// The members of mosquitto_sub's `properties` object.
+fn json_properties(msg: &Publish) -> String {
+    let mut fields: Vec<String> = Vec::new();
+    let mut users: Option<usize> = None;
+    for p in msg.properties.iter() {
+        let field = match p {
+            Property::PayloadFormatIndicator(v) => format!("\"payload-format-indicator\":{v}"),
+            Property::MessageExpiryInterval(v) => format!("\"message-expiry-interval\":{v}"),
+            Property::CorrelationData(d) => format!(
+                "\"correlation-data\":{}",
+                quote(&String::from_utf8_lossy(d))
+            ),
+            Property::ContentType(s) => format!("\"content-type\":{}", quote(s)),
+            Property::ResponseTopic(s) => format!("\"response-topic\":{}", quote(s)),
+            Property::UserProperty(k, v) => {
+                let pair = format!("{}:{}", quote(k), quote(v));
+                match users {
+                    Some(i) => {
+                        let f: &mut String = &mut fields[i];
+                        f.pop();
+                        f.push(',');
+                        f.push_str(&pair);
+                        f.push('}');
+                    }
+                    None => {
+                        users = Some(fields.len());
+                        fields.push(format!("\"user-properties\":{{{pair}}}"));
+                    }
+                }
+                continue;
+            }
+            _ => continue,
+        };
+        fields.push(field);
+    }
+    fields.join(",")
+}
+
 fn push(out: &mut Vec<u8>, value: impl std::fmt::Display) {
     let _ = write!(out, "{value}");
 }
 
-fn opt(out: &mut Vec<u8>, value: Option<String>) {
-    if let Some(v) = value {
-        out.extend_from_slice(v.as_bytes());
-    }
-}
-
-/// `%j` / `%J`: the message as one JSON object, keys in mosquitto_sub's order.
-fn json(msg: &Publish, now: SystemTime, embed: bool) -> String {
-    let payload = if msg.payload.is_empty() {
-        serde_json::Value::Null
-    } else if embed {
-        serde_json::from_slice(&msg.payload).unwrap_or(serde_json::Value::Null)
-    } else {
-        serde_json::Value::String(String::from_utf8_lossy(&msg.payload).into_owned())
-    };
-    let value = serde_json::json!({
-        "tst": iso8601(now, true),
-        "topic": msg.topic.to_string(),
-        "qos": msg.qos as u8,
-        "retain": u8::from(msg.retain),
-        "payloadlen": msg.payload.len(),
-        "payload": payload,
-    });
-    // serde_json's map keeps insertion order only with preserve_order;
-    // write the fields by hand so the order is mosquitto_sub's.
-    let field = |k: &str| serde_json::to_string(&value[k]).unwrap_or_default();
-    format!(
-        "{{\"tst\":{},\"topic\":{},\"qos\":{},\"retain\":{},\"payloadlen\":{},\"payload\":{}}}",
-        field("tst"),
-        field("topic"),
-        field("qos"),
-        field("retain"),
-        field("payloadlen"),
-        field("payload")
-    )
+fn quote(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_default()
 }
 
 /// `2026-11-24T00:14:45+0000`, or with microseconds as in mosquitto_sub's
@@ -324,15 +694,23 @@ mod tests {
             "r/2|{\"a\":1}|1|1|7|7|7b2261223a317d|7B2261223A317D|1795479285.890796123|\
              2026-11-24T00:14:45+0000|%|\t|text/json|cd|100|1|k:v k2:v2|rt|4|"
         );
+        let props = "\"properties\":{\"content-type\":\"text/json\",\
+                     \"user-properties\":{\"k\":\"v\",\"k2\":\"v2\"},\"response-topic\":\"rt\",\
+                     \"correlation-data\":\"cd\",\"message-expiry-interval\":100,\
+                     \"payload-format-indicator\":1}";
         assert_eq!(
             fmt("%j", &m),
-            "{\"tst\":\"2026-11-24T00:14:45.890796Z+0000\",\"topic\":\"r/2\",\"qos\":1,\
-             \"retain\":1,\"payloadlen\":7,\"payload\":\"{\\\"a\\\":1}\"}"
+            format!(
+                "{{\"tst\":\"2026-11-24T00:14:45.890796Z+0000\",\"topic\":\"r/2\",\"qos\":1,\
+                 \"retain\":1,\"payloadlen\":7,\"mid\":7,{props},\"payload\":\"{{\\\"a\\\":1}}\"}}"
+            )
         );
         assert_eq!(
             fmt("%J", &m),
-            "{\"tst\":\"2026-11-24T00:14:45.890796Z+0000\",\"topic\":\"r/2\",\"qos\":1,\
-             \"retain\":1,\"payloadlen\":7,\"payload\":{\"a\":1}}"
+            format!(
+                "{{\"tst\":\"2026-11-24T00:14:45.890796Z+0000\",\"topic\":\"r/2\",\"qos\":1,\
+                 \"retain\":1,\"payloadlen\":7,\"mid\":7,{props},\"payload\":{{\"a\":1}}}}"
+            )
         );
         let empty = Publish::new("r/3", "");
         assert!(fmt("%j", &empty).ends_with("\"payloadlen\":0,\"payload\":null}"));
@@ -360,6 +738,7 @@ mod tests {
                 verbose,
                 no_eol,
                 format: None,
+                pretty: false,
             }
             .render(m, when())
             .0
@@ -371,6 +750,110 @@ mod tests {
         assert_eq!(render(true, false, &empty), b"a/c (null)\n");
         assert_eq!(render(false, false, &empty), b"");
         assert_eq!(render(true, true, &empty), b"");
+    }
+
+    /// Field widths, checked against mosquitto_sub 2.0.11's output for
+    /// the same message (payload `hello`, topic `f/a`, mid 1).
+    #[test]
+    fn widths_match_mosquitto_sub() {
+        let mut m = Publish::new("f/a", "hello");
+        m.qos = QoS::AtLeastOnce;
+        m.packet_id = PacketId::new(1);
+        m.properties
+            .push(Property::ContentType("text/plain".into()));
+        m.properties.push(Property::MessageExpiryInterval(100));
+        m.properties.push(Property::PayloadFormatIndicator(1));
+        m.properties.push(Property::ResponseTopic("rt".into()));
+        m.properties.push(Property::CorrelationData("cd".into()));
+        m.properties
+            .push(Property::UserProperty("k".into(), "v".into()));
+        assert_eq!(fmt("[%05t][%2t][%-05t]", &m), "[  f/a][f/a][f/a  ]");
+        assert_eq!(
+            fmt("[%010m][%-5m][%-05l][%2l]", &m),
+            "[0000000001][1    ][5    ][ 5]"
+        );
+        assert_eq!(
+            fmt("[%12C][%5S][%10P][%6E][%4F][%4A][%5R][%5D]", &m),
+            "[  text/plain][     ][k:v][   100][   1][    ][   rt][cd]"
+        );
+        assert_eq!(
+            fmt("[%-12C][%-6E][%06E]", &m),
+            "[text/plain  ][100   ][000100]"
+        );
+        assert_eq!(
+            fmt(
+                "[%3p][%-8x][%3x][%1x][%010p][%5.2p][%-10p][%08x][%5X][%3q][%-3r]",
+                &m
+            ),
+            "[hel][6865    ][ 68][ ][00000hello][hello][hello     ][00006865][ 6865][1][0]"
+        );
+        assert_eq!(
+            fmt("[%30I][%-30I][%2I]", &m),
+            "[      2026-11-24T00:14:45+0000][2026-11-24T00:14:45+0000      ]\
+             [2026-11-24T00:14:45+0000]"
+        );
+        assert_eq!(fmt("%5%", &m), "%");
+    }
+
+    /// `@` time codes (UTC) and mosquitto_sub's refusals of bad formats.
+    #[test]
+    fn time_codes_and_checks() {
+        let m = Publish::new("t", "");
+        assert_eq!(
+            fmt(
+                "@Y-@m-@dT@H:@M:@S @N @@ @a @A @b @B @j @u @w @y @e @s @Z @z @F @T @p @q",
+                &m
+            ),
+            "2026-11-24T00:14:45 890796123 @ Tue Tuesday Nov November 328 2 2 26 24 \
+             1795479285 UTC +0000 2026-11-24 00:14:45 AM %q"
+        );
+        assert_eq!(check("%t %-08p @H \\n"), Ok(()));
+        assert_eq!(
+            check("%"),
+            Err("Error: Incomplete format specifier.".into())
+        );
+        assert_eq!(
+            check("%-5"),
+            Err("Error: Incomplete format specifier.".into())
+        );
+        assert_eq!(
+            check("x@"),
+            Err("Error: Incomplete format specifier.".into())
+        );
+        assert_eq!(
+            check("%z"),
+            Err("Error: Invalid format specifier 'z'.".into())
+        );
+        assert_eq!(
+            check("\\q"),
+            Err("Error: Invalid escape specifier 'q'.".into())
+        );
+    }
+
+    /// `--pretty` lays JSON out as mosquitto_sub's cJSON does; `%J` keeps
+    /// the payload's key order.
+    #[test]
+    fn pretty_json_matches_mosquitto_sub() {
+        let m = Publish::new(
+            "f/a",
+            "{\"b\":1, \"a\":[1,{\"x\":{}},[]], \"s\":\"q\\\"uo , : {\"}",
+        );
+        let o = Output {
+            format: Some("%J".into()),
+            no_eol: true,
+            pretty: true,
+            ..Default::default()
+        };
+        let text = String::from_utf8(o.render(&m, when()).0).unwrap();
+        assert_eq!(
+            text,
+            "{\n\t\"tst\":\t\"2026-11-24T00:14:45.890796Z+0000\",\n\t\"topic\":\t\"f/a\",\n\
+             \t\"qos\":\t0,\n\t\"retain\":\t0,\n\t\"payloadlen\":\t47,\n\t\"payload\":\t{\n\
+             \t\t\"b\":\t1,\n\t\t\"a\":\t[1, {\n\t\t\t\t\"x\":\t{\n\t\t\t\t}\n\t\t\t}, []],\n\
+             \t\t\"s\":\t\"q\\\"uo , : {\"\n\t}\n}"
+        );
+        assert!(fmt("%J", &m)
+            .ends_with("\"payload\":{\"b\":1,\"a\":[1,{\"x\":{}},[]],\"s\":\"q\\\"uo , : {\"}}"));
     }
 
     #[test]

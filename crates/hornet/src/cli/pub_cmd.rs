@@ -6,20 +6,26 @@
 //! (one message per line of stdin, without the newline; empty lines are
 //! empty messages) or `-n` (a zero-length message). `--repeat N` sends a
 //! `-m`/`-f`/`-s`/`-n` message N times, `--repeat-delay S` seconds apart.
-//! Each QoS 1/2 message's flow completes before the next is sent.
+//!
+//! With `-l`, up to `-M` (default 20, as `mosquitto_pub`) QoS 1/2
+//! messages are in flight at once, fewer if the broker's Receive Maximum
+//! says so; lines are read on a thread of their own while the broker's
+//! acknowledgements come in, and the run ends (DISCONNECT) once stdin is
+//! at its end and every flow has finished. A lost connection is then
+//! reconnected as `mosquitto_pub -l` does, the unacknowledged messages
+//! sent again. Other modes publish one message at a time and exit 1 when
+//! the connection is lost.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use super::client_args::{v5_only, ClientArgs, Resolved};
+use super::connect::{self, error};
+use crate::client::session::{ClientError, Filled, Session};
 use bytes::Bytes;
 use clap::Args;
 use hornet_codec::{Publish, QoS};
-use tokio::io::AsyncBufReadExt;
-
-use super::client_args::{v5_only, ClientArgs, Resolved};
-use super::connect::{self, error};
-use crate::client::session::Session;
 
 /// Options of `hornet pub` (those of `mosquitto_pub`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Args)]
@@ -64,9 +70,10 @@ pub struct PubArgs {
     /// Seconds between repeats (may be fractional). Defaults to 0.
     #[arg(long = "repeat-delay", value_name = "SECONDS", default_value = "0", value_parser = parse_delay)]
     pub repeat_delay: Duration,
-    /// Accepted for compatibility: one message is in flight at a time.
-    #[arg(short = 'M', value_name = "MAX_INFLIGHT")]
-    pub max_inflight: Option<u16>,
+    /// The maximum number of QoS 1/2 messages in flight. Defaults to 20.
+    #[arg(short = 'M', value_name = "MAX_INFLIGHT", default_value_t = 20,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_inflight: u16,
 }
 
 /// Where the payload comes from.
@@ -183,29 +190,7 @@ async fn publish(args: &PubArgs, r: &Resolved, topic: &str, source: Source) -> E
             }
             result
         }
-        Source::Lines => {
-            let mut stdin = tokio::io::BufReader::new(tokio::io::stdin());
-            let mut line = Vec::new();
-            loop {
-                line.clear();
-                match stdin.read_until(b'\n', &mut line).await {
-                    Ok(0) => break Ok(()),
-                    Ok(_) => {
-                        if line.last() == Some(&b'\n') {
-                            line.pop();
-                        }
-                        let payload = Bytes::copy_from_slice(&line);
-                        if let Err(code) = send(&mut session, args, r, topic, payload).await {
-                            break Err(code);
-                        }
-                    }
-                    Err(e) => {
-                        error(r.quiet, &format!("Error: Unable to read stdin: {e}."));
-                        break Err(ExitCode::from(1));
-                    }
-                }
-            }
-        }
+        Source::Lines => lines(&mut session, args, r, topic).await,
     };
     if let Err(code) = result {
         return code;
@@ -214,6 +199,155 @@ async fn publish(args: &PubArgs, r: &Resolved, topic: &str, source: Source) -> E
     match session.disconnect(props).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => connect::failed(r.quiet, &e),
+    }
+}
+
+/// A line of stdin (without its newline), or why reading failed.
+type Line = std::io::Result<Vec<u8>>;
+
+/// Reads stdin line by line on a thread (a blocking read must not stall
+/// the acknowledgements); the channel closes at the end of input.
+fn read_lines() -> tokio::sync::mpsc::Receiver<Line> {
+    let (tx, rx) = tokio::sync::mpsc::channel(256);
+    std::thread::spawn(move || {
+        let mut stdin = std::io::stdin().lock();
+        loop {
+            let mut line = Vec::new();
+            match std::io::BufRead::read_until(&mut stdin, b'\n', &mut line) {
+                Ok(0) => break,
+                Ok(_) => {
+                    if line.last() == Some(&b'\n') {
+                        line.pop();
+                    }
+                    if tx.blocking_send(Ok(line)).is_err() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e));
+                    break;
+                }
+            }
+        }
+    });
+    rx
+}
+
+/// `-l`: one message per line, up to the window in flight; reconnects
+/// when the connection is lost.
+async fn lines(
+    session: &mut Session,
+    args: &PubArgs,
+    r: &Resolved,
+    topic: &str,
+) -> Result<(), ExitCode> {
+    session.set_max_inflight(args.max_inflight);
+    let mut input = read_lines();
+    let mut eof = false;
+    loop {
+        match pump_lines(session, args, r, topic, &mut input, &mut eof).await {
+            Ok(()) => return Ok(()),
+            Err(LinesError::Exit(code)) => return Err(code),
+            Err(LinesError::Client(e)) if connect::is_lost(&e) => {
+                connect::reconnect(session, r, true).await?;
+            }
+            Err(LinesError::Client(e)) => return Err(connect::failed(r.quiet, &e)),
+        }
+    }
+}
+
+enum LinesError {
+    Exit(ExitCode),
+    Client(ClientError),
+}
+
+impl From<ClientError> for LinesError {
+    fn from(e: ClientError) -> Self {
+        LinesError::Client(e)
+    }
+}
+
+/// Sends lines while the window has room and reads the broker's
+/// acknowledgements, until stdin ended and nothing is in flight.
+async fn pump_lines(
+    session: &mut Session,
+    args: &PubArgs,
+    r: &Resolved,
+    topic: &str,
+    input: &mut tokio::sync::mpsc::Receiver<Line>,
+    eof: &mut bool,
+) -> Result<(), LinesError> {
+    use tokio::sync::mpsc::error::TryRecvError;
+    loop {
+        // Send what is already read, as far as the window allows.
+        while !*eof && session.window() > 0 {
+            match input.try_recv() {
+                Ok(Ok(line)) => {
+                    session
+                        .start_publish(message(session, args, r, topic, line.into()))
+                        .await?;
+                }
+                Ok(Err(e)) => {
+                    error(r.quiet, &format!("Error: Unable to read stdin: {e}."));
+                    return Err(LinesError::Exit(ExitCode::from(1)));
+                }
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => *eof = true,
+            }
+        }
+        warn_refused(session, r);
+        if *eof && session.inflight() == 0 {
+            return Ok(());
+        }
+        let room = !*eof && session.window() > 0;
+        tokio::select! {
+            line = input.recv(), if room => match line {
+                Some(Ok(line)) => {
+                    session.start_publish(message(session, args, r, topic, line.into())).await?;
+                }
+                Some(Err(e)) => {
+                    error(r.quiet, &format!("Error: Unable to read stdin: {e}."));
+                    return Err(LinesError::Exit(ExitCode::from(1)));
+                }
+                None => *eof = true,
+            },
+            filled = session.fill() => match filled? {
+                Filled::Data => session.handle_buffered().await?,
+                Filled::Timer => session.keep_alive_due().await?,
+            },
+        }
+    }
+}
+
+/// The PUBLISH for `payload` as the options say.
+fn message(
+    session: &Session,
+    args: &PubArgs,
+    r: &Resolved,
+    topic: &str,
+    payload: Bytes,
+) -> Publish {
+    let mut p = Publish::new(topic, payload);
+    p.qos = QoS::from_u8(args.qos).expect("checked by clap");
+    p.retain = args.retain;
+    p.properties = v5_only(session.protocol(), &r.props.publish);
+    p
+}
+
+/// Prints mosquitto_pub's warning for each message the broker refused
+/// (MQTT 5 reason code ≥ 0x80).
+fn warn_refused(session: &mut Session, r: &Resolved) {
+    for outcome in session.take_completed() {
+        if outcome.reason.is_error() {
+            error(
+                r.quiet,
+                &format!(
+                    "Warning: Publish {} failed: {}.",
+                    outcome.mid,
+                    outcome.reason.name()
+                ),
+            );
+        }
     }
 }
 
@@ -226,10 +360,7 @@ async fn send(
     topic: &str,
     payload: Bytes,
 ) -> Result<(), ExitCode> {
-    let mut p = Publish::new(topic, payload);
-    p.qos = QoS::from_u8(args.qos).expect("checked by clap");
-    p.retain = args.retain;
-    p.properties = v5_only(session.protocol(), &r.props.publish);
+    let p = message(session, args, r, topic, payload);
     match session.publish(p).await {
         Ok(outcome) => {
             if outcome.reason.is_error() {

@@ -8,7 +8,12 @@
 //! `--remove-retained` clears each retained message received. `-C N` exits
 //! 0 after N printed messages, `-E` right after the SUBACK, `-W S` exits
 //! 27 after S seconds, Ctrl-C and SIGTERM disconnect cleanly and exit 0.
-//! A connection lost exits 1 (mosquitto_sub would reconnect).
+//!
+//! A lost connection is not the end: like `mosquitto_sub`, `hornet sub`
+//! reconnects every second (see [`connect::reconnect`]) with the same
+//! client id, and subscribes again unless the broker kept the session
+//! (CONNACK session present 1). `-C` counts across connections; `-W`
+//! still counts from the start.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -55,6 +60,9 @@ pub struct SubArgs {
     /// Output format (%t topic, %p payload, %j JSON, ...; see docs/cli.md).
     #[arg(short = 'F', long = "format", value_name = "FORMAT")]
     pub format: Option<String>,
+    /// Print `-F %j` / `%J` JSON laid out on several lines.
+    #[arg(long = "pretty")]
+    pub pretty: bool,
     /// Topic filter whose messages are not printed; may be repeated.
     #[arg(short = 'T', long = "filter-out", value_name = "FILTER")]
     pub filter_out: Vec<String>,
@@ -100,6 +108,12 @@ pub fn run(args: SubArgs) -> ExitCode {
     {
         if let Err(e) = hornet_codec::topic::validate_filter(filter) {
             error(quiet, &format!("Error: Invalid subscription topic '{filter}', are all '+' and '#' wildcards correct? ({e})\n{USAGE}"));
+            return ExitCode::from(1);
+        }
+    }
+    if let Some(format) = &args.format {
+        if let Err(e) = super::format::check(format) {
+            error(quiet, &format!("{e}\n{USAGE}"));
             return ExitCode::from(1);
         }
     }
@@ -151,23 +165,49 @@ async fn subscribe(args: &SubArgs, r: &Resolved, topics: Vec<String>) -> ExitCod
         _ = deadline(until) => return timed_out(),
         _ = interrupted() => return ExitCode::SUCCESS,
     };
-    // Stopped by -W or a signal, the session still says DISCONNECT, so
-    // the broker drops the will as for mosquitto_sub.
-    let outcome = tokio::select! {
-        done = receive(&mut session, args, r, topics) => done,
-        _ = deadline(until) => Err(Stop::Code(timed_out())),
-        _ = interrupted() => Ok(()),
+    let mut progress = Progress {
+        printed: 0,
+        subscribe: true,
     };
-    let code = match outcome {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(Stop::Code(code)) => code,
-        Err(Stop::Client(e)) => return connect::failed(r.quiet, &e),
-    };
-    let props = v5_only(session.protocol(), &r.props.disconnect);
-    match session.disconnect(props).await {
-        Ok(()) => code,
-        Err(e) => connect::failed(r.quiet, &e),
+    loop {
+        // Stopped by -W or a signal, the session still says DISCONNECT,
+        // so the broker drops the will as for mosquitto_sub.
+        let outcome = tokio::select! {
+            done = receive(&mut session, args, r, &topics, &mut progress) => done,
+            _ = deadline(until) => Err(Stop::Code(timed_out())),
+            _ = interrupted() => Ok(()),
+        };
+        let code = match outcome {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(Stop::Code(code)) => code,
+            Err(Stop::Client(e)) if connect::is_lost(&e) => {
+                let again = tokio::select! {
+                    again = connect::reconnect(&mut session, r, false) => again,
+                    _ = deadline(until) => return timed_out(),
+                    _ = interrupted() => return ExitCode::SUCCESS,
+                };
+                match again {
+                    Ok(connack) => progress.subscribe |= !connack.session_present,
+                    Err(code) => return code,
+                }
+                continue;
+            }
+            Err(Stop::Client(e)) => return connect::failed(r.quiet, &e),
+        };
+        let props = v5_only(session.protocol(), &r.props.disconnect);
+        return match session.disconnect(props).await {
+            Ok(()) => code,
+            Err(e) => connect::failed(r.quiet, &e),
+        };
     }
+}
+
+/// What outlives a connection.
+struct Progress {
+    /// Messages printed so far (for `-C`).
+    printed: u64,
+    /// Whether to subscribe (again) on this connection.
+    subscribe: bool,
 }
 
 enum Stop {
@@ -181,12 +221,68 @@ impl From<ClientError> for Stop {
     }
 }
 
-/// Subscribes, then prints messages until `-C`, `-E` or `--retained-only` say stop.
+/// Subscribes (unless the broker kept the subscriptions), then prints
+/// messages until `-C`, `-E` or `--retained-only` say stop.
 async fn receive(
     session: &mut Session,
     args: &SubArgs,
     r: &Resolved,
-    topics: Vec<String>,
+    topics: &[String],
+    progress: &mut Progress,
+) -> Result<(), Stop> {
+    if progress.subscribe {
+        subscribe_all(session, args, r, topics).await?;
+        progress.subscribe = false;
+        if args.exit_after_sub {
+            return Ok(());
+        }
+    }
+    let output = Output {
+        verbose: args.verbose,
+        no_eol: args.no_eol,
+        format: args.format.clone(),
+        pretty: args.pretty,
+    };
+    loop {
+        let msg = session.next_message().await?;
+        if args.retained_only && !msg.retain {
+            return Ok(());
+        }
+        if args.remove_retained && msg.retain && !msg.payload.is_empty() {
+            let mut clear = Publish::new(msg.topic.clone(), bytes::Bytes::new());
+            clear.retain = true;
+            session.publish(clear).await?;
+        }
+        if args.no_retained && msg.retain {
+            continue;
+        }
+        if args
+            .filter_out
+            .iter()
+            .any(|f| hornet_codec::topic::matches(f, &msg.topic))
+        {
+            continue;
+        }
+        let (bytes, warning) = output.render(&msg, SystemTime::now());
+        if let Some(w) = warning {
+            error(r.quiet, &w);
+        }
+        let mut stdout = std::io::stdout().lock();
+        let _ = stdout.write_all(&bytes);
+        let _ = stdout.flush();
+        progress.printed += 1;
+        if args.count.is_some_and(|c| progress.printed >= c) {
+            return Ok(());
+        }
+    }
+}
+
+/// The SUBSCRIBE of every `-t` filter, then the UNSUBSCRIBE of `-U`.
+async fn subscribe_all(
+    session: &mut Session,
+    args: &SubArgs,
+    r: &Resolved,
+    topics: &[String],
 ) -> Result<(), Stop> {
     let qos = QoS::from_u8(args.qos).expect("checked by clap");
     let filters = topics
@@ -222,45 +318,5 @@ async fn receive(
             .unsubscribe(filters, v5_only(session.protocol(), &r.props.unsubscribe))
             .await?;
     }
-    if args.exit_after_sub {
-        return Ok(());
-    }
-    let output = Output {
-        verbose: args.verbose,
-        no_eol: args.no_eol,
-        format: args.format.clone(),
-    };
-    let mut printed = 0u64;
-    loop {
-        let msg = session.next_message().await?;
-        if args.retained_only && !msg.retain {
-            return Ok(());
-        }
-        if args.remove_retained && msg.retain && !msg.payload.is_empty() {
-            let mut clear = Publish::new(msg.topic.clone(), bytes::Bytes::new());
-            clear.retain = true;
-            session.publish(clear).await?;
-        }
-        if args.no_retained && msg.retain {
-            continue;
-        }
-        if args
-            .filter_out
-            .iter()
-            .any(|f| hornet_codec::topic::matches(f, &msg.topic))
-        {
-            continue;
-        }
-        let (bytes, warning) = output.render(&msg, SystemTime::now());
-        if let Some(w) = warning {
-            error(r.quiet, &w);
-        }
-        let mut stdout = std::io::stdout().lock();
-        let _ = stdout.write_all(&bytes);
-        let _ = stdout.flush();
-        printed += 1;
-        if args.count.is_some_and(|c| printed >= c) {
-            return Ok(());
-        }
-    }
+    Ok(())
 }

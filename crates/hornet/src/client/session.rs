@@ -5,6 +5,10 @@
 //!
 //! - [`Session::publish`] sends one message and, at QoS 1 and 2, waits for
 //!   its flow to finish (PUBACK, or PUBREC / PUBREL / PUBCOMP);
+//! - [`Session::start_publish`] sends one and returns at once: up to
+//!   [`Session::window`] QoS 1/2 messages are in flight, their flows
+//!   finishing as [`Session::fill`] / [`Session::handle_buffered`] read
+//!   the acknowledgements ([`Session::take_completed`] lists them);
 //! - [`Session::subscribe`] / [`Session::unsubscribe`] wait for their acks;
 //! - [`Session::next_message`] returns the next message received. QoS 1
 //!   messages are acknowledged on arrival; QoS 2 messages are delivered
@@ -16,6 +20,12 @@
 //! for the keep-alive period, and a broker silent for another period after
 //! it is a lost connection. A DISCONNECT from the broker (MQTT 5) ends the
 //! session with its reason code.
+//!
+//! [`Session::reconnect`] starts a new connection for the same session
+//! state, as libmosquitto's reconnect does: the same client id (the one
+//! the broker assigned, if it did), message ids counting on, and every
+//! unfinished outgoing QoS 1/2 flow resumed (PUBLISH again with DUP set,
+//! or PUBREL) [MQTT-4.4.0-1].
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
@@ -88,6 +98,40 @@ pub(crate) struct Session {
     ready: VecDeque<Publish>,
     /// Topic aliases the broker set up for us (MQTT 5).
     aliases: HashMap<u16, hornet_codec::ByteString>,
+    /// Outgoing QoS 1/2 messages whose flow is not finished, oldest first.
+    inflight: VecDeque<Outgoing>,
+    /// Flows finished since [`Session::take_completed`] last ran.
+    completed: VecDeque<PublishOutcome>,
+    /// How many QoS 1/2 messages may be in flight (`-M`).
+    max_inflight: u16,
+    /// The broker's Receive Maximum (MQTT 5), 65,535 when not given.
+    receive_maximum: u16,
+}
+
+/// Where an outgoing QoS 1/2 message is in its flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Sent; waiting for PUBACK (QoS 1) or PUBREC (QoS 2).
+    Published,
+    /// PUBREL sent; waiting for PUBCOMP.
+    Released,
+}
+
+/// An outgoing QoS 1/2 message, kept until its flow finishes.
+#[derive(Debug)]
+struct Outgoing {
+    id: PacketId,
+    stage: Stage,
+    publish: Publish,
+}
+
+/// What [`Session::fill`] came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Filled {
+    /// Bytes arrived (call [`Session::handle_buffered`]).
+    Data,
+    /// The keep-alive period passed (call [`Session::keep_alive_due`]).
+    Timer,
 }
 
 impl Session {
@@ -113,16 +157,68 @@ impl Session {
             awaiting_rel: HashMap::new(),
             ready: VecDeque::new(),
             aliases: HashMap::new(),
+            inflight: VecDeque::new(),
+            completed: VecDeque::new(),
+            max_inflight: 20,
+            receive_maximum: u16::MAX,
         };
-        session.send(Packet::from(connect)).await?;
-        let wait = if session.keep_alive > 0 {
-            Duration::from_secs(u64::from(session.keep_alive))
+        let connack = session.handshake(connect).await?;
+        Ok((session, connack))
+    }
+
+    /// Connects again over `stream` for the same session state: the
+    /// client id is the one in use (assigned by the broker or not), and
+    /// unfinished outgoing QoS 1/2 flows resume once CONNACK is in. QoS 2
+    /// messages received but not released are forgotten when the broker
+    /// did not keep the session (it will not send their PUBREL).
+    pub(crate) async fn reconnect(
+        &mut self,
+        stream: Stream,
+        mut connect: Connect,
+    ) -> Result<ConnAck, ClientError> {
+        self.stream = stream;
+        self.decoder = Decoder::with_protocol(connect.protocol);
+        self.rx.clear();
+        self.aliases.clear();
+        self.ping_sent = None;
+        self.keep_alive = connect.keep_alive;
+        if connect.client_id.is_empty() && !self.name.is_empty() {
+            connect.client_id = self.name.as_str().into();
+        }
+        let connack = self.handshake(connect).await?;
+        if !connack.session_present {
+            self.awaiting_rel.clear();
+        }
+        // Resend what the broker has not acknowledged, in order [MQTT-4.4.0-1].
+        for i in 0..self.inflight.len() {
+            let (id, stage) = (self.inflight[i].id, self.inflight[i].stage);
+            match stage {
+                Stage::Published => {
+                    let mut p = self.inflight[i].publish.clone();
+                    p.dup = true;
+                    self.send(Packet::Publish(p)).await?;
+                }
+                Stage::Released => self.send(Packet::PubRel(Ack::new(id))).await?,
+            }
+        }
+        Ok(connack)
+    }
+
+    /// CONNECT out, CONNACK in; takes the broker's assigned client id,
+    /// keep-alive and Receive Maximum.
+    async fn handshake(&mut self, connect: Connect) -> Result<ConnAck, ClientError> {
+        if self.name.is_empty() {
+            self.name = connect.client_id.to_string();
+        }
+        self.send(Packet::from(connect)).await?;
+        let wait = if self.keep_alive > 0 {
+            Duration::from_secs(u64::from(self.keep_alive))
         } else {
             CONNACK_TIMEOUT
         };
-        let first = tokio::time::timeout(wait, session.read_raw())
+        let first = tokio::time::timeout(wait, self.read_raw())
             .await
-            .map_err(|_| ClientError::KeepAlive(session.keep_alive))??;
+            .map_err(|_| ClientError::KeepAlive(self.keep_alive))??;
         let connack = match first {
             Packet::ConnAck(c) => c,
             other => {
@@ -132,23 +228,41 @@ impl Session {
                 )))
             }
         };
-        if let Some(id) = connack.properties.iter().find_map(|p| match p {
-            Property::AssignedClientIdentifier(id) => Some(id.to_string()),
-            _ => None,
-        }) {
-            session.name = id;
+        for p in connack.properties.iter() {
+            match p {
+                Property::AssignedClientIdentifier(id) => self.name = id.to_string(),
+                Property::ServerKeepAlive(s) => self.keep_alive = *s,
+                Property::ReceiveMaximum(m) => self.receive_maximum = *m,
+                _ => {}
+            }
         }
-        if let Some(secs) = connack.properties.iter().find_map(|p| match p {
-            Property::ServerKeepAlive(s) => Some(*s),
-            _ => None,
-        }) {
-            session.keep_alive = secs;
-        }
-        session.log(Direction::Received, &Packet::ConnAck(connack.clone()));
+        self.log(Direction::Received, &Packet::ConnAck(connack.clone()));
         if connack.reason_code.is_error() {
             return Err(ClientError::Refused(connack.reason_code));
         }
-        Ok((session, connack))
+        Ok(connack)
+    }
+
+    /// Sets how many QoS 1/2 messages may be in flight (at least 1).
+    pub(crate) fn set_max_inflight(&mut self, n: u16) {
+        self.max_inflight = n.max(1);
+    }
+
+    /// How many more QoS 1/2 messages may be sent now: `-M`, bounded by
+    /// the broker's Receive Maximum [MQTT-3.3.4-7].
+    pub(crate) fn window(&self) -> usize {
+        usize::from(self.max_inflight.min(self.receive_maximum).max(1))
+            .saturating_sub(self.inflight.len())
+    }
+
+    /// How many QoS 1/2 flows are unfinished.
+    pub(crate) fn inflight(&self) -> usize {
+        self.inflight.len()
+    }
+
+    /// The flows finished since the last call, in the order they finished.
+    pub(crate) fn take_completed(&mut self) -> Vec<PublishOutcome> {
+        self.completed.drain(..).collect()
     }
 
     /// The protocol version in use.
@@ -158,7 +272,10 @@ impl Session {
 
     fn log(&self, dir: Direction, packet: &Packet) {
         if self.debug {
-            println!("{}", debug::line(&self.name, dir, packet, self.protocol));
+            // A closed stdout (`| head`) must not end the session.
+            use std::io::Write;
+            let line = debug::line(&self.name, dir, packet, self.protocol);
+            let _ = writeln!(std::io::stdout().lock(), "{line}");
         }
     }
 
@@ -203,38 +320,59 @@ impl Session {
             if let Some(packet) = self.decoder.decode(&mut self.rx)? {
                 return Ok(packet);
             }
-            let period = Duration::from_secs(u64::from(self.keep_alive));
-            let deadline = match self.ping_sent {
-                _ if self.keep_alive == 0 => None,
-                Some(at) => Some(at + period),
-                None => Some(self.last_sent + period),
-            };
-            let read = self.stream.read_buf(&mut self.rx);
-            let n = match deadline {
-                None => Some(read.await?),
-                Some(deadline) => tokio::select! {
-                    n = read => Some(n?),
-                    _ = tokio::time::sleep_until(deadline) => None,
-                },
-            };
-            match n {
-                Some(0) => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "The connection was lost.",
-                    )
-                    .into())
-                }
-                Some(_) => {}
-                None if self.ping_sent.is_some() => {
-                    return Err(ClientError::KeepAlive(self.keep_alive))
-                }
-                None => {
-                    self.send(Packet::PingReq).await?;
-                    self.ping_sent = Some(Instant::now());
-                }
+            if self.fill().await? == Filled::Timer {
+                self.keep_alive_due().await?;
             }
         }
+    }
+
+    /// Waits for bytes from the broker or the keep-alive deadline,
+    /// whichever is first. Reads only: safe to cancel (in `select!`).
+    pub(crate) async fn fill(&mut self) -> Result<Filled, ClientError> {
+        let period = Duration::from_secs(u64::from(self.keep_alive));
+        let deadline = match self.ping_sent {
+            _ if self.keep_alive == 0 => None,
+            Some(at) => Some(at + period),
+            None => Some(self.last_sent + period),
+        };
+        let read = self.stream.read_buf(&mut self.rx);
+        let n = match deadline {
+            None => read.await?,
+            Some(deadline) => tokio::select! {
+                n = read => n?,
+                _ = tokio::time::sleep_until(deadline) => return Ok(Filled::Timer),
+            },
+        };
+        if n == 0 {
+            return Err(
+                io::Error::new(io::ErrorKind::UnexpectedEof, "The connection was lost.").into(),
+            );
+        }
+        Ok(Filled::Data)
+    }
+
+    /// After [`Filled::Timer`]: sends PINGREQ, or gives up when the
+    /// broker did not answer the last one.
+    pub(crate) async fn keep_alive_due(&mut self) -> Result<(), ClientError> {
+        if self.ping_sent.is_some() {
+            return Err(ClientError::KeepAlive(self.keep_alive));
+        }
+        self.send(Packet::PingReq).await?;
+        self.ping_sent = Some(Instant::now());
+        Ok(())
+    }
+
+    /// Deals with every whole packet read so far (after [`Filled::Data`]).
+    pub(crate) async fn handle_buffered(&mut self) -> Result<(), ClientError> {
+        while let Some(packet) = self.decoder.decode(&mut self.rx)? {
+            if let Some(p) = self.handle(packet).await? {
+                return Err(ClientError::Unexpected(format!(
+                    "unexpected {:?}",
+                    p.packet_type()
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Reads one packet and deals with what every state deals with;
@@ -242,6 +380,12 @@ impl Session {
     /// caller waits for (PUBACK, PUBREC, PUBCOMP, SUBACK, UNSUBACK).
     async fn pump(&mut self) -> Result<Option<Packet>, ClientError> {
         let packet = self.read_packet().await?;
+        self.handle(packet).await
+    }
+
+    /// Deals with one packet from the broker; returns SUBACK and UNSUBACK
+    /// for the caller that waits for them.
+    async fn handle(&mut self, packet: Packet) -> Result<Option<Packet>, ClientError> {
         // Any packet proves the broker alive.
         self.ping_sent = None;
         self.log(Direction::Received, &packet);
@@ -277,11 +421,42 @@ impl Session {
                 });
                 Err(ClientError::Disconnected(d.reason_code, reason))
             }
-            p @ (Packet::PubAck(_)
-            | Packet::PubRec(_)
-            | Packet::PubComp(_)
-            | Packet::SubAck(_)
-            | Packet::UnsubAck(_)) => Ok(Some(p)),
+            Packet::PubAck(a) => {
+                self.finish(a.packet_id, QoS::AtLeastOnce, a.reason_code);
+                Ok(None)
+            }
+            Packet::PubRec(a) => {
+                let at = self.position(a.packet_id, QoS::ExactlyOnce, Stage::Published);
+                match at {
+                    Some(_) if a.reason_code.is_error() => {
+                        self.finish(a.packet_id, QoS::ExactlyOnce, a.reason_code)
+                    }
+                    Some(i) => {
+                        self.inflight[i].stage = Stage::Released;
+                        self.send(Packet::PubRel(Ack::new(a.packet_id))).await?;
+                    }
+                    // A PUBREC for a flow already released (resent after a
+                    // reconnect): PUBREL again.
+                    None if self
+                        .position(a.packet_id, QoS::ExactlyOnce, Stage::Released)
+                        .is_some() =>
+                    {
+                        self.send(Packet::PubRel(Ack::new(a.packet_id))).await?
+                    }
+                    None => {}
+                }
+                Ok(None)
+            }
+            Packet::PubComp(a) => {
+                if self
+                    .position(a.packet_id, QoS::ExactlyOnce, Stage::Released)
+                    .is_some()
+                {
+                    self.finish(a.packet_id, QoS::ExactlyOnce, ReasonCode::Success);
+                }
+                Ok(None)
+            }
+            p @ (Packet::SubAck(_) | Packet::UnsubAck(_)) => Ok(Some(p)),
             other => Err(ClientError::Unexpected(format!(
                 "unexpected {:?} from the broker",
                 other.packet_type()
@@ -312,19 +487,49 @@ impl Session {
         Ok(())
     }
 
+    /// The next packet id, skipping those of unfinished flows.
     fn packet_id(&mut self) -> PacketId {
-        self.next_id = self.next_id.checked_add(1).unwrap_or(1);
-        NonZeroU16::new(self.next_id).expect("never 0")
+        loop {
+            self.next_id = self.next_id.checked_add(1).unwrap_or(1);
+            let id = NonZeroU16::new(self.next_id).expect("never 0");
+            if !self.inflight.iter().any(|o| o.id == id) {
+                return id;
+            }
+        }
     }
 
-    /// Publishes one message; at QoS 1 and 2, returns once its flow is
-    /// complete (or the broker answered it with an error code).
-    pub(crate) async fn publish(&mut self, mut p: Publish) -> Result<PublishOutcome, ClientError> {
-        let qos = p.qos;
+    /// Where the flow of `id` at `qos` in `stage` is in `inflight`.
+    fn position(&self, id: PacketId, qos: QoS, stage: Stage) -> Option<usize> {
+        self.inflight
+            .iter()
+            .position(|o| o.id == id && o.publish.qos == qos && o.stage == stage)
+    }
+
+    /// Ends the flow of `id` (an acknowledgement for no flow of ours is
+    /// ignored, as libmosquitto does).
+    fn finish(&mut self, id: PacketId, qos: QoS, reason: ReasonCode) {
+        let Some(i) = self
+            .inflight
+            .iter()
+            .position(|o| o.id == id && o.publish.qos == qos)
+        else {
+            return;
+        };
+        self.inflight.remove(i);
+        self.completed.push_back(PublishOutcome {
+            mid: id.get(),
+            reason,
+        });
+    }
+
+    /// Sends one message and returns its message id without waiting:
+    /// a QoS 1/2 message stays in flight until its flow finishes. Check
+    /// [`Session::window`] first; this does not wait for room.
+    pub(crate) async fn start_publish(&mut self, mut p: Publish) -> Result<u16, ClientError> {
         // Like libmosquitto, QoS 0 messages count message ids too: they
         // show in the -d line (m1, m2, ...) but not on the wire.
         let mid = self.packet_id();
-        if qos == QoS::AtMostOnce {
+        if p.qos == QoS::AtMostOnce {
             if self.debug {
                 let shown = Packet::Publish(Publish {
                     packet_id: Some(mid),
@@ -333,45 +538,35 @@ impl Session {
                 self.log(Direction::Sending, &shown);
             }
             self.write(Packet::Publish(p)).await?;
-            return Ok(PublishOutcome {
+            self.completed.push_back(PublishOutcome {
                 mid: mid.get(),
                 reason: ReasonCode::Success,
             });
+            return Ok(mid.get());
         }
-        let id = mid;
-        p.packet_id = Some(id);
+        p.packet_id = Some(mid);
+        self.inflight.push_back(Outgoing {
+            id: mid,
+            stage: Stage::Published,
+            publish: p.clone(),
+        });
         self.send(Packet::Publish(p)).await?;
-        let mid = id.get();
+        Ok(mid.get())
+    }
+
+    /// Publishes one message; at QoS 1 and 2, returns once its flow is
+    /// complete (or the broker answered it with an error code).
+    pub(crate) async fn publish(&mut self, p: Publish) -> Result<PublishOutcome, ClientError> {
+        let mid = self.start_publish(p).await?;
         loop {
-            match self.pump().await? {
-                Some(Packet::PubAck(a)) if qos == QoS::AtLeastOnce && a.packet_id == id => {
-                    return Ok(PublishOutcome {
-                        mid,
-                        reason: a.reason_code,
-                    })
-                }
-                Some(Packet::PubRec(a)) if qos == QoS::ExactlyOnce && a.packet_id == id => {
-                    if a.reason_code.is_error() {
-                        return Ok(PublishOutcome {
-                            mid,
-                            reason: a.reason_code,
-                        });
-                    }
-                    self.send(Packet::PubRel(Ack::new(id))).await?;
-                }
-                Some(Packet::PubComp(a)) if qos == QoS::ExactlyOnce && a.packet_id == id => {
-                    return Ok(PublishOutcome {
-                        mid,
-                        reason: ReasonCode::Success,
-                    })
-                }
-                Some(other) => {
-                    return Err(ClientError::Unexpected(format!(
-                        "unexpected {:?} while publishing message {mid}",
-                        other.packet_type()
-                    )))
-                }
-                None => {}
+            if let Some(i) = self.completed.iter().position(|o| o.mid == mid) {
+                return Ok(self.completed.remove(i).expect("found"));
+            }
+            if let Some(other) = self.pump().await? {
+                return Err(ClientError::Unexpected(format!(
+                    "unexpected {:?} while publishing message {mid}",
+                    other.packet_type()
+                )));
             }
         }
     }
@@ -566,5 +761,70 @@ mod tests {
             Err(ClientError::Disconnected(ReasonCode::SessionTakenOver, None)) => {}
             other => panic!("{other:?}"),
         }
+    }
+
+    /// After a lost connection, the session reconnects with the id the
+    /// broker assigned and resumes its unfinished flows in order: the
+    /// unacknowledged QoS 1 PUBLISH again with DUP set, the QoS 2 flow at
+    /// its PUBREL [MQTT-4.4.0-1]; the window counts them until PUBACK and
+    /// PUBCOMP arrive.
+    #[tokio::test]
+    async fn reconnect_resumes_unfinished_flows() {
+        let (mut session, mut peer) = pair(Protocol::V5, 60).await;
+        session.set_max_inflight(2);
+        let mut q1 = Publish::new("a", "one");
+        q1.qos = QoS::AtLeastOnce;
+        let mut q2 = Publish::new("a", "two");
+        q2.qos = QoS::ExactlyOnce;
+        assert_eq!(session.start_publish(q1).await.unwrap(), 1);
+        assert_eq!(session.start_publish(q2).await.unwrap(), 2);
+        assert_eq!(session.window(), 0);
+        assert!(matches!(peer.recv().await, Packet::Publish(p) if !p.dup));
+        assert!(matches!(peer.recv().await, Packet::Publish(_)));
+        peer.send(Packet::PubRec(Ack::new(PacketId::new(2).unwrap())))
+            .await;
+        assert_eq!(session.fill().await.unwrap(), Filled::Data);
+        session.handle_buffered().await.unwrap();
+        assert!(matches!(peer.recv().await, Packet::PubRel(_)));
+        drop(peer);
+
+        let (client, server) = tokio::io::duplex(64 * 1024);
+        let mut peer = Peer {
+            io: server,
+            decoder: Decoder::new(),
+            rx: BytesMut::new(),
+            protocol: Protocol::V5,
+        };
+        session.name = "assigned".into();
+        let broker = async {
+            match peer.recv().await {
+                Packet::Connect(c) => assert_eq!(&*c.client_id, "assigned"),
+                other => panic!("{other:?}"),
+            }
+            peer.send(Packet::ConnAck(ConnAck::new(ReasonCode::Success, true)))
+                .await;
+            match peer.recv().await {
+                Packet::Publish(p) => assert!(p.dup && &p.payload[..] == b"one"),
+                other => panic!("{other:?}"),
+            }
+            assert_eq!(
+                peer.recv().await,
+                Packet::PubRel(Ack::new(PacketId::new(2).unwrap()))
+            );
+            peer.send(Packet::PubAck(Ack::new(PacketId::new(1).unwrap())))
+                .await;
+            peer.send(Packet::PubComp(Ack::new(PacketId::new(2).unwrap())))
+                .await;
+        };
+        let connect = Connect::new(Protocol::V5, "");
+        let (connack, ()) = tokio::join!(session.reconnect(Box::new(client), connect), broker);
+        assert!(connack.unwrap().session_present);
+        while session.inflight() > 0 {
+            session.fill().await.unwrap();
+            session.handle_buffered().await.unwrap();
+        }
+        let done: Vec<u16> = session.take_completed().iter().map(|o| o.mid).collect();
+        assert_eq!(done, [1, 2]);
+        assert_eq!(session.window(), 2);
     }
 }

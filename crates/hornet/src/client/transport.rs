@@ -36,6 +36,10 @@ pub(crate) struct Target {
     pub(crate) tls: Option<Arc<ClientConfig>>,
     /// The HTTP path for WebSocket; `None` for raw MQTT.
     pub(crate) ws_path: Option<String>,
+    /// `-A`: the local address to bind before connecting.
+    pub(crate) bind: Option<String>,
+    /// `--unix`: a unix domain socket to connect to instead of TCP.
+    pub(crate) unix: Option<std::path::PathBuf>,
 }
 
 /// Why no connection was made.
@@ -47,7 +51,7 @@ pub(crate) enum ConnectError {
     /// TCP connect failed (refused, unreachable, ...).
     #[error("{0}")]
     Tcp(io::Error),
-    /// The TLS handshake failed.
+    /// The TLS handshake failed (the reason, in rustls' words).
     #[error("TLS error: {0}")]
     Tls(String),
     /// The WebSocket upgrade failed.
@@ -57,6 +61,22 @@ pub(crate) enum ConnectError {
 
 /// Opens the stream described by `target`.
 pub(crate) async fn connect(target: &Target) -> Result<Stream, ConnectError> {
+    #[cfg(unix)]
+    if let Some(path) = &target.unix {
+        let stream = tokio::net::UnixStream::connect(path)
+            .await
+            .map_err(ConnectError::Tcp)?;
+        return secure(stream, target).await;
+    }
+    let local = match &target.bind {
+        None => None,
+        Some(host) => Some(
+            tokio::net::lookup_host((host.as_str(), 0))
+                .await
+                .map_err(|_| ConnectError::Lookup)?
+                .collect::<Vec<_>>(),
+        ),
+    };
     let addrs: Vec<_> = tokio::net::lookup_host((target.host.as_str(), target.port))
         .await
         .map_err(|_| ConnectError::Lookup)?
@@ -67,7 +87,7 @@ pub(crate) async fn connect(target: &Target) -> Result<Stream, ConnectError> {
     let mut last = None;
     let mut tcp = None;
     for addr in addrs {
-        match TcpStream::connect(addr).await {
+        match tcp_connect(addr, local.as_deref()).await {
             Ok(s) => {
                 tcp = Some(s);
                 break;
@@ -80,12 +100,43 @@ pub(crate) async fn connect(target: &Target) -> Result<Stream, ConnectError> {
         None => return Err(ConnectError::Tcp(last.expect("one address was tried"))),
     };
     let _ = tcp.set_nodelay(true);
+    secure(tcp, target).await
+}
+
+/// TCP to `addr`, from an address of `local` of the same family (`-A`).
+async fn tcp_connect(
+    addr: std::net::SocketAddr,
+    local: Option<&[std::net::SocketAddr]>,
+) -> io::Result<TcpStream> {
+    let Some(local) = local else {
+        return TcpStream::connect(addr).await;
+    };
+    let Some(from) = local.iter().find(|l| l.is_ipv4() == addr.is_ipv4()) else {
+        return Err(io::Error::new(
+            io::ErrorKind::AddrNotAvailable,
+            "the bind address (-A) is not of the broker's address family",
+        ));
+    };
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.bind(*from)?;
+    socket.connect(addr).await
+}
+
+/// TLS over `stream` when configured, then WebSocket when configured.
+async fn secure<S>(stream: S, target: &Target) -> Result<Stream, ConnectError>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     match &target.tls {
-        None => finish(tcp, target).await,
+        None => finish(stream, target).await,
         Some(config) => {
             let name = server_name(&target.host)?;
             let tls = TlsConnector::from(config.clone())
-                .connect(name, tcp)
+                .connect(name, stream)
                 .await
                 .map_err(|e| ConnectError::Tls(e.to_string()))?;
             finish(tls, target).await

@@ -77,6 +77,22 @@ impl Proc {
     /// system's temporary directory under a fresh name, so parallel tests
     /// never share (and lock) one store.
     pub fn spawn(name: &str, cmd: &mut Command, install: &str) -> Proc {
+        Proc::spawn_with(name, cmd, install, Stdio::null())
+    }
+
+    /// As [`Proc::spawn`], with a pipe to the child's stdin (closed when
+    /// the returned handle is dropped).
+    pub fn spawn_piped(
+        name: &str,
+        cmd: &mut Command,
+        install: &str,
+    ) -> (Proc, std::process::ChildStdin) {
+        let mut proc = Proc::spawn_with(name, cmd, install, Stdio::piped());
+        let stdin = proc.child.stdin.take().expect("stdin piped");
+        (proc, stdin)
+    }
+
+    fn spawn_with(name: &str, cmd: &mut Command, install: &str, stdin: Stdio) -> Proc {
         let workdir = if cmd.get_current_dir().is_none()
             && Path::new(cmd.get_program()).file_name() == Some(std::ffi::OsStr::new("hornet"))
         {
@@ -87,7 +103,7 @@ impl Proc {
             None
         };
         let mut child = cmd
-            .stdin(Stdio::null())
+            .stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

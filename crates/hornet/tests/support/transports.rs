@@ -74,6 +74,10 @@ impl Pki {
         } else {
             Vec::new()
         };
+        self.issue_for(cn, server, names)
+    }
+
+    fn issue_for(&mut self, cn: &str, server: bool, names: Vec<String>) -> (String, String) {
         let mut params = rcgen::CertificateParams::new(names).unwrap();
         params.distinguished_name = rcgen::DistinguishedName::new();
         params
@@ -100,6 +104,18 @@ impl Pki {
         std::fs::write(&cert_file, cert).unwrap();
         std::fs::write(&key_file, key).unwrap();
         (cert_file, key_file)
+    }
+
+    /// TLS settings serving a server certificate of this CA that names
+    /// only `names` (e.g. a host other than the one clients dial).
+    pub fn tls_named(&mut self, names: &[&str]) -> Tls {
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let (cert, key) = self.issue_for(&names[0], true, names.clone());
+        let cert_file = self.dir.path().join(format!("{}.crt", names[0]));
+        let key_file = self.dir.path().join(format!("{}.key", names[0]));
+        std::fs::write(&cert_file, cert).unwrap();
+        std::fs::write(&key_file, key).unwrap();
+        Tls::new(&cert_file, &key_file)
     }
 
     /// TLS settings serving this PKI's server certificate.
