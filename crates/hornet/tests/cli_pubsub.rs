@@ -61,6 +61,14 @@ const TLS: usize = 1;
 const WS: usize = 2;
 const WSS: usize = 3;
 
+/// Both brokers queue at most 1,000 messages per client by default and
+/// drop the newest beyond (`max_queued_messages`), also for an online
+/// client that reads slowly. The window test streams 10,000 QoS 1 messages
+/// to a debug-build subscriber printing `-d` lines, which can fall that far
+/// behind on a loaded machine; the test is about the clients, so the
+/// brokers queue without limit.
+const UNLIMITED_QUEUE: &str = "max_queued_messages 0\n";
+
 impl Broker {
     /// Starts `kind`; `anonymous` false refuses clients without a password.
     fn start(kind: Kind, anonymous: bool) -> Broker {
@@ -73,7 +81,7 @@ impl Broker {
                     listener(ListenerKind::Ws, None),
                     listener(ListenerKind::Wss, Some(pki.tls())),
                 ];
-                let conf = format!("allow_anonymous {anonymous}\n");
+                let conf = format!("allow_anonymous {anonymous}\n{UNLIMITED_QUEUE}");
                 let broker = transports::Broker::start(listeners, &conf);
                 let ports = [0, 1, 2, 3].map(|i| broker.port(i));
                 Broker {
@@ -90,7 +98,7 @@ impl Broker {
                 let ports = [0; 4].map(|_| common::free_port());
                 let (cert, key) = (pki.cert_file.display(), pki.key_file.display());
                 let conf = format!(
-                    "allow_anonymous {anonymous}\n\
+                    "allow_anonymous {anonymous}\n{UNLIMITED_QUEUE}\
                      listener {} 127.0.0.1\n\
                      listener {} 127.0.0.1\ncertfile {cert}\nkeyfile {key}\n\
                      listener {} 127.0.0.1\nprotocol websockets\n\
@@ -1175,7 +1183,7 @@ fn unix_socket_and_bind_address() {
     std::fs::write(
         &conf,
         format!(
-            "allow_anonymous true\nlistener {port} 127.0.0.1\nlistener 0 {}\n",
+            "allow_anonymous true\nlistener 0 {}\nlistener {port} 127.0.0.1\n",
             sock.display()
         ),
     )
@@ -1189,6 +1197,8 @@ fn unix_socket_and_bind_address() {
     let mut cmd = Command::new("mosquitto");
     cmd.arg("-c").arg(&conf);
     let _broker = Proc::spawn("mosquitto", &mut cmd, INSTALL);
+    // Mosquitto binds its listeners in the order of the file, so once the
+    // TCP port (the second) accepts, the socket (the first) does too.
     common::wait_for_port(([127, 0, 0, 1], port).into());
     let unix = vec!["--unix".to_string(), sock.display().to_string()];
     let mut sub = subscribe(Kind::Hornet, &unix, &["-t", "ux", "-C", "1", "-v"]);
