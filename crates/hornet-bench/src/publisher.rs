@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use hornet_codec::{peek_frame, QoS};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::time::MissedTickBehavior;
 
 use crate::client::Conn;
@@ -142,10 +142,13 @@ async fn drive(
             }
         }
         if !out.is_empty() {
-            tokio::time::timeout(WRITE_TIMEOUT, conn.stream.write_all(&out))
-                .await
-                .map_err(|_| "timed out writing".to_string())?
-                .map_err(|e| format!("writing: {e}"))?;
+            tokio::time::timeout(
+                WRITE_TIMEOUT,
+                crate::transport::send(&mut conn.stream, &out),
+            )
+            .await
+            .map_err(|_| "timed out writing".to_string())?
+            .map_err(|e| format!("writing: {e}"))?;
             out.clear();
             if n > 0 {
                 shared.published.fetch_add(n as u64, Ordering::Relaxed);
