@@ -378,6 +378,7 @@ pub(crate) fn figures(entry: &Entry) -> Vec<Figure> {
         }
         Kind::FixedRate => vec![
             f("delivered msgs/s", Better::Higher),
+            f("lost msgs (QoS 0)", Better::Lower),
             f("latency p50 µs", Better::Lower),
             f("latency p99 µs", Better::Lower),
             f("broker CPU-µs/msg", Better::Lower),
@@ -393,6 +394,7 @@ pub(crate) fn value(figure: &Figure, runs: &[Report]) -> Option<f64> {
         "delivered msgs/s" => Some(run.delivered_per_s),
         "broker CPU-µs/msg" => run.broker_cpu_us_per_msg,
         "broker peak RSS MiB" => run.broker_hwm_kib.map(|k| k as f64 / 1024.0),
+        "lost msgs (QoS 0)" => Some(run.lost as f64),
         "latency p50 µs" => run.latency_us.map(|l| l.p50 as f64),
         "latency p99 µs" => run.latency_us.map(|l| l.p99 as f64),
         "connections held" => run.conns.as_ref().map(|c| c.alive_after_hold as f64),
@@ -516,12 +518,19 @@ mod tests {
                 ..Default::default()
             }),
             broker_cpu_us_per_msg: Some(800.0),
+            lost: 3,
             ..Report::default()
         };
         let values: Vec<_> = figs.iter().map(|f| value(f, &[run.clone()])).collect();
         assert_eq!(
             values,
-            [Some(20.0), Some(7_000.0), Some(9_000.0), Some(800.0)]
+            [
+                Some(20.0),
+                Some(3.0),
+                Some(7_000.0),
+                Some(9_000.0),
+                Some(800.0)
+            ]
         );
     }
 

@@ -38,6 +38,11 @@ pub(crate) const WS_PATH: &str = "/mqtt";
 /// many packets into one message).
 const WS_MAX_MESSAGE: usize = 256 << 20;
 
+/// Most bytes one WebSocket read takes: tungstenite zero-fills that much
+/// before every read (its default, 128 KiB, made each small read cost a
+/// 128 KiB memset), the same setting as Hornet's server side.
+const WS_READ_BUFFER: usize = 16 * 1024;
+
 /// What carries MQTT.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, clap::ValueEnum,
@@ -182,6 +187,7 @@ where
         .headers_mut()
         .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("mqtt"));
     let config = WebSocketConfig::default()
+        .read_buffer_size(WS_READ_BUFFER)
         .max_message_size(Some(WS_MAX_MESSAGE))
         .max_frame_size(Some(WS_MAX_MESSAGE));
     let (ws, _response) =
