@@ -160,6 +160,32 @@ pub(crate) fn suite(size: SuiteSize) -> Vec<Entry> {
         extra_settings: &["set_tcp_nodelay true"],
         hornet_settings: &[],
     };
+    // Over WebSocket 5,000 connections: each costs tens of KB in Hornet.
+    let conns = |id, transport: Transport| {
+        let n = match (smoke, transport) {
+            (true, _) => 200,
+            (false, Transport::Tcp) => scenario::DEFAULT_CONNECTIONS,
+            (false, _) => 5_000,
+        };
+        Entry {
+            id,
+            label: if transport == Transport::Tcp {
+                format!("{n} idle connections")
+            } else {
+                format!("{n} idle connections over {}", transport.name())
+            },
+            params: Params {
+                scenario: Scenario::Conns,
+                connections: n,
+                seconds: if smoke { 0.5 } else { 3.0 },
+                transport,
+                ..base.clone()
+            },
+            kind: Kind::Conns,
+            extra_settings: &[],
+            hornet_settings: &[],
+        }
+    };
     let rates: Vec<f64> = if smoke {
         SMOKE_RATES.to_vec()
     } else {
@@ -215,30 +241,7 @@ pub(crate) fn suite(size: SuiteSize) -> Vec<Entry> {
             format!("fanin {p}→1 QoS 1 64 B MQTT 5"),
             fanin(QoS::AtLeastOnce, 64, Protocol::V5),
         ),
-        Entry {
-            id: "conns",
-            label: format!(
-                "{} idle connections",
-                if smoke {
-                    200
-                } else {
-                    scenario::DEFAULT_CONNECTIONS
-                }
-            ),
-            params: Params {
-                scenario: Scenario::Conns,
-                connections: if smoke {
-                    200
-                } else {
-                    scenario::DEFAULT_CONNECTIONS
-                },
-                seconds: if smoke { 0.5 } else { 3.0 },
-                ..base.clone()
-            },
-            kind: Kind::Conns,
-            extra_settings: &[],
-            hornet_settings: &[],
-        },
+        conns("conns", Transport::Tcp),
         Entry {
             id: "latency",
             label: format!(
@@ -308,6 +311,7 @@ pub(crate) fn suite(size: SuiteSize) -> Vec<Entry> {
             format!("pairs {pairs} QoS 1 64 B over wss"),
             over(Transport::Wss, pairs_params(QoS::AtLeastOnce)),
         ),
+        conns("conns-ws", Transport::Ws),
         Entry {
             id: "latency-ws",
             label: format!(
@@ -456,6 +460,7 @@ mod tests {
                 "pairs-q1-ws",
                 "pairs-q1-tls",
                 "pairs-q1-wss",
+                "conns-ws",
                 "latency-ws",
                 "bigmsg",
                 "bigmsg-ws"
@@ -504,6 +509,11 @@ mod tests {
             );
             assert_eq!((&a.kind, a.extra_settings), (&b.kind, b.extra_settings));
         }
+        let ws = by_id("conns-ws");
+        assert_eq!(
+            (ws.params.transport, ws.params.connections, &ws.kind),
+            (Transport::Ws, 5_000, &Kind::Conns)
+        );
         let big = by_id("bigmsg-ws");
         assert_eq!(
             (big.params.payload, big.params.publishers, big.params.rate),
@@ -521,7 +531,10 @@ mod tests {
             lost: 3,
             ..Report::default()
         };
-        let values: Vec<_> = figs.iter().map(|f| value(f, &[run.clone()])).collect();
+        let values: Vec<_> = figs
+            .iter()
+            .map(|f| value(f, std::slice::from_ref(&run)))
+            .collect();
         assert_eq!(
             values,
             [
