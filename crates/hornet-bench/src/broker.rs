@@ -1,11 +1,16 @@
-//! Starting and stopping a broker for `compare`: a free loopback port, the
-//! one `mosquitto.conf` both brokers read, a bounded wait until the port
-//! accepts, SIGTERM (then SIGKILL after a bound) at the end.
+//! Starting and stopping a broker for `compare`: free loopback ports, the
+//! one `mosquitto.conf` both brokers read (a TCP listener, and with the
+//! comparison's certificates a WebSocket, a TLS and a WebSocket-over-TLS
+//! listener), a bounded wait until the listeners accept, SIGTERM (then
+//! SIGKILL after a bound) at the end.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use crate::pki::Pki;
+use crate::transport::Transport;
 
 /// How long a broker may take to accept connections.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -60,38 +65,100 @@ pub(crate) fn conf_text(port: u16) -> String {
     text
 }
 
-/// A free TCP port on 127.0.0.1 (bound, then released).
-pub(crate) fn free_port() -> Result<u16, String> {
-    std::net::TcpListener::bind(("127.0.0.1", 0))
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| format!("finding a free port: {e}"))
+/// The ports of one broker start, one per transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Ports {
+    /// Raw MQTT over TCP.
+    pub(crate) tcp: u16,
+    /// WebSocket (`protocol websockets`), path `/mqtt`.
+    pub(crate) ws: u16,
+    /// TLS.
+    pub(crate) tls: u16,
+    /// WebSocket over TLS.
+    pub(crate) wss: u16,
+}
+
+impl Ports {
+    /// Four free ports.
+    pub(crate) fn free() -> Result<Ports, String> {
+        // Hold all four while choosing, so they differ.
+        let bind = || {
+            std::net::TcpListener::bind(("127.0.0.1", 0))
+                .map_err(|e| format!("finding a free port: {e}"))
+        };
+        let held = [bind()?, bind()?, bind()?, bind()?];
+        let port = |i: usize| {
+            held[i]
+                .local_addr()
+                .map(|a| a.port())
+                .map_err(|e| format!("finding a free port: {e}"))
+        };
+        Ok(Ports {
+            tcp: port(0)?,
+            ws: port(1)?,
+            tls: port(2)?,
+            wss: port(3)?,
+        })
+    }
+
+    /// The port serving `transport`.
+    pub(crate) fn of(&self, transport: Transport) -> u16 {
+        match transport {
+            Transport::Tcp => self.tcp,
+            Transport::Ws => self.ws,
+            Transport::Tls => self.tls,
+            Transport::Wss => self.wss,
+        }
+    }
+}
+
+/// The listener sections after the TCP one: WebSocket always, TLS and
+/// WebSocket over TLS when there are certificates. They come last, after
+/// every global line, so nothing else lands in their sections.
+pub(crate) fn listener_sections(ports: &Ports, pki: Option<&Pki>) -> String {
+    let mut text = format!("listener {} 127.0.0.1\nprotocol websockets\n", ports.ws);
+    if let Some(pki) = pki {
+        let files = format!(
+            "certfile {}\nkeyfile {}\n",
+            pki.cert_file.display(),
+            pki.key_file.display()
+        );
+        text.push_str(&format!("listener {} 127.0.0.1\n{files}", ports.tls));
+        text.push_str(&format!(
+            "listener {} 127.0.0.1\nprotocol websockets\n{files}",
+            ports.wss
+        ));
+    }
+    text
 }
 
 /// A running broker.
 #[derive(Debug)]
 pub(crate) struct Running {
     child: Child,
-    /// Its port on 127.0.0.1.
-    pub(crate) port: u16,
+    /// Its ports on 127.0.0.1.
+    pub(crate) ports: Ports,
     /// Its process id.
     pub(crate) pid: u32,
     /// Its log file.
     pub(crate) log: PathBuf,
 }
 
-/// Starts `binary` on a free port with the shared configuration written to
-/// `dir/<tag>.conf`, logging to `dir/<tag>.log`, and waits until it accepts.
+/// Starts `binary` on free ports with the shared configuration written to
+/// `dir/<tag>.conf`, logging to `dir/<tag>.log`, and waits until its TCP
+/// listener and the one of `transport` accept.
 pub(crate) async fn start(
     binary: &Path,
     dir: &Path,
     tag: &str,
     extra: &[&str],
+    pki: Option<&Pki>,
+    transport: Transport,
 ) -> Result<Running, String> {
-    let port = free_port()?;
+    let ports = Ports::free()?;
     let conf = dir.join(format!("{tag}.conf"));
     let log = dir.join(format!("{tag}.log"));
-    let mut text = conf_text(port);
+    let mut text = conf_text(ports.tcp);
     let data = dir.join(format!("{tag}-data"));
     for line in extra {
         if line.contains("{data}") {
@@ -104,6 +171,7 @@ pub(crate) async fn start(
         }
         text.push('\n');
     }
+    text.push_str(&listener_sections(&ports, pki));
     std::fs::write(&conf, text).map_err(|e| format!("writing {}: {e}", conf.display()))?;
     let out = File::create(&log).map_err(|e| format!("creating {}: {e}", log.display()))?;
     let err = out.try_clone().map_err(|e| e.to_string())?;
@@ -118,9 +186,13 @@ pub(crate) async fn start(
     let mut running = Running {
         pid: child.id(),
         child,
-        port,
+        ports,
         log,
     };
+    let mut waiting = vec![ports.tcp];
+    if transport != Transport::Tcp {
+        waiting.push(ports.of(transport));
+    }
     let deadline = Instant::now() + START_TIMEOUT;
     loop {
         if let Ok(Some(status)) = running.child.try_wait() {
@@ -130,9 +202,14 @@ pub(crate) async fn start(
                 log_tail(&running.log)
             ));
         }
+        let port = waiting[0];
         let attempt = tokio::net::TcpStream::connect(("127.0.0.1", port));
         if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_millis(500), attempt).await {
-            return Ok(running);
+            waiting.remove(0);
+            if waiting.is_empty() {
+                return Ok(running);
+            }
+            continue;
         }
         if Instant::now() >= deadline {
             let tail = log_tail(&running.log);
@@ -216,6 +293,37 @@ mod tests {
 
     #[test]
     fn free_ports_are_nonzero() {
-        assert_ne!(free_port().unwrap(), 0);
+        let p = Ports::free().unwrap();
+        let mut all = vec![p.tcp, p.ws, p.tls, p.wss];
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), 4);
+        assert_eq!(p.of(Transport::Wss), p.wss);
+    }
+
+    #[test]
+    fn extra_listeners_serve_websocket_and_tls() {
+        let ports = Ports {
+            tcp: 1,
+            ws: 2,
+            tls: 3,
+            wss: 4,
+        };
+        let pki = Pki {
+            ca_file: "/d/ca.crt".into(),
+            cert_file: "/d/server.crt".into(),
+            key_file: "/d/server.key".into(),
+        };
+        let text = listener_sections(&ports, Some(&pki));
+        assert_eq!(
+            text,
+            "listener 2 127.0.0.1\nprotocol websockets\n\
+             listener 3 127.0.0.1\ncertfile /d/server.crt\nkeyfile /d/server.key\n\
+             listener 4 127.0.0.1\nprotocol websockets\ncertfile /d/server.crt\nkeyfile /d/server.key\n"
+        );
+        assert_eq!(
+            listener_sections(&ports, None),
+            "listener 2 127.0.0.1\nprotocol websockets\n"
+        );
     }
 }

@@ -71,7 +71,12 @@ fn latency_series(records: &[Record]) -> BTreeMap<&'static str, Vec<(f64, f64)>>
     let mut out = BTreeMap::new();
     for kind in [Kind::Hornet, Kind::Mosquitto] {
         let mut by_rate: BTreeMap<u64, Vec<f64>> = BTreeMap::new();
-        for r in records.iter().filter(|r| r.broker == kind) {
+        // The `latency` entry only: the other fixed-rate entries (over
+        // WebSocket, 1 MB messages) would mix other curves into this one.
+        for r in records
+            .iter()
+            .filter(|r| r.broker == kind && r.entry == "latency")
+        {
             if let (Some(rate), Some(l)) = (r.report.target_rate, r.report.latency_us) {
                 by_rate.entry(rate as u64).or_default().push(l.p99 as f64);
             }

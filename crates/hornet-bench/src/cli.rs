@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use hornet_codec::{Protocol, QoS};
 
 use crate::scenario::{self, Params, Scenario};
+use crate::transport::Transport;
 
 /// Benchmark harness for MQTT brokers: Hornet vs Mosquitto.
 #[derive(Debug, Parser)]
@@ -78,6 +79,13 @@ pub(crate) struct RunArgs {
     /// MQTT version: 3.1.1 or 5.
     #[arg(long, default_value = "3.1.1", value_parser = parse_protocol)]
     pub(crate) protocol: Protocol,
+    /// What carries MQTT: tcp, tls, ws or wss (WebSocket at path /mqtt).
+    #[arg(long, value_enum, default_value = "tcp")]
+    pub(crate) transport: Transport,
+    /// CA certificate (PEM) the broker's certificate is checked against,
+    /// for --transport tls|wss.
+    #[arg(long)]
+    pub(crate) cafile: Option<PathBuf>,
     /// Measurement window in seconds (conns: how long to hold).
     #[arg(long, default_value_t = 5.0)]
     pub(crate) seconds: f64,
@@ -209,6 +217,7 @@ impl RunArgs {
             qos: self.qos,
             payload: self.payload,
             protocol: self.protocol,
+            transport: self.transport,
             seconds: self.seconds,
             warmup: self.warmup,
             publishers,

@@ -1,4 +1,5 @@
-//! Opening a benchmark connection: TCP connect, CONNECT/CONNACK and, for a
+//! Opening a benchmark connection: TCP connect (and TLS and the WebSocket
+//! upgrade when the target's transport asks, see `transport`), CONNECT/CONNACK and, for a
 //! subscriber, SUBSCRIBE/SUBACK, each step bounded by a timeout. After the
 //! handshake the connection belongs to a publisher or subscriber task that
 //! speaks the hot path by hand (see `wire`).
@@ -8,8 +9,9 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use hornet_codec::{Connect, Decoder, Packet, Properties, Property, Protocol, QoS, Subscribe};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::AsyncReadExt;
+
+use crate::transport::{self, Carrier, Stream};
 
 /// Bound on connecting and on each handshake step.
 pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -23,6 +25,8 @@ pub(crate) struct Target {
     pub(crate) port: u16,
     /// MQTT version to speak.
     pub(crate) protocol: Protocol,
+    /// What carries MQTT (TCP, TLS, WebSocket).
+    pub(crate) carrier: Carrier,
 }
 
 /// How one connection introduces itself.
@@ -45,10 +49,9 @@ pub(crate) struct Hello {
 }
 
 /// A connection past its handshake.
-#[derive(Debug)]
 pub(crate) struct Conn {
-    /// The socket.
-    pub(crate) stream: TcpStream,
+    /// The stream (write with [`transport::send`], which flushes).
+    pub(crate) stream: Stream,
     /// Bytes read past the handshake.
     pub(crate) buf: BytesMut,
     /// The broker's Receive Maximum (MQTT 5 CONNACK), 65535 when absent.
@@ -57,14 +60,12 @@ pub(crate) struct Conn {
 
 /// Connects and completes the handshake, or says which step failed.
 pub(crate) async fn open(target: &Target, hello: &Hello) -> Result<Conn, String> {
-    let addr = (target.host.as_str(), target.port);
-    let stream = tokio::time::timeout(HANDSHAKE_TIMEOUT, TcpStream::connect(addr))
-        .await
-        .map_err(|_| "timed out connecting".to_string())?
-        .map_err(|e| format!("connecting: {e}"))?;
-    stream
-        .set_nodelay(true)
-        .map_err(|e| format!("TCP_NODELAY: {e}"))?;
+    let stream = tokio::time::timeout(
+        HANDSHAKE_TIMEOUT,
+        transport::connect(&target.host, target.port, &target.carrier),
+    )
+    .await
+    .map_err(|_| "timed out connecting".to_string())??;
     let mut conn = Conn {
         stream,
         buf: BytesMut::with_capacity(hello.buffer.max(64)),
@@ -114,12 +115,12 @@ pub(crate) async fn open(target: &Target, hello: &Hello) -> Result<Conn, String>
     Ok(conn)
 }
 
-async fn send(stream: &mut TcpStream, protocol: Protocol, packet: Packet) -> Result<(), String> {
+async fn send(stream: &mut Stream, protocol: Protocol, packet: Packet) -> Result<(), String> {
     let mut out = BytesMut::new();
     packet
         .encode(protocol, &mut out)
         .map_err(|e| format!("encoding {:?}: {e}", packet.packet_type()))?;
-    tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.write_all(&out))
+    tokio::time::timeout(HANDSHAKE_TIMEOUT, transport::send(stream, &out))
         .await
         .map_err(|_| "timed out writing".to_string())?
         .map_err(|e| format!("writing: {e}"))

@@ -12,10 +12,12 @@ use serde::Serialize;
 use crate::broker::{self, Kind};
 use crate::cli::{CompareArgs, Only};
 use crate::client::Target;
+use crate::pki::Pki;
 use crate::report::Report;
 use crate::single::{run_scenario, saturated};
 use crate::stats::{self, Better};
 use crate::suite::{self, Entry, SuiteSize};
+use crate::transport::Carrier;
 use crate::{charts, docs};
 
 /// One run (or latency step) of the comparison.
@@ -149,6 +151,9 @@ async fn compare(args: CompareArgs) -> Result<ExitCode, String> {
         None => std::env::temp_dir().join(format!("hornet-bench-{}", std::process::id())),
     };
     std::fs::create_dir_all(&work).map_err(|e| format!("creating {}: {e}", work.display()))?;
+    // One CA and server certificate for the whole comparison: both brokers
+    // serve the same files on their TLS listeners.
+    let pki = Pki::create(&work)?;
     let command = command_line(std::env::args());
     let machine = docs::Machine::probe(
         brokers
@@ -174,7 +179,7 @@ async fn compare(args: CompareArgs) -> Result<ExitCode, String> {
         for entry in &entries {
             for (kind, binary) in &order {
                 let tag = format!("{}-{}-r{rep}", kind.name(), entry.id);
-                for report in run_entry(entry, *kind, binary, &work, &tag).await {
+                for report in run_entry(entry, *kind, binary, &work, &tag, &pki).await {
                     eprintln!(
                         "  r{rep} {:<9} {:<12} {}",
                         kind.name(),
@@ -260,7 +265,9 @@ async fn run_entry(
     binary: &Path,
     work: &Path,
     tag: &str,
+    pki: &Pki,
 ) -> Vec<Report> {
+    let transport = entry.params.transport;
     let steps: Vec<Option<f64>> = match &entry.kind {
         suite::Kind::Latency(rates) => rates.iter().map(|&r| Some(r)).collect(),
         _ => vec![None],
@@ -276,12 +283,19 @@ async fn run_entry(
         if kind == Kind::Hornet {
             settings.extend_from_slice(entry.hornet_settings);
         }
-        let report = match broker::start(binary, work, &tag, &settings).await {
-            Ok(mut running) => {
+        let started = match Carrier::new(transport, Some(&pki.ca_file)) {
+            Ok(carrier) => broker::start(binary, work, &tag, &settings, Some(pki), transport)
+                .await
+                .map(|running| (running, carrier)),
+            Err(e) => Err(e),
+        };
+        let report = match started {
+            Ok((mut running, carrier)) => {
                 let target = Target {
                     host: "127.0.0.1".to_string(),
-                    port: running.port,
+                    port: running.ports.of(transport),
                     protocol: params.protocol,
+                    carrier,
                 };
                 let mut report = run_scenario(&target, &params, Some(running.pid)).await;
                 if !running.alive() {

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 
 use crate::client::{self, Conn, Hello, Target};
 use crate::procstat::{self, Proc};
@@ -120,7 +120,10 @@ async fn ping_all(conns: Vec<Conn>, concurrency: usize) -> (Vec<Conn>, usize) {
 }
 
 async fn ping(conn: &mut Conn) -> bool {
-    if conn.stream.write_all(&[0xC0, 0]).await.is_err() {
+    if crate::transport::send(&mut conn.stream, &[0xC0, 0])
+        .await
+        .is_err()
+    {
         return false;
     }
     loop {

@@ -1,6 +1,6 @@
 //! `hornet-bench`: the benchmark harness of Hornet. `run` drives one
 //! scenario against a running broker with a lean client of its own (raw
-//! tokio sockets and `hornet-codec`); `compare` starts Hornet and
+//! tokio sockets and `hornet-codec`, over TCP, TLS, WebSocket or both); `compare` starts Hornet and
 //! Mosquitto in turn on the same configuration, runs the suite against
 //! each and prints the medians side by side. See `docs/benchmarks.md`.
 
@@ -13,6 +13,7 @@ mod conns;
 mod docs;
 mod limits;
 mod payload;
+mod pki;
 mod procstat;
 mod publisher;
 mod report;
@@ -24,6 +25,7 @@ mod stats;
 mod subscriber;
 mod suite;
 mod tracker;
+mod transport;
 mod wire;
 
 use std::process::ExitCode;

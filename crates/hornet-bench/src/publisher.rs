@@ -2,7 +2,8 @@
 //! either as fast as the broker takes them (`Pace::Flood`) or at a fixed
 //! rate in small bursts on a 1 ms tick (`Pace::Rate`).
 //!
-//! QoS 0: batches of [`BATCH`] frames per write. QoS 1 and 2: a window of
+//! QoS 0: batches of [`BATCH`] frames per write (at most
+//! [`MAX_WRITE_PAYLOAD`] of payload per write). QoS 1 and 2: a window of
 //! unacknowledged messages (PUBLISH → PUBACK, or PUBLISH → PUBREC → PUBREL
 //! → PUBCOMP), refilled as acknowledgements arrive. When told to stop it
 //! sends nothing more and waits (at most [`DRAIN_TIMEOUT`]) for the
@@ -14,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use hornet_codec::{peek_frame, QoS};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::time::MissedTickBehavior;
 
 use crate::client::Conn;
@@ -32,6 +33,12 @@ pub(crate) const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 const ACK_TIMEOUT: Duration = Duration::from_secs(10);
 /// Bound on one write.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most payload bytes in one write: 64 messages of 16 KiB, or one 1 MB
+/// message. A WebSocket message holds one write, and brokers bound the
+/// size of a WebSocket message (Hornet: `max_packet_size` + 64 KiB), so a
+/// rate publisher catching up after a stall must not put several 1 MB
+/// messages into one.
+const MAX_WRITE_PAYLOAD: usize = 1 << 20;
 
 /// How fast a publisher sends.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -94,8 +101,10 @@ async fn drive(
         plan.window
             .clamp(1, usize::from(conn.server_receive_maximum).max(1))
     };
-    let mut out =
-        BytesMut::with_capacity(window.min(BATCH) * (plan.payload + plan.topic.len() + 16));
+    let per_write = (MAX_WRITE_PAYLOAD / plan.payload.max(1)).max(1);
+    let mut out = BytesMut::with_capacity(
+        window.min(BATCH).min(per_write) * (plan.payload + plan.topic.len() + 16),
+    );
     let mut ticker = tokio::time::interval(Duration::from_millis(1));
     ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let paced_from = Instant::now();
@@ -116,7 +125,14 @@ async fn drive(
         }
         if n > 0 {
             let sent_ns = shared.now_ns();
-            for _ in 0..n {
+            for i in 0..n {
+                if i > 0 && i % per_write == 0 {
+                    // A write holds at most MAX_WRITE_PAYLOAD of payload.
+                    write_out(conn, &mut out).await?;
+                    shared
+                        .published
+                        .fetch_add(per_write as u64, Ordering::Relaxed);
+                }
                 let id = if qos0 {
                     0
                 } else {
@@ -142,13 +158,10 @@ async fn drive(
             }
         }
         if !out.is_empty() {
-            tokio::time::timeout(WRITE_TIMEOUT, conn.stream.write_all(&out))
-                .await
-                .map_err(|_| "timed out writing".to_string())?
-                .map_err(|e| format!("writing: {e}"))?;
-            out.clear();
+            write_out(conn, &mut out).await?;
             if n > 0 {
-                shared.published.fetch_add(n as u64, Ordering::Relaxed);
+                let last = n - (n - 1) / per_write * per_write;
+                shared.published.fetch_add(last as u64, Ordering::Relaxed);
             }
         }
         if qos0 {
@@ -185,6 +198,17 @@ async fn drive(
             _ = tokio::time::sleep(Duration::from_millis(1)), if held_back => {}
         }
     }
+}
+
+/// Writes `out` in one call (over WebSocket: one binary message), then
+/// clears it.
+async fn write_out(conn: &mut Conn, out: &mut BytesMut) -> Result<(), String> {
+    tokio::time::timeout(WRITE_TIMEOUT, crate::transport::send(&mut conn.stream, out))
+        .await
+        .map_err(|_| "timed out writing".to_string())?
+        .map_err(|e| format!("writing: {e}"))?;
+    out.clear();
+    Ok(())
 }
 
 /// Processes every whole frame in the read buffer: PUBACK and PUBCOMP end

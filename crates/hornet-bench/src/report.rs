@@ -49,6 +49,9 @@ pub(crate) struct Report {
     pub(crate) qos: u8,
     /// "3.1.1" or "5".
     pub(crate) protocol: String,
+    /// What carried MQTT: tcp, tls, ws or wss.
+    #[serde(default)]
+    pub(crate) transport: crate::transport::Transport,
     /// Payload bytes.
     pub(crate) payload: usize,
     /// Publisher connections.
@@ -162,12 +165,13 @@ impl Report {
             )
         });
         format!(
-            "{} qos{} {} B mqtt{}: published {:.0}/s delivered {:.0}/s, latency {lat}, lost {} dup {} (+{} DUP) ooo {}, \
+            "{} qos{} {} B mqtt{} over {}: published {:.0}/s delivered {:.0}/s, latency {lat}, lost {} dup {} (+{} DUP) ooo {}, \
 broker {} CPU-µs/msg {} cores, client CPU {}%; {verdict}",
             self.scenario,
             self.qos,
             self.payload,
             self.protocol,
+            self.transport.name(),
             self.published_per_s,
             self.delivered_per_s,
             self.lost,

@@ -46,6 +46,7 @@ pub(crate) fn base_report(p: &Params) -> Report {
         scenario: p.scenario.name().to_string(),
         qos: p.qos as u8,
         protocol: scenario::protocol_name(p.protocol).to_string(),
+        transport: p.transport,
         payload: p.payload,
         target_rate: (p.scenario == scenario::Scenario::Latency).then_some(p.rate),
         ..Report::default()

@@ -12,6 +12,7 @@ use hornet_codec::{Protocol, QoS};
 use serde::{Deserialize, Serialize};
 
 use crate::publisher::Pace;
+use crate::transport::Transport;
 
 /// A scenario.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
@@ -56,6 +57,8 @@ pub(crate) struct Params {
     pub(crate) payload: usize,
     /// MQTT version.
     pub(crate) protocol: Protocol,
+    /// What carries MQTT.
+    pub(crate) transport: Transport,
     /// Measurement window, s (for `conns`: how long to hold).
     pub(crate) seconds: f64,
     /// Warm-up before the window, s.
@@ -214,6 +217,7 @@ mod tests {
             qos: QoS::AtLeastOnce,
             payload: 64,
             protocol: Protocol::V3_1_1,
+            transport: Transport::Tcp,
             seconds: 1.0,
             warmup: 0.0,
             publishers: 4,

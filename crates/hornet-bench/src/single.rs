@@ -9,6 +9,7 @@ use crate::cli::RunArgs;
 use crate::client::Target;
 use crate::report::Report;
 use crate::scenario::{Params, Scenario};
+use crate::transport::Carrier;
 use crate::{conns, runner};
 
 /// p99 above this is where the latency step search stops, µs.
@@ -38,10 +39,18 @@ struct Steps<'a> {
 
 /// The `run` subcommand.
 pub(crate) async fn main(args: RunArgs) -> ExitCode {
+    let carrier = match Carrier::new(args.transport, args.cafile.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("hornet-bench run: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let target = Target {
         host: args.host.clone(),
         port: args.port,
         protocol: args.protocol,
+        carrier,
     };
     let params = args.params();
     let mut reports = Vec::new();

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use bytes::BytesMut;
 use hdrhistogram::Histogram;
 use hornet_codec::peek_frame;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::sync::watch;
 
 use crate::client::Conn;
@@ -58,7 +58,7 @@ pub(crate) async fn run(
             return seen;
         }
         if !out.is_empty() {
-            if let Err(e) = conn.stream.write_all(&out).await {
+            if let Err(e) = crate::transport::send(&mut conn.stream, &out).await {
                 if !*stop.borrow() {
                     shared.error(&format!("subscriber {id}"), format!("writing: {e}"));
                 }

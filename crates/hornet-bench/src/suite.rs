@@ -6,6 +6,7 @@ use hornet_codec::{Protocol, QoS};
 use crate::report::Report;
 use crate::scenario::{self, Params, Scenario};
 use crate::stats::Better;
+use crate::transport::Transport;
 
 /// Latency rates the step search tries, msgs/s (capped by `--max-rate`).
 pub(crate) const LATENCY_RATES: &[f64] = &[
@@ -15,6 +16,11 @@ pub(crate) const LATENCY_RATES: &[f64] = &[
 pub(crate) const LATENCY_ROWS: &[f64] = &[10_000.0, 25_000.0, 50_000.0];
 /// Smoke latency rates.
 const SMOKE_RATES: &[f64] = &[1_000.0, 5_000.0];
+/// Payload of the `bigmsg` entries: 1 MB, under Hornet's default
+/// `max_packet_size` of 1 MiB with the headers.
+pub(crate) const BIG_PAYLOAD: usize = 1_000_000;
+/// Messages per second of the `bigmsg` entries (20 MB/s).
+const BIG_RATE: f64 = 20.0;
 
 /// What kind of entry.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +31,8 @@ pub(crate) enum Kind {
     Conns,
     /// A latency step search over these rates (stops at saturation).
     Latency(Vec<f64>),
+    /// One run at the fixed rate of its parameters: latency and cost.
+    FixedRate,
 }
 
 /// One entry of the suite.
@@ -80,6 +88,7 @@ pub(crate) fn suite(size: SuiteSize) -> Vec<Entry> {
         max_ahead: scenario::max_ahead(100_000, 64),
         concurrency: 200,
         drain: 5.0,
+        transport: Transport::Tcp,
     };
     let pairs = if smoke { 10 } else { scenario::DEFAULT_PAIRS };
     let fanout = if smoke {
@@ -125,6 +134,57 @@ pub(crate) fn suite(size: SuiteSize) -> Vec<Entry> {
             &[]
         },
         hornet_settings: hornet,
+    };
+    let over = |transport: Transport, params: Params| Params {
+        transport,
+        ..params
+    };
+    let big = |transport: Transport| Params {
+        scenario: Scenario::Latency,
+        payload: BIG_PAYLOAD,
+        publishers: 1,
+        rate: if smoke { 5.0 } else { BIG_RATE },
+        max_ahead: scenario::max_ahead(100_000, BIG_PAYLOAD),
+        transport,
+        ..base.clone()
+    };
+    let bigmsg = |id, transport: Transport| Entry {
+        id,
+        label: format!(
+            "1 MB messages 1→1 QoS 0 at {}/s over {}",
+            big(transport).rate,
+            transport.name()
+        ),
+        params: big(transport),
+        kind: Kind::FixedRate,
+        extra_settings: &["set_tcp_nodelay true"],
+        hornet_settings: &[],
+    };
+    // Over WebSocket 5,000 connections: each costs tens of KB in Hornet.
+    let conns = |id, transport: Transport| {
+        let n = match (smoke, transport) {
+            (true, _) => 200,
+            (false, Transport::Tcp) => scenario::DEFAULT_CONNECTIONS,
+            (false, _) => 5_000,
+        };
+        Entry {
+            id,
+            label: if transport == Transport::Tcp {
+                format!("{n} idle connections")
+            } else {
+                format!("{n} idle connections over {}", transport.name())
+            },
+            params: Params {
+                scenario: Scenario::Conns,
+                connections: n,
+                seconds: if smoke { 0.5 } else { 3.0 },
+                transport,
+                ..base.clone()
+            },
+            kind: Kind::Conns,
+            extra_settings: &[],
+            hornet_settings: &[],
+        }
     };
     let rates: Vec<f64> = if smoke {
         SMOKE_RATES.to_vec()
@@ -181,30 +241,7 @@ pub(crate) fn suite(size: SuiteSize) -> Vec<Entry> {
             format!("fanin {p}→1 QoS 1 64 B MQTT 5"),
             fanin(QoS::AtLeastOnce, 64, Protocol::V5),
         ),
-        Entry {
-            id: "conns",
-            label: format!(
-                "{} idle connections",
-                if smoke {
-                    200
-                } else {
-                    scenario::DEFAULT_CONNECTIONS
-                }
-            ),
-            params: Params {
-                scenario: Scenario::Conns,
-                connections: if smoke {
-                    200
-                } else {
-                    scenario::DEFAULT_CONNECTIONS
-                },
-                seconds: if smoke { 0.5 } else { 3.0 },
-                ..base.clone()
-            },
-            kind: Kind::Conns,
-            extra_settings: &[],
-            hornet_settings: &[],
-        },
+        conns("conns", Transport::Tcp),
         Entry {
             id: "latency",
             label: format!(
@@ -214,9 +251,9 @@ pub(crate) fn suite(size: SuiteSize) -> Vec<Entry> {
             params: Params {
                 scenario: Scenario::Latency,
                 publishers: scenario::DEFAULT_LATENCY_PUBLISHERS,
-                ..base
+                ..base.clone()
             },
-            kind: Kind::Latency(rates),
+            kind: Kind::Latency(rates.clone()),
             // Latency is what TCP_NODELAY is for: Hornet always sets it,
             // Mosquitto only when told.
             extra_settings: &["set_tcp_nodelay true"],
@@ -245,6 +282,54 @@ pub(crate) fn suite(size: SuiteSize) -> Vec<Entry> {
             &[],
             false,
         ),
+        // WebSocket and TLS (docs/benchmarks.md#websocket-and-tls): the
+        // same scenarios as above over another transport (the ratio to the
+        // tcp entry is what the transport costs), and 1 MB messages, where
+        // Mosquitto's WebSocket path is slow.
+        throughput(
+            "fanin-q0-ws",
+            format!("fanin {p}→1 QoS 0 64 B over ws"),
+            over(Transport::Ws, fanin(QoS::AtMostOnce, 64, Protocol::V3_1_1)),
+        ),
+        throughput(
+            "fanin-q0-tls",
+            format!("fanin {p}→1 QoS 0 64 B over tls"),
+            over(Transport::Tls, fanin(QoS::AtMostOnce, 64, Protocol::V3_1_1)),
+        ),
+        throughput(
+            "pairs-q1-ws",
+            format!("pairs {pairs} QoS 1 64 B over ws"),
+            over(Transport::Ws, pairs_params(QoS::AtLeastOnce)),
+        ),
+        throughput(
+            "pairs-q1-tls",
+            format!("pairs {pairs} QoS 1 64 B over tls"),
+            over(Transport::Tls, pairs_params(QoS::AtLeastOnce)),
+        ),
+        throughput(
+            "pairs-q1-wss",
+            format!("pairs {pairs} QoS 1 64 B over wss"),
+            over(Transport::Wss, pairs_params(QoS::AtLeastOnce)),
+        ),
+        conns("conns-ws", Transport::Ws),
+        Entry {
+            id: "latency-ws",
+            label: format!(
+                "latency {}→1 QoS 0 64 B over ws, fixed rates",
+                scenario::DEFAULT_LATENCY_PUBLISHERS
+            ),
+            params: Params {
+                scenario: Scenario::Latency,
+                publishers: scenario::DEFAULT_LATENCY_PUBLISHERS,
+                transport: Transport::Ws,
+                ..base.clone()
+            },
+            kind: Kind::Latency(rates),
+            extra_settings: &["set_tcp_nodelay true"],
+            hornet_settings: &[],
+        },
+        bigmsg("bigmsg", Transport::Tcp),
+        bigmsg("bigmsg-ws", Transport::Ws),
     ]
 }
 
@@ -295,6 +380,13 @@ pub(crate) fn figures(entry: &Entry) -> Vec<Figure> {
             v.push(f("best rate p99≤50ms msgs/s", Better::Higher));
             v
         }
+        Kind::FixedRate => vec![
+            f("delivered msgs/s", Better::Higher),
+            f("lost msgs (QoS 0)", Better::Lower),
+            f("latency p50 µs", Better::Lower),
+            f("latency p99 µs", Better::Lower),
+            f("broker CPU-µs/msg", Better::Lower),
+        ],
     }
 }
 
@@ -306,6 +398,9 @@ pub(crate) fn value(figure: &Figure, runs: &[Report]) -> Option<f64> {
         "delivered msgs/s" => Some(run.delivered_per_s),
         "broker CPU-µs/msg" => run.broker_cpu_us_per_msg,
         "broker peak RSS MiB" => run.broker_hwm_kib.map(|k| k as f64 / 1024.0),
+        "lost msgs (QoS 0)" => Some(run.lost as f64),
+        "latency p50 µs" => run.latency_us.map(|l| l.p50 as f64),
+        "latency p99 µs" => run.latency_us.map(|l| l.p99 as f64),
         "connections held" => run.conns.as_ref().map(|c| c.alive_after_hold as f64),
         "broker bytes/conn" => run.conns.as_ref().and_then(|c| c.bytes_per_conn),
         "broker CPU-µs/conn" => run.conns.as_ref().and_then(|c| c.broker_cpu_us_per_conn),
@@ -359,7 +454,16 @@ mod tests {
                 "latency",
                 "durable-q1",
                 "durable-q1-nosync",
-                "durable-q1-off"
+                "durable-q1-off",
+                "fanin-q0-ws",
+                "fanin-q0-tls",
+                "pairs-q1-ws",
+                "pairs-q1-tls",
+                "pairs-q1-wss",
+                "conns-ws",
+                "latency-ws",
+                "bigmsg",
+                "bigmsg-ws"
             ]
         );
         let durable = &suite(size(false))[10];
@@ -377,6 +481,69 @@ mod tests {
         assert_eq!(
             (smoke[6].params.subscribers, smoke[8].params.connections),
             (50, 200)
+        );
+    }
+
+    #[test]
+    fn transport_entries_differ_from_their_tcp_twin_only_in_transport() {
+        let full = suite(size(false));
+        let by_id = |id: &str| full.iter().find(|e| e.id == id).unwrap().clone();
+        for (twin, id, transport) in [
+            ("fanin-q0", "fanin-q0-ws", Transport::Ws),
+            ("fanin-q0", "fanin-q0-tls", Transport::Tls),
+            ("pairs-q1", "pairs-q1-ws", Transport::Ws),
+            ("pairs-q1", "pairs-q1-tls", Transport::Tls),
+            ("pairs-q1", "pairs-q1-wss", Transport::Wss),
+            ("latency", "latency-ws", Transport::Ws),
+            ("bigmsg", "bigmsg-ws", Transport::Ws),
+        ] {
+            let (a, b) = (by_id(twin), by_id(id));
+            assert_eq!(b.params.transport, transport, "{id}");
+            assert_eq!(
+                Params {
+                    transport: Transport::Tcp,
+                    ..b.params.clone()
+                },
+                a.params,
+                "{id}"
+            );
+            assert_eq!((&a.kind, a.extra_settings), (&b.kind, b.extra_settings));
+        }
+        let ws = by_id("conns-ws");
+        assert_eq!(
+            (ws.params.transport, ws.params.connections, &ws.kind),
+            (Transport::Ws, 5_000, &Kind::Conns)
+        );
+        let big = by_id("bigmsg-ws");
+        assert_eq!(
+            (big.params.payload, big.params.publishers, big.params.rate),
+            (BIG_PAYLOAD, 1, 20.0)
+        );
+        let figs = figures(&big);
+        let run = Report {
+            delivered_per_s: 20.0,
+            latency_us: Some(crate::report::Latency {
+                p50: 7_000,
+                p99: 9_000,
+                ..Default::default()
+            }),
+            broker_cpu_us_per_msg: Some(800.0),
+            lost: 3,
+            ..Report::default()
+        };
+        let values: Vec<_> = figs
+            .iter()
+            .map(|f| value(f, std::slice::from_ref(&run)))
+            .collect();
+        assert_eq!(
+            values,
+            [
+                Some(20.0),
+                Some(3.0),
+                Some(7_000.0),
+                Some(9_000.0),
+                Some(800.0)
+            ]
         );
     }
 

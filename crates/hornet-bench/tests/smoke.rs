@@ -1,7 +1,9 @@
 //! End to end: `hornet-bench compare --smoke --only hornet` starts the
 //! Hornet binary of this target directory (building it first if it is
-//! missing), runs a 1-second fanin at QoS 1 and a small `conns` against it,
-//! and must report both without a failure.
+//! missing), runs a 1-second fanin at QoS 1, a small `conns`, pairs at
+//! QoS 1 over WebSocket and over TLS (the listeners and certificates the
+//! harness sets up) and 1 MB messages over WebSocket against it, and must
+//! report them all without a failure.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -78,7 +80,7 @@ fn smoke_compare_against_hornet() {
                 "--only",
                 "hornet",
                 "--scenarios",
-                "fanin-q1,conns",
+                "fanin-q1,conns,pairs-q1-ws,pairs-q1-tls,bigmsg-ws",
                 "--hornet",
             ])
             .arg(&hornet)
@@ -114,5 +116,41 @@ fn smoke_compare_against_hornet() {
         .find(|r| r["entry"] == "conns")
         .expect("a conns run");
     assert_eq!(conns["report"]["conns"]["succeeded"], 200, "{conns}");
+    // The same QoS 1 flow over WebSocket (path /mqtt) and TLS: every
+    // message arrives, none is lost or duplicated.
+    for (entry, transport) in [("pairs-q1-ws", "ws"), ("pairs-q1-tls", "tls")] {
+        let run = runs
+            .iter()
+            .find(|r| r["entry"] == entry)
+            .unwrap_or_else(|| panic!("a {entry} run"));
+        let report = &run["report"];
+        assert_eq!(report["transport"], transport, "{report}");
+        assert_eq!(report["failed"], false, "{report}");
+        assert_eq!(
+            (report["lost"].as_u64(), report["duplicates"].as_u64()),
+            (Some(0), Some(0)),
+            "{report}"
+        );
+        assert!(
+            report["delivered_per_s"].as_f64().unwrap_or(0.0) > 0.0,
+            "{report}"
+        );
+    }
+    // 1 MB messages over WebSocket get through, with a latency measured.
+    let big = &runs
+        .iter()
+        .find(|r| r["entry"] == "bigmsg-ws")
+        .expect("a bigmsg-ws run")["report"];
+    assert_eq!(
+        (big["payload"].as_u64(), big["transport"].as_str()),
+        (Some(1_000_000), Some("ws")),
+        "{big}"
+    );
+    assert!(big["received"].as_u64().unwrap_or(0) > 0, "{big}");
+    assert!(big["latency_us"]["p99"].as_u64().is_some(), "{big}");
+    assert!(
+        stdout.contains("(`pairs-q1-ws`)") && stdout.contains("(`bigmsg-ws`)"),
+        "{stdout}"
+    );
     let _ = std::fs::remove_dir_all(&scratch);
 }
