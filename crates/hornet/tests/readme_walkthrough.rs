@@ -10,16 +10,24 @@
 //! adds only what a test needs: `-p PORT` (an ephemeral port instead of
 //! 1883) and `-d` on the subscriber (to wait for its SUBACK instead of
 //! sleeping). Each step waits on output or exit with a bounded timeout.
+//!
+//! In the same spirit, every `hornet ...` example in `hornet --help` and in
+//! each subcommand's help must parse, so no help text shows a flag that
+//! does not exist.
 
 mod common;
 #[path = "support/process.rs"]
 mod process;
+#[path = "support/shell.rs"]
+mod shell;
 
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use clap::{CommandFactory, Parser};
 use common::TIMEOUT;
+use hornet::cli::Cli;
 use process::Proc;
 
 const README: &str = include_str!("../../../README.md");
@@ -35,42 +43,11 @@ fn in_readme(text: &str) {
     );
 }
 
-/// Splits a README command line into arguments, honouring single quotes
-/// (enough for the walkthrough's commands).
-fn words(line: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quoted = false;
-    let mut any = false;
-    for c in line.chars() {
-        match c {
-            '\'' => {
-                quoted = !quoted;
-                any = true;
-            }
-            ' ' if !quoted => {
-                if any {
-                    out.push(std::mem::take(&mut cur));
-                    any = false;
-                }
-            }
-            c => {
-                cur.push(c);
-                any = true;
-            }
-        }
-    }
-    if any {
-        out.push(cur);
-    }
-    out
-}
-
 /// The `hornet` command for a README line (which starts with `hornet`),
 /// run in `dir`, with `extra` arguments appended.
 fn hornet(dir: &Path, line: &str, extra: &[&str]) -> Command {
     in_readme(line);
-    let args = words(line);
+    let args = shell::words(line);
     assert_eq!(args[0], "hornet", "{line}");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_hornet"));
     cmd.args(&args[1..]).args(extra).current_dir(dir);
@@ -181,4 +158,32 @@ fn readme_walkthrough_with_only_the_hornet_binary() {
     sub.wait_line(TIMEOUT, "demo/x hello", |l| l == "demo/x hello");
     drop(sub);
     drop(server);
+}
+
+/// Every `hornet ...` line in the Examples of `hornet --help` and of each
+/// subcommand's help is a command line the parser accepts.
+#[test]
+fn every_help_example_parses() {
+    let mut helps = vec![Cli::command().render_long_help().to_string()];
+    for sub in Cli::command().get_subcommands_mut() {
+        helps.push(sub.render_long_help().to_string());
+    }
+    let mut checked = 0;
+    for help in &helps {
+        let Some(examples) = help.split("Examples:").nth(1) else {
+            continue;
+        };
+        for line in examples.lines().map(str::trim_start) {
+            if !line.starts_with("hornet") {
+                continue;
+            }
+            // The command ends where two spaces start its explanation.
+            let command = line.split("  ").next().unwrap();
+            if let Err(e) = Cli::try_parse_from(shell::words(command)) {
+                panic!("help example `{command}` does not parse: {e}");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 25, "only {checked} examples found");
 }
