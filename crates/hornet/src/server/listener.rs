@@ -283,7 +283,7 @@ pub(crate) async fn accept_loop(
             // Registered here, so that the connection's task holds no
             // ConnInfo for its whole life (an idle client costs its task).
             let (id, outbox) = conn::open(&shared, info);
-            tokio::spawn(tcp::run(shared.clone(), stream, id, outbox, guard));
+            tokio::spawn(tcp::run(stream, id, outbox, guard));
         } else {
             tokio::spawn(serve_upgraded(
                 shared.clone(),
@@ -376,6 +376,13 @@ impl Active {
     }
 }
 
+impl Active {
+    /// The server it counts in (so that a TCP task needs no second `Arc`).
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.shared
+    }
+}
+
 impl Drop for Active {
     fn drop(&mut self) {
         self.shared.active.fetch_sub(1, Ordering::AcqRel);
@@ -407,7 +414,7 @@ async fn serve_upgraded(
     match (state.kind, &state.tls) {
         (ListenerKind::Tcp, _) => {
             let (id, outbox) = conn::open(&shared, info);
-            tcp::run(shared, stream, id, outbox, active).await;
+            tcp::run(stream, id, outbox, active).await;
         }
         (ListenerKind::Ws, _) => {
             let upgrade = ws::accept(stream, &state.path, max_message);
