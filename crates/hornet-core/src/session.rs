@@ -80,6 +80,9 @@ impl std::ops::Deref for Queued {
     }
 }
 
+/// Below this capacity a draining queue keeps its buffer.
+const MIN_QUEUE_CAPACITY: usize = 64;
+
 /// One client's session.
 #[derive(Debug)]
 pub(crate) struct Session {
@@ -205,9 +208,21 @@ impl Session {
     }
 
     /// Takes the oldest queued message.
+    ///
+    /// The queue gives its memory back as it drains (half its capacity
+    /// once a quarter is used): a `VecDeque` never shrinks by itself, so
+    /// after a flood every session would keep the capacity of its own
+    /// peak, and the broker the sum of all those peaks (about 1.4 MiB per
+    /// subscriber in a QoS 0 flood, see docs/benchmarks.md).
     pub(crate) fn dequeue(&mut self) -> Option<Queued> {
         let msg = self.queue.pop_front()?;
         self.queued_bytes -= msg.payload.len();
+        let capacity = self.queue.capacity();
+        if self.queue.is_empty() {
+            self.queue = VecDeque::new();
+        } else if capacity > MIN_QUEUE_CAPACITY && self.queue.len() < capacity / 4 {
+            self.queue.shrink_to(capacity / 2);
+        }
         Some(msg)
     }
 
@@ -285,6 +300,29 @@ impl Session {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_drained_queue_gives_its_memory_back() {
+        let mut s = Session::new("c".into(), Protocol::V5, 0);
+        let msg = Queued {
+            mid: 0,
+            msg: Publish::new("t", &b"x"[..]),
+            expires: None,
+            group: None,
+        };
+        for _ in 0..10_000 {
+            assert!(s.enqueue(msg.clone(), usize::MAX, usize::MAX));
+        }
+        assert!(s.queue.capacity() >= 10_000);
+        // Half drained: at most twice what is left, not the peak.
+        for _ in 0..9_000 {
+            s.dequeue().unwrap();
+        }
+        assert!(s.queue.capacity() <= 4 * 1_000, "{}", s.queue.capacity());
+        while s.dequeue().is_some() {}
+        assert_eq!(s.queue.capacity(), 0);
+        assert_eq!(s.queued_bytes, 0);
+    }
 
     #[test]
     fn packet_ids_skip_those_in_flight_and_wrap_past_zero() {

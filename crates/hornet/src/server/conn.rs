@@ -35,7 +35,7 @@ pub(super) const REPORT_EVERY: usize = 64;
 pub(super) const READ_CHUNK: usize = 8192;
 
 /// Bytes encoded before they are written (one write per chunk).
-pub(super) const WRITE_CHUNK: usize = 16 * 1024;
+pub(super) const WRITE_CHUNK: usize = 64 * 1024;
 
 /// Reads per readiness event before letting other connections run.
 pub(super) const READS_PER_WAKE: u8 = 4;
