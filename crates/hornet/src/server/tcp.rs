@@ -165,6 +165,8 @@ impl Busy {
 
 /// Reads and writes until the core or the peer ends the connection;
 /// `t.busy` keeps what is left to write.
+// Not an `async fn`: that would store its argument once more in the task.
+#[allow(clippy::manual_async_fn)]
 fn serve(t: &mut Tcp) -> impl Future<Output = End> + Send + '_ {
     async move {
         loop {
