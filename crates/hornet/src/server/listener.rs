@@ -282,7 +282,7 @@ pub(crate) async fn accept_loop(
         if state.kind == ListenerKind::Tcp {
             // Registered here, so that the connection's task holds no
             // ConnInfo for its whole life (an idle client costs its task).
-            let (id, outbox) = conn::open(&shared, info);
+            let (id, outbox) = conn::open(&shared, info, false);
             tokio::spawn(tcp::run(stream, id, outbox, guard));
         } else {
             tokio::spawn(serve_upgraded(
@@ -413,7 +413,7 @@ async fn serve_upgraded(
     };
     match (state.kind, &state.tls) {
         (ListenerKind::Tcp, _) => {
-            let (id, outbox) = conn::open(&shared, info);
+            let (id, outbox) = conn::open(&shared, info, false);
             tcp::run(stream, id, outbox, active).await;
         }
         (ListenerKind::Ws, _) => {
