@@ -497,11 +497,16 @@ impl Broker {
         let Some(session) = self.sessions.get_mut(&key) else {
             return;
         };
-        session.pending_resend = session
+        let resend: std::collections::VecDeque<u16> = session
             .inflight_in_order()
             .into_iter()
             .map(|(id, _)| id)
             .collect();
+        if resend.is_empty() {
+            session.pending_resend.release();
+        } else {
+            *session.pending_resend = resend;
+        }
     }
 
     pub(crate) fn handle_disconnect(&mut self, now: Instant, id: ConnId, disconnect: Disconnect) {

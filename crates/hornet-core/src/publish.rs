@@ -100,7 +100,7 @@ impl Broker {
                 return self.protocol_violation(now, id, ReasonCode::TopicAliasInvalid, &rule);
             }
             if publish.topic.is_empty() {
-                match conn.aliases_in.get(&alias) {
+                match conn.aliases_in.as_ref().and_then(|m| m.get(&alias)) {
                     Some(topic) => publish.topic = topic.clone(),
                     None => {
                         let rule = format!("Topic Alias {alias} was never set on this connection");
@@ -108,7 +108,9 @@ impl Broker {
                     }
                 }
             } else {
-                conn.aliases_in.insert(alias, publish.topic.clone());
+                conn.aliases_in
+                    .get_or_insert_with(Default::default)
+                    .insert(alias, publish.topic.clone());
             }
             publish
                 .properties

@@ -13,7 +13,6 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use ahash::AHashMap;
 use bytestring::ByteString;
 use hornet_codec::{PacketId, Protocol, Publish, SubscriptionOptions};
 
@@ -37,6 +36,69 @@ pub(crate) type IdSet = std::collections::HashSet<u16, IdHasher>;
 
 /// The hasher of [`IdMap`] and [`IdSet`] (zero-sized).
 pub(crate) type IdHasher = std::hash::BuildHasherDefault<ahash::AHasher>;
+
+/// A collection a session rarely uses, on the heap only once written:
+/// 8 bytes in every session rather than 32 while empty. Reads go to a
+/// shared empty value; the first mutable use allocates.
+#[derive(Debug, Default)]
+pub(crate) struct Rare<T: 'static>(Option<Box<T>>);
+
+/// The empty value a [`Rare`] reads as.
+pub(crate) trait Empty: Default + 'static {
+    fn empty() -> &'static Self;
+}
+
+impl Empty for IdMap<GroupId> {
+    fn empty() -> &'static Self {
+        static EMPTY: std::sync::OnceLock<IdMap<GroupId>> = std::sync::OnceLock::new();
+        EMPTY.get_or_init(Default::default)
+    }
+}
+
+impl Empty for IdMap<Instant> {
+    fn empty() -> &'static Self {
+        static EMPTY: std::sync::OnceLock<IdMap<Instant>> = std::sync::OnceLock::new();
+        EMPTY.get_or_init(Default::default)
+    }
+}
+
+impl Empty for IdSet {
+    fn empty() -> &'static Self {
+        static EMPTY: std::sync::OnceLock<IdSet> = std::sync::OnceLock::new();
+        EMPTY.get_or_init(Default::default)
+    }
+}
+
+impl Empty for VecDeque<u16> {
+    fn empty() -> &'static Self {
+        static EMPTY: std::sync::OnceLock<VecDeque<u16>> = std::sync::OnceLock::new();
+        EMPTY.get_or_init(Default::default)
+    }
+}
+
+impl<T> Rare<T> {
+    /// Frees it (it reads as empty again).
+    pub(crate) fn release(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl<T: Empty> std::ops::Deref for Rare<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        match &self.0 {
+            Some(value) => value,
+            None => T::empty(),
+        }
+    }
+}
+
+impl<T: Empty> std::ops::DerefMut for Rare<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        self.0.get_or_insert_with(Box::default)
+    }
+}
 
 /// One subscription of a session, as stored in the session and the index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +142,9 @@ impl std::ops::Deref for Queued {
     }
 }
 
+/// Below this capacity a draining queue keeps its buffer.
+const MIN_QUEUE_CAPACITY: usize = 64;
+
 /// One client's session.
 #[derive(Debug)]
 pub(crate) struct Session {
@@ -95,23 +160,27 @@ pub(crate) struct Session {
     pub(crate) expiry_interval: u32,
     /// When the last connection ended (for expiry).
     pub(crate) disconnected_at: Option<Instant>,
-    pub(crate) subscriptions: AHashMap<ByteString, Subscription>,
+    /// A zero-sized fixed-key hasher, as for packet ids: `AHashMap`'s
+    /// random state is 32 bytes in every session. (The keys are the
+    /// client's own filters, at most `max_subscriptions_per_client`; a
+    /// client crafting collisions slows only its own map.)
+    pub(crate) subscriptions: std::collections::HashMap<ByteString, Subscription, IdHasher>,
     /// Inflight packet ids of messages that came through a shared
     /// subscription group, with the group (entries may be stale: check
     /// `inflight`).
-    pub(crate) shared_inflight: IdMap<GroupId>,
+    pub(crate) shared_inflight: Rare<IdMap<GroupId>>,
     /// Inflight messages by packet id, with the order they were sent in.
     pub(crate) inflight: IdMap<(u64, Outbound)>,
     next_packet_id: u16,
     next_seq: u64,
     /// Inflight packet ids to resend on this connection, oldest first;
     /// they count as inflight and go out as the window allows.
-    pub(crate) pending_resend: VecDeque<u16>,
+    pub(crate) pending_resend: Rare<VecDeque<u16>>,
     /// Messages waiting for the window or for the client to return.
     pub(crate) queue: VecDeque<Queued>,
     /// When each inflight message with a Message Expiry Interval expires,
     /// by packet id (set or cleared by `track`).
-    pub(crate) inflight_expiry: IdMap<Instant>,
+    pub(crate) inflight_expiry: Rare<IdMap<Instant>>,
     /// Payload bytes in `queue`.
     pub(crate) queued_bytes: usize,
     /// Messages dropped for this session because its queue was full.
@@ -119,7 +188,7 @@ pub(crate) struct Session {
     /// `Some(dropped count at its start)` while a drop episode lasts.
     pub(crate) dropping: Option<u64>,
     /// Inbound QoS 2 packet ids received and not yet released.
-    pub(crate) incoming_qos2: IdSet,
+    pub(crate) incoming_qos2: Rare<IdSet>,
     /// Its record was written to the store (`persist`).
     pub(crate) persisted: bool,
 }
@@ -133,18 +202,18 @@ impl Session {
             conn: None,
             expiry_interval,
             disconnected_at: None,
-            subscriptions: AHashMap::new(),
+            subscriptions: Default::default(),
             inflight: IdMap::default(),
-            shared_inflight: IdMap::default(),
+            shared_inflight: Rare::default(),
             next_packet_id: 1,
             next_seq: 0,
-            pending_resend: VecDeque::new(),
+            pending_resend: Rare::default(),
             queue: VecDeque::new(),
-            inflight_expiry: IdMap::default(),
+            inflight_expiry: Rare::default(),
             queued_bytes: 0,
             dropped: 0,
             dropping: None,
-            incoming_qos2: IdSet::default(),
+            incoming_qos2: Rare::default(),
             persisted: false,
         }
     }
@@ -205,9 +274,21 @@ impl Session {
     }
 
     /// Takes the oldest queued message.
+    ///
+    /// The queue gives its memory back as it drains (half its capacity
+    /// once a quarter is used): a `VecDeque` never shrinks by itself, so
+    /// after a flood every session would keep the capacity of its own
+    /// peak, and the broker the sum of all those peaks (about 1.4 MiB per
+    /// subscriber in a QoS 0 flood, see docs/benchmarks.md).
     pub(crate) fn dequeue(&mut self) -> Option<Queued> {
         let msg = self.queue.pop_front()?;
         self.queued_bytes -= msg.payload.len();
+        let capacity = self.queue.capacity();
+        if self.queue.is_empty() {
+            self.queue = VecDeque::new();
+        } else if capacity > MIN_QUEUE_CAPACITY && self.queue.len() < capacity / 4 {
+            self.queue.shrink_to(capacity / 2);
+        }
         Some(msg)
     }
 
@@ -285,6 +366,29 @@ impl Session {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_drained_queue_gives_its_memory_back() {
+        let mut s = Session::new("c".into(), Protocol::V5, 0);
+        let msg = Queued {
+            mid: 0,
+            msg: Publish::new("t", &b"x"[..]),
+            expires: None,
+            group: None,
+        };
+        for _ in 0..10_000 {
+            assert!(s.enqueue(msg.clone(), usize::MAX, usize::MAX));
+        }
+        assert!(s.queue.capacity() >= 10_000);
+        // Half drained: at most twice what is left, not the peak.
+        for _ in 0..9_000 {
+            s.dequeue().unwrap();
+        }
+        assert!(s.queue.capacity() <= 4 * 1_000, "{}", s.queue.capacity());
+        while s.dequeue().is_some() {}
+        assert_eq!(s.queue.capacity(), 0);
+        assert_eq!(s.queued_bytes, 0);
+    }
 
     #[test]
     fn packet_ids_skip_those_in_flight_and_wrap_past_zero() {

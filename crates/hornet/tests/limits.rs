@@ -207,3 +207,70 @@ fn a_subscriber_that_never_reads_does_not_hold_up_the_others() {
     }
     drop(stuck);
 }
+
+#[test]
+fn a_qos0_flood_to_a_stuck_subscriber_is_bounded_and_the_publisher_stays_connected() {
+    // A subscriber that stops reading under a QoS 0 flood: what the broker
+    // holds for it stays within max_queued_bytes plus the connection's
+    // unwritten-packet budget (1,024 packets); the rest is dropped for it
+    // alone, counted, and the publisher is neither refused nor
+    // disconnected. Once the subscriber reads again it gets what was kept,
+    // and the queue is empty (its memory given back, see
+    // session::tests::a_drained_queue_gives_its_memory_back).
+    if common::hornet_only() {
+        return;
+    }
+    let broker = TestBroker::with_conf("max_queued_messages 1000000\nmax_queued_bytes 1048576");
+    let mut stuck = connect(&broker, Protocol::V3_1_1, "stuck");
+    subscribe(&mut stuck, "flood/#", QoS::AtMostOnce);
+    let mut publisher = connect(&broker, Protocol::V3_1_1, "flooder");
+    let payload = vec![7u8; 16 * 1024];
+    let total = 2000usize; // 32 MiB: far more than the bound and the socket buffers
+    let mut peak_queued = 0usize;
+    let mut peak_unwritten = 0usize;
+    for i in 0..total {
+        publish(&mut publisher, "flood/x", &payload, QoS::AtMostOnce, 0);
+        if i % 100 == 99 {
+            let detail = broker.inspect(|b| b.admin_client("stuck")).flatten();
+            let detail = detail.expect("the stuck client is known");
+            peak_queued = peak_queued.max(detail.queued_bytes);
+            peak_unwritten = peak_unwritten.max(detail.unwritten_packets.unwrap_or(0));
+        }
+    }
+    // The publisher is still served: PINGRESP after every PUBLISH before it.
+    publisher.send(Packet::PingReq);
+    assert_eq!(publisher.recv(), Some(Packet::PingResp));
+    let detail = broker
+        .inspect(|b| b.admin_client("stuck"))
+        .flatten()
+        .expect("the stuck client is known");
+    peak_queued = peak_queued.max(detail.queued_bytes);
+    assert!(
+        peak_queued <= 1024 * 1024,
+        "queued {peak_queued} bytes for the stuck client, over max_queued_bytes"
+    );
+    assert!(peak_unwritten <= 1024, "{peak_unwritten} unwritten packets");
+    let dropped = broker
+        .inspect(|b| b.dropped_for("stuck"))
+        .flatten()
+        .unwrap_or(0);
+    assert!(dropped > 0, "the excess was dropped, not buffered");
+    // Reading again: everything kept arrives, then nothing is left queued.
+    let mut got = 0u64;
+    while let Ok(Some(packet)) = stuck.recv_within(std::time::Duration::from_millis(500)) {
+        assert!(matches!(packet, Packet::Publish(_)), "{packet:?}");
+        got += 1;
+    }
+    assert_eq!(
+        got + dropped,
+        total as u64,
+        "every message delivered or dropped"
+    );
+    let left = broker
+        .inspect(|b| b.admin_client("stuck"))
+        .flatten()
+        .unwrap();
+    assert_eq!((left.row.queued, left.queued_bytes), (0, 0));
+    publisher.send(Packet::PingReq);
+    assert_eq!(publisher.recv(), Some(Packet::PingResp));
+}

@@ -38,7 +38,7 @@ pub(super) const READ_CHUNK: usize = 8192;
 pub(super) const WRITE_CHUNK: usize = 64 * 1024;
 
 /// Reads per readiness event before letting other connections run.
-pub(super) const READS_PER_WAKE: usize = 4;
+pub(super) const READS_PER_WAKE: u8 = 4;
 
 /// How long a closed connection waits for the peer to close its side.
 const LINGER: std::time::Duration = std::time::Duration::from_secs(2);
@@ -48,7 +48,7 @@ pub(crate) async fn run_stream<S>(shared: Arc<Shared>, stream: S, info: ConnInfo
 where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
-    let (id, outbox) = open(&shared, info);
+    let (id, outbox) = open(&shared, info, true);
     let (mut rd, wr) = tokio::io::split(stream);
     let writer = tokio::spawn(write_loop(shared.clone(), id, outbox.clone(), wr));
     if let Some(cause) = read_stream(&shared, id, &outbox, &mut rd).await {
@@ -61,9 +61,10 @@ where
 }
 
 /// Registers a new connection with the outboxes and the core.
-pub(super) fn open(shared: &Shared, info: ConnInfo) -> (ConnId, Arc<Outbox>) {
+/// `stream`: a TLS/WS connection, whose reader waits for the close.
+pub(super) fn open(shared: &Shared, info: ConnInfo, stream: bool) -> (ConnId, Arc<Outbox>) {
     let id = ConnId(shared.next_conn.fetch_add(1, Ordering::Relaxed));
-    let outbox = Arc::new(Outbox::new());
+    let outbox = Arc::new(Outbox::new(stream));
     shared.add_outbox(id, outbox.clone());
     shared.with_core(|core| core.connection_opened(Instant::now(), id, info));
     (id, outbox)

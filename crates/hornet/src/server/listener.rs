@@ -282,8 +282,8 @@ pub(crate) async fn accept_loop(
         if state.kind == ListenerKind::Tcp {
             // Registered here, so that the connection's task holds no
             // ConnInfo for its whole life (an idle client costs its task).
-            let (id, outbox) = conn::open(&shared, info);
-            tokio::spawn(tcp::run(shared.clone(), stream, id, outbox, guard));
+            let (id, outbox) = conn::open(&shared, info, false);
+            tokio::spawn(tcp::run(stream, id, outbox, guard));
         } else {
             tokio::spawn(serve_upgraded(
                 shared.clone(),
@@ -376,6 +376,13 @@ impl Active {
     }
 }
 
+impl Active {
+    /// The server it counts in (so that a TCP task needs no second `Arc`).
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.shared
+    }
+}
+
 impl Drop for Active {
     fn drop(&mut self) {
         self.shared.active.fetch_sub(1, Ordering::AcqRel);
@@ -406,8 +413,8 @@ async fn serve_upgraded(
     };
     match (state.kind, &state.tls) {
         (ListenerKind::Tcp, _) => {
-            let (id, outbox) = conn::open(&shared, info);
-            tcp::run(shared, stream, id, outbox, active).await;
+            let (id, outbox) = conn::open(&shared, info, false);
+            tcp::run(stream, id, outbox, active).await;
         }
         (ListenerKind::Ws, _) => {
             let upgrade = ws::accept(stream, &state.path, max_message);

@@ -41,11 +41,16 @@ pub(crate) struct Outbox {
     /// `Notified` future would be part of every connection's task.
     woken: AtomicBool,
     waker: AtomicWaker,
-    closed: Notify,
+    /// Wakes a TLS/WS connection's reader on `close` (its own task); a
+    /// plain TCP connection's single task needs none, and an empty
+    /// `Notify` would be 32 bytes in every idle connection's outbox.
+    closed: Option<Box<Notify>>,
 }
 
 impl Outbox {
-    pub(crate) fn new() -> Self {
+    /// An outbox; `close_notify` when another task than the writer waits
+    /// for the close (`wait_closed`: TLS and WebSocket readers).
+    pub(crate) fn new(close_notify: bool) -> Self {
         Outbox {
             queue: Mutex::new(Vec::new()),
             gates: Mutex::new(VecDeque::new()),
@@ -54,7 +59,7 @@ impl Outbox {
             closing: AtomicBool::new(false),
             woken: AtomicBool::new(false),
             waker: AtomicWaker::new(),
-            closed: Notify::new(),
+            closed: close_notify.then(|| Box::new(Notify::new())),
         }
     }
 
@@ -121,7 +126,9 @@ impl Outbox {
     pub(crate) fn close(&self) {
         self.closing.store(true, Ordering::Release);
         self.wake();
-        self.closed.notify_waiters();
+        if let Some(closed) = &self.closed {
+            closed.notify_waiters();
+        }
     }
 
     pub(crate) fn is_closing(&self) -> bool {
@@ -129,9 +136,14 @@ impl Outbox {
     }
 
     /// Resolves once `close` was called.
+    /// Only for an outbox made with `close_notify`.
     pub(crate) async fn wait_closed(&self) {
+        let closed = self
+            .closed
+            .as_ref()
+            .expect("an outbox waited on for its close is made with a close notification");
         loop {
-            let notified = self.closed.notified();
+            let notified = closed.notified();
             if self.is_closing() {
                 return;
             }

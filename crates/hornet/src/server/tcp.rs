@@ -28,7 +28,7 @@ use std::task::Poll;
 use std::time::Instant;
 
 use bytes::{Buf, BytesMut};
-use hornet_codec::{Decoder, Packet};
+use hornet_codec::{Decoder, Packet, Protocol};
 use hornet_core::{CloseCause, ConnId};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -44,18 +44,56 @@ use super::Shared;
 const CHUNKS_PER_TURN: usize = 4;
 
 /// Serves one plain TCP connection, registered with `conn::open`, until it
-/// closes; `_active` holds its place in the listener's counts. The
-/// arguments are kept few and small: they are part of the task for its
-/// whole life.
-pub(crate) async fn run(
-    shared: Arc<Shared>,
-    mut stream: TcpStream,
+/// closes; `active` holds its place in the listener's counts (and the
+/// server). The arguments and the locals kept across an `await` are kept
+/// few and small: they are the task for its whole life. What a busy
+/// connection needs (buffers, decoder, writer) is one [`Busy`] on the
+/// heap, dropped whenever the connection goes idle.
+pub(crate) fn run(
+    stream: TcpStream,
     id: ConnId,
     outbox: Arc<Outbox>,
-    _active: Active,
-) {
-    let mut writer = Writer::default();
-    let end = serve(&shared, id, &outbox, &stream, &mut writer).await;
+    active: Active,
+) -> impl Future<Output = ()> + Send {
+    // An `async move` block rather than an `async fn`, and one struct
+    // reached through one reference: the task then stores each value once.
+    let mut tcp = Tcp {
+        stream,
+        id,
+        outbox,
+        active,
+        protocol: None,
+        busy: None,
+    };
+    async move {
+        let end = serve(&mut tcp).await;
+        // Boxed: closing happens once, and a connection's task is as large
+        // as the largest thing it awaits.
+        Box::pin(close(tcp, end)).await;
+    }
+}
+
+/// A TCP connection's state for its whole life: what an idle connection
+/// costs (with the task around it and the outbox).
+struct Tcp {
+    stream: TcpStream,
+    id: ConnId,
+    outbox: Arc<Outbox>,
+    /// Its place in the counts; also the way to the server.
+    active: Active,
+    /// The protocol, kept while `busy` is dropped (the decoder knows it
+    /// once the CONNECT is read).
+    protocol: Option<Protocol>,
+    /// Buffers and decoder, only while busy.
+    busy: Option<Box<Busy>>,
+}
+
+/// After the serving loop: tells the core if it does not know yet, writes
+/// what is queued, sends FIN and lingers.
+async fn close(mut t: Tcp, end: End) {
+    let shared = t.active.shared();
+    let id = t.id;
+    let mut writer = t.busy.take().map(|b| b.writer).unwrap_or_default();
     let flush = match end {
         End::Closed => true,
         End::Read(cause) => {
@@ -67,14 +105,12 @@ pub(crate) async fn run(
             false
         }
     };
-    outbox.close();
-    // Boxed, as is the linger: they exist only while closing, and a
-    // connection's task is as large as the largest thing it awaits.
-    if flush && Box::pin(drain(&shared, id, &outbox, &stream, &mut writer)).await {
-        let _ = stream.shutdown().await;
+    t.outbox.close();
+    if flush && drain(shared, id, &t.outbox, &t.stream, &mut writer).await {
+        let _ = t.stream.shutdown().await;
     }
     drop(writer);
-    Box::pin(linger(&mut stream)).await;
+    linger(&mut t.stream).await;
     shared.remove_outbox(id);
 }
 
@@ -96,127 +132,164 @@ enum Wake {
     Resume,
 }
 
-/// Reads and writes until the core or the peer ends the connection.
-async fn serve(
-    shared: &Shared,
-    id: ConnId,
-    outbox: &Outbox,
-    stream: &TcpStream,
-    writer: &mut Writer,
-) -> End {
-    // The read buffer exists only while bytes are arriving: an idle
-    // connection holds none (Mosquitto keeps an idle client in under 1 KiB,
-    // and so must we). It is taken again when the socket turns readable.
-    let mut buf = BytesMut::new();
-    let mut decoder = Decoder::new();
-    decoder.set_max_packet_size(shared.max_packet_size);
-    let mut batch: Vec<(Packet, usize)> = Vec::new();
-    // On the heap, and only while a pause lasts.
-    let mut paused: Option<Pin<Box<Sleep>>> = None;
-    loop {
-        let blocked = match writer.pump(shared, id, outbox, stream) {
-            Ok(Pumped::More) => {
-                // `try_write` does not count against tokio's cooperative
-                // budget: a subscriber with a full outbox must not keep
-                // its worker thread.
-                tokio::task::consume_budget().await;
-                continue;
-            }
-            Ok(Pumped::Blocked) => true,
-            Ok(Pumped::Idle) => false,
-            Err(e) => return End::WriteFailed(CloseCause::Error(e.to_string())),
+/// What a connection holds while it is busy (bytes arriving, packets to
+/// write), on the heap and only then: an idle connection holds none of it
+/// (Mosquitto keeps an idle client in under 1 KiB, and so must we).
+struct Busy {
+    writer: Writer,
+    /// Read, not yet decoded (part of a packet).
+    buf: BytesMut,
+    decoder: Decoder,
+    batch: Vec<(Packet, usize)>,
+    /// While the client is over its publish rate: not read until then.
+    paused: Option<Pin<Box<Sleep>>>,
+}
+
+impl Busy {
+    /// A fresh one; `protocol` is the stream's once its CONNECT was read.
+    fn new(shared: &Shared, protocol: Option<Protocol>) -> Box<Busy> {
+        let mut decoder = match protocol {
+            Some(p) => Decoder::with_protocol(p),
+            None => Decoder::new(),
         };
-        if outbox.is_closing() {
-            return End::Closed;
-        }
-        let wake = wait(outbox, stream, blocked, &mut paused).await;
-        let wake = match wake {
-            Ok(wake) => wake,
-            Err(e) if blocked => return End::WriteFailed(CloseCause::Error(e.to_string())),
-            Err(e) => return End::Read(CloseCause::Error(e.to_string())),
-        };
-        match wake {
-            Wake::Outbox | Wake::Writable => continue,
-            Wake::Resume => {
-                paused = None;
-                continue;
-            }
-            Wake::Readable => {}
-        }
-        // Read until the socket is drained, or for a bounded number of
-        // reads so one busy client cannot starve the others on its thread
-        // (readiness is kept, so the next `readable` returns at once).
-        for _ in 0..READS_PER_WAKE {
-            if buf.capacity() - buf.len() < 1024 {
-                buf.reserve(READ_CHUNK);
-            }
-            match stream.try_read_buf(&mut buf) {
-                Ok(0) => return End::Read(CloseCause::PeerClosed),
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                Err(e) => return End::Read(CloseCause::Error(e.to_string())),
-            }
-            match decode_and_feed(shared, id, outbox, &mut decoder, &mut buf, &mut batch) {
-                Fed::Refused => return End::Closed,
-                // Over its publish rate: stop reading (backpressure); what
-                // the core sends meanwhile still goes out.
-                Fed::Pause(pause) => {
-                    paused = Some(Box::pin(tokio::time::sleep(pause)));
-                    break;
+        decoder.set_max_packet_size(shared.max_packet_size);
+        Box::new(Busy {
+            writer: Writer::default(),
+            buf: BytesMut::new(),
+            decoder,
+            batch: Vec::new(),
+            paused: None,
+        })
+    }
+}
+
+/// Reads and writes until the core or the peer ends the connection;
+/// `t.busy` keeps what is left to write.
+// Not an `async fn`: that would store its argument once more in the task.
+#[allow(clippy::manual_async_fn)]
+fn serve(t: &mut Tcp) -> impl Future<Output = End> + Send + '_ {
+    async move {
+        loop {
+            let shared = t.active.shared();
+            let b = t.busy.get_or_insert_with(|| Busy::new(shared, t.protocol));
+            let blocked = match b.writer.pump(shared, t.id, &t.outbox, &t.stream) {
+                Ok(Pumped::More) => {
+                    // `try_write` does not count against tokio's cooperative
+                    // budget: a subscriber with a full outbox must not keep
+                    // its worker thread.
+                    tokio::task::coop::consume_budget().await;
+                    continue;
                 }
-                Fed::Ok => {}
+                Ok(Pumped::Blocked) => true,
+                Ok(Pumped::Idle) => false,
+                Err(e) => return End::WriteFailed(CloseCause::Error(e.to_string())),
+            };
+            if t.outbox.is_closing() {
+                return End::Closed;
             }
-            // `try_read` does not count against tokio's cooperative budget
-            // (`read` does): without this a flooding publisher would keep
-            // its worker thread and starve its subscribers' tasks.
-            tokio::task::consume_budget().await;
-        }
-        if buf.is_empty() {
-            // Idle: give the buffers back.
-            buf = BytesMut::new();
-            batch = Vec::new();
+            if !blocked && b.buf.is_empty() && b.paused.is_none() {
+                // Idle: give everything back.
+                t.protocol = b.decoder.protocol();
+                t.busy = None;
+            }
+            let waiting = &mut *t;
+            let wake = std::future::poll_fn(move |cx| poll_wake(cx, waiting, blocked)).await;
+            t.outbox.stop_waiting();
+            let wake = match wake {
+                Ok(wake) => wake,
+                Err(e) if blocked => return End::WriteFailed(CloseCause::Error(e.to_string())),
+                Err(e) => return End::Read(CloseCause::Error(e.to_string())),
+            };
+            match wake {
+                Wake::Outbox | Wake::Writable => continue,
+                Wake::Resume => {
+                    if let Some(b) = t.busy.as_mut() {
+                        b.paused = None;
+                    }
+                    continue;
+                }
+                Wake::Readable => {}
+            }
+            // Read until the socket is drained, or for a bounded number of
+            // reads so one busy client cannot starve the others on its
+            // thread (readiness is kept, so the next wait returns at once).
+            // (A `u8` count, not a range: it lives across an `await`.)
+            let mut reads: u8 = 0;
+            while reads < READS_PER_WAKE {
+                reads += 1;
+                let shared = t.active.shared();
+                let b = t.busy.get_or_insert_with(|| Busy::new(shared, t.protocol));
+                if b.buf.capacity() - b.buf.len() < 1024 {
+                    b.buf.reserve(READ_CHUNK);
+                }
+                match t.stream.try_read_buf(&mut b.buf) {
+                    Ok(0) => return End::Read(CloseCause::PeerClosed),
+                    Ok(_) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                    Err(e) => return End::Read(CloseCause::Error(e.to_string())),
+                }
+                let Busy {
+                    buf,
+                    decoder,
+                    batch,
+                    paused,
+                    ..
+                } = &mut **b;
+                match decode_and_feed(shared, t.id, &t.outbox, decoder, buf, batch) {
+                    Fed::Refused => return End::Closed,
+                    // Over its publish rate: stop reading (backpressure);
+                    // what the core sends meanwhile still goes out.
+                    Fed::Pause(pause) => {
+                        *paused = Some(Box::pin(tokio::time::sleep(pause)));
+                        break;
+                    }
+                    Fed::Ok => {}
+                }
+                // `try_read` does not count against tokio's cooperative
+                // budget (`read` does): without this a flooding publisher
+                // would keep its worker thread and starve its subscribers'
+                // tasks.
+                tokio::task::coop::consume_budget().await;
+            }
         }
     }
 }
 
-/// Waits for the first thing to do: packets in the outbox (or its close)
+/// Polls for the first thing to do: packets in the outbox (or its close)
 /// unless a write is `blocked`, the socket writable when it is, readable
 /// unless `paused`, the pause over.
 ///
-/// A `poll_fn` over the socket's readiness rather than a `select!` of
-/// futures: the readiness futures are 150 bytes each, and this wait is
-/// part of every connection's task for its whole life.
-async fn wait(
-    outbox: &Outbox,
-    stream: &TcpStream,
+/// Polled from a `poll_fn` rather than a `select!` of futures: the
+/// readiness futures are 150 bytes each, and this wait is part of every
+/// connection's task for its whole life. The caller calls
+/// `Outbox::stop_waiting` once it is ready.
+fn poll_wake(
+    cx: &mut std::task::Context<'_>,
+    t: &mut Tcp,
     blocked: bool,
-    paused: &mut Option<Pin<Box<Sleep>>>,
-) -> std::io::Result<Wake> {
-    let wake = std::future::poll_fn(|cx| {
-        if blocked {
-            if let Poll::Ready(ready) = stream.poll_write_ready(cx) {
-                return Poll::Ready(ready.map(|()| Wake::Writable));
-            }
-        } else if outbox.poll_wait(cx).is_ready() {
-            return Poll::Ready(Ok(Wake::Outbox));
+) -> Poll<std::io::Result<Wake>> {
+    let (outbox, stream) = (&t.outbox, &t.stream);
+    let paused = t.busy.as_mut().and_then(|b| b.paused.as_mut());
+    if blocked {
+        if let Poll::Ready(ready) = stream.poll_write_ready(cx) {
+            return Poll::Ready(ready.map(|()| Wake::Writable));
         }
-        match paused {
-            Some(sleep) => {
-                if sleep.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(Ok(Wake::Resume));
-                }
-            }
-            None => {
-                if let Poll::Ready(ready) = stream.poll_read_ready(cx) {
-                    return Poll::Ready(ready.map(|()| Wake::Readable));
-                }
+    } else if outbox.poll_wait(cx).is_ready() {
+        return Poll::Ready(Ok(Wake::Outbox));
+    }
+    match paused {
+        Some(sleep) => {
+            if sleep.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Ok(Wake::Resume));
             }
         }
-        Poll::Pending
-    })
-    .await;
-    outbox.stop_waiting();
-    wake
+        None => {
+            if let Poll::Ready(ready) = stream.poll_read_ready(cx) {
+                return Poll::Ready(ready.map(|()| Wake::Readable));
+            }
+        }
+    }
+    Poll::Pending
 }
 
 /// After the close: writes what is queued, waiting for gated
@@ -230,7 +303,7 @@ async fn drain(
 ) -> bool {
     loop {
         match writer.pump(shared, id, outbox, stream) {
-            Ok(Pumped::More) => tokio::task::consume_budget().await,
+            Ok(Pumped::More) => tokio::task::coop::consume_budget().await,
             Ok(Pumped::Blocked) => {
                 let ready = std::future::poll_fn(|cx| stream.poll_write_ready(cx)).await;
                 if ready.is_err() {
@@ -335,7 +408,16 @@ impl Writer {
             }
         }
         let protocol = outbox.protocol();
+        if self.out.capacity() == 0 {
+            // Exactly one chunk: grown by doubling it would be twice that,
+            // per busy connection (a fan-out to 1,000 subscribers under a
+            // flood holds 1,000 of them).
+            self.out.reserve(WRITE_CHUNK);
+        }
         for packet in &self.packets[self.next..] {
+            if !self.out.is_empty() && !fits(packet, self.out.capacity() - self.out.len()) {
+                break;
+            }
             if let Err(e) = packet.encode(protocol, &mut self.out) {
                 tracing::warn!(
                     "Could not encode {:?} for connection {id}: {e}",
@@ -344,9 +426,6 @@ impl Writer {
             }
             self.next += 1;
             self.chunk_packets += 1;
-            if self.out.len() >= WRITE_CHUNK {
-                break;
-            }
         }
         self.chunk_bytes = self.out.len();
         // Encoded packets are not needed any more.
@@ -365,5 +444,15 @@ impl Writer {
     fn report(&mut self, shared: &Shared, id: ConnId) {
         report(shared, id, self.unreported, self.unreported_bytes);
         (self.unreported, self.unreported_bytes) = (0, 0);
+    }
+}
+
+/// Whether `packet` surely fits in `room` bytes (a close estimate for a
+/// PUBLISH, which may be large; other packets are small unless they carry
+/// many properties, which merely grows the chunk once).
+fn fits(packet: &Packet, room: usize) -> bool {
+    match packet {
+        Packet::Publish(p) => p.payload.len() + p.topic.len() + 64 <= room,
+        _ => room >= 1024,
     }
 }
