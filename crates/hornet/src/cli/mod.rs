@@ -154,9 +154,7 @@ impl Cli {
             Ok(cli) => cli,
             // mosquitto_pub, mosquitto_sub and mosquitto_passwd exit 1 on a
             // usage error; clap would say 2.
-            Err(e)
-                if e.use_stderr() && (client_command() || passwd::invoked(std::env::args_os())) =>
-            {
+            Err(e) if e.use_stderr() && mosquitto_tool(std::env::args_os()) => {
                 let _ = e.print();
                 std::process::exit(1)
             }
@@ -190,11 +188,15 @@ impl Cli {
     }
 }
 
-/// Whether the process was started as `hornet pub` or `hornet sub`.
-fn client_command() -> bool {
-    std::env::args()
+/// Whether the arguments name one of the subcommands that stand in for
+/// Mosquitto's tools (`pub`, `sub`, `passwd`): their usage errors exit 1,
+/// as `mosquitto_pub`, `mosquitto_sub` and `mosquitto_passwd` do, instead
+/// of clap's 2. The subcommand is the first argument; a file named
+/// `passwd` given to `-c` is not it.
+fn mosquitto_tool(args: impl IntoIterator<Item = std::ffi::OsString>) -> bool {
+    args.into_iter()
         .nth(1)
-        .is_some_and(|a| a == "pub" || a == "sub")
+        .is_some_and(|a| a == "pub" || a == "sub" || a == "passwd")
 }
 
 /// Builds the Config from the CLI: loads the file if given (else
@@ -326,6 +328,18 @@ mod tests {
             }))
         ));
         assert!(Cli::try_parse_from(["hornet", "completions", "tcsh"]).is_err());
+    }
+
+    #[test]
+    fn mosquitto_tools_are_named_by_the_first_argument() {
+        let args = |a: &[&str]| a.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        for tool in ["pub", "sub", "passwd"] {
+            assert!(mosquitto_tool(args(&["hornet", tool, "-x"])), "{tool}");
+        }
+        assert!(!mosquitto_tool(args(&["hornet", "-x"])));
+        assert!(!mosquitto_tool(args(&["hornet", "-c", "passwd", "-x"])));
+        assert!(!mosquitto_tool(args(&["hornet", "check-config"])));
+        assert!(!mosquitto_tool(args(&["passwd"])));
     }
 
     #[test]
