@@ -494,6 +494,7 @@ mod tests {
                     Action::Send { conn, packet } => self.sent.push((conn, packet)),
                     Action::Close { conn } => self.closed.push(conn),
                     Action::CheckPassword { .. } => unreachable!("no password_file here"),
+                    Action::Persist { .. } => unreachable!("no persistence here"),
                 }
             }
         }

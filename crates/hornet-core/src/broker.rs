@@ -119,6 +119,17 @@ pub enum Action {
         /// The check to run.
         check: crate::auth::PasswordCheck,
     },
+    /// Write these records to the store, in order after every earlier
+    /// `Persist`, and report [`Broker::durable`] (or
+    /// [`Broker::persist_failed`]) with `seq` once they are on disk (or
+    /// could not be written). Packets that promise what they hold wait in
+    /// the core meanwhile (see `durable`).
+    Persist {
+        /// Sequence number: one more than the previous `Persist`'s.
+        seq: u64,
+        /// The records, in the order the core made the changes.
+        records: Vec<crate::persist::StoreOp>,
+    },
 }
 
 /// A session's queue as seen from outside (see [`Broker::queue_state`]).
@@ -208,7 +219,12 @@ impl Conn {
 /// Pending actions plus the counters every send updates.
 #[derive(Debug, Default)]
 pub(crate) struct Out {
+    /// Emitted since the last seal (see `durable`).
     pub(crate) actions: VecDeque<Action>,
+    /// Sealed: for the shell, in order.
+    pub(crate) ready: VecDeque<Action>,
+    /// Packets waiting for their records to be durable.
+    pub(crate) held: crate::durable::Held,
 }
 
 impl Out {
@@ -348,12 +364,16 @@ impl Broker {
 
     /// The next action for the shell, in order.
     pub fn poll_action(&mut self) -> Option<Action> {
-        self.out.actions.pop_front()
+        if self.out.ready.is_empty() {
+            self.seal();
+        }
+        self.out.ready.pop_front()
     }
 
     /// Moves every pending action into `into` (cheaper than polling one by one).
     pub fn drain_actions(&mut self, into: &mut Vec<Action>) {
-        into.extend(self.out.actions.drain(..));
+        self.seal();
+        into.extend(self.out.ready.drain(..));
     }
 
     /// Connected clients.

@@ -25,6 +25,7 @@ mod auth;
 mod authorize;
 mod broker;
 mod connect;
+mod durable;
 mod hints;
 mod limits;
 mod logfmt;
@@ -45,6 +46,7 @@ pub use admin::{
 };
 pub use auth::{AuthExchange, AuthStep, Authenticator, PasswordCheck};
 pub use authorize::{Access, Authorizer, Denied, Principal};
+pub use durable::AckPolicy;
 pub use broker::{Action, Broker, CloseCause, ConnId, ConnInfo, QueueState};
 pub use settings::{Anonymous, RateAction, Settings};
 pub use shared::SharedStrategy;

@@ -1,12 +1,15 @@
 //! What must survive a crash, decided here and written elsewhere.
 //!
 //! The core stays free of I/O: when durability is on
-//! ([`Broker::enable_persistence`]) it records, beside its actions, a
-//! [`StoreOp`] for every change to durable state, which the shell drains
-//! after each input ([`Broker::drain_store_ops`]) and hands to the store
-//! (`hornet-store`). The shell holds back the packets emitted by that same
-//! input until the store has made the ops durable, so an acknowledgement
-//! (PUBACK, PUBREC, PUBREL, SUBACK) never precedes its record on disk.
+//! ([`Broker::enable_persistence`]) it records a [`StoreOp`] for every
+//! change to durable state; the records leave in the action stream as
+//! [`Action::Persist`] for the shell to hand to the store
+//! (`hornet-store`), and the core holds back the packets that promise them
+//! until the shell reports them durable (`durable.rs`), so an
+//! acknowledgement (PUBACK, PUBREC, PUBREL, SUBACK) never precedes its
+//! record on disk.
+//!
+//! [`Action::Persist`]: crate::Action::Persist
 //!
 //! Only what matters is recorded: sessions that outlive their connection
 //! (Session Expiry Interval > 0, or 3.x `clean session` 0), their
@@ -30,8 +33,8 @@
 //! A time of 0 means unknown (a record from an earlier version, or no wall
 //! clock given): that deadline counts from the restart.
 //!
-//! While the store cannot write (disk full, I/O error; the shell calls
-//! [`Broker::set_store_failed`]) new QoS 1/2 publishes are refused: MQTT 5
+//! While the store cannot write (disk full, I/O error; the shell reports
+//! [`Broker::persist_failed`]) new QoS 1/2 publishes are refused: MQTT 5
 //! clients get PUBACK/PUBREC 0x97 (Quota exceeded), 3.x clients are
 //! disconnected without an acknowledgement.
 
@@ -45,6 +48,7 @@ use hornet_codec::{
 };
 
 use crate::broker::{Broker, ConnId};
+use crate::durable::AckPolicy;
 use crate::session::{Outbound, Queued, Session, SessionKey, Subscription, NEVER_EXPIRES};
 
 /// A stored message's id: unique for the store's life.
@@ -299,6 +303,8 @@ pub struct Restored {
 #[derive(Debug, Default)]
 pub(crate) struct Journal {
     pub(crate) enabled: bool,
+    /// Whether acknowledgements wait for their records.
+    pub(crate) policy: AckPolicy,
     /// The store cannot write: QoS 1/2 publishes are refused.
     pub(crate) failed: bool,
     pub(crate) ops: Vec<StoreOp>,
@@ -388,10 +394,14 @@ pub(crate) fn sent_id(packet: &Packet) -> Option<u16> {
 }
 
 impl Broker {
-    /// Turns durability on: from now on, changes to durable state are
-    /// recorded for [`Broker::drain_store_ops`].
-    pub fn enable_persistence(&mut self) {
+    /// Turns durability on: from now on, changes to durable state leave as
+    /// [`Action::Persist`] records, and with [`AckPolicy::AfterDurable`]
+    /// the packets that promise them wait for [`Broker::durable`].
+    ///
+    /// [`Action::Persist`]: crate::Action::Persist
+    pub fn enable_persistence(&mut self, policy: AckPolicy) {
         self.journal.enabled = true;
+        self.journal.policy = policy;
     }
 
     /// Tells the core that the `Instant` `now` is `unix_ms` milliseconds
@@ -408,23 +418,8 @@ impl Broker {
         self.journal.enabled
     }
 
-    /// The store failed to write (`true`) or wrote again (`false`). While it
-    /// fails, new QoS 1/2 publishes are refused.
-    pub fn set_store_failed(&mut self, failed: bool) {
-        if self.journal.failed != failed {
-            if failed {
-                tracing::error!(
-                    "The store cannot write (disk full or I/O error): QoS 1 and 2 publishes \
-                     are refused until it can."
-                );
-            } else {
-                tracing::warn!("The store writes again: QoS 1 and 2 publishes are accepted.");
-            }
-        }
-        self.journal.failed = failed;
-    }
-
-    /// Whether the store was last reported failing.
+    /// Whether the store was last reported failing
+    /// ([`Broker::persist_failed`], until the next [`Broker::durable`]).
     pub fn store_failed(&self) -> bool {
         self.journal.failed
     }
@@ -432,7 +427,7 @@ impl Broker {
     /// Moves the ops recorded since the last call into `into`, in order:
     /// session records first (a session exists before what it owns), then
     /// everything else as it happened.
-    pub fn drain_store_ops(&mut self, into: &mut Vec<StoreOp>) {
+    pub(crate) fn drain_store_ops(&mut self, into: &mut Vec<StoreOp>) {
         for key in std::mem::take(&mut self.journal.dirty) {
             let Some(session) = self.sessions.get_mut(&key) else {
                 continue;

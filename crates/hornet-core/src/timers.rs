@@ -106,12 +106,21 @@ impl Broker {
         self.sys_tick(now);
     }
 
-    /// When the broker next needs a tick (earliest pending deadline).
+    /// When the broker next needs a [`Broker::tick`]: the earliest pending
+    /// deadline, or `None` when nothing is pending (an idle broker without
+    /// `$SYS` needs no tick at all). The shell arms one timer at this
+    /// instant and asks again after every input; a deadline may turn out
+    /// stale (keep-alive renewed since), and the tick then re-arms it.
     pub fn next_deadline(&self) -> Option<Instant> {
         let conn = self.conn_timers.peek().map(|Reverse((at, _))| *at);
         let session = self.session_timers.peek().map(|Reverse((at, _))| *at);
         let will = self.will_timers.peek().map(|Reverse((at, _))| *at);
         let sys = self.sys.next_due(&self.settings, self.started);
-        [conn, session, will, sys].into_iter().flatten().min()
+        let flapping = (!self.flapping.is_empty())
+            .then(|| self.flapping_pruned + self.settings.flapping_window);
+        [conn, session, will, sys, flapping]
+            .into_iter()
+            .flatten()
+            .min()
     }
 }

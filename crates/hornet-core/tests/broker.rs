@@ -59,6 +59,7 @@ impl World {
                 }
                 Action::Close { conn } => self.closed.push(conn),
                 Action::CheckPassword { .. } => panic!("no authenticator is set"),
+                Action::Persist { .. } => panic!("persistence is off"),
             }
         }
     }

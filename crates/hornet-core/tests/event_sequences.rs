@@ -551,6 +551,9 @@ impl World {
                 Action::CheckPassword { conn, .. } => {
                     self.fail(format!("CheckPassword for {conn} without an authenticator"));
                 }
+                Action::Persist { seq, .. } => {
+                    self.fail(format!("Persist {seq} without persistence"));
+                }
             }
         }
         // A refused CONNECT ends the connection.

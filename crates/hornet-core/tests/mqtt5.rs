@@ -62,6 +62,7 @@ impl World {
                 }
                 Action::Close { conn } => self.closed.push(conn),
                 Action::CheckPassword { .. } => panic!("no authenticator is set"),
+                Action::Persist { .. } => panic!("persistence is off"),
             }
         }
     }

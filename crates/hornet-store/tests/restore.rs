@@ -12,7 +12,7 @@ use hornet_codec::{
     Ack, Connect, LastWill, Packet, PacketId, Property, Protocol, Publish, QoS, ReasonCode,
     Subscribe,
 };
-use hornet_core::{Action, Broker, ConnId, ConnInfo, Settings};
+use hornet_core::{AckPolicy, Action, Broker, ConnId, ConnInfo, Settings};
 use hornet_store::{Store, StoreOptions};
 
 struct World {
@@ -45,7 +45,7 @@ impl World {
             ..Settings::default()
         };
         let mut broker = Broker::new(settings, now);
-        broker.enable_persistence();
+        broker.enable_persistence(AckPolicy::AfterDurable);
         if let Some(ms) = unix_ms {
             broker.set_wall_clock(now, ms);
         }
@@ -61,13 +61,15 @@ impl World {
 
     /// Drains actions and commits the ops, as the shell does.
     fn pump(&mut self) {
-        let mut ops = Vec::new();
-        self.broker.drain_store_ops(&mut ops);
-        self.store.append(ops);
-        self.store.commit(true).unwrap();
         while let Some(a) = self.broker.poll_action() {
-            if let Action::Send { conn, packet } = a {
-                self.sent.push((conn, packet));
+            match a {
+                Action::Send { conn, packet } => self.sent.push((conn, packet)),
+                Action::Persist { seq, records } => {
+                    self.store.append(records);
+                    self.store.commit(true).unwrap();
+                    self.broker.durable(self.now, seq);
+                }
+                _ => {}
             }
         }
     }

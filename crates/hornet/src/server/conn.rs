@@ -43,6 +43,20 @@ pub(super) const READS_PER_WAKE: u8 = 4;
 /// How long a closed connection waits for the peer to close its side.
 const LINGER: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// How long a connection whose peer went away waits for the core's own
+/// close, which comes after the packets the core holds for the disk (a
+/// half-closed client still reads its last PUBACK). Only a store stuck
+/// for this long makes it give up.
+pub(super) const CORE_CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Logs a connection closed without waiting any longer for the core.
+pub(super) fn core_close_overdue(id: ConnId) {
+    tracing::warn!(
+        "Connection {id}: its peer left and the core has not released its last packets \
+         after {CORE_CLOSE_WAIT:?} (the store is slow?); closing it without them."
+    );
+}
+
 /// Serves MQTT over any byte stream (TLS, WebSocket) until it closes.
 pub(crate) async fn run_stream<S>(shared: Arc<Shared>, stream: S, info: ConnInfo)
 where
@@ -53,6 +67,14 @@ where
     let writer = tokio::spawn(write_loop(shared.clone(), id, outbox.clone(), wr));
     if let Some(cause) = read_stream(&shared, id, &outbox, &mut rd).await {
         shared.with_core(|core| core.connection_closed(Instant::now(), id, cause));
+        // The core closes the outbox itself, after the packets it still
+        // holds for the disk (see `tcp::drain`).
+        if tokio::time::timeout(CORE_CLOSE_WAIT, outbox.wait_closed())
+            .await
+            .is_err()
+        {
+            core_close_overdue(id);
+        }
     }
     outbox.close();
     let _ = writer.await;
@@ -205,13 +227,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                 // now and then under load.
                 outbox.take(&mut packets);
                 if packets.is_empty() {
-                    if !outbox.holds_gated() {
-                        break;
-                    }
-                    // Acknowledgements wait for their commit; its
-                    // resolution wakes us.
-                    outbox.wait().await;
-                    continue;
+                    break;
                 }
             } else {
                 // Idle: give the buffers back (the outbox holds our

@@ -1,4 +1,4 @@
-//! The network shell: listeners, connection tasks and the ticker around
+//! The network shell: listeners, connection tasks and the timer around
 //! one [`hornet_core::Broker`].
 //!
 //! Threading: the core is a state machine behind one mutex; the map from
@@ -17,6 +17,7 @@ mod password;
 mod reload;
 mod store;
 mod tcp;
+mod timer;
 mod tls;
 pub(crate) mod ws;
 
@@ -36,9 +37,6 @@ use tokio::task::JoinHandle;
 
 use crate::config::{AllowAnonymous, Config};
 use outbox::Outbox;
-
-/// How often the core's timers are checked.
-const TICK: Duration = Duration::from_millis(100);
 
 /// How often TLS certificate, key and CA files are checked for changes.
 const TLS_WATCH: Duration = Duration::from_secs(2);
@@ -69,6 +67,8 @@ pub(crate) struct Shared {
     password_checks: password::Queue,
     /// The store writer, when persistence is on.
     durability: OnceLock<store::Durability>,
+    /// Armed at the core's next deadline after every call (see `timer`).
+    timer: timer::Timer,
     /// Refusals the shell decides that were already explained by a hint
     /// (`listener::Hint` bits).
     pub(crate) hints: std::sync::atomic::AtomicU32,
@@ -89,44 +89,30 @@ impl Shared {
     }
 
     /// Feeds the core through `f`, then hands what it emitted to the
-    /// connections' outboxes.
+    /// connections' outboxes (and its records to the store), and arms the
+    /// timer at the core's next deadline.
     pub(crate) fn with_core<R>(&self, f: impl FnOnce(&mut Broker) -> R) -> R {
         let mut core = lock(&self.core);
-        if let Some(durability) = self.durability.get() {
-            let failing = durability.gate.failing();
-            if failing != core.store_failed() {
-                core.set_store_failed(failing);
-            }
+        let durability = self.durability.get();
+        if let Some(d) = durability.filter(|d| d.reports.pending()) {
+            d.reports.apply(&mut core, Instant::now());
         }
         let result = f(&mut core);
-        // Records first: their commit number gates this call's packets.
-        let mut seq = 0;
-        if let Some(durability) = self.durability.get() {
-            let mut ops = Vec::new();
-            core.drain_store_ops(&mut ops);
-            if !ops.is_empty() {
-                seq = durability.submit(ops);
-            }
-        }
         let mut actions = Vec::new();
         core.drain_actions(&mut actions);
+        self.timer.rearm(core.next_deadline());
         if actions.is_empty() {
             return result;
         }
+        // Lock coupling: taken before the core is let go, so packets and
+        // records leave in exactly the core's order.
         let outboxes = lock(&self.outboxes);
         drop(core);
-        let gate = self.durability.get().map(|d| &d.gate);
         for action in actions {
             match action {
                 Action::Send { conn, packet } => {
                     if let Some(outbox) = outboxes.get(&conn) {
-                        match (seq, gate) {
-                            (1.., Some(gate)) if store::must_wait(&packet) => {
-                                gate.wait(outbox, seq);
-                                outbox.push_gated(packet, seq);
-                            }
-                            _ => outbox.push(packet),
-                        }
+                        outbox.push(packet);
                     }
                 }
                 Action::Close { conn } => {
@@ -135,6 +121,10 @@ impl Shared {
                     }
                 }
                 Action::CheckPassword { conn, check } => self.password_checks.push(conn, check),
+                Action::Persist { seq, records } => match durability {
+                    Some(d) => d.submit(seq, records),
+                    None => tracing::error!("The core recorded changes but there is no store."),
+                },
             }
         }
         result
@@ -142,9 +132,6 @@ impl Shared {
 
     /// Registers a connection's outbox before the core hears of it.
     pub(crate) fn add_outbox(&self, id: ConnId, outbox: Arc<Outbox>) {
-        if let Some(durability) = self.durability.get() {
-            outbox.set_gate(durability.gate.clone());
-        }
         lock(&self.outboxes).insert(id, outbox);
     }
 
@@ -293,7 +280,10 @@ impl Server {
                     },
                 )?;
             store::log_recovery(&dir, &recovery);
-            broker.enable_persistence();
+            broker.enable_persistence(match persistence.fsync {
+                crate::config::FsyncMode::Fsync => hornet_core::AckPolicy::AfterDurable,
+                _ => hornet_core::AckPolicy::Immediate,
+            });
             let (now, unix_ms) = wall_clock();
             broker.set_wall_clock(now, unix_ms);
             broker.restore(now, recovery.restored);
@@ -311,6 +301,7 @@ impl Server {
             connection_messages: config.log.connection_messages,
             password_checks,
             durability: OnceLock::new(),
+            timer: timer::Timer::new(started),
             hints: Default::default(),
         });
         if let Some(st) = store {
@@ -349,10 +340,15 @@ impl Server {
         if !watched.is_empty() {
             server.tasks.push(tokio::spawn(watch_tls(watched)));
         }
-        server.tasks.push(tokio::spawn(tick_loop(
+        server.tasks.push(tokio::spawn(timer::run(
             shared.clone(),
             server.listeners.clone(),
         )));
+        if shared.durability.get().is_some() {
+            server
+                .tasks
+                .push(tokio::spawn(store::run_reports(shared.clone())));
+        }
         server
             .tasks
             .push(tokio::spawn(password::run(shared.clone(), checks_rx)));
@@ -481,29 +477,4 @@ fn wall_clock() -> (Instant, u64) {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
     (now, unix_ms)
-}
-
-/// Runs the core's timers every [`TICK`], handing it the listeners'
-/// counters and the store's figures first (for `$SYS/broker/listeners/...`
-/// and `$SYS/broker/store/...`).
-async fn tick_loop(shared: Arc<Shared>, listeners: Vec<Arc<listener::ListenerState>>) {
-    let mut interval = tokio::time::interval(TICK);
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        interval.tick().await;
-        let figures: Vec<hornet_core::ListenerFigures> =
-            listeners.iter().map(|l| l.stats().figures()).collect();
-        let store = shared.store_stats().map(|s| store::figures(&s));
-        let (now, unix_ms) = wall_clock();
-        shared.with_core(|core| {
-            core.set_listener_figures(&figures);
-            if let Some(store) = store {
-                core.set_store_figures(store);
-                // Follows adjustments of the wall clock (NTP) for the
-                // deadlines the store records.
-                core.set_wall_clock(now, unix_ms);
-            }
-            core.tick(now)
-        });
-    }
 }

@@ -10,18 +10,14 @@
 //! (`Settings::max_unwritten_packets`) and keeps the rest in the session
 //! queue.
 //!
-//! Durability: a packet may be pushed behind a gate (a commit sequence
-//! number, see `store.rs`); the writer then gets only the packets before
-//! the first gate whose number is not yet durable, so acknowledgements
-//! never precede their records on disk and the connection's order is kept.
-//! A gate whose write failed closes the connection at that point.
+//! Durability needs nothing here: the core itself holds the packets that
+//! wait for the disk and hands them out once their records are durable.
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
 use atomic_waker::AtomicWaker;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Mutex;
 
 use hornet_codec::{Packet, Protocol};
 use tokio::sync::Notify;
@@ -30,10 +26,6 @@ use tokio::sync::Notify;
 #[derive(Debug)]
 pub(crate) struct Outbox {
     queue: Mutex<Vec<Packet>>,
-    /// Gates in `queue`: (index of the first packet behind it, number).
-    gates: Mutex<VecDeque<(usize, u64)>>,
-    /// The durability gate, when acknowledgements wait for the disk.
-    gate: OnceLock<Arc<super::store::Gate>>,
     protocol: Mutex<Protocol>,
     closing: AtomicBool,
     /// The writer's wake-up: one waiter only (the connection's writer), so
@@ -53,8 +45,6 @@ impl Outbox {
     pub(crate) fn new(close_notify: bool) -> Self {
         Outbox {
             queue: Mutex::new(Vec::new()),
-            gates: Mutex::new(VecDeque::new()),
-            gate: OnceLock::new(),
             protocol: Mutex::new(Protocol::V3_1_1),
             closing: AtomicBool::new(false),
             woken: AtomicBool::new(false),
@@ -75,51 +65,10 @@ impl Outbox {
         }
     }
 
-    /// Appends a packet that may not be written before commit `seq` is
-    /// durable (0: no wait). The caller registered the outbox with the
-    /// gate first (`Gate::wait`), so a resolution cannot be missed.
-    pub(crate) fn push_gated(&self, packet: Packet, seq: u64) {
-        let Some(gate) = self.gate.get() else {
-            return self.push(packet);
-        };
-        if seq <= gate.resolved() {
-            // The store was faster than this push.
-            if gate.failed(seq) {
-                // Not on disk: withheld, as in `take`.
-                tracing::warn!(
-                    "Closing a connection: the store could not write what its \
-                     acknowledgements promise (they are withheld; the client will send again)."
-                );
-                self.close();
-                return;
-            }
-            return self.push(packet);
-        }
-        {
-            let mut q = self.queue.lock().expect("outbox lock");
-            let mut gates = self.gates.lock().expect("outbox lock");
-            if gates.back().map_or(true, |&(_, s)| s < seq) {
-                gates.push_back((q.len(), seq));
-            }
-            q.push(packet);
-        }
-        self.wake();
-    }
-
-    /// Makes the outbox honour `gate`.
-    pub(crate) fn set_gate(&self, gate: Arc<super::store::Gate>) {
-        let _ = self.gate.set(gate);
-    }
-
-    /// Wakes the writer (a gate was resolved).
+    /// Wakes the writer.
     pub(crate) fn wake(&self) {
         self.woken.store(true, Ordering::Release);
         self.waker.wake();
-    }
-
-    /// Whether packets wait behind a gate.
-    pub(crate) fn holds_gated(&self) -> bool {
-        !self.gates.lock().expect("outbox lock").is_empty()
     }
 
     /// Asks the writer to send what is queued and then close the socket.
@@ -184,45 +133,7 @@ impl Outbox {
     /// reuse) in its place.
     pub(crate) fn take(&self, spare: &mut Vec<Packet>) {
         let mut q = self.queue.lock().expect("outbox lock");
-        let mut gates = self.gates.lock().expect("outbox lock");
-        let (Some(gate), false) = (self.gate.get(), gates.is_empty()) else {
-            std::mem::swap(&mut *q, spare);
-            return;
-        };
-        let resolved = gate.resolved();
-        let mut failed = false;
-        while let Some(&(at, seq)) = gates.front() {
-            if seq > resolved {
-                break;
-            }
-            if gate.failed(seq) {
-                // Its records are not on disk: nothing from here on goes
-                // out, and the client will send again on a new connection.
-                q.truncate(at);
-                gates.clear();
-                failed = true;
-                break;
-            }
-            gates.pop_front();
-        }
-        match gates.front() {
-            None => std::mem::swap(&mut *q, spare),
-            Some(&(at, _)) => {
-                spare.extend(q.drain(..at));
-                for g in gates.iter_mut() {
-                    g.0 -= at;
-                }
-            }
-        }
-        drop(gates);
-        drop(q);
-        if failed {
-            tracing::warn!(
-                "Closing a connection: the store could not write what its acknowledgements \
-                 promise (they are withheld; the client will send again)."
-            );
-            self.close();
-        }
+        std::mem::swap(&mut *q, spare);
     }
 
     /// Frees the queue's vector if it is empty (the writer went idle: an

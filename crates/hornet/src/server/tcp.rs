@@ -14,9 +14,10 @@
 //! as before (`packets_written`, flow control).
 //!
 //! Closing: once the core has closed the connection (or the peer has), the
-//! task stops reading, writes what is queued (waiting for acknowledgements
-//! gated on the store, see `outbox.rs`), sends FIN and lingers, so a last
-//! DISCONNECT or CONNACK is never lost.
+//! task stops reading, writes what is queued (after a peer's EOF, until
+//! the core's own close, which follows any acknowledgements the core still
+//! holds for the disk), sends FIN and lingers, so a last DISCONNECT or
+//! CONNACK is never lost.
 //!
 //! (The generic path for TLS and WebSocket streams keeps a reader and a
 //! writer task: those streams have their own buffers and no `try_write`.)
@@ -97,15 +98,18 @@ async fn close(mut t: Tcp, end: End) {
     let flush = match end {
         End::Closed => true,
         End::Read(cause) => {
+            // The core answers with its own close, behind whatever it
+            // still holds for this connection (acknowledgements waiting
+            // for the disk): `drain` writes until then.
             shared.with_core(|core| core.connection_closed(Instant::now(), id, cause));
             true
         }
         End::WriteFailed(cause) => {
             shared.with_core(|core| core.connection_closed(Instant::now(), id, cause));
+            t.outbox.close();
             false
         }
     };
-    t.outbox.close();
     if flush && drain(shared, id, &t.outbox, &t.stream, &mut writer).await {
         let _ = t.stream.shutdown().await;
     }
@@ -292,8 +296,9 @@ fn poll_wake(
     Poll::Pending
 }
 
-/// After the close: writes what is queued, waiting for gated
-/// acknowledgements and for the socket. False when writing failed.
+/// After the close: writes what is queued until the core has closed the
+/// connection (at most [`super::conn::CORE_CLOSE_WAIT`] after the peer's
+/// EOF), waiting for the socket when it is full. False when writing failed.
 async fn drain(
     shared: &Shared,
     id: ConnId,
@@ -301,7 +306,11 @@ async fn drain(
     stream: &TcpStream,
     writer: &mut Writer,
 ) -> bool {
+    let deadline = tokio::time::Instant::now() + super::conn::CORE_CLOSE_WAIT;
     loop {
+        // Read before the take: every push precedes `close`, so once
+        // closing was seen, an idle pump means everything is written.
+        let closing = outbox.is_closing();
         match writer.pump(shared, id, outbox, stream) {
             Ok(Pumped::More) => tokio::task::coop::consume_budget().await,
             Ok(Pumped::Blocked) => {
@@ -310,11 +319,13 @@ async fn drain(
                     return false;
                 }
             }
-            // `close` preceded this take, and every push precedes
-            // `close`: nothing is left but packets behind a gate, whose
-            // resolution wakes us.
-            Ok(Pumped::Idle) if outbox.holds_gated() => outbox.wait().await,
-            Ok(Pumped::Idle) => return true,
+            Ok(Pumped::Idle) if closing => return true,
+            Ok(Pumped::Idle) => {
+                if tokio::time::timeout_at(deadline, outbox.wait()).await.is_err() {
+                    super::conn::core_close_overdue(id);
+                    outbox.close();
+                }
+            }
             // The core has forgotten the connection already.
             Err(_) => return false,
         }
