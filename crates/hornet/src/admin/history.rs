@@ -1,6 +1,11 @@
 //! The last minutes of broker figures, sampled every few seconds by a task
 //! of the admin listener, so the dashboard's chart has history as soon as
 //! the page opens: `GET /api/v1/broker/history`.
+//!
+//! A quiet broker is not sampled: once a sample equals the one before (no
+//! traffic, the same clients), the task sleeps until the core next gets
+//! input (`Shared::activity`), so an idle broker makes no wake-ups. The
+//! chart then shows the quiet stretch as one interval of zero rates.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -53,7 +58,9 @@ fn now_ms() -> u64 {
 }
 
 impl History {
-    fn take(&self, shared: &Shared) {
+    /// Takes a sample; true when it equals the previous one (nothing
+    /// happened in between).
+    fn take(&self, shared: &Shared) -> bool {
         let (s, clients) =
             shared.with_core(|core| (core.stats().clone(), core.clients_connected()));
         let sample = Sample {
@@ -65,10 +72,15 @@ impl History {
             clients,
         };
         let mut samples = self.samples.lock().unwrap_or_else(|p| p.into_inner());
+        let quiet = samples.back().is_some_and(|last| {
+            (last.received, last.sent, last.bytes_in, last.bytes_out, last.clients)
+                == (s.publish_received, s.publish_sent, s.bytes_received, s.bytes_sent, clients)
+        });
         if samples.len() == KEEP {
             samples.pop_front();
         }
         samples.push_back(sample);
+        quiet
     }
 
     fn points(&self) -> Vec<Point> {
@@ -92,13 +104,18 @@ impl History {
     }
 }
 
-/// Samples every [`EVERY`] until aborted.
+/// Samples every [`EVERY`] while anything happens, until aborted.
 pub(crate) async fn sample(history: Arc<History>, shared: Arc<Shared>) {
     let mut interval = tokio::time::interval(EVERY);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
-        history.take(&shared);
+        if history.take(&shared) {
+            shared.activity.wait().await;
+            // The first sample of the new stretch closes the quiet one.
+            history.take(&shared);
+            interval.reset();
+        }
     }
 }
 

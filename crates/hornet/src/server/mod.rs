@@ -69,9 +69,35 @@ pub(crate) struct Shared {
     durability: OnceLock<store::Durability>,
     /// Armed at the core's next deadline after every call (see `timer`).
     timer: timer::Timer,
+    /// Rung by every call into the core: wakes a task that sleeps while
+    /// the broker is quiet (the dashboard's history sampler).
+    pub(crate) activity: Bell,
     /// Refusals the shell decides that were already explained by a hint
     /// (`listener::Hint` bits).
     pub(crate) hints: std::sync::atomic::AtomicU32,
+}
+
+/// Wakes one task that waits for the broker's next activity.
+#[derive(Debug, Default)]
+pub(crate) struct Bell {
+    armed: std::sync::atomic::AtomicBool,
+    notify: tokio::sync::Notify,
+}
+
+impl Bell {
+    /// Something happened: wakes the waiting task, if one waits (one
+    /// relaxed load otherwise).
+    pub(crate) fn ring(&self) {
+        if self.armed.load(Ordering::Relaxed) && self.armed.swap(false, Ordering::AcqRel) {
+            self.notify.notify_one();
+        }
+    }
+
+    /// Waits until the next `ring` after this call.
+    pub(crate) async fn wait(&self) {
+        self.armed.store(true, Ordering::Release);
+        self.notify.notified().await;
+    }
 }
 
 /// A panic while holding a lock is a bug; keep serving the others.
@@ -98,6 +124,7 @@ impl Shared {
             d.reports.apply(&mut core, Instant::now());
         }
         let result = f(&mut core);
+        self.activity.ring();
         let mut actions = Vec::new();
         core.drain_actions(&mut actions);
         self.timer.rearm(core.next_deadline());
@@ -302,6 +329,7 @@ impl Server {
             password_checks,
             durability: OnceLock::new(),
             timer: timer::Timer::new(started),
+            activity: Bell::default(),
             hints: Default::default(),
         });
         if let Some(st) = store {
