@@ -200,6 +200,7 @@ impl Harness {
             }
             Ok(None) => panic!("a whole frame of {packet:?} was not decoded"),
             Err(e) => {
+                c.decode_failed = true;
                 let protocol = c.shell.protocol();
                 self.broker.decode_failed(self.now, conn, &e, protocol);
                 Sent::DecodeFailed(e)
@@ -218,7 +219,9 @@ impl Harness {
 
     /// The shell's decoder refused the connection's bytes with `error`.
     pub(crate) fn decode_failed(&mut self, conn: ConnId, error: &DecodeError) {
-        let protocol = self.conn_mut(conn).shell.protocol();
+        let c = self.conn_mut(conn);
+        c.decode_failed = true;
+        let protocol = c.shell.protocol();
         self.broker.decode_failed(self.now, conn, error, protocol);
         self.pump();
     }
