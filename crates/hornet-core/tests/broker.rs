@@ -416,9 +416,7 @@ fn a_second_connect_is_a_protocol_error() {
     let mut w = Harness::new();
     let id = w.connect("c", Protocol::V5, true);
     w.send(id, Connect::new(Protocol::V5, "c"));
-    let got = w.take(id);
-    assert!(matches!(&got[0], Packet::Disconnect(d) if d.reason_code == ReasonCode::ProtocolError));
-    assert!(w.is_closed(id));
+    w.expect_disconnect(id, ReasonCode::ProtocolError);
 }
 
 #[test]
@@ -487,9 +485,7 @@ fn topic_aliases_are_resolved_and_bad_ones_refused() {
     let mut p = Publish::new("t/a", "3");
     p.properties.push(Property::TopicAlias(60000));
     w.send(publisher, p);
-    assert!(
-        matches!(&w.take(publisher)[0], Packet::Disconnect(d) if d.reason_code == ReasonCode::TopicAliasInvalid)
-    );
+    w.expect_disconnect(publisher, ReasonCode::TopicAliasInvalid);
 }
 
 #[test]
@@ -618,9 +614,7 @@ fn a_client_publish_with_a_subscription_identifier_is_a_protocol_error() {
     let mut p = Publish::new("t", "x");
     p.properties.push(Property::SubscriptionIdentifier(7));
     w.send(publisher, p);
-    let got = w.take(publisher);
-    assert!(matches!(&got[0], Packet::Disconnect(d) if d.reason_code == ReasonCode::ProtocolError));
-    assert!(w.is_closed(publisher));
+    w.expect_disconnect(publisher, ReasonCode::ProtocolError);
 }
 
 #[test]
@@ -640,4 +634,46 @@ fn emqx_local_prefix_subscribes_to_the_plain_filter() {
     assert!(
         matches!(&w.take(sub)[0], Packet::SubAck(a) if a.reason_codes == vec![ReasonCode::TopicFilterInvalid])
     );
+}
+
+#[test]
+fn every_qos_flow_completes_and_each_acknowledgement_frees_the_window() {
+    // [MQTT-4.3.2-4] [MQTT-4.3.3-8]: PUBACK and PUBCOMP end an outbound
+    // message; with a window of one the next goes out only then.
+    let mut w = Harness::with(Settings {
+        max_inflight_messages: 1,
+        sys_interval: None,
+        ..Settings::default()
+    });
+    let sub = w.connect("sub", Protocol::V5, true);
+    assert_eq!(
+        w.subscribe(sub, "q", QoS::ExactlyOnce),
+        [ReasonCode::GrantedQos2]
+    );
+    let publisher = w.connect("pub", Protocol::V5, true);
+    for (payload, qos) in [
+        ("0", QoS::AtMostOnce),
+        ("1", QoS::AtLeastOnce),
+        ("2", QoS::ExactlyOnce),
+        ("1b", QoS::AtLeastOnce),
+        ("2b", QoS::ExactlyOnce),
+    ] {
+        let p = support::message("q", payload, qos);
+        assert_eq!(w.publish_flow(publisher, p), ReasonCode::Success);
+    }
+    assert!(w.take(publisher).is_empty(), "nothing beyond the flows");
+    assert_eq!(w.broker.queue_state("sub").map(|q| q.queued), Some(3));
+    let got = w.receive(sub);
+    let order: Vec<(&[u8], QoS)> = got.iter().map(|p| (&p.payload[..], p.qos)).collect();
+    assert_eq!(
+        order,
+        [
+            (&b"0"[..], QoS::AtMostOnce),
+            (b"1", QoS::AtLeastOnce),
+            (b"2", QoS::ExactlyOnce),
+            (b"1b", QoS::AtLeastOnce),
+            (b"2b", QoS::ExactlyOnce),
+        ]
+    );
+    assert_eq!(w.broker.queue_state("sub").map(|q| q.queued), Some(0));
 }

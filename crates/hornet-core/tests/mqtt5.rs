@@ -277,11 +277,7 @@ fn mqtt_3_3_4_receive_maximum_is_announced_and_exceeding_it_is_disconnect_0x93()
     let mut p = message("t", "x", QoS::ExactlyOnce);
     p.packet_id = Some(pid(4));
     w.send(publisher, p);
-    assert_eq!(
-        disconnect_reason(&w.take(publisher)),
-        Some(ReasonCode::ReceiveMaximumExceeded)
-    );
-    assert!(w.is_closed(publisher));
+    w.expect_disconnect(publisher, ReasonCode::ReceiveMaximumExceeded);
 }
 
 #[test]
@@ -404,11 +400,7 @@ fn mqtt_3_14_2_2_disconnect_changing_expiry_from_0_is_a_protocol_error() {
     let mut d = Disconnect::new(ReasonCode::Success);
     d.properties.push(Property::SessionExpiryInterval(60));
     w.send(c, d);
-    assert_eq!(
-        disconnect_reason(&w.take(c)),
-        Some(ReasonCode::ProtocolError)
-    );
-    assert!(w.is_closed(c));
+    w.expect_disconnect(c, ReasonCode::ProtocolError);
     assert!(w.broker.queue_state("c").is_none());
 }
 
@@ -467,11 +459,7 @@ fn mqtt_3_2_2_11_maximum_qos_is_announced_granted_and_enforced() {
     w.send(c, message("t", "one", QoS::AtLeastOnce));
     assert_eq!(payloads(&w.take(c)), ["one"]);
     w.send(c, message("t", "two", QoS::ExactlyOnce));
-    assert_eq!(
-        disconnect_reason(&w.take(c)),
-        Some(ReasonCode::QosNotSupported)
-    );
-    assert!(w.is_closed(c));
+    w.expect_disconnect(c, ReasonCode::QosNotSupported);
 }
 
 #[test]
@@ -716,11 +704,10 @@ fn payload_format_invalid_is_0x99_and_not_delivered() {
     bad.qos = QoS::AtLeastOnce;
     bad.packet_id = Some(pid(5));
     bad.properties.push(Property::PayloadFormatIndicator(1));
-    w.send(publisher, bad);
-    let Packet::PubAck(ack) = &w.take(publisher)[0] else {
-        panic!()
-    };
-    assert_eq!(ack.reason_code, ReasonCode::PayloadFormatInvalid);
+    assert_eq!(
+        w.publish_flow(publisher, bad),
+        ReasonCode::PayloadFormatInvalid
+    );
     let mut good = message("t", "fine", QoS::AtLeastOnce);
     good.properties.push(Property::PayloadFormatIndicator(1));
     w.send(publisher, good);
