@@ -35,10 +35,13 @@
 //!   CONNACK and no `Close`.
 //!
 //! `PROPTEST_CASES=5000 cargo test -p hornet-core --test event_sequences
-//! --release` for a longer run. The harness (everything outside
-//! `mod properties`) uses no proptest, so the fuzz target
-//! `fuzz/fuzz_targets/core_events.rs` includes this file and drives the same
-//! world from raw bytes.
+//! --release` for a longer run. The broker, the clock and the wire are the
+//! core tests' one harness (`tests/support/mod.rs`, which also checks that
+//! nothing is sent after `Close` and that sent packets encode, decode back
+//! and fit the client's Maximum Packet Size); this file adds the events and
+//! the client model. Neither uses proptest outside `mod properties`, so the
+//! fuzz target `fuzz/fuzz_targets/core_events.rs` includes this file (and
+//! with it the harness) and drives the same world from raw bytes.
 
 #[path = "support/mod.rs"]
 mod support;
