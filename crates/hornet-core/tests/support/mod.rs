@@ -40,7 +40,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use hornet_codec::bytes::BytesMut;
-use hornet_codec::{DecodeError, EncodeError, Packet, Protocol};
+use hornet_codec::{DecodeError, EncodeError, Packet};
 use hornet_core::{Action, Broker, CloseCause, ConnId, ConnInfo, PasswordCheck, Settings};
 
 use conn::Conn;
@@ -76,12 +76,6 @@ pub(crate) struct Harness {
     next: u64,
     conns: BTreeMap<ConnId, Conn>,
     log: Vec<Action>,
-}
-
-impl Default for Harness {
-    fn default() -> Harness {
-        Harness::new()
-    }
 }
 
 impl Harness {
@@ -259,6 +253,8 @@ impl Harness {
     /// Drains the broker's actions into the log and applies each.
     pub(crate) fn pump(&mut self) {
         while let Some(action) = self.broker.poll_action() {
+            // A new kind of action (durability's records to persist) gets
+            // its arm here; the log below already keeps it in order.
             match &action {
                 Action::Send { conn, packet } => self.conn_mut(*conn).receive(*conn, packet),
                 Action::Close { conn } => {
@@ -294,16 +290,6 @@ impl Harness {
     /// The broker closed `conn`.
     pub(crate) fn is_closed(&self, conn: ConnId) -> bool {
         self.conns.get(&conn).is_some_and(|c| c.closed)
-    }
-
-    /// The protocol the shell speaks on `conn` (3.1.1 until a CONNECT).
-    pub(crate) fn protocol(&self, conn: ConnId) -> Protocol {
-        self.conns[&conn].protocol()
-    }
-
-    /// Packets handed out for `conn` and not yet reported written.
-    pub(crate) fn unwritten(&self, conn: ConnId) -> usize {
-        self.conns[&conn].unwritten
     }
 
     /// A position in the action log, for [`Harness::since`].
