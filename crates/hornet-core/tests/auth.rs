@@ -3,14 +3,14 @@
 //! authentication exchange before CONNACK, re-authentication, and the
 //! connect timeout ending a stalled exchange.
 
-use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+mod support;
+
+use std::time::Duration;
 
 use bytes::Bytes;
 use hornet_codec::{Auth, Connect, Packet, Properties, Property, Protocol, Publish, ReasonCode};
-use hornet_core::{
-    Action, AuthExchange, AuthStep, Authenticator, Broker, ConnId, ConnInfo, Settings,
-};
+use hornet_core::{Action, AuthExchange, AuthStep, Authenticator, ConnId, Settings};
+use support::{closes, sent, Harness};
 
 /// Users `u` / `pw`. Method "TEST": the client sends "hello", the server
 /// answers "challenge", the client "answer" (success as `u`) or anything
@@ -45,64 +45,11 @@ impl AuthExchange for Exchange {
     }
 }
 
-struct World {
-    broker: Broker,
-    now: Instant,
-    next: u64,
-    /// Run CONNECT password checks as soon as the core asks, as the shell
-    /// does (off the lock there; inline here).
-    auto_check: bool,
-}
-
-impl World {
-    fn new() -> World {
-        let now = Instant::now();
-        let mut broker = Broker::new(
-            Settings {
-                sys_interval: None,
-                ..Settings::default()
-            },
-            now,
-        );
-        broker.set_authenticator(Box::new(Scripted));
-        World {
-            broker,
-            now,
-            next: 1,
-            auto_check: true,
-        }
-    }
-
-    fn open(&mut self, peer: &str) -> ConnId {
-        let id = ConnId(self.next);
-        self.next += 1;
-        let peer: SocketAddr = peer.parse().unwrap();
-        self.broker
-            .connection_opened(self.now, id, ConnInfo::new(peer, 1883));
-        id
-    }
-
-    fn send(&mut self, id: ConnId, packet: impl Into<Packet>) -> Vec<Action> {
-        self.broker.packet_received(self.now, id, packet.into(), 10);
-        self.drain()
-    }
-
-    fn drain(&mut self) -> Vec<Action> {
-        let mut out = Vec::new();
-        self.broker.drain_actions(&mut out);
-        if self.auto_check {
-            let mut i = 0;
-            while i < out.len() {
-                if let Action::CheckPassword { conn, check } = &out[i] {
-                    let (conn, ok) = (*conn, check.run());
-                    self.broker.password_checked(self.now, conn, ok);
-                    self.broker.drain_actions(&mut out);
-                }
-                i += 1;
-            }
-        }
-        out
-    }
+/// A harness whose broker checks passwords and runs exchanges with [`Scripted`].
+fn world() -> Harness {
+    let mut w = Harness::new();
+    w.broker.set_authenticator(Box::new(Scripted));
+    w
 }
 
 fn auth(code: ReasonCode, method: &str, data: &'static [u8]) -> Auth {
@@ -123,33 +70,19 @@ fn enhanced(id: &str, data: &'static [u8]) -> Connect {
     c
 }
 
-fn sent(actions: &[Action]) -> Vec<&Packet> {
-    actions
-        .iter()
-        .filter_map(|a| match a {
-            Action::Send { packet, .. } => Some(packet),
-            _ => None,
-        })
-        .collect()
-}
-
-fn closes(actions: &[Action]) -> bool {
-    actions.iter().any(|a| matches!(a, Action::Close { .. }))
-}
-
 fn auth_data(p: &Properties) -> &[u8] {
     p.authentication_data().map(|d| &d[..]).unwrap_or_default()
 }
 
 #[test]
 fn a_wrong_password_is_0x86_and_a_right_one_connects() {
-    let mut w = World::new();
+    let mut w = world();
     for protocol in [Protocol::V3_1_1, Protocol::V5] {
         let id = w.open("10.0.0.1:1000");
         let mut c = Connect::new(protocol, "x");
         c.username = Some("u".into());
         c.password = Some(Bytes::from_static(b"no"));
-        let out = w.send(id, c.clone());
+        let out = w.send_actions(id, c.clone());
         let [Packet::ConnAck(ack)] = sent(&out)[..] else {
             panic!("{out:?}")
         };
@@ -159,7 +92,7 @@ fn a_wrong_password_is_0x86_and_a_right_one_connects() {
         // From the network, even with anonymous clients limited to loopback.
         let id = w.open("10.0.0.1:1001");
         c.password = Some(Bytes::from_static(b"pw"));
-        let out = w.send(id, c);
+        let out = w.send_actions(id, c);
         let [Packet::ConnAck(ack)] = sent(&out)[..] else {
             panic!("{out:?}")
         };
@@ -171,15 +104,15 @@ fn a_wrong_password_is_0x86_and_a_right_one_connects() {
 
 #[test]
 fn without_a_user_name_the_anonymous_policy_still_applies() {
-    let mut w = World::new();
+    let mut w = world();
     let id = w.open("10.0.0.1:1000");
-    let out = w.send(id, Connect::new(Protocol::V5, "anon"));
+    let out = w.send_actions(id, Connect::new(Protocol::V5, "anon"));
     let [Packet::ConnAck(ack)] = sent(&out)[..] else {
         panic!("{out:?}")
     };
     assert_eq!(ack.reason_code, ReasonCode::NotAuthorized);
     let id = w.open("127.0.0.1:1000");
-    let out = w.send(id, Connect::new(Protocol::V5, "anon"));
+    let out = w.send_actions(id, Connect::new(Protocol::V5, "anon"));
     let [Packet::ConnAck(ack)] = sent(&out)[..] else {
         panic!("{out:?}")
     };
@@ -190,16 +123,16 @@ fn without_a_user_name_the_anonymous_policy_still_applies() {
 /// exchange succeeds, then CONNACK with the method and the final data.
 #[test]
 fn mqtt_4_12_0_2_the_exchange_runs_before_connack() {
-    let mut w = World::new();
+    let mut w = world();
     let id = w.open("10.0.0.1:1000");
-    let out = w.send(id, enhanced("e", b"hello"));
+    let out = w.send_actions(id, enhanced("e", b"hello"));
     let [Packet::Auth(a)] = sent(&out)[..] else {
         panic!("{out:?}")
     };
     assert_eq!(a.reason_code, ReasonCode::ContinueAuthentication);
     assert_eq!(auth_data(&a.properties), b"challenge");
     assert_eq!(w.broker.clients_connected(), 0);
-    let out = w.send(
+    let out = w.send_actions(
         id,
         auth(ReasonCode::ContinueAuthentication, "TEST", b"answer"),
     );
@@ -218,7 +151,7 @@ fn mqtt_4_12_0_2_the_exchange_runs_before_connack() {
 /// [MQTT-4.12.0-4]: the server may reject at any point: CONNACK >= 0x80, close.
 #[test]
 fn mqtt_4_12_0_4_failures_refuse_the_connection() {
-    let mut w = World::new();
+    let mut w = world();
     for (answer, code) in [
         (&b"wrong"[..], ReasonCode::BadUserNameOrPassword),
         (b"garbage", ReasonCode::NotAuthorized),
@@ -230,7 +163,7 @@ fn mqtt_4_12_0_4_failures_refuse_the_connection() {
         a.properties = Properties::new()
             .with(Property::AuthenticationMethod("TEST".into()))
             .with(Property::AuthenticationData(data));
-        let out = w.send(id, a);
+        let out = w.send_actions(id, a);
         let [Packet::ConnAck(ack)] = sent(&out)[..] else {
             panic!("{out:?}")
         };
@@ -242,10 +175,10 @@ fn mqtt_4_12_0_4_failures_refuse_the_connection() {
 /// [MQTT-3.1.2-30]: only AUTH or DISCONNECT before CONNACK.
 #[test]
 fn mqtt_3_1_2_30_other_packets_during_the_exchange_are_a_protocol_error() {
-    let mut w = World::new();
+    let mut w = world();
     let id = w.open("10.0.0.1:1000");
     w.send(id, enhanced("e", b"hello"));
-    let out = w.send(id, Publish::new("t", Bytes::new()));
+    let out = w.send_actions(id, Publish::new("t", Bytes::new()));
     let [Packet::ConnAck(ack)] = sent(&out)[..] else {
         panic!("{out:?}")
     };
@@ -256,36 +189,35 @@ fn mqtt_3_1_2_30_other_packets_during_the_exchange_are_a_protocol_error() {
 /// The connect timeout also ends a client that stalls in the exchange.
 #[test]
 fn a_stalled_exchange_ends_at_the_connect_timeout() {
-    let mut w = World::new();
+    let mut w = world();
     let id = w.open("10.0.0.1:1000");
     w.send(id, enhanced("e", b"stall"));
-    w.now += Settings::default().connect_timeout - Duration::from_millis(1);
-    w.broker.tick(w.now);
-    assert!(!closes(&w.drain()));
-    w.now += Duration::from_millis(2);
-    w.broker.tick(w.now);
-    assert!(closes(&w.drain()));
+    let mark = w.mark();
+    w.advance(Settings::default().connect_timeout - Duration::from_millis(1));
+    assert!(!closes(&w.since(mark)));
+    w.advance(Duration::from_millis(2));
+    assert!(closes(&w.since(mark)));
 }
 
 /// [MQTT-4.12.1-1]: re-authentication after CONNACK ends with AUTH 0x00;
 /// other packets keep flowing meanwhile.
 #[test]
 fn mqtt_4_12_1_1_re_authentication() {
-    let mut w = World::new();
+    let mut w = world();
     let id = w.open("10.0.0.1:1000");
     w.send(id, enhanced("e", b"hello"));
     w.send(
         id,
         auth(ReasonCode::ContinueAuthentication, "TEST", b"answer"),
     );
-    let out = w.send(id, auth(ReasonCode::ReAuthenticate, "TEST", b"hello"));
+    let out = w.send_actions(id, auth(ReasonCode::ReAuthenticate, "TEST", b"hello"));
     let [Packet::Auth(a)] = sent(&out)[..] else {
         panic!("{out:?}")
     };
     assert_eq!(a.reason_code, ReasonCode::ContinueAuthentication);
-    let out = w.send(id, Packet::PingReq);
+    let out = w.send_actions(id, Packet::PingReq);
     assert_eq!(sent(&out), vec![&Packet::PingResp]);
-    let out = w.send(
+    let out = w.send_actions(
         id,
         auth(ReasonCode::ContinueAuthentication, "TEST", b"answer"),
     );
@@ -300,7 +232,7 @@ fn mqtt_4_12_1_1_re_authentication() {
 /// [MQTT-4.12.1-2]: a failed re-authentication is DISCONNECT 0x87 and close.
 #[test]
 fn mqtt_4_12_1_2_failed_re_authentication_disconnects() {
-    let mut w = World::new();
+    let mut w = world();
     let id = w.open("10.0.0.1:1000");
     w.send(id, enhanced("e", b"hello"));
     w.send(
@@ -308,7 +240,7 @@ fn mqtt_4_12_1_2_failed_re_authentication_disconnects() {
         auth(ReasonCode::ContinueAuthentication, "TEST", b"answer"),
     );
     w.send(id, auth(ReasonCode::ReAuthenticate, "TEST", b"hello"));
-    let out = w.send(
+    let out = w.send_actions(
         id,
         auth(ReasonCode::ContinueAuthentication, "TEST", b"wrong"),
     );
@@ -324,7 +256,7 @@ fn mqtt_4_12_1_2_failed_re_authentication_disconnects() {
 /// only after CONNACK and not during an exchange.
 #[test]
 fn mqtt_4_12_1_1_auth_rules_after_connack() {
-    let mut w = World::new();
+    let mut w = world();
     let id = w.open("10.0.0.1:1000");
     w.send(id, enhanced("e", b"hello"));
     w.send(
@@ -332,7 +264,7 @@ fn mqtt_4_12_1_1_auth_rules_after_connack() {
         auth(ReasonCode::ContinueAuthentication, "TEST", b"answer"),
     );
     // Continue without an exchange under way.
-    let out = w.send(
+    let out = w.send_actions(
         id,
         auth(ReasonCode::ContinueAuthentication, "TEST", b"answer"),
     );
@@ -347,7 +279,7 @@ fn mqtt_4_12_1_1_auth_rules_after_connack() {
         id,
         auth(ReasonCode::ContinueAuthentication, "TEST", b"answer"),
     );
-    let out = w.send(id, auth(ReasonCode::ReAuthenticate, "OTHER", b"hello"));
+    let out = w.send_actions(id, auth(ReasonCode::ReAuthenticate, "OTHER", b"hello"));
     let [Packet::Disconnect(d)] = sent(&out)[..] else {
         panic!("{out:?}")
     };
@@ -379,10 +311,10 @@ fn with_password(protocol: Protocol, id: &str, password: &'static [u8]) -> Conne
 /// pipelines meanwhile are held and handled after the CONNACK, in order.
 #[test]
 fn a_password_check_parks_the_connect_and_the_packets_after_it() {
-    let mut w = World::new();
+    let mut w = world();
     w.auto_check = false;
     let id = w.open("10.0.0.1:1000");
-    let out = w.send(id, with_password(Protocol::V5, "x", b"pw"));
+    let out = w.send_actions(id, with_password(Protocol::V5, "x", b"pw"));
     let asked = checks(&out);
     assert_eq!(asked.len(), 1, "{out:?}");
     assert!(sent(&out).is_empty(), "no CONNACK before the verdict");
@@ -395,13 +327,14 @@ fn a_password_check_parks_the_connect_and_the_packets_after_it() {
         "t",
         hornet_codec::QoS::AtMostOnce,
     );
-    assert!(w.send(id, sub).is_empty(), "held until CONNACK");
-    assert!(w.send(id, Packet::PingReq).is_empty());
+    assert!(w.send_actions(id, sub).is_empty(), "held until CONNACK");
+    assert!(w.send_actions(id, Packet::PingReq).is_empty());
 
     let ok = asked[0].1.run();
     assert!(ok);
-    w.broker.password_checked(w.now, id, ok);
-    let out = w.drain();
+    let mark = w.mark();
+    w.password_checked(id, ok);
+    let out = w.since(mark);
     let packets = sent(&out);
     assert!(
         matches!(packets[..], [Packet::ConnAck(ack), Packet::SubAck(_), Packet::PingResp] if ack.reason_code == ReasonCode::Success),
@@ -414,15 +347,16 @@ fn a_password_check_parks_the_connect_and_the_packets_after_it() {
 /// (3.1.1: 0x04) and the packets held behind it are never handled.
 #[test]
 fn a_failed_check_refuses_and_drops_the_held_packets() {
-    let mut w = World::new();
+    let mut w = world();
     w.auto_check = false;
     let id = w.open("10.0.0.1:1000");
-    let out = w.send(id, with_password(Protocol::V3_1_1, "x", b"wrong"));
+    let out = w.send_actions(id, with_password(Protocol::V3_1_1, "x", b"wrong"));
     let (conn, check) = checks(&out).pop().expect("a check");
     assert_eq!(conn, id);
     w.send(id, Publish::new("t", Bytes::from_static(b"m")));
-    w.broker.password_checked(w.now, id, check.run());
-    let out = w.drain();
+    let mark = w.mark();
+    w.password_checked(id, check.run());
+    let out = w.since(mark);
     let [Packet::ConnAck(ack)] = sent(&out)[..] else {
         panic!("{out:?}")
     };
@@ -435,25 +369,28 @@ fn a_failed_check_refuses_and_drops_the_held_packets() {
 /// ignored; the connect timeout still ends a check that never returns.
 #[test]
 fn late_verdicts_are_ignored_and_the_connect_timeout_still_runs() {
-    let mut w = World::new();
+    let mut w = world();
     w.auto_check = false;
     let id = w.open("10.0.0.1:1000");
     w.send(id, with_password(Protocol::V5, "a", b"pw"));
     assert!(w.broker.awaits_password_check(id));
-    w.broker
-        .connection_closed(w.now, id, hornet_core::CloseCause::PeerClosed);
+    w.close(id);
     assert!(!w.broker.awaits_password_check(id), "the shell skips it");
-    w.drain();
-    w.broker.password_checked(w.now, id, true);
-    assert!(sent(&w.drain()).is_empty());
+    let mark = w.mark();
+    w.password_checked(id, true);
+    assert!(sent(&w.since(mark)).is_empty());
     assert_eq!(w.broker.clients_connected(), 0);
 
     let id = w.open("10.0.0.1:1001");
     w.send(id, with_password(Protocol::V5, "b", b"pw"));
-    w.now += Duration::from_secs(11);
-    w.broker.tick(w.now);
-    assert!(closes(&w.drain()), "connect timeout while the check ran");
-    w.broker.password_checked(w.now, id, true);
-    assert!(sent(&w.drain()).is_empty());
+    let mark = w.mark();
+    w.advance(Duration::from_secs(11));
+    assert!(
+        closes(&w.since(mark)),
+        "connect timeout while the check ran"
+    );
+    let mark = w.mark();
+    w.password_checked(id, true);
+    assert!(sent(&w.since(mark)).is_empty());
     assert_eq!(w.broker.clients_connected(), 0);
 }

@@ -4,16 +4,16 @@
 //! that a swapped authorizer applies to existing subscriptions, and the
 //! publish rate buckets and flapping windows against the clock.
 
-use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+mod support;
+
+use std::time::Duration;
 
 use bytes::Bytes;
 use hornet_codec::{
     Connect, LastWill, Packet, PacketId, Protocol, Publish, QoS, ReasonCode, Subscribe,
 };
-use hornet_core::{
-    Access, Action, Authorizer, Broker, ConnId, ConnInfo, Denied, Principal, RateAction, Settings,
-};
+use hornet_core::{Access, Authorizer, ConnId, Denied, Principal, RateAction, Settings};
+use support::{publishes, Harness};
 
 /// Client ids starting with `r` may read `open/#`, ids starting with `w`
 /// may write `open/#`; `closed/#` nobody; `$SYS` as usual.
@@ -38,75 +38,50 @@ impl Authorizer for Rules {
     }
 }
 
-struct World {
-    broker: Broker,
-    now: Instant,
-    next: u64,
+/// A harness with `settings` but no `$SYS` publishing.
+fn world(settings: Settings) -> Harness {
+    Harness::with(Settings {
+        sys_interval: None,
+        ..settings
+    })
 }
 
-impl World {
-    fn new(settings: Settings) -> World {
-        let now = Instant::now();
-        let broker = Broker::new(
-            Settings {
-                sys_interval: None,
-                ..settings
-            },
-            now,
-        );
-        World {
-            broker,
-            now,
-            next: 1,
-        }
-    }
+/// Connects `id` with an optional QoS 0 will on `will`; returns what the
+/// connection got.
+fn connect(
+    w: &mut Harness,
+    protocol: Protocol,
+    id: &str,
+    will: Option<&str>,
+) -> (ConnId, Vec<Packet>) {
+    let conn = w.open("127.0.0.1:1000");
+    let mut c = Connect::new(protocol, id);
+    c.will = will.map(|topic| LastWill {
+        topic: topic.into(),
+        payload: Bytes::from_static(b"bye"),
+        qos: QoS::AtMostOnce,
+        retain: false,
+        properties: Default::default(),
+    });
+    w.send(conn, c);
+    (conn, w.take(conn))
+}
 
-    fn connect(
-        &mut self,
-        protocol: Protocol,
-        id: &str,
-        will: Option<&str>,
-    ) -> (ConnId, Vec<Packet>) {
-        let conn = ConnId(self.next);
-        self.next += 1;
-        let peer: SocketAddr = "127.0.0.1:1000".parse().unwrap();
-        self.broker
-            .connection_opened(self.now, conn, ConnInfo::new(peer, 1883));
-        let mut c = Connect::new(protocol, id);
-        c.will = will.map(|topic| LastWill {
-            topic: topic.into(),
-            payload: Bytes::from_static(b"bye"),
-            qos: QoS::AtMostOnce,
-            retain: false,
-            properties: Default::default(),
-        });
-        (conn, self.send(conn, c))
-    }
+/// Sends `packet` and returns what the sender got.
+fn send(w: &mut Harness, id: ConnId, packet: impl Into<Packet>) -> Vec<Packet> {
+    w.send(id, packet);
+    w.take(id)
+}
 
-    fn send(&mut self, id: ConnId, packet: impl Into<Packet>) -> Vec<Packet> {
-        self.broker.packet_received(self.now, id, packet.into(), 10);
-        self.drain_for(id)
+/// Publishes 4 bytes to `topic` (10 bytes on the wire for topic "t",
+/// QoS 0, MQTT 5); returns what the publisher got.
+fn publish(w: &mut Harness, id: ConnId, topic: &str, qos: QoS) -> Vec<Packet> {
+    let mut p = Publish::new(topic, Bytes::from_static(b"mmmm"));
+    p.qos = qos;
+    if qos != QoS::AtMostOnce {
+        p.packet_id = PacketId::new(7);
     }
-
-    fn drain_for(&mut self, id: ConnId) -> Vec<Packet> {
-        let mut out = Vec::new();
-        self.broker.drain_actions(&mut out);
-        out.into_iter()
-            .filter_map(|a| match a {
-                Action::Send { conn, packet } if conn == id => Some(packet),
-                _ => None,
-            })
-            .collect()
-    }
-
-    fn publish(&mut self, id: ConnId, topic: &str, qos: QoS) -> Vec<Packet> {
-        let mut p = Publish::new(topic, Bytes::from_static(b"m"));
-        p.qos = qos;
-        if qos != QoS::AtMostOnce {
-            p.packet_id = PacketId::new(7);
-        }
-        self.send(id, p)
-    }
+    send(w, id, p)
 }
 
 fn codes(packets: &[Packet]) -> Vec<ReasonCode> {
@@ -118,32 +93,32 @@ fn codes(packets: &[Packet]) -> Vec<ReasonCode> {
 
 #[test]
 fn subscribe_publish_and_delivery_are_checked() {
-    let mut w = World::new(Settings::default());
+    let mut w = world(Settings::default());
     w.broker
         .set_authorizer(Box::new(Rules { readable: "open/" }));
-    let (reader, _) = w.connect(Protocol::V5, "reader", None);
+    let (reader, _) = connect(&mut w, Protocol::V5, "reader", None);
     let mut sub = Subscribe::new(PacketId::new(1).unwrap(), "open/#", QoS::AtMostOnce);
     sub.filters.push(hornet_codec::SubscribeFilter {
         filter: "closed/#".into(),
         options: Default::default(),
     });
     assert_eq!(
-        codes(&w.send(reader, sub)),
+        codes(&send(&mut w, reader, sub)),
         vec![ReasonCode::Success, ReasonCode::NotAuthorized]
     );
     assert_eq!(w.broker.stats().acl_denied_subscribe, 1);
 
-    let (writer, _) = w.connect(Protocol::V5, "writer", None);
-    let (writer3, _) = w.connect(Protocol::V3_1_1, "writer3", None);
-    let (other, _) = w.connect(Protocol::V5, "other", None);
+    let (writer, _) = connect(&mut w, Protocol::V5, "writer", None);
+    let (writer3, _) = connect(&mut w, Protocol::V3_1_1, "writer3", None);
+    let (other, _) = connect(&mut w, Protocol::V5, "other", None);
     // Allowed: delivered.
-    w.publish(writer, "open/a", QoS::AtMostOnce);
-    assert_eq!(w.drain_for(reader).len(), 0, "drained with the publish");
+    publish(&mut w, writer, "open/a", QoS::AtMostOnce);
+    assert_eq!(publishes(&w.take(reader)).len(), 1, "delivered");
     // Denied write, MQTT 5 QoS 1: PUBACK 0x87, nothing routed.
-    let out = w.publish(other, "open/a", QoS::AtLeastOnce);
+    let out = publish(&mut w, other, "open/a", QoS::AtLeastOnce);
     assert!(matches!(&out[..], [Packet::PubAck(a)] if a.reason_code == ReasonCode::NotAuthorized));
     // 3.1.1 QoS 2: a plain PUBREC (Mosquitto's answer), nothing routed.
-    let out = w.publish(writer3, "closed/x", QoS::ExactlyOnce);
+    let out = publish(&mut w, writer3, "closed/x", QoS::ExactlyOnce);
     assert!(matches!(&out[..], [Packet::PubRec(a)] if a.reason_code == ReasonCode::Success));
     assert_eq!(w.broker.stats().acl_denied_publish, 2);
     assert_eq!(
@@ -155,61 +130,61 @@ fn subscribe_publish_and_delivery_are_checked() {
 
 #[test]
 fn a_new_authorizer_applies_to_existing_subscriptions() {
-    let mut w = World::new(Settings::default());
+    let mut w = world(Settings::default());
     w.broker
         .set_authorizer(Box::new(Rules { readable: "open/" }));
-    let (reader, _) = w.connect(Protocol::V5, "reader", None);
+    let (reader, _) = connect(&mut w, Protocol::V5, "reader", None);
     w.send(
         reader,
         Subscribe::new(PacketId::new(1).unwrap(), "open/#", QoS::AtMostOnce),
     );
-    let (writer, _) = w.connect(Protocol::V5, "writer", None);
-    w.publish(writer, "open/a", QoS::AtMostOnce);
+    let (writer, _) = connect(&mut w, Protocol::V5, "writer", None);
+    publish(&mut w, writer, "open/a", QoS::AtMostOnce);
     assert_eq!(w.broker.stats().publish_sent, 1);
     // Reload: reader may now read nothing under open/.
     w.broker.set_authorizer(Box::new(Rules {
         readable: "nothing/",
     }));
-    w.publish(writer, "open/a", QoS::AtMostOnce);
+    publish(&mut w, writer, "open/a", QoS::AtMostOnce);
     assert_eq!(w.broker.stats().publish_sent, 1, "not delivered any more");
     assert_eq!(w.broker.stats().acl_denied_delivery, 1);
     w.broker.clear_authorizer();
-    w.publish(writer, "open/a", QoS::AtMostOnce);
+    publish(&mut w, writer, "open/a", QoS::AtMostOnce);
     assert_eq!(w.broker.stats().publish_sent, 2);
 }
 
 #[test]
 fn a_will_on_a_denied_topic_is_refused_at_connect() {
-    let mut w = World::new(Settings::default());
+    let mut w = world(Settings::default());
     w.broker
         .set_authorizer(Box::new(Rules { readable: "open/" }));
-    let (_, out) = w.connect(Protocol::V5, "writer", Some("closed/will"));
+    let (_, out) = connect(&mut w, Protocol::V5, "writer", Some("closed/will"));
     assert!(matches!(&out[..], [Packet::ConnAck(a)] if a.reason_code == ReasonCode::NotAuthorized));
-    let (_, out) = w.connect(Protocol::V5, "writer", Some("open/will"));
+    let (_, out) = connect(&mut w, Protocol::V5, "writer", Some("open/will"));
     assert!(matches!(&out[..], [Packet::ConnAck(a)] if a.reason_code == ReasonCode::Success));
 }
 
 #[test]
 fn rate_buckets_follow_the_clock() {
-    let mut w = World::new(Settings {
+    let mut w = world(Settings {
         max_publish_rate: 10,
         ..Settings::default()
     });
-    let (c, _) = w.connect(Protocol::V5, "fast", None);
+    let (c, _) = connect(&mut w, Protocol::V5, "fast", None);
     for _ in 0..10 {
-        w.publish(c, "t", QoS::AtMostOnce);
+        publish(&mut w, c, "t", QoS::AtMostOnce);
     }
     assert_eq!(w.broker.read_pause(c, w.now), None, "one second of burst");
     for _ in 0..5 {
-        w.publish(c, "t", QoS::AtMostOnce);
+        publish(&mut w, c, "t", QoS::AtMostOnce);
     }
     // 5 messages in debt at 10/s: half a second.
     let pause = w.broker.read_pause(c, w.now).expect("paused");
     assert!((pause.as_secs_f64() - 0.5).abs() < 1e-6, "{pause:?}");
-    w.now += Duration::from_millis(300);
+    w.advance(Duration::from_millis(300));
     let pause = w.broker.read_pause(c, w.now).expect("still paused");
     assert!((pause.as_secs_f64() - 0.2).abs() < 1e-6, "{pause:?}");
-    w.now += Duration::from_millis(200);
+    w.advance(Duration::from_millis(200));
     assert_eq!(w.broker.read_pause(c, w.now), None);
     assert_eq!(w.broker.stats().rate_limited, 1, "one episode");
     assert_eq!(w.broker.stats().publish_received, 15, "nothing dropped");
@@ -217,16 +192,16 @@ fn rate_buckets_follow_the_clock() {
 
 #[test]
 fn rate_disconnect_sends_0x96() {
-    let mut w = World::new(Settings {
+    let mut w = world(Settings {
         max_publish_bytes_rate: 25,
         publish_rate_action: RateAction::Disconnect,
         ..Settings::default()
     });
-    let (c, _) = w.connect(Protocol::V5, "fast", None);
-    // Each PUBLISH counts 10 bytes here (the wire length the test passes).
-    w.publish(c, "t", QoS::AtMostOnce);
-    w.publish(c, "t", QoS::AtMostOnce);
-    let out = w.publish(c, "t", QoS::AtMostOnce);
+    let (c, _) = connect(&mut w, Protocol::V5, "fast", None);
+    // Each PUBLISH is 10 bytes on the wire.
+    publish(&mut w, c, "t", QoS::AtMostOnce);
+    publish(&mut w, c, "t", QoS::AtMostOnce);
+    let out = publish(&mut w, c, "t", QoS::AtMostOnce);
     assert!(
         matches!(&out[..], [Packet::Disconnect(d)] if d.reason_code == ReasonCode::MessageRateTooHigh)
     );
@@ -235,7 +210,7 @@ fn rate_disconnect_sends_0x96() {
 
 #[test]
 fn flapping_bans_then_forgives() {
-    let mut w = World::new(Settings {
+    let mut w = world(Settings {
         flapping_max_connects: 2,
         flapping_window: Duration::from_secs(10),
         flapping_ban: Duration::from_secs(30),
@@ -246,33 +221,33 @@ fn flapping_bans_then_forgives() {
         other => panic!("{other:?}"),
     };
     assert_eq!(
-        code(w.connect(Protocol::V5, "twin", None).1),
+        code(connect(&mut w, Protocol::V5, "twin", None).1),
         ReasonCode::Success
     );
-    w.now += Duration::from_secs(11);
+    w.advance(Duration::from_secs(11));
     // The first connect left the window.
     assert_eq!(
-        code(w.connect(Protocol::V5, "twin", None).1),
+        code(connect(&mut w, Protocol::V5, "twin", None).1),
         ReasonCode::Success
     );
     assert_eq!(
-        code(w.connect(Protocol::V5, "twin", None).1),
+        code(connect(&mut w, Protocol::V5, "twin", None).1),
         ReasonCode::Success
     );
     assert_eq!(
-        code(w.connect(Protocol::V5, "twin", None).1),
+        code(connect(&mut w, Protocol::V5, "twin", None).1),
         ReasonCode::ConnectionRateExceeded
     );
-    w.now += Duration::from_secs(29);
-    w.broker.tick(w.now);
+    w.advance(Duration::from_secs(29));
+    w.tick();
     assert_eq!(
-        code(w.connect(Protocol::V5, "twin", None).1),
+        code(connect(&mut w, Protocol::V5, "twin", None).1),
         ReasonCode::ConnectionRateExceeded
     );
-    w.now += Duration::from_secs(2);
-    w.broker.tick(w.now);
+    w.advance(Duration::from_secs(2));
+    w.tick();
     assert_eq!(
-        code(w.connect(Protocol::V5, "twin", None).1),
+        code(connect(&mut w, Protocol::V5, "twin", None).1),
         ReasonCode::Success
     );
 }

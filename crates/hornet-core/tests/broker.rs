@@ -1,170 +1,28 @@
 //! The broker core driven without sockets: scripted clients and a virtual
 //! clock, one test per rule, each naming the normative statement it checks.
 
-use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+mod support;
+
+use std::time::Duration;
 
 use hornet_codec::{
-    Ack, ConnAck, Connect, Disconnect, LastWill, Packet, PacketId, Property, Protocol, Publish,
-    QoS, ReasonCode, RetainHandling, Subscribe, SubscribeFilter, SubscriptionOptions,
+    Ack, Connect, Disconnect, LastWill, Packet, Property, Protocol, Publish, QoS, ReasonCode,
+    RetainHandling, Subscribe, SubscribeFilter, SubscriptionOptions,
 };
-use hornet_core::{Action, Anonymous, Broker, CloseCause, ConnId, ConnInfo, QueueState, Settings};
-
-/// A broker, a virtual clock and what each connection was sent.
-struct World {
-    broker: Broker,
-    now: Instant,
-    next: u64,
-    inbox: HashMap<ConnId, Vec<Packet>>,
-    closed: Vec<ConnId>,
-}
-
-fn pid(n: u16) -> PacketId {
-    PacketId::new(n).unwrap()
-}
-
-fn loopback() -> SocketAddr {
-    "127.0.0.1:50000".parse().unwrap()
-}
-
-impl World {
-    fn new() -> World {
-        World::with(Settings {
-            sys_interval: None,
-            ..Settings::default()
-        })
-    }
-
-    fn with(settings: Settings) -> World {
-        let now = Instant::now();
-        World {
-            broker: Broker::new(settings, now),
-            now,
-            next: 1,
-            inbox: HashMap::new(),
-            closed: Vec::new(),
-        }
-    }
-
-    fn pump(&mut self) {
-        while let Some(action) = self.broker.poll_action() {
-            match action {
-                Action::Send { conn, packet } => {
-                    assert!(
-                        !self.closed.contains(&conn),
-                        "sent {packet:?} to closed {conn}"
-                    );
-                    self.inbox.entry(conn).or_default().push(packet)
-                }
-                Action::Close { conn } => self.closed.push(conn),
-                Action::CheckPassword { .. } => panic!("no authenticator is set"),
-                Action::Persist { .. } => panic!("persistence is off"),
-            }
-        }
-    }
-
-    fn open(&mut self, peer: SocketAddr) -> ConnId {
-        let id = ConnId(self.next);
-        self.next += 1;
-        self.broker
-            .connection_opened(self.now, id, ConnInfo::new(peer, 1883));
-        self.pump();
-        id
-    }
-
-    fn send(&mut self, id: ConnId, packet: impl Into<Packet>) {
-        self.broker.packet_received(self.now, id, packet.into(), 10);
-        self.pump();
-    }
-
-    /// Everything `id` was sent since the last call.
-    fn take(&mut self, id: ConnId) -> Vec<Packet> {
-        self.inbox.remove(&id).unwrap_or_default()
-    }
-
-    fn connect_with(&mut self, connect: Connect) -> (ConnId, ConnAck) {
-        let id = self.open(loopback());
-        self.send(id, connect);
-        let mut sent = self.take(id);
-        assert!(!sent.is_empty(), "no CONNACK");
-        let Packet::ConnAck(ack) = sent.remove(0) else {
-            panic!("first packet is not CONNACK")
-        };
-        // Put back what followed CONNACK (resent messages).
-        if !sent.is_empty() {
-            self.inbox.insert(id, sent);
-        }
-        (id, ack)
-    }
-
-    fn connect(&mut self, client_id: &str, protocol: Protocol, clean: bool) -> ConnId {
-        let mut c = Connect::new(protocol, client_id);
-        c.clean_start = clean;
-        if protocol.is_v5() && !clean {
-            c.properties.push(Property::SessionExpiryInterval(3600));
-        }
-        let (id, ack) = self.connect_with(c);
-        assert_eq!(ack.reason_code, ReasonCode::Success);
-        id
-    }
-
-    fn subscribe(&mut self, id: ConnId, filter: &str, qos: QoS) {
-        self.send(id, Subscribe::new(pid(1), filter, qos));
-        let sent = self.take(id);
-        assert!(matches!(sent.first(), Some(Packet::SubAck(_))), "{sent:?}");
-        if sent.len() > 1 {
-            self.inbox.insert(id, sent[1..].to_vec());
-        }
-    }
-
-    fn publish(&mut self, id: ConnId, topic: &str, payload: &str, qos: QoS, retain: bool) {
-        let mut p = Publish::new(topic, payload.to_string());
-        p.qos = qos;
-        p.retain = retain;
-        if qos != QoS::AtMostOnce {
-            p.packet_id = Some(pid(100));
-        }
-        self.send(id, p);
-    }
-
-    fn advance(&mut self, by: Duration) {
-        self.now += by;
-        self.broker.tick(self.now);
-        self.pump();
-    }
-
-    fn close(&mut self, id: ConnId) {
-        self.broker
-            .connection_closed(self.now, id, CloseCause::PeerClosed);
-        self.pump();
-    }
-}
-
-fn publishes(packets: &[Packet]) -> Vec<&Publish> {
-    packets
-        .iter()
-        .filter_map(|p| {
-            if let Packet::Publish(p) = p {
-                Some(p)
-            } else {
-                None
-            }
-        })
-        .collect()
-}
+use hornet_core::{Anonymous, QueueState, Settings};
+use support::{pid, publishes, Harness};
 
 #[test]
 fn qos1_flow_acks_the_publisher_and_delivers_with_a_packet_id() {
     // [MQTT-4.3.2-1] [MQTT-4.3.2-4]
-    let mut w = World::new();
+    let mut w = Harness::new();
     let sub = w.connect("sub", Protocol::V3_1_1, true);
     w.subscribe(sub, "a/b", QoS::AtLeastOnce);
     let publisher = w.connect("pub", Protocol::V3_1_1, true);
     w.publish(publisher, "a/b", "hi", QoS::AtLeastOnce, false);
     assert_eq!(w.take(publisher), vec![Packet::PubAck(Ack::new(pid(100)))]);
     let got = w.take(sub);
-    let p = publishes(&got)[0];
+    let p = &publishes(&got)[0];
     assert_eq!(
         (p.qos, &p.payload[..], p.packet_id.is_some()),
         (QoS::AtLeastOnce, &b"hi"[..], true)
@@ -174,7 +32,7 @@ fn qos1_flow_acks_the_publisher_and_delivers_with_a_packet_id() {
 #[test]
 fn qos2_inbound_is_delivered_exactly_once_until_pubrel() {
     // [MQTT-4.3.3-10]: a resent PUBLISH with the same id is not delivered again.
-    let mut w = World::new();
+    let mut w = Harness::new();
     let sub = w.connect("sub", Protocol::V5, true);
     w.subscribe(sub, "x", QoS::ExactlyOnce);
     let publisher = w.connect("pub", Protocol::V5, true);
@@ -195,7 +53,7 @@ fn qos2_inbound_is_delivered_exactly_once_until_pubrel() {
 #[test]
 fn qos2_outbound_runs_pubrec_pubrel_pubcomp() {
     // [MQTT-4.3.3-3] [MQTT-4.3.3-5]
-    let mut w = World::new();
+    let mut w = Harness::new();
     let sub = w.connect("sub", Protocol::V3_1_1, true);
     w.subscribe(sub, "x", QoS::ExactlyOnce);
     let publisher = w.connect("pub", Protocol::V3_1_1, true);
@@ -211,7 +69,7 @@ fn qos2_outbound_runs_pubrec_pubrel_pubcomp() {
 #[test]
 fn overlapping_subscriptions_deliver_once_at_the_highest_qos_with_every_identifier() {
     // [MQTT-3.3.5-1]; MQTT 5 §3.3.4: Hornet sends one copy carrying all identifiers.
-    let mut w = World::new();
+    let mut w = Harness::new();
     let sub = w.connect("sub", Protocol::V5, true);
     for (filter, qos, ident) in [("a/+", QoS::AtMostOnce, 1), ("a/#", QoS::ExactlyOnce, 2)] {
         let mut s = Subscribe::new(pid(1), filter, qos);
@@ -233,7 +91,7 @@ fn overlapping_subscriptions_deliver_once_at_the_highest_qos_with_every_identifi
 #[test]
 fn dollar_topics_are_not_matched_by_leading_wildcards() {
     // [MQTT-4.7.2-1]
-    let mut w = World::with(Settings::default());
+    let mut w = Harness::with(Settings::default());
     let all = w.connect("all", Protocol::V3_1_1, true);
     w.subscribe(all, "#", QoS::AtMostOnce);
     let sys = w.connect("sys", Protocol::V3_1_1, true);
@@ -254,7 +112,7 @@ fn dollar_topics_are_not_matched_by_leading_wildcards() {
 
 #[test]
 fn clients_may_not_publish_to_sys() {
-    let mut w = World::new();
+    let mut w = Harness::new();
     let sub = w.connect("sub", Protocol::V5, true);
     w.subscribe(sub, "$SYS/#", QoS::AtMostOnce);
     let publisher = w.connect("pub", Protocol::V5, true);
@@ -277,7 +135,7 @@ fn clients_may_not_publish_to_sys() {
 fn retained_messages_are_stored_replaced_deleted_and_sent_on_subscribe() {
     // [MQTT-3.3.1-5] store, [MQTT-3.3.1-6]/[MQTT-3.3.1-10] empty deletes,
     // [MQTT-3.3.1-8] RETAIN 1 on subscribe, [MQTT-3.3.1-9] RETAIN 0 live.
-    let mut w = World::new();
+    let mut w = Harness::new();
     let publisher = w.connect("pub", Protocol::V3_1_1, true);
     w.publish(publisher, "r/1", "old", QoS::AtMostOnce, true);
     w.publish(publisher, "r/1", "new", QoS::AtMostOnce, true);
@@ -300,7 +158,7 @@ fn retained_messages_are_stored_replaced_deleted_and_sent_on_subscribe() {
 
 #[test]
 fn retain_handling_2_sends_no_retained_and_1_only_for_new_subscriptions() {
-    let mut w = World::new();
+    let mut w = Harness::new();
     let publisher = w.connect("pub", Protocol::V5, true);
     w.publish(publisher, "r", "v", QoS::AtMostOnce, true);
     let sub = w.connect("sub", Protocol::V5, true);
@@ -327,7 +185,7 @@ fn retain_handling_2_sends_no_retained_and_1_only_for_new_subscriptions() {
 #[test]
 fn will_is_published_on_keep_alive_timeout_at_one_and_a_half_times_the_interval() {
     // [MQTT-3.1.2-24] [MQTT-3.1.2-8]
-    let mut w = World::new();
+    let mut w = Harness::new();
     let watcher = w.connect("watcher", Protocol::V3_1_1, true);
     w.subscribe(watcher, "will/#", QoS::AtLeastOnce);
     let mut c = Connect::new(Protocol::V3_1_1, "dev");
@@ -341,13 +199,13 @@ fn will_is_published_on_keep_alive_timeout_at_one_and_a_half_times_the_interval(
     });
     let (dev, _) = w.connect_with(c);
     w.advance(Duration::from_millis(14_900));
-    assert!(!w.closed.contains(&dev));
+    assert!(!w.is_closed(dev));
     w.send(dev, Packet::PingReq);
     assert_eq!(w.take(dev), vec![Packet::PingResp]);
     w.advance(Duration::from_millis(14_900));
-    assert!(!w.closed.contains(&dev), "activity resets the timer");
+    assert!(!w.is_closed(dev), "activity resets the timer");
     w.advance(Duration::from_millis(200));
-    assert!(w.closed.contains(&dev), "closed after 1.5 x keep-alive");
+    assert!(w.is_closed(dev), "closed after 1.5 x keep-alive");
     let got = w.take(watcher);
     let ps = publishes(&got);
     assert_eq!(
@@ -360,7 +218,7 @@ fn will_is_published_on_keep_alive_timeout_at_one_and_a_half_times_the_interval(
 #[test]
 fn will_is_not_published_after_disconnect() {
     // [MQTT-3.1.2-10]
-    let mut w = World::new();
+    let mut w = Harness::new();
     let watcher = w.connect("watcher", Protocol::V3_1_1, true);
     w.subscribe(watcher, "will", QoS::AtMostOnce);
     let mut c = Connect::new(Protocol::V3_1_1, "dev");
@@ -373,7 +231,7 @@ fn will_is_not_published_after_disconnect() {
     });
     let (dev, _) = w.connect_with(c.clone());
     w.send(dev, Disconnect::new(ReasonCode::Success));
-    assert!(w.closed.contains(&dev));
+    assert!(w.is_closed(dev));
     assert!(w.take(watcher).is_empty());
     // And it is published when the socket just drops.
     let (dev, _) = w.connect_with(c);
@@ -384,7 +242,7 @@ fn will_is_not_published_after_disconnect() {
 #[test]
 fn persistent_session_queues_while_offline_and_resends_unacknowledged_with_dup() {
     // [MQTT-3.2.2-2] session present, [MQTT-4.4.0-1] resend with DUP.
-    let mut w = World::new();
+    let mut w = Harness::new();
     let sub = w.connect("sub", Protocol::V3_1_1, false);
     w.subscribe(sub, "q", QoS::AtLeastOnce);
     let publisher = w.connect("pub", Protocol::V3_1_1, true);
@@ -410,7 +268,7 @@ fn persistent_session_queues_while_offline_and_resends_unacknowledged_with_dup()
 #[test]
 fn clean_session_discards_the_old_session() {
     // [MQTT-3.1.2-6] [MQTT-3.2.2-1]
-    let mut w = World::new();
+    let mut w = Harness::new();
     let sub = w.connect("c", Protocol::V3_1_1, false);
     w.subscribe(sub, "q", QoS::AtLeastOnce);
     w.close(sub);
@@ -423,7 +281,7 @@ fn clean_session_discards_the_old_session() {
 
 #[test]
 fn a_full_queue_drops_the_newest_and_counts_it() {
-    let mut w = World::with(Settings {
+    let mut w = Harness::with(Settings {
         max_queued_messages: 3,
         sys_interval: None,
         ..Settings::default()
@@ -438,13 +296,14 @@ fn a_full_queue_drops_the_newest_and_counts_it() {
     assert_eq!(w.broker.dropped_for("sub"), Some(7));
     let sub = w.connect("sub", Protocol::V3_1_1, false);
     let got = w.take(sub);
-    let payloads: Vec<&[u8]> = publishes(&got).iter().map(|p| &p.payload[..]).collect();
+    let ps = publishes(&got);
+    let payloads: Vec<&[u8]> = ps.iter().map(|p| &p.payload[..]).collect();
     assert_eq!(payloads, vec![&b"0"[..], b"1", b"2"]);
 }
 
 #[test]
 fn inflight_window_holds_further_messages_until_acknowledged() {
-    let mut w = World::with(Settings {
+    let mut w = Harness::with(Settings {
         max_inflight_messages: 2,
         sys_interval: None,
         ..Settings::default()
@@ -467,7 +326,7 @@ fn inflight_window_holds_further_messages_until_acknowledged() {
 #[test]
 fn receive_maximum_of_the_client_caps_the_window() {
     // MQTT 5 [MQTT-3.3.4-9]: never more unacknowledged than the client's Receive Maximum.
-    let mut w = World::new();
+    let mut w = Harness::new();
     let mut c = Connect::new(Protocol::V5, "sub");
     c.properties.push(Property::ReceiveMaximum(1));
     let (sub, _) = w.connect_with(c);
@@ -480,7 +339,7 @@ fn receive_maximum_of_the_client_caps_the_window() {
 
 #[test]
 fn a_slow_reader_gets_no_more_than_its_unwritten_budget_and_resumes_when_written() {
-    let mut w = World::with(Settings {
+    let mut w = Harness::with(Settings {
         max_unwritten_packets: 4,
         sys_interval: None,
         ..Settings::default()
@@ -489,13 +348,13 @@ fn a_slow_reader_gets_no_more_than_its_unwritten_budget_and_resumes_when_written
     w.subscribe(sub, "q", QoS::AtMostOnce);
     let fast = w.connect("fast", Protocol::V3_1_1, true);
     w.subscribe(fast, "q", QoS::AtMostOnce);
-    w.broker.packets_written(fast, 2, 0); // CONNACK + SUBACK written
+    w.written(fast, 2); // CONNACK + SUBACK written
     let publisher = w.connect("pub", Protocol::V3_1_1, true);
     let mut fast_got = 0;
     for i in 0..10 {
         w.publish(publisher, "q", &i.to_string(), QoS::AtMostOnce, false);
         let n = publishes(&w.take(fast)).len();
-        w.broker.packets_written(fast, n, 0);
+        w.written(fast, n);
         fast_got += n;
     }
     assert_eq!(fast_got, 10, "the fast subscriber is not held up");
@@ -505,15 +364,14 @@ fn a_slow_reader_gets_no_more_than_its_unwritten_budget_and_resumes_when_written
         2,
         "CONNACK + SUBACK + 2 = budget of 4"
     );
-    w.broker.packets_written(sub, 4, 0);
-    w.pump();
+    w.written(sub, 4);
     assert_eq!(publishes(&w.take(sub)).len(), 4, "resumes when written");
 }
 
 #[test]
 fn takeover_closes_the_old_connection_with_0x8e_and_keeps_the_session() {
     // [MQTT-3.1.4-3]
-    let mut w = World::new();
+    let mut w = Harness::new();
     let old = w.connect("dup", Protocol::V5, false);
     w.subscribe(old, "t", QoS::AtLeastOnce);
     let mut c = Connect::new(Protocol::V5, "dup");
@@ -521,7 +379,7 @@ fn takeover_closes_the_old_connection_with_0x8e_and_keeps_the_session() {
     c.properties.push(Property::SessionExpiryInterval(60));
     let (new, ack) = w.connect_with(c);
     assert!(ack.session_present);
-    assert!(w.closed.contains(&old));
+    assert!(w.is_closed(old));
     assert_eq!(
         w.take(old),
         vec![Packet::Disconnect(Disconnect::new(
@@ -540,12 +398,12 @@ fn takeover_closes_the_old_connection_with_0x8e_and_keeps_the_session() {
 #[test]
 fn empty_client_ids_follow_each_version() {
     // [MQTT-3.1.3-8]: 3.1.1 needs clean session; MQTT 5 gets an Assigned Client Identifier.
-    let mut w = World::new();
+    let mut w = Harness::new();
     let mut c = Connect::new(Protocol::V3_1_1, "");
     c.clean_start = false;
     let (id, ack) = w.connect_with(c);
     assert_eq!(ack.reason_code, ReasonCode::ClientIdentifierNotValid);
-    assert!(w.closed.contains(&id));
+    assert!(w.is_closed(id));
     let (_, ack) = w.connect_with(Connect::new(Protocol::V3_1_1, ""));
     assert_eq!(ack.reason_code, ReasonCode::Success);
     let (_, ack) = w.connect_with(Connect::new(Protocol::V5, ""));
@@ -555,34 +413,32 @@ fn empty_client_ids_follow_each_version() {
 #[test]
 fn a_second_connect_is_a_protocol_error() {
     // [MQTT-3.1.0-2]
-    let mut w = World::new();
+    let mut w = Harness::new();
     let id = w.connect("c", Protocol::V5, true);
     w.send(id, Connect::new(Protocol::V5, "c"));
-    let got = w.take(id);
-    assert!(matches!(&got[0], Packet::Disconnect(d) if d.reason_code == ReasonCode::ProtocolError));
-    assert!(w.closed.contains(&id));
+    w.expect_disconnect(id, ReasonCode::ProtocolError);
 }
 
 #[test]
 fn anonymous_clients_from_the_network_are_refused_by_default() {
-    let mut w = World::new();
-    let id = w.open("10.0.0.5:51234".parse().unwrap());
+    let mut w = Harness::new();
+    let id = w.open("10.0.0.5:51234");
     w.send(id, Connect::new(Protocol::V5, "phone"));
     let got = w.take(id);
     assert!(matches!(&got[0], Packet::ConnAck(a) if a.reason_code == ReasonCode::NotAuthorized));
-    assert!(w.closed.contains(&id));
-    let mut w = World::with(Settings {
+    assert!(w.is_closed(id));
+    let mut w = Harness::with(Settings {
         anonymous: Anonymous::Always,
         ..Settings::default()
     });
-    let id = w.open("10.0.0.5:51234".parse().unwrap());
+    let id = w.open("10.0.0.5:51234");
     w.send(id, Connect::new(Protocol::V3_1_1, "phone"));
     assert!(matches!(&w.take(id)[0], Packet::ConnAck(a) if a.reason_code == ReasonCode::Success));
 }
 
 #[test]
 fn max_keepalive_refuses_3x_clients_and_overrides_for_mqtt5() {
-    let mut w = World::with(Settings {
+    let mut w = Harness::with(Settings {
         max_keepalive: 60,
         ..Settings::default()
     });
@@ -599,16 +455,16 @@ fn max_keepalive_refuses_3x_clients_and_overrides_for_mqtt5() {
 
 #[test]
 fn connect_must_arrive_within_the_connect_timeout() {
-    let mut w = World::new();
-    let id = w.open(loopback());
+    let mut w = Harness::new();
+    let id = w.open_loopback();
     w.advance(Duration::from_secs(11));
-    assert!(w.closed.contains(&id));
+    assert!(w.is_closed(id));
 }
 
 #[test]
 fn topic_aliases_are_resolved_and_bad_ones_refused() {
     // MQTT 5 §3.3.2.3.4, [MQTT-3.3.2-9]
-    let mut w = World::new();
+    let mut w = Harness::new();
     let sub = w.connect("sub", Protocol::V5, true);
     w.subscribe(sub, "t/a", QoS::AtMostOnce);
     let publisher = w.connect("pub", Protocol::V5, true);
@@ -629,14 +485,12 @@ fn topic_aliases_are_resolved_and_bad_ones_refused() {
     let mut p = Publish::new("t/a", "3");
     p.properties.push(Property::TopicAlias(60000));
     w.send(publisher, p);
-    assert!(
-        matches!(&w.take(publisher)[0], Packet::Disconnect(d) if d.reason_code == ReasonCode::TopicAliasInvalid)
-    );
+    w.expect_disconnect(publisher, ReasonCode::TopicAliasInvalid);
 }
 
 #[test]
 fn session_expiry_removes_an_offline_mqtt5_session() {
-    let mut w = World::new();
+    let mut w = Harness::new();
     let mut c = Connect::new(Protocol::V5, "s");
     c.clean_start = false;
     c.properties.push(Property::SessionExpiryInterval(30));
@@ -650,7 +504,7 @@ fn session_expiry_removes_an_offline_mqtt5_session() {
 #[test]
 fn mqtt5_acks_say_when_nobody_was_subscribed() {
     // MQTT 5 §3.4.2.1: 0x10 No matching subscribers.
-    let mut w = World::new();
+    let mut w = Harness::new();
     let publisher = w.connect("pub", Protocol::V5, true);
     w.publish(publisher, "nobody/here", "x", QoS::AtLeastOnce, false);
     assert_eq!(
@@ -674,7 +528,7 @@ fn mqtt5_acks_say_when_nobody_was_subscribed() {
 fn a_will_matching_its_own_clients_subscription_is_queued_for_the_session() {
     // The will is published after the connection is gone ([MQTT-3.1.2-8]);
     // a persistent session subscribed to it gets it on return.
-    let mut w = World::new();
+    let mut w = Harness::new();
     let mut c = Connect::new(Protocol::V3_1_1, "self");
     c.clean_start = false;
     c.will = Some(LastWill {
@@ -698,20 +552,20 @@ fn a_will_matching_its_own_clients_subscription_is_queued_for_the_session() {
 #[test]
 fn an_unsupported_authentication_method_is_refused_with_0x8c() {
     // MQTT 5 §4.12: the server may refuse a method it does not support.
-    let mut w = World::new();
+    let mut w = Harness::new();
     let mut c = Connect::new(Protocol::V5, "scram");
     c.properties
         .push(Property::AuthenticationMethod("SCRAM-SHA-1".into()));
     let (id, ack) = w.connect_with(c);
     assert_eq!(ack.reason_code, ReasonCode::BadAuthenticationMethod);
-    assert!(w.closed.contains(&id));
+    assert!(w.is_closed(id));
 }
 
 #[test]
 fn a_drop_episode_lasts_until_the_queue_is_empty() {
     // One warning per episode: the session stays "dropping" while any
     // backlog is left, and a new episode starts only after it drained.
-    let mut w = World::with(Settings {
+    let mut w = Harness::with(Settings {
         max_queued_messages: 2,
         max_inflight_messages: 1,
         sys_interval: None,
@@ -724,7 +578,7 @@ fn a_drop_episode_lasts_until_the_queue_is_empty() {
         w.publish(publisher, "q", &i.to_string(), QoS::AtLeastOnce, false);
     }
     // 1 inflight, 2 queued, 2 dropped: one episode.
-    let state = |w: &World| w.broker.queue_state("sub").unwrap();
+    let state = |w: &Harness| w.broker.queue_state("sub").unwrap();
     assert_eq!(
         state(&w),
         QueueState {
@@ -755,20 +609,18 @@ fn a_drop_episode_lasts_until_the_queue_is_empty() {
 #[test]
 fn a_client_publish_with_a_subscription_identifier_is_a_protocol_error() {
     // [MQTT-3.3.4-6]
-    let mut w = World::new();
+    let mut w = Harness::new();
     let publisher = w.connect("pub", Protocol::V5, true);
     let mut p = Publish::new("t", "x");
     p.properties.push(Property::SubscriptionIdentifier(7));
     w.send(publisher, p);
-    let got = w.take(publisher);
-    assert!(matches!(&got[0], Packet::Disconnect(d) if d.reason_code == ReasonCode::ProtocolError));
-    assert!(w.closed.contains(&publisher));
+    w.expect_disconnect(publisher, ReasonCode::ProtocolError);
 }
 
 #[test]
 fn emqx_local_prefix_subscribes_to_the_plain_filter() {
     // The seeds' `mosquitto_sub -t '$local/topic'` + `mosquitto_pub -t topic`.
-    let mut w = World::new();
+    let mut w = Harness::new();
     let sub = w.connect("sub", Protocol::V3_1_1, true);
     w.subscribe(sub, "$local/topic", QoS::AtMostOnce);
     let publisher = w.connect("pub", Protocol::V3_1_1, true);
@@ -782,4 +634,46 @@ fn emqx_local_prefix_subscribes_to_the_plain_filter() {
     assert!(
         matches!(&w.take(sub)[0], Packet::SubAck(a) if a.reason_codes == vec![ReasonCode::TopicFilterInvalid])
     );
+}
+
+#[test]
+fn every_qos_flow_completes_and_each_acknowledgement_frees_the_window() {
+    // [MQTT-4.3.2-4] [MQTT-4.3.3-8]: PUBACK and PUBCOMP end an outbound
+    // message; with a window of one the next goes out only then.
+    let mut w = Harness::with(Settings {
+        max_inflight_messages: 1,
+        sys_interval: None,
+        ..Settings::default()
+    });
+    let sub = w.connect("sub", Protocol::V5, true);
+    assert_eq!(
+        w.subscribe(sub, "q", QoS::ExactlyOnce),
+        [ReasonCode::GrantedQos2]
+    );
+    let publisher = w.connect("pub", Protocol::V5, true);
+    for (payload, qos) in [
+        ("0", QoS::AtMostOnce),
+        ("1", QoS::AtLeastOnce),
+        ("2", QoS::ExactlyOnce),
+        ("1b", QoS::AtLeastOnce),
+        ("2b", QoS::ExactlyOnce),
+    ] {
+        let p = support::message("q", payload, qos);
+        assert_eq!(w.publish_flow(publisher, p), ReasonCode::Success);
+    }
+    assert!(w.take(publisher).is_empty(), "nothing beyond the flows");
+    assert_eq!(w.broker.queue_state("sub").map(|q| q.queued), Some(3));
+    let got = w.receive(sub);
+    let order: Vec<(&[u8], QoS)> = got.iter().map(|p| (&p.payload[..], p.qos)).collect();
+    assert_eq!(
+        order,
+        [
+            (&b"0"[..], QoS::AtMostOnce),
+            (b"1", QoS::AtLeastOnce),
+            (b"2", QoS::ExactlyOnce),
+            (b"1b", QoS::AtLeastOnce),
+            (b"2b", QoS::ExactlyOnce),
+        ]
+    );
+    assert_eq!(w.broker.queue_state("sub").map(|q| q.queued), Some(0));
 }

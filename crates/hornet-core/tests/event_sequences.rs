@@ -35,22 +35,27 @@
 //!   CONNACK and no `Close`.
 //!
 //! `PROPTEST_CASES=5000 cargo test -p hornet-core --test event_sequences
-//! --release` for a longer run. The harness (everything outside
-//! `mod properties`) uses no proptest, so the fuzz target
-//! `fuzz/fuzz_targets/core_events.rs` includes this file and drives the same
-//! world from raw bytes.
+//! --release` for a longer run. The broker, the clock and the wire are the
+//! core tests' one harness (`tests/support/mod.rs`, which also checks that
+//! nothing is sent after `Close` and that sent packets encode, decode back
+//! and fit the client's Maximum Packet Size); this file adds the events and
+//! the client model. Neither uses proptest outside `mod properties`, so the
+//! fuzz target `fuzz/fuzz_targets/core_events.rs` includes this file (and
+//! with it the harness) and drives the same world from raw bytes.
+
+#[path = "support/mod.rs"]
+mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use hornet_codec::bytes::BytesMut;
 use hornet_codec::{
-    Ack, Auth, ConnAck, Connect, DecodeError, Decoder, Disconnect, LastWill, Packet, PacketId,
-    PacketType, Property, Protocol, Publish, QoS, ReasonCode, RetainHandling, SubAck, Subscribe,
+    Ack, Auth, ConnAck, Connect, DecodeError, Disconnect, LastWill, Packet, PacketId, PacketType,
+    Property, Protocol, Publish, QoS, ReasonCode, RetainHandling, SubAck, Subscribe,
     SubscribeFilter, SubscriptionOptions, UnsubAck, Unsubscribe,
 };
-use hornet_core::{Action, Broker, CloseCause, ConnId, ConnInfo, Settings};
+use hornet_core::{Action, CloseCause, ConnId, Settings};
+use support::{Harness, Sent};
 
 /// Connection slots: events address the slot's latest connection.
 pub(crate) const SLOTS: usize = 4;
@@ -209,12 +214,10 @@ enum Outstanding {
     Released,
 }
 
-/// What the test knows about one connection.
+/// What the test knows about one connection beyond what the harness
+/// checks (the wire, Maximum Packet Size, nothing after `Close`).
 #[derive(Debug)]
 struct Model {
-    decoder: Decoder,
-    /// The broker sent `Close`.
-    closed: bool,
     /// Packets received from the broker.
     received: usize,
     /// CONNACKs received; `Some(true)` once one said Success.
@@ -222,65 +225,48 @@ struct Model {
     /// The CONNECT that was accepted asked for Clean Start.
     clean: bool,
     receive_maximum: u16,
-    max_packet: u32,
     outstanding: BTreeMap<u16, Outstanding>,
     /// Packet ids this client sent PUBREC for without the model knowing
     /// the PUBLISH (it arrived on an earlier connection): the PUBREL that
     /// answers is mandatory ([MQTT-4.3.3-4]), not a new publication.
     answered_pubrec: BTreeSet<u16>,
-    /// Packets handed out and not yet reported written.
-    unwritten: usize,
     /// The last CONNECT the broker saw on this connection, for the checks
     /// on its CONNACK.
     pending_connect: Option<Connect>,
 }
 
 impl Model {
-    fn new(max_packet_size: u32) -> Model {
-        let mut decoder = Decoder::new();
-        decoder.set_max_packet_size(max_packet_size as usize);
+    fn new() -> Model {
         Model {
-            decoder,
-            closed: false,
             received: 0,
             connack: None,
             clean: false,
             receive_maximum: u16::MAX,
-            max_packet: u32::MAX,
             outstanding: BTreeMap::new(),
             answered_pubrec: BTreeSet::new(),
-            unwritten: 0,
             pending_connect: None,
         }
     }
-
-    /// The protocol the shell encodes this connection's packets in.
-    fn protocol(&self) -> Protocol {
-        self.decoder.protocol().unwrap_or(Protocol::V3_1_1)
-    }
 }
 
-/// A broker, a virtual clock and the model of every connection.
+/// The harness (broker, virtual clock, the wire) and the model of every
+/// connection.
 pub(crate) struct World {
-    broker: Broker,
-    settings: Settings,
-    now: Instant,
-    next: u64,
+    h: Harness,
     slots: [Option<ConnId>; SLOTS],
     conns: BTreeMap<ConnId, Model>,
+    /// The harness's actions up to here were checked against the model.
+    seen: usize,
     step: usize,
 }
 
 impl World {
     pub(crate) fn new(settings: Settings) -> World {
-        let now = Instant::now();
         World {
-            broker: Broker::new(settings.clone(), now),
-            settings,
-            now,
-            next: 1,
+            h: Harness::with(settings),
             slots: [None; SLOTS],
             conns: BTreeMap::new(),
+            seen: 0,
             step: 0,
         }
     }
@@ -301,18 +287,13 @@ impl World {
     }
 
     fn open(&mut self, slot: usize, remote: bool) -> ConnId {
-        let id = ConnId(self.next);
-        self.next += 1;
-        let peer: SocketAddr = if remote {
-            "192.0.2.7:40000".parse().expect("address")
+        let id = self.h.open(if remote {
+            "192.0.2.7:40000"
         } else {
-            "127.0.0.1:40000".parse().expect("address")
-        };
-        self.conns
-            .insert(id, Model::new(self.settings.max_packet_size));
+            "127.0.0.1:40000"
+        });
+        self.conns.insert(id, Model::new());
         self.slots[slot] = Some(id);
-        self.broker
-            .connection_opened(self.now, id, ConnInfo::new(peer, 1883));
         id
     }
 
@@ -328,28 +309,13 @@ impl World {
         // The client reacts to what it has received so far.
         self.drain();
         let Some(id) = self.conn(slot) else { return };
-        let model = self.conns.get_mut(&id).expect("slot's connection");
-        let protocol = match &packet {
-            Packet::Connect(c) => c.protocol,
-            _ => model.protocol(),
-        };
-        let mut buf = BytesMut::new();
-        if packet.encode(protocol, &mut buf).is_err() {
-            return; // the peer cannot put this on the wire
-        }
-        let wire_len = buf.len();
-        match model.decoder.decode(&mut buf) {
-            Ok(Some(decoded)) => {
-                assert!(buf.is_empty(), "the decoder left bytes of {packet:?}");
-                if !model.closed {
-                    note_client_packet(model, &decoded);
-                }
-                self.broker.packet_received(self.now, id, decoded, wire_len);
-            }
-            Ok(None) => panic!("a whole frame of {packet:?} was not decoded"),
-            Err(e) => {
-                let protocol = model.decoder.protocol();
-                self.broker.decode_failed(self.now, id, &e, protocol);
+        let closed = self.h.is_closed(id);
+        // The broker's answer is checked by the next drain, after the
+        // model has noted the packet.
+        if let Sent::Received(decoded) = self.h.try_send(id, packet) {
+            if !closed {
+                let model = self.conns.get_mut(&id).expect("slot's connection");
+                note_client_packet(model, &decoded);
             }
         }
     }
@@ -358,7 +324,7 @@ impl World {
     /// connection), so that most events reach a live session: a persistent
     /// session whose protocol and client id depend on the slot.
     fn ensure_connected(&mut self, slot: u8) {
-        if self.conn(slot).is_some_and(|id| !self.conns[&id].closed) {
+        if self.conn(slot).is_some_and(|id| !self.h.is_closed(id)) {
             return;
         }
         let protocol = [Protocol::V5, Protocol::V3_1_1, Protocol::V5, Protocol::V3_1]
@@ -385,7 +351,7 @@ impl World {
             Event::Connect { slot, connect } => {
                 // A fresh connection unless the slot's is waiting for CONNECT.
                 let open = match self.conn(*slot) {
-                    Some(id) => self.conns[&id].closed || self.conns[&id].connack.is_some(),
+                    Some(id) => self.h.is_closed(id) || self.conns[&id].connack.is_some(),
                     None => true,
                 };
                 if open {
@@ -505,9 +471,7 @@ impl World {
             }
             Event::DecodeFailed { slot, error } => {
                 let Some(id) = self.conn(*slot) else { return };
-                let protocol = self.conns[&id].decoder.protocol();
-                self.broker
-                    .decode_failed(self.now, id, &decode_error(*error), protocol);
+                self.h.decode_failed(id, &decode_error(*error));
             }
             Event::Closed { slot, cause } => {
                 let Some(id) = self.conn(*slot) else { return };
@@ -516,38 +480,29 @@ impl World {
                     1 => CloseCause::Error("connection reset".into()),
                     _ => CloseCause::Shutdown,
                 };
-                self.broker.connection_closed(self.now, id, cause);
+                self.h.close_with(id, cause);
             }
             Event::Written { slot, count } => {
                 let Some(id) = self.conn(*slot) else { return };
-                let model = self.conns.get_mut(&id).expect("slot's connection");
-                let n = usize::from(*count).min(model.unwritten);
-                model.unwritten -= n;
-                self.broker.packets_written(id, n, n * 10);
+                self.h.written(id, usize::from(*count));
             }
             Event::Tick { millis } => {
-                self.now += Duration::from_millis(u64::from(*millis));
-                self.broker.tick(self.now);
+                // Every deadline on the way, then the shell's ticker.
+                self.h.advance(Duration::from_millis(u64::from(*millis)));
+                self.h.tick();
             }
         }
     }
 
-    /// Takes every action and checks each against the model.
+    /// Checks every action since the last drain against the model (the
+    /// harness has already checked the wire, closes and nothing after them).
     fn drain(&mut self) {
-        let mut actions = Vec::new();
-        self.broker.drain_actions(&mut actions);
+        let actions = self.h.since(self.seen);
+        self.seen = self.h.mark();
         for action in actions {
             match action {
                 Action::Send { conn, packet } => self.on_send(conn, packet),
-                Action::Close { conn } => {
-                    let Some(model) = self.conns.get_mut(&conn) else {
-                        self.fail(format!("Close for {conn}, which was never opened"));
-                    };
-                    if model.closed {
-                        self.fail(format!("{conn} closed twice"));
-                    }
-                    model.closed = true;
-                }
+                Action::Close { .. } => {}
                 Action::CheckPassword { conn, .. } => {
                     self.fail(format!("CheckPassword for {conn} without an authenticator"));
                 }
@@ -558,14 +513,14 @@ impl World {
         }
         // A refused CONNECT ends the connection.
         for (id, model) in &self.conns {
-            if model.connack == Some(false) && !model.closed {
+            if model.connack == Some(false) && !self.h.is_closed(*id) {
                 self.fail(format!("{id} got a refusing CONNACK but no Close"));
             }
         }
     }
 
     fn on_send(&mut self, id: ConnId, packet: Packet) {
-        let window = self.settings.max_inflight_messages;
+        let window = self.h.settings.max_inflight_messages;
         let Some(model) = self.conns.get_mut(&id) else {
             self.fail(format!("{packet:?} sent to {id}, which was never opened"));
         };
@@ -573,25 +528,7 @@ impl World {
         let fail = |what: String| -> ! {
             panic!("invariant violated after event #{step}: {what}");
         };
-        if model.closed {
-            fail(format!("{packet:?} sent to {id} after its Close"));
-        }
         model.received += 1;
-        model.unwritten += 1;
-        let protocol = model.protocol();
-        let mut buf = BytesMut::new();
-        if let Err(e) = packet.encode(protocol, &mut buf) {
-            fail(format!(
-                "{packet:?} sent to {id} does not encode for {protocol:?}: {e}"
-            ));
-        }
-        if protocol.is_v5() && buf.len() > model.max_packet as usize {
-            fail(format!(
-                "{packet:?} sent to {id} is {} bytes, over the client's Maximum Packet Size {} [MQTT-3.1.2-25]",
-                buf.len(),
-                model.max_packet
-            ));
-        }
         if model.received == 1 && !matches!(packet, Packet::ConnAck(_)) {
             fail(format!(
                 "the first packet sent to {id} is {packet:?}, not CONNACK"
@@ -613,8 +550,6 @@ impl World {
                     if connect.protocol.is_v5() {
                         model.receive_maximum =
                             connect.properties.receive_maximum().unwrap_or(u16::MAX);
-                        model.max_packet =
-                            connect.properties.maximum_packet_size().unwrap_or(u32::MAX);
                     }
                     if model.clean && ack.session_present {
                         fail(format!(
@@ -690,20 +625,18 @@ impl World {
     fn check(&mut self) {
         let connected = self
             .conns
-            .values()
-            .filter(|m| m.connack == Some(true) && !m.closed)
+            .iter()
+            .filter(|(id, m)| m.connack == Some(true) && !self.h.is_closed(**id))
             .count();
-        if self.broker.clients_connected() != connected {
+        let broker = &self.h.broker;
+        if broker.clients_connected() != connected {
             self.fail(format!(
                 "clients_connected() is {}, the model counts {connected}",
-                self.broker.clients_connected()
+                broker.clients_connected()
             ));
         }
-        let _ = self.broker.next_deadline();
-        let _ = (
-            self.broker.session_count(),
-            self.broker.subscription_count(),
-        );
+        let _ = broker.next_deadline();
+        let _ = (broker.session_count(), broker.subscription_count());
     }
 }
 

@@ -4,160 +4,22 @@
 //! redirection and outbound topic aliases. Each test names the statement
 //! or section it checks; time is a virtual clock.
 
-use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+mod support;
+
+use std::time::Duration;
 
 use hornet_codec::{
-    Ack, ConnAck, Connect, Disconnect, LastWill, Packet, PacketId, Property, Protocol, Publish,
-    QoS, ReasonCode, Subscribe,
+    Ack, Connect, Disconnect, LastWill, Packet, Property, Protocol, Publish, QoS, ReasonCode,
+    Subscribe,
 };
-use hornet_core::{Action, Broker, CloseCause, ConnId, ConnInfo, Settings};
-
-/// A broker, a virtual clock and what each connection was sent.
-struct World {
-    broker: Broker,
-    now: Instant,
-    next: u64,
-    inbox: HashMap<ConnId, Vec<Packet>>,
-    closed: Vec<ConnId>,
-}
-
-fn pid(n: u16) -> PacketId {
-    PacketId::new(n).unwrap()
-}
+use hornet_core::{ConnId, Settings};
+use support::{disconnect_reason, message, payloads, pid, publishes, reason_string, Harness};
 
 fn settings() -> Settings {
     Settings {
         sys_interval: None,
         ..Settings::default()
     }
-}
-
-impl World {
-    fn new() -> World {
-        World::with(settings())
-    }
-
-    fn with(settings: Settings) -> World {
-        let now = Instant::now();
-        World {
-            broker: Broker::new(settings, now),
-            now,
-            next: 1,
-            inbox: HashMap::new(),
-            closed: Vec::new(),
-        }
-    }
-
-    fn pump(&mut self) {
-        while let Some(action) = self.broker.poll_action() {
-            match action {
-                Action::Send { conn, packet } => {
-                    assert!(
-                        !self.closed.contains(&conn),
-                        "sent {packet:?} to closed {conn}"
-                    );
-                    self.inbox.entry(conn).or_default().push(packet)
-                }
-                Action::Close { conn } => self.closed.push(conn),
-                Action::CheckPassword { .. } => panic!("no authenticator is set"),
-                Action::Persist { .. } => panic!("persistence is off"),
-            }
-        }
-    }
-
-    fn send(&mut self, id: ConnId, packet: impl Into<Packet>) {
-        self.broker.packet_received(self.now, id, packet.into(), 10);
-        self.pump();
-    }
-
-    fn take(&mut self, id: ConnId) -> Vec<Packet> {
-        self.inbox.remove(&id).unwrap_or_default()
-    }
-
-    fn connect_with(&mut self, connect: Connect) -> (ConnId, ConnAck) {
-        let id = ConnId(self.next);
-        self.next += 1;
-        let peer: SocketAddr = "127.0.0.1:50000".parse().unwrap();
-        let info = ConnInfo::new(peer, 1883);
-        self.broker.connection_opened(self.now, id, info);
-        self.send(id, connect);
-        let mut sent = self.take(id);
-        let Packet::ConnAck(ack) = sent.remove(0) else {
-            panic!("first packet is not CONNACK")
-        };
-        if !sent.is_empty() {
-            self.inbox.insert(id, sent);
-        }
-        (id, ack)
-    }
-
-    /// An MQTT 5 client; `expiry` is its Session Expiry Interval (0 = clean).
-    fn connect(&mut self, client_id: &str, expiry: u32) -> ConnId {
-        let mut c = Connect::new(Protocol::V5, client_id);
-        c.clean_start = expiry == 0;
-        if expiry > 0 {
-            c.properties.push(Property::SessionExpiryInterval(expiry));
-        }
-        let (id, ack) = self.connect_with(c);
-        assert_eq!(ack.reason_code, ReasonCode::Success);
-        id
-    }
-
-    fn subscribe(&mut self, id: ConnId, filter: &str, qos: QoS) -> Vec<ReasonCode> {
-        self.send(id, Subscribe::new(pid(1), filter, qos));
-        let mut sent = self.take(id);
-        let Packet::SubAck(ack) = sent.remove(0) else {
-            panic!("no SUBACK: {sent:?}")
-        };
-        if !sent.is_empty() {
-            self.inbox.insert(id, sent);
-        }
-        ack.reason_codes
-    }
-
-    fn publish(&mut self, id: ConnId, p: Publish) {
-        self.send(id, p);
-    }
-
-    fn advance(&mut self, by: Duration) {
-        self.now += by;
-        self.broker.tick(self.now);
-        self.pump();
-    }
-
-    fn close(&mut self, id: ConnId) {
-        self.broker
-            .connection_closed(self.now, id, CloseCause::PeerClosed);
-        self.pump();
-    }
-}
-
-fn publishes(packets: &[Packet]) -> Vec<Publish> {
-    packets
-        .iter()
-        .filter_map(|p| match p {
-            Packet::Publish(p) => Some(p.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
-fn payloads(packets: &[Packet]) -> Vec<String> {
-    publishes(packets)
-        .iter()
-        .map(|p| String::from_utf8_lossy(&p.payload).into_owned())
-        .collect()
-}
-
-fn message(topic: &str, payload: &str, qos: QoS) -> Publish {
-    let mut p = Publish::new(topic, payload.to_string());
-    p.qos = qos;
-    if qos != QoS::AtMostOnce {
-        p.packet_id = Some(pid(100));
-    }
-    p
 }
 
 fn expiring(topic: &str, payload: &str, qos: QoS, secs: u32) -> Publish {
@@ -184,23 +46,12 @@ fn with_delayed_will(client_id: &str, delay: u32, expiry: u32) -> Connect {
     c
 }
 
-fn disconnect_reason(packets: &[Packet]) -> Option<ReasonCode> {
-    packets.iter().find_map(|p| match p {
-        Packet::Disconnect(d) => Some(d.reason_code),
-        _ => None,
-    })
-}
-
-fn reason_string(props: &hornet_codec::Properties) -> Option<String> {
-    props.reason_string().map(|s| s.to_string())
-}
-
 // ---- Will Delay Interval (3.1.2.5, 3.1.3.2.2) ----
 
 #[test]
 fn mqtt_3_1_3_9_will_not_sent_when_client_reconnects_in_time() {
-    let mut w = World::new();
-    let watcher = w.connect("watcher", 0);
+    let mut w = Harness::new();
+    let watcher = w.connect_v5("watcher", 0);
     w.subscribe(watcher, "will", QoS::AtMostOnce);
     let (dev, _) = w.connect_with(with_delayed_will("dev", 10, 3600));
     w.close(dev);
@@ -218,8 +69,8 @@ fn mqtt_3_1_3_9_will_not_sent_when_client_reconnects_in_time() {
 
 #[test]
 fn mqtt_3_1_2_5_delayed_will_is_published_after_the_delay() {
-    let mut w = World::new();
-    let watcher = w.connect("watcher", 0);
+    let mut w = Harness::new();
+    let watcher = w.connect_v5("watcher", 0);
     w.subscribe(watcher, "will", QoS::AtMostOnce);
     let (dev, _) = w.connect_with(with_delayed_will("dev", 10, 3600));
     w.close(dev);
@@ -236,8 +87,8 @@ fn mqtt_3_1_2_5_delayed_will_is_published_after_the_delay() {
 
 #[test]
 fn mqtt_3_1_2_5_delayed_will_is_published_when_the_session_ends_first() {
-    let mut w = World::new();
-    let watcher = w.connect("watcher", 0);
+    let mut w = Harness::new();
+    let watcher = w.connect_v5("watcher", 0);
     w.subscribe(watcher, "will", QoS::AtMostOnce);
     // Session Expiry 2 s, Will Delay 10 s: the session ends first.
     let (dev, _) = w.connect_with(with_delayed_will("dev", 10, 2));
@@ -250,8 +101,8 @@ fn mqtt_3_1_2_5_delayed_will_is_published_when_the_session_ends_first() {
 
 #[test]
 fn mqtt_3_1_2_5_delayed_will_of_a_session_ending_with_its_connection_is_published_at_once() {
-    let mut w = World::new();
-    let watcher = w.connect("watcher", 0);
+    let mut w = Harness::new();
+    let watcher = w.connect_v5("watcher", 0);
     w.subscribe(watcher, "will", QoS::AtMostOnce);
     let (dev, _) = w.connect_with(with_delayed_will("dev", 10, 0));
     w.close(dev);
@@ -260,8 +111,8 @@ fn mqtt_3_1_2_5_delayed_will_of_a_session_ending_with_its_connection_is_publishe
 
 #[test]
 fn mqtt_3_1_2_5_reconnecting_with_clean_start_ends_the_session_and_publishes_the_will() {
-    let mut w = World::new();
-    let watcher = w.connect("watcher", 0);
+    let mut w = Harness::new();
+    let watcher = w.connect_v5("watcher", 0);
     w.subscribe(watcher, "will", QoS::AtMostOnce);
     let (dev, _) = w.connect_with(with_delayed_will("dev", 10, 3600));
     w.close(dev);
@@ -275,8 +126,8 @@ fn mqtt_3_1_2_5_reconnecting_with_clean_start_ends_the_session_and_publishes_the
 
 #[test]
 fn mqtt_3_1_4_3_takeover_with_a_delayed_will_resumed_in_time_sends_no_will() {
-    let mut w = World::new();
-    let watcher = w.connect("watcher", 0);
+    let mut w = Harness::new();
+    let watcher = w.connect_v5("watcher", 0);
     w.subscribe(watcher, "will", QoS::AtMostOnce);
     let (old, _) = w.connect_with(with_delayed_will("dev", 10, 3600));
     let (_new, ack) = w.connect_with(with_delayed_will("dev", 10, 3600));
@@ -293,33 +144,33 @@ fn mqtt_3_1_4_3_takeover_with_a_delayed_will_resumed_in_time_sends_no_will() {
 
 #[test]
 fn mqtt_3_3_2_5_expired_message_is_not_delivered_from_the_offline_queue() {
-    let mut w = World::new();
-    let sub = w.connect("sub", 3600);
+    let mut w = Harness::new();
+    let sub = w.connect_v5("sub", 3600);
     w.subscribe(sub, "t", QoS::AtLeastOnce);
     w.close(sub);
-    let publisher = w.connect("pub", 0);
-    w.publish(publisher, expiring("t", "short", QoS::AtLeastOnce, 2));
-    w.publish(publisher, expiring("t", "long", QoS::AtLeastOnce, 60));
-    w.publish(publisher, message("t", "forever", QoS::AtLeastOnce));
+    let publisher = w.connect_v5("pub", 0);
+    w.send(publisher, expiring("t", "short", QoS::AtLeastOnce, 2));
+    w.send(publisher, expiring("t", "long", QoS::AtLeastOnce, 60));
+    w.send(publisher, message("t", "forever", QoS::AtLeastOnce));
     w.advance(Duration::from_secs(3));
-    let sub = w.connect("sub", 3600);
+    let sub = w.connect_v5("sub", 3600);
     assert_eq!(payloads(&w.take(sub)), ["long", "forever"]);
 }
 
 #[test]
 fn mqtt_3_3_2_6_forwarded_expiry_is_decreased_by_the_time_held() {
-    let mut w = World::new();
-    let sub = w.connect("sub", 3600);
+    let mut w = Harness::new();
+    let sub = w.connect_v5("sub", 3600);
     w.subscribe(sub, "t", QoS::AtLeastOnce);
     // Live: held for no time, forwarded unchanged.
-    let publisher = w.connect("pub", 0);
-    w.publish(publisher, expiring("t", "live", QoS::AtLeastOnce, 60));
+    let publisher = w.connect_v5("pub", 0);
+    w.send(publisher, expiring("t", "live", QoS::AtLeastOnce, 60));
     let live = publishes(&w.take(sub));
     assert_eq!(live[0].properties.message_expiry_interval(), Some(60));
     w.close(sub);
-    w.publish(publisher, expiring("t", "held", QoS::AtLeastOnce, 60));
+    w.send(publisher, expiring("t", "held", QoS::AtLeastOnce, 60));
     w.advance(Duration::from_secs(20));
-    let sub = w.connect("sub", 3600);
+    let sub = w.connect_v5("sub", 3600);
     let got = publishes(&w.take(sub));
     // The live one is resent (unacknowledged) and the held one sent.
     let interval = |payload: &str| {
@@ -333,16 +184,16 @@ fn mqtt_3_3_2_6_forwarded_expiry_is_decreased_by_the_time_held() {
 
 #[test]
 fn mqtt_3_3_2_5_expired_inflight_message_is_not_resent() {
-    let mut w = World::new();
-    let sub = w.connect("sub", 3600);
+    let mut w = Harness::new();
+    let sub = w.connect_v5("sub", 3600);
     w.subscribe(sub, "t", QoS::AtLeastOnce);
-    let publisher = w.connect("pub", 0);
-    w.publish(publisher, expiring("t", "brief", QoS::AtLeastOnce, 5));
-    w.publish(publisher, message("t", "kept", QoS::AtLeastOnce));
+    let publisher = w.connect_v5("pub", 0);
+    w.send(publisher, expiring("t", "brief", QoS::AtLeastOnce, 5));
+    w.send(publisher, message("t", "kept", QoS::AtLeastOnce));
     assert_eq!(payloads(&w.take(sub)), ["brief", "kept"]);
     w.close(sub);
     w.advance(Duration::from_secs(6));
-    let sub = w.connect("sub", 3600);
+    let sub = w.connect_v5("sub", 3600);
     let resent = publishes(&w.take(sub));
     assert_eq!(resent.len(), 1, "{resent:?}");
     assert_eq!(
@@ -353,17 +204,17 @@ fn mqtt_3_3_2_5_expired_inflight_message_is_not_resent() {
 
 #[test]
 fn mqtt_3_3_2_5_expired_retained_message_is_not_sent_and_is_removed() {
-    let mut w = World::new();
-    let publisher = w.connect("pub", 0);
+    let mut w = Harness::new();
+    let publisher = w.connect_v5("pub", 0);
     let mut p = expiring("r/a", "brief", QoS::AtMostOnce, 5);
     p.retain = true;
-    w.publish(publisher, p);
+    w.send(publisher, p);
     let mut p = expiring("r/b", "lasting", QoS::AtMostOnce, 100);
     p.retain = true;
-    w.publish(publisher, p);
+    w.send(publisher, p);
     assert_eq!(w.broker.retained_count(), 2);
     w.advance(Duration::from_secs(10));
-    let sub = w.connect("sub", 0);
+    let sub = w.connect_v5("sub", 0);
     w.subscribe(sub, "r/#", QoS::AtMostOnce);
     let got = publishes(&w.take(sub));
     assert_eq!(got.len(), 1);
@@ -374,18 +225,18 @@ fn mqtt_3_3_2_5_expired_retained_message_is_not_sent_and_is_removed() {
 
 #[test]
 fn retained_max_age_drops_old_retained_messages_for_every_version() {
-    let mut w = World::with(Settings {
+    let mut w = Harness::with(Settings {
         retained_max_age: Some(Duration::from_secs(60)),
         ..settings()
     });
-    let publisher = w.connect("pub", 0);
+    let publisher = w.connect_v5("pub", 0);
     let mut old = message("r/old", "old", QoS::AtMostOnce);
     old.retain = true;
-    w.publish(publisher, old);
+    w.send(publisher, old);
     w.advance(Duration::from_secs(50));
     let mut new = message("r/new", "new", QoS::AtMostOnce);
     new.retain = true;
-    w.publish(publisher, new);
+    w.send(publisher, new);
     w.advance(Duration::from_secs(20));
     let mut c = Connect::new(Protocol::V3_1_1, "v3");
     c.clean_start = true;
@@ -399,7 +250,7 @@ fn retained_max_age_drops_old_retained_messages_for_every_version() {
 
 #[test]
 fn mqtt_3_3_4_receive_maximum_is_announced_and_exceeding_it_is_disconnect_0x93() {
-    let mut w = World::with(Settings {
+    let mut w = Harness::with(Settings {
         receive_maximum: 2,
         ..settings()
     });
@@ -408,34 +259,30 @@ fn mqtt_3_3_4_receive_maximum_is_announced_and_exceeding_it_is_disconnect_0x93()
     for n in 1..=2 {
         let mut p = message("t", "x", QoS::ExactlyOnce);
         p.packet_id = Some(pid(n));
-        w.publish(publisher, p);
+        w.send(publisher, p);
     }
     // A resend of one awaiting PUBREL is not a new one.
     let mut again = message("t", "x", QoS::ExactlyOnce);
     again.packet_id = Some(pid(2));
     again.dup = true;
-    w.publish(publisher, again);
-    assert!(!w.closed.contains(&publisher));
+    w.send(publisher, again);
+    assert!(!w.is_closed(publisher));
     // Released: room for one more.
     w.send(publisher, Packet::PubRel(Ack::new(pid(1))));
     let mut p = message("t", "x", QoS::ExactlyOnce);
     p.packet_id = Some(pid(3));
-    w.publish(publisher, p);
-    assert!(!w.closed.contains(&publisher));
+    w.send(publisher, p);
+    assert!(!w.is_closed(publisher));
     w.take(publisher);
     let mut p = message("t", "x", QoS::ExactlyOnce);
     p.packet_id = Some(pid(4));
-    w.publish(publisher, p);
-    assert_eq!(
-        disconnect_reason(&w.take(publisher)),
-        Some(ReasonCode::ReceiveMaximumExceeded)
-    );
-    assert!(w.closed.contains(&publisher));
+    w.send(publisher, p);
+    w.expect_disconnect(publisher, ReasonCode::ReceiveMaximumExceeded);
 }
 
 #[test]
 fn receive_maximum_is_not_announced_by_default() {
-    let mut w = World::new();
+    let mut w = Harness::new();
     let (_, ack) = w.connect_with(Connect::new(Protocol::V5, "c"));
     assert_eq!(ack.properties.receive_maximum(), None, "absent = 65535");
 }
@@ -444,7 +291,7 @@ fn receive_maximum_is_not_announced_by_default() {
 
 #[test]
 fn mqtt_3_1_2_28_response_information_only_when_asked_and_configured() {
-    let mut w = World::with(Settings {
+    let mut w = Harness::with(Settings {
         response_information: Some("responses/".into()),
         ..settings()
     });
@@ -463,7 +310,7 @@ fn mqtt_3_1_2_28_response_information_only_when_asked_and_configured() {
     assert_eq!(ack.properties.response_information(), None);
 
     // Not configured: none, even when asked.
-    let mut w = World::new();
+    let mut w = Harness::new();
     let mut c = Connect::new(Protocol::V5, "asker");
     c.properties.push(Property::RequestResponseInformation(1));
     let (_, ack) = w.connect_with(c);
@@ -472,9 +319,9 @@ fn mqtt_3_1_2_28_response_information_only_when_asked_and_configured() {
 
 #[test]
 fn mqtt_3_1_2_29_no_reason_string_on_acks_when_problem_information_is_0() {
-    let mut w = World::new();
-    let publisher = w.connect("pub", 0);
-    w.publish(publisher, message("$SYS/x", "no", QoS::AtLeastOnce));
+    let mut w = Harness::new();
+    let publisher = w.connect_v5("pub", 0);
+    w.send(publisher, message("$SYS/x", "no", QoS::AtLeastOnce));
     let Packet::PubAck(ack) = &w.take(publisher)[0] else {
         panic!()
     };
@@ -487,7 +334,7 @@ fn mqtt_3_1_2_29_no_reason_string_on_acks_when_problem_information_is_0() {
     let mut c = Connect::new(Protocol::V5, "terse");
     c.properties.push(Property::RequestProblemInformation(0));
     let (terse, _) = w.connect_with(c);
-    w.publish(terse, message("$SYS/x", "no", QoS::AtLeastOnce));
+    w.send(terse, message("$SYS/x", "no", QoS::AtLeastOnce));
     let Packet::PubAck(ack) = &w.take(terse)[0] else {
         panic!()
     };
@@ -505,7 +352,7 @@ fn mqtt_3_1_2_29_no_reason_string_on_acks_when_problem_information_is_0() {
 
 #[test]
 fn max_session_expiry_lowers_the_interval_and_connack_says_so() {
-    let mut w = World::with(Settings {
+    let mut w = Harness::with(Settings {
         max_session_expiry: 60,
         ..settings()
     });
@@ -532,7 +379,7 @@ fn max_session_expiry_lowers_the_interval_and_connack_says_so() {
 #[test]
 fn max_session_expiry_ends_mqtt_3_persistent_sessions() {
     // Mosquitto's persistent_client_expiration.
-    let mut w = World::with(Settings {
+    let mut w = Harness::with(Settings {
         max_session_expiry: 3600,
         ..settings()
     });
@@ -548,23 +395,19 @@ fn max_session_expiry_ends_mqtt_3_persistent_sessions() {
 
 #[test]
 fn mqtt_3_14_2_2_disconnect_changing_expiry_from_0_is_a_protocol_error() {
-    let mut w = World::new();
-    let c = w.connect("c", 0);
+    let mut w = Harness::new();
+    let c = w.connect_v5("c", 0);
     let mut d = Disconnect::new(ReasonCode::Success);
     d.properties.push(Property::SessionExpiryInterval(60));
     w.send(c, d);
-    assert_eq!(
-        disconnect_reason(&w.take(c)),
-        Some(ReasonCode::ProtocolError)
-    );
-    assert!(w.closed.contains(&c));
+    w.expect_disconnect(c, ReasonCode::ProtocolError);
     assert!(w.broker.queue_state("c").is_none());
 }
 
 #[test]
 fn mqtt_3_14_2_2_disconnect_may_change_a_nonzero_expiry() {
-    let mut w = World::new();
-    let c = w.connect("c", 3600);
+    let mut w = Harness::new();
+    let c = w.connect_v5("c", 3600);
     let mut d = Disconnect::new(ReasonCode::Success);
     d.properties.push(Property::SessionExpiryInterval(5));
     w.send(c, d);
@@ -580,7 +423,7 @@ fn mqtt_3_14_2_2_disconnect_may_change_a_nonzero_expiry() {
 
 #[test]
 fn mqtt_3_2_2_21_server_keep_alive_when_max_keepalive_lowers_it() {
-    let mut w = World::with(Settings {
+    let mut w = Harness::with(Settings {
         max_keepalive: 30,
         ..settings()
     });
@@ -594,7 +437,7 @@ fn mqtt_3_2_2_21_server_keep_alive_when_max_keepalive_lowers_it() {
 
 #[test]
 fn mqtt_3_2_2_16_assigned_client_identifier_for_an_empty_client_id() {
-    let mut w = World::new();
+    let mut w = Harness::new();
     let (_, ack) = w.connect_with(Connect::new(Protocol::V5, ""));
     assert!(ack.properties.assigned_client_identifier().is_some());
     let (_, ack) = w.connect_with(Connect::new(Protocol::V5, "named"));
@@ -603,7 +446,7 @@ fn mqtt_3_2_2_16_assigned_client_identifier_for_an_empty_client_id() {
 
 #[test]
 fn mqtt_3_2_2_11_maximum_qos_is_announced_granted_and_enforced() {
-    let mut w = World::with(Settings {
+    let mut w = Harness::with(Settings {
         max_qos: 1,
         ..settings()
     });
@@ -613,19 +456,15 @@ fn mqtt_3_2_2_11_maximum_qos_is_announced_granted_and_enforced() {
         w.subscribe(c, "t", QoS::ExactlyOnce),
         [ReasonCode::GrantedQos1]
     );
-    w.publish(c, message("t", "one", QoS::AtLeastOnce));
+    w.send(c, message("t", "one", QoS::AtLeastOnce));
     assert_eq!(payloads(&w.take(c)), ["one"]);
-    w.publish(c, message("t", "two", QoS::ExactlyOnce));
-    assert_eq!(
-        disconnect_reason(&w.take(c)),
-        Some(ReasonCode::QosNotSupported)
-    );
-    assert!(w.closed.contains(&c));
+    w.send(c, message("t", "two", QoS::ExactlyOnce));
+    w.expect_disconnect(c, ReasonCode::QosNotSupported);
 }
 
 #[test]
 fn mqtt_3_2_2_12_a_will_over_the_maximum_qos_is_refused_with_0x9b() {
-    let mut w = World::with(Settings {
+    let mut w = Harness::with(Settings {
         max_qos: 0,
         ..settings()
     });
@@ -637,7 +476,7 @@ fn mqtt_3_2_2_12_a_will_over_the_maximum_qos_is_refused_with_0x9b() {
 
 #[test]
 fn mqtt_3_2_2_14_retain_not_available_refuses_retained_publish_and_wills() {
-    let mut w = World::with(Settings {
+    let mut w = Harness::with(Settings {
         retain_available: false,
         ..settings()
     });
@@ -645,7 +484,7 @@ fn mqtt_3_2_2_14_retain_not_available_refuses_retained_publish_and_wills() {
     assert_eq!(ack.properties.retain_available(), Some(0));
     let mut p = message("t", "keep", QoS::AtMostOnce);
     p.retain = true;
-    w.publish(c, p);
+    w.send(c, p);
     assert_eq!(
         disconnect_reason(&w.take(c)),
         Some(ReasonCode::RetainNotSupported)
@@ -660,7 +499,7 @@ fn mqtt_3_2_2_14_retain_not_available_refuses_retained_publish_and_wills() {
 
 #[test]
 fn wildcard_subscriptions_off_is_announced_and_refused_with_0xa2() {
-    let mut w = World::with(Settings {
+    let mut w = Harness::with(Settings {
         wildcard_subscriptions: false,
         ..settings()
     });
@@ -682,7 +521,7 @@ fn wildcard_subscriptions_off_is_announced_and_refused_with_0xa2() {
 
 #[test]
 fn subscription_identifiers_off_is_announced_and_refused_with_0xa1() {
-    let mut w = World::with(Settings {
+    let mut w = Harness::with(Settings {
         subscription_identifiers: false,
         ..settings()
     });
@@ -704,7 +543,7 @@ fn subscription_identifiers_off_is_announced_and_refused_with_0xa1() {
 
 #[test]
 fn connack_announces_nothing_unusual_by_default() {
-    let mut w = World::new();
+    let mut w = Harness::new();
     let (_, ack) = w.connect_with(Connect::new(Protocol::V5, "c"));
     let p = &ack.properties;
     assert_eq!(p.maximum_qos(), None);
@@ -718,7 +557,7 @@ fn connack_announces_nothing_unusual_by_default() {
 
 #[test]
 fn server_reference_sends_mqtt5_clients_to_another_server_with_0x9c() {
-    let mut w = World::with(Settings {
+    let mut w = Harness::with(Settings {
         server_reference: Some("other.example:1883".into()),
         ..settings()
     });
@@ -728,13 +567,13 @@ fn server_reference_sends_mqtt5_clients_to_another_server_with_0x9c() {
         ack.properties.server_reference().map(|s| &s[..]),
         Some("other.example:1883")
     );
-    assert!(w.closed.contains(&c));
+    assert!(w.is_closed(c));
     assert_eq!(w.broker.clients_connected(), 0);
 }
 
 #[test]
 fn server_moved_answers_0x9d_and_mqtt_3_clients_get_server_unavailable() {
-    let mut w = World::with(Settings {
+    let mut w = Harness::with(Settings {
         server_reference: Some("new.example".into()),
         server_moved: true,
         ..settings()
@@ -751,12 +590,12 @@ fn server_moved_answers_0x9d_and_mqtt_3_clients_get_server_unavailable() {
         ReasonCode::ServerUnavailable,
         "0x03 on the wire"
     );
-    assert!(w.closed.contains(&v3));
+    assert!(w.is_closed(v3));
 }
 
 // ---- Outbound topic aliases (3.3.2.3.4) ----
 
-fn alias_client(w: &mut World, id: &str, max: u16, expiry: u32) -> ConnId {
+fn alias_client(w: &mut Harness, id: &str, max: u16, expiry: u32) -> ConnId {
     let mut c = Connect::new(Protocol::V5, id);
     c.clean_start = expiry == 0;
     c.properties.push(Property::TopicAliasMaximum(max));
@@ -768,12 +607,12 @@ fn alias_client(w: &mut World, id: &str, max: u16, expiry: u32) -> ConnId {
 
 #[test]
 fn mqtt_3_3_2_8_outbound_topic_aliases_first_come_never_above_the_clients_maximum() {
-    let mut w = World::new();
+    let mut w = Harness::new();
     let sub = alias_client(&mut w, "sub", 2, 0);
     w.subscribe(sub, "#", QoS::AtMostOnce);
-    let publisher = w.connect("pub", 0);
+    let publisher = w.connect_v5("pub", 0);
     for topic in ["a/1", "a/2", "a/3", "a/1", "a/2", "a/3"] {
-        w.publish(publisher, message(topic, topic, QoS::AtMostOnce));
+        w.send(publisher, message(topic, topic, QoS::AtMostOnce));
     }
     let got: Vec<(String, Option<u16>, String)> = publishes(&w.take(sub))
         .iter()
@@ -801,13 +640,13 @@ fn mqtt_3_3_2_8_outbound_topic_aliases_first_come_never_above_the_clients_maximu
 
 #[test]
 fn outbound_topic_aliases_are_per_connection_and_absent_without_a_maximum() {
-    let mut w = World::new();
+    let mut w = Harness::new();
     let sub = alias_client(&mut w, "sub", 5, 3600);
     w.subscribe(sub, "t", QoS::AtLeastOnce);
-    let plain = w.connect("plain", 0);
+    let plain = w.connect_v5("plain", 0);
     w.subscribe(plain, "t", QoS::AtMostOnce);
-    let publisher = w.connect("pub", 0);
-    w.publish(publisher, message("t", "1", QoS::AtLeastOnce));
+    let publisher = w.connect_v5("pub", 0);
+    w.send(publisher, message("t", "1", QoS::AtLeastOnce));
     let first = publishes(&w.take(sub));
     assert_eq!(
         (&first[0].topic[..], first[0].properties.topic_alias()),
@@ -835,15 +674,15 @@ fn outbound_topic_aliases_are_per_connection_and_absent_without_a_maximum() {
 
 #[test]
 fn outbound_topic_alias_is_skipped_when_it_would_exceed_the_maximum_packet_size() {
-    let mut w = World::new();
+    let mut w = Harness::new();
     let mut c = Connect::new(Protocol::V5, "sub");
     c.properties.push(Property::TopicAliasMaximum(5));
     // PUBLISH "t" + 5-byte payload, QoS 0, MQTT 5: 2 + 1 + 2 + 1 + 1 + 5 = 11 bytes.
     c.properties.push(Property::MaximumPacketSize(11));
     let (sub, _) = w.connect_with(c);
     w.subscribe(sub, "t", QoS::AtMostOnce);
-    let publisher = w.connect("pub", 0);
-    w.publish(publisher, message("t", "12345", QoS::AtMostOnce));
+    let publisher = w.connect_v5("pub", 0);
+    w.send(publisher, message("t", "12345", QoS::AtMostOnce));
     let got = publishes(&w.take(sub));
     assert_eq!(got.len(), 1, "delivered");
     assert_eq!(
@@ -857,21 +696,20 @@ fn outbound_topic_alias_is_skipped_when_it_would_exceed_the_maximum_packet_size(
 
 #[test]
 fn payload_format_invalid_is_0x99_and_not_delivered() {
-    let mut w = World::new();
-    let sub = w.connect("sub", 0);
+    let mut w = Harness::new();
+    let sub = w.connect_v5("sub", 0);
     w.subscribe(sub, "t", QoS::AtLeastOnce);
-    let publisher = w.connect("pub", 0);
+    let publisher = w.connect_v5("pub", 0);
     let mut bad = Publish::new("t", vec![0xff, 0xfe]);
     bad.qos = QoS::AtLeastOnce;
     bad.packet_id = Some(pid(5));
     bad.properties.push(Property::PayloadFormatIndicator(1));
-    w.publish(publisher, bad);
-    let Packet::PubAck(ack) = &w.take(publisher)[0] else {
-        panic!()
-    };
-    assert_eq!(ack.reason_code, ReasonCode::PayloadFormatInvalid);
+    assert_eq!(
+        w.publish_flow(publisher, bad),
+        ReasonCode::PayloadFormatInvalid
+    );
     let mut good = message("t", "fine", QoS::AtLeastOnce);
     good.properties.push(Property::PayloadFormatIndicator(1));
-    w.publish(publisher, good);
+    w.send(publisher, good);
     assert_eq!(payloads(&w.take(sub)), ["fine"]);
 }

@@ -1,76 +1,37 @@
 //! What the core records for the store (`hornet_core::persist`): only
 //! durable state, each message body once, in the order things happened.
 
-use std::net::SocketAddr;
-use std::time::Instant;
+mod support;
 
-use hornet_codec::{Ack, Connect, Packet, PacketId, Property, Protocol, Publish, QoS, Subscribe};
+use hornet_codec::{Ack, Connect, Packet, Protocol, Publish, QoS, Subscribe};
 use hornet_core::persist::StoreOp;
-use hornet_core::{AckPolicy, Action, Broker, ConnId, ConnInfo, Settings};
+use hornet_core::{AckPolicy, ConnId};
+use support::{pid, Harness};
 
+/// A broker with durability on; every record is reported durable at once.
 struct World {
-    broker: Broker,
-    now: Instant,
-    next: u64,
-    /// Records from `Action::Persist`, not yet taken by `ops`.
-    records: Vec<StoreOp>,
-}
-
-fn pid(n: u16) -> PacketId {
-    PacketId::new(n).unwrap()
+    h: Harness,
 }
 
 impl World {
     fn new() -> World {
-        let now = Instant::now();
-        let settings = Settings {
-            sys_interval: None,
-            ..Settings::default()
-        };
-        let mut broker = Broker::new(settings, now);
-        broker.enable_persistence(AckPolicy::AfterDurable);
         World {
-            broker,
-            now,
-            next: 1,
-            records: Vec::new(),
+            h: Harness::persistent(AckPolicy::AfterDurable),
         }
     }
 
+    /// Connects `client` with MQTT 5; `durable`: a session that outlives
+    /// the connection.
     fn connect(&mut self, client: &str, durable: bool) -> ConnId {
-        let id = ConnId(self.next);
-        self.next += 1;
-        let peer: SocketAddr = "127.0.0.1:1".parse().unwrap();
-        self.broker
-            .connection_opened(self.now, id, ConnInfo::new(peer, 1883));
-        let mut c = Connect::new(Protocol::V5, client);
-        if durable {
-            c.clean_start = false;
-            c.properties.push(Property::SessionExpiryInterval(600));
-        }
-        self.send(id, c);
-        id
+        self.h.connect_v5(client, if durable { 600 } else { 0 })
     }
 
     fn send(&mut self, id: ConnId, packet: impl Into<Packet>) {
-        self.broker.packet_received(self.now, id, packet.into(), 0);
-        self.pump();
-    }
-
-    /// Takes every action; records are kept for `ops` and reported
-    /// durable at once.
-    fn pump(&mut self) {
-        while let Some(action) = self.broker.poll_action() {
-            if let Action::Persist { seq, records } = action {
-                self.records.extend(records);
-                self.broker.durable(self.now, seq);
-            }
-        }
+        self.h.send(id, packet);
     }
 
     fn ops(&mut self) -> Vec<StoreOp> {
-        self.pump();
-        std::mem::take(&mut self.records)
+        self.h.take_records()
     }
 }
 
@@ -171,8 +132,7 @@ fn qos0_records_nothing_and_an_offline_session_only_queues() {
     let mut w = World::new();
     let sub = w.connect("sub", true);
     w.send(sub, Subscribe::new(pid(1), "t", QoS::AtLeastOnce));
-    w.broker
-        .connection_closed(w.now, sub, hornet_core::CloseCause::PeerClosed);
+    w.h.close(sub);
     let publisher = w.connect("pub", false);
     w.ops();
     w.send(publisher, publish("t", QoS::AtMostOnce, 0));
@@ -192,15 +152,10 @@ fn ending_a_durable_session_removes_it_from_the_store() {
     let sub = w.connect("sub", true);
     w.ops();
     // Clean start discards the old session ([MQTT-3.1.2-4]).
-    w.broker
-        .connection_closed(w.now, sub, hornet_core::CloseCause::PeerClosed);
-    let again = {
-        let id = ConnId(100);
-        let peer: SocketAddr = "127.0.0.1:1".parse().unwrap();
-        w.broker
-            .connection_opened(w.now, id, ConnInfo::new(peer, 1883));
-        id
-    };
+    w.h.close(sub);
+    // Going offline rewrites the record (since when it is offline).
+    assert_eq!(kinds(&w.ops()), ["Session"]);
+    let again = w.h.open_loopback();
     let mut c = Connect::new(Protocol::V5, "sub");
     c.clean_start = true;
     w.send(again, c);
