@@ -26,6 +26,7 @@ mod authorize;
 mod broker;
 mod connect;
 mod hints;
+mod lifecycle;
 mod limits;
 mod logfmt;
 pub mod persist;
@@ -38,6 +39,7 @@ mod subscribe;
 mod sys;
 mod timers;
 pub mod trie;
+mod violation;
 
 pub use admin::{
     AdminError, AdminPublish, ClientDetail, ClientRow, FilterCount, RetainedRow, SubscriptionRow,
@@ -49,3 +51,4 @@ pub use broker::{Action, Broker, CloseCause, ConnId, ConnInfo, QueueState};
 pub use settings::{Anonymous, RateAction, Settings};
 pub use shared::SharedStrategy;
 pub use sys::{ListenerFigures, Stats, StoreFigures};
+pub use violation::PeerError;
