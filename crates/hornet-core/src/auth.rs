@@ -11,7 +11,8 @@
 //! A CONNECT password check is slow on purpose (a 210,000-iteration PBKDF2
 //! costs about 100 ms), so the core never runs it: it emits
 //! [`Action::CheckPassword`](crate::Action::CheckPassword) with a
-//! [`PasswordCheck`] and parks the connection in its CONNECT phase. The
+//! [`PasswordCheck`] and parks the CONNECT (`CheckingPassword`, see
+//! `lifecycle`). The
 //! shell runs [`PasswordCheck::run`] on a blocking thread, off the core's
 //! lock, and reports the verdict with [`Broker::password_checked`]; the
 //! CONNECT then completes (or is refused with 0x86 / 0x04). Packets the

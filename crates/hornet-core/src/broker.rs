@@ -17,6 +17,7 @@
 //!
 //! The work is split by concern across sibling modules, each an `impl
 //! Broker` block: `connect` (CONNECT, takeover, session resume),
+//! `violation` (peer errors, logged and answered in one place),
 //! `publish` (inbound QoS flows, routing, delivery and the outbound window),
 //! `subscribe`, `timers` (keep-alive, connect timeout, session expiry) and
 //! `sys` (`$SYS/broker/...`).
@@ -89,10 +90,25 @@ impl ConnInfo {
 pub enum CloseCause {
     /// The peer closed the connection (EOF).
     PeerClosed,
-    /// A socket error.
-    Error(String),
+    /// A socket error (a reset, a broken pipe, a TLS or WebSocket error).
+    Io {
+        /// What kind of error.
+        kind: std::io::ErrorKind,
+        /// The error in words, for the log.
+        message: Box<str>,
+    },
     /// The shell is shutting down.
     Shutdown,
+}
+
+impl CloseCause {
+    /// The cause for a socket that failed with `error`.
+    pub fn io(error: &std::io::Error) -> CloseCause {
+        CloseCause::Io {
+            kind: error.kind(),
+            message: error.to_string().into(),
+        }
+    }
 }
 
 /// What the broker asks the shell to do.
@@ -444,7 +460,9 @@ impl Broker {
         self.dispatch(now, id, packet);
     }
 
-    /// Handles one packet of a live connection by its type and phase.
+    /// Handles one packet of a live connection by its type and the
+    /// connection's state (see `lifecycle`); a packet the state does not
+    /// allow is a [`PeerError`].
     pub(crate) fn dispatch(&mut self, now: Instant, id: ConnId, packet: Packet) {
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
@@ -536,7 +554,7 @@ impl Broker {
                 CloseCause::PeerClosed => {
                     tracing::info!("Client {} closed its connection.", conn.name())
                 }
-                CloseCause::Error(e) => {
+                CloseCause::Io { message: e, .. } => {
                     tracing::info!(
                         "Socket error on client {}, disconnecting ({e}).",
                         conn.name()
@@ -743,5 +761,13 @@ mod size_tests {
         let session = std::mem::size_of::<crate::session::Session>();
         assert!(conn <= 336, "Conn is {conn} bytes");
         assert!(session <= 272, "Session is {session} bytes");
+    }
+
+    /// The shell's TCP task returns a `CloseCause` from its serving loop:
+    /// no larger than the `String` it used to carry.
+    #[test]
+    fn close_cause_stays_small() {
+        let cause = std::mem::size_of::<super::CloseCause>();
+        assert!(cause <= 24, "CloseCause is {cause} bytes");
     }
 }

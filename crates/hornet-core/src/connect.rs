@@ -1,11 +1,17 @@
 //! CONNECT and DISCONNECT: admission, client identifiers, keep-alive
 //! negotiation, session takeover and resumption.
 //!
-//! Order of a CONNECT, as the specs give it: check the client identifier
-//! ([MQTT-3.1.3-8], [MQTT-3.1.3-9]), authenticate, take over a live
-//! connection with the same id ([MQTT-3.1.4-3]: MQTT 5 gets DISCONNECT 0x8E),
-//! then clean start or resume ([MQTT-3.2.2-2] session present), answer
-//! CONNACK, and finally resend unacknowledged messages with DUP set
+//! Order of a CONNECT, as the specs give it, one step each:
+//! `validate_connect` (redirection, the will's QoS and retain, the client
+//! identifier [MQTT-3.1.3-8], [MQTT-3.1.3-9], keep-alive), then
+//! `authenticate_connect` (enhanced authentication, or a password check
+//! the shell runs, during which the validated CONNECT waits in the
+//! connection's state, see `lifecycle`), then `complete_connect`:
+//! `admit_connect` (the verdict, the anonymous policy, the will's ACL,
+//! flapping), `take_over` a live connection with the same id
+//! ([MQTT-3.1.4-3]: MQTT 5 gets DISCONNECT 0x8E), `attach_session` (clean
+//! start or resume, [MQTT-3.2.2-2] session present), `accept_connection`,
+//! `connack`, and finally resend unacknowledged messages with DUP set
 //! ([MQTT-4.4.0-1]) and drain the queue.
 
 use std::time::{Duration, Instant};

@@ -11,7 +11,9 @@
 //! same outputs, which is what makes every rule testable in microseconds
 //! (see `tests/`) and the state persistable later without a rewrite.
 //!
-//! Module map: `broker` (tables, inputs, outputs), `auth` (passwords,
+//! Module map: `broker` (tables, inputs, outputs), `lifecycle` (a
+//! connection's states and transitions), `violation` (peer errors and
+//! their answer), `auth` (passwords,
 //! enhanced authentication), `authorize` (ACL decisions), `connect`, `limits` (per-client limits, rates, flapping), `publish`,
 //! `subscribe`, `timers`, `sys` (one `impl Broker` concern each),
 //! `session` (per-client state), `trie` (subscription index),

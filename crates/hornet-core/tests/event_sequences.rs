@@ -513,7 +513,7 @@ impl World {
                 let Some(id) = self.conn(*slot) else { return };
                 let cause = match cause % 3 {
                     0 => CloseCause::PeerClosed,
-                    1 => CloseCause::Error("connection reset".into()),
+                    1 => CloseCause::io(&std::io::ErrorKind::ConnectionReset.into()),
                     _ => CloseCause::Shutdown,
                 };
                 self.broker.connection_closed(self.now, id, cause);
