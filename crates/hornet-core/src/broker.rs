@@ -474,7 +474,7 @@ impl Broker {
                 logfmt::line("Received", &packet, "from", &conn.name())
             );
         }
-        let error = match (&conn.state, packet) {
+        let error = match (&mut conn.state, packet) {
             // [MQTT-3.1.2-30]: during the exchange only AUTH and DISCONNECT.
             (ConnState::Authenticating(_), Packet::Auth(auth)) => {
                 return self.handle_auth(now, id, auth)
@@ -490,10 +490,7 @@ impl Broker {
                 PeerError::PacketDuringAuth(other.packet_type())
             }
             // The CONNECT waits for its password check: so does the rest.
-            (ConnState::CheckingPassword(_), packet) => {
-                let ConnState::CheckingPassword(wait) = &mut conn.state else {
-                    unreachable!("matched");
-                };
+            (ConnState::CheckingPassword(wait), packet) => {
                 if wait.parked.len() < crate::auth::MAX_PARKED {
                     return wait.parked.push(packet);
                 }
@@ -759,6 +756,10 @@ mod size_tests {
     fn conn_and_session_stay_small() {
         let conn = std::mem::size_of::<super::Conn>();
         let session = std::mem::size_of::<crate::session::Session>();
+        eprintln!(
+            "SIZES conn={conn} session={session} state={}",
+            std::mem::size_of::<crate::lifecycle::ConnState>()
+        );
         assert!(conn <= 336, "Conn is {conn} bytes");
         assert!(session <= 272, "Session is {session} bytes");
     }
