@@ -23,7 +23,7 @@ use bytes::Bytes;
 use bytestring::ByteString;
 use hornet_codec::{Disconnect, Properties, Property, Protocol, Publish, QoS, ReasonCode};
 
-use crate::broker::{Broker, Phase};
+use crate::broker::Broker;
 
 /// One row of the client list: a session, connected or not.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -183,7 +183,7 @@ impl Broker {
         let conn = session
             .conn
             .and_then(|id| self.conns.get(&id))
-            .filter(|c| c.phase == Phase::Active);
+            .filter(|c| c.state.is_connected());
         Some(ClientRow {
             client_id: session.client_id.clone(),
             connected: conn.is_some(),
@@ -220,7 +220,7 @@ impl Broker {
         let conn = session
             .conn
             .and_then(|id| self.conns.get(&id))
-            .filter(|c| c.phase == Phase::Active);
+            .filter(|c| c.state.is_connected());
         let v5 = session.protocol.is_v5();
         let mut subscriptions: Vec<SubscriptionRow> = subscription_rows(session).collect();
         subscriptions.sort_unstable_by(|a, b| a.filter.cmp(&b.filter));
@@ -315,7 +315,7 @@ impl Broker {
             .ok_or_else(|| AdminError::NoSuchClient(client_id.into()))?;
         let id = self.sessions[&key]
             .conn
-            .filter(|id| self.conns.get(id).is_some_and(|c| c.phase == Phase::Active))
+            .filter(|id| self.conns.get(id).is_some_and(|c| c.state.is_connected()))
             .ok_or_else(|| AdminError::NotConnected(client_id.into()))?;
         let conn = self.conns.get_mut(&id).expect("checked above");
         tracing::info!("Client {client_id} disconnected by an administrator (admin API).");

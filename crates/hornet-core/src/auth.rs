@@ -11,7 +11,8 @@
 //! A CONNECT password check is slow on purpose (a 210,000-iteration PBKDF2
 //! costs about 100 ms), so the core never runs it: it emits
 //! [`Action::CheckPassword`](crate::Action::CheckPassword) with a
-//! [`PasswordCheck`] and parks the connection in its CONNECT phase. The
+//! [`PasswordCheck`] and parks the CONNECT (`CheckingPassword`, see
+//! `lifecycle`). The
 //! shell runs [`PasswordCheck::run`] on a blocking thread, off the core's
 //! lock, and reports the verdict with [`Broker::password_checked`]; the
 //! CONNECT then completes (or is refused with 0x86 / 0x04). Packets the
@@ -35,8 +36,9 @@
 //!   failure      -> DISCONNECT 0x87 (DISCONNECT has no 0x86), close
 //! ```
 //!
-//! Until CONNACK the connection stays in its CONNECT phase, so the connect
-//! timeout also ends a client that stalls in the exchange. During a
+//! Until CONNACK the connection is `Authenticating` (see `lifecycle`), so
+//! the connect timeout also ends a client that stalls in the exchange, and
+//! a broken AUTH rule is answered with CONNACK (see `violation`). During a
 //! re-authentication other packets keep flowing under the previous
 //! authentication ([MQTT-4.12.1-*]).
 
@@ -48,7 +50,10 @@ use bytes::Bytes;
 use bytestring::ByteString;
 use hornet_codec::{Auth, Connect, Disconnect, Packet, Properties, Property, ReasonCode};
 
-use crate::broker::{Broker, ConnId, Phase};
+use crate::broker::{Broker, ConnId};
+use crate::connect::{Admission, Credentials};
+use crate::lifecycle::ConnState;
+use crate::violation::PeerError;
 
 /// Checks credentials for the core. `check_password` may be slow: the
 /// shell calls it on a blocking thread through [`PasswordCheck`]. `start`
@@ -131,29 +136,14 @@ impl PartialEq for PasswordCheck {
     }
 }
 
-/// Where a connection's CONNECT password check stands.
-#[derive(Debug, Default)]
-pub(crate) enum PasswordState {
-    /// No check asked for.
-    #[default]
-    None,
-    /// The shell is running the check: the CONNECT and the packets that
-    /// arrived after it wait here, in order.
-    Pending {
-        connect: Box<Connect>,
-        parked: Vec<Packet>,
-    },
-    /// The shell answered: the CONNECT is being completed with this verdict.
-    Checked(bool),
-}
-
 /// Packets a client may send after CONNECT while its password is checked;
 /// one more closes the connection (a client that floods before CONNACK is
 /// broken or hostile, and the packets would only pile up in memory).
 pub(crate) const MAX_PARKED: usize = 1000;
 
 /// A connection's enhanced authentication: the method agreed in CONNECT,
-/// the exchange under way, and the CONNECT waiting for it.
+/// the user it authenticated, and the exchange under way. The CONNECT
+/// waiting for the first exchange waits in the connection's state.
 #[derive(Debug)]
 pub(crate) struct AuthState {
     /// The Authentication Method of CONNECT ([MQTT-4.12.0-5]).
@@ -162,20 +152,6 @@ pub(crate) struct AuthState {
     pub(crate) user: Option<String>,
     /// The exchange under way, if any.
     pub(crate) exchange: Option<Box<dyn AuthExchange>>,
-    /// Before CONNACK: the CONNECT being authenticated.
-    pub(crate) connect: Option<Box<Connect>>,
-    /// Set once the initial exchange succeeded: data for the CONNACK.
-    pub(crate) done: Option<Option<Bytes>>,
-}
-
-/// What `handle_connect` should do about enhanced authentication.
-pub(crate) enum ConnectAuth {
-    /// No Authentication Method: go on without one.
-    None,
-    /// The exchange succeeded: put method and data into CONNACK.
-    Done(ByteString, Option<Bytes>),
-    /// The exchange continues or the connection was refused: stop here.
-    Pending,
 }
 
 impl Broker {
@@ -217,7 +193,7 @@ impl Broker {
     pub fn awaits_password_check(&self, id: ConnId) -> bool {
         self.conns
             .get(&id)
-            .is_some_and(|c| matches!(c.password, PasswordState::Pending { .. }))
+            .is_some_and(|c| matches!(c.state, ConnState::CheckingPassword(_)))
     }
 
     /// The shell's verdict on the password check it was asked for with
@@ -230,16 +206,10 @@ impl Broker {
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
-        let PasswordState::Pending { connect, parked } =
-            std::mem::replace(&mut conn.password, PasswordState::Checked(ok))
-        else {
-            conn.password = PasswordState::None;
+        let Some((admission, parked)) = conn.state.password_checked() else {
             return;
         };
-        self.handle_connect(now, id, *connect);
-        if let Some(conn) = self.conns.get_mut(&id) {
-            conn.password = PasswordState::None;
-        }
+        self.complete_connect(now, id, admission, Credentials::Password(ok));
         for packet in parked {
             if !self.conns.contains_key(&id) {
                 break;
@@ -248,29 +218,23 @@ impl Broker {
         }
     }
 
-    /// Enhanced authentication for a CONNECT: starts the exchange, or
-    /// reports the outcome of the one that ran. Refusals are answered here.
-    pub(crate) fn connect_auth(
+    /// Enhanced authentication for a CONNECT with Authentication Method
+    /// `method`: starts the exchange (the connection is then
+    /// `Authenticating`), or refuses an unsupported method with 0x8C.
+    pub(crate) fn start_enhanced_auth(
         &mut self,
         now: Instant,
         id: ConnId,
-        connect: &Connect,
-    ) -> ConnectAuth {
-        let Some(method) = connect.properties.authentication_method().cloned() else {
-            return ConnectAuth::None;
-        };
+        method: ByteString,
+        admission: Admission,
+    ) {
         let conn = self.conns.get_mut(&id).expect("caller checked");
-        if let Some(state) = conn.auth.as_mut() {
-            if let Some(data) = state.done.take() {
-                return ConnectAuth::Done(method, data);
-            }
-        }
         let peer = conn.info.peer;
         let exchange = self.authenticator.as_ref().and_then(|a| a.start(&method));
         let Some(exchange) = exchange else {
             tracing::info!(
                 "Client {} from {peer} refused: authentication method '{method}' is not supported{}.",
-                connect.client_id,
+                admission.connect.client_id,
                 if self.authenticator.is_some() {
                     " (Hornet supports SCRAM-SHA-256)"
                 } else {
@@ -278,55 +242,46 @@ impl Broker {
                 }
             );
             let text = "authentication method not supported";
-            self.refuse(id, ReasonCode::BadAuthenticationMethod, Some(text));
-            return ConnectAuth::Pending;
+            return self.refuse(id, ReasonCode::BadAuthenticationMethod, Some(text));
         };
-        let data = connect
+        let data = admission
+            .connect
             .properties
             .authentication_data()
             .cloned()
             .unwrap_or_default();
-        conn.auth = Some(Box::new(AuthState {
+        let auth = AuthState {
             method,
             user: None,
             exchange: Some(exchange),
-            connect: Some(Box::new(connect.clone())),
-            done: None,
-        }));
+        };
+        conn.state.authenticate(auth, admission);
         self.auth_step(now, id, &data);
-        ConnectAuth::Pending
     }
 
     /// An AUTH packet from a client, before or after CONNACK.
     pub(crate) fn handle_auth(&mut self, now: Instant, id: ConnId, auth: Auth) {
         let conn = self.conns.get_mut(&id).expect("caller checked");
-        let active = conn.phase == Phase::Active;
-        let Some(state) = conn.auth.as_mut() else {
+        let active = conn.state.is_connected();
+        let Some(state) = conn.state.auth_mut() else {
             // [MQTT-4.12.0-7]: no Authentication Method in CONNECT, no AUTH.
-            return self.protocol_violation(
-                now,
-                id,
-                ReasonCode::ProtocolError,
-                "[MQTT-4.12.0-7] AUTH without an Authentication Method in CONNECT",
-            );
+            return self.peer_error(now, id, PeerError::AuthWithoutMethod, None);
         };
-        let rule = if auth.properties.authentication_method() != Some(&state.method) {
-            Some("[MQTT-4.12.0-5] AUTH with another Authentication Method than CONNECT's")
+        let broken = if auth.properties.authentication_method() != Some(&state.method) {
+            Some(PeerError::AuthMethodChanged)
         } else {
             match (auth.reason_code, state.exchange.is_some()) {
                 (ReasonCode::ContinueAuthentication, true) => None,
                 (ReasonCode::ReAuthenticate, false) if active => None,
-                (ReasonCode::ReAuthenticate, _) => Some(
-                    "[MQTT-4.12.1-1] Re-authenticate only after CONNACK, and not during an exchange",
-                ),
+                (ReasonCode::ReAuthenticate, _) => Some(PeerError::ReauthenticateOutOfPlace),
                 (ReasonCode::ContinueAuthentication, false) => {
-                    Some("[MQTT-4.12.0-3] AUTH Continue authentication without an exchange under way")
+                    Some(PeerError::ContinueWithoutExchange)
                 }
-                _ => Some("[MQTT-3.15.2-1] a client sends AUTH with 0x18 or 0x19 only"),
+                (other, _) => Some(PeerError::AuthReasonCode(other)),
             }
         };
-        if let Some(rule) = rule {
-            return self.auth_protocol_error(now, id, rule);
+        if let Some(error) = broken {
+            return self.peer_error(now, id, error, None);
         }
         if auth.reason_code == ReasonCode::ReAuthenticate {
             let exchange = self
@@ -351,25 +306,20 @@ impl Broker {
             .cloned()
             .unwrap_or_default();
         self.auth_step(now, id, &data);
-        if self
-            .conns
-            .get(&id)
-            .is_some_and(|c| c.phase != Phase::Active)
-        {
-            self.resume_connect(now, id);
-        }
     }
 
     /// Runs one step of `id`'s exchange and answers it. Before CONNACK a
-    /// success leaves the outcome in `done` for `resume_connect`.
+    /// success completes the CONNECT the exchange ran for.
     fn auth_step(&mut self, now: Instant, id: ConnId, data: &[u8]) {
         let conn = self.conns.get_mut(&id).expect("caller checked");
-        let active = conn.phase == Phase::Active;
-        let name = match conn.auth.as_ref().and_then(|a| a.connect.as_ref()) {
-            Some(c) => format!("{} from {}", c.client_id, conn.info.peer),
-            None => conn.name(),
+        let active = conn.state.is_connected();
+        let name = match &conn.state {
+            ConnState::Authenticating(h) => {
+                format!("{} from {}", h.admission.connect.client_id, conn.info.peer)
+            }
+            _ => conn.name(),
         };
-        let state = conn.auth.as_mut().expect("caller checked");
+        let state = conn.state.auth_mut().expect("caller checked");
         let step = state.exchange.as_mut().expect("caller checked").step(data);
         let method = state.method.clone();
         let (reason, why) = match step {
@@ -393,8 +343,9 @@ impl Broker {
                 if active {
                     let auth = auth_packet(ReasonCode::Success, method, data);
                     self.out.send(id, conn, &mut self.stats, auth);
-                } else {
-                    state.done = Some(data);
+                } else if let Some((auth, admission)) = conn.state.authenticated() {
+                    let credentials = Credentials::Enhanced { auth, data };
+                    self.complete_connect(now, id, admission, credentials);
                 }
                 return;
             }
@@ -410,35 +361,6 @@ impl Broker {
             self.hints
                 .give(crate::hints::Hint::BadPassword, &self.settings);
             self.refuse(id, reason, Some("authentication failed"));
-        }
-    }
-
-    /// Before CONNACK: when the exchange has succeeded, completes the
-    /// CONNECT it was started for.
-    fn resume_connect(&mut self, now: Instant, id: ConnId) {
-        let Some(state) = self.conns.get_mut(&id).and_then(|c| c.auth.as_mut()) else {
-            return;
-        };
-        if state.done.is_none() {
-            return;
-        }
-        if let Some(connect) = state.connect.take() {
-            self.handle_connect(now, id, *connect);
-        }
-    }
-
-    /// A broken AUTH rule: before CONNACK a CONNACK 0x82 and close, after
-    /// it a DISCONNECT 0x82.
-    fn auth_protocol_error(&mut self, now: Instant, id: ConnId, rule: &str) {
-        let conn = self.conns.get(&id).expect("caller checked");
-        if conn.phase == Phase::Active {
-            self.protocol_violation(now, id, ReasonCode::ProtocolError, rule);
-        } else {
-            tracing::warn!(
-                "Client from {} broke a protocol rule during authentication: {rule}; closing.",
-                conn.info.peer
-            );
-            self.refuse(id, ReasonCode::ProtocolError, Some(rule));
         }
     }
 

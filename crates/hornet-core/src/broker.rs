@@ -17,6 +17,7 @@
 //!
 //! The work is split by concern across sibling modules, each an `impl
 //! Broker` block: `connect` (CONNECT, takeover, session resume),
+//! `violation` (peer errors, logged and answered in one place),
 //! `publish` (inbound QoS flows, routing, delivery and the outbound window),
 //! `subscribe`, `timers` (keep-alive, connect timeout, session expiry) and
 //! `sys` (`$SYS/broker/...`).
@@ -29,16 +30,16 @@ use std::time::{Duration, Instant};
 
 use ahash::AHashMap;
 use bytestring::ByteString;
-use hornet_codec::{
-    DecodeError, Disconnect, LastWill, Packet, Property, Protocol, Publish, ReasonCode,
-};
+use hornet_codec::{DecodeError, LastWill, Packet, Property, Protocol, Publish};
 
+use crate::lifecycle::ConnState;
 use crate::logfmt;
 use crate::retained::RetainedStore;
 use crate::session::{Session, SessionKey, Subscription};
 use crate::settings::Settings;
 use crate::sys::{Stats, SysState};
 use crate::trie::SubscriptionTree;
+use crate::violation::PeerError;
 
 /// A connection's identity, chosen by the shell and unique for the
 /// broker's lifetime.
@@ -89,10 +90,25 @@ impl ConnInfo {
 pub enum CloseCause {
     /// The peer closed the connection (EOF).
     PeerClosed,
-    /// A socket error.
-    Error(String),
+    /// A socket error (a reset, a broken pipe, a TLS or WebSocket error).
+    Io {
+        /// What kind of error.
+        kind: std::io::ErrorKind,
+        /// The error in words, for the log.
+        message: Box<str>,
+    },
     /// The shell is shutting down.
     Shutdown,
+}
+
+impl CloseCause {
+    /// The cause for a socket that failed with `error`.
+    pub fn io(error: &std::io::Error) -> CloseCause {
+        CloseCause::Io {
+            kind: error.kind(),
+            message: error.to_string().into(),
+        }
+    }
 }
 
 /// What the broker asks the shell to do.
@@ -144,20 +160,13 @@ pub struct QueueState {
     pub dropping: bool,
 }
 
-/// Where a connection is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Phase {
-    /// Accepted; CONNECT not yet received (must arrive by the deadline).
-    AwaitingConnect { deadline: Instant },
-    /// CONNECT accepted.
-    Active,
-}
-
 /// One live connection.
 #[derive(Debug)]
 pub(crate) struct Conn {
     pub(crate) info: ConnInfo,
-    pub(crate) phase: Phase,
+    /// Where the connection is in its life (see `lifecycle`): awaiting
+    /// CONNECT, checking its password, authenticating, connected.
+    pub(crate) state: ConnState,
     /// The client id for log lines (empty before CONNECT).
     pub(crate) client_id: ByteString,
     /// The authenticated user (`None` for anonymous clients, and for user
@@ -192,10 +201,6 @@ pub(crate) struct Conn {
     /// Outbound topic aliases assigned on this connection, first come first
     /// served up to `alias_max_out`.
     pub(crate) aliases_out: Option<Box<AHashMap<ByteString, u16>>>,
-    /// Enhanced authentication (MQTT 5): the method and any exchange under way.
-    pub(crate) auth: Option<Box<crate::auth::AuthState>>,
-    /// The CONNECT password check, while the shell runs it.
-    pub(crate) password: crate::auth::PasswordState,
     /// Publish rate buckets, when a rate is configured.
     pub(crate) rate: Option<Box<crate::limits::RateState>>,
     /// The CONNECT User Name as the client sent it, if any (shown by the
@@ -380,7 +385,7 @@ impl Broker {
     pub fn clients_connected(&self) -> usize {
         self.conns
             .values()
-            .filter(|c| c.phase == Phase::Active)
+            .filter(|c| c.state.is_connected())
             .count()
     }
 
@@ -429,7 +434,7 @@ impl Broker {
             id,
             Box::new(Conn {
                 info,
-                phase: Phase::AwaitingConnect { deadline },
+                state: ConnState::new(deadline),
                 client_id: ByteString::new(),
                 connect_username: None,
                 protocol: Protocol::V3_1_1,
@@ -445,8 +450,6 @@ impl Broker {
                 problem_information: true,
                 alias_max_out: 0,
                 aliases_out: None,
-                auth: None,
-                password: crate::auth::PasswordState::None,
                 rate: None,
                 username: None,
                 opened_at: now,
@@ -469,22 +472,7 @@ impl Broker {
             return; // already closed by the broker; late bytes are ignored
         };
         conn.last_seen = now;
-        if let crate::auth::PasswordState::Pending { parked, .. } = &mut conn.password {
-            // The CONNECT waits for its password check: so does the rest.
-            if parked.len() < crate::auth::MAX_PARKED {
-                parked.push(packet);
-                return;
-            }
-            tracing::warn!(
-                "Client from {} sent more than {} packets before CONNACK while its password \
-                 was being checked; closing.",
-                conn.info.peer,
-                crate::auth::MAX_PARKED
-            );
-            self.end_connection(now, id, false);
-            return;
-        }
-        if let (Phase::Active, Packet::Publish(_)) = (conn.phase, &packet) {
+        if let (true, Packet::Publish(_)) = (conn.state.is_connected(), &packet) {
             if conn.rate.is_some() && !self.note_publish_rate(now, id, wire_len) {
                 return; // closed for its rate
             }
@@ -492,82 +480,74 @@ impl Broker {
         self.dispatch(now, id, packet);
     }
 
-    /// Handles one packet of a live connection by its type and phase.
+    /// Handles one packet of a live connection by its type and the
+    /// connection's state (see `lifecycle`); a packet the state does not
+    /// allow is a [`PeerError`].
     pub(crate) fn dispatch(&mut self, now: Instant, id: ConnId, packet: Packet) {
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
-        if tracing::enabled!(tracing::Level::DEBUG) && conn.phase == Phase::Active {
+        let connected = conn.state.is_connected();
+        if tracing::enabled!(tracing::Level::DEBUG) && connected {
             tracing::debug!(
                 "{}",
                 logfmt::line("Received", &packet, "from", &conn.name())
             );
         }
-        let authenticating = conn.auth.is_some();
-        match (conn.phase, packet) {
+        let error = match (&mut conn.state, packet) {
             // [MQTT-3.1.2-30]: during the exchange only AUTH and DISCONNECT.
-            (Phase::AwaitingConnect { .. }, Packet::Auth(auth)) if authenticating => {
-                self.handle_auth(now, id, auth)
+            (ConnState::Authenticating(_), Packet::Auth(auth)) => {
+                return self.handle_auth(now, id, auth)
             }
-            (Phase::AwaitingConnect { .. }, Packet::Disconnect(_)) if authenticating => {
+            (ConnState::Authenticating(_), Packet::Disconnect(_)) => {
                 tracing::info!(
                     "Client from {} disconnected during authentication.",
                     conn.info.peer
                 );
-                self.end_connection(now, id, false);
+                return self.end_connection(now, id, false);
             }
-            (Phase::AwaitingConnect { .. }, other) if authenticating => {
-                let rule = format!(
-                    "[MQTT-3.1.2-30] {} before CONNACK during enhanced authentication",
-                    other.packet_type()
-                );
-                tracing::warn!(
-                    "Client from {} broke a protocol rule: {rule}; closing.",
-                    conn.info.peer
-                );
-                self.refuse(id, ReasonCode::ProtocolError, Some(&rule));
+            (ConnState::Authenticating(_), other) => {
+                PeerError::PacketDuringAuth(other.packet_type())
             }
-            (Phase::AwaitingConnect { .. }, Packet::Connect(connect)) => {
-                self.handle_connect(now, id, *connect)
+            // The CONNECT waits for its password check: so does the rest.
+            (ConnState::CheckingPassword(wait), packet) => {
+                if wait.parked.len() < crate::auth::MAX_PARKED {
+                    return wait.parked.push(packet);
+                }
+                PeerError::TooManyParked(crate::auth::MAX_PARKED)
             }
-            (Phase::AwaitingConnect { .. }, other) => {
-                // The codec refuses this first; kept for callers without it.
-                let rule = format!(
-                    "[MQTT-3.1.0-1] the first packet must be CONNECT, got {}",
-                    other.packet_type()
-                );
-                self.protocol_violation(now, id, ReasonCode::ProtocolError, &rule);
+            (ConnState::AwaitingConnect { .. }, Packet::Connect(connect)) => {
+                return self.handle_connect(now, id, *connect)
             }
-            (Phase::Active, Packet::Connect(_)) => self.protocol_violation(
-                now,
-                id,
-                ReasonCode::ProtocolError,
-                "[MQTT-3.1.0-2] a second CONNECT on one connection",
-            ),
-            (Phase::Active, Packet::Publish(publish)) => self.handle_publish(now, id, publish),
-            (Phase::Active, Packet::PubAck(ack)) => self.handle_puback(id, ack),
-            (Phase::Active, Packet::PubRec(ack)) => self.handle_pubrec(id, ack),
-            (Phase::Active, Packet::PubRel(ack)) => self.handle_pubrel(id, ack),
-            (Phase::Active, Packet::PubComp(ack)) => self.handle_pubcomp(id, ack),
-            (Phase::Active, Packet::Subscribe(sub)) => self.handle_subscribe(now, id, sub),
-            (Phase::Active, Packet::Unsubscribe(unsub)) => self.handle_unsubscribe(id, unsub),
-            (Phase::Active, Packet::PingReq) => {
-                let conn = self.conns.get_mut(&id).expect("checked above");
-                self.out.send(id, conn, &mut self.stats, Packet::PingResp);
+            // The codec refuses this first; kept for callers without it.
+            (ConnState::AwaitingConnect { .. }, other) => {
+                PeerError::FirstNotConnect(other.packet_type())
             }
-            (Phase::Active, Packet::Disconnect(disconnect)) => {
-                self.handle_disconnect(now, id, disconnect)
-            }
-            (Phase::Active, Packet::Auth(auth)) => self.handle_auth(now, id, auth),
-            (Phase::Active, other) => {
-                let rule = format!("{} is sent by servers, not clients", other.packet_type());
-                self.protocol_violation(now, id, ReasonCode::ProtocolError, &rule)
-            }
-        }
+            (ConnState::Connected { .. }, packet) => match packet {
+                Packet::Connect(_) => PeerError::SecondConnect,
+                Packet::Publish(publish) => return self.handle_publish(now, id, publish),
+                Packet::PubAck(ack) => return self.handle_puback(id, ack),
+                Packet::PubRec(ack) => return self.handle_pubrec(id, ack),
+                Packet::PubRel(ack) => return self.handle_pubrel(id, ack),
+                Packet::PubComp(ack) => return self.handle_pubcomp(id, ack),
+                Packet::Subscribe(sub) => return self.handle_subscribe(now, id, sub),
+                Packet::Unsubscribe(unsub) => return self.handle_unsubscribe(id, unsub),
+                Packet::PingReq => {
+                    let conn = self.conns.get_mut(&id).expect("checked above");
+                    return self.out.send(id, conn, &mut self.stats, Packet::PingResp);
+                }
+                Packet::Disconnect(disconnect) => {
+                    return self.handle_disconnect(now, id, disconnect)
+                }
+                Packet::Auth(auth) => return self.handle_auth(now, id, auth),
+                other => PeerError::ServerOnlyPacket(other.packet_type()),
+            },
+        };
+        self.peer_error(now, id, error, None);
     }
 
     /// The codec refused the bytes of `id`. `protocol` is the version the
-    /// decoder had learned, if any.
+    /// decoder had learned, if any. Answered by [`Broker::peer_error`].
     pub fn decode_failed(
         &mut self,
         now: Instant,
@@ -576,81 +556,7 @@ impl Broker {
         protocol: Option<Protocol>,
     ) {
         self.now = now;
-        let Some(conn) = self.conns.get_mut(&id) else {
-            return;
-        };
-        let reason = error.reason_code();
-        match conn.phase {
-            Phase::AwaitingConnect { .. } => {
-                tracing::info!(
-                    "Bad CONNECT from {} on port {}: {error}; closing the connection.",
-                    conn.info.peer,
-                    conn.info.listener_port
-                );
-                if matches!(error, DecodeError::PacketTooLarge { .. }) {
-                    self.stats.packets_too_large += 1;
-                    self.hints
-                        .give(crate::hints::Hint::PacketTooLarge, &self.settings);
-                }
-                let answer = match error {
-                    // [MQTT-3.1.2-2]: CONNACK 0x01 (3.x) / 0x84 (5.0), then close.
-                    DecodeError::UnsupportedProtocolLevel(_) => {
-                        Some(ReasonCode::UnsupportedProtocolVersion)
-                    }
-                    // [MQTT-3.1.2-1]: not MQTT at all; close without a word.
-                    DecodeError::InvalidProtocolName { .. } => None,
-                    _ if protocol == Some(Protocol::V5) => Some(reason),
-                    _ => None,
-                };
-                if let Some(code) = answer {
-                    if let Some(p) = protocol {
-                        conn.protocol = p;
-                    }
-                    let connack = hornet_codec::ConnAck::new(code, false);
-                    self.out.send(id, conn, &mut self.stats, connack.into());
-                }
-                self.conns.remove(&id);
-                self.out.close(id);
-            }
-            Phase::Active => {
-                if matches!(error, DecodeError::PacketTooLarge { .. }) {
-                    self.stats.packets_too_large += 1;
-                }
-                let rule = error.to_string();
-                self.protocol_violation(now, id, reason, &rule);
-                if matches!(error, DecodeError::PacketTooLarge { .. }) {
-                    self.hints
-                        .give(crate::hints::Hint::PacketTooLarge, &self.settings);
-                }
-            }
-        }
-    }
-
-    /// Closes `id` because it broke a rule: MQTT 5 clients get a DISCONNECT
-    /// with `reason` and the rule as Reason String; the will is published.
-    pub(crate) fn protocol_violation(
-        &mut self,
-        now: Instant,
-        id: ConnId,
-        reason: ReasonCode,
-        rule: &str,
-    ) {
-        let Some(conn) = self.conns.get_mut(&id) else {
-            return;
-        };
-        tracing::warn!(
-            "Client {} broke a protocol rule: {rule}; disconnecting ({reason}).",
-            conn.name()
-        );
-        if conn.protocol.is_v5() && conn.phase == Phase::Active {
-            let mut disconnect = Disconnect::new(reason);
-            disconnect
-                .properties
-                .push(Property::ReasonString(rule.into()));
-            let packet = fit_reason_string(disconnect.into(), conn);
-            self.out.send(id, conn, &mut self.stats, packet);
-        }
-        self.end_connection(now, id, true);
+        self.peer_error(now, id, PeerError::Decode(error.clone()), protocol);
     }
 
     /// The socket of `id` ended. Without a DISCONNECT first this is an
@@ -660,12 +566,12 @@ impl Broker {
         let Some(conn) = self.conns.get(&id) else {
             return;
         };
-        if conn.phase == Phase::Active {
+        if conn.state.is_connected() {
             match &cause {
                 CloseCause::PeerClosed => {
                     tracing::info!("Client {} closed its connection.", conn.name())
                 }
-                CloseCause::Error(e) => {
+                CloseCause::Io { message: e, .. } => {
                     tracing::info!(
                         "Socket error on client {}, disconnecting ({e}).",
                         conn.name()
@@ -700,7 +606,7 @@ impl Broker {
             return;
         };
         self.out.close(id);
-        if conn.phase != Phase::Active {
+        if !conn.state.is_connected() {
             return;
         }
         self.active_clients -= 1;
@@ -870,7 +776,19 @@ mod size_tests {
     fn conn_and_session_stay_small() {
         let conn = std::mem::size_of::<super::Conn>();
         let session = std::mem::size_of::<crate::session::Session>();
+        eprintln!(
+            "SIZES conn={conn} session={session} state={}",
+            std::mem::size_of::<crate::lifecycle::ConnState>()
+        );
         assert!(conn <= 336, "Conn is {conn} bytes");
         assert!(session <= 272, "Session is {session} bytes");
+    }
+
+    /// The shell's TCP task returns a `CloseCause` from its serving loop:
+    /// no larger than the `String` it used to carry.
+    #[test]
+    fn close_cause_stays_small() {
+        let cause = std::mem::size_of::<super::CloseCause>();
+        assert!(cause <= 24, "CloseCause is {cause} bytes");
     }
 }

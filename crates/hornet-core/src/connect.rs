@@ -1,26 +1,90 @@
 //! CONNECT and DISCONNECT: admission, client identifiers, keep-alive
 //! negotiation, session takeover and resumption.
 //!
-//! Order of a CONNECT, as the specs give it: check the client identifier
-//! ([MQTT-3.1.3-8], [MQTT-3.1.3-9]), authenticate, take over a live
-//! connection with the same id ([MQTT-3.1.4-3]: MQTT 5 gets DISCONNECT 0x8E),
-//! then clean start or resume ([MQTT-3.2.2-2] session present), answer
-//! CONNACK, and finally resend unacknowledged messages with DUP set
+//! Order of a CONNECT, as the specs give it, one step each:
+//! `validate_connect` (redirection, the will's QoS and retain, the client
+//! identifier [MQTT-3.1.3-8], [MQTT-3.1.3-9], keep-alive), then
+//! `authenticate_connect` (enhanced authentication, or a password check
+//! the shell runs, during which the validated CONNECT waits in the
+//! connection's state, see `lifecycle`), then `complete_connect`:
+//! `admit_connect` (the verdict, the anonymous policy, the will's ACL,
+//! flapping), `take_over` a live connection with the same id
+//! ([MQTT-3.1.4-3]: MQTT 5 gets DISCONNECT 0x8E), `attach_session` (clean
+//! start or resume, [MQTT-3.2.2-2] session present), `accept_connection`,
+//! `connack`, and finally resend unacknowledged messages with DUP set
 //! ([MQTT-4.4.0-1]) and drain the queue.
 
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use bytestring::ByteString;
 use hornet_codec::{ConnAck, Connect, Disconnect, Property, Protocol, ReasonCode};
 
-use crate::auth::ConnectAuth;
+use crate::auth::AuthState;
 use crate::authorize::Access;
-use crate::broker::{Broker, ConnId, Phase};
-use crate::session::{Session, NEVER_EXPIRES};
+use crate::broker::{Broker, ConnId};
+use crate::session::{Session, SessionKey, NEVER_EXPIRES};
 use crate::settings::Anonymous;
+use crate::violation::PeerError;
+
+/// A CONNECT that passed validation, on its way to CONNACK: what the
+/// later steps need. It waits in the connection's state (see `lifecycle`)
+/// while a password check or an enhanced authentication exchange runs.
+#[derive(Debug)]
+pub(crate) struct Admission {
+    /// The CONNECT (a certificate user already in its User Name).
+    pub(crate) connect: Connect,
+    /// The client identifier, assigned when the client sent none.
+    pub(crate) client_id: ByteString,
+    /// Whether the broker assigned it (CONNACK then says which).
+    pub(crate) assigned: bool,
+    /// The keep-alive in force.
+    pub(crate) keep_alive: u16,
+    /// The keep-alive CONNACK announces when the broker lowered it.
+    pub(crate) server_keep_alive: Option<u16>,
+    /// A verified TLS client certificate named the user.
+    pub(crate) cert_user: bool,
+}
+
+/// How the client proved who it is, for [`Broker::complete_connect`].
+pub(crate) enum Credentials {
+    /// Nothing was checked: the anonymous policy decides.
+    Unchecked,
+    /// A verified TLS client certificate named the user.
+    Certificate,
+    /// The shell's verdict on the CONNECT password.
+    Password(bool),
+    /// The enhanced authentication exchange succeeded; `data` goes out
+    /// with CONNACK.
+    Enhanced {
+        auth: AuthState,
+        data: Option<Bytes>,
+    },
+}
+
+/// The session a CONNECT attached to (see [`Broker::attach_session`]).
+struct Attached {
+    key: SessionKey,
+    present: bool,
+    /// The expiry in force, and what the client asked for.
+    expiry: u32,
+    asked: u32,
+}
 
 impl Broker {
-    pub(crate) fn handle_connect(&mut self, now: Instant, id: ConnId, mut connect: Connect) {
+    /// A CONNECT on a fresh connection: validate, authenticate, then
+    /// complete it ([`Broker::complete_connect`]), now or when the
+    /// password verdict or the exchange comes back.
+    pub(crate) fn handle_connect(&mut self, now: Instant, id: ConnId, connect: Connect) {
+        if let Some(admission) = self.validate_connect(id, connect) {
+            self.authenticate_connect(now, id, admission);
+        }
+    }
+
+    /// Checks what needs no credentials: redirection, the will's QoS and
+    /// retain, the client identifier, keep-alive. Refuses (CONNACK and
+    /// close) and returns `None` when one fails.
+    fn validate_connect(&mut self, id: ConnId, mut connect: Connect) -> Option<Admission> {
         let protocol = connect.protocol;
         let conn = self.conns.get_mut(&id).expect("caller checked");
         conn.protocol = protocol;
@@ -37,11 +101,11 @@ impl Broker {
             connect.username = Some(name.as_str().into());
             connect.password = None;
         }
-        let anonymous = conn.info.anonymous.unwrap_or(self.settings.anonymous);
 
         // Maintenance redirection (MQTT 5 §4.11): every client is sent away.
         if let Some(reference) = self.settings.server_reference.clone() {
-            return self.redirect(id, reference);
+            self.redirect(id, reference);
+            return None;
         }
 
         // A will the broker could not publish as asked is refused up front
@@ -64,7 +128,8 @@ impl Broker {
                 tracing::info!("Client from {peer} refused: {text}.");
                 self.hints
                     .give(crate::hints::Hint::WillRefused, &self.settings);
-                return self.refuse(id, reason, Some(text));
+                self.refuse(id, reason, Some(text));
+                return None;
             }
         }
 
@@ -84,7 +149,8 @@ impl Broker {
             self.hints
                 .give(crate::hints::Hint::ClientIdTooLong, &self.settings);
             let text = "client id too long";
-            return self.refuse(id, ReasonCode::ClientIdentifierNotValid, Some(text));
+            self.refuse(id, ReasonCode::ClientIdentifierNotValid, Some(text));
+            return None;
         }
         if client_id.is_empty() {
             let allowed = match protocol {
@@ -97,7 +163,8 @@ impl Broker {
                     "Client from {peer} refused: an empty client id needs clean session \
                      (MQTT 3.1.1 [MQTT-3.1.3-8]) or MQTT 5."
                 );
-                return self.refuse(id, ReasonCode::ClientIdentifierNotValid, None);
+                self.refuse(id, ReasonCode::ClientIdentifierNotValid, None);
+                return None;
             }
             client_id = self.assign_client_id();
             assigned = true;
@@ -118,43 +185,98 @@ impl Broker {
                 );
                 self.hints
                     .give(crate::hints::Hint::KeepAliveTooLong, &self.settings);
-                return self.refuse(id, ReasonCode::ClientIdentifierNotValid, None);
+                self.refuse(id, ReasonCode::ClientIdentifierNotValid, None);
+                return None;
             }
         }
+        Some(Admission {
+            connect,
+            client_id,
+            assigned,
+            keep_alive,
+            server_keep_alive,
+            cert_user,
+        })
+    }
 
-        // Enhanced authentication (MQTT 5 §4.12, see `auth`): the exchange
-        // runs first; its success completes this CONNECT later.
-        let enhanced = match self.connect_auth(now, id, &connect) {
-            ConnectAuth::Pending => return,
-            ConnectAuth::Done(method, data) => Some((method, data)),
-            ConnectAuth::None => None,
-        };
+    /// Authentication: an Authentication Method starts the enhanced
+    /// exchange (MQTT 5 §4.12, see `auth`); a user name with a
+    /// password_file is checked by the shell, off the lock (the CONNECT
+    /// waits in `CheckingPassword`); otherwise the anonymous policy
+    /// decides. Each path ends in [`Broker::complete_connect`].
+    fn authenticate_connect(&mut self, now: Instant, id: ConnId, admission: Admission) {
+        if let Some(method) = admission.connect.properties.authentication_method() {
+            let method = method.clone();
+            return self.start_enhanced_auth(now, id, method, admission);
+        }
+        if admission.cert_user {
+            return self.complete_connect(now, id, admission, Credentials::Certificate);
+        }
+        match self.password_check(&admission.connect) {
+            Some(check) => {
+                let conn = self.conns.get_mut(&id).expect("caller checked");
+                conn.state.check_password(admission);
+                self.out.check_password(id, check);
+            }
+            None => self.complete_connect(now, id, admission, Credentials::Unchecked),
+        }
+    }
 
-        // Authentication: a username with a password_file is checked;
-        // without a username (or without a password_file) the anonymous
-        // policy decides.
-        // The check itself runs in the shell, off the lock (see `auth`):
-        // the first pass parks the CONNECT, the verdict resumes it here.
-        let verdict = match &self.conns[&id].password {
-            crate::auth::PasswordState::Checked(ok) => Some(*ok),
-            _ if enhanced.is_some() || cert_user => None,
-            _ => match self.password_check(&connect) {
-                Some(check) => {
-                    let conn = self.conns.get_mut(&id).expect("caller checked");
-                    conn.password = crate::auth::PasswordState::Pending {
-                        connect: Box::new(connect),
-                        parked: Vec::new(),
-                    };
-                    self.out.check_password(id, check);
-                    return;
-                }
-                None => None,
-            },
+    /// The CONNECT's client is authenticated (or anonymous): authorize
+    /// it, take over an older connection with its id, attach the session
+    /// and answer CONNACK.
+    pub(crate) fn complete_connect(
+        &mut self,
+        now: Instant,
+        id: ConnId,
+        admission: Admission,
+        credentials: Credentials,
+    ) {
+        let Some(username) = self.admit_connect(now, id, &admission, &credentials) else {
+            return;
         };
-        match verdict {
-            _ if enhanced.is_some() || cert_user => {}
-            Some(true) => {}
-            Some(false) => {
+        self.take_over(now, &admission.client_id);
+        let attached = self.attach_session(&admission, username.clone(), id);
+        let (auth, auth_data) = match credentials {
+            Credentials::Enhanced { auth, data } => (Some(auth), Some(data)),
+            _ => (None, None),
+        };
+        let method = auth.as_ref().map(|a| a.method.clone());
+        let connack = self.connack(&admission, &attached, method.zip(auth_data));
+        let key = attached.key;
+        self.accept_connection(now, id, admission, username, key, auth);
+        let conn = self.conns.get_mut(&id).expect("caller checked");
+        self.out.send(id, conn, &mut self.stats, connack.into());
+        self.active_clients += 1;
+        self.stats.note_connected(self.active_clients);
+
+        if attached.present {
+            self.resend_inflight(key);
+        }
+        self.flush(key);
+    }
+
+    /// The verdict, the anonymous policy, the will's ACL and flapping:
+    /// whether the client may connect. Returns who it is for the ACL
+    /// (`None`: anonymous), or refuses and returns `None`.
+    fn admit_connect(
+        &mut self,
+        now: Instant,
+        id: ConnId,
+        admission: &Admission,
+        credentials: &Credentials,
+    ) -> Option<Option<ByteString>> {
+        let Admission {
+            connect, client_id, ..
+        } = admission;
+        let conn = &self.conns[&id];
+        let peer = conn.info.peer;
+        let anonymous = conn.info.anonymous.unwrap_or(self.settings.anonymous);
+        match credentials {
+            Credentials::Certificate
+            | Credentials::Enhanced { .. }
+            | Credentials::Password(true) => {}
+            Credentials::Password(false) => {
                 tracing::warn!(
                     "Client {client_id} from {peer} refused: bad user name or password for user '{}'.",
                     connect.username.as_deref().unwrap_or_default()
@@ -162,39 +284,37 @@ impl Broker {
                 self.hints
                     .give(crate::hints::Hint::BadPassword, &self.settings);
                 let text = "bad user name or password";
-                return self.refuse(id, ReasonCode::BadUserNameOrPassword, Some(text));
+                self.refuse(id, ReasonCode::BadUserNameOrPassword, Some(text));
+                return None;
             }
-            None => {
-                if let Err(reason) = self.admit(&connect, peer, anonymous) {
+            Credentials::Unchecked => {
+                if let Err(reason) = self.admit(connect, peer, anonymous) {
                     tracing::warn!("Client {client_id} from {peer} refused: {reason}",);
                     self.hints
                         .give(crate::hints::Hint::Anonymous, &self.settings);
                     let text = "anonymous access is not allowed from this address";
-                    return self.refuse(id, ReasonCode::NotAuthorized, Some(text));
+                    self.refuse(id, ReasonCode::NotAuthorized, Some(text));
+                    return None;
                 }
             }
         }
 
         // Who the client is for the ACL: the user that authenticated. A
         // user name nobody checked (no password_file) counts as anonymous.
-        let username: Option<ByteString> = match &enhanced {
-            Some(_) => self.conns[&id]
-                .auth
-                .as_ref()
-                .and_then(|a| a.user.as_deref())
-                .map(ByteString::from),
+        let username: Option<ByteString> = match credentials {
+            Credentials::Enhanced { auth, .. } => auth.user.as_deref().map(ByteString::from),
             // A certificate identity was verified by the TLS layer.
-            None if self.authenticator.is_some() || cert_user => {
+            _ if self.authenticator.is_some() || admission.cert_user => {
                 connect.username.as_deref().map(ByteString::from)
             }
-            None => None,
+            _ => None,
         };
 
         // A will the client may not publish is refused up front, as
         // Mosquitto does (CONNACK 0x87 / 3.x 0x05).
         if let Some(will) = &connect.will {
             if let Err(why) =
-                self.authorize(&client_id, username.as_deref(), &will.topic, Access::Write)
+                self.authorize(client_id, username.as_deref(), &will.topic, Access::Write)
             {
                 self.stats.acl_denied_publish += 1;
                 tracing::info!(
@@ -206,33 +326,51 @@ impl Broker {
                 self.hints
                     .give(crate::hints::Hint::AclDenied, &self.settings);
                 let text = "not authorized to publish the will";
-                return self.refuse(id, ReasonCode::NotAuthorized, Some(text));
+                self.refuse(id, ReasonCode::NotAuthorized, Some(text));
+                return None;
             }
         }
 
         // Flapping: the same client id connecting again and again (two
         // devices sharing it kick each other off forever).
-        if self.note_connect(now, &client_id, peer).is_err() {
+        if self.note_connect(now, client_id, peer).is_err() {
             let text = "connection rate exceeded: this client id is connecting too often";
-            return self.refuse(id, ReasonCode::ConnectionRateExceeded, Some(text));
+            self.refuse(id, ReasonCode::ConnectionRateExceeded, Some(text));
+            return None;
         }
+        Some(username)
+    }
 
-        // Takeover ([MQTT-3.1.4-3]).
-        let existing = self.by_client_id.get(&client_id).copied();
-        if let Some(key) = existing {
-            if let Some(old) = self.sessions[&key].conn {
-                tracing::info!("Client {client_id} already connected, closing old connection.");
-                if let Some(old_conn) = self.conns.get_mut(&old) {
-                    if old_conn.protocol.is_v5() {
-                        let packet = Disconnect::new(ReasonCode::SessionTakenOver).into();
-                        self.out.send(old, old_conn, &mut self.stats, packet);
-                    }
+    /// Takeover ([MQTT-3.1.4-3]): a live connection with `client_id` is
+    /// closed (MQTT 5: DISCONNECT 0x8E first), its will published.
+    fn take_over(&mut self, now: Instant, client_id: &ByteString) {
+        let Some(key) = self.by_client_id.get(client_id).copied() else {
+            return;
+        };
+        if let Some(old) = self.sessions[&key].conn {
+            tracing::info!("Client {client_id} already connected, closing old connection.");
+            if let Some(old_conn) = self.conns.get_mut(&old) {
+                if old_conn.protocol.is_v5() {
+                    let packet = Disconnect::new(ReasonCode::SessionTakenOver).into();
+                    self.out.send(old, old_conn, &mut self.stats, packet);
                 }
-                self.end_connection(now, old, true);
             }
+            self.end_connection(now, old, true);
         }
+    }
 
-        // Session: clean start discards, otherwise resume ([MQTT-3.1.2-4], [MQTT-3.1.2-5]).
+    /// Session: clean start discards, otherwise resume ([MQTT-3.1.2-4],
+    /// [MQTT-3.1.2-5]); the session now belongs to connection `id`.
+    fn attach_session(
+        &mut self,
+        admission: &Admission,
+        username: Option<ByteString>,
+        id: ConnId,
+    ) -> Attached {
+        let Admission {
+            connect, client_id, ..
+        } = admission;
+        let protocol = connect.protocol;
         // The broker's ceiling (`max_session_expiry`, Mosquitto's
         // `persistent_client_expiration`) applies to every version.
         let asked = if protocol.is_v5() {
@@ -243,13 +381,13 @@ impl Broker {
             NEVER_EXPIRES
         };
         let expiry = asked.min(self.settings.max_session_expiry);
-        let mut key = self.by_client_id.get(&client_id).copied();
+        let mut key = self.by_client_id.get(client_id).copied();
         if connect.clean_start {
             if let Some(old) = key.take() {
                 self.remove_session(old);
             }
         }
-        let session_present = key.is_some();
+        let present = key.is_some();
         if let Some(key) = key {
             // Back in time: the delayed will is not sent ([MQTT-3.1.3-9]).
             if self.delayed_wills.remove(&key).is_some() {
@@ -271,16 +409,41 @@ impl Broker {
         };
         let session = self.sessions.get_mut(&key).expect("just ensured");
         session.conn = Some(id);
-        session.username = username.clone();
+        session.username = username;
         session.protocol = protocol;
         session.expiry_interval = expiry;
         session.disconnected_at = None;
         self.journal.touch(key);
+        Attached {
+            key,
+            present,
+            expiry,
+            asked,
+        }
+    }
 
+    /// Connection `id` is connected to session `key`: its state, what
+    /// CONNECT negotiated, its will (recorded for a durable session) and
+    /// its keep-alive deadline.
+    fn accept_connection(
+        &mut self,
+        now: Instant,
+        id: ConnId,
+        admission: Admission,
+        username: Option<ByteString>,
+        key: SessionKey,
+        auth: Option<AuthState>,
+    ) {
+        let Admission {
+            connect,
+            client_id,
+            keep_alive,
+            ..
+        } = admission;
         let rate = self.new_rate_state(now);
         let conn = self.conns.get_mut(&id).expect("caller checked");
-        conn.phase = Phase::Active;
-        conn.client_id = client_id.clone();
+        conn.state.connected(auth);
+        conn.client_id = client_id;
         conn.username = username;
         conn.session = Some(key);
         conn.rate = rate.map(Box::new);
@@ -302,82 +465,27 @@ impl Broker {
                 .will_recorded = recorded;
         }
         let conn = self.conns.get_mut(&id).expect("caller checked");
-        if protocol.is_v5() {
-            conn.receive_maximum = connect.properties.receive_maximum().unwrap_or(u16::MAX);
-            conn.max_packet_size = connect.properties.maximum_packet_size().unwrap_or(u32::MAX);
-            conn.problem_information = connect.properties.request_problem_information() != Some(0);
-            conn.alias_max_out = connect.properties.topic_alias_maximum().unwrap_or(0);
+        if connect.protocol.is_v5() {
+            let props = &connect.properties;
+            conn.receive_maximum = props.receive_maximum().unwrap_or(u16::MAX);
+            conn.max_packet_size = props.maximum_packet_size().unwrap_or(u32::MAX);
+            conn.problem_information = props.request_problem_information() != Some(0);
+            conn.alias_max_out = props.topic_alias_maximum().unwrap_or(0);
         }
         if let Some(ka) = conn.keep_alive {
             self.conn_timers.push(std::cmp::Reverse((now + ka, id)));
         }
-
-        let mut connack = ConnAck::new(ReasonCode::Success, session_present);
-        if protocol.is_v5() {
-            let props = &mut connack.properties;
-            if assigned {
-                props.push(Property::AssignedClientIdentifier(client_id.clone()));
-            }
-            if let Some(ka) = server_keep_alive {
-                props.push(Property::ServerKeepAlive(ka));
-            }
-            // [MQTT-3.2.2-22]-style: the interval the broker will use, when
-            // it lowered the client's.
-            if expiry != asked {
-                props.push(Property::SessionExpiryInterval(expiry));
-            }
-            let s = &self.settings;
-            if s.receive_maximum < u16::MAX {
-                props.push(Property::ReceiveMaximum(s.receive_maximum));
-            }
-            if s.max_qos < 2 {
-                props.push(Property::MaximumQos(s.max_qos));
-            }
-            if !s.retain_available {
-                props.push(Property::RetainAvailable(0));
-            }
-            if !s.wildcard_subscriptions {
-                props.push(Property::WildcardSubscriptionAvailable(0));
-            }
-            if !s.subscription_identifiers {
-                props.push(Property::SubscriptionIdentifierAvailable(0));
-            }
-            // Only to a client that asked ([MQTT-3.1.2-28] note: never unasked).
-            if let (Some(1), Some(prefix)) = (
-                connect.properties.request_response_information(),
-                &s.response_information,
-            ) {
-                let info = format!("{prefix}{client_id}");
-                props.push(Property::ResponseInformation(info.into()));
-            }
-            if self.settings.topic_alias_maximum > 0 {
-                props.push(Property::TopicAliasMaximum(
-                    self.settings.topic_alias_maximum,
-                ));
-            }
-            if self.settings.max_packet_size < hornet_codec::MAX_PACKET_SIZE as u32 {
-                props.push(Property::MaximumPacketSize(self.settings.max_packet_size));
-            }
-            if !self.settings.shared_subscriptions {
-                props.push(Property::SharedSubscriptionAvailable(0));
-            }
-            // [MQTT-4.12.0-5]: a successful CONNACK repeats the method.
-            if let Some((method, data)) = enhanced {
-                props.push(Property::AuthenticationMethod(method));
-                if let Some(data) = data {
-                    props.push(Property::AuthenticationData(data));
-                }
-            }
-        }
         if self.settings.connection_messages {
+            let peer = conn.info.peer;
             let username = match &connect.username {
                 Some(u) => format!(", u'{u}'"),
                 None => String::new(),
             };
             tracing::info!(
-                "New client connected from {peer} as {client_id} (p{}, c{}, k{}{username}).",
+                "New client connected from {peer} as {} (p{}, c{}, k{}{username}).",
+                conn.client_id,
                 // Mosquitto's numbering: p1 = 3.1, p2 = 3.1.1, p5 = 5.0.
-                match protocol {
+                match connect.protocol {
                     Protocol::V3_1 => 1,
                     Protocol::V3_1_1 => 2,
                     Protocol::V5 => 5,
@@ -386,14 +494,77 @@ impl Broker {
                 connect.keep_alive,
             );
         }
-        self.out.send(id, conn, &mut self.stats, connack.into());
-        self.active_clients += 1;
-        self.stats.note_connected(self.active_clients);
+    }
 
-        if session_present {
-            self.resend_inflight(key);
+    /// The successful CONNACK: session present, and for MQTT 5 what the
+    /// broker assigned, lowered or does not offer; `enhanced` is the
+    /// Authentication Method and the exchange's final data.
+    fn connack(
+        &self,
+        admission: &Admission,
+        attached: &Attached,
+        enhanced: Option<(ByteString, Option<Bytes>)>,
+    ) -> ConnAck {
+        let mut connack = ConnAck::new(ReasonCode::Success, attached.present);
+        let connect = &admission.connect;
+        if !connect.protocol.is_v5() {
+            return connack;
         }
-        self.flush(key);
+        let props = &mut connack.properties;
+        if admission.assigned {
+            props.push(Property::AssignedClientIdentifier(
+                admission.client_id.clone(),
+            ));
+        }
+        if let Some(ka) = admission.server_keep_alive {
+            props.push(Property::ServerKeepAlive(ka));
+        }
+        // [MQTT-3.2.2-22]-style: the interval the broker will use, when
+        // it lowered the client's.
+        if attached.expiry != attached.asked {
+            props.push(Property::SessionExpiryInterval(attached.expiry));
+        }
+        let s = &self.settings;
+        if s.receive_maximum < u16::MAX {
+            props.push(Property::ReceiveMaximum(s.receive_maximum));
+        }
+        if s.max_qos < 2 {
+            props.push(Property::MaximumQos(s.max_qos));
+        }
+        if !s.retain_available {
+            props.push(Property::RetainAvailable(0));
+        }
+        if !s.wildcard_subscriptions {
+            props.push(Property::WildcardSubscriptionAvailable(0));
+        }
+        if !s.subscription_identifiers {
+            props.push(Property::SubscriptionIdentifierAvailable(0));
+        }
+        // Only to a client that asked ([MQTT-3.1.2-28] note: never unasked).
+        if let (Some(1), Some(prefix)) = (
+            connect.properties.request_response_information(),
+            &s.response_information,
+        ) {
+            let info = format!("{prefix}{}", admission.client_id);
+            props.push(Property::ResponseInformation(info.into()));
+        }
+        if s.topic_alias_maximum > 0 {
+            props.push(Property::TopicAliasMaximum(s.topic_alias_maximum));
+        }
+        if s.max_packet_size < hornet_codec::MAX_PACKET_SIZE as u32 {
+            props.push(Property::MaximumPacketSize(s.max_packet_size));
+        }
+        if !s.shared_subscriptions {
+            props.push(Property::SharedSubscriptionAvailable(0));
+        }
+        // [MQTT-4.12.0-5]: a successful CONNACK repeats the method.
+        if let Some((method, data)) = enhanced {
+            props.push(Property::AuthenticationMethod(method));
+            if let Some(data) = data {
+                props.push(Property::AuthenticationData(data));
+            }
+        }
+        connack
     }
 
     /// Refuses a CONNECT because the broker is redirecting clients
@@ -519,12 +690,7 @@ impl Broker {
         ) {
             let session = &self.sessions[&key];
             if session.expiry_interval == 0 && new != 0 {
-                return self.protocol_violation(
-                    now,
-                    id,
-                    ReasonCode::ProtocolError,
-                    "[MQTT-3.14.2-2] Session Expiry Interval changed from 0 on DISCONNECT",
-                );
+                return self.peer_error(now, id, PeerError::ExpiryRaisedFromZero, None);
             }
             // Still under the broker's ceiling (`max_session_expiry`).
             let new = new.min(self.settings.max_session_expiry);

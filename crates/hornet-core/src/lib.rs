@@ -11,7 +11,9 @@
 //! same outputs, which is what makes every rule testable in microseconds
 //! (see `tests/`) and the state persistable later without a rewrite.
 //!
-//! Module map: `broker` (tables, inputs, outputs), `auth` (passwords,
+//! Module map: `broker` (tables, inputs, outputs), `lifecycle` (a
+//! connection's states and transitions), `violation` (peer errors and
+//! their answer), `auth` (passwords,
 //! enhanced authentication), `authorize` (ACL decisions), `connect`, `limits` (per-client limits, rates, flapping), `publish`,
 //! `subscribe`, `timers`, `sys` (one `impl Broker` concern each),
 //! `session` (per-client state), `trie` (subscription index),
@@ -27,6 +29,7 @@ mod broker;
 mod connect;
 mod durable;
 mod hints;
+mod lifecycle;
 mod limits;
 mod logfmt;
 pub mod persist;
@@ -39,6 +42,7 @@ mod subscribe;
 mod sys;
 mod timers;
 pub mod trie;
+mod violation;
 
 pub use admin::{
     AdminError, AdminPublish, ClientDetail, ClientRow, FilterCount, RetainedRow, SubscriptionRow,
@@ -51,3 +55,4 @@ pub use broker::{Action, Broker, CloseCause, ConnId, ConnInfo, QueueState};
 pub use settings::{Anonymous, RateAction, Settings};
 pub use shared::SharedStrategy;
 pub use sys::{ListenerFigures, Stats, StoreFigures};
+pub use violation::PeerError;

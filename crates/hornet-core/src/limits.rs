@@ -28,7 +28,6 @@ use std::time::{Duration, Instant};
 
 use ahash::AHashMap;
 use bytestring::ByteString;
-use hornet_codec::{Disconnect, ReasonCode};
 
 use crate::broker::{Broker, ConnId};
 use crate::settings::RateAction;
@@ -149,19 +148,8 @@ impl Broker {
                 true
             }
             RateAction::Disconnect => {
-                self.stats.rate_disconnects += 1;
-                let rule = format!("publishes faster than {what} (publish_rate_action disconnect)");
-                tracing::warn!("Client {} {rule}; disconnecting (0x96).", conn.name());
-                self.hints
-                    .give(crate::hints::Hint::PublishRate, &self.settings);
-                if conn.protocol.is_v5() {
-                    let mut d = Disconnect::new(ReasonCode::MessageRateTooHigh);
-                    d.properties
-                        .push(hornet_codec::Property::ReasonString(rule.into()));
-                    let packet = crate::broker::fit_reason_string(d.into(), conn);
-                    self.out.send(id, conn, &mut self.stats, packet);
-                }
-                self.end_connection(now, id, true);
+                let error = crate::violation::PeerError::PublishRate(what);
+                self.peer_error(now, id, error, None);
                 false
             }
         }

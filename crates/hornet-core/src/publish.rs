@@ -35,6 +35,7 @@ use crate::broker::{Broker, ConnId};
 use crate::persist::{queued_op, sent_op, settled_op, StoreOp};
 use crate::session::{Outbound, Queued, SessionKey};
 use crate::shared::GroupId;
+use crate::violation::PeerError;
 
 /// A retained message with the instant it was stored, for its Message
 /// Expiry Interval and `retained_max_age`. Reads as the message.
@@ -61,60 +62,13 @@ pub(crate) struct Target {
 }
 
 impl Broker {
+    /// A PUBLISH from a connected client. The connection is looked up
+    /// once; rules it breaks are answered by [`Broker::peer_error`].
     pub(crate) fn handle_publish(&mut self, now: Instant, id: ConnId, mut publish: Publish) {
-        let conn = self.conns.get_mut(&id).expect("caller checked");
         self.stats.publish_received += 1;
-
-        // [MQTT-3.3.4-6]: Subscription Identifiers are the server's to send.
-        if publish
-            .properties
-            .subscription_identifiers()
-            .next()
-            .is_some()
-        {
-            let rule = "[MQTT-3.3.4-6] a PUBLISH from a client carries a Subscription Identifier";
-            return self.protocol_violation(now, id, ReasonCode::ProtocolError, rule);
-        }
-
-        // What CONNACK announced: Maximum QoS and Retain Available
-        // ([MQTT-3.2.2-11], [MQTT-3.2.2-14]); Mosquitto closes 3.x clients too.
-        if publish.qos as u8 > self.settings.max_qos {
-            let rule = format!(
-                "[MQTT-3.2.2-11] PUBLISH at QoS {} is over the Maximum QoS {}",
-                publish.qos as u8, self.settings.max_qos
-            );
-            return self.protocol_violation(now, id, ReasonCode::QosNotSupported, &rule);
-        }
-        if publish.retain && !self.settings.retain_available {
-            let rule = "[MQTT-3.2.2-14] a retained PUBLISH, but Retain Available is 0";
-            return self.protocol_violation(now, id, ReasonCode::RetainNotSupported, rule);
-        }
-
-        // Topic aliases (MQTT 5, §3.3.2.3.4).
-        if let Some(alias) = publish.properties.topic_alias() {
-            if alias == 0 || alias > self.settings.topic_alias_maximum {
-                let rule = format!(
-                    "[MQTT-3.3.2-9] Topic Alias {alias} is over the Topic Alias Maximum {}",
-                    self.settings.topic_alias_maximum
-                );
-                return self.protocol_violation(now, id, ReasonCode::TopicAliasInvalid, &rule);
-            }
-            if publish.topic.is_empty() {
-                match conn.aliases_in.as_ref().and_then(|m| m.get(&alias)) {
-                    Some(topic) => publish.topic = topic.clone(),
-                    None => {
-                        let rule = format!("Topic Alias {alias} was never set on this connection");
-                        return self.protocol_violation(now, id, ReasonCode::ProtocolError, &rule);
-                    }
-                }
-            } else {
-                conn.aliases_in
-                    .get_or_insert_with(Default::default)
-                    .insert(alias, publish.topic.clone());
-            }
-            publish
-                .properties
-                .retain(|p| !matches!(p, Property::TopicAlias(_)));
+        let conn = self.conns.get_mut(&id).expect("caller checked");
+        if let Err(error) = check_publish(&self.settings, conn, &mut publish) {
+            return self.peer_error(now, id, error, None);
         }
 
         // Topic limits (max_topic_length, max_topic_levels): MQTT 5 gets
@@ -124,11 +78,10 @@ impl Broker {
             self.stats.limit_topic += 1;
             self.hints
                 .give(crate::hints::Hint::TopicLimits, &self.settings);
-            let conn = &self.conns[&id];
             let topic: String = publish.topic.chars().take(64).collect();
             if !conn.protocol.is_v5() {
-                let rule = format!("PUBLISH to a topic starting '{topic}': {over}");
-                return self.protocol_violation(now, id, ReasonCode::TopicNameInvalid, &rule);
+                let error = PeerError::TopicOverLimits { topic, over };
+                return self.peer_error(now, id, error, None);
             }
             tracing::info!(
                 "Refused PUBLISH from {} to a topic starting '{topic}': {over}.",
@@ -142,7 +95,6 @@ impl Broker {
             };
             return self.send_explained(id, ack, "topic over the broker's limits");
         }
-        let conn = self.conns.get_mut(&id).expect("caller checked");
         let session_key = conn.session;
         let packet_id = publish.packet_id;
         let mut denied = publish.topic.starts_with("$SYS");
@@ -178,7 +130,7 @@ impl Broker {
         }
         // MQTT 5 acks say 0x10 when nobody was subscribed, as Mosquitto
         // does; 3.x acks carry no reason code.
-        let v5 = self.conns[&id].protocol.is_v5();
+        let v5 = conn.protocol.is_v5();
         // MQTT 5 §3.3.2.3.2: a receiver MAY check a payload said to be
         // UTF-8; Hornet does, and refuses it with 0x99 (QoS 0: dropped).
         if v5
@@ -188,7 +140,7 @@ impl Broker {
             let text = "the payload is not UTF-8 but its Payload Format Indicator says so";
             tracing::info!(
                 "Refused PUBLISH from {} to '{}': {text}.",
-                self.conns[&id].name(),
+                conn.name(),
                 publish.topic
             );
             let reason = ReasonCode::PayloadFormatInvalid;
@@ -210,10 +162,8 @@ impl Broker {
             let held = &session.incoming_qos2;
             let max = self.settings.receive_maximum;
             if !held.contains(&pid.get()) && held.len() >= usize::from(max) {
-                let rule = format!(
-                    "more than Receive Maximum {max} QoS 2 PUBLISH packets awaiting PUBREL"
-                );
-                return self.protocol_violation(now, id, ReasonCode::ReceiveMaximumExceeded, &rule);
+                let error = PeerError::ReceiveMaximumExceeded(max);
+                return self.peer_error(now, id, error, None);
             }
         }
         if !denied && self.refuse_unstorable(now, id, &publish) {
@@ -775,6 +725,58 @@ impl Broker {
         }
         self.deliver(key, msg);
     }
+}
+
+/// The rules of an inbound PUBLISH that need the connection and what
+/// CONNACK announced: no Subscription Identifier, Maximum QoS, Retain
+/// Available, and topic aliases (MQTT 5 §3.3.2.3.4), which it resolves
+/// (an empty topic from its alias; the alias property removed).
+fn check_publish(
+    settings: &crate::Settings,
+    conn: &mut crate::broker::Conn,
+    publish: &mut Publish,
+) -> Result<(), PeerError> {
+    // [MQTT-3.3.4-6]: Subscription Identifiers are the server's to send.
+    if publish
+        .properties
+        .subscription_identifiers()
+        .next()
+        .is_some()
+    {
+        return Err(PeerError::SubscriptionIdentifierInPublish);
+    }
+    // What CONNACK announced: Maximum QoS and Retain Available
+    // ([MQTT-3.2.2-11], [MQTT-3.2.2-14]); Mosquitto closes 3.x clients too.
+    if publish.qos as u8 > settings.max_qos {
+        return Err(PeerError::QosOverMaximum {
+            qos: publish.qos as u8,
+            max: settings.max_qos,
+        });
+    }
+    if publish.retain && !settings.retain_available {
+        return Err(PeerError::RetainUnavailable);
+    }
+    let Some(alias) = publish.properties.topic_alias() else {
+        return Ok(());
+    };
+    let max = settings.topic_alias_maximum;
+    if alias == 0 || alias > max {
+        return Err(PeerError::TopicAliasOverMaximum { alias, max });
+    }
+    if publish.topic.is_empty() {
+        match conn.aliases_in.as_ref().and_then(|m| m.get(&alias)) {
+            Some(topic) => publish.topic = topic.clone(),
+            None => return Err(PeerError::TopicAliasUnknown(alias)),
+        }
+    } else {
+        conn.aliases_in
+            .get_or_insert_with(Default::default)
+            .insert(alias, publish.topic.clone());
+    }
+    publish
+        .properties
+        .retain(|p| !matches!(p, Property::TopicAlias(_)));
+    Ok(())
 }
 
 /// The copy of `publish` that `target` receives.

@@ -23,6 +23,7 @@ use crate::broker::{Broker, ConnId};
 use crate::publish::Retained;
 use crate::session::Subscription;
 use crate::shared;
+use crate::violation::PeerError;
 
 impl Broker {
     pub(crate) fn handle_subscribe(&mut self, now: Instant, id: ConnId, subscribe: Subscribe) {
@@ -31,11 +32,8 @@ impl Broker {
             .iter()
             .find(|f| f.options.no_local && shared::split(&f.filter).is_some())
         {
-            let rule = format!(
-                "[MQTT-3.8.3-4] No Local set on the shared subscription '{}'",
-                f.filter
-            );
-            return self.protocol_violation(now, id, ReasonCode::ProtocolError, &rule);
+            let error = PeerError::NoLocalOnSharedSubscription(f.filter.clone());
+            return self.peer_error(now, id, error, None);
         }
         let conn = &self.conns[&id];
         let Some(key) = conn.session else { return };

@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use hornet_codec::{Disconnect, ReasonCode};
 
-use crate::broker::{Broker, Phase};
+use crate::broker::Broker;
 
 impl Broker {
     /// Time passed: enforce deadlines and publish `$SYS` when due.
@@ -26,9 +26,9 @@ impl Broker {
             let Some(conn) = self.conns.get(&id) else {
                 continue;
             };
-            let due = match conn.phase {
-                Phase::AwaitingConnect { deadline } => deadline,
-                Phase::Active => match conn.keep_alive {
+            let due = match conn.state.connect_deadline() {
+                Some(deadline) => deadline,
+                None => match conn.keep_alive {
                     Some(ka) => conn.last_seen + ka,
                     None => continue,
                 },
@@ -37,8 +37,8 @@ impl Broker {
                 self.conn_timers.push(Reverse((due, id)));
                 continue;
             }
-            match conn.phase {
-                Phase::AwaitingConnect { .. } => {
+            match conn.state.connect_deadline() {
+                Some(_) => {
                     self.stats.connect_timeouts += 1;
                     tracing::info!(
                         "Connection from {} on port {} sent no CONNECT within {:?}; closing it.",
@@ -51,7 +51,7 @@ impl Broker {
                     self.conns.remove(&id);
                     self.out.close(id);
                 }
-                Phase::Active => {
+                None => {
                     tracing::info!(
                         "Client {} has exceeded timeout, disconnecting.",
                         conn.name()

@@ -477,7 +477,7 @@ impl World {
                 let Some(id) = self.conn(*slot) else { return };
                 let cause = match cause % 3 {
                     0 => CloseCause::PeerClosed,
-                    1 => CloseCause::Error("connection reset".into()),
+                    1 => CloseCause::io(&std::io::ErrorKind::ConnectionReset.into()),
                     _ => CloseCause::Shutdown,
                 };
                 self.h.close_with(id, cause);

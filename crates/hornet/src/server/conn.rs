@@ -121,7 +121,7 @@ async fn read_stream<R: AsyncRead + Unpin>(
             read = rd.read_buf(&mut buf) => match read {
                 Ok(0) => return Some(CloseCause::PeerClosed),
                 Ok(_) => {}
-                Err(e) => return Some(CloseCause::Error(e.to_string())),
+                Err(e) => return Some(CloseCause::io(&e)),
             },
         }
         match decode_and_feed(shared, id, outbox, &mut decoder, &mut buf, &mut batch) {
@@ -292,7 +292,7 @@ async fn write_out<W: AsyncWrite + Unpin>(
     match written {
         Ok(()) => true,
         Err(e) => {
-            let cause = CloseCause::Error(e.to_string());
+            let cause = CloseCause::io(&e);
             shared.with_core(|core| core.connection_closed(Instant::now(), id, cause));
             false
         }

@@ -186,7 +186,7 @@ fn serve(t: &mut Tcp) -> impl Future<Output = End> + Send + '_ {
                 }
                 Ok(Pumped::Blocked) => true,
                 Ok(Pumped::Idle) => false,
-                Err(e) => return End::WriteFailed(CloseCause::Error(e.to_string())),
+                Err(e) => return End::WriteFailed(CloseCause::io(&e)),
             };
             if t.outbox.is_closing() {
                 return End::Closed;
@@ -201,8 +201,8 @@ fn serve(t: &mut Tcp) -> impl Future<Output = End> + Send + '_ {
             t.outbox.stop_waiting();
             let wake = match wake {
                 Ok(wake) => wake,
-                Err(e) if blocked => return End::WriteFailed(CloseCause::Error(e.to_string())),
-                Err(e) => return End::Read(CloseCause::Error(e.to_string())),
+                Err(e) if blocked => return End::WriteFailed(CloseCause::io(&e)),
+                Err(e) => return End::Read(CloseCause::io(&e)),
             };
             match wake {
                 Wake::Outbox | Wake::Writable => continue,
@@ -230,7 +230,7 @@ fn serve(t: &mut Tcp) -> impl Future<Output = End> + Send + '_ {
                     Ok(0) => return End::Read(CloseCause::PeerClosed),
                     Ok(_) => {}
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                    Err(e) => return End::Read(CloseCause::Error(e.to_string())),
+                    Err(e) => return End::Read(CloseCause::io(&e)),
                 }
                 let Busy {
                     buf,

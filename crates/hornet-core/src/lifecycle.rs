@@ -1,0 +1,242 @@
+//! A connection's life as one typed state machine: [`ConnState`].
+//!
+//! Where a connection stands decides what it may send and how a broken
+//! rule is answered (see `violation`). What exists only in one state lives
+//! in that variant (the parked CONNECT, the exchange under way), boxed, so
+//! an idle connected client pays 8 bytes for all of it. The methods below
+//! are the transitions; nothing else assigns a `ConnState`.
+//!
+//! ```text
+//!                        connection_opened
+//!                               |
+//!                               v
+//!            +------- AwaitingConnect { deadline } ---------+
+//!            |                  |                           |
+//!  CONNECT with an     CONNECT with a user name    CONNECT needing no check
+//!  Authentication      and a password_file         (anonymous policy,
+//!  Method              (Action::CheckPassword)     certificate user)
+//!            |                  |                           |
+//!            v                  v                           |
+//!     Authenticating     CheckingPassword                   |
+//!     (AUTH / DISCONNECT (later packets are parked)         |
+//!      only)                    |                           |
+//!            | success          | verdict (password_checked)|
+//!            v                  v                           |
+//!            +---> AwaitingConnect again, the admitted -----+
+//!                  CONNECT in hand: authorized,      connected()
+//!                  takeover, session, CONNACK               |
+//!                                                           v
+//!                                                 Connected { auth }
+//!                                                 (re-authentication
+//!                                                  runs inside)
+//!
+//!  any state --- refusal, peer error, connect timeout / keep-alive,
+//!                DISCONNECT, socket end ---> closed: removed from the
+//!                broker's table (Action::Close); later input is ignored
+//! ```
+//!
+//! The connect timeout runs in every state before `Connected`, so a
+//! password check that never returns or a stalled exchange cannot hold a
+//! socket for ever.
+
+use std::time::Instant;
+
+use hornet_codec::Packet;
+
+use crate::auth::AuthState;
+use crate::connect::Admission;
+
+/// Where a connection is in its life (see the module doc).
+#[derive(Debug)]
+pub(crate) enum ConnState {
+    /// Accepted; CONNECT not yet received, or received and being admitted.
+    AwaitingConnect {
+        /// The connect timeout.
+        deadline: Instant,
+    },
+    /// The shell checks the CONNECT password; the CONNECT waits here.
+    CheckingPassword(Box<PasswordWait>),
+    /// The enhanced authentication exchange runs before CONNACK.
+    Authenticating(Box<Handshake>),
+    /// CONNACK sent.
+    Connected {
+        /// Enhanced authentication: the method and user, and a
+        /// re-authentication under way.
+        auth: Option<Box<AuthState>>,
+    },
+}
+
+/// A CONNECT parked while the shell checks its password.
+#[derive(Debug)]
+pub(crate) struct PasswordWait {
+    pub(crate) deadline: Instant,
+    pub(crate) admission: Admission,
+    /// Packets that arrived after the CONNECT, handled after it in order.
+    pub(crate) parked: Vec<Packet>,
+}
+
+/// A CONNECT held while its enhanced authentication exchange runs.
+#[derive(Debug)]
+pub(crate) struct Handshake {
+    pub(crate) deadline: Instant,
+    pub(crate) auth: AuthState,
+    pub(crate) admission: Admission,
+}
+
+impl ConnState {
+    /// A connection just accepted, which must send CONNECT by `deadline`.
+    pub(crate) fn new(deadline: Instant) -> ConnState {
+        ConnState::AwaitingConnect { deadline }
+    }
+
+    /// CONNACK was sent.
+    pub(crate) fn is_connected(&self) -> bool {
+        matches!(self, ConnState::Connected { .. })
+    }
+
+    /// The connect timeout, in every state before `Connected`.
+    pub(crate) fn connect_deadline(&self) -> Option<Instant> {
+        match self {
+            ConnState::AwaitingConnect { deadline } => Some(*deadline),
+            ConnState::CheckingPassword(wait) => Some(wait.deadline),
+            ConnState::Authenticating(handshake) => Some(handshake.deadline),
+            ConnState::Connected { .. } => None,
+        }
+    }
+
+    /// The enhanced authentication, under way or done.
+    pub(crate) fn auth_mut(&mut self) -> Option<&mut AuthState> {
+        match self {
+            ConnState::Authenticating(handshake) => Some(&mut handshake.auth),
+            ConnState::Connected { auth } => auth.as_deref_mut(),
+            _ => None,
+        }
+    }
+
+    /// AwaitingConnect -> CheckingPassword: `admission` waits for the
+    /// shell's verdict.
+    pub(crate) fn check_password(&mut self, admission: Admission) {
+        let deadline = self.before_connack("check a password");
+        *self = ConnState::CheckingPassword(Box::new(PasswordWait {
+            deadline,
+            admission,
+            parked: Vec::new(),
+        }));
+    }
+
+    /// CheckingPassword -> AwaitingConnect: the CONNECT to complete with
+    /// the verdict, and the packets parked behind it. `None` (and no
+    /// change) in any other state.
+    pub(crate) fn password_checked(&mut self) -> Option<(Admission, Vec<Packet>)> {
+        let ConnState::CheckingPassword(wait) = self else {
+            return None;
+        };
+        let deadline = wait.deadline;
+        let ConnState::CheckingPassword(wait) =
+            std::mem::replace(self, ConnState::AwaitingConnect { deadline })
+        else {
+            unreachable!("matched above");
+        };
+        let PasswordWait {
+            admission, parked, ..
+        } = *wait;
+        Some((admission, parked))
+    }
+
+    /// AwaitingConnect -> Authenticating: the exchange `auth` runs for
+    /// `admission`.
+    pub(crate) fn authenticate(&mut self, auth: AuthState, admission: Admission) {
+        let deadline = self.before_connack("start an exchange");
+        *self = ConnState::Authenticating(Box::new(Handshake {
+            deadline,
+            auth,
+            admission,
+        }));
+    }
+
+    /// Authenticating -> AwaitingConnect: the exchange succeeded; its
+    /// state and the CONNECT to complete. `None` (and no change) in any
+    /// other state.
+    pub(crate) fn authenticated(&mut self) -> Option<(AuthState, Admission)> {
+        let ConnState::Authenticating(handshake) = self else {
+            return None;
+        };
+        let deadline = handshake.deadline;
+        let ConnState::Authenticating(handshake) =
+            std::mem::replace(self, ConnState::AwaitingConnect { deadline })
+        else {
+            unreachable!("matched above");
+        };
+        let Handshake {
+            auth, admission, ..
+        } = *handshake;
+        Some((auth, admission))
+    }
+
+    /// AwaitingConnect -> Connected: CONNACK goes out, with the enhanced
+    /// authentication `auth` if there was one.
+    pub(crate) fn connected(&mut self, auth: Option<AuthState>) {
+        self.before_connack("connect");
+        *self = ConnState::Connected {
+            auth: auth.map(Box::new),
+        };
+    }
+
+    /// The deadline of a connection awaiting CONNECT, which a transition
+    /// out of that state needs; a call in another state is a bug in the
+    /// core.
+    fn before_connack(&self, what: &str) -> Instant {
+        match self {
+            ConnState::AwaitingConnect { deadline } => *deadline,
+            other => panic!("cannot {what} in state {other:?}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use hornet_codec::{Connect, Protocol};
+
+    use super::*;
+
+    fn admission() -> Admission {
+        Admission {
+            connect: Connect::new(Protocol::V5, "c"),
+            client_id: "c".into(),
+            assigned: false,
+            keep_alive: 60,
+            server_keep_alive: None,
+            cert_user: false,
+        }
+    }
+
+    #[test]
+    fn a_password_check_parks_the_connect_and_keeps_the_deadline() {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut state = ConnState::new(deadline);
+        assert_eq!(state.connect_deadline(), Some(deadline));
+        state.check_password(admission());
+        assert!(matches!(state, ConnState::CheckingPassword(_)));
+        assert_eq!(state.connect_deadline(), Some(deadline));
+        assert!(state.authenticated().is_none(), "not authenticating");
+        let (back, parked) = state.password_checked().expect("was checking");
+        assert_eq!(&*back.client_id, "c");
+        assert!(parked.is_empty());
+        assert_eq!(state.connect_deadline(), Some(deadline));
+        assert!(state.password_checked().is_none(), "only once");
+        state.connected(None);
+        assert!(state.is_connected());
+        assert_eq!(state.connect_deadline(), None);
+        assert!(state.auth_mut().is_none());
+    }
+
+    #[test]
+    #[should_panic(expected = "cannot check a password")]
+    fn a_connected_client_cannot_go_back_to_a_password_check() {
+        let mut state = ConnState::new(Instant::now());
+        state.connected(None);
+        state.check_password(admission());
+    }
+}
