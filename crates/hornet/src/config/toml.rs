@@ -820,6 +820,8 @@ shared_group_strategies = { workers = "hash_clientid" }
         assert_eq!(c.admin.metrics_token.as_deref(), Some("m"));
         assert_eq!(c.admin.hosts, ["broker.example"]);
         assert!(c.admin.declared && c.admin.tls());
+        let err = error("[admin]\nread_token = \"\"\n");
+        assert!(err.reason.contains("read_token must not be empty"), "{err}");
     }
 
     /// The README's two-line file starts (its admin listener runs locked);
