@@ -48,13 +48,12 @@ pub(crate) fn acceptor(admin: &Admin) -> io::Result<TlsAcceptor> {
             keyfile.display()
         ))
     })?;
-    let mut config = ServerConfig::builder_with_provider(Arc::new(default_provider()))
+    let config = ServerConfig::builder_with_provider(Arc::new(default_provider()))
         .with_safe_default_protocol_versions()
         .map_err(|e| invalid(format!("TLS versions: {e}")))?
         .with_no_client_auth()
         .with_single_cert(chain, key)
         .map_err(|e| invalid(format!("admin certfile/keyfile: {e}")))?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
