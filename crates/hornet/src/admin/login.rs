@@ -121,6 +121,18 @@ pub(crate) async fn login(AxumState(state): AxumState<State>, request: Request) 
 
 async fn try_login(state: &State, request: Request) -> Result<(Caller, Response), Response> {
     let admin = &state.config.admin;
+    let ip = audit::peer(&request).map(|p| p.ip());
+    let body: Result<Json<Credentials>, JsonRejection> =
+        Json::<Credentials>::from_request(request, state).await;
+    let Json(form) = body.map_err(|e| ApiError::from(e).into_response())?;
+    let verdict = match (&form.token, &form.username, &form.password) {
+        (Some(token), None, None) => Ok(Some(token)),
+        (None, Some(_), Some(_)) => Ok(None),
+        _ => Err(ApiError::bad_request(
+            "send {\"token\": \"...\"} or {\"username\": \"...\", \"password\": \"...\"}",
+        )
+        .into_response()),
+    }?;
     if !admin.has_credentials() {
         if let Some(why) = &state.security.locked {
             return Err(auth::locked(why).into_response());
@@ -133,22 +145,13 @@ async fn try_login(state: &State, request: Request) -> Result<(Caller, Response)
         return Ok((caller, body));
     }
     let now = Instant::now();
-    let ip = audit::peer(&request).map(|p| p.ip());
     if let Some(wait) = ip.and_then(|ip| state.security.throttle.blocked(ip, now)) {
         return Err(auth::throttled(wait));
     }
-    let body: Result<Json<Credentials>, JsonRejection> =
-        Json::<Credentials>::from_request(request, state).await;
-    let Json(form) = body.map_err(|e| ApiError::from(e).into_response())?;
-    let verdict = match (&form.token, &form.username, &form.password) {
-        (Some(token), None, None) => access::by_token(state, token),
+    let verdict = match (verdict, &form.username, &form.password) {
+        (Some(token), _, _) => access::by_token(state, token),
         (None, Some(user), Some(password)) => access::by_password(state, user, password),
-        _ => {
-            return Err(ApiError::bad_request(
-                "send {\"token\": \"...\"} or {\"username\": \"...\", \"password\": \"...\"}",
-            )
-            .into_response())
-        }
+        (None, _, _) => Err("send a token, or a user name and password"),
     };
     let caller = verdict.map_err(|why| {
         if let Some(ip) = ip {
