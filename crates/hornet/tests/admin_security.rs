@@ -402,6 +402,19 @@ async fn roles_are_enforced() {
         ];
         assert_eq!(got, expected, "{who}");
     }
+    let config: Value = http()
+        .get(format!("{url}/api/v1/broker/config"))
+        .bearer_auth("adm")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for key in ["token", "read_token", "metrics_token"] {
+        assert_eq!(config["admin"][key], "(hidden)", "{key}");
+    }
+    assert_eq!(config["admin"]["read_users"], json!(["carol"]));
     let r = http()
         .delete(format!("{url}/api/v1/clients/nobody"))
         .bearer_auth("rd")

@@ -146,6 +146,12 @@ pub(crate) async fn config(AxumState(state): AxumState<State>) -> Json<Value> {
             "port": c.admin.port,
             "token": hidden(&c.admin.token),
             "users": c.admin.users,
+            "read_token": hidden(&c.admin.read_token),
+            "read_users": c.admin.read_users,
+            "metrics_token": hidden(&c.admin.metrics_token),
+            "hosts": c.admin.hosts,
+            "allow_unauthenticated": c.admin.allow_unauthenticated,
+            "https": c.admin.tls(),
         },
     }))
 }
