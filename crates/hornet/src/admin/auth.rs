@@ -48,7 +48,7 @@ pub(crate) async fn require(
                     needed.name()
                 ),
             };
-            Err((Some(caller), refusal.into_response()))
+            Err((Some(caller), Box::new(refusal.into_response())))
         }
     });
     let (who, response) = match verdict {
@@ -62,7 +62,10 @@ pub(crate) async fn require(
                 peer.map_or_else(|| "<unknown>".into(), |p| p.to_string()),
                 response.status()
             );
-            (caller.map_or_else(|| "-".to_string(), |c| c.name), response)
+            (
+                caller.map_or_else(|| "-".to_string(), |c| c.name),
+                *response,
+            )
         }
     };
     if audit::changes_state(&method) {
@@ -93,10 +96,13 @@ pub(crate) fn throttled(wait: u64) -> Response {
 }
 
 /// Who sends `request`, or the answer that refuses it.
-fn authenticate(api: &Api, request: &Request) -> Result<Caller, (Option<Caller>, Response)> {
+/// A refusal: the caller when known (for the audit line) and the answer.
+type Refused = (Option<Caller>, Box<Response>);
+
+fn authenticate(api: &Api, request: &Request) -> Result<Caller, Refused> {
     if !api.config.admin.has_credentials() {
         return match &api.security.locked {
-            Some(why) => Err((None, locked(why).into_response())),
+            Some(why) => Err((None, Box::new(locked(why).into_response()))),
             None => Ok(Caller {
                 name: "anonymous".into(),
                 role: Role::Admin,
@@ -106,7 +112,7 @@ fn authenticate(api: &Api, request: &Request) -> Result<Caller, (Option<Caller>,
     let now = Instant::now();
     let ip = audit::peer(request).map(|p| p.ip());
     if let Some(wait) = ip.and_then(|ip| api.security.throttle.blocked(ip, now)) {
-        return Err((None, throttled(wait)));
+        return Err((None, Box::new(throttled(wait))));
     }
     let headers = request.headers();
     let verdict = match headers.get(header::AUTHORIZATION) {
@@ -117,7 +123,7 @@ fn authenticate(api: &Api, request: &Request) -> Result<Caller, (Option<Caller>,
             Some(id) => {
                 return api.security.sessions.get(id, now).ok_or_else(|| {
                     let e = ApiError::unauthorized("the session has ended: log in again");
-                    (None, e.into_response())
+                    (None, Box::new(e.into_response()))
                 })
             }
             None => {
@@ -125,7 +131,7 @@ fn authenticate(api: &Api, request: &Request) -> Result<Caller, (Option<Caller>,
                     "credentials are needed: `Authorization: Bearer TOKEN`, HTTP Basic for \
                      admin users, or log in on the dashboard",
                 );
-                return Err((None, e.into_response()));
+                return Err((None, Box::new(e.into_response())));
             }
         },
     };
@@ -133,6 +139,6 @@ fn authenticate(api: &Api, request: &Request) -> Result<Caller, (Option<Caller>,
         if let Some(ip) = ip {
             api.security.throttle.failed(ip, now);
         }
-        (None, ApiError::unauthorized(why).into_response())
+        (None, Box::new(ApiError::unauthorized(why).into_response()))
     })
 }
