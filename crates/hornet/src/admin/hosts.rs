@@ -8,6 +8,8 @@
 //! state-changing request (not GET, HEAD or OPTIONS) that carries an
 //! `Origin` must come from this listener's own origin (the `Host` it was
 //! sent to) or a configured name; a foreign one, or `null`, gets 403.
+//! A request without `Host` (HTTP/1.0 from a script) is not refused: a
+//! browser always sends one, and only a browser can be rebound.
 
 use std::net::{IpAddr, SocketAddr};
 
