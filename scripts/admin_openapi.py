@@ -113,7 +113,7 @@ schemas = {
     "t": {"type": "integer", "description": "Unix time in milliseconds."}, "publish_received_per_s": {"type": "number"}, "publish_sent_per_s": {"type": "number"},
     "bytes_received_per_s": {"type": "number"}, "bytes_sent_per_s": {"type": "number"}, "clients_connected": {"type": "integer"}}},
  "Listener": {"type": "object", "required": ["kind", "address", "port"], "properties": {"kind": {"type": "string", "enum": ["tcp", "tls", "ws", "wss", "admin"], "description": "The transport: tcp (MQTT), tls (MQTT over TLS), ws and wss (MQTT over WebSocket, plain and TLS), or admin (this API)."}, "address": {"type": "string"}, "port": {"type": "integer"},
-    "path": {"type": "string", "description": "The WebSocket path (ws and wss)."}, "tls": {"type": "string", "description": "The TLS mode in words (tls and wss)."},
+    "path": {"type": "string", "description": "The WebSocket path (ws and wss)."}, "tls": {"type": "string", "description": "The TLS mode in words (tls and wss; `HTTPS` on the admin listener with `[admin] certfile`)."},
     "active": {"type": "integer", "description": "Connections open now."}, "accepted": {"type": "integer", "description": "Connections accepted since start."},
     "refused_max_connections": {"type": "integer", "description": "Connections refused by max_connections."}, "refused_rate": {"type": "integer", "description": "Connections refused by max_connection_rate."},
     "failed_handshakes": {"type": "integer", "description": "TLS handshakes or WebSocket upgrades that failed."}}},

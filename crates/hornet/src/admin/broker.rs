@@ -47,11 +47,15 @@ pub(crate) async fn info(AxumState(state): AxumState<State>) -> Json<Value> {
             row
         })
         .collect();
-    listeners.push(json!({
+    let mut admin = json!({
         "kind": "admin",
         "address": state.admin_addr.ip().to_string(),
         "port": state.admin_addr.port(),
-    }));
+    });
+    if state.security.tls {
+        admin["tls"] = json!("HTTPS");
+    }
+    listeners.push(admin);
     Json(json!({
         "name": "hornet",
         "version": env!("CARGO_PKG_VERSION"),

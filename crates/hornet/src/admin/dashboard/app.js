@@ -88,7 +88,7 @@ async function refreshOverview() {
   const rows = broker.listeners.map((l) => {
     const tr = document.createElement('tr');
     tr.dataset.kind = l.kind;
-    const mode = l.kind === 'admin' ? 'HTTP API' : [l.path, l.tls && `TLS ${l.tls}`].filter(Boolean).join(', ');
+    const mode = l.kind === 'admin' ? (l.tls ? 'HTTPS API' : 'HTTP API') : [l.path, l.tls && `TLS ${l.tls}`].filter(Boolean).join(', ');
     tr.append(cell(l.kind), cell(l.address), cell(l.port), cell(mode), cell(l.active), cell(l.accepted),
       cell(l.refused_max_connections), cell(l.refused_rate), cell(l.failed_handshakes));
     return tr;
