@@ -7,7 +7,11 @@ def page_of(item): return {"type": "object", "required": ["data", "meta"], "prop
 P = lambda name, schema, desc, where="query", required=False: {"name": name, "in": where, "required": required, "description": desc, "schema": schema}
 paging = [P("page", {"type": "integer", "minimum": 1, "maximum": 4294967295, "default": 1}, "Page number, from 1."),
           P("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}, "Items per page (at most 1000).")]
-auth_errors = {"401": ERR("Credentials missing or wrong (only when a token or admin users are configured).")}
+auth_errors = {"401": ERR("Credentials missing or wrong (when credentials are configured), or the admin API is locked (MQTT clients must authenticate and no admin credentials are configured)."),
+               "403": ERR("The caller's role is below the operation's (read-only, metrics-only), or a state-changing request came from a foreign `Origin`."),
+               "421": ERR("The `Host` header names neither this listener's address, a loopback name nor a name of `[admin] hosts` (DNS rebinding)."),
+               "429": ERR("Too many failed authentications from this address; see `Retry-After`.")}
+guard_errors = {"403": ERR("A foreign `Origin` on a state-changing request."), "421": auth_errors["421"]}
 client_id = P("client_id", {"type": "string", "minLength": 1}, "The client identifier.", "path", True)
 topic = P("topic", {"type": "string", "minLength": 1}, "A topic name (it may contain `/`).", "path", True)
 def op(summary, desc, responses, params=None, body=None, tag=None, opid=None):
@@ -59,6 +63,16 @@ paths = {
  "/healthz": {"get": {"summary": "Liveness", "operationId": "healthz", "tags": ["monitoring"], "security": [], "responses": {"200": jresp("Alive.", {"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}})}}},
  "/readyz": {"get": {"summary": "Readiness", "operationId": "readyz", "tags": ["monitoring"], "security": [], "responses": {"200": jresp("Ready.", {"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}, "listeners": {"type": "integer"}, "clients_connected": {"type": "integer"}}})}}},
  "/api/v1/openapi.json": {"get": {"summary": "This document", "operationId": "openapi", "tags": ["monitoring"], "security": [], "responses": {"200": jresp("OpenAPI 3.0.", {"type": "object"})}}},
+ "/api/v1/login": {"post": {"summary": "Log in (the dashboard)", "operationId": "login", "tags": ["session"], "security": [],
+   "description": "Checks a token or a user name and password like the `Authorization` header would and sets the session cookie `hornet_session` (`HttpOnly`, `SameSite=Strict`, `Secure` over HTTPS, 12 hours). Without configured credentials it answers who everyone is and sets no cookie.",
+   "requestBody": {"required": True, "content": {"application/json": {"schema": ref("LoginRequest")}}},
+   "responses": {"200": jresp("Logged in.", ref("Session")), "400": ERR("A bad body."), "401": auth_errors["401"], "429": auth_errors["429"], **guard_errors}}},
+ "/api/v1/logout": {"post": {"summary": "Log out", "operationId": "logout", "tags": ["session"], "security": [],
+   "description": "Ends the session of the cookie sent, if any, and clears the cookie.",
+   "responses": {"204": {"description": "Logged out."}, **guard_errors}}},
+ "/api/v1/session": {"get": {"summary": "Who am I", "operationId": "session", "tags": ["session"], "security": [],
+   "description": "Whether credentials are required, and the user and role of the session cookie sent (null without one).",
+   "responses": {"200": jresp("The session.", ref("Session")), "421": auth_errors["421"]}}},
 }
 client_props = {
   "client_id": {"type": "string"}, "connected": {"type": "boolean"}, "username": nullable("string"),
@@ -99,7 +113,7 @@ schemas = {
     "t": {"type": "integer", "description": "Unix time in milliseconds."}, "publish_received_per_s": {"type": "number"}, "publish_sent_per_s": {"type": "number"},
     "bytes_received_per_s": {"type": "number"}, "bytes_sent_per_s": {"type": "number"}, "clients_connected": {"type": "integer"}}},
  "Listener": {"type": "object", "required": ["kind", "address", "port"], "properties": {"kind": {"type": "string", "enum": ["tcp", "tls", "ws", "wss", "admin"], "description": "The transport: tcp (MQTT), tls (MQTT over TLS), ws and wss (MQTT over WebSocket, plain and TLS), or admin (this API)."}, "address": {"type": "string"}, "port": {"type": "integer"},
-    "path": {"type": "string", "description": "The WebSocket path (ws and wss)."}, "tls": {"type": "string", "description": "The TLS mode in words (tls and wss)."},
+    "path": {"type": "string", "description": "The WebSocket path (ws and wss)."}, "tls": {"type": "string", "description": "The TLS mode in words (tls and wss; `HTTPS` on the admin listener with `[admin] certfile`)."},
     "active": {"type": "integer", "description": "Connections open now."}, "accepted": {"type": "integer", "description": "Connections accepted since start."},
     "refused_max_connections": {"type": "integer", "description": "Connections refused by max_connections."}, "refused_rate": {"type": "integer", "description": "Connections refused by max_connection_rate."},
     "failed_handshakes": {"type": "integer", "description": "TLS handshakes or WebSocket upgrades that failed."}}},
@@ -122,13 +136,21 @@ schemas = {
         "count": {"type": "integer"}, "sum": {"type": "number", "description": "Seconds spent in fdatasync."},
         "buckets": {"type": "array", "description": "Cumulative counts: syncs that took at most le seconds.", "items": {"type": "object", "required": ["le", "count"], "properties": {"le": {"type": "number"}, "count": {"type": "integer"}}}}}}}},
 }
+schemas["LoginRequest"] = {"oneOf": [
+    {"type": "object", "required": ["token"], "additionalProperties": False, "properties": {"token": {"type": "string", "description": "`[admin] token`, `read_token` or `metrics_token`."}}},
+    {"type": "object", "required": ["username", "password"], "additionalProperties": False, "properties": {"username": {"type": "string", "description": "A user of `[admin] users` or `read_users`."}, "password": {"type": "string", "description": "Their password_file password."}}}]}
+schemas["Session"] = {"type": "object", "required": ["required", "user", "role"], "properties": {
+    "required": {"type": "boolean", "description": "Whether the API needs credentials."},
+    "user": nullable("string", description="`user NAME`, `token`, `read token`, `metrics token`, or `anonymous` without configured credentials."),
+    "role": nullable("string", enum=["admin", "read", "metrics", None]),
+    "locked": {"type": "string", "description": "Present when the API is locked: why, and which keys to set."}}}
 doc = {"openapi": "3.0.3",
  "info": {"title": "Hornet admin API", "version": "1", "description": "Manage a Hornet MQTT broker: clients, sessions, subscriptions, retained messages, publishing, broker figures. See docs/admin.md."},
  "servers": [{"url": "/"}],
- "security": [{}, {"bearerAuth": []}, {"basicAuth": []}],
- "tags": [{"name": t} for t in ["clients", "subscriptions", "retained", "publish", "broker", "monitoring"]],
+ "security": [{}, {"bearerAuth": []}, {"basicAuth": []}, {"cookieAuth": []}],
+ "tags": [{"name": t} for t in ["clients", "subscriptions", "retained", "publish", "broker", "monitoring", "session"]],
  "paths": paths,
- "components": {"schemas": schemas, "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "description": "`[admin] token`"}, "basicAuth": {"type": "http", "scheme": "basic", "description": "`[admin] users` with their password_file passwords"}}}}
+ "components": {"schemas": schemas, "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "description": "`[admin] token` (admin role), `read_token` (read-only), `metrics_token` (`/metrics` only)"}, "basicAuth": {"type": "http", "scheme": "basic", "description": "`[admin] users` (admin role) or `read_users` (read-only) with their password_file passwords"}, "cookieAuth": {"type": "apiKey", "in": "cookie", "name": "hornet_session", "description": "The session cookie `POST /api/v1/login` sets"}}}}
 for k, v in pubprops["properties"].items():
     if k != "user_properties":
         v["nullable"] = True

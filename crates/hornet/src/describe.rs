@@ -170,16 +170,36 @@ pub fn admin(config: &Config, addr: Option<SocketAddr>) -> String {
         return "off (admin_enabled false / [admin] enabled = false).".to_string();
     }
     let addr = addr.unwrap_or(SocketAddr::new(a.bind, a.port));
-    let access = match (&a.token, a.users.is_empty()) {
-        (Some(_), true) => "bearer token required".to_string(),
-        (Some(_), false) => format!(
-            "bearer token or HTTP Basic for admin users {}",
-            a.users.join(", ")
-        ),
-        (None, false) => format!("HTTP Basic for admin users {}", a.users.join(", ")),
-        (None, true) => "no credentials: loopback only".to_string(),
+    let scheme = if a.tls() { "https" } else { "http" };
+    let mut ways = Vec::new();
+    if a.token.is_some() {
+        ways.push("admin token".to_string());
+    }
+    if !a.users.is_empty() {
+        ways.push(format!("admin users {}", a.users.join(", ")));
+    }
+    if a.read_token.is_some() {
+        ways.push("read-only token".to_string());
+    }
+    if !a.read_users.is_empty() {
+        ways.push(format!("read-only users {}", a.read_users.join(", ")));
+    }
+    if a.metrics_token.is_some() {
+        ways.push("metrics token for /metrics".to_string());
+    }
+    let access = if !ways.is_empty() {
+        format!("credentials required: {}", ways.join("; "))
+    } else if a.unguarded(config).is_some() {
+        "LOCKED: MQTT clients must authenticate and no admin credentials are configured; set \
+         [admin] token or users (admin_token, admin_user)"
+            .to_string()
+    } else if a.allow_unauthenticated {
+        "NO CREDENTIALS (allow_unauthenticated): anyone on this machine has the admin role"
+            .to_string()
+    } else {
+        "no credentials: loopback only".to_string()
     };
-    format!("Admin API, /metrics and dashboard on http://{addr}/ ({access}).")
+    format!("Admin API, /metrics and dashboard on {scheme}://{addr}/ ({access}).")
 }
 
 /// One limit or protocol setting with its effective value.

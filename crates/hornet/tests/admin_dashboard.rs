@@ -1,7 +1,10 @@
 //! The dashboard in a real browser: headless Chromium (Debian's
 //! `chromium`) driven by playwright-core (`tests/browser/`) loads the page
-//! from a real broker, sees a connected rumqttc client, kicks it and
-//! deletes a retained message; the test then checks from the MQTT side
+//! from a real broker whose MQTT clients need passwords and whose admin
+//! user is alice, is refused a wrong password, logs in as alice (an
+//! `HttpOnly` session cookie scripts cannot read), sees a connected
+//! rumqttc client, kicks it, deletes a retained message and logs out; the
+//! test then checks from the MQTT side
 //! that the client got DISCONNECT 0x98 and that only the other retained
 //! message is left. A second scenario starts a broker with a `ws`
 //! listener and drives the publish/subscribe panel: MQTT.js in the page
@@ -66,8 +69,20 @@ async fn dashboard_shows_a_client_kicks_it_and_deletes_a_retained_message() {
     if common::hornet_only() || !ready() {
         return;
     }
-    let broker = common::TestBroker::start();
-    let (mut victim, _) = Client::connect(&broker, "browser-victim").await;
+    let dir = tempfile::tempdir().unwrap();
+    let passwd = dir.path().join("passwd");
+    let lines = [
+        hornet_auth::scram_line("alice", b"wonderland", 16).unwrap(),
+        hornet_auth::scram_line("victim", b"victim-pw", 16).unwrap(),
+    ];
+    std::fs::write(&passwd, lines.join("\n") + "\n").unwrap();
+    let broker = common::TestBroker::with_conf(&format!(
+        "allow_anonymous false\npassword_file {}\nadmin_user alice\n",
+        passwd.display()
+    ));
+    let mut options = support::v5::options(&broker, "browser-victim");
+    options.set_credentials("victim", "victim-pw");
+    let (mut victim, _) = Client::connect_with(options).await;
     victim
         .publish("dash/keep", QoS::AtLeastOnce, true, b"stay")
         .await;
@@ -89,6 +104,8 @@ async fn dashboard_shows_a_client_kicks_it_and_deletes_a_retained_message() {
                     "browser-victim",
                     "dash/drop",
                     &shots_arg,
+                    "alice",
+                    "wonderland",
                 ])
                 .env("CHROMIUM", chromium()),
             "nodejs (apt-get install nodejs npm)",
@@ -121,6 +138,10 @@ async fn dashboard_shows_a_client_kicks_it_and_deletes_a_retained_message() {
         .unwrap();
     assert_eq!(left, ["dash/keep"]);
     assert!(shots.join("dashboard-overview.png").exists());
+    assert!(shots.join("dashboard-login.png").exists());
+    for line in ["logged in as alice", "logged out"] {
+        assert!(output.contains(line), "{line}:\n{output}");
+    }
 }
 
 /// The publish/subscribe panel over a real `ws` listener: the page finds the

@@ -391,3 +391,56 @@ fn format_toml_migrates_a_mosquitto_conf() {
     );
     again.stdout_line(&["Ignored keys: none."]);
 }
+
+/// MQTT authentication without admin credentials: with an `[admin]` table
+/// check-config refuses the file naming the keys to set; without one it
+/// accepts it, warning that the admin API will be locked; with admin users
+/// the Admin line names them and their roles.
+#[test]
+fn admin_credentials_beside_mqtt_authentication() {
+    if common::hornet_only() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let passwd = dir.path().join("passwd");
+    let alice = hornet_auth::scram_line("alice", b"wonder", 16).unwrap();
+    std::fs::write(&passwd, format!("{alice}\n")).unwrap();
+    let base = format!(
+        "allow_anonymous = false\npassword_file = \"{}\"\npersistence = false\n",
+        passwd.display()
+    );
+    let path = dir.path().join("hornet.toml");
+
+    std::fs::write(&path, format!("{base}[admin]\nport = 18084\n")).unwrap();
+    let out = check(&path);
+    assert_ne!(out.code, Some(0), "{}", out.all());
+    out.stderr_line(&[
+        "[admin] token",
+        "[admin] users",
+        "enabled = false",
+        "allow_unauthenticated",
+    ]);
+
+    std::fs::write(&path, &base).unwrap();
+    let out = check(&path);
+    assert_eq!(out.code, Some(0), "{}", out.all());
+    out.stdout_line(&["Admin:", "LOCKED", "[admin] token or users"]);
+    out.stdout_line(&["admin API and dashboard will be locked", "a password_file"]);
+
+    std::fs::write(
+        &path,
+        format!(
+            "{base}[admin]\nusers = [\"alice\"]\nread_users = [\"carol\"]\nmetrics_token = \"m\"\n"
+        ),
+    )
+    .unwrap();
+    let out = check(&path);
+    assert_eq!(out.code, Some(0), "{}", out.all());
+    out.stdout_line(&[
+        "Admin:",
+        "admin users alice",
+        "read-only users carol",
+        "metrics token",
+    ]);
+    out.stdout_line(&["admin user 'carol' is not in the password_file"]);
+}

@@ -1,9 +1,10 @@
 //! The README's walkthrough, step by step, with only the `hornet` binary:
 //! start the broker, `hornet sub -t 'demo/#' -v`, `hornet pub -t demo/x -m
 //! hello`, add a user with `hornet passwd`, write the two-line `hornet.toml`
-//! that turns the password file on, check it with `hornet check-config`,
-//! restart with it, and see an anonymous publish refused and alice's
-//! accepted.
+//! that turns the password file on, check it with `hornet check-config`
+//! (which warns that the admin API will be locked, as the README says),
+//! restart with it, see an anonymous publish refused and alice's accepted,
+//! and add the README's `[admin]` lines that name alice.
 //!
 //! Every command the test runs is first looked up, verbatim, in README.md:
 //! if the README changes a step, this test fails until it follows. The test
@@ -34,6 +35,9 @@ const README: &str = include_str!("../../../README.md");
 
 /// The TOML the README tells the user to write.
 const HORNET_TOML: &str = "allow_anonymous = false\npassword_file = \"passwords\"\n";
+
+/// The lines the README adds to it to unlock the admin API for alice.
+const ADMIN_TOML: &str = "[admin]\nusers = [\"alice\"]\n";
 
 /// Panics unless README.md shows `text` verbatim.
 fn in_readme(text: &str) {
@@ -135,6 +139,12 @@ fn readme_walkthrough_with_only_the_hornet_binary() {
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "check-config refused it:\n{printed}");
     assert!(printed.contains("passwords"), "{printed}");
+    // As the README says, its admin listener is locked (named, not refused)
+    // until admin users are named; the README's `[admin]` lines name alice.
+    assert!(
+        printed.contains("admin API and dashboard will be locked"),
+        "{printed}"
+    );
 
     // 4. The broker restarted with it: anonymous refused, alice accepted.
     drop(server);
@@ -158,6 +168,22 @@ fn readme_walkthrough_with_only_the_hornet_binary() {
     sub.wait_line(TIMEOUT, "demo/x hello", |l| l == "demo/x hello");
     drop(sub);
     drop(server);
+
+    // 5. The README's `[admin]` lines added: the admin API is alice's.
+    in_readme(ADMIN_TOML);
+    std::fs::write(
+        dir.join("hornet.toml"),
+        format!("{HORNET_TOML}{ADMIN_TOML}"),
+    )
+    .unwrap();
+    let out = hornet(dir, "hornet check-config hornet.toml", &[])
+        .output()
+        .unwrap();
+    let printed =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "check-config refused it:\n{printed}");
+    assert!(!printed.contains("locked"), "{printed}");
+    assert!(printed.contains("admin users alice"), "{printed}");
 }
 
 /// Every `hornet ...` line in the Examples of `hornet --help` and of each

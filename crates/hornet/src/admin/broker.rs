@@ -47,11 +47,15 @@ pub(crate) async fn info(AxumState(state): AxumState<State>) -> Json<Value> {
             row
         })
         .collect();
-    listeners.push(json!({
+    let mut admin = json!({
         "kind": "admin",
         "address": state.admin_addr.ip().to_string(),
         "port": state.admin_addr.port(),
-    }));
+    });
+    if state.security.tls {
+        admin["tls"] = json!("HTTPS");
+    }
+    listeners.push(admin);
     Json(json!({
         "name": "hornet",
         "version": env!("CARGO_PKG_VERSION"),
@@ -146,6 +150,12 @@ pub(crate) async fn config(AxumState(state): AxumState<State>) -> Json<Value> {
             "port": c.admin.port,
             "token": hidden(&c.admin.token),
             "users": c.admin.users,
+            "read_token": hidden(&c.admin.read_token),
+            "read_users": c.admin.read_users,
+            "metrics_token": hidden(&c.admin.metrics_token),
+            "hosts": c.admin.hosts,
+            "allow_unauthenticated": c.admin.allow_unauthenticated,
+            "https": c.admin.tls(),
         },
     }))
 }

@@ -30,6 +30,8 @@ struct Figures {
     uptime: f64,
     listeners: Vec<crate::server::ListenerStats>,
     store: Option<hornet_store::StoreStats>,
+    /// Failed admin authentications, and requests refused for too many.
+    admin_auth: (u64, u64),
 }
 
 /// `GET /metrics`
@@ -45,10 +47,13 @@ pub(crate) async fn metrics(AxumState(state): AxumState<State>) -> impl IntoResp
         uptime: core.uptime(Instant::now()).as_secs_f64(),
         listeners: Vec::new(),
         store: None,
+        admin_auth: (0, 0),
     });
+    let throttle = &state.security.throttle;
     let f = Figures {
         listeners: state.listeners.iter().map(|l| l.stats()).collect(),
         store: state.shared.store_stats(),
+        admin_auth: (throttle.failures(), throttle.throttled()),
         ..f
     };
     (
@@ -403,6 +408,20 @@ fn render(f: &Figures) -> String {
         "Messages published through the admin API.",
         s.admin_published,
     );
+    one(
+        &mut out,
+        "hornet_admin_auth_failures_total",
+        "counter",
+        "Failed authentications at the admin API (wrong token, user or password).",
+        f.admin_auth.0,
+    );
+    one(
+        &mut out,
+        "hornet_admin_auth_throttled_total",
+        "counter",
+        "Admin API requests answered 429 after too many failed authentications from their address.",
+        f.admin_auth.1,
+    );
     out
 }
 
@@ -448,8 +467,11 @@ mod tests {
                 },
                 ..Default::default()
             }),
+            admin_auth: (4, 1),
         };
         let text = render(&f);
+        assert!(text.contains("hornet_admin_auth_failures_total 4\n"));
+        assert!(text.contains("hornet_admin_auth_throttled_total 1\n"));
         assert!(text.contains("hornet_messages_dropped_total{reason=\"queue_full\"} 3\n"));
         assert!(text.contains("hornet_messages_dropped_total{reason=\"other\"} 2\n"));
         assert!(text.contains("hornet_clients_connected 2\n"));

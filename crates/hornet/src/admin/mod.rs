@@ -5,24 +5,34 @@
 //! Handlers reach the core through [`Shared::with_core`] and hold its lock
 //! only to copy a snapshot out or give one command; paging, filtering and
 //! JSON encoding happen after the lock is released, so the API never holds
-//! up MQTT traffic for longer than a copy. One file per concern: `auth`
-//! (who may call), `error` (JSON errors), `clients`, `subscriptions`,
-//! `retained`, `publish`, `broker` (version, listeners, config, `$SYS`
-//! figures), `metrics` (Prometheus), `openapi`, `assets` (the dashboard)
-//! and `paging`. `docs/admin.md` is the user's reference.
+//! up MQTT traffic for longer than a copy. One file per concern: `hosts`
+//! (the `Host` / `Origin` checks against DNS rebinding), `access` (roles
+//! and credentials), `auth` (the middleware: who may call what, audit
+//! lines), `throttle` (failed authentications per address), `login` (the
+//! dashboard's session cookie), `tls` (HTTPS), `error` (JSON errors),
+//! `clients`, `subscriptions`, `retained`, `publish`, `broker` (version,
+//! listeners, config, `$SYS` figures), `metrics` (Prometheus), `openapi`,
+//! `assets` (the dashboard) and `paging`. `docs/admin.md` is the user's
+//! reference, `docs/security.md` states the rules.
 
+mod access;
 mod assets;
+mod audit;
 mod auth;
 mod broker;
 mod clients;
 mod error;
 mod history;
+mod hosts;
+mod login;
 mod metrics;
 mod openapi;
 mod paging;
 mod publish;
 mod retained;
 mod subscriptions;
+mod throttle;
+mod tls;
 mod view;
 
 use std::io;
@@ -35,7 +45,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use crate::config::Config;
+use crate::config::{Admin, Config};
 use crate::server::Shared;
 
 /// What every admin handler can reach.
@@ -55,11 +65,51 @@ pub(crate) struct AdminState {
     pub(crate) history: Arc<history::History>,
 }
 
+/// What handlers reach: the state the server hands over (through `Deref`)
+/// and the admin listener's own security state.
+pub(crate) struct Api {
+    base: AdminState,
+    /// Who may call and how they are told no.
+    pub(crate) security: Security,
+}
+
+impl std::ops::Deref for Api {
+    type Target = AdminState;
+    fn deref(&self) -> &AdminState {
+        &self.base
+    }
+}
+
+/// The security side of the admin listener.
+pub(crate) struct Security {
+    /// The names `Host` and `Origin` may carry.
+    pub(crate) hosts: hosts::HostPolicy,
+    /// Failed authentications per address, and their counters.
+    pub(crate) throttle: throttle::Throttle,
+    /// The dashboard's login sessions.
+    pub(crate) sessions: login::Sessions,
+    /// Why every call is refused, when MQTT clients must authenticate and
+    /// the (undeclared) admin listener has no credentials.
+    pub(crate) locked: Option<String>,
+    /// Whether the listener serves HTTPS (session cookies are `Secure`).
+    pub(crate) tls: bool,
+}
+
 /// The state handlers share.
-pub(crate) type State = Arc<AdminState>;
+pub(crate) type State = Arc<Api>;
 
 /// Binds the admin listener of `config` (the caller checked it is enabled).
+/// A declared admin listener without credentials beside MQTT
+/// authentication is refused here too, for a library caller's `Server`.
 pub(crate) async fn bind(config: &Config) -> io::Result<TcpListener> {
+    config
+        .admin
+        .check_in(config)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    if config.admin.tls() {
+        // A bad certificate is a start error, not a listener that never answers.
+        tls::acceptor(&config.admin)?;
+    }
     let addr = SocketAddr::new(config.admin.bind, config.admin.port);
     TcpListener::bind(addr).await.map_err(|e| {
         io::Error::new(
@@ -69,19 +119,55 @@ pub(crate) async fn bind(config: &Config) -> io::Result<TcpListener> {
     })
 }
 
-/// Serves the admin API on `listener`, and samples figures for
-/// `/api/v1/broker/history`, until the tasks are aborted.
+/// Serves the admin API on `listener` (HTTPS with `[admin] certfile`), and
+/// samples figures for `/api/v1/broker/history`, until the tasks are
+/// aborted.
 pub(crate) fn spawn(listener: TcpListener, state: AdminState) -> Vec<JoinHandle<()>> {
-    let state = Arc::new(state);
+    let admin = &state.config.admin;
+    let locked = admin.unguarded(&state.config);
+    if let Some(why) = &locked {
+        tracing::warn!(
+            "The admin API and dashboard on {} are LOCKED (every call answers 401): {why}.",
+            state.admin_addr
+        );
+    } else if admin.allow_unauthenticated && Admin::mqtt_authentication(&state.config).is_some() {
+        tracing::warn!(
+            "The admin API on {} needs NO credentials (allow_unauthenticated) although MQTT \
+             clients must authenticate: any process on this machine can publish to any topic, \
+             kick clients, discard sessions and read the configuration through it.",
+            state.admin_addr
+        );
+    }
+    let acceptor = if admin.tls() {
+        match tls::acceptor(admin) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                tracing::error!("The admin listener cannot serve HTTPS: {e}");
+                return Vec::new();
+            }
+        }
+    } else {
+        None
+    };
+    let security = Security {
+        hosts: hosts::HostPolicy::new(state.admin_addr, &admin.hosts),
+        throttle: Default::default(),
+        sessions: Default::default(),
+        locked,
+        tls: acceptor.is_some(),
+    };
+    let state = Arc::new(Api {
+        base: state,
+        security,
+    });
     let sampler = tokio::spawn(history::sample(state.history.clone(), state.shared.clone()));
-    let app = router(state);
+    let app = router(state).into_make_service_with_connect_info::<audit::Peer>();
     let server = tokio::spawn(async move {
-        if let Err(e) = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-        {
+        let served = match acceptor {
+            Some(acceptor) => axum::serve(tls::TlsListener::new(listener, acceptor), app).await,
+            None => axum::serve(listener, app).await,
+        };
+        if let Err(e) = served {
             tracing::error!("The admin listener stopped: {e}");
         }
     });
@@ -123,10 +209,17 @@ fn router(state: State) -> Router {
     Router::new()
         .merge(api)
         .route("/api/v1/openapi.json", get(openapi::document))
+        .route("/api/v1/login", post(login::login))
+        .route("/api/v1/logout", post(login::logout))
+        .route("/api/v1/session", get(login::session))
         .route("/healthz", get(health))
         .route("/readyz", get(ready))
         .merge(assets::routes())
         .fallback(error::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            hosts::require,
+        ))
         .with_state(state)
 }
 

@@ -36,6 +36,9 @@ mod tests {
             "/metrics",
             "/healthz",
             "/readyz",
+            "/api/v1/login",
+            "/api/v1/logout",
+            "/api/v1/session",
         ] {
             assert!(paths.contains_key(path), "{path} missing");
         }

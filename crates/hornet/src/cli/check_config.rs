@@ -154,10 +154,16 @@ pub fn check(path: &Path) -> Report {
     for clash in socket_clashes(&config) {
         report.errors.push(error(clash));
     }
-    if let Err(e) = config.admin.check() {
+    if let Err(e) = config.admin.check_in(&config) {
         report.errors.push(error(e));
+    } else if let Some(why) = config.admin.unguarded(&config) {
+        report.warnings.push(format!(
+            "{}: the admin API and dashboard will be locked (every call answers 401): {why}",
+            origin.display()
+        ));
     }
-    if config.admin.enabled && !config.admin.users.is_empty() {
+    let admin_users = config.admin.users.iter().chain(&config.admin.read_users);
+    if config.admin.enabled && admin_users.clone().next().is_some() {
         match &password_file {
             None if config.password_file.is_none() => report.errors.push(error(
                 "admin users are configured but there is no password_file to check their \
@@ -166,7 +172,7 @@ pub fn check(path: &Path) -> Report {
             )),
             None => {} // the password_file error is already reported
             Some(users) => {
-                for user in config.admin.users.iter().filter(|u| !users.contains(u)) {
+                for user in admin_users.filter(|u| !users.contains(u)) {
                     report.warnings.push(format!(
                         "{}: admin user '{user}' is not in the password_file {}, so it cannot \
                          log in to the admin API",

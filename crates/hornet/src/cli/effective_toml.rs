@@ -216,19 +216,13 @@ pub fn render(config: &Config) -> String {
     }
     top.insert("log".into(), Value::Table(log));
 
+    // An undeclared admin listener stays undeclared (it runs locked beside
+    // MQTT authentication, where a declared one without credentials would
+    // refuse the start), so the output starts the same broker.
     let a = &config.admin;
-    let mut admin = Table::new();
-    admin.insert("enabled".into(), Value::Boolean(a.enabled));
-    admin.insert("bind".into(), Value::String(a.bind.to_string()));
-    admin.insert("port".into(), int(a.port));
-    if let Some(t) = &a.token {
-        admin.insert("token".into(), Value::String(t.clone()));
+    if a.declared || *a != crate::config::Admin::default() {
+        top.insert("admin".into(), Value::Table(admin_table(a)));
     }
-    if !a.users.is_empty() {
-        let users = a.users.iter().map(|u| Value::String(u.clone())).collect();
-        admin.insert("users".into(), Value::Array(users));
-    }
-    top.insert("admin".into(), Value::Table(admin));
 
     let source = config
         .source
@@ -239,6 +233,42 @@ pub fn render(config: &Config) -> String {
          toml`.\n# Limits written as 0 are unlimited. See docs/configuration.md.\n\n{}",
         toml::to_string(&top).unwrap_or_default()
     )
+}
+
+/// The `[admin]` table.
+fn admin_table(a: &crate::config::Admin) -> Table {
+    let strings = |v: &[String]| Value::Array(v.iter().map(|u| Value::String(u.clone())).collect());
+    let mut admin = Table::new();
+    admin.insert("enabled".into(), Value::Boolean(a.enabled));
+    admin.insert("bind".into(), Value::String(a.bind.to_string()));
+    admin.insert("port".into(), int(a.port));
+    for (key, token) in [
+        ("token", &a.token),
+        ("read_token", &a.read_token),
+        ("metrics_token", &a.metrics_token),
+    ] {
+        if let Some(t) = token {
+            admin.insert(key.into(), Value::String(t.clone()));
+        }
+    }
+    for (key, list) in [
+        ("users", &a.users),
+        ("read_users", &a.read_users),
+        ("hosts", &a.hosts),
+    ] {
+        if !list.is_empty() {
+            admin.insert(key.into(), strings(list));
+        }
+    }
+    if a.allow_unauthenticated {
+        admin.insert("allow_unauthenticated".into(), Value::Boolean(true));
+    }
+    for (key, path) in [("certfile", &a.certfile), ("keyfile", &a.keyfile)] {
+        if let Some(p) = path {
+            admin.insert(key.into(), Value::String(p.display().to_string()));
+        }
+    }
+    admin
 }
 
 #[cfg(test)]
@@ -267,6 +297,21 @@ mod tests {
         round_trip(Config::default());
     }
 
+    /// The README's walkthrough file: its undeclared admin listener stays
+    /// undeclared (locked, not refused), an opt-out survives.
+    #[test]
+    fn undeclared_admin_and_the_opt_out_round_trip() {
+        let mut config = Config {
+            password_file: Some("passwords".into()),
+            allow_anonymous: crate::config::AllowAnonymous::Never,
+            ..Config::default()
+        };
+        round_trip(config.clone());
+        config.admin.allow_unauthenticated = true;
+        config.admin.declared = true;
+        round_trip(config);
+    }
+
     #[test]
     fn a_mosquitto_conf_round_trips_through_toml() {
         let conf = "\
@@ -283,6 +328,12 @@ retained_max_age 3600
 max_topic_levels 0
 admin_token secret
 admin_user root
+admin_read_token reader
+admin_read_user carol
+admin_metrics_token prom
+admin_host broker.example
+admin_certfile /etc/certs/admin.crt
+admin_keyfile /etc/certs/admin.key
 listener 1883 127.0.0.1
 listener 8883
 certfile /etc/certs/server.crt

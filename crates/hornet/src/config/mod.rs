@@ -93,8 +93,14 @@ impl Config {
 pub const DEFAULT_ADMIN_PORT: u16 = 18083;
 
 /// The admin HTTP listener: REST API, `/metrics`, health checks and the
-/// dashboard. On a non-loopback address it needs credentials (a token or
-/// admin users), or the broker refuses to start.
+/// dashboard. Who may use it (see `docs/admin.md`, `docs/security.md`):
+/// with credentials configured, only callers presenting them, in the role
+/// they grant; without any, everyone who can reach it, which is allowed
+/// only on loopback and only while MQTT clients need no credentials either
+/// (or with the explicit opt-out `allow_unauthenticated`). A declared
+/// admin listener without credentials beside MQTT authentication refuses
+/// the start; the undeclared default one is then locked (every API call
+/// answers 401 naming the keys to set).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Admin {
     /// Whether the listener runs. Default true.
@@ -103,11 +109,35 @@ pub struct Admin {
     pub bind: IpAddr,
     /// TCP port; 0 picks a free one. Default 18083.
     pub port: u16,
-    /// A bearer token (`Authorization: Bearer TOKEN`). Default none.
+    /// A bearer token with the admin role (`Authorization: Bearer TOKEN`).
+    /// Default none.
     pub token: Option<String>,
-    /// Users of the `password_file` who may use the API with HTTP Basic
-    /// authentication. Default none.
+    /// Users of the `password_file` with the admin role (HTTP Basic or the
+    /// dashboard's login). Default none.
     pub users: Vec<String>,
+    /// A bearer token with the read-only role (lists, figures, `$SYS`,
+    /// `/metrics`). Default none.
+    pub read_token: Option<String>,
+    /// Users of the `password_file` with the read-only role. Default none.
+    pub read_users: Vec<String>,
+    /// A bearer token good for `/metrics` only (for Prometheus). Default none.
+    pub metrics_token: Option<String>,
+    /// Host names (besides the listener's address and loopback names) the
+    /// API answers to in `Host` and `Origin`, e.g. the name of a reverse
+    /// proxy. Default none.
+    pub hosts: Vec<String>,
+    /// The opt-out: no credentials although MQTT clients need them (the
+    /// behaviour before Hornet required them; logged as a warning at
+    /// start). Default false.
+    pub allow_unauthenticated: bool,
+    /// Serve HTTPS with this certificate chain (PEM, e.g. a TLS listener's
+    /// `certfile`). Default none (plain HTTP).
+    pub certfile: Option<PathBuf>,
+    /// The private key (PEM) for `certfile`.
+    pub keyfile: Option<PathBuf>,
+    /// Whether the configuration file declares the admin listener (an
+    /// `[admin]` table, any `admin_*` key in mosquitto.conf). Default false.
+    pub declared: bool,
 }
 
 impl Default for Admin {
@@ -118,18 +148,42 @@ impl Default for Admin {
             port: DEFAULT_ADMIN_PORT,
             token: None,
             users: Vec::new(),
+            read_token: None,
+            read_users: Vec::new(),
+            metrics_token: None,
+            hosts: Vec::new(),
+            allow_unauthenticated: false,
+            certfile: None,
+            keyfile: None,
+            declared: false,
         }
     }
 }
 
 impl Admin {
-    /// Whether any credentials are configured.
+    /// Whether any credentials are configured (then every API call needs
+    /// some).
     pub fn has_credentials(&self) -> bool {
-        self.token.is_some() || !self.users.is_empty()
+        self.token.is_some()
+            || self.read_token.is_some()
+            || self.metrics_token.is_some()
+            || !self.users.is_empty()
+            || !self.read_users.is_empty()
     }
 
-    /// The safe-default rule: off loopback only with credentials. The
-    /// error says how to fix it.
+    /// Whether users of the `password_file` may log in (admin or read-only).
+    pub fn has_users(&self) -> bool {
+        !self.users.is_empty() || !self.read_users.is_empty()
+    }
+
+    /// Whether the listener serves HTTPS.
+    pub fn tls(&self) -> bool {
+        self.certfile.is_some()
+    }
+
+    /// The rules of the admin settings alone: off loopback only with
+    /// credentials, no empty token, TLS files in pairs. The error says how
+    /// to fix it.
     pub fn check(&self) -> Result<(), String> {
         if self.enabled && !self.bind.is_loopback() && !self.has_credentials() {
             return Err(format!(
@@ -139,10 +193,85 @@ impl Admin {
                 self.bind
             ));
         }
-        if self.token.as_deref() == Some("") {
-            return Err("the admin token must not be empty".into());
+        for (key, token) in [
+            ("token", &self.token),
+            ("read_token", &self.read_token),
+            ("metrics_token", &self.metrics_token),
+        ] {
+            if token.as_deref() == Some("") {
+                return Err(format!("the admin {key} must not be empty"));
+            }
+        }
+        if self.allow_unauthenticated && self.has_credentials() {
+            return Err(
+                "admin allow_unauthenticated is set together with admin credentials: remove \
+                 one (with credentials configured every API call needs them)"
+                    .into(),
+            );
+        }
+        if self.certfile.is_some() != self.keyfile.is_some() {
+            return Err(
+                "the admin listener's HTTPS needs both certfile and keyfile (`[admin] certfile`, \
+                 `keyfile`; `admin_certfile`, `admin_keyfile`)"
+                    .into(),
+            );
         }
         Ok(())
+    }
+
+    /// How MQTT clients of `config` must authenticate, if they must: a
+    /// `password_file`, `allow_anonymous false` (global or on a listener),
+    /// or client certificates.
+    pub fn mqtt_authentication(config: &Config) -> Option<&'static str> {
+        if config.password_file.is_some() {
+            Some("a password_file")
+        } else if config.allow_anonymous == AllowAnonymous::Never
+            || config
+                .listeners
+                .iter()
+                .any(|l| l.allow_anonymous == Some(AllowAnonymous::Never))
+        {
+            Some("allow_anonymous false")
+        } else if config
+            .listeners
+            .iter()
+            .any(|l| l.tls.as_ref().is_some_and(|t| t.require_certificate))
+        {
+            Some("client certificates (require_certificate)")
+        } else {
+            None
+        }
+    }
+
+    /// Why this listener, running in `config`, must not serve without
+    /// credentials: MQTT clients need them and the admin API has none (and
+    /// no opt-out). `None` when it may serve as configured.
+    pub fn unguarded(&self, config: &Config) -> Option<String> {
+        if !self.enabled || self.has_credentials() || self.allow_unauthenticated {
+            return None;
+        }
+        let why = Self::mqtt_authentication(config)?;
+        Some(format!(
+            "MQTT clients must authenticate ({why}) but the admin API on {}:{} has no \
+             credentials, so anyone on this machine could publish to any topic, kick clients and \
+             read the configuration through it. Set `[admin] token = \"...\"` or `[admin] users = \
+             [\"NAME\"]` (users of the password_file) in hornet.toml (`admin_token TOKEN` or \
+             `admin_user NAME` in mosquitto.conf), or turn the admin listener off with `[admin] \
+             enabled = false` (`admin_enabled false`); `[admin] allow_unauthenticated = true` \
+             (`admin_allow_unauthenticated true`) keeps it open without credentials",
+            self.bind, self.port
+        ))
+    }
+
+    /// [`Admin::check`], and the credentials rule for a declared listener
+    /// in `config`: it refuses the start when [`Admin::unguarded`]. (The
+    /// undeclared default listener is locked instead, see `docs/admin.md`.)
+    pub fn check_in(&self, config: &Config) -> Result<(), String> {
+        self.check()?;
+        match self.unguarded(config) {
+            Some(why) if self.declared => Err(why),
+            _ => Ok(()),
+        }
     }
 }
 

@@ -279,6 +279,11 @@ impl Reader {
     }
 
     fn read_line(&mut self, at: &At<'_>, key: &str, args: &[&str]) -> Result<(), ConfigError> {
+        if key.starts_with("admin_") {
+            // The file declares the admin listener: without credentials
+            // beside MQTT authentication it refuses the start (Admin::check_in).
+            self.config.admin.declared = true;
+        }
         match key {
             "listener" => {
                 let (port, address) = match args {
@@ -331,6 +336,30 @@ impl Reader {
             "admin_user" => {
                 let name = self.one(at, key, args)?.to_string();
                 self.config.admin.users.push(name);
+            }
+            "admin_read_token" => {
+                self.config.admin.read_token = Some(self.one(at, key, args)?.to_string());
+            }
+            "admin_read_user" => {
+                let name = self.one(at, key, args)?.to_string();
+                self.config.admin.read_users.push(name);
+            }
+            "admin_metrics_token" => {
+                self.config.admin.metrics_token = Some(self.one(at, key, args)?.to_string());
+            }
+            "admin_host" => {
+                let name = self.one(at, key, args)?.to_string();
+                self.config.admin.hosts.push(name);
+            }
+            "admin_allow_unauthenticated" => {
+                self.config.admin.allow_unauthenticated =
+                    parse_bool(at, key, self.one(at, key, args)?)?;
+            }
+            "admin_certfile" => {
+                self.config.admin.certfile = Some(PathBuf::from(self.one(at, key, args)?));
+            }
+            "admin_keyfile" => {
+                self.config.admin.keyfile = Some(PathBuf::from(self.one(at, key, args)?));
             }
             "password_file" => {
                 let path = self.one(at, key, args)?;
@@ -775,7 +804,7 @@ impl Reader {
         self.config.source = Some(origin.to_path_buf());
         self.config
             .admin
-            .check()
+            .check_in(&self.config)
             .map_err(|r| ConfigError::new(origin, None, r))?;
         Ok(Loaded {
             config: self.config,
@@ -868,6 +897,37 @@ mod tests {
         assert!(loaded.warnings.is_empty());
     }
 
+    /// MQTT authentication without admin credentials: a declared admin
+    /// listener refuses the start, naming the keys; the opt-out and
+    /// `admin_enabled false` are accepted; the undeclared one is not refused
+    /// here (it runs locked).
+    #[test]
+    fn admin_needs_credentials_when_mqtt_has_them() {
+        for mqtt in [
+            "password_file /etc/mosquitto/passwd\n",
+            "allow_anonymous false\n",
+        ] {
+            let err = error(&format!("{mqtt}admin_listener 18083\n"));
+            for key in ["admin_token", "admin_user", "admin_enabled false"] {
+                assert!(err.reason.contains(key), "{err}");
+            }
+            assert!(
+                err.reason.contains("admin_allow_unauthenticated true"),
+                "{err}"
+            );
+            let open = parse(&format!("{mqtt}admin_allow_unauthenticated true\n")).config;
+            assert!(open.admin.allow_unauthenticated);
+            parse(&format!("{mqtt}admin_enabled false\n"));
+            parse(&format!("{mqtt}admin_token t\n"));
+            let default = parse(mqtt).config;
+            assert!(default.admin.unguarded(&default).is_some());
+        }
+        let err = error("admin_token t\nadmin_allow_unauthenticated true\n");
+        assert!(err.reason.contains("allow_unauthenticated"), "{err}");
+        let err = error("admin_certfile a.crt\n");
+        assert!(err.reason.contains("keyfile"), "{err}");
+    }
+
     #[test]
     fn admin_keys() {
         let c = parse(
@@ -884,6 +944,18 @@ mod tests {
         assert!(err.reason.contains("needs credentials"), "{err}");
         let err = error("admin_listener\n");
         assert!(err.reason.contains("admin_listener needs a port"), "{err}");
+        let c = parse(
+            "admin_read_token r\nadmin_read_user carol\nadmin_metrics_token m\n\
+             admin_host broker.example\nadmin_certfile a.crt\nadmin_keyfile a.key\n",
+        )
+        .config;
+        assert_eq!(c.admin.read_token.as_deref(), Some("r"));
+        assert_eq!(c.admin.read_users, ["carol"]);
+        assert_eq!(c.admin.metrics_token.as_deref(), Some("m"));
+        assert_eq!(c.admin.hosts, ["broker.example"]);
+        assert_eq!(c.admin.certfile, Some(PathBuf::from("a.crt")));
+        assert!(c.admin.declared && c.admin.tls());
+        assert!(!parse("port 1883\n").config.admin.declared);
         assert_eq!(err.line, Some(1));
     }
 

@@ -68,6 +68,13 @@ struct AdminFile {
     port: Option<u16>,
     token: Option<String>,
     users: Option<Vec<String>>,
+    read_token: Option<String>,
+    read_users: Option<Vec<String>>,
+    metrics_token: Option<String>,
+    hosts: Option<Vec<String>>,
+    allow_unauthenticated: Option<bool>,
+    certfile: Option<PathBuf>,
+    keyfile: Option<PathBuf>,
 }
 
 #[derive(Deserialize)]
@@ -370,10 +377,18 @@ pub(crate) fn parse(text: &str, origin: &Path) -> Result<Loaded, ConfigError> {
         }
         admin.token = a.token;
         admin.users = a.users.unwrap_or_default();
+        admin.read_token = a.read_token;
+        admin.read_users = a.read_users.unwrap_or_default();
+        admin.metrics_token = a.metrics_token;
+        admin.hosts = a.hosts.unwrap_or_default();
+        admin.allow_unauthenticated = a.allow_unauthenticated.unwrap_or(false);
+        admin.certfile = a.certfile;
+        admin.keyfile = a.keyfile;
+        admin.declared = true;
     }
     config
         .admin
-        .check()
+        .check_in(&config)
         .map_err(|r| ConfigError::new(origin, None, r))?;
     Ok(Loaded {
         config,
@@ -609,6 +624,8 @@ users = ["alice"]
                     port: 18084,
                     token: Some("t0ken".into()),
                     users: vec!["alice".into()],
+                    declared: true,
+                    ..Admin::default()
                 },
                 persistence: crate::config::Persistence {
                     enabled: Some(true),
@@ -794,6 +811,46 @@ shared_group_strategies = { workers = "hash_clientid" }
         );
         let err = error("[admin]\nbind = \"example.com\"\n");
         assert!(err.reason.contains("bind must be an IP address"), "{err}");
+        let c = parse(
+            "[admin]\nread_token = \"r\"\nread_users = [\"carol\"]\nmetrics_token = \"m\"\n\
+             hosts = [\"broker.example\"]\ncertfile = \"a.crt\"\nkeyfile = \"a.key\"\n",
+        );
+        assert_eq!(c.admin.read_token.as_deref(), Some("r"));
+        assert_eq!(c.admin.read_users, ["carol"]);
+        assert_eq!(c.admin.metrics_token.as_deref(), Some("m"));
+        assert_eq!(c.admin.hosts, ["broker.example"]);
+        assert!(c.admin.declared && c.admin.tls());
+        let err = error("[admin]\nread_token = \"\"\n");
+        assert!(err.reason.contains("read_token must not be empty"), "{err}");
+    }
+
+    /// The README's two-line file starts (its admin listener runs locked);
+    /// with an `[admin]` table and no credentials the start is refused with
+    /// the keys to set.
+    #[test]
+    fn admin_credentials_beside_mqtt_authentication() {
+        let walkthrough = "allow_anonymous = false\npassword_file = \"passwords\"\n";
+        let c = parse(walkthrough);
+        assert!(!c.admin.declared);
+        let locked = c.admin.unguarded(&c).expect("locked");
+        assert!(locked.contains("[admin] token"), "{locked}");
+        let err = error(&format!("{walkthrough}[admin]\nport = 18083\n"));
+        for key in [
+            "[admin] token",
+            "[admin] users",
+            "enabled = false",
+            "allow_unauthenticated",
+        ] {
+            assert!(err.reason.contains(key), "{err}");
+        }
+        let open = parse(&format!(
+            "{walkthrough}[admin]\nallow_unauthenticated = true\n"
+        ));
+        assert!(open.admin.unguarded(&open).is_none());
+        assert!(parse("[admin]\nport = 9000\n")
+            .admin
+            .unguarded(&Config::default())
+            .is_none());
     }
 
     #[test]

@@ -272,7 +272,7 @@ impl Server {
         let started = Instant::now();
         let mut broker = Broker::new(settings, started);
         let admin_users = match &users {
-            _ if config.admin.users.is_empty() || !config.admin.enabled => None,
+            _ if !config.admin.has_users() || !config.admin.enabled => None,
             Some(users) => Some(Arc::new(users.clone())),
             None => {
                 return Err(io::Error::new(

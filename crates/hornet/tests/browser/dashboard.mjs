@@ -1,11 +1,13 @@
 // Drives the Hornet dashboard in headless Chromium (Debian's /usr/bin/chromium
-// through playwright-core): sees the connected client, kicks it, deletes a
-// retained message, and saves a screenshot. Run by tests/admin_dashboard.rs:
-//   node dashboard.mjs BASE_URL CLIENT_ID RETAINED_TOPIC SCREENSHOT_DIR
+// through playwright-core): logs in (when USER and PASSWORD are given: a
+// wrong password first, which the form must refuse), sees the connected
+// client, kicks it, deletes a retained message, saves a screenshot, and
+// logs out. Run by tests/admin_dashboard.rs:
+//   node dashboard.mjs BASE_URL CLIENT_ID RETAINED_TOPIC SCREENSHOT_DIR [USER PASSWORD]
 // Prints "OK dashboard" on success; any failure exits non-zero with the reason.
 import { chromium } from 'playwright-core';
 
-const [base, clientId, topic, shots] = process.argv.slice(2);
+const [base, clientId, topic, shots, user, password] = process.argv.slice(2);
 const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
 const timeout = 10000;
 
@@ -17,8 +19,24 @@ try {
   page.on('pageerror', (e) => errors.push(String(e)));
   page.setDefaultTimeout(timeout);
 
-  // Overview: live figures.
   await page.goto(base + '/');
+  if (user) {
+    // Credentials are required: the login form, a refusal, then the session.
+    await page.getByTestId('login').waitFor();
+    await page.getByTestId('username').fill(user);
+    await page.getByTestId('password').fill('not-' + password);
+    await page.getByTestId('login-submit').click();
+    await page.getByTestId('login-error').filter({ hasText: /wrong/ }).waitFor();
+    await page.getByTestId('password').fill(password);
+    await page.getByTestId('login-submit').click();
+    await page.getByTestId('whoami').filter({ hasText: `user ${user} (admin)` }).waitFor();
+    const cookies = await page.evaluate(() => document.cookie);
+    if (cookies.includes('hornet_session')) throw new Error('the session cookie is readable by scripts');
+    await page.screenshot({ path: `${shots}/dashboard-login.png`, fullPage: true });
+    console.log(`logged in as ${user}`);
+  }
+
+  // Overview: live figures.
   await page.getByTestId('clients-connected').filter({ hasText: /^1$/ }).waitFor();
   console.log('overview shows 1 connected client');
 
@@ -47,6 +65,14 @@ try {
   await page.screenshot({ path: `${shots}/dashboard-overview.png`, fullPage: true });
   await page.click('nav a[data-tab=retained]');
   await page.screenshot({ path: `${shots}/dashboard-retained.png`, fullPage: true });
+  if (user) {
+    // Logging out ends the session: the login form again, the API refuses.
+    await page.getByTestId('logout').click();
+    await page.getByTestId('login').waitFor();
+    const status = await page.evaluate(async () => (await fetch('/api/v1/clients')).status);
+    if (status !== 401) throw new Error(`after logout the API answered ${status}`);
+    console.log('logged out');
+  }
   if (errors.length) throw new Error(`page errors: ${errors.join('; ')}`);
   console.log('OK dashboard');
 } catch (e) {

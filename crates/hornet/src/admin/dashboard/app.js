@@ -8,20 +8,21 @@ import { drawChart } from '/dashboard/chart.js';
 const $ = (id) => document.getElementById(id);
 const SPAN_MS = 5 * 60 * 1000;
 const REFRESH_MS = 2000;
-let token = localStorage.getItem('hornet.token') || '';
+let session = null;     // GET /api/v1/session: { required, user, role, locked? }
 let broker = null;
 let samples = [];      // [{ t, received, sent }]
 let rates = { in: [], out: [] };
 let mqttClient = null;
 
+// Credentials travel in the HttpOnly session cookie the login sets; the
+// page never sees a password or token again after the login form.
 async function api(path, options = {}) {
   const headers = { ...(options.headers || {}) };
-  if (token) headers.Authorization = `Bearer ${token}`;
   if (options.body) headers['Content-Type'] = 'application/json';
-  const r = await fetch(path, { ...options, headers });
+  const r = await fetch(path, { ...options, headers, credentials: 'same-origin' });
   if (r.status === 401) {
-    $('login').hidden = false;
-    throw new Error('unauthorized: enter the admin token');
+    showLogin();
+    throw new Error('not logged in');
   }
   const text = await r.text();
   const body = text ? JSON.parse(text) : null;
@@ -87,7 +88,7 @@ async function refreshOverview() {
   const rows = broker.listeners.map((l) => {
     const tr = document.createElement('tr');
     tr.dataset.kind = l.kind;
-    const mode = l.kind === 'admin' ? 'HTTP API' : [l.path, l.tls && `TLS ${l.tls}`].filter(Boolean).join(', ');
+    const mode = l.kind === 'admin' ? (l.tls ? 'HTTPS API' : 'HTTP API') : [l.path, l.tls && `TLS ${l.tls}`].filter(Boolean).join(', ');
     tr.append(cell(l.kind), cell(l.address), cell(l.port), cell(mode), cell(l.active), cell(l.accepted),
       cell(l.refused_max_connections), cell(l.refused_rate), cell(l.failed_handshakes));
     return tr;
@@ -296,21 +297,78 @@ async function tick() {
   }
 }
 
-window.addEventListener('hashchange', () => show(location.hash.slice(1)));
-window.addEventListener('DOMContentLoaded', () => {
-  $('login-form').addEventListener('submit', (e) => {
-    e.preventDefault();
-    token = $('token').value;
-    localStorage.setItem('hornet.token', token);
-    $('login').hidden = true;
-    guard(loadHistory)().then(tick);
+// ---- login ----
+function showLogin() {
+  $('login').hidden = false;
+  document.querySelector('main').hidden = true;
+  $('logout').hidden = true;
+  $('whoami').textContent = '';
+  if (session && session.locked) {
+    $('locked').hidden = false;
+    $('locked').textContent = `Locked: ${session.locked}.`;
+    $('login-form').hidden = true;
+  }
+}
+
+function showApp() {
+  $('login').hidden = true;
+  document.querySelector('main').hidden = false;
+  $('whoami').textContent = session.required ? `${session.user} (${session.role})` : '';
+  $('logout').hidden = !session.required;
+  // The read-only role sees no buttons that would change anything.
+  document.body.classList.toggle('read-only', session.role !== 'admin');
+}
+
+async function loadSession() {
+  const r = await fetch('/api/v1/session', { credentials: 'same-origin' });
+  session = await r.json();
+  if (session.required && !session.user) {
+    showLogin();
+    return false;
+  }
+  showApp();
+  return true;
+}
+
+async function logIn(e) {
+  e.preventDefault();
+  const user = $('username').value;
+  const secret = $('password').value;
+  const body = user ? { username: user, password: secret } : { token: secret };
+  const r = await fetch('/api/v1/login', {
+    method: 'POST', credentials: 'same-origin',
+    headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
   });
+  const answer = await r.json();
+  if (!r.ok) {
+    $('login-error').textContent = answer.message || `HTTP ${r.status}`;
+    return;
+  }
+  $('login-error').textContent = '';
+  $('password').value = '';
+  session = answer;
+  showApp();
+  show(location.hash.slice(1) || 'overview');
+  guard(loadHistory)().then(tick);
+}
+
+async function logOut() {
+  await fetch('/api/v1/logout', { method: 'POST', credentials: 'same-origin' });
+  session = { required: true, user: null, role: null };
+  showLogin();
+}
+
+window.addEventListener('hashchange', () => show(location.hash.slice(1)));
+window.addEventListener('DOMContentLoaded', async () => {
+  $('login-form').addEventListener('submit', (e) => { logIn(e).catch((err) => { $('login-error').textContent = err.message; }); });
+  $('logout').addEventListener('click', () => { logOut().catch((err) => status(err.message, true)); });
   $('client-search').addEventListener('submit', (e) => { e.preventDefault(); guard(refreshClients)(); });
   $('retained-search').addEventListener('submit', (e) => { e.preventDefault(); guard(refreshRetained)(); });
   $('retained-delete-all').addEventListener('click', guard(deleteAllRetained));
   $('publish-form').addEventListener('submit', guard(publish));
   $('subscribe-form').addEventListener('submit', guard(subscribe));
+  setInterval(() => { if (session && session.user) tick(); }, REFRESH_MS);
+  if (!(await loadSession())) return;
   show(location.hash.slice(1) || 'overview');
   guard(loadHistory)().then(tick);
-  setInterval(tick, REFRESH_MS);
 });
