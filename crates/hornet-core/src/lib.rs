@@ -46,6 +46,7 @@ pub use admin::{
 pub use auth::{AuthExchange, AuthStep, Authenticator, PasswordCheck};
 pub use authorize::{Access, Authorizer, Denied, Principal};
 pub use broker::{Action, Broker, CloseCause, ConnId, ConnInfo, QueueState};
-pub use settings::{Anonymous, RateAction, Settings};
+pub use hints::{ConfigWording, Fix, Hint};
+pub use settings::{Anonymous, RateAction, Settings, Wording};
 pub use shared::SharedStrategy;
 pub use sys::{ListenerFigures, Stats, StoreFigures};
