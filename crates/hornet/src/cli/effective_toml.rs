@@ -30,24 +30,6 @@ fn anonymous(a: AllowAnonymous) -> Value {
     }
 }
 
-/// The top-level keys in the order the file shows them; a key not listed
-/// goes last.
-const TOP_ORDER: &[&str] = &[
-    "allow_anonymous",
-    "password_file",
-    "acl_file",
-    "sys_interval",
-    "persistence",
-    "data_dir",
-    "fsync",
-    "fsync_interval_ms",
-    "listener",
-    "limits",
-    "mqtt",
-    "log",
-    "admin",
-];
-
 /// The configuration as a hornet.toml text.
 pub fn render(config: &Config) -> String {
     // The declared settings, each in its section (schema.rs).
@@ -149,14 +131,6 @@ pub fn render(config: &Config) -> String {
         admin.insert("users".into(), Value::Array(users));
     }
     top.insert("admin".into(), Value::Table(admin));
-    let mut entries: Vec<(String, Value)> = top.into_iter().collect();
-    entries.sort_by_key(|(key, _)| {
-        TOP_ORDER
-            .iter()
-            .position(|k| k == key)
-            .unwrap_or(TOP_ORDER.len())
-    });
-    let top: Table = entries.into_iter().collect();
 
     let source = config
         .source
