@@ -900,6 +900,9 @@ mod tests {
     }
 
     #[test]
+    // Not exhaustive on purpose: a new declared setting does not touch this
+    // test (schema.rs's table test reads every one through both loaders).
+    #[allow(clippy::needless_update)]
     fn mqtt_features() {
         let m = parse(
             "max_qos 1\nretain_available false\nmax_topic_alias 5\n\
@@ -931,6 +934,7 @@ mod tests {
                     "workers".into(),
                     hornet_core::SharedStrategy::Sticky
                 )],
+                ..super::super::Mqtt::default()
             }
         );
         assert_eq!(
@@ -993,6 +997,9 @@ mod tests {
     }
 
     #[test]
+    // Not exhaustive on purpose: a new declared setting does not touch this
+    // test (schema.rs's table test reads every one through both loaders).
+    #[allow(clippy::needless_update)]
     fn every_limit() {
         let c = parse(
             "max_connections 500\n\
@@ -1038,6 +1045,7 @@ mod tests {
                 flapping_max_connects: 5,
                 flapping_window: 30,
                 flapping_ban: 300,
+                ..Limits::default()
             }
         );
         assert_eq!(c.acl_file, Some(PathBuf::from("/etc/mosquitto/acl")));

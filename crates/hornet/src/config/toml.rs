@@ -520,6 +520,9 @@ mod tests {
     }
 
     #[test]
+    // Not exhaustive on purpose: a new declared setting does not touch this
+    // test (schema.rs's table test reads every one through both loaders).
+    #[allow(clippy::needless_update)]
     fn every_key() {
         let c = parse(
             r#"
@@ -601,6 +604,7 @@ users = ["alice"]
                     flapping_max_connects: 5,
                     flapping_window: 30,
                     flapping_ban: 300,
+                    ..Limits::default()
                 },
                 mqtt: Default::default(),
                 sys_interval: 30,
@@ -724,6 +728,9 @@ keyfile = "/s.key"
     }
 
     #[test]
+    // Not exhaustive on purpose: a new declared setting does not touch this
+    // test (schema.rs's table test reads every one through both loaders).
+    #[allow(clippy::needless_update)]
     fn mqtt_table() {
         let c = parse(
             r#"
@@ -764,6 +771,7 @@ shared_group_strategies = { workers = "hash_clientid" }
                     "workers".into(),
                     hornet_core::SharedStrategy::HashClientId
                 )],
+                ..super::super::Mqtt::default()
             }
         );
         assert_eq!(
