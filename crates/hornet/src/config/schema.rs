@@ -1,6 +1,6 @@
 //! Every setting declared once: the single place that says, per setting,
 //! its name (the hornet.toml key), its TOML section, its mosquitto.conf
-//! key, the kind of value ([`kinds`](super::kinds)), its default, its doc
+//! key, the kind of value (`kinds.rs`), its default, its doc
 //! line, where it lives in [`Config`] and what it sets in the core's
 //! [`Settings`].
 //!
