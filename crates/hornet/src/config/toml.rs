@@ -2,7 +2,11 @@
 //!
 //! Owns the file's schema (serde structs with `deny_unknown_fields`, so a
 //! misspelt key is an error, not a silently ignored line) and its mapping
-//! onto [`Config`]. Every key is optional; a missing key keeps the default.
+//! onto [`Config`]. The keys of `[limits]`, `[mqtt]` and `[log]` and the
+//! top-level settings are the declared ones (`schema.rs`): a section is
+//! read as [`Rows`] of the table, type-checked where they stand, and set
+//! through their rows; listeners, files, persistence and `[admin]` are
+//! serde structs here. Every key is optional; a missing key keeps the default.
 //! Zero values mean what they mean in `mosquitto.conf` ("unlimited").
 //! Errors carry the line, computed from the byte offset TOML reports.
 //!
@@ -49,7 +53,7 @@ struct File {
     acl_file: Option<PathBuf>,
     sys_interval: Option<Spanned<Value>>,
     listener: Option<Spanned<Vec<ListenerFile>>>,
-    limits: Option<Rows<NoHand>>,
+    limits: Option<Rows<LimitsHand>>,
     mqtt: Option<Rows<MqttHand>>,
     log: Option<Rows<LogHand>>,
     persistence: Option<bool>,
@@ -111,13 +115,15 @@ trait Hand: Default {
 
 /// `[limits]`: every key from the table.
 #[derive(Default)]
-struct NoHand;
+struct LimitsHand;
 
-impl Hand for NoHand {
+impl Hand for LimitsHand {
     const SECTION: Section = Section::Limits;
     const EXPECTING: &'static str = "struct LimitsFile";
     fn read<'de, A: MapAccess<'de>>(&mut self, key: &str, _: &mut A) -> Result<(), A::Error> {
-        Err(de::Error::custom(format!("{key} is not read by hand")))
+        Err(de::Error::custom(format!(
+            "{key} is declared read by hand (schema.rs) but toml.rs does not"
+        )))
     }
 }
 
@@ -133,7 +139,11 @@ impl Hand for MqttHand {
     fn read<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
         match key {
             "shared_group_strategies" => self.shared_group_strategies = Some(map.next_value()?),
-            _ => return Err(de::Error::custom(format!("{key} is not read by hand"))),
+            _ => {
+                return Err(de::Error::custom(format!(
+                    "{key} is declared read by hand (schema.rs) but toml.rs does not"
+                )))
+            }
         }
         Ok(())
     }
@@ -151,7 +161,11 @@ impl Hand for LogHand {
     fn read<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
         match key {
             "types" => self.types = Some(map.next_value()?),
-            _ => return Err(de::Error::custom(format!("{key} is not read by hand"))),
+            _ => {
+                return Err(de::Error::custom(format!(
+                    "{key} is declared read by hand (schema.rs) but toml.rs does not"
+                )))
+            }
         }
         Ok(())
     }
