@@ -630,20 +630,20 @@ impl Broker {
             Anonymous::Loopback if loopback => Ok(()),
             Anonymous::Loopback => Err(format!(
                 "not authorized: anonymous clients are only accepted from loopback by default{}. \
-                 To accept them from the network set `allow_anonymous = true` (hornet.toml) or \
-                 `allow_anonymous true` (mosquitto.conf), or give clients users in a `password_file`.",
-                if connect.username.is_some() { " (a username without a password_file is not checked, so it counts as anonymous)" } else { "" }
+                 To accept them from the network set {}, or give clients users in a `password_file`.",
+                if connect.username.is_some() { " (a username without a password_file is not checked, so it counts as anonymous)" } else { "" },
+                self.settings.wording.fix(crate::hints::Fix::AnonymousFromNetwork)
             )),
             Anonymous::Never if self.authenticator.is_some() => Err(
                 "not authorized: allow_anonymous is false, so a client needs a user name and \
                  password from the password_file."
                     .to_string(),
             ),
-            Anonymous::Never => Err(
+            Anonymous::Never => Err(format!(
                 "not authorized: allow_anonymous is false and no password_file is configured, so nobody can connect. \
-                 Set `allow_anonymous = \"loopback\"` or `true`."
-                    .to_string(),
-            ),
+                 Set {}.",
+                self.settings.wording.fix(crate::hints::Fix::AnonymousFromSomewhere)
+            )),
         }
     }
 

@@ -1,8 +1,16 @@
 //! First-time hints: the first time in a broker's life that a client is
 //! refused, or a message dropped, for a given cause, one more log line
 //! names the setting that controls it, its current value, and how to
+//! change it.
+//!
+//! The core words only the first part (what the broker did and which
+//! setting, by its canonical name, decided it, with its value). How to
 //! change it (the hornet.toml and the mosquitto.conf spelling, and the
-//! section of `docs/configuration.md`).
+//! section of `docs/configuration.md`) is the shell's business: it gives
+//! a [`ConfigWording`] in [`Settings::wording`](crate::Settings), built
+//! from its declaration of every setting, so the core never knows a
+//! configuration file's syntax. Refusal lines that suggest a change ask
+//! it for a [`Fix`] the same way.
 //!
 //! Later occurrences of the same cause log only their own line (which
 //! every refusal and drop already has); a cause is a [`Hint`], remembered
@@ -14,7 +22,7 @@ use crate::settings::{RateAction, Settings};
 
 /// A cause of a refused client or a dropped message that a setting controls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Hint {
+pub enum Hint {
     /// CONNECT with a client id over `max_client_id_length`.
     ClientIdTooLong,
     /// An MQTT 3.x keep-alive over `max_keepalive`.
@@ -51,13 +59,65 @@ pub(crate) enum Hint {
     ServerReference,
 }
 
+/// A change a refusal's log line suggests (not a hint: every such refusal
+/// says it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fix {
+    /// Let anonymous clients in from the network: `allow_anonymous` true.
+    AnonymousFromNetwork,
+    /// Let anonymous clients in from somewhere, when the policy is false
+    /// and there is no password file: `allow_anonymous` loopback or true.
+    AnonymousFromSomewhere,
+}
+
+/// How the shell's configuration files spell a change of a setting.
+pub trait ConfigWording: Send + Sync {
+    /// How to change what `hint` is about, as one sentence after the
+    /// core's own: `To change it: ...; see docs/configuration.md#....`
+    fn advice(&self, hint: Hint) -> String;
+    /// The change `fix` asks for, in the files' syntax (it follows "set").
+    fn fix(&self, fix: Fix) -> String;
+}
+
 impl Hint {
+    /// Every cause, in declaration order.
+    pub const ALL: [Hint; 17] = [
+        Hint::ClientIdTooLong,
+        Hint::KeepAliveTooLong,
+        Hint::BadPassword,
+        Hint::Anonymous,
+        Hint::Flapping,
+        Hint::PublishRate,
+        Hint::PacketTooLarge,
+        Hint::TopicLimits,
+        Hint::Subscriptions,
+        Hint::QueueFull,
+        Hint::Qos0NotQueued,
+        Hint::AclDenied,
+        Hint::MessageExpired,
+        Hint::OverClientMaximum,
+        Hint::ConnectTimeout,
+        Hint::WillRefused,
+        Hint::ServerReference,
+    ];
+
     fn bit(self) -> u32 {
         1 << (self as u32)
     }
 
-    /// The hint's text (without the `hint: ` prefix), with the current values.
+    /// The hint's text (without the `hint: ` prefix), with the current
+    /// values and the shell's advice.
     pub(crate) fn text(self, s: &Settings) -> String {
+        let what = self.what(s);
+        match s.wording.advice(self) {
+            Some(advice) => format!("{what}. {advice} (This hint is shown once.)"),
+            None => format!("{what}. (This hint is shown once.)"),
+        }
+    }
+
+    /// What happened and which setting decides it, with its current value
+    /// (canonical setting names, no file syntax).
+    pub fn what(self, s: &Settings) -> String {
         let unlimited = |n: usize| {
             if n == usize::MAX {
                 "unlimited".to_string()
@@ -65,212 +125,113 @@ impl Hint {
                 n.to_string()
             }
         };
-        let (what, how, anchor) = match self {
-            Hint::ClientIdTooLong => (
-                format!(
-                    "max_client_id_length (currently {}) limits the length of client ids",
-                    s.max_client_id_length
-                ),
-                "`[limits] max_client_id_length = 4096` in hornet.toml or \
-                 `max_client_id_length 4096` in mosquitto.conf (0 = the protocol's 65535)"
-                    .to_string(),
-                "max_client_id_length-max_topic_length-max_topic_levels",
+        match self {
+            Hint::ClientIdTooLong => format!(
+                "max_client_id_length (currently {}) limits the length of client ids",
+                s.max_client_id_length
             ),
-            Hint::KeepAliveTooLong => (
-                format!(
-                    "max_keepalive (currently {}) is the longest keep-alive a client may ask \
-                     for; MQTT 3.x clients over it (or asking for 0) are refused, MQTT 5 clients \
-                     are told the lower value",
-                    s.max_keepalive
-                ),
-                "`[limits] max_keepalive = 65535` in hornet.toml or `max_keepalive 65535` in \
-                 mosquitto.conf"
-                    .to_string(),
-                "max_keepalive",
+            Hint::KeepAliveTooLong => format!(
+                "max_keepalive (currently {}) is the longest keep-alive a client may ask \
+                 for; MQTT 3.x clients over it (or asking for 0) are refused, MQTT 5 clients \
+                 are told the lower value",
+                s.max_keepalive
             ),
-            Hint::BadPassword => (
-                "user names and passwords are checked against the password_file".to_string(),
-                "add or reset the user with `mosquitto_passwd -b FILE USER PASSWORD` (or \
-                 `hornet passwd`), then send SIGHUP to reload it"
-                    .to_string(),
-                "password_file",
+            Hint::BadPassword => {
+                "user names and passwords are checked against the password_file".to_string()
+            }
+            Hint::Anonymous => format!(
+                "allow_anonymous (currently {}) decides who may connect without a user \
+                 name; a user name without a password_file counts as anonymous",
+                match s.anonymous {
+                    crate::Anonymous::Loopback => "loopback only",
+                    crate::Anonymous::Always => "true",
+                    crate::Anonymous::Never => "false",
+                }
             ),
-            Hint::Anonymous => (
-                format!(
-                    "allow_anonymous (currently {}) decides who may connect without a user \
-                     name; a user name without a password_file counts as anonymous",
-                    match s.anonymous {
-                        crate::Anonymous::Loopback => "loopback only",
-                        crate::Anonymous::Always => "true",
-                        crate::Anonymous::Never => "false",
-                    }
-                ),
-                "`allow_anonymous = true` in hornet.toml or `allow_anonymous true` in \
-                 mosquitto.conf (only on a network you trust), or give clients users in a \
-                 password_file"
-                    .to_string(),
-                "allow_anonymous",
+            Hint::Flapping => format!(
+                "flapping_max_connects (currently {}) connects of one client id within \
+                 flapping_window ({}s) ban it for flapping_ban ({}s)",
+                s.flapping_max_connects,
+                s.flapping_window.as_secs(),
+                s.flapping_ban.as_secs()
             ),
-            Hint::Flapping => (
-                format!(
-                    "flapping_max_connects (currently {}) connects of one client id within \
-                     flapping_window ({}s) ban it for flapping_ban ({}s)",
-                    s.flapping_max_connects,
-                    s.flapping_window.as_secs(),
-                    s.flapping_ban.as_secs()
-                ),
-                "give each device its own client id; or `[limits] flapping_max_connects = 0` \
-                 in hornet.toml / `flapping_max_connects 0` in mosquitto.conf turns the check off"
-                    .to_string(),
-                "flapping_max_connects-flapping_window-flapping_ban",
+            Hint::PublishRate => format!(
+                "max_publish_rate (currently {}) and max_publish_bytes_rate (currently {}) \
+                 limit what one connection may publish per second; publish_rate_action \
+                 ({}) says what happens over them",
+                if s.max_publish_rate == 0 {
+                    "unlimited".to_string()
+                } else {
+                    format!("{}/s", s.max_publish_rate)
+                },
+                if s.max_publish_bytes_rate == 0 {
+                    "unlimited".to_string()
+                } else {
+                    format!("{} B/s", s.max_publish_bytes_rate)
+                },
+                match s.publish_rate_action {
+                    RateAction::Throttle => "throttle",
+                    RateAction::Disconnect => "disconnect",
+                }
             ),
-            Hint::PublishRate => (
-                format!(
-                    "max_publish_rate (currently {}) and max_publish_bytes_rate (currently {}) \
-                     limit what one connection may publish per second; publish_rate_action \
-                     ({}) says what happens over them",
-                    if s.max_publish_rate == 0 {
-                        "unlimited".to_string()
-                    } else {
-                        format!("{}/s", s.max_publish_rate)
-                    },
-                    if s.max_publish_bytes_rate == 0 {
-                        "unlimited".to_string()
-                    } else {
-                        format!("{} B/s", s.max_publish_bytes_rate)
-                    },
-                    match s.publish_rate_action {
-                        RateAction::Throttle => "throttle",
-                        RateAction::Disconnect => "disconnect",
-                    }
-                ),
-                "`[limits] max_publish_rate = 1000` in hornet.toml or `max_publish_rate 1000` \
-                 in mosquitto.conf (0 = unlimited)"
-                    .to_string(),
-                "max_publish_rate-max_publish_bytes_rate-publish_rate_action",
+            Hint::PacketTooLarge => format!(
+                "max_packet_size (currently {} bytes) is the largest packet a client may send",
+                s.max_packet_size
             ),
-            Hint::PacketTooLarge => (
-                format!(
-                    "max_packet_size (currently {} bytes) is the largest packet a client may send",
-                    s.max_packet_size
-                ),
-                "`[limits] max_packet_size = 10485760` in hornet.toml or `max_packet_size \
-                 10485760` in mosquitto.conf (0 = the protocol maximum, 256 MB)"
-                    .to_string(),
-                "max_packet_size",
+            Hint::TopicLimits => format!(
+                "max_topic_length (currently {}) and max_topic_levels (currently {}) limit \
+                 topic names and filters",
+                s.max_topic_length,
+                unlimited(s.max_topic_levels)
             ),
-            Hint::TopicLimits => (
-                format!(
-                    "max_topic_length (currently {}) and max_topic_levels (currently {}) limit \
-                     topic names and filters",
-                    s.max_topic_length,
-                    unlimited(s.max_topic_levels)
-                ),
-                "`[limits] max_topic_levels = 500` in hornet.toml or `max_topic_levels 500` in \
-                 mosquitto.conf (0 = unlimited)"
-                    .to_string(),
-                "max_client_id_length-max_topic_length-max_topic_levels",
+            Hint::Subscriptions => format!(
+                "max_subscriptions_per_client (currently {}) limits the subscriptions of \
+                 one session",
+                unlimited(s.max_subscriptions_per_client)
             ),
-            Hint::Subscriptions => (
-                format!(
-                    "max_subscriptions_per_client (currently {}) limits the subscriptions of \
-                     one session",
-                    unlimited(s.max_subscriptions_per_client)
-                ),
-                "`[limits] max_subscriptions_per_client = 100000` in hornet.toml or \
-                 `max_subscriptions_per_client 100000` in mosquitto.conf (0 = unlimited)"
-                    .to_string(),
-                "max_subscriptions_per_client",
+            Hint::QueueFull => format!(
+                "max_queued_messages (currently {}) and max_queued_bytes (currently {}) \
+                 limit each session's queue (offline clients, and online ones that read \
+                 slowly); when it is full the newest messages are dropped for that client",
+                unlimited(s.max_queued_messages),
+                unlimited(s.max_queued_bytes)
             ),
-            Hint::QueueFull => (
-                format!(
-                    "max_queued_messages (currently {}) and max_queued_bytes (currently {}) \
-                     limit each session's queue (offline clients, and online ones that read \
-                     slowly); when it is full the newest messages are dropped for that client",
-                    unlimited(s.max_queued_messages),
-                    unlimited(s.max_queued_bytes)
-                ),
-                "`[limits] max_queued_messages = 10000` in hornet.toml or \
-                 `max_queued_messages 10000` in mosquitto.conf (0 = unlimited, at the cost of \
-                 memory)"
-                    .to_string(),
-                "max_queued_messages",
+            Hint::Qos0NotQueued => format!(
+                "queue_qos0_messages (currently {}) decides whether QoS 0 messages are kept \
+                 for offline persistent sessions; by default (as in Mosquitto) they are not",
+                s.queue_qos0_messages
             ),
-            Hint::Qos0NotQueued => (
-                format!(
-                    "queue_qos0_messages (currently {}) decides whether QoS 0 messages are kept \
-                     for offline persistent sessions; by default (as in Mosquitto) they are not",
-                    s.queue_qos0_messages
-                ),
-                "`[limits] queue_qos0_messages = true` in hornet.toml or \
-                 `queue_qos0_messages true` in mosquitto.conf, or publish and subscribe with \
-                 QoS 1"
-                    .to_string(),
-                "queue_qos0_messages",
-            ),
-            Hint::AclDenied => (
+            Hint::AclDenied => {
                 "the acl_file denied a client access to a topic (a PUBLISH, SUBSCRIBE, will or \
                  a delivery; denied deliveries are logged with -v only): it decides who may \
                  publish and subscribe to which topics, and denials are counted in $SYS and \
                  /metrics"
-                    .to_string(),
-                "add a `topic` or `pattern` rule for the user (or for anonymous clients, before \
-                 any `user` line) and send SIGHUP to reload it"
-                    .to_string(),
-                "acl_file",
-            ),
-            Hint::MessageExpired => (
+                    .to_string()
+            }
+            Hint::MessageExpired => {
                 "a message expired before it could be delivered: its publisher set an MQTT 5 \
                  Message Expiry Interval, or retained_max_age applies"
-                    .to_string(),
-                "publish with a longer (or no) Message Expiry Interval; retained messages: \
-                 `[mqtt] retained_max_age = 0` in hornet.toml / `retained_max_age 0` in \
-                 mosquitto.conf"
-                    .to_string(),
-                "retained_max_age",
-            ),
-            Hint::OverClientMaximum => (
+                    .to_string()
+            }
+            Hint::OverClientMaximum => {
                 "a message was larger than the Maximum Packet Size its subscriber announced in \
                  CONNECT (MQTT 5), so it was dropped for that subscriber [MQTT-3.1.2-25]"
-                    .to_string(),
-                "raise the client's Maximum Packet Size (a client option, not a broker setting)"
-                    .to_string(),
-                "max_packet_size",
+                    .to_string()
+            }
+            Hint::ConnectTimeout => format!(
+                "connect_timeout (currently {}s) is how long a new connection may take to \
+                 send CONNECT and finish authenticating",
+                s.connect_timeout.as_secs()
             ),
-            Hint::ConnectTimeout => (
-                format!(
-                    "connect_timeout (currently {}s) is how long a new connection may take to \
-                     send CONNECT and finish authenticating",
-                    s.connect_timeout.as_secs()
-                ),
-                "`[limits] connect_timeout = 30` in hornet.toml or `connect_timeout 30` in \
-                 mosquitto.conf; a port scanner or a non-MQTT client also causes this"
-                    .to_string(),
-                "connect_timeout",
+            Hint::WillRefused => format!(
+                "max_qos (currently {}) and retain_available (currently {}) also apply to \
+                 a client's will",
+                s.max_qos, s.retain_available
             ),
-            Hint::WillRefused => (
-                format!(
-                    "max_qos (currently {}) and retain_available (currently {}) also apply to \
-                     a client's will",
-                    s.max_qos, s.retain_available
-                ),
-                "`[mqtt] max_qos = 2` / `retain_available = true` in hornet.toml, `max_qos 2` \
-                 / `retain_available true` in mosquitto.conf"
-                    .to_string(),
-                "max_qos",
-            ),
-            Hint::ServerReference => (
-                "server_reference is set: this broker is in maintenance mode and sends every \
-                 client away"
-                    .to_string(),
-                "remove server_reference from the config file and restart".to_string(),
-                "server_reference-and-server_moved",
-            ),
-        };
-        format!(
-            "{what}. To change it: {how}; see docs/configuration.md#{anchor}. (This hint is \
-             shown once.)"
-        )
+            Hint::ServerReference => "server_reference is set: this broker is in maintenance \
+                 mode and sends every client away"
+                .to_string(),
+        }
     }
 }
 
@@ -298,25 +259,7 @@ impl Hints {
 mod tests {
     use super::*;
 
-    const ALL: [Hint; 17] = [
-        Hint::ClientIdTooLong,
-        Hint::KeepAliveTooLong,
-        Hint::BadPassword,
-        Hint::Anonymous,
-        Hint::Flapping,
-        Hint::PublishRate,
-        Hint::PacketTooLarge,
-        Hint::TopicLimits,
-        Hint::Subscriptions,
-        Hint::QueueFull,
-        Hint::Qos0NotQueued,
-        Hint::AclDenied,
-        Hint::MessageExpired,
-        Hint::OverClientMaximum,
-        Hint::ConnectTimeout,
-        Hint::WillRefused,
-        Hint::ServerReference,
-    ];
+    const ALL: [Hint; 17] = Hint::ALL;
 
     #[test]
     fn each_cause_is_hinted_once() {
@@ -333,26 +276,57 @@ mod tests {
         assert!(!other.first(Hint::QueueFull));
     }
 
+    /// A wording that says which hint it advises on.
+    struct Echo;
+    impl ConfigWording for Echo {
+        fn advice(&self, hint: Hint) -> String {
+            format!("To change it: see {hint:?}.")
+        }
+        fn fix(&self, fix: Fix) -> String {
+            format!("{fix:?}")
+        }
+    }
+
     #[test]
-    fn texts_name_the_setting_its_value_and_both_spellings() {
-        let s = Settings {
+    fn texts_name_the_setting_and_its_value_then_the_shells_advice() {
+        let mut s = Settings {
             max_queued_messages: 1000,
             ..Settings::default()
         };
+        assert_eq!(
+            Hint::Subscriptions.text(&s),
+            "max_subscriptions_per_client (currently 10000) limits the subscriptions of one \
+             session. (This hint is shown once.)",
+            "without a wording the core says only what it knows"
+        );
+        s.wording = crate::Wording::new(Echo);
         let t = Hint::QueueFull.text(&s);
-        assert!(t.contains("max_queued_messages (currently 1000)"), "{t}");
         assert!(
-            t.contains("`max_queued_messages 10000` in mosquitto.conf"),
+            t.starts_with("max_queued_messages (currently 1000) and"),
             "{t}"
         );
         assert!(
-            t.contains("docs/configuration.md#max_queued_messages"),
+            t.ends_with(
+                "dropped for that client. To change it: see QueueFull. (This hint is shown once.)"
+            ),
             "{t}"
         );
         for hint in ALL {
             let t = hint.text(&s);
-            assert!(t.contains("docs/configuration.md#"), "{hint:?}: {t}");
+            assert!(t.contains(&format!("see {hint:?}.")), "{hint:?}: {t}");
+            assert!(
+                !t.contains("hornet.toml") && !t.contains("mosquitto.conf"),
+                "{t}"
+            );
         }
+        assert_eq!(
+            s.wording.fix(Fix::AnonymousFromNetwork),
+            "AnonymousFromNetwork"
+        );
+        assert_eq!(
+            Settings::default().wording.fix(Fix::AnonymousFromNetwork),
+            "allow_anonymous to true"
+        );
     }
 
     /// The log lines `f` emits (the core's `tracing` output, captured).

@@ -2,8 +2,9 @@
 //! (`banner.rs`) and `hornet check-config`, so the two never disagree.
 //!
 //! Owns how a listener, the authentication and authorization setup, the
-//! persistence mode, the admin API and every limit are described, and
-//! which limits differ from their defaults. Nothing here does I/O: the
+//! persistence mode and the admin API are described, and which limits
+//! differ from their defaults; the limits' rows and values in words come
+//! from the declaration table (`config/schema.rs`). Nothing here does I/O: the
 //! callers pass what they learnt (bound addresses, user and rule counts).
 
 use std::net::SocketAddr;
@@ -232,133 +233,15 @@ pub fn settings(config: &Config) -> Vec<Setting> {
         .collect()
 }
 
-fn unlimited_usize(n: usize) -> String {
-    if n == usize::MAX {
-        "unlimited".into()
-    } else {
-        n.to_string()
-    }
-}
-
-fn unlimited_zero(n: u64) -> String {
-    if n == 0 {
-        "unlimited".into()
-    } else {
-        n.to_string()
-    }
-}
-
 type Value = (&'static str, &'static str, String);
 
+/// The declared settings that are listed, in the table's order
+/// (`config/schema.rs`), with their values in words.
 fn setting_values(config: &Config) -> Vec<Value> {
-    let l = &config.limits;
-    let m = &config.mqtt;
-    let packet_size = if l.max_packet_size == config::PROTOCOL_MAX_PACKET_SIZE {
-        format!("{} (protocol maximum)", l.max_packet_size)
-    } else {
-        l.max_packet_size.to_string()
-    };
-    let rate_action = match l.publish_rate_action {
-        hornet_core::RateAction::Throttle => "throttle",
-        hornet_core::RateAction::Disconnect => "disconnect",
-    };
-    let flapping = if l.flapping_max_connects == 0 {
-        "off".to_string()
-    } else {
-        l.flapping_max_connects.to_string()
-    };
-    let limits = "limits";
-    let mqtt = "mqtt";
-    vec![
-        (
-            limits,
-            "max_connections",
-            l.max_connections
-                .map_or("unlimited".into(), |n| n.to_string()),
-        ),
-        (
-            limits,
-            "max_inflight_messages",
-            l.max_inflight_messages.to_string(),
-        ),
-        (
-            limits,
-            "max_queued_messages",
-            unlimited_usize(l.max_queued_messages),
-        ),
-        (
-            limits,
-            "max_queued_bytes",
-            unlimited_usize(l.max_queued_bytes),
-        ),
-        (limits, "max_packet_size", packet_size),
-        (limits, "max_keepalive", l.max_keepalive.to_string()),
-        (
-            limits,
-            "queue_qos0_messages",
-            l.queue_qos0_messages.to_string(),
-        ),
-        (limits, "connect_timeout", format!("{}s", l.connect_timeout)),
-        (
-            limits,
-            "max_client_id_length",
-            l.max_client_id_length.to_string(),
-        ),
-        (limits, "max_topic_length", l.max_topic_length.to_string()),
-        (
-            limits,
-            "max_topic_levels",
-            unlimited_usize(l.max_topic_levels),
-        ),
-        (
-            limits,
-            "max_subscriptions_per_client",
-            unlimited_usize(l.max_subscriptions_per_client),
-        ),
-        (
-            limits,
-            "max_publish_rate",
-            unlimited_zero(u64::from(l.max_publish_rate)),
-        ),
-        (
-            limits,
-            "max_publish_bytes_rate",
-            unlimited_zero(l.max_publish_bytes_rate),
-        ),
-        (limits, "publish_rate_action", rate_action.into()),
-        (limits, "flapping_max_connects", flapping),
-        (limits, "flapping_window", format!("{}s", l.flapping_window)),
-        (limits, "flapping_ban", format!("{}s", l.flapping_ban)),
-        (mqtt, "receive_maximum", m.receive_maximum.to_string()),
-        (
-            mqtt,
-            "max_session_expiry",
-            m.max_session_expiry
-                .map_or("never".into(), |s| format!("{s}s")),
-        ),
-        (mqtt, "max_qos", m.max_qos.to_string()),
-        (mqtt, "retain_available", m.retain_available.to_string()),
-        (
-            mqtt,
-            "retained_max_age",
-            m.retained_max_age
-                .map_or("never".into(), |s| format!("{s}s")),
-        ),
-        (
-            mqtt,
-            "topic_alias_maximum",
-            m.topic_alias_maximum.to_string(),
-        ),
-        (
-            "",
-            "sys_interval",
-            if config.sys_interval == 0 {
-                "off".into()
-            } else {
-                format!("{}s", config.sys_interval)
-            },
-        ),
-    ]
+    config::schema::all()
+        .filter(|s| s.shown)
+        .map(|s| (s.section.name(), s.name, s.show(config)))
+        .collect()
 }
 
 /// The limits in two banner lines' worth: those set in the configuration,

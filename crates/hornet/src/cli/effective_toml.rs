@@ -3,25 +3,19 @@
 //! `hornet check-config mosquitto.conf --format toml > hornet.toml`.
 //!
 //! Owns only the mapping from [`Config`] to the TOML keys the native loader
-//! (`config/toml.rs`) reads; a test loads the output back and compares.
+//! (`config/toml.rs`) reads: the declared settings come from the table
+//! (`config/schema.rs`), listeners, files, persistence and `[admin]` are
+//! written here; a test loads the output back and compares.
 //! Unlimited values are written as Mosquitto's 0; every key is written, so
 //! the file shows the defaults too.
 
 use toml::{Table, Value};
 
+use crate::config::schema::{self, Section};
 use crate::config::{AllowAnonymous, CertIdentity, Config, TlsVersion};
 
 fn int<T: TryInto<i64>>(n: T) -> Value {
     Value::Integer(n.try_into().unwrap_or(i64::MAX))
-}
-
-/// `usize::MAX` (unlimited) as 0.
-fn zero_if_unlimited(n: usize) -> Value {
-    if n == usize::MAX {
-        int(0)
-    } else {
-        int(n)
-    }
 }
 
 fn path(p: &std::path::Path) -> Value {
@@ -38,15 +32,27 @@ fn anonymous(a: AllowAnonymous) -> Value {
 
 /// The configuration as a hornet.toml text.
 pub fn render(config: &Config) -> String {
+    // The declared settings, each in its section (schema.rs).
     let mut top = Table::new();
-    top.insert("allow_anonymous".into(), anonymous(config.allow_anonymous));
+    let (mut limits, mut mqtt, mut log) = (Table::new(), Table::new(), Table::new());
+    for spec in schema::all() {
+        let Some(value) = spec.to_toml(config) else {
+            continue;
+        };
+        let table = match spec.section {
+            Section::Top => &mut top,
+            Section::Limits => &mut limits,
+            Section::Mqtt => &mut mqtt,
+            Section::Log => &mut log,
+        };
+        table.insert(spec.name.into(), value);
+    }
     if let Some(p) = &config.password_file {
         top.insert("password_file".into(), path(p));
     }
     if let Some(p) = &config.acl_file {
         top.insert("acl_file".into(), path(p));
     }
-    top.insert("sys_interval".into(), int(config.sys_interval));
     let p = &config.persistence;
     top.insert(
         "persistence".into(),
@@ -108,112 +114,8 @@ pub fn render(config: &Config) -> String {
     }
     top.insert("listener".into(), Value::Array(listeners));
 
-    let l = &config.limits;
-    let mut limits = Table::new();
-    if let Some(n) = l.max_connections {
-        limits.insert("max_connections".into(), int(n));
-    }
-    limits.insert("max_inflight_messages".into(), int(l.max_inflight_messages));
-    limits.insert(
-        "max_queued_messages".into(),
-        zero_if_unlimited(l.max_queued_messages),
-    );
-    limits.insert(
-        "max_queued_bytes".into(),
-        zero_if_unlimited(l.max_queued_bytes),
-    );
-    limits.insert("max_packet_size".into(), int(l.max_packet_size));
-    limits.insert("max_keepalive".into(), int(l.max_keepalive));
-    limits.insert(
-        "queue_qos0_messages".into(),
-        Value::Boolean(l.queue_qos0_messages),
-    );
-    limits.insert("connect_timeout".into(), int(l.connect_timeout));
-    limits.insert("max_client_id_length".into(), int(l.max_client_id_length));
-    limits.insert("max_topic_length".into(), int(l.max_topic_length));
-    limits.insert(
-        "max_topic_levels".into(),
-        zero_if_unlimited(l.max_topic_levels),
-    );
-    limits.insert(
-        "max_subscriptions_per_client".into(),
-        zero_if_unlimited(l.max_subscriptions_per_client),
-    );
-    limits.insert("max_publish_rate".into(), int(l.max_publish_rate));
-    limits.insert(
-        "max_publish_bytes_rate".into(),
-        int(l.max_publish_bytes_rate),
-    );
-    let action = match l.publish_rate_action {
-        hornet_core::RateAction::Throttle => "throttle",
-        hornet_core::RateAction::Disconnect => "disconnect",
-    };
-    limits.insert("publish_rate_action".into(), Value::String(action.into()));
-    limits.insert("flapping_max_connects".into(), int(l.flapping_max_connects));
-    limits.insert("flapping_window".into(), int(l.flapping_window));
-    limits.insert("flapping_ban".into(), int(l.flapping_ban));
     top.insert("limits".into(), Value::Table(limits));
-
-    let m = &config.mqtt;
-    let mut mqtt = Table::new();
-    mqtt.insert("receive_maximum".into(), int(m.receive_maximum));
-    if let Some(s) = m.max_session_expiry {
-        mqtt.insert("max_session_expiry".into(), int(s));
-    }
-    mqtt.insert("max_qos".into(), int(m.max_qos));
-    mqtt.insert(
-        "retain_available".into(),
-        Value::Boolean(m.retain_available),
-    );
-    mqtt.insert(
-        "retained_max_age".into(),
-        int(m.retained_max_age.unwrap_or(0)),
-    );
-    mqtt.insert(
-        "wildcard_subscriptions".into(),
-        Value::Boolean(m.wildcard_subscriptions),
-    );
-    mqtt.insert(
-        "subscription_identifiers".into(),
-        Value::Boolean(m.subscription_identifiers),
-    );
-    mqtt.insert("topic_alias_maximum".into(), int(m.topic_alias_maximum));
-    if let Some(r) = &m.response_information {
-        mqtt.insert("response_information".into(), Value::String(r.clone()));
-    }
-    if let Some(r) = &m.server_reference {
-        mqtt.insert("server_reference".into(), Value::String(r.clone()));
-    }
-    mqtt.insert("server_moved".into(), Value::Boolean(m.server_moved));
-    mqtt.insert(
-        "shared_subscriptions".into(),
-        Value::Boolean(m.shared_subscriptions),
-    );
-    mqtt.insert(
-        "shared_subscription_strategy".into(),
-        Value::String(m.shared_subscription_strategy.to_string()),
-    );
-    if !m.shared_group_strategies.is_empty() {
-        let groups: Table = m
-            .shared_group_strategies
-            .iter()
-            .map(|(name, s)| (name.clone(), Value::String(s.to_string())))
-            .collect();
-        mqtt.insert("shared_group_strategies".into(), Value::Table(groups));
-    }
     top.insert("mqtt".into(), Value::Table(mqtt));
-
-    let g = &config.log;
-    let mut log = Table::new();
-    log.insert("verbose".into(), Value::Boolean(g.verbose));
-    log.insert(
-        "connection_messages".into(),
-        Value::Boolean(g.connection_messages),
-    );
-    if !g.types.is_empty() {
-        let types = g.types.iter().map(|t| Value::String(t.clone())).collect();
-        log.insert("types".into(), Value::Array(types));
-    }
     top.insert("log".into(), Value::Table(log));
 
     // An undeclared admin listener stays undeclared (it runs locked beside

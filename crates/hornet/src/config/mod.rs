@@ -11,10 +11,21 @@
 //! Zero values mean what they mean in Mosquitto ("unlimited") in both
 //! formats; the model stores the resolved limit (e.g. `usize::MAX`), so the
 //! broker never has to know where a value came from.
+//!
+//! Each setting that is one value per key is declared once, in `schema.rs`
+//! (which also generates [`Limits`] and [`Mqtt`]); both loaders, the
+//! check-config rows, the effective-TOML printer, the core's `Settings`
+//! and the hints' spellings (`wording.rs`) are derived from that table.
 //! The user-facing reference is `docs/configuration.md`.
 
+mod kinds;
 mod mosquitto;
+pub mod schema;
 mod toml;
+mod wording;
+
+pub use schema::{core_settings, Limits, Mqtt};
+pub use wording::FileWording;
 
 use std::fmt;
 use std::net::IpAddr;
@@ -482,147 +493,6 @@ impl AllowAnonymous {
                     v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
                 }
             },
-        }
-    }
-}
-
-/// Resource limits. "Unlimited" is stored as the type's maximum.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Limits {
-    /// Most simultaneous client connections; `None` = unlimited (Mosquitto's -1).
-    pub max_connections: Option<usize>,
-    /// Most QoS 1 and 2 messages in flight per client. Default 20;
-    /// 0 in a file means unlimited and is stored as 65535.
-    pub max_inflight_messages: u16,
-    /// Most messages queued per client beyond those in flight. Default
-    /// 1000; 0 in a file means unlimited and is stored as `usize::MAX`.
-    pub max_queued_messages: usize,
-    /// Most payload bytes queued per client. Default 0 in a file, i.e.
-    /// unlimited, stored as `usize::MAX`.
-    pub max_queued_bytes: usize,
-    /// Largest packet accepted, in bytes. Default 1 MiB; 0 in a file means
-    /// the protocol maximum, [`PROTOCOL_MAX_PACKET_SIZE`].
-    pub max_packet_size: u32,
-    /// Largest keep-alive a client may ask for, in seconds. Default 65535.
-    /// 0 lets clients ask for keep-alive 0 (never time out), as in Mosquitto.
-    pub max_keepalive: u16,
-    /// Whether QoS 0 messages are queued for offline persistent sessions.
-    /// Default false.
-    pub queue_qos0_messages: bool,
-    /// Seconds a new connection may take to send CONNECT (and finish
-    /// authenticating). Default 10.
-    pub connect_timeout: u64,
-    /// Longest client id accepted, in bytes. Default 1024; 0 in a file
-    /// means the protocol's 65535.
-    pub max_client_id_length: usize,
-    /// Longest topic name or filter accepted, in bytes. Default 65535 (the
-    /// protocol's limit).
-    pub max_topic_length: usize,
-    /// Most levels in a topic name or filter. Default 200 (Mosquitto's
-    /// built-in limit); 0 in a file means unlimited.
-    pub max_topic_levels: usize,
-    /// Most subscriptions one session may hold. Default 10000; 0 in a file
-    /// means unlimited.
-    pub max_subscriptions_per_client: usize,
-    /// PUBLISH packets per second one connection may send, on average;
-    /// `0` (the default) means unlimited.
-    pub max_publish_rate: u32,
-    /// PUBLISH bytes per second one connection may send; `0` (the
-    /// default) means unlimited.
-    pub max_publish_bytes_rate: u64,
-    /// What happens to a connection over a publish rate.
-    pub publish_rate_action: hornet_core::RateAction,
-    /// Connects of one client id within `flapping_window` beyond which it
-    /// is refused for `flapping_ban`. Default 20; 0 turns it off.
-    pub flapping_max_connects: u32,
-    /// Seconds over which connects are counted. Default 60.
-    pub flapping_window: u64,
-    /// Seconds a flapping client id is refused. Default 60.
-    pub flapping_ban: u64,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_connections: None,
-            max_inflight_messages: 20,
-            max_queued_messages: 1000,
-            max_queued_bytes: usize::MAX,
-            max_packet_size: 1_048_576,
-            max_keepalive: 65535,
-            queue_qos0_messages: false,
-            connect_timeout: 10,
-            max_client_id_length: 1024,
-            max_topic_length: 65535,
-            max_topic_levels: 200,
-            max_subscriptions_per_client: 10_000,
-            max_publish_rate: 0,
-            max_publish_bytes_rate: 0,
-            publish_rate_action: hornet_core::RateAction::Throttle,
-            flapping_max_connects: 20,
-            flapping_window: 60,
-            flapping_ban: 60,
-        }
-    }
-}
-
-/// MQTT protocol features and switches; see `docs/mqtt5.md`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mqtt {
-    /// QoS 2 PUBLISH packets an MQTT 5 client may have awaiting PUBREL
-    /// (announced as Receive Maximum). Default 65535 (not announced).
-    pub receive_maximum: u16,
-    /// Longest session expiry granted, in seconds, to MQTT 5 clients and to
-    /// MQTT 3.x persistent sessions. Default `None`: never expire.
-    pub max_session_expiry: Option<u32>,
-    /// Highest QoS accepted and granted (0 to 2). Default 2.
-    pub max_qos: u8,
-    /// Whether retained messages are supported. Default true.
-    pub retain_available: bool,
-    /// Seconds after which a retained message is dropped. Default `None`.
-    pub retained_max_age: Option<u64>,
-    /// Whether `+` and `#` may be used in subscriptions. Default true.
-    pub wildcard_subscriptions: bool,
-    /// Whether SUBSCRIBE may carry a Subscription Identifier. Default true.
-    pub subscription_identifiers: bool,
-    /// Topic aliases accepted from each MQTT 5 client. Default 64.
-    pub topic_alias_maximum: u16,
-    /// Prefix of the Response Information given to MQTT 5 clients that
-    /// ask for it. Default `None`.
-    pub response_information: Option<String>,
-    /// Maintenance redirection: every CONNECT is refused and MQTT 5
-    /// clients are pointed here. Default `None`.
-    pub server_reference: Option<String>,
-    /// With `server_reference`: "moved" (0x9D) rather than "use another
-    /// server" (0x9C). Default false.
-    pub server_moved: bool,
-    /// Whether `$share/` and `$queue/` subscriptions are offered. Default true.
-    pub shared_subscriptions: bool,
-    /// How a shared subscription group picks the member for a message.
-    /// Default round robin.
-    pub shared_subscription_strategy: hornet_core::SharedStrategy,
-    /// Strategies for particular groups, by share name (`$queue` for
-    /// `$queue/...`).
-    pub shared_group_strategies: Vec<(String, hornet_core::SharedStrategy)>,
-}
-
-impl Default for Mqtt {
-    fn default() -> Self {
-        Mqtt {
-            receive_maximum: 65535,
-            max_session_expiry: None,
-            max_qos: 2,
-            retain_available: true,
-            retained_max_age: None,
-            wildcard_subscriptions: true,
-            subscription_identifiers: true,
-            topic_alias_maximum: 64,
-            response_information: None,
-            server_reference: None,
-            server_moved: false,
-            shared_subscriptions: true,
-            shared_subscription_strategy: hornet_core::SharedStrategy::RoundRobin,
-            shared_group_strategies: Vec::new(),
         }
     }
 }

@@ -5,7 +5,9 @@
 //! file in DIR in sorted order as if it were pasted in place. A token
 //! starting with `#` after the value is also taken as a comment.
 //!
-//! Supported keys set the model; keys Mosquitto knows but Hornet does not
+//! Supported keys set the model: those that are one value on one line come
+//! from the declaration table (`schema.rs`), the others are read here;
+//! keys Mosquitto knows but Hornet does not
 //! implement yet, and unknown keys, become warnings naming file, line and
 //! key (Mosquitto refuses unknown keys; Hornet is lenient so a real-world
 //! file still starts). Bad values of supported keys are errors naming file,
@@ -27,13 +29,12 @@
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
+use super::schema;
 use super::{
-    bind_address_from, check_log_type, check_tls, inflight_from, log_type_is_verbose,
-    max_connections_from, packet_size_from, unlimited_if_zero, ws_path_from, AllowAnonymous,
-    CertIdentity, Config, ConfigError, Listener, ListenerKind, Loaded, Tls, TlsVersion,
-    DEFAULT_PORT,
+    bind_address_from, check_log_type, check_tls, log_type_is_verbose, max_connections_from,
+    ws_path_from, AllowAnonymous, CertIdentity, Config, ConfigError, Listener, ListenerKind,
+    Loaded, Tls, TlsVersion, DEFAULT_PORT,
 };
-use super::{max_qos_from, receive_maximum_from};
 
 /// How deep `include_dir` may nest before it is taken for a loop.
 const MAX_INCLUDE_DEPTH: usize = 8;
@@ -284,6 +285,13 @@ impl Reader {
             // beside MQTT authentication it refuses the start (Admin::check_in).
             self.config.admin.declared = true;
         }
+        // A declared setting that is one value on one line (schema.rs).
+        if let Some(spec) = schema::by_conf_key(key) {
+            let value = self.one(at, key, args)?;
+            return spec
+                .read_conf(&mut self.config, key, value)
+                .map_err(|r| at.error(r));
+        }
         match key {
             "listener" => {
                 let (port, address) = match args {
@@ -368,59 +376,6 @@ impl Reader {
             "acl_file" => {
                 let path = self.one(at, key, args)?;
                 self.config.acl_file = Some(PathBuf::from(path));
-            }
-            "connect_timeout" => {
-                let value = self.one(at, key, args)?;
-                self.config.limits.connect_timeout =
-                    parse_number(at, key, value, "a number of seconds")?;
-            }
-            "max_client_id_length" | "max_topic_length" => {
-                let value = self.one(at, key, args)?;
-                let n: usize = parse_number(at, key, value, "0 (65535) to 65535 bytes")?;
-                let n = super::length_from(n.min(65535));
-                if key == "max_client_id_length" {
-                    self.config.limits.max_client_id_length = n;
-                } else {
-                    self.config.limits.max_topic_length = n;
-                }
-            }
-            "max_topic_levels" | "max_subscriptions_per_client" => {
-                let value = self.one(at, key, args)?;
-                let n: usize = parse_number(at, key, value, "0 (unlimited) or a positive number")?;
-                if key == "max_topic_levels" {
-                    self.config.limits.max_topic_levels = unlimited_if_zero(n);
-                } else {
-                    self.config.limits.max_subscriptions_per_client = unlimited_if_zero(n);
-                }
-            }
-            "max_publish_rate" => {
-                let value = self.one(at, key, args)?;
-                self.config.limits.max_publish_rate =
-                    parse_number(at, key, value, "0 (unlimited) or messages per second")?;
-            }
-            "max_publish_bytes_rate" => {
-                let value = self.one(at, key, args)?;
-                self.config.limits.max_publish_bytes_rate =
-                    parse_number(at, key, value, "0 (unlimited) or bytes per second")?;
-            }
-            "publish_rate_action" => {
-                let value = self.one(at, key, args)?;
-                self.config.limits.publish_rate_action =
-                    super::rate_action_from(value).map_err(|r| at.error(r))?;
-            }
-            "flapping_max_connects" => {
-                let value = self.one(at, key, args)?;
-                self.config.limits.flapping_max_connects =
-                    parse_number(at, key, value, "0 (off) or a number of connects")?;
-            }
-            "flapping_window" | "flapping_ban" => {
-                let value = self.one(at, key, args)?;
-                let n: u64 = parse_number(at, key, value, "a number of seconds")?;
-                if key == "flapping_window" {
-                    self.config.limits.flapping_window = n;
-                } else {
-                    self.config.limits.flapping_ban = n;
-                }
             }
             "allow_anonymous" => {
                 let allow = parse_bool(at, key, self.one(at, key, args)?)?;
@@ -509,41 +464,6 @@ impl Reader {
                 tls.any = true;
                 tls.version = Some(version);
             }
-            "max_inflight_messages" => {
-                let value = self.one(at, key, args)?;
-                let n: u16 = parse_number(at, key, value, "0 (unlimited) to 65535")?;
-                self.config.limits.max_inflight_messages = inflight_from(n);
-            }
-            "max_queued_messages" => {
-                let value = self.one(at, key, args)?;
-                let n: usize = parse_number(at, key, value, "0 (unlimited) or a positive number")?;
-                self.config.limits.max_queued_messages = unlimited_if_zero(n);
-            }
-            "max_queued_bytes" => {
-                let value = self.one(at, key, args)?;
-                let n: usize = parse_number(at, key, value, "0 (unlimited) or a positive number")?;
-                self.config.limits.max_queued_bytes = unlimited_if_zero(n);
-            }
-            "max_packet_size" => {
-                let value = self.one(at, key, args)?;
-                let n: u64 = parse_number(
-                    at,
-                    key,
-                    value,
-                    "0 (the protocol maximum) or 20 to 268435455 bytes",
-                )?;
-                self.config.limits.max_packet_size =
-                    packet_size_from(n).map_err(|r| at.error(r))?;
-            }
-            "max_keepalive" => {
-                let value = self.one(at, key, args)?;
-                self.config.limits.max_keepalive =
-                    parse_number(at, key, value, "0 to 65535 seconds")?;
-            }
-            "queue_qos0_messages" => {
-                let value = self.one(at, key, args)?;
-                self.config.limits.queue_qos0_messages = parse_bool(at, key, value)?;
-            }
             "persistence" => {
                 let value = self.one(at, key, args)?;
                 self.config.persistence.enabled = Some(parse_bool(at, key, value)?);
@@ -562,15 +482,6 @@ impl Reader {
                 self.config.persistence.fsync_interval_ms =
                     parse_number(at, key, value, "a number of milliseconds")?;
             }
-            "sys_interval" => {
-                let value = self.one(at, key, args)?;
-                self.config.sys_interval =
-                    parse_number(at, key, value, "0 (no $SYS) or a number of seconds")?;
-            }
-            "connection_messages" => {
-                let value = self.one(at, key, args)?;
-                self.config.log.connection_messages = parse_bool(at, key, value)?;
-            }
             "log_type" => {
                 let value = self.one(at, key, args)?;
                 check_log_type(value).map_err(|r| at.error(r))?;
@@ -579,71 +490,12 @@ impl Reader {
                 }
                 self.config.log.types.push(value.to_string());
             }
-            // MQTT features. Mosquitto's keys (global here, as if
-            // per_listener_settings were false):
-            "max_qos" => {
-                let value = self.one(at, key, args)?;
-                let n: u64 = parse_number(at, key, value, "0, 1 or 2")?;
-                self.config.mqtt.max_qos = max_qos_from(n).map_err(|r| at.error(r))?;
-            }
-            "retain_available" => {
-                let value = self.one(at, key, args)?;
-                self.config.mqtt.retain_available = parse_bool(at, key, value)?;
-            }
-            "max_topic_alias" => {
-                let value = self.one(at, key, args)?;
-                self.config.mqtt.topic_alias_maximum = parse_number(at, key, value, "0 to 65535")?;
-            }
+            // Mosquitto's spelling of max_session_expiry, with units.
             "persistent_client_expiration" => {
                 let value = self.one(at, key, args)?;
                 self.config.mqtt.max_session_expiry = Some(parse_expiration(at, key, value)?);
             }
-            // Hornet-only keys (Mosquitto has no equivalent and would refuse them):
-            "receive_maximum" => {
-                let value = self.one(at, key, args)?;
-                let n: u64 = parse_number(at, key, value, "1 to 65535")?;
-                self.config.mqtt.receive_maximum =
-                    receive_maximum_from(n).map_err(|r| at.error(r))?;
-            }
-            "max_session_expiry" => {
-                let value = self.one(at, key, args)?;
-                self.config.mqtt.max_session_expiry =
-                    Some(parse_number(at, key, value, "a number of seconds")?);
-            }
-            "retained_max_age" => {
-                let value = self.one(at, key, args)?;
-                let n: u64 = parse_number(at, key, value, "0 (no limit) or a number of seconds")?;
-                self.config.mqtt.retained_max_age = (n > 0).then_some(n);
-            }
-            "wildcard_subscriptions" => {
-                let value = self.one(at, key, args)?;
-                self.config.mqtt.wildcard_subscriptions = parse_bool(at, key, value)?;
-            }
-            "subscription_identifiers" => {
-                let value = self.one(at, key, args)?;
-                self.config.mqtt.subscription_identifiers = parse_bool(at, key, value)?;
-            }
-            "response_information" => {
-                let value = self.one(at, key, args)?;
-                self.config.mqtt.response_information = Some(value.to_string());
-            }
-            "server_reference" => {
-                let value = self.one(at, key, args)?;
-                self.config.mqtt.server_reference = Some(value.to_string());
-            }
-            "server_moved" => {
-                let value = self.one(at, key, args)?;
-                self.config.mqtt.server_moved = parse_bool(at, key, value)?;
-            }
-            "shared_subscriptions" => {
-                let value = self.one(at, key, args)?;
-                self.config.mqtt.shared_subscriptions = parse_bool(at, key, value)?;
-            }
-            "shared_subscription_strategy" => {
-                let value = self.one(at, key, args)?;
-                self.config.mqtt.shared_subscription_strategy =
-                    value.parse().map_err(|e: String| at.error(e))?;
-            }
+            // Hornet-only, two words (`[mqtt] shared_group_strategies`).
             "shared_group_strategy" => {
                 let [group, strategy] = args else {
                     return Err(at.error(format!(
@@ -1120,6 +972,9 @@ mod tests {
     }
 
     #[test]
+    // Not exhaustive on purpose: a new declared setting does not touch this
+    // test (schema.rs's table test reads every one through both loaders).
+    #[allow(clippy::needless_update)]
     fn mqtt_features() {
         let m = parse(
             "max_qos 1\nretain_available false\nmax_topic_alias 5\n\
@@ -1151,6 +1006,7 @@ mod tests {
                     "workers".into(),
                     hornet_core::SharedStrategy::Sticky
                 )],
+                ..super::super::Mqtt::default()
             }
         );
         assert_eq!(
@@ -1213,6 +1069,9 @@ mod tests {
     }
 
     #[test]
+    // Not exhaustive on purpose: a new declared setting does not touch this
+    // test (schema.rs's table test reads every one through both loaders).
+    #[allow(clippy::needless_update)]
     fn every_limit() {
         let c = parse(
             "max_connections 500\n\
@@ -1258,6 +1117,7 @@ mod tests {
                 flapping_max_connects: 5,
                 flapping_window: 30,
                 flapping_ban: 300,
+                ..Limits::default()
             }
         );
         assert_eq!(c.acl_file, Some(PathBuf::from("/etc/mosquitto/acl")));

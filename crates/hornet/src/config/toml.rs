@@ -2,7 +2,11 @@
 //!
 //! Owns the file's schema (serde structs with `deny_unknown_fields`, so a
 //! misspelt key is an error, not a silently ignored line) and its mapping
-//! onto [`Config`]. Every key is optional; a missing key keeps the default.
+//! onto [`Config`]. The keys of `[limits]`, `[mqtt]` and `[log]` and the
+//! top-level settings are the declared ones (`schema.rs`): a section is
+//! read as [`Rows`] of the table, type-checked where they stand, and set
+//! through their rows; listeners, files, persistence and `[admin]` are
+//! serde structs here. Every key is optional; a missing key keeps the default.
 //! Zero values mean what they mean in `mosquitto.conf` ("unlimited").
 //! Errors carry the line, computed from the byte offset TOML reports.
 //!
@@ -30,28 +34,28 @@ use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use serde::de::{self, Deserializer, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 
+use super::schema::{self, Section, Spec};
 use super::{
-    bind_address_from, check_log_type, check_tls, inflight_from, log_type_is_verbose,
-    max_connections_from, packet_size_from, unlimited_if_zero, ws_path_from, AllowAnonymous,
-    CertIdentity, Config, ConfigError, Listener, ListenerKind, Loaded, Tls, TlsVersion,
+    bind_address_from, check_log_type, check_tls, log_type_is_verbose, max_connections_from,
+    ws_path_from, AllowAnonymous, CertIdentity, Config, ConfigError, Listener, ListenerKind,
+    Loaded, Tls, TlsVersion,
 };
-use super::{max_qos_from, receive_maximum_from};
-use ::toml::Spanned;
+use ::toml::{Spanned, Value};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct File {
-    allow_anonymous: Option<AllowAnonymous>,
+    allow_anonymous: Option<Spanned<Value>>,
     password_file: Option<PathBuf>,
     acl_file: Option<PathBuf>,
-    sys_interval: Option<u64>,
+    sys_interval: Option<Spanned<Value>>,
     listener: Option<Spanned<Vec<ListenerFile>>>,
-    limits: Option<LimitsFile>,
-    mqtt: Option<MqttFile>,
-    log: Option<LogFile>,
+    limits: Option<Rows<LimitsHand>>,
+    mqtt: Option<Rows<MqttHand>>,
+    log: Option<Rows<LogHand>>,
     persistence: Option<bool>,
     data_dir: Option<PathBuf>,
     persistence_location: Option<PathBuf>,
@@ -79,25 +83,6 @@ struct AdminFile {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct MqttFile {
-    receive_maximum: Option<Spanned<u64>>,
-    max_session_expiry: Option<u32>,
-    max_qos: Option<Spanned<u64>>,
-    retain_available: Option<bool>,
-    retained_max_age: Option<u64>,
-    wildcard_subscriptions: Option<bool>,
-    subscription_identifiers: Option<bool>,
-    topic_alias_maximum: Option<u16>,
-    response_information: Option<String>,
-    server_reference: Option<String>,
-    server_moved: Option<bool>,
-    shared_subscriptions: Option<bool>,
-    shared_subscription_strategy: Option<Spanned<String>>,
-    shared_group_strategies: Option<std::collections::BTreeMap<String, Spanned<String>>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct ListenerFile {
     port: u16,
     bind_address: Option<Spanned<String>>,
@@ -116,35 +101,159 @@ struct ListenerFile {
     allow_anonymous: Option<AllowAnonymous>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LimitsFile {
-    max_connections: Option<i64>,
-    max_inflight_messages: Option<u16>,
-    max_queued_messages: Option<usize>,
-    max_queued_bytes: Option<usize>,
-    max_packet_size: Option<Spanned<u64>>,
-    max_keepalive: Option<u16>,
-    queue_qos0_messages: Option<bool>,
-    connect_timeout: Option<u64>,
-    max_client_id_length: Option<u16>,
-    max_topic_length: Option<u16>,
-    max_topic_levels: Option<usize>,
-    max_subscriptions_per_client: Option<usize>,
-    max_publish_rate: Option<u32>,
-    max_publish_bytes_rate: Option<u64>,
-    publish_rate_action: Option<Spanned<String>>,
-    flapping_max_connects: Option<u32>,
-    flapping_window: Option<u64>,
-    flapping_ban: Option<u64>,
+/// A table of declared settings (`[limits]`, `[mqtt]`, `[log]`): each
+/// key's row of the declaration table and its value, in file order, and
+/// the keys the section reads by hand. An undeclared key is an error at its
+/// line, worded as serde words it for a struct.
+struct Rows<H> {
+    rows: Vec<(&'static Spec, Spanned<Value>)>,
+    hand: H,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LogFile {
-    verbose: Option<bool>,
-    connection_messages: Option<bool>,
+/// The keys of a section that `Rows` does not read itself.
+trait Hand: Default {
+    /// The section.
+    const SECTION: Section;
+    /// What serde would expect instead of a non-table (`struct LimitsFile`).
+    const EXPECTING: &'static str;
+    /// Reads the value of the hand-read key `key`.
+    fn read<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error>;
+}
+
+/// `[limits]`: every key from the table.
+#[derive(Default)]
+struct LimitsHand;
+
+impl Hand for LimitsHand {
+    const SECTION: Section = Section::Limits;
+    const EXPECTING: &'static str = "struct LimitsFile";
+    fn read<'de, A: MapAccess<'de>>(&mut self, key: &str, _: &mut A) -> Result<(), A::Error> {
+        Err(de::Error::custom(format!(
+            "{key} is declared read by hand (schema.rs) but toml.rs does not"
+        )))
+    }
+}
+
+/// `[mqtt]`: `shared_group_strategies`, each strategy with its own line.
+#[derive(Default)]
+struct MqttHand {
+    shared_group_strategies: Option<std::collections::BTreeMap<String, Spanned<String>>>,
+}
+
+impl Hand for MqttHand {
+    const SECTION: Section = Section::Mqtt;
+    const EXPECTING: &'static str = "struct MqttFile";
+    fn read<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        match key {
+            "shared_group_strategies" => self.shared_group_strategies = Some(map.next_value()?),
+            _ => {
+                return Err(de::Error::custom(format!(
+                    "{key} is declared read by hand (schema.rs) but toml.rs does not"
+                )))
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `[log]`: `types`, each checked with its own line.
+#[derive(Default)]
+struct LogHand {
     types: Option<Vec<Spanned<String>>>,
+}
+
+impl Hand for LogHand {
+    const SECTION: Section = Section::Log;
+    const EXPECTING: &'static str = "struct LogFile";
+    fn read<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        match key {
+            "types" => self.types = Some(map.next_value()?),
+            _ => {
+                return Err(de::Error::custom(format!(
+                    "{key} is declared read by hand (schema.rs) but toml.rs does not"
+                )))
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<'de, H: Hand> Deserialize<'de> for Rows<H> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(RowsVisitor::<H>(std::marker::PhantomData))
+    }
+}
+
+struct RowsVisitor<H>(std::marker::PhantomData<H>);
+
+impl<'de, H: Hand> Visitor<'de> for RowsVisitor<H> {
+    type Value = Rows<H>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(H::EXPECTING)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Rows<H>, A::Error> {
+        let mut rows = Rows {
+            rows: Vec::new(),
+            hand: H::default(),
+        };
+        while let Some(spec) = map.next_key_seed(KeySeed(H::SECTION))? {
+            if spec.toml_by_hand {
+                rows.hand.read(spec.name, &mut map)?;
+            } else {
+                let value = map.next_value_seed(ValueSeed(spec))?;
+                rows.rows.push((spec, value));
+            }
+        }
+        Ok(rows)
+    }
+}
+
+/// A key of a section: its declared row, or serde's unknown-field error.
+struct KeySeed(Section);
+
+impl<'de> DeserializeSeed<'de> for KeySeed {
+    type Value = &'static Spec;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        let key = String::deserialize(deserializer)?;
+        schema::find(self.0, &key).ok_or_else(|| {
+            let names: Vec<&str> = schema::all()
+                .filter(|s| s.section == self.0)
+                .map(|s| s.name)
+                .collect();
+            de::Error::custom(unknown_field(&key, &names))
+        })
+    }
+}
+
+/// serde's `unknown field` message (`Error::unknown_field` takes only a
+/// static list).
+fn unknown_field(key: &str, expected: &[&str]) -> String {
+    let quoted: Vec<String> = expected.iter().map(|n| format!("`{n}`")).collect();
+    match quoted.as_slice() {
+        [] => format!("unknown field `{key}`, there are no fields"),
+        [one] => format!("unknown field `{key}`, expected {one}"),
+        [a, b] => format!("unknown field `{key}`, expected {a} or {b}"),
+        all => format!("unknown field `{key}`, expected one of {}", all.join(", ")),
+    }
+}
+
+/// A declared setting's value, type-checked where it is (so the error has
+/// its line and serde's words), kept for the model.
+struct ValueSeed(&'static Spec);
+
+impl<'de> DeserializeSeed<'de> for ValueSeed {
+    type Value = Spanned<Value>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        let value = Spanned::<Value>::deserialize(deserializer)?;
+        self.0
+            .check_toml(value.get_ref().clone())
+            .map_err(de::Error::custom)?;
+        Ok(value)
+    }
 }
 
 /// `allow_anonymous` takes `true`, `false` or one of the names.
@@ -190,14 +299,16 @@ pub(crate) fn parse(text: &str, origin: &Path) -> Result<Loaded, ConfigError> {
         source: Some(origin.to_path_buf()),
         ..Config::default()
     };
-    if let Some(allow) = file.allow_anonymous {
-        config.allow_anonymous = allow;
+    let mut rows: Vec<(&'static Spec, Spanned<Value>)> = Vec::new();
+    for (name, value) in [
+        ("allow_anonymous", file.allow_anonymous),
+        ("sys_interval", file.sys_interval),
+    ] {
+        let spec = schema::find(Section::Top, name).expect("declared in schema.rs");
+        rows.extend(value.map(|v| (spec, v)));
     }
     config.password_file = file.password_file;
     config.acl_file = file.acl_file;
-    if let Some(n) = file.sys_interval {
-        config.sys_interval = n;
-    }
     config.persistence.enabled = file.persistence;
     config.persistence.location = file.data_dir.or(file.persistence_location);
     if let Some(mode) = file.fsync {
@@ -244,124 +355,33 @@ pub(crate) fn parse(text: &str, origin: &Path) -> Result<Loaded, ConfigError> {
         }
         config.listeners = out;
     }
+    let (mut mqtt, mut log) = (MqttHand::default(), LogHand::default());
     if let Some(l) = file.limits {
-        let limits = &mut config.limits;
-        if let Some(n) = l.max_connections {
-            limits.max_connections = max_connections_from(n);
-        }
-        if let Some(n) = l.max_inflight_messages {
-            limits.max_inflight_messages = inflight_from(n);
-        }
-        if let Some(n) = l.max_queued_messages {
-            limits.max_queued_messages = unlimited_if_zero(n);
-        }
-        if let Some(n) = l.max_queued_bytes {
-            limits.max_queued_bytes = unlimited_if_zero(n);
-        }
-        if let Some(n) = l.max_packet_size {
-            limits.max_packet_size =
-                packet_size_from(*n.get_ref()).map_err(|r| fail(n.span(), r))?;
-        }
-        if let Some(n) = l.max_keepalive {
-            limits.max_keepalive = n;
-        }
-        if let Some(b) = l.queue_qos0_messages {
-            limits.queue_qos0_messages = b;
-        }
-        if let Some(n) = l.connect_timeout {
-            limits.connect_timeout = n;
-        }
-        if let Some(n) = l.max_client_id_length {
-            limits.max_client_id_length = super::length_from(n.into());
-        }
-        if let Some(n) = l.max_topic_length {
-            limits.max_topic_length = super::length_from(n.into());
-        }
-        if let Some(n) = l.max_topic_levels {
-            limits.max_topic_levels = unlimited_if_zero(n);
-        }
-        if let Some(n) = l.max_subscriptions_per_client {
-            limits.max_subscriptions_per_client = unlimited_if_zero(n);
-        }
-        if let Some(n) = l.max_publish_rate {
-            limits.max_publish_rate = n;
-        }
-        if let Some(n) = l.max_publish_bytes_rate {
-            limits.max_publish_bytes_rate = n;
-        }
-        if let Some(a) = l.publish_rate_action {
-            limits.publish_rate_action =
-                super::rate_action_from(a.get_ref()).map_err(|r| fail(a.span(), r))?;
-        }
-        if let Some(n) = l.flapping_max_connects {
-            limits.flapping_max_connects = n;
-        }
-        if let Some(n) = l.flapping_window {
-            limits.flapping_window = n;
-        }
-        if let Some(n) = l.flapping_ban {
-            limits.flapping_ban = n;
-        }
+        rows.extend(l.rows);
     }
     if let Some(m) = file.mqtt {
-        let mqtt = &mut config.mqtt;
-        if let Some(n) = m.receive_maximum {
-            mqtt.receive_maximum =
-                receive_maximum_from(*n.get_ref()).map_err(|r| fail(n.span(), r))?;
-        }
-        if let Some(n) = m.max_session_expiry {
-            mqtt.max_session_expiry = Some(n);
-        }
-        if let Some(n) = m.max_qos {
-            mqtt.max_qos = max_qos_from(*n.get_ref()).map_err(|r| fail(n.span(), r))?;
-        }
-        if let Some(b) = m.retain_available {
-            mqtt.retain_available = b;
-        }
-        if let Some(n) = m.retained_max_age {
-            // 0 means what it means elsewhere: no limit.
-            mqtt.retained_max_age = (n > 0).then_some(n);
-        }
-        if let Some(b) = m.wildcard_subscriptions {
-            mqtt.wildcard_subscriptions = b;
-        }
-        if let Some(b) = m.subscription_identifiers {
-            mqtt.subscription_identifiers = b;
-        }
-        if let Some(n) = m.topic_alias_maximum {
-            mqtt.topic_alias_maximum = n;
-        }
-        mqtt.response_information = m.response_information.filter(|s| !s.is_empty());
-        mqtt.server_reference = m.server_reference.filter(|s| !s.is_empty());
-        if let Some(b) = m.server_moved {
-            mqtt.server_moved = b;
-        }
-        if let Some(b) = m.shared_subscriptions {
-            mqtt.shared_subscriptions = b;
-        }
-        if let Some(s) = m.shared_subscription_strategy {
-            mqtt.shared_subscription_strategy =
-                s.get_ref().parse().map_err(|e: String| fail(s.span(), e))?;
-        }
-        for (group, s) in m.shared_group_strategies.unwrap_or_default() {
-            let strategy = s.get_ref().parse().map_err(|e: String| fail(s.span(), e))?;
-            mqtt.shared_group_strategies.push((group, strategy));
-        }
+        rows.extend(m.rows);
+        mqtt = m.hand;
     }
     if let Some(l) = file.log {
-        if let Some(b) = l.verbose {
-            config.log.verbose = b;
+        rows.extend(l.rows);
+        log = l.hand;
+    }
+    for (spec, value) in rows {
+        let span = value.span();
+        spec.read_toml(&mut config, value.into_inner())
+            .map_err(|r| fail(span, r))?;
+    }
+    for (group, s) in mqtt.shared_group_strategies.unwrap_or_default() {
+        let strategy = s.get_ref().parse().map_err(|e: String| fail(s.span(), e))?;
+        config.mqtt.shared_group_strategies.push((group, strategy));
+    }
+    for t in log.types.unwrap_or_default() {
+        check_log_type(t.get_ref()).map_err(|r| fail(t.span(), r))?;
+        if log_type_is_verbose(t.get_ref()) {
+            config.log.verbose = true;
         }
-        if let Some(b) = l.connection_messages {
-            config.log.connection_messages = b;
-        }
-        for t in l.types.unwrap_or_default() {
-            check_log_type(t.get_ref()).map_err(|r| fail(t.span(), r))?;
-            if log_type_is_verbose(t.get_ref()) {
-                config.log.verbose = true;
-            }
-            config.log.types.push(t.into_inner());
-        }
+        config.log.types.push(t.into_inner());
     }
     if let Some(a) = file.admin {
         let admin = &mut config.admin;
@@ -529,6 +549,9 @@ mod tests {
     }
 
     #[test]
+    // Not exhaustive on purpose: a new declared setting does not touch this
+    // test (schema.rs's table test reads every one through both loaders).
+    #[allow(clippy::needless_update)]
     fn every_key() {
         let c = parse(
             r#"
@@ -610,6 +633,7 @@ users = ["alice"]
                     flapping_max_connects: 5,
                     flapping_window: 30,
                     flapping_ban: 300,
+                    ..Limits::default()
                 },
                 mqtt: Default::default(),
                 sys_interval: 30,
@@ -735,6 +759,9 @@ keyfile = "/s.key"
     }
 
     #[test]
+    // Not exhaustive on purpose: a new declared setting does not touch this
+    // test (schema.rs's table test reads every one through both loaders).
+    #[allow(clippy::needless_update)]
     fn mqtt_table() {
         let c = parse(
             r#"
@@ -775,6 +802,7 @@ shared_group_strategies = { workers = "hash_clientid" }
                     "workers".into(),
                     hornet_core::SharedStrategy::HashClientId
                 )],
+                ..super::super::Mqtt::default()
             }
         );
         assert_eq!(

@@ -32,10 +32,10 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
-use hornet_core::{Action, Anonymous, Broker, ConnId, Settings};
+use hornet_core::{Action, Broker, ConnId, Settings};
 use tokio::task::JoinHandle;
 
-use crate::config::{AllowAnonymous, Config};
+use crate::config::Config;
 use outbox::Outbox;
 
 /// How often TLS certificate, key and CA files are checked for changes.
@@ -168,50 +168,10 @@ impl Shared {
     }
 }
 
-/// The core settings a configuration asks for.
+/// The core settings a configuration asks for (derived from the
+/// declaration table, `config/schema.rs`, with the files' wording for hints).
 pub fn settings_from(config: &Config) -> Settings {
-    let limits = &config.limits;
-    Settings {
-        anonymous: match config.allow_anonymous {
-            AllowAnonymous::Loopback => Anonymous::Loopback,
-            AllowAnonymous::Always => Anonymous::Always,
-            AllowAnonymous::Never => Anonymous::Never,
-        },
-        max_inflight_messages: limits.max_inflight_messages.max(1),
-        max_queued_messages: limits.max_queued_messages,
-        max_queued_bytes: limits.max_queued_bytes,
-        max_packet_size: limits.max_packet_size,
-        max_keepalive: limits.max_keepalive,
-        queue_qos0_messages: limits.queue_qos0_messages,
-        sys_interval: (config.sys_interval > 0).then(|| Duration::from_secs(config.sys_interval)),
-        connection_messages: config.log.connection_messages,
-        receive_maximum: config.mqtt.receive_maximum,
-        max_session_expiry: config.mqtt.max_session_expiry.unwrap_or(u32::MAX),
-        max_qos: config.mqtt.max_qos,
-        retain_available: config.mqtt.retain_available,
-        retained_max_age: config.mqtt.retained_max_age.map(Duration::from_secs),
-        wildcard_subscriptions: config.mqtt.wildcard_subscriptions,
-        subscription_identifiers: config.mqtt.subscription_identifiers,
-        topic_alias_maximum: config.mqtt.topic_alias_maximum,
-        response_information: config.mqtt.response_information.clone(),
-        server_reference: config.mqtt.server_reference.clone(),
-        shared_subscriptions: config.mqtt.shared_subscriptions,
-        shared_strategy: config.mqtt.shared_subscription_strategy,
-        shared_group_strategies: config.mqtt.shared_group_strategies.clone(),
-        server_moved: config.mqtt.server_moved,
-        connect_timeout: Duration::from_secs(limits.connect_timeout),
-        max_client_id_length: limits.max_client_id_length,
-        max_topic_length: limits.max_topic_length,
-        max_topic_levels: limits.max_topic_levels,
-        max_subscriptions_per_client: limits.max_subscriptions_per_client,
-        max_publish_rate: limits.max_publish_rate,
-        max_publish_bytes_rate: limits.max_publish_bytes_rate,
-        publish_rate_action: limits.publish_rate_action,
-        flapping_max_connects: limits.flapping_max_connects,
-        flapping_window: Duration::from_secs(limits.flapping_window),
-        flapping_ban: Duration::from_secs(limits.flapping_ban),
-        ..Settings::default()
-    }
+    crate::config::core_settings(config)
 }
 
 /// A TLS listener's mode in words (versions, client certificates), as the
