@@ -128,7 +128,8 @@ impl Broker {
             seq = self.out.held.last_seq;
             self.out.ready.push_back(Action::Persist { seq, records });
         }
-        let gate = seq > 0 && self.journal.policy == AckPolicy::AfterDurable && !self.journal.failed;
+        let gate =
+            seq > 0 && self.journal.policy == AckPolicy::AfterDurable && !self.journal.failed;
         if !gate && self.out.held.by_conn.is_empty() {
             if self.out.ready.is_empty() {
                 std::mem::swap(&mut self.out.ready, &mut self.out.actions);

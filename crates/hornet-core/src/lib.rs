@@ -50,8 +50,8 @@ pub use admin::{
 };
 pub use auth::{AuthExchange, AuthStep, Authenticator, PasswordCheck};
 pub use authorize::{Access, Authorizer, Denied, Principal};
-pub use durable::AckPolicy;
 pub use broker::{Action, Broker, CloseCause, ConnId, ConnInfo, QueueState};
+pub use durable::AckPolicy;
 pub use hints::{ConfigWording, Fix, Hint};
 pub use settings::{Anonymous, RateAction, Settings, Wording};
 pub use shared::SharedStrategy;

@@ -7,9 +7,7 @@ mod support;
 
 use std::time::Duration;
 
-use hornet_codec::{
-    Ack, Connect, Packet, Property, Protocol, Publish, QoS, ReasonCode, Subscribe,
-};
+use hornet_codec::{Ack, Connect, Packet, Property, Protocol, Publish, QoS, ReasonCode, Subscribe};
 use hornet_core::{AckPolicy, Action, CloseCause, ConnId};
 use support::{pid, Harness};
 
@@ -99,7 +97,10 @@ fn puback_leaves_only_once_its_record_is_durable() {
     let p = connect(&mut w, "pub", 0);
     let out = w.send_actions(p, publish("t", QoS::AtLeastOnce, 7));
     let seq = one_seq(&out);
-    assert!(sent_to(&out, p).is_empty(), "PUBACK before durable: {out:?}");
+    assert!(
+        sent_to(&out, p).is_empty(),
+        "PUBACK before durable: {out:?}"
+    );
     assert!(
         matches!(sent_to(&out, s)[..], [Packet::Publish(_)]),
         "the subscriber's QoS 1 copy goes out at once: {out:?}"
@@ -138,13 +139,19 @@ fn qos2_pubrec_and_pubcomp_wait_for_their_records() {
     let p = connect(&mut w, "pub2", 600);
     let out = w.send_actions(p, publish("x", QoS::ExactlyOnce, 9));
     let seq = one_seq(&out);
-    assert!(sent_to(&out, p).is_empty(), "PUBREC before durable: {out:?}");
+    assert!(
+        sent_to(&out, p).is_empty(),
+        "PUBREC before durable: {out:?}"
+    );
     let out = durable(&mut w, seq);
     assert!(matches!(sent_to(&out, p)[..], [Packet::PubRec(_)]));
 
     let out = w.send_actions(p, Packet::PubRel(Ack::new(pid(9))));
     let seq = one_seq(&out);
-    assert!(sent_to(&out, p).is_empty(), "PUBCOMP before durable: {out:?}");
+    assert!(
+        sent_to(&out, p).is_empty(),
+        "PUBCOMP before durable: {out:?}"
+    );
     let out = durable(&mut w, seq);
     assert!(matches!(sent_to(&out, p)[..], [Packet::PubComp(_)]));
 }
@@ -164,7 +171,10 @@ fn connack_with_session_present_waits_for_the_session_record() {
     c.properties.push(Property::SessionExpiryInterval(600));
     let out = w.send_actions(id, c);
     let seq = one_seq(&out);
-    assert!(sent_to(&out, id).is_empty(), "CONNACK before durable: {out:?}");
+    assert!(
+        sent_to(&out, id).is_empty(),
+        "CONNACK before durable: {out:?}"
+    );
     let out = durable(&mut w, seq);
     assert!(
         matches!(sent_to(&out, id)[..], [Packet::ConnAck(c)] if c.session_present),
@@ -232,12 +242,16 @@ fn a_failed_write_closes_exactly_the_connections_that_waited_for_it() {
 
     // A later success releases what waited on it and ends the episode.
     let out = durable(&mut w, seq2);
-    assert!(matches!(sent_to(&out, p2)[..], [Packet::PubAck(a)] if a.reason_code == ReasonCode::Success));
+    assert!(
+        matches!(sent_to(&out, p2)[..], [Packet::PubAck(a)] if a.reason_code == ReasonCode::Success)
+    );
     assert!(!w.broker.store_failed());
     let out = w.send_actions(bystander, publish("t", QoS::AtLeastOnce, 4));
     let seq = one_seq(&out);
     let out = durable(&mut w, seq);
-    assert!(matches!(sent_to(&out, bystander)[..], [Packet::PubAck(a)] if a.reason_code == ReasonCode::Success));
+    assert!(
+        matches!(sent_to(&out, bystander)[..], [Packet::PubAck(a)] if a.reason_code == ReasonCode::Success)
+    );
 }
 
 /// Takeover while the old connection's PUBACK waits: the old connection
@@ -254,9 +268,15 @@ fn takeover_while_an_acknowledgement_waits() {
     c.clean_start = false;
     c.properties.push(Property::SessionExpiryInterval(600));
     let out = w.send_actions(new, c);
-    assert!(sent_to(&out, old).is_empty() && !closes(&out, old), "{out:?}");
+    assert!(
+        sent_to(&out, old).is_empty() && !closes(&out, old),
+        "{out:?}"
+    );
     let seq2 = one_seq(&out);
-    assert!(sent_to(&out, new).is_empty(), "CONNACK before durable: {out:?}");
+    assert!(
+        sent_to(&out, new).is_empty(),
+        "CONNACK before durable: {out:?}"
+    );
 
     let out = durable(&mut w, seq1);
     let old_kinds: Vec<String> = out
@@ -275,7 +295,10 @@ fn takeover_while_an_acknowledgement_waits() {
         old_kinds,
         ["PUBACK", "DISCONNECT SessionTakenOver", "close"]
     );
-    assert!(sent_to(&out, new).is_empty(), "the new CONNACK waits for {seq2}");
+    assert!(
+        sent_to(&out, new).is_empty(),
+        "the new CONNACK waits for {seq2}"
+    );
     let out = durable(&mut w, seq2);
     assert!(matches!(sent_to(&out, new)[..], [Packet::ConnAck(c)] if c.session_present));
 }
@@ -292,7 +315,10 @@ fn session_expiry_while_a_record_is_pending() {
     let mark = w.mark();
     w.close_with(p, CloseCause::PeerClosed);
     let out = w.since(mark);
-    assert!(!closes(&out, p), "the close waits behind the PUBACK: {out:?}");
+    assert!(
+        !closes(&out, p),
+        "the close waits behind the PUBACK: {out:?}"
+    );
     let mark = w.mark();
     w.advance(Duration::from_secs(2));
     let out = w.since(mark);

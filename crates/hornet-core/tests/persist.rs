@@ -82,7 +82,11 @@ fn a_message_for_two_durable_sessions_is_stored_once_and_referenced_twice() {
             other => panic!("only session records expected, got {other:?}"),
         })
         .collect();
-    assert_eq!(clients, ["a", "a", "b", "b"], "clean sessions are not recorded");
+    assert_eq!(
+        clients,
+        ["a", "a", "b", "b"],
+        "clean sessions are not recorded"
+    );
 
     let publisher = w.connect("pub", false);
     w.ops();

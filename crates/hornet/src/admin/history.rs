@@ -73,8 +73,19 @@ impl History {
         };
         let mut samples = self.samples.lock().unwrap_or_else(|p| p.into_inner());
         let quiet = samples.back().is_some_and(|last| {
-            (last.received, last.sent, last.bytes_in, last.bytes_out, last.clients)
-                == (s.publish_received, s.publish_sent, s.bytes_received, s.bytes_sent, clients)
+            (
+                last.received,
+                last.sent,
+                last.bytes_in,
+                last.bytes_out,
+                last.clients,
+            ) == (
+                s.publish_received,
+                s.publish_sent,
+                s.bytes_received,
+                s.bytes_sent,
+                clients,
+            )
         });
         if samples.len() == KEEP {
             samples.pop_front();

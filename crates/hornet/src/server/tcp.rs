@@ -321,7 +321,10 @@ async fn drain(
             }
             Ok(Pumped::Idle) if closing => return true,
             Ok(Pumped::Idle) => {
-                if tokio::time::timeout_at(deadline, outbox.wait()).await.is_err() {
+                if tokio::time::timeout_at(deadline, outbox.wait())
+                    .await
+                    .is_err()
+                {
                     super::conn::core_close_overdue(id);
                     outbox.close();
                 }

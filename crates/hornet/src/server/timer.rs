@@ -45,8 +45,8 @@ impl Timer {
         let Some(next) = next else {
             return;
         };
-        let at = u64::try_from(next.saturating_duration_since(self.base).as_nanos())
-            .unwrap_or(NONE - 1);
+        let at =
+            u64::try_from(next.saturating_duration_since(self.base).as_nanos()).unwrap_or(NONE - 1);
         if self.armed.fetch_min(at, Ordering::AcqRel) > at {
             self.wake.notify_one();
         }
