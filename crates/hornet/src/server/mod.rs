@@ -118,15 +118,28 @@ impl Shared {
     /// connections' outboxes (and its records to the store), and arms the
     /// timer at the core's next deadline.
     pub(crate) fn with_core<R>(&self, f: impl FnOnce(&mut Broker) -> R) -> R {
+        self.feed(f, true)
+    }
+
+    /// As [`Shared::with_core`] for the timer: time passing is activity
+    /// only when it made the core do something (a stale deadline must not
+    /// wake the dashboard's sampler of an idle broker).
+    pub(crate) fn with_core_on_time<R>(&self, f: impl FnOnce(&mut Broker) -> R) -> R {
+        self.feed(f, false)
+    }
+
+    fn feed<R>(&self, f: impl FnOnce(&mut Broker) -> R, activity: bool) -> R {
         let mut core = lock(&self.core);
         let durability = self.durability.get();
         if let Some(d) = durability.filter(|d| d.reports.pending()) {
             d.reports.apply(&mut core, Instant::now());
         }
         let result = f(&mut core);
-        self.activity.ring();
         let mut actions = Vec::new();
         core.drain_actions(&mut actions);
+        if activity || !actions.is_empty() {
+            self.activity.ring();
+        }
         self.timer.rearm(core.next_deadline());
         if actions.is_empty() {
             return result;

@@ -90,7 +90,7 @@ fn tick(shared: &Shared, listeners: &[Arc<listener::ListenerState>]) {
         listeners.iter().map(|l| l.stats().figures()).collect();
     let store = shared.store_stats().map(|s| store::figures(&s));
     let (now, unix_ms) = super::wall_clock();
-    shared.with_core(|core| {
+    shared.with_core_on_time(|core| {
         core.set_listener_figures(&figures);
         if let Some(store) = store {
             core.set_store_figures(store);
