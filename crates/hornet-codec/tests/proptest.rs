@@ -300,9 +300,19 @@ fn arb_connect(protocol: Protocol) -> BoxedStrategy<Connect> {
         proptest::option::of(arb_will(protocol)),
         proptest::option::of(arb_bstr(12)),
         proptest::option::of(arb_bytes(16)),
+        any::<bool>(),
     )
         .prop_map(
-            move |(clean_start, keep_alive, properties, client_id, will, username, password)| {
+            move |(
+                clean_start,
+                keep_alive,
+                properties,
+                client_id,
+                will,
+                username,
+                password,
+                bridge,
+            )| {
                 // [MQTT-3.1.2-22]: before MQTT 5 a password needs a user name.
                 let username = match (&username, &password) {
                     (None, Some(_)) if !protocol.is_v5() => Some(ByteString::from_static("")),
@@ -317,6 +327,7 @@ fn arb_connect(protocol: Protocol) -> BoxedStrategy<Connect> {
                     will,
                     username,
                     password,
+                    bridge,
                 }
             },
         )

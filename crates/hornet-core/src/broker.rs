@@ -195,6 +195,10 @@ pub(crate) struct Conn {
     pub(crate) aliases_in: Option<Box<crate::session::IdMap<ByteString>>>,
     /// The client asked for Reason Strings and User Properties on errors.
     pub(crate) problem_information: bool,
+    /// A Mosquitto bridge (protocol level with 0x80, `try_private`): its
+    /// subscriptions get No Local and Retain As Published, so what it
+    /// bridges in is never echoed back to it.
+    pub(crate) bridge: bool,
     /// The client's Topic Alias Maximum (MQTT 5): aliases Hornet may use
     /// towards it; 0 = none.
     pub(crate) alias_max_out: u16,
@@ -448,6 +452,7 @@ impl Broker {
                 max_packet_size: u32::MAX,
                 aliases_in: None,
                 problem_information: true,
+                bridge: false,
                 alias_max_out: 0,
                 aliases_out: None,
                 rate: None,

@@ -446,6 +446,7 @@ impl Broker {
         conn.client_id = client_id;
         conn.username = username;
         conn.session = Some(key);
+        conn.bridge = connect.bridge;
         conn.rate = rate.map(Box::new);
         conn.connect_username = connect.username.as_deref().map(ByteString::from);
         conn.keep_alive =
@@ -482,7 +483,8 @@ impl Broker {
                 None => String::new(),
             };
             tracing::info!(
-                "New client connected from {peer} as {} (p{}, c{}, k{}{username}).",
+                "New {} connected from {peer} as {} (p{}, c{}, k{}{username}).",
+                if conn.bridge { "bridge" } else { "client" },
                 conn.client_id,
                 // Mosquitto's numbering: p1 = 3.1, p2 = 3.1.1, p5 = 5.0.
                 match connect.protocol {

@@ -97,7 +97,11 @@ impl Broker {
         }
         let session_key = conn.session;
         let packet_id = publish.packet_id;
-        let mut denied = publish.topic.starts_with("$SYS");
+        // A bridge announces its state under `$SYS/broker/connection/`
+        // (Mosquitto's `notifications`); nothing else of `$SYS` is a
+        // client's to write.
+        let mut denied = publish.topic.starts_with("$SYS")
+            && !(conn.bridge && publish.topic.starts_with("$SYS/broker/connection/"));
         if denied {
             tracing::info!(
                 "Denied PUBLISH from {} to '{}': clients may not publish to $SYS topics.",

@@ -26,7 +26,7 @@ use crate::shared;
 use crate::violation::PeerError;
 
 impl Broker {
-    pub(crate) fn handle_subscribe(&mut self, now: Instant, id: ConnId, subscribe: Subscribe) {
+    pub(crate) fn handle_subscribe(&mut self, now: Instant, id: ConnId, mut subscribe: Subscribe) {
         if let Some(f) = subscribe
             .filters
             .iter()
@@ -37,6 +37,17 @@ impl Broker {
         }
         let conn = &self.conns[&id];
         let Some(key) = conn.session else { return };
+        if conn.bridge {
+            // What a bridge subscribes to, it must not get back from its
+            // own publishes (the loop Mosquitto's `try_private` prevents),
+            // and retained messages keep their flag across it.
+            for f in subscribe.filters.iter_mut() {
+                if shared::split(&f.filter).is_none() {
+                    f.options.no_local = true;
+                }
+                f.options.retain_as_published = true;
+            }
+        }
         let name = conn.name();
         let conn_client_id = conn.client_id.clone();
         let username = conn.username.clone();

@@ -29,6 +29,12 @@ pub struct Connect {
     pub username: Option<ByteString>,
     /// Password, if the flag is set (binary data).
     pub password: Option<Bytes>,
+    /// The protocol level had its high bit set (0x83, 0x84, 0x85): a
+    /// Mosquitto bridge connecting with `try_private true`, its default.
+    /// The bit is not in the specifications; brokers that know it treat
+    /// the client as a bridge (no echo of its own messages, RETAIN as
+    /// published).
+    pub bridge: bool,
 }
 
 /// The Will Message of a CONNECT.
@@ -70,19 +76,23 @@ impl Connect {
             will: None,
             username: None,
             password: None,
+            bridge: false,
         }
     }
 
     pub(crate) fn decode(r: &mut Reader) -> Result<Self, DecodeError> {
         let name = r.binary("the protocol name")?;
-        let level = r.u8("the protocol level")?;
+        let raw_level = r.u8("the protocol level")?;
+        // Mosquitto bridges set 0x80 on the level (`try_private`).
+        let bridge = raw_level & 0x80 != 0 && matches!(raw_level & 0x7f, 3..=5);
+        let level = if bridge { raw_level & 0x7f } else { raw_level };
         let protocol = match (&name[..], level) {
             (b"MQTT", 4) => Protocol::V3_1_1,
             (b"MQTT", 5) => Protocol::V5,
             (b"MQIsdp", 3) => Protocol::V3_1,
             (b"MQTT", _) | (b"MQIsdp", _) => {
                 // [MQTT-3.1.2-2]: answer CONNACK 0x01 / 0x84 and close.
-                return Err(DecodeError::UnsupportedProtocolLevel(level));
+                return Err(DecodeError::UnsupportedProtocolLevel(raw_level));
             }
             _ => {
                 return Err(DecodeError::InvalidProtocolName {
@@ -160,6 +170,7 @@ impl Connect {
             will,
             username,
             password,
+            bridge,
         })
     }
 
@@ -195,7 +206,7 @@ impl Connect {
     pub(crate) fn encode_body(&self, out: &mut BytesMut) {
         let v5 = self.protocol.is_v5();
         wire::put_field(out, self.protocol.name().as_bytes());
-        out.put_u8(self.protocol.level());
+        out.put_u8(self.protocol.level() | if self.bridge { 0x80 } else { 0 });
         let mut flags = 0u8;
         if self.clean_start {
             flags |= 0x02;
@@ -296,6 +307,7 @@ mod tests {
                 }),
                 username: Some("alice".into()),
                 password: Some(b(b"\x00secret\xff")),
+                bridge: false,
             };
             round_trip(connect.into(), protocol);
         }
@@ -312,6 +324,35 @@ mod tests {
             matches!(e, DecodeError::InvalidProtocolName { ref name, level: 4 } if name == "MQTX")
         );
         assert_eq!(e.reason_code(), ReasonCode::UnsupportedProtocolVersion);
+    }
+
+    /// Mosquitto bridges (`try_private true`) send the level with 0x80
+    /// set: 0x83 (3.1), 0x84 (3.1.1), 0x85 (5.0). Decoded as that
+    /// version with `bridge`, and encoded back the same way.
+    #[test]
+    fn bridge_protocol_levels() {
+        for (name, raw, protocol) in [
+            (&b"MQIsdp"[..], 0x83u8, Protocol::V3_1),
+            (&b"MQTT"[..], 0x84, Protocol::V3_1_1),
+            (&b"MQTT"[..], 0x85, Protocol::V5),
+        ] {
+            let mut c = Connect::new(protocol, "edge");
+            c.bridge = true;
+            let mut out = BytesMut::new();
+            c.encode_body(&mut out);
+            assert_eq!(out[2 + name.len()], raw, "{protocol:?}");
+            let mut r = Reader::new(out.freeze());
+            let back = Connect::decode(&mut r).unwrap();
+            assert_eq!(back, c);
+        }
+        // 0x80 on its own, or on a level that does not exist, is refused.
+        for raw in [0x80u8, 0x86, 0xff] {
+            let mut body = vec![0, 4];
+            body.extend_from_slice(b"MQTT");
+            body.extend_from_slice(&[raw, 2, 0, 60, 0, 0]);
+            let e = Connect::decode(&mut Reader::new(Bytes::from(body))).unwrap_err();
+            assert_eq!(e, DecodeError::UnsupportedProtocolLevel(raw));
+        }
     }
 
     /// [MQTT-3.1.2-2] an unsupported protocol level gets 0x01 / 0x84.
