@@ -162,7 +162,7 @@ impl Default for Settings {
             shared_group_strategies: Vec::new(),
             max_client_id_length: 1024,
             max_topic_length: 65535,
-            max_topic_levels: 200,
+            max_topic_levels: 201,
             max_subscriptions_per_client: 10_000,
             max_publish_rate: 0,
             max_publish_bytes_rate: 0,

@@ -341,3 +341,26 @@ fn limit_counters_are_published_in_sys() {
         }
     }
 }
+
+/// The default `max_topic_levels` is Mosquitto 2.0's built-in limit: a
+/// filter of 200 `/` (201 levels) is accepted, as Mosquitto accepts it;
+/// one more level is refused (Hornet: SUBACK 0x8F; Mosquitto closes the
+/// connection).
+#[test]
+fn the_default_topic_level_limit_is_mosquittos() {
+    let broker = TestBroker::start();
+    let mut v5 = connect(&broker, Protocol::V5, "levels-5");
+    let at_limit = "/".repeat(200);
+    assert_eq!(
+        subscribe(&mut v5, &[at_limit.as_str()]),
+        vec![ReasonCode::GrantedQos1]
+    );
+    if common::against_mosquitto() {
+        return;
+    }
+    let over = "/".repeat(201);
+    assert_eq!(
+        subscribe(&mut v5, &[over.as_str()]),
+        vec![ReasonCode::TopicFilterInvalid]
+    );
+}

@@ -363,9 +363,9 @@ section! {
             example: ("256", "256"),
             core: |s, v| s.max_topic_length = *v,
         }
-        /// Most levels in a topic name or filter. Default 200 (Mosquitto's
-        /// built-in limit); 0 in a file means unlimited.
-        max_topic_levels: usize = 200 => kinds::Unlimited {
+        /// Most levels in a topic name or filter. Default 201, that is 200
+        /// `/` (Mosquitto 2.0's built-in limit); 0 in a file means unlimited.
+        max_topic_levels: usize = 201 => kinds::Unlimited {
             conf: Conf::Key("max_topic_levels"),
             accepts: "0 (unlimited) or a positive number",
             shown: true,
