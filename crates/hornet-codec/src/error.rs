@@ -149,7 +149,7 @@ pub enum DecodeError {
     #[error("unknown property identifier {0:#04x}")]
     UnknownProperty(u32),
     /// A property in a packet that may not carry it.
-    #[error("[MQTT-2.2.2-2] property {property} is not allowed in {packet}")]
+    #[error("[MQTT-2.2.2-2] property {property} is not allowed in {packet} (a Malformed Packet, §2.2.2.2)")]
     PropertyNotAllowed {
         /// The property.
         property: PropertyId,
@@ -202,13 +202,15 @@ impl DecodeError {
             | EmptyAck(_)
             | InvalidRetainHandling
             | NoLocalOnSharedSubscription
-            | PropertyNotAllowed { .. }
             | DuplicateProperty(_)
             | InvalidPropertyValue { .. }
             | SessionPresentOnFailure
             | AuthDataWithoutMethod
             | PasswordWithoutUsername => ReasonCode::ProtocolError,
-            VarintTooLong
+            // §2.2.2.2: "a Control Packet which contains an Identifier which
+            // is not valid for its packet type ... is a Malformed Packet".
+            PropertyNotAllowed { .. }
+            | VarintTooLong
             | VarintNotMinimal
             | ReservedPacketType(_)
             | InvalidFlags { .. }

@@ -770,3 +770,18 @@ fn assigned_client_id(props: &[u8]) -> Option<String> {
     }
     None
 }
+
+/// A property that is not allowed in its packet (Session Expiry Interval
+/// in PUBLISH) is a Malformed Packet, MQTT 5 §2.2.2.2 ("a Control Packet
+/// which contains an Identifier which is not valid for its packet type"):
+/// DISCONNECT 0x81, then the close.
+#[test]
+fn v5_property_not_allowed_is_malformed() {
+    let bytes = [0x30, 12, 0, 3, b'a', b'/', b'b', 5, 0x11, 0, 0, 0, 10, b'x'];
+    bad_after_connect(
+        V5,
+        &bytes,
+        Answer::Disconnect(MALFORMED),
+        "PUBLISH with Session Expiry Interval (5)",
+    );
+}

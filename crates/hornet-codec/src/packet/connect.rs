@@ -495,9 +495,9 @@ mod tests {
     }
 
     /// Table 2-4: a PUBLISH-only property in CONNECT, a CONNECT property in
-    /// the will properties.
+    /// the will properties: a Malformed Packet (§2.2.2.2), CONNACK 0x81.
     #[test]
-    fn properties_outside_their_packet_are_protocol_errors() {
+    fn properties_outside_their_packet_are_malformed() {
         let mut c = Connect::new(Protocol::V5, "c");
         c.properties.push(Property::TopicAlias(1));
         let e = decode(Protocol::V5, &encode(&c.into(), Protocol::V5)).unwrap_err();
@@ -508,7 +508,7 @@ mod tests {
                 packet: "CONNECT"
             }
         );
-        assert_eq!(e.reason_code(), ReasonCode::ProtocolError);
+        assert_eq!(e.reason_code(), ReasonCode::MalformedPacket);
 
         let mut c = Connect::new(Protocol::V5, "c");
         c.will = Some(LastWill {
