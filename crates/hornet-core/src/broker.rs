@@ -23,130 +23,25 @@
 //! `sys` (`$SYS/broker/...`).
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
-use std::fmt;
-use std::net::SocketAddr;
+use std::collections::BinaryHeap;
 use std::time::{Duration, Instant};
 
 use ahash::AHashMap;
 use bytestring::ByteString;
 use hornet_codec::{DecodeError, LastWill, Packet, Property, Protocol, Publish};
 
+pub(crate) use crate::conn::fit_reason_string;
+use crate::conn::{CloseCause, ConnInfo};
+pub(crate) use crate::conn::{Conn, ConnId};
 use crate::lifecycle::ConnState;
 use crate::logfmt;
+use crate::out::{Action, Out};
 use crate::retained::RetainedStore;
 use crate::session::{Session, SessionKey, Subscription};
 use crate::settings::Settings;
 use crate::sys::{Stats, SysState};
 use crate::trie::SubscriptionTree;
 use crate::violation::PeerError;
-
-/// A connection's identity, chosen by the shell and unique for the
-/// broker's lifetime.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ConnId(pub u64);
-
-impl fmt::Display for ConnId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "#{}", self.0)
-    }
-}
-
-/// What the shell knows about a connection when it is accepted.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConnInfo {
-    /// The peer's address.
-    pub peer: SocketAddr,
-    /// The local port of the listener that accepted it.
-    pub listener_port: u16,
-    /// The user name a verified TLS client certificate gives this
-    /// connection (Mosquitto's `use_identity_as_username` /
-    /// `use_subject_as_username`). When set it replaces the CONNECT user
-    /// name, and the client counts as authenticated: its password is not
-    /// checked, as in Mosquitto.
-    pub cert_username: Option<String>,
-    /// The anonymous policy of the listener that accepted the connection,
-    /// when it has its own; `None` follows [`Settings::anonymous`].
-    ///
-    /// [`Settings::anonymous`]: crate::Settings::anonymous
-    pub anonymous: Option<crate::settings::Anonymous>,
-}
-
-impl ConnInfo {
-    /// A connection from `peer` on `listener_port`, with no certificate
-    /// identity and the broker-wide anonymous policy.
-    pub fn new(peer: SocketAddr, listener_port: u16) -> ConnInfo {
-        ConnInfo {
-            peer,
-            listener_port,
-            cert_username: None,
-            anonymous: None,
-        }
-    }
-}
-
-/// Why a socket ended, as the shell saw it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CloseCause {
-    /// The peer closed the connection (EOF).
-    PeerClosed,
-    /// A socket error (a reset, a broken pipe, a TLS or WebSocket error).
-    Io {
-        /// What kind of error.
-        kind: std::io::ErrorKind,
-        /// The error in words, for the log.
-        message: Box<str>,
-    },
-    /// The shell is shutting down.
-    Shutdown,
-}
-
-impl CloseCause {
-    /// The cause for a socket that failed with `error`.
-    pub fn io(error: &std::io::Error) -> CloseCause {
-        CloseCause::Io {
-            kind: error.kind(),
-            message: error.to_string().into(),
-        }
-    }
-}
-
-/// What the broker asks the shell to do.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Action {
-    /// Encode `packet` in the connection's protocol version and write it.
-    Send {
-        /// The connection.
-        conn: ConnId,
-        /// The packet.
-        packet: Packet,
-    },
-    /// Write what is pending on the connection, then close it. The broker
-    /// has already forgotten the connection.
-    Close {
-        /// The connection.
-        conn: ConnId,
-    },
-    /// Run this CONNECT password check off the core's lock (it may take
-    /// 100 ms) and report the verdict with [`Broker::password_checked`].
-    CheckPassword {
-        /// The connection whose CONNECT waits for the verdict.
-        conn: ConnId,
-        /// The check to run.
-        check: crate::auth::PasswordCheck,
-    },
-    /// Write these records to the store, in order after every earlier
-    /// `Persist`, and report [`Broker::durable`] (or
-    /// [`Broker::persist_failed`]) with `seq` once they are on disk (or
-    /// could not be written). Packets that promise what they hold wait in
-    /// the core meanwhile (see `durable`).
-    Persist {
-        /// Sequence number: one more than the previous `Persist`'s.
-        seq: u64,
-        /// The records, in the order the core made the changes.
-        records: Vec<crate::persist::StoreOp>,
-    },
-}
 
 /// A session's queue as seen from outside (see [`Broker::queue_state`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,113 +53,6 @@ pub struct QueueState {
     /// A drop episode is under way (it was logged; it ends when the queue
     /// is empty again).
     pub dropping: bool,
-}
-
-/// One live connection.
-#[derive(Debug)]
-pub(crate) struct Conn {
-    pub(crate) info: ConnInfo,
-    /// Where the connection is in its life (see `lifecycle`): awaiting
-    /// CONNECT, checking its password, authenticating, connected.
-    pub(crate) state: ConnState,
-    /// The client id for log lines (empty before CONNECT).
-    pub(crate) client_id: ByteString,
-    /// The authenticated user (`None` for anonymous clients, and for user
-    /// names nobody checked because there is no password_file).
-    pub(crate) username: Option<ByteString>,
-    pub(crate) protocol: Protocol,
-    pub(crate) session: Option<SessionKey>,
-    /// Keep-alive as enforced: 1.5 times the interval ([MQTT-3.1.2-24]).
-    pub(crate) keep_alive: Option<Duration>,
-    pub(crate) last_seen: Instant,
-    /// Boxed, like the other rarely used parts below: an idle connection
-    /// without them pays 8 bytes each.
-    pub(crate) will: Option<Box<LastWill>>,
-    /// Its will is recorded in the store (`StoreOp::ConnectedWill`), to be
-    /// published after a crash; cleared when the connection ends.
-    pub(crate) will_recorded: bool,
-    /// Packets handed to the shell and not yet reported written.
-    pub(crate) unwritten: usize,
-    /// The client's Receive Maximum (MQTT 5), else 65535.
-    pub(crate) receive_maximum: u16,
-    /// The client's Maximum Packet Size (MQTT 5), else unlimited.
-    pub(crate) max_packet_size: u32,
-    /// Inbound topic aliases (MQTT 5).
-    /// Allocated on first use, like the outbound ones: most clients use
-    /// none, and an empty map is 32 bytes in every `Conn`.
-    pub(crate) aliases_in: Option<Box<crate::session::IdMap<ByteString>>>,
-    /// The client asked for Reason Strings and User Properties on errors.
-    pub(crate) problem_information: bool,
-    /// The client's Topic Alias Maximum (MQTT 5): aliases Hornet may use
-    /// towards it; 0 = none.
-    pub(crate) alias_max_out: u16,
-    /// Outbound topic aliases assigned on this connection, first come first
-    /// served up to `alias_max_out`.
-    pub(crate) aliases_out: Option<Box<AHashMap<ByteString, u16>>>,
-    /// Publish rate buckets, when a rate is configured.
-    pub(crate) rate: Option<Box<crate::limits::RateState>>,
-    /// The CONNECT User Name as the client sent it, if any (shown by the
-    /// admin API; the ACL uses `username`, the authenticated one).
-    pub(crate) connect_username: Option<ByteString>,
-    /// When the socket was accepted (for the admin API).
-    pub(crate) opened_at: Instant,
-}
-
-impl Conn {
-    /// The client id, or the peer address before CONNECT, for log lines.
-    pub(crate) fn name(&self) -> String {
-        if self.client_id.is_empty() {
-            format!("<unknown> ({})", self.info.peer)
-        } else {
-            self.client_id.to_string()
-        }
-    }
-}
-
-/// Pending actions plus the counters every send updates.
-#[derive(Debug, Default)]
-pub(crate) struct Out {
-    /// Emitted since the last seal (see `durable`).
-    pub(crate) actions: VecDeque<Action>,
-    /// Sealed: for the shell, in order.
-    pub(crate) ready: VecDeque<Action>,
-    /// Packets waiting for their records to be durable.
-    pub(crate) held: crate::durable::Held,
-}
-
-impl Out {
-    /// Queues `packet` for `conn` and counts it.
-    pub(crate) fn send(&mut self, id: ConnId, conn: &mut Conn, stats: &mut Stats, packet: Packet) {
-        if tracing::enabled!(tracing::Level::DEBUG) {
-            tracing::debug!("{}", logfmt::line("Sending", &packet, "to", &conn.name()));
-        }
-        conn.unwritten += 1;
-        stats.messages_sent += 1;
-        let mut packet = packet;
-        if let Packet::Publish(publish) = &mut packet {
-            stats.publish_sent += 1;
-            stats.publish_sent_by_qos[publish.qos as usize] += 1;
-            if conn.alias_max_out > 0 {
-                crate::publish::alias_outbound(conn, publish);
-            }
-        }
-        if let Packet::Publish(publish) = &packet {
-            // The PUBLISH as it will be encoded for this client (after the
-            // topic alias), the same measure as `wire_len` on receipt.
-            let len = packet.encoded_len(conn.protocol).unwrap_or(0);
-            stats.publish_bytes_sent_by_qos[publish.qos as usize] += len as u64;
-        }
-        self.actions.push_back(Action::Send { conn: id, packet });
-    }
-
-    pub(crate) fn close(&mut self, conn: ConnId) {
-        self.actions.push_back(Action::Close { conn });
-    }
-
-    pub(crate) fn check_password(&mut self, conn: ConnId, check: crate::auth::PasswordCheck) {
-        self.actions
-            .push_back(Action::CheckPassword { conn, check });
-    }
 }
 
 /// The broker: sessions, subscriptions, retained messages and connections.
@@ -369,16 +157,16 @@ impl Broker {
 
     /// The next action for the shell, in order.
     pub fn poll_action(&mut self) -> Option<Action> {
-        if self.out.ready.is_empty() {
+        if self.out.nothing_ready() {
             self.seal();
         }
-        self.out.ready.pop_front()
+        self.out.pop_ready()
     }
 
     /// Moves every pending action into `into` (cheaper than polling one by one).
     pub fn drain_actions(&mut self, into: &mut Vec<Action>) {
         self.seal();
-        into.extend(self.out.ready.drain(..));
+        self.out.drain_ready(into);
     }
 
     /// Connected clients.
@@ -744,26 +532,6 @@ impl Broker {
         // The session ended before its will's delay: the will goes now.
         self.publish_delayed_will(key);
     }
-}
-
-/// Drops the Reason String (and User Properties) of a DISCONNECT or
-/// CONNACK that would not fit the client's Maximum Packet Size
-/// ([MQTT-3.1.2-25], [MQTT-3.14.2-3]): the reason code alone still says why.
-pub(crate) fn fit_reason_string(mut packet: Packet, conn: &Conn) -> Packet {
-    let fits = |p: &Packet| {
-        p.encoded_len(conn.protocol)
-            .is_ok_and(|n| n <= conn.max_packet_size as usize)
-    };
-    if !fits(&packet) {
-        match &mut packet {
-            Packet::Disconnect(d) => d.properties = Default::default(),
-            Packet::ConnAck(c) => c
-                .properties
-                .retain(|p| !matches!(p, Property::ReasonString(_) | Property::UserProperty(..))),
-            _ => {}
-        }
-    }
-    packet
 }
 
 #[cfg(all(test, target_pointer_width = "64"))]

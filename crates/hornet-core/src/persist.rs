@@ -48,7 +48,7 @@ use hornet_codec::{
 };
 
 use crate::broker::{Broker, ConnId};
-use crate::durable::AckPolicy;
+use crate::out::AckPolicy;
 use crate::session::{Outbound, Queued, Session, SessionKey, Subscription, NEVER_EXPIRES};
 
 /// A stored message's id: unique for the store's life.

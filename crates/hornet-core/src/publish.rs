@@ -837,44 +837,6 @@ fn explanation(code: ReasonCode) -> Option<&'static str> {
     }
 }
 
-/// Outbound topic aliases (MQTT 5 §3.3.2.3.4), applied to every PUBLISH as
-/// it is handed to the shell: the first time a topic goes to the
-/// connection it gets the next free alias (first come, first served, up to
-/// the client's Topic Alias Maximum, [MQTT-3.3.2-8]) and goes out with
-/// topic and alias; after that with an empty topic and the alias. Topics
-/// beyond the maximum always go out in full. A packet that would no
-/// longer fit the client's Maximum Packet Size goes out without an alias.
-pub(crate) fn alias_outbound(conn: &mut crate::broker::Conn, publish: &mut Publish) {
-    // Allocated on first use: most connections never get an alias.
-    let aliases = conn.aliases_out.get_or_insert_with(Default::default);
-    let (alias, known) = match aliases.get(&publish.topic) {
-        Some(&alias) => (alias, true),
-        None if aliases.len() < usize::from(conn.alias_max_out) => {
-            (aliases.len() as u16 + 1, false)
-        }
-        None => return,
-    };
-    let mut aliased = publish.clone();
-    if known {
-        aliased.topic = ByteString::new();
-    }
-    aliased.properties.push(Property::TopicAlias(alias));
-    if conn.max_packet_size != u32::MAX {
-        let fits = Packet::Publish(aliased.clone())
-            .encoded_len(conn.protocol)
-            .is_ok_and(|n| n <= conn.max_packet_size as usize);
-        if !fits {
-            return;
-        }
-    }
-    if !known {
-        conn.aliases_out
-            .get_or_insert_with(Default::default)
-            .insert(publish.topic.clone(), alias);
-    }
-    *publish = aliased;
-}
-
 /// Sets the Message Expiry Interval of `msg` to what is left of it at `now`
 /// (whole seconds, rounded up, so a message still alive never says 0)
 /// ([MQTT-3.3.2-6]). Returns false when it has expired ([MQTT-3.3.2-5]).
