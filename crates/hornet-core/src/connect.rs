@@ -23,28 +23,10 @@ use hornet_codec::{ConnAck, Connect, Disconnect, Property, Protocol, ReasonCode}
 use crate::auth::AuthState;
 use crate::authorize::Access;
 use crate::broker::{Broker, ConnId};
+pub(crate) use crate::lifecycle::Admission;
 use crate::session::{Session, SessionKey, NEVER_EXPIRES};
 use crate::settings::Anonymous;
 use crate::violation::PeerError;
-
-/// A CONNECT that passed validation, on its way to CONNACK: what the
-/// later steps need. It waits in the connection's state (see `lifecycle`)
-/// while a password check or an enhanced authentication exchange runs.
-#[derive(Debug)]
-pub(crate) struct Admission {
-    /// The CONNECT (a certificate user already in its User Name).
-    pub(crate) connect: Connect,
-    /// The client identifier, assigned when the client sent none.
-    pub(crate) client_id: ByteString,
-    /// Whether the broker assigned it (CONNACK then says which).
-    pub(crate) assigned: bool,
-    /// The keep-alive in force.
-    pub(crate) keep_alive: u16,
-    /// The keep-alive CONNACK announces when the broker lowered it.
-    pub(crate) server_keep_alive: Option<u16>,
-    /// A verified TLS client certificate named the user.
-    pub(crate) cert_user: bool,
-}
 
 /// How the client proved who it is, for [`Broker::complete_connect`].
 pub(crate) enum Credentials {

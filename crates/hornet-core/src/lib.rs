@@ -24,6 +24,7 @@
 
 mod admin;
 mod auth;
+mod authenticate;
 mod authorize;
 mod broker;
 mod conn;
