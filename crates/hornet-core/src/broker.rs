@@ -38,7 +38,7 @@ use crate::logfmt;
 use crate::out::{Action, Out};
 use crate::retained::RetainedStore;
 use crate::session::{Session, SessionKey, Subscription};
-use crate::settings::Settings;
+use crate::settings::{RateAction, Settings};
 use crate::sys::{Stats, SysState};
 use crate::trie::SubscriptionTree;
 use crate::violation::PeerError;
@@ -77,9 +77,7 @@ pub struct Broker {
     /// Checks passwords and runs enhanced authentication (see `auth`).
     pub(crate) authenticator: Option<std::sync::Arc<dyn crate::auth::Authenticator>>,
     /// Recent connects by client id (see `limits`).
-    pub(crate) flapping: crate::limits::Flapping,
-    /// When `flapping` was last pruned.
-    pub(crate) flapping_pruned: Instant,
+    pub(crate) limits: crate::limits::Limits,
     /// Decides topic access (see `authorize`).
     pub(crate) authorizer: Option<std::sync::Arc<dyn crate::authorize::Authorizer>>,
     pub(crate) stats: Stats,
@@ -131,8 +129,7 @@ impl Broker {
             out: Out::default(),
             authenticator: None,
             authorizer: None,
-            flapping: Default::default(),
-            flapping_pruned: now,
+            limits: crate::limits::Limits::new(now),
             stats: Stats::default(),
             hints: Default::default(),
             started: now,
@@ -266,6 +263,48 @@ impl Broker {
             }
         }
         self.dispatch(now, id, packet);
+    }
+
+    /// Counts a PUBLISH of `wire_len` bytes against `id`'s rates. Returns
+    /// false when the connection was closed for it.
+    fn note_publish_rate(&mut self, now: Instant, id: ConnId, wire_len: usize) -> bool {
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return false;
+        };
+        let Some(rate) = conn.rate.as_mut() else {
+            return true;
+        };
+        let Some(over) = rate.take(now, wire_len) else {
+            return true;
+        };
+        match self.settings.publish_rate_action {
+            RateAction::Throttle => {
+                if rate.begin_episode(now) {
+                    self.stats.rate_limited += 1;
+                    tracing::warn!(
+                        "Client {} publishes faster than {}: reading from it is paused \
+                         until it is back under the rate (publish_rate_action throttle).",
+                        conn.name(),
+                        over.describe(&self.settings)
+                    );
+                    self.hints
+                        .give(crate::hints::Hint::PublishRate, &self.settings);
+                }
+                true
+            }
+            RateAction::Disconnect => {
+                let error = PeerError::PublishRate(over.describe(&self.settings));
+                self.peer_error(now, id, error, None);
+                false
+            }
+        }
+    }
+
+    /// How long the shell should stop reading `id`'s socket because the
+    /// client is over a publish rate (`None`: read on). Ends the episode
+    /// (for the log) once the client is back under its rates.
+    pub fn read_pause(&mut self, id: ConnId, now: Instant) -> Option<Duration> {
+        self.conns.get_mut(&id)?.rate.as_mut()?.pause(now)
     }
 
     /// Handles one packet of a live connection by its type and the

@@ -315,7 +315,12 @@ impl Broker {
 
         // Flapping: the same client id connecting again and again (two
         // devices sharing it kick each other off forever).
-        if self.note_connect(now, client_id, peer).is_err() {
+        let (settings, stats, hints) = (&self.settings, &mut self.stats, &mut self.hints);
+        if self
+            .limits
+            .note_connect(now, client_id, peer, settings, stats, hints)
+            .is_err()
+        {
             let text = "connection rate exceeded: this client id is connecting too often";
             self.refuse(id, ReasonCode::ConnectionRateExceeded, Some(text));
             return None;
@@ -422,7 +427,7 @@ impl Broker {
             keep_alive,
             ..
         } = admission;
-        let rate = self.new_rate_state(now);
+        let rate = crate::limits::RateState::new(&self.settings, now);
         let conn = self.conns.get_mut(&id).expect("caller checked");
         conn.state.connected(auth);
         conn.client_id = client_id;

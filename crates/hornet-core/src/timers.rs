@@ -99,10 +99,7 @@ impl Broker {
                 self.publish_delayed_will(key);
             }
         }
-        if now >= self.flapping_pruned + self.settings.flapping_window {
-            self.flapping_pruned = now;
-            self.prune_flapping(now);
-        }
+        self.limits.tick(now, self.settings.flapping_window);
         self.sys_tick(now);
     }
 
@@ -116,8 +113,7 @@ impl Broker {
         let session = self.session_timers.peek().map(|Reverse((at, _))| *at);
         let will = self.will_timers.peek().map(|Reverse((at, _))| *at);
         let sys = self.sys.next_due(&self.settings, self.started);
-        let flapping = (!self.flapping.is_empty())
-            .then(|| self.flapping_pruned + self.settings.flapping_window);
+        let flapping = self.limits.next_due(self.settings.flapping_window);
         [conn, session, will, sys, flapping]
             .into_iter()
             .flatten()
