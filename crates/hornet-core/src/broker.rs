@@ -28,7 +28,9 @@ use std::time::{Duration, Instant};
 
 use ahash::AHashMap;
 use bytestring::ByteString;
-use hornet_codec::{DecodeError, LastWill, Packet, Property, Protocol, Publish};
+use hornet_codec::{
+    ConnAck, DecodeError, Disconnect, LastWill, Packet, Property, Protocol, Publish, ReasonCode,
+};
 
 pub(crate) use crate::conn::fit_reason_string;
 use crate::conn::{CloseCause, ConnInfo};
@@ -371,6 +373,98 @@ impl Broker {
             },
         };
         self.peer_error(now, id, error, None);
+    }
+
+    /// Logs `error`, broken by the client on `id`, and answers it as the
+    /// module doc says; the connection is closed and forgotten. `protocol`
+    /// is the version the decoder had learned, for a CONNECT it refused.
+    pub(crate) fn peer_error(
+        &mut self,
+        now: Instant,
+        id: ConnId,
+        error: PeerError,
+        protocol: Option<Protocol>,
+    ) {
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        let reason = error.reason_code();
+        let too_large = matches!(error, PeerError::Decode(DecodeError::PacketTooLarge { .. }));
+        if too_large {
+            self.stats.packets_too_large += 1;
+        }
+        let connected = conn.state.is_connected();
+        if let (false, PeerError::Decode(e)) = (connected, &error) {
+            tracing::info!(
+                "Bad CONNECT from {} on port {}: {e}; closing the connection.",
+                conn.info.peer,
+                conn.info.listener_port
+            );
+            if too_large {
+                self.hints
+                    .give(crate::hints::Hint::PacketTooLarge, &self.settings);
+            }
+            let answer = match e {
+                // [MQTT-3.1.2-2]: CONNACK 0x01 (3.x) / 0x84 (5.0), then close.
+                DecodeError::UnsupportedProtocolLevel(_) => {
+                    Some(ReasonCode::UnsupportedProtocolVersion)
+                }
+                // [MQTT-3.1.2-1]: not MQTT at all; close without a word.
+                DecodeError::InvalidProtocolName { .. } => None,
+                _ if protocol == Some(Protocol::V5) => Some(reason),
+                _ => None,
+            };
+            if let Some(code) = answer {
+                if let Some(p) = protocol {
+                    conn.protocol = p;
+                }
+                let connack = ConnAck::new(code, false);
+                self.out.send(id, conn, &mut self.stats, connack.into());
+            }
+            self.conns.remove(&id);
+            self.out.close(id);
+            return;
+        }
+        if let ConnState::Authenticating(_) = conn.state {
+            // Before CONNACK: the exchange ends with CONNACK and the rule.
+            let peer = conn.info.peer;
+            if error.is_auth_rule() {
+                tracing::warn!(
+                    "Client from {peer} broke a protocol rule during authentication: {error}; closing."
+                );
+            } else {
+                tracing::warn!("Client from {peer} broke a protocol rule: {error}; closing.");
+            }
+            return self.refuse(id, reason, Some(&error.to_string()));
+        }
+        match &error {
+            PeerError::TooManyParked(_) => {
+                tracing::warn!("Client from {} {error}; closing.", conn.info.peer)
+            }
+            PeerError::PublishRate(_) => {
+                self.stats.rate_disconnects += 1;
+                tracing::warn!("Client {} {error}; disconnecting (0x96).", conn.name());
+                self.hints
+                    .give(crate::hints::Hint::PublishRate, &self.settings);
+            }
+            _ => tracing::warn!(
+                "Client {} broke a protocol rule: {error}; disconnecting ({reason}).",
+                conn.name()
+            ),
+        }
+        if conn.protocol.is_v5() && connected {
+            let mut disconnect = Disconnect::new(reason);
+            disconnect
+                .properties
+                .push(Property::ReasonString(error.to_string().into()));
+            let packet = crate::broker::fit_reason_string(disconnect.into(), conn);
+            self.out.send(id, conn, &mut self.stats, packet);
+        }
+        self.end_connection(now, id, true);
+        if too_large {
+            self.hints
+                .give(crate::hints::Hint::PacketTooLarge, &self.settings);
+        }
     }
 
     /// The codec refused the bytes of `id`. `protocol` is the version the
