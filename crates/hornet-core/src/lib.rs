@@ -30,6 +30,7 @@ mod broker;
 mod conn;
 mod connect;
 mod durable;
+mod ending;
 mod hints;
 mod lifecycle;
 mod limits;

@@ -20,9 +20,6 @@ use ahash::AHashMap;
 use bytestring::ByteString;
 use hornet_codec::topic;
 
-use hornet_codec::Property;
-
-use crate::broker::Broker;
 use crate::session::{SessionKey, Subscription};
 use crate::trie::SubscriptionTree;
 
@@ -108,71 +105,6 @@ pub(crate) fn split(filter: &ByteString) -> Option<SharedName> {
         group: ByteString::from_static(QUEUE_GROUP),
         filter: filter.slice_ref(rest),
     })
-}
-
-impl Broker {
-    /// Session `key` has left: its connection ended (`session_ended`
-    /// false) or the session itself did. The messages it got through a
-    /// shared subscription and has not acknowledged go to another member
-    /// of their group (MQTT 5.0 §4.8.2 says SHOULD when the session ends;
-    /// Hornet also does it when the connection ends, if another member is
-    /// online, rather than hold them for a client that may never return).
-    /// A message nobody else can take stays (or, when the session ended,
-    /// is dropped and counted).
-    pub(crate) fn hand_over_shared(&mut self, key: SessionKey, session_ended: bool) {
-        let Some(session) = self.sessions.get(&key) else {
-            return;
-        };
-        let client_id = session.client_id.clone();
-        for group in session.shared_groups_pending() {
-            let sessions = &self.sessions;
-            let online = |k: SessionKey| sessions.get(&k).is_some_and(|s| s.conn.is_some());
-            if !session_ended && !self.shared.has_online_member(group, key, online) {
-                continue;
-            }
-            let mut settled = Vec::new();
-            let messages = self
-                .sessions
-                .get_mut(&key)
-                .expect("checked above")
-                .take_shared(group, &mut settled);
-            self.settle_taken(key, &settled);
-            let (mut moved, mut lost) = (0usize, 0usize);
-            for mut msg in messages {
-                let sessions = &self.sessions;
-                let online = |k: SessionKey| sessions.get(&k).is_some_and(|s| s.conn.is_some());
-                let Some((to, sub)) = self.shared.pick(group, &msg.topic, "", Some(key), online)
-                else {
-                    lost += 1;
-                    continue;
-                };
-                msg.packet_id = None;
-                msg.dup = false;
-                msg.qos = msg.qos.min(sub.options.qos);
-                msg.properties
-                    .retain(|p| !matches!(p, Property::SubscriptionIdentifier(_)));
-                if let Some(i) = sub.identifier {
-                    msg.properties.push(Property::SubscriptionIdentifier(i));
-                }
-                self.deliver_in(to, msg, Some(group));
-                moved += 1;
-            }
-            if lost > 0 {
-                self.stats.publish_dropped += lost as u64;
-            }
-            tracing::info!(
-                "Client {client_id} left {} with {} unacknowledged messages: {moved} handed to \
-                 other members{}.",
-                self.shared.describe(group),
-                moved + lost,
-                if lost > 0 {
-                    format!(", {lost} dropped (no other member)")
-                } else {
-                    String::new()
-                }
-            );
-        }
-    }
 }
 
 /// A group's handle in the index.
