@@ -213,6 +213,45 @@ impl Broker {
         &self.stats
     }
 
+    /// Lets the core check topic access with `authorizer` (an ACL). May be
+    /// called again at any time (a reload): the new rules apply to every
+    /// client's next PUBLISH, SUBSCRIBE and delivery.
+    pub fn set_authorizer(&mut self, authorizer: Box<dyn crate::authorize::Authorizer>) {
+        self.authorizer = Some(std::sync::Arc::from(authorizer));
+    }
+
+    /// Removes the authorizer: every client may use every topic again
+    /// (except `$SYS` for publishing).
+    pub fn clear_authorizer(&mut self) {
+        self.authorizer = None;
+    }
+
+    /// Whether an authorizer is configured.
+    pub fn has_authorizer(&self) -> bool {
+        self.authorizer.is_some()
+    }
+
+    /// Asks the authorizer; `Ok` without one.
+    pub(crate) fn authorize(
+        &self,
+        client_id: &str,
+        username: Option<&str>,
+        topic: &str,
+        access: crate::authorize::Access,
+    ) -> Result<(), crate::authorize::Denied> {
+        match &self.authorizer {
+            None => Ok(()),
+            Some(a) => a.authorize(
+                crate::authorize::Principal {
+                    client_id,
+                    username,
+                },
+                topic,
+                access,
+            ),
+        }
+    }
+
     /// A socket was accepted. It must send CONNECT within the connect timeout.
     pub fn connection_opened(&mut self, now: Instant, id: ConnId, info: ConnInfo) {
         self.now = now;
