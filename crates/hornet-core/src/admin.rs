@@ -407,12 +407,12 @@ impl Broker {
 
     /// When the broker started.
     pub fn started_at(&self) -> Instant {
-        self.started
+        self.sys.started()
     }
 
     /// How long the broker has run at `now`.
     pub fn uptime(&self, now: Instant) -> Duration {
-        now.saturating_duration_since(self.started)
+        now.saturating_duration_since(self.sys.started())
     }
 
     /// Messages waiting in every session's queue, their payload bytes, and

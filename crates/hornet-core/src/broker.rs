@@ -41,7 +41,7 @@ use crate::out::{Action, Out};
 use crate::retained::RetainedStore;
 use crate::session::{Session, SessionKey, Subscription};
 use crate::settings::{RateAction, Settings};
-use crate::sys::{Stats, SysState};
+use crate::sys::{ListenerFigures, Stats, StoreFigures, Sys};
 use crate::trie::SubscriptionTree;
 use crate::violation::PeerError;
 
@@ -85,8 +85,8 @@ pub struct Broker {
     pub(crate) stats: Stats,
     /// Causes of refusals and drops already explained by a hint (see `hints`).
     pub(crate) hints: crate::hints::Hints,
-    pub(crate) sys: SysState,
-    pub(crate) started: Instant,
+    /// `$SYS`: what was published, the start, the shell's figures.
+    pub(crate) sys: Sys,
     /// Connections past CONNECT.
     pub(crate) active_clients: usize,
     /// Scratch space for routing: one entry per matched session.
@@ -117,7 +117,7 @@ impl Broker {
             settings.shared_group_strategies.clone(),
         );
         Broker {
-            sys: SysState::new(now),
+            sys: Sys::new(now),
             settings,
             conns: AHashMap::new(),
             sessions: AHashMap::new(),
@@ -134,7 +134,6 @@ impl Broker {
             limits: crate::limits::Limits::new(now),
             stats: Stats::default(),
             hints: Default::default(),
-            started: now,
             active_clients: 0,
             // Fixed seeds: the order sessions are served in is the same on
             // every run, so the core stays deterministic end to end.
@@ -250,6 +249,30 @@ impl Broker {
                 access,
             ),
         }
+    }
+
+    /// Hands in the listeners' connection counters (the shell calls this on
+    /// its tick); the next `$SYS` publication carries them under
+    /// `$SYS/broker/listeners/<kind>/<port>/...`.
+    pub fn set_listener_figures(&mut self, figures: &[ListenerFigures]) {
+        self.sys.set_listener_figures(figures);
+    }
+
+    /// Hands in the durable store's figures (the shell calls this on its
+    /// tick when persistence is on); the next `$SYS` publication carries
+    /// them under `$SYS/broker/store/...`.
+    pub fn set_store_figures(&mut self, figures: StoreFigures) {
+        self.sys.set_store_figures(figures);
+    }
+
+    /// The store figures last handed in.
+    pub fn store_figures(&self) -> Option<StoreFigures> {
+        self.sys.store_figures()
+    }
+
+    /// The listener counters last handed in.
+    pub fn listener_figures(&self) -> &[ListenerFigures] {
+        self.sys.listener_figures()
     }
 
     /// A socket was accepted. It must send CONNECT within the connect timeout.

@@ -10,7 +10,7 @@
 use std::cmp::Reverse;
 use std::time::Instant;
 
-use hornet_codec::{Disconnect, ReasonCode};
+use hornet_codec::{Disconnect, Publish, ReasonCode};
 
 use crate::broker::Broker;
 
@@ -100,7 +100,17 @@ impl Broker {
             }
         }
         self.limits.tick(now, self.settings.flapping_window);
-        self.sys_tick(now);
+        let figures = crate::sys::Figures {
+            connected: self.active_clients,
+            sessions: self.sessions.len(),
+            subscriptions: self.subscription_count(),
+            retained: self.retained.len(),
+        };
+        for (suffix, value) in self.sys.tick(now, &self.settings, &self.stats, figures) {
+            let mut publish = Publish::new(format!("$SYS/broker/{suffix}"), value);
+            publish.retain = true;
+            self.accept_publish(now, publish, None);
+        }
     }
 
     /// When the broker next needs a [`Broker::tick`]: the earliest pending
@@ -112,7 +122,7 @@ impl Broker {
         let conn = self.conn_timers.peek().map(|Reverse((at, _))| *at);
         let session = self.session_timers.peek().map(|Reverse((at, _))| *at);
         let will = self.will_timers.peek().map(|Reverse((at, _))| *at);
-        let sys = self.sys.next_due(&self.settings, self.started);
+        let sys = self.sys.next_due(&self.settings);
         let flapping = self.limits.next_due(self.settings.flapping_window);
         [conn, session, will, sys, flapping]
             .into_iter()
