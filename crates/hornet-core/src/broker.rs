@@ -39,10 +39,10 @@ use crate::lifecycle::ConnState;
 use crate::logfmt;
 use crate::out::{Action, Out};
 use crate::retained::RetainedStore;
-use crate::session::{Session, SessionKey, Subscription};
+use crate::route::Subscriptions;
+use crate::session::{Session, SessionKey};
 use crate::settings::{RateAction, Settings};
 use crate::sys::{ListenerFigures, Stats, StoreFigures, Sys};
-use crate::trie::SubscriptionTree;
 use crate::violation::PeerError;
 
 /// A session's queue as seen from outside (see [`Broker::queue_state`]).
@@ -69,7 +69,8 @@ pub struct Broker {
     pub(crate) by_client_id: AHashMap<ByteString, SessionKey>,
     pub(crate) next_session: SessionKey,
     pub(crate) next_assigned_id: u64,
-    pub(crate) subs: SubscriptionTree<SessionKey, Subscription>,
+    /// Plain subscriptions by filter, and routing's scratch (see `route`).
+    pub(crate) subs: Subscriptions,
     pub(crate) retained: RetainedStore<crate::publish::Retained>,
     /// Connection deadlines, checked lazily (entries may be stale).
     pub(crate) conn_timers: BinaryHeap<Reverse<(Instant, ConnId)>>,
@@ -89,10 +90,6 @@ pub struct Broker {
     pub(crate) sys: Sys,
     /// Connections past CONNECT.
     pub(crate) active_clients: usize,
-    /// Scratch space for routing: one entry per matched session.
-    pub(crate) route_targets: AHashMap<SessionKey, crate::publish::Target>,
-    /// Scratch space for routing: the matched sessions in delivery order.
-    pub(crate) route_list: Vec<(SessionKey, crate::publish::Target)>,
     /// The time the latest input carried (for paths without a `now` of
     /// their own, such as `packets_written`).
     pub(crate) now: Instant,
@@ -103,8 +100,6 @@ pub struct Broker {
     pub(crate) will_timers: BinaryHeap<Reverse<(Instant, SessionKey)>>,
     /// Shared subscription groups (`$share/...`, `$queue/...`).
     pub(crate) shared: crate::shared::SharedSubscriptions,
-    /// Scratch space for routing: the matched shared subscription groups.
-    pub(crate) route_groups: Vec<crate::shared::GroupId>,
     /// Changes to durable state not yet drained (see `persist`).
     pub(crate) journal: crate::persist::Journal,
 }
@@ -124,7 +119,7 @@ impl Broker {
             by_client_id: AHashMap::new(),
             next_session: 1,
             next_assigned_id: 1,
-            subs: SubscriptionTree::new(),
+            subs: Subscriptions::new(),
             retained: RetainedStore::new(),
             conn_timers: BinaryHeap::new(),
             session_timers: BinaryHeap::new(),
@@ -135,15 +130,10 @@ impl Broker {
             stats: Stats::default(),
             hints: Default::default(),
             active_clients: 0,
-            // Fixed seeds: the order sessions are served in is the same on
-            // every run, so the core stays deterministic end to end.
-            route_targets: AHashMap::with_hasher(ahash::RandomState::with_seeds(1, 2, 3, 4)),
-            route_list: Vec::new(),
             now,
             delayed_wills: AHashMap::new(),
             will_timers: BinaryHeap::new(),
             shared: crate::shared::SharedSubscriptions::new(settings_shared.0, settings_shared.1),
-            route_groups: Vec::new(),
             journal: Default::default(),
         }
     }

@@ -39,6 +39,7 @@ mod out;
 pub mod persist;
 mod publish;
 pub mod retained;
+mod route;
 mod session;
 mod settings;
 mod shared;

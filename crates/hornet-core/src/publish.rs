@@ -33,6 +33,7 @@ use hornet_codec::{Ack, Packet, PacketId, Property, Publish, QoS, ReasonCode};
 use crate::authorize::Access;
 use crate::broker::{Broker, ConnId};
 use crate::persist::{queued_op, sent_op, settled_op, StoreOp};
+use crate::route::Target;
 use crate::session::{Outbound, Queued, SessionKey};
 use crate::shared::GroupId;
 use crate::violation::PeerError;
@@ -51,14 +52,6 @@ impl std::ops::Deref for Retained {
     fn deref(&self) -> &Publish {
         &self.msg
     }
-}
-
-/// How one routed message reaches one session.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Target {
-    qos: QoS,
-    retain_as_published: bool,
-    identifiers: Vec<u32>,
 }
 
 impl Broker {
@@ -290,30 +283,14 @@ impl Broker {
     /// Delivers `publish` to every session with a matching subscription;
     /// returns whether there was one.
     fn route(&mut self, _now: Instant, publish: &Publish, origin: Option<SessionKey>) -> bool {
-        let targets = &mut self.route_targets;
-        targets.clear();
-        self.subs.for_each_match(&publish.topic, |key, sub| {
-            if sub.options.no_local && Some(key) == origin {
-                return; // [MQTT-3.8.3-3] No Local
-            }
-            let t = targets.entry(key).or_default();
-            t.qos = t.qos.max(sub.options.qos);
-            t.retain_as_published |= sub.options.retain_as_published;
-            if let Some(i) = sub.identifier {
-                t.identifiers.push(i);
-            }
-        });
-        // Reuse one vector across publishes: routing allocates nothing of
-        // its own once warm.
-        let mut targets = std::mem::take(&mut self.route_list);
-        targets.extend(self.route_targets.drain());
+        let mut targets = self.subs.route(&publish.topic, origin);
         let mut matched = !targets.is_empty();
         // One stored body for every durable session this message reaches.
         self.journal.routing = Some(None);
         for (key, target) in targets.drain(..) {
-            self.deliver(key, shape(publish, &target));
+            self.deliver(key, target.shape(publish));
         }
-        self.route_list = targets;
+        self.subs.recycle(targets);
         if self.shared.len() > 0 {
             matched |= self.route_shared(publish, origin);
         }
@@ -324,9 +301,7 @@ impl Broker {
     /// Delivers `publish` to one member of every shared subscription group
     /// whose filter matches; returns whether there was one.
     fn route_shared(&mut self, publish: &Publish, origin: Option<SessionKey>) -> bool {
-        let mut groups = std::mem::take(&mut self.route_groups);
-        self.shared
-            .for_each_match(&publish.topic, |id, _| groups.push(id));
+        let mut groups = self.shared.matching_groups(&publish.topic);
         let matched = !groups.is_empty();
         let publisher = origin
             .and_then(|k| self.sessions.get(&k))
@@ -340,14 +315,10 @@ impl Broker {
             else {
                 continue;
             };
-            let target = Target {
-                qos: sub.options.qos,
-                retain_as_published: sub.options.retain_as_published,
-                identifiers: sub.identifier.into_iter().collect(),
-            };
-            self.deliver_in(key, shape(publish, &target), Some(id));
+            let target = Target::of(&sub);
+            self.deliver_in(key, target.shape(publish), Some(id));
         }
-        self.route_groups = groups;
+        self.shared.recycle(groups);
         matched
     }
 
@@ -777,19 +748,6 @@ fn check_publish(
         .properties
         .retain(|p| !matches!(p, Property::TopicAlias(_)));
     Ok(())
-}
-
-/// The copy of `publish` that `target` receives.
-fn shape(publish: &Publish, target: &Target) -> Publish {
-    let mut msg = publish.clone();
-    msg.qos = msg.qos.min(target.qos);
-    // [MQTT-3.3.1-9]/[MQTT-3.3.1-12]: live messages go out with RETAIN 0
-    // unless the subscription asked for Retain As Published.
-    msg.retain = msg.retain && target.retain_as_published;
-    for &i in &target.identifiers {
-        msg.properties.push(Property::SubscriptionIdentifier(i));
-    }
-    msg
 }
 
 /// Assigns a packet id (QoS > 0), records the message as inflight (with

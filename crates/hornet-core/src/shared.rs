@@ -142,6 +142,8 @@ pub(crate) struct SharedSubscriptions {
     rng: u64,
     /// Member subscriptions across all groups.
     len: usize,
+    /// Scratch space for routing: the matched groups.
+    matched: Vec<GroupId>,
 }
 
 impl SharedSubscriptions {
@@ -159,6 +161,7 @@ impl SharedSubscriptions {
             strategies,
             rng: 0x9E37_79B9_7F4A_7C15,
             len: 0,
+            matched: Vec::new(),
         }
     }
 
@@ -248,9 +251,21 @@ impl SharedSubscriptions {
         true
     }
 
-    /// Calls `visit` for every group whose filter matches `topic`.
-    pub(crate) fn for_each_match(&self, topic: &str, visit: impl FnMut(GroupId, &())) {
-        self.index.for_each_match(topic, visit);
+    /// The groups whose filters match `topic`. Hand the list back with
+    /// [`SharedSubscriptions::recycle`]: routing then allocates nothing of
+    /// its own once warm.
+    #[inline]
+    pub(crate) fn matching_groups(&mut self, topic: &str) -> Vec<GroupId> {
+        let mut groups = std::mem::take(&mut self.matched);
+        self.index.for_each_match(topic, |id, _| groups.push(id));
+        groups
+    }
+
+    /// Takes back the (drained) list [`SharedSubscriptions::matching_groups`]
+    /// gave out.
+    #[inline]
+    pub(crate) fn recycle(&mut self, groups: Vec<GroupId>) {
+        self.matched = groups;
     }
 
     /// Whether group `id` has a connected member other than `exclude`.
@@ -393,7 +408,7 @@ mod tests {
 
     fn matching(shared: &SharedSubscriptions, topic: &str) -> Vec<GroupId> {
         let mut ids = Vec::new();
-        shared.for_each_match(topic, |id, _| ids.push(id));
+        shared.index.for_each_match(topic, |id, _| ids.push(id));
         ids
     }
 
