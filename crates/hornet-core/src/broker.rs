@@ -71,7 +71,7 @@ pub struct Broker {
     pub(crate) next_assigned_id: u64,
     /// Plain subscriptions by filter, and routing's scratch (see `route`).
     pub(crate) subs: Subscriptions,
-    pub(crate) retained: RetainedStore<crate::publish::Retained>,
+    pub(crate) retained: RetainedStore<crate::retained::Retained>,
     /// Connection deadlines, checked lazily (entries may be stale).
     pub(crate) conn_timers: BinaryHeap<Reverse<(Instant, ConnId)>>,
     /// Session expiry deadlines, checked lazily.

@@ -545,7 +545,7 @@ impl Broker {
                 self.persist_retained(&topic, None);
                 continue;
             }
-            let retained = crate::publish::Retained {
+            let retained = crate::retained::Retained {
                 msg: publish,
                 stored: back(age),
             };

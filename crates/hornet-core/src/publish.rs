@@ -33,26 +33,11 @@ use hornet_codec::{Ack, Packet, PacketId, Property, Publish, QoS, ReasonCode};
 use crate::authorize::Access;
 use crate::broker::{Broker, ConnId};
 use crate::persist::{queued_op, sent_op, settled_op, StoreOp};
+use crate::retained::Retained;
 use crate::route::Target;
 use crate::session::{Outbound, Queued, SessionKey};
 use crate::shared::GroupId;
 use crate::violation::PeerError;
-
-/// A retained message with the instant it was stored, for its Message
-/// Expiry Interval and `retained_max_age`. Reads as the message.
-#[derive(Debug, Clone)]
-pub(crate) struct Retained {
-    pub(crate) msg: Publish,
-    pub(crate) stored: Instant,
-}
-
-impl std::ops::Deref for Retained {
-    type Target = Publish;
-
-    fn deref(&self) -> &Publish {
-        &self.msg
-    }
-}
 
 impl Broker {
     /// A PUBLISH from a connected client. The connection is looked up
@@ -674,15 +659,9 @@ impl Broker {
         qos: QoS,
         identifier: Option<u32>,
     ) {
-        let Retained { mut msg, stored } = retained;
-        let expires = msg
-            .properties
-            .message_expiry_interval()
-            .map(|secs| stored + Duration::from_secs(u64::from(secs)));
-        let aged = self
-            .settings
-            .retained_max_age
-            .is_some_and(|max| stored + max <= self.now);
+        let expires = retained.expires();
+        let aged = retained.aged(self.now, self.settings.retained_max_age);
+        let mut msg = retained.msg;
         if aged || !set_remaining_expiry(&mut msg, expires, self.now) {
             tracing::debug!("Retained message on '{}' expired; removed.", msg.topic);
             self.retained.remove(&msg.topic);
