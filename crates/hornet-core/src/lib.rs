@@ -38,6 +38,7 @@ mod logfmt;
 mod out;
 pub mod persist;
 mod publish;
+mod records;
 pub mod retained;
 mod route;
 mod session;
