@@ -7,7 +7,7 @@
 //! setting, by its canonical name, decided it, with its value). How to
 //! change it (the hornet.toml and the mosquitto.conf spelling, and the
 //! section of `docs/configuration.md`) is the shell's business: it gives
-//! a [`ConfigWording`] in [`Settings::wording`](crate::Settings), built
+//! a [`ConfigWording`](crate::ConfigWording) in [`Settings::wording`](crate::Settings), built
 //! from its declaration of every setting, so the core never knows a
 //! configuration file's syntax. Refusal lines that suggest a change ask
 //! it for a [`Fix`] the same way.
@@ -19,65 +19,7 @@
 //! the hint is emitted with `tracing` where the decision is made; no I/O.
 
 use crate::settings::{RateAction, Settings};
-
-/// A cause of a refused client or a dropped message that a setting controls.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Hint {
-    /// CONNECT with a client id over `max_client_id_length`.
-    ClientIdTooLong,
-    /// An MQTT 3.x keep-alive over `max_keepalive`.
-    KeepAliveTooLong,
-    /// A user name with a wrong password (or an unknown user).
-    BadPassword,
-    /// An anonymous client refused by `allow_anonymous`.
-    Anonymous,
-    /// A client id refused for flapping.
-    Flapping,
-    /// A client over `max_publish_rate` / `max_publish_bytes_rate`.
-    PublishRate,
-    /// A packet over `max_packet_size`.
-    PacketTooLarge,
-    /// A topic over `max_topic_length` / `max_topic_levels`.
-    TopicLimits,
-    /// A SUBSCRIBE over `max_subscriptions_per_client`.
-    Subscriptions,
-    /// A message dropped because a session's queue is full.
-    QueueFull,
-    /// A QoS 0 message not kept for an offline session.
-    Qos0NotQueued,
-    /// A PUBLISH, SUBSCRIBE, will or delivery the ACL denies.
-    AclDenied,
-    /// A message dropped because it expired before delivery.
-    MessageExpired,
-    /// A message dropped because it is larger than the subscriber accepts.
-    OverClientMaximum,
-    /// A connection that sent no CONNECT within `connect_timeout`.
-    ConnectTimeout,
-    /// A will refused for `max_qos` or `retain_available`.
-    WillRefused,
-    /// Every client sent away by `server_reference`.
-    ServerReference,
-}
-
-/// A change a refusal's log line suggests (not a hint: every such refusal
-/// says it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fix {
-    /// Let anonymous clients in from the network: `allow_anonymous` true.
-    AnonymousFromNetwork,
-    /// Let anonymous clients in from somewhere, when the policy is false
-    /// and there is no password file: `allow_anonymous` loopback or true.
-    AnonymousFromSomewhere,
-}
-
-/// How the shell's configuration files spell a change of a setting.
-pub trait ConfigWording: Send + Sync {
-    /// How to change what `hint` is about, as one sentence after the
-    /// core's own: `To change it: ...; see docs/configuration.md#....`
-    fn advice(&self, hint: Hint) -> String;
-    /// The change `fix` asks for, in the files' syntax (it follows "set").
-    fn fix(&self, fix: Fix) -> String;
-}
+pub(crate) use crate::wording::{Fix, Hint};
 
 impl Hint {
     /// Every cause, in declaration order.
@@ -258,6 +200,7 @@ impl Hints {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wording::ConfigWording;
 
     const ALL: [Hint; 17] = Hint::ALL;
 

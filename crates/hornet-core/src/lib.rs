@@ -49,6 +49,7 @@ mod sys;
 mod timers;
 pub mod trie;
 mod violation;
+mod wording;
 
 pub use admin::{
     AdminError, AdminPublish, ClientDetail, ClientRow, FilterCount, RetainedRow, SubscriptionRow,
@@ -58,9 +59,9 @@ pub use auth::{AuthExchange, AuthStep, Authenticator, PasswordCheck};
 pub use authorize::{Access, Authorizer, Denied, Principal};
 pub use broker::{Broker, QueueState};
 pub use conn::{CloseCause, ConnId, ConnInfo};
-pub use hints::{ConfigWording, Fix, Hint};
 pub use out::{AckPolicy, Action};
-pub use settings::{Anonymous, RateAction, Settings, Wording};
+pub use settings::{Anonymous, RateAction, Settings};
 pub use shared::SharedStrategy;
 pub use sys::{ListenerFigures, Stats, StoreFigures};
 pub use violation::PeerError;
+pub use wording::{ConfigWording, Fix, Hint, Wording};
