@@ -8,7 +8,6 @@
 //! The connections table and the MQTT rules that need a connection and a
 //! session together live in the broker (`broker`, `connect`, `publish`).
 
-use std::fmt;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -16,19 +15,9 @@ use ahash::AHashMap;
 use bytestring::ByteString;
 use hornet_codec::{LastWill, Packet, Property, Protocol, Publish};
 
+pub(crate) use crate::ids::ConnId;
+use crate::ids::SessionKey;
 use crate::lifecycle::ConnState;
-use crate::session::SessionKey;
-
-/// A connection's identity, chosen by the shell and unique for the
-/// broker's lifetime.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ConnId(pub u64);
-
-impl fmt::Display for ConnId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "#{}", self.0)
-    }
-}
 
 /// What the shell knows about a connection when it is accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]

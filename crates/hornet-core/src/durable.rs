@@ -45,7 +45,7 @@
 use std::time::Instant;
 
 use crate::broker::Broker;
-use crate::out::AckPolicy;
+use crate::persist::AckPolicy;
 
 impl Broker {
     /// Moves what the last inputs emitted to the ready queue: their records

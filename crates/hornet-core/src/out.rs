@@ -197,19 +197,6 @@ impl Out {
     }
 }
 
-/// When acknowledgements may leave, relative to their records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum AckPolicy {
-    /// An acknowledgement leaves only once its records are durable
-    /// ([`Broker::durable`]): a crash never loses an acknowledged message.
-    #[default]
-    AfterDurable,
-    /// Acknowledgements leave at once; records are written in the
-    /// background (`fsync interval` and `none`): a crash may lose the last
-    /// moments.
-    Immediate,
-}
-
 /// Packets held for the disk, per connection, and the sequence numbers.
 #[derive(Debug, Default)]
 pub(crate) struct Held {

@@ -45,8 +45,8 @@ use hornet_codec::{
     LastWill, Packet, PacketId, Property, Protocol, Publish, QoS, SubscriptionOptions,
 };
 
-use crate::out::AckPolicy;
 use crate::session::{Session, SessionKey};
+pub use crate::shared::SharedGroup;
 
 /// A stored message's id: unique for the store's life.
 pub type MessageId = u64;
@@ -90,16 +90,6 @@ impl Shape {
         }
         msg
     }
-}
-
-/// The shared subscription group a queued copy came through: after a
-/// restart it still goes to another member if this session leaves.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SharedGroup {
-    /// The group name (`$queue` for `$queue/{filter}`).
-    pub name: ByteString,
-    /// The topic filter.
-    pub filter: ByteString,
 }
 
 /// One subscription of a durable session.
@@ -294,6 +284,19 @@ pub struct Restored {
     pub retained: Vec<(Publish, u64)>,
     /// Ids below this are taken (the next message id to use).
     pub next_message: MessageId,
+}
+
+/// When acknowledgements may leave, relative to their records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AckPolicy {
+    /// An acknowledgement leaves only once its records are durable
+    /// ([`Broker::durable`](crate::Broker::durable)): a crash never loses an acknowledged message.
+    #[default]
+    AfterDurable,
+    /// Acknowledgements leave at once; records are written in the
+    /// background (`fsync interval` and `none`): a crash may lose the last
+    /// moments.
+    Immediate,
 }
 
 /// The core's side of durability: the ops not yet drained.

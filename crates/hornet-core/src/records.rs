@@ -12,7 +12,7 @@ use bytestring::ByteString;
 use hornet_codec::{Ack, LastWill, Packet, PacketId, Property, Publish, QoS, ReasonCode};
 
 use crate::broker::{Broker, ConnId};
-use crate::out::AckPolicy;
+use crate::persist::AckPolicy;
 use crate::persist::{record_of, Restored, RestoredMessage, RestoredOutbound, StoreOp};
 use crate::session::{Outbound, Queued, Session, SessionKey, Subscription, NEVER_EXPIRES};
 

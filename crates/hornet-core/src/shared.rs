@@ -81,6 +81,16 @@ impl fmt::Display for SharedStrategy {
 /// The group name `$queue/{filter}` subscribes to.
 pub(crate) const QUEUE_GROUP: &str = "$queue";
 
+/// The shared subscription group a queued copy came through: after a
+/// restart it still goes to another member if this session leaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedGroup {
+    /// The group name (`$queue` for `$queue/{filter}`).
+    pub name: ByteString,
+    /// The topic filter.
+    pub filter: ByteString,
+}
+
 /// A shared subscription filter as a client wrote it, split.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct SharedName {
@@ -107,8 +117,7 @@ pub(crate) fn split(filter: &ByteString) -> Option<SharedName> {
     })
 }
 
-/// A group's handle in the index.
-pub(crate) type GroupId = u32;
+pub(crate) use crate::ids::GroupId;
 
 #[derive(Debug)]
 struct Member {
@@ -281,15 +290,15 @@ impl SharedSubscriptions {
     }
 
     /// The name and filter of group `id` (for the store).
-    pub(crate) fn name_of(&self, id: GroupId) -> Option<crate::persist::SharedGroup> {
-        self.groups.get(&id).map(|g| crate::persist::SharedGroup {
+    pub(crate) fn name_of(&self, id: GroupId) -> Option<SharedGroup> {
+        self.groups.get(&id).map(|g| SharedGroup {
             name: g.name.clone(),
             filter: g.filter.clone(),
         })
     }
 
     /// The group named `group` with `filter`, if it has members.
-    pub(crate) fn id_of(&self, group: &crate::persist::SharedGroup) -> Option<GroupId> {
+    pub(crate) fn id_of(&self, group: &SharedGroup) -> Option<GroupId> {
         self.by_name
             .get(&(group.name.clone(), group.filter.clone()))
             .copied()
