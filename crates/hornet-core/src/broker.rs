@@ -40,7 +40,8 @@ use crate::logfmt;
 use crate::out::{Action, Out};
 use crate::retained::RetainedStore;
 use crate::route::Subscriptions;
-use crate::session::{Session, SessionKey};
+use crate::session::SessionKey;
+use crate::sessions::Sessions;
 use crate::settings::{RateAction, Settings};
 use crate::sys::{ListenerFigures, Stats, StoreFigures, Sys};
 use crate::violation::PeerError;
@@ -65,17 +66,13 @@ pub struct Broker {
     /// entry held inline would cost its size in every empty slot too (about
     /// 1 KiB per idle client measured; boxed, a slot is 16 bytes).
     pub(crate) conns: AHashMap<ConnId, Box<Conn>>,
-    pub(crate) sessions: AHashMap<SessionKey, Box<Session>>,
-    pub(crate) by_client_id: AHashMap<ByteString, SessionKey>,
-    pub(crate) next_session: SessionKey,
-    pub(crate) next_assigned_id: u64,
     /// Plain subscriptions by filter, and routing's scratch (see `route`).
     pub(crate) subs: Subscriptions,
     pub(crate) retained: RetainedStore<crate::retained::Retained>,
     /// Connection deadlines, checked lazily (entries may be stale).
     pub(crate) conn_timers: BinaryHeap<Reverse<(Instant, ConnId)>>,
-    /// Session expiry deadlines, checked lazily.
-    pub(crate) session_timers: BinaryHeap<Reverse<(Instant, SessionKey)>>,
+    /// Sessions by key and by client id, and their expiry (see `sessions`).
+    pub(crate) sessions: Sessions,
     pub(crate) out: Out,
     /// Checks passwords and runs enhanced authentication (see `auth`).
     pub(crate) authenticator: Option<std::sync::Arc<dyn crate::auth::Authenticator>>,
@@ -115,14 +112,10 @@ impl Broker {
             sys: Sys::new(now),
             settings,
             conns: AHashMap::new(),
-            sessions: AHashMap::new(),
-            by_client_id: AHashMap::new(),
-            next_session: 1,
-            next_assigned_id: 1,
             subs: Subscriptions::new(),
             retained: RetainedStore::new(),
             conn_timers: BinaryHeap::new(),
-            session_timers: BinaryHeap::new(),
+            sessions: Sessions::default(),
             out: Out::default(),
             authenticator: None,
             authorizer: None,
@@ -183,7 +176,7 @@ impl Broker {
     /// The queue of `client_id`'s session: waiting messages, messages
     /// dropped over its life, and whether a drop episode is under way.
     pub fn queue_state(&self, client_id: &str) -> Option<QueueState> {
-        let session = &self.sessions[self.by_client_id.get(client_id)?];
+        let session = &self.sessions[&self.sessions.key_of(client_id)?];
         Some(QueueState {
             queued: session.queue.len(),
             dropped: session.dropped,
@@ -193,8 +186,8 @@ impl Broker {
 
     /// Messages dropped for `client_id` because its queue was full.
     pub fn dropped_for(&self, client_id: &str) -> Option<u64> {
-        let key = self.by_client_id.get(client_id)?;
-        Some(self.sessions[key].dropped)
+        let key = self.sessions.key_of(client_id)?;
+        Some(self.sessions[&key].dropped)
     }
 
     /// Counters since start.

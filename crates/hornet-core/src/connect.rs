@@ -331,7 +331,7 @@ impl Broker {
     /// Takeover ([MQTT-3.1.4-3]): a live connection with `client_id` is
     /// closed (MQTT 5: DISCONNECT 0x8E first), its will published.
     fn take_over(&mut self, now: Instant, client_id: &ByteString) {
-        let Some(key) = self.by_client_id.get(client_id).copied() else {
+        let Some(key) = self.sessions.key_of(client_id) else {
             return;
         };
         if let Some(old) = self.sessions[&key].conn {
@@ -368,7 +368,7 @@ impl Broker {
             NEVER_EXPIRES
         };
         let expiry = asked.min(self.settings.max_session_expiry);
-        let mut key = self.by_client_id.get(client_id).copied();
+        let mut key = self.sessions.key_of(client_id);
         if connect.clean_start {
             if let Some(old) = key.take() {
                 self.remove_session(old);
@@ -384,14 +384,8 @@ impl Broker {
         let key = match key {
             Some(key) => key,
             None => {
-                let key = self.next_session;
-                self.next_session += 1;
-                self.sessions.insert(
-                    key,
-                    Box::new(Session::new(client_id.clone(), protocol, expiry)),
-                );
-                self.by_client_id.insert(client_id.clone(), key);
-                key
+                let session = Session::new(client_id.clone(), protocol, expiry);
+                self.sessions.create(session)
             }
         };
         let session = self.sessions.get_mut(&key).expect("just ensured");
@@ -636,14 +630,7 @@ impl Broker {
 
     /// A fresh client identifier for an MQTT 5 client that sent none.
     fn assign_client_id(&mut self) -> ByteString {
-        loop {
-            let n = self.next_assigned_id;
-            self.next_assigned_id += 1;
-            let id: ByteString = format!("auto-{n:08x}").into();
-            if !self.by_client_id.contains_key(&id) {
-                return id;
-            }
-        }
+        self.sessions.assign_client_id()
     }
 
     /// Queues what the client has not acknowledged for resending, in the

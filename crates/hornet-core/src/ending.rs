@@ -120,7 +120,7 @@ impl Broker {
         }
         if session.expiry_interval != crate::session::NEVER_EXPIRES {
             let at = now + Duration::from_secs(u64::from(session.expiry_interval));
-            self.session_timers.push(Reverse((at, key)));
+            self.sessions.expire_at(at, key);
         }
         self.hand_over_shared(key, false);
     }
@@ -144,9 +144,6 @@ impl Broker {
                     self.subs.remove(filter, key);
                 }
             }
-        }
-        if self.by_client_id.get(&session.client_id) == Some(&key) {
-            self.by_client_id.remove(&session.client_id);
         }
         if session.dropped > 0 {
             tracing::info!(

@@ -43,6 +43,7 @@ mod records;
 pub mod retained;
 mod route;
 mod session;
+mod sessions;
 mod settings;
 mod shared;
 mod subscribe;

@@ -179,7 +179,6 @@ impl Broker {
         for rs in restored.sessions {
             let record = rs.record;
             let key = record.key;
-            self.next_session = self.next_session.max(key + 1);
             let mut session =
                 Session::new(record.client_id.clone(), record.protocol, record.expiry);
             session.persisted = true;
@@ -249,7 +248,7 @@ impl Broker {
                 if left.is_zero() {
                     expired.push((key, offline_for));
                 }
-                self.session_timers.push(Reverse((now + left, key)));
+                self.sessions.expire_at(now + left, key);
             }
             if let Some((delay, will, due_ms)) = rs.will {
                 let left = if due_ms == 0 || now_ms == 0 {
@@ -264,8 +263,7 @@ impl Broker {
             if let Some(will) = rs.connected_will {
                 crashed_wills.push((key, will));
             }
-            self.by_client_id.insert(record.client_id, key);
-            self.sessions.insert(key, Box::new(session));
+            self.sessions.restore(key, session);
         }
         // Clients connected when the broker died: the crash ended their
         // connections abnormally, so their wills go out ([MQTT-3.1.2-8]),

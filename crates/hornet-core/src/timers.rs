@@ -65,23 +65,7 @@ impl Broker {
                 }
             }
         }
-        while let Some(&Reverse((at, key))) = self.session_timers.peek() {
-            if at > now {
-                break;
-            }
-            self.session_timers.pop();
-            let Some(session) = self.sessions.get(&key) else {
-                continue;
-            };
-            let (Some(gone), None) = (session.disconnected_at, session.conn) else {
-                continue;
-            };
-            let due = gone + std::time::Duration::from_secs(u64::from(session.expiry_interval));
-            if due > now {
-                self.session_timers.push(Reverse((due, key)));
-                continue;
-            }
-            tracing::info!("Session of {} expired and was removed.", session.client_id);
+        while let Some(key) = self.sessions.next_expired(now) {
             self.remove_session(key);
         }
         while let Some(&Reverse((at, key))) = self.will_timers.peek() {
@@ -120,7 +104,7 @@ impl Broker {
     /// stale (keep-alive renewed since), and the tick then re-arms it.
     pub fn next_deadline(&self) -> Option<Instant> {
         let conn = self.conn_timers.peek().map(|Reverse((at, _))| *at);
-        let session = self.session_timers.peek().map(|Reverse((at, _))| *at);
+        let session = self.sessions.next_expiry();
         let will = self.will_timers.peek().map(|Reverse((at, _))| *at);
         let sys = self.sys.next_due(&self.settings);
         let flapping = self.limits.next_due(self.settings.flapping_window);
