@@ -35,6 +35,7 @@ use hornet_codec::{
 pub(crate) use crate::conn::fit_reason_string;
 use crate::conn::{CloseCause, ConnInfo};
 pub(crate) use crate::conn::{Conn, ConnId};
+use crate::connections::Connections;
 use crate::lifecycle::ConnState;
 use crate::logfmt;
 use crate::out::{Action, Out};
@@ -62,15 +63,11 @@ pub struct QueueState {
 #[derive(Debug)]
 pub struct Broker {
     pub(crate) settings: Settings,
-    /// Boxed, as are `sessions`: the maps grow in powers of two, and an
-    /// entry held inline would cost its size in every empty slot too (about
-    /// 1 KiB per idle client measured; boxed, a slot is 16 bytes).
-    pub(crate) conns: AHashMap<ConnId, Box<Conn>>,
+    /// Live connections, their deadlines and count (see `connections`).
+    pub(crate) conns: Connections,
     /// Plain subscriptions by filter, and routing's scratch (see `route`).
     pub(crate) subs: Subscriptions,
     pub(crate) retained: RetainedStore<crate::retained::Retained>,
-    /// Connection deadlines, checked lazily (entries may be stale).
-    pub(crate) conn_timers: BinaryHeap<Reverse<(Instant, ConnId)>>,
     /// Sessions by key and by client id, and their expiry (see `sessions`).
     pub(crate) sessions: Sessions,
     pub(crate) out: Out,
@@ -85,8 +82,6 @@ pub struct Broker {
     pub(crate) hints: crate::hints::Hints,
     /// `$SYS`: what was published, the start, the shell's figures.
     pub(crate) sys: Sys,
-    /// Connections past CONNECT.
-    pub(crate) active_clients: usize,
     /// The time the latest input carried (for paths without a `now` of
     /// their own, such as `packets_written`).
     pub(crate) now: Instant,
@@ -111,10 +106,9 @@ impl Broker {
         Broker {
             sys: Sys::new(now),
             settings,
-            conns: AHashMap::new(),
+            conns: Connections::default(),
             subs: Subscriptions::new(),
             retained: RetainedStore::new(),
-            conn_timers: BinaryHeap::new(),
             sessions: Sessions::default(),
             out: Out::default(),
             authenticator: None,
@@ -122,7 +116,6 @@ impl Broker {
             limits: crate::limits::Limits::new(now),
             stats: Stats::default(),
             hints: Default::default(),
-            active_clients: 0,
             now,
             delayed_wills: AHashMap::new(),
             will_timers: BinaryHeap::new(),
@@ -262,32 +255,29 @@ impl Broker {
     pub fn connection_opened(&mut self, now: Instant, id: ConnId, info: ConnInfo) {
         self.now = now;
         let deadline = now + self.settings.connect_timeout;
-        self.conns.insert(
-            id,
-            Box::new(Conn {
-                info,
-                state: ConnState::new(deadline),
-                client_id: ByteString::new(),
-                connect_username: None,
-                protocol: Protocol::V3_1_1,
-                session: None,
-                keep_alive: None,
-                last_seen: now,
-                will: None,
-                will_recorded: false,
-                unwritten: 0,
-                receive_maximum: u16::MAX,
-                max_packet_size: u32::MAX,
-                aliases_in: None,
-                problem_information: true,
-                alias_max_out: 0,
-                aliases_out: None,
-                rate: None,
-                username: None,
-                opened_at: now,
-            }),
-        );
-        self.conn_timers.push(Reverse((deadline, id)));
+        let conn = Conn {
+            info,
+            state: ConnState::new(deadline),
+            client_id: ByteString::new(),
+            connect_username: None,
+            protocol: Protocol::V3_1_1,
+            session: None,
+            keep_alive: None,
+            last_seen: now,
+            will: None,
+            will_recorded: false,
+            unwritten: 0,
+            receive_maximum: u16::MAX,
+            max_packet_size: u32::MAX,
+            aliases_in: None,
+            problem_information: true,
+            alias_max_out: 0,
+            aliases_out: None,
+            rate: None,
+            username: None,
+            opened_at: now,
+        };
+        self.conns.open(id, conn, deadline);
         self.stats.connections_total += 1;
     }
 

@@ -229,8 +229,8 @@ impl Broker {
         self.accept_connection(now, id, admission, username, key, auth);
         let conn = self.conns.get_mut(&id).expect("caller checked");
         self.out.send(id, conn, &mut self.stats, connack.into());
-        self.active_clients += 1;
-        self.stats.note_connected(self.active_clients);
+        let active = self.conns.note_connected();
+        self.stats.note_connected(active);
 
         if attached.present {
             self.resend_inflight(key);
@@ -453,9 +453,7 @@ impl Broker {
             conn.problem_information = props.request_problem_information() != Some(0);
             conn.alias_max_out = props.topic_alias_maximum().unwrap_or(0);
         }
-        if let Some(ka) = conn.keep_alive {
-            self.conn_timers.push(std::cmp::Reverse((now + ka, id)));
-        }
+        let keep_alive_deadline = conn.keep_alive.map(|ka| now + ka);
         if self.settings.connection_messages {
             let peer = conn.info.peer;
             let username = match &connect.username {
@@ -474,6 +472,9 @@ impl Broker {
                 u8::from(connect.clean_start),
                 connect.keep_alive,
             );
+        }
+        if let Some(at) = keep_alive_deadline {
+            self.conns.watch(at, id);
         }
     }
 

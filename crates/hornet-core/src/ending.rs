@@ -23,7 +23,6 @@ impl Broker {
         if !conn.state.is_connected() {
             return;
         }
-        self.active_clients -= 1;
         // However it ended, the crash-time will record is void: the will is
         // published, delayed (`WillSet`) or discarded below.
         if let (true, Some(key)) = (conn.will_recorded, conn.session) {

@@ -29,6 +29,7 @@ mod authorize;
 mod broker;
 mod conn;
 mod connect;
+mod connections;
 mod durable;
 mod ending;
 mod hints;

@@ -44,6 +44,7 @@ impl Default for Sessions {
 impl std::ops::Index<&SessionKey> for Sessions {
     type Output = Session;
 
+    #[inline]
     fn index(&self, key: &SessionKey) -> &Session {
         &self.by_key[key]
     }

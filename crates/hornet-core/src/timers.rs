@@ -18,25 +18,8 @@ impl Broker {
     /// Time passed: enforce deadlines and publish `$SYS` when due.
     pub fn tick(&mut self, now: Instant) {
         self.now = now;
-        while let Some(&Reverse((at, id))) = self.conn_timers.peek() {
-            if at > now {
-                break;
-            }
-            self.conn_timers.pop();
-            let Some(conn) = self.conns.get(&id) else {
-                continue;
-            };
-            let due = match conn.state.connect_deadline() {
-                Some(deadline) => deadline,
-                None => match conn.keep_alive {
-                    Some(ka) => conn.last_seen + ka,
-                    None => continue,
-                },
-            };
-            if due > now {
-                self.conn_timers.push(Reverse((due, id)));
-                continue;
-            }
+        while let Some(id) = self.conns.next_overdue(now) {
+            let conn = self.conns.get(&id).expect("overdue connections are live");
             match conn.state.connect_deadline() {
                 Some(_) => {
                     self.stats.connect_timeouts += 1;
@@ -85,7 +68,7 @@ impl Broker {
         }
         self.limits.tick(now, self.settings.flapping_window);
         let figures = crate::sys::Figures {
-            connected: self.active_clients,
+            connected: self.conns.active(),
             sessions: self.sessions.len(),
             subscriptions: self.subscription_count(),
             retained: self.retained.len(),
@@ -103,7 +86,7 @@ impl Broker {
     /// instant and asks again after every input; a deadline may turn out
     /// stale (keep-alive renewed since), and the tick then re-arms it.
     pub fn next_deadline(&self) -> Option<Instant> {
-        let conn = self.conn_timers.peek().map(|Reverse((at, _))| *at);
+        let conn = self.conns.next_deadline();
         let session = self.sessions.next_expiry();
         let will = self.will_timers.peek().map(|Reverse((at, _))| *at);
         let sys = self.sys.next_due(&self.settings);
