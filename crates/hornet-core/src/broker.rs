@@ -22,15 +22,10 @@
 //! `subscribe`, `timers` (keep-alive, connect timeout, session expiry) and
 //! `sys` (`$SYS/broker/...`).
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::time::{Duration, Instant};
 
-use ahash::AHashMap;
 use bytestring::ByteString;
-use hornet_codec::{
-    ConnAck, DecodeError, Disconnect, LastWill, Packet, Property, Protocol, ReasonCode,
-};
+use hornet_codec::{ConnAck, DecodeError, Disconnect, Packet, Property, Protocol, ReasonCode};
 
 pub(crate) use crate::conn::fit_reason_string;
 use crate::conn::{CloseCause, ConnInfo};
@@ -41,11 +36,11 @@ use crate::logfmt;
 use crate::out::{Action, Out};
 use crate::retained::RetainedStore;
 use crate::route::Subscriptions;
-use crate::session::SessionKey;
 use crate::sessions::Sessions;
 use crate::settings::{RateAction, Settings};
 use crate::sys::{ListenerFigures, Stats, StoreFigures, Sys};
 use crate::violation::PeerError;
+use crate::wills::DelayedWills;
 
 /// A session's queue as seen from outside (see [`Broker::queue_state`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,11 +80,8 @@ pub struct Broker {
     /// The time the latest input carried (for paths without a `now` of
     /// their own, such as `packets_written`).
     pub(crate) now: Instant,
-    /// Wills waiting for their Will Delay Interval, by session, with the
-    /// instant they are due ([MQTT-3.1.3-9]).
-    pub(crate) delayed_wills: AHashMap<SessionKey, (Instant, LastWill)>,
-    /// Delayed will deadlines, checked lazily.
-    pub(crate) will_timers: BinaryHeap<Reverse<(Instant, SessionKey)>>,
+    /// Wills waiting for their Will Delay Interval (see `wills`).
+    pub(crate) delayed_wills: DelayedWills,
     /// Shared subscription groups (`$share/...`, `$queue/...`).
     pub(crate) shared: crate::shared::SharedSubscriptions,
     /// Changes to durable state not yet drained (see `persist`).
@@ -117,8 +109,7 @@ impl Broker {
             stats: Stats::default(),
             hints: Default::default(),
             now,
-            delayed_wills: AHashMap::new(),
-            will_timers: BinaryHeap::new(),
+            delayed_wills: DelayedWills::default(),
             shared: crate::shared::SharedSubscriptions::new(settings_shared.0, settings_shared.1),
             journal: Default::default(),
         }

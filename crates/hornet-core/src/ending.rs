@@ -4,7 +4,6 @@
 //! the shared groups, its record the store), and the messages a leaving
 //! member of a shared group had not acknowledged go to another member.
 
-use std::cmp::Reverse;
 use std::time::{Duration, Instant};
 
 use hornet_codec::{LastWill, Property, Publish};
@@ -65,8 +64,7 @@ impl Broker {
                     Some(key) if delay > 0 && self.sessions.contains_key(&key) => {
                         let at = now + Duration::from_secs(u64::from(delay));
                         self.persist_will(key, delay, &will);
-                        self.delayed_wills.insert(key, (at, will));
-                        self.will_timers.push(Reverse((at, key)));
+                        self.delayed_wills.hold(key, at, will);
                     }
                     _ => self.publish_will(now, will),
                 }

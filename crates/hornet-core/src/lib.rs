@@ -52,6 +52,7 @@ mod sys;
 mod timers;
 pub mod trie;
 mod violation;
+mod wills;
 mod wording;
 
 pub use admin::{

@@ -5,7 +5,6 @@
 //! QoS 2 ids, retained messages and delayed wills. What a record holds
 //! and why is `persist`'s; when packets may leave is `durable`'s.
 
-use std::cmp::Reverse;
 use std::time::{Duration, Instant};
 
 use bytestring::ByteString;
@@ -257,8 +256,7 @@ impl Broker {
                     Duration::from_millis(due_ms.saturating_sub(now_ms))
                 };
                 let at = now + left;
-                self.delayed_wills.insert(key, (at, will));
-                self.will_timers.push(Reverse((at, key)));
+                self.delayed_wills.hold(key, at, will);
             }
             if let Some(will) = rs.connected_will {
                 crashed_wills.push((key, will));
@@ -289,8 +287,7 @@ impl Broker {
             if delay > 0 && expired.iter().all(|(k, _)| *k != key) {
                 let at = now + Duration::from_secs(u64::from(delay));
                 self.persist_will(key, delay, &will);
-                self.delayed_wills.insert(key, (at, will));
-                self.will_timers.push(Reverse((at, key)));
+                self.delayed_wills.hold(key, at, will);
             } else {
                 self.publish_will(now, will);
             }

@@ -7,7 +7,6 @@
 //! pushed back at its real time. A tick therefore costs the number of
 //! deadlines that passed, not the number of connections.
 
-use std::cmp::Reverse;
 use std::time::Instant;
 
 use hornet_codec::{Disconnect, Publish, ReasonCode};
@@ -51,20 +50,8 @@ impl Broker {
         while let Some(key) = self.sessions.next_expired(now) {
             self.remove_session(key);
         }
-        while let Some(&Reverse((at, key))) = self.will_timers.peek() {
-            if at > now {
-                break;
-            }
-            self.will_timers.pop();
-            // Stale unless the will waiting for this session is due at `at`
-            // (it may have been cancelled by a reconnect, or replaced).
-            if self
-                .delayed_wills
-                .get(&key)
-                .is_some_and(|(due, _)| *due == at)
-            {
-                self.publish_delayed_will(key);
-            }
+        while let Some(key) = self.delayed_wills.next_due(now) {
+            self.publish_delayed_will(key);
         }
         self.limits.tick(now, self.settings.flapping_window);
         let figures = crate::sys::Figures {
@@ -88,7 +75,7 @@ impl Broker {
     pub fn next_deadline(&self) -> Option<Instant> {
         let conn = self.conns.next_deadline();
         let session = self.sessions.next_expiry();
-        let will = self.will_timers.peek().map(|Reverse((at, _))| *at);
+        let will = self.delayed_wills.next_deadline();
         let sys = self.sys.next_due(&self.settings);
         let flapping = self.limits.next_due(self.settings.flapping_window);
         [conn, session, will, sys, flapping]
