@@ -15,12 +15,21 @@
 //! The broker never blocks, never reads a clock and never touches a socket,
 //! so every MQTT rule is tested here without a network (see `tests/`).
 //!
-//! The work is split by concern across sibling modules, each an `impl
-//! Broker` block: `connect` (CONNECT, takeover, session resume),
-//! `violation` (peer errors, logged and answered in one place),
-//! `publish` (inbound QoS flows, routing, delivery and the outbound window),
-//! `subscribe`, `timers` (keep-alive, connect timeout, session expiry) and
-//! `sys` (`$SYS/broker/...`).
+//! [`Broker`] is the coordinator: it owns the parts of the core, each of
+//! which keeps its own state behind a narrow interface and imports no
+//! broker (`connections`, `sessions`, `route` for the subscription index,
+//! `retained`, `shared`, `wills`, `limits`, `sys`, `persist`'s `Journal`,
+//! `out`), and sequences the MQTT rules across them. The rules are `impl
+//! Broker` blocks in sibling modules, one concern each: `connect`
+//! (CONNECT, takeover, session resume), `authenticate` (password verdicts,
+//! enhanced authentication), `publish` (inbound QoS flows, routing,
+//! delivery and the outbound window), `subscribe`, `ending` (the end of
+//! connections and sessions: wills, detach, removal, shared hand-over),
+//! `timers` (deadlines and `$SYS`), `records` (persistence records,
+//! snapshot, restore), `durable` (output held for the disk) and `admin`.
+//! This file holds the inputs, the dispatch of a packet by the
+//! connection's state, the publish rate verdict, the ACL question and the
+//! answer to a [`PeerError`].
 
 use std::time::{Duration, Instant};
 
@@ -54,7 +63,9 @@ pub struct QueueState {
     pub dropping: bool,
 }
 
-/// The broker: sessions, subscriptions, retained messages and connections.
+/// The broker: the parts of the core (connections, sessions, the
+/// subscription index, retained messages, shared groups, wills, limits,
+/// `$SYS`, the journal and the output) and the rules that join them.
 #[derive(Debug)]
 pub struct Broker {
     pub(crate) settings: Settings,
