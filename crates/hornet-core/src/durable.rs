@@ -2,13 +2,13 @@
 //!
 //! The core records what must survive a crash as [`StoreOp`]s (see
 //! `persist`). Whenever the shell takes the core's actions
-//! ([`Broker::poll_action`], [`Broker::drain_actions`]) the records made
-//! since the last time leave first, as one [`Action::Persist`] with a
+//! ([`Broker::poll_action`](crate::Broker::poll_action), [`Broker::drain_actions`](crate::Broker::drain_actions)) the records made
+//! since the last time leave first, as one [`Action::Persist`](crate::Action::Persist) with a
 //! sequence number, in the same ordered stream as the packets. The shell
 //! writes them (group commit) and reports back:
 //!
-//! - [`Broker::durable`]`(now, seq)`: every record up to `seq` is on disk;
-//! - [`Broker::persist_failed`]`(now, seq)`: the records up to `seq` that
+//! - [`Broker::durable`](crate::Broker::durable)`(now, seq)`: every record up to `seq` is on disk;
+//! - [`Broker::persist_failed`](crate::Broker::persist_failed)`(now, seq)`: the records up to `seq` that
 //!   were not yet reported durable could not be written.
 //!
 //! With [`AckPolicy::AfterDurable`] (`fsync` mode) the core itself holds,
@@ -38,7 +38,7 @@
 //! (`persist::refuse_unstorable`) and nothing more is held (the other
 //! answers go out, so clients keep working; the store keeps their records
 //! in its live state and writes them with the snapshot that ends the
-//! episode). The next [`Broker::durable`] ends the failing state.
+//! episode). The next [`Broker::durable`](crate::Broker::durable) ends the failing state.
 //!
 //! [`StoreOp`]: crate::persist::StoreOp
 
@@ -49,7 +49,7 @@ use crate::persist::AckPolicy;
 
 impl Broker {
     /// Moves what the last inputs emitted to the ready queue: their records
-    /// first, as one [`Action::Persist`], then each packet, unless it must
+    /// first, as one [`Action::Persist`](crate::Action::Persist), then each packet, unless it must
     /// wait for those records or is behind one that does.
     pub(crate) fn seal(&mut self) {
         let mut records = Vec::new();
@@ -60,9 +60,9 @@ impl Broker {
         self.out.seal(records, hold);
     }
 
-    /// Every record up to `seq` ([`Action::Persist`]) is on disk: the
+    /// Every record up to `seq` ([`Action::Persist`](crate::Action::Persist)) is on disk: the
     /// packets that waited for them leave, in order. Ends the failing state
-    /// a [`Broker::persist_failed`] began.
+    /// a [`Broker::persist_failed`](crate::Broker::persist_failed) began.
     pub fn durable(&mut self, now: Instant, seq: u64) {
         self.now = now;
         self.seal();
@@ -77,7 +77,7 @@ impl Broker {
     /// written (disk full, I/O error). The connections whose packets waited
     /// for them are closed without those packets (their clients send again;
     /// wills are published), and QoS 1/2 publishes are refused until the
-    /// next [`Broker::durable`].
+    /// next [`Broker::durable`](crate::Broker::durable).
     pub fn persist_failed(&mut self, now: Instant, seq: u64) {
         self.now = now;
         self.seal();
@@ -107,7 +107,7 @@ impl Broker {
         }
     }
 
-    /// The last sequence number handed out in an [`Action::Persist`], and
+    /// The last sequence number handed out in an [`Action::Persist`](crate::Action::Persist), and
     /// the highest reported durable.
     pub fn persist_seqs(&self) -> (u64, u64) {
         self.out.seqs()

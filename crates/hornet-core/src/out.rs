@@ -30,7 +30,7 @@ pub enum Action {
         conn: ConnId,
     },
     /// Run this CONNECT password check off the core's lock (it may take
-    /// 100 ms) and report the verdict with [`Broker::password_checked`].
+    /// 100 ms) and report the verdict with [`Broker::password_checked`](crate::Broker::password_checked).
     CheckPassword {
         /// The connection whose CONNECT waits for the verdict.
         conn: ConnId,
@@ -38,8 +38,8 @@ pub enum Action {
         check: crate::auth::PasswordCheck,
     },
     /// Write these records to the store, in order after every earlier
-    /// `Persist`, and report [`Broker::durable`] (or
-    /// [`Broker::persist_failed`]) with `seq` once they are on disk (or
+    /// `Persist`, and report [`Broker::durable`](crate::Broker::durable) (or
+    /// [`Broker::persist_failed`](crate::Broker::persist_failed)) with `seq` once they are on disk (or
     /// could not be written). Packets that promise what they hold wait in
     /// the core meanwhile (see `durable`).
     Persist {

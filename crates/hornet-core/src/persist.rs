@@ -1,7 +1,7 @@
 //! What must survive a crash, decided here and written elsewhere.
 //!
 //! The core stays free of I/O: when durability is on
-//! ([`Broker::enable_persistence`]) it records a [`StoreOp`] for every
+//! ([`Broker::enable_persistence`](crate::Broker::enable_persistence)) it records a [`StoreOp`] for every
 //! change to durable state; the records leave in the action stream as
 //! [`Action::Persist`] for the shell to hand to the store
 //! (`hornet-store`), and the core holds back the packets that promise them
@@ -19,14 +19,14 @@
 //! sessions never produce an op.
 //!
 //! At startup the store replays its log into a [`Restored`] state, which
-//! [`Broker::restore`] turns back into sessions, queues, inflight windows,
+//! [`Broker::restore`](crate::Broker::restore) turns back into sessions, queues, inflight windows,
 //! inbound QoS 2 ids, retained messages and delayed wills.
 //!
 //! Deadlines survive a restart: records carry wall-clock times (Unix
 //! milliseconds: when a session went offline, when a message was received,
 //! when a delayed will is due). The core has no clock: the shell tells it
-//! which Unix time goes with which `Instant` ([`Broker::set_wall_clock`]),
-//! and [`Broker::restore`] turns the times back into instants relative to
+//! which Unix time goes with which `Instant` ([`Broker::set_wall_clock`](crate::Broker::set_wall_clock)),
+//! and [`Broker::restore`](crate::Broker::restore) turns the times back into instants relative to
 //! the restart, so time spent down counts: a session whose expiry passed
 //! meanwhile is gone, an expired message is not delivered, and the Message
 //! Expiry Interval sent is reduced by the time on disk ([MQTT-3.3.2-6]).
@@ -34,7 +34,7 @@
 //! clock given): that deadline counts from the restart.
 //!
 //! While the store cannot write (disk full, I/O error; the shell reports
-//! [`Broker::persist_failed`]) new QoS 1/2 publishes are refused: MQTT 5
+//! [`Broker::persist_failed`](crate::Broker::persist_failed)) new QoS 1/2 publishes are refused: MQTT 5
 //! clients get PUBACK/PUBREC 0x97 (Quota exceeded), 3.x clients are
 //! disconnected without an acknowledgement.
 
@@ -274,7 +274,7 @@ pub struct RestoredSession {
     pub connected_will: Option<(u32, LastWill)>,
 }
 
-/// Everything the store recovered, for [`Broker::restore`].
+/// Everything the store recovered, for [`Broker::restore`](crate::Broker::restore).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Restored {
     /// The durable sessions.

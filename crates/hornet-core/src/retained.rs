@@ -8,7 +8,7 @@
 //! one child, `+` every child of its level, `#` the whole subtree below.
 //! At the root a leading `+` or `#` skips the `$` topics ([MQTT-4.7.2-1]).
 //!
-//! [`Retained`] is what the broker keeps per topic: the message and when
+//! `Retained` is what the broker keeps per topic: the message and when
 //! it was stored, with the two rules that end it (its Message Expiry
 //! Interval and `retained_max_age`).
 //!

@@ -107,7 +107,7 @@ pub struct ListenerFigures {
 }
 
 /// The durable store's figures, as the shell's store thread counts them
-/// (the core does no I/O); see [`Broker::set_store_figures`].
+/// (the core does no I/O); see [`Broker::set_store_figures`](crate::Broker::set_store_figures).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct StoreFigures {
     /// Bytes the store's log files hold on disk.

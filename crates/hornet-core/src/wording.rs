@@ -66,7 +66,7 @@ pub trait ConfigWording: Send + Sync {
 }
 
 /// The shell's [`ConfigWording`], if it gave one. Not a setting: it only
-/// words log lines, so it never makes two [`Settings`] differ (every
+/// words log lines, so it never makes two [`Settings`](crate::Settings) differ (every
 /// `Wording` equals every other).
 #[derive(Clone, Default)]
 pub struct Wording(Option<Arc<dyn ConfigWording>>);
