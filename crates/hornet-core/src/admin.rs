@@ -253,7 +253,7 @@ impl Broker {
     pub fn admin_subscriptions(&self) -> Vec<SubscriptionRow> {
         self.sessions
             .values()
-            .flat_map(|s| subscription_rows(s))
+            .flat_map(subscription_rows)
             .collect()
     }
 
