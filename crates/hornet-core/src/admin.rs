@@ -251,10 +251,7 @@ impl Broker {
 
     /// Every subscription of every session, in no particular order.
     pub fn admin_subscriptions(&self) -> Vec<SubscriptionRow> {
-        self.sessions
-            .values()
-            .flat_map(subscription_rows)
-            .collect()
+        self.sessions.values().flat_map(subscription_rows).collect()
     }
 
     /// The subscription index: each filter in use and how many sessions
