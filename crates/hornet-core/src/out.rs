@@ -182,16 +182,19 @@ impl Out {
     }
 
     /// The next sealed action for the shell.
+    #[inline]
     pub(crate) fn pop_ready(&mut self) -> Option<Action> {
         self.ready.pop_front()
     }
 
     /// Whether no sealed action waits.
+    #[inline]
     pub(crate) fn nothing_ready(&self) -> bool {
         self.ready.is_empty()
     }
 
     /// Moves every sealed action into `into`.
+    #[inline]
     pub(crate) fn drain_ready(&mut self, into: &mut Vec<Action>) {
         into.extend(self.ready.drain(..));
     }

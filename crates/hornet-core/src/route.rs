@@ -31,6 +31,7 @@ impl Target {
     }
 
     /// The copy of `publish` this session gets.
+    #[inline]
     pub(crate) fn shape(&self, publish: &Publish) -> Publish {
         let mut msg = publish.clone();
         msg.qos = msg.qos.min(self.qos);
