@@ -45,30 +45,28 @@
 use std::time::Instant;
 
 use crate::broker::Broker;
-use crate::persist::AckPolicy;
 
 impl Broker {
     /// Moves what the last inputs emitted to the ready queue: their records
-    /// first, as one [`Action::Persist`](crate::Action::Persist), then each packet, unless it must
-    /// wait for those records or is behind one that does.
+    /// first, as one [`Action::Persist`](crate::Action::Persist), then each
+    /// packet, unless it must wait for those records or is behind one that
+    /// does.
     pub(crate) fn seal(&mut self) {
         let mut records = Vec::new();
-        if self.journal.enabled {
+        if self.journal.enabled() {
             self.drain_store_ops(&mut records);
         }
-        let hold = self.journal.policy == AckPolicy::AfterDurable && !self.journal.failed;
-        self.out.seal(records, hold);
+        self.out.seal(records, self.journal.holds_acks());
     }
 
-    /// Every record up to `seq` ([`Action::Persist`](crate::Action::Persist)) is on disk: the
-    /// packets that waited for them leave, in order. Ends the failing state
-    /// a [`Broker::persist_failed`](crate::Broker::persist_failed) began.
+    /// Every record up to `seq` ([`Action::Persist`](crate::Action::Persist))
+    /// is on disk: the packets that waited for them leave, in order. Ends
+    /// the failing state a [`Broker::persist_failed`] began.
     pub fn durable(&mut self, now: Instant, seq: u64) {
         self.now = now;
         self.seal();
         self.out.release(seq);
-        if self.journal.failed {
-            self.journal.failed = false;
+        if self.journal.set_failed(false) {
             tracing::warn!("The store writes again: QoS 1 and 2 publishes are accepted.");
         }
     }
@@ -77,12 +75,11 @@ impl Broker {
     /// written (disk full, I/O error). The connections whose packets waited
     /// for them are closed without those packets (their clients send again;
     /// wills are published), and QoS 1/2 publishes are refused until the
-    /// next [`Broker::durable`](crate::Broker::durable).
+    /// next [`Broker::durable`].
     pub fn persist_failed(&mut self, now: Instant, seq: u64) {
         self.now = now;
         self.seal();
-        if !self.journal.failed {
-            self.journal.failed = true;
+        if self.journal.set_failed(true) {
             tracing::error!(
                 "The store cannot write (disk full or I/O error): QoS 1 and 2 publishes are \
                  refused until it can; acknowledgements that waited for it are withheld."

@@ -302,22 +302,78 @@ pub enum AckPolicy {
 /// The core's side of durability: the ops not yet drained.
 #[derive(Debug, Default)]
 pub(crate) struct Journal {
-    pub(crate) enabled: bool,
+    enabled: bool,
     /// Whether acknowledgements wait for their records.
-    pub(crate) policy: AckPolicy,
+    policy: AckPolicy,
     /// The store cannot write: QoS 1/2 publishes are refused.
-    pub(crate) failed: bool,
-    pub(crate) ops: Vec<StoreOp>,
+    failed: bool,
+    ops: Vec<StoreOp>,
     /// Sessions whose record (subscriptions, expiry) changed.
     dirty: Vec<SessionKey>,
     next_message: MessageId,
     /// While routing one message: the id its body was stored under.
-    pub(crate) routing: Option<Option<MessageId>>,
+    routing: Option<Option<MessageId>>,
     /// The wall clock: this `Instant` is these Unix milliseconds.
     wall: Option<(Instant, u64)>,
 }
 
 impl Journal {
+    /// Records from now on; acknowledgements wait for them as `policy`
+    /// says.
+    pub(crate) fn enable(&mut self, policy: AckPolicy) {
+        self.enabled = true;
+        self.policy = policy;
+    }
+
+    /// Whether durability is on.
+    #[inline]
+    pub(crate) fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// Whether the store was last reported failing.
+    #[inline]
+    pub(crate) fn failed(&self) -> bool {
+        self.failed
+    }
+
+    /// The store failed (`true`) or writes again; returns whether that is
+    /// news.
+    pub(crate) fn set_failed(&mut self, failed: bool) -> bool {
+        let news = self.failed != failed;
+        self.failed = failed;
+        news
+    }
+
+    /// Whether acknowledgements must wait for their records now.
+    #[inline]
+    pub(crate) fn holds_acks(&self) -> bool {
+        self.policy == AckPolicy::AfterDurable && !self.failed
+    }
+
+    /// One message is being routed: its body is stored once, for every
+    /// durable session it reaches, until [`Journal::end_routing`].
+    #[inline]
+    pub(crate) fn start_routing(&mut self) {
+        self.routing = Some(None);
+    }
+
+    /// The message [`Journal::start_routing`] began is routed.
+    #[inline]
+    pub(crate) fn end_routing(&mut self) {
+        self.routing = None;
+    }
+
+    /// Whether ops other than session records wait to be drained.
+    pub(crate) fn has_ops(&self) -> bool {
+        !self.ops.is_empty()
+    }
+
+    /// Moves the ops other than session records into `into`, in order.
+    pub(crate) fn drain_ops(&mut self, into: &mut Vec<StoreOp>) {
+        into.append(&mut self.ops);
+    }
+
     /// `at` in Unix milliseconds (at least 1); 0 without a wall clock.
     pub(crate) fn unix_ms(&self, at: Instant) -> u64 {
         let Some((base, base_ms)) = self.wall else {

@@ -271,7 +271,7 @@ impl Broker {
         let mut targets = self.subs.route(&publish.topic, origin);
         let mut matched = !targets.is_empty();
         // One stored body for every durable session this message reaches.
-        self.journal.routing = Some(None);
+        self.journal.start_routing();
         for (key, target) in targets.drain(..) {
             self.deliver(key, target.shape(publish));
         }
@@ -279,7 +279,7 @@ impl Broker {
         if self.shared.len() > 0 {
             matched |= self.route_shared(publish, origin);
         }
-        self.journal.routing = None;
+        self.journal.end_routing();
         matched
     }
 

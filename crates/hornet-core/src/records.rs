@@ -22,8 +22,7 @@ impl Broker {
     ///
     /// [`Action::Persist`]: crate::Action::Persist
     pub fn enable_persistence(&mut self, policy: AckPolicy) {
-        self.journal.enabled = true;
-        self.journal.policy = policy;
+        self.journal.enable(policy);
     }
 
     /// Tells the core that the `Instant` `now` is `unix_ms` milliseconds
@@ -37,13 +36,13 @@ impl Broker {
 
     /// Whether durability is on.
     pub fn persistence_enabled(&self) -> bool {
-        self.journal.enabled
+        self.journal.enabled()
     }
 
     /// Whether the store was last reported failing
     /// ([`Broker::persist_failed`], until the next [`Broker::durable`]).
     pub fn store_failed(&self) -> bool {
-        self.journal.failed
+        self.journal.failed()
     }
 
     /// Moves the ops recorded since the last call into `into`, in order:
@@ -54,7 +53,7 @@ impl Broker {
             let Some(session) = self.sessions.get_mut(&key) else {
                 continue;
             };
-            if !(self.journal.enabled && session.expiry_interval > 0) {
+            if !(self.journal.enabled() && session.expiry_interval > 0) {
                 continue;
             }
             session.persisted = true;
@@ -64,12 +63,12 @@ impl Broker {
             };
             into.push(StoreOp::Session(record_of(key, session, offline_since)));
         }
-        into.append(&mut self.journal.ops);
+        self.journal.drain_ops(into);
     }
 
     /// Whether ops are waiting to be drained.
     pub fn has_store_ops(&self) -> bool {
-        !self.journal.ops.is_empty()
+        self.journal.has_ops()
             || self.journal.dirty().iter().any(|key| {
                 self.sessions
                     .get(key)
@@ -86,7 +85,7 @@ impl Broker {
         id: ConnId,
         publish: &Publish,
     ) -> bool {
-        if !self.journal.failed || publish.qos == QoS::AtMostOnce {
+        if !self.journal.failed() || publish.qos == QoS::AtMostOnce {
             return false;
         }
         let Some(conn) = self.conns.get(&id) else {
@@ -350,7 +349,7 @@ impl Broker {
     /// Records a retained message set (`Some`) or cleared on `topic`.
     /// `$SYS` topics are the broker's own and are not kept.
     pub(crate) fn persist_retained(&mut self, topic: &ByteString, msg: Option<&Publish>) {
-        if !self.journal.enabled || topic.starts_with('$') {
+        if !self.journal.enabled() || topic.starts_with('$') {
             return;
         }
         self.journal.push(match msg {
