@@ -206,15 +206,15 @@ impl Broker {
 
     /// Every session, connected or not, in no particular order.
     pub fn admin_clients(&self) -> Vec<ClientRow> {
-        self.by_client_id
-            .values()
-            .filter_map(|&key| self.client_row(key))
+        self.sessions
+            .keys()
+            .filter_map(|key| self.client_row(key))
             .collect()
     }
 
     /// One client's connection, session, subscriptions and will.
     pub fn admin_client(&self, client_id: &str) -> Option<ClientDetail> {
-        let key = *self.by_client_id.get(client_id)?;
+        let key = self.sessions.key_of(client_id)?;
         let row = self.client_row(key)?;
         let session = &self.sessions[&key];
         let conn = session
@@ -251,10 +251,7 @@ impl Broker {
 
     /// Every subscription of every session, in no particular order.
     pub fn admin_subscriptions(&self) -> Vec<SubscriptionRow> {
-        self.sessions
-            .values()
-            .flat_map(|s| subscription_rows(s))
-            .collect()
+        self.sessions.values().flat_map(subscription_rows).collect()
     }
 
     /// The subscription index: each filter in use and how many sessions
@@ -309,9 +306,9 @@ impl Broker {
     /// ([MQTT-3.1.2-8]). The session lives on as its expiry says.
     pub fn admin_kick(&mut self, now: Instant, client_id: &str) -> Result<(), AdminError> {
         self.now = now;
-        let key = *self
-            .by_client_id
-            .get(client_id)
+        let key = self
+            .sessions
+            .key_of(client_id)
             .ok_or_else(|| AdminError::NoSuchClient(client_id.into()))?;
         let id = self.sessions[&key]
             .conn
@@ -340,9 +337,9 @@ impl Broker {
         client_id: &str,
     ) -> Result<(), AdminError> {
         self.now = now;
-        let key = *self
-            .by_client_id
-            .get(client_id)
+        let key = self
+            .sessions
+            .key_of(client_id)
             .ok_or_else(|| AdminError::NoSuchClient(client_id.into()))?;
         match self.admin_kick(now, client_id) {
             Ok(()) | Err(AdminError::NotConnected(_)) => {}
@@ -407,12 +404,12 @@ impl Broker {
 
     /// When the broker started.
     pub fn started_at(&self) -> Instant {
-        self.started
+        self.sys.started()
     }
 
     /// How long the broker has run at `now`.
     pub fn uptime(&self, now: Instant) -> Duration {
-        now.saturating_duration_since(self.started)
+        now.saturating_duration_since(self.sys.started())
     }
 
     /// Messages waiting in every session's queue, their payload bytes, and

@@ -23,9 +23,6 @@
 //! rules, allocate only to explain a denial.
 
 use std::fmt;
-use std::sync::Arc;
-
-use crate::broker::Broker;
 
 /// What a client wants to do with a topic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,47 +73,6 @@ pub trait Authorizer: Send + Sync + fmt::Debug {
     /// [`Access::Subscribe`]; shared subscription prefixes are already
     /// stripped).
     fn authorize(&self, who: Principal<'_>, topic: &str, access: Access) -> Result<(), Denied>;
-}
-
-impl Broker {
-    /// Lets the core check topic access with `authorizer` (an ACL). May be
-    /// called again at any time (a reload): the new rules apply to every
-    /// client's next PUBLISH, SUBSCRIBE and delivery.
-    pub fn set_authorizer(&mut self, authorizer: Box<dyn Authorizer>) {
-        self.authorizer = Some(Arc::from(authorizer));
-    }
-
-    /// Removes the authorizer: every client may use every topic again
-    /// (except `$SYS` for publishing).
-    pub fn clear_authorizer(&mut self) {
-        self.authorizer = None;
-    }
-
-    /// Whether an authorizer is configured.
-    pub fn has_authorizer(&self) -> bool {
-        self.authorizer.is_some()
-    }
-
-    /// Asks the authorizer; `Ok` without one.
-    pub(crate) fn authorize(
-        &self,
-        client_id: &str,
-        username: Option<&str>,
-        topic: &str,
-        access: Access,
-    ) -> Result<(), Denied> {
-        match &self.authorizer {
-            None => Ok(()),
-            Some(a) => a.authorize(
-                Principal {
-                    client_id,
-                    username,
-                },
-                topic,
-                access,
-            ),
-        }
-    }
 }
 
 /// `'user'` or `anonymous` for log lines.

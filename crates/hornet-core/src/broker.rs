@@ -15,138 +15,41 @@
 //! The broker never blocks, never reads a clock and never touches a socket,
 //! so every MQTT rule is tested here without a network (see `tests/`).
 //!
-//! The work is split by concern across sibling modules, each an `impl
-//! Broker` block: `connect` (CONNECT, takeover, session resume),
-//! `violation` (peer errors, logged and answered in one place),
-//! `publish` (inbound QoS flows, routing, delivery and the outbound window),
-//! `subscribe`, `timers` (keep-alive, connect timeout, session expiry) and
-//! `sys` (`$SYS/broker/...`).
+//! [`Broker`] is the coordinator: it owns the parts of the core, each of
+//! which keeps its own state behind a narrow interface and imports no
+//! broker (`connections`, `sessions`, `route` for the subscription index,
+//! `retained`, `shared`, `wills`, `limits`, `sys`, `persist`'s `Journal`,
+//! `out`), and sequences the MQTT rules across them. The rules are `impl
+//! Broker` blocks in sibling modules, one concern each: `connect`
+//! (CONNECT, takeover, session resume), `authenticate` (password verdicts,
+//! enhanced authentication), `publish` (inbound QoS flows, routing,
+//! delivery and the outbound window), `subscribe`, `ending` (the end of
+//! connections and sessions: wills, detach, removal, shared hand-over),
+//! `timers` (deadlines and `$SYS`), `records` (persistence records,
+//! snapshot, restore), `durable` (output held for the disk) and `admin`.
+//! This file holds the inputs, the dispatch of a packet by the
+//! connection's state, the publish rate verdict, the ACL question and the
+//! answer to a [`PeerError`].
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
-use std::fmt;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use ahash::AHashMap;
 use bytestring::ByteString;
-use hornet_codec::{DecodeError, LastWill, Packet, Property, Protocol, Publish};
+use hornet_codec::{ConnAck, DecodeError, Disconnect, Packet, Property, Protocol, ReasonCode};
 
+pub(crate) use crate::conn::fit_reason_string;
+use crate::conn::{CloseCause, ConnInfo};
+pub(crate) use crate::conn::{Conn, ConnId};
+use crate::connections::Connections;
 use crate::lifecycle::ConnState;
 use crate::logfmt;
+use crate::out::{Action, Out};
 use crate::retained::RetainedStore;
-use crate::session::{Session, SessionKey, Subscription};
-use crate::settings::Settings;
-use crate::sys::{Stats, SysState};
-use crate::trie::SubscriptionTree;
+use crate::route::Subscriptions;
+use crate::sessions::Sessions;
+use crate::settings::{RateAction, Settings};
+use crate::sys::{ListenerFigures, Stats, StoreFigures, Sys};
 use crate::violation::PeerError;
-
-/// A connection's identity, chosen by the shell and unique for the
-/// broker's lifetime.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ConnId(pub u64);
-
-impl fmt::Display for ConnId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "#{}", self.0)
-    }
-}
-
-/// What the shell knows about a connection when it is accepted.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConnInfo {
-    /// The peer's address.
-    pub peer: SocketAddr,
-    /// The local port of the listener that accepted it.
-    pub listener_port: u16,
-    /// The user name a verified TLS client certificate gives this
-    /// connection (Mosquitto's `use_identity_as_username` /
-    /// `use_subject_as_username`). When set it replaces the CONNECT user
-    /// name, and the client counts as authenticated: its password is not
-    /// checked, as in Mosquitto.
-    pub cert_username: Option<String>,
-    /// The anonymous policy of the listener that accepted the connection,
-    /// when it has its own; `None` follows [`Settings::anonymous`].
-    ///
-    /// [`Settings::anonymous`]: crate::Settings::anonymous
-    pub anonymous: Option<crate::settings::Anonymous>,
-}
-
-impl ConnInfo {
-    /// A connection from `peer` on `listener_port`, with no certificate
-    /// identity and the broker-wide anonymous policy.
-    pub fn new(peer: SocketAddr, listener_port: u16) -> ConnInfo {
-        ConnInfo {
-            peer,
-            listener_port,
-            cert_username: None,
-            anonymous: None,
-        }
-    }
-}
-
-/// Why a socket ended, as the shell saw it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CloseCause {
-    /// The peer closed the connection (EOF).
-    PeerClosed,
-    /// A socket error (a reset, a broken pipe, a TLS or WebSocket error).
-    Io {
-        /// What kind of error.
-        kind: std::io::ErrorKind,
-        /// The error in words, for the log.
-        message: Box<str>,
-    },
-    /// The shell is shutting down.
-    Shutdown,
-}
-
-impl CloseCause {
-    /// The cause for a socket that failed with `error`.
-    pub fn io(error: &std::io::Error) -> CloseCause {
-        CloseCause::Io {
-            kind: error.kind(),
-            message: error.to_string().into(),
-        }
-    }
-}
-
-/// What the broker asks the shell to do.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Action {
-    /// Encode `packet` in the connection's protocol version and write it.
-    Send {
-        /// The connection.
-        conn: ConnId,
-        /// The packet.
-        packet: Packet,
-    },
-    /// Write what is pending on the connection, then close it. The broker
-    /// has already forgotten the connection.
-    Close {
-        /// The connection.
-        conn: ConnId,
-    },
-    /// Run this CONNECT password check off the core's lock (it may take
-    /// 100 ms) and report the verdict with [`Broker::password_checked`].
-    CheckPassword {
-        /// The connection whose CONNECT waits for the verdict.
-        conn: ConnId,
-        /// The check to run.
-        check: crate::auth::PasswordCheck,
-    },
-    /// Write these records to the store, in order after every earlier
-    /// `Persist`, and report [`Broker::durable`] (or
-    /// [`Broker::persist_failed`]) with `seq` once they are on disk (or
-    /// could not be written). Packets that promise what they hold wait in
-    /// the core meanwhile (see `durable`).
-    Persist {
-        /// Sequence number: one more than the previous `Persist`'s.
-        seq: u64,
-        /// The records, in the order the core made the changes.
-        records: Vec<crate::persist::StoreOp>,
-    },
-}
+use crate::wills::DelayedWills;
 
 /// A session's queue as seen from outside (see [`Broker::queue_state`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,167 +63,38 @@ pub struct QueueState {
     pub dropping: bool,
 }
 
-/// One live connection.
-#[derive(Debug)]
-pub(crate) struct Conn {
-    pub(crate) info: ConnInfo,
-    /// Where the connection is in its life (see `lifecycle`): awaiting
-    /// CONNECT, checking its password, authenticating, connected.
-    pub(crate) state: ConnState,
-    /// The client id for log lines (empty before CONNECT).
-    pub(crate) client_id: ByteString,
-    /// The authenticated user (`None` for anonymous clients, and for user
-    /// names nobody checked because there is no password_file).
-    pub(crate) username: Option<ByteString>,
-    pub(crate) protocol: Protocol,
-    pub(crate) session: Option<SessionKey>,
-    /// Keep-alive as enforced: 1.5 times the interval ([MQTT-3.1.2-24]).
-    pub(crate) keep_alive: Option<Duration>,
-    pub(crate) last_seen: Instant,
-    /// Boxed, like the other rarely used parts below: an idle connection
-    /// without them pays 8 bytes each.
-    pub(crate) will: Option<Box<LastWill>>,
-    /// Its will is recorded in the store (`StoreOp::ConnectedWill`), to be
-    /// published after a crash; cleared when the connection ends.
-    pub(crate) will_recorded: bool,
-    /// Packets handed to the shell and not yet reported written.
-    pub(crate) unwritten: usize,
-    /// The client's Receive Maximum (MQTT 5), else 65535.
-    pub(crate) receive_maximum: u16,
-    /// The client's Maximum Packet Size (MQTT 5), else unlimited.
-    pub(crate) max_packet_size: u32,
-    /// Inbound topic aliases (MQTT 5).
-    /// Allocated on first use, like the outbound ones: most clients use
-    /// none, and an empty map is 32 bytes in every `Conn`.
-    pub(crate) aliases_in: Option<Box<crate::session::IdMap<ByteString>>>,
-    /// The client asked for Reason Strings and User Properties on errors.
-    pub(crate) problem_information: bool,
-    /// A Mosquitto bridge (protocol level with 0x80, `try_private`): its
-    /// subscriptions get No Local and Retain As Published, so what it
-    /// bridges in is never echoed back to it.
-    pub(crate) bridge: bool,
-    /// The client's Topic Alias Maximum (MQTT 5): aliases Hornet may use
-    /// towards it; 0 = none.
-    pub(crate) alias_max_out: u16,
-    /// Outbound topic aliases assigned on this connection, first come first
-    /// served up to `alias_max_out`.
-    pub(crate) aliases_out: Option<Box<AHashMap<ByteString, u16>>>,
-    /// Publish rate buckets, when a rate is configured.
-    pub(crate) rate: Option<Box<crate::limits::RateState>>,
-    /// The CONNECT User Name as the client sent it, if any (shown by the
-    /// admin API; the ACL uses `username`, the authenticated one).
-    pub(crate) connect_username: Option<ByteString>,
-    /// When the socket was accepted (for the admin API).
-    pub(crate) opened_at: Instant,
-}
-
-impl Conn {
-    /// The client id, or the peer address before CONNECT, for log lines.
-    pub(crate) fn name(&self) -> String {
-        if self.client_id.is_empty() {
-            format!("<unknown> ({})", self.info.peer)
-        } else {
-            self.client_id.to_string()
-        }
-    }
-}
-
-/// Pending actions plus the counters every send updates.
-#[derive(Debug, Default)]
-pub(crate) struct Out {
-    /// Emitted since the last seal (see `durable`).
-    pub(crate) actions: VecDeque<Action>,
-    /// Sealed: for the shell, in order.
-    pub(crate) ready: VecDeque<Action>,
-    /// Packets waiting for their records to be durable.
-    pub(crate) held: crate::durable::Held,
-}
-
-impl Out {
-    /// Queues `packet` for `conn` and counts it.
-    pub(crate) fn send(&mut self, id: ConnId, conn: &mut Conn, stats: &mut Stats, packet: Packet) {
-        if tracing::enabled!(tracing::Level::DEBUG) {
-            tracing::debug!("{}", logfmt::line("Sending", &packet, "to", &conn.name()));
-        }
-        conn.unwritten += 1;
-        stats.messages_sent += 1;
-        let mut packet = packet;
-        if let Packet::Publish(publish) = &mut packet {
-            stats.publish_sent += 1;
-            stats.publish_sent_by_qos[publish.qos as usize] += 1;
-            if conn.alias_max_out > 0 {
-                crate::publish::alias_outbound(conn, publish);
-            }
-        }
-        if let Packet::Publish(publish) = &packet {
-            // The PUBLISH as it will be encoded for this client (after the
-            // topic alias), the same measure as `wire_len` on receipt.
-            let len = packet.encoded_len(conn.protocol).unwrap_or(0);
-            stats.publish_bytes_sent_by_qos[publish.qos as usize] += len as u64;
-        }
-        self.actions.push_back(Action::Send { conn: id, packet });
-    }
-
-    pub(crate) fn close(&mut self, conn: ConnId) {
-        self.actions.push_back(Action::Close { conn });
-    }
-
-    pub(crate) fn check_password(&mut self, conn: ConnId, check: crate::auth::PasswordCheck) {
-        self.actions
-            .push_back(Action::CheckPassword { conn, check });
-    }
-}
-
-/// The broker: sessions, subscriptions, retained messages and connections.
+/// The broker: the parts of the core (connections, sessions, the
+/// subscription index, retained messages, shared groups, wills, limits,
+/// `$SYS`, the journal and the output) and the rules that join them.
 #[derive(Debug)]
 pub struct Broker {
     pub(crate) settings: Settings,
-    /// Boxed, as are `sessions`: the maps grow in powers of two, and an
-    /// entry held inline would cost its size in every empty slot too (about
-    /// 1 KiB per idle client measured; boxed, a slot is 16 bytes).
-    pub(crate) conns: AHashMap<ConnId, Box<Conn>>,
-    pub(crate) sessions: AHashMap<SessionKey, Box<Session>>,
-    pub(crate) by_client_id: AHashMap<ByteString, SessionKey>,
-    pub(crate) next_session: SessionKey,
-    pub(crate) next_assigned_id: u64,
-    pub(crate) subs: SubscriptionTree<SessionKey, Subscription>,
-    pub(crate) retained: RetainedStore<crate::publish::Retained>,
-    /// Connection deadlines, checked lazily (entries may be stale).
-    pub(crate) conn_timers: BinaryHeap<Reverse<(Instant, ConnId)>>,
-    /// Session expiry deadlines, checked lazily.
-    pub(crate) session_timers: BinaryHeap<Reverse<(Instant, SessionKey)>>,
+    /// Live connections, their deadlines and count (see `connections`).
+    pub(crate) conns: Connections,
+    /// Plain subscriptions by filter, and routing's scratch (see `route`).
+    pub(crate) subs: Subscriptions,
+    pub(crate) retained: RetainedStore<crate::retained::Retained>,
+    /// Sessions by key and by client id, and their expiry (see `sessions`).
+    pub(crate) sessions: Sessions,
     pub(crate) out: Out,
     /// Checks passwords and runs enhanced authentication (see `auth`).
     pub(crate) authenticator: Option<std::sync::Arc<dyn crate::auth::Authenticator>>,
     /// Recent connects by client id (see `limits`).
-    pub(crate) flapping: crate::limits::Flapping,
-    /// When `flapping` was last pruned.
-    pub(crate) flapping_pruned: Instant,
+    pub(crate) limits: crate::limits::Limits,
     /// Decides topic access (see `authorize`).
     pub(crate) authorizer: Option<std::sync::Arc<dyn crate::authorize::Authorizer>>,
     pub(crate) stats: Stats,
     /// Causes of refusals and drops already explained by a hint (see `hints`).
     pub(crate) hints: crate::hints::Hints,
-    pub(crate) sys: SysState,
-    pub(crate) started: Instant,
-    /// Connections past CONNECT.
-    pub(crate) active_clients: usize,
-    /// Scratch space for routing: one entry per matched session.
-    pub(crate) route_targets: AHashMap<SessionKey, crate::publish::Target>,
-    /// Scratch space for routing: the matched sessions in delivery order.
-    pub(crate) route_list: Vec<(SessionKey, crate::publish::Target)>,
+    /// `$SYS`: what was published, the start, the shell's figures.
+    pub(crate) sys: Sys,
     /// The time the latest input carried (for paths without a `now` of
     /// their own, such as `packets_written`).
     pub(crate) now: Instant,
-    /// Wills waiting for their Will Delay Interval, by session, with the
-    /// instant they are due ([MQTT-3.1.3-9]).
-    pub(crate) delayed_wills: AHashMap<SessionKey, (Instant, LastWill)>,
-    /// Delayed will deadlines, checked lazily.
-    pub(crate) will_timers: BinaryHeap<Reverse<(Instant, SessionKey)>>,
+    /// Wills waiting for their Will Delay Interval (see `wills`).
+    pub(crate) delayed_wills: DelayedWills,
     /// Shared subscription groups (`$share/...`, `$queue/...`).
     pub(crate) shared: crate::shared::SharedSubscriptions,
-    /// Scratch space for routing: the matched shared subscription groups.
-    pub(crate) route_groups: Vec<crate::shared::GroupId>,
     /// Changes to durable state not yet drained (see `persist`).
     pub(crate) journal: crate::persist::Journal,
 }
@@ -333,35 +107,21 @@ impl Broker {
             settings.shared_group_strategies.clone(),
         );
         Broker {
-            sys: SysState::new(now),
+            sys: Sys::new(now),
             settings,
-            conns: AHashMap::new(),
-            sessions: AHashMap::new(),
-            by_client_id: AHashMap::new(),
-            next_session: 1,
-            next_assigned_id: 1,
-            subs: SubscriptionTree::new(),
+            conns: Connections::default(),
+            subs: Subscriptions::new(),
             retained: RetainedStore::new(),
-            conn_timers: BinaryHeap::new(),
-            session_timers: BinaryHeap::new(),
+            sessions: Sessions::default(),
             out: Out::default(),
             authenticator: None,
             authorizer: None,
-            flapping: Default::default(),
-            flapping_pruned: now,
+            limits: crate::limits::Limits::new(now),
             stats: Stats::default(),
             hints: Default::default(),
-            started: now,
-            active_clients: 0,
-            // Fixed seeds: the order sessions are served in is the same on
-            // every run, so the core stays deterministic end to end.
-            route_targets: AHashMap::with_hasher(ahash::RandomState::with_seeds(1, 2, 3, 4)),
-            route_list: Vec::new(),
             now,
-            delayed_wills: AHashMap::new(),
-            will_timers: BinaryHeap::new(),
+            delayed_wills: DelayedWills::default(),
             shared: crate::shared::SharedSubscriptions::new(settings_shared.0, settings_shared.1),
-            route_groups: Vec::new(),
             journal: Default::default(),
         }
     }
@@ -373,16 +133,16 @@ impl Broker {
 
     /// The next action for the shell, in order.
     pub fn poll_action(&mut self) -> Option<Action> {
-        if self.out.ready.is_empty() {
+        if self.out.nothing_ready() {
             self.seal();
         }
-        self.out.ready.pop_front()
+        self.out.pop_ready()
     }
 
     /// Moves every pending action into `into` (cheaper than polling one by one).
     pub fn drain_actions(&mut self, into: &mut Vec<Action>) {
         self.seal();
-        into.extend(self.out.ready.drain(..));
+        self.out.drain_ready(into);
     }
 
     /// Connected clients.
@@ -411,7 +171,7 @@ impl Broker {
     /// The queue of `client_id`'s session: waiting messages, messages
     /// dropped over its life, and whether a drop episode is under way.
     pub fn queue_state(&self, client_id: &str) -> Option<QueueState> {
-        let session = &self.sessions[self.by_client_id.get(client_id)?];
+        let session = &self.sessions[&self.sessions.key_of(client_id)?];
         Some(QueueState {
             queued: session.queue.len(),
             dropped: session.dropped,
@@ -421,8 +181,8 @@ impl Broker {
 
     /// Messages dropped for `client_id` because its queue was full.
     pub fn dropped_for(&self, client_id: &str) -> Option<u64> {
-        let key = self.by_client_id.get(client_id)?;
-        Some(self.sessions[key].dropped)
+        let key = self.sessions.key_of(client_id)?;
+        Some(self.sessions[&key].dropped)
     }
 
     /// Counters since start.
@@ -430,37 +190,97 @@ impl Broker {
         &self.stats
     }
 
+    /// Lets the core check topic access with `authorizer` (an ACL). May be
+    /// called again at any time (a reload): the new rules apply to every
+    /// client's next PUBLISH, SUBSCRIBE and delivery.
+    pub fn set_authorizer(&mut self, authorizer: Box<dyn crate::authorize::Authorizer>) {
+        self.authorizer = Some(std::sync::Arc::from(authorizer));
+    }
+
+    /// Removes the authorizer: every client may use every topic again
+    /// (except `$SYS` for publishing).
+    pub fn clear_authorizer(&mut self) {
+        self.authorizer = None;
+    }
+
+    /// Whether an authorizer is configured.
+    pub fn has_authorizer(&self) -> bool {
+        self.authorizer.is_some()
+    }
+
+    /// Asks the authorizer; `Ok` without one.
+    pub(crate) fn authorize(
+        &self,
+        client_id: &str,
+        username: Option<&str>,
+        topic: &str,
+        access: crate::authorize::Access,
+    ) -> Result<(), crate::authorize::Denied> {
+        match &self.authorizer {
+            None => Ok(()),
+            Some(a) => a.authorize(
+                crate::authorize::Principal {
+                    client_id,
+                    username,
+                },
+                topic,
+                access,
+            ),
+        }
+    }
+
+    /// Hands in the listeners' connection counters (the shell calls this on
+    /// its tick); the next `$SYS` publication carries them under
+    /// `$SYS/broker/listeners/<kind>/<port>/...`.
+    pub fn set_listener_figures(&mut self, figures: &[ListenerFigures]) {
+        self.sys.set_listener_figures(figures);
+    }
+
+    /// Hands in the durable store's figures (the shell calls this on its
+    /// tick when persistence is on); the next `$SYS` publication carries
+    /// them under `$SYS/broker/store/...`.
+    pub fn set_store_figures(&mut self, figures: StoreFigures) {
+        self.sys.set_store_figures(figures);
+    }
+
+    /// The store figures last handed in.
+    pub fn store_figures(&self) -> Option<StoreFigures> {
+        self.sys.store_figures()
+    }
+
+    /// The listener counters last handed in.
+    pub fn listener_figures(&self) -> &[ListenerFigures] {
+        self.sys.listener_figures()
+    }
+
     /// A socket was accepted. It must send CONNECT within the connect timeout.
     pub fn connection_opened(&mut self, now: Instant, id: ConnId, info: ConnInfo) {
         self.now = now;
         let deadline = now + self.settings.connect_timeout;
-        self.conns.insert(
-            id,
-            Box::new(Conn {
-                info,
-                state: ConnState::new(deadline),
-                client_id: ByteString::new(),
-                connect_username: None,
-                protocol: Protocol::V3_1_1,
-                session: None,
-                keep_alive: None,
-                last_seen: now,
-                will: None,
-                will_recorded: false,
-                unwritten: 0,
-                receive_maximum: u16::MAX,
-                max_packet_size: u32::MAX,
-                aliases_in: None,
-                problem_information: true,
-                bridge: false,
-                alias_max_out: 0,
-                aliases_out: None,
-                rate: None,
-                username: None,
-                opened_at: now,
-            }),
-        );
-        self.conn_timers.push(Reverse((deadline, id)));
+        let conn = Conn {
+            info,
+            state: ConnState::new(deadline),
+            client_id: ByteString::new(),
+            connect_username: None,
+            protocol: Protocol::V3_1_1,
+            session: None,
+            keep_alive: None,
+            last_seen: now,
+            will: None,
+            will_recorded: false,
+            unwritten: 0,
+            receive_maximum: u16::MAX,
+            max_packet_size: u32::MAX,
+            aliases_in: None,
+            problem_information: true,
+            bridge: false,
+            alias_max_out: 0,
+            aliases_out: None,
+            rate: None,
+            username: None,
+            opened_at: now,
+        };
+        self.conns.open(id, conn, deadline);
         self.stats.connections_total += 1;
     }
 
@@ -483,6 +303,48 @@ impl Broker {
             }
         }
         self.dispatch(now, id, packet);
+    }
+
+    /// Counts a PUBLISH of `wire_len` bytes against `id`'s rates. Returns
+    /// false when the connection was closed for it.
+    fn note_publish_rate(&mut self, now: Instant, id: ConnId, wire_len: usize) -> bool {
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return false;
+        };
+        let Some(rate) = conn.rate.as_mut() else {
+            return true;
+        };
+        let Some(over) = rate.take(now, wire_len) else {
+            return true;
+        };
+        match self.settings.publish_rate_action {
+            RateAction::Throttle => {
+                if rate.begin_episode(now) {
+                    self.stats.rate_limited += 1;
+                    tracing::warn!(
+                        "Client {} publishes faster than {}: reading from it is paused \
+                         until it is back under the rate (publish_rate_action throttle).",
+                        conn.name(),
+                        over.describe(&self.settings)
+                    );
+                    self.hints
+                        .give(crate::hints::Hint::PublishRate, &self.settings);
+                }
+                true
+            }
+            RateAction::Disconnect => {
+                let error = PeerError::PublishRate(over.describe(&self.settings));
+                self.peer_error(now, id, error, None);
+                false
+            }
+        }
+    }
+
+    /// How long the shell should stop reading `id`'s socket because the
+    /// client is over a publish rate (`None`: read on). Ends the episode
+    /// (for the log) once the client is back under its rates.
+    pub fn read_pause(&mut self, id: ConnId, now: Instant) -> Option<Duration> {
+        self.conns.get_mut(&id)?.rate.as_mut()?.pause(now)
     }
 
     /// Handles one packet of a live connection by its type and the
@@ -551,6 +413,98 @@ impl Broker {
         self.peer_error(now, id, error, None);
     }
 
+    /// Logs `error`, broken by the client on `id`, and answers it as the
+    /// module doc says; the connection is closed and forgotten. `protocol`
+    /// is the version the decoder had learned, for a CONNECT it refused.
+    pub(crate) fn peer_error(
+        &mut self,
+        now: Instant,
+        id: ConnId,
+        error: PeerError,
+        protocol: Option<Protocol>,
+    ) {
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        let reason = error.reason_code();
+        let too_large = matches!(error, PeerError::Decode(DecodeError::PacketTooLarge { .. }));
+        if too_large {
+            self.stats.packets_too_large += 1;
+        }
+        let connected = conn.state.is_connected();
+        if let (false, PeerError::Decode(e)) = (connected, &error) {
+            tracing::info!(
+                "Bad CONNECT from {} on port {}: {e}; closing the connection.",
+                conn.info.peer,
+                conn.info.listener_port
+            );
+            if too_large {
+                self.hints
+                    .give(crate::hints::Hint::PacketTooLarge, &self.settings);
+            }
+            let answer = match e {
+                // [MQTT-3.1.2-2]: CONNACK 0x01 (3.x) / 0x84 (5.0), then close.
+                DecodeError::UnsupportedProtocolLevel(_) => {
+                    Some(ReasonCode::UnsupportedProtocolVersion)
+                }
+                // [MQTT-3.1.2-1]: not MQTT at all; close without a word.
+                DecodeError::InvalidProtocolName { .. } => None,
+                _ if protocol == Some(Protocol::V5) => Some(reason),
+                _ => None,
+            };
+            if let Some(code) = answer {
+                if let Some(p) = protocol {
+                    conn.protocol = p;
+                }
+                let connack = ConnAck::new(code, false);
+                self.out.send(id, conn, &mut self.stats, connack.into());
+            }
+            self.conns.remove(&id);
+            self.out.close(id);
+            return;
+        }
+        if let ConnState::Authenticating(_) = conn.state {
+            // Before CONNACK: the exchange ends with CONNACK and the rule.
+            let peer = conn.info.peer;
+            if error.is_auth_rule() {
+                tracing::warn!(
+                    "Client from {peer} broke a protocol rule during authentication: {error}; closing."
+                );
+            } else {
+                tracing::warn!("Client from {peer} broke a protocol rule: {error}; closing.");
+            }
+            return self.refuse(id, reason, Some(&error.to_string()));
+        }
+        match &error {
+            PeerError::TooManyParked(_) => {
+                tracing::warn!("Client from {} {error}; closing.", conn.info.peer)
+            }
+            PeerError::PublishRate(_) => {
+                self.stats.rate_disconnects += 1;
+                tracing::warn!("Client {} {error}; disconnecting (0x96).", conn.name());
+                self.hints
+                    .give(crate::hints::Hint::PublishRate, &self.settings);
+            }
+            _ => tracing::warn!(
+                "Client {} broke a protocol rule: {error}; disconnecting ({reason}).",
+                conn.name()
+            ),
+        }
+        if conn.protocol.is_v5() && connected {
+            let mut disconnect = Disconnect::new(reason);
+            disconnect
+                .properties
+                .push(Property::ReasonString(error.to_string().into()));
+            let packet = crate::broker::fit_reason_string(disconnect.into(), conn);
+            self.out.send(id, conn, &mut self.stats, packet);
+        }
+        self.end_connection(now, id, true);
+        if too_large {
+            self.hints
+                .give(crate::hints::Hint::PacketTooLarge, &self.settings);
+        }
+    }
+
     /// The codec refused the bytes of `id`. `protocol` is the version the
     /// decoder had learned, if any. Answered by [`Broker::peer_error`].
     pub fn decode_failed(
@@ -603,172 +557,6 @@ impl Broker {
             }
         }
     }
-
-    /// Forgets connection `id`: publishes its will when `abnormal`, detaches
-    /// or ends its session, and asks the shell to close the socket.
-    pub(crate) fn end_connection(&mut self, now: Instant, id: ConnId, abnormal: bool) {
-        let Some(conn) = self.conns.remove(&id) else {
-            return;
-        };
-        self.out.close(id);
-        if !conn.state.is_connected() {
-            return;
-        }
-        self.active_clients -= 1;
-        // However it ended, the crash-time will record is void: the will is
-        // published, delayed (`WillSet`) or discarded below.
-        if let (true, Some(key)) = (conn.will_recorded, conn.session) {
-            self.persist_connected_will(key, None);
-        }
-        // Detach first: the will may match the client's own subscriptions,
-        // and must then be queued for the session, not sent on a connection
-        // that no longer exists.
-        if let Some(key) = conn.session {
-            self.detach_session(now, key, id);
-        }
-        if abnormal {
-            // The rules may have changed since CONNECT (a reload).
-            let mut conn = conn;
-            let will = conn.will.take().map(|w| *w).filter(|will| {
-                let verdict = self.authorize(
-                    &conn.client_id,
-                    conn.username.as_deref(),
-                    &will.topic,
-                    crate::authorize::Access::Write,
-                );
-                if let Err(why) = &verdict {
-                    self.stats.acl_denied_publish += 1;
-                    tracing::info!(
-                        "Not publishing the will of {} to '{}': {why}.",
-                        conn.name(),
-                        will.topic
-                    );
-                    self.hints
-                        .give(crate::hints::Hint::AclDenied, &self.settings);
-                }
-                verdict.is_ok()
-            });
-            if let Some(will) = will {
-                // MQTT 5 §3.1.2.11.2 / [MQTT-3.1.3-9]: a Will Delay Interval
-                // holds the will back while the session lives on; a
-                // session that ended with the connection publishes it now.
-                let delay = will.properties.will_delay_interval().unwrap_or(0);
-                match conn.session {
-                    Some(key) if delay > 0 && self.sessions.contains_key(&key) => {
-                        let at = now + Duration::from_secs(u64::from(delay));
-                        self.persist_will(key, delay, &will);
-                        self.delayed_wills.insert(key, (at, will));
-                        self.will_timers.push(Reverse((at, key)));
-                    }
-                    _ => self.publish_will(now, will),
-                }
-            }
-        }
-    }
-
-    /// Publishes the delayed will of session `key`, if one is waiting.
-    pub(crate) fn publish_delayed_will(&mut self, key: SessionKey) {
-        if let Some((_, will)) = self.delayed_wills.remove(&key) {
-            self.persist_will_cleared(key);
-            self.publish_will(self.now, will);
-        }
-    }
-
-    /// Publishes a will message as if its client had sent it.
-    pub(crate) fn publish_will(&mut self, now: Instant, will: LastWill) {
-        let mut publish = Publish::new(will.topic, will.payload);
-        publish.qos = will.qos;
-        publish.retain = will.retain;
-        publish.properties = will.properties;
-        publish
-            .properties
-            .retain(|p| !matches!(p, Property::WillDelayInterval(_)));
-        self.accept_publish(now, publish, None);
-    }
-
-    /// The connection of session `key` ended: keep the session (persistent)
-    /// or forget it (clean, or expiry 0).
-    fn detach_session(&mut self, now: Instant, key: SessionKey, conn: ConnId) {
-        let Some(session) = self.sessions.get_mut(&key) else {
-            return;
-        };
-        if session.conn != Some(conn) {
-            return; // taken over: the session belongs to the new connection
-        }
-        session.conn = None;
-        session.disconnected_at = Some(now);
-        if session.expiry_interval == 0 {
-            self.remove_session(key);
-            return;
-        }
-        if !self.settings.queue_qos0_messages {
-            session.discard_queued_qos0();
-        }
-        // Its record now says since when it is offline (wall clock), so a
-        // restart counts the expiry from there.
-        if session.persisted {
-            self.journal.touch(key);
-        }
-        if session.expiry_interval != crate::session::NEVER_EXPIRES {
-            let at = now + Duration::from_secs(u64::from(session.expiry_interval));
-            self.session_timers.push(Reverse((at, key)));
-        }
-        self.hand_over_shared(key, false);
-    }
-
-    /// Deletes a session and its subscriptions.
-    pub(crate) fn remove_session(&mut self, key: SessionKey) {
-        self.hand_over_shared(key, true);
-        let Some(session) = self.sessions.remove(&key) else {
-            return;
-        };
-        if session.persisted {
-            self.journal
-                .push(crate::persist::StoreOp::SessionRemoved { session: key });
-        }
-        for filter in session.subscriptions.keys() {
-            match crate::shared::split(filter) {
-                Some(name) => {
-                    self.shared.unsubscribe(&name, key);
-                }
-                None => {
-                    self.subs.remove(filter, key);
-                }
-            }
-        }
-        if self.by_client_id.get(&session.client_id) == Some(&key) {
-            self.by_client_id.remove(&session.client_id);
-        }
-        if session.dropped > 0 {
-            tracing::info!(
-                "Session of {} ended; {} messages had been dropped for it over its life.",
-                session.client_id,
-                session.dropped
-            );
-        }
-        // The session ended before its will's delay: the will goes now.
-        self.publish_delayed_will(key);
-    }
-}
-
-/// Drops the Reason String (and User Properties) of a DISCONNECT or
-/// CONNACK that would not fit the client's Maximum Packet Size
-/// ([MQTT-3.1.2-25], [MQTT-3.14.2-3]): the reason code alone still says why.
-pub(crate) fn fit_reason_string(mut packet: Packet, conn: &Conn) -> Packet {
-    let fits = |p: &Packet| {
-        p.encoded_len(conn.protocol)
-            .is_ok_and(|n| n <= conn.max_packet_size as usize)
-    };
-    if !fits(&packet) {
-        match &mut packet {
-            Packet::Disconnect(d) => d.properties = Default::default(),
-            Packet::ConnAck(c) => c
-                .properties
-                .retain(|p| !matches!(p, Property::ReasonString(_) | Property::UserProperty(..))),
-            _ => {}
-        }
-    }
-    packet
 }
 
 #[cfg(all(test, target_pointer_width = "64"))]

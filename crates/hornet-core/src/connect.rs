@@ -23,28 +23,10 @@ use hornet_codec::{ConnAck, Connect, Disconnect, Property, Protocol, ReasonCode}
 use crate::auth::AuthState;
 use crate::authorize::Access;
 use crate::broker::{Broker, ConnId};
+pub(crate) use crate::lifecycle::Admission;
 use crate::session::{Session, SessionKey, NEVER_EXPIRES};
 use crate::settings::Anonymous;
 use crate::violation::PeerError;
-
-/// A CONNECT that passed validation, on its way to CONNACK: what the
-/// later steps need. It waits in the connection's state (see `lifecycle`)
-/// while a password check or an enhanced authentication exchange runs.
-#[derive(Debug)]
-pub(crate) struct Admission {
-    /// The CONNECT (a certificate user already in its User Name).
-    pub(crate) connect: Connect,
-    /// The client identifier, assigned when the client sent none.
-    pub(crate) client_id: ByteString,
-    /// Whether the broker assigned it (CONNACK then says which).
-    pub(crate) assigned: bool,
-    /// The keep-alive in force.
-    pub(crate) keep_alive: u16,
-    /// The keep-alive CONNACK announces when the broker lowered it.
-    pub(crate) server_keep_alive: Option<u16>,
-    /// A verified TLS client certificate named the user.
-    pub(crate) cert_user: bool,
-}
 
 /// How the client proved who it is, for [`Broker::complete_connect`].
 pub(crate) enum Credentials {
@@ -247,8 +229,8 @@ impl Broker {
         self.accept_connection(now, id, admission, username, key, auth);
         let conn = self.conns.get_mut(&id).expect("caller checked");
         self.out.send(id, conn, &mut self.stats, connack.into());
-        self.active_clients += 1;
-        self.stats.note_connected(self.active_clients);
+        let active = self.conns.note_connected();
+        self.stats.note_connected(active);
 
         if attached.present {
             self.resend_inflight(key);
@@ -333,7 +315,12 @@ impl Broker {
 
         // Flapping: the same client id connecting again and again (two
         // devices sharing it kick each other off forever).
-        if self.note_connect(now, client_id, peer).is_err() {
+        let (settings, stats, hints) = (&self.settings, &mut self.stats, &mut self.hints);
+        if self
+            .limits
+            .note_connect(now, client_id, peer, settings, stats, hints)
+            .is_err()
+        {
             let text = "connection rate exceeded: this client id is connecting too often";
             self.refuse(id, ReasonCode::ConnectionRateExceeded, Some(text));
             return None;
@@ -344,7 +331,7 @@ impl Broker {
     /// Takeover ([MQTT-3.1.4-3]): a live connection with `client_id` is
     /// closed (MQTT 5: DISCONNECT 0x8E first), its will published.
     fn take_over(&mut self, now: Instant, client_id: &ByteString) {
-        let Some(key) = self.by_client_id.get(client_id).copied() else {
+        let Some(key) = self.sessions.key_of(client_id) else {
             return;
         };
         if let Some(old) = self.sessions[&key].conn {
@@ -381,7 +368,7 @@ impl Broker {
             NEVER_EXPIRES
         };
         let expiry = asked.min(self.settings.max_session_expiry);
-        let mut key = self.by_client_id.get(client_id).copied();
+        let mut key = self.sessions.key_of(client_id);
         if connect.clean_start {
             if let Some(old) = key.take() {
                 self.remove_session(old);
@@ -397,14 +384,8 @@ impl Broker {
         let key = match key {
             Some(key) => key,
             None => {
-                let key = self.next_session;
-                self.next_session += 1;
-                self.sessions.insert(
-                    key,
-                    Box::new(Session::new(client_id.clone(), protocol, expiry)),
-                );
-                self.by_client_id.insert(client_id.clone(), key);
-                key
+                let session = Session::new(client_id.clone(), protocol, expiry);
+                self.sessions.create(session)
             }
         };
         let session = self.sessions.get_mut(&key).expect("just ensured");
@@ -440,7 +421,7 @@ impl Broker {
             keep_alive,
             ..
         } = admission;
-        let rate = self.new_rate_state(now);
+        let rate = crate::limits::RateState::new(&self.settings, now);
         let conn = self.conns.get_mut(&id).expect("caller checked");
         conn.state.connected(auth);
         conn.client_id = client_id;
@@ -473,9 +454,7 @@ impl Broker {
             conn.problem_information = props.request_problem_information() != Some(0);
             conn.alias_max_out = props.topic_alias_maximum().unwrap_or(0);
         }
-        if let Some(ka) = conn.keep_alive {
-            self.conn_timers.push(std::cmp::Reverse((now + ka, id)));
-        }
+        let keep_alive_deadline = conn.keep_alive.map(|ka| now + ka);
         if self.settings.connection_messages {
             let peer = conn.info.peer;
             let username = match &connect.username {
@@ -495,6 +474,9 @@ impl Broker {
                 u8::from(connect.clean_start),
                 connect.keep_alive,
             );
+        }
+        if let Some(at) = keep_alive_deadline {
+            self.conns.watch(at, id);
         }
     }
 
@@ -651,14 +633,7 @@ impl Broker {
 
     /// A fresh client identifier for an MQTT 5 client that sent none.
     fn assign_client_id(&mut self) -> ByteString {
-        loop {
-            let n = self.next_assigned_id;
-            self.next_assigned_id += 1;
-            let id: ByteString = format!("auto-{n:08x}").into();
-            if !self.by_client_id.contains_key(&id) {
-                return id;
-            }
-        }
+        self.sessions.assign_client_id()
     }
 
     /// Queues what the client has not acknowledged for resending, in the

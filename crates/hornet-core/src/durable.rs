@@ -2,13 +2,13 @@
 //!
 //! The core records what must survive a crash as [`StoreOp`]s (see
 //! `persist`). Whenever the shell takes the core's actions
-//! ([`Broker::poll_action`], [`Broker::drain_actions`]) the records made
-//! since the last time leave first, as one [`Action::Persist`] with a
+//! ([`Broker::poll_action`](crate::Broker::poll_action), [`Broker::drain_actions`](crate::Broker::drain_actions)) the records made
+//! since the last time leave first, as one [`Action::Persist`](crate::Action::Persist) with a
 //! sequence number, in the same ordered stream as the packets. The shell
 //! writes them (group commit) and reports back:
 //!
-//! - [`Broker::durable`]`(now, seq)`: every record up to `seq` is on disk;
-//! - [`Broker::persist_failed`]`(now, seq)`: the records up to `seq` that
+//! - [`Broker::durable`](crate::Broker::durable)`(now, seq)`: every record up to `seq` is on disk;
+//! - [`Broker::persist_failed`](crate::Broker::persist_failed)`(now, seq)`: the records up to `seq` that
 //!   were not yet reported durable could not be written.
 //!
 //! With [`AckPolicy::AfterDurable`] (`fsync` mode) the core itself holds,
@@ -38,147 +38,35 @@
 //! (`persist::refuse_unstorable`) and nothing more is held (the other
 //! answers go out, so clients keep working; the store keeps their records
 //! in its live state and writes them with the snapshot that ends the
-//! episode). The next [`Broker::durable`] ends the failing state.
+//! episode). The next [`Broker::durable`](crate::Broker::durable) ends the failing state.
 //!
 //! [`StoreOp`]: crate::persist::StoreOp
 
-use std::collections::VecDeque;
 use std::time::Instant;
 
-use ahash::AHashMap;
-use hornet_codec::{Packet, QoS};
-
-use crate::broker::{Action, Broker, ConnId};
-
-/// When acknowledgements may leave, relative to their records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum AckPolicy {
-    /// An acknowledgement leaves only once its records are durable
-    /// ([`Broker::durable`]): a crash never loses an acknowledged message.
-    #[default]
-    AfterDurable,
-    /// Acknowledgements leave at once; records are written in the
-    /// background (`fsync interval` and `none`): a crash may lose the last
-    /// moments.
-    Immediate,
-}
-
-/// Packets held for the disk, per connection, and the sequence numbers.
-#[derive(Debug, Default)]
-pub(crate) struct Held {
-    /// The last sequence number handed out.
-    last_seq: u64,
-    /// The highest sequence number reported durable.
-    durable: u64,
-    /// Held actions by connection, in emission order, with the sequence
-    /// number each waits for (non-decreasing within a queue).
-    by_conn: AHashMap<ConnId, VecDeque<(u64, Action)>>,
-    /// When each connection's queue may move, in sequence order: one entry
-    /// per (sequence number, connection) that first held something.
-    order: VecDeque<(u64, ConnId)>,
-}
-
-impl Held {
-    fn hold(&mut self, conn: ConnId, seq: u64, action: Action) {
-        let queue = self.by_conn.entry(conn).or_default();
-        if queue.back().map_or(true, |&(s, _)| s < seq) {
-            self.order.push_back((seq, conn));
-        }
-        queue.push_back((seq, action));
-    }
-
-    /// The sequence number the last held action of `conn` waits for.
-    fn behind(&self, conn: ConnId) -> Option<u64> {
-        self.by_conn.get(&conn)?.back().map(|&(s, _)| s)
-    }
-
-    /// Connections holding packets (for tests and the admin view).
-    pub(crate) fn connections(&self) -> usize {
-        self.by_conn.len()
-    }
-}
-
-/// Whether `packet`, emitted by a call that recorded something, promises
-/// what the records hold (see the module doc).
-fn must_wait(packet: &Packet) -> bool {
-    !matches!(packet, Packet::Publish(p) if p.qos != QoS::ExactlyOnce)
-}
-
-/// The connection an action is for, if it is one that keeps a
-/// connection's order.
-fn conn_of(action: &Action) -> Option<ConnId> {
-    match action {
-        Action::Send { conn, .. } | Action::Close { conn } => Some(*conn),
-        Action::CheckPassword { .. } | Action::Persist { .. } => None,
-    }
-}
+use crate::broker::Broker;
 
 impl Broker {
     /// Moves what the last inputs emitted to the ready queue: their records
-    /// first, as one [`Action::Persist`], then each packet, unless it must
-    /// wait for those records or is behind one that does.
+    /// first, as one [`Action::Persist`](crate::Action::Persist), then each
+    /// packet, unless it must wait for those records or is behind one that
+    /// does.
     pub(crate) fn seal(&mut self) {
         let mut records = Vec::new();
-        if self.journal.enabled {
+        if self.journal.enabled() {
             self.drain_store_ops(&mut records);
         }
-        let mut seq = 0;
-        if !records.is_empty() {
-            self.out.held.last_seq += 1;
-            seq = self.out.held.last_seq;
-            self.out.ready.push_back(Action::Persist { seq, records });
-        }
-        let gate =
-            seq > 0 && self.journal.policy == AckPolicy::AfterDurable && !self.journal.failed;
-        if !gate && self.out.held.by_conn.is_empty() {
-            if self.out.ready.is_empty() {
-                std::mem::swap(&mut self.out.ready, &mut self.out.actions);
-            } else {
-                self.out.ready.append(&mut self.out.actions);
-            }
-            return;
-        }
-        while let Some(action) = self.out.actions.pop_front() {
-            let Some(conn) = conn_of(&action) else {
-                self.out.ready.push_back(action);
-                continue;
-            };
-            if let Some(behind) = self.out.held.behind(conn) {
-                self.out.held.hold(conn, behind, action);
-            } else if gate && matches!(&action, Action::Send { packet, .. } if must_wait(packet)) {
-                self.out.held.hold(conn, seq, action);
-            } else {
-                self.out.ready.push_back(action);
-            }
-        }
+        self.out.seal(records, self.journal.holds_acks());
     }
 
-    /// Every record up to `seq` ([`Action::Persist`]) is on disk: the
-    /// packets that waited for them leave, in order. Ends the failing state
-    /// a [`Broker::persist_failed`] began.
+    /// Every record up to `seq` ([`Action::Persist`](crate::Action::Persist))
+    /// is on disk: the packets that waited for them leave, in order. Ends
+    /// the failing state a [`Broker::persist_failed`] began.
     pub fn durable(&mut self, now: Instant, seq: u64) {
         self.now = now;
         self.seal();
-        let held = &mut self.out.held;
-        held.durable = held.durable.max(seq);
-        while let Some(&(s, conn)) = held.order.front() {
-            if s > seq {
-                break;
-            }
-            held.order.pop_front();
-            let Some(queue) = held.by_conn.get_mut(&conn) else {
-                continue;
-            };
-            while queue.front().is_some_and(|&(s, _)| s <= seq) {
-                let (_, action) = queue.pop_front().expect("front");
-                self.out.ready.push_back(action);
-            }
-            if queue.is_empty() {
-                held.by_conn.remove(&conn);
-            }
-        }
-        if self.journal.failed {
-            self.journal.failed = false;
+        self.out.release(seq);
+        if self.journal.set_failed(false) {
             tracing::warn!("The store writes again: QoS 1 and 2 publishes are accepted.");
         }
     }
@@ -191,24 +79,13 @@ impl Broker {
     pub fn persist_failed(&mut self, now: Instant, seq: u64) {
         self.now = now;
         self.seal();
-        if !self.journal.failed {
-            self.journal.failed = true;
+        if self.journal.set_failed(true) {
             tracing::error!(
                 "The store cannot write (disk full or I/O error): QoS 1 and 2 publishes are \
                  refused until it can; acknowledgements that waited for it are withheld."
             );
         }
-        let mut victims = Vec::new();
-        let held = &mut self.out.held;
-        while let Some(&(s, conn)) = held.order.front() {
-            if s > seq {
-                break;
-            }
-            held.order.pop_front();
-            if held.by_conn.remove(&conn).is_some() {
-                victims.push(conn);
-            }
-        }
+        let victims = self.out.fail(seq);
         for id in victims {
             let name = self
                 .conns
@@ -227,14 +104,14 @@ impl Broker {
         }
     }
 
-    /// The last sequence number handed out in an [`Action::Persist`], and
+    /// The last sequence number handed out in an [`Action::Persist`](crate::Action::Persist), and
     /// the highest reported durable.
     pub fn persist_seqs(&self) -> (u64, u64) {
-        (self.out.held.last_seq, self.out.held.durable)
+        self.out.seqs()
     }
 
     /// Connections with packets waiting for the disk.
     pub fn connections_waiting_for_disk(&self) -> usize {
-        self.out.held.connections()
+        self.out.waiting_for_disk()
     }
 }

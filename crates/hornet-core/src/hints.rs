@@ -7,7 +7,7 @@
 //! setting, by its canonical name, decided it, with its value). How to
 //! change it (the hornet.toml and the mosquitto.conf spelling, and the
 //! section of `docs/configuration.md`) is the shell's business: it gives
-//! a [`ConfigWording`] in [`Settings::wording`](crate::Settings), built
+//! a [`ConfigWording`](crate::ConfigWording) in [`Settings::wording`](crate::Settings), built
 //! from its declaration of every setting, so the core never knows a
 //! configuration file's syntax. Refusal lines that suggest a change ask
 //! it for a [`Fix`] the same way.
@@ -19,65 +19,7 @@
 //! the hint is emitted with `tracing` where the decision is made; no I/O.
 
 use crate::settings::{RateAction, Settings};
-
-/// A cause of a refused client or a dropped message that a setting controls.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Hint {
-    /// CONNECT with a client id over `max_client_id_length`.
-    ClientIdTooLong,
-    /// An MQTT 3.x keep-alive over `max_keepalive`.
-    KeepAliveTooLong,
-    /// A user name with a wrong password (or an unknown user).
-    BadPassword,
-    /// An anonymous client refused by `allow_anonymous`.
-    Anonymous,
-    /// A client id refused for flapping.
-    Flapping,
-    /// A client over `max_publish_rate` / `max_publish_bytes_rate`.
-    PublishRate,
-    /// A packet over `max_packet_size`.
-    PacketTooLarge,
-    /// A topic over `max_topic_length` / `max_topic_levels`.
-    TopicLimits,
-    /// A SUBSCRIBE over `max_subscriptions_per_client`.
-    Subscriptions,
-    /// A message dropped because a session's queue is full.
-    QueueFull,
-    /// A QoS 0 message not kept for an offline session.
-    Qos0NotQueued,
-    /// A PUBLISH, SUBSCRIBE, will or delivery the ACL denies.
-    AclDenied,
-    /// A message dropped because it expired before delivery.
-    MessageExpired,
-    /// A message dropped because it is larger than the subscriber accepts.
-    OverClientMaximum,
-    /// A connection that sent no CONNECT within `connect_timeout`.
-    ConnectTimeout,
-    /// A will refused for `max_qos` or `retain_available`.
-    WillRefused,
-    /// Every client sent away by `server_reference`.
-    ServerReference,
-}
-
-/// A change a refusal's log line suggests (not a hint: every such refusal
-/// says it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fix {
-    /// Let anonymous clients in from the network: `allow_anonymous` true.
-    AnonymousFromNetwork,
-    /// Let anonymous clients in from somewhere, when the policy is false
-    /// and there is no password file: `allow_anonymous` loopback or true.
-    AnonymousFromSomewhere,
-}
-
-/// How the shell's configuration files spell a change of a setting.
-pub trait ConfigWording: Send + Sync {
-    /// How to change what `hint` is about, as one sentence after the
-    /// core's own: `To change it: ...; see docs/configuration.md#....`
-    fn advice(&self, hint: Hint) -> String;
-    /// The change `fix` asks for, in the files' syntax (it follows "set").
-    fn fix(&self, fix: Fix) -> String;
-}
+pub(crate) use crate::wording::{Fix, Hint};
 
 impl Hint {
     /// Every cause, in declaration order.
@@ -258,6 +200,7 @@ impl Hints {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wording::ConfigWording;
 
     const ALL: [Hint; 17] = Hint::ALL;
 
@@ -327,71 +270,5 @@ mod tests {
             Settings::default().wording.fix(Fix::AnonymousFromNetwork),
             "allow_anonymous to true"
         );
-    }
-
-    /// The log lines `f` emits (the core's `tracing` output, captured).
-    fn logged(f: impl FnOnce()) -> Vec<String> {
-        use std::sync::{Arc, Mutex};
-        #[derive(Clone)]
-        struct Buf(Arc<Mutex<Vec<u8>>>);
-        impl std::io::Write for Buf {
-            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-                self.0.lock().unwrap().extend_from_slice(b);
-                Ok(b.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-        let buf = Buf(Arc::default());
-        let writer = buf.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .with_target(false)
-            .without_time()
-            .finish();
-        tracing::subscriber::with_default(subscriber, f);
-        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
-        text.lines().map(str::to_string).collect()
-    }
-
-    #[test]
-    fn a_broker_hints_once_per_cause_across_clients() {
-        use crate::{Broker, ConnId, ConnInfo};
-        use hornet_codec::{Connect, Packet, Protocol};
-        let now = std::time::Instant::now();
-        let settings = Settings {
-            max_client_id_length: 8,
-            anonymous: crate::Anonymous::Never,
-            ..Settings::default()
-        };
-        let mut broker = Broker::new(settings, now);
-        let peer: std::net::SocketAddr = "127.0.0.1:5000".parse().unwrap();
-        let lines = logged(|| {
-            let mut id = 0;
-            for client in ["much-too-long-1", "much-too-long-2", "ok-1", "ok-2"] {
-                id += 1;
-                broker.connection_opened(now, ConnId(id), ConnInfo::new(peer, 1883));
-                let connect = Connect::new(Protocol::V5, client);
-                broker.packet_received(now, ConnId(id), Packet::Connect(Box::new(connect)), 20);
-            }
-        });
-        let hints: Vec<&String> = lines.iter().filter(|l| l.contains("hint: ")).collect();
-        assert_eq!(hints.len(), 2, "one per cause:\n{}", lines.join("\n"));
-        assert!(
-            hints[0].contains("max_client_id_length (currently 8)"),
-            "{lines:?}"
-        );
-        assert!(
-            hints[1].contains("allow_anonymous (currently false)"),
-            "{lines:?}"
-        );
-        let refusals = lines.iter().filter(|l| l.contains("refused")).count();
-        assert_eq!(refusals, 4, "every refusal keeps its own line: {lines:?}");
-        // The hint follows the refusal it explains.
-        let first_refusal = lines.iter().position(|l| l.contains("refused")).unwrap();
-        let first_hint = lines.iter().position(|l| l.contains("hint: ")).unwrap();
-        assert_eq!(first_hint, first_refusal + 1, "{lines:?}");
     }
 }

@@ -11,31 +11,49 @@
 //! same outputs, which is what makes every rule testable in microseconds
 //! (see `tests/`) and the state persistable later without a rewrite.
 //!
-//! Module map: `broker` (tables, inputs, outputs), `lifecycle` (a
-//! connection's states and transitions), `violation` (peer errors and
-//! their answer), `auth` (passwords,
-//! enhanced authentication), `authorize` (ACL decisions), `connect`, `limits` (per-client limits, rates, flapping), `publish`,
-//! `subscribe`, `timers`, `sys` (one `impl Broker` concern each),
-//! `session` (per-client state), `trie` (subscription index),
-//! `retained` (retained message index), `settings`, `logfmt`, `admin`
-//! (snapshots and commands for the admin API).
+//! Module map. The coordinator: `broker` (the [`Broker`], its inputs,
+//! the dispatch by connection state, the answer to a [`PeerError`]) and its
+//! rules, one `impl Broker` concern each: `connect`, `authenticate`,
+//! `publish`, `subscribe`, `ending` (connection and session end, wills,
+//! shared hand-over), `timers`, `records` (persistence records, restore),
+//! `durable` (output held for the disk), `admin` (snapshots and commands
+//! for the admin API). The parts, each owning its state behind
+//! `pub(crate)` methods and importing no broker: `connections` and `conn`
+//! (live connections, deadlines, topic aliases), `lifecycle` (a
+//! connection's states), `sessions` and `session` (the sessions table and
+//! per-client state), `route` and `trie` (subscription index, routing),
+//! `retained`, `shared` (shared subscription groups), `wills` (delayed
+//! wills), `limits` (flapping, rate buckets, topic limits), `sys` (stats,
+//! `$SYS`), `persist` (store records, the journal), `out` (actions, held
+//! output), `auth` / `authorize` (the authenticator and ACL interfaces),
+//! `violation` (peer errors), `hints` / `wording` (first-time hints),
+//! `ids`, `settings`, `logfmt`.
 
 #![forbid(unsafe_code)]
 
 mod admin;
 mod auth;
+mod authenticate;
 mod authorize;
 mod broker;
+mod conn;
 mod connect;
+mod connections;
 mod durable;
+mod ending;
 mod hints;
+mod ids;
 mod lifecycle;
 mod limits;
 mod logfmt;
+mod out;
 pub mod persist;
 mod publish;
+mod records;
 pub mod retained;
+mod route;
 mod session;
+mod sessions;
 mod settings;
 mod shared;
 mod subscribe;
@@ -43,6 +61,8 @@ mod sys;
 mod timers;
 pub mod trie;
 mod violation;
+mod wills;
+mod wording;
 
 pub use admin::{
     AdminError, AdminPublish, ClientDetail, ClientRow, FilterCount, RetainedRow, SubscriptionRow,
@@ -50,10 +70,13 @@ pub use admin::{
 };
 pub use auth::{AuthExchange, AuthStep, Authenticator, PasswordCheck};
 pub use authorize::{Access, Authorizer, Denied, Principal};
-pub use broker::{Action, Broker, CloseCause, ConnId, ConnInfo, QueueState};
-pub use durable::AckPolicy;
-pub use hints::{ConfigWording, Fix, Hint};
-pub use settings::{Anonymous, RateAction, Settings, Wording};
+pub use broker::{Broker, QueueState};
+pub use conn::{CloseCause, ConnInfo};
+pub use ids::ConnId;
+pub use out::Action;
+pub use persist::AckPolicy;
+pub use settings::{Anonymous, RateAction, Settings};
 pub use shared::SharedStrategy;
 pub use sys::{ListenerFigures, Stats, StoreFigures};
 pub use violation::PeerError;
+pub use wording::{ConfigWording, Fix, Hint, Wording};

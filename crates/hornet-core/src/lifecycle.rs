@@ -41,10 +41,10 @@
 
 use std::time::Instant;
 
-use hornet_codec::Packet;
+use bytestring::ByteString;
+use hornet_codec::{Connect, Packet};
 
 use crate::auth::AuthState;
-use crate::connect::Admission;
 
 /// Where a connection is in its life (see the module doc).
 #[derive(Debug)]
@@ -191,6 +191,25 @@ impl ConnState {
             other => panic!("cannot {what} in state {other:?}"),
         }
     }
+}
+
+/// A CONNECT that passed validation, on its way to CONNACK: what the
+/// later steps need. It waits in the connection's state (see `lifecycle`)
+/// while a password check or an enhanced authentication exchange runs.
+#[derive(Debug)]
+pub(crate) struct Admission {
+    /// The CONNECT (a certificate user already in its User Name).
+    pub(crate) connect: Connect,
+    /// The client identifier, assigned when the client sent none.
+    pub(crate) client_id: ByteString,
+    /// Whether the broker assigned it (CONNACK then says which).
+    pub(crate) assigned: bool,
+    /// The keep-alive in force.
+    pub(crate) keep_alive: u16,
+    /// The keep-alive CONNACK announces when the broker lowered it.
+    pub(crate) server_keep_alive: Option<u16>,
+    /// A verified TLS client certificate named the user.
+    pub(crate) cert_user: bool,
 }
 
 #[cfg(test)]

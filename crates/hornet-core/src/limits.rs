@@ -11,10 +11,10 @@
 //! connection has a bucket per configured rate holding up to one second of
 //! its rate; every PUBLISH takes one message and its wire size. A bucket
 //! below zero means the client is over the rate: with
-//! [`RateAction::Throttle`] the shell asks [`Broker::read_pause`] after
+//! [`RateAction::Throttle`](crate::RateAction::Throttle) the shell asks [`Broker::read_pause`](crate::Broker::read_pause) after
 //! each batch and stops reading the socket that long (TCP backpressure
 //! slows the client down; nothing it sent is lost), with
-//! [`RateAction::Disconnect`] the core sends DISCONNECT 0x96 Message rate
+//! [`RateAction::Disconnect`](crate::RateAction::Disconnect) the core sends DISCONNECT 0x96 Message rate
 //! too high (MQTT 5) and closes.
 //!
 //! Flapping: accepted CONNECTs are counted per client id over
@@ -29,8 +29,9 @@ use std::time::{Duration, Instant};
 use ahash::AHashMap;
 use bytestring::ByteString;
 
-use crate::broker::{Broker, ConnId};
-use crate::settings::RateAction;
+use crate::hints::Hints;
+use crate::settings::Settings;
+use crate::sys::Stats;
 
 /// A token bucket: `rate` tokens per second, holding at most one second's.
 #[derive(Debug, Clone)]
@@ -79,100 +80,27 @@ pub(crate) struct RateState {
 
 /// One client id's recent connects, for flapping detection.
 #[derive(Debug, Default)]
-pub(crate) struct FlapEntry {
+struct FlapEntry {
     connects: VecDeque<Instant>,
     banned_until: Option<Instant>,
 }
 
-/// Flapping detection state, by client id.
-pub(crate) type Flapping = AHashMap<ByteString, FlapEntry>;
+/// Flapping detection (see the module doc): recent connects by client id,
+/// and when they were last pruned.
+#[derive(Debug)]
+pub(crate) struct Limits {
+    flapping: AHashMap<ByteString, FlapEntry>,
+    /// When `flapping` was last pruned.
+    pruned: Instant,
+}
 
-impl Broker {
-    /// A rate state for a new connection, if any rate is configured.
-    pub(crate) fn new_rate_state(&self, now: Instant) -> Option<RateState> {
-        let s = &self.settings;
-        if s.max_publish_rate == 0 && s.max_publish_bytes_rate == 0 {
-            return None;
+impl Limits {
+    /// No records, as of `now`.
+    pub(crate) fn new(now: Instant) -> Limits {
+        Limits {
+            flapping: AHashMap::new(),
+            pruned: now,
         }
-        Some(RateState {
-            messages: (s.max_publish_rate > 0)
-                .then(|| Bucket::new(f64::from(s.max_publish_rate), now)),
-            bytes: (s.max_publish_bytes_rate > 0)
-                .then(|| Bucket::new(s.max_publish_bytes_rate as f64, now)),
-            over_since: None,
-        })
-    }
-
-    /// Counts a PUBLISH of `wire_len` bytes against `id`'s rates. Returns
-    /// false when the connection was closed for it.
-    pub(crate) fn note_publish_rate(&mut self, now: Instant, id: ConnId, wire_len: usize) -> bool {
-        let Some(conn) = self.conns.get_mut(&id) else {
-            return false;
-        };
-        let Some(rate) = conn.rate.as_mut() else {
-            return true;
-        };
-        let over_messages = rate.messages.as_mut().and_then(|b| b.take(1.0, now));
-        let over_bytes = rate
-            .bytes
-            .as_mut()
-            .and_then(|b| b.take(wire_len as f64, now));
-        if over_messages.is_none() && over_bytes.is_none() {
-            return true;
-        }
-        let s = &self.settings;
-        let what = match (over_messages, over_bytes) {
-            (Some(_), None) => format!("max_publish_rate {} messages/s", s.max_publish_rate),
-            (None, Some(_)) => format!(
-                "max_publish_bytes_rate {} bytes/s",
-                s.max_publish_bytes_rate
-            ),
-            _ => format!(
-                "max_publish_rate {} messages/s and max_publish_bytes_rate {} bytes/s",
-                s.max_publish_rate, s.max_publish_bytes_rate
-            ),
-        };
-        match s.publish_rate_action {
-            RateAction::Throttle => {
-                if rate.over_since.is_none() {
-                    rate.over_since = Some(now);
-                    self.stats.rate_limited += 1;
-                    tracing::warn!(
-                        "Client {} publishes faster than {what}: reading from it is paused \
-                         until it is back under the rate (publish_rate_action throttle).",
-                        conn.name()
-                    );
-                    self.hints
-                        .give(crate::hints::Hint::PublishRate, &self.settings);
-                }
-                true
-            }
-            RateAction::Disconnect => {
-                let error = crate::violation::PeerError::PublishRate(what);
-                self.peer_error(now, id, error, None);
-                false
-            }
-        }
-    }
-
-    /// How long the shell should stop reading `id`'s socket because the
-    /// client is over a publish rate (`None`: read on). Ends the episode
-    /// (for the log) once the client is back under its rates.
-    pub fn read_pause(&mut self, id: ConnId, now: Instant) -> Option<Duration> {
-        let rate = self.conns.get_mut(&id)?.rate.as_mut()?;
-        rate.over_since?;
-        let mut pause = None;
-        for bucket in [rate.messages.as_mut(), rate.bytes.as_mut()]
-            .into_iter()
-            .flatten()
-        {
-            bucket.refill(now);
-            pause = pause.max(bucket.debt());
-        }
-        if pause.is_none() {
-            rate.over_since = None;
-        }
-        pause
     }
 
     /// Counts an accepted CONNECT of `client_id`; `Err` with a log line
@@ -182,24 +110,26 @@ impl Broker {
         now: Instant,
         client_id: &ByteString,
         peer: std::net::SocketAddr,
+        settings: &Settings,
+        stats: &mut Stats,
+        hints: &mut Hints,
     ) -> Result<(), ()> {
-        let max = self.settings.flapping_max_connects;
+        let max = settings.flapping_max_connects;
         if max == 0 {
             return Ok(());
         }
-        let window = self.settings.flapping_window;
-        let ban = self.settings.flapping_ban;
+        let window = settings.flapping_window;
+        let ban = settings.flapping_ban;
         let entry = self.flapping.entry(client_id.clone()).or_default();
         if let Some(until) = entry.banned_until {
             if now < until {
-                self.stats.flapping_refused += 1;
+                stats.flapping_refused += 1;
                 tracing::info!(
                     "Client {client_id} from {peer} refused: the client id is banned for \
                      flapping for another {}s (flapping_ban).",
                     until.saturating_duration_since(now).as_secs()
                 );
-                self.hints
-                    .give(crate::hints::Hint::Flapping, &self.settings);
+                hints.give(crate::hints::Hint::Flapping, settings);
                 return Err(());
             }
             entry.banned_until = None;
@@ -214,7 +144,7 @@ impl Broker {
         }
         entry.banned_until = Some(now + ban);
         entry.connects.clear();
-        self.stats.flapping_refused += 1;
+        stats.flapping_refused += 1;
         tracing::warn!(
             "Client {client_id} from {peer} refused: it connected more than {max} times in \
              {}s (flapping_max_connects, flapping_window), so the client id is refused for {}s \
@@ -224,23 +154,116 @@ impl Broker {
             window.as_secs(),
             ban.as_secs()
         );
-        self.hints
-            .give(crate::hints::Hint::Flapping, &self.settings);
+        hints.give(crate::hints::Hint::Flapping, settings);
         Err(())
     }
 
-    /// Forgets flapping records that can no longer matter.
-    pub(crate) fn prune_flapping(&mut self, now: Instant) {
-        let window = self.settings.flapping_window;
+    /// Forgets flapping records that can no longer matter, once per
+    /// `window`.
+    pub(crate) fn tick(&mut self, now: Instant, window: Duration) {
+        if now < self.pruned + window {
+            return;
+        }
+        self.pruned = now;
         self.flapping.retain(|_, e| {
             e.banned_until.is_some_and(|u| u > now)
                 || e.connects.back().is_some_and(|&t| t + window > now)
         });
     }
+
+    /// When [`Limits::tick`] next has work, if ever.
+    pub(crate) fn next_due(&self, window: Duration) -> Option<Instant> {
+        (!self.flapping.is_empty()).then(|| self.pruned + window)
+    }
+}
+
+/// A PUBLISH that took a connection over its rates (see
+/// [`RateState::take`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OverRate {
+    messages: bool,
+    bytes: bool,
+}
+
+impl OverRate {
+    /// Which rates, in the words of the settings.
+    pub(crate) fn describe(self, s: &Settings) -> String {
+        match (self.messages, self.bytes) {
+            (true, false) => format!("max_publish_rate {} messages/s", s.max_publish_rate),
+            (false, true) => format!(
+                "max_publish_bytes_rate {} bytes/s",
+                s.max_publish_bytes_rate
+            ),
+            _ => format!(
+                "max_publish_rate {} messages/s and max_publish_bytes_rate {} bytes/s",
+                s.max_publish_rate, s.max_publish_bytes_rate
+            ),
+        }
+    }
+}
+
+impl RateState {
+    /// A rate state for a new connection, if any rate is configured.
+    pub(crate) fn new(s: &Settings, now: Instant) -> Option<RateState> {
+        if s.max_publish_rate == 0 && s.max_publish_bytes_rate == 0 {
+            return None;
+        }
+        Some(RateState {
+            messages: (s.max_publish_rate > 0)
+                .then(|| Bucket::new(f64::from(s.max_publish_rate), now)),
+            bytes: (s.max_publish_bytes_rate > 0)
+                .then(|| Bucket::new(s.max_publish_bytes_rate as f64, now)),
+            over_since: None,
+        })
+    }
+
+    /// Counts a PUBLISH of `wire_len` bytes; `Some` when it is over a rate.
+    pub(crate) fn take(&mut self, now: Instant, wire_len: usize) -> Option<OverRate> {
+        let over_messages = self.messages.as_mut().and_then(|b| b.take(1.0, now));
+        let over_bytes = self
+            .bytes
+            .as_mut()
+            .and_then(|b| b.take(wire_len as f64, now));
+        if over_messages.is_none() && over_bytes.is_none() {
+            return None;
+        }
+        Some(OverRate {
+            messages: over_messages.is_some(),
+            bytes: over_bytes.is_some(),
+        })
+    }
+
+    /// Starts an over-the-rate episode at `now`; false when one is under
+    /// way already (it was logged).
+    pub(crate) fn begin_episode(&mut self, now: Instant) -> bool {
+        if self.over_since.is_some() {
+            return false;
+        }
+        self.over_since = Some(now);
+        true
+    }
+
+    /// How long to stop reading (`None`: read on); ends the episode once
+    /// the client is back under its rates.
+    pub(crate) fn pause(&mut self, now: Instant) -> Option<Duration> {
+        self.over_since?;
+        let mut pause = None;
+        for bucket in [self.messages.as_mut(), self.bytes.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            bucket.refill(now);
+            pause = pause.max(bucket.debt());
+        }
+        if pause.is_none() {
+            self.over_since = None;
+        }
+        pause
+    }
 }
 
 /// Why `topic` breaks `max_topic_length` or `max_topic_levels`, if it does.
-pub(crate) fn topic_over_limits(s: &crate::Settings, topic: &str) -> Option<String> {
+pub(crate) fn topic_over_limits(s: &Settings, topic: &str) -> Option<String> {
     if topic.len() > s.max_topic_length {
         return Some(format!(
             "it is {} bytes long, over max_topic_length {}",

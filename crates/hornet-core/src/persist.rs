@@ -1,7 +1,7 @@
 //! What must survive a crash, decided here and written elsewhere.
 //!
 //! The core stays free of I/O: when durability is on
-//! ([`Broker::enable_persistence`]) it records a [`StoreOp`] for every
+//! ([`Broker::enable_persistence`](crate::Broker::enable_persistence)) it records a [`StoreOp`] for every
 //! change to durable state; the records leave in the action stream as
 //! [`Action::Persist`] for the shell to hand to the store
 //! (`hornet-store`), and the core holds back the packets that promise them
@@ -19,14 +19,14 @@
 //! sessions never produce an op.
 //!
 //! At startup the store replays its log into a [`Restored`] state, which
-//! [`Broker::restore`] turns back into sessions, queues, inflight windows,
+//! [`Broker::restore`](crate::Broker::restore) turns back into sessions, queues, inflight windows,
 //! inbound QoS 2 ids, retained messages and delayed wills.
 //!
 //! Deadlines survive a restart: records carry wall-clock times (Unix
 //! milliseconds: when a session went offline, when a message was received,
 //! when a delayed will is due). The core has no clock: the shell tells it
-//! which Unix time goes with which `Instant` ([`Broker::set_wall_clock`]),
-//! and [`Broker::restore`] turns the times back into instants relative to
+//! which Unix time goes with which `Instant` ([`Broker::set_wall_clock`](crate::Broker::set_wall_clock)),
+//! and [`Broker::restore`](crate::Broker::restore) turns the times back into instants relative to
 //! the restart, so time spent down counts: a session whose expiry passed
 //! meanwhile is gone, an expired message is not delivered, and the Message
 //! Expiry Interval sent is reduced by the time on disk ([MQTT-3.3.2-6]).
@@ -34,22 +34,19 @@
 //! clock given): that deadline counts from the restart.
 //!
 //! While the store cannot write (disk full, I/O error; the shell reports
-//! [`Broker::persist_failed`]) new QoS 1/2 publishes are refused: MQTT 5
+//! [`Broker::persist_failed`](crate::Broker::persist_failed)) new QoS 1/2 publishes are refused: MQTT 5
 //! clients get PUBACK/PUBREC 0x97 (Quota exceeded), 3.x clients are
 //! disconnected without an acknowledgement.
 
-use std::cmp::Reverse;
 use std::time::{Duration, Instant};
 
 use bytestring::ByteString;
 use hornet_codec::{
-    Ack, LastWill, Packet, PacketId, Property, Protocol, Publish, QoS, ReasonCode,
-    SubscriptionOptions,
+    LastWill, Packet, PacketId, Property, Protocol, Publish, QoS, SubscriptionOptions,
 };
 
-use crate::broker::{Broker, ConnId};
-use crate::durable::AckPolicy;
-use crate::session::{Outbound, Queued, Session, SessionKey, Subscription, NEVER_EXPIRES};
+use crate::session::{Session, SessionKey};
+pub use crate::shared::SharedGroup;
 
 /// A stored message's id: unique for the store's life.
 pub type MessageId = u64;
@@ -93,16 +90,6 @@ impl Shape {
         }
         msg
     }
-}
-
-/// The shared subscription group a queued copy came through: after a
-/// restart it still goes to another member if this session leaves.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SharedGroup {
-    /// The group name (`$queue` for `$queue/{filter}`).
-    pub name: ByteString,
-    /// The topic filter.
-    pub filter: ByteString,
 }
 
 /// One subscription of a durable session.
@@ -287,7 +274,7 @@ pub struct RestoredSession {
     pub connected_will: Option<(u32, LastWill)>,
 }
 
-/// Everything the store recovered, for [`Broker::restore`].
+/// Everything the store recovered, for [`Broker::restore`](crate::Broker::restore).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Restored {
     /// The durable sessions.
@@ -299,25 +286,94 @@ pub struct Restored {
     pub next_message: MessageId,
 }
 
+/// When acknowledgements may leave, relative to their records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AckPolicy {
+    /// An acknowledgement leaves only once its records are durable
+    /// ([`Broker::durable`](crate::Broker::durable)): a crash never loses an acknowledged message.
+    #[default]
+    AfterDurable,
+    /// Acknowledgements leave at once; records are written in the
+    /// background (`fsync interval` and `none`): a crash may lose the last
+    /// moments.
+    Immediate,
+}
+
 /// The core's side of durability: the ops not yet drained.
 #[derive(Debug, Default)]
 pub(crate) struct Journal {
-    pub(crate) enabled: bool,
+    enabled: bool,
     /// Whether acknowledgements wait for their records.
-    pub(crate) policy: AckPolicy,
+    policy: AckPolicy,
     /// The store cannot write: QoS 1/2 publishes are refused.
-    pub(crate) failed: bool,
-    pub(crate) ops: Vec<StoreOp>,
+    failed: bool,
+    ops: Vec<StoreOp>,
     /// Sessions whose record (subscriptions, expiry) changed.
     dirty: Vec<SessionKey>,
     next_message: MessageId,
     /// While routing one message: the id its body was stored under.
-    pub(crate) routing: Option<Option<MessageId>>,
+    routing: Option<Option<MessageId>>,
     /// The wall clock: this `Instant` is these Unix milliseconds.
     wall: Option<(Instant, u64)>,
 }
 
 impl Journal {
+    /// Records from now on; acknowledgements wait for them as `policy`
+    /// says.
+    pub(crate) fn enable(&mut self, policy: AckPolicy) {
+        self.enabled = true;
+        self.policy = policy;
+    }
+
+    /// Whether durability is on.
+    #[inline]
+    pub(crate) fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// Whether the store was last reported failing.
+    #[inline]
+    pub(crate) fn failed(&self) -> bool {
+        self.failed
+    }
+
+    /// The store failed (`true`) or writes again; returns whether that is
+    /// news.
+    pub(crate) fn set_failed(&mut self, failed: bool) -> bool {
+        let news = self.failed != failed;
+        self.failed = failed;
+        news
+    }
+
+    /// Whether acknowledgements must wait for their records now.
+    #[inline]
+    pub(crate) fn holds_acks(&self) -> bool {
+        self.policy == AckPolicy::AfterDurable && !self.failed
+    }
+
+    /// One message is being routed: its body is stored once, for every
+    /// durable session it reaches, until [`Journal::end_routing`].
+    #[inline]
+    pub(crate) fn start_routing(&mut self) {
+        self.routing = Some(None);
+    }
+
+    /// The message [`Journal::start_routing`] began is routed.
+    #[inline]
+    pub(crate) fn end_routing(&mut self) {
+        self.routing = None;
+    }
+
+    /// Whether ops other than session records wait to be drained.
+    pub(crate) fn has_ops(&self) -> bool {
+        !self.ops.is_empty()
+    }
+
+    /// Moves the ops other than session records into `into`, in order.
+    pub(crate) fn drain_ops(&mut self, into: &mut Vec<StoreOp>) {
+        into.append(&mut self.ops);
+    }
+
     /// `at` in Unix milliseconds (at least 1); 0 without a wall clock.
     pub(crate) fn unix_ms(&self, at: Instant) -> u64 {
         let Some((base, base_ms)) = self.wall else {
@@ -379,6 +435,26 @@ impl Journal {
             self.dirty.push(key);
         }
     }
+
+    /// The sessions whose records must be written again, forgotten here.
+    pub(crate) fn take_dirty(&mut self) -> Vec<SessionKey> {
+        std::mem::take(&mut self.dirty)
+    }
+
+    /// The sessions whose records must be written again.
+    pub(crate) fn dirty(&self) -> &[SessionKey] {
+        &self.dirty
+    }
+
+    /// Follows the wall clock: the `Instant` `now` is `unix_ms`.
+    pub(crate) fn set_wall_clock(&mut self, now: Instant, unix_ms: u64) {
+        self.wall = Some((now, unix_ms));
+    }
+
+    /// Message ids below `next` are taken (a restored store's).
+    pub(crate) fn restored_ids(&mut self, next: MessageId) {
+        self.next_message = self.next_message.max(next);
+    }
 }
 
 fn millis(d: Duration) -> u64 {
@@ -393,306 +469,8 @@ pub(crate) fn sent_id(packet: &Packet) -> Option<u16> {
     }
 }
 
-impl Broker {
-    /// Turns durability on: from now on, changes to durable state leave as
-    /// [`Action::Persist`] records, and with [`AckPolicy::AfterDurable`]
-    /// the packets that promise them wait for [`Broker::durable`].
-    ///
-    /// [`Action::Persist`]: crate::Action::Persist
-    pub fn enable_persistence(&mut self, policy: AckPolicy) {
-        self.journal.enabled = true;
-        self.journal.policy = policy;
-    }
-
-    /// Tells the core that the `Instant` `now` is `unix_ms` milliseconds
-    /// after the Unix epoch (the shell reads both clocks together; calling
-    /// again, e.g. on every tick, follows adjustments of the wall clock).
-    /// Records then carry wall-clock deadlines, and [`Broker::restore`]
-    /// counts the time the broker was down. Call before `restore`.
-    pub fn set_wall_clock(&mut self, now: Instant, unix_ms: u64) {
-        self.journal.wall = Some((now, unix_ms));
-    }
-
-    /// Whether durability is on.
-    pub fn persistence_enabled(&self) -> bool {
-        self.journal.enabled
-    }
-
-    /// Whether the store was last reported failing
-    /// ([`Broker::persist_failed`], until the next [`Broker::durable`]).
-    pub fn store_failed(&self) -> bool {
-        self.journal.failed
-    }
-
-    /// Moves the ops recorded since the last call into `into`, in order:
-    /// session records first (a session exists before what it owns), then
-    /// everything else as it happened.
-    pub(crate) fn drain_store_ops(&mut self, into: &mut Vec<StoreOp>) {
-        for key in std::mem::take(&mut self.journal.dirty) {
-            let Some(session) = self.sessions.get_mut(&key) else {
-                continue;
-            };
-            if !(self.journal.enabled && session.expiry_interval > 0) {
-                continue;
-            }
-            session.persisted = true;
-            let offline_since = match (session.conn, session.disconnected_at) {
-                (None, Some(at)) => self.journal.unix_ms(at),
-                _ => 0,
-            };
-            into.push(StoreOp::Session(record_of(key, session, offline_since)));
-        }
-        into.append(&mut self.journal.ops);
-    }
-
-    /// Whether ops are waiting to be drained.
-    pub fn has_store_ops(&self) -> bool {
-        !self.journal.ops.is_empty()
-            || self.journal.dirty.iter().any(|key| {
-                self.sessions
-                    .get(key)
-                    .is_some_and(|s| self.journal.keeps(s))
-            })
-    }
-
-    /// Refuses a QoS 1/2 PUBLISH because the store cannot write: 0x97 for
-    /// MQTT 5, a closed connection without acknowledgement for 3.x.
-    /// Returns false when the store is fine.
-    pub(crate) fn refuse_unstorable(
-        &mut self,
-        now: Instant,
-        id: ConnId,
-        publish: &Publish,
-    ) -> bool {
-        if !self.journal.failed || publish.qos == QoS::AtMostOnce {
-            return false;
-        }
-        let Some(conn) = self.conns.get(&id) else {
-            return true;
-        };
-        // A resent QoS 2 PUBLISH whose id is already held needs no write:
-        // it is acknowledged again as usual ([MQTT-4.3.3-10]).
-        if let (QoS::ExactlyOnce, Some(pid), Some(key)) =
-            (publish.qos, publish.packet_id, conn.session)
-        {
-            if self
-                .sessions
-                .get(&key)
-                .is_some_and(|s| s.incoming_qos2.contains(&pid.get()))
-            {
-                return false;
-            }
-        }
-        let name = conn.name();
-        let v5 = conn.protocol.is_v5();
-        tracing::warn!(
-            "Refused QoS {} PUBLISH from {name} to '{}': the store cannot write (disk full or \
-             I/O error){}.",
-            publish.qos as u8,
-            publish.topic,
-            if v5 {
-                "; answered 0x97 Quota exceeded"
-            } else {
-                "; closing the connection without acknowledgement"
-            }
-        );
-        match (v5, publish.qos, publish.packet_id) {
-            (true, QoS::AtLeastOnce, Some(pid)) => {
-                let ack = Ack::with_reason(pid, ReasonCode::QuotaExceeded);
-                self.send_explained(id, Packet::PubAck(ack), "the broker cannot store messages");
-            }
-            (true, QoS::ExactlyOnce, Some(pid)) => {
-                let ack = Ack::with_reason(pid, ReasonCode::QuotaExceeded);
-                self.send_explained(id, Packet::PubRec(ack), "the broker cannot store messages");
-            }
-            _ => self.end_connection(now, id, true),
-        }
-        true
-    }
-
-    /// Rebuilds the durable state the store recovered: sessions (offline),
-    /// subscriptions, queues, inflight windows (resent with DUP on
-    /// reconnect), inbound QoS 2 ids, retained messages and delayed wills.
-    ///
-    /// With a wall clock ([`Broker::set_wall_clock`]) the time the broker
-    /// was down counts: sessions whose expiry passed are removed (their
-    /// delayed wills published), messages whose Message Expiry Interval
-    /// passed are dropped when their turn comes, the rest keep what
-    /// remains of it, and delayed wills fall due when they were due.
-    /// Deadlines without a recorded time count from `now`.
-    pub fn restore(&mut self, now: Instant, restored: Restored) {
-        self.now = now;
-        let now_ms = self.journal.unix_ms(now);
-        // How long ago `at_ms` was (zero when unknown or in the future).
-        let ago = |at_ms: u64| {
-            if at_ms == 0 || now_ms == 0 {
-                Duration::ZERO
-            } else {
-                Duration::from_millis(now_ms.saturating_sub(at_ms))
-            }
-        };
-        let back = |d: Duration| now.checked_sub(d).unwrap_or(now);
-        self.journal.next_message = self.journal.next_message.max(restored.next_message);
-        for (publish, received_ms) in restored.retained {
-            let topic = publish.topic.clone();
-            let age = ago(received_ms);
-            if publish
-                .properties
-                .message_expiry_interval()
-                .is_some_and(|secs| age >= Duration::from_secs(u64::from(secs)))
-            {
-                // Expired while the broker was down ([MQTT-3.3.2-5]).
-                self.persist_retained(&topic, None);
-                continue;
-            }
-            let retained = crate::publish::Retained {
-                msg: publish,
-                stored: back(age),
-            };
-            self.retained.insert(&topic, retained);
-        }
-        let mut expired = Vec::new();
-        let mut crashed_wills = Vec::new();
-        for rs in restored.sessions {
-            let record = rs.record;
-            let key = record.key;
-            self.next_session = self.next_session.max(key + 1);
-            let mut session =
-                Session::new(record.client_id.clone(), record.protocol, record.expiry);
-            session.persisted = true;
-            let offline_for = ago(record.offline_since);
-            session.disconnected_at = Some(back(offline_for));
-            for sub in record.subscriptions {
-                let subscription = Subscription {
-                    options: sub.options,
-                    identifier: sub.identifier,
-                };
-                match crate::shared::split(&sub.filter) {
-                    Some(name) => {
-                        self.shared.subscribe(&name, key, subscription);
-                    }
-                    None => {
-                        self.subs.insert(&sub.filter, key, subscription);
-                    }
-                }
-                session.subscriptions.insert(sub.filter, subscription);
-            }
-            // A Message Expiry Interval's end, counted from receipt.
-            let expires_at = |m: &RestoredMessage| {
-                m.publish.properties.message_expiry_interval().map(|secs| {
-                    let left =
-                        Duration::from_secs(u64::from(secs)).saturating_sub(ago(m.received_ms));
-                    now + left
-                })
-            };
-            for (pid, outbound) in rs.inflight {
-                let Some(id) = PacketId::new(pid) else {
-                    continue;
-                };
-                let (state, expires, group) = match outbound {
-                    RestoredOutbound::Publish(m) => {
-                        let expires = expires_at(&m);
-                        let group = m.group.as_ref().and_then(|g| self.shared.id_of(g));
-                        let mut p = m.publish;
-                        p.packet_id = Some(id);
-                        let state = match p.qos {
-                            QoS::AtLeastOnce => Outbound::Qos1(p),
-                            _ => Outbound::Qos2Sent(p),
-                        };
-                        (state, expires, group)
-                    }
-                    RestoredOutbound::Released => (Outbound::Qos2Released, None, None),
-                };
-                session.track(id, state, expires);
-                if let Some(g) = group {
-                    session.shared_inflight.insert(pid, g);
-                }
-            }
-            for m in rs.queue {
-                let expires = expires_at(&m);
-                let group = m.group.as_ref().and_then(|g| self.shared.id_of(g));
-                session.queue.push_back(Queued {
-                    mid: m.id,
-                    msg: m.publish,
-                    expires,
-                    group,
-                });
-            }
-            session.queued_bytes = session.queue.iter().map(|m| m.payload.len()).sum();
-            session.incoming_qos2.extend(rs.incoming_qos2);
-            if record.expiry != NEVER_EXPIRES {
-                let left =
-                    Duration::from_secs(u64::from(record.expiry)).saturating_sub(offline_for);
-                if left.is_zero() {
-                    expired.push((key, offline_for));
-                }
-                self.session_timers.push(Reverse((now + left, key)));
-            }
-            if let Some((delay, will, due_ms)) = rs.will {
-                let left = if due_ms == 0 || now_ms == 0 {
-                    Duration::from_secs(u64::from(delay))
-                } else {
-                    Duration::from_millis(due_ms.saturating_sub(now_ms))
-                };
-                let at = now + left;
-                self.delayed_wills.insert(key, (at, will));
-                self.will_timers.push(Reverse((at, key)));
-            }
-            if let Some(will) = rs.connected_will {
-                crashed_wills.push((key, will));
-            }
-            self.by_client_id.insert(record.client_id, key);
-            self.sessions.insert(key, Box::new(session));
-        }
-        // Clients connected when the broker died: the crash ended their
-        // connections abnormally, so their wills go out ([MQTT-3.1.2-8]),
-        // after their Will Delay Interval counted from the restart while
-        // the session lives ([MQTT-3.1.3-9]). (Their topics passed the ACL
-        // at CONNECT.)
-        for (key, (delay, will)) in crashed_wills {
-            self.persist_connected_will(key, None);
-            let name = self
-                .sessions
-                .get(&key)
-                .map_or_else(String::new, |s| s.client_id.to_string());
-            tracing::info!(
-                "Client {name} was connected when the broker stopped: publishing its will to \
-                 '{}'{}.",
-                will.topic,
-                if delay > 0 {
-                    format!(" after its Will Delay Interval ({delay} s)")
-                } else {
-                    String::new()
-                }
-            );
-            if delay > 0 && expired.iter().all(|(k, _)| *k != key) {
-                let at = now + Duration::from_secs(u64::from(delay));
-                self.persist_will(key, delay, &will);
-                self.delayed_wills.insert(key, (at, will));
-                self.will_timers.push(Reverse((at, key)));
-            } else {
-                self.publish_will(now, will);
-            }
-        }
-        // Gone before anyone can reconnect to them; their delayed wills
-        // are published now (the session ended) and the store forgets them.
-        for (key, offline_for) in expired {
-            if let Some(s) = self.sessions.get(&key) {
-                tracing::info!(
-                    "Session of {} expired while the broker was down (offline for {} s, \
-                     Session Expiry Interval {} s) and was removed.",
-                    s.client_id,
-                    offline_for.as_secs(),
-                    s.expiry_interval
-                );
-            }
-            self.remove_session(key);
-        }
-    }
-}
-
 /// The record of a session as it is now.
-fn record_of(key: SessionKey, session: &Session, offline_since: u64) -> SessionRecord {
+pub(crate) fn record_of(key: SessionKey, session: &Session, offline_since: u64) -> SessionRecord {
     let mut subscriptions: Vec<SubscriptionRecord> = session
         .subscriptions
         .iter()
@@ -710,78 +488,6 @@ fn record_of(key: SessionKey, session: &Session, offline_since: u64) -> SessionR
         expiry: session.expiry_interval,
         offline_since,
         subscriptions,
-    }
-}
-
-impl Broker {
-    /// Records what `take_shared` took out of session `key`.
-    pub(crate) fn settle_taken(&mut self, key: SessionKey, taken: &[(Option<u16>, u64)]) {
-        if !self
-            .sessions
-            .get(&key)
-            .is_some_and(|s| self.journal.keeps(s))
-        {
-            return;
-        }
-        for &(pid, mid) in taken {
-            match pid {
-                Some(packet_id) => self.journal.push(StoreOp::Settled {
-                    session: key,
-                    packet_id,
-                }),
-                None => self.journal.push(StoreOp::Unqueued {
-                    session: key,
-                    message: mid,
-                }),
-            }
-        }
-    }
-
-    /// Records that outbound `packet_id` of session `key` is finished.
-    pub(crate) fn persist_settled(&mut self, key: SessionKey, packet_id: u16) {
-        if self
-            .sessions
-            .get(&key)
-            .is_some_and(|s| self.journal.keeps(s))
-        {
-            self.journal.push(StoreOp::Settled {
-                session: key,
-                packet_id,
-            });
-        }
-    }
-
-    /// Records a retained message set (`Some`) or cleared on `topic`.
-    /// `$SYS` topics are the broker's own and are not kept.
-    pub(crate) fn persist_retained(&mut self, topic: &ByteString, msg: Option<&Publish>) {
-        if !self.journal.enabled || topic.starts_with('$') {
-            return;
-        }
-        self.journal.push(match msg {
-            Some(p) => StoreOp::RetainSet {
-                publish: p.clone(),
-                received_ms: self.journal.unix_ms(self.now),
-            },
-            None => StoreOp::RetainCleared(topic.clone()),
-        });
-    }
-}
-
-impl Broker {
-    /// Records inbound QoS 2 `packet_id` of the publishing session, held
-    /// until PUBREL (so a resend after a crash is not routed again).
-    pub(crate) fn persist_qos2_received(&mut self, key: Option<SessionKey>, packet_id: u16) {
-        let Some(key) = key else { return };
-        if self
-            .sessions
-            .get(&key)
-            .is_some_and(|s| self.journal.keeps(s))
-        {
-            self.journal.push(StoreOp::Qos2Received {
-                session: key,
-                packet_id,
-            });
-        }
     }
 }
 
@@ -803,63 +509,4 @@ pub(crate) fn sent_op(session: SessionKey, message: MessageId, packet_id: u16) -
 
 pub(crate) fn settled_op(session: SessionKey, packet_id: u16) -> StoreOp {
     StoreOp::Settled { session, packet_id }
-}
-
-impl Broker {
-    /// Records a will held back `delay` seconds for durable session `key`.
-    pub(crate) fn persist_will(&mut self, key: SessionKey, delay: u32, will: &LastWill) {
-        if !self
-            .sessions
-            .get(&key)
-            .is_some_and(|s| self.journal.keeps(s))
-        {
-            return;
-        }
-        let mut will = will.clone();
-        will.properties
-            .retain(|p| !matches!(p, Property::WillDelayInterval(_)));
-        let due_ms = match self.journal.unix_ms(self.now) {
-            0 => 0,
-            ms => ms.saturating_add(u64::from(delay) * 1000),
-        };
-        self.journal.push(StoreOp::WillSet {
-            session: key,
-            delay,
-            will,
-            due_ms,
-        });
-    }
-
-    /// Records the will of durable session `key`'s connection (`Some`) or
-    /// that it no longer applies (`None`); returns whether it recorded.
-    pub(crate) fn persist_connected_will(
-        &mut self,
-        key: SessionKey,
-        will: Option<LastWill>,
-    ) -> bool {
-        if !self
-            .sessions
-            .get(&key)
-            .is_some_and(|s| self.journal.keeps(s))
-        {
-            return false;
-        }
-        // Stored as a PUBLISH, which cannot carry a Will Delay Interval.
-        let will = will.map(|mut will| {
-            let delay = will.properties.will_delay_interval().unwrap_or(0);
-            will.properties
-                .retain(|p| !matches!(p, Property::WillDelayInterval(_)));
-            (delay, will)
-        });
-        self.journal
-            .push(StoreOp::ConnectedWill { session: key, will });
-        true
-    }
-
-    /// Records that the delayed will of `key` was sent or cancelled.
-    pub(crate) fn persist_will_cleared(&mut self, key: SessionKey) {
-        if self.sessions.get(&key).map_or(true, |s| s.persisted) {
-            self.journal.push(StoreOp::WillCleared { session: key });
-        }
-    }
 }

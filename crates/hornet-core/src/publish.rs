@@ -33,33 +33,11 @@ use hornet_codec::{Ack, Packet, PacketId, Property, Publish, QoS, ReasonCode};
 use crate::authorize::Access;
 use crate::broker::{Broker, ConnId};
 use crate::persist::{queued_op, sent_op, settled_op, StoreOp};
+use crate::retained::Retained;
+use crate::route::Target;
 use crate::session::{Outbound, Queued, SessionKey};
 use crate::shared::GroupId;
 use crate::violation::PeerError;
-
-/// A retained message with the instant it was stored, for its Message
-/// Expiry Interval and `retained_max_age`. Reads as the message.
-#[derive(Debug, Clone)]
-pub(crate) struct Retained {
-    pub(crate) msg: Publish,
-    pub(crate) stored: Instant,
-}
-
-impl std::ops::Deref for Retained {
-    type Target = Publish;
-
-    fn deref(&self) -> &Publish {
-        &self.msg
-    }
-}
-
-/// How one routed message reaches one session.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Target {
-    qos: QoS,
-    retain_as_published: bool,
-    identifiers: Vec<u32>,
-}
 
 impl Broker {
     /// A PUBLISH from a connected client. The connection is looked up
@@ -294,43 +272,25 @@ impl Broker {
     /// Delivers `publish` to every session with a matching subscription;
     /// returns whether there was one.
     fn route(&mut self, _now: Instant, publish: &Publish, origin: Option<SessionKey>) -> bool {
-        let targets = &mut self.route_targets;
-        targets.clear();
-        self.subs.for_each_match(&publish.topic, |key, sub| {
-            if sub.options.no_local && Some(key) == origin {
-                return; // [MQTT-3.8.3-3] No Local
-            }
-            let t = targets.entry(key).or_default();
-            t.qos = t.qos.max(sub.options.qos);
-            t.retain_as_published |= sub.options.retain_as_published;
-            if let Some(i) = sub.identifier {
-                t.identifiers.push(i);
-            }
-        });
-        // Reuse one vector across publishes: routing allocates nothing of
-        // its own once warm.
-        let mut targets = std::mem::take(&mut self.route_list);
-        targets.extend(self.route_targets.drain());
+        let mut targets = self.subs.route(&publish.topic, origin);
         let mut matched = !targets.is_empty();
         // One stored body for every durable session this message reaches.
-        self.journal.routing = Some(None);
+        self.journal.start_routing();
         for (key, target) in targets.drain(..) {
-            self.deliver(key, shape(publish, &target));
+            self.deliver(key, target.shape(publish));
         }
-        self.route_list = targets;
+        self.subs.recycle(targets);
         if self.shared.len() > 0 {
             matched |= self.route_shared(publish, origin);
         }
-        self.journal.routing = None;
+        self.journal.end_routing();
         matched
     }
 
     /// Delivers `publish` to one member of every shared subscription group
     /// whose filter matches; returns whether there was one.
     fn route_shared(&mut self, publish: &Publish, origin: Option<SessionKey>) -> bool {
-        let mut groups = std::mem::take(&mut self.route_groups);
-        self.shared
-            .for_each_match(&publish.topic, |id, _| groups.push(id));
+        let mut groups = self.shared.matching_groups(&publish.topic);
         let matched = !groups.is_empty();
         let publisher = origin
             .and_then(|k| self.sessions.get(&k))
@@ -344,14 +304,10 @@ impl Broker {
             else {
                 continue;
             };
-            let target = Target {
-                qos: sub.options.qos,
-                retain_as_published: sub.options.retain_as_published,
-                identifiers: sub.identifier.into_iter().collect(),
-            };
-            self.deliver_in(key, shape(publish, &target), Some(id));
+            let target = Target::of(&sub);
+            self.deliver_in(key, target.shape(publish), Some(id));
         }
-        self.route_groups = groups;
+        self.shared.recycle(groups);
         matched
     }
 
@@ -707,15 +663,9 @@ impl Broker {
         qos: QoS,
         identifier: Option<u32>,
     ) {
-        let Retained { mut msg, stored } = retained;
-        let expires = msg
-            .properties
-            .message_expiry_interval()
-            .map(|secs| stored + Duration::from_secs(u64::from(secs)));
-        let aged = self
-            .settings
-            .retained_max_age
-            .is_some_and(|max| stored + max <= self.now);
+        let expires = retained.expires();
+        let aged = retained.aged(self.now, self.settings.retained_max_age);
+        let mut msg = retained.msg;
         if aged || !set_remaining_expiry(&mut msg, expires, self.now) {
             tracing::debug!("Retained message on '{}' expired; removed.", msg.topic);
             self.retained.remove(&msg.topic);
@@ -783,19 +733,6 @@ fn check_publish(
     Ok(())
 }
 
-/// The copy of `publish` that `target` receives.
-fn shape(publish: &Publish, target: &Target) -> Publish {
-    let mut msg = publish.clone();
-    msg.qos = msg.qos.min(target.qos);
-    // [MQTT-3.3.1-9]/[MQTT-3.3.1-12]: live messages go out with RETAIN 0
-    // unless the subscription asked for Retain As Published.
-    msg.retain = msg.retain && target.retain_as_published;
-    for &i in &target.identifiers {
-        msg.properties.push(Property::SubscriptionIdentifier(i));
-    }
-    msg
-}
-
 /// Assigns a packet id (QoS > 0), records the message as inflight (with
 /// the instant it expires, for a resend) and returns the PUBLISH to send,
 /// its Message Expiry Interval lowered by the time it waited
@@ -839,44 +776,6 @@ fn explanation(code: ReasonCode) -> Option<&'static str> {
         }
         _ => None,
     }
-}
-
-/// Outbound topic aliases (MQTT 5 §3.3.2.3.4), applied to every PUBLISH as
-/// it is handed to the shell: the first time a topic goes to the
-/// connection it gets the next free alias (first come, first served, up to
-/// the client's Topic Alias Maximum, [MQTT-3.3.2-8]) and goes out with
-/// topic and alias; after that with an empty topic and the alias. Topics
-/// beyond the maximum always go out in full. A packet that would no
-/// longer fit the client's Maximum Packet Size goes out without an alias.
-pub(crate) fn alias_outbound(conn: &mut crate::broker::Conn, publish: &mut Publish) {
-    // Allocated on first use: most connections never get an alias.
-    let aliases = conn.aliases_out.get_or_insert_with(Default::default);
-    let (alias, known) = match aliases.get(&publish.topic) {
-        Some(&alias) => (alias, true),
-        None if aliases.len() < usize::from(conn.alias_max_out) => {
-            (aliases.len() as u16 + 1, false)
-        }
-        None => return,
-    };
-    let mut aliased = publish.clone();
-    if known {
-        aliased.topic = ByteString::new();
-    }
-    aliased.properties.push(Property::TopicAlias(alias));
-    if conn.max_packet_size != u32::MAX {
-        let fits = Packet::Publish(aliased.clone())
-            .encoded_len(conn.protocol)
-            .is_ok_and(|n| n <= conn.max_packet_size as usize);
-        if !fits {
-            return;
-        }
-    }
-    if !known {
-        conn.aliases_out
-            .get_or_insert_with(Default::default)
-            .insert(publish.topic.clone(), alias);
-    }
-    *publish = aliased;
 }
 
 /// Sets the Message Expiry Interval of `msg` to what is left of it at `now`

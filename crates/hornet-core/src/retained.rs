@@ -8,14 +8,20 @@
 //! one child, `+` every child of its level, `#` the whole subtree below.
 //! At the root a leading `+` or `#` skips the `$` topics ([MQTT-4.7.2-1]).
 //!
+//! `Retained` is what the broker keeps per topic: the message and when
+//! it was stored, with the two rules that end it (its Message Expiry
+//! Interval and `retained_max_age`).
+//!
 //! Deleting a retained message (a retained PUBLISH with an empty payload,
 //! [MQTT-3.3.1-6]) prunes the nodes it leaves empty. Every walk is
 //! iterative, so deep topic names cannot overflow the stack.
 
 use std::fmt;
 use std::str::Split;
+use std::time::{Duration, Instant};
 
 use ahash::AHashMap;
+use hornet_codec::Publish;
 
 /// One topic level.
 struct Node<M> {
@@ -251,6 +257,38 @@ impl<M> RetainedStore<M> {
             }
             None
         })
+    }
+}
+
+/// A retained message with the instant it was stored, for its Message
+/// Expiry Interval and `retained_max_age`. Reads as the message.
+#[derive(Debug, Clone)]
+pub(crate) struct Retained {
+    pub(crate) msg: Publish,
+    pub(crate) stored: Instant,
+}
+
+impl std::ops::Deref for Retained {
+    type Target = Publish;
+
+    fn deref(&self) -> &Publish {
+        &self.msg
+    }
+}
+
+impl Retained {
+    /// When its Message Expiry Interval ends, counted from when it was
+    /// stored ([MQTT-3.3.2-5]).
+    pub(crate) fn expires(&self) -> Option<Instant> {
+        self.msg
+            .properties
+            .message_expiry_interval()
+            .map(|secs| self.stored + Duration::from_secs(u64::from(secs)))
+    }
+
+    /// Whether it is older than `max_age` (`retained_max_age`) at `now`.
+    pub(crate) fn aged(&self, now: Instant, max_age: Option<Duration>) -> bool {
+        max_age.is_some_and(|max| self.stored + max <= now)
     }
 }
 

@@ -16,11 +16,8 @@ use std::time::Instant;
 use bytestring::ByteString;
 use hornet_codec::{PacketId, Protocol, Publish, SubscriptionOptions};
 
-use crate::shared::GroupId;
-use crate::ConnId;
-
-/// A session's key in the broker's tables (stable for the session's life).
-pub(crate) type SessionKey = u64;
+pub(crate) use crate::ids::SessionKey;
+use crate::ids::{ConnId, GroupId};
 
 /// Session Expiry Interval meaning "never" (MQTT 5 §3.1.2.11.2: 0xFFFFFFFF).
 pub(crate) const NEVER_EXPIRES: u32 = u32::MAX;

@@ -6,10 +6,9 @@
 //! Defaults match Mosquitto's where Mosquitto has one, except where noted
 //! as safer.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use crate::hints::{ConfigWording, Fix, Hint};
+use crate::wording::Wording;
 
 /// Who may connect without a username.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -172,54 +171,5 @@ impl Default for Settings {
             flapping_ban: Duration::from_secs(60),
             wording: Wording::default(),
         }
-    }
-}
-
-/// The shell's [`ConfigWording`], if it gave one. Not a setting: it only
-/// words log lines, so it never makes two [`Settings`] differ (every
-/// `Wording` equals every other).
-#[derive(Clone, Default)]
-pub struct Wording(Option<Arc<dyn ConfigWording>>);
-
-impl Wording {
-    /// The wording `words` supplies.
-    pub fn new(words: impl ConfigWording + 'static) -> Wording {
-        Wording(Some(Arc::new(words)))
-    }
-
-    /// How to change what `hint` is about (`To change it: ...; see ...`),
-    /// or `None` without a wording.
-    pub(crate) fn advice(&self, hint: Hint) -> Option<String> {
-        self.0.as_ref().map(|w| w.advice(hint))
-    }
-
-    /// The change a refusal suggests, in the files' syntax; without a
-    /// wording, the setting and value in plain words.
-    pub(crate) fn fix(&self, fix: Fix) -> String {
-        match &self.0 {
-            Some(w) => w.fix(fix),
-            None => match fix {
-                Fix::AnonymousFromNetwork => "allow_anonymous to true".to_string(),
-                Fix::AnonymousFromSomewhere => "allow_anonymous to loopback or true".to_string(),
-            },
-        }
-    }
-}
-
-impl PartialEq for Wording {
-    fn eq(&self, _: &Wording) -> bool {
-        true
-    }
-}
-
-impl Eq for Wording {}
-
-impl std::fmt::Debug for Wording {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.is_some() {
-            "Wording(shell)"
-        } else {
-            "Wording(none)"
-        })
     }
 }

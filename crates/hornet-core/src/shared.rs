@@ -20,9 +20,6 @@ use ahash::AHashMap;
 use bytestring::ByteString;
 use hornet_codec::topic;
 
-use hornet_codec::Property;
-
-use crate::broker::Broker;
 use crate::session::{SessionKey, Subscription};
 use crate::trie::SubscriptionTree;
 
@@ -84,6 +81,16 @@ impl fmt::Display for SharedStrategy {
 /// The group name `$queue/{filter}` subscribes to.
 pub(crate) const QUEUE_GROUP: &str = "$queue";
 
+/// The shared subscription group a queued copy came through: after a
+/// restart it still goes to another member if this session leaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedGroup {
+    /// The group name (`$queue` for `$queue/{filter}`).
+    pub name: ByteString,
+    /// The topic filter.
+    pub filter: ByteString,
+}
+
 /// A shared subscription filter as a client wrote it, split.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct SharedName {
@@ -110,73 +117,7 @@ pub(crate) fn split(filter: &ByteString) -> Option<SharedName> {
     })
 }
 
-impl Broker {
-    /// Session `key` has left: its connection ended (`session_ended`
-    /// false) or the session itself did. The messages it got through a
-    /// shared subscription and has not acknowledged go to another member
-    /// of their group (MQTT 5.0 §4.8.2 says SHOULD when the session ends;
-    /// Hornet also does it when the connection ends, if another member is
-    /// online, rather than hold them for a client that may never return).
-    /// A message nobody else can take stays (or, when the session ended,
-    /// is dropped and counted).
-    pub(crate) fn hand_over_shared(&mut self, key: SessionKey, session_ended: bool) {
-        let Some(session) = self.sessions.get(&key) else {
-            return;
-        };
-        let client_id = session.client_id.clone();
-        for group in session.shared_groups_pending() {
-            let sessions = &self.sessions;
-            let online = |k: SessionKey| sessions.get(&k).is_some_and(|s| s.conn.is_some());
-            if !session_ended && !self.shared.has_online_member(group, key, online) {
-                continue;
-            }
-            let mut settled = Vec::new();
-            let messages = self
-                .sessions
-                .get_mut(&key)
-                .expect("checked above")
-                .take_shared(group, &mut settled);
-            self.settle_taken(key, &settled);
-            let (mut moved, mut lost) = (0usize, 0usize);
-            for mut msg in messages {
-                let sessions = &self.sessions;
-                let online = |k: SessionKey| sessions.get(&k).is_some_and(|s| s.conn.is_some());
-                let Some((to, sub)) = self.shared.pick(group, &msg.topic, "", Some(key), online)
-                else {
-                    lost += 1;
-                    continue;
-                };
-                msg.packet_id = None;
-                msg.dup = false;
-                msg.qos = msg.qos.min(sub.options.qos);
-                msg.properties
-                    .retain(|p| !matches!(p, Property::SubscriptionIdentifier(_)));
-                if let Some(i) = sub.identifier {
-                    msg.properties.push(Property::SubscriptionIdentifier(i));
-                }
-                self.deliver_in(to, msg, Some(group));
-                moved += 1;
-            }
-            if lost > 0 {
-                self.stats.publish_dropped += lost as u64;
-            }
-            tracing::info!(
-                "Client {client_id} left {} with {} unacknowledged messages: {moved} handed to \
-                 other members{}.",
-                self.shared.describe(group),
-                moved + lost,
-                if lost > 0 {
-                    format!(", {lost} dropped (no other member)")
-                } else {
-                    String::new()
-                }
-            );
-        }
-    }
-}
-
-/// A group's handle in the index.
-pub(crate) type GroupId = u32;
+pub(crate) use crate::ids::GroupId;
 
 #[derive(Debug)]
 struct Member {
@@ -210,6 +151,8 @@ pub(crate) struct SharedSubscriptions {
     rng: u64,
     /// Member subscriptions across all groups.
     len: usize,
+    /// Scratch space for routing: the matched groups.
+    matched: Vec<GroupId>,
 }
 
 impl SharedSubscriptions {
@@ -227,6 +170,7 @@ impl SharedSubscriptions {
             strategies,
             rng: 0x9E37_79B9_7F4A_7C15,
             len: 0,
+            matched: Vec::new(),
         }
     }
 
@@ -316,9 +260,21 @@ impl SharedSubscriptions {
         true
     }
 
-    /// Calls `visit` for every group whose filter matches `topic`.
-    pub(crate) fn for_each_match(&self, topic: &str, visit: impl FnMut(GroupId, &())) {
-        self.index.for_each_match(topic, visit);
+    /// The groups whose filters match `topic`. Hand the list back with
+    /// [`SharedSubscriptions::recycle`]: routing then allocates nothing of
+    /// its own once warm.
+    #[inline]
+    pub(crate) fn matching_groups(&mut self, topic: &str) -> Vec<GroupId> {
+        let mut groups = std::mem::take(&mut self.matched);
+        self.index.for_each_match(topic, |id, _| groups.push(id));
+        groups
+    }
+
+    /// Takes back the (drained) list [`SharedSubscriptions::matching_groups`]
+    /// gave out.
+    #[inline]
+    pub(crate) fn recycle(&mut self, groups: Vec<GroupId>) {
+        self.matched = groups;
     }
 
     /// Whether group `id` has a connected member other than `exclude`.
@@ -334,15 +290,15 @@ impl SharedSubscriptions {
     }
 
     /// The name and filter of group `id` (for the store).
-    pub(crate) fn name_of(&self, id: GroupId) -> Option<crate::persist::SharedGroup> {
-        self.groups.get(&id).map(|g| crate::persist::SharedGroup {
+    pub(crate) fn name_of(&self, id: GroupId) -> Option<SharedGroup> {
+        self.groups.get(&id).map(|g| SharedGroup {
             name: g.name.clone(),
             filter: g.filter.clone(),
         })
     }
 
     /// The group named `group` with `filter`, if it has members.
-    pub(crate) fn id_of(&self, group: &crate::persist::SharedGroup) -> Option<GroupId> {
+    pub(crate) fn id_of(&self, group: &SharedGroup) -> Option<GroupId> {
         self.by_name
             .get(&(group.name.clone(), group.filter.clone()))
             .copied()
@@ -461,7 +417,7 @@ mod tests {
 
     fn matching(shared: &SharedSubscriptions, topic: &str) -> Vec<GroupId> {
         let mut ids = Vec::new();
-        shared.for_each_match(topic, |id, _| ids.push(id));
+        shared.index.for_each_match(topic, |id, _| ids.push(id));
         ids
     }
 

@@ -20,7 +20,7 @@ use hornet_codec::{
 
 use crate::authorize::Access;
 use crate::broker::{Broker, ConnId};
-use crate::publish::Retained;
+use crate::retained::Retained;
 use crate::session::Subscription;
 use crate::shared;
 use crate::violation::PeerError;

@@ -6,15 +6,12 @@
 //! (uptime always changes). The listeners' connection counters
 //! (`$SYS/broker/listeners/<kind>/<port>/...`) are counted by the shell,
 //! which owns the sockets, and handed in with
-//! [`Broker::set_listener_figures`] on its tick; the core only publishes
+//! [`Broker::set_listener_figures`](crate::Broker::set_listener_figures) on its tick; the core only publishes
 //! them. Load figures are Mosquitto's: exponentially
 //! decaying per-minute rates over 1, 5 and 15 minutes.
 
 use std::time::{Duration, Instant};
 
-use hornet_codec::Publish;
-
-use crate::broker::Broker;
 use crate::settings::Settings;
 
 /// Counters since the broker started.
@@ -90,7 +87,7 @@ impl Stats {
 }
 
 /// One listener's connection counters, as the shell counts them (the core
-/// has no sockets); see [`Broker::set_listener_figures`].
+/// has no sockets); see [`Broker::set_listener_figures`](crate::Broker::set_listener_figures).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ListenerFigures {
     /// The transport: `tcp`, `tls`, `ws` or `wss`.
@@ -110,7 +107,7 @@ pub struct ListenerFigures {
 }
 
 /// The durable store's figures, as the shell's store thread counts them
-/// (the core does no I/O); see [`Broker::set_store_figures`].
+/// (the core does no I/O); see [`Broker::set_store_figures`](crate::Broker::set_store_figures).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct StoreFigures {
     /// Bytes the store's log files hold on disk.
@@ -144,9 +141,12 @@ const LOAD_SERIES: [&str; 7] = [
     "connections",
 ];
 
-/// What `$SYS` remembers between publications.
+/// What `$SYS` remembers between publications, and the figures the shell
+/// hands in.
 #[derive(Debug)]
-pub(crate) struct SysState {
+pub(crate) struct Sys {
+    /// When the broker started (uptime).
+    started: Instant,
     last: Option<Instant>,
     last_counts: [u64; 7],
     loads: [[f64; 3]; 7],
@@ -157,9 +157,24 @@ pub(crate) struct SysState {
     store: Option<StoreFigures>,
 }
 
-impl SysState {
-    pub(crate) fn new(_now: Instant) -> Self {
-        SysState {
+/// What `$SYS` reports that other parts of the broker own.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Figures {
+    /// Connections past CONNECT.
+    pub(crate) connected: usize,
+    /// Sessions, connected or not.
+    pub(crate) sessions: usize,
+    /// Subscriptions across all sessions.
+    pub(crate) subscriptions: usize,
+    /// Retained messages.
+    pub(crate) retained: usize,
+}
+
+impl Sys {
+    /// Nothing published yet; the broker started at `now`.
+    pub(crate) fn new(now: Instant) -> Self {
+        Sys {
+            started: now,
             last: None,
             last_counts: [0; 7],
             loads: [[0.0; 3]; 7],
@@ -169,58 +184,81 @@ impl SysState {
         }
     }
 
-    /// When `$SYS` is next due; `started` when it was never published.
-    pub(crate) fn next_due(&self, settings: &Settings, started: Instant) -> Option<Instant> {
-        let interval = settings.sys_interval?;
-        Some(self.last.map_or(started, |l| l + interval))
+    /// When the broker started.
+    pub(crate) fn started(&self) -> Instant {
+        self.started
     }
-}
 
-impl Broker {
-    /// Hands in the listeners' connection counters (the shell calls this on
-    /// its tick); the next `$SYS` publication carries them under
-    /// `$SYS/broker/listeners/<kind>/<port>/...`.
-    pub fn set_listener_figures(&mut self, figures: &[ListenerFigures]) {
-        if self.sys.listeners != figures {
-            self.sys.listeners = figures.to_vec();
+    /// When `$SYS` is next due; the start when it was never published.
+    pub(crate) fn next_due(&self, settings: &Settings) -> Option<Instant> {
+        let interval = settings.sys_interval?;
+        Some(self.last.map_or(self.started, |l| l + interval))
+    }
+
+    /// Keeps the listeners' counters (`$SYS/broker/listeners/...`).
+    pub(crate) fn set_listener_figures(&mut self, figures: &[ListenerFigures]) {
+        if self.listeners != figures {
+            self.listeners = figures.to_vec();
         }
     }
 
-    /// Hands in the durable store's figures (the shell calls this on its
-    /// tick when persistence is on); the next `$SYS` publication carries
-    /// them under `$SYS/broker/store/...`.
-    pub fn set_store_figures(&mut self, figures: StoreFigures) {
-        self.sys.store = Some(figures);
+    /// Keeps the store's figures (`$SYS/broker/store/...`).
+    pub(crate) fn set_store_figures(&mut self, figures: StoreFigures) {
+        self.store = Some(figures);
     }
 
     /// The store figures last handed in.
-    pub fn store_figures(&self) -> Option<StoreFigures> {
-        self.sys.store
+    pub(crate) fn store_figures(&self) -> Option<StoreFigures> {
+        self.store
     }
 
     /// The listener counters last handed in.
-    pub fn listener_figures(&self) -> &[ListenerFigures] {
-        &self.sys.listeners
+    pub(crate) fn listener_figures(&self) -> &[ListenerFigures] {
+        &self.listeners
     }
 
-    pub(crate) fn sys_tick(&mut self, now: Instant) {
-        let Some(interval) = self.settings.sys_interval else {
-            return;
+    /// At `now`, if a publication is due: the `$SYS/broker/...` suffixes
+    /// and values that changed since the last one (remembered as
+    /// published).
+    pub(crate) fn tick(
+        &mut self,
+        now: Instant,
+        settings: &Settings,
+        s: &Stats,
+        figures: Figures,
+    ) -> Vec<(String, String)> {
+        let Some(interval) = settings.sys_interval else {
+            return Vec::new();
         };
-        if let Some(last) = self.sys.last {
+        if let Some(last) = self.last {
             if now < last + interval {
-                return;
+                return Vec::new();
             }
         }
-        let elapsed = self.sys.last.map(|l| now.duration_since(l));
-        self.sys.last = Some(now);
-        self.publish_sys(now, elapsed);
+        let elapsed = self.last.map(|l| now.duration_since(l));
+        self.last = Some(now);
+        let mut values = self.values(now, elapsed, settings, s, figures);
+        values.retain(|(suffix, value)| {
+            if self.published.get(suffix) == Some(value) {
+                return false;
+            }
+            self.published.insert(suffix.clone(), value.clone());
+            true
+        });
+        values
     }
 
-    fn publish_sys(&mut self, now: Instant, elapsed: Option<Duration>) {
-        let s = &self.stats;
-        let connected = self.active_clients as u64;
-        let total = self.sessions.len() as u64;
+    /// Every value, with the loads brought up to `now`.
+    fn values(
+        &mut self,
+        now: Instant,
+        elapsed: Option<Duration>,
+        settings: &Settings,
+        s: &Stats,
+        figures: Figures,
+    ) -> Vec<(String, String)> {
+        let connected = figures.connected as u64;
+        let total = figures.sessions as u64;
         let counts = [
             s.messages_received,
             s.messages_sent,
@@ -233,17 +271,17 @@ impl Broker {
         if let Some(elapsed) = elapsed.filter(|e| !e.is_zero()) {
             let secs = elapsed.as_secs_f64();
             for (i, count) in counts.iter().enumerate() {
-                let per_minute = (count - self.sys.last_counts[i]) as f64 * 60.0 / secs;
+                let per_minute = (count - self.last_counts[i]) as f64 * 60.0 / secs;
                 for (j, (_, minutes)) in LOADS.iter().enumerate() {
                     let k = (-secs / (60.0 * minutes)).exp();
-                    self.sys.loads[i][j] = k * self.sys.loads[i][j] + (1.0 - k) * per_minute;
+                    self.loads[i][j] = k * self.loads[i][j] + (1.0 - k) * per_minute;
                 }
             }
         }
-        self.sys.last_counts = counts;
+        self.last_counts = counts;
 
         let mut values: Vec<(String, String)> = vec![
-            ("version".into(), self.settings.version.clone()),
+            ("version".into(), settings.version.clone()),
             (
                 "uptime".into(),
                 format!("{} seconds", now.duration_since(self.started).as_secs()),
@@ -319,14 +357,14 @@ impl Broker {
             ("bytes/sent".into(), s.bytes_sent.to_string()),
             (
                 "subscriptions/count".into(),
-                self.subscription_count().to_string(),
+                figures.subscriptions.to_string(),
             ),
             (
                 "retained messages/count".into(),
-                self.retained.len().to_string(),
+                figures.retained.to_string(),
             ),
         ];
-        for l in &self.sys.listeners {
+        for l in &self.listeners {
             let at = format!("listeners/{}/{}", l.kind, l.port);
             for (name, value) in [
                 ("connections/active", l.active),
@@ -341,26 +379,18 @@ impl Broker {
                 values.push((format!("{at}/{name}"), value.to_string()));
             }
         }
-        if let Some(st) = self.sys.store {
+        if let Some(st) = self.store {
             values.extend(store_values(&st));
         }
         for (i, series) in LOAD_SERIES.iter().enumerate() {
             for (j, (name, _)) in LOADS.iter().enumerate() {
                 values.push((
                     format!("load/{series}/{name}"),
-                    format!("{:.2}", self.sys.loads[i][j]),
+                    format!("{:.2}", self.loads[i][j]),
                 ));
             }
         }
-        for (suffix, value) in values {
-            if self.sys.published.get(&suffix) == Some(&value) {
-                continue;
-            }
-            let mut publish = Publish::new(format!("$SYS/broker/{suffix}"), value.clone());
-            publish.retain = true;
-            self.sys.published.insert(suffix, value);
-            self.accept_publish(now, publish, None);
-        }
+        values
     }
 }
 

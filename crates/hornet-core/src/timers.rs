@@ -7,10 +7,9 @@
 //! pushed back at its real time. A tick therefore costs the number of
 //! deadlines that passed, not the number of connections.
 
-use std::cmp::Reverse;
 use std::time::Instant;
 
-use hornet_codec::{Disconnect, ReasonCode};
+use hornet_codec::{Disconnect, Publish, ReasonCode};
 
 use crate::broker::Broker;
 
@@ -18,25 +17,8 @@ impl Broker {
     /// Time passed: enforce deadlines and publish `$SYS` when due.
     pub fn tick(&mut self, now: Instant) {
         self.now = now;
-        while let Some(&Reverse((at, id))) = self.conn_timers.peek() {
-            if at > now {
-                break;
-            }
-            self.conn_timers.pop();
-            let Some(conn) = self.conns.get(&id) else {
-                continue;
-            };
-            let due = match conn.state.connect_deadline() {
-                Some(deadline) => deadline,
-                None => match conn.keep_alive {
-                    Some(ka) => conn.last_seen + ka,
-                    None => continue,
-                },
-            };
-            if due > now {
-                self.conn_timers.push(Reverse((due, id)));
-                continue;
-            }
+        while let Some(id) = self.conns.next_overdue(now) {
+            let conn = self.conns.get(&id).expect("overdue connections are live");
             match conn.state.connect_deadline() {
                 Some(_) => {
                     self.stats.connect_timeouts += 1;
@@ -65,45 +47,24 @@ impl Broker {
                 }
             }
         }
-        while let Some(&Reverse((at, key))) = self.session_timers.peek() {
-            if at > now {
-                break;
-            }
-            self.session_timers.pop();
-            let Some(session) = self.sessions.get(&key) else {
-                continue;
-            };
-            let (Some(gone), None) = (session.disconnected_at, session.conn) else {
-                continue;
-            };
-            let due = gone + std::time::Duration::from_secs(u64::from(session.expiry_interval));
-            if due > now {
-                self.session_timers.push(Reverse((due, key)));
-                continue;
-            }
-            tracing::info!("Session of {} expired and was removed.", session.client_id);
+        while let Some(key) = self.sessions.next_expired(now) {
             self.remove_session(key);
         }
-        while let Some(&Reverse((at, key))) = self.will_timers.peek() {
-            if at > now {
-                break;
-            }
-            self.will_timers.pop();
-            // Stale unless the will waiting for this session is due at `at`
-            // (it may have been cancelled by a reconnect, or replaced).
-            if self
-                .delayed_wills
-                .get(&key)
-                .is_some_and(|(due, _)| *due == at)
-            {
-                self.publish_delayed_will(key);
-            }
+        while let Some(key) = self.delayed_wills.next_due(now) {
+            self.publish_delayed_will(key);
         }
-        if now >= self.flapping_pruned + self.settings.flapping_window {
-            self.flapping_pruned = now;
-            self.prune_flapping(now);
+        self.limits.tick(now, self.settings.flapping_window);
+        let figures = crate::sys::Figures {
+            connected: self.conns.active(),
+            sessions: self.sessions.len(),
+            subscriptions: self.subscription_count(),
+            retained: self.retained.len(),
+        };
+        for (suffix, value) in self.sys.tick(now, &self.settings, &self.stats, figures) {
+            let mut publish = Publish::new(format!("$SYS/broker/{suffix}"), value);
+            publish.retain = true;
+            self.accept_publish(now, publish, None);
         }
-        self.sys_tick(now);
     }
 
     /// When the broker next needs a [`Broker::tick`]: the earliest pending
@@ -112,12 +73,11 @@ impl Broker {
     /// instant and asks again after every input; a deadline may turn out
     /// stale (keep-alive renewed since), and the tick then re-arms it.
     pub fn next_deadline(&self) -> Option<Instant> {
-        let conn = self.conn_timers.peek().map(|Reverse((at, _))| *at);
-        let session = self.session_timers.peek().map(|Reverse((at, _))| *at);
-        let will = self.will_timers.peek().map(|Reverse((at, _))| *at);
-        let sys = self.sys.next_due(&self.settings, self.started);
-        let flapping = (!self.flapping.is_empty())
-            .then(|| self.flapping_pruned + self.settings.flapping_window);
+        let conn = self.conns.next_deadline();
+        let session = self.sessions.next_expiry();
+        let will = self.delayed_wills.next_deadline();
+        let sys = self.sys.next_due(&self.settings);
+        let flapping = self.limits.next_due(self.settings.flapping_window);
         [conn, session, will, sys, flapping]
             .into_iter()
             .flatten()

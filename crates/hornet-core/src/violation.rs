@@ -1,7 +1,7 @@
 //! Peer misbehaviour as the core sees it: [`PeerError`], one variant per
 //! way a client breaks a rule that needs the broker's state to see (the
 //! codec's [`DecodeError`] covers every rule checkable on one packet and
-//! is wrapped here), and [`Broker::peer_error`], the one place that logs
+//! is wrapped here), and [`Broker::peer_error`](crate::Broker), the one place that logs
 //! such an error and answers it.
 //!
 //! Each variant's message names the normative statement it enforces, as
@@ -17,13 +17,8 @@
 //!   level, the code for an MQTT 5 client, else a close without a word;
 //! - otherwise before CONNACK: close.
 
-use std::time::Instant;
-
 use bytestring::ByteString;
-use hornet_codec::{ConnAck, DecodeError, Disconnect, PacketType, Property, Protocol, ReasonCode};
-
-use crate::broker::{Broker, ConnId};
-use crate::lifecycle::ConnState;
+use hornet_codec::{DecodeError, PacketType, ReasonCode};
 
 /// A rule broken by a client, found by the core.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -147,7 +142,7 @@ impl PeerError {
 
     /// A broken rule of the AUTH packet (logged as "during authentication"
     /// before CONNACK).
-    fn is_auth_rule(&self) -> bool {
+    pub(crate) fn is_auth_rule(&self) -> bool {
         matches!(
             self,
             PeerError::AuthMethodChanged
@@ -155,100 +150,6 @@ impl PeerError {
                 | PeerError::ContinueWithoutExchange
                 | PeerError::AuthReasonCode(_)
         )
-    }
-}
-
-impl Broker {
-    /// Logs `error`, broken by the client on `id`, and answers it as the
-    /// module doc says; the connection is closed and forgotten. `protocol`
-    /// is the version the decoder had learned, for a CONNECT it refused.
-    pub(crate) fn peer_error(
-        &mut self,
-        now: Instant,
-        id: ConnId,
-        error: PeerError,
-        protocol: Option<Protocol>,
-    ) {
-        let Some(conn) = self.conns.get_mut(&id) else {
-            return;
-        };
-        let reason = error.reason_code();
-        let too_large = matches!(error, PeerError::Decode(DecodeError::PacketTooLarge { .. }));
-        if too_large {
-            self.stats.packets_too_large += 1;
-        }
-        let connected = conn.state.is_connected();
-        if let (false, PeerError::Decode(e)) = (connected, &error) {
-            tracing::info!(
-                "Bad CONNECT from {} on port {}: {e}; closing the connection.",
-                conn.info.peer,
-                conn.info.listener_port
-            );
-            if too_large {
-                self.hints
-                    .give(crate::hints::Hint::PacketTooLarge, &self.settings);
-            }
-            let answer = match e {
-                // [MQTT-3.1.2-2]: CONNACK 0x01 (3.x) / 0x84 (5.0), then close.
-                DecodeError::UnsupportedProtocolLevel(_) => {
-                    Some(ReasonCode::UnsupportedProtocolVersion)
-                }
-                // [MQTT-3.1.2-1]: not MQTT at all; close without a word.
-                DecodeError::InvalidProtocolName { .. } => None,
-                _ if protocol == Some(Protocol::V5) => Some(reason),
-                _ => None,
-            };
-            if let Some(code) = answer {
-                if let Some(p) = protocol {
-                    conn.protocol = p;
-                }
-                let connack = ConnAck::new(code, false);
-                self.out.send(id, conn, &mut self.stats, connack.into());
-            }
-            self.conns.remove(&id);
-            self.out.close(id);
-            return;
-        }
-        if let ConnState::Authenticating(_) = conn.state {
-            // Before CONNACK: the exchange ends with CONNACK and the rule.
-            let peer = conn.info.peer;
-            if error.is_auth_rule() {
-                tracing::warn!(
-                    "Client from {peer} broke a protocol rule during authentication: {error}; closing."
-                );
-            } else {
-                tracing::warn!("Client from {peer} broke a protocol rule: {error}; closing.");
-            }
-            return self.refuse(id, reason, Some(&error.to_string()));
-        }
-        match &error {
-            PeerError::TooManyParked(_) => {
-                tracing::warn!("Client from {} {error}; closing.", conn.info.peer)
-            }
-            PeerError::PublishRate(_) => {
-                self.stats.rate_disconnects += 1;
-                tracing::warn!("Client {} {error}; disconnecting (0x96).", conn.name());
-                self.hints
-                    .give(crate::hints::Hint::PublishRate, &self.settings);
-            }
-            _ => tracing::warn!(
-                "Client {} broke a protocol rule: {error}; disconnecting ({reason}).",
-                conn.name()
-            ),
-        }
-        if conn.protocol.is_v5() && connected {
-            let mut disconnect = Disconnect::new(reason);
-            disconnect
-                .properties
-                .push(Property::ReasonString(error.to_string().into()));
-            let packet = crate::broker::fit_reason_string(disconnect.into(), conn);
-            self.out.send(id, conn, &mut self.stats, packet);
-        }
-        self.end_connection(now, id, true);
-        if too_large {
-            self.hints
-                .give(crate::hints::Hint::PacketTooLarge, &self.settings);
-        }
     }
 }
 

@@ -1,0 +1,251 @@
+//! The core's output: [`Action`]s for the shell and [`Out`], where every
+//! input method puts them. `Out` holds them in three stages: emitted by the
+//! current input, sealed for the shell, and held for the disk ([`Held`]:
+//! packets that promise what records hold wait until those records are
+//! durable, see `durable` for the rules and [`AckPolicy`] for the choice).
+
+use std::collections::VecDeque;
+
+use ahash::AHashMap;
+use hornet_codec::{Packet, QoS};
+
+use crate::conn::{Conn, ConnId};
+use crate::logfmt;
+use crate::sys::Stats;
+
+/// What the broker asks the shell to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Encode `packet` in the connection's protocol version and write it.
+    Send {
+        /// The connection.
+        conn: ConnId,
+        /// The packet.
+        packet: Packet,
+    },
+    /// Write what is pending on the connection, then close it. The broker
+    /// has already forgotten the connection.
+    Close {
+        /// The connection.
+        conn: ConnId,
+    },
+    /// Run this CONNECT password check off the core's lock (it may take
+    /// 100 ms) and report the verdict with [`Broker::password_checked`](crate::Broker::password_checked).
+    CheckPassword {
+        /// The connection whose CONNECT waits for the verdict.
+        conn: ConnId,
+        /// The check to run.
+        check: crate::auth::PasswordCheck,
+    },
+    /// Write these records to the store, in order after every earlier
+    /// `Persist`, and report [`Broker::durable`](crate::Broker::durable) (or
+    /// [`Broker::persist_failed`](crate::Broker::persist_failed)) with `seq` once they are on disk (or
+    /// could not be written). Packets that promise what they hold wait in
+    /// the core meanwhile (see `durable`).
+    Persist {
+        /// Sequence number: one more than the previous `Persist`'s.
+        seq: u64,
+        /// The records, in the order the core made the changes.
+        records: Vec<crate::persist::StoreOp>,
+    },
+}
+
+/// Pending actions plus the counters every send updates.
+#[derive(Debug, Default)]
+pub(crate) struct Out {
+    /// Emitted since the last seal (see `durable`).
+    actions: VecDeque<Action>,
+    /// Sealed: for the shell, in order.
+    ready: VecDeque<Action>,
+    /// Packets waiting for their records to be durable.
+    held: Held,
+}
+
+impl Out {
+    /// Queues `packet` for `conn` and counts it.
+    pub(crate) fn send(&mut self, id: ConnId, conn: &mut Conn, stats: &mut Stats, packet: Packet) {
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            tracing::debug!("{}", logfmt::line("Sending", &packet, "to", &conn.name()));
+        }
+        conn.unwritten += 1;
+        stats.messages_sent += 1;
+        let mut packet = packet;
+        if let Packet::Publish(publish) = &mut packet {
+            stats.publish_sent += 1;
+            stats.publish_sent_by_qos[publish.qos as usize] += 1;
+            if conn.alias_max_out > 0 {
+                crate::conn::alias_outbound(conn, publish);
+            }
+        }
+        if let Packet::Publish(publish) = &packet {
+            // The PUBLISH as it will be encoded for this client (after the
+            // topic alias), the same measure as `wire_len` on receipt.
+            let len = packet.encoded_len(conn.protocol).unwrap_or(0);
+            stats.publish_bytes_sent_by_qos[publish.qos as usize] += len as u64;
+        }
+        self.actions.push_back(Action::Send { conn: id, packet });
+    }
+
+    pub(crate) fn close(&mut self, conn: ConnId) {
+        self.actions.push_back(Action::Close { conn });
+    }
+
+    pub(crate) fn check_password(&mut self, conn: ConnId, check: crate::auth::PasswordCheck) {
+        self.actions
+            .push_back(Action::CheckPassword { conn, check });
+    }
+
+    /// Moves what the last inputs emitted to the ready queue: `records`
+    /// first, as one [`Action::Persist`], then each packet, unless it must
+    /// wait for those records (when `hold`: acknowledgements wait for the
+    /// disk) or is behind one that does.
+    pub(crate) fn seal(&mut self, records: Vec<crate::persist::StoreOp>, hold: bool) {
+        let mut seq = 0;
+        if !records.is_empty() {
+            self.held.last_seq += 1;
+            seq = self.held.last_seq;
+            self.ready.push_back(Action::Persist { seq, records });
+        }
+        let gate = seq > 0 && hold;
+        if !gate && self.held.by_conn.is_empty() {
+            if self.ready.is_empty() {
+                std::mem::swap(&mut self.ready, &mut self.actions);
+            } else {
+                self.ready.append(&mut self.actions);
+            }
+            return;
+        }
+        while let Some(action) = self.actions.pop_front() {
+            let Some(conn) = conn_of(&action) else {
+                self.ready.push_back(action);
+                continue;
+            };
+            if let Some(behind) = self.held.behind(conn) {
+                self.held.hold(conn, behind, action);
+            } else if gate && matches!(&action, Action::Send { packet, .. } if must_wait(packet)) {
+                self.held.hold(conn, seq, action);
+            } else {
+                self.ready.push_back(action);
+            }
+        }
+    }
+
+    /// Every record up to `seq` is on disk: the packets that waited for
+    /// them move to the ready queue, in order.
+    pub(crate) fn release(&mut self, seq: u64) {
+        let held = &mut self.held;
+        held.durable = held.durable.max(seq);
+        while let Some(&(s, conn)) = held.order.front() {
+            if s > seq {
+                break;
+            }
+            held.order.pop_front();
+            let Some(queue) = held.by_conn.get_mut(&conn) else {
+                continue;
+            };
+            while queue.front().is_some_and(|&(s, _)| s <= seq) {
+                let (_, action) = queue.pop_front().expect("front");
+                self.ready.push_back(action);
+            }
+            if queue.is_empty() {
+                held.by_conn.remove(&conn);
+            }
+        }
+    }
+
+    /// The records up to `seq` could not be written: drops the packets that
+    /// waited for them and returns their connections, to be closed.
+    pub(crate) fn fail(&mut self, seq: u64) -> Vec<ConnId> {
+        let mut victims = Vec::new();
+        let held = &mut self.held;
+        while let Some(&(s, conn)) = held.order.front() {
+            if s > seq {
+                break;
+            }
+            held.order.pop_front();
+            if held.by_conn.remove(&conn).is_some() {
+                victims.push(conn);
+            }
+        }
+        victims
+    }
+
+    /// The last sequence number handed out in an [`Action::Persist`], and
+    /// the highest reported durable.
+    pub(crate) fn seqs(&self) -> (u64, u64) {
+        (self.held.last_seq, self.held.durable)
+    }
+
+    /// Connections with packets waiting for the disk.
+    pub(crate) fn waiting_for_disk(&self) -> usize {
+        self.held.connections()
+    }
+
+    /// The next sealed action for the shell.
+    #[inline]
+    pub(crate) fn pop_ready(&mut self) -> Option<Action> {
+        self.ready.pop_front()
+    }
+
+    /// Whether no sealed action waits.
+    #[inline]
+    pub(crate) fn nothing_ready(&self) -> bool {
+        self.ready.is_empty()
+    }
+
+    /// Moves every sealed action into `into`.
+    #[inline]
+    pub(crate) fn drain_ready(&mut self, into: &mut Vec<Action>) {
+        into.extend(self.ready.drain(..));
+    }
+}
+
+/// Packets held for the disk, per connection, and the sequence numbers.
+#[derive(Debug, Default)]
+pub(crate) struct Held {
+    /// The last sequence number handed out.
+    last_seq: u64,
+    /// The highest sequence number reported durable.
+    durable: u64,
+    /// Held actions by connection, in emission order, with the sequence
+    /// number each waits for (non-decreasing within a queue).
+    by_conn: AHashMap<ConnId, VecDeque<(u64, Action)>>,
+    /// When each connection's queue may move, in sequence order: one entry
+    /// per (sequence number, connection) that first held something.
+    order: VecDeque<(u64, ConnId)>,
+}
+
+impl Held {
+    fn hold(&mut self, conn: ConnId, seq: u64, action: Action) {
+        let queue = self.by_conn.entry(conn).or_default();
+        if queue.back().map_or(true, |&(s, _)| s < seq) {
+            self.order.push_back((seq, conn));
+        }
+        queue.push_back((seq, action));
+    }
+
+    /// The sequence number the last held action of `conn` waits for.
+    fn behind(&self, conn: ConnId) -> Option<u64> {
+        self.by_conn.get(&conn)?.back().map(|&(s, _)| s)
+    }
+
+    /// Connections holding packets (for tests and the admin view).
+    pub(crate) fn connections(&self) -> usize {
+        self.by_conn.len()
+    }
+}
+
+/// Whether `packet`, emitted by a call that recorded something, promises
+/// what the records hold (see the module doc).
+fn must_wait(packet: &Packet) -> bool {
+    !matches!(packet, Packet::Publish(p) if p.qos != QoS::ExactlyOnce)
+}
+
+/// The connection an action is for, if it is one that keeps a
+/// connection's order.
+fn conn_of(action: &Action) -> Option<ConnId> {
+    match action {
+        Action::Send { conn, .. } | Action::Close { conn } => Some(*conn),
+        Action::CheckPassword { .. } | Action::Persist { .. } => None,
+    }
+}

@@ -1,0 +1,118 @@
+//! The subscription index and routing: [`Subscriptions`] owns the index of
+//! plain (not shared) subscriptions by filter and the scratch space
+//! routing reuses, and answers which sessions a topic reaches, each once,
+//! with how ([`Target`]): at the highest QoS of its matching
+//! subscriptions ([MQTT-3.3.5-1]), with every matching Subscription
+//! Identifier (MQTT 5 §3.3.4), and RETAIN kept when one asked for Retain
+//! As Published. Shared subscription groups are `shared`'s.
+
+use ahash::AHashMap;
+use hornet_codec::{Property, Publish, QoS};
+
+use crate::session::{SessionKey, Subscription};
+use crate::trie::SubscriptionTree;
+
+/// How one routed message reaches one session.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Target {
+    qos: QoS,
+    retain_as_published: bool,
+    identifiers: Vec<u32>,
+}
+
+impl Target {
+    /// The way `sub` alone takes a message (a shared group's member).
+    pub(crate) fn of(sub: &Subscription) -> Target {
+        Target {
+            qos: sub.options.qos,
+            retain_as_published: sub.options.retain_as_published,
+            identifiers: sub.identifier.into_iter().collect(),
+        }
+    }
+
+    /// The copy of `publish` this session gets.
+    #[inline]
+    pub(crate) fn shape(&self, publish: &Publish) -> Publish {
+        let mut msg = publish.clone();
+        msg.qos = msg.qos.min(self.qos);
+        // [MQTT-3.3.1-9]/[MQTT-3.3.1-12]: live messages go out with RETAIN 0
+        // unless the subscription asked for Retain As Published.
+        msg.retain = msg.retain && self.retain_as_published;
+        for &i in &self.identifiers {
+            msg.properties.push(Property::SubscriptionIdentifier(i));
+        }
+        msg
+    }
+}
+
+/// Every session's plain subscriptions, by filter, and routing's scratch.
+#[derive(Debug)]
+pub(crate) struct Subscriptions {
+    index: SubscriptionTree<SessionKey, Subscription>,
+    /// Scratch space for routing: one entry per matched session.
+    targets: AHashMap<SessionKey, Target>,
+    /// Scratch space for routing: the matched sessions in delivery order.
+    list: Vec<(SessionKey, Target)>,
+}
+
+impl Subscriptions {
+    /// No subscriptions.
+    pub(crate) fn new() -> Subscriptions {
+        Subscriptions {
+            index: SubscriptionTree::new(),
+            // Fixed seeds: the order sessions are served in is the same on
+            // every run, so the core stays deterministic end to end.
+            targets: AHashMap::with_hasher(ahash::RandomState::with_seeds(1, 2, 3, 4)),
+            list: Vec::new(),
+        }
+    }
+
+    /// Plain subscriptions across all sessions.
+    pub(crate) fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    /// Adds (or replaces) `key`'s subscription to `filter`.
+    pub(crate) fn insert(&mut self, filter: &str, key: SessionKey, sub: Subscription) {
+        self.index.insert(filter, key, sub);
+    }
+
+    /// Removes `key`'s subscription to `filter`, if any.
+    pub(crate) fn remove(&mut self, filter: &str, key: SessionKey) {
+        self.index.remove(filter, key);
+    }
+
+    /// The sessions a message on `topic` reaches, each once, with how;
+    /// `origin`'s No Local subscriptions are skipped ([MQTT-3.8.3-3]).
+    /// Hand the list back with [`Subscriptions::recycle`]: routing then
+    /// allocates nothing of its own once warm.
+    #[inline]
+    pub(crate) fn route(
+        &mut self,
+        topic: &str,
+        origin: Option<SessionKey>,
+    ) -> Vec<(SessionKey, Target)> {
+        let targets = &mut self.targets;
+        targets.clear();
+        self.index.for_each_match(topic, |key, sub| {
+            if sub.options.no_local && Some(key) == origin {
+                return; // [MQTT-3.8.3-3] No Local
+            }
+            let t = targets.entry(key).or_default();
+            t.qos = t.qos.max(sub.options.qos);
+            t.retain_as_published |= sub.options.retain_as_published;
+            if let Some(i) = sub.identifier {
+                t.identifiers.push(i);
+            }
+        });
+        let mut list = std::mem::take(&mut self.list);
+        list.extend(self.targets.drain());
+        list
+    }
+
+    /// Takes back the (drained) list [`Subscriptions::route`] gave out.
+    #[inline]
+    pub(crate) fn recycle(&mut self, list: Vec<(SessionKey, Target)>) {
+        self.list = list;
+    }
+}
