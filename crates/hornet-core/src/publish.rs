@@ -272,7 +272,8 @@ impl Broker {
     /// Delivers `publish` to every session with a matching subscription;
     /// returns whether there was one.
     fn route(&mut self, _now: Instant, publish: &Publish, origin: Option<SessionKey>) -> bool {
-        let mut targets = self.subs.route(&publish.topic, origin);
+        let copies = self.settings.subscription_identifier_copies;
+        let mut targets = self.subs.route(&publish.topic, origin, copies);
         let mut matched = !targets.is_empty();
         // One stored body for every durable session this message reaches.
         self.journal.start_routing();

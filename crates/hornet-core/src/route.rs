@@ -1,10 +1,19 @@
 //! The subscription index and routing: [`Subscriptions`] owns the index of
 //! plain (not shared) subscriptions by filter and the scratch space
-//! routing reuses, and answers which sessions a topic reaches, each once,
-//! with how ([`Target`]): at the highest QoS of its matching
-//! subscriptions ([MQTT-3.3.5-1]), with every matching Subscription
-//! Identifier (MQTT 5 §3.3.4), and RETAIN kept when one asked for Retain
-//! As Published. Shared subscription groups are `shared`'s.
+//! routing reuses, and answers which sessions a topic reaches, with how
+//! ([`Target`]).
+//!
+//! Overlapping subscriptions of one session ([MQTT-3.3.4-2]): every
+//! matching subscription that carries a Subscription Identifier gets a
+//! copy of its own, at its own QoS, with its own identifier
+//! ([MQTT-3.3.4-5]), as Mosquitto does; the others together get one copy at
+//! the highest QoS of them ([MQTT-3.3.5-1]), RETAIN kept when one asked for
+//! Retain As Published. Node-RED (and Paho's MQTT 5 callbacks) rely on
+//! this: each `mqtt in` node subscribes with its own identifier and drops a
+//! message whose identifier is not exactly its own. With
+//! `Settings::subscription_identifier_copies` off, a session gets one copy
+//! carrying every matching identifier ([MQTT-3.3.4-4]), Hornet's earlier
+//! behaviour. Shared subscription groups are `shared`'s.
 
 use ahash::AHashMap;
 use hornet_codec::{Property, Publish, QoS};
@@ -82,21 +91,29 @@ impl Subscriptions {
         self.index.remove(filter, key);
     }
 
-    /// The sessions a message on `topic` reaches, each once, with how;
-    /// `origin`'s No Local subscriptions are skipped ([MQTT-3.8.3-3]).
-    /// Hand the list back with [`Subscriptions::recycle`]: routing then
-    /// allocates nothing of its own once warm.
+    /// The copies a message on `topic` makes, by session, with how (see
+    /// the module doc; `copies`: a copy per subscription with an
+    /// identifier); `origin`'s No Local subscriptions are skipped
+    /// ([MQTT-3.8.3-3]). Hand the list back with
+    /// [`Subscriptions::recycle`]: routing then allocates nothing of its
+    /// own once warm.
     #[inline]
     pub(crate) fn route(
         &mut self,
         topic: &str,
         origin: Option<SessionKey>,
+        copies: bool,
     ) -> Vec<(SessionKey, Target)> {
         let targets = &mut self.targets;
         targets.clear();
+        let mut list = std::mem::take(&mut self.list);
         self.index.for_each_match(topic, |key, sub| {
             if sub.options.no_local && Some(key) == origin {
                 return; // [MQTT-3.8.3-3] No Local
+            }
+            if copies && sub.identifier.is_some() {
+                list.push((key, Target::of(sub)));
+                return;
             }
             let t = targets.entry(key).or_default();
             t.qos = t.qos.max(sub.options.qos);
@@ -105,7 +122,6 @@ impl Subscriptions {
                 t.identifiers.push(i);
             }
         });
-        let mut list = std::mem::take(&mut self.list);
         list.extend(self.targets.drain());
         list
     }

@@ -84,6 +84,11 @@ pub struct Settings {
     pub wildcard_subscriptions: bool,
     /// Whether SUBSCRIBE may carry a Subscription Identifier; when not, SUBACK 0xA1.
     pub subscription_identifiers: bool,
+    /// Overlapping subscriptions of one session: each matching subscription
+    /// with a Subscription Identifier gets its own copy ([MQTT-3.3.4-5],
+    /// what Mosquitto does and Node-RED needs); false: one copy carrying
+    /// every matching identifier ([MQTT-3.3.4-4]).
+    pub subscription_identifier_copies: bool,
     /// Prefix of the Response Information given to MQTT 5 clients that ask
     /// for it (the prefix followed by the client id); `None` gives none.
     pub response_information: Option<String>,
@@ -153,6 +158,7 @@ impl Default for Settings {
             retained_max_age: None,
             wildcard_subscriptions: true,
             subscription_identifiers: true,
+            subscription_identifier_copies: true,
             response_information: None,
             server_reference: None,
             server_moved: false,

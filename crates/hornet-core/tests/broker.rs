@@ -66,10 +66,10 @@ fn qos2_outbound_runs_pubrec_pubrel_pubcomp() {
     assert!(w.take(sub).is_empty());
 }
 
-#[test]
-fn overlapping_subscriptions_deliver_once_at_the_highest_qos_with_every_identifier() {
-    // [MQTT-3.3.5-1]; MQTT 5 §3.3.4: Hornet sends one copy carrying all identifiers.
-    let mut w = Harness::new();
+/// Two overlapping subscriptions of one MQTT 5 session, each with an
+/// identifier, subscribed with QoS 0 and 2.
+fn overlapping(settings: Settings) -> Vec<hornet_codec::Publish> {
+    let mut w = Harness::with(settings);
     let sub = w.connect("sub", Protocol::V5, true);
     for (filter, qos, ident) in [("a/+", QoS::AtMostOnce, 1), ("a/#", QoS::ExactlyOnce, 2)] {
         let mut s = Subscribe::new(pid(1), filter, qos);
@@ -80,12 +80,57 @@ fn overlapping_subscriptions_deliver_once_at_the_highest_qos_with_every_identifi
     let publisher = w.connect("pub", Protocol::V5, true);
     w.publish(publisher, "a/b", "x", QoS::ExactlyOnce, false);
     let got = w.take(sub);
-    let ps = publishes(&got);
+    publishes(&got)
+}
+
+#[test]
+fn mqtt_3_3_4_5_overlapping_subscriptions_with_identifiers_get_a_copy_each() {
+    // [MQTT-3.3.4-5]: "If the Server sends multiple PUBLISH packets it MUST
+    // send, in each of them, the Subscription Identifier of the matching
+    // subscription". A copy per subscription, each at its own QoS
+    // ([MQTT-3.3.4-2]), as Mosquitto does and Node-RED needs.
+    let mut copies: Vec<(QoS, Vec<u32>)> = overlapping(Settings {
+        sys_interval: None,
+        ..Settings::default()
+    })
+    .iter()
+    .map(|p| (p.qos, p.properties.subscription_identifiers().collect()))
+    .collect();
+    copies.sort_by_key(|(_, ids)| ids.clone());
+    assert_eq!(
+        copies,
+        vec![(QoS::AtMostOnce, vec![1]), (QoS::ExactlyOnce, vec![2])]
+    );
+}
+
+#[test]
+fn overlapping_subscriptions_deliver_once_at_the_highest_qos_with_every_identifier() {
+    // [MQTT-3.3.5-1], [MQTT-3.3.4-4]: with `subscription_identifier_copies`
+    // off, one copy at the highest QoS carrying every identifier.
+    let ps = overlapping(Settings {
+        sys_interval: None,
+        subscription_identifier_copies: false,
+        ..Settings::default()
+    });
     assert_eq!(ps.len(), 1);
     assert_eq!(ps[0].qos, QoS::ExactlyOnce);
     let mut ids: Vec<u32> = ps[0].properties.subscription_identifiers().collect();
     ids.sort();
     assert_eq!(ids, vec![1, 2]);
+}
+
+#[test]
+fn overlapping_subscriptions_without_identifiers_deliver_once() {
+    // [MQTT-3.3.5-1]: no identifier, one copy at the highest QoS.
+    let mut w = Harness::new();
+    let sub = w.connect("sub", Protocol::V5, true);
+    w.subscribe(sub, "a/+", QoS::AtMostOnce);
+    w.subscribe(sub, "a/#", QoS::AtLeastOnce);
+    let publisher = w.connect("pub", Protocol::V5, true);
+    w.publish(publisher, "a/b", "x", QoS::ExactlyOnce, false);
+    let ps = publishes(&w.take(sub));
+    assert_eq!(ps.len(), 1);
+    assert_eq!(ps[0].qos, QoS::AtLeastOnce);
 }
 
 #[test]

@@ -497,6 +497,17 @@ section! {
             example: ("false", "false"),
             core: |s, v| s.subscription_identifiers = *v,
         }
+        /// Overlapping subscriptions of one MQTT 5 client: each matching
+        /// subscription with a Subscription Identifier gets its own copy
+        /// (true, as Mosquitto; Node-RED needs it), or one copy carries
+        /// every identifier (false). Default true.
+        subscription_identifier_copies: bool = true => kinds::Bool {
+            conf: Conf::Key("subscription_identifier_copies"),
+            accepts: "true or false",
+            shown: false,
+            example: ("false", "false"),
+            core: |s, v| s.subscription_identifier_copies = *v,
+        }
         /// Topic aliases accepted from each MQTT 5 client. Default 64.
         topic_alias_maximum: u16 = 64 => kinds::Plain {
             conf: Conf::Key("max_topic_alias"),
