@@ -28,7 +28,7 @@
 use std::time::{Duration, Instant};
 
 use bytestring::ByteString;
-use hornet_codec::{Ack, Packet, PacketId, Property, Publish, QoS, ReasonCode};
+use hornet_codec::{Ack, Packet, PacketId, PacketType, Property, Publish, QoS, ReasonCode};
 
 use crate::authorize::Access;
 use crate::broker::{Broker, ConnId};
@@ -577,12 +577,33 @@ impl Broker {
         let session = self.sessions.get_mut(&key).expect("attached");
         // Answered before it was resent: it is no longer waiting to go out.
         session.settle_resend(ack.packet_id.get());
-        if let Some((_, Outbound::Qos1(_))) = session.inflight.get(&ack.packet_id.get()) {
-            session.inflight.remove(&ack.packet_id.get());
-            session.inflight_expiry.remove(&ack.packet_id.get());
-            self.persist_settled(key, ack.packet_id.get());
-            self.flush(key);
+        match session.inflight.get(&ack.packet_id.get()) {
+            Some((_, Outbound::Qos1(_))) => {
+                session.inflight.remove(&ack.packet_id.get());
+                session.inflight_expiry.remove(&ack.packet_id.get());
+                self.persist_settled(key, ack.packet_id.get());
+                self.flush(key);
+            }
+            Some((_, Outbound::Qos2Sent(_))) => {
+                self.wrong_ack(id, PacketType::PubAck, ack, PacketType::PubRec)
+            }
+            Some((_, Outbound::Qos2Released)) => {
+                self.wrong_ack(id, PacketType::PubAck, ack, PacketType::PubComp)
+            }
+            // Not in flight (answered twice, or after a reconnect): ignored.
+            None => {}
         }
+    }
+
+    /// Closes `id` for acknowledging packet id `ack` with `got` while its
+    /// flow awaits `expected` ([`PeerError::WrongAcknowledgement`]).
+    fn wrong_ack(&mut self, id: ConnId, got: PacketType, ack: Ack, expected: PacketType) {
+        let error = PeerError::WrongAcknowledgement {
+            got,
+            packet_id: ack.packet_id.get(),
+            expected,
+        };
+        self.peer_error(self.now, id, error, None);
     }
 
     pub(crate) fn handle_pubrec(&mut self, id: ConnId, ack: Ack) {
@@ -612,7 +633,10 @@ impl Broker {
                 self.send_to(id, Packet::PubRel(Ack::new(pid)));
             }
             Some((_, Outbound::Qos2Released)) => self.send_to(id, Packet::PubRel(Ack::new(pid))),
-            _ => {
+            Some((_, Outbound::Qos1(_))) => {
+                self.wrong_ack(id, PacketType::PubRec, ack, PacketType::PubAck)
+            }
+            None => {
                 let reason = ReasonCode::PacketIdentifierNotFound;
                 self.send_explained(id, Packet::PubRel(Ack::with_reason(pid, reason)), "");
             }
@@ -646,11 +670,20 @@ impl Broker {
         let session = self.sessions.get_mut(&key).expect("attached");
         // Answered before it was resent: it is no longer waiting to go out.
         session.settle_resend(ack.packet_id.get());
-        if let Some((_, Outbound::Qos2Released)) = session.inflight.get(&ack.packet_id.get()) {
-            session.inflight.remove(&ack.packet_id.get());
-            session.inflight_expiry.remove(&ack.packet_id.get());
-            self.persist_settled(key, ack.packet_id.get());
-            self.flush(key);
+        match session.inflight.get(&ack.packet_id.get()) {
+            Some((_, Outbound::Qos2Released)) => {
+                session.inflight.remove(&ack.packet_id.get());
+                session.inflight_expiry.remove(&ack.packet_id.get());
+                self.persist_settled(key, ack.packet_id.get());
+                self.flush(key);
+            }
+            Some((_, Outbound::Qos1(_))) => {
+                self.wrong_ack(id, PacketType::PubComp, ack, PacketType::PubAck)
+            }
+            Some((_, Outbound::Qos2Sent(_))) => {
+                self.wrong_ack(id, PacketType::PubComp, ack, PacketType::PubRec)
+            }
+            None => {}
         }
     }
 

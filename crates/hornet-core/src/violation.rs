@@ -108,6 +108,19 @@ pub enum PeerError {
     /// More packets than the core parks while a CONNECT password is checked.
     #[error("sent more than {0} packets before CONNACK while its password was being checked")]
     TooManyParked(usize),
+    /// An acknowledgement of the wrong kind for the state of its packet id
+    /// (PUBCOMP or PUBREC for a QoS 1 PUBLISH, PUBACK or PUBCOMP for a QoS 2
+    /// PUBLISH, PUBACK for a PUBREL): 3.1.1 [MQTT-4.8.0-1], MQTT 5
+    /// [MQTT-4.13.1-1] (a Protocol Error closes the connection).
+    #[error("[MQTT-4.13.1-1] {got} for packet id {packet_id}, which awaits {expected}")]
+    WrongAcknowledgement {
+        /// What the client sent.
+        got: PacketType,
+        /// Its packet id.
+        packet_id: u16,
+        /// What that packet id's flow awaits.
+        expected: PacketType,
+    },
 }
 
 impl PeerError {
@@ -136,6 +149,7 @@ impl PeerError {
             | SubscriptionIdentifierInPublish
             | TopicAliasUnknown(_)
             | NoLocalOnSharedSubscription(_)
+            | WrongAcknowledgement { .. }
             | TooManyParked(_) => ReasonCode::ProtocolError,
         }
     }
@@ -259,6 +273,15 @@ mod tests {
                 ReceiveMaximumExceeded(5),
                 ReasonCode::ReceiveMaximumExceeded,
                 "more than Receive Maximum 5 QoS 2 PUBLISH packets awaiting PUBREL",
+            ),
+            (
+                WrongAcknowledgement {
+                    got: PacketType::PubComp,
+                    packet_id: 7,
+                    expected: PacketType::PubAck,
+                },
+                ReasonCode::ProtocolError,
+                "[MQTT-4.13.1-1] PUBCOMP for packet id 7, which awaits PUBACK",
             ),
             (
                 NoLocalOnSharedSubscription("$share/g/t".into()),

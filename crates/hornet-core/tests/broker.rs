@@ -6,8 +6,8 @@ mod support;
 use std::time::Duration;
 
 use hornet_codec::{
-    Ack, Connect, Disconnect, LastWill, Packet, Property, Protocol, Publish, QoS, ReasonCode,
-    RetainHandling, Subscribe, SubscribeFilter, SubscriptionOptions,
+    Ack, Connect, Disconnect, LastWill, Packet, PacketId, Property, Protocol, Publish, QoS,
+    ReasonCode, RetainHandling, Subscribe, SubscribeFilter, SubscriptionOptions,
 };
 use hornet_core::{Anonymous, QueueState, Settings};
 use support::{pid, publishes, Harness};
@@ -721,4 +721,66 @@ fn every_qos_flow_completes_and_each_acknowledgement_frees_the_window() {
         ]
     );
     assert_eq!(w.broker.queue_state("sub").map(|q| q.queued), Some(0));
+}
+
+/// A subscriber that acknowledges a delivery with a packet of the wrong
+/// kind for its packet id's state breaks the protocol (3.1.1
+/// [MQTT-4.8.0-1], MQTT 5 [MQTT-4.13.1-1]): PUBREC or PUBCOMP for a QoS 1
+/// PUBLISH, PUBACK or PUBCOMP for a QoS 2 PUBLISH, PUBACK for a PUBREL.
+/// MQTT 5 gets DISCONNECT 0x82, 3.1.1 a close; as Mosquitto does.
+#[test]
+fn mqtt_4_13_1_1_an_acknowledgement_of_the_wrong_kind_closes_the_connection() {
+    type Ack2 = fn(PacketId) -> Packet;
+    let pubrec: Ack2 = |id| Packet::PubRec(Ack::new(id));
+    let pubcomp: Ack2 = |id| Packet::PubComp(Ack::new(id));
+    let puback: Ack2 = |id| Packet::PubAck(Ack::new(id));
+    // (QoS delivered, answer after PUBREC/PUBREL steps, answer)
+    let cases: [(QoS, bool, Ack2, &str); 5] = [
+        (QoS::AtLeastOnce, false, pubrec, "PUBREC for QoS 1"),
+        (QoS::AtLeastOnce, false, pubcomp, "PUBCOMP for QoS 1"),
+        (QoS::ExactlyOnce, false, puback, "PUBACK for QoS 2"),
+        (QoS::ExactlyOnce, false, pubcomp, "PUBCOMP for QoS 2"),
+        (QoS::ExactlyOnce, true, puback, "PUBACK for PUBREL"),
+    ];
+    for protocol in [Protocol::V5, Protocol::V3_1_1] {
+        for (qos, released, answer, what) in cases {
+            let mut w = Harness::new();
+            let sub = w.connect("sub", protocol, true);
+            w.subscribe(sub, "t", qos);
+            let publisher = w.connect("pub", protocol, true);
+            w.publish(publisher, "t", "x", qos, false);
+            let id = publishes(&w.take(sub))[0].packet_id.expect("QoS 1/2");
+            if released {
+                w.send(sub, Packet::PubRec(Ack::new(id)));
+                assert_eq!(w.take(sub), vec![Packet::PubRel(Ack::new(id))]);
+            }
+            w.send(sub, answer(id));
+            if protocol.is_v5() {
+                w.expect_disconnect(sub, ReasonCode::ProtocolError);
+            } else {
+                assert!(w.take(sub).is_empty(), "{what}: 3.1.1 is closed silently");
+                assert!(w.is_closed(sub), "{what}: closed");
+            }
+        }
+    }
+}
+
+/// An acknowledgement for a packet id that is not in flight (answered
+/// twice) is not a violation: PUBACK ignored, PUBREC answered PUBREL 0x92.
+#[test]
+fn acknowledgements_for_unknown_packet_ids_are_tolerated() {
+    let mut w = Harness::new();
+    let sub = w.connect("sub", Protocol::V5, true);
+    w.send(sub, Packet::PubAck(Ack::new(pid(9))));
+    w.send(sub, Packet::PubComp(Ack::new(pid(9))));
+    assert!(w.take(sub).is_empty());
+    w.send(sub, Packet::PubRec(Ack::new(pid(9))));
+    match &w.take(sub)[..] {
+        [Packet::PubRel(a)] => {
+            assert_eq!(a.packet_id, pid(9));
+            assert_eq!(a.reason_code, ReasonCode::PacketIdentifierNotFound);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!w.is_closed(sub));
 }
