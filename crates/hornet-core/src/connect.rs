@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use bytestring::ByteString;
-use hornet_codec::{ConnAck, Connect, Disconnect, Property, Protocol, ReasonCode};
+use hornet_codec::{ConnAck, Connect, Disconnect, Packet, Property, Protocol, ReasonCode};
 
 use crate::auth::AuthState;
 use crate::authorize::Access;
@@ -228,9 +228,27 @@ impl Broker {
         let key = attached.key;
         self.accept_connection(now, id, admission, username, key, auth);
         let conn = self.conns.get_mut(&id).expect("caller checked");
-        self.out.send(id, conn, &mut self.stats, connack.into());
+        let packet = Packet::ConnAck(connack);
+        let len = packet.encoded_len(conn.protocol).unwrap_or(usize::MAX);
+        let fits = len <= conn.max_packet_size as usize;
+        if fits {
+            self.out.send(id, conn, &mut self.stats, packet);
+        } else {
+            // [MQTT-3.1.2-24]: nothing larger than the client's Maximum
+            // Packet Size may be sent, the CONNACK included: close without
+            // one, as Mosquitto does.
+            tracing::warn!(
+                "Client {} asked for a Maximum Packet Size of {} bytes, smaller than its \
+                 CONNACK ({len} bytes); closing the connection without one.",
+                conn.name(),
+                conn.max_packet_size
+            );
+        }
         let active = self.conns.note_connected();
         self.stats.note_connected(active);
+        if !fits {
+            return self.end_connection(now, id, false);
+        }
 
         if attached.present {
             self.resend_inflight(key);

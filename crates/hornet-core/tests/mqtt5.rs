@@ -677,8 +677,9 @@ fn outbound_topic_alias_is_skipped_when_it_would_exceed_the_maximum_packet_size(
     let mut w = Harness::new();
     let mut c = Connect::new(Protocol::V5, "sub");
     c.properties.push(Property::TopicAliasMaximum(5));
-    // PUBLISH "t" + 5-byte payload, QoS 0, MQTT 5: 2 + 1 + 2 + 1 + 1 + 5 = 11 bytes.
-    c.properties.push(Property::MaximumPacketSize(11));
+    // PUBLISH "t" + 5-byte payload, QoS 0, MQTT 5: 2 + 1 + 2 + 1 + 1 + 5 =
+    // 11 bytes, 14 with a Topic Alias; the default CONNACK is 13 bytes.
+    c.properties.push(Property::MaximumPacketSize(13));
     let (sub, _) = w.connect_with(c);
     w.subscribe(sub, "t", QoS::AtMostOnce);
     let publisher = w.connect_v5("pub", 0);
@@ -712,4 +713,31 @@ fn payload_format_invalid_is_0x99_and_not_delivered() {
     good.properties.push(Property::PayloadFormatIndicator(1));
     w.send(publisher, good);
     assert_eq!(payloads(&w.take(sub)), ["fine"]);
+}
+
+/// [MQTT-3.1.2-24]: "The Server MUST NOT send packets exceeding Maximum
+/// Packet Size to the Client", the CONNACK included: a client that asks
+/// for 2 bytes is closed without one (as Mosquitto does), and its session
+/// does not outlive it.
+#[test]
+fn mqtt_3_1_2_24_a_connack_over_the_maximum_packet_size_is_not_sent() {
+    let mut w = Harness::new();
+    let mut c = Connect::new(Protocol::V5, "tiny");
+    c.properties.push(Property::MaximumPacketSize(2));
+    let id = w.open_loopback();
+    w.send(id, c);
+    assert!(w.take(id).is_empty(), "nothing fits in 2 bytes");
+    assert!(w.is_closed(id));
+    assert_eq!(w.broker.session_count(), 0);
+    // The default CONNACK (Topic Alias Maximum, Maximum Packet Size) is
+    // 13 bytes: 12 is refused the same way, 13 gets it.
+    let mut c = Connect::new(Protocol::V5, "twelve");
+    c.properties.push(Property::MaximumPacketSize(12));
+    let id = w.open_loopback();
+    w.send(id, c);
+    assert!(w.take(id).is_empty() && w.is_closed(id));
+    let mut c = Connect::new(Protocol::V5, "thirteen");
+    c.properties.push(Property::MaximumPacketSize(13));
+    let (_, ack) = w.connect_with(c);
+    assert_eq!(ack.reason_code, ReasonCode::Success);
 }

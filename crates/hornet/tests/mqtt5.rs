@@ -590,3 +590,16 @@ async fn payload_format_invalid_is_refused_with_0x99() {
         .await;
     assert_eq!(reason, PubAckReason::PayloadFormatInvalid);
 }
+
+/// [MQTT-3.1.2-24]: a client whose Maximum Packet Size is 2 bytes cannot
+/// be sent any CONNACK: the connection is closed without one, as Mosquitto
+/// does (issue 22, item 4).
+#[test]
+fn a_maximum_packet_size_too_small_for_the_connack_closes_without_one() {
+    let broker = TestBroker::start();
+    let mut c = hornet_codec::Connect::new(hornet_codec::Protocol::V5, "two-bytes");
+    c.properties
+        .push(hornet_codec::Property::MaximumPacketSize(2));
+    let mut raw = Raw::connect_to(broker.addr(), c);
+    assert_eq!(raw.recv(), None, "closed, nothing sent");
+}
