@@ -530,3 +530,58 @@ impl Kind<AllowAnonymous> for Anonymous {
         .into()
     }
 }
+
+/// `log_dest` values: a TOML list of strings in mosquitto.conf's words
+/// (`["stderr", "file /var/log/hornet.log"]`); one `log_dest` line each in
+/// mosquitto.conf (repeatable, so `mosquitto.rs` reads it by hand).
+pub(crate) struct LogDests;
+
+impl Kind<Vec<super::LogDest>> for LogDests {
+    type Raw = Vec<String>;
+    fn from_raw(raw: Vec<String>) -> Result<Vec<super::LogDest>, String> {
+        raw.iter().map(|t| super::LogDest::parse(t)).collect()
+    }
+    fn to_toml(value: &Vec<super::LogDest>) -> Option<Value> {
+        (!value.is_empty())
+            .then(|| Value::Array(value.iter().map(|d| Value::String(d.to_string())).collect()))
+    }
+    fn from_conf(_: &str, text: &str, _: &str) -> Result<Vec<super::LogDest>, String> {
+        Ok(vec![super::LogDest::parse(text)?])
+    }
+    fn show(value: &Vec<super::LogDest>) -> String {
+        if value.is_empty() {
+            return "stderr".into();
+        }
+        value
+            .iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// `log_facility`: 0 to 7 for `LOG_LOCAL0` to `LOG_LOCAL7`; absent means
+/// `LOG_DAEMON`.
+pub(crate) struct Facility;
+
+impl Kind<Option<u8>> for Facility {
+    type Raw = u8;
+    fn from_raw(raw: u8) -> Result<Option<u8>, String> {
+        if raw <= 7 {
+            Ok(Some(raw))
+        } else {
+            Err(format!(
+                "log_facility must be 0 to 7 (LOG_LOCAL0 to LOG_LOCAL7), not {raw}"
+            ))
+        }
+    }
+    fn to_toml(value: &Option<u8>) -> Option<Value> {
+        value.map(int)
+    }
+    fn from_conf(key: &str, text: &str, accepts: &str) -> Result<Option<u8>, String> {
+        Self::from_raw(number(key, text, accepts)?)
+    }
+    fn show(value: &Option<u8>) -> String {
+        value.map_or_else(|| "daemon".into(), |n| format!("local{n}"))
+    }
+}

@@ -19,11 +19,13 @@
 //! The user-facing reference is `docs/configuration.md`.
 
 mod kinds;
+mod log_dest;
 mod mosquitto;
 pub mod schema;
 mod toml;
 mod wording;
 
+pub use log_dest::LogDest;
 pub use schema::{core_settings, Limits, Mqtt};
 pub use wording::FileWording;
 
@@ -64,6 +66,12 @@ pub struct Config {
     pub sys_interval: u64,
     /// Logging.
     pub log: Log,
+    /// Where the process id is written at start (and removed at exit), as
+    /// Mosquitto's `pid_file`. Default none.
+    pub pid_file: Option<String>,
+    /// The user the broker runs as once its listeners are bound, when
+    /// started as root (Mosquitto's `user`). Default none: stay as started.
+    pub user: Option<String>,
     /// The admin HTTP API, `/metrics` and the dashboard (see `docs/admin.md`).
     pub admin: Admin,
     /// Durability: the store and when acknowledgements wait for the disk.
@@ -84,6 +92,8 @@ impl Default for Config {
             mqtt: Mqtt::default(),
             sys_interval: 10,
             log: Log::default(),
+            pid_file: None,
+            user: None,
             admin: Admin::default(),
             persistence: Persistence::default(),
             source: None,
@@ -599,6 +609,18 @@ pub struct Log {
     /// Mosquitto `log_type` values as given; empty = Mosquitto's default
     /// (error, warning, notice, information).
     pub types: Vec<String>,
+    /// Where log lines go (Mosquitto's `log_dest`, repeatable); empty =
+    /// standard error.
+    pub dests: Vec<LogDest>,
+    /// Whether each line starts with a time stamp (`log_timestamp`).
+    /// Default true.
+    pub timestamp: bool,
+    /// The time stamp as `strftime` codes, in UTC (`log_timestamp_format`);
+    /// default none: Mosquitto's `<unix time>: `.
+    pub timestamp_format: Option<String>,
+    /// The syslog facility `LOG_LOCAL0` to `LOG_LOCAL7` (`log_facility`
+    /// 0 to 7); default none: `LOG_DAEMON`, as Mosquitto.
+    pub facility: Option<u8>,
 }
 
 impl Default for Log {
@@ -607,6 +629,10 @@ impl Default for Log {
             verbose: false,
             connection_messages: true,
             types: Vec::new(),
+            dests: Vec::new(),
+            timestamp: true,
+            timestamp_format: None,
+            facility: None,
         }
     }
 }

@@ -52,22 +52,16 @@ const IGNORED_KEYS: &[&str] = &[
     "check_retain_source",
     "clientid_prefixes",
     "global_plugin",
-    "log_dest",
-    "log_facility",
-    "log_timestamp",
-    "log_timestamp_format",
     "max_inflight_bytes",
     "memory_limit",
     "message_size_limit",
     "persistence_file",
-    "pid_file",
     "plugin",
     "psk_file",
     "retry_interval",
     "set_tcp_nodelay",
     "store_clean_interval",
     "upgrade_outgoing_qos",
-    "user",
     "websockets_headers_size",
     "websockets_log_level",
     "accept_protocol_versions",
@@ -489,6 +483,21 @@ impl Reader {
                     self.config.log.verbose = true;
                 }
                 self.config.log.types.push(value.to_string());
+            }
+            // Repeatable; `file PATH` takes the rest of the line.
+            "log_dest" => {
+                if args.is_empty() {
+                    return Err(at.error("log_dest needs a value"));
+                }
+                let dest = super::LogDest::parse(&args.join(" ")).map_err(|r| at.error(r))?;
+                self.config.log.dests.push(dest);
+            }
+            // strftime codes may contain spaces: the rest of the line.
+            "log_timestamp_format" => {
+                if args.is_empty() {
+                    return Err(at.error("log_timestamp_format needs a value"));
+                }
+                self.config.log.timestamp_format = Some(args.join(" "));
             }
             // Mosquitto's spelling of max_session_expiry, with units.
             "persistent_client_expiration" => {
@@ -1167,6 +1176,7 @@ mod tests {
                 verbose: false,
                 connection_messages: false,
                 types: vec!["error".into(), "warning".into()],
+                ..Log::default()
             }
         );
         assert!(parse("log_type debug").config.log.verbose);
@@ -1245,10 +1255,15 @@ mod tests {
             loaded.warnings,
             vec![
                 "mosquitto.conf:1: ignoring \"persistence_file\" (not supported yet)",
-                "mosquitto.conf:3: ignoring \"log_dest\" (not supported yet)",
                 "mosquitto.conf:4: ignoring \"bridge_cafile\" (not supported yet)",
                 "mosquitto.conf:5: ignoring \"frobnicate\" (unknown option)",
             ]
+        );
+        assert_eq!(
+            loaded.config.log.dests,
+            vec![super::super::LogDest::File(
+                "/var/log/mosquitto/mosquitto.log".into()
+            )]
         );
         let p = &loaded.config.persistence;
         assert_eq!(p.enabled, Some(false));
@@ -1281,7 +1296,11 @@ mod tests {
         );
         assert_eq!(loaded.config.listeners, vec![listener(1883, None)]);
         assert_eq!(loaded.config.allow_anonymous, AllowAnonymous::Always);
-        assert_eq!(loaded.warnings.len(), 2);
+        assert_eq!(loaded.warnings, Vec::<String>::new());
+        assert_eq!(
+            loaded.config.pid_file.as_deref(),
+            Some("/run/mosquitto/mosquitto.pid")
+        );
         assert_eq!(loaded.config.persistence.enabled, Some(true));
     }
 

@@ -602,6 +602,50 @@ static OTHERS: &[Spec] = &[
         doc: "Log each client connection and disconnection. Default true."
     ),
     spec!(
+        "pid_file", Top, [pid_file], Option<String>, kinds::Text,
+        toml_by_hand: false, conf: Conf::Key("pid_file"), accepts: "a file path",
+        shown: false, example: ("\"/run/hornet.pid\"", "/run/hornet.pid"),
+        core: [],
+        doc: "Where the process id is written at start and removed at exit. Default none."
+    ),
+    spec!(
+        "user", Top, [user], Option<String>, kinds::Text,
+        toml_by_hand: false, conf: Conf::Key("user"), accepts: "a user name",
+        shown: false, example: ("\"mosquitto\"", "mosquitto"),
+        core: [],
+        doc: "The user to run as after binding the listeners, when started as root."
+    ),
+    spec!(
+        "dest", Log, [log.dests], Vec<super::LogDest>, kinds::LogDests,
+        toml_by_hand: false, conf: Conf::Hand("log_dest"),
+        accepts: "stdout, stderr, file PATH, syslog, topic or none",
+        shown: false, example: ("[\"stdout\"]", "stdout"),
+        core: [],
+        doc: "Where log lines go (repeatable in mosquitto.conf). Default stderr."
+    ),
+    spec!(
+        "timestamp", Log, [log.timestamp], bool, kinds::Bool,
+        toml_by_hand: false, conf: Conf::Key("log_timestamp"), accepts: "true or false",
+        shown: false, example: ("false", "false"),
+        core: [],
+        doc: "Whether each log line starts with a time stamp. Default true."
+    ),
+    spec!(
+        "timestamp_format", Log, [log.timestamp_format], Option<String>, kinds::Text,
+        toml_by_hand: false, conf: Conf::Hand("log_timestamp_format"),
+        accepts: "strftime codes", shown: false,
+        example: ("\"%Y-%m-%dT%H:%M:%S\"", "%Y-%m-%dT%H:%M:%S"),
+        core: [],
+        doc: "The time stamp in strftime codes (UTC). Default the Unix time, as Mosquitto."
+    ),
+    spec!(
+        "facility", Log, [log.facility], Option<u8>, kinds::Facility,
+        toml_by_hand: false, conf: Conf::Key("log_facility"), accepts: "0 to 7",
+        shown: false, example: ("3", "3"),
+        core: [],
+        doc: "The syslog facility LOG_LOCAL0 to LOG_LOCAL7 (0 to 7). Default LOG_DAEMON."
+    ),
+    spec!(
         "types", Log, [log.types], Vec<String>, kinds::LogTypes,
         toml_by_hand: true, conf: Conf::Hand("log_type"), accepts: "a log type",
         shown: false, example: ("[\"error\"]", "error"),

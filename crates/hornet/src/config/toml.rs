@@ -52,6 +52,8 @@ struct File {
     password_file: Option<PathBuf>,
     acl_file: Option<PathBuf>,
     sys_interval: Option<Spanned<Value>>,
+    pid_file: Option<Spanned<Value>>,
+    user: Option<Spanned<Value>>,
     listener: Option<Spanned<Vec<ListenerFile>>>,
     limits: Option<Rows<LimitsHand>>,
     mqtt: Option<Rows<MqttHand>>,
@@ -303,6 +305,8 @@ pub(crate) fn parse(text: &str, origin: &Path) -> Result<Loaded, ConfigError> {
     for (name, value) in [
         ("allow_anonymous", file.allow_anonymous),
         ("sys_interval", file.sys_interval),
+        ("pid_file", file.pid_file),
+        ("user", file.user),
     ] {
         let spec = schema::find(Section::Top, name).expect("declared in schema.rs");
         rows.extend(value.map(|v| (spec, v)));
@@ -641,6 +645,7 @@ users = ["alice"]
                     verbose: true,
                     connection_messages: false,
                     types: vec!["error".into(), "warning".into()],
+                    ..Log::default()
                 },
                 admin: Admin {
                     enabled: true,
@@ -658,6 +663,7 @@ users = ["alice"]
                     fsync_interval_ms: 50,
                 },
                 source: Some(PathBuf::from("hornet.toml")),
+                ..Config::default()
             }
         );
     }
