@@ -153,6 +153,9 @@ impl Broker {
             return None;
         }
         if client_id.is_empty() {
+            if self.refuse_empty_client_id(id, peer) {
+                return None;
+            }
             let allowed = match protocol {
                 Protocol::V3_1 => false,
                 Protocol::V3_1_1 => connect.clean_start,
@@ -168,6 +171,9 @@ impl Broker {
             }
             client_id = self.assign_client_id();
             assigned = true;
+        }
+        if self.refuse_client_id_prefix(id, peer, &client_id) {
+            return None;
         }
 
         // Keep-alive ceiling, as Mosquitto's max_keepalive.
@@ -652,7 +658,7 @@ impl Broker {
         loop {
             let n = self.next_assigned_id;
             self.next_assigned_id += 1;
-            let id: ByteString = format!("auto-{n:08x}").into();
+            let id = self.assigned_client_id(n);
             if !self.by_client_id.contains_key(&id) {
                 return id;
             }

@@ -26,6 +26,7 @@ mod admin;
 mod auth;
 mod authorize;
 mod broker;
+mod client_ids;
 mod connect;
 mod durable;
 mod hints;

@@ -129,6 +129,14 @@ pub struct Settings {
     /// the first-time hints and refusal lines; none by default (the lines
     /// then name the setting only).
     pub wording: Wording,
+    /// Whether an empty client id is given one (where the protocol allows
+    /// it) rather than refused. Default true (Mosquitto's
+    /// `allow_zero_length_clientid`).
+    pub allow_zero_length_clientid: bool,
+    /// The prefix of assigned client ids. Default `auto-`.
+    pub auto_id_prefix: String,
+    /// Only client ids starting with this may connect. Default none.
+    pub clientid_prefixes: Option<String>,
 }
 
 impl Default for Settings {
@@ -171,6 +179,9 @@ impl Default for Settings {
             flapping_window: Duration::from_secs(60),
             flapping_ban: Duration::from_secs(60),
             wording: Wording::default(),
+            allow_zero_length_clientid: true,
+            auto_id_prefix: "auto-".to_string(),
+            clientid_prefixes: None,
         }
     }
 }

@@ -585,3 +585,27 @@ impl Kind<Option<u8>> for Facility {
         value.map_or_else(|| "daemon".into(), |n| format!("local{n}"))
     }
 }
+
+/// A word that is always there (`auto_id_prefix`); an empty TOML string
+/// or mosquitto.conf value is refused.
+pub(crate) struct Word;
+
+impl Kind<String> for Word {
+    type Raw = String;
+    fn from_raw(raw: String) -> Result<String, String> {
+        if raw.is_empty() {
+            Err("must not be empty".into())
+        } else {
+            Ok(raw)
+        }
+    }
+    fn to_toml(value: &String) -> Option<Value> {
+        Some(Value::String(value.clone()))
+    }
+    fn from_conf(key: &str, text: &str, _: &str) -> Result<String, String> {
+        Self::from_raw(text.to_string()).map_err(|e| format!("{key} {e}"))
+    }
+    fn show(value: &String) -> String {
+        value.clone()
+    }
+}

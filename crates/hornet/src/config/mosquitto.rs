@@ -43,14 +43,11 @@ const MAX_INCLUDE_DEPTH: usize = 8;
 const IGNORED_KEYS: &[&str] = &[
     // general
     "allow_duplicate_messages",
-    "allow_zero_length_clientid",
     "auth_plugin",
     "auth_plugin_deny_special_chars",
-    "auto_id_prefix",
     "autosave_interval",
     "autosave_on_changes",
     "check_retain_source",
-    "clientid_prefixes",
     "global_plugin",
     "max_inflight_bytes",
     "memory_limit",
@@ -279,6 +276,8 @@ impl Reader {
             // beside MQTT authentication it refuses the start (Admin::check_in).
             self.config.admin.declared = true;
         }
+        // Mosquitto's other spelling of max_qos.
+        let key = if key == "maximum_qos" { "max_qos" } else { key };
         // A declared setting that is one value on one line (schema.rs).
         if let Some(spec) = schema::by_conf_key(key) {
             let value = self.one(at, key, args)?;

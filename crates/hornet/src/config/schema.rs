@@ -550,6 +550,32 @@ section! {
             example: ("\"random\"", "random"),
             core: |s, v| s.shared_strategy = *v,
         }
+        /// Whether a client that sends an empty client id is given one (MQTT
+        /// 5, and 3.1.1 with clean session) rather than refused. Default true.
+        allow_zero_length_clientid: bool = true => kinds::Bool {
+            conf: Conf::Key("allow_zero_length_clientid"),
+            accepts: "true or false",
+            shown: true,
+            example: ("false", "false"),
+            core: |s, v| s.allow_zero_length_clientid = *v,
+        }
+        /// The prefix of the client ids the broker assigns. Default `auto-`.
+        auto_id_prefix: String = "auto-".to_string() => kinds::Word {
+            conf: Conf::Key("auto_id_prefix"),
+            accepts: "a prefix",
+            shown: false,
+            example: ("\"dev-\"", "dev-"),
+            core: |s, v| s.auto_id_prefix = v.clone(),
+        }
+        /// Only client ids starting with this prefix may connect (others are
+        /// refused as not authorised). Default none.
+        clientid_prefixes: Option<String> = None => kinds::Text {
+            conf: Conf::Key("clientid_prefixes"),
+            accepts: "a client id prefix",
+            shown: true,
+            example: ("\"sensor-\"", "sensor-"),
+            core: |s, v| s.clientid_prefixes = v.clone(),
+        }
         /// Strategies for particular groups, by share name (`$queue` for
         /// `$queue/...`).
         shared_group_strategies: Vec<(String, hornet_core::SharedStrategy)> = Vec::new()
