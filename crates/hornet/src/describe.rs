@@ -120,6 +120,17 @@ pub fn authentication(config: &Config, users: Option<UserCounts>) -> String {
     }
 }
 
+/// Why anonymous clients are refused when it is Mosquitto 2.0's rule, not
+/// a setting the file states.
+pub fn anonymous_rule(config: &Config) -> Option<String> {
+    config.anonymous_by_mosquitto_rule.then(|| {
+        "anonymous clients are refused: this mosquitto.conf declares listeners and does not \
+         set allow_anonymous, which Mosquitto 2.0 reads as false. Add `allow_anonymous true` \
+         to let clients without a user name connect."
+            .to_string()
+    })
+}
+
 /// Authorization: the ACL file and what it holds.
 pub fn authorization(config: &Config, acl: Option<AclCounts>) -> String {
     match (&config.acl_file, acl) {

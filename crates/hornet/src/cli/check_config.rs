@@ -346,6 +346,9 @@ pub fn render(report: &Report) -> String {
         "\nAuthentication: {}",
         describe::authentication(config, report.users)
     );
+    if let Some(rule) = describe::anonymous_rule(config) {
+        let _ = writeln!(out, "Note: {rule}");
+    }
     let _ = writeln!(
         out,
         "Authorization: {}",

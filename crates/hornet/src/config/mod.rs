@@ -48,6 +48,10 @@ pub struct Config {
     pub listeners: Vec<Listener>,
     /// Who may connect without a username. Default: [`AllowAnonymous::Loopback`].
     pub allow_anonymous: AllowAnonymous,
+    /// Whether `allow_anonymous` is `Never` by Mosquitto 2.0's rule: a
+    /// mosquitto.conf that declares listeners and never sets
+    /// `allow_anonymous` refuses anonymous clients. The banner says so.
+    pub anonymous_by_mosquitto_rule: bool,
     /// The user store: a password file in `mosquitto_passwd` format (or with
     /// Hornet's SCRAM lines, see `docs/security.md`), read at start. With
     /// one, CONNECT user names and passwords are checked and SCRAM-SHA-256
@@ -86,6 +90,7 @@ impl Default for Config {
         Config {
             listeners: vec![Listener::default()],
             allow_anonymous: AllowAnonymous::Loopback,
+            anonymous_by_mosquitto_rule: false,
             password_file: None,
             acl_file: None,
             limits: Limits::default(),

@@ -42,22 +42,15 @@ const MAX_INCLUDE_DEPTH: usize = 8;
 /// Keys Mosquitto knows that Hornet reads but ignores (with a warning).
 const IGNORED_KEYS: &[&str] = &[
     // general
-    "allow_duplicate_messages",
     "auth_plugin",
     "auth_plugin_deny_special_chars",
-    "autosave_interval",
-    "autosave_on_changes",
     "check_retain_source",
     "global_plugin",
     "max_inflight_bytes",
     "memory_limit",
     "message_size_limit",
-    "persistence_file",
     "plugin",
     "psk_file",
-    "retry_interval",
-    "set_tcp_nodelay",
-    "store_clean_interval",
     "upgrade_outgoing_qos",
     "websockets_headers_size",
     "websockets_log_level",
@@ -74,7 +67,6 @@ const IGNORED_KEYS: &[&str] = &[
     "ciphers",
     "ciphers_tls1.3",
     "crlfile",
-    "dhparamfile",
     "psk_hint",
     "tls_engine",
     "tls_engine_kpass_sha1",
@@ -106,6 +98,48 @@ const IGNORED_KEYS: &[&str] = &[
     "topic",
     "try_private",
     "username",
+];
+
+/// Mosquitto keys Hornet has no use for, each with the reason: accepted,
+/// and `check-config` says why rather than "not supported".
+const NOT_NEEDED: &[(&str, &str)] = &[
+    (
+        "autosave_interval",
+        "every change is written to the store before it is acknowledged, so there is \
+         nothing to save periodically",
+    ),
+    (
+        "autosave_on_changes",
+        "every change is written to the store before it is acknowledged, so there is \
+         nothing to save periodically",
+    ),
+    (
+        "persistence_file",
+        "the store is a directory of log files (persistence_location / data_dir), not one file",
+    ),
+    (
+        "store_clean_interval",
+        "a message is freed as soon as its last copy is acknowledged; there is nothing to \
+         clean periodically",
+    ),
+    (
+        "retry_interval",
+        "unacknowledged messages are resent when the client reconnects, as MQTT 3.1.1 and 5 \
+         require (Mosquitto 2.0 dropped the key too)",
+    ),
+    (
+        "allow_duplicate_messages",
+        "a subscriber gets one copy of a message however many of its subscriptions match \
+         (Mosquitto 2.0 dropped the key too)",
+    ),
+    (
+        "set_tcp_nodelay",
+        "TCP_NODELAY is always on: Hornet coalesces its own writes",
+    ),
+    (
+        "dhparamfile",
+        "TLS uses elliptic-curve key exchange (ECDHE) only, which needs no DH parameters",
+    ),
 ];
 
 /// Prefixes of families of Mosquitto keys (bridge, plugin options).
@@ -533,6 +567,11 @@ impl Reader {
                 pending.unsupported = Some("TLS-PSK");
             }
         }
+        if let Some((_, why)) = NOT_NEEDED.iter().find(|(k, _)| *k == key) {
+            self.warnings
+                .push(at.warning(format_args!("{key:?} is not needed: {why}")));
+            return;
+        }
         let known =
             IGNORED_KEYS.contains(&key) || IGNORED_PREFIXES.iter().any(|p| key.starts_with(p));
         let text = if known {
@@ -660,7 +699,17 @@ impl Reader {
             listeners.push(Listener::tcp(DEFAULT_PORT, None));
         }
         self.config.listeners = listeners;
-        self.config.allow_anonymous = self.allow_anonymous.unwrap_or(AllowAnonymous::Loopback);
+        // Mosquitto 2.0: listeners declared and allow_anonymous never set
+        // means no anonymous clients; no listener at all keeps the
+        // loopback-only default (Mosquitto's local only mode).
+        self.config.allow_anonymous = match self.allow_anonymous {
+            Some(a) => a,
+            None if declared => {
+                self.config.anonymous_by_mosquitto_rule = true;
+                AllowAnonymous::Never
+            }
+            None => AllowAnonymous::Loopback,
+        };
         self.config.source = Some(origin.to_path_buf());
         self.config
             .admin
@@ -961,6 +1010,38 @@ mod tests {
     }
 
     #[test]
+    fn listeners_without_allow_anonymous_refuse_anonymous_clients() {
+        for text in [
+            "listener 1883
+",
+            "port 1883
+",
+            "listener 1883
+listener 1884
+",
+        ] {
+            let c = parse(text).config;
+            assert_eq!(c.allow_anonymous, AllowAnonymous::Never, "{text}");
+            assert!(c.anonymous_by_mosquitto_rule, "{text}");
+        }
+        let c = parse(
+            "listener 1883
+allow_anonymous false
+",
+        )
+        .config;
+        assert!(!c.anonymous_by_mosquitto_rule);
+        // No listener: Mosquitto's local only mode, Hornet's loopback default.
+        let c = parse(
+            "max_queued_messages 5
+",
+        )
+        .config;
+        assert_eq!(c.allow_anonymous, AllowAnonymous::Loopback);
+        assert!(!c.anonymous_by_mosquitto_rule);
+    }
+
+    #[test]
     fn per_listener_anonymous_and_connections() {
         // Without per_listener_settings allow_anonymous is global (Mosquitto).
         let c = parse("listener 1883\nallow_anonymous true\nlistener 1884\n").config;
@@ -971,7 +1052,10 @@ mod tests {
              allow_anonymous true\nmax_connections 5\nlistener 1884\nallow_anonymous false\n",
         )
         .config;
-        assert_eq!(c.allow_anonymous, AllowAnonymous::Loopback);
+        // Listeners declared and no global allow_anonymous: Mosquitto 2.0
+        // refuses anonymous clients wherever a listener does not say.
+        assert_eq!(c.allow_anonymous, AllowAnonymous::Never);
+        assert!(c.anonymous_by_mosquitto_rule);
         assert_eq!(c.limits.max_connections, Some(100));
         assert_eq!(c.listeners[0].allow_anonymous, Some(AllowAnonymous::Always));
         assert_eq!(c.listeners[0].max_connections, Some(5));
@@ -1253,7 +1337,8 @@ mod tests {
         assert_eq!(
             loaded.warnings,
             vec![
-                "mosquitto.conf:1: ignoring \"persistence_file\" (not supported yet)",
+                "mosquitto.conf:1: \"persistence_file\" is not needed: the store is a directory \
+                 of log files (persistence_location / data_dir), not one file",
                 "mosquitto.conf:4: ignoring \"bridge_cafile\" (not supported yet)",
                 "mosquitto.conf:5: ignoring \"frobnicate\" (unknown option)",
             ]
@@ -1336,7 +1421,8 @@ mod tests {
         assert_eq!(
             loaded.warnings,
             vec![format!(
-                "{}:3: ignoring \"autosave_interval\" (not supported yet)",
+                "{}:3: \"autosave_interval\" is not needed: every change is written to the \
+                 store before it is acknowledged, so there is nothing to save periodically",
                 conf_d.join("c.conf").display()
             )]
         );
