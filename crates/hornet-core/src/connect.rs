@@ -108,6 +108,9 @@ impl Broker {
             return None;
         }
 
+        if self.refuse_oversize_will(id, &connect) {
+            return None;
+        }
         // A will the broker could not publish as asked is refused up front
         // ([MQTT-3.2.2-12], [MQTT-3.2.2-13]).
         if let Some(will) = &connect.will {

@@ -33,6 +33,7 @@ mod hints;
 mod lifecycle;
 mod limits;
 mod logfmt;
+mod message_size;
 pub mod persist;
 mod publish;
 pub mod retained;

@@ -169,6 +169,9 @@ impl Broker {
         if !denied && self.refuse_unstorable(now, id, &publish) {
             return;
         }
+        if self.drop_oversize_publish(id, &publish) {
+            return;
+        }
         let outcome = |matched: bool| match (v5, denied, matched) {
             (false, _, _) | (true, false, true) => ReasonCode::Success,
             (true, true, _) => ReasonCode::NotAuthorized,

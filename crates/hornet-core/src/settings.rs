@@ -137,6 +137,9 @@ pub struct Settings {
     pub auto_id_prefix: String,
     /// Only client ids starting with this may connect. Default none.
     pub clientid_prefixes: Option<String>,
+    /// Largest PUBLISH or will payload accepted, in bytes; 0 (the
+    /// default) for no limit (Mosquitto's `message_size_limit`).
+    pub message_size_limit: usize,
 }
 
 impl Default for Settings {
@@ -182,6 +185,7 @@ impl Default for Settings {
             allow_zero_length_clientid: true,
             auto_id_prefix: "auto-".to_string(),
             clientid_prefixes: None,
+            message_size_limit: 0,
         }
     }
 }

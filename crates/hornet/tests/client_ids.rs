@@ -1,8 +1,8 @@
 //! Mosquitto's client id keys through real clients: `clientid_prefixes`
 //! (`mosquitto_pub` with and without the prefix, MQTT 3.1.1 and 5),
 //! `allow_zero_length_clientid false` and `auto_id_prefix` (a CONNECT with
-//! an empty client id over a socket), and `maximum_qos`, Mosquitto's other
-//! spelling of `max_qos`. Each test also runs against Mosquitto with
+//! an empty client id over a socket), `maximum_qos`, Mosquitto's other
+//! spelling of `max_qos`, and `message_size_limit`. Each test also runs against Mosquitto with
 //! `HORNET_TEST_AGAINST=mosquitto` where the behaviour is Mosquitto's.
 
 #[path = "support/codec_client.rs"]
@@ -99,4 +99,63 @@ fn maximum_qos_is_max_qos() {
     let broker = TestBroker::with_conf("maximum_qos 1\nallow_anonymous true\n");
     let a = connack(&broker, Protocol::V5, "q");
     assert_eq!(a.properties.maximum_qos(), Some(1));
+}
+
+/// `message_size_limit`: a PUBLISH over it is dropped (acknowledged with
+/// 0x95 to MQTT 5, so `mosquitto_pub` does not resend it) while one at the
+/// limit is delivered; a will over it refuses the CONNECT.
+#[test]
+fn message_size_limit_drops_larger_publishes_and_refuses_larger_wills() {
+    let broker = TestBroker::with_conf("message_size_limit 10\nallow_anonymous true\n");
+    let mut sub = Proc::spawn(
+        "mosquitto_sub",
+        Command::new("stdbuf").args([
+            "-oL",
+            "mosquitto_sub",
+            "-p",
+            &broker.port().to_string(),
+            "-t",
+            "size/#",
+            "-v",
+            "-d",
+        ]),
+        CLIENTS,
+    );
+    sub.wait_line(TIMEOUT, "SUBACK", |l| l.starts_with("Subscribed (mid:"));
+    for (topic, payload) in [("size/big", "01234567890"), ("size/fits", "0123456789")] {
+        let mut p = Proc::spawn(
+            "mosquitto_pub",
+            Command::new("mosquitto_pub").args([
+                "-p",
+                &broker.port().to_string(),
+                "-V",
+                "mqttv5",
+                "-q",
+                "1",
+                "-t",
+                topic,
+                "-m",
+                payload,
+            ]),
+            CLIENTS,
+        );
+        p.expect_success(TIMEOUT);
+    }
+    // In order: the first to arrive is the one that fits.
+    let line = sub.wait_line(TIMEOUT, "a message", |l| l.starts_with("size/"));
+    assert_eq!(line, "size/fits 0123456789", "{}", sub.output());
+
+    let mut c = Connect::new(Protocol::V5, "willing");
+    c.will = Some(hornet_codec::LastWill {
+        topic: "size/will".into(),
+        payload: bytes::Bytes::from_static(b"01234567890"),
+        qos: hornet_codec::QoS::AtMostOnce,
+        retain: false,
+        properties: Default::default(),
+    });
+    let mut raw = Raw::connect_to(broker.addr(), c);
+    match raw.recv() {
+        Some(Packet::ConnAck(a)) => assert_eq!(a.reason_code, ReasonCode::PacketTooLarge),
+        other => panic!("expected CONNACK 0x95, got {other:?}"),
+    }
 }

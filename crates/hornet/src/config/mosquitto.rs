@@ -48,7 +48,6 @@ const IGNORED_KEYS: &[&str] = &[
     "global_plugin",
     "max_inflight_bytes",
     "memory_limit",
-    "message_size_limit",
     "plugin",
     "psk_file",
     "upgrade_outgoing_qos",

@@ -318,6 +318,16 @@ section! {
             example: ("4096", "4096"),
             core: |s, v| s.max_packet_size = *v,
         }
+        /// Largest PUBLISH or will payload accepted, in bytes (Mosquitto's
+        /// `message_size_limit`); larger ones are dropped (acknowledged with
+        /// 0x95 to MQTT 5) or refused. Default 0: no limit.
+        message_size_limit: usize = 0 => kinds::Rate {
+            conf: Conf::Key("message_size_limit"),
+            accepts: "0 (no limit) or a number of bytes",
+            shown: true,
+            example: ("1024", "1024"),
+            core: |s, v| s.message_size_limit = *v,
+        }
         /// Largest keep-alive a client may ask for, in seconds. Default 65535.
         /// 0 lets clients ask for keep-alive 0 (never time out), as in Mosquitto.
         max_keepalive: u16 = 65535 => kinds::Plain {
