@@ -159,3 +159,12 @@ fn message_size_limit_drops_larger_publishes_and_refuses_larger_wills() {
         other => panic!("expected CONNACK 0x95, got {other:?}"),
     }
 }
+
+/// `max_inflight_messages` in mosquitto.conf is also the Receive Maximum
+/// announced to MQTT 5 clients, as Mosquitto announces it.
+#[test]
+fn max_inflight_messages_is_announced_as_receive_maximum() {
+    let broker = TestBroker::with_conf("max_inflight_messages 7\nallow_anonymous true\n");
+    let a = connack(&broker, Protocol::V5, "inflight");
+    assert_eq!(a.properties.receive_maximum(), Some(7));
+}

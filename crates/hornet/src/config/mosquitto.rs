@@ -251,6 +251,10 @@ struct Reader {
     listeners: Vec<Pending>,
     section: Section,
     depth: usize,
+    /// Whether `max_inflight_messages` and `receive_maximum` were given:
+    /// the first also sets the second when it is not, as in Mosquitto.
+    inflight_given: bool,
+    receive_maximum_given: bool,
 }
 
 /// One line being read: where it is, for messages.
@@ -279,6 +283,8 @@ pub(crate) fn parse(text: &str, origin: &Path) -> Result<Loaded, ConfigError> {
         listeners: Vec::new(),
         section: Section::Default,
         depth: 0,
+        inflight_given: false,
+        receive_maximum_given: false,
     };
     reader.read_text(text, origin)?;
     reader.finish(origin)
@@ -311,6 +317,8 @@ impl Reader {
         }
         // Mosquitto's other spelling of max_qos.
         let key = if key == "maximum_qos" { "max_qos" } else { key };
+        self.inflight_given |= key == "max_inflight_messages";
+        self.receive_maximum_given |= key == "receive_maximum";
         // A declared setting that is one value on one line (schema.rs).
         if let Some(spec) = schema::by_conf_key(key) {
             let value = self.one(at, key, args)?;
@@ -698,6 +706,11 @@ impl Reader {
             listeners.push(Listener::tcp(DEFAULT_PORT, None));
         }
         self.config.listeners = listeners;
+        // Mosquitto's max_inflight_messages is also the Receive Maximum
+        // announced to MQTT 5 clients.
+        if self.inflight_given && !self.receive_maximum_given {
+            self.config.mqtt.receive_maximum = self.config.limits.max_inflight_messages.max(1);
+        }
         // Mosquitto 2.0: listeners declared and allow_anonymous never set
         // means no anonymous clients; no listener at all keeps the
         // loopback-only default (Mosquitto's local only mode).
@@ -1006,6 +1019,16 @@ mod tests {
             "{:?}",
             loaded.warnings
         );
+    }
+
+    #[test]
+    fn max_inflight_messages_is_also_the_receive_maximum() {
+        let c = parse("max_inflight_messages 10\n").config;
+        assert_eq!(c.mqtt.receive_maximum, 10);
+        let c = parse("max_inflight_messages 10\nreceive_maximum 30\n").config;
+        assert_eq!(c.mqtt.receive_maximum, 30);
+        let c = parse("max_inflight_messages 0\n").config;
+        assert_eq!(c.mqtt.receive_maximum, 65535);
     }
 
     #[test]

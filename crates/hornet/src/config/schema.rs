@@ -796,6 +796,11 @@ mod tests {
                 );
                 let mut same = from_toml.clone();
                 same.source = loaded.config.source.clone();
+                if key == "max_inflight_messages" {
+                    // In mosquitto.conf it is also the Receive Maximum, as
+                    // in Mosquitto (mosquitto.rs).
+                    same.mqtt.receive_maximum = same.limits.max_inflight_messages;
+                }
                 assert_eq!(loaded.config, same, "{name}: {text}");
             }
 
