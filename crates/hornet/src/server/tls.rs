@@ -13,7 +13,8 @@
 //! as the crypto provider. ALPN: `mqtt` on `tls` listeners (as IANA
 //! registered it for MQTT over TLS), `http/1.1` on `wss` (browsers offer
 //! only that). Client certificates: with `cafile`/`capath` they are
-//! verified (webpki); `require_certificate` makes one mandatory.
+//! verified (webpki, and X.509 v1 leaves from the CAs as OpenSSL accepts
+//! them: `client_cert.rs`); `require_certificate` makes one mandatory.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
@@ -278,8 +279,10 @@ pub(crate) fn build(tls: &Tls, kind: ListenerKind) -> Result<ServerConfig, Strin
         }
         ca_files.extend(found);
     }
+    let mut cas: Vec<CertificateDer<'static>> = Vec::new();
     for file in &ca_files {
         for cert in certs(file, "cafile")? {
+            cas.push(cert.clone());
             roots.add(cert).map_err(|e| {
                 format!(
                     "the cafile {} holds a certificate that cannot be a CA: {e}",
@@ -291,6 +294,7 @@ pub(crate) fn build(tls: &Tls, kind: ListenerKind) -> Result<ServerConfig, Strin
     let builder = if ca_files.is_empty() {
         builder.with_no_client_auth()
     } else {
+        let algorithms = provider.signature_verification_algorithms;
         let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
         let verifier = if tls.require_certificate {
             verifier
@@ -300,7 +304,9 @@ pub(crate) fn build(tls: &Tls, kind: ListenerKind) -> Result<ServerConfig, Strin
         let verifier = verifier
             .build()
             .map_err(|e| format!("client certificate verifier: {e}"))?;
-        builder.with_client_cert_verifier(verifier)
+        // X.509 v1 client certificates from the CAs, as OpenSSL accepts them.
+        let verifier = super::client_cert::ClientVerifier::new(verifier, cas, algorithms);
+        builder.with_client_cert_verifier(Arc::new(verifier))
     };
     let mut config = builder.with_single_cert(chain, key).map_err(|e| {
         format!(

@@ -1,0 +1,221 @@
+//! X.509 v1 client certificates, made as Mosquitto's TLS documentation
+//! shows (`openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key
+//! -CAcreateserial -out client.crt`, no extensions file), accepted as
+//! Mosquitto (OpenSSL) accepts them: `mosquitto_pub` / `mosquitto_sub`
+//! with `--cert` / `--key` over TLS 1.3 and 1.2, the certificate's CN as
+//! the user name; a v1 certificate from another CA is still refused.
+//! Needs `openssl` and mosquitto-clients.
+
+mod common;
+#[path = "support/process.rs"]
+mod process;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::{free_port, TIMEOUT};
+use process::Proc;
+
+const CLIENTS: &str = "the Debian package mosquitto-clients (`apt-get install mosquitto-clients`)";
+
+fn openssl(dir: &Path, args: &[&str]) {
+    process::require("openssl", "the Debian package openssl");
+    let out = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("run openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A CA `name` (ca key and certificate `name.key`, `name.crt`).
+fn ca(dir: &Path, name: &str) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            &format!("{name}.key"),
+            "-out",
+            &format!("{name}.crt"),
+            "-subj",
+            &format!("/CN={name}"),
+            "-days",
+            "2",
+        ],
+    );
+}
+
+/// A certificate `name.crt` (key `name.key`) for CN `cn` signed by `ca`,
+/// with `ext` as its extensions file or, without one, X.509 v1.
+fn signed(dir: &Path, name: &str, cn: &str, ca: &str, ext: Option<&str>) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            &format!("{name}.key"),
+            "-out",
+            &format!("{name}.csr"),
+            "-subj",
+            &format!("/CN={cn}"),
+        ],
+    );
+    let (csr, crt, ca_crt, ca_key) = (
+        format!("{name}.csr"),
+        format!("{name}.crt"),
+        format!("{ca}.crt"),
+        format!("{ca}.key"),
+    );
+    let mut args = vec![
+        "x509",
+        "-req",
+        "-in",
+        &csr,
+        "-CA",
+        &ca_crt,
+        "-CAkey",
+        &ca_key,
+        "-CAcreateserial",
+        "-out",
+        &crt,
+        "-days",
+        "2",
+    ];
+    if let Some(ext) = ext {
+        std::fs::write(dir.join("ext.cnf"), ext).unwrap();
+        args.extend(["-extfile", "ext.cnf"]);
+    }
+    openssl(dir, &args);
+}
+
+fn version(dir: &Path, crt: &str) -> String {
+    let out = Command::new("openssl")
+        .current_dir(dir)
+        .args(["x509", "-in", crt, "-noout", "-text"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.lines()
+        .find(|l| l.trim_start().starts_with("Version:"))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+fn tls_args<'a>(port: &'a str, client: &'a str, tls_version: &'a str) -> Vec<String> {
+    [
+        "-h",
+        "localhost",
+        "-p",
+        port,
+        "--cafile",
+        "ca.crt",
+        "--cert",
+        &format!("{client}.crt"),
+        "--key",
+        &format!("{client}.key"),
+        "--tls-version",
+        tls_version,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+#[test]
+fn v1_client_certificates_from_the_ca_are_accepted_as_mosquitto_does() {
+    if common::hornet_only() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ca(d, "ca");
+    signed(
+        d,
+        "server",
+        "localhost",
+        "ca",
+        Some("subjectAltName=DNS:localhost,IP:127.0.0.1\n"),
+    );
+    signed(d, "client", "device-1", "ca", None);
+    ca(d, "other");
+    signed(d, "stranger", "device-2", "other", None);
+    assert_eq!(
+        version(d, "client.crt"),
+        "Version: 1 (0x0)",
+        "the docs' command makes v1"
+    );
+
+    let port = free_port();
+    std::fs::write(
+        d.join("mosquitto.conf"),
+        format!(
+            "listener {port} 127.0.0.1\ncertfile server.crt\nkeyfile server.key\ncafile ca.crt\n\
+             require_certificate true\nuse_identity_as_username true\npersistence false\n\
+             admin_enabled false\n"
+        ),
+    )
+    .unwrap();
+    let mut broker = Proc::spawn(
+        "hornet",
+        Command::new(env!("CARGO_BIN_EXE_hornet"))
+            .current_dir(d)
+            .args(["-c", "mosquitto.conf"]),
+        "cargo build",
+    );
+    broker.wait_line(TIMEOUT, "the listener", |l| l.contains("Opening MQTT"));
+    let port = port.to_string();
+
+    for tls_version in ["tlsv1.3", "tlsv1.2"] {
+        let topic = format!("v1/{tls_version}");
+        let mut sub = Proc::spawn(
+            "mosquitto_sub --cert",
+            Command::new("stdbuf")
+                .current_dir(d)
+                .args(["-oL", "mosquitto_sub"])
+                .args(tls_args(&port, "client", tls_version))
+                .args(["-i", "sub", "-t", &topic, "-C", "1", "-v", "-d"]),
+            CLIENTS,
+        );
+        sub.wait_line(TIMEOUT, "SUBACK", |l| l.starts_with("Subscribed (mid:"));
+        Proc::spawn(
+            "mosquitto_pub --cert",
+            Command::new("mosquitto_pub")
+                .current_dir(d)
+                .args(tls_args(&port, "client", tls_version))
+                .args(["-i", "pub", "-t", &topic, "-m", "from a v1 certificate"]),
+            CLIENTS,
+        )
+        .expect_success(TIMEOUT);
+        sub.wait_line(TIMEOUT, "the message", |l| {
+            l == format!("{topic} from a v1 certificate")
+        });
+        sub.expect_success(TIMEOUT);
+    }
+    // The certificate's CN is the user name.
+    broker.wait_line(TIMEOUT, "the user name", |l| l.contains("device-1"));
+
+    // A v1 certificate from a CA the listener does not trust: refused.
+    let mut stranger = Proc::spawn(
+        "mosquitto_pub --cert (other CA)",
+        Command::new("mosquitto_pub")
+            .current_dir(d)
+            .args(tls_args(&port, "stranger", "tlsv1.3"))
+            .args(["-i", "stranger", "-t", "v1/x", "-m", "no"]),
+        CLIENTS,
+    );
+    let status = stranger.wait_exit(TIMEOUT);
+    assert!(!status.success(), "{}", stranger.output());
+}
