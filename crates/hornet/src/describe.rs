@@ -82,7 +82,18 @@ pub fn listener(config: &Config, listener: &Listener, addr: SocketAddr) -> Strin
         Some(tls) if listener.kind.is_tls() => {
             format!(" [{}]", crate::server::describe_tls(tls))
         }
-        _ => String::new(),
+        _ => match &listener.psk {
+            Some(psk) => format!(
+                " [TLS-PSK, keys from {}{}]",
+                psk.file.display(),
+                if psk.identity_as_username {
+                    ", the PSK identity is the user name"
+                } else {
+                    ""
+                }
+            ),
+            None => String::new(),
+        },
     };
     let anonymous = anonymous_policy(listener.allow_anonymous.unwrap_or(config.allow_anonymous));
     let mut limits = Vec::new();

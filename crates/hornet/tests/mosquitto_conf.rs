@@ -24,9 +24,12 @@ use transports::Pki;
 const CLIENTS: &str = "the Debian package mosquitto-clients (`apt-get install mosquitto-clients`)";
 const SEED: &str = include_str!("fixtures/seed004-mosquitto.conf");
 
-/// Keys of the seed not honoured yet (issue 20: TLS-PSK and cipher lists),
-/// left commented. Every other key of the seed is uncommented.
-const NOT_YET: &[&str] = &["psk_hint", "psk_file", "ciphers"];
+/// Keys of the seed not honoured yet (issue 20: cipher lists), left
+/// commented. Every other key of the seed is uncommented.
+const NOT_YET: &[&str] = &["ciphers"];
+
+/// The seed's default listener gets `psk_hint`: it is TLS-PSK with this key.
+const PSK: &str = "00112233445566778899aabbccddeeff";
 
 /// The seed's text with every commented `#key [value]` line before the
 /// Bridges section uncommented, `values` replacing the value where the
@@ -100,6 +103,7 @@ fn seed_004_with_every_key_uncommented_starts_serves_and_reports_nothing_unsuppo
     std::fs::create_dir(&conf_d).unwrap();
     std::fs::write(conf_d.join("local.conf"), "max_keepalive 120\n").unwrap();
     std::fs::write(dir.path().join("acl"), "topic readwrite mytopic\n").unwrap();
+    std::fs::write(dir.path().join("psk"), format!("seed-device:{PSK}\n")).unwrap();
     let status = Command::new(env!("CARGO_BIN_EXE_hornet"))
         .args(["passwd", "-c", "-b", &d("passwd"), "alice", "secret"])
         .status()
@@ -121,6 +125,8 @@ fn seed_004_with_every_key_uncommented_starts_serves_and_reports_nothing_unsuppo
         ("password_file", d("passwd")),
         ("acl_file", d("acl")),
         ("include_dir", conf_d.display().to_string()),
+        ("psk_hint", "hornet".into()),
+        ("psk_file", d("psk")),
     ]
     .into_iter()
     .collect();
@@ -153,7 +159,7 @@ fn seed_004_with_every_key_uncommented_starts_serves_and_reports_nothing_unsuppo
         assert!(!report.contains(bad), "{bad}:\n{report}");
     }
 
-    // The seed's start command, then its test commands (over its TLS
+    // The seed's start command, then its test commands (over its TLS-PSK
     // listener, with client ids its clientid_prefixes admits).
     let mut start = Proc::spawn(
         "hornet -d",
@@ -166,7 +172,6 @@ fn seed_004_with_every_key_uncommented_starts_serves_and_reports_nothing_unsuppo
     let pid = read(&dir.path().join("mosquitto.pid")).trim().to_string();
     assert!(!pid.is_empty(), "the pid file");
     let port = port.to_string();
-    let ca = pki.ca_file.display().to_string();
     let mut sub = Proc::spawn(
         "mosquitto_sub",
         Command::new("stdbuf").args([
@@ -176,8 +181,10 @@ fn seed_004_with_every_key_uncommented_starts_serves_and_reports_nothing_unsuppo
             "localhost",
             "-p",
             &port,
-            "--cafile",
-            &ca,
+            "--psk",
+            PSK,
+            "--psk-identity",
+            "seed-device",
             "-i",
             "seed-sub",
             "-v",
@@ -197,8 +204,10 @@ fn seed_004_with_every_key_uncommented_starts_serves_and_reports_nothing_unsuppo
             "localhost",
             "-p",
             &port,
-            "--cafile",
-            &ca,
+            "--psk",
+            PSK,
+            "--psk-identity",
+            "seed-device",
             "-i",
             "seed-pub",
             "-t",

@@ -326,6 +326,21 @@ pub struct Listener {
     /// This listener's anonymous policy; `None` = the global
     /// `allow_anonymous`.
     pub allow_anonymous: Option<AllowAnonymous>,
+    /// TLS with pre-shared keys instead of certificates (Mosquitto's
+    /// `psk_hint` and `psk_file`; a `tcp` listener). Default none.
+    pub psk: Option<Psk>,
+}
+
+/// A TLS-PSK listener's keys (served with OpenSSL; rustls has no PSK).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Psk {
+    /// The identity hint (`psk_hint`), which makes a listener TLS-PSK.
+    pub hint: String,
+    /// `identity:hexkey` lines (`psk_file`), read at start.
+    pub file: PathBuf,
+    /// Whether the client's PSK identity is its MQTT user name
+    /// (`use_identity_as_username`).
+    pub identity_as_username: bool,
 }
 
 impl Listener {
@@ -355,6 +370,7 @@ impl Default for Listener {
             max_connections: None,
             max_connection_rate: None,
             allow_anonymous: None,
+            psk: None,
         }
     }
 }

@@ -49,7 +49,6 @@ const IGNORED_KEYS: &[&str] = &[
     "max_inflight_bytes",
     "memory_limit",
     "plugin",
-    "psk_file",
     "upgrade_outgoing_qos",
     "websockets_headers_size",
     "websockets_log_level",
@@ -66,7 +65,6 @@ const IGNORED_KEYS: &[&str] = &[
     "ciphers",
     "ciphers_tls1.3",
     "crlfile",
-    "psk_hint",
     "tls_engine",
     "tls_engine_kpass_sha1",
     "tls_keyform",
@@ -150,7 +148,8 @@ struct Pending {
     listener: Listener,
     file: PathBuf,
     line: usize,
-    unsupported: Option<&'static str>,
+    /// `psk_hint`: the listener is TLS-PSK.
+    psk_hint: Option<String>,
     websockets: bool,
     tls: TlsKeys,
     allow_anonymous: Option<AllowAnonymous>,
@@ -162,7 +161,7 @@ impl Pending {
             listener,
             file: at.file.to_path_buf(),
             line: at.line,
-            unsupported: None,
+            psk_hint: None,
             websockets: false,
             tls: TlsKeys::default(),
             allow_anonymous: None,
@@ -255,6 +254,8 @@ struct Reader {
     /// the first also sets the second when it is not, as in Mosquitto.
     inflight_given: bool,
     receive_maximum_given: bool,
+    /// `psk_file`, for the TLS-PSK listeners.
+    psk_file: Option<PathBuf>,
 }
 
 /// One line being read: where it is, for messages.
@@ -285,6 +286,7 @@ pub(crate) fn parse(text: &str, origin: &Path) -> Result<Loaded, ConfigError> {
         depth: 0,
         inflight_given: false,
         receive_maximum_given: false,
+        psk_file: None,
     };
     reader.read_text(text, origin)?;
     reader.finish(origin)
@@ -491,6 +493,16 @@ impl Reader {
                     _ => tls.use_subject = value,
                 }
             }
+            "psk_hint" => {
+                if args.is_empty() {
+                    return Err(at.error("psk_hint needs a value (the identity hint)"));
+                }
+                self.listener_section(at).psk_hint = Some(args.join(" "));
+            }
+            "psk_file" => {
+                let value = self.one(at, key, args)?;
+                self.psk_file = Some(PathBuf::from(value));
+            }
             "tls_version" => {
                 let value = self.one(at, key, args)?;
                 let version = value.parse().map_err(|r: String| at.error(r))?;
@@ -569,11 +581,6 @@ impl Reader {
     /// A key Hornet does not act on: note its effect on the open listener
     /// section, then warn.
     fn other(&mut self, at: &At<'_>, key: &str, _args: &[&str]) {
-        if key == "psk_hint" {
-            if let Some(pending) = self.section_listener() {
-                pending.unsupported = Some("TLS-PSK");
-            }
-        }
         if let Some((_, why)) = NOT_NEEDED.iter().find(|(k, _)| *k == key) {
             self.warnings
                 .push(at.warning(format_args!("{key:?} is not needed: {why}")));
@@ -587,14 +594,6 @@ impl Reader {
             format!("ignoring {key:?} (unknown option)")
         };
         self.warnings.push(at.warning(text));
-    }
-
-    /// The listener the open section configures, if it exists yet.
-    fn section_listener(&mut self) -> Option<&mut Pending> {
-        match self.section {
-            Section::Default => self.default_listener.as_mut(),
-            Section::Listener(i) => self.listeners.get_mut(i),
-        }
     }
 
     fn default_listener(&mut self, at: &At<'_>) -> &mut Pending {
@@ -664,6 +663,45 @@ impl Reader {
         Ok(())
     }
 
+    /// A TLS-PSK listener (`psk_hint` in its section): MQTT over TLS with
+    /// the keys of `psk_file`, served with OpenSSL. Certificates in the
+    /// section are not used (a warning says so).
+    fn psk_listener(
+        &mut self,
+        at: &At<'_>,
+        p: Pending,
+        hint: String,
+    ) -> Result<Listener, ConfigError> {
+        let port = p.listener.port;
+        let Some(file) = self.psk_file.clone() else {
+            return Err(at.error(format!(
+                "the TLS-PSK listener on port {port} (psk_hint) needs psk_file, a file of \
+                 identity:hexkey lines"
+            )));
+        };
+        if p.websockets {
+            return Err(at.error(format!(
+                "the listener on port {port} has psk_hint and protocol websockets: TLS-PSK is \
+                 served for MQTT over TCP only"
+            )));
+        }
+        if p.tls.has_cert || p.tls.has_key {
+            self.warnings.push(at.warning(format_args!(
+                "the listener on port {port} is TLS-PSK (psk_hint): its certfile and keyfile \
+                 are not used"
+            )));
+        }
+        Ok(Listener {
+            kind: ListenerKind::Tcp,
+            psk: Some(super::Psk {
+                hint,
+                file,
+                identity_as_username: p.tls.use_identity,
+            }),
+            ..p.listener
+        })
+    }
+
     fn finish(mut self, origin: &Path) -> Result<Loaded, ConfigError> {
         let mut pending: Vec<Pending> = self.default_listener.take().into_iter().collect();
         pending.append(&mut self.listeners);
@@ -675,15 +713,11 @@ impl Reader {
                 file: &file,
                 line: p.line,
             };
-            if let Some(kind) = p.unsupported {
-                self.warnings.push(at.warning(format_args!(
-                    "skipping the listener on port {} ({kind} listeners are not supported yet)",
-                    p.listener.port
-                )));
-                continue;
-            }
             let allow_anonymous = p.allow_anonymous;
-            let mut listener = p.resolve().map_err(|r| at.error(r))?;
+            let mut listener = match p.psk_hint.clone() {
+                Some(hint) => self.psk_listener(&at, p, hint)?,
+                None => p.resolve().map_err(|r| at.error(r))?,
+            };
             listener.allow_anonymous = allow_anonymous;
             if listeners.iter().any(|l| l.same_socket(&listener)) {
                 self.warnings.push(at.warning(format_args!(
@@ -699,8 +733,7 @@ impl Reader {
                 return Err(ConfigError::new(
                     origin,
                     None,
-                    "no listener Hornet can serve (TLS-PSK listeners are not supported yet); \
-                     add e.g. `listener 1883`",
+                    "no listener Hornet can serve; add e.g. `listener 1883`",
                 ));
             }
             listeners.push(Listener::tcp(DEFAULT_PORT, None));
@@ -1009,16 +1042,22 @@ mod tests {
             assert_eq!(err.line, Some(2), "{text}: {err}");
             assert!(err.reason.contains(reason), "{text}: {err}");
         }
-        // TLS-PSK is skipped with a warning
-        let loaded = parse("listener 1883\nlistener 8885\npsk_hint hint\n");
-        assert_eq!(loaded.config.listeners, vec![listener(1883, None)]);
-        assert!(
-            loaded.warnings.iter().any(
-                |w| w.contains("mosquitto.conf:2: skipping the listener on port 8885 (TLS-PSK")
-            ),
-            "{:?}",
-            loaded.warnings
+        // A TLS-PSK listener needs psk_file.
+        let err = error("listener 1883\nlistener 8885\npsk_hint hint\n");
+        assert_eq!(err.line, Some(2), "{err}");
+        assert!(err.reason.contains("needs psk_file"), "{err}");
+        let loaded = parse(
+            "psk_file /etc/psk\nlistener 8885\npsk_hint the hint\nuse_identity_as_username true\n",
         );
+        assert_eq!(
+            loaded.config.listeners[0].psk,
+            Some(super::super::Psk {
+                hint: "the hint".into(),
+                file: "/etc/psk".into(),
+                identity_as_username: true,
+            })
+        );
+        assert_eq!(loaded.config.listeners[0].kind, ListenerKind::Tcp);
     }
 
     #[test]
