@@ -3,7 +3,8 @@
 //! -CAcreateserial -out client.crt`, no extensions file), accepted as
 //! Mosquitto (OpenSSL) accepts them: `mosquitto_pub` / `mosquitto_sub`
 //! with `--cert` / `--key` over TLS 1.3 and 1.2, the certificate's CN as
-//! the user name; a v1 certificate from another CA is still refused.
+//! the user name; a v1 certificate from another CA is still refused. And
+//! `ciphers` / `ciphers_tls1.3` in OpenSSL's syntax choosing the suites.
 //! Needs `openssl` and mosquitto-clients.
 
 mod common;
@@ -218,4 +219,72 @@ fn v1_client_certificates_from_the_ca_are_accepted_as_mosquitto_does() {
     );
     let status = stranger.wait_exit(TIMEOUT);
     assert!(!status.success(), "{}", stranger.output());
+}
+
+/// `ciphers` and `ciphers_tls1.3` (OpenSSL's syntax) choose rustls' suites:
+/// `openssl s_client -tls1_2 -cipher` with the kept suite completes the
+/// handshake, with another it is refused; TLS 1.3 likewise with
+/// `-ciphersuites`. (`mosquitto_pub --tls-version tlsv1.2` still offers
+/// TLS 1.3, so it cannot pin a TLS 1.2 suite.)
+#[test]
+fn ciphers_choose_the_tls_12_suites() {
+    if common::hornet_only() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ca(d, "ca");
+    signed(
+        d,
+        "server",
+        "localhost",
+        "ca",
+        Some("subjectAltName=DNS:localhost,IP:127.0.0.1\n"),
+    );
+    let port = free_port();
+    std::fs::write(
+        d.join("mosquitto.conf"),
+        format!(
+            "listener {port} 127.0.0.1\ncertfile server.crt\nkeyfile server.key\n\
+             ciphers ECDHE-RSA-AES128-GCM-SHA256:!aNULL\nciphers_tls1.3 TLS_AES_128_GCM_SHA256\n\
+             allow_anonymous true\npersistence false\nadmin_enabled false\n"
+        ),
+    )
+    .unwrap();
+    let mut broker = Proc::spawn(
+        "hornet",
+        Command::new(env!("CARGO_BIN_EXE_hornet"))
+            .current_dir(d)
+            .args(["-c", "mosquitto.conf"]),
+        "cargo build",
+    );
+    broker.wait_line(TIMEOUT, "the listener", |l| l.contains("Opening MQTT"));
+    let port = port.to_string();
+    let handshake = |args: &[&str]| {
+        let mut cmd = Command::new("openssl");
+        cmd.current_dir(d)
+            .args([
+                "s_client",
+                "-connect",
+                &format!("127.0.0.1:{port}"),
+                "-CAfile",
+                "ca.crt",
+            ])
+            .args(args)
+            .stdin(std::process::Stdio::null());
+        let out = cmd.output().expect("run openssl s_client");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (ok, out) = handshake(&["-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256"]);
+    assert!(ok, "the kept suite: {out}");
+    let (ok, out) = handshake(&["-tls1_2", "-cipher", "ECDHE-RSA-AES256-GCM-SHA384"]);
+    assert!(!ok, "a TLS 1.2 suite left out: {out}");
+    let (ok, out) = handshake(&["-tls1_3", "-ciphersuites", "TLS_AES_128_GCM_SHA256"]);
+    assert!(ok, "the kept TLS 1.3 suite: {out}");
+    let (ok, out) = handshake(&["-tls1_3", "-ciphersuites", "TLS_AES_256_GCM_SHA384"]);
+    assert!(!ok, "a TLS 1.3 suite left out: {out}");
+    drop(broker);
 }

@@ -341,6 +341,9 @@ pub struct Psk {
     /// Whether the client's PSK identity is its MQTT user name
     /// (`use_identity_as_username`).
     pub identity_as_username: bool,
+    /// OpenSSL's cipher list for TLS 1.2 (`ciphers`); default its PSK
+    /// cipher suites.
+    pub ciphers: Option<String>,
 }
 
 impl Listener {
@@ -447,6 +450,12 @@ pub struct Tls {
     pub identity: CertIdentity,
     /// The lowest TLS version accepted. Default TLS 1.2.
     pub min_version: TlsVersion,
+    /// TLS 1.2 cipher suites in OpenSSL's cipher list syntax (Mosquitto's
+    /// `ciphers`), of those rustls offers. Default none: all of them.
+    pub ciphers: Option<String>,
+    /// TLS 1.3 cipher suites, `:`-separated IANA names (Mosquitto's
+    /// `ciphers_tls1.3`). Default none: all of them.
+    pub ciphers_tls13: Option<String>,
 }
 
 impl Tls {
@@ -460,6 +469,8 @@ impl Tls {
             require_certificate: false,
             identity: CertIdentity::None,
             min_version: TlsVersion::V1_2,
+            ciphers: None,
+            ciphers_tls13: None,
         }
     }
 }

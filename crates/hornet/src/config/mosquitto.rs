@@ -62,8 +62,6 @@ const IGNORED_KEYS: &[&str] = &[
     "socket_domain",
     "use_username_as_clientid",
     // TLS
-    "ciphers",
-    "ciphers_tls1.3",
     "crlfile",
     "tls_engine",
     "tls_engine_kpass_sha1",
@@ -210,6 +208,8 @@ impl Pending {
             require_certificate: t.require_certificate,
             identity,
             min_version: t.version.unwrap_or(TlsVersion::V1_2),
+            ciphers: t.ciphers,
+            ciphers_tls13: t.ciphers_tls13,
             ..Tls::new(certfile, keyfile)
         };
         check_tls(&tls)?;
@@ -232,6 +232,8 @@ struct TlsKeys {
     use_identity: bool,
     use_subject: bool,
     version: Option<TlsVersion>,
+    ciphers: Option<String>,
+    ciphers_tls13: Option<String>,
 }
 
 /// Which listener the lines being read configure.
@@ -503,6 +505,16 @@ impl Reader {
                 let value = self.one(at, key, args)?;
                 self.psk_file = Some(PathBuf::from(value));
             }
+            "ciphers" | "ciphers_tls1.3" => {
+                let value = self.one(at, key, args)?.to_string();
+                let tls = &mut self.listener_section(at).tls;
+                tls.any = true;
+                if key == "ciphers" {
+                    tls.ciphers = Some(value);
+                } else {
+                    tls.ciphers_tls13 = Some(value);
+                }
+            }
             "tls_version" => {
                 let value = self.one(at, key, args)?;
                 let version = value.parse().map_err(|r: String| at.error(r))?;
@@ -697,6 +709,7 @@ impl Reader {
                 hint,
                 file,
                 identity_as_username: p.tls.use_identity,
+                ciphers: p.tls.ciphers.clone(),
             }),
             ..p.listener
         })
@@ -1055,6 +1068,7 @@ mod tests {
                 hint: "the hint".into(),
                 file: "/etc/psk".into(),
                 identity_as_username: true,
+                ciphers: None,
             })
         );
         assert_eq!(loaded.config.listeners[0].kind, ListenerKind::Tcp);

@@ -98,6 +98,8 @@ struct ListenerFile {
     use_identity_as_username: Option<bool>,
     use_subject_as_username: Option<bool>,
     tls_version: Option<Spanned<String>>,
+    ciphers: Option<String>,
+    ciphers_tls13: Option<String>,
     max_connections: Option<i64>,
     max_connection_rate: Option<u32>,
     allow_anonymous: Option<AllowAnonymous>,
@@ -471,6 +473,8 @@ fn listener_from(
         || l.require_certificate.is_some()
         || l.use_identity_as_username.is_some()
         || l.use_subject_as_username.is_some()
+        || l.ciphers.is_some()
+        || l.ciphers_tls13.is_some()
         || min_version.is_some();
     if !kind.is_tls() {
         if tls_keys {
@@ -509,6 +513,8 @@ fn listener_from(
         require_certificate: l.require_certificate.unwrap_or(false),
         identity,
         min_version: min_version.unwrap_or(TlsVersion::V1_2),
+        ciphers: l.ciphers,
+        ciphers_tls13: l.ciphers_tls13,
         ..Tls::new(certfile, keyfile)
     };
     check_tls(&tls).map_err(whole)?;

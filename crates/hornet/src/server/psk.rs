@@ -75,9 +75,13 @@ impl PskListener {
         builder
             .set_min_proto_version(Some(SslVersion::TLS1_2))
             .map_err(|e| format!("OpenSSL: {e}"))?;
+        let ciphers = psk
+            .ciphers
+            .as_deref()
+            .unwrap_or("PSK:!aNULL:!eNULL:!LOW:!EXPORT:!MD5:!RC4:!3DES");
         builder
-            .set_cipher_list("PSK:!aNULL:!eNULL:!LOW:!EXPORT:!MD5:!RC4:!3DES")
-            .map_err(|e| format!("OpenSSL: no PSK cipher suites: {e}"))?;
+            .set_cipher_list(ciphers)
+            .map_err(|e| format!("OpenSSL: ciphers {ciphers:?} selects no cipher suite: {e}"))?;
         let index = Ssl::new_ex_index::<String>().map_err(|e| format!("OpenSSL: {e}"))?;
         builder.set_psk_server_callback(move |ssl, identity, out| {
             let found = identity

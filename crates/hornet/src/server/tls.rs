@@ -259,7 +259,13 @@ pub(crate) fn build(tls: &Tls, kind: ListenerKind) -> Result<ServerConfig, Strin
             tls.keyfile.display()
         )
     })?;
-    let provider = Arc::new(default_provider());
+    let mut provider = default_provider();
+    provider.cipher_suites = super::ciphers::select(
+        &provider.cipher_suites,
+        tls.ciphers.as_deref(),
+        tls.ciphers_tls13.as_deref(),
+    )?;
+    let provider = Arc::new(provider);
     let versions: &[&rustls::SupportedProtocolVersion] = match tls.min_version {
         TlsVersion::V1_2 => &[&rustls::version::TLS13, &rustls::version::TLS12],
         TlsVersion::V1_3 => &[&rustls::version::TLS13],
