@@ -34,6 +34,7 @@ mod lifecycle;
 mod limits;
 mod logfmt;
 mod message_size;
+mod outgoing_qos;
 pub mod persist;
 mod publish;
 pub mod retained;

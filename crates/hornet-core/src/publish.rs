@@ -314,7 +314,8 @@ impl Broker {
         // One stored body for every durable session this message reaches.
         self.journal.routing = Some(None);
         for (key, target) in targets.drain(..) {
-            self.deliver(key, shape(publish, &target));
+            let qos = self.outgoing_qos(publish.qos, target.qos);
+            self.deliver(key, shape(publish, &target, qos));
         }
         self.route_list = targets;
         if self.shared.len() > 0 {
@@ -348,7 +349,8 @@ impl Broker {
                 retain_as_published: sub.options.retain_as_published,
                 identifiers: sub.identifier.into_iter().collect(),
             };
-            self.deliver_in(key, shape(publish, &target), Some(id));
+            let qos = self.outgoing_qos(publish.qos, target.qos);
+            self.deliver_in(key, shape(publish, &target, qos), Some(id));
         }
         self.route_groups = groups;
         matched
@@ -721,7 +723,7 @@ impl Broker {
             self.persist_retained(&msg.topic, None);
             return;
         }
-        msg.qos = msg.qos.min(qos);
+        msg.qos = self.outgoing_qos(msg.qos, qos);
         msg.retain = true; // [MQTT-3.3.1-8]
         if let Some(i) = identifier {
             msg.properties.push(Property::SubscriptionIdentifier(i));
@@ -783,9 +785,9 @@ fn check_publish(
 }
 
 /// The copy of `publish` that `target` receives.
-fn shape(publish: &Publish, target: &Target) -> Publish {
+fn shape(publish: &Publish, target: &Target, qos: QoS) -> Publish {
     let mut msg = publish.clone();
-    msg.qos = msg.qos.min(target.qos);
+    msg.qos = qos;
     // [MQTT-3.3.1-9]/[MQTT-3.3.1-12]: live messages go out with RETAIN 0
     // unless the subscription asked for Retain As Published.
     msg.retain = msg.retain && target.retain_as_published;

@@ -140,6 +140,9 @@ pub struct Settings {
     /// Largest PUBLISH or will payload accepted, in bytes; 0 (the
     /// default) for no limit (Mosquitto's `message_size_limit`).
     pub message_size_limit: usize,
+    /// Whether messages go out at the subscription's QoS even when
+    /// published lower (Mosquitto's `upgrade_outgoing_qos`). Default false.
+    pub upgrade_outgoing_qos: bool,
 }
 
 impl Default for Settings {
@@ -186,6 +189,7 @@ impl Default for Settings {
             auto_id_prefix: "auto-".to_string(),
             clientid_prefixes: None,
             message_size_limit: 0,
+            upgrade_outgoing_qos: false,
         }
     }
 }

@@ -2,7 +2,8 @@
 //! (`mosquitto_pub` with and without the prefix, MQTT 3.1.1 and 5),
 //! `allow_zero_length_clientid false` and `auto_id_prefix` (a CONNECT with
 //! an empty client id over a socket), `maximum_qos`, Mosquitto's other
-//! spelling of `max_qos`, and `message_size_limit`. Each test also runs against Mosquitto with
+//! spelling of `max_qos`, `message_size_limit`, `max_inflight_messages` as
+//! the Receive Maximum, and `upgrade_outgoing_qos`. Each test also runs against Mosquitto with
 //! `HORNET_TEST_AGAINST=mosquitto` where the behaviour is Mosquitto's.
 
 #[path = "support/codec_client.rs"]
@@ -167,4 +168,51 @@ fn max_inflight_messages_is_announced_as_receive_maximum() {
     let broker = TestBroker::with_conf("max_inflight_messages 7\nallow_anonymous true\n");
     let a = connack(&broker, Protocol::V5, "inflight");
     assert_eq!(a.properties.receive_maximum(), Some(7));
+}
+
+/// `upgrade_outgoing_qos true`: a QoS 0 message goes out to a QoS 2
+/// subscriber at QoS 2, live and retained, as Mosquitto sends it.
+#[test]
+fn upgrade_outgoing_qos_sends_at_the_subscription_qos() {
+    let broker = TestBroker::with_conf("upgrade_outgoing_qos true\nallow_anonymous true\n");
+    let port = broker.port().to_string();
+    let mut retained = Proc::spawn(
+        "mosquitto_pub -r",
+        Command::new("mosquitto_pub").args(["-p", &port, "-t", "up/r", "-m", "kept", "-r"]),
+        CLIENTS,
+    );
+    retained.expect_success(TIMEOUT);
+    let mut sub = Proc::spawn(
+        "mosquitto_sub -q 2",
+        Command::new("stdbuf").args([
+            "-oL",
+            "mosquitto_sub",
+            "-p",
+            &port,
+            "-t",
+            "up/#",
+            "-q",
+            "2",
+            "-C",
+            "2",
+            "-v",
+            "-d",
+        ]),
+        CLIENTS,
+    );
+    let line = sub.wait_line(TIMEOUT, "the retained message", |l| {
+        l.contains("received PUBLISH") && l.contains("'up/r'")
+    });
+    assert!(line.contains("q2"), "{line}");
+    Proc::spawn(
+        "mosquitto_pub",
+        Command::new("mosquitto_pub").args(["-p", &port, "-t", "up/live", "-m", "now"]),
+        CLIENTS,
+    )
+    .expect_success(TIMEOUT);
+    let line = sub.wait_line(TIMEOUT, "the live message", |l| {
+        l.contains("received PUBLISH") && l.contains("'up/live'")
+    });
+    assert!(line.contains("q2"), "{line}");
+    sub.expect_success(TIMEOUT);
 }

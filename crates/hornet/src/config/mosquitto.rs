@@ -49,7 +49,6 @@ const IGNORED_KEYS: &[&str] = &[
     "max_inflight_bytes",
     "memory_limit",
     "plugin",
-    "upgrade_outgoing_qos",
     "websockets_headers_size",
     "websockets_log_level",
     "accept_protocol_versions",

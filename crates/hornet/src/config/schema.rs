@@ -586,6 +586,16 @@ section! {
             example: ("\"sensor-\"", "sensor-"),
             core: |s, v| s.clientid_prefixes = v.clone(),
         }
+        /// Whether messages go out at the subscription's QoS even when
+        /// published at a lower one (Mosquitto's `upgrade_outgoing_qos`).
+        /// Default false.
+        upgrade_outgoing_qos: bool = false => kinds::Bool {
+            conf: Conf::Key("upgrade_outgoing_qos"),
+            accepts: "true or false",
+            shown: false,
+            example: ("true", "true"),
+            core: |s, v| s.upgrade_outgoing_qos = *v,
+        }
         /// Strategies for particular groups, by share name (`$queue` for
         /// `$queue/...`).
         shared_group_strategies: Vec<(String, hornet_core::SharedStrategy)> = Vec::new()
