@@ -288,3 +288,85 @@ fn ciphers_choose_the_tls_12_suites() {
     assert!(!ok, "a TLS 1.3 suite left out: {out}");
     drop(broker);
 }
+
+/// Revokes `crt` in `ca`'s CRL and writes the CRL as `crl.pem`, with
+/// `openssl ca` as an operator does.
+fn revoke(dir: &Path, crt: &str) {
+    if !dir.join("index.txt").exists() {
+        std::fs::write(dir.join("index.txt"), "").unwrap();
+        std::fs::write(dir.join("crlnumber"), "1000\n").unwrap();
+        std::fs::write(
+            dir.join("ca.cnf"),
+            "[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\ncrlnumber = crlnumber\n\
+             default_md = sha256\ndefault_crl_days = 1\n",
+        )
+        .unwrap();
+    }
+    let ca = ["-config", "ca.cnf", "-keyfile", "ca.key", "-cert", "ca.crt"];
+    openssl(dir, &[&["ca"][..], &ca, &["-revoke", crt]].concat());
+    openssl(
+        dir,
+        &[&["ca"][..], &ca, &["-gencrl", "-out", "crl.pem"]].concat(),
+    );
+}
+
+/// `crlfile`: a revoked client certificate (v3, and v1 as the docs make
+/// them) is refused; one the CRL does not list still gets in.
+#[test]
+fn crlfile_refuses_revoked_client_certificates() {
+    if common::hornet_only() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ca(d, "ca");
+    signed(
+        d,
+        "server",
+        "localhost",
+        "ca",
+        Some("subjectAltName=DNS:localhost,IP:127.0.0.1\n"),
+    );
+    signed(d, "good", "device-good", "ca", None);
+    signed(d, "lost", "device-lost", "ca", None);
+    signed(
+        d,
+        "lost3",
+        "device-lost3",
+        "ca",
+        Some("extendedKeyUsage=clientAuth\n"),
+    );
+    revoke(d, "lost.crt");
+    revoke(d, "lost3.crt");
+    let port = free_port();
+    std::fs::write(
+        d.join("mosquitto.conf"),
+        format!(
+            "listener {port} 127.0.0.1\ncertfile server.crt\nkeyfile server.key\ncafile ca.crt\n\
+             crlfile crl.pem\nrequire_certificate true\nuse_identity_as_username true\n\
+             persistence false\nadmin_enabled false\n"
+        ),
+    )
+    .unwrap();
+    let mut broker = Proc::spawn(
+        "hornet",
+        Command::new(env!("CARGO_BIN_EXE_hornet"))
+            .current_dir(d)
+            .args(["-c", "mosquitto.conf"]),
+        "cargo build",
+    );
+    broker.wait_line(TIMEOUT, "the listener", |l| l.contains("Opening MQTT"));
+    let port = port.to_string();
+    for (client, admitted) in [("good", true), ("lost", false), ("lost3", false)] {
+        let mut p = Proc::spawn(
+            "mosquitto_pub --cert",
+            Command::new("mosquitto_pub")
+                .current_dir(d)
+                .args(tls_args(&port, client, "tlsv1.3"))
+                .args(["-i", client, "-t", "crl/x", "-m", "m"]),
+            CLIENTS,
+        );
+        let status = p.wait_exit(TIMEOUT);
+        assert_eq!(status.success(), admitted, "{client}: {}", p.output());
+    }
+}

@@ -106,6 +106,9 @@ pub fn render(config: &Config) -> String {
             if let Some(c) = &tls.ciphers_tls13 {
                 t.insert("ciphers_tls13".into(), Value::String(c.clone()));
             }
+            if let Some(p) = &tls.crlfile {
+                t.insert("crlfile".into(), path(p));
+            }
         }
         if let Some(n) = l.max_connections {
             t.insert("max_connections".into(), int(n));

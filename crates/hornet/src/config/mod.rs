@@ -456,6 +456,9 @@ pub struct Tls {
     /// TLS 1.3 cipher suites, `:`-separated IANA names (Mosquitto's
     /// `ciphers_tls1.3`). Default none: all of them.
     pub ciphers_tls13: Option<String>,
+    /// Certificate revocation lists (PEM) client certificates are checked
+    /// against (Mosquitto's `crlfile`). Default none.
+    pub crlfile: Option<PathBuf>,
 }
 
 impl Tls {
@@ -471,6 +474,7 @@ impl Tls {
             min_version: TlsVersion::V1_2,
             ciphers: None,
             ciphers_tls13: None,
+            crlfile: None,
         }
     }
 }

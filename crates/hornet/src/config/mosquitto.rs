@@ -61,7 +61,6 @@ const IGNORED_KEYS: &[&str] = &[
     "socket_domain",
     "use_username_as_clientid",
     // TLS
-    "crlfile",
     "tls_engine",
     "tls_engine_kpass_sha1",
     "tls_keyform",
@@ -209,6 +208,7 @@ impl Pending {
             min_version: t.version.unwrap_or(TlsVersion::V1_2),
             ciphers: t.ciphers,
             ciphers_tls13: t.ciphers_tls13,
+            crlfile: t.crlfile,
             ..Tls::new(certfile, keyfile)
         };
         check_tls(&tls)?;
@@ -233,6 +233,7 @@ struct TlsKeys {
     version: Option<TlsVersion>,
     ciphers: Option<String>,
     ciphers_tls13: Option<String>,
+    crlfile: Option<PathBuf>,
 }
 
 /// Which listener the lines being read configure.
@@ -503,6 +504,12 @@ impl Reader {
             "psk_file" => {
                 let value = self.one(at, key, args)?;
                 self.psk_file = Some(PathBuf::from(value));
+            }
+            "crlfile" => {
+                let value = self.one(at, key, args)?;
+                let tls = &mut self.listener_section(at).tls;
+                tls.any = true;
+                tls.crlfile = Some(PathBuf::from(value));
             }
             "ciphers" | "ciphers_tls1.3" => {
                 let value = self.one(at, key, args)?.to_string();

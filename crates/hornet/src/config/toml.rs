@@ -100,6 +100,7 @@ struct ListenerFile {
     tls_version: Option<Spanned<String>>,
     ciphers: Option<String>,
     ciphers_tls13: Option<String>,
+    crlfile: Option<PathBuf>,
     max_connections: Option<i64>,
     max_connection_rate: Option<u32>,
     allow_anonymous: Option<AllowAnonymous>,
@@ -474,6 +475,7 @@ fn listener_from(
         || l.use_identity_as_username.is_some()
         || l.use_subject_as_username.is_some()
         || l.ciphers.is_some()
+        || l.crlfile.is_some()
         || l.ciphers_tls13.is_some()
         || min_version.is_some();
     if !kind.is_tls() {
@@ -515,6 +517,7 @@ fn listener_from(
         min_version: min_version.unwrap_or(TlsVersion::V1_2),
         ciphers: l.ciphers,
         ciphers_tls13: l.ciphers_tls13,
+        crlfile: l.crlfile,
         ..Tls::new(certfile, keyfile)
     };
     check_tls(&tls).map_err(whole)?;

@@ -6,13 +6,16 @@
 //! one of the configured CA certificates. Nothing else is loosened: a v3
 //! certificate, a v1 certificate from another CA, expired or not yet
 //! valid, is refused as before. The handshake signatures of a v1 client
-//! are checked with its public key, by webpki's algorithms.
+//! are checked with its public key, by webpki's algorithms, and it is
+//! refused when the `crlfile` revokes it, as webpki refuses the others.
 
 use std::sync::Arc;
 
 use tokio_rustls::rustls::client::danger::HandshakeSignatureValid;
 use tokio_rustls::rustls::crypto::WebPkiSupportedAlgorithms;
-use tokio_rustls::rustls::pki_types::{CertificateDer, SubjectPublicKeyInfoDer, UnixTime};
+use tokio_rustls::rustls::pki_types::{
+    CertificateDer, CertificateRevocationListDer, SubjectPublicKeyInfoDer, UnixTime,
+};
 use tokio_rustls::rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use tokio_rustls::rustls::{
     CertificateError, DigitallySignedStruct, DistinguishedName, Error, SignatureScheme,
@@ -25,6 +28,8 @@ pub(crate) struct ClientVerifier {
     inner: Arc<dyn ClientCertVerifier>,
     /// The configured CA certificates (DER), for v1 leaves.
     cas: Vec<CertificateDer<'static>>,
+    /// The `crlfile`'s lists, which v1 leaves are checked against too.
+    crls: Vec<CertificateRevocationListDer<'static>>,
     algorithms: WebPkiSupportedAlgorithms,
 }
 
@@ -32,13 +37,29 @@ impl ClientVerifier {
     pub(crate) fn new(
         inner: Arc<dyn ClientCertVerifier>,
         cas: Vec<CertificateDer<'static>>,
+        crls: Vec<CertificateRevocationListDer<'static>>,
         algorithms: WebPkiSupportedAlgorithms,
     ) -> ClientVerifier {
         ClientVerifier {
             inner,
             cas,
+            crls,
             algorithms,
         }
+    }
+
+    /// Whether a CRL of `cert`'s issuer lists its serial number.
+    fn revoked(&self, cert: &X509Certificate<'_>) -> bool {
+        self.crls.iter().any(|der| {
+            x509_parser::revocation_list::CertificateRevocationList::from_der(der).is_ok_and(
+                |(_, crl)| {
+                    crl.issuer().as_raw() == cert.issuer().as_raw()
+                        && crl
+                            .iter_revoked_certificates()
+                            .any(|r| r.raw_serial() == cert.raw_serial())
+                },
+            )
+        })
     }
 
     /// Whether `leaf` is a v1 certificate valid at `now` and signed by one
@@ -55,7 +76,7 @@ impl ClientVerifier {
         ) else {
             return false;
         };
-        if !cert.validity().is_valid_at(at) {
+        if !cert.validity().is_valid_at(at) || self.revoked(&cert) {
             return false;
         }
         self.cas.iter().any(|ca| {

@@ -22,7 +22,9 @@ use std::time::SystemTime;
 
 use tokio_rustls::rustls::crypto::ring::default_provider;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
-use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio_rustls::rustls::pki_types::{
+    CertificateDer, CertificateRevocationListDer, PrivateKeyDer,
+};
 use tokio_rustls::rustls::server::WebPkiClientVerifier;
 use tokio_rustls::rustls::{self, RootCertStore, ServerConfig};
 use tokio_rustls::TlsAcceptor;
@@ -235,6 +237,21 @@ fn read(path: &Path, what: &str) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| format!("cannot read the {what} {}: {e}", path.display()))
 }
 
+/// The certificate revocation lists of a PEM `crlfile`.
+fn crls(path: &Path) -> Result<Vec<CertificateRevocationListDer<'static>>, String> {
+    let pem = read(path, "crlfile")?;
+    let crls = CertificateRevocationListDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("the crlfile {} is not PEM: {e}", path.display()))?;
+    if crls.is_empty() {
+        return Err(format!(
+            "the crlfile {} holds no certificate revocation list",
+            path.display()
+        ));
+    }
+    Ok(crls)
+}
+
 fn certs(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>, String> {
     let pem = read(path, what)?;
     let certs = CertificateDer::pem_slice_iter(&pem)
@@ -301,7 +318,14 @@ pub(crate) fn build(tls: &Tls, kind: ListenerKind) -> Result<ServerConfig, Strin
         builder.with_no_client_auth()
     } else {
         let algorithms = provider.signature_verification_algorithms;
-        let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+        let crls = match &tls.crlfile {
+            Some(path) => crls(path)?,
+            None => Vec::new(),
+        };
+        let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+            .with_crls(crls.clone())
+            // As OpenSSL checks a crlfile: the client certificate itself.
+            .only_check_end_entity_revocation();
         let verifier = if tls.require_certificate {
             verifier
         } else {
@@ -311,7 +335,7 @@ pub(crate) fn build(tls: &Tls, kind: ListenerKind) -> Result<ServerConfig, Strin
             .build()
             .map_err(|e| format!("client certificate verifier: {e}"))?;
         // X.509 v1 client certificates from the CAs, as OpenSSL accepts them.
-        let verifier = super::client_cert::ClientVerifier::new(verifier, cas, algorithms);
+        let verifier = super::client_cert::ClientVerifier::new(verifier, cas, crls, algorithms);
         builder.with_client_cert_verifier(Arc::new(verifier))
     };
     let mut config = builder.with_single_cert(chain, key).map_err(|e| {
