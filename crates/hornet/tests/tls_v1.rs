@@ -4,7 +4,9 @@
 //! Mosquitto (OpenSSL) accepts them: `mosquitto_pub` / `mosquitto_sub`
 //! with `--cert` / `--key` over TLS 1.3 and 1.2, the certificate's CN as
 //! the user name; a v1 certificate from another CA is still refused. And
-//! `ciphers` / `ciphers_tls1.3` in OpenSSL's syntax choosing the suites.
+//! `ciphers` / `ciphers_tls1.3` in OpenSSL's syntax choosing the suites,
+//! `crlfile` refusing revoked certificates, and the server's chain
+//! completed with the intermediate from `cafile`.
 //! Needs `openssl` and mosquitto-clients.
 
 mod common;
@@ -369,4 +371,71 @@ fn crlfile_refuses_revoked_client_certificates() {
         let status = p.wait_exit(TIMEOUT);
         assert_eq!(status.success(), admitted, "{client}: {}", p.output());
     }
+}
+
+/// The server's chain completed from `cafile`, as OpenSSL completes it:
+/// `certfile` holds only the leaf, signed by an intermediate CA that is in
+/// `cafile` beside the root; a client trusting only the root connects.
+#[test]
+fn the_server_sends_the_intermediate_from_cafile() {
+    if common::hornet_only() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ca(d, "root");
+    signed(
+        d,
+        "inter",
+        "Intermediate CA",
+        "root",
+        Some("basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n"),
+    );
+    signed(
+        d,
+        "server",
+        "localhost",
+        "inter",
+        Some("subjectAltName=DNS:localhost,IP:127.0.0.1\n"),
+    );
+    let both = format!(
+        "{}{}",
+        std::fs::read_to_string(d.join("inter.crt")).unwrap(),
+        std::fs::read_to_string(d.join("root.crt")).unwrap()
+    );
+    std::fs::write(d.join("cas.crt"), both).unwrap();
+    let port = free_port();
+    std::fs::write(
+        d.join("mosquitto.conf"),
+        format!(
+            "listener {port} 127.0.0.1\ncertfile server.crt\nkeyfile server.key\ncafile cas.crt\n\
+             allow_anonymous true\npersistence false\nadmin_enabled false\n"
+        ),
+    )
+    .unwrap();
+    let mut broker = Proc::spawn(
+        "hornet",
+        Command::new(env!("CARGO_BIN_EXE_hornet"))
+            .current_dir(d)
+            .args(["-c", "mosquitto.conf"]),
+        "cargo build",
+    );
+    broker.wait_line(TIMEOUT, "the listener", |l| l.contains("Opening MQTT"));
+    let mut p = Proc::spawn(
+        "mosquitto_pub --cafile root.crt",
+        Command::new("mosquitto_pub").current_dir(d).args([
+            "-h",
+            "localhost",
+            "-p",
+            &port.to_string(),
+            "--cafile",
+            "root.crt",
+            "-t",
+            "chain/x",
+            "-m",
+            "m",
+        ]),
+        CLIENTS,
+    );
+    p.expect_success(TIMEOUT);
 }

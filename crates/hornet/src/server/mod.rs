@@ -10,6 +10,7 @@
 //! at once, and the serialized part is routing itself. See
 //! `ARCHITECTURE.md`.
 
+mod chain;
 mod ciphers;
 mod client_cert;
 mod conn;

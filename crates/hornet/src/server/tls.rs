@@ -314,6 +314,8 @@ pub(crate) fn build(tls: &Tls, kind: ListenerKind) -> Result<ServerConfig, Strin
             })?;
         }
     }
+    // The intermediates from cafile/capath, as OpenSSL completes a chain.
+    let chain = super::chain::complete(chain, &cas);
     let builder = if ca_files.is_empty() {
         builder.with_no_client_auth()
     } else {
