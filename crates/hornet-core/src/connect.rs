@@ -102,6 +102,9 @@ impl Broker {
             connect.password = None;
         }
 
+        if self.refuse_missing_identity(id) {
+            return None;
+        }
         // Maintenance redirection (MQTT 5 §4.11): every client is sent away.
         if let Some(reference) = self.settings.server_reference.clone() {
             self.redirect(id, reference);

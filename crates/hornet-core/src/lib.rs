@@ -30,6 +30,7 @@ mod client_ids;
 mod connect;
 mod durable;
 mod hints;
+mod identity;
 mod lifecycle;
 mod limits;
 mod logfmt;

@@ -6,7 +6,8 @@
 //! the user name; a v1 certificate from another CA is still refused. And
 //! `ciphers` / `ciphers_tls1.3` in OpenSSL's syntax choosing the suites,
 //! `crlfile` refusing revoked certificates, and the server's chain
-//! completed with the intermediate from `cafile`.
+//! completed with the intermediate from `cafile`; `use_identity_as_username`
+//! without `require_certificate`.
 //! Needs `openssl` and mosquitto-clients.
 
 mod common;
@@ -438,4 +439,72 @@ fn the_server_sends_the_intermediate_from_cafile() {
         CLIENTS,
     );
     p.expect_success(TIMEOUT);
+}
+
+/// `use_identity_as_username` without `require_certificate` starts, as in
+/// Mosquitto: a client with a certificate gets its CN as user name, one
+/// without is refused at CONNECT as bad user name or password (3.1.1: 4,
+/// MQTT 5: 134).
+#[test]
+fn identity_without_require_certificate_refuses_clients_without_one() {
+    if common::hornet_only() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ca(d, "ca");
+    signed(
+        d,
+        "server",
+        "localhost",
+        "ca",
+        Some("subjectAltName=DNS:localhost,IP:127.0.0.1\n"),
+    );
+    signed(d, "client", "device-1", "ca", None);
+    let port = free_port();
+    std::fs::write(
+        d.join("mosquitto.conf"),
+        format!(
+            "listener {port} 127.0.0.1\ncertfile server.crt\nkeyfile server.key\ncafile ca.crt\n\
+             use_identity_as_username true\npersistence false\nadmin_enabled false\n"
+        ),
+    )
+    .unwrap();
+    let mut broker = Proc::spawn(
+        "hornet",
+        Command::new(env!("CARGO_BIN_EXE_hornet"))
+            .current_dir(d)
+            .args(["-c", "mosquitto.conf"]),
+        "cargo build",
+    );
+    broker.wait_line(TIMEOUT, "the listener", |l| l.contains("Opening MQTT"));
+    let port = port.to_string();
+    let run = |args: &[&str]| {
+        let mut p = Proc::spawn(
+            "mosquitto_pub",
+            Command::new("mosquitto_pub")
+                .current_dir(d)
+                .args([
+                    "-h",
+                    "localhost",
+                    "-p",
+                    &port,
+                    "--cafile",
+                    "ca.crt",
+                    "-t",
+                    "id/x",
+                ])
+                .args(["-m", "m"])
+                .args(args),
+            CLIENTS,
+        );
+        let status = p.wait_exit(TIMEOUT);
+        (status.code(), p.output())
+    };
+    let (code, out) = run(&["--cert", "client.crt", "--key", "client.key"]);
+    assert_eq!(code, Some(0), "with a certificate: {out}");
+    let (code, out) = run(&["-V", "mqttv311"]);
+    assert_eq!(code, Some(4), "3.1.1 without a certificate: {out}");
+    let (code, out) = run(&["-V", "mqttv5"]);
+    assert_eq!(code, Some(134), "MQTT 5 without a certificate: {out}");
 }

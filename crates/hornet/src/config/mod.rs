@@ -890,10 +890,10 @@ pub(crate) fn check_tls(tls: &Tls) -> Result<(), String> {
                 .into(),
         );
     }
-    if tls.identity != CertIdentity::None && !tls.require_certificate {
+    if tls.identity != CertIdentity::None && tls.cafile.is_none() && tls.capath.is_none() {
         return Err(
-            "use_identity_as_username and use_subject_as_username need require_certificate true \
-             (the user name comes from the verified client certificate)"
+            "use_identity_as_username and use_subject_as_username need cafile or capath \
+             (the user name comes from a client certificate verified against them)"
                 .into(),
         );
     }

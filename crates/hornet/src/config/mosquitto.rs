@@ -1038,7 +1038,7 @@ mod tests {
             (
                 "listener 8883\ncertfile /s.crt\nkeyfile /s.key\nuse_identity_as_username true\n",
                 1,
-                "need require_certificate true",
+                "need cafile or capath",
             ),
         ] {
             let err = error(text);

@@ -456,6 +456,7 @@ async fn serve_upgraded(
                 Ok(Err(e)) => return failed("the TLS handshake", &e),
                 Err(_) => return failed("the TLS handshake", &"timed out"),
             };
+            info.identity_required = tls.identity_required();
             match tls.cert_username(stream.get_ref().1) {
                 Ok(name) => info.cert_username = name,
                 Err(e) => return failed("the client certificate check", &e),

@@ -103,6 +103,11 @@ impl TlsListener {
 
     /// The MQTT user name the verified client certificate gives, if the
     /// listener takes it from there; an error if it should and cannot.
+    /// Whether the user name comes from the client certificate.
+    pub(crate) fn identity_required(&self) -> bool {
+        self.settings.identity != CertIdentity::None
+    }
+
     pub(crate) fn cert_username(
         &self,
         conn: &rustls::ServerConnection,
@@ -110,8 +115,10 @@ impl TlsListener {
         if self.settings.identity == CertIdentity::None {
             return Ok(None);
         }
+        // Without require_certificate a client may present none: the core
+        // refuses its CONNECT (ConnInfo::identity_required).
         let Some(cert) = conn.peer_certificates().and_then(|c| c.first()) else {
-            return Err("no client certificate".into());
+            return Ok(None);
         };
         identity(cert, self.settings.identity).map(Some)
     }
