@@ -37,6 +37,10 @@ pub struct ConnInfo {
     ///
     /// [`Settings::anonymous`]: crate::Settings::anonymous
     pub anonymous: Option<crate::settings::Anonymous>,
+    /// Whether the listener takes the user name from the client
+    /// certificate, so a connection without one is refused at CONNECT
+    /// (see `identity.rs`).
+    pub identity_required: bool,
 }
 
 impl ConnInfo {
@@ -48,6 +52,7 @@ impl ConnInfo {
             listener_port,
             cert_username: None,
             anonymous: None,
+            identity_required: false,
         }
     }
 }

@@ -84,12 +84,18 @@ impl Broker {
             connect.password = None;
         }
 
+        if self.refuse_missing_identity(id) {
+            return None;
+        }
         // Maintenance redirection (MQTT 5 §4.11): every client is sent away.
         if let Some(reference) = self.settings.server_reference.clone() {
             self.redirect(id, reference);
             return None;
         }
 
+        if self.refuse_oversize_will(id, &connect) {
+            return None;
+        }
         // A will the broker could not publish as asked is refused up front
         // ([MQTT-3.2.2-12], [MQTT-3.2.2-13]).
         if let Some(will) = &connect.will {
@@ -135,6 +141,9 @@ impl Broker {
             return None;
         }
         if client_id.is_empty() {
+            if self.refuse_empty_client_id(id, peer) {
+                return None;
+            }
             let allowed = match protocol {
                 Protocol::V3_1 => false,
                 Protocol::V3_1_1 => connect.clean_start,
@@ -150,6 +159,9 @@ impl Broker {
             }
             client_id = self.assign_client_id();
             assigned = true;
+        }
+        if self.refuse_client_id_prefix(id, peer, &client_id) {
+            return None;
         }
 
         // Keep-alive ceiling, as Mosquitto's max_keepalive.
@@ -651,7 +663,7 @@ impl Broker {
 
     /// A fresh client identifier for an MQTT 5 client that sent none.
     fn assign_client_id(&mut self) -> ByteString {
-        self.sessions.assign_client_id()
+        self.sessions.assign_client_id(&self.settings.auto_id_prefix)
     }
 
     /// Queues what the client has not acknowledged for resending, in the

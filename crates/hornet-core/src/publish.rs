@@ -151,6 +151,9 @@ impl Broker {
         if !denied && self.refuse_unstorable(now, id, &publish) {
             return;
         }
+        if self.drop_oversize_publish(id, &publish) {
+            return;
+        }
         let outcome = |matched: bool| match (v5, denied, matched) {
             (false, _, _) | (true, false, true) => ReasonCode::Success,
             (true, true, _) => ReasonCode::NotAuthorized,
@@ -278,7 +281,8 @@ impl Broker {
         // One stored body for every durable session this message reaches.
         self.journal.start_routing();
         for (key, target) in targets.drain(..) {
-            self.deliver(key, target.shape(publish));
+            let qos = self.outgoing_qos(publish.qos, target.qos());
+            self.deliver(key, target.shape(publish, qos));
         }
         self.subs.recycle(targets);
         if self.shared.len() > 0 {
@@ -306,7 +310,8 @@ impl Broker {
                 continue;
             };
             let target = Target::of(&sub);
-            self.deliver_in(key, target.shape(publish), Some(id));
+            let qos = self.outgoing_qos(publish.qos, target.qos());
+            self.deliver_in(key, target.shape(publish, qos), Some(id));
         }
         self.shared.recycle(groups);
         matched
@@ -706,7 +711,7 @@ impl Broker {
             self.persist_retained(&msg.topic, None);
             return;
         }
-        msg.qos = msg.qos.min(qos);
+        msg.qos = self.outgoing_qos(msg.qos, qos);
         msg.retain = true; // [MQTT-3.3.1-8]
         if let Some(i) = identifier {
             msg.properties.push(Property::SubscriptionIdentifier(i));

@@ -39,11 +39,19 @@ impl Target {
         }
     }
 
-    /// The copy of `publish` this session gets.
+    /// The highest QoS of the subscriptions this copy is for.
     #[inline]
-    pub(crate) fn shape(&self, publish: &Publish) -> Publish {
+    pub(crate) fn qos(&self) -> QoS {
+        self.qos
+    }
+
+    /// The copy of `publish` this session gets, at `qos` (the published
+    /// QoS capped by [`Target::qos`], or raised to it with
+    /// `upgrade_outgoing_qos`: see `outgoing_qos`).
+    #[inline]
+    pub(crate) fn shape(&self, publish: &Publish, qos: QoS) -> Publish {
         let mut msg = publish.clone();
-        msg.qos = msg.qos.min(self.qos);
+        msg.qos = qos;
         // [MQTT-3.3.1-9]/[MQTT-3.3.1-12]: live messages go out with RETAIN 0
         // unless the subscription asked for Retain As Published.
         msg.retain = msg.retain && self.retain_as_published;

@@ -116,11 +116,11 @@ impl Sessions {
     }
 
     /// A fresh client identifier for an MQTT 5 client that sent none.
-    pub(crate) fn assign_client_id(&mut self) -> ByteString {
+    pub(crate) fn assign_client_id(&mut self, prefix: &str) -> ByteString {
         loop {
             let n = self.next_assigned_id;
             self.next_assigned_id += 1;
-            let id: ByteString = format!("auto-{n:08x}").into();
+            let id: ByteString = format!("{prefix}{n:08x}").into();
             if !self.by_client_id.contains_key(&id) {
                 return id;
             }

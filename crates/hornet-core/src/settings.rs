@@ -133,6 +133,20 @@ pub struct Settings {
     /// the first-time hints and refusal lines; none by default (the lines
     /// then name the setting only).
     pub wording: Wording,
+    /// Whether an empty client id is given one (where the protocol allows
+    /// it) rather than refused. Default true (Mosquitto's
+    /// `allow_zero_length_clientid`).
+    pub allow_zero_length_clientid: bool,
+    /// The prefix of assigned client ids. Default `auto-`.
+    pub auto_id_prefix: String,
+    /// Only client ids starting with this may connect. Default none.
+    pub clientid_prefixes: Option<String>,
+    /// Largest PUBLISH or will payload accepted, in bytes; 0 (the
+    /// default) for no limit (Mosquitto's `message_size_limit`).
+    pub message_size_limit: usize,
+    /// Whether messages go out at the subscription's QoS even when
+    /// published lower (Mosquitto's `upgrade_outgoing_qos`). Default false.
+    pub upgrade_outgoing_qos: bool,
 }
 
 impl Default for Settings {
@@ -176,6 +190,11 @@ impl Default for Settings {
             flapping_window: Duration::from_secs(60),
             flapping_ban: Duration::from_secs(60),
             wording: Wording::default(),
+            allow_zero_length_clientid: true,
+            auto_id_prefix: "auto-".to_string(),
+            clientid_prefixes: None,
+            message_size_limit: 0,
+            upgrade_outgoing_qos: false,
         }
     }
 }

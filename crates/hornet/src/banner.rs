@@ -19,6 +19,9 @@ pub fn log(config: &Config, server: &Server, users: Option<UserCounts>, acl: Opt
         "Authentication: {}",
         describe::authentication(config, users)
     );
+    if let Some(rule) = describe::anonymous_rule(config) {
+        tracing::info!("Note: {rule}");
+    }
     tracing::info!("Authorization: {}", describe::authorization(config, acl));
     for (listener, stats) in config.listeners.iter().zip(server.listener_stats()) {
         tracing::info!(

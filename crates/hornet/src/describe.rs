@@ -82,7 +82,18 @@ pub fn listener(config: &Config, listener: &Listener, addr: SocketAddr) -> Strin
         Some(tls) if listener.kind.is_tls() => {
             format!(" [{}]", crate::server::describe_tls(tls))
         }
-        _ => String::new(),
+        _ => match &listener.psk {
+            Some(psk) => format!(
+                " [TLS-PSK, keys from {}{}]",
+                psk.file.display(),
+                if psk.identity_as_username {
+                    ", the PSK identity is the user name"
+                } else {
+                    ""
+                }
+            ),
+            None => String::new(),
+        },
     };
     let anonymous = anonymous_policy(listener.allow_anonymous.unwrap_or(config.allow_anonymous));
     let mut limits = Vec::new();
@@ -118,6 +129,17 @@ pub fn authentication(config: &Config, users: Option<UserCounts>) -> String {
                       as anonymous) and enhanced authentication is not offered."
             .to_string(),
     }
+}
+
+/// Why anonymous clients are refused when it is Mosquitto 2.0's rule, not
+/// a setting the file states.
+pub fn anonymous_rule(config: &Config) -> Option<String> {
+    config.anonymous_by_mosquitto_rule.then(|| {
+        "anonymous clients are refused: this mosquitto.conf declares listeners and does not \
+         set allow_anonymous, which Mosquitto 2.0 reads as false. Add `allow_anonymous true` \
+         to let clients without a user name connect."
+            .to_string()
+    })
 }
 
 /// Authorization: the ACL file and what it holds.

@@ -6,4 +6,6 @@ pub mod cli;
 mod client;
 pub mod config;
 pub mod describe;
+pub mod logging;
+pub mod process;
 pub mod server;

@@ -3,15 +3,20 @@
 //! and `hornet completions`, which run before (and without) binding or
 //! broker logging.
 //!
-//! Reads the configuration (native TOML or a Mosquitto `.conf`), sets up
-//! logging in Mosquitto's words, prints the startup banner and serves until
-//! SIGINT or SIGTERM. SIGHUP reloads the TLS certificates.
+//! Reads the configuration (native TOML or a Mosquitto `.conf`), detaches
+//! with `-d`, sets up logging as Mosquitto's `log_dest` says, binds, writes
+//! the `pid_file`, drops root for `user`, prints the startup banner and
+//! serves until SIGINT or SIGTERM (then logs its last line and removes the
+//! pid file). SIGHUP reloads the TLS certificates, password_file and
+//! acl_file, and reopens the log files.
 
 use std::process::ExitCode;
 
 use hornet::cli::{self, Cli, Command};
 use hornet::config::{self, Config};
 use hornet::describe::{AclCounts, UserCounts};
+use hornet::logging::Logging;
+use hornet::process::{self, PidFile, Switched};
 use hornet::server::Server;
 use hornet_auth::PasswordFile;
 
@@ -59,7 +64,24 @@ fn main() -> ExitCode {
         }
         None => None,
     };
-    init_logging(config.log.verbose);
+    // The command returns once the broker it starts in the background
+    // serves (process.rs).
+    if cli.daemon() {
+        return process::run_in_background();
+    }
+    let logging = match hornet::logging::init(&config.log, config.log.verbose) {
+        Ok(logging) => logging,
+        Err(e) => {
+            eprintln!("hornet: configuration error: {e}");
+            return ExitCode::from(3);
+        }
+    };
+    if config.log.dests.contains(&config::LogDest::Topic) {
+        tracing::warn!(
+            "log_dest topic: Hornet does not publish its log to $SYS/broker/log yet; \
+             the other destinations are written."
+        );
+    }
     raise_open_files_limit();
     for warning in &loaded.warnings {
         tracing::warn!("{warning}");
@@ -74,10 +96,28 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(serve(config, users, acl))
+    let code = runtime.block_on(serve(config, users, acl, logging.clone()));
+    // The last lines, unless a destination does not take them.
+    logging.flush(LAST_LINES_WAIT);
+    code
 }
 
-async fn serve(config: Config, users: Option<PasswordFile>, acl: Option<AclCounts>) -> ExitCode {
+/// How long the exit waits for the log's last lines to be written.
+const LAST_LINES_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+async fn serve(
+    config: Config,
+    users: Option<PasswordFile>,
+    acl: Option<AclCounts>,
+    logging: Logging,
+) -> ExitCode {
+    let mut signals = match Signals::install() {
+        Ok(signals) => signals,
+        Err(e) => {
+            tracing::error!("Cannot handle SIGTERM and SIGINT: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let user_counts = users.as_ref().map(|u| UserCounts {
         users: u.len(),
         scram: u.scram_len(),
@@ -95,11 +135,41 @@ async fn serve(config: Config, users: Option<PasswordFile>, acl: Option<AclCount
             return ExitCode::FAILURE;
         }
     };
+    // As Mosquitto: the pid file is written as started (root may write
+    // /run), then root is dropped; the listeners are bound already.
+    let pid_file = match config
+        .pid_file
+        .as_deref()
+        .map(|p| PidFile::write(p.as_ref()))
+    {
+        Some(Err(e)) => {
+            tracing::error!("{e}");
+            return ExitCode::FAILURE;
+        }
+        Some(Ok(p)) => Some(p),
+        None => None,
+    };
+    if let Some(user) = &config.user {
+        match process::drop_privileges(user) {
+            Ok(Switched::To { uid, gid }) => {
+                tracing::info!("Running as user {user} (uid {uid}, gid {gid}).")
+            }
+            Ok(Switched::NotRoot) => {
+                tracing::debug!("Not started as root: the user setting ({user}) has nothing to do.")
+            }
+            Ok(Switched::Already) => {}
+            Err(e) => {
+                tracing::error!("{e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     hornet::banner::log(&config, &server, user_counts, acl);
+    process::notify_ready();
     let server = std::sync::Arc::new(server);
-    reload_on_sighup(server.clone());
+    signals.reload_on_sighup(server.clone(), logging);
     let started = std::time::Instant::now();
-    wait_for_signal().await;
+    signals.stop().await;
     if let Some(s) = server.store_stats() {
         let secs = started.elapsed().as_secs_f64().max(1e-3);
         tracing::info!(
@@ -117,62 +187,63 @@ async fn serve(config: Config, users: Option<PasswordFile>, acl: Option<AclCount
     }
     tracing::info!("hornet version {} terminating", env!("CARGO_PKG_VERSION"));
     drop(server);
+    drop(pid_file);
     ExitCode::SUCCESS
 }
 
-fn init_logging(verbose: bool) {
-    let default = if verbose { "debug" } else { "info" };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("HORNET_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+/// The signals the broker answers, handled from before it binds (a
+/// signal sent as soon as the banner shows is never the default action).
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: Option<tokio::signal::unix::Signal>,
 }
 
-/// Reloads TLS certificates on each SIGHUP, until the process ends.
-fn reload_on_sighup(server: std::sync::Arc<Server>) {
-    #[cfg(unix)]
-    {
+impl Signals {
+    fn install() -> std::io::Result<Signals> {
         use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::hangup()) {
-            Ok(mut hup) => {
-                tokio::spawn(async move {
-                    while hup.recv().await.is_some() {
-                        tracing::info!(
-                            "SIGHUP received: reloading TLS certificates, password_file and acl_file."
-                        );
-                        // Failures are logged by each reload, naming the
-                        // file; what failed to load stays as it was.
-                        let _ = server.reload_tls();
-                        let _ = server.reload_auth();
-                    }
-                });
-            }
-            Err(e) => tracing::warn!(
-                "Cannot handle SIGHUP ({e}); certificates reload only when their files change."
-            ),
-        }
+        let hup = signal(SignalKind::hangup())
+            .map_err(|e| {
+                tracing::warn!(
+                    "Cannot handle SIGHUP ({e}); certificates reload only when their files change."
+                )
+            })
+            .ok();
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+            hup,
+        })
     }
-    #[cfg(not(unix))]
-    let _ = server;
-}
 
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
+    /// Reloads TLS certificates (and the user and ACL files) and reopens
+    /// the log files on each SIGHUP, until the process ends.
+    fn reload_on_sighup(&mut self, server: std::sync::Arc<Server>, logging: Logging) {
+        let Some(mut hup) = self.hup.take() else {
             return;
+        };
+        tokio::spawn(async move {
+            while hup.recv().await.is_some() {
+                logging.reopen();
+                tracing::info!(
+                    "SIGHUP received: reloading TLS certificates, password_file and acl_file; \
+                     reopening the log files."
+                );
+                // Failures are logged by each reload, naming the file; what
+                // failed to load stays as it was.
+                let _ = server.reload_tls();
+                let _ = server.reload_auth();
+            }
+        });
+    }
+
+    /// Until SIGTERM or SIGINT.
+    async fn stop(&mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
         }
     }
-    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// Every connection is a file descriptor, and the usual soft limit (1024)

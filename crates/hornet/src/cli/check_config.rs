@@ -140,6 +140,13 @@ pub fn check(path: &Path) -> Report {
         }
     }
     for (n, listener) in config.listeners.iter().enumerate() {
+        if let Some(Err(e)) = listener.psk.as_ref().map(crate::server::check_psk) {
+            report.errors.push(error(format!(
+                "listener {} (TLS-PSK port {}) cannot start: {e}",
+                n + 1,
+                listener.port
+            )));
+        }
         if let (Some(tls), true) = (&listener.tls, listener.kind.is_tls()) {
             if let Err(e) = crate::server::check_tls(tls, listener.kind) {
                 report.errors.push(error(format!(
@@ -346,6 +353,9 @@ pub fn render(report: &Report) -> String {
         "\nAuthentication: {}",
         describe::authentication(config, report.users)
     );
+    if let Some(rule) = describe::anonymous_rule(config) {
+        let _ = writeln!(out, "Note: {rule}");
+    }
     let _ = writeln!(
         out,
         "Authorization: {}",

@@ -100,6 +100,15 @@ pub fn render(config: &Config) -> String {
                 TlsVersion::V1_3 => "tlsv1.3",
             };
             t.insert("tls_version".into(), Value::String(version.into()));
+            if let Some(c) = &tls.ciphers {
+                t.insert("ciphers".into(), Value::String(c.clone()));
+            }
+            if let Some(c) = &tls.ciphers_tls13 {
+                t.insert("ciphers_tls13".into(), Value::String(c.clone()));
+            }
+            if let Some(p) = &tls.crlfile {
+                t.insert("crlfile".into(), path(p));
+            }
         }
         if let Some(n) = l.max_connections {
             t.insert("max_connections".into(), int(n));

@@ -389,6 +389,26 @@ const MONTHS: [&str; 12] = [
     "December",
 ];
 
+/// `format` with `strftime`'s `%` codes (UTC, the codes of [`strftime`])
+/// for `now`: the log's `log_timestamp_format`.
+pub(crate) fn strftime_text(format: &str, now: SystemTime) -> String {
+    let mut out = Vec::new();
+    let mut chars = format.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '%' => match chars.next() {
+                Some(code) => strftime(&mut out, code, now),
+                None => out.push(b'%'),
+            },
+            c => {
+                let mut buf = [0u8; 4];
+                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// One `@` time code: `strftime`'s `%<code>` (UTC), and `@N` the
 /// nanoseconds, as mosquitto_sub's `-F` has them. An unknown code is
 /// written as is (`%q`), as glibc's strftime does.

@@ -15,7 +15,7 @@ pub mod check_config;
 mod client_args;
 mod connect;
 pub mod effective_toml;
-mod format;
+pub(crate) mod format;
 mod props;
 pub mod pub_cmd;
 pub mod sub_cmd;
@@ -144,6 +144,10 @@ pub struct ServeArgs {
     /// Verbose: log every packet (like `log_type all`).
     #[arg(short, long)]
     pub verbose: bool,
+    /// Run in the background (like `mosquitto -d`): returns once the
+    /// broker serves; the log goes where `log_dest` says.
+    #[arg(short, long)]
+    pub daemon: bool,
 }
 
 impl Cli {
@@ -185,6 +189,11 @@ impl Cli {
     /// Whether `-v` was given.
     pub fn verbose(&self) -> bool {
         self.serve.verbose || self.serve_args().is_some_and(|a| a.verbose)
+    }
+
+    /// Whether `-d` was given.
+    pub fn daemon(&self) -> bool {
+        self.serve.daemon || self.serve_args().is_some_and(|a| a.daemon)
     }
 }
 
@@ -370,7 +379,7 @@ mod tests {
         let path = dir.path().join("mosquitto.conf");
         std::fs::write(
             &path,
-            "listener 1000 127.0.0.1\nlistener 2000\nmax_queued_messages 5\npid_file /x\n",
+            "listener 1000 127.0.0.1\nlistener 2000\nmax_queued_messages 5\nfrobnicate /x\n",
         )
         .unwrap();
         let path_arg = path.to_str().unwrap();

@@ -530,3 +530,82 @@ impl Kind<AllowAnonymous> for Anonymous {
         .into()
     }
 }
+
+/// `log_dest` values: a TOML list of strings in mosquitto.conf's words
+/// (`["stderr", "file /var/log/hornet.log"]`); one `log_dest` line each in
+/// mosquitto.conf (repeatable, so `mosquitto.rs` reads it by hand).
+pub(crate) struct LogDests;
+
+impl Kind<Vec<super::LogDest>> for LogDests {
+    type Raw = Vec<String>;
+    fn from_raw(raw: Vec<String>) -> Result<Vec<super::LogDest>, String> {
+        raw.iter().map(|t| super::LogDest::parse(t)).collect()
+    }
+    fn to_toml(value: &Vec<super::LogDest>) -> Option<Value> {
+        (!value.is_empty())
+            .then(|| Value::Array(value.iter().map(|d| Value::String(d.to_string())).collect()))
+    }
+    fn from_conf(_: &str, text: &str, _: &str) -> Result<Vec<super::LogDest>, String> {
+        Ok(vec![super::LogDest::parse(text)?])
+    }
+    fn show(value: &Vec<super::LogDest>) -> String {
+        if value.is_empty() {
+            return "stderr".into();
+        }
+        value
+            .iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// `log_facility`: 0 to 7 for `LOG_LOCAL0` to `LOG_LOCAL7`; absent means
+/// `LOG_DAEMON`.
+pub(crate) struct Facility;
+
+impl Kind<Option<u8>> for Facility {
+    type Raw = u8;
+    fn from_raw(raw: u8) -> Result<Option<u8>, String> {
+        if raw <= 7 {
+            Ok(Some(raw))
+        } else {
+            Err(format!(
+                "log_facility must be 0 to 7 (LOG_LOCAL0 to LOG_LOCAL7), not {raw}"
+            ))
+        }
+    }
+    fn to_toml(value: &Option<u8>) -> Option<Value> {
+        value.map(int)
+    }
+    fn from_conf(key: &str, text: &str, accepts: &str) -> Result<Option<u8>, String> {
+        Self::from_raw(number(key, text, accepts)?)
+    }
+    fn show(value: &Option<u8>) -> String {
+        value.map_or_else(|| "daemon".into(), |n| format!("local{n}"))
+    }
+}
+
+/// A word that is always there (`auto_id_prefix`); an empty TOML string
+/// or mosquitto.conf value is refused.
+pub(crate) struct Word;
+
+impl Kind<String> for Word {
+    type Raw = String;
+    fn from_raw(raw: String) -> Result<String, String> {
+        if raw.is_empty() {
+            Err("must not be empty".into())
+        } else {
+            Ok(raw)
+        }
+    }
+    fn to_toml(value: &String) -> Option<Value> {
+        Some(Value::String(value.clone()))
+    }
+    fn from_conf(key: &str, text: &str, _: &str) -> Result<String, String> {
+        Self::from_raw(text.to_string()).map_err(|e| format!("{key} {e}"))
+    }
+    fn show(value: &String) -> String {
+        value.clone()
+    }
+}

@@ -19,11 +19,13 @@
 //! The user-facing reference is `docs/configuration.md`.
 
 mod kinds;
+mod log_dest;
 mod mosquitto;
 pub mod schema;
 mod toml;
 mod wording;
 
+pub use log_dest::LogDest;
 pub use schema::{core_settings, Limits, Mqtt};
 pub use wording::FileWording;
 
@@ -46,6 +48,10 @@ pub struct Config {
     pub listeners: Vec<Listener>,
     /// Who may connect without a username. Default: [`AllowAnonymous::Loopback`].
     pub allow_anonymous: AllowAnonymous,
+    /// Whether `allow_anonymous` is `Never` by Mosquitto 2.0's rule: a
+    /// mosquitto.conf that declares listeners and never sets
+    /// `allow_anonymous` refuses anonymous clients. The banner says so.
+    pub anonymous_by_mosquitto_rule: bool,
     /// The user store: a password file in `mosquitto_passwd` format (or with
     /// Hornet's SCRAM lines, see `docs/security.md`), read at start. With
     /// one, CONNECT user names and passwords are checked and SCRAM-SHA-256
@@ -64,6 +70,12 @@ pub struct Config {
     pub sys_interval: u64,
     /// Logging.
     pub log: Log,
+    /// Where the process id is written at start (and removed at exit), as
+    /// Mosquitto's `pid_file`. Default none.
+    pub pid_file: Option<String>,
+    /// The user the broker runs as once its listeners are bound, when
+    /// started as root (Mosquitto's `user`). Default none: stay as started.
+    pub user: Option<String>,
     /// The admin HTTP API, `/metrics` and the dashboard (see `docs/admin.md`).
     pub admin: Admin,
     /// Durability: the store and when acknowledgements wait for the disk.
@@ -78,12 +90,15 @@ impl Default for Config {
         Config {
             listeners: vec![Listener::default()],
             allow_anonymous: AllowAnonymous::Loopback,
+            anonymous_by_mosquitto_rule: false,
             password_file: None,
             acl_file: None,
             limits: Limits::default(),
             mqtt: Mqtt::default(),
             sys_interval: 10,
             log: Log::default(),
+            pid_file: None,
+            user: None,
             admin: Admin::default(),
             persistence: Persistence::default(),
             source: None,
@@ -311,6 +326,24 @@ pub struct Listener {
     /// This listener's anonymous policy; `None` = the global
     /// `allow_anonymous`.
     pub allow_anonymous: Option<AllowAnonymous>,
+    /// TLS with pre-shared keys instead of certificates (Mosquitto's
+    /// `psk_hint` and `psk_file`; a `tcp` listener). Default none.
+    pub psk: Option<Psk>,
+}
+
+/// A TLS-PSK listener's keys (served with OpenSSL; rustls has no PSK).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Psk {
+    /// The identity hint (`psk_hint`), which makes a listener TLS-PSK.
+    pub hint: String,
+    /// `identity:hexkey` lines (`psk_file`), read at start.
+    pub file: PathBuf,
+    /// Whether the client's PSK identity is its MQTT user name
+    /// (`use_identity_as_username`).
+    pub identity_as_username: bool,
+    /// OpenSSL's cipher list for TLS 1.2 (`ciphers`); default its PSK
+    /// cipher suites.
+    pub ciphers: Option<String>,
 }
 
 impl Listener {
@@ -340,6 +373,7 @@ impl Default for Listener {
             max_connections: None,
             max_connection_rate: None,
             allow_anonymous: None,
+            psk: None,
         }
     }
 }
@@ -416,6 +450,15 @@ pub struct Tls {
     pub identity: CertIdentity,
     /// The lowest TLS version accepted. Default TLS 1.2.
     pub min_version: TlsVersion,
+    /// TLS 1.2 cipher suites in OpenSSL's cipher list syntax (Mosquitto's
+    /// `ciphers`), of those rustls offers. Default none: all of them.
+    pub ciphers: Option<String>,
+    /// TLS 1.3 cipher suites, `:`-separated IANA names (Mosquitto's
+    /// `ciphers_tls1.3`). Default none: all of them.
+    pub ciphers_tls13: Option<String>,
+    /// Certificate revocation lists (PEM) client certificates are checked
+    /// against (Mosquitto's `crlfile`). Default none.
+    pub crlfile: Option<PathBuf>,
 }
 
 impl Tls {
@@ -429,6 +472,9 @@ impl Tls {
             require_certificate: false,
             identity: CertIdentity::None,
             min_version: TlsVersion::V1_2,
+            ciphers: None,
+            ciphers_tls13: None,
+            crlfile: None,
         }
     }
 }
@@ -599,6 +645,18 @@ pub struct Log {
     /// Mosquitto `log_type` values as given; empty = Mosquitto's default
     /// (error, warning, notice, information).
     pub types: Vec<String>,
+    /// Where log lines go (Mosquitto's `log_dest`, repeatable); empty =
+    /// standard error.
+    pub dests: Vec<LogDest>,
+    /// Whether each line starts with a time stamp (`log_timestamp`).
+    /// Default true.
+    pub timestamp: bool,
+    /// The time stamp as `strftime` codes, in UTC (`log_timestamp_format`);
+    /// default none: Mosquitto's `<unix time>: `.
+    pub timestamp_format: Option<String>,
+    /// The syslog facility `LOG_LOCAL0` to `LOG_LOCAL7` (`log_facility`
+    /// 0 to 7); default none: `LOG_DAEMON`, as Mosquitto.
+    pub facility: Option<u8>,
 }
 
 impl Default for Log {
@@ -607,6 +665,10 @@ impl Default for Log {
             verbose: false,
             connection_messages: true,
             types: Vec::new(),
+            dests: Vec::new(),
+            timestamp: true,
+            timestamp_format: None,
+            facility: None,
         }
     }
 }
@@ -828,10 +890,10 @@ pub(crate) fn check_tls(tls: &Tls) -> Result<(), String> {
                 .into(),
         );
     }
-    if tls.identity != CertIdentity::None && !tls.require_certificate {
+    if tls.identity != CertIdentity::None && tls.cafile.is_none() && tls.capath.is_none() {
         return Err(
-            "use_identity_as_username and use_subject_as_username need require_certificate true \
-             (the user name comes from the verified client certificate)"
+            "use_identity_as_username and use_subject_as_username need cafile or capath \
+             (the user name comes from a client certificate verified against them)"
                 .into(),
         );
     }

@@ -42,32 +42,13 @@ const MAX_INCLUDE_DEPTH: usize = 8;
 /// Keys Mosquitto knows that Hornet reads but ignores (with a warning).
 const IGNORED_KEYS: &[&str] = &[
     // general
-    "allow_duplicate_messages",
-    "allow_zero_length_clientid",
     "auth_plugin",
     "auth_plugin_deny_special_chars",
-    "auto_id_prefix",
-    "autosave_interval",
-    "autosave_on_changes",
     "check_retain_source",
-    "clientid_prefixes",
     "global_plugin",
-    "log_dest",
-    "log_facility",
-    "log_timestamp",
-    "log_timestamp_format",
     "max_inflight_bytes",
     "memory_limit",
-    "message_size_limit",
-    "persistence_file",
-    "pid_file",
     "plugin",
-    "psk_file",
-    "retry_interval",
-    "set_tcp_nodelay",
-    "store_clean_interval",
-    "upgrade_outgoing_qos",
-    "user",
     "websockets_headers_size",
     "websockets_log_level",
     "accept_protocol_versions",
@@ -80,11 +61,6 @@ const IGNORED_KEYS: &[&str] = &[
     "socket_domain",
     "use_username_as_clientid",
     // TLS
-    "ciphers",
-    "ciphers_tls1.3",
-    "crlfile",
-    "dhparamfile",
-    "psk_hint",
     "tls_engine",
     "tls_engine_kpass_sha1",
     "tls_keyform",
@@ -117,6 +93,48 @@ const IGNORED_KEYS: &[&str] = &[
     "username",
 ];
 
+/// Mosquitto keys Hornet has no use for, each with the reason: accepted,
+/// and `check-config` says why rather than "not supported".
+const NOT_NEEDED: &[(&str, &str)] = &[
+    (
+        "autosave_interval",
+        "every change is written to the store before it is acknowledged, so there is \
+         nothing to save periodically",
+    ),
+    (
+        "autosave_on_changes",
+        "every change is written to the store before it is acknowledged, so there is \
+         nothing to save periodically",
+    ),
+    (
+        "persistence_file",
+        "the store is a directory of log files (persistence_location / data_dir), not one file",
+    ),
+    (
+        "store_clean_interval",
+        "a message is freed as soon as its last copy is acknowledged; there is nothing to \
+         clean periodically",
+    ),
+    (
+        "retry_interval",
+        "unacknowledged messages are resent when the client reconnects, as MQTT 3.1.1 and 5 \
+         require (Mosquitto 2.0 dropped the key too)",
+    ),
+    (
+        "allow_duplicate_messages",
+        "a subscriber gets one copy of a message however many of its subscriptions match \
+         (Mosquitto 2.0 dropped the key too)",
+    ),
+    (
+        "set_tcp_nodelay",
+        "TCP_NODELAY is always on: Hornet coalesces its own writes",
+    ),
+    (
+        "dhparamfile",
+        "TLS uses elliptic-curve key exchange (ECDHE) only, which needs no DH parameters",
+    ),
+];
+
 /// Prefixes of families of Mosquitto keys (bridge, plugin options).
 const IGNORED_PREFIXES: &[&str] = &["bridge_", "auth_opt_", "plugin_opt_"];
 
@@ -126,7 +144,8 @@ struct Pending {
     listener: Listener,
     file: PathBuf,
     line: usize,
-    unsupported: Option<&'static str>,
+    /// `psk_hint`: the listener is TLS-PSK.
+    psk_hint: Option<String>,
     websockets: bool,
     tls: TlsKeys,
     allow_anonymous: Option<AllowAnonymous>,
@@ -138,7 +157,7 @@ impl Pending {
             listener,
             file: at.file.to_path_buf(),
             line: at.line,
-            unsupported: None,
+            psk_hint: None,
             websockets: false,
             tls: TlsKeys::default(),
             allow_anonymous: None,
@@ -187,6 +206,9 @@ impl Pending {
             require_certificate: t.require_certificate,
             identity,
             min_version: t.version.unwrap_or(TlsVersion::V1_2),
+            ciphers: t.ciphers,
+            ciphers_tls13: t.ciphers_tls13,
+            crlfile: t.crlfile,
             ..Tls::new(certfile, keyfile)
         };
         check_tls(&tls)?;
@@ -209,6 +231,9 @@ struct TlsKeys {
     use_identity: bool,
     use_subject: bool,
     version: Option<TlsVersion>,
+    ciphers: Option<String>,
+    ciphers_tls13: Option<String>,
+    crlfile: Option<PathBuf>,
 }
 
 /// Which listener the lines being read configure.
@@ -227,6 +252,12 @@ struct Reader {
     listeners: Vec<Pending>,
     section: Section,
     depth: usize,
+    /// Whether `max_inflight_messages` and `receive_maximum` were given:
+    /// the first also sets the second when it is not, as in Mosquitto.
+    inflight_given: bool,
+    receive_maximum_given: bool,
+    /// `psk_file`, for the TLS-PSK listeners.
+    psk_file: Option<PathBuf>,
 }
 
 /// One line being read: where it is, for messages.
@@ -255,6 +286,9 @@ pub(crate) fn parse(text: &str, origin: &Path) -> Result<Loaded, ConfigError> {
         listeners: Vec::new(),
         section: Section::Default,
         depth: 0,
+        inflight_given: false,
+        receive_maximum_given: false,
+        psk_file: None,
     };
     reader.read_text(text, origin)?;
     reader.finish(origin)
@@ -285,6 +319,10 @@ impl Reader {
             // beside MQTT authentication it refuses the start (Admin::check_in).
             self.config.admin.declared = true;
         }
+        // Mosquitto's other spelling of max_qos.
+        let key = if key == "maximum_qos" { "max_qos" } else { key };
+        self.inflight_given |= key == "max_inflight_messages";
+        self.receive_maximum_given |= key == "receive_maximum";
         // A declared setting that is one value on one line (schema.rs).
         if let Some(spec) = schema::by_conf_key(key) {
             let value = self.one(at, key, args)?;
@@ -457,6 +495,32 @@ impl Reader {
                     _ => tls.use_subject = value,
                 }
             }
+            "psk_hint" => {
+                if args.is_empty() {
+                    return Err(at.error("psk_hint needs a value (the identity hint)"));
+                }
+                self.listener_section(at).psk_hint = Some(args.join(" "));
+            }
+            "psk_file" => {
+                let value = self.one(at, key, args)?;
+                self.psk_file = Some(PathBuf::from(value));
+            }
+            "crlfile" => {
+                let value = self.one(at, key, args)?;
+                let tls = &mut self.listener_section(at).tls;
+                tls.any = true;
+                tls.crlfile = Some(PathBuf::from(value));
+            }
+            "ciphers" | "ciphers_tls1.3" => {
+                let value = self.one(at, key, args)?.to_string();
+                let tls = &mut self.listener_section(at).tls;
+                tls.any = true;
+                if key == "ciphers" {
+                    tls.ciphers = Some(value);
+                } else {
+                    tls.ciphers_tls13 = Some(value);
+                }
+            }
             "tls_version" => {
                 let value = self.one(at, key, args)?;
                 let version = value.parse().map_err(|r: String| at.error(r))?;
@@ -490,6 +554,21 @@ impl Reader {
                 }
                 self.config.log.types.push(value.to_string());
             }
+            // Repeatable; `file PATH` takes the rest of the line.
+            "log_dest" => {
+                if args.is_empty() {
+                    return Err(at.error("log_dest needs a value"));
+                }
+                let dest = super::LogDest::parse(&args.join(" ")).map_err(|r| at.error(r))?;
+                self.config.log.dests.push(dest);
+            }
+            // strftime codes may contain spaces: the rest of the line.
+            "log_timestamp_format" => {
+                if args.is_empty() {
+                    return Err(at.error("log_timestamp_format needs a value"));
+                }
+                self.config.log.timestamp_format = Some(args.join(" "));
+            }
             // Mosquitto's spelling of max_session_expiry, with units.
             "persistent_client_expiration" => {
                 let value = self.one(at, key, args)?;
@@ -520,10 +599,10 @@ impl Reader {
     /// A key Hornet does not act on: note its effect on the open listener
     /// section, then warn.
     fn other(&mut self, at: &At<'_>, key: &str, _args: &[&str]) {
-        if key == "psk_hint" {
-            if let Some(pending) = self.section_listener() {
-                pending.unsupported = Some("TLS-PSK");
-            }
+        if let Some((_, why)) = NOT_NEEDED.iter().find(|(k, _)| *k == key) {
+            self.warnings
+                .push(at.warning(format_args!("{key:?} is not needed: {why}")));
+            return;
         }
         let known =
             IGNORED_KEYS.contains(&key) || IGNORED_PREFIXES.iter().any(|p| key.starts_with(p));
@@ -533,14 +612,6 @@ impl Reader {
             format!("ignoring {key:?} (unknown option)")
         };
         self.warnings.push(at.warning(text));
-    }
-
-    /// The listener the open section configures, if it exists yet.
-    fn section_listener(&mut self) -> Option<&mut Pending> {
-        match self.section {
-            Section::Default => self.default_listener.as_mut(),
-            Section::Listener(i) => self.listeners.get_mut(i),
-        }
     }
 
     fn default_listener(&mut self, at: &At<'_>) -> &mut Pending {
@@ -610,6 +681,46 @@ impl Reader {
         Ok(())
     }
 
+    /// A TLS-PSK listener (`psk_hint` in its section): MQTT over TLS with
+    /// the keys of `psk_file`, served with OpenSSL. Certificates in the
+    /// section are not used (a warning says so).
+    fn psk_listener(
+        &mut self,
+        at: &At<'_>,
+        p: Pending,
+        hint: String,
+    ) -> Result<Listener, ConfigError> {
+        let port = p.listener.port;
+        let Some(file) = self.psk_file.clone() else {
+            return Err(at.error(format!(
+                "the TLS-PSK listener on port {port} (psk_hint) needs psk_file, a file of \
+                 identity:hexkey lines"
+            )));
+        };
+        if p.websockets {
+            return Err(at.error(format!(
+                "the listener on port {port} has psk_hint and protocol websockets: TLS-PSK is \
+                 served for MQTT over TCP only"
+            )));
+        }
+        if p.tls.has_cert || p.tls.has_key {
+            self.warnings.push(at.warning(format_args!(
+                "the listener on port {port} is TLS-PSK (psk_hint): its certfile and keyfile \
+                 are not used"
+            )));
+        }
+        Ok(Listener {
+            kind: ListenerKind::Tcp,
+            psk: Some(super::Psk {
+                hint,
+                file,
+                identity_as_username: p.tls.use_identity,
+                ciphers: p.tls.ciphers.clone(),
+            }),
+            ..p.listener
+        })
+    }
+
     fn finish(mut self, origin: &Path) -> Result<Loaded, ConfigError> {
         let mut pending: Vec<Pending> = self.default_listener.take().into_iter().collect();
         pending.append(&mut self.listeners);
@@ -621,15 +732,11 @@ impl Reader {
                 file: &file,
                 line: p.line,
             };
-            if let Some(kind) = p.unsupported {
-                self.warnings.push(at.warning(format_args!(
-                    "skipping the listener on port {} ({kind} listeners are not supported yet)",
-                    p.listener.port
-                )));
-                continue;
-            }
             let allow_anonymous = p.allow_anonymous;
-            let mut listener = p.resolve().map_err(|r| at.error(r))?;
+            let mut listener = match p.psk_hint.clone() {
+                Some(hint) => self.psk_listener(&at, p, hint)?,
+                None => p.resolve().map_err(|r| at.error(r))?,
+            };
             listener.allow_anonymous = allow_anonymous;
             if listeners.iter().any(|l| l.same_socket(&listener)) {
                 self.warnings.push(at.warning(format_args!(
@@ -645,14 +752,28 @@ impl Reader {
                 return Err(ConfigError::new(
                     origin,
                     None,
-                    "no listener Hornet can serve (TLS-PSK listeners are not supported yet); \
-                     add e.g. `listener 1883`",
+                    "no listener Hornet can serve; add e.g. `listener 1883`",
                 ));
             }
             listeners.push(Listener::tcp(DEFAULT_PORT, None));
         }
         self.config.listeners = listeners;
-        self.config.allow_anonymous = self.allow_anonymous.unwrap_or(AllowAnonymous::Loopback);
+        // Mosquitto's max_inflight_messages is also the Receive Maximum
+        // announced to MQTT 5 clients.
+        if self.inflight_given && !self.receive_maximum_given {
+            self.config.mqtt.receive_maximum = self.config.limits.max_inflight_messages.max(1);
+        }
+        // Mosquitto 2.0: listeners declared and allow_anonymous never set
+        // means no anonymous clients; no listener at all keeps the
+        // loopback-only default (Mosquitto's local only mode).
+        self.config.allow_anonymous = match self.allow_anonymous {
+            Some(a) => a,
+            None if declared => {
+                self.config.anonymous_by_mosquitto_rule = true;
+                AllowAnonymous::Never
+            }
+            None => AllowAnonymous::Loopback,
+        };
         self.config.source = Some(origin.to_path_buf());
         self.config
             .admin
@@ -917,7 +1038,7 @@ mod tests {
             (
                 "listener 8883\ncertfile /s.crt\nkeyfile /s.key\nuse_identity_as_username true\n",
                 1,
-                "need require_certificate true",
+                "need cafile or capath",
             ),
         ] {
             let err = error(text);
@@ -940,16 +1061,65 @@ mod tests {
             assert_eq!(err.line, Some(2), "{text}: {err}");
             assert!(err.reason.contains(reason), "{text}: {err}");
         }
-        // TLS-PSK is skipped with a warning
-        let loaded = parse("listener 1883\nlistener 8885\npsk_hint hint\n");
-        assert_eq!(loaded.config.listeners, vec![listener(1883, None)]);
-        assert!(
-            loaded.warnings.iter().any(
-                |w| w.contains("mosquitto.conf:2: skipping the listener on port 8885 (TLS-PSK")
-            ),
-            "{:?}",
-            loaded.warnings
+        // A TLS-PSK listener needs psk_file.
+        let err = error("listener 1883\nlistener 8885\npsk_hint hint\n");
+        assert_eq!(err.line, Some(2), "{err}");
+        assert!(err.reason.contains("needs psk_file"), "{err}");
+        let loaded = parse(
+            "psk_file /etc/psk\nlistener 8885\npsk_hint the hint\nuse_identity_as_username true\n",
         );
+        assert_eq!(
+            loaded.config.listeners[0].psk,
+            Some(super::super::Psk {
+                hint: "the hint".into(),
+                file: "/etc/psk".into(),
+                identity_as_username: true,
+                ciphers: None,
+            })
+        );
+        assert_eq!(loaded.config.listeners[0].kind, ListenerKind::Tcp);
+    }
+
+    #[test]
+    fn max_inflight_messages_is_also_the_receive_maximum() {
+        let c = parse("max_inflight_messages 10\n").config;
+        assert_eq!(c.mqtt.receive_maximum, 10);
+        let c = parse("max_inflight_messages 10\nreceive_maximum 30\n").config;
+        assert_eq!(c.mqtt.receive_maximum, 30);
+        let c = parse("max_inflight_messages 0\n").config;
+        assert_eq!(c.mqtt.receive_maximum, 65535);
+    }
+
+    #[test]
+    fn listeners_without_allow_anonymous_refuse_anonymous_clients() {
+        for text in [
+            "listener 1883
+",
+            "port 1883
+",
+            "listener 1883
+listener 1884
+",
+        ] {
+            let c = parse(text).config;
+            assert_eq!(c.allow_anonymous, AllowAnonymous::Never, "{text}");
+            assert!(c.anonymous_by_mosquitto_rule, "{text}");
+        }
+        let c = parse(
+            "listener 1883
+allow_anonymous false
+",
+        )
+        .config;
+        assert!(!c.anonymous_by_mosquitto_rule);
+        // No listener: Mosquitto's local only mode, Hornet's loopback default.
+        let c = parse(
+            "max_queued_messages 5
+",
+        )
+        .config;
+        assert_eq!(c.allow_anonymous, AllowAnonymous::Loopback);
+        assert!(!c.anonymous_by_mosquitto_rule);
     }
 
     #[test]
@@ -963,7 +1133,10 @@ mod tests {
              allow_anonymous true\nmax_connections 5\nlistener 1884\nallow_anonymous false\n",
         )
         .config;
-        assert_eq!(c.allow_anonymous, AllowAnonymous::Loopback);
+        // Listeners declared and no global allow_anonymous: Mosquitto 2.0
+        // refuses anonymous clients wherever a listener does not say.
+        assert_eq!(c.allow_anonymous, AllowAnonymous::Never);
+        assert!(c.anonymous_by_mosquitto_rule);
         assert_eq!(c.limits.max_connections, Some(100));
         assert_eq!(c.listeners[0].allow_anonymous, Some(AllowAnonymous::Always));
         assert_eq!(c.listeners[0].max_connections, Some(5));
@@ -1167,6 +1340,7 @@ mod tests {
                 verbose: false,
                 connection_messages: false,
                 types: vec!["error".into(), "warning".into()],
+                ..Log::default()
             }
         );
         assert!(parse("log_type debug").config.log.verbose);
@@ -1244,11 +1418,17 @@ mod tests {
         assert_eq!(
             loaded.warnings,
             vec![
-                "mosquitto.conf:1: ignoring \"persistence_file\" (not supported yet)",
-                "mosquitto.conf:3: ignoring \"log_dest\" (not supported yet)",
+                "mosquitto.conf:1: \"persistence_file\" is not needed: the store is a directory \
+                 of log files (persistence_location / data_dir), not one file",
                 "mosquitto.conf:4: ignoring \"bridge_cafile\" (not supported yet)",
                 "mosquitto.conf:5: ignoring \"frobnicate\" (unknown option)",
             ]
+        );
+        assert_eq!(
+            loaded.config.log.dests,
+            vec![super::super::LogDest::File(
+                "/var/log/mosquitto/mosquitto.log".into()
+            )]
         );
         let p = &loaded.config.persistence;
         assert_eq!(p.enabled, Some(false));
@@ -1281,7 +1461,11 @@ mod tests {
         );
         assert_eq!(loaded.config.listeners, vec![listener(1883, None)]);
         assert_eq!(loaded.config.allow_anonymous, AllowAnonymous::Always);
-        assert_eq!(loaded.warnings.len(), 2);
+        assert_eq!(loaded.warnings, Vec::<String>::new());
+        assert_eq!(
+            loaded.config.pid_file.as_deref(),
+            Some("/run/mosquitto/mosquitto.pid")
+        );
         assert_eq!(loaded.config.persistence.enabled, Some(true));
     }
 
@@ -1318,7 +1502,8 @@ mod tests {
         assert_eq!(
             loaded.warnings,
             vec![format!(
-                "{}:3: ignoring \"autosave_interval\" (not supported yet)",
+                "{}:3: \"autosave_interval\" is not needed: every change is written to the \
+                 store before it is acknowledged, so there is nothing to save periodically",
                 conf_d.join("c.conf").display()
             )]
         );

@@ -318,6 +318,16 @@ section! {
             example: ("4096", "4096"),
             core: |s, v| s.max_packet_size = *v,
         }
+        /// Largest PUBLISH or will payload accepted, in bytes (Mosquitto's
+        /// `message_size_limit`); larger ones are dropped (acknowledged with
+        /// 0x95 to MQTT 5) or refused. Default 0: no limit.
+        message_size_limit: usize = 0 => kinds::Rate {
+            conf: Conf::Key("message_size_limit"),
+            accepts: "0 (no limit) or a number of bytes",
+            shown: true,
+            example: ("1024", "1024"),
+            core: |s, v| s.message_size_limit = *v,
+        }
         /// Largest keep-alive a client may ask for, in seconds. Default 65535.
         /// 0 lets clients ask for keep-alive 0 (never time out), as in Mosquitto.
         max_keepalive: u16 = 65535 => kinds::Plain {
@@ -561,6 +571,42 @@ section! {
             example: ("\"random\"", "random"),
             core: |s, v| s.shared_strategy = *v,
         }
+        /// Whether a client that sends an empty client id is given one (MQTT
+        /// 5, and 3.1.1 with clean session) rather than refused. Default true.
+        allow_zero_length_clientid: bool = true => kinds::Bool {
+            conf: Conf::Key("allow_zero_length_clientid"),
+            accepts: "true or false",
+            shown: true,
+            example: ("false", "false"),
+            core: |s, v| s.allow_zero_length_clientid = *v,
+        }
+        /// The prefix of the client ids the broker assigns. Default `auto-`.
+        auto_id_prefix: String = "auto-".to_string() => kinds::Word {
+            conf: Conf::Key("auto_id_prefix"),
+            accepts: "a prefix",
+            shown: false,
+            example: ("\"dev-\"", "dev-"),
+            core: |s, v| s.auto_id_prefix = v.clone(),
+        }
+        /// Only client ids starting with this prefix may connect (others are
+        /// refused as not authorised). Default none.
+        clientid_prefixes: Option<String> = None => kinds::Text {
+            conf: Conf::Key("clientid_prefixes"),
+            accepts: "a client id prefix",
+            shown: true,
+            example: ("\"sensor-\"", "sensor-"),
+            core: |s, v| s.clientid_prefixes = v.clone(),
+        }
+        /// Whether messages go out at the subscription's QoS even when
+        /// published at a lower one (Mosquitto's `upgrade_outgoing_qos`).
+        /// Default false.
+        upgrade_outgoing_qos: bool = false => kinds::Bool {
+            conf: Conf::Key("upgrade_outgoing_qos"),
+            accepts: "true or false",
+            shown: false,
+            example: ("true", "true"),
+            core: |s, v| s.upgrade_outgoing_qos = *v,
+        }
         /// Strategies for particular groups, by share name (`$queue` for
         /// `$queue/...`).
         shared_group_strategies: Vec<(String, hornet_core::SharedStrategy)> = Vec::new()
@@ -611,6 +657,50 @@ static OTHERS: &[Spec] = &[
         shown: false, example: ("false", "false"),
         core: [|s, v| s.connection_messages = *v],
         doc: "Log each client connection and disconnection. Default true."
+    ),
+    spec!(
+        "pid_file", Top, [pid_file], Option<String>, kinds::Text,
+        toml_by_hand: false, conf: Conf::Key("pid_file"), accepts: "a file path",
+        shown: false, example: ("\"/run/hornet.pid\"", "/run/hornet.pid"),
+        core: [],
+        doc: "Where the process id is written at start and removed at exit. Default none."
+    ),
+    spec!(
+        "user", Top, [user], Option<String>, kinds::Text,
+        toml_by_hand: false, conf: Conf::Key("user"), accepts: "a user name",
+        shown: false, example: ("\"mosquitto\"", "mosquitto"),
+        core: [],
+        doc: "The user to run as after binding the listeners, when started as root."
+    ),
+    spec!(
+        "dest", Log, [log.dests], Vec<super::LogDest>, kinds::LogDests,
+        toml_by_hand: false, conf: Conf::Hand("log_dest"),
+        accepts: "stdout, stderr, file PATH, syslog, topic or none",
+        shown: false, example: ("[\"stdout\"]", "stdout"),
+        core: [],
+        doc: "Where log lines go (repeatable in mosquitto.conf). Default stderr."
+    ),
+    spec!(
+        "timestamp", Log, [log.timestamp], bool, kinds::Bool,
+        toml_by_hand: false, conf: Conf::Key("log_timestamp"), accepts: "true or false",
+        shown: false, example: ("false", "false"),
+        core: [],
+        doc: "Whether each log line starts with a time stamp. Default true."
+    ),
+    spec!(
+        "timestamp_format", Log, [log.timestamp_format], Option<String>, kinds::Text,
+        toml_by_hand: false, conf: Conf::Hand("log_timestamp_format"),
+        accepts: "strftime codes", shown: false,
+        example: ("\"%Y-%m-%dT%H:%M:%S\"", "%Y-%m-%dT%H:%M:%S"),
+        core: [],
+        doc: "The time stamp in strftime codes (UTC). Default the Unix time, as Mosquitto."
+    ),
+    spec!(
+        "facility", Log, [log.facility], Option<u8>, kinds::Facility,
+        toml_by_hand: false, conf: Conf::Key("log_facility"), accepts: "0 to 7",
+        shown: false, example: ("3", "3"),
+        core: [],
+        doc: "The syslog facility LOG_LOCAL0 to LOG_LOCAL7 (0 to 7). Default LOG_DAEMON."
     ),
     spec!(
         "types", Log, [log.types], Vec<String>, kinds::LogTypes,
@@ -727,6 +817,11 @@ mod tests {
                 );
                 let mut same = from_toml.clone();
                 same.source = loaded.config.source.clone();
+                if key == "max_inflight_messages" {
+                    // In mosquitto.conf it is also the Receive Maximum, as
+                    // in Mosquitto (mosquitto.rs).
+                    same.mqtt.receive_maximum = same.limits.max_inflight_messages;
+                }
                 assert_eq!(loaded.config, same, "{name}: {text}");
             }
 

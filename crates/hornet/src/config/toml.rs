@@ -52,6 +52,8 @@ struct File {
     password_file: Option<PathBuf>,
     acl_file: Option<PathBuf>,
     sys_interval: Option<Spanned<Value>>,
+    pid_file: Option<Spanned<Value>>,
+    user: Option<Spanned<Value>>,
     listener: Option<Spanned<Vec<ListenerFile>>>,
     limits: Option<Rows<LimitsHand>>,
     mqtt: Option<Rows<MqttHand>>,
@@ -96,6 +98,9 @@ struct ListenerFile {
     use_identity_as_username: Option<bool>,
     use_subject_as_username: Option<bool>,
     tls_version: Option<Spanned<String>>,
+    ciphers: Option<String>,
+    ciphers_tls13: Option<String>,
+    crlfile: Option<PathBuf>,
     max_connections: Option<i64>,
     max_connection_rate: Option<u32>,
     allow_anonymous: Option<AllowAnonymous>,
@@ -303,6 +308,8 @@ pub(crate) fn parse(text: &str, origin: &Path) -> Result<Loaded, ConfigError> {
     for (name, value) in [
         ("allow_anonymous", file.allow_anonymous),
         ("sys_interval", file.sys_interval),
+        ("pid_file", file.pid_file),
+        ("user", file.user),
     ] {
         let spec = schema::find(Section::Top, name).expect("declared in schema.rs");
         rows.extend(value.map(|v| (spec, v)));
@@ -467,6 +474,9 @@ fn listener_from(
         || l.require_certificate.is_some()
         || l.use_identity_as_username.is_some()
         || l.use_subject_as_username.is_some()
+        || l.ciphers.is_some()
+        || l.crlfile.is_some()
+        || l.ciphers_tls13.is_some()
         || min_version.is_some();
     if !kind.is_tls() {
         if tls_keys {
@@ -505,6 +515,9 @@ fn listener_from(
         require_certificate: l.require_certificate.unwrap_or(false),
         identity,
         min_version: min_version.unwrap_or(TlsVersion::V1_2),
+        ciphers: l.ciphers,
+        ciphers_tls13: l.ciphers_tls13,
+        crlfile: l.crlfile,
         ..Tls::new(certfile, keyfile)
     };
     check_tls(&tls).map_err(whole)?;
@@ -641,6 +654,7 @@ users = ["alice"]
                     verbose: true,
                     connection_messages: false,
                     types: vec!["error".into(), "warning".into()],
+                    ..Log::default()
                 },
                 admin: Admin {
                     enabled: true,
@@ -658,6 +672,7 @@ users = ["alice"]
                     fsync_interval_ms: 50,
                 },
                 source: Some(PathBuf::from("hornet.toml")),
+                ..Config::default()
             }
         );
     }

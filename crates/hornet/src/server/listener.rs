@@ -78,6 +78,8 @@ pub(crate) struct ListenerState {
     path: String,
     name: String,
     pub(crate) tls: Option<Arc<TlsListener>>,
+    /// A TLS-PSK listener's OpenSSL acceptor.
+    psk: Option<Arc<super::psk::PskListener>>,
     anonymous: Option<Anonymous>,
     max_connections: Option<usize>,
     rate: Option<Mutex<TokenBucket>>,
@@ -113,12 +115,24 @@ impl ListenerState {
             }
             _ => None,
         };
+        let psk = match &config.psk {
+            Some(psk) => Some(Arc::new(super::psk::PskListener::load(psk).map_err(
+                |e| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!("the TLS-PSK listener {addr} cannot start: {e}"),
+                    )
+                },
+            )?)),
+            None => None,
+        };
         let state = ListenerState {
             addr,
             kind: config.kind,
             path: config.path.clone(),
             name,
             tls,
+            psk,
             anonymous: config.allow_anonymous.map(|a| match a {
                 AllowAnonymous::Loopback => Anonymous::Loopback,
                 AllowAnonymous::Always => Anonymous::Always,
@@ -279,7 +293,7 @@ pub(crate) async fn accept_loop(
         let _ = stream.set_nodelay(true);
         let mut info = ConnInfo::new(peer, port);
         info.anonymous = state.anonymous;
-        if state.kind == ListenerKind::Tcp {
+        if state.kind == ListenerKind::Tcp && state.psk.is_none() {
             // Registered here, so that the connection's task holds no
             // ConnInfo for its whole life (an idle client costs its task).
             let (id, outbox) = conn::open(&shared, info, false);
@@ -411,6 +425,17 @@ async fn serve_upgraded(
             state.name
         );
     };
+    if let Some(psk) = &state.psk {
+        let handshake = psk.accept(stream);
+        match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, handshake).await {
+            Ok(Ok((stream, user))) => {
+                info.cert_username = user;
+                return conn::run_stream(shared, stream, info).await;
+            }
+            Ok(Err(e)) => return failed("the TLS-PSK handshake", &e),
+            Err(_) => return failed("the TLS-PSK handshake", &"timed out"),
+        }
+    }
     match (state.kind, &state.tls) {
         (ListenerKind::Tcp, _) => {
             let (id, outbox) = conn::open(&shared, info, false);
@@ -431,6 +456,7 @@ async fn serve_upgraded(
                 Ok(Err(e)) => return failed("the TLS handshake", &e),
                 Err(_) => return failed("the TLS handshake", &"timed out"),
             };
+            info.identity_required = tls.identity_required();
             match tls.cert_username(stream.get_ref().1) {
                 Ok(name) => info.cert_username = name,
                 Err(e) => return failed("the client certificate check", &e),

@@ -10,10 +10,14 @@
 //! at once, and the serialized part is routing itself. See
 //! `ARCHITECTURE.md`.
 
+mod chain;
+mod ciphers;
+mod client_cert;
 mod conn;
 mod listener;
 mod outbox;
 mod password;
+mod psk;
 mod reload;
 mod store;
 mod tcp;
@@ -201,6 +205,12 @@ pub fn check_tls(
     kind: crate::config::ListenerKind,
 ) -> Result<(), String> {
     tls::build(tls, kind).map(drop)
+}
+
+/// Checks a TLS-PSK listener's keys as the broker would load them
+/// (`hornet check-config`).
+pub fn check_psk(psk: &crate::config::Psk) -> Result<(), String> {
+    psk::PskListener::load(psk).map(drop)
 }
 
 /// A running broker: its listeners, connections and ticker.

@@ -13,7 +13,8 @@
 //! as the crypto provider. ALPN: `mqtt` on `tls` listeners (as IANA
 //! registered it for MQTT over TLS), `http/1.1` on `wss` (browsers offer
 //! only that). Client certificates: with `cafile`/`capath` they are
-//! verified (webpki); `require_certificate` makes one mandatory.
+//! verified (webpki, and X.509 v1 leaves from the CAs as OpenSSL accepts
+//! them: `client_cert.rs`); `require_certificate` makes one mandatory.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
@@ -21,7 +22,9 @@ use std::time::SystemTime;
 
 use tokio_rustls::rustls::crypto::ring::default_provider;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
-use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio_rustls::rustls::pki_types::{
+    CertificateDer, CertificateRevocationListDer, PrivateKeyDer,
+};
 use tokio_rustls::rustls::server::WebPkiClientVerifier;
 use tokio_rustls::rustls::{self, RootCertStore, ServerConfig};
 use tokio_rustls::TlsAcceptor;
@@ -100,6 +103,11 @@ impl TlsListener {
 
     /// The MQTT user name the verified client certificate gives, if the
     /// listener takes it from there; an error if it should and cannot.
+    /// Whether the user name comes from the client certificate.
+    pub(crate) fn identity_required(&self) -> bool {
+        self.settings.identity != CertIdentity::None
+    }
+
     pub(crate) fn cert_username(
         &self,
         conn: &rustls::ServerConnection,
@@ -107,8 +115,10 @@ impl TlsListener {
         if self.settings.identity == CertIdentity::None {
             return Ok(None);
         }
+        // Without require_certificate a client may present none: the core
+        // refuses its CONNECT (ConnInfo::identity_required).
         let Some(cert) = conn.peer_certificates().and_then(|c| c.first()) else {
-            return Err("no client certificate".into());
+            return Ok(None);
         };
         identity(cert, self.settings.identity).map(Some)
     }
@@ -234,6 +244,21 @@ fn read(path: &Path, what: &str) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| format!("cannot read the {what} {}: {e}", path.display()))
 }
 
+/// The certificate revocation lists of a PEM `crlfile`.
+fn crls(path: &Path) -> Result<Vec<CertificateRevocationListDer<'static>>, String> {
+    let pem = read(path, "crlfile")?;
+    let crls = CertificateRevocationListDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("the crlfile {} is not PEM: {e}", path.display()))?;
+    if crls.is_empty() {
+        return Err(format!(
+            "the crlfile {} holds no certificate revocation list",
+            path.display()
+        ));
+    }
+    Ok(crls)
+}
+
 fn certs(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>, String> {
     let pem = read(path, what)?;
     let certs = CertificateDer::pem_slice_iter(&pem)
@@ -258,7 +283,13 @@ pub(crate) fn build(tls: &Tls, kind: ListenerKind) -> Result<ServerConfig, Strin
             tls.keyfile.display()
         )
     })?;
-    let provider = Arc::new(default_provider());
+    let mut provider = default_provider();
+    provider.cipher_suites = super::ciphers::select(
+        &provider.cipher_suites,
+        tls.ciphers.as_deref(),
+        tls.ciphers_tls13.as_deref(),
+    )?;
+    let provider = Arc::new(provider);
     let versions: &[&rustls::SupportedProtocolVersion] = match tls.min_version {
         TlsVersion::V1_2 => &[&rustls::version::TLS13, &rustls::version::TLS12],
         TlsVersion::V1_3 => &[&rustls::version::TLS13],
@@ -278,8 +309,10 @@ pub(crate) fn build(tls: &Tls, kind: ListenerKind) -> Result<ServerConfig, Strin
         }
         ca_files.extend(found);
     }
+    let mut cas: Vec<CertificateDer<'static>> = Vec::new();
     for file in &ca_files {
         for cert in certs(file, "cafile")? {
+            cas.push(cert.clone());
             roots.add(cert).map_err(|e| {
                 format!(
                     "the cafile {} holds a certificate that cannot be a CA: {e}",
@@ -288,10 +321,20 @@ pub(crate) fn build(tls: &Tls, kind: ListenerKind) -> Result<ServerConfig, Strin
             })?;
         }
     }
+    // The intermediates from cafile/capath, as OpenSSL completes a chain.
+    let chain = super::chain::complete(chain, &cas);
     let builder = if ca_files.is_empty() {
         builder.with_no_client_auth()
     } else {
-        let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+        let algorithms = provider.signature_verification_algorithms;
+        let crls = match &tls.crlfile {
+            Some(path) => crls(path)?,
+            None => Vec::new(),
+        };
+        let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+            .with_crls(crls.clone())
+            // As OpenSSL checks a crlfile: the client certificate itself.
+            .only_check_end_entity_revocation();
         let verifier = if tls.require_certificate {
             verifier
         } else {
@@ -300,7 +343,9 @@ pub(crate) fn build(tls: &Tls, kind: ListenerKind) -> Result<ServerConfig, Strin
         let verifier = verifier
             .build()
             .map_err(|e| format!("client certificate verifier: {e}"))?;
-        builder.with_client_cert_verifier(verifier)
+        // X.509 v1 client certificates from the CAs, as OpenSSL accepts them.
+        let verifier = super::client_cert::ClientVerifier::new(verifier, cas, crls, algorithms);
+        builder.with_client_cert_verifier(Arc::new(verifier))
     };
     let mut config = builder.with_single_cert(chain, key).map_err(|e| {
         format!(
