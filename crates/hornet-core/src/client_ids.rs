@@ -10,7 +10,6 @@
 //!   others are refused as not authorised (0x87 / 3.x 0x05), as Mosquitto
 //!   answers them.
 
-use bytestring::ByteString;
 use hornet_codec::ReasonCode;
 
 use crate::broker::{Broker, ConnId};

@@ -663,7 +663,8 @@ impl Broker {
 
     /// A fresh client identifier for an MQTT 5 client that sent none.
     fn assign_client_id(&mut self) -> ByteString {
-        self.sessions.assign_client_id(&self.settings.auto_id_prefix)
+        self.sessions
+            .assign_client_id(&self.settings.auto_id_prefix)
     }
 
     /// Queues what the client has not acknowledged for resending, in the
