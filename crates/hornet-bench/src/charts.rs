@@ -143,9 +143,8 @@ fn grouped_bars(
             .draw_series(data.iter().enumerate().filter_map(|(i, d)| {
                 let v = d.1.get(b).copied().unwrap_or(0.0);
                 let x = i as f64 + offset;
-                (v > 0.0).then(|| {
-                    Rectangle::new([(x, floor), (x + width * 0.95, v)], color.filled())
-                })
+                (v > 0.0)
+                    .then(|| Rectangle::new([(x, floor), (x + width * 0.95, v)], color.filled()))
             }))?
             .label(kind.title())
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
@@ -222,14 +221,18 @@ mod tests {
             label: entry.into(),
             figure: figure.into(),
             better: Better::Higher,
-            cells: [(Kind::Hornet, h), (Kind::Mosquitto, m), (Kind::Rumqttd, m * 2.0)]
-                .into_iter()
-                .map(|(broker, v)| crate::compare::Cell {
-                    broker,
-                    value: Some(v),
-                    failed: false,
-                })
-                .collect(),
+            cells: [
+                (Kind::Hornet, h),
+                (Kind::Mosquitto, m),
+                (Kind::Rumqttd, m * 2.0),
+            ]
+            .into_iter()
+            .map(|(broker, v)| crate::compare::Cell {
+                broker,
+                value: Some(v),
+                failed: false,
+            })
+            .collect(),
             best_peer: None,
             ratio_best: None,
             ratio: None,

@@ -13,8 +13,8 @@ use serde::Serialize;
 
 use crate::broker::{self, Kind};
 use crate::cli::CompareArgs;
-use crate::peers::{self, Build, Found};
 use crate::client::Target;
+use crate::peers::{self, Build, Found};
 use crate::pki::Pki;
 use crate::report::Report;
 use crate::single::{run_scenario, saturated};
@@ -294,8 +294,8 @@ async fn compare(args: CompareArgs) -> Result<ExitCode, String> {
         args.json_out.display()
     );
     if let Some(doc) = &args.docs {
-        let charts = charts::write_all(doc, &rows, &records, &kinds)
-            .map_err(|e| format!("charts: {e}"))?;
+        let charts =
+            charts::write_all(doc, &rows, &records, &kinds).map_err(|e| format!("charts: {e}"))?;
         let section = docs::section(&machine, &command, reps, size, &table, &skipped, &charts);
         docs::update_file(doc, &section)?;
         eprintln!("hornet-bench compare: updated {}", doc.display());
@@ -459,7 +459,12 @@ pub(crate) fn table_rows(
                 })
                 .collect();
             let best_peer = best_peer(&cells, figure.better);
-            let value = |kind: Kind| cells.iter().find(|c| c.broker == kind).and_then(|c| c.value);
+            let value = |kind: Kind| {
+                cells
+                    .iter()
+                    .find(|c| c.broker == kind)
+                    .and_then(|c| c.value)
+            };
             let hornet = value(Kind::Hornet);
             rows.push(Row {
                 entry: entry.id.to_string(),
@@ -644,7 +649,9 @@ mod tests {
         assert_eq!((rows[0].best_peer, rows[0].ratio_best), (None, None));
         let table = render_table(&rows, &brokers);
         assert!(
-            table.starts_with("| scenario | figure | better | Hornet | Mosquitto | Hornet/Mosquitto |"),
+            table.starts_with(
+                "| scenario | figure | better | Hornet | Mosquitto | Hornet/Mosquitto |"
+            ),
             "{table}"
         );
         assert!(
@@ -694,7 +701,9 @@ mod tests {
             "{table}"
         );
         assert!(
-            table.contains("| delivered msgs/s | ↑ | 2,000 | 100 | 4,000 | 200 | 0.50 ✗ (rumqttd) | 20.00 |"),
+            table.contains(
+                "| delivered msgs/s | ↑ | 2,000 | 100 | 4,000 | 200 | 0.50 ✗ (rumqttd) | 20.00 |"
+            ),
             "{table}"
         );
         // A peer that was skipped (no runs) has no value and is not best.

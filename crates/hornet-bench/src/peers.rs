@@ -180,8 +180,7 @@ pub(crate) fn unsupported(kind: Kind, params: &Params, extra_settings: &[&str]) 
     if !kind.is_peer() || kind == Kind::Mosquitto {
         return None;
     }
-    if params.scenario == Scenario::Durable || extra_settings.iter().any(|s| s.contains("{data}"))
-    {
+    if params.scenario == Scenario::Durable || extra_settings.iter().any(|s| s.contains("{data}")) {
         return Some("runs without persistence".to_string());
     }
     match (kind, params.transport) {
@@ -229,7 +228,9 @@ fn render(template: &str, ports: &Ports, pki: &Pki, data: &Path) -> String {
         ("{data}", path(data)),
     ]
     .iter()
-    .fold(template.to_string(), |text, (from, to)| text.replace(from, to))
+    .fold(template.to_string(), |text, (from, to)| {
+        text.replace(from, to)
+    })
 }
 
 /// "<crate> <version>" of a peer installed by `cargo install --root`,
@@ -246,7 +247,10 @@ pub(crate) fn version(kind: Kind, binary: &Path) -> Option<String> {
 fn crate_version(text: &str, krate: &str) -> Option<String> {
     let prefix = format!("\"{krate} ");
     let line = text.lines().find(|l| l.starts_with(&prefix))?;
-    line[prefix.len()..].split_whitespace().next().map(String::from)
+    line[prefix.len()..]
+        .split_whitespace()
+        .next()
+        .map(String::from)
 }
 
 /// The arguments `kind` starts with, given its configuration file.
@@ -290,7 +294,8 @@ mod tests {
     }
 
     fn scratch(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("hornet-bench-peers-{name}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("hornet-bench-peers-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         dir
     }
@@ -300,12 +305,18 @@ mod tests {
         let data = scratch("conf");
         for kind in [Kind::Rumqttd, Kind::Rmqtt] {
             let text = config(kind, &ports(), Some(&pki()), &data).unwrap();
-            assert!(!text.contains("{tcp}") && !text.contains("{cert}"), "{text}");
+            assert!(
+                !text.contains("{tcp}") && !text.contains("{cert}"),
+                "{text}"
+            );
             let value: toml::Table = toml::from_str(&text)
                 .unwrap_or_else(|e| panic!("{} config is not TOML: {e}\n{text}", kind.name()));
             assert!(!value.is_empty());
             for port in 10001..=10004 {
-                assert!(text.contains(&format!("127.0.0.1:{port}")), "{kind:?} {port}");
+                assert!(
+                    text.contains(&format!("127.0.0.1:{port}")),
+                    "{kind:?} {port}"
+                );
             }
             assert!(text.contains("/w/server.crt") && text.contains("/w/server.key"));
             // The inflight window of the shared settings.
@@ -313,10 +324,16 @@ mod tests {
         }
         let rumqttd: toml::Table =
             toml::from_str(&config(Kind::Rumqttd, &ports(), Some(&pki()), &data).unwrap()).unwrap();
-        assert_eq!(rumqttd["v5"]["1"]["listen"].as_str(), Some("127.0.0.1:10005"));
+        assert_eq!(
+            rumqttd["v5"]["1"]["listen"].as_str(),
+            Some("127.0.0.1:10005")
+        );
         let rmqtt: toml::Table =
             toml::from_str(&config(Kind::Rmqtt, &ports(), Some(&pki()), &data).unwrap()).unwrap();
-        assert_eq!(rmqtt["rpc"]["server_addr"].as_str(), Some("127.0.0.1:10006"));
+        assert_eq!(
+            rmqtt["rpc"]["server_addr"].as_str(),
+            Some("127.0.0.1:10006")
+        );
         assert_eq!(
             rmqtt["listener"]["tls"]["external"]["max_inflight"].as_integer(),
             Some(1000)
@@ -326,7 +343,9 @@ mod tests {
             Some("/w/server.crt")
         );
         assert_eq!(
-            rmqtt["plugins"]["dir"].as_str().map(|d| d.starts_with(&*data.to_string_lossy())),
+            rmqtt["plugins"]["dir"]
+                .as_str()
+                .map(|d| d.starts_with(&*data.to_string_lossy())),
             Some(true)
         );
         assert_eq!(
@@ -373,7 +392,10 @@ mod tests {
         ) else {
             panic!("not skipped")
         };
-        assert!(why.contains("no rumqttd") && why.contains("--smoke"), "{why}");
+        assert!(
+            why.contains("no rumqttd") && why.contains("--smoke"),
+            "{why}"
+        );
         // RMQTT without cmake: skipped before trying.
         let Found::Skipped(why) = locate(RECIPES[1], &cache, Build::Allowed, &|_| false, &never)
         else {
@@ -442,7 +464,10 @@ mod tests {
     #[test]
     fn command_lines() {
         let conf = Path::new("/w/x.toml");
-        assert_eq!(args(Kind::Rumqttd, conf), ["--config", "/w/x.toml", "--quiet"]);
+        assert_eq!(
+            args(Kind::Rumqttd, conf),
+            ["--config", "/w/x.toml", "--quiet"]
+        );
         assert_eq!(args(Kind::Mosquitto, conf), ["-c", "/w/x.toml"]);
     }
 }

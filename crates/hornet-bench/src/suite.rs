@@ -393,12 +393,20 @@ pub(crate) fn suite(size: SuiteSize) -> Vec<Entry> {
             id: "idle",
             label: format!(
                 "idle broker, {} connections held {} s",
-                if smoke { 200 } else { scenario::DEFAULT_CONNECTIONS },
+                if smoke {
+                    200
+                } else {
+                    scenario::DEFAULT_CONNECTIONS
+                },
                 size.idle_seconds
             ),
             params: Params {
                 scenario: Scenario::Conns,
-                connections: if smoke { 200 } else { scenario::DEFAULT_CONNECTIONS },
+                connections: if smoke {
+                    200
+                } else {
+                    scenario::DEFAULT_CONNECTIONS
+                },
                 seconds: size.idle_seconds,
                 ..base.clone()
             },

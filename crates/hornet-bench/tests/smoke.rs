@@ -104,11 +104,18 @@ fn smoke_compare_against_hornet() {
         .find(|r| r["entry"] == "dev-fanin-q1")
         .expect("a dev-fanin-q1 run")["report"];
     assert_eq!(
-        (dev["failed"].as_bool(), dev["lost"].as_u64(), dev["publishers"].as_u64()),
+        (
+            dev["failed"].as_bool(),
+            dev["lost"].as_u64(),
+            dev["publishers"].as_u64()
+        ),
         (Some(false), Some(0), Some(10)),
         "{dev}"
     );
-    assert!(dev["delivered_per_s"].as_f64().unwrap_or(0.0) > 0.0, "{dev}");
+    assert!(
+        dev["delivered_per_s"].as_f64().unwrap_or(0.0) > 0.0,
+        "{dev}"
+    );
     let paced = &runs
         .iter()
         .find(|r| r["entry"] == "dev-fanin-q0-paced")
@@ -123,6 +130,9 @@ fn smoke_compare_against_hornet() {
     assert_eq!(idle["succeeded"], 200, "{idle}");
     assert!(idle["idle_cpu_us_per_s"].as_f64().is_some(), "{idle}");
     assert!(idle["idle_wakeups_per_s"].as_f64().is_some(), "{idle}");
-    assert!(stdout.contains("| idle broker wake-ups/s | ↓ |"), "{stdout}");
+    assert!(
+        stdout.contains("| idle broker wake-ups/s | ↓ |"),
+        "{stdout}"
+    );
     let _ = std::fs::remove_dir_all(&scratch);
 }

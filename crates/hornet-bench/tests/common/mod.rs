@@ -65,4 +65,3 @@ pub fn run_bounded(cmd: &mut Command, scratch: &Path) -> (bool, String, String) 
     let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
     (status.success(), read(&out_path), read(&err_path))
 }
-
