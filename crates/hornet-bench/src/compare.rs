@@ -143,9 +143,12 @@ pub(crate) async fn main(args: CompareArgs) -> ExitCode {
     }
 }
 
+/// The brokers of a comparison with their binaries, in column order.
+type Brokers = Vec<(Kind, PathBuf)>;
+
 /// The brokers of the comparison, in column order, and a line for each
 /// peer that was asked for but cannot run.
-fn brokers(args: &CompareArgs) -> Result<(Vec<(Kind, PathBuf)>, Vec<String>), String> {
+fn brokers(args: &CompareArgs) -> Result<(Brokers, Vec<String>), String> {
     let wanted = |kind: Kind| args.only.is_empty() || args.only.iter().any(|o| o.kind() == kind);
     let cache = args.peers_dir.clone().unwrap_or_else(peers::default_cache);
     let build = if args.smoke {

@@ -9,10 +9,10 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 /// Bound on the whole smoke run.
-pub const RUN_TIMEOUT: Duration = Duration::from_secs(180);
+pub(crate) const RUN_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// The `hornet` binary next to `hornet-bench`, built if missing.
-pub fn hornet_binary() -> PathBuf {
+pub(crate) fn hornet_binary() -> PathBuf {
     let bench = PathBuf::from(env!("CARGO_BIN_EXE_hornet-bench"));
     let dir = bench.parent().expect("binary dir");
     let hornet = dir.join(format!("hornet{}", std::env::consts::EXE_SUFFIX));
@@ -32,14 +32,14 @@ pub fn hornet_binary() -> PathBuf {
     hornet
 }
 
-pub fn scratch_dir(name: &str) -> PathBuf {
+pub(crate) fn scratch_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("hornet-bench-{name}-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("scratch dir");
     dir
 }
 
 /// Runs the command to its end, at most `RUN_TIMEOUT`; returns (success, stdout, stderr).
-pub fn run_bounded(cmd: &mut Command, scratch: &Path) -> (bool, String, String) {
+pub(crate) fn run_bounded(cmd: &mut Command, scratch: &Path) -> (bool, String, String) {
     let out_path = scratch.join("stdout.txt");
     let err_path = scratch.join("stderr.txt");
     let mut child = cmd
