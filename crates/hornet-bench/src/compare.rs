@@ -510,13 +510,14 @@ fn is_step_saturation(report: &Report) -> bool {
 }
 
 /// The table as Markdown (readable as plain text too): a column per
-/// broker, then Hornet's ratio to the best peer (named) when there is more
-/// than one peer, and to Mosquitto. ✗ marks a ratio where Hornet is worse.
+/// broker, then Hornet's ratio to the best peer (named; left out when
+/// Mosquitto is the only peer) and to Mosquitto. ✗ marks a ratio where
+/// Hornet is worse.
 pub(crate) fn render_table(rows: &[Row], brokers: &[Kind]) -> String {
     let peers = brokers.iter().filter(|k| k.is_peer()).count();
     let with_hornet = brokers.contains(&Kind::Hornet);
-    let best_col = with_hornet && peers > 1;
     let mosquitto_col = with_hornet && brokers.contains(&Kind::Mosquitto);
+    let best_col = with_hornet && peers > usize::from(mosquitto_col);
     let mut head = "| scenario | figure | better |".to_string();
     let mut rule = "| --- | --- | :-: |".to_string();
     for kind in brokers {
@@ -707,6 +708,13 @@ mod tests {
             table.contains(
                 "| delivered msgs/s | ↑ | 2,000 | 100 | 4,000 | 200 | 0.50 ✗ (rumqttd) | 20.00 |"
             ),
+            "{table}"
+        );
+        // Without Mosquitto, the best peer's column alone.
+        let pair = [Kind::Hornet, Kind::Rumqttd];
+        let table = render_table(&table_rows(&entries, &records, 1, &pair), &pair);
+        assert!(
+            table.contains("| delivered msgs/s | ↑ | 2,000 | 4,000 | 0.50 ✗ (rumqttd) |\n"),
             "{table}"
         );
         // A peer that was skipped (no runs) has no value and is not best.
