@@ -9,8 +9,9 @@
 #   scripts/peers.sh                 # both, into target/peers
 #   scripts/peers.sh DIR             # both, into DIR (then: compare --peers-dir DIR)
 #
-# RMQTT's build compiles C code with CMake: on Debian the script installs
-# `cmake` when it is missing (with sudo when not root). A peer whose build
+# RMQTT's build compiles C code with CMake and gRPC definitions with protoc:
+# on Debian the script installs `cmake` and `protobuf-compiler` when they are
+# missing (with sudo when not root). A peer whose build
 # fails is reported and skipped; compare then runs without it. Each peer is
 # built with its lock file first (--locked), then, if that fails, without it
 # (rumqttd 0.20's lock file pins a crate today's rustc refuses).
@@ -19,12 +20,17 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=${1:-target/peers}
 mkdir -p "$root"
 
-if ! command -v cmake >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  echo "peers.sh: installing cmake (needed by rmqttd)"
-  $sudo apt-get install -y -q --no-install-recommends cmake >/dev/null || echo "peers.sh: could not install cmake"
-fi
+for spec in cmake:cmake protoc:protobuf-compiler; do
+  tool=${spec%%:*}
+  package=${spec##*:}
+  if ! command -v "$tool" >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "peers.sh: installing $package (rmqttd's build needs $tool)"
+    $sudo apt-get install -y -q --no-install-recommends "$package" >/dev/null \
+      || echo "peers.sh: could not install $package"
+  fi
+done
 
 status=0
 for spec in rumqttd:rumqttd rmqttd:rmqttd; do

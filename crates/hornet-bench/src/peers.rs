@@ -30,8 +30,9 @@ pub(crate) struct Recipe {
     pub(crate) krate: &'static str,
     /// The binary it installs.
     pub(crate) bin: &'static str,
-    /// A program the build needs on PATH besides cargo, if any.
-    pub(crate) needs: Option<&'static str>,
+    /// Programs the build needs on PATH besides cargo, each with the
+    /// Debian package that has it.
+    pub(crate) needs: &'static [(&'static str, &'static str)],
 }
 
 /// The peers, in column order.
@@ -40,14 +41,15 @@ pub(crate) const RECIPES: [Recipe; 2] = [
         kind: Kind::Rumqttd,
         krate: "rumqttd",
         bin: "rumqttd",
-        needs: None,
+        needs: &[],
     },
     Recipe {
         kind: Kind::Rmqtt,
         krate: "rmqttd",
         bin: "rmqttd",
-        // Its build compiles C libraries with CMake (Debian: `cmake`).
-        needs: Some("cmake"),
+        // Its build compiles C libraries with CMake and gRPC definitions
+        // with protoc.
+        needs: &[("cmake", "cmake"), ("protoc", "protobuf-compiler")],
     },
 ];
 
@@ -101,9 +103,9 @@ pub(crate) fn locate(
     if let Build::Forbidden(why) = build {
         return Found::Skipped(format!("{missing}, not built ({why})"));
     }
-    if let Some(tool) = recipe.needs.filter(|t| !on_path(t)) {
+    if let Some((tool, package)) = recipe.needs.iter().find(|(t, _)| !on_path(t)) {
         return Found::Skipped(format!(
-            "{missing}, and building it needs {tool} (Debian: apt-get install {tool})"
+            "{missing}, and building it needs {tool} (Debian: apt-get install {package})"
         ));
     }
     match install(recipe, cache) {
@@ -396,12 +398,22 @@ mod tests {
             why.contains("no rumqttd") && why.contains("--smoke"),
             "{why}"
         );
-        // RMQTT without cmake: skipped before trying.
+        // RMQTT without cmake, or without protoc: skipped before trying.
         let Found::Skipped(why) = locate(RECIPES[1], &cache, Build::Allowed, &|_| false, &never)
         else {
             panic!("not skipped")
         };
         assert!(why.contains("needs cmake"), "{why}");
+        let Found::Skipped(why) = locate(
+            RECIPES[1],
+            &cache,
+            Build::Allowed,
+            &|t| t != "protoc",
+            &never,
+        ) else {
+            panic!("not skipped")
+        };
+        assert!(why.contains("apt-get install protobuf-compiler"), "{why}");
         // A failed build: skipped with the error.
         let failed = locate(RECIPES[0], &cache, Build::Allowed, &|_| true, &|_, _| {
             Err("exit status: 101".into())
