@@ -177,7 +177,7 @@ pub(crate) struct CompareArgs {
     #[arg(long)]
     pub(crate) no_build_peers: bool,
     /// How long the `idle` entry watches the idle broker, seconds
-    /// (default 60, smoke 1).
+    /// (default 60, smoke 0.5).
     #[arg(long)]
     pub(crate) idle_seconds: Option<f64>,
     /// Highest rate the latency step search tries, msgs/s.

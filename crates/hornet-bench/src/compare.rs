@@ -197,7 +197,7 @@ async fn compare(args: CompareArgs) -> Result<ExitCode, String> {
         max_rate: args.max_rate,
         idle_seconds: args
             .idle_seconds
-            .unwrap_or(if args.smoke { 1.0 } else { 60.0 }),
+            .unwrap_or(if args.smoke { 0.5 } else { 60.0 }),
     };
     let reps = if args.smoke { 1 } else { args.reps.max(1) };
     let mut entries = suite::suite(size);

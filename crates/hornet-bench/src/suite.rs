@@ -195,8 +195,14 @@ pub(crate) fn suite(size: SuiteSize) -> Vec<Entry> {
             hornet_settings: &[],
         }
     };
+    // In smoke size half a second measured: CI runs every entry.
     let device = |params: Params| Params {
         device: true,
+        seconds: if smoke {
+            params.seconds.min(0.5)
+        } else {
+            params.seconds
+        },
         ..params
     };
     let fanin_dev = |qos: QoS| Params {
