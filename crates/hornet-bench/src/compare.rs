@@ -151,6 +151,13 @@ type Brokers = Vec<(Kind, PathBuf)>;
 fn brokers(args: &CompareArgs) -> Result<(Brokers, Vec<String>), String> {
     let wanted = |kind: Kind| args.only.is_empty() || args.only.iter().any(|o| o.kind() == kind);
     let cache = args.peers_dir.clone().unwrap_or_else(peers::default_cache);
+    // Named relative to the current directory when it is below it: the
+    // skip lines go into the docs.
+    let cache = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| cache.strip_prefix(cwd).ok().map(Path::to_path_buf))
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(cache);
     let build = if args.smoke {
         Build::Forbidden("--smoke never builds peers; build them with scripts/peers.sh")
     } else if args.no_build_peers {
