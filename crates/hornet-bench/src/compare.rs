@@ -182,7 +182,10 @@ fn brokers(args: &CompareArgs) -> Result<(Brokers, Vec<String>), String> {
                     &peers::on_path,
                     &peers::cargo_install,
                 ) {
-                    Found::Ready(binary) => brokers.push((kind, binary)),
+                    // Absolute: brokers run in the work directory.
+                    Found::Ready(binary) => {
+                        brokers.push((kind, std::fs::canonicalize(&binary).unwrap_or(binary)))
+                    }
                     Found::Skipped(why) => skipped.push(format!("{} skipped: {why}", kind.title())),
                 }
             }
