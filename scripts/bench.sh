@@ -5,6 +5,10 @@
 #   scripts/bench.sh                               # full comparison, ~10-15 min
 #   scripts/bench.sh --docs docs/benchmarks.md     # and refresh the docs
 #   scripts/bench.sh --smoke                       # every entry once, ~1 min
+#
+# The peers (rumqttd, RMQTT) are built by compare on first use into
+# target/peers; scripts/peers.sh builds them ahead of time. --smoke never
+# builds them and runs them only if they are there.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 cargo build --release -p hornet -p hornet-bench

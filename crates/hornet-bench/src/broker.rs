@@ -1,8 +1,9 @@
-//! Starting and stopping a broker for `compare`: free loopback ports, the
-//! one `mosquitto.conf` both brokers read (a TCP listener, and with the
-//! comparison's certificates a WebSocket, a TLS and a WebSocket-over-TLS
-//! listener), a bounded wait until the listeners accept, SIGTERM (then
-//! SIGKILL after a bound) at the end.
+//! Starting and stopping a broker for `compare`: free loopback ports, its
+//! configuration (the one `mosquitto.conf` Hornet and Mosquitto both read,
+//! or a peer's own file rendered by [`crate::peers`]: a TCP listener, and
+//! with the comparison's certificates a WebSocket, a TLS and a
+//! WebSocket-over-TLS listener), a bounded wait until the listeners accept,
+//! SIGTERM (then SIGKILL after a bound) at the end.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -25,15 +26,39 @@ pub(crate) enum Kind {
     Hornet,
     /// Eclipse Mosquitto.
     Mosquitto,
+    /// rumqttd (Bytebeam), a peer built with `cargo install`.
+    Rumqttd,
+    /// RMQTT (`rmqttd`), a peer built with `cargo install`.
+    Rmqtt,
 }
 
 impl Kind {
+    /// Every broker, in table column order.
+    pub(crate) const ALL: [Kind; 4] = [Kind::Hornet, Kind::Mosquitto, Kind::Rumqttd, Kind::Rmqtt];
+
     /// The lowercase name.
     pub(crate) fn name(self) -> &'static str {
         match self {
             Kind::Hornet => "hornet",
             Kind::Mosquitto => "mosquitto",
+            Kind::Rumqttd => "rumqttd",
+            Kind::Rmqtt => "rmqtt",
         }
+    }
+
+    /// The name as a column heading.
+    pub(crate) fn title(self) -> &'static str {
+        match self {
+            Kind::Hornet => "Hornet",
+            Kind::Mosquitto => "Mosquitto",
+            Kind::Rumqttd => "rumqttd",
+            Kind::Rmqtt => "RMQTT",
+        }
+    }
+
+    /// True for the brokers Hornet is measured against.
+    pub(crate) fn is_peer(self) -> bool {
+        self != Kind::Hornet
     }
 }
 
@@ -47,7 +72,7 @@ impl Kind {
 pub(crate) const SHARED_SETTINGS: &[&str] = &[
     "allow_anonymous true",
     "persistence false",
-    "max_inflight_messages 64",
+    "max_inflight_messages 1000",
     "max_queued_messages 1000000",
     "max_queued_bytes 0",
     "max_connections -1",
@@ -65,7 +90,8 @@ pub(crate) fn conf_text(port: u16) -> String {
     text
 }
 
-/// The ports of one broker start, one per transport.
+/// The ports of one broker start, one per transport (and one for MQTT 5
+/// over TCP, for brokers that serve it on a listener of its own).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Ports {
     /// Raw MQTT over TCP.
@@ -76,17 +102,23 @@ pub(crate) struct Ports {
     pub(crate) tls: u16,
     /// WebSocket over TLS.
     pub(crate) wss: u16,
+    /// MQTT 5 over TCP where a broker splits protocols (rumqttd); the
+    /// others serve both on `tcp`.
+    pub(crate) v5: u16,
+    /// A port for a broker's own side service (RMQTT's gRPC), kept off its
+    /// well-known default.
+    pub(crate) aux: u16,
 }
 
 impl Ports {
-    /// Four free ports.
+    /// Six free ports.
     pub(crate) fn free() -> Result<Ports, String> {
-        // Hold all four while choosing, so they differ.
+        // Hold all six while choosing, so they differ.
         let bind = || {
             std::net::TcpListener::bind(("127.0.0.1", 0))
                 .map_err(|e| format!("finding a free port: {e}"))
         };
-        let held = [bind()?, bind()?, bind()?, bind()?];
+        let held = [bind()?, bind()?, bind()?, bind()?, bind()?, bind()?];
         let port = |i: usize| {
             held[i]
                 .local_addr()
@@ -98,6 +130,8 @@ impl Ports {
             ws: port(1)?,
             tls: port(2)?,
             wss: port(3)?,
+            v5: port(4)?,
+            aux: port(5)?,
         })
     }
 
@@ -108,6 +142,15 @@ impl Ports {
             Transport::Ws => self.ws,
             Transport::Tls => self.tls,
             Transport::Wss => self.wss,
+        }
+    }
+
+    /// The port `kind` serves `transport` and `protocol` on.
+    pub(crate) fn target(&self, kind: Kind, transport: Transport, v5: bool) -> u16 {
+        if kind == Kind::Rumqttd && v5 && transport == Transport::Tcp {
+            self.v5
+        } else {
+            self.of(transport)
         }
     }
 }
@@ -144,25 +187,18 @@ pub(crate) struct Running {
     pub(crate) log: PathBuf,
 }
 
-/// Starts `binary` on free ports with the shared configuration written to
-/// `dir/<tag>.conf`, logging to `dir/<tag>.log`, and waits until its TCP
-/// listener and the one of `transport` accept.
-pub(crate) async fn start(
-    binary: &Path,
-    dir: &Path,
-    tag: &str,
+/// The `mosquitto.conf` of Hornet and Mosquitto: the shared settings,
+/// `extra` (`{data}` replaced by `data`, created) and the listeners.
+fn mosquitto_conf(
+    ports: &Ports,
     extra: &[&str],
     pki: Option<&Pki>,
-    transport: Transport,
-) -> Result<Running, String> {
-    let ports = Ports::free()?;
-    let conf = dir.join(format!("{tag}.conf"));
-    let log = dir.join(format!("{tag}.log"));
+    data: &Path,
+) -> Result<String, String> {
     let mut text = conf_text(ports.tcp);
-    let data = dir.join(format!("{tag}-data"));
     for line in extra {
         if line.contains("{data}") {
-            std::fs::create_dir_all(&data)
+            std::fs::create_dir_all(data)
                 .map_err(|e| format!("creating {}: {e}", data.display()))?;
             // Mosquitto wants the trailing slash.
             text.push_str(&line.replace("{data}", &format!("{}/", data.display())));
@@ -171,13 +207,44 @@ pub(crate) async fn start(
         }
         text.push('\n');
     }
-    text.push_str(&listener_sections(&ports, pki));
+    text.push_str(&listener_sections(ports, pki));
+    Ok(text)
+}
+
+/// Starts broker `kind` from `binary` on free ports with its configuration
+/// written to `dir/<tag>.conf` (a peer's: `dir/<tag>.toml`), logging to
+/// `dir/<tag>.log`, and waits until its TCP listener and the one serving
+/// `transport` (and `v5`) accept.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn start(
+    kind: Kind,
+    binary: &Path,
+    dir: &Path,
+    tag: &str,
+    extra: &[&str],
+    pki: Option<&Pki>,
+    transport: Transport,
+    v5: bool,
+) -> Result<Running, String> {
+    let ports = Ports::free()?;
+    let log = dir.join(format!("{tag}.log"));
+    let data = dir.join(format!("{tag}-data"));
+    let (conf, text) = match kind {
+        Kind::Hornet | Kind::Mosquitto => (
+            dir.join(format!("{tag}.conf")),
+            mosquitto_conf(&ports, extra, pki, &data)?,
+        ),
+        Kind::Rumqttd | Kind::Rmqtt => (
+            dir.join(format!("{tag}.toml")),
+            crate::peers::config(kind, &ports, pki, &data)?,
+        ),
+    };
     std::fs::write(&conf, text).map_err(|e| format!("writing {}: {e}", conf.display()))?;
     let out = File::create(&log).map_err(|e| format!("creating {}: {e}", log.display()))?;
     let err = out.try_clone().map_err(|e| e.to_string())?;
     let child = Command::new(binary)
-        .arg("-c")
-        .arg(&conf)
+        .args(crate::peers::args(kind, &conf))
+        .current_dir(dir)
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err)
@@ -190,8 +257,9 @@ pub(crate) async fn start(
         log,
     };
     let mut waiting = vec![ports.tcp];
-    if transport != Transport::Tcp {
-        waiting.push(ports.of(transport));
+    let serving = ports.target(kind, transport, v5);
+    if serving != ports.tcp {
+        waiting.push(serving);
     }
     let deadline = Instant::now() + START_TIMEOUT;
     loop {
@@ -294,11 +362,16 @@ mod tests {
     #[test]
     fn free_ports_are_nonzero() {
         let p = Ports::free().unwrap();
-        let mut all = vec![p.tcp, p.ws, p.tls, p.wss];
+        let mut all = vec![p.tcp, p.ws, p.tls, p.wss, p.v5, p.aux];
         all.sort_unstable();
         all.dedup();
-        assert_eq!(all.len(), 4);
+        assert_eq!(all.len(), 6);
         assert_eq!(p.of(Transport::Wss), p.wss);
+        // Only rumqttd serves MQTT 5 on a port of its own.
+        assert_eq!(p.target(Kind::Rumqttd, Transport::Tcp, true), p.v5);
+        assert_eq!(p.target(Kind::Rumqttd, Transport::Tcp, false), p.tcp);
+        assert_eq!(p.target(Kind::Hornet, Transport::Tcp, true), p.tcp);
+        assert_eq!(p.target(Kind::Rumqttd, Transport::Ws, true), p.ws);
     }
 
     #[test]
@@ -308,6 +381,8 @@ mod tests {
             ws: 2,
             tls: 3,
             wss: 4,
+            v5: 5,
+            aux: 6,
         };
         let pki = Pki {
             ca_file: "/d/ca.crt".into(),

@@ -1,6 +1,6 @@
 //! SVG charts of a comparison, drawn with plotters' SVG backend (text is
 //! emitted as SVG `<text>`, so no font files are needed):
-//! `throughput.svg` (delivered msgs/s per entry, both brokers),
+//! `throughput.svg` (delivered msgs/s per entry, every broker),
 //! `cpu.svg` (broker CPU-µs per message) and `latency.svg` (p99 against
 //! the offered rate).
 
@@ -15,8 +15,15 @@ use crate::stats;
 
 type Error = Box<dyn std::error::Error>;
 
-const HORNET: RGBColor = RGBColor(230, 140, 20);
-const MOSQUITTO: RGBColor = RGBColor(60, 110, 190);
+/// The colour of a broker's bars and lines.
+fn color(kind: Kind) -> RGBColor {
+    match kind {
+        Kind::Hornet => RGBColor(230, 140, 20),
+        Kind::Mosquitto => RGBColor(60, 110, 190),
+        Kind::Rumqttd => RGBColor(90, 160, 80),
+        Kind::Rmqtt => RGBColor(150, 90, 170),
+    }
+}
 
 /// Writes the charts into `bench/` beside `doc`; returns (title, path
 /// relative to `doc`) of each chart written.
@@ -24,6 +31,7 @@ pub(crate) fn write_all(
     doc: &Path,
     rows: &[Row],
     records: &[Record],
+    brokers: &[Kind],
 ) -> Result<Vec<(String, String)>, Error> {
     let dir = doc.parent().unwrap_or(Path::new(".")).join("bench");
     std::fs::create_dir_all(&dir)?;
@@ -41,24 +49,23 @@ pub(crate) fn write_all(
         ),
     ];
     for (file, title, figure) in bars {
-        let data: Vec<(String, f64, f64)> = rows
+        let data: Vec<(String, Vec<f64>)> = rows
             .iter()
             .filter(|r| r.figure == figure)
             .map(|r| {
                 (
                     r.entry.clone(),
-                    r.hornet.unwrap_or(0.0),
-                    r.mosquitto.unwrap_or(0.0),
+                    brokers.iter().map(|&k| r.value(k).unwrap_or(0.0)).collect(),
                 )
             })
             .collect();
-        if data.iter().any(|d| d.1 > 0.0 || d.2 > 0.0) {
-            grouped_bars(&dir.join(file), title, &data)?;
+        if data.iter().any(|d| d.1.iter().any(|v| *v > 0.0)) {
+            grouped_bars(&dir.join(file), title, brokers, &data)?;
             written.push((title.to_string(), format!("bench/{file}")));
         }
     }
-    let series = latency_series(records);
-    if series.values().any(|s| !s.is_empty()) {
+    let series = latency_series(records, brokers);
+    if series.iter().any(|s| !s.1.is_empty()) {
         let title = "Latency p99 (µs, log) against offered rate (msgs/s)";
         latency_chart(&dir.join("latency.svg"), title, &series)?;
         written.push((title.to_string(), "bench/latency.svg".to_string()));
@@ -67,9 +74,9 @@ pub(crate) fn write_all(
 }
 
 /// Per broker: (rate, median p99 µs over repetitions).
-fn latency_series(records: &[Record]) -> BTreeMap<&'static str, Vec<(f64, f64)>> {
-    let mut out = BTreeMap::new();
-    for kind in [Kind::Hornet, Kind::Mosquitto] {
+fn latency_series(records: &[Record], brokers: &[Kind]) -> Vec<(Kind, Vec<(f64, f64)>)> {
+    let mut out = Vec::new();
+    for &kind in brokers {
         let mut by_rate: BTreeMap<u64, Vec<f64>> = BTreeMap::new();
         // The `latency` entry only: the other fixed-rate entries (over
         // WebSocket, 1 MB messages) would mix other curves into this one.
@@ -85,24 +92,22 @@ fn latency_series(records: &[Record]) -> BTreeMap<&'static str, Vec<(f64, f64)>>
             .into_iter()
             .filter_map(|(rate, v)| stats::median(&v).map(|m| (rate as f64, m.max(1.0))))
             .collect();
-        out.insert(kind.name(), points);
+        out.push((kind, points));
     }
     out
 }
 
-fn grouped_bars(path: &Path, title: &str, data: &[(String, f64, f64)]) -> Result<(), Error> {
+fn grouped_bars(
+    path: &Path,
+    title: &str,
+    brokers: &[Kind],
+    data: &[(String, Vec<f64>)],
+) -> Result<(), Error> {
     let root = SVGBackend::new(path, (1000, 480)).into_drawing_area();
     root.fill(&WHITE)?;
-    let max = data
-        .iter()
-        .map(|d| d.1.max(d.2))
-        .fold(0.0, f64::max)
-        .max(1e-9);
-    let min = data
-        .iter()
-        .flat_map(|d| [d.1, d.2])
-        .filter(|v| *v > 0.0)
-        .fold(max, f64::min);
+    let values = || data.iter().flat_map(|d| d.1.iter().copied());
+    let max = values().fold(0.0, f64::max).max(1e-9);
+    let min = values().filter(|v| *v > 0.0).fold(max, f64::min);
     let n = data.len();
     let mut chart = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 20))
@@ -130,14 +135,18 @@ fn grouped_bars(path: &Path, title: &str, data: &[(String, f64, f64)]) -> Result
         .y_label_formatter(&|y| stats::fmt_value(Some(*y)))
         .draw()?;
     let floor = min / 2.0;
-    for (name, color, offset) in [("Hornet", HORNET, -0.4), ("Mosquitto", MOSQUITTO, 0.02)] {
+    let width = 0.8 / brokers.len().max(1) as f64;
+    for (b, &kind) in brokers.iter().enumerate() {
+        let color = color(kind);
+        let offset = -0.4 + b as f64 * width;
         chart
             .draw_series(data.iter().enumerate().filter_map(|(i, d)| {
-                let v = if name == "Hornet" { d.1 } else { d.2 };
+                let v = d.1.get(b).copied().unwrap_or(0.0);
                 let x = i as f64 + offset;
-                (v > 0.0).then(|| Rectangle::new([(x, floor), (x + 0.38, v)], color.filled()))
+                (v > 0.0)
+                    .then(|| Rectangle::new([(x, floor), (x + width * 0.95, v)], color.filled()))
             }))?
-            .label(name)
+            .label(kind.title())
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
     }
     chart
@@ -153,11 +162,11 @@ fn grouped_bars(path: &Path, title: &str, data: &[(String, f64, f64)]) -> Result
 fn latency_chart(
     path: &Path,
     title: &str,
-    series: &BTreeMap<&'static str, Vec<(f64, f64)>>,
+    series: &[(Kind, Vec<(f64, f64)>)],
 ) -> Result<(), Error> {
     let root = SVGBackend::new(path, (1000, 480)).into_drawing_area();
     root.fill(&WHITE)?;
-    let points = || series.values().flatten();
+    let points = || series.iter().flat_map(|s| s.1.iter());
     let max_rate = points().map(|p| p.0).fold(1.0, f64::max);
     let max_p99 = points().map(|p| p.1).fold(1.0, f64::max);
     let min_p99 = points().map(|p| p.1).fold(max_p99, f64::min);
@@ -177,15 +186,11 @@ fn latency_chart(
         .x_desc("offered msgs/s")
         .y_desc("p99 µs")
         .draw()?;
-    for (name, pts) in series {
-        let color = if *name == "hornet" { HORNET } else { MOSQUITTO };
+    for (kind, pts) in series {
+        let color = color(*kind);
         chart
             .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))?
-            .label(if *name == "hornet" {
-                "Hornet"
-            } else {
-                "Mosquitto"
-            })
+            .label(kind.title())
             .legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 14, y)], color.stroke_width(2))
             });
@@ -216,11 +221,21 @@ mod tests {
             label: entry.into(),
             figure: figure.into(),
             better: Better::Higher,
-            hornet: Some(h),
-            mosquitto: Some(m),
+            cells: [
+                (Kind::Hornet, h),
+                (Kind::Mosquitto, m),
+                (Kind::Rumqttd, m * 2.0),
+            ]
+            .into_iter()
+            .map(|(broker, v)| crate::compare::Cell {
+                broker,
+                value: Some(v),
+                failed: false,
+            })
+            .collect(),
+            best_peer: None,
+            ratio_best: None,
             ratio: None,
-            hornet_failed: false,
-            mosquitto_failed: false,
         };
         let rows = vec![
             row("fanin-q0", "delivered msgs/s", 200_000.0, 100_000.0),
@@ -244,7 +259,8 @@ mod tests {
             step(Kind::Hornet, 5000.0, 900),
             step(Kind::Mosquitto, 1000.0, 400),
         ];
-        let written = write_all(&dir.join("doc.md"), &rows, &records).unwrap();
+        let brokers = [Kind::Hornet, Kind::Mosquitto, Kind::Rumqttd];
+        let written = write_all(&dir.join("doc.md"), &rows, &records, &brokers).unwrap();
         assert_eq!(written.len(), 3);
         let svg = std::fs::read_to_string(dir.join("bench/throughput.svg")).unwrap();
         assert!(
@@ -252,6 +268,7 @@ mod tests {
                 && svg.contains("<text")
                 && svg.contains("fanin-q0")
                 && svg.contains("Mosquitto")
+                && svg.contains("rumqttd")
         );
         let _ = std::fs::remove_dir_all(&dir);
     }

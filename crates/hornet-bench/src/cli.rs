@@ -105,6 +105,10 @@ pub(crate) struct RunArgs {
     /// Print one JSON object instead of the human line.
     #[arg(long)]
     pub(crate) json: bool,
+    /// Load as devices send it: every publisher writes one message per
+    /// syscall (default: up to 64 per write at QoS 0).
+    #[arg(long)]
+    pub(crate) device: bool,
     /// Scenario sizes.
     #[command(flatten)]
     pub(crate) sizes: Sizes,
@@ -113,10 +117,27 @@ pub(crate) struct RunArgs {
 /// Which brokers `compare` runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum Only {
-    /// Hornet only.
+    /// Hornet.
     Hornet,
-    /// Mosquitto only.
+    /// Mosquitto.
     Mosquitto,
+    /// rumqttd.
+    Rumqttd,
+    /// RMQTT.
+    Rmqtt,
+}
+
+impl Only {
+    /// The broker.
+    pub(crate) fn kind(self) -> crate::broker::Kind {
+        use crate::broker::Kind;
+        match self {
+            Only::Hornet => Kind::Hornet,
+            Only::Mosquitto => Kind::Mosquitto,
+            Only::Rumqttd => Kind::Rumqttd,
+            Only::Rmqtt => Kind::Rmqtt,
+        }
+    }
 }
 
 /// `hornet-bench compare`.
@@ -140,12 +161,25 @@ pub(crate) struct CompareArgs {
     /// Warm-up per run, seconds.
     #[arg(long)]
     pub(crate) warmup: Option<f64>,
-    /// Quick check: every entry once, about 1 s each, small sizes.
+    /// Quick check: every entry once, about 1 s each, small sizes; peers
+    /// run only if already built.
     #[arg(long)]
     pub(crate) smoke: bool,
-    /// Run against one broker only.
-    #[arg(long, value_enum)]
-    pub(crate) only: Option<Only>,
+    /// Run these brokers only (comma-separated), default all four.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub(crate) only: Vec<Only>,
+    /// Where the peers (rumqttd, RMQTT) are installed with `cargo install
+    /// --root` (default: `target/peers` beside this executable's
+    /// directory).
+    #[arg(long)]
+    pub(crate) peers_dir: Option<PathBuf>,
+    /// Never build a missing peer; skip it.
+    #[arg(long)]
+    pub(crate) no_build_peers: bool,
+    /// How long the `idle` entry watches the idle broker, seconds
+    /// (default 60, smoke 0.5).
+    #[arg(long)]
+    pub(crate) idle_seconds: Option<f64>,
     /// Highest rate the latency step search tries, msgs/s.
     #[arg(long, default_value_t = 400_000.0)]
     pub(crate) max_rate: f64,
@@ -228,6 +262,7 @@ impl RunArgs {
             max_ahead: scenario::max_ahead(s.max_ahead, self.payload),
             concurrency: s.concurrency.max(1),
             drain: s.drain.max(0.0),
+            device: self.device,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The `conns` scenario: open K idle connections (bounded concurrency),
-//! measure the broker's memory per connection, hold them, check they are
+//! measure the broker's memory per connection, hold them while watching
+//! what the idle broker costs (CPU time, thread wake-ups), check they are
 //! still alive (PINGREQ → PINGRESP), close them.
 
 use std::time::{Duration, Instant};
@@ -54,7 +55,12 @@ pub(crate) async fn run(target: &Target, p: &Params, broker: Option<u32>) -> Rep
     tokio::time::sleep(SETTLE).await;
     let after = memory();
     let succeeded = conns.len();
+    let switches = || broker.and_then(|pid| procstat::switches(Proc::Pid(pid)));
+    let fine_cpu = || broker.and_then(|pid| procstat::thread_cpu_seconds(Proc::Pid(pid)));
+    let (idle_from, idle_cpu0, idle_sw0) = (Instant::now(), fine_cpu(), switches());
     tokio::time::sleep(Duration::from_secs_f64(p.seconds)).await;
+    let (idle_cpu1, idle_sw1) = (fine_cpu(), switches());
+    let idle_seconds = idle_from.elapsed().as_secs_f64();
     let (conns, alive) = ping_all(conns, p.concurrency).await;
     drop(conns);
 
@@ -75,6 +81,16 @@ pub(crate) async fn run(target: &Target, p: &Params, broker: Option<u32>) -> Rep
             .filter(|_| succeeded > 0)
             .map(|(b, a)| (a - b) * 1e6 / succeeded as f64),
         alive_after_hold: alive,
+        idle_seconds,
+        idle_cpu_us_per_s: idle_cpu0
+            .zip(idle_cpu1)
+            .map(|(a, b)| (b - a) * 1e6 / idle_seconds.max(1e-9)),
+        idle_wakeups_per_s: idle_sw0
+            .zip(idle_sw1)
+            .map(|(a, b)| b.voluntary.saturating_sub(a.voluntary) as f64 / idle_seconds.max(1e-9)),
+        idle_preemptions_per_s: idle_sw0.zip(idle_sw1).map(|(a, b)| {
+            b.nonvoluntary.saturating_sub(a.nonvoluntary) as f64 / idle_seconds.max(1e-9)
+        }),
     });
     report.broker_rss_kib = after.map(|m| m.rss_kib);
     report.broker_hwm_kib = after.map(|m| m.hwm_kib);

@@ -1,8 +1,9 @@
 //! `hornet-bench`: the benchmark harness of Hornet. `run` drives one
 //! scenario against a running broker with a lean client of its own (raw
-//! tokio sockets and `hornet-codec`, over TCP, TLS, WebSocket or both); `compare` starts Hornet and
-//! Mosquitto in turn on the same configuration, runs the suite against
-//! each and prints the medians side by side. See `docs/benchmarks.md`.
+//! tokio sockets and `hornet-codec`, over TCP, TLS, WebSocket or both); `compare` starts Hornet,
+//! Mosquitto, rumqttd and RMQTT in turn on equal configurations, runs the
+//! suite against each and prints the medians side by side with Hornet's
+//! ratio to the best peer. See `docs/benchmarks.md`.
 
 mod broker;
 mod charts;
@@ -13,6 +14,7 @@ mod conns;
 mod docs;
 mod limits;
 mod payload;
+mod peers;
 mod pki;
 mod procstat;
 mod publisher;

@@ -3,7 +3,9 @@
 //! rate in small bursts on a 1 ms tick (`Pace::Rate`).
 //!
 //! QoS 0: batches of [`BATCH`] frames per write (at most
-//! [`MAX_WRITE_PAYLOAD`] of payload per write). QoS 1 and 2: a window of
+//! [`MAX_WRITE_PAYLOAD`] of payload per write), or, like a device
+//! (`Plan::device`), one frame per write: the same messages at the same
+//! pace, each in a syscall (and over WebSocket a frame) of its own. QoS 1 and 2: a window of
 //! unacknowledged messages (PUBLISH → PUBACK, or PUBLISH → PUBREC → PUBREL
 //! → PUBCOMP), refilled as acknowledgements arrive. When told to stop it
 //! sends nothing more and waits (at most [`DRAIN_TIMEOUT`]) for the
@@ -66,6 +68,8 @@ pub(crate) struct Plan {
     pub(crate) pace: Pace,
     /// Most unacknowledged messages at QoS 1/2.
     pub(crate) window: usize,
+    /// One message per write, as devices send.
+    pub(crate) device: bool,
 }
 
 /// Runs the publisher until stopped or failed; returns how many messages
@@ -101,7 +105,7 @@ async fn drive(
         plan.window
             .clamp(1, usize::from(conn.server_receive_maximum).max(1))
     };
-    let per_write = (MAX_WRITE_PAYLOAD / plan.payload.max(1)).max(1);
+    let per_write = per_write(plan);
     let mut out = BytesMut::with_capacity(
         window.min(BATCH).min(per_write) * (plan.payload + plan.topic.len() + 16),
     );
@@ -200,6 +204,16 @@ async fn drive(
     }
 }
 
+/// Messages per write: one for a device, else as many as
+/// [`MAX_WRITE_PAYLOAD`] allows.
+fn per_write(plan: &Plan) -> usize {
+    if plan.device {
+        1
+    } else {
+        (MAX_WRITE_PAYLOAD / plan.payload.max(1)).max(1)
+    }
+}
+
 /// Writes `out` in one call (over WebSocket: one binary message), then
 /// clears it.
 async fn write_out(conn: &mut Conn, out: &mut BytesMut) -> Result<(), String> {
@@ -257,4 +271,30 @@ fn handle_acks(
         conn.buf.reserve(16 * 1024);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(payload: usize, device: bool) -> Plan {
+        Plan {
+            id: 0,
+            topic: "t".into(),
+            qos: QoS::AtMostOnce,
+            v5: false,
+            payload,
+            pace: Pace::Flood,
+            window: 64,
+            device,
+        }
+    }
+
+    #[test]
+    fn a_device_writes_one_message_per_syscall() {
+        assert_eq!(per_write(&plan(64, true)), 1);
+        assert_eq!(per_write(&plan(1_000_000, true)), 1);
+        assert_eq!(per_write(&plan(64, false)), MAX_WRITE_PAYLOAD / 64);
+        assert_eq!(per_write(&plan(2 << 20, false)), 1);
+    }
 }

@@ -38,6 +38,20 @@ pub(crate) struct ConnsFigures {
     pub(crate) broker_cpu_us_per_conn: Option<f64>,
     /// Connections that still answered PINGREQ after the hold.
     pub(crate) alive_after_hold: usize,
+    /// Seconds the idle broker was watched (the hold, after the settle).
+    #[serde(default)]
+    pub(crate) idle_seconds: f64,
+    /// Broker CPU time per second while idle, µs.
+    #[serde(default)]
+    pub(crate) idle_cpu_us_per_s: Option<f64>,
+    /// Broker thread wake-ups (voluntary context switches) per second
+    /// while idle.
+    #[serde(default)]
+    pub(crate) idle_wakeups_per_s: Option<f64>,
+    /// Broker preemptions (involuntary context switches) per second while
+    /// idle.
+    #[serde(default)]
+    pub(crate) idle_preemptions_per_s: Option<f64>,
 }
 
 /// One run's result.
@@ -148,13 +162,16 @@ impl Report {
         let opt = |v: Option<f64>, d: usize| v.map_or("-".to_string(), |v| format!("{v:.d$}"));
         if let Some(c) = &self.conns {
             return format!(
-                "{}: {}/{} connected in {:.2} s, {} B/conn, broker {} CPU-µs/conn, {} alive after hold; {verdict}",
+                "{}: {}/{} connected in {:.2} s, {} B/conn, broker {} CPU-µs/conn; idle {:.1} s: {} CPU-µs/s, {} wake-ups/s; {} alive after hold; {verdict}",
                 self.scenario,
                 c.succeeded,
                 c.requested,
                 c.connect_seconds,
                 opt(c.bytes_per_conn, 0),
                 opt(c.broker_cpu_us_per_conn, 1),
+                c.idle_seconds,
+                opt(c.idle_cpu_us_per_s, 0),
+                opt(c.idle_wakeups_per_s, 1),
                 c.alive_after_hold,
             );
         }

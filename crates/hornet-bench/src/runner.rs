@@ -136,6 +136,7 @@ pub(crate) async fn run(target: &Target, p: &Params, broker: Option<u32>) -> Rep
                 payload: p.payload,
                 pace: spec.pace,
                 window: p.window,
+                device: p.device,
             };
             tokio::spawn(publisher::run(conn, plan, shared.clone()))
         })

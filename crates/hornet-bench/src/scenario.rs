@@ -81,6 +81,9 @@ pub(crate) struct Params {
     /// How long in-flight messages may take to arrive after the publishers
     /// stopped, s.
     pub(crate) drain: f64,
+    /// Device-like load: every publisher writes one message per syscall
+    /// (false: batches of up to [`crate::publisher::BATCH`] per write).
+    pub(crate) device: bool,
 }
 
 /// Defaults of a scenario's sizes.
@@ -228,6 +231,7 @@ mod tests {
             max_ahead: 0,
             concurrency: 10,
             drain: 5.0,
+            device: false,
         }
     }
 

@@ -21,6 +21,12 @@ const SMOKE_RATES: &[f64] = &[1_000.0, 5_000.0];
 pub(crate) const BIG_PAYLOAD: usize = 1_000_000;
 /// Messages per second of the `bigmsg` entries (20 MB/s).
 const BIG_RATE: f64 = 20.0;
+/// Publishers of the device-like fan-in entries.
+pub(crate) const DEVICE_PUBLISHERS: usize = 10;
+/// Subscribers of the device-like fan-out entry.
+pub(crate) const DEVICE_FANOUT: usize = 100;
+/// Total rate of the paced device-like entry, msgs/s.
+pub(crate) const DEVICE_RATE: f64 = 100_000.0;
 
 /// What kind of entry.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,6 +70,8 @@ pub(crate) struct SuiteSize {
     pub(crate) smoke: bool,
     /// Highest latency rate.
     pub(crate) max_rate: f64,
+    /// How long the `idle` entry watches an idle broker, s.
+    pub(crate) idle_seconds: f64,
 }
 
 /// The suite, in run order.
@@ -88,6 +96,7 @@ pub(crate) fn suite(size: SuiteSize) -> Vec<Entry> {
         max_ahead: scenario::max_ahead(100_000, 64),
         concurrency: 200,
         drain: 5.0,
+        device: false,
         transport: Transport::Tcp,
     };
     let pairs = if smoke { 10 } else { scenario::DEFAULT_PAIRS };
@@ -186,6 +195,22 @@ pub(crate) fn suite(size: SuiteSize) -> Vec<Entry> {
             hornet_settings: &[],
         }
     };
+    // In smoke size half a second measured: CI runs every entry.
+    let device = |params: Params| Params {
+        device: true,
+        seconds: if smoke {
+            params.seconds.min(0.5)
+        } else {
+            params.seconds
+        },
+        ..params
+    };
+    let fanin_dev = |qos: QoS| Params {
+        publishers: DEVICE_PUBLISHERS,
+        ..fanin(qos, 64, Protocol::V3_1_1)
+    };
+    let dev_rate = if smoke { 5_000.0 } else { DEVICE_RATE };
+    let dev_fanout = if smoke { 20 } else { DEVICE_FANOUT };
     let rates: Vec<f64> = if smoke {
         SMOKE_RATES.to_vec()
     } else {
@@ -330,6 +355,71 @@ pub(crate) fn suite(size: SuiteSize) -> Vec<Entry> {
         },
         bigmsg("bigmsg", Transport::Tcp),
         bigmsg("bigmsg-ws", Transport::Ws),
+        // Load as devices send it: every publisher writes one message per
+        // syscall (the entries above batch up to 64 per write at QoS 0),
+        // saturated and at a paced total rate.
+        throughput(
+            "dev-fanin-q0",
+            format!("device-like fanin {DEVICE_PUBLISHERS}→1 QoS 0 64 B, saturated"),
+            device(fanin_dev(QoS::AtMostOnce)),
+        ),
+        throughput(
+            "dev-fanin-q1",
+            format!("device-like fanin {DEVICE_PUBLISHERS}→1 QoS 1 64 B, saturated"),
+            device(fanin_dev(QoS::AtLeastOnce)),
+        ),
+        Entry {
+            id: "dev-fanin-q0-paced",
+            label: format!(
+                "device-like fanin {DEVICE_PUBLISHERS}→1 QoS 0 64 B paced at {}/s",
+                crate::stats::fmt_value(Some(dev_rate))
+            ),
+            params: device(Params {
+                scenario: Scenario::Latency,
+                rate: dev_rate,
+                ..fanin_dev(QoS::AtMostOnce)
+            }),
+            kind: Kind::FixedRate,
+            extra_settings: &["set_tcp_nodelay true"],
+            hornet_settings: &[],
+        },
+        throughput(
+            "dev-fanout-q0",
+            format!("device-like fanout 1→{dev_fanout} QoS 0 64 B, saturated"),
+            device(Params {
+                scenario: Scenario::Fanout,
+                publishers: 1,
+                subscribers: dev_fanout,
+                ..base.clone()
+            }),
+        ),
+        // What an idle broker costs: the `conns` scenario held long, with
+        // `sys_interval 0` (no $SYS timer) from the shared settings.
+        Entry {
+            id: "idle",
+            label: format!(
+                "idle broker, {} connections held {} s",
+                if smoke {
+                    200
+                } else {
+                    scenario::DEFAULT_CONNECTIONS
+                },
+                size.idle_seconds
+            ),
+            params: Params {
+                scenario: Scenario::Conns,
+                connections: if smoke {
+                    200
+                } else {
+                    scenario::DEFAULT_CONNECTIONS
+                },
+                seconds: size.idle_seconds,
+                ..base.clone()
+            },
+            kind: Kind::Conns,
+            extra_settings: &[],
+            hornet_settings: &[],
+        },
     ]
 }
 
@@ -359,6 +449,8 @@ pub(crate) fn figures(entry: &Entry) -> Vec<Figure> {
             f("connections held", Better::Higher),
             f("broker bytes/conn", Better::Lower),
             f("broker CPU-µs/conn", Better::Lower),
+            f("idle broker CPU-µs/s", Better::Lower),
+            f("idle broker wake-ups/s", Better::Lower),
         ],
         Kind::Latency(rates) => {
             let mut v: Vec<Figure> = LATENCY_ROWS
@@ -404,6 +496,8 @@ pub(crate) fn value(figure: &Figure, runs: &[Report]) -> Option<f64> {
         "connections held" => run.conns.as_ref().map(|c| c.alive_after_hold as f64),
         "broker bytes/conn" => run.conns.as_ref().and_then(|c| c.bytes_per_conn),
         "broker CPU-µs/conn" => run.conns.as_ref().and_then(|c| c.broker_cpu_us_per_conn),
+        "idle broker CPU-µs/s" => run.conns.as_ref().and_then(|c| c.idle_cpu_us_per_s),
+        "idle broker wake-ups/s" => run.conns.as_ref().and_then(|c| c.idle_wakeups_per_s),
         "best rate p99≤50ms msgs/s" => {
             // The highest step before the first saturated (or failed) one;
             // 0 when the first step already saturated.
@@ -433,6 +527,7 @@ mod tests {
             warmup: 0.5,
             smoke,
             max_rate: 50_000.0,
+            idle_seconds: 7.0,
         }
     }
 
@@ -463,7 +558,12 @@ mod tests {
                 "conns-ws",
                 "latency-ws",
                 "bigmsg",
-                "bigmsg-ws"
+                "bigmsg-ws",
+                "dev-fanin-q0",
+                "dev-fanin-q1",
+                "dev-fanin-q0-paced",
+                "dev-fanout-q0",
+                "idle"
             ]
         );
         let durable = &suite(size(false))[10];
@@ -570,6 +670,63 @@ mod tests {
         assert_eq!(value(&figs[3], &none_saturated), Some(25_000.0));
         let first_saturated = vec![step(10_000.0, 90_000)];
         assert_eq!(value(&figs[3], &first_saturated), Some(0.0));
+    }
+
+    #[test]
+    fn device_entries_write_one_message_per_syscall() {
+        let full = suite(size(false));
+        let by_id = |id: &str| full.iter().find(|e| e.id == id).unwrap().clone();
+        for e in &full {
+            assert_eq!(e.params.device, e.id.starts_with("dev-"), "{}", e.id);
+        }
+        let (q0, q1) = (by_id("dev-fanin-q0"), by_id("dev-fanin-q1"));
+        assert_eq!(
+            (q0.params.publishers, q0.params.qos, q1.params.qos),
+            (10, QoS::AtMostOnce, QoS::AtLeastOnce)
+        );
+        // The batched twin differs only in publishers and write size.
+        assert_eq!(
+            Params {
+                device: false,
+                publishers: 100,
+                ..q0.params.clone()
+            },
+            by_id("fanin-q0").params
+        );
+        let paced = by_id("dev-fanin-q0-paced");
+        assert_eq!(
+            (paced.params.scenario, paced.params.rate, &paced.kind),
+            (Scenario::Latency, 100_000.0, &Kind::FixedRate)
+        );
+        let fanout = by_id("dev-fanout-q0");
+        assert_eq!(
+            (fanout.params.publishers, fanout.params.subscribers),
+            (1, 100)
+        );
+        let idle = by_id("idle");
+        assert_eq!(
+            (idle.params.connections, idle.params.seconds, &idle.kind),
+            (19_000, 7.0, &Kind::Conns)
+        );
+        let figs: Vec<_> = figures(&idle).into_iter().map(|f| f.name).collect();
+        assert!(figs.contains(&"idle broker wake-ups/s".to_string()));
+        let run = Report {
+            conns: Some(crate::report::ConnsFigures {
+                idle_cpu_us_per_s: Some(12.0),
+                idle_wakeups_per_s: Some(0.5),
+                ..Default::default()
+            }),
+            ..Report::default()
+        };
+        let value_of = |name: &str| {
+            let f = figures(&idle).into_iter().find(|f| f.name == name).unwrap();
+            value(&f, std::slice::from_ref(&run))
+        };
+        assert_eq!(value_of("idle broker CPU-µs/s"), Some(12.0));
+        assert_eq!(value_of("idle broker wake-ups/s"), Some(0.5));
+        let smoke = suite(size(true));
+        let paced = smoke.iter().find(|e| e.id == "dev-fanin-q0-paced").unwrap();
+        assert_eq!(paced.params.rate, 5_000.0);
     }
 
     #[test]

@@ -2,75 +2,20 @@
 //! Hornet binary of this target directory (building it first if it is
 //! missing), runs a 1-second fanin at QoS 1, a small `conns`, pairs at
 //! QoS 1 over WebSocket and over TLS (the listeners and certificates the
-//! harness sets up) and 1 MB messages over WebSocket against it, and must
-//! report them all without a failure.
+//! harness sets up), 1 MB messages over WebSocket, device-like load (one
+//! message per write, saturated at QoS 1 and paced at QoS 0) and an idle
+//! broker's cost against it, and must report them all without a failure.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::Duration;
+mod common;
 
-/// Bound on the whole smoke run.
-const RUN_TIMEOUT: Duration = Duration::from_secs(180);
+use std::process::Command;
 
-/// The `hornet` binary next to `hornet-bench`, built if missing.
-fn hornet_binary() -> PathBuf {
-    let bench = PathBuf::from(env!("CARGO_BIN_EXE_hornet-bench"));
-    let dir = bench.parent().expect("binary dir");
-    let hornet = dir.join(format!("hornet{}", std::env::consts::EXE_SUFFIX));
-    if !hornet.is_file() {
-        let target_dir = dir.parent().expect("target dir");
-        let mut cargo = Command::new(env!("CARGO"));
-        cargo
-            .args(["build", "-p", "hornet", "--bin", "hornet", "--target-dir"])
-            .arg(target_dir);
-        if dir.file_name().is_some_and(|n| n == "release") {
-            cargo.arg("--release");
-        }
-        let status = cargo.status().expect("running cargo build -p hornet");
-        assert!(status.success(), "cargo build -p hornet failed");
-    }
-    assert!(hornet.is_file(), "no hornet binary at {}", hornet.display());
-    hornet
-}
-
-fn scratch_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("hornet-bench-smoke-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    dir
-}
-
-/// Runs the command to its end, at most `RUN_TIMEOUT`; returns (success, stdout, stderr).
-fn run_bounded(cmd: &mut Command, scratch: &Path) -> (bool, String, String) {
-    let out_path = scratch.join("stdout.txt");
-    let err_path = scratch.join("stderr.txt");
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&out_path).expect("stdout file"))
-        .stderr(std::fs::File::create(&err_path).expect("stderr file"))
-        .spawn()
-        .expect("starting hornet-bench");
-    // Wait for the exit on a thread and for the thread's answer with a
-    // bounded timeout: an event, not a polling loop.
-    let pid = child.id().to_string();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait());
-    });
-    let status = match rx.recv_timeout(RUN_TIMEOUT) {
-        Ok(status) => status.expect("waiting for hornet-bench"),
-        Err(_) => {
-            let _ = Command::new("kill").args(["-9", &pid]).status();
-            panic!("hornet-bench compare did not finish within {RUN_TIMEOUT:?}");
-        }
-    };
-    let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
-    (status.success(), read(&out_path), read(&err_path))
-}
+use common::{hornet_binary, run_bounded, scratch_dir};
 
 #[test]
 fn smoke_compare_against_hornet() {
     let hornet = hornet_binary();
-    let scratch = scratch_dir();
+    let scratch = scratch_dir("smoke");
     let json = scratch.join("results.json");
     let (ok, stdout, stderr) = run_bounded(
         Command::new(env!("CARGO_BIN_EXE_hornet-bench"))
@@ -80,7 +25,7 @@ fn smoke_compare_against_hornet() {
                 "--only",
                 "hornet",
                 "--scenarios",
-                "fanin-q1,conns,pairs-q1-ws,pairs-q1-tls,bigmsg-ws",
+                "fanin-q1,conns,pairs-q1-ws,pairs-q1-tls,bigmsg-ws,dev-fanin-q1,dev-fanin-q0-paced,idle",
                 "--hornet",
             ])
             .arg(&hornet)
@@ -150,6 +95,43 @@ fn smoke_compare_against_hornet() {
     assert!(big["latency_us"]["p99"].as_u64().is_some(), "{big}");
     assert!(
         stdout.contains("(`pairs-q1-ws`)") && stdout.contains("(`bigmsg-ws`)"),
+        "{stdout}"
+    );
+    // Device-like load: every QoS 1 message arrives; the paced QoS 0 run
+    // holds its rate and measures latency.
+    let dev = &runs
+        .iter()
+        .find(|r| r["entry"] == "dev-fanin-q1")
+        .expect("a dev-fanin-q1 run")["report"];
+    assert_eq!(
+        (
+            dev["failed"].as_bool(),
+            dev["lost"].as_u64(),
+            dev["publishers"].as_u64()
+        ),
+        (Some(false), Some(0), Some(10)),
+        "{dev}"
+    );
+    assert!(
+        dev["delivered_per_s"].as_f64().unwrap_or(0.0) > 0.0,
+        "{dev}"
+    );
+    let paced = &runs
+        .iter()
+        .find(|r| r["entry"] == "dev-fanin-q0-paced")
+        .expect("a dev-fanin-q0-paced run")["report"];
+    assert_eq!(paced["target_rate"].as_f64(), Some(5_000.0), "{paced}");
+    assert!(paced["latency_us"]["p99"].as_u64().is_some(), "{paced}");
+    // The idle broker's cost is measured.
+    let idle = &runs
+        .iter()
+        .find(|r| r["entry"] == "idle")
+        .expect("an idle run")["report"]["conns"];
+    assert_eq!(idle["succeeded"], 200, "{idle}");
+    assert!(idle["idle_cpu_us_per_s"].as_f64().is_some(), "{idle}");
+    assert!(idle["idle_wakeups_per_s"].as_f64().is_some(), "{idle}");
+    assert!(
+        stdout.contains("| idle broker wake-ups/s | ↓ |"),
         "{stdout}"
     );
     let _ = std::fs::remove_dir_all(&scratch);
