@@ -30,7 +30,9 @@
 //! subscribers are not held: a crash can only repeat a QoS 1 message, and
 //! holding them would cost a subscriber's window one fsync per round trip.
 //! Whatever follows a held packet on the same connection (a `Close`
-//! included) is held behind it, so each connection keeps the core's order.
+//! included) is held behind it, so each connection keeps the core's order;
+//! a packet that promises a later seal's records waits for that seal's
+//! number, not only for the packet it follows.
 //!
 //! A failed write closes exactly the connections that held packets on it,
 //! without those packets (the clients send again), publishes their wills,

@@ -120,12 +120,14 @@ impl Out {
                 self.ready.push_back(action);
                 continue;
             };
-            if let Some(behind) = self.held.behind(conn) {
-                self.held.hold(conn, behind, action);
-            } else if gate && matches!(&action, Action::Send { packet, .. } if must_wait(packet)) {
-                self.held.hold(conn, seq, action);
-            } else {
-                self.ready.push_back(action);
+            // A packet that promises this seal's records waits for them,
+            // even behind an earlier held one (which may be released
+            // first); any other waits only behind what is held.
+            let waits = gate && matches!(&action, Action::Send { packet, .. } if must_wait(packet));
+            match (self.held.behind(conn), waits) {
+                (_, true) => self.held.hold(conn, seq, action),
+                (Some(behind), false) => self.held.hold(conn, behind, action),
+                (None, false) => self.ready.push_back(action),
             }
         }
     }

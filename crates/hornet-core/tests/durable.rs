@@ -278,34 +278,32 @@ fn takeover_while_an_acknowledgement_waits() {
         "CONNACK before durable: {out:?}"
     );
 
+    let kinds = |out: &[Action]| -> Vec<String> {
+        out.iter()
+            .filter_map(|a| match a {
+                Action::Send { conn, packet } if *conn == old => Some(match packet {
+                    Packet::Disconnect(d) => format!("DISCONNECT {:?}", d.reason_code),
+                    Packet::PubAck(_) => "PUBACK".into(),
+                    other => format!("{other:?}"),
+                }),
+                Action::Close { conn } if *conn == old => Some("close".into()),
+                _ => None,
+            })
+            .collect()
+    };
     let out = durable(&mut w, seq1);
-    let old_kinds: Vec<String> = out
-        .iter()
-        .filter_map(|a| match a {
-            Action::Send { conn, packet } if *conn == old => Some(match packet {
-                Packet::Disconnect(d) => format!("DISCONNECT {:?}", d.reason_code),
-                Packet::PubAck(_) => "PUBACK".into(),
-                other => format!("{other:?}"),
-            }),
-            Action::Close { conn } if *conn == old => Some("close".into()),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(
-        old_kinds,
-        ["PUBACK", "DISCONNECT SessionTakenOver", "close"]
-    );
+    assert_eq!(kinds(&out), ["PUBACK"]);
     assert!(
         sent_to(&out, new).is_empty(),
         "the new CONNACK waits for {seq2}"
     );
+    // The takeover's own records: the old connection's DISCONNECT and
+    // close, and the new CONNACK, leave with them.
     let out = durable(&mut w, seq2);
+    assert_eq!(kinds(&out), ["DISCONNECT SessionTakenOver", "close"]);
     assert!(matches!(sent_to(&out, new)[..], [Packet::ConnAck(c)] if c.session_present));
 }
 
-/// A session expires while its connection's last PUBACK still waits: the
-/// expiry is recorded after it, and the held packets and close still leave
-/// in order once durable; nothing is sent after the close.
 #[test]
 fn session_expiry_while_a_record_is_pending() {
     let mut w = world(AckPolicy::AfterDurable);
@@ -365,4 +363,30 @@ fn sequence_numbers_are_consecutive() {
     let expected: Vec<u64> = (1..=seqs.len() as u64).collect();
     assert_eq!(seqs, expected);
     assert_eq!(w.broker.persist_seqs().0, *seqs.last().unwrap());
+}
+
+/// A packet that promises a later seal's records waits for that seal even
+/// when it queues behind an earlier held packet: `durable` of the earlier
+/// number releases only the earlier packet. (Held at the earlier number, a
+/// second PUBACK, PUBREL or QoS 2 PUBLISH left before its own record was
+/// on disk: the crash test saw QoS 2 messages delivered twice and
+/// acknowledged ones lost.)
+#[test]
+fn a_packet_behind_a_held_one_still_waits_for_its_own_records() {
+    let mut w = world(AckPolicy::AfterDurable);
+    let _s = durable_subscriber(&mut w);
+    let p = connect(&mut w, "pub", 0);
+    let seq1 = one_seq(&w.send_actions(p, publish("t", QoS::AtLeastOnce, 1)));
+    let seq2 = one_seq(&w.send_actions(p, publish("t", QoS::AtLeastOnce, 2)));
+    assert!(seq2 > seq1);
+    let out = durable(&mut w, seq1);
+    assert!(
+        matches!(sent_to(&out, p)[..], [Packet::PubAck(a)] if a.packet_id == pid(1)),
+        "only the first PUBACK: {out:?}"
+    );
+    let out = durable(&mut w, seq2);
+    assert!(
+        matches!(sent_to(&out, p)[..], [Packet::PubAck(a)] if a.packet_id == pid(2)),
+        "{out:?}"
+    );
 }
