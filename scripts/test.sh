@@ -42,9 +42,9 @@ deps() {
 }
 
 run() {
-  local log
+  # Global, not local: the EXIT trap runs after this function returned.
   log="$(mktemp)"
-  trap 'rm -f "$log"' EXIT
+  trap 'rm -f "${log:-}"' EXIT
   cargo test --workspace 2>&1 | tee "$log"
   # One closing line with the totals of every test binary cargo ran.
   awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
