@@ -2,34 +2,10 @@
 //! clients, each right after the refusal it explains, while every refusal
 //! keeps its own log line.
 
+#[path = "support/logs.rs"]
+mod logs;
 use hornet_core::{Anonymous, Broker, ConnId, ConnInfo, Settings};
-
-/// The log lines `f` emits (the core's `tracing` output, captured).
-fn logged(f: impl FnOnce()) -> Vec<String> {
-    use std::sync::{Arc, Mutex};
-    #[derive(Clone)]
-    struct Buf(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Buf {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let buf = Buf(Arc::default());
-    let writer = buf.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .with_target(false)
-        .without_time()
-        .finish();
-    tracing::subscriber::with_default(subscriber, f);
-    let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
-    text.lines().map(str::to_string).collect()
-}
+use logs::logged;
 
 #[test]
 fn a_broker_hints_once_per_cause_across_clients() {
