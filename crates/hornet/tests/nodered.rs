@@ -23,6 +23,8 @@ mod codec_client;
 mod common;
 #[path = "support/process.rs"]
 mod process;
+#[path = "support/site.rs"]
+mod site;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -32,6 +34,7 @@ use std::time::{Duration, Instant};
 use codec_client::Raw;
 use hornet_codec::{Ack, Connect, Packet, PacketId, Protocol, Publish, QoS, Subscribe};
 use process::Proc;
+use site::Site;
 
 const INSTALL: &str = "the npm packages from the lockfile \
     (`npm ci --prefix crates/hornet/tests/nodered --no-audit --no-fund`)";
@@ -41,41 +44,6 @@ const STARTUP: Duration = Duration::from_secs(90);
 
 fn nodered_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/nodered")
-}
-
-/// Hornet on a fixed port and data directory, restartable.
-struct Site {
-    dir: tempfile::TempDir,
-    port: u16,
-}
-
-impl Site {
-    fn new() -> Site {
-        let dir = tempfile::tempdir().unwrap();
-        let port = common::free_port();
-        std::fs::write(
-            dir.path().join("hornet.conf"),
-            format!(
-                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n\
-                 persistence_location {}\nadmin_enabled false\nsys_interval 0\n",
-                dir.path().join("data").display()
-            ),
-        )
-        .unwrap();
-        Site { dir, port }
-    }
-
-    fn start(&self) -> Proc {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hornet"));
-        cmd.arg("-c")
-            .arg(self.dir.path().join("hornet.conf"))
-            .current_dir(self.dir.path());
-        let mut proc = Proc::spawn("hornet", &mut cmd, "cargo build -p hornet");
-        proc.wait_line(Duration::from_secs(20), "the listener", |l| {
-            l.contains("Opening MQTT listener")
-        });
-        proc
-    }
 }
 
 /// Node-RED with the flow above, connected to `port` over `version` (4 or 5).

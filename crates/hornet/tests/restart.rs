@@ -9,10 +9,9 @@ mod codec_client;
 mod common;
 #[path = "support/process.rs"]
 mod process;
+#[path = "support/site.rs"]
+mod site;
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use codec_client::Raw;
@@ -21,48 +20,7 @@ use hornet_codec::{
     ReasonCode, Subscribe,
 };
 use process::Proc;
-
-/// A data directory and a port that outlive the processes run on them.
-struct Site {
-    dir: tempfile::TempDir,
-    port: u16,
-}
-
-impl Site {
-    fn new() -> Site {
-        let dir = tempfile::tempdir().unwrap();
-        let port = common::free_port();
-        std::fs::write(
-            dir.path().join("hornet.conf"),
-            format!(
-                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n\
-                 persistence_location {}\nadmin_enabled false\nsys_interval 0\n",
-                dir.path().join("data").display()
-            ),
-        )
-        .unwrap();
-        Site { dir, port }
-    }
-
-    fn conf(&self) -> PathBuf {
-        self.dir.path().join("hornet.conf")
-    }
-
-    fn addr(&self) -> SocketAddr {
-        ([127, 0, 0, 1], self.port).into()
-    }
-
-    /// Starts the binary and waits for its listener.
-    fn start(&self) -> Proc {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hornet"));
-        cmd.arg("-c").arg(self.conf()).current_dir(self.dir.path());
-        let mut proc = Proc::spawn("hornet", &mut cmd, "cargo build -p hornet");
-        proc.wait_line(Duration::from_secs(20), "the listener", |l| {
-            l.contains("Opening MQTT listener")
-        });
-        proc
-    }
-}
+use site::Site;
 
 /// SIGKILL, and wait for the process to be gone.
 fn kill(proc: Proc) {
