@@ -492,6 +492,7 @@ mod tests {
                     Action::Close { conn } => self.closed.push(conn),
                     Action::CheckPassword { .. } => unreachable!("no password_file here"),
                     Action::Persist { .. } => unreachable!("no persistence here"),
+                    Action::DrainInput { .. } => unreachable!("takeovers do not wait here"),
                 }
             }
         }

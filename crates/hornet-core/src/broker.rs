@@ -97,6 +97,8 @@ pub struct Broker {
     pub(crate) shared: crate::shared::SharedSubscriptions,
     /// Changes to durable state not yet drained (see `persist`).
     pub(crate) journal: crate::persist::Journal,
+    /// CONNECTs waiting for the connection they take over (see `takeover`).
+    pub(crate) takeovers: crate::takeovers::Takeovers,
 }
 
 impl Broker {
@@ -123,6 +125,7 @@ impl Broker {
             delayed_wills: DelayedWills::default(),
             shared: crate::shared::SharedSubscriptions::new(settings_shared.0, settings_shared.1),
             journal: Default::default(),
+            takeovers: Default::default(),
         }
     }
 
@@ -378,6 +381,13 @@ impl Broker {
             }
             // The CONNECT waits for its password check: so does the rest.
             (ConnState::CheckingPassword(wait), packet) => {
+                if wait.parked.len() < crate::auth::MAX_PARKED {
+                    return wait.parked.push(packet);
+                }
+                PeerError::TooManyParked(crate::auth::MAX_PARKED)
+            }
+            // The CONNECT waits to take over an older connection: so does the rest.
+            (ConnState::TakingOver(wait), packet) => {
                 if wait.parked.len() < crate::auth::MAX_PARKED {
                     return wait.parked.push(packet);
                 }

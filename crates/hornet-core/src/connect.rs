@@ -24,6 +24,7 @@ use crate::auth::AuthState;
 use crate::authorize::Access;
 use crate::broker::{Broker, ConnId};
 pub(crate) use crate::lifecycle::Admission;
+use crate::lifecycle::Ready;
 use crate::session::{Session, SessionKey, NEVER_EXPIRES};
 use crate::settings::Anonymous;
 use crate::violation::PeerError;
@@ -229,12 +230,35 @@ impl Broker {
         let Some(username) = self.admit_connect(now, id, &admission, &credentials) else {
             return;
         };
-        self.take_over(now, &admission.client_id);
-        let attached = self.attach_session(&admission, username.clone(), id);
         let (auth, auth_data) = match credentials {
-            Credentials::Enhanced { auth, data } => (Some(auth), Some(data)),
+            Credentials::Enhanced { auth, data } => (Some(auth), data),
             _ => (None, None),
         };
+        let ready = Ready {
+            admission,
+            username,
+            auth,
+            auth_data,
+        };
+        // A DISCONNECT the old connection already sent counts (see `takeover`).
+        if let Some(old) = self.must_wait_for(id, &ready.admission.client_id) {
+            return self.wait_for_takeover(now, id, old, ready);
+        }
+        self.finish_connect(now, id, ready);
+    }
+
+    /// An admitted CONNECT goes on: takeover of an older connection with
+    /// its id, the session, CONNACK.
+    pub(crate) fn finish_connect(&mut self, now: Instant, id: ConnId, ready: Ready) {
+        let Ready {
+            admission,
+            username,
+            auth,
+            auth_data,
+        } = ready;
+        self.take_over(now, &admission.client_id);
+        let attached = self.attach_session(&admission, username.clone(), id);
+        let auth_data = auth.as_ref().map(|_| auth_data);
         let method = auth.as_ref().map(|a| a.method.clone());
         let connack = self.connack(&admission, &attached, method.zip(auth_data));
         let key = attached.key;

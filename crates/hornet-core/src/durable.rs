@@ -54,6 +54,8 @@ impl Broker {
     /// packet, unless it must wait for those records or is behind one that
     /// does.
     pub(crate) fn seal(&mut self) {
+        // Deferred work first: its actions and records belong to this seal.
+        self.resume_ready_takeovers();
         let mut records = Vec::new();
         if self.journal.enabled() {
             self.drain_store_ops(&mut records);

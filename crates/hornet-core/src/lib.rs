@@ -62,6 +62,8 @@ mod settings;
 mod shared;
 mod subscribe;
 mod sys;
+mod takeover;
+mod takeovers;
 mod timers;
 pub mod trie;
 mod violation;

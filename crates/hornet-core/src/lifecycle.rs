@@ -23,8 +23,20 @@
 //!            | success          | verdict (password_checked)|
 //!            v                  v                           |
 //!            +---> AwaitingConnect again, the admitted -----+
-//!                  CONNECT in hand: authorized,      connected()
-//!                  takeover, session, CONNACK               |
+//!                  CONNECT in hand: authorized              |
+//!                                                           |
+//!            the client id is live on another connection    |
+//!            whose unread input the shell drains first      |
+//!            (Action::DrainInput; see `takeover`)           |
+//!                         |                                 |
+//!                         v                                 |
+//!                   TakingOver (later packets parked)       |
+//!                         | input_drained / the old one     |
+//!                         | ended / the wait is over        |
+//!                         v                                 |
+//!                  takeover, session, CONNACK <-------------+
+//!                                                      connected()
+//!                                                           |
 //!                                                           v
 //!                                                 Connected { auth }
 //!                                                 (re-authentication
@@ -41,6 +53,7 @@
 
 use std::time::Instant;
 
+use bytes::Bytes;
 use bytestring::ByteString;
 use hornet_codec::{Connect, Packet};
 
@@ -58,6 +71,9 @@ pub(crate) enum ConnState {
     CheckingPassword(Box<PasswordWait>),
     /// The enhanced authentication exchange runs before CONNACK.
     Authenticating(Box<Handshake>),
+    /// The CONNECT waits while the shell reads what the connection it
+    /// takes over had already received (its DISCONNECT, say).
+    TakingOver(Box<TakeoverWait>),
     /// CONNACK sent.
     Connected {
         /// Enhanced authentication: the method and user, and a
@@ -71,6 +87,20 @@ pub(crate) enum ConnState {
 pub(crate) struct PasswordWait {
     pub(crate) deadline: Instant,
     pub(crate) admission: Admission,
+    /// Packets that arrived after the CONNECT, handled after it in order.
+    pub(crate) parked: Vec<Packet>,
+}
+
+/// A CONNECT, authenticated and admitted, waiting for the input of the
+/// connection it takes over to be read (see `takeover`).
+#[derive(Debug)]
+pub(crate) struct TakeoverWait {
+    /// When it stops waiting for the shell and takes over anyway.
+    pub(crate) deadline: Instant,
+    /// The connect timeout to go back to.
+    pub(crate) connect_deadline: Instant,
+    /// The CONNECT and who it is.
+    pub(crate) ready: Ready,
     /// Packets that arrived after the CONNECT, handled after it in order.
     pub(crate) parked: Vec<Packet>,
 }
@@ -100,6 +130,7 @@ impl ConnState {
             ConnState::AwaitingConnect { deadline } => Some(*deadline),
             ConnState::CheckingPassword(wait) => Some(wait.deadline),
             ConnState::Authenticating(handshake) => Some(handshake.deadline),
+            ConnState::TakingOver(wait) => Some(wait.deadline),
             ConnState::Connected { .. } => None,
         }
     }
@@ -173,6 +204,34 @@ impl ConnState {
         Some((auth, admission))
     }
 
+    /// AwaitingConnect -> TakingOver: `ready` waits until `deadline` at
+    /// the latest for the input of the connection it takes over.
+    pub(crate) fn await_takeover(&mut self, deadline: Instant, ready: Ready) {
+        let connect_deadline = self.before_connack("wait for a takeover");
+        *self = ConnState::TakingOver(Box::new(TakeoverWait {
+            deadline: deadline.min(connect_deadline),
+            connect_deadline,
+            ready,
+            parked: Vec::new(),
+        }));
+    }
+
+    /// TakingOver -> AwaitingConnect: the CONNECT to complete and the
+    /// packets parked behind it. `None` (and no change) in any other state.
+    pub(crate) fn takeover_ready(&mut self) -> Option<(Ready, Vec<Packet>)> {
+        let ConnState::TakingOver(wait) = self else {
+            return None;
+        };
+        let deadline = wait.connect_deadline;
+        let ConnState::TakingOver(wait) =
+            std::mem::replace(self, ConnState::AwaitingConnect { deadline })
+        else {
+            unreachable!("matched above");
+        };
+        let TakeoverWait { ready, parked, .. } = *wait;
+        Some((ready, parked))
+    }
+
     /// AwaitingConnect -> Connected: CONNACK goes out, with the enhanced
     /// authentication `auth` if there was one.
     pub(crate) fn connected(&mut self, auth: Option<AuthState>) {
@@ -191,6 +250,18 @@ impl ConnState {
             other => panic!("cannot {what} in state {other:?}"),
         }
     }
+}
+
+/// An admitted CONNECT with who it is: what completing it needs.
+#[derive(Debug)]
+pub(crate) struct Ready {
+    pub(crate) admission: Admission,
+    /// The user for the ACL (`None`: anonymous).
+    pub(crate) username: Option<ByteString>,
+    /// The enhanced authentication that succeeded, if any.
+    pub(crate) auth: Option<AuthState>,
+    /// Its final data, for CONNACK.
+    pub(crate) auth_data: Option<Bytes>,
 }
 
 /// A CONNECT that passed validation, on its way to CONNACK: what the

@@ -37,6 +37,16 @@ pub enum Action {
         /// The check to run.
         check: crate::auth::PasswordCheck,
     },
+    /// Read what connection `conn` has already received and feed it
+    /// (its socket's pending bytes, without waiting for more), then report
+    /// [`Broker::input_drained`](crate::Broker::input_drained). A CONNECT
+    /// taking it over waits for that (see `takeover`); only asked of a
+    /// shell that enabled it with
+    /// [`Broker::drain_before_takeover`](crate::Broker::drain_before_takeover).
+    DrainInput {
+        /// The connection.
+        conn: ConnId,
+    },
     /// Write these records to the store, in order after every earlier
     /// `Persist`, and report [`Broker::durable`](crate::Broker::durable) (or
     /// [`Broker::persist_failed`](crate::Broker::persist_failed)) with `seq` once they are on disk (or
@@ -88,6 +98,10 @@ impl Out {
 
     pub(crate) fn close(&mut self, conn: ConnId) {
         self.actions.push_back(Action::Close { conn });
+    }
+
+    pub(crate) fn drain_input(&mut self, conn: ConnId) {
+        self.actions.push_back(Action::DrainInput { conn });
     }
 
     pub(crate) fn check_password(&mut self, conn: ConnId, check: crate::auth::PasswordCheck) {
@@ -248,6 +262,6 @@ fn must_wait(packet: &Packet) -> bool {
 fn conn_of(action: &Action) -> Option<ConnId> {
     match action {
         Action::Send { conn, .. } | Action::Close { conn } => Some(*conn),
-        Action::CheckPassword { .. } | Action::Persist { .. } => None,
+        Action::CheckPassword { .. } | Action::DrainInput { .. } | Action::Persist { .. } => None,
     }
 }

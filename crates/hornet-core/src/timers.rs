@@ -18,6 +18,11 @@ impl Broker {
     pub fn tick(&mut self, now: Instant) {
         self.now = now;
         while let Some(id) = self.conns.next_overdue(now) {
+            if self.is_taking_over(id) {
+                // The shell did not answer in time: take over anyway.
+                self.resume_takeover(now, id);
+                continue;
+            }
             let conn = self.conns.get(&id).expect("overdue connections are live");
             match conn.state.connect_deadline() {
                 Some(_) => {

@@ -506,6 +506,11 @@ impl World {
                 Action::CheckPassword { conn, .. } => {
                     self.fail(format!("CheckPassword for {conn} without an authenticator"));
                 }
+                Action::DrainInput { conn } => {
+                    self.fail(format!(
+                        "DrainInput for {conn} without drain_before_takeover"
+                    ));
+                }
                 Action::Persist { seq, .. } => {
                     self.fail(format!("Persist {seq} without persistence"));
                 }

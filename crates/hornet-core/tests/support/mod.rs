@@ -82,6 +82,10 @@ pub(crate) struct Harness {
     pub(crate) auto_durable: bool,
     /// Every record from `Persist` actions, in order, until `take_records`.
     pub(crate) records: Vec<StoreOp>,
+    /// Connections the core asked to drain (`DrainInput`, see
+    /// `Broker::drain_before_takeover`), until a test answers with
+    /// `input_drained`.
+    pub(crate) drain_requests: Vec<ConnId>,
     next: u64,
     conns: BTreeMap<ConnId, Conn>,
     log: Vec<Action>,
@@ -107,6 +111,7 @@ impl Harness {
             pending_checks: Vec::new(),
             auto_durable: true,
             records: Vec::new(),
+            drain_requests: Vec::new(),
             next: 1,
             conns: BTreeMap::new(),
             log: Vec::new(),
@@ -277,6 +282,12 @@ impl Harness {
         n
     }
 
+    /// The shell has fed `conn` everything it had received.
+    pub(crate) fn input_drained(&mut self, conn: ConnId) {
+        self.broker.input_drained(self.now, conn);
+        self.pump();
+    }
+
     /// Reports the verdict of a password check.
     pub(crate) fn password_checked(&mut self, conn: ConnId, ok: bool) {
         self.broker.password_checked(self.now, conn, ok);
@@ -303,6 +314,7 @@ impl Harness {
                         self.pending_checks.push((*conn, check.clone()));
                     }
                 }
+                Action::DrainInput { conn } => self.drain_requests.push(*conn),
                 Action::Persist { seq, records } => {
                     self.records.extend(records.iter().cloned());
                     if self.auto_durable {

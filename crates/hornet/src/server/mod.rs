@@ -134,44 +134,70 @@ impl Shared {
 
     fn feed<R>(&self, f: impl FnOnce(&mut Broker) -> R, activity: bool) -> R {
         let mut core = lock(&self.core);
-        let durability = self.durability.get();
-        if let Some(d) = durability.filter(|d| d.reports.pending()) {
+        if let Some(d) = self.durability.get().filter(|d| d.reports.pending()) {
             d.reports.apply(&mut core, Instant::now());
         }
         let result = f(&mut core);
-        let mut actions = Vec::new();
-        core.drain_actions(&mut actions);
-        if activity || !actions.is_empty() {
-            self.activity.ring();
-        }
-        self.timer.rearm(core.next_deadline());
-        if actions.is_empty() {
-            return result;
-        }
-        // Lock coupling: taken before the core is let go, so packets and
-        // records leave in exactly the core's order.
-        let outboxes = lock(&self.outboxes);
-        drop(core);
-        for action in actions {
-            match action {
-                Action::Send { conn, packet } => {
-                    if let Some(outbox) = outboxes.get(&conn) {
-                        outbox.push(packet);
-                    }
-                }
-                Action::Close { conn } => {
-                    if let Some(outbox) = outboxes.get(&conn) {
-                        outbox.close();
-                    }
-                }
-                Action::CheckPassword { conn, check } => self.password_checks.push(conn, check),
-                Action::Persist { seq, records } => match durability {
-                    Some(d) => d.submit(seq, records),
-                    None => tracing::error!("The core recorded changes but there is no store."),
-                },
-            }
-        }
+        self.hand_out(core, activity);
         result
+    }
+
+    /// Hands what the core emitted to the outboxes, the password checker
+    /// and the store, and lets the core go. A drain the shell cannot do
+    /// (the connection is gone, or is a stream) is reported at once, and
+    /// what that emits is handed out the same way.
+    fn hand_out<'a>(&'a self, mut core: MutexGuard<'a, Broker>, mut activity: bool) {
+        let durability = self.durability.get();
+        loop {
+            let mut actions = Vec::new();
+            core.drain_actions(&mut actions);
+            if activity || !actions.is_empty() {
+                self.activity.ring();
+            }
+            self.timer.rearm(core.next_deadline());
+            if actions.is_empty() {
+                return;
+            }
+            // Lock coupling: taken before the core is let go, so packets and
+            // records leave in exactly the core's order.
+            let outboxes = lock(&self.outboxes);
+            drop(core);
+            let mut drained = Vec::new();
+            for action in actions {
+                match action {
+                    Action::Send { conn, packet } => {
+                        if let Some(outbox) = outboxes.get(&conn) {
+                            outbox.push(packet);
+                        }
+                    }
+                    Action::Close { conn } => {
+                        if let Some(outbox) = outboxes.get(&conn) {
+                            outbox.close();
+                        }
+                    }
+                    Action::CheckPassword { conn, check } => self.password_checks.push(conn, check),
+                    Action::DrainInput { conn } => {
+                        if !outboxes.get(&conn).is_some_and(|o| o.request_drain()) {
+                            drained.push(conn);
+                        }
+                    }
+                    Action::Persist { seq, records } => match durability {
+                        Some(d) => d.submit(seq, records),
+                        None => tracing::error!("The core recorded changes but there is no store."),
+                    },
+                }
+            }
+            drop(outboxes);
+            if drained.is_empty() {
+                return;
+            }
+            core = lock(&self.core);
+            let now = Instant::now();
+            for conn in drained {
+                core.input_drained(now, conn);
+            }
+            activity = true;
+        }
     }
 
     /// Registers a connection's outbox before the core hears of it.
@@ -254,6 +280,10 @@ impl Server {
         let settings = settings_from(config);
         let started = Instant::now();
         let mut broker = Broker::new(settings, started);
+        // Plain TCP connections read their pending input on request
+        // (`tcp::drain_input`), so a reconnect's takeover sees the old
+        // connection's DISCONNECT.
+        broker.drain_before_takeover(true);
         let admin_users = match &users {
             _ if !config.admin.has_users() || !config.admin.enabled => None,
             Some(users) => Some(Arc::new(users.clone())),

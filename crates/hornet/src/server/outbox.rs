@@ -32,6 +32,9 @@ pub(crate) struct Outbox {
     /// a registered waker and a flag rather than a `Notify`, whose
     /// `Notified` future would be part of every connection's task.
     woken: AtomicBool,
+    /// The core asked for the connection's pending input (a takeover
+    /// waits for it: `Action::DrainInput`).
+    drain: AtomicBool,
     waker: AtomicWaker,
     /// Wakes a TLS/WS connection's reader on `close` (its own task); a
     /// plain TCP connection's single task needs none, and an empty
@@ -48,6 +51,7 @@ impl Outbox {
             protocol: Mutex::new(Protocol::V3_1_1),
             closing: AtomicBool::new(false),
             woken: AtomicBool::new(false),
+            drain: AtomicBool::new(false),
             waker: AtomicWaker::new(),
             closed: close_notify.then(|| Box::new(Notify::new())),
         }
@@ -78,6 +82,24 @@ impl Outbox {
         if let Some(closed) = &self.closed {
             closed.notify_waiters();
         }
+    }
+
+    /// Asks the connection's task to read what its socket has already
+    /// received and report it drained. False when this kind of connection
+    /// cannot (TLS and WebSocket streams buffer inside their own layers):
+    /// the caller reports it drained at once.
+    pub(crate) fn request_drain(&self) -> bool {
+        if self.closed.is_some() {
+            return false;
+        }
+        self.drain.store(true, Ordering::Release);
+        self.wake();
+        true
+    }
+
+    /// Whether a drain was asked for since the last call.
+    pub(crate) fn take_drain(&self) -> bool {
+        self.drain.load(Ordering::Relaxed) && self.drain.swap(false, Ordering::AcqRel)
     }
 
     pub(crate) fn is_closing(&self) -> bool {

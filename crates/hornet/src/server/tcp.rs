@@ -196,6 +196,12 @@ fn serve(t: &mut Tcp) -> impl Future<Output = End> + Send + '_ {
                 t.protocol = b.decoder.protocol();
                 t.busy = None;
             }
+            if t.outbox.take_drain() {
+                if let Some(end) = drain_input(t) {
+                    return end;
+                }
+                continue;
+            }
             let waiting = &mut *t;
             let wake = std::future::poll_fn(move |cx| poll_wake(cx, waiting, blocked)).await;
             t.outbox.stop_waiting();
@@ -257,6 +263,56 @@ fn serve(t: &mut Tcp) -> impl Future<Output = End> + Send + '_ {
             }
         }
     }
+}
+
+/// Reads every byte the socket has already received, feeds it, and tells
+/// the core (`Action::DrainInput`: a takeover of this client waits, so a
+/// DISCONNECT sent before the new CONNECT counts). Reads with `recv`
+/// itself, not tokio's readiness: the event for those bytes may not have
+/// been seen yet, which is the race this closes. `Some` when the
+/// connection ended.
+fn drain_input(t: &mut Tcp) -> Option<End> {
+    /// Enough for a DISCONNECT behind a burst; the rest is read as usual.
+    const MAX_READS: usize = 16;
+    let shared = t.active.shared();
+    let mut chunk = [0u8; 4096];
+    let mut end = None;
+    for _ in 0..MAX_READS {
+        let b = t.busy.get_or_insert_with(|| Busy::new(shared, t.protocol));
+        if b.paused.is_some() {
+            break; // over its publish rate: what is unread stays unread
+        }
+        match rustix::net::recv(&t.stream, &mut chunk[..], rustix::net::RecvFlags::empty()) {
+            Ok((0, _)) => {
+                end = Some(End::Read(CloseCause::PeerClosed));
+                break;
+            }
+            Ok((n, _)) => b.buf.extend_from_slice(&chunk[..n]),
+            Err(rustix::io::Errno::AGAIN) => break,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => {
+                end = Some(End::Read(CloseCause::io(&e.into())));
+                break;
+            }
+        }
+        let Busy {
+            buf,
+            decoder,
+            batch,
+            paused,
+            ..
+        } = &mut **b;
+        match decode_and_feed(shared, t.id, &t.outbox, decoder, buf, batch) {
+            Fed::Refused => {
+                end = Some(End::Closed);
+                break;
+            }
+            Fed::Pause(pause) => *paused = Some(Box::pin(tokio::time::sleep(pause))),
+            Fed::Ok => {}
+        }
+    }
+    shared.with_core(|core| core.input_drained(Instant::now(), t.id));
+    end
 }
 
 /// Polls for the first thing to do: packets in the outbox (or its close)
