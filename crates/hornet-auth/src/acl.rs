@@ -59,8 +59,8 @@ enum Level {
 /// One `topic` or `pattern` line.
 #[derive(Debug, Clone)]
 struct Rule {
-    /// 1-based line number in the file.
-    line: usize,
+    /// Where it was written, for log lines: `acl_file line 3`.
+    origin: Box<str>,
     /// `topic read a/b`, as written, for log lines.
     text: Box<str>,
     /// READ | WRITE, or DENY.
@@ -72,7 +72,7 @@ struct Rule {
 
 impl Rule {
     fn describe(&self) -> String {
-        format!("acl_file line {}: `{}`", self.line, self.text)
+        format!("{}: `{}`", self.origin, self.text)
     }
 }
 
@@ -104,13 +104,31 @@ pub struct AclFile {
     patterns: Vec<Rule>,
     /// Things Mosquitto warns about too (a pattern without `%c` or `%u`).
     warnings: Vec<String>,
+    /// What the rules are, for log lines (`None`: the acl_file).
+    source: Option<Box<str>>,
 }
 
 impl AclFile {
     /// Parses the text of an ACL file.
     pub fn parse(text: &str) -> Result<AclFile, AclError> {
+        Self::parse_from(text, None, false, |line| format!("acl_file line {line}"))
+    }
+
+    /// Parses rules in the ACL file syntax that come from elsewhere (the
+    /// runtime users' roles): `source` names them in a denial ("no rule of
+    /// SOURCE grants ..."), `origin(line)` names one rule; with
+    /// `substitute`, `topic` lines take `%c` and `%u` as patterns do.
+    pub fn parse_from(
+        text: &str,
+        source: Option<&str>,
+        substitute: bool,
+        origin: impl Fn(usize) -> String,
+    ) -> Result<AclFile, AclError> {
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-        let mut acl = AclFile::default();
+        let mut acl = AclFile {
+            source: source.map(Into::into),
+            ..AclFile::default()
+        };
         let mut user: Option<String> = None;
         for (index, raw) in text.lines().enumerate() {
             let line = index + 1;
@@ -135,7 +153,7 @@ impl AclFile {
                     let pattern = keyword == "pattern";
                     let (access, filter) = parse_access(rest).map_err(&fail)?;
                     let (levels, needs_user, has_subst) =
-                        compile(filter, pattern).map_err(&fail)?;
+                        compile(filter, pattern || substitute).map_err(&fail)?;
                     if pattern && !has_subst {
                         acl.warnings.push(format!(
                             "line {line}: pattern '{filter}' has neither %c nor %u, so it \
@@ -143,7 +161,7 @@ impl AclFile {
                         ));
                     }
                     let rule = Rule {
-                        line,
+                        origin: origin(line).into(),
                         text: content.into(),
                         access,
                         levels,
@@ -225,7 +243,8 @@ impl AclFile {
             }
         }
         Err(Denied(format!(
-            "no acl_file rule grants {} {access} access",
+            "no {} rule grants {} {access} access",
+            self.source.as_deref().unwrap_or("acl_file"),
             match who.username {
                 Some(u) => format!("user '{u}'"),
                 None => "anonymous clients".to_string(),

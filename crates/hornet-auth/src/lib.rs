@@ -10,6 +10,10 @@
 //!   sans-IO state machine;
 //! - `acl`: [`AclFile`], Mosquitto's `acl_file`, as the core's
 //!   [`hornet_core::Authorizer`];
+//! - `runtime`: [`RuntimeAuth`], users, roles and topic rules managed at
+//!   runtime (the admin API), compiled into the same password checks and
+//!   ACL engine, and [`LayeredAuthorizer`], which puts them beside the
+//!   `acl_file`;
 //! - [`FileAuthenticator`]: both together, as the core calls them: the
 //!   CONNECT password check and the `SCRAM-SHA-256` enhanced
 //!   authentication method.
@@ -35,6 +39,7 @@
 
 mod acl;
 mod password_file;
+mod runtime;
 pub mod scram;
 
 use std::sync::Arc;
@@ -47,6 +52,9 @@ pub use password_file::{
     argon2id_line, pbkdf2_line, scram_line, scram_line_with_salt, sha512_line, ParseError,
     PasswordFile, ScramCredentials, MAX_ARGON2_MEMORY_KIB, MAX_ITERATIONS,
     SCRAM_DEFAULT_ITERATIONS,
+};
+pub use runtime::{
+    LayeredAuthorizer, Role, RuleAccess, RuntimeAuth, RuntimeError, RuntimeUser, TopicRule,
 };
 pub use scram::{ScramClient, ScramError, ScramServer};
 
