@@ -222,6 +222,22 @@ impl PasswordFile {
             .count()
     }
 
+    /// Adds `other`'s users that this store does not have; returns the
+    /// names both have (this store's entry is kept).
+    pub fn add_missing(&mut self, other: PasswordFile) -> Vec<String> {
+        let mut shadowed = Vec::new();
+        for (user, credential) in other.users {
+            match self.users.entry(user) {
+                std::collections::hash_map::Entry::Occupied(e) => shadowed.push(e.key().clone()),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(credential);
+                }
+            }
+        }
+        shadowed.sort();
+        shadowed
+    }
+
     /// Whether `user` is in the file.
     pub fn contains(&self, user: &str) -> bool {
         self.users.contains_key(user)

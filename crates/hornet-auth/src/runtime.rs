@@ -155,9 +155,7 @@ impl RuntimeAuth {
             return Err(RuntimeError::Invalid(format!("no role '{missing}'")));
         }
         let password = match (password, self.users.get(name)) {
-            (Some(p), _) if p.is_empty() => {
-                return Err(RuntimeError::Invalid("the password is empty".into()))
-            }
+            (Some([]), _) => return Err(RuntimeError::Invalid("the password is empty".into())),
             (Some(p), _) => {
                 let line = crate::argon2id_line(name, p).map_err(RuntimeError::Invalid)?;
                 line[name.len() + 1..].to_string()
@@ -350,21 +348,33 @@ mod tests {
         let alice = who(Some("alice"), "dev1");
         assert!(authz.authorize(alice, "org-a/x", Access::Write).is_ok());
         assert!(authz.authorize(alice, "org-a/x", Access::Read).is_ok());
-        assert!(authz.authorize(alice, "devices/dev1/status", Access::Write).is_ok());
+        assert!(authz
+            .authorize(alice, "devices/dev1/status", Access::Write)
+            .is_ok());
         let denied = authz.authorize(alice, "org-a/secret/k", Access::Read);
         assert_eq!(
             denied.unwrap_err().0,
             "denied by role 'org-a' rule 2: `topic deny org-a/secret/#`"
         );
-        let denied = authz.authorize(alice, "org-b/x", Access::Write).unwrap_err();
+        let denied = authz
+            .authorize(alice, "org-b/x", Access::Write)
+            .unwrap_err();
         assert_eq!(denied.0, "no role rule grants user 'alice' write access");
         // Everyone else: no acl_file, allowed; with one, decided by it.
-        assert!(authz.authorize(who(Some("bob"), "c"), "org-b/x", Access::Write).is_ok());
-        assert!(authz.authorize(who(None, "c"), "any", Access::Write).is_ok());
+        assert!(authz
+            .authorize(who(Some("bob"), "c"), "org-b/x", Access::Write)
+            .is_ok());
+        assert!(authz
+            .authorize(who(None, "c"), "any", Access::Write)
+            .is_ok());
         let file = AclFile::parse("user bob\ntopic read x\n").unwrap();
         let authz = org_store().authorizer(Some(file)).unwrap();
-        assert!(authz.authorize(who(Some("bob"), "c"), "x", Access::Read).is_ok());
-        assert!(authz.authorize(who(Some("bob"), "c"), "y", Access::Read).is_err());
+        assert!(authz
+            .authorize(who(Some("bob"), "c"), "x", Access::Read)
+            .is_ok());
+        assert!(authz
+            .authorize(who(Some("bob"), "c"), "y", Access::Read)
+            .is_err());
         assert!(authz.authorize(alice, "org-a/x", Access::Write).is_ok());
     }
 
@@ -396,7 +406,10 @@ mod tests {
             auth.set_user("new", Some(b"x"), vec!["nope".into()], false),
         ];
         for result in bad {
-            assert!(matches!(result, Err(RuntimeError::Invalid(_))), "{result:?}");
+            assert!(
+                matches!(result, Err(RuntimeError::Invalid(_))),
+                "{result:?}"
+            );
         }
         assert!(matches!(
             auth.set_user("fileuser", Some(b"x"), vec![], true),
@@ -420,7 +433,8 @@ mod tests {
             auth.delete_user("alice"),
             Err(RuntimeError::NotFound(_))
         ));
-        assert!(RuntimeAuth::parse(r#"{"users":{"x":{"password":"h","roles":["none"]}}}"#)
-            .is_err());
+        assert!(
+            RuntimeAuth::parse(r#"{"users":{"x":{"password":"h","roles":["none"]}}}"#).is_err()
+        );
     }
 }

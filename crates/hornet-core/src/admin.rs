@@ -328,6 +328,22 @@ impl Broker {
         Ok(())
     }
 
+    /// Disconnects every client that authenticated as `username` (the
+    /// user was deleted or its password or roles changed at runtime), as
+    /// [`Broker::admin_kick`] does; returns how many.
+    pub fn admin_kick_user(&mut self, now: Instant, username: &str) -> usize {
+        let client_ids: Vec<ByteString> = self
+            .conns
+            .values()
+            .filter(|c| c.state.is_connected() && c.username.as_deref() == Some(username))
+            .map(|c| c.client_id.clone())
+            .collect();
+        client_ids
+            .iter()
+            .filter(|id| self.admin_kick(now, id).is_ok())
+            .count()
+    }
+
     /// Ends `client_id`'s session: kicks its connection if it has one
     /// (as [`Broker::admin_kick`]), then forgets its subscriptions and
     /// queued messages.

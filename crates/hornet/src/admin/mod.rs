@@ -33,6 +33,7 @@ mod retained;
 mod subscriptions;
 mod throttle;
 mod tls;
+mod users;
 mod view;
 
 use std::io;
@@ -40,7 +41,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -197,6 +198,16 @@ fn router(state: State) -> Router {
             get(retained::read_one).delete(retained::delete_one),
         )
         .route("/api/v1/publish", post(publish::publish))
+        .route("/api/v1/users", get(users::list_users))
+        .route(
+            "/api/v1/users/{name}",
+            put(users::put_user).delete(users::delete_user),
+        )
+        .route("/api/v1/roles", get(users::list_roles))
+        .route(
+            "/api/v1/roles/{name}",
+            put(users::put_role).delete(users::delete_role),
+        )
         .route("/api/v1/broker", get(broker::info))
         .route("/api/v1/broker/config", get(broker::config))
         .route("/api/v1/broker/sys", get(broker::sys))

@@ -19,6 +19,7 @@ mod outbox;
 mod password;
 mod psk;
 mod reload;
+pub(crate) mod runtime_auth;
 mod store;
 mod tcp;
 mod timer;
@@ -79,6 +80,8 @@ pub(crate) struct Shared {
     /// Refusals the shell decides that were already explained by a hint
     /// (`listener::Hint` bits).
     pub(crate) hints: std::sync::atomic::AtomicU32,
+    /// Users, roles and rules managed at runtime (see `runtime_auth`).
+    pub(crate) runtime_auth: runtime_auth::RuntimeAuthStore,
 }
 
 /// Wakes one task that waits for the broker's next activity.
@@ -295,17 +298,22 @@ impl Server {
                 ))
             }
         };
-        if let Some(users) = users {
-            broker.set_authenticator(Box::new(hornet_auth::FileAuthenticator::new(users)));
-        }
-        if let Some(path) = &config.acl_file {
-            let acl = crate::config::load_acl_file(path)
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
-            for warning in acl.warnings() {
-                tracing::warn!("{}: {warning}", path.display());
+        let acl = match &config.acl_file {
+            Some(path) => {
+                let acl = crate::config::load_acl_file(path)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+                for warning in acl.warnings() {
+                    tracing::warn!("{}: {warning}", path.display());
+                }
+                Some(acl)
             }
-            broker.set_authorizer(Box::new(acl));
-        }
+            None => None,
+        };
+        // The password_file and acl_file, with the users and roles managed
+        // at runtime beside them (see `runtime_auth`).
+        let data_dir = (config.persistence.enabled == Some(true)).then(|| config.persistence.dir());
+        let runtime_auth = runtime_auth::RuntimeAuthStore::open(data_dir.as_deref())?;
+        runtime_auth.set_files(&mut broker, Some(users), Some(acl));
         let (password_checks, checks_rx) = password::queue();
         let persistence = &config.persistence;
         let store = if persistence.enabled == Some(true) {
@@ -344,6 +352,7 @@ impl Server {
             timer: timer::Timer::new(started),
             activity: Bell::default(),
             hints: Default::default(),
+            runtime_auth,
         });
         if let Some(st) = store {
             let interval = Duration::from_millis(persistence.fsync_interval_ms.max(1));

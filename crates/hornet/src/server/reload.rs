@@ -55,8 +55,10 @@ impl ReloadHandle {
             .map(config::load_password_file);
         let acl = self.config.acl_file.as_deref().map(config::load_acl_file);
         let mut core = lock(&self.shared.core);
+        let mut new_users = None;
+        let mut new_acl = None;
         match users {
-            None => core.clear_authenticator(),
+            None => new_users = Some(None),
             Some(Ok(users)) => {
                 tracing::info!(
                     "Reloaded password_file {}: {} users.",
@@ -67,7 +69,7 @@ impl ReloadHandle {
                         .display(),
                     users.len()
                 );
-                core.set_authenticator(Box::new(hornet_auth::FileAuthenticator::new(users)));
+                new_users = Some(Some(users));
             }
             Some(Err(e)) => {
                 tracing::error!("Reload: {e}; keeping the previous password_file.");
@@ -75,7 +77,7 @@ impl ReloadHandle {
             }
         }
         match acl {
-            None => core.clear_authorizer(),
+            None => new_acl = Some(None),
             Some(Ok(acl)) => {
                 let path = self.config.acl_file.clone().unwrap_or_default();
                 for warning in acl.warnings() {
@@ -87,13 +89,18 @@ impl ReloadHandle {
                     acl.len(),
                     acl.users()
                 );
-                core.set_authorizer(Box::new(acl));
+                new_acl = Some(Some(acl));
             }
             Some(Err(e)) => {
                 tracing::error!("Reload: {e}; keeping the previous acl_file rules.");
                 errors.push(e);
             }
         }
+        // With the runtime users and roles beside them (see `runtime_auth`).
+        self.shared
+            .runtime_auth
+            .set_files(&mut core, new_users, new_acl);
+        drop(core);
         if errors.is_empty() {
             Ok(())
         } else {
