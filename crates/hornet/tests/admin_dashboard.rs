@@ -3,10 +3,11 @@
 //! from a real broker whose MQTT clients need passwords and whose admin
 //! user is alice, is refused a wrong password, logs in as alice (an
 //! `HttpOnly` session cookie scripts cannot read), sees a connected
-//! rumqttc client, kicks it, deletes a retained message and logs out; the
-//! test then checks from the MQTT side
-//! that the client got DISCONNECT 0x98 and that only the other retained
-//! message is left. A second scenario starts a broker with a `ws`
+//! rumqttc client, kicks it, deletes a retained message, makes a role and
+//! a user in the Users tab and logs out; the test then checks from the
+//! MQTT side that the client got DISCONNECT 0x98, that only the other
+//! retained message is left, and that the new user logs in with exactly
+//! its role's access. A second scenario starts a broker with a `ws`
 //! listener and drives the publish/subscribe panel: MQTT.js in the page
 //! subscribes over that listener and shows what a rumqttc client
 //! publishes, and what the page publishes reaches a rumqttc subscriber.
@@ -25,7 +26,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use rumqttc::v5::mqttbytes::v5::DisconnectReasonCode;
+use rumqttc::v5::mqttbytes::v5::{DisconnectReasonCode, SubscribeReasonCode};
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::{ConnectionError, StateError};
 use support::v5::Client;
@@ -77,8 +78,10 @@ async fn dashboard_shows_a_client_kicks_it_and_deletes_a_retained_message() {
     ];
     std::fs::write(&passwd, lines.join("\n") + "\n").unwrap();
     let broker = common::TestBroker::with_conf(&format!(
-        "allow_anonymous false\npassword_file {}\nadmin_user alice\n",
-        passwd.display()
+        "allow_anonymous false\npassword_file {}\nadmin_user alice\npersistence true\n\
+         persistence_location {}\n",
+        passwd.display(),
+        dir.path().join("data").display()
     ));
     let mut options = support::v5::options(&broker, "browser-victim");
     options.set_credentials("victim", "victim-pw");
@@ -139,9 +142,25 @@ async fn dashboard_shows_a_client_kicks_it_and_deletes_a_retained_message() {
     assert_eq!(left, ["dash/keep"]);
     assert!(shots.join("dashboard-overview.png").exists());
     assert!(shots.join("dashboard-login.png").exists());
-    for line in ["logged in as alice", "logged out"] {
+    for line in [
+        "logged in as alice",
+        "logged out",
+        "made role org-a and user carol",
+    ] {
         assert!(output.contains(line), "{line}:\n{output}");
     }
+    // The user made in the page logs in over MQTT with exactly its role.
+    let mut options = support::v5::options(&broker, "carol-device");
+    options.set_credentials("carol", "carol-pw");
+    let (mut carol, _) = Client::connect_with(options).await;
+    assert_eq!(
+        carol.subscribe("org-a/#", QoS::AtMostOnce).await,
+        SubscribeReasonCode::Success(QoS::AtMostOnce)
+    );
+    assert_eq!(
+        carol.subscribe("org-b/#", QoS::AtMostOnce).await,
+        SubscribeReasonCode::NotAuthorized
+    );
 }
 
 /// The publish/subscribe panel over a real `ws` listener: the page finds the

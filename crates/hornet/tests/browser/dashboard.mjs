@@ -1,8 +1,8 @@
 // Drives the Hornet dashboard in headless Chromium (Debian's /usr/bin/chromium
 // through playwright-core): logs in (when USER and PASSWORD are given: a
 // wrong password first, which the form must refuse), sees the connected
-// client, kicks it, deletes a retained message, saves a screenshot, and
-// logs out. Run by tests/admin_dashboard.rs:
+// client, kicks it, deletes a retained message, makes a role and a user
+// in the Users tab, saves screenshots, and logs out. Run by tests/admin_dashboard.rs:
 //   node dashboard.mjs BASE_URL CLIENT_ID RETAINED_TOPIC SCREENSHOT_DIR [USER PASSWORD]
 // Prints "OK dashboard" on success; any failure exits non-zero with the reason.
 import { chromium } from 'playwright-core';
@@ -57,6 +57,21 @@ try {
   await page.getByTestId(`delete-${topic}`).click();
   await msg.waitFor({ state: 'detached' });
   console.log(`deleted retained ${topic}`);
+
+  // Users: a role and a user made through the forms (the Rust test then
+  // logs in as that user over MQTT).
+  await page.click('nav a[data-tab=users]');
+  await page.getByTestId('role-name').fill('org-a');
+  await page.getByTestId('role-rules').fill('readwrite org-a/#\ndeny org-a/secret/#');
+  await page.getByTestId('role-save').click();
+  await page.locator('tr[data-role="org-a"]').filter({ hasText: 'deny org-a/secret/#' }).waitFor();
+  await page.getByTestId('user-name').fill('carol');
+  await page.getByTestId('user-password').fill('carol-pw');
+  await page.getByTestId('user-roles').fill('org-a');
+  await page.getByTestId('user-save').click();
+  await page.locator('tr[data-user="carol"]').filter({ hasText: 'org-a' }).waitFor();
+  await page.screenshot({ path: `${shots}/dashboard-users.png`, fullPage: true });
+  console.log('made role org-a and user carol');
 
   // Overview again, with the chart drawn, for the screenshot.
   await page.click('nav a[data-tab=overview]');

@@ -210,6 +210,67 @@ async function deleteAllRetained() {
   await refreshRetained();
 }
 
+// ---- runtime users and roles ----
+async function refreshUsers() {
+  const users = await api('/api/v1/users');
+  $('user-rows').replaceChildren(...users.map((u) => {
+    const tr = document.createElement('tr');
+    tr.dataset.user = u.name;
+    tr.append(cell(u.name), cell(u.roles.join(', ')));
+    const td = document.createElement('td');
+    td.append(button('Delete', 'danger', guard(() => deleteUser(u.name)), `delete-user-${u.name}`));
+    tr.append(td);
+    return tr;
+  }));
+  const roles = await api('/api/v1/roles');
+  $('role-rows').replaceChildren(...roles.map((r) => {
+    const tr = document.createElement('tr');
+    tr.dataset.role = r.name;
+    tr.append(cell(r.name), cell(r.rules.map((x) => `${x.access} ${x.filter}`).join('; ')));
+    const td = document.createElement('td');
+    td.append(button('Delete', 'danger', guard(() => deleteRole(r.name)), `delete-role-${r.name}`));
+    tr.append(td);
+    return tr;
+  }));
+}
+
+async function saveUser(e) {
+  e.preventDefault();
+  const name = $('user-name').value.trim();
+  const body = { roles: $('user-roles').value.split(',').map((r) => r.trim()).filter(Boolean) };
+  if ($('user-password').value) body.password = $('user-password').value;
+  await api(`/api/v1/users/${encodeURIComponent(name)}`, { method: 'PUT', body: JSON.stringify(body) });
+  $('user-password').value = '';
+  status(`saved user ${name}`);
+  await refreshUsers();
+}
+
+async function deleteUser(name) {
+  if (!confirm(`Delete user ${name}? Its clients are disconnected.`)) return;
+  await api(`/api/v1/users/${encodeURIComponent(name)}`, { method: 'DELETE' });
+  status(`deleted user ${name}`);
+  await refreshUsers();
+}
+
+async function saveRole(e) {
+  e.preventDefault();
+  const name = $('role-name').value.trim();
+  const rules = $('role-rules').value.split('\n').map((l) => l.trim()).filter(Boolean).map((l) => {
+    const [access, ...filter] = l.split(/\s+/);
+    return { access, filter: filter.join(' ') };
+  });
+  await api(`/api/v1/roles/${encodeURIComponent(name)}`, { method: 'PUT', body: JSON.stringify({ rules }) });
+  status(`saved role ${name}`);
+  await refreshUsers();
+}
+
+async function deleteRole(name) {
+  if (!confirm(`Delete role ${name}?`)) return;
+  await api(`/api/v1/roles/${encodeURIComponent(name)}`, { method: 'DELETE' });
+  status(`deleted role ${name}`);
+  await refreshUsers();
+}
+
 // ---- publish / subscribe ----
 function wsListener() {
   return broker && broker.listeners.find((l) => l.kind === 'ws' || l.kind === 'wss');
@@ -272,7 +333,7 @@ function subscribe(e) {
 }
 
 // ---- tabs and refresh loop ----
-const refreshers = { overview: refreshOverview, clients: refreshClients, subscriptions: refreshSubscriptions, retained: refreshRetained, pubsub: setupPubSub };
+const refreshers = { overview: refreshOverview, clients: refreshClients, subscriptions: refreshSubscriptions, retained: refreshRetained, users: refreshUsers, pubsub: setupPubSub };
 let current = 'overview';
 
 function guard(f) {
@@ -366,6 +427,8 @@ window.addEventListener('DOMContentLoaded', async () => {
   $('retained-search').addEventListener('submit', (e) => { e.preventDefault(); guard(refreshRetained)(); });
   $('retained-delete-all').addEventListener('click', guard(deleteAllRetained));
   $('publish-form').addEventListener('submit', guard(publish));
+  $('user-form').addEventListener('submit', guard(saveUser));
+  $('role-form').addEventListener('submit', guard(saveRole));
   $('subscribe-form').addEventListener('submit', guard(subscribe));
   setInterval(() => { if (session && session.user) tick(); }, REFRESH_MS);
   if (!(await loadSession())) return;
