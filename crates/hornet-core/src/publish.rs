@@ -75,6 +75,9 @@ impl Broker {
         }
         let session_key = conn.session;
         let packet_id = publish.packet_id;
+        if let Some(mount) = &conn.info.mount_point {
+            publish.topic = crate::mount_point::mount_name(mount, &publish.topic);
+        }
         // A bridge announces its state under `$SYS/broker/connection/`
         // (Mosquitto's `notifications`); nothing else of `$SYS` is a
         // client's to write.

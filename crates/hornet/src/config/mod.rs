@@ -329,6 +329,9 @@ pub struct Listener {
     /// TLS with pre-shared keys instead of certificates (Mosquitto's
     /// `psk_hint` and `psk_file`; a `tcp` listener). Default none.
     pub psk: Option<Psk>,
+    /// The topic prefix this listener's clients live under without seeing
+    /// it (Mosquitto's `mount_point`). Default none.
+    pub mount_point: Option<String>,
 }
 
 /// A TLS-PSK listener's keys (served with OpenSSL; rustls has no PSK).
@@ -374,6 +377,7 @@ impl Default for Listener {
             max_connection_rate: None,
             allow_anonymous: None,
             psk: None,
+            mount_point: None,
         }
     }
 }

@@ -57,7 +57,6 @@ const IGNORED_KEYS: &[&str] = &[
     "bind_interface",
     "http_dir",
     "max_topic_alias_broker",
-    "mount_point",
     "socket_domain",
     "use_username_as_clientid",
     // TLS
@@ -468,6 +467,11 @@ impl Reader {
                     }
                 };
                 self.listener_section(at).websockets = websockets;
+            }
+            "mount_point" => {
+                let value = self.one(at, key, args)?;
+                hornet_core::check_mount_point(value).map_err(|r| at.error(r))?;
+                self.listener_section(at).listener.mount_point = Some(value.to_string());
             }
             "websockets_path" => {
                 let value = self.one(at, key, args)?;

@@ -104,6 +104,7 @@ struct ListenerFile {
     max_connections: Option<i64>,
     max_connection_rate: Option<u32>,
     allow_anonymous: Option<AllowAnonymous>,
+    mount_point: Option<Spanned<String>>,
 }
 
 /// A table of declared settings (`[limits]`, `[mqtt]`, `[log]`): each
@@ -450,6 +451,10 @@ fn listener_from(
         allow_anonymous: l.allow_anonymous,
         ..Listener::default()
     };
+    if let Some(m) = l.mount_point {
+        hornet_core::check_mount_point(m.get_ref()).map_err(|r| fail(m.span(), r))?;
+        listener.mount_point = Some(m.into_inner());
+    }
     if let Some(path) = l.path {
         if !kind.is_websocket() {
             return Err(fail(

@@ -81,6 +81,8 @@ pub(crate) struct ListenerState {
     /// A TLS-PSK listener's OpenSSL acceptor.
     psk: Option<Arc<super::psk::PskListener>>,
     anonymous: Option<Anonymous>,
+    /// The listener's `mount_point`, given to each connection.
+    mount_point: Option<Arc<str>>,
     max_connections: Option<usize>,
     rate: Option<Mutex<TokenBucket>>,
     max_rate: u32,
@@ -133,6 +135,7 @@ impl ListenerState {
             name,
             tls,
             psk,
+            mount_point: config.mount_point.as_deref().map(Arc::from),
             anonymous: config.allow_anonymous.map(|a| match a {
                 AllowAnonymous::Loopback => Anonymous::Loopback,
                 AllowAnonymous::Always => Anonymous::Always,
@@ -293,6 +296,7 @@ pub(crate) async fn accept_loop(
         let _ = stream.set_nodelay(true);
         let mut info = ConnInfo::new(peer, port);
         info.anonymous = state.anonymous;
+        info.mount_point = state.mount_point.clone();
         if state.kind == ListenerKind::Tcp && state.psk.is_none() {
             // Registered here, so that the connection's task holds no
             // ConnInfo for its whole life (an idle client costs its task).
