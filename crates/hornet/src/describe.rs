@@ -103,6 +103,9 @@ pub fn listener(config: &Config, listener: &Listener, addr: SocketAddr) -> Strin
     if let Some(n) = listener.max_connection_rate {
         limits.push(format!("max_connection_rate {n}/s"));
     }
+    if let Some(m) = &listener.mount_point {
+        limits.push(format!("mount_point {m}"));
+    }
     let limits = if limits.is_empty() {
         String::new()
     } else {

@@ -116,6 +116,9 @@ pub fn render(config: &Config) -> String {
         if let Some(n) = l.max_connection_rate {
             t.insert("max_connection_rate".into(), int(n));
         }
+        if let Some(m) = &l.mount_point {
+            t.insert("mount_point".into(), Value::String(m.clone()));
+        }
         if let Some(a) = l.allow_anonymous {
             t.insert("allow_anonymous".into(), anonymous(a));
         }
@@ -258,6 +261,7 @@ listener 8083
 protocol websockets
 websockets_path /ws
 max_connection_rate 50
+mount_point org1/
 log_type subscribe
 ";
         let loaded =

@@ -1443,6 +1443,17 @@ allow_anonymous false
     }
 
     #[test]
+    fn mount_point_per_listener() {
+        let loaded = parse("listener 1883\nlistener 1884\nmount_point org1/\n");
+        let l = &loaded.config.listeners;
+        assert_eq!(l[0].mount_point, None);
+        assert_eq!(l[1].mount_point.as_deref(), Some("org1/"));
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+        let err = error("listener 1884\nmount_point org/+/\n");
+        assert_eq!(err.line, Some(2), "{err}");
+    }
+
+    #[test]
     fn comments_crlf_and_trailing_words() {
         let loaded = parse("\u{feff}# c\r\n  port 1884 # the port\r\n\tsys_interval 5 extra\r\n");
         assert_eq!(loaded.config.listeners, vec![listener(1884, None)]);
