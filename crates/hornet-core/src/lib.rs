@@ -56,6 +56,7 @@ mod outgoing_qos;
 pub mod persist;
 mod publish;
 mod records;
+mod retain_source;
 pub mod retained;
 mod route;
 mod session;

@@ -206,6 +206,9 @@ impl Broker {
         self.journal.touch(key);
         self.send_explained(id, suback.into(), why);
         for (msg, qos, identifier) in retained_to_send {
+            if !self.retain_source_allows(&msg) {
+                continue;
+            }
             self.deliver_retained(key, msg, qos, identifier);
         }
     }

@@ -44,7 +44,6 @@ const IGNORED_KEYS: &[&str] = &[
     // general
     "auth_plugin",
     "auth_plugin_deny_special_chars",
-    "check_retain_source",
     "global_plugin",
     "max_inflight_bytes",
     "memory_limit",
