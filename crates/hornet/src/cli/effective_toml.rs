@@ -70,8 +70,8 @@ pub fn render(config: &Config) -> String {
             t.insert("bind_address".into(), Value::String(a.to_string()));
         }
         t.insert("kind".into(), Value::String(l.kind.name().into()));
-        if l.kind.is_websocket() {
-            t.insert("path".into(), Value::String(l.path.clone()));
+        if let (true, Some(p)) = (l.kind.is_websocket(), &l.path) {
+            t.insert("path".into(), Value::String(p.clone()));
         }
         if let (Some(tls), true) = (&l.tls, l.kind.is_tls()) {
             t.insert("certfile".into(), path(&tls.certfile));

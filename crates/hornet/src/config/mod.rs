@@ -310,9 +310,9 @@ pub struct Listener {
     pub bind_address: Option<IpAddr>,
     /// The transport. Default [`ListenerKind::Tcp`].
     pub kind: ListenerKind,
-    /// The HTTP path WebSocket clients connect to (`ws` and `wss` only).
-    /// Default [`DEFAULT_WS_PATH`].
-    pub path: String,
+    /// The HTTP path WebSocket clients connect to (`ws` and `wss` only);
+    /// `None` (the default) accepts any path, as Mosquitto does.
+    pub path: Option<String>,
     /// Certificates and client-certificate policy (`tls` and `wss` only;
     /// required there).
     pub tls: Option<Tls>,
@@ -371,7 +371,7 @@ impl Default for Listener {
             port: DEFAULT_PORT,
             bind_address: None,
             kind: ListenerKind::Tcp,
-            path: DEFAULT_WS_PATH.to_string(),
+            path: None,
             tls: None,
             max_connections: None,
             max_connection_rate: None,
@@ -382,7 +382,8 @@ impl Default for Listener {
     }
 }
 
-/// The HTTP path of a WebSocket listener unless configured.
+/// The HTTP path MQTT.js and Paho use (a listener without a configured
+/// path accepts it, as it accepts any path).
 pub const DEFAULT_WS_PATH: &str = "/mqtt";
 
 /// A listener's transport.

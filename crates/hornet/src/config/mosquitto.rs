@@ -475,7 +475,7 @@ impl Reader {
             "websockets_path" => {
                 let value = self.one(at, key, args)?;
                 let path = ws_path_from(value).map_err(|r| at.error(r))?;
-                self.listener_section(at).listener.path = path;
+                self.listener_section(at).listener.path = Some(path);
             }
             "certfile" | "keyfile" | "cafile" | "capath" => {
                 let path = PathBuf::from(self.one(at, key, args)?);

@@ -462,7 +462,7 @@ fn listener_from(
                 "path is only for ws and wss listeners".into(),
             ));
         }
-        listener.path = ws_path_from(path.get_ref()).map_err(|r| fail(path.span(), r))?;
+        listener.path = Some(ws_path_from(path.get_ref()).map_err(|r| fail(path.span(), r))?);
     }
     let min_version = l
         .tls_version

@@ -75,7 +75,8 @@ impl ListenerStats {
 pub(crate) struct ListenerState {
     pub(crate) addr: SocketAddr,
     kind: ListenerKind,
-    path: String,
+    /// The WebSocket path; `None` accepts any.
+    path: Option<String>,
     name: String,
     pub(crate) tls: Option<Arc<TlsListener>>,
     /// A TLS-PSK listener's OpenSSL acceptor.
@@ -160,7 +161,11 @@ impl ListenerState {
         ListenerStats {
             addr: self.addr,
             kind: self.kind,
-            path: self.kind.is_websocket().then(|| self.path.clone()),
+            path: if self.kind.is_websocket() {
+                self.path.clone()
+            } else {
+                None
+            },
             tls: self.tls.as_ref().map(|t| t.mode()),
             active: self.active.load(Ordering::Relaxed),
             accepted: self.accepted.load(Ordering::Relaxed),
@@ -446,7 +451,7 @@ async fn serve_upgraded(
             tcp::run(stream, id, outbox, active).await;
         }
         (ListenerKind::Ws, _) => {
-            let upgrade = ws::accept(stream, &state.path, max_message);
+            let upgrade = ws::accept(stream, state.path.as_deref(), max_message);
             match tokio::time::timeout(ws::HANDSHAKE_TIMEOUT, upgrade).await {
                 Ok(Ok(ws)) => conn::run_stream(shared, ws, info).await,
                 Ok(Err(e)) => failed("the WebSocket upgrade", &e.0),
@@ -468,7 +473,7 @@ async fn serve_upgraded(
             if state.kind == ListenerKind::Tls {
                 return conn::run_stream(shared, stream, info).await;
             }
-            let upgrade = ws::accept(stream, &state.path, max_message);
+            let upgrade = ws::accept(stream, state.path.as_deref(), max_message);
             match tokio::time::timeout(ws::HANDSHAKE_TIMEOUT, upgrade).await {
                 Ok(Ok(ws)) => conn::run_stream(shared, ws, info).await,
                 Ok(Err(e)) => failed("the WebSocket upgrade", &e.0),
