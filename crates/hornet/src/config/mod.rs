@@ -914,7 +914,7 @@ mod tests {
         let c = Config::default();
         assert_eq!(c.listeners, vec![Listener::tcp(1883, None)]);
         assert_eq!(c.listeners[0].kind, ListenerKind::Tcp);
-        assert_eq!(c.listeners[0].path, "/mqtt");
+        assert_eq!(c.listeners[0].path, None);
         assert_eq!(c.listeners[0].max_connections, None);
         assert_eq!(c.listeners[0].max_connection_rate, None);
         assert_eq!(c.allow_anonymous, AllowAnonymous::Loopback);

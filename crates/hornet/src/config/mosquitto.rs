@@ -1011,13 +1011,13 @@ mod tests {
             })
         );
         assert_eq!(l[2].kind, ListenerKind::Ws);
-        assert_eq!(l[2].path, "/mqtt");
+        assert_eq!(l[2].path, None);
         assert_eq!(l[2].bind_address, Some("127.0.0.1".parse().unwrap()));
         assert_eq!(l[2].max_connections, Some(10));
         assert_eq!(l[2].max_connection_rate, Some(5));
         assert_eq!(l[2].tls, None);
         assert_eq!(l[3].kind, ListenerKind::Wss);
-        assert_eq!(l[3].path, "/ws");
+        assert_eq!(l[3].path.as_deref(), Some("/ws"));
         assert_eq!(l[3].tls, Some(Tls::new("/s.crt", "/s.key")));
         // max_connections before any listener stays global
         assert_eq!(loaded.config.limits.max_connections, None);

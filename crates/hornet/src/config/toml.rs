@@ -729,11 +729,11 @@ keyfile = "/s.key"
         assert_eq!(l[1].max_connections, Some(50));
         assert_eq!(l[1].max_connection_rate, Some(20));
         assert_eq!(l[1].allow_anonymous, Some(AllowAnonymous::Never));
-        assert_eq!((l[2].kind, l[2].path.as_str()), (ListenerKind::Ws, "/ws"));
         assert_eq!(
-            (l[3].kind, l[3].path.as_str()),
-            (ListenerKind::Wss, "/mqtt")
+            (l[2].kind, l[2].path.as_deref()),
+            (ListenerKind::Ws, Some("/ws"))
         );
+        assert_eq!((l[3].kind, l[3].path.as_deref()), (ListenerKind::Wss, None));
     }
 
     #[test]
