@@ -29,6 +29,7 @@ fn main() -> ExitCode {
         Some(Command::CheckConfig(args)) => return cli::check_config::run(args),
         Some(Command::Passwd(args)) => return cli::passwd::run(args),
         Some(Command::Completions(args)) => return cli::completions::run(args),
+        Some(Command::Init(args)) => return cli::init::run(args),
         _ => {}
     }
     let loaded = match cli::resolve(&cli) {
