@@ -12,7 +12,6 @@ mod common;
 #[path = "support/process.rs"]
 mod process;
 #[path = "support/transports.rs"]
-#[allow(dead_code)]
 mod transports;
 
 use std::process::Command;
@@ -117,7 +116,7 @@ fn retained_messages_and_wills_stay_under_the_prefix() {
     assert_eq!(next_message(&mut one), "state on");
 
     // A will of an org1 client is published under org1/.
-    let mut dying = sub(
+    let dying = sub(
         org1,
         "mp-dying",
         "unused",
