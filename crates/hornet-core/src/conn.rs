@@ -41,6 +41,9 @@ pub struct ConnInfo {
     /// certificate, so a connection without one is refused at CONNECT
     /// (see `identity.rs`).
     pub identity_required: bool,
+    /// The listener's `mount_point`: the topic prefix its clients live
+    /// under without seeing it (see `mount_point.rs`).
+    pub mount_point: Option<std::sync::Arc<str>>,
 }
 
 impl ConnInfo {
@@ -53,6 +56,7 @@ impl ConnInfo {
             cert_username: None,
             anonymous: None,
             identity_required: false,
+            mount_point: None,
         }
     }
 }

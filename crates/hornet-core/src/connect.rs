@@ -84,6 +84,10 @@ impl Broker {
             connect.username = Some(name.as_str().into());
             connect.password = None;
         }
+        // The listener's mount_point: the will lives under it too.
+        if let (Some(mount), Some(will)) = (&conn.info.mount_point, connect.will.as_mut()) {
+            will.topic = crate::mount_point::mount_name(mount, &will.topic);
+        }
 
         if self.refuse_missing_identity(id) {
             return None;

@@ -75,6 +75,9 @@ impl Broker {
         }
         let session_key = conn.session;
         let packet_id = publish.packet_id;
+        if let Some(mount) = &conn.info.mount_point {
+            publish.topic = crate::mount_point::mount_name(mount, &publish.topic);
+        }
         // A bridge announces its state under `$SYS/broker/connection/`
         // (Mosquitto's `notifications`); nothing else of `$SYS` is a
         // client's to write.
@@ -159,14 +162,20 @@ impl Broker {
             (true, true, _) => ReasonCode::NotAuthorized,
             (true, false, false) => ReasonCode::NoMatchingSubscribers,
         };
+        let source = if publish.retain && !denied {
+            self.retain_source(id)
+        } else {
+            None
+        };
         match (publish.qos, packet_id) {
             (QoS::AtMostOnce, _) | (_, None) => {
                 if !denied {
-                    self.accept_publish(now, publish, session_key);
+                    self.accept_publish_from(now, publish, session_key, source);
                 }
             }
             (QoS::AtLeastOnce, Some(pid)) => {
-                let matched = !denied && self.accept_publish(now, publish, session_key);
+                let matched =
+                    !denied && self.accept_publish_from(now, publish, session_key, source);
                 let reason = outcome(matched);
                 self.send_explained(id, Packet::PubAck(Ack::with_reason(pid, reason)), "");
             }
@@ -180,7 +189,7 @@ impl Broker {
                 }
                 // A resent QoS 2 PUBLISH is acknowledged again, not routed again.
                 let matched = if first {
-                    self.accept_publish(now, publish, session_key)
+                    self.accept_publish_from(now, publish, session_key, source)
                 } else {
                     !denied
                 };
@@ -249,8 +258,20 @@ impl Broker {
     pub(crate) fn accept_publish(
         &mut self,
         now: Instant,
+        publish: Publish,
+        origin: Option<SessionKey>,
+    ) -> bool {
+        self.accept_publish_from(now, publish, origin, None)
+    }
+
+    /// As [`Broker::accept_publish`], a retained message remembering its
+    /// `source` (`check_retain_source`).
+    pub(crate) fn accept_publish_from(
+        &mut self,
+        now: Instant,
         mut publish: Publish,
         origin: Option<SessionKey>,
+        source: Option<Box<crate::retain_source::RetainSource>>,
     ) -> bool {
         publish.dup = false;
         publish.packet_id = None;
@@ -265,7 +286,11 @@ impl Broker {
                 // the publisher's read buffer.
                 msg.detach();
                 self.persist_retained(&publish.topic, Some(&msg));
-                let retained = Retained { msg, stored: now };
+                let retained = Retained {
+                    msg,
+                    stored: now,
+                    source,
+                };
                 self.retained.insert(&publish.topic.clone(), retained);
             }
         }

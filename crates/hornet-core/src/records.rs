@@ -169,6 +169,7 @@ impl Broker {
             let retained = crate::retained::Retained {
                 msg: publish,
                 stored: back(age),
+                source: None,
             };
             self.retained.insert(&topic, retained);
         }

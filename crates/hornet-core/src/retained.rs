@@ -266,6 +266,8 @@ impl<M> RetainedStore<M> {
 pub(crate) struct Retained {
     pub(crate) msg: Publish,
     pub(crate) stored: Instant,
+    /// Who published it, for `check_retain_source` (`retain_source.rs`).
+    pub(crate) source: Option<Box<crate::retain_source::RetainSource>>,
 }
 
 impl std::ops::Deref for Retained {

@@ -147,6 +147,10 @@ pub struct Settings {
     /// Whether messages go out at the subscription's QoS even when
     /// published lower (Mosquitto's `upgrade_outgoing_qos`). Default false.
     pub upgrade_outgoing_qos: bool,
+    /// Whether a retained message goes to a new subscriber only while the
+    /// client that published it may still write its topic (Mosquitto's
+    /// `check_retain_source`; see `retain_source.rs`). Default true.
+    pub check_retain_source: bool,
 }
 
 impl Default for Settings {
@@ -195,6 +199,7 @@ impl Default for Settings {
             clientid_prefixes: None,
             message_size_limit: 0,
             upgrade_outgoing_qos: false,
+            check_retain_source: true,
         }
     }
 }

@@ -37,6 +37,16 @@ impl Broker {
         }
         let conn = &self.conns[&id];
         let Some(key) = conn.session else { return };
+        // The listener's mount_point; a filter it makes invalid is refused.
+        let mut unmountable = Vec::new();
+        if let Some(mount) = &conn.info.mount_point {
+            for (i, f) in subscribe.filters.iter_mut().enumerate() {
+                match crate::mount_point::mount_filter(mount, &f.filter) {
+                    Some(mounted) => f.filter = mounted,
+                    None => unmountable.push(i),
+                }
+            }
+        }
         if conn.bridge {
             // What a bridge subscribes to, it must not get back from its
             // own publishes (the loop Mosquitto's `try_private` prevents),
@@ -62,8 +72,13 @@ impl Broker {
         };
         // Why a filter was refused, for the SUBACK's Reason String.
         let mut why = "";
-        for f in &subscribe.filters {
+        for (i, f) in subscribe.filters.iter().enumerate() {
             tracing::debug!("    {} (QoS {})", f.filter, f.options.qos as u8);
+            if unmountable.contains(&i) {
+                why = "the filter is not valid under the listener's mount_point";
+                codes.push(ReasonCode::TopicFilterInvalid);
+                continue;
+            }
             // The switches CONNACK announced (MQTT 5 §3.2.2.3.11-13): the
             // filter is refused in SUBACK, the connection stays.
             if identifier.is_some() && !self.settings.subscription_identifiers {
@@ -191,14 +206,26 @@ impl Broker {
         self.journal.touch(key);
         self.send_explained(id, suback.into(), why);
         for (msg, qos, identifier) in retained_to_send {
+            if !self.retain_source_allows(&msg) {
+                continue;
+            }
             self.deliver_retained(key, msg, qos, identifier);
         }
     }
 
-    pub(crate) fn handle_unsubscribe(&mut self, id: ConnId, unsubscribe: Unsubscribe) {
+    pub(crate) fn handle_unsubscribe(&mut self, id: ConnId, mut unsubscribe: Unsubscribe) {
         let Some(key) = self.conns[&id].session else {
             return;
         };
+        if let Some(mount) = &self.conns[&id].info.mount_point {
+            for filter in unsubscribe.filters.iter_mut() {
+                // One that cannot be mounted was never subscribed: it is
+                // left as is and matches nothing of this client's.
+                if let Some(mounted) = crate::mount_point::mount_filter(mount, filter) {
+                    *filter = mounted;
+                }
+            }
+        }
         let session = self.sessions.get_mut(&key).expect("attached");
         let mut codes = Vec::with_capacity(unsubscribe.filters.len());
         for filter in &unsubscribe.filters {

@@ -76,7 +76,10 @@ pub fn kind(kind: ListenerKind) -> &'static str {
 pub fn listener(config: &Config, listener: &Listener, addr: SocketAddr) -> String {
     let mut what = address(addr);
     if listener.kind.is_websocket() {
-        what = format!("{what}, path {}", listener.path);
+        what = match &listener.path {
+            Some(path) => format!("{what}, path {path}"),
+            None => format!("{what}, any path"),
+        };
     }
     let tls = match &listener.tls {
         Some(tls) if listener.kind.is_tls() => {
@@ -102,6 +105,9 @@ pub fn listener(config: &Config, listener: &Listener, addr: SocketAddr) -> Strin
     }
     if let Some(n) = listener.max_connection_rate {
         limits.push(format!("max_connection_rate {n}/s"));
+    }
+    if let Some(m) = &listener.mount_point {
+        limits.push(format!("mount_point {m}"));
     }
     let limits = if limits.is_empty() {
         String::new()
@@ -321,7 +327,7 @@ mod tests {
         ws.allow_anonymous = Some(AllowAnonymous::Never);
         assert_eq!(
             listener(&config, &ws, configured_addr(&ws)),
-            "MQTT over WebSocket (ws) listener on 127.0.0.1:8083, path /mqtt \
+            "MQTT over WebSocket (ws) listener on 127.0.0.1:8083, any path \
              (max_connections 5): no anonymous clients (allow_anonymous false)"
         );
     }

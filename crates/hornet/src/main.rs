@@ -29,6 +29,7 @@ fn main() -> ExitCode {
         Some(Command::CheckConfig(args)) => return cli::check_config::run(args),
         Some(Command::Passwd(args)) => return cli::passwd::run(args),
         Some(Command::Completions(args)) => return cli::completions::run(args),
+        Some(Command::Init(args)) => return cli::init::run(args),
         _ => {}
     }
     let loaded = match cli::resolve(&cli) {
@@ -76,12 +77,6 @@ fn main() -> ExitCode {
             return ExitCode::from(3);
         }
     };
-    if config.log.dests.contains(&config::LogDest::Topic) {
-        tracing::warn!(
-            "log_dest topic: Hornet does not publish its log to $SYS/broker/log yet; \
-             the other destinations are written."
-        );
-    }
     raise_open_files_limit();
     for warning in &loaded.warnings {
         tracing::warn!("{warning}");
@@ -122,7 +117,7 @@ async fn serve(
         users: u.len(),
         scram: u.scram_len(),
     });
-    let server = match Server::start_with(&config, users).await {
+    let mut server = match Server::start_with(&config, users).await {
         Ok(server) => server,
         Err(e) => {
             tracing::error!("{e}");
@@ -135,6 +130,9 @@ async fn serve(
             return ExitCode::FAILURE;
         }
     };
+    if let Some(feed) = logging.topic_feed() {
+        server.publish_log(feed);
+    }
     // As Mosquitto: the pid file is written as started (root may write
     // /run), then root is dropped; the listeners are bound already.
     let pid_file = match config

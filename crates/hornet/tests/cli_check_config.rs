@@ -387,7 +387,7 @@ fn format_toml_migrates_a_mosquitto_conf() {
     ]);
     again.stdout_line(&[
         "2. MQTT over WebSocket (ws) listener",
-        "port 8083, path /mqtt",
+        "port 8083, any path",
     ]);
     assert_eq!(
         again.setting("max_queued_messages"),

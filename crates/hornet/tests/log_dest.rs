@@ -2,7 +2,8 @@
 //! binary: `log_dest` (file, reopened on SIGHUP after a logrotate-style
 //! rename; stdout; syslog, received on a socket of the test's named by
 //! `HORNET_SYSLOG_SOCKET`; none; several at once), `log_type`,
-//! `log_timestamp`, `log_timestamp_format`, `log_facility`, and the same
+//! `log_timestamp`, `log_timestamp_format`, `log_facility`, `topic`
+//! (read back with `mosquitto_sub` on `$SYS/broker/log/#`), and the same
 //! in hornet.toml's `[log]`. Bounded waits, no sleeps.
 
 mod common;
@@ -41,6 +42,16 @@ impl Setup {
         let text = text.replace("{dir}", &dir.path().display().to_string());
         std::fs::write(dir.path().join(file), text).unwrap();
         Setup { dir, file }
+    }
+
+    /// The port of the first `listener` line of a mosquitto.conf.
+    fn port(&self) -> u16 {
+        read(&self.path(self.file))
+            .lines()
+            .find_map(|l| l.strip_prefix("listener "))
+            .and_then(|l| l.split_whitespace().next())
+            .and_then(|p| p.parse().ok())
+            .expect("a listener line")
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -229,5 +240,70 @@ fn the_toml_log_section_says_the_same() {
         l.contains("Opening MQTT listener")
     });
     assert!(line.starts_with("Opening MQTT listener"), "{line}");
+    stop(broker);
+}
+
+/// `log_dest topic`: the broker's lines reach a `mosquitto_sub` on
+/// `$SYS/broker/log/#`, on Mosquitto's level topics with the time stamp,
+/// while the other destinations still get them.
+#[test]
+fn log_dest_topic_publishes_lines_on_sys_broker_log() {
+    process::require("mosquitto_sub", "mosquitto-clients");
+    let setup = Setup::conf("log_dest topic\nlog_dest stdout\n");
+    let port = setup.port().to_string();
+    let mut broker = setup.start();
+    broker.wait_line(TIMEOUT, "the banner on stdout", |l| {
+        l.contains("Opening MQTT listener")
+    });
+    let mut sub = Proc::spawn(
+        "mosquitto_sub",
+        // Line-buffered: its debug lines (the SUBACK) reach the pipe at once.
+        Command::new("stdbuf").args([
+            "-oL",
+            "mosquitto_sub",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-i",
+            "log-reader",
+            "-q",
+            "2",
+            "-v",
+            "-d",
+            "-t",
+            "$SYS/broker/log/#",
+        ]),
+        "mosquitto-clients",
+    );
+    // The reader's own connection is logged before it subscribes; a
+    // publisher connecting after the SUBACK is logged to it.
+    sub.wait_line(TIMEOUT, "the SUBACK", |l| l.contains("received SUBACK"));
+    let status = Command::new("mosquitto_pub")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-i",
+            "log-writer",
+            "-t",
+            "a",
+            "-m",
+            "x",
+        ])
+        .status()
+        .expect("run mosquitto_pub");
+    assert!(status.success());
+    let line = sub.wait_line(TIMEOUT, "the publisher's connection line", |l| {
+        l.starts_with("$SYS/broker/log/") && l.contains("log-writer")
+    });
+    let (topic, payload) = line.split_once(' ').unwrap();
+    assert_eq!(topic, "$SYS/broker/log/N", "{line}");
+    assert!(mosquitto_stamped(payload), "{line}");
+    assert!(payload.contains("New client connected"), "{line}");
+    // The same line went to standard output too.
+    let text = payload.split_once(": ").unwrap().1.to_string();
+    broker.wait_line(TIMEOUT, "the line on stdout", |l| l.ends_with(&text));
     stop(broker);
 }

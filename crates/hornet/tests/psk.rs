@@ -105,3 +105,64 @@ fn mosquitto_clients_connect_with_a_pre_shared_key() {
         l.contains("TLS-PSK handshake failed")
     });
 }
+
+/// The same listener in hornet.toml: `kind = "tls"` with `psk_hint` and
+/// `psk_file` instead of certificates; `mosquitto_pub --psk` gets through,
+/// a wrong key does not.
+#[test]
+fn hornet_toml_declares_a_psk_listener() {
+    if common::hornet_only() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("psk"), format!("sensor-2:{KEY}\n")).unwrap();
+    let port = free_port();
+    std::fs::write(
+        d.join("hornet.toml"),
+        format!(
+            "allow_anonymous = true\npersistence = false\n\n[[listener]]\nport = {port}\n\
+             bind_address = \"127.0.0.1\"\nkind = \"tls\"\npsk_hint = \"hornet\"\n\
+             psk_file = \"psk\"\nuse_identity_as_username = true\n\n[admin]\nenabled = false\n"
+        ),
+    )
+    .unwrap();
+    let mut broker = Proc::spawn(
+        "hornet",
+        Command::new(env!("CARGO_BIN_EXE_hornet"))
+            .current_dir(d)
+            .args(["-c", "hornet.toml"]),
+        "cargo build",
+    );
+    broker.wait_line(TIMEOUT, "the listener", |l| {
+        l.contains("Opening MQTT listener") && l.contains("TLS-PSK")
+    });
+    let port = port.to_string();
+    let mut sub = Proc::spawn(
+        "mosquitto_sub --psk",
+        Command::new("stdbuf")
+            .args(["-oL", "mosquitto_sub"])
+            .args(psk_args(&port, "sensor-2", KEY, "tlsv1.2"))
+            .args(["-i", "s2", "-t", "t", "-C", "1", "-v", "-d"]),
+        CLIENTS,
+    );
+    sub.wait_line(TIMEOUT, "SUBACK", |l| l.starts_with("Subscribed (mid:"));
+    Proc::spawn(
+        "mosquitto_pub --psk",
+        Command::new("mosquitto_pub")
+            .args(psk_args(&port, "sensor-2", KEY, "tlsv1.2"))
+            .args(["-i", "p2", "-t", "t", "-m", "toml"]),
+        CLIENTS,
+    )
+    .expect_success(TIMEOUT);
+    sub.wait_line(TIMEOUT, "the message", |l| l == "t toml");
+    sub.expect_success(TIMEOUT);
+    let mut wrong = Proc::spawn(
+        "mosquitto_pub --psk (wrong key)",
+        Command::new("mosquitto_pub")
+            .args(psk_args(&port, "sensor-2", "00112233", "tlsv1.2"))
+            .args(["-i", "p3", "-t", "t", "-m", "no"]),
+        CLIENTS,
+    );
+    assert!(!wrong.wait_exit(TIMEOUT).success(), "{}", wrong.output());
+}

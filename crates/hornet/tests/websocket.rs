@@ -138,13 +138,20 @@ async fn http(broker: &Broker, request: &str) -> String {
 }
 
 /// A plain HTTP GET gets `426 Upgrade Required` saying what the endpoint
-/// is; another path `404`; neither opens an MQTT connection.
+/// is; with a configured path, another path `404`; neither opens an MQTT
+/// connection.
 #[test]
 fn plain_http_gets_a_clear_answer() {
     if common::hornet_only() {
         return;
     }
-    let broker = Broker::start(vec![listener(ListenerKind::Ws, None)], "");
+    let broker = Broker::start(
+        vec![hornet::config::Listener {
+            path: Some("/mqtt".into()),
+            ..listener(ListenerKind::Ws, None)
+        }],
+        "",
+    );
     runtime().block_on(async {
         let answer = http(&broker, "GET /mqtt HTTP/1.1\r\nHost: localhost\r\n\r\n").await;
         assert!(
@@ -175,6 +182,29 @@ fn plain_http_gets_a_clear_answer() {
         std::thread::sleep(Duration::from_millis(10));
     }
     assert_eq!(broker.server().inspect(|b| b.stats().connections_total), 0);
+}
+
+/// Without a configured path, any path upgrades, as Mosquitto accepts any:
+/// an MQTT session works over each.
+#[test]
+fn any_path_is_accepted_unless_one_is_configured() {
+    let broker = Broker::start(vec![listener(ListenerKind::Ws, None)], "");
+    runtime().block_on(async {
+        for (i, path) in ["/", "/mqtt", "/ws", "/some/deep/path"]
+            .into_iter()
+            .enumerate()
+        {
+            let tcp = TcpStream::connect(broker.addr(0)).await.unwrap();
+            let mut client = upgrade(tcp, path, "mqtt").await;
+            client.send(connect(&format!("any-path-{i}")).into()).await;
+            match client.recv().await {
+                Some(Packet::ConnAck(a)) => {
+                    assert_eq!(a.reason_code, ReasonCode::Success, "{path}")
+                }
+                other => panic!("{path}: expected CONNACK, got {other:?}"),
+            }
+        }
+    });
 }
 
 /// The broker echoes the MQTT subprotocol the client offers

@@ -69,9 +69,24 @@ pub fn render(config: &Config) -> String {
         if let Some(a) = l.bind_address {
             t.insert("bind_address".into(), Value::String(a.to_string()));
         }
-        t.insert("kind".into(), Value::String(l.kind.name().into()));
-        if l.kind.is_websocket() {
-            t.insert("path".into(), Value::String(l.path.clone()));
+        let kind = if l.psk.is_some() {
+            "tls"
+        } else {
+            l.kind.name()
+        };
+        t.insert("kind".into(), Value::String(kind.into()));
+        if let Some(psk) = &l.psk {
+            t.insert("psk_hint".into(), Value::String(psk.hint.clone()));
+            t.insert("psk_file".into(), path(&psk.file));
+            if psk.identity_as_username {
+                t.insert("use_identity_as_username".into(), Value::Boolean(true));
+            }
+            if let Some(c) = &psk.ciphers {
+                t.insert("ciphers".into(), Value::String(c.clone()));
+            }
+        }
+        if let (true, Some(p)) = (l.kind.is_websocket(), &l.path) {
+            t.insert("path".into(), Value::String(p.clone()));
         }
         if let (Some(tls), true) = (&l.tls, l.kind.is_tls()) {
             t.insert("certfile".into(), path(&tls.certfile));
@@ -115,6 +130,9 @@ pub fn render(config: &Config) -> String {
         }
         if let Some(n) = l.max_connection_rate {
             t.insert("max_connection_rate".into(), int(n));
+        }
+        if let Some(m) = &l.mount_point {
+            t.insert("mount_point".into(), Value::String(m.clone()));
         }
         if let Some(a) = l.allow_anonymous {
             t.insert("allow_anonymous".into(), anonymous(a));
@@ -258,6 +276,12 @@ listener 8083
 protocol websockets
 websockets_path /ws
 max_connection_rate 50
+mount_point org1/
+psk_file /etc/hornet/psk
+listener 8885
+psk_hint hornet
+use_identity_as_username true
+ciphers PSK-AES128-GCM-SHA256
 log_type subscribe
 ";
         let loaded =

@@ -9,7 +9,8 @@
 //! options work in both places. The other subcommands each have their
 //! files: [`pub_cmd`] and [`sub_cmd`] (MQTT clients with `mosquitto_pub` /
 //! `mosquitto_sub`'s options), [`passwd`] (like `mosquitto_passwd`),
-//! [`check_config`] and [`completions`] (shell completion scripts).
+//! [`check_config`], [`completions`] (shell completion scripts) and
+//! [`init`] (a new broker instance in a directory).
 
 pub mod check_config;
 mod client_args;
@@ -29,6 +30,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::config::{self, ConfigError, Loaded};
 
 pub mod completions;
+pub mod init;
 pub mod passwd;
 
 const EXAMPLES: &str = "\
@@ -42,6 +44,7 @@ Examples:
   hornet passwd -c /etc/hornet/passwd alice       create a password file with user alice
   hornet check-config /etc/mosquitto/mosquitto.conf
                                                   check a configuration without serving
+  hornet init /srv/hornet/main                    make an instance: config, certificates, users, unit
   hornet completions bash > ~/.local/share/bash-completion/completions/hornet
                                                   tab completion for bash (or zsh, fish, ...)
 
@@ -128,6 +131,11 @@ pub enum Command {
     /// 3 with `file:line: reason` on errors.
     #[command(name = "check-config", after_help = check_config::EXAMPLES)]
     CheckConfig(check_config::CheckConfigArgs),
+    /// Make a broker instance in a new directory: a commented hornet.toml
+    /// with TCP, TLS, WebSocket and secure WebSocket listeners, a CA and
+    /// server certificate, a password file with an admin user, the data
+    /// directory, a systemd unit and a README (like `apollo create`).
+    Init(init::InitArgs),
 }
 
 /// Options of the broker, usable as `hornet [OPTIONS]` or `hornet serve [OPTIONS]`.

@@ -310,9 +310,9 @@ pub struct Listener {
     pub bind_address: Option<IpAddr>,
     /// The transport. Default [`ListenerKind::Tcp`].
     pub kind: ListenerKind,
-    /// The HTTP path WebSocket clients connect to (`ws` and `wss` only).
-    /// Default [`DEFAULT_WS_PATH`].
-    pub path: String,
+    /// The HTTP path WebSocket clients connect to (`ws` and `wss` only);
+    /// `None` (the default) accepts any path, as Mosquitto does.
+    pub path: Option<String>,
     /// Certificates and client-certificate policy (`tls` and `wss` only;
     /// required there).
     pub tls: Option<Tls>,
@@ -329,6 +329,9 @@ pub struct Listener {
     /// TLS with pre-shared keys instead of certificates (Mosquitto's
     /// `psk_hint` and `psk_file`; a `tcp` listener). Default none.
     pub psk: Option<Psk>,
+    /// The topic prefix this listener's clients live under without seeing
+    /// it (Mosquitto's `mount_point`). Default none.
+    pub mount_point: Option<String>,
 }
 
 /// A TLS-PSK listener's keys (served with OpenSSL; rustls has no PSK).
@@ -368,17 +371,19 @@ impl Default for Listener {
             port: DEFAULT_PORT,
             bind_address: None,
             kind: ListenerKind::Tcp,
-            path: DEFAULT_WS_PATH.to_string(),
+            path: None,
             tls: None,
             max_connections: None,
             max_connection_rate: None,
             allow_anonymous: None,
             psk: None,
+            mount_point: None,
         }
     }
 }
 
-/// The HTTP path of a WebSocket listener unless configured.
+/// The HTTP path MQTT.js and Paho use (a listener without a configured
+/// path accepts it, as it accepts any path).
 pub const DEFAULT_WS_PATH: &str = "/mqtt";
 
 /// A listener's transport.
@@ -909,7 +914,7 @@ mod tests {
         let c = Config::default();
         assert_eq!(c.listeners, vec![Listener::tcp(1883, None)]);
         assert_eq!(c.listeners[0].kind, ListenerKind::Tcp);
-        assert_eq!(c.listeners[0].path, "/mqtt");
+        assert_eq!(c.listeners[0].path, None);
         assert_eq!(c.listeners[0].max_connections, None);
         assert_eq!(c.listeners[0].max_connection_rate, None);
         assert_eq!(c.allow_anonymous, AllowAnonymous::Loopback);

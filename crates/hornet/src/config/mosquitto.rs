@@ -44,7 +44,6 @@ const IGNORED_KEYS: &[&str] = &[
     // general
     "auth_plugin",
     "auth_plugin_deny_special_chars",
-    "check_retain_source",
     "global_plugin",
     "max_inflight_bytes",
     "memory_limit",
@@ -57,7 +56,6 @@ const IGNORED_KEYS: &[&str] = &[
     "bind_interface",
     "http_dir",
     "max_topic_alias_broker",
-    "mount_point",
     "socket_domain",
     "use_username_as_clientid",
     // TLS
@@ -469,10 +467,15 @@ impl Reader {
                 };
                 self.listener_section(at).websockets = websockets;
             }
+            "mount_point" => {
+                let value = self.one(at, key, args)?;
+                hornet_core::check_mount_point(value).map_err(|r| at.error(r))?;
+                self.listener_section(at).listener.mount_point = Some(value.to_string());
+            }
             "websockets_path" => {
                 let value = self.one(at, key, args)?;
                 let path = ws_path_from(value).map_err(|r| at.error(r))?;
-                self.listener_section(at).listener.path = path;
+                self.listener_section(at).listener.path = Some(path);
             }
             "certfile" | "keyfile" | "cafile" | "capath" => {
                 let path = PathBuf::from(self.one(at, key, args)?);
@@ -1008,13 +1011,13 @@ mod tests {
             })
         );
         assert_eq!(l[2].kind, ListenerKind::Ws);
-        assert_eq!(l[2].path, "/mqtt");
+        assert_eq!(l[2].path, None);
         assert_eq!(l[2].bind_address, Some("127.0.0.1".parse().unwrap()));
         assert_eq!(l[2].max_connections, Some(10));
         assert_eq!(l[2].max_connection_rate, Some(5));
         assert_eq!(l[2].tls, None);
         assert_eq!(l[3].kind, ListenerKind::Wss);
-        assert_eq!(l[3].path, "/ws");
+        assert_eq!(l[3].path.as_deref(), Some("/ws"));
         assert_eq!(l[3].tls, Some(Tls::new("/s.crt", "/s.key")));
         // max_connections before any listener stays global
         assert_eq!(loaded.config.limits.max_connections, None);
@@ -1436,6 +1439,17 @@ allow_anonymous false
             p.location.as_deref(),
             Some(Path::new("/var/lib/mosquitto/"))
         );
+    }
+
+    #[test]
+    fn mount_point_per_listener() {
+        let loaded = parse("listener 1883\nlistener 1884\nmount_point org1/\n");
+        let l = &loaded.config.listeners;
+        assert_eq!(l[0].mount_point, None);
+        assert_eq!(l[1].mount_point.as_deref(), Some("org1/"));
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+        let err = error("listener 1884\nmount_point org/+/\n");
+        assert_eq!(err.line, Some(2), "{err}");
     }
 
     #[test]

@@ -607,6 +607,16 @@ section! {
             example: ("true", "true"),
             core: |s, v| s.upgrade_outgoing_qos = *v,
         }
+        /// Whether a retained message is sent to a new subscriber only
+        /// while its publisher may still write its topic (Mosquitto's
+        /// `check_retain_source`). Default true.
+        check_retain_source: bool = true => kinds::Bool {
+            conf: Conf::Key("check_retain_source"),
+            accepts: "true or false",
+            shown: false,
+            example: ("false", "false"),
+            core: |s, v| s.check_retain_source = *v,
+        }
         /// Strategies for particular groups, by share name (`$queue` for
         /// `$queue/...`).
         shared_group_strategies: Vec<(String, hornet_core::SharedStrategy)> = Vec::new()

@@ -104,6 +104,9 @@ struct ListenerFile {
     max_connections: Option<i64>,
     max_connection_rate: Option<u32>,
     allow_anonymous: Option<AllowAnonymous>,
+    mount_point: Option<Spanned<String>>,
+    psk_hint: Option<String>,
+    psk_file: Option<PathBuf>,
 }
 
 /// A table of declared settings (`[limits]`, `[mqtt]`, `[log]`): each
@@ -450,6 +453,10 @@ fn listener_from(
         allow_anonymous: l.allow_anonymous,
         ..Listener::default()
     };
+    if let Some(m) = l.mount_point {
+        hornet_core::check_mount_point(m.get_ref()).map_err(|r| fail(m.span(), r))?;
+        listener.mount_point = Some(m.into_inner());
+    }
     if let Some(path) = l.path {
         if !kind.is_websocket() {
             return Err(fail(
@@ -457,7 +464,27 @@ fn listener_from(
                 "path is only for ws and wss listeners".into(),
             ));
         }
-        listener.path = ws_path_from(path.get_ref()).map_err(|r| fail(path.span(), r))?;
+        listener.path = Some(ws_path_from(path.get_ref()).map_err(|r| fail(path.span(), r))?);
+    }
+    if l.psk_hint.is_some() || l.psk_file.is_some() {
+        let certificates = l.certfile.is_some()
+            || l.keyfile.is_some()
+            || l.cafile.is_some()
+            || l.capath.is_some()
+            || l.require_certificate.is_some()
+            || l.use_subject_as_username.is_some()
+            || l.crlfile.is_some()
+            || l.ciphers_tls13.is_some()
+            || l.tls_version.is_some();
+        let psk = PskFile {
+            port: l.port,
+            hint: l.psk_hint,
+            file: l.psk_file,
+            identity_as_username: l.use_identity_as_username.unwrap_or(false),
+            ciphers: l.ciphers,
+            certificates,
+        };
+        return psk_listener(psk, listener, whole);
     }
     let min_version = l
         .tls_version
@@ -523,6 +550,59 @@ fn listener_from(
     check_tls(&tls).map_err(whole)?;
     listener.tls = Some(tls);
     Ok(listener)
+}
+
+/// A TLS-PSK `[[listener]]` (`kind = "tls"` with `psk_hint` and
+/// `psk_file` instead of certificates), as Mosquitto's `psk_hint` /
+/// `psk_file`.
+fn psk_listener(
+    l: PskFile,
+    listener: Listener,
+    whole: impl Fn(String) -> ConfigError,
+) -> Result<Listener, ConfigError> {
+    let port = l.port;
+    if listener.kind != ListenerKind::Tls {
+        return Err(whole(format!(
+            "psk_hint and psk_file make a TLS-PSK listener: give it kind = \"tls\" (this \
+             listener on port {port} is {})",
+            listener.kind.name()
+        )));
+    }
+    let (Some(hint), Some(file)) = (l.hint, l.file) else {
+        return Err(whole(format!(
+            "the TLS-PSK listener on port {port} needs both psk_hint (the identity hint) and \
+             psk_file (a file of identity:hexkey lines)"
+        )));
+    };
+    if l.certificates {
+        return Err(whole(format!(
+            "the listener on port {port} is TLS-PSK (psk_hint): certificates and their keys \
+             (certfile, keyfile, cafile, capath, require_certificate, use_subject_as_username, \
+             crlfile, ciphers_tls13, tls_version) do not apply; use_identity_as_username and \
+             ciphers do"
+        )));
+    }
+    Ok(Listener {
+        kind: ListenerKind::Tcp,
+        psk: Some(super::Psk {
+            hint,
+            file,
+            identity_as_username: l.identity_as_username,
+            ciphers: l.ciphers,
+        }),
+        ..listener
+    })
+}
+
+/// The TLS-PSK keys of a `[[listener]]` table.
+struct PskFile {
+    port: u16,
+    hint: Option<String>,
+    file: Option<PathBuf>,
+    identity_as_username: bool,
+    ciphers: Option<String>,
+    /// Whether any certificate key was given too.
+    certificates: bool,
 }
 
 /// The 1-based line holding byte `offset` of `text`.
@@ -724,10 +804,41 @@ keyfile = "/s.key"
         assert_eq!(l[1].max_connections, Some(50));
         assert_eq!(l[1].max_connection_rate, Some(20));
         assert_eq!(l[1].allow_anonymous, Some(AllowAnonymous::Never));
-        assert_eq!((l[2].kind, l[2].path.as_str()), (ListenerKind::Ws, "/ws"));
         assert_eq!(
-            (l[3].kind, l[3].path.as_str()),
-            (ListenerKind::Wss, "/mqtt")
+            (l[2].kind, l[2].path.as_deref()),
+            (ListenerKind::Ws, Some("/ws"))
+        );
+        assert_eq!((l[3].kind, l[3].path.as_deref()), (ListenerKind::Wss, None));
+    }
+
+    #[test]
+    fn tls_psk_listeners() {
+        let c = parse_toml(
+            "[[listener]]\nport = 8885\nkind = \"tls\"\npsk_hint = \"hornet\"\n\
+             psk_file = \"/etc/hornet/psk\"\nuse_identity_as_username = true\n",
+            Path::new("hornet.toml"),
+        )
+        .unwrap()
+        .config;
+        let l = &c.listeners[0];
+        assert_eq!(l.kind, ListenerKind::Tcp);
+        let psk = l.psk.as_ref().unwrap();
+        assert_eq!(psk.hint, "hornet");
+        assert_eq!(psk.file, Path::new("/etc/hornet/psk"));
+        assert!(psk.identity_as_username);
+        let err = |text: &str| {
+            parse_toml(
+                &format!("[[listener]]\nport = 8885\n{text}"),
+                Path::new("h.toml"),
+            )
+            .unwrap_err()
+            .to_string()
+        };
+        assert!(err("psk_hint = \"h\"\npsk_file = \"/p\"\n").contains("kind = \"tls\""));
+        assert!(err("kind = \"tls\"\npsk_hint = \"h\"\n").contains("needs both"));
+        assert!(
+            err("kind = \"tls\"\npsk_hint = \"h\"\npsk_file = \"/p\"\ncertfile = \"/c\"\n")
+                .contains("do not apply")
         );
     }
 

@@ -1,7 +1,8 @@
 //! The `tracing` layer: which events are lines (`log_type`), each event as
 //! one line of text (the message and any other fields), cut at
 //! [`MAX_LINE_BYTES`](super::MAX_LINE_BYTES), handed to the writer's
-//! queue without waiting.
+//! queue (and, with `log_dest topic`, offered to the topic's) without
+//! waiting.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::Layer;
 
+use super::topic::TopicDest;
 use super::writer::{Line, Queue};
 
 /// The levels `log_type` lets through.
@@ -71,11 +73,16 @@ impl Types {
 pub(crate) struct MosquittoLayer {
     types: Types,
     queue: Arc<Queue>,
+    topic: Option<TopicDest>,
 }
 
 impl MosquittoLayer {
-    pub(crate) fn new(types: Types, queue: Arc<Queue>) -> Self {
-        MosquittoLayer { types, queue }
+    pub(crate) fn new(types: Types, queue: Arc<Queue>, topic: Option<TopicDest>) -> Self {
+        MosquittoLayer {
+            types,
+            queue,
+            topic,
+        }
     }
 }
 
@@ -87,11 +94,15 @@ impl<S: Subscriber> Layer<S> for MosquittoLayer {
         }
         let mut text = Text::default();
         event.record(&mut text);
-        self.queue.push(Line {
+        let line = Line {
             level,
             at: SystemTime::now(),
             text: cut(text.finish(), super::MAX_LINE_BYTES),
-        });
+        };
+        if let Some(topic) = &self.topic {
+            topic.offer(&line.level, line.at, &line.text);
+        }
+        self.queue.push(line);
     }
 }
 

@@ -10,9 +10,13 @@
 //! nobody reads) a line is dropped and counted, and the writer says how
 //! many were lost once it catches up. [`Logging::reopen`] reopens the
 //! files (SIGHUP, for logrotate); [`Logging::flush`] waits, boundedly, for
-//! what is queued (the last lines at exit).
+//! what is queued (the last lines at exit). With `log_dest topic`, the
+//! layer also offers each line to a second bounded queue (`topic.rs`)
+//! that the server publishes on `$SYS/broker/log/<level>`
+//! ([`Logging::topic_feed`]).
 
 mod layer;
+mod topic;
 mod writer;
 
 use std::sync::Arc;
@@ -23,6 +27,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::config::Log;
 
+pub use topic::{level_letter, publishing, TopicFeed, TopicLine, TOPIC_QUEUE_LINES};
 pub use writer::{Line, SYSLOG_SOCKET_ENV};
 
 /// Lines waiting for the writer thread before new ones are dropped.
@@ -55,6 +60,7 @@ pub enum LogError {
 #[derive(Clone)]
 pub struct Logging {
     queue: Arc<writer::Queue>,
+    topic: Option<Arc<TopicFeed>>,
 }
 
 impl Logging {
@@ -73,13 +79,27 @@ impl Logging {
     pub fn dropped(&self) -> u64 {
         self.queue.dropped()
     }
+
+    /// The lines for `$SYS/broker/log/...`, with `log_dest topic`.
+    pub fn topic_feed(&self) -> Option<Arc<TopicFeed>> {
+        self.topic.clone()
+    }
 }
 
 /// Installs the broker's logging for `log`; `verbose` (`-v`, `log_type
 /// debug`) lets packet-level lines through. `HORNET_LOG` (an
 /// `EnvFilter` directive) overrides the levels, as before.
 pub fn init(log: &Log, verbose: bool) -> Result<Logging, LogError> {
-    let queue = writer::start(writer::Options::from_log(log))?;
+    let options = writer::Options::from_log(log);
+    let topic = options.topic.then(|| {
+        topic::TopicDest::new(
+            Arc::new(TopicFeed::new(TOPIC_QUEUE_LINES)),
+            options.timestamp,
+            options.format.clone(),
+        )
+    });
+    let feed = topic.as_ref().map(|t| t.feed.clone());
+    let queue = writer::start(options)?;
     let default = if verbose { "debug" } else { "info" };
     let filter = tracing_subscriber::EnvFilter::try_from_env("HORNET_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
@@ -88,8 +108,9 @@ pub fn init(log: &Log, verbose: bool) -> Result<Logging, LogError> {
         .with(layer::MosquittoLayer::new(
             layer::Types::from_log(&log.types),
             queue.clone(),
+            topic,
         ))
         .try_init()
         .map_err(|_| LogError::Installed)?;
-    Ok(Logging { queue })
+    Ok(Logging { queue, topic: feed })
 }

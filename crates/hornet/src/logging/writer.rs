@@ -43,8 +43,10 @@ enum Item {
 /// What the writer does with each line.
 pub(crate) struct Options {
     dests: Vec<LogDest>,
-    timestamp: bool,
-    format: Option<String>,
+    /// Whether `topic` is among them (after `none`).
+    pub(crate) topic: bool,
+    pub(crate) timestamp: bool,
+    pub(crate) format: Option<String>,
     facility: Option<u8>,
 }
 
@@ -68,6 +70,7 @@ impl Options {
             dests.push(LogDest::Stderr);
         }
         Options {
+            topic: dests.contains(&LogDest::Topic),
             dests,
             timestamp: log.timestamp,
             format: log.timestamp_format.clone(),
@@ -152,7 +155,7 @@ pub(crate) fn start(options: Options) -> Result<Arc<Queue>, LogError> {
                 path: path.clone(),
             },
             LogDest::Syslog => Sink::Syslog(Syslog::new(options.facility)),
-            // Read and shown, but the broker does not publish its log yet.
+            // Published by the server (`topic.rs`), not written here.
             LogDest::Topic | LogDest::None => continue,
         });
     }
@@ -271,7 +274,7 @@ impl Writer {
 
 /// Writes the time stamp of `at`: Mosquitto's Unix seconds, or `format`'s
 /// `strftime` codes (in UTC).
-fn stamp(out: &mut String, at: SystemTime, format: Option<&str>) {
+pub(crate) fn stamp(out: &mut String, at: SystemTime, format: Option<&str>) {
     match format {
         None => {
             let secs = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());

@@ -75,12 +75,15 @@ impl ListenerStats {
 pub(crate) struct ListenerState {
     pub(crate) addr: SocketAddr,
     kind: ListenerKind,
-    path: String,
+    /// The WebSocket path; `None` accepts any.
+    path: Option<String>,
     name: String,
     pub(crate) tls: Option<Arc<TlsListener>>,
     /// A TLS-PSK listener's OpenSSL acceptor.
     psk: Option<Arc<super::psk::PskListener>>,
     anonymous: Option<Anonymous>,
+    /// The listener's `mount_point`, given to each connection.
+    mount_point: Option<Arc<str>>,
     max_connections: Option<usize>,
     rate: Option<Mutex<TokenBucket>>,
     max_rate: u32,
@@ -133,6 +136,7 @@ impl ListenerState {
             name,
             tls,
             psk,
+            mount_point: config.mount_point.as_deref().map(Arc::from),
             anonymous: config.allow_anonymous.map(|a| match a {
                 AllowAnonymous::Loopback => Anonymous::Loopback,
                 AllowAnonymous::Always => Anonymous::Always,
@@ -157,7 +161,11 @@ impl ListenerState {
         ListenerStats {
             addr: self.addr,
             kind: self.kind,
-            path: self.kind.is_websocket().then(|| self.path.clone()),
+            path: if self.kind.is_websocket() {
+                self.path.clone()
+            } else {
+                None
+            },
             tls: self.tls.as_ref().map(|t| t.mode()),
             active: self.active.load(Ordering::Relaxed),
             accepted: self.accepted.load(Ordering::Relaxed),
@@ -293,6 +301,7 @@ pub(crate) async fn accept_loop(
         let _ = stream.set_nodelay(true);
         let mut info = ConnInfo::new(peer, port);
         info.anonymous = state.anonymous;
+        info.mount_point = state.mount_point.clone();
         if state.kind == ListenerKind::Tcp && state.psk.is_none() {
             // Registered here, so that the connection's task holds no
             // ConnInfo for its whole life (an idle client costs its task).
@@ -442,7 +451,7 @@ async fn serve_upgraded(
             tcp::run(stream, id, outbox, active).await;
         }
         (ListenerKind::Ws, _) => {
-            let upgrade = ws::accept(stream, &state.path, max_message);
+            let upgrade = ws::accept(stream, state.path.as_deref(), max_message);
             match tokio::time::timeout(ws::HANDSHAKE_TIMEOUT, upgrade).await {
                 Ok(Ok(ws)) => conn::run_stream(shared, ws, info).await,
                 Ok(Err(e)) => failed("the WebSocket upgrade", &e.0),
@@ -464,7 +473,7 @@ async fn serve_upgraded(
             if state.kind == ListenerKind::Tls {
                 return conn::run_stream(shared, stream, info).await;
             }
-            let upgrade = ws::accept(stream, &state.path, max_message);
+            let upgrade = ws::accept(stream, state.path.as_deref(), max_message);
             match tokio::time::timeout(ws::HANDSHAKE_TIMEOUT, upgrade).await {
                 Ok(Ok(ws)) => conn::run_stream(shared, ws, info).await,
                 Ok(Err(e)) => failed("the WebSocket upgrade", &e.0),

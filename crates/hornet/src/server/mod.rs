@@ -15,6 +15,7 @@ mod ciphers;
 mod client_cert;
 mod conn;
 mod listener;
+mod log_topic;
 mod outbox;
 mod password;
 mod psk;
@@ -465,6 +466,13 @@ impl Server {
         } else {
             Err(errors.join("; "))
         }
+    }
+
+    /// Publishes the lines of `feed` on `$SYS/broker/log/<level>`
+    /// (`log_dest topic`) from a task of its own.
+    pub fn publish_log(&mut self, feed: Arc<crate::logging::TopicFeed>) {
+        self.tasks
+            .push(tokio::spawn(log_topic::run(self.shared.clone(), feed)));
     }
 
     /// The admin HTTP listener's address, when it runs.

@@ -4,7 +4,9 @@
 //! The upgrade request is read and answered here, because a request that
 //! is no WebSocket upgrade deserves a clear HTTP answer rather than a
 //! dropped socket: a plain `GET` gets `426 Upgrade Required` saying this
-//! is an MQTT WebSocket endpoint, another path `404`, another method
+//! is an MQTT WebSocket endpoint; any path is accepted, as Mosquitto
+//! does, unless the listener has one, and then another path gets `404`;
+//! another method
 //! `405`, a malformed or oversized request `400`. A good one gets `101`
 //! with the subprotocol the client offered (`mqtt`, or `mqttv3.1` for old
 //! clients) echoed, as [MQTT-6.0.0-3]/[MQTT-6.0.0-4] ask. The framing
@@ -56,7 +58,7 @@ pub(crate) struct Refused(pub(crate) String);
 /// an HTTP error and the reason is returned for the log.
 pub(crate) async fn accept<S>(
     mut stream: S,
-    path: &str,
+    path: Option<&str>,
     max_message: usize,
 ) -> Result<WsStream<S>, Refused>
 where
@@ -125,7 +127,10 @@ type HttpError = (&'static str, &'static str, String);
 
 /// Checks an upgrade request; returns its `Sec-WebSocket-Key` and the
 /// subprotocol to answer with.
-fn check_request(head: &[u8], path: &str) -> Result<(String, Option<&'static str>), HttpError> {
+fn check_request(
+    head: &[u8],
+    path: Option<&str>,
+) -> Result<(String, Option<&'static str>), HttpError> {
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut request = httparse::Request::new(&mut headers);
     match request.parse(head) {
@@ -148,13 +153,14 @@ fn check_request(head: &[u8], path: &str) -> Result<(String, Option<&'static str
     };
     let target = request.path.unwrap_or("/");
     let target = target.split('?').next().unwrap_or(target);
-    if target != path {
+    if let Some(path) = path.filter(|&p| p != target) {
         return Err((
             "404 Not Found",
             "",
             format!("no such path; the MQTT WebSocket endpoint is {path}"),
         ));
     }
+    let path = path.unwrap_or(target);
     if request.method != Some("GET") {
         return Err((
             "405 Method Not Allowed",
@@ -316,7 +322,7 @@ mod tests {
     use super::*;
 
     fn check(request: &str) -> Result<(String, Option<&'static str>), HttpError> {
-        check_request(request.as_bytes(), "/mqtt")
+        check_request(request.as_bytes(), Some("/mqtt"))
     }
 
     const UPGRADE: &str = "Upgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n\
@@ -362,5 +368,17 @@ mod tests {
         assert_eq!(status("NOT HTTP\r\n\r\n"), "400 Bad Request");
         let text = check("GET /mqtt HTTP/1.1\r\n\r\n").unwrap_err().2;
         assert!(text.contains("MQTT WebSocket endpoint at /mqtt"), "{text}");
+    }
+
+    #[test]
+    fn without_a_configured_path_any_path_is_accepted() {
+        for target in ["/", "/mqtt", "/ws", "/a/b?c=d"] {
+            let request = format!("GET {target} HTTP/1.1\r\n{UPGRADE}\r\n");
+            assert!(check_request(request.as_bytes(), None).is_ok(), "{target}");
+        }
+        let text = check_request(b"GET /ws HTTP/1.1\r\n\r\n", None)
+            .unwrap_err()
+            .2;
+        assert!(text.contains("MQTT WebSocket endpoint at /ws"), "{text}");
     }
 }
