@@ -95,6 +95,8 @@ pub struct Broker {
     pub(crate) delayed_wills: DelayedWills,
     /// Shared subscription groups (`$share/...`, `$queue/...`).
     pub(crate) shared: crate::shared::SharedSubscriptions,
+    /// Claims on exclusive subscriptions (`$exclusive/...`).
+    pub(crate) exclusive: crate::exclusive::Exclusive,
     /// Changes to durable state not yet drained (see `persist`).
     pub(crate) journal: crate::persist::Journal,
 }
@@ -123,6 +125,7 @@ impl Broker {
             delayed_wills: DelayedWills::default(),
             shared: crate::shared::SharedSubscriptions::new(settings_shared.0, settings_shared.1),
             journal: Default::default(),
+            exclusive: Default::default(),
         }
     }
 

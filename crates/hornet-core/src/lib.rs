@@ -22,7 +22,8 @@
 //! (live connections, deadlines, topic aliases), `lifecycle` (a
 //! connection's states), `sessions` and `session` (the sessions table and
 //! per-client state), `route` and `trie` (subscription index, routing),
-//! `retained`, `shared` (shared subscription groups), `wills` (delayed
+//! `retained`, `shared` (shared subscription groups), `exclusive`
+//! (`$exclusive/` claims), `wills` (delayed
 //! wills), `limits` (flapping, rate buckets, topic limits), `sys` (stats,
 //! `$SYS`), `persist` (store records, the journal), `out` (actions, held
 //! output), `auth` / `authorize` (the authenticator and ACL interfaces),
@@ -42,6 +43,7 @@ mod connect;
 mod connections;
 mod durable;
 mod ending;
+mod exclusive;
 mod hints;
 mod identity;
 mod ids;

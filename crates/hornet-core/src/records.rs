@@ -191,9 +191,22 @@ impl Broker {
                     Some(name) => {
                         self.shared.subscribe(&name, key, subscription);
                     }
-                    None => {
-                        self.subs.insert(&sub.filter, key, subscription);
-                    }
+                    None => match crate::exclusive::indexed(
+                        self.settings.exclusive_subscriptions,
+                        &sub.filter,
+                    ) {
+                        crate::exclusive::Indexed::Exclusive(plain) => {
+                            // Two sessions naming one filter (subscribed
+                            // while exclusivity was off): the first keeps
+                            // the claim, the other receives as a plain
+                            // subscription.
+                            let _ = self.exclusive.claim(&plain, key, &record.client_id);
+                            self.subs.insert(&plain, key, subscription);
+                        }
+                        _ => {
+                            self.subs.insert(&sub.filter, key, subscription);
+                        }
+                    },
                 }
                 session.subscriptions.insert(sub.filter, subscription);
             }

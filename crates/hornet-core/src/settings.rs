@@ -147,6 +147,12 @@ pub struct Settings {
     /// Whether messages go out at the subscription's QoS even when
     /// published lower (Mosquitto's `upgrade_outgoing_qos`). Default false.
     pub upgrade_outgoing_qos: bool,
+    /// Whether `$exclusive/{filter}` subscribes exclusively (EMQX's
+    /// exclusive subscriptions: one session per filter at a time, a second
+    /// is refused with SUBACK 0x97). Off: the prefix is an ordinary filter.
+    /// Default true (EMQX's default is false; the prefix changes nothing
+    /// for a client that never uses it).
+    pub exclusive_subscriptions: bool,
 }
 
 impl Default for Settings {
@@ -195,6 +201,7 @@ impl Default for Settings {
             clientid_prefixes: None,
             message_size_limit: 0,
             upgrade_outgoing_qos: false,
+            exclusive_subscriptions: true,
         }
     }
 }

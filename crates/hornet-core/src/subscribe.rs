@@ -9,7 +9,9 @@
 //! filter (one node). Shared subscriptions (`$share/{group}/{filter}`,
 //! `$queue/{filter}`) join a group in [`crate::shared`] instead of the
 //! index; No Local on one is a protocol error ([MQTT-3.8.3-4]) and no
-//! retained messages follow.
+//! retained messages follow. Exclusive subscriptions (`$exclusive/{filter}`)
+//! index the plain filter and claim it in [`crate::exclusive`]; a filter
+//! another session holds is refused with 0x97.
 
 use std::time::Instant;
 
@@ -20,6 +22,7 @@ use hornet_codec::{
 
 use crate::authorize::Access;
 use crate::broker::{Broker, ConnId};
+use crate::exclusive;
 use crate::retained::Retained;
 use crate::session::Subscription;
 use crate::shared;
@@ -107,11 +110,14 @@ impl Broker {
                 codes.push(ReasonCode::QuotaExceeded);
                 continue;
             }
-            // The ACL, on the filter without its $share/ or $local/ prefix.
+            // The ACL, on the filter without its $share/, $local/ or
+            // $exclusive/ prefix.
             let split = shared::split(&f.filter);
-            let plain: &str = match &split {
-                Some(s) => &s.filter,
-                None => f.filter.strip_prefix("$local/").unwrap_or(&f.filter),
+            let exclusive = exclusive::indexed(self.settings.exclusive_subscriptions, &f.filter);
+            let plain: &str = match (&split, &exclusive) {
+                (Some(s), _) => &s.filter,
+                (None, exclusive::Indexed::Exclusive(rest)) => rest,
+                (None, _) => f.filter.strip_prefix("$local/").unwrap_or(&f.filter),
             };
             let who = crate::authorize::Principal {
                 client_id: &conn_client_id,
@@ -160,7 +166,33 @@ impl Broker {
                 codes.push(granted(sub.options.qos));
                 continue;
             }
-            let Some(filter) = node_local(&f.filter) else {
+            let is_exclusive = matches!(exclusive, exclusive::Indexed::Exclusive(_));
+            let filter = match exclusive {
+                exclusive::Indexed::Plain(_) => node_local(&f.filter),
+                exclusive::Indexed::Exclusive(rest) => Some(rest),
+                exclusive::Indexed::Invalid => {
+                    tracing::info!(
+                        "Client {name} sent an invalid topic filter '{}': nothing valid after \
+                         $exclusive/.",
+                        f.filter
+                    );
+                    codes.push(ReasonCode::TopicFilterInvalid);
+                    continue;
+                }
+            };
+            if is_exclusive {
+                let filter = filter.as_ref().expect("checked above");
+                if let Err(holder) = self.exclusive.claim(filter, key, &conn_client_id) {
+                    tracing::info!(
+                        "Refused exclusive subscription of client {name} to '{filter}': \
+                         client {holder} holds it (SUBACK 0x97)."
+                    );
+                    why = "the exclusive subscription is held by another client";
+                    codes.push(ReasonCode::QuotaExceeded);
+                    continue;
+                }
+            }
+            let Some(filter) = filter else {
                 tracing::info!(
                     "Client {name} sent an invalid topic filter '{}': nothing after $local/.",
                     f.filter
@@ -168,7 +200,22 @@ impl Broker {
                 codes.push(ReasonCode::TopicFilterInvalid);
                 continue;
             };
-            let existed = session.subscriptions.insert(own(&filter), sub).is_some();
+            // `a` and `$exclusive/a` are one subscription in the index:
+            // either replaces the other ([MQTT-3.8.4-3]), and a plain one
+            // ends the session's claim.
+            let mut existed = false;
+            if is_exclusive {
+                existed = session.subscriptions.remove(&*filter).is_some();
+            } else if !self.exclusive.is_empty() && self.exclusive.release(&filter, key) {
+                let kept = format!("{}{filter}", exclusive::PREFIX);
+                existed = session.subscriptions.remove(kept.as_str()).is_some();
+            }
+            let kept = if is_exclusive {
+                own(&f.filter)
+            } else {
+                own(&filter)
+            };
+            existed |= session.subscriptions.insert(kept, sub).is_some();
             self.subs.insert(&filter, key, sub);
             tracing::debug!("{name} {} {}", f.options.qos as u8, f.filter);
             codes.push(granted(sub.options.qos));
@@ -207,11 +254,24 @@ impl Broker {
                     session.subscriptions.remove(filter);
                     self.shared.unsubscribe(&name, key)
                 }
-                None => {
-                    let filter = node_local(filter).unwrap_or_else(|| filter.clone());
-                    self.subs.remove(&filter, key);
-                    session.subscriptions.remove(&filter).is_some()
-                }
+                None => match exclusive::indexed(self.settings.exclusive_subscriptions, filter) {
+                    exclusive::Indexed::Exclusive(plain) => {
+                        let existed = session.subscriptions.remove(filter).is_some();
+                        if existed {
+                            self.subs.remove(&plain, key);
+                            self.exclusive.release(&plain, key);
+                        }
+                        existed
+                    }
+                    _ => {
+                        let filter = node_local(filter).unwrap_or_else(|| filter.clone());
+                        let existed = session.subscriptions.remove(&filter).is_some();
+                        if existed || !self.exclusive.holds(&filter, key) {
+                            self.subs.remove(&filter, key);
+                        }
+                        existed
+                    }
+                },
             };
             // [MQTT-3.10.4-5]: UNSUBACK even when nothing matched.
             codes.push(if existed {

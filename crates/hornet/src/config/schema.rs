@@ -607,6 +607,16 @@ section! {
             example: ("true", "true"),
             core: |s, v| s.upgrade_outgoing_qos = *v,
         }
+        /// Whether `$exclusive/{filter}` subscribes exclusively: one client
+        /// per filter at a time, another is refused with SUBACK 0x97 (EMQX's
+        /// `mqtt.exclusive_subscription`). Default true.
+        exclusive_subscription: bool = true => kinds::Bool {
+            conf: Conf::Key("exclusive_subscription"),
+            accepts: "true or false",
+            shown: false,
+            example: ("false", "false"),
+            core: |s, v| s.exclusive_subscriptions = *v,
+        }
         /// Strategies for particular groups, by share name (`$queue` for
         /// `$queue/...`).
         shared_group_strategies: Vec<(String, hornet_core::SharedStrategy)> = Vec::new()
