@@ -97,6 +97,8 @@ pub struct Broker {
     pub(crate) shared: crate::shared::SharedSubscriptions,
     /// Claims on exclusive subscriptions (`$exclusive/...`).
     pub(crate) exclusive: crate::exclusive::Exclusive,
+    /// Messages held for delayed publish (`$delayed/...`).
+    pub(crate) delayed: crate::delayed::Delayed,
     /// Changes to durable state not yet drained (see `persist`).
     pub(crate) journal: crate::persist::Journal,
 }
@@ -126,6 +128,7 @@ impl Broker {
             shared: crate::shared::SharedSubscriptions::new(settings_shared.0, settings_shared.1),
             journal: Default::default(),
             exclusive: Default::default(),
+            delayed: Default::default(),
         }
     }
 

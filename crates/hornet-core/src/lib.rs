@@ -15,7 +15,8 @@
 //! the dispatch by connection state, the answer to a [`PeerError`]) and its
 //! rules, one `impl Broker` concern each: `connect`, `authenticate`,
 //! `publish`, `subscribe`, `ending` (connection and session end, wills,
-//! shared hand-over), `timers`, `records` (persistence records, restore),
+//! shared hand-over), `timers`, `delayed_publish` (`$delayed/` messages
+//! held and published when due), `records` (persistence records, restore),
 //! `durable` (output held for the disk), `admin` (snapshots and commands
 //! for the admin API). The parts, each owning its state behind
 //! `pub(crate)` methods and importing no broker: `connections` and `conn`
@@ -23,7 +24,7 @@
 //! connection's states), `sessions` and `session` (the sessions table and
 //! per-client state), `route` and `trie` (subscription index, routing),
 //! `retained`, `shared` (shared subscription groups), `exclusive`
-//! (`$exclusive/` claims), `wills` (delayed
+//! (`$exclusive/` claims), `delayed` (messages held for `$delayed/`), `wills` (delayed
 //! wills), `limits` (flapping, rate buckets, topic limits), `sys` (stats,
 //! `$SYS`), `persist` (store records, the journal), `out` (actions, held
 //! output), `auth` / `authorize` (the authenticator and ACL interfaces),
@@ -41,6 +42,8 @@ mod client_ids;
 mod conn;
 mod connect;
 mod connections;
+mod delayed;
+mod delayed_publish;
 mod durable;
 mod ending;
 mod exclusive;
@@ -78,6 +81,7 @@ pub use auth::{AuthExchange, AuthStep, Authenticator, PasswordCheck};
 pub use authorize::{Access, Authorizer, Denied, Principal};
 pub use broker::{Broker, QueueState};
 pub use conn::{CloseCause, ConnInfo};
+pub use delayed_publish::DelayedRow;
 pub use ids::ConnId;
 pub use out::Action;
 pub use persist::AckPolicy;

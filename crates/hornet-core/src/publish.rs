@@ -73,6 +73,16 @@ impl Broker {
             };
             return self.send_explained(id, ack, "topic over the broker's limits");
         }
+        // EMQX's delayed publish: `$delayed/SECONDS/TOPIC` becomes TOPIC,
+        // held SECONDS (one comparison for every other topic).
+        let mut delay = None;
+        if publish.topic.starts_with('$') {
+            match crate::delayed_publish::delay_of(&self.settings, self.delayed.len(), &mut publish)
+            {
+                Ok(d) => delay = d,
+                Err((reason, text)) => return self.refuse_delayed(id, &publish, reason, &text),
+            }
+        }
         let session_key = conn.session;
         let packet_id = publish.packet_id;
         // A bridge announces its state under `$SYS/broker/connection/`
@@ -162,11 +172,11 @@ impl Broker {
         match (publish.qos, packet_id) {
             (QoS::AtMostOnce, _) | (_, None) => {
                 if !denied {
-                    self.accept_publish(now, publish, session_key);
+                    self.accept_or_hold(now, publish, session_key, delay);
                 }
             }
             (QoS::AtLeastOnce, Some(pid)) => {
-                let matched = !denied && self.accept_publish(now, publish, session_key);
+                let matched = !denied && self.accept_or_hold(now, publish, session_key, delay);
                 let reason = outcome(matched);
                 self.send_explained(id, Packet::PubAck(Ack::with_reason(pid, reason)), "");
             }
@@ -180,7 +190,7 @@ impl Broker {
                 }
                 // A resent QoS 2 PUBLISH is acknowledged again, not routed again.
                 let matched = if first {
-                    self.accept_publish(now, publish, session_key)
+                    self.accept_or_hold(now, publish, session_key, delay)
                 } else {
                     !denied
                 };

@@ -153,6 +153,16 @@ pub struct Settings {
     /// Default true (EMQX's default is false; the prefix changes nothing
     /// for a client that never uses it).
     pub exclusive_subscriptions: bool,
+    /// Whether `$delayed/{seconds}/{topic}` holds a message and publishes
+    /// it to `topic` after `seconds` (EMQX's delayed publish). Off: the
+    /// prefix is an ordinary topic. Default true.
+    pub delayed_publish: bool,
+    /// Longest delay accepted, in seconds; a longer one is refused (PUBACK
+    /// 0x83). Default 4,294,967 (EMQX's limit, about 49 days).
+    pub max_delayed_interval: u32,
+    /// Most messages held for delayed publish at once; one more is
+    /// refused (PUBACK 0x97). `usize::MAX` (the default) = no limit.
+    pub max_delayed_messages: usize,
 }
 
 impl Default for Settings {
@@ -202,6 +212,9 @@ impl Default for Settings {
             message_size_limit: 0,
             upgrade_outgoing_qos: false,
             exclusive_subscriptions: true,
+            delayed_publish: true,
+            max_delayed_interval: 4_294_967,
+            max_delayed_messages: usize::MAX,
         }
     }
 }

@@ -617,6 +617,35 @@ section! {
             example: ("false", "false"),
             core: |s, v| s.exclusive_subscriptions = *v,
         }
+        /// Whether `$delayed/{seconds}/{topic}` holds a message and
+        /// publishes it to `topic` after `seconds` (EMQX's delayed publish,
+        /// `delayed.enable`). Default true.
+        delayed_publish: bool = true => kinds::Bool {
+            conf: Conf::Key("delayed_publish"),
+            accepts: "true or false",
+            shown: false,
+            example: ("false", "false"),
+            core: |s, v| s.delayed_publish = *v,
+        }
+        /// Longest delay accepted in `$delayed/{seconds}/...`, in seconds.
+        /// Default 4294967 (EMQX's limit).
+        max_delayed_interval: u32 = 4_294_967 => kinds::Plain {
+            conf: Conf::Key("max_delayed_interval"),
+            accepts: "0 to 4294967295 seconds",
+            shown: false,
+            example: ("3600", "3600"),
+            core: |s, v| s.max_delayed_interval = *v,
+        }
+        /// Most messages held for delayed publish at once (EMQX's
+        /// `delayed.max_delayed_messages`). Default 0 in a file, i.e.
+        /// unlimited, stored as `usize::MAX`.
+        max_delayed_messages: usize = usize::MAX => kinds::Unlimited {
+            conf: Conf::Key("max_delayed_messages"),
+            accepts: "0 (unlimited) or a positive number",
+            shown: false,
+            example: ("10000", "10000"),
+            core: |s, v| s.max_delayed_messages = *v,
+        }
         /// Strategies for particular groups, by share name (`$queue` for
         /// `$queue/...`).
         shared_group_strategies: Vec<(String, hornet_core::SharedStrategy)> = Vec::new()
