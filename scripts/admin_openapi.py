@@ -100,7 +100,10 @@ schemas = {
     "queued_bytes": {"type": "integer"}, "inbound_qos2_pending": {"type": "integer"}, "receive_maximum": nullable("integer"),
     "max_packet_size": nullable("integer"), "unwritten_packets": nullable("integer"),
     "subscription_list": {"type": "array", "items": ref("Subscription")},
-    "will": {"type": "object", "nullable": True, "properties": {"topic": {"type": "string"}, "qos": {"type": "integer"}, "retain": {"type": "boolean"}, "payload_bytes": {"type": "integer"}, "delay_interval": {"type": "integer"}}}}}]},
+    "will": {"type": "object", "nullable": True, "properties": {"topic": {"type": "string"}, "qos": {"type": "integer"}, "retain": {"type": "boolean"}, "payload_bytes": {"type": "integer"}, "delay_interval": {"type": "integer"}}},
+    "queue_policy": {"type": "object", "required": ["default", "rules"], "description": "What the queue does with an arriving message: the first rule whose filter matches its topic, else the default.", "properties": {
+        "default": {"type": "string", "enum": ["drop_newest", "drop_oldest", "latest"]},
+        "rules": {"type": "array", "items": {"type": "object", "required": ["filter", "policy"], "properties": {"filter": {"type": "string"}, "policy": {"type": "string", "enum": ["drop_newest", "drop_oldest", "latest"]}}}}}}}}]},
  "Subscription": {"type": "object", "required": list(sub_props), "properties": sub_props},
  "FilterCount": {"type": "object", "required": ["filter", "subscribers"], "properties": {"filter": {"type": "string"}, "subscribers": {"type": "integer", "minimum": 1}}},
  "PublishProperties": pubprops,

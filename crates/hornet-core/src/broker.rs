@@ -99,6 +99,8 @@ pub struct Broker {
     pub(crate) exclusive: crate::exclusive::Exclusive,
     /// Messages held for delayed publish (`$delayed/...`).
     pub(crate) delayed: crate::delayed::Delayed,
+    /// The queue policy of a message by its topic.
+    pub(crate) queue_policies: crate::queue_policy::QueuePolicies,
     /// Changes to durable state not yet drained (see `persist`).
     pub(crate) journal: crate::persist::Journal,
 }
@@ -109,6 +111,8 @@ impl Broker {
         let settings_shared = (
             settings.shared_strategy,
             settings.shared_group_strategies.clone(),
+            settings.queue_policy,
+            settings.queue_policies.clone(),
         );
         Broker {
             sys: Sys::new(now),
@@ -129,6 +133,10 @@ impl Broker {
             journal: Default::default(),
             exclusive: Default::default(),
             delayed: Default::default(),
+            queue_policies: crate::queue_policy::QueuePolicies::new(
+                settings_shared.2,
+                &settings_shared.3,
+            ),
         }
     }
 

@@ -22,7 +22,7 @@
 //! `pub(crate)` methods and importing no broker: `connections` and `conn`
 //! (live connections, deadlines, topic aliases), `lifecycle` (a
 //! connection's states), `sessions` and `session` (the sessions table and
-//! per-client state), `route` and `trie` (subscription index, routing),
+//! per-client state), `queue_policy` (what a queue keeps), `route` and `trie` (subscription index, routing),
 //! `retained`, `shared` (shared subscription groups), `exclusive`
 //! (`$exclusive/` claims), `delayed` (messages held for `$delayed/`), `wills` (delayed
 //! wills), `limits` (flapping, rate buckets, topic limits), `sys` (stats,
@@ -58,6 +58,7 @@ mod out;
 mod outgoing_qos;
 pub mod persist;
 mod publish;
+mod queue_policy;
 mod records;
 pub mod retained;
 mod route;
@@ -85,6 +86,7 @@ pub use delayed_publish::DelayedRow;
 pub use ids::ConnId;
 pub use out::Action;
 pub use persist::AckPolicy;
+pub use queue_policy::QueuePolicy;
 pub use settings::{Anonymous, RateAction, Settings};
 pub use shared::SharedStrategy;
 pub use sys::{ListenerFigures, Stats, StoreFigures};

@@ -16,8 +16,10 @@
 //! Outbound: a message goes out at once when the session's window
 //! (`max_inflight_messages`, capped by the client's Receive Maximum) and
 //! the connection's unwritten-packet budget allow; otherwise it waits in the
-//! session queue, whose limits drop the newest message, count it, and log
-//! once per episode.
+//! session queue, whose limits drop a message (the newest, or for the
+//! `drop_oldest` and `latest` queue policies the oldest; `latest` also
+//! replaces a queued message on the same topic), count it, and log once
+//! per episode.
 //!
 //! MQTT 5 extras: a message's Message Expiry Interval is turned into an
 //! instant when it reaches a session (or, for retained messages, when it
@@ -439,20 +441,46 @@ impl Broker {
             shape.group = msg.group.and_then(|g| self.shared.name_of(g));
             (msg.mid, shape)
         });
-        if session.enqueue(msg, max_messages, max_bytes) {
+        let policy = self.queue_policies.for_topic(&msg.topic);
+        let dropped_before = session.dropped;
+        let mut removed = Vec::new();
+        let kept = session.enqueue_with(msg, max_messages, max_bytes, policy, &mut removed);
+        // Taken out of the queue for the arriving message: replaced by a
+        // newer one on the same topic (`latest`) or dropped to make room.
+        let evicted = if kept {
+            (session.dropped - dropped_before) as usize
+        } else {
+            0
+        };
+        if !removed.is_empty() {
+            let keeps = self.journal.keeps(session);
+            for old in &removed {
+                if keeps && old.mid != 0 {
+                    self.journal.push(StoreOp::Unqueued {
+                        session: key,
+                        message: old.mid,
+                    });
+                }
+            }
+            self.stats.queue_replaced += (removed.len() - evicted) as u64;
+        }
+        if kept {
             if let Some((mid, shape)) = stored {
                 self.journal.push(queued_op(key, mid, shape));
             }
-            return;
+            if evicted == 0 {
+                return;
+            }
         }
-        self.stats.publish_dropped += 1;
-        self.stats.dropped_queue_full += 1;
+        let lost = if kept { evicted } else { 1 };
+        self.stats.publish_dropped += lost as u64;
+        self.stats.dropped_queue_full += lost as u64;
         if session.dropping.is_none() {
-            session.dropping = Some(session.dropped - 1);
+            session.dropping = Some(session.dropped - lost as u64);
             tracing::warn!(
                 "Outgoing messages are being dropped for client {}: its queue is full \
                  ({} messages, {} bytes; max_queued_messages {}, max_queued_bytes {}). \
-                 The newest messages are dropped until it catches up.",
+                 The {} messages are dropped until it catches up (queue policy {policy}).",
                 session.client_id,
                 session.queue.len(),
                 session.queued_bytes,
@@ -462,6 +490,7 @@ impl Broker {
                 } else {
                     max_bytes.to_string()
                 },
+                if kept { "oldest" } else { "newest" },
             );
             self.hints
                 .give(crate::hints::Hint::QueueFull, &self.settings);

@@ -163,6 +163,12 @@ pub struct Settings {
     /// Most messages held for delayed publish at once; one more is
     /// refused (PUBACK 0x97). `usize::MAX` (the default) = no limit.
     pub max_delayed_messages: usize,
+    /// What a session's queue does with an arriving message (see
+    /// `queue_policy`), unless a rule of `queue_policies` matches its
+    /// topic. Default `drop_newest` (Mosquitto's behaviour).
+    pub queue_policy: crate::QueuePolicy,
+    /// Queue policies by topic filter, the first matching rule deciding.
+    pub queue_policies: Vec<(String, crate::QueuePolicy)>,
 }
 
 impl Default for Settings {
@@ -215,6 +221,8 @@ impl Default for Settings {
             delayed_publish: true,
             max_delayed_interval: 4_294_967,
             max_delayed_messages: usize::MAX,
+            queue_policy: crate::QueuePolicy::DropNewest,
+            queue_policies: Vec::new(),
         }
     }
 }

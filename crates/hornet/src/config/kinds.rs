@@ -472,6 +472,76 @@ impl Kind<Vec<(String, hornet_core::SharedStrategy)>> for GroupStrategies {
     }
 }
 
+/// A queue policy (`drop_newest`, `drop_oldest`, `latest`).
+pub(crate) struct QueuePolicyKind;
+
+impl Kind<hornet_core::QueuePolicy> for QueuePolicyKind {
+    type Raw = String;
+    fn from_raw(raw: String) -> Result<hornet_core::QueuePolicy, String> {
+        raw.parse()
+    }
+    fn to_toml(value: &hornet_core::QueuePolicy) -> Option<Value> {
+        Some(Value::String(value.to_string()))
+    }
+    fn from_conf(_: &str, text: &str, _: &str) -> Result<hornet_core::QueuePolicy, String> {
+        text.parse()
+    }
+    fn show(value: &hornet_core::QueuePolicy) -> String {
+        value.to_string()
+    }
+}
+
+/// One rule of `queue_policies` as written in TOML.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct QueueRule {
+    filter: String,
+    policy: String,
+}
+
+/// Queue policies by topic filter, in order (the first match decides): a
+/// TOML array of `{ filter = "...", policy = "..." }` (hornet.toml only).
+pub(crate) struct QueuePolicyRules;
+
+impl Kind<Vec<(String, hornet_core::QueuePolicy)>> for QueuePolicyRules {
+    type Raw = Vec<QueueRule>;
+    fn from_raw(raw: Vec<QueueRule>) -> Result<Vec<(String, hornet_core::QueuePolicy)>, String> {
+        raw.into_iter()
+            .map(|r| {
+                hornet_codec::topic::validate_filter(&r.filter)
+                    .map_err(|e| format!("queue policy filter {:?}: {e}", r.filter))?;
+                Ok((r.filter, r.policy.parse()?))
+            })
+            .collect()
+    }
+    fn to_toml(value: &Vec<(String, hornet_core::QueuePolicy)>) -> Option<Value> {
+        (!value.is_empty()).then(|| {
+            Value::Array(
+                value
+                    .iter()
+                    .map(|(filter, p)| {
+                        let mut rule = toml::Table::new();
+                        rule.insert("filter".into(), Value::String(filter.clone()));
+                        rule.insert("policy".into(), Value::String(p.to_string()));
+                        Value::Table(rule)
+                    })
+                    .collect(),
+            )
+        })
+    }
+    fn from_conf(
+        key: &str,
+        _: &str,
+        _: &str,
+    ) -> Result<Vec<(String, hornet_core::QueuePolicy)>, String> {
+        Err(format!("{key} is set in hornet.toml only"))
+    }
+    fn show(value: &Vec<(String, hornet_core::QueuePolicy)>) -> String {
+        let rules: Vec<String> = value.iter().map(|(f, p)| format!("{f} {p}")).collect();
+        rules.join(", ")
+    }
+}
+
 /// `log_type` values (read by hand in both formats: each is checked, and
 /// `debug` or `all` turns on `verbose`).
 pub(crate) struct LogTypes;

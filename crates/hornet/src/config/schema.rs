@@ -646,6 +646,28 @@ section! {
             example: ("10000", "10000"),
             core: |s, v| s.max_delayed_messages = *v,
         }
+        /// What a session's queue does with an arriving message:
+        /// `drop_newest` (when full, Mosquitto's behaviour), `drop_oldest`
+        /// (when full) or `latest` (one message per topic). Default
+        /// drop_newest.
+        queue_policy: hornet_core::QueuePolicy = hornet_core::QueuePolicy::DropNewest
+            => kinds::QueuePolicyKind {
+            conf: Conf::Key("queue_policy"),
+            accepts: "drop_newest, drop_oldest or latest",
+            shown: false,
+            example: ("\"latest\"", "latest"),
+            core: |s, v| s.queue_policy = *v,
+        }
+        /// Queue policies by topic filter, the first matching rule deciding
+        /// (hornet.toml only). Default none.
+        queue_policies: Vec<(String, hornet_core::QueuePolicy)> = Vec::new()
+            => kinds::QueuePolicyRules {
+            conf: Conf::None,
+            accepts: "an array of { filter, policy }",
+            shown: false,
+            example: ("[{ filter = \"devices/+/state\", policy = \"latest\" }]", ""),
+            core: |s, v| s.queue_policies = v.clone(),
+        }
         /// Strategies for particular groups, by share name (`$queue` for
         /// `$queue/...`).
         shared_group_strategies: Vec<(String, hornet_core::SharedStrategy)> = Vec::new()
