@@ -14,6 +14,7 @@
 //! Module map. The coordinator: `broker` (the [`Broker`], its inputs,
 //! the dispatch by connection state, the answer to a [`PeerError`]) and its
 //! rules, one `impl Broker` concern each: `connect`, `authenticate`,
+//! `auto_subscribe` (templates subscribed at CONNECT),
 //! `publish`, `subscribe`, `ending` (connection and session end, wills,
 //! shared hand-over), `timers`, `delayed_publish` (`$delayed/` messages
 //! held and published when due), `records` (persistence records, restore),
@@ -37,6 +38,7 @@ mod admin;
 mod auth;
 mod authenticate;
 mod authorize;
+mod auto_subscribe;
 mod broker;
 mod client_ids;
 mod conn;
@@ -80,6 +82,7 @@ pub use admin::{
 };
 pub use auth::{AuthExchange, AuthStep, Authenticator, PasswordCheck};
 pub use authorize::{Access, Authorizer, Denied, Principal};
+pub use auto_subscribe::AutoSubscription;
 pub use broker::{Broker, QueueState};
 pub use conn::{CloseCause, ConnInfo};
 pub use delayed_publish::DelayedRow;

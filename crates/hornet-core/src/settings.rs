@@ -169,6 +169,9 @@ pub struct Settings {
     pub queue_policy: crate::QueuePolicy,
     /// Queue policies by topic filter, the first matching rule deciding.
     pub queue_policies: Vec<(String, crate::QueuePolicy)>,
+    /// Filters subscribed for every client at CONNECT, from templates
+    /// (`%c` client id, `%u` user name; EMQX's `auto_subscribe`). Default none.
+    pub auto_subscribe: Vec<crate::AutoSubscription>,
 }
 
 impl Default for Settings {
@@ -223,6 +226,7 @@ impl Default for Settings {
             max_delayed_messages: usize::MAX,
             queue_policy: crate::QueuePolicy::DropNewest,
             queue_policies: Vec::new(),
+            auto_subscribe: Vec::new(),
         }
     }
 }

@@ -29,7 +29,7 @@ use crate::shared;
 use crate::violation::PeerError;
 
 impl Broker {
-    pub(crate) fn handle_subscribe(&mut self, now: Instant, id: ConnId, mut subscribe: Subscribe) {
+    pub(crate) fn handle_subscribe(&mut self, now: Instant, id: ConnId, subscribe: Subscribe) {
         if let Some(f) = subscribe
             .filters
             .iter()
@@ -38,6 +38,13 @@ impl Broker {
             let error = PeerError::NoLocalOnSharedSubscription(f.filter.clone());
             return self.peer_error(now, id, error, None);
         }
+        self.subscribe_filters(id, subscribe, true);
+    }
+
+    /// Subscribes the session of `id` to the filters of `subscribe`;
+    /// `answer`: send the SUBACK (false for subscriptions the broker makes
+    /// on the client's behalf, `auto_subscribe`; refusals are then logged).
+    pub(crate) fn subscribe_filters(&mut self, id: ConnId, mut subscribe: Subscribe, answer: bool) {
         let conn = &self.conns[&id];
         let Some(key) = conn.session else { return };
         if conn.bridge {
@@ -236,7 +243,19 @@ impl Broker {
             reason_codes: codes,
         };
         self.journal.touch(key);
-        self.send_explained(id, suback.into(), why);
+        if answer {
+            self.send_explained(id, suback.into(), why);
+        } else {
+            for (f, code) in subscribe.filters.iter().zip(&suback.reason_codes) {
+                if code.is_error() {
+                    tracing::info!(
+                        "Auto-subscription of {} to '{}' refused: {code}.",
+                        self.conns.get(&id).map_or_else(String::new, |c| c.name()),
+                        f.filter
+                    );
+                }
+            }
+        }
         for (msg, qos, identifier) in retained_to_send {
             self.deliver_retained(key, msg, qos, identifier);
         }

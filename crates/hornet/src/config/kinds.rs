@@ -542,6 +542,73 @@ impl Kind<Vec<(String, hornet_core::QueuePolicy)>> for QueuePolicyRules {
     }
 }
 
+/// One `auto_subscribe` template as written in TOML.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AutoRule {
+    topic: String,
+    #[serde(default)]
+    qos: u8,
+}
+
+/// Auto-subscribe templates: a TOML array of `{ topic = "...", qos = N }`
+/// (hornet.toml only).
+pub(crate) struct AutoSubscribe;
+
+impl Kind<Vec<hornet_core::AutoSubscription>> for AutoSubscribe {
+    type Raw = Vec<AutoRule>;
+    fn from_raw(raw: Vec<AutoRule>) -> Result<Vec<hornet_core::AutoSubscription>, String> {
+        raw.into_iter()
+            .map(|r| {
+                let sample = r
+                    .topic
+                    .replace("%c", "c")
+                    .replace("%u", "u")
+                    .replace("${clientid}", "c")
+                    .replace("${username}", "u");
+                hornet_codec::topic::validate_filter(&sample)
+                    .map_err(|e| format!("auto_subscribe topic {:?}: {e}", r.topic))?;
+                let qos = hornet_codec::QoS::from_u8(r.qos).ok_or_else(|| {
+                    format!("auto_subscribe qos must be 0, 1 or 2, not {}", r.qos)
+                })?;
+                Ok(hornet_core::AutoSubscription {
+                    topic: r.topic,
+                    qos,
+                })
+            })
+            .collect()
+    }
+    fn to_toml(value: &Vec<hornet_core::AutoSubscription>) -> Option<Value> {
+        (!value.is_empty()).then(|| {
+            Value::Array(
+                value
+                    .iter()
+                    .map(|a| {
+                        let mut rule = toml::Table::new();
+                        rule.insert("topic".into(), Value::String(a.topic.clone()));
+                        rule.insert("qos".into(), int(a.qos as u8));
+                        Value::Table(rule)
+                    })
+                    .collect(),
+            )
+        })
+    }
+    fn from_conf(
+        key: &str,
+        _: &str,
+        _: &str,
+    ) -> Result<Vec<hornet_core::AutoSubscription>, String> {
+        Err(format!("{key} is set in hornet.toml only"))
+    }
+    fn show(value: &Vec<hornet_core::AutoSubscription>) -> String {
+        let all: Vec<String> = value
+            .iter()
+            .map(|a| format!("{} (QoS {})", a.topic, a.qos as u8))
+            .collect();
+        all.join(", ")
+    }
+}
+
 /// `log_type` values (read by hand in both formats: each is checked, and
 /// `debug` or `all` turns on `verbose`).
 pub(crate) struct LogTypes;

@@ -668,6 +668,17 @@ section! {
             example: ("[{ filter = \"devices/+/state\", policy = \"latest\" }]", ""),
             core: |s, v| s.queue_policies = v.clone(),
         }
+        /// Filters subscribed for every client when it connects, from
+        /// templates with `%c` (client id) and `%u` (user name) (EMQX's
+        /// `auto_subscribe`; hornet.toml only). Default none.
+        auto_subscribe: Vec<hornet_core::AutoSubscription> = Vec::new()
+            => kinds::AutoSubscribe {
+            conf: Conf::None,
+            accepts: "an array of { topic, qos }",
+            shown: false,
+            example: ("[{ topic = \"devices/%c/cmd\", qos = 1 }]", ""),
+            core: |s, v| s.auto_subscribe = v.clone(),
+        }
         /// Strategies for particular groups, by share name (`$queue` for
         /// `$queue/...`).
         shared_group_strategies: Vec<(String, hornet_core::SharedStrategy)> = Vec::new()
