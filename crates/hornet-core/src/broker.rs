@@ -101,6 +101,8 @@ pub struct Broker {
     pub(crate) delayed: crate::delayed::Delayed,
     /// The queue policy of a message by its topic.
     pub(crate) queue_policies: crate::queue_policy::QueuePolicies,
+    /// Topic rewrite rules, compiled.
+    pub(crate) rewrite: crate::rewrite::Rewriter,
     /// Changes to durable state not yet drained (see `persist`).
     pub(crate) journal: crate::persist::Journal,
 }
@@ -113,6 +115,7 @@ impl Broker {
             settings.shared_group_strategies.clone(),
             settings.queue_policy,
             settings.queue_policies.clone(),
+            settings.rewrite.clone(),
         );
         Broker {
             sys: Sys::new(now),
@@ -137,6 +140,7 @@ impl Broker {
                 settings_shared.2,
                 &settings_shared.3,
             ),
+            rewrite: crate::rewrite::Rewriter::new(&settings_shared.4),
         }
     }
 

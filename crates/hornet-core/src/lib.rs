@@ -24,7 +24,7 @@
 //! (live connections, deadlines, topic aliases), `lifecycle` (a
 //! connection's states), `sessions` and `session` (the sessions table and
 //! per-client state), `queue_policy` (what a queue keeps), `route` and `trie` (subscription index, routing),
-//! `retained`, `shared` (shared subscription groups), `exclusive`
+//! `retained`, `rewrite` (topic rewrite rules), `shared` (shared subscription groups), `exclusive`
 //! (`$exclusive/` claims), `delayed` (messages held for `$delayed/`), `wills` (delayed
 //! wills), `limits` (flapping, rate buckets, topic limits), `sys` (stats,
 //! `$SYS`), `persist` (store records, the journal), `out` (actions, held
@@ -63,6 +63,7 @@ mod publish;
 mod queue_policy;
 mod records;
 pub mod retained;
+mod rewrite;
 mod route;
 mod session;
 mod sessions;
@@ -90,6 +91,7 @@ pub use ids::ConnId;
 pub use out::Action;
 pub use persist::AckPolicy;
 pub use queue_policy::QueuePolicy;
+pub use rewrite::{RewriteAction, RewriteRule};
 pub use settings::{Anonymous, RateAction, Settings};
 pub use shared::SharedStrategy;
 pub use sys::{ListenerFigures, Stats, StoreFigures};

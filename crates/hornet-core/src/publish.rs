@@ -2,7 +2,9 @@
 //! routing through the subscription index, and delivery into each
 //! session's inflight window or queue.
 //!
-//! Inbound: QoS 1 is answered with PUBACK after routing; QoS 2 is routed
+//! Inbound: topic rewrite rules apply first (`rewrite`), then EMQX's
+//! `$delayed/` prefix (`delayed_publish`). QoS 1 is answered with PUBACK
+//! after routing; QoS 2 is routed
 //! once on the first PUBLISH and its packet id held until PUBREL, so a
 //! resent PUBLISH is acknowledged again but not delivered again
 //! ([MQTT-4.3.3-10]).
@@ -49,6 +51,18 @@ impl Broker {
         let conn = self.conns.get_mut(&id).expect("caller checked");
         if let Err(error) = check_publish(&self.settings, conn, &mut publish) {
             return self.peer_error(now, id, error, None);
+        }
+        // Topic rewrite rules (none: one comparison).
+        if !self.rewrite.is_empty() {
+            let rewritten = self.rewrite.rewrite(
+                crate::rewrite::Rewriting::Publish,
+                &publish.topic,
+                &conn.client_id,
+                conn.username.as_deref(),
+            );
+            if let Some(topic) = rewritten {
+                publish.topic = topic.into();
+            }
         }
 
         // Topic limits (max_topic_length, max_topic_levels): MQTT 5 gets

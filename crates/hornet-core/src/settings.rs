@@ -172,6 +172,9 @@ pub struct Settings {
     /// Filters subscribed for every client at CONNECT, from templates
     /// (`%c` client id, `%u` user name; EMQX's `auto_subscribe`). Default none.
     pub auto_subscribe: Vec<crate::AutoSubscription>,
+    /// Topic rewrite rules (EMQX's `rewrite`), first match deciding.
+    /// Default none.
+    pub rewrite: Vec<crate::RewriteRule>,
 }
 
 impl Default for Settings {
@@ -227,6 +230,7 @@ impl Default for Settings {
             queue_policy: crate::QueuePolicy::DropNewest,
             queue_policies: Vec::new(),
             auto_subscribe: Vec::new(),
+            rewrite: Vec::new(),
         }
     }
 }

@@ -9,7 +9,8 @@
 //! filter (one node). Shared subscriptions (`$share/{group}/{filter}`,
 //! `$queue/{filter}`) join a group in [`crate::shared`] instead of the
 //! index; No Local on one is a protocol error ([MQTT-3.8.3-4]) and no
-//! retained messages follow. Exclusive subscriptions (`$exclusive/{filter}`)
+//! retained messages follow. Topic rewrite rules (`rewrite`) apply to
+//! SUBSCRIBE and UNSUBSCRIBE filters first. Exclusive subscriptions (`$exclusive/{filter}`)
 //! index the plain filter and claim it in [`crate::exclusive`]; a filter
 //! another session holds is refused with 0x97.
 
@@ -61,6 +62,19 @@ impl Broker {
         let name = conn.name();
         let conn_client_id = conn.client_id.clone();
         let username = conn.username.clone();
+        if !self.rewrite.is_empty() {
+            for f in subscribe.filters.iter_mut() {
+                let rewritten = self.rewrite.rewrite(
+                    crate::rewrite::Rewriting::Subscribe,
+                    &f.filter,
+                    &conn_client_id,
+                    username.as_deref(),
+                );
+                if let Some(filter) = rewritten {
+                    f.filter = filter.into();
+                }
+            }
+        }
         let identifier = subscribe.properties.subscription_identifiers().next();
         let mut codes = Vec::with_capacity(subscribe.filters.len());
         let mut retained_to_send: Vec<(Retained, QoS, Option<u32>)> = Vec::new();
@@ -261,10 +275,24 @@ impl Broker {
         }
     }
 
-    pub(crate) fn handle_unsubscribe(&mut self, id: ConnId, unsubscribe: Unsubscribe) {
-        let Some(key) = self.conns[&id].session else {
+    pub(crate) fn handle_unsubscribe(&mut self, id: ConnId, mut unsubscribe: Unsubscribe) {
+        let conn = &self.conns[&id];
+        let Some(key) = conn.session else {
             return;
         };
+        if !self.rewrite.is_empty() {
+            for filter in unsubscribe.filters.iter_mut() {
+                let rewritten = self.rewrite.rewrite(
+                    crate::rewrite::Rewriting::Subscribe,
+                    filter,
+                    &conn.client_id,
+                    conn.username.as_deref(),
+                );
+                if let Some(f) = rewritten {
+                    *filter = f.into();
+                }
+            }
+        }
         let session = self.sessions.get_mut(&key).expect("attached");
         let mut codes = Vec::with_capacity(unsubscribe.filters.len());
         for filter in &unsubscribe.filters {

@@ -609,6 +609,88 @@ impl Kind<Vec<hornet_core::AutoSubscription>> for AutoSubscribe {
     }
 }
 
+/// One `rewrite` rule as written in TOML (EMQX's field names).
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RewriteToml {
+    #[serde(default = "all")]
+    action: String,
+    source_topic: String,
+    re: String,
+    dest_topic: String,
+}
+
+fn all() -> String {
+    "all".to_string()
+}
+
+/// Topic rewrite rules: a TOML array of `{ action, source_topic, re,
+/// dest_topic }` (hornet.toml only); the expression must compile.
+pub(crate) struct Rewrite;
+
+impl Kind<Vec<hornet_core::RewriteRule>> for Rewrite {
+    type Raw = Vec<RewriteToml>;
+    fn from_raw(raw: Vec<RewriteToml>) -> Result<Vec<hornet_core::RewriteRule>, String> {
+        use hornet_core::RewriteAction;
+        raw.into_iter()
+            .map(|r| {
+                let action = match r.action.as_str() {
+                    "all" => RewriteAction::All,
+                    "publish" => RewriteAction::Publish,
+                    "subscribe" => RewriteAction::Subscribe,
+                    other => {
+                        return Err(format!(
+                            "rewrite action must be all, publish or subscribe, not {other:?}"
+                        ))
+                    }
+                };
+                hornet_codec::topic::validate_filter(&r.source_topic)
+                    .map_err(|e| format!("rewrite source_topic {:?}: {e}", r.source_topic))?;
+                regex::Regex::new(&r.re).map_err(|e| format!("rewrite re {:?}: {e}", r.re))?;
+                Ok(hornet_core::RewriteRule {
+                    action,
+                    source_topic: r.source_topic,
+                    re: r.re,
+                    dest_topic: r.dest_topic,
+                })
+            })
+            .collect()
+    }
+    fn to_toml(value: &Vec<hornet_core::RewriteRule>) -> Option<Value> {
+        use hornet_core::RewriteAction;
+        (!value.is_empty()).then(|| {
+            Value::Array(
+                value
+                    .iter()
+                    .map(|r| {
+                        let action = match r.action {
+                            RewriteAction::All => "all",
+                            RewriteAction::Publish => "publish",
+                            RewriteAction::Subscribe => "subscribe",
+                        };
+                        let mut rule = toml::Table::new();
+                        rule.insert("action".into(), Value::String(action.into()));
+                        rule.insert("source_topic".into(), Value::String(r.source_topic.clone()));
+                        rule.insert("re".into(), Value::String(r.re.clone()));
+                        rule.insert("dest_topic".into(), Value::String(r.dest_topic.clone()));
+                        Value::Table(rule)
+                    })
+                    .collect(),
+            )
+        })
+    }
+    fn from_conf(key: &str, _: &str, _: &str) -> Result<Vec<hornet_core::RewriteRule>, String> {
+        Err(format!("{key} is set in hornet.toml only"))
+    }
+    fn show(value: &Vec<hornet_core::RewriteRule>) -> String {
+        let all: Vec<String> = value
+            .iter()
+            .map(|r| format!("{} {} -> {}", r.source_topic, r.re, r.dest_topic))
+            .collect();
+        all.join(", ")
+    }
+}
+
 /// `log_type` values (read by hand in both formats: each is checked, and
 /// `debug` or `all` turns on `verbose`).
 pub(crate) struct LogTypes;

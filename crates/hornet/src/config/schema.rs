@@ -679,6 +679,16 @@ section! {
             example: ("[{ topic = \"devices/%c/cmd\", qos = 1 }]", ""),
             core: |s, v| s.auto_subscribe = v.clone(),
         }
+        /// Topic rewrite rules for PUBLISH, SUBSCRIBE and UNSUBSCRIBE
+        /// (EMQX's `rewrite`; hornet.toml only), first match deciding.
+        /// Default none.
+        rewrite: Vec<hornet_core::RewriteRule> = Vec::new() => kinds::Rewrite {
+            conf: Conf::None,
+            accepts: "an array of { action, source_topic, re, dest_topic }",
+            shown: false,
+            example: ("[{ action = \"all\", source_topic = \"x/#\", re = \"^x/y/(.+)$\", dest_topic = \"z/y/$1\" }]", ""),
+            core: |s, v| s.rewrite = v.clone(),
+        }
         /// Strategies for particular groups, by share name (`$queue` for
         /// `$queue/...`).
         shared_group_strategies: Vec<(String, hornet_core::SharedStrategy)> = Vec::new()
