@@ -52,6 +52,11 @@ paths = {
      {"200": jresp("The message.", ref("Retained")), "400": ERR("Not a valid topic name."), "404": ERR("No retained message there.")}, [topic], tag="retained", opid="getRetained"),
    "delete": op("Delete a retained message", "Deletes the retained message on exactly this topic.",
      {"204": {"description": "Deleted."}, "400": ERR("Not a valid topic name."), "404": ERR("No retained message there.")}, [topic], tag="retained", opid="deleteRetainedOne")},
+ "/api/v1/delayed": {"get": op("List delayed messages", "Messages held for delayed publish (`$delayed/{seconds}/{topic}`), by id.",
+     {"200": jresp("A page of held messages.", page_of("Delayed")), "400": ERR("A bad paging value.")}, paging, tag="publish", opid="listDelayed")},
+ "/api/v1/delayed/{id}": {"delete": op("Cancel a delayed message", "Forgets a held message: it is never published.",
+     {"204": {"description": "Cancelled."}, "400": ERR("Not an id."), "404": ERR("No such held message.")},
+     [P("id", {"type": "integer", "minimum": 0, "maximum": 18446744073709551615}, "The id from the list.", "path", True)], tag="publish", opid="cancelDelayed")},
  "/api/v1/publish": {"post": op("Publish a message", "Publishes as the broker to every matching subscription.",
      {"200": jresp("Published.", ref("Published")), "400": ERR("A bad body, topic, QoS or property."), "422": ERR("Forbidden by the broker's settings ($SYS topics, max_qos, retain_available).")},
      body={"required": True, "content": {"application/json": {"schema": ref("PublishRequest")}}}, tag="publish", opid="publish")},
@@ -95,7 +100,10 @@ schemas = {
     "queued_bytes": {"type": "integer"}, "inbound_qos2_pending": {"type": "integer"}, "receive_maximum": nullable("integer"),
     "max_packet_size": nullable("integer"), "unwritten_packets": nullable("integer"),
     "subscription_list": {"type": "array", "items": ref("Subscription")},
-    "will": {"type": "object", "nullable": True, "properties": {"topic": {"type": "string"}, "qos": {"type": "integer"}, "retain": {"type": "boolean"}, "payload_bytes": {"type": "integer"}, "delay_interval": {"type": "integer"}}}}}]},
+    "will": {"type": "object", "nullable": True, "properties": {"topic": {"type": "string"}, "qos": {"type": "integer"}, "retain": {"type": "boolean"}, "payload_bytes": {"type": "integer"}, "delay_interval": {"type": "integer"}}},
+    "queue_policy": {"type": "object", "required": ["default", "rules"], "description": "What the queue does with an arriving message: the first rule whose filter matches its topic, else the default.", "properties": {
+        "default": {"type": "string", "enum": ["drop_newest", "drop_oldest", "latest"]},
+        "rules": {"type": "array", "items": {"type": "object", "required": ["filter", "policy"], "properties": {"filter": {"type": "string"}, "policy": {"type": "string", "enum": ["drop_newest", "drop_oldest", "latest"]}}}}}}}}]},
  "Subscription": {"type": "object", "required": list(sub_props), "properties": sub_props},
  "FilterCount": {"type": "object", "required": ["filter", "subscribers"], "properties": {"filter": {"type": "string"}, "subscribers": {"type": "integer", "minimum": 1}}},
  "PublishProperties": pubprops,
@@ -108,6 +116,10 @@ schemas = {
     "topic": {"type": "string", "minLength": 1, "description": "A topic name: no wildcards, not $SYS, at most 65535 bytes of UTF-8."}, "payload": {"type": "string", "default": ""},
     "payload_encoding": {"type": "string", "enum": ["utf8", "base64", None], "default": "utf8", "nullable": True},
     "qos": {"type": "integer", "enum": [0, 1, 2], "default": 0}, "retain": {"type": "boolean", "default": False}, "properties": ref("PublishProperties")}},
+ "Delayed": {"type": "object", "required": ["id", "topic", "qos", "retain", "payload", "payload_encoding", "payload_bytes", "properties", "from", "due_at"], "properties": {
+    "id": {"type": "integer"}, "topic": {"type": "string", "description": "The topic it will be published to."}, "qos": {"type": "integer", "enum": [0, 1, 2]}, "retain": {"type": "boolean"},
+    "payload": {"type": "string"}, "payload_encoding": {"type": "string", "enum": ["utf8", "base64"]}, "payload_bytes": {"type": "integer"},
+    "properties": ref("PublishProperties"), "from": {"type": "string", "description": "The client that published it (empty: the broker)."}, "due_at": {"type": "integer", "description": "Unix seconds."}}},
  "Published": {"type": "object", "required": ["matched"], "properties": {"matched": {"type": "boolean", "description": "Whether any subscription matched."}}},
  "HistoryPoint": {"type": "object", "required": ["t", "publish_received_per_s", "publish_sent_per_s", "bytes_received_per_s", "bytes_sent_per_s", "clients_connected"], "properties": {
     "t": {"type": "integer", "description": "Unix time in milliseconds."}, "publish_received_per_s": {"type": "number"}, "publish_sent_per_s": {"type": "number"},
@@ -162,6 +174,9 @@ paths["/api/v1/clients"]["get"]["responses"]["200"]["links"] = {
     "GetClient": link("getClient", "client_id", "$response.body#/data/0/client_id"),
     "KickClient": link("kickClient", "client_id", "$response.body#/data/0/client_id"),
     "DiscardSession": link("discardSession", "client_id", "$response.body#/data/0/client_id"),
+}
+paths["/api/v1/delayed"]["get"]["responses"]["200"]["links"] = {
+    "CancelDelayed": link("cancelDelayed", "id", "$response.body#/data/0/id"),
 }
 paths["/api/v1/retained"]["get"]["responses"]["200"]["links"] = {
     "GetRetained": link("getRetained", "topic", "$response.body#/data/0/topic"),

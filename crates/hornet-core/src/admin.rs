@@ -111,6 +111,11 @@ pub struct ClientDetail {
     pub subscriptions: Vec<SubscriptionRow>,
     /// The will of the live connection.
     pub will: Option<WillInfo>,
+    /// What the session's queue does with an arriving message: this
+    /// policy, unless a rule of `queue_policies` matches its topic.
+    pub queue_policy: crate::QueuePolicy,
+    /// The queue policies by topic filter, first match deciding.
+    pub queue_policies: Vec<(String, crate::QueuePolicy)>,
 }
 
 /// A topic filter in the subscription index with how many sessions use it.
@@ -246,6 +251,8 @@ impl Broker {
                 payload_bytes: w.payload.len(),
                 delay_interval: w.properties.will_delay_interval().unwrap_or(0),
             }),
+            queue_policy: self.settings.queue_policy,
+            queue_policies: self.settings.queue_policies.clone(),
         })
     }
 

@@ -95,6 +95,14 @@ pub struct Broker {
     pub(crate) delayed_wills: DelayedWills,
     /// Shared subscription groups (`$share/...`, `$queue/...`).
     pub(crate) shared: crate::shared::SharedSubscriptions,
+    /// Claims on exclusive subscriptions (`$exclusive/...`).
+    pub(crate) exclusive: crate::exclusive::Exclusive,
+    /// Messages held for delayed publish (`$delayed/...`).
+    pub(crate) delayed: crate::delayed::Delayed,
+    /// The queue policy of a message by its topic.
+    pub(crate) queue_policies: crate::queue_policy::QueuePolicies,
+    /// Topic rewrite rules, compiled.
+    pub(crate) rewrite: crate::rewrite::Rewriter,
     /// Changes to durable state not yet drained (see `persist`).
     pub(crate) journal: crate::persist::Journal,
     /// CONNECTs waiting for the connection they take over (see `takeover`).
@@ -107,6 +115,9 @@ impl Broker {
         let settings_shared = (
             settings.shared_strategy,
             settings.shared_group_strategies.clone(),
+            settings.queue_policy,
+            settings.queue_policies.clone(),
+            settings.rewrite.clone(),
         );
         Broker {
             sys: Sys::new(now),
@@ -126,6 +137,13 @@ impl Broker {
             shared: crate::shared::SharedSubscriptions::new(settings_shared.0, settings_shared.1),
             journal: Default::default(),
             takeovers: Default::default(),
+            exclusive: Default::default(),
+            delayed: Default::default(),
+            queue_policies: crate::queue_policy::QueuePolicies::new(
+                settings_shared.2,
+                &settings_shared.3,
+            ),
+            rewrite: crate::rewrite::Rewriter::new(&settings_shared.4),
         }
     }
 

@@ -294,6 +294,9 @@ impl Broker {
             self.resend_inflight(key);
         }
         self.flush(key);
+        if !self.settings.auto_subscribe.is_empty() {
+            self.auto_subscribe(id);
+        }
     }
 
     /// The verdict, the anonymous policy, the will's ACL and flapping:

@@ -1,7 +1,7 @@
 //! How connections and sessions end, as the broker's rules: a connection
 //! is forgotten (its will published, delayed or discarded, its session
 //! detached), a session is removed (its subscriptions leave the index and
-//! the shared groups, its record the store), and the messages a leaving
+//! the shared groups, its exclusive claims end, its record the store), and the messages a leaving
 //! member of a shared group had not acknowledged go to another member.
 
 use std::time::{Duration, Instant};
@@ -139,7 +139,15 @@ impl Broker {
                     self.shared.unsubscribe(&name, key);
                 }
                 None => {
-                    self.subs.remove(filter, key);
+                    match crate::exclusive::indexed(self.settings.exclusive_subscriptions, filter) {
+                        crate::exclusive::Indexed::Exclusive(plain) => {
+                            self.subs.remove(&plain, key);
+                            self.exclusive.release(&plain, key);
+                        }
+                        _ => {
+                            self.subs.remove(filter, key);
+                        }
+                    }
                 }
             }
         }

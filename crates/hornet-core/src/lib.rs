@@ -14,15 +14,18 @@
 //! Module map. The coordinator: `broker` (the [`Broker`], its inputs,
 //! the dispatch by connection state, the answer to a [`PeerError`]) and its
 //! rules, one `impl Broker` concern each: `connect`, `authenticate`,
+//! `auto_subscribe` (templates subscribed at CONNECT),
 //! `publish`, `subscribe`, `ending` (connection and session end, wills,
-//! shared hand-over), `timers`, `records` (persistence records, restore),
+//! shared hand-over), `timers`, `delayed_publish` (`$delayed/` messages
+//! held and published when due), `records` (persistence records, restore),
 //! `durable` (output held for the disk), `admin` (snapshots and commands
 //! for the admin API). The parts, each owning its state behind
 //! `pub(crate)` methods and importing no broker: `connections` and `conn`
 //! (live connections, deadlines, topic aliases), `lifecycle` (a
 //! connection's states), `sessions` and `session` (the sessions table and
-//! per-client state), `route` and `trie` (subscription index, routing),
-//! `retained`, `shared` (shared subscription groups), `wills` (delayed
+//! per-client state), `queue_policy` (what a queue keeps), `route` and `trie` (subscription index, routing),
+//! `retained`, `rewrite` (topic rewrite rules), `shared` (shared subscription groups), `exclusive`
+//! (`$exclusive/` claims), `delayed` (messages held for `$delayed/`), `wills` (delayed
 //! wills), `limits` (flapping, rate buckets, topic limits), `sys` (stats,
 //! `$SYS`), `persist` (store records, the journal), `out` (actions, held
 //! output), `auth` / `authorize` (the authenticator and ACL interfaces),
@@ -35,14 +38,18 @@ mod admin;
 mod auth;
 mod authenticate;
 mod authorize;
+mod auto_subscribe;
 mod broker;
 mod broker_log;
 mod client_ids;
 mod conn;
 mod connect;
 mod connections;
+mod delayed;
+mod delayed_publish;
 mod durable;
 mod ending;
+mod exclusive;
 mod hints;
 mod identity;
 mod ids;
@@ -55,9 +62,11 @@ mod out;
 mod outgoing_qos;
 pub mod persist;
 mod publish;
+mod queue_policy;
 mod records;
 mod retain_source;
 pub mod retained;
+mod rewrite;
 mod route;
 mod session;
 mod sessions;
@@ -79,12 +88,16 @@ pub use admin::{
 };
 pub use auth::{AuthExchange, AuthStep, Authenticator, PasswordCheck};
 pub use authorize::{Access, Authorizer, Denied, Principal};
+pub use auto_subscribe::AutoSubscription;
 pub use broker::{Broker, QueueState};
 pub use conn::{CloseCause, ConnInfo};
+pub use delayed_publish::DelayedRow;
 pub use ids::ConnId;
 pub use mount_point::check_mount_point;
 pub use out::Action;
 pub use persist::AckPolicy;
+pub use queue_policy::QueuePolicy;
+pub use rewrite::{RewriteAction, RewriteRule};
 pub use settings::{Anonymous, RateAction, Settings};
 pub use shared::SharedStrategy;
 pub use sys::{ListenerFigures, Stats, StoreFigures};

@@ -15,8 +15,9 @@
 //! (Session Expiry Interval > 0, or 3.x `clean session` 0), their
 //! subscriptions, the QoS 1/2 messages owed to them (each message body
 //! stored once, referenced by each session), their packet ids in flight
-//! both ways, retained messages and delayed wills. QoS 0 messages and clean
-//! sessions never produce an op.
+//! both ways, retained messages, delayed wills and messages held for
+//! delayed publish (`$delayed/`, at any QoS). Other QoS 0 messages and
+//! clean sessions never produce an op.
 //!
 //! At startup the store replays its log into a [`Restored`] state, which
 //! [`Broker::restore`](crate::Broker::restore) turns back into sessions, queues, inflight windows,
@@ -231,6 +232,41 @@ pub enum StoreOp {
         /// The session.
         session: u64,
     },
+    /// A message published to `$delayed/{delay}/{topic}` is held until it
+    /// is due (`publish` carries the final topic).
+    DelayedSet {
+        /// Its id (unique for the store's life).
+        id: u64,
+        /// The message.
+        publish: Publish,
+        /// The client that published it (empty: the broker).
+        from: ByteString,
+        /// Its delay in seconds, from when it was received.
+        delay: u32,
+        /// When it is due, in Unix milliseconds (0: unknown; `delay` then
+        /// counts from the restart).
+        due_ms: u64,
+    },
+    /// Delayed message `id` was published or cancelled.
+    DelayedCleared {
+        /// Its id.
+        id: u64,
+    },
+}
+
+/// A message held for delayed publish, as restored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RestoredDelayed {
+    /// Its id.
+    pub id: u64,
+    /// The message, with its final topic.
+    pub publish: Publish,
+    /// The client that published it.
+    pub from: ByteString,
+    /// Its delay in seconds.
+    pub delay: u32,
+    /// When it is due, in Unix milliseconds (0: unknown).
+    pub due_ms: u64,
 }
 
 /// A message owed to a session, as restored.
@@ -284,6 +320,8 @@ pub struct Restored {
     pub retained: Vec<(Publish, u64)>,
     /// Ids below this are taken (the next message id to use).
     pub next_message: MessageId,
+    /// Messages held for delayed publish.
+    pub delayed: Vec<RestoredDelayed>,
 }
 
 /// When acknowledgements may leave, relative to their records.

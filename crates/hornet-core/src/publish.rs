@@ -2,7 +2,9 @@
 //! routing through the subscription index, and delivery into each
 //! session's inflight window or queue.
 //!
-//! Inbound: QoS 1 is answered with PUBACK after routing; QoS 2 is routed
+//! Inbound: topic rewrite rules apply first (`rewrite`), then EMQX's
+//! `$delayed/` prefix (`delayed_publish`). QoS 1 is answered with PUBACK
+//! after routing; QoS 2 is routed
 //! once on the first PUBLISH and its packet id held until PUBREL, so a
 //! resent PUBLISH is acknowledged again but not delivered again
 //! ([MQTT-4.3.3-10]).
@@ -16,8 +18,10 @@
 //! Outbound: a message goes out at once when the session's window
 //! (`max_inflight_messages`, capped by the client's Receive Maximum) and
 //! the connection's unwritten-packet budget allow; otherwise it waits in the
-//! session queue, whose limits drop the newest message, count it, and log
-//! once per episode.
+//! session queue, whose limits drop a message (the newest, or for the
+//! `drop_oldest` and `latest` queue policies the oldest; `latest` also
+//! replaces a queued message on the same topic), count it, and log once
+//! per episode.
 //!
 //! MQTT 5 extras: a message's Message Expiry Interval is turned into an
 //! instant when it reaches a session (or, for retained messages, when it
@@ -48,6 +52,18 @@ impl Broker {
         if let Err(error) = check_publish(&self.settings, conn, &mut publish) {
             return self.peer_error(now, id, error, None);
         }
+        // Topic rewrite rules (none: one comparison).
+        if !self.rewrite.is_empty() {
+            let rewritten = self.rewrite.rewrite(
+                crate::rewrite::Rewriting::Publish,
+                &publish.topic,
+                &conn.client_id,
+                conn.username.as_deref(),
+            );
+            if let Some(topic) = rewritten {
+                publish.topic = topic.into();
+            }
+        }
 
         // Topic limits (max_topic_length, max_topic_levels): MQTT 5 gets
         // 0x90 Topic Name invalid in its ack (QoS 0: dropped); 3.x cannot
@@ -72,6 +88,16 @@ impl Broker {
                 _ => return,
             };
             return self.send_explained(id, ack, "topic over the broker's limits");
+        }
+        // EMQX's delayed publish: `$delayed/SECONDS/TOPIC` becomes TOPIC,
+        // held SECONDS (one comparison for every other topic).
+        let mut delay = None;
+        if publish.topic.starts_with('$') {
+            match crate::delayed_publish::delay_of(&self.settings, self.delayed.len(), &mut publish)
+            {
+                Ok(d) => delay = d,
+                Err((reason, text)) => return self.refuse_delayed(id, &publish, reason, &text),
+            }
         }
         let session_key = conn.session;
         let packet_id = publish.packet_id;
@@ -170,12 +196,12 @@ impl Broker {
         match (publish.qos, packet_id) {
             (QoS::AtMostOnce, _) | (_, None) => {
                 if !denied {
-                    self.accept_publish_from(now, publish, session_key, source);
+                    self.accept_or_hold(now, publish, session_key, delay, source);
                 }
             }
             (QoS::AtLeastOnce, Some(pid)) => {
                 let matched =
-                    !denied && self.accept_publish_from(now, publish, session_key, source);
+                    !denied && self.accept_or_hold(now, publish, session_key, delay, source);
                 let reason = outcome(matched);
                 self.send_explained(id, Packet::PubAck(Ack::with_reason(pid, reason)), "");
             }
@@ -189,7 +215,7 @@ impl Broker {
                 }
                 // A resent QoS 2 PUBLISH is acknowledged again, not routed again.
                 let matched = if first {
-                    self.accept_publish_from(now, publish, session_key, source)
+                    self.accept_or_hold(now, publish, session_key, delay, source)
                 } else {
                     !denied
                 };
@@ -271,7 +297,7 @@ impl Broker {
         now: Instant,
         mut publish: Publish,
         origin: Option<SessionKey>,
-        source: Option<Box<crate::retain_source::RetainSource>>,
+        source: Option<Box<crate::retained::RetainSource>>,
     ) -> bool {
         publish.dup = false;
         publish.packet_id = None;
@@ -454,20 +480,46 @@ impl Broker {
             shape.group = msg.group.and_then(|g| self.shared.name_of(g));
             (msg.mid, shape)
         });
-        if session.enqueue(msg, max_messages, max_bytes) {
+        let policy = self.queue_policies.for_topic(&msg.topic);
+        let dropped_before = session.dropped;
+        let mut removed = Vec::new();
+        let kept = session.enqueue_with(msg, max_messages, max_bytes, policy, &mut removed);
+        // Taken out of the queue for the arriving message: replaced by a
+        // newer one on the same topic (`latest`) or dropped to make room.
+        let evicted = if kept {
+            (session.dropped - dropped_before) as usize
+        } else {
+            0
+        };
+        if !removed.is_empty() {
+            let keeps = self.journal.keeps(session);
+            for old in &removed {
+                if keeps && old.mid != 0 {
+                    self.journal.push(StoreOp::Unqueued {
+                        session: key,
+                        message: old.mid,
+                    });
+                }
+            }
+            self.stats.queue_replaced += (removed.len() - evicted) as u64;
+        }
+        if kept {
             if let Some((mid, shape)) = stored {
                 self.journal.push(queued_op(key, mid, shape));
             }
-            return;
+            if evicted == 0 {
+                return;
+            }
         }
-        self.stats.publish_dropped += 1;
-        self.stats.dropped_queue_full += 1;
+        let lost = if kept { evicted } else { 1 };
+        self.stats.publish_dropped += lost as u64;
+        self.stats.dropped_queue_full += lost as u64;
         if session.dropping.is_none() {
-            session.dropping = Some(session.dropped - 1);
+            session.dropping = Some(session.dropped - lost as u64);
             tracing::warn!(
                 "Outgoing messages are being dropped for client {}: its queue is full \
                  ({} messages, {} bytes; max_queued_messages {}, max_queued_bytes {}). \
-                 The newest messages are dropped until it catches up.",
+                 The {} messages are dropped until it catches up (queue policy {policy}).",
                 session.client_id,
                 session.queue.len(),
                 session.queued_bytes,
@@ -477,6 +529,7 @@ impl Broker {
                 } else {
                     max_bytes.to_string()
                 },
+                if kept { "oldest" } else { "newest" },
             );
             self.hints
                 .give(crate::hints::Hint::QueueFull, &self.settings);

@@ -133,7 +133,8 @@ impl Broker {
 
     /// Rebuilds the durable state the store recovered: sessions (offline),
     /// subscriptions, queues, inflight windows (resent with DUP on
-    /// reconnect), inbound QoS 2 ids, retained messages and delayed wills.
+    /// reconnect), inbound QoS 2 ids, retained messages, delayed wills and
+    /// messages held for delayed publish.
     ///
     /// With a wall clock ([`Broker::set_wall_clock`]) the time the broker
     /// was down counts: sessions whose expiry passed are removed (their
@@ -154,6 +155,7 @@ impl Broker {
         };
         let back = |d: Duration| now.checked_sub(d).unwrap_or(now);
         self.journal.restored_ids(restored.next_message);
+        self.restore_delayed(now, restored.delayed);
         for (publish, received_ms) in restored.retained {
             let topic = publish.topic.clone();
             let age = ago(received_ms);
@@ -192,9 +194,22 @@ impl Broker {
                     Some(name) => {
                         self.shared.subscribe(&name, key, subscription);
                     }
-                    None => {
-                        self.subs.insert(&sub.filter, key, subscription);
-                    }
+                    None => match crate::exclusive::indexed(
+                        self.settings.exclusive_subscriptions,
+                        &sub.filter,
+                    ) {
+                        crate::exclusive::Indexed::Exclusive(plain) => {
+                            // Two sessions naming one filter (subscribed
+                            // while exclusivity was off): the first keeps
+                            // the claim, the other receives as a plain
+                            // subscription.
+                            let _ = self.exclusive.claim(&plain, key, &record.client_id);
+                            self.subs.insert(&plain, key, subscription);
+                        }
+                        _ => {
+                            self.subs.insert(&sub.filter, key, subscription);
+                        }
+                    },
                 }
                 session.subscriptions.insert(sub.filter, subscription);
             }

@@ -18,6 +18,7 @@ use hornet_codec::{PacketId, Protocol, Publish, SubscriptionOptions};
 
 pub(crate) use crate::ids::SessionKey;
 use crate::ids::{ConnId, GroupId};
+use crate::queue_policy::QueuePolicy;
 
 /// Session Expiry Interval meaning "never" (MQTT 5 §3.1.2.11.2: 0xFFFFFFFF).
 pub(crate) const NEVER_EXPIRES: u32 = u32::MAX;
@@ -270,6 +271,56 @@ impl Session {
         true
     }
 
+    /// Appends to the queue as `policy` says (see `queue_policy`):
+    /// `latest` first takes out queued messages on the same topic;
+    /// `drop_oldest` and `latest` then take out the oldest while the
+    /// limits need room (counted in `dropped`). What was taken out goes to
+    /// `removed`, oldest first. Returns false when the message itself was
+    /// dropped (`drop_newest` on a full queue, or a message larger than
+    /// the byte limit).
+    pub(crate) fn enqueue_with(
+        &mut self,
+        msg: Queued,
+        max_messages: usize,
+        max_bytes: usize,
+        policy: QueuePolicy,
+        removed: &mut Vec<Queued>,
+    ) -> bool {
+        match policy {
+            QueuePolicy::DropNewest => return self.enqueue(msg, max_messages, max_bytes),
+            QueuePolicy::Latest => {
+                let mut i = 0;
+                while i < self.queue.len() {
+                    if self.queue[i].topic == msg.topic {
+                        let old = self.queue.remove(i).expect("in range");
+                        self.queued_bytes -= old.payload.len();
+                        removed.push(old);
+                    } else {
+                        i += 1;
+                    }
+                }
+            }
+            QueuePolicy::DropOldest => {}
+        }
+        let size = msg.payload.len();
+        if max_messages == 0 || size > max_bytes {
+            self.dropped += 1;
+            return false;
+        }
+        while self.queue.len() >= max_messages || self.queued_bytes.saturating_add(size) > max_bytes
+        {
+            let Some(old) = self.queue.pop_front() else {
+                break;
+            };
+            self.queued_bytes -= old.payload.len();
+            self.dropped += 1;
+            removed.push(old);
+        }
+        self.queued_bytes += size;
+        self.queue.push_back(msg);
+        true
+    }
+
     /// Takes the oldest queued message.
     ///
     /// The queue gives its memory back as it drains (half its capacity
@@ -415,6 +466,70 @@ mod tests {
         assert_eq!(s.dropped, 2);
         assert_eq!(&s.dequeue().unwrap().payload[..], b"aaaa");
         assert_eq!(s.queued_bytes, 2);
+    }
+
+    #[test]
+    fn drop_oldest_makes_room_and_latest_keeps_one_message_per_topic() {
+        let q = |topic: &'static str, payload: &'static str| Queued {
+            mid: 0,
+            msg: Publish::new(topic, payload),
+            expires: None,
+            group: None,
+        };
+        let texts = |s: &Session| -> Vec<String> {
+            s.queue
+                .iter()
+                .map(|m| format!("{}={}", m.topic, String::from_utf8_lossy(&m.payload)))
+                .collect()
+        };
+        let mut s = Session::new("c".into(), Protocol::V5, 0);
+        let mut removed = Vec::new();
+        for (t, p) in [("a", "1"), ("b", "2"), ("a", "3")] {
+            assert!(s.enqueue_with(
+                q(t, p),
+                2,
+                usize::MAX,
+                QueuePolicy::DropOldest,
+                &mut removed
+            ));
+        }
+        assert_eq!(texts(&s), ["b=2", "a=3"]);
+        assert_eq!(removed.len(), 1);
+        assert_eq!(s.dropped, 1);
+
+        let mut s = Session::new("c".into(), Protocol::V5, 0);
+        let mut removed = Vec::new();
+        for (t, p) in [("a", "1"), ("b", "2"), ("a", "3"), ("a", "4")] {
+            assert!(s.enqueue_with(q(t, p), 3, usize::MAX, QueuePolicy::Latest, &mut removed));
+        }
+        assert_eq!(texts(&s), ["b=2", "a=4"]);
+        assert_eq!((removed.len(), s.dropped), (2, 0), "replaced, not dropped");
+        // Full of other topics: the oldest goes.
+        assert!(s.enqueue_with(
+            q("c", "5"),
+            3,
+            usize::MAX,
+            QueuePolicy::Latest,
+            &mut removed
+        ));
+        assert!(s.enqueue_with(
+            q("d", "6"),
+            3,
+            usize::MAX,
+            QueuePolicy::Latest,
+            &mut removed
+        ));
+        assert_eq!(texts(&s), ["a=4", "c=5", "d=6"]);
+        assert_eq!(s.dropped, 1);
+        assert_eq!(s.queued_bytes, 3);
+        // Larger than the byte limit: dropped whatever the policy.
+        assert!(!s.enqueue_with(
+            q("e", "toolong"),
+            3,
+            4,
+            QueuePolicy::DropOldest,
+            &mut removed
+        ));
     }
 
     #[test]

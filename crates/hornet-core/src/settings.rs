@@ -151,6 +151,34 @@ pub struct Settings {
     /// client that published it may still write its topic (Mosquitto's
     /// `check_retain_source`; see `retain_source.rs`). Default true.
     pub check_retain_source: bool,
+    /// Whether `$exclusive/{filter}` subscribes exclusively (EMQX's
+    /// exclusive subscriptions: one session per filter at a time, a second
+    /// is refused with SUBACK 0x97). Off: the prefix is an ordinary filter.
+    /// Default true (EMQX's default is false; the prefix changes nothing
+    /// for a client that never uses it).
+    pub exclusive_subscriptions: bool,
+    /// Whether `$delayed/{seconds}/{topic}` holds a message and publishes
+    /// it to `topic` after `seconds` (EMQX's delayed publish). Off: the
+    /// prefix is an ordinary topic. Default true.
+    pub delayed_publish: bool,
+    /// Longest delay accepted, in seconds; a longer one is refused (PUBACK
+    /// 0x83). Default 4,294,967 (EMQX's limit, about 49 days).
+    pub max_delayed_interval: u32,
+    /// Most messages held for delayed publish at once; one more is
+    /// refused (PUBACK 0x97). `usize::MAX` (the default) = no limit.
+    pub max_delayed_messages: usize,
+    /// What a session's queue does with an arriving message (see
+    /// `queue_policy`), unless a rule of `queue_policies` matches its
+    /// topic. Default `drop_newest` (Mosquitto's behaviour).
+    pub queue_policy: crate::QueuePolicy,
+    /// Queue policies by topic filter, the first matching rule deciding.
+    pub queue_policies: Vec<(String, crate::QueuePolicy)>,
+    /// Filters subscribed for every client at CONNECT, from templates
+    /// (`%c` client id, `%u` user name; EMQX's `auto_subscribe`). Default none.
+    pub auto_subscribe: Vec<AutoSubscription>,
+    /// Topic rewrite rules (EMQX's `rewrite`), first match deciding.
+    /// Default none.
+    pub rewrite: Vec<crate::RewriteRule>,
 }
 
 impl Default for Settings {
@@ -200,6 +228,23 @@ impl Default for Settings {
             message_size_limit: 0,
             upgrade_outgoing_qos: false,
             check_retain_source: true,
+            exclusive_subscriptions: true,
+            delayed_publish: true,
+            max_delayed_interval: 4_294_967,
+            max_delayed_messages: usize::MAX,
+            queue_policy: crate::QueuePolicy::DropNewest,
+            queue_policies: Vec::new(),
+            auto_subscribe: Vec::new(),
+            rewrite: Vec::new(),
         }
     }
+}
+
+/// One template: a topic filter with placeholders and the QoS to grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AutoSubscription {
+    /// The filter, with `%c` / `${clientid}` and `%u` / `${username}`.
+    pub topic: String,
+    /// The maximum QoS of the subscription.
+    pub qos: hornet_codec::QoS,
 }

@@ -9,7 +9,10 @@
 //! filter (one node). Shared subscriptions (`$share/{group}/{filter}`,
 //! `$queue/{filter}`) join a group in [`crate::shared`] instead of the
 //! index; No Local on one is a protocol error ([MQTT-3.8.3-4]) and no
-//! retained messages follow.
+//! retained messages follow. Topic rewrite rules (`rewrite`) apply to
+//! SUBSCRIBE and UNSUBSCRIBE filters first. Exclusive subscriptions (`$exclusive/{filter}`)
+//! index the plain filter and claim it in [`crate::exclusive`]; a filter
+//! another session holds is refused with 0x97.
 
 use std::time::Instant;
 
@@ -20,13 +23,14 @@ use hornet_codec::{
 
 use crate::authorize::Access;
 use crate::broker::{Broker, ConnId};
+use crate::exclusive;
 use crate::retained::Retained;
 use crate::session::Subscription;
 use crate::shared;
 use crate::violation::PeerError;
 
 impl Broker {
-    pub(crate) fn handle_subscribe(&mut self, now: Instant, id: ConnId, mut subscribe: Subscribe) {
+    pub(crate) fn handle_subscribe(&mut self, now: Instant, id: ConnId, subscribe: Subscribe) {
         if let Some(f) = subscribe
             .filters
             .iter()
@@ -35,8 +39,33 @@ impl Broker {
             let error = PeerError::NoLocalOnSharedSubscription(f.filter.clone());
             return self.peer_error(now, id, error, None);
         }
+        self.subscribe_filters(id, subscribe, true);
+    }
+
+    /// Subscribes the session of `id` to the filters of `subscribe`;
+    /// `answer`: send the SUBACK (false for subscriptions the broker makes
+    /// on the client's behalf, `auto_subscribe`; refusals are then logged).
+    pub(crate) fn subscribe_filters(&mut self, id: ConnId, mut subscribe: Subscribe, answer: bool) {
         let conn = &self.conns[&id];
         let Some(key) = conn.session else { return };
+        let name = conn.name();
+        let conn_client_id = conn.client_id.clone();
+        let username = conn.username.clone();
+        // Topic rewrite first (on the client's own filter), then the
+        // listener's mount_point.
+        if !self.rewrite.is_empty() {
+            for f in subscribe.filters.iter_mut() {
+                let rewritten = self.rewrite.rewrite(
+                    crate::rewrite::Rewriting::Subscribe,
+                    &f.filter,
+                    &conn_client_id,
+                    username.as_deref(),
+                );
+                if let Some(filter) = rewritten {
+                    f.filter = filter.into();
+                }
+            }
+        }
         // The listener's mount_point; a filter it makes invalid is refused.
         let mut unmountable = Vec::new();
         if let Some(mount) = &conn.info.mount_point {
@@ -58,9 +87,6 @@ impl Broker {
                 f.options.retain_as_published = true;
             }
         }
-        let name = conn.name();
-        let conn_client_id = conn.client_id.clone();
-        let username = conn.username.clone();
         let identifier = subscribe.properties.subscription_identifiers().next();
         let mut codes = Vec::with_capacity(subscribe.filters.len());
         let mut retained_to_send: Vec<(Retained, QoS, Option<u32>)> = Vec::new();
@@ -122,11 +148,14 @@ impl Broker {
                 codes.push(ReasonCode::QuotaExceeded);
                 continue;
             }
-            // The ACL, on the filter without its $share/ or $local/ prefix.
+            // The ACL, on the filter without its $share/, $local/ or
+            // $exclusive/ prefix.
             let split = shared::split(&f.filter);
-            let plain: &str = match &split {
-                Some(s) => &s.filter,
-                None => f.filter.strip_prefix("$local/").unwrap_or(&f.filter),
+            let exclusive = exclusive::indexed(self.settings.exclusive_subscriptions, &f.filter);
+            let plain: &str = match (&split, &exclusive) {
+                (Some(s), _) => &s.filter,
+                (None, exclusive::Indexed::Exclusive(rest)) => rest,
+                (None, _) => f.filter.strip_prefix("$local/").unwrap_or(&f.filter),
             };
             let who = crate::authorize::Principal {
                 client_id: &conn_client_id,
@@ -175,7 +204,33 @@ impl Broker {
                 codes.push(granted(sub.options.qos));
                 continue;
             }
-            let Some(filter) = node_local(&f.filter) else {
+            let is_exclusive = matches!(exclusive, exclusive::Indexed::Exclusive(_));
+            let filter = match exclusive {
+                exclusive::Indexed::Plain(_) => node_local(&f.filter),
+                exclusive::Indexed::Exclusive(rest) => Some(rest),
+                exclusive::Indexed::Invalid => {
+                    tracing::info!(
+                        "Client {name} sent an invalid topic filter '{}': nothing valid after \
+                         $exclusive/.",
+                        f.filter
+                    );
+                    codes.push(ReasonCode::TopicFilterInvalid);
+                    continue;
+                }
+            };
+            if is_exclusive {
+                let filter = filter.as_ref().expect("checked above");
+                if let Err(holder) = self.exclusive.claim(filter, key, &conn_client_id) {
+                    tracing::info!(
+                        "Refused exclusive subscription of client {name} to '{filter}': \
+                         client {holder} holds it (SUBACK 0x97)."
+                    );
+                    why = "the exclusive subscription is held by another client";
+                    codes.push(ReasonCode::QuotaExceeded);
+                    continue;
+                }
+            }
+            let Some(filter) = filter else {
                 tracing::info!(
                     "Client {name} sent an invalid topic filter '{}': nothing after $local/.",
                     f.filter
@@ -183,7 +238,22 @@ impl Broker {
                 codes.push(ReasonCode::TopicFilterInvalid);
                 continue;
             };
-            let existed = session.subscriptions.insert(own(&filter), sub).is_some();
+            // `a` and `$exclusive/a` are one subscription in the index:
+            // either replaces the other ([MQTT-3.8.4-3]), and a plain one
+            // ends the session's claim.
+            let mut existed = false;
+            if is_exclusive {
+                existed = session.subscriptions.remove(&*filter).is_some();
+            } else if !self.exclusive.is_empty() && self.exclusive.release(&filter, key) {
+                let kept = format!("{}{filter}", exclusive::PREFIX);
+                existed = session.subscriptions.remove(kept.as_str()).is_some();
+            }
+            let kept = if is_exclusive {
+                own(&f.filter)
+            } else {
+                own(&filter)
+            };
+            existed |= session.subscriptions.insert(kept, sub).is_some();
             self.subs.insert(&filter, key, sub);
             tracing::debug!("{name} {} {}", f.options.qos as u8, f.filter);
             codes.push(granted(sub.options.qos));
@@ -204,7 +274,19 @@ impl Broker {
             reason_codes: codes,
         };
         self.journal.touch(key);
-        self.send_explained(id, suback.into(), why);
+        if answer {
+            self.send_explained(id, suback.into(), why);
+        } else {
+            for (f, code) in subscribe.filters.iter().zip(&suback.reason_codes) {
+                if code.is_error() {
+                    tracing::info!(
+                        "Auto-subscription of {} to '{}' refused: {code}.",
+                        self.conns.get(&id).map_or_else(String::new, |c| c.name()),
+                        f.filter
+                    );
+                }
+            }
+        }
         for (msg, qos, identifier) in retained_to_send {
             if !self.retain_source_allows(&msg) {
                 continue;
@@ -214,10 +296,25 @@ impl Broker {
     }
 
     pub(crate) fn handle_unsubscribe(&mut self, id: ConnId, mut unsubscribe: Unsubscribe) {
-        let Some(key) = self.conns[&id].session else {
+        let conn = &self.conns[&id];
+        let Some(key) = conn.session else {
             return;
         };
-        if let Some(mount) = &self.conns[&id].info.mount_point {
+        // As on SUBSCRIBE: the rewrite, then the mount_point.
+        if !self.rewrite.is_empty() {
+            for filter in unsubscribe.filters.iter_mut() {
+                let rewritten = self.rewrite.rewrite(
+                    crate::rewrite::Rewriting::Subscribe,
+                    filter,
+                    &conn.client_id,
+                    conn.username.as_deref(),
+                );
+                if let Some(f) = rewritten {
+                    *filter = f.into();
+                }
+            }
+        }
+        if let Some(mount) = &conn.info.mount_point {
             for filter in unsubscribe.filters.iter_mut() {
                 // One that cannot be mounted was never subscribed: it is
                 // left as is and matches nothing of this client's.
@@ -234,11 +331,24 @@ impl Broker {
                     session.subscriptions.remove(filter);
                     self.shared.unsubscribe(&name, key)
                 }
-                None => {
-                    let filter = node_local(filter).unwrap_or_else(|| filter.clone());
-                    self.subs.remove(&filter, key);
-                    session.subscriptions.remove(&filter).is_some()
-                }
+                None => match exclusive::indexed(self.settings.exclusive_subscriptions, filter) {
+                    exclusive::Indexed::Exclusive(plain) => {
+                        let existed = session.subscriptions.remove(filter).is_some();
+                        if existed {
+                            self.subs.remove(&plain, key);
+                            self.exclusive.release(&plain, key);
+                        }
+                        existed
+                    }
+                    _ => {
+                        let filter = node_local(filter).unwrap_or_else(|| filter.clone());
+                        let existed = session.subscriptions.remove(&filter).is_some();
+                        if existed || !self.exclusive.holds(&filter, key) {
+                            self.subs.remove(&filter, key);
+                        }
+                        existed
+                    }
+                },
             };
             // [MQTT-3.10.4-5]: UNSUBACK even when nothing matched.
             codes.push(if existed {

@@ -50,6 +50,9 @@ pub struct Stats {
     pub limit_topic: u64,
     /// SUBSCRIBE filters refused for `max_subscriptions_per_client`.
     pub limit_subscriptions: u64,
+    /// Queued messages replaced by a newer one on the same topic (queue
+    /// policy `latest`).
+    pub queue_replaced: u64,
     /// Episodes of a connection being throttled for its publish rate.
     pub rate_limited: u64,
     /// Connections closed for their publish rate.

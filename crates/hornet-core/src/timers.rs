@@ -1,6 +1,7 @@
 //! Time-driven work: the CONNECT deadline, keep-alive (1.5 times the
 //! interval, [MQTT-3.1.2-24]), session expiry, delayed wills
-//! ([MQTT-3.1.3-9]) and the `$SYS` cadence.
+//! ([MQTT-3.1.3-9]), delayed publish (`$delayed/`) and the `$SYS`
+//! cadence.
 //!
 //! Deadlines sit in binary heaps and are checked lazily: activity only
 //! updates `last_seen`, and a popped deadline that turns out to be stale is
@@ -58,6 +59,7 @@ impl Broker {
         while let Some(key) = self.delayed_wills.next_due(now) {
             self.publish_delayed_will(key);
         }
+        self.publish_due_delayed(now);
         self.limits.tick(now, self.settings.flapping_window);
         let figures = crate::sys::Figures {
             connected: self.conns.active(),
@@ -83,7 +85,8 @@ impl Broker {
         let will = self.delayed_wills.next_deadline();
         let sys = self.sys.next_due(&self.settings);
         let flapping = self.limits.next_due(self.settings.flapping_window);
-        [conn, session, will, sys, flapping]
+        let delayed = self.delayed.next_deadline();
+        [conn, session, will, sys, flapping, delayed]
             .into_iter()
             .flatten()
             .min()

@@ -60,6 +60,8 @@ fn kinds(ops: &[StoreOp]) -> Vec<&'static str> {
             StoreOp::WillSet { .. } => "WillSet",
             StoreOp::WillCleared { .. } => "WillCleared",
             StoreOp::ConnectedWill { .. } => "ConnectedWill",
+            StoreOp::DelayedSet { .. } => "DelayedSet",
+            StoreOp::DelayedCleared { .. } => "DelayedCleared",
         })
         .collect()
 }

@@ -46,6 +46,8 @@ const T_RETAIN_CLEARED: u8 = 12;
 const T_WILL_SET: u8 = 13;
 const T_WILL_CLEARED: u8 = 14;
 const T_CONNECTED_WILL: u8 = 15;
+const T_DELAYED_SET: u8 = 16;
+const T_DELAYED_CLEARED: u8 = 17;
 
 /// Why a record's bytes (with a good checksum) could not be read: a bug or
 /// a format from another version, never a torn write.
@@ -163,6 +165,24 @@ pub(crate) fn encode_op(op: &StoreOp, out: &mut BytesMut) {
         StoreOp::WillCleared { session } => {
             out.put_u8(T_WILL_CLEARED);
             out.put_u64_le(*session);
+        }
+        StoreOp::DelayedSet {
+            id,
+            publish,
+            from,
+            delay,
+            due_ms,
+        } => {
+            out.put_u8(T_DELAYED_SET);
+            out.put_u64_le(*id);
+            put_publish(out, publish);
+            put_str(out, from);
+            out.put_u32_le(*delay);
+            out.put_u64_le(*due_ms);
+        }
+        StoreOp::DelayedCleared { id } => {
+            out.put_u8(T_DELAYED_CLEARED);
+            out.put_u64_le(*id);
         }
         StoreOp::ConnectedWill { session, will } => {
             out.put_u8(T_CONNECTED_WILL);
@@ -362,6 +382,14 @@ pub(crate) fn decode(bytes: Bytes) -> Result<Record, BadRecord> {
             };
             StoreOp::ConnectedWill { session, will }
         }
+        T_DELAYED_SET => StoreOp::DelayedSet {
+            id: r.u64()?,
+            publish: r.publish()?,
+            from: r.string()?,
+            delay: r.u32()?,
+            due_ms: r.u64()?,
+        },
+        T_DELAYED_CLEARED => StoreOp::DelayedCleared { id: r.u64()? },
         t => return Err(BadRecord(format!("unknown record type {t}"))),
     };
     if r.0.has_remaining() {
@@ -577,6 +605,19 @@ mod tests {
             session: 3,
             will: None,
         });
+        round_trip(StoreOp::DelayedSet {
+            id: 12,
+            publish: {
+                let mut p = Publish::new("alarm/wake", "ring");
+                p.qos = QoS::AtLeastOnce;
+                p.retain = true;
+                p
+            },
+            from: "sensor-1".into(),
+            delay: 3600,
+            due_ms: 1_795_470_482_125,
+        });
+        round_trip(StoreOp::DelayedCleared { id: 12 });
     }
 
     /// Records written before the wall-clock times and shared groups were

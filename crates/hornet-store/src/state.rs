@@ -4,7 +4,8 @@
 //! running store (kept current as ops are appended), so the two can never
 //! disagree. It is what a compaction writes out as a snapshot
 //! ([`State::snapshot_ops`]) and what the broker is rebuilt from
-//! ([`State::restored`]). Message bodies are counted by reference: a body
+//! ([`State::restored`]). Messages held for delayed publish are kept by
+//! id until published or cancelled. Message bodies are counted by reference: a body
 //! no session needs any more is forgotten, which is how delivered and
 //! expired messages stop taking space.
 
@@ -13,8 +14,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use bytestring::ByteString;
 use hornet_codec::{LastWill, Publish};
 use hornet_core::persist::{
-    MessageId, Restored, RestoredMessage, RestoredOutbound, RestoredSession, SessionRecord, Shape,
-    StoreOp,
+    MessageId, Restored, RestoredDelayed, RestoredMessage, RestoredOutbound, RestoredSession,
+    SessionRecord, Shape, StoreOp,
 };
 
 #[derive(Debug)]
@@ -62,6 +63,8 @@ pub(crate) struct State {
     sessions: BTreeMap<u64, Session>,
     retained: BTreeMap<ByteString, (Publish, u64)>,
     next_message: MessageId,
+    /// Messages held for delayed publish, by id.
+    delayed: BTreeMap<u64, RestoredDelayed>,
     /// Payload and topic bytes of the live message bodies and retained
     /// messages (an estimate of a snapshot's size).
     live_bytes: u64,
@@ -256,6 +259,30 @@ impl State {
                     s.will = None;
                 }
             }
+            StoreOp::DelayedSet {
+                id,
+                publish,
+                from,
+                delay,
+                due_ms,
+            } => {
+                self.live_bytes += size(&publish);
+                let held = RestoredDelayed {
+                    id,
+                    publish,
+                    from,
+                    delay,
+                    due_ms,
+                };
+                if let Some(old) = self.delayed.insert(id, held) {
+                    self.live_bytes -= size(&old.publish);
+                }
+            }
+            StoreOp::DelayedCleared { id } => {
+                if let Some(old) = self.delayed.remove(&id) {
+                    self.live_bytes -= size(&old.publish);
+                }
+            }
         }
     }
 
@@ -385,6 +412,15 @@ impl State {
                 received_ms: *received_ms,
             });
         }
+        for d in self.delayed.values() {
+            emit(StoreOp::DelayedSet {
+                id: d.id,
+                publish: d.publish.clone(),
+                from: d.from.clone(),
+                delay: d.delay,
+                due_ms: d.due_ms,
+            });
+        }
     }
 
     /// The state in the form the broker restores from.
@@ -424,6 +460,7 @@ impl State {
             sessions,
             retained: self.retained.values().cloned().collect(),
             next_message: self.next_message + 1,
+            delayed: self.delayed.values().cloned().collect(),
         }
     }
 }

@@ -333,3 +333,50 @@ fn every_sync_lands_in_the_latency_histogram() {
     assert_eq!(h.counts[SYNC_BUCKETS.len()], 1, "10 s is over every bound");
     assert_eq!(h.cumulative().last(), Some((2.5, 1)));
 }
+
+fn delayed(id: u64, topic: &str) -> StoreOp {
+    StoreOp::DelayedSet {
+        id,
+        publish: Publish::new(topic.to_string(), "later"),
+        from: "c1".into(),
+        delay: 60,
+        due_ms: 1_795_470_482_125 + id,
+    }
+}
+
+/// Messages held for delayed publish come back until published or
+/// cancelled, through the log and through a compaction's snapshot.
+#[test]
+fn delayed_messages_survive_a_restart_and_a_compaction_until_cleared() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let (mut store, _) = open(dir.path());
+        store.append([delayed(1, "a"), delayed(2, "b"), delayed(3, "c")]);
+        store.append([StoreOp::DelayedCleared { id: 2 }]);
+        store.commit(true).unwrap();
+    }
+    let topics = |r: &Recovery| -> Vec<(u64, String, u64)> {
+        r.restored
+            .delayed
+            .iter()
+            .map(|d| (d.id, d.publish.topic.to_string(), d.due_ms))
+            .collect()
+    };
+    let base = 1_795_470_482_125;
+    let (mut store, r) = open(dir.path());
+    assert_eq!(
+        topics(&r),
+        [
+            (1, "a".to_string(), base + 1),
+            (3, "c".to_string(), base + 3)
+        ]
+    );
+    store.compact().unwrap();
+    store.append([StoreOp::DelayedCleared { id: 1 }]);
+    store.commit(true).unwrap();
+    drop(store);
+    let (_, r) = open(dir.path());
+    assert_eq!(topics(&r), [(3, "c".to_string(), base + 3)]);
+    assert_eq!(r.restored.delayed[0].from, "c1");
+    assert_eq!(r.restored.delayed[0].delay, 60);
+}

@@ -110,6 +110,20 @@ pub(crate) struct DetailView {
     unwritten_packets: Option<usize>,
     subscription_list: Vec<SubscriptionView>,
     will: Option<WillView>,
+    queue_policy: QueuePolicyView,
+}
+
+/// The session queue's policy: the default and the rules by topic filter.
+#[derive(Debug, Serialize)]
+struct QueuePolicyView {
+    default: String,
+    rules: Vec<QueueRuleView>,
+}
+
+#[derive(Debug, Serialize)]
+struct QueueRuleView {
+    filter: String,
+    policy: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -141,6 +155,17 @@ impl From<ClientDetail> for DetailView {
                 payload_bytes: w.payload_bytes,
                 delay_interval: w.delay_interval,
             }),
+            queue_policy: QueuePolicyView {
+                default: d.queue_policy.to_string(),
+                rules: d
+                    .queue_policies
+                    .into_iter()
+                    .map(|(filter, p)| QueueRuleView {
+                        filter,
+                        policy: p.to_string(),
+                    })
+                    .collect(),
+            },
         }
     }
 }

@@ -10,7 +10,8 @@
 //! and credentials), `auth` (the middleware: who may call what, audit
 //! lines), `throttle` (failed authentications per address), `login` (the
 //! dashboard's session cookie), `tls` (HTTPS), `error` (JSON errors),
-//! `clients`, `subscriptions`, `retained`, `publish`, `broker` (version,
+//! `clients`, `subscriptions`, `retained`, `publish`, `delayed` (held
+//! `$delayed/` messages), `broker` (version,
 //! listeners, config, `$SYS` figures), `metrics` (Prometheus), `openapi`,
 //! `assets` (the dashboard) and `paging`. `docs/admin.md` is the user's
 //! reference, `docs/security.md` states the rules.
@@ -21,6 +22,7 @@ mod audit;
 mod auth;
 mod broker;
 mod clients;
+mod delayed;
 mod error;
 mod history;
 mod hosts;
@@ -208,6 +210,8 @@ fn router(state: State) -> Router {
             "/api/v1/roles/{name}",
             put(users::put_role).delete(users::delete_role),
         )
+        .route("/api/v1/delayed", get(delayed::list))
+        .route("/api/v1/delayed/{id}", delete(delayed::cancel))
         .route("/api/v1/broker", get(broker::info))
         .route("/api/v1/broker/config", get(broker::config))
         .route("/api/v1/broker/sys", get(broker::sys))

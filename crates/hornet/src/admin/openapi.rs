@@ -29,6 +29,8 @@ mod tests {
             "/api/v1/retained",
             "/api/v1/retained/{topic}",
             "/api/v1/publish",
+            "/api/v1/delayed",
+            "/api/v1/delayed/{id}",
             "/api/v1/broker",
             "/api/v1/broker/config",
             "/api/v1/broker/sys",

@@ -17,11 +17,14 @@ pub(crate) fn protocol_name(p: Protocol) -> &'static str {
     }
 }
 
-/// The wall-clock Unix time (seconds) of a monotonic `at`.
+/// The wall-clock Unix time (seconds) of a monotonic `at`, past or future.
 pub(crate) fn unix_seconds(at: Instant) -> u64 {
-    let ago = Instant::now().saturating_duration_since(at);
+    let now = Instant::now();
+    let ago = now.saturating_duration_since(at);
+    let ahead = at.saturating_duration_since(now);
     SystemTime::now()
         .checked_sub(ago)
+        .and_then(|t| t.checked_add(ahead))
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_secs())
 }

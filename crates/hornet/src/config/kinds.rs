@@ -472,6 +472,225 @@ impl Kind<Vec<(String, hornet_core::SharedStrategy)>> for GroupStrategies {
     }
 }
 
+/// A queue policy (`drop_newest`, `drop_oldest`, `latest`).
+pub(crate) struct QueuePolicyKind;
+
+impl Kind<hornet_core::QueuePolicy> for QueuePolicyKind {
+    type Raw = String;
+    fn from_raw(raw: String) -> Result<hornet_core::QueuePolicy, String> {
+        raw.parse()
+    }
+    fn to_toml(value: &hornet_core::QueuePolicy) -> Option<Value> {
+        Some(Value::String(value.to_string()))
+    }
+    fn from_conf(_: &str, text: &str, _: &str) -> Result<hornet_core::QueuePolicy, String> {
+        text.parse()
+    }
+    fn show(value: &hornet_core::QueuePolicy) -> String {
+        value.to_string()
+    }
+}
+
+/// One rule of `queue_policies` as written in TOML.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct QueueRule {
+    filter: String,
+    policy: String,
+}
+
+/// Queue policies by topic filter, in order (the first match decides): a
+/// TOML array of `{ filter = "...", policy = "..." }` (hornet.toml only).
+pub(crate) struct QueuePolicyRules;
+
+impl Kind<Vec<(String, hornet_core::QueuePolicy)>> for QueuePolicyRules {
+    type Raw = Vec<QueueRule>;
+    fn from_raw(raw: Vec<QueueRule>) -> Result<Vec<(String, hornet_core::QueuePolicy)>, String> {
+        raw.into_iter()
+            .map(|r| {
+                hornet_codec::topic::validate_filter(&r.filter)
+                    .map_err(|e| format!("queue policy filter {:?}: {e}", r.filter))?;
+                Ok((r.filter, r.policy.parse()?))
+            })
+            .collect()
+    }
+    fn to_toml(value: &Vec<(String, hornet_core::QueuePolicy)>) -> Option<Value> {
+        (!value.is_empty()).then(|| {
+            Value::Array(
+                value
+                    .iter()
+                    .map(|(filter, p)| {
+                        let mut rule = toml::Table::new();
+                        rule.insert("filter".into(), Value::String(filter.clone()));
+                        rule.insert("policy".into(), Value::String(p.to_string()));
+                        Value::Table(rule)
+                    })
+                    .collect(),
+            )
+        })
+    }
+    fn from_conf(
+        key: &str,
+        _: &str,
+        _: &str,
+    ) -> Result<Vec<(String, hornet_core::QueuePolicy)>, String> {
+        Err(format!("{key} is set in hornet.toml only"))
+    }
+    fn show(value: &Vec<(String, hornet_core::QueuePolicy)>) -> String {
+        let rules: Vec<String> = value.iter().map(|(f, p)| format!("{f} {p}")).collect();
+        rules.join(", ")
+    }
+}
+
+/// One `auto_subscribe` template as written in TOML.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AutoRule {
+    topic: String,
+    #[serde(default)]
+    qos: u8,
+}
+
+/// Auto-subscribe templates: a TOML array of `{ topic = "...", qos = N }`
+/// (hornet.toml only).
+pub(crate) struct AutoSubscribe;
+
+impl Kind<Vec<hornet_core::AutoSubscription>> for AutoSubscribe {
+    type Raw = Vec<AutoRule>;
+    fn from_raw(raw: Vec<AutoRule>) -> Result<Vec<hornet_core::AutoSubscription>, String> {
+        raw.into_iter()
+            .map(|r| {
+                let sample = r
+                    .topic
+                    .replace("%c", "c")
+                    .replace("%u", "u")
+                    .replace("${clientid}", "c")
+                    .replace("${username}", "u");
+                hornet_codec::topic::validate_filter(&sample)
+                    .map_err(|e| format!("auto_subscribe topic {:?}: {e}", r.topic))?;
+                let qos = hornet_codec::QoS::from_u8(r.qos).ok_or_else(|| {
+                    format!("auto_subscribe qos must be 0, 1 or 2, not {}", r.qos)
+                })?;
+                Ok(hornet_core::AutoSubscription {
+                    topic: r.topic,
+                    qos,
+                })
+            })
+            .collect()
+    }
+    fn to_toml(value: &Vec<hornet_core::AutoSubscription>) -> Option<Value> {
+        (!value.is_empty()).then(|| {
+            Value::Array(
+                value
+                    .iter()
+                    .map(|a| {
+                        let mut rule = toml::Table::new();
+                        rule.insert("topic".into(), Value::String(a.topic.clone()));
+                        rule.insert("qos".into(), int(a.qos as u8));
+                        Value::Table(rule)
+                    })
+                    .collect(),
+            )
+        })
+    }
+    fn from_conf(
+        key: &str,
+        _: &str,
+        _: &str,
+    ) -> Result<Vec<hornet_core::AutoSubscription>, String> {
+        Err(format!("{key} is set in hornet.toml only"))
+    }
+    fn show(value: &Vec<hornet_core::AutoSubscription>) -> String {
+        let all: Vec<String> = value
+            .iter()
+            .map(|a| format!("{} (QoS {})", a.topic, a.qos as u8))
+            .collect();
+        all.join(", ")
+    }
+}
+
+/// One `rewrite` rule as written in TOML (EMQX's field names).
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RewriteToml {
+    #[serde(default = "all")]
+    action: String,
+    source_topic: String,
+    re: String,
+    dest_topic: String,
+}
+
+fn all() -> String {
+    "all".to_string()
+}
+
+/// Topic rewrite rules: a TOML array of `{ action, source_topic, re,
+/// dest_topic }` (hornet.toml only); the expression must compile.
+pub(crate) struct Rewrite;
+
+impl Kind<Vec<hornet_core::RewriteRule>> for Rewrite {
+    type Raw = Vec<RewriteToml>;
+    fn from_raw(raw: Vec<RewriteToml>) -> Result<Vec<hornet_core::RewriteRule>, String> {
+        use hornet_core::RewriteAction;
+        raw.into_iter()
+            .map(|r| {
+                let action = match r.action.as_str() {
+                    "all" => RewriteAction::All,
+                    "publish" => RewriteAction::Publish,
+                    "subscribe" => RewriteAction::Subscribe,
+                    other => {
+                        return Err(format!(
+                            "rewrite action must be all, publish or subscribe, not {other:?}"
+                        ))
+                    }
+                };
+                hornet_codec::topic::validate_filter(&r.source_topic)
+                    .map_err(|e| format!("rewrite source_topic {:?}: {e}", r.source_topic))?;
+                regex::Regex::new(&r.re).map_err(|e| format!("rewrite re {:?}: {e}", r.re))?;
+                Ok(hornet_core::RewriteRule {
+                    action,
+                    source_topic: r.source_topic,
+                    re: r.re,
+                    dest_topic: r.dest_topic,
+                })
+            })
+            .collect()
+    }
+    fn to_toml(value: &Vec<hornet_core::RewriteRule>) -> Option<Value> {
+        use hornet_core::RewriteAction;
+        (!value.is_empty()).then(|| {
+            Value::Array(
+                value
+                    .iter()
+                    .map(|r| {
+                        let action = match r.action {
+                            RewriteAction::All => "all",
+                            RewriteAction::Publish => "publish",
+                            RewriteAction::Subscribe => "subscribe",
+                        };
+                        let mut rule = toml::Table::new();
+                        rule.insert("action".into(), Value::String(action.into()));
+                        rule.insert("source_topic".into(), Value::String(r.source_topic.clone()));
+                        rule.insert("re".into(), Value::String(r.re.clone()));
+                        rule.insert("dest_topic".into(), Value::String(r.dest_topic.clone()));
+                        Value::Table(rule)
+                    })
+                    .collect(),
+            )
+        })
+    }
+    fn from_conf(key: &str, _: &str, _: &str) -> Result<Vec<hornet_core::RewriteRule>, String> {
+        Err(format!("{key} is set in hornet.toml only"))
+    }
+    fn show(value: &Vec<hornet_core::RewriteRule>) -> String {
+        let all: Vec<String> = value
+            .iter()
+            .map(|r| format!("{} {} -> {}", r.source_topic, r.re, r.dest_topic))
+            .collect();
+        all.join(", ")
+    }
+}
+
 /// `log_type` values (read by hand in both formats: each is checked, and
 /// `debug` or `all` turns on `verbose`).
 pub(crate) struct LogTypes;

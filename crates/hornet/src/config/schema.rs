@@ -617,6 +617,88 @@ section! {
             example: ("false", "false"),
             core: |s, v| s.check_retain_source = *v,
         }
+        /// Whether `$exclusive/{filter}` subscribes exclusively: one client
+        /// per filter at a time, another is refused with SUBACK 0x97 (EMQX's
+        /// `mqtt.exclusive_subscription`). Default true.
+        exclusive_subscription: bool = true => kinds::Bool {
+            conf: Conf::Key("exclusive_subscription"),
+            accepts: "true or false",
+            shown: false,
+            example: ("false", "false"),
+            core: |s, v| s.exclusive_subscriptions = *v,
+        }
+        /// Whether `$delayed/{seconds}/{topic}` holds a message and
+        /// publishes it to `topic` after `seconds` (EMQX's delayed publish,
+        /// `delayed.enable`). Default true.
+        delayed_publish: bool = true => kinds::Bool {
+            conf: Conf::Key("delayed_publish"),
+            accepts: "true or false",
+            shown: false,
+            example: ("false", "false"),
+            core: |s, v| s.delayed_publish = *v,
+        }
+        /// Longest delay accepted in `$delayed/{seconds}/...`, in seconds.
+        /// Default 4294967 (EMQX's limit).
+        max_delayed_interval: u32 = 4_294_967 => kinds::Plain {
+            conf: Conf::Key("max_delayed_interval"),
+            accepts: "0 to 4294967295 seconds",
+            shown: false,
+            example: ("3600", "3600"),
+            core: |s, v| s.max_delayed_interval = *v,
+        }
+        /// Most messages held for delayed publish at once (EMQX's
+        /// `delayed.max_delayed_messages`). Default 0 in a file, i.e.
+        /// unlimited, stored as `usize::MAX`.
+        max_delayed_messages: usize = usize::MAX => kinds::Unlimited {
+            conf: Conf::Key("max_delayed_messages"),
+            accepts: "0 (unlimited) or a positive number",
+            shown: false,
+            example: ("10000", "10000"),
+            core: |s, v| s.max_delayed_messages = *v,
+        }
+        /// What a session's queue does with an arriving message:
+        /// `drop_newest` (when full, Mosquitto's behaviour), `drop_oldest`
+        /// (when full) or `latest` (one message per topic). Default
+        /// drop_newest.
+        queue_policy: hornet_core::QueuePolicy = hornet_core::QueuePolicy::DropNewest
+            => kinds::QueuePolicyKind {
+            conf: Conf::Key("queue_policy"),
+            accepts: "drop_newest, drop_oldest or latest",
+            shown: false,
+            example: ("\"latest\"", "latest"),
+            core: |s, v| s.queue_policy = *v,
+        }
+        /// Queue policies by topic filter, the first matching rule deciding
+        /// (hornet.toml only). Default none.
+        queue_policies: Vec<(String, hornet_core::QueuePolicy)> = Vec::new()
+            => kinds::QueuePolicyRules {
+            conf: Conf::None,
+            accepts: "an array of { filter, policy }",
+            shown: false,
+            example: ("[{ filter = \"devices/+/state\", policy = \"latest\" }]", ""),
+            core: |s, v| s.queue_policies = v.clone(),
+        }
+        /// Filters subscribed for every client when it connects, from
+        /// templates with `%c` (client id) and `%u` (user name) (EMQX's
+        /// `auto_subscribe`; hornet.toml only). Default none.
+        auto_subscribe: Vec<hornet_core::AutoSubscription> = Vec::new()
+            => kinds::AutoSubscribe {
+            conf: Conf::None,
+            accepts: "an array of { topic, qos }",
+            shown: false,
+            example: ("[{ topic = \"devices/%c/cmd\", qos = 1 }]", ""),
+            core: |s, v| s.auto_subscribe = v.clone(),
+        }
+        /// Topic rewrite rules for PUBLISH, SUBSCRIBE and UNSUBSCRIBE
+        /// (EMQX's `rewrite`; hornet.toml only), first match deciding.
+        /// Default none.
+        rewrite: Vec<hornet_core::RewriteRule> = Vec::new() => kinds::Rewrite {
+            conf: Conf::None,
+            accepts: "an array of { action, source_topic, re, dest_topic }",
+            shown: false,
+            example: ("[{ action = \"all\", source_topic = \"x/#\", re = \"^x/y/(.+)$\", dest_topic = \"z/y/$1\" }]", ""),
+            core: |s, v| s.rewrite = v.clone(),
+        }
         /// Strategies for particular groups, by share name (`$queue` for
         /// `$queue/...`).
         shared_group_strategies: Vec<(String, hornet_core::SharedStrategy)> = Vec::new()

@@ -80,7 +80,22 @@ impl TestBroker {
         }
         let loaded = hornet::config::parse_mosquitto(conf, std::path::Path::new("test.conf"))
             .unwrap_or_else(|e| panic!("test configuration: {e}"));
-        let mut config = loaded.config;
+        Self::start_hornet_config(loaded.config, extra)
+    }
+
+    /// A Hornet broker configured by hornet.toml text (for keys only TOML
+    /// has); its listeners are replaced by the usual loopback one.
+    pub fn with_toml(toml: &str) -> TestBroker {
+        assert!(!against_mosquitto(), "hornet.toml is Hornet-only");
+        let loaded = hornet::config::parse_toml(toml, std::path::Path::new("test.toml"))
+            .unwrap_or_else(|e| panic!("test configuration: {e}"));
+        Self::start_hornet_config(loaded.config, Vec::new())
+    }
+
+    fn start_hornet_config(
+        mut config: hornet::config::Config,
+        extra: Vec<hornet::config::Listener>,
+    ) -> TestBroker {
         config.listeners = vec![hornet::config::Listener::tcp(
             0,
             Some([127, 0, 0, 1].into()),
