@@ -80,7 +80,7 @@ impl Out {
         if let Packet::Publish(publish) = &packet {
             // The PUBLISH as it will be encoded for this client (after the
             // topic alias), the same measure as `wire_len` on receipt.
-            let len = publish_len(publish, conn.protocol)
+            let len = publish_len(publish, conn.protocol, publish.packet_id.is_some())
                 .unwrap_or_else(|| packet.encoded_len(conn.protocol).unwrap_or(0));
             stats.publish_bytes_sent_by_qos[publish.qos as usize] += len as u64;
         }
@@ -212,18 +212,22 @@ impl Out {
     }
 }
 
-/// The encoded length of a PUBLISH without properties, by arithmetic
-/// (`Packet::encoded_len` checks the whole packet again: 4% of a fan-out's
-/// instructions, once per copy); `None` for one with properties or one
-/// too large to encode.
-fn publish_len(publish: &hornet_codec::Publish, protocol: hornet_codec::Protocol) -> Option<usize> {
+/// The encoded length of a PUBLISH without properties, by arithmetic,
+/// with a packet id when `with_id` (`Packet::encoded_len` checks the
+/// whole packet again: 4% of a fan-out's instructions, once per copy);
+/// `None` for one with properties or one too large to encode.
+pub(crate) fn publish_len(
+    publish: &hornet_codec::Publish,
+    protocol: hornet_codec::Protocol,
+    with_id: bool,
+) -> Option<usize> {
     if !publish.properties.is_empty() || publish.topic.len() > usize::from(u16::MAX) {
         return None;
     }
     let body = 2
         + publish.topic.len()
         + publish.payload.len()
-        + if publish.packet_id.is_some() { 2 } else { 0 }
+        + if with_id { 2 } else { 0 }
         + usize::from(protocol.is_v5());
     let header = match body {
         0..=127 => 2,
@@ -302,7 +306,7 @@ mod tests {
                     p.qos = qos;
                     p.packet_id = (qos != QoS::AtMostOnce).then(|| PacketId::new(9).unwrap());
                     let expected = Packet::Publish(p.clone()).encoded_len(protocol).unwrap();
-                    let got = super::publish_len(&p, protocol);
+                    let got = super::publish_len(&p, protocol, p.packet_id.is_some());
                     assert_eq!(got, Some(expected), "{size} {protocol:?}");
                 }
             }

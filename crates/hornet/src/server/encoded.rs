@@ -97,7 +97,7 @@ fn same(a: &Publish, b: &Publish) -> bool {
         && a.payload.as_ptr() == b.payload.as_ptr()
         && a.topic.len() == b.topic.len()
         && a.topic.as_ptr() == b.topic.as_ptr()
-        && a.properties == b.properties
+        && (a.properties.is_empty() && b.properties.is_empty() || a.properties == b.properties)
 }
 
 #[cfg(test)]
