@@ -9,9 +9,13 @@
 #   durable-q1   QoS 1 fan-in (10 publishers) to a persistent subscriber,
 #                persistence on, fsync before every acknowledgement
 #   fanout-q0    QoS 0 fan-out, 1 publisher to 20 subscribers
+#   fanout100-q0 QoS 0 fan-out, 1 publisher to 100 subscribers
+#   fanout1000-q0 QoS 0 fan-out, 1 publisher to 1,000 subscribers
 # The broker runs under callgrind with collection zeroed once it listens;
 # the counts cover the bench's warm-up and window and the drain. Prints the
 # broker's total instructions, the messages delivered and their ratio.
+# With CALLGRIND_KEEP=FILE the profile is copied there (for
+# `callgrind_annotate FILE`).
 set -euo pipefail
 hornet=$1 bench=$2 entry=$3
 work=$(mktemp -d)
@@ -35,6 +39,12 @@ case "$entry" in
   fanout-q0)
     printf 'persistence false\n' >>"$conf"
     args=(--scenario fanout --qos 0 --subscribers 20) ;;
+  fanout100-q0)
+    printf 'persistence false\n' >>"$conf"
+    args=(--scenario fanout --qos 0 --subscribers 100) ;;
+  fanout1000-q0)
+    printf 'persistence false\n' >>"$conf"
+    args=(--scenario fanout --qos 0 --subscribers 1000) ;;
   *) echo "unknown entry $entry" >&2; exit 2 ;;
 esac
 valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" "$hornet" -c "$conf" \
@@ -48,6 +58,9 @@ callgrind_control -z "$pid" >/dev/null
 "$bench" run --port "$port" "${args[@]}" --seconds 5 --warmup 1 --json >"$work/bench.json"
 callgrind_control -d "$pid" >/dev/null
 kill -INT "$pid"; wait "$pid" 2>/dev/null || true
+if [ -n "${CALLGRIND_KEEP:-}" ]; then
+  cp "$(ls -S "$work"/cg.out* | head -1)" "$CALLGRIND_KEEP"
+fi
 ir=$(for f in "$work"/cg.out*; do callgrind_annotate "$f" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",","",$1); print $1}'; done | sort -n | tail -1)
 python3 - "$work/bench.json" "$ir" "$entry" <<'EOF'
 import json, sys

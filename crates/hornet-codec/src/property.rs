@@ -476,8 +476,21 @@ impl Property {
 
 /// The properties of one packet, in wire order. Empty (and allocation-free)
 /// for every MQTT 3.x packet.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Default, PartialEq, Eq)]
 pub struct Properties(Vec<Property>);
+
+/// An empty list clones without the generic vector path (a PUBLISH is
+/// cloned once per subscriber it goes to).
+impl Clone for Properties {
+    #[inline]
+    fn clone(&self) -> Self {
+        if self.0.is_empty() {
+            Properties(Vec::new())
+        } else {
+            Properties(self.0.clone())
+        }
+    }
+}
 
 macro_rules! copy_getter {
     ($( $(#[$doc:meta])* $fn:ident => $variant:ident: $ty:ty; )*) => {$(

@@ -104,7 +104,8 @@ impl Out {
         if let Packet::Publish(publish) = &packet {
             // The PUBLISH as it will be encoded for this client (after the
             // topic alias), the same measure as `wire_len` on receipt.
-            let len = packet.encoded_len(conn.protocol).unwrap_or(0);
+            let len = publish_len(publish, conn.protocol, publish.packet_id.is_some())
+                .unwrap_or_else(|| packet.encoded_len(conn.protocol).unwrap_or(0));
             stats.publish_bytes_sent_by_qos[publish.qos as usize] += len as u64;
         }
         self.actions.push_back(Action::Send { conn: id, packet });
@@ -226,8 +227,44 @@ impl Out {
     /// Moves every sealed action into `into`.
     #[inline]
     pub(crate) fn drain_ready(&mut self, into: &mut Vec<Action>) {
+        if into.is_empty() {
+            // Swap buffers rather than move each action (10% of a
+            // fan-out's instructions): the caller's empty vector becomes
+            // the ready queue, and the queue's buffer, as a vector, the
+            // caller's (both conversions keep the allocation).
+            let spare = VecDeque::from(std::mem::take(into));
+            *into = Vec::from(std::mem::replace(&mut self.ready, spare));
+            return;
+        }
         into.extend(self.ready.drain(..));
     }
+}
+
+/// The encoded length of a PUBLISH without properties, by arithmetic,
+/// with a packet id when `with_id` (`Packet::encoded_len` checks the
+/// whole packet again: 4% of a fan-out's instructions, once per copy);
+/// `None` for one with properties or one too large to encode.
+pub(crate) fn publish_len(
+    publish: &hornet_codec::Publish,
+    protocol: hornet_codec::Protocol,
+    with_id: bool,
+) -> Option<usize> {
+    if !publish.properties.is_empty() || publish.topic.len() > usize::from(u16::MAX) {
+        return None;
+    }
+    let body = 2
+        + publish.topic.len()
+        + publish.payload.len()
+        + if with_id { 2 } else { 0 }
+        + usize::from(protocol.is_v5());
+    let header = match body {
+        0..=127 => 2,
+        128..=16_383 => 3,
+        16_384..=2_097_151 => 4,
+        2_097_152..=268_435_455 => 5,
+        _ => return None,
+    };
+    Some(header + body)
 }
 
 /// Packets held for the disk, per connection, and the sequence numbers.
@@ -277,5 +314,30 @@ fn conn_of(action: &Action) -> Option<ConnId> {
     match action {
         Action::Send { conn, .. } | Action::Close { conn } => Some(*conn),
         Action::CheckPassword { .. } | Action::DrainInput { .. } | Action::Persist { .. } => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use hornet_codec::{Packet, PacketId, Protocol, Publish, QoS};
+
+    /// The arithmetic length is the encoder's, across the varint steps.
+    #[test]
+    fn publish_len_is_the_encoded_length() {
+        let sizes = [
+            0, 1, 100, 121, 122, 200, 16_000, 16_378, 16_379, 70_000, 2_097_200,
+        ];
+        for size in sizes {
+            for protocol in Protocol::ALL {
+                for qos in [QoS::AtMostOnce, QoS::AtLeastOnce] {
+                    let mut p = Publish::new("a/b", vec![7u8; size]);
+                    p.qos = qos;
+                    p.packet_id = (qos != QoS::AtMostOnce).then(|| PacketId::new(9).unwrap());
+                    let expected = Packet::Publish(p.clone()).encoded_len(protocol).unwrap();
+                    let got = super::publish_len(&p, protocol, p.packet_id.is_some());
+                    assert_eq!(got, Some(expected), "{size} {protocol:?}");
+                }
+            }
+        }
     }
 }

@@ -925,6 +925,11 @@ fn too_large(msg: &Publish, protocol: hornet_codec::Protocol, max: u32) -> bool 
     if max == u32::MAX {
         return false;
     }
+    // Without properties, by arithmetic: no copy of the message per
+    // delivery (a fan-out asks this for every subscriber).
+    if let Some(len) = crate::out::publish_len(msg, protocol, msg.qos != QoS::AtMostOnce) {
+        return len > max as usize;
+    }
     let mut probe = msg.clone();
     if probe.qos != QoS::AtMostOnce {
         probe.packet_id = hornet_codec::PacketId::new(1);

@@ -115,6 +115,30 @@ impl Subscriptions {
         let targets = &mut self.targets;
         targets.clear();
         let mut list = std::mem::take(&mut self.list);
+        // The common case, one matching filter (or all in one node): each
+        // session is there once, so its copy is its subscription's own,
+        // without merging through the map (a hash insert per subscriber
+        // was 7% of a fan-out's instructions).
+        let mut sets = [None; 2];
+        let mut count = 0;
+        self.index.for_each_matching_set(topic, |set| {
+            if count < sets.len() {
+                sets[count] = Some(set);
+            }
+            count += 1;
+        });
+        if let (1, Some(set)) = (count, sets[0]) {
+            for (&key, sub) in set {
+                if sub.options.no_local && Some(key) == origin {
+                    continue; // [MQTT-3.8.3-3] No Local
+                }
+                list.push((key, Target::of(sub)));
+            }
+            return list;
+        }
+        if count == 0 {
+            return list;
+        }
         self.index.for_each_match(topic, |key, sub| {
             if sub.options.no_local && Some(key) == origin {
                 return; // [MQTT-3.8.3-3] No Local

@@ -277,9 +277,24 @@ impl<K: Copy + Eq + Hash, V> SubscriptionTree<K, V> {
     /// per filter; the caller dedupes. Filters starting with `+` or `#` do
     /// not match topic names starting with `$` ([MQTT-4.7.2-1]).
     pub fn for_each_match<'a>(&'a self, topic: &str, mut visit: impl FnMut(K, &'a V)) {
-        let mut visit_all = |set: &'a AHashMap<K, V>| {
+        self.for_each_matching_set(topic, |set| {
             for (key, value) in set {
                 visit(*key, value);
+            }
+        });
+    }
+
+    /// As [`SubscriptionTree::for_each_match`], a set at a time: every
+    /// non-empty set of subscriptions (by key) whose filter matches
+    /// `topic`. A key is in each set at most once; it may be in several.
+    pub fn for_each_matching_set<'a>(
+        &'a self,
+        topic: &str,
+        mut visit: impl FnMut(&'a AHashMap<K, V>),
+    ) {
+        let mut visit_all = |set: &'a AHashMap<K, V>| {
+            if !set.is_empty() {
+                visit(set);
             }
         };
         // Branches still to walk: a node and the topic levels after it. Only

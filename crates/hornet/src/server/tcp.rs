@@ -38,7 +38,7 @@ use tokio::time::Sleep;
 use super::conn::{decode_and_feed, linger, report, Fed};
 use super::conn::{READS_PER_WAKE, READ_CHUNK, REPORT_EVERY, WRITE_CHUNK};
 use super::listener::Active;
-use super::outbox::Outbox;
+use super::outbox::{Outbox, Outgoing};
 use super::Shared;
 
 /// Chunks written per turn before other tasks get the thread.
@@ -407,7 +407,7 @@ enum Pumped {
 #[derive(Default)]
 struct Writer {
     /// Taken from the outbox; `packets[next..]` are not encoded yet.
-    packets: Vec<Packet>,
+    packets: Vec<Outgoing>,
     next: usize,
     /// Encoded, not yet (fully) written. Exists only during a burst.
     out: BytesMut,
@@ -520,9 +520,10 @@ impl Writer {
 /// Whether `packet` surely fits in `room` bytes (a close estimate for a
 /// PUBLISH, which may be large; other packets are small unless they carry
 /// many properties, which merely grows the chunk once).
-fn fits(packet: &Packet, room: usize) -> bool {
+fn fits(packet: &Outgoing, room: usize) -> bool {
     match packet {
-        Packet::Publish(p) => p.payload.len() + p.topic.len() + 64 <= room,
-        _ => room >= 1024,
+        Outgoing::Packet(Packet::Publish(p)) => p.payload.len() + p.topic.len() + 64 <= room,
+        Outgoing::Packet(_) => room >= 1024,
+        Outgoing::Encoded(b) => b.len() <= room,
     }
 }
