@@ -323,14 +323,18 @@ impl Bridge {
             }
             "round_robin" => self.round_robin = flag()?,
             "topic" => self.topics.push(BridgeTopic::parse(words)?),
-            "bridge_protocol_version" => self.protocol = match one()? {
-                "mqttv31" => BridgeProtocol::V31,
-                "mqttv311" => BridgeProtocol::V311,
-                "mqttv50" => BridgeProtocol::V5,
-                other => return Err(format!(
+            "bridge_protocol_version" => {
+                self.protocol = match one()? {
+                    "mqttv31" => BridgeProtocol::V31,
+                    "mqttv311" => BridgeProtocol::V311,
+                    "mqttv50" => BridgeProtocol::V5,
+                    other => {
+                        return Err(format!(
                     "bridge_protocol_version must be mqttv31, mqttv311 or mqttv50, not {other:?}"
-                )),
-            },
+                ))
+                    }
+                }
+            }
             "cleansession" => self.clean_session = flag()?,
             "local_cleansession" => self.local_clean_session = Some(flag()?),
             "remote_clientid" | "clientid" => self.remote_clientid = Some(one()?.into()),

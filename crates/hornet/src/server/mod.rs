@@ -15,7 +15,7 @@ mod ciphers;
 mod client_cert;
 mod conn;
 mod listener;
-mod outbox;
+pub(crate) mod outbox;
 mod password;
 mod psk;
 mod reload;
@@ -223,6 +223,8 @@ pub struct Server {
     config: Arc<Config>,
     /// The admin HTTP listener's address, when it runs.
     admin_addr: Option<SocketAddr>,
+    /// The running bridges' figures.
+    bridges: Vec<Arc<crate::bridge::BridgeStatus>>,
 }
 
 impl Server {
@@ -333,6 +335,7 @@ impl Server {
             shared: shared.clone(),
             config: Arc::new(config.clone()),
             admin_addr: None,
+            bridges: Vec::new(),
         };
         for (state, socket) in bound {
             server.addrs.push(state.addr);
@@ -363,6 +366,9 @@ impl Server {
         server
             .tasks
             .push(tokio::spawn(password::run(shared.clone(), checks_rx)));
+        let (bridge_tasks, bridges) = crate::bridge::start(&shared, &config.bridges);
+        server.tasks.extend(bridge_tasks);
+        server.bridges = bridges;
         if config.admin.enabled {
             match crate::admin::bind(config).await {
                 Ok(listener) => {
@@ -426,6 +432,11 @@ impl Server {
         } else {
             Err(errors.join("; "))
         }
+    }
+
+    /// Each running bridge's state and counters, in configuration order.
+    pub fn bridges(&self) -> Vec<crate::bridge::BridgeSnapshot> {
+        self.bridges.iter().map(|b| b.snapshot()).collect()
     }
 
     /// The admin HTTP listener's address, when it runs.

@@ -1,0 +1,150 @@
+//! Outgoing bridges against a real Mosquitto as the remote (issue 19):
+//! a mosquitto.conf `connection` block with `out`, `in` and `both` topics
+//! and prefixes, for MQTT 3.1.1 and 5; numbered QoS 1 messages; the state
+//! notifications on both sides; no echo on `both`; and Hornet to Hornet.
+
+#[path = "support/codec_client.rs"]
+mod codec_client;
+mod common;
+#[path = "support/process.rs"]
+mod process;
+#[path = "support/remote.rs"]
+mod remote;
+
+use common::TestBroker;
+use hornet_codec::Protocol;
+use remote::{client, next_publish, publish, publish_qos1, subscribe, wait_for, Remote};
+
+const STATE: &str = "$SYS/broker/connection/hornet-b1/state";
+
+fn bridge_conf(port: u16, version: &str) -> String {
+    format!(
+        "connection b1\naddress 127.0.0.1:{port}\nbridge_protocol_version {version}\n\
+         remote_clientid hornet-b1\nrestart_timeout 1 2\ncleansession true\n\
+         topic sensors/# out 1 \"\" edge/\n\
+         topic cmd/# in 1 local/ remote/\n\
+         topic chat/# both 1\n"
+    )
+}
+
+fn out_in_both(version: &str, protocol: Protocol) {
+    let remote = Remote::start("");
+    // The remote's subscriber first, so it sees the notification arrive.
+    let mut far = client(remote.port, "far", protocol, true);
+    subscribe(&mut far, &["edge/sensors/#", "chat/#", STATE]);
+    let hornet = TestBroker::with_conf(&bridge_conf(remote.port, version));
+    let mut near = client(hornet.port(), "near", protocol, true);
+    subscribe(&mut near, &["local/cmd/#", "chat/#", STATE]);
+
+    // Notifications: retained "1" on both sides once connected (locally,
+    // "0" may come first while the bridge connects).
+    wait_for(&mut far, STATE, "1");
+    wait_for(&mut near, STATE, "1");
+
+    // out, with the remote prefix added: numbered QoS 1 messages in order.
+    let mut near_pub = client(hornet.port(), "near-pub", protocol, true);
+    for n in 1..=50u16 {
+        publish_qos1(
+            &mut near_pub,
+            &format!("sensors/{}", n % 3),
+            &n.to_string(),
+            n,
+        );
+    }
+    let mut got = Vec::new();
+    while got.len() < 50 {
+        let p = next_publish(&mut far);
+        assert!(p.topic.starts_with("edge/sensors/"), "{}", p.topic);
+        assert_eq!(p.qos, hornet_codec::QoS::AtLeastOnce);
+        got.push(String::from_utf8(p.payload.to_vec()).unwrap());
+    }
+    let expected: Vec<String> = (1..=50).map(|n: u16| n.to_string()).collect();
+    assert_eq!(got, expected, "every message once, in order");
+
+    // in: the remote prefix removed, the local prefix added.
+    let mut far_pub = client(remote.port, "far-pub", protocol, true);
+    publish_qos1(&mut far_pub, "remote/cmd/light", "on", 1);
+    let seen = wait_for(&mut near, "local/cmd/light", "on");
+    assert!(seen.is_empty(), "{seen:?}");
+
+    // both: a local message reaches the remote once and never comes back;
+    // a remote one reaches here once and never goes back.
+    publish(&mut near_pub, "chat/from-near", "a");
+    publish(&mut far_pub, "chat/from-far", "b");
+    let seen_far = wait_for(&mut far, "chat/from-far", "b");
+    let seen_near = wait_for(&mut near, "chat/from-far", "b");
+    // Markers sent after: an echo would arrive before them.
+    publish(&mut near_pub, "chat/marker-near", "m");
+    publish(&mut far_pub, "chat/marker-far", "m");
+    let mut far_all: Vec<String> = seen_far.iter().map(|p| p.topic.to_string()).collect();
+    far_all.extend(
+        wait_for(&mut far, "chat/marker-far", "m")
+            .iter()
+            .map(|p| p.topic.to_string()),
+    );
+    let mut near_all: Vec<String> = seen_near.iter().map(|p| p.topic.to_string()).collect();
+    near_all.extend(
+        wait_for(&mut near, "chat/marker-far", "m")
+            .iter()
+            .map(|p| p.topic.to_string()),
+    );
+    assert_eq!(
+        far_all.iter().filter(|t| *t == "chat/from-near").count(),
+        1,
+        "{far_all:?}"
+    );
+    assert_eq!(
+        near_all.iter().filter(|t| *t == "chat/from-near").count(),
+        1,
+        "{near_all:?}"
+    );
+    assert_eq!(
+        near_all.iter().filter(|t| *t == "chat/from-far").count(),
+        0,
+        "{near_all:?}"
+    );
+    assert!(
+        !far_all.contains(&"chat/from-far".to_string()),
+        "echo: {far_all:?}"
+    );
+
+    let [b] = &hornet.bridges()[..] else { panic!() };
+    assert!(b.connected, "{b:?}");
+    assert_eq!(b.address, format!("127.0.0.1:{}", remote.port));
+    assert!(b.sent >= 51 && b.received >= 3, "{b:?}");
+    assert_eq!((b.dropped, b.reconnects), (0, 0), "{b:?}");
+}
+
+#[test]
+fn out_in_both_with_prefixes_mqtt311() {
+    out_in_both("mqttv311", Protocol::V3_1_1);
+}
+
+#[test]
+fn out_in_both_with_prefixes_mqtt5() {
+    out_in_both("mqttv50", Protocol::V5);
+}
+
+#[test]
+fn hornet_to_hornet() {
+    let far = TestBroker::start();
+    let mut far_sub = client(far.port(), "far", Protocol::V5, true);
+    subscribe(&mut far_sub, &["up/#", STATE]);
+    // MQTT 3.1.1 with try_private: the far Hornet knows the bridge as one
+    // and lets it publish its state under $SYS/broker/connection/.
+    let near = TestBroker::with_conf(&format!(
+        "connection b1\naddress 127.0.0.1:{}\nbridge_protocol_version mqttv311\n\
+         remote_clientid hornet-b1\nrestart_timeout 1\ntopic data/# out 1 \"\" up/\n",
+        far.port()
+    ));
+    wait_for(&mut far_sub, STATE, "1");
+    let mut near_pub = client(near.port(), "near-pub", Protocol::V5, true);
+    for n in 1..=20u16 {
+        publish_qos1(&mut near_pub, "data/x", &n.to_string(), n);
+    }
+    for n in 1..=20u16 {
+        let p = next_publish(&mut far_sub);
+        assert_eq!(p.topic, "up/data/x");
+        assert_eq!(&p.payload[..], n.to_string().as_bytes());
+    }
+}
