@@ -88,6 +88,8 @@ struct Run {
     pending: HashMap<u16, (PacketId, QoS)>,
     /// The state last published locally.
     notified: Option<bool>,
+    /// A CONNACK was received before (the next one is a reconnection).
+    connected_before: bool,
 }
 
 /// Runs one bridge until the server stops.
@@ -103,6 +105,7 @@ pub(crate) async fn run(shared: Arc<Shared>, bridge: Bridge, status: Arc<BridgeS
         session,
         pending: HashMap::new(),
         notified: None,
+        connected_before: false,
     };
     run.lifetime().await;
 }
@@ -112,7 +115,6 @@ impl Run {
         let name = self.bridge.name.clone();
         let mut attempt: u32 = 0;
         let mut index = 0;
-        let mut connections: u64 = 0;
         loop {
             let (host, port) = self.bridge.addresses[index % self.bridge.addresses.len()].clone();
             tracing::info!("Connecting bridge {name} ({host}:{port})");
@@ -123,10 +125,6 @@ impl Run {
                     let started = Instant::now();
                     let end = self.connected(stream).await;
                     if matches!(end, End::Lost(_)) {
-                        connections += 1;
-                        if connections > 1 {
-                            BridgeStatus::count(&self.status.reconnects);
-                        }
                         // A connection that lasted resets the backoff.
                         let cap = self.bridge.restart_cap.unwrap_or(self.bridge.restart_base);
                         if started.elapsed() >= Duration::from_secs(cap.max(1)) {
@@ -165,7 +163,7 @@ impl Run {
             let retry = self.local_retry;
             tokio::select! {
                 out = &mut fut => return out,
-                () = self.local.wait() => self.from_local(),
+                () = self.local.wait() => self.serve_local(),
                 () = sleep_until(retry) => self.reopen_local(),
             }
         }
@@ -177,11 +175,11 @@ impl Run {
         let old = std::mem::replace(&mut self.local, fresh);
         old.close();
         self.pending.clear();
-        self.from_local();
+        self.serve_local();
     }
 
     /// What the local side emitted.
-    fn from_local(&mut self) {
+    fn serve_local(&mut self) {
         for event in self.local.poll() {
             match event {
                 FromLocal::Up => {
@@ -307,7 +305,7 @@ impl Run {
                         }
                     },
                 },
-                () = self.local.wait() => self.from_local(),
+                () = self.local.wait() => self.serve_local(),
                 () = sleep_until(retry) => self.reopen_local(),
                 () = sleep_until(deadline) => {
                     if let Err(e) = self.session.tick(Instant::now()) {
@@ -382,6 +380,9 @@ impl Run {
             self.status.snapshot().address
         );
         self.status.set_connected(true);
+        if std::mem::replace(&mut self.connected_before, true) {
+            BridgeStatus::count(&self.status.reconnects);
+        }
         let v5 = self.session.protocol().is_v5();
         if b.attempt_unsubscribe {
             let out_only: Vec<_> = b

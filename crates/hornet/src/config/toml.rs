@@ -509,7 +509,7 @@ fn bridge_from(
             let words: Vec<&str> = words.iter().map(String::as_str).collect();
             let before = bridge.unhonoured.len();
             bridge.set(key, &words, line).map_err(fail)?;
-            for (k, _, status) in bridge.unhonoured[before..].to_vec() {
+            for (k, _, status) in bridge.unhonoured[before..].iter().copied() {
                 let why = match status {
                     super::bridge::Status::NotYet(why) => why.to_string(),
                     super::bridge::Status::Blocks(why) => {

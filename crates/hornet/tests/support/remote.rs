@@ -31,6 +31,10 @@ impl Remote {
     pub fn start(extra: &str) -> Remote {
         process::require("mosquitto", INSTALL);
         let dir = tempfile::tempdir().unwrap();
+        // Started as root, Mosquitto drops to its own user: the directory
+        // must be its to write its store in.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
         let port = common::free_port();
         let conf = dir.path().join("remote.conf");
         std::fs::write(
