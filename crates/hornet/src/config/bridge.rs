@@ -527,6 +527,14 @@ mod tests {
     }
 
     #[test]
+    fn docs_list_every_key() {
+        let docs = include_str!("../../../../docs/bridges.md");
+        for k in KEYS {
+            assert!(docs.contains(&format!("| `{}` |", k.name)), "{}", k.name);
+        }
+    }
+
+    #[test]
     fn every_key_is_read() {
         for k in KEYS {
             let mut b = bridge();
