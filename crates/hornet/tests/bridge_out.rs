@@ -113,6 +113,30 @@ fn out_in_both(version: &str, protocol: Protocol) {
     assert_eq!(b.address, format!("127.0.0.1:{}", remote.port));
     assert!(b.sent >= 51 && b.received >= 3, "{b:?}");
     assert_eq!((b.dropped, b.reconnects), (0, 0), "{b:?}");
+    let metrics = http_get(hornet.admin_url().trim_start_matches("http://"), "/metrics");
+    assert!(
+        metrics.contains("hornet_bridge_connected{bridge=\"b1\"} 1\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("hornet_bridge_messages_received_total{bridge=\"b1\"} 3\n"),
+        "{metrics}"
+    );
+}
+
+/// The body of a plain HTTP GET.
+fn http_get(host: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    s.set_read_timeout(Some(common::TIMEOUT)).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    text
 }
 
 #[test]

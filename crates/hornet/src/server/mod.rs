@@ -384,6 +384,7 @@ impl Server {
                             users: admin_users,
                             started,
                             history: Default::default(),
+                            bridges: server.bridges.clone(),
                         },
                     ));
                 }
