@@ -172,3 +172,81 @@ fn hornet_to_hornet() {
         assert_eq!(&p.payload[..], n.to_string().as_bytes());
     }
 }
+
+/// Publishes a retained message at QoS 1 (`""` clears the topic).
+fn publish_retained(c: &mut codec_client::Raw, topic: &str, payload: &str, n: u16) {
+    let mut p = hornet_codec::Publish::new(topic, payload.to_string());
+    p.qos = hornet_codec::QoS::AtLeastOnce;
+    p.retain = true;
+    p.packet_id = Some(remote::pid(n));
+    c.send(p.into());
+    loop {
+        if let Some(hornet_codec::Packet::PubAck(_)) = c.recv() {
+            return;
+        }
+    }
+}
+
+/// What a fresh subscriber to `filter` gets as retained within a moment:
+/// (topic, payload) pairs until a quiet half second.
+fn retained_on(port: u16, filter: &str, protocol: Protocol) -> Vec<(String, String)> {
+    let mut c = client(port, "retained-probe", protocol, true);
+    subscribe(&mut c, &[filter]);
+    let mut out = Vec::new();
+    while let Ok(Some(p)) = c.recv_within(std::time::Duration::from_millis(500)) {
+        if let hornet_codec::Packet::Publish(p) = p {
+            assert!(p.retain, "{p:?}");
+            out.push((
+                p.topic.to_string(),
+                String::from_utf8(p.payload.to_vec()).unwrap(),
+            ));
+        }
+    }
+    out
+}
+
+fn retained_cross(version: &str, protocol: Protocol) {
+    let remote = Remote::start("");
+    let mut far = client(remote.port, "far", protocol, true);
+    subscribe(&mut far, &["edge/sensors/#", STATE]);
+    let hornet = TestBroker::with_conf(&bridge_conf(remote.port, version));
+    let mut near = client(hornet.port(), "near", protocol, true);
+    subscribe(&mut near, &["local/cmd/#", STATE]);
+    wait_for(&mut far, STATE, "1");
+    wait_for(&mut near, STATE, "1");
+    let mut near_pub = client(hornet.port(), "near-pub", protocol, true);
+    let mut far_pub = client(remote.port, "far-pub", protocol, true);
+
+    // Retained both ways, the flag kept across the bridge: a subscriber
+    // that comes later gets it as retained ([MQTT-3.3.1-6]; live copies to
+    // existing subscribers carry RETAIN 0, [MQTT-3.3.1-9]).
+    publish_retained(&mut near_pub, "sensors/r", "out-kept", 1);
+    publish_retained(&mut far_pub, "remote/cmd/r", "in-kept", 1);
+    wait_for(&mut far, "edge/sensors/r", "out-kept");
+    wait_for(&mut near, "local/cmd/r", "in-kept");
+    assert_eq!(
+        retained_on(remote.port, "edge/sensors/r", protocol),
+        vec![("edge/sensors/r".into(), "out-kept".into())]
+    );
+    assert_eq!(
+        retained_on(hornet.port(), "local/cmd/r", protocol),
+        vec![("local/cmd/r".into(), "in-kept".into())]
+    );
+    // And their deletes (an empty retained message) too.
+    publish_retained(&mut near_pub, "sensors/r", "", 2);
+    publish_retained(&mut far_pub, "remote/cmd/r", "", 2);
+    wait_for(&mut far, "edge/sensors/r", "");
+    wait_for(&mut near, "local/cmd/r", "");
+    assert_eq!(retained_on(remote.port, "edge/sensors/r", protocol), vec![]);
+    assert_eq!(retained_on(hornet.port(), "local/cmd/r", protocol), vec![]);
+}
+
+#[test]
+fn retained_messages_and_deletes_cross_mqtt311() {
+    retained_cross("mqttv311", Protocol::V3_1_1);
+}
+
+#[test]
+fn retained_messages_and_deletes_cross_mqtt5() {
+    retained_cross("mqttv50", Protocol::V5);
+}
