@@ -1,54 +1,48 @@
-//! The connection to the remote: TCP, from `bridge_bind_address` if set,
-//! within a timeout; and the bytes of the packets the session sends.
+//! The connection to the remote: TCP (from `bridge_bind_address` if set)
+//! and TLS when `bridge_cafile` / `bridge_capath` is set, through the CLI
+//! client's transport (`crate::client`), within a timeout; and the bytes
+//! of the packets the session sends.
 
-use std::io;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::BytesMut;
 use hornet_codec::{Packet, Protocol};
-use tokio::net::{lookup_host, TcpSocket, TcpStream};
 
-/// How long a TCP connection to the remote may take.
+use crate::client::tls::{self, TlsOptions};
+use crate::client::transport::{self, Stream, Target};
+use crate::config::Bridge;
+
+/// How long a connection to the remote (TCP and TLS) may take.
 pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Connects to `host:port`, trying each address the name resolves to.
-pub(crate) async fn connect(
-    host: &str,
-    port: u16,
-    bind: Option<std::net::IpAddr>,
-) -> io::Result<TcpStream> {
-    let attempt = async {
-        let mut last = io::Error::new(io::ErrorKind::NotFound, "the name resolves to no address");
-        for addr in lookup_host((host, port)).await? {
-            match connect_one(addr, bind).await {
-                Ok(s) => return Ok(s),
-                Err(e) => last = e,
-            }
-        }
-        Err(last)
-    };
-    match tokio::time::timeout(CONNECT_TIMEOUT, attempt).await {
-        Ok(result) => result,
-        Err(_) => Err(io::Error::new(
-            io::ErrorKind::TimedOut,
-            format!("no answer within {CONNECT_TIMEOUT:?}"),
-        )),
-    }
-}
-
-async fn connect_one(addr: SocketAddr, bind: Option<std::net::IpAddr>) -> io::Result<TcpStream> {
-    let socket = if addr.is_ipv4() {
-        TcpSocket::new_v4()?
+/// Connects to `host:port` as the bridge's keys say. The TLS files are
+/// read at each attempt, so a file fixed meanwhile is taken.
+pub(crate) async fn connect(bridge: &Bridge, host: &str, port: u16) -> Result<Stream, String> {
+    let tls = if bridge.tls() {
+        Some(tls::build(&TlsOptions {
+            cafile: bridge.cafile.clone(),
+            capath: bridge.capath.clone(),
+            cert: bridge.certfile.clone(),
+            key: bridge.keyfile.clone(),
+            insecure: bridge.insecure,
+            version: bridge.tls_version.clone(),
+            alpn: bridge.alpn.clone(),
+        })?)
     } else {
-        TcpSocket::new_v6()?
+        None
     };
-    if let Some(ip) = bind {
-        socket.bind(SocketAddr::new(ip, 0))?;
+    let target = Target {
+        host: host.to_string(),
+        port,
+        tls,
+        ws_path: None,
+        bind: bridge.bind_address.map(|a| a.to_string()),
+        unix: None,
+    };
+    match tokio::time::timeout(CONNECT_TIMEOUT, transport::connect(&target)).await {
+        Ok(result) => result.map_err(|e| e.to_string()),
+        Err(_) => Err(format!("no connection within {CONNECT_TIMEOUT:?}")),
     }
-    let stream = socket.connect(addr).await?;
-    stream.set_nodelay(true)?;
-    Ok(stream)
 }
 
 /// Encodes `packet` for the remote; a packet that cannot be encoded is

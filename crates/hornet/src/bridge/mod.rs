@@ -1,6 +1,6 @@
 //! Outgoing bridges (Mosquitto's `connection` blocks): one task per
 //! bridge. The remote side is `hornet_client::Session` (sans-IO) driven
-//! over TCP (`link.rs`, `task.rs`); the local side is an internal client
+//! over TCP or TLS (`link.rs`, `task.rs`); the local side is an internal client
 //! of the core (`local.rs`); the topic mapping is the configuration's
 //! (`config/bridge_topic.rs`); the figures are `stats.rs`.
 //! See `docs/bridges.md`.
@@ -19,7 +19,7 @@ use crate::config::Bridge;
 use crate::server::Shared;
 
 /// Starts every bridge that can run; a bridge with keys that would make
-/// it connect otherwise than asked (TLS, PSK) is logged and not started.
+/// it connect otherwise than asked (PSK) is logged and not started.
 pub(crate) fn start(
     shared: &Arc<Shared>,
     bridges: &[Bridge],

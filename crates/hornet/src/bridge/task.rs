@@ -17,7 +17,6 @@ use hornet_codec::{
     MAX_PACKET_SIZE,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 use super::link;
 use super::local::{notification, FromLocal, Local};
@@ -119,8 +118,8 @@ impl Run {
             let (host, port) = self.bridge.addresses[index % self.bridge.addresses.len()].clone();
             tracing::info!("Connecting bridge {name} ({host}:{port})");
             self.status.set_address(format!("{host}:{port}"));
-            let bind = self.bridge.bind_address;
-            let end = match self.serving(link::connect(&host, port, bind)).await {
+            let bridge = self.bridge.clone();
+            let end = match self.serving(link::connect(&bridge, &host, port)).await {
                 Ok(stream) => {
                     let started = Instant::now();
                     let end = self.connected(stream).await;
@@ -257,7 +256,7 @@ impl Run {
     }
 
     /// Serves one TCP connection until it ends.
-    async fn connected(&mut self, mut stream: TcpStream) -> End {
+    async fn connected(&mut self, mut stream: crate::client::transport::Stream) -> End {
         let protocol = self.session.protocol();
         let name = self.bridge.name.clone();
         let mut decoder = Decoder::with_protocol(protocol);

@@ -36,8 +36,6 @@ pub struct Key {
     pub status: Status,
 }
 
-const TLS_LATER: &str =
-    "TLS for outgoing bridges is not implemented yet; the bridge would connect without TLS";
 const PSK_LATER: &str = "TLS-PSK for outgoing bridges is not implemented yet";
 const LAZY_LATER: &str =
     "only start_type automatic is implemented; lazy and once bridges run as automatic";
@@ -82,13 +80,13 @@ keys! {
     "bridge_outgoing_retain" => Honoured, "Keep RETAIN on messages sent to the remote (default true).";
     "bridge_max_packet_size" => Honoured, "Largest packet accepted from the remote, bytes (0: no limit).";
     "bridge_bind_address" => Honoured, "Local address the connection to the remote is made from.";
-    "bridge_cafile" => Blocks(TLS_LATER), "CA certificates to verify the remote.";
-    "bridge_capath" => Blocks(TLS_LATER), "A directory of CA certificates.";
-    "bridge_certfile" => Blocks(TLS_LATER), "Client certificate for the remote.";
-    "bridge_keyfile" => Blocks(TLS_LATER), "Its key.";
-    "bridge_insecure" => Blocks(TLS_LATER), "Do not check the remote's host name.";
-    "bridge_tls_version" => Blocks(TLS_LATER), "tlsv1.2 / tlsv1.3.";
-    "bridge_alpn" => Blocks(TLS_LATER), "ALPN protocol.";
+    "bridge_cafile" => Honoured, "CA certificates to verify the remote (PEM); with it or bridge_capath the bridge uses TLS.";
+    "bridge_capath" => Honoured, "A directory of CA certificates (PEM files).";
+    "bridge_certfile" => Honoured, "Client certificate chain for the remote (PEM).";
+    "bridge_keyfile" => Honoured, "The client certificate's key (PEM).";
+    "bridge_insecure" => Honoured, "Do not check the remote's host name (its certificate must still chain to the CA).";
+    "bridge_tls_version" => Honoured, "tlsv1.2 or tlsv1.3 only (default: both).";
+    "bridge_alpn" => Honoured, "ALPN protocol to offer.";
     "bridge_identity" => Blocks(PSK_LATER), "TLS-PSK identity.";
     "bridge_psk" => Blocks(PSK_LATER), "TLS-PSK key (hex).";
 }
@@ -181,6 +179,20 @@ pub struct Bridge {
     pub max_packet_size: u32,
     /// `bridge_bind_address`.
     pub bind_address: Option<std::net::IpAddr>,
+    /// `bridge_cafile`.
+    pub cafile: Option<PathBuf>,
+    /// `bridge_capath`.
+    pub capath: Option<PathBuf>,
+    /// `bridge_certfile`.
+    pub certfile: Option<PathBuf>,
+    /// `bridge_keyfile`.
+    pub keyfile: Option<PathBuf>,
+    /// `bridge_insecure`.
+    pub insecure: bool,
+    /// `bridge_tls_version`.
+    pub tls_version: Option<String>,
+    /// `bridge_alpn`.
+    pub alpn: Option<String>,
     /// Keys read and not honoured, with their line: (key, line, status).
     pub unhonoured: Vec<(&'static str, usize, Status)>,
 }
@@ -218,6 +230,13 @@ impl Bridge {
             outgoing_retain: true,
             max_packet_size: 0,
             bind_address: None,
+            cafile: None,
+            capath: None,
+            certfile: None,
+            keyfile: None,
+            insecure: false,
+            tls_version: None,
+            alpn: None,
             unhonoured: Vec::new(),
         }
     }
@@ -277,8 +296,35 @@ impl Bridge {
         Some(format!("{} ({})", reason, blocking.join(", ")))
     }
 
+    /// Whether the bridge connects with TLS: as in Mosquitto, when
+    /// `bridge_cafile` or `bridge_capath` is set.
+    pub fn tls(&self) -> bool {
+        self.cafile.is_some() || self.capath.is_some()
+    }
+
     /// What is missing for the bridge to do anything.
     pub fn check(&self) -> Result<(), String> {
+        let tls_keys = [
+            ("bridge_certfile", self.certfile.is_some()),
+            ("bridge_keyfile", self.keyfile.is_some()),
+            ("bridge_insecure", self.insecure),
+            ("bridge_tls_version", self.tls_version.is_some()),
+            ("bridge_alpn", self.alpn.is_some()),
+        ];
+        if let Some((key, _)) = tls_keys.iter().find(|(_, set)| *set) {
+            if !self.tls() {
+                return Err(format!(
+                    "bridge {:?}: {key} needs bridge_cafile or bridge_capath (which turn TLS on)",
+                    self.name
+                ));
+            }
+        }
+        if self.certfile.is_some() != self.keyfile.is_some() {
+            return Err(format!(
+                "bridge {:?}: bridge_certfile and bridge_keyfile go together",
+                self.name
+            ));
+        }
         if self.addresses.is_empty() {
             return Err(format!(
                 "bridge {:?} has no address: add `address HOST[:PORT]`",
@@ -395,6 +441,21 @@ impl Bridge {
                     format!("bridge_bind_address must be an IP address, not {a:?}")
                 })?);
             }
+            "bridge_cafile" => self.cafile = Some(one()?.into()),
+            "bridge_capath" => self.capath = Some(one()?.into()),
+            "bridge_certfile" => self.certfile = Some(one()?.into()),
+            "bridge_keyfile" => self.keyfile = Some(one()?.into()),
+            "bridge_insecure" => self.insecure = flag()?,
+            "bridge_tls_version" => {
+                let v = one()?;
+                if v != "tlsv1.2" && v != "tlsv1.3" {
+                    return Err(format!(
+                        "bridge_tls_version must be tlsv1.2 or tlsv1.3, not {v:?}"
+                    ));
+                }
+                self.tls_version = Some(v.into());
+            }
+            "bridge_alpn" => self.alpn = Some(one()?.into()),
             // The keys Hornet reads but cannot honour yet.
             _ => {
                 if words.is_empty() {
@@ -505,9 +566,23 @@ mod tests {
         let mut b = bridge();
         b.set("idle_timeout", &["30"], 4).unwrap();
         assert!(b.blocked().is_none());
-        b.set("bridge_cafile", &["/etc/ca.pem"], 5).unwrap();
+        b.set("bridge_psk", &["deadbeef"], 5).unwrap();
         assert_eq!(b.unhonoured.len(), 2);
-        assert!(b.blocked().unwrap().contains("bridge_cafile"));
+        assert!(b.blocked().unwrap().contains("bridge_psk"));
+    }
+
+    #[test]
+    fn tls_keys_need_a_ca() {
+        let mut b = bridge();
+        b.set("address", &["h"], 2).unwrap();
+        b.set("topic", &["a"], 3).unwrap();
+        b.set("bridge_certfile", &["c.pem"], 4).unwrap();
+        assert!(b.check().unwrap_err().contains("needs bridge_cafile"));
+        b.set("bridge_cafile", &["ca.pem"], 5).unwrap();
+        assert!(b.check().unwrap_err().contains("go together"));
+        b.set("bridge_keyfile", &["k.pem"], 6).unwrap();
+        assert!(b.tls() && b.check().is_ok());
+        assert!(b.set("bridge_tls_version", &["tlsv1.1"], 7).is_err());
     }
 
     #[test]
@@ -549,6 +624,7 @@ mod tests {
                 | "bridge_max_packet_size" => &["5"],
                 "start_type" => &["automatic"],
                 "bridge_bind_address" => &["127.0.0.1"],
+                "bridge_tls_version" => &["tlsv1.3"],
                 "notification_topic" => &["n/t"],
                 n if n.ends_with("cleansession")
                     || n.starts_with("notifications")

@@ -1457,7 +1457,7 @@ allow_anonymous false
              connection b2\n\
              address other:1885\n\
              topic # both\n\
-             bridge_cafile /etc/ca.pem\n",
+             bridge_psk deadbeef\n",
         );
         let [b1, b2] = &loaded.config.bridges[..] else {
             panic!("{:?}", loaded.config.bridges)
@@ -1475,7 +1475,7 @@ allow_anonymous false
         assert!(b1.clean_session && !b1.notifications);
         assert_eq!((b1.restart_base, b1.restart_cap), (1, Some(4)));
         assert!(b1.blocked().is_none());
-        assert!(b2.blocked().unwrap().contains("bridge_cafile"));
+        assert!(b2.blocked().unwrap().contains("bridge_psk"));
         // A general key inside a bridge section is still general.
         assert_eq!(loaded.config.allow_anonymous, AllowAnonymous::Always);
         assert_eq!(
@@ -1483,9 +1483,8 @@ allow_anonymous false
             vec![
                 "mosquitto.conf:13: bridge \"b1\": \"idle_timeout\" is read but not honoured yet: \
                  only start_type automatic is implemented; lazy and once bridges run as automatic",
-                "mosquitto.conf:18: bridge \"b2\": \"bridge_cafile\" is read but not honoured yet: \
-                 TLS for outgoing bridges is not implemented yet; the bridge would connect without \
-                 TLS; this bridge will not be started",
+                "mosquitto.conf:18: bridge \"b2\": \"bridge_psk\" is read but not honoured yet: \
+                 TLS-PSK for outgoing bridges is not implemented yet; this bridge will not be started",
             ]
         );
     }
