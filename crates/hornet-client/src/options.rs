@@ -31,6 +31,10 @@ pub struct Options {
     /// The largest packet we accept, announced to an MQTT 5 remote
     /// (`None`: no limit announced).
     pub max_packet_size: Option<u32>,
+    /// Incoming QoS 1/2 messages are acknowledged (PUBACK / PUBREC) only
+    /// when the caller says it has them ([`crate::Session::acknowledge`]),
+    /// e.g. once a bridge's local broker has stored them.
+    pub manual_ack: bool,
 }
 
 impl Options {
@@ -48,6 +52,7 @@ impl Options {
             session_expiry: 0,
             max_inflight: 20,
             max_packet_size: None,
+            manual_ack: false,
         }
     }
 

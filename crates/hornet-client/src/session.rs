@@ -71,7 +71,12 @@ pub struct Session {
     ids: PacketIds,
     inflight: Inflight,
     qos0: VecDeque<Publish>,
-    incoming_qos2: HashSet<u16>,
+    /// Incoming QoS 2 ids awaiting PUBREL, and whether the caller has
+    /// acknowledged the message (always, without `manual_ack`).
+    incoming_qos2: HashMap<u16, bool>,
+    /// Incoming QoS 1/2 messages of this connection waiting for the
+    /// caller's acknowledgement (`manual_ack`).
+    unacked: HashSet<u16>,
     aliases: HashMap<ByteString, u16>,
     keep_alive: KeepAlive,
     transmit: VecDeque<Packet>,
@@ -89,7 +94,8 @@ impl Session {
             ids: PacketIds::default(),
             inflight: Inflight::default(),
             qos0: VecDeque::new(),
-            incoming_qos2: HashSet::new(),
+            incoming_qos2: HashMap::new(),
+            unacked: HashSet::new(),
             aliases: HashMap::new(),
             keep_alive,
             transmit: VecDeque::new(),
@@ -156,6 +162,8 @@ impl Session {
     /// the session (inflight messages, QoS 2 ids) stays for the next.
     pub fn connection_lost(&mut self) {
         self.state = State::Disconnected;
+        // The remote resends what it has no acknowledgement for.
+        self.unacked.clear();
         self.transmit.clear();
         self.inflight.unsend_all();
         self.aliases.clear();
@@ -269,6 +277,26 @@ impl Session {
         Ok(packet_id)
     }
 
+    /// With `manual_ack`: the caller has an incoming message (`qos` as it
+    /// arrived): PUBACK or PUBREC goes out if the message came on this
+    /// connection; otherwise the remote resends it and, for QoS 2, gets
+    /// its PUBREC then.
+    pub fn acknowledge(&mut self, packet_id: PacketId, qos: QoS) {
+        if qos == QoS::ExactlyOnce {
+            match self.incoming_qos2.get_mut(&packet_id.get()) {
+                Some(acked) => *acked = true,
+                None => return,
+            }
+        }
+        if !self.unacked.remove(&packet_id.get()) || self.state != State::Connected {
+            return;
+        }
+        self.transmit.push_back(match qos {
+            QoS::ExactlyOnce => Packet::PubRec(Ack::new(packet_id)),
+            _ => Packet::PubAck(Ack::new(packet_id)),
+        });
+    }
+
     /// A DISCONNECT to send before closing.
     pub fn disconnect(&mut self) {
         if self.state != State::Disconnected {
@@ -354,7 +382,7 @@ impl Session {
                 }
             }
             Packet::PubRel(ack) => {
-                let found = self.incoming_qos2.remove(&ack.packet_id.get());
+                let found = self.incoming_qos2.remove(&ack.packet_id.get()).is_some();
                 let reason = if found {
                     ReasonCode::Success
                 } else {
@@ -387,16 +415,34 @@ impl Session {
             QoS::AtLeastOnce => {
                 let id = publish.packet_id.ok_or(ClientError::BadPublish(1))?;
                 self.events.push_back(Event::Message(publish));
-                self.transmit.push_back(Packet::PubAck(Ack::new(id)));
+                if self.options.manual_ack {
+                    self.unacked.insert(id.get());
+                } else {
+                    self.transmit.push_back(Packet::PubAck(Ack::new(id)));
+                }
             }
             QoS::ExactlyOnce => {
                 let id = publish.packet_id.ok_or(ClientError::BadPublish(2))?;
                 // [MQTT-4.3.3-9]: a PUBLISH with an id awaiting PUBREL is
                 // the same message again: acknowledged, not handed on.
-                if self.incoming_qos2.insert(id.get()) {
-                    self.events.push_back(Event::Message(publish));
+                match self.incoming_qos2.get(&id.get()) {
+                    None => {
+                        let acked = !self.options.manual_ack;
+                        self.incoming_qos2.insert(id.get(), acked);
+                        self.events.push_back(Event::Message(publish));
+                        if acked {
+                            self.transmit.push_back(Packet::PubRec(Ack::new(id)));
+                        } else {
+                            self.unacked.insert(id.get());
+                        }
+                    }
+                    Some(true) => self.transmit.push_back(Packet::PubRec(Ack::new(id))),
+                    // Handed on, not yet acknowledged by the caller: its
+                    // acknowledgement sends the PUBREC.
+                    Some(false) => {
+                        self.unacked.insert(id.get());
+                    }
                 }
-                self.transmit.push_back(Packet::PubRec(Ack::new(id)));
             }
         }
         Ok(())

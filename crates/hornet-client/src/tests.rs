@@ -546,3 +546,59 @@ fn restored_messages_resend_with_their_ids_and_stage() {
     assert!(matches!(sent[1], Packet::PubRel(ref a) if a.packet_id == id(41)));
     assert_eq!(publishes(&sent)[1], (Some(1), false, QoS::AtLeastOnce));
 }
+
+#[test]
+fn manual_ack_waits_for_the_caller() {
+    let mut options = Options::new(Protocol::V3_1_1, "bridge");
+    options.manual_ack = true;
+    options.clean_start = false;
+    let mut rig = Rig {
+        session: Session::new(options),
+        now: Instant::now(),
+    };
+    rig.connect(true);
+    rig.events();
+    let mut one = Publish::new("in", "1");
+    one.qos = QoS::AtLeastOnce;
+    one.packet_id = Some(id(3));
+    rig.recv(Packet::Publish(one)).unwrap();
+    let mut two = Publish::new("in", "2");
+    two.qos = QoS::ExactlyOnce;
+    two.packet_id = Some(id(4));
+    rig.recv(Packet::Publish(two.clone())).unwrap();
+    assert_eq!(rig.events().len(), 2);
+    assert!(
+        rig.sent().is_empty(),
+        "nothing acknowledged before the caller"
+    );
+    rig.session.acknowledge(id(3), QoS::AtLeastOnce);
+    assert!(matches!(rig.sent()[..], [Packet::PubAck(ref a)] if a.packet_id == id(3)));
+    // The connection drops before the caller has the QoS 2 message: the
+    // remote resends it; it is not handed on again, and the caller's
+    // acknowledgement sends the PUBREC on the new connection.
+    rig.session.connection_lost();
+    rig.connect(true);
+    rig.events();
+    two.dup = true;
+    rig.recv(Packet::Publish(two.clone())).unwrap();
+    assert!(rig.events().is_empty(), "[MQTT-4.3.3-9] once");
+    assert!(rig.sent().is_empty());
+    rig.session.acknowledge(id(4), QoS::ExactlyOnce);
+    assert!(matches!(rig.sent()[..], [Packet::PubRec(ref a)] if a.packet_id == id(4)));
+    // Once acknowledged, a resend gets its PUBREC at once.
+    rig.recv(Packet::Publish(two)).unwrap();
+    assert!(matches!(rig.sent()[..], [Packet::PubRec(_)]));
+    rig.recv(Packet::PubRel(Ack::new(id(4)))).unwrap();
+    assert!(
+        matches!(rig.sent()[..], [Packet::PubComp(ref a)] if a.reason_code == ReasonCode::Success)
+    );
+    // An acknowledgement of a message of a lost connection sends nothing.
+    let mut three = Publish::new("in", "3");
+    three.qos = QoS::AtLeastOnce;
+    three.packet_id = Some(id(5));
+    rig.recv(Packet::Publish(three)).unwrap();
+    rig.session.connection_lost();
+    rig.session.acknowledge(id(5), QoS::AtLeastOnce);
+    rig.connect(true);
+    assert!(rig.sent().is_empty());
+}

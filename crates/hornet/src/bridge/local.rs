@@ -37,7 +37,13 @@ pub(crate) enum FromLocal {
     Down(String),
     /// A message for the remote, with the local packet id to acknowledge.
     Message(Publish),
+    /// The local broker has (PUBACK / PUBREC) a message published with
+    /// this tag: the remote's packet id and QoS, to acknowledge there.
+    Stored(Tag),
 }
+
+/// The remote packet id and QoS of a message published locally.
+pub(crate) type Tag = (PacketId, QoS);
 
 /// The local side's connection into the core.
 pub(crate) struct Local {
@@ -48,7 +54,9 @@ pub(crate) struct Local {
     /// Receive Maximum of the local broker (its CONNACK).
     window: usize,
     inflight: usize,
-    waiting: VecDeque<Publish>,
+    waiting: VecDeque<(Publish, Option<Tag>)>,
+    /// Local packet id → the tag of the remote message it carries.
+    tags: std::collections::HashMap<u16, Tag>,
     filters: Vec<SubscribeFilter>,
     spare: Vec<Packet>,
     up: bool,
@@ -106,6 +114,7 @@ impl Local {
             window: usize::from(u16::MAX),
             inflight: 0,
             waiting: VecDeque::new(),
+            tags: Default::default(),
             filters,
             spare: Vec::new(),
             up: false,
@@ -186,8 +195,13 @@ impl Local {
                 // QoS 2 the PUBREL that follows is answered at once.
                 Packet::Publish(p) => out.push(FromLocal::Message(p)),
                 Packet::PubRel(a) => reply.push(Packet::PubComp(Ack::new(a.packet_id))),
-                Packet::PubAck(a) | Packet::PubComp(a) => self.release(a.packet_id),
+                Packet::PubAck(a) => {
+                    out.extend(self.stored(a.packet_id));
+                    self.release(a.packet_id);
+                }
+                Packet::PubComp(a) => self.release(a.packet_id),
                 Packet::PubRec(a) => {
+                    out.extend(self.stored(a.packet_id));
                     if a.reason_code.is_error() {
                         self.release(a.packet_id);
                     } else {
@@ -219,6 +233,13 @@ impl Local {
         out
     }
 
+    /// The tag of local message `id`, now stored by the core (or refused
+    /// by it: the remote's copy is acknowledged all the same, as in
+    /// Mosquitto, or it would be resent forever).
+    fn stored(&mut self, id: PacketId) -> Option<FromLocal> {
+        self.tags.remove(&id.get()).map(FromLocal::Stored)
+    }
+
     fn release(&mut self, id: PacketId) {
         if self.ids.release(id) {
             self.inflight = self.inflight.saturating_sub(1);
@@ -237,8 +258,9 @@ impl Local {
     }
 
     /// Publishes a message from the remote (or a notification) locally,
-    /// within the local broker's Receive Maximum.
-    pub(crate) fn publish(&mut self, mut publish: Publish) {
+    /// within the local broker's Receive Maximum; `tag`: report
+    /// [`FromLocal::Stored`] when the core has it.
+    pub(crate) fn publish(&mut self, mut publish: Publish, tag: Option<Tag>) {
         publish.dup = false;
         publish.packet_id = None;
         // What a client may not send: identifiers the remote added.
@@ -248,7 +270,7 @@ impl Local {
                 Property::SubscriptionIdentifier(_) | Property::TopicAlias(_)
             )
         });
-        self.waiting.push_back(publish);
+        self.waiting.push_back((publish, tag));
         let mut packets = Vec::new();
         self.flush(&mut packets);
         self.feed(packets);
@@ -258,18 +280,21 @@ impl Local {
         if !self.up {
             return;
         }
-        while let Some(mut p) = self.waiting.pop_front() {
+        while let Some((mut p, tag)) = self.waiting.pop_front() {
             if p.qos != QoS::AtMostOnce {
                 if self.inflight >= self.window {
-                    self.waiting.push_front(p);
+                    self.waiting.push_front((p, tag));
                     break;
                 }
                 let Some(id) = self.ids.allocate() else {
-                    self.waiting.push_front(p);
+                    self.waiting.push_front((p, tag));
                     break;
                 };
                 p.packet_id = Some(id);
                 self.inflight += 1;
+                if let Some(tag) = tag {
+                    self.tags.insert(id.get(), tag);
+                }
             }
             packets.push(Packet::Publish(p));
         }

@@ -49,6 +49,9 @@ fn options(bridge: &Bridge) -> Options {
     // No Local and Retain As Published on each subscription.
     o.bridge = bridge.try_private && !protocol.is_v5();
     o.max_inflight = u16::MAX;
+    // What comes in is acknowledged to the remote once the local broker
+    // has it (stored, with persistence), not when it reaches the bridge.
+    o.manual_ack = true;
     if !bridge.clean_session {
         o.session_expiry = u32::MAX;
     }
@@ -195,6 +198,7 @@ impl Run {
                     self.local_retry = Some(Instant::now() + LOCAL_RETRY);
                 }
                 FromLocal::Message(p) => self.forward(p),
+                FromLocal::Stored((id, qos)) => self.session.acknowledge(id, qos),
             }
         }
         if self.local.closed() && self.local_retry.is_none() {
@@ -252,7 +256,7 @@ impl Run {
         }
         self.notified = Some(up);
         self.local
-            .publish(notification(&self.bridge.notification_topic(), up));
+            .publish(notification(&self.bridge.notification_topic(), up), None);
     }
 
     /// Serves one TCP connection until it ends.
@@ -427,14 +431,18 @@ impl Run {
         let Some(topic) = topic.filter(|t| hornet_codec::topic::validate_name(t).is_ok()) else {
             tracing::debug!("Bridge {}: no mapping for '{}'", self.bridge.name, p.topic);
             BridgeStatus::count(&self.status.dropped);
+            if let Some(id) = p.packet_id {
+                self.session.acknowledge(id, p.qos);
+            }
             return;
         };
+        let tag = p.packet_id.map(|id| (id, p.qos));
         let mut local = Publish::new(topic, p.payload);
         local.qos = p.qos;
         local.retain = p.retain;
         local.properties = p.properties;
         BridgeStatus::count(&self.status.received);
-        self.local.publish(local);
+        self.local.publish(local, tag);
     }
 }
 
