@@ -195,6 +195,9 @@ pub struct Bridge {
     pub alpn: Option<String>,
     /// Keys read and not honoured, with their line: (key, line, status).
     pub unhonoured: Vec<(&'static str, usize, Status)>,
+    /// Every key as read, with its words, in file order (what
+    /// `check-config --format toml` writes back).
+    pub lines: Vec<(&'static str, Vec<String>)>,
 }
 
 impl Bridge {
@@ -238,6 +241,7 @@ impl Bridge {
             tls_version: None,
             alpn: None,
             unhonoured: Vec::new(),
+            lines: Vec::new(),
         }
     }
 
@@ -466,7 +470,21 @@ impl Bridge {
         if decl.status != Status::Honoured {
             self.unhonoured.push((decl.name, line, decl.status));
         }
+        self.lines
+            .push((decl.name, words.iter().map(|w| w.to_string()).collect()));
         Ok(())
+    }
+
+    /// The settings alone, without where they were read (for comparing a
+    /// bridge read from two files).
+    pub fn settings(&self) -> Bridge {
+        let mut b = self.clone();
+        b.file = PathBuf::new();
+        b.line = 0;
+        for u in &mut b.unhonoured {
+            u.1 = 0;
+        }
+        b
     }
 }
 
