@@ -322,7 +322,6 @@ fn probe_write(dir: &Path) -> Result<(), String> {
     }
 }
 
-/// The report for a user: effective settings, then the ignored keys.
 /// One bridge in words: name, addresses, transport, topics, and whether
 /// it starts.
 fn describe_bridge(b: &crate::config::Bridge) -> String {
@@ -346,6 +345,7 @@ fn describe_bridge(b: &crate::config::Bridge) -> String {
     )
 }
 
+/// The report for a user: effective settings, then the ignored keys.
 pub fn render(report: &Report) -> String {
     let mut out = String::new();
     let Some(config) = &report.config else {
