@@ -2,6 +2,7 @@
 
 mod admin;
 pub mod banner;
+pub mod bridge;
 pub mod cli;
 mod client;
 pub mod config;

@@ -224,6 +224,40 @@ fn a_mosquitto_conf_lists_each_ignored_key_with_file_and_line() {
 }
 
 #[test]
+fn bridges_are_listed_and_keys_not_honoured_named_with_the_reason() {
+    if common::hornet_only() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mosquitto.conf");
+    std::fs::write(
+        &path,
+        "listener 1883\nconnection b1\naddress 10.0.0.5:1884\nremote_clientid edge-1\n\
+         topic sensors/# out 1 \"\" site/\nstart_type lazy\nconnection b2\naddress h\n\
+         topic # both\nbridge_psk 00ff\n",
+    )
+    .unwrap();
+    let out = check(&path);
+    assert_eq!(out.code, Some(0), "{}", out.all());
+    out.stdout_line(&[
+        "b1 to 10.0.0.5:1884 (TCP, client id edge-1)",
+        "topics: sensors/# out 1 \"\" site/",
+        "; starts",
+    ]);
+    out.stdout_line(&["b2 to h:1883", "not started: TLS-PSK", "(bridge_psk)"]);
+    let file = path.display().to_string();
+    out.stdout_line(&[
+        &format!("{file}:6:"),
+        "bridge \"b1\": \"start_type\" is read but not honoured yet",
+    ]);
+    out.stdout_line(&[
+        &format!("{file}:10:"),
+        "\"bridge_psk\"",
+        "will not be started",
+    ]);
+}
+
+#[test]
 fn a_bad_value_exits_3_with_file_line_and_reason() {
     if common::hornet_only() {
         return;

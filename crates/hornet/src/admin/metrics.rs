@@ -32,6 +32,8 @@ struct Figures {
     store: Option<hornet_store::StoreStats>,
     /// Failed admin authentications, and requests refused for too many.
     admin_auth: (u64, u64),
+    /// The outgoing bridges.
+    bridges: Vec<crate::bridge::BridgeSnapshot>,
 }
 
 /// `GET /metrics`
@@ -48,12 +50,14 @@ pub(crate) async fn metrics(AxumState(state): AxumState<State>) -> impl IntoResp
         listeners: Vec::new(),
         store: None,
         admin_auth: (0, 0),
+        bridges: Vec::new(),
     });
     let throttle = &state.security.throttle;
     let f = Figures {
         listeners: state.listeners.iter().map(|l| l.stats()).collect(),
         store: state.shared.store_stats(),
         admin_auth: (throttle.failures(), throttle.throttled()),
+        bridges: state.bridges.iter().map(|b| b.snapshot()).collect(),
         ..f
     };
     (
@@ -140,6 +144,27 @@ fn listeners(out: &mut String, listeners: &[crate::server::ListenerStats]) {
                 l.addr.port(),
                 pick(l)
             );
+        }
+    }
+}
+
+/// The outgoing bridges' families, labelled with the bridge's name.
+fn bridges(out: &mut String, bridges: &[crate::bridge::BridgeSnapshot]) {
+    if bridges.is_empty() {
+        return;
+    }
+    type Pick = fn(&crate::bridge::BridgeSnapshot) -> u64;
+    let families: [(&str, &str, &str, Pick); 5] = [
+        ("hornet_bridge_connected", "gauge", "1 while the bridge is connected to its remote.", |b| u64::from(b.connected)),
+        ("hornet_bridge_messages_sent_total", "counter", "Messages the bridge sent to its remote (acknowledged for QoS 1 and 2).", |b| b.sent),
+        ("hornet_bridge_messages_received_total", "counter", "Messages the bridge received from its remote and published locally.", |b| b.received),
+        ("hornet_bridge_messages_dropped_total", "counter", "Messages the bridge dropped (no topic mapping, over the remote's limits, refused by it).", |b| b.dropped),
+        ("hornet_bridge_reconnects_total", "counter", "Connections to the remote after the first.", |b| b.reconnects),
+    ];
+    for (name, kind, help, pick) in families {
+        family(out, name, kind, help);
+        for b in bridges {
+            let _ = writeln!(out, "{name}{{bridge=\"{}\"}} {}", b.name, pick(b));
         }
     }
 }
@@ -398,6 +423,7 @@ fn render(f: &Figures) -> String {
         s.connect_timeouts,
     );
     listeners(&mut out, &f.listeners);
+    bridges(&mut out, &f.bridges);
     if let Some(st) = &f.store {
         store(&mut out, st);
     }
@@ -468,9 +494,22 @@ mod tests {
                 ..Default::default()
             }),
             admin_auth: (4, 1),
+            bridges: vec![crate::bridge::BridgeSnapshot {
+                name: "b1".into(),
+                connected: true,
+                address: "127.0.0.1:1883".into(),
+                sent: 7,
+                received: 3,
+                dropped: 1,
+                reconnects: 2,
+                last_error: None,
+            }],
         };
         let text = render(&f);
         assert!(text.contains("hornet_admin_auth_failures_total 4\n"));
+        assert!(text.contains("hornet_bridge_connected{bridge=\"b1\"} 1\n"));
+        assert!(text.contains("hornet_bridge_messages_sent_total{bridge=\"b1\"} 7\n"));
+        assert!(text.contains("hornet_bridge_reconnects_total{bridge=\"b1\"} 2\n"));
         assert!(text.contains("hornet_admin_auth_throttled_total 1\n"));
         assert!(text.contains("hornet_messages_dropped_total{reason=\"queue_full\"} 3\n"));
         assert!(text.contains("hornet_messages_dropped_total{reason=\"other\"} 2\n"));

@@ -66,6 +66,8 @@ pub(crate) struct AdminState {
     pub(crate) started: Instant,
     /// Figures of the last minutes, for the dashboard's chart.
     pub(crate) history: Arc<history::History>,
+    /// The outgoing bridges' figures (`/metrics`).
+    pub(crate) bridges: Vec<Arc<crate::bridge::BridgeStatus>>,
 }
 
 /// What handlers reach: the state the server hands over (through `Deref`)

@@ -322,6 +322,29 @@ fn probe_write(dir: &Path) -> Result<(), String> {
     }
 }
 
+/// One bridge in words: name, addresses, transport, topics, and whether
+/// it starts.
+fn describe_bridge(b: &crate::config::Bridge) -> String {
+    let addresses: Vec<String> = b
+        .addresses
+        .iter()
+        .map(|(h, p)| format!("{h}:{p}"))
+        .collect();
+    let topics: Vec<String> = b.topics.iter().map(|t| t.to_conf()).collect();
+    let start = match b.blocked() {
+        Some(why) => format!("not started: {why}"),
+        None => "starts".to_string(),
+    };
+    format!(
+        "{} to {} ({}, client id {}); topics: {}; {start}",
+        b.name,
+        addresses.join(", "),
+        if b.tls() { "TLS" } else { "TCP" },
+        b.remote_client_id(),
+        topics.join(" | ")
+    )
+}
+
 /// The report for a user: effective settings, then the ignored keys.
 pub fn render(report: &Report) -> String {
     let mut out = String::new();
@@ -369,6 +392,12 @@ pub fn render(report: &Report) -> String {
         None => out.push('\n'),
     }
     let _ = writeln!(out, "Admin: {}", describe::admin(config, None));
+    if !config.bridges.is_empty() {
+        let _ = writeln!(out, "\nBridges (docs/bridges.md):");
+        for b in &config.bridges {
+            let _ = writeln!(out, "  {}", describe_bridge(b));
+        }
+    }
     let settings = describe::settings(config);
     let width = settings.iter().map(|s| s.key.len()).max().unwrap_or(0);
     let vwidth = settings.iter().map(|s| s.value.len()).max().unwrap_or(0);

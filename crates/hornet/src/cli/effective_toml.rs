@@ -141,6 +141,13 @@ pub fn render(config: &Config) -> String {
     }
     top.insert("listener".into(), Value::Array(listeners));
 
+    if !config.bridges.is_empty() {
+        top.insert(
+            "bridge".into(),
+            Value::Array(config.bridges.iter().map(bridge_table).collect()),
+        );
+    }
+
     top.insert("limits".into(), Value::Table(limits));
     top.insert("mqtt".into(), Value::Table(mqtt));
     top.insert("log".into(), Value::Table(log));
@@ -162,6 +169,43 @@ pub fn render(config: &Config) -> String {
          toml`.\n# Limits written as 0 are unlimited. See docs/configuration.md.\n\n{}",
         toml::to_string(&top).unwrap_or_default()
     )
+}
+
+/// A `[[bridge]]` table: its keys as read (`Bridge::lines`), `topic`
+/// lines and addresses as arrays, numbers and switches typed.
+fn bridge_table(b: &crate::config::Bridge) -> Value {
+    const NUMBERS: &[&str] = &[
+        "keepalive_interval",
+        "idle_timeout",
+        "threshold",
+        "bridge_max_packet_size",
+    ];
+    let mut t = Table::new();
+    t.insert("connection".into(), Value::String(b.name.clone()));
+    let (mut topics, mut addresses) = (Vec::new(), Vec::new());
+    for (key, words) in &b.lines {
+        let text = words.join(" ");
+        match *key {
+            "topic" => topics.push(Value::String(text)),
+            "address" | "addresses" => {
+                addresses.extend(words.iter().map(|w| Value::String(w.clone())))
+            }
+            k => {
+                let value = match text.as_str() {
+                    "true" => Value::Boolean(true),
+                    "false" => Value::Boolean(false),
+                    n if NUMBERS.contains(&k) => n
+                        .parse()
+                        .map_or(Value::String(text.clone()), Value::Integer),
+                    _ => Value::String(text.clone()),
+                };
+                t.insert(k.into(), value);
+            }
+        }
+    }
+    t.insert("address".into(), Value::Array(addresses));
+    t.insert("topic".into(), Value::Array(topics));
+    Value::Table(t)
 }
 
 /// The `[admin]` table.
@@ -219,6 +263,47 @@ mod tests {
         }
         assert_eq!(loaded.config, expected, "{text}");
         assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    }
+
+    /// Bridges are written back as `[[bridge]]` tables that read the same.
+    #[test]
+    fn bridges_round_trip() {
+        let conf = "connection b1\naddress 127.0.0.1:1884 h2\ntopic sensors/# out 1 \"\" edge/\n\
+                    topic \"\" in 2 local/x remote/y\ncleansession true\nkeepalive_interval 30\n\
+                    restart_timeout 2 20\nremote_password 0123\nidle_timeout 9\n\
+                    connection b2\naddress h3\ntopic # both\n";
+        let loaded = crate::config::parse_mosquitto(conf, Path::new("m.conf")).unwrap();
+        let text = render(&loaded.config);
+        let again = crate::config::parse_toml(&text, Path::new("e.toml"))
+            .unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let settings = |c: &Config| c.bridges.iter().map(|b| b.settings()).collect::<Vec<_>>();
+        let (mut before, mut after) = (settings(&loaded.config), settings(&again.config));
+        // TOML groups a bridge's addresses and topics; the order of other
+        // keys is TOML's.
+        for b in before.iter_mut().chain(after.iter_mut()) {
+            b.lines.sort();
+            b.unhonoured.sort_by_key(|u| u.0);
+        }
+        for (b, a) in before.iter_mut().zip(after.iter_mut()) {
+            let merge = |lines: &mut Vec<(&'static str, Vec<String>)>| {
+                let words: Vec<String> = lines
+                    .iter()
+                    .filter(|(k, _)| k.starts_with("address"))
+                    .flat_map(|(_, w)| w.clone())
+                    .collect();
+                lines.retain(|(k, _)| !k.starts_with("address"));
+                lines.push(("address", words));
+            };
+            merge(&mut b.lines);
+            merge(&mut a.lines);
+        }
+        assert_eq!(before, after, "{text}");
+        assert_eq!(
+            again.warnings.len(),
+            1,
+            "idle_timeout: {:?}",
+            again.warnings
+        );
     }
 
     #[test]

@@ -18,6 +18,8 @@
 //! and the hints' spellings (`wording.rs`) are derived from that table.
 //! The user-facing reference is `docs/configuration.md`.
 
+pub mod bridge;
+pub mod bridge_topic;
 mod kinds;
 mod log_dest;
 mod mosquitto;
@@ -25,6 +27,8 @@ pub mod schema;
 mod toml;
 mod wording;
 
+pub use bridge::Bridge;
+pub use bridge_topic::{BridgeTopic, Direction};
 pub use log_dest::LogDest;
 pub use schema::{core_settings, Limits, Mqtt};
 pub use wording::FileWording;
@@ -80,6 +84,9 @@ pub struct Config {
     pub admin: Admin,
     /// Durability: the store and when acknowledgements wait for the disk.
     pub persistence: Persistence,
+    /// Outgoing bridges (mosquitto.conf `connection` blocks, hornet.toml
+    /// `[[bridge]]`; see `docs/bridges.md`). Default none.
+    pub bridges: Vec<Bridge>,
     /// The file this configuration came from, for the startup banner;
     /// `None` for the built-in defaults.
     pub source: Option<PathBuf>,
@@ -101,6 +108,7 @@ impl Default for Config {
             user: None,
             admin: Admin::default(),
             persistence: Persistence::default(),
+            bridges: Vec::new(),
             source: None,
         }
     }

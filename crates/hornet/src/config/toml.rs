@@ -64,6 +64,7 @@ struct File {
     fsync: Option<Spanned<String>>,
     fsync_interval_ms: Option<u64>,
     admin: Option<AdminFile>,
+    bridge: Option<Vec<std::collections::BTreeMap<String, Spanned<Value>>>>,
 }
 
 #[derive(Deserialize)]
@@ -416,14 +417,121 @@ pub(crate) fn parse(text: &str, origin: &Path) -> Result<Loaded, ConfigError> {
         admin.keyfile = a.keyfile;
         admin.declared = true;
     }
+    let mut warnings = Vec::new();
+    for table in file.bridge.unwrap_or_default() {
+        let bridge = bridge_from(table, origin, &line_of, &mut warnings)?;
+        if config.bridges.iter().any(|b| b.name == bridge.name) {
+            return Err(ConfigError::new(
+                origin,
+                Some(bridge.line),
+                format!("a second bridge named {:?}", bridge.name),
+            ));
+        }
+        config.bridges.push(bridge);
+    }
     config
         .admin
         .check_in(&config)
         .map_err(|r| ConfigError::new(origin, None, r))?;
-    Ok(Loaded {
-        config,
-        warnings: Vec::new(),
-    })
+    Ok(Loaded { config, warnings })
+}
+
+/// One `[[bridge]]` table: `connection = "NAME"` and the bridge keys of
+/// mosquitto.conf (`bridge.rs`), each value turned into the words of a
+/// mosquitto.conf line (a string is one word, except `topic` lines and
+/// `restart_timeout`, whose words are split; an array is repeated keys for
+/// `topic`, words otherwise) and read by the same [`Bridge::set`].
+fn bridge_from(
+    table: std::collections::BTreeMap<String, Spanned<Value>>,
+    origin: &Path,
+    line_of: &impl Fn(Range<usize>) -> usize,
+    warnings: &mut Vec<String>,
+) -> Result<super::Bridge, ConfigError> {
+    let at = |v: &Spanned<Value>| line_of(v.span());
+    let first_line = table.values().map(at).min().unwrap_or(1);
+    let Some(name) = table.get("connection") else {
+        return Err(ConfigError::new(
+            origin,
+            Some(first_line),
+            "a [[bridge]] needs connection = \"NAME\"",
+        ));
+    };
+    let Value::String(name_text) = name.get_ref() else {
+        return Err(ConfigError::new(
+            origin,
+            Some(at(name)),
+            "connection must be a string",
+        ));
+    };
+    let mut bridge = super::Bridge::new(name_text, origin.to_path_buf(), at(name));
+    for (key, value) in &table {
+        if key == "connection" {
+            continue;
+        }
+        let line = at(value);
+        let fail = |r: String| ConfigError::new(origin, Some(line), r);
+        if super::bridge::key(key).is_none() {
+            return Err(fail(format!(
+                "unknown bridge key {key:?} (see docs/bridges.md)"
+            )));
+        }
+        let word = |v: &Value| -> Result<String, String> {
+            match v {
+                Value::String(s) => Ok(s.clone()),
+                Value::Integer(i) => Ok(i.to_string()),
+                Value::Boolean(b) => Ok(b.to_string()),
+                other => Err(format!(
+                    "{key}: {} is not a string, number or boolean",
+                    other.type_str()
+                )),
+            }
+        };
+        let lines: Vec<Vec<String>> = match (key.as_str(), value.get_ref()) {
+            ("topic", Value::Array(items)) => items
+                .iter()
+                .map(|i| word(i).map(|w| w.split_whitespace().map(str::to_string).collect()))
+                .collect::<Result<_, _>>()
+                .map_err(fail)?,
+            ("topic" | "restart_timeout", v) => {
+                vec![word(v)
+                    .map_err(fail)?
+                    .split_whitespace()
+                    .map(str::to_string)
+                    .collect()]
+            }
+            (_, Value::Array(items)) => {
+                vec![items
+                    .iter()
+                    .map(word)
+                    .collect::<Result<_, _>>()
+                    .map_err(fail)?]
+            }
+            (_, v) => vec![vec![word(v).map_err(fail)?]],
+        };
+        for words in lines {
+            let words: Vec<&str> = words.iter().map(String::as_str).collect();
+            let before = bridge.unhonoured.len();
+            bridge.set(key, &words, line).map_err(fail)?;
+            for (k, _, status) in bridge.unhonoured[before..].iter().copied() {
+                let why = match status {
+                    super::bridge::Status::NotYet(why) => why.to_string(),
+                    super::bridge::Status::Blocks(why) => {
+                        format!("{why}; this bridge will not be started")
+                    }
+                    super::bridge::Status::Honoured => continue,
+                };
+                warnings.push(format!(
+                    "{}:{line}: bridge {:?}: {k:?} is read but not honoured yet: {why}",
+                    origin.display(),
+                    bridge.name
+                ));
+            }
+        }
+    }
+    bridge
+        .check()
+        .map_err(|r| ConfigError::new(origin, Some(bridge.line), r))?;
+    Ok(bridge)
 }
 
 /// One `[[listener]]` table onto a [`Listener`]; `fail` reports a value at
@@ -1100,6 +1208,58 @@ shared_group_strategies = { workers = "hash_clientid" }
             let err = error(text);
             assert_eq!(err.line, Some(line), "{text}: {err}");
             assert!(err.reason.contains(reason), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn bridge_tables() {
+        let text = "[[bridge]]\n\
+                    connection = \"b1\"\n\
+                    address = [\"127.0.0.1:1884\", \"h2\"]\n\
+                    topic = [\"sensors/# out 1 \\\"\\\" remote/\", \"cmd/# in 2\"]\n\
+                    cleansession = true\n\
+                    keepalive_interval = 30\n\
+                    restart_timeout = \"1 4\"\n\
+                    threshold = 5\n";
+        let loaded = super::parse(text, Path::new("hornet.toml")).unwrap();
+        let b = &loaded.config.bridges[0];
+        assert_eq!(b.name, "b1");
+        assert_eq!(b.line, 2);
+        assert_eq!(b.addresses.len(), 2);
+        assert_eq!(b.topics[0].remote_filter(), "remote/sensors/#");
+        assert_eq!(b.topics[1].qos, 2);
+        assert!(b.clean_session);
+        assert_eq!(
+            (b.keepalive, b.restart_base, b.restart_cap),
+            (30, 1, Some(4))
+        );
+        assert_eq!(loaded.warnings.len(), 1, "{:?}", loaded.warnings);
+        assert!(loaded.warnings[0].starts_with("hornet.toml:8: bridge \"b1\": \"threshold\""));
+        for (text, line, reason) in [
+            (
+                "[[bridge]]\naddress = \"h\"\n",
+                2,
+                "a [[bridge]] needs connection",
+            ),
+            (
+                "[[bridge]]\nconnection = \"b\"\naddress = \"h\"\ntopic = \"a\"\nfrobnicate = 1\n",
+                5,
+                "unknown bridge key",
+            ),
+            (
+                "[[bridge]]\nconnection = \"b\"\naddress = \"h\"\ntopic = \"a in 7\"\n",
+                4,
+                "invalid bridge QoS",
+            ),
+            (
+                "[[bridge]]\nconnection = \"b\"\ntopic = \"a\"\n",
+                2,
+                "bridge \"b\" has no address",
+            ),
+        ] {
+            let err = error(text);
+            assert_eq!(err.line, Some(line), "{text}: {err}");
+            assert!(err.reason.starts_with(reason), "{text}: {err}");
         }
     }
 

@@ -17,7 +17,7 @@ mod conn;
 mod encoded;
 mod listener;
 mod log_topic;
-mod outbox;
+pub(crate) mod outbox;
 mod password;
 mod psk;
 mod reload;
@@ -271,6 +271,8 @@ pub struct Server {
     config: Arc<Config>,
     /// The admin HTTP listener's address, when it runs.
     admin_addr: Option<SocketAddr>,
+    /// The running bridges' figures.
+    bridges: Vec<Arc<crate::bridge::BridgeStatus>>,
 }
 
 impl Server {
@@ -391,6 +393,7 @@ impl Server {
             shared: shared.clone(),
             config: Arc::new(config.clone()),
             admin_addr: None,
+            bridges: Vec::new(),
         };
         for (state, socket) in bound {
             server.addrs.push(state.addr);
@@ -421,6 +424,9 @@ impl Server {
         server
             .tasks
             .push(tokio::spawn(password::run(shared.clone(), checks_rx)));
+        let (bridge_tasks, bridges) = crate::bridge::start(&shared, &config.bridges);
+        server.tasks.extend(bridge_tasks);
+        server.bridges = bridges;
         if config.admin.enabled {
             match crate::admin::bind(config).await {
                 Ok(listener) => {
@@ -436,6 +442,7 @@ impl Server {
                             users: admin_users,
                             started,
                             history: Default::default(),
+                            bridges: server.bridges.clone(),
                         },
                     ));
                 }
@@ -491,6 +498,11 @@ impl Server {
     pub fn publish_log(&mut self, feed: Arc<crate::logging::TopicFeed>) {
         self.tasks
             .push(tokio::spawn(log_topic::run(self.shared.clone(), feed)));
+    }
+
+    /// Each running bridge's state and counters, in configuration order.
+    pub fn bridges(&self) -> Vec<crate::bridge::BridgeSnapshot> {
+        self.bridges.iter().map(|b| b.snapshot()).collect()
     }
 
     /// The admin HTTP listener's address, when it runs.

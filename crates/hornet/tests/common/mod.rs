@@ -141,6 +141,17 @@ impl TestBroker {
         }
     }
 
+    /// The outgoing bridges' figures (Hornet only; empty against Mosquitto).
+    pub fn bridges(&self) -> Vec<hornet::bridge::BridgeSnapshot> {
+        match &self.inner {
+            Inner::Hornet {
+                server: Some(server),
+                ..
+            } => server.bridges(),
+            _ => Vec::new(),
+        }
+    }
+
     fn start_mosquitto(conf: &str) -> TestBroker {
         let port = free_port();
         let dir = tempfile::tempdir().expect("temp dir");

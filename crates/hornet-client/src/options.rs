@@ -1,0 +1,80 @@
+//! What the client asks for in CONNECT, and its own limits.
+
+use bytes::Bytes;
+use hornet_codec::{ByteString, Connect, LastWill, Properties, Property, Protocol};
+
+/// The client's configuration.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Protocol version.
+    pub protocol: Protocol,
+    /// Client identifier.
+    pub client_id: ByteString,
+    /// Clean Session (3.x) / Clean Start (5).
+    pub clean_start: bool,
+    /// Keep Alive in seconds; 0 turns PINGREQ off.
+    pub keep_alive: u16,
+    /// User name.
+    pub username: Option<ByteString>,
+    /// Password.
+    pub password: Option<Bytes>,
+    /// Will message (a bridge's notification `0`).
+    pub will: Option<LastWill>,
+    /// Set the 0x80 bit on the protocol level (Mosquitto's `try_private`):
+    /// a broker that knows it treats us as a bridge and does not echo.
+    pub bridge: bool,
+    /// MQTT 5 Session Expiry Interval sent in CONNECT (0: none).
+    pub session_expiry: u32,
+    /// Our own bound on QoS 1/2 messages in flight, below the remote's
+    /// Receive Maximum (at least 1).
+    pub max_inflight: u16,
+    /// The largest packet we accept, announced to an MQTT 5 remote
+    /// (`None`: no limit announced).
+    pub max_packet_size: Option<u32>,
+    /// Incoming QoS 1/2 messages are acknowledged (PUBACK / PUBREC) only
+    /// when the caller says it has them ([`crate::Session::acknowledge`]),
+    /// e.g. once a bridge's local broker has stored them.
+    pub manual_ack: bool,
+}
+
+impl Options {
+    /// Clean start, keep alive 60, inflight 20, no credentials.
+    pub fn new(protocol: Protocol, client_id: impl Into<ByteString>) -> Self {
+        Options {
+            protocol,
+            client_id: client_id.into(),
+            clean_start: true,
+            keep_alive: 60,
+            username: None,
+            password: None,
+            will: None,
+            bridge: false,
+            session_expiry: 0,
+            max_inflight: 20,
+            max_packet_size: None,
+            manual_ack: false,
+        }
+    }
+
+    /// The CONNECT these options make.
+    pub fn connect_packet(&self) -> Connect {
+        let mut connect = Connect::new(self.protocol, self.client_id.clone());
+        connect.clean_start = self.clean_start;
+        connect.keep_alive = self.keep_alive;
+        connect.username = self.username.clone();
+        connect.password = self.password.clone();
+        connect.will = self.will.clone();
+        connect.bridge = self.bridge;
+        if self.protocol.is_v5() {
+            let mut props = Properties::new();
+            if self.session_expiry > 0 {
+                props.push(Property::SessionExpiryInterval(self.session_expiry));
+            }
+            if let Some(max) = self.max_packet_size {
+                props.push(Property::MaximumPacketSize(max));
+            }
+            connect.properties = props;
+        }
+        connect
+    }
+}

@@ -1,0 +1,601 @@
+//! [`Session`]: the client's state machine. The caller owns the socket and
+//! the clock: it calls [`Session::connect`] when a connection is up,
+//! [`Session::handle`] for each packet read, [`Session::tick`] at
+//! [`Session::next_deadline`], [`Session::connection_lost`] when the
+//! connection ends, and after each call writes what
+//! [`Session::poll_transmit`] yields and acts on [`Session::poll_event`].
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::Instant;
+
+use hornet_codec::{
+    Ack, ByteString, ConnAck, Packet, PacketId, Property, Protocol, Publish, QoS, ReasonCode,
+    SubAck, Subscribe, SubscribeFilter, UnsubAck, Unsubscribe,
+};
+
+use crate::error::{ClientError, PublishError};
+use crate::ids::PacketIds;
+use crate::inflight::{Entry, Inflight, Stage};
+use crate::keepalive::{Due, KeepAlive};
+use crate::limits::ServerLimits;
+use crate::options::Options;
+
+/// The connection's state, as the session sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// No connection.
+    Disconnected,
+    /// CONNECT sent, CONNACK awaited.
+    Connecting,
+    /// CONNACK received with success.
+    Connected,
+}
+
+/// What the caller is told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// CONNACK with success.
+    Connected {
+        /// The remote kept our session.
+        session_present: bool,
+    },
+    /// A message from the remote (a QoS 2 one exactly once).
+    Message(Publish),
+    /// An outgoing QoS 1/2 message is done: PUBACK, PUBCOMP, an error
+    /// reason in PUBACK/PUBREC, or sent at QoS 0 after a downgrade.
+    Delivered {
+        /// Its identifier (now free).
+        packet_id: PacketId,
+        /// The remote's reason code.
+        reason: ReasonCode,
+    },
+    /// An outgoing message was dropped without being sent.
+    Dropped {
+        /// Its identifier, if it had one.
+        packet_id: Option<PacketId>,
+        /// Why.
+        error: PublishError,
+    },
+    /// SUBACK.
+    SubAck(SubAck),
+    /// UNSUBACK.
+    UnsubAck(UnsubAck),
+}
+
+/// The client session.
+#[derive(Debug)]
+pub struct Session {
+    options: Options,
+    state: State,
+    limits: ServerLimits,
+    ids: PacketIds,
+    inflight: Inflight,
+    qos0: VecDeque<Publish>,
+    /// Incoming QoS 2 ids awaiting PUBREL, and whether the caller has
+    /// acknowledged the message (always, without `manual_ack`).
+    incoming_qos2: HashMap<u16, bool>,
+    /// Incoming QoS 1/2 messages of this connection waiting for the
+    /// caller's acknowledgement (`manual_ack`).
+    unacked: HashSet<u16>,
+    aliases: HashMap<ByteString, u16>,
+    keep_alive: KeepAlive,
+    transmit: VecDeque<Packet>,
+    events: VecDeque<Event>,
+}
+
+impl Session {
+    /// A session with no connection yet.
+    pub fn new(options: Options) -> Self {
+        let keep_alive = KeepAlive::new(options.keep_alive);
+        Session {
+            options,
+            state: State::Disconnected,
+            limits: ServerLimits::default(),
+            ids: PacketIds::default(),
+            inflight: Inflight::default(),
+            qos0: VecDeque::new(),
+            incoming_qos2: HashMap::new(),
+            unacked: HashSet::new(),
+            aliases: HashMap::new(),
+            keep_alive,
+            transmit: VecDeque::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    /// The options.
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// The connection's state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// The remote's limits from the last CONNACK.
+    pub fn limits(&self) -> ServerLimits {
+        self.limits
+    }
+
+    /// The protocol version.
+    pub fn protocol(&self) -> Protocol {
+        self.options.protocol
+    }
+
+    /// Outgoing QoS 1/2 messages not yet completed (sent or waiting).
+    pub fn inflight_len(&self) -> usize {
+        self.inflight.len()
+    }
+
+    /// Of those, how many are in the remote's window on this connection.
+    pub fn in_window(&self) -> usize {
+        self.inflight.in_window()
+    }
+
+    /// QoS 0 messages waiting for a connection.
+    pub fn queued_qos0(&self) -> usize {
+        self.qos0.len()
+    }
+
+    /// The outgoing QoS 1/2 messages with their identifier and stage, in
+    /// publication order (what a durable outbox records).
+    pub fn outgoing(&self) -> impl Iterator<Item = (PacketId, Stage, &Publish)> {
+        self.inflight.iter().map(|e| (e.id, e.stage, &e.publish))
+    }
+
+    /// A connection is up: CONNECT goes out. Whatever was queued for the
+    /// previous connection is forgotten; inflight messages wait for the
+    /// CONNACK to be resent.
+    pub fn connect(&mut self, now: Instant) {
+        self.transmit.clear();
+        self.inflight.unsend_all();
+        self.aliases.clear();
+        self.state = State::Connecting;
+        self.keep_alive = KeepAlive::new(self.options.keep_alive);
+        self.keep_alive.connecting(now);
+        self.transmit
+            .push_back(Packet::Connect(Box::new(self.options.connect_packet())));
+    }
+
+    /// The connection ended (by either side). Unsent packets are dropped;
+    /// the session (inflight messages, QoS 2 ids) stays for the next.
+    pub fn connection_lost(&mut self) {
+        self.state = State::Disconnected;
+        // The remote resends what it has no acknowledgement for.
+        self.unacked.clear();
+        self.transmit.clear();
+        self.inflight.unsend_all();
+        self.aliases.clear();
+    }
+
+    /// The next packet to write, taken at `now` (what the keep-alive
+    /// counts from).
+    pub fn poll_transmit(&mut self, now: Instant) -> Option<Packet> {
+        let packet = self.transmit.pop_front()?;
+        self.keep_alive.sent(now);
+        Some(packet)
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`Session::tick`] must be called next.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        match self.state {
+            State::Disconnected => None,
+            State::Connecting => self.keep_alive.deadline(false),
+            State::Connected => self.keep_alive.deadline(true),
+        }
+    }
+
+    /// Time passes: a PINGREQ, or an error when the remote has not answered
+    /// CONNECT or PINGREQ within the keep-alive (the caller closes).
+    pub fn tick(&mut self, now: Instant) -> Result<(), ClientError> {
+        if self.state == State::Disconnected {
+            return Ok(());
+        }
+        match self.keep_alive.due(now, self.state == State::Connected) {
+            Due::Nothing => Ok(()),
+            Due::Ping => {
+                self.keep_alive.ping_sent(now);
+                self.transmit.push_back(Packet::PingReq);
+                Ok(())
+            }
+            Due::Timeout => {
+                let secs = self.keep_alive.interval_secs();
+                self.connection_lost();
+                Err(ClientError::Timeout(secs))
+            }
+        }
+    }
+
+    /// Queues a message for the remote. QoS 1/2 get their packet
+    /// identifier now (returned); they go out as the remote's window
+    /// allows, in order. QoS 0 goes out at once when connected, or at the
+    /// next connection.
+    pub fn publish(&mut self, mut publish: Publish) -> Result<Option<PacketId>, PublishError> {
+        publish.dup = false;
+        publish.packet_id = None;
+        if self.state == State::Connected {
+            self.fit(&publish)?;
+        }
+        if publish.qos == QoS::AtMostOnce {
+            self.qos0.push_back(publish);
+            self.flush();
+            return Ok(None);
+        }
+        let id = self.ids.allocate().ok_or(PublishError::NoPacketId)?;
+        publish.packet_id = Some(id);
+        self.inflight.push(Entry {
+            id,
+            stage: Stage::first(publish.qos),
+            publish,
+            sent: false,
+            ever_sent: false,
+        });
+        self.flush();
+        Ok(Some(id))
+    }
+
+    /// Restores an outgoing message of an earlier life (a durable outbox)
+    /// with its identifier and stage; it is resent with DUP (or its PUBREL)
+    /// at the next CONNACK.
+    pub fn restore(&mut self, id: PacketId, stage: Stage, mut publish: Publish) {
+        publish.packet_id = Some(id);
+        self.ids.reserve(id);
+        self.inflight.push(Entry {
+            id,
+            stage,
+            publish,
+            sent: false,
+            ever_sent: true,
+        });
+    }
+
+    /// SUBSCRIBE (when connected): returns its identifier.
+    pub fn subscribe(&mut self, filters: Vec<SubscribeFilter>) -> Result<PacketId, PublishError> {
+        let packet_id = self.ids.allocate().ok_or(PublishError::NoPacketId)?;
+        self.transmit.push_back(Packet::Subscribe(Subscribe {
+            packet_id,
+            properties: Default::default(),
+            filters,
+        }));
+        Ok(packet_id)
+    }
+
+    /// UNSUBSCRIBE (when connected): returns its identifier.
+    pub fn unsubscribe(&mut self, filters: Vec<ByteString>) -> Result<PacketId, PublishError> {
+        let packet_id = self.ids.allocate().ok_or(PublishError::NoPacketId)?;
+        self.transmit.push_back(Packet::Unsubscribe(Unsubscribe {
+            packet_id,
+            properties: Default::default(),
+            filters,
+        }));
+        Ok(packet_id)
+    }
+
+    /// With `manual_ack`: the caller has an incoming message (`qos` as it
+    /// arrived): PUBACK or PUBREC goes out if the message came on this
+    /// connection; otherwise the remote resends it and, for QoS 2, gets
+    /// its PUBREC then.
+    pub fn acknowledge(&mut self, packet_id: PacketId, qos: QoS) {
+        if qos == QoS::ExactlyOnce {
+            match self.incoming_qos2.get_mut(&packet_id.get()) {
+                Some(acked) => *acked = true,
+                None => return,
+            }
+        }
+        if !self.unacked.remove(&packet_id.get()) || self.state != State::Connected {
+            return;
+        }
+        self.transmit.push_back(match qos {
+            QoS::ExactlyOnce => Packet::PubRec(Ack::new(packet_id)),
+            _ => Packet::PubAck(Ack::new(packet_id)),
+        });
+    }
+
+    /// A DISCONNECT to send before closing.
+    pub fn disconnect(&mut self) {
+        if self.state != State::Disconnected {
+            self.transmit
+                .push_back(Packet::Disconnect(hornet_codec::Disconnect::new(
+                    ReasonCode::Success,
+                )));
+        }
+    }
+
+    /// One packet from the remote.
+    pub fn handle(&mut self, packet: Packet) -> Result<(), ClientError> {
+        let result = match self.state {
+            State::Disconnected => Err(ClientError::Unexpected(packet.packet_type())),
+            State::Connecting => match packet {
+                Packet::ConnAck(connack) => self.connack(connack),
+                Packet::Disconnect(d) => Err(ClientError::Disconnected(d.reason_code)),
+                other => Err(ClientError::BeforeConnAck(other.packet_type())),
+            },
+            State::Connected => self.connected_packet(packet),
+        };
+        if result.is_err() {
+            self.connection_lost();
+        }
+        result
+    }
+
+    fn connack(&mut self, connack: ConnAck) -> Result<(), ClientError> {
+        if connack.reason_code.is_error() {
+            return Err(ClientError::Refused(connack.reason_code));
+        }
+        let protocol = self.options.protocol;
+        self.limits = ServerLimits::from_connack(&connack, protocol);
+        if let Some(keep_alive) = connack.properties.server_keep_alive() {
+            self.keep_alive.set_interval(keep_alive);
+        }
+        self.keep_alive.answered();
+        self.state = State::Connected;
+        let present = connack.session_present;
+        if !present {
+            // A new session on the remote: it has no QoS 2 state of ours.
+            // Messages past PUBREC were received there; their PUBREL has
+            // nothing left to release ([MQTT-4.3.3]); the rest go again.
+            self.incoming_qos2.clear();
+            for gone in self
+                .inflight
+                .drain_where(|e| e.stage == Stage::AwaitingPubComp)
+            {
+                self.ids.release(gone.id);
+                self.events.push_back(Event::Delivered {
+                    packet_id: gone.id,
+                    reason: ReasonCode::PacketIdentifierNotFound,
+                });
+            }
+        }
+        self.events.push_back(Event::Connected {
+            session_present: present,
+        });
+        self.flush();
+        Ok(())
+    }
+
+    fn connected_packet(&mut self, packet: Packet) -> Result<(), ClientError> {
+        match packet {
+            Packet::Publish(publish) => self.incoming(publish)?,
+            Packet::PubAck(ack) => {
+                if self
+                    .inflight
+                    .get_mut(ack.packet_id)
+                    .is_some_and(|e| e.stage == Stage::AwaitingPubAck)
+                {
+                    self.complete(ack.packet_id, ack.reason_code);
+                }
+            }
+            Packet::PubRec(ack) => self.pubrec(ack),
+            Packet::PubComp(ack) => {
+                if self
+                    .inflight
+                    .get_mut(ack.packet_id)
+                    .is_some_and(|e| e.stage == Stage::AwaitingPubComp)
+                {
+                    self.complete(ack.packet_id, ack.reason_code);
+                }
+            }
+            Packet::PubRel(ack) => {
+                let found = self.incoming_qos2.remove(&ack.packet_id.get()).is_some();
+                let reason = if found {
+                    ReasonCode::Success
+                } else {
+                    ReasonCode::PacketIdentifierNotFound
+                };
+                self.transmit
+                    .push_back(Packet::PubComp(Ack::with_reason(ack.packet_id, reason)));
+            }
+            Packet::SubAck(suback) => {
+                self.ids.release(suback.packet_id);
+                self.events.push_back(Event::SubAck(suback));
+            }
+            Packet::UnsubAck(unsuback) => {
+                self.ids.release(unsuback.packet_id);
+                self.events.push_back(Event::UnsubAck(unsuback));
+            }
+            Packet::PingResp => self.keep_alive.answered(),
+            Packet::Disconnect(d) => return Err(ClientError::Disconnected(d.reason_code)),
+            other => return Err(ClientError::Unexpected(other.packet_type())),
+        }
+        Ok(())
+    }
+
+    fn incoming(&mut self, publish: Publish) -> Result<(), ClientError> {
+        if publish.properties.topic_alias().is_some() {
+            return Err(ClientError::TopicAlias);
+        }
+        match publish.qos {
+            QoS::AtMostOnce => self.events.push_back(Event::Message(publish)),
+            QoS::AtLeastOnce => {
+                let id = publish.packet_id.ok_or(ClientError::BadPublish(1))?;
+                self.events.push_back(Event::Message(publish));
+                if self.options.manual_ack {
+                    self.unacked.insert(id.get());
+                } else {
+                    self.transmit.push_back(Packet::PubAck(Ack::new(id)));
+                }
+            }
+            QoS::ExactlyOnce => {
+                let id = publish.packet_id.ok_or(ClientError::BadPublish(2))?;
+                // [MQTT-4.3.3-9]: a PUBLISH with an id awaiting PUBREL is
+                // the same message again: acknowledged, not handed on.
+                match self.incoming_qos2.get(&id.get()) {
+                    None => {
+                        let acked = !self.options.manual_ack;
+                        self.incoming_qos2.insert(id.get(), acked);
+                        self.events.push_back(Event::Message(publish));
+                        if acked {
+                            self.transmit.push_back(Packet::PubRec(Ack::new(id)));
+                        } else {
+                            self.unacked.insert(id.get());
+                        }
+                    }
+                    Some(true) => self.transmit.push_back(Packet::PubRec(Ack::new(id))),
+                    // Handed on, not yet acknowledged by the caller: its
+                    // acknowledgement sends the PUBREC.
+                    Some(false) => {
+                        self.unacked.insert(id.get());
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn pubrec(&mut self, ack: Ack) {
+        let Some(entry) = self.inflight.get_mut(ack.packet_id) else {
+            // [MQTT-4.3.3]: answer an unknown PUBREC so the remote can
+            // finish; MQTT 5 says why.
+            self.transmit.push_back(Packet::PubRel(Ack::with_reason(
+                ack.packet_id,
+                ReasonCode::PacketIdentifierNotFound,
+            )));
+            return;
+        };
+        match entry.stage {
+            Stage::AwaitingPubRec if ack.reason_code.is_error() => {
+                self.complete(ack.packet_id, ack.reason_code);
+            }
+            Stage::AwaitingPubRec | Stage::AwaitingPubComp => {
+                // [MQTT-4.3.3-4]: PUBREL, and never the PUBLISH again.
+                entry.stage = Stage::AwaitingPubComp;
+                self.transmit
+                    .push_back(Packet::PubRel(Ack::new(ack.packet_id)));
+            }
+            Stage::AwaitingPubAck => {}
+        }
+    }
+
+    fn complete(&mut self, id: PacketId, reason: ReasonCode) {
+        self.inflight.remove(id);
+        self.ids.release(id);
+        self.events.push_back(Event::Delivered {
+            packet_id: id,
+            reason,
+        });
+        self.flush();
+    }
+
+    /// The window ([MQTT-3.3.4-7]): the remote's Receive Maximum and our
+    /// own bound.
+    fn window(&self) -> usize {
+        usize::from(
+            self.limits
+                .receive_maximum
+                .min(self.options.max_inflight.max(1)),
+        )
+    }
+
+    /// Sends what the window allows, oldest first: resends (DUP or PUBREL)
+    /// before new messages; then QoS 0.
+    fn flush(&mut self) {
+        if self.state != State::Connected {
+            return;
+        }
+        while self.inflight.in_window() < self.window() {
+            let Some(index) = self.inflight.first_unsent() else {
+                break;
+            };
+            let limits = self.limits;
+            let entry = self.inflight.at_mut(index);
+            if entry.stage == Stage::AwaitingPubComp {
+                entry.sent = true;
+                let id = entry.id;
+                self.transmit.push_back(Packet::PubRel(Ack::new(id)));
+                continue;
+            }
+            // [MQTT-3.2.2-11]: never above the remote's Maximum QoS.
+            if entry.publish.qos > limits.maximum_qos {
+                entry.publish.qos = limits.maximum_qos;
+                entry.stage = Stage::first(limits.maximum_qos);
+            }
+            let mut publish = entry.publish.clone();
+            publish.dup = entry.ever_sent;
+            if publish.qos == QoS::AtMostOnce {
+                let gone = self.inflight.remove_at(index);
+                self.ids.release(gone.id);
+                publish.packet_id = None;
+                publish.dup = false;
+                if self.send_publish(publish, Some(gone.id)) {
+                    self.events.push_back(Event::Delivered {
+                        packet_id: gone.id,
+                        reason: ReasonCode::Success,
+                    });
+                }
+                continue;
+            }
+            let id = entry.id;
+            if self.send_publish(publish, Some(id)) {
+                let entry = self.inflight.get_mut(id).expect("entry just sent");
+                entry.sent = true;
+                entry.ever_sent = true;
+            } else {
+                self.inflight.remove(id);
+                self.ids.release(id);
+            }
+        }
+        while let Some(publish) = self.qos0.pop_front() {
+            self.send_publish(publish, None);
+        }
+    }
+
+    /// Applies the remote's limits and aliases to one PUBLISH and queues
+    /// it; false (and a Dropped event) when it cannot go.
+    fn send_publish(&mut self, mut publish: Publish, id: Option<PacketId>) -> bool {
+        // [MQTT-3.2.2-14]: no RETAIN when the remote has none.
+        if !self.limits.retain_available {
+            publish.retain = false;
+        }
+        if let Err(error) = self.fit(&publish) {
+            self.events.push_back(Event::Dropped {
+                packet_id: id,
+                error,
+            });
+            return false;
+        }
+        self.alias(&mut publish);
+        self.transmit.push_back(Packet::Publish(publish));
+        true
+    }
+
+    /// [MQTT-3.3.2-8]..: a topic used before on this connection goes as
+    /// its alias alone, while the remote allows aliases.
+    fn alias(&mut self, publish: &mut Publish) {
+        let max = self.limits.topic_alias_maximum;
+        if max == 0 || !self.options.protocol.is_v5() {
+            return;
+        }
+        if let Some(&alias) = self.aliases.get(&publish.topic) {
+            publish.properties.push(Property::TopicAlias(alias));
+            publish.topic = ByteString::new();
+        } else if self.aliases.len() < usize::from(max) {
+            let alias = self.aliases.len() as u16 + 1;
+            self.aliases.insert(publish.topic.clone(), alias);
+            publish.properties.push(Property::TopicAlias(alias));
+        }
+    }
+
+    /// The remote's Maximum Packet Size ([MQTT-3.1.2-24]).
+    fn fit(&self, publish: &Publish) -> Result<(), PublishError> {
+        let Some(max) = self.limits.maximum_packet_size else {
+            return Ok(());
+        };
+        let mut probe = publish.clone();
+        if probe.qos != QoS::AtMostOnce && probe.packet_id.is_none() {
+            probe.packet_id = PacketId::new(1);
+        }
+        let size = Packet::Publish(probe)
+            .encoded_len(self.options.protocol)
+            .map_err(|e| PublishError::Encode(e.to_string()))?;
+        if size > max as usize {
+            return Err(PublishError::TooLarge { size, max });
+        }
+        Ok(())
+    }
+}
