@@ -492,6 +492,10 @@ mod tests {
                     Action::Close { conn } => self.closed.push(conn),
                     Action::CheckPassword { .. } => unreachable!("no password_file here"),
                     Action::Persist { .. } => unreachable!("no persistence here"),
+                    Action::Forward { .. }
+                    | Action::Routes { .. }
+                    | Action::Retain { .. }
+                    | Action::Resync { .. } => unreachable!("no cluster here"),
                 }
             }
         }

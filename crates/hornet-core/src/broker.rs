@@ -97,6 +97,8 @@ pub struct Broker {
     pub(crate) shared: crate::shared::SharedSubscriptions,
     /// Changes to durable state not yet drained (see `persist`).
     pub(crate) journal: crate::persist::Journal,
+    /// The cluster this node is part of, if any (see `cluster`).
+    pub(crate) cluster: Option<Box<crate::cluster::Cluster>>,
 }
 
 impl Broker {
@@ -123,6 +125,7 @@ impl Broker {
             delayed_wills: DelayedWills::default(),
             shared: crate::shared::SharedSubscriptions::new(settings_shared.0, settings_shared.1),
             journal: Default::default(),
+            cluster: None,
         }
     }
 

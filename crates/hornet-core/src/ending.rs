@@ -139,6 +139,7 @@ impl Broker {
                 }
                 None => {
                     self.subs.remove(filter, key);
+                    self.cluster_unsubscribed(filter, key);
                 }
             }
         }

@@ -27,7 +27,9 @@
 //! `$SYS`), `persist` (store records, the journal), `out` (actions, held
 //! output), `auth` / `authorize` (the authenticator and ACL interfaces),
 //! `violation` (peer errors), `hints` / `wording` (first-time hints),
-//! `ids`, `settings`, `logfmt`.
+//! `ids`, `settings`, `logfmt`. The cluster: `cluster` (routes of other
+//! nodes, exported filters) and `clustering` (its rules: forwarding,
+//! route deltas, retained sync, membership).
 
 #![forbid(unsafe_code)]
 
@@ -37,6 +39,8 @@ mod authenticate;
 mod authorize;
 mod broker;
 mod client_ids;
+pub mod cluster;
+mod clustering;
 mod conn;
 mod connect;
 mod connections;
@@ -75,6 +79,7 @@ pub use admin::{
 pub use auth::{AuthExchange, AuthStep, Authenticator, PasswordCheck};
 pub use authorize::{Access, Authorizer, Denied, Principal};
 pub use broker::{Broker, QueueState};
+pub use cluster::{NodeRow, RouteSnapshot, RouteUpdate};
 pub use conn::{CloseCause, ConnInfo};
 pub use ids::ConnId;
 pub use out::Action;

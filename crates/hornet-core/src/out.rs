@@ -48,6 +48,36 @@ pub enum Action {
         /// The records, in the order the core made the changes.
         records: Vec<crate::persist::StoreOp>,
     },
+    /// Cluster: send `publish` to node `node` once (it matched a filter
+    /// that node announced); the node delivers it to its own subscribers
+    /// and never forwards it further.
+    Forward {
+        /// The node's name.
+        node: bytestring::ByteString,
+        /// The message as accepted here (no packet id).
+        publish: hornet_codec::Publish,
+    },
+    /// Cluster: tell every other node that this node's exported filters
+    /// changed (after the snapshot each link starts with).
+    Routes {
+        /// The change.
+        update: crate::cluster::RouteUpdate,
+    },
+    /// Cluster: tell every other node that the retained message of `topic`
+    /// was set (`Some`) or deleted (`None`).
+    Retain {
+        /// The topic.
+        topic: bytestring::ByteString,
+        /// The message, or `None` for a delete.
+        message: Option<hornet_codec::Publish>,
+    },
+    /// Cluster: the route stream from `node` has a gap or a stale
+    /// incarnation; end the link it arrives on so that the node connects
+    /// again and starts with a snapshot.
+    Resync {
+        /// The node's name.
+        node: bytestring::ByteString,
+    },
 }
 
 /// Pending actions plus the counters every send updates.
@@ -88,6 +118,12 @@ impl Out {
 
     pub(crate) fn close(&mut self, conn: ConnId) {
         self.actions.push_back(Action::Close { conn });
+    }
+
+    /// Queues a cluster action (it keeps no connection's order).
+    pub(crate) fn cluster(&mut self, action: Action) {
+        debug_assert!(conn_of(&action).is_none());
+        self.actions.push_back(action);
     }
 
     pub(crate) fn check_password(&mut self, conn: ConnId, check: crate::auth::PasswordCheck) {
@@ -248,6 +284,11 @@ fn must_wait(packet: &Packet) -> bool {
 fn conn_of(action: &Action) -> Option<ConnId> {
     match action {
         Action::Send { conn, .. } | Action::Close { conn } => Some(*conn),
-        Action::CheckPassword { .. } | Action::Persist { .. } => None,
+        Action::CheckPassword { .. }
+        | Action::Persist { .. }
+        | Action::Forward { .. }
+        | Action::Routes { .. }
+        | Action::Retain { .. }
+        | Action::Resync { .. } => None,
     }
 }

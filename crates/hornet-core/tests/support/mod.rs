@@ -309,6 +309,11 @@ impl Harness {
                         self.broker.durable(self.now, *seq);
                     }
                 }
+                // Cluster actions are only logged (tests/cluster.rs reads them).
+                Action::Forward { .. }
+                | Action::Routes { .. }
+                | Action::Retain { .. }
+                | Action::Resync { .. } => {}
             }
             self.log.push(action);
         }

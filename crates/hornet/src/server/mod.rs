@@ -169,6 +169,11 @@ impl Shared {
                     Some(d) => d.submit(seq, records),
                     None => tracing::error!("The core recorded changes but there is no store."),
                 },
+                // Only a cluster node's core emits these (see `cluster`).
+                Action::Forward { .. }
+                | Action::Routes { .. }
+                | Action::Retain { .. }
+                | Action::Resync { .. } => {}
             }
         }
         result
