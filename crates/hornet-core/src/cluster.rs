@@ -218,10 +218,15 @@ impl Cluster {
     }
 
     /// One delta from `node`: applied when it is the next of the stream
-    /// the last snapshot started; otherwise nothing changes.
+    /// the last snapshot started; one the snapshot already included (sent
+    /// while the link was being attached) is ignored; otherwise nothing
+    /// changes and a new snapshot is needed.
     pub(crate) fn apply_update(&mut self, node: &str, update: &RouteUpdate) -> Applied {
         let i = self.peer(node);
         let peer = &mut self.peers[i as usize];
+        if peer.incarnation == Some(update.incarnation) && update.seq <= peer.seq {
+            return Applied::Yes;
+        }
         if peer.incarnation != Some(update.incarnation) || update.seq != peer.seq + 1 {
             return Applied::NeedSnapshot;
         }
@@ -357,6 +362,9 @@ mod tests {
             Applied::NeedSnapshot
         );
         assert_eq!(c.apply_update("n2", &update(5, "b", true)), Applied::Yes);
+        // Included in the snapshot already: ignored, no resync.
+        assert_eq!(c.apply_update("n2", &update(3, "z", true)), Applied::Yes);
+        assert_eq!(c.rows()[0].routes, 2);
         let nodes = c.nodes_for("b");
         assert_eq!(nodes, vec![0]);
         c.recycle(nodes);

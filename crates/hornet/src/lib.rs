@@ -4,6 +4,7 @@ mod admin;
 pub mod banner;
 pub mod cli;
 mod client;
+mod cluster;
 pub mod config;
 pub mod describe;
 pub mod logging;

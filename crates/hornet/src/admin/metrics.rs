@@ -8,6 +8,11 @@
 //! compactions, failures, and the `hornet_store_fsync_seconds` histogram
 //! measured around each `fdatasync` in the store thread) come from
 //! [`hornet_store::StoreStats`]; with persistence off they are absent.
+//!
+//! On a cluster node, the `hornet_cluster_*` families: nodes alive, and
+//! per other node (label `node`) whether membership counts it alive,
+//! whether this node's link to it is up, its routes and the messages
+//! forwarded to it and received from it; absent on a single broker.
 
 use std::fmt::Write;
 use std::time::Instant;
@@ -32,6 +37,17 @@ struct Figures {
     store: Option<hornet_store::StoreStats>,
     /// Failed admin authentications, and requests refused for too many.
     admin_auth: (u64, u64),
+    /// The cluster's figures, on a cluster node.
+    cluster: Option<ClusterFigures>,
+}
+
+/// What `/metrics` says of the cluster.
+struct ClusterFigures {
+    nodes: Vec<hornet_core::NodeRow>,
+    /// Nodes this node's outgoing link is up to.
+    linked: Vec<String>,
+    exported: usize,
+    dropped: u64,
 }
 
 /// `GET /metrics`
@@ -48,12 +64,29 @@ pub(crate) async fn metrics(AxumState(state): AxumState<State>) -> impl IntoResp
         listeners: Vec::new(),
         store: None,
         admin_auth: (0, 0),
+        cluster: core.cluster_node().map(|_| ClusterFigures {
+            nodes: core.cluster_nodes(),
+            linked: Vec::new(),
+            exported: core.cluster_exported(),
+            dropped: 0,
+        }),
     });
     let throttle = &state.security.throttle;
     let f = Figures {
         listeners: state.listeners.iter().map(|l| l.stats()).collect(),
         store: state.shared.store_stats(),
         admin_auth: (throttle.failures(), throttle.throttled()),
+        cluster: f.cluster.map(|c| match state.shared.cluster.get() {
+            Some(links) => ClusterFigures {
+                linked: links.connected(),
+                dropped: links
+                    .stats
+                    .dropped
+                    .load(std::sync::atomic::Ordering::Relaxed),
+                ..c
+            },
+            None => c,
+        }),
         ..f
     };
     (
@@ -140,6 +173,71 @@ fn listeners(out: &mut String, listeners: &[crate::server::ListenerStats]) {
                 l.addr.port(),
                 pick(l)
             );
+        }
+    }
+}
+
+/// The cluster's families.
+fn cluster(out: &mut String, c: &ClusterFigures) {
+    let alive = c.nodes.iter().filter(|n| n.alive).count() + 1;
+    one(
+        out,
+        "hornet_cluster_nodes_alive",
+        "gauge",
+        "Nodes of the cluster alive by membership (etcd), this one included.",
+        alive,
+    );
+    one(
+        out,
+        "hornet_cluster_routes_exported",
+        "gauge",
+        "Topic filters this node announces to the other nodes.",
+        c.exported,
+    );
+    one(
+        out,
+        "hornet_cluster_dropped_total",
+        "counter",
+        "Frames for a node whose link was down (forwarded messages, route and retained changes).",
+        c.dropped,
+    );
+    type Pick = fn(&hornet_core::NodeRow, &[String]) -> u64;
+    let families: [(&str, &str, &str, Pick); 5] = [
+        (
+            "hornet_cluster_node_alive",
+            "gauge",
+            "1 while membership (etcd) counts the node alive.",
+            |n, _| u64::from(n.alive),
+        ),
+        (
+            "hornet_cluster_link_up",
+            "gauge",
+            "1 while this node's link to the node is up.",
+            |n, l| u64::from(l.contains(&n.name)),
+        ),
+        (
+            "hornet_cluster_node_routes",
+            "gauge",
+            "Topic filters the node announced.",
+            |n, _| n.routes as u64,
+        ),
+        (
+            "hornet_cluster_forwarded_total",
+            "counter",
+            "Messages forwarded to the node.",
+            |n, _| n.forwarded,
+        ),
+        (
+            "hornet_cluster_received_total",
+            "counter",
+            "Messages received from the node.",
+            |n, _| n.received,
+        ),
+    ];
+    for (name, kind, help, pick) in families {
+        family(out, name, kind, help);
+        for n in &c.nodes {
+            let _ = writeln!(out, "{name}{{node=\"{}\"}} {}", n.name, pick(n, &c.linked));
         }
     }
 }
@@ -401,6 +499,9 @@ fn render(f: &Figures) -> String {
     if let Some(st) = &f.store {
         store(&mut out, st);
     }
+    if let Some(c) = &f.cluster {
+        cluster(&mut out, c);
+    }
     one(
         &mut out,
         "hornet_admin_published_total",
@@ -468,6 +569,18 @@ mod tests {
                 ..Default::default()
             }),
             admin_auth: (4, 1),
+            cluster: Some(ClusterFigures {
+                nodes: vec![hornet_core::NodeRow {
+                    name: "n2".into(),
+                    alive: true,
+                    routes: 3,
+                    forwarded: 9,
+                    received: 8,
+                }],
+                linked: vec!["n2".into()],
+                exported: 2,
+                dropped: 1,
+            }),
         };
         let text = render(&f);
         assert!(text.contains("hornet_admin_auth_failures_total 4\n"));
@@ -476,6 +589,9 @@ mod tests {
         assert!(text.contains("hornet_messages_dropped_total{reason=\"other\"} 2\n"));
         assert!(text.contains("hornet_clients_connected 2\n"));
         assert!(text.contains("hornet_store_disk_bytes 1234\n"));
+        assert!(text.contains("hornet_cluster_nodes_alive 2\n"));
+        assert!(text.contains("hornet_cluster_link_up{node=\"n2\"} 1\n"));
+        assert!(text.contains("hornet_cluster_forwarded_total{node=\"n2\"} 9\n"));
         assert!(text.contains("hornet_store_messages_per_fsync 2.500\n"));
         assert!(text.contains("hornet_store_fsync_seconds_bucket{le=\"0.0005\"} 1\n"));
         assert!(text.contains("hornet_store_fsync_seconds_bucket{le=\"0.005\"} 2\n"));

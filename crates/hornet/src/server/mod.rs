@@ -79,6 +79,8 @@ pub(crate) struct Shared {
     /// Refusals the shell decides that were already explained by a hint
     /// (`listener::Hint` bits).
     pub(crate) hints: std::sync::atomic::AtomicU32,
+    /// The node links, when this broker is a cluster node (`cluster`).
+    pub(crate) cluster: OnceLock<Arc<crate::cluster::Links>>,
 }
 
 /// Wakes one task that waits for the broker's next activity.
@@ -170,10 +172,14 @@ impl Shared {
                     None => tracing::error!("The core recorded changes but there is no store."),
                 },
                 // Only a cluster node's core emits these (see `cluster`).
-                Action::Forward { .. }
+                cluster @ (Action::Forward { .. }
                 | Action::Routes { .. }
                 | Action::Retain { .. }
-                | Action::Resync { .. } => {}
+                | Action::Resync { .. }) => {
+                    if let Some(links) = self.cluster.get() {
+                        links.apply(cluster);
+                    }
+                }
             }
         }
         result
@@ -306,6 +312,16 @@ impl Server {
         } else {
             None
         };
+        // A cluster node joins before it serves (etcd unreachable: logged
+        // and retried here; its name taken: an error).
+        let cluster = match &config.cluster.node {
+            Some(node) => {
+                let prepared = crate::cluster::prepare(&config.cluster).await?;
+                broker.enable_cluster(node, prepared.incarnation());
+                Some(prepared)
+            }
+            None => None,
+        };
         let shared = Arc::new(Shared {
             core: Mutex::new(broker),
             outboxes: Mutex::new(HashMap::default()),
@@ -319,11 +335,18 @@ impl Server {
             timer: timer::Timer::new(started),
             activity: Bell::default(),
             hints: Default::default(),
+            cluster: OnceLock::new(),
         });
         if let Some(st) = store {
             let interval = Duration::from_millis(persistence.fsync_interval_ms.max(1));
             let durability = store::start(st, persistence.fsync, interval);
             let _ = shared.durability.set(durability);
+        }
+        let mut cluster_tasks = Vec::new();
+        if let Some(prepared) = cluster {
+            let (links, tasks) = crate::cluster::start(prepared, &config.cluster, &shared);
+            let _ = shared.cluster.set(links);
+            cluster_tasks = tasks;
         }
         // Bind everything first: a bad listener starts nothing.
         let mut bound = Vec::new();
@@ -339,6 +362,7 @@ impl Server {
             config: Arc::new(config.clone()),
             admin_addr: None,
         };
+        server.tasks.extend(cluster_tasks);
         for (state, socket) in bound {
             server.addrs.push(state.addr);
             server.listeners.push(state.clone());
@@ -459,6 +483,9 @@ impl Server {
         for task in self.tasks.drain(..) {
             task.abort();
         }
+        if let Some(links) = self.shared.cluster.get() {
+            links.stop();
+        }
     }
 }
 
@@ -466,6 +493,9 @@ impl Drop for Server {
     fn drop(&mut self) {
         for task in &self.tasks {
             task.abort();
+        }
+        if let Some(links) = self.shared.cluster.get() {
+            links.stop();
         }
     }
 }
