@@ -495,6 +495,7 @@ mod tests {
                     Action::Forward { .. }
                     | Action::Routes { .. }
                     | Action::Retain { .. }
+                    | Action::Will { .. }
                     | Action::Resync { .. } => unreachable!("no cluster here"),
                 }
             }

@@ -13,6 +13,7 @@
 
 use ahash::{AHashMap, AHashSet};
 use bytestring::ByteString;
+use hornet_codec::Publish;
 
 use crate::ids::SessionKey;
 use crate::trie::SubscriptionTree;
@@ -50,6 +51,8 @@ pub struct NodeRow {
     pub alive: bool,
     /// Filters it announced.
     pub routes: usize,
+    /// Wills of its connected clients that this node holds.
+    pub wills: usize,
     /// Messages forwarded to it.
     pub forwarded: u64,
     /// Messages received from it.
@@ -67,6 +70,8 @@ struct Peer {
     filters: AHashSet<ByteString>,
     forwarded: u64,
     received: u64,
+    /// The wills of its connected clients, by client id.
+    wills: AHashMap<ByteString, Publish>,
 }
 
 /// Whether an update applied, or the stream needs a new snapshot.
@@ -93,6 +98,11 @@ pub(crate) struct Cluster {
     by_name: AHashMap<ByteString, u32>,
     /// Scratch: the peers a topic matched (once each).
     matched: Vec<u32>,
+    /// Client ids of this node whose will the other nodes were told.
+    announced_wills: AHashSet<ByteString>,
+    /// Wills of dead nodes' clients, until the election says whether this
+    /// node publishes them.
+    orphaned_wills: AHashMap<ByteString, Vec<Publish>>,
 }
 
 impl Cluster {
@@ -107,6 +117,8 @@ impl Cluster {
             peers: Vec::new(),
             by_name: AHashMap::default(),
             matched: Vec::new(),
+            announced_wills: AHashSet::default(),
+            orphaned_wills: AHashMap::default(),
         }
     }
 
@@ -185,7 +197,8 @@ impl Cluster {
     }
 
     /// Membership: `node` is dead (its lease expired). Its routes are
-    /// purged; returns how many.
+    /// purged (returns how many); its clients' wills wait for
+    /// [`Cluster::take_orphaned_wills`].
     pub(crate) fn node_dead(&mut self, node: &str) -> usize {
         let Some(&i) = self.by_name.get(node) else {
             return 0;
@@ -194,6 +207,13 @@ impl Cluster {
         peer.alive = false;
         peer.incarnation = None;
         peer.seq = 0;
+        let wills: Vec<Publish> = peer.wills.drain().map(|(_, w)| w).collect();
+        if !wills.is_empty() {
+            self.orphaned_wills
+                .entry(peer.name.clone())
+                .or_default()
+                .extend(wills);
+        }
         let filters = std::mem::take(&mut peer.filters);
         for f in &filters {
             self.remote.remove(f, i);
@@ -267,6 +287,42 @@ impl Cluster {
         peer.name.clone()
     }
 
+    /// `node`'s client `client_id` has `will` (or none any more).
+    pub(crate) fn set_will(&mut self, node: &str, client_id: ByteString, will: Option<Publish>) {
+        let i = self.peer(node);
+        let wills = &mut self.peers[i as usize].wills;
+        match will {
+            Some(w) => {
+                wills.insert(client_id, w);
+            }
+            None => {
+                wills.remove(&client_id);
+            }
+        }
+    }
+
+    /// Every will `node` announced, replaced by `all` (a new link).
+    pub(crate) fn set_wills(&mut self, node: &str, all: Vec<(ByteString, Publish)>) {
+        let i = self.peer(node);
+        self.peers[i as usize].wills = all.into_iter().collect();
+    }
+
+    /// The wills of dead `node`'s clients, once.
+    pub(crate) fn take_orphaned_wills(&mut self, node: &str) -> Vec<Publish> {
+        self.orphaned_wills.remove(node).unwrap_or_default()
+    }
+
+    /// This node told the others `client_id`'s will (`true`) or that it
+    /// is gone; returns whether a "gone" must be told (it was announced).
+    pub(crate) fn note_own_will(&mut self, client_id: &ByteString, announced: bool) -> bool {
+        if announced {
+            self.announced_wills.insert(client_id.clone());
+            true
+        } else {
+            self.announced_wills.remove(client_id)
+        }
+    }
+
     /// Counts a message received from `node`.
     pub(crate) fn received_from(&mut self, node: &str) {
         let i = self.peer(node);
@@ -282,6 +338,7 @@ impl Cluster {
                 name: p.name.to_string(),
                 alive: p.alive,
                 routes: p.filters.len(),
+                wills: p.wills.len(),
                 forwarded: p.forwarded,
                 received: p.received,
             })
@@ -312,6 +369,7 @@ impl Cluster {
             let state = if r.alive { "alive" } else { "dead" };
             values.push((format!("{at}/state"), state.to_string()));
             values.push((format!("{at}/routes"), r.routes.to_string()));
+            values.push((format!("{at}/wills"), r.wills.to_string()));
             values.push((format!("{at}/forwarded"), r.forwarded.to_string()));
             values.push((format!("{at}/received"), r.received.to_string()));
         }

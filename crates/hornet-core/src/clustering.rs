@@ -21,6 +21,12 @@
 //! - Membership: a node is dead exactly when membership says so
 //!   ([`Broker::node_dead`]: its etcd lease expired); its routes are purged
 //!   then, not when a link drops.
+//! - Wills: every node holds the wills of the other nodes' connected
+//!   clients ([`Action::Will`] when a client with a will connects, and
+//!   when its connection ends and the will is handled on its node). When a
+//!   node dies its clients' wills wait until the shell reports the etcd
+//!   election for them ([`Broker::dead_node_wills`]): the one survivor
+//!   that won publishes them, as if each client had sent it.
 
 use std::time::Instant;
 
@@ -240,6 +246,95 @@ impl Broker {
             topic: topic.clone(),
             message: message.cloned(),
         });
+    }
+
+    /// The wills of this node's connected clients, for the start of a new
+    /// link.
+    pub fn cluster_wills(&self) -> Vec<(ByteString, Publish)> {
+        self.conns
+            .values()
+            .filter(|c| c.state.is_connected())
+            .filter_map(|c| {
+                let will = c.will.as_deref()?.clone();
+                Some((c.client_id.clone(), crate::ending::will_message(will)))
+            })
+            .collect()
+    }
+
+    /// `node`'s connected client `client_id` has `will` (`None`: not any
+    /// more).
+    pub fn node_will(
+        &mut self,
+        now: Instant,
+        node: &str,
+        client_id: ByteString,
+        will: Option<Publish>,
+    ) {
+        self.now = now;
+        if let Some(c) = self.cluster.as_deref_mut() {
+            let will = will.map(|mut w| {
+                w.detach();
+                w
+            });
+            c.set_will(node, client_id, will);
+        }
+    }
+
+    /// Every will of `node`'s connected clients (the start of its link).
+    pub fn node_wills(&mut self, now: Instant, node: &str, all: Vec<(ByteString, Publish)>) {
+        self.now = now;
+        if let Some(c) = self.cluster.as_deref_mut() {
+            c.set_wills(node, all);
+        }
+    }
+
+    /// Dead `node`'s clients' wills: published here when this node won the
+    /// election for them (`publish`), dropped otherwise. Returns how many.
+    pub fn dead_node_wills(&mut self, now: Instant, node: &str, publish: bool) -> usize {
+        self.now = now;
+        let Some(c) = self.cluster.as_deref_mut() else {
+            return 0;
+        };
+        let wills = c.take_orphaned_wills(node);
+        let n = wills.len();
+        if publish && n > 0 {
+            tracing::info!("Cluster: publishing the wills of {n} clients of dead node {node}.");
+            for will in wills {
+                self.accept_publish(now, will, None);
+            }
+        }
+        n
+    }
+
+    /// This node's client `client_id` connected with `will`: the others
+    /// are told.
+    pub(crate) fn cluster_will_announced(
+        &mut self,
+        client_id: ByteString,
+        will: hornet_codec::LastWill,
+    ) {
+        let Some(c) = self.cluster.as_deref_mut() else {
+            return;
+        };
+        c.note_own_will(&client_id, true);
+        self.out.cluster(Action::Will {
+            client_id,
+            will: Some(crate::ending::will_message(will)),
+        });
+    }
+
+    /// This node's client `client_id`'s connection ended: if the others
+    /// hold its will, they drop it.
+    pub(crate) fn cluster_will_gone(&mut self, client_id: &ByteString) {
+        let Some(c) = self.cluster.as_deref_mut() else {
+            return;
+        };
+        if c.note_own_will(client_id, false) {
+            self.out.cluster(Action::Will {
+                client_id: client_id.clone(),
+                will: None,
+            });
+        }
     }
 
     /// `$SYS/broker/cluster/...` suffixes and values (none when off).

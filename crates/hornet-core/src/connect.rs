@@ -466,6 +466,13 @@ impl Broker {
             w.detach(); // held for the connection's life: not a slice of the read buffer
             Box::new(w)
         });
+        // Cluster: the other nodes hold the will, so that a survivor
+        // publishes it if this node dies.
+        if let (Some(will), true) = (&conn.will, self.cluster.is_some()) {
+            let (client_id, will) = (conn.client_id.clone(), (**will).clone());
+            self.cluster_will_announced(client_id, will);
+        }
+        let conn = self.conns.get_mut(&id).expect("caller checked");
         // A durable session's will is recorded, so that a broker crash (an
         // abnormal end of this connection) still publishes it after the
         // restart ([MQTT-3.1.2-8]).

@@ -71,6 +71,16 @@ pub enum Action {
         /// The message, or `None` for a delete.
         message: Option<hornet_codec::Publish>,
     },
+    /// Cluster: tell every other node the will of this node's connected
+    /// client `client_id` (as the PUBLISH it would become), or that it has
+    /// none any more (`None`: the connection ended and its will was
+    /// handled here). A survivor publishes it if this node dies.
+    Will {
+        /// The client.
+        client_id: bytestring::ByteString,
+        /// The will as a PUBLISH, or `None`.
+        will: Option<hornet_codec::Publish>,
+    },
     /// Cluster: the route stream from `node` has a gap or a stale
     /// incarnation; end the link it arrives on so that the node connects
     /// again and starts with a snapshot.
@@ -289,6 +299,7 @@ fn conn_of(action: &Action) -> Option<ConnId> {
         | Action::Forward { .. }
         | Action::Routes { .. }
         | Action::Retain { .. }
+        | Action::Will { .. }
         | Action::Resync { .. } => None,
     }
 }

@@ -28,6 +28,7 @@ fn cluster_actions(h: &Harness, mark: usize) -> Vec<Action> {
                 Action::Forward { .. }
                     | Action::Routes { .. }
                     | Action::Retain { .. }
+                    | Action::Will { .. }
                     | Action::Resync { .. }
             )
         })
@@ -41,6 +42,8 @@ fn link(from: &Harness, from_name: &str, to: &mut Harness) {
     to.broker.node_alive(now, from_name);
     let snapshot = from.broker.cluster_snapshot().expect("a cluster node");
     to.broker.node_routes(now, from_name, snapshot);
+    to.broker
+        .node_wills(now, from_name, from.broker.cluster_wills());
     for msg in from.broker.cluster_retained() {
         let topic = msg.topic.clone();
         to.broker
@@ -65,6 +68,9 @@ fn relay(from: &Harness, from_name: &str, mark: usize, to: &mut Harness, to_name
             Action::Retain { topic, message } => to
                 .broker
                 .node_retained(now, from_name, topic, message, false),
+            Action::Will { client_id, will } => {
+                to.broker.node_will(now, from_name, client_id, will)
+            }
             _ => {}
         }
     }
@@ -332,4 +338,73 @@ fn cluster_state_is_published_under_sys() {
     ] {
         assert!(topics.iter().any(|t| t == want), "{want} in {topics:?}");
     }
+}
+
+/// Connects `client_id` (MQTT 5) with a will to `topic`.
+fn connect_with_will(h: &mut Harness, client_id: &str, topic: &str) -> hornet_core::ConnId {
+    let mut connect = hornet_codec::Connect::new(Protocol::V5, client_id);
+    connect.will = Some(hornet_codec::LastWill {
+        topic: topic.into(),
+        payload: "gone".into(),
+        qos: QoS::AtLeastOnce,
+        retain: false,
+        properties: Default::default(),
+    });
+    h.connect_with(connect).0
+}
+
+#[test]
+fn the_wills_of_a_dead_nodes_clients_are_published_by_the_election_winner_only() {
+    let (mut n1, mut n2, mut n3) = (node("n1", 1), node("n2", 2), node("n3", 3));
+    link(&n1, "n1", &mut n2); // before the clients: their wills arrive as deltas
+    let mark = n1.mark();
+    connect_with_will(&mut n1, "early", "wills/early");
+    let late = connect_with_will(&mut n1, "late", "wills/late");
+    link(&n1, "n1", &mut n3); // after them: in the link's initial set
+    assert_eq!(n3.broker.cluster_nodes()[0].wills, 2);
+    // [MQTT-3.1.2-10]: a normal DISCONNECT discards the will.
+    n1.send(late, hornet_codec::Disconnect::new(ReasonCode::Success));
+    connect_with_will(&mut n1, "late2", "wills/late2");
+    relay(&n1, "n1", mark, &mut n2, "n2");
+    relay(&n1, "n1", mark, &mut n3, "n3");
+    assert_eq!(n2.broker.cluster_nodes()[0].wills, 2);
+    assert_eq!(n3.broker.cluster_nodes()[0].wills, 2);
+
+    let s2 = n2.connect("s2", Protocol::V5, true);
+    n2.subscribe(s2, "wills/#", QoS::AtLeastOnce);
+    let s3 = n3.connect("s3", Protocol::V5, true);
+    n3.subscribe(s3, "wills/#", QoS::AtLeastOnce);
+    let (now2, now3) = (n2.now, n3.now);
+    n2.broker.node_dead(now2, "n1");
+    n3.broker.node_dead(now3, "n1");
+    // n2 won the election: it publishes; n3 lost: it drops its copies.
+    assert_eq!(n2.broker.dead_node_wills(now2, "n1", true), 2);
+    n2.pump();
+    assert_eq!(n3.broker.dead_node_wills(now3, "n1", false), 2);
+    n3.pump();
+    let mut got: Vec<String> = n2.receive(s2).iter().map(|p| p.topic.to_string()).collect();
+    got.sort();
+    assert_eq!(got, vec!["wills/early", "wills/late2"]);
+    assert!(n3.receive(s3).is_empty());
+    // Once: a second report publishes nothing.
+    assert_eq!(n2.broker.dead_node_wills(now2, "n1", true), 0);
+}
+
+#[test]
+fn a_will_published_on_its_own_node_is_dropped_on_the_others() {
+    let (mut n1, mut n2) = (node("n1", 1), node("n2", 2));
+    link(&n1, "n1", &mut n2);
+    let s = n2.connect("s", Protocol::V5, true);
+    n2.subscribe(s, "wills/#", QoS::AtLeastOnce);
+    let mark = n1.mark();
+    let d = connect_with_will(&mut n1, "d", "wills/d");
+    // An abnormal end publishes it on n1 itself ([MQTT-3.1.2-8]).
+    n1.close(d);
+    relay(&n1, "n1", mark, &mut n2, "n2");
+    assert_eq!(n2.broker.cluster_nodes()[0].wills, 0);
+    let now = n2.now;
+    n2.broker.node_dead(now, "n1");
+    assert_eq!(n2.broker.dead_node_wills(now, "n1", true), 0);
+    n2.pump();
+    assert!(n2.receive(s).is_empty());
 }

@@ -512,6 +512,7 @@ impl World {
                 Action::Forward { .. }
                 | Action::Routes { .. }
                 | Action::Retain { .. }
+                | Action::Will { .. }
                 | Action::Resync { .. } => {
                     self.fail("a cluster action without a cluster".to_string());
                 }

@@ -505,3 +505,66 @@ fn nodes_and_their_state_are_in_sys_and_metrics() {
     }
     drop(etcd.proc);
 }
+
+/// Polls `node`'s `/metrics` until it has `line`, within 15 s.
+fn await_metric(node: &Node, line: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let text = node.metrics();
+        if text.lines().any(|l| l == line) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{}: no `{line}` in /metrics:\n{text}",
+            node.name
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn wills_of_a_killed_nodes_clients_are_published_once_by_a_survivor() {
+    let Some(etcd) = Etcd::start() else { return };
+    let (n1, n2, n3) = (
+        Node::new("n1", &etcd.url),
+        Node::new("n2", &etcd.url),
+        Node::new("n3", &etcd.url),
+    );
+    let (p1, mut p2, _p3) = (n1.start(), n2.start(), n3.start());
+    // The subscriber on n2, its route known on n3 (whichever survivor
+    // wins the election, the will reaches it).
+    let mut sub = client(&n2, "sub");
+    subscribe(&mut sub, "wills/#", QoS::AtLeastOnce);
+    let mut probe = client(&n3, "probe");
+    await_route(&mut probe, "wills/probe");
+    // A client with a will on n1; both survivors hold it before the kill.
+    let mut connect = Connect::new(Protocol::V5, "doomed");
+    connect.will = Some(hornet_codec::LastWill {
+        topic: "wills/doomed".into(),
+        payload: "n1 died with me".into(),
+        qos: QoS::AtLeastOnce,
+        retain: false,
+        properties: Default::default(),
+    });
+    let mut doomed = Raw::connect_to(n1.addr(), connect);
+    assert!(matches!(doomed.recv(), Some(Packet::ConnAck(_))));
+    await_metric(&n2, "hornet_cluster_node_wills{node=\"n1\"} 1");
+    await_metric(&n3, "hornet_cluster_node_wills{node=\"n1\"} 1");
+    drop(p1); // SIGKILL: n1 cannot publish the will itself
+    p2.wait_line(Duration::from_secs(15), "n1 declared dead", |l| {
+        l.contains("node n1 is dead")
+    });
+    // [MQTT-3.1.2-8]: the connection ended without DISCONNECT: the will
+    // is published, here by the survivor that won the etcd election.
+    let will = next_message(&mut sub, Duration::from_secs(10)).expect("the will");
+    assert_eq!(
+        (&*will.topic, &will.payload[..]),
+        ("wills/doomed", &b"n1 died with me"[..])
+    );
+    assert!(
+        next_message(&mut sub, Duration::from_millis(1500)).is_none(),
+        "published by one survivor only"
+    );
+    drop(doomed);
+}

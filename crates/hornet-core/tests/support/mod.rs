@@ -313,6 +313,7 @@ impl Harness {
                 Action::Forward { .. }
                 | Action::Routes { .. }
                 | Action::Retain { .. }
+                | Action::Will { .. }
                 | Action::Resync { .. } => {}
             }
             self.log.push(action);

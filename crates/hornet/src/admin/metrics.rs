@@ -11,7 +11,8 @@
 //!
 //! On a cluster node, the `hornet_cluster_*` families: nodes alive, and
 //! per other node (label `node`) whether membership counts it alive,
-//! whether this node's link to it is up, its routes and the messages
+//! whether this node's link to it is up, its routes, the wills of its
+//! clients held here, and the messages
 //! forwarded to it and received from it; absent on a single broker.
 
 use std::fmt::Write;
@@ -202,7 +203,7 @@ fn cluster(out: &mut String, c: &ClusterFigures) {
         c.dropped,
     );
     type Pick = fn(&hornet_core::NodeRow, &[String]) -> u64;
-    let families: [(&str, &str, &str, Pick); 5] = [
+    let families: [(&str, &str, &str, Pick); 6] = [
         (
             "hornet_cluster_node_alive",
             "gauge",
@@ -220,6 +221,12 @@ fn cluster(out: &mut String, c: &ClusterFigures) {
             "gauge",
             "Topic filters the node announced.",
             |n, _| n.routes as u64,
+        ),
+        (
+            "hornet_cluster_node_wills",
+            "gauge",
+            "Wills of the node's connected clients held here (a survivor publishes them if the node dies).",
+            |n, _| n.wills as u64,
         ),
         (
             "hornet_cluster_forwarded_total",
@@ -574,6 +581,7 @@ mod tests {
                     name: "n2".into(),
                     alive: true,
                     routes: 3,
+                    wills: 1,
                     forwarded: 9,
                     received: 8,
                 }],

@@ -13,6 +13,8 @@
 //! 3 Route     u64 incarnation, u64 seq, u8 added, str filter
 //! 4 Publish   PUBLISH (MQTT 5)
 //! 5 Retain    u8 fill, str topic, u8 present, [PUBLISH (MQTT 5)]
+//! 6 Will      str client id, u8 present, [PUBLISH (MQTT 5)]
+//! 7 Wills     u32 count, (str client id, u32 length, PUBLISH) * count
 //! ```
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
@@ -50,6 +52,14 @@ pub(crate) enum Frame {
         topic: ByteString,
         message: Option<Publish>,
     },
+    /// The will of the sender's connected client (as the PUBLISH it
+    /// becomes), or `None`: it has none any more.
+    Will {
+        client_id: ByteString,
+        will: Option<Publish>,
+    },
+    /// Every will of the sender's connected clients (start of a link).
+    Wills(Vec<(ByteString, Publish)>),
 }
 
 /// Why bytes from a peer are not a frame.
@@ -118,6 +128,26 @@ impl Frame {
                     put_publish(out, p);
                 }
             }
+            Frame::Will { client_id, will } => {
+                out.put_u8(6);
+                put_str(out, client_id);
+                out.put_u8(u8::from(will.is_some()));
+                if let Some(p) = will {
+                    put_publish(out, p);
+                }
+            }
+            Frame::Wills(all) => {
+                out.put_u8(7);
+                out.put_u32(all.len() as u32);
+                for (client_id, p) in all {
+                    put_str(out, client_id);
+                    let at = out.len();
+                    out.put_u32(0);
+                    put_publish(out, p);
+                    let len = (out.len() - at - 4) as u32;
+                    out[at..at + 4].copy_from_slice(&len.to_be_bytes());
+                }
+            }
         }
         let len = (out.len() - start - 4) as u32;
         out[start..start + 4].copy_from_slice(&len.to_be_bytes());
@@ -183,6 +213,25 @@ impl Frame {
                     topic,
                     message,
                 }
+            }
+            6 => {
+                let client_id = get_str(&mut body)?;
+                let will = match get_u8(&mut body)? {
+                    0 => None,
+                    _ => Some(get_publish(body)?),
+                };
+                Frame::Will { client_id, will }
+            }
+            7 => {
+                let count = get_u32(&mut body)? as usize;
+                let mut all = Vec::with_capacity(count.min(body.len() / 4));
+                for _ in 0..count {
+                    let client_id = get_str(&mut body)?;
+                    let len = get_u32(&mut body)? as usize;
+                    need(&body, len)?;
+                    all.push((client_id, get_publish(body.split_to(len))?));
+                }
+                Frame::Wills(all)
             }
             k => return Err(CodecError::Kind(k)),
         };
@@ -306,6 +355,19 @@ mod tests {
             topic: "t/2".into(),
             message: None,
         });
+        let will = Publish::new("wills/c", "gone");
+        round_trip(Frame::Will {
+            client_id: "c".into(),
+            will: Some(will.clone()),
+        });
+        round_trip(Frame::Will {
+            client_id: "c".into(),
+            will: None,
+        });
+        round_trip(Frame::Wills(vec![
+            ("a".into(), will.clone()),
+            ("b".into(), Publish::new("wills/b", "")),
+        ]));
     }
 
     #[test]

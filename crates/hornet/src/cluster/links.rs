@@ -1,16 +1,21 @@
 //! Node-to-node links: TCP connections carrying [`Frame`]s, one way each.
 //!
 //! This node dials every node membership reports alive and sends it,
-//! in order: Hello, its route snapshot, its retained set, then route
-//! deltas, forwarded messages and retained changes as the core emits them
+//! in order: Hello, its route snapshot, the wills of its connected
+//! clients, its retained set, then route deltas, forwarded messages,
+//! retained and will changes as the core emits them
 //! ([`Links::apply`]). It accepts the links the others dial and feeds what
-//! arrives into the core. A link is attached (its queue registered) under
-//! the core's lock at the same moment the snapshot is taken, so no delta
-//! is lost between the two (one sent twice is ignored by sequence number).
+//! arrives into the core.
 //!
-//! While a node's link is down, what is meant for it is dropped and
-//! counted (`dropped`); the link redials every 0.2 to 2 s until the node's
-//! key goes, and its first frames after a reconnect are a fresh snapshot.
+//! Each live node has one bounded queue ([`QUEUE`] frames) from the moment
+//! membership reports it until its key goes, across reconnects: what is
+//! meant for a node whose link is not up yet (or is being redialed) waits
+//! there, and only a full queue drops (counted in `dropped`). A link's
+//! first frames are a snapshot taken under the core's lock; the queued
+//! frames follow, so what was queued before the snapshot arrives after it:
+//! route deltas it already includes are ignored by sequence number, and
+//! retained and will changes replay in order to the same final state.
+//! The link redials every 0.2 to 2 s until the node's key goes.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -27,6 +32,9 @@ use tokio::task::JoinHandle;
 
 use super::codec::{Frame, VERSION};
 use crate::server::Shared;
+
+/// Frames queued per node while its link is down or slow.
+pub(crate) const QUEUE: usize = 100_000;
 
 /// How long a dialed-in peer has to say Hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
@@ -46,8 +54,13 @@ pub(crate) struct Links {
     cluster: String,
     incarnation: u64,
     shared: Weak<Shared>,
-    /// Attached outgoing queues, by node.
-    out: Mutex<HashMap<String, mpsc::UnboundedSender<Frame>>>,
+    /// Outgoing queues, by live node.
+    out: Mutex<HashMap<String, mpsc::Sender<Frame>>>,
+    /// Queues made for a node before membership reported it (a message
+    /// forwarded along a route that arrived first), for its dialer.
+    pending: Mutex<HashMap<String, mpsc::Receiver<Frame>>>,
+    /// Nodes whose outgoing link is up now.
+    up: Mutex<std::collections::HashSet<String>>,
     /// Dialers, by node, with the address each dials.
     dialers: Mutex<HashMap<String, (String, JoinHandle<()>)>>,
     /// Incoming links, by node: notified to end one (a resync).
@@ -67,6 +80,8 @@ impl Links {
             incarnation,
             shared,
             out: Mutex::default(),
+            pending: Mutex::default(),
+            up: Mutex::default(),
             dialers: Mutex::default(),
             inbound: Mutex::default(),
             stats: LinkStats::default(),
@@ -84,6 +99,7 @@ impl Links {
                 topic,
                 message,
             }),
+            Action::Will { client_id, will } => self.broadcast(Frame::Will { client_id, will }),
             Action::Resync { node } => {
                 if let Some(n) = lock(&self.inbound).get(&*node) {
                     n.notify_one();
@@ -94,25 +110,31 @@ impl Links {
     }
 
     fn send(&self, node: &str, frame: Frame) {
-        let out = lock(&self.out);
-        match out.get(node) {
-            Some(tx) if tx.send(frame).is_ok() => {}
-            _ => {
-                self.stats.dropped.fetch_add(1, Ordering::Relaxed);
-            }
+        let mut out = lock(&self.out);
+        let tx = out.entry(node.to_string()).or_insert_with(|| {
+            // A route from `node` arrived before membership reported it:
+            // its dialer takes this queue when it starts.
+            let (tx, rx) = mpsc::channel(QUEUE);
+            lock(&self.pending).insert(node.to_string(), rx);
+            tx
+        });
+        if tx.try_send(frame).is_err() {
+            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
 
     fn broadcast(&self, frame: Frame) {
         let out = lock(&self.out);
         for tx in out.values() {
-            let _ = tx.send(frame.clone());
+            if tx.try_send(frame.clone()).is_err() {
+                self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 
-    /// Nodes with an attached outgoing link.
+    /// Nodes whose outgoing link is up.
     pub(crate) fn connected(&self) -> Vec<String> {
-        let mut v: Vec<String> = lock(&self.out).keys().cloned().collect();
+        let mut v: Vec<String> = lock(&self.up).iter().cloned().collect();
         v.sort();
         v
     }
@@ -126,8 +148,17 @@ impl Links {
             }
             task.abort();
         }
-        lock(&self.out).remove(node);
-        let task = tokio::spawn(dialer(self.clone(), node.to_string(), addr.to_string()));
+        let pending = lock(&self.pending).remove(node);
+        let rx = match pending {
+            Some(rx) => rx,
+            None => {
+                let (tx, rx) = mpsc::channel(QUEUE);
+                lock(&self.out).insert(node.to_string(), tx);
+                rx
+            }
+        };
+        lock(&self.up).remove(node);
+        let task = tokio::spawn(dialer(self.clone(), node.to_string(), addr.to_string(), rx));
         dialers.insert(node.to_string(), (addr.to_string(), task));
     }
 
@@ -137,6 +168,8 @@ impl Links {
             task.abort();
         }
         lock(&self.out).remove(node);
+        lock(&self.pending).remove(node);
+        lock(&self.up).remove(node);
         if let Some(n) = lock(&self.inbound).remove(node) {
             n.notify_one();
         }
@@ -161,12 +194,14 @@ impl Links {
             task.abort();
         }
         lock(&self.out).clear();
+        lock(&self.pending).clear();
+        lock(&self.up).clear();
     }
 }
 
 /// Dials `node` until it is forgotten: each connection serves until it
 /// breaks, then the dialer waits 0.2 s, doubling to 2 s while it fails.
-async fn dialer(links: Arc<Links>, node: String, addr: String) {
+async fn dialer(links: Arc<Links>, node: String, addr: String, mut rx: mpsc::Receiver<Frame>) {
     let mut backoff = Duration::from_millis(200);
     let mut failures = 0u32;
     loop {
@@ -175,11 +210,12 @@ async fn dialer(links: Arc<Links>, node: String, addr: String) {
                 failures = 0;
                 backoff = Duration::from_millis(200);
                 let _ = sock.set_nodelay(true);
-                match serve_out(&links, &node, sock).await {
+                let result = serve_out(&links, &node, sock, &mut rx).await;
+                lock(&links.up).remove(&node);
+                match result {
                     Ok(()) => tracing::info!("Cluster: link to {node} ({addr}) closed."),
                     Err(e) => tracing::warn!("Cluster: link to {node} ({addr}) broke: {e}."),
                 }
-                lock(&links.out).remove(&node);
             }
             Err(e) => {
                 if failures == 0 || failures % 30 == 0 {
@@ -197,24 +233,30 @@ async fn dialer(links: Arc<Links>, node: String, addr: String) {
 
 /// One outgoing link: Hello, the snapshot and retained set, then the
 /// queue, until the peer closes or a write fails.
-async fn serve_out(links: &Arc<Links>, node: &str, sock: TcpStream) -> std::io::Result<()> {
+async fn serve_out(
+    links: &Arc<Links>,
+    node: &str,
+    sock: TcpStream,
+    rx: &mut mpsc::Receiver<Frame>,
+) -> std::io::Result<()> {
     let Some(shared) = links.shared.upgrade() else {
         return Ok(());
     };
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let (snapshot, retained) = shared.with_core(|core| {
-        lock(&links.out).insert(node.to_string(), tx);
+    let (snapshot, retained, wills) = shared.with_core(|core| {
+        lock(&links.up).insert(node.to_string());
         (
             core.cluster_snapshot().unwrap_or_default(),
             core.cluster_retained(),
+            core.cluster_wills(),
         )
     });
     drop(shared);
     links.stats.connects.fetch_add(1, Ordering::Relaxed);
     tracing::info!(
-        "Cluster: link to {node} up; sent {} routes and {} retained messages.",
+        "Cluster: link to {node} up; sent {} routes, {} retained messages and {} wills.",
         snapshot.filters.len(),
-        retained.len()
+        retained.len(),
+        wills.len()
     );
     let (mut rd, mut wr) = sock.into_split();
     let mut buf = BytesMut::new();
@@ -226,6 +268,7 @@ async fn serve_out(links: &Arc<Links>, node: &str, sock: TcpStream) -> std::io::
     }
     .encode(&mut buf);
     Frame::Routes(snapshot).encode(&mut buf);
+    Frame::Wills(wills).encode(&mut buf);
     for msg in retained {
         Frame::Retain {
             fill: true,
@@ -399,6 +442,8 @@ fn apply(core: &mut hornet_core::Broker, now: Instant, node: &str, frame: Frame)
             topic,
             message,
         } => core.node_retained(now, node, topic, message, fill),
+        Frame::Will { client_id, will } => core.node_will(now, node, client_id, will),
+        Frame::Wills(all) => core.node_wills(now, node, all),
         Frame::Hello { .. } => {
             tracing::warn!("Cluster: a second Hello from {node} ignored.");
         }

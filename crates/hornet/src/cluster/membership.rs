@@ -7,8 +7,15 @@
 //! second live node with the same name is refused (and says so) while the
 //! first one's lease lives. etcd unreachable at start is logged and
 //! retried until it answers.
+//!
+//! When a node dies, every survivor runs the same election for its
+//! clients' wills: a transaction creating
+//! `/hornet/{cluster}/wills/{node}/{incarnation}` under the survivor's
+//! lease; the one that creates it publishes the wills, the others drop
+//! their copies.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -145,6 +152,7 @@ pub(crate) async fn keep_alive(
     advertise: String,
     mut joined: Joined,
     links: Arc<Links>,
+    lease: Arc<AtomicI64>,
 ) {
     let every = Duration::from_millis(cluster.lease_ttl * 1000 / 3).max(Duration::from_millis(300));
     let mut last_ok = Instant::now();
@@ -188,6 +196,7 @@ pub(crate) async fn keep_alive(
         match join(&cluster, &advertise).await {
             Ok(j) => {
                 joined = j;
+                lease.store(joined.lease, Ordering::Relaxed);
                 last_ok = Instant::now();
                 links.restart_all();
             }
@@ -207,29 +216,36 @@ pub(crate) async fn watch(
     mut client: Client,
     shared: Arc<Shared>,
     links: Arc<Links>,
+    lease: Arc<AtomicI64>,
 ) {
     let prefix = prefix(&cluster);
     let me = cluster.node.clone().unwrap_or_default();
-    let mut known: HashMap<String, String> = HashMap::new();
+    // Each live node's link address and incarnation.
+    let mut known: HashMap<String, (String, u64)> = HashMap::new();
+    let election = Election {
+        client: client.clone(),
+        prefix: format!("/hornet/{}/wills/", cluster.name),
+        lease,
+    };
     loop {
         let result: Result<(), etcd_client::Error> = async {
             let list = client
                 .get(prefix.clone(), Some(GetOptions::new().with_prefix()))
                 .await?;
             let revision = list.header().map_or(0, |h| h.revision());
-            let mut now: HashMap<String, String> = HashMap::new();
+            let mut now: HashMap<String, (String, u64)> = HashMap::new();
             for kv in list.kvs() {
                 if let Some((name, addr)) = parse(&prefix, kv.key(), kv.value()) {
                     now.insert(name, addr);
                 }
             }
-            for gone in known
+            let gone: Vec<String> = known
                 .keys()
                 .filter(|n| !now.contains_key(*n))
                 .cloned()
-                .collect::<Vec<_>>()
-            {
-                down(&shared, &links, &mut known, &gone);
+                .collect();
+            for name in gone {
+                down(&shared, &links, &mut known, &election, &name).await;
             }
             for (name, addr) in now {
                 if name != me {
@@ -259,7 +275,9 @@ pub(crate) async fn watch(
                                 up(&shared, &links, &mut known, name, addr);
                             }
                         }
-                        EventType::Delete => down(&shared, &links, &mut known, &name),
+                        EventType::Delete => {
+                            down(&shared, &links, &mut known, &election, &name).await
+                        }
                     }
                 }
             }
@@ -273,31 +291,84 @@ pub(crate) async fn watch(
     }
 }
 
-/// A node key's name and link address.
-fn parse(prefix: &str, key: &[u8], value: &[u8]) -> Option<(String, String)> {
+/// A node key's name, link address and incarnation.
+fn parse(prefix: &str, key: &[u8], value: &[u8]) -> Option<(String, (String, u64))> {
     let name = std::str::from_utf8(key).ok()?.strip_prefix(prefix)?;
     let value = std::str::from_utf8(value).ok()?;
-    let addr = value.split_whitespace().next()?;
-    Some((name.to_string(), addr.to_string()))
+    let mut words = value.split_whitespace();
+    let addr = words.next()?;
+    let incarnation = words
+        .next()
+        .and_then(|w| w.parse::<i64>().ok())
+        .unwrap_or(0);
+    Some((name.to_string(), (addr.to_string(), incarnation as u64)))
 }
 
 fn up(
     shared: &Shared,
     links: &Arc<Links>,
-    known: &mut HashMap<String, String>,
+    known: &mut HashMap<String, (String, u64)>,
     name: String,
-    addr: String,
+    node: (String, u64),
 ) {
-    if known.get(&name) == Some(&addr) {
+    if known.get(&name) == Some(&node) {
         return;
     }
     shared.with_core(|core| core.node_alive(Instant::now(), &name));
-    links.dial(&name, &addr);
-    known.insert(name, addr);
+    links.dial(&name, &node.0);
+    known.insert(name, node);
 }
 
-fn down(shared: &Shared, links: &Links, known: &mut HashMap<String, String>, name: &str) {
-    known.remove(name);
+/// Node `name` is dead: its routes go, and the election decides whether
+/// this node publishes its clients' wills.
+async fn down(
+    shared: &Shared,
+    links: &Links,
+    known: &mut HashMap<String, (String, u64)>,
+    election: &Election,
+    name: &str,
+) {
+    let incarnation = known.remove(name).map_or(0, |(_, i)| i);
     links.forget(name);
     shared.with_core(|core| core.node_dead(Instant::now(), name));
+    let won = election.run(name, incarnation).await;
+    let count = shared.with_core(|core| core.dead_node_wills(Instant::now(), name, won));
+    if count > 0 && !won {
+        tracing::info!(
+            "Cluster: another node publishes the wills of {count} clients of dead node {name}."
+        );
+    }
+}
+
+/// The election for a dead node's wills (see the module doc).
+struct Election {
+    client: Client,
+    prefix: String,
+    /// This node's current lease.
+    lease: Arc<AtomicI64>,
+}
+
+impl Election {
+    /// Whether this node won the wills of `node` in `incarnation`.
+    async fn run(&self, node: &str, incarnation: u64) -> bool {
+        let key = format!("{}{node}/{incarnation:x}", self.prefix);
+        let lease = self.lease.load(Ordering::Relaxed);
+        let txn = Txn::new()
+            .when([Compare::create_revision(key.clone(), CompareOp::Equal, 0)])
+            .and_then([TxnOp::put(
+                key.clone(),
+                "",
+                Some(PutOptions::new().with_lease(lease)),
+            )]);
+        match self.client.clone().txn(txn).await {
+            Ok(r) => r.succeeded(),
+            Err(e) => {
+                tracing::error!(
+                    "Cluster: the election for the wills of dead node {node} failed ({e}); \
+                     this node does not publish them."
+                );
+                false
+            }
+        }
+    }
 }

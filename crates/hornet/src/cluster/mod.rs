@@ -73,6 +73,7 @@ pub(crate) fn start(
         Arc::downgrade(shared),
     ));
     let watch_client = prepared.joined.client.clone();
+    let lease = Arc::new(std::sync::atomic::AtomicI64::new(prepared.joined.lease));
     let tasks = vec![
         tokio::spawn(links::accept_loop(links.clone(), prepared.listener)),
         tokio::spawn(membership::keep_alive(
@@ -80,12 +81,14 @@ pub(crate) fn start(
             prepared.advertise,
             prepared.joined,
             links.clone(),
+            lease.clone(),
         )),
         tokio::spawn(membership::watch(
             config.clone(),
             watch_client,
             shared.clone(),
             links.clone(),
+            lease,
         )),
     ];
     (links, tasks)

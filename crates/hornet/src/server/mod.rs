@@ -175,6 +175,7 @@ impl Shared {
                 cluster @ (Action::Forward { .. }
                 | Action::Routes { .. }
                 | Action::Retain { .. }
+                | Action::Will { .. }
                 | Action::Resync { .. }) => {
                     if let Some(links) = self.cluster.get() {
                         links.apply(cluster);
