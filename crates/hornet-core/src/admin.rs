@@ -496,6 +496,7 @@ mod tests {
                     | Action::Routes { .. }
                     | Action::Retain { .. }
                     | Action::Will { .. }
+                    | Action::Takeover { .. }
                     | Action::Resync { .. } => unreachable!("no cluster here"),
                 }
             }

@@ -21,6 +21,12 @@
 //! - Membership: a node is dead exactly when membership says so
 //!   ([`Broker::node_dead`]: its etcd lease expired); its routes are purged
 //!   then, not when a link drops.
+//! - Client ids: a client that connects here is announced
+//!   ([`Action::Takeover`]); a node where the same client id is connected
+//!   closes that connection with DISCONNECT 0x8E
+//!   ([`Broker::node_client_connected`]), as one node does. Not fenced
+//!   (two CONNECTs at once on two nodes may both lose), and a persistent
+//!   session stays on its node.
 //! - Wills: every node holds the wills of the other nodes' connected
 //!   clients ([`Action::Will`] when a client with a will connects, and
 //!   when its connection ends and the will is handled on its node). When a
@@ -54,6 +60,9 @@ impl Broker {
             }
         }
         self.cluster = Some(Box::new(cluster));
+        // Client ids the broker assigns are unique across the cluster (a
+        // connection announced with another node's id would be taken over).
+        self.settings.auto_id_prefix = format!("{}{node}-", self.settings.auto_id_prefix);
     }
 
     /// This node's name, when it is part of a cluster.
@@ -306,21 +315,47 @@ impl Broker {
         n
     }
 
-    /// This node's client `client_id` connected with `will`: the others
-    /// are told.
-    pub(crate) fn cluster_will_announced(
+    /// This node's client `client_id` connected (with `will`): the others
+    /// take over a connection with its id, and hold the will.
+    pub(crate) fn cluster_connected(
         &mut self,
         client_id: ByteString,
-        will: hornet_codec::LastWill,
+        will: Option<hornet_codec::LastWill>,
     ) {
         let Some(c) = self.cluster.as_deref_mut() else {
             return;
         };
-        c.note_own_will(&client_id, true);
-        self.out.cluster(Action::Will {
-            client_id,
-            will: Some(crate::ending::will_message(will)),
+        self.out.cluster(Action::Takeover {
+            client_id: client_id.clone(),
         });
+        if let Some(will) = will {
+            c.note_own_will(&client_id, true);
+            self.out.cluster(Action::Will {
+                client_id,
+                will: Some(crate::ending::will_message(will)),
+            });
+        }
+    }
+
+    /// Client `client_id` connected on `node`: a connection with that id
+    /// here is taken over (DISCONNECT 0x8E for MQTT 5, then closed; its
+    /// will published, as on one node). Its session, if persistent, stays
+    /// here.
+    pub fn node_client_connected(&mut self, now: Instant, node: &str, client_id: ByteString) {
+        self.now = now;
+        if self.cluster.is_none() {
+            return;
+        }
+        let connected = self
+            .sessions
+            .key_of(&client_id)
+            .is_some_and(|k| self.sessions[&k].conn.is_some());
+        if connected {
+            tracing::info!(
+                "Cluster: client {client_id} connected on node {node}; taking it over here."
+            );
+            self.take_over(now, &client_id);
+        }
     }
 
     /// This node's client `client_id`'s connection ended: if the others

@@ -81,6 +81,13 @@ pub enum Action {
         /// The will as a PUBLISH, or `None`.
         will: Option<hornet_codec::Publish>,
     },
+    /// Cluster: tell every other node that client `client_id` connected
+    /// here; a node where that client id is connected takes it over
+    /// (DISCONNECT 0x8E), as one node does ([MQTT-3.1.4-3]).
+    Takeover {
+        /// The client.
+        client_id: bytestring::ByteString,
+    },
     /// Cluster: the route stream from `node` has a gap or a stale
     /// incarnation; end the link it arrives on so that the node connects
     /// again and starts with a snapshot.
@@ -300,6 +307,7 @@ fn conn_of(action: &Action) -> Option<ConnId> {
         | Action::Routes { .. }
         | Action::Retain { .. }
         | Action::Will { .. }
+        | Action::Takeover { .. }
         | Action::Resync { .. } => None,
     }
 }

@@ -29,6 +29,7 @@ fn cluster_actions(h: &Harness, mark: usize) -> Vec<Action> {
                     | Action::Routes { .. }
                     | Action::Retain { .. }
                     | Action::Will { .. }
+                    | Action::Takeover { .. }
                     | Action::Resync { .. }
             )
         })
@@ -70,6 +71,9 @@ fn relay(from: &Harness, from_name: &str, mark: usize, to: &mut Harness, to_name
                 .node_retained(now, from_name, topic, message, false),
             Action::Will { client_id, will } => {
                 to.broker.node_will(now, from_name, client_id, will)
+            }
+            Action::Takeover { client_id } => {
+                to.broker.node_client_connected(now, from_name, client_id)
             }
             _ => {}
         }
@@ -285,10 +289,10 @@ fn sys_topics_never_cross() {
     let s = n1.connect("s", Protocol::V5, true);
     n1.subscribe(s, "#", QoS::AtMostOnce);
     link(&n1, "n1", &mut n2);
+    let a = n2.connect("a", Protocol::V5, true);
     let mark = n2.mark();
     n2.broker
         .node_retained(n2.now, "n1", "$SYS/broker/x".into(), None, false);
-    let a = n2.connect("a", Protocol::V5, true);
     n2.publish(a, "$SYS/broker/x", "no", QoS::AtMostOnce, true);
     assert!(cluster_actions(&n2, mark).is_empty());
 }
@@ -407,4 +411,49 @@ fn a_will_published_on_its_own_node_is_dropped_on_the_others() {
     assert_eq!(n2.broker.dead_node_wills(now, "n1", true), 0);
     n2.pump();
     assert!(n2.receive(s).is_empty());
+}
+
+#[test]
+fn a_connect_on_another_node_takes_the_client_over() {
+    let (mut n1, mut n2) = (node("n1", 1), node("n2", 2));
+    let old = n1.connect("dup", Protocol::V5, true);
+    let other = n1.connect("other", Protocol::V3_1_1, true);
+    let mark = n2.mark();
+    n2.connect("dup", Protocol::V5, true);
+    relay(&n2, "n2", mark, &mut n1, "n1");
+    // [MQTT-3.1.4-3]: the existing connection is closed, MQTT 5 with
+    // DISCONNECT 0x8E Session taken over.
+    n1.expect_disconnect(old, ReasonCode::SessionTakenOver);
+    assert!(!n1.is_closed(other));
+    // The announcement crosses once, and a node without the client id
+    // does nothing.
+    let announced = cluster_actions(&n2, mark)
+        .iter()
+        .filter(|a| matches!(a, Action::Takeover { client_id } if client_id == "dup"))
+        .count();
+    assert_eq!(announced, 1);
+    let mut n3 = node("n3", 3);
+    relay(&n2, "n2", mark, &mut n3, "n3");
+    assert_eq!(n3.broker.clients_connected(), 0);
+}
+
+#[test]
+fn assigned_client_ids_are_unique_across_nodes() {
+    let (mut n1, mut n2) = (node("n1", 1), node("n2", 2));
+    let assigned = |h: &mut Harness| {
+        let (_, ack) = h.connect_with(hornet_codec::Connect::new(Protocol::V5, ""));
+        ack.properties
+            .iter()
+            .find_map(|p| match p {
+                hornet_codec::Property::AssignedClientIdentifier(id) => Some(id.to_string()),
+                _ => None,
+            })
+            .expect("[MQTT-3.2.2-16] an assigned id")
+    };
+    let (a, b) = (assigned(&mut n1), assigned(&mut n2));
+    assert_ne!(a, b);
+    assert!(
+        a.starts_with("auto-n1-") && b.starts_with("auto-n2-"),
+        "{a} {b}"
+    );
 }

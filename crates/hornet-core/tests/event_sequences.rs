@@ -513,6 +513,7 @@ impl World {
                 | Action::Routes { .. }
                 | Action::Retain { .. }
                 | Action::Will { .. }
+                | Action::Takeover { .. }
                 | Action::Resync { .. } => {
                     self.fail("a cluster action without a cluster".to_string());
                 }

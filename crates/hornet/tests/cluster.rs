@@ -568,3 +568,23 @@ fn wills_of_a_killed_nodes_clients_are_published_once_by_a_survivor() {
     );
     drop(doomed);
 }
+
+#[test]
+fn a_connect_on_another_node_takes_the_client_over() {
+    let Some(etcd) = Etcd::start() else { return };
+    let (n1, n2) = (Node::new("n1", &etcd.url), Node::new("n2", &etcd.url));
+    let (_p1, _p2) = (n1.start(), n2.start());
+    let mut old = client(&n1, "dup");
+    // n2's link to n1 is up, so n2's announcement goes straight out.
+    await_metric(&n2, "hornet_cluster_link_up{node=\"n1\"} 1");
+    let _new = client(&n2, "dup");
+    // [MQTT-3.1.4-3]: the existing connection is closed, MQTT 5 with
+    // DISCONNECT 0x8E Session taken over first.
+    match old.recv_within(Duration::from_secs(10)) {
+        Ok(Some(Packet::Disconnect(d))) => {
+            assert_eq!(d.reason_code, ReasonCode::SessionTakenOver)
+        }
+        other => panic!("no DISCONNECT 0x8E on n1: {other:?}"),
+    }
+    assert!(matches!(old.recv_within(Duration::from_secs(5)), Ok(None)));
+}

@@ -314,6 +314,7 @@ impl Harness {
                 | Action::Routes { .. }
                 | Action::Retain { .. }
                 | Action::Will { .. }
+                | Action::Takeover { .. }
                 | Action::Resync { .. } => {}
             }
             self.log.push(action);

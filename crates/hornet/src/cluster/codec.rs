@@ -15,6 +15,7 @@
 //! 5 Retain    u8 fill, str topic, u8 present, [PUBLISH (MQTT 5)]
 //! 6 Will      str client id, u8 present, [PUBLISH (MQTT 5)]
 //! 7 Wills     u32 count, (str client id, u32 length, PUBLISH) * count
+//! 8 Takeover  str client id
 //! ```
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
@@ -60,6 +61,9 @@ pub(crate) enum Frame {
     },
     /// Every will of the sender's connected clients (start of a link).
     Wills(Vec<(ByteString, Publish)>),
+    /// A client connected on the sender: a connection here with its id is
+    /// taken over.
+    Takeover { client_id: ByteString },
 }
 
 /// Why bytes from a peer are not a frame.
@@ -135,6 +139,10 @@ impl Frame {
                 if let Some(p) = will {
                     put_publish(out, p);
                 }
+            }
+            Frame::Takeover { client_id } => {
+                out.put_u8(8);
+                put_str(out, client_id);
             }
             Frame::Wills(all) => {
                 out.put_u8(7);
@@ -233,6 +241,9 @@ impl Frame {
                 }
                 Frame::Wills(all)
             }
+            8 => Frame::Takeover {
+                client_id: get_str(&mut body)?,
+            },
             k => return Err(CodecError::Kind(k)),
         };
         Ok(Some(frame))
@@ -363,6 +374,9 @@ mod tests {
         round_trip(Frame::Will {
             client_id: "c".into(),
             will: None,
+        });
+        round_trip(Frame::Takeover {
+            client_id: "dup".into(),
         });
         round_trip(Frame::Wills(vec![
             ("a".into(), will.clone()),

@@ -100,6 +100,7 @@ impl Links {
                 message,
             }),
             Action::Will { client_id, will } => self.broadcast(Frame::Will { client_id, will }),
+            Action::Takeover { client_id } => self.broadcast(Frame::Takeover { client_id }),
             Action::Resync { node } => {
                 if let Some(n) = lock(&self.inbound).get(&*node) {
                     n.notify_one();
@@ -444,6 +445,7 @@ fn apply(core: &mut hornet_core::Broker, now: Instant, node: &str, frame: Frame)
         } => core.node_retained(now, node, topic, message, fill),
         Frame::Will { client_id, will } => core.node_will(now, node, client_id, will),
         Frame::Wills(all) => core.node_wills(now, node, all),
+        Frame::Takeover { client_id } => core.node_client_connected(now, node, client_id),
         Frame::Hello { .. } => {
             tracing::warn!("Cluster: a second Hello from {node} ignored.");
         }

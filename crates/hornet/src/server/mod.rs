@@ -176,6 +176,7 @@ impl Shared {
                 | Action::Routes { .. }
                 | Action::Retain { .. }
                 | Action::Will { .. }
+                | Action::Takeover { .. }
                 | Action::Resync { .. }) => {
                     if let Some(links) = self.cluster.get() {
                         links.apply(cluster);
