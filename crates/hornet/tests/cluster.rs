@@ -588,3 +588,52 @@ fn a_connect_on_another_node_takes_the_client_over() {
     }
     assert!(matches!(old.recv_within(Duration::from_secs(5)), Ok(None)));
 }
+
+/// Sends `signal` (`STOP`, `CONT`) to the process.
+fn signal(proc: &Proc, signal: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(proc.pid().to_string())
+        .status()
+        .expect("kill");
+    assert!(status.success());
+}
+
+#[test]
+fn a_paused_node_is_dead_after_its_lease_and_rejoins_when_it_resumes() {
+    let Some(etcd) = Etcd::start() else { return };
+    let (n1, n2) = (Node::new("n1", &etcd.url), Node::new("n2", &etcd.url));
+    let mut p1 = n1.start();
+    let mut p2 = n2.start();
+    let mut sub = client(&n1, "sub");
+    subscribe(&mut sub, "paused/#", QoS::AtLeastOnce);
+    let mut publisher = client(&n2, "pub");
+    await_route(&mut publisher, "paused/probe");
+    signal(&p1, "STOP");
+    p2.wait_line(Duration::from_secs(15), "n1 declared dead", |l| {
+        l.contains("node n1 is dead")
+    });
+    assert_eq!(
+        publish_qos1(&mut publisher, "paused/x", "while dead", 1),
+        ReasonCode::NoMatchingSubscribers
+    );
+    signal(&p1, "CONT");
+    // It finds its lease expired, joins again and restarts its links;
+    // every node gets its routes again.
+    p1.wait_line(Duration::from_secs(15), "the lease found expired", |l| {
+        l.contains("joining again")
+    });
+    p1.wait_line(Duration::from_secs(15), "the new join", |l| {
+        l.contains("Cluster: joined")
+    });
+    p2.wait_line(Duration::from_secs(15), "n1 alive again", |l| {
+        l.contains("node n1 is alive")
+    });
+    await_route(&mut publisher, "paused/probe");
+    assert_eq!(
+        publish_qos1(&mut publisher, "paused/y", "after the pause", 2),
+        ReasonCode::Success
+    );
+    let got = next_message(&mut sub, Duration::from_secs(10)).expect("paused/y");
+    assert_eq!(&got.payload[..], b"after the pause");
+}
