@@ -637,3 +637,25 @@ fn a_paused_node_is_dead_after_its_lease_and_rejoins_when_it_resumes() {
     let got = next_message(&mut sub, Duration::from_secs(10)).expect("paused/y");
     assert_eq!(&got.payload[..], b"after the pause");
 }
+
+#[test]
+fn a_node_stopped_with_sigterm_leaves_at_once() {
+    let Some(etcd) = Etcd::start() else { return };
+    let n1 = Node::new("n1", &etcd.url);
+    // A lease far longer than the test's wait: only a revocation makes n1
+    // dead in time.
+    let conf = std::fs::read_to_string(n1.conf()).unwrap();
+    std::fs::write(n1.conf(), conf.replace("lease_ttl = 2", "lease_ttl = 60")).unwrap();
+    let n2 = Node::new("n2", &etcd.url);
+    let mut p1 = n1.start();
+    let mut p2 = n2.start();
+    await_metric(&n2, "hornet_cluster_node_alive{node=\"n1\"} 1");
+    signal(&p1, "TERM");
+    p1.wait_line(Duration::from_secs(10), "the leave", |l| {
+        l.contains("Cluster: left (lease revoked)")
+    });
+    p2.wait_line(Duration::from_secs(10), "n1 dead", |l| {
+        l.contains("node n1 is dead")
+    });
+    assert!(p1.wait_exit(Duration::from_secs(10)).success());
+}

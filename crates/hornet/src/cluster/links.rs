@@ -66,6 +66,8 @@ pub(crate) struct Links {
     /// Incoming links, by node: notified to end one (a resync).
     inbound: Mutex<HashMap<String, Arc<Notify>>>,
     pub(crate) stats: LinkStats,
+    /// The etcd client and this node's current lease, to leave at shutdown.
+    etcd: std::sync::OnceLock<(etcd_client::Client, Arc<std::sync::atomic::AtomicI64>)>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -85,6 +87,7 @@ impl Links {
             dialers: Mutex::default(),
             inbound: Mutex::default(),
             stats: LinkStats::default(),
+            etcd: std::sync::OnceLock::new(),
         }
     }
 
@@ -186,6 +189,39 @@ impl Links {
         for (node, addr) in nodes {
             self.forget(&node);
             self.dial(&node, &addr);
+        }
+    }
+
+    /// Remembers how to leave the cluster (see [`Links::leave`]).
+    pub(crate) fn set_etcd(
+        &self,
+        client: etcd_client::Client,
+        lease: Arc<std::sync::atomic::AtomicI64>,
+    ) {
+        let _ = self.etcd.set((client, lease));
+    }
+
+    /// Leaves the cluster at a clean shutdown: revokes this node's lease,
+    /// so the other nodes count it dead now instead of after `lease_ttl`.
+    pub(crate) async fn leave(&self) {
+        let Some((client, lease)) = self.etcd.get() else {
+            return;
+        };
+        let id = lease.load(Ordering::Relaxed);
+        let mut client = client.clone();
+        let revoke = client.lease_revoke(id);
+        match tokio::time::timeout(Duration::from_secs(2), revoke).await {
+            Ok(Ok(_)) => tracing::info!(
+                "Cluster: left (lease revoked): the other nodes count this node dead now."
+            ),
+            Ok(Err(e)) => tracing::warn!(
+                "Cluster: could not revoke the lease ({e}); the other nodes count this node \
+                 dead when it expires."
+            ),
+            Err(_) => tracing::warn!(
+                "Cluster: etcd did not answer the lease revocation within 2 s; the other nodes \
+                 count this node dead when it expires."
+            ),
         }
     }
 

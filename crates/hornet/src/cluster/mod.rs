@@ -74,6 +74,7 @@ pub(crate) fn start(
     ));
     let watch_client = prepared.joined.client.clone();
     let lease = Arc::new(std::sync::atomic::AtomicI64::new(prepared.joined.lease));
+    links.set_etcd(prepared.joined.client.clone(), lease.clone());
     let tasks = vec![
         tokio::spawn(links::accept_loop(links.clone(), prepared.listener)),
         tokio::spawn(membership::keep_alive(

@@ -480,6 +480,14 @@ impl Server {
         Some(self.shared.durability.get()?.faults.clone())
     }
 
+    /// A cluster node leaves the cluster (its etcd lease revoked, so the
+    /// others count it dead at once); nothing for a single broker.
+    pub async fn leave_cluster(&self) {
+        if let Some(links) = self.shared.cluster.get() {
+            links.leave().await;
+        }
+    }
+
     /// Stops accepting and ticking. Open connections end with the runtime.
     pub fn shutdown(mut self) {
         for task in self.tasks.drain(..) {
