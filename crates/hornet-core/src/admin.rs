@@ -516,6 +516,12 @@ mod tests {
                     Action::CheckPassword { .. } => unreachable!("no password_file here"),
                     Action::Persist { .. } => unreachable!("no persistence here"),
                     Action::DrainInput { .. } => unreachable!("takeovers do not wait here"),
+                    Action::Forward { .. }
+                    | Action::Routes { .. }
+                    | Action::Retain { .. }
+                    | Action::Will { .. }
+                    | Action::Takeover { .. }
+                    | Action::Resync { .. } => unreachable!("no cluster here"),
                 }
             }
         }

@@ -107,6 +107,8 @@ pub struct Broker {
     pub(crate) journal: crate::persist::Journal,
     /// CONNECTs waiting for the connection they take over (see `takeover`).
     pub(crate) takeovers: crate::takeovers::Takeovers,
+    /// The cluster this node is part of, if any (see `cluster`).
+    pub(crate) cluster: Option<Box<crate::cluster::Cluster>>,
 }
 
 impl Broker {
@@ -144,6 +146,7 @@ impl Broker {
                 &settings_shared.3,
             ),
             rewrite: crate::rewrite::Rewriter::new(&settings_shared.4),
+            cluster: None,
         }
     }
 

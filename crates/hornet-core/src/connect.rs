@@ -391,7 +391,7 @@ impl Broker {
 
     /// Takeover ([MQTT-3.1.4-3]): a live connection with `client_id` is
     /// closed (MQTT 5: DISCONNECT 0x8E first), its will published.
-    fn take_over(&mut self, now: Instant, client_id: &ByteString) {
+    pub(crate) fn take_over(&mut self, now: Instant, client_id: &ByteString) {
         let Some(key) = self.sessions.key_of(client_id) else {
             return;
         };
@@ -497,6 +497,14 @@ impl Broker {
             w.detach(); // held for the connection's life: not a slice of the read buffer
             Box::new(w)
         });
+        // Cluster: the other nodes take over a connection with this
+        // client id, and hold the will, so that a survivor publishes it if
+        // this node dies.
+        if self.cluster.is_some() {
+            let (client_id, will) = (conn.client_id.clone(), conn.will.clone());
+            self.cluster_connected(client_id, will.map(|w| *w));
+        }
+        let conn = self.conns.get_mut(&id).expect("caller checked");
         // A durable session's will is recorded, so that a broker crash (an
         // abnormal end of this connection) still publishes it after the
         // restart ([MQTT-3.1.2-8]).

@@ -23,6 +23,11 @@ impl Broker {
         if !conn.state.is_connected() {
             return;
         }
+        // Cluster: the will is handled here from now on (published,
+        // delayed or discarded); the other nodes drop their copy.
+        if self.cluster.is_some() {
+            self.cluster_will_gone(&conn.client_id);
+        }
         // However it ended, the crash-time will record is void: the will is
         // published, delayed (`WillSet`) or discarded below.
         if let (true, Some(key)) = (conn.will_recorded, conn.session) {
@@ -83,14 +88,7 @@ impl Broker {
 
     /// Publishes a will message as if its client had sent it.
     pub(crate) fn publish_will(&mut self, now: Instant, will: LastWill) {
-        let mut publish = Publish::new(will.topic, will.payload);
-        publish.qos = will.qos;
-        publish.retain = will.retain;
-        publish.properties = will.properties;
-        publish
-            .properties
-            .retain(|p| !matches!(p, Property::WillDelayInterval(_)));
-        self.accept_publish(now, publish, None);
+        self.accept_publish(now, will_message(will), None);
     }
 
     /// The connection of session `key` ended: keep the session (persistent)
@@ -146,6 +144,7 @@ impl Broker {
                         }
                         _ => {
                             self.subs.remove(filter, key);
+                            self.cluster_unsubscribed(filter, key);
                         }
                     }
                 }
@@ -224,4 +223,16 @@ impl Broker {
             );
         }
     }
+}
+
+/// The PUBLISH a will becomes (a PUBLISH carries no Will Delay Interval).
+pub(crate) fn will_message(will: LastWill) -> Publish {
+    let mut publish = Publish::new(will.topic, will.payload);
+    publish.qos = will.qos;
+    publish.retain = will.retain;
+    publish.properties = will.properties;
+    publish
+        .properties
+        .retain(|p| !matches!(p, Property::WillDelayInterval(_)));
+    publish
 }

@@ -30,7 +30,9 @@
 //! `$SYS`), `persist` (store records, the journal), `out` (actions, held
 //! output), `auth` / `authorize` (the authenticator and ACL interfaces),
 //! `violation` (peer errors), `hints` / `wording` (first-time hints),
-//! `ids`, `settings`, `logfmt`.
+//! `ids`, `settings`, `logfmt`. The cluster: `cluster` (routes of other
+//! nodes, exported filters) and `clustering` (its rules: forwarding,
+//! route deltas, retained sync, membership).
 
 #![forbid(unsafe_code)]
 
@@ -42,6 +44,8 @@ mod auto_subscribe;
 mod broker;
 mod broker_log;
 mod client_ids;
+pub mod cluster;
+mod clustering;
 mod conn;
 mod connect;
 mod connections;
@@ -90,6 +94,7 @@ pub use auth::{AuthExchange, AuthStep, Authenticator, PasswordCheck};
 pub use authorize::{Access, Authorizer, Denied, Principal};
 pub use auto_subscribe::AutoSubscription;
 pub use broker::{Broker, QueueState};
+pub use cluster::{NodeRow, RouteSnapshot, RouteUpdate};
 pub use conn::{CloseCause, ConnInfo};
 pub use delayed_publish::DelayedRow;
 pub use ids::ConnId;

@@ -58,6 +58,53 @@ pub enum Action {
         /// The records, in the order the core made the changes.
         records: Vec<crate::persist::StoreOp>,
     },
+    /// Cluster: send `publish` to node `node` once (it matched a filter
+    /// that node announced); the node delivers it to its own subscribers
+    /// and never forwards it further.
+    Forward {
+        /// The node's name.
+        node: bytestring::ByteString,
+        /// The message as accepted here (no packet id).
+        publish: hornet_codec::Publish,
+    },
+    /// Cluster: tell every other node that this node's exported filters
+    /// changed (after the snapshot each link starts with).
+    Routes {
+        /// The change.
+        update: crate::cluster::RouteUpdate,
+    },
+    /// Cluster: tell every other node that the retained message of `topic`
+    /// was set (`Some`) or deleted (`None`).
+    Retain {
+        /// The topic.
+        topic: bytestring::ByteString,
+        /// The message, or `None` for a delete.
+        message: Option<hornet_codec::Publish>,
+    },
+    /// Cluster: tell every other node the will of this node's connected
+    /// client `client_id` (as the PUBLISH it would become), or that it has
+    /// none any more (`None`: the connection ended and its will was
+    /// handled here). A survivor publishes it if this node dies.
+    Will {
+        /// The client.
+        client_id: bytestring::ByteString,
+        /// The will as a PUBLISH, or `None`.
+        will: Option<hornet_codec::Publish>,
+    },
+    /// Cluster: tell every other node that client `client_id` connected
+    /// here; a node where that client id is connected takes it over
+    /// (DISCONNECT 0x8E), as one node does ([MQTT-3.1.4-3]).
+    Takeover {
+        /// The client.
+        client_id: bytestring::ByteString,
+    },
+    /// Cluster: the route stream from `node` has a gap or a stale
+    /// incarnation; end the link it arrives on so that the node connects
+    /// again and starts with a snapshot.
+    Resync {
+        /// The node's name.
+        node: bytestring::ByteString,
+    },
 }
 
 /// Pending actions plus the counters every send updates.
@@ -117,6 +164,12 @@ impl Out {
 
     pub(crate) fn drain_input(&mut self, conn: ConnId) {
         self.actions.push_back(Action::DrainInput { conn });
+    }
+
+    /// Queues a cluster action (it keeps no connection's order).
+    pub(crate) fn cluster(&mut self, action: Action) {
+        debug_assert!(conn_of(&action).is_none());
+        self.actions.push_back(action);
     }
 
     pub(crate) fn check_password(&mut self, conn: ConnId, check: crate::auth::PasswordCheck) {
@@ -313,7 +366,15 @@ fn must_wait(packet: &Packet) -> bool {
 fn conn_of(action: &Action) -> Option<ConnId> {
     match action {
         Action::Send { conn, .. } | Action::Close { conn } => Some(*conn),
-        Action::CheckPassword { .. } | Action::DrainInput { .. } | Action::Persist { .. } => None,
+        Action::CheckPassword { .. }
+        | Action::DrainInput { .. }
+        | Action::Persist { .. }
+        | Action::Forward { .. }
+        | Action::Routes { .. }
+        | Action::Retain { .. }
+        | Action::Will { .. }
+        | Action::Takeover { .. }
+        | Action::Resync { .. } => None,
     }
 }
 

@@ -306,12 +306,18 @@ impl Broker {
                 // [MQTT-3.3.1-6]/[MQTT-3.3.1-10]: an empty retained message deletes.
                 self.retained.remove(&publish.topic);
                 self.persist_retained(&publish.topic, None);
+                if self.cluster.is_some() {
+                    self.cluster_retain(&publish.topic, None);
+                }
             } else {
                 let mut msg = publish.clone();
                 // Kept until replaced: its own bytes, not a slice pinning
                 // the publisher's read buffer.
                 msg.detach();
                 self.persist_retained(&publish.topic, Some(&msg));
+                if self.cluster.is_some() {
+                    self.cluster_retain(&publish.topic, Some(&msg));
+                }
                 let retained = Retained {
                     msg,
                     stored: now,
@@ -320,12 +326,22 @@ impl Broker {
                 self.retained.insert(&publish.topic.clone(), retained);
             }
         }
-        self.route(now, &publish, origin)
+        let matched = self.route(now, &publish, origin);
+        // Cluster: once to each other node with a matching filter.
+        if self.cluster.is_some() {
+            return self.forward(&publish) | matched;
+        }
+        matched
     }
 
     /// Delivers `publish` to every session with a matching subscription;
     /// returns whether there was one.
-    fn route(&mut self, _now: Instant, publish: &Publish, origin: Option<SessionKey>) -> bool {
+    pub(crate) fn route(
+        &mut self,
+        _now: Instant,
+        publish: &Publish,
+        origin: Option<SessionKey>,
+    ) -> bool {
         let copies = self.settings.subscription_identifier_copies;
         let mut targets = self.subs.route(&publish.topic, origin, copies);
         let mut matched = !targets.is_empty();

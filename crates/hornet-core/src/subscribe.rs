@@ -90,6 +90,10 @@ impl Broker {
         let identifier = subscribe.properties.subscription_identifiers().next();
         let mut codes = Vec::with_capacity(subscribe.filters.len());
         let mut retained_to_send: Vec<(Retained, QoS, Option<u32>)> = Vec::new();
+        // Cluster: the plain filters subscribed, and whether each is
+        // exported (not `$local/`); nothing is collected off a cluster.
+        let clustered = self.cluster.is_some();
+        let mut exported: Vec<(ByteString, bool)> = Vec::new();
         let session = self.sessions.get_mut(&key).expect("attached");
         let max_qos = match self.settings.max_qos {
             0 => QoS::AtMostOnce,
@@ -255,6 +259,9 @@ impl Broker {
             };
             existed |= session.subscriptions.insert(kept, sub).is_some();
             self.subs.insert(&filter, key, sub);
+            if clustered {
+                exported.push((filter.clone(), !f.filter.starts_with("$local/")));
+            }
             tracing::debug!("{name} {} {}", f.options.qos as u8, f.filter);
             codes.push(granted(sub.options.qos));
             let send_retained = match f.options.retain_handling {
@@ -274,6 +281,9 @@ impl Broker {
             reason_codes: codes,
         };
         self.journal.touch(key);
+        for (filter, export) in exported {
+            self.cluster_subscribed(&filter, key, export);
+        }
         if answer {
             self.send_explained(id, suback.into(), why);
         } else {
@@ -325,6 +335,8 @@ impl Broker {
         }
         let session = self.sessions.get_mut(&key).expect("attached");
         let mut codes = Vec::with_capacity(unsubscribe.filters.len());
+        let clustered = self.cluster.is_some();
+        let mut withdrawn: Vec<ByteString> = Vec::new();
         for filter in &unsubscribe.filters {
             let existed = match shared::split(filter) {
                 Some(name) => {
@@ -337,6 +349,9 @@ impl Broker {
                         if existed {
                             self.subs.remove(&plain, key);
                             self.exclusive.release(&plain, key);
+                            if clustered {
+                                withdrawn.push(plain.clone());
+                            }
                         }
                         existed
                     }
@@ -345,6 +360,9 @@ impl Broker {
                         let existed = session.subscriptions.remove(&filter).is_some();
                         if existed || !self.exclusive.holds(&filter, key) {
                             self.subs.remove(&filter, key);
+                            if clustered {
+                                withdrawn.push(filter.clone());
+                            }
                         }
                         existed
                     }
@@ -358,6 +376,9 @@ impl Broker {
             });
         }
         self.journal.touch(key);
+        for filter in withdrawn {
+            self.cluster_unsubscribed(&filter, key);
+        }
         let unsuback = UnsubAck {
             packet_id: unsubscribe.packet_id,
             properties: Default::default(),

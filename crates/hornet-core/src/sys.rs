@@ -158,6 +158,8 @@ pub(crate) struct Sys {
     listeners: Vec<ListenerFigures>,
     /// The shell's latest store figures (`None`: persistence is off).
     store: Option<StoreFigures>,
+    /// The cluster's values (empty off a cluster).
+    cluster: Vec<(String, String)>,
 }
 
 /// What `$SYS` reports that other parts of the broker own.
@@ -184,6 +186,7 @@ impl Sys {
             published: Default::default(),
             listeners: Vec::new(),
             store: None,
+            cluster: Vec::new(),
         }
     }
 
@@ -203,6 +206,11 @@ impl Sys {
         if self.listeners != figures {
             self.listeners = figures.to_vec();
         }
+    }
+
+    /// Keeps the cluster's values (`$SYS/broker/cluster/...`).
+    pub(crate) fn set_cluster_values(&mut self, values: Vec<(String, String)>) {
+        self.cluster = values;
     }
 
     /// Keeps the store's figures (`$SYS/broker/store/...`).
@@ -385,6 +393,7 @@ impl Sys {
         if let Some(st) = self.store {
             values.extend(store_values(&st));
         }
+        values.extend(self.cluster.iter().cloned());
         for (i, series) in LOAD_SERIES.iter().enumerate() {
             for (j, (name, _)) in LOADS.iter().enumerate() {
                 values.push((

@@ -67,6 +67,10 @@ impl Broker {
             subscriptions: self.subscription_count(),
             retained: self.retained.len(),
         };
+        if self.cluster.is_some() {
+            let values = self.cluster_sys_values();
+            self.sys.set_cluster_values(values);
+        }
         for (suffix, value) in self.sys.tick(now, &self.settings, &self.stats, figures) {
             let mut publish = Publish::new(format!("$SYS/broker/{suffix}"), value);
             publish.retain = true;

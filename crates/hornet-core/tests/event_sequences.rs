@@ -514,6 +514,14 @@ impl World {
                 Action::Persist { seq, .. } => {
                     self.fail(format!("Persist {seq} without persistence"));
                 }
+                Action::Forward { .. }
+                | Action::Routes { .. }
+                | Action::Retain { .. }
+                | Action::Will { .. }
+                | Action::Takeover { .. }
+                | Action::Resync { .. } => {
+                    self.fail("a cluster action without a cluster".to_string());
+                }
             }
         }
         // A refused CONNECT ends the connection.

@@ -5,6 +5,7 @@ pub mod banner;
 pub mod bridge;
 pub mod cli;
 mod client;
+mod cluster;
 pub mod config;
 pub mod describe;
 pub mod logging;

@@ -321,6 +321,13 @@ impl Harness {
                         self.broker.durable(self.now, *seq);
                     }
                 }
+                // Cluster actions are only logged (tests/cluster.rs reads them).
+                Action::Forward { .. }
+                | Action::Routes { .. }
+                | Action::Retain { .. }
+                | Action::Will { .. }
+                | Action::Takeover { .. }
+                | Action::Resync { .. } => {}
             }
             self.log.push(action);
         }

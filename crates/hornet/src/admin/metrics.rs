@@ -8,6 +8,12 @@
 //! compactions, failures, and the `hornet_store_fsync_seconds` histogram
 //! measured around each `fdatasync` in the store thread) come from
 //! [`hornet_store::StoreStats`]; with persistence off they are absent.
+//!
+//! On a cluster node, the `hornet_cluster_*` families: nodes alive, and
+//! per other node (label `node`) whether membership counts it alive,
+//! whether this node's link to it is up, its routes, the wills of its
+//! clients held here, and the messages
+//! forwarded to it and received from it; absent on a single broker.
 
 use std::fmt::Write;
 use std::time::Instant;
@@ -34,6 +40,17 @@ struct Figures {
     admin_auth: (u64, u64),
     /// The outgoing bridges.
     bridges: Vec<crate::bridge::BridgeSnapshot>,
+    /// The cluster's figures, on a cluster node.
+    cluster: Option<ClusterFigures>,
+}
+
+/// What `/metrics` says of the cluster.
+struct ClusterFigures {
+    nodes: Vec<hornet_core::NodeRow>,
+    /// Nodes this node's outgoing link is up to.
+    linked: Vec<String>,
+    exported: usize,
+    dropped: u64,
 }
 
 /// `GET /metrics`
@@ -51,6 +68,12 @@ pub(crate) async fn metrics(AxumState(state): AxumState<State>) -> impl IntoResp
         store: None,
         admin_auth: (0, 0),
         bridges: Vec::new(),
+        cluster: core.cluster_node().map(|_| ClusterFigures {
+            nodes: core.cluster_nodes(),
+            linked: Vec::new(),
+            exported: core.cluster_exported(),
+            dropped: 0,
+        }),
     });
     let throttle = &state.security.throttle;
     let f = Figures {
@@ -58,6 +81,17 @@ pub(crate) async fn metrics(AxumState(state): AxumState<State>) -> impl IntoResp
         store: state.shared.store_stats(),
         admin_auth: (throttle.failures(), throttle.throttled()),
         bridges: state.bridges.iter().map(|b| b.snapshot()).collect(),
+        cluster: f.cluster.map(|c| match state.shared.cluster.get() {
+            Some(links) => ClusterFigures {
+                linked: links.connected(),
+                dropped: links
+                    .stats
+                    .dropped
+                    .load(std::sync::atomic::Ordering::Relaxed),
+                ..c
+            },
+            None => c,
+        }),
         ..f
     };
     (
@@ -165,6 +199,77 @@ fn bridges(out: &mut String, bridges: &[crate::bridge::BridgeSnapshot]) {
         family(out, name, kind, help);
         for b in bridges {
             let _ = writeln!(out, "{name}{{bridge=\"{}\"}} {}", b.name, pick(b));
+        }
+    }
+}
+
+/// The cluster's families.
+fn cluster(out: &mut String, c: &ClusterFigures) {
+    let alive = c.nodes.iter().filter(|n| n.alive).count() + 1;
+    one(
+        out,
+        "hornet_cluster_nodes_alive",
+        "gauge",
+        "Nodes of the cluster alive by membership (etcd), this one included.",
+        alive,
+    );
+    one(
+        out,
+        "hornet_cluster_routes_exported",
+        "gauge",
+        "Topic filters this node announces to the other nodes.",
+        c.exported,
+    );
+    one(
+        out,
+        "hornet_cluster_dropped_total",
+        "counter",
+        "Frames for a node whose link was down (forwarded messages, route and retained changes).",
+        c.dropped,
+    );
+    type Pick = fn(&hornet_core::NodeRow, &[String]) -> u64;
+    let families: [(&str, &str, &str, Pick); 6] = [
+        (
+            "hornet_cluster_node_alive",
+            "gauge",
+            "1 while membership (etcd) counts the node alive.",
+            |n, _| u64::from(n.alive),
+        ),
+        (
+            "hornet_cluster_link_up",
+            "gauge",
+            "1 while this node's link to the node is up.",
+            |n, l| u64::from(l.contains(&n.name)),
+        ),
+        (
+            "hornet_cluster_node_routes",
+            "gauge",
+            "Topic filters the node announced.",
+            |n, _| n.routes as u64,
+        ),
+        (
+            "hornet_cluster_node_wills",
+            "gauge",
+            "Wills of the node's connected clients held here (a survivor publishes them if the node dies).",
+            |n, _| n.wills as u64,
+        ),
+        (
+            "hornet_cluster_forwarded_total",
+            "counter",
+            "Messages forwarded to the node.",
+            |n, _| n.forwarded,
+        ),
+        (
+            "hornet_cluster_received_total",
+            "counter",
+            "Messages received from the node.",
+            |n, _| n.received,
+        ),
+    ];
+    for (name, kind, help, pick) in families {
+        family(out, name, kind, help);
+        for n in &c.nodes {
+            let _ = writeln!(out, "{name}{{node=\"{}\"}} {}", n.name, pick(n, &c.linked));
         }
     }
 }
@@ -427,6 +532,9 @@ fn render(f: &Figures) -> String {
     if let Some(st) = &f.store {
         store(&mut out, st);
     }
+    if let Some(c) = &f.cluster {
+        cluster(&mut out, c);
+    }
     one(
         &mut out,
         "hornet_admin_published_total",
@@ -504,6 +612,19 @@ mod tests {
                 reconnects: 2,
                 last_error: None,
             }],
+            cluster: Some(ClusterFigures {
+                nodes: vec![hornet_core::NodeRow {
+                    name: "n2".into(),
+                    alive: true,
+                    routes: 3,
+                    wills: 1,
+                    forwarded: 9,
+                    received: 8,
+                }],
+                linked: vec!["n2".into()],
+                exported: 2,
+                dropped: 1,
+            }),
         };
         let text = render(&f);
         assert!(text.contains("hornet_admin_auth_failures_total 4\n"));
@@ -515,6 +636,9 @@ mod tests {
         assert!(text.contains("hornet_messages_dropped_total{reason=\"other\"} 2\n"));
         assert!(text.contains("hornet_clients_connected 2\n"));
         assert!(text.contains("hornet_store_disk_bytes 1234\n"));
+        assert!(text.contains("hornet_cluster_nodes_alive 2\n"));
+        assert!(text.contains("hornet_cluster_link_up{node=\"n2\"} 1\n"));
+        assert!(text.contains("hornet_cluster_forwarded_total{node=\"n2\"} 9\n"));
         assert!(text.contains("hornet_store_messages_per_fsync 2.500\n"));
         assert!(text.contains("hornet_store_fsync_seconds_bucket{le=\"0.0005\"} 1\n"));
         assert!(text.contains("hornet_store_fsync_seconds_bucket{le=\"0.005\"} 2\n"));

@@ -35,6 +35,7 @@ pub fn render(config: &Config) -> String {
     // The declared settings, each in its section (schema.rs).
     let mut top = Table::new();
     let (mut limits, mut mqtt, mut log) = (Table::new(), Table::new(), Table::new());
+    let mut cluster = Table::new();
     for spec in schema::all() {
         let Some(value) = spec.to_toml(config) else {
             continue;
@@ -44,6 +45,7 @@ pub fn render(config: &Config) -> String {
             Section::Limits => &mut limits,
             Section::Mqtt => &mut mqtt,
             Section::Log => &mut log,
+            Section::Cluster => &mut cluster,
         };
         table.insert(spec.name.into(), value);
     }
@@ -151,6 +153,10 @@ pub fn render(config: &Config) -> String {
     top.insert("limits".into(), Value::Table(limits));
     top.insert("mqtt".into(), Value::Table(mqtt));
     top.insert("log".into(), Value::Table(log));
+    // A single broker's output has no `[cluster]` (it would make no node).
+    if config.cluster.node.is_some() {
+        top.insert("cluster".into(), Value::Table(cluster));
+    }
 
     // An undeclared admin listener stays undeclared (it runs locked beside
     // MQTT authentication, where a declared one without credentials would

@@ -828,3 +828,29 @@ impl Kind<String> for Word {
         value.clone()
     }
 }
+
+/// A list of words (`[cluster] etcd`); an empty list or word is refused.
+pub(crate) struct Words;
+
+impl Kind<Vec<String>> for Words {
+    type Raw = Vec<String>;
+    fn from_raw(raw: Vec<String>) -> Result<Vec<String>, String> {
+        if raw.is_empty() || raw.iter().any(String::is_empty) {
+            Err("must be a list of one or more non-empty strings".into())
+        } else {
+            Ok(raw)
+        }
+    }
+    fn to_toml(value: &Vec<String>) -> Option<Value> {
+        Some(Value::Array(
+            value.iter().cloned().map(Value::String).collect(),
+        ))
+    }
+    fn from_conf(key: &str, text: &str, _: &str) -> Result<Vec<String>, String> {
+        Self::from_raw(text.split_whitespace().map(str::to_string).collect())
+            .map_err(|e| format!("{key} {e}"))
+    }
+    fn show(value: &Vec<String>) -> String {
+        value.join(", ")
+    }
+}

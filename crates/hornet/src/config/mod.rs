@@ -30,7 +30,7 @@ mod wording;
 pub use bridge::Bridge;
 pub use bridge_topic::{BridgeTopic, Direction};
 pub use log_dest::LogDest;
-pub use schema::{core_settings, Limits, Mqtt};
+pub use schema::{core_settings, Cluster, Limits, Mqtt};
 pub use wording::FileWording;
 
 use std::fmt;
@@ -87,6 +87,8 @@ pub struct Config {
     /// Outgoing bridges (mosquitto.conf `connection` blocks, hornet.toml
     /// `[[bridge]]`; see `docs/bridges.md`). Default none.
     pub bridges: Vec<Bridge>,
+    /// `[cluster]`: this broker as a node of a cluster (`docs/cluster.md`).
+    pub cluster: Cluster,
     /// The file this configuration came from, for the startup banner;
     /// `None` for the built-in defaults.
     pub source: Option<PathBuf>,
@@ -109,6 +111,7 @@ impl Default for Config {
             admin: Admin::default(),
             persistence: Persistence::default(),
             bridges: Vec::new(),
+            cluster: Cluster::default(),
             source: None,
         }
     }
@@ -817,6 +820,43 @@ pub(crate) fn log_type_is_verbose(value: &str) -> bool {
 }
 
 /// Checks a `log_type` value; the error names the accepted ones.
+/// A `[cluster]` table's values together: a node name is required and
+/// must fit in an etcd key, `listen` must be an address and port, and the
+/// lease must outlive a few keep-alives.
+pub(crate) fn check_cluster(cluster: &Cluster) -> Result<(), String> {
+    let Some(node) = &cluster.node else {
+        return Err("[cluster] needs `node`, this node's unique name".into());
+    };
+    if !node
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return Err(format!(
+            "[cluster] node {node:?} may hold only letters, digits, '-', '_' and '.'"
+        ));
+    }
+    if cluster.listen.parse::<std::net::SocketAddr>().is_err() {
+        return Err(format!(
+            "[cluster] listen must be an address and port such as \"0.0.0.0:7946\", not {:?}",
+            cluster.listen
+        ));
+    }
+    if let Some(a) = &cluster.advertise {
+        if a.rsplit_once(':')
+            .and_then(|(_, p)| p.parse::<u16>().ok())
+            .is_none()
+        {
+            return Err(format!(
+                "[cluster] advertise must be a host and port such as \"10.0.0.5:7946\", not {a:?}"
+            ));
+        }
+    }
+    if cluster.lease_ttl < 2 {
+        return Err("[cluster] lease_ttl must be at least 2 seconds".into());
+    }
+    Ok(())
+}
+
 pub(crate) fn check_log_type(value: &str) -> Result<(), String> {
     if LOG_TYPES.contains(&value) {
         Ok(())

@@ -52,6 +52,8 @@ pub enum Section {
     Mqtt,
     /// `[log]`.
     Log,
+    /// `[cluster]` (see `docs/cluster.md`).
+    Cluster,
 }
 
 impl Section {
@@ -62,6 +64,7 @@ impl Section {
             Section::Limits => "limits",
             Section::Mqtt => "mqtt",
             Section::Log => "log",
+            Section::Cluster => "cluster",
         }
     }
 }
@@ -713,6 +716,60 @@ section! {
     }
 }
 
+section! {
+    /// `[cluster]`: this broker as one node of a cluster coordinated by
+    /// etcd (`docs/cluster.md`). Without `node`, a single broker.
+    pub struct Cluster in Cluster at cluster, rows CLUSTER {
+        /// This node's unique, stable name; setting it makes the broker a
+        /// cluster node. Default none: a single broker.
+        node: Option<String> = None => kinds::Text {
+            conf: Conf::None,
+            accepts: "a node name",
+            shown: false,
+            example: ("\"n1\"", ""),
+        }
+        /// The etcd endpoints (`http://host:port`). Default
+        /// `["http://127.0.0.1:2379"]`.
+        etcd: Vec<String> = vec!["http://127.0.0.1:2379".to_string()] => kinds::Words {
+            conf: Conf::None,
+            accepts: "etcd endpoints",
+            shown: false,
+            example: ("[\"http://10.0.0.1:2379\"]", ""),
+        }
+        /// Where node-to-node links are accepted (`host:port`). Default
+        /// `127.0.0.1:7946`.
+        listen: String = "127.0.0.1:7946".to_string() => kinds::Word {
+            conf: Conf::None,
+            accepts: "an address and port",
+            shown: false,
+            example: ("\"0.0.0.0:7946\"", ""),
+        }
+        /// The address other nodes dial (`host:port`). Default `listen`.
+        advertise: Option<String> = None => kinds::Text {
+            conf: Conf::None,
+            accepts: "an address and port",
+            shown: false,
+            example: ("\"10.0.0.5:7946\"", ""),
+        }
+        /// The cluster's name: nodes of other clusters (another name, on
+        /// the same etcd) are refused. Default `hornet`.
+        name: String = "hornet".to_string() => kinds::Word {
+            conf: Conf::None,
+            accepts: "a cluster name",
+            shown: false,
+            example: ("\"prod\"", ""),
+        }
+        /// Seconds of the node's etcd lease: a node that stops renewing it
+        /// is dead this long after. Default 10.
+        lease_ttl: u64 = 10 => kinds::Secs {
+            conf: Conf::None,
+            accepts: "a number of seconds",
+            shown: false,
+            example: ("3", ""),
+        }
+    }
+}
+
 /// The top-level and `[log]` rows: fields of [`Config`] and [`super::Log`]
 /// that are not generated here.
 static OTHERS: &[Spec] = &[
@@ -806,7 +863,7 @@ static OTHERS: &[Spec] = &[
 /// Every declared setting: `[limits]`, `[mqtt]`, then the top level and
 /// `[log]` (the order of `hornet check-config`'s rows).
 pub fn all() -> impl Iterator<Item = &'static Spec> {
-    LIMITS.iter().chain(MQTT).chain(OTHERS)
+    LIMITS.iter().chain(MQTT).chain(OTHERS).chain(CLUSTER)
 }
 
 /// The setting named `name` (its hornet.toml key) in `section`.
@@ -844,6 +901,10 @@ mod tests {
     fn toml_text(spec: &Spec, value: &str) -> String {
         match spec.section {
             Section::Top => format!("{} = {value}\n", spec.name),
+            // A `[cluster]` table needs its node's name.
+            Section::Cluster if spec.name != "node" => {
+                format!("[cluster]\nnode = \"n0\"\n{} = {value}\n", spec.name)
+            }
             s => format!("[{}]\n{} = {value}\n", s.name(), spec.name),
         }
     }
@@ -938,7 +999,10 @@ mod tests {
                 spec.reaches_core
             );
         }
-        assert_eq!(count, LIMITS.len() + MQTT.len() + OTHERS.len());
+        assert_eq!(
+            count,
+            LIMITS.len() + MQTT.len() + OTHERS.len() + CLUSTER.len()
+        );
     }
 
     /// The top-level fields of `{:#?}` output: name and value text.

@@ -58,6 +58,7 @@ struct File {
     limits: Option<Rows<LimitsHand>>,
     mqtt: Option<Rows<MqttHand>>,
     log: Option<Rows<LogHand>>,
+    cluster: Option<Spanned<Rows<ClusterHand>>>,
     persistence: Option<bool>,
     data_dir: Option<PathBuf>,
     persistence_location: Option<PathBuf>,
@@ -184,6 +185,20 @@ impl Hand for LogHand {
             }
         }
         Ok(())
+    }
+}
+
+/// `[cluster]`: every key from the table.
+#[derive(Default)]
+struct ClusterHand;
+
+impl Hand for ClusterHand {
+    const SECTION: Section = Section::Cluster;
+    const EXPECTING: &'static str = "struct ClusterFile";
+    fn read<'de, A: MapAccess<'de>>(&mut self, key: &str, _: &mut A) -> Result<(), A::Error> {
+        Err(de::Error::custom(format!(
+            "{key} is declared read by hand (schema.rs) but toml.rs does not"
+        )))
     }
 }
 
@@ -378,10 +393,17 @@ pub(crate) fn parse(text: &str, origin: &Path) -> Result<Loaded, ConfigError> {
         rows.extend(l.rows);
         log = l.hand;
     }
+    let cluster_span = file.cluster.as_ref().map(Spanned::span);
+    if let Some(c) = file.cluster {
+        rows.extend(c.into_inner().rows);
+    }
     for (spec, value) in rows {
         let span = value.span();
         spec.read_toml(&mut config, value.into_inner())
             .map_err(|r| fail(span, r))?;
+    }
+    if let Some(span) = cluster_span {
+        super::check_cluster(&config.cluster).map_err(|r| fail(span, r))?;
     }
     for (group, s) in mqtt.shared_group_strategies.unwrap_or_default() {
         let strategy = s.get_ref().parse().map_err(|e: String| fail(s.span(), e))?;
@@ -1177,6 +1199,43 @@ shared_group_strategies = { workers = "hash_clientid" }
 
         let err = error("prot = 1\n");
         assert_eq!(err.line, Some(1));
+    }
+
+    #[test]
+    fn cluster_table() {
+        let c = parse(
+            "[cluster]\nnode = \"n1\"\netcd = [\"http://10.0.0.1:2379\"]\n\
+             listen = \"0.0.0.0:7000\"\nlease_ttl = 4\n",
+        )
+        .cluster;
+        assert_eq!(c.node.as_deref(), Some("n1"));
+        assert_eq!(c.etcd, vec!["http://10.0.0.1:2379".to_string()]);
+        assert_eq!((c.listen.as_str(), c.lease_ttl), ("0.0.0.0:7000", 4));
+        assert_eq!(parse("").cluster, super::super::Cluster::default());
+        for (text, line, reason) in [
+            (
+                "[cluster]\netcd = [\"http://e:2379\"]\n",
+                1,
+                "[cluster] needs `node`",
+            ),
+            ("[cluster]\nnode = \"a/b\"\n", 1, "may hold only letters"),
+            (
+                "[cluster]\nnode = \"n\"\nlisten = \"nowhere\"\n",
+                1,
+                "listen must be",
+            ),
+            ("[cluster]\nnode = \"n\"\netcd = []\n", 3, "one or more"),
+            ("[cluster]\nnode = \"n\"\nlease_ttl = 1\n", 1, "at least 2"),
+            (
+                "[cluster]\nnode = \"n\"\nnodes = 3\n",
+                3,
+                "unknown field `nodes`",
+            ),
+        ] {
+            let err = error(text);
+            assert_eq!(err.line, Some(line), "{text}: {err}");
+            assert!(err.reason.contains(reason), "{text}: {err}");
+        }
     }
 
     #[test]

@@ -84,6 +84,8 @@ pub(crate) struct Shared {
     pub(crate) hints: std::sync::atomic::AtomicU32,
     /// Users, roles and rules managed at runtime (see `runtime_auth`).
     pub(crate) runtime_auth: runtime_auth::RuntimeAuthStore,
+    /// The node links, when this broker is a cluster node (`cluster`).
+    pub(crate) cluster: OnceLock<Arc<crate::cluster::Links>>,
 }
 
 /// Wakes one task that waits for the broker's next activity.
@@ -204,6 +206,17 @@ impl Shared {
                         Some(d) => d.submit(seq, records),
                         None => tracing::error!("The core recorded changes but there is no store."),
                     },
+                    // Only a cluster node's core emits these (see `cluster`).
+                    cluster @ (Action::Forward { .. }
+                    | Action::Routes { .. }
+                    | Action::Retain { .. }
+                    | Action::Will { .. }
+                    | Action::Takeover { .. }
+                    | Action::Resync { .. }) => {
+                        if let Some(links) = self.cluster.get() {
+                            links.apply(cluster);
+                        }
+                    }
                 }
             }
             drop(outboxes);
@@ -360,6 +373,16 @@ impl Server {
         } else {
             None
         };
+        // A cluster node joins before it serves (etcd unreachable: logged
+        // and retried here; its name taken: an error).
+        let cluster = match &config.cluster.node {
+            Some(node) => {
+                let prepared = crate::cluster::prepare(&config.cluster).await?;
+                broker.enable_cluster(node, prepared.incarnation());
+                Some(prepared)
+            }
+            None => None,
+        };
         let shared = Arc::new(Shared {
             core: Mutex::new(broker),
             outboxes: Mutex::new(HashMap::default()),
@@ -374,11 +397,18 @@ impl Server {
             activity: Bell::default(),
             hints: Default::default(),
             runtime_auth,
+            cluster: OnceLock::new(),
         });
         if let Some(st) = store {
             let interval = Duration::from_millis(persistence.fsync_interval_ms.max(1));
             let durability = store::start(st, persistence.fsync, interval);
             let _ = shared.durability.set(durability);
+        }
+        let mut cluster_tasks = Vec::new();
+        if let Some(prepared) = cluster {
+            let (links, tasks) = crate::cluster::start(prepared, &config.cluster, &shared);
+            let _ = shared.cluster.set(links);
+            cluster_tasks = tasks;
         }
         // Bind everything first: a bad listener starts nothing.
         let mut bound = Vec::new();
@@ -395,6 +425,7 @@ impl Server {
             admin_addr: None,
             bridges: Vec::new(),
         };
+        server.tasks.extend(cluster_tasks);
         for (state, socket) in bound {
             server.addrs.push(state.addr);
             server.listeners.push(state.clone());
@@ -526,10 +557,21 @@ impl Server {
         Some(self.shared.durability.get()?.faults.clone())
     }
 
+    /// A cluster node leaves the cluster (its etcd lease revoked, so the
+    /// others count it dead at once); nothing for a single broker.
+    pub async fn leave_cluster(&self) {
+        if let Some(links) = self.shared.cluster.get() {
+            links.leave().await;
+        }
+    }
+
     /// Stops accepting and ticking. Open connections end with the runtime.
     pub fn shutdown(mut self) {
         for task in self.tasks.drain(..) {
             task.abort();
+        }
+        if let Some(links) = self.shared.cluster.get() {
+            links.stop();
         }
     }
 }
@@ -538,6 +580,9 @@ impl Drop for Server {
     fn drop(&mut self) {
         for task in &self.tasks {
             task.abort();
+        }
+        if let Some(links) = self.shared.cluster.get() {
+            links.stop();
         }
     }
 }

@@ -1,0 +1,388 @@
+//! The cluster's MQTT rules, as inputs and actions (the shell only moves
+//! bytes between nodes and reports membership; see `docs/cluster.md`).
+//!
+//! - Routes: a subscription that is neither shared nor `$local/` exports
+//!   its filter; the first holder of a filter emits [`Action::Routes`]
+//!   (added), the last one to leave emits it withdrawn. Another node's
+//!   routes arrive as a snapshot ([`Broker::node_routes`], first on every
+//!   link) and then as deltas ([`Broker::node_route_update`]) checked
+//!   against its incarnation and sequence number; a gap asks for a new
+//!   snapshot ([`Action::Resync`]).
+//! - Forwarding: a message accepted here (from a client, a will, the
+//!   admin API) is routed to local subscribers, then sent once to each
+//!   other node with a matching filter ([`Action::Forward`]), however many
+//!   of its subscribers match. A message from another node
+//!   ([`Broker::node_publish`]) reaches local subscribers only, never
+//!   forwarded again (no loops). `$SYS` never crosses.
+//! - Retained messages: every set and delete accepted here is told to every
+//!   node ([`Action::Retain`]); a node applies what it is told in arrival
+//!   order ([`Broker::node_retained`]). A new link starts with the sender's
+//!   whole set, which fills only topics the receiver does not have.
+//! - Membership: a node is dead exactly when membership says so
+//!   ([`Broker::node_dead`]: its etcd lease expired); its routes are purged
+//!   then, not when a link drops.
+//! - Client ids: a client that connects here is announced
+//!   ([`Action::Takeover`]); a node where the same client id is connected
+//!   closes that connection with DISCONNECT 0x8E
+//!   ([`Broker::node_client_connected`]), as one node does. Not fenced
+//!   (two CONNECTs at once on two nodes may both lose), and a persistent
+//!   session stays on its node.
+//! - Wills: every node holds the wills of the other nodes' connected
+//!   clients ([`Action::Will`] when a client with a will connects, and
+//!   when its connection ends and the will is handled on its node). When a
+//!   node dies its clients' wills wait until the shell reports the etcd
+//!   election for them ([`Broker::dead_node_wills`]): the one survivor
+//!   that won publishes them, as if each client had sent it.
+
+use std::time::Instant;
+
+use bytestring::ByteString;
+use hornet_codec::Publish;
+
+use crate::broker::Broker;
+use crate::cluster::{Applied, Cluster, NodeRow, RouteSnapshot, RouteUpdate};
+use crate::ids::SessionKey;
+use crate::out::Action;
+use crate::retained::Retained;
+
+impl Broker {
+    /// Makes this broker node `node` of a cluster, in `incarnation` (a
+    /// number new at every start: the etcd lease id). Subscriptions
+    /// restored before count as exported.
+    pub fn enable_cluster(&mut self, node: &str, incarnation: u64) {
+        let mut cluster = Cluster::new(node, incarnation);
+        for key in self.sessions.keys().collect::<Vec<_>>() {
+            let session = &self.sessions[&key];
+            for filter in session.subscriptions.keys() {
+                if crate::shared::split(filter).is_none() {
+                    cluster.export(filter, key);
+                }
+            }
+        }
+        self.cluster = Some(Box::new(cluster));
+        // Client ids the broker assigns are unique across the cluster (a
+        // connection announced with another node's id would be taken over).
+        self.settings.auto_id_prefix = format!("{}{node}-", self.settings.auto_id_prefix);
+    }
+
+    /// This node's name, when it is part of a cluster.
+    pub fn cluster_node(&self) -> Option<&str> {
+        self.cluster.as_deref().map(|c| &*c.node)
+    }
+
+    /// Every filter this node exports, for the start of a new link.
+    pub fn cluster_snapshot(&self) -> Option<RouteSnapshot> {
+        Some(self.cluster.as_deref()?.snapshot())
+    }
+
+    /// Every retained message but `$SYS`, for the start of a new link.
+    pub fn cluster_retained(&self) -> Vec<Publish> {
+        let mut all = Vec::new();
+        for (topic, msg) in self.retained.iter() {
+            if Cluster::forwardable(topic) {
+                all.push(msg.msg.clone());
+            }
+        }
+        all
+    }
+
+    /// What this node knows of the others, by name.
+    pub fn cluster_nodes(&self) -> Vec<NodeRow> {
+        self.cluster.as_deref().map_or_else(Vec::new, Cluster::rows)
+    }
+
+    /// Filters this node announces to the others.
+    pub fn cluster_exported(&self) -> usize {
+        self.cluster.as_deref().map_or(0, Cluster::exported_len)
+    }
+
+    /// Membership: `node` joined (its key appeared).
+    pub fn node_alive(&mut self, now: Instant, node: &str) {
+        self.now = now;
+        if let Some(c) = self.cluster.as_deref_mut() {
+            c.node_alive(node);
+            tracing::info!("Cluster: node {node} is alive.");
+        }
+    }
+
+    /// Membership: `node` is dead (its lease expired): its routes go.
+    pub fn node_dead(&mut self, now: Instant, node: &str) {
+        self.now = now;
+        if let Some(c) = self.cluster.as_deref_mut() {
+            let purged = c.node_dead(node);
+            tracing::warn!(
+                "Cluster: node {node} is dead (its lease expired); {purged} routes to it purged."
+            );
+        }
+    }
+
+    /// `node`'s whole set of exported filters (the start of its link).
+    pub fn node_routes(&mut self, now: Instant, node: &str, snapshot: RouteSnapshot) {
+        self.now = now;
+        if let Some(c) = self.cluster.as_deref_mut() {
+            tracing::debug!(
+                "Cluster: {} routes from {node} (incarnation {}, at {}).",
+                snapshot.filters.len(),
+                snapshot.incarnation,
+                snapshot.seq
+            );
+            c.apply_snapshot(node, snapshot);
+        }
+    }
+
+    /// One change of `node`'s exported filters.
+    pub fn node_route_update(&mut self, now: Instant, node: &str, update: RouteUpdate) {
+        self.now = now;
+        let Some(c) = self.cluster.as_deref_mut() else {
+            return;
+        };
+        if c.apply_update(node, &update) == Applied::NeedSnapshot {
+            tracing::warn!(
+                "Cluster: route update {} (incarnation {}) from {node} is out of order; \
+                 asking for a snapshot.",
+                update.seq,
+                update.incarnation
+            );
+            self.out.cluster(Action::Resync {
+                node: ByteString::from(node),
+            });
+        }
+    }
+
+    /// A message `node` forwarded: delivered to this node's subscribers
+    /// only. Returns whether one matched.
+    pub fn node_publish(&mut self, now: Instant, node: &str, mut publish: Publish) -> bool {
+        self.now = now;
+        let Some(c) = self.cluster.as_deref_mut() else {
+            return false;
+        };
+        c.received_from(node);
+        publish.dup = false;
+        publish.packet_id = None;
+        self.route(now, &publish, None)
+    }
+
+    /// `node` set (`Some`) or deleted (`None`) the retained message of
+    /// `topic`. With `fill`, it comes from a link's initial set and only
+    /// fills a topic this node has no message for.
+    pub fn node_retained(
+        &mut self,
+        now: Instant,
+        node: &str,
+        topic: ByteString,
+        message: Option<Publish>,
+        fill: bool,
+    ) {
+        self.now = now;
+        if self.cluster.is_none() || !Cluster::forwardable(&topic) {
+            return;
+        }
+        if fill && self.retained.get(&topic).is_some() {
+            return;
+        }
+        tracing::debug!("Cluster: retained '{topic}' from {node}.");
+        match message {
+            None => {
+                self.retained.remove(&topic);
+                self.persist_retained(&topic, None);
+            }
+            Some(mut msg) => {
+                msg.detach();
+                msg.dup = false;
+                msg.packet_id = None;
+                msg.retain = true;
+                self.persist_retained(&topic, Some(&msg));
+                self.retained.insert(
+                    &topic,
+                    Retained {
+                        msg,
+                        stored: now,
+                        source: None,
+                    },
+                );
+            }
+        }
+    }
+
+    /// Session `key` subscribed to `filter` (`exported`: neither shared
+    /// nor `$local/`).
+    pub(crate) fn cluster_subscribed(&mut self, filter: &str, key: SessionKey, exported: bool) {
+        let Some(c) = self.cluster.as_deref_mut() else {
+            return;
+        };
+        let update = if exported {
+            c.export(filter, key)
+        } else {
+            // A `$local/` subscription replacing an exported one.
+            c.unexport(filter, key)
+        };
+        if let Some(update) = update {
+            self.out.cluster(Action::Routes { update });
+        }
+    }
+
+    /// Session `key` no longer subscribes to the plain `filter`.
+    pub(crate) fn cluster_unsubscribed(&mut self, filter: &str, key: SessionKey) {
+        let Some(c) = self.cluster.as_deref_mut() else {
+            return;
+        };
+        if let Some(update) = c.unexport(filter, key) {
+            self.out.cluster(Action::Routes { update });
+        }
+    }
+
+    /// Sends `publish` once to every other node with a matching filter;
+    /// returns whether there was one.
+    pub(crate) fn forward(&mut self, publish: &Publish) -> bool {
+        let Some(c) = self.cluster.as_deref_mut() else {
+            return false;
+        };
+        if !Cluster::forwardable(&publish.topic) {
+            return false;
+        }
+        let nodes = c.nodes_for(&publish.topic);
+        let matched = !nodes.is_empty();
+        for &i in &nodes {
+            let node = c.forwarded_to(i);
+            self.out.cluster(Action::Forward {
+                node,
+                publish: publish.clone(),
+            });
+        }
+        c.recycle(nodes);
+        matched
+    }
+
+    /// Tells the other nodes that `topic`'s retained message changed.
+    pub(crate) fn cluster_retain(&mut self, topic: &ByteString, message: Option<&Publish>) {
+        if self.cluster.is_none() || !Cluster::forwardable(topic) {
+            return;
+        }
+        self.out.cluster(Action::Retain {
+            topic: topic.clone(),
+            message: message.cloned(),
+        });
+    }
+
+    /// The wills of this node's connected clients, for the start of a new
+    /// link.
+    pub fn cluster_wills(&self) -> Vec<(ByteString, Publish)> {
+        self.conns
+            .values()
+            .filter(|c| c.state.is_connected())
+            .filter_map(|c| {
+                let will = c.will.as_deref()?.clone();
+                Some((c.client_id.clone(), crate::ending::will_message(will)))
+            })
+            .collect()
+    }
+
+    /// `node`'s connected client `client_id` has `will` (`None`: not any
+    /// more).
+    pub fn node_will(
+        &mut self,
+        now: Instant,
+        node: &str,
+        client_id: ByteString,
+        will: Option<Publish>,
+    ) {
+        self.now = now;
+        if let Some(c) = self.cluster.as_deref_mut() {
+            let will = will.map(|mut w| {
+                w.detach();
+                w
+            });
+            c.set_will(node, client_id, will);
+        }
+    }
+
+    /// Every will of `node`'s connected clients (the start of its link).
+    pub fn node_wills(&mut self, now: Instant, node: &str, all: Vec<(ByteString, Publish)>) {
+        self.now = now;
+        if let Some(c) = self.cluster.as_deref_mut() {
+            c.set_wills(node, all);
+        }
+    }
+
+    /// Dead `node`'s clients' wills: published here when this node won the
+    /// election for them (`publish`), dropped otherwise. Returns how many.
+    pub fn dead_node_wills(&mut self, now: Instant, node: &str, publish: bool) -> usize {
+        self.now = now;
+        let Some(c) = self.cluster.as_deref_mut() else {
+            return 0;
+        };
+        let wills = c.take_orphaned_wills(node);
+        let n = wills.len();
+        if publish && n > 0 {
+            tracing::info!("Cluster: publishing the wills of {n} clients of dead node {node}.");
+            for will in wills {
+                self.accept_publish(now, will, None);
+            }
+        }
+        n
+    }
+
+    /// This node's client `client_id` connected (with `will`): the others
+    /// take over a connection with its id, and hold the will.
+    pub(crate) fn cluster_connected(
+        &mut self,
+        client_id: ByteString,
+        will: Option<hornet_codec::LastWill>,
+    ) {
+        let Some(c) = self.cluster.as_deref_mut() else {
+            return;
+        };
+        self.out.cluster(Action::Takeover {
+            client_id: client_id.clone(),
+        });
+        if let Some(will) = will {
+            c.note_own_will(&client_id, true);
+            self.out.cluster(Action::Will {
+                client_id,
+                will: Some(crate::ending::will_message(will)),
+            });
+        }
+    }
+
+    /// Client `client_id` connected on `node`: a connection with that id
+    /// here is taken over (DISCONNECT 0x8E for MQTT 5, then closed; its
+    /// will published, as on one node). Its session, if persistent, stays
+    /// here.
+    pub fn node_client_connected(&mut self, now: Instant, node: &str, client_id: ByteString) {
+        self.now = now;
+        if self.cluster.is_none() {
+            return;
+        }
+        let connected = self
+            .sessions
+            .key_of(&client_id)
+            .is_some_and(|k| self.sessions[&k].conn.is_some());
+        if connected {
+            tracing::info!(
+                "Cluster: client {client_id} connected on node {node}; taking it over here."
+            );
+            self.take_over(now, &client_id);
+        }
+    }
+
+    /// This node's client `client_id`'s connection ended: if the others
+    /// hold its will, they drop it.
+    pub(crate) fn cluster_will_gone(&mut self, client_id: &ByteString) {
+        let Some(c) = self.cluster.as_deref_mut() else {
+            return;
+        };
+        if c.note_own_will(client_id, false) {
+            self.out.cluster(Action::Will {
+                client_id: client_id.clone(),
+                will: None,
+            });
+        }
+    }
+
+    /// `$SYS/broker/cluster/...` suffixes and values (none when off).
+    pub(crate) fn cluster_sys_values(&self) -> Vec<(String, String)> {
+        self.cluster
+            .as_deref()
+            .map_or_else(Vec::new, Cluster::sys_values)
+    }
+}

@@ -1,0 +1,489 @@
+//! Node-to-node links: TCP connections carrying [`Frame`]s, one way each.
+//!
+//! This node dials every node membership reports alive and sends it,
+//! in order: Hello, its route snapshot, the wills of its connected
+//! clients, its retained set, then route deltas, forwarded messages,
+//! retained and will changes as the core emits them
+//! ([`Links::apply`]). It accepts the links the others dial and feeds what
+//! arrives into the core.
+//!
+//! Each live node has one bounded queue ([`QUEUE`] frames) from the moment
+//! membership reports it until its key goes, across reconnects: what is
+//! meant for a node whose link is not up yet (or is being redialed) waits
+//! there, and only a full queue drops (counted in `dropped`). A link's
+//! first frames are a snapshot taken under the core's lock; the queued
+//! frames follow, so what was queued before the snapshot arrives after it:
+//! route deltas it already includes are ignored by sequence number, and
+//! retained and will changes replay in order to the same final state.
+//! The link redials every 0.2 to 2 s until the node's key goes.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use hornet_core::Action;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, Notify};
+use tokio::task::JoinHandle;
+
+use super::codec::{Frame, VERSION};
+use crate::server::Shared;
+
+/// Frames queued per node while its link is down or slow.
+pub(crate) const QUEUE: usize = 100_000;
+
+/// How long a dialed-in peer has to say Hello.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Counters of the links, for `/metrics`.
+#[derive(Debug, Default)]
+pub(crate) struct LinkStats {
+    /// Frames for a node whose link was down.
+    pub(crate) dropped: AtomicU64,
+    /// Links established (dialed), over the process's life.
+    pub(crate) connects: AtomicU64,
+}
+
+/// The links of this node (see the module doc).
+pub(crate) struct Links {
+    me: String,
+    cluster: String,
+    incarnation: u64,
+    shared: Weak<Shared>,
+    /// Outgoing queues, by live node.
+    out: Mutex<HashMap<String, mpsc::Sender<Frame>>>,
+    /// Queues made for a node before membership reported it (a message
+    /// forwarded along a route that arrived first), for its dialer.
+    pending: Mutex<HashMap<String, mpsc::Receiver<Frame>>>,
+    /// Nodes whose outgoing link is up now.
+    up: Mutex<std::collections::HashSet<String>>,
+    /// Dialers, by node, with the address each dials.
+    dialers: Mutex<HashMap<String, (String, JoinHandle<()>)>>,
+    /// Incoming links, by node: notified to end one (a resync).
+    inbound: Mutex<HashMap<String, Arc<Notify>>>,
+    pub(crate) stats: LinkStats,
+    /// The etcd client and this node's current lease, to leave at shutdown.
+    etcd: std::sync::OnceLock<(etcd_client::Client, Arc<std::sync::atomic::AtomicI64>)>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Links {
+    pub(crate) fn new(me: &str, cluster: &str, incarnation: u64, shared: Weak<Shared>) -> Links {
+        Links {
+            me: me.to_string(),
+            cluster: cluster.to_string(),
+            incarnation,
+            shared,
+            out: Mutex::default(),
+            pending: Mutex::default(),
+            up: Mutex::default(),
+            dialers: Mutex::default(),
+            inbound: Mutex::default(),
+            stats: LinkStats::default(),
+            etcd: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Hands one cluster action of the core to the links (called in the
+    /// core's order, under the outbox lock).
+    pub(crate) fn apply(&self, action: Action) {
+        match action {
+            Action::Forward { node, publish } => self.send(&node, Frame::Publish(publish)),
+            Action::Routes { update } => self.broadcast(Frame::Route(update)),
+            Action::Retain { topic, message } => self.broadcast(Frame::Retain {
+                fill: false,
+                topic,
+                message,
+            }),
+            Action::Will { client_id, will } => self.broadcast(Frame::Will { client_id, will }),
+            Action::Takeover { client_id } => self.broadcast(Frame::Takeover { client_id }),
+            Action::Resync { node } => {
+                if let Some(n) = lock(&self.inbound).get(&*node) {
+                    n.notify_one();
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn send(&self, node: &str, frame: Frame) {
+        let mut out = lock(&self.out);
+        let tx = out.entry(node.to_string()).or_insert_with(|| {
+            // A route from `node` arrived before membership reported it:
+            // its dialer takes this queue when it starts.
+            let (tx, rx) = mpsc::channel(QUEUE);
+            lock(&self.pending).insert(node.to_string(), rx);
+            tx
+        });
+        if tx.try_send(frame).is_err() {
+            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn broadcast(&self, frame: Frame) {
+        let out = lock(&self.out);
+        for tx in out.values() {
+            if tx.try_send(frame.clone()).is_err() {
+                self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Nodes whose outgoing link is up.
+    pub(crate) fn connected(&self) -> Vec<String> {
+        let mut v: Vec<String> = lock(&self.up).iter().cloned().collect();
+        v.sort();
+        v
+    }
+
+    /// Dials `node` at `addr` from now on (again, if the address changed).
+    pub(crate) fn dial(self: &Arc<Self>, node: &str, addr: &str) {
+        let mut dialers = lock(&self.dialers);
+        if let Some((old, task)) = dialers.get(node) {
+            if old == addr {
+                return;
+            }
+            task.abort();
+        }
+        let pending = lock(&self.pending).remove(node);
+        let rx = match pending {
+            Some(rx) => rx,
+            None => {
+                let (tx, rx) = mpsc::channel(QUEUE);
+                lock(&self.out).insert(node.to_string(), tx);
+                rx
+            }
+        };
+        lock(&self.up).remove(node);
+        let task = tokio::spawn(dialer(self.clone(), node.to_string(), addr.to_string(), rx));
+        dialers.insert(node.to_string(), (addr.to_string(), task));
+    }
+
+    /// Stops dialing `node` and drops its link (it is dead).
+    pub(crate) fn forget(&self, node: &str) {
+        if let Some((_, task)) = lock(&self.dialers).remove(node) {
+            task.abort();
+        }
+        lock(&self.out).remove(node);
+        lock(&self.pending).remove(node);
+        lock(&self.up).remove(node);
+        if let Some(n) = lock(&self.inbound).remove(node) {
+            n.notify_one();
+        }
+    }
+
+    /// Ends every link; each dials again and starts with a snapshot (after
+    /// this node joined again).
+    pub(crate) fn restart_all(self: &Arc<Self>) {
+        let nodes: Vec<(String, String)> = lock(&self.dialers)
+            .iter()
+            .map(|(n, (a, _))| (n.clone(), a.clone()))
+            .collect();
+        for (node, addr) in nodes {
+            self.forget(&node);
+            self.dial(&node, &addr);
+        }
+    }
+
+    /// Remembers how to leave the cluster (see [`Links::leave`]).
+    pub(crate) fn set_etcd(
+        &self,
+        client: etcd_client::Client,
+        lease: Arc<std::sync::atomic::AtomicI64>,
+    ) {
+        let _ = self.etcd.set((client, lease));
+    }
+
+    /// Leaves the cluster at a clean shutdown: revokes this node's lease,
+    /// so the other nodes count it dead now instead of after `lease_ttl`.
+    pub(crate) async fn leave(&self) {
+        let Some((client, lease)) = self.etcd.get() else {
+            return;
+        };
+        let id = lease.load(Ordering::Relaxed);
+        let mut client = client.clone();
+        let revoke = client.lease_revoke(id);
+        match tokio::time::timeout(Duration::from_secs(2), revoke).await {
+            Ok(Ok(_)) => tracing::info!(
+                "Cluster: left (lease revoked): the other nodes count this node dead now."
+            ),
+            Ok(Err(e)) => tracing::warn!(
+                "Cluster: could not revoke the lease ({e}); the other nodes count this node \
+                 dead when it expires."
+            ),
+            Err(_) => tracing::warn!(
+                "Cluster: etcd did not answer the lease revocation within 2 s; the other nodes \
+                 count this node dead when it expires."
+            ),
+        }
+    }
+
+    /// Stops every task (the server is shutting down).
+    pub(crate) fn stop(&self) {
+        for (_, (_, task)) in lock(&self.dialers).drain() {
+            task.abort();
+        }
+        lock(&self.out).clear();
+        lock(&self.pending).clear();
+        lock(&self.up).clear();
+    }
+}
+
+/// Dials `node` until it is forgotten: each connection serves until it
+/// breaks, then the dialer waits 0.2 s, doubling to 2 s while it fails.
+async fn dialer(links: Arc<Links>, node: String, addr: String, mut rx: mpsc::Receiver<Frame>) {
+    let mut backoff = Duration::from_millis(200);
+    let mut failures = 0u32;
+    loop {
+        match TcpStream::connect(&addr).await {
+            Ok(sock) => {
+                failures = 0;
+                backoff = Duration::from_millis(200);
+                let _ = sock.set_nodelay(true);
+                let result = serve_out(&links, &node, sock, &mut rx).await;
+                lock(&links.up).remove(&node);
+                match result {
+                    Ok(()) => tracing::info!("Cluster: link to {node} ({addr}) closed."),
+                    Err(e) => tracing::warn!("Cluster: link to {node} ({addr}) broke: {e}."),
+                }
+            }
+            Err(e) => {
+                if failures == 0 || failures % 30 == 0 {
+                    tracing::warn!(
+                        "Cluster: cannot connect to node {node} at {addr}: {e}; retrying."
+                    );
+                }
+                failures += 1;
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+            }
+        }
+        tokio::time::sleep(backoff).await;
+    }
+}
+
+/// One outgoing link: Hello, the snapshot and retained set, then the
+/// queue, until the peer closes or a write fails.
+async fn serve_out(
+    links: &Arc<Links>,
+    node: &str,
+    sock: TcpStream,
+    rx: &mut mpsc::Receiver<Frame>,
+) -> std::io::Result<()> {
+    let Some(shared) = links.shared.upgrade() else {
+        return Ok(());
+    };
+    let (snapshot, retained, wills) = shared.with_core(|core| {
+        lock(&links.up).insert(node.to_string());
+        (
+            core.cluster_snapshot().unwrap_or_default(),
+            core.cluster_retained(),
+            core.cluster_wills(),
+        )
+    });
+    drop(shared);
+    links.stats.connects.fetch_add(1, Ordering::Relaxed);
+    tracing::info!(
+        "Cluster: link to {node} up; sent {} routes, {} retained messages and {} wills.",
+        snapshot.filters.len(),
+        retained.len(),
+        wills.len()
+    );
+    let (mut rd, mut wr) = sock.into_split();
+    let mut buf = BytesMut::new();
+    Frame::Hello {
+        version: VERSION,
+        cluster: links.cluster.clone(),
+        node: links.me.clone(),
+        incarnation: links.incarnation,
+    }
+    .encode(&mut buf);
+    Frame::Routes(snapshot).encode(&mut buf);
+    Frame::Wills(wills).encode(&mut buf);
+    for msg in retained {
+        Frame::Retain {
+            fill: true,
+            topic: msg.topic.clone(),
+            message: Some(msg),
+        }
+        .encode(&mut buf);
+    }
+    wr.write_all(&buf).await?;
+    let mut batch = Vec::with_capacity(256);
+    let mut scratch = [0u8; 64];
+    loop {
+        tokio::select! {
+            n = rx.recv_many(&mut batch, 256) => {
+                if n == 0 {
+                    return Ok(()); // forgotten
+                }
+                buf.clear();
+                for frame in batch.drain(..) {
+                    frame.encode(&mut buf);
+                }
+                wr.write_all(&buf).await?;
+            }
+            read = rd.read(&mut scratch) => match read {
+                // The peer sends nothing on this link: EOF or an error
+                // means it closed it (a resync, or it stopped).
+                Ok(0) => return Ok(()),
+                Ok(_) => {}
+                Err(e) => return Err(e),
+            },
+        }
+    }
+}
+
+/// Accepts the links other nodes dial.
+pub(crate) async fn accept_loop(links: Arc<Links>, listener: TcpListener) {
+    loop {
+        match listener.accept().await {
+            Ok((sock, peer)) => {
+                let _ = sock.set_nodelay(true);
+                tokio::spawn(serve_in(links.clone(), sock, peer));
+            }
+            Err(e) => {
+                tracing::warn!("Cluster: accepting a link failed: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// One incoming link: checks Hello, then feeds every frame to the core.
+async fn serve_in(links: Arc<Links>, mut sock: TcpStream, peer: SocketAddr) {
+    let mut buf = BytesMut::with_capacity(8192);
+    let hello = tokio::time::timeout(HELLO_TIMEOUT, async {
+        loop {
+            if let Some(frame) = Frame::decode(&mut buf).map_err(|e| e.to_string())? {
+                return Ok::<Frame, String>(frame);
+            }
+            match sock.read_buf(&mut buf).await {
+                Ok(0) => return Err("closed before Hello".to_string()),
+                Ok(_) => {}
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    })
+    .await;
+    let node = match hello {
+        Ok(Ok(Frame::Hello {
+            version,
+            cluster,
+            node,
+            incarnation,
+        })) => {
+            let refuse = if version != VERSION {
+                Some(format!(
+                    "it speaks link protocol {version}, this node {VERSION}"
+                ))
+            } else if cluster != links.cluster {
+                Some(format!(
+                    "it belongs to cluster {cluster:?}, this node to {:?}",
+                    links.cluster
+                ))
+            } else if node == links.me {
+                Some(format!(
+                    "it calls itself {node:?}, this node's own name: two nodes share a name"
+                ))
+            } else {
+                None
+            };
+            if let Some(why) = refuse {
+                tracing::error!("Cluster: refused the link from {peer}: {why}.");
+                return;
+            }
+            tracing::info!("Cluster: link from {node} ({peer}, incarnation {incarnation:x}) up.");
+            node
+        }
+        Ok(Ok(_)) => {
+            tracing::warn!("Cluster: refused the link from {peer}: it did not start with Hello.");
+            return;
+        }
+        Ok(Err(e)) => {
+            tracing::warn!("Cluster: refused the link from {peer}: {e}.");
+            return;
+        }
+        Err(_) => {
+            tracing::warn!("Cluster: refused the link from {peer}: no Hello within 5 s.");
+            return;
+        }
+    };
+    let resync = Arc::new(Notify::new());
+    lock(&links.inbound).insert(node.clone(), resync.clone());
+    let result = read_frames(&links, &node, &mut sock, &mut buf, &resync).await;
+    {
+        let mut inbound = lock(&links.inbound);
+        if inbound.get(&node).is_some_and(|n| Arc::ptr_eq(n, &resync)) {
+            inbound.remove(&node);
+        }
+    }
+    match result {
+        Ok(true) => tracing::info!("Cluster: link from {node} ended for a fresh snapshot."),
+        Ok(false) => tracing::info!("Cluster: link from {node} closed."),
+        Err(e) => tracing::warn!("Cluster: link from {node} broke: {e}."),
+    }
+}
+
+/// Reads and applies frames until EOF (`false`) or a resync (`true`).
+async fn read_frames(
+    links: &Links,
+    node: &str,
+    sock: &mut TcpStream,
+    buf: &mut BytesMut,
+    resync: &Notify,
+) -> Result<bool, String> {
+    let mut frames = Vec::new();
+    loop {
+        while let Some(frame) = Frame::decode(buf).map_err(|e| e.to_string())? {
+            frames.push(frame);
+        }
+        if !frames.is_empty() {
+            let Some(shared) = links.shared.upgrade() else {
+                return Ok(false);
+            };
+            shared.with_core(|core| {
+                let now = Instant::now();
+                for frame in frames.drain(..) {
+                    apply(core, now, node, frame);
+                }
+            });
+        }
+        tokio::select! {
+            read = sock.read_buf(buf) => match read {
+                Ok(0) => return Ok(false),
+                Ok(_) => {}
+                Err(e) => return Err(e.to_string()),
+            },
+            () = resync.notified() => return Ok(true),
+        }
+    }
+}
+
+/// One frame from `node` into the core.
+fn apply(core: &mut hornet_core::Broker, now: Instant, node: &str, frame: Frame) {
+    match frame {
+        Frame::Routes(snapshot) => core.node_routes(now, node, snapshot),
+        Frame::Route(update) => core.node_route_update(now, node, update),
+        Frame::Publish(publish) => {
+            core.node_publish(now, node, publish);
+        }
+        Frame::Retain {
+            fill,
+            topic,
+            message,
+        } => core.node_retained(now, node, topic, message, fill),
+        Frame::Will { client_id, will } => core.node_will(now, node, client_id, will),
+        Frame::Wills(all) => core.node_wills(now, node, all),
+        Frame::Takeover { client_id } => core.node_client_connected(now, node, client_id),
+        Frame::Hello { .. } => {
+            tracing::warn!("Cluster: a second Hello from {node} ignored.");
+        }
+    }
+}

@@ -1,0 +1,661 @@
+//! A Hornet cluster as real processes: a one-member etcd (the Debian
+//! `etcd-server`, data on /dev/shm, ephemeral ports, short heartbeat and
+//! election, killed on drop) and two `hornet` binaries with `[cluster]`
+//! tables, driven by real MQTT clients at the edges (the repo's raw codec
+//! client, and `mosquitto_sub` / `mosquitto_pub`).
+//!
+//! Route convergence is waited for, never slept for: an MQTT 5 QoS 1
+//! probe is published on the publishing node until its PUBACK says Success
+//! instead of 0x10 No matching subscribers (a node knows the route).
+//!
+//! Without `/usr/bin/etcd` the tests print why and pass, except under CI
+//! (`CI` set), where they fail: CI installs `etcd-server` (scripts/test.sh).
+
+#[path = "support/codec_client.rs"]
+mod codec_client;
+mod common;
+#[path = "support/process.rs"]
+mod process;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use codec_client::Raw;
+use hornet_codec::{Ack, Connect, Packet, PacketId, Protocol, Publish, QoS, ReasonCode, Subscribe};
+use process::Proc;
+
+const ETCD: &str = "/usr/bin/etcd";
+
+/// A one-member etcd on ephemeral ports, its data on tmpfs.
+struct Etcd {
+    proc: Proc,
+    url: String,
+    _data: tempfile::TempDir,
+}
+
+impl Etcd {
+    /// Starts etcd, or `None` (with the reason printed) when it is not
+    /// installed outside CI.
+    fn start() -> Option<Etcd> {
+        Etcd::start_on(common::free_port())
+    }
+
+    fn start_on(client_port: u16) -> Option<Etcd> {
+        if !Path::new(ETCD).exists() {
+            if std::env::var_os("CI").is_some() {
+                panic!("{ETCD} is missing: CI must install etcd-server (scripts/test.sh)");
+            }
+            eprintln!("SKIPPED: {ETCD} is not installed (apt-get install etcd-server)");
+            return None;
+        }
+        let shm = Path::new("/dev/shm");
+        let data = if shm.is_dir() {
+            tempfile::Builder::new()
+                .prefix("hornet-etcd-")
+                .tempdir_in(shm)
+        } else {
+            tempfile::tempdir()
+        }
+        .expect("a data directory for etcd");
+        let peer_port = common::free_port();
+        let url = format!("http://127.0.0.1:{client_port}");
+        let peer = format!("http://127.0.0.1:{peer_port}");
+        let mut cmd = Command::new(ETCD);
+        cmd.args(["--name", "t", "--data-dir"])
+            .arg(data.path())
+            .args([
+                "--listen-client-urls",
+                &url,
+                "--advertise-client-urls",
+                &url,
+            ])
+            .args([
+                "--listen-peer-urls",
+                &peer,
+                "--initial-advertise-peer-urls",
+                &peer,
+            ])
+            .args(["--initial-cluster", &format!("t={peer}")])
+            .args(["--heartbeat-interval", "100", "--election-timeout", "1000"]);
+        let mut proc = Proc::spawn("etcd", &mut cmd, "apt-get install etcd-server");
+        proc.wait_line(Duration::from_secs(20), "etcd ready", |l| {
+            l.contains("ready to serve client requests")
+        });
+        Some(Etcd {
+            proc,
+            url,
+            _data: data,
+        })
+    }
+}
+
+/// One `hornet` node: its configuration and ports.
+struct Node {
+    name: String,
+    dir: tempfile::TempDir,
+    port: u16,
+    admin: u16,
+}
+
+impl Node {
+    fn new(name: &str, etcd: &str) -> Node {
+        Node::with(name, etcd, "")
+    }
+
+    /// A node whose hornet.toml also has `extra` at the top level.
+    fn with(name: &str, etcd: &str, extra: &str) -> Node {
+        let dir = tempfile::tempdir().unwrap();
+        let (port, admin, link) = (
+            common::free_port(),
+            common::free_port(),
+            common::free_port(),
+        );
+        std::fs::write(
+            dir.path().join("hornet.toml"),
+            format!(
+                "persistence = false\n{extra}\n\
+                 [[listener]]\nport = {port}\nbind_address = \"127.0.0.1\"\n\
+                 [admin]\nport = {admin}\n\
+                 [cluster]\nnode = \"{name}\"\netcd = [\"{etcd}\"]\n\
+                 listen = \"127.0.0.1:{link}\"\nlease_ttl = 2\n"
+            ),
+        )
+        .unwrap();
+        Node {
+            name: name.to_string(),
+            dir,
+            port,
+            admin,
+        }
+    }
+
+    fn conf(&self) -> PathBuf {
+        self.dir.path().join("hornet.toml")
+    }
+
+    fn addr(&self) -> std::net::SocketAddr {
+        ([127, 0, 0, 1], self.port).into()
+    }
+
+    fn spawn(&self) -> Proc {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hornet"));
+        cmd.arg("-c").arg(self.conf()).current_dir(self.dir.path());
+        Proc::spawn(&self.name, &mut cmd, "cargo build -p hornet")
+    }
+
+    /// Starts the binary and waits until it joined and listens.
+    fn start(&self) -> Proc {
+        let mut proc = self.spawn();
+        proc.wait_line(Duration::from_secs(20), "the join", |l| {
+            l.contains("Cluster: joined")
+        });
+        proc.wait_line(Duration::from_secs(20), "the listener", |l| {
+            l.contains("Opening ")
+        });
+        proc
+    }
+
+    /// `GET /metrics` on the admin listener (loopback: open).
+    fn metrics(&self) -> String {
+        let mut s = TcpStream::connect(("127.0.0.1", self.admin)).unwrap();
+        write!(
+            s,
+            "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text).unwrap();
+        text
+    }
+}
+
+fn pid(n: u16) -> PacketId {
+    PacketId::new(n).unwrap()
+}
+
+/// An MQTT 5 clean-session client.
+fn client(node: &Node, id: &str) -> Raw {
+    let mut c = Raw::connect_to(node.addr(), Connect::new(Protocol::V5, id));
+    match c.recv() {
+        Some(Packet::ConnAck(a)) => assert_eq!(a.reason_code, ReasonCode::Success),
+        other => panic!("no CONNACK: {other:?}"),
+    }
+    c
+}
+
+fn subscribe(c: &mut Raw, filter: &str, qos: QoS) {
+    c.send(Subscribe::new(pid(1), filter, qos).into());
+    match c.recv() {
+        Some(Packet::SubAck(a)) => assert!(!a.reason_codes[0].is_error(), "{a:?}"),
+        other => panic!("no SUBACK: {other:?}"),
+    }
+}
+
+/// Publishes at QoS 1 and returns the PUBACK's reason code.
+fn publish_qos1(c: &mut Raw, topic: &str, payload: &str, id: u16) -> ReasonCode {
+    let mut p = Publish::new(topic, payload.to_string());
+    p.qos = QoS::AtLeastOnce;
+    p.packet_id = Some(pid(id));
+    c.send(p.into());
+    loop {
+        match c.recv() {
+            Some(Packet::PubAck(a)) if a.packet_id == pid(id) => return a.reason_code,
+            Some(_) => {}
+            None => panic!("connection closed before the PUBACK"),
+        }
+    }
+}
+
+/// Publishes probes to `topic` until a node has the route (PUBACK
+/// Success, not 0x10), within 15 s.
+fn await_route(c: &mut Raw, topic: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut id = 1000;
+    loop {
+        id += 1;
+        if publish_qos1(c, topic, "probe", id) == ReasonCode::Success {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no route for {topic} within 15 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The next PUBLISH `c` gets whose payload is not "probe" (acknowledged),
+/// within `wait`.
+fn next_message(c: &mut Raw, wait: Duration) -> Option<Publish> {
+    let deadline = Instant::now() + wait;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return None;
+        }
+        match c.recv_within(left) {
+            Ok(Some(Packet::Publish(p))) => {
+                if let (QoS::AtLeastOnce, Some(id)) = (p.qos, p.packet_id) {
+                    c.send(Packet::PubAck(Ack::new(id)));
+                }
+                if &p.payload[..] != b"probe" {
+                    return Some(p);
+                }
+            }
+            Ok(Some(_)) => {}
+            Ok(None) | Err(()) => return None,
+        }
+    }
+}
+
+#[test]
+fn qos1_publish_on_one_node_reaches_a_subscriber_on_another() {
+    let Some(etcd) = Etcd::start() else { return };
+    let (n1, n2) = (Node::new("n1", &etcd.url), Node::new("n2", &etcd.url));
+    let (_p1, _p2) = (n1.start(), n2.start());
+    let mut sub = client(&n1, "sub");
+    subscribe(&mut sub, "orders/#", QoS::AtLeastOnce);
+    let mut publisher = client(&n2, "pub");
+    await_route(&mut publisher, "orders/probe");
+    // [MQTT-4.3.2-2]: the publisher gets its PUBACK; the subscriber on the
+    // other node gets the message at QoS 1 (its granted QoS).
+    let reason = publish_qos1(&mut publisher, "orders/1", "widget", 1);
+    assert_eq!(reason, ReasonCode::Success);
+    let got = next_message(&mut sub, Duration::from_secs(10)).expect("the message crossed");
+    assert_eq!(
+        (&*got.topic, &got.payload[..]),
+        ("orders/1", &b"widget"[..])
+    );
+    assert_eq!(got.qos, QoS::AtLeastOnce);
+    // Once per message: nothing else but probes follows.
+    assert!(next_message(&mut sub, Duration::from_millis(500)).is_none());
+}
+
+#[test]
+fn local_filters_stay_on_their_node() {
+    let Some(etcd) = Etcd::start() else { return };
+    let (n1, n2) = (Node::new("n1", &etcd.url), Node::new("n2", &etcd.url));
+    let (_p1, _p2) = (n1.start(), n2.start());
+    let mut sub = client(&n1, "sub");
+    // One SUBSCRIBE each: the `$local/` one first, so when the plain
+    // route has arrived the local one would have too.
+    subscribe(&mut sub, "$local/here/#", QoS::AtLeastOnce);
+    subscribe(&mut sub, "there/#", QoS::AtLeastOnce);
+    let mut publisher = client(&n2, "pub");
+    await_route(&mut publisher, "there/probe");
+    assert_eq!(
+        publish_qos1(&mut publisher, "here/x", "local", 1),
+        ReasonCode::NoMatchingSubscribers,
+        "n2 has no route for a $local/ filter of n1"
+    );
+    publish_qos1(&mut publisher, "there/y", "crossed", 2);
+    let got = next_message(&mut sub, Duration::from_secs(10)).expect("there/y");
+    assert_eq!(&got.payload[..], b"crossed");
+    // On its own node the `$local/` subscription works as usual.
+    let mut local = client(&n1, "local-pub");
+    publish_qos1(&mut local, "here/z", "same node", 3);
+    let got = next_message(&mut sub, Duration::from_secs(10)).expect("here/z");
+    assert_eq!(&got.payload[..], b"same node");
+}
+
+#[test]
+fn mosquitto_clients_across_nodes() {
+    let Some(etcd) = Etcd::start() else { return };
+    process::require("mosquitto_sub", "mosquitto-clients");
+    let (n1, n2) = (Node::new("n1", &etcd.url), Node::new("n2", &etcd.url));
+    let (_p1, _p2) = (n1.start(), n2.start());
+    let mut sub = Proc::spawn(
+        "mosquitto_sub",
+        Command::new("mosquitto_sub")
+            .args(["-h", "127.0.0.1", "-p", &n1.port.to_string()])
+            .args(["-V", "mqttv5", "-q", "1", "-t", "edge/#", "-v"]),
+        "mosquitto-clients",
+    );
+    let mut probe = client(&n2, "probe");
+    await_route(&mut probe, "edge/probe");
+    let mut publisher = Proc::spawn(
+        "mosquitto_pub",
+        Command::new("mosquitto_pub")
+            .args(["-h", "127.0.0.1", "-p", &n2.port.to_string()])
+            .args([
+                "-V",
+                "mqttv5",
+                "-q",
+                "1",
+                "-t",
+                "edge/hello",
+                "-m",
+                "from n2",
+            ]),
+        "mosquitto-clients",
+    );
+    publisher.expect_success(Duration::from_secs(10));
+    sub.wait_line(Duration::from_secs(10), "the message", |l| {
+        l == "edge/hello from n2"
+    });
+}
+
+#[test]
+fn a_node_that_joins_later_gets_the_retained_set() {
+    let Some(etcd) = Etcd::start() else { return };
+    let (n1, n2) = (Node::new("n1", &etcd.url), Node::new("n2", &etcd.url));
+    let mut p1 = n1.start();
+    let mut publisher = client(&n1, "pub");
+    let mut p = Publish::new("config/mode", "eco");
+    p.retain = true;
+    publisher.send(p.into());
+    let mut gone = Publish::new("config/old", "x");
+    gone.retain = true;
+    publisher.send(gone.into());
+    let mut delete = Publish::new("config/old", "");
+    delete.retain = true;
+    publisher.send(delete.into());
+    assert_eq!(
+        publish_qos1(&mut publisher, "sync", "", 1),
+        ReasonCode::NoMatchingSubscribers
+    );
+    let _p2 = n2.start();
+    p1.wait_line(Duration::from_secs(15), "the link to n2", |l| {
+        l.contains("link to n2 up") && l.contains("1 retained messages")
+    });
+    // The set is applied on n2 as the link's first frames arrive: a
+    // subscriber that finds nothing yet subscribes again.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut sub = client(&n2, "sub");
+    loop {
+        subscribe(&mut sub, "config/#", QoS::AtMostOnce);
+        if let Some(got) = next_message(&mut sub, Duration::from_millis(300)) {
+            assert_eq!(
+                (&*got.topic, &got.payload[..]),
+                ("config/mode", &b"eco"[..])
+            );
+            assert!(got.retain, "[MQTT-3.3.1-8] retained on subscribe");
+            break;
+        }
+        assert!(Instant::now() < deadline, "n2 never got the retained set");
+    }
+    assert!(
+        next_message(&mut sub, Duration::from_millis(300)).is_none(),
+        "config/old was deleted before n2 joined"
+    );
+    // A change after the join travels too.
+    let mut set = Publish::new("config/mode", "turbo");
+    set.retain = true;
+    set.qos = QoS::AtLeastOnce;
+    set.packet_id = Some(pid(7));
+    publisher.send(set.into());
+    let got = next_message(&mut sub, Duration::from_secs(10)).expect("the live change");
+    assert_eq!(&got.payload[..], b"turbo");
+}
+
+#[test]
+fn a_killed_node_loses_its_routes_when_its_lease_expires() {
+    let Some(etcd) = Etcd::start() else { return };
+    let (n1, n2) = (Node::new("n1", &etcd.url), Node::new("n2", &etcd.url));
+    let p1 = n1.start();
+    let mut p2 = n2.start();
+    let mut sub = client(&n1, "sub");
+    subscribe(&mut sub, "alarm/#", QoS::AtLeastOnce);
+    let mut publisher = client(&n2, "pub");
+    await_route(&mut publisher, "alarm/probe");
+    let killed = Instant::now();
+    drop(p1); // SIGKILL: no goodbye, the lease just stops being renewed
+    drop(sub);
+    p2.wait_line(Duration::from_secs(15), "n1 declared dead", |l| {
+        l.contains("node n1 is dead") && l.contains("1 routes to it purged")
+    });
+    let after = killed.elapsed();
+    assert!(
+        after >= Duration::from_millis(1500),
+        "dead only when the 2 s lease expired, not at once ({after:?})"
+    );
+    assert_eq!(
+        publish_qos1(&mut publisher, "alarm/x", "late", 1),
+        ReasonCode::NoMatchingSubscribers,
+        "no orphaned route"
+    );
+}
+
+#[test]
+fn a_second_live_node_with_the_same_name_refuses_to_join() {
+    let Some(etcd) = Etcd::start() else { return };
+    let first = Node::new("n1", &etcd.url);
+    let _p1 = first.start();
+    let twin = Node::new("n1", &etcd.url);
+    let mut p = twin.spawn();
+    let status = p.wait_exit(Duration::from_secs(20));
+    assert!(!status.success(), "the twin must not serve");
+    assert!(
+        p.output()
+            .contains("another live node already holds the name \"n1\""),
+        "{}",
+        p.output()
+    );
+}
+
+#[test]
+fn etcd_unreachable_at_start_is_a_clear_error_that_keeps_retrying() {
+    if !Path::new(ETCD).exists() && std::env::var_os("CI").is_none() {
+        eprintln!("SKIPPED: {ETCD} is not installed (apt-get install etcd-server)");
+        return;
+    }
+    let etcd_port = common::free_port();
+    let url = format!("http://127.0.0.1:{etcd_port}");
+    let n1 = Node::new("n1", &url);
+    let mut p1 = n1.spawn();
+    let line = p1.wait_line(Duration::from_secs(20), "the etcd error", |l| {
+        l.contains("Cluster: cannot join")
+    });
+    assert!(
+        line.contains(&url) && line.contains("retrying"),
+        "names the endpoints and says it retries: {line}"
+    );
+    let Some(_etcd) = Etcd::start_on(etcd_port) else {
+        return;
+    };
+    p1.wait_line(Duration::from_secs(20), "the join", |l| {
+        l.contains("Cluster: joined")
+    });
+    p1.wait_line(Duration::from_secs(10), "the listener", |l| {
+        l.contains("Opening ")
+    });
+    client(&n1, "works");
+}
+
+#[test]
+fn nodes_and_their_state_are_in_sys_and_metrics() {
+    let Some(etcd) = Etcd::start() else { return };
+    let n1 = Node::with("n1", &etcd.url, "sys_interval = 1");
+    let n2 = Node::new("n2", &etcd.url);
+    let (_p1, _p2) = (n1.start(), n2.start());
+    let mut sub = client(&n1, "watcher");
+    subscribe(
+        &mut sub,
+        "$SYS/broker/cluster/nodes/n2/state",
+        QoS::AtMostOnce,
+    );
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        match sub.recv_within(deadline.saturating_duration_since(Instant::now())) {
+            Ok(Some(Packet::Publish(p))) if &p.payload[..] == b"alive" => break,
+            Ok(Some(_)) => {}
+            other => panic!("no $SYS/broker/cluster/nodes/n2/state alive: {other:?}"),
+        }
+    }
+    // The link to n2 is up once n1 has dialed it: wait for it in /metrics.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let text = n1.metrics();
+        if text.contains("hornet_cluster_link_up{node=\"n2\"} 1") {
+            assert!(text.contains("hornet_cluster_nodes_alive 2"), "{text}");
+            assert!(
+                text.contains("hornet_cluster_node_alive{node=\"n2\"} 1"),
+                "{text}"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no link to n2 in /metrics:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    drop(etcd.proc);
+}
+
+/// Polls `node`'s `/metrics` until it has `line`, within 15 s.
+fn await_metric(node: &Node, line: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let text = node.metrics();
+        if text.lines().any(|l| l == line) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{}: no `{line}` in /metrics:\n{text}",
+            node.name
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn wills_of_a_killed_nodes_clients_are_published_once_by_a_survivor() {
+    let Some(etcd) = Etcd::start() else { return };
+    let (n1, n2, n3) = (
+        Node::new("n1", &etcd.url),
+        Node::new("n2", &etcd.url),
+        Node::new("n3", &etcd.url),
+    );
+    let (p1, mut p2, _p3) = (n1.start(), n2.start(), n3.start());
+    // The subscriber on n2, its route known on n3 (whichever survivor
+    // wins the election, the will reaches it).
+    let mut sub = client(&n2, "sub");
+    subscribe(&mut sub, "wills/#", QoS::AtLeastOnce);
+    let mut probe = client(&n3, "probe");
+    await_route(&mut probe, "wills/probe");
+    // A client with a will on n1; both survivors hold it before the kill.
+    let mut connect = Connect::new(Protocol::V5, "doomed");
+    connect.will = Some(hornet_codec::LastWill {
+        topic: "wills/doomed".into(),
+        payload: "n1 died with me".into(),
+        qos: QoS::AtLeastOnce,
+        retain: false,
+        properties: Default::default(),
+    });
+    let mut doomed = Raw::connect_to(n1.addr(), connect);
+    assert!(matches!(doomed.recv(), Some(Packet::ConnAck(_))));
+    await_metric(&n2, "hornet_cluster_node_wills{node=\"n1\"} 1");
+    await_metric(&n3, "hornet_cluster_node_wills{node=\"n1\"} 1");
+    drop(p1); // SIGKILL: n1 cannot publish the will itself
+    p2.wait_line(Duration::from_secs(15), "n1 declared dead", |l| {
+        l.contains("node n1 is dead")
+    });
+    // [MQTT-3.1.2-8]: the connection ended without DISCONNECT: the will
+    // is published, here by the survivor that won the etcd election.
+    let will = next_message(&mut sub, Duration::from_secs(10)).expect("the will");
+    assert_eq!(
+        (&*will.topic, &will.payload[..]),
+        ("wills/doomed", &b"n1 died with me"[..])
+    );
+    assert!(
+        next_message(&mut sub, Duration::from_millis(1500)).is_none(),
+        "published by one survivor only"
+    );
+    drop(doomed);
+}
+
+#[test]
+fn a_connect_on_another_node_takes_the_client_over() {
+    let Some(etcd) = Etcd::start() else { return };
+    let (n1, n2) = (Node::new("n1", &etcd.url), Node::new("n2", &etcd.url));
+    let (_p1, _p2) = (n1.start(), n2.start());
+    let mut old = client(&n1, "dup");
+    // n2's link to n1 is up, so n2's announcement goes straight out.
+    await_metric(&n2, "hornet_cluster_link_up{node=\"n1\"} 1");
+    let _new = client(&n2, "dup");
+    // [MQTT-3.1.4-3]: the existing connection is closed, MQTT 5 with
+    // DISCONNECT 0x8E Session taken over first.
+    match old.recv_within(Duration::from_secs(10)) {
+        Ok(Some(Packet::Disconnect(d))) => {
+            assert_eq!(d.reason_code, ReasonCode::SessionTakenOver)
+        }
+        other => panic!("no DISCONNECT 0x8E on n1: {other:?}"),
+    }
+    assert!(matches!(old.recv_within(Duration::from_secs(5)), Ok(None)));
+}
+
+/// Sends `signal` (`STOP`, `CONT`) to the process.
+fn signal(proc: &Proc, signal: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(proc.pid().to_string())
+        .status()
+        .expect("kill");
+    assert!(status.success());
+}
+
+#[test]
+fn a_paused_node_is_dead_after_its_lease_and_rejoins_when_it_resumes() {
+    let Some(etcd) = Etcd::start() else { return };
+    let (n1, n2) = (Node::new("n1", &etcd.url), Node::new("n2", &etcd.url));
+    let mut p1 = n1.start();
+    let mut p2 = n2.start();
+    let mut sub = client(&n1, "sub");
+    subscribe(&mut sub, "paused/#", QoS::AtLeastOnce);
+    let mut publisher = client(&n2, "pub");
+    await_route(&mut publisher, "paused/probe");
+    signal(&p1, "STOP");
+    p2.wait_line(Duration::from_secs(15), "n1 declared dead", |l| {
+        l.contains("node n1 is dead")
+    });
+    assert_eq!(
+        publish_qos1(&mut publisher, "paused/x", "while dead", 1),
+        ReasonCode::NoMatchingSubscribers
+    );
+    signal(&p1, "CONT");
+    // It finds its lease expired, joins again and restarts its links;
+    // every node gets its routes again.
+    p1.wait_line(Duration::from_secs(15), "the lease found expired", |l| {
+        l.contains("joining again")
+    });
+    p1.wait_line(Duration::from_secs(15), "the new join", |l| {
+        l.contains("Cluster: joined")
+    });
+    p2.wait_line(Duration::from_secs(15), "n1 alive again", |l| {
+        l.contains("node n1 is alive")
+    });
+    await_route(&mut publisher, "paused/probe");
+    assert_eq!(
+        publish_qos1(&mut publisher, "paused/y", "after the pause", 2),
+        ReasonCode::Success
+    );
+    let got = next_message(&mut sub, Duration::from_secs(10)).expect("paused/y");
+    assert_eq!(&got.payload[..], b"after the pause");
+}
+
+#[test]
+fn a_node_stopped_with_sigterm_leaves_at_once() {
+    let Some(etcd) = Etcd::start() else { return };
+    let n1 = Node::new("n1", &etcd.url);
+    // A lease far longer than the test's wait: only a revocation makes n1
+    // dead in time.
+    let conf = std::fs::read_to_string(n1.conf()).unwrap();
+    std::fs::write(n1.conf(), conf.replace("lease_ttl = 2", "lease_ttl = 60")).unwrap();
+    let n2 = Node::new("n2", &etcd.url);
+    let mut p1 = n1.start();
+    let mut p2 = n2.start();
+    await_metric(&n2, "hornet_cluster_node_alive{node=\"n1\"} 1");
+    signal(&p1, "TERM");
+    p1.wait_line(Duration::from_secs(10), "the leave", |l| {
+        l.contains("Cluster: left (lease revoked)")
+    });
+    p2.wait_line(Duration::from_secs(10), "n1 dead", |l| {
+        l.contains("node n1 is dead")
+    });
+    assert!(p1.wait_exit(Duration::from_secs(10)).success());
+}
