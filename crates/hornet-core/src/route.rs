@@ -134,6 +134,7 @@ impl Subscriptions {
                 }
                 list.push((key, Target::of(sub)));
             }
+            // (In the set's order: fixed seeds, the same on every run.)
             return list;
         }
         if count == 0 {

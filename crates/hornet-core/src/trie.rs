@@ -42,10 +42,18 @@ impl<K, V> Default for Node<K, V> {
         Node {
             children: AHashMap::new(),
             plus: None,
-            exact: AHashMap::new(),
-            multi: AHashMap::new(),
+            exact: keyed(),
+            multi: keyed(),
         }
     }
+}
+
+/// A map of subscribers by key, with fixed seeds: the keys are the
+/// broker's own handles (nothing a client picks), and its iteration
+/// order, which is the order routing serves them in, is then the same on
+/// every run (the core stays deterministic end to end).
+fn keyed<K, V>() -> AHashMap<K, V> {
+    AHashMap::with_hasher(ahash::RandomState::with_seeds(5, 6, 7, 8))
 }
 
 impl<K, V> Node<K, V> {
