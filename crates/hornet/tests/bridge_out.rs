@@ -122,6 +122,21 @@ fn out_in_both(version: &str, protocol: Protocol) {
         metrics.contains("hornet_bridge_messages_received_total{bridge=\"b1\"} 3\n"),
         "{metrics}"
     );
+    // The same in the admin API's JSON.
+    let text = http_get(
+        hornet.admin_url().trim_start_matches("http://"),
+        "/api/v1/bridges",
+    );
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or_default();
+    let bridges: serde_json::Value = serde_json::from_str(body).expect(&text);
+    assert_eq!(bridges[0]["name"], "b1", "{bridges}");
+    assert_eq!(bridges[0]["connected"], true, "{bridges}");
+    assert_eq!(bridges[0]["received"], 3, "{bridges}");
+    assert_eq!(
+        bridges[0]["address"],
+        format!("127.0.0.1:{}", remote.port),
+        "{bridges}"
+    );
 }
 
 /// The body of a plain HTTP GET.

@@ -160,10 +160,15 @@ impl Node {
 
     /// `GET /metrics` on the admin listener (loopback: open).
     fn metrics(&self) -> String {
+        self.http_get("/metrics")
+    }
+
+    /// `GET path` on the admin listener, the whole response.
+    fn http_get(&self, path: &str) -> String {
         let mut s = TcpStream::connect(("127.0.0.1", self.admin)).unwrap();
         write!(
             s,
-            "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
         )
         .unwrap();
         let mut text = String::new();
@@ -495,6 +500,15 @@ fn nodes_and_their_state_are_in_sys_and_metrics() {
                 text.contains("hornet_cluster_node_alive{node=\"n2\"} 1"),
                 "{text}"
             );
+            // The same in the admin API's JSON.
+            let text = n1.http_get("/api/v1/cluster");
+            let body = text.split("\r\n\r\n").nth(1).unwrap_or_default();
+            let view: serde_json::Value = serde_json::from_str(body).expect(&text);
+            assert_eq!(view["enabled"], true, "{view}");
+            assert_eq!(view["node"], "n1", "{view}");
+            assert_eq!(view["nodes"][0]["name"], "n2", "{view}");
+            assert_eq!(view["nodes"][0]["alive"], true, "{view}");
+            assert_eq!(view["nodes"][0]["link_up"], true, "{view}");
             break;
         }
         assert!(

@@ -35,6 +35,7 @@ mod retained;
 mod subscriptions;
 mod throttle;
 mod tls;
+mod topology;
 mod users;
 mod view;
 
@@ -202,6 +203,8 @@ fn router(state: State) -> Router {
             get(retained::read_one).delete(retained::delete_one),
         )
         .route("/api/v1/publish", post(publish::publish))
+        .route("/api/v1/bridges", get(topology::bridges))
+        .route("/api/v1/cluster", get(topology::cluster))
         .route("/api/v1/users", get(users::list_users))
         .route(
             "/api/v1/users/{name}",
