@@ -144,10 +144,10 @@ impl Hint {
                 s.queue_qos0_messages
             ),
             Hint::AclDenied => {
-                "the acl_file denied a client access to a topic (a PUBLISH, SUBSCRIBE, will or \
-                 a delivery; denied deliveries are logged with -v only): it decides who may \
-                 publish and subscribe to which topics, and denials are counted in $SYS and \
-                 /metrics"
+                "the access rules denied a client access to a topic (a PUBLISH, SUBSCRIBE, will \
+                 or a delivery; denied deliveries are logged with -v only): the acl_file, or for \
+                 a user made in the admin API its roles, decide who may publish and subscribe \
+                 to which topics, and denials are counted in $SYS and /metrics"
                     .to_string()
             }
             Hint::MessageExpired => {

@@ -119,7 +119,8 @@ impl FileWording {
             ),
             Hint::AclDenied => (
                 "add a `topic` or `pattern` rule for the user (or for anonymous clients, before \
-                 any `user` line) and send SIGHUP to reload it"
+                 any `user` line) and send SIGHUP to reload it; for a user made in the admin \
+                 API, change its roles there (docs/admin.md#users-roles-and-topic-rules-at-runtime)"
                     .to_string(),
                 "acl_file",
             ),
