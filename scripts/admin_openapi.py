@@ -52,6 +52,9 @@ paths = {
      {"200": jresp("The message.", ref("Retained")), "400": ERR("Not a valid topic name."), "404": ERR("No retained message there.")}, [topic], tag="retained", opid="getRetained"),
    "delete": op("Delete a retained message", "Deletes the retained message on exactly this topic.",
      {"204": {"description": "Deleted."}, "400": ERR("Not a valid topic name."), "404": ERR("No retained message there.")}, [topic], tag="retained", opid="deleteRetainedOne")},
+ "/api/v1/sessions": {"post": op("Create a session", "Makes an offline persistent session with subscriptions for a client id that has none, so messages wait for the client; it resumes the session when it connects without Clean Start (MQTT 3.x: clean session 0).",
+     {"201": jresp("Created.", {"type": "object", "required": ["client_id"], "properties": {"client_id": {"type": "string"}}}), "400": ERR("A bad body, filter or QoS."), "409": ERR("The client id has a session already."), "422": ERR("Forbidden by the broker's settings or state (expiry 0, shared subscriptions off, an exclusive filter held).")},
+     body={"required": True, "content": {"application/json": {"schema": ref("SessionRequest")}}}, tag="clients", opid="createSession")},
  "/api/v1/delayed": {"get": op("List delayed messages", "Messages held for delayed publish (`$delayed/{seconds}/{topic}`), by id.",
      {"200": jresp("A page of held messages.", page_of("Delayed")), "400": ERR("A bad paging value.")}, paging, tag="publish", opid="listDelayed")},
  "/api/v1/delayed/{id}": {"delete": op("Cancel a delayed message", "Forgets a held message: it is never published.",
@@ -116,6 +119,9 @@ schemas = {
     "topic": {"type": "string", "minLength": 1, "description": "A topic name: no wildcards, not $SYS, at most 65535 bytes of UTF-8."}, "payload": {"type": "string", "default": ""},
     "payload_encoding": {"type": "string", "enum": ["utf8", "base64", None], "default": "utf8", "nullable": True},
     "qos": {"type": "integer", "enum": [0, 1, 2], "default": 0}, "retain": {"type": "boolean", "default": False}, "properties": ref("PublishProperties")}},
+ "SessionRequest": {"type": "object", "additionalProperties": False, "required": ["client_id"], "properties": {
+    "client_id": {"type": "string", "minLength": 1}, "expiry_interval": {"type": "integer", "minimum": 1, "maximum": 4294967295, "description": "Seconds; absent: never expires (capped by max_session_expiry)."},
+    "subscriptions": {"type": "array", "items": {"type": "object", "additionalProperties": False, "required": ["filter"], "properties": {"filter": {"type": "string", "minLength": 1}, "qos": {"type": "integer", "enum": [0, 1, 2], "default": 0}}}}}},
  "Delayed": {"type": "object", "required": ["id", "topic", "qos", "retain", "payload", "payload_encoding", "payload_bytes", "properties", "from", "due_at"], "properties": {
     "id": {"type": "integer"}, "topic": {"type": "string", "description": "The topic it will be published to."}, "qos": {"type": "integer", "enum": [0, 1, 2]}, "retain": {"type": "boolean"},
     "payload": {"type": "string"}, "payload_encoding": {"type": "string", "enum": ["utf8", "base64"]}, "payload_bytes": {"type": "integer"},
