@@ -15,15 +15,6 @@ use hornet_codec::{PacketId, QoS, Subscribe, SubscribeFilter, SubscriptionOption
 
 use crate::broker::{Broker, ConnId};
 
-/// One template: a topic filter with placeholders and the QoS to grant.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AutoSubscription {
-    /// The filter, with `%c` / `${clientid}` and `%u` / `${username}`.
-    pub topic: String,
-    /// The maximum QoS of the subscription.
-    pub qos: QoS,
-}
-
 /// Why a template was not subscribed for a client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Skipped {

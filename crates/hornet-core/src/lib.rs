@@ -86,7 +86,6 @@ pub use admin::{
 pub use admin_sessions::PresetSession;
 pub use auth::{AuthExchange, AuthStep, Authenticator, PasswordCheck};
 pub use authorize::{Access, Authorizer, Denied, Principal};
-pub use auto_subscribe::AutoSubscription;
 pub use broker::{Broker, QueueState};
 pub use conn::{CloseCause, ConnInfo};
 pub use delayed_publish::DelayedRow;
@@ -95,7 +94,7 @@ pub use out::Action;
 pub use persist::AckPolicy;
 pub use queue_policy::QueuePolicy;
 pub use rewrite::{RewriteAction, RewriteRule};
-pub use settings::{Anonymous, RateAction, Settings};
+pub use settings::{Anonymous, AutoSubscription, RateAction, Settings};
 pub use shared::SharedStrategy;
 pub use sys::{ListenerFigures, Stats, StoreFigures};
 pub use violation::PeerError;

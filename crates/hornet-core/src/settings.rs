@@ -34,6 +34,16 @@ pub enum RateAction {
     Disconnect,
 }
 
+/// One auto-subscribe template (see `auto_subscribe`): a topic filter
+/// with placeholders and the QoS to grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AutoSubscription {
+    /// The filter, with `%c` / `${clientid}` and `%u` / `${username}`.
+    pub topic: String,
+    /// The maximum QoS of the subscription.
+    pub qos: hornet_codec::QoS,
+}
+
 /// Everything the core needs to know about the configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
@@ -171,7 +181,7 @@ pub struct Settings {
     pub queue_policies: Vec<(String, crate::QueuePolicy)>,
     /// Filters subscribed for every client at CONNECT, from templates
     /// (`%c` client id, `%u` user name; EMQX's `auto_subscribe`). Default none.
-    pub auto_subscribe: Vec<crate::AutoSubscription>,
+    pub auto_subscribe: Vec<AutoSubscription>,
     /// Topic rewrite rules (EMQX's `rewrite`), first match deciding.
     /// Default none.
     pub rewrite: Vec<crate::RewriteRule>,
