@@ -52,6 +52,9 @@ paths = {
      {"200": jresp("The message.", ref("Retained")), "400": ERR("Not a valid topic name."), "404": ERR("No retained message there.")}, [topic], tag="retained", opid="getRetained"),
    "delete": op("Delete a retained message", "Deletes the retained message on exactly this topic.",
      {"204": {"description": "Deleted."}, "400": ERR("Not a valid topic name."), "404": ERR("No retained message there.")}, [topic], tag="retained", opid="deleteRetainedOne")},
+ "/api/v1/sessions": {"post": op("Create a session", "Makes an offline persistent session with subscriptions for a client id that has none, so messages wait for the client; it resumes the session when it connects without Clean Start (MQTT 3.x: clean session 0).",
+     {"201": jresp("Created.", {"type": "object", "required": ["client_id"], "properties": {"client_id": {"type": "string"}}}), "400": ERR("A bad body, filter or QoS."), "409": ERR("The client id has a session already."), "422": ERR("Forbidden by the broker's settings or state (expiry 0, shared subscriptions off, an exclusive filter held).")},
+     body={"required": True, "content": {"application/json": {"schema": ref("SessionRequest")}}}, tag="clients", opid="createSession")},
  "/api/v1/delayed": {"get": op("List delayed messages", "Messages held for delayed publish (`$delayed/{seconds}/{topic}`), by id.",
      {"200": jresp("A page of held messages.", page_of("Delayed")), "400": ERR("A bad paging value.")}, paging, tag="publish", opid="listDelayed")},
  "/api/v1/delayed/{id}": {"delete": op("Cancel a delayed message", "Forgets a held message: it is never published.",
@@ -116,6 +119,9 @@ schemas = {
     "topic": {"type": "string", "minLength": 1, "description": "A topic name: no wildcards, not $SYS, at most 65535 bytes of UTF-8."}, "payload": {"type": "string", "default": ""},
     "payload_encoding": {"type": "string", "enum": ["utf8", "base64", None], "default": "utf8", "nullable": True},
     "qos": {"type": "integer", "enum": [0, 1, 2], "default": 0}, "retain": {"type": "boolean", "default": False}, "properties": ref("PublishProperties")}},
+ "SessionRequest": {"type": "object", "additionalProperties": False, "required": ["client_id"], "properties": {
+    "client_id": {"type": "string", "minLength": 1}, "expiry_interval": {"type": "integer", "minimum": 1, "maximum": 4294967295, "description": "Seconds; absent: never expires (capped by max_session_expiry)."},
+    "subscriptions": {"type": "array", "items": {"type": "object", "additionalProperties": False, "required": ["filter"], "properties": {"filter": {"type": "string", "minLength": 1}, "qos": {"type": "integer", "enum": [0, 1, 2], "default": 0}}}}}},
  "Delayed": {"type": "object", "required": ["id", "topic", "qos", "retain", "payload", "payload_encoding", "payload_bytes", "properties", "from", "due_at"], "properties": {
     "id": {"type": "integer"}, "topic": {"type": "string", "description": "The topic it will be published to."}, "qos": {"type": "integer", "enum": [0, 1, 2]}, "retain": {"type": "boolean"},
     "payload": {"type": "string"}, "payload_encoding": {"type": "string", "enum": ["utf8", "base64"]}, "payload_bytes": {"type": "integer"},
@@ -156,11 +162,55 @@ schemas["Session"] = {"type": "object", "required": ["required", "user", "role"]
     "user": nullable("string", description="`user NAME`, `token`, `read token`, `metrics token`, or `anonymous` without configured credentials."),
     "role": nullable("string", enum=["admin", "read", "metrics", None]),
     "locked": {"type": "string", "description": "Present when the API is locked: why, and which keys to set."}}}
+# Runtime users and roles (admin/users.rs), bridges and the cluster (admin/topology.rs).
+name_param = lambda what: P("name", {"type": "string", "minLength": 1}, f"The {what} name: 1 to 128 characters, no spaces, ':', '+' or '#'.", "path", True)
+def change_resp(what):
+    return {"204": {"description": "Saved on disk and in force."},
+            "400": ERR("Bad name, body or rule (the message says which)."),
+            "404": ERR(f"No such {what}."),
+            "409": ERR("It clashes (a password_file user, a role still given), or persistence is off (runtime users are kept in the data directory)."),
+            "500": ERR("The store could not be written; nothing changed.")}
+json_body = lambda n: {"required": True, "content": {"application/json": {"schema": ref(n)}}}
+paths["/api/v1/users"] = {"get": op("Runtime users", "Users created through this API, with their roles (never their password hashes). password_file users are not listed.",
+    {"200": jresp("The users.", {"type": "array", "items": ref("RuntimeUser")})}, tag="users", opid="listUsers")}
+paths["/api/v1/users/{name}"] = {
+    "put": op("Create or change a user", "Creates the user (a password is required) or changes it (without a password the current one stays). Its roles' rules decide its access; saved on disk before the answer. Clients of a user whose password changed are disconnected (0x98).",
+        change_resp("user"), [name_param("user")], json_body("UserRequest"), tag="users", opid="putUser"),
+    "delete": op("Delete a user", "Deletes the user; its connected clients are disconnected (DISCONNECT 0x98).",
+        change_resp("user"), [name_param("user")], tag="users", opid="deleteUser")}
+paths["/api/v1/roles"] = {"get": op("Roles", "Roles and their topic rules.",
+    {"200": jresp("The roles.", {"type": "array", "items": ref("Role")})}, tag="users", opid="listRoles")}
+paths["/api/v1/roles/{name}"] = {
+    "put": op("Create or change a role", "Sets the role's rules; in force at once for every user that has it (existing subscriptions are re-checked).",
+        change_resp("role"), [name_param("role")], json_body("RoleRequest"), tag="users", opid="putRole"),
+    "delete": op("Delete a role", "Refused (409) while a user has it.",
+        change_resp("role"), [name_param("role")], tag="users", opid="deleteRole")}
+paths["/api/v1/bridges"] = {"get": op("Outgoing bridges", "Each bridge of the configuration (mosquitto.conf `connection` blocks, `[[bridge]]`): connected or not, the remote address last tried, messages sent, received and dropped, reconnections and the last error.",
+    {"200": jresp("The bridges.", {"type": "array", "items": ref("Bridge")})}, tag="broker", opid="listBridges")}
+paths["/api/v1/cluster"] = {"get": op("Cluster", "This node's name and the other nodes as it sees them: alive by membership (etcd), its link up, their routes, the wills it holds for them, messages forwarded and received. `enabled` is false on a broker without `[cluster]`.",
+    {"200": jresp("The cluster.", ref("Cluster"))}, tag="broker", opid="getCluster")}
+count = {"type": "integer", "minimum": 0}
+schemas["TopicRule"] = {"type": "object", "required": ["access", "filter"], "additionalProperties": False, "properties": {
+    "access": {"type": "string", "enum": ["read", "write", "readwrite", "deny"]},
+    "filter": {"type": "string", "description": "A topic filter; %c and %u stand for the client id and the user name."}}}
+schemas["RuntimeUser"] = {"type": "object", "required": ["name", "roles"], "properties": {"name": {"type": "string"}, "roles": {"type": "array", "items": {"type": "string"}}}}
+schemas["Role"] = {"type": "object", "required": ["name", "rules"], "properties": {"name": {"type": "string"}, "rules": {"type": "array", "items": ref("TopicRule")}}}
+schemas["UserRequest"] = {"type": "object", "additionalProperties": False, "properties": {"password": {"type": "string", "minLength": 1}, "roles": {"type": "array", "items": {"type": "string"}}}}
+schemas["RoleRequest"] = {"type": "object", "additionalProperties": False, "properties": {"rules": {"type": "array", "items": ref("TopicRule")}}}
+schemas["Bridge"] = {"type": "object", "required": ["name", "connected", "address", "sent", "received", "dropped", "reconnects"], "properties": {
+    "name": {"type": "string"}, "connected": {"type": "boolean"}, "address": {"type": "string"},
+    "sent": count, "received": count, "dropped": count, "reconnects": count, "last_error": nullable("string")}}
+schemas["ClusterNode"] = {"type": "object", "required": ["name", "alive", "link_up", "routes", "wills", "forwarded", "received"], "properties": {
+    "name": {"type": "string"}, "alive": {"type": "boolean"}, "link_up": {"type": "boolean"},
+    "routes": count, "wills": count, "forwarded": count, "received": count}}
+schemas["Cluster"] = {"type": "object", "required": ["enabled", "routes_exported", "dropped", "nodes"], "properties": {
+    "enabled": {"type": "boolean"}, "node": nullable("string"), "routes_exported": count, "dropped": count,
+    "nodes": {"type": "array", "items": ref("ClusterNode")}}}
 doc = {"openapi": "3.0.3",
  "info": {"title": "Hornet admin API", "version": "1", "description": "Manage a Hornet MQTT broker: clients, sessions, subscriptions, retained messages, publishing, broker figures. See docs/admin.md."},
  "servers": [{"url": "/"}],
  "security": [{}, {"bearerAuth": []}, {"basicAuth": []}, {"cookieAuth": []}],
- "tags": [{"name": t} for t in ["clients", "subscriptions", "retained", "publish", "broker", "monitoring", "session"]],
+ "tags": [{"name": t} for t in ["clients", "subscriptions", "retained", "publish", "broker", "monitoring", "session", "users"]],
  "paths": paths,
  "components": {"schemas": schemas, "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "description": "`[admin] token` (admin role), `read_token` (read-only), `metrics_token` (`/metrics` only)"}, "basicAuth": {"type": "http", "scheme": "basic", "description": "`[admin] users` (admin role) or `read_users` (read-only) with their password_file passwords"}, "cookieAuth": {"type": "apiKey", "in": "cookie", "name": "hornet_session", "description": "The session cookie `POST /api/v1/login` sets"}}}}
 for k, v in pubprops["properties"].items():

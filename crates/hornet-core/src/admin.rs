@@ -153,6 +153,8 @@ pub enum AdminError {
     InvalidTopic(String),
     /// The broker's settings forbid it (`max_qos`, `retain_available`).
     NotAllowed(String),
+    /// A session with this client id exists already.
+    SessionExists(String),
 }
 
 impl std::fmt::Display for AdminError {
@@ -161,6 +163,7 @@ impl std::fmt::Display for AdminError {
             AdminError::NoSuchClient(id) => write!(f, "no client with id {id:?}"),
             AdminError::NotConnected(id) => write!(f, "client {id:?} is not connected"),
             AdminError::InvalidTopic(why) | AdminError::NotAllowed(why) => f.write_str(why),
+            AdminError::SessionExists(id) => write!(f, "client {id:?} has a session already"),
         }
     }
 }

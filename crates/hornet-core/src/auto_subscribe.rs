@@ -14,7 +14,6 @@
 use hornet_codec::{PacketId, QoS, Subscribe, SubscribeFilter, SubscriptionOptions};
 
 use crate::broker::{Broker, ConnId};
-pub use crate::settings::AutoSubscription;
 
 /// Why a template was not subscribed for a client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -96,6 +96,11 @@ impl Exclusive {
         self.holders.get(filter).is_some_and(|(h, _)| *h == key)
     }
 
+    /// Whether some session holds `filter`.
+    pub(crate) fn holds_any(&self, filter: &str) -> bool {
+        self.holders.contains_key(filter)
+    }
+
     /// Whether nobody holds anything (the common case: one comparison).
     pub(crate) fn is_empty(&self) -> bool {
         self.holders.is_empty()

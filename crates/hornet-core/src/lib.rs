@@ -19,7 +19,8 @@
 //! shared hand-over), `timers`, `delayed_publish` (`$delayed/` messages
 //! held and published when due), `records` (persistence records, restore),
 //! `durable` (output held for the disk), `admin` (snapshots and commands
-//! for the admin API). The parts, each owning its state behind
+//! for the admin API), `admin_sessions` (sessions made for client ids that
+//! never connected). The parts, each owning its state behind
 //! `pub(crate)` methods and importing no broker: `connections` and `conn`
 //! (live connections, deadlines, topic aliases), `lifecycle` (a
 //! connection's states), `sessions` and `session` (the sessions table and
@@ -37,6 +38,7 @@
 #![forbid(unsafe_code)]
 
 mod admin;
+mod admin_sessions;
 mod auth;
 mod authenticate;
 mod authorize;
@@ -90,9 +92,9 @@ pub use admin::{
     AdminError, AdminPublish, ClientDetail, ClientRow, FilterCount, RetainedRow, SubscriptionRow,
     WillInfo,
 };
+pub use admin_sessions::PresetSession;
 pub use auth::{AuthExchange, AuthStep, Authenticator, PasswordCheck};
 pub use authorize::{Access, Authorizer, Denied, Principal};
-pub use auto_subscribe::AutoSubscription;
 pub use broker::{Broker, QueueState};
 pub use cluster::{NodeRow, RouteSnapshot, RouteUpdate};
 pub use conn::{CloseCause, ConnInfo};
@@ -103,7 +105,7 @@ pub use out::Action;
 pub use persist::AckPolicy;
 pub use queue_policy::QueuePolicy;
 pub use rewrite::{RewriteAction, RewriteRule};
-pub use settings::{Anonymous, RateAction, Settings};
+pub use settings::{Anonymous, AutoSubscription, RateAction, Settings};
 pub use shared::SharedStrategy;
 pub use sys::{ListenerFigures, Stats, StoreFigures};
 pub use violation::PeerError;

@@ -507,6 +507,13 @@ impl Broker {
         } else {
             0
         };
+        // The arriving copy is recorded before the removed ones leave: a
+        // removed copy of the same stored message (overlapping
+        // subscriptions) must not free the body the new copy needs, and
+        // the store's `Unqueued` takes the oldest copy, the removed one.
+        if let (true, Some((mid, shape))) = (kept, stored) {
+            self.journal.push(queued_op(key, mid, shape));
+        }
         if !removed.is_empty() {
             let keeps = self.journal.keeps(session);
             for old in &removed {
@@ -519,13 +526,8 @@ impl Broker {
             }
             self.stats.queue_replaced += (removed.len() - evicted) as u64;
         }
-        if kept {
-            if let Some((mid, shape)) = stored {
-                self.journal.push(queued_op(key, mid, shape));
-            }
-            if evicted == 0 {
-                return;
-            }
+        if kept && evicted == 0 {
+            return;
         }
         let lost = if kept { evicted } else { 1 };
         self.stats.publish_dropped += lost as u64;

@@ -34,6 +34,16 @@ pub enum RateAction {
     Disconnect,
 }
 
+/// One auto-subscribe template (see `auto_subscribe`): a topic filter
+/// with placeholders and the QoS to grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AutoSubscription {
+    /// The filter, with `%c` / `${clientid}` and `%u` / `${username}`.
+    pub topic: String,
+    /// The maximum QoS of the subscription.
+    pub qos: hornet_codec::QoS,
+}
+
 /// Everything the core needs to know about the configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
@@ -238,13 +248,4 @@ impl Default for Settings {
             rewrite: Vec::new(),
         }
     }
-}
-
-/// One template: a topic filter with placeholders and the QoS to grant.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AutoSubscription {
-    /// The filter, with `%c` / `${clientid}` and `%u` / `${username}`.
-    pub topic: String,
-    /// The maximum QoS of the subscription.
-    pub qos: hornet_codec::QoS,
 }

@@ -72,6 +72,11 @@ impl From<AdminError> for ApiError {
                 code: "not_allowed",
                 message: e.to_string(),
             },
+            AdminError::SessionExists(_) => ApiError {
+                status: StatusCode::CONFLICT,
+                code: "session_exists",
+                message: e.to_string(),
+            },
         }
     }
 }

@@ -10,7 +10,8 @@
 //! and credentials), `auth` (the middleware: who may call what, audit
 //! lines), `throttle` (failed authentications per address), `login` (the
 //! dashboard's session cookie), `tls` (HTTPS), `error` (JSON errors),
-//! `clients`, `subscriptions`, `retained`, `publish`, `delayed` (held
+//! `clients`, `sessions` (made for client ids that never connected),
+//! `subscriptions`, `retained`, `publish`, `delayed` (held
 //! `$delayed/` messages), `broker` (version,
 //! listeners, config, `$SYS` figures), `metrics` (Prometheus), `openapi`,
 //! `assets` (the dashboard) and `paging`. `docs/admin.md` is the user's
@@ -32,6 +33,7 @@ mod openapi;
 mod paging;
 mod publish;
 mod retained;
+mod sessions;
 mod subscriptions;
 mod throttle;
 mod tls;
@@ -215,6 +217,7 @@ fn router(state: State) -> Router {
             "/api/v1/roles/{name}",
             put(users::put_role).delete(users::delete_role),
         )
+        .route("/api/v1/sessions", post(sessions::create))
         .route("/api/v1/delayed", get(delayed::list))
         .route("/api/v1/delayed/{id}", delete(delayed::cancel))
         .route("/api/v1/broker", get(broker::info))

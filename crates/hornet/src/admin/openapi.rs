@@ -30,6 +30,7 @@ mod tests {
             "/api/v1/retained/{topic}",
             "/api/v1/publish",
             "/api/v1/delayed",
+            "/api/v1/sessions",
             "/api/v1/delayed/{id}",
             "/api/v1/broker",
             "/api/v1/broker/config",
