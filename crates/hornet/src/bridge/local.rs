@@ -150,6 +150,13 @@ impl Local {
     /// Takes what the core emitted: answers the acknowledgement flows
     /// itself, and returns what the bridge must act on.
     pub(crate) fn poll(&mut self) -> Vec<FromLocal> {
+        if self.outbox.take_drain() {
+            // A takeover of the bridge's client id waits for its unread
+            // input: there is none, the bridge feeds the core directly.
+            let id = self.id;
+            self.shared
+                .with_core(|core| core.input_drained(Instant::now(), id));
+        }
         self.outbox.take(&mut self.spare);
         let packets: Vec<Packet> = std::mem::take(&mut self.spare)
             .into_iter()
