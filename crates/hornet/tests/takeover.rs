@@ -157,3 +157,74 @@ fn a_disconnect_just_before_a_reconnect_never_publishes_the_will() {
         wills.len()
     );
 }
+
+#[test]
+fn a_retained_publish_just_before_a_takeover_is_kept() {
+    // Issue 22, item 5: what a connection sent before it was taken over
+    // is processed first ([MQTT-3.1.4-3] closes it only after): the
+    // retained message published just before is stored, every time.
+    let broker = TestBroker::with_conf("flapping_max_connects 0\n");
+    let addr = broker.addr();
+    let (clients, tries) = (8, 10);
+    let threads: Vec<_> = (0..clients)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let connect = || {
+                    let mut c = Connect::new(Protocol::V3_1_1, format!("retainer-{i}"));
+                    c.clean_start = false;
+                    c
+                };
+                let mut old = Raw::connect_to(addr, connect());
+                assert!(matches!(old.recv(), Some(Packet::ConnAck(_))));
+                for t in 0..tries {
+                    let mut p = Publish::new(format!("race/retained/{i}/{t}"), "kept");
+                    p.retain = true;
+                    old.send(p.into());
+                    let mut new = Raw::connect_to(addr, connect());
+                    match new.recv() {
+                        Some(Packet::ConnAck(a)) => assert_eq!(a.reason_code, ReasonCode::Success),
+                        other => panic!("retainer {i}, try {t}: expected CONNACK, got {other:?}"),
+                    }
+                    assert!(old.recv().is_none(), "the old connection is closed");
+                    old = new;
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("a retainer failed");
+    }
+    let mut watcher = Raw::connect_to(addr, Connect::new(Protocol::V5, "retained-watcher"));
+    assert!(matches!(watcher.recv(), Some(Packet::ConnAck(_))));
+    watcher.send(
+        Subscribe::new(
+            hornet_codec::PacketId::new(1).unwrap(),
+            "race/retained/#",
+            QoS::AtMostOnce,
+        )
+        .into(),
+    );
+    assert!(matches!(watcher.recv(), Some(Packet::SubAck(_))));
+    // The retained messages follow that SUBACK, before the next one.
+    watcher.send(
+        Subscribe::new(
+            hornet_codec::PacketId::new(2).unwrap(),
+            "race/none",
+            QoS::AtMostOnce,
+        )
+        .into(),
+    );
+    let mut kept = 0;
+    loop {
+        match watcher.recv() {
+            Some(Packet::Publish(p)) if p.retain => kept += 1,
+            Some(Packet::SubAck(_)) => break,
+            other => panic!("watcher: unexpected {other:?}"),
+        }
+    }
+    assert_eq!(
+        kept,
+        clients * tries,
+        "retained messages lost to a takeover"
+    );
+}
