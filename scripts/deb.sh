@@ -14,7 +14,10 @@
 #      hornet user (in the state directory StateDirectory= gives, on a free
 #      port) and a message through it with mosquitto_pub/mosquitto_sub.
 #
-# Usage: scripts/deb.sh [--no-install]   (--no-install: steps 1-3 only)
+# Usage: scripts/deb.sh [--no-install | --keep]
+#   --no-install: steps 1-3 only; --keep: leave the package installed (by
+#   default step 4 ends with `dpkg --purge hornet`, leaving the machine as
+#   it was, unless hornet was installed before).
 # Not part of the default test run: it builds a release binary, which takes
 # several minutes on a small machine.
 set -euo pipefail
@@ -23,7 +26,13 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 tools=${HORNET_TOOLS:-$root/target/tools}
 install=1
-[ "${1:-}" = "--no-install" ] && install=0
+keep=0
+case "${1:-}" in
+  --no-install) install=0 ;;
+  --keep) keep=1 ;;
+  "") ;;
+  *) echo "usage: scripts/deb.sh [--no-install | --keep]" >&2; exit 2 ;;
+esac
 
 say() { echo "deb.sh: $*"; }
 fail() { echo "deb.sh: FAILED: $*" >&2; exit 1; }
@@ -65,6 +74,20 @@ say "contents: ok"
 
 # 4. install and run it
 [ "$(id -u)" = 0 ] || fail "installing needs root (or run with --no-install)"
+dpkg -s hornet >/dev/null 2>&1 && keep=1
+pid=""
+log=$(mktemp)
+cleanup() {
+  if [ -n "$pid" ]; then
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  fi
+  rm -f "$log"
+  if [ "$keep" = 0 ]; then
+    dpkg --purge hornet >/dev/null && say "purged the package again (--keep keeps it)"
+  fi
+}
+trap cleanup EXIT
 dpkg -i "$deb"
 getent passwd hornet >/dev/null || fail "the postinst made no hornet user"
 unit=$(dpkg -L hornet | grep '/hornet.service$' | head -1)
@@ -82,12 +105,9 @@ exec_start=$(sed -n 's/^ExecStart=//p' "$unit")
 [ "$exec_start" = "/usr/bin/hornet -c /etc/hornet/hornet.toml" ] || fail "ExecStart is $exec_start"
 install -d -o hornet -g hornet -m 0750 /var/lib/hornet
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-log=$(mktemp)
 # shellcheck disable=SC2086 # the ExecStart line is split as systemd splits it
 (cd /var/lib/hornet && exec setpriv --reuid=hornet --regid=hornet --init-groups $exec_start -p "$port") >"$log" 2>&1 &
 pid=$!
-cleanup() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -f "$log"; }
-trap cleanup EXIT
 for _ in $(seq 100); do
   grep -q "Opening MQTT listener" "$log" && break
   kill -0 "$pid" 2>/dev/null || { cat "$log"; fail "the broker exited"; }

@@ -78,6 +78,7 @@ pub use admin::{
 pub use auth::{AuthExchange, AuthStep, Authenticator, PasswordCheck};
 pub use authorize::{Access, Authorizer, Denied, Principal};
 pub use broker::{Broker, QueueState};
+pub use broker_log::{SUBSCRIBE_LOG_TARGET, UNSUBSCRIBE_LOG_TARGET};
 pub use conn::{CloseCause, ConnInfo};
 pub use ids::ConnId;
 pub use mount_point::check_mount_point;

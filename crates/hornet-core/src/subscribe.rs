@@ -171,7 +171,12 @@ impl Broker {
                 // shared subscribe (MQTT 5.0 §4.8.2).
                 session.subscriptions.insert(own(&f.filter), sub);
                 self.shared.subscribe(&shared, key, sub);
-                tracing::debug!("{name} {} {}", f.options.qos as u8, f.filter);
+                tracing::info!(
+                    target: crate::SUBSCRIBE_LOG_TARGET,
+                    "{name} {} {}",
+                    f.options.qos as u8,
+                    f.filter
+                );
                 codes.push(granted(sub.options.qos));
                 continue;
             }
@@ -185,7 +190,12 @@ impl Broker {
             };
             let existed = session.subscriptions.insert(own(&filter), sub).is_some();
             self.subs.insert(&filter, key, sub);
-            tracing::debug!("{name} {} {}", f.options.qos as u8, f.filter);
+            tracing::info!(
+                target: crate::SUBSCRIBE_LOG_TARGET,
+                "{name} {} {}",
+                f.options.qos as u8,
+                f.filter
+            );
             codes.push(granted(sub.options.qos));
             let send_retained = match f.options.retain_handling {
                 RetainHandling::OnSubscribe => true,
@@ -226,9 +236,11 @@ impl Broker {
                 }
             }
         }
+        let name = self.conns[&id].name();
         let session = self.sessions.get_mut(&key).expect("attached");
         let mut codes = Vec::with_capacity(unsubscribe.filters.len());
         for filter in &unsubscribe.filters {
+            tracing::info!(target: crate::UNSUBSCRIBE_LOG_TARGET, "{name} {filter}");
             let existed = match shared::split(filter) {
                 Some(name) => {
                     session.subscriptions.remove(filter);
