@@ -271,7 +271,7 @@ impl Broker {
         now: Instant,
         mut publish: Publish,
         origin: Option<SessionKey>,
-        source: Option<Box<crate::retain_source::RetainSource>>,
+        source: Option<Box<crate::retained::RetainSource>>,
     ) -> bool {
         publish.dup = false;
         publish.packet_id = None;

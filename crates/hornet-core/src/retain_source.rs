@@ -10,14 +10,7 @@
 
 use crate::authorize::Access;
 use crate::broker::{Broker, ConnId};
-use crate::retained::Retained;
-
-/// Who published a retained message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct RetainSource {
-    client_id: Box<str>,
-    username: Option<Box<str>>,
-}
+use crate::retained::{RetainSource, Retained};
 
 impl Broker {
     /// The source to remember for a retained PUBLISH from connection `id`:

@@ -267,7 +267,14 @@ pub(crate) struct Retained {
     pub(crate) msg: Publish,
     pub(crate) stored: Instant,
     /// Who published it, for `check_retain_source` (`retain_source.rs`).
-    pub(crate) source: Option<Box<crate::retain_source::RetainSource>>,
+    pub(crate) source: Option<Box<RetainSource>>,
+}
+
+/// Who published a retained message (`check_retain_source`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RetainSource {
+    pub(crate) client_id: Box<str>,
+    pub(crate) username: Option<Box<str>>,
 }
 
 impl std::ops::Deref for Retained {
