@@ -3,7 +3,7 @@
 #
 #   1. cargo-deb, installed with `cargo install --locked --root` into a cache
 #      directory (default target/tools; scripts/peers.sh does the same);
-#   2. the release binary, its shell completions (target/deb-assets), and
+#   2. the release binary, its shell completions (target/release/completions), and
 #      the .deb from crates/hornet/Cargo.toml's [package.metadata.deb]
 #      (into target/debian/);
 #   3. its contents: /usr/bin/hornet, /etc/hornet/hornet.toml (a conffile),
@@ -47,13 +47,14 @@ fi
 say "cargo build --release -p hornet"
 cargo build --release -p hornet
 target=${CARGO_TARGET_DIR:-$root/target}
-assets=$root/target/deb-assets/completions
+# Beside the binary: cargo-deb finds target/release/ paths in the target dir.
+assets=$target/release/completions
 mkdir -p "$assets"
 "$target/release/hornet" completions bash >"$assets/hornet.bash"
 "$target/release/hornet" completions zsh >"$assets/_hornet"
 "$target/release/hornet" completions fish >"$assets/hornet.fish"
 rm -rf "$root/target/debian"
-"$tools/bin/cargo-deb" -p hornet --no-build --output "$root/target/debian/"
+"$tools/bin/cargo-deb" -p hornet --no-build --strip --output "$root/target/debian/"
 deb=$(ls "$root"/target/debian/hornet_*.deb)
 say "built $deb"
 
