@@ -339,7 +339,7 @@ fn subscriptions_are_published_on_m_subscribe_with_log_type_subscribe() {
          log_timestamp false\n",
     );
     let port = setup.port().to_string();
-    let mut broker = setup.start();
+    let broker = setup.start();
     common::wait_for_port(([127, 0, 0, 1], setup.port()).into());
     let mut sub = Proc::spawn(
         "mosquitto_sub",
