@@ -3,7 +3,7 @@
 #
 #   1. cargo-deb, installed with `cargo install --locked --root` into a cache
 #      directory (default target/tools; scripts/peers.sh does the same);
-#   2. the release binary, its shell completions (target/deb-assets), and
+#   2. the release binary, its shell completions (target/release/completions), and
 #      the .deb from crates/hornet/Cargo.toml's [package.metadata.deb]
 #      (into target/debian/);
 #   3. its contents: /usr/bin/hornet, /etc/hornet/hornet.toml (a conffile),
@@ -14,7 +14,10 @@
 #      hornet user (in the state directory StateDirectory= gives, on a free
 #      port) and a message through it with mosquitto_pub/mosquitto_sub.
 #
-# Usage: scripts/deb.sh [--no-install]   (--no-install: steps 1-3 only)
+# Usage: scripts/deb.sh [--no-install | --keep]
+#   --no-install: steps 1-3 only; --keep: leave the package installed (by
+#   default step 4 ends with `dpkg --purge hornet`, leaving the machine as
+#   it was, unless hornet was installed before).
 # Not part of the default test run: it builds a release binary, which takes
 # several minutes on a small machine.
 set -euo pipefail
@@ -23,7 +26,13 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 tools=${HORNET_TOOLS:-$root/target/tools}
 install=1
-[ "${1:-}" = "--no-install" ] && install=0
+keep=0
+case "${1:-}" in
+  --no-install) install=0 ;;
+  --keep) keep=1 ;;
+  "") ;;
+  *) echo "usage: scripts/deb.sh [--no-install | --keep]" >&2; exit 2 ;;
+esac
 
 say() { echo "deb.sh: $*"; }
 fail() { echo "deb.sh: FAILED: $*" >&2; exit 1; }
@@ -38,13 +47,14 @@ fi
 say "cargo build --release -p hornet"
 cargo build --release -p hornet
 target=${CARGO_TARGET_DIR:-$root/target}
-assets=$root/target/deb-assets/completions
+# Beside the binary: cargo-deb finds target/release/ paths in the target dir.
+assets=$target/release/completions
 mkdir -p "$assets"
 "$target/release/hornet" completions bash >"$assets/hornet.bash"
 "$target/release/hornet" completions zsh >"$assets/_hornet"
 "$target/release/hornet" completions fish >"$assets/hornet.fish"
 rm -rf "$root/target/debian"
-"$tools/bin/cargo-deb" -p hornet --no-build --output "$root/target/debian/"
+"$tools/bin/cargo-deb" -p hornet --no-build --strip --output "$root/target/debian/"
 deb=$(ls "$root"/target/debian/hornet_*.deb)
 say "built $deb"
 
@@ -65,6 +75,20 @@ say "contents: ok"
 
 # 4. install and run it
 [ "$(id -u)" = 0 ] || fail "installing needs root (or run with --no-install)"
+dpkg -s hornet >/dev/null 2>&1 && keep=1
+pid=""
+log=$(mktemp)
+cleanup() {
+  if [ -n "$pid" ]; then
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  fi
+  rm -f "$log"
+  if [ "$keep" = 0 ]; then
+    dpkg --purge hornet >/dev/null && say "purged the package again (--keep keeps it)"
+  fi
+}
+trap cleanup EXIT
 dpkg -i "$deb"
 getent passwd hornet >/dev/null || fail "the postinst made no hornet user"
 unit=$(dpkg -L hornet | grep '/hornet.service$' | head -1)
@@ -82,12 +106,9 @@ exec_start=$(sed -n 's/^ExecStart=//p' "$unit")
 [ "$exec_start" = "/usr/bin/hornet -c /etc/hornet/hornet.toml" ] || fail "ExecStart is $exec_start"
 install -d -o hornet -g hornet -m 0750 /var/lib/hornet
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-log=$(mktemp)
 # shellcheck disable=SC2086 # the ExecStart line is split as systemd splits it
 (cd /var/lib/hornet && exec setpriv --reuid=hornet --regid=hornet --init-groups $exec_start -p "$port") >"$log" 2>&1 &
 pid=$!
-cleanup() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -f "$log"; }
-trap cleanup EXIT
 for _ in $(seq 100); do
   grep -q "Opening MQTT listener" "$log" && break
   kill -0 "$pid" 2>/dev/null || { cat "$log"; fail "the broker exited"; }

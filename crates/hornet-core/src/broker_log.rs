@@ -1,6 +1,8 @@
 //! The broker's own log lines as messages (`log_dest topic`): each goes to
 //! `$SYS/broker/log/<level>` as Mosquitto publishes them, QoS 2, not
-//! retained, with a Message Expiry Interval of 20 seconds. The shell
+//! retained, with a Message Expiry Interval of 20 seconds; also the
+//! targets of the subscribe and unsubscribe lines (`M/subscribe`,
+//! `M/unsubscribe`), which the shell shows only when `log_type` asks. The shell
 //! decides which lines come here (and that publishing one never logs
 //! another into this path); the core only routes them.
 
@@ -9,6 +11,14 @@ use std::time::Instant;
 use hornet_codec::{Property, Publish, QoS};
 
 use crate::Broker;
+
+/// The `tracing` target of the line logged for each subscription, as
+/// Mosquitto's `log_type subscribe` writes it: `CLIENT QOS FILTER`.
+pub const SUBSCRIBE_LOG_TARGET: &str = "hornet::subscribe";
+
+/// The `tracing` target of the line logged for each unsubscription, as
+/// Mosquitto's `log_type unsubscribe` writes it: `CLIENT FILTER`.
+pub const UNSUBSCRIBE_LOG_TARGET: &str = "hornet::unsubscribe";
 
 /// How long a log message waits for an offline subscriber, in seconds
 /// (Mosquitto's value).

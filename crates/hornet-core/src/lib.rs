@@ -96,6 +96,7 @@ pub use admin_sessions::PresetSession;
 pub use auth::{AuthExchange, AuthStep, Authenticator, PasswordCheck};
 pub use authorize::{Access, Authorizer, Denied, Principal};
 pub use broker::{Broker, QueueState};
+pub use broker_log::{SUBSCRIBE_LOG_TARGET, UNSUBSCRIBE_LOG_TARGET};
 pub use cluster::{NodeRow, RouteSnapshot, RouteUpdate};
 pub use conn::{CloseCause, ConnInfo};
 pub use delayed_publish::DelayedRow;

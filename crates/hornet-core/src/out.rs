@@ -124,14 +124,11 @@ impl Out {
         if tracing::enabled!(tracing::Level::DEBUG) {
             tracing::debug!("{}", logfmt::line("Sending", &packet, "to", &conn.name()));
         }
-        conn.unwritten += 1;
-        stats.messages_sent += 1;
         let mut packet = packet;
         if let (Packet::Publish(publish), Some(mount)) = (&mut packet, &conn.info.mount_point) {
             match crate::mount_point::unmount(mount, &publish.topic) {
                 Some(topic) => publish.topic = topic,
                 None => {
-                    conn.unwritten -= 1;
                     tracing::debug!(
                         "Not sending '{}' to {}: outside its listener's mount_point.",
                         publish.topic,
@@ -141,6 +138,8 @@ impl Out {
                 }
             }
         }
+        conn.unwritten += 1;
+        stats.messages_sent += 1;
         if let Packet::Publish(publish) = &mut packet {
             stats.publish_sent += 1;
             stats.publish_sent_by_qos[publish.qos as usize] += 1;

@@ -270,6 +270,13 @@ pub(crate) struct Retained {
     pub(crate) source: Option<Box<RetainSource>>,
 }
 
+/// Who published a retained message (`check_retain_source`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RetainSource {
+    pub(crate) client_id: Box<str>,
+    pub(crate) username: Option<Box<str>>,
+}
+
 impl std::ops::Deref for Retained {
     type Target = Publish;
 
@@ -485,11 +492,4 @@ mod tests {
         assert_eq!(n, 2);
         drop(s);
     }
-}
-
-/// Who published a retained message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct RetainSource {
-    pub(crate) client_id: Box<str>,
-    pub(crate) username: Option<Box<str>>,
 }

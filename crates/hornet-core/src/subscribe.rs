@@ -204,7 +204,12 @@ impl Broker {
                 // shared subscribe (MQTT 5.0 §4.8.2).
                 session.subscriptions.insert(own(&f.filter), sub);
                 self.shared.subscribe(&shared, key, sub);
-                tracing::debug!("{name} {} {}", f.options.qos as u8, f.filter);
+                tracing::info!(
+                    target: crate::SUBSCRIBE_LOG_TARGET,
+                    "{name} {} {}",
+                    f.options.qos as u8,
+                    f.filter
+                );
                 codes.push(granted(sub.options.qos));
                 continue;
             }
@@ -262,7 +267,12 @@ impl Broker {
             if clustered {
                 exported.push((filter.clone(), !f.filter.starts_with("$local/")));
             }
-            tracing::debug!("{name} {} {}", f.options.qos as u8, f.filter);
+            tracing::info!(
+                target: crate::SUBSCRIBE_LOG_TARGET,
+                "{name} {} {}",
+                f.options.qos as u8,
+                f.filter
+            );
             codes.push(granted(sub.options.qos));
             let send_retained = match f.options.retain_handling {
                 RetainHandling::OnSubscribe => true,
@@ -333,11 +343,13 @@ impl Broker {
                 }
             }
         }
+        let name = self.conns[&id].name();
         let session = self.sessions.get_mut(&key).expect("attached");
         let mut codes = Vec::with_capacity(unsubscribe.filters.len());
         let clustered = self.cluster.is_some();
         let mut withdrawn: Vec<ByteString> = Vec::new();
         for filter in &unsubscribe.filters {
+            tracing::info!(target: crate::UNSUBSCRIBE_LOG_TARGET, "{name} {filter}");
             let existed = match shared::split(filter) {
                 Some(name) => {
                     session.subscriptions.remove(filter);

@@ -305,5 +305,68 @@ fn log_dest_topic_publishes_lines_on_sys_broker_log() {
     // The same line went to standard output too.
     let text = payload.split_once(": ").unwrap().1.to_string();
     broker.wait_line(TIMEOUT, "the line on stdout", |l| l.ends_with(&text));
+    // Without log_type subscribe, subscriptions are not logged (Mosquitto's
+    // default): the next line after this subscriber's connection is its
+    // disconnection.
+    run_sub(&port, "quiet-sub", &["-t", "not/logged", "-E"]);
+    let line = sub.wait_line(TIMEOUT, "the next log line", |l| {
+        l.starts_with("$SYS/broker/log/")
+            && l.contains("quiet-sub")
+            && !l.contains("connected from")
+    });
+    assert!(line.starts_with("$SYS/broker/log/N "), "{line}");
+    stop(broker);
+}
+
+fn run_sub(port: &str, id: &str, args: &[&str]) {
+    let status = Command::new("mosquitto_sub")
+        .args(["-h", "127.0.0.1", "-p", port, "-i", id, "-q", "1"])
+        .args(args)
+        .status()
+        .expect("run mosquitto_sub");
+    assert!(status.success(), "mosquitto_sub {args:?}");
+}
+
+/// `log_type subscribe` and `unsubscribe` with `log_dest topic`: each
+/// subscription on `$SYS/broker/log/M/subscribe` as `CLIENT QOS FILTER`,
+/// each unsubscription on `M/unsubscribe` as `CLIENT FILTER`, as Mosquitto
+/// publishes them.
+#[test]
+fn subscriptions_are_published_on_m_subscribe_with_log_type_subscribe() {
+    process::require("mosquitto_sub", "mosquitto-clients");
+    let setup = Setup::conf(
+        "log_dest topic\nlog_type notice\nlog_type subscribe\nlog_type unsubscribe\n\
+         log_timestamp false\n",
+    );
+    let port = setup.port().to_string();
+    let broker = setup.start();
+    common::wait_for_port(([127, 0, 0, 1], setup.port()).into());
+    let mut sub = Proc::spawn(
+        "mosquitto_sub",
+        Command::new("stdbuf").args([
+            "-oL",
+            "mosquitto_sub",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-i",
+            "m-reader",
+            "-v",
+            "-d",
+            "-t",
+            "$SYS/broker/log/M/#",
+        ]),
+        "mosquitto-clients",
+    );
+    sub.wait_line(TIMEOUT, "the SUBACK", |l| l.contains("received SUBACK"));
+    run_sub(&port, "m-sub", &["-t", "plant/+/temp", "-E"]);
+    let line = sub.wait_line(TIMEOUT, "the subscribe line", |l| l.contains("m-sub"));
+    assert_eq!(line, "$SYS/broker/log/M/subscribe m-sub 1 plant/+/temp");
+    run_sub(&port, "m-unsub", &["-t", "a", "-U", "plant/+/temp", "-E"]);
+    let line = sub.wait_line(TIMEOUT, "the unsubscribe line", |l| {
+        l.starts_with("$SYS/broker/log/M/unsubscribe")
+    });
+    assert_eq!(line, "$SYS/broker/log/M/unsubscribe m-unsub plant/+/temp");
     stop(broker);
 }

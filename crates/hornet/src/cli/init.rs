@@ -24,8 +24,8 @@ use clap::Args;
 const EXAMPLES: &str = "\
 Examples:
   hornet init /srv/hornet/main                    an instance with the default ports
-  hornet init ~/broker --tcp-port 1884 --tls-port 8884 --ws-port 8085 --wss-port 8086 \\
-      --admin-port 18084                          a second instance beside the first
+  hornet init ~/b2 --tcp-port 1884 --tls-port 8884 --ws-port 8085 --wss-port 8086 --admin-port 18084
+                                                  a second instance beside the first
   hornet init /srv/hornet/edge --host broker.example.com
                                                   a certificate also valid for that name
 

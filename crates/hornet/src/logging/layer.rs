@@ -23,6 +23,33 @@ pub(crate) struct Types {
     warning: bool,
     info: bool,
     debug: bool,
+    /// The subscribe and unsubscribe lines (`log_type subscribe`,
+    /// `unsubscribe`, `all`, or verbose): off by default, as in Mosquitto.
+    subscribe: bool,
+    unsubscribe: bool,
+}
+
+/// What a line is, for `log_type` and the topic it is published on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// A line of its level.
+    Plain,
+    /// A subscription (`CLIENT QOS FILTER`).
+    Subscribe,
+    /// An unsubscription (`CLIENT FILTER`).
+    Unsubscribe,
+}
+
+impl Kind {
+    fn of(target: &str) -> Kind {
+        if target == hornet_core::SUBSCRIBE_LOG_TARGET {
+            Kind::Subscribe
+        } else if target == hornet_core::UNSUBSCRIBE_LOG_TARGET {
+            Kind::Unsubscribe
+        } else {
+            Kind::Plain
+        }
+    }
 }
 
 impl Types {
@@ -30,20 +57,24 @@ impl Types {
     /// passes (Mosquitto's default of error, warning, notice and
     /// information, with debug under `-v`); `notice` and `information`
     /// both mean INFO lines; `all` is everything, `none` nothing.
-    pub(crate) fn from_log(types: &[String]) -> Types {
+    /// `verbose` (`-v`, `log_type debug` or `all`) also shows the
+    /// subscribe and unsubscribe lines.
+    pub(crate) fn from_log(types: &[String], verbose: bool) -> Types {
         let mut t = Types {
             error: types.is_empty(),
             warning: types.is_empty(),
             info: types.is_empty(),
             debug: types.is_empty(),
+            subscribe: verbose,
+            unsubscribe: verbose,
         };
         for ty in types {
             match ty.as_str() {
                 "error" => t.error = true,
                 "warning" => t.warning = true,
-                "notice" | "information" | "subscribe" | "unsubscribe" | "websockets" => {
-                    t.info = true
-                }
+                "notice" | "information" | "websockets" => t.info = true,
+                "subscribe" => (t.info, t.subscribe) = (true, true),
+                "unsubscribe" => (t.info, t.unsubscribe) = (true, true),
                 "debug" => t.debug = true,
                 "all" => {
                     t = Types {
@@ -51,12 +82,22 @@ impl Types {
                         warning: true,
                         info: true,
                         debug: true,
+                        subscribe: true,
+                        unsubscribe: true,
                     }
                 }
                 _ => {}
             }
         }
         t
+    }
+
+    fn allows_kind(self, kind: Kind, level: &Level) -> bool {
+        match kind {
+            Kind::Plain => self.allows(level),
+            Kind::Subscribe => self.subscribe,
+            Kind::Unsubscribe => self.unsubscribe,
+        }
     }
 
     fn allows(self, level: &Level) -> bool {
@@ -89,7 +130,8 @@ impl MosquittoLayer {
 impl<S: Subscriber> Layer<S> for MosquittoLayer {
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
         let level = *event.metadata().level();
-        if !self.types.allows(&level) {
+        let kind = Kind::of(event.metadata().target());
+        if !self.types.allows_kind(kind, &level) {
             return;
         }
         let mut text = Text::default();
@@ -100,7 +142,7 @@ impl<S: Subscriber> Layer<S> for MosquittoLayer {
             text: cut(text.finish(), super::MAX_LINE_BYTES),
         };
         if let Some(topic) = &self.topic {
-            topic.offer(&line.level, line.at, &line.text);
+            topic.offer(kind, &line.level, line.at, &line.text);
         }
         self.queue.push(line);
     }
@@ -173,13 +215,19 @@ mod tests {
 
     #[test]
     fn log_types_choose_levels() {
-        let t = Types::from_log(&[]);
+        let t = Types::from_log(&[], false);
         assert!(t.allows(&Level::DEBUG) && t.allows(&Level::ERROR));
-        let t = Types::from_log(&["error".into(), "notice".into()]);
+        assert!(!t.allows_kind(Kind::Subscribe, &Level::INFO));
+        assert!(Types::from_log(&[], true).allows_kind(Kind::Subscribe, &Level::INFO));
+        let t = Types::from_log(&["error".into(), "notice".into()], false);
         assert!(t.allows(&Level::ERROR) && t.allows(&Level::INFO));
         assert!(!t.allows(&Level::WARN) && !t.allows(&Level::DEBUG));
-        let t = Types::from_log(&["none".into()]);
+        let t = Types::from_log(&["none".into()], false);
         assert!(!t.allows(&Level::ERROR));
-        assert!(Types::from_log(&["all".into()]).allows(&Level::TRACE));
+        let all = Types::from_log(&["all".into()], false);
+        assert!(all.allows(&Level::TRACE) && all.allows_kind(Kind::Unsubscribe, &Level::INFO));
+        let t = Types::from_log(&["subscribe".into()], false);
+        assert!(t.allows_kind(Kind::Subscribe, &Level::INFO));
+        assert!(!t.allows_kind(Kind::Unsubscribe, &Level::INFO));
     }
 }

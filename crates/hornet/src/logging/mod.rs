@@ -106,7 +106,7 @@ pub fn init(log: &Log, verbose: bool) -> Result<Logging, LogError> {
     tracing_subscriber::registry()
         .with(filter)
         .with(layer::MosquittoLayer::new(
-            layer::Types::from_log(&log.types),
+            layer::Types::from_log(&log.types, verbose),
             queue.clone(),
             topic,
         ))

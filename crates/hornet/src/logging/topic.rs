@@ -9,8 +9,10 @@
 //! published line can never cause another one: no recursion, no feedback.
 //!
 //! As in Mosquitto, debug lines are not published; errors go to `E`,
-//! warnings to `W` and Hornet's information lines (connections,
-//! disconnections, refusals: Mosquitto's notices) to `N`.
+//! warnings to `W`, Hornet's information lines (connections,
+//! disconnections, refusals: Mosquitto's notices) to `N`, and, when
+//! `log_type` shows them, subscriptions to `M/subscribe` and
+//! unsubscriptions to `M/unsubscribe`.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,6 +20,8 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use tokio::sync::mpsc::{channel, error::TrySendError, Receiver, Sender};
+
+use super::layer::Kind;
 use tracing::Level;
 
 /// Lines waiting to be published before new ones are dropped.
@@ -27,7 +31,7 @@ pub const TOPIC_QUEUE_LINES: usize = 1024;
 /// time stamp when `log_timestamp` is on).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopicLine {
-    /// Mosquitto's level letter: `E`, `W` or `N`.
+    /// Mosquitto's level: `E`, `W`, `N`, `M/subscribe` or `M/unsubscribe`.
     pub level: &'static str,
     /// The payload.
     pub payload: String,
@@ -120,10 +124,15 @@ impl TopicDest {
         }
     }
 
-    /// Queues a line of `level` logged `at`, if it is published.
-    pub(crate) fn offer(&self, level: &Level, at: SystemTime, text: &str) {
-        let Some(level) = level_letter(level) else {
-            return;
+    /// Queues a line of `kind` and `level` logged `at`, if it is published.
+    pub(crate) fn offer(&self, kind: Kind, level: &Level, at: SystemTime, text: &str) {
+        let level = match kind {
+            Kind::Subscribe => "M/subscribe",
+            Kind::Unsubscribe => "M/unsubscribe",
+            Kind::Plain => match level_letter(level) {
+                Some(letter) => letter,
+                None => return,
+            },
         };
         if PUBLISHING.with(Cell::get) {
             return;

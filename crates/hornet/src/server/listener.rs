@@ -39,7 +39,8 @@ pub struct ListenerStats {
     pub addr: SocketAddr,
     /// Its transport.
     pub kind: ListenerKind,
-    /// The WebSocket path (`ws` and `wss`).
+    /// The WebSocket path (`ws` and `wss`): the configured one, or
+    /// `/mqtt` when any path is accepted.
     pub path: Option<String>,
     /// The TLS mode in words (`tls` and `wss`).
     pub tls: Option<String>,
@@ -161,11 +162,14 @@ impl ListenerState {
         ListenerStats {
             addr: self.addr,
             kind: self.kind,
-            path: if self.kind.is_websocket() {
-                self.path.clone()
-            } else {
-                None
-            },
+            // Without a configured path any path is accepted: the one
+            // MQTT.js and Paho use is the one to show (the dashboard
+            // connects to it).
+            path: self.kind.is_websocket().then(|| {
+                self.path
+                    .clone()
+                    .unwrap_or_else(|| crate::config::DEFAULT_WS_PATH.to_string())
+            }),
             tls: self.tls.as_ref().map(|t| t.mode()),
             active: self.active.load(Ordering::Relaxed),
             accepted: self.accepted.load(Ordering::Relaxed),
