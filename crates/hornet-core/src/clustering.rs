@@ -246,7 +246,7 @@ impl Broker {
             let node = c.forwarded_to(i);
             self.out.cluster(Action::Forward {
                 node,
-                publish: publish.clone(),
+                publish: Box::new(publish.clone()),
             });
         }
         c.recycle(nodes);
@@ -260,7 +260,7 @@ impl Broker {
         }
         self.out.cluster(Action::Retain {
             topic: topic.clone(),
-            message: message.cloned(),
+            message: message.cloned().map(Box::new),
         });
     }
 
@@ -339,7 +339,7 @@ impl Broker {
             c.note_own_will(&client_id, true);
             self.out.cluster(Action::Will {
                 client_id,
-                will: Some(crate::ending::will_message(will)),
+                will: Some(Box::new(crate::ending::will_message(will))),
             });
         }
     }

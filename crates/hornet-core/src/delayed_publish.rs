@@ -159,7 +159,7 @@ impl Broker {
             };
             self.journal.push(StoreOp::DelayedSet {
                 id,
-                publish,
+                publish: Box::new(publish),
                 from,
                 delay: secs,
                 due_ms,

@@ -238,7 +238,7 @@ pub enum StoreOp {
         /// Its id (unique for the store's life).
         id: u64,
         /// The message.
-        publish: Publish,
+        publish: Box<Publish>,
         /// The client that published it (empty: the broker).
         from: ByteString,
         /// Its delay in seconds, from when it was received.

@@ -64,13 +64,15 @@ fn relay(from: &Harness, from_name: &str, mark: usize, to: &mut Harness, to_name
             Action::Routes { update } => to.broker.node_route_update(now, from_name, update),
             Action::Forward { node, publish } if node == to_name => {
                 forwarded += 1;
-                to.broker.node_publish(now, from_name, publish);
+                to.broker.node_publish(now, from_name, *publish);
             }
-            Action::Retain { topic, message } => to
-                .broker
-                .node_retained(now, from_name, topic, message, false),
+            Action::Retain { topic, message } => {
+                to.broker
+                    .node_retained(now, from_name, topic, message.map(|m| *m), false)
+            }
             Action::Will { client_id, will } => {
-                to.broker.node_will(now, from_name, client_id, will)
+                to.broker
+                    .node_will(now, from_name, client_id, will.map(|w| *w))
             }
             Action::Takeover { client_id } => {
                 to.broker.node_client_connected(now, from_name, client_id)

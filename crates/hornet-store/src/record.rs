@@ -384,7 +384,7 @@ pub(crate) fn decode(bytes: Bytes) -> Result<Record, BadRecord> {
         }
         T_DELAYED_SET => StoreOp::DelayedSet {
             id: r.u64()?,
-            publish: r.publish()?,
+            publish: Box::new(r.publish()?),
             from: r.string()?,
             delay: r.u32()?,
             due_ms: r.u64()?,
@@ -611,7 +611,7 @@ mod tests {
                 let mut p = Publish::new("alarm/wake", "ring");
                 p.qos = QoS::AtLeastOnce;
                 p.retain = true;
-                p
+                Box::new(p)
             },
             from: "sensor-1".into(),
             delay: 3600,

@@ -269,7 +269,7 @@ impl State {
                 self.live_bytes += size(&publish);
                 let held = RestoredDelayed {
                     id,
-                    publish,
+                    publish: *publish,
                     from,
                     delay,
                     due_ms,
@@ -415,7 +415,7 @@ impl State {
         for d in self.delayed.values() {
             emit(StoreOp::DelayedSet {
                 id: d.id,
-                publish: d.publish.clone(),
+                publish: Box::new(d.publish.clone()),
                 from: d.from.clone(),
                 delay: d.delay,
                 due_ms: d.due_ms,

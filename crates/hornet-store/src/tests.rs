@@ -337,7 +337,7 @@ fn every_sync_lands_in_the_latency_histogram() {
 fn delayed(id: u64, topic: &str) -> StoreOp {
     StoreOp::DelayedSet {
         id,
-        publish: Publish::new(topic.to_string(), "later"),
+        publish: Box::new(Publish::new(topic.to_string(), "later")),
         from: "c1".into(),
         delay: 60,
         due_ms: 1_795_470_482_125 + id,

@@ -95,14 +95,17 @@ impl Links {
     /// core's order, under the outbox lock).
     pub(crate) fn apply(&self, action: Action) {
         match action {
-            Action::Forward { node, publish } => self.send(&node, Frame::Publish(publish)),
+            Action::Forward { node, publish } => self.send(&node, Frame::Publish(*publish)),
             Action::Routes { update } => self.broadcast(Frame::Route(update)),
             Action::Retain { topic, message } => self.broadcast(Frame::Retain {
                 fill: false,
                 topic,
-                message,
+                message: message.map(|m| *m),
             }),
-            Action::Will { client_id, will } => self.broadcast(Frame::Will { client_id, will }),
+            Action::Will { client_id, will } => self.broadcast(Frame::Will {
+                client_id,
+                will: will.map(|w| *w),
+            }),
             Action::Takeover { client_id } => self.broadcast(Frame::Takeover { client_id }),
             Action::Resync { node } => {
                 if let Some(n) = lock(&self.inbound).get(&*node) {
