@@ -66,7 +66,7 @@ fn fake_remote(mode: Hostile) -> (u16, Arc<AtomicUsize>) {
     (port, count)
 }
 
-fn hostile(mode: Hostile, expect: &str) {
+fn hostile(mode: Hostile, expect: &[&str]) {
     let (port, count) = fake_remote(mode);
     let hornet = TestBroker::with_conf(&format!(
         "connection b1\naddress 127.0.0.1:{port}\nrestart_timeout 1\n\
@@ -87,7 +87,7 @@ fn hostile(mode: Hostile, expect: &str) {
     );
     let [b] = &hornet.bridges()[..] else { panic!() };
     let error = b.last_error.clone().unwrap_or_default();
-    assert!(error.contains(expect), "{b:?}");
+    assert!(expect.iter().any(|e| error.contains(e)), "{b:?}");
     assert!(!b.connected);
     // The broker serves its clients all along.
     let _c = remote::client(hornet.port(), "still-here", Protocol::V5, true);
@@ -95,17 +95,25 @@ fn hostile(mode: Hostile, expect: &str) {
 
 #[test]
 fn a_refusing_remote_is_retried_after_restart_timeout() {
-    hostile(Hostile::Refuses, "connection refused: Not authorized");
+    hostile(Hostile::Refuses, &["connection refused: Not authorized"]);
 }
 
 #[test]
 fn a_remote_that_closes_at_once_is_retried_after_restart_timeout() {
-    hostile(Hostile::Closes, "the remote closed the connection");
+    // A peer that closes with the CONNECT unread sends a reset (Linux),
+    // unless the close is seen first: either is the remote closing.
+    hostile(
+        Hostile::Closes,
+        &[
+            "the remote closed the connection",
+            "Connection reset by peer",
+        ],
+    );
 }
 
 #[test]
 fn a_packet_over_bridge_max_packet_size_ends_the_connection() {
-    hostile(Hostile::Oversize, "the remote sent a bad packet");
+    hostile(Hostile::Oversize, &["the remote sent a bad packet"]);
 }
 
 #[test]
