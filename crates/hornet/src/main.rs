@@ -8,7 +8,8 @@
 //! the `pid_file`, drops root for `user`, prints the startup banner and
 //! serves until SIGINT or SIGTERM (then logs its last line and removes the
 //! pid file). SIGHUP reloads the TLS certificates, password_file and
-//! acl_file, and reopens the log files.
+//! acl_file, reopens the log files, and reads the configuration file again
+//! for its bridges (added, removed or changed ones; the others untouched).
 
 use std::process::ExitCode;
 
@@ -91,7 +92,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let code = runtime.block_on(serve(config, users, acl, logging.clone()));
+    let config_path = cli.config_path().map(std::path::Path::to_path_buf);
+    let code = runtime.block_on(serve(config, config_path, users, acl, logging.clone()));
     // The last lines, unless a destination does not take them.
     logging.flush(LAST_LINES_WAIT);
     code
@@ -102,6 +104,7 @@ const LAST_LINES_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 async fn serve(
     config: Config,
+    config_path: Option<std::path::PathBuf>,
     users: Option<PasswordFile>,
     acl: Option<AclCounts>,
     logging: Logging,
@@ -165,7 +168,7 @@ async fn serve(
     hornet::banner::log(&config, &server, user_counts, acl);
     process::notify_ready();
     let server = std::sync::Arc::new(server);
-    signals.reload_on_sighup(server.clone(), logging);
+    signals.reload_on_sighup(server.clone(), config_path, logging);
     let started = std::time::Instant::now();
     signals.stop().await;
     server.leave_cluster().await;
@@ -215,9 +218,15 @@ impl Signals {
         })
     }
 
-    /// Reloads TLS certificates (and the user and ACL files) and reopens
-    /// the log files on each SIGHUP, until the process ends.
-    fn reload_on_sighup(&mut self, server: std::sync::Arc<Server>, logging: Logging) {
+    /// Reloads TLS certificates (and the user and ACL files), reopens
+    /// the log files and reloads the bridges from the configuration file
+    /// on each SIGHUP, until the process ends.
+    fn reload_on_sighup(
+        &mut self,
+        server: std::sync::Arc<Server>,
+        config_path: Option<std::path::PathBuf>,
+        logging: Logging,
+    ) {
         let Some(mut hup) = self.hup.take() else {
             return;
         };
@@ -232,6 +241,7 @@ impl Signals {
                 // failed to load stays as it was.
                 let _ = server.reload_tls();
                 let _ = server.reload_auth();
+                reload_bridges(&server, config_path.as_deref()).await;
             }
         });
     }
@@ -242,6 +252,29 @@ impl Signals {
             _ = self.term.recv() => {}
             _ = self.int.recv() => {}
         }
+    }
+}
+
+/// Reads the configuration file again and makes its bridges the running
+/// ones; a file with an error keeps the bridges as they are, and the log
+/// says where the error is (`file:line: reason`).
+async fn reload_bridges(server: &Server, path: Option<&std::path::Path>) {
+    let Some(path) = path else {
+        return;
+    };
+    match config::load(path) {
+        Ok(loaded) => {
+            let s = server.reload_bridges(&loaded.config.bridges).await;
+            tracing::info!(
+                "Bridges reloaded from {}: {} kept, {} changed, {} removed, {} added.",
+                path.display(),
+                s.kept.len(),
+                s.changed.len(),
+                s.removed.len(),
+                s.added.len()
+            );
+        }
+        Err(e) => tracing::error!("Reload: {e}; the bridges stay as they are."),
     }
 }
 

@@ -80,7 +80,7 @@ pub(crate) async fn metrics(AxumState(state): AxumState<State>) -> impl IntoResp
         listeners: state.listeners.iter().map(|l| l.stats()).collect(),
         store: state.shared.store_stats(),
         admin_auth: (throttle.failures(), throttle.throttled()),
-        bridges: state.bridges.iter().map(|b| b.snapshot()).collect(),
+        bridges: state.bridges.snapshots(),
         cluster: f.cluster.map(|c| match state.shared.cluster.get() {
             Some(links) => ClusterFigures {
                 linked: links.connected(),

@@ -70,7 +70,7 @@ pub(crate) struct AdminState {
     /// Figures of the last minutes, for the dashboard's chart.
     pub(crate) history: Arc<history::History>,
     /// The outgoing bridges' figures (`/metrics`).
-    pub(crate) bridges: Vec<Arc<crate::bridge::BridgeStatus>>,
+    pub(crate) bridges: Arc<crate::bridge::Bridges>,
 }
 
 /// What handlers reach: the state the server hands over (through `Deref`)

@@ -27,19 +27,17 @@ pub(crate) async fn bridges(AxumState(state): AxumState<State>) -> Json<Vec<Brid
     Json(
         state
             .bridges
-            .iter()
-            .map(|b| {
-                let s = b.snapshot();
-                BridgeView {
-                    name: s.name,
-                    connected: s.connected,
-                    address: s.address,
-                    sent: s.sent,
-                    received: s.received,
-                    dropped: s.dropped,
-                    reconnects: s.reconnects,
-                    last_error: s.last_error,
-                }
+            .snapshots()
+            .into_iter()
+            .map(|s| BridgeView {
+                name: s.name,
+                connected: s.connected,
+                address: s.address,
+                sent: s.sent,
+                received: s.received,
+                dropped: s.dropped,
+                reconnects: s.reconnects,
+                last_error: s.last_error,
             })
             .collect(),
     )

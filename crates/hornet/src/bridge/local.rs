@@ -316,7 +316,7 @@ impl Local {
     }
 
     /// Ends the connection (the bridge stops).
-    pub(crate) fn close(self) {
+    pub(crate) fn close(&self) {
         let id = self.id;
         self.shared
             .with_core(|core| core.connection_closed(Instant::now(), id, CloseCause::Shutdown));

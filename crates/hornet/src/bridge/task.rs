@@ -3,7 +3,10 @@
 //! the local side, publish the notifications, and after any failure wait
 //! `restart_timeout` (backing off to its cap) before the next attempt:
 //! a refusing, closing or misbehaving remote costs a log line and a wait,
-//! never a hot loop.
+//! never a hot loop. When to connect and to stop otherwise (the stop
+//! signal of a reload, `start_type`, `round_robin false`) is asked of
+//! `lifecycle.rs`; a stop or a planned disconnection publishes `0` on the
+//! remote and sends DISCONNECT.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -11,13 +14,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use hornet_client::{Event, Options, Session};
+use hornet_client::{Event, Options, Session, State};
 use hornet_codec::{
     Decoder, LastWill, PacketId, Protocol, Publish, QoS, SubscribeFilter, SubscriptionOptions,
     MAX_PACKET_SIZE,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::Notify;
 
+use super::lifecycle::{self, PrimaryWatch, Stop};
 use super::link;
 use super::local::{notification, FromLocal, Local};
 use super::stats::BridgeStatus;
@@ -28,6 +33,13 @@ use crate::server::Shared;
 /// How long the local side waits before reconnecting after the core
 /// closed or refused it.
 const LOCAL_RETRY: Duration = Duration::from_secs(1);
+
+/// How often a lazy bridge looks at its queue besides being told of
+/// each message.
+const LAZY_LOOK: Duration = Duration::from_millis(500);
+
+/// How long a planned disconnection may take to write its last packets.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
 
 /// The client options a bridge asks for.
 fn options(bridge: &Bridge) -> Options {
@@ -77,6 +89,12 @@ enum End {
     Early(String),
     /// After CONNACK.
     Lost(String),
+    /// Asked to stop (reload, server): disconnected cleanly.
+    Stopped,
+    /// A lazy bridge with nothing to send for `idle_timeout`.
+    Idle,
+    /// `round_robin false`: the main address is back.
+    Primary,
 }
 
 struct Run {
@@ -92,10 +110,28 @@ struct Run {
     notified: Option<bool>,
     /// A CONNACK was received before (the next one is a reconnection).
     connected_before: bool,
+    /// Asked to stop by a reload or the server.
+    stop: Stop,
+    /// Told when a message is handed to the session (a lazy bridge waits
+    /// for its threshold on it).
+    wake: Arc<Notify>,
+    /// The last message handed to the session, or the CONNACK (what a
+    /// lazy bridge's idle time counts from).
+    last_out: Instant,
+    /// Connected to another address than the main one (`round_robin
+    /// false`): the watch on the main one.
+    primary: Option<PrimaryWatch>,
+    /// The local side was closed (a `once` bridge that ended).
+    local_closed: bool,
 }
 
 /// Runs one bridge until the server stops.
-pub(crate) async fn run(shared: Arc<Shared>, bridge: Bridge, status: Arc<BridgeStatus>) {
+pub(crate) async fn run(
+    shared: Arc<Shared>,
+    bridge: Bridge,
+    status: Arc<BridgeStatus>,
+    stop: Stop,
+) {
     let local = Local::open(shared.clone(), &bridge);
     let session = Session::new(options(&bridge));
     let mut run = Run {
@@ -108,24 +144,49 @@ pub(crate) async fn run(shared: Arc<Shared>, bridge: Bridge, status: Arc<BridgeS
         pending: HashMap::new(),
         notified: None,
         connected_before: false,
+        stop,
+        wake: Arc::new(Notify::new()),
+        last_out: Instant::now(),
+        primary: None,
+        local_closed: false,
     };
-    run.lifetime().await;
+    let _stopped = run.lifetime().await;
+    if !run.local_closed {
+        run.local.close();
+    }
+    tracing::info!("Bridge {} stopped.", run.bridge.name);
 }
 
 impl Run {
-    async fn lifetime(&mut self) {
+    /// Connects, serves and reconnects until asked to stop (`None`).
+    async fn lifetime(&mut self) -> Option<()> {
         let name = self.bridge.name.clone();
         let mut attempt: u32 = 0;
         let mut index = 0;
+        let count = self.bridge.addresses.len();
         loop {
-            let (host, port) = self.bridge.addresses[index % self.bridge.addresses.len()].clone();
+            // A lazy bridge waits for its threshold of queued messages.
+            while !lifecycle::wants_connection(&self.bridge, self.queued()) {
+                // Told at each message; looked at again every LAZY_LOOK for
+                // those waiting beyond the local inflight window.
+                let wake = self.wake.clone();
+                let look = tokio::time::timeout(LAZY_LOOK, wake.notified());
+                let _ = self.serving(look).await?;
+            }
+            let (host, port) = self.bridge.addresses[index % count].clone();
             tracing::info!("Connecting bridge {name} ({host}:{port})");
             self.status.set_address(format!("{host}:{port}"));
             let bridge = self.bridge.clone();
-            let end = match self.serving(link::connect(&bridge, &host, port)).await {
+            let end = match self.serving(link::connect(&bridge, &host, port)).await? {
                 Ok(stream) => {
+                    if !self.bridge.round_robin && index % count != 0 {
+                        let (main, main_port) = self.bridge.addresses[0].clone();
+                        let every = lifecycle::primary_interval(&self.bridge);
+                        self.primary = Some(PrimaryWatch::start(main, main_port, every));
+                    }
                     let started = Instant::now();
                     let end = self.connected(stream).await;
+                    self.primary = None;
                     if matches!(end, End::Lost(_)) {
                         // A connection that lasted resets the backoff.
                         let cap = self.bridge.restart_cap.unwrap_or(self.bridge.restart_base);
@@ -143,9 +204,47 @@ impl Run {
             let (why, early) = match end {
                 End::Early(why) => (why, true),
                 End::Lost(why) => (why, false),
+                End::Stopped => return None,
+                End::Idle => {
+                    tracing::info!(
+                        "Bridge {name} ({host}:{port}) idle for {} s: disconnected until {} \
+                         messages wait (start_type lazy).",
+                        self.bridge.idle_timeout,
+                        self.bridge.threshold
+                    );
+                    attempt = 0;
+                    continue;
+                }
+                End::Primary => {
+                    let (main, main_port) = &self.bridge.addresses[0];
+                    tracing::info!(
+                        "Bridge {name}: the main address {main}:{main_port} is back; leaving \
+                         {host}:{port} for it (round_robin false)."
+                    );
+                    index = 0;
+                    attempt = 0;
+                    continue;
+                }
             };
+            self.status.set_error(why.clone());
             if early {
                 index += 1;
+            }
+            if !lifecycle::reconnects(&self.bridge) {
+                if early && index < count {
+                    // `once`: each address is tried once, in turn.
+                    tracing::warn!(
+                        "Bridge {name} ({host}:{port}): {why}; trying the next address."
+                    );
+                    continue;
+                }
+                tracing::warn!(
+                    "Bridge {name} ({host}:{port}): {why}; not reconnecting (start_type once)."
+                );
+                self.local.close();
+                self.local_closed = true;
+                self.stop.requested().await;
+                return None;
             }
             let delay = self.bridge.restart_delay(attempt);
             attempt = attempt.saturating_add(1);
@@ -153,18 +252,30 @@ impl Run {
                 "Bridge {name} ({host}:{port}): {why}; reconnecting in {} s.",
                 delay.as_secs()
             );
-            self.status.set_error(why);
-            self.serving(tokio::time::sleep(delay)).await;
+            self.serving(tokio::time::sleep(delay)).await?;
         }
     }
 
-    /// Awaits `fut` while answering the local side.
-    async fn serving<F: Future>(&mut self, fut: F) -> F::Output {
+    /// Messages waiting for the remote (sent and unacknowledged, or not
+    /// sent yet): what a lazy bridge's `threshold` counts.
+    fn queued(&self) -> usize {
+        // Beyond the local inflight window, they wait in the local session.
+        let id = self.bridge.local_client_id();
+        let local = self
+            .shared
+            .read_core(|core| core.queue_state(&id).map_or(0, |q| q.queued));
+        self.session.inflight_len() + self.session.queued_qos0() + local
+    }
+
+    /// Awaits `fut` while answering the local side; `None` when asked to
+    /// stop meanwhile.
+    async fn serving<F: Future>(&mut self, fut: F) -> Option<F::Output> {
         tokio::pin!(fut);
         loop {
             let retry = self.local_retry;
             tokio::select! {
-                out = &mut fut => return out,
+                out = &mut fut => return Some(out),
+                () = self.stop.requested() => return None,
                 () = self.local.wait() => self.serve_local(),
                 () = sleep_until(retry) => self.reopen_local(),
             }
@@ -228,6 +339,8 @@ impl Run {
         out.qos = qos;
         out.retain = p.retain && self.bridge.outgoing_retain;
         out.properties = p.properties;
+        self.last_out = Instant::now();
+        self.wake.notify_one();
         match self.session.publish(out) {
             Ok(Some(remote)) => {
                 if let Some(id) = local_id {
@@ -289,7 +402,21 @@ impl Run {
             }
             let deadline = self.session.next_deadline();
             let retry = self.local_retry;
+            let idle = match acked {
+                true => lifecycle::idle_deadline(&self.bridge, self.last_out),
+                false => None,
+            };
             tokio::select! {
+                () = self.stop.requested() => return self.close(&mut stream, End::Stopped).await,
+                () = lifecycle::primary_back(&mut self.primary) => {
+                    return self.close(&mut stream, End::Primary).await;
+                }
+                () = sleep_until(idle) => {
+                    if self.queued() == 0 {
+                        return self.close(&mut stream, End::Idle).await;
+                    }
+                    self.last_out = Instant::now();
+                }
                 read = stream.read_buf(&mut rbuf) => match read {
                     Ok(0) => return self.ended(acked, "the remote closed the connection".into()),
                     Err(e) => return self.ended(acked, format!("read failed: {e}")),
@@ -317,6 +444,32 @@ impl Run {
                 }
             }
         }
+    }
+
+    /// Ends the connection on purpose: `0` on the remote (the will is
+    /// not sent after a DISCONNECT), then DISCONNECT, within [`CLOSE_WAIT`].
+    async fn close(&mut self, stream: &mut crate::client::transport::Stream, end: End) -> End {
+        let b = &self.bridge;
+        if self.session.state() == State::Connected
+            && b.notifications
+            && !b.notifications_local_only
+        {
+            let mut n = notification(&b.notification_topic(), false);
+            n.qos = QoS::AtMostOnce;
+            let _ = self.session.publish(n);
+        }
+        self.session.disconnect();
+        let protocol = self.session.protocol();
+        let mut wbuf = BytesMut::new();
+        while let Some(packet) = self.session.poll_transmit(Instant::now()) {
+            link::encode(&self.bridge.name, &packet, protocol, &mut wbuf);
+        }
+        let _ = tokio::time::timeout(CLOSE_WAIT, async {
+            stream.write_all(&wbuf).await?;
+            stream.shutdown().await
+        })
+        .await;
+        end
     }
 
     fn ended(&self, acked: bool, why: String) -> End {
@@ -383,6 +536,7 @@ impl Run {
             self.status.snapshot().address
         );
         self.status.set_connected(true);
+        self.last_out = Instant::now();
         if std::mem::replace(&mut self.connected_before, true) {
             BridgeStatus::count(&self.status.reconnects);
         }

@@ -143,6 +143,12 @@ impl Shared {
         self.feed(f, true)
     }
 
+    /// Reads the broker state: no event, nothing emitted, not activity
+    /// (a lazy bridge's look at its queue).
+    pub(crate) fn read_core<R>(&self, f: impl FnOnce(&Broker) -> R) -> R {
+        f(&lock(&self.core))
+    }
+
     /// As [`Shared::with_core`] for the timer: time passing is activity
     /// only when it made the core do something (a stale deadline must not
     /// wake the dashboard's sampler of an idle broker).
@@ -284,8 +290,8 @@ pub struct Server {
     config: Arc<Config>,
     /// The admin HTTP listener's address, when it runs.
     admin_addr: Option<SocketAddr>,
-    /// The running bridges' figures.
-    bridges: Vec<Arc<crate::bridge::BridgeStatus>>,
+    /// The running bridges (changed by [`Server::reload_bridges`]).
+    bridges: Arc<crate::bridge::Bridges>,
 }
 
 impl Server {
@@ -423,7 +429,7 @@ impl Server {
             shared: shared.clone(),
             config: Arc::new(config.clone()),
             admin_addr: None,
-            bridges: Vec::new(),
+            bridges: Arc::new(crate::bridge::Bridges::start(shared.clone(), &[])),
         };
         server.tasks.extend(cluster_tasks);
         for (state, socket) in bound {
@@ -455,9 +461,10 @@ impl Server {
         server
             .tasks
             .push(tokio::spawn(password::run(shared.clone(), checks_rx)));
-        let (bridge_tasks, bridges) = crate::bridge::start(&shared, &config.bridges);
-        server.tasks.extend(bridge_tasks);
-        server.bridges = bridges;
+        server.bridges = Arc::new(crate::bridge::Bridges::start(
+            shared.clone(),
+            &config.bridges,
+        ));
         if config.admin.enabled {
             match crate::admin::bind(config).await {
                 Ok(listener) => {
@@ -533,7 +540,18 @@ impl Server {
 
     /// Each running bridge's state and counters, in configuration order.
     pub fn bridges(&self) -> Vec<crate::bridge::BridgeSnapshot> {
-        self.bridges.iter().map(|b| b.snapshot()).collect()
+        self.bridges.snapshots()
+    }
+
+    /// Makes the running bridges those of `bridges` (SIGHUP): unchanged
+    /// ones keep their connection and counters, changed ones reconnect
+    /// with their new settings, removed ones stop cleanly, added ones
+    /// start (`bridge/set.rs`).
+    pub async fn reload_bridges(
+        &self,
+        bridges: &[crate::config::Bridge],
+    ) -> crate::bridge::ReloadSummary {
+        self.bridges.reload(bridges).await
     }
 
     /// The admin HTTP listener's address, when it runs.
