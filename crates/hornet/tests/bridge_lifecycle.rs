@@ -122,7 +122,10 @@ fn sighup_adds_removes_and_changes_bridges_and_keeps_the_others() {
     ));
     hup(&hornet);
     let line = hornet.wait_line(TIMEOUT, "the reload", |l| l.contains("Bridges reloaded"));
-    assert!(line.contains("1 kept") && line.contains("1 added"), "{line}");
+    assert!(
+        line.contains("1 kept") && line.contains("1 added"),
+        "{line}"
+    );
     let seen = wait_for(&mut far, &state_b, "1");
     assert!(
         seen.iter().all(|p| p.topic != state_a),
@@ -140,8 +143,18 @@ fn sighup_adds_removes_and_changes_bridges_and_keeps_the_others() {
         assert_ne!(p.topic, state_a, "A reconnected");
         got.push(p.topic.to_string());
     }
-    assert_eq!(count(&hornet, "Connecting bridge a ("), 1, "{}", hornet.output());
-    assert_eq!(count(&hornet, "bridge a is unchanged"), 1, "{}", hornet.output());
+    assert_eq!(
+        count(&hornet, "Connecting bridge a ("),
+        1,
+        "{}",
+        hornet.output()
+    );
+    assert_eq!(
+        count(&hornet, "bridge a is unchanged"),
+        1,
+        "{}",
+        hornet.output()
+    );
 
     // A removed: it publishes its 0 on the remote (and locally) and its
     // messages stop; B goes on.

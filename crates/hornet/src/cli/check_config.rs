@@ -322,8 +322,9 @@ fn probe_write(dir: &Path) -> Result<(), String> {
     }
 }
 
-/// One bridge in words: name, addresses, transport, topics, and whether
-/// it starts.
+/// One bridge in words: name, addresses, transport, topics, whether and
+/// how it starts (`start_type`), and which address is the main one
+/// (`round_robin false`).
 fn describe_bridge(b: &crate::config::Bridge) -> String {
     let addresses: Vec<String> = b
         .addresses
@@ -331,9 +332,24 @@ fn describe_bridge(b: &crate::config::Bridge) -> String {
         .map(|(h, p)| format!("{h}:{p}"))
         .collect();
     let topics: Vec<String> = b.topics.iter().map(|t| t.to_conf()).collect();
-    let start = match b.blocked() {
-        Some(why) => format!("not started: {why}"),
-        None => "starts".to_string(),
+    use crate::config::bridge::StartType;
+    let start = match (b.blocked(), b.start_type) {
+        (Some(why), _) => format!("not started: {why}"),
+        (None, StartType::Automatic) => "starts".to_string(),
+        (None, StartType::Lazy) => format!(
+            "starts when {} messages wait and disconnects after {} s with nothing to send \
+             (start_type lazy)",
+            b.threshold, b.idle_timeout
+        ),
+        (None, StartType::Once) => "starts once and never reconnects (start_type once)".to_string(),
+    };
+    let start = match (b.round_robin, &b.addresses[..]) {
+        (false, [(host, port), _, ..]) => format!(
+            "{start}; main address {host}:{port}, tried again every {} s while on another \
+             (round_robin false)",
+            b.restart_base.max(1)
+        ),
+        _ => start,
     };
     format!(
         "{} to {} ({}, client id {}); topics: {}; {start}",
@@ -467,6 +483,26 @@ pub fn run(args: &CheckConfigArgs) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bridges_say_how_they_start_and_their_main_address() {
+        let mut b = crate::config::Bridge::new("b1", "m.conf".into(), 1);
+        b.set("address", &["h1:1884", "h2"], 2).unwrap();
+        b.set("topic", &["a/#"], 3).unwrap();
+        b.set("restart_timeout", &["3"], 4).unwrap();
+        let text = describe_bridge(&b);
+        assert!(
+            text.ends_with("; starts; main address h1:1884, tried again every 3 s while on another (round_robin false)"),
+            "{text}"
+        );
+        b.set("round_robin", &["true"], 5).unwrap();
+        b.set("start_type", &["once"], 6).unwrap();
+        let text = describe_bridge(&b);
+        assert!(
+            text.ends_with("; starts once and never reconnects (start_type once)"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn overlapping_addresses() {

@@ -304,12 +304,7 @@ mod tests {
             merge(&mut a.lines);
         }
         assert_eq!(before, after, "{text}");
-        assert_eq!(
-            again.warnings.len(),
-            1,
-            "idle_timeout: {:?}",
-            again.warnings
-        );
+        assert!(again.warnings.is_empty(), "{:?}", again.warnings);
     }
 
     #[test]

@@ -37,8 +37,6 @@ pub struct Key {
 }
 
 const PSK_LATER: &str = "TLS-PSK for outgoing bridges is not implemented yet";
-const LAZY_LATER: &str =
-    "only start_type automatic is implemented; lazy and once bridges run as automatic";
 
 macro_rules! keys {
     ($($name:literal => $status:expr, $doc:literal;)*) => {
@@ -53,7 +51,7 @@ keys! {
     "connection" => Honoured, "Starts a bridge section and names the bridge.";
     "address" => Honoured, "host[:port] of the remote (1883 by default); several on one line or repeated are tried in turn.";
     "addresses" => Honoured, "Same as address.";
-    "round_robin" => NotYet("Hornet tries the addresses in turn after each failure (round_robin true); with false it does not yet go back to the first address while connected to another"), "false: the first address is the main one; true: all are equal.";
+    "round_robin" => Honoured, "false (default): the first address is the main one, tried again every restart_timeout base seconds while connected to another, and returned to once it takes a connection; true: all are equal.";
     "topic" => Honoured, "pattern [[[out|in|both] qos] local-prefix remote-prefix]: what crosses, with Mosquitto's prefix rules.";
     "bridge_protocol_version" => Honoured, "mqttv31, mqttv311 (default) or mqttv50.";
     "cleansession" => Honoured, "Clean session on the remote (default false).";
@@ -73,9 +71,9 @@ keys! {
     "try_private" => Honoured, "Announce a bridge to the remote (protocol level | 0x80) so it does not echo (default true).";
     "keepalive_interval" => Honoured, "Keep alive on the remote, seconds (default 60).";
     "restart_timeout" => Honoured, "base [cap]: seconds before reconnecting; with a cap, backoff from base up to cap (default 5 30).";
-    "start_type" => Honoured, "automatic (default), lazy or once.";
-    "idle_timeout" => NotYet(LAZY_LATER), "lazy bridges: seconds idle before disconnecting.";
-    "threshold" => NotYet(LAZY_LATER), "lazy bridges: queued messages that start the connection.";
+    "start_type" => Honoured, "automatic (default: connect at start, reconnect after restart_timeout), lazy (connect when threshold messages wait, disconnect after idle_timeout) or once (connect at start, never reconnect).";
+    "idle_timeout" => Honoured, "lazy bridges: seconds with nothing to send before disconnecting (default 60).";
+    "threshold" => Honoured, "lazy bridges: messages waiting for the remote that start the connection (default 10).";
     "bridge_attempt_unsubscribe" => Honoured, "UNSUBSCRIBE on the remote from out-only topics at connect (default true).";
     "bridge_outgoing_retain" => Honoured, "Keep RETAIN on messages sent to the remote (default true).";
     "bridge_max_packet_size" => Honoured, "Largest packet accepted from the remote, bytes (0: no limit).";
@@ -101,9 +99,10 @@ pub fn key(name: &str) -> Option<&'static Key> {
 pub enum StartType {
     /// Connect at start and reconnect after `restart_timeout`.
     Automatic,
-    /// Connect when `threshold` messages wait (runs as automatic for now).
+    /// Connect when `threshold` messages wait; disconnect after
+    /// `idle_timeout` seconds with nothing to send.
     Lazy,
-    /// Connect once (runs as automatic for now).
+    /// Connect at start; never reconnect.
     Once,
 }
 
@@ -427,10 +426,6 @@ impl Bridge {
                         ))
                     }
                 };
-                if self.start_type != StartType::Automatic {
-                    self.unhonoured
-                        .push(("start_type", line, Status::NotYet(LAZY_LATER)));
-                }
             }
             "idle_timeout" => self.idle_timeout = number(key, one()?, "seconds")?,
             "threshold" => self.threshold = number(key, one()?, "a number of messages")?,
@@ -583,9 +578,10 @@ mod tests {
     fn unhonoured_keys_are_recorded_and_tls_blocks_the_bridge() {
         let mut b = bridge();
         b.set("idle_timeout", &["30"], 4).unwrap();
-        assert!(b.blocked().is_none());
+        b.set("start_type", &["lazy"], 4).unwrap();
+        assert!(b.blocked().is_none() && b.unhonoured.is_empty());
         b.set("bridge_psk", &["deadbeef"], 5).unwrap();
-        assert_eq!(b.unhonoured.len(), 2);
+        assert_eq!(b.unhonoured.len(), 1);
         assert!(b.blocked().unwrap().contains("bridge_psk"));
     }
 

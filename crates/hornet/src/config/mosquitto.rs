@@ -1484,8 +1484,6 @@ allow_anonymous false
         assert_eq!(
             loaded.warnings,
             vec![
-                "mosquitto.conf:13: bridge \"b1\": \"idle_timeout\" is read but not honoured yet: \
-                 only start_type automatic is implemented; lazy and once bridges run as automatic",
                 "mosquitto.conf:18: bridge \"b2\": \"bridge_psk\" is read but not honoured yet: \
                  TLS-PSK for outgoing bridges is not implemented yet; this bridge will not be started",
             ]

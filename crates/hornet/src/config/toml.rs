@@ -1279,7 +1279,8 @@ shared_group_strategies = { workers = "hash_clientid" }
                     cleansession = true\n\
                     keepalive_interval = 30\n\
                     restart_timeout = \"1 4\"\n\
-                    threshold = 5\n";
+                    threshold = 5\n\
+                    bridge_identity = \"id\"\n";
         let loaded = super::parse(text, Path::new("hornet.toml")).unwrap();
         let b = &loaded.config.bridges[0];
         assert_eq!(b.name, "b1");
@@ -1292,8 +1293,9 @@ shared_group_strategies = { workers = "hash_clientid" }
             (b.keepalive, b.restart_base, b.restart_cap),
             (30, 1, Some(4))
         );
+        assert_eq!(b.threshold, 5);
         assert_eq!(loaded.warnings.len(), 1, "{:?}", loaded.warnings);
-        assert!(loaded.warnings[0].starts_with("hornet.toml:8: bridge \"b1\": \"threshold\""));
+        assert!(loaded.warnings[0].starts_with("hornet.toml:9: bridge \"b1\": \"bridge_identity\""));
         for (text, line, reason) in [
             (
                 "[[bridge]]\naddress = \"h\"\n",
