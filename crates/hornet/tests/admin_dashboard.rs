@@ -11,15 +11,21 @@
 //! listener and drives the publish/subscribe panel: MQTT.js in the page
 //! subscribes over that listener and shows what a rumqttc client
 //! publishes, and what the page publishes reaches a rumqttc subscriber.
+//! A third shows the Bridges tab: a bridge to a real Mosquitto, connected,
+//! with its remote address and the count of messages it carried.
 //! Screenshots go to `target/artifacts/`.
 //!
 //! Locally the test is skipped (saying so) without `chromium` or
 //! `npm ci --prefix crates/hornet/tests/browser`; in CI (`CI` set) it must
 //! run: `.ci/run` installs both.
 
+#[path = "support/codec_client.rs"]
+mod codec_client;
 mod common;
 #[path = "support/process.rs"]
 mod process;
+#[path = "support/remote.rs"]
+mod remote;
 mod support;
 
 use std::path::PathBuf;
@@ -245,4 +251,60 @@ async fn dashboard_pubsub_panel_talks_mqtt_over_the_websocket_listener() {
         "browser scenario failed ({status}):\n{output}"
     );
     assert!(shots.join("dashboard-pubsub.png").exists());
+}
+
+/// The Bridges tab (`GET /api/v1/bridges`): a bridge to a real Mosquitto
+/// is listed as connected, with the remote's address, and its Sent count
+/// reaches the QoS 1 messages it carried there.
+#[test]
+fn dashboard_lists_bridges_with_state_address_and_counts() {
+    if common::hornet_only() || !ready() {
+        return;
+    }
+    const STATE: &str = "$SYS/broker/connection/hornet-dash/state";
+    let v311 = hornet_codec::Protocol::V3_1_1;
+    let mosquitto = remote::Remote::start("");
+    let mut far = remote::client(mosquitto.port, "far", v311, true);
+    remote::subscribe(&mut far, &["dash/#", STATE]);
+    let broker = common::TestBroker::with_conf(&format!(
+        "connection dash\naddress 127.0.0.1:{}\nremote_clientid hornet-dash\n\
+         restart_timeout 1\ncleansession true\ntopic x/# out 1 \"\" dash/\n",
+        mosquitto.port
+    ));
+    remote::wait_for(&mut far, STATE, "1");
+    let mut near = remote::client(broker.port(), "near", v311, true);
+    for n in 1..=5u16 {
+        remote::publish_qos1(&mut near, "x/n", &n.to_string(), n);
+    }
+    let mut carried = 0;
+    while carried < 5 {
+        if remote::next_publish(&mut far).topic.starts_with("dash/") {
+            carried += 1;
+        }
+    }
+
+    let shots = shots_dir();
+    let mut node = process::Proc::spawn(
+        "bridges.mjs",
+        Command::new("node")
+            .current_dir(browser_dir())
+            .args([
+                "bridges.mjs",
+                &broker.admin_url(),
+                "dash",
+                &format!("127.0.0.1:{}", mosquitto.port),
+                "5",
+                &shots.display().to_string(),
+            ])
+            .env("CHROMIUM", chromium()),
+        "nodejs (apt-get install nodejs npm)",
+    );
+    let status = node.wait_exit(Duration::from_secs(90));
+    let output = node.output();
+    eprintln!("{output}");
+    assert!(
+        status.success() && output.contains("OK bridges"),
+        "browser scenario failed ({status}):\n{output}"
+    );
+    assert!(shots.join("dashboard-bridges.png").exists());
 }

@@ -210,6 +210,20 @@ async function deleteAllRetained() {
   await refreshRetained();
 }
 
+// ---- bridges ----
+async function refreshBridges() {
+  const bridges = await api('/api/v1/bridges');
+  $('bridge-rows').replaceChildren(...bridges.map((b) => {
+    const tr = document.createElement('tr');
+    tr.dataset.bridge = b.name;
+    tr.dataset.state = b.connected ? 'connected' : 'disconnected';
+    tr.append(cell(b.name), cell(b.connected ? 'connected' : 'disconnected'), cell(b.address), cell(b.sent),
+      cell(b.received), cell(b.dropped), cell(b.reconnects), cell(b.last_error, b.last_error ? 'error' : ''));
+    return tr;
+  }));
+  $('bridge-count').textContent = bridges.length ? `${bridges.length} bridge${bridges.length === 1 ? '' : 's'}` : 'No bridges are configured.';
+}
+
 // ---- runtime users and roles ----
 async function refreshUsers() {
   const users = await api('/api/v1/users');
@@ -333,7 +347,7 @@ function subscribe(e) {
 }
 
 // ---- tabs and refresh loop ----
-const refreshers = { overview: refreshOverview, clients: refreshClients, subscriptions: refreshSubscriptions, retained: refreshRetained, users: refreshUsers, pubsub: setupPubSub };
+const refreshers = { overview: refreshOverview, clients: refreshClients, subscriptions: refreshSubscriptions, retained: refreshRetained, bridges: refreshBridges, users: refreshUsers, pubsub: setupPubSub };
 let current = 'overview';
 
 function guard(f) {
