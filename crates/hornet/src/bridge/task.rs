@@ -446,19 +446,19 @@ impl Run {
         }
     }
 
-    /// Ends the connection on purpose: `0` on the remote (the will is
-    /// not sent after a DISCONNECT), then DISCONNECT, within [`CLOSE_WAIT`].
+    /// Ends the connection on purpose: once connected, `0` on the remote
+    /// (the will is not sent after a DISCONNECT) and DISCONNECT, written
+    /// within [`CLOSE_WAIT`]; before CONNACK, the socket is just closed.
     async fn close(&mut self, stream: &mut crate::client::transport::Stream, end: End) -> End {
         let b = &self.bridge;
-        if self.session.state() == State::Connected
-            && b.notifications
-            && !b.notifications_local_only
-        {
-            let mut n = notification(&b.notification_topic(), false);
-            n.qos = QoS::AtMostOnce;
-            let _ = self.session.publish(n);
+        if self.session.state() == State::Connected {
+            if b.notifications && !b.notifications_local_only {
+                let mut n = notification(&b.notification_topic(), false);
+                n.qos = QoS::AtMostOnce;
+                let _ = self.session.publish(n);
+            }
+            self.session.disconnect();
         }
-        self.session.disconnect();
         let protocol = self.session.protocol();
         let mut wbuf = BytesMut::new();
         while let Some(packet) = self.session.poll_transmit(Instant::now()) {

@@ -45,7 +45,7 @@ macro_rules! keys {
     };
 }
 
-use Status::{Blocks, Honoured, NotYet};
+use Status::{Blocks, Honoured};
 
 keys! {
     "connection" => Honoured, "Starts a bridge section and names the bridge.";
