@@ -265,6 +265,9 @@ async fn reload_bridges(server: &Server, path: Option<&std::path::Path>) {
     match config::load(path) {
         Ok(loaded) => {
             let s = server.reload_bridges(&loaded.config.bridges).await;
+            if s == hornet::bridge::ReloadSummary::default() {
+                return; // no bridges before or after
+            }
             tracing::info!(
                 "Bridges reloaded from {}: {} kept, {} changed, {} removed, {} added.",
                 path.display(),
