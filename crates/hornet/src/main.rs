@@ -171,6 +171,7 @@ async fn serve(
     signals.reload_on_sighup(server.clone(), config_path, logging);
     let started = std::time::Instant::now();
     signals.stop().await;
+    server.stop_bridges().await;
     server.leave_cluster().await;
     if let Some(s) = server.store_stats() {
         let secs = started.elapsed().as_secs_f64().max(1e-3);

@@ -2,7 +2,7 @@
 //! 19): reload by SIGHUP (an unchanged bridge keeps its connection, an
 //! added one starts, a removed one stops with its `0`, a changed one
 //! reconnects with its new settings, a broken file keeps the bridges and
-//! names file and line), `start_type lazy` (`threshold`, `idle_timeout`),
+//! names file and line; SIGTERM stops them cleanly), `start_type lazy` (`threshold`, `idle_timeout`),
 //! `start_type once`, and `round_robin false` returning to the main
 //! address.
 //!
@@ -204,6 +204,17 @@ fn sighup_adds_removes_and_changes_bridges_and_keeps_the_others() {
     );
     bridged(&mut near, &mut far, "6", "b2/x/6");
     assert_eq!(count(&hornet, "Connecting bridge c"), 0);
+
+    // SIGTERM: the bridges stop cleanly (their 0, DISCONNECT) before the
+    // broker's last line.
+    let status = Command::new("kill")
+        .args(["-TERM", &hornet.pid().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success());
+    wait_for(&mut far, &state_b, "0");
+    hornet.wait_line(TIMEOUT, "B's stop", |l| l.contains("Bridge b stopped."));
+    hornet.wait_line(TIMEOUT, "the last line", |l| l.contains("terminating"));
 }
 
 #[test]

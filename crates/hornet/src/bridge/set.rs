@@ -139,6 +139,25 @@ impl Bridges {
     }
 }
 
+impl Bridges {
+    /// Stops every bridge cleanly (the broker is shutting down): each
+    /// publishes its `0` on both sides and disconnects.
+    pub async fn stop_all(&self) {
+        let mut running = self.running.lock().await;
+        let stopping: Vec<Running> = running.drain(..).collect();
+        for r in &stopping {
+            r.stopper.stop();
+        }
+        for r in stopping {
+            stop(r).await;
+        }
+        self.figures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+}
+
 impl Drop for Bridges {
     fn drop(&mut self) {
         for r in self.running.get_mut().iter() {

@@ -543,6 +543,12 @@ impl Server {
         self.bridges.snapshots()
     }
 
+    /// Stops every bridge cleanly (at shutdown): `0` on both sides,
+    /// DISCONNECT.
+    pub async fn stop_bridges(&self) {
+        self.bridges.stop_all().await;
+    }
+
     /// Makes the running bridges those of `bridges` (SIGHUP): unchanged
     /// ones keep their connection and counters, changed ones reconnect
     /// with their new settings, removed ones stop cleanly, added ones
