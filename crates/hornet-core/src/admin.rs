@@ -524,7 +524,9 @@ mod tests {
                     | Action::Retain { .. }
                     | Action::Will { .. }
                     | Action::Takeover { .. }
-                    | Action::Resync { .. } => unreachable!("no cluster here"),
+                    | Action::Resync { .. }
+                    | Action::Claim { .. }
+                    | Action::Release { .. } => unreachable!("no cluster here"),
                 }
             }
         }

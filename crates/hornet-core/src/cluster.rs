@@ -103,6 +103,8 @@ pub(crate) struct Cluster {
     /// Wills of dead nodes' clients, until the election says whether this
     /// node publishes them.
     orphaned_wills: AHashMap<ByteString, Vec<Publish>>,
+    /// Ownership of persistent sessions' client ids (see `claiming`).
+    pub(crate) claims: crate::claims::Claims,
 }
 
 impl Cluster {
@@ -119,6 +121,7 @@ impl Cluster {
             matched: Vec::new(),
             announced_wills: AHashSet::default(),
             orphaned_wills: AHashMap::default(),
+            claims: crate::claims::Claims::default(),
         }
     }
 

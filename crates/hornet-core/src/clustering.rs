@@ -324,17 +324,21 @@ impl Broker {
 
     /// This node's client `client_id` connected (with `will`): the others
     /// take over a connection with its id, and hold the will.
+    /// (`announce`: false for a client id claimed in etcd, see `claiming`).
     pub(crate) fn cluster_connected(
         &mut self,
         client_id: ByteString,
         will: Option<hornet_codec::LastWill>,
+        announce: bool,
     ) {
         let Some(c) = self.cluster.as_deref_mut() else {
             return;
         };
-        self.out.cluster(Action::Takeover {
-            client_id: client_id.clone(),
-        });
+        if announce {
+            self.out.cluster(Action::Takeover {
+                client_id: client_id.clone(),
+            });
+        }
         if let Some(will) = will {
             c.note_own_will(&client_id, true);
             self.out.cluster(Action::Will {

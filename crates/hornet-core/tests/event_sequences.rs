@@ -519,7 +519,9 @@ impl World {
                 | Action::Retain { .. }
                 | Action::Will { .. }
                 | Action::Takeover { .. }
-                | Action::Resync { .. } => {
+                | Action::Resync { .. }
+                | Action::Claim { .. }
+                | Action::Release { .. } => {
                     self.fail("a cluster action without a cluster".to_string());
                 }
             }

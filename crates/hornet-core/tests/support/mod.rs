@@ -327,7 +327,9 @@ impl Harness {
                 | Action::Retain { .. }
                 | Action::Will { .. }
                 | Action::Takeover { .. }
-                | Action::Resync { .. } => {}
+                | Action::Resync { .. }
+                | Action::Claim { .. }
+                | Action::Release { .. } => {}
             }
             self.log.push(action);
         }
