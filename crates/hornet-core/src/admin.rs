@@ -526,6 +526,7 @@ mod tests {
                     | Action::Takeover { .. }
                     | Action::Resync { .. }
                     | Action::Claim { .. }
+                    | Action::MoveSession { .. }
                     | Action::Release { .. } => unreachable!("no cluster here"),
                 }
             }

@@ -121,7 +121,7 @@ impl Broker {
         let policy = c.claims.orphans;
         let cut_off = c.claims.cut_off;
         match result {
-            ClaimResult::Won { revision } => {
+            ClaimResult::Won { revision, from } => {
                 // Judged against what was seen while it ran, then over.
                 let superseded = c
                     .claims
@@ -153,6 +153,11 @@ impl Broker {
                 c.claims.saw(&client_id, revision);
                 c.claims.won(conn, revision);
                 tracing::debug!("Cluster: claimed client {client_id} at revision {revision}.");
+                // Taken from another live node: its session follows over
+                // the link (see `moving`).
+                if let Some(node) = from.filter(|n| *n != *c.node) {
+                    return self.await_session(now, conn, &client_id, revision, &node);
+                }
                 self.resume_claimed(now, conn);
             }
             ClaimResult::Orphaned { node, revision } => {
@@ -204,7 +209,7 @@ impl Broker {
     /// The claim won: the CONNECT goes on as on one node (the takeover
     /// drain, takeover, session, CONNACK), then the packets parked behind
     /// it.
-    fn resume_claimed(&mut self, now: Instant, id: ConnId) {
+    pub(crate) fn resume_claimed(&mut self, now: Instant, id: ConnId) {
         let conn = self.conns.get_mut(&id).expect("caller checked");
         let Some((ready, parked)) = conn.state.claim_done() else {
             return;
@@ -276,10 +281,11 @@ impl Broker {
         let client_id = ByteString::from(client_id);
         tracing::info!(
             "Cluster: node {node} claimed client {client_id} (revision {revision}); its \
-             connection and session here end."
+             connection here ends and its session moves there."
         );
         self.take_over(now, &client_id);
         if self.sessions.get_mut(&key).is_some() {
+            self.send_session(key, node, revision);
             self.remove_session(key);
         }
     }

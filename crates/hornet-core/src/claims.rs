@@ -11,6 +11,7 @@ use std::str::FromStr;
 
 use ahash::AHashMap;
 use bytestring::ByteString;
+use hornet_codec::{Publish, SubscriptionOptions};
 
 use crate::ids::ConnId;
 
@@ -51,6 +52,25 @@ impl fmt::Display for OrphanSessions {
     }
 }
 
+/// A persistent session crossing from the node that held it to the node
+/// that claimed its client id (`Action::MoveSession`, then
+/// [`Broker::node_session`](crate::Broker::node_session)): fenced by the
+/// claim's revision, which the receiver must be waiting for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionMove {
+    /// The client.
+    pub client_id: ByteString,
+    /// The revision of the claim that took it.
+    pub revision: u64,
+    /// Its Session Expiry Interval.
+    pub expiry_interval: u32,
+    /// Its subscriptions: filter, options, Subscription Identifier.
+    pub subscriptions: Vec<(ByteString, SubscriptionOptions, Option<u32>)>,
+    /// The messages it had not finished: unacknowledged ones first, in the
+    /// order they were sent, then the queue.
+    pub messages: Vec<Publish>,
+}
+
 /// The answer to an [`Action::Claim`](crate::Action::Claim), for
 /// [`Broker::claim_result`](crate::Broker::claim_result).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +80,9 @@ pub enum ClaimResult {
     Won {
         /// The revision of the write.
         revision: u64,
+        /// The live node the key named before, whose session may follow
+        /// over the link.
+        from: Option<ByteString>,
     },
     /// The key names `node`, which membership says is dead; the key was
     /// last written at `revision` (a claim over it compares that).
@@ -91,6 +114,9 @@ pub(crate) struct Claims {
     pending: AHashMap<ByteString, (u32, u64)>,
     /// The client id each connection under way claims.
     claiming: AHashMap<ConnId, ByteString>,
+    /// CONNECTs that won and wait for their session from the node that
+    /// held it: the connection and the claim's revision, by client id.
+    moving: AHashMap<ByteString, (ConnId, u64)>,
 }
 
 impl Claims {
@@ -147,9 +173,40 @@ impl Claims {
         Some(revision)
     }
 
+    /// `conn` won `client_id` at `revision` and waits for its session.
+    pub(crate) fn await_move(&mut self, conn: ConnId, client_id: &ByteString, revision: u64) {
+        self.moving.insert(client_id.clone(), (conn, revision));
+    }
+
+    /// The connection waiting for `client_id`'s session at `revision`,
+    /// once.
+    pub(crate) fn take_mover(&mut self, client_id: &str, revision: u64) -> Option<ConnId> {
+        match self.moving.get(client_id) {
+            Some(&(conn, r)) if r == revision => {
+                self.moving.remove(client_id);
+                Some(conn)
+            }
+            _ => None,
+        }
+    }
+
+    /// `conn` stops waiting for a session (it came, or the wait is over):
+    /// whether it was waiting.
+    pub(crate) fn stop_waiting(&mut self, conn: ConnId) -> bool {
+        let before = self.moving.len();
+        self.moving.retain(|_, (c, _)| *c != conn);
+        before != self.moving.len()
+    }
+
+    /// Whether `conn` waits for a session from another node.
+    pub(crate) fn awaits_move(&self, conn: ConnId) -> bool {
+        self.moving.values().any(|(c, _)| *c == conn)
+    }
+
     /// A connection that won but never attached went away.
     pub(crate) fn forget_conn(&mut self, conn: ConnId) {
         self.won.remove(&conn);
+        self.stop_waiting(conn);
     }
 
     /// The revision `client_id`'s session here was claimed at.

@@ -35,7 +35,8 @@
 //! nodes, exported filters) and `clustering` (its rules: forwarding,
 //! route deltas, retained sync, membership); `claims` (who owns which
 //! persistent session's client id) and `claiming` (its rules: claims
-//! through etcd fenced by revision, dead owners, cut off from etcd).
+//! through etcd fenced by revision, dead owners, cut off from etcd);
+//! `moving` (a persistent session crossing to the node that claimed it).
 
 #![forbid(unsafe_code)]
 
@@ -68,6 +69,7 @@ mod limits;
 mod logfmt;
 mod message_size;
 mod mount_point;
+mod moving;
 mod out;
 mod outgoing_qos;
 pub mod persist;
@@ -101,7 +103,7 @@ pub use auth::{AuthExchange, AuthStep, Authenticator, PasswordCheck};
 pub use authorize::{Access, Authorizer, Denied, Principal};
 pub use broker::{Broker, QueueState};
 pub use broker_log::{SUBSCRIBE_LOG_TARGET, UNSUBSCRIBE_LOG_TARGET};
-pub use claims::{ClaimResult, OrphanSessions};
+pub use claims::{ClaimResult, OrphanSessions, SessionMove};
 pub use cluster::{NodeRow, RouteSnapshot, RouteUpdate};
 pub use conn::{CloseCause, ConnInfo};
 pub use delayed_publish::DelayedRow;

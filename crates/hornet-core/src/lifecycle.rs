@@ -274,6 +274,16 @@ impl ConnState {
         }
     }
 
+    /// Claiming: waits at most until `deadline` from now on (for a session
+    /// from another node); returns the deadline in force.
+    pub(crate) fn claim_wait_until(&mut self, deadline: Instant) -> Option<Instant> {
+        let ConnState::Claiming(wait) = self else {
+            return None;
+        };
+        wait.deadline = deadline.min(wait.connect_deadline);
+        Some(wait.deadline)
+    }
+
     /// The CONNECT waiting for its claim, if this connection is claiming.
     pub(crate) fn claiming(&self) -> Option<&Ready> {
         match self {

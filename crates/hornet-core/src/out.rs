@@ -118,6 +118,15 @@ pub enum Action {
         /// The mod revision the key must still have.
         over: Option<u64>,
     },
+    /// Cluster: send persistent session `session`, which another node's
+    /// claim took from this one, to that node `node` (it delivers what it
+    /// holds if it waits for exactly that claim).
+    MoveSession {
+        /// The node that claimed it.
+        node: bytestring::ByteString,
+        /// The session.
+        session: Box<crate::claims::SessionMove>,
+    },
     /// Cluster: the persistent session of `client_id` claimed at
     /// `revision` ended here; delete its etcd key if it is still at that
     /// revision.
@@ -397,6 +406,7 @@ fn conn_of(action: &Action) -> Option<ConnId> {
         | Action::Takeover { .. }
         | Action::Resync { .. }
         | Action::Claim { .. }
+        | Action::MoveSession { .. }
         | Action::Release { .. } => None,
     }
 }

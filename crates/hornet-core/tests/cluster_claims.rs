@@ -62,8 +62,14 @@ fn releases(h: &Harness, mark: usize) -> Vec<(String, u64)> {
 
 fn won(h: &mut Harness, conn: ConnId, revision: u64) {
     let now = h.now;
-    h.broker
-        .claim_result(now, conn, ClaimResult::Won { revision });
+    h.broker.claim_result(
+        now,
+        conn,
+        ClaimResult::Won {
+            revision,
+            from: None,
+        },
+    );
     h.pump();
 }
 
@@ -342,4 +348,114 @@ fn a_clean_start_reconnect_releases_only_the_old_claim() {
     h.expect_disconnect(first, ReasonCode::SessionTakenOver);
     assert_eq!(connack(&mut h, second).reason_code, ReasonCode::Success);
     assert_eq!(h.broker.cluster_owned_sessions(), 1);
+}
+
+/// The session moves sent since `mark`.
+fn moves(h: &Harness, mark: usize) -> Vec<(String, hornet_core::SessionMove)> {
+    h.since(mark)
+        .into_iter()
+        .filter_map(|a| match a {
+            Action::MoveSession { node, session } => Some((node.to_string(), *session)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_persistent_session_moves_to_the_node_that_claimed_its_client_id() {
+    let (mut n1, mut n2) = (node("n1"), node("n2"));
+    // On n1: a session with a subscription and two messages queued while
+    // its client is away.
+    let c = persistent(&mut n1, "dev", Protocol::V5);
+    won(&mut n1, c, 5);
+    n1.take(c);
+    n1.subscribe(c, "t/#", QoS::AtLeastOnce);
+    n1.close(c);
+    let p = n1.connect("pub", Protocol::V5, true);
+    n1.publish(p, "t/1", "one", QoS::AtLeastOnce, false);
+    n1.publish(p, "t/2", "two", QoS::AtLeastOnce, false);
+
+    // On n2 the client connects again: its claim takes the id from n1,
+    // which is alive, so the CONNECT waits for the session.
+    let again = persistent(&mut n2, "dev", Protocol::V5);
+    let now = n2.now;
+    n2.broker.claim_result(
+        now,
+        again,
+        ClaimResult::Won {
+            revision: 9,
+            from: Some("n1".into()),
+        },
+    );
+    n2.pump();
+    assert!(n2.take(again).is_empty(), "no CONNACK before the session");
+
+    // n1 sees the claim in its watch and sends the session.
+    let mark = n1.mark();
+    let now = n1.now;
+    n1.broker.client_claimed(now, "dev", "n2", 9);
+    n1.pump();
+    let sent = moves(&n1, mark);
+    assert_eq!(sent.len(), 1);
+    let (to, moved) = sent.into_iter().next().unwrap();
+    assert_eq!((to.as_str(), moved.revision), ("n2", 9));
+    assert_eq!(moved.subscriptions.len(), 1);
+    assert_eq!(moved.messages.len(), 2);
+    assert_eq!(n1.broker.cluster_owned_sessions(), 0, "it left n1");
+
+    // A session for another claim is not taken.
+    let now = n2.now;
+    let mut stale = moved.clone();
+    stale.revision = 8;
+    n2.broker.node_session(now, "n1", stale);
+    n2.pump();
+    assert!(n2.take(again).is_empty());
+    n2.broker.node_session(now, "n1", moved);
+    n2.pump();
+    let ack = connack(&mut n2, again);
+    assert_eq!(ack.reason_code, ReasonCode::Success);
+    assert!(ack.session_present, "the session came along [MQTT-3.2.2-2]");
+    let got = n2.receive(again);
+    let payloads: Vec<&[u8]> = got.iter().map(|p| &p.payload[..]).collect();
+    assert_eq!(payloads, vec![&b"one"[..], &b"two"[..]]);
+    // Its subscription is n2's now.
+    let p2 = n2.connect("pub2", Protocol::V5, true);
+    n2.publish(p2, "t/3", "three", QoS::AtLeastOnce, false);
+    assert_eq!(n2.receive(again).len(), 1);
+}
+
+#[test]
+fn a_session_that_does_not_arrive_in_time_leaves_a_new_one() {
+    let mut n2 = node("n2");
+    let c = persistent(&mut n2, "dev", Protocol::V5);
+    let now = n2.now;
+    n2.broker.claim_result(
+        now,
+        c,
+        ClaimResult::Won {
+            revision: 3,
+            from: Some("n1".into()),
+        },
+    );
+    n2.pump();
+    assert!(n2.take(c).is_empty());
+    n2.advance(std::time::Duration::from_secs(2));
+    let ack = connack(&mut n2, c);
+    assert_eq!(ack.reason_code, ReasonCode::Success);
+    assert!(!ack.session_present);
+    // Arriving late, it is dropped: the client was told it has none.
+    let now = n2.now;
+    n2.broker.node_session(
+        now,
+        "n1",
+        hornet_core::SessionMove {
+            client_id: "dev".into(),
+            revision: 3,
+            expiry_interval: 60,
+            subscriptions: Vec::new(),
+            messages: vec![hornet_codec::Publish::new("t", "late")],
+        },
+    );
+    n2.pump();
+    assert!(n2.receive(c).is_empty());
 }

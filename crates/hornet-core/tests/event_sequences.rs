@@ -521,6 +521,7 @@ impl World {
                 | Action::Takeover { .. }
                 | Action::Resync { .. }
                 | Action::Claim { .. }
+                | Action::MoveSession { .. }
                 | Action::Release { .. } => {
                     self.fail("a cluster action without a cluster".to_string());
                 }

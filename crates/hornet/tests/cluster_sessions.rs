@@ -324,9 +324,9 @@ fn a_dead_nodes_persistent_session_is_refused_until_it_returns() {
     assert_eq!(code, ReasonCode::Success);
     assert!(alive(&mut clean));
     drop(clean);
-    // n1 comes back: the session's owner is alive, so a CONNECT on n2
-    // takes the client id over (a new session there: moving sessions
-    // between nodes is not done yet).
+    // n1 comes back (without its session: it ran without persistence):
+    // the key's owner is alive, so a CONNECT on n2 takes the client id
+    // over (n2 waits for a session n1 no longer has, then starts anew).
     let _p1 = n1.start();
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
@@ -440,4 +440,60 @@ fn a_paused_node_closes_its_persistent_sessions_when_it_resumes() {
     let reason = closed_within(&mut kept, Duration::from_secs(5))
         .expect("the paused node's persistent session is closed on resume");
     assert_eq!(reason, Some(ReasonCode::UseAnotherServer));
+}
+
+#[test]
+fn a_persistent_session_moves_with_its_queued_messages_to_the_node_its_client_connects_to() {
+    let Some(etcd) = Etcd::start(1) else { return };
+    let n1 = Node::new("n1", &etcd.urls, 4, "");
+    let n2 = Node::new("n2", &etcd.urls, 4, "");
+    let (_p1, mut p2) = (n1.start(), n2.start());
+    let (mut c, code) = connect(&n1, persistent(Protocol::V5, "mover"));
+    assert_eq!(code, ReasonCode::Success);
+    c.send(Subscribe::new(PacketId::new(1).unwrap(), "moving/#", QoS::AtLeastOnce).into());
+    assert!(matches!(c.recv(), Some(Packet::SubAck(_))));
+    c.send(Packet::Disconnect(hornet_codec::Disconnect::new(
+        ReasonCode::Success,
+    )));
+    assert!(closed_within(&mut c, Duration::from_secs(5)).is_some());
+    // Three messages wait in its session on n1.
+    let (mut publisher, _) = connect(&n1, Connect::new(Protocol::V5, "publisher"));
+    for (i, text) in ["m1", "m2", "m3"].iter().enumerate() {
+        let mut p = hornet_codec::Publish::new("moving/x", text.to_string());
+        p.qos = QoS::AtLeastOnce;
+        p.packet_id = Some(PacketId::new(i as u16 + 1).unwrap());
+        publisher.send(p.into());
+        assert!(matches!(publisher.recv(), Some(Packet::PubAck(_))));
+    }
+    // It connects to n2: the session follows (Session Present 1
+    // [MQTT-3.2.2-2]) with the queued messages, in order.
+    let (mut moved, code) = {
+        let mut raw = Raw::connect_to(n2.addr(), persistent(Protocol::V5, "mover"));
+        match raw.recv() {
+            Some(Packet::ConnAck(a)) => {
+                assert!(a.session_present, "the session moved with the client");
+                (raw, a.reason_code)
+            }
+            other => panic!("no CONNACK: {other:?}"),
+        }
+    };
+    assert_eq!(code, ReasonCode::Success);
+    let mut got = Vec::new();
+    while got.len() < 3 {
+        match moved.recv_within(Duration::from_secs(5)) {
+            Ok(Some(Packet::Publish(p))) => {
+                if let Some(id) = p.packet_id {
+                    moved.send(Packet::PubAck(hornet_codec::Ack::new(id)));
+                }
+                got.push(String::from_utf8_lossy(&p.payload).into_owned());
+            }
+            Ok(Some(_)) => {}
+            other => panic!("the queued messages did not follow: {got:?} then {other:?}"),
+        }
+    }
+    assert_eq!(got, ["m1", "m2", "m3"]);
+    p2.wait_line(Duration::from_secs(5), "the arrival logged", |l| {
+        l.contains("session of mover arrived from node n1")
+    });
+    assert!(etcd.get("/hornet/hornet/clients/mover").starts_with("n2 "));
 }

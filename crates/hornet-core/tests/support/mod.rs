@@ -329,6 +329,7 @@ impl Harness {
                 | Action::Takeover { .. }
                 | Action::Resync { .. }
                 | Action::Claim { .. }
+                | Action::MoveSession { .. }
                 | Action::Release { .. } => {}
             }
             self.log.push(action);

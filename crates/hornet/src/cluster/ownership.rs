@@ -198,6 +198,8 @@ impl Ownership {
         };
         let revision = |r: &etcd_client::TxnResponse| r.header().map_or(0, |h| h.revision()) as u64;
         let mut expect: Option<i64> = over.map(|r| r as i64);
+        // The live node the key named (its session follows).
+        let mut from: Option<String> = None;
         for _ in 0..ROUNDS {
             let guard = match expect {
                 None => Compare::create_revision(key.clone(), CompareOp::Equal, 0),
@@ -211,6 +213,7 @@ impl Ownership {
             if response.succeeded() {
                 return Ok(ClaimResult::Won {
                     revision: revision(&response),
+                    from: from.map(Into::into),
                 });
             }
             let (held, member) = judge(&response);
@@ -225,6 +228,7 @@ impl Ownership {
                 expect = None; // deleted meanwhile: create it
                 continue;
             };
+            from = (holder != self.me).then(|| holder.clone());
             if holder != self.me && expect != Some(mod_revision) {
                 let alive = !client
                     .get(format!("{}{holder}", self.nodes), None)

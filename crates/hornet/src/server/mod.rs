@@ -214,6 +214,7 @@ impl Shared {
                     | Action::Retain { .. }
                     | Action::Will { .. }
                     | Action::Takeover { .. }
+                    | Action::MoveSession { .. }
                     | Action::Resync { .. }) => {
                         if let Some(links) = self.cluster.get() {
                             links.apply(cluster);
