@@ -210,7 +210,17 @@ impl Broker {
     /// drain, takeover, session, CONNACK), then the packets parked behind
     /// it.
     pub(crate) fn resume_claimed(&mut self, now: Instant, id: ConnId) {
-        let conn = self.conns.get_mut(&id).expect("caller checked");
+        if !self.conns.contains_key(&id) {
+            return;
+        }
+        if self.cluster_is_cut_off() {
+            // Cut off while it waited for a moved session.
+            let text = "this node cannot reach the cluster's etcd quorum";
+            return self.refuse(id, ReasonCode::ServerUnavailable, Some(text));
+        }
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
         let Some((ready, parked)) = conn.state.claim_done() else {
             return;
         };

@@ -459,3 +459,77 @@ fn a_session_that_does_not_arrive_in_time_leaves_a_new_one() {
     n2.pump();
     assert!(n2.receive(c).is_empty());
 }
+
+/// A claimed CONNECT whose client id is still live on this node then
+/// waits for the old connection's input, as on one node; the packets
+/// parked behind it keep their order across both waits.
+#[test]
+fn a_claimed_connect_then_waits_for_the_takeover_drain_with_its_packets_in_order() {
+    let mut h = node("n1");
+    h.broker.drain_before_takeover(true);
+    let old = persistent(&mut h, "dev", Protocol::V5);
+    won(&mut h, old, 1);
+    h.take(old);
+    let new = persistent(&mut h, "dev", Protocol::V5);
+    h.send(
+        new,
+        Subscribe::new(
+            hornet_codec::PacketId::new(1).unwrap(),
+            "a",
+            QoS::AtLeastOnce,
+        ),
+    );
+    won(&mut h, new, 2);
+    assert_eq!(
+        h.drain_requests,
+        vec![old],
+        "the old connection is drained first"
+    );
+    h.send(
+        new,
+        Subscribe::new(
+            hornet_codec::PacketId::new(2).unwrap(),
+            "b",
+            QoS::AtLeastOnce,
+        ),
+    );
+    assert!(h.take(new).is_empty(), "still waiting");
+    h.input_drained(old);
+    h.expect_disconnect(old, ReasonCode::SessionTakenOver);
+    let got = h.take(new);
+    let ids: Vec<u16> = got
+        .iter()
+        .filter_map(|p| match p {
+            Packet::SubAck(a) => Some(a.packet_id.get()),
+            _ => None,
+        })
+        .collect();
+    assert!(matches!(got.first(), Some(Packet::ConnAck(_))), "{got:?}");
+    assert_eq!(
+        ids,
+        vec![1, 2],
+        "parked while claiming, then while draining"
+    );
+}
+
+#[test]
+fn cut_off_while_waiting_for_a_moved_session_refuses_the_connect() {
+    let mut h = node("n2");
+    let c = persistent(&mut h, "dev", Protocol::V5);
+    let now = h.now;
+    h.broker.claim_result(
+        now,
+        c,
+        ClaimResult::Won {
+            revision: 3,
+            from: Some("n1".into()),
+        },
+    );
+    h.broker.cluster_cut_off(now, true);
+    h.pump();
+    h.advance(std::time::Duration::from_secs(2));
+    assert_eq!(
+        connack(&mut h, c).reason_code,
+        ReasonCode::ServerUnavailable
+    );
+}
