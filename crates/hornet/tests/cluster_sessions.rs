@@ -299,8 +299,8 @@ fn concurrent_connects_with_one_client_id_on_two_nodes_leave_one_winner() {
 #[test]
 fn a_dead_nodes_persistent_session_is_refused_until_it_returns() {
     let Some(etcd) = Etcd::start(1) else { return };
-    let n1 = Node::new("n1", &etcd.urls, 2, "");
-    let n2 = Node::new("n2", &etcd.urls, 2, "orphan_sessions = \"refuse\"");
+    let n1 = Node::new("n1", &etcd.urls, 4, "");
+    let n2 = Node::new("n2", &etcd.urls, 4, "orphan_sessions = \"refuse\"");
     let p1 = n1.start();
     let mut p2 = n2.start();
     let (c, code) = connect(&n1, persistent(Protocol::V3_1_1, "orphan"));
@@ -421,8 +421,8 @@ fn etcd_quorum_lost_closes_persistent_sessions_refuses_new_ones_and_serves_clean
 #[test]
 fn a_paused_node_closes_its_persistent_sessions_when_it_resumes() {
     let Some(etcd) = Etcd::start(1) else { return };
-    let n1 = Node::new("n1", &etcd.urls, 2, "");
-    let n2 = Node::new("n2", &etcd.urls, 2, "");
+    let n1 = Node::new("n1", &etcd.urls, 4, "");
+    let n2 = Node::new("n2", &etcd.urls, 4, "");
     let p1 = n1.start();
     let mut p2 = n2.start();
     let (mut kept, code) = connect(&n1, persistent(Protocol::V5, "paused"));
@@ -496,4 +496,32 @@ fn a_persistent_session_moves_with_its_queued_messages_to_the_node_its_client_co
         l.contains("session of mover arrived from node n1")
     });
     assert!(etcd.get("/hornet/hornet/clients/mover").starts_with("n2 "));
+}
+
+#[test]
+fn orphan_sessions_fresh_gives_a_dead_nodes_client_a_new_session() {
+    let Some(etcd) = Etcd::start(1) else { return };
+    let n1 = Node::new("n1", &etcd.urls, 4, "");
+    let n2 = Node::new("n2", &etcd.urls, 4, "orphan_sessions = \"fresh\"");
+    let p1 = n1.start();
+    let mut p2 = n2.start();
+    let (c, code) = connect(&n1, persistent(Protocol::V5, "orphan"));
+    assert_eq!(code, ReasonCode::Success);
+    drop(c);
+    drop(p1); // SIGKILL
+    p2.wait_line(Duration::from_secs(15), "n1 declared dead", |l| {
+        l.contains("node n1 is dead")
+    });
+    let mut raw = Raw::connect_to(n2.addr(), persistent(Protocol::V5, "orphan"));
+    match raw.recv() {
+        Some(Packet::ConnAck(a)) => {
+            assert_eq!(a.reason_code, ReasonCode::Success);
+            assert!(!a.session_present, "a new session [MQTT-3.2.2-2]");
+        }
+        other => panic!("no CONNACK: {other:?}"),
+    }
+    p2.wait_line(Duration::from_secs(5), "the replacement logged", |l| {
+        l.contains("Client orphan: its persistent session is on node n1, which is dead")
+    });
+    assert!(etcd.get("/hornet/hornet/clients/orphan").starts_with("n2 "));
 }
