@@ -151,7 +151,7 @@ impl Broker {
                     return self.lose_claim(conn, &client_id, revision);
                 }
                 c.claims.saw(&client_id, revision);
-                c.claims.won(conn, revision);
+                c.claims.won(conn, &client_id, revision);
                 tracing::debug!("Cluster: claimed client {client_id} at revision {revision}.");
                 // Taken from another live node: its session follows over
                 // the link (see `moving`).
@@ -244,8 +244,8 @@ impl Broker {
     /// (see the module doc): answered as an immediate takeover.
     fn lose_claim(&mut self, id: ConnId, client_id: &ByteString, revision: u64) {
         tracing::info!(
-            "Client {client_id}: a later connection claimed it (this one's claim is revision \
-             {revision}); closing this one as taken over."
+            "Client {client_id}: a later connection claimed it (etcd revision {revision} or \
+             newer) before this one's CONNACK; closing this one as taken over."
         );
         let conn = self.conns.get_mut(&id).expect("caller checked");
         let connack = ConnAck::new(ReasonCode::Success, false);
@@ -281,6 +281,20 @@ impl Broker {
         if node == &*c.node {
             return;
         }
+        // CONNECTs here that won an older claim but are not connected yet
+        // (waiting for a takeover drain or a moved session) lost after all.
+        for conn in c.claims.overtaken(client_id, revision) {
+            if self
+                .conns
+                .get(&conn)
+                .is_some_and(|x| !x.state.is_connected())
+            {
+                self.lose_claim(conn, &ByteString::from(client_id), revision);
+            }
+        }
+        let Some(c) = self.cluster.as_deref_mut() else {
+            return;
+        };
         if c.claims.owned(client_id).is_some_and(|r| r >= revision) {
             return;
         }

@@ -107,8 +107,9 @@ pub(crate) struct Claims {
     /// The revision at which each persistent session held here was
     /// claimed, by client id.
     owned: AHashMap<ByteString, u64>,
-    /// A connection whose claim won, until its CONNECT attaches.
-    won: AHashMap<ConnId, u64>,
+    /// A connection whose claim won, until its CONNECT attaches: the
+    /// client id and the revision.
+    won: AHashMap<ConnId, (ByteString, u64)>,
     /// Claims under way per client id, and the highest revision seen for
     /// it meanwhile (this node's wins and other nodes' claims).
     pending: AHashMap<ByteString, (u32, u64)>,
@@ -161,16 +162,33 @@ impl Claims {
         seen > revision || held > revision
     }
 
-    /// Connection `conn` won at `revision`; its CONNECT goes on.
-    pub(crate) fn won(&mut self, conn: ConnId, revision: u64) {
-        self.won.insert(conn, revision);
+    /// Connection `conn` won `client_id` at `revision`; its CONNECT goes
+    /// on.
+    pub(crate) fn won(&mut self, conn: ConnId, client_id: &ByteString, revision: u64) {
+        self.won.insert(conn, (client_id.clone(), revision));
     }
 
     /// The revision `conn` won, once: its session is now held here.
     pub(crate) fn attach(&mut self, conn: ConnId, client_id: &ByteString) -> Option<u64> {
-        let revision = self.won.remove(&conn)?;
+        let (_, revision) = self.won.remove(&conn)?;
         self.owned.insert(client_id.clone(), revision);
         Some(revision)
+    }
+
+    /// Connections that won `client_id` at a revision older than
+    /// `revision` and have not connected yet: they lost after all.
+    pub(crate) fn overtaken(&mut self, client_id: &str, revision: u64) -> Vec<ConnId> {
+        let lost: Vec<ConnId> = self
+            .won
+            .iter()
+            .filter(|(_, (id, r))| **id == *client_id && *r < revision)
+            .map(|(&c, _)| c)
+            .collect();
+        for c in &lost {
+            self.won.remove(c);
+            self.stop_waiting(*c);
+        }
+        lost
     }
 
     /// `conn` won `client_id` at `revision` and waits for its session.
@@ -246,7 +264,7 @@ mod tests {
         assert_eq!(c.finish(ConnId(1)), Some(id.clone()));
         assert_eq!(c.finish(ConnId(1)), None);
         assert!(!c.superseded("c", 7), "nothing pending, nothing held");
-        c.won(ConnId(1), 12);
+        c.won(ConnId(1), &id, 12);
         assert_eq!(c.attach(ConnId(1), &id), Some(12));
         assert!(c.superseded("c", 11), "a session held at 12 beats 11");
         assert_eq!(c.release("c"), Some(12));

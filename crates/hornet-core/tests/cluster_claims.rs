@@ -533,3 +533,42 @@ fn cut_off_while_waiting_for_a_moved_session_refuses_the_connect() {
         ReasonCode::ServerUnavailable
     );
 }
+
+/// A CONNECT that won, then waits (here for a moved session), loses when
+/// another node's newer claim shows up in the watch meanwhile: it never
+/// connects beside the newer one.
+#[test]
+fn a_won_connect_still_waiting_loses_to_a_newer_claim_seen_meanwhile() {
+    let mut h = node("n1");
+    let c = persistent(&mut h, "dev", Protocol::V5);
+    let now = h.now;
+    h.broker.claim_result(
+        now,
+        c,
+        ClaimResult::Won {
+            revision: 4,
+            from: Some("n3".into()),
+        },
+    );
+    h.pump();
+    assert!(h.take(c).is_empty(), "waiting for the session from n3");
+    h.broker.client_claimed(now, "dev", "n2", 6);
+    h.pump();
+    let ack = connack(&mut h, c);
+    assert_eq!(ack.reason_code, ReasonCode::Success);
+    h.expect_disconnect(c, ReasonCode::SessionTakenOver);
+    // The session from n3 arriving now is not taken.
+    h.broker.node_session(
+        now,
+        "n3",
+        hornet_core::SessionMove {
+            client_id: "dev".into(),
+            revision: 4,
+            expiry_interval: 60,
+            subscriptions: Vec::new(),
+            messages: Vec::new(),
+        },
+    );
+    h.pump();
+    assert_eq!(h.broker.cluster_owned_sessions(), 0);
+}

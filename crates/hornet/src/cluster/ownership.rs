@@ -298,6 +298,9 @@ pub(crate) async fn watch(ownership: Arc<Ownership>) {
                     now.header().map_or(0, |h| h.revision()) + 1
                 }
             };
+            // A broken watch resumes here at the latest, so no claim
+            // written meanwhile is missed.
+            next = Some(start);
             let options = WatchOptions::new().with_prefix().with_start_revision(start);
             let mut stream = client.watch(prefix.clone(), Some(options)).await?;
             while let Some(response) = stream.message().await? {
@@ -310,7 +313,7 @@ pub(crate) async fn watch(ownership: Arc<Ownership>) {
                 };
                 for event in response.events() {
                     let Some(kv) = event.kv() else { continue };
-                    next = Some(kv.mod_revision() + 1);
+                    next = next.max(Some(kv.mod_revision() + 1));
                     if event.event_type() != EventType::Put {
                         continue;
                     }
