@@ -366,6 +366,14 @@ impl Cluster {
                 "cluster/routes/exported".to_string(),
                 self.exported.len().to_string(),
             ),
+            (
+                "cluster/sessions/owned".to_string(),
+                self.claims.owned_len().to_string(),
+            ),
+            (
+                "cluster/cut_off".to_string(),
+                u8::from(self.claims.cut_off).to_string(),
+            ),
         ];
         for r in rows {
             let at = format!("cluster/nodes/{}", r.name);

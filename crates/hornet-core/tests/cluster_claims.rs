@@ -572,3 +572,37 @@ fn a_won_connect_still_waiting_loses_to_a_newer_claim_seen_meanwhile() {
     h.pump();
     assert_eq!(h.broker.cluster_owned_sessions(), 0);
 }
+
+#[test]
+fn owned_sessions_and_the_cut_off_are_published_under_sys() {
+    // The default settings publish `$SYS` (the harness's own do not).
+    let mut h = Harness::with(hornet_core::Settings::default());
+    h.broker.enable_cluster("n1", 1);
+    let c = persistent(&mut h, "dev", Protocol::V5);
+    won(&mut h, c, 2);
+    h.take(c);
+    let now = h.now;
+    h.broker.cluster_cut_off(now, true);
+    h.pump();
+    let s = h.connect("watcher", Protocol::V5, true);
+    h.subscribe(s, "$SYS/broker/cluster/#", QoS::AtMostOnce);
+    h.advance(std::time::Duration::from_secs(11));
+    let topics: Vec<String> = h
+        .take(s)
+        .iter()
+        .filter_map(|p| match p {
+            Packet::Publish(p) => Some(format!(
+                "{}={}",
+                p.topic,
+                String::from_utf8_lossy(&p.payload)
+            )),
+            _ => None,
+        })
+        .collect();
+    for want in [
+        "$SYS/broker/cluster/sessions/owned=1",
+        "$SYS/broker/cluster/cut_off=1",
+    ] {
+        assert!(topics.iter().any(|t| t == want), "{want} in {topics:?}");
+    }
+}
