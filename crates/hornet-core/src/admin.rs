@@ -524,7 +524,10 @@ mod tests {
                     | Action::Retain { .. }
                     | Action::Will { .. }
                     | Action::Takeover { .. }
-                    | Action::Resync { .. } => unreachable!("no cluster here"),
+                    | Action::Resync { .. }
+                    | Action::Claim { .. }
+                    | Action::MoveSession { .. }
+                    | Action::Release { .. } => unreachable!("no cluster here"),
                 }
             }
         }

@@ -407,8 +407,9 @@ impl Broker {
                 }
                 PeerError::TooManyParked(crate::auth::MAX_PARKED)
             }
-            // The CONNECT waits to take over an older connection: so does the rest.
-            (ConnState::TakingOver(wait), packet) => {
+            // The CONNECT waits to take over an older connection (or for
+            // the cluster's claim of its client id): so does the rest.
+            (ConnState::TakingOver(wait) | ConnState::Claiming(wait), packet) => {
                 if wait.parked.len() < crate::auth::MAX_PARKED {
                     return wait.parked.push(packet);
                 }

@@ -103,6 +103,8 @@ pub(crate) struct Cluster {
     /// Wills of dead nodes' clients, until the election says whether this
     /// node publishes them.
     orphaned_wills: AHashMap<ByteString, Vec<Publish>>,
+    /// Ownership of persistent sessions' client ids (see `claiming`).
+    pub(crate) claims: crate::claims::Claims,
 }
 
 impl Cluster {
@@ -119,6 +121,7 @@ impl Cluster {
             matched: Vec::new(),
             announced_wills: AHashSet::default(),
             orphaned_wills: AHashMap::default(),
+            claims: crate::claims::Claims::default(),
         }
     }
 
@@ -362,6 +365,14 @@ impl Cluster {
             (
                 "cluster/routes/exported".to_string(),
                 self.exported.len().to_string(),
+            ),
+            (
+                "cluster/sessions/owned".to_string(),
+                self.claims.owned_len().to_string(),
+            ),
+            (
+                "cluster/cut_off".to_string(),
+                u8::from(self.claims.cut_off).to_string(),
             ),
         ];
         for r in rows {

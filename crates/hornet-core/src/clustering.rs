@@ -21,12 +21,12 @@
 //! - Membership: a node is dead exactly when membership says so
 //!   ([`Broker::node_dead`]: its etcd lease expired); its routes are purged
 //!   then, not when a link drops.
-//! - Client ids: a client that connects here is announced
+//! - Client ids: a clean-session client that connects here is announced
 //!   ([`Action::Takeover`]); a node where the same client id is connected
 //!   closes that connection with DISCONNECT 0x8E
 //!   ([`Broker::node_client_connected`]), as one node does. Not fenced
-//!   (two CONNECTs at once on two nodes may both lose), and a persistent
-//!   session stays on its node.
+//!   (two CONNECTs at once on two nodes may both lose). Persistent
+//!   sessions are claimed through etcd instead (`claiming`, `moving`).
 //! - Wills: every node holds the wills of the other nodes' connected
 //!   clients ([`Action::Will`] when a client with a will connects, and
 //!   when its connection ends and the will is handled on its node). When a
@@ -324,17 +324,21 @@ impl Broker {
 
     /// This node's client `client_id` connected (with `will`): the others
     /// take over a connection with its id, and hold the will.
+    /// (`announce`: false for a client id claimed in etcd, see `claiming`).
     pub(crate) fn cluster_connected(
         &mut self,
         client_id: ByteString,
         will: Option<hornet_codec::LastWill>,
+        announce: bool,
     ) {
         let Some(c) = self.cluster.as_deref_mut() else {
             return;
         };
-        self.out.cluster(Action::Takeover {
-            client_id: client_id.clone(),
-        });
+        if announce {
+            self.out.cluster(Action::Takeover {
+                client_id: client_id.clone(),
+            });
+        }
         if let Some(will) = will {
             c.note_own_will(&client_id, true);
             self.out.cluster(Action::Will {

@@ -244,6 +244,17 @@ impl Broker {
             auth,
             auth_data,
         };
+        // Cluster: a persistent session's client id is claimed in etcd
+        // first (see `claiming`).
+        if self.must_claim(&ready) {
+            return self.start_claim(now, id, ready);
+        }
+        self.proceed_connect(now, id, ready);
+    }
+
+    /// An admitted (and, in a cluster, claimed) CONNECT: waits for the
+    /// input of the connection it takes over, or finishes now.
+    pub(crate) fn proceed_connect(&mut self, now: Instant, id: ConnId, ready: Ready) {
         // A DISCONNECT the old connection already sent counts (see `takeover`).
         if let Some(old) = self.must_wait_for(id, &ready.admission.client_id) {
             return self.wait_for_takeover(now, id, old, ready);
@@ -502,7 +513,10 @@ impl Broker {
         // this node dies.
         if self.cluster.is_some() {
             let (client_id, will) = (conn.client_id.clone(), conn.will.clone());
-            self.cluster_connected(client_id, will.map(|w| *w));
+            // A claimed client id needs no link announcement: the other
+            // nodes see the claim in etcd (see `claiming`).
+            let claimed = self.attach_claim(id, &client_id);
+            self.cluster_connected(client_id, will.map(|w| *w), !claimed);
         }
         let conn = self.conns.get_mut(&id).expect("caller checked");
         // A durable session's will is recorded, so that a broker crash (an

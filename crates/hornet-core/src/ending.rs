@@ -21,6 +21,9 @@ impl Broker {
         self.out.close(id);
         self.takeover_target_ended(id);
         if !conn.state.is_connected() {
+            if let Some(c) = self.cluster.as_deref_mut() {
+                c.claims.forget_conn(id);
+            }
             return;
         }
         // Cluster: the will is handled here from now on (published,
@@ -127,6 +130,9 @@ impl Broker {
         let Some(session) = self.sessions.remove(&key) else {
             return;
         };
+        if self.cluster.is_some() {
+            self.cluster_session_removed(&session.client_id);
+        }
         if session.persisted {
             self.journal
                 .push(crate::persist::StoreOp::SessionRemoved { session: key });

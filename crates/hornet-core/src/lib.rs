@@ -33,7 +33,10 @@
 //! `violation` (peer errors), `hints` / `wording` (first-time hints),
 //! `ids`, `settings`, `logfmt`. The cluster: `cluster` (routes of other
 //! nodes, exported filters) and `clustering` (its rules: forwarding,
-//! route deltas, retained sync, membership).
+//! route deltas, retained sync, membership); `claims` (who owns which
+//! persistent session's client id) and `claiming` (its rules: claims
+//! through etcd fenced by revision, dead owners, cut off from etcd);
+//! `moving` (a persistent session crossing to the node that claimed it).
 
 #![forbid(unsafe_code)]
 
@@ -45,6 +48,8 @@ mod authorize;
 mod auto_subscribe;
 mod broker;
 mod broker_log;
+mod claiming;
+mod claims;
 mod client_ids;
 pub mod cluster;
 mod clustering;
@@ -64,6 +69,7 @@ mod limits;
 mod logfmt;
 mod message_size;
 mod mount_point;
+mod moving;
 mod out;
 mod outgoing_qos;
 pub mod persist;
@@ -97,6 +103,7 @@ pub use auth::{AuthExchange, AuthStep, Authenticator, PasswordCheck};
 pub use authorize::{Access, Authorizer, Denied, Principal};
 pub use broker::{Broker, QueueState};
 pub use broker_log::{SUBSCRIBE_LOG_TARGET, UNSUBSCRIBE_LOG_TARGET};
+pub use claims::{ClaimResult, OrphanSessions, SessionMove};
 pub use cluster::{NodeRow, RouteSnapshot, RouteUpdate};
 pub use conn::{CloseCause, ConnInfo};
 pub use delayed_publish::DelayedRow;

@@ -31,6 +31,8 @@
 //!                         |                                 |
 //!                         v                                 |
 //!                   TakingOver (later packets parked)       |
+//!     (cluster, persistent session: Claiming first, parked  |
+//!      the same way, until the etcd claim answers)          |
 //!                         | input_drained / the old one     |
 //!                         | ended / the wait is over        |
 //!                         v                                 |
@@ -74,6 +76,9 @@ pub(crate) enum ConnState {
     /// The CONNECT waits while the shell reads what the connection it
     /// takes over had already received (its DISCONNECT, say).
     TakingOver(Box<TakeoverWait>),
+    /// Cluster: a CONNECT for a persistent session waits while the shell
+    /// claims its client id in etcd (see `claiming`).
+    Claiming(Box<TakeoverWait>),
     /// CONNACK sent.
     Connected {
         /// Enhanced authentication: the method and user, and a
@@ -130,7 +135,7 @@ impl ConnState {
             ConnState::AwaitingConnect { deadline } => Some(*deadline),
             ConnState::CheckingPassword(wait) => Some(wait.deadline),
             ConnState::Authenticating(handshake) => Some(handshake.deadline),
-            ConnState::TakingOver(wait) => Some(wait.deadline),
+            ConnState::TakingOver(wait) | ConnState::Claiming(wait) => Some(wait.deadline),
             ConnState::Connected { .. } => None,
         }
     }
@@ -230,6 +235,61 @@ impl ConnState {
         };
         let TakeoverWait { ready, parked, .. } = *wait;
         Some((ready, parked))
+    }
+
+    /// AwaitingConnect -> Claiming: `ready` waits for the etcd claim of its
+    /// client id, at most until the connect timeout.
+    pub(crate) fn await_claim(&mut self, ready: Ready) {
+        let connect_deadline = self.before_connack("claim a client id");
+        *self = ConnState::Claiming(Box::new(TakeoverWait {
+            deadline: connect_deadline,
+            connect_deadline,
+            ready,
+            parked: Vec::new(),
+        }));
+    }
+
+    /// Claiming -> AwaitingConnect: the CONNECT to complete and the packets
+    /// parked behind it. `None` (and no change) in any other state.
+    pub(crate) fn claim_done(&mut self) -> Option<(Ready, Vec<Packet>)> {
+        let ConnState::Claiming(wait) = self else {
+            return None;
+        };
+        let deadline = wait.connect_deadline;
+        let ConnState::Claiming(wait) =
+            std::mem::replace(self, ConnState::AwaitingConnect { deadline })
+        else {
+            unreachable!("matched above");
+        };
+        let TakeoverWait { ready, parked, .. } = *wait;
+        Some((ready, parked))
+    }
+
+    /// TakingOver: `earlier` packets (parked while claiming) go before
+    /// those parked since.
+    pub(crate) fn park_more(&mut self, mut earlier: Vec<Packet>) {
+        if let ConnState::TakingOver(wait) = self {
+            earlier.append(&mut wait.parked);
+            wait.parked = earlier;
+        }
+    }
+
+    /// Claiming: waits at most until `deadline` from now on (for a session
+    /// from another node); returns the deadline in force.
+    pub(crate) fn claim_wait_until(&mut self, deadline: Instant) -> Option<Instant> {
+        let ConnState::Claiming(wait) = self else {
+            return None;
+        };
+        wait.deadline = deadline.min(wait.connect_deadline);
+        Some(wait.deadline)
+    }
+
+    /// The CONNECT waiting for its claim, if this connection is claiming.
+    pub(crate) fn claiming(&self) -> Option<&Ready> {
+        match self {
+            ConnState::Claiming(wait) => Some(&wait.ready),
+            _ => None,
+        }
     }
 
     /// AwaitingConnect -> Connected: CONNACK goes out, with the enhanced

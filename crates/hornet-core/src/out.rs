@@ -105,6 +105,37 @@ pub enum Action {
         /// The node's name.
         node: bytestring::ByteString,
     },
+    /// Cluster: claim client id `client_id` for this node in etcd before
+    /// connection `conn`'s CONNECT (a persistent session) goes on, and
+    /// report [`Broker::claim_result`](crate::Broker::claim_result). With
+    /// `over`, only if the key is still at that mod revision (a dead
+    /// owner's session given up, `orphan_sessions = "fresh"`).
+    Claim {
+        /// The connection whose CONNECT waits.
+        conn: ConnId,
+        /// The client id.
+        client_id: bytestring::ByteString,
+        /// The mod revision the key must still have.
+        over: Option<u64>,
+    },
+    /// Cluster: send persistent session `session`, which another node's
+    /// claim took from this one, to that node `node` (it delivers what it
+    /// holds if it waits for exactly that claim).
+    MoveSession {
+        /// The node that claimed it.
+        node: bytestring::ByteString,
+        /// The session.
+        session: Box<crate::claims::SessionMove>,
+    },
+    /// Cluster: the persistent session of `client_id` claimed at
+    /// `revision` ended here; delete its etcd key if it is still at that
+    /// revision.
+    Release {
+        /// The client id.
+        client_id: bytestring::ByteString,
+        /// The revision it was claimed at.
+        revision: u64,
+    },
 }
 
 /// Pending actions plus the counters every send updates.
@@ -373,7 +404,10 @@ fn conn_of(action: &Action) -> Option<ConnId> {
         | Action::Retain { .. }
         | Action::Will { .. }
         | Action::Takeover { .. }
-        | Action::Resync { .. } => None,
+        | Action::Resync { .. }
+        | Action::Claim { .. }
+        | Action::MoveSession { .. }
+        | Action::Release { .. } => None,
     }
 }
 

@@ -24,6 +24,9 @@ impl Broker {
                 self.resume_takeover(now, id);
                 continue;
             }
+            if self.move_overdue(now, id) {
+                continue;
+            }
             let conn = self.conns.get(&id).expect("overdue connections are live");
             match conn.state.connect_deadline() {
                 Some(_) => {

@@ -519,7 +519,10 @@ impl World {
                 | Action::Retain { .. }
                 | Action::Will { .. }
                 | Action::Takeover { .. }
-                | Action::Resync { .. } => {
+                | Action::Resync { .. }
+                | Action::Claim { .. }
+                | Action::MoveSession { .. }
+                | Action::Release { .. } => {
                     self.fail("a cluster action without a cluster".to_string());
                 }
             }

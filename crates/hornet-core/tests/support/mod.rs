@@ -327,7 +327,10 @@ impl Harness {
                 | Action::Retain { .. }
                 | Action::Will { .. }
                 | Action::Takeover { .. }
-                | Action::Resync { .. } => {}
+                | Action::Resync { .. }
+                | Action::Claim { .. }
+                | Action::MoveSession { .. }
+                | Action::Release { .. } => {}
             }
             self.log.push(action);
         }

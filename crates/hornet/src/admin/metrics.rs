@@ -51,6 +51,10 @@ struct ClusterFigures {
     linked: Vec<String>,
     exported: usize,
     dropped: u64,
+    /// Persistent sessions whose client id this node claimed in etcd.
+    owned: usize,
+    /// Cut off from the etcd quorum (see `docs/cluster.md`).
+    cut_off: bool,
 }
 
 /// `GET /metrics`
@@ -73,6 +77,8 @@ pub(crate) async fn metrics(AxumState(state): AxumState<State>) -> impl IntoResp
             linked: Vec::new(),
             exported: core.cluster_exported(),
             dropped: 0,
+            owned: core.cluster_owned_sessions(),
+            cut_off: core.cluster_is_cut_off(),
         }),
     });
     let throttle = &state.security.throttle;
@@ -226,6 +232,20 @@ fn cluster(out: &mut String, c: &ClusterFigures) {
         "counter",
         "Frames for a node whose link was down (forwarded messages, route and retained changes).",
         c.dropped,
+    );
+    one(
+        out,
+        "hornet_cluster_sessions_owned",
+        "gauge",
+        "Persistent sessions whose client id this node claimed in etcd.",
+        c.owned,
+    );
+    one(
+        out,
+        "hornet_cluster_cut_off",
+        "gauge",
+        "1 while this node is cut off from the etcd quorum (persistent sessions refused).",
+        u8::from(c.cut_off),
     );
     type Pick = fn(&hornet_core::NodeRow, &[String]) -> u64;
     let families: [(&str, &str, &str, Pick); 6] = [
@@ -624,6 +644,8 @@ mod tests {
                 linked: vec!["n2".into()],
                 exported: 2,
                 dropped: 1,
+                owned: 5,
+                cut_off: true,
             }),
         };
         let text = render(&f);
@@ -639,6 +661,8 @@ mod tests {
         assert!(text.contains("hornet_cluster_nodes_alive 2\n"));
         assert!(text.contains("hornet_cluster_link_up{node=\"n2\"} 1\n"));
         assert!(text.contains("hornet_cluster_forwarded_total{node=\"n2\"} 9\n"));
+        assert!(text.contains("hornet_cluster_sessions_owned 5\n"));
+        assert!(text.contains("hornet_cluster_cut_off 1\n"));
         assert!(text.contains("hornet_store_messages_per_fsync 2.500\n"));
         assert!(text.contains("hornet_store_fsync_seconds_bucket{le=\"0.0005\"} 1\n"));
         assert!(text.contains("hornet_store_fsync_seconds_bucket{le=\"0.005\"} 2\n"));

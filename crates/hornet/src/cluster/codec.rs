@@ -16,12 +16,15 @@
 //! 6 Will      str client id, u8 present, [PUBLISH (MQTT 5)]
 //! 7 Wills     u32 count, (str client id, u32 length, PUBLISH) * count
 //! 8 Takeover  str client id
+//! 32 Session  str client id, u64 revision, u32 expiry, u32 count,
+//!             (str filter, u8 options, u32 identifier + 1) * count,
+//!             u32 count, (u32 length, PUBLISH) * count
 //! ```
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use bytestring::ByteString;
 use hornet_codec::{Decoder, Packet, PacketId, Protocol, Publish, QoS};
-use hornet_core::{RouteSnapshot, RouteUpdate};
+use hornet_core::{RouteSnapshot, RouteUpdate, SessionMove};
 
 /// The link protocol's version: a node speaking another is refused.
 pub(crate) const VERSION: u16 = 1;
@@ -64,6 +67,8 @@ pub(crate) enum Frame {
     /// A client connected on the sender: a connection here with its id is
     /// taken over.
     Takeover { client_id: ByteString },
+    /// A persistent session this node's claim took from the sender.
+    Session(Box<SessionMove>),
 }
 
 /// Why bytes from a peer are not a frame.
@@ -143,6 +148,10 @@ impl Frame {
             Frame::Takeover { client_id } => {
                 out.put_u8(8);
                 put_str(out, client_id);
+            }
+            Frame::Session(moved) => {
+                out.put_u8(32);
+                put_session(out, moved);
             }
             Frame::Wills(all) => {
                 out.put_u8(7);
@@ -244,10 +253,78 @@ impl Frame {
             8 => Frame::Takeover {
                 client_id: get_str(&mut body)?,
             },
+            32 => Frame::Session(Box::new(get_session(&mut body)?)),
             k => return Err(CodecError::Kind(k)),
         };
         Ok(Some(frame))
     }
+}
+
+/// A moved session's body (kind 32).
+fn put_session(out: &mut BytesMut, m: &SessionMove) {
+    put_str(out, &m.client_id);
+    out.put_u64(m.revision);
+    out.put_u32(m.expiry_interval);
+    out.put_u32(m.subscriptions.len() as u32);
+    for (filter, o, identifier) in &m.subscriptions {
+        put_str(out, filter);
+        out.put_u8(
+            o.qos as u8
+                | u8::from(o.no_local) << 2
+                | u8::from(o.retain_as_published) << 3
+                | (o.retain_handling as u8) << 4,
+        );
+        out.put_u32(identifier.map_or(0, |i| i.saturating_add(1)));
+    }
+    out.put_u32(m.messages.len() as u32);
+    for p in &m.messages {
+        let at = out.len();
+        out.put_u32(0);
+        put_publish(out, p);
+        let len = (out.len() - at - 4) as u32;
+        out[at..at + 4].copy_from_slice(&len.to_be_bytes());
+    }
+}
+
+fn get_session(body: &mut Bytes) -> Result<SessionMove, CodecError> {
+    use hornet_codec::{RetainHandling, SubscriptionOptions};
+    let client_id = get_str(body)?;
+    let revision = get_u64(body)?;
+    let expiry_interval = get_u32(body)?;
+    let count = get_u32(body)? as usize;
+    let mut subscriptions = Vec::with_capacity(count.min(body.len() / 7));
+    for _ in 0..count {
+        let filter = get_str(body)?;
+        let bits = get_u8(body)?;
+        let qos = QoS::from_u8(bits & 3).ok_or(CodecError::Short)?;
+        let retain_handling = match (bits >> 4) & 3 {
+            0 => RetainHandling::OnSubscribe,
+            1 => RetainHandling::OnNewSubscribe,
+            _ => RetainHandling::Never,
+        };
+        let options = SubscriptionOptions {
+            qos,
+            no_local: bits & 4 != 0,
+            retain_as_published: bits & 8 != 0,
+            retain_handling,
+        };
+        let identifier = get_u32(body)?.checked_sub(1);
+        subscriptions.push((filter, options, identifier));
+    }
+    let count = get_u32(body)? as usize;
+    let mut messages = Vec::with_capacity(count.min(body.len() / 4));
+    for _ in 0..count {
+        let len = get_u32(body)? as usize;
+        need(body, len)?;
+        messages.push(get_publish(body.split_to(len))?);
+    }
+    Ok(SessionMove {
+        client_id,
+        revision,
+        expiry_interval,
+        subscriptions,
+        messages,
+    })
 }
 
 fn put_str(out: &mut BytesMut, s: &str) {
@@ -378,6 +455,25 @@ mod tests {
         round_trip(Frame::Takeover {
             client_id: "dup".into(),
         });
+        round_trip(Frame::Session(Box::new(SessionMove {
+            client_id: "moved".into(),
+            revision: 42,
+            expiry_interval: 3600,
+            subscriptions: vec![
+                (
+                    "a/#".into(),
+                    hornet_codec::SubscriptionOptions {
+                        qos: QoS::ExactlyOnce,
+                        no_local: true,
+                        retain_as_published: true,
+                        retain_handling: hornet_codec::RetainHandling::Never,
+                    },
+                    Some(7),
+                ),
+                ("$share/g/b".into(), Default::default(), None),
+            ],
+            messages: vec![will.clone(), Publish::new("q/0", "zero")],
+        })));
         round_trip(Frame::Wills(vec![
             ("a".into(), will.clone()),
             ("b".into(), Publish::new("wills/b", "")),

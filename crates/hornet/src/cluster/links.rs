@@ -107,6 +107,7 @@ impl Links {
                 will: will.map(|w| *w),
             }),
             Action::Takeover { client_id } => self.broadcast(Frame::Takeover { client_id }),
+            Action::MoveSession { node, session } => self.send(&node, Frame::Session(session)),
             Action::Resync { node } => {
                 if let Some(n) = lock(&self.inbound).get(&*node) {
                     n.notify_one();
@@ -485,6 +486,7 @@ fn apply(core: &mut hornet_core::Broker, now: Instant, node: &str, frame: Frame)
         Frame::Will { client_id, will } => core.node_will(now, node, client_id, will),
         Frame::Wills(all) => core.node_wills(now, node, all),
         Frame::Takeover { client_id } => core.node_client_connected(now, node, client_id),
+        Frame::Session(moved) => core.node_session(now, node, *moved),
         Frame::Hello { .. } => {
             tracing::warn!("Cluster: a second Hello from {node} ignored.");
         }

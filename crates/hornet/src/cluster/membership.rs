@@ -153,6 +153,7 @@ pub(crate) async fn keep_alive(
     mut joined: Joined,
     links: Arc<Links>,
     lease: Arc<AtomicI64>,
+    health: Arc<super::ownership::Health>,
 ) {
     let every = Duration::from_millis(cluster.lease_ttl * 1000 / 3).max(Duration::from_millis(300));
     let mut last_ok = Instant::now();
@@ -160,9 +161,14 @@ pub(crate) async fn keep_alive(
         let alive = async {
             let (mut keeper, mut stream) = joined.client.lease_keep_alive(joined.lease).await?;
             loop {
+                // The lease lives at least TTL after the request left.
+                let sent = Instant::now();
                 keeper.keep_alive().await?;
                 match stream.message().await? {
-                    Some(r) if r.ttl() > 0 => last_ok = Instant::now(),
+                    Some(r) if r.ttl() > 0 => {
+                        last_ok = Instant::now();
+                        health.ok(sent);
+                    }
                     _ => return Ok::<bool, etcd_client::Error>(false),
                 }
                 tokio::time::sleep(every).await;
@@ -195,9 +201,11 @@ pub(crate) async fn keep_alive(
         }
         match join(&cluster, &advertise).await {
             Ok(j) => {
+                let sent = Instant::now();
                 joined = j;
                 lease.store(joined.lease, Ordering::Relaxed);
                 last_ok = Instant::now();
+                health.ok(sent);
                 links.restart_all();
             }
             Err(e) => {

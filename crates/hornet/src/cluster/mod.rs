@@ -3,11 +3,13 @@
 //! `clustering`). One job per file: `membership` (etcd: this node's key
 //! under its lease, the watch on every node's key), `codec` (the link's
 //! frames), `links` (dialing, accepting, and carrying the core's cluster
-//! actions to the other nodes).
+//! actions to the other nodes), `ownership` (client ids of persistent
+//! sessions claimed in etcd, and the lease watchdog).
 
 mod codec;
 mod links;
 mod membership;
+mod ownership;
 
 use std::io;
 use std::sync::Arc;
@@ -16,6 +18,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 pub(crate) use links::Links;
+pub(crate) use ownership::Ownership;
 
 use crate::config::Cluster as ClusterConfig;
 use crate::server::Shared;
@@ -58,13 +61,14 @@ pub(crate) async fn prepare(config: &ClusterConfig) -> io::Result<Prepared> {
     })
 }
 
-/// Starts the links, the keep-alive and the membership watch; the core
-/// already knows it is a cluster node.
+/// Starts the links, the keep-alive, the membership watch, the claims of
+/// client ids and the lease watchdog; the core already knows it is a
+/// cluster node.
 pub(crate) fn start(
     prepared: Prepared,
     config: &ClusterConfig,
     shared: &Arc<Shared>,
-) -> (Arc<Links>, Vec<JoinHandle<()>>) {
+) -> (Arc<Links>, Arc<Ownership>, Vec<JoinHandle<()>>) {
     let node = config.node.clone().unwrap_or_default();
     let links = Arc::new(Links::new(
         &node,
@@ -75,7 +79,20 @@ pub(crate) fn start(
     let watch_client = prepared.joined.client.clone();
     let lease = Arc::new(std::sync::atomic::AtomicI64::new(prepared.joined.lease));
     links.set_etcd(prepared.joined.client.clone(), lease.clone());
+    let ownership = Arc::new(Ownership::new(
+        config,
+        prepared.joined.client.clone(),
+        lease.clone(),
+        Arc::downgrade(shared),
+    ));
+    let health = Arc::new(ownership::Health::new());
     let tasks = vec![
+        tokio::spawn(ownership::watch(ownership.clone())),
+        tokio::spawn(ownership::watchdog(
+            config.clone(),
+            health.clone(),
+            Arc::downgrade(shared),
+        )),
         tokio::spawn(links::accept_loop(links.clone(), prepared.listener)),
         tokio::spawn(membership::keep_alive(
             config.clone(),
@@ -83,6 +100,7 @@ pub(crate) fn start(
             prepared.joined,
             links.clone(),
             lease.clone(),
+            health,
         )),
         tokio::spawn(membership::watch(
             config.clone(),
@@ -92,5 +110,5 @@ pub(crate) fn start(
             lease,
         )),
     ];
-    (links, tasks)
+    (links, ownership, tasks)
 }

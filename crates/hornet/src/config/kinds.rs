@@ -429,6 +429,25 @@ impl Kind<hornet_core::SharedStrategy> for Strategy {
     }
 }
 
+/// What a cluster node does with a dead node's persistent sessions.
+pub(crate) struct Orphans;
+
+impl Kind<hornet_core::OrphanSessions> for Orphans {
+    type Raw = String;
+    fn from_raw(raw: String) -> Result<hornet_core::OrphanSessions, String> {
+        raw.parse()
+    }
+    fn to_toml(value: &hornet_core::OrphanSessions) -> Option<Value> {
+        Some(Value::String(value.to_string()))
+    }
+    fn from_conf(_: &str, text: &str, _: &str) -> Result<hornet_core::OrphanSessions, String> {
+        text.parse()
+    }
+    fn show(value: &hornet_core::OrphanSessions) -> String {
+        value.to_string()
+    }
+}
+
 /// Strategies of particular shared groups: a TOML table of group names
 /// (read by hand in `toml.rs`, for each value's line), one
 /// `shared_group_strategy GROUP STRATEGY` line each in mosquitto.conf

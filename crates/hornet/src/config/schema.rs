@@ -767,6 +767,17 @@ section! {
             shown: false,
             example: ("3", ""),
         }
+        /// A persistent session whose owner node is dead (its key in etcd
+        /// names a node that is not alive): `refuse` (CONNACK 0x88 Server
+        /// unavailable, 3.x 0x03, until that node comes back) or `fresh`
+        /// (a new session here, Session Present 0). Default `refuse`.
+        orphan_sessions: hornet_core::OrphanSessions =
+            hornet_core::OrphanSessions::Refuse => kinds::Orphans {
+            conf: Conf::None,
+            accepts: "refuse or fresh",
+            shown: false,
+            example: ("\"fresh\"", ""),
+        }
     }
 }
 

@@ -86,6 +86,8 @@ pub(crate) struct Shared {
     pub(crate) runtime_auth: runtime_auth::RuntimeAuthStore,
     /// The node links, when this broker is a cluster node (`cluster`).
     pub(crate) cluster: OnceLock<Arc<crate::cluster::Links>>,
+    /// Claims of client ids in etcd, when this broker is a cluster node.
+    pub(crate) ownership: OnceLock<Arc<crate::cluster::Ownership>>,
 }
 
 /// Wakes one task that waits for the broker's next activity.
@@ -218,9 +220,15 @@ impl Shared {
                     | Action::Retain { .. }
                     | Action::Will { .. }
                     | Action::Takeover { .. }
+                    | Action::MoveSession { .. }
                     | Action::Resync { .. }) => {
                         if let Some(links) = self.cluster.get() {
                             links.apply(cluster);
+                        }
+                    }
+                    claim @ (Action::Claim { .. } | Action::Release { .. }) => {
+                        if let Some(ownership) = self.ownership.get() {
+                            ownership.apply(claim);
                         }
                     }
                 }
@@ -385,6 +393,7 @@ impl Server {
             Some(node) => {
                 let prepared = crate::cluster::prepare(&config.cluster).await?;
                 broker.enable_cluster(node, prepared.incarnation());
+                broker.set_orphan_sessions(config.cluster.orphan_sessions);
                 Some(prepared)
             }
             None => None,
@@ -404,6 +413,7 @@ impl Server {
             hints: Default::default(),
             runtime_auth,
             cluster: OnceLock::new(),
+            ownership: OnceLock::new(),
         });
         if let Some(st) = store {
             let interval = Duration::from_millis(persistence.fsync_interval_ms.max(1));
@@ -412,8 +422,10 @@ impl Server {
         }
         let mut cluster_tasks = Vec::new();
         if let Some(prepared) = cluster {
-            let (links, tasks) = crate::cluster::start(prepared, &config.cluster, &shared);
+            let (links, ownership, tasks) =
+                crate::cluster::start(prepared, &config.cluster, &shared);
             let _ = shared.cluster.set(links);
+            let _ = shared.ownership.set(ownership);
             cluster_tasks = tasks;
         }
         // Bind everything first: a bad listener starts nothing.

@@ -1,0 +1,228 @@
+//! Cluster: a persistent session moves to the node whose claim took its
+//! client id (the claim itself is `claiming`'s; `docs/cluster.md`).
+//!
+//! ```text
+//! node B: CONNECT (persistent) -> claim won over live node A (revision r)
+//!         -> the CONNECT keeps waiting, at most MOVE_WAIT
+//! node A: etcd watch: B claimed at r -> takeover (0x8E), then
+//!         Action::MoveSession { node: B, session (subscriptions,
+//!         unacknowledged then queued messages, expiry), revision r }
+//!         and the session is removed here
+//! node B: node_session(A, session) for exactly revision r -> the session
+//!         is made here, the CONNECT goes on: Session Present 1, the
+//!         messages delivered (unacknowledged ones again, with new packet
+//!         ids: at least once)
+//!         no session within MOVE_WAIT -> the CONNECT goes on with a new
+//!         session (Session Present 0); a session arriving later, or for
+//!         another revision, is dropped (logged)
+//! ```
+//!
+//! Messages of shared subscriptions are not moved: the leaving session
+//! hands them to another member of the group, as on one node. QoS 2
+//! messages whose PUBREL was already sent are done for the subscriber and
+//! not moved; inbound QoS 2 state (packet ids awaiting PUBREL) does not
+//! move (a PUBREL for one is answered as on a new session).
+
+use std::time::{Duration, Instant};
+
+use bytestring::ByteString;
+
+use crate::broker::{Broker, ConnId};
+use crate::claims::SessionMove;
+use crate::exclusive::{self, Indexed};
+use crate::out::Action;
+use crate::session::{Outbound, Session, SessionKey, Subscription, NEVER_EXPIRES};
+
+/// How long a CONNECT that took a client id from another live node waits
+/// for its session before it goes on with a new one.
+pub(crate) const MOVE_WAIT: Duration = Duration::from_secs(2);
+
+impl Broker {
+    /// `conn` won `client_id` at `revision` from live `node`: it waits for
+    /// the session (at most [`MOVE_WAIT`]).
+    pub(crate) fn await_session(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        client_id: &ByteString,
+        revision: u64,
+        node: &str,
+    ) {
+        let Some(c) = self.cluster.as_deref_mut() else {
+            return;
+        };
+        c.claims.await_move(conn, client_id, revision);
+        tracing::debug!(
+            "Cluster: client {client_id} claimed from node {node}; waiting for its session."
+        );
+        let state = &mut self.conns.get_mut(&conn).expect("caller checked").state;
+        if let Some(deadline) = state.claim_wait_until(now + MOVE_WAIT) {
+            self.conns.watch(deadline, conn);
+        }
+    }
+
+    /// The tick found `id` overdue: if it waited for a session that did
+    /// not come, its CONNECT goes on with a new one (returns `true`).
+    pub(crate) fn move_overdue(&mut self, now: Instant, id: ConnId) -> bool {
+        let Some(c) = self.cluster.as_deref_mut() else {
+            return false;
+        };
+        if !c.claims.awaits_move(id) {
+            return false;
+        }
+        c.claims.stop_waiting(id);
+        let client_id = self
+            .conns
+            .get(&id)
+            .and_then(|x| x.state.claiming())
+            .map(|r| r.admission.client_id.clone())
+            .unwrap_or_default();
+        tracing::warn!(
+            "Cluster: the session of client {client_id} did not arrive from its previous node \
+             within {} s; it starts a new session here.",
+            MOVE_WAIT.as_secs()
+        );
+        self.resume_claimed(now, id);
+        true
+    }
+
+    /// Sends session `key`, which `node`'s claim at `revision` took, to
+    /// that node.
+    pub(crate) fn send_session(&mut self, key: SessionKey, node: &str, revision: u64) {
+        let Some(session) = self.sessions.get_mut(&key) else {
+            return;
+        };
+        let subscriptions = session
+            .subscriptions
+            .iter()
+            .map(|(f, s)| (f.clone(), s.options, s.identifier))
+            .collect();
+        let mut inflight: Vec<(u64, u16, &Outbound)> = session
+            .inflight
+            .iter()
+            .map(|(&pid, (order, out))| (*order, pid, out))
+            .collect();
+        inflight.sort_by_key(|&(order, _, _)| order);
+        let mut messages = Vec::new();
+        for (_, pid, out) in inflight {
+            if session.shared_inflight.contains_key(&pid) {
+                continue; // handed to another member of its group
+            }
+            if let Outbound::Qos1(p) | Outbound::Qos2Sent(p) = out {
+                messages.push(p.clone());
+            }
+        }
+        for queued in &session.queue {
+            if queued.group.is_none() {
+                messages.push(queued.msg.clone());
+            }
+        }
+        for m in &mut messages {
+            m.packet_id = None;
+            m.dup = false;
+        }
+        let moved = SessionMove {
+            client_id: session.client_id.clone(),
+            revision,
+            expiry_interval: session.expiry_interval,
+            subscriptions,
+            messages,
+        };
+        tracing::info!(
+            "Cluster: session of {} sent to node {node} ({} subscriptions, {} messages).",
+            moved.client_id,
+            moved.subscriptions.len(),
+            moved.messages.len()
+        );
+        self.out.cluster(Action::MoveSession {
+            node: ByteString::from(node),
+            session: Box::new(moved),
+        });
+    }
+
+    /// A session `node` sent: made here when a CONNECT waits for exactly
+    /// that claim, then the CONNECT goes on (Session Present 1).
+    pub fn node_session(&mut self, now: Instant, node: &str, moved: SessionMove) {
+        self.now = now;
+        let Some(c) = self.cluster.as_deref_mut() else {
+            return;
+        };
+        let Some(conn) = c.claims.take_mover(&moved.client_id, moved.revision) else {
+            tracing::warn!(
+                "Cluster: session of {} from node {node} (claim {}) arrived when no CONNECT \
+                 waits for it; dropped with its {} messages.",
+                moved.client_id,
+                moved.revision,
+                moved.messages.len()
+            );
+            return;
+        };
+        let Some(ready) = self.conns.get(&conn).and_then(|x| x.state.claiming()) else {
+            return;
+        };
+        let (protocol, username) = (ready.admission.connect.protocol, ready.username.clone());
+        if let Some(old) = self.sessions.key_of(&moved.client_id) {
+            self.remove_session(old);
+        }
+        let expiry = moved.expiry_interval.min(self.settings.max_session_expiry);
+        let mut session = Session::new(moved.client_id.clone(), protocol, expiry);
+        session.username = username;
+        session.disconnected_at = Some(now);
+        let key = self.sessions.create(session);
+        if expiry != NEVER_EXPIRES {
+            self.sessions
+                .expire_at(now + Duration::from_secs(u64::from(expiry)), key);
+        }
+        let (subs, msgs) = (moved.subscriptions.len(), moved.messages.len());
+        for (filter, options, identifier) in moved.subscriptions {
+            self.add_moved_subscription(
+                key,
+                filter,
+                Subscription {
+                    options,
+                    identifier,
+                },
+            );
+        }
+        for msg in moved.messages {
+            self.deliver(key, msg);
+        }
+        self.journal.touch(key);
+        tracing::info!(
+            "Cluster: session of {} arrived from node {node} ({subs} subscriptions, {msgs} \
+             messages).",
+            moved.client_id
+        );
+        self.resume_claimed(now, conn);
+    }
+
+    /// One subscription of a moved session, into the indexes (and the
+    /// routes this node exports).
+    fn add_moved_subscription(&mut self, key: SessionKey, filter: ByteString, sub: Subscription) {
+        let client_id = self.sessions[&key].client_id.clone();
+        match (
+            crate::shared::split(&filter),
+            exclusive::indexed(self.settings.exclusive_subscriptions, &filter),
+        ) {
+            (Some(shared), _) => {
+                self.shared.subscribe(&shared, key, sub);
+            }
+            (None, Indexed::Exclusive(plain)) => {
+                if self.exclusive.claim(&plain, key, &client_id).is_err() {
+                    tracing::warn!(
+                        "Cluster: moved session of {client_id}: the exclusive subscription \
+                         {filter} is held here by another client; not kept."
+                    );
+                    return;
+                }
+                self.subs.insert(&plain, key, sub);
+            }
+            (None, _) => {
+                self.subs.insert(&filter, key, sub);
+                self.cluster_subscribed(&filter, key, true);
+            }
+        }
+        let session = self.sessions.get_mut(&key).expect("just made");
+        session.subscriptions.insert(filter, sub);
+    }
+}

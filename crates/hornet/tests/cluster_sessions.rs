@@ -1,0 +1,537 @@
+//! Client-id ownership and persistent sessions in a Hornet cluster, as
+//! real processes: etcd from the Debian `etcd-server` (one member, or
+//! three for the quorum test; data on /dev/shm, ephemeral ports, short
+//! heartbeat and election, killed on drop), `hornet` binaries with
+//! `[cluster]` tables, and the repo's raw MQTT client at the edges.
+//!
+//! What is proved: concurrent CONNECTs with one client id on two nodes
+//! leave exactly one connected client, on the node etcd names; a
+//! persistent session whose node is dead is refused with 0x88 / 0x03
+//! (`orphan_sessions = "refuse"`) until that node returns; a node cut off
+//! from the etcd quorum closes its persistent sessions before its lease
+//! could expire, refuses new ones and serves clean ones, and takes
+//! persistent sessions again after the heal.
+//!
+//! Without `/usr/bin/etcd` the tests print why and pass, except under CI
+//! (`CI` set), where they fail: CI installs `etcd-server` (scripts/test.sh).
+
+#[path = "support/codec_client.rs"]
+mod codec_client;
+mod common;
+#[path = "support/process.rs"]
+mod process;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use codec_client::Raw;
+use hornet_codec::{Connect, Packet, PacketId, Property, Protocol, QoS, ReasonCode, Subscribe};
+use process::Proc;
+
+const ETCD: &str = "/usr/bin/etcd";
+const ETCDCTL: &str = "/usr/bin/etcdctl";
+
+/// etcd members on ephemeral ports, their data on tmpfs.
+struct Etcd {
+    members: Vec<Proc>,
+    urls: Vec<String>,
+    _data: Vec<tempfile::TempDir>,
+}
+
+impl Etcd {
+    /// Starts an etcd of `n` members, or `None` (with the reason printed)
+    /// when it is not installed outside CI.
+    fn start(n: usize) -> Option<Etcd> {
+        if !Path::new(ETCD).exists() {
+            if std::env::var_os("CI").is_some() {
+                panic!("{ETCD} is missing: CI must install etcd-server (scripts/test.sh)");
+            }
+            eprintln!("SKIPPED: {ETCD} is not installed (apt-get install etcd-server)");
+            return None;
+        }
+        let ports: Vec<(u16, u16)> = (0..n)
+            .map(|_| (common::free_port(), common::free_port()))
+            .collect();
+        let initial: Vec<String> = ports
+            .iter()
+            .enumerate()
+            .map(|(i, (_, peer))| format!("e{i}=http://127.0.0.1:{peer}"))
+            .collect();
+        let initial = initial.join(",");
+        let (mut members, mut urls, mut data) = (Vec::new(), Vec::new(), Vec::new());
+        for (i, (client, peer)) in ports.iter().enumerate() {
+            let shm = Path::new("/dev/shm");
+            let dir = if shm.is_dir() {
+                tempfile::Builder::new()
+                    .prefix("hornet-etcd-")
+                    .tempdir_in(shm)
+            } else {
+                tempfile::tempdir()
+            }
+            .expect("a data directory for etcd");
+            let url = format!("http://127.0.0.1:{client}");
+            let peer = format!("http://127.0.0.1:{peer}");
+            let mut cmd = Command::new(ETCD);
+            cmd.args(["--name", &format!("e{i}"), "--data-dir"])
+                .arg(dir.path())
+                .args([
+                    "--listen-client-urls",
+                    &url,
+                    "--advertise-client-urls",
+                    &url,
+                ])
+                .args([
+                    "--listen-peer-urls",
+                    &peer,
+                    "--initial-advertise-peer-urls",
+                    &peer,
+                ])
+                .args(["--initial-cluster", &initial])
+                .args(["--initial-cluster-state", "new"])
+                .args(["--heartbeat-interval", "100", "--election-timeout", "1000"]);
+            members.push(Proc::spawn(
+                &format!("etcd-e{i}"),
+                &mut cmd,
+                "apt-get install etcd-server",
+            ));
+            urls.push(url);
+            data.push(dir);
+        }
+        for m in &mut members {
+            m.wait_line(Duration::from_secs(30), "etcd ready", |l| {
+                l.contains("ready to serve client requests")
+            });
+        }
+        Some(Etcd {
+            members,
+            urls,
+            _data: data,
+        })
+    }
+
+    /// `etcdctl get key --print-value-only` (empty when absent).
+    fn get(&self, key: &str) -> String {
+        let out = Command::new(ETCDCTL)
+            .env("ETCDCTL_API", "3")
+            .args(["--endpoints", &self.urls.join(",")])
+            .args(["get", key, "--print-value-only"])
+            .output()
+            .expect("etcdctl");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+}
+
+/// One `hornet` node: its configuration and port.
+struct Node {
+    name: String,
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl Node {
+    /// A node of the etcd at `etcd`, with `cluster_extra` lines in its
+    /// `[cluster]` table.
+    fn new(name: &str, etcd: &[String], lease_ttl: u64, cluster_extra: &str) -> Node {
+        let dir = tempfile::tempdir().unwrap();
+        let (port, link) = (common::free_port(), common::free_port());
+        let endpoints: Vec<String> = etcd.iter().map(|u| format!("\"{u}\"")).collect();
+        std::fs::write(
+            dir.path().join("hornet.toml"),
+            format!(
+                "persistence = false\n\
+                 [[listener]]\nport = {port}\nbind_address = \"127.0.0.1\"\n\
+                 [cluster]\nnode = \"{name}\"\netcd = [{}]\n\
+                 listen = \"127.0.0.1:{link}\"\nlease_ttl = {lease_ttl}\n{cluster_extra}\n",
+                endpoints.join(", ")
+            ),
+        )
+        .unwrap();
+        Node {
+            name: name.to_string(),
+            dir,
+            port,
+        }
+    }
+
+    fn conf(&self) -> PathBuf {
+        self.dir.path().join("hornet.toml")
+    }
+
+    fn addr(&self) -> std::net::SocketAddr {
+        ([127, 0, 0, 1], self.port).into()
+    }
+
+    /// Starts the binary and waits until it joined and listens.
+    fn start(&self) -> Proc {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hornet"));
+        cmd.arg("-c").arg(self.conf()).current_dir(self.dir.path());
+        let mut proc = Proc::spawn(&self.name, &mut cmd, "cargo build -p hornet");
+        proc.wait_line(Duration::from_secs(30), "the join", |l| {
+            l.contains("Cluster: joined")
+        });
+        proc.wait_line(Duration::from_secs(30), "the listener", |l| {
+            l.contains("Opening ")
+        });
+        proc
+    }
+}
+
+/// A CONNECT for a persistent session: MQTT 5 with a Session Expiry
+/// Interval of 300 s, or 3.1.1 with clean session 0.
+fn persistent(protocol: Protocol, id: &str) -> Connect {
+    let mut c = Connect::new(protocol, id);
+    c.clean_start = false;
+    if protocol.is_v5() {
+        c.properties.push(Property::SessionExpiryInterval(300));
+    }
+    c
+}
+
+/// Connects and returns the client with its CONNACK reason code.
+fn connect(node: &Node, c: Connect) -> (Raw, ReasonCode) {
+    let mut raw = Raw::connect_to(node.addr(), c);
+    match raw.recv() {
+        Some(Packet::ConnAck(a)) => (raw, a.reason_code),
+        other => panic!("no CONNACK from {}: {other:?}", node.name),
+    }
+}
+
+/// Whether `c` is still connected: a PINGREQ is answered.
+fn alive(c: &mut Raw) -> bool {
+    c.send(Packet::PingReq);
+    loop {
+        match c.recv_within(Duration::from_secs(5)) {
+            Ok(Some(Packet::PingResp)) => return true,
+            Ok(Some(_)) => {}
+            Ok(None) => return false,
+            Err(()) => panic!("neither PINGRESP nor a close within 5 s"),
+        }
+    }
+}
+
+/// Waits up to `wait` for `c` to be closed; returns the DISCONNECT
+/// reason it got first, if any, or `None` if it stayed connected.
+fn closed_within(c: &mut Raw, wait: Duration) -> Option<Option<ReasonCode>> {
+    let deadline = Instant::now() + wait;
+    let mut reason = None;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return None;
+        }
+        match c.recv_within(left) {
+            Ok(Some(Packet::Disconnect(d))) => reason = Some(d.reason_code),
+            Ok(Some(_)) => {}
+            Ok(None) => return Some(reason),
+            Err(()) => return None,
+        }
+    }
+}
+
+/// Sends `signal` (`STOP`, `CONT`, `KILL`) to process `pid`.
+fn signal(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status()
+        .expect("kill");
+    assert!(status.success());
+}
+
+#[test]
+fn concurrent_connects_with_one_client_id_on_two_nodes_leave_one_winner() {
+    let Some(etcd) = Etcd::start(1) else { return };
+    let n1 = Node::new("n1", &etcd.urls, 4, "");
+    let n2 = Node::new("n2", &etcd.urls, 4, "");
+    let (_p1, _p2) = (n1.start(), n2.start());
+    let nodes = Arc::new([n1, n2]);
+    for round in 0..12 {
+        let id = format!("race-{round}");
+        let barrier = Arc::new(Barrier::new(2));
+        let handles: Vec<_> = (0..2)
+            .map(|i| {
+                let (nodes, barrier, id) = (nodes.clone(), barrier.clone(), id.clone());
+                // Odd rounds: an MQTT 3.1.1 client on n2.
+                let protocol = if round % 2 == 1 && i == 1 {
+                    Protocol::V3_1_1
+                } else {
+                    Protocol::V5
+                };
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    (protocol, connect(&nodes[i], persistent(protocol, &id)))
+                })
+            })
+            .collect();
+        let joined: Vec<(Protocol, (Raw, ReasonCode))> =
+            handles.into_iter().map(|h| h.join().unwrap()).collect();
+        let protocols: Vec<Protocol> = joined.iter().map(|(p, _)| *p).collect();
+        let mut clients: Vec<(Raw, ReasonCode)> = joined.into_iter().map(|(_, c)| c).collect();
+        for (_, code) in &clients {
+            assert_eq!(*code, ReasonCode::Success, "{id}: CONNACK");
+        }
+        // The loser is closed, MQTT 5 with DISCONNECT 0x8E Session taken
+        // over first [MQTT-3.1.4-3]; the winner stays.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let loser = 'found: loop {
+            for (i, (c, _)) in clients.iter_mut().enumerate() {
+                if let Some(reason) = closed_within(c, Duration::from_millis(100)) {
+                    // MQTT 3.1.1 has no DISCONNECT from the server: closed.
+                    let expected = protocols[i].is_v5().then_some(ReasonCode::SessionTakenOver);
+                    assert_eq!(reason, expected, "{id}");
+                    break 'found i;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{id}: both clients still connected after 10 s"
+            );
+        };
+        let winner = 1 - loser;
+        assert!(
+            alive(&mut clients[winner].0),
+            "{id}: the winner on {} was closed too",
+            nodes[winner].name
+        );
+        // Still alive a moment later: no stale takeover arrives after.
+        assert!(closed_within(&mut clients[winner].0, Duration::from_millis(500)).is_none());
+        let owner = etcd.get(&format!("/hornet/hornet/clients/{id}"));
+        assert!(
+            owner.starts_with(&format!("{} ", nodes[winner].name)),
+            "{id}: etcd names {owner:?}, the connected client is on {}",
+            nodes[winner].name
+        );
+    }
+}
+
+#[test]
+fn a_dead_nodes_persistent_session_is_refused_until_it_returns() {
+    let Some(etcd) = Etcd::start(1) else { return };
+    let n1 = Node::new("n1", &etcd.urls, 4, "");
+    let n2 = Node::new("n2", &etcd.urls, 4, "orphan_sessions = \"refuse\"");
+    let p1 = n1.start();
+    let mut p2 = n2.start();
+    let (c, code) = connect(&n1, persistent(Protocol::V3_1_1, "orphan"));
+    assert_eq!(code, ReasonCode::Success);
+    assert!(etcd.get("/hornet/hornet/clients/orphan").starts_with("n1 "));
+    drop(c);
+    drop(p1); // SIGKILL
+    p2.wait_line(Duration::from_secs(15), "n1 declared dead", |l| {
+        l.contains("node n1 is dead")
+    });
+    // 3.1.1: return code 0x03 Server unavailable; MQTT 5: 0x88.
+    let (_, code) = connect(&n2, persistent(Protocol::V3_1_1, "orphan"));
+    assert_eq!(code, ReasonCode::ServerUnavailable);
+    let (_, code) = connect(&n2, persistent(Protocol::V5, "orphan"));
+    assert_eq!(code, ReasonCode::ServerUnavailable);
+    p2.wait_line(Duration::from_secs(5), "the refusal logged", |l| {
+        l.contains("Client orphan refused") && l.contains("on node n1, which is dead")
+    });
+    // A clean session with that id is served.
+    let (mut clean, code) = connect(&n2, Connect::new(Protocol::V5, "orphan"));
+    assert_eq!(code, ReasonCode::Success);
+    assert!(alive(&mut clean));
+    drop(clean);
+    // n1 comes back (without its session: it ran without persistence):
+    // the key's owner is alive, so a CONNECT on n2 takes the client id
+    // over (n2 waits for a session n1 no longer has, then starts anew).
+    let _p1 = n1.start();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (mut c, code) = connect(&n2, persistent(Protocol::V5, "orphan"));
+        if code == ReasonCode::Success {
+            assert!(alive(&mut c));
+            break;
+        }
+        assert_eq!(code, ReasonCode::ServerUnavailable);
+        assert!(
+            Instant::now() < deadline,
+            "still refused 15 s after n1 came back"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(etcd.get("/hornet/hornet/clients/orphan").starts_with("n2 "));
+}
+
+#[test]
+fn etcd_quorum_lost_closes_persistent_sessions_refuses_new_ones_and_serves_clean_ones() {
+    let Some(etcd) = Etcd::start(3) else { return };
+    let lease_ttl = 4;
+    let n1 = Node::new("n1", &etcd.urls, lease_ttl, "");
+    let mut p1 = n1.start();
+    let (mut kept, code) = connect(&n1, persistent(Protocol::V5, "kept"));
+    assert_eq!(code, ReasonCode::Success);
+    let (mut kept3, code) = connect(&n1, persistent(Protocol::V3_1_1, "kept3"));
+    assert_eq!(code, ReasonCode::Success);
+    let (mut clean, code) = connect(&n1, Connect::new(Protocol::V5, "clean"));
+    assert_eq!(code, ReasonCode::Success);
+
+    // Two of three members stop: no quorum.
+    let stopped: Vec<u32> = etcd.members[1..].iter().map(|m| m.pid()).collect();
+    let cut_at = Instant::now();
+    for &pid in &stopped {
+        signal(pid, "STOP");
+    }
+    // The node closes its persistent sessions before its lease could
+    // expire: within lease_ttl of the last keep-alive, so within
+    // lease_ttl of the cut. MQTT 5: DISCONNECT 0x9C Use another server.
+    let limit = Duration::from_secs(lease_ttl);
+    let reason = closed_within(&mut kept, limit + Duration::from_secs(1))
+        .expect("the persistent MQTT 5 session is closed");
+    assert!(
+        cut_at.elapsed() < limit,
+        "closed after {:?}, not within lease_ttl",
+        cut_at.elapsed()
+    );
+    assert_eq!(reason, Some(ReasonCode::UseAnotherServer));
+    assert!(closed_within(&mut kept3, Duration::from_secs(2)).is_some());
+    p1.wait_line(Duration::from_secs(5), "the cut logged", |l| {
+        l.contains("cut off from the etcd quorum")
+    });
+    // New persistent sessions are refused; clean ones work, with local
+    // routing.
+    let (_, code) = connect(&n1, persistent(Protocol::V5, "new"));
+    assert_eq!(code, ReasonCode::ServerUnavailable);
+    let (_, code) = connect(&n1, persistent(Protocol::V3_1_1, "new3"));
+    assert_eq!(code, ReasonCode::ServerUnavailable);
+    assert!(alive(&mut clean), "a clean session is kept");
+    let (mut sub, code) = connect(&n1, Connect::new(Protocol::V5, "clean-sub"));
+    assert_eq!(code, ReasonCode::Success);
+    sub.send(Subscribe::new(PacketId::new(1).unwrap(), "local/#", QoS::AtMostOnce).into());
+    assert!(matches!(sub.recv(), Some(Packet::SubAck(_))));
+    clean.send(hornet_codec::Publish::new("local/x", "during the cut").into());
+    match sub.recv() {
+        Some(Packet::Publish(p)) => assert_eq!(&p.payload[..], b"during the cut"),
+        other => panic!("no local delivery while cut off: {other:?}"),
+    }
+
+    // The heal: persistent sessions are served again.
+    for &pid in &stopped {
+        signal(pid, "CONT");
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (mut c, code) = connect(&n1, persistent(Protocol::V5, "kept"));
+        if code == ReasonCode::Success {
+            assert!(alive(&mut c));
+            break;
+        }
+        assert_eq!(code, ReasonCode::ServerUnavailable);
+        assert!(
+            Instant::now() < deadline,
+            "persistent sessions still refused 30 s after the heal"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert!(etcd.get("/hornet/hornet/clients/kept").starts_with("n1 "));
+}
+
+#[test]
+fn a_paused_node_closes_its_persistent_sessions_when_it_resumes() {
+    let Some(etcd) = Etcd::start(1) else { return };
+    let n1 = Node::new("n1", &etcd.urls, 4, "");
+    let n2 = Node::new("n2", &etcd.urls, 4, "");
+    let p1 = n1.start();
+    let mut p2 = n2.start();
+    let (mut kept, code) = connect(&n1, persistent(Protocol::V5, "paused"));
+    assert_eq!(code, ReasonCode::Success);
+    signal(p1.pid(), "STOP");
+    p2.wait_line(Duration::from_secs(15), "n1 declared dead", |l| {
+        l.contains("node n1 is dead")
+    });
+    // Meanwhile its session is refused on n2 (its owner is dead)...
+    let (_, code) = connect(&n2, persistent(Protocol::V5, "paused"));
+    assert_eq!(code, ReasonCode::ServerUnavailable);
+    // ... and on resuming n1 stops serving it before anything else: its
+    // lease was gone, it cannot prove it owns the session.
+    signal(p1.pid(), "CONT");
+    let reason = closed_within(&mut kept, Duration::from_secs(5))
+        .expect("the paused node's persistent session is closed on resume");
+    assert_eq!(reason, Some(ReasonCode::UseAnotherServer));
+}
+
+#[test]
+fn a_persistent_session_moves_with_its_queued_messages_to_the_node_its_client_connects_to() {
+    let Some(etcd) = Etcd::start(1) else { return };
+    let n1 = Node::new("n1", &etcd.urls, 4, "");
+    let n2 = Node::new("n2", &etcd.urls, 4, "");
+    let (_p1, mut p2) = (n1.start(), n2.start());
+    let (mut c, code) = connect(&n1, persistent(Protocol::V5, "mover"));
+    assert_eq!(code, ReasonCode::Success);
+    c.send(Subscribe::new(PacketId::new(1).unwrap(), "moving/#", QoS::AtLeastOnce).into());
+    assert!(matches!(c.recv(), Some(Packet::SubAck(_))));
+    c.send(Packet::Disconnect(hornet_codec::Disconnect::new(
+        ReasonCode::Success,
+    )));
+    assert!(closed_within(&mut c, Duration::from_secs(5)).is_some());
+    // Three messages wait in its session on n1.
+    let (mut publisher, _) = connect(&n1, Connect::new(Protocol::V5, "publisher"));
+    for (i, text) in ["m1", "m2", "m3"].iter().enumerate() {
+        let mut p = hornet_codec::Publish::new("moving/x", text.to_string());
+        p.qos = QoS::AtLeastOnce;
+        p.packet_id = Some(PacketId::new(i as u16 + 1).unwrap());
+        publisher.send(p.into());
+        assert!(matches!(publisher.recv(), Some(Packet::PubAck(_))));
+    }
+    // It connects to n2: the session follows (Session Present 1
+    // [MQTT-3.2.2-2]) with the queued messages, in order.
+    let (mut moved, code) = {
+        let mut raw = Raw::connect_to(n2.addr(), persistent(Protocol::V5, "mover"));
+        match raw.recv() {
+            Some(Packet::ConnAck(a)) => {
+                assert!(a.session_present, "the session moved with the client");
+                (raw, a.reason_code)
+            }
+            other => panic!("no CONNACK: {other:?}"),
+        }
+    };
+    assert_eq!(code, ReasonCode::Success);
+    let mut got = Vec::new();
+    while got.len() < 3 {
+        match moved.recv_within(Duration::from_secs(5)) {
+            Ok(Some(Packet::Publish(p))) => {
+                if let Some(id) = p.packet_id {
+                    moved.send(Packet::PubAck(hornet_codec::Ack::new(id)));
+                }
+                got.push(String::from_utf8_lossy(&p.payload).into_owned());
+            }
+            Ok(Some(_)) => {}
+            other => panic!("the queued messages did not follow: {got:?} then {other:?}"),
+        }
+    }
+    assert_eq!(got, ["m1", "m2", "m3"]);
+    p2.wait_line(Duration::from_secs(5), "the arrival logged", |l| {
+        l.contains("session of mover arrived from node n1")
+    });
+    assert!(etcd.get("/hornet/hornet/clients/mover").starts_with("n2 "));
+}
+
+#[test]
+fn orphan_sessions_fresh_gives_a_dead_nodes_client_a_new_session() {
+    let Some(etcd) = Etcd::start(1) else { return };
+    let n1 = Node::new("n1", &etcd.urls, 4, "");
+    let n2 = Node::new("n2", &etcd.urls, 4, "orphan_sessions = \"fresh\"");
+    let p1 = n1.start();
+    let mut p2 = n2.start();
+    let (c, code) = connect(&n1, persistent(Protocol::V5, "orphan"));
+    assert_eq!(code, ReasonCode::Success);
+    drop(c);
+    drop(p1); // SIGKILL
+    p2.wait_line(Duration::from_secs(15), "n1 declared dead", |l| {
+        l.contains("node n1 is dead")
+    });
+    let mut raw = Raw::connect_to(n2.addr(), persistent(Protocol::V5, "orphan"));
+    match raw.recv() {
+        Some(Packet::ConnAck(a)) => {
+            assert_eq!(a.reason_code, ReasonCode::Success);
+            assert!(!a.session_present, "a new session [MQTT-3.2.2-2]");
+        }
+        other => panic!("no CONNACK: {other:?}"),
+    }
+    p2.wait_line(Duration::from_secs(5), "the replacement logged", |l| {
+        l.contains("Client orphan: its persistent session is on node n1, which is dead")
+    });
+    assert!(etcd.get("/hornet/hornet/clients/orphan").starts_with("n2 "));
+}
