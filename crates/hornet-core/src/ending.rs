@@ -134,7 +134,9 @@ impl Broker {
         for filter in session.subscriptions.keys() {
             match crate::shared::split(filter) {
                 Some(name) => {
-                    self.shared.unsubscribe(&name, key);
+                    if self.shared.unsubscribe(&name, key) {
+                        self.cluster_unsubscribed(filter, key);
+                    }
                 }
                 None => {
                     match crate::exclusive::indexed(self.settings.exclusive_subscriptions, filter) {

@@ -47,6 +47,7 @@ mod broker;
 mod broker_log;
 mod client_ids;
 pub mod cluster;
+mod cluster_shared;
 mod clustering;
 mod conn;
 mod connect;

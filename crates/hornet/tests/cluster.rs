@@ -673,3 +673,51 @@ fn a_node_stopped_with_sigterm_leaves_at_once() {
     });
     assert!(p1.wait_exit(Duration::from_secs(10)).success());
 }
+
+#[test]
+fn shared_subscription_members_on_two_nodes_share_the_messages() {
+    let Some(etcd) = Etcd::start() else { return };
+    let (n1, n2) = (Node::new("n1", &etcd.url), Node::new("n2", &etcd.url));
+    let (_p1, _p2) = (n1.start(), n2.start());
+    // The member on n2 first: n1 answers Success (instead of 0x10) once it
+    // knows n2's group, which is then the only member anywhere.
+    let mut b = client(&n2, "b");
+    subscribe(&mut b, "$share/workers/jobs/#", QoS::AtLeastOnce);
+    let mut publisher = client(&n1, "pub");
+    await_route(&mut publisher, "jobs/probe");
+    let mut a = client(&n1, "a");
+    subscribe(&mut a, "$share/workers/jobs/#", QoS::AtLeastOnce);
+    const N: u16 = 40;
+    for i in 0..N {
+        assert_eq!(
+            publish_qos1(&mut publisher, "jobs/x", &format!("m{i}"), i + 1),
+            ReasonCode::Success
+        );
+    }
+    // MQTT 5.0 §4.8.2: each message goes to one member of the group; here
+    // the group spans both nodes.
+    let mut got: Vec<(char, String)> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while got.len() < usize::from(N) && Instant::now() < deadline {
+        for (name, c) in [('a', &mut a), ('b', &mut b)] {
+            while let Some(p) = next_message(c, Duration::from_millis(100)) {
+                got.push((name, String::from_utf8_lossy(&p.payload).into_owned()));
+            }
+        }
+    }
+    for (name, c) in [('a', &mut a), ('b', &mut b)] {
+        while let Some(p) = next_message(c, Duration::from_millis(300)) {
+            got.push((name, String::from_utf8_lossy(&p.payload).into_owned()));
+        }
+    }
+    let mut payloads: Vec<&str> = got.iter().map(|(_, p)| p.as_str()).collect();
+    payloads.sort();
+    let mut want: Vec<String> = (0..N).map(|i| format!("m{i}")).collect();
+    want.sort();
+    assert_eq!(payloads, want, "every message exactly once across a and b");
+    let on_a = got.iter().filter(|(n, _)| *n == 'a').count();
+    assert!(
+        on_a > 0 && on_a < usize::from(N),
+        "both members get a share: a got {on_a} of {N}"
+    );
+}

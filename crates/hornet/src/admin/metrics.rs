@@ -51,6 +51,8 @@ struct ClusterFigures {
     linked: Vec<String>,
     exported: usize,
     dropped: u64,
+    /// Shared group deliveries dropped: no member left on arrival.
+    shared_dropped: u64,
 }
 
 /// `GET /metrics`
@@ -73,6 +75,7 @@ pub(crate) async fn metrics(AxumState(state): AxumState<State>) -> impl IntoResp
             linked: Vec::new(),
             exported: core.cluster_exported(),
             dropped: 0,
+            shared_dropped: core.cluster_shared_dropped(),
         }),
     });
     let throttle = &state.security.throttle;
@@ -226,6 +229,13 @@ fn cluster(out: &mut String, c: &ClusterFigures) {
         "counter",
         "Frames for a node whose link was down (forwarded messages, route and retained changes).",
         c.dropped,
+    );
+    one(
+        out,
+        "hornet_cluster_shared_dropped_total",
+        "counter",
+        "Messages another node sent here for a shared subscription group that had no member left here.",
+        c.shared_dropped,
     );
     type Pick = fn(&hornet_core::NodeRow, &[String]) -> u64;
     let families: [(&str, &str, &str, Pick); 6] = [
@@ -624,6 +634,7 @@ mod tests {
                 linked: vec!["n2".into()],
                 exported: 2,
                 dropped: 1,
+                shared_dropped: 0,
             }),
         };
         let text = render(&f);

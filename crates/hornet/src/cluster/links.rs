@@ -95,7 +95,23 @@ impl Links {
     /// core's order, under the outbox lock).
     pub(crate) fn apply(&self, action: Action) {
         match action {
-            Action::Forward { node, publish } => self.send(&node, Frame::Publish(*publish)),
+            Action::Forward {
+                node,
+                publish,
+                plain,
+                groups,
+            } => {
+                let frame = if groups.is_empty() {
+                    Frame::Publish(*publish)
+                } else {
+                    Frame::PublishTo {
+                        plain,
+                        groups,
+                        publish: *publish,
+                    }
+                };
+                self.send(&node, frame);
+            }
             Action::Routes { update } => self.broadcast(Frame::Route(update)),
             Action::Retain { topic, message } => self.broadcast(Frame::Retain {
                 fill: false,
@@ -476,6 +492,13 @@ fn apply(core: &mut hornet_core::Broker, now: Instant, node: &str, frame: Frame)
         Frame::Route(update) => core.node_route_update(now, node, update),
         Frame::Publish(publish) => {
             core.node_publish(now, node, publish);
+        }
+        Frame::PublishTo {
+            plain,
+            groups,
+            publish,
+        } => {
+            core.node_publish_to(now, node, publish, plain, groups);
         }
         Frame::Retain {
             fill,
