@@ -31,6 +31,7 @@ use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
 
 use super::codec::{Frame, VERSION};
+use super::tls::{LinkStream, LinkTls};
 use crate::server::Shared;
 
 /// Frames queued per node while its link is down or slow.
@@ -68,6 +69,8 @@ pub(crate) struct Links {
     pub(crate) stats: LinkStats,
     /// The etcd client and this node's current lease, to leave at shutdown.
     etcd: std::sync::OnceLock<(etcd_client::Client, Arc<std::sync::atomic::AtomicI64>)>,
+    /// TLS on every link (`[cluster] tls`), if on.
+    tls: std::sync::OnceLock<Arc<LinkTls>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -88,6 +91,7 @@ impl Links {
             inbound: Mutex::default(),
             stats: LinkStats::default(),
             etcd: std::sync::OnceLock::new(),
+            tls: std::sync::OnceLock::new(),
         }
     }
 
@@ -211,6 +215,33 @@ impl Links {
         }
     }
 
+    /// Makes every link TLS (before the first is dialed or accepted).
+    pub(crate) fn set_tls(&self, tls: Arc<LinkTls>) {
+        let _ = self.tls.set(tls);
+    }
+
+    /// `sock` as this node's links speak: TLS when on (the handshake
+    /// bounded by [`HELLO_TIMEOUT`]), else as it is.
+    async fn secure(&self, sock: TcpStream, dialed: Option<&str>) -> std::io::Result<LinkStream> {
+        let Some(tls) = self.tls.get() else {
+            return Ok(Box::new(sock));
+        };
+        let handshake = async {
+            match dialed {
+                Some(addr) => tls.connect(addr, sock).await,
+                None => tls.accept(sock).await,
+            }
+        };
+        tokio::time::timeout(HELLO_TIMEOUT, handshake)
+            .await
+            .unwrap_or_else(|_| {
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "no TLS handshake within 5 s",
+                ))
+            })
+    }
+
     /// Remembers how to leave the cluster (see [`Links::leave`]).
     pub(crate) fn set_etcd(
         &self,
@@ -263,14 +294,29 @@ async fn dialer(links: Arc<Links>, node: String, addr: String, mut rx: mpsc::Rec
     loop {
         match TcpStream::connect(&addr).await {
             Ok(sock) => {
-                failures = 0;
-                backoff = Duration::from_millis(200);
                 let _ = sock.set_nodelay(true);
-                let result = serve_out(&links, &node, sock, &mut rx).await;
-                lock(&links.up).remove(&node);
-                match result {
-                    Ok(()) => tracing::info!("Cluster: link to {node} ({addr}) closed."),
-                    Err(e) => tracing::warn!("Cluster: link to {node} ({addr}) broke: {e}."),
+                match links.secure(sock, Some(&addr)).await {
+                    Ok(sock) => {
+                        failures = 0;
+                        backoff = Duration::from_millis(200);
+                        let result = serve_out(&links, &node, sock, &mut rx).await;
+                        lock(&links.up).remove(&node);
+                        match result {
+                            Ok(()) => tracing::info!("Cluster: link to {node} ({addr}) closed."),
+                            Err(e) => {
+                                tracing::warn!("Cluster: link to {node} ({addr}) broke: {e}.")
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        if failures == 0 || failures % 30 == 0 {
+                            tracing::error!(
+                                "Cluster: TLS with node {node} at {addr} failed: {e}; retrying."
+                            );
+                        }
+                        failures += 1;
+                        backoff = (backoff * 2).min(Duration::from_secs(2));
+                    }
                 }
             }
             Err(e) => {
@@ -292,7 +338,7 @@ async fn dialer(links: Arc<Links>, node: String, addr: String, mut rx: mpsc::Rec
 async fn serve_out(
     links: &Arc<Links>,
     node: &str,
-    sock: TcpStream,
+    sock: LinkStream,
     rx: &mut mpsc::Receiver<Frame>,
 ) -> std::io::Result<()> {
     let Some(shared) = links.shared.upgrade() else {
@@ -314,7 +360,7 @@ async fn serve_out(
         retained.len(),
         wills.len()
     );
-    let (mut rd, mut wr) = sock.into_split();
+    let (mut rd, mut wr) = tokio::io::split(sock);
     let mut buf = BytesMut::new();
     Frame::Hello {
         version: VERSION,
@@ -365,7 +411,15 @@ pub(crate) async fn accept_loop(links: Arc<Links>, listener: TcpListener) {
         match listener.accept().await {
             Ok((sock, peer)) => {
                 let _ = sock.set_nodelay(true);
-                tokio::spawn(serve_in(links.clone(), sock, peer));
+                let links = links.clone();
+                tokio::spawn(async move {
+                    match links.secure(sock, None).await {
+                        Ok(sock) => serve_in(links, sock, peer).await,
+                        Err(e) => tracing::error!(
+                            "Cluster: refused the link from {peer}: TLS handshake failed: {e}."
+                        ),
+                    }
+                });
             }
             Err(e) => {
                 tracing::warn!("Cluster: accepting a link failed: {e}");
@@ -376,7 +430,7 @@ pub(crate) async fn accept_loop(links: Arc<Links>, listener: TcpListener) {
 }
 
 /// One incoming link: checks Hello, then feeds every frame to the core.
-async fn serve_in(links: Arc<Links>, mut sock: TcpStream, peer: SocketAddr) {
+async fn serve_in(links: Arc<Links>, mut sock: LinkStream, peer: SocketAddr) {
     let mut buf = BytesMut::with_capacity(8192);
     let hello = tokio::time::timeout(HELLO_TIMEOUT, async {
         loop {
@@ -454,7 +508,7 @@ async fn serve_in(links: Arc<Links>, mut sock: TcpStream, peer: SocketAddr) {
 async fn read_frames(
     links: &Links,
     node: &str,
-    sock: &mut TcpStream,
+    sock: &mut LinkStream,
     buf: &mut BytesMut,
     resync: &Notify,
 ) -> Result<bool, String> {

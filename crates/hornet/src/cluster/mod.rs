@@ -3,11 +3,12 @@
 //! `clustering`). One job per file: `membership` (etcd: this node's key
 //! under its lease, the watch on every node's key), `codec` (the link's
 //! frames), `links` (dialing, accepting, and carrying the core's cluster
-//! actions to the other nodes).
+//! actions to the other nodes), `tls` (TLS on the links).
 
 mod codec;
 mod links;
 mod membership;
+mod tls;
 
 use std::io;
 use std::sync::Arc;
@@ -26,6 +27,7 @@ pub(crate) struct Prepared {
     joined: membership::Joined,
     listener: TcpListener,
     advertise: String,
+    tls: Option<Arc<tls::LinkTls>>,
 }
 
 impl Prepared {
@@ -38,6 +40,7 @@ impl Prepared {
 /// Binds the link listener and joins the cluster: waits (logging, retrying)
 /// while etcd does not answer; a name another live node holds is an error.
 pub(crate) async fn prepare(config: &ClusterConfig) -> io::Result<Prepared> {
+    let tls = tls::LinkTls::load(config).map_err(|e| io::Error::other(e.to_string()))?;
     let listener = TcpListener::bind(&config.listen).await.map_err(|e| {
         io::Error::new(
             e.kind(),
@@ -55,6 +58,7 @@ pub(crate) async fn prepare(config: &ClusterConfig) -> io::Result<Prepared> {
         joined,
         listener,
         advertise,
+        tls,
     })
 }
 
@@ -75,6 +79,9 @@ pub(crate) fn start(
     let watch_client = prepared.joined.client.clone();
     let lease = Arc::new(std::sync::atomic::AtomicI64::new(prepared.joined.lease));
     links.set_etcd(prepared.joined.client.clone(), lease.clone());
+    if let Some(tls) = prepared.tls.clone() {
+        links.set_tls(tls);
+    }
     let tasks = vec![
         tokio::spawn(links::accept_loop(links.clone(), prepared.listener)),
         tokio::spawn(membership::keep_alive(
