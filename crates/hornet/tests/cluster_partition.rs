@@ -484,3 +484,55 @@ fn losing_one_etcd_member_is_invisible_to_clients() {
     let mut p1 = client(m.mqtt(1), "p-fresh");
     await_route(&mut p1, "fresh/probe");
 }
+
+#[test]
+fn a_link_reset_with_messages_in_it_loses_none_of_them() {
+    if skip() {
+        return;
+    }
+    let mut m = Machines::start();
+    let mut mesh = Mesh::new(&m);
+    mesh.check();
+    let mut s2 = client(m.mqtt(2), "s2");
+    subscribe(&mut s2, "reset/#");
+    let mut p1 = client(m.mqtt(1), "p1");
+    await_route(&mut p1, "reset/probe");
+    let n1 = m.net.addr(1);
+    // n2 drops what n1's link brings: n1 writes the messages into its
+    // connection, where they wait unacknowledged.
+    m.net.nft(
+        2,
+        &format!(
+            "table inet hornet_cut {{\n chain in {{ type filter hook input priority 0; \
+             ip saddr {n1} tcp dport {LINK} drop; }}\n}}\n"
+        ),
+    );
+    let written = payloads(0..40);
+    for (k, payload) in written.iter().enumerate() {
+        assert_eq!(
+            publish_qos1(&mut p1, &format!("reset/{k}"), payload, k as u16 + 1),
+            ReasonCode::Success
+        );
+    }
+    // Then n2 answers n1's retransmissions with a TCP reset: the
+    // connection breaks with the messages in it.
+    m.net.nft(
+        2,
+        &format!(
+            "table inet hornet_reset {{\n chain in {{ type filter hook input priority 0; \
+             ip saddr {n1} tcp dport {LINK} reject with tcp reset; }}\n}}\n\
+             delete table inet hornet_cut\n"
+        ),
+    );
+    m.nodes[0].wait_line(Duration::from_secs(20), "the link to n2 broken", |l| {
+        l.contains("link to n2") && l.contains("broke")
+    });
+    m.net.nft(2, "delete table inet hornet_reset\n");
+    m.nodes[0].wait_line(Duration::from_secs(20), "the link to n2 resending", |l| {
+        l.contains("link to n2 up") && l.contains("resending")
+    });
+    let got = collect(&mut s2, Duration::from_secs(20), |g| all_of(g, &written));
+    exactly_once(&got, &written, "s2 after the reset");
+    mesh.check();
+    assert_eq!(m.membership_losses(), Vec::<String>::new());
+}

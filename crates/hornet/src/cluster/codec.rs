@@ -18,7 +18,14 @@
 //! 7 Wills     u32 count, (str client id, u32 length, PUBLISH) * count
 //! 8 Takeover  str client id
 //! 9 PublishTo u8 plain, u16 count, str group name * count, PUBLISH (MQTT 5)
+//! 10 Resume   u64 stream, u64 next
+//! 11 Ack      u64 seq                      (receiver → dialer)
 //! ```
+//!
+//! After its snapshot a link's frames are numbered: `Resume` gives the
+//! sender's stream and the next frame's number, and the receiver
+//! acknowledges what it applied with `Ack` on the same connection
+//! (`outbox`).
 //!
 //! A group name is `$share/{group}/{filter}` or `$queue/{filter}`; in
 //! `Routes` and `Route` it travels with the sender's member count, and in
@@ -78,6 +85,12 @@ pub(crate) enum Frame {
     /// A client connected on the sender: a connection here with its id is
     /// taken over.
     Takeover { client_id: ByteString },
+    /// The frames that follow are numbered from `next` in the sender's
+    /// `stream`.
+    Resume { stream: u64, next: u64 },
+    /// The receiver applied every frame up to `seq` (written back to the
+    /// dialing node).
+    Ack { seq: u64 },
 }
 
 /// Why bytes from a peer are not a frame.
@@ -176,6 +189,15 @@ impl Frame {
             Frame::Takeover { client_id } => {
                 out.put_u8(8);
                 put_str(out, client_id);
+            }
+            Frame::Resume { stream, next } => {
+                out.put_u8(10);
+                out.put_u64(*stream);
+                out.put_u64(*next);
+            }
+            Frame::Ack { seq } => {
+                out.put_u8(11);
+                out.put_u64(*seq);
             }
             Frame::Wills(all) => {
                 out.put_u8(7);
@@ -296,6 +318,13 @@ impl Frame {
             }
             8 => Frame::Takeover {
                 client_id: get_str(&mut body)?,
+            },
+            10 => Frame::Resume {
+                stream: get_u64(&mut body)?,
+                next: get_u64(&mut body)?,
+            },
+            11 => Frame::Ack {
+                seq: get_u64(&mut body)?,
             },
             k => return Err(CodecError::Kind(k)),
         };
@@ -445,6 +474,11 @@ mod tests {
         round_trip(Frame::Takeover {
             client_id: "dup".into(),
         });
+        round_trip(Frame::Resume {
+            stream: 0xfeed,
+            next: 42,
+        });
+        round_trip(Frame::Ack { seq: 41 });
         round_trip(Frame::Wills(vec![
             ("a".into(), will.clone()),
             ("b".into(), Publish::new("wills/b", "")),

@@ -16,6 +16,13 @@
 //! route deltas it already includes are ignored by sequence number, and
 //! retained and will changes replay in order to the same final state.
 //! The link redials every 0.2 to 2 s until the node's key goes.
+//!
+//! Frames written into a link stay in the dialer's [`Outbox`] until the
+//! receiver acknowledges them (`Ack`, written back on the same TCP
+//! connection); a new link resends the unacknowledged ones after its
+//! snapshot, and the receiver's [`Inbox`] skips those it applied already.
+//! So a link that breaks (a reset, TCP giving up) loses nothing while both
+//! nodes live; each frame is applied once.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -31,6 +38,7 @@ use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
 
 use super::codec::{Frame, VERSION};
+use super::outbox::{Inbox, Outbox, Verdict};
 use super::tls::{LinkStream, LinkTls};
 use crate::server::Shared;
 
@@ -71,6 +79,8 @@ pub(crate) struct Links {
     etcd: std::sync::OnceLock<(etcd_client::Client, Arc<std::sync::atomic::AtomicI64>)>,
     /// TLS on every link (`[cluster] tls`), if on.
     tls: std::sync::OnceLock<Arc<LinkTls>>,
+    /// What was applied of each node's stream (across its links).
+    inboxes: Mutex<HashMap<String, Inbox>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -92,6 +102,7 @@ impl Links {
             stats: LinkStats::default(),
             etcd: std::sync::OnceLock::new(),
             tls: std::sync::OnceLock::new(),
+            inboxes: Mutex::default(),
         }
     }
 
@@ -197,6 +208,7 @@ impl Links {
         lock(&self.out).remove(node);
         lock(&self.pending).remove(node);
         lock(&self.up).remove(node);
+        lock(&self.inboxes).remove(node);
         if let Some(n) = lock(&self.inbound).remove(node) {
             n.notify_one();
         }
@@ -291,6 +303,7 @@ impl Links {
 async fn dialer(links: Arc<Links>, node: String, addr: String, mut rx: mpsc::Receiver<Frame>) {
     let mut backoff = Duration::from_millis(200);
     let mut failures = 0u32;
+    let mut outbox = Outbox::new(QUEUE);
     loop {
         match TcpStream::connect(&addr).await {
             Ok(sock) => {
@@ -299,7 +312,7 @@ async fn dialer(links: Arc<Links>, node: String, addr: String, mut rx: mpsc::Rec
                     Ok(sock) => {
                         failures = 0;
                         backoff = Duration::from_millis(200);
-                        let result = serve_out(&links, &node, sock, &mut rx).await;
+                        let result = serve_out(&links, &node, sock, &mut rx, &mut outbox).await;
                         lock(&links.up).remove(&node);
                         match result {
                             Ok(()) => tracing::info!("Cluster: link to {node} ({addr}) closed."),
@@ -340,6 +353,7 @@ async fn serve_out(
     node: &str,
     sock: LinkStream,
     rx: &mut mpsc::Receiver<Frame>,
+    outbox: &mut Outbox,
 ) -> std::io::Result<()> {
     let Some(shared) = links.shared.upgrade() else {
         return Ok(());
@@ -355,10 +369,14 @@ async fn serve_out(
     drop(shared);
     links.stats.connects.fetch_add(1, Ordering::Relaxed);
     tracing::info!(
-        "Cluster: link to {node} up; sent {} routes, {} retained messages and {} wills.",
+        "Cluster: link to {node} up; sent {} routes, {} retained messages and {} wills{}.",
         snapshot.filters.len(),
         retained.len(),
-        wills.len()
+        wills.len(),
+        match outbox.unacked() {
+            0 => String::new(),
+            n => format!("; resending {n} frames the last link did not deliver"),
+        }
     );
     let (mut rd, mut wr) = tokio::io::split(sock);
     let mut buf = BytesMut::new();
@@ -379,9 +397,10 @@ async fn serve_out(
         }
         .encode(&mut buf);
     }
+    outbox.resend(&mut buf);
     wr.write_all(&buf).await?;
     let mut batch = Vec::with_capacity(256);
-    let mut scratch = [0u8; 64];
+    let mut acks = BytesMut::with_capacity(64);
     loop {
         tokio::select! {
             n = rx.recv_many(&mut batch, 256) => {
@@ -390,15 +409,25 @@ async fn serve_out(
                 }
                 buf.clear();
                 for frame in batch.drain(..) {
+                    let dropped = outbox.push(&frame);
+                    links.stats.dropped.fetch_add(dropped, Ordering::Relaxed);
                     frame.encode(&mut buf);
                 }
                 wr.write_all(&buf).await?;
             }
-            read = rd.read(&mut scratch) => match read {
-                // The peer sends nothing on this link: EOF or an error
-                // means it closed it (a resync, or it stopped).
+            read = rd.read_buf(&mut acks) => match read {
+                // EOF or an error: the peer closed the link (a resync, or
+                // it stopped).
                 Ok(0) => return Ok(()),
-                Ok(_) => {}
+                Ok(_) => {
+                    while let Some(frame) = Frame::decode(&mut acks)
+                        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?
+                    {
+                        if let Frame::Ack { seq } = frame {
+                            outbox.ack(seq);
+                        }
+                    }
+                }
                 Err(e) => return Err(e),
             },
         }
@@ -490,7 +519,10 @@ async fn serve_in(links: Arc<Links>, mut sock: LinkStream, peer: SocketAddr) {
     };
     let resync = Arc::new(Notify::new());
     lock(&links.inbound).insert(node.clone(), resync.clone());
-    let result = read_frames(&links, &node, &mut sock, &mut buf, &resync).await;
+    let mut inbox = lock(&links.inboxes).get(&node).copied().unwrap_or_default();
+    inbox.new_link();
+    let result = read_frames(&links, &node, &mut sock, &mut buf, &resync, &mut inbox).await;
+    lock(&links.inboxes).insert(node.clone(), inbox);
     {
         let mut inbound = lock(&links.inbound);
         if inbound.get(&node).is_some_and(|n| Arc::ptr_eq(n, &resync)) {
@@ -511,11 +543,17 @@ async fn read_frames(
     sock: &mut LinkStream,
     buf: &mut BytesMut,
     resync: &Notify,
+    inbox: &mut Inbox,
 ) -> Result<bool, String> {
     let mut frames = Vec::new();
+    let mut acked = inbox.applied();
+    let mut ack = BytesMut::with_capacity(16);
     loop {
         while let Some(frame) = Frame::decode(buf).map_err(|e| e.to_string())? {
-            frames.push(frame);
+            // Resent frames applied over an earlier link are skipped.
+            if inbox.check(&frame) == Verdict::Apply {
+                frames.push(frame);
+            }
         }
         if !frames.is_empty() {
             let Some(shared) = links.shared.upgrade() else {
@@ -527,6 +565,13 @@ async fn read_frames(
                     apply(core, now, node, frame);
                 }
             });
+        }
+        // Applied: the sender may forget them.
+        if inbox.applied() != acked {
+            acked = inbox.applied();
+            ack.clear();
+            Frame::Ack { seq: acked }.encode(&mut ack);
+            sock.write_all(&ack).await.map_err(|e| e.to_string())?;
         }
         tokio::select! {
             read = sock.read_buf(buf) => match read {
@@ -565,5 +610,6 @@ fn apply(core: &mut hornet_core::Broker, now: Instant, node: &str, frame: Frame)
         Frame::Hello { .. } => {
             tracing::warn!("Cluster: a second Hello from {node} ignored.");
         }
+        Frame::Resume { .. } | Frame::Ack { .. } => {}
     }
 }

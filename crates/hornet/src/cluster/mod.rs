@@ -3,11 +3,13 @@
 //! `clustering`). One job per file: `membership` (etcd: this node's key
 //! under its lease, the watch on every node's key), `codec` (the link's
 //! frames), `links` (dialing, accepting, and carrying the core's cluster
-//! actions to the other nodes), `tls` (TLS on the links).
+//! actions to the other nodes), `outbox` (what a link resends after a
+//! reconnect, what its receiver skips), `tls` (TLS on the links).
 
 mod codec;
 mod links;
 mod membership;
+mod outbox;
 mod tls;
 
 use std::io;
