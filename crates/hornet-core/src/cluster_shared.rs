@@ -116,6 +116,11 @@ impl SharedRoutes {
         }
     }
 
+    /// Whether another node has members in group `name`.
+    pub(crate) fn has_members(&self, name: &str) -> bool {
+        self.groups.contains_key(name)
+    }
+
     /// Every group peer `peer` announced, with its count.
     pub(crate) fn of_peer(&self, peer: u32) -> Vec<(ByteString, u32)> {
         self.by_id

@@ -317,6 +317,43 @@ impl Broker {
         true
     }
 
+    /// The cluster-wide name of shared group `group` when another node
+    /// has members in it.
+    pub(crate) fn cluster_group_elsewhere(
+        &self,
+        group: crate::shared::GroupId,
+    ) -> Option<ByteString> {
+        let c = self.cluster.as_deref()?;
+        let g = self.shared.name_of(group)?;
+        let name = group_name(&g.name, &g.filter);
+        c.shared.has_members(&name).then_some(name)
+    }
+
+    /// Hands `msg`, which a leaving member of shared group `name` had not
+    /// acknowledged, to another node with members of the group (its turn
+    /// by member count); whether one took it.
+    pub(crate) fn cluster_hand_over(&mut self, name: &ByteString, msg: &Publish) -> bool {
+        let Some(c) = self.cluster.as_deref_mut() else {
+            return false;
+        };
+        let Some(Choice::Peer(peer)) = c.shared.choose(name, 0) else {
+            return false;
+        };
+        let mut msg = msg.clone();
+        msg.packet_id = None;
+        msg.dup = false;
+        msg.properties
+            .retain(|p| !matches!(p, hornet_codec::Property::SubscriptionIdentifier(_)));
+        let node = c.forwarded_to(peer);
+        self.out.cluster(Action::Forward {
+            node,
+            publish: Box::new(msg),
+            plain: false,
+            groups: vec![name.clone()],
+        });
+        true
+    }
+
     /// Routes a message accepted on this cluster node: to the local
     /// plain subscribers, once to each other node with a matching filter,
     /// and each matching shared group's one delivery here or on the node

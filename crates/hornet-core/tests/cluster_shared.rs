@@ -262,3 +262,46 @@ fn a_forwarded_message_does_not_reach_the_receivers_own_groups() {
         "once per message"
     );
 }
+
+#[test]
+fn a_leaving_members_unacknowledged_messages_go_to_a_member_on_another_node() {
+    // MQTT 5.0 §4.8.2: if a member's session ends with messages it has not
+    // acknowledged, the server SHOULD send them to another member; here
+    // the only other member is on another node.
+    let (mut n1, mut n2) = (node("n1", 1), node("n2", 2));
+    let a = n1.connect("a", Protocol::V5, true);
+    let b = n2.connect("b", Protocol::V5, true);
+    n1.subscribe(a, "$share/g/t", QoS::AtLeastOnce);
+    n2.subscribe(b, "$share/g/t", QoS::AtLeastOnce);
+    link(&n1, "n1", &mut n2);
+    link(&n2, "n2", &mut n1);
+    let p = n1.connect("p", Protocol::V5, true);
+    for i in 0..4 {
+        let mark = n1.mark();
+        n1.publish_flow(p, message("t", &format!("m{i}"), QoS::AtLeastOnce));
+        relay(&n1, "n1", mark, &mut n2, "n2");
+    }
+    // b got its half and acknowledges none of it.
+    let unacked = support::publishes(&n2.take(b));
+    assert_eq!(unacked.len(), 2);
+    let mut got: Vec<String> = n1
+        .receive(a)
+        .iter()
+        .map(|p| String::from_utf8_lossy(&p.payload).into_owned())
+        .collect();
+    assert_eq!(got.len(), 2);
+    let mark = n2.mark();
+    n2.close(b);
+    assert_eq!(
+        relay(&n2, "n2", mark, &mut n1, "n1"),
+        2,
+        "b's unacknowledged messages cross to the other member's node"
+    );
+    got.extend(
+        n1.receive(a)
+            .iter()
+            .map(|p| String::from_utf8_lossy(&p.payload).into_owned()),
+    );
+    got.sort();
+    assert_eq!(got, vec!["m0", "m1", "m2", "m3"]);
+}
