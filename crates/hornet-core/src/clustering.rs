@@ -376,7 +376,7 @@ impl Broker {
         let mut remote = Vec::new();
         c.shared.matching(&publish.topic, &mut remote);
         if self.shared.len() > 0 {
-            let local = self.shared.matching_groups(&publish.topic);
+            let mut local = self.shared.matching_groups(&publish.topic);
             for &id in &local {
                 let Some(group) = self.shared.name_of(id) else {
                     continue;
@@ -388,6 +388,8 @@ impl Broker {
                     _ => here.push(id),
                 }
             }
+            // Handed back empty: the next match appends to it.
+            local.clear();
             self.shared.recycle(local);
         }
         for name in remote {

@@ -373,7 +373,9 @@ impl Broker {
                 let groups = self.shared.matching_groups(&publish.topic);
                 matched |= self.route_shared(publish, origin, groups);
             }
+            // (Nothing to hand back: the scratch list stays warm.)
             None => {}
+            Some(groups) if groups.is_empty() => {}
             Some(groups) => matched |= self.route_shared(publish, origin, groups),
         }
         self.journal.end_routing();

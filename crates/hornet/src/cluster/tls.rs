@@ -149,3 +149,27 @@ impl LinkTls {
         Ok(Box::new(self.acceptor.accept(sock).await?))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_needs_its_three_files() {
+        let mut config = ClusterConfig::default();
+        assert!(LinkTls::load(&config).unwrap().is_none(), "off by default");
+        config.tls = true;
+        let err = LinkTls::load(&config).err().expect("no certfile");
+        assert_eq!(
+            err.to_string(),
+            "[cluster] tls = true needs certfile (a PEM file)"
+        );
+        config.certfile = Some("/nonexistent/n1.crt".into());
+        let err = LinkTls::load(&config).err().expect("unreadable");
+        assert!(
+            err.to_string()
+                .starts_with("cannot read the [cluster] certfile /nonexistent/n1.crt"),
+            "{err}"
+        );
+    }
+}
