@@ -38,7 +38,7 @@ use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
 
 use super::codec::{Frame, VERSION};
-use super::outbox::{Inbox, Outbox, Verdict};
+use super::outbox::{Cursor, Inbox, Outbox, Verdict};
 use super::tls::{LinkStream, LinkTls};
 use crate::server::Shared;
 
@@ -80,7 +80,7 @@ pub(crate) struct Links {
     /// TLS on every link (`[cluster] tls`), if on.
     tls: std::sync::OnceLock<Arc<LinkTls>>,
     /// What was applied of each node's stream (across its links).
-    inboxes: Mutex<HashMap<String, Inbox>>,
+    inboxes: Mutex<HashMap<String, Arc<Mutex<Inbox>>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -518,11 +518,16 @@ async fn serve_in(links: Arc<Links>, mut sock: LinkStream, peer: SocketAddr) {
         }
     };
     let resync = Arc::new(Notify::new());
-    lock(&links.inbound).insert(node.clone(), resync.clone());
-    let mut inbox = lock(&links.inboxes).get(&node).copied().unwrap_or_default();
-    inbox.new_link();
-    let result = read_frames(&links, &node, &mut sock, &mut buf, &resync, &mut inbox).await;
-    lock(&links.inboxes).insert(node.clone(), inbox);
+    // One link from a node at a time: an older one (its dialer has moved
+    // on) ends; what it had not acknowledged comes again on this one.
+    if let Some(old) = lock(&links.inbound).insert(node.clone(), resync.clone()) {
+        old.notify_one();
+    }
+    let inbox = lock(&links.inboxes)
+        .entry(node.clone())
+        .or_default()
+        .clone();
+    let result = read_frames(&links, &node, &mut sock, &mut buf, &resync, &inbox).await;
     {
         let mut inbound = lock(&links.inbound);
         if inbound.get(&node).is_some_and(|n| Arc::ptr_eq(n, &resync)) {
@@ -530,7 +535,9 @@ async fn serve_in(links: Arc<Links>, mut sock: LinkStream, peer: SocketAddr) {
         }
     }
     match result {
-        Ok(true) => tracing::info!("Cluster: link from {node} ended for a fresh snapshot."),
+        Ok(true) => tracing::info!(
+            "Cluster: link from {node} ended (for a fresh snapshot, or a newer link from it)."
+        ),
         Ok(false) => tracing::info!("Cluster: link from {node} closed."),
         Err(e) => tracing::warn!("Cluster: link from {node} broke: {e}."),
     }
@@ -543,18 +550,23 @@ async fn read_frames(
     sock: &mut LinkStream,
     buf: &mut BytesMut,
     resync: &Notify,
-    inbox: &mut Inbox,
+    inbox: &Mutex<Inbox>,
 ) -> Result<bool, String> {
     let mut frames = Vec::new();
-    let mut acked = inbox.applied();
+    let mut cursor = Cursor::default();
+    let mut acked = lock(inbox).applied();
     let mut ack = BytesMut::with_capacity(16);
     loop {
-        while let Some(frame) = Frame::decode(buf).map_err(|e| e.to_string())? {
-            // Resent frames applied over an earlier link are skipped.
-            if inbox.check(&frame) == Verdict::Apply {
-                frames.push(frame);
+        let applied = {
+            let mut inbox = lock(inbox);
+            while let Some(frame) = Frame::decode(buf).map_err(|e| e.to_string())? {
+                // Resent frames applied over an earlier link are skipped.
+                if inbox.check(&mut cursor, &frame) == Verdict::Apply {
+                    frames.push(frame);
+                }
             }
-        }
+            inbox.applied()
+        };
         if !frames.is_empty() {
             let Some(shared) = links.shared.upgrade() else {
                 return Ok(false);
@@ -567,8 +579,8 @@ async fn read_frames(
             });
         }
         // Applied: the sender may forget them.
-        if inbox.applied() != acked {
-            acked = inbox.applied();
+        if applied != acked {
+            acked = applied;
             ack.clear();
             Frame::Ack { seq: acked }.encode(&mut ack);
             sock.write_all(&ack).await.map_err(|e| e.to_string())?;

@@ -8,8 +8,10 @@
 //! acknowledged is resent first on the next link, after its snapshot:
 //! frames lost with a broken connection are not lost for the cluster.
 //!
-//! The receiver's [`Inbox`] numbers the frames after a `Resume` frame
-//! (which says the stream and the next frame's number) and skips any it
+//! The receiver numbers a link's frames after a `Resume` frame (which says
+//! the stream and the next frame's number; a [`Cursor`] per link) and its
+//! [`Inbox`] for the peer (one, shared by that peer's links: an old
+//! connection still being read when the new one starts) skips any frame
 //! already applied (one whose acknowledgement was lost with the link), so
 //! each frame is applied once. Frames before the first `Resume` are the
 //! link's snapshot, which is never numbered.
@@ -96,12 +98,18 @@ impl Outbox {
 }
 
 /// The receiver's side of one peer's stream (kept across its links).
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default)]
 pub(crate) struct Inbox {
     stream: u64,
     /// The last frame applied.
     applied: u64,
-    /// The number of the next frame on the current link, after a Resume.
+}
+
+/// Where one link is in its sender's stream.
+#[derive(Debug, Default)]
+pub(crate) struct Cursor {
+    /// The number of the next frame, after a `Resume` (before it: the
+    /// snapshot).
     next: Option<u64>,
 }
 
@@ -117,25 +125,20 @@ pub(crate) enum Verdict {
 }
 
 impl Inbox {
-    /// A new link starts: its frames are the snapshot until a `Resume`.
-    pub(crate) fn new_link(&mut self) {
-        self.next = None;
-    }
-
-    /// Whether to apply `frame`.
-    pub(crate) fn check(&mut self, frame: &Frame) -> Verdict {
+    /// Whether to apply `frame`, the next on the link at `cursor`.
+    pub(crate) fn check(&mut self, cursor: &mut Cursor, frame: &Frame) -> Verdict {
         if let Frame::Resume { stream, next } = *frame {
             if stream != self.stream {
                 self.stream = stream;
                 self.applied = next.saturating_sub(1);
             }
-            self.next = Some(next);
+            cursor.next = Some(next);
             return Verdict::Control;
         }
-        let Some(seq) = self.next else {
+        let Some(seq) = cursor.next else {
             return Verdict::Apply;
         };
-        self.next = Some(seq + 1);
+        cursor.next = Some(seq + 1);
         if seq <= self.applied {
             return Verdict::Skip;
         }
@@ -159,11 +162,13 @@ mod tests {
         }
     }
 
-    /// Every frame that reaches the receiver, through `inbox`, decoded.
+    /// Every frame that reaches the receiver over a new link, through
+    /// `inbox`, decoded.
     fn deliver(bytes: &mut bytes::BytesMut, inbox: &mut Inbox) -> Vec<Frame> {
         let mut applied = Vec::new();
+        let mut cursor = Cursor::default();
         while let Some(f) = Frame::decode(bytes).unwrap() {
-            if inbox.check(&f) == Verdict::Apply {
+            if inbox.check(&mut cursor, &f) == Verdict::Apply {
                 applied.push(f);
             }
         }
@@ -188,7 +193,6 @@ mod tests {
                 last.len()
             },
         );
-        inbox.new_link();
         assert_eq!(deliver(&mut first, &mut inbox), vec![take("a"), take("b")]);
         out.ack(1);
         assert_eq!(out.unacked(), 2);
@@ -197,7 +201,6 @@ mod tests {
         assert_eq!(out.resend(&mut wire), 2);
         out.push(&take("d"));
         take("d").encode(&mut wire);
-        inbox.new_link();
         assert_eq!(
             deliver(&mut wire, &mut inbox),
             vec![take("c"), take("d")],
@@ -217,7 +220,6 @@ mod tests {
             assert_eq!(first.push(&take(c)), u64::from(c == "c"));
             take(c).encode(&mut wire);
         }
-        inbox.new_link();
         assert_eq!(deliver(&mut wire, &mut inbox).len(), 3);
         // The sender restarted: a new stream numbers from 1 again.
         let mut second = Outbox::new(2);
@@ -226,7 +228,6 @@ mod tests {
         second.resend(&mut wire);
         second.push(&take("x"));
         take("x").encode(&mut wire);
-        inbox.new_link();
         assert_eq!(deliver(&mut wire, &mut inbox), vec![take("x")]);
     }
 }
