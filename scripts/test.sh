@@ -12,7 +12,8 @@
 # chromium (the dashboard test), etcd-server (the cluster tests run a real
 # etcd) and etcd-client (its etcdctl reads the client-id keys in
 # crates/hornet/tests/cluster_sessions.rs), protobuf-compiler and libprotobuf-dev (the etcd-client crate
-# compiles etcd's .proto files), nodejs and npm; with pip: paho-mqtt and
+# compiles etcd's .proto files), iproute2 and nftables (the partition tests
+# make network namespaces and cut links in them), nodejs and npm; with pip: paho-mqtt and
 # schemathesis; with npm, from their lockfiles: MQTT.js
 # (crates/hornet/tests/clients), playwright-core (crates/hornet/tests/browser)
 # and Node-RED 5 with the Node 22 it needs (crates/hornet/tests/nodered).
@@ -29,7 +30,7 @@ deps() {
     $apt_prefix apt-get update -q
     $apt_prefix apt-get install -y -q --no-install-recommends \
       libssl-dev pkg-config openssl mosquitto mosquitto-clients argon2 chromium \
-      etcd-server etcd-client protobuf-compiler libprotobuf-dev python3-pip >/dev/null
+      etcd-server etcd-client protobuf-compiler libprotobuf-dev iproute2 nftables python3-pip >/dev/null
     if ! command -v npm >/dev/null 2>&1; then
       $apt_prefix apt-get install -y -q --no-install-recommends nodejs npm >/dev/null
     fi

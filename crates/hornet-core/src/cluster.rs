@@ -5,16 +5,18 @@
 //! asked for), and which nodes membership says are alive. Plain data behind
 //! `pub(crate)` methods; the rules that use it are `clustering`'s.
 //!
-//! A subscription is exported when it is neither shared (`$share/`,
-//! `$queue/`: node-local in this version) nor made with EMQX's `$local/`
+//! A plain subscription is exported unless made with EMQX's `$local/`
 //! prefix. A filter is announced once when its first exporting session
 //! subscribes and withdrawn when its last one leaves, so the stream carries
-//! filters, never sessions.
+//! filters, never sessions. A shared subscription group is announced under
+//! its name (`$share/{group}/{filter}`, `$queue/{filter}`) with this node's
+//! member count, again at every change of the count (`cluster_shared`).
 
 use ahash::{AHashMap, AHashSet};
 use bytestring::ByteString;
 use hornet_codec::Publish;
 
+use crate::cluster_shared::SharedRoutes;
 use crate::ids::SessionKey;
 use crate::trie::SubscriptionTree;
 
@@ -29,6 +31,10 @@ pub struct RouteUpdate {
     pub filter: ByteString,
     /// Added (true) or withdrawn (false).
     pub added: bool,
+    /// For a shared subscription group's name (`$share/{group}/{filter}`,
+    /// `$queue/{filter}`): the node's members in it now (0 when
+    /// withdrawn). Ignored for a plain filter.
+    pub members: u32,
 }
 
 /// A node's whole set of exported filters, sent first on every link.
@@ -40,6 +46,9 @@ pub struct RouteSnapshot {
     pub seq: u64,
     /// Every exported filter.
     pub filters: Vec<ByteString>,
+    /// Every shared subscription group the node has members in, by name,
+    /// with their count.
+    pub shared: Vec<(ByteString, u32)>,
 }
 
 /// What the core knows of one other node (see [`crate::Broker::cluster_nodes`]).
@@ -105,6 +114,8 @@ pub(crate) struct Cluster {
     orphaned_wills: AHashMap<ByteString, Vec<Publish>>,
     /// Ownership of persistent sessions' client ids (see `claiming`).
     pub(crate) claims: crate::claims::Claims,
+    /// Shared subscription groups: this node's counts, the others'.
+    pub(crate) shared: SharedRoutes,
 }
 
 impl Cluster {
@@ -122,6 +133,7 @@ impl Cluster {
             announced_wills: AHashSet::default(),
             orphaned_wills: AHashMap::default(),
             claims: crate::claims::Claims::default(),
+            shared: SharedRoutes::default(),
         }
     }
 
@@ -165,7 +177,22 @@ impl Cluster {
             seq: self.seq,
             filter: ByteString::from(filter),
             added,
+            members: 0,
         }
+    }
+
+    /// This node has `members` in the shared subscription group `name`;
+    /// the update to announce when the count changed.
+    pub(crate) fn export_shared(&mut self, name: &ByteString, members: u32) -> Option<RouteUpdate> {
+        if !Cluster::exportable(crate::shared::split(name)?.filter.as_ref()) {
+            return None;
+        }
+        if !self.shared.set_local(name, members) {
+            return None;
+        }
+        let mut update = self.update(name, members > 0);
+        update.members = members;
+        Some(update)
     }
 
     /// Every exported filter, for a new link.
@@ -176,6 +203,7 @@ impl Cluster {
             incarnation: self.incarnation,
             seq: self.seq,
             filters,
+            shared: self.shared.local(),
         }
     }
 
@@ -221,7 +249,7 @@ impl Cluster {
         for f in &filters {
             self.remote.remove(f, i);
         }
-        filters.len()
+        filters.len() + self.shared.purge(i)
     }
 
     /// `node`'s full set of filters replaces what was known of it.
@@ -238,6 +266,12 @@ impl Cluster {
         peer.filters = new;
         peer.incarnation = Some(snapshot.incarnation);
         peer.seq = snapshot.seq;
+        self.shared.purge(i);
+        for (name, members) in &snapshot.shared {
+            if let Some(split) = crate::shared::split(name) {
+                self.shared.set(i, name, &split.filter, *members);
+            }
+        }
     }
 
     /// One delta from `node`: applied when it is the next of the stream
@@ -254,6 +288,11 @@ impl Cluster {
             return Applied::NeedSnapshot;
         }
         peer.seq = update.seq;
+        if let Some(split) = crate::shared::split(&update.filter) {
+            let members = if update.added { update.members } else { 0 };
+            self.shared.set(i, &update.filter, &split.filter, members);
+            return Applied::Yes;
+        }
         if update.added {
             if peer.filters.insert(update.filter.clone()) {
                 self.remote.insert(&update.filter, i, ());
@@ -374,6 +413,14 @@ impl Cluster {
                 "cluster/cut_off".to_string(),
                 u8::from(self.claims.cut_off).to_string(),
             ),
+            (
+                "cluster/shared/exported".to_string(),
+                self.shared.local_len().to_string(),
+            ),
+            (
+                "cluster/shared/dropped".to_string(),
+                self.shared.dropped.to_string(),
+            ),
         ];
         for r in rows {
             let at = format!("cluster/nodes/{}", r.name);
@@ -413,6 +460,7 @@ mod tests {
             seq,
             filter: filter.into(),
             added,
+            members: 0,
         };
         assert_eq!(
             c.apply_update("n2", &update(1, "x", true)),
@@ -424,6 +472,7 @@ mod tests {
                 incarnation: 9,
                 seq: 4,
                 filters: vec!["a/#".into()],
+                ..RouteSnapshot::default()
             },
         );
         assert_eq!(
@@ -458,6 +507,7 @@ mod tests {
                 incarnation: 3,
                 seq: 2,
                 filters: vec!["a/#".into(), "a/b".into()],
+                ..RouteSnapshot::default()
             },
         );
         let nodes = c.nodes_for("a/b");

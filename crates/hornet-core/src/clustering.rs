@@ -1,8 +1,8 @@
 //! The cluster's MQTT rules, as inputs and actions (the shell only moves
 //! bytes between nodes and reports membership; see `docs/cluster.md`).
 //!
-//! - Routes: a subscription that is neither shared nor `$local/` exports
-//!   its filter; the first holder of a filter emits [`Action::Routes`]
+//! - Routes: a plain subscription that is not `$local/` exports its
+//!   filter; the first holder of a filter emits [`Action::Routes`]
 //!   (added), the last one to leave emits it withdrawn. Another node's
 //!   routes arrive as a snapshot ([`Broker::node_routes`], first on every
 //!   link) and then as deltas ([`Broker::node_route_update`]) checked
@@ -14,6 +14,15 @@
 //!   of its subscribers match. A message from another node
 //!   ([`Broker::node_publish`]) reaches local subscribers only, never
 //!   forwarded again (no loops). `$SYS` never crosses.
+//! - Shared subscriptions: each node announces, per group, how many
+//!   members it has (a route update at every change of the count). The
+//!   node that accepts a message makes each matching group's one delivery:
+//!   a weighted round robin over its own members and the other nodes'
+//!   (`cluster_shared`) picks here (a member, by the group's strategy) or
+//!   a node, which gets the message marked with the group
+//!   ([`Broker::node_publish_to`]) and delivers it to one of its members;
+//!   no other node delivers it to that group. A marked group with no
+//!   member left on arrival is dropped, counted and logged.
 //! - Retained messages: every set and delete accepted here is told to every
 //!   node ([`Action::Retain`]); a node applies what it is told in arrival
 //!   order ([`Broker::node_retained`]). A new link starts with the sender's
@@ -41,6 +50,7 @@ use hornet_codec::Publish;
 
 use crate::broker::Broker;
 use crate::cluster::{Applied, Cluster, NodeRow, RouteSnapshot, RouteUpdate};
+use crate::cluster_shared::{group_name, Choice};
 use crate::ids::SessionKey;
 use crate::out::Action;
 use crate::retained::Retained;
@@ -51,13 +61,21 @@ impl Broker {
     /// restored before count as exported.
     pub fn enable_cluster(&mut self, node: &str, incarnation: u64) {
         let mut cluster = Cluster::new(node, incarnation);
+        let mut groups = Vec::new();
         for key in self.sessions.keys().collect::<Vec<_>>() {
             let session = &self.sessions[&key];
             for filter in session.subscriptions.keys() {
-                if crate::shared::split(filter).is_none() {
-                    cluster.export(filter, key);
+                match crate::shared::split(filter) {
+                    None => {
+                        cluster.export(filter, key);
+                    }
+                    Some(name) => groups.push(name),
                 }
             }
+        }
+        for name in groups {
+            let members = self.shared.members(&name);
+            cluster.export_shared(&group_name(&name.group, &name.filter), members);
         }
         self.cluster = Some(Box::new(cluster));
         // Client ids the broker assigns are unique across the cluster (a
@@ -94,6 +112,12 @@ impl Broker {
     /// Filters this node announces to the others.
     pub fn cluster_exported(&self) -> usize {
         self.cluster.as_deref().map_or(0, Cluster::exported_len)
+    }
+
+    /// Messages forwarded here for a shared subscription group that had
+    /// no member left here (dropped; see [`Broker::node_publish_to`]).
+    pub fn cluster_shared_dropped(&self) -> u64 {
+        self.cluster.as_deref().map_or(0, |c| c.shared.dropped)
     }
 
     /// Membership: `node` joined (its key appeared).
@@ -149,9 +173,27 @@ impl Broker {
         }
     }
 
-    /// A message `node` forwarded: delivered to this node's subscribers
-    /// only. Returns whether one matched.
-    pub fn node_publish(&mut self, now: Instant, node: &str, mut publish: Publish) -> bool {
+    /// A message `node` forwarded: delivered to this node's plain
+    /// subscribers only (no shared group: see [`Broker::node_publish_to`]).
+    /// Returns whether one matched.
+    pub fn node_publish(&mut self, now: Instant, node: &str, publish: Publish) -> bool {
+        self.node_publish_to(now, node, publish, true, Vec::new())
+    }
+
+    /// A message `node` forwarded: delivered to this node's plain
+    /// subscribers if `plain`, and to one member here of each shared
+    /// subscription group of `groups` (by name), whose one delivery the
+    /// sending node gave this node. A group with no member here any more
+    /// is not served (counted in `$SYS/broker/cluster/shared/dropped` and
+    /// logged). Returns whether a subscriber got it.
+    pub fn node_publish_to(
+        &mut self,
+        now: Instant,
+        node: &str,
+        mut publish: Publish,
+        plain: bool,
+        groups: Vec<ByteString>,
+    ) -> bool {
         self.now = now;
         let Some(c) = self.cluster.as_deref_mut() else {
             return false;
@@ -159,7 +201,28 @@ impl Broker {
         c.received_from(node);
         publish.dup = false;
         publish.packet_id = None;
-        self.route(now, &publish, None)
+        let mut ids = Vec::with_capacity(groups.len());
+        for name in &groups {
+            let id = crate::shared::split(name).and_then(|n| {
+                self.shared.id_of(&crate::shared::SharedGroup {
+                    name: n.group,
+                    filter: n.filter,
+                })
+            });
+            match id {
+                Some(id) => ids.push(id),
+                None => {
+                    c.shared.dropped += 1;
+                    tracing::warn!(
+                        "Cluster: node {node} sent '{}' for shared group {name}, which has no \
+                         member here any more; dropped (its member left while the message \
+                         crossed).",
+                        publish.topic
+                    );
+                }
+            }
+        }
+        self.route_to(&publish, None, plain, Some(ids))
     }
 
     /// `node` set (`Some`) or deleted (`None`) the retained message of
@@ -204,9 +267,12 @@ impl Broker {
         }
     }
 
-    /// Session `key` subscribed to `filter` (`exported`: neither shared
-    /// nor `$local/`).
+    /// Session `key` subscribed to `filter` (`exported`: not `$local/`),
+    /// or joined the shared subscription group `filter`.
     pub(crate) fn cluster_subscribed(&mut self, filter: &str, key: SessionKey, exported: bool) {
+        if self.cluster_shared_changed(filter) {
+            return;
+        }
         let Some(c) = self.cluster.as_deref_mut() else {
             return;
         };
@@ -221,8 +287,12 @@ impl Broker {
         }
     }
 
-    /// Session `key` no longer subscribes to the plain `filter`.
+    /// Session `key` no longer subscribes to the plain `filter`, or left
+    /// the shared subscription group `filter`.
     pub(crate) fn cluster_unsubscribed(&mut self, filter: &str, key: SessionKey) {
+        if self.cluster_shared_changed(filter) {
+            return;
+        }
         let Some(c) = self.cluster.as_deref_mut() else {
             return;
         };
@@ -231,25 +301,140 @@ impl Broker {
         }
     }
 
-    /// Sends `publish` once to every other node with a matching filter;
-    /// returns whether there was one.
-    pub(crate) fn forward(&mut self, publish: &Publish) -> bool {
+    /// When `filter` names a shared subscription group: announces this
+    /// node's member count in it if it changed, and returns true.
+    fn cluster_shared_changed(&mut self, filter: &str) -> bool {
+        let Some(name) = crate::shared::split(&ByteString::from(filter)) else {
+            return false;
+        };
+        let members = self.shared.members(&name);
+        if let Some(c) = self.cluster.as_deref_mut() {
+            let full = group_name(&name.group, &name.filter);
+            if let Some(update) = c.export_shared(&full, members) {
+                self.out.cluster(Action::Routes { update });
+            }
+        }
+        true
+    }
+
+    /// The cluster-wide name of shared group `group` when another node
+    /// has members in it.
+    pub(crate) fn cluster_group_elsewhere(
+        &self,
+        group: crate::shared::GroupId,
+    ) -> Option<ByteString> {
+        let c = self.cluster.as_deref()?;
+        let g = self.shared.name_of(group)?;
+        let name = group_name(&g.name, &g.filter);
+        c.shared.has_members(&name).then_some(name)
+    }
+
+    /// Hands `msg`, which a leaving member of shared group `name` had not
+    /// acknowledged, to another node with members of the group (its turn
+    /// by member count); whether one took it.
+    pub(crate) fn cluster_hand_over(&mut self, name: &ByteString, msg: &Publish) -> bool {
         let Some(c) = self.cluster.as_deref_mut() else {
             return false;
         };
-        if !Cluster::forwardable(&publish.topic) {
+        let Some(Choice::Peer(peer)) = c.shared.choose(name, 0) else {
             return false;
+        };
+        let mut msg = msg.clone();
+        msg.packet_id = None;
+        msg.dup = false;
+        msg.properties
+            .retain(|p| !matches!(p, hornet_codec::Property::SubscriptionIdentifier(_)));
+        let node = c.forwarded_to(peer);
+        self.out.cluster(Action::Forward {
+            node,
+            publish: Box::new(msg),
+            plain: false,
+            groups: vec![name.clone()],
+        });
+        true
+    }
+
+    /// Routes a message accepted on this cluster node: to the local
+    /// plain subscribers, once to each other node with a matching filter,
+    /// and each matching shared group's one delivery here or on the node
+    /// whose turn it is. Returns whether anybody anywhere matched.
+    pub(crate) fn route_clustered(
+        &mut self,
+        now: Instant,
+        publish: &Publish,
+        origin: Option<SessionKey>,
+    ) -> bool {
+        let Some(c) = self.cluster.as_deref_mut() else {
+            return self.route(now, publish, origin);
+        };
+        if !Cluster::forwardable(&publish.topic) {
+            return self.route(now, publish, origin);
+        }
+        // Shared groups: served here, or by the node whose turn it is.
+        let mut here = Vec::new();
+        let mut there: Vec<(u32, ByteString)> = Vec::new();
+        let mut remote = Vec::new();
+        c.shared.matching(&publish.topic, &mut remote);
+        if self.shared.len() > 0 {
+            let mut local = self.shared.matching_groups(&publish.topic);
+            for &id in &local {
+                let Some(group) = self.shared.name_of(id) else {
+                    continue;
+                };
+                let name = group_name(&group.name, &group.filter);
+                remote.retain(|n| *n != name);
+                match c.shared.choose(&name, self.shared.members_of(id)) {
+                    Some(Choice::Peer(peer)) => there.push((peer, name)),
+                    _ => here.push(id),
+                }
+            }
+            // Handed back empty: the next match appends to it.
+            local.clear();
+            self.shared.recycle(local);
+        }
+        for name in remote {
+            if let Some(Choice::Peer(peer)) = c.shared.choose(&name, 0) {
+                there.push((peer, name));
+            }
         }
         let nodes = c.nodes_for(&publish.topic);
-        let matched = !nodes.is_empty();
-        for &i in &nodes {
-            let node = c.forwarded_to(i);
-            self.out.cluster(Action::Forward {
-                node,
-                publish: Box::new(publish.clone()),
-            });
+        let mut matched = !nodes.is_empty() || !there.is_empty();
+        if there.is_empty() {
+            for &peer in &nodes {
+                let node = c.forwarded_to(peer);
+                self.out.cluster(Action::Forward {
+                    node,
+                    publish: Box::new(publish.clone()),
+                    plain: true,
+                    groups: Vec::new(),
+                });
+            }
+        } else {
+            let mut peers: Vec<u32> = nodes
+                .iter()
+                .copied()
+                .chain(there.iter().map(|t| t.0))
+                .collect();
+            peers.sort_unstable();
+            peers.dedup();
+            for peer in peers {
+                let groups = there
+                    .iter()
+                    .filter(|t| t.0 == peer)
+                    .map(|t| t.1.clone())
+                    .collect();
+                let plain = nodes.binary_search(&peer).is_ok();
+                let node = c.forwarded_to(peer);
+                self.out.cluster(Action::Forward {
+                    node,
+                    publish: Box::new(publish.clone()),
+                    plain,
+                    groups,
+                });
+            }
         }
         c.recycle(nodes);
+        matched |= self.route_to(publish, origin, true, Some(here));
         matched
     }
 

@@ -140,7 +140,9 @@ impl Broker {
         for filter in session.subscriptions.keys() {
             match crate::shared::split(filter) {
                 Some(name) => {
-                    self.shared.unsubscribe(&name, key);
+                    if self.shared.unsubscribe(&name, key) {
+                        self.cluster_unsubscribed(filter, key);
+                    }
                 }
                 None => {
                     match crate::exclusive::indexed(self.settings.exclusive_subscriptions, filter) {
@@ -183,7 +185,12 @@ impl Broker {
         for group in session.shared_groups_pending() {
             let sessions = &self.sessions;
             let online = |k: SessionKey| sessions.get(&k).is_some_and(|s| s.conn.is_some());
-            if !session_ended && !self.shared.has_online_member(group, key, online) {
+            // Cluster: members of the group on other nodes count too.
+            let elsewhere = self.cluster_group_elsewhere(group);
+            if !session_ended
+                && !self.shared.has_online_member(group, key, online)
+                && elsewhere.is_none()
+            {
                 continue;
             }
             let mut settled = Vec::new();
@@ -199,7 +206,10 @@ impl Broker {
                 let online = |k: SessionKey| sessions.get(&k).is_some_and(|s| s.conn.is_some());
                 let Some((to, sub)) = self.shared.pick(group, &msg.topic, "", Some(key), online)
                 else {
-                    lost += 1;
+                    match &elsewhere {
+                        Some(name) if self.cluster_hand_over(name, &msg) => moved += 1,
+                        _ => lost += 1,
+                    }
                     continue;
                 };
                 msg.packet_id = None;

@@ -52,6 +52,7 @@ mod claiming;
 mod claims;
 mod client_ids;
 pub mod cluster;
+mod cluster_shared;
 mod clustering;
 mod conn;
 mod connect;

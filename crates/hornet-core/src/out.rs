@@ -59,13 +59,22 @@ pub enum Action {
         records: Vec<crate::persist::StoreOp>,
     },
     /// Cluster: send `publish` to node `node` once (it matched a filter
-    /// that node announced); the node delivers it to its own subscribers
-    /// and never forwards it further.
+    /// that node announced, or the node serves a shared group for it); the
+    /// node delivers it to its own subscribers and never forwards it
+    /// further.
     Forward {
         /// The node's name.
         node: bytestring::ByteString,
         /// The message as accepted here (no packet id).
         publish: Box<hornet_codec::Publish>,
+        /// Whether the node delivers it to its plain subscribers (it
+        /// announced a matching filter).
+        plain: bool,
+        /// Shared subscription groups (by name, `$share/{group}/{filter}`
+        /// or `$queue/{filter}`) whose one delivery of this message that
+        /// node makes, to one of its members; no other node delivers it to
+        /// those groups.
+        groups: Vec<bytestring::ByteString>,
     },
     /// Cluster: tell every other node that this node's exported filters
     /// changed (after the snapshot each link starts with).

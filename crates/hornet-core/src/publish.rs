@@ -326,12 +326,12 @@ impl Broker {
                 self.retained.insert(&publish.topic.clone(), retained);
             }
         }
-        let matched = self.route(now, &publish, origin);
-        // Cluster: once to each other node with a matching filter.
+        // Cluster: once to each other node with a matching filter, and
+        // each shared group's one delivery wherever its turn falls.
         if self.cluster.is_some() {
-            return self.forward(&publish) | matched;
+            return self.route_clustered(now, &publish, origin);
         }
-        matched
+        self.route(now, &publish, origin)
     }
 
     /// Delivers `publish` to every session with a matching subscription;
@@ -342,27 +342,54 @@ impl Broker {
         publish: &Publish,
         origin: Option<SessionKey>,
     ) -> bool {
-        let copies = self.settings.subscription_identifier_copies;
-        let mut targets = self.subs.route(&publish.topic, origin, copies);
-        let mut matched = !targets.is_empty();
+        self.route_to(publish, origin, true, None)
+    }
+
+    /// [`Broker::route`] to the plain subscribers if `plain`, and to one
+    /// member of each shared group of `groups` (every matching group when
+    /// `None`).
+    pub(crate) fn route_to(
+        &mut self,
+        publish: &Publish,
+        origin: Option<SessionKey>,
+        plain: bool,
+        groups: Option<Vec<GroupId>>,
+    ) -> bool {
+        let mut matched = false;
         // One stored body for every durable session this message reaches.
         self.journal.start_routing();
-        for (key, target) in targets.drain(..) {
-            let qos = self.outgoing_qos(publish.qos, target.qos());
-            self.deliver(key, target.shape(publish, qos));
+        if plain {
+            let copies = self.settings.subscription_identifier_copies;
+            let mut targets = self.subs.route(&publish.topic, origin, copies);
+            matched = !targets.is_empty();
+            for (key, target) in targets.drain(..) {
+                let qos = self.outgoing_qos(publish.qos, target.qos());
+                self.deliver(key, target.shape(publish, qos));
+            }
+            self.subs.recycle(targets);
         }
-        self.subs.recycle(targets);
-        if self.shared.len() > 0 {
-            matched |= self.route_shared(publish, origin);
+        match groups {
+            None if self.shared.len() > 0 => {
+                let groups = self.shared.matching_groups(&publish.topic);
+                matched |= self.route_shared(publish, origin, groups);
+            }
+            // (Nothing to hand back: the scratch list stays warm.)
+            None => {}
+            Some(groups) if groups.is_empty() => {}
+            Some(groups) => matched |= self.route_shared(publish, origin, groups),
         }
         self.journal.end_routing();
         matched
     }
 
-    /// Delivers `publish` to one member of every shared subscription group
-    /// whose filter matches; returns whether there was one.
-    fn route_shared(&mut self, publish: &Publish, origin: Option<SessionKey>) -> bool {
-        let mut groups = self.shared.matching_groups(&publish.topic);
+    /// Delivers `publish` to one member of each shared subscription group
+    /// of `groups`; returns whether there was one.
+    fn route_shared(
+        &mut self,
+        publish: &Publish,
+        origin: Option<SessionKey>,
+        mut groups: Vec<GroupId>,
+    ) -> bool {
         let matched = !groups.is_empty();
         let publisher = origin
             .and_then(|k| self.sessions.get(&k))

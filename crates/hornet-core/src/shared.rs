@@ -277,6 +277,18 @@ impl SharedSubscriptions {
         self.matched = groups;
     }
 
+    /// How many members the group `name` has.
+    pub(crate) fn members(&self, name: &SharedName) -> u32 {
+        self.by_name
+            .get(&(name.group.clone(), name.filter.clone()))
+            .map_or(0, |&id| self.members_of(id))
+    }
+
+    /// How many members group `id` has.
+    pub(crate) fn members_of(&self, id: GroupId) -> u32 {
+        self.groups.get(&id).map_or(0, |g| g.members.len() as u32)
+    }
+
     /// Whether group `id` has a connected member other than `exclude`.
     pub(crate) fn has_online_member(
         &self,

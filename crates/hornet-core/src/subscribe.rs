@@ -204,6 +204,10 @@ impl Broker {
                 // shared subscribe (MQTT 5.0 §4.8.2).
                 session.subscriptions.insert(own(&f.filter), sub);
                 self.shared.subscribe(&shared, key, sub);
+                if clustered {
+                    // The group's member count here changed.
+                    exported.push((f.filter.clone(), true));
+                }
                 tracing::info!(
                     target: crate::SUBSCRIBE_LOG_TARGET,
                     "{name} {} {}",
@@ -353,7 +357,11 @@ impl Broker {
             let existed = match shared::split(filter) {
                 Some(name) => {
                     session.subscriptions.remove(filter);
-                    self.shared.unsubscribe(&name, key)
+                    let existed = self.shared.unsubscribe(&name, key);
+                    if existed && clustered {
+                        withdrawn.push(filter.clone());
+                    }
+                    existed
                 }
                 None => match exclusive::indexed(self.settings.exclusive_subscriptions, filter) {
                     exclusive::Indexed::Exclusive(plain) => {

@@ -62,9 +62,15 @@ fn relay(from: &Harness, from_name: &str, mark: usize, to: &mut Harness, to_name
     for action in cluster_actions(from, mark) {
         match action {
             Action::Routes { update } => to.broker.node_route_update(now, from_name, update),
-            Action::Forward { node, publish } if node == to_name => {
+            Action::Forward {
+                node,
+                publish,
+                plain,
+                groups,
+            } if node == to_name => {
                 forwarded += 1;
-                to.broker.node_publish(now, from_name, *publish);
+                to.broker
+                    .node_publish_to(now, from_name, *publish, plain, groups);
             }
             Action::Retain { topic, message } => {
                 to.broker
@@ -127,12 +133,11 @@ fn a_filter_is_announced_once_however_many_sessions_hold_it() {
 }
 
 #[test]
-fn local_and_shared_subscriptions_stay_on_their_node() {
+fn local_and_sys_subscriptions_stay_on_their_node() {
     let mut h = node("n1", 1);
     let a = h.connect("a", Protocol::V5, true);
     let mark = h.mark();
     h.subscribe(a, "$local/t/1", QoS::AtMostOnce);
-    h.subscribe(a, "$share/g/t/2", QoS::AtMostOnce);
     h.subscribe(a, "$SYS/#", QoS::AtMostOnce);
     assert!(cluster_actions(&h, mark).is_empty());
     assert_eq!(h.broker.cluster_exported(), 0);
@@ -176,7 +181,7 @@ fn a_publish_crosses_once_per_node_with_a_match_and_is_delivered_there() {
     let forwards: Vec<_> = cluster_actions(&n2, mark)
         .into_iter()
         .filter_map(|a| match a {
-            Action::Forward { node, publish } => Some((node.to_string(), publish.qos)),
+            Action::Forward { node, publish, .. } => Some((node.to_string(), publish.qos)),
             _ => None,
         })
         .collect();
@@ -242,6 +247,7 @@ fn a_gap_or_a_new_incarnation_asks_for_a_snapshot() {
         seq: 2,
         filter: "x".into(),
         added: true,
+        members: 0,
     };
     n2.broker.node_route_update(now, "n1", skipped);
     n2.pump();

@@ -673,3 +673,150 @@ fn a_node_stopped_with_sigterm_leaves_at_once() {
     });
     assert!(p1.wait_exit(Duration::from_secs(10)).success());
 }
+
+#[test]
+fn shared_subscription_members_on_two_nodes_share_the_messages() {
+    let Some(etcd) = Etcd::start() else { return };
+    let (n1, n2) = (Node::new("n1", &etcd.url), Node::new("n2", &etcd.url));
+    let (_p1, _p2) = (n1.start(), n2.start());
+    // The member on n2 first: n1 answers Success (instead of 0x10) once it
+    // knows n2's group, which is then the only member anywhere.
+    let mut b = client(&n2, "b");
+    subscribe(&mut b, "$share/workers/jobs/#", QoS::AtLeastOnce);
+    let mut publisher = client(&n1, "pub");
+    await_route(&mut publisher, "jobs/probe");
+    let mut a = client(&n1, "a");
+    subscribe(&mut a, "$share/workers/jobs/#", QoS::AtLeastOnce);
+    const N: u16 = 40;
+    for i in 0..N {
+        assert_eq!(
+            publish_qos1(&mut publisher, "jobs/x", &format!("m{i}"), i + 1),
+            ReasonCode::Success
+        );
+    }
+    // MQTT 5.0 §4.8.2: each message goes to one member of the group; here
+    // the group spans both nodes.
+    let mut got: Vec<(char, String)> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while got.len() < usize::from(N) && Instant::now() < deadline {
+        for (name, c) in [('a', &mut a), ('b', &mut b)] {
+            while let Some(p) = next_message(c, Duration::from_millis(100)) {
+                got.push((name, String::from_utf8_lossy(&p.payload).into_owned()));
+            }
+        }
+    }
+    for (name, c) in [('a', &mut a), ('b', &mut b)] {
+        while let Some(p) = next_message(c, Duration::from_millis(300)) {
+            got.push((name, String::from_utf8_lossy(&p.payload).into_owned()));
+        }
+    }
+    let mut payloads: Vec<&str> = got.iter().map(|(_, p)| p.as_str()).collect();
+    payloads.sort();
+    let mut want: Vec<String> = (0..N).map(|i| format!("m{i}")).collect();
+    want.sort();
+    assert_eq!(payloads, want, "every message exactly once across a and b");
+    let on_a = got.iter().filter(|(n, _)| *n == 'a').count();
+    assert!(
+        on_a > 0 && on_a < usize::from(N),
+        "both members get a share: a got {on_a} of {N}"
+    );
+}
+
+/// A CA named `name` (PEM) and its issuer, for link certificates.
+fn link_ca(name: &str) -> (String, rcgen::Issuer<'static, rcgen::KeyPair>) {
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, name);
+    params.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::CrlSign,
+    ];
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    (cert.pem(), rcgen::Issuer::new(params, key))
+}
+
+/// Turns TLS on for `node`'s links with a certificate for 127.0.0.1 (both
+/// serverAuth and clientAuth) signed by `issuer`, trusting `ca_pem`.
+fn link_tls(node: &Node, ca_pem: &str, issuer: &rcgen::Issuer<'static, rcgen::KeyPair>) {
+    let mut params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, node.name.as_str());
+    params.extended_key_usages = vec![
+        rcgen::ExtendedKeyUsagePurpose::ServerAuth,
+        rcgen::ExtendedKeyUsagePurpose::ClientAuth,
+    ];
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.signed_by(&key, issuer).unwrap();
+    let dir = node.dir.path();
+    std::fs::write(dir.join("link.crt"), cert.pem()).unwrap();
+    std::fs::write(dir.join("link.key"), key.serialize_pem()).unwrap();
+    std::fs::write(dir.join("link-ca.crt"), ca_pem).unwrap();
+    // `[cluster]` is the file's last table.
+    let mut conf = std::fs::read_to_string(node.conf()).unwrap();
+    conf.push_str(&format!(
+        "tls = true\ncertfile = \"{0}/link.crt\"\nkeyfile = \"{0}/link.key\"\n\
+         cafile = \"{0}/link-ca.crt\"\n",
+        dir.display()
+    ));
+    std::fs::write(node.conf(), conf).unwrap();
+}
+
+/// The port `node`'s links listen on.
+fn link_port(node: &Node) -> u16 {
+    let conf = std::fs::read_to_string(node.conf()).unwrap();
+    let listen = conf
+        .lines()
+        .find_map(|l| l.strip_prefix("listen = \"127.0.0.1:"))
+        .expect("a listen line");
+    listen.trim_end_matches('"').parse().unwrap()
+}
+
+#[test]
+fn node_links_use_tls_and_refuse_a_node_with_a_certificate_of_another_ca() {
+    let Some(etcd) = Etcd::start() else { return };
+    let (ca, issuer) = link_ca("Hornet cluster CA");
+    let (n1, n2) = (Node::new("n1", &etcd.url), Node::new("n2", &etcd.url));
+    link_tls(&n1, &ca, &issuer);
+    link_tls(&n2, &ca, &issuer);
+    let (mut p1, _p2) = (n1.start(), n2.start());
+    let mut sub = client(&n1, "sub");
+    subscribe(&mut sub, "secure/#", QoS::AtLeastOnce);
+    let mut publisher = client(&n2, "pub");
+    await_route(&mut publisher, "secure/probe");
+    assert_eq!(
+        publish_qos1(&mut publisher, "secure/1", "over tls", 1),
+        ReasonCode::Success
+    );
+    let got = next_message(&mut sub, Duration::from_secs(10)).expect("crossed over TLS");
+    assert_eq!(&got.payload[..], b"over tls");
+
+    // Plain bytes on a TLS link port are refused, with a log line.
+    let mut plain = TcpStream::connect(("127.0.0.1", link_port(&n1))).unwrap();
+    plain.write_all(b"\0\0\0\x05\x01hello").unwrap();
+    p1.wait_line(Duration::from_secs(10), "the plain link refused", |l| {
+        l.contains("refused the link from") && l.contains("TLS handshake failed")
+    });
+
+    // A node whose certificate another CA signed (it trusts that CA only)
+    // joins etcd but no link forms, either way; both ends say why.
+    let (other_ca, other) = link_ca("Some other CA");
+    let n3 = Node::new("n3", &etcd.url);
+    link_tls(&n3, &other_ca, &other);
+    let mut p3 = n3.start();
+    p1.wait_line(Duration::from_secs(15), "n3's link refused", |l| {
+        l.contains("refused the link from") && l.contains("TLS handshake failed")
+    });
+    p3.wait_line(Duration::from_secs(15), "n3's dial refused", |l| {
+        l.contains("TLS with node n") && l.contains("failed")
+    });
+    // Nothing of n3 reaches n1: a subscriber there has no route on n3.
+    let mut on3 = client(&n3, "pub3");
+    assert_eq!(
+        publish_qos1(&mut on3, "secure/2", "from n3", 2),
+        ReasonCode::NoMatchingSubscribers
+    );
+}

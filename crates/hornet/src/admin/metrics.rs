@@ -55,6 +55,8 @@ struct ClusterFigures {
     owned: usize,
     /// Cut off from the etcd quorum (see `docs/cluster.md`).
     cut_off: bool,
+    /// Shared group deliveries dropped: no member left on arrival.
+    shared_dropped: u64,
 }
 
 /// `GET /metrics`
@@ -79,6 +81,7 @@ pub(crate) async fn metrics(AxumState(state): AxumState<State>) -> impl IntoResp
             dropped: 0,
             owned: core.cluster_owned_sessions(),
             cut_off: core.cluster_is_cut_off(),
+            shared_dropped: core.cluster_shared_dropped(),
         }),
     });
     let throttle = &state.security.throttle;
@@ -246,6 +249,13 @@ fn cluster(out: &mut String, c: &ClusterFigures) {
         "gauge",
         "1 while this node is cut off from the etcd quorum (persistent sessions refused).",
         u8::from(c.cut_off),
+    );
+    one(
+        out,
+        "hornet_cluster_shared_dropped_total",
+        "counter",
+        "Messages another node sent here for a shared subscription group that had no member left here.",
+        c.shared_dropped,
     );
     type Pick = fn(&hornet_core::NodeRow, &[String]) -> u64;
     let families: [(&str, &str, &str, Pick); 6] = [
@@ -646,6 +656,7 @@ mod tests {
                 dropped: 1,
                 owned: 5,
                 cut_off: true,
+                shared_dropped: 0,
             }),
         };
         let text = render(&f);

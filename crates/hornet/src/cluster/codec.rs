@@ -9,8 +9,9 @@
 //!
 //! ```text
 //! 1 Hello     u16 protocol version, str cluster, str node, u64 incarnation
-//! 2 Routes    u64 incarnation, u64 seq, u32 count, str filter * count
-//! 3 Route     u64 incarnation, u64 seq, u8 added, str filter
+//! 2 Routes    u64 incarnation, u64 seq, u32 count, str filter * count,
+//!             u32 groups, (str group name, u32 members) * groups
+//! 3 Route     u64 incarnation, u64 seq, u8 added, str filter, u32 members
 //! 4 Publish   PUBLISH (MQTT 5)
 //! 5 Retain    u8 fill, str topic, u8 present, [PUBLISH (MQTT 5)]
 //! 6 Will      str client id, u8 present, [PUBLISH (MQTT 5)]
@@ -19,7 +20,20 @@
 //! 32 Session  str client id, u64 revision, u32 expiry, u32 count,
 //!             (str filter, u8 options, u32 identifier + 1) * count,
 //!             u32 count, (u32 length, PUBLISH) * count
+//! 9 PublishTo u8 plain, u16 count, str group name * count, PUBLISH (MQTT 5)
+//! 10 Resume   u64 stream, u64 next
+//! 11 Ack      u64 seq                      (receiver → dialer)
 //! ```
+//!
+//! After its snapshot a link's frames are numbered: `Resume` gives the
+//! sender's stream and the next frame's number, and the receiver
+//! acknowledges what it applied with `Ack` on the same connection
+//! (`outbox`).
+//!
+//! A group name is `$share/{group}/{filter}` or `$queue/{filter}`; in
+//! `Routes` and `Route` it travels with the sender's member count, and in
+//! `PublishTo` it names the groups whose one delivery the receiver makes
+//! (`plain`: its plain subscribers get the message too).
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use bytestring::ByteString;
@@ -27,7 +41,7 @@ use hornet_codec::{Decoder, Packet, PacketId, Protocol, Publish, QoS};
 use hornet_core::{RouteSnapshot, RouteUpdate, SessionMove};
 
 /// The link protocol's version: a node speaking another is refused.
-pub(crate) const VERSION: u16 = 1;
+pub(crate) const VERSION: u16 = 2;
 
 /// The largest frame accepted (a snapshot of many filters, or a message
 /// up to MQTT's limit).
@@ -49,6 +63,13 @@ pub(crate) enum Frame {
     Route(RouteUpdate),
     /// A message for this node's subscribers.
     Publish(Publish),
+    /// A message for this node's plain subscribers (if `plain`) and for
+    /// one member here of each shared subscription group of `groups`.
+    PublishTo {
+        plain: bool,
+        groups: Vec<ByteString>,
+        publish: Publish,
+    },
     /// A retained message set (`Some`) or deleted; `fill` for the set a
     /// link starts with.
     Retain {
@@ -69,6 +90,12 @@ pub(crate) enum Frame {
     Takeover { client_id: ByteString },
     /// A persistent session this node's claim took from the sender.
     Session(Box<SessionMove>),
+    /// The frames that follow are numbered from `next` in the sender's
+    /// `stream`.
+    Resume { stream: u64, next: u64 },
+    /// The receiver applied every frame up to `seq` (written back to the
+    /// dialing node).
+    Ack { seq: u64 },
 }
 
 /// Why bytes from a peer are not a frame.
@@ -112,6 +139,11 @@ impl Frame {
                 for f in &s.filters {
                     put_str(out, f);
                 }
+                out.put_u32(s.shared.len() as u32);
+                for (name, members) in &s.shared {
+                    put_str(out, name);
+                    out.put_u32(*members);
+                }
             }
             Frame::Route(u) => {
                 out.put_u8(3);
@@ -119,10 +151,24 @@ impl Frame {
                 out.put_u64(u.seq);
                 out.put_u8(u8::from(u.added));
                 put_str(out, &u.filter);
+                out.put_u32(u.members);
             }
             Frame::Publish(p) => {
                 out.put_u8(4);
                 put_publish(out, p);
+            }
+            Frame::PublishTo {
+                plain,
+                groups,
+                publish,
+            } => {
+                out.put_u8(9);
+                out.put_u8(u8::from(*plain));
+                out.put_u16(groups.len() as u16);
+                for g in groups {
+                    put_str(out, g);
+                }
+                put_publish(out, publish);
             }
             Frame::Retain {
                 fill,
@@ -152,6 +198,15 @@ impl Frame {
             Frame::Session(moved) => {
                 out.put_u8(32);
                 put_session(out, moved);
+            }
+            Frame::Resume { stream, next } => {
+                out.put_u8(10);
+                out.put_u64(*stream);
+                out.put_u64(*next);
+            }
+            Frame::Ack { seq } => {
+                out.put_u8(11);
+                out.put_u64(*seq);
             }
             Frame::Wills(all) => {
                 out.put_u8(7);
@@ -205,10 +260,16 @@ impl Frame {
                 for _ in 0..count {
                     filters.push(get_str(&mut body)?);
                 }
+                let count = get_u32(&mut body)? as usize;
+                let mut shared = Vec::with_capacity(count.min(body.len() / 6));
+                for _ in 0..count {
+                    shared.push((get_str(&mut body)?, get_u32(&mut body)?));
+                }
                 Frame::Routes(RouteSnapshot {
                     incarnation,
                     seq,
                     filters,
+                    shared,
                 })
             }
             3 => Frame::Route(RouteUpdate {
@@ -216,8 +277,22 @@ impl Frame {
                 seq: get_u64(&mut body)?,
                 added: get_u8(&mut body)? != 0,
                 filter: get_str(&mut body)?,
+                members: get_u32(&mut body)?,
             }),
             4 => Frame::Publish(get_publish(body)?),
+            9 => {
+                let plain = get_u8(&mut body)? != 0;
+                let count = get_u16(&mut body)? as usize;
+                let mut groups = Vec::with_capacity(count.min(body.len() / 2));
+                for _ in 0..count {
+                    groups.push(get_str(&mut body)?);
+                }
+                Frame::PublishTo {
+                    plain,
+                    groups,
+                    publish: get_publish(body)?,
+                }
+            }
             5 => {
                 let fill = get_u8(&mut body)? != 0;
                 let topic = get_str(&mut body)?;
@@ -254,6 +329,13 @@ impl Frame {
                 client_id: get_str(&mut body)?,
             },
             32 => Frame::Session(Box::new(get_session(&mut body)?)),
+            10 => Frame::Resume {
+                stream: get_u64(&mut body)?,
+                next: get_u64(&mut body)?,
+            },
+            11 => Frame::Ack {
+                seq: get_u64(&mut body)?,
+            },
             k => return Err(CodecError::Kind(k)),
         };
         Ok(Some(frame))
@@ -420,12 +502,21 @@ mod tests {
             incarnation: 1,
             seq: 9,
             filters: vec!["a/+".into(), "#".into()],
+            shared: vec![("$share/g/a/#".into(), 3), ("$queue/q".into(), 1)],
         }));
         round_trip(Frame::Route(RouteUpdate {
             incarnation: 1,
             seq: 10,
             filter: "b/#".into(),
             added: false,
+            members: 0,
+        }));
+        round_trip(Frame::Route(RouteUpdate {
+            incarnation: 1,
+            seq: 11,
+            filter: "$share/g/b/#".into(),
+            added: true,
+            members: 2,
         }));
         let mut p = Publish::new("t/1", "payload");
         p.qos = QoS::AtLeastOnce;
@@ -433,6 +524,11 @@ mod tests {
         p.properties
             .push(Property::UserProperty("k".into(), "v".into()));
         round_trip(Frame::Publish(p.clone()));
+        round_trip(Frame::PublishTo {
+            plain: false,
+            groups: vec!["$share/g/t/+".into(), "$queue/t/1".into()],
+            publish: p.clone(),
+        });
         round_trip(Frame::Retain {
             fill: true,
             topic: "t/1".into(),
@@ -474,6 +570,11 @@ mod tests {
             ],
             messages: vec![will.clone(), Publish::new("q/0", "zero")],
         })));
+        round_trip(Frame::Resume {
+            stream: 0xfeed,
+            next: 42,
+        });
+        round_trip(Frame::Ack { seq: 41 });
         round_trip(Frame::Wills(vec![
             ("a".into(), will.clone()),
             ("b".into(), Publish::new("wills/b", "")),
@@ -487,7 +588,7 @@ mod tests {
             Frame::decode(&mut buf),
             Err(CodecError::TooLarge(_))
         ));
-        let mut buf = BytesMut::from(&[0, 0, 0, 1, 9][..]);
-        assert!(matches!(Frame::decode(&mut buf), Err(CodecError::Kind(9))));
+        let mut buf = BytesMut::from(&[0, 0, 0, 1, 99][..]);
+        assert!(matches!(Frame::decode(&mut buf), Err(CodecError::Kind(99))));
     }
 }

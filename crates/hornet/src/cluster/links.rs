@@ -16,6 +16,13 @@
 //! route deltas it already includes are ignored by sequence number, and
 //! retained and will changes replay in order to the same final state.
 //! The link redials every 0.2 to 2 s until the node's key goes.
+//!
+//! Frames written into a link stay in the dialer's [`Outbox`] until the
+//! receiver acknowledges them (`Ack`, written back on the same TCP
+//! connection); a new link resends the unacknowledged ones after its
+//! snapshot, and the receiver's [`Inbox`] skips those it applied already.
+//! So a link that breaks (a reset, TCP giving up) loses nothing while both
+//! nodes live; each frame is applied once.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -31,6 +38,8 @@ use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
 
 use super::codec::{Frame, VERSION};
+use super::outbox::{Cursor, Inbox, Outbox, Verdict};
+use super::tls::{LinkStream, LinkTls};
 use crate::server::Shared;
 
 /// Frames queued per node while its link is down or slow.
@@ -68,6 +77,10 @@ pub(crate) struct Links {
     pub(crate) stats: LinkStats,
     /// The etcd client and this node's current lease, to leave at shutdown.
     etcd: std::sync::OnceLock<(etcd_client::Client, Arc<std::sync::atomic::AtomicI64>)>,
+    /// TLS on every link (`[cluster] tls`), if on.
+    tls: std::sync::OnceLock<Arc<LinkTls>>,
+    /// What was applied of each node's stream (across its links).
+    inboxes: Mutex<HashMap<String, Arc<Mutex<Inbox>>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -88,6 +101,8 @@ impl Links {
             inbound: Mutex::default(),
             stats: LinkStats::default(),
             etcd: std::sync::OnceLock::new(),
+            tls: std::sync::OnceLock::new(),
+            inboxes: Mutex::default(),
         }
     }
 
@@ -95,7 +110,23 @@ impl Links {
     /// core's order, under the outbox lock).
     pub(crate) fn apply(&self, action: Action) {
         match action {
-            Action::Forward { node, publish } => self.send(&node, Frame::Publish(*publish)),
+            Action::Forward {
+                node,
+                publish,
+                plain,
+                groups,
+            } => {
+                let frame = if groups.is_empty() {
+                    Frame::Publish(*publish)
+                } else {
+                    Frame::PublishTo {
+                        plain,
+                        groups,
+                        publish: *publish,
+                    }
+                };
+                self.send(&node, frame);
+            }
             Action::Routes { update } => self.broadcast(Frame::Route(update)),
             Action::Retain { topic, message } => self.broadcast(Frame::Retain {
                 fill: false,
@@ -178,6 +209,7 @@ impl Links {
         lock(&self.out).remove(node);
         lock(&self.pending).remove(node);
         lock(&self.up).remove(node);
+        lock(&self.inboxes).remove(node);
         if let Some(n) = lock(&self.inbound).remove(node) {
             n.notify_one();
         }
@@ -194,6 +226,33 @@ impl Links {
             self.forget(&node);
             self.dial(&node, &addr);
         }
+    }
+
+    /// Makes every link TLS (before the first is dialed or accepted).
+    pub(crate) fn set_tls(&self, tls: Arc<LinkTls>) {
+        let _ = self.tls.set(tls);
+    }
+
+    /// `sock` as this node's links speak: TLS when on (the handshake
+    /// bounded by [`HELLO_TIMEOUT`]), else as it is.
+    async fn secure(&self, sock: TcpStream, dialed: Option<&str>) -> std::io::Result<LinkStream> {
+        let Some(tls) = self.tls.get() else {
+            return Ok(Box::new(sock));
+        };
+        let handshake = async {
+            match dialed {
+                Some(addr) => tls.connect(addr, sock).await,
+                None => tls.accept(sock).await,
+            }
+        };
+        tokio::time::timeout(HELLO_TIMEOUT, handshake)
+            .await
+            .unwrap_or_else(|_| {
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "no TLS handshake within 5 s",
+                ))
+            })
     }
 
     /// Remembers how to leave the cluster (see [`Links::leave`]).
@@ -245,17 +304,33 @@ impl Links {
 async fn dialer(links: Arc<Links>, node: String, addr: String, mut rx: mpsc::Receiver<Frame>) {
     let mut backoff = Duration::from_millis(200);
     let mut failures = 0u32;
+    let mut outbox = Outbox::new(QUEUE);
     loop {
         match TcpStream::connect(&addr).await {
             Ok(sock) => {
-                failures = 0;
-                backoff = Duration::from_millis(200);
                 let _ = sock.set_nodelay(true);
-                let result = serve_out(&links, &node, sock, &mut rx).await;
-                lock(&links.up).remove(&node);
-                match result {
-                    Ok(()) => tracing::info!("Cluster: link to {node} ({addr}) closed."),
-                    Err(e) => tracing::warn!("Cluster: link to {node} ({addr}) broke: {e}."),
+                match links.secure(sock, Some(&addr)).await {
+                    Ok(sock) => {
+                        failures = 0;
+                        backoff = Duration::from_millis(200);
+                        let result = serve_out(&links, &node, sock, &mut rx, &mut outbox).await;
+                        lock(&links.up).remove(&node);
+                        match result {
+                            Ok(()) => tracing::info!("Cluster: link to {node} ({addr}) closed."),
+                            Err(e) => {
+                                tracing::warn!("Cluster: link to {node} ({addr}) broke: {e}.")
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        if failures == 0 || failures % 30 == 0 {
+                            tracing::error!(
+                                "Cluster: TLS with node {node} at {addr} failed: {e}; retrying."
+                            );
+                        }
+                        failures += 1;
+                        backoff = (backoff * 2).min(Duration::from_secs(2));
+                    }
                 }
             }
             Err(e) => {
@@ -277,8 +352,9 @@ async fn dialer(links: Arc<Links>, node: String, addr: String, mut rx: mpsc::Rec
 async fn serve_out(
     links: &Arc<Links>,
     node: &str,
-    sock: TcpStream,
+    sock: LinkStream,
     rx: &mut mpsc::Receiver<Frame>,
+    outbox: &mut Outbox,
 ) -> std::io::Result<()> {
     let Some(shared) = links.shared.upgrade() else {
         return Ok(());
@@ -294,12 +370,16 @@ async fn serve_out(
     drop(shared);
     links.stats.connects.fetch_add(1, Ordering::Relaxed);
     tracing::info!(
-        "Cluster: link to {node} up; sent {} routes, {} retained messages and {} wills.",
+        "Cluster: link to {node} up; sent {} routes, {} retained messages and {} wills{}.",
         snapshot.filters.len(),
         retained.len(),
-        wills.len()
+        wills.len(),
+        match outbox.unacked() {
+            0 => String::new(),
+            n => format!("; resending {n} frames the last link did not deliver"),
+        }
     );
-    let (mut rd, mut wr) = sock.into_split();
+    let (mut rd, mut wr) = tokio::io::split(sock);
     let mut buf = BytesMut::new();
     Frame::Hello {
         version: VERSION,
@@ -318,9 +398,10 @@ async fn serve_out(
         }
         .encode(&mut buf);
     }
+    outbox.resend(&mut buf);
     wr.write_all(&buf).await?;
     let mut batch = Vec::with_capacity(256);
-    let mut scratch = [0u8; 64];
+    let mut acks = BytesMut::with_capacity(64);
     loop {
         tokio::select! {
             n = rx.recv_many(&mut batch, 256) => {
@@ -329,15 +410,25 @@ async fn serve_out(
                 }
                 buf.clear();
                 for frame in batch.drain(..) {
+                    let dropped = outbox.push(&frame);
+                    links.stats.dropped.fetch_add(dropped, Ordering::Relaxed);
                     frame.encode(&mut buf);
                 }
                 wr.write_all(&buf).await?;
             }
-            read = rd.read(&mut scratch) => match read {
-                // The peer sends nothing on this link: EOF or an error
-                // means it closed it (a resync, or it stopped).
+            read = rd.read_buf(&mut acks) => match read {
+                // EOF or an error: the peer closed the link (a resync, or
+                // it stopped).
                 Ok(0) => return Ok(()),
-                Ok(_) => {}
+                Ok(_) => {
+                    while let Some(frame) = Frame::decode(&mut acks)
+                        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?
+                    {
+                        if let Frame::Ack { seq } = frame {
+                            outbox.ack(seq);
+                        }
+                    }
+                }
                 Err(e) => return Err(e),
             },
         }
@@ -350,7 +441,15 @@ pub(crate) async fn accept_loop(links: Arc<Links>, listener: TcpListener) {
         match listener.accept().await {
             Ok((sock, peer)) => {
                 let _ = sock.set_nodelay(true);
-                tokio::spawn(serve_in(links.clone(), sock, peer));
+                let links = links.clone();
+                tokio::spawn(async move {
+                    match links.secure(sock, None).await {
+                        Ok(sock) => serve_in(links, sock, peer).await,
+                        Err(e) => tracing::error!(
+                            "Cluster: refused the link from {peer}: TLS handshake failed: {e}."
+                        ),
+                    }
+                });
             }
             Err(e) => {
                 tracing::warn!("Cluster: accepting a link failed: {e}");
@@ -361,7 +460,7 @@ pub(crate) async fn accept_loop(links: Arc<Links>, listener: TcpListener) {
 }
 
 /// One incoming link: checks Hello, then feeds every frame to the core.
-async fn serve_in(links: Arc<Links>, mut sock: TcpStream, peer: SocketAddr) {
+async fn serve_in(links: Arc<Links>, mut sock: LinkStream, peer: SocketAddr) {
     let mut buf = BytesMut::with_capacity(8192);
     let hello = tokio::time::timeout(HELLO_TIMEOUT, async {
         loop {
@@ -420,8 +519,16 @@ async fn serve_in(links: Arc<Links>, mut sock: TcpStream, peer: SocketAddr) {
         }
     };
     let resync = Arc::new(Notify::new());
-    lock(&links.inbound).insert(node.clone(), resync.clone());
-    let result = read_frames(&links, &node, &mut sock, &mut buf, &resync).await;
+    // One link from a node at a time: an older one (its dialer has moved
+    // on) ends; what it had not acknowledged comes again on this one.
+    if let Some(old) = lock(&links.inbound).insert(node.clone(), resync.clone()) {
+        old.notify_one();
+    }
+    let inbox = lock(&links.inboxes)
+        .entry(node.clone())
+        .or_default()
+        .clone();
+    let result = read_frames(&links, &node, &mut sock, &mut buf, &resync, &inbox).await;
     {
         let mut inbound = lock(&links.inbound);
         if inbound.get(&node).is_some_and(|n| Arc::ptr_eq(n, &resync)) {
@@ -429,7 +536,9 @@ async fn serve_in(links: Arc<Links>, mut sock: TcpStream, peer: SocketAddr) {
         }
     }
     match result {
-        Ok(true) => tracing::info!("Cluster: link from {node} ended for a fresh snapshot."),
+        Ok(true) => tracing::info!(
+            "Cluster: link from {node} ended (for a fresh snapshot, or a newer link from it)."
+        ),
         Ok(false) => tracing::info!("Cluster: link from {node} closed."),
         Err(e) => tracing::warn!("Cluster: link from {node} broke: {e}."),
     }
@@ -439,15 +548,26 @@ async fn serve_in(links: Arc<Links>, mut sock: TcpStream, peer: SocketAddr) {
 async fn read_frames(
     links: &Links,
     node: &str,
-    sock: &mut TcpStream,
+    sock: &mut LinkStream,
     buf: &mut BytesMut,
     resync: &Notify,
+    inbox: &Mutex<Inbox>,
 ) -> Result<bool, String> {
     let mut frames = Vec::new();
+    let mut cursor = Cursor::default();
+    let mut acked = lock(inbox).applied();
+    let mut ack = BytesMut::with_capacity(16);
     loop {
-        while let Some(frame) = Frame::decode(buf).map_err(|e| e.to_string())? {
-            frames.push(frame);
-        }
+        let applied = {
+            let mut inbox = lock(inbox);
+            while let Some(frame) = Frame::decode(buf).map_err(|e| e.to_string())? {
+                // Resent frames applied over an earlier link are skipped.
+                if inbox.check(&mut cursor, &frame) == Verdict::Apply {
+                    frames.push(frame);
+                }
+            }
+            inbox.applied()
+        };
         if !frames.is_empty() {
             let Some(shared) = links.shared.upgrade() else {
                 return Ok(false);
@@ -458,6 +578,13 @@ async fn read_frames(
                     apply(core, now, node, frame);
                 }
             });
+        }
+        // Applied: the sender may forget them.
+        if applied != acked {
+            acked = applied;
+            ack.clear();
+            Frame::Ack { seq: acked }.encode(&mut ack);
+            sock.write_all(&ack).await.map_err(|e| e.to_string())?;
         }
         tokio::select! {
             read = sock.read_buf(buf) => match read {
@@ -478,6 +605,13 @@ fn apply(core: &mut hornet_core::Broker, now: Instant, node: &str, frame: Frame)
         Frame::Publish(publish) => {
             core.node_publish(now, node, publish);
         }
+        Frame::PublishTo {
+            plain,
+            groups,
+            publish,
+        } => {
+            core.node_publish_to(now, node, publish, plain, groups);
+        }
         Frame::Retain {
             fill,
             topic,
@@ -490,5 +624,6 @@ fn apply(core: &mut hornet_core::Broker, now: Instant, node: &str, frame: Frame)
         Frame::Hello { .. } => {
             tracing::warn!("Cluster: a second Hello from {node} ignored.");
         }
+        Frame::Resume { .. } | Frame::Ack { .. } => {}
     }
 }

@@ -4,12 +4,16 @@
 //! under its lease, the watch on every node's key), `codec` (the link's
 //! frames), `links` (dialing, accepting, and carrying the core's cluster
 //! actions to the other nodes), `ownership` (client ids of persistent
-//! sessions claimed in etcd, and the lease watchdog).
+//! sessions claimed in etcd, and the lease watchdog), `outbox` (what a
+//! link resends after a reconnect, what its receiver skips), `tls` (TLS on
+//! the links).
 
 mod codec;
 mod links;
 mod membership;
 mod ownership;
+mod outbox;
+mod tls;
 
 use std::io;
 use std::sync::Arc;
@@ -29,6 +33,7 @@ pub(crate) struct Prepared {
     joined: membership::Joined,
     listener: TcpListener,
     advertise: String,
+    tls: Option<Arc<tls::LinkTls>>,
 }
 
 impl Prepared {
@@ -41,6 +46,7 @@ impl Prepared {
 /// Binds the link listener and joins the cluster: waits (logging, retrying)
 /// while etcd does not answer; a name another live node holds is an error.
 pub(crate) async fn prepare(config: &ClusterConfig) -> io::Result<Prepared> {
+    let tls = tls::LinkTls::load(config).map_err(|e| io::Error::other(e.to_string()))?;
     let listener = TcpListener::bind(&config.listen).await.map_err(|e| {
         io::Error::new(
             e.kind(),
@@ -58,6 +64,7 @@ pub(crate) async fn prepare(config: &ClusterConfig) -> io::Result<Prepared> {
         joined,
         listener,
         advertise,
+        tls,
     })
 }
 
@@ -86,6 +93,9 @@ pub(crate) fn start(
         Arc::downgrade(shared),
     ));
     let health = Arc::new(ownership::Health::new());
+    if let Some(tls) = prepared.tls.clone() {
+        links.set_tls(tls);
+    }
     let tasks = vec![
         tokio::spawn(ownership::watch(ownership.clone())),
         tokio::spawn(ownership::watchdog(

@@ -778,6 +778,39 @@ section! {
             shown: false,
             example: ("\"fresh\"", ""),
         }
+        /// Whether node links use TLS: each end presents `certfile` and
+        /// verifies the other's certificate against `cafile` (both ways;
+        /// the dialing end checks the name it dials, `advertise`'s host,
+        /// too). Default false (plain TCP).
+        tls: bool = false => kinds::Bool {
+            conf: Conf::None,
+            accepts: "true or false",
+            shown: false,
+            example: ("true", ""),
+        }
+        /// With `tls`: this node's certificate chain (PEM; for serverAuth
+        /// and clientAuth, naming `advertise`'s host). Default none.
+        certfile: Option<String> = None => kinds::Text {
+            conf: Conf::None,
+            accepts: "a file path",
+            shown: false,
+            example: ("\"/etc/hornet/n1.crt\"", ""),
+        }
+        /// With `tls`: the private key (PEM) of `certfile`. Default none.
+        keyfile: Option<String> = None => kinds::Text {
+            conf: Conf::None,
+            accepts: "a file path",
+            shown: false,
+            example: ("\"/etc/hornet/n1.key\"", ""),
+        }
+        /// With `tls`: the CA certificates (PEM) the other nodes'
+        /// certificates are verified against. Default none.
+        cafile: Option<String> = None => kinds::Text {
+            conf: Conf::None,
+            accepts: "a file path",
+            shown: false,
+            example: ("\"/etc/hornet/cluster-ca.crt\"", ""),
+        }
     }
 }
 

@@ -72,7 +72,10 @@ impl Raw {
             Err(e)
                 if matches!(
                     e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::TimedOut
+                        // A signal to the test process (a child exiting).
+                        | std::io::ErrorKind::Interrupted
                 ) =>
             {
                 Err(())

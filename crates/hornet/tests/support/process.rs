@@ -128,6 +128,14 @@ impl Proc {
         self.child.id()
     }
 
+    /// Every output line printed so far, read without waiting.
+    pub fn lines_so_far(&mut self) -> &[String] {
+        while let Ok(line) = self.lines.try_recv() {
+            self.transcript.push(line);
+        }
+        &self.transcript
+    }
+
     /// Everything printed so far, for failure messages.
     pub fn output(&self) -> String {
         self.transcript.join("\n")
