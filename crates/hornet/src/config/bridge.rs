@@ -652,7 +652,10 @@ mod tests {
             assert!(b.set("bridge_psk", &[bad], 4).is_err(), "{bad:?}");
         }
         b.set("bridge_psk", &["00ff"], 4).unwrap();
-        assert!(b.check().unwrap_err().contains("bridge_psk needs bridge_identity"));
+        assert!(b
+            .check()
+            .unwrap_err()
+            .contains("bridge_psk needs bridge_identity"));
         b.set("bridge_identity", &["id"], 5).unwrap();
         b.set("bridge_tls_version", &["tlsv1.2"], 6).unwrap();
         assert!(b.check().is_ok());
