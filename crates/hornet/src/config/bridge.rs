@@ -725,6 +725,7 @@ mod tests {
                 "start_type" => &["automatic"],
                 "bridge_bind_address" => &["127.0.0.1"],
                 "bridge_tls_version" => &["tlsv1.3"],
+                "bridge_psk" => &["00ff"],
                 "notification_topic" => &["n/t"],
                 n if n.ends_with("cleansession")
                     || n.starts_with("notifications")
