@@ -358,7 +358,8 @@ impl Bridge {
             ("bridge_alpn", self.alpn.is_some(), true),
         ];
         if let Some((key, _, psk_too)) = tls_keys.iter().find(|(_, set, _)| *set) {
-            if !self.tls() && !(*psk_too && self.psk()) {
+            let covered = self.tls() || (*psk_too && self.psk());
+            if !covered {
                 return Err(format!(
                     "bridge {:?}: {key} needs bridge_cafile or bridge_capath (which turn TLS on)",
                     self.name
