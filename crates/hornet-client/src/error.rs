@@ -27,8 +27,12 @@ pub enum ClientError {
     #[error("[MQTT-3.3.1-4] PUBLISH with QoS {0} and no usable packet identifier")]
     BadPublish(u8),
     /// The remote used a Topic Alias we never allowed ([MQTT-3.3.2-9]).
-    #[error("[MQTT-3.3.2-9] Topic Alias from the remote, which was allowed none")]
+    #[error("[MQTT-3.3.2-9] Topic Alias from the remote beyond the maximum it was allowed")]
     TopicAlias,
+    /// The remote used a Topic Alias alone before setting it up
+    /// ([MQTT-3.3.2-12]).
+    #[error("[MQTT-3.3.2-12] unknown topic alias {0}")]
+    UnknownTopicAlias(u16),
 }
 
 /// Why [`crate::Session::publish`] refused a message.

@@ -4,20 +4,20 @@
 
 use std::time::{Duration, Instant};
 
-/// How long a CONNACK may take when keep-alive is off.
-const CONNACK_TIMEOUT_WITHOUT_KEEPALIVE: Duration = Duration::from_secs(30);
-
 #[derive(Debug)]
 pub(crate) struct KeepAlive {
     interval: Duration,
+    /// How long an answer may take when keep-alive is off.
+    fallback: Duration,
     last_sent: Option<Instant>,
     waiting_since: Option<Instant>,
 }
 
 impl KeepAlive {
-    pub(crate) fn new(keep_alive: u16) -> Self {
+    pub(crate) fn new(keep_alive: u16, fallback: Duration) -> Self {
         KeepAlive {
             interval: Duration::from_secs(u64::from(keep_alive)),
+            fallback,
             last_sent: None,
             waiting_since: None,
         }
@@ -34,7 +34,7 @@ impl KeepAlive {
         self.waiting_since = Some(now);
     }
 
-    /// CONNACK or PINGRESP arrived.
+    /// A packet from the remote arrived: it is alive.
     pub(crate) fn answered(&mut self) {
         self.waiting_since = None;
     }
@@ -45,7 +45,7 @@ impl KeepAlive {
 
     fn answer_timeout(&self) -> Duration {
         if self.interval.is_zero() {
-            CONNACK_TIMEOUT_WITHOUT_KEEPALIVE
+            self.fallback
         } else {
             self.interval
         }

@@ -3,8 +3,12 @@
 //! A sans-IO MQTT client session, the client half of what `hornet-core` is
 //! for the broker: packets and `now` go in, packets to send and events come
 //! out. It never touches a socket, a thread or a clock, so every rule is
-//! tested on a virtual clock. Hornet's outgoing bridges drive it over TCP
-//! (`crates/hornet/src/bridge/`).
+//! tested on a virtual clock. Hornet's outgoing bridges
+//! (`crates/hornet/src/bridge/`) and its `hornet pub` / `hornet sub`
+//! commands (`crates/hornet/src/client/`) drive it, each over its own
+//! transport; [`Options`] says which of a bridge's or a command-line
+//! client's ways it follows (QoS 2 handed on at PUBREL, the remote's
+//! limits applied or left to the remote, topic aliases).
 //!
 //! What it owns:
 //! - packet identifiers ([`ids`]), never 0, never two in use at once;
@@ -17,7 +21,8 @@
 //! - keep-alive: PINGREQ after `keep_alive` of silence on our side, and a
 //!   timeout when no PINGRESP arrives within another `keep_alive`;
 //! - the remote's CONNACK limits ([`limits`]): Maximum Packet Size,
-//!   Maximum QoS, Retain Available, Topic Alias Maximum.
+//!   Maximum QoS, Retain Available, Topic Alias Maximum;
+//! - the remote's topic aliases, up to what our CONNECT allowed.
 //!
 //! ```
 //! use std::time::Instant;
@@ -55,3 +60,5 @@ pub use session::{Event, Session, State};
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_cli;

@@ -1,5 +1,7 @@
 //! What the client asks for in CONNECT, and its own limits.
 
+use std::time::Duration;
+
 use bytes::Bytes;
 use hornet_codec::{ByteString, Connect, LastWill, Properties, Property, Protocol};
 
@@ -35,10 +37,26 @@ pub struct Options {
     /// when the caller says it has them ([`crate::Session::acknowledge`]),
     /// e.g. once a bridge's local broker has stored them.
     pub manual_ack: bool,
+    /// Incoming QoS 2 messages are handed on when the remote's PUBREL
+    /// arrives, as libmosquitto does, rather than on the PUBLISH (either
+    /// way exactly once).
+    pub qos2_on_release: bool,
+    /// Apply the remote's Maximum QoS, Retain Available and Maximum
+    /// Packet Size to outgoing messages (downgrade, clear RETAIN, drop).
+    /// Off, messages go as given and the remote judges them (what
+    /// `mosquitto_pub` does).
+    pub server_limits: bool,
+    /// Use topic aliases for outgoing messages when the remote allows
+    /// them.
+    pub topic_aliases: bool,
+    /// How long a CONNACK may take when keep-alive is off.
+    pub connack_timeout: Duration,
 }
 
 impl Options {
-    /// Clean start, keep alive 60, inflight 20, no credentials.
+    /// Clean start, keep alive 60, inflight 20, no credentials; the
+    /// remote's limits applied, topic aliases used; CONNACK awaited 30 s
+    /// when keep-alive is off.
     pub fn new(protocol: Protocol, client_id: impl Into<ByteString>) -> Self {
         Options {
             protocol,
@@ -53,6 +71,10 @@ impl Options {
             max_inflight: 20,
             max_packet_size: None,
             manual_ack: false,
+            qos2_on_release: false,
+            server_limits: true,
+            topic_aliases: true,
+            connack_timeout: Duration::from_secs(30),
         }
     }
 

@@ -9,8 +9,8 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Instant;
 
 use hornet_codec::{
-    Ack, ByteString, ConnAck, Packet, PacketId, Property, Protocol, Publish, QoS, ReasonCode,
-    SubAck, Subscribe, SubscribeFilter, UnsubAck, Unsubscribe,
+    Ack, ByteString, ConnAck, Connect, Disconnect, Packet, PacketId, Properties, Property,
+    Protocol, Publish, QoS, ReasonCode, SubAck, Subscribe, SubscribeFilter, UnsubAck, Unsubscribe,
 };
 
 use crate::error::{ClientError, PublishError};
@@ -74,6 +74,12 @@ pub struct Session {
     /// Incoming QoS 2 ids awaiting PUBREL, and whether the caller has
     /// acknowledged the message (always, without `manual_ack`).
     incoming_qos2: HashMap<u16, bool>,
+    /// With `qos2_on_release`: incoming QoS 2 messages held until PUBREL.
+    held: HashMap<u16, Publish>,
+    /// Topic aliases the remote set up for us, and how many our CONNECT
+    /// allowed (MQTT 5 Topic Alias Maximum).
+    incoming_aliases: HashMap<u16, ByteString>,
+    incoming_alias_max: u16,
     /// Incoming QoS 1/2 messages of this connection waiting for the
     /// caller's acknowledgement (`manual_ack`).
     unacked: HashSet<u16>,
@@ -86,7 +92,7 @@ pub struct Session {
 impl Session {
     /// A session with no connection yet.
     pub fn new(options: Options) -> Self {
-        let keep_alive = KeepAlive::new(options.keep_alive);
+        let keep_alive = KeepAlive::new(options.keep_alive, options.connack_timeout);
         Session {
             options,
             state: State::Disconnected,
@@ -95,6 +101,9 @@ impl Session {
             inflight: Inflight::default(),
             qos0: VecDeque::new(),
             incoming_qos2: HashMap::new(),
+            held: HashMap::new(),
+            incoming_aliases: HashMap::new(),
+            incoming_alias_max: 0,
             unacked: HashSet::new(),
             aliases: HashMap::new(),
             keep_alive,
@@ -123,6 +132,30 @@ impl Session {
         self.options.protocol
     }
 
+    /// Sets our own bound on QoS 1/2 messages in flight (at least 1).
+    pub fn set_max_inflight(&mut self, max: u16) {
+        self.options.max_inflight = max.max(1);
+        self.flush();
+    }
+
+    /// How many QoS 1/2 messages may be in the remote's window at once:
+    /// its Receive Maximum and our own bound ([MQTT-3.3.4-7]).
+    pub fn window(&self) -> usize {
+        usize::from(
+            self.limits
+                .receive_maximum
+                .min(self.options.max_inflight.max(1)),
+        )
+    }
+
+    /// Takes the next packet identifier and frees it at once: for clients
+    /// that number QoS 0 messages too, as libmosquitto does (its `mid`).
+    pub fn skip_id(&mut self) -> Option<PacketId> {
+        let id = self.ids.allocate()?;
+        self.ids.release(id);
+        Some(id)
+    }
+
     /// Outgoing QoS 1/2 messages not yet completed (sent or waiting).
     pub fn inflight_len(&self) -> usize {
         self.inflight.len()
@@ -148,14 +181,32 @@ impl Session {
     /// previous connection is forgotten; inflight messages wait for the
     /// CONNACK to be resent.
     pub fn connect(&mut self, now: Instant) {
+        let connect = self.options.connect_packet();
+        self.connect_with(now, connect);
+    }
+
+    /// As [`Session::connect`], with a CONNECT the caller made (every
+    /// field and property its own): the options take its protocol,
+    /// client id, clean start and keep-alive, and incoming topic aliases
+    /// are accepted up to its Topic Alias Maximum.
+    pub fn connect_with(&mut self, now: Instant, connect: Connect) {
+        self.options.protocol = connect.protocol;
+        self.options.client_id = connect.client_id.clone();
+        self.options.clean_start = connect.clean_start;
+        self.options.keep_alive = connect.keep_alive;
+        self.incoming_alias_max = if connect.protocol.is_v5() {
+            connect.properties.topic_alias_maximum().unwrap_or(0)
+        } else {
+            0
+        };
         self.transmit.clear();
         self.inflight.unsend_all();
         self.aliases.clear();
         self.state = State::Connecting;
-        self.keep_alive = KeepAlive::new(self.options.keep_alive);
+        self.incoming_aliases.clear();
+        self.keep_alive = KeepAlive::new(self.options.keep_alive, self.options.connack_timeout);
         self.keep_alive.connecting(now);
-        self.transmit
-            .push_back(Packet::Connect(Box::new(self.options.connect_packet())));
+        self.transmit.push_back(Packet::Connect(Box::new(connect)));
     }
 
     /// The connection ended (by either side). Unsent packets are dropped;
@@ -219,7 +270,7 @@ impl Session {
     pub fn publish(&mut self, mut publish: Publish) -> Result<Option<PacketId>, PublishError> {
         publish.dup = false;
         publish.packet_id = None;
-        if self.state == State::Connected {
+        if self.state == State::Connected && self.options.server_limits {
             self.fit(&publish)?;
         }
         if publish.qos == QoS::AtMostOnce {
@@ -257,10 +308,19 @@ impl Session {
 
     /// SUBSCRIBE (when connected): returns its identifier.
     pub fn subscribe(&mut self, filters: Vec<SubscribeFilter>) -> Result<PacketId, PublishError> {
+        self.subscribe_with(filters, Properties::new())
+    }
+
+    /// SUBSCRIBE with MQTT 5 properties (when connected).
+    pub fn subscribe_with(
+        &mut self,
+        filters: Vec<SubscribeFilter>,
+        properties: Properties,
+    ) -> Result<PacketId, PublishError> {
         let packet_id = self.ids.allocate().ok_or(PublishError::NoPacketId)?;
         self.transmit.push_back(Packet::Subscribe(Subscribe {
             packet_id,
-            properties: Default::default(),
+            properties,
             filters,
         }));
         Ok(packet_id)
@@ -268,10 +328,19 @@ impl Session {
 
     /// UNSUBSCRIBE (when connected): returns its identifier.
     pub fn unsubscribe(&mut self, filters: Vec<ByteString>) -> Result<PacketId, PublishError> {
+        self.unsubscribe_with(filters, Properties::new())
+    }
+
+    /// UNSUBSCRIBE with MQTT 5 properties (when connected).
+    pub fn unsubscribe_with(
+        &mut self,
+        filters: Vec<ByteString>,
+        properties: Properties,
+    ) -> Result<PacketId, PublishError> {
         let packet_id = self.ids.allocate().ok_or(PublishError::NoPacketId)?;
         self.transmit.push_back(Packet::Unsubscribe(Unsubscribe {
             packet_id,
-            properties: Default::default(),
+            properties,
             filters,
         }));
         Ok(packet_id)
@@ -299,11 +368,13 @@ impl Session {
 
     /// A DISCONNECT to send before closing.
     pub fn disconnect(&mut self) {
+        self.disconnect_with(Disconnect::new(ReasonCode::Success));
+    }
+
+    /// This DISCONNECT (its reason and properties) to send before closing.
+    pub fn disconnect_with(&mut self, disconnect: Disconnect) {
         if self.state != State::Disconnected {
-            self.transmit
-                .push_back(Packet::Disconnect(hornet_codec::Disconnect::new(
-                    ReasonCode::Success,
-                )));
+            self.transmit.push_back(Packet::Disconnect(disconnect));
         }
     }
 
@@ -316,7 +387,11 @@ impl Session {
                 Packet::Disconnect(d) => Err(ClientError::Disconnected(d.reason_code)),
                 other => Err(ClientError::BeforeConnAck(other.packet_type())),
             },
-            State::Connected => self.connected_packet(packet),
+            State::Connected => {
+                // Any packet proves the remote alive.
+                self.keep_alive.answered();
+                self.connected_packet(packet)
+            }
         };
         if result.is_err() {
             self.connection_lost();
@@ -341,6 +416,7 @@ impl Session {
             // Messages past PUBREC were received there; their PUBREL has
             // nothing left to release ([MQTT-4.3.3]); the rest go again.
             self.incoming_qos2.clear();
+            self.held.clear();
             for gone in self
                 .inflight
                 .drain_where(|e| e.stage == Stage::AwaitingPubComp)
@@ -383,6 +459,9 @@ impl Session {
             }
             Packet::PubRel(ack) => {
                 let found = self.incoming_qos2.remove(&ack.packet_id.get()).is_some();
+                if let Some(message) = self.held.remove(&ack.packet_id.get()) {
+                    self.events.push_back(Event::Message(message));
+                }
                 let reason = if found {
                     ReasonCode::Success
                 } else {
@@ -406,10 +485,8 @@ impl Session {
         Ok(())
     }
 
-    fn incoming(&mut self, publish: Publish) -> Result<(), ClientError> {
-        if publish.properties.topic_alias().is_some() {
-            return Err(ClientError::TopicAlias);
-        }
+    fn incoming(&mut self, mut publish: Publish) -> Result<(), ClientError> {
+        self.resolve_alias(&mut publish)?;
         match publish.qos {
             QoS::AtMostOnce => self.events.push_back(Event::Message(publish)),
             QoS::AtLeastOnce => {
@@ -429,7 +506,11 @@ impl Session {
                     None => {
                         let acked = !self.options.manual_ack;
                         self.incoming_qos2.insert(id.get(), acked);
-                        self.events.push_back(Event::Message(publish));
+                        if self.options.qos2_on_release {
+                            self.held.insert(id.get(), publish);
+                        } else {
+                            self.events.push_back(Event::Message(publish));
+                        }
                         if acked {
                             self.transmit.push_back(Packet::PubRec(Ack::new(id)));
                         } else {
@@ -444,6 +525,28 @@ impl Session {
                     }
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// [MQTT-3.3.2-12]: a Topic Alias within what our CONNECT allowed
+    /// names a topic (set with one, used alone later); any other is an
+    /// error ([MQTT-3.3.2-9]).
+    fn resolve_alias(&mut self, publish: &mut Publish) -> Result<(), ClientError> {
+        let Some(alias) = publish.properties.topic_alias() else {
+            return Ok(());
+        };
+        if alias == 0 || alias > self.incoming_alias_max {
+            return Err(ClientError::TopicAlias);
+        }
+        if publish.topic.is_empty() {
+            publish.topic = self
+                .incoming_aliases
+                .get(&alias)
+                .cloned()
+                .ok_or(ClientError::UnknownTopicAlias(alias))?;
+        } else {
+            self.incoming_aliases.insert(alias, publish.topic.clone());
         }
         Ok(())
     }
@@ -482,16 +585,6 @@ impl Session {
         self.flush();
     }
 
-    /// The window ([MQTT-3.3.4-7]): the remote's Receive Maximum and our
-    /// own bound.
-    fn window(&self) -> usize {
-        usize::from(
-            self.limits
-                .receive_maximum
-                .min(self.options.max_inflight.max(1)),
-        )
-    }
-
     /// Sends what the window allows, oldest first: resends (DUP or PUBREL)
     /// before new messages; then QoS 0.
     fn flush(&mut self) {
@@ -511,7 +604,7 @@ impl Session {
                 continue;
             }
             // [MQTT-3.2.2-11]: never above the remote's Maximum QoS.
-            if entry.publish.qos > limits.maximum_qos {
+            if self.options.server_limits && entry.publish.qos > limits.maximum_qos {
                 entry.publish.qos = limits.maximum_qos;
                 entry.stage = Stage::first(limits.maximum_qos);
             }
@@ -549,10 +642,15 @@ impl Session {
     /// it; false (and a Dropped event) when it cannot go.
     fn send_publish(&mut self, mut publish: Publish, id: Option<PacketId>) -> bool {
         // [MQTT-3.2.2-14]: no RETAIN when the remote has none.
-        if !self.limits.retain_available {
+        if !self.limits.retain_available && self.options.server_limits {
             publish.retain = false;
         }
-        if let Err(error) = self.fit(&publish) {
+        let fits = if self.options.server_limits {
+            self.fit(&publish)
+        } else {
+            Ok(())
+        };
+        if let Err(error) = fits {
             self.events.push_back(Event::Dropped {
                 packet_id: id,
                 error,
@@ -568,7 +666,7 @@ impl Session {
     /// its alias alone, while the remote allows aliases.
     fn alias(&mut self, publish: &mut Publish) {
         let max = self.limits.topic_alias_maximum;
-        if max == 0 || !self.options.protocol.is_v5() {
+        if max == 0 || !self.options.protocol.is_v5() || !self.options.topic_aliases {
             return;
         }
         if let Some(&alias) = self.aliases.get(&publish.topic) {

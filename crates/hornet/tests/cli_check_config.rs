@@ -224,7 +224,7 @@ fn a_mosquitto_conf_lists_each_ignored_key_with_file_and_line() {
 }
 
 #[test]
-fn bridges_are_listed_and_keys_not_honoured_named_with_the_reason() {
+fn bridges_are_listed_with_their_transport_and_psk_keys_checked() {
     if common::hornet_only() {
         return;
     }
@@ -234,7 +234,7 @@ fn bridges_are_listed_and_keys_not_honoured_named_with_the_reason() {
         &path,
         "listener 1883\nconnection b1\naddress 10.0.0.5:1884\nremote_clientid edge-1\n\
          topic sensors/# out 1 \"\" site/\nstart_type lazy\nconnection b2\naddress h\n\
-         topic # both\nbridge_psk 00ff\n",
+         topic # both\nbridge_identity edge-2\nbridge_psk 00ff\n",
     )
     .unwrap();
     let out = check(&path);
@@ -245,13 +245,27 @@ fn bridges_are_listed_and_keys_not_honoured_named_with_the_reason() {
         "; starts when 10 messages wait and disconnects after 60 s with nothing to send \
          (start_type lazy)",
     ]);
-    out.stdout_line(&["b2 to h:1883", "not started: TLS-PSK", "(bridge_psk)"]);
-    let file = path.display().to_string();
-    out.stdout_line(&[
-        &format!("{file}:10:"),
-        "\"bridge_psk\"",
-        "will not be started",
-    ]);
+    // Every bridge key is honoured: TLS-PSK too, so b2 starts.
+    out.stdout_line(&["b2 to h:1883 (TLS-PSK,", "; starts"]);
+    assert!(!out.all().contains("will not be started"), "{}", out.all());
+
+    // As in Mosquitto, the key needs its identity, and not with certificates.
+    for (extra, reason) in [
+        ("bridge_psk 00ff\n", "bridge_psk needs bridge_identity"),
+        (
+            "bridge_identity i\nbridge_psk 00ff\nbridge_cafile ca.pem\n",
+            "cannot use both certificate and psk encryption",
+        ),
+    ] {
+        std::fs::write(
+            &path,
+            format!("listener 1883\nconnection b2\naddress h\ntopic # both\n{extra}"),
+        )
+        .unwrap();
+        let out = check(&path);
+        assert_eq!(out.code, Some(3), "{}", out.all());
+        out.stderr_line(&[reason]);
+    }
 }
 
 #[test]

@@ -1,13 +1,15 @@
 //! The connection to the remote: TCP (from `bridge_bind_address` if set)
 //! and TLS when `bridge_cafile` / `bridge_capath` is set, through the CLI
-//! client's transport (`crate::client`), within a timeout; and the bytes
-//! of the packets the session sends.
+//! client's transport (`crate::client`), or TLS-PSK when
+//! `bridge_identity` / `bridge_psk` are (`crate::client::psk`, OpenSSL),
+//! within a timeout; and the bytes of the packets the session sends.
 
 use std::time::Duration;
 
 use bytes::BytesMut;
 use hornet_codec::{Packet, Protocol};
 
+use crate::client::psk::{self, PskOptions};
 use crate::client::tls::{self, TlsOptions};
 use crate::client::transport::{self, Stream, Target};
 use crate::config::Bridge;
@@ -39,8 +41,25 @@ pub(crate) async fn connect(bridge: &Bridge, host: &str, port: u16) -> Result<St
         bind: bridge.bind_address.map(|a| a.to_string()),
         unix: None,
     };
-    match tokio::time::timeout(CONNECT_TIMEOUT, transport::connect(&target)).await {
-        Ok(result) => result.map_err(|e| e.to_string()),
+    let psk = bridge.psk().then(|| PskOptions {
+        identity: bridge.psk_identity.clone().unwrap_or_default(),
+        key_hex: bridge.psk.clone().unwrap_or_default(),
+        version: bridge.tls_version.clone(),
+        alpn: bridge.alpn.clone(),
+    });
+    let open = async {
+        let stream = transport::connect(&target)
+            .await
+            .map_err(|e| e.to_string())?;
+        match &psk {
+            Some(options) => psk::connect(stream, options)
+                .await
+                .map_err(|e| e.to_string()),
+            None => Ok(stream),
+        }
+    };
+    match tokio::time::timeout(CONNECT_TIMEOUT, open).await {
+        Ok(result) => result,
         Err(_) => Err(format!("no connection within {CONNECT_TIMEOUT:?}")),
     }
 }

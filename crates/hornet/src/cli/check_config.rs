@@ -355,7 +355,13 @@ fn describe_bridge(b: &crate::config::Bridge) -> String {
         "{} to {} ({}, client id {}); topics: {}; {start}",
         b.name,
         addresses.join(", "),
-        if b.tls() { "TLS" } else { "TCP" },
+        if b.tls() {
+            "TLS"
+        } else if b.psk() {
+            "TLS-PSK"
+        } else {
+            "TCP"
+        },
         b.remote_client_id(),
         topics.join(" | ")
     )

@@ -8,9 +8,12 @@
 //!   subprotocol `mqtt`).
 //! - [`tls`]: the rustls client configuration from `--cafile`,
 //!   `--capath`, `--cert`/`--key`, `--insecure` and `--tls-version`.
-//! - [`session`]: one connection's MQTT conversation: CONNECT/CONNACK,
-//!   the QoS 1 and 2 flows in both directions, keep-alive PINGREQ,
-//!   DISCONNECT.
+//! - [`psk`]: the client side of TLS-PSK (OpenSSL), for bridges with
+//!   `bridge_identity` / `bridge_psk`.
+//! - [`session`]: one connection's MQTT conversation, the socket side of
+//!   `hornet-client`'s sans-IO session (the one the bridges run too):
+//!   CONNECT/CONNACK, the QoS 1 and 2 flows in both directions,
+//!   keep-alive PINGREQ, DISCONNECT.
 //! - [`debug`]: the `-d` lines, in `mosquitto_pub`/`mosquitto_sub`'s words.
 //!
 //! One task drives a session; there is no background task. Calls wait for
@@ -18,6 +21,7 @@
 //! answer whatever else arrives (acknowledge incoming messages, pings).
 
 pub(crate) mod debug;
+pub(crate) mod psk;
 pub(crate) mod session;
 pub(crate) mod tls;
 pub(crate) mod transport;

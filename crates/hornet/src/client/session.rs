@@ -1,4 +1,10 @@
-//! One MQTT conversation with a broker, from CONNECT to DISCONNECT.
+//! One MQTT conversation with a broker, from CONNECT to DISCONNECT: the
+//! socket side of `hornet pub` / `hornet sub`. The conversation itself —
+//! packet ids, the inflight window, resend after a reconnect, the QoS 1
+//! and 2 flows in both directions, keep-alive — is `hornet-client`'s
+//! sans-IO [`hornet_client::Session`], the same one Hornet's bridges run;
+//! this file only moves its packets over the [`Stream`], on tokio's clock,
+//! and prints the `-d` lines.
 //!
 //! [`Session::connect`] sends CONNECT and waits for CONNACK; a refusal is
 //! [`ClientError::Refused`] with the code the broker gave. Afterwards:
@@ -27,18 +33,17 @@
 //! unfinished outgoing QoS 1/2 flow resumed (PUBLISH again with DUP set,
 //! or PUBREL) [MQTT-4.4.0-1].
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io;
-use std::num::NonZeroU16;
 use std::time::Duration;
 
 use bytes::BytesMut;
+use hornet_client::{Event, Options};
 use hornet_codec::{
-    Ack, ConnAck, Connect, DecodeError, Decoder, Disconnect, Packet, PacketId, Properties,
-    Property, Protocol, Publish, QoS, ReasonCode, SubAck, Subscribe, UnsubAck, Unsubscribe,
+    ConnAck, Connect, DecodeError, Decoder, Disconnect, Packet, Properties, Property, Protocol,
+    Publish, QoS, ReasonCode, SubAck, UnsubAck,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::time::Instant;
 
 use super::debug::{self, Direction};
 use super::transport::Stream;
@@ -69,6 +74,28 @@ pub(crate) enum ClientError {
     KeepAlive(u16),
 }
 
+impl From<hornet_client::ClientError> for ClientError {
+    fn from(e: hornet_client::ClientError) -> Self {
+        use hornet_client::ClientError as E;
+        match e {
+            E::Refused(code) => ClientError::Refused(code),
+            E::Disconnected(code) => ClientError::Disconnected(code, None),
+            E::Timeout(secs) => ClientError::KeepAlive(secs),
+            E::BeforeConnAck(t) => ClientError::Unexpected(format!("expected CONNACK, got {t:?}")),
+            E::Unexpected(t) => {
+                ClientError::Unexpected(format!("unexpected {t:?} from the broker"))
+            }
+            other => ClientError::Unexpected(other.to_string()),
+        }
+    }
+}
+
+impl From<hornet_client::PublishError> for ClientError {
+    fn from(e: hornet_client::PublishError) -> Self {
+        ClientError::Unexpected(e.to_string())
+    }
+}
+
 /// What a publish came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct PublishOutcome {
@@ -81,48 +108,22 @@ pub(crate) struct PublishOutcome {
 /// A connected MQTT session.
 pub(crate) struct Session {
     stream: Stream,
-    protocol: Protocol,
+    core: hornet_client::Session,
     decoder: Decoder,
     rx: BytesMut,
     tx: BytesMut,
     /// The client id, as shown in debug lines (empty until assigned).
     name: String,
     debug: bool,
-    keep_alive: u16,
-    last_sent: Instant,
-    ping_sent: Option<Instant>,
-    next_id: u16,
-    /// QoS 2 messages received, waiting for PUBREL.
-    awaiting_rel: HashMap<u16, Publish>,
+    /// Message ids of QoS 0 messages handed to the core and not yet
+    /// written: their `-d` line shows it, the wire does not.
+    qos0_mids: VecDeque<u16>,
     /// Messages ready for [`Session::next_message`].
     ready: VecDeque<Publish>,
-    /// Topic aliases the broker set up for us (MQTT 5).
-    aliases: HashMap<u16, hornet_codec::ByteString>,
-    /// Outgoing QoS 1/2 messages whose flow is not finished, oldest first.
-    inflight: VecDeque<Outgoing>,
+    /// SUBACK / UNSUBACK for the call waiting for them.
+    acks: VecDeque<Packet>,
     /// Flows finished since [`Session::take_completed`] last ran.
     completed: VecDeque<PublishOutcome>,
-    /// How many QoS 1/2 messages may be in flight (`-M`).
-    max_inflight: u16,
-    /// The broker's Receive Maximum (MQTT 5), 65,535 when not given.
-    receive_maximum: u16,
-}
-
-/// Where an outgoing QoS 1/2 message is in its flow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stage {
-    /// Sent; waiting for PUBACK (QoS 1) or PUBREC (QoS 2).
-    Published,
-    /// PUBREL sent; waiting for PUBCOMP.
-    Released,
-}
-
-/// An outgoing QoS 1/2 message, kept until its flow finishes.
-#[derive(Debug)]
-struct Outgoing {
-    id: PacketId,
-    stage: Stage,
-    publish: Publish,
 }
 
 /// What [`Session::fill`] came to.
@@ -134,6 +135,11 @@ pub(crate) enum Filled {
     Timer,
 }
 
+/// The core's clock: tokio's (paused in tests that pause it).
+fn now() -> std::time::Instant {
+    tokio::time::Instant::now().into_std()
+}
+
 impl Session {
     /// Sends `connect` over `stream` and waits for CONNACK.
     pub(crate) async fn connect(
@@ -141,26 +147,26 @@ impl Session {
         connect: Connect,
         debug: bool,
     ) -> Result<(Session, ConnAck), ClientError> {
-        let protocol = connect.protocol;
+        let mut options = Options::new(connect.protocol, connect.client_id.clone());
+        // mosquitto_pub / mosquitto_sub's ways: QoS 2 handed on at PUBREL,
+        // messages sent as given (the broker judges them), no topic
+        // aliases of our own, at most 20 in flight until `-M` says.
+        options.qos2_on_release = true;
+        options.server_limits = false;
+        options.topic_aliases = false;
+        options.connack_timeout = CONNACK_TIMEOUT;
         let mut session = Session {
             stream,
-            protocol,
-            decoder: Decoder::with_protocol(protocol),
+            core: hornet_client::Session::new(options),
+            decoder: Decoder::with_protocol(connect.protocol),
             rx: BytesMut::with_capacity(4096),
             tx: BytesMut::new(),
             name: connect.client_id.to_string(),
             debug,
-            keep_alive: connect.keep_alive,
-            last_sent: Instant::now(),
-            ping_sent: None,
-            next_id: 0,
-            awaiting_rel: HashMap::new(),
+            qos0_mids: VecDeque::new(),
             ready: VecDeque::new(),
-            aliases: HashMap::new(),
-            inflight: VecDeque::new(),
+            acks: VecDeque::new(),
             completed: VecDeque::new(),
-            max_inflight: 20,
-            receive_maximum: u16::MAX,
         };
         let connack = session.handshake(connect).await?;
         Ok((session, connack))
@@ -177,87 +183,69 @@ impl Session {
         mut connect: Connect,
     ) -> Result<ConnAck, ClientError> {
         self.stream = stream;
-        self.decoder = Decoder::with_protocol(connect.protocol);
-        self.rx.clear();
-        self.aliases.clear();
-        self.ping_sent = None;
-        self.keep_alive = connect.keep_alive;
+        self.core.connection_lost();
+        self.qos0_mids.clear();
         if connect.client_id.is_empty() && !self.name.is_empty() {
             connect.client_id = self.name.as_str().into();
         }
-        let connack = self.handshake(connect).await?;
-        if !connack.session_present {
-            self.awaiting_rel.clear();
-        }
-        // Resend what the broker has not acknowledged, in order [MQTT-4.4.0-1].
-        for i in 0..self.inflight.len() {
-            let (id, stage) = (self.inflight[i].id, self.inflight[i].stage);
-            match stage {
-                Stage::Published => {
-                    let mut p = self.inflight[i].publish.clone();
-                    p.dup = true;
-                    self.send(Packet::Publish(p)).await?;
-                }
-                Stage::Released => self.send(Packet::PubRel(Ack::new(id))).await?,
-            }
-        }
-        Ok(connack)
+        self.handshake(connect).await
     }
 
-    /// CONNECT out, CONNACK in; takes the broker's assigned client id,
-    /// keep-alive and Receive Maximum.
+    /// CONNECT out, CONNACK in; takes the broker's assigned client id.
+    /// The core takes its keep-alive and limits, and resends what the
+    /// broker has not acknowledged, in order [MQTT-4.4.0-1].
     async fn handshake(&mut self, connect: Connect) -> Result<ConnAck, ClientError> {
         if self.name.is_empty() {
             self.name = connect.client_id.to_string();
         }
-        self.send(Packet::from(connect)).await?;
-        let wait = if self.keep_alive > 0 {
-            Duration::from_secs(u64::from(self.keep_alive))
-        } else {
-            CONNACK_TIMEOUT
+        self.decoder = Decoder::with_protocol(connect.protocol);
+        self.rx.clear();
+        self.core.connect_with(now(), connect);
+        self.flush().await?;
+        let first = loop {
+            if let Some(packet) = self.decoder.decode(&mut self.rx)? {
+                break packet;
+            }
+            if self.fill().await? == Filled::Timer {
+                self.core.tick(now())?;
+            }
         };
-        let first = tokio::time::timeout(wait, self.read_raw())
-            .await
-            .map_err(|_| ClientError::KeepAlive(self.keep_alive))??;
         let connack = match first {
             Packet::ConnAck(c) => c,
             other => {
+                self.core.connection_lost();
                 return Err(ClientError::Unexpected(format!(
                     "expected CONNACK, got {:?}",
                     other.packet_type()
-                )))
+                )));
             }
         };
         for p in connack.properties.iter() {
-            match p {
-                Property::AssignedClientIdentifier(id) => self.name = id.to_string(),
-                Property::ServerKeepAlive(s) => self.keep_alive = *s,
-                Property::ReceiveMaximum(m) => self.receive_maximum = *m,
-                _ => {}
+            if let Property::AssignedClientIdentifier(id) = p {
+                self.name = id.to_string();
             }
         }
         self.log(Direction::Received, &Packet::ConnAck(connack.clone()));
-        if connack.reason_code.is_error() {
-            return Err(ClientError::Refused(connack.reason_code));
-        }
+        self.core.handle(Packet::ConnAck(connack.clone()))?;
+        self.drain_events();
+        self.flush().await?;
         Ok(connack)
     }
 
     /// Sets how many QoS 1/2 messages may be in flight (at least 1).
     pub(crate) fn set_max_inflight(&mut self, n: u16) {
-        self.max_inflight = n.max(1);
+        self.core.set_max_inflight(n);
     }
 
     /// How many more QoS 1/2 messages may be sent now: `-M`, bounded by
     /// the broker's Receive Maximum [MQTT-3.3.4-7].
     pub(crate) fn window(&self) -> usize {
-        usize::from(self.max_inflight.min(self.receive_maximum).max(1))
-            .saturating_sub(self.inflight.len())
+        self.core.window().saturating_sub(self.core.inflight_len())
     }
 
     /// How many QoS 1/2 flows are unfinished.
     pub(crate) fn inflight(&self) -> usize {
-        self.inflight.len()
+        self.core.inflight_len()
     }
 
     /// The flows finished since the last call, in the order they finished.
@@ -267,48 +255,76 @@ impl Session {
 
     /// The protocol version in use.
     pub(crate) fn protocol(&self) -> Protocol {
-        self.protocol
+        self.core.protocol()
     }
 
     fn log(&self, dir: Direction, packet: &Packet) {
         if self.debug {
             // A closed stdout (`| head`) must not end the session.
             use std::io::Write;
-            let line = debug::line(&self.name, dir, packet, self.protocol);
+            let line = debug::line(&self.name, dir, packet, self.protocol());
             let _ = writeln!(std::io::stdout().lock(), "{line}");
         }
     }
 
-    /// Encodes and writes one packet.
-    async fn send(&mut self, packet: Packet) -> Result<(), ClientError> {
-        self.log(Direction::Sending, &packet);
-        self.write(packet).await
-    }
-
-    /// Encodes and writes one packet without a debug line.
-    async fn write(&mut self, packet: Packet) -> Result<(), ClientError> {
+    /// Writes everything the core has to send, with its `-d` lines.
+    async fn flush(&mut self) -> Result<(), ClientError> {
+        let now = now();
+        let protocol = self.protocol();
         self.tx.clear();
-        packet.encode(self.protocol, &mut self.tx).map_err(|e| {
-            ClientError::Unexpected(format!("cannot encode {:?}: {e}", packet.packet_type()))
-        })?;
-        self.stream.write_all(&self.tx).await?;
-        self.stream.flush().await?;
-        self.last_sent = Instant::now();
+        while let Some(packet) = self.core.poll_transmit(now) {
+            match &packet {
+                // Like libmosquitto, QoS 0 messages count message ids
+                // too: they show in the -d line (m1, m2, ...) but not on
+                // the wire.
+                Packet::Publish(p) if p.qos == QoS::AtMostOnce => {
+                    let mid = self.qos0_mids.pop_front();
+                    if self.debug {
+                        let shown = Packet::Publish(Publish {
+                            packet_id: mid.and_then(hornet_codec::PacketId::new),
+                            ..p.clone()
+                        });
+                        self.log(Direction::Sending, &shown);
+                    }
+                }
+                other => self.log(Direction::Sending, other),
+            }
+            packet.encode(protocol, &mut self.tx).map_err(|e| {
+                ClientError::Unexpected(format!("cannot encode {:?}: {e}", packet.packet_type()))
+            })?;
+        }
+        if !self.tx.is_empty() {
+            self.stream.write_all(&self.tx).await?;
+            self.stream.flush().await?;
+        }
         Ok(())
     }
 
-    /// The next packet off the wire, with no keep-alive handling.
-    async fn read_raw(&mut self) -> Result<Packet, ClientError> {
-        loop {
-            if let Some(packet) = self.decoder.decode(&mut self.rx)? {
-                return Ok(packet);
-            }
-            if self.stream.read_buf(&mut self.rx).await? == 0 {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "The connection was lost.",
-                )
-                .into());
+    /// Takes what the core has to say: messages, finished flows, acks.
+    fn drain_events(&mut self) {
+        while let Some(event) = self.core.poll_event() {
+            match event {
+                Event::Connected { .. } => {}
+                Event::Message(p) => self.ready.push_back(p),
+                // A PUBCOMP's "Packet identifier not found" (or a broker
+                // that lost the session past PUBREC) still ends the flow
+                // with the message delivered: not a refusal.
+                Event::Delivered { packet_id, reason } => {
+                    self.completed.push_back(PublishOutcome {
+                        mid: packet_id.get(),
+                        reason: if reason == ReasonCode::PacketIdentifierNotFound {
+                            ReasonCode::Success
+                        } else {
+                            reason
+                        },
+                    })
+                }
+                Event::Dropped { packet_id, .. } => self.completed.push_back(PublishOutcome {
+                    mid: packet_id.map_or(0, |id| id.get()),
+                    reason: ReasonCode::UnspecifiedError,
+                }),
+                Event::SubAck(s) => self.acks.push_back(Packet::SubAck(s)),
+                Event::UnsubAck(u) => self.acks.push_back(Packet::UnsubAck(u)),
             }
         }
     }
@@ -326,24 +342,21 @@ impl Session {
         }
     }
 
-    /// Waits for bytes from the broker or the keep-alive deadline,
-    /// whichever is first. Reads only: safe to cancel (in `select!`).
+    /// Waits for bytes from the broker or the core's next deadline
+    /// (PINGREQ or a keep-alive timeout), whichever is first. Reads only:
+    /// safe to cancel (in `select!`).
     pub(crate) async fn fill(&mut self) -> Result<Filled, ClientError> {
-        let period = Duration::from_secs(u64::from(self.keep_alive));
-        let deadline = match self.ping_sent {
-            _ if self.keep_alive == 0 => None,
-            Some(at) => Some(at + period),
-            None => Some(self.last_sent + period),
-        };
+        let deadline = self.core.next_deadline();
         let read = self.stream.read_buf(&mut self.rx);
         let n = match deadline {
             None => read.await?,
             Some(deadline) => tokio::select! {
                 n = read => n?,
-                _ = tokio::time::sleep_until(deadline) => return Ok(Filled::Timer),
+                _ = tokio::time::sleep_until(deadline.into()) => return Ok(Filled::Timer),
             },
         };
         if n == 0 {
+            self.core.connection_lost();
             return Err(
                 io::Error::new(io::ErrorKind::UnexpectedEof, "The connection was lost.").into(),
             );
@@ -354,18 +367,15 @@ impl Session {
     /// After [`Filled::Timer`]: sends PINGREQ, or gives up when the
     /// broker did not answer the last one.
     pub(crate) async fn keep_alive_due(&mut self) -> Result<(), ClientError> {
-        if self.ping_sent.is_some() {
-            return Err(ClientError::KeepAlive(self.keep_alive));
-        }
-        self.send(Packet::PingReq).await?;
-        self.ping_sent = Some(Instant::now());
-        Ok(())
+        self.core.tick(now())?;
+        self.flush().await
     }
 
     /// Deals with every whole packet read so far (after [`Filled::Data`]).
     pub(crate) async fn handle_buffered(&mut self) -> Result<(), ClientError> {
         while let Some(packet) = self.decoder.decode(&mut self.rx)? {
-            if let Some(p) = self.handle(packet).await? {
+            self.handle(packet).await?;
+            if let Some(p) = self.acks.pop_front() {
                 return Err(ClientError::Unexpected(format!(
                     "unexpected {:?}",
                     p.packet_type()
@@ -375,183 +385,59 @@ impl Session {
         Ok(())
     }
 
-    /// Reads one packet and deals with what every state deals with;
-    /// returns the packet for the caller when it is an acknowledgement the
-    /// caller waits for (PUBACK, PUBREC, PUBCOMP, SUBACK, UNSUBACK).
-    async fn pump(&mut self) -> Result<Option<Packet>, ClientError> {
+    /// Reads one packet and deals with it.
+    async fn pump(&mut self) -> Result<(), ClientError> {
         let packet = self.read_packet().await?;
         self.handle(packet).await
     }
 
-    /// Deals with one packet from the broker; returns SUBACK and UNSUBACK
-    /// for the caller that waits for them.
-    async fn handle(&mut self, packet: Packet) -> Result<Option<Packet>, ClientError> {
-        // Any packet proves the broker alive.
-        self.ping_sent = None;
+    /// Hands one packet from the broker to the core and writes its answer.
+    async fn handle(&mut self, packet: Packet) -> Result<(), ClientError> {
         self.log(Direction::Received, &packet);
         match packet {
-            Packet::Publish(mut p) => {
-                self.resolve_alias(&mut p)?;
-                match (p.qos, p.packet_id) {
-                    (QoS::AtMostOnce, _) => self.ready.push_back(p),
-                    (QoS::AtLeastOnce, Some(id)) => {
-                        self.send(Packet::PubAck(Ack::new(id))).await?;
-                        self.ready.push_back(p);
-                    }
-                    (QoS::ExactlyOnce, Some(id)) => {
-                        self.send(Packet::PubRec(Ack::new(id))).await?;
-                        self.awaiting_rel.insert(id.get(), p);
-                    }
-                    _ => return Err(ClientError::Unexpected("PUBLISH without packet id".into())),
-                }
-                Ok(None)
-            }
-            Packet::PubRel(a) => {
-                self.send(Packet::PubComp(Ack::new(a.packet_id))).await?;
-                if let Some(p) = self.awaiting_rel.remove(&a.packet_id.get()) {
-                    self.ready.push_back(p);
-                }
-                Ok(None)
-            }
-            Packet::PingResp | Packet::PingReq => Ok(None),
+            // Not for a client, but harmless: libmosquitto ignores it too.
+            Packet::PingReq => return Ok(()),
             Packet::Disconnect(d) => {
+                self.core.connection_lost();
                 let reason = d.properties.iter().find_map(|p| match p {
                     Property::ReasonString(s) => Some(s.to_string()),
                     _ => None,
                 });
-                Err(ClientError::Disconnected(d.reason_code, reason))
+                return Err(ClientError::Disconnected(d.reason_code, reason));
             }
-            Packet::PubAck(a) => {
-                self.finish(a.packet_id, QoS::AtLeastOnce, a.reason_code);
-                Ok(None)
-            }
-            Packet::PubRec(a) => {
-                let at = self.position(a.packet_id, QoS::ExactlyOnce, Stage::Published);
-                match at {
-                    Some(_) if a.reason_code.is_error() => {
-                        self.finish(a.packet_id, QoS::ExactlyOnce, a.reason_code)
-                    }
-                    Some(i) => {
-                        self.inflight[i].stage = Stage::Released;
-                        self.send(Packet::PubRel(Ack::new(a.packet_id))).await?;
-                    }
-                    // A PUBREC for a flow already released (resent after a
-                    // reconnect): PUBREL again.
-                    None if self
-                        .position(a.packet_id, QoS::ExactlyOnce, Stage::Released)
-                        .is_some() =>
-                    {
-                        self.send(Packet::PubRel(Ack::new(a.packet_id))).await?
-                    }
-                    None => {}
-                }
-                Ok(None)
-            }
-            Packet::PubComp(a) => {
-                if self
-                    .position(a.packet_id, QoS::ExactlyOnce, Stage::Released)
-                    .is_some()
-                {
-                    self.finish(a.packet_id, QoS::ExactlyOnce, ReasonCode::Success);
-                }
-                Ok(None)
-            }
-            p @ (Packet::SubAck(_) | Packet::UnsubAck(_)) => Ok(Some(p)),
-            other => Err(ClientError::Unexpected(format!(
-                "unexpected {:?} from the broker",
-                other.packet_type()
-            ))),
+            other => self.core.handle(other)?,
         }
-    }
-
-    /// Replaces an MQTT 5 topic alias by its topic [MQTT-3.3.2-12].
-    fn resolve_alias(&mut self, p: &mut Publish) -> Result<(), ClientError> {
-        let alias = p.properties.iter().find_map(|pr| match pr {
-            Property::TopicAlias(a) => Some(*a),
-            _ => None,
-        });
-        if let Some(alias) = alias {
-            if p.topic.is_empty() {
-                match self.aliases.get(&alias) {
-                    Some(topic) => p.topic = topic.clone(),
-                    None => {
-                        return Err(ClientError::Unexpected(format!(
-                            "unknown topic alias {alias}"
-                        )))
-                    }
-                }
-            } else {
-                self.aliases.insert(alias, p.topic.clone());
-            }
-        }
-        Ok(())
-    }
-
-    /// The next packet id, skipping those of unfinished flows.
-    fn packet_id(&mut self) -> PacketId {
-        loop {
-            self.next_id = self.next_id.checked_add(1).unwrap_or(1);
-            let id = NonZeroU16::new(self.next_id).expect("never 0");
-            if !self.inflight.iter().any(|o| o.id == id) {
-                return id;
-            }
-        }
-    }
-
-    /// Where the flow of `id` at `qos` in `stage` is in `inflight`.
-    fn position(&self, id: PacketId, qos: QoS, stage: Stage) -> Option<usize> {
-        self.inflight
-            .iter()
-            .position(|o| o.id == id && o.publish.qos == qos && o.stage == stage)
-    }
-
-    /// Ends the flow of `id` (an acknowledgement for no flow of ours is
-    /// ignored, as libmosquitto does).
-    fn finish(&mut self, id: PacketId, qos: QoS, reason: ReasonCode) {
-        let Some(i) = self
-            .inflight
-            .iter()
-            .position(|o| o.id == id && o.publish.qos == qos)
-        else {
-            return;
-        };
-        self.inflight.remove(i);
-        self.completed.push_back(PublishOutcome {
-            mid: id.get(),
-            reason,
-        });
+        self.drain_events();
+        self.flush().await
     }
 
     /// Sends one message and returns its message id without waiting:
     /// a QoS 1/2 message stays in flight until its flow finishes. Check
     /// [`Session::window`] first; this does not wait for room.
-    pub(crate) async fn start_publish(&mut self, mut p: Publish) -> Result<u16, ClientError> {
-        // Like libmosquitto, QoS 0 messages count message ids too: they
-        // show in the -d line (m1, m2, ...) but not on the wire.
-        let mid = self.packet_id();
+    pub(crate) async fn start_publish(&mut self, p: Publish) -> Result<u16, ClientError> {
         if p.qos == QoS::AtMostOnce {
-            if self.debug {
-                let shown = Packet::Publish(Publish {
-                    packet_id: Some(mid),
-                    ..p.clone()
-                });
-                self.log(Direction::Sending, &shown);
-            }
-            self.write(Packet::Publish(p)).await?;
+            let mid = self
+                .core
+                .skip_id()
+                .ok_or(hornet_client::PublishError::NoPacketId)?
+                .get();
+            self.qos0_mids.push_back(mid);
+            self.core.publish(p)?;
+            self.drain_events();
+            self.flush().await?;
             self.completed.push_back(PublishOutcome {
-                mid: mid.get(),
+                mid,
                 reason: ReasonCode::Success,
             });
-            return Ok(mid.get());
+            return Ok(mid);
         }
-        p.packet_id = Some(mid);
-        self.inflight.push_back(Outgoing {
-            id: mid,
-            stage: Stage::Published,
-            publish: p.clone(),
-        });
-        self.send(Packet::Publish(p)).await?;
-        Ok(mid.get())
+        let id = self
+            .core
+            .publish(p)?
+            .ok_or(hornet_client::PublishError::NoPacketId)?;
+        self.drain_events();
+        self.flush().await?;
+        Ok(id.get())
     }
 
     /// Publishes one message; at QoS 1 and 2, returns once its flow is
@@ -562,7 +448,8 @@ impl Session {
             if let Some(i) = self.completed.iter().position(|o| o.mid == mid) {
                 return Ok(self.completed.remove(i).expect("found"));
             }
-            if let Some(other) = self.pump().await? {
+            self.pump().await?;
+            if let Some(other) = self.acks.pop_front() {
                 return Err(ClientError::Unexpected(format!(
                     "unexpected {:?} while publishing message {mid}",
                     other.packet_type()
@@ -577,15 +464,10 @@ impl Session {
         filters: Vec<hornet_codec::SubscribeFilter>,
         properties: Properties,
     ) -> Result<SubAck, ClientError> {
-        let id = self.packet_id();
-        let sub = Subscribe {
-            packet_id: id,
-            properties,
-            filters,
-        };
-        self.send(Packet::Subscribe(sub)).await?;
+        let id = self.core.subscribe_with(filters, properties)?;
+        self.flush().await?;
         loop {
-            match self.pump().await? {
+            match self.acks.pop_front() {
                 Some(Packet::SubAck(s)) if s.packet_id == id => return Ok(s),
                 Some(other) => {
                     return Err(ClientError::Unexpected(format!(
@@ -593,7 +475,7 @@ impl Session {
                         other.packet_type()
                     )))
                 }
-                None => {}
+                None => self.pump().await?,
             }
         }
     }
@@ -604,15 +486,10 @@ impl Session {
         filters: Vec<hornet_codec::ByteString>,
         properties: Properties,
     ) -> Result<UnsubAck, ClientError> {
-        let id = self.packet_id();
-        let unsub = Unsubscribe {
-            packet_id: id,
-            properties,
-            filters,
-        };
-        self.send(Packet::Unsubscribe(unsub)).await?;
+        let id = self.core.unsubscribe_with(filters, properties)?;
+        self.flush().await?;
         loop {
-            match self.pump().await? {
+            match self.acks.pop_front() {
                 Some(Packet::UnsubAck(s)) if s.packet_id == id => return Ok(s),
                 Some(other) => {
                     return Err(ClientError::Unexpected(format!(
@@ -620,7 +497,7 @@ impl Session {
                         other.packet_type()
                     )))
                 }
-                None => {}
+                None => self.pump().await?,
             }
         }
     }
@@ -631,12 +508,13 @@ impl Session {
             if let Some(p) = self.ready.pop_front() {
                 return Ok(p);
             }
-            if let Some(p) = self.pump().await? {
+            if let Some(p) = self.acks.pop_front() {
                 return Err(ClientError::Unexpected(format!(
                     "unexpected {:?}",
                     p.packet_type()
                 )));
             }
+            self.pump().await?;
         }
     }
 
@@ -644,7 +522,8 @@ impl Session {
     pub(crate) async fn disconnect(mut self, properties: Properties) -> Result<(), ClientError> {
         let mut d = Disconnect::new(ReasonCode::Success);
         d.properties = properties;
-        self.send(Packet::Disconnect(d)).await?;
+        self.core.disconnect_with(d);
+        self.flush().await?;
         let _ = self.stream.shutdown().await;
         Ok(())
     }
@@ -653,7 +532,9 @@ impl Session {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hornet_codec::{Ack, PacketId};
     use tokio::io::DuplexStream;
+    use tokio::time::Instant;
 
     /// The broker's end of an in-memory connection, speaking through the codec.
     struct Peer {

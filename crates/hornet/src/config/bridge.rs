@@ -36,8 +36,6 @@ pub struct Key {
     pub status: Status,
 }
 
-const PSK_LATER: &str = "TLS-PSK for outgoing bridges is not implemented yet";
-
 macro_rules! keys {
     ($($name:literal => $status:expr, $doc:literal;)*) => {
         /// Every bridge key of Mosquitto 2.0/2.1, in the order of its man page.
@@ -45,7 +43,7 @@ macro_rules! keys {
     };
 }
 
-use Status::{Blocks, Honoured};
+use Status::Honoured;
 
 keys! {
     "connection" => Honoured, "Starts a bridge section and names the bridge.";
@@ -85,8 +83,8 @@ keys! {
     "bridge_insecure" => Honoured, "Do not check the remote's host name (its certificate must still chain to the CA).";
     "bridge_tls_version" => Honoured, "tlsv1.2 or tlsv1.3 only (default: both).";
     "bridge_alpn" => Honoured, "ALPN protocol to offer.";
-    "bridge_identity" => Blocks(PSK_LATER), "TLS-PSK identity.";
-    "bridge_psk" => Blocks(PSK_LATER), "TLS-PSK key (hex).";
+    "bridge_identity" => Honoured, "TLS-PSK identity; with bridge_psk the bridge uses TLS-PSK (not with certificate keys).";
+    "bridge_psk" => Honoured, "TLS-PSK key, hexadecimal without 0x; goes with bridge_identity.";
 }
 
 /// The declaration of `name`, if it is a bridge key.
@@ -192,6 +190,10 @@ pub struct Bridge {
     pub tls_version: Option<String>,
     /// `bridge_alpn`.
     pub alpn: Option<String>,
+    /// `bridge_identity`.
+    pub psk_identity: Option<String>,
+    /// `bridge_psk`, as written (hexadecimal digits, checked).
+    pub psk: Option<String>,
     /// Keys read and not honoured, with their line: (key, line, status).
     pub unhonoured: Vec<(&'static str, usize, Status)>,
     /// Every key as read, with its words, in file order (what
@@ -239,6 +241,8 @@ impl Bridge {
             insecure: false,
             tls_version: None,
             alpn: None,
+            psk_identity: None,
+            psk: None,
             unhonoured: Vec::new(),
             lines: Vec::new(),
         }
@@ -305,17 +309,57 @@ impl Bridge {
         self.cafile.is_some() || self.capath.is_some()
     }
 
-    /// What is missing for the bridge to do anything.
+    /// Whether the bridge connects with TLS-PSK: as in Mosquitto, when
+    /// `bridge_identity` and `bridge_psk` are set.
+    pub fn psk(&self) -> bool {
+        self.psk_identity.is_some() && self.psk.is_some()
+    }
+
+    /// What is missing for the bridge to do anything, or what cannot go
+    /// together.
     pub fn check(&self) -> Result<(), String> {
-        let tls_keys = [
+        // Mosquitto: "missing bridge_identity" / "missing bridge_psk".
+        match (&self.psk_identity, &self.psk) {
+            (Some(_), None) => {
+                return Err(format!(
+                    "bridge {:?}: bridge_identity needs bridge_psk (the key, in hexadecimal)",
+                    self.name
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(format!(
+                    "bridge {:?}: bridge_psk needs bridge_identity",
+                    self.name
+                ))
+            }
+            _ => {}
+        }
+        let x509 = [
+            ("bridge_cafile", self.cafile.is_some()),
+            ("bridge_capath", self.capath.is_some()),
             ("bridge_certfile", self.certfile.is_some()),
             ("bridge_keyfile", self.keyfile.is_some()),
             ("bridge_insecure", self.insecure),
-            ("bridge_tls_version", self.tls_version.is_some()),
-            ("bridge_alpn", self.alpn.is_some()),
         ];
-        if let Some((key, _)) = tls_keys.iter().find(|(_, set)| *set) {
-            if !self.tls() {
+        if self.psk() {
+            if let Some((key, _)) = x509.iter().find(|(_, set)| *set) {
+                return Err(format!(
+                    "bridge {:?}: {key}: cannot use both certificate and psk encryption in a \
+                     single bridge",
+                    self.name
+                ));
+            }
+        }
+        let tls_keys = [
+            ("bridge_certfile", self.certfile.is_some(), false),
+            ("bridge_keyfile", self.keyfile.is_some(), false),
+            ("bridge_insecure", self.insecure, false),
+            ("bridge_tls_version", self.tls_version.is_some(), true),
+            ("bridge_alpn", self.alpn.is_some(), true),
+        ];
+        if let Some((key, _, psk_too)) = tls_keys.iter().find(|(_, set, _)| *set) {
+            let covered = self.tls() || (*psk_too && self.psk());
+            if !covered {
                 return Err(format!(
                     "bridge {:?}: {key} needs bridge_cafile or bridge_capath (which turn TLS on)",
                     self.name
@@ -455,6 +499,20 @@ impl Bridge {
                 self.tls_version = Some(v.into());
             }
             "bridge_alpn" => self.alpn = Some(one()?.into()),
+            "bridge_identity" => self.psk_identity = Some(one()?.into()),
+            "bridge_psk" => {
+                let key = one()?;
+                let hex = !key.is_empty()
+                    && key.len() % 2 == 0
+                    && key.bytes().all(|b| b.is_ascii_hexdigit());
+                if !hex {
+                    return Err(format!(
+                        "bridge_psk must be the key in hexadecimal digits (an even number, \
+                         no 0x), not {key:?}"
+                    ));
+                }
+                self.psk = Some(key.into());
+            }
             // The keys Hornet reads but cannot honour yet.
             _ => {
                 if words.is_empty() {
@@ -575,14 +633,43 @@ mod tests {
     }
 
     #[test]
-    fn unhonoured_keys_are_recorded_and_tls_blocks_the_bridge() {
+    fn every_key_is_honoured_psk_included() {
+        assert!(KEYS.iter().all(|k| k.status == Status::Honoured));
         let mut b = bridge();
         b.set("idle_timeout", &["30"], 4).unwrap();
         b.set("start_type", &["lazy"], 4).unwrap();
+        b.set("bridge_psk", &["deadBEEF"], 5).unwrap();
+        b.set("bridge_identity", &["edge-1"], 6).unwrap();
         assert!(b.blocked().is_none() && b.unhonoured.is_empty());
-        b.set("bridge_psk", &["deadbeef"], 5).unwrap();
-        assert_eq!(b.unhonoured.len(), 1);
-        assert!(b.blocked().unwrap().contains("bridge_psk"));
+        assert!(b.psk() && !b.tls());
+    }
+
+    #[test]
+    fn psk_keys_go_together_and_not_with_certificates() {
+        let mut b = bridge();
+        b.set("address", &["h"], 2).unwrap();
+        b.set("topic", &["a"], 3).unwrap();
+        for bad in ["0xdeadbeef", "abc", "", "zz"] {
+            assert!(b.set("bridge_psk", &[bad], 4).is_err(), "{bad:?}");
+        }
+        b.set("bridge_psk", &["00ff"], 4).unwrap();
+        assert!(b
+            .check()
+            .unwrap_err()
+            .contains("bridge_psk needs bridge_identity"));
+        b.set("bridge_identity", &["id"], 5).unwrap();
+        b.set("bridge_tls_version", &["tlsv1.2"], 6).unwrap();
+        assert!(b.check().is_ok());
+        b.set("bridge_cafile", &["ca.pem"], 7).unwrap();
+        assert!(b
+            .check()
+            .unwrap_err()
+            .contains("bridge_cafile: cannot use both certificate and psk"));
+        let mut c = bridge();
+        c.set("address", &["h"], 2).unwrap();
+        c.set("topic", &["a"], 3).unwrap();
+        c.set("bridge_identity", &["id"], 4).unwrap();
+        assert!(c.check().unwrap_err().contains("needs bridge_psk"));
     }
 
     #[test]
@@ -639,6 +726,7 @@ mod tests {
                 "start_type" => &["automatic"],
                 "bridge_bind_address" => &["127.0.0.1"],
                 "bridge_tls_version" => &["tlsv1.3"],
+                "bridge_psk" => &["00ff"],
                 "notification_topic" => &["n/t"],
                 n if n.ends_with("cleansession")
                     || n.starts_with("notifications")

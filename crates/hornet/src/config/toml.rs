@@ -1280,7 +1280,8 @@ shared_group_strategies = { workers = "hash_clientid" }
                     keepalive_interval = 30\n\
                     restart_timeout = \"1 4\"\n\
                     threshold = 5\n\
-                    bridge_identity = \"id\"\n";
+                    bridge_identity = \"id\"\n\
+                    bridge_psk = \"00ff\"\n";
         let loaded = super::parse(text, Path::new("hornet.toml")).unwrap();
         let b = &loaded.config.bridges[0];
         assert_eq!(b.name, "b1");
@@ -1294,8 +1295,8 @@ shared_group_strategies = { workers = "hash_clientid" }
             (30, 1, Some(4))
         );
         assert_eq!(b.threshold, 5);
-        assert_eq!(loaded.warnings.len(), 1, "{:?}", loaded.warnings);
-        assert!(loaded.warnings[0].starts_with("hornet.toml:9: bridge \"b1\": \"bridge_identity\""));
+        assert!(b.psk() && b.psk.as_deref() == Some("00ff"));
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
         for (text, line, reason) in [
             (
                 "[[bridge]]\naddress = \"h\"\n",

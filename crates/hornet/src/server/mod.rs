@@ -19,7 +19,7 @@ mod listener;
 mod log_topic;
 pub(crate) mod outbox;
 mod password;
-mod psk;
+pub(crate) mod psk;
 mod reload;
 pub(crate) mod runtime_auth;
 mod store;

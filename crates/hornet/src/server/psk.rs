@@ -56,7 +56,8 @@ pub(crate) fn read_keys(path: &Path) -> Result<HashMap<String, Vec<u8>>, String>
     Ok(keys)
 }
 
-fn decode_hex(text: &str) -> Option<Vec<u8>> {
+/// Hexadecimal digits (an even number) as bytes; also `bridge_psk`'s.
+pub(crate) fn decode_hex(text: &str) -> Option<Vec<u8>> {
     if text.len() % 2 != 0 {
         return None;
     }
