@@ -35,6 +35,13 @@ pub struct Options {
     /// when the caller says it has them ([`crate::Session::acknowledge`]),
     /// e.g. once a bridge's local broker has stored them.
     pub manual_ack: bool,
+    /// The caller keeps the QoS 2 state durable (a bridge, in its local
+    /// broker's store): an outgoing message's PUBREL waits for
+    /// [`crate::Session::release`] after [`crate::Event::Received`], and an
+    /// incoming message's PUBCOMP waits for [`crate::Session::complete_incoming`]
+    /// after [`crate::Event::Release`], so no packet leaves that promises
+    /// a state the caller has not recorded.
+    pub manual_qos2: bool,
 }
 
 impl Options {
@@ -53,6 +60,7 @@ impl Options {
             max_inflight: 20,
             max_packet_size: None,
             manual_ack: false,
+            manual_qos2: false,
         }
     }
 

@@ -2,11 +2,14 @@
 //! bridge. The remote side is `hornet_client::Session` (sans-IO) driven
 //! over TCP or TLS (`link.rs`, `task.rs`); the local side is an internal client
 //! of the core (`local.rs`); the topic mapping is the configuration's
-//! (`config/bridge_topic.rs`); the figures are `stats.rs`.
+//! (`config/bridge_topic.rs`); the QoS flows between the two, with one
+//! packet id per message so the remote side's state is in Hornet's store,
+//! are `relay.rs`; the figures are `stats.rs`.
 //! See `docs/bridges.md`.
 
 mod link;
 mod local;
+mod relay;
 mod stats;
 mod task;
 
