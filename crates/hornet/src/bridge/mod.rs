@@ -35,6 +35,7 @@ pub(crate) fn start(
             continue;
         }
         let status = Arc::new(BridgeStatus::new(&bridge.name));
+        status.set_outbox(shared, bridge.local_client_id());
         figures.push(status.clone());
         tasks.push(tokio::spawn(task::run(
             shared.clone(),
