@@ -241,7 +241,7 @@ async fn publisher(port: u16, count: Option<u64>, stop: Arc<AtomicBool>) -> Resu
     let (mut sent, mut acked, mut next_id) = (0u64, 0u64, 0u16);
     let mut out = BytesMut::new();
     loop {
-        let more = |sent: u64| count.is_none_or(|c| sent < c) && !stop.load(Ordering::Relaxed);
+        let more = |sent: u64| count.map_or(true, |c| sent < c) && !stop.load(Ordering::Relaxed);
         while sent - acked < u64::from(WINDOW) && more(sent) {
             next_id = next_id % 60_000 + 1;
             let mut p = Publish::new(TOPIC, payload.clone());
