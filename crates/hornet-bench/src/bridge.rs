@@ -3,7 +3,8 @@
 //! block) to a Mosquitto sink with a subscriber on it.
 //!
 //! Figures: bridged msgs/s (what reaches the sink's subscriber in the
-//! measurement window, one publisher keeping 64 QoS 1 messages in flight),
+//! measurement window, one publisher keeping 64 QoS 1 messages in flight
+//! and at most 10,000 ahead of the subscriber),
 //! the broker under test's CPU-µs per bridged message, and the outbox drain
 //! rate: the sink is stopped (SIGTERM: it keeps its persistent subscriber),
 //! messages are published and acknowledged meanwhile, the sink is started
@@ -31,6 +32,11 @@ use crate::transport::{self, Carrier, Transport};
 const WINDOW: u16 = 64;
 /// The bound on each wait (bridge up, everything across, drain).
 const WAIT: Duration = Duration::from_secs(60);
+/// Messages the flooding publisher may be ahead of the sink's subscriber:
+/// the broker under test acknowledges at once and the bridge sends at its
+/// own pace, so an unpaced flood measures how fast the outbox fills (and,
+/// past its limit, drops), not the bridge.
+const MAX_AHEAD: u64 = 10_000;
 /// The topic the bridge carries.
 const TOPIC: &str = "bench/m";
 
@@ -226,7 +232,13 @@ async fn subscriber(port: u16, arrivals: Arc<Arrivals>, stop: Arc<AtomicBool>) {
 
 /// Publishes QoS 1 messages to `port`, `WINDOW` in flight, until `count`
 /// are acknowledged (or, without one, until `stop`); returns how many.
-async fn publisher(port: u16, count: Option<u64>, stop: Arc<AtomicBool>) -> Result<u64, String> {
+/// With `paced`, never more than [`MAX_AHEAD`] ahead of those arrivals.
+async fn publisher(
+    port: u16,
+    count: Option<u64>,
+    stop: Arc<AtomicBool>,
+    paced: Option<Arc<Arrivals>>,
+) -> Result<u64, String> {
     let hello = Hello {
         client_id: format!("bench-pub-{}", count.unwrap_or(0)),
         keep_alive: 60,
@@ -240,9 +252,17 @@ async fn publisher(port: u16, count: Option<u64>, stop: Arc<AtomicBool>) -> Resu
     let payload = Bytes::from(vec![b'x'; 64]);
     let (mut sent, mut acked, mut next_id) = (0u64, 0u64, 0u16);
     let mut out = BytesMut::new();
+    let base = paced
+        .as_ref()
+        .map_or(0, |a| a.total.load(Ordering::Relaxed));
+    let ahead_ok = |sent: u64| {
+        paced.as_ref().map_or(true, |a| {
+            sent < a.total.load(Ordering::Relaxed) - base + MAX_AHEAD
+        })
+    };
     loop {
         let more = |sent: u64| count.map_or(true, |c| sent < c) && !stop.load(Ordering::Relaxed);
-        while sent - acked < u64::from(WINDOW) && more(sent) {
+        while sent - acked < u64::from(WINDOW) && more(sent) && ahead_ok(sent) {
             next_id = next_id % 60_000 + 1;
             let mut p = Publish::new(TOPIC, payload.clone());
             p.qos = QoS::AtLeastOnce;
@@ -260,6 +280,11 @@ async fn publisher(port: u16, count: Option<u64>, stop: Arc<AtomicBool>) -> Resu
         }
         if acked == sent && !more(sent) {
             return Ok(acked);
+        }
+        if acked == sent {
+            // Held back by the pace: wait for the sink to catch up.
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            continue;
         }
         match tokio::time::timeout(WAIT, conn.stream.read_buf(&mut conn.buf)).await {
             Ok(Ok(0)) => return Err("the broker closed the publisher".into()),
@@ -333,7 +358,7 @@ async fn measure(
     let result = async {
         // The bridge is up once a message crosses.
         let no_stop = Arc::new(AtomicBool::new(false));
-        publisher(port, Some(1), no_stop.clone()).await?;
+        publisher(port, Some(1), no_stop.clone(), None).await?;
         until("no message crossed the bridge", || {
             arrivals.total.load(Ordering::Relaxed) >= 1
         })
@@ -342,7 +367,12 @@ async fn measure(
         // Throughput: one publisher flooding, the window measured.
         let flood_stop = Arc::new(AtomicBool::new(false));
         let flood_started = Instant::now();
-        let flood = tokio::spawn(publisher(port, None, flood_stop.clone()));
+        let flood = tokio::spawn(publisher(
+            port,
+            None,
+            flood_stop.clone(),
+            Some(arrivals.clone()),
+        ));
         tokio::time::sleep(Duration::from_secs_f64(params.warmup)).await;
         let (t0, n0) = (Instant::now(), arrivals.total.load(Ordering::Relaxed));
         let cpu0 = procstat::cpu_seconds(Proc::Pid(under.pid));
@@ -371,7 +401,7 @@ async fn measure(
         let backlog: u64 = if params.seconds < 2.0 { 2_000 } else { 50_000 };
         sink.stop();
         arrivals.reset();
-        publisher(port, Some(backlog), no_stop).await?;
+        publisher(port, Some(backlog), no_stop, None).await?;
         sink.start().await?;
         until("the outbox never drained", || arrivals.epoch().0 >= backlog).await?;
         let (n, first, last) = arrivals.epoch();
