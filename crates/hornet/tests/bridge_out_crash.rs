@@ -19,7 +19,9 @@
 //! predate the subscriber's last PUBCOMPs, and then it sends those
 //! deliveries again after the restart, under the same packet id with DUP
 //! set; the subscriber counts such a resend once (a second copy from the
-//! bridge would be a new delivery: a new id, DUP clear).
+//! bridge would be a new delivery: a new id, DUP clear). It may also have
+//! forgotten a delivery awaiting the subscriber's PUBREC and reuse its id
+//! for a new message (DUP clear), which the subscriber counts as new.
 //! Hornet is killed at any moment of the flow.
 
 #[path = "support/codec_client.rs"]
@@ -180,6 +182,9 @@ fn publish_acknowledged(publisher: &mut Peer, port: u16, n: usize, until: Instan
 struct Received {
     counts: Mutex<HashMap<String, usize>>,
     connected: AtomicBool,
+    /// Every QoS 2 PUBLISH as seen (id, DUP, message, counted), for the
+    /// failure message.
+    log: Mutex<Vec<String>>,
 }
 
 impl Default for Received {
@@ -187,6 +192,7 @@ impl Default for Received {
         Received {
             counts: Mutex::default(),
             connected: AtomicBool::new(false),
+            log: Mutex::default(),
         }
     }
 }
@@ -216,16 +222,32 @@ fn subscriber(port: u16, stop: Arc<AtomicBool>, got: Arc<Received>, until: Insta
                     let key = format!("{} {}", p.topic, std::str::from_utf8(&p.payload).unwrap());
                     let fresh = match (p.qos, id) {
                         (QoS::ExactlyOnce, Some(id)) => {
+                            // [MQTT-4.3.3-9]: a DUP resend of an id
+                            // awaiting PUBREL is the same message; so is
                             // Mosquitto's own resend of a delivery its
                             // snapshot had not seen completed (the same
-                            // id, DUP): not a second message from the
-                            // bridge, which would be a new delivery.
-                            let again = p.dup && delivered.get(&id.get()) == Some(&key);
+                            // id and message, DUP). A second message from
+                            // the bridge would be a new delivery (DUP
+                            // clear), and so is a PUBLISH without DUP
+                            // under an id Mosquitto's snapshot forgot was
+                            // awaiting our PUBREL after a kill.
+                            let again = p.dup
+                                && (awaiting_rel.contains(&id.get())
+                                    || delivered.get(&id.get()) == Some(&key));
                             delivered.insert(id.get(), key.clone());
-                            awaiting_rel.insert(id.get()) && !again
+                            awaiting_rel.insert(id.get());
+                            !again
                         }
                         _ => true,
                     };
+                    if p.qos == QoS::ExactlyOnce {
+                        got.log.lock().unwrap().push(format!(
+                            "id {:?} dup {} {key}: {}",
+                            id.map(|i| i.get()),
+                            p.dup,
+                            if fresh { "counted" } else { "same as before" }
+                        ));
+                    }
                     if fresh {
                         *got.counts.lock().unwrap().entry(key).or_default() += 1;
                     }
@@ -272,6 +294,30 @@ fn acknowledged_messages_cross_kill_9_cycles_of_both_ends_exactly_once_for_qos2(
         )
         .unwrap();
     let mut hornet = site.start();
+    // The bridge is up both ways (its local subscription made) once it
+    // has published its state `1`.
+    let mut near = reconnect(site.port, "near", until);
+    near.send(
+        Subscribe::new(
+            PacketId::new(1).unwrap(),
+            "$SYS/broker/connection/hornet-b1/state",
+            QoS::AtLeastOnce,
+        )
+        .into(),
+    )
+    .unwrap();
+    loop {
+        assert!(Instant::now() < until, "the bridge never said it was up");
+        if let Some(Packet::Publish(p)) = near.recv(Duration::from_millis(200)).unwrap() {
+            if let Some(id) = p.packet_id {
+                near.send(Packet::PubAck(Ack::new(id))).unwrap();
+            }
+            if &p.payload[..] == b"1" {
+                break;
+            }
+        }
+    }
+    drop(near);
 
     let stop = Arc::new(AtomicBool::new(false));
     let got = Arc::new(Received::default());
@@ -361,7 +407,9 @@ fn wait_for_all(got: &Received, range: std::ops::Range<usize>, until: Instant) {
         }
         assert!(
             Instant::now() < until,
-            "acknowledged by Hornet, never received on the remote: {missing:?}"
+            "acknowledged by Hornet, never received on the remote: {missing:?}; \
+             the subscriber's QoS 2 PUBLISHes:\n{}",
+            got.log.lock().unwrap().join("\n")
         );
         std::thread::sleep(Duration::from_millis(20));
     }
