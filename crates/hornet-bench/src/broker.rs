@@ -196,6 +196,13 @@ fn mosquitto_conf(
     data: &Path,
 ) -> Result<String, String> {
     let mut text = conf_text(ports.tcp);
+    // A `connection` block (the bridge entry) goes last: every line after
+    // it belongs to the bridge.
+    let split = extra
+        .iter()
+        .position(|l| l.starts_with("connection "))
+        .unwrap_or(extra.len());
+    let (extra, bridge) = extra.split_at(split);
     for line in extra {
         if line.contains("{data}") {
             std::fs::create_dir_all(data)
@@ -208,6 +215,10 @@ fn mosquitto_conf(
         text.push('\n');
     }
     text.push_str(&listener_sections(ports, pki));
+    for line in bridge {
+        text.push_str(line);
+        text.push('\n');
+    }
     Ok(text)
 }
 

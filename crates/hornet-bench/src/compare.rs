@@ -200,6 +200,8 @@ async fn compare(args: CompareArgs) -> Result<ExitCode, String> {
         eprintln!("hornet-bench compare: {line}");
     }
     let kinds: Vec<Kind> = brokers.iter().map(|b| b.0).collect();
+    // The bridge entry's remote, whichever brokers are compared.
+    let sink = find_mosquitto(&args).ok();
     let size = SuiteSize {
         seconds: args.seconds.unwrap_or(if args.smoke { 1.0 } else { 5.0 }),
         warmup: args.warmup.unwrap_or(if args.smoke { 0.3 } else { 1.0 }),
@@ -257,7 +259,12 @@ async fn compare(args: CompareArgs) -> Result<ExitCode, String> {
         }
         for entry in &entries {
             for (kind, binary) in &order {
-                if let Some(why) = peers::unsupported(*kind, &entry.params, entry.extra_settings) {
+                let unsupported = if entry.kind == suite::Kind::Bridge && kind.is_peer() {
+                    (*kind != Kind::Mosquitto).then(|| "no mosquitto.conf bridge".to_string())
+                } else {
+                    peers::unsupported(*kind, &entry.params, entry.extra_settings)
+                };
+                if let Some(why) = unsupported {
                     let line = format!("{} skips {}: {why}", kind.title(), entry.id);
                     if rep == 1 {
                         eprintln!("hornet-bench compare: {line}");
@@ -266,7 +273,13 @@ async fn compare(args: CompareArgs) -> Result<ExitCode, String> {
                     continue;
                 }
                 let tag = format!("{}-{}-r{rep}", kind.name(), entry.id);
-                for report in run_entry(entry, *kind, binary, &work, &tag, &pki).await {
+                let reports = if entry.kind == suite::Kind::Bridge {
+                    let sink = sink.as_deref();
+                    vec![crate::bridge::run(*kind, binary, sink, &work, &tag, &entry.params).await]
+                } else {
+                    run_entry(entry, *kind, binary, &work, &tag, &pki).await
+                };
+                for report in reports {
                     eprintln!(
                         "  r{rep} {:<9} {:<12} {}",
                         kind.name(),

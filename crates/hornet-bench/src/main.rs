@@ -5,6 +5,7 @@
 //! suite against each and prints the medians side by side with Hornet's
 //! ratio to the best peer. See `docs/benchmarks.md`.
 
+mod bridge;
 mod broker;
 mod charts;
 mod cli;

@@ -108,6 +108,9 @@ pub(crate) struct Report {
     pub(crate) client_cpu_pct: Option<f64>,
     /// `conns` figures.
     pub(crate) conns: Option<ConnsFigures>,
+    /// `bridge-q1`: the outbox drained after an outage, msgs/s.
+    #[serde(default)]
+    pub(crate) bridge_drain_per_s: Option<f64>,
     /// Client-side errors (connections failing, timeouts).
     pub(crate) errors: u64,
     /// The first of them.

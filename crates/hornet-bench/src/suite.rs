@@ -39,6 +39,8 @@ pub(crate) enum Kind {
     Latency(Vec<f64>),
     /// One run at the fixed rate of its parameters: latency and cost.
     FixedRate,
+    /// QoS 1 bridged out to a Mosquitto sink (`bridge.rs`).
+    Bridge,
 }
 
 /// One entry of the suite.
@@ -420,6 +422,20 @@ pub(crate) fn suite(size: SuiteSize) -> Vec<Entry> {
             extra_settings: &[],
             hornet_settings: &[],
         },
+        // Bridges (docs/bridges.md): QoS 1 bridged out to a Mosquitto sink
+        // by the same `connection` block in Hornet and in Mosquitto, and
+        // the outbox drained after an outage of the sink.
+        Entry {
+            id: "bridge-q1",
+            label: "bridge out QoS 1 64 B to a Mosquitto sink, 1 publisher".into(),
+            params: Params {
+                publishers: 1,
+                ..fanin(QoS::AtLeastOnce, 64, Protocol::V3_1_1)
+            },
+            kind: Kind::Bridge,
+            extra_settings: &[],
+            hornet_settings: &[],
+        },
     ]
 }
 
@@ -472,6 +488,11 @@ pub(crate) fn figures(entry: &Entry) -> Vec<Figure> {
             v.push(f("best rate p99≤50ms msgs/s", Better::Higher));
             v
         }
+        Kind::Bridge => vec![
+            f("bridged msgs/s", Better::Higher),
+            f("broker CPU-µs/bridged msg", Better::Lower),
+            f("outbox drain msgs/s", Better::Higher),
+        ],
         Kind::FixedRate => vec![
             f("delivered msgs/s", Better::Higher),
             f("lost msgs (QoS 0)", Better::Lower),
@@ -487,7 +508,9 @@ pub(crate) fn figures(entry: &Entry) -> Vec<Figure> {
 pub(crate) fn value(figure: &Figure, runs: &[Report]) -> Option<f64> {
     let run = runs.first()?;
     match figure.name.as_str() {
-        "delivered msgs/s" => Some(run.delivered_per_s),
+        "delivered msgs/s" | "bridged msgs/s" => Some(run.delivered_per_s),
+        "broker CPU-µs/bridged msg" => run.broker_cpu_us_per_msg,
+        "outbox drain msgs/s" => run.bridge_drain_per_s,
         "broker CPU-µs/msg" => run.broker_cpu_us_per_msg,
         "broker peak RSS MiB" => run.broker_hwm_kib.map(|k| k as f64 / 1024.0),
         "lost msgs (QoS 0)" => Some(run.lost as f64),
@@ -563,7 +586,8 @@ mod tests {
                 "dev-fanin-q1",
                 "dev-fanin-q0-paced",
                 "dev-fanout-q0",
-                "idle"
+                "idle",
+                "bridge-q1"
             ]
         );
         let durable = &suite(size(false))[10];

@@ -53,4 +53,8 @@ pub enum PublishError {
     /// Every packet identifier is in use.
     #[error("no free packet identifier")]
     NoPacketId,
+    /// The identifier the caller chose is in use by another packet
+    /// ([MQTT-2.2.1-4]); the caller tries again once it is free.
+    #[error("[MQTT-2.2.1-4] packet identifier {0} is in use")]
+    IdInUse(u16),
 }

@@ -36,6 +36,16 @@ pub(crate) struct Entry {
     pub(crate) sent: bool,
     /// Sent on some connection before (a resend carries DUP).
     pub(crate) ever_sent: bool,
+    /// QoS 2 past PUBREC: its PUBREL may go (at once, or after the
+    /// caller's `release` with `manual_qos2`).
+    pub(crate) released: bool,
+}
+
+impl Entry {
+    /// Past PUBREC, waiting for the caller's `release`: nothing to send.
+    pub(crate) fn held(&self) -> bool {
+        self.stage == Stage::AwaitingPubComp && !self.released
+    }
 }
 
 /// Outgoing messages in publication order.
@@ -75,9 +85,10 @@ impl Inflight {
         }
     }
 
-    /// The index of the first entry not sent on this connection.
+    /// The index of the first entry not sent on this connection (and not
+    /// held for the caller's `release`).
     pub(crate) fn first_unsent(&self) -> Option<usize> {
-        self.entries.iter().position(|e| !e.sent)
+        self.entries.iter().position(|e| !e.sent && !e.held())
     }
 
     pub(crate) fn at_mut(&mut self, index: usize) -> &mut Entry {

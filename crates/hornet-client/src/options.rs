@@ -51,6 +51,13 @@ pub struct Options {
     pub topic_aliases: bool,
     /// How long a CONNACK may take when keep-alive is off.
     pub connack_timeout: Duration,
+    /// The caller keeps the QoS 2 state durable (a bridge, in its local
+    /// broker's store): an outgoing message's PUBREL waits for
+    /// [`crate::Session::release`] after [`crate::Event::Received`], and an
+    /// incoming message's PUBCOMP waits for [`crate::Session::complete_incoming`]
+    /// after [`crate::Event::Release`], so no packet leaves that promises
+    /// a state the caller has not recorded.
+    pub manual_qos2: bool,
 }
 
 impl Options {
@@ -75,6 +82,7 @@ impl Options {
             server_limits: true,
             topic_aliases: true,
             connack_timeout: Duration::from_secs(30),
+            manual_qos2: false,
         }
     }
 

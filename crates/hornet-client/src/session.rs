@@ -49,6 +49,21 @@ pub enum Event {
         /// The remote's reason code.
         reason: ReasonCode,
     },
+    /// With `manual_qos2`: the remote PUBRECed outgoing QoS 2 message
+    /// `packet_id`; its PUBREL goes once the caller has recorded that and
+    /// calls [`Session::release`].
+    Received {
+        /// Its identifier.
+        packet_id: PacketId,
+    },
+    /// With `manual_qos2`: the remote sent PUBREL for incoming QoS 2
+    /// message `packet_id` (also for one this session does not know, after
+    /// a restart of the caller); PUBCOMP goes when the caller calls
+    /// [`Session::complete`].
+    Release {
+        /// Its identifier.
+        packet_id: PacketId,
+    },
     /// An outgoing message was dropped without being sent.
     Dropped {
         /// Its identifier, if it had one.
@@ -286,9 +301,92 @@ impl Session {
             publish,
             sent: false,
             ever_sent: false,
+            released: false,
         });
         self.flush();
         Ok(Some(id))
+    }
+
+    /// Queues a QoS 1/2 message under the identifier the caller chose (a
+    /// bridge reuses its local broker's, which that broker keeps in its
+    /// store, so a restart resends the same message under the same id);
+    /// `dup`: it may have been sent before (a resend carries DUP).
+    pub fn publish_as(
+        &mut self,
+        mut publish: Publish,
+        id: PacketId,
+        dup: bool,
+    ) -> Result<(), PublishError> {
+        if publish.qos == QoS::AtMostOnce {
+            return self.publish(publish).map(drop);
+        }
+        if self.ids.in_use(id) {
+            return Err(PublishError::IdInUse(id.get()));
+        }
+        publish.dup = false;
+        publish.packet_id = Some(id);
+        if self.state == State::Connected {
+            self.fit(&publish)?;
+        }
+        self.ids.reserve(id);
+        self.inflight.push(Entry {
+            id,
+            stage: Stage::first(publish.qos),
+            publish,
+            sent: false,
+            ever_sent: dup,
+            released: false,
+        });
+        self.flush();
+        Ok(())
+    }
+
+    /// Whether identifier `id` is in use (by a message or a SUBSCRIBE /
+    /// UNSUBSCRIBE waiting for its answer).
+    pub fn id_in_use(&self, id: PacketId) -> bool {
+        self.ids.in_use(id)
+    }
+
+    /// Whether outgoing message `id` is held (not yet completed).
+    pub fn holds(&self, id: PacketId) -> bool {
+        self.inflight.iter().any(|e| e.id == id)
+    }
+
+    /// With `manual_qos2`: the PUBREL of outgoing QoS 2 message `id` may
+    /// go. For an identifier this session does not hold (the caller's
+    /// record of an earlier life says it was PUBRECed) the PUBREL is
+    /// resent as for a restored message ([MQTT-4.4.0-1]); the remote
+    /// answers PUBCOMP and [`Event::Delivered`] follows.
+    pub fn release(&mut self, id: PacketId) -> Result<(), PublishError> {
+        match self.inflight.get_mut(id) {
+            Some(entry) => {
+                let was_held = entry.held();
+                entry.stage = Stage::AwaitingPubComp;
+                entry.released = true;
+                if was_held && entry.sent && self.state == State::Connected {
+                    self.transmit.push_back(Packet::PubRel(Ack::new(id)));
+                }
+            }
+            None if self.ids.in_use(id) => return Err(PublishError::IdInUse(id.get())),
+            None => {
+                let mut publish = Publish::new("", "");
+                publish.qos = QoS::ExactlyOnce;
+                self.restore(id, Stage::AwaitingPubComp, publish);
+            }
+        }
+        self.flush();
+        Ok(())
+    }
+
+    /// With `manual_qos2`: the caller has recorded the end of incoming
+    /// QoS 2 message `id` ([`Event::Release`]): PUBCOMP goes when
+    /// connected (otherwise the remote sends PUBREL again at the next
+    /// connection, and the caller answers it again).
+    pub fn complete_incoming(&mut self, id: PacketId) {
+        self.incoming_qos2.remove(&id.get());
+        if self.state == State::Connected {
+            self.transmit.push_back(Packet::PubComp(Ack::new(id)));
+        }
     }
 
     /// Restores an outgoing message of an earlier life (a durable outbox)
@@ -303,6 +401,7 @@ impl Session {
             publish,
             sent: false,
             ever_sent: true,
+            released: true,
         });
     }
 
@@ -457,6 +556,11 @@ impl Session {
                     self.complete(ack.packet_id, ack.reason_code);
                 }
             }
+            Packet::PubRel(ack) if self.options.manual_qos2 => {
+                self.events.push_back(Event::Release {
+                    packet_id: ack.packet_id,
+                });
+            }
             Packet::PubRel(ack) => {
                 let found = self.incoming_qos2.remove(&ack.packet_id.get()).is_some();
                 if let Some(message) = self.held.remove(&ack.packet_id.get()) {
@@ -565,9 +669,18 @@ impl Session {
             Stage::AwaitingPubRec if ack.reason_code.is_error() => {
                 self.complete(ack.packet_id, ack.reason_code);
             }
+            Stage::AwaitingPubRec if self.options.manual_qos2 => {
+                // The PUBREL waits for the caller's record of this PUBREC.
+                entry.stage = Stage::AwaitingPubComp;
+                self.events.push_back(Event::Received {
+                    packet_id: ack.packet_id,
+                });
+            }
+            Stage::AwaitingPubComp if !entry.released => {}
             Stage::AwaitingPubRec | Stage::AwaitingPubComp => {
                 // [MQTT-4.3.3-4]: PUBREL, and never the PUBLISH again.
                 entry.stage = Stage::AwaitingPubComp;
+                entry.released = true;
                 self.transmit
                     .push_back(Packet::PubRel(Ack::new(ack.packet_id)));
             }

@@ -602,3 +602,97 @@ fn manual_ack_waits_for_the_caller() {
     rig.connect(true);
     assert!(rig.sent().is_empty());
 }
+
+fn manual_qos2_rig() -> Rig {
+    let mut options = Options::new(Protocol::V3_1_1, "bridge");
+    options.manual_ack = true;
+    options.manual_qos2 = true;
+    options.clean_start = false;
+    Rig {
+        session: Session::new(options),
+        now: Instant::now(),
+    }
+}
+
+#[test]
+fn manual_qos2_pubrel_waits_for_the_callers_record() {
+    let mut rig = manual_qos2_rig();
+    rig.connect(true);
+    rig.events();
+    let mut p = Publish::new("out", "1");
+    p.qos = QoS::ExactlyOnce;
+    // The caller's identifier (its store's), and a busy one refused.
+    rig.session.publish_as(p.clone(), id(7), false).unwrap();
+    assert_eq!(
+        rig.session.publish_as(p.clone(), id(7), true),
+        Err(PublishError::IdInUse(7))
+    );
+    assert_eq!(
+        publishes(&rig.sent()),
+        vec![(Some(7), false, QoS::ExactlyOnce)]
+    );
+    rig.recv(Packet::PubRec(Ack::new(id(7)))).unwrap();
+    assert_eq!(rig.events(), vec![Event::Received { packet_id: id(7) }]);
+    assert!(
+        rig.sent().is_empty(),
+        "no PUBREL before the caller's record"
+    );
+    // A reconnect meanwhile resends nothing for it: neither the PUBLISH
+    // (the remote has it) nor the PUBREL (not recorded yet).
+    rig.session.connection_lost();
+    rig.connect(true);
+    rig.events();
+    assert!(rig.sent().is_empty());
+    rig.session.release(id(7)).unwrap();
+    assert!(matches!(rig.sent()[..], [Packet::PubRel(ref a)] if a.packet_id == id(7)));
+    rig.recv(Packet::PubComp(Ack::new(id(7)))).unwrap();
+    assert_eq!(
+        rig.events(),
+        vec![Event::Delivered {
+            packet_id: id(7),
+            reason: ReasonCode::Success
+        }]
+    );
+    assert!(!rig.session.holds(id(7)));
+}
+
+#[test]
+fn manual_qos2_release_of_an_unknown_id_resends_its_pubrel() {
+    // [MQTT-4.4.0-1]: after a restart of the caller, its record says
+    // message 9 was PUBRECed: the PUBREL is sent again, never the PUBLISH.
+    let mut rig = manual_qos2_rig();
+    rig.session.release(id(9)).unwrap();
+    rig.connect(true);
+    assert!(matches!(rig.sent()[..], [Packet::PubRel(ref a)] if a.packet_id == id(9)));
+    rig.recv(Packet::PubComp(Ack::new(id(9)))).unwrap();
+    assert!(rig.events().contains(&Event::Delivered {
+        packet_id: id(9),
+        reason: ReasonCode::Success
+    }));
+}
+
+#[test]
+fn manual_qos2_pubcomp_waits_for_the_caller() {
+    let mut rig = manual_qos2_rig();
+    rig.connect(true);
+    rig.events();
+    let mut p = Publish::new("in", "1");
+    p.qos = QoS::ExactlyOnce;
+    p.packet_id = Some(id(4));
+    rig.recv(Packet::Publish(p)).unwrap();
+    rig.events();
+    rig.session.acknowledge(id(4), QoS::ExactlyOnce);
+    assert!(matches!(rig.sent()[..], [Packet::PubRec(_)]));
+    rig.recv(Packet::PubRel(Ack::new(id(4)))).unwrap();
+    assert_eq!(rig.events(), vec![Event::Release { packet_id: id(4) }]);
+    assert!(
+        rig.sent().is_empty(),
+        "no PUBCOMP before the caller's record"
+    );
+    rig.session.complete_incoming(id(4));
+    assert!(matches!(rig.sent()[..], [Packet::PubComp(ref a)] if a.packet_id == id(4)));
+    // A PUBREL this session never saw (the caller restarted) is handed on
+    // too: the caller's store knows whether it was released.
+    rig.recv(Packet::PubRel(Ack::new(id(5)))).unwrap();
+    assert_eq!(rig.events(), vec![Event::Release { packet_id: id(5) }]);
+}

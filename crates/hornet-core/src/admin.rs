@@ -446,6 +446,16 @@ impl Broker {
         })
     }
 
+    /// One session's messages waiting (queued and in flight) and the ones
+    /// its queue limits dropped (a bridge's outbox, for its figures).
+    pub fn session_backlog(&self, client_id: &str) -> Option<(usize, u64)> {
+        let session = &self.sessions[&self.sessions.key_of(client_id)?];
+        Some((
+            session.queue.len() + session.inflight.len(),
+            session.dropped,
+        ))
+    }
+
     /// QoS 1/2 messages in flight across every session.
     pub fn inflight_total(&self) -> usize {
         self.sessions.values().map(|s| s.inflight.len()).sum()

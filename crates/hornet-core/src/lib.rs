@@ -114,7 +114,7 @@ pub use out::Action;
 pub use persist::AckPolicy;
 pub use queue_policy::QueuePolicy;
 pub use rewrite::{RewriteAction, RewriteRule};
-pub use settings::{Anonymous, AutoSubscription, RateAction, Settings};
+pub use settings::{Anonymous, AutoSubscription, QueueLimits, RateAction, Settings};
 pub use shared::SharedStrategy;
 pub use sys::{ListenerFigures, Stats, StoreFigures};
 pub use violation::PeerError;

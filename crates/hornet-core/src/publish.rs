@@ -515,9 +515,8 @@ impl Broker {
     }
 
     fn enqueue(&mut self, key: SessionKey, msg: Queued) {
-        let max_messages = self.settings.max_queued_messages;
-        let max_bytes = self.settings.max_queued_bytes;
         let session = self.sessions.get_mut(&key).expect("caller checked");
+        let (max_messages, max_bytes, owner) = self.settings.queue_limits_of(&session.client_id);
         let stored = (msg.mid != 0).then(|| {
             let mut shape = crate::persist::Shape::of(&msg);
             shape.group = msg.group.and_then(|g| self.shared.name_of(g));
@@ -561,19 +560,26 @@ impl Broker {
         self.stats.dropped_queue_full += lost as u64;
         if session.dropping.is_none() {
             session.dropping = Some(session.dropped - lost as u64);
+            let limit = |n: usize| {
+                if n == usize::MAX {
+                    "unlimited".to_string()
+                } else {
+                    n.to_string()
+                }
+            };
+            let whose = match owner {
+                Some(owner) => format!("the limits of {owner}: "),
+                None => String::new(),
+            };
             tracing::warn!(
                 "Outgoing messages are being dropped for client {}: its queue is full \
-                 ({} messages, {} bytes; max_queued_messages {}, max_queued_bytes {}). \
+                 ({} messages, {} bytes; {whose}max_queued_messages {}, max_queued_bytes {}). \
                  The {} messages are dropped until it catches up (queue policy {policy}).",
                 session.client_id,
                 session.queue.len(),
                 session.queued_bytes,
-                max_messages,
-                if max_bytes == usize::MAX {
-                    "unlimited".to_string()
-                } else {
-                    max_bytes.to_string()
-                },
+                limit(max_messages),
+                limit(max_bytes),
                 if kept { "oldest" } else { "newest" },
             );
             self.hints

@@ -44,6 +44,19 @@ pub struct AutoSubscription {
     pub qos: hornet_codec::QoS,
 }
 
+/// A session's own queue limits in place of `max_queued_messages` /
+/// `max_queued_bytes` (a bridge's outbox: `bridge_max_queued_messages`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueLimits {
+    /// Most messages queued (`usize::MAX`: no limit); `None`: the broker's.
+    pub max_messages: Option<usize>,
+    /// Most payload bytes queued (`usize::MAX`: no limit); `None`: the
+    /// broker's.
+    pub max_bytes: Option<usize>,
+    /// Whose limits these are, for the log line (`bridge b1`).
+    pub owner: String,
+}
+
 /// Everything the core needs to know about the configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
@@ -55,6 +68,9 @@ pub struct Settings {
     pub max_queued_messages: usize,
     /// Payload bytes queued per session; `usize::MAX` means no limit.
     pub max_queued_bytes: usize,
+    /// Sessions with queue limits of their own, by client id (bridges'
+    /// local sessions); empty for most brokers, so the lookup costs nothing.
+    pub queue_limits: std::collections::BTreeMap<String, QueueLimits>,
     /// Largest packet accepted (and announced to MQTT 5 clients).
     pub max_packet_size: u32,
     /// Longest keep-alive a client may ask for (65535 = no limit).
@@ -191,6 +207,26 @@ pub struct Settings {
     pub rewrite: Vec<crate::RewriteRule>,
 }
 
+impl Settings {
+    /// The queue limits of the session of `client_id`: (messages, bytes,
+    /// whose they are when its own).
+    pub(crate) fn queue_limits_of(&self, client_id: &str) -> (usize, usize, Option<&str>) {
+        let own = if self.queue_limits.is_empty() {
+            None
+        } else {
+            self.queue_limits.get(client_id)
+        };
+        match own {
+            None => (self.max_queued_messages, self.max_queued_bytes, None),
+            Some(l) => (
+                l.max_messages.unwrap_or(self.max_queued_messages),
+                l.max_bytes.unwrap_or(self.max_queued_bytes),
+                Some(&l.owner),
+            ),
+        }
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Settings {
@@ -198,6 +234,7 @@ impl Default for Settings {
             max_inflight_messages: 20,
             max_queued_messages: 1000,
             max_queued_bytes: usize::MAX,
+            queue_limits: Default::default(),
             max_packet_size: 1024 * 1024,
             max_keepalive: u16::MAX,
             queue_qos0_messages: false,

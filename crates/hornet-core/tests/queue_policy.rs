@@ -142,3 +142,38 @@ fn a_message_the_queue_no_longer_holds_leaves_the_store() {
     let sub = h.connect_v5("sub", 600);
     assert_eq!(payloads(&h.take(sub)), ["new"]);
 }
+
+#[test]
+fn a_session_with_limits_of_its_own_drops_by_them_and_others_by_the_brokers() {
+    // A bridge's outbox (`bridge_max_queued_messages 2`): its local session
+    // keeps two, an ordinary client the broker's five.
+    let mut limits = std::collections::BTreeMap::new();
+    limits.insert(
+        "bridge-local".to_string(),
+        hornet_core::QueueLimits {
+            max_messages: Some(2),
+            max_bytes: None,
+            owner: "bridge b1".into(),
+        },
+    );
+    let mut h = Harness::with(Settings {
+        sys_interval: None,
+        max_queued_messages: 5,
+        queue_limits: limits,
+        ..Settings::default()
+    });
+    for id in ["bridge-local", "other"] {
+        let c = h.connect(id, Protocol::V3_1_1, false);
+        h.subscribe(c, "#", QoS::AtLeastOnce);
+        h.close(c);
+    }
+    let p = h.connect("pub", Protocol::V3_1_1, true);
+    for n in 0..8 {
+        h.publish(p, "t", &n.to_string(), QoS::AtLeastOnce, false);
+    }
+    let bridge = h.broker.queue_state("bridge-local").unwrap();
+    assert_eq!((bridge.queued, bridge.dropped), (2, 6));
+    assert_eq!(h.broker.session_backlog("bridge-local"), Some((2, 6)));
+    let other = h.broker.queue_state("other").unwrap();
+    assert_eq!((other.queued, other.dropped), (5, 3));
+}

@@ -75,3 +75,49 @@ fn messages_published_during_an_outage_arrive_after_the_remote_returns() {
     assert!(b.reconnects >= 1, "{b:?}");
     assert!(b.last_error.is_some(), "{b:?}");
 }
+
+/// `bridge_max_queued_messages` (Hornet only; Mosquitto has no per-bridge
+/// limit): with the remote away, the bridge's outbox holds what is in
+/// flight (`max_inflight_messages 2`) and 5 queued; the newest beyond that
+/// are dropped (queue policy drop_newest), counted in the bridge's
+/// `dropped`, and the ones kept arrive once the remote is back.
+#[test]
+fn a_bridges_own_outbox_limit_drops_the_newest_and_counts_them() {
+    let mut remote = Remote::start("");
+    let mut far = client(remote.port, "far", Protocol::V3_1_1, false);
+    subscribe(&mut far, &["edge/#"]);
+    drop(far);
+    remote.stop();
+    let hornet = TestBroker::with_conf(&format!(
+        "max_inflight_messages 2\n\
+         connection b1\naddress 127.0.0.1:{}\nremote_clientid hornet-b1\n\
+         cleansession false\nrestart_timeout 1 1\nbridge_max_queued_messages 5\n\
+         topic sensors/# out 1 \"\" edge/\n",
+        remote.port
+    ));
+    let mut near = client(hornet.port(), "near", Protocol::V3_1_1, true);
+    subscribe(&mut near, &[STATE]);
+    wait_for(&mut near, STATE, "0");
+    let mut near_pub = client(hornet.port(), "near-pub", Protocol::V3_1_1, true);
+    for n in 1..=20u16 {
+        publish_qos1(&mut near_pub, "sensors/t", &n.to_string(), n);
+    }
+    let [b] = &hornet.bridges()[..] else { panic!() };
+    assert_eq!(
+        b.dropped, 13,
+        "20 published, 2 in flight + 5 queued kept: {b:?}"
+    );
+
+    remote.restart();
+    let mut far = client(remote.port, "far", Protocol::V3_1_1, false);
+    for n in 1..=7u16 {
+        assert_eq!(
+            &next_publish(&mut far).payload[..],
+            n.to_string().as_bytes()
+        );
+    }
+    // Nothing beyond the kept ones: the next message is a fresh one.
+    wait_for(&mut near, STATE, "1");
+    publish_qos1(&mut near_pub, "sensors/t", "after", 21);
+    assert_eq!(&next_publish(&mut far).payload[..], b"after");
+}

@@ -3,7 +3,10 @@
 //! an outbox), with no socket: CONNECT as a bridge (so the core never
 //! echoes its own messages back and keeps RETAIN as published), SUBSCRIBE
 //! to the `out` topics, PUBLISH of what arrives for `in` topics, and the
-//! acknowledgements both ways.
+//! acknowledgements both ways. The QoS 2 flows wait for the bridge at
+//! each step (`relay.rs`): a remote's message keeps the remote's packet id
+//! here, and the local broker's PUBREL and PUBCOMP are the bridge's to
+//! answer.
 //!
 //! Messages for the remote are acknowledged to the core only when the
 //! remote has acknowledged them, so what the remote has not taken stays in
@@ -40,6 +43,11 @@ pub(crate) enum FromLocal {
     /// The local broker has (PUBACK / PUBREC) a message published with
     /// this tag: the remote's packet id and QoS, to acknowledge there.
     Stored(Tag),
+    /// The local broker's PUBREL for an outgoing QoS 2 message: it has
+    /// recorded the remote's PUBREC (`relay.rs`).
+    Release(PacketId),
+    /// The local broker's PUBCOMP for an incoming QoS 2 message.
+    Completed(PacketId),
 }
 
 /// The remote packet id and QoS of a message published locally.
@@ -204,17 +212,24 @@ impl Local {
                 // Acknowledged once the remote has it (`acknowledge`); for
                 // QoS 2 the PUBREL that follows is answered at once.
                 Packet::Publish(p) => out.push(FromLocal::Message(p)),
-                Packet::PubRel(a) => reply.push(Packet::PubComp(Ack::new(a.packet_id))),
+                // Answered by the bridge once the remote has completed it.
+                Packet::PubRel(a) => out.push(FromLocal::Release(a.packet_id)),
                 Packet::PubAck(a) => {
                     out.extend(self.stored(a.packet_id));
                     self.release(a.packet_id);
                 }
-                Packet::PubComp(a) => self.release(a.packet_id),
+                Packet::PubComp(a) => {
+                    self.release(a.packet_id);
+                    out.push(FromLocal::Completed(a.packet_id));
+                }
                 Packet::PubRec(a) => {
+                    let tagged = self.tags.contains_key(&a.packet_id.get());
                     out.extend(self.stored(a.packet_id));
                     if a.reason_code.is_error() {
                         self.release(a.packet_id);
-                    } else {
+                    } else if !tagged {
+                        // The bridge's own message (none is QoS 2 today);
+                        // a remote's waits for the remote's PUBREL.
                         reply.push(Packet::PubRel(Ack::new(a.packet_id)));
                     }
                 }
@@ -267,6 +282,16 @@ impl Local {
         self.feed(vec![ack]);
     }
 
+    /// The remote's PUBREL for a QoS 2 message published with its id.
+    pub(crate) fn pubrel(&self, packet_id: PacketId) {
+        self.feed(vec![Packet::PubRel(Ack::new(packet_id))]);
+    }
+
+    /// PUBCOMP for the local broker's QoS 2 message `packet_id`.
+    pub(crate) fn complete(&self, packet_id: PacketId) {
+        self.feed(vec![Packet::PubComp(Ack::new(packet_id))]);
+    }
+
     /// Publishes a message from the remote (or a notification) locally,
     /// within the local broker's Receive Maximum; `tag`: report
     /// [`FromLocal::Stored`] when the core has it.
@@ -296,7 +321,18 @@ impl Local {
                     self.waiting.push_front((p, tag));
                     break;
                 }
-                let Some(id) = self.ids.allocate() else {
+                // A remote's message keeps the remote's packet id, so the
+                // local broker's record of it is the remote side's too
+                // (`relay.rs`); it waits while the id is busy here.
+                let id = match tag {
+                    Some((id, _)) if !self.ids.in_use(id) => {
+                        self.ids.reserve(id);
+                        Some(id)
+                    }
+                    Some(_) => None,
+                    None => self.ids.allocate(),
+                };
+                let Some(id) = id else {
                     self.waiting.push_front((p, tag));
                     break;
                 };

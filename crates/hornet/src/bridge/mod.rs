@@ -5,11 +5,14 @@
 //! (`config/bridge_topic.rs`); the figures are `stats.rs`; when a bridge
 //! connects and stops (start types, `round_robin false`, the stop signal)
 //! is `lifecycle.rs`; the set of running bridges and its reload (SIGHUP)
-//! is `set.rs`. See `docs/bridges.md`.
+//! is `set.rs`; the QoS flows between the two, with one packet id per
+//! message so the remote side's state is in Hornet's store, are
+//! `relay.rs`. See `docs/bridges.md`.
 
 mod lifecycle;
 mod link;
 mod local;
+mod relay;
 mod set;
 mod stats;
 mod task;

@@ -174,6 +174,7 @@ fn launch(shared: &Arc<Shared>, bridge: &Bridge) -> Option<Running> {
         return None;
     }
     let status = Arc::new(BridgeStatus::new(&bridge.name));
+    status.set_outbox(shared, bridge.local_client_id());
     let (stopper, stop) = stop_signal();
     let task = tokio::spawn(task::run(
         shared.clone(),

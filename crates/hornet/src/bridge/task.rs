@@ -8,7 +8,6 @@
 //! `lifecycle.rs`; a stop or a planned disconnection publishes `0` on the
 //! remote and sends DISCONNECT.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,7 +15,7 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use hornet_client::{Event, Options, Session, State};
 use hornet_codec::{
-    Decoder, LastWill, PacketId, Protocol, Publish, QoS, SubscribeFilter, SubscriptionOptions,
+    Decoder, LastWill, Protocol, Publish, QoS, SubscribeFilter, SubscriptionOptions,
     MAX_PACKET_SIZE,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -25,6 +24,7 @@ use tokio::sync::Notify;
 use super::lifecycle::{self, PrimaryWatch, Stop};
 use super::link;
 use super::local::{notification, FromLocal, Local};
+use super::relay::Relay;
 use super::stats::BridgeStatus;
 use crate::config::bridge::BridgeProtocol;
 use crate::config::Bridge;
@@ -64,6 +64,8 @@ fn options(bridge: &Bridge) -> Options {
     // What comes in is acknowledged to the remote once the local broker
     // has it (stored, with persistence), not when it reaches the bridge.
     o.manual_ack = true;
+    // The QoS 2 state is the local broker's, in its store (`relay.rs`).
+    o.manual_qos2 = true;
     if !bridge.clean_session {
         o.session_expiry = u32::MAX;
     }
@@ -104,8 +106,8 @@ struct Run {
     local: Local,
     local_retry: Option<Instant>,
     session: Session,
-    /// Remote packet id → the local message it carries.
-    pending: HashMap<u16, (PacketId, QoS)>,
+    /// The QoS 1/2 flows between the two sides.
+    relay: Relay,
     /// The state last published locally.
     notified: Option<bool>,
     /// A CONNACK was received before (the next one is a reconnection).
@@ -141,7 +143,7 @@ pub(crate) async fn run(
         local,
         local_retry: None,
         session,
-        pending: HashMap::new(),
+        relay: Relay::default(),
         notified: None,
         connected_before: false,
         stop,
@@ -287,7 +289,6 @@ impl Run {
         let fresh = Local::open(self.shared.clone(), &self.bridge);
         let old = std::mem::replace(&mut self.local, fresh);
         old.close();
-        self.pending.clear();
         self.serve_local();
     }
 
@@ -296,6 +297,7 @@ impl Run {
         for event in self.local.poll() {
             match event {
                 FromLocal::Up => {
+                    self.relay.local_up(&self.local);
                     self.notified = None;
                     let up = self.status.snapshot().connected;
                     self.notify_local(up);
@@ -310,6 +312,10 @@ impl Run {
                 }
                 FromLocal::Message(p) => self.forward(p),
                 FromLocal::Stored((id, qos)) => self.session.acknowledge(id, qos),
+                FromLocal::Release(id) => {
+                    self.relay.local_pubrel(&mut self.session, &self.local, id)
+                }
+                FromLocal::Completed(id) => self.relay.local_pubcomp(&mut self.session, id),
             }
         }
         if self.local.closed() && self.local_retry.is_none() {
@@ -319,47 +325,25 @@ impl Run {
 
     /// A local message for the remote.
     fn forward(&mut self, p: Publish) {
-        let (local_id, qos) = (p.packet_id, p.qos);
-        if let Some(id) = local_id {
-            // A resend of a message the session already holds.
-            if self.pending.values().any(|(l, _)| *l == id) {
-                return;
-            }
-        }
         let topic = self.bridge.topics.iter().find_map(|t| t.map_out(&p.topic));
         let Some(topic) = topic.filter(|t| hornet_codec::topic::validate_name(t).is_ok()) else {
             tracing::debug!("Bridge {}: no mapping for '{}'", self.bridge.name, p.topic);
             BridgeStatus::count(&self.status.dropped);
-            if let Some(id) = local_id {
-                self.local.acknowledge(id, qos);
+            if let Some(id) = p.packet_id {
+                self.relay.settle(&self.local, id, p.qos);
             }
             return;
         };
         let mut out = Publish::new(topic, p.payload);
-        out.qos = qos;
+        out.qos = p.qos;
+        out.packet_id = p.packet_id;
+        out.dup = p.dup;
         out.retain = p.retain && self.bridge.outgoing_retain;
         out.properties = p.properties;
         self.last_out = Instant::now();
         self.wake.notify_one();
-        match self.session.publish(out) {
-            Ok(Some(remote)) => {
-                if let Some(id) = local_id {
-                    self.pending.insert(remote.get(), (id, qos));
-                }
-            }
-            Ok(None) => BridgeStatus::count(&self.status.sent),
-            Err(e) => {
-                tracing::warn!(
-                    "Bridge {}: dropping a message on '{}': {e}",
-                    self.bridge.name,
-                    p.topic
-                );
-                BridgeStatus::count(&self.status.dropped);
-                if let Some(id) = local_id {
-                    self.local.acknowledge(id, qos);
-                }
-            }
-        }
+        self.relay
+            .forward(&mut self.session, &self.local, &self.status, out);
     }
 
     /// The state, retained, on the local broker (once per change).
@@ -490,27 +474,16 @@ impl Run {
                 }
                 Event::Message(p) => self.incoming(p),
                 Event::Delivered { packet_id, reason } => {
-                    if let Some((local, qos)) = self.pending.remove(&packet_id.get()) {
-                        if reason.is_error() {
-                            tracing::warn!(
-                                "Bridge {}: the remote refused a message: {}",
-                                self.bridge.name,
-                                reason.name()
-                            );
-                            BridgeStatus::count(&self.status.dropped);
-                        } else {
-                            BridgeStatus::count(&self.status.sent);
-                        }
-                        self.local.acknowledge(local, qos);
-                    }
+                    self.relay
+                        .delivered(&self.local, &self.status, packet_id, Some(reason));
                 }
+                Event::Received { packet_id } => self.relay.received(&self.local, packet_id),
+                Event::Release { packet_id } => self.relay.remote_pubrel(&self.local, packet_id),
                 Event::Dropped { packet_id, error } => {
                     tracing::warn!("Bridge {}: dropping a message: {error}", self.bridge.name);
-                    BridgeStatus::count(&self.status.dropped);
-                    if let Some((local, qos)) =
-                        packet_id.and_then(|id| self.pending.remove(&id.get()))
-                    {
-                        self.local.acknowledge(local, qos);
+                    match packet_id {
+                        Some(id) => self.relay.delivered(&self.local, &self.status, id, None),
+                        None => BridgeStatus::count(&self.status.dropped),
                     }
                 }
                 Event::SubAck(s) => {
@@ -525,6 +498,9 @@ impl Run {
                 Event::UnsubAck(_) => {}
             }
         }
+        // Identifiers the remote session used may be free now.
+        self.relay
+            .retry(&mut self.session, &self.local, &self.status);
         None
     }
 

@@ -185,6 +185,8 @@ fn bridge_table(b: &crate::config::Bridge) -> Value {
         "idle_timeout",
         "threshold",
         "bridge_max_packet_size",
+        "bridge_max_queued_messages",
+        "bridge_max_queued_bytes",
     ];
     let mut t = Table::new();
     t.insert("connection".into(), Value::String(b.name.clone()));
@@ -277,6 +279,7 @@ mod tests {
         let conf = "connection b1\naddress 127.0.0.1:1884 h2\ntopic sensors/# out 1 \"\" edge/\n\
                     topic \"\" in 2 local/x remote/y\ncleansession true\nkeepalive_interval 30\n\
                     restart_timeout 2 20\nremote_password 0123\nidle_timeout 9\n\
+                    bridge_max_queued_messages 500\n\
                     connection b2\naddress h3\ntopic # both\n";
         let loaded = crate::config::parse_mosquitto(conf, Path::new("m.conf")).unwrap();
         let text = render(&loaded.config);

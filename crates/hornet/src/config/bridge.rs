@@ -38,7 +38,9 @@ pub struct Key {
 
 macro_rules! keys {
     ($($name:literal => $status:expr, $doc:literal;)*) => {
-        /// Every bridge key of Mosquitto 2.0/2.1, in the order of its man page.
+        /// Every bridge key of Mosquitto 2.0/2.1, in the order of its man
+        /// page, then Hornet's own (Mosquitto has no per-bridge queue limit:
+        /// its bridges share the per-client `max_queued_messages`).
         pub const KEYS: &[Key] = &[$(Key { name: $name, doc: $doc, status: $status },)*];
     };
 }
@@ -85,6 +87,8 @@ keys! {
     "bridge_alpn" => Honoured, "ALPN protocol to offer.";
     "bridge_identity" => Honoured, "TLS-PSK identity; with bridge_psk the bridge uses TLS-PSK (not with certificate keys).";
     "bridge_psk" => Honoured, "TLS-PSK key, hexadecimal without 0x; goes with bridge_identity.";
+    "bridge_max_queued_messages" => Honoured, "Hornet only: the bridge's outbox, messages queued for the remote beyond those in flight (0: no limit; default max_queued_messages); drops counted in the bridge's dropped and logged with the queue policy.";
+    "bridge_max_queued_bytes" => Honoured, "Hornet only: payload bytes in the bridge's outbox (0: no limit; default max_queued_bytes).";
 }
 
 /// The declaration of `name`, if it is a bridge key.
@@ -194,6 +198,11 @@ pub struct Bridge {
     pub psk_identity: Option<String>,
     /// `bridge_psk`, as written (hexadecimal digits, checked).
     pub psk: Option<String>,
+    /// `bridge_max_queued_messages` (Hornet only; `Some(0)`: no limit;
+    /// `None`: the broker's `max_queued_messages`).
+    pub max_queued_messages: Option<usize>,
+    /// `bridge_max_queued_bytes` (Hornet only; `Some(0)`: no limit).
+    pub max_queued_bytes: Option<usize>,
     /// Keys read and not honoured, with their line: (key, line, status).
     pub unhonoured: Vec<(&'static str, usize, Status)>,
     /// Every key as read, with its words, in file order (what
@@ -243,6 +252,8 @@ impl Bridge {
             alpn: None,
             psk_identity: None,
             psk: None,
+            max_queued_messages: None,
+            max_queued_bytes: None,
             unhonoured: Vec::new(),
             lines: Vec::new(),
         }
@@ -513,6 +524,12 @@ impl Bridge {
                 }
                 self.psk = Some(key.into());
             }
+            "bridge_max_queued_messages" => {
+                self.max_queued_messages = Some(number(key, one()?, "0 (no limit) or messages")?);
+            }
+            "bridge_max_queued_bytes" => {
+                self.max_queued_bytes = Some(number(key, one()?, "0 (no limit) or bytes")?);
+            }
             // The keys Hornet reads but cannot honour yet.
             _ => {
                 if words.is_empty() {
@@ -722,7 +739,9 @@ mod tests {
                 | "keepalive_interval"
                 | "idle_timeout"
                 | "threshold"
-                | "bridge_max_packet_size" => &["5"],
+                | "bridge_max_packet_size"
+                | "bridge_max_queued_messages"
+                | "bridge_max_queued_bytes" => &["5"],
                 "start_type" => &["automatic"],
                 "bridge_bind_address" => &["127.0.0.1"],
                 "bridge_tls_version" => &["tlsv1.3"],

@@ -933,6 +933,20 @@ pub fn core_settings(config: &Config) -> Settings {
     for spec in all() {
         (spec.to_core)(config, &mut settings);
     }
+    // A bridge's outbox is its local session's queue: its own limits.
+    let unlimited = |n: usize| if n == 0 { usize::MAX } else { n };
+    for b in &config.bridges {
+        if b.max_queued_messages.is_some() || b.max_queued_bytes.is_some() {
+            settings.queue_limits.insert(
+                b.local_client_id(),
+                hornet_core::QueueLimits {
+                    max_messages: b.max_queued_messages.map(unlimited),
+                    max_bytes: b.max_queued_bytes.map(unlimited),
+                    owner: format!("bridge {}", b.name),
+                },
+            );
+        }
+    }
     settings.wording = Wording::new(super::wording::FileWording);
     settings
 }
@@ -1071,7 +1085,14 @@ mod tests {
     /// core setting added without its row's `core:` fails here.
     #[test]
     fn every_core_setting_comes_from_a_declared_setting() {
-        let not_from_files = ["version", "max_unwritten_packets", "wording"];
+        // `queue_limits` comes from `[[bridge]]` sections (bridge.rs),
+        // tested below.
+        let not_from_files = [
+            "version",
+            "max_unwritten_packets",
+            "wording",
+            "queue_limits",
+        ];
         let defaults = fields(&format!("{:#?}", core_settings(&Config::default())));
         assert!(defaults.len() > 30, "{defaults:?}");
         let mut set: Vec<String> = Vec::new();
@@ -1093,6 +1114,21 @@ mod tests {
                 "Settings::{name} is not set by any setting declared in schema.rs"
             );
         }
+    }
+
+    #[test]
+    fn a_bridges_outbox_limits_reach_the_core_as_its_local_sessions() {
+        let conf = "max_queued_messages 50\nconnection b1\naddress h\ntopic a out\nlocal_clientid b1-local\n\
+                    bridge_max_queued_bytes 0\nconnection b2\naddress h\ntopic a out\nlocal_clientid b2-local\n\
+                    bridge_max_queued_messages 7\n";
+        let config = crate::config::parse_mosquitto(conf, Path::new("m.conf"))
+            .unwrap()
+            .config;
+        let s = core_settings(&config);
+        let b1 = &s.queue_limits["b1-local"];
+        assert_eq!((b1.max_messages, b1.max_bytes), (None, Some(usize::MAX)));
+        let b2 = &s.queue_limits["b2-local"];
+        assert_eq!((b2.max_messages, b2.owner.as_str()), (Some(7), "bridge b2"));
     }
 
     #[test]

@@ -76,6 +76,13 @@ impl Remote {
         }
     }
 
+    /// Kills it with SIGKILL (Mosquitto keeps only what its last autosave
+    /// wrote) and starts it again on the same port.
+    pub fn kill_and_restart(&mut self) {
+        drop(self.proc.take());
+        self.run();
+    }
+
     /// Starts it again on the same port.
     pub fn restart(&mut self) {
         self.stop();
