@@ -6,6 +6,8 @@
 #[path = "support/codec_client.rs"]
 mod codec_client;
 mod common;
+#[path = "support/http.rs"]
+mod http;
 #[path = "support/process.rs"]
 mod process;
 #[path = "support/remote.rs"]
@@ -13,6 +15,7 @@ mod remote;
 
 use common::TestBroker;
 use hornet_codec::Protocol;
+use http::http_get;
 use remote::{client, next_publish, publish, publish_qos1, subscribe, wait_for, Remote};
 
 const STATE: &str = "$SYS/broker/connection/hornet-b1/state";
@@ -137,21 +140,6 @@ fn out_in_both(version: &str, protocol: Protocol) {
         format!("127.0.0.1:{}", remote.port),
         "{bridges}"
     );
-}
-
-/// The body of a plain HTTP GET.
-fn http_get(host: &str, path: &str) -> String {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(host).unwrap();
-    s.set_read_timeout(Some(common::TIMEOUT)).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut text = String::new();
-    s.read_to_string(&mut text).unwrap();
-    text
 }
 
 #[test]

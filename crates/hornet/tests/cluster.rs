@@ -11,20 +11,25 @@
 //! Without `/usr/bin/etcd` the tests print why and pass, except under CI
 //! (`CI` set), where they fail: CI installs `etcd-server` (scripts/test.sh).
 
+#[path = "support/cluster_client.rs"]
+mod cluster_client;
 #[path = "support/codec_client.rs"]
 mod codec_client;
 mod common;
+#[path = "support/http.rs"]
+mod http;
 #[path = "support/process.rs"]
 mod process;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use cluster_client::{client, pid, publish_qos1, subscribe};
 use codec_client::Raw;
-use hornet_codec::{Ack, Connect, Packet, PacketId, Protocol, Publish, QoS, ReasonCode, Subscribe};
+use hornet_codec::{Ack, Connect, Packet, Protocol, Publish, QoS, ReasonCode};
 use process::Proc;
 
 const ETCD: &str = "/usr/bin/etcd";
@@ -165,71 +170,13 @@ impl Node {
 
     /// `GET path` on the admin listener, the whole response.
     fn http_get(&self, path: &str) -> String {
-        let mut s = TcpStream::connect(("127.0.0.1", self.admin)).unwrap();
-        write!(
-            s,
-            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
-        let mut text = String::new();
-        s.read_to_string(&mut text).unwrap();
-        text
+        http::http_get(&format!("127.0.0.1:{}", self.admin), path)
     }
 }
 
-fn pid(n: u16) -> PacketId {
-    PacketId::new(n).unwrap()
-}
-
-/// An MQTT 5 clean-session client.
-fn client(node: &Node, id: &str) -> Raw {
-    let mut c = Raw::connect_to(node.addr(), Connect::new(Protocol::V5, id));
-    match c.recv() {
-        Some(Packet::ConnAck(a)) => assert_eq!(a.reason_code, ReasonCode::Success),
-        other => panic!("no CONNACK: {other:?}"),
-    }
-    c
-}
-
-fn subscribe(c: &mut Raw, filter: &str, qos: QoS) {
-    c.send(Subscribe::new(pid(1), filter, qos).into());
-    match c.recv() {
-        Some(Packet::SubAck(a)) => assert!(!a.reason_codes[0].is_error(), "{a:?}"),
-        other => panic!("no SUBACK: {other:?}"),
-    }
-}
-
-/// Publishes at QoS 1 and returns the PUBACK's reason code.
-fn publish_qos1(c: &mut Raw, topic: &str, payload: &str, id: u16) -> ReasonCode {
-    let mut p = Publish::new(topic, payload.to_string());
-    p.qos = QoS::AtLeastOnce;
-    p.packet_id = Some(pid(id));
-    c.send(p.into());
-    loop {
-        match c.recv() {
-            Some(Packet::PubAck(a)) if a.packet_id == pid(id) => return a.reason_code,
-            Some(_) => {}
-            None => panic!("connection closed before the PUBACK"),
-        }
-    }
-}
-
-/// Publishes probes to `topic` until a node has the route (PUBACK
-/// Success, not 0x10), within 15 s.
+/// Waits (15 s at most) until a node has the route for `topic`.
 fn await_route(c: &mut Raw, topic: &str) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let mut id = 1000;
-    loop {
-        id += 1;
-        if publish_qos1(c, topic, "probe", id) == ReasonCode::Success {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no route for {topic} within 15 s"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    cluster_client::await_route(c, topic, Duration::from_secs(15), 1001);
 }
 
 /// The next PUBLISH `c` gets whose payload is not "probe" (acknowledged),
@@ -261,9 +208,9 @@ fn qos1_publish_on_one_node_reaches_a_subscriber_on_another() {
     let Some(etcd) = Etcd::start() else { return };
     let (n1, n2) = (Node::new("n1", &etcd.url), Node::new("n2", &etcd.url));
     let (_p1, _p2) = (n1.start(), n2.start());
-    let mut sub = client(&n1, "sub");
+    let mut sub = client(n1.addr(), "sub");
     subscribe(&mut sub, "orders/#", QoS::AtLeastOnce);
-    let mut publisher = client(&n2, "pub");
+    let mut publisher = client(n2.addr(), "pub");
     await_route(&mut publisher, "orders/probe");
     // [MQTT-4.3.2-2]: the publisher gets its PUBACK; the subscriber on the
     // other node gets the message at QoS 1 (its granted QoS).
@@ -284,12 +231,12 @@ fn local_filters_stay_on_their_node() {
     let Some(etcd) = Etcd::start() else { return };
     let (n1, n2) = (Node::new("n1", &etcd.url), Node::new("n2", &etcd.url));
     let (_p1, _p2) = (n1.start(), n2.start());
-    let mut sub = client(&n1, "sub");
+    let mut sub = client(n1.addr(), "sub");
     // One SUBSCRIBE each: the `$local/` one first, so when the plain
     // route has arrived the local one would have too.
     subscribe(&mut sub, "$local/here/#", QoS::AtLeastOnce);
     subscribe(&mut sub, "there/#", QoS::AtLeastOnce);
-    let mut publisher = client(&n2, "pub");
+    let mut publisher = client(n2.addr(), "pub");
     await_route(&mut publisher, "there/probe");
     assert_eq!(
         publish_qos1(&mut publisher, "here/x", "local", 1),
@@ -300,7 +247,7 @@ fn local_filters_stay_on_their_node() {
     let got = next_message(&mut sub, Duration::from_secs(10)).expect("there/y");
     assert_eq!(&got.payload[..], b"crossed");
     // On its own node the `$local/` subscription works as usual.
-    let mut local = client(&n1, "local-pub");
+    let mut local = client(n1.addr(), "local-pub");
     publish_qos1(&mut local, "here/z", "same node", 3);
     let got = next_message(&mut sub, Duration::from_secs(10)).expect("here/z");
     assert_eq!(&got.payload[..], b"same node");
@@ -319,7 +266,7 @@ fn mosquitto_clients_across_nodes() {
             .args(["-V", "mqttv5", "-q", "1", "-t", "edge/#", "-v"]),
         "mosquitto-clients",
     );
-    let mut probe = client(&n2, "probe");
+    let mut probe = client(n2.addr(), "probe");
     await_route(&mut probe, "edge/probe");
     let mut publisher = Proc::spawn(
         "mosquitto_pub",
@@ -348,7 +295,7 @@ fn a_node_that_joins_later_gets_the_retained_set() {
     let Some(etcd) = Etcd::start() else { return };
     let (n1, n2) = (Node::new("n1", &etcd.url), Node::new("n2", &etcd.url));
     let mut p1 = n1.start();
-    let mut publisher = client(&n1, "pub");
+    let mut publisher = client(n1.addr(), "pub");
     let mut p = Publish::new("config/mode", "eco");
     p.retain = true;
     publisher.send(p.into());
@@ -369,7 +316,7 @@ fn a_node_that_joins_later_gets_the_retained_set() {
     // The set is applied on n2 as the link's first frames arrive: a
     // subscriber that finds nothing yet subscribes again.
     let deadline = Instant::now() + Duration::from_secs(10);
-    let mut sub = client(&n2, "sub");
+    let mut sub = client(n2.addr(), "sub");
     loop {
         subscribe(&mut sub, "config/#", QoS::AtMostOnce);
         if let Some(got) = next_message(&mut sub, Duration::from_millis(300)) {
@@ -402,9 +349,9 @@ fn a_killed_node_loses_its_routes_when_its_lease_expires() {
     let (n1, n2) = (Node::new("n1", &etcd.url), Node::new("n2", &etcd.url));
     let p1 = n1.start();
     let mut p2 = n2.start();
-    let mut sub = client(&n1, "sub");
+    let mut sub = client(n1.addr(), "sub");
     subscribe(&mut sub, "alarm/#", QoS::AtLeastOnce);
-    let mut publisher = client(&n2, "pub");
+    let mut publisher = client(n2.addr(), "pub");
     await_route(&mut publisher, "alarm/probe");
     let killed = Instant::now();
     drop(p1); // SIGKILL: no goodbye, the lease just stops being renewed
@@ -467,7 +414,7 @@ fn etcd_unreachable_at_start_is_a_clear_error_that_keeps_retrying() {
     p1.wait_line(Duration::from_secs(10), "the listener", |l| {
         l.contains("Opening ")
     });
-    client(&n1, "works");
+    client(n1.addr(), "works");
 }
 
 #[test]
@@ -476,7 +423,7 @@ fn nodes_and_their_state_are_in_sys_and_metrics() {
     let n1 = Node::with("n1", &etcd.url, "sys_interval = 1");
     let n2 = Node::new("n2", &etcd.url);
     let (_p1, _p2) = (n1.start(), n2.start());
-    let mut sub = client(&n1, "watcher");
+    let mut sub = client(n1.addr(), "watcher");
     subscribe(
         &mut sub,
         "$SYS/broker/cluster/nodes/n2/state",
@@ -548,9 +495,9 @@ fn wills_of_a_killed_nodes_clients_are_published_once_by_a_survivor() {
     let (p1, mut p2, _p3) = (n1.start(), n2.start(), n3.start());
     // The subscriber on n2, its route known on n3 (whichever survivor
     // wins the election, the will reaches it).
-    let mut sub = client(&n2, "sub");
+    let mut sub = client(n2.addr(), "sub");
     subscribe(&mut sub, "wills/#", QoS::AtLeastOnce);
-    let mut probe = client(&n3, "probe");
+    let mut probe = client(n3.addr(), "probe");
     await_route(&mut probe, "wills/probe");
     // A client with a will on n1; both survivors hold it before the kill.
     let mut connect = Connect::new(Protocol::V5, "doomed");
@@ -588,10 +535,10 @@ fn a_connect_on_another_node_takes_the_client_over() {
     let Some(etcd) = Etcd::start() else { return };
     let (n1, n2) = (Node::new("n1", &etcd.url), Node::new("n2", &etcd.url));
     let (_p1, _p2) = (n1.start(), n2.start());
-    let mut old = client(&n1, "dup");
+    let mut old = client(n1.addr(), "dup");
     // n2's link to n1 is up, so n2's announcement goes straight out.
     await_metric(&n2, "hornet_cluster_link_up{node=\"n1\"} 1");
-    let _new = client(&n2, "dup");
+    let _new = client(n2.addr(), "dup");
     // [MQTT-3.1.4-3]: the existing connection is closed, MQTT 5 with
     // DISCONNECT 0x8E Session taken over first.
     match old.recv_within(Duration::from_secs(10)) {
@@ -619,9 +566,9 @@ fn a_paused_node_is_dead_after_its_lease_and_rejoins_when_it_resumes() {
     let (n1, n2) = (Node::new("n1", &etcd.url), Node::new("n2", &etcd.url));
     let mut p1 = n1.start();
     let mut p2 = n2.start();
-    let mut sub = client(&n1, "sub");
+    let mut sub = client(n1.addr(), "sub");
     subscribe(&mut sub, "paused/#", QoS::AtLeastOnce);
-    let mut publisher = client(&n2, "pub");
+    let mut publisher = client(n2.addr(), "pub");
     await_route(&mut publisher, "paused/probe");
     signal(&p1, "STOP");
     p2.wait_line(Duration::from_secs(15), "n1 declared dead", |l| {
@@ -681,11 +628,11 @@ fn shared_subscription_members_on_two_nodes_share_the_messages() {
     let (_p1, _p2) = (n1.start(), n2.start());
     // The member on n2 first: n1 answers Success (instead of 0x10) once it
     // knows n2's group, which is then the only member anywhere.
-    let mut b = client(&n2, "b");
+    let mut b = client(n2.addr(), "b");
     subscribe(&mut b, "$share/workers/jobs/#", QoS::AtLeastOnce);
-    let mut publisher = client(&n1, "pub");
+    let mut publisher = client(n1.addr(), "pub");
     await_route(&mut publisher, "jobs/probe");
-    let mut a = client(&n1, "a");
+    let mut a = client(n1.addr(), "a");
     subscribe(&mut a, "$share/workers/jobs/#", QoS::AtLeastOnce);
     const N: u16 = 40;
     for i in 0..N {
@@ -783,9 +730,9 @@ fn node_links_use_tls_and_refuse_a_node_with_a_certificate_of_another_ca() {
     link_tls(&n1, &ca, &issuer);
     link_tls(&n2, &ca, &issuer);
     let (mut p1, _p2) = (n1.start(), n2.start());
-    let mut sub = client(&n1, "sub");
+    let mut sub = client(n1.addr(), "sub");
     subscribe(&mut sub, "secure/#", QoS::AtLeastOnce);
-    let mut publisher = client(&n2, "pub");
+    let mut publisher = client(n2.addr(), "pub");
     await_route(&mut publisher, "secure/probe");
     assert_eq!(
         publish_qos1(&mut publisher, "secure/1", "over tls", 1),
@@ -814,7 +761,7 @@ fn node_links_use_tls_and_refuse_a_node_with_a_certificate_of_another_ca() {
         l.contains("TLS with node n") && l.contains("failed")
     });
     // Nothing of n3 reaches n1: a subscriber there has no route on n3.
-    let mut on3 = client(&n3, "pub3");
+    let mut on3 = client(n3.addr(), "pub3");
     assert_eq!(
         publish_qos1(&mut on3, "secure/2", "from n3", 2),
         ReasonCode::NoMatchingSubscribers

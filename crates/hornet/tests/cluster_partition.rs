@@ -15,6 +15,8 @@
 //! Without root, `ip netns`, `nft` or `/usr/bin/etcd` the tests print
 //! `SKIPPED` and pass, except under CI (`CI` set), where they fail.
 
+#[path = "support/cluster_client.rs"]
+mod cluster_client;
 #[path = "support/codec_client.rs"]
 mod codec_client;
 mod common;
@@ -28,8 +30,9 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use cluster_client::{client, publish_qos1, subscribe};
 use codec_client::Raw;
-use hornet_codec::{Ack, Connect, Packet, PacketId, Protocol, Publish, QoS, ReasonCode, Subscribe};
+use hornet_codec::{Ack, Packet, QoS, ReasonCode};
 use netns::Net;
 use process::Proc;
 
@@ -177,68 +180,9 @@ impl Machines {
     }
 }
 
-fn pid(n: u16) -> PacketId {
-    PacketId::new(n).unwrap()
-}
-
-/// An MQTT 5 clean-session client of the node at `addr`.
-fn client(addr: SocketAddr, id: &str) -> Raw {
-    let mut c = Raw::connect_to(addr, Connect::new(Protocol::V5, id));
-    match c.recv() {
-        Some(Packet::ConnAck(a)) => assert_eq!(a.reason_code, ReasonCode::Success),
-        other => panic!("no CONNACK: {other:?}"),
-    }
-    c
-}
-
-fn subscribe(c: &mut Raw, filter: &str) {
-    c.send(Subscribe::new(pid(1), filter, QoS::AtLeastOnce).into());
-    loop {
-        match c.recv() {
-            Some(Packet::SubAck(a)) => {
-                assert!(!a.reason_codes[0].is_error(), "{a:?}");
-                return;
-            }
-            Some(Packet::Publish(p)) => {
-                if let Some(id) = p.packet_id {
-                    c.send(Packet::PubAck(Ack::new(id)));
-                }
-            }
-            Some(_) => {}
-            None => panic!("closed before the SUBACK"),
-        }
-    }
-}
-
-/// Publishes at QoS 1 and returns the PUBACK's reason code (messages the
-/// client receives meanwhile are acknowledged and dropped: only
-/// publishers call this).
-fn publish_qos1(c: &mut Raw, topic: &str, payload: &str, id: u16) -> ReasonCode {
-    let mut p = Publish::new(topic, payload.to_string());
-    p.qos = QoS::AtLeastOnce;
-    p.packet_id = Some(pid(id));
-    c.send(p.into());
-    loop {
-        match c.recv() {
-            Some(Packet::PubAck(a)) if a.packet_id == pid(id) => return a.reason_code,
-            Some(_) => {}
-            None => panic!("connection closed before the PUBACK"),
-        }
-    }
-}
-
-/// Probes `topic` until a node has the route (PUBACK Success, not 0x10).
+/// Waits (20 s at most) until a node has the route for `topic`.
 fn await_route(c: &mut Raw, topic: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut id = 30000;
-    while publish_qos1(c, topic, "probe", id) != ReasonCode::Success {
-        id += 1;
-        assert!(
-            Instant::now() < deadline,
-            "no route for {topic} within 20 s"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    cluster_client::await_route(c, topic, Duration::from_secs(20), 30000);
 }
 
 /// The payloads (not probes) `c` receives until `done` says so or
@@ -318,7 +262,11 @@ impl Mesh {
         self.round += 1;
         let round = self.round;
         for i in 0..3 {
-            subscribe(&mut self.subs[i], &format!("mesh/{round}/n{}", i + 1));
+            subscribe(
+                &mut self.subs[i],
+                &format!("mesh/{round}/n{}", i + 1),
+                QoS::AtLeastOnce,
+            );
         }
         for i in 0..3 {
             let topic = format!("mesh/{round}/n{}", i + 1);
@@ -356,10 +304,10 @@ fn a_cut_link_between_two_nodes_loses_no_acknowledged_message_and_heals() {
     // n2 subscribes first, then n3 (cut/# and then three/#): when n1 knows
     // three/#, it knows both cut/# routes (a node's deltas keep their order).
     let mut s2 = client(m.mqtt(2), "s2");
-    subscribe(&mut s2, "cut/#");
+    subscribe(&mut s2, "cut/#", QoS::AtLeastOnce);
     let mut s3 = client(m.mqtt(3), "s3");
-    subscribe(&mut s3, "cut/#");
-    subscribe(&mut s3, "three/#");
+    subscribe(&mut s3, "cut/#", QoS::AtLeastOnce);
+    subscribe(&mut s3, "three/#", QoS::AtLeastOnce);
     let mut p1 = client(m.mqtt(1), "p1");
     await_route(&mut p1, "cut/probe");
     await_route(&mut p1, "three/probe");
@@ -389,7 +337,7 @@ fn a_cut_link_between_two_nodes_loses_no_acknowledged_message_and_heals() {
     exactly_once(&got3, &all, "s3 (not cut)");
     // A subscription made on n2 during the cut: its route waits too.
     let mut late = client(m.mqtt(2), "late");
-    subscribe(&mut late, "late/#");
+    subscribe(&mut late, "late/#", QoS::AtLeastOnce);
     // The cut is real: nothing crosses to n2 while it lasts.
     let early = collect(&mut s2, Duration::from_secs(1), |g| !g.is_empty());
     assert!(early.is_empty(), "crossed a cut link: {early:?}");
@@ -417,12 +365,12 @@ fn a_one_way_cut_keeps_the_other_direction_working() {
     let mut mesh = Mesh::new(&m);
     mesh.check();
     let mut s1 = client(m.mqtt(1), "s1");
-    subscribe(&mut s1, "back/#");
+    subscribe(&mut s1, "back/#", QoS::AtLeastOnce);
     let mut s2 = client(m.mqtt(2), "s2");
-    subscribe(&mut s2, "oneway/#");
+    subscribe(&mut s2, "oneway/#", QoS::AtLeastOnce);
     let mut s3 = client(m.mqtt(3), "s3");
-    subscribe(&mut s3, "oneway/#");
-    subscribe(&mut s3, "three/#");
+    subscribe(&mut s3, "oneway/#", QoS::AtLeastOnce);
+    subscribe(&mut s3, "three/#", QoS::AtLeastOnce);
     let mut p1 = client(m.mqtt(1), "p1");
     let mut p2 = client(m.mqtt(2), "p2");
     await_route(&mut p1, "oneway/probe");
@@ -480,7 +428,7 @@ fn losing_one_etcd_member_is_invisible_to_clients() {
     assert_eq!(m.membership_losses(), Vec::<String>::new());
     // A node joining now still can: etcd has its quorum.
     let mut fresh = client(m.mqtt(3), "fresh");
-    subscribe(&mut fresh, "fresh/#");
+    subscribe(&mut fresh, "fresh/#", QoS::AtLeastOnce);
     let mut p1 = client(m.mqtt(1), "p-fresh");
     await_route(&mut p1, "fresh/probe");
 }
@@ -494,7 +442,7 @@ fn a_link_reset_with_messages_in_it_loses_none_of_them() {
     let mut mesh = Mesh::new(&m);
     mesh.check();
     let mut s2 = client(m.mqtt(2), "s2");
-    subscribe(&mut s2, "reset/#");
+    subscribe(&mut s2, "reset/#", QoS::AtLeastOnce);
     let mut p1 = client(m.mqtt(1), "p1");
     await_route(&mut p1, "reset/probe");
     let n1 = m.net.addr(1);
