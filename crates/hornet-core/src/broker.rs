@@ -124,7 +124,7 @@ impl Broker {
         Broker {
             sys: Sys::new(now),
             settings,
-            conns: Connections::default(),
+            conns: Connections::new(now),
             subs: Subscriptions::new(),
             retained: RetainedStore::new(),
             sessions: Sessions::default(),
