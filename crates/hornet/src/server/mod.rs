@@ -191,6 +191,14 @@ impl Shared {
                             outbox.push_with(|protocol| shapes.outgoing(packet, protocol));
                         }
                     }
+                    Action::SendMany { conns, publish } => {
+                        let mut once = encoded::Once::new(publish);
+                        for conn in &conns {
+                            if let Some(outbox) = outboxes.get(conn) {
+                                outbox.push_with(|protocol| once.outgoing(protocol));
+                            }
+                        }
+                    }
                     Action::Close { conn } => {
                         if let Some(outbox) = outboxes.get(&conn) {
                             outbox.close();
@@ -321,6 +329,9 @@ impl Server {
         // (`tcp::drain_input`), so a reconnect's takeover sees the old
         // connection's DISCONNECT.
         broker.drain_before_takeover(true);
+        // A fan-out's QoS 0 copies come as one action, encoded once per
+        // protocol version for all its subscribers (`encoded::Once`).
+        broker.send_many(true);
         let admin_users = match &users {
             _ if !config.admin.has_users() || !config.admin.enabled => None,
             Some(users) => Some(Arc::new(users.clone())),
