@@ -154,6 +154,11 @@ impl Connections {
             }
             self.connecting.pop();
         }
+        if self.connecting.is_empty() && self.connecting.capacity() > 64 {
+            // A burst of connects is over: its 24 bytes per connection are
+            // not kept for good (a heap never shrinks by itself).
+            self.connecting = Deadlines::new();
+        }
         while let Some(&Reverse((_, id))) = self.alive.peek() {
             if by_id.contains_key(&id) {
                 break;

@@ -172,16 +172,25 @@ impl Out {
 
     /// Counts a copy of the QoS 0 `publish` (no properties, no packet id)
     /// for `conn` as [`Out::send`] counts a packet: it goes out in the
-    /// [`Action::SendMany`] that [`Out::send_many`] makes.
-    pub(crate) fn count_copy(conn: &mut Conn, stats: &mut Stats, publish: &Publish) {
+    /// [`Action::SendMany`] that [`Out::send_many`] makes. `lens` keeps its
+    /// encoded length per protocol version across the copies of one message.
+    pub(crate) fn count_copy(
+        conn: &mut Conn,
+        stats: &mut Stats,
+        publish: &Publish,
+        lens: &mut [Option<usize>; 3],
+    ) {
         conn.unwritten += 1;
         stats.messages_sent += 1;
         stats.publish_sent += 1;
         stats.publish_sent_by_qos[QoS::AtMostOnce as usize] += 1;
-        let len = publish_len(publish, conn.protocol, false).unwrap_or_else(|| {
-            Packet::Publish(publish.clone())
-                .encoded_len(conn.protocol)
-                .unwrap_or(0)
+        let protocol = conn.protocol;
+        let len = *lens[protocol as usize].get_or_insert_with(|| {
+            publish_len(publish, protocol, false).unwrap_or_else(|| {
+                Packet::Publish(publish.clone())
+                    .encoded_len(protocol)
+                    .unwrap_or(0)
+            })
         });
         stats.publish_bytes_sent_by_qos[QoS::AtMostOnce as usize] += len as u64;
     }

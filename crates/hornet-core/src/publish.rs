@@ -354,12 +354,13 @@ impl Broker {
             && self.authorizer.is_none()
             && !tracing::enabled!(tracing::Level::DEBUG);
         let mut many = Vec::new();
+        let mut lens = [None; 3];
         for (key, target) in targets.drain(..) {
             let qos = self.outgoing_qos(publish.qos, target.qos());
             if batch
                 && qos == QoS::AtMostOnce
                 && target.is_plain(publish)
-                && self.send_plain(key, &mut many, publish)
+                && self.send_plain(key, &mut many, publish, &mut lens)
             {
                 continue;
             }
@@ -389,7 +390,13 @@ impl Broker {
     /// counted as [`Broker::deliver`] would count it. False: deliver it
     /// the usual way. (Without a session there is nothing to do, as in
     /// `deliver_in`.)
-    fn send_plain(&mut self, key: SessionKey, many: &mut Vec<ConnId>, publish: &Publish) -> bool {
+    fn send_plain(
+        &mut self,
+        key: SessionKey,
+        many: &mut Vec<ConnId>,
+        publish: &Publish,
+        lens: &mut [Option<usize>; 3],
+    ) -> bool {
         let Some(session) = self.sessions.get(&key) else {
             return true;
         };
@@ -409,7 +416,7 @@ impl Broker {
         {
             return false;
         }
-        crate::out::Out::count_copy(conn, &mut self.stats, publish);
+        crate::out::Out::count_copy(conn, &mut self.stats, publish, lens);
         many.push(conn_id);
         true
     }
