@@ -184,7 +184,8 @@ impl Shared {
             drop(core);
             let mut shapes = encoded::Shapes::default();
             let mut drained = Vec::new();
-            for action in actions.drain(..) {
+            let mut actions_iter = actions.drain(..).peekable();
+            while let Some(action) = actions_iter.next() {
                 match action {
                     Action::Send { conn, packet } => {
                         if let Some(outbox) = outboxes.get(&conn) {
@@ -192,10 +193,26 @@ impl Shared {
                         }
                     }
                     Action::SendMany { conns, publish } => {
-                        let mut once = encoded::Once::new(publish);
+                        // The messages that follow for exactly the same
+                        // connections (a publisher's burst to one topic)
+                        // go to each outbox together: one lookup and one
+                        // lock per connection for the run, each
+                        // connection's messages still in order.
+                        let mut run = vec![encoded::Once::new(publish)];
+                        while let Some(Action::SendMany { conns: next, .. }) = actions_iter.peek() {
+                            if *next != conns {
+                                break;
+                            }
+                            if let Some(Action::SendMany { publish, .. }) = actions_iter.next() {
+                                run.push(encoded::Once::new(publish));
+                            }
+                        }
                         for conn in &conns {
                             if let Some(outbox) = outboxes.get(conn) {
-                                outbox.push_with(|protocol| once.outgoing(protocol));
+                                outbox.push_many(|protocol, items| {
+                                    items
+                                        .extend(run.iter_mut().map(|once| once.outgoing(protocol)));
+                                });
                             }
                         }
                     }
@@ -227,6 +244,7 @@ impl Shared {
                     }
                 }
             }
+            drop(actions_iter);
             drop(outboxes);
             if actions.capacity() <= KEPT_ACTIONS {
                 ACTIONS.with(|a| *a.borrow_mut() = actions);
