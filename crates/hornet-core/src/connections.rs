@@ -176,13 +176,13 @@ impl Connections {
         connect.into_iter().chain(alive).min()
     }
 
-    /// `at` rounded up to the keep-alive grid.
+    /// `at` rounded up to the keep-alive grid (whole seconds from `epoch`;
+    /// asked after every input, so no 128-bit arithmetic).
     fn on_grid(&self, at: Instant) -> Instant {
-        let grid = KEEP_ALIVE_GRID.as_nanos();
-        let since = at.saturating_duration_since(self.epoch).as_nanos();
-        let slots = since.div_ceil(grid);
-        let rounded = u64::try_from(slots * grid).unwrap_or(u64::MAX);
-        self.epoch + Duration::from_nanos(rounded)
+        debug_assert_eq!(KEEP_ALIVE_GRID, Duration::from_secs(1));
+        let since = at.saturating_duration_since(self.epoch);
+        let secs = since.as_secs() + u64::from(since.subsec_nanos() > 0);
+        self.epoch + Duration::from_secs(secs)
     }
 
     /// A connection whose connect timeout or keep-alive has passed at

@@ -250,28 +250,30 @@ impl Out {
         while let Some(action) = self.actions.pop_front() {
             // Copies for connections with held packets wait behind them,
             // one `Send` each; the others go together.
-            let action = match action {
-                Action::SendMany { conns, publish } => {
-                    let mut rest = Vec::with_capacity(conns.len());
-                    for conn in conns {
-                        match self.held.behind(conn) {
-                            Some(behind) => {
-                                let packet = Packet::Publish(publish.clone());
-                                self.held.hold(conn, behind, Action::Send { conn, packet });
-                            }
-                            None => rest.push(conn),
+            // (Tested by reference first: moving every action through a
+            // match would copy each once more.)
+            if matches!(action, Action::SendMany { .. }) {
+                let Action::SendMany { conns, publish } = action else {
+                    unreachable!("matched above");
+                };
+                let mut rest = Vec::with_capacity(conns.len());
+                for conn in conns {
+                    match self.held.behind(conn) {
+                        Some(behind) => {
+                            let packet = Packet::Publish(publish.clone());
+                            self.held.hold(conn, behind, Action::Send { conn, packet });
                         }
+                        None => rest.push(conn),
                     }
-                    if !rest.is_empty() {
-                        self.ready.push_back(Action::SendMany {
-                            conns: rest,
-                            publish,
-                        });
-                    }
-                    continue;
                 }
-                action => action,
-            };
+                if !rest.is_empty() {
+                    self.ready.push_back(Action::SendMany {
+                        conns: rest,
+                        publish,
+                    });
+                }
+                continue;
+            }
             let Some(conn) = conn_of(&action) else {
                 self.ready.push_back(action);
                 continue;

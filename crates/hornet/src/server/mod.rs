@@ -184,7 +184,9 @@ impl Shared {
             drop(core);
             let mut shapes = encoded::Shapes::default();
             let mut drained = Vec::new();
-            let mut actions_iter = actions.drain(..).peekable();
+            // (Not `peekable`: that would move every action once more; a
+            // run of `SendMany` is found through `as_slice`.)
+            let mut actions_iter = actions.drain(..);
             while let Some(action) = actions_iter.next() {
                 match action {
                     Action::Send { conn, packet } => {
@@ -199,7 +201,9 @@ impl Shared {
                         // lock per connection for the run, each
                         // connection's messages still in order.
                         let mut run = vec![encoded::Once::new(publish)];
-                        while let Some(Action::SendMany { conns: next, .. }) = actions_iter.peek() {
+                        while let Some(Action::SendMany { conns: next, .. }) =
+                            actions_iter.as_slice().first()
+                        {
                             if *next != conns {
                                 break;
                             }
