@@ -525,6 +525,7 @@ mod tests {
             while let Some(action) = self.broker.poll_action() {
                 match action {
                     Action::Send { conn, packet } => self.sent.push((conn, packet)),
+                    Action::SendMany { .. } => unreachable!("send_many is off here"),
                     Action::Close { conn } => self.closed.push(conn),
                     Action::CheckPassword { .. } => unreachable!("no password_file here"),
                     Action::Persist { .. } => unreachable!("no persistence here"),

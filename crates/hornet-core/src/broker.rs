@@ -109,6 +109,9 @@ pub struct Broker {
     pub(crate) takeovers: crate::takeovers::Takeovers,
     /// The cluster this node is part of, if any (see `cluster`).
     pub(crate) cluster: Option<Box<crate::cluster::Cluster>>,
+    /// Emit a fan-out's plain QoS 0 copies as one `Action::SendMany`
+    /// (see [`Broker::send_many`]).
+    pub(crate) send_many: bool,
 }
 
 impl Broker {
@@ -124,7 +127,7 @@ impl Broker {
         Broker {
             sys: Sys::new(now),
             settings,
-            conns: Connections::default(),
+            conns: Connections::new(now),
             subs: Subscriptions::new(),
             retained: RetainedStore::new(),
             sessions: Sessions::default(),
@@ -147,7 +150,19 @@ impl Broker {
             ),
             rewrite: crate::rewrite::Rewriter::new(&settings_shared.4),
             cluster: None,
+            send_many: false,
         }
+    }
+
+    /// Emits the copies of a QoS 0 message that go out the same to
+    /// several connections (no properties, no per-connection shape) as one
+    /// [`Action::SendMany`](crate::Action::SendMany) instead of one
+    /// `Send` each: the message is shaped once, and the shell encodes it
+    /// once per protocol version for all of them. Off by default; what
+    /// each connection receives, and in which order, is the same either
+    /// way.
+    pub fn send_many(&mut self, on: bool) {
+        self.send_many = on;
     }
 
     /// The settings the broker runs with.

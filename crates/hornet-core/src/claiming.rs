@@ -100,7 +100,7 @@ impl Broker {
         let conn = self.conns.get_mut(&id).expect("caller checked");
         conn.state.await_claim(ready);
         let deadline = conn.state.connect_deadline().expect("not connected");
-        self.conns.watch(deadline, id);
+        self.conns.watch_connect(deadline, id);
         let c = self.cluster.as_deref_mut().expect("must_claim checked");
         c.claims.start(id, &client_id);
         self.now = now;

@@ -559,7 +559,7 @@ impl Broker {
             );
         }
         if let Some(at) = keep_alive_deadline {
-            self.conns.watch(at, id);
+            self.conns.watch_keep_alive(at, id);
         }
     }
 

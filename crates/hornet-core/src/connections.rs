@@ -4,25 +4,53 @@
 //! [`Connections`] decides when a connection's deadline has passed; what
 //! to do about it (close it, DISCONNECT 0x8D, publish the will) is the
 //! broker's (`timers`, `ending`).
+//!
+//! Two deadline heaps, checked lazily (activity only updates `last_seen`;
+//! a popped entry that turns out stale is pushed back at its real time):
+//!
+//! - `connecting`: the CONNECT (or takeover) deadline of connections not
+//!   yet past CONNACK, exact. Once a connection is past CONNACK (or gone)
+//!   its entry is dropped from the top at once rather than left to wake
+//!   the timer at its old instant: 19,000 clients connecting in a few
+//!   seconds otherwise woke an idle broker for ten seconds afterwards.
+//! - `alive`: keep-alive deadlines, served on a [`KEEP_ALIVE_GRID`] of one
+//!   second from the broker's start: [`Connections::next_deadline`]
+//!   rounds the earliest up to the grid, so a single tick handles every
+//!   keep-alive deadline of that second. Each connection has its own
+//!   deadline; without the grid N idle clients make the timer fire for
+//!   each of them (about N / 90 s times a second at keep-alive 60). The
+//!   server may close a connection at any time after one and a half
+//!   keep-alive intervals ([MQTT-3.1.2-24]), so serving it up to a second
+//!   later is allowed.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ahash::AHashMap;
 
 use crate::conn::Conn;
 use crate::ids::ConnId;
 
+/// The granularity of keep-alive deadlines (see the module doc).
+pub(crate) const KEEP_ALIVE_GRID: Duration = Duration::from_secs(1);
+
+/// A deadline heap, earliest first; entries may be stale.
+type Deadlines = BinaryHeap<Reverse<(Instant, ConnId)>>;
+
 /// Every live connection.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Connections {
     /// Boxed, as are the sessions: the maps grow in powers of two, and an
     /// entry held inline would cost its size in every empty slot too (about
     /// 1 KiB per idle client measured; boxed, a slot is 16 bytes).
     by_id: AHashMap<ConnId, Box<Conn>>,
-    /// Connection deadlines, checked lazily (entries may be stale).
-    timers: BinaryHeap<Reverse<(Instant, ConnId)>>,
+    /// Connect (and takeover) deadlines before CONNACK (see the module doc).
+    connecting: Deadlines,
+    /// Keep-alive deadlines (see the module doc).
+    alive: Deadlines,
+    /// Where the keep-alive grid starts (the broker's start).
+    epoch: Instant,
     /// Connections past CONNECT.
     active: usize,
 }
@@ -37,6 +65,17 @@ impl std::ops::Index<&ConnId> for Connections {
 }
 
 impl Connections {
+    /// No connections; the keep-alive grid starts at `epoch`.
+    pub(crate) fn new(epoch: Instant) -> Connections {
+        Connections {
+            by_id: AHashMap::default(),
+            connecting: Deadlines::new(),
+            alive: Deadlines::new(),
+            epoch,
+            active: 0,
+        }
+    }
+
     /// Connection `id`.
     #[inline]
     pub(crate) fn get(&self, id: &ConnId) -> Option<&Conn> {
@@ -62,17 +101,25 @@ impl Connections {
     /// A connection was accepted; it must send CONNECT by `deadline`.
     pub(crate) fn open(&mut self, id: ConnId, conn: Conn, deadline: Instant) {
         self.by_id.insert(id, Box::new(conn));
-        self.watch(deadline, id);
+        self.watch_connect(deadline, id);
     }
 
-    /// Connection `id` has a deadline at `at` (its keep-alive).
-    pub(crate) fn watch(&mut self, at: Instant, id: ConnId) {
-        self.timers.push(Reverse((at, id)));
+    /// Connection `id`, not yet past CONNACK, has a deadline at `at` (its
+    /// connect timeout, or the end of a takeover's wait).
+    pub(crate) fn watch_connect(&mut self, at: Instant, id: ConnId) {
+        self.connecting.push(Reverse((at, id)));
+    }
+
+    /// Connection `id` is past CONNACK and its keep-alive deadline is at
+    /// `at` (renewed by activity through `last_seen`).
+    pub(crate) fn watch_keep_alive(&mut self, at: Instant, id: ConnId) {
+        self.alive.push(Reverse((at, id)));
     }
 
     /// A connection got past CONNECT; returns how many are.
     pub(crate) fn note_connected(&mut self) -> usize {
         self.active += 1;
+        self.drop_settled();
         self.active
     }
 
@@ -87,34 +134,94 @@ impl Connections {
         if conn.state.is_connected() {
             self.active -= 1;
         }
+        self.drop_settled();
         Some(conn)
     }
 
-    /// When the next deadline falls (it may turn out stale).
+    /// Drops the earliest deadlines that can no longer fire: connect
+    /// deadlines of connections past CONNACK or gone, keep-alive deadlines
+    /// of connections gone. Only from the top of each heap (cheap; the
+    /// rest go when they reach it), so a deadline left behind by a
+    /// connection does not wake the timer.
+    fn drop_settled(&mut self) {
+        let by_id = &self.by_id;
+        while let Some(&Reverse((_, id))) = self.connecting.peek() {
+            if by_id
+                .get(&id)
+                .is_some_and(|c| c.state.connect_deadline().is_some())
+            {
+                break;
+            }
+            self.connecting.pop();
+        }
+        if self.connecting.is_empty() && self.connecting.capacity() > 64 {
+            // A burst of connects is over: its 24 bytes per connection are
+            // not kept for good (a heap never shrinks by itself).
+            self.connecting = Deadlines::new();
+        }
+        while let Some(&Reverse((_, id))) = self.alive.peek() {
+            if by_id.contains_key(&id) {
+                break;
+            }
+            self.alive.pop();
+        }
+    }
+
+    /// When the next deadline falls (it may turn out stale): the earliest
+    /// connect deadline, or the earliest keep-alive deadline rounded up
+    /// to [`KEEP_ALIVE_GRID`].
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        self.timers.peek().map(|Reverse((at, _))| *at)
+        let connect = self.connecting.peek().map(|Reverse((at, _))| *at);
+        let alive = self.alive.peek().map(|Reverse((at, _))| self.on_grid(*at));
+        connect.into_iter().chain(alive).min()
+    }
+
+    /// `at` rounded up to the keep-alive grid (whole seconds from `epoch`;
+    /// asked after every input, so no 128-bit arithmetic).
+    fn on_grid(&self, at: Instant) -> Instant {
+        debug_assert_eq!(KEEP_ALIVE_GRID, Duration::from_secs(1));
+        let since = at.saturating_duration_since(self.epoch);
+        let secs = since.as_secs() + u64::from(since.subsec_nanos() > 0);
+        self.epoch + Duration::from_secs(secs)
     }
 
     /// A connection whose connect timeout or keep-alive has passed at
     /// `now`; `None` when there is none.
     pub(crate) fn next_overdue(&mut self, now: Instant) -> Option<ConnId> {
-        while let Some(&Reverse((at, id))) = self.timers.peek() {
+        while let Some(&Reverse((at, id))) = self.connecting.peek() {
             if at > now {
                 break;
             }
-            self.timers.pop();
+            self.connecting.pop();
+            // Past CONNACK (its keep-alive is in `alive`) or gone.
+            let Some(due) = self.by_id.get(&id).and_then(|c| c.state.connect_deadline()) else {
+                continue;
+            };
+            if due > now {
+                self.connecting.push(Reverse((due, id)));
+                continue;
+            }
+            return Some(id);
+        }
+        while let Some(&Reverse((at, id))) = self.alive.peek() {
+            if at > now {
+                break;
+            }
+            self.alive.pop();
             let Some(conn) = self.by_id.get(&id) else {
                 continue;
             };
-            let due = match conn.state.connect_deadline() {
-                Some(deadline) => deadline,
-                None => match conn.keep_alive {
-                    Some(ka) => conn.last_seen + ka,
-                    None => continue,
-                },
+            // Not past CONNACK: a takeover's connection waiting again
+            // (its deadline is in `connecting`).
+            if conn.state.connect_deadline().is_some() {
+                continue;
+            }
+            let Some(ka) = conn.keep_alive else {
+                continue;
             };
+            let due = conn.last_seen + ka;
             if due > now {
-                self.timers.push(Reverse((due, id)));
+                self.alive.push(Reverse((due, id)));
                 continue;
             }
             return Some(id);

@@ -57,7 +57,7 @@ impl Broker {
         );
         let state = &mut self.conns.get_mut(&conn).expect("caller checked").state;
         if let Some(deadline) = state.claim_wait_until(now + MOVE_WAIT) {
-            self.conns.watch(deadline, conn);
+            self.conns.watch_connect(deadline, conn);
         }
     }
 

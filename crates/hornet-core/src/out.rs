@@ -7,7 +7,7 @@
 use std::collections::VecDeque;
 
 use ahash::AHashMap;
-use hornet_codec::{Packet, QoS};
+use hornet_codec::{Packet, Publish, QoS};
 
 use crate::conn::{Conn, ConnId};
 use crate::logfmt;
@@ -22,6 +22,19 @@ pub enum Action {
         conn: ConnId,
         /// The packet.
         packet: Packet,
+    },
+    /// Encode `publish` (a QoS 0 PUBLISH whose bytes are the same for
+    /// every one of them) once per protocol version and write it to each
+    /// of `conns`, on each after what it was sent before. Emitted only by
+    /// a broker told [`Broker::send_many`](crate::Broker::send_many) (the
+    /// shell's fan-out: one action and one copy of the message for all
+    /// its subscribers, not one per subscriber); otherwise every copy is a
+    /// [`Action::Send`].
+    SendMany {
+        /// The connections, each once.
+        conns: Vec<ConnId>,
+        /// The message as every one of them gets it.
+        publish: hornet_codec::Publish,
     },
     /// Write what is pending on the connection, then close it. The broker
     /// has already forgotten the connection.
@@ -197,6 +210,44 @@ impl Out {
         self.actions.push_back(Action::Send { conn: id, packet });
     }
 
+    /// Counts a copy of the QoS 0 `publish` (no properties, no packet id)
+    /// for `conn` as [`Out::send`] counts a packet: it goes out in the
+    /// [`Action::SendMany`] that [`Out::send_many`] makes. `lens` keeps its
+    /// encoded length per protocol version across the copies of one message.
+    pub(crate) fn count_copy(
+        conn: &mut Conn,
+        stats: &mut Stats,
+        publish: &Publish,
+        lens: &mut [Option<usize>; 3],
+    ) {
+        conn.unwritten += 1;
+        stats.messages_sent += 1;
+        stats.publish_sent += 1;
+        stats.publish_sent_by_qos[QoS::AtMostOnce as usize] += 1;
+        let protocol = conn.protocol;
+        let len = *lens[protocol as usize].get_or_insert_with(|| {
+            publish_len(publish, protocol, false).unwrap_or_else(|| {
+                Packet::Publish(publish.clone())
+                    .encoded_len(protocol)
+                    .unwrap_or(0)
+            })
+        });
+        stats.publish_bytes_sent_by_qos[QoS::AtMostOnce as usize] += len as u64;
+    }
+
+    /// Queues `publish` for every one of `conns`, each counted already
+    /// ([`Out::count_copy`]): one [`Action::SendMany`], or a `Send` for one.
+    pub(crate) fn send_many(&mut self, mut conns: Vec<ConnId>, publish: Publish) {
+        match conns.len() {
+            0 => {}
+            1 => self.actions.push_back(Action::Send {
+                conn: conns.pop().expect("one"),
+                packet: Packet::Publish(publish),
+            }),
+            _ => self.actions.push_back(Action::SendMany { conns, publish }),
+        }
+    }
+
     pub(crate) fn close(&mut self, conn: ConnId) {
         self.actions.push_back(Action::Close { conn });
     }
@@ -237,6 +288,32 @@ impl Out {
             return;
         }
         while let Some(action) = self.actions.pop_front() {
+            // Copies for connections with held packets wait behind them,
+            // one `Send` each; the others go together.
+            // (Tested by reference first: moving every action through a
+            // match would copy each once more.)
+            if matches!(action, Action::SendMany { .. }) {
+                let Action::SendMany { conns, publish } = action else {
+                    unreachable!("matched above");
+                };
+                let mut rest = Vec::with_capacity(conns.len());
+                for conn in conns {
+                    match self.held.behind(conn) {
+                        Some(behind) => {
+                            let packet = Packet::Publish(publish.clone());
+                            self.held.hold(conn, behind, Action::Send { conn, packet });
+                        }
+                        None => rest.push(conn),
+                    }
+                }
+                if !rest.is_empty() {
+                    self.ready.push_back(Action::SendMany {
+                        conns: rest,
+                        publish,
+                    });
+                }
+                continue;
+            }
             let Some(conn) = conn_of(&action) else {
                 self.ready.push_back(action);
                 continue;
@@ -405,7 +482,9 @@ fn must_wait(packet: &Packet) -> bool {
 fn conn_of(action: &Action) -> Option<ConnId> {
     match action {
         Action::Send { conn, .. } | Action::Close { conn } => Some(*conn),
-        Action::CheckPassword { .. }
+        // Not one connection: `seal` splits it by connection itself.
+        Action::SendMany { .. }
+        | Action::CheckPassword { .. }
         | Action::DrainInput { .. }
         | Action::Persist { .. }
         | Action::Forward { .. }

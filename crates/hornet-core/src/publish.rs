@@ -362,9 +362,32 @@ impl Broker {
             let copies = self.settings.subscription_identifier_copies;
             let mut targets = self.subs.route(&publish.topic, origin, copies);
             matched = !targets.is_empty();
+            // A fan-out's plain QoS 0 copies as one action (see `send_plain`).
+            let batch = self.send_many
+                && targets.len() > 1
+                && publish.properties.is_empty()
+                && self.authorizer.is_none()
+                && !tracing::enabled!(tracing::Level::DEBUG);
+            let mut many = Vec::new();
+            let mut lens = [None; 3];
             for (key, target) in targets.drain(..) {
                 let qos = self.outgoing_qos(publish.qos, target.qos());
+                if batch
+                    && qos == QoS::AtMostOnce
+                    && target.is_plain(publish)
+                    && self.send_plain(key, &mut many, publish, &mut lens)
+                {
+                    continue;
+                }
+                // Whatever goes another way goes after the copies before it.
+                if !many.is_empty() {
+                    self.out
+                        .send_many(std::mem::take(&mut many), plain_copy(publish));
+                }
                 self.deliver(key, target.shape(publish, qos));
+            }
+            if !many.is_empty() {
+                self.out.send_many(many, plain_copy(publish));
             }
             self.subs.recycle(targets);
         }
@@ -380,6 +403,45 @@ impl Broker {
         }
         self.journal.end_routing();
         matched
+    }
+
+    /// Takes session `key`'s plain QoS 0 copy (`Target::is_plain`) into
+    /// `many` when it would go straight out as is: the client online with
+    /// nothing queued before it and room in its unwritten budget, and
+    /// nothing about the connection that changes the packet (Maximum
+    /// Packet Size, outbound topic aliases, a mount point). The copy is
+    /// counted as [`Broker::deliver`] would count it. False: deliver it
+    /// the usual way. (Without a session there is nothing to do, as in
+    /// `deliver_in`.)
+    fn send_plain(
+        &mut self,
+        key: SessionKey,
+        many: &mut Vec<ConnId>,
+        publish: &Publish,
+        lens: &mut [Option<usize>; 3],
+    ) -> bool {
+        let Some(session) = self.sessions.get(&key) else {
+            return true;
+        };
+        let Some(conn_id) = session.conn else {
+            return false;
+        };
+        if !session.queue.is_empty() || !session.pending_resend.is_empty() {
+            return false;
+        }
+        let Some(conn) = self.conns.get_mut(&conn_id) else {
+            return false;
+        };
+        if conn.unwritten >= self.settings.max_unwritten_packets
+            || conn.max_packet_size != u32::MAX
+            || conn.alias_max_out > 0
+            || conn.info.mount_point.is_some()
+        {
+            return false;
+        }
+        crate::out::Out::count_copy(conn, &mut self.stats, publish, lens);
+        many.push(conn_id);
+        true
     }
 
     /// Delivers `publish` to one member of each shared subscription group
@@ -933,6 +995,15 @@ fn start_outbound_at(
         };
     }
     Packet::Publish(msg)
+}
+
+/// The copy of `publish` every plain QoS 0 subscriber gets (as
+/// `Target::shape` makes it for a plain target).
+fn plain_copy(publish: &Publish) -> Publish {
+    let mut msg = publish.clone();
+    msg.qos = QoS::AtMostOnce;
+    msg.retain = false;
+    msg
 }
 
 /// The Reason String Hornet puts on an acknowledgement with `code`, if any.

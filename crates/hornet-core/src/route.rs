@@ -45,6 +45,14 @@ impl Target {
         self.qos
     }
 
+    /// Whether this session's copy of `publish` is the message as it
+    /// came, at QoS 0: no Subscription Identifier to add, RETAIN cleared
+    /// (see [`Target::shape`]); such copies are the same for everyone.
+    #[inline]
+    pub(crate) fn is_plain(&self, publish: &Publish) -> bool {
+        self.identifiers.is_empty() && !(publish.retain && self.retain_as_published)
+    }
+
     /// The copy of `publish` this session gets, at `qos` (the published
     /// QoS capped by [`Target::qos`], or raised to it with
     /// `upgrade_outgoing_qos`: see `outgoing_qos`).

@@ -81,7 +81,7 @@ impl Broker {
         );
         conn.state.await_takeover(now + DRAIN_WAIT, ready);
         let deadline = conn.state.connect_deadline().expect("not connected");
-        self.conns.watch(deadline, id);
+        self.conns.watch_connect(deadline, id);
         if self.takeovers.wait(old, id) {
             self.out.drain_input(old);
         }

@@ -262,8 +262,11 @@ pub(crate) struct World {
 
 impl World {
     pub(crate) fn new(settings: Settings) -> World {
+        let mut h = Harness::with(settings);
+        // As the shell runs it: a fan-out's plain QoS 0 copies as one action.
+        h.broker.send_many(true);
         World {
-            h: Harness::with(settings),
+            h,
             slots: [None; SLOTS],
             conns: BTreeMap::new(),
             seen: 0,
@@ -502,6 +505,11 @@ impl World {
         for action in actions {
             match action {
                 Action::Send { conn, packet } => self.on_send(conn, packet),
+                Action::SendMany { conns, publish } => {
+                    for conn in conns {
+                        self.on_send(conn, Packet::Publish(publish.clone()));
+                    }
+                }
                 Action::Close { .. } => {}
                 Action::CheckPassword { conn, .. } => {
                     self.fail(format!("CheckPassword for {conn} without an authenticator"));

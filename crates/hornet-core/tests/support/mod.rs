@@ -301,6 +301,12 @@ impl Harness {
         while let Some(action) = self.broker.poll_action() {
             match &action {
                 Action::Send { conn, packet } => self.conn_mut(*conn).receive(*conn, packet),
+                Action::SendMany { conns, publish } => {
+                    let packet = Packet::Publish(publish.clone());
+                    for conn in conns {
+                        self.conn_mut(*conn).receive(*conn, &packet);
+                    }
+                }
                 Action::Close { conn } => {
                     let c = self.conn_mut(*conn);
                     assert!(!c.closed, "{conn} closed twice");

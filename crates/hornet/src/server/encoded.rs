@@ -12,6 +12,11 @@
 //! one connection (an outbound topic alias, a Subscription Identifier)
 //! differs from the others and simply gets an entry of its own.
 //!
+//! A core told `Broker::send_many` hands a fan-out's plain QoS 0 copies
+//! over as one `Action::SendMany` (the message once, the connections in a
+//! list): [`Once`] encodes it at most once per protocol version and every
+//! connection shares those bytes, with no per-connection packet at all.
+//!
 //! Identity is by pointer: an entry keeps a clone of the message (its
 //! topic and payload stay alive), so the same topic and payload addresses
 //! and lengths mean the same bytes.
@@ -85,6 +90,44 @@ impl Shapes {
     }
 }
 
+/// One message for many connections (`Action::SendMany`): encoded at most
+/// once per protocol version, every connection of that version then
+/// shares the bytes.
+pub(crate) struct Once {
+    packet: Packet,
+    /// The bytes by protocol version (3.1, 3.1.1, 5), once encoded.
+    bytes: [Option<Bytes>; 3],
+}
+
+impl Once {
+    pub(crate) fn new(publish: Publish) -> Once {
+        Once {
+            packet: Packet::Publish(publish),
+            bytes: Default::default(),
+        }
+    }
+
+    /// What to queue for a connection speaking `protocol`.
+    pub(crate) fn outgoing(&mut self, protocol: Protocol) -> Outgoing {
+        let slot = &mut self.bytes[match protocol {
+            Protocol::V3_1 => 0,
+            Protocol::V3_1_1 => 1,
+            Protocol::V5 => 2,
+        }];
+        if let Some(bytes) = slot {
+            return Outgoing::Encoded(bytes.clone());
+        }
+        let mut out = BytesMut::new();
+        if self.packet.encode(protocol, &mut out).is_err() {
+            // The writer logs it, as for any packet.
+            return Outgoing::Packet(self.packet.clone());
+        }
+        let bytes = out.freeze();
+        *slot = Some(bytes.clone());
+        Outgoing::Encoded(bytes)
+    }
+}
+
 /// Whether `a` and `b` encode to the same bytes in one protocol: the same
 /// flags, the same topic and payload (by address and length; see the
 /// module doc) and equal properties.
@@ -131,6 +174,27 @@ mod tests {
         assert_eq!(b2.as_ptr(), b3.as_ptr(), "one encoding for both");
         for o in [&first, &second, &third] {
             assert_eq!(bytes_of(o, Protocol::V5), encoded(&msg, Protocol::V5));
+        }
+    }
+
+    #[test]
+    fn send_many_encodes_once_per_protocol_and_shares_the_bytes() {
+        let publish = Publish::new("a/b", Bytes::from_static(b"fan-out"));
+        let mut once = Once::new(publish.clone());
+        let msg = Packet::Publish(publish);
+        for protocol in Protocol::ALL {
+            let copies: Vec<Outgoing> = (0..3).map(|_| once.outgoing(protocol)).collect();
+            let pointers: Vec<*const u8> = copies
+                .iter()
+                .map(|o| match o {
+                    Outgoing::Encoded(b) => b.as_ptr(),
+                    Outgoing::Packet(_) => panic!("every copy is shared bytes"),
+                })
+                .collect();
+            assert!(pointers.iter().all(|&p| p == pointers[0]), "one encoding");
+            for o in &copies {
+                assert_eq!(bytes_of(o, protocol), encoded(&msg, protocol));
+            }
         }
     }
 

@@ -192,11 +192,40 @@ impl Shared {
             drop(core);
             let mut shapes = encoded::Shapes::default();
             let mut drained = Vec::new();
-            for action in actions.drain(..) {
+            // (Not `peekable`: that would move every action once more; a
+            // run of `SendMany` is found through `as_slice`.)
+            let mut actions_iter = actions.drain(..);
+            while let Some(action) = actions_iter.next() {
                 match action {
                     Action::Send { conn, packet } => {
                         if let Some(outbox) = outboxes.get(&conn) {
                             outbox.push_with(|protocol| shapes.outgoing(packet, protocol));
+                        }
+                    }
+                    Action::SendMany { conns, publish } => {
+                        // The messages that follow for exactly the same
+                        // connections (a publisher's burst to one topic)
+                        // go to each outbox together: one lookup and one
+                        // lock per connection for the run, each
+                        // connection's messages still in order.
+                        let mut run = vec![encoded::Once::new(publish)];
+                        while let Some(Action::SendMany { conns: next, .. }) =
+                            actions_iter.as_slice().first()
+                        {
+                            if *next != conns {
+                                break;
+                            }
+                            if let Some(Action::SendMany { publish, .. }) = actions_iter.next() {
+                                run.push(encoded::Once::new(publish));
+                            }
+                        }
+                        for conn in &conns {
+                            if let Some(outbox) = outboxes.get(conn) {
+                                outbox.push_many(|protocol, items| {
+                                    items
+                                        .extend(run.iter_mut().map(|once| once.outgoing(protocol)));
+                                });
+                            }
                         }
                     }
                     Action::Close { conn } => {
@@ -233,6 +262,7 @@ impl Shared {
                     }
                 }
             }
+            drop(actions_iter);
             drop(outboxes);
             if actions.capacity() <= KEPT_ACTIONS {
                 ACTIONS.with(|a| *a.borrow_mut() = actions);
@@ -335,6 +365,9 @@ impl Server {
         // (`tcp::drain_input`), so a reconnect's takeover sees the old
         // connection's DISCONNECT.
         broker.drain_before_takeover(true);
+        // A fan-out's QoS 0 copies come as one action, encoded once per
+        // protocol version for all its subscribers (`encoded::Once`).
+        broker.send_many(true);
         let admin_users = match &users {
             _ if !config.admin.has_users() || !config.admin.enabled => None,
             Some(users) => Some(Arc::new(users.clone())),

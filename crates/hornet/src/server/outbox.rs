@@ -124,6 +124,25 @@ impl Outbox {
         }
     }
 
+    /// Appends what `make` adds for the connection's protocol, several
+    /// packets under one lock (a fan-out's run of messages to the same
+    /// connections), and wakes the writer if there was nothing before.
+    pub(crate) fn push_many(&self, make: impl FnOnce(Protocol, &mut Vec<Outgoing>)) {
+        let was_empty = {
+            let mut q = self.queue.lock().expect("outbox lock");
+            let was_empty = q.items.is_empty();
+            if q.items.capacity() == 0 {
+                q.items.reserve(FIRST_CAPACITY);
+            }
+            let protocol = q.protocol;
+            make(protocol, &mut q.items);
+            was_empty && !q.items.is_empty()
+        };
+        if was_empty {
+            self.wake();
+        }
+    }
+
     /// Wakes the writer.
     pub(crate) fn wake(&self) {
         self.woken.store(true, Ordering::Release);
@@ -228,5 +247,58 @@ impl Outbox {
 
     pub(crate) fn protocol(&self) -> Protocol {
         self.queue.lock().expect("outbox lock").protocol
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::task::Wake;
+
+    struct Count(std::sync::atomic::AtomicUsize);
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn publish(n: u8) -> Outgoing {
+        Outgoing::Encoded(Bytes::from(vec![0x30, 1, n]))
+    }
+
+    #[test]
+    fn push_many_appends_in_order_and_wakes_the_writer_once() {
+        let outbox = Outbox::new(false);
+        outbox.set_protocol(Protocol::V5);
+        let count = Arc::new(Count(Default::default()));
+        let waker = std::task::Waker::from(count.clone());
+        let mut cx = Context::from_waker(&waker);
+        assert!(outbox.poll_wait(&mut cx).is_pending());
+        outbox.push_many(|protocol, items| {
+            assert_eq!(protocol, Protocol::V5, "the connection's protocol");
+            items.extend((1..=3).map(publish));
+        });
+        outbox.push_many(|_, items| items.push(publish(4)));
+        assert_eq!(
+            count.0.load(Ordering::SeqCst),
+            1,
+            "woken once, when it had nothing"
+        );
+        let mut taken = Vec::new();
+        outbox.take(&mut taken);
+        let bytes: Vec<u8> = taken
+            .iter()
+            .map(|o| match o {
+                Outgoing::Encoded(b) => b[2],
+                Outgoing::Packet(_) => panic!("as pushed"),
+            })
+            .collect();
+        assert_eq!(bytes, [1, 2, 3, 4], "in order");
+        // Nothing added: nothing to take.
+        outbox.push_many(|_, _| {});
+        let mut again = Vec::new();
+        outbox.take(&mut again);
+        assert!(again.is_empty());
     }
 }

@@ -14,7 +14,10 @@
 //! keep-alive deadline of its own, and 19,000 idle clients would otherwise
 //! wake the broker about 200 times a second (one tick each); on the grid
 //! one tick serves every deadline that fell in its slot, so at most four
-//! a second, and none at all while nothing is pending. A deadline is
+//! a second, and none at all while nothing is pending. (The core itself
+//! now reports keep-alive deadlines on a one-second grid that starts at
+//! the same instant, `hornet_core`'s `connections`, so those cost at most
+//! one tick a second; the grid here still coalesces the other deadlines.) A deadline is
 //! therefore served up to 250 ms late, well inside what keep-alive
 //! ([MQTT-3.1.2-24]: one and a half intervals) and the other deadlines
 //! allow.
