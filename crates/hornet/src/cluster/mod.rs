@@ -11,8 +11,8 @@
 mod codec;
 mod links;
 mod membership;
-mod ownership;
 mod outbox;
+mod ownership;
 mod tls;
 
 use std::io;
