@@ -187,7 +187,7 @@ paths["/api/v1/roles/{name}"] = {
         change_resp("role"), [name_param("role")], tag="users", opid="deleteRole")}
 paths["/api/v1/bridges"] = {"get": op("Outgoing bridges", "Each bridge of the configuration (mosquitto.conf `connection` blocks, `[[bridge]]`): connected or not, the remote address last tried, messages sent, received and dropped, reconnections and the last error.",
     {"200": jresp("The bridges.", {"type": "array", "items": ref("Bridge")})}, tag="broker", opid="listBridges")}
-paths["/api/v1/cluster"] = {"get": op("Cluster", "This node's name and the other nodes as it sees them: alive by membership (etcd), its link up, their routes, the wills it holds for them, messages forwarded and received. `enabled` is false on a broker without `[cluster]`.",
+paths["/api/v1/cluster"] = {"get": op("Cluster", "This node's name, the persistent sessions it owns, whether it is cut off from the etcd quorum, and the other nodes as it sees them: alive by membership (etcd), its link up, their routes, the wills it holds for them, messages forwarded and received. `enabled` is false on a broker without `[cluster]`.",
     {"200": jresp("The cluster.", ref("Cluster"))}, tag="broker", opid="getCluster")}
 count = {"type": "integer", "minimum": 0}
 schemas["TopicRule"] = {"type": "object", "required": ["access", "filter"], "additionalProperties": False, "properties": {
@@ -203,8 +203,11 @@ schemas["Bridge"] = {"type": "object", "required": ["name", "connected", "addres
 schemas["ClusterNode"] = {"type": "object", "required": ["name", "alive", "link_up", "routes", "wills", "forwarded", "received"], "properties": {
     "name": {"type": "string"}, "alive": {"type": "boolean"}, "link_up": {"type": "boolean"},
     "routes": count, "wills": count, "forwarded": count, "received": count}}
-schemas["Cluster"] = {"type": "object", "required": ["enabled", "routes_exported", "dropped", "nodes"], "properties": {
+schemas["Cluster"] = {"type": "object", "required": ["enabled", "routes_exported", "dropped", "sessions_owned", "cut_off", "shared_dropped", "nodes"], "properties": {
     "enabled": {"type": "boolean"}, "node": nullable("string"), "routes_exported": count, "dropped": count,
+    "sessions_owned": {"type": "integer", "minimum": 0, "description": "Persistent sessions whose client id this node claimed in etcd."},
+    "cut_off": {"type": "boolean", "description": "True while this node cannot reach the etcd quorum (it refuses new persistent sessions)."},
+    "shared_dropped": {"type": "integer", "minimum": 0, "description": "Shared group deliveries dropped because the group had no member left on arrival."},
     "nodes": {"type": "array", "items": ref("ClusterNode")}}}
 doc = {"openapi": "3.0.3",
  "info": {"title": "Hornet admin API", "version": "1", "description": "Manage a Hornet MQTT broker: clients, sessions, subscriptions, retained messages, publishing, broker figures. See docs/admin.md."},

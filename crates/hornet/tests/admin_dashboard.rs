@@ -19,6 +19,8 @@
 //! `npm ci --prefix crates/hornet/tests/browser`; in CI (`CI` set) it must
 //! run: `.ci/run` installs both.
 
+#[path = "support/browser.rs"]
+mod browser;
 #[path = "support/codec_client.rs"]
 mod codec_client;
 mod common;
@@ -28,48 +30,14 @@ mod process;
 mod remote;
 mod support;
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
+use browser::{browser_dir, chromium, ready, shots_dir};
 use rumqttc::v5::mqttbytes::v5::{DisconnectReasonCode, SubscribeReasonCode};
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::{ConnectionError, StateError};
 use support::v5::Client;
-
-fn browser_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
-}
-
-fn chromium() -> PathBuf {
-    std::env::var_os("CHROMIUM").map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from)
-}
-
-fn shots_dir() -> PathBuf {
-    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/artifacts");
-    std::fs::create_dir_all(&shots).unwrap();
-    shots
-}
-
-fn ready() -> bool {
-    let missing: Vec<&str> = [
-        (!chromium().exists()).then_some("chromium (apt-get install chromium)"),
-        (!browser_dir().join("node_modules/playwright-core").exists())
-            .then_some("playwright-core (npm ci --prefix crates/hornet/tests/browser)"),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    if missing.is_empty() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "browser test prerequisites missing in CI: {missing:?} (see .ci/run)"
-    );
-    eprintln!("SKIPPED: missing {missing:?}");
-    false
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dashboard_shows_a_client_kicks_it_and_deletes_a_retained_message() {

@@ -11,6 +11,8 @@
 //! Without `/usr/bin/etcd` the tests print why and pass, except under CI
 //! (`CI` set), where they fail: CI installs `etcd-server` (scripts/test.sh).
 
+#[path = "support/browser.rs"]
+mod browser;
 #[path = "support/cluster_client.rs"]
 mod cluster_client;
 #[path = "support/codec_client.rs"]
@@ -766,4 +768,94 @@ fn node_links_use_tls_and_refuse_a_node_with_a_certificate_of_another_ca() {
         publish_qos1(&mut on3, "secure/2", "from n3", 2),
         ReasonCode::NoMatchingSubscribers
     );
+}
+
+/// The dashboard's Cluster tab in a real browser (`tests/browser/cluster.mjs`,
+/// headless Chromium): a single broker says "not clustered"; on n1 of a
+/// two-node cluster it shows n1's name, the etcd quorum reachable, the
+/// persistent session n1 owns, and n2 alive with its link up, the route
+/// and the will n1 holds for it and the messages forwarded to it; once n2
+/// is killed and its lease expires, n2's row says dead.
+#[test]
+fn dashboard_cluster_tab_shows_the_nodes_their_state_and_counts() {
+    if common::hornet_only() || !browser::ready() {
+        return;
+    }
+    let Some(etcd) = Etcd::start() else { return };
+    let single = common::TestBroker::with_conf("");
+    let (n1, n2) = (Node::new("n1", &etcd.url), Node::new("n2", &etcd.url));
+    let (_p1, p2) = (n1.start(), n2.start());
+    // A persistent session on n1: its CONNACK follows n1's claim in etcd.
+    let mut keeper = Connect::new(Protocol::V5, "keeper");
+    keeper.clean_start = false;
+    keeper
+        .properties
+        .push(hornet_codec::Property::SessionExpiryInterval(300));
+    let mut keeper = Raw::connect_to(n1.addr(), keeper);
+    match keeper.recv() {
+        Some(Packet::ConnAck(a)) => assert_eq!(a.reason_code, ReasonCode::Success),
+        other => panic!("no CONNACK: {other:?}"),
+    }
+    // A subscriber with a will on n2: n1 holds its route and its will.
+    let mut connect = Connect::new(Protocol::V5, "watcher");
+    connect.will = Some(hornet_codec::LastWill {
+        topic: "dash/will".into(),
+        payload: "n2 is gone".into(),
+        qos: QoS::AtMostOnce,
+        retain: false,
+        properties: Default::default(),
+    });
+    let mut sub = Raw::connect_to(n2.addr(), connect);
+    assert!(matches!(sub.recv(), Some(Packet::ConnAck(_))));
+    subscribe(&mut sub, "dash/#", QoS::AtLeastOnce);
+    let mut publisher = client(n1.addr(), "pub");
+    await_route(&mut publisher, "dash/probe");
+    for n in 1..=3u16 {
+        assert_eq!(
+            publish_qos1(&mut publisher, "dash/n", &n.to_string(), n),
+            ReasonCode::Success
+        );
+        let got = next_message(&mut sub, Duration::from_secs(10)).expect("a forwarded message");
+        assert_eq!(&got.payload[..], n.to_string().as_bytes());
+    }
+    await_metric(&n1, "hornet_cluster_node_wills{node=\"n2\"} 1");
+
+    let shots = browser::shots_dir();
+    let mut node = Proc::spawn(
+        "cluster.mjs",
+        Command::new("node")
+            .current_dir(browser::browser_dir())
+            .args([
+                "cluster.mjs",
+                &single.admin_url(),
+                &format!("http://127.0.0.1:{}", n1.admin),
+                "n1",
+                "n2",
+                "1",
+                "1",
+                "1",
+                "3",
+                &shots.display().to_string(),
+            ])
+            .env("CHROMIUM", browser::chromium()),
+        "nodejs (apt-get install nodejs npm)",
+    );
+    node.wait_line(Duration::from_secs(60), "the live cluster tab", |l| {
+        l == "STAGE alive" || l.starts_with("stderr: FAIL")
+    });
+    assert!(
+        node.output().contains("STAGE alive"),
+        "browser scenario failed:\n{}",
+        node.output()
+    );
+    drop(p2); // SIGKILL: n2's lease expires and n1 counts it dead
+    let status = node.wait_exit(Duration::from_secs(60));
+    let output = node.output();
+    eprintln!("{output}");
+    assert!(
+        status.success() && output.contains("OK cluster"),
+        "browser scenario failed ({status}):\n{output}"
+    );
+    assert!(shots.join("dashboard-cluster.png").exists());
+    drop(keeper);
 }

@@ -1,6 +1,7 @@
 //! `GET /api/v1/bridges` and `GET /api/v1/cluster`: the outgoing bridges
 //! (state, remote address, counts, last error) and, on a cluster node, the
-//! nodes (alive by membership, link up, routes, wills, counts). The same
+//! nodes (alive by membership, link up, routes, wills, counts), with this
+//! node's owned sessions, cut-off state and dropped shared deliveries. The same
 //! figures as `/metrics`, as JSON for the dashboard and scripts.
 
 use axum::extract::State as AxumState;
@@ -66,17 +67,26 @@ pub(crate) struct ClusterView {
     routes_exported: usize,
     /// Frames dropped for nodes whose link was down.
     dropped: u64,
+    /// Persistent sessions whose client id this node claimed in etcd.
+    sessions_owned: usize,
+    /// Cut off from the etcd quorum (see `docs/cluster.md`).
+    cut_off: bool,
+    /// Shared group deliveries dropped: no member left on arrival.
+    shared_dropped: u64,
     /// The other nodes, by name.
     nodes: Vec<NodeView>,
 }
 
 /// `GET /api/v1/cluster`
 pub(crate) async fn cluster(AxumState(state): AxumState<State>) -> Json<ClusterView> {
-    let (node, rows, exported) = state.shared.with_core(|core| {
+    let (node, rows, exported, owned, cut_off, shared_dropped) = state.shared.with_core(|core| {
         (
             core.cluster_node().map(str::to_string),
             core.cluster_nodes(),
             core.cluster_exported(),
+            core.cluster_owned_sessions(),
+            core.cluster_is_cut_off(),
+            core.cluster_shared_dropped(),
         )
     });
     let links = state.shared.cluster.get();
@@ -102,6 +112,9 @@ pub(crate) async fn cluster(AxumState(state): AxumState<State>) -> Json<ClusterV
         node,
         routes_exported: exported,
         dropped,
+        sessions_owned: owned,
+        cut_off,
+        shared_dropped,
         nodes,
     })
 }

@@ -224,6 +224,34 @@ async function refreshBridges() {
   $('bridge-count').textContent = bridges.length ? `${bridges.length} bridge${bridges.length === 1 ? '' : 's'}` : 'No bridges are configured.';
 }
 
+// ---- cluster ----
+async function refreshCluster() {
+  const c = await api('/api/v1/cluster');
+  $('cluster-off').hidden = c.enabled;
+  $('cluster-on').hidden = !c.enabled;
+  if (!c.enabled) return;
+  $('c-node').textContent = c.node;
+  $('c-state').textContent = c.cut_off ? 'cut off' : 'reachable';
+  $('c-state').className = c.cut_off ? 'value error' : 'value';
+  $('c-owned').textContent = c.sessions_owned;
+  $('c-exported').textContent = c.routes_exported;
+  $('c-dropped').textContent = c.dropped;
+  $('c-shared-dropped').textContent = c.shared_dropped;
+  $('cluster-rows').replaceChildren(...c.nodes.map((n) => {
+    const tr = document.createElement('tr');
+    tr.dataset.node = n.name;
+    tr.dataset.state = n.alive ? 'alive' : 'dead';
+    tr.dataset.link = n.link_up ? 'up' : 'down';
+    tr.append(cell(n.name), cell(n.alive ? 'alive' : 'dead', n.alive ? '' : 'error'), cell(n.link_up ? 'up' : 'down', n.link_up ? '' : 'error'),
+      cell(n.routes), cell(n.wills), cell(n.forwarded), cell(n.received));
+    return tr;
+  }));
+  const alive = c.nodes.filter((n) => n.alive).length;
+  $('cluster-count').textContent = c.nodes.length
+    ? `${c.nodes.length} other node${c.nodes.length === 1 ? '' : 's'}, ${alive} alive`
+    : 'No other node has joined.';
+}
+
 // ---- runtime users and roles ----
 async function refreshUsers() {
   const users = await api('/api/v1/users');
@@ -347,7 +375,7 @@ function subscribe(e) {
 }
 
 // ---- tabs and refresh loop ----
-const refreshers = { overview: refreshOverview, clients: refreshClients, subscriptions: refreshSubscriptions, retained: refreshRetained, bridges: refreshBridges, users: refreshUsers, pubsub: setupPubSub };
+const refreshers = { overview: refreshOverview, clients: refreshClients, subscriptions: refreshSubscriptions, retained: refreshRetained, bridges: refreshBridges, cluster: refreshCluster, users: refreshUsers, pubsub: setupPubSub };
 let current = 'overview';
 
 function guard(f) {
