@@ -11,8 +11,11 @@
 //! longer run (a run killed before its guards dropped). Nothing is ever
 //! sent outside the subnet.
 //!
-//! Needs root and `ip netns` ([`Net::unavailable`] says why not); the
-//! tests skip without them, except under CI (`CI` set), where they fail.
+//! Needs root, `ip netns` and `nft` ([`Net::unavailable`] says why not).
+//! A missing tool is an installation problem: the tests skip without it,
+//! except under CI (`CI` set), where they fail. A machine that forbids
+//! namespaces (not root, or a container without CAP_SYS_ADMIN) cannot run
+//! them even when everything is installed: they skip, saying so loudly.
 
 #![allow(dead_code, unreachable_pub)]
 
@@ -97,6 +100,15 @@ fn delete(ns: &str) {
         .status();
 }
 
+/// Why the partition tests cannot run on this machine.
+pub enum Unavailable {
+    /// A tool is not installed: `scripts/test.sh deps` installs it.
+    Missing(String),
+    /// Everything is installed, but this machine does not let the test
+    /// make network namespaces.
+    Forbidden(String),
+}
+
 /// A set of machines on one switch (see the module doc).
 pub struct Net {
     /// `hpt-{pid}-{n}`.
@@ -108,7 +120,20 @@ pub struct Net {
 
 impl Net {
     /// Why namespaces cannot be made here (`None`: they can).
-    pub fn unavailable() -> Option<String> {
+    pub fn unavailable() -> Option<Unavailable> {
+        for (tool, arg, package) in [("ip", "-V", "iproute2"), ("nft", "--version", "nftables")] {
+            let ok = Command::new(tool)
+                .arg(arg)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if !ok {
+                return Some(Unavailable::Missing(format!(
+                    "`{tool}` is not available (install {package})"
+                )));
+            }
+        }
         let root = std::fs::read_to_string("/proc/self/status")
             .ok()
             .and_then(|s| {
@@ -118,7 +143,9 @@ impl Net {
             })
             .unwrap_or(false);
         if !root {
-            return Some("not root (network namespaces need it)".into());
+            return Some(Unavailable::Forbidden(
+                "not root (network namespaces need it)".into(),
+            ));
         }
         let probe = format!(
             "{PREFIX}{}-probe{}",
@@ -126,19 +153,11 @@ impl Net {
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
         if ip_output(&["netns", "add", &probe]).is_none() {
-            return Some(
-                "`ip netns add` failed (install iproute2; a container needs CAP_SYS_ADMIN)".into(),
-            );
+            return Some(Unavailable::Forbidden(
+                "`ip netns add` failed (a container needs CAP_SYS_ADMIN)".into(),
+            ));
         }
         delete(&probe);
-        if Command::new("nft")
-            .arg("--version")
-            .stdout(Stdio::null())
-            .status()
-            .map_or(true, |s| !s.success())
-        {
-            return Some("`nft` is not available (install nftables)".into());
-        }
         None
     }
 
