@@ -18,6 +18,8 @@ mod cluster_client;
 #[path = "support/codec_client.rs"]
 mod codec_client;
 mod common;
+#[path = "support/etcd.rs"]
+mod etcd;
 #[path = "support/http.rs"]
 mod http;
 #[path = "support/process.rs"]
@@ -31,73 +33,9 @@ use std::time::{Duration, Instant};
 
 use cluster_client::{client, pid, publish_qos1, subscribe};
 use codec_client::Raw;
+use etcd::{Etcd, ETCD};
 use hornet_codec::{Ack, Connect, Packet, Protocol, Publish, QoS, ReasonCode};
 use process::Proc;
-
-const ETCD: &str = "/usr/bin/etcd";
-
-/// A one-member etcd on ephemeral ports, its data on tmpfs.
-struct Etcd {
-    proc: Proc,
-    url: String,
-    _data: tempfile::TempDir,
-}
-
-impl Etcd {
-    /// Starts etcd, or `None` (with the reason printed) when it is not
-    /// installed outside CI.
-    fn start() -> Option<Etcd> {
-        Etcd::start_on(common::free_port())
-    }
-
-    fn start_on(client_port: u16) -> Option<Etcd> {
-        if !Path::new(ETCD).exists() {
-            if std::env::var_os("CI").is_some() {
-                panic!("{ETCD} is missing: CI must install etcd-server (scripts/test.sh)");
-            }
-            eprintln!("SKIPPED: {ETCD} is not installed (apt-get install etcd-server)");
-            return None;
-        }
-        let shm = Path::new("/dev/shm");
-        let data = if shm.is_dir() {
-            tempfile::Builder::new()
-                .prefix("hornet-etcd-")
-                .tempdir_in(shm)
-        } else {
-            tempfile::tempdir()
-        }
-        .expect("a data directory for etcd");
-        let peer_port = common::free_port();
-        let url = format!("http://127.0.0.1:{client_port}");
-        let peer = format!("http://127.0.0.1:{peer_port}");
-        let mut cmd = Command::new(ETCD);
-        cmd.args(["--name", "t", "--data-dir"])
-            .arg(data.path())
-            .args([
-                "--listen-client-urls",
-                &url,
-                "--advertise-client-urls",
-                &url,
-            ])
-            .args([
-                "--listen-peer-urls",
-                &peer,
-                "--initial-advertise-peer-urls",
-                &peer,
-            ])
-            .args(["--initial-cluster", &format!("t={peer}")])
-            .args(["--heartbeat-interval", "100", "--election-timeout", "1000"]);
-        let mut proc = Proc::spawn("etcd", &mut cmd, "apt-get install etcd-server");
-        proc.wait_line(Duration::from_secs(20), "etcd ready", |l| {
-            l.contains("ready to serve client requests")
-        });
-        Some(Etcd {
-            proc,
-            url,
-            _data: data,
-        })
-    }
-}
 
 /// One `hornet` node: its configuration and ports.
 struct Node {
@@ -207,8 +145,8 @@ fn next_message(c: &mut Raw, wait: Duration) -> Option<Publish> {
 
 #[test]
 fn qos1_publish_on_one_node_reaches_a_subscriber_on_another() {
-    let Some(etcd) = Etcd::start() else { return };
-    let (n1, n2) = (Node::new("n1", &etcd.url), Node::new("n2", &etcd.url));
+    let Some(etcd) = Etcd::start(1) else { return };
+    let (n1, n2) = (Node::new("n1", etcd.url()), Node::new("n2", etcd.url()));
     let (_p1, _p2) = (n1.start(), n2.start());
     let mut sub = client(n1.addr(), "sub");
     subscribe(&mut sub, "orders/#", QoS::AtLeastOnce);
@@ -230,8 +168,8 @@ fn qos1_publish_on_one_node_reaches_a_subscriber_on_another() {
 
 #[test]
 fn local_filters_stay_on_their_node() {
-    let Some(etcd) = Etcd::start() else { return };
-    let (n1, n2) = (Node::new("n1", &etcd.url), Node::new("n2", &etcd.url));
+    let Some(etcd) = Etcd::start(1) else { return };
+    let (n1, n2) = (Node::new("n1", etcd.url()), Node::new("n2", etcd.url()));
     let (_p1, _p2) = (n1.start(), n2.start());
     let mut sub = client(n1.addr(), "sub");
     // One SUBSCRIBE each: the `$local/` one first, so when the plain
@@ -257,9 +195,9 @@ fn local_filters_stay_on_their_node() {
 
 #[test]
 fn mosquitto_clients_across_nodes() {
-    let Some(etcd) = Etcd::start() else { return };
+    let Some(etcd) = Etcd::start(1) else { return };
     process::require("mosquitto_sub", "mosquitto-clients");
-    let (n1, n2) = (Node::new("n1", &etcd.url), Node::new("n2", &etcd.url));
+    let (n1, n2) = (Node::new("n1", etcd.url()), Node::new("n2", etcd.url()));
     let (_p1, _p2) = (n1.start(), n2.start());
     let mut sub = Proc::spawn(
         "mosquitto_sub",
@@ -294,8 +232,8 @@ fn mosquitto_clients_across_nodes() {
 
 #[test]
 fn a_node_that_joins_later_gets_the_retained_set() {
-    let Some(etcd) = Etcd::start() else { return };
-    let (n1, n2) = (Node::new("n1", &etcd.url), Node::new("n2", &etcd.url));
+    let Some(etcd) = Etcd::start(1) else { return };
+    let (n1, n2) = (Node::new("n1", etcd.url()), Node::new("n2", etcd.url()));
     let mut p1 = n1.start();
     let mut publisher = client(n1.addr(), "pub");
     let mut p = Publish::new("config/mode", "eco");
@@ -347,8 +285,8 @@ fn a_node_that_joins_later_gets_the_retained_set() {
 
 #[test]
 fn a_killed_node_loses_its_routes_when_its_lease_expires() {
-    let Some(etcd) = Etcd::start() else { return };
-    let (n1, n2) = (Node::new("n1", &etcd.url), Node::new("n2", &etcd.url));
+    let Some(etcd) = Etcd::start(1) else { return };
+    let (n1, n2) = (Node::new("n1", etcd.url()), Node::new("n2", etcd.url()));
     let p1 = n1.start();
     let mut p2 = n2.start();
     let mut sub = client(n1.addr(), "sub");
@@ -375,10 +313,10 @@ fn a_killed_node_loses_its_routes_when_its_lease_expires() {
 
 #[test]
 fn a_second_live_node_with_the_same_name_refuses_to_join() {
-    let Some(etcd) = Etcd::start() else { return };
-    let first = Node::new("n1", &etcd.url);
+    let Some(etcd) = Etcd::start(1) else { return };
+    let first = Node::new("n1", etcd.url());
     let _p1 = first.start();
-    let twin = Node::new("n1", &etcd.url);
+    let twin = Node::new("n1", etcd.url());
     let mut p = twin.spawn();
     let status = p.wait_exit(Duration::from_secs(20));
     assert!(!status.success(), "the twin must not serve");
@@ -407,7 +345,7 @@ fn etcd_unreachable_at_start_is_a_clear_error_that_keeps_retrying() {
         line.contains(&url) && line.contains("retrying"),
         "names the endpoints and says it retries: {line}"
     );
-    let Some(_etcd) = Etcd::start_on(etcd_port) else {
+    let Some(_etcd) = Etcd::start_on(vec![etcd_port]) else {
         return;
     };
     p1.wait_line(Duration::from_secs(20), "the join", |l| {
@@ -421,9 +359,9 @@ fn etcd_unreachable_at_start_is_a_clear_error_that_keeps_retrying() {
 
 #[test]
 fn nodes_and_their_state_are_in_sys_and_metrics() {
-    let Some(etcd) = Etcd::start() else { return };
-    let n1 = Node::with("n1", &etcd.url, "sys_interval = 1");
-    let n2 = Node::new("n2", &etcd.url);
+    let Some(etcd) = Etcd::start(1) else { return };
+    let n1 = Node::with("n1", etcd.url(), "sys_interval = 1");
+    let n2 = Node::new("n2", etcd.url());
     let (_p1, _p2) = (n1.start(), n2.start());
     let mut sub = client(n1.addr(), "watcher");
     subscribe(
@@ -466,7 +404,7 @@ fn nodes_and_their_state_are_in_sys_and_metrics() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    drop(etcd.proc);
+    drop(etcd);
 }
 
 /// Polls `node`'s `/metrics` until it has `line`, within 15 s.
@@ -488,11 +426,11 @@ fn await_metric(node: &Node, line: &str) {
 
 #[test]
 fn wills_of_a_killed_nodes_clients_are_published_once_by_a_survivor() {
-    let Some(etcd) = Etcd::start() else { return };
+    let Some(etcd) = Etcd::start(1) else { return };
     let (n1, n2, n3) = (
-        Node::new("n1", &etcd.url),
-        Node::new("n2", &etcd.url),
-        Node::new("n3", &etcd.url),
+        Node::new("n1", etcd.url()),
+        Node::new("n2", etcd.url()),
+        Node::new("n3", etcd.url()),
     );
     let (p1, mut p2, _p3) = (n1.start(), n2.start(), n3.start());
     // The subscriber on n2, its route known on n3 (whichever survivor
@@ -534,8 +472,8 @@ fn wills_of_a_killed_nodes_clients_are_published_once_by_a_survivor() {
 
 #[test]
 fn a_connect_on_another_node_takes_the_client_over() {
-    let Some(etcd) = Etcd::start() else { return };
-    let (n1, n2) = (Node::new("n1", &etcd.url), Node::new("n2", &etcd.url));
+    let Some(etcd) = Etcd::start(1) else { return };
+    let (n1, n2) = (Node::new("n1", etcd.url()), Node::new("n2", etcd.url()));
     let (_p1, _p2) = (n1.start(), n2.start());
     let mut old = client(n1.addr(), "dup");
     // n2's link to n1 is up, so n2's announcement goes straight out.
@@ -564,8 +502,8 @@ fn signal(proc: &Proc, signal: &str) {
 
 #[test]
 fn a_paused_node_is_dead_after_its_lease_and_rejoins_when_it_resumes() {
-    let Some(etcd) = Etcd::start() else { return };
-    let (n1, n2) = (Node::new("n1", &etcd.url), Node::new("n2", &etcd.url));
+    let Some(etcd) = Etcd::start(1) else { return };
+    let (n1, n2) = (Node::new("n1", etcd.url()), Node::new("n2", etcd.url()));
     let mut p1 = n1.start();
     let mut p2 = n2.start();
     let mut sub = client(n1.addr(), "sub");
@@ -603,13 +541,13 @@ fn a_paused_node_is_dead_after_its_lease_and_rejoins_when_it_resumes() {
 
 #[test]
 fn a_node_stopped_with_sigterm_leaves_at_once() {
-    let Some(etcd) = Etcd::start() else { return };
-    let n1 = Node::new("n1", &etcd.url);
+    let Some(etcd) = Etcd::start(1) else { return };
+    let n1 = Node::new("n1", etcd.url());
     // A lease far longer than the test's wait: only a revocation makes n1
     // dead in time.
     let conf = std::fs::read_to_string(n1.conf()).unwrap();
     std::fs::write(n1.conf(), conf.replace("lease_ttl = 2", "lease_ttl = 60")).unwrap();
-    let n2 = Node::new("n2", &etcd.url);
+    let n2 = Node::new("n2", etcd.url());
     let mut p1 = n1.start();
     let mut p2 = n2.start();
     await_metric(&n2, "hornet_cluster_node_alive{node=\"n1\"} 1");
@@ -625,8 +563,8 @@ fn a_node_stopped_with_sigterm_leaves_at_once() {
 
 #[test]
 fn shared_subscription_members_on_two_nodes_share_the_messages() {
-    let Some(etcd) = Etcd::start() else { return };
-    let (n1, n2) = (Node::new("n1", &etcd.url), Node::new("n2", &etcd.url));
+    let Some(etcd) = Etcd::start(1) else { return };
+    let (n1, n2) = (Node::new("n1", etcd.url()), Node::new("n2", etcd.url()));
     let (_p1, _p2) = (n1.start(), n2.start());
     // The member on n2 first: n1 answers Success (instead of 0x10) once it
     // knows n2's group, which is then the only member anywhere.
@@ -726,9 +664,9 @@ fn link_port(node: &Node) -> u16 {
 
 #[test]
 fn node_links_use_tls_and_refuse_a_node_with_a_certificate_of_another_ca() {
-    let Some(etcd) = Etcd::start() else { return };
+    let Some(etcd) = Etcd::start(1) else { return };
     let (ca, issuer) = link_ca("Hornet cluster CA");
-    let (n1, n2) = (Node::new("n1", &etcd.url), Node::new("n2", &etcd.url));
+    let (n1, n2) = (Node::new("n1", etcd.url()), Node::new("n2", etcd.url()));
     link_tls(&n1, &ca, &issuer);
     link_tls(&n2, &ca, &issuer);
     let (mut p1, _p2) = (n1.start(), n2.start());
@@ -753,7 +691,7 @@ fn node_links_use_tls_and_refuse_a_node_with_a_certificate_of_another_ca() {
     // A node whose certificate another CA signed (it trusts that CA only)
     // joins etcd but no link forms, either way; both ends say why.
     let (other_ca, other) = link_ca("Some other CA");
-    let n3 = Node::new("n3", &etcd.url);
+    let n3 = Node::new("n3", etcd.url());
     link_tls(&n3, &other_ca, &other);
     let mut p3 = n3.start();
     p1.wait_line(Duration::from_secs(15), "n3's link refused", |l| {
@@ -781,9 +719,9 @@ fn dashboard_cluster_tab_shows_the_nodes_their_state_and_counts() {
     if common::hornet_only() || !browser::ready() {
         return;
     }
-    let Some(etcd) = Etcd::start() else { return };
+    let Some(etcd) = Etcd::start(1) else { return };
     let single = common::TestBroker::with_conf("");
-    let (n1, n2) = (Node::new("n1", &etcd.url), Node::new("n2", &etcd.url));
+    let (n1, n2) = (Node::new("n1", etcd.url()), Node::new("n2", etcd.url()));
     let (_p1, p2) = (n1.start(), n2.start());
     // A persistent session on n1: its CONNACK follows n1's claim in etcd.
     let mut keeper = Connect::new(Protocol::V5, "keeper");
