@@ -324,7 +324,7 @@ fn certificates_reload_without_dropping_clients() {
         assert_eq!(established.recv().await, Some(Packet::PingResp));
 
         // Back to the old pair by replacing the files only: the watcher
-        // notices (it checks every 2 s).
+        // notices (inotify on the files' directory).
         std::fs::copy(&old.cert_file, &cert).unwrap();
         std::fs::copy(&old.key_file, &key).unwrap();
         let deadline = Instant::now() + TIMEOUT;

@@ -26,6 +26,7 @@ mod store;
 mod tcp;
 mod timer;
 mod tls;
+mod tls_watch;
 pub(crate) mod ws;
 
 pub(crate) use listener::ListenerState;
@@ -44,9 +45,6 @@ use tokio::task::JoinHandle;
 
 use crate::config::Config;
 use outbox::Outbox;
-
-/// How often TLS certificate, key and CA files are checked for changes.
-const TLS_WATCH: Duration = Duration::from_secs(2);
 
 /// The hasher of the outbox map (zero-sized, fixed keys).
 type ConnHasher = std::hash::BuildHasherDefault<ahash::AHasher>;
@@ -492,7 +490,7 @@ impl Server {
             .filter_map(|l| l.tls.clone())
             .collect();
         if !watched.is_empty() {
-            server.tasks.push(tokio::spawn(watch_tls(watched)));
+            server.tasks.push(tokio::spawn(tls_watch::run(watched)));
         }
         server.tasks.push(tokio::spawn(timer::run(
             shared.clone(),
@@ -652,21 +650,6 @@ impl Drop for Server {
         }
         if let Some(links) = self.shared.cluster.get() {
             links.stop();
-        }
-    }
-}
-
-/// Reloads a TLS listener's certificates when one of its files changes
-/// (checked every [`TLS_WATCH`]); a failed reload is logged once per change.
-async fn watch_tls(listeners: Vec<Arc<tls::TlsListener>>) {
-    let mut interval = tokio::time::interval(TLS_WATCH);
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        interval.tick().await;
-        for listener in &listeners {
-            if listener.files_changed() {
-                let _ = listener.reload();
-            }
         }
     }
 }

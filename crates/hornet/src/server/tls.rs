@@ -91,6 +91,23 @@ impl TlsListener {
         }
     }
 
+    /// The directories to watch for changes of the listener's files: each
+    /// file's own directory, and `capath` itself.
+    pub(crate) fn watched_dirs(&self) -> Vec<PathBuf> {
+        let tls = &self.settings;
+        let mut files: Vec<&Path> = vec![&tls.certfile, &tls.keyfile];
+        files.extend(tls.cafile.as_deref());
+        let mut dirs: Vec<PathBuf> = files
+            .iter()
+            .map(|f| match f.parent() {
+                Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+                _ => PathBuf::from("."),
+            })
+            .collect();
+        dirs.extend(tls.capath.clone());
+        dirs
+    }
+
     /// Whether any of the files changed since the last (attempted) load.
     pub(crate) fn files_changed(&self) -> bool {
         *self.stamps.lock().unwrap_or_else(|p| p.into_inner()) != stamps(&self.settings)
