@@ -71,6 +71,15 @@ pub(crate) struct Relay {
 }
 
 impl Relay {
+    /// Local messages waiting here for a packet id the remote session
+    /// still uses (not yet in the session's inflight window).
+    pub(crate) fn deferred_publishes(&self) -> usize {
+        self.deferred
+            .iter()
+            .filter(|d| matches!(d, Deferred::Publish(_)))
+            .count()
+    }
+
     /// A local message for the remote, its topic mapped, its packet id
     /// and DUP flag as the local broker sent it.
     pub(crate) fn forward(

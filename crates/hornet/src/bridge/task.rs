@@ -266,7 +266,10 @@ impl Run {
         let local = self
             .shared
             .read_core(|core| core.queue_state(&id).map_or(0, |q| q.queued));
-        self.session.inflight_len() + self.session.queued_qos0() + local
+        self.session.inflight_len()
+            + self.session.queued_qos0()
+            + self.relay.deferred_publishes()
+            + local
     }
 
     /// Awaits `fut` while answering the local side; `None` when asked to
