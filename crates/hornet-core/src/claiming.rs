@@ -127,6 +127,11 @@ impl Broker {
                     .claims
                     .claimed_by(conn)
                     .is_some_and(|id| c.claims.superseded(id, revision));
+                // Its session may have overtaken this answer.
+                let early = match c.claims.claimed_by(conn).cloned() {
+                    Some(id) => c.claims.take_early(&id, revision),
+                    None => None,
+                };
                 let Some(client_id) = c.claims.finish(conn) else {
                     return;
                 };
@@ -156,6 +161,9 @@ impl Broker {
                 // Taken from another live node: its session follows over
                 // the link (see `moving`).
                 if let Some(node) = from.filter(|n| *n != *c.node) {
+                    if let Some(moved) = early {
+                        return self.make_moved_session(now, conn, &node, moved);
+                    }
                     return self.await_session(now, conn, &client_id, revision, &node);
                 }
                 self.resume_claimed(now, conn);

@@ -138,6 +138,10 @@ pub(crate) struct Claims {
     /// CONNECTs that won and wait for their session from the node that
     /// held it: the connection and the claim's revision, by client id.
     moving: AHashMap<ByteString, (ConnId, u64)>,
+    /// Sessions that arrived while this node's claim of their client id
+    /// was still waiting for etcd's answer (the old node's watch was
+    /// faster), until that answer.
+    early: AHashMap<ByteString, SessionMove>,
 }
 
 impl Claims {
@@ -156,6 +160,7 @@ impl Claims {
             entry.0 -= 1;
             if entry.0 == 0 {
                 self.pending.remove(&client_id);
+                self.early.remove(&client_id);
             }
         }
         Some(client_id)
@@ -209,6 +214,20 @@ impl Claims {
             self.stop_waiting(*c);
         }
         lost
+    }
+
+    /// Keeps `moved`, which arrived before the answer to this node's claim
+    /// of its client id.
+    pub(crate) fn keep_early(&mut self, moved: SessionMove) {
+        self.early.insert(moved.client_id.clone(), moved);
+    }
+
+    /// The session kept for `client_id`'s claim won at `revision`, once.
+    pub(crate) fn take_early(&mut self, client_id: &str, revision: u64) -> Option<SessionMove> {
+        match self.early.get(client_id) {
+            Some(m) if m.revision == revision => self.early.remove(client_id),
+            _ => None,
+        }
     }
 
     /// `conn` won `client_id` at `revision` and waits for its session.

@@ -167,6 +167,19 @@ impl Broker {
             return;
         };
         let Some(conn) = c.claims.take_mover(&moved.client_id, moved.revision) else {
+            if c.claims.is_claiming(&moved.client_id) {
+                // It overtook etcd's answer to this node's claim (the old
+                // node saw the claim in its watch first): kept until the
+                // answer says which revision this node's claim got.
+                tracing::debug!(
+                    "Cluster: session of {} from node {node} (claim {}) arrived before the \
+                     claim's answer; kept for it.",
+                    moved.client_id,
+                    moved.revision
+                );
+                c.claims.keep_early(moved);
+                return;
+            }
             tracing::warn!(
                 "Cluster: session of {} from node {node} (claim {}) arrived when no CONNECT \
                  waits for it; dropped with its {} messages.",
@@ -176,6 +189,18 @@ impl Broker {
             );
             return;
         };
+        self.make_moved_session(now, conn, node, moved);
+    }
+
+    /// Makes the session `node` sent for the CONNECT of `conn`, which
+    /// waits for it, and lets the CONNECT go on (Session Present 1).
+    pub(crate) fn make_moved_session(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        node: &str,
+        moved: SessionMove,
+    ) {
         let Some(ready) = self.conns.get(&conn).and_then(|x| x.state.claiming()) else {
             return;
         };

@@ -179,3 +179,45 @@ fn a_moved_local_subscription_stays_local_on_the_new_node() {
     assert_eq!(got.len(), 1);
     assert_eq!(&got[0].payload[..], b"local");
 }
+
+/// The old node sees the claim in etcd's watch and sends the session; it
+/// may reach the new node before etcd's answer to that node's own claim
+/// does. It is kept for that answer: Session Present 1, its messages
+/// delivered (a race seen with real processes on a loaded machine).
+#[test]
+fn a_session_that_overtakes_the_claims_answer_is_kept_for_it() {
+    let (mut n1, mut n2) = (node("n1"), node("n2"));
+    let c = persistent(&mut n1, "dev");
+    won(&mut n1, c, 5, None);
+    n1.take(c);
+    n1.subscribe(c, "t/#", QoS::AtLeastOnce);
+    n1.close(c);
+    let p = n1.connect("pub", Protocol::V5, true);
+    n1.publish(p, "t/1", "queued", QoS::AtLeastOnce, false);
+
+    let again = persistent(&mut n2, "dev");
+    let mark = n1.mark();
+    let now = n1.now;
+    n1.broker.client_claimed(now, "dev", "n2", 9);
+    n1.pump();
+    let session = moved(&n1, mark);
+    // Another claim's session is not kept for this one.
+    let mut other = session.clone();
+    other.revision = 8;
+    let now = n2.now;
+    n2.broker.node_session(now, "n1", other);
+    n2.broker.node_session(now, "n1", session);
+    n2.pump();
+    assert!(n2.take(again).is_empty(), "no CONNACK before the answer");
+    won(&mut n2, again, 9, Some("n1"));
+    let mut got = n2.take(again);
+    let Some(Packet::ConnAck(ack)) = got.first().cloned() else {
+        panic!("no CONNACK: {got:?}")
+    };
+    assert!(ack.session_present);
+    got.remove(0);
+    n2.put_back(again, got);
+    let got = n2.receive(again);
+    assert_eq!(got.len(), 1);
+    assert_eq!(&got[0].payload[..], b"queued");
+}
