@@ -118,7 +118,7 @@ pub(crate) struct Cluster {
     orphaned_wills: AHashMap<ByteString, Vec<(ByteString, Publish, Option<Instant>)>>,
     /// Wills of dead nodes' clients this node won and publishes when their
     /// delay ends (`cluster_wills`).
-    pub(crate) pending_wills: crate::cluster_wills::PendingWills,
+    pub(crate) pending_wills: crate::pending_wills::PendingWills,
     /// Ownership of persistent sessions' client ids (see `claiming`).
     pub(crate) claims: crate::claims::Claims,
     /// Shared subscription groups: this node's counts, the others'.

@@ -51,9 +51,9 @@ use hornet_codec::Publish;
 use crate::broker::Broker;
 use crate::cluster::{Applied, Cluster, NodeRow, RouteSnapshot, RouteUpdate};
 use crate::cluster_shared::{group_name, Choice};
-use crate::cluster_wills::NodeWill;
 use crate::ids::SessionKey;
 use crate::out::Action;
+use crate::pending_wills::NodeWill;
 use crate::retained::Retained;
 
 impl Broker {
