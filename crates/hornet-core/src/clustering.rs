@@ -453,8 +453,8 @@ impl Broker {
 
     /// The wills of this node's connected clients, and of its
     /// disconnected ones whose Will Delay Interval runs (with the time
-    /// left), for the start of a new link.
-    pub fn cluster_wills(&self) -> Vec<NodeWill> {
+    /// left at `now`), for the start of a new link.
+    pub fn cluster_wills(&self, now: Instant) -> Vec<NodeWill> {
         let mut all: Vec<NodeWill> = self
             .conns
             .values()
@@ -481,7 +481,7 @@ impl Broker {
             all.push(NodeWill {
                 client_id: session.client_id.clone(),
                 will: crate::ending::will_message(will.clone()),
-                due_in: Some(due.saturating_duration_since(self.now)),
+                due_in: Some(due.saturating_duration_since(now)),
             });
         }
         all

@@ -44,7 +44,7 @@ fn link(from: &Harness, from_name: &str, to: &mut Harness) {
     let snapshot = from.broker.cluster_snapshot().expect("a cluster node");
     to.broker.node_routes(now, from_name, snapshot);
     to.broker
-        .node_wills(now, from_name, from.broker.cluster_wills());
+        .node_wills(now, from_name, from.broker.cluster_wills(from.now));
     for msg in from.broker.cluster_retained() {
         let topic = msg.topic.clone();
         to.broker

@@ -25,7 +25,7 @@ fn link(from: &Harness, from_name: &str, to: &mut Harness) {
     let now = to.now;
     to.broker.node_alive(now, from_name);
     to.broker
-        .node_wills(now, from_name, from.broker.cluster_wills());
+        .node_wills(now, from_name, from.broker.cluster_wills(from.now));
     to.pump();
 }
 

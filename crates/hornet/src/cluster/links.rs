@@ -369,7 +369,7 @@ async fn serve_out(
         (
             core.cluster_snapshot().unwrap_or_default(),
             core.cluster_retained(),
-            core.cluster_wills(),
+            core.cluster_wills(Instant::now()),
         )
     });
     drop(shared);
