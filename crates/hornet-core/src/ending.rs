@@ -169,6 +169,9 @@ impl Broker {
                         crate::exclusive::Indexed::Exclusive(plain) => {
                             self.subs.remove(&plain, key);
                             self.exclusive.release(&plain, key);
+                            // Exported as its plain filter (SUBSCRIBE),
+                            // withdrawn with it.
+                            self.cluster_unsubscribed(&plain, key);
                         }
                         _ => {
                             self.subs.remove(filter, key);

@@ -273,6 +273,7 @@ impl Broker {
                     return;
                 }
                 self.subs.insert(&plain, key, sub);
+                self.cluster_subscribed(&plain, key, true);
             }
             (None, _) => {
                 self.subs.insert(&filter, key, sub);

@@ -221,3 +221,40 @@ fn a_session_that_overtakes_the_claims_answer_is_kept_for_it() {
     assert_eq!(got.len(), 1);
     assert_eq!(&got[0].payload[..], b"queued");
 }
+
+/// The filters `h` withdrew since `mark`.
+fn withdrawn(h: &Harness, mark: usize) -> Vec<String> {
+    h.since(mark)
+        .into_iter()
+        .filter_map(|a| match a {
+            Action::Routes { update } if !update.added => Some(update.filter.to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// An `$exclusive/` subscription is routed as its plain filter: it is
+/// exported on the node a session moves to, and withdrawn when the
+/// session ends there (no orphaned route on the other nodes).
+#[test]
+fn an_exclusive_subscription_is_routed_on_the_new_node_and_withdrawn_with_its_session() {
+    let (mut n1, mut n2) = (node("n1"), node("n2"));
+    let c = persistent(&mut n1, "dev");
+    won(&mut n1, c, 5, None);
+    n1.take(c);
+    let mark = n1.mark();
+    n1.subscribe(c, "$exclusive/ex/#", QoS::AtLeastOnce);
+    assert_eq!(announced(&n1, mark), vec!["ex/#"]);
+    n1.close(c);
+    let mark1 = n1.mark();
+    let mark2 = n2.mark();
+    let (again, _) = move_dev(&mut n1, &mut n2);
+    assert_eq!(withdrawn(&n1, mark1), vec!["ex/#"], "gone from n1");
+    assert_eq!(announced(&n2, mark2), vec!["ex/#"], "routed from n2");
+    // The session ends on n2 (Session Expiry 0 at DISCONNECT): withdrawn.
+    let mark = n2.mark();
+    let mut d = hornet_codec::Disconnect::new(ReasonCode::Success);
+    d.properties.push(Property::SessionExpiryInterval(0));
+    n2.send(again, d);
+    assert_eq!(withdrawn(&n2, mark), vec!["ex/#"]);
+}
