@@ -10,7 +10,10 @@
 //! (`orphan_sessions = "refuse"`) until that node returns; a node cut off
 //! from the etcd quorum closes its persistent sessions before its lease
 //! could expire, refuses new ones and serves clean ones, and takes
-//! persistent sessions again after the heal.
+//! persistent sessions again after the heal; a session moving to another
+//! node takes its inbound QoS 2 ids and `$local/` marks along; a session
+//! restored after a restart deletes its key when it ends; a delayed will
+//! waiting on a killed node is published by the survivor when due.
 //!
 //! Without `/usr/bin/etcd` the tests print why and pass, except under CI
 //! (`CI` set), where they fail: CI installs `etcd-server` (scripts/test.sh).
