@@ -376,8 +376,12 @@ impl Broker {
                         revision,
                     });
                 }
-                (false, Some(key)) => stale.push((client_id, node, key)),
-                (false, None) => {}
+                // Only a restored (disconnected) one: a clean session
+                // connected here meanwhile is not claimed and stays.
+                (false, Some(key)) if self.sessions[&key].conn.is_none() => {
+                    stale.push((client_id, node, key));
+                }
+                (false, _) => {}
             }
         }
         for (client_id, node, key) in stale {
