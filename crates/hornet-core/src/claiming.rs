@@ -127,6 +127,11 @@ impl Broker {
                     .claims
                     .claimed_by(conn)
                     .is_some_and(|id| c.claims.superseded(id, revision));
+                // Its session may have overtaken this answer.
+                let early = match c.claims.claimed_by(conn).cloned() {
+                    Some(id) => c.claims.take_early(&id, revision),
+                    None => None,
+                };
                 let Some(client_id) = c.claims.finish(conn) else {
                     return;
                 };
@@ -156,6 +161,9 @@ impl Broker {
                 // Taken from another live node: its session follows over
                 // the link (see `moving`).
                 if let Some(node) = from.filter(|n| *n != *c.node) {
+                    if let Some(moved) = early {
+                        return self.make_moved_session(now, conn, &node, moved);
+                    }
                     return self.await_session(now, conn, &client_id, revision, &node);
                 }
                 self.resume_claimed(now, conn);
@@ -278,9 +286,15 @@ impl Broker {
             return;
         };
         c.claims.saw(client_id, revision);
-        if node == &*c.node {
+        let me = node == &*c.node;
+        // A dead node's client's will waiting here for its delay.
+        self.cluster_will_claimed(now, client_id, node);
+        if me {
             return;
         }
+        let Some(c) = self.cluster.as_deref_mut() else {
+            return;
+        };
         // CONNECTs here that won an older claim but are not connected yet
         // (waiting for a takeover drain or a moved session) lost after all.
         for conn in c.claims.overtaken(client_id, revision) {
@@ -309,9 +323,79 @@ impl Broker {
         );
         self.take_over(now, &client_id);
         if self.sessions.get_mut(&key).is_some() {
+            // Its client connected anew (on `node`): a will waiting for
+            // its delay is not sent [MQTT-3.1.3-9].
+            if self.delayed_wills.remove(&key).is_some() {
+                self.persist_will_cleared(key);
+                self.delayed_will_gone(key);
+            }
             self.send_session(key, node, revision);
             self.remove_session(key);
         }
+    }
+
+    /// The shell read every client id key once at start, before it watches
+    /// them: `(client id, node the key names, mod revision)`. The sessions
+    /// restored from this node's store whose key names this node are held
+    /// under that claim from now on (their end deletes the key, another
+    /// node's newer claim takes them over, the cut-off closes them), as if
+    /// claimed in this life; a key naming this node without a session here
+    /// (it ended while the node was down) is released; a restored session
+    /// whose key names another node (claimed there since, e.g. with
+    /// `orphan_sessions = "fresh"`) is not this node's any more and is
+    /// dropped. Returns how many sessions are held.
+    pub fn cluster_claims_read(
+        &mut self,
+        now: Instant,
+        keys: Vec<(ByteString, ByteString, u64)>,
+    ) -> usize {
+        self.now = now;
+        let Some(c) = self.cluster.as_deref_mut() else {
+            return 0;
+        };
+        let me = c.node.clone();
+        let mut held = 0;
+        let mut stale = Vec::new();
+        for (client_id, node, revision) in keys {
+            c.claims.saw(&client_id, revision);
+            if c.claims.owned(&client_id).is_some() || c.claims.is_claiming(&client_id) {
+                continue; // claimed in this life already, or being claimed
+            }
+            let session = self.sessions.key_of(&client_id);
+            match (node == me, session) {
+                (true, Some(_)) => {
+                    c.claims.hold(&client_id, revision);
+                    held += 1;
+                }
+                (true, None) => {
+                    tracing::info!(
+                        "Cluster: client {client_id}'s key names this node but its session is                          gone (it ended while the node was down); releasing the key."
+                    );
+                    self.out.cluster(Action::Release {
+                        client_id,
+                        revision,
+                    });
+                }
+                // Only a restored (disconnected) one: a clean session
+                // connected here meanwhile is not claimed and stays.
+                (false, Some(key)) if self.sessions[&key].conn.is_none() => {
+                    stale.push((client_id, node, key));
+                }
+                (false, _) => {}
+            }
+        }
+        for (client_id, node, key) in stale {
+            tracing::warn!(
+                "Cluster: the session of {client_id} restored from the store is not this                  node's any more (its key names node {node}); dropped."
+            );
+            self.remove_session(key);
+        }
+        if held > 0 {
+            tracing::info!(
+                "Cluster: {held} persistent sessions restored from the store are held under                  their etcd claims."
+            );
+        }
+        held
     }
 
     /// Session of `client_id` removed: its etcd key goes if this node's

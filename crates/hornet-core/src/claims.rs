@@ -64,11 +64,31 @@ pub struct SessionMove {
     pub revision: u64,
     /// Its Session Expiry Interval.
     pub expiry_interval: u32,
-    /// Its subscriptions: filter, options, Subscription Identifier.
-    pub subscriptions: Vec<(ByteString, SubscriptionOptions, Option<u32>)>,
+    /// Its subscriptions.
+    pub subscriptions: Vec<MovedSubscription>,
     /// The messages it had not finished: unacknowledged ones first, in the
     /// order they were sent, then the queue.
     pub messages: Vec<Publish>,
+    /// Inbound QoS 2 packet ids received and not yet released: a PUBREL
+    /// for one on the new node is answered PUBCOMP 0x00, and a resent
+    /// PUBLISH with one is acknowledged, not delivered again
+    /// [MQTT-4.3.3-10] [MQTT-4.3.3-11].
+    pub incoming_qos2: Vec<u16>,
+}
+
+/// One subscription of a [`SessionMove`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct MovedSubscription {
+    /// The filter as the session holds it (`$share/...`, `$exclusive/...`
+    /// kept; a `$local/` subscription under its plain filter, see `local`).
+    pub filter: ByteString,
+    /// Its options.
+    pub options: SubscriptionOptions,
+    /// Its MQTT 5 Subscription Identifier.
+    pub identifier: Option<u32>,
+    /// Made with EMQX's `$local/`: it stays local on the new node too (no
+    /// route exported to the other nodes).
+    pub local: bool,
 }
 
 /// The answer to an [`Action::Claim`](crate::Action::Claim), for
@@ -118,6 +138,10 @@ pub(crate) struct Claims {
     /// CONNECTs that won and wait for their session from the node that
     /// held it: the connection and the claim's revision, by client id.
     moving: AHashMap<ByteString, (ConnId, u64)>,
+    /// Sessions that arrived while this node's claim of their client id
+    /// was still waiting for etcd's answer (the old node's watch was
+    /// faster), until that answer.
+    early: AHashMap<ByteString, SessionMove>,
 }
 
 impl Claims {
@@ -136,6 +160,7 @@ impl Claims {
             entry.0 -= 1;
             if entry.0 == 0 {
                 self.pending.remove(&client_id);
+                self.early.remove(&client_id);
             }
         }
         Some(client_id)
@@ -191,6 +216,20 @@ impl Claims {
         lost
     }
 
+    /// Keeps `moved`, which arrived before the answer to this node's claim
+    /// of its client id.
+    pub(crate) fn keep_early(&mut self, moved: SessionMove) {
+        self.early.insert(moved.client_id.clone(), moved);
+    }
+
+    /// The session kept for `client_id`'s claim won at `revision`, once.
+    pub(crate) fn take_early(&mut self, client_id: &str, revision: u64) -> Option<SessionMove> {
+        match self.early.get(client_id) {
+            Some(m) if m.revision == revision => self.early.remove(client_id),
+            _ => None,
+        }
+    }
+
     /// `conn` won `client_id` at `revision` and waits for its session.
     pub(crate) fn await_move(&mut self, conn: ConnId, client_id: &ByteString, revision: u64) {
         self.moving.insert(client_id.clone(), (conn, revision));
@@ -230,6 +269,17 @@ impl Claims {
     /// The revision `client_id`'s session here was claimed at.
     pub(crate) fn owned(&self, client_id: &str) -> Option<u64> {
         self.owned.get(client_id).copied()
+    }
+
+    /// A session restored here is held under the claim at `revision`
+    /// (read from etcd at start).
+    pub(crate) fn hold(&mut self, client_id: &ByteString, revision: u64) {
+        self.owned.insert(client_id.clone(), revision);
+    }
+
+    /// Whether a connection here claims `client_id` right now.
+    pub(crate) fn is_claiming(&self, client_id: &str) -> bool {
+        self.pending.contains_key(client_id) || self.won.values().any(|(id, _)| *id == *client_id)
     }
 
     /// `client_id`'s session left this node: the revision it held.

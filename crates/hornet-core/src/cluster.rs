@@ -12,6 +12,8 @@
 //! its name (`$share/{group}/{filter}`, `$queue/{filter}`) with this node's
 //! member count, again at every change of the count (`cluster_shared`).
 
+use std::time::Instant;
+
 use ahash::{AHashMap, AHashSet};
 use bytestring::ByteString;
 use hornet_codec::Publish;
@@ -60,7 +62,8 @@ pub struct NodeRow {
     pub alive: bool,
     /// Filters it announced.
     pub routes: usize,
-    /// Wills of its connected clients that this node holds.
+    /// Wills of its clients that this node holds (connected clients', and
+    /// disconnected ones' whose Will Delay Interval runs).
     pub wills: usize,
     /// Messages forwarded to it.
     pub forwarded: u64,
@@ -79,8 +82,9 @@ struct Peer {
     filters: AHashSet<ByteString>,
     forwarded: u64,
     received: u64,
-    /// The wills of its connected clients, by client id.
-    wills: AHashMap<ByteString, Publish>,
+    /// The wills of its clients, by client id: of connected clients
+    /// (`None`), or waiting for their delay until the instant given.
+    wills: AHashMap<ByteString, (Publish, Option<Instant>)>,
 }
 
 /// Whether an update applied, or the stream needs a new snapshot.
@@ -111,7 +115,10 @@ pub(crate) struct Cluster {
     announced_wills: AHashSet<ByteString>,
     /// Wills of dead nodes' clients, until the election says whether this
     /// node publishes them.
-    orphaned_wills: AHashMap<ByteString, Vec<Publish>>,
+    orphaned_wills: AHashMap<ByteString, Vec<(ByteString, Publish, Option<Instant>)>>,
+    /// Wills of dead nodes' clients this node won and publishes when their
+    /// delay ends (`cluster_wills`).
+    pub(crate) pending_wills: crate::pending_wills::PendingWills,
     /// Ownership of persistent sessions' client ids (see `claiming`).
     pub(crate) claims: crate::claims::Claims,
     /// Shared subscription groups: this node's counts, the others'.
@@ -132,6 +139,7 @@ impl Cluster {
             matched: Vec::new(),
             announced_wills: AHashSet::default(),
             orphaned_wills: AHashMap::default(),
+            pending_wills: Default::default(),
             claims: crate::claims::Claims::default(),
             shared: SharedRoutes::default(),
         }
@@ -157,6 +165,14 @@ impl Cluster {
         let first = holders.is_empty();
         holders.insert(key);
         first.then(|| self.update(filter, true))
+    }
+
+    /// Whether session `key`'s subscription to `filter` is exported (not
+    /// `$local/`).
+    pub(crate) fn exports(&self, filter: &str, key: SessionKey) -> bool {
+        self.exported
+            .get(filter)
+            .is_some_and(|holders| holders.contains(&key))
     }
 
     /// Session `key` no longer holds an exported subscription to `filter`;
@@ -238,7 +254,11 @@ impl Cluster {
         peer.alive = false;
         peer.incarnation = None;
         peer.seq = 0;
-        let wills: Vec<Publish> = peer.wills.drain().map(|(_, w)| w).collect();
+        let wills: Vec<_> = peer
+            .wills
+            .drain()
+            .map(|(c, (w, due))| (c, w, due))
+            .collect();
         if !wills.is_empty() {
             self.orphaned_wills
                 .entry(peer.name.clone())
@@ -329,13 +349,20 @@ impl Cluster {
         peer.name.clone()
     }
 
-    /// `node`'s client `client_id` has `will` (or none any more).
-    pub(crate) fn set_will(&mut self, node: &str, client_id: ByteString, will: Option<Publish>) {
+    /// `node`'s client `client_id` has `will` (or none any more), due at
+    /// `due` if its delay runs.
+    pub(crate) fn set_will(
+        &mut self,
+        node: &str,
+        client_id: ByteString,
+        will: Option<Publish>,
+        due: Option<Instant>,
+    ) {
         let i = self.peer(node);
         let wills = &mut self.peers[i as usize].wills;
         match will {
             Some(w) => {
-                wills.insert(client_id, w);
+                wills.insert(client_id, (w, due));
             }
             None => {
                 wills.remove(&client_id);
@@ -344,13 +371,21 @@ impl Cluster {
     }
 
     /// Every will `node` announced, replaced by `all` (a new link).
-    pub(crate) fn set_wills(&mut self, node: &str, all: Vec<(ByteString, Publish)>) {
+    pub(crate) fn set_wills(
+        &mut self,
+        node: &str,
+        all: impl Iterator<Item = (ByteString, (Publish, Option<Instant>))>,
+    ) {
         let i = self.peer(node);
-        self.peers[i as usize].wills = all.into_iter().collect();
+        self.peers[i as usize].wills = all.collect();
     }
 
-    /// The wills of dead `node`'s clients, once.
-    pub(crate) fn take_orphaned_wills(&mut self, node: &str) -> Vec<Publish> {
+    /// The wills of dead `node`'s clients, once: client id, will, and when
+    /// it is due if its delay runs.
+    pub(crate) fn take_orphaned_wills(
+        &mut self,
+        node: &str,
+    ) -> Vec<(ByteString, Publish, Option<Instant>)> {
         self.orphaned_wills.remove(node).unwrap_or_default()
     }
 

@@ -53,6 +53,7 @@ use crate::cluster::{Applied, Cluster, NodeRow, RouteSnapshot, RouteUpdate};
 use crate::cluster_shared::{group_name, Choice};
 use crate::ids::SessionKey;
 use crate::out::Action;
+use crate::pending_wills::NodeWill;
 use crate::retained::Retained;
 
 impl Broker {
@@ -126,6 +127,7 @@ impl Broker {
         if let Some(c) = self.cluster.as_deref_mut() {
             c.node_alive(node);
             tracing::info!("Cluster: node {node} is alive.");
+            self.cluster_wills_node_back(node);
         }
     }
 
@@ -449,27 +451,52 @@ impl Broker {
         });
     }
 
-    /// The wills of this node's connected clients, for the start of a new
-    /// link.
-    pub fn cluster_wills(&self) -> Vec<(ByteString, Publish)> {
-        self.conns
+    /// The wills of this node's connected clients, and of its
+    /// disconnected ones whose Will Delay Interval runs (with the time
+    /// left at `now`), for the start of a new link.
+    pub fn cluster_wills(&self, now: Instant) -> Vec<NodeWill> {
+        let mut all: Vec<NodeWill> = self
+            .conns
             .values()
             .filter(|c| c.state.is_connected())
             .filter_map(|c| {
                 let will = c.will.as_deref()?.clone();
-                Some((c.client_id.clone(), crate::ending::will_message(will)))
+                Some(NodeWill {
+                    client_id: c.client_id.clone(),
+                    will: crate::ending::will_message(will),
+                    due_in: None,
+                })
             })
-            .collect()
+            .collect();
+        for (key, due, will) in self.delayed_wills.iter() {
+            let Some(session) = self.sessions.get(&key) else {
+                continue;
+            };
+            let expiry = session.disconnected_at.and_then(|at| {
+                let secs = session.expiry_interval;
+                (secs != crate::session::NEVER_EXPIRES)
+                    .then(|| at + std::time::Duration::from_secs(u64::from(secs)))
+            });
+            let due = expiry.map_or(due, |e| e.min(due));
+            all.push(NodeWill {
+                client_id: session.client_id.clone(),
+                will: crate::ending::will_message(will.clone()),
+                due_in: Some(due.saturating_duration_since(now)),
+            });
+        }
+        all
     }
 
-    /// `node`'s connected client `client_id` has `will` (`None`: not any
-    /// more).
+    /// `node`'s client `client_id` has `will` (`None`: not any more):
+    /// connected (`due_in` `None`), or disconnected with its Will Delay
+    /// Interval running, due after `due_in`.
     pub fn node_will(
         &mut self,
         now: Instant,
         node: &str,
         client_id: ByteString,
         will: Option<Publish>,
+        due_in: Option<std::time::Duration>,
     ) {
         self.now = now;
         if let Some(c) = self.cluster.as_deref_mut() {
@@ -477,15 +504,21 @@ impl Broker {
                 w.detach();
                 w
             });
-            c.set_will(node, client_id, will);
+            c.set_will(node, client_id, will, due_in.map(|d| now + d));
         }
     }
 
-    /// Every will of `node`'s connected clients (the start of its link).
-    pub fn node_wills(&mut self, now: Instant, node: &str, all: Vec<(ByteString, Publish)>) {
+    /// Every will `node` holds for its clients (the start of its link).
+    pub fn node_wills(&mut self, now: Instant, node: &str, all: Vec<NodeWill>) {
         self.now = now;
         if let Some(c) = self.cluster.as_deref_mut() {
-            c.set_wills(node, all);
+            c.set_wills(
+                node,
+                all.into_iter().map(|mut w| {
+                    w.will.detach();
+                    (w.client_id, (w.will, w.due_in.map(|d| now + d)))
+                }),
+            );
         }
     }
 
@@ -500,9 +533,7 @@ impl Broker {
         let n = wills.len();
         if publish && n > 0 {
             tracing::info!("Cluster: publishing the wills of {n} clients of dead node {node}.");
-            for will in wills {
-                self.accept_publish(now, will, None);
-            }
+            self.publish_orphaned_wills(now, node, wills);
         }
         n
     }
@@ -529,6 +560,7 @@ impl Broker {
             self.out.cluster(Action::Will {
                 client_id,
                 will: Some(Box::new(crate::ending::will_message(will))),
+                due_in: None,
             });
         }
     }
@@ -564,6 +596,7 @@ impl Broker {
             self.out.cluster(Action::Will {
                 client_id: client_id.clone(),
                 will: None,
+                due_in: None,
             });
         }
     }

@@ -451,6 +451,7 @@ impl Broker {
             // Back in time: the delayed will is not sent ([MQTT-3.1.3-9]).
             if self.delayed_wills.remove(&key).is_some() {
                 self.persist_will_cleared(key);
+                self.delayed_will_gone(key);
             }
         }
         let key = match key {

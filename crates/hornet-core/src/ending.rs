@@ -73,6 +73,12 @@ impl Broker {
                     Some(key) if delay > 0 && self.sessions.contains_key(&key) => {
                         let at = now + Duration::from_secs(u64::from(delay));
                         self.persist_will(key, delay, &will);
+                        if self.cluster.is_some() {
+                            // The others hold it until due, in case this
+                            // node dies first (`cluster_wills`).
+                            let expiry = self.sessions[&key].expiry_interval;
+                            self.cluster_will_delayed(&conn.client_id, &will, delay, expiry);
+                        }
                         self.delayed_wills.hold(key, at, will);
                     }
                     _ => self.publish_will(now, will),
@@ -85,7 +91,19 @@ impl Broker {
     pub(crate) fn publish_delayed_will(&mut self, key: SessionKey) {
         if let Some((_, will)) = self.delayed_wills.remove(&key) {
             self.persist_will_cleared(key);
+            self.delayed_will_gone(key);
             self.publish_will(self.now, will);
+        }
+    }
+
+    /// Cluster: session `key`'s delayed will was published or cancelled
+    /// here; the other nodes drop their copy.
+    pub(crate) fn delayed_will_gone(&mut self, key: SessionKey) {
+        if self.cluster.is_none() {
+            return;
+        }
+        if let Some(client_id) = self.sessions.get(&key).map(|s| s.client_id.clone()) {
+            self.cluster_will_gone(&client_id);
         }
     }
 
@@ -132,6 +150,8 @@ impl Broker {
         };
         if self.cluster.is_some() {
             self.cluster_session_removed(&session.client_id);
+            // Its delayed will, published below, is no copy's any more.
+            self.cluster_will_gone(&session.client_id);
         }
         if session.persisted {
             self.journal
@@ -149,6 +169,9 @@ impl Broker {
                         crate::exclusive::Indexed::Exclusive(plain) => {
                             self.subs.remove(&plain, key);
                             self.exclusive.release(&plain, key);
+                            // Exported as its plain filter (SUBSCRIBE),
+                            // withdrawn with it.
+                            self.cluster_unsubscribed(&plain, key);
                         }
                         _ => {
                             self.subs.remove(filter, key);

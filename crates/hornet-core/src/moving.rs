@@ -20,15 +20,19 @@
 //! Messages of shared subscriptions are not moved: the leaving session
 //! hands them to another member of the group, as on one node. QoS 2
 //! messages whose PUBREL was already sent are done for the subscriber and
-//! not moved; inbound QoS 2 state (packet ids awaiting PUBREL) does not
-//! move (a PUBREL for one is answered as on a new session).
+//! not moved. The inbound QoS 2 packet ids awaiting PUBREL move with the
+//! session (a PUBREL on the new node gets PUBCOMP 0x00, a resent PUBLISH is
+//! not delivered twice), and so does the `$local/` mark of a subscription
+//! (read from what this node exports: a `$local/` one is not exported),
+//! so it stays local on the new node.
 
 use std::time::{Duration, Instant};
 
 use bytestring::ByteString;
 
 use crate::broker::{Broker, ConnId};
-use crate::claims::SessionMove;
+use crate::claims::{MovedSubscription, SessionMove};
+use crate::cluster::Cluster;
 use crate::exclusive::{self, Indexed};
 use crate::out::Action;
 use crate::session::{Outbound, Session, SessionKey, Subscription, NEVER_EXPIRES};
@@ -92,10 +96,20 @@ impl Broker {
         let Some(session) = self.sessions.get_mut(&key) else {
             return;
         };
+        let exclusive = self.settings.exclusive_subscriptions;
+        let cluster = self.cluster.as_deref();
         let subscriptions = session
             .subscriptions
             .iter()
-            .map(|(f, s)| (f.clone(), s.options, s.identifier))
+            .map(|(f, s)| MovedSubscription {
+                filter: f.clone(),
+                options: s.options,
+                identifier: s.identifier,
+                local: crate::shared::split(f).is_none()
+                    && !matches!(exclusive::indexed(exclusive, f), Indexed::Exclusive(_))
+                    && Cluster::exportable(f)
+                    && !cluster.is_some_and(|c| c.exports(f, key)),
+            })
             .collect();
         let mut inflight: Vec<(u64, u16, &Outbound)> = session
             .inflight
@@ -121,18 +135,23 @@ impl Broker {
             m.packet_id = None;
             m.dup = false;
         }
+        let mut incoming_qos2: Vec<u16> = session.incoming_qos2.iter().copied().collect();
+        incoming_qos2.sort_unstable();
         let moved = SessionMove {
             client_id: session.client_id.clone(),
             revision,
             expiry_interval: session.expiry_interval,
             subscriptions,
             messages,
+            incoming_qos2,
         };
         tracing::info!(
-            "Cluster: session of {} sent to node {node} ({} subscriptions, {} messages).",
+            "Cluster: session of {} sent to node {node} ({} subscriptions, {} messages, {} \
+             QoS 2 packet ids awaiting PUBREL).",
             moved.client_id,
             moved.subscriptions.len(),
-            moved.messages.len()
+            moved.messages.len(),
+            moved.incoming_qos2.len()
         );
         self.out.cluster(Action::MoveSession {
             node: ByteString::from(node),
@@ -148,6 +167,19 @@ impl Broker {
             return;
         };
         let Some(conn) = c.claims.take_mover(&moved.client_id, moved.revision) else {
+            if c.claims.is_claiming(&moved.client_id) {
+                // It overtook etcd's answer to this node's claim (the old
+                // node saw the claim in its watch first): kept until the
+                // answer says which revision this node's claim got.
+                tracing::debug!(
+                    "Cluster: session of {} from node {node} (claim {}) arrived before the \
+                     claim's answer; kept for it.",
+                    moved.client_id,
+                    moved.revision
+                );
+                c.claims.keep_early(moved);
+                return;
+            }
             tracing::warn!(
                 "Cluster: session of {} from node {node} (claim {}) arrived when no CONNECT \
                  waits for it; dropped with its {} messages.",
@@ -157,6 +189,18 @@ impl Broker {
             );
             return;
         };
+        self.make_moved_session(now, conn, node, moved);
+    }
+
+    /// Makes the session `node` sent for the CONNECT of `conn`, which
+    /// waits for it, and lets the CONNECT go on (Session Present 1).
+    pub(crate) fn make_moved_session(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        node: &str,
+        moved: SessionMove,
+    ) {
         let Some(ready) = self.conns.get(&conn).and_then(|x| x.state.claiming()) else {
             return;
         };
@@ -174,20 +218,27 @@ impl Broker {
                 .expire_at(now + Duration::from_secs(u64::from(expiry)), key);
         }
         let (subs, msgs) = (moved.subscriptions.len(), moved.messages.len());
-        for (filter, options, identifier) in moved.subscriptions {
-            self.add_moved_subscription(
-                key,
-                filter,
-                Subscription {
-                    options,
-                    identifier,
-                },
-            );
+        for m in moved.subscriptions {
+            let sub = Subscription {
+                options: m.options,
+                identifier: m.identifier,
+            };
+            self.add_moved_subscription(key, m.filter, sub, m.local);
         }
         for msg in moved.messages {
             self.deliver(key, msg);
         }
         self.journal.touch(key);
+        // The exchanges the client started on the old node go on here: a
+        // PUBREL gets PUBCOMP 0x00, a resent PUBLISH is not delivered
+        // again [MQTT-4.3.3-10] [MQTT-4.3.3-11].
+        let session = self.sessions.get_mut(&key).expect("just made");
+        session
+            .incoming_qos2
+            .extend(moved.incoming_qos2.iter().copied());
+        for pid in moved.incoming_qos2 {
+            self.persist_qos2_received(Some(key), pid);
+        }
         tracing::info!(
             "Cluster: session of {} arrived from node {node} ({subs} subscriptions, {msgs} \
              messages).",
@@ -198,7 +249,13 @@ impl Broker {
 
     /// One subscription of a moved session, into the indexes (and the
     /// routes this node exports).
-    fn add_moved_subscription(&mut self, key: SessionKey, filter: ByteString, sub: Subscription) {
+    fn add_moved_subscription(
+        &mut self,
+        key: SessionKey,
+        filter: ByteString,
+        sub: Subscription,
+        local: bool,
+    ) {
         let client_id = self.sessions[&key].client_id.clone();
         match (
             crate::shared::split(&filter),
@@ -216,10 +273,12 @@ impl Broker {
                     return;
                 }
                 self.subs.insert(&plain, key, sub);
+                self.cluster_subscribed(&plain, key, true);
             }
             (None, _) => {
                 self.subs.insert(&filter, key, sub);
-                self.cluster_subscribed(&filter, key, true);
+                // A `$local/` subscription stays this node's own.
+                self.cluster_subscribed(&filter, key, !local);
             }
         }
         let session = self.sessions.get_mut(&key).expect("just made");

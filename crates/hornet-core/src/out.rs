@@ -112,6 +112,10 @@ pub enum Action {
         client_id: bytestring::ByteString,
         /// The will as a PUBLISH, or `None`.
         will: Option<Box<hornet_codec::Publish>>,
+        /// `None` while the client is connected; else its connection
+        /// ended and the will is due after this (its Will Delay Interval
+        /// runs: see `cluster_wills`).
+        due_in: Option<std::time::Duration>,
     },
     /// Cluster: tell every other node that client `client_id` connected
     /// here; a node where that client id is connected takes it over

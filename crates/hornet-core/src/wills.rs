@@ -33,6 +33,13 @@ impl DelayedWills {
         self.by_session.remove(key)
     }
 
+    /// Every will waiting: its session, when it is due, the will.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (SessionKey, Instant, &LastWill)> {
+        self.by_session
+            .iter()
+            .map(|(key, (at, will))| (*key, *at, will))
+    }
+
     /// When the next deadline falls (it may turn out stale).
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
         self.timers.peek().map(|Reverse((at, _))| *at)

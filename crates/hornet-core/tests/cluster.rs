@@ -44,7 +44,7 @@ fn link(from: &Harness, from_name: &str, to: &mut Harness) {
     let snapshot = from.broker.cluster_snapshot().expect("a cluster node");
     to.broker.node_routes(now, from_name, snapshot);
     to.broker
-        .node_wills(now, from_name, from.broker.cluster_wills());
+        .node_wills(now, from_name, from.broker.cluster_wills(from.now));
     for msg in from.broker.cluster_retained() {
         let topic = msg.topic.clone();
         to.broker
@@ -76,10 +76,13 @@ fn relay(from: &Harness, from_name: &str, mark: usize, to: &mut Harness, to_name
                 to.broker
                     .node_retained(now, from_name, topic, message.map(|m| *m), false)
             }
-            Action::Will { client_id, will } => {
-                to.broker
-                    .node_will(now, from_name, client_id, will.map(|w| *w))
-            }
+            Action::Will {
+                client_id,
+                will,
+                due_in,
+            } => to
+                .broker
+                .node_will(now, from_name, client_id, will.map(|w| *w), due_in),
             Action::Takeover { client_id } => {
                 to.broker.node_client_connected(now, from_name, client_id)
             }

@@ -454,6 +454,7 @@ fn a_session_that_does_not_arrive_in_time_leaves_a_new_one() {
             expiry_interval: 60,
             subscriptions: Vec::new(),
             messages: vec![hornet_codec::Publish::new("t", "late")],
+            incoming_qos2: Vec::new(),
         },
     );
     n2.pump();
@@ -567,6 +568,7 @@ fn a_won_connect_still_waiting_loses_to_a_newer_claim_seen_meanwhile() {
             expiry_interval: 60,
             subscriptions: Vec::new(),
             messages: Vec::new(),
+            incoming_qos2: Vec::new(),
         },
     );
     h.pump();
@@ -605,4 +607,74 @@ fn owned_sessions_and_the_cut_off_are_published_under_sys() {
     ] {
         assert!(topics.iter().any(|t| t == want), "{want} in {topics:?}");
     }
+}
+
+/// A session restored from the node's store after a restart, whose etcd
+/// key still names the node, is held under that claim once the shell has
+/// read the keys: its end deletes the key (at the key's revision), and an
+/// older claim seen in the watch does not take it. A key naming the node
+/// without a session here is released; a restored session whose key
+/// names another node is dropped.
+#[test]
+fn sessions_restored_after_a_restart_are_held_under_their_etcd_claims() {
+    use hornet_core::persist::{Restored, RestoredSession, SessionRecord};
+    let mut h = Harness::persistent(hornet_core::AckPolicy::AfterDurable);
+    let record = |key, client_id: &str| RestoredSession {
+        record: SessionRecord {
+            key,
+            client_id: client_id.into(),
+            protocol: Protocol::V5,
+            expiry: 60,
+            offline_since: 0,
+            subscriptions: Vec::new(),
+        },
+        inflight: Vec::new(),
+        queue: Vec::new(),
+        incoming_qos2: Vec::new(),
+        will: None,
+        connected_will: None,
+    };
+    let now = h.now;
+    h.broker.restore(
+        now,
+        Restored {
+            sessions: vec![
+                record(1, "kept"),
+                record(2, "stale"),
+                record(3, "unclaimed"),
+            ],
+            ..Restored::default()
+        },
+    );
+    h.broker.enable_cluster("n1", 2);
+    // A clean session connected before the keys are read, with a client
+    // id whose persistent session another node holds: not claimed, kept.
+    let live = h.connect("live", Protocol::V5, true);
+    assert_eq!(h.broker.session_count(), 4);
+    let mark = h.mark();
+    let held = h.broker.cluster_claims_read(
+        now,
+        vec![
+            ("kept".into(), "n1".into(), 40),
+            ("stale".into(), "n2".into(), 41),
+            ("ended".into(), "n1".into(), 42),
+            ("live".into(), "n2".into(), 43),
+        ],
+    );
+    h.pump();
+    assert_eq!(held, 1);
+    assert_eq!(h.broker.cluster_owned_sessions(), 1);
+    assert_eq!(releases(&h, mark), vec![("ended".to_string(), 42)]);
+    assert_eq!(h.broker.session_count(), 3, "the stale one went");
+    // An older claim (before the restart) does not take it.
+    h.broker.client_claimed(now, "kept", "n2", 39);
+    h.pump();
+    assert_eq!(h.broker.cluster_owned_sessions(), 1);
+    // Its end deletes its key, at the revision read.
+    let mark = h.mark();
+    h.advance(std::time::Duration::from_secs(61));
+    assert_eq!(h.broker.session_count(), 1, "both expired");
+    assert!(!h.is_closed(live), "the connected clean session stays");
+    assert_eq!(releases(&h, mark), vec![("kept".to_string(), 40)]);
+    assert_eq!(h.broker.cluster_owned_sessions(), 0);
 }

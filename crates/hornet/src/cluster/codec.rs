@@ -14,12 +14,15 @@
 //! 3 Route     u64 incarnation, u64 seq, u8 added, str filter, u32 members
 //! 4 Publish   PUBLISH (MQTT 5)
 //! 5 Retain    u8 fill, str topic, u8 present, [PUBLISH (MQTT 5)]
-//! 6 Will      str client id, u8 present, [PUBLISH (MQTT 5)]
-//! 7 Wills     u32 count, (str client id, u32 length, PUBLISH) * count
+//! 6 Will      str client id, u8 present (0 no, 1 connected, 2 delayed),
+//!             [u64 ms until due, if delayed], [PUBLISH (MQTT 5)]
+//! 7 Wills     u32 count, (str client id, u64 ms until due + 1 (0:
+//!             connected), u32 length, PUBLISH) * count
 //! 8 Takeover  str client id
 //! 32 Session  str client id, u64 revision, u32 expiry, u32 count,
-//!             (str filter, u8 options, u32 identifier + 1) * count,
-//!             u32 count, (u32 length, PUBLISH) * count
+//!             (str filter, u8 options (bit 6: $local/), u32 identifier + 1)
+//!             * count, u32 count, (u32 length, PUBLISH) * count,
+//!             u32 count, u16 inbound QoS 2 packet id awaiting PUBREL * count
 //! 9 PublishTo u8 plain, u16 count, str group name * count, PUBLISH (MQTT 5)
 //! 10 Resume   u64 stream, u64 next
 //! 11 Ack      u64 seq                      (receiver → dialer)
@@ -38,10 +41,13 @@
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use bytestring::ByteString;
 use hornet_codec::{Decoder, Packet, PacketId, Protocol, Publish, QoS};
-use hornet_core::{RouteSnapshot, RouteUpdate, SessionMove};
+use std::time::Duration;
 
-/// The link protocol's version: a node speaking another is refused.
-pub(crate) const VERSION: u16 = 2;
+use hornet_core::{MovedSubscription, NodeWill, RouteSnapshot, RouteUpdate, SessionMove};
+
+/// The link protocol's version: a node speaking another is refused (3: a
+/// moved session carries its inbound QoS 2 ids and `$local/` marks).
+pub(crate) const VERSION: u16 = 3;
 
 /// The largest frame accepted (a snapshot of many filters, or a message
 /// up to MQTT's limit).
@@ -77,14 +83,16 @@ pub(crate) enum Frame {
         topic: ByteString,
         message: Option<Publish>,
     },
-    /// The will of the sender's connected client (as the PUBLISH it
-    /// becomes), or `None`: it has none any more.
+    /// The will of the sender's client (as the PUBLISH it becomes), or
+    /// `None`: it has none any more; `due_in`: the client disconnected and
+    /// the will is due after that (its Will Delay Interval runs).
     Will {
         client_id: ByteString,
         will: Option<Publish>,
+        due_in: Option<Duration>,
     },
-    /// Every will of the sender's connected clients (start of a link).
-    Wills(Vec<(ByteString, Publish)>),
+    /// Every will the sender holds for its clients (start of a link).
+    Wills(Vec<NodeWill>),
     /// A client connected on the sender: a connection here with its id is
     /// taken over.
     Takeover { client_id: ByteString },
@@ -183,12 +191,24 @@ impl Frame {
                     put_publish(out, p);
                 }
             }
-            Frame::Will { client_id, will } => {
+            Frame::Will {
+                client_id,
+                will,
+                due_in,
+            } => {
                 out.put_u8(6);
                 put_str(out, client_id);
-                out.put_u8(u8::from(will.is_some()));
-                if let Some(p) = will {
-                    put_publish(out, p);
+                match (will, due_in) {
+                    (None, _) => out.put_u8(0),
+                    (Some(p), None) => {
+                        out.put_u8(1);
+                        put_publish(out, p);
+                    }
+                    (Some(p), Some(d)) => {
+                        out.put_u8(2);
+                        out.put_u64(millis(*d));
+                        put_publish(out, p);
+                    }
                 }
             }
             Frame::Takeover { client_id } => {
@@ -211,11 +231,12 @@ impl Frame {
             Frame::Wills(all) => {
                 out.put_u8(7);
                 out.put_u32(all.len() as u32);
-                for (client_id, p) in all {
-                    put_str(out, client_id);
+                for w in all {
+                    put_str(out, &w.client_id);
+                    out.put_u64(w.due_in.map_or(0, |d| millis(d).saturating_add(1)));
                     let at = out.len();
                     out.put_u32(0);
-                    put_publish(out, p);
+                    put_publish(out, &w.will);
                     let len = (out.len() - at - 4) as u32;
                     out[at..at + 4].copy_from_slice(&len.to_be_bytes());
                 }
@@ -308,20 +329,35 @@ impl Frame {
             }
             6 => {
                 let client_id = get_str(&mut body)?;
-                let will = match get_u8(&mut body)? {
-                    0 => None,
-                    _ => Some(get_publish(body)?),
+                let (will, due_in) = match get_u8(&mut body)? {
+                    0 => (None, None),
+                    1 => (Some(get_publish(body)?), None),
+                    _ => {
+                        let ms = get_u64(&mut body)?;
+                        (Some(get_publish(body)?), Some(Duration::from_millis(ms)))
+                    }
                 };
-                Frame::Will { client_id, will }
+                Frame::Will {
+                    client_id,
+                    will,
+                    due_in,
+                }
             }
             7 => {
                 let count = get_u32(&mut body)? as usize;
                 let mut all = Vec::with_capacity(count.min(body.len() / 4));
                 for _ in 0..count {
                     let client_id = get_str(&mut body)?;
+                    let due_in = get_u64(&mut body)?
+                        .checked_sub(1)
+                        .map(Duration::from_millis);
                     let len = get_u32(&mut body)? as usize;
                     need(&body, len)?;
-                    all.push((client_id, get_publish(body.split_to(len))?));
+                    all.push(NodeWill {
+                        client_id,
+                        will: get_publish(body.split_to(len))?,
+                        due_in,
+                    });
                 }
                 Frame::Wills(all)
             }
@@ -348,15 +384,17 @@ fn put_session(out: &mut BytesMut, m: &SessionMove) {
     out.put_u64(m.revision);
     out.put_u32(m.expiry_interval);
     out.put_u32(m.subscriptions.len() as u32);
-    for (filter, o, identifier) in &m.subscriptions {
-        put_str(out, filter);
+    for sub in &m.subscriptions {
+        let o = &sub.options;
+        put_str(out, &sub.filter);
         out.put_u8(
             o.qos as u8
                 | u8::from(o.no_local) << 2
                 | u8::from(o.retain_as_published) << 3
-                | (o.retain_handling as u8) << 4,
+                | (o.retain_handling as u8) << 4
+                | u8::from(sub.local) << 6,
         );
-        out.put_u32(identifier.map_or(0, |i| i.saturating_add(1)));
+        out.put_u32(sub.identifier.map_or(0, |i| i.saturating_add(1)));
     }
     out.put_u32(m.messages.len() as u32);
     for p in &m.messages {
@@ -365,6 +403,10 @@ fn put_session(out: &mut BytesMut, m: &SessionMove) {
         put_publish(out, p);
         let len = (out.len() - at - 4) as u32;
         out[at..at + 4].copy_from_slice(&len.to_be_bytes());
+    }
+    out.put_u32(m.incoming_qos2.len() as u32);
+    for &pid in &m.incoming_qos2 {
+        out.put_u16(pid);
     }
 }
 
@@ -391,7 +433,12 @@ fn get_session(body: &mut Bytes) -> Result<SessionMove, CodecError> {
             retain_handling,
         };
         let identifier = get_u32(body)?.checked_sub(1);
-        subscriptions.push((filter, options, identifier));
+        subscriptions.push(MovedSubscription {
+            filter,
+            options,
+            identifier,
+            local: bits & 64 != 0,
+        });
     }
     let count = get_u32(body)? as usize;
     let mut messages = Vec::with_capacity(count.min(body.len() / 4));
@@ -400,13 +447,25 @@ fn get_session(body: &mut Bytes) -> Result<SessionMove, CodecError> {
         need(body, len)?;
         messages.push(get_publish(body.split_to(len))?);
     }
+    let count = get_u32(body)? as usize;
+    let mut incoming_qos2 = Vec::with_capacity(count.min(body.len() / 2));
+    for _ in 0..count {
+        need(body, 2)?;
+        incoming_qos2.push(body.get_u16());
+    }
     Ok(SessionMove {
         client_id,
         revision,
         expiry_interval,
         subscriptions,
         messages,
+        incoming_qos2,
     })
+}
+
+/// A duration in whole milliseconds, saturating.
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX - 1)
 }
 
 fn put_str(out: &mut BytesMut, s: &str) {
@@ -543,10 +602,17 @@ mod tests {
         round_trip(Frame::Will {
             client_id: "c".into(),
             will: Some(will.clone()),
+            due_in: None,
+        });
+        round_trip(Frame::Will {
+            client_id: "c".into(),
+            will: Some(will.clone()),
+            due_in: Some(Duration::from_millis(29_500)),
         });
         round_trip(Frame::Will {
             client_id: "c".into(),
             will: None,
+            due_in: None,
         });
         round_trip(Frame::Takeover {
             client_id: "dup".into(),
@@ -556,19 +622,32 @@ mod tests {
             revision: 42,
             expiry_interval: 3600,
             subscriptions: vec![
-                (
-                    "a/#".into(),
-                    hornet_codec::SubscriptionOptions {
+                MovedSubscription {
+                    filter: "a/#".into(),
+                    options: hornet_codec::SubscriptionOptions {
                         qos: QoS::ExactlyOnce,
                         no_local: true,
                         retain_as_published: true,
                         retain_handling: hornet_codec::RetainHandling::Never,
                     },
-                    Some(7),
-                ),
-                ("$share/g/b".into(), Default::default(), None),
+                    identifier: Some(7),
+                    local: false,
+                },
+                MovedSubscription {
+                    filter: "$share/g/b".into(),
+                    options: Default::default(),
+                    identifier: None,
+                    local: false,
+                },
+                MovedSubscription {
+                    filter: "here/+".into(),
+                    options: Default::default(),
+                    identifier: None,
+                    local: true,
+                },
             ],
             messages: vec![will.clone(), Publish::new("q/0", "zero")],
+            incoming_qos2: vec![1, 7, 65535],
         })));
         round_trip(Frame::Resume {
             stream: 0xfeed,
@@ -576,8 +655,21 @@ mod tests {
         });
         round_trip(Frame::Ack { seq: 41 });
         round_trip(Frame::Wills(vec![
-            ("a".into(), will.clone()),
-            ("b".into(), Publish::new("wills/b", "")),
+            NodeWill {
+                client_id: "a".into(),
+                will: will.clone(),
+                due_in: None,
+            },
+            NodeWill {
+                client_id: "b".into(),
+                will: Publish::new("wills/b", ""),
+                due_in: Some(Duration::ZERO),
+            },
+            NodeWill {
+                client_id: "c".into(),
+                will: Publish::new("wills/c", ""),
+                due_in: Some(Duration::from_secs(3600)),
+            },
         ]));
     }
 

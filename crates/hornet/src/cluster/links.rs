@@ -133,9 +133,14 @@ impl Links {
                 topic,
                 message: message.map(|m| *m),
             }),
-            Action::Will { client_id, will } => self.broadcast(Frame::Will {
+            Action::Will {
+                client_id,
+                will,
+                due_in,
+            } => self.broadcast(Frame::Will {
                 client_id,
                 will: will.map(|w| *w),
+                due_in,
             }),
             Action::Takeover { client_id } => self.broadcast(Frame::Takeover { client_id }),
             Action::MoveSession { node, session } => self.send(&node, Frame::Session(session)),
@@ -364,7 +369,7 @@ async fn serve_out(
         (
             core.cluster_snapshot().unwrap_or_default(),
             core.cluster_retained(),
-            core.cluster_wills(),
+            core.cluster_wills(Instant::now()),
         )
     });
     drop(shared);
@@ -617,7 +622,11 @@ fn apply(core: &mut hornet_core::Broker, now: Instant, node: &str, frame: Frame)
             topic,
             message,
         } => core.node_retained(now, node, topic, message, fill),
-        Frame::Will { client_id, will } => core.node_will(now, node, client_id, will),
+        Frame::Will {
+            client_id,
+            will,
+            due_in,
+        } => core.node_will(now, node, client_id, will, due_in),
         Frame::Wills(all) => core.node_wills(now, node, all),
         Frame::Takeover { client_id } => core.node_client_connected(now, node, client_id),
         Frame::Session(moved) => core.node_session(now, node, *moved),

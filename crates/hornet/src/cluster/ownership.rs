@@ -284,17 +284,26 @@ pub(crate) async fn watch(ownership: Arc<Ownership>) {
     let prefix = ownership.clients.clone();
     let mut client = ownership.client.clone();
     let mut next: Option<i64> = None;
+    // The first read gets every key: the sessions restored from this
+    // node's store are held under the claims that name it
+    // (`cluster_claims_read`), and the watch starts right after it.
+    let mut first = true;
     loop {
         let result: Result<(), etcd_client::Error> = async {
             let start = match next {
                 Some(n) => n,
                 None => {
-                    let now = client
-                        .get(
-                            prefix.clone(),
-                            Some(GetOptions::new().with_prefix().with_count_only()),
-                        )
-                        .await?;
+                    let options = GetOptions::new().with_prefix();
+                    let options = if first {
+                        options
+                    } else {
+                        options.with_count_only()
+                    };
+                    let now = client.get(prefix.clone(), Some(options)).await?;
+                    if first {
+                        first = false;
+                        claims_read(&ownership, &prefix, &now);
+                    }
                     now.header().map_or(0, |h| h.revision()) + 1
                 }
             };
@@ -338,6 +347,29 @@ pub(crate) async fn watch(ownership: Arc<Ownership>) {
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
+}
+
+/// Every client id key as read at start, for the core: (client id, the
+/// node it names, its mod revision).
+fn claims_read(ownership: &Ownership, prefix: &str, got: &etcd_client::GetResponse) {
+    let keys: Vec<(bytestring::ByteString, bytestring::ByteString, u64)> = got
+        .kvs()
+        .iter()
+        .filter_map(|kv| {
+            let id = std::str::from_utf8(kv.key()).ok()?.strip_prefix(prefix)?;
+            let value = String::from_utf8_lossy(kv.value());
+            let node = value.split_whitespace().next().unwrap_or("");
+            Some((id.into(), node.into(), kv.mod_revision() as u64))
+        })
+        .collect();
+    let Some(shared) = ownership.shared.upgrade() else {
+        return;
+    };
+    let n = keys.len();
+    let held = shared.with_core(|core| core.cluster_claims_read(Instant::now(), keys));
+    tracing::info!(
+        "Cluster: read {n} client id claims from etcd; {held} name sessions restored here."
+    );
 }
 
 /// Tells the core when this node is cut off: no lease keep-alive sent in
