@@ -13,6 +13,7 @@ use std::fmt;
 
 use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
+use thin_vec::ThinVec;
 
 use crate::error::{DecodeError, EncodeError};
 use crate::varint;
@@ -476,8 +477,13 @@ impl Property {
 
 /// The properties of one packet, in wire order. Empty (and allocation-free)
 /// for every MQTT 3.x packet.
+///
+/// A `ThinVec` (one pointer; length and capacity live in its allocation)
+/// rather than a `Vec`: every PUBLISH carries a list, and a flooded
+/// subscriber's queue holds one per message (docs/benchmarks.md, "Memory
+/// under QoS 0 floods").
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Properties(Vec<Property>);
+pub struct Properties(ThinVec<Property>);
 
 /// An empty list clones without the generic vector path (a PUBLISH is
 /// cloned once per subscriber it goes to).
@@ -485,7 +491,7 @@ impl Clone for Properties {
     #[inline]
     fn clone(&self) -> Self {
         if self.0.is_empty() {
-            Properties(Vec::new())
+            Properties(ThinVec::new())
         } else {
             Properties(self.0.clone())
         }
@@ -518,8 +524,8 @@ macro_rules! ref_getter {
 
 impl Properties {
     /// No properties.
-    pub const fn new() -> Self {
-        Properties(Vec::new())
+    pub fn new() -> Self {
+        Properties(ThinVec::new())
     }
 
     /// True when there are none.
@@ -650,7 +656,7 @@ impl Properties {
             return Ok(Properties::new());
         }
         let mut body = Reader::new(r.take(len as usize, "properties")?);
-        let mut list = Vec::new();
+        let mut list = ThinVec::new();
         let mut seen: u64 = 0;
         while !body.is_empty() {
             // Identifiers are Variable Byte Integers; all defined ones fit one byte.
@@ -706,7 +712,7 @@ impl Properties {
 
 impl From<Vec<Property>> for Properties {
     fn from(list: Vec<Property>) -> Self {
-        Properties(list)
+        Properties(ThinVec::from(list))
     }
 }
 
@@ -727,6 +733,18 @@ impl<'a> IntoIterator for &'a Properties {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_property_list_is_one_pointer() {
+        // Every PUBLISH has one, and a flooded queue holds a PUBLISH per message.
+        assert_eq!(
+            std::mem::size_of::<Properties>(),
+            std::mem::size_of::<usize>()
+        );
+        assert!(Properties::new().is_empty());
+        let list = Properties::new().with(Property::MessageExpiryInterval(5));
+        assert_eq!(list.clone().message_expiry_interval(), Some(5));
+    }
     use bytes::BytesMut;
 
     fn decode(bytes: &[u8], context: PropertyContext) -> Result<Properties, DecodeError> {

@@ -127,7 +127,7 @@ impl Broker {
             }
         }
         for queued in &session.queue {
-            if queued.group.is_none() {
+            if queued.group().is_none() {
                 messages.push(queued.msg.clone());
             }
         }

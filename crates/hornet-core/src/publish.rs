@@ -510,12 +510,7 @@ impl Broker {
             .message_expiry_interval()
             .map(|secs| self.now + Duration::from_secs(u64::from(secs)));
         let mid = self.journal.store_message(session, &msg, self.now);
-        let msg = Queued {
-            mid,
-            msg,
-            expires,
-            group,
-        };
+        let msg = Queued::new(mid, msg, expires, group);
         let Some(conn_id) = session.conn else {
             if msg.qos == QoS::AtMostOnce && !self.settings.queue_qos0_messages {
                 // Mosquitto's default: QoS 0 is not kept for offline clients.
@@ -566,10 +561,11 @@ impl Broker {
         }
         if mid != 0 {
             let mut shape = crate::persist::Shape::of(&msg);
-            shape.group = msg.group.and_then(|g| self.shared.name_of(g));
+            shape.group = msg.group().and_then(|g| self.shared.name_of(g));
             self.journal.push(queued_op(key, mid, shape));
         }
-        let packet = start_outbound_at(session, msg.msg, msg.expires, msg.group, self.now);
+        let (expires, group) = (msg.expires(), msg.group());
+        let packet = start_outbound_at(session, msg.msg, expires, group, self.now);
         if let (true, Some(packet_id)) = (mid != 0, crate::persist::sent_id(&packet)) {
             self.journal.push(sent_op(key, mid, packet_id));
         }
@@ -579,10 +575,10 @@ impl Broker {
     fn enqueue(&mut self, key: SessionKey, msg: Queued) {
         let session = self.sessions.get_mut(&key).expect("caller checked");
         let (max_messages, max_bytes, owner) = self.settings.queue_limits_of(&session.client_id);
-        let stored = (msg.mid != 0).then(|| {
+        let stored = (msg.mid() != 0).then(|| {
             let mut shape = crate::persist::Shape::of(&msg);
-            shape.group = msg.group.and_then(|g| self.shared.name_of(g));
-            (msg.mid, shape)
+            shape.group = msg.group().and_then(|g| self.shared.name_of(g));
+            (msg.mid(), shape)
         });
         let policy = self.queue_policies.for_topic(&msg.topic);
         let dropped_before = session.dropped;
@@ -605,10 +601,10 @@ impl Broker {
         if !removed.is_empty() {
             let keeps = self.journal.keeps(session);
             for old in &removed {
-                if keeps && old.mid != 0 {
+                if keeps && old.mid() != 0 {
                     self.journal.push(StoreOp::Unqueued {
                         session: key,
-                        message: old.mid,
+                        message: old.mid(),
                     });
                 }
             }
@@ -722,17 +718,17 @@ impl Broker {
             let msg = session.dequeue().expect("front exists");
             let unqueued = StoreOp::Unqueued {
                 session: key,
-                message: msg.mid,
+                message: msg.mid(),
             };
             if too_large(&msg, conn.protocol, conn.max_packet_size) {
                 self.stats.publish_dropped += 1;
-                if msg.mid != 0 {
+                if msg.mid() != 0 {
                     self.journal.push(unqueued);
                 }
                 continue;
             }
-            if msg.expires.is_some_and(|at| at <= self.now) {
-                if msg.mid != 0 {
+            if msg.expires().is_some_and(|at| at <= self.now) {
+                if msg.mid() != 0 {
                     self.journal.push(unqueued);
                 }
                 // [MQTT-3.3.2-5]: expired in the queue; not delivered.
@@ -745,8 +741,8 @@ impl Broker {
                     .give(crate::hints::Hint::MessageExpired, &self.settings);
                 continue;
             }
-            let mid = msg.mid;
-            let packet = start_outbound_at(session, msg.msg, msg.expires, msg.group, self.now);
+            let (mid, expires, group) = (msg.mid(), msg.expires(), msg.group());
+            let packet = start_outbound_at(session, msg.msg, expires, group, self.now);
             if let (true, Some(packet_id)) = (mid != 0, crate::persist::sent_id(&packet)) {
                 self.journal.push(sent_op(key, mid, packet_id));
             }

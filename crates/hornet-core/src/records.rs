@@ -247,12 +247,9 @@ impl Broker {
             for m in rs.queue {
                 let expires = expires_at(&m);
                 let group = m.group.as_ref().and_then(|g| self.shared.id_of(g));
-                session.queue.push_back(Queued {
-                    mid: m.id,
-                    msg: m.publish,
-                    expires,
-                    group,
-                });
+                session
+                    .queue
+                    .push_back(Queued::new(m.id, m.publish, expires, group));
             }
             session.queued_bytes = session.queue.iter().map(|m| m.payload.len()).sum();
             session.incoming_qos2.extend(rs.incoming_qos2);

@@ -121,15 +121,61 @@ pub(crate) enum Outbound {
 
 /// A message in a session's queue, with the instant its Message Expiry
 /// Interval ends (MQTT 5 §3.3.2.3.3), if it has one. Reads as the message.
+///
+/// What only some messages have (a store id, an expiry, a shared group) is
+/// boxed and absent for a plain one: a flooded subscriber's queue holds an
+/// entry per message, 80 bytes rather than 128 (docs/benchmarks.md,
+/// "Memory under QoS 0 floods").
 #[derive(Debug, Clone)]
 pub(crate) struct Queued {
-    /// The id it is stored under (`persist`), 0 when it is not stored.
-    pub(crate) mid: u64,
     pub(crate) msg: Publish,
-    pub(crate) expires: Option<Instant>,
+    extra: Option<Box<QueuedExtra>>,
+}
+
+/// The rarely set part of a [`Queued`].
+#[derive(Debug, Clone)]
+struct QueuedExtra {
+    /// The id it is stored under (`persist`), 0 when it is not stored.
+    mid: u64,
+    expires: Option<Instant>,
     /// The shared subscription group it came through, if any (it goes to
     /// another member if this session leaves before it is delivered).
-    pub(crate) group: Option<GroupId>,
+    group: Option<GroupId>,
+}
+
+impl Queued {
+    /// `msg`, stored under `mid` (0: not stored), expiring at `expires`,
+    /// through shared subscription group `group`.
+    pub(crate) fn new(
+        mid: u64,
+        msg: Publish,
+        expires: Option<Instant>,
+        group: Option<GroupId>,
+    ) -> Queued {
+        let extra = (mid != 0 || expires.is_some() || group.is_some()).then(|| {
+            Box::new(QueuedExtra {
+                mid,
+                expires,
+                group,
+            })
+        });
+        Queued { msg, extra }
+    }
+
+    /// The id it is stored under (`persist`), 0 when it is not stored.
+    pub(crate) fn mid(&self) -> u64 {
+        self.extra.as_ref().map_or(0, |e| e.mid)
+    }
+
+    /// When its Message Expiry Interval ends, if it has one.
+    pub(crate) fn expires(&self) -> Option<Instant> {
+        self.extra.as_ref().and_then(|e| e.expires)
+    }
+
+    /// The shared subscription group it came through, if any.
+    pub(crate) fn group(&self) -> Option<GroupId> {
+        self.extra.as_ref().and_then(|e| e.group)
+    }
 }
 
 impl std::ops::Deref for Queued {
@@ -368,12 +414,16 @@ impl Session {
         }
         taken.sort_by_key(|(seq, _)| *seq);
         let mut out: Vec<Publish> = taken.into_iter().map(|(_, p)| p).collect();
-        if self.queue.iter().any(|q| q.group == Some(group)) {
+        if self.queue.iter().any(|q| q.group() == Some(group)) {
             let (mine, keep): (VecDeque<Queued>, VecDeque<Queued>) =
-                self.queue.drain(..).partition(|q| q.group == Some(group));
+                self.queue.drain(..).partition(|q| q.group() == Some(group));
             self.queue = keep;
             self.queued_bytes = self.queue.iter().map(|m| m.payload.len()).sum();
-            settled.extend(mine.iter().filter(|q| q.mid != 0).map(|q| (None, q.mid)));
+            settled.extend(
+                mine.iter()
+                    .filter(|q| q.mid() != 0)
+                    .map(|q| (None, q.mid())),
+            );
             out.extend(mine.into_iter().map(|q| q.msg));
         }
         out
@@ -392,7 +442,7 @@ impl Session {
                 )
             })
             .map(|(_, g)| *g)
-            .chain(self.queue.iter().filter_map(|q| q.group))
+            .chain(self.queue.iter().filter_map(|q| q.group()))
             .collect();
         groups.sort_unstable();
         groups.dedup();
@@ -416,14 +466,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_plain_queued_message_costs_its_publish_and_one_pointer() {
+        // A flooded subscriber's queue is an entry per message: the rare
+        // parts stay out of line until set.
+        assert_eq!(
+            std::mem::size_of::<Queued>(),
+            std::mem::size_of::<Publish>() + std::mem::size_of::<usize>()
+        );
+        assert!(
+            std::mem::size_of::<Publish>() <= 80,
+            "topic, payload, 8-byte properties, flags"
+        );
+        let plain = Queued::new(0, Publish::new("t", &b"x"[..]), None, None);
+        assert!(plain.extra.is_none());
+        assert_eq!(
+            (plain.mid(), plain.expires(), plain.group()),
+            (0, None, None)
+        );
+        let at = Instant::now();
+        let rare = Queued::new(7, Publish::new("t", &b"x"[..]), Some(at), Some(3));
+        assert_eq!(
+            (rare.mid(), rare.expires(), rare.group()),
+            (7, Some(at), Some(3))
+        );
+    }
+
+    #[test]
     fn a_drained_queue_gives_its_memory_back() {
         let mut s = Session::new("c".into(), Protocol::V5, 0);
-        let msg = Queued {
-            mid: 0,
-            msg: Publish::new("t", &b"x"[..]),
-            expires: None,
-            group: None,
-        };
+        let msg = Queued::new(0, Publish::new("t", &b"x"[..]), None, None);
         for _ in 0..10_000 {
             assert!(s.enqueue(msg.clone(), usize::MAX, usize::MAX));
         }
@@ -453,12 +524,7 @@ mod tests {
     #[test]
     fn queue_drops_the_newest_when_full_in_messages_or_bytes() {
         let mut s = Session::new("c".into(), Protocol::V5, 0);
-        let q = |payload: &'static str| Queued {
-            mid: 0,
-            msg: Publish::new("t", payload),
-            expires: None,
-            group: None,
-        };
+        let q = |payload: &'static str| Queued::new(0, Publish::new("t", payload), None, None);
         assert!(s.enqueue(q("aaaa"), 2, 6));
         assert!(!s.enqueue(q("bbbb"), 2, 6), "bytes limit");
         assert!(s.enqueue(q("cc"), 2, 6));
@@ -470,11 +536,8 @@ mod tests {
 
     #[test]
     fn drop_oldest_makes_room_and_latest_keeps_one_message_per_topic() {
-        let q = |topic: &'static str, payload: &'static str| Queued {
-            mid: 0,
-            msg: Publish::new(topic, payload),
-            expires: None,
-            group: None,
+        let q = |topic: &'static str, payload: &'static str| {
+            Queued::new(0, Publish::new(topic, payload), None, None)
         };
         let texts = |s: &Session| -> Vec<String> {
             s.queue

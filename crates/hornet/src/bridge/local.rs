@@ -373,7 +373,7 @@ pub(crate) fn notification(topic: &str, up: bool) -> Publish {
 /// bridge reads it back.
 fn as_packet(outgoing: Outgoing) -> Option<Packet> {
     match outgoing {
-        Outgoing::Packet(p) => Some(p),
+        Outgoing::Packet(p) => Some(*p),
         Outgoing::Encoded(bytes) => {
             let mut buf = bytes::BytesMut::from(&bytes[..]);
             match hornet_codec::Decoder::with_protocol(Protocol::V5).decode(&mut buf) {

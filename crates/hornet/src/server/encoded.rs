@@ -49,10 +49,10 @@ impl Shapes {
     /// What to queue for `packet` on a connection speaking `protocol`.
     pub(crate) fn outgoing(&mut self, packet: Packet, protocol: Protocol) -> Outgoing {
         let Packet::Publish(publish) = &packet else {
-            return Outgoing::Packet(packet);
+            return Outgoing::packet(packet);
         };
         if publish.qos != QoS::AtMostOnce {
-            return Outgoing::Packet(packet);
+            return Outgoing::packet(packet);
         }
         // Newest first (copies of one message come one after another):
         // `entries[..=newest]` backwards, then the rest backwards.
@@ -69,7 +69,7 @@ impl Shapes {
                 let mut out = BytesMut::new();
                 if packet.encode(protocol, &mut out).is_err() {
                     // The writer logs it, as for any packet.
-                    return Outgoing::Packet(packet);
+                    return Outgoing::packet(packet);
                 }
                 entry.bytes = Some(out.freeze());
             }
@@ -86,7 +86,7 @@ impl Shapes {
             self.entries[self.next] = entry;
             self.next = (self.next + 1) % ENTRIES;
         }
-        Outgoing::Packet(packet)
+        Outgoing::packet(packet)
     }
 }
 
@@ -120,7 +120,7 @@ impl Once {
         let mut out = BytesMut::new();
         if self.packet.encode(protocol, &mut out).is_err() {
             // The writer logs it, as for any packet.
-            return Outgoing::Packet(self.packet.clone());
+            return Outgoing::packet(self.packet.clone());
         }
         let bytes = out.freeze();
         *slot = Some(bytes.clone());

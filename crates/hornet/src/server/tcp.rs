@@ -478,11 +478,14 @@ impl Writer {
             }
         }
         let protocol = outbox.protocol();
-        if self.out.capacity() == 0 {
-            // Exactly one chunk: grown by doubling it would be twice that,
-            // per busy connection (a fan-out to 1,000 subscribers under a
-            // flood holds 1,000 of them).
-            self.out.reserve(WRITE_CHUNK);
+        let wanted = chunk_size(&self.packets[self.next..]);
+        if self.out.capacity() < wanted {
+            // Room for what is queued, at most one chunk: grown by
+            // doubling it would be twice that, and a fixed 64 KiB chunk
+            // for a few messages is what a fan-out to 1,000 subscribers
+            // under a flood held 1,000 times over (docs/benchmarks.md,
+            // "Memory under QoS 0 floods").
+            self.out = BytesMut::with_capacity(wanted);
         }
         for packet in &self.packets[self.next..] {
             if !self.out.is_empty() && !fits(packet, self.out.capacity() - self.out.len()) {
@@ -517,13 +520,59 @@ impl Writer {
     }
 }
 
+/// The write buffer for `packets`: about their encoded size, rounded up
+/// to a page, at most [`WRITE_CHUNK`]. A subscriber that is handed a few
+/// messages at a time (one of many in a fan-out) then holds a few KiB
+/// while its socket is full, not a whole chunk.
+fn chunk_size(packets: &[Outgoing]) -> usize {
+    const PAGE: usize = 4096;
+    let mut bytes = 0;
+    for packet in packets {
+        bytes += match packet {
+            Outgoing::Packet(p) => match &**p {
+                Packet::Publish(p) => p.payload.len() + p.topic.len() + 64,
+                _ => 64,
+            },
+            Outgoing::Encoded(b) => b.len(),
+        };
+        if bytes >= WRITE_CHUNK {
+            return WRITE_CHUNK;
+        }
+    }
+    bytes.div_ceil(PAGE).max(1) * PAGE
+}
+
 /// Whether `packet` surely fits in `room` bytes (a close estimate for a
 /// PUBLISH, which may be large; other packets are small unless they carry
 /// many properties, which merely grows the chunk once).
 fn fits(packet: &Outgoing, room: usize) -> bool {
     match packet {
-        Outgoing::Packet(Packet::Publish(p)) => p.payload.len() + p.topic.len() + 64 <= room,
-        Outgoing::Packet(_) => room >= 1024,
+        Outgoing::Packet(p) => match &**p {
+            Packet::Publish(p) => p.payload.len() + p.topic.len() + 64 <= room,
+            _ => room >= 1024,
+        },
         Outgoing::Encoded(b) => b.len() <= room,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use hornet_codec::Publish;
+
+    #[test]
+    fn the_write_buffer_is_sized_to_what_is_queued_up_to_one_chunk() {
+        let encoded = |n: usize| Outgoing::Encoded(Bytes::from(vec![0u8; n]));
+        // A fan-out subscriber handed a few 72-byte copies: one page.
+        assert_eq!(chunk_size(&vec![encoded(72); 10]), 4096);
+        assert_eq!(chunk_size(&vec![encoded(72); 100]), 8192);
+        // A flooded fan-in subscriber: one whole chunk, never more.
+        assert_eq!(chunk_size(&vec![encoded(72); 5000]), WRITE_CHUNK);
+        assert_eq!(chunk_size(&[encoded(1 << 20)]), WRITE_CHUNK);
+        // A packet to encode counts its payload and topic and room for the rest.
+        let p = Outgoing::packet(Packet::Publish(Publish::new("t", vec![0u8; 5000])));
+        assert_eq!(chunk_size(&[p]), 8192);
+        assert_eq!(chunk_size(&[]), 4096);
     }
 }
