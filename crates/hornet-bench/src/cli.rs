@@ -25,6 +25,59 @@ pub(crate) enum Command {
     Run(RunArgs),
     /// Start Hornet and Mosquitto in turn and run the suite against each.
     Compare(CompareArgs),
+    /// Hornet nodes clustered with etcd against a single node (issue 18).
+    Cluster(ClusterArgs),
+}
+
+/// `hornet-bench cluster`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct ClusterArgs {
+    /// The Hornet binary (default: `hornet` next to this executable).
+    #[arg(long)]
+    pub(crate) hornet: Option<PathBuf>,
+    /// The etcd server binary (Debian `etcd-server`).
+    #[arg(long, default_value = "/usr/bin/etcd")]
+    pub(crate) etcd: PathBuf,
+    /// Entries to run (comma-separated): fanin-q0, fanin-q1, converge,
+    /// connect, conns; default all.
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) entries: Vec<String>,
+    /// Repetitions of the fan-in and connect entries; single node and
+    /// cluster alternate which goes first.
+    #[arg(long, default_value_t = 3)]
+    pub(crate) reps: usize,
+    /// Quick check for CI: small sizes, one repetition, about 25 s.
+    #[arg(long)]
+    pub(crate) smoke: bool,
+    /// Fan-in measurement window, seconds (default 5, smoke 1).
+    #[arg(long)]
+    pub(crate) seconds: Option<f64>,
+    /// Fan-in publishers (default 100, smoke 10).
+    #[arg(long)]
+    pub(crate) publishers: Option<usize>,
+    /// Route convergence rounds (default 300, smoke 20).
+    #[arg(long)]
+    pub(crate) rounds: Option<usize>,
+    /// Persistent-session CONNECTs per run (default 2000, smoke 100).
+    #[arg(long)]
+    pub(crate) connects: Option<usize>,
+    /// CONNECTs in progress at a time.
+    #[arg(long, default_value_t = 10)]
+    pub(crate) connect_concurrency: usize,
+    /// Idle connections per node of the three (default 19000, smoke 200).
+    #[arg(long)]
+    pub(crate) connections: Option<usize>,
+    /// Seconds the idle connections are watched once all are held
+    /// (default 10, smoke 1).
+    #[arg(long)]
+    pub(crate) idle_seconds: Option<f64>,
+    /// Where to write the rows as JSON.
+    #[arg(long, default_value = "target/bench/cluster.json")]
+    pub(crate) json_out: PathBuf,
+    /// Where configurations and logs go (default: a fresh directory in
+    /// the system temp dir).
+    #[arg(long)]
+    pub(crate) work_dir: Option<PathBuf>,
 }
 
 /// Scenario sizes and timings, shared by `run` and `compare`.
