@@ -9,7 +9,7 @@ use hornet_codec::{Protocol, QoS};
 
 use crate::client::Target;
 use crate::cluster::Ctx;
-use crate::cluster_nodes::Node;
+use crate::cluster_nodes::{node_metric, Node};
 use crate::cluster_table::{Goal, Row};
 use crate::report::Report;
 use crate::runner::{self, Placement};
@@ -77,6 +77,7 @@ async fn across(ctx: &mut Ctx, p: &Params, tag: &str) -> Result<Report, String> 
     // The publishers start once node 2 has node 1's route for the
     // subscriber's filter: nothing published is lost to convergence.
     let report = runner::run_placed(&at, p, n2.wait_routes("n1", 1)).await;
+    link_counts(&n1, &n2).await;
     for (mut n, name) in [(n1, "n1"), (n2, "n2")] {
         if !n.process.alive() {
             return Err(format!("{tag} {name} exited during the run"));
@@ -84,6 +85,24 @@ async fn across(ctx: &mut Ctx, p: &Params, tag: &str) -> Result<Report, String> 
         n.process.stop();
     }
     Ok(report)
+}
+
+/// Prints what crossed the link n2 → n1, from both nodes' `/metrics`: a
+/// message lost in the cluster shows here as forwarded but not received,
+/// or as dropped on n2.
+async fn link_counts(n1: &Node, n2: &Node) {
+    let (Ok(m1), Ok(m2)) = (n1.metrics().await, n2.metrics().await) else {
+        return;
+    };
+    let dropped = m2
+        .lines()
+        .find_map(|l| l.strip_prefix("hornet_cluster_dropped_total "))
+        .unwrap_or("?");
+    eprintln!(
+        "  link n2 → n1: n2 forwarded {:?}, n1 received {:?}, n2 dropped {dropped}",
+        node_metric(&m2, "hornet_cluster_forwarded_total", "n1"),
+        node_metric(&m1, "hornet_cluster_received_total", "n2"),
+    );
 }
 
 fn checked(r: Result<Report, String>, what: &str, failures: &mut Vec<String>) -> Option<Report> {
