@@ -109,6 +109,11 @@ pub(crate) struct Sizes {
     /// stopped, before what is missing counts as lost.
     #[arg(long, default_value_t = 5.0)]
     pub(crate) drain: f64,
+    /// Keep alive of the idle connections of `conns`, seconds (the broker
+    /// closes one silent for 1.5 times it: cover the connecting and the
+    /// hold).
+    #[arg(long, default_value_t = 60)]
+    pub(crate) keep_alive: u16,
 }
 
 /// `hornet-bench run`.
@@ -316,6 +321,7 @@ impl RunArgs {
             concurrency: s.concurrency.max(1),
             drain: s.drain.max(0.0),
             device: self.device,
+            keep_alive: s.keep_alive,
         }
     }
 }

@@ -35,6 +35,7 @@ pub(crate) fn params(ctx: &Ctx, qos: QoS) -> Params {
         concurrency: 200,
         drain: 5.0,
         device: false,
+        keep_alive: 60,
     }
 }
 
