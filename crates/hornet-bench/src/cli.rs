@@ -358,6 +358,19 @@ mod tests {
             (args.params().publishers, args.params().subscribers),
             (7, 7)
         );
+        assert_eq!(args.params().keep_alive, 60);
+        let cli = Cli::parse_from([
+            "hornet-bench",
+            "run",
+            "--scenario",
+            "conns",
+            "--keep-alive",
+            "600",
+        ]);
+        let Command::Run(args) = cli.command else {
+            panic!()
+        };
+        assert_eq!(args.params().keep_alive, 600);
     }
 
     #[test]

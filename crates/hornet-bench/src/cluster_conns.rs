@@ -208,13 +208,13 @@ pub(crate) async fn run(ctx: &mut Ctx, failures: &mut Vec<String>) -> Vec<Row> {
     };
     let mut rows = vec![Row::cluster_only(
         "conns",
-        &format!("idle connections held at once by 3 nodes (asked 3 × {n})"),
+        &format!("sockets held at once by 3 nodes, from their open files (asked 3 × {n})"),
         Some(at_once as f64),
     )];
     for (i, s) in seen.iter().enumerate() {
         let node = format!("n{}", i + 1);
         eprintln!("  conns {node}: {s:?}");
-        if s.alive_after_hold.is_some_and(|a| a < n) {
+        if s.alive_after_hold.map_or(true, |a| a < n) {
             failures.push(format!(
                 "conns {node}: {} of {n} connections answered PINGREQ after the hold",
                 s.alive_after_hold.unwrap_or(0)
@@ -232,12 +232,9 @@ pub(crate) async fn run(ctx: &mut Ctx, failures: &mut Vec<String>) -> Vec<Row> {
         rows.push(f("idle wake-ups/s", s.idle_wakeups_per_s));
         rows.push(f("open files limit", s.limit.map(|l| l as f64)));
     }
-    if at_once < 3 * n as u64 {
-        failures.push(format!(
-            "conns: {at_once} of {} connections held at once",
-            3 * n
-        ));
-    }
+    // The open files are a close view (another socket of the node, such
+    // as the admin request just answered, moves them by one), so the
+    // verdict is the clients': every connection opened and answering.
     rows
 }
 
