@@ -25,6 +25,59 @@ pub(crate) enum Command {
     Run(RunArgs),
     /// Start Hornet and Mosquitto in turn and run the suite against each.
     Compare(CompareArgs),
+    /// Hornet nodes clustered with etcd against a single node (issue 18).
+    Cluster(ClusterArgs),
+}
+
+/// `hornet-bench cluster`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct ClusterArgs {
+    /// The Hornet binary (default: `hornet` next to this executable).
+    #[arg(long)]
+    pub(crate) hornet: Option<PathBuf>,
+    /// The etcd server binary (Debian `etcd-server`).
+    #[arg(long, default_value = "/usr/bin/etcd")]
+    pub(crate) etcd: PathBuf,
+    /// Entries to run (comma-separated): fanin-q0, fanin-q1, converge,
+    /// connect, conns; default all.
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) entries: Vec<String>,
+    /// Repetitions of the fan-in and connect entries; single node and
+    /// cluster alternate which goes first.
+    #[arg(long, default_value_t = 3)]
+    pub(crate) reps: usize,
+    /// Quick check for CI: small sizes, one repetition, about 25 s.
+    #[arg(long)]
+    pub(crate) smoke: bool,
+    /// Fan-in measurement window, seconds (default 5, smoke 1).
+    #[arg(long)]
+    pub(crate) seconds: Option<f64>,
+    /// Fan-in publishers (default 100, smoke 10).
+    #[arg(long)]
+    pub(crate) publishers: Option<usize>,
+    /// Route convergence rounds (default 300, smoke 20).
+    #[arg(long)]
+    pub(crate) rounds: Option<usize>,
+    /// Persistent-session CONNECTs per run (default 2000, smoke 100).
+    #[arg(long)]
+    pub(crate) connects: Option<usize>,
+    /// CONNECTs in progress at a time.
+    #[arg(long, default_value_t = 10)]
+    pub(crate) connect_concurrency: usize,
+    /// Idle connections per node of the three (default 19000, smoke 200).
+    #[arg(long)]
+    pub(crate) connections: Option<usize>,
+    /// Seconds the idle connections are watched once all are held
+    /// (default 10, smoke 1).
+    #[arg(long)]
+    pub(crate) idle_seconds: Option<f64>,
+    /// Where to write the rows as JSON.
+    #[arg(long, default_value = "target/bench/cluster.json")]
+    pub(crate) json_out: PathBuf,
+    /// Where configurations and logs go (default: a fresh directory in
+    /// the system temp dir).
+    #[arg(long)]
+    pub(crate) work_dir: Option<PathBuf>,
 }
 
 /// Scenario sizes and timings, shared by `run` and `compare`.
@@ -56,6 +109,11 @@ pub(crate) struct Sizes {
     /// stopped, before what is missing counts as lost.
     #[arg(long, default_value_t = 5.0)]
     pub(crate) drain: f64,
+    /// Keep alive of the idle connections of `conns`, seconds (the broker
+    /// closes one silent for 1.5 times it: cover the connecting and the
+    /// hold).
+    #[arg(long, default_value_t = 60)]
+    pub(crate) keep_alive: u16,
 }
 
 /// `hornet-bench run`.
@@ -263,6 +321,7 @@ impl RunArgs {
             concurrency: s.concurrency.max(1),
             drain: s.drain.max(0.0),
             device: self.device,
+            keep_alive: s.keep_alive,
         }
     }
 }
@@ -299,6 +358,19 @@ mod tests {
             (args.params().publishers, args.params().subscribers),
             (7, 7)
         );
+        assert_eq!(args.params().keep_alive, 60);
+        let cli = Cli::parse_from([
+            "hornet-bench",
+            "run",
+            "--scenario",
+            "conns",
+            "--keep-alive",
+            "600",
+        ]);
+        let Command::Run(args) = cli.command else {
+            panic!()
+        };
+        assert_eq!(args.params().keep_alive, 600);
     }
 
     #[test]

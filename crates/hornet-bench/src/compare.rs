@@ -92,10 +92,15 @@ struct Output<'a> {
 }
 
 fn find_hornet(args: &CompareArgs) -> Result<PathBuf, String> {
-    if let Some(p) = &args.hornet {
+    find_hornet_at(args.hornet.as_deref())
+}
+
+/// The Hornet binary: `given`, else `hornet` next to this executable.
+pub(crate) fn find_hornet_at(given: Option<&Path>) -> Result<PathBuf, String> {
+    if let Some(p) = given {
         return p
             .is_file()
-            .then(|| p.clone())
+            .then(|| p.to_path_buf())
             .ok_or_else(|| format!("no Hornet binary at {}", p.display()));
     }
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;

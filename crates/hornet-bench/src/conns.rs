@@ -13,8 +13,6 @@ use crate::report::{ConnsFigures, Report};
 use crate::runner::base_report;
 use crate::scenario::Params;
 
-/// Keep alive asked for: no PINGREQ is due within the hold.
-const KEEP_ALIVE: u16 = 60;
 /// Time for the broker to settle before its memory is read.
 const SETTLE: Duration = Duration::from_secs(1);
 /// Bound on one PINGREQ → PINGRESP.
@@ -31,7 +29,7 @@ pub(crate) async fn run(target: &Target, p: &Params, broker: Option<u32>) -> Rep
     let hellos = (0..p.connections)
         .map(|i| Hello {
             client_id: format!("{tag}-{i}"),
-            keep_alive: KEEP_ALIVE,
+            keep_alive: p.keep_alive,
             receive_maximum: None,
             subscribe: None,
             buffer: 64,

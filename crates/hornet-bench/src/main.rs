@@ -10,6 +10,13 @@ mod broker;
 mod charts;
 mod cli;
 mod client;
+mod cluster;
+mod cluster_connect;
+mod cluster_conns;
+mod cluster_converge;
+mod cluster_fanin;
+mod cluster_nodes;
+mod cluster_table;
 mod compare;
 mod conns;
 mod docs;
@@ -53,5 +60,6 @@ fn main() -> ExitCode {
     match cli.command {
         cli::Command::Run(args) => runtime.block_on(single::main(args)),
         cli::Command::Compare(args) => runtime.block_on(compare::main(args)),
+        cli::Command::Cluster(args) => runtime.block_on(cluster::main(args)),
     }
 }

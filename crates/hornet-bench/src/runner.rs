@@ -30,14 +30,37 @@ pub(crate) struct Sample {
     client_cpu: Option<f64>,
 }
 
-fn sample(shared: &Shared, broker: Option<u32>) -> Sample {
+fn sample(shared: &Shared, brokers: &[u32]) -> Sample {
     Sample {
         at: Instant::now(),
         published: shared.published.load(Ordering::Relaxed),
         delivered: shared.delivered.load(Ordering::Relaxed),
-        broker_cpu: broker.and_then(|pid| procstat::cpu_seconds(Proc::Pid(pid))),
+        broker_cpu: brokers_cpu(brokers),
         client_cpu: procstat::cpu_seconds(Proc::Myself),
     }
+}
+
+/// CPU seconds of all `brokers` together (`None` without any, or when one
+/// cannot be read).
+fn brokers_cpu(brokers: &[u32]) -> Option<f64> {
+    if brokers.is_empty() {
+        return None;
+    }
+    brokers
+        .iter()
+        .map(|&pid| procstat::cpu_seconds(Proc::Pid(pid)))
+        .sum()
+}
+
+/// Where the clients of a message scenario go: subscribers and publishers
+/// on one broker, or (a cluster) on different nodes.
+pub(crate) struct Placement<'a> {
+    /// The broker (node) the subscribers connect to.
+    pub(crate) subscribers: &'a Target,
+    /// The broker (node) the publishers connect to.
+    pub(crate) publishers: &'a Target,
+    /// The broker processes whose CPU and memory count, summed.
+    pub(crate) brokers: &'a [u32],
 }
 
 /// A report skeleton for `p`.
@@ -55,6 +78,24 @@ pub(crate) fn base_report(p: &Params) -> Report {
 
 /// Runs a message scenario and returns its judged report.
 pub(crate) async fn run(target: &Target, p: &Params, broker: Option<u32>) -> Report {
+    let brokers: Vec<u32> = broker.into_iter().collect();
+    let placement = Placement {
+        subscribers: target,
+        publishers: target,
+        brokers: &brokers,
+    };
+    run_placed(&placement, p, async { Ok(()) }).await
+}
+
+/// Runs a message scenario with its clients placed as `at` says; `ready`
+/// is awaited once every subscriber has its SUBACK, before any publisher
+/// connects (a cluster: until the publishers' node has the route).
+pub(crate) async fn run_placed(
+    at: &Placement<'_>,
+    p: &Params,
+    ready: impl std::future::Future<Output = Result<(), String>>,
+) -> Report {
+    let brokers = at.brokers;
     let plan = scenario::plan(p);
     let mut report = base_report(p);
     report.publishers = plan.publishers.len();
@@ -82,7 +123,15 @@ pub(crate) async fn run(target: &Target, p: &Params, broker: Option<u32>) -> Rep
             persistent: p.scenario == scenario::Scenario::Durable,
         })
         .collect();
-    let subs = client::open_many(target, hellos, p.concurrency).await;
+    let subs = client::open_many(at.subscribers, hellos, p.concurrency).await;
+    if subs.iter().all(Result::is_ok) {
+        if let Err(e) = ready.await {
+            report.errors = 1;
+            report.first_error = Some(e);
+            report.judge();
+            return report;
+        }
+    }
     let hellos = (0..plan.publishers.len())
         .map(|i| Hello {
             client_id: format!("{tag}-p{i}"),
@@ -93,7 +142,7 @@ pub(crate) async fn run(target: &Target, p: &Params, broker: Option<u32>) -> Rep
             persistent: false,
         })
         .collect();
-    let pubs = client::open_many(target, hellos, p.concurrency).await;
+    let pubs = client::open_many(at.publishers, hellos, p.concurrency).await;
     let failed_to_connect = subs
         .iter()
         .map(|r| ("subscriber", r))
@@ -144,11 +193,19 @@ pub(crate) async fn run(target: &Target, p: &Params, broker: Option<u32>) -> Rep
 
     tokio::time::sleep(Duration::from_secs_f64(p.warmup)).await;
     shared.measuring.store(true, Ordering::Relaxed);
-    let s0 = sample(&shared, broker);
+    let s0 = sample(&shared, brokers);
     tokio::time::sleep(Duration::from_secs_f64(p.seconds)).await;
-    let s1 = sample(&shared, broker);
+    let s1 = sample(&shared, brokers);
     shared.measuring.store(false, Ordering::Relaxed);
-    let memory = broker.and_then(|pid| procstat::memory(Proc::Pid(pid)));
+    let memory = brokers
+        .iter()
+        .map(|&pid| procstat::memory(Proc::Pid(pid)))
+        .collect::<Option<Vec<_>>>()
+        .filter(|m| !m.is_empty())
+        .map(|m| procstat::Memory {
+            rss_kib: m.iter().map(|m| m.rss_kib).sum(),
+            hwm_kib: m.iter().map(|m| m.hwm_kib).sum(),
+        });
 
     // Stop publishing; each publisher drains its own acknowledgements.
     shared.stop.store(true, Ordering::Relaxed);

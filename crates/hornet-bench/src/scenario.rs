@@ -84,6 +84,10 @@ pub(crate) struct Params {
     /// Device-like load: every publisher writes one message per syscall
     /// (false: batches of up to [`crate::publisher::BATCH`] per write).
     pub(crate) device: bool,
+    /// Keep alive of the `conns` scenario's idle connections, seconds: the
+    /// broker closes a connection silent for 1.5 times it, so it must
+    /// cover the time to open them all plus the hold.
+    pub(crate) keep_alive: u16,
 }
 
 /// Defaults of a scenario's sizes.
@@ -232,6 +236,7 @@ mod tests {
             concurrency: 10,
             drain: 5.0,
             device: false,
+            keep_alive: 60,
         }
     }
 

@@ -99,6 +99,7 @@ pub(crate) fn suite(size: SuiteSize) -> Vec<Entry> {
         concurrency: 200,
         drain: 5.0,
         device: false,
+        keep_alive: 60,
         transport: Transport::Tcp,
     };
     let pairs = if smoke { 10 } else { scenario::DEFAULT_PAIRS };
