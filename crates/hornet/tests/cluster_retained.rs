@@ -7,8 +7,10 @@
 //! another, the other node sets a topic too; after the heal, a real MQTT
 //! client on each node must find the same retained set, the newest write
 //! of each topic winning, the delete included (issue 18: last write wins,
-//! deletes are tombstones). Without `/usr/bin/etcd` the test prints why
-//! and passes, except under CI.
+//! deletes are tombstones). The delete is `mosquitto_pub -r -n`, and the
+//! final check `mosquitto_sub --retained-only` as well as the repo's raw
+//! client. Without `/usr/bin/etcd` the test prints why and passes, except
+//! under CI.
 
 #[path = "support/cluster_client.rs"]
 mod cluster_client;
@@ -213,9 +215,48 @@ fn retain(c: &mut Raw, topic: &str, payload: &str, id: u16) {
     }
 }
 
+/// The retained messages `mosquitto_sub` finds under `cfg/#` on `node`
+/// (`--retained-only`, ending after 2 s), as sorted `topic=payload`.
+fn mosquitto_retained(node: &Node) -> Vec<String> {
+    let out = Command::new("mosquitto_sub")
+        .args(["-h", "127.0.0.1", "-p", &node.port.to_string()])
+        .args([
+            "-V",
+            "mqttv5",
+            "-t",
+            "cfg/#",
+            "-v",
+            "--retained-only",
+            "-W",
+            "2",
+        ])
+        .output()
+        .expect("mosquitto_sub runs");
+    let mut got: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once(' ').map(|(t, p)| format!("{t}={p}")))
+        .collect();
+    got.sort();
+    got
+}
+
+/// Deletes the retained message of `topic` on `node` with `mosquitto_pub`
+/// (`-r -n`: a retained PUBLISH with an empty payload [MQTT-3.3.1-6]).
+fn mosquitto_delete(node: &Node, topic: &str) {
+    let mut publisher = Proc::spawn(
+        "mosquitto_pub",
+        Command::new("mosquitto_pub")
+            .args(["-h", "127.0.0.1", "-p", &node.port.to_string()])
+            .args(["-V", "mqttv5", "-q", "1", "-t", topic, "-r", "-n"]),
+        "mosquitto-clients",
+    );
+    publisher.expect_success(Duration::from_secs(10));
+}
+
 #[test]
 fn after_a_cut_link_heals_both_nodes_serve_the_newest_retained_writes_deletes_included() {
     let Some(etcd) = Etcd::start(1) else { return };
+    process::require("mosquitto_sub", "mosquitto-clients");
     let (n1, n2) = (Node::new("n1", etcd.url()), Node::new("n2", etcd.url()));
     let (mut p1, mut p2) = (n1.start(), n2.start());
     p1.wait_line(Duration::from_secs(15), "the link to n2", |l| {
@@ -237,8 +278,9 @@ fn after_a_cut_link_heals_both_nodes_serve_the_newest_retained_writes_deletes_in
     // The cut, both ways: each node's links to the other are reset.
     n1.proxy.cut();
     n2.proxy.cut();
-    // On n1 a delete and a set; on n2 a set of the same topic, later.
-    retain(&mut c1, "cfg/a", "", 3);
+    // On n1 a delete (by mosquitto_pub) and a set; on n2 a set of the
+    // same topic, later.
+    mosquitto_delete(&n1, "cfg/a");
     retain(&mut c2, "cfg/b", "from-n2", 4);
     retain(&mut c1, "cfg/c", "from-n1", 5);
     std::thread::sleep(Duration::from_millis(20)); // a later millisecond
@@ -276,6 +318,8 @@ fn after_a_cut_link_heals_both_nodes_serve_the_newest_retained_writes_deletes_in
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(retained_set(&n1, "final-1"), want);
     assert_eq!(retained_set(&n2, "final-2"), want);
+    assert_eq!(mosquitto_retained(&n1), want, "mosquitto_sub on n1");
+    assert_eq!(mosquitto_retained(&n2), want, "mosquitto_sub on n2");
     let lines = p1.lines_so_far().join("\n");
     assert!(
         lines.matches("link to n2 up").count() >= 2,
