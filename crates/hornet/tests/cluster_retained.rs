@@ -102,6 +102,11 @@ struct Node {
 
 impl Node {
     fn new(name: &str, etcd: &str) -> Node {
+        Node::with(name, etcd, false)
+    }
+
+    /// A node keeping its state on disk (`persistence`) or not.
+    fn with(name: &str, etcd: &str, persistence: bool) -> Node {
         let dir = tempfile::tempdir().unwrap();
         let (port, admin, link) = (
             common::free_port(),
@@ -112,7 +117,7 @@ impl Node {
         std::fs::write(
             dir.path().join("hornet.toml"),
             format!(
-                "persistence = false\n\
+                "persistence = {persistence}\n\
                  [[listener]]\nport = {port}\nbind_address = \"127.0.0.1\"\n\
                  [admin]\nport = {admin}\n\
                  [cluster]\nnode = \"{name}\"\netcd = [\"{etcd}\"]\n\
@@ -138,12 +143,16 @@ impl Node {
         ([127, 0, 0, 1], self.port).into()
     }
 
+    /// Starts the binary and waits until it joined and listens.
     fn start(&self) -> Proc {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_hornet"));
         cmd.arg("-c").arg(self.conf()).current_dir(self.dir.path());
         let mut proc = Proc::spawn(&self.name, &mut cmd, "cargo build -p hornet");
         proc.wait_line(Duration::from_secs(20), "the join", |l| {
             l.contains("Cluster: joined")
+        });
+        proc.wait_line(Duration::from_secs(20), "the listener", |l| {
+            l.contains("Opening ")
         });
         proc
     }
@@ -324,6 +333,80 @@ fn after_a_cut_link_heals_both_nodes_serve_the_newest_retained_writes_deletes_in
     assert!(
         lines.matches("link to n2 up").count() >= 2,
         "the link was cut and came back:\n{lines}"
+    );
+    drop(etcd);
+}
+
+/// A delete made during a cut survives its node's restart (the tombstone
+/// is persisted with the retained set): after the heal the restarted node
+/// does not take the old copy back from the other node, and its initial
+/// set deletes it there — although the delete frame itself was lost with
+/// the restart.
+#[test]
+fn a_delete_survives_its_nodes_restart_and_still_wins_after_the_heal() {
+    let Some(etcd) = Etcd::start(1) else { return };
+    let (n1, n2) = (
+        Node::with("n1", etcd.url(), true),
+        Node::new("n2", etcd.url()),
+    );
+    let (mut p1, mut p2) = (n1.start(), n2.start());
+    p1.wait_line(Duration::from_secs(15), "the link to n2", |l| {
+        l.contains("link to n2 up")
+    });
+    p2.wait_line(Duration::from_secs(15), "the link to n1", |l| {
+        l.contains("link to n1 up")
+    });
+    let mut c1 = client(n1.addr(), "w1");
+    retain(&mut c1, "cfg/a", "old", 1);
+    retain(&mut c1, "cfg/keep", "v", 2);
+    let both = ["cfg/a=old", "cfg/keep=v"];
+    await_set(&n2, &both, Duration::from_secs(10), "before the cut");
+    n1.proxy.cut();
+    n2.proxy.cut();
+    retain(&mut c1, "cfg/a", "", 3);
+    drop(c1);
+    // n1 stops (SIGTERM) and starts again from its store.
+    let status = Command::new("kill")
+        .args(["-TERM", &p1.pid().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    assert!(p1.wait_exit(Duration::from_secs(15)).success());
+    let mut p1 = n1.start();
+    await_set(
+        &n1,
+        &["cfg/keep=v"],
+        Duration::from_secs(5),
+        "after the restart",
+    );
+    await_set(&n2, &both, Duration::from_secs(5), "during the cut");
+    n1.proxy.heal();
+    n2.proxy.heal();
+    p1.wait_line(Duration::from_secs(15), "the link to n2", |l| {
+        l.contains("link to n2 up")
+    });
+    await_set(
+        &n2,
+        &["cfg/keep=v"],
+        Duration::from_secs(10),
+        "after the heal",
+    );
+    await_set(
+        &n1,
+        &["cfg/keep=v"],
+        Duration::from_secs(10),
+        "after the heal",
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        mosquitto_retained(&n1),
+        ["cfg/keep=v"],
+        "mosquitto_sub on n1"
+    );
+    assert_eq!(
+        mosquitto_retained(&n2),
+        ["cfg/keep=v"],
+        "mosquitto_sub on n2"
     );
     drop(etcd);
 }
