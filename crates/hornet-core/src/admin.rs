@@ -386,8 +386,11 @@ impl Broker {
         self.retained
             .for_each_match(filter, |topic, _| topics.push(topic.to_string()));
         topics.sort_unstable();
+        let now = self.now;
         for topic in &topics {
-            self.retained.remove(topic);
+            // A delete like a client's: recorded, and told to the other
+            // nodes of a cluster.
+            self.retain_here(now, &ByteString::from(topic.as_str()), None, None);
         }
         if !topics.is_empty() {
             tracing::info!(

@@ -74,6 +74,10 @@ pub struct Broker {
     /// Plain subscriptions by filter, and routing's scratch (see `route`).
     pub(crate) subs: Subscriptions,
     pub(crate) retained: RetainedStore<crate::retained::Retained>,
+    /// Stamps retained writes (see `stamp`, `retained_order`).
+    pub(crate) hlc: crate::stamp::Hlc,
+    /// Deletes of retained topics remembered in a cluster (see `tombstones`).
+    pub(crate) tombstones: crate::tombstones::Tombstones,
     /// Sessions by key and by client id, and their expiry (see `sessions`).
     pub(crate) sessions: Sessions,
     pub(crate) out: Out,
@@ -130,6 +134,8 @@ impl Broker {
             conns: Connections::new(now),
             subs: Subscriptions::new(),
             retained: RetainedStore::new(),
+            hlc: Default::default(),
+            tombstones: Default::default(),
             sessions: Sessions::default(),
             out: Out::default(),
             authenticator: None,

@@ -24,9 +24,10 @@
 //!   no other node delivers it to that group. A marked group with no
 //!   member left on arrival is dropped, counted and logged.
 //! - Retained messages: every set and delete accepted here is told to every
-//!   node ([`Action::Retain`]); a node applies what it is told in arrival
-//!   order ([`Broker::node_retained`]). A new link starts with the sender's
-//!   whole set, which fills only topics the receiver does not have.
+//!   node with its stamp; a node applies what it is told only if newer
+//!   than what it holds (last write wins, deletes kept as tombstones), and
+//!   a new link starts with the sender's whole set and tombstones: see
+//!   `retained_order`.
 //! - Membership: a node is dead exactly when membership says so
 //!   ([`Broker::node_dead`]: its etcd lease expired); its routes are purged
 //!   then, not when a link drops.
@@ -54,7 +55,6 @@ use crate::cluster_shared::{group_name, Choice};
 use crate::ids::SessionKey;
 use crate::out::Action;
 use crate::pending_wills::NodeWill;
-use crate::retained::Retained;
 
 impl Broker {
     /// Makes this broker node `node` of a cluster, in `incarnation` (a
@@ -79,6 +79,7 @@ impl Broker {
             cluster.export_shared(&group_name(&name.group, &name.filter), members);
         }
         self.cluster = Some(Box::new(cluster));
+        self.hlc.set_node(node);
         // Client ids the broker assigns are unique across the cluster (a
         // connection announced with another node's id would be taken over).
         self.settings.auto_id_prefix = format!("{}{node}-", self.settings.auto_id_prefix);
@@ -92,17 +93,6 @@ impl Broker {
     /// Every filter this node exports, for the start of a new link.
     pub fn cluster_snapshot(&self) -> Option<RouteSnapshot> {
         Some(self.cluster.as_deref()?.snapshot())
-    }
-
-    /// Every retained message but `$SYS`, for the start of a new link.
-    pub fn cluster_retained(&self) -> Vec<Publish> {
-        let mut all = Vec::new();
-        for (topic, msg) in self.retained.iter() {
-            if Cluster::forwardable(topic) {
-                all.push(msg.msg.clone());
-            }
-        }
-        all
     }
 
     /// What this node knows of the others, by name.
@@ -225,48 +215,6 @@ impl Broker {
             }
         }
         self.route_to(&publish, None, plain, Some(ids))
-    }
-
-    /// `node` set (`Some`) or deleted (`None`) the retained message of
-    /// `topic`. With `fill`, it comes from a link's initial set and only
-    /// fills a topic this node has no message for.
-    pub fn node_retained(
-        &mut self,
-        now: Instant,
-        node: &str,
-        topic: ByteString,
-        message: Option<Publish>,
-        fill: bool,
-    ) {
-        self.now = now;
-        if self.cluster.is_none() || !Cluster::forwardable(&topic) {
-            return;
-        }
-        if fill && self.retained.get(&topic).is_some() {
-            return;
-        }
-        tracing::debug!("Cluster: retained '{topic}' from {node}.");
-        match message {
-            None => {
-                self.retained.remove(&topic);
-                self.persist_retained(&topic, None);
-            }
-            Some(mut msg) => {
-                msg.detach();
-                msg.dup = false;
-                msg.packet_id = None;
-                msg.retain = true;
-                self.persist_retained(&topic, Some(&msg));
-                self.retained.insert(
-                    &topic,
-                    Retained {
-                        msg,
-                        stored: now,
-                        source: None,
-                    },
-                );
-            }
-        }
     }
 
     /// Session `key` subscribed to `filter` (`exported`: not `$local/`),
@@ -438,17 +386,6 @@ impl Broker {
         c.recycle(nodes);
         matched |= self.route_to(publish, origin, true, Some(here));
         matched
-    }
-
-    /// Tells the other nodes that `topic`'s retained message changed.
-    pub(crate) fn cluster_retain(&mut self, topic: &ByteString, message: Option<&Publish>) {
-        if self.cluster.is_none() || !Cluster::forwardable(topic) {
-            return;
-        }
-        self.out.cluster(Action::Retain {
-            topic: topic.clone(),
-            message: message.cloned().map(Box::new),
-        });
     }
 
     /// The wills of this node's connected clients, and of its

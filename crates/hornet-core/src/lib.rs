@@ -33,7 +33,9 @@
 //! `violation` (peer errors), `hints` / `wording` (first-time hints),
 //! `ids`, `settings`, `logfmt`. The cluster: `cluster` (routes of other
 //! nodes, exported filters) and `clustering` (its rules: forwarding,
-//! route deltas, retained sync, membership); `claims` (who owns which
+//! route deltas, membership); `retained_order` (retained writes in the
+//! cluster's order: last write wins by `stamp`, a hybrid logical clock,
+//! deletes kept as `tombstones`); `claims` (who owns which
 //! persistent session's client id) and `claiming` (its rules: claims
 //! through etcd fenced by revision, dead owners, cut off from etcd);
 //! `moving` (a persistent session crossing to the node that claimed it).
@@ -81,17 +83,20 @@ mod queue_policy;
 mod records;
 mod retain_source;
 pub mod retained;
+mod retained_order;
 mod rewrite;
 mod route;
 mod session;
 mod sessions;
 mod settings;
 mod shared;
+mod stamp;
 mod subscribe;
 mod sys;
 mod takeover;
 mod takeovers;
 mod timers;
+mod tombstones;
 pub mod trie;
 mod violation;
 mod wills;
@@ -116,9 +121,12 @@ pub use out::Action;
 pub use pending_wills::NodeWill;
 pub use persist::AckPolicy;
 pub use queue_policy::QueuePolicy;
+pub use retained_order::RetainedWrite;
 pub use rewrite::{RewriteAction, RewriteRule};
 pub use settings::{Anonymous, AutoSubscription, QueueLimits, RateAction, Settings};
 pub use shared::SharedStrategy;
+pub use stamp::Stamp;
 pub use sys::{ListenerFigures, Stats, StoreFigures};
+pub use tombstones::{TOMBSTONES_MAX, TOMBSTONE_TTL};
 pub use violation::PeerError;
 pub use wording::{ConfigWording, Fix, Hint, Wording};

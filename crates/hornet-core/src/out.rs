@@ -102,6 +102,8 @@ pub enum Action {
         topic: bytestring::ByteString,
         /// The message, or `None` for a delete.
         message: Option<Box<hornet_codec::Publish>>,
+        /// The write's place in the cluster's order (last write wins).
+        stamp: crate::stamp::Stamp,
     },
     /// Cluster: tell every other node the will of this node's connected
     /// client `client_id` (as the PUBLISH it would become), or that it has

@@ -48,6 +48,7 @@ use hornet_codec::{
 
 use crate::session::{Session, SessionKey};
 pub use crate::shared::SharedGroup;
+use crate::stamp::Stamp;
 
 /// A stored message's id: unique for the store's life.
 pub type MessageId = u64;
@@ -202,9 +203,22 @@ pub enum StoreOp {
         publish: Publish,
         /// When it was received, in Unix milliseconds (0: unknown).
         received_ms: u64,
+        /// Its place in the cluster's order of retained writes
+        /// ([`Stamp::default`]: unknown, a record written before stamps;
+        /// boxed to keep records small).
+        stamp: Box<Stamp>,
     },
-    /// The retained message of a topic was cleared.
+    /// The retained message of a topic was cleared (and its tombstone,
+    /// if any, forgotten).
     RetainCleared(ByteString),
+    /// The retained message of a topic was deleted in a cluster: cleared,
+    /// and the delete's stamp kept as a tombstone (`tombstones`).
+    RetainTombstone {
+        /// The topic.
+        topic: ByteString,
+        /// The delete's stamp.
+        stamp: Stamp,
+    },
     /// A will waits for its Will Delay Interval (seconds) while `session` lives.
     WillSet {
         /// The session.
@@ -316,8 +330,11 @@ pub struct Restored {
     /// The durable sessions.
     pub sessions: Vec<RestoredSession>,
     /// The retained messages, with when they were received (Unix
-    /// milliseconds, 0: unknown).
-    pub retained: Vec<(Publish, u64)>,
+    /// milliseconds, 0: unknown) and their stamps.
+    pub retained: Vec<(Publish, u64, Box<Stamp>)>,
+    /// The tombstones of deleted retained topics (cluster), with the
+    /// deletes' stamps.
+    pub tombstones: Vec<(ByteString, Stamp)>,
     /// Ids below this are taken (the next message id to use).
     pub next_message: MessageId,
     /// Messages held for delayed publish.

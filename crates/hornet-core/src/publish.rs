@@ -302,29 +302,16 @@ impl Broker {
         publish.dup = false;
         publish.packet_id = None;
         if publish.retain {
-            if publish.payload.is_empty() {
-                // [MQTT-3.3.1-6]/[MQTT-3.3.1-10]: an empty retained message deletes.
-                self.retained.remove(&publish.topic);
-                self.persist_retained(&publish.topic, None);
-                if self.cluster.is_some() {
-                    self.cluster_retain(&publish.topic, None);
-                }
-            } else {
+            // [MQTT-3.3.1-6]/[MQTT-3.3.1-10]: an empty retained message deletes.
+            let msg = (!publish.payload.is_empty()).then(|| {
                 let mut msg = publish.clone();
                 // Kept until replaced: its own bytes, not a slice pinning
                 // the publisher's read buffer.
                 msg.detach();
-                self.persist_retained(&publish.topic, Some(&msg));
-                if self.cluster.is_some() {
-                    self.cluster_retain(&publish.topic, Some(&msg));
-                }
-                let retained = Retained {
-                    msg,
-                    stored: now,
-                    source,
-                };
-                self.retained.insert(&publish.topic.clone(), retained);
-            }
+                msg
+            });
+            let topic = publish.topic.clone();
+            self.retain_here(now, &topic, msg, source);
         }
         // Cluster: once to each other node with a matching filter, and
         // each shared group's one delivery wherever its turn falls.
@@ -894,8 +881,7 @@ impl Broker {
         let mut msg = retained.msg;
         if aged || !set_remaining_expiry(&mut msg, expires, self.now) {
             tracing::debug!("Retained message on '{}' expired; removed.", msg.topic);
-            self.retained.remove(&msg.topic);
-            self.persist_retained(&msg.topic, None);
+            self.retained_expired(self.now, &msg.topic);
             return;
         }
         msg.qos = self.outgoing_qos(msg.qos, qos);

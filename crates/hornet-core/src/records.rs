@@ -156,8 +156,14 @@ impl Broker {
         let back = |d: Duration| now.checked_sub(d).unwrap_or(now);
         self.journal.restored_ids(restored.next_message);
         self.restore_delayed(now, restored.delayed);
-        for (publish, received_ms) in restored.retained {
+        for (publish, received_ms, stamp) in restored.retained {
+            let mut stamp = *stamp;
             let topic = publish.topic.clone();
+            if stamp == crate::stamp::Stamp::default() {
+                // Written before stamps: ordered by when it was received.
+                stamp.ms = received_ms;
+            }
+            self.hlc.observe(&stamp);
             let age = ago(received_ms);
             if publish
                 .properties
@@ -172,8 +178,21 @@ impl Broker {
                 msg: publish,
                 stored: back(age),
                 source: None,
+                stamp,
             };
             self.retained.insert(&topic, retained);
+        }
+        for (topic, stamp) in restored.tombstones {
+            self.hlc.observe(&stamp);
+            // A tombstone's age counts from its delete.
+            let age = ago(stamp.ms);
+            if age >= self.tombstones.ttl {
+                self.persist_retained(&topic, None);
+                continue;
+            }
+            for forgotten in self.tombstones.insert(topic, stamp, back(age)) {
+                self.persist_retained(&forgotten, None);
+            }
         }
         let mut expired = Vec::new();
         let mut crashed_wills = Vec::new();
@@ -359,16 +378,22 @@ impl Broker {
         }
     }
 
-    /// Records a retained message set (`Some`) or cleared on `topic`.
-    /// `$SYS` topics are the broker's own and are not kept.
-    pub(crate) fn persist_retained(&mut self, topic: &ByteString, msg: Option<&Publish>) {
+    /// Records a retained message set (`Some`, with its stamp) or
+    /// cleared on `topic` (its tombstone, if any, forgotten too). `$SYS`
+    /// topics are the broker's own and are not kept.
+    pub(crate) fn persist_retained(
+        &mut self,
+        topic: &ByteString,
+        msg: Option<(&Publish, &crate::stamp::Stamp)>,
+    ) {
         if !self.journal.enabled() || topic.starts_with('$') {
             return;
         }
         self.journal.push(match msg {
-            Some(p) => StoreOp::RetainSet {
+            Some((p, stamp)) => StoreOp::RetainSet {
                 publish: p.clone(),
                 received_ms: self.journal.unix_ms(self.now),
+                stamp: Box::new(stamp.clone()),
             },
             None => StoreOp::RetainCleared(topic.clone()),
         });

@@ -23,6 +23,8 @@ use std::time::{Duration, Instant};
 use ahash::AHashMap;
 use hornet_codec::Publish;
 
+use crate::stamp::Stamp;
+
 /// One topic level.
 struct Node<M> {
     children: AHashMap<Box<str>, Node<M>>,
@@ -268,6 +270,8 @@ pub(crate) struct Retained {
     pub(crate) stored: Instant,
     /// Who published it, for `check_retain_source` (`retain_source.rs`).
     pub(crate) source: Option<Box<RetainSource>>,
+    /// Its place in the order of retained writes (`retained_order`).
+    pub(crate) stamp: Stamp,
 }
 
 /// Who published a retained message (`check_retain_source`).

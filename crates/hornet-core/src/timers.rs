@@ -68,6 +68,7 @@ impl Broker {
         }
         self.publish_due_delayed(now);
         self.publish_due_cluster_wills(now);
+        self.expire_tombstones(now);
         self.limits.tick(now, self.settings.flapping_window);
         let figures = crate::sys::Figures {
             connected: self.conns.active(),
@@ -99,7 +100,8 @@ impl Broker {
         let flapping = self.limits.next_due(self.settings.flapping_window);
         let delayed = self.delayed.next_deadline();
         let cluster_will = self.cluster_wills_deadline();
-        [conn, session, will, sys, flapping, delayed, cluster_will]
+        let tombstone = self.tombstones.next_deadline();
+        [conn, session, will, sys, flapping, delayed, cluster_will, tombstone]
             .into_iter()
             .flatten()
             .min()

@@ -11,9 +11,11 @@ use hornet_codec::{Packet, Protocol, QoS, ReasonCode};
 use hornet_core::{Action, RouteUpdate};
 use support::{message, payloads, Harness};
 
-/// A core that is node `name` of a cluster.
+/// A core that is node `name` of a cluster, its wall clock at the same
+/// Unix time as every other node's when made.
 fn node(name: &str, incarnation: u64) -> Harness {
     let mut h = Harness::new();
+    h.broker.set_wall_clock(h.now, 1_800_000_000_000);
     h.broker.enable_cluster(name, incarnation);
     h
 }
@@ -37,7 +39,8 @@ fn cluster_actions(h: &Harness, mark: usize) -> Vec<Action> {
 }
 
 /// Opens the link `from` → `to` as the shell does: membership says `from`
-/// is alive, then its route snapshot and its retained set (filling only).
+/// is alive, then its route snapshot and its retained set (each write
+/// applied only if newer than what `to` holds).
 fn link(from: &Harness, from_name: &str, to: &mut Harness) {
     let now = to.now;
     to.broker.node_alive(now, from_name);
@@ -45,10 +48,9 @@ fn link(from: &Harness, from_name: &str, to: &mut Harness) {
     to.broker.node_routes(now, from_name, snapshot);
     to.broker
         .node_wills(now, from_name, from.broker.cluster_wills(from.now));
-    for msg in from.broker.cluster_retained() {
-        let topic = msg.topic.clone();
+    for write in from.broker.cluster_retained(now) {
         to.broker
-            .node_retained(now, from_name, topic, Some(msg), true);
+            .node_retained(now, from_name, write.topic, write.message, write.stamp);
     }
     to.pump();
 }
@@ -72,10 +74,13 @@ fn relay(from: &Harness, from_name: &str, mark: usize, to: &mut Harness, to_name
                 to.broker
                     .node_publish_to(now, from_name, *publish, plain, groups);
             }
-            Action::Retain { topic, message } => {
-                to.broker
-                    .node_retained(now, from_name, topic, message.map(|m| *m), false)
-            }
+            Action::Retain {
+                topic,
+                message,
+                stamp,
+            } => to
+                .broker
+                .node_retained(now, from_name, topic, message.map(|m| *m), stamp),
             Action::Will {
                 client_id,
                 will,
@@ -284,9 +289,11 @@ fn retained_sets_and_deletes_travel_and_a_joining_node_gets_the_set() {
         "a/ deleted, b/ set [MQTT-3.3.1-6]"
     );
 
-    // A link's initial set never overwrites what a node has.
+    // A link's initial set does not overwrite a newer write (last write
+    // wins; `cluster_retained.rs` has the rest of the rules).
     let mut n3 = node("n3", 3);
     let q = n3.connect("q", Protocol::V5, true);
+    n3.advance(std::time::Duration::from_millis(5));
     n3.publish(q, "config/b", "mine", QoS::AtMostOnce, true);
     link(&n1, "n1", &mut n3);
     let s3 = n3.connect("s3", Protocol::V5, true);
@@ -302,8 +309,13 @@ fn sys_topics_never_cross() {
     link(&n1, "n1", &mut n2);
     let a = n2.connect("a", Protocol::V5, true);
     let mark = n2.mark();
-    n2.broker
-        .node_retained(n2.now, "n1", "$SYS/broker/x".into(), None, false);
+    n2.broker.node_retained(
+        n2.now,
+        "n1",
+        "$SYS/broker/x".into(),
+        None,
+        Default::default(),
+    );
     n2.publish(a, "$SYS/broker/x", "no", QoS::AtMostOnce, true);
     assert!(cluster_actions(&n2, mark).is_empty());
 }

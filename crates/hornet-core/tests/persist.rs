@@ -57,6 +57,7 @@ fn kinds(ops: &[StoreOp]) -> Vec<&'static str> {
             StoreOp::Qos2Done { .. } => "Qos2Done",
             StoreOp::RetainSet { .. } => "RetainSet",
             StoreOp::RetainCleared(_) => "RetainCleared",
+            StoreOp::RetainTombstone { .. } => "RetainTombstone",
             StoreOp::WillSet { .. } => "WillSet",
             StoreOp::WillCleared { .. } => "WillCleared",
             StoreOp::ConnectedWill { .. } => "ConnectedWill",

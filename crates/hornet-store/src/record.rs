@@ -9,7 +9,7 @@
 //! Fields added later (wall-clock times, a copy's shared subscription
 //! group) come last in their record and are read only when present, so a
 //! log written by an earlier version still reads (the times as 0:
-//! unknown).
+//! unknown; a retained message's stamp as [`Stamp::default`]).
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use bytestring::ByteString;
@@ -17,6 +17,7 @@ use hornet_codec::{
     LastWill, Packet, PacketId, Protocol, Publish, QoS, RetainHandling, SubscriptionOptions,
 };
 use hornet_core::persist::{SessionRecord, Shape, SharedGroup, StoreOp, SubscriptionRecord};
+use hornet_core::Stamp;
 
 /// A decoded record.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,6 +49,7 @@ const T_WILL_CLEARED: u8 = 14;
 const T_CONNECTED_WILL: u8 = 15;
 const T_DELAYED_SET: u8 = 16;
 const T_DELAYED_CLEARED: u8 = 17;
+const T_RETAIN_TOMBSTONE: u8 = 18;
 
 /// Why a record's bytes (with a good checksum) could not be read: a bug or
 /// a format from another version, never a torn write.
@@ -141,10 +143,17 @@ pub(crate) fn encode_op(op: &StoreOp, out: &mut BytesMut) {
         StoreOp::RetainSet {
             publish,
             received_ms,
+            stamp,
         } => {
             out.put_u8(T_RETAIN_SET);
             put_publish(out, publish);
             out.put_u64_le(*received_ms);
+            put_stamp(out, stamp);
+        }
+        StoreOp::RetainTombstone { topic, stamp } => {
+            out.put_u8(T_RETAIN_TOMBSTONE);
+            put_str(out, topic);
+            put_stamp(out, stamp);
         }
         StoreOp::RetainCleared(topic) => {
             out.put_u8(T_RETAIN_CLEARED);
@@ -223,6 +232,12 @@ fn pid_op(out: &mut BytesMut, tag: u8, session: u64, packet_id: u16) {
 fn put_str(out: &mut BytesMut, s: &str) {
     out.put_u32_le(s.len() as u32);
     out.put_slice(s.as_bytes());
+}
+
+fn put_stamp(out: &mut BytesMut, stamp: &Stamp) {
+    out.put_u64_le(stamp.ms);
+    out.put_u32_le(stamp.counter);
+    put_str(out, &stamp.node);
 }
 
 /// A PUBLISH as an MQTT 5 frame (QoS > 0 needs a packet id on the wire:
@@ -359,6 +374,16 @@ pub(crate) fn decode(bytes: Bytes) -> Result<Record, BadRecord> {
         T_RETAIN_SET => StoreOp::RetainSet {
             publish: r.publish()?,
             received_ms: r.trailing_u64()?,
+            stamp: Box::new(if r.0.is_empty() {
+                // Written before stamps.
+                Stamp::default()
+            } else {
+                r.stamp()?
+            }),
+        },
+        T_RETAIN_TOMBSTONE => StoreOp::RetainTombstone {
+            topic: r.string()?,
+            stamp: r.stamp()?,
         },
         T_RETAIN_CLEARED => StoreOp::RetainCleared(r.string()?),
         T_WILL_SET => {
@@ -443,6 +468,13 @@ impl Rd {
     }
     /// A u64 added to the end of a record later: 0 when absent (a record
     /// written by an earlier version).
+    fn stamp(&mut self) -> Result<Stamp, BadRecord> {
+        Ok(Stamp {
+            ms: self.u64()?,
+            counter: self.u32()?,
+            node: self.string()?,
+        })
+    }
     fn trailing_u64(&mut self) -> Result<u64, BadRecord> {
         if self.0.is_empty() {
             Ok(0)
@@ -507,8 +539,21 @@ mod tests {
         round_trip(StoreOp::RetainSet {
             publish: p.clone(),
             received_ms: 1_795_470_422_124,
+            stamp: Box::new(Stamp {
+                ms: 1_795_470_422_124,
+                counter: 3,
+                node: "n1".into(),
+            }),
         });
         round_trip(StoreOp::RetainCleared("x/y".into()));
+        round_trip(StoreOp::RetainTombstone {
+            topic: "x/z".into(),
+            stamp: Stamp {
+                ms: 1_795_470_422_125,
+                counter: 0,
+                node: "n2".into(),
+            },
+        });
         round_trip(StoreOp::Session(SessionRecord {
             key: 3,
             client_id: "client".into(),
@@ -641,6 +686,38 @@ mod tests {
                 id: 7,
                 publish: p,
                 received_ms: 0
+            }))
+        );
+    }
+
+    /// A retained message recorded before stamps (its record ends with
+    /// the receive time) still reads, with an unknown stamp.
+    #[test]
+    fn a_retained_record_without_a_stamp_reads_with_the_default_stamp() {
+        let mut p = Publish::new("a/b", "x");
+        p.retain = true;
+        let stamp = Stamp {
+            ms: 5,
+            counter: 1,
+            node: "n1".into(),
+        };
+        let mut buf = BytesMut::new();
+        encode_op(
+            &StoreOp::RetainSet {
+                publish: p.clone(),
+                received_ms: 99,
+                stamp: Box::new(stamp),
+            },
+            &mut buf,
+        );
+        // The stamp: u64 ms, u32 counter, u32 length and "n1".
+        buf.truncate(buf.len() - (8 + 4 + 4 + 2));
+        assert_eq!(
+            decode(buf.freeze()),
+            Ok(Record::Op(StoreOp::RetainSet {
+                publish: p,
+                received_ms: 99,
+                stamp: Box::default(),
             }))
         );
     }

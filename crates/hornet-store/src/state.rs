@@ -17,6 +17,7 @@ use hornet_core::persist::{
     MessageId, Restored, RestoredDelayed, RestoredMessage, RestoredOutbound, RestoredSession,
     SessionRecord, Shape, StoreOp,
 };
+use hornet_core::Stamp;
 
 #[derive(Debug)]
 struct Message {
@@ -61,7 +62,9 @@ struct Session {
 pub(crate) struct State {
     messages: HashMap<MessageId, Message>,
     sessions: BTreeMap<u64, Session>,
-    retained: BTreeMap<ByteString, (Publish, u64)>,
+    retained: BTreeMap<ByteString, (Publish, u64, Box<Stamp>)>,
+    /// Deletes of retained topics a cluster node remembers, by topic.
+    tombstones: BTreeMap<ByteString, Stamp>,
     next_message: MessageId,
     /// Messages held for delayed publish, by id.
     delayed: BTreeMap<u64, RestoredDelayed>,
@@ -225,19 +228,28 @@ impl State {
             StoreOp::RetainSet {
                 publish,
                 received_ms,
+                stamp,
             } => {
                 self.live_bytes += size(&publish);
-                if let Some((old, _)) = self
+                self.tombstones.remove(&publish.topic);
+                if let Some((old, _, _)) = self
                     .retained
-                    .insert(publish.topic.clone(), (publish, received_ms))
+                    .insert(publish.topic.clone(), (publish, received_ms, stamp))
                 {
                     self.live_bytes -= size(&old);
                 }
             }
             StoreOp::RetainCleared(topic) => {
-                if let Some((old, _)) = self.retained.remove(&topic) {
+                self.tombstones.remove(&topic);
+                if let Some((old, _, _)) = self.retained.remove(&topic) {
                     self.live_bytes -= size(&old);
                 }
+            }
+            StoreOp::RetainTombstone { topic, stamp } => {
+                if let Some((old, _, _)) = self.retained.remove(&topic) {
+                    self.live_bytes -= size(&old);
+                }
+                self.tombstones.insert(topic, stamp);
             }
             StoreOp::WillSet {
                 session,
@@ -406,10 +418,17 @@ impl State {
                 });
             }
         }
-        for (p, received_ms) in self.retained.values() {
+        for (p, received_ms, stamp) in self.retained.values() {
             emit(StoreOp::RetainSet {
                 publish: p.clone(),
                 received_ms: *received_ms,
+                stamp: stamp.clone(),
+            });
+        }
+        for (topic, stamp) in &self.tombstones {
+            emit(StoreOp::RetainTombstone {
+                topic: topic.clone(),
+                stamp: stamp.clone(),
             });
         }
         for d in self.delayed.values() {
@@ -459,6 +478,11 @@ impl State {
         Restored {
             sessions,
             retained: self.retained.values().cloned().collect(),
+            tombstones: self
+                .tombstones
+                .iter()
+                .map(|(topic, stamp)| (topic.clone(), stamp.clone()))
+                .collect(),
             next_message: self.next_message + 1,
             delayed: self.delayed.values().cloned().collect(),
         }

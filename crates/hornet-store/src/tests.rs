@@ -380,3 +380,96 @@ fn delayed_messages_survive_a_restart_and_a_compaction_until_cleared() {
     assert_eq!(r.restored.delayed[0].from, "c1");
     assert_eq!(r.restored.delayed[0].delay, 60);
 }
+
+fn stamp(ms: u64, node: &str) -> hornet_core::Stamp {
+    hornet_core::Stamp {
+        ms,
+        counter: 0,
+        node: node.into(),
+    }
+}
+
+fn retained(topic: &str, ms: u64) -> StoreOp {
+    let mut p = Publish::new(topic.to_string(), "v");
+    p.retain = true;
+    StoreOp::RetainSet {
+        publish: p,
+        received_ms: ms,
+        stamp: Box::new(stamp(ms, "n1")),
+    }
+}
+
+/// Retained messages keep their stamps, and a cluster's tombstones (the
+/// deletes it remembers) come back until forgotten (`RetainCleared`) or
+/// replaced by a new message, through the log and a compaction alike.
+#[test]
+fn retained_stamps_and_tombstones_survive_a_restart_and_a_compaction() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let (mut store, _) = open(dir.path());
+        store.append([retained("a", 10), retained("b", 11), retained("c", 12)]);
+        store.append([
+            StoreOp::RetainTombstone {
+                topic: "b".into(),
+                stamp: stamp(20, "n2"),
+            },
+            StoreOp::RetainTombstone {
+                topic: "d".into(),
+                stamp: stamp(21, "n1"),
+            },
+        ]);
+        store.commit(true).unwrap();
+    }
+    let state = |r: &Recovery| {
+        let mut retained: Vec<(String, u64)> = r
+            .restored
+            .retained
+            .iter()
+            .map(|(p, _, s)| (p.topic.to_string(), s.ms))
+            .collect();
+        retained.sort();
+        let mut tombstones: Vec<(String, u64, String)> = r
+            .restored
+            .tombstones
+            .iter()
+            .map(|(t, s)| (t.to_string(), s.ms, s.node.to_string()))
+            .collect();
+        tombstones.sort();
+        (retained, tombstones)
+    };
+    let (mut store, r) = open(dir.path());
+    assert_eq!(
+        state(&r),
+        (
+            vec![("a".into(), 10), ("c".into(), 12)],
+            vec![("b".into(), 20, "n2".into()), ("d".into(), 21, "n1".into())]
+        )
+    );
+    store.compact().unwrap();
+    store.append([retained("b", 30), StoreOp::RetainCleared("d".into())]);
+    store.commit(true).unwrap();
+    drop(store);
+    let (mut store, r) = open(dir.path());
+    assert_eq!(
+        state(&r),
+        (
+            vec![("a".into(), 10), ("b".into(), 30), ("c".into(), 12)],
+            vec![]
+        )
+    );
+    store.append([StoreOp::RetainTombstone {
+        topic: "a".into(),
+        stamp: stamp(40, "n1"),
+    }]);
+    store.commit(true).unwrap();
+    store.compact().unwrap();
+    drop(store);
+    let (_, r) = open(dir.path());
+    assert_eq!(
+        state(&r),
+        (
+            vec![("b".into(), 30), ("c".into(), 12)],
+            vec![("a".into(), 40, "n1".into())]
+        )
+    );
+}

@@ -13,7 +13,8 @@
 //!             u32 groups, (str group name, u32 members) * groups
 //! 3 Route     u64 incarnation, u64 seq, u8 added, str filter, u32 members
 //! 4 Publish   PUBLISH (MQTT 5)
-//! 5 Retain    u8 fill, str topic, u8 present, [PUBLISH (MQTT 5)]
+//! 5 Retain    str topic, u64 stamp ms, u32 stamp counter, str stamp node,
+//!             u8 present, [PUBLISH (MQTT 5)]
 //! 6 Will      str client id, u8 present (0 no, 1 connected, 2 delayed),
 //!             [u64 ms until due, if delayed], [PUBLISH (MQTT 5)]
 //! 7 Wills     u32 count, (str client id, u64 ms until due + 1 (0:
@@ -27,6 +28,11 @@
 //! 10 Resume   u64 stream, u64 next
 //! 11 Ack      u64 seq                      (receiver → dialer)
 //! ```
+//!
+//! A `Retain` carries the write's stamp (`hornet_core::Stamp`): the
+//! receiver applies it only if it is newer than what it holds for the
+//! topic, so the link's initial set and the deltas follow one rule
+//! (version 3; version 2 had a `fill` flag instead and no stamp).
 //!
 //! After its snapshot a link's frames are numbered: `Resume` gives the
 //! sender's stream and the next frame's number, and the receiver
@@ -43,10 +49,11 @@ use bytestring::ByteString;
 use hornet_codec::{Decoder, Packet, PacketId, Protocol, Publish, QoS};
 use std::time::Duration;
 
-use hornet_core::{MovedSubscription, NodeWill, RouteSnapshot, RouteUpdate, SessionMove};
+use hornet_core::{MovedSubscription, NodeWill, RouteSnapshot, RouteUpdate, SessionMove, Stamp};
 
 /// The link protocol's version: a node speaking another is refused (3: a
-/// moved session carries its inbound QoS 2 ids and `$local/` marks).
+/// moved session carries its inbound QoS 2 ids and `$local/` marks, and
+/// retained writes carry their last-write-wins stamp).
 pub(crate) const VERSION: u16 = 3;
 
 /// The largest frame accepted (a snapshot of many filters, or a message
@@ -76,11 +83,11 @@ pub(crate) enum Frame {
         groups: Vec<ByteString>,
         publish: Publish,
     },
-    /// A retained message set (`Some`) or deleted; `fill` for the set a
-    /// link starts with.
+    /// A retained message set (`Some`) or deleted, with the write's
+    /// stamp (last write wins).
     Retain {
-        fill: bool,
         topic: ByteString,
+        stamp: Stamp,
         message: Option<Publish>,
     },
     /// The will of the sender's client (as the PUBLISH it becomes), or
@@ -179,13 +186,15 @@ impl Frame {
                 put_publish(out, publish);
             }
             Frame::Retain {
-                fill,
                 topic,
+                stamp,
                 message,
             } => {
                 out.put_u8(5);
-                out.put_u8(u8::from(*fill));
                 put_str(out, topic);
+                out.put_u64(stamp.ms);
+                out.put_u32(stamp.counter);
+                put_str(out, &stamp.node);
                 out.put_u8(u8::from(message.is_some()));
                 if let Some(p) = message {
                     put_publish(out, p);
@@ -315,15 +324,19 @@ impl Frame {
                 }
             }
             5 => {
-                let fill = get_u8(&mut body)? != 0;
                 let topic = get_str(&mut body)?;
+                let stamp = Stamp {
+                    ms: get_u64(&mut body)?,
+                    counter: get_u32(&mut body)?,
+                    node: get_str(&mut body)?,
+                };
                 let message = match get_u8(&mut body)? {
                     0 => None,
                     _ => Some(get_publish(body)?),
                 };
                 Frame::Retain {
-                    fill,
                     topic,
+                    stamp,
                     message,
                 }
             }
@@ -589,13 +602,17 @@ mod tests {
             publish: p.clone(),
         });
         round_trip(Frame::Retain {
-            fill: true,
             topic: "t/1".into(),
+            stamp: hornet_core::Stamp {
+                ms: 1_795_470_422_124,
+                counter: 2,
+                node: "n1".into(),
+            },
             message: Some(p),
         });
         round_trip(Frame::Retain {
-            fill: false,
             topic: "t/2".into(),
+            stamp: hornet_core::Stamp::default(),
             message: None,
         });
         let will = Publish::new("wills/c", "gone");

@@ -128,9 +128,13 @@ impl Links {
                 self.send(&node, frame);
             }
             Action::Routes { update } => self.broadcast(Frame::Route(update)),
-            Action::Retain { topic, message } => self.broadcast(Frame::Retain {
-                fill: false,
+            Action::Retain {
                 topic,
+                message,
+                stamp,
+            } => self.broadcast(Frame::Retain {
+                topic,
+                stamp,
                 message: message.map(|m| *m),
             }),
             Action::Will {
@@ -368,16 +372,18 @@ async fn serve_out(
         lock(&links.up).insert(node.to_string());
         (
             core.cluster_snapshot().unwrap_or_default(),
-            core.cluster_retained(),
+            core.cluster_retained(Instant::now()),
             core.cluster_wills(Instant::now()),
         )
     });
     drop(shared);
     links.stats.connects.fetch_add(1, Ordering::Relaxed);
+    let deletes = retained.iter().filter(|w| w.message.is_none()).count();
     tracing::info!(
-        "Cluster: link to {node} up; sent {} routes, {} retained messages and {} wills{}.",
+        "Cluster: link to {node} up; sent {} routes, {} retained messages, {deletes} retained \
+         deletes and {} wills{}.",
         snapshot.filters.len(),
-        retained.len(),
+        retained.len() - deletes,
         wills.len(),
         match outbox.unacked() {
             0 => String::new(),
@@ -395,11 +401,11 @@ async fn serve_out(
     .encode(&mut buf);
     Frame::Routes(snapshot).encode(&mut buf);
     Frame::Wills(wills).encode(&mut buf);
-    for msg in retained {
+    for write in retained {
         Frame::Retain {
-            fill: true,
-            topic: msg.topic.clone(),
-            message: Some(msg),
+            topic: write.topic,
+            stamp: write.stamp,
+            message: write.message,
         }
         .encode(&mut buf);
     }
@@ -618,10 +624,10 @@ fn apply(core: &mut hornet_core::Broker, now: Instant, node: &str, frame: Frame)
             core.node_publish_to(now, node, publish, plain, groups);
         }
         Frame::Retain {
-            fill,
             topic,
+            stamp,
             message,
-        } => core.node_retained(now, node, topic, message, fill),
+        } => core.node_retained(now, node, topic, message, stamp),
         Frame::Will {
             client_id,
             will,

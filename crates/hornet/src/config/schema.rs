@@ -767,6 +767,16 @@ section! {
             shown: false,
             example: ("3", ""),
         }
+        /// Seconds a deleted retained topic's tombstone is kept, so a copy
+        /// of the old message from a node that was cut off does not undo
+        /// the delete (at most 100,000 are kept, the oldest forgotten
+        /// first). Default 86400 (24 h).
+        tombstone_ttl: u64 = 86400 => kinds::Secs {
+            conf: Conf::None,
+            accepts: "a number of seconds",
+            shown: false,
+            example: ("3600", ""),
+        }
         /// A persistent session whose owner node is dead (its key in etcd
         /// names a node that is not alive): `refuse` (CONNACK 0x88 Server
         /// unavailable, 3.x 0x03, until that node comes back) or `fresh`

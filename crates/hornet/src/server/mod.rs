@@ -394,6 +394,13 @@ impl Server {
         let runtime_auth = runtime_auth::RuntimeAuthStore::open(data_dir.as_deref())?;
         runtime_auth.set_files(&mut broker, Some(users), Some(acl));
         let (password_checks, checks_rx) = password::queue();
+        if config.cluster.node.is_some() {
+            // Before the store's tombstones are restored: their age counts.
+            broker.set_retained_tombstones(
+                Duration::from_secs(config.cluster.tombstone_ttl),
+                hornet_core::TOMBSTONES_MAX,
+            );
+        }
         let persistence = &config.persistence;
         let store = if persistence.enabled == Some(true) {
             let dir = persistence.dir();
@@ -418,6 +425,9 @@ impl Server {
         } else {
             None
         };
+        // Stamps of retained writes read the wall clock (the tick follows it).
+        let (now, unix_ms) = wall_clock();
+        broker.set_wall_clock(now, unix_ms);
         // A cluster node joins before it serves (etcd unreachable: logged
         // and retried here; its name taken: an error).
         let cluster = match &config.cluster.node {

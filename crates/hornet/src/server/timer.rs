@@ -112,10 +112,10 @@ fn tick(shared: &Shared, listeners: &[Arc<listener::ListenerState>]) {
         core.set_listener_figures(&figures);
         if let Some(store) = store {
             core.set_store_figures(store);
-            // Follows adjustments of the wall clock (NTP) for the
-            // deadlines the store records.
-            core.set_wall_clock(now, unix_ms);
         }
+        // Follows adjustments of the wall clock (NTP) for the deadlines
+        // the store records and the stamps of retained writes (cluster).
+        core.set_wall_clock(now, unix_ms);
         core.tick(now)
     });
 }
