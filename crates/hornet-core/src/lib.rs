@@ -40,6 +40,7 @@
 
 #![forbid(unsafe_code)]
 
+mod acknowledging;
 mod admin;
 mod admin_sessions;
 mod auth;
@@ -52,6 +53,7 @@ mod claiming;
 mod claims;
 mod client_ids;
 pub mod cluster;
+mod cluster_acks;
 mod cluster_shared;
 mod clustering;
 mod conn;
@@ -62,6 +64,7 @@ mod delayed_publish;
 mod durable;
 mod ending;
 mod exclusive;
+mod gated;
 mod hints;
 mod identity;
 mod ids;

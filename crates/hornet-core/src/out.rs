@@ -88,6 +88,11 @@ pub enum Action {
         /// node makes, to one of its members; no other node delivers it to
         /// those groups.
         groups: Vec<bytestring::ByteString>,
+        /// A token (never 0) when a client's acknowledgement waits for
+        /// that node to apply it: report it with
+        /// [`Broker::node_acked`](crate::Broker::node_acked) once the node
+        /// says so; 0 when nothing waits.
+        ack: u64,
     },
     /// Cluster: tell every other node that this node's exported filters
     /// changed (after the snapshot each link starts with).
@@ -119,6 +124,19 @@ pub enum Action {
     Takeover {
         /// The client.
         client_id: bytestring::ByteString,
+    },
+    /// Cluster: tell node `node` that every frame of its stream up to
+    /// `upto` is applied here (and, when acknowledgements wait for the
+    /// disk, that what they recorded is durable): the link's `Ack`.
+    /// Emitted for [`Broker::node_frames_applied`](crate::Broker::node_frames_applied),
+    /// in order.
+    Applied {
+        /// The node's name.
+        node: bytestring::ByteString,
+        /// Its stream (the shell's number, passed through).
+        stream: u64,
+        /// The last frame applied.
+        upto: u64,
     },
     /// Cluster: the route stream from `node` has a gap or a stale
     /// incarnation; end the link it arrives on so that the node connects
@@ -169,6 +187,8 @@ pub(crate) struct Out {
     ready: VecDeque<Action>,
     /// Packets waiting for their records to be durable.
     held: Held,
+    /// Packets waiting for other nodes (`gated`), after the disk.
+    pub(crate) gated: crate::gated::Gated,
 }
 
 impl Out {
@@ -279,7 +299,11 @@ impl Out {
             self.ready.push_back(Action::Persist { seq, records });
         }
         let gate = seq > 0 && hold;
-        if !gate && self.held.by_conn.is_empty() {
+        if !gate
+            && self.held.by_conn.is_empty()
+            && self.held.applied.is_empty()
+            && self.gated.idle()
+        {
             if self.ready.is_empty() {
                 std::mem::swap(&mut self.ready, &mut self.actions);
             } else {
@@ -307,15 +331,26 @@ impl Out {
                     }
                 }
                 if !rest.is_empty() {
-                    self.ready.push_back(Action::SendMany {
+                    let many = Action::SendMany {
                         conns: rest,
                         publish,
-                    });
+                    };
+                    self.gated.admit(many, &mut self.ready);
+                }
+                continue;
+            }
+            if matches!(action, Action::Applied { .. }) {
+                // A node's acknowledgement promises what its frames
+                // recorded, as a client's does.
+                match (gate, self.held.applied.back()) {
+                    (true, _) => self.held.applied.push_back((seq, action)),
+                    (false, Some(&(behind, _))) => self.held.applied.push_back((behind, action)),
+                    (false, None) => self.ready.push_back(action),
                 }
                 continue;
             }
             let Some(conn) = conn_of(&action) else {
-                self.ready.push_back(action);
+                self.gated.admit(action, &mut self.ready);
                 continue;
             };
             // A packet that promises this seal's records waits for them,
@@ -325,8 +360,25 @@ impl Out {
             match (self.held.behind(conn), waits) {
                 (_, true) => self.held.hold(conn, seq, action),
                 (Some(behind), false) => self.held.hold(conn, behind, action),
-                (None, false) => self.ready.push_back(action),
+                (None, false) => self.gated.admit(action, &mut self.ready),
             }
+        }
+    }
+
+    /// `conn`'s acknowledgement `packet_id` (about to be emitted) waits for
+    /// other nodes (see `gated`).
+    pub(crate) fn gate_ack(&mut self, conn: ConnId, packet_id: u16) {
+        self.gated.shut(conn, packet_id);
+    }
+
+    /// The other nodes applied what `conn`'s acknowledgement `packet_id`
+    /// waited for (`send`), or it is given up (`!send`): what it held back
+    /// leaves.
+    pub(crate) fn ungate_ack(&mut self, conn: ConnId, packet_id: u16, send: bool) {
+        if send {
+            self.gated.open(conn, packet_id, &mut self.ready);
+        } else {
+            self.gated.drop_ack(conn, packet_id, &mut self.ready);
         }
     }
 
@@ -345,11 +397,15 @@ impl Out {
             };
             while queue.front().is_some_and(|&(s, _)| s <= seq) {
                 let (_, action) = queue.pop_front().expect("front");
-                self.ready.push_back(action);
+                self.gated.admit(action, &mut self.ready);
             }
             if queue.is_empty() {
                 held.by_conn.remove(&conn);
             }
+        }
+        while held.applied.front().is_some_and(|&(s, _)| s <= seq) {
+            let (_, action) = held.applied.pop_front().expect("front");
+            self.ready.push_back(action);
         }
     }
 
@@ -449,6 +505,9 @@ pub(crate) struct Held {
     /// When each connection's queue may move, in sequence order: one entry
     /// per (sequence number, connection) that first held something.
     order: VecDeque<(u64, ConnId)>,
+    /// [`Action::Applied`] waiting for the sequence number of what its
+    /// frames recorded (or behind one that does), in order.
+    applied: VecDeque<(u64, Action)>,
 }
 
 impl Held {
@@ -488,6 +547,7 @@ fn conn_of(action: &Action) -> Option<ConnId> {
         | Action::DrainInput { .. }
         | Action::Persist { .. }
         | Action::Forward { .. }
+        | Action::Applied { .. }
         | Action::Routes { .. }
         | Action::Retain { .. }
         | Action::Will { .. }

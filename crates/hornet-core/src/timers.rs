@@ -67,6 +67,7 @@ impl Broker {
             self.publish_delayed_will(key);
         }
         self.publish_due_delayed(now);
+        self.acks_tick(now);
         self.limits.tick(now, self.settings.flapping_window);
         let figures = crate::sys::Figures {
             connected: self.conns.active(),
@@ -97,7 +98,8 @@ impl Broker {
         let sys = self.sys.next_due(&self.settings);
         let flapping = self.limits.next_due(self.settings.flapping_window);
         let delayed = self.delayed.next_deadline();
-        [conn, session, will, sys, flapping, delayed]
+        let acks = self.acks_deadline();
+        [conn, session, will, sys, flapping, delayed, acks]
             .into_iter()
             .flatten()
             .min()
