@@ -188,7 +188,7 @@ pub(crate) struct Out {
     /// Packets waiting for their records to be durable.
     held: Held,
     /// Packets waiting for other nodes (`gated`), after the disk.
-    pub(crate) gated: crate::gated::Gated,
+    gated: crate::gated::Gated<Action>,
 }
 
 impl Out {
@@ -335,7 +335,7 @@ impl Out {
                         conns: rest,
                         publish,
                     };
-                    self.gated.admit(many, &mut self.ready);
+                    self.admit(many);
                 }
                 continue;
             }
@@ -350,7 +350,7 @@ impl Out {
                 continue;
             }
             let Some(conn) = conn_of(&action) else {
-                self.gated.admit(action, &mut self.ready);
+                self.admit(action);
                 continue;
             };
             // A packet that promises this seal's records waits for them,
@@ -360,9 +360,15 @@ impl Out {
             match (self.held.behind(conn), waits) {
                 (_, true) => self.held.hold(conn, seq, action),
                 (Some(behind), false) => self.held.hold(conn, behind, action),
-                (None, false) => self.gated.admit(action, &mut self.ready),
+                (None, false) => self.admit(action),
             }
         }
+    }
+
+    /// Moves `action` on to the ready queue, unless it waits for other
+    /// nodes (`gated`).
+    fn admit(&mut self, action: Action) {
+        admit(&mut self.gated, &mut self.ready, action);
     }
 
     /// `conn`'s acknowledgement `packet_id` (about to be emitted) waits for
@@ -375,11 +381,12 @@ impl Out {
     /// waited for (`send`), or it is given up (`!send`): what it held back
     /// leaves.
     pub(crate) fn ungate_ack(&mut self, conn: ConnId, packet_id: u16, send: bool) {
-        if send {
-            self.gated.open(conn, packet_id, &mut self.ready);
+        let go = if send {
+            self.gated.open(conn, packet_id)
         } else {
-            self.gated.drop_ack(conn, packet_id, &mut self.ready);
-        }
+            self.gated.drop_ack(conn, packet_id)
+        };
+        self.ready.extend(go);
     }
 
     /// Every record up to `seq` is on disk: the packets that waited for
@@ -397,7 +404,7 @@ impl Out {
             };
             while queue.front().is_some_and(|&(s, _)| s <= seq) {
                 let (_, action) = queue.pop_front().expect("front");
-                self.gated.admit(action, &mut self.ready);
+                admit(&mut self.gated, &mut self.ready, action);
             }
             if queue.is_empty() {
                 held.by_conn.remove(&conn);
@@ -462,6 +469,48 @@ impl Out {
             return;
         }
         into.extend(self.ready.drain(..));
+    }
+}
+
+/// Moves `action` on to `ready`, unless `gated` holds it.
+fn admit(gated: &mut crate::gated::Gated<Action>, ready: &mut VecDeque<Action>, action: Action) {
+    if gated.idle() {
+        ready.push_back(action);
+        return;
+    }
+    match action {
+        Action::SendMany { conns, publish } => {
+            let mut rest = Vec::with_capacity(conns.len());
+            for conn in conns {
+                if gated.holds(conn) {
+                    let packet = Packet::Publish(publish.clone());
+                    let send = Action::Send { conn, packet };
+                    ready.extend(gated.admit(conn, None, send));
+                } else {
+                    rest.push(conn);
+                }
+            }
+            if !rest.is_empty() {
+                ready.push_back(Action::SendMany {
+                    conns: rest,
+                    publish,
+                });
+            }
+        }
+        Action::Close { conn } => {
+            ready.extend(gated.close(conn));
+            ready.push_back(Action::Close { conn });
+        }
+        Action::Send { conn, packet } => {
+            let ack = match &packet {
+                Packet::PubAck(a) | Packet::PubRec(a) => Some(a.packet_id.get()),
+                Packet::SubAck(a) => Some(a.packet_id.get()),
+                _ => None,
+            };
+            let send = Action::Send { conn, packet };
+            ready.extend(gated.admit(conn, ack, send));
+        }
+        other => ready.push_back(other),
     }
 }
 
