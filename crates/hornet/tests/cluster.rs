@@ -896,3 +896,32 @@ fn a_node_counted_dead_releases_the_pubacks_that_waited_for_it() {
     );
     signal(&p2, "CONT");
 }
+
+/// Issue 18: "once a client has its SUBACK, a message published afterwards
+/// on any live node reaches it". Each round subscribes on n1 to a filter no
+/// node has routed before and publishes on n2 the moment the SUBACK is
+/// there: n2 already has the route (Success, not 0x10), and the message
+/// arrives.
+#[test]
+fn after_its_suback_a_subscription_gets_what_another_node_publishes_at_once() {
+    let Some(etcd) = Etcd::start(1) else { return };
+    let (n1, n2) = (Node::new("n1", etcd.url()), Node::new("n2", etcd.url()));
+    let _p1 = n1.start();
+    let _p2 = n2.start();
+    // Both links up: a route from n1 is known on n2.
+    let mut sub = client(n1.addr(), "sub");
+    subscribe(&mut sub, "warm/#", QoS::AtLeastOnce);
+    let mut publisher = client(n2.addr(), "pub");
+    await_route(&mut publisher, "warm/probe");
+    for round in 0..40u16 {
+        subscribe(&mut sub, &format!("fresh/{round}/#"), QoS::AtLeastOnce);
+        let topic = format!("fresh/{round}/x");
+        assert_eq!(
+            publish_qos1(&mut publisher, &topic, &format!("r{round}"), round + 1),
+            ReasonCode::Success,
+            "round {round}: n2 did not know the route after the SUBACK"
+        );
+        let got = next_message(&mut sub, Duration::from_secs(10)).expect("the message");
+        assert_eq!(got.payload, format!("r{round}").as_bytes(), "round {round}");
+    }
+}
