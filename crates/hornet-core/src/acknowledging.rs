@@ -76,7 +76,14 @@ impl Broker {
         let Some(acks) = c.acks.as_mut() else {
             return;
         };
-        for gate in acks.acked(peer, tokens) {
+        let done = acks.acked(peer, tokens);
+        tracing::debug!(
+            "Cluster: node {node} applied {} frames an acknowledgement may wait for; {} \
+             acknowledgements released.",
+            tokens.len(),
+            done.len()
+        );
+        for gate in done {
             self.out.ungate_ack(gate.conn, gate.packet_id, true);
         }
     }
@@ -88,6 +95,11 @@ impl Broker {
             return;
         };
         if acks.open(now, conn, packet_id, kind) {
+            tracing::debug!(
+                "Cluster: the acknowledgement of m{packet_id} on connection {} waits for other \
+                 nodes.",
+                conn.0
+            );
             self.out.gate_ack(conn, packet_id);
         }
     }

@@ -500,6 +500,29 @@ fn signal(proc: &Proc, signal: &str) {
     assert!(status.success());
 }
 
+/// Stops `proc` (SIGSTOP) and waits until every one of its threads is
+/// stopped: `kill` returns before a busy thread has taken the signal, and a
+/// test that expects the node to do nothing more must not race that.
+fn pause(proc: &Proc) {
+    signal(proc, "STOP");
+    let tasks = format!("/proc/{}/task", proc.pid());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let stopped = std::fs::read_dir(&tasks).unwrap().all(|t| {
+            let stat = std::fs::read_to_string(t.unwrap().path().join("stat")).unwrap_or_default();
+            // The state follows the command name in parentheses.
+            stat.rsplit(')')
+                .next()
+                .is_some_and(|rest| rest.trim_start().starts_with('T'))
+        });
+        if stopped {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{tasks}: not stopped within 5 s");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 #[test]
 fn a_paused_node_is_dead_after_its_lease_and_rejoins_when_it_resumes() {
     let Some(etcd) = Etcd::start(1) else { return };
@@ -835,7 +858,7 @@ fn a_puback_waits_until_the_subscribers_node_applied_the_message() {
     let mut publisher = client(n1.addr(), "pub");
     await_route(&mut publisher, "held/probe");
     for round in 0..3u16 {
-        signal(&p2, "STOP");
+        pause(&p2);
         let mut p = Publish::new(format!("held/{round}"), format!("m{round}"));
         p.qos = QoS::AtLeastOnce;
         p.packet_id = Some(pid(round + 1));
@@ -878,7 +901,7 @@ fn a_node_counted_dead_releases_the_pubacks_that_waited_for_it() {
     subscribe(&mut sub, "dead/#", QoS::AtLeastOnce);
     let mut publisher = client(n1.addr(), "pub");
     await_route(&mut publisher, "dead/probe");
-    signal(&p2, "STOP");
+    pause(&p2);
     let mut p = Publish::new("dead/1", "m");
     p.qos = QoS::AtLeastOnce;
     p.packet_id = Some(pid(1));
