@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 
 use cluster_client::{client, publish_qos1, subscribe};
 use codec_client::Raw;
-use hornet_codec::{Ack, Packet, Publish, QoS, ReasonCode};
+use hornet_codec::{Ack, Packet, Publish, QoS, ReasonCode, Subscribe};
 use netns::{Net, Unavailable};
 use process::Proc;
 
@@ -383,9 +383,10 @@ fn a_cut_link_between_two_nodes_loses_no_acknowledged_message_and_heals() {
     let all: Vec<String> = before.iter().chain(&during).cloned().collect();
     let got3 = collect(&mut s3, Duration::from_secs(20), |g| all_of(g, &all));
     exactly_once(&got3, &all, "s3 (not cut)");
-    // A subscription made on n2 during the cut: its route waits too.
+    // A subscription made on n2 during the cut: its route waits too, and
+    // so does its SUBACK (n1, alive, has not applied the route).
     let mut late = client(m.mqtt(2), "late");
-    subscribe(&mut late, "late/#", QoS::AtLeastOnce);
+    late.send(Subscribe::new(cluster_client::pid(1), "late/#", QoS::AtLeastOnce).into());
     // The cut is real: nothing crosses to n2 while it lasts, and no PUBACK
     // claims it did.
     let early = collect(&mut s2, Duration::from_secs(1), |g| !g.is_empty());
@@ -401,6 +402,10 @@ fn a_cut_link_between_two_nodes_loses_no_acknowledged_message_and_heals() {
     exactly_once(&got2, &during, "s2 after the heal");
     let acked = pubacks(&mut p1, Duration::from_secs(20), ids.len());
     all_acknowledged(&acked, &ids, "p1's PUBACKs after the heal");
+    match late.recv_within(Duration::from_secs(20)) {
+        Ok(Some(Packet::SubAck(a))) => assert!(!a.reason_codes[0].is_error(), "{a:?}"),
+        other => panic!("no SUBACK for late/# after the heal: {other:?}"),
+    }
     await_route(&mut p1, "late/probe");
     assert_eq!(
         publish_qos1(&mut p1, "late/1", "late", 99),
