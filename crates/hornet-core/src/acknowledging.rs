@@ -196,4 +196,13 @@ impl Broker {
             .and_then(|c| c.acks.as_ref())
             .map_or(0, AckGates::open_len)
     }
+
+    /// Acknowledgements given up at `ack_timeout` (publishers closed,
+    /// SUBACKs sent without every node), over the process's life.
+    pub fn cluster_acks_timed_out(&self) -> u64 {
+        self.cluster
+            .as_deref()
+            .and_then(|c| c.acks.as_ref())
+            .map_or(0, |a| a.timed_out)
+    }
 }

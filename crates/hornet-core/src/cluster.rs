@@ -452,6 +452,16 @@ impl Cluster {
                 self.shared.dropped.to_string(),
             ),
         ];
+        if let Some(acks) = &self.acks {
+            values.push((
+                "cluster/acks/waiting".to_string(),
+                acks.open_len().to_string(),
+            ));
+            values.push((
+                "cluster/acks/timed_out".to_string(),
+                acks.timed_out.to_string(),
+            ));
+        }
         for r in rows {
             let at = format!("cluster/nodes/{}", r.name);
             let state = if r.alive { "alive" } else { "dead" };

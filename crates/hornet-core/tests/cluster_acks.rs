@@ -204,6 +204,7 @@ fn a_node_that_never_applies_it_closes_the_publisher_without_its_puback() {
     );
     assert!(n2.is_closed(p));
     assert_eq!(n2.broker.cluster_acks_waiting(), 0);
+    assert_eq!(n2.broker.cluster_acks_timed_out(), 1);
 }
 
 #[test]

@@ -863,12 +863,17 @@ fn a_puback_waits_until_the_subscribers_node_applied_the_message() {
         p.qos = QoS::AtLeastOnce;
         p.packet_id = Some(pid(round + 1));
         publisher.send(p.into());
-        // n2 cannot apply it: no PUBACK.
+        // n2 cannot apply it: no PUBACK, and n1 counts it waiting.
         let early = puback_within(&mut publisher, round + 1, Duration::from_millis(1500));
+        let waiting = n1.metrics().contains("hornet_cluster_acks_waiting 1\n");
         signal(&p2, "CONT");
         assert_eq!(
             early, None,
             "round {round}: a PUBACK before n2 applied the message"
+        );
+        assert!(
+            waiting,
+            "round {round}: hornet_cluster_acks_waiting 1 on n1"
         );
         assert_eq!(
             puback_within(&mut publisher, round + 1, Duration::from_secs(10)),
