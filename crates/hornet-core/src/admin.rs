@@ -534,6 +534,7 @@ mod tests {
                     Action::Persist { .. } => unreachable!("no persistence here"),
                     Action::DrainInput { .. } => unreachable!("takeovers do not wait here"),
                     Action::Forward { .. }
+                    | Action::Applied { .. }
                     | Action::Routes { .. }
                     | Action::Retain { .. }
                     | Action::Will { .. }

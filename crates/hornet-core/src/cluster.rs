@@ -39,6 +39,15 @@ pub struct RouteUpdate {
     pub members: u32,
 }
 
+impl RouteUpdate {
+    /// The token a node's report of having applied this update carries
+    /// ([`crate::Broker::node_acked`]; a SUBACK may wait for it): the
+    /// sequence number with the top bit set, apart from messages' tokens.
+    pub fn ack_token(&self) -> u64 {
+        self.seq | 1 << 63
+    }
+}
+
 /// A node's whole set of exported filters, sent first on every link.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RouteSnapshot {
@@ -123,6 +132,9 @@ pub(crate) struct Cluster {
     pub(crate) claims: crate::claims::Claims,
     /// Shared subscription groups: this node's counts, the others'.
     pub(crate) shared: SharedRoutes,
+    /// Clients' acknowledgements waiting for other nodes, when on
+    /// (`acknowledging`).
+    pub(crate) acks: Option<crate::cluster_acks::AckGates>,
 }
 
 impl Cluster {
@@ -142,7 +154,25 @@ impl Cluster {
             pending_wills: Default::default(),
             claims: crate::claims::Claims::default(),
             shared: SharedRoutes::default(),
+            acks: None,
         }
+    }
+
+    /// The index of `node`, if it was ever heard of.
+    pub(crate) fn peer_index(&self, node: &str) -> Option<u32> {
+        self.by_name.get(node).copied()
+    }
+
+    /// Peer `i`'s name.
+    pub(crate) fn peer_name(&self, i: u32) -> &str {
+        &self.peers[i as usize].name
+    }
+
+    /// The indexes of the nodes membership says are alive.
+    pub(crate) fn alive_peers(&self) -> Vec<u32> {
+        (0..self.peers.len() as u32)
+            .filter(|&i| self.peers[i as usize].alive)
+            .collect()
     }
 
     /// Whether `filter` is announced to other nodes at all.
@@ -457,6 +487,16 @@ impl Cluster {
                 self.shared.dropped.to_string(),
             ),
         ];
+        if let Some(acks) = &self.acks {
+            values.push((
+                "cluster/acks/waiting".to_string(),
+                acks.open_len().to_string(),
+            ));
+            values.push((
+                "cluster/acks/timed_out".to_string(),
+                acks.timed_out.to_string(),
+            ));
+        }
         for r in rows {
             let at = format!("cluster/nodes/{}", r.name);
             let state = if r.alive { "alive" } else { "dead" };

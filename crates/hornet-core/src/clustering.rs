@@ -129,6 +129,9 @@ impl Broker {
             tracing::warn!(
                 "Cluster: node {node} is dead (its lease expired); {purged} routes to it purged."
             );
+            if let Some(peer) = c.peer_index(node) {
+                self.acks_node_dead(peer, node);
+            }
         }
     }
 
@@ -233,7 +236,7 @@ impl Broker {
             c.unexport(filter, key)
         };
         if let Some(update) = update {
-            self.out.cluster(Action::Routes { update });
+            self.announce(update);
         }
     }
 
@@ -247,8 +250,22 @@ impl Broker {
             return;
         };
         if let Some(update) = c.unexport(filter, key) {
-            self.out.cluster(Action::Routes { update });
+            self.announce(update);
         }
+    }
+
+    /// Tells the other nodes `update`; a SUBACK emitted next waits for
+    /// every live node to apply it (`acknowledging`).
+    fn announce(&mut self, update: RouteUpdate) {
+        if let Some(c) = self.cluster.as_deref_mut() {
+            let alive = c.alive_peers();
+            if let Some(acks) = c.acks.as_mut() {
+                for peer in alive {
+                    acks.also(peer, update.ack_token());
+                }
+            }
+        }
+        self.out.cluster(Action::Routes { update });
     }
 
     /// When `filter` names a shared subscription group: announces this
@@ -261,7 +278,7 @@ impl Broker {
         if let Some(c) = self.cluster.as_deref_mut() {
             let full = group_name(&name.group, &name.filter);
             if let Some(update) = c.export_shared(&full, members) {
-                self.out.cluster(Action::Routes { update });
+                self.announce(update);
             }
         }
         true
@@ -300,6 +317,7 @@ impl Broker {
             publish: Box::new(msg),
             plain: false,
             groups: vec![name.clone()],
+            ack: 0,
         });
         true
     }
@@ -316,6 +334,15 @@ impl Broker {
     ) -> bool {
         let Some(c) = self.cluster.as_deref_mut() else {
             return self.route(now, publish, origin);
+        };
+        // Tokens for the forwards a client's acknowledgement waits for.
+        let acked = publish.qos != hornet_codec::QoS::AtMostOnce && c.acks.is_some();
+        if let Some(acks) = c.acks.as_mut() {
+            acks.discard();
+        }
+        let token = |c: &mut Cluster, peer: u32| match c.acks.as_mut() {
+            Some(acks) if acked => acks.token(peer),
+            _ => 0,
         };
         if !Cluster::forwardable(&publish.topic) {
             return self.route(now, publish, origin);
@@ -352,11 +379,13 @@ impl Broker {
         if there.is_empty() {
             for &peer in &nodes {
                 let node = c.forwarded_to(peer);
+                let ack = token(c, peer);
                 self.out.cluster(Action::Forward {
                     node,
                     publish: Box::new(publish.clone()),
                     plain: true,
                     groups: Vec::new(),
+                    ack,
                 });
             }
         } else {
@@ -375,11 +404,13 @@ impl Broker {
                     .collect();
                 let plain = nodes.binary_search(&peer).is_ok();
                 let node = c.forwarded_to(peer);
+                let ack = token(c, peer);
                 self.out.cluster(Action::Forward {
                     node,
                     publish: Box::new(publish.clone()),
                     plain,
                     groups,
+                    ack,
                 });
             }
         }

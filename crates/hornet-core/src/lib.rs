@@ -42,6 +42,7 @@
 
 #![forbid(unsafe_code)]
 
+mod acknowledging;
 mod admin;
 mod admin_sessions;
 mod auth;
@@ -54,6 +55,7 @@ mod claiming;
 mod claims;
 mod client_ids;
 pub mod cluster;
+mod cluster_acks;
 mod cluster_shared;
 mod cluster_wills;
 mod clustering;
@@ -65,6 +67,7 @@ mod delayed_publish;
 mod durable;
 mod ending;
 mod exclusive;
+mod gated;
 mod hints;
 mod identity;
 mod ids;

@@ -88,6 +88,11 @@ pub enum Action {
         /// node makes, to one of its members; no other node delivers it to
         /// those groups.
         groups: Vec<bytestring::ByteString>,
+        /// A token (never 0) when a client's acknowledgement waits for
+        /// that node to apply it: report it with
+        /// [`Broker::node_acked`](crate::Broker::node_acked) once the node
+        /// says so; 0 when nothing waits.
+        ack: u64,
     },
     /// Cluster: tell every other node that this node's exported filters
     /// changed (after the snapshot each link starts with).
@@ -125,6 +130,19 @@ pub enum Action {
     Takeover {
         /// The client.
         client_id: bytestring::ByteString,
+    },
+    /// Cluster: tell node `node` that every frame of its stream up to
+    /// `upto` is applied here (and, when acknowledgements wait for the
+    /// disk, that what they recorded is durable): the link's `Ack`.
+    /// Emitted for [`Broker::node_frames_applied`](crate::Broker::node_frames_applied),
+    /// in order.
+    Applied {
+        /// The node's name.
+        node: bytestring::ByteString,
+        /// Its stream (the shell's number, passed through).
+        stream: u64,
+        /// The last frame applied.
+        upto: u64,
     },
     /// Cluster: the route stream from `node` has a gap or a stale
     /// incarnation; end the link it arrives on so that the node connects
@@ -175,6 +193,8 @@ pub(crate) struct Out {
     ready: VecDeque<Action>,
     /// Packets waiting for their records to be durable.
     held: Held,
+    /// Packets waiting for other nodes (`gated`), after the disk.
+    gated: crate::gated::Gated<Action>,
 }
 
 impl Out {
@@ -285,7 +305,11 @@ impl Out {
             self.ready.push_back(Action::Persist { seq, records });
         }
         let gate = seq > 0 && hold;
-        if !gate && self.held.by_conn.is_empty() {
+        if !gate
+            && self.held.by_conn.is_empty()
+            && self.held.applied.is_empty()
+            && self.gated.idle()
+        {
             if self.ready.is_empty() {
                 std::mem::swap(&mut self.ready, &mut self.actions);
             } else {
@@ -313,15 +337,26 @@ impl Out {
                     }
                 }
                 if !rest.is_empty() {
-                    self.ready.push_back(Action::SendMany {
+                    let many = Action::SendMany {
                         conns: rest,
                         publish,
-                    });
+                    };
+                    self.admit(many);
+                }
+                continue;
+            }
+            if matches!(action, Action::Applied { .. }) {
+                // A node's acknowledgement promises what its frames
+                // recorded, as a client's does.
+                match (gate, self.held.applied.back()) {
+                    (true, _) => self.held.applied.push_back((seq, action)),
+                    (false, Some(&(behind, _))) => self.held.applied.push_back((behind, action)),
+                    (false, None) => self.ready.push_back(action),
                 }
                 continue;
             }
             let Some(conn) = conn_of(&action) else {
-                self.ready.push_back(action);
+                self.admit(action);
                 continue;
             };
             // A packet that promises this seal's records waits for them,
@@ -331,9 +366,33 @@ impl Out {
             match (self.held.behind(conn), waits) {
                 (_, true) => self.held.hold(conn, seq, action),
                 (Some(behind), false) => self.held.hold(conn, behind, action),
-                (None, false) => self.ready.push_back(action),
+                (None, false) => self.admit(action),
             }
         }
+    }
+
+    /// Moves `action` on to the ready queue, unless it waits for other
+    /// nodes (`gated`).
+    fn admit(&mut self, action: Action) {
+        admit(&mut self.gated, &mut self.ready, action);
+    }
+
+    /// `conn`'s acknowledgement `packet_id` (about to be emitted) waits for
+    /// other nodes (see `gated`).
+    pub(crate) fn gate_ack(&mut self, conn: ConnId, packet_id: u16) {
+        self.gated.shut(conn, packet_id);
+    }
+
+    /// The other nodes applied what `conn`'s acknowledgement `packet_id`
+    /// waited for (`send`), or it is given up (`!send`): what it held back
+    /// leaves.
+    pub(crate) fn ungate_ack(&mut self, conn: ConnId, packet_id: u16, send: bool) {
+        let go = if send {
+            self.gated.open(conn, packet_id)
+        } else {
+            self.gated.drop_ack(conn, packet_id)
+        };
+        self.ready.extend(go);
     }
 
     /// Every record up to `seq` is on disk: the packets that waited for
@@ -351,11 +410,15 @@ impl Out {
             };
             while queue.front().is_some_and(|&(s, _)| s <= seq) {
                 let (_, action) = queue.pop_front().expect("front");
-                self.ready.push_back(action);
+                admit(&mut self.gated, &mut self.ready, action);
             }
             if queue.is_empty() {
                 held.by_conn.remove(&conn);
             }
+        }
+        while held.applied.front().is_some_and(|&(s, _)| s <= seq) {
+            let (_, action) = held.applied.pop_front().expect("front");
+            self.ready.push_back(action);
         }
     }
 
@@ -415,6 +478,48 @@ impl Out {
     }
 }
 
+/// Moves `action` on to `ready`, unless `gated` holds it.
+fn admit(gated: &mut crate::gated::Gated<Action>, ready: &mut VecDeque<Action>, action: Action) {
+    if gated.idle() {
+        ready.push_back(action);
+        return;
+    }
+    match action {
+        Action::SendMany { conns, publish } => {
+            let mut rest = Vec::with_capacity(conns.len());
+            for conn in conns {
+                if gated.holds(conn) {
+                    let packet = Packet::Publish(publish.clone());
+                    let send = Action::Send { conn, packet };
+                    ready.extend(gated.admit(conn, None, send));
+                } else {
+                    rest.push(conn);
+                }
+            }
+            if !rest.is_empty() {
+                ready.push_back(Action::SendMany {
+                    conns: rest,
+                    publish,
+                });
+            }
+        }
+        Action::Close { conn } => {
+            ready.extend(gated.close(conn));
+            ready.push_back(Action::Close { conn });
+        }
+        Action::Send { conn, packet } => {
+            let ack = match &packet {
+                Packet::PubAck(a) | Packet::PubRec(a) => Some(a.packet_id.get()),
+                Packet::SubAck(a) => Some(a.packet_id.get()),
+                _ => None,
+            };
+            let send = Action::Send { conn, packet };
+            ready.extend(gated.admit(conn, ack, send));
+        }
+        other => ready.push_back(other),
+    }
+}
+
 /// The encoded length of a PUBLISH without properties, by arithmetic,
 /// with a packet id when `with_id` (`Packet::encoded_len` checks the
 /// whole packet again: 4% of a fan-out's instructions, once per copy);
@@ -455,6 +560,9 @@ pub(crate) struct Held {
     /// When each connection's queue may move, in sequence order: one entry
     /// per (sequence number, connection) that first held something.
     order: VecDeque<(u64, ConnId)>,
+    /// [`Action::Applied`] waiting for the sequence number of what its
+    /// frames recorded (or behind one that does), in order.
+    applied: VecDeque<(u64, Action)>,
 }
 
 impl Held {
@@ -494,6 +602,7 @@ fn conn_of(action: &Action) -> Option<ConnId> {
         | Action::DrainInput { .. }
         | Action::Persist { .. }
         | Action::Forward { .. }
+        | Action::Applied { .. }
         | Action::Routes { .. }
         | Action::Retain { .. }
         | Action::Will { .. }

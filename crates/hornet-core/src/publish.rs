@@ -36,6 +36,7 @@ use hornet_codec::{Ack, Packet, PacketId, PacketType, Property, Publish, QoS, Re
 
 use crate::authorize::Access;
 use crate::broker::{Broker, ConnId};
+use crate::cluster_acks::GateKind;
 use crate::persist::{queued_op, sent_op, settled_op, StoreOp};
 use crate::retained::Retained;
 use crate::route::Target;
@@ -200,8 +201,11 @@ impl Broker {
                 }
             }
             (QoS::AtLeastOnce, Some(pid)) => {
+                self.ungated();
                 let matched =
                     !denied && self.accept_or_hold(now, publish, session_key, delay, source);
+                // Cluster: waits for the nodes it went to (`acknowledging`).
+                self.gate_ack(now, id, pid.get(), GateKind::Publish);
                 let reason = outcome(matched);
                 self.send_explained(id, Packet::PubAck(Ack::with_reason(pid, reason)), "");
             }
@@ -214,11 +218,13 @@ impl Broker {
                     self.persist_qos2_received(session_key, pid.get());
                 }
                 // A resent QoS 2 PUBLISH is acknowledged again, not routed again.
+                self.ungated();
                 let matched = if first {
                     self.accept_or_hold(now, publish, session_key, delay, source)
                 } else {
                     !denied
                 };
+                self.gate_ack(now, id, pid.get(), GateKind::Publish);
                 let reason = outcome(matched);
                 self.send_explained(id, Packet::PubRec(Ack::with_reason(pid, reason)), "");
             }

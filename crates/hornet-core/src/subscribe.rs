@@ -295,10 +295,14 @@ impl Broker {
             reason_codes: codes,
         };
         self.journal.touch(key);
+        self.ungated();
         for (filter, export) in exported {
             self.cluster_subscribed(&filter, key, export);
         }
         if answer {
+            // Cluster: a new route waits for every live node (`acknowledging`).
+            let kind = crate::cluster_acks::GateKind::Subscribe;
+            self.gate_ack(self.now, id, subscribe.packet_id.get(), kind);
             self.send_explained(id, suback.into(), why);
         } else {
             for (f, code) in subscribe.filters.iter().zip(&suback.reason_codes) {

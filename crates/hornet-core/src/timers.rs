@@ -69,6 +69,7 @@ impl Broker {
         self.publish_due_delayed(now);
         self.publish_due_cluster_wills(now);
         self.expire_tombstones(now);
+        self.acks_tick(now);
         self.limits.tick(now, self.settings.flapping_window);
         let figures = crate::sys::Figures {
             connected: self.conns.active(),
@@ -101,9 +102,20 @@ impl Broker {
         let delayed = self.delayed.next_deadline();
         let cluster_will = self.cluster_wills_deadline();
         let tombstone = self.tombstones.next_deadline();
-        [conn, session, will, sys, flapping, delayed, cluster_will, tombstone]
-            .into_iter()
-            .flatten()
-            .min()
+        let acks = self.acks_deadline();
+        [
+            conn,
+            session,
+            will,
+            sys,
+            flapping,
+            delayed,
+            cluster_will,
+            tombstone,
+            acks,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 }

@@ -69,6 +69,7 @@ fn relay(from: &Harness, from_name: &str, mark: usize, to: &mut Harness, to_name
                 publish,
                 plain,
                 groups,
+                ..
             } if node == to_name => {
                 forwarded += 1;
                 to.broker

@@ -523,6 +523,7 @@ impl World {
                     self.fail(format!("Persist {seq} without persistence"));
                 }
                 Action::Forward { .. }
+                | Action::Applied { .. }
                 | Action::Routes { .. }
                 | Action::Retain { .. }
                 | Action::Will { .. }

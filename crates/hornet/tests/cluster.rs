@@ -500,6 +500,29 @@ fn signal(proc: &Proc, signal: &str) {
     assert!(status.success());
 }
 
+/// Stops `proc` (SIGSTOP) and waits until every one of its threads is
+/// stopped: `kill` returns before a busy thread has taken the signal, and a
+/// test that expects the node to do nothing more must not race that.
+fn pause(proc: &Proc) {
+    signal(proc, "STOP");
+    let tasks = format!("/proc/{}/task", proc.pid());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let stopped = std::fs::read_dir(&tasks).unwrap().all(|t| {
+            let stat = std::fs::read_to_string(t.unwrap().path().join("stat")).unwrap_or_default();
+            // The state follows the command name in parentheses.
+            stat.rsplit(')')
+                .next()
+                .is_some_and(|rest| rest.trim_start().starts_with('T'))
+        });
+        if stopped {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{tasks}: not stopped within 5 s");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 #[test]
 fn a_paused_node_is_dead_after_its_lease_and_rejoins_when_it_resumes() {
     let Some(etcd) = Etcd::start(1) else { return };
@@ -796,4 +819,137 @@ fn dashboard_cluster_tab_shows_the_nodes_their_state_and_counts() {
     );
     assert!(shots.join("dashboard-cluster.png").exists());
     drop(keeper);
+}
+
+/// The next PUBACK for packet id `id` on `c` within `wait`, if any.
+fn puback_within(c: &mut Raw, id: u16, wait: Duration) -> Option<ReasonCode> {
+    let deadline = Instant::now() + wait;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return None;
+        }
+        match c.recv_within(left) {
+            Ok(Some(Packet::PubAck(a))) if a.packet_id == pid(id) => return Some(a.reason_code),
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("the publisher's connection closed"),
+            Err(()) => return None,
+        }
+    }
+}
+
+/// Issue 18: "the publisher's acknowledgement follows the receiving node's
+/// acceptance". n2, where the subscriber is, is stopped (SIGSTOP) for less
+/// than its lease: n1 forwards the message into a link nobody reads, and
+/// its publisher gets no PUBACK until n2 resumes and applies it.
+#[test]
+fn a_puback_waits_until_the_subscribers_node_applied_the_message() {
+    let Some(etcd) = Etcd::start(1) else { return };
+    let (n1, n2) = (Node::new("n1", etcd.url()), Node::new("n2", etcd.url()));
+    // A lease longer than the pause: n2 stays alive throughout.
+    for n in [&n1, &n2] {
+        let conf = std::fs::read_to_string(n.conf()).unwrap();
+        std::fs::write(n.conf(), conf.replace("lease_ttl = 2", "lease_ttl = 8")).unwrap();
+    }
+    let mut p1 = n1.start();
+    let p2 = n2.start();
+    let mut sub = client(n2.addr(), "sub");
+    subscribe(&mut sub, "held/#", QoS::AtLeastOnce);
+    let mut publisher = client(n1.addr(), "pub");
+    await_route(&mut publisher, "held/probe");
+    for round in 0..3u16 {
+        pause(&p2);
+        let mut p = Publish::new(format!("held/{round}"), format!("m{round}"));
+        p.qos = QoS::AtLeastOnce;
+        p.packet_id = Some(pid(round + 1));
+        publisher.send(p.into());
+        // n2 cannot apply it: no PUBACK, and n1 counts it waiting.
+        let early = puback_within(&mut publisher, round + 1, Duration::from_millis(1500));
+        let waiting = n1.metrics().contains("hornet_cluster_acks_waiting 1\n");
+        signal(&p2, "CONT");
+        assert_eq!(
+            early, None,
+            "round {round}: a PUBACK before n2 applied the message"
+        );
+        assert!(
+            waiting,
+            "round {round}: hornet_cluster_acks_waiting 1 on n1"
+        );
+        assert_eq!(
+            puback_within(&mut publisher, round + 1, Duration::from_secs(10)),
+            Some(ReasonCode::Success),
+            "round {round}: the PUBACK after n2 resumed"
+        );
+        let got = next_message(&mut sub, Duration::from_secs(10)).expect("the message");
+        assert_eq!(got.payload, format!("m{round}").as_bytes());
+    }
+    // Never a timeout or a death on the way.
+    let lines = p1.lines_so_far();
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.contains("did not acknowledge") || l.contains("is dead")),
+        "{lines:?}"
+    );
+}
+
+/// A node counted dead (its lease expired while it was stopped) no longer
+/// holds the publisher's PUBACK: its routes are purged, the acknowledgement
+/// leaves, and later messages are 0x10 No matching subscribers.
+#[test]
+fn a_node_counted_dead_releases_the_pubacks_that_waited_for_it() {
+    let Some(etcd) = Etcd::start(1) else { return };
+    let (n1, n2) = (Node::new("n1", etcd.url()), Node::new("n2", etcd.url()));
+    let mut p1 = n1.start();
+    let p2 = n2.start();
+    let mut sub = client(n2.addr(), "sub");
+    subscribe(&mut sub, "dead/#", QoS::AtLeastOnce);
+    let mut publisher = client(n1.addr(), "pub");
+    await_route(&mut publisher, "dead/probe");
+    pause(&p2);
+    let mut p = Publish::new("dead/1", "m");
+    p.qos = QoS::AtLeastOnce;
+    p.packet_id = Some(pid(1));
+    publisher.send(p.into());
+    assert_eq!(
+        puback_within(&mut publisher, 1, Duration::from_secs(15)),
+        Some(ReasonCode::Success)
+    );
+    p1.wait_line(Duration::from_secs(5), "the release logged", |l| {
+        l.contains("waited for node n2 sent")
+    });
+    assert_eq!(
+        publish_qos1(&mut publisher, "dead/2", "m", 2),
+        ReasonCode::NoMatchingSubscribers
+    );
+    signal(&p2, "CONT");
+}
+
+/// Issue 18: "once a client has its SUBACK, a message published afterwards
+/// on any live node reaches it". Each round subscribes on n1 to a filter no
+/// node has routed before and publishes on n2 the moment the SUBACK is
+/// there: n2 already has the route (Success, not 0x10), and the message
+/// arrives.
+#[test]
+fn after_its_suback_a_subscription_gets_what_another_node_publishes_at_once() {
+    let Some(etcd) = Etcd::start(1) else { return };
+    let (n1, n2) = (Node::new("n1", etcd.url()), Node::new("n2", etcd.url()));
+    let _p1 = n1.start();
+    let _p2 = n2.start();
+    // Both links up: a route from n1 is known on n2.
+    let mut sub = client(n1.addr(), "sub");
+    subscribe(&mut sub, "warm/#", QoS::AtLeastOnce);
+    let mut publisher = client(n2.addr(), "pub");
+    await_route(&mut publisher, "warm/probe");
+    for round in 0..40u16 {
+        subscribe(&mut sub, &format!("fresh/{round}/#"), QoS::AtLeastOnce);
+        let topic = format!("fresh/{round}/x");
+        assert_eq!(
+            publish_qos1(&mut publisher, &topic, &format!("r{round}"), round + 1),
+            ReasonCode::Success,
+            "round {round}: n2 did not know the route after the SUBACK"
+        );
+        let got = next_message(&mut sub, Duration::from_secs(10)).expect("the message");
+        assert_eq!(got.payload, format!("r{round}").as_bytes(), "round {round}");
+    }
 }

@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 
 use cluster_client::{client, publish_qos1, subscribe};
 use codec_client::Raw;
-use hornet_codec::{Ack, Packet, QoS, ReasonCode};
+use hornet_codec::{Ack, Packet, Publish, QoS, ReasonCode, Subscribe};
 use netns::{Net, Unavailable};
 use process::Proc;
 
@@ -241,6 +241,48 @@ fn exactly_once(got: &[String], want: &[String], who: &str) {
     assert_eq!(got.len(), want.len(), "{who}: unexpected messages {got:?}");
 }
 
+/// Sends QoS 1 PUBLISHes of `payloads` to `{prefix}/{k}` with packet ids
+/// from `first_id` up, without waiting for their PUBACKs.
+fn publish_all(c: &mut Raw, prefix: &str, payloads: &[String], first_id: u16) -> Vec<u16> {
+    let mut ids = Vec::new();
+    for (k, payload) in payloads.iter().enumerate() {
+        let id = first_id + k as u16;
+        let mut p = Publish::new(format!("{prefix}/{k}"), payload.clone());
+        p.qos = QoS::AtLeastOnce;
+        p.packet_id = Some(cluster_client::pid(id));
+        c.send(p.into());
+        ids.push(id);
+    }
+    ids
+}
+
+/// The PUBACKs `c` gets within `within` (at most `max` of them): (packet
+/// id, reason code), in arrival order.
+fn pubacks(c: &mut Raw, within: Duration, max: usize) -> Vec<(u16, ReasonCode)> {
+    let deadline = Instant::now() + within;
+    let mut got = Vec::new();
+    while got.len() < max {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        match c.recv_within(left) {
+            Ok(Some(Packet::PubAck(a))) => got.push((a.packet_id.get(), a.reason_code)),
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("the publisher's connection closed"),
+            Err(()) => {}
+        }
+    }
+    got
+}
+
+/// Asserts that `got` acknowledges each of `ids` once, in order, with
+/// Success.
+fn all_acknowledged(got: &[(u16, ReasonCode)], ids: &[u16], who: &str) {
+    let want: Vec<(u16, ReasonCode)> = ids.iter().map(|&i| (i, ReasonCode::Success)).collect();
+    assert_eq!(got, &want[..], "{who}");
+}
+
 fn all_of(got: &[String], want: &[String]) -> bool {
     want.iter().all(|w| got.contains(w))
 }
@@ -332,29 +374,38 @@ fn a_cut_link_between_two_nodes_loses_no_acknowledged_message_and_heals() {
     exactly_once(&got2, &before, "s2 before the cut");
 
     m.net.cut(1, 2, LINK);
-    // During the cut n1 keeps its routes and acknowledges (its queue and
-    // the TCP connection hold the messages for n2).
+    // During the cut n1 keeps its routes and queues the messages for n2
+    // (its queue and the TCP connection hold them), but its publisher's
+    // PUBACKs wait until n2 has applied them (issue 18).
     let during = payloads(20..60);
-    for (k, payload) in during.iter().enumerate() {
-        assert_eq!(
-            publish_qos1(&mut p1, &format!("cut/{}", k + 20), payload, k as u16 + 21),
-            ReasonCode::Success
-        );
-    }
+    let ids = publish_all(&mut p1, "cut", &during, 21);
     // n3 is not cut off: it gets them at once.
     let all: Vec<String> = before.iter().chain(&during).cloned().collect();
     let got3 = collect(&mut s3, Duration::from_secs(20), |g| all_of(g, &all));
     exactly_once(&got3, &all, "s3 (not cut)");
-    // A subscription made on n2 during the cut: its route waits too.
+    // A subscription made on n2 during the cut: its route waits too, and
+    // so does its SUBACK (n1, alive, has not applied the route).
     let mut late = client(m.mqtt(2), "late");
-    subscribe(&mut late, "late/#", QoS::AtLeastOnce);
-    // The cut is real: nothing crosses to n2 while it lasts.
+    late.send(Subscribe::new(cluster_client::pid(1), "late/#", QoS::AtLeastOnce).into());
+    // The cut is real: nothing crosses to n2 while it lasts, and no PUBACK
+    // claims it did.
     let early = collect(&mut s2, Duration::from_secs(1), |g| !g.is_empty());
     assert!(early.is_empty(), "crossed a cut link: {early:?}");
+    let early = pubacks(&mut p1, Duration::from_millis(500), ids.len());
+    assert!(
+        early.is_empty(),
+        "PUBACKs before n2 applied them: {early:?}"
+    );
 
     m.net.heal(1);
     let got2 = collect(&mut s2, Duration::from_secs(30), |g| all_of(g, &during));
     exactly_once(&got2, &during, "s2 after the heal");
+    let acked = pubacks(&mut p1, Duration::from_secs(20), ids.len());
+    all_acknowledged(&acked, &ids, "p1's PUBACKs after the heal");
+    match late.recv_within(Duration::from_secs(20)) {
+        Ok(Some(Packet::SubAck(a))) => assert!(!a.reason_codes[0].is_error(), "{a:?}"),
+        other => panic!("no SUBACK for late/# after the heal: {other:?}"),
+    }
     await_route(&mut p1, "late/probe");
     assert_eq!(
         publish_qos1(&mut p1, "late/1", "late", 99),
@@ -390,12 +441,8 @@ fn a_one_way_cut_keeps_the_other_direction_working() {
     // n1's link to n2 only: n1 → n2 is cut, n2 → n1 is not.
     m.net.cut_one_way(1, 2, LINK);
     let there = payloads(0..20);
-    for (k, payload) in there.iter().enumerate() {
-        assert_eq!(
-            publish_qos1(&mut p1, &format!("oneway/{k}"), payload, k as u16 + 1),
-            ReasonCode::Success
-        );
-    }
+    // n1's publisher: its PUBACKs wait for n2, behind the cut direction.
+    let ids = publish_all(&mut p1, "oneway", &there, 1);
     let back: Vec<String> = (0..20).map(|k| format!("b{k}")).collect();
     for (k, payload) in back.iter().enumerate() {
         assert_eq!(
@@ -410,10 +457,17 @@ fn a_one_way_cut_keeps_the_other_direction_working() {
     exactly_once(&got3, &there, "s3 (not cut)");
     let early = collect(&mut s2, Duration::from_secs(1), |g| !g.is_empty());
     assert!(early.is_empty(), "crossed the cut direction: {early:?}");
+    let early = pubacks(&mut p1, Duration::from_millis(500), ids.len());
+    assert!(
+        early.is_empty(),
+        "PUBACKs before n2 applied them: {early:?}"
+    );
 
     m.net.heal(1);
     let got2 = collect(&mut s2, Duration::from_secs(30), |g| all_of(g, &there));
     exactly_once(&got2, &there, "s2 after the heal");
+    let acked = pubacks(&mut p1, Duration::from_secs(20), ids.len());
+    all_acknowledged(&acked, &ids, "p1's PUBACKs after the heal");
     mesh.check();
     assert_eq!(m.membership_losses(), Vec::<String>::new());
 }
@@ -453,6 +507,8 @@ fn a_link_reset_with_messages_in_it_loses_none_of_them() {
     mesh.check();
     let mut s2 = client(m.mqtt(2), "s2");
     subscribe(&mut s2, "reset/#", QoS::AtLeastOnce);
+    let mut s1 = client(m.mqtt(1), "s1");
+    subscribe(&mut s1, "reset/#", QoS::AtLeastOnce);
     let mut p1 = client(m.mqtt(1), "p1");
     await_route(&mut p1, "reset/probe");
     let n1 = m.net.addr(1);
@@ -466,12 +522,11 @@ fn a_link_reset_with_messages_in_it_loses_none_of_them() {
         ),
     );
     let written = payloads(0..40);
-    for (k, payload) in written.iter().enumerate() {
-        assert_eq!(
-            publish_qos1(&mut p1, &format!("reset/{k}"), payload, k as u16 + 1),
-            ReasonCode::Success
-        );
-    }
+    let ids = publish_all(&mut p1, "reset", &written, 1);
+    // n1 routed them all (its own subscriber has them): they are forwarded
+    // into the link too, in the same step.
+    let here = collect(&mut s1, Duration::from_secs(20), |g| all_of(g, &written));
+    exactly_once(&here, &written, "s1 (n1's own subscriber)");
     // Then n2 answers n1's retransmissions with a TCP reset: the
     // connection breaks with the messages in it.
     m.net.nft(
@@ -491,6 +546,9 @@ fn a_link_reset_with_messages_in_it_loses_none_of_them() {
     });
     let got = collect(&mut s2, Duration::from_secs(20), |g| all_of(g, &written));
     exactly_once(&got, &written, "s2 after the reset");
+    // Acknowledged only once n2 applied them, over the new link.
+    let acked = pubacks(&mut p1, Duration::from_secs(20), ids.len());
+    all_acknowledged(&acked, &ids, "p1's PUBACKs after the resend");
     mesh.check();
     assert_eq!(m.membership_losses(), Vec::<String>::new());
 }

@@ -329,6 +329,7 @@ impl Harness {
                 }
                 // Cluster actions are only logged (tests/cluster.rs reads them).
                 Action::Forward { .. }
+                | Action::Applied { .. }
                 | Action::Routes { .. }
                 | Action::Retain { .. }
                 | Action::Will { .. }

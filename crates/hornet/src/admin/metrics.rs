@@ -57,6 +57,10 @@ struct ClusterFigures {
     cut_off: bool,
     /// Shared group deliveries dropped: no member left on arrival.
     shared_dropped: u64,
+    /// Clients' acknowledgements waiting for other nodes now.
+    acks_waiting: usize,
+    /// Those given up at `ack_timeout`.
+    acks_timed_out: u64,
 }
 
 /// `GET /metrics`
@@ -82,6 +86,8 @@ pub(crate) async fn metrics(AxumState(state): AxumState<State>) -> impl IntoResp
             owned: core.cluster_owned_sessions(),
             cut_off: core.cluster_is_cut_off(),
             shared_dropped: core.cluster_shared_dropped(),
+            acks_waiting: core.cluster_acks_waiting(),
+            acks_timed_out: core.cluster_acks_timed_out(),
         }),
     });
     let throttle = &state.security.throttle;
@@ -256,6 +262,20 @@ fn cluster(out: &mut String, c: &ClusterFigures) {
         "counter",
         "Messages another node sent here for a shared subscription group that had no member left here.",
         c.shared_dropped,
+    );
+    one(
+        out,
+        "hornet_cluster_acks_waiting",
+        "gauge",
+        "Clients' PUBACKs, PUBRECs and SUBACKs waiting for other nodes to apply what they answer.",
+        c.acks_waiting,
+    );
+    one(
+        out,
+        "hornet_cluster_acks_timed_out_total",
+        "counter",
+        "Acknowledgements given up at ack_timeout (publishers closed, SUBACKs sent anyway).",
+        c.acks_timed_out,
     );
     type Pick = fn(&hornet_core::NodeRow, &[String]) -> u64;
     let families: [(&str, &str, &str, Pick); 6] = [
@@ -657,10 +677,14 @@ mod tests {
                 owned: 5,
                 cut_off: true,
                 shared_dropped: 0,
+                acks_waiting: 3,
+                acks_timed_out: 2,
             }),
         };
         let text = render(&f);
         assert!(text.contains("hornet_admin_auth_failures_total 4\n"));
+        assert!(text.contains("hornet_cluster_acks_waiting 3\n"));
+        assert!(text.contains("hornet_cluster_acks_timed_out_total 2\n"));
         assert!(text.contains("hornet_bridge_connected{bridge=\"b1\"} 1\n"));
         assert!(text.contains("hornet_bridge_messages_sent_total{bridge=\"b1\"} 7\n"));
         assert!(text.contains("hornet_bridge_reconnects_total{bridge=\"b1\"} 2\n"));

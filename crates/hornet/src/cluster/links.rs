@@ -34,7 +34,7 @@ use bytes::BytesMut;
 use hornet_core::Action;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinHandle;
 
 use super::codec::{Frame, VERSION};
@@ -63,11 +63,12 @@ pub(crate) struct Links {
     cluster: String,
     incarnation: u64,
     shared: Weak<Shared>,
-    /// Outgoing queues, by live node.
-    out: Mutex<HashMap<String, mpsc::Sender<Frame>>>,
+    /// Outgoing queues, by live node: frames with the core's token (0:
+    /// nothing waits for it).
+    out: Mutex<HashMap<String, mpsc::Sender<(Frame, u64)>>>,
     /// Queues made for a node before membership reported it (a message
     /// forwarded along a route that arrived first), for its dialer.
-    pending: Mutex<HashMap<String, mpsc::Receiver<Frame>>>,
+    pending: Mutex<HashMap<String, mpsc::Receiver<(Frame, u64)>>>,
     /// Nodes whose outgoing link is up now.
     up: Mutex<std::collections::HashSet<String>>,
     /// Dialers, by node, with the address each dials.
@@ -81,6 +82,10 @@ pub(crate) struct Links {
     tls: std::sync::OnceLock<Arc<LinkTls>>,
     /// What was applied of each node's stream (across its links).
     inboxes: Mutex<HashMap<String, Arc<Mutex<Inbox>>>>,
+    /// What the core lets each node's incoming link acknowledge (stream,
+    /// last frame): `Action::Applied`, after the disk when acknowledgements
+    /// wait for it.
+    acks: Mutex<HashMap<String, watch::Sender<(u64, u64)>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -103,6 +108,7 @@ impl Links {
             etcd: std::sync::OnceLock::new(),
             tls: std::sync::OnceLock::new(),
             inboxes: Mutex::default(),
+            acks: Mutex::default(),
         }
     }
 
@@ -115,6 +121,7 @@ impl Links {
                 publish,
                 plain,
                 groups,
+                ack,
             } => {
                 let frame = if groups.is_empty() {
                     Frame::Publish(*publish)
@@ -125,29 +132,41 @@ impl Links {
                         publish: *publish,
                     }
                 };
-                self.send(&node, frame);
+                self.send(&node, frame, ack);
             }
-            Action::Routes { update } => self.broadcast(Frame::Route(update)),
+            Action::Applied { node, stream, upto } => {
+                self.ack_watch(&node).send_replace((stream, upto));
+            }
+            Action::Routes { update } => {
+                let token = update.ack_token();
+                self.broadcast(Frame::Route(update), token);
+            }
             Action::Retain {
                 topic,
                 message,
                 stamp,
-            } => self.broadcast(Frame::Retain {
-                topic,
-                stamp,
-                message: message.map(|m| *m),
-            }),
+            } => self.broadcast(
+                Frame::Retain {
+                    topic,
+                    stamp,
+                    message: message.map(|m| *m),
+                },
+                0,
+            ),
             Action::Will {
                 client_id,
                 will,
                 due_in,
-            } => self.broadcast(Frame::Will {
-                client_id,
-                will: will.map(|w| *w),
-                due_in,
-            }),
-            Action::Takeover { client_id } => self.broadcast(Frame::Takeover { client_id }),
-            Action::MoveSession { node, session } => self.send(&node, Frame::Session(session)),
+            } => self.broadcast(
+                Frame::Will {
+                    client_id,
+                    will: will.map(|w| *w),
+                    due_in,
+                },
+                0,
+            ),
+            Action::Takeover { client_id } => self.broadcast(Frame::Takeover { client_id }, 0),
+            Action::MoveSession { node, session } => self.send(&node, Frame::Session(session), 0),
             Action::Resync { node } => {
                 if let Some(n) = lock(&self.inbound).get(&*node) {
                     n.notify_one();
@@ -157,7 +176,15 @@ impl Links {
         }
     }
 
-    fn send(&self, node: &str, frame: Frame) {
+    /// What the core lets `node`'s incoming links acknowledge.
+    fn ack_watch(&self, node: &str) -> watch::Sender<(u64, u64)> {
+        lock(&self.acks)
+            .entry(node.to_string())
+            .or_insert_with(|| watch::Sender::new((0, 0)))
+            .clone()
+    }
+
+    fn send(&self, node: &str, frame: Frame, token: u64) {
         let mut out = lock(&self.out);
         let tx = out.entry(node.to_string()).or_insert_with(|| {
             // A route from `node` arrived before membership reported it:
@@ -166,15 +193,15 @@ impl Links {
             lock(&self.pending).insert(node.to_string(), rx);
             tx
         });
-        if tx.try_send(frame).is_err() {
+        if tx.try_send((frame, token)).is_err() {
             self.stats.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
 
-    fn broadcast(&self, frame: Frame) {
+    fn broadcast(&self, frame: Frame, token: u64) {
         let out = lock(&self.out);
         for tx in out.values() {
-            if tx.try_send(frame.clone()).is_err() {
+            if tx.try_send((frame.clone(), token)).is_err() {
                 self.stats.dropped.fetch_add(1, Ordering::Relaxed);
             }
         }
@@ -219,6 +246,7 @@ impl Links {
         lock(&self.pending).remove(node);
         lock(&self.up).remove(node);
         lock(&self.inboxes).remove(node);
+        lock(&self.acks).remove(node);
         if let Some(n) = lock(&self.inbound).remove(node) {
             n.notify_one();
         }
@@ -310,7 +338,12 @@ impl Links {
 
 /// Dials `node` until it is forgotten: each connection serves until it
 /// breaks, then the dialer waits 0.2 s, doubling to 2 s while it fails.
-async fn dialer(links: Arc<Links>, node: String, addr: String, mut rx: mpsc::Receiver<Frame>) {
+async fn dialer(
+    links: Arc<Links>,
+    node: String,
+    addr: String,
+    mut rx: mpsc::Receiver<(Frame, u64)>,
+) {
     let mut backoff = Duration::from_millis(200);
     let mut failures = 0u32;
     let mut outbox = Outbox::new(QUEUE);
@@ -362,7 +395,7 @@ async fn serve_out(
     links: &Arc<Links>,
     node: &str,
     sock: LinkStream,
-    rx: &mut mpsc::Receiver<Frame>,
+    rx: &mut mpsc::Receiver<(Frame, u64)>,
     outbox: &mut Outbox,
 ) -> std::io::Result<()> {
     let Some(shared) = links.shared.upgrade() else {
@@ -413,6 +446,7 @@ async fn serve_out(
     wr.write_all(&buf).await?;
     let mut batch = Vec::with_capacity(256);
     let mut acks = BytesMut::with_capacity(64);
+    let mut tokens = Vec::new();
     loop {
         tokio::select! {
             n = rx.recv_many(&mut batch, 256) => {
@@ -420,8 +454,8 @@ async fn serve_out(
                     return Ok(()); // forgotten
                 }
                 buf.clear();
-                for frame in batch.drain(..) {
-                    let dropped = outbox.push(&frame);
+                for (frame, token) in batch.drain(..) {
+                    let dropped = outbox.push(&frame, token);
                     links.stats.dropped.fetch_add(dropped, Ordering::Relaxed);
                     frame.encode(&mut buf);
                 }
@@ -436,8 +470,17 @@ async fn serve_out(
                         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?
                     {
                         if let Frame::Ack { seq } = frame {
-                            outbox.ack(seq);
+                            outbox.ack(seq, &mut tokens);
                         }
+                    }
+                    // Clients' acknowledgements waiting for these frames.
+                    if !tokens.is_empty() {
+                        if let Some(shared) = links.shared.upgrade() {
+                            shared.with_core(|core| {
+                                core.node_acked(Instant::now(), node, &tokens);
+                            });
+                        }
+                        tokens.clear();
                     }
                 }
                 Err(e) => return Err(e),
@@ -556,6 +599,8 @@ async fn serve_in(links: Arc<Links>, mut sock: LinkStream, peer: SocketAddr) {
 }
 
 /// Reads and applies frames until EOF (`false`) or a resync (`true`).
+/// What it applied is acknowledged when the core lets it (`Applied`:
+/// after the disk when acknowledgements wait for it), on this connection.
 async fn read_frames(
     links: &Links,
     node: &str,
@@ -566,7 +611,9 @@ async fn read_frames(
 ) -> Result<bool, String> {
     let mut frames = Vec::new();
     let mut cursor = Cursor::default();
-    let mut acked = lock(inbox).applied();
+    let mut reported = lock(inbox).applied();
+    let mut allowed = links.ack_watch(node).subscribe();
+    let mut acked = 0;
     let mut ack = BytesMut::with_capacity(16);
     loop {
         let applied = {
@@ -579,7 +626,7 @@ async fn read_frames(
             }
             inbox.applied()
         };
-        if !frames.is_empty() {
+        if !frames.is_empty() || applied != reported {
             let Some(shared) = links.shared.upgrade() else {
                 return Ok(false);
             };
@@ -588,11 +635,18 @@ async fn read_frames(
                 for frame in frames.drain(..) {
                     apply(core, now, node, frame);
                 }
+                if applied != reported {
+                    core.node_frames_applied(now, node, applied.0, applied.1);
+                }
             });
+            reported = applied;
         }
-        // Applied: the sender may forget them.
-        if applied != acked {
-            acked = applied;
+        // Applied (and durable): the sender may forget them, and release
+        // its clients' acknowledgements. Only for the stream being read
+        // (an older one's number would be wrong for a newer one).
+        let (stream, upto) = *allowed.borrow_and_update();
+        if stream == applied.0 && upto != acked && upto > 0 {
+            acked = upto;
             ack.clear();
             Frame::Ack { seq: acked }.encode(&mut ack);
             sock.write_all(&ack).await.map_err(|e| e.to_string())?;
@@ -603,6 +657,11 @@ async fn read_frames(
                 Ok(_) => {}
                 Err(e) => return Err(e.to_string()),
             },
+            changed = allowed.changed() => {
+                if changed.is_err() {
+                    return Ok(false); // forgotten
+                }
+            }
             () = resync.notified() => return Ok(true),
         }
     }

@@ -322,8 +322,10 @@ fn up(
     if known.get(&name) == Some(&node) {
         return;
     }
-    shared.with_core(|core| core.node_alive(Instant::now(), &name));
+    // Its queue first: a route change the core announces once it counts
+    // the node alive (a SUBACK may wait for it) is queued for it.
     links.dial(&name, &node.0);
+    shared.with_core(|core| core.node_alive(Instant::now(), &name));
     known.insert(name, node);
 }
 

@@ -26,7 +26,9 @@ use super::codec::Frame;
 pub(crate) struct Outbox {
     stream: u64,
     next: u64,
-    unacked: VecDeque<(u64, Frame)>,
+    /// Frames written and not acknowledged, with their number and the
+    /// core's token (0: nothing waits for it; see `Action::Forward`).
+    unacked: VecDeque<(u64, Frame, u64)>,
     limit: usize,
 }
 
@@ -45,12 +47,13 @@ impl Outbox {
         }
     }
 
-    /// Numbers `frame` (about to be written); returns how many old frames
-    /// were dropped to stay under the limit (0 or 1).
-    pub(crate) fn push(&mut self, frame: &Frame) -> u64 {
+    /// Numbers `frame` (about to be written), carrying the core's `token`;
+    /// returns how many old frames were dropped to stay under the limit (0
+    /// or 1; a dropped frame's token is never reported).
+    pub(crate) fn push(&mut self, frame: &Frame, token: u64) -> u64 {
         let seq = self.next;
         self.next += 1;
-        self.unacked.push_back((seq, frame.clone()));
+        self.unacked.push_back((seq, frame.clone(), token));
         if self.unacked.len() > self.limit {
             self.unacked.pop_front();
             return 1;
@@ -58,10 +61,14 @@ impl Outbox {
         0
     }
 
-    /// The receiver applied everything up to `seq`.
-    pub(crate) fn ack(&mut self, seq: u64) {
-        while self.unacked.front().is_some_and(|(s, _)| *s <= seq) {
-            self.unacked.pop_front();
+    /// The receiver applied everything up to `seq`: adds the tokens of
+    /// those frames (the core's `node_acked`) to `tokens`.
+    pub(crate) fn ack(&mut self, seq: u64, tokens: &mut Vec<u64>) {
+        while self.unacked.front().is_some_and(|(s, _, _)| *s <= seq) {
+            let (_, _, token) = self.unacked.pop_front().expect("front");
+            if token != 0 {
+                tokens.push(token);
+            }
         }
     }
 
@@ -75,7 +82,7 @@ impl Outbox {
     /// `Resume`). Returns how many frames it resends.
     pub(crate) fn resend(&self, out: &mut bytes::BytesMut) -> usize {
         let mut expect = None;
-        for (seq, frame) in &self.unacked {
+        for (seq, frame, _) in &self.unacked {
             if expect != Some(*seq) {
                 Frame::Resume {
                     stream: self.stream,
@@ -146,9 +153,10 @@ impl Inbox {
         Verdict::Apply
     }
 
-    /// The last frame applied (what an `Ack` says).
-    pub(crate) fn applied(&self) -> u64 {
-        self.applied
+    /// The stream and the last frame applied (what an `Ack` says, once the
+    /// core lets it: `Action::Applied`).
+    pub(crate) fn applied(&self) -> (u64, u64) {
+        (self.stream, self.applied)
     }
 }
 
@@ -182,8 +190,8 @@ mod tests {
         // Link 1: a, b, c written; the receiver applies a and b, acks a.
         let mut wire = bytes::BytesMut::new();
         out.resend(&mut wire);
-        for c in ["a", "b", "c"] {
-            out.push(&take(c));
+        for (t, c) in ["a", "b", "c"].into_iter().enumerate() {
+            out.push(&take(c), t as u64 + 1);
             take(c).encode(&mut wire);
         }
         let mut first = wire.split_to(
@@ -194,20 +202,22 @@ mod tests {
             },
         );
         assert_eq!(deliver(&mut first, &mut inbox), vec![take("a"), take("b")]);
-        out.ack(1);
-        assert_eq!(out.unacked(), 2);
+        let mut tokens = Vec::new();
+        out.ack(1, &mut tokens);
+        assert_eq!((out.unacked(), tokens), (2, vec![1]));
         // The link broke with c in it. Link 2 resends b and c, then d.
         let mut wire = bytes::BytesMut::new();
         assert_eq!(out.resend(&mut wire), 2);
-        out.push(&take("d"));
+        out.push(&take("d"), 0);
         take("d").encode(&mut wire);
         assert_eq!(
             deliver(&mut wire, &mut inbox),
             vec![take("c"), take("d")],
             "b was applied already; c and d once"
         );
-        out.ack(inbox.applied());
-        assert_eq!(out.unacked(), 0);
+        let mut tokens = Vec::new();
+        out.ack(inbox.applied().1, &mut tokens);
+        assert_eq!((out.unacked(), tokens), (0, vec![2, 3]), "d had no token");
     }
 
     #[test]
@@ -217,7 +227,7 @@ mod tests {
         let mut wire = bytes::BytesMut::new();
         first.resend(&mut wire);
         for c in ["a", "b", "c"] {
-            assert_eq!(first.push(&take(c)), u64::from(c == "c"));
+            assert_eq!(first.push(&take(c), 0), u64::from(c == "c"));
             take(c).encode(&mut wire);
         }
         assert_eq!(deliver(&mut wire, &mut inbox).len(), 3);
@@ -226,7 +236,7 @@ mod tests {
         second.stream = first.stream + 1;
         let mut wire = bytes::BytesMut::new();
         second.resend(&mut wire);
-        second.push(&take("x"));
+        second.push(&take("x"), 0);
         take("x").encode(&mut wire);
         assert_eq!(deliver(&mut wire, &mut inbox), vec![take("x")]);
     }

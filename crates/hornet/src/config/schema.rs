@@ -777,6 +777,18 @@ section! {
             shown: false,
             example: ("3600", ""),
         }
+        /// Seconds a client's acknowledgement waits at most for the other
+        /// nodes: a PUBACK / PUBREC for the nodes a message was forwarded to
+        /// to apply it (past it, the publisher's connection is closed
+        /// without it), a SUBACK for every live node to apply the new route
+        /// (past it, sent anyway). Keep it above `lease_ttl`, so that a dead
+        /// node releases them first. Default 20.
+        ack_timeout: u64 = 20 => kinds::Secs {
+            conf: Conf::None,
+            accepts: "a number of seconds",
+            shown: false,
+            example: ("30", ""),
+        }
         /// A persistent session whose owner node is dead (its key in etcd
         /// names a node that is not alive): `refuse` (CONNACK 0x88 Server
         /// unavailable, 3.x 0x03, until that node comes back) or `fresh`

@@ -243,6 +243,7 @@ impl Shared {
                     },
                     // Only a cluster node's core emits these (see `cluster`).
                     cluster @ (Action::Forward { .. }
+                    | Action::Applied { .. }
                     | Action::Routes { .. }
                     | Action::Retain { .. }
                     | Action::Will { .. }
@@ -435,6 +436,9 @@ impl Server {
                 let prepared = crate::cluster::prepare(&config.cluster).await?;
                 broker.enable_cluster(node, prepared.incarnation());
                 broker.set_orphan_sessions(config.cluster.orphan_sessions);
+                broker.enable_cluster_acks(std::time::Duration::from_secs(
+                    config.cluster.ack_timeout.max(1),
+                ));
                 Some(prepared)
             }
             None => None,
