@@ -39,6 +39,7 @@ use super::conn::{decode_and_feed, linger, report, Fed};
 use super::conn::{READS_PER_WAKE, READ_CHUNK, REPORT_EVERY, WRITE_CHUNK};
 use super::listener::Active;
 use super::outbox::{Outbox, Outgoing};
+use super::park::Parked;
 use super::Shared;
 
 /// Chunks written per turn before other tasks get the thread.
@@ -56,22 +57,84 @@ pub(crate) fn run(
     outbox: Arc<Outbox>,
     active: Active,
 ) -> impl Future<Output = ()> + Send {
+    task(Tcp::new(stream, id, outbox, active, None))
+}
+
+/// Brings a parked connection back (`park.rs`): its socket registered
+/// with tokio again, a task of the same kind as a new connection's.
+pub(crate) fn resume(p: Parked) {
+    match TcpStream::from_std(p.stream) {
+        Ok(stream) => {
+            tokio::spawn(task(Tcp::new(stream, p.id, p.outbox, p.active, p.protocol)));
+        }
+        Err(e) => lost(&p.active, p.id, &p.outbox, &e),
+    }
+}
+
+/// The connection's task: serves it until it closes or parks.
+fn task(tcp: Tcp) -> impl Future<Output = ()> + Send {
     // An `async move` block rather than an `async fn`, and one struct
     // reached through one reference: the task then stores each value once.
-    let mut tcp = Tcp {
+    let mut tcp = tcp;
+    async move {
+        loop {
+            match serve(&mut tcp).await {
+                End::Park => match park(tcp) {
+                    Some(back) => tcp = back,
+                    None => return,
+                },
+                // Boxed: closing happens once, and a connection's task is
+                // as large as the largest thing it awaits.
+                end => return Box::pin(close(tcp, end)).await,
+            }
+        }
+    }
+}
+
+/// Hands an idle connection to the parker and ends its task; gives it back
+/// (`Some`) when it could not park (something came for it meanwhile).
+fn park(t: Tcp) -> Option<Tcp> {
+    let Tcp {
         stream,
         id,
         outbox,
         active,
-        protocol: None,
-        busy: None,
+        protocol,
+        ..
+    } = t;
+    let parker = active.shared().parker.clone();
+    let stream = match stream.into_std() {
+        Ok(stream) => stream,
+        Err(e) => {
+            lost(&active, id, &outbox, &e);
+            return None;
+        }
     };
-    async move {
-        let end = serve(&mut tcp).await;
-        // Boxed: closing happens once, and a connection's task is as large
-        // as the largest thing it awaits.
-        Box::pin(close(tcp, end)).await;
+    let parked = Parked {
+        stream,
+        id,
+        outbox,
+        active,
+        protocol,
+    };
+    let p = parker.park(parked).err()?;
+    match TcpStream::from_std(p.stream) {
+        Ok(stream) => Some(Tcp::new(stream, p.id, p.outbox, p.active, p.protocol)),
+        Err(e) => {
+            lost(&p.active, p.id, &p.outbox, &e);
+            None
+        }
     }
+}
+
+/// The socket could not move between tokio and the parker (closed with
+/// it): the core is told, as for a failed write.
+fn lost(active: &Active, id: ConnId, outbox: &Outbox, e: &std::io::Error) {
+    tracing::warn!("Connection {id} lost while parking or waking: {e}");
+    let shared = active.shared();
+    shared.with_core(|core| core.connection_closed(Instant::now(), id, CloseCause::io(e)));
+    outbox.close();
+    shared.remove_outbox(id);
 }
 
 /// A TCP connection's state for its whole life: what an idle connection
@@ -87,6 +150,32 @@ struct Tcp {
     protocol: Option<Protocol>,
     /// Buffers and decoder, only while busy.
     busy: Option<Box<Busy>>,
+    /// While idle: when to park (`park.rs`), armed on the first idle wait.
+    park: Option<Pin<Box<Sleep>>>,
+    /// Woken for something since the park timer was (re)armed: it is
+    /// armed once more rather than parking.
+    touched: bool,
+}
+
+impl Tcp {
+    fn new(
+        stream: TcpStream,
+        id: ConnId,
+        outbox: Arc<Outbox>,
+        active: Active,
+        protocol: Option<Protocol>,
+    ) -> Tcp {
+        Tcp {
+            stream,
+            id,
+            outbox,
+            active,
+            protocol,
+            busy: None,
+            park: None,
+            touched: false,
+        }
+    }
 }
 
 /// After the serving loop: tells the core if it does not know yet, writes
@@ -96,7 +185,9 @@ async fn close(mut t: Tcp, end: End) {
     let id = t.id;
     let mut writer = t.busy.take().map(|b| b.writer).unwrap_or_default();
     let flush = match end {
-        End::Closed => true,
+        // (A connection that parks does not close: `Park` ends here only
+        // if that changes.)
+        End::Closed | End::Park => true,
         End::Read(cause) => {
             // The core answers with its own close, behind whatever it
             // still holds for this connection (acknowledgements waiting
@@ -126,6 +217,8 @@ enum End {
     Read(CloseCause),
     /// Writing failed; the core does not know yet. Nothing more can be sent.
     WriteFailed(CloseCause),
+    /// Idle for the parker's delay: park (the connection goes on).
+    Park,
 }
 
 /// What woke the serving loop.
@@ -134,6 +227,8 @@ enum Wake {
     Writable,
     Outbox,
     Resume,
+    /// The park timer, while idle.
+    Park,
 }
 
 /// What a connection holds while it is busy (bytes arriving, packets to
@@ -202,6 +297,12 @@ fn serve(t: &mut Tcp) -> impl Future<Output = End> + Send + '_ {
                 }
                 continue;
             }
+            if t.busy.is_none() && t.park.is_none() {
+                if let Some(after) = t.active.shared().parker.after() {
+                    t.park = Some(Box::pin(tokio::time::sleep(after)));
+                    t.touched = false;
+                }
+            }
             let waiting = &mut *t;
             let wake = std::future::poll_fn(move |cx| poll_wake(cx, waiting, blocked)).await;
             t.outbox.stop_waiting();
@@ -210,7 +311,22 @@ fn serve(t: &mut Tcp) -> impl Future<Output = End> + Send + '_ {
                 Err(e) if blocked => return End::WriteFailed(CloseCause::io(&e)),
                 Err(e) => return End::Read(CloseCause::io(&e)),
             };
+            if !matches!(wake, Wake::Park) {
+                t.touched = true;
+            }
             match wake {
+                Wake::Park => {
+                    if !std::mem::take(&mut t.touched) {
+                        return End::Park;
+                    }
+                    // Not idle all along: wait once more.
+                    if let (Some(park), Some(after)) =
+                        (t.park.as_mut(), t.active.shared().parker.after())
+                    {
+                        park.as_mut().reset(tokio::time::Instant::now() + after);
+                    }
+                    continue;
+                }
                 Wake::Outbox | Wake::Writable => continue,
                 Wake::Resume => {
                     if let Some(b) = t.busy.as_mut() {
@@ -346,6 +462,13 @@ fn poll_wake(
         None => {
             if let Poll::Ready(ready) = stream.poll_read_ready(cx) {
                 return Poll::Ready(ready.map(|()| Wake::Readable));
+            }
+        }
+    }
+    if !blocked && t.busy.is_none() {
+        if let Some(park) = t.park.as_mut() {
+            if park.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Ok(Wake::Park));
             }
         }
     }
