@@ -32,7 +32,6 @@ use std::time::Duration;
 
 use atomic_waker::AtomicWaker;
 use hornet_codec::Protocol;
-use hornet_core::ConnId;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Token};
 use slab::Slab;
@@ -47,7 +46,6 @@ const EVENTS: usize = 256;
 /// An idle connection without a task: what `tcp::run` needs to go on.
 pub(crate) struct Parked {
     pub(crate) stream: std::net::TcpStream,
-    pub(crate) id: ConnId,
     pub(crate) outbox: Arc<Outbox>,
     pub(crate) active: Active,
     pub(crate) protocol: Option<Protocol>,
@@ -152,7 +150,7 @@ impl Parker {
             .registry
             .register(&mut SourceFd(&fd), Token(slot), Interest::READABLE)
         {
-            tracing::debug!("Connection {} not parked: {e}", p.id);
+            tracing::debug!("Connection {} not parked: {e}", p.outbox.id());
             p.outbox.stop_waiting();
             return Err(p);
         }

@@ -53,11 +53,10 @@ const CHUNKS_PER_TURN: usize = 4;
 /// heap, dropped whenever the connection goes idle.
 pub(crate) fn run(
     stream: TcpStream,
-    id: ConnId,
     outbox: Arc<Outbox>,
     active: Active,
 ) -> impl Future<Output = ()> + Send {
-    task(Tcp::new(stream, id, outbox, active, None))
+    task(Tcp::new(stream, outbox, active, None))
 }
 
 /// Brings a parked connection back (`park.rs`): its socket registered
@@ -65,9 +64,9 @@ pub(crate) fn run(
 pub(crate) fn resume(p: Parked) {
     match TcpStream::from_std(p.stream) {
         Ok(stream) => {
-            tokio::spawn(task(Tcp::new(stream, p.id, p.outbox, p.active, p.protocol)));
+            tokio::spawn(task(Tcp::new(stream, p.outbox, p.active, p.protocol)));
         }
-        Err(e) => lost(&p.active, p.id, &p.outbox, &e),
+        Err(e) => lost(&p.active, &p.outbox, &e),
     }
 }
 
@@ -96,7 +95,6 @@ fn task(tcp: Tcp) -> impl Future<Output = ()> + Send {
 fn park(t: Tcp) -> Option<Tcp> {
     let Tcp {
         stream,
-        id,
         outbox,
         active,
         protocol,
@@ -106,22 +104,21 @@ fn park(t: Tcp) -> Option<Tcp> {
     let stream = match stream.into_std() {
         Ok(stream) => stream,
         Err(e) => {
-            lost(&active, id, &outbox, &e);
+            lost(&active, &outbox, &e);
             return None;
         }
     };
     let parked = Parked {
         stream,
-        id,
         outbox,
         active,
         protocol,
     };
     let p = parker.park(parked).err()?;
     match TcpStream::from_std(p.stream) {
-        Ok(stream) => Some(Tcp::new(stream, p.id, p.outbox, p.active, p.protocol)),
+        Ok(stream) => Some(Tcp::new(stream, p.outbox, p.active, p.protocol)),
         Err(e) => {
-            lost(&p.active, p.id, &p.outbox, &e);
+            lost(&p.active, &p.outbox, &e);
             None
         }
     }
@@ -129,7 +126,8 @@ fn park(t: Tcp) -> Option<Tcp> {
 
 /// The socket could not move between tokio and the parker (closed with
 /// it): the core is told, as for a failed write.
-fn lost(active: &Active, id: ConnId, outbox: &Outbox, e: &std::io::Error) {
+fn lost(active: &Active, outbox: &Outbox, e: &std::io::Error) {
+    let id = outbox.id();
     tracing::warn!("Connection {id} lost while parking or waking: {e}");
     let shared = active.shared();
     shared.with_core(|core| core.connection_closed(Instant::now(), id, CloseCause::io(e)));
@@ -141,7 +139,7 @@ fn lost(active: &Active, id: ConnId, outbox: &Outbox, e: &std::io::Error) {
 /// costs (with the task around it and the outbox).
 struct Tcp {
     stream: TcpStream,
-    id: ConnId,
+    /// Its queue from the core; also the connection's id.
     outbox: Arc<Outbox>,
     /// Its place in the counts; also the way to the server.
     active: Active,
@@ -160,14 +158,12 @@ struct Tcp {
 impl Tcp {
     fn new(
         stream: TcpStream,
-        id: ConnId,
         outbox: Arc<Outbox>,
         active: Active,
         protocol: Option<Protocol>,
     ) -> Tcp {
         Tcp {
             stream,
-            id,
             outbox,
             active,
             protocol,
@@ -182,7 +178,7 @@ impl Tcp {
 /// what is queued, sends FIN and lingers.
 async fn close(mut t: Tcp, end: End) {
     let shared = t.active.shared();
-    let id = t.id;
+    let id = t.outbox.id();
     let mut writer = t.busy.take().map(|b| b.writer).unwrap_or_default();
     let flush = match end {
         // (A connection that parks does not close: `Park` ends here only
@@ -271,7 +267,7 @@ fn serve(t: &mut Tcp) -> impl Future<Output = End> + Send + '_ {
         loop {
             let shared = t.active.shared();
             let b = t.busy.get_or_insert_with(|| Busy::new(shared, t.protocol));
-            let blocked = match b.writer.pump(shared, t.id, &t.outbox, &t.stream) {
+            let blocked = match b.writer.pump(shared, t.outbox.id(), &t.outbox, &t.stream) {
                 Ok(Pumped::More) => {
                     // `try_write` does not count against tokio's cooperative
                     // budget: a subscriber with a full outbox must not keep
@@ -361,7 +357,7 @@ fn serve(t: &mut Tcp) -> impl Future<Output = End> + Send + '_ {
                     paused,
                     ..
                 } = &mut **b;
-                match decode_and_feed(shared, t.id, &t.outbox, decoder, buf, batch) {
+                match decode_and_feed(shared, t.outbox.id(), &t.outbox, decoder, buf, batch) {
                     Fed::Refused => return End::Closed,
                     // Over its publish rate: stop reading (backpressure);
                     // what the core sends meanwhile still goes out.
@@ -418,7 +414,7 @@ fn drain_input(t: &mut Tcp) -> Option<End> {
             paused,
             ..
         } = &mut **b;
-        match decode_and_feed(shared, t.id, &t.outbox, decoder, buf, batch) {
+        match decode_and_feed(shared, t.outbox.id(), &t.outbox, decoder, buf, batch) {
             Fed::Refused => {
                 end = Some(End::Closed);
                 break;
@@ -427,7 +423,7 @@ fn drain_input(t: &mut Tcp) -> Option<End> {
             Fed::Ok => {}
         }
     }
-    shared.with_core(|core| core.input_drained(Instant::now(), t.id));
+    shared.with_core(|core| core.input_drained(Instant::now(), t.outbox.id()));
     end
 }
 
@@ -648,5 +644,29 @@ fn fits(packet: &Outgoing, room: usize) -> bool {
         Outgoing::Packet(Packet::Publish(p)) => p.payload.len() + p.topic.len() + 64 <= room,
         Outgoing::Packet(_) => room >= 1024,
         Outgoing::Encoded(b) => b.len() <= room,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The size of what `f` returns, without calling it.
+    fn returned_size<F, R>(_: F) -> usize
+    where
+        F: FnOnce(TcpStream, Arc<Outbox>, Active) -> R,
+    {
+        std::mem::size_of::<R>()
+    }
+
+    /// tokio 1.54 allocates a task as one cell aligned to 128 bytes: a
+    /// 32-byte header, the scheduler and task id (16), the stage (the
+    /// future and an 8-byte tag) and a 48-byte trailer. A future of at
+    /// most 152 bytes costs 256 per connection, a larger one 384, for
+    /// every connection that is not parked.
+    #[test]
+    fn the_connection_task_fits_a_256_byte_cell() {
+        let size = returned_size(run);
+        assert!(size <= 152, "the TCP task's future is {size} bytes");
     }
 }
