@@ -66,6 +66,8 @@ pub(crate) async fn info(AxumState(state): AxumState<State>) -> Json<Value> {
         "sessions": sessions,
         "subscriptions": subscriptions,
         "retained_messages": retained,
+        "connections_parked": state.shared.parker.parked(),
+        "connections_unparked": state.shared.parker.unparked(),
         "store": state.shared.store_stats().map(|st| store(&st)),
     }))
 }

@@ -78,7 +78,7 @@ impl Local {
                 .next_conn
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         );
-        let outbox = Arc::new(Outbox::new(false));
+        let outbox = Arc::new(Outbox::new(id, false));
         outbox.set_protocol(Protocol::V5);
         shared.add_outbox(id, outbox.clone());
         let mut info = ConnInfo::new(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), 0);

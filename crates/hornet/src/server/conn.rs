@@ -86,7 +86,7 @@ where
 /// `stream`: a TLS/WS connection, whose reader waits for the close.
 pub(super) fn open(shared: &Shared, info: ConnInfo, stream: bool) -> (ConnId, Arc<Outbox>) {
     let id = ConnId(shared.next_conn.fetch_add(1, Ordering::Relaxed));
-    let outbox = Arc::new(Outbox::new(stream));
+    let outbox = Arc::new(Outbox::new(id, stream));
     shared.add_outbox(id, outbox.clone());
     shared.with_core(|core| core.connection_opened(Instant::now(), id, info));
     (id, outbox)

@@ -309,8 +309,8 @@ pub(crate) async fn accept_loop(
         if state.kind == ListenerKind::Tcp && state.psk.is_none() {
             // Registered here, so that the connection's task holds no
             // ConnInfo for its whole life (an idle client costs its task).
-            let (id, outbox) = conn::open(&shared, info, false);
-            tokio::spawn(tcp::run(stream, id, outbox, guard));
+            let (_, outbox) = conn::open(&shared, info, false);
+            tokio::spawn(tcp::run(stream, outbox, guard));
         } else {
             tokio::spawn(serve_upgraded(
                 shared.clone(),
@@ -451,8 +451,8 @@ async fn serve_upgraded(
     }
     match (state.kind, &state.tls) {
         (ListenerKind::Tcp, _) => {
-            let (id, outbox) = conn::open(&shared, info, false);
-            tcp::run(stream, id, outbox, active).await;
+            let (_, outbox) = conn::open(&shared, info, false);
+            tcp::run(stream, outbox, active).await;
         }
         (ListenerKind::Ws, _) => {
             let upgrade = ws::accept(stream, state.path.as_deref(), max_message);

@@ -18,6 +18,7 @@ mod encoded;
 mod listener;
 mod log_topic;
 pub(crate) mod outbox;
+mod park;
 mod password;
 pub(crate) mod psk;
 mod reload;
@@ -45,6 +46,14 @@ use tokio::task::JoinHandle;
 
 use crate::config::Config;
 use outbox::Outbox;
+
+/// How long a plain TCP connection has nothing to do (nothing read, nothing
+/// to write) before its task ends and its socket is parked (`park.rs`); it
+/// parks between once and twice this after its last activity. A second:
+/// a device that sends or receives more often than that keeps its task
+/// (no system calls to park and unpark it per message), one that is quiet
+/// longer gives its task and registration back soon after.
+const PARK_AFTER: Duration = Duration::from_secs(1);
 
 /// The hasher of the outbox map (zero-sized, fixed keys).
 type ConnHasher = std::hash::BuildHasherDefault<ahash::AHasher>;
@@ -84,6 +93,8 @@ pub(crate) struct Shared {
     pub(crate) runtime_auth: runtime_auth::RuntimeAuthStore,
     /// The node links, when this broker is a cluster node (`cluster`).
     pub(crate) cluster: OnceLock<Arc<crate::cluster::Links>>,
+    /// Idle plain TCP connections without a task (see `park`).
+    pub(crate) parker: Arc<park::Parker>,
     /// Claims of client ids in etcd, when this broker is a cluster node.
     pub(crate) ownership: OnceLock<Arc<crate::cluster::Ownership>>,
 }
@@ -443,6 +454,7 @@ impl Server {
             }
             None => None,
         };
+        let (parker, park_poll) = park::Parker::new(park_after())?;
         let shared = Arc::new(Shared {
             core: Mutex::new(broker),
             outboxes: Mutex::new(HashMap::default()),
@@ -458,6 +470,7 @@ impl Server {
             hints: Default::default(),
             runtime_auth,
             cluster: OnceLock::new(),
+            parker: parker.clone(),
             ownership: OnceLock::new(),
         });
         if let Some(st) = store {
@@ -506,6 +519,9 @@ impl Server {
         if !watched.is_empty() {
             server.tasks.push(tokio::spawn(tls_watch::run(watched)));
         }
+        server
+            .tasks
+            .push(tokio::spawn(park::run(parker, park_poll)));
         server.tasks.push(tokio::spawn(timer::run(
             shared.clone(),
             server.listeners.clone(),
@@ -568,6 +584,12 @@ impl Server {
     /// Connections open now, on every listener.
     pub fn active_connections(&self) -> usize {
         self.shared.active.load(Ordering::Relaxed)
+    }
+
+    /// Plain TCP connections parked now (idle, without a task of their
+    /// own), and those brought back since start.
+    pub fn parked_connections(&self) -> (usize, usize) {
+        (self.shared.parker.parked(), self.shared.parker.unparked())
     }
 
     /// Reads the certificates, keys and CA files of every TLS listener
@@ -665,6 +687,23 @@ impl Drop for Server {
         if let Some(links) = self.shared.cluster.get() {
             links.stop();
         }
+    }
+}
+
+/// How long a plain TCP connection stays idle before it parks
+/// (`park.rs`): [`PARK_AFTER`], or the environment's
+/// `HORNET_PARK_AFTER_MS` (a debug and test setting; `off` never parks).
+fn park_after() -> Option<Duration> {
+    match std::env::var("HORNET_PARK_AFTER_MS") {
+        Ok(v) if v == "off" => None,
+        Ok(v) => match v.parse::<u64>() {
+            Ok(ms) => Some(Duration::from_millis(ms)),
+            Err(_) => {
+                tracing::warn!("HORNET_PARK_AFTER_MS={v} is not a number of milliseconds or `off`; using {PARK_AFTER:?}");
+                Some(PARK_AFTER)
+            }
+        },
+        Err(_) => Some(PARK_AFTER),
     }
 }
 

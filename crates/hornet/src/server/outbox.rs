@@ -27,6 +27,7 @@ use std::sync::Mutex;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use hornet_codec::{EncodeError, Packet, PacketType, Protocol};
+use hornet_core::ConnId;
 use tokio::sync::Notify;
 
 /// Room reserved on the first push into an empty queue: a burst then
@@ -84,6 +85,10 @@ struct Queue {
 /// The queue between the core and one connection's writer.
 #[derive(Debug)]
 pub(crate) struct Outbox {
+    /// The connection's id (kept here rather than in its task: the TCP
+    /// task's future must stay small, and this costs the outbox nothing:
+    /// it stays in the same allocator class).
+    id: ConnId,
     queue: Mutex<Queue>,
     closing: AtomicBool,
     /// The writer's wake-up: one waiter only (the connection's writer), so
@@ -103,8 +108,9 @@ pub(crate) struct Outbox {
 impl Outbox {
     /// An outbox; `close_notify` when another task than the writer waits
     /// for the close (`wait_closed`: TLS and WebSocket readers).
-    pub(crate) fn new(close_notify: bool) -> Self {
+    pub(crate) fn new(id: ConnId, close_notify: bool) -> Self {
         Outbox {
+            id,
             queue: Mutex::new(Queue {
                 items: Vec::new(),
                 protocol: Protocol::V3_1_1,
@@ -115,6 +121,11 @@ impl Outbox {
             waker: AtomicWaker::new(),
             closed: close_notify.then(|| Box::new(Notify::new())),
         }
+    }
+
+    /// The connection's id.
+    pub(crate) fn id(&self) -> ConnId {
+        self.id
     }
 
     /// Appends what `make` gives for the connection's protocol (under the
@@ -288,7 +299,7 @@ mod tests {
 
     #[test]
     fn push_many_appends_in_order_and_wakes_the_writer_once() {
-        let outbox = Outbox::new(false);
+        let outbox = Outbox::new(ConnId(1), false);
         outbox.set_protocol(Protocol::V5);
         let count = Arc::new(Count(Default::default()));
         let waker = std::task::Waker::from(count.clone());

@@ -39,6 +39,7 @@ use super::conn::{decode_and_feed, linger, report, Fed};
 use super::conn::{READS_PER_WAKE, READ_CHUNK, REPORT_EVERY, WRITE_CHUNK};
 use super::listener::Active;
 use super::outbox::{Outbox, Outgoing};
+use super::park::Parked;
 use super::Shared;
 
 /// Chunks written per turn before other tasks get the thread.
@@ -52,33 +53,93 @@ const CHUNKS_PER_TURN: usize = 4;
 /// heap, dropped whenever the connection goes idle.
 pub(crate) fn run(
     stream: TcpStream,
-    id: ConnId,
     outbox: Arc<Outbox>,
     active: Active,
 ) -> impl Future<Output = ()> + Send {
+    task(Tcp::new(stream, outbox, active, None))
+}
+
+/// Brings a parked connection back (`park.rs`): its socket registered
+/// with tokio again, a task of the same kind as a new connection's.
+pub(crate) fn resume(p: Parked) {
+    match TcpStream::from_std(p.stream) {
+        Ok(stream) => {
+            tokio::spawn(task(Tcp::new(stream, p.outbox, p.active, p.protocol)));
+        }
+        Err(e) => lost(&p.active, &p.outbox, &e),
+    }
+}
+
+/// The connection's task: serves it until it closes or parks.
+fn task(tcp: Tcp) -> impl Future<Output = ()> + Send {
     // An `async move` block rather than an `async fn`, and one struct
     // reached through one reference: the task then stores each value once.
-    let mut tcp = Tcp {
+    let mut tcp = tcp;
+    async move {
+        loop {
+            match serve(&mut tcp).await {
+                End::Park => match park(tcp) {
+                    Some(back) => tcp = back,
+                    None => return,
+                },
+                // Boxed: closing happens once, and a connection's task is
+                // as large as the largest thing it awaits.
+                end => return Box::pin(close(tcp, end)).await,
+            }
+        }
+    }
+}
+
+/// Hands an idle connection to the parker and ends its task; gives it back
+/// (`Some`) when it could not park (something came for it meanwhile).
+fn park(t: Tcp) -> Option<Tcp> {
+    let Tcp {
         stream,
-        id,
         outbox,
         active,
-        protocol: None,
-        busy: None,
+        protocol,
+        ..
+    } = t;
+    let parker = active.shared().parker.clone();
+    let stream = match stream.into_std() {
+        Ok(stream) => stream,
+        Err(e) => {
+            lost(&active, &outbox, &e);
+            return None;
+        }
     };
-    async move {
-        let end = serve(&mut tcp).await;
-        // Boxed: closing happens once, and a connection's task is as large
-        // as the largest thing it awaits.
-        Box::pin(close(tcp, end)).await;
+    let parked = Parked {
+        stream,
+        outbox,
+        active,
+        protocol,
+    };
+    let p = parker.park(parked).err()?;
+    match TcpStream::from_std(p.stream) {
+        Ok(stream) => Some(Tcp::new(stream, p.outbox, p.active, p.protocol)),
+        Err(e) => {
+            lost(&p.active, &p.outbox, &e);
+            None
+        }
     }
+}
+
+/// The socket could not move between tokio and the parker (closed with
+/// it): the core is told, as for a failed write.
+fn lost(active: &Active, outbox: &Outbox, e: &std::io::Error) {
+    let id = outbox.id();
+    tracing::warn!("Connection {id} lost while parking or waking: {e}");
+    let shared = active.shared();
+    shared.with_core(|core| core.connection_closed(Instant::now(), id, CloseCause::io(e)));
+    outbox.close();
+    shared.remove_outbox(id);
 }
 
 /// A TCP connection's state for its whole life: what an idle connection
 /// costs (with the task around it and the outbox).
 struct Tcp {
     stream: TcpStream,
-    id: ConnId,
+    /// Its queue from the core; also the connection's id.
     outbox: Arc<Outbox>,
     /// Its place in the counts; also the way to the server.
     active: Active,
@@ -87,16 +148,42 @@ struct Tcp {
     protocol: Option<Protocol>,
     /// Buffers and decoder, only while busy.
     busy: Option<Box<Busy>>,
+    /// While idle: when to park (`park.rs`), armed on the first idle wait.
+    park: Option<Pin<Box<Sleep>>>,
+    /// Woken for something since the park timer was (re)armed: it is
+    /// armed once more rather than parking.
+    touched: bool,
+}
+
+impl Tcp {
+    fn new(
+        stream: TcpStream,
+        outbox: Arc<Outbox>,
+        active: Active,
+        protocol: Option<Protocol>,
+    ) -> Tcp {
+        Tcp {
+            stream,
+            outbox,
+            active,
+            protocol,
+            busy: None,
+            park: None,
+            touched: false,
+        }
+    }
 }
 
 /// After the serving loop: tells the core if it does not know yet, writes
 /// what is queued, sends FIN and lingers.
 async fn close(mut t: Tcp, end: End) {
     let shared = t.active.shared();
-    let id = t.id;
+    let id = t.outbox.id();
     let mut writer = t.busy.take().map(|b| b.writer).unwrap_or_default();
     let flush = match end {
-        End::Closed => true,
+        // (A connection that parks does not close: `Park` ends here only
+        // if that changes.)
+        End::Closed | End::Park => true,
         End::Read(cause) => {
             // The core answers with its own close, behind whatever it
             // still holds for this connection (acknowledgements waiting
@@ -126,6 +213,8 @@ enum End {
     Read(CloseCause),
     /// Writing failed; the core does not know yet. Nothing more can be sent.
     WriteFailed(CloseCause),
+    /// Idle for the parker's delay: park (the connection goes on).
+    Park,
 }
 
 /// What woke the serving loop.
@@ -134,6 +223,8 @@ enum Wake {
     Writable,
     Outbox,
     Resume,
+    /// The park timer, while idle.
+    Park,
 }
 
 /// What a connection holds while it is busy (bytes arriving, packets to
@@ -176,7 +267,7 @@ fn serve(t: &mut Tcp) -> impl Future<Output = End> + Send + '_ {
         loop {
             let shared = t.active.shared();
             let b = t.busy.get_or_insert_with(|| Busy::new(shared, t.protocol));
-            let blocked = match b.writer.pump(shared, t.id, &t.outbox, &t.stream) {
+            let blocked = match b.writer.pump(shared, t.outbox.id(), &t.outbox, &t.stream) {
                 Ok(Pumped::More) => {
                     // `try_write` does not count against tokio's cooperative
                     // budget: a subscriber with a full outbox must not keep
@@ -202,6 +293,12 @@ fn serve(t: &mut Tcp) -> impl Future<Output = End> + Send + '_ {
                 }
                 continue;
             }
+            if t.busy.is_none() && t.park.is_none() {
+                if let Some(after) = t.active.shared().parker.after() {
+                    t.park = Some(Box::pin(tokio::time::sleep(after)));
+                    t.touched = false;
+                }
+            }
             let waiting = &mut *t;
             let wake = std::future::poll_fn(move |cx| poll_wake(cx, waiting, blocked)).await;
             t.outbox.stop_waiting();
@@ -210,7 +307,22 @@ fn serve(t: &mut Tcp) -> impl Future<Output = End> + Send + '_ {
                 Err(e) if blocked => return End::WriteFailed(CloseCause::io(&e)),
                 Err(e) => return End::Read(CloseCause::io(&e)),
             };
+            if !matches!(wake, Wake::Park) {
+                t.touched = true;
+            }
             match wake {
+                Wake::Park => {
+                    if !std::mem::take(&mut t.touched) {
+                        return End::Park;
+                    }
+                    // Not idle all along: wait once more.
+                    if let (Some(park), Some(after)) =
+                        (t.park.as_mut(), t.active.shared().parker.after())
+                    {
+                        park.as_mut().reset(tokio::time::Instant::now() + after);
+                    }
+                    continue;
+                }
                 Wake::Outbox | Wake::Writable => continue,
                 Wake::Resume => {
                     if let Some(b) = t.busy.as_mut() {
@@ -245,7 +357,7 @@ fn serve(t: &mut Tcp) -> impl Future<Output = End> + Send + '_ {
                     paused,
                     ..
                 } = &mut **b;
-                match decode_and_feed(shared, t.id, &t.outbox, decoder, buf, batch) {
+                match decode_and_feed(shared, t.outbox.id(), &t.outbox, decoder, buf, batch) {
                     Fed::Refused => return End::Closed,
                     // Over its publish rate: stop reading (backpressure);
                     // what the core sends meanwhile still goes out.
@@ -302,7 +414,7 @@ fn drain_input(t: &mut Tcp) -> Option<End> {
             paused,
             ..
         } = &mut **b;
-        match decode_and_feed(shared, t.id, &t.outbox, decoder, buf, batch) {
+        match decode_and_feed(shared, t.outbox.id(), &t.outbox, decoder, buf, batch) {
             Fed::Refused => {
                 end = Some(End::Closed);
                 break;
@@ -311,7 +423,7 @@ fn drain_input(t: &mut Tcp) -> Option<End> {
             Fed::Ok => {}
         }
     }
-    shared.with_core(|core| core.input_drained(Instant::now(), t.id));
+    shared.with_core(|core| core.input_drained(Instant::now(), t.outbox.id()));
     end
 }
 
@@ -346,6 +458,13 @@ fn poll_wake(
         None => {
             if let Poll::Ready(ready) = stream.poll_read_ready(cx) {
                 return Poll::Ready(ready.map(|()| Wake::Readable));
+            }
+        }
+    }
+    if !blocked && t.busy.is_none() {
+        if let Some(park) = t.park.as_mut() {
+            if park.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Ok(Wake::Park));
             }
         }
     }
@@ -574,5 +693,24 @@ mod tests {
         let p = Outgoing::packet(Packet::Publish(Publish::new("t", vec![0u8; 5000])));
         assert_eq!(chunk_size(&[p]), 8192);
         assert_eq!(chunk_size(&[]), 4096);
+    }
+
+    /// The size of what `f` returns, without calling it.
+    fn returned_size<F, R>(_: F) -> usize
+    where
+        F: FnOnce(TcpStream, Arc<Outbox>, Active) -> R,
+    {
+        std::mem::size_of::<R>()
+    }
+
+    /// tokio 1.54 allocates a task as one cell aligned to 128 bytes: a
+    /// 32-byte header, the scheduler and task id (16), the stage (the
+    /// future and an 8-byte tag) and a 48-byte trailer. A future of at
+    /// most 152 bytes costs 256 per connection, a larger one 384, for
+    /// every connection that is not parked.
+    #[test]
+    fn the_connection_task_fits_a_256_byte_cell() {
+        let size = returned_size(run);
+        assert!(size <= 152, "the TCP task's future is {size} bytes");
     }
 }

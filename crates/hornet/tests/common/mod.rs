@@ -141,6 +141,28 @@ impl TestBroker {
         }
     }
 
+    /// Plain TCP connections parked now and those brought back since
+    /// start (Hornet only; `None` against Mosquitto or after shutdown).
+    pub fn parked(&self) -> Option<(usize, usize)> {
+        match &self.inner {
+            Inner::Hornet {
+                server: Some(server),
+                ..
+            } => Some(server.parked_connections()),
+            _ => None,
+        }
+    }
+
+    /// Stops Hornet's server (its tasks end, parked connections are
+    /// closed) while the runtime and its connection tasks go on.
+    pub fn stop_server(&mut self) {
+        if let Inner::Hornet { server, .. } = &mut self.inner {
+            if let Some(server) = server.take() {
+                server.shutdown();
+            }
+        }
+    }
+
     /// The outgoing bridges' figures (Hornet only; empty against Mosquitto).
     pub fn bridges(&self) -> Vec<hornet::bridge::BridgeSnapshot> {
         match &self.inner {
