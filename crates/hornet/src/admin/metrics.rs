@@ -239,7 +239,7 @@ fn cluster(out: &mut String, c: &ClusterFigures) {
         out,
         "hornet_cluster_dropped_total",
         "counter",
-        "Frames for a node whose link was down (forwarded messages, route and retained changes).",
+        "Frames for another node dropped because its queue (100,000 frames) was full (forwarded messages, route and retained changes); each report is also logged.",
         c.dropped,
     );
     one(

@@ -65,7 +65,7 @@ pub(crate) struct ClusterView {
     node: Option<String>,
     /// Filters this node announces to the others.
     routes_exported: usize,
-    /// Frames dropped for nodes whose link was down.
+    /// Frames for other nodes dropped because a queue was full.
     dropped: u64,
     /// Persistent sessions whose client id this node claimed in etcd.
     sessions_owned: usize,

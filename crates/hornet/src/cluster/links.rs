@@ -48,13 +48,38 @@ pub(crate) const QUEUE: usize = 100_000;
 /// How long a dialed-in peer has to say Hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How often, at most, a full queue is logged (with the count since).
+const DROP_LOG_EVERY: Duration = Duration::from_secs(10);
+
 /// Counters of the links, for `/metrics`.
 #[derive(Debug, Default)]
 pub(crate) struct LinkStats {
-    /// Frames for a node whose link was down.
+    /// Frames for another node dropped: its queue ([`QUEUE`]) was full, or
+    /// a frame left the resend window unacknowledged.
     pub(crate) dropped: AtomicU64,
+    /// When a drop was last logged, and the count then.
+    drop_logged: Mutex<Option<(Instant, u64)>>,
     /// Links established (dialed), over the process's life.
     pub(crate) connects: AtomicU64,
+}
+
+impl LinkStats {
+    /// Counts one frame for `node` dropped and logs it, at most once per
+    /// [`DROP_LOG_EVERY`] with the number dropped since.
+    fn drop_one(&self, node: &str, why: &str) {
+        let total = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut logged = lock(&self.drop_logged);
+        let now = Instant::now();
+        let since = match *logged {
+            Some((at, _)) if now.duration_since(at) < DROP_LOG_EVERY => return,
+            Some((_, then)) => total - then,
+            None => total,
+        };
+        *logged = Some((now, total));
+        tracing::warn!(
+            "cluster: {why} for node {node} ({QUEUE} frames): {since} frame(s) for other nodes dropped since the last report ({total} in all; hornet_cluster_dropped_total)"
+        );
+    }
 }
 
 /// The links of this node (see the module doc).
@@ -194,15 +219,15 @@ impl Links {
             tx
         });
         if tx.try_send((frame, token)).is_err() {
-            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            self.stats.drop_one(node, "the queue is full");
         }
     }
 
     fn broadcast(&self, frame: Frame, token: u64) {
         let out = lock(&self.out);
-        for tx in out.values() {
+        for (node, tx) in out.iter() {
             if tx.try_send((frame.clone(), token)).is_err() {
-                self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                self.stats.drop_one(node, "the queue is full");
             }
         }
     }
@@ -455,8 +480,9 @@ async fn serve_out(
                 }
                 buf.clear();
                 for (frame, token) in batch.drain(..) {
-                    let dropped = outbox.push(&frame, token);
-                    links.stats.dropped.fetch_add(dropped, Ordering::Relaxed);
+                    if outbox.push(&frame, token) > 0 {
+                        links.stats.drop_one(node, "the resend window (frames written, not yet acknowledged) is full");
+                    }
                     frame.encode(&mut buf);
                 }
                 wr.write_all(&buf).await?;
