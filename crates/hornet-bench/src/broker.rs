@@ -302,6 +302,32 @@ pub(crate) async fn start(
     }
 }
 
+/// Stops `child` (a broker or a cluster node, named `what` in the line
+/// said if it must be killed): SIGTERM, up to [`STOP_TIMEOUT`] to exit,
+/// then SIGKILL. Nothing if it has exited already.
+pub(crate) fn terminate(child: &mut Child, what: &str) {
+    if !matches!(child.try_wait(), Ok(None)) {
+        return;
+    }
+    let pid = child.id();
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    let deadline = Instant::now() + STOP_TIMEOUT;
+    while Instant::now() < deadline {
+        if !matches!(child.try_wait(), Ok(None)) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    eprintln!("hornet-bench: {what} {pid} ignored SIGTERM for {STOP_TIMEOUT:?}, killing it");
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 impl Running {
     /// True while the process has not exited.
     pub(crate) fn alive(&mut self) -> bool {
@@ -310,25 +336,7 @@ impl Running {
 
     /// SIGTERM, up to [`STOP_TIMEOUT`] to exit, then SIGKILL.
     pub(crate) fn stop(&mut self) {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.pid.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        let deadline = Instant::now() + STOP_TIMEOUT;
-        while Instant::now() < deadline {
-            if !matches!(self.child.try_wait(), Ok(None)) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        eprintln!(
-            "hornet-bench: broker {} ignored SIGTERM for {STOP_TIMEOUT:?}, killing it",
-            self.pid
-        );
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        terminate(&mut self.child, "broker");
     }
 }
 

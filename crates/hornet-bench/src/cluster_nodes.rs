@@ -15,8 +15,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// How long etcd or a node may take to serve.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long a process may take to exit after SIGTERM.
-const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A free loopback port (released at once; the caller binds it soon).
 pub(crate) fn free_port() -> Result<u16, String> {
@@ -77,26 +75,9 @@ impl Process {
         }
     }
 
-    /// SIGTERM, up to [`STOP_TIMEOUT`] to exit, then SIGKILL.
+    /// SIGTERM, up to five seconds to exit, then SIGKILL.
     pub(crate) fn stop(&mut self) {
-        if !self.alive() {
-            return;
-        }
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.pid.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        let deadline = Instant::now() + STOP_TIMEOUT;
-        while Instant::now() < deadline {
-            if !self.alive() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        crate::broker::terminate(&mut self.child, "cluster process");
     }
 }
 
