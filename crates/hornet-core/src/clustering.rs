@@ -52,6 +52,7 @@ use hornet_codec::Publish;
 use crate::broker::Broker;
 use crate::cluster::{Applied, Cluster, NodeRow, RouteSnapshot, RouteUpdate};
 use crate::cluster_shared::{group_name, Choice};
+use crate::exclusive::{self, Indexed};
 use crate::ids::SessionKey;
 use crate::out::Action;
 use crate::pending_wills::NodeWill;
@@ -67,9 +68,15 @@ impl Broker {
             let session = &self.sessions[&key];
             for filter in session.subscriptions.keys() {
                 match crate::shared::split(filter) {
-                    None => {
-                        cluster.export(filter, key);
-                    }
+                    // An exclusive subscription is kept under the name the
+                    // client used; the other nodes route by its filter.
+                    None => match exclusive::indexed(self.settings.exclusive_subscriptions, filter)
+                    {
+                        Indexed::Plain(f) | Indexed::Exclusive(f) => {
+                            cluster.export(&f, key);
+                        }
+                        Indexed::Invalid => {}
+                    },
                     Some(name) => groups.push(name),
                 }
             }

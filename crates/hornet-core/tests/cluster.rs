@@ -481,3 +481,26 @@ fn assigned_client_ids_are_unique_across_nodes() {
         "{a} {b}"
     );
 }
+
+/// Subscriptions a node holds when it joins (restored from its store
+/// after a restart) are announced by the filter the other nodes route
+/// by: an `$exclusive/` one by its filter without the prefix, as when it
+/// is made on a node already in the cluster.
+#[test]
+fn subscriptions_held_before_joining_are_announced_by_their_filter() {
+    let mut h = Harness::with(hornet_core::Settings::default());
+    let c = h.connect("holder", Protocol::V5, false);
+    h.subscribe(c, "$exclusive/x/y", QoS::AtLeastOnce);
+    h.subscribe(c, "p/q", QoS::AtMostOnce);
+    h.broker.enable_cluster("n1", 1);
+    let mut filters: Vec<String> = h
+        .broker
+        .cluster_snapshot()
+        .expect("clustered")
+        .filters
+        .iter()
+        .map(|f| f.to_string())
+        .collect();
+    filters.sort();
+    assert_eq!(filters, ["p/q", "x/y"]);
+}
