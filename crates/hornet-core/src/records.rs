@@ -230,6 +230,9 @@ impl Broker {
                         }
                     },
                 }
+                // A `$local/` one stays local when the cluster starts
+                // (`enable_cluster` does not export it).
+                session.mark_local(&sub.filter, sub.local);
                 session.subscriptions.insert(sub.filter, subscription);
             }
             // A Message Expiry Interval's end, counted from receipt.
