@@ -991,14 +991,14 @@ fn a_delayed_will_survives_the_death_of_the_survivor_that_was_to_publish_it() {
         assert_eq!(next_message(w).0, "wills/marker");
     }
 
-    procs[0] = None; // SIGKILL n1
-                     // Which survivor won: the other logs its standby copy.
+    // SIGKILL n1. Which survivor won: the other logs its standby copy.
+    procs[0] = None;
     let mut winner = None;
     let deadline = Instant::now() + Duration::from_secs(15);
     while winner.is_none() {
         assert!(Instant::now() < deadline, "no survivor kept a standby copy");
-        for i in 1..3 {
-            let p = procs[i].as_mut().unwrap();
+        for (i, p) in procs.iter_mut().enumerate().skip(1) {
+            let p = p.as_mut().unwrap();
             if p.lines_so_far()
                 .iter()
                 .any(|l| l.contains("kept here as standby copies"))
