@@ -116,7 +116,7 @@ impl Broker {
             };
             let session = self.sessions.get_mut(&key).expect("just made");
             let kept = ByteString::from(&*kept);
-            session.mark_local(&kept, local);
+            self.local_marks.mark(key, &kept, local);
             session.subscriptions.insert(kept, sub);
         }
         if expiry != NEVER_EXPIRES {

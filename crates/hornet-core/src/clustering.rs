@@ -67,7 +67,7 @@ impl Broker {
         for key in self.sessions.keys().collect::<Vec<_>>() {
             let session = &self.sessions[&key];
             for filter in session.subscriptions.keys() {
-                if session.is_local(filter) {
+                if self.local_marks.is_local(key, filter) {
                     continue; // `$local/`: this node's own
                 }
                 match crate::shared::split(filter) {

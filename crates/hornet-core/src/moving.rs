@@ -335,7 +335,7 @@ impl Broker {
             }
         }
         let session = self.sessions.get_mut(&key).expect("just made");
-        session.mark_local(&filter, local);
+        self.local_marks.mark(key, &filter, local);
         session.subscriptions.insert(filter, sub);
     }
 }

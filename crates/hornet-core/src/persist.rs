@@ -530,7 +530,12 @@ pub(crate) fn sent_id(packet: &Packet) -> Option<u16> {
 }
 
 /// The record of a session as it is now.
-pub(crate) fn record_of(key: SessionKey, session: &Session, offline_since: u64) -> SessionRecord {
+pub(crate) fn record_of(
+    key: SessionKey,
+    session: &Session,
+    offline_since: u64,
+    local: &crate::local_marks::LocalMarks,
+) -> SessionRecord {
     let mut subscriptions: Vec<SubscriptionRecord> = session
         .subscriptions
         .iter()
@@ -538,7 +543,7 @@ pub(crate) fn record_of(key: SessionKey, session: &Session, offline_since: u64) 
             filter: filter.clone(),
             options: sub.options,
             identifier: sub.identifier,
-            local: session.is_local(filter),
+            local: local.is_local(key, filter),
         })
         .collect();
     subscriptions.sort_by(|a, b| a.filter.cmp(&b.filter));

@@ -74,14 +74,6 @@ impl Empty for VecDeque<u16> {
     }
 }
 
-impl Empty for std::collections::HashSet<ByteString> {
-    fn empty() -> &'static Self {
-        static EMPTY: std::sync::OnceLock<std::collections::HashSet<ByteString>> =
-            std::sync::OnceLock::new();
-        EMPTY.get_or_init(Default::default)
-    }
-}
-
 impl<T> Rare<T> {
     /// Frees it (it reads as empty again).
     pub(crate) fn release(&mut self) {
@@ -217,11 +209,6 @@ pub(crate) struct Session {
     /// client's own filters, at most `max_subscriptions_per_client`; a
     /// client crafting collisions slows only its own map.)
     pub(crate) subscriptions: std::collections::HashMap<ByteString, Subscription, IdHasher>,
-    /// The plain filters of `subscriptions` the client made with EMQX's
-    /// `$local/` prefix: in a cluster they create no route on the other
-    /// nodes. Kept in the store (`SubscriptionRecord::local`), so a
-    /// restored one stays local.
-    pub(crate) local_filters: Rare<std::collections::HashSet<ByteString>>,
     /// Inflight packet ids of messages that came through a shared
     /// subscription group, with the group (entries may be stale: check
     /// `inflight`).
@@ -260,7 +247,6 @@ impl Session {
             expiry_interval,
             disconnected_at: None,
             subscriptions: Default::default(),
-            local_filters: Rare::default(),
             inflight: IdMap::default(),
             shared_inflight: Rare::default(),
             next_packet_id: 1,
@@ -274,22 +260,6 @@ impl Session {
             incoming_qos2: Rare::default(),
             persisted: false,
         }
-    }
-
-    /// Marks the subscription to the plain `filter` as made with
-    /// `$local/` (or not): see `local_filters`.
-    pub(crate) fn mark_local(&mut self, filter: &ByteString, local: bool) {
-        if local {
-            self.local_filters.insert(filter.clone());
-        } else if self.local_filters.contains(filter) {
-            self.local_filters.remove(filter);
-        }
-    }
-
-    /// Whether the subscription to the plain `filter` was made with
-    /// `$local/`.
-    pub(crate) fn is_local(&self, filter: &str) -> bool {
-        self.local_filters.contains(filter)
     }
 
     /// A packet id not in use by an inflight message ([MQTT-2.2.1-3]).
