@@ -94,6 +94,7 @@ impl Broker {
                 },
                 identifier: None,
             };
+            let local = filter.starts_with("$local/");
             let kept = match (crate::shared::split(&filter), indexed) {
                 (Some(shared), _) => {
                     self.shared.subscribe(&shared, key, sub);
@@ -114,7 +115,9 @@ impl Broker {
                 }
             };
             let session = self.sessions.get_mut(&key).expect("just made");
-            session.subscriptions.insert(ByteString::from(&*kept), sub);
+            let kept = ByteString::from(&*kept);
+            self.local_marks.mark(key, &kept, local);
+            session.subscriptions.insert(kept, sub);
         }
         if expiry != NEVER_EXPIRES {
             self.sessions

@@ -101,6 +101,8 @@ pub struct Broker {
     pub(crate) shared: crate::shared::SharedSubscriptions,
     /// Claims on exclusive subscriptions (`$exclusive/...`).
     pub(crate) exclusive: crate::exclusive::Exclusive,
+    /// Which subscriptions are `$local/` (see `local_marks`).
+    pub(crate) local_marks: crate::local_marks::LocalMarks,
     /// Messages held for delayed publish (`$delayed/...`).
     pub(crate) delayed: crate::delayed::Delayed,
     /// The queue policy of a message by its topic.
@@ -149,6 +151,7 @@ impl Broker {
             journal: Default::default(),
             takeovers: Default::default(),
             exclusive: Default::default(),
+            local_marks: Default::default(),
             delayed: Default::default(),
             queue_policies: crate::queue_policy::QueuePolicies::new(
                 settings_shared.2,

@@ -420,6 +420,11 @@ impl Broker {
     /// CONNECTs are refused; clean sessions are served.
     pub fn cluster_cut_off(&mut self, now: Instant, cut: bool) {
         self.now = now;
+        let connected = if cut && !self.cluster_is_cut_off() {
+            self.connected_clients()
+        } else {
+            Vec::new()
+        };
         let Some(c) = self.cluster.as_deref_mut() else {
             return;
         };
@@ -428,9 +433,11 @@ impl Broker {
         }
         c.claims.cut_off = cut;
         if !cut {
+            c.claims.connected_when_cut = Vec::new();
             tracing::warn!("Cluster: etcd answers again: persistent sessions are accepted again.");
             return;
         }
+        c.claims.connected_when_cut = connected;
         let ids = c.claims.owned_ids();
         let mut closed = 0;
         for client_id in ids {
@@ -455,5 +462,76 @@ impl Broker {
              connections closed, new persistent sessions refused (0x88) until etcd answers; \
              clean sessions are served."
         );
+    }
+
+    /// The shell found this node's lease expired (it joined again with a
+    /// new one, which proves the old key is gone): every other node
+    /// counted it dead, and one of them published the wills of the
+    /// clients connected here then. Those connections close now (MQTT 5:
+    /// DISCONNECT 0x9C Use another server) **without** their wills, which
+    /// must not be published a second time; a client that connected
+    /// since this node was cut off (its lease watchdog, which always
+    /// comes first) stays. Without another live node nobody published
+    /// them: nothing closes. Returns how many closed.
+    pub fn cluster_lease_expired(&mut self, now: Instant) -> usize {
+        self.now = now;
+        let Some(c) = self.cluster.as_deref_mut() else {
+            return 0;
+        };
+        // The election keys of the dead nodes' wills this node won were
+        // under the expired lease: the others elected again.
+        let demoted = c.pending_wills.demote_all();
+        if demoted > 0 {
+            tracing::warn!(
+                "Cluster: {demoted} delayed wills of dead nodes' clients this node was to \
+                 publish are standby copies now (its election keys went with its lease); it \
+                 runs their election again once joined."
+            );
+        }
+        if c.alive_peers().is_empty() {
+            // No other node is there to have counted it dead and published
+            // anything: its clients keep their connections and wills.
+            c.claims.connected_when_cut = Vec::new();
+            return 0;
+        }
+        let ids = if c.claims.cut_off {
+            std::mem::take(&mut c.claims.connected_when_cut)
+        } else {
+            // Not cut off (the watchdog has not looked yet): everyone
+            // connected now was connected before.
+            self.connected_clients()
+        };
+        let mut closed = 0;
+        for id in ids {
+            let Some(conn) = self.conns.get_mut(&id) else {
+                continue; // gone meanwhile (the cut-off closed it, or it left)
+            };
+            if !conn.state.is_connected() {
+                continue;
+            }
+            if conn.protocol.is_v5() {
+                let packet = Disconnect::new(ReasonCode::UseAnotherServer).into();
+                self.out.send(id, conn, &mut self.stats, packet);
+            }
+            closed += 1;
+            // Not abnormal: its will was published elsewhere.
+            self.end_connection(now, id, false);
+        }
+        tracing::error!(
+            "Cluster: this node's etcd lease expired while it did not run or could not reach \
+             etcd: the other nodes counted it dead and published the wills of its clients; \
+             {closed} connections from before then closed (DISCONNECT 0x9C), their wills not \
+             published again."
+        );
+        closed
+    }
+
+    /// The client connections that completed their CONNECT.
+    fn connected_clients(&self) -> Vec<ConnId> {
+        self.conns
+            .iter()
+            .filter(|(_, conn)| conn.state.is_connected())
+            .map(|(&id, _)| id)
+            .collect()
     }
 }

@@ -124,6 +124,10 @@ pub(crate) struct Claims {
     /// No lease keep-alive succeeded for too long: this node cannot prove
     /// it owns anything.
     pub(crate) cut_off: bool,
+    /// The client connections that were connected when this node was cut
+    /// off: if its lease then expired, the other nodes published their
+    /// wills (`Broker::cluster_lease_expired`). Empty while not cut off.
+    pub(crate) connected_when_cut: Vec<ConnId>,
     /// The revision at which each persistent session held here was
     /// claimed, by client id.
     owned: AHashMap<ByteString, u64>,

@@ -21,8 +21,20 @@
 //!           is durable, and A publishes it): dropped here
 //! ```
 //!
-//! The losers of the election drop their copies; if the winner dies
-//! before a will is due, that will is lost (it lived on one survivor).
+//! The losers of the election keep standby copies of the delayed wills
+//! (not of the connected clients' wills, which the winner publishes at
+//! once). The winner tells every node when it published one (`Will` with
+//! no will and `due_in` zero); a standby copy goes then, or when its node
+//! comes back or its client is claimed on it again. When a node dies,
+//! every survivor holding standby copies runs the election for their dead
+//! node again: the key of the first election was under the winner's lease,
+//! so it is gone exactly when the winner died, and one of the survivors
+//! wins the wills the winner had not published yet and publishes them when
+//! due (at once if they are). A winner that dies between publishing a
+//! will and its notice reaching the others has it published twice (at
+//! least once). A winner whose own lease expired (paused, cut off) turns
+//! its wills into standby copies (`cluster_lease_expired`): the others
+//! elected again, and so does it once it has joined again.
 //! The data is `pending_wills`'.
 
 use std::time::{Duration, Instant};
@@ -78,7 +90,11 @@ impl Broker {
                     c.pending_wills
                         .hold(client_id, ByteString::from(node), at, will);
                 }
-                _ => {
+                Some(_) => {
+                    self.accept_publish(now, will, None);
+                    self.inherited_will_published(client_id);
+                }
+                None => {
                     self.accept_publish(now, will, None);
                 }
             }
@@ -91,14 +107,99 @@ impl Broker {
         }
     }
 
+    /// Dead `node`'s clients' delayed `wills`, which another survivor won:
+    /// kept as standby copies (see the module doc); the connected
+    /// clients' wills, which the winner publishes at once, are dropped.
+    pub(crate) fn keep_standby_wills(
+        &mut self,
+        now: Instant,
+        node: &str,
+        wills: Vec<(ByteString, Publish, Option<Instant>)>,
+    ) {
+        let c = self.cluster.as_deref_mut().expect("caller checked");
+        let mut kept = 0;
+        for (client_id, will, due) in wills {
+            if let Some(at) = due {
+                c.pending_wills
+                    .hold_standby(client_id, ByteString::from(node), at.max(now), will);
+                kept += 1;
+            }
+        }
+        if kept > 0 {
+            tracing::info!(
+                "Cluster: {kept} delayed wills of dead node {node}'s clients are kept here as \
+                 standby copies, in case the node that publishes them dies too."
+            );
+        }
+    }
+
+    /// This node published a will of a dead node's client whose delay
+    /// ran: the other nodes drop their standby copies.
+    fn inherited_will_published(&mut self, client_id: ByteString) {
+        self.out.cluster(Action::Will {
+            client_id,
+            will: None,
+            due_in: Some(Duration::ZERO),
+        });
+    }
+
     /// The tick: publishes the dead nodes' clients' wills that are due.
     pub(crate) fn publish_due_cluster_wills(&mut self, now: Instant) {
-        while let Some(will) = self
+        while let Some((client_id, will)) = self
             .cluster
             .as_deref_mut()
             .and_then(|c| c.pending_wills.next_due(now))
         {
             self.accept_publish(now, will, None);
+            self.inherited_will_published(client_id);
+        }
+    }
+
+    /// The dead nodes whose clients' delayed wills this node holds as
+    /// standby copies: when a node dies, the shell runs their election
+    /// again (the one that died may have been their winner) and reports a
+    /// win with [`Broker::standby_wills_won`].
+    pub fn cluster_standby_will_nodes(&self) -> Vec<String> {
+        self.cluster.as_deref().map_or_else(Vec::new, |c| {
+            c.pending_wills
+                .standby_nodes()
+                .iter()
+                .map(|n| n.to_string())
+                .collect()
+        })
+    }
+
+    /// This node won dead `node`'s clients' wills in an election run again
+    /// (their first winner died, or this node's own lease expired): the
+    /// standby copies become this node's to publish, at once if due.
+    /// Returns how many.
+    pub fn standby_wills_won(&mut self, now: Instant, node: &str) -> usize {
+        self.now = now;
+        let Some(c) = self.cluster.as_deref_mut() else {
+            return 0;
+        };
+        let wills = c.pending_wills.take_standby_of(node);
+        let n = wills.len();
+        if n > 0 {
+            tracing::info!(
+                "Cluster: this node won the election again for the {n} delayed wills of dead \
+                 node {node}'s clients (the node that was to publish them is gone); it publishes \
+                 them when due."
+            );
+            let wills = wills
+                .into_iter()
+                .map(|(client, will, due)| (client, will, Some(due)))
+                .collect();
+            self.publish_orphaned_wills(now, node, wills);
+        }
+        n
+    }
+
+    /// Another node published the delayed will of dead node's client
+    /// `client_id`: the standby copy here goes.
+    pub(crate) fn inherited_will_gone(&mut self, client_id: &str) {
+        if let Some(c) = self.cluster.as_deref_mut() {
+            c.pending_wills.take_standby(client_id);
         }
     }
 
@@ -115,6 +216,16 @@ impl Broker {
         let Some(c) = self.cluster.as_deref_mut() else {
             return;
         };
+        if let Some((_, from, will)) = c.pending_wills.take_standby(client_id) {
+            // The node that publishes it sees the same claim: back on its
+            // node, nobody sends it; claimed elsewhere, it is published at
+            // once there, and this copy waits for that (or for an election
+            // again, should that node be dead).
+            if *from != *node {
+                c.pending_wills
+                    .hold_standby(ByteString::from(client_id), from, now, will);
+            }
+        }
         let Some((from, will)) = c.pending_wills.take(client_id) else {
             return;
         };
@@ -129,6 +240,7 @@ impl Broker {
                  {node}; its old session ended, so its delayed will is published now."
             );
             self.accept_publish(now, will, None);
+            self.inherited_will_published(ByteString::from(client_id));
         }
     }
 
@@ -150,5 +262,13 @@ impl Broker {
     /// Delayed wills of dead nodes' clients this node will publish.
     pub fn cluster_pending_wills(&self) -> usize {
         self.cluster.as_deref().map_or(0, |c| c.pending_wills.len())
+    }
+
+    /// Standby copies of delayed wills of dead nodes' clients that another
+    /// node publishes.
+    pub fn cluster_standby_wills(&self) -> usize {
+        self.cluster
+            .as_deref()
+            .map_or(0, |c| c.pending_wills.standby_len())
     }
 }

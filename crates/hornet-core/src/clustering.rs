@@ -60,13 +60,16 @@ use crate::pending_wills::NodeWill;
 impl Broker {
     /// Makes this broker node `node` of a cluster, in `incarnation` (a
     /// number new at every start: the etcd lease id). Subscriptions
-    /// restored before count as exported.
+    /// restored before count as exported, except `$local/` ones.
     pub fn enable_cluster(&mut self, node: &str, incarnation: u64) {
         let mut cluster = Cluster::new(node, incarnation);
         let mut groups = Vec::new();
         for key in self.sessions.keys().collect::<Vec<_>>() {
             let session = &self.sessions[&key];
             for filter in session.subscriptions.keys() {
+                if self.local_marks.is_local(key, filter) {
+                    continue; // `$local/`: this node's own
+                }
                 match crate::shared::split(filter) {
                     // An exclusive subscription is kept under the name the
                     // client used; the other nodes route by its filter.
@@ -464,7 +467,9 @@ impl Broker {
 
     /// `node`'s client `client_id` has `will` (`None`: not any more):
     /// connected (`due_in` `None`), or disconnected with its Will Delay
-    /// Interval running, due after `due_in`.
+    /// Interval running, due after `due_in`. No will with a `due_in`:
+    /// `node` published the delayed will of dead node's client
+    /// `client_id`, which it had won (standby copies here go).
     pub fn node_will(
         &mut self,
         now: Instant,
@@ -474,6 +479,12 @@ impl Broker {
         due_in: Option<std::time::Duration>,
     ) {
         self.now = now;
+        if will.is_none() && due_in.is_some() {
+            // Not its client's will: `node` published a dead node's
+            // client's delayed will it had won (`cluster_wills`).
+            self.inherited_will_gone(&client_id);
+            return;
+        }
         if let Some(c) = self.cluster.as_deref_mut() {
             let will = will.map(|mut w| {
                 w.detach();
@@ -509,6 +520,8 @@ impl Broker {
         if publish && n > 0 {
             tracing::info!("Cluster: publishing the wills of {n} clients of dead node {node}.");
             self.publish_orphaned_wills(now, node, wills);
+        } else if n > 0 {
+            self.keep_standby_wills(now, node, wills);
         }
         n
     }

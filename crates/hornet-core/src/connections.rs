@@ -93,6 +93,11 @@ impl Connections {
         self.by_id.contains_key(id)
     }
 
+    /// Every live connection with its id, in no particular order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&ConnId, &Conn)> {
+        self.by_id.iter().map(|(id, c)| (id, &**c))
+    }
+
     /// Every live connection, in no particular order.
     pub(crate) fn values(&self) -> impl Iterator<Item = &Conn> {
         self.by_id.values().map(|c| &**c)

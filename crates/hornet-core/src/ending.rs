@@ -148,6 +148,7 @@ impl Broker {
         let Some(session) = self.sessions.remove(&key) else {
             return;
         };
+        self.local_marks.forget(key);
         if self.cluster.is_some() {
             self.cluster_session_removed(&session.client_id);
             // Its delayed will, published below, is no copy's any more.

@@ -73,6 +73,7 @@ mod identity;
 mod ids;
 mod lifecycle;
 mod limits;
+mod local_marks;
 mod logfmt;
 mod message_size;
 mod mount_point;

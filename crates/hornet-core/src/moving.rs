@@ -13,8 +13,10 @@
 //!         messages delivered (unacknowledged ones again, with new packet
 //!         ids: at least once)
 //!         no session within MOVE_WAIT -> the CONNECT goes on with a new
-//!         session (Session Present 0); a session arriving later, or for
-//!         another revision, is dropped (logged)
+//!         session (Session Present 0); a session arriving later is merged
+//!         into it while it holds that claim (messages delivered,
+//!         subscriptions it lacks added: nothing lost); one for another
+//!         revision, or once that session ended, is dropped (logged)
 //! ```
 //!
 //! Messages of shared subscriptions are not moved: the leaving session
@@ -180,9 +182,17 @@ impl Broker {
                 c.claims.keep_early(moved);
                 return;
             }
+            let here = c.claims.owned(&moved.client_id);
+            if here.is_some_and(|r| r >= moved.revision) {
+                if let Some(key) = self.sessions.key_of(&moved.client_id) {
+                    self.merge_late_session(key, node, moved);
+                    return;
+                }
+            }
             tracing::warn!(
-                "Cluster: session of {} from node {node} (claim {}) arrived when no CONNECT \
-                 waits for it; dropped with its {} messages.",
+                "Cluster: session of client {} from node {node} (claim {}) arrived when no \
+                 CONNECT waits for it and no session here holds that claim (it ended, or \
+                 another node claimed the client id since); dropped with its {} messages.",
                 moved.client_id,
                 moved.revision,
                 moved.messages.len()
@@ -247,6 +257,49 @@ impl Broker {
         self.resume_claimed(now, conn);
     }
 
+    /// A session `node` sent for a claim whose CONNECT stopped waiting
+    /// ([`MOVE_WAIT`]) and went on with a new session, `key`, which still
+    /// holds that claim (or a newer one of this node): nothing of it is
+    /// lost. Its messages are delivered to `key` (queued if its client is
+    /// away), its subscriptions that `key` does not have are added (the
+    /// client's own, made since, win), and its inbound QoS 2 ids awaiting
+    /// PUBREL are kept. The client was told Session Present 0, so the
+    /// messages come unannounced: at least once, never lost.
+    fn merge_late_session(&mut self, key: SessionKey, node: &str, moved: SessionMove) {
+        let mut added = 0;
+        for m in moved.subscriptions {
+            if self.sessions[&key].subscriptions.contains_key(&m.filter) {
+                continue;
+            }
+            let sub = Subscription {
+                options: m.options,
+                identifier: m.identifier,
+            };
+            self.add_moved_subscription(key, m.filter, sub, m.local);
+            added += 1;
+        }
+        let msgs = moved.messages.len();
+        for msg in moved.messages {
+            self.deliver(key, msg);
+        }
+        let session = self.sessions.get_mut(&key).expect("caller checked");
+        session
+            .incoming_qos2
+            .extend(moved.incoming_qos2.iter().copied());
+        for pid in moved.incoming_qos2 {
+            self.persist_qos2_received(Some(key), pid);
+        }
+        self.journal.touch(key);
+        tracing::warn!(
+            "Cluster: session of client {} from node {node} (claim {}) arrived after the \
+             CONNECT stopped waiting for it ({} s) and started a new session; merged into \
+             that session: {added} subscriptions added, {msgs} messages delivered.",
+            moved.client_id,
+            moved.revision,
+            MOVE_WAIT.as_secs()
+        );
+    }
+
     /// One subscription of a moved session, into the indexes (and the
     /// routes this node exports).
     fn add_moved_subscription(
@@ -282,6 +335,7 @@ impl Broker {
             }
         }
         let session = self.sessions.get_mut(&key).expect("just made");
+        self.local_marks.mark(key, &filter, local);
         session.subscriptions.insert(filter, sub);
     }
 }

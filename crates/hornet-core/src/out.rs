@@ -113,7 +113,10 @@ pub enum Action {
     /// Cluster: tell every other node the will of this node's connected
     /// client `client_id` (as the PUBLISH it would become), or that it has
     /// none any more (`None`: the connection ended and its will was
-    /// handled here). A survivor publishes it if this node dies.
+    /// handled here). A survivor publishes it if this node dies. No will
+    /// with a `due_in` (zero) says instead that this node published the
+    /// delayed will of a dead node's client, which it had won: the others
+    /// drop their standby copies (`cluster_wills`).
     Will {
         /// The client.
         client_id: bytestring::ByteString,

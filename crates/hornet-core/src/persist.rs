@@ -103,6 +103,11 @@ pub struct SubscriptionRecord {
     pub options: SubscriptionOptions,
     /// The MQTT 5 Subscription Identifier.
     pub identifier: Option<u32>,
+    /// Made with EMQX's `$local/` prefix (`filter` is then the filter
+    /// after it): in a cluster it stays on its node, also after a restart.
+    /// False in a record written before the mark was kept, which restores
+    /// as it did then (exported).
+    pub local: bool,
 }
 
 /// A durable session's identity and subscriptions.
@@ -525,7 +530,12 @@ pub(crate) fn sent_id(packet: &Packet) -> Option<u16> {
 }
 
 /// The record of a session as it is now.
-pub(crate) fn record_of(key: SessionKey, session: &Session, offline_since: u64) -> SessionRecord {
+pub(crate) fn record_of(
+    key: SessionKey,
+    session: &Session,
+    offline_since: u64,
+    local: &crate::local_marks::LocalMarks,
+) -> SessionRecord {
     let mut subscriptions: Vec<SubscriptionRecord> = session
         .subscriptions
         .iter()
@@ -533,6 +543,7 @@ pub(crate) fn record_of(key: SessionKey, session: &Session, offline_since: u64) 
             filter: filter.clone(),
             options: sub.options,
             identifier: sub.identifier,
+            local: local.is_local(key, filter),
         })
         .collect();
     subscriptions.sort_by(|a, b| a.filter.cmp(&b.filter));

@@ -61,7 +61,12 @@ impl Broker {
                 (None, Some(at)) => self.journal.unix_ms(at),
                 _ => 0,
             };
-            into.push(StoreOp::Session(record_of(key, session, offline_since)));
+            into.push(StoreOp::Session(record_of(
+                key,
+                session,
+                offline_since,
+                &self.local_marks,
+            )));
         }
         self.journal.drain_ops(into);
     }
@@ -230,6 +235,9 @@ impl Broker {
                         }
                     },
                 }
+                // A `$local/` one stays local when the cluster starts
+                // (`enable_cluster` does not export it).
+                self.local_marks.mark(key, &sub.filter, sub.local);
                 session.subscriptions.insert(sub.filter, subscription);
             }
             // A Message Expiry Interval's end, counted from receipt.

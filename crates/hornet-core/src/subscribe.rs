@@ -267,6 +267,9 @@ impl Broker {
                 own(&filter)
             };
             existed |= session.subscriptions.insert(kept, sub).is_some();
+            // The last SUBSCRIBE of a filter decides whether it is `$local/`.
+            self.local_marks
+                .mark(key, &filter, f.filter.starts_with("$local/"));
             self.subs.insert(&filter, key, sub);
             if clustered {
                 exported.push((filter.clone(), !f.filter.starts_with("$local/")));
@@ -382,6 +385,7 @@ impl Broker {
                     _ => {
                         let filter = node_local(filter).unwrap_or_else(|| filter.clone());
                         let existed = session.subscriptions.remove(&filter).is_some();
+                        self.local_marks.mark(key, &filter, false);
                         if existed || !self.exclusive.holds(&filter, key) {
                             self.subs.remove(&filter, key);
                             if clustered {

@@ -504,3 +504,70 @@ fn subscriptions_held_before_joining_are_announced_by_their_filter() {
     filters.sort();
     assert_eq!(filters, ["p/q", "x/y"]);
 }
+
+/// A `$local/` subscription of a persistent session stays local after a
+/// restart: its store record keeps the mark, so the restored session does
+/// not announce it when the node joins again (it was exported before the
+/// mark was stored). Its messages still reach it on its own node.
+#[test]
+fn a_restored_local_subscription_stays_local() {
+    use hornet_core::persist::{Restored, RestoredSession, StoreOp};
+    // (Subscribed before the node joins: a persistent CONNECT in a
+    // cluster waits for etcd, which this test does not play. The mark is
+    // kept on a single broker too.)
+    let mut n1 = Harness::persistent(hornet_core::AckPolicy::Immediate);
+    let c = n1.connect("holder", Protocol::V5, false);
+    n1.subscribe(c, "$local/here/#", QoS::AtLeastOnce);
+    n1.subscribe(c, "there/#", QoS::AtLeastOnce);
+    let mut restored = Restored::default();
+    for op in n1.take_records() {
+        if let StoreOp::Session(record) = op {
+            restored.sessions.retain(|s| s.record.key != record.key);
+            restored.sessions.push(RestoredSession {
+                record,
+                inflight: Vec::new(),
+                queue: Vec::new(),
+                incoming_qos2: Vec::new(),
+                will: None,
+                connected_will: None,
+            });
+        }
+    }
+    let subs = &restored.sessions[0].record.subscriptions;
+    let marks: Vec<(&str, bool)> = subs.iter().map(|s| (&*s.filter, s.local)).collect();
+    assert_eq!(marks, [("here/#", true), ("there/#", false)]);
+
+    let mut again = Harness::persistent(hornet_core::AckPolicy::Immediate);
+    again.broker.restore(again.now, restored);
+    let back = again.connect("holder", Protocol::V5, false);
+    again.broker.enable_cluster("n1", 2);
+    let filters: Vec<String> = again
+        .broker
+        .cluster_snapshot()
+        .expect("clustered")
+        .filters
+        .iter()
+        .map(|f| f.to_string())
+        .collect();
+    assert_eq!(filters, ["there/#"]);
+    // Still a subscription here, and still marked local when the session
+    // is stored again.
+    let p = again.connect("p", Protocol::V5, true);
+    again.publish(p, "here/x", "local", QoS::AtMostOnce, false);
+    assert_eq!(payloads(&again.take(back)), ["local"]);
+    let stored: Vec<Vec<(String, bool)>> = again
+        .take_records()
+        .into_iter()
+        .filter_map(|op| match op {
+            StoreOp::Session(r) if r.client_id == "holder" => Some(
+                r.subscriptions
+                    .iter()
+                    .map(|s| (s.filter.to_string(), s.local))
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .collect();
+    let expected = vec![("here/#".to_string(), true), ("there/#".to_string(), false)];
+    assert_eq!(stored.last(), Some(&expected), "{stored:?}");
+}

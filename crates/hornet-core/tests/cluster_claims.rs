@@ -328,6 +328,76 @@ fn cut_off_from_etcd_closes_claimed_sessions_refuses_new_ones_and_serves_clean_o
     assert!(ack.session_present, "its session stayed on this node");
 }
 
+/// A clean-session client connected here, with a will.
+fn clean_with_will(h: &mut Harness, client_id: &str, protocol: Protocol) -> ConnId {
+    let mut c = Connect::new(protocol, client_id);
+    c.clean_start = true;
+    c.will = Some(hornet_codec::LastWill {
+        topic: format!("wills/{client_id}").into(),
+        payload: "gone".into(),
+        qos: QoS::AtLeastOnce,
+        retain: false,
+        properties: Default::default(),
+    });
+    let (id, ack) = h.connect_with(c);
+    assert_eq!(ack.reason_code, ReasonCode::Success);
+    id
+}
+
+/// A node whose lease expired (paused, or cut off from etcd, longer than
+/// `lease_ttl`) was counted dead, and a survivor published the wills of
+/// its connected clients. When it finds out (it joined again), it closes
+/// the clean-session connections of that time too, and does not publish
+/// their wills a second time; a client that connected after the cut-off
+/// stays, and a normal close still publishes a will [MQTT-3.1.2-8].
+#[test]
+fn a_node_whose_lease_expired_closes_its_clients_of_then_without_their_wills() {
+    let mut h = node("n1");
+    let now = h.now;
+    h.broker.node_alive(now, "n2");
+    let v5 = clean_with_will(&mut h, "c5", Protocol::V5);
+    let v3 = clean_with_will(&mut h, "c3", Protocol::V3_1_1);
+    let owned = persistent(&mut h, "p", Protocol::V5);
+    won(&mut h, owned, 3);
+    h.take(owned);
+    let now = h.now;
+    h.broker.cluster_cut_off(now, true);
+    h.pump();
+    assert!(h.is_closed(owned), "the cut-off closes persistent sessions");
+    assert!(
+        !h.is_closed(v5) && !h.is_closed(v3),
+        "clean ones are served"
+    );
+    // Connected after the cut-off: its will never reached the others.
+    let later = clean_with_will(&mut h, "later", Protocol::V5);
+    let watcher = h.connect("watcher", Protocol::V5, true);
+    h.subscribe(watcher, "wills/#", QoS::AtLeastOnce);
+
+    let now = h.now;
+    assert_eq!(h.broker.cluster_lease_expired(now), 2);
+    h.pump();
+    h.expect_disconnect(v5, ReasonCode::UseAnotherServer);
+    assert!(h.is_closed(v3));
+    assert!(!h.is_closed(later) && !h.is_closed(watcher));
+    assert!(h.receive(watcher).is_empty(), "no will published again");
+    // The connection that came later still has its will.
+    h.close(later);
+    let got = h.receive(watcher);
+    assert_eq!(got.len(), 1);
+    assert_eq!(&*got[0].topic, "wills/later");
+    // The node joined again: a later expiry starts from nothing.
+    let now = h.now;
+    h.broker.cluster_cut_off(now, false);
+    assert_eq!(h.broker.cluster_lease_expired(now), 1, "the watcher only");
+    // Alone in the cluster, nobody published its clients' wills: they
+    // keep their connections.
+    let alone = clean_with_will(&mut h, "alone", Protocol::V5);
+    let now = h.now;
+    h.broker.node_dead(now, "n2");
+    assert_eq!(h.broker.cluster_lease_expired(now), 0);
+    assert!(!h.is_closed(alone));
+}
+
 #[test]
 fn a_clean_start_reconnect_releases_only_the_old_claim() {
     let mut h = node("n1");
@@ -443,7 +513,9 @@ fn a_session_that_does_not_arrive_in_time_leaves_a_new_one() {
     let ack = connack(&mut n2, c);
     assert_eq!(ack.reason_code, ReasonCode::Success);
     assert!(!ack.session_present);
-    // Arriving late, it is dropped: the client was told it has none.
+    // Arriving late, it is merged into the new session: its message is
+    // delivered (the client was told it has no session, but an accepted
+    // message is never dropped silently).
     let now = n2.now;
     n2.broker.node_session(
         now,
@@ -458,7 +530,114 @@ fn a_session_that_does_not_arrive_in_time_leaves_a_new_one() {
         },
     );
     n2.pump();
-    assert!(n2.receive(c).is_empty());
+    let got = n2.receive(c);
+    assert_eq!(got.len(), 1);
+    assert_eq!(&got[0].payload[..], b"late");
+}
+
+/// A session that arrives after its CONNECT stopped waiting
+/// (`MOVE_WAIT`, 2 s) is merged into the session the CONNECT started: its
+/// queued and unacknowledged messages are delivered (QoS kept), its
+/// subscriptions the new session lacks are added (the client's own, made
+/// since, keep their options), its QoS 2 ids awaiting PUBREL are kept
+/// [MQTT-4.3.3-11]. Once that session has ended a late one is dropped
+/// (logged), as it has nowhere to go.
+#[test]
+fn a_session_arriving_after_the_wait_is_merged_into_the_new_one() {
+    let mut n2 = node("n2");
+    let c = persistent(&mut n2, "dev", Protocol::V5);
+    let now = n2.now;
+    n2.broker.claim_result(
+        now,
+        c,
+        ClaimResult::Won {
+            revision: 3,
+            from: Some("n1".into()),
+        },
+    );
+    n2.pump();
+    n2.advance(std::time::Duration::from_secs(2));
+    assert!(!connack(&mut n2, c).session_present);
+    // The client subscribes again on its own meanwhile, at QoS 0.
+    n2.subscribe(c, "mine/#", QoS::AtMostOnce);
+    let sub = |filter: &str, qos| hornet_core::MovedSubscription {
+        filter: filter.into(),
+        options: hornet_codec::SubscriptionOptions {
+            qos,
+            ..Default::default()
+        },
+        identifier: None,
+        local: false,
+    };
+    let mut queued = hornet_codec::Publish::new("t/1", "queued");
+    queued.qos = QoS::AtLeastOnce;
+    let now = n2.now;
+    n2.broker.node_session(
+        now,
+        "n1",
+        hornet_core::SessionMove {
+            client_id: "dev".into(),
+            revision: 3,
+            expiry_interval: 60,
+            subscriptions: vec![
+                sub("t/#", QoS::AtLeastOnce),
+                sub("mine/#", QoS::ExactlyOnce),
+            ],
+            messages: vec![queued],
+            incoming_qos2: vec![7],
+        },
+    );
+    n2.pump();
+    let got = n2.receive(c);
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        (&got[0].payload[..], got[0].qos),
+        (&b"queued"[..], QoS::AtLeastOnce)
+    );
+    // Its subscription is the session's now; the client's own kept QoS 0.
+    let p = n2.connect("pub", Protocol::V5, true);
+    n2.publish(p, "t/2", "two", QoS::AtLeastOnce, false);
+    n2.publish(p, "mine/1", "own", QoS::AtLeastOnce, false);
+    let got = n2.receive(c);
+    let seen: Vec<(&[u8], QoS)> = got.iter().map(|m| (&m.payload[..], m.qos)).collect();
+    assert_eq!(
+        seen,
+        vec![
+            (&b"two"[..], QoS::AtLeastOnce),
+            (&b"own"[..], QoS::AtMostOnce)
+        ]
+    );
+    // The QoS 2 exchange the client began on n1 completes here: PUBCOMP
+    // Success, not 0x92 Packet identifier not found.
+    let pid = hornet_codec::PacketId::new(7).unwrap();
+    n2.send(c, hornet_codec::Packet::PubRel(hornet_codec::Ack::new(pid)));
+    let answer = n2.take(c);
+    assert!(
+        answer.iter().any(|p| matches!(p,
+            hornet_codec::Packet::PubComp(a) if a.reason_code == ReasonCode::Success)),
+        "{answer:?}"
+    );
+
+    // The session ends (Clean Start): a late copy has nowhere to go.
+    n2.close(c);
+    let mut clean = Connect::new(Protocol::V5, "dev");
+    clean.clean_start = true;
+    let (c2, _) = n2.connect_with(clean);
+    let now = n2.now;
+    n2.broker.node_session(
+        now,
+        "n1",
+        hornet_core::SessionMove {
+            client_id: "dev".into(),
+            revision: 3,
+            expiry_interval: 60,
+            subscriptions: vec![sub("gone/#", QoS::AtLeastOnce)],
+            messages: vec![hornet_codec::Publish::new("t/9", "nowhere")],
+            incoming_qos2: Vec::new(),
+        },
+    );
+    n2.pump();
+    assert!(n2.receive(c2).is_empty());
 }
 
 /// A claimed CONNECT whose client id is still live on this node then

@@ -189,3 +189,100 @@ fn a_moving_session_cancels_its_delayed_will_on_every_node() {
     n2.broker.node_dead(now, "n1");
     assert_eq!(n2.broker.dead_node_wills(now, "n1", true), 0);
 }
+
+/// Every survivor holds a dead node's clients' delayed wills, not only the
+/// election winner: the losers keep standby copies. If the winner dies
+/// too before a will is due, the election runs again among the nodes left
+/// (the shell's etcd key of the first one went with the winner's lease)
+/// and its winner publishes the will when due, once [MQTT-3.1.3-9]. A
+/// will the winner published is announced, and the copies elsewhere go,
+/// so a later death of the winner does not publish it again.
+#[test]
+fn a_dead_nodes_delayed_will_survives_the_death_of_the_node_that_was_to_publish_it() {
+    let (mut n1, mut n2, mut n3) = (node("n1", 1), node("n2", 2), node("n3", 3));
+    link(&n1, "n1", &mut n2);
+    link(&n1, "n1", &mut n3);
+    let s = n3.connect("s", Protocol::V5, true);
+    n3.subscribe(s, "wills/#", QoS::AtLeastOnce);
+    let mark = n1.mark();
+    let lost = connect_with_delayed_will(&mut n1, "orphan", 20, 3600);
+    let early = connect_with_delayed_will(&mut n1, "early", 5, 3600);
+    n1.close(lost);
+    n1.close(early);
+    relay_wills(&n1, "n1", mark, &mut n2);
+    relay_wills(&n1, "n1", mark, &mut n3);
+
+    // n1 dies: n2 wins the election, n3 loses and keeps standby copies.
+    for (h, won) in [(&mut n2, true), (&mut n3, false)] {
+        let now = h.now;
+        h.broker.node_dead(now, "n1");
+        assert_eq!(h.broker.dead_node_wills(now, "n1", won), 2);
+        h.pump();
+    }
+    assert_eq!(n2.broker.cluster_pending_wills(), 2);
+    assert_eq!(n3.broker.cluster_pending_wills(), 0);
+    assert_eq!(n3.broker.cluster_standby_wills(), 2);
+    assert_eq!(n3.broker.cluster_standby_will_nodes(), ["n1"]);
+
+    // n2 publishes "early" when due and says so: n3 drops its copy.
+    let mark = n2.mark();
+    n2.advance(Duration::from_secs(5));
+    n3.advance(Duration::from_secs(5));
+    relay_wills(&n2, "n2", mark, &mut n3);
+    assert_eq!(n3.broker.cluster_standby_wills(), 1);
+    assert!(topics(&mut n3, s).is_empty(), "n3 does not publish it");
+
+    // n2 dies before "orphan" is due: n3 runs the election again and wins.
+    n3.advance(Duration::from_secs(5));
+    let now = n3.now;
+    n3.broker.node_dead(now, "n2");
+    assert_eq!(n3.broker.dead_node_wills(now, "n2", true), 0);
+    assert_eq!(n3.broker.standby_wills_won(now, "n1"), 1);
+    n3.pump();
+    assert_eq!(n3.broker.cluster_pending_wills(), 1);
+    n3.advance(Duration::from_secs(9));
+    assert!(topics(&mut n3, s).is_empty(), "not before its delay ends");
+    n3.advance(Duration::from_secs(1));
+    assert_eq!(topics(&mut n3, s), vec!["wills/orphan"]);
+    n3.advance(Duration::from_secs(60));
+    assert!(topics(&mut n3, s).is_empty(), "once");
+    assert_eq!(n3.broker.cluster_standby_wills(), 0);
+}
+
+/// A winner whose own lease expired (paused or cut off longer than
+/// `lease_ttl`) lost its election keys with it: its wills become standby
+/// copies, and it publishes them only if it wins their election again
+/// (the others ran it when they counted it dead).
+#[test]
+fn a_winner_whose_lease_expired_keeps_its_dead_nodes_wills_only_as_standby() {
+    let (mut n1, mut n2) = (node("n1", 1), node("n2", 2));
+    link(&n1, "n1", &mut n2);
+    let mark = n1.mark();
+    let c = connect_with_delayed_will(&mut n1, "c", 10, 3600);
+    n1.close(c);
+    relay_wills(&n1, "n1", mark, &mut n2);
+    let now = n2.now;
+    n2.broker.node_dead(now, "n1");
+    assert_eq!(n2.broker.dead_node_wills(now, "n1", true), 1);
+    // n2's lease expires (the watchdog's cut-off first), it joins again.
+    n2.broker.cluster_cut_off(now, true);
+    n2.pump();
+    n2.broker.cluster_lease_expired(now);
+    n2.pump();
+    assert_eq!(n2.broker.cluster_pending_wills(), 0);
+    assert_eq!(n2.broker.cluster_standby_wills(), 1);
+    // (Subscribed after: the lease's expiry closes the connections of
+    // before it.)
+    let s = n2.connect("s", Protocol::V5, true);
+    n2.subscribe(s, "wills/#", QoS::AtLeastOnce);
+    n2.advance(Duration::from_secs(30));
+    assert!(
+        topics(&mut n2, s).is_empty(),
+        "another node won it meanwhile"
+    );
+    // It wins the election again: published at once (it is due).
+    let now = n2.now;
+    assert_eq!(n2.broker.standby_wills_won(now, "n1"), 1);
+    n2.pump();
+    assert_eq!(topics(&mut n2, s), vec!["wills/c"]);
+}

@@ -75,7 +75,7 @@ pub(crate) fn encode_op(op: &StoreOp, out: &mut BytesMut) {
             out.put_u32_le(r.subscriptions.len() as u32);
             for s in &r.subscriptions {
                 put_str(out, &s.filter);
-                out.put_u8(options_byte(s.options));
+                out.put_u8(options_byte(s.options) | (u8::from(s.local) << LOCAL_BIT));
                 match s.identifier {
                     Some(i) => {
                         out.put_u8(1);
@@ -256,6 +256,11 @@ fn put_publish(out: &mut BytesMut, publish: &Publish) {
     out.put_slice(&frame);
 }
 
+/// The bit of a subscription's options byte that marks a `$local/`
+/// subscription (bits 0 to 5 are the options; a record written before the
+/// mark was kept has it clear, and restores as exported, as it did then).
+const LOCAL_BIT: u8 = 6;
+
 fn options_byte(o: SubscriptionOptions) -> u8 {
     o.qos as u8
         | (u8::from(o.no_local) << 2)
@@ -291,7 +296,8 @@ pub(crate) fn decode(bytes: Bytes) -> Result<Record, BadRecord> {
             let mut subscriptions = Vec::with_capacity(n.min(1024) as usize);
             for _ in 0..n {
                 let filter = r.string()?;
-                let options = options_from(r.u8()?)?;
+                let byte = r.u8()?;
+                let options = options_from(byte & !(1 << LOCAL_BIT))?;
                 let identifier = match r.u8()? {
                     0 => None,
                     _ => Some(r.u32()?),
@@ -300,6 +306,7 @@ pub(crate) fn decode(bytes: Bytes) -> Result<Record, BadRecord> {
                     filter,
                     options,
                     identifier,
+                    local: byte & (1 << LOCAL_BIT) != 0,
                 });
             }
             StoreOp::Session(SessionRecord {
@@ -569,6 +576,25 @@ mod tests {
                     retain_handling: RetainHandling::Never,
                 },
                 identifier: Some(9),
+                local: false,
+            }],
+        }));
+        round_trip(StoreOp::Session(SessionRecord {
+            key: 4,
+            client_id: "here".into(),
+            protocol: Protocol::V5,
+            expiry: 60,
+            offline_since: 0,
+            subscriptions: vec![SubscriptionRecord {
+                filter: "a/#".into(),
+                options: SubscriptionOptions {
+                    qos: QoS::ExactlyOnce,
+                    no_local: false,
+                    retain_as_published: false,
+                    retain_handling: RetainHandling::OnNewSubscribe,
+                },
+                identifier: None,
+                local: true,
             }],
         }));
         round_trip(StoreOp::SessionRemoved { session: 3 });
@@ -687,6 +713,44 @@ mod tests {
                 publish: p,
                 received_ms: 0
             }))
+        );
+    }
+
+    /// A session record written before the `$local/` mark was kept (its
+    /// options byte has bit 6 clear) reads as an exported subscription,
+    /// and the mark is bit 6 and nothing else.
+    #[test]
+    fn a_subscription_without_the_local_mark_reads_as_exported() {
+        let options = SubscriptionOptions {
+            qos: QoS::AtLeastOnce,
+            no_local: true,
+            retain_as_published: true,
+            retain_handling: RetainHandling::Never,
+        };
+        let record = |local| SessionRecord {
+            key: 5,
+            client_id: "old".into(),
+            protocol: Protocol::V3_1_1,
+            expiry: u32::MAX,
+            offline_since: 7,
+            subscriptions: vec![SubscriptionRecord {
+                filter: "a/b".into(),
+                options,
+                identifier: None,
+                local,
+            }],
+        };
+        let mut old = BytesMut::new();
+        encode_op(&StoreOp::Session(record(false)), &mut old);
+        let mut marked = BytesMut::new();
+        encode_op(&StoreOp::Session(record(true)), &mut marked);
+        // The two encodings differ in exactly one bit: the mark.
+        let diff: Vec<usize> = (0..old.len()).filter(|&i| old[i] != marked[i]).collect();
+        assert_eq!(diff.len(), 1);
+        assert_eq!(old[diff[0]] ^ marked[diff[0]], 1 << LOCAL_BIT);
+        assert_eq!(
+            decode(old.freeze()),
+            Ok(Record::Op(StoreOp::Session(record(false))))
         );
     }
 

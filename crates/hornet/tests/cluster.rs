@@ -550,6 +550,13 @@ fn a_paused_node_is_dead_after_its_lease_and_rejoins_when_it_resumes() {
     p1.wait_line(Duration::from_secs(15), "the new join", |l| {
         l.contains("Cluster: joined")
     });
+    // Its clients of before were counted gone with it (n2 published their
+    // wills): it closes them; the subscriber connects and subscribes again.
+    p1.wait_line(Duration::from_secs(15), "its old connections closed", |l| {
+        l.contains("connections from before then closed")
+    });
+    let mut sub = client(n1.addr(), "sub");
+    subscribe(&mut sub, "paused/#", QoS::AtLeastOnce);
     p2.wait_line(Duration::from_secs(15), "n1 alive again", |l| {
         l.contains("node n1 is alive")
     });

@@ -11,9 +11,13 @@
 //! from the etcd quorum closes its persistent sessions before its lease
 //! could expire, refuses new ones and serves clean ones, and takes
 //! persistent sessions again after the heal; a session moving to another
-//! node takes its inbound QoS 2 ids and `$local/` marks along; a session
-//! restored after a restart deletes its key when it ends; a delayed will
-//! waiting on a killed node is published by the survivor when due.
+//! node takes its inbound QoS 2 ids and `$local/` marks along, and one
+//! arriving after the 2 s wait is merged into the new session with its
+//! messages; a session restored after a restart deletes its key when it
+//! ends and keeps its `$local/` subscriptions local; a paused node closes
+//! its clean sessions on resume without publishing their wills twice; a
+//! delayed will waiting on a killed node is published by the survivor when
+//! due, also when the survivor that was to publish it dies too.
 //!
 //! Without `/usr/bin/etcd` the tests print why and pass, except under CI
 //! (`CI` set), where they fail: CI installs `etcd-server` (scripts/test.sh).
@@ -768,4 +772,290 @@ fn a_delayed_will_waiting_on_a_killed_node_is_published_by_a_survivor_when_due()
         ReasonCode::Success
     );
     assert_eq!(next_message(&mut watcher).0, "wills/end");
+}
+
+/// A `$local/` subscription of a persistent session stays local after
+/// its node restarts from its store: the store keeps the mark, so the
+/// restarted node's route snapshot has its plain subscription but not the
+/// `$local/` one (a publish on the other node is answered 0x10 No
+/// matching subscribers), and it is still a subscription on its node.
+#[test]
+fn a_restored_local_subscription_stays_local_after_a_restart() {
+    let Some(etcd) = Etcd::start(1) else { return };
+    let n1 = Node::with_store("n1", &etcd.urls, 4, "", true);
+    let n2 = Node::new("n2", &etcd.urls, 4, "");
+    let (mut p1, _p2) = (n1.start(), n2.start());
+    let (mut c, code) = connect(&n1, persistent(Protocol::V5, "homebody"));
+    assert_eq!(code, ReasonCode::Success);
+    for (i, filter) in ["$local/here/#", "there/#"].iter().enumerate() {
+        let id = PacketId::new(i as u16 + 1).unwrap();
+        c.send(Subscribe::new(id, *filter, QoS::AtLeastOnce).into());
+        assert!(matches!(c.recv(), Some(Packet::SubAck(_))));
+    }
+    c.send(Packet::Disconnect(hornet_codec::Disconnect::new(
+        ReasonCode::Success,
+    )));
+    assert!(closed_within(&mut c, Duration::from_secs(5)).is_some());
+    signal(p1.pid(), "TERM");
+    p1.wait_exit(Duration::from_secs(15));
+    let _p1 = n1.start();
+
+    // The restarted node's snapshot reached n2 (its plain filter routes)...
+    let (mut publisher, _) = connect(&n2, Connect::new(Protocol::V5, "publisher"));
+    until_routed(&mut publisher, "there/1", "routed");
+    // ... without the `$local/` one.
+    assert_eq!(
+        publish_acked(&mut publisher, "here/1", "local", QoS::AtLeastOnce, 1),
+        ReasonCode::NoMatchingSubscribers,
+        "the restored $local/ subscription was exported"
+    );
+    // On n1 it is still the session's subscription.
+    let (mut back, ack) = connack(&n1, persistent(Protocol::V5, "homebody"));
+    assert!(ack.session_present);
+    let (mut local, _) = connect(&n1, Connect::new(Protocol::V5, "local-pub"));
+    assert_eq!(
+        publish_acked(&mut local, "here/2", "on n1", QoS::AtLeastOnce, 1),
+        ReasonCode::Success
+    );
+    loop {
+        let (topic, payload) = next_message(&mut back);
+        if topic == "here/2" {
+            assert_eq!(payload, "on n1");
+            break;
+        }
+        assert_eq!(topic, "there/1", "only the routed test message before");
+    }
+}
+
+/// A session that arrives after its CONNECT stopped waiting for it (the
+/// old node was stopped longer than the 2 s wait, but not long enough to
+/// lose its lease) is merged into the new session on arrival: the
+/// messages queued for it on the old node reach the client, which was
+/// told Session Present 0, instead of being dropped.
+#[test]
+fn a_session_arriving_after_the_wait_brings_its_queued_messages_to_the_new_session() {
+    let Some(etcd) = Etcd::start(1) else { return };
+    // lease_ttl 10: a 3 s stop neither cuts n1 off nor makes it dead.
+    let n1 = Node::new("n1", &etcd.urls, 10, "");
+    let n2 = Node::new("n2", &etcd.urls, 10, "");
+    let (p1, mut p2) = (n1.start(), n2.start());
+    let (mut c, code) = connect(&n1, persistent(Protocol::V5, "slowmover"));
+    assert_eq!(code, ReasonCode::Success);
+    c.send(Subscribe::new(PacketId::new(1).unwrap(), "slow/#", QoS::AtLeastOnce).into());
+    assert!(matches!(c.recv(), Some(Packet::SubAck(_))));
+    c.send(Packet::Disconnect(hornet_codec::Disconnect::new(
+        ReasonCode::Success,
+    )));
+    assert!(closed_within(&mut c, Duration::from_secs(5)).is_some());
+    let (mut publisher, _) = connect(&n1, Connect::new(Protocol::V5, "publisher"));
+    for (i, text) in ["m1", "m2"].iter().enumerate() {
+        let code = publish_acked(
+            &mut publisher,
+            "slow/x",
+            text,
+            QoS::AtLeastOnce,
+            i as u16 + 1,
+        );
+        assert_eq!(code, ReasonCode::Success);
+    }
+    // n1 stops: the claim on n2 wins (n1 is alive for etcd), its session
+    // does not come within 2 s.
+    signal(p1.pid(), "STOP");
+    let (mut moved, ack) = connack(&n2, persistent(Protocol::V5, "slowmover"));
+    signal(p1.pid(), "CONT");
+    assert_eq!(ack.reason_code, ReasonCode::Success);
+    assert!(!ack.session_present, "the session did not come in time");
+    let mut got = Vec::new();
+    while got.len() < 2 {
+        match moved.recv_within(Duration::from_secs(10)) {
+            Ok(Some(Packet::Publish(p))) => {
+                if let Some(id) = p.packet_id {
+                    moved.send(Packet::PubAck(hornet_codec::Ack::new(id)));
+                }
+                got.push(String::from_utf8_lossy(&p.payload).into_owned());
+            }
+            Ok(Some(_)) => {}
+            other => panic!("the late session's messages were lost: {got:?} then {other:?}"),
+        }
+    }
+    assert_eq!(got, ["m1", "m2"]);
+    let line = p2.wait_line(Duration::from_secs(5), "the merge logged", |l| {
+        l.contains("session of client slowmover from node n1")
+    });
+    assert!(line.contains("merged into that session"), "{line}");
+    assert!(etcd
+        .get("/hornet/hornet/clients/slowmover")
+        .starts_with("n2 "));
+}
+
+/// A node stopped longer than `lease_ttl` is counted dead and a survivor
+/// publishes its connected clients' wills. When it resumes and finds its
+/// lease expired it closes its clean-session connections of that time too
+/// (MQTT 5: DISCONNECT 0x9C), so no client stays connected after its will
+/// was published, and it does not publish those wills a second time.
+#[test]
+fn a_paused_node_closes_its_clean_sessions_when_it_resumes_and_publishes_no_will_twice() {
+    let Some(etcd) = Etcd::start(1) else { return };
+    let n1 = Node::new("n1", &etcd.urls, 4, "");
+    let n2 = Node::new("n2", &etcd.urls, 4, "");
+    let (mut p1, mut p2) = (n1.start(), n2.start());
+    let (mut watcher, _) = connect(&n2, Connect::new(Protocol::V5, "watcher"));
+    watcher.send(Subscribe::new(PacketId::new(1).unwrap(), "wills/#", QoS::AtLeastOnce).into());
+    assert!(matches!(watcher.recv(), Some(Packet::SubAck(_))));
+    let mut with_will = Connect::new(Protocol::V5, "cleanly");
+    with_will.will = Some(hornet_codec::LastWill {
+        topic: "wills/cleanly".into(),
+        payload: "gone".into(),
+        qos: QoS::AtLeastOnce,
+        retain: false,
+        properties: Default::default(),
+    });
+    let (mut client, code) = connect(&n1, with_will);
+    assert_eq!(code, ReasonCode::Success);
+    // A marker after the client's will on the n1 -> n2 link: n2 holds it.
+    let (mut publisher, _) = connect(&n1, Connect::new(Protocol::V5, "publisher"));
+    until_routed(&mut publisher, "wills/marker", "before");
+    assert_eq!(next_message(&mut watcher).0, "wills/marker");
+
+    signal(p1.pid(), "STOP");
+    p2.wait_line(Duration::from_secs(15), "n1 declared dead", |l| {
+        l.contains("node n1 is dead")
+    });
+    assert_eq!(
+        next_message(&mut watcher),
+        ("wills/cleanly".into(), "gone".into())
+    );
+    signal(p1.pid(), "CONT");
+    let reason = closed_within(&mut client, Duration::from_secs(10))
+        .expect("the paused node's clean-session client is closed on resume");
+    assert_eq!(reason, Some(ReasonCode::UseAnotherServer));
+    let line = p1.wait_line(Duration::from_secs(5), "the closes logged", |l| {
+        l.contains("connections from before then closed")
+    });
+    assert!(line.contains("their wills not published again"), "{line}");
+    // No second will: the next message the watcher gets is a marker
+    // published on n1 after its rejoin.
+    let (mut again, _) = connect(&n1, Connect::new(Protocol::V5, "publisher2"));
+    until_routed(&mut again, "wills/marker", "after");
+    assert_eq!(
+        next_message(&mut watcher),
+        ("wills/marker".into(), "after".into())
+    );
+}
+
+/// [MQTT-3.1.3-9]: a client's will delayed 15 s waits on its node n1,
+/// which is killed; one survivor wins the election for n1's wills, the
+/// other keeps a standby copy. The winner is killed too before the will
+/// is due: the last node runs the election again (the first one's key
+/// went with the winner's lease) and publishes the will when due, once.
+#[test]
+fn a_delayed_will_survives_the_death_of_the_survivor_that_was_to_publish_it() {
+    let Some(etcd) = Etcd::start(1) else { return };
+    let nodes: Vec<Node> = ["n1", "n2", "n3"]
+        .iter()
+        .map(|n| Node::new(n, &etcd.urls, 3, ""))
+        .collect();
+    let mut procs: Vec<Option<Proc>> = nodes.iter().map(|n| Some(n.start())).collect();
+    // A watcher on each survivor (one of them dies with its node).
+    let mut watchers: Vec<Raw> = nodes[1..]
+        .iter()
+        .map(|n| {
+            let (mut w, _) = connect(n, Connect::new(Protocol::V5, format!("w-{}", n.name)));
+            w.send(Subscribe::new(PacketId::new(1).unwrap(), "wills/#", QoS::AtLeastOnce).into());
+            assert!(matches!(w.recv(), Some(Packet::SubAck(_))));
+            w
+        })
+        .collect();
+    let mut c = persistent(Protocol::V5, "lingering");
+    let mut properties = hornet_codec::Properties::default();
+    properties.push(Property::WillDelayInterval(15));
+    c.will = Some(hornet_codec::LastWill {
+        topic: "wills/lingering".into(),
+        payload: "gone".into(),
+        qos: QoS::AtLeastOnce,
+        retain: false,
+        properties,
+    });
+    let (client, code) = connect(&nodes[0], c);
+    assert_eq!(code, ReasonCode::Success);
+    drop(client);
+    let p1 = procs[0].as_mut().unwrap();
+    p1.wait_line(Duration::from_secs(5), "the close", |l| {
+        l.contains("Client lingering closed its connection")
+    });
+    let dropped_at = Instant::now();
+    // Markers after the will on both links: n2 and n3 hold its copy.
+    let (mut publisher, _) = connect(&nodes[0], Connect::new(Protocol::V5, "publisher"));
+    until_routed(&mut publisher, "wills/marker", "marker");
+    for w in &mut watchers {
+        assert_eq!(next_message(w).0, "wills/marker");
+    }
+
+    // SIGKILL n1. Which survivor won: the other logs its standby copy.
+    procs[0] = None;
+    let mut winner = None;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while winner.is_none() {
+        assert!(Instant::now() < deadline, "no survivor kept a standby copy");
+        for (i, p) in procs.iter_mut().enumerate().skip(1) {
+            let p = p.as_mut().unwrap();
+            if p.lines_so_far()
+                .iter()
+                .any(|l| l.contains("kept here as standby copies"))
+            {
+                winner = Some(3 - i); // the other survivor
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let winner = winner.unwrap();
+    let last = 3 - winner;
+    procs[winner] = None; // SIGKILL the winner before the will is due
+    assert!(
+        dropped_at.elapsed() < Duration::from_secs(14),
+        "the winner died only {:?} after the disconnect",
+        dropped_at.elapsed()
+    );
+    let watcher = &mut watchers[last - 1];
+    // Due 15 s after the disconnect: longer than the raw client's 10 s
+    // read bound from here.
+    let will = loop {
+        match watcher.recv_within(Duration::from_secs(20)) {
+            Ok(Some(Packet::Publish(p))) => {
+                if let Some(id) = p.packet_id {
+                    watcher.send(Packet::PubAck(hornet_codec::Ack::new(id)));
+                }
+                break p;
+            }
+            Ok(Some(_)) => {}
+            other => {
+                let lines = procs[last].as_mut().unwrap().lines_so_far().join("\n");
+                panic!("no will within 20 s: {other:?}; the last node printed:\n{lines}")
+            }
+        }
+    };
+    assert_eq!(
+        (&*will.topic, &will.payload[..]),
+        ("wills/lingering", &b"gone"[..])
+    );
+    let after = dropped_at.elapsed();
+    assert!(
+        after >= Duration::from_millis(14_500),
+        "published {after:?} after the disconnect, before its 15 s delay"
+    );
+    let survivor = procs[last].as_mut().unwrap();
+    assert!(
+        survivor
+            .lines_so_far()
+            .iter()
+            .any(|l| l.contains("won the election again for the 1 delayed wills of dead node n1")),
+        "the re-election is logged"
+    );
+    // Once: a marker published on the survivor comes next.
+    let (mut local, _) = connect(&nodes[last], Connect::new(Protocol::V5, "local"));
+    assert_eq!(
+        publish_acked(&mut local, "wills/end", "end", QoS::AtLeastOnce, 1),
+        ReasonCode::Success
+    );
+    assert_eq!(next_message(watcher).0, "wills/end");
 }

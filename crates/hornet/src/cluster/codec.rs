@@ -15,8 +15,9 @@
 //! 4 Publish   PUBLISH (MQTT 5)
 //! 5 Retain    str topic, u64 stamp ms, u32 stamp counter, str stamp node,
 //!             u8 present, [PUBLISH (MQTT 5)]
-//! 6 Will      str client id, u8 present (0 no, 1 connected, 2 delayed),
-//!             [u64 ms until due, if delayed], [PUBLISH (MQTT 5)]
+//! 6 Will      str client id, u8 present (0 no, 1 connected, 2 delayed,
+//!             3 a dead node's client's delayed will published by the
+//!             sender), [u64 ms until due, if delayed], [PUBLISH (MQTT 5)]
 //! 7 Wills     u32 count, (str client id, u64 ms until due + 1 (0:
 //!             connected), u32 length, PUBLISH) * count
 //! 8 Takeover  str client id
@@ -208,7 +209,8 @@ impl Frame {
                 out.put_u8(6);
                 put_str(out, client_id);
                 match (will, due_in) {
-                    (None, _) => out.put_u8(0),
+                    (None, None) => out.put_u8(0),
+                    (None, Some(_)) => out.put_u8(3),
                     (Some(p), None) => {
                         out.put_u8(1);
                         put_publish(out, p);
@@ -345,6 +347,7 @@ impl Frame {
                 let (will, due_in) = match get_u8(&mut body)? {
                     0 => (None, None),
                     1 => (Some(get_publish(body)?), None),
+                    3 => (None, Some(Duration::ZERO)),
                     _ => {
                         let ms = get_u64(&mut body)?;
                         (Some(get_publish(body)?), Some(Duration::from_millis(ms)))
@@ -630,6 +633,12 @@ mod tests {
             client_id: "c".into(),
             will: None,
             due_in: None,
+        });
+        // A dead node's client's delayed will published by the sender.
+        round_trip(Frame::Will {
+            client_id: "c".into(),
+            will: None,
+            due_in: Some(Duration::ZERO),
         });
         round_trip(Frame::Takeover {
             client_id: "dup".into(),

@@ -12,7 +12,11 @@
 //! clients' wills: a transaction creating
 //! `/hornet/{cluster}/wills/{node}/{incarnation}` under the survivor's
 //! lease; the one that creates it publishes the wills, the others drop
-//! their copies.
+//! their copies of the connected clients' wills and keep standby copies of
+//! the delayed ones. The key goes with its winner's lease: when any node
+//! dies (or this node joins again after its lease expired), the survivors
+//! holding standby copies run that election again, so a new winner
+//! publishes what the dead winner had not.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -144,9 +148,11 @@ async fn try_join(cluster: &ClusterConfig, advertise: &str) -> Result<Joined, Jo
 }
 
 /// Keeps the lease alive every third of its TTL. If it expired anyway
-/// (etcd unreachable longer than the TTL: every other node has purged this
-/// one's routes), the node joins again and restarts its links, so every
-/// peer gets a fresh snapshot.
+/// (etcd unreachable longer than the TTL, or the process paused: every
+/// other node has purged this one's routes and published its clients'
+/// wills), the node joins again, closes the connections of that time
+/// without their wills (`Broker::cluster_lease_expired`) and restarts its
+/// links, so every peer gets a fresh snapshot.
 pub(crate) async fn keep_alive(
     cluster: ClusterConfig,
     advertise: String,
@@ -154,6 +160,7 @@ pub(crate) async fn keep_alive(
     links: Arc<Links>,
     lease: Arc<AtomicI64>,
     health: Arc<super::ownership::Health>,
+    shared: std::sync::Weak<Shared>,
 ) {
     let every = Duration::from_millis(cluster.lease_ttl * 1000 / 3).max(Duration::from_millis(300));
     let mut last_ok = Instant::now();
@@ -203,7 +210,15 @@ pub(crate) async fn keep_alive(
             Ok(j) => {
                 let sent = Instant::now();
                 joined = j;
+                // First: the wills' elections run again under it.
                 lease.store(joined.lease, Ordering::Relaxed);
+                // Joining again proves the old key (under the old lease)
+                // is gone: the others counted this node dead and published
+                // its clients' wills. Those connections end, without the
+                // wills; before the watchdog hears of the new lease.
+                if let Some(shared) = shared.upgrade() {
+                    shared.with_core(|core| core.cluster_lease_expired(Instant::now()));
+                }
                 last_ok = Instant::now();
                 health.ok(sent);
                 links.restart_all();
@@ -230,6 +245,8 @@ pub(crate) async fn watch(
     let me = cluster.node.clone().unwrap_or_default();
     // Each live node's link address and incarnation.
     let mut known: HashMap<String, (String, u64)> = HashMap::new();
+    // Each dead node's last incarnation (the name of its wills' election).
+    let mut dead: HashMap<String, u64> = HashMap::new();
     let election = Election {
         client: client.clone(),
         prefix: format!("/hornet/{}/wills/", cluster.name),
@@ -253,7 +270,7 @@ pub(crate) async fn watch(
                 .cloned()
                 .collect();
             for name in gone {
-                down(&shared, &links, &mut known, &election, &name).await;
+                down(&shared, &links, &mut known, &mut dead, &election, &name).await;
             }
             for (name, addr) in now {
                 if name != me {
@@ -275,6 +292,12 @@ pub(crate) async fn watch(
                         continue;
                     };
                     if name == me {
+                        if event.event_type() == EventType::Put {
+                            // Joined again (its lease had expired): the
+                            // wills it was to publish are standby copies
+                            // now; it runs their election again.
+                            elect_again(&shared, &dead, &election).await;
+                        }
                         continue;
                     }
                     match event.event_type() {
@@ -284,7 +307,7 @@ pub(crate) async fn watch(
                             }
                         }
                         EventType::Delete => {
-                            down(&shared, &links, &mut known, &election, &name).await
+                            down(&shared, &links, &mut known, &mut dead, &election, &name).await
                         }
                     }
                 }
@@ -330,15 +353,19 @@ fn up(
 }
 
 /// Node `name` is dead: its routes go, and the election decides whether
-/// this node publishes its clients' wills.
+/// this node publishes its clients' wills (the losers keep standby copies
+/// of the delayed ones). It may have been the winner of an earlier dead
+/// node's wills: those elections run again.
 async fn down(
     shared: &Shared,
     links: &Links,
     known: &mut HashMap<String, (String, u64)>,
+    dead: &mut HashMap<String, u64>,
     election: &Election,
     name: &str,
 ) {
     let incarnation = known.remove(name).map_or(0, |(_, i)| i);
+    dead.insert(name.to_string(), incarnation);
     links.forget(name);
     shared.with_core(|core| core.node_dead(Instant::now(), name));
     let won = election.run(name, incarnation).await;
@@ -347,6 +374,23 @@ async fn down(
         tracing::info!(
             "Cluster: another node publishes the wills of {count} clients of dead node {name}."
         );
+    }
+    elect_again(shared, dead, election).await;
+}
+
+/// Runs the wills' election again for every dead node whose clients'
+/// delayed wills this node holds as standby copies: its key was under its
+/// winner's lease, so it is free exactly when that winner died (or its
+/// lease expired), and one survivor then wins the wills still waiting.
+async fn elect_again(shared: &Shared, dead: &HashMap<String, u64>, election: &Election) {
+    let nodes = shared.with_core(|core| core.cluster_standby_will_nodes());
+    for node in nodes {
+        let Some(&incarnation) = dead.get(&node) else {
+            continue;
+        };
+        if election.run(&node, incarnation).await {
+            shared.with_core(|core| core.standby_wills_won(Instant::now(), &node));
+        }
     }
 }
 

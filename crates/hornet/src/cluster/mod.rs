@@ -111,6 +111,7 @@ pub(crate) fn start(
             links.clone(),
             lease.clone(),
             health,
+            Arc::downgrade(shared),
         )),
         tokio::spawn(membership::watch(
             config.clone(),
