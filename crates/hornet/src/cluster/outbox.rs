@@ -42,8 +42,13 @@ pub(crate) struct Outbox {
 struct Batch {
     first: u64,
     count: u64,
-    /// The `count` encoded frames.
+    /// The encoded frames: `gone` frames no longer held (acknowledged, or
+    /// dropped by the limit), then the `count` held. An Ack only counts
+    /// the frames it covers; their bytes are skipped when the batch is
+    /// next read (a resend), not on every Ack (walking frames written long
+    /// ago costs cache misses on the hot path).
     bytes: Bytes,
+    gone: u64,
     /// (number, the core's token) of the frames something waits for (see
     /// `Action::Forward`), in order.
     tokens: VecDeque<(u64, u64)>,
@@ -53,8 +58,23 @@ impl Batch {
     /// Forgets its first `n` frames (fewer than `count`), adding their
     /// tokens to `tokens` if given.
     fn trim(&mut self, n: u64, mut tokens: Option<&mut Vec<u64>>) {
+        self.first += n;
+        self.count -= n;
+        self.gone += n;
+        while self.tokens.front().is_some_and(|t| t.0 < self.first) {
+            let (_, token) = self.tokens.pop_front().expect("front");
+            if let Some(tokens) = tokens.as_deref_mut() {
+                tokens.push(token);
+            }
+        }
+    }
+}
+
+impl Batch {
+    /// The bytes of the frames held.
+    fn held(&mut self) -> &Bytes {
         let mut at = 0;
-        for _ in 0..n {
+        for _ in 0..std::mem::take(&mut self.gone) {
             // Our own encoding: each frame is a 4-byte length and its body.
             let Some(len) = self.bytes.get(at..at + 4) else {
                 break;
@@ -62,14 +82,7 @@ impl Batch {
             at += 4 + u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize;
         }
         self.bytes.advance(at.min(self.bytes.len()));
-        self.first += n;
-        self.count -= n;
-        while self.tokens.front().is_some_and(|t| t.0 < self.first) {
-            let (_, token) = self.tokens.pop_front().expect("front");
-            if let Some(tokens) = tokens.as_deref_mut() {
-                tokens.push(token);
-            }
-        }
+        &self.bytes
     }
 }
 
@@ -106,6 +119,7 @@ impl Outbox {
             first,
             count,
             bytes,
+            gone: 0,
             tokens: tokens
                 .iter()
                 .map(|&(i, token)| (first + u64::from(i), token))
@@ -157,9 +171,9 @@ impl Outbox {
     /// Appends, for a new link after its snapshot: `Resume` and every
     /// unacknowledged frame, in order (a gap the limit made gets its own
     /// `Resume`). Returns how many frames it resends.
-    pub(crate) fn resend(&self, out: &mut BytesMut) -> usize {
+    pub(crate) fn resend(&mut self, out: &mut BytesMut) -> usize {
         let mut expect = None;
-        for batch in &self.unacked {
+        for batch in &mut self.unacked {
             if expect != Some(batch.first) {
                 Frame::Resume {
                     stream: self.stream,
@@ -167,7 +181,7 @@ impl Outbox {
                 }
                 .encode(out);
             }
-            out.extend_from_slice(&batch.bytes);
+            out.extend_from_slice(batch.held());
             expect = Some(batch.first + batch.count);
         }
         if expect != Some(self.next) {
