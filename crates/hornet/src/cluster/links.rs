@@ -22,7 +22,16 @@
 //! connection); a new link resends the unacknowledged ones after its
 //! snapshot, and the receiver's [`Inbox`] skips those it applied already.
 //! So a link that breaks (a reset, TCP giving up) loses nothing while both
-//! nodes live; each frame is applied once.
+//! nodes live; each frame is applied once. A link whose receiver is
+//! [`IN_FLIGHT`] frames behind writes nothing more until Acks come (the
+//! queue holds what follows), so nothing written leaves the resend window
+//! unacknowledged.
+//!
+//! The per-message cost of a link is kept to encoding the message once:
+//! the core's thread encodes a forwarded message straight into the node's
+//! queue (bytes, not frames), the link writes all that is queued in one
+//! write and keeps those very bytes as the resend window, and the receiver
+//! decodes each message in place, as slices of its read buffer.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -44,6 +53,13 @@ use crate::server::Shared;
 
 /// Frames queued per node while its link is down or slow.
 pub(crate) const QUEUE: usize = 100_000;
+
+/// A link writes nothing more while this many of its frames wait for the
+/// receiver's Ack (they wait in the queue meanwhile): what is written
+/// stays resendable, and the frames a client's acknowledgement waits for
+/// are never pushed out of the resend window by a flood (a link takes up
+/// to [`QUEUE`] frames at once, so the window holds at most twice this).
+const IN_FLIGHT: usize = QUEUE;
 
 /// Room made in a link's read buffer when it runs low: what one read can
 /// take (a link carries many clients' messages; its frames' messages are
@@ -423,7 +439,7 @@ impl Links {
 async fn dialer(links: Arc<Links>, node: String, addr: String, queue: Arc<Queue>) {
     let mut backoff = Duration::from_millis(200);
     let mut failures = 0u32;
-    let mut outbox = Outbox::new(QUEUE);
+    let mut outbox = Outbox::new(IN_FLIGHT + QUEUE);
     loop {
         match TcpStream::connect(&addr).await {
             Ok(sock) => {
@@ -525,12 +541,18 @@ async fn serve_out(
     let mut tokens = Vec::new();
     loop {
         // Everything queued since the last write, in one write: the bytes
-        // written are the bytes kept for a resend.
+        // written are the bytes kept for a resend. Nothing while the
+        // receiver is that far behind: its Acks make room.
+        let room = outbox.unacked() < IN_FLIGHT;
         let Queued {
             bytes,
             frames,
             tokens: waiting,
-        } = queue.take();
+        } = if room {
+            queue.take()
+        } else {
+            Queued::default()
+        };
         if frames > 0 {
             let bytes = bytes.freeze();
             for _ in 0..outbox.push(bytes.clone(), frames, &waiting) {
@@ -542,7 +564,7 @@ async fn serve_out(
             wr.write_all(&bytes).await?;
         }
         tokio::select! {
-            () = queue.ready.notified() => {}
+            () = queue.ready.notified(), if room => {}
             read = rd.read_buf(&mut acks) => match read {
                 // EOF or an error: the peer closed the link (a resync, or
                 // it stopped).
