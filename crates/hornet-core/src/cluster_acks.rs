@@ -36,13 +36,42 @@ pub(crate) struct Gate {
     /// What it holds back.
     pub(crate) kind: GateKind,
     /// The (peer, token) pairs not reported yet.
-    waits: Vec<(u32, u64)>,
+    waits: Waits,
 }
 
 impl Gate {
     /// The peers it still waits for.
     pub(crate) fn peers(&self) -> impl Iterator<Item = u32> + '_ {
-        self.waits.iter().map(|w| w.0)
+        self.waits.as_slice().iter().map(|w| w.0)
+    }
+}
+
+/// The (peer, token) pairs of a gate: one inline (a message forwarded to
+/// one other node, the common case, allocates nothing: one allocation per
+/// acknowledged message was measurable), more in a vector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Waits {
+    One((u32, u64)),
+    Many(Vec<(u32, u64)>),
+}
+
+impl Waits {
+    fn as_slice(&self) -> &[(u32, u64)] {
+        match self {
+            Waits::One(w) => std::slice::from_ref(w),
+            Waits::Many(v) => v,
+        }
+    }
+
+    /// Removes `w` (which it holds); whether nothing is left.
+    fn remove(&mut self, w: (u32, u64)) -> bool {
+        match self {
+            Waits::One(one) => *one == w,
+            Waits::Many(v) => {
+                v.retain(|x| *x != w);
+                v.is_empty()
+            }
+        }
     }
 }
 
@@ -116,10 +145,15 @@ impl AckGates {
         }
         self.next_gate += 1;
         let id = self.next_gate;
-        let waits = std::mem::take(&mut self.current);
-        for &w in &waits {
+        for &w in &self.current {
             self.waiting.insert(w, id);
         }
+        // `current` keeps its room for the next message.
+        let waits = match self.current[..] {
+            [one] => Waits::One(one),
+            _ => Waits::Many(self.current.clone()),
+        };
+        self.current.clear();
         self.gates.insert(
             id,
             Gate {
@@ -142,8 +176,7 @@ impl AckGates {
                 continue;
             };
             let gate = self.gates.get_mut(&id).expect("a waiting token's gate");
-            gate.waits.retain(|w| *w != (peer, t));
-            if gate.waits.is_empty() {
+            if gate.waits.remove((peer, t)) {
                 done.push((id, self.gates.remove(&id).expect("present")));
             }
         }
@@ -175,7 +208,7 @@ impl AckGates {
             }
             self.deadlines.pop_front();
             if let Some(gate) = self.gates.remove(&id) {
-                for w in &gate.waits {
+                for w in gate.waits.as_slice() {
                     self.waiting.remove(w);
                 }
                 self.timed_out += 1;

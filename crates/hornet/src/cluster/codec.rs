@@ -47,7 +47,7 @@
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use bytestring::ByteString;
-use hornet_codec::{Decoder, Packet, PacketId, Protocol, Publish, QoS};
+use hornet_codec::{peek_frame, Packet, PacketId, Protocol, Publish, QoS};
 use std::time::Duration;
 
 use hornet_core::{MovedSubscription, NodeWill, RouteSnapshot, RouteUpdate, SessionMove, Stamp};
@@ -253,6 +253,33 @@ impl Frame {
                 }
             }
         }
+        let len = (out.len() - start - 4) as u32;
+        out[start..start + 4].copy_from_slice(&len.to_be_bytes());
+    }
+
+    /// Appends the frame of a forwarded message to `out`: `Publish`, or
+    /// `PublishTo` when it is for shared `groups` there, exactly as
+    /// [`Frame::encode`] writes them, but from a message given away (no copy
+    /// of it first).
+    pub(crate) fn encode_forward(
+        out: &mut BytesMut,
+        publish: Publish,
+        plain: bool,
+        groups: &[ByteString],
+    ) {
+        let start = out.len();
+        out.put_u32(0);
+        if groups.is_empty() {
+            out.put_u8(4);
+        } else {
+            out.put_u8(9);
+            out.put_u8(u8::from(plain));
+            out.put_u16(groups.len() as u16);
+            for g in groups {
+                put_str(out, g);
+            }
+        }
+        put_owned_publish(out, publish);
         let len = (out.len() - start - 4) as u32;
         out[start..start + 4].copy_from_slice(&len.to_be_bytes());
     }
@@ -490,7 +517,12 @@ fn put_str(out: &mut BytesMut, s: &str) {
 }
 
 fn put_publish(out: &mut BytesMut, p: &Publish) {
-    let mut p = p.clone();
+    put_owned_publish(out, p.clone());
+}
+
+/// As `put_publish`, for a message the caller gives away (a forwarded
+/// one): encoded as it is, not copied first.
+fn put_owned_publish(out: &mut BytesMut, mut p: Publish) {
     p.dup = false;
     p.packet_id = (p.qos != QoS::AtMostOnce).then(|| PacketId::new(1).expect("non-zero"));
     if let Err(e) = Packet::Publish(p).encode(Protocol::V5, out) {
@@ -500,12 +532,17 @@ fn put_publish(out: &mut BytesMut, p: &Publish) {
     }
 }
 
+/// The PUBLISH at the start of `body`, decoded in place: its topic,
+/// properties and payload are slices of the frame (no copy).
 fn get_publish(body: Bytes) -> Result<Publish, CodecError> {
-    let mut buf = BytesMut::from(&body[..]);
-    let mut decoder = Decoder::with_protocol(Protocol::V5);
-    decoder.set_max_packet_size(MAX_FRAME);
-    match decoder.decode(&mut buf) {
-        Ok(Some(Packet::Publish(mut p))) => {
+    let header = match peek_frame(&body, MAX_FRAME) {
+        Ok(Some(header)) if header.total_len() <= body.len() => header,
+        Ok(_) => return Err(CodecError::Short),
+        Err(e) => return Err(CodecError::Publish(e.to_string())),
+    };
+    let packet = body.slice(header.header_len..header.total_len());
+    match Packet::decode_body(header.first_byte, packet, Protocol::V5) {
+        Ok(Packet::Publish(mut p)) => {
             p.packet_id = None;
             Ok(p)
         }
@@ -697,6 +734,45 @@ mod tests {
                 due_in: Some(Duration::from_secs(3600)),
             },
         ]));
+    }
+
+    /// A forwarded message is written as `Frame::encode` writes its frame,
+    /// and read back as a slice of what was read (no copy of its payload).
+    #[test]
+    fn a_forwarded_message_is_encoded_once_and_decoded_in_place() {
+        let mut p = Publish::new("t/1", vec![7u8; 300]);
+        p.qos = QoS::AtLeastOnce;
+        p.dup = true;
+        p.properties
+            .push(Property::UserProperty("k".into(), "v".into()));
+        let groups: Vec<ByteString> = vec!["$share/g/t/+".into()];
+        for (plain, groups) in [(true, Vec::new()), (false, groups.clone()), (true, groups)] {
+            let frame = if groups.is_empty() {
+                Frame::Publish(p.clone())
+            } else {
+                Frame::PublishTo {
+                    plain,
+                    groups: groups.clone(),
+                    publish: p.clone(),
+                }
+            };
+            let (mut expected, mut got) = (BytesMut::new(), BytesMut::new());
+            frame.encode(&mut expected);
+            Frame::encode_forward(&mut got, p.clone(), plain, &groups);
+            assert_eq!(got, expected);
+        }
+        let mut buf = BytesMut::new();
+        Frame::encode_forward(&mut buf, p.clone(), true, &[]);
+        let range = buf.as_ptr() as usize..buf.as_ptr() as usize + buf.len();
+        let Some(Frame::Publish(got)) = Frame::decode(&mut buf).unwrap() else {
+            panic!("a Publish frame");
+        };
+        assert!(range.contains(&(got.payload.as_ptr() as usize)));
+        p.dup = false;
+        assert_eq!(
+            got, p,
+            "DUP is the receiver's business; the id is not sent on"
+        );
     }
 
     #[test]

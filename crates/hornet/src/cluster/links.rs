@@ -22,7 +22,16 @@
 //! connection); a new link resends the unacknowledged ones after its
 //! snapshot, and the receiver's [`Inbox`] skips those it applied already.
 //! So a link that breaks (a reset, TCP giving up) loses nothing while both
-//! nodes live; each frame is applied once.
+//! nodes live; each frame is applied once. A link whose receiver is
+//! [`IN_FLIGHT`] frames behind writes nothing more until Acks come (the
+//! queue holds what follows), so nothing written leaves the resend window
+//! unacknowledged.
+//!
+//! The per-message cost of a link is kept to encoding the message once:
+//! the core's thread encodes a forwarded message straight into the node's
+//! queue (bytes, not frames), the link writes all that is queued in one
+//! write and keeps those very bytes as the resend window, and the receiver
+//! decodes each message in place, as slices of its read buffer.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -34,7 +43,7 @@ use bytes::BytesMut;
 use hornet_core::Action;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch, Notify};
+use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
 use super::codec::{Frame, VERSION};
@@ -44,6 +53,18 @@ use crate::server::Shared;
 
 /// Frames queued per node while its link is down or slow.
 pub(crate) const QUEUE: usize = 100_000;
+
+/// A link writes nothing more while this many of its frames wait for the
+/// receiver's Ack (they wait in the queue meanwhile): what is written
+/// stays resendable, and the frames a client's acknowledgement waits for
+/// are never pushed out of the resend window by a flood (a link takes up
+/// to [`QUEUE`] frames at once, so the window holds at most twice this).
+const IN_FLIGHT: usize = QUEUE;
+
+/// Room made in a link's read buffer when it runs low: what one read can
+/// take (a link carries many clients' messages; its frames' messages are
+/// slices of this buffer, as a client's are of its own).
+const READ_CHUNK: usize = 64 * 1024;
 
 /// How long a dialed-in peer has to say Hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
@@ -82,18 +103,80 @@ impl LinkStats {
     }
 }
 
+/// The frames waiting for one node's link, already encoded: whoever
+/// queues a frame writes its bytes here (the thread that ran the core, in
+/// the core's order), and the link takes all of them at once for one write
+/// (no per-frame channel, no copy of the message).
+#[derive(Debug, Default)]
+struct Queue {
+    queued: Mutex<Queued>,
+    /// Woken when the first frame is queued into an empty queue.
+    ready: Notify,
+}
+
+/// What a [`Queue`] holds.
+#[derive(Debug, Default)]
+struct Queued {
+    /// `frames` encoded frames.
+    bytes: BytesMut,
+    frames: usize,
+    /// (index among `frames`, the core's token) of the frames something
+    /// waits for (see `Action::Forward`).
+    tokens: Vec<(u32, u64)>,
+}
+
+impl Queue {
+    /// Queues the frame `encode` writes, with the core's `token` (0:
+    /// nothing waits for it); false (nothing written) when [`QUEUE`]
+    /// frames wait already.
+    fn push(&self, token: u64, encode: impl FnOnce(&mut BytesMut)) -> bool {
+        let mut q = lock(&self.queued);
+        if q.frames >= QUEUE {
+            return false;
+        }
+        encode(&mut q.bytes);
+        if token != 0 {
+            let index = q.frames as u32;
+            q.tokens.push((index, token));
+        }
+        q.frames += 1;
+        let first = q.frames == 1;
+        drop(q);
+        if first {
+            self.ready.notify_one();
+        }
+        true
+    }
+
+    /// Everything queued, leaving the queue empty (with room for as much
+    /// again, within reason: growing from nothing would copy it over and
+    /// over).
+    fn take(&self) -> Queued {
+        let mut q = lock(&self.queued);
+        if q.frames == 0 {
+            return Queued::default();
+        }
+        let room = q.bytes.len().clamp(8 * 1024, 256 * 1024);
+        std::mem::replace(
+            &mut *q,
+            Queued {
+                bytes: BytesMut::with_capacity(room),
+                ..Queued::default()
+            },
+        )
+    }
+}
+
 /// The links of this node (see the module doc).
 pub(crate) struct Links {
     me: String,
     cluster: String,
     incarnation: u64,
     shared: Weak<Shared>,
-    /// Outgoing queues, by live node: frames with the core's token (0:
-    /// nothing waits for it).
-    out: Mutex<HashMap<String, mpsc::Sender<(Frame, u64)>>>,
-    /// Queues made for a node before membership reported it (a message
-    /// forwarded along a route that arrived first), for its dialer.
-    pending: Mutex<HashMap<String, mpsc::Receiver<(Frame, u64)>>>,
+    /// Outgoing queues, by live node (made by the first frame for it,
+    /// possibly before membership reported it: a message forwarded along a
+    /// route that arrived first; its dialer takes it when it starts).
+    out: Mutex<HashMap<String, Arc<Queue>>>,
     /// Nodes whose outgoing link is up now.
     up: Mutex<std::collections::HashSet<String>>,
     /// Dialers, by node, with the address each dials.
@@ -125,7 +208,6 @@ impl Links {
             incarnation,
             shared,
             out: Mutex::default(),
-            pending: Mutex::default(),
             up: Mutex::default(),
             dialers: Mutex::default(),
             inbound: Mutex::default(),
@@ -147,18 +229,9 @@ impl Links {
                 plain,
                 groups,
                 ack,
-            } => {
-                let frame = if groups.is_empty() {
-                    Frame::Publish(*publish)
-                } else {
-                    Frame::PublishTo {
-                        plain,
-                        groups,
-                        publish: *publish,
-                    }
-                };
-                self.send(&node, frame, ack);
-            }
+            } => self.send_with(&node, ack, |out| {
+                Frame::encode_forward(out, *publish, plain, &groups);
+            }),
             Action::Applied { node, stream, upto } => {
                 self.ack_watch(&node).send_replace((stream, upto));
             }
@@ -210,23 +283,28 @@ impl Links {
     }
 
     fn send(&self, node: &str, frame: Frame, token: u64) {
+        self.send_with(node, token, |out| frame.encode(out));
+    }
+
+    /// Queues the frame `encode` writes for `node`, with the core's
+    /// `token`, unless its queue is full.
+    fn send_with(&self, node: &str, token: u64, encode: impl FnOnce(&mut BytesMut)) {
         let mut out = lock(&self.out);
-        let tx = out.entry(node.to_string()).or_insert_with(|| {
-            // A route from `node` arrived before membership reported it:
-            // its dialer takes this queue when it starts.
-            let (tx, rx) = mpsc::channel(QUEUE);
-            lock(&self.pending).insert(node.to_string(), rx);
-            tx
-        });
-        if tx.try_send((frame, token)).is_err() {
+        let queue = match out.get(node) {
+            Some(queue) => queue,
+            None => out.entry(node.to_string()).or_default(),
+        };
+        if !queue.push(token, encode) {
             self.stats.drop_one(node, "the queue is full");
         }
     }
 
     fn broadcast(&self, frame: Frame, token: u64) {
+        let mut bytes = BytesMut::new();
+        frame.encode(&mut bytes);
         let out = lock(&self.out);
-        for (node, tx) in out.iter() {
-            if tx.try_send((frame.clone(), token)).is_err() {
+        for (node, queue) in out.iter() {
+            if !queue.push(token, |out| out.extend_from_slice(&bytes)) {
                 self.stats.drop_one(node, "the queue is full");
             }
         }
@@ -248,17 +326,14 @@ impl Links {
             }
             task.abort();
         }
-        let pending = lock(&self.pending).remove(node);
-        let rx = match pending {
-            Some(rx) => rx,
-            None => {
-                let (tx, rx) = mpsc::channel(QUEUE);
-                lock(&self.out).insert(node.to_string(), tx);
-                rx
-            }
-        };
+        let queue = lock(&self.out).entry(node.to_string()).or_default().clone();
         lock(&self.up).remove(node);
-        let task = tokio::spawn(dialer(self.clone(), node.to_string(), addr.to_string(), rx));
+        let task = tokio::spawn(dialer(
+            self.clone(),
+            node.to_string(),
+            addr.to_string(),
+            queue,
+        ));
         dialers.insert(node.to_string(), (addr.to_string(), task));
     }
 
@@ -268,7 +343,6 @@ impl Links {
             task.abort();
         }
         lock(&self.out).remove(node);
-        lock(&self.pending).remove(node);
         lock(&self.up).remove(node);
         lock(&self.inboxes).remove(node);
         lock(&self.acks).remove(node);
@@ -356,22 +430,16 @@ impl Links {
             task.abort();
         }
         lock(&self.out).clear();
-        lock(&self.pending).clear();
         lock(&self.up).clear();
     }
 }
 
 /// Dials `node` until it is forgotten: each connection serves until it
 /// breaks, then the dialer waits 0.2 s, doubling to 2 s while it fails.
-async fn dialer(
-    links: Arc<Links>,
-    node: String,
-    addr: String,
-    mut rx: mpsc::Receiver<(Frame, u64)>,
-) {
+async fn dialer(links: Arc<Links>, node: String, addr: String, queue: Arc<Queue>) {
     let mut backoff = Duration::from_millis(200);
     let mut failures = 0u32;
-    let mut outbox = Outbox::new(QUEUE);
+    let mut outbox = Outbox::new(IN_FLIGHT + QUEUE);
     loop {
         match TcpStream::connect(&addr).await {
             Ok(sock) => {
@@ -380,7 +448,7 @@ async fn dialer(
                     Ok(sock) => {
                         failures = 0;
                         backoff = Duration::from_millis(200);
-                        let result = serve_out(&links, &node, sock, &mut rx, &mut outbox).await;
+                        let result = serve_out(&links, &node, sock, &queue, &mut outbox).await;
                         lock(&links.up).remove(&node);
                         match result {
                             Ok(()) => tracing::info!("Cluster: link to {node} ({addr}) closed."),
@@ -420,7 +488,7 @@ async fn serve_out(
     links: &Arc<Links>,
     node: &str,
     sock: LinkStream,
-    rx: &mut mpsc::Receiver<(Frame, u64)>,
+    queue: &Queue,
     outbox: &mut Outbox,
 ) -> std::io::Result<()> {
     let Some(shared) = links.shared.upgrade() else {
@@ -469,24 +537,34 @@ async fn serve_out(
     }
     outbox.resend(&mut buf);
     wr.write_all(&buf).await?;
-    let mut batch = Vec::with_capacity(256);
     let mut acks = BytesMut::with_capacity(64);
     let mut tokens = Vec::new();
     loop {
-        tokio::select! {
-            n = rx.recv_many(&mut batch, 256) => {
-                if n == 0 {
-                    return Ok(()); // forgotten
-                }
-                buf.clear();
-                for (frame, token) in batch.drain(..) {
-                    if outbox.push(&frame, token) > 0 {
-                        links.stats.drop_one(node, "the resend window (frames written, not yet acknowledged) is full");
-                    }
-                    frame.encode(&mut buf);
-                }
-                wr.write_all(&buf).await?;
+        // Everything queued since the last write, in one write: the bytes
+        // written are the bytes kept for a resend. Nothing while the
+        // receiver is that far behind: its Acks make room.
+        let room = outbox.unacked() < IN_FLIGHT;
+        let Queued {
+            bytes,
+            frames,
+            tokens: waiting,
+        } = if room {
+            queue.take()
+        } else {
+            Queued::default()
+        };
+        if frames > 0 {
+            let bytes = bytes.freeze();
+            for _ in 0..outbox.push(bytes.clone(), frames, &waiting) {
+                links.stats.drop_one(
+                    node,
+                    "the resend window (frames written, not yet acknowledged) is full",
+                );
             }
+            wr.write_all(&bytes).await?;
+        }
+        tokio::select! {
+            () = queue.ready.notified(), if room => {}
             read = rd.read_buf(&mut acks) => match read {
                 // EOF or an error: the peer closed the link (a resync, or
                 // it stopped).
@@ -676,6 +754,9 @@ async fn read_frames(
             ack.clear();
             Frame::Ack { seq: acked }.encode(&mut ack);
             sock.write_all(&ack).await.map_err(|e| e.to_string())?;
+        }
+        if buf.capacity() - buf.len() < READ_CHUNK / 8 {
+            buf.reserve(READ_CHUNK);
         }
         tokio::select! {
             read = sock.read_buf(buf) => match read {

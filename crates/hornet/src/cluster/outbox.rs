@@ -19,6 +19,8 @@
 use std::collections::VecDeque;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use bytes::{Buf, Bytes, BytesMut};
+
 use super::codec::Frame;
 
 /// The sender's side of one peer's stream.
@@ -26,10 +28,62 @@ use super::codec::Frame;
 pub(crate) struct Outbox {
     stream: u64,
     next: u64,
-    /// Frames written and not acknowledged, with their number and the
-    /// core's token (0: nothing waits for it; see `Action::Forward`).
-    unacked: VecDeque<(u64, Frame, u64)>,
-    limit: usize,
+    /// Frames written and not acknowledged, as the batches they were
+    /// written in: the bytes kept are the bytes sent (one allocation, no
+    /// copy and no re-encoding for a resend).
+    unacked: VecDeque<Batch>,
+    /// Frames in `unacked`.
+    held: u64,
+    limit: u64,
+}
+
+/// Consecutive frames written together, numbered from `first`.
+#[derive(Debug)]
+struct Batch {
+    first: u64,
+    count: u64,
+    /// The encoded frames: `gone` frames no longer held (acknowledged, or
+    /// dropped by the limit), then the `count` held. An Ack only counts
+    /// the frames it covers; their bytes are skipped when the batch is
+    /// next read (a resend), not on every Ack (walking frames written long
+    /// ago costs cache misses on the hot path).
+    bytes: Bytes,
+    gone: u64,
+    /// (number, the core's token) of the frames something waits for (see
+    /// `Action::Forward`), in order.
+    tokens: VecDeque<(u64, u64)>,
+}
+
+impl Batch {
+    /// Forgets its first `n` frames (fewer than `count`), adding their
+    /// tokens to `tokens` if given.
+    fn trim(&mut self, n: u64, mut tokens: Option<&mut Vec<u64>>) {
+        self.first += n;
+        self.count -= n;
+        self.gone += n;
+        while self.tokens.front().is_some_and(|t| t.0 < self.first) {
+            let (_, token) = self.tokens.pop_front().expect("front");
+            if let Some(tokens) = tokens.as_deref_mut() {
+                tokens.push(token);
+            }
+        }
+    }
+}
+
+impl Batch {
+    /// The bytes of the frames held.
+    fn held(&mut self) -> &Bytes {
+        let mut at = 0;
+        for _ in 0..std::mem::take(&mut self.gone) {
+            // Our own encoding: each frame is a 4-byte length and its body.
+            let Some(len) = self.bytes.get(at..at + 4) else {
+                break;
+            };
+            at += 4 + u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize;
+        }
+        self.bytes.advance(at.min(self.bytes.len()));
+        &self.bytes
+    }
 }
 
 impl Outbox {
@@ -43,55 +97,92 @@ impl Outbox {
             stream: nanos ^ u64::from(std::process::id()).rotate_left(40),
             next: 1,
             unacked: VecDeque::new(),
-            limit,
+            held: 0,
+            limit: limit as u64,
         }
     }
 
-    /// Numbers `frame` (about to be written), carrying the core's `token`;
-    /// returns how many old frames were dropped to stay under the limit (0
-    /// or 1; a dropped frame's token is never reported).
-    pub(crate) fn push(&mut self, frame: &Frame, token: u64) -> u64 {
-        let seq = self.next;
-        self.next += 1;
-        self.unacked.push_back((seq, frame.clone(), token));
-        if self.unacked.len() > self.limit {
-            self.unacked.pop_front();
-            return 1;
+    /// Numbers the `count` frames encoded in `bytes` (about to be written
+    /// as they are), carrying the core's `tokens` (by index in the batch;
+    /// only frames something waits for); returns how many old frames were
+    /// dropped to stay under the limit (a dropped frame's token is never
+    /// reported).
+    pub(crate) fn push(&mut self, bytes: Bytes, count: usize, tokens: &[(u32, u64)]) -> u64 {
+        if count == 0 {
+            return 0;
         }
-        0
+        let first = self.next;
+        let count = count as u64;
+        self.next += count;
+        self.held += count;
+        self.unacked.push_back(Batch {
+            first,
+            count,
+            bytes,
+            gone: 0,
+            tokens: tokens
+                .iter()
+                .map(|&(i, token)| (first + u64::from(i), token))
+                .collect(),
+        });
+        let mut dropped = 0;
+        while self.held > self.limit {
+            dropped += self.forget_front(self.held - self.limit, None);
+        }
+        dropped
+    }
+
+    /// Forgets up to `n` frames from the front (at most one batch's);
+    /// returns how many.
+    fn forget_front(&mut self, n: u64, tokens: Option<&mut Vec<u64>>) -> u64 {
+        let Some(front) = self.unacked.front_mut() else {
+            return 0;
+        };
+        let n = n.min(front.count);
+        if n == front.count {
+            let batch = self.unacked.pop_front().expect("front");
+            if let Some(tokens) = tokens {
+                tokens.extend(batch.tokens.iter().map(|t| t.1));
+            }
+        } else {
+            front.trim(n, tokens);
+        }
+        self.held -= n;
+        n
     }
 
     /// The receiver applied everything up to `seq`: adds the tokens of
     /// those frames (the core's `node_acked`) to `tokens`.
     pub(crate) fn ack(&mut self, seq: u64, tokens: &mut Vec<u64>) {
-        while self.unacked.front().is_some_and(|(s, _, _)| *s <= seq) {
-            let (_, _, token) = self.unacked.pop_front().expect("front");
-            if token != 0 {
-                tokens.push(token);
+        while let Some(front) = self.unacked.front() {
+            if front.first > seq {
+                break;
             }
+            let n = seq - front.first + 1;
+            self.forget_front(n, Some(tokens));
         }
     }
 
     /// Frames written and not acknowledged.
     pub(crate) fn unacked(&self) -> usize {
-        self.unacked.len()
+        self.held as usize
     }
 
-    /// Encodes, for a new link after its snapshot: `Resume` and every
+    /// Appends, for a new link after its snapshot: `Resume` and every
     /// unacknowledged frame, in order (a gap the limit made gets its own
     /// `Resume`). Returns how many frames it resends.
-    pub(crate) fn resend(&self, out: &mut bytes::BytesMut) -> usize {
+    pub(crate) fn resend(&mut self, out: &mut BytesMut) -> usize {
         let mut expect = None;
-        for (seq, frame, _) in &self.unacked {
-            if expect != Some(*seq) {
+        for batch in &mut self.unacked {
+            if expect != Some(batch.first) {
                 Frame::Resume {
                     stream: self.stream,
-                    next: *seq,
+                    next: batch.first,
                 }
                 .encode(out);
             }
-            frame.encode(out);
-            expect = Some(seq + 1);
+            out.extend_from_slice(batch.held());
+            expect = Some(batch.first + batch.count);
         }
         if expect != Some(self.next) {
             Frame::Resume {
@@ -100,7 +191,7 @@ impl Outbox {
             }
             .encode(out);
         }
-        self.unacked.len()
+        self.unacked()
     }
 }
 
@@ -170,9 +261,24 @@ mod tests {
         }
     }
 
+    /// Writes `frames` (each with its token, 0: none) as one batch: into
+    /// `out` and onto `wire`. Returns what `push` dropped.
+    fn write(out: &mut Outbox, frames: &[(Frame, u64)], wire: &mut BytesMut) -> u64 {
+        let mut batch = BytesMut::new();
+        let mut tokens = Vec::new();
+        for (i, (frame, token)) in frames.iter().enumerate() {
+            frame.encode(&mut batch);
+            if *token != 0 {
+                tokens.push((i as u32, *token));
+            }
+        }
+        wire.extend_from_slice(&batch);
+        out.push(batch.freeze(), frames.len(), &tokens)
+    }
+
     /// Every frame that reaches the receiver over a new link, through
     /// `inbox`, decoded.
-    fn deliver(bytes: &mut bytes::BytesMut, inbox: &mut Inbox) -> Vec<Frame> {
+    fn deliver(bytes: &mut BytesMut, inbox: &mut Inbox) -> Vec<Frame> {
         let mut applied = Vec::new();
         let mut cursor = Cursor::default();
         while let Some(f) = Frame::decode(bytes).unwrap() {
@@ -187,29 +293,24 @@ mod tests {
     fn unacknowledged_frames_are_resent_and_applied_once() {
         let mut out = Outbox::new(100);
         let mut inbox = Inbox::default();
-        // Link 1: a, b, c written; the receiver applies a and b, acks a.
-        let mut wire = bytes::BytesMut::new();
+        // Link 1: a, b, c written in one batch; the receiver applies a and
+        // b, acks a.
+        let mut wire = BytesMut::new();
         out.resend(&mut wire);
-        for (t, c) in ["a", "b", "c"].into_iter().enumerate() {
-            out.push(&take(c), t as u64 + 1);
-            take(c).encode(&mut wire);
-        }
-        let mut first = wire.split_to(
-            wire.len() - {
-                let mut last = bytes::BytesMut::new();
-                take("c").encode(&mut last);
-                last.len()
-            },
-        );
+        let frames = [(take("a"), 1), (take("b"), 2), (take("c"), 3)];
+        write(&mut out, &frames, &mut wire);
+        let mut last = BytesMut::new();
+        take("c").encode(&mut last);
+        let mut first = wire.split_to(wire.len() - last.len());
         assert_eq!(deliver(&mut first, &mut inbox), vec![take("a"), take("b")]);
         let mut tokens = Vec::new();
         out.ack(1, &mut tokens);
         assert_eq!((out.unacked(), tokens), (2, vec![1]));
-        // The link broke with c in it. Link 2 resends b and c, then d.
-        let mut wire = bytes::BytesMut::new();
+        // The link broke with c in it. Link 2 resends b and c (what is
+        // left of the batch), then d.
+        let mut wire = BytesMut::new();
         assert_eq!(out.resend(&mut wire), 2);
-        out.push(&take("d"), 0);
-        take("d").encode(&mut wire);
+        write(&mut out, &[(take("d"), 0)], &mut wire);
         assert_eq!(
             deliver(&mut wire, &mut inbox),
             vec![take("c"), take("d")],
@@ -218,26 +319,56 @@ mod tests {
         let mut tokens = Vec::new();
         out.ack(inbox.applied().1, &mut tokens);
         assert_eq!((out.unacked(), tokens), (0, vec![2, 3]), "d had no token");
+        // Acknowledging again, or less, changes nothing.
+        let mut tokens = Vec::new();
+        out.ack(inbox.applied().1, &mut tokens);
+        out.ack(1, &mut tokens);
+        assert_eq!((out.unacked(), tokens.len()), (0, 0));
     }
 
     #[test]
     fn a_new_stream_starts_over_and_the_limit_drops_the_oldest() {
         let mut inbox = Inbox::default();
         let mut first = Outbox::new(2);
-        let mut wire = bytes::BytesMut::new();
+        let mut wire = BytesMut::new();
         first.resend(&mut wire);
         for c in ["a", "b", "c"] {
-            assert_eq!(first.push(&take(c), 0), u64::from(c == "c"));
-            take(c).encode(&mut wire);
+            assert_eq!(
+                write(&mut first, &[(take(c), 0)], &mut wire),
+                u64::from(c == "c")
+            );
         }
         assert_eq!(deliver(&mut wire, &mut inbox).len(), 3);
         // The sender restarted: a new stream numbers from 1 again.
         let mut second = Outbox::new(2);
         second.stream = first.stream + 1;
-        let mut wire = bytes::BytesMut::new();
+        let mut wire = BytesMut::new();
         second.resend(&mut wire);
-        second.push(&take("x"), 0);
-        take("x").encode(&mut wire);
+        write(&mut second, &[(take("x"), 0)], &mut wire);
         assert_eq!(deliver(&mut wire, &mut inbox), vec![take("x")]);
+    }
+
+    /// The limit drops single frames off the front of a batch, and their
+    /// tokens are never reported; a resend starts after the gap.
+    #[test]
+    fn the_limit_trims_a_batch_frame_by_frame() {
+        let mut out = Outbox::new(3);
+        let mut wire = BytesMut::new();
+        let frames = [(take("a"), 1), (take("b"), 2), (take("c"), 3)];
+        assert_eq!(write(&mut out, &frames, &mut wire), 0);
+        let frames = [(take("d"), 4), (take("e"), 5)];
+        assert_eq!(write(&mut out, &frames, &mut wire), 2, "a and b dropped");
+        assert_eq!(out.unacked(), 3);
+        // A receiver that saw nothing of this stream gets c, d and e.
+        let mut inbox = Inbox::default();
+        let mut resent = BytesMut::new();
+        assert_eq!(out.resend(&mut resent), 3);
+        assert_eq!(
+            deliver(&mut resent, &mut inbox),
+            vec![take("c"), take("d"), take("e")]
+        );
+        let mut tokens = Vec::new();
+        out.ack(4, &mut tokens);
+        assert_eq!((out.unacked(), tokens), (1, vec![3, 4]));
     }
 }
