@@ -52,10 +52,12 @@ use std::time::Duration;
 
 use hornet_core::{MovedSubscription, NodeWill, RouteSnapshot, RouteUpdate, SessionMove, Stamp};
 
-/// The link protocol's version: a node speaking another is refused (3: a
-/// moved session carries its inbound QoS 2 ids and `$local/` marks, and
-/// retained writes carry their last-write-wins stamp).
-pub(crate) const VERSION: u16 = 3;
+/// The link protocol's version: a node speaking another is refused (4: a
+/// `Will` frame can say a dead node's delayed will was published, which a
+/// version 3 node would refuse to decode; 3: a moved session carries its
+/// inbound QoS 2 ids and `$local/` marks, and retained writes carry their
+/// last-write-wins stamp).
+pub(crate) const VERSION: u16 = 4;
 
 /// The largest frame accepted (a snapshot of many filters, or a message
 /// up to MQTT's limit).
