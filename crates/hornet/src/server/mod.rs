@@ -27,8 +27,10 @@ mod store;
 mod tcp;
 mod timer;
 mod tls;
+mod tls_io;
 mod tls_watch;
 pub(crate) mod ws;
+mod ws_frame;
 
 pub(crate) use listener::ListenerState;
 pub use listener::ListenerStats;
@@ -586,8 +588,8 @@ impl Server {
         self.shared.active.load(Ordering::Relaxed)
     }
 
-    /// Plain TCP connections parked now (idle, without a task of their
-    /// own), and those brought back since start.
+    /// Plain TCP and WebSocket connections parked now (idle, without a
+    /// task of their own), and those brought back since start.
     pub fn parked_connections(&self) -> (usize, usize) {
         (self.shared.parker.parked(), self.shared.parker.unparked())
     }
