@@ -608,7 +608,15 @@ fn serve<X: TlsLayer>(t: &mut Tcp<X>) -> impl Future<Output = End> + Send + '_ {
                 // (No binding for the result: it would live across the
                 // `await` below, in the task.)
                 match read_once(&t.stream, b, t.ws, t.tls.conn()) {
-                    Ok(0) => return End::Read(CloseCause::PeerClosed),
+                    Ok(0) => {
+                        // Over TLS the end may come with plaintext (the
+                        // records before a close_notify): fed first.
+                        return match feed(shared, &t.outbox, b, t.ws) {
+                            Err(end) => end,
+                            Ok(Fed::Refused) => End::Closed,
+                            Ok(_) => End::Read(CloseCause::PeerClosed),
+                        };
+                    }
                     Ok(_) => {}
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                     Err(e) => return End::Read(CloseCause::io(&e)),
@@ -684,10 +692,8 @@ fn drain_input<X: TlsLayer>(t: &mut Tcp<X>) -> Option<End> {
                 direct: true,
             };
             match tls_io::read(conn, &mut io, into) {
-                Ok(0) => {
-                    end = Some(End::Read(CloseCause::PeerClosed));
-                    break;
-                }
+                // The plaintext that came with the end is fed below.
+                Ok(0) => end = Some(End::Read(CloseCause::PeerClosed)),
                 Ok(_) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                 Err(e) => {
@@ -722,6 +728,9 @@ fn drain_input<X: TlsLayer>(t: &mut Tcp<X>) -> Option<End> {
             }
             Ok(Fed::Pause(pause)) => b.paused = Some(Box::pin(tokio::time::sleep(pause))),
             Ok(Fed::Ok) => {}
+        }
+        if end.is_some() {
+            break;
         }
     }
     shared.with_core(|core| core.input_drained(Instant::now(), t.outbox.id()));

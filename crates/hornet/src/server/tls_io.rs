@@ -56,9 +56,10 @@ impl Write for SockIo<'_> {
 }
 
 /// Reads once from the socket through `conn` and appends the plaintext to
-/// `into`. `Ok(0)`: the client is done (EOF, or its `close_notify`);
-/// `Err(WouldBlock)`: nothing to read. A TLS error is `InvalidData`; rustls
-/// has queued the alert for it, which [`flush`] sends.
+/// `into`. `Ok(0)`: the client is done (EOF, or its `close_notify`), and
+/// what `into` got with it is its last plaintext; `Err(WouldBlock)`:
+/// nothing to read. A TLS error is `InvalidData`; rustls has queued the
+/// alert for it, which [`flush`] sends.
 pub(crate) fn read(
     conn: &mut ServerConnection,
     io: &mut SockIo<'_>,
