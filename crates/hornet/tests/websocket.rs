@@ -489,6 +489,70 @@ fn idle_websocket_connections_park_and_come_back() {
     });
 }
 
+/// Idle WebSocket-over-TLS connections park too (with their rustls state)
+/// and come back for a message ([MQTT-4.3.1-1]), a PINGREQ
+/// ([MQTT-3.12.4-1]) and a WebSocket ping.
+#[test]
+fn idle_secure_websocket_connections_park_and_come_back() {
+    if common::hornet_only() {
+        return;
+    }
+    const N: usize = 10;
+    let pki = Pki::new();
+    let broker = Broker::start(vec![listener(ListenerKind::Wss, Some(pki.tls()))], "");
+    let mut config = (*pki.client_config(None)).clone();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let config = std::sync::Arc::new(config);
+    runtime().block_on(async {
+        let mut subs = Vec::new();
+        for i in 0..N {
+            let tls = tls_connect(broker.addr(0), config.clone()).await.unwrap();
+            let mut client = upgrade(tls, "/mqtt", "mqtt").await;
+            client
+                .send(connect(&format!("wss-parked-{i}")).into())
+                .await;
+            assert_eq!(connack_code(client.recv().await), ReasonCode::Success);
+            let sub = Subscribe::new(pid(1), "park/wss", QoS::AtMostOnce);
+            client.send(sub.into()).await;
+            assert!(matches!(client.recv().await, Some(Packet::SubAck(_))));
+            subs.push(client);
+        }
+        wait_parked(&broker, N).await;
+        let tls = tls_connect(broker.addr(0), config.clone()).await.unwrap();
+        let mut publisher = upgrade(tls, "/mqtt", "mqtt").await;
+        publisher.send(connect("wss-parked-pub").into()).await;
+        assert_eq!(connack_code(publisher.recv().await), ReasonCode::Success);
+        let publish = Publish::new("park/wss", Bytes::from_static(b"secure"));
+        publisher.send(publish.into()).await;
+        for (i, client) in subs.iter_mut().enumerate() {
+            match client.recv().await {
+                Some(Packet::Publish(p)) => assert_eq!(&p.payload[..], b"secure", "{i}"),
+                other => panic!("subscriber {i}: expected the PUBLISH, got {other:?}"),
+            }
+        }
+        wait_parked(&broker, N).await;
+        for client in subs.iter_mut() {
+            client.send(Packet::PingReq).await;
+            client
+                .ws
+                .send(Message::Ping(Bytes::from_static(b"wss")))
+                .await
+                .unwrap();
+        }
+        for (i, client) in subs.iter_mut().enumerate() {
+            assert_eq!(
+                client.recv().await,
+                Some(Packet::PingResp),
+                "subscriber {i}"
+            );
+            match client.message().await {
+                Some(Message::Pong(data)) => assert_eq!(&data[..], b"wss", "{i}"),
+                other => panic!("subscriber {i}: expected a pong, got {other:?}"),
+            }
+        }
+    });
+}
+
 /// A client frame as a client formats it: masked.
 fn client_frame(opcode: OpCode, payload: &[u8], masked: bool) -> Vec<u8> {
     let header = FrameHeader {
