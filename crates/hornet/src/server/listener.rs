@@ -456,7 +456,7 @@ async fn serve_upgraded(
         }
         (ListenerKind::Ws, _) => {
             // Served (and parked when idle) as a TCP connection is, with
-            // the WebSocket framing in between (`tcp.rs`, `ws_frame.rs`).
+            // the WebSocket framing in between (`tcp.rs`, the `hornet-ws` crate).
             let upgrade = ws::upgrade(stream, state.path.as_deref());
             match tokio::time::timeout(ws::HANDSHAKE_TIMEOUT, upgrade).await {
                 Ok(Ok((stream, leftover))) => {

@@ -30,7 +30,6 @@ mod tls;
 mod tls_io;
 mod tls_watch;
 pub(crate) mod ws;
-mod ws_frame;
 
 pub(crate) use listener::ListenerState;
 pub use listener::ListenerStats;

@@ -22,7 +22,7 @@
 //! No MQTT rule lives here: keep-alive stays the core's (it closes the
 //! connection through the outbox, which brings it back to be closed).
 //! Stopping the task (server shutdown) closes every parked socket.
-//! A WebSocket connection parks only between messages (`ws_frame.rs`):
+//! A WebSocket connection parks only between messages (the `hornet-ws` crate):
 //! then its socket is all its WebSocket state. A TLS (or WebSocket over
 //! TLS) connection parks with its boxed rustls `ServerConnection`
 //! (`tls_io.rs`) once everything it had to write is written. TLS-PSK
@@ -54,7 +54,7 @@ pub(crate) struct Parked {
     pub(crate) outbox: Arc<Outbox>,
     pub(crate) active: Active,
     pub(crate) protocol: Option<Protocol>,
-    /// A WebSocket connection (its frames are read by `ws_frame.rs`).
+    /// A WebSocket connection (its frames are read by the `hornet-ws` crate).
     pub(crate) ws: bool,
 }
 

@@ -22,7 +22,7 @@
 //! TLS, WebSocket and WebSocket-over-TLS connections are served here too,
 //! once their handshake and upgrade are done (`listener.rs`): over TLS the
 //! socket's bytes go through rustls (`tls_io.rs`), over WebSocket through
-//! a [`Deframer`] (`ws_frame.rs`) into the MQTT buffer, each chunk written
+//! a [`Deframer`] (the `hornet-ws` crate) into the MQTT buffer, each chunk written
 //! is one binary frame, a ping is answered with a pong, and closing sends
 //! a close frame (and TLS's close_notify) before the FIN. Between frames a
 //! WebSocket has no state to keep and between records TLS has only its
@@ -52,8 +52,8 @@ use super::listener::Active;
 use super::outbox::{Outbox, Outgoing};
 use super::park::Parked;
 use super::tls_io::{self, SockIo};
-use super::ws_frame::{self, Deframer, Step};
 use super::Shared;
+use hornet_ws::{self as ws_frame, Deframer, Step};
 
 /// Chunks written per turn before other tasks get the thread.
 const CHUNKS_PER_TURN: usize = 4;

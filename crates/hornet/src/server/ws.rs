@@ -11,7 +11,7 @@
 //! with the subprotocol the client offered (`mqtt`, or `mqttv3.1` for old
 //! clients) echoed, as [MQTT-6.0.0-3]/[MQTT-6.0.0-4] ask. The framing
 //! afterwards (masking, fragmentation, ping/pong, close) is our own
-//! `ws_frame.rs`, on `ws` and `wss` listeners alike, whose connections are
+//! the `hornet-ws` crate, on `ws` and `wss` listeners alike, whose connections are
 //! then served (and parked when idle) like TCP ones (`tcp.rs`).
 //!
 //! For the clients (`hornet pub`/`sub`) tungstenite frames the messages:
@@ -50,7 +50,7 @@ pub(crate) struct Refused(pub(crate) String);
 /// Reads the HTTP upgrade request from `stream` and answers it. On success
 /// returns the stream, now carrying WebSocket frames, and what the client
 /// sent after its request (frames it did not wait to send): the connection
-/// goes on with the task of TCP ones and our framing (`ws_frame.rs`).
+/// goes on with the task of TCP ones and our framing (the `hornet-ws` crate).
 /// Otherwise the client was sent an HTTP error and the reason is returned
 /// for the log.
 pub(crate) async fn upgrade<S>(mut stream: S, path: Option<&str>) -> Result<(S, BytesMut), Refused>
