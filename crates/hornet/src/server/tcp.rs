@@ -1057,5 +1057,11 @@ mod tests {
     fn the_connection_task_fits_a_256_byte_cell() {
         let size = returned_size(run);
         assert!(size <= 152, "the TCP task's future is {size} bytes");
+        // A WebSocket connection's task is the same future (`task` over
+        // `Tcp<NoTls>`, zero-sized `NoTls`); a TLS one carries its boxed
+        // rustls state too (a 384-byte cell).
+        let tls = std::mem::size_of::<Tcp<Box<ServerConnection>>>();
+        let plain = std::mem::size_of::<Tcp<NoTls>>();
+        assert_eq!(tls, plain + 8, "TLS adds its pointer, nothing else");
     }
 }
