@@ -50,6 +50,12 @@ impl Write for SockIo<'_> {
         self.stream.try_write(buf)
     }
 
+    /// rustls hands over its records as one vector: one system call for
+    /// all of them.
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        self.stream.try_write_vectored(bufs)
+    }
+
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
@@ -65,16 +71,30 @@ pub(crate) fn read(
     io: &mut SockIo<'_>,
     into: &mut BytesMut,
 ) -> io::Result<usize> {
-    let n = conn.read_tls(io)?;
-    let state = conn
-        .process_new_packets()
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("TLS: {e}")))?;
-    take_plaintext(conn, into)?;
-    if state.peer_has_closed() {
-        return Ok(0);
+    // rustls reads at most 4 KiB at a time: a few of them per call, so
+    // that what is fed to the core at once is about what one read of a
+    // TCP connection gives.
+    let mut total = 0;
+    for _ in 0..READS {
+        let n = match conn.read_tls(io) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && total > 0 => return Ok(total),
+            Err(e) => return Err(e),
+        };
+        let state = conn
+            .process_new_packets()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("TLS: {e}")))?;
+        take_plaintext(conn, into)?;
+        if n == 0 || state.peer_has_closed() {
+            return Ok(0);
+        }
+        total += n;
     }
-    Ok(n)
+    Ok(total)
 }
+
+/// Reads from the socket per [`read`].
+const READS: usize = 4;
 
 /// Processes what rustls holds already and appends its plaintext to
 /// `into` (what came with the handshake, before the connection was handed
