@@ -380,7 +380,7 @@ mod tests {
         assert_eq!(out, b"ab");
         assert!(!d.is_idle());
         let mut d = Deframer::default();
-        run(&mut d, &binary(b"ab", false));
+        assert_eq!(run(&mut d, &binary(b"ab", false)).0, Ok(Step::Open));
         assert!(!d.is_idle(), "a message without its final frame");
     }
 
