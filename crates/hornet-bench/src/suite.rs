@@ -172,7 +172,7 @@ pub(crate) fn suite(size: SuiteSize) -> Vec<Entry> {
         extra_settings: &["set_tcp_nodelay true"],
         hornet_settings: &[],
     };
-    // Over WebSocket 5,000 connections: each costs tens of KB in Hornet.
+    // Over WebSocket and TLS 5,000 connections (TLS ones are not parked).
     let conns = |id, transport: Transport| {
         let n = match (smoke, transport) {
             (true, _) => 200,
@@ -340,6 +340,8 @@ pub(crate) fn suite(size: SuiteSize) -> Vec<Entry> {
             over(Transport::Wss, pairs_params(QoS::AtLeastOnce)),
         ),
         conns("conns-ws", Transport::Ws),
+        conns("conns-tls", Transport::Tls),
+        conns("conns-wss", Transport::Wss),
         Entry {
             id: "latency-ws",
             label: format!(
@@ -580,6 +582,8 @@ mod tests {
                 "pairs-q1-tls",
                 "pairs-q1-wss",
                 "conns-ws",
+                "conns-tls",
+                "conns-wss",
                 "latency-ws",
                 "bigmsg",
                 "bigmsg-ws",
@@ -634,11 +638,18 @@ mod tests {
             );
             assert_eq!((&a.kind, a.extra_settings), (&b.kind, b.extra_settings));
         }
-        let ws = by_id("conns-ws");
-        assert_eq!(
-            (ws.params.transport, ws.params.connections, &ws.kind),
-            (Transport::Ws, 5_000, &Kind::Conns)
-        );
+        for (id, transport) in [
+            ("conns-ws", Transport::Ws),
+            ("conns-tls", Transport::Tls),
+            ("conns-wss", Transport::Wss),
+        ] {
+            let e = by_id(id);
+            assert_eq!(
+                (e.params.transport, e.params.connections, &e.kind),
+                (transport, 5_000, &Kind::Conns),
+                "{id}"
+            );
+        }
         let big = by_id("bigmsg-ws");
         assert_eq!(
             (big.params.payload, big.params.publishers, big.params.rate),

@@ -2,7 +2,8 @@
 //! (rcgen), driven by Mosquitto's own clients (`mosquitto_pub` /
 //! `mosquitto_sub` with `--cafile`, `--cert`, `--key`), by a rustls client
 //! on hornet-codec, and by the `hornet` binary for what only its log shows
-//! (the user name a client certificate gives, SIGHUP reloads).
+//! (the user name a client certificate gives, SIGHUP reloads); idle TLS
+//! connections parked (`server/park.rs`) and brought back.
 //!
 //! Hornet-only: the broker is configured with listeners the Mosquitto run
 //! of the suite does not set up.
@@ -18,9 +19,10 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc::{channel, Receiver};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use common::TIMEOUT;
 use hornet::config::{CertIdentity, ListenerKind, Tls, TlsVersion};
-use hornet_codec::{Packet, ReasonCode};
+use hornet_codec::{Ack, Packet, PacketId, Publish, QoS, ReasonCode, Subscribe};
 use process::Proc;
 use tokio_rustls::rustls;
 use transports::{connack_code, connect, listener, tls_connect, Broker, Mqtt, Pki};
@@ -541,4 +543,103 @@ use_subject_as_username = true
         INSTALL,
     )
     .expect_success(TIMEOUT);
+}
+
+/// Waits until at least `n` connections are parked.
+async fn wait_parked(broker: &Broker, n: usize) {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let (parked, _) = broker.server().parked_connections();
+        if parked >= n {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{parked} connections parked after {TIMEOUT:?}, expected {n}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Idle TLS connections park with their rustls state (their task ends
+/// and their socket is watched with the others', `server/park.rs`) and
+/// come back for a QoS 1 message ([MQTT-4.3.2-1]) and its PUBACK, a
+/// PINGREQ ([MQTT-3.12.4-1]), and the server's shutdown, which closes
+/// them. Each step first waits (bounded) until they are parked.
+#[test]
+fn idle_tls_connections_park_and_come_back() {
+    if common::hornet_only() {
+        return;
+    }
+    const N: usize = 20;
+    let pki = Pki::new();
+    let mut broker = Broker::start(vec![listener(ListenerKind::Tls, Some(pki.tls()))], "");
+    let addr = broker.addr(0);
+    let rt = runtime();
+    let mut subs = rt.block_on(async {
+        let mut subs = Vec::new();
+        for i in 0..N {
+            let stream = tls_connect(addr, pki.client_config(None)).await.unwrap();
+            let (mut client, answer) =
+                Mqtt::connect(stream, connect(&format!("tls-parked-{i}"))).await;
+            assert_eq!(connack_code(answer), ReasonCode::Success);
+            let id = PacketId::new(1).unwrap();
+            client
+                .send(Subscribe::new(id, "park/tls", QoS::AtLeastOnce).into())
+                .await;
+            assert!(matches!(client.recv().await, Some(Packet::SubAck(_))));
+            subs.push(client);
+        }
+        wait_parked(&broker, N).await;
+        let (_, unparked_before) = broker.server().parked_connections();
+
+        let stream = tls_connect(addr, pki.client_config(None)).await.unwrap();
+        let (mut publisher, answer) = Mqtt::connect(stream, connect("tls-parked-pub")).await;
+        assert_eq!(connack_code(answer), ReasonCode::Success);
+        let mut p = Publish::new("park/tls", Bytes::from_static(b"to the parked"));
+        p.qos = QoS::AtLeastOnce;
+        p.packet_id = PacketId::new(7);
+        publisher.send(p.into()).await;
+        assert!(matches!(publisher.recv().await, Some(Packet::PubAck(_))));
+        for (i, client) in subs.iter_mut().enumerate() {
+            match client.recv().await {
+                Some(Packet::Publish(p)) => {
+                    assert_eq!(&p.payload[..], b"to the parked", "subscriber {i}");
+                    client
+                        .send(Packet::PubAck(Ack::new(p.packet_id.unwrap())))
+                        .await;
+                }
+                other => panic!("subscriber {i}: expected the PUBLISH, got {other:?}"),
+            }
+        }
+        let (_, unparked) = broker.server().parked_connections();
+        assert!(
+            unparked >= unparked_before + N,
+            "every subscriber was brought back ({unparked_before} → {unparked})"
+        );
+
+        wait_parked(&broker, N).await;
+        for client in subs.iter_mut() {
+            client.send(Packet::PingReq).await;
+        }
+        for (i, client) in subs.iter_mut().enumerate() {
+            assert_eq!(
+                client.recv().await,
+                Some(Packet::PingResp),
+                "subscriber {i}"
+            );
+        }
+        wait_parked(&broker, N).await;
+        subs
+    });
+    broker.stop_server();
+    rt.block_on(async {
+        for (i, client) in subs.iter_mut().enumerate() {
+            assert_eq!(
+                client.recv().await,
+                None,
+                "subscriber {i}: closed at shutdown"
+            );
+        }
+    });
 }

@@ -2,8 +2,10 @@
 //! listeners, driven by a tungstenite client that controls every frame:
 //! the upgrade and its subprotocol, a plain HTTP request's 426, a wrong
 //! path's 404, MQTT packets split across frames and several in one frame,
-//! ping/pong, the close handshake, text frames refused; and a 1 MB payload
-//! over ws against tcp (timed, the ratio printed).
+//! ping/pong, the close handshake, text frames refused, frames sent right
+//! behind the upgrade request, unmasked frames refused; idle ws connections
+//! parked (`server/park.rs`) and brought back for everything a connection
+//! does; and a 1 MB payload over ws against tcp (timed, the ratio printed).
 //!
 //! Hornet-only: the suite's Mosquitto run has no WebSocket listener.
 
@@ -16,11 +18,13 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use futures_util::{SinkExt, StreamExt};
 use hornet::config::ListenerKind;
-use hornet_codec::{Decoder, Packet, PacketId, Protocol, Publish, QoS, ReasonCode, Subscribe};
+use hornet_codec::{Ack, Decoder, Packet, PacketId, Protocol, Publish, QoS, ReasonCode, Subscribe};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::{Frame, FrameHeader};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
@@ -314,6 +318,334 @@ fn text_frame_closes_the_connection() {
         assert_eq!(connack_code(client.recv().await), ReasonCode::Success);
         client.ws.send(Message::text("hello")).await.unwrap();
         assert_eq!(client.recv().await, None, "the connection is closed");
+    });
+}
+
+/// Waits until at least `n` connections are parked.
+async fn wait_parked(broker: &Broker, n: usize) {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let (parked, _) = broker.server().parked_connections();
+        if parked >= n {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{parked} connections parked after {TIMEOUT:?}, expected {n}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+fn pid(n: u16) -> PacketId {
+    PacketId::new(n).unwrap()
+}
+
+fn qos_of(i: usize) -> QoS {
+    [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce][i % 3]
+}
+
+/// Idle WebSocket connections park as TCP ones do (their task ends and
+/// their socket is watched with the others', `server/park.rs`), and come
+/// back for everything a connection does: messages at QoS 0, 1 and 2
+/// ([MQTT-4.3.1-1], [MQTT-4.3.2-1], [MQTT-4.3.3-1]), the PUBCOMP ending a
+/// QoS 2 flow, a PINGREQ ([MQTT-3.12.4-1]) sent in two frames, a
+/// WebSocket ping, the client's close, and the server's shutdown. Each
+/// step first waits (bounded) until the connections are parked.
+#[test]
+fn idle_websocket_connections_park_and_come_back() {
+    if common::hornet_only() {
+        return;
+    }
+    const N: usize = 30;
+    let mut broker = Broker::start(vec![listener(ListenerKind::Ws, None)], "");
+    let mut subs = runtime().block_on(async {
+        let mut subs = Vec::new();
+        for i in 0..N {
+            let mut client = ws_connect(&broker, 0).await;
+            client.send(connect(&format!("ws-parked-{i}")).into()).await;
+            assert_eq!(connack_code(client.recv().await), ReasonCode::Success);
+            let qos = qos_of(i);
+            let topic = format!("park/{}", qos as u8);
+            client.send(Subscribe::new(pid(1), topic, qos).into()).await;
+            assert!(matches!(client.recv().await, Some(Packet::SubAck(_))));
+            subs.push(client);
+        }
+        wait_parked(&broker, N).await;
+        let (_, unparked_before) = broker.server().parked_connections();
+
+        // One message per QoS from a publisher of its own.
+        let mut publisher = ws_connect(&broker, 0).await;
+        publisher.send(connect("ws-parked-pub").into()).await;
+        assert_eq!(connack_code(publisher.recv().await), ReasonCode::Success);
+        for q in 0u8..3 {
+            let mut p = Publish::new(format!("park/{q}"), Bytes::from(vec![q]));
+            p.qos = QoS::ExactlyOnce;
+            p.packet_id = Some(pid(u16::from(q) + 1));
+            publisher.send(p.into()).await;
+            match publisher.recv().await {
+                Some(Packet::PubRec(a)) => {
+                    publisher.send(Packet::PubRel(Ack::new(a.packet_id))).await
+                }
+                other => panic!("expected PUBREC, got {other:?}"),
+            }
+            assert!(matches!(publisher.recv().await, Some(Packet::PubComp(_))));
+        }
+        let mut pubrels = Vec::new();
+        for (i, client) in subs.iter_mut().enumerate() {
+            let qos = qos_of(i);
+            match client.recv().await {
+                Some(Packet::Publish(p)) => {
+                    assert_eq!((p.qos, &p.payload[..]), (qos, &[qos as u8][..]), "{i}");
+                    match qos {
+                        QoS::AtMostOnce => {}
+                        QoS::AtLeastOnce => {
+                            client
+                                .send(Packet::PubAck(Ack::new(p.packet_id.unwrap())))
+                                .await
+                        }
+                        QoS::ExactlyOnce => {
+                            client
+                                .send(Packet::PubRec(Ack::new(p.packet_id.unwrap())))
+                                .await;
+                            match client.recv().await {
+                                Some(Packet::PubRel(a)) => pubrels.push((i, a.packet_id)),
+                                other => panic!("subscriber {i}: expected PUBREL, got {other:?}"),
+                            }
+                        }
+                    }
+                }
+                other => panic!("subscriber {i}: expected the PUBLISH, got {other:?}"),
+            }
+        }
+        // The QoS 2 flows end with a PUBCOMP read from a parked connection.
+        wait_parked(&broker, N).await;
+        for (i, id) in pubrels {
+            subs[i].send(Packet::PubComp(Ack::new(id))).await;
+        }
+        let (_, unparked) = broker.server().parked_connections();
+        assert!(
+            unparked >= unparked_before + N,
+            "every subscriber was brought back ({unparked_before} → {unparked})"
+        );
+
+        // A PINGREQ, its two bytes in two frames, is answered.
+        wait_parked(&broker, N).await;
+        for client in subs.iter_mut() {
+            client.frame(vec![0xC0]).await;
+            client.frame(vec![0x00]).await;
+        }
+        for (i, client) in subs.iter_mut().enumerate() {
+            assert_eq!(
+                client.recv().await,
+                Some(Packet::PingResp),
+                "subscriber {i}"
+            );
+        }
+
+        // A WebSocket ping is answered with its payload (RFC 6455 §5.5.3).
+        wait_parked(&broker, N).await;
+        for client in subs.iter_mut() {
+            client
+                .ws
+                .send(Message::Ping(Bytes::from_static(b"idle?")))
+                .await
+                .unwrap();
+        }
+        for (i, client) in subs.iter_mut().enumerate() {
+            match client.message().await {
+                Some(Message::Pong(data)) => assert_eq!(&data[..], b"idle?", "{i}"),
+                other => panic!("subscriber {i}: expected a pong, got {other:?}"),
+            }
+        }
+
+        // The client's close is answered with a close frame (RFC 6455
+        // §5.5.1) carrying its status code.
+        wait_parked(&broker, N).await;
+        for client in subs.iter_mut().take(N / 2) {
+            client.ws.close(None).await.unwrap();
+        }
+        for (i, client) in subs.iter_mut().enumerate().take(N / 2) {
+            match client.message().await {
+                Some(Message::Close(Some(frame))) => {
+                    assert_eq!(frame.code, CloseCode::Normal, "{i}")
+                }
+                other => panic!("subscriber {i}: expected the close answer, got {other:?}"),
+            }
+        }
+        subs.split_off(N / 2)
+    });
+    // Stopping the server closes the parked connections left.
+    runtime().block_on(wait_parked(&broker, N - N / 2));
+    broker.stop_server();
+    runtime().block_on(async {
+        for (i, client) in subs.iter_mut().enumerate() {
+            assert_eq!(
+                client.recv().await,
+                None,
+                "subscriber {i}: closed at shutdown"
+            );
+        }
+    });
+}
+
+/// Idle WebSocket-over-TLS connections park too (with their rustls state)
+/// and come back for a message ([MQTT-4.3.1-1]), a PINGREQ
+/// ([MQTT-3.12.4-1]) and a WebSocket ping.
+#[test]
+fn idle_secure_websocket_connections_park_and_come_back() {
+    if common::hornet_only() {
+        return;
+    }
+    const N: usize = 10;
+    let pki = Pki::new();
+    let broker = Broker::start(vec![listener(ListenerKind::Wss, Some(pki.tls()))], "");
+    let mut config = (*pki.client_config(None)).clone();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let config = std::sync::Arc::new(config);
+    runtime().block_on(async {
+        let mut subs = Vec::new();
+        for i in 0..N {
+            let tls = tls_connect(broker.addr(0), config.clone()).await.unwrap();
+            let mut client = upgrade(tls, "/mqtt", "mqtt").await;
+            client
+                .send(connect(&format!("wss-parked-{i}")).into())
+                .await;
+            assert_eq!(connack_code(client.recv().await), ReasonCode::Success);
+            let sub = Subscribe::new(pid(1), "park/wss", QoS::AtMostOnce);
+            client.send(sub.into()).await;
+            assert!(matches!(client.recv().await, Some(Packet::SubAck(_))));
+            subs.push(client);
+        }
+        wait_parked(&broker, N).await;
+        let tls = tls_connect(broker.addr(0), config.clone()).await.unwrap();
+        let mut publisher = upgrade(tls, "/mqtt", "mqtt").await;
+        publisher.send(connect("wss-parked-pub").into()).await;
+        assert_eq!(connack_code(publisher.recv().await), ReasonCode::Success);
+        let publish = Publish::new("park/wss", Bytes::from_static(b"secure"));
+        publisher.send(publish.into()).await;
+        for (i, client) in subs.iter_mut().enumerate() {
+            match client.recv().await {
+                Some(Packet::Publish(p)) => assert_eq!(&p.payload[..], b"secure", "{i}"),
+                other => panic!("subscriber {i}: expected the PUBLISH, got {other:?}"),
+            }
+        }
+        wait_parked(&broker, N).await;
+        for client in subs.iter_mut() {
+            client.send(Packet::PingReq).await;
+            client
+                .ws
+                .send(Message::Ping(Bytes::from_static(b"wss")))
+                .await
+                .unwrap();
+        }
+        for (i, client) in subs.iter_mut().enumerate() {
+            assert_eq!(
+                client.recv().await,
+                Some(Packet::PingResp),
+                "subscriber {i}"
+            );
+            match client.message().await {
+                Some(Message::Pong(data)) => assert_eq!(&data[..], b"wss", "{i}"),
+                other => panic!("subscriber {i}: expected a pong, got {other:?}"),
+            }
+        }
+    });
+}
+
+/// A client frame as a client formats it: masked.
+fn client_frame(opcode: OpCode, payload: &[u8], masked: bool) -> Vec<u8> {
+    let header = FrameHeader {
+        opcode,
+        mask: masked.then_some([0x37, 0xfa, 0x21, 0x3d]),
+        ..FrameHeader::default()
+    };
+    let mut out = Vec::new();
+    Frame::from_payload(header, payload.to_vec().into())
+        .format(&mut out)
+        .unwrap();
+    out
+}
+
+/// Sends an upgrade request and `behind` in one write; returns the socket
+/// and what followed the 101 answer's head once `want` bytes of it came.
+async fn raw_upgrade(broker: &Broker, behind: &[u8], want: usize) -> (TcpStream, Vec<u8>) {
+    let mut tcp = TcpStream::connect(broker.addr(0)).await.unwrap();
+    let mut request = b"GET /mqtt HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\
+        Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
+        Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n"
+        .to_vec();
+    request.extend_from_slice(behind);
+    tcp.write_all(&request).await.unwrap();
+    let mut answer = Vec::new();
+    let body = tokio::time::timeout(TIMEOUT, async {
+        loop {
+            if let Some(end) = answer.windows(4).position(|w| w == b"\r\n\r\n") {
+                if answer.len() >= end + 4 + want {
+                    return answer.split_off(end + 4);
+                }
+            }
+            let mut chunk = [0u8; 1024];
+            let n = tcp.read(&mut chunk).await.unwrap();
+            assert!(
+                n > 0,
+                "closed early: {:?}",
+                String::from_utf8_lossy(&answer)
+            );
+            answer.extend_from_slice(&chunk[..n]);
+        }
+    })
+    .await
+    .expect("an answer within the timeout");
+    assert!(answer.starts_with(b"HTTP/1.1 101 "), "{answer:?}");
+    (tcp, body)
+}
+
+/// Frames a client sends right behind its upgrade request, without waiting
+/// for the 101, are read with it: the CONNECT in them is answered.
+#[test]
+fn frames_sent_with_the_upgrade_request_are_read() {
+    if common::hornet_only() {
+        return;
+    }
+    let broker = Broker::start(vec![listener(ListenerKind::Ws, None)], "");
+    runtime().block_on(async {
+        let frame = client_frame(
+            OpCode::Data(Data::Binary),
+            &encode(&[connect("eager").into()]),
+            true,
+        );
+        let (_, body) = raw_upgrade(&broker, &frame, 6).await;
+        // One unmasked binary frame holding the CONNACK (RFC 6455 §5.1).
+        assert_eq!(body[..2], [0x82, 4]);
+        let mut buf = BytesMut::from(&body[2..]);
+        let packet = Decoder::with_protocol(Protocol::V3_1_1)
+            .decode(&mut buf)
+            .unwrap();
+        assert_eq!(connack_code(packet), ReasonCode::Success);
+    });
+}
+
+/// A client frame without a mask breaks RFC 6455 §5.1: the broker answers
+/// with a close frame with status 1002 (protocol error) and closes.
+#[test]
+fn an_unmasked_client_frame_is_a_protocol_error() {
+    if common::hornet_only() {
+        return;
+    }
+    let broker = Broker::start(vec![listener(ListenerKind::Ws, None)], "");
+    runtime().block_on(async {
+        let frame = client_frame(
+            OpCode::Data(Data::Binary),
+            &encode(&[connect("unmasked").into()]),
+            false,
+        );
+        let (mut tcp, mut body) = raw_upgrade(&broker, &frame, 0).await;
+        tokio::time::timeout(TIMEOUT, tcp.read_to_end(&mut body))
+            .await
+            .expect("closed within the timeout")
+            .unwrap();
+        assert_eq!(body, [0x88, 2, 0x03, 0xEA], "a close frame with 1002");
     });
 }
 

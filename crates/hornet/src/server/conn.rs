@@ -1,12 +1,12 @@
-//! One client connection over a TLS or WebSocket stream: a reader that
+//! One client connection over a TLS-PSK stream (OpenSSL): a reader that
 //! decodes and feeds the core, and a writer task that encodes what the
 //! core emitted and writes it out; and what every connection shares
 //! (registration, decoding and feeding the core, reporting writes,
-//! lingering). Plain TCP is served by one task instead (`tcp.rs`).
+//! lingering). Plain TCP, TLS (rustls), WebSocket and WebSocket over TLS
+//! are served by one task each instead (`tcp.rs`).
 //!
-//! [`run_stream`] serves any `AsyncRead + AsyncWrite` stream (TLS,
-//! WebSocket); it reads with `read_buf`, as those streams have their own
-//! buffers.
+//! [`run_stream`] serves any `AsyncRead + AsyncWrite` stream; it reads
+//! with `read_buf`, as such streams have their own buffers.
 //!
 //! The reader decodes every complete packet in what one `read` returned and
 //! hands the batch to the core under one lock acquisition. The writer takes
@@ -57,7 +57,7 @@ pub(super) fn core_close_overdue(id: ConnId) {
     );
 }
 
-/// Serves MQTT over any byte stream (TLS, WebSocket) until it closes.
+/// Serves MQTT over any byte stream (TLS-PSK) until it closes.
 pub(crate) async fn run_stream<S>(shared: Arc<Shared>, stream: S, info: ConnInfo)
 where
     S: AsyncRead + AsyncWrite + Send + 'static,

@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use bytes::BytesMut;
 use hornet_core::{Anonymous, ConnInfo};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
@@ -430,7 +431,6 @@ async fn serve_upgraded(
     active: Active,
 ) {
     let peer = info.peer;
-    let max_message = shared.max_packet_size.saturating_add(64 * 1024);
     let failed = |what: &str, reason: &dyn std::fmt::Display| {
         state.failed_handshakes.fetch_add(1, Ordering::Relaxed);
         tracing::info!(
@@ -455,9 +455,16 @@ async fn serve_upgraded(
             tcp::run(stream, outbox, active).await;
         }
         (ListenerKind::Ws, _) => {
-            let upgrade = ws::accept(stream, state.path.as_deref(), max_message);
+            // Served (and parked when idle) as a TCP connection is, with
+            // the WebSocket framing in between (`tcp.rs`, the `hornet-ws` crate).
+            let upgrade = ws::upgrade(stream, state.path.as_deref());
             match tokio::time::timeout(ws::HANDSHAKE_TIMEOUT, upgrade).await {
-                Ok(Ok(ws)) => conn::run_stream(shared, ws, info).await,
+                Ok(Ok((stream, leftover))) => {
+                    let (_, outbox) = conn::open(&shared, info, false);
+                    // A task of its own: this one is as large as a TLS
+                    // handshake.
+                    tokio::spawn(tcp::run_ws(stream, outbox, active, leftover));
+                }
                 Ok(Err(e)) => failed("the WebSocket upgrade", &e.0),
                 Err(_) => failed("the WebSocket upgrade", &"timed out"),
             }
@@ -474,12 +481,30 @@ async fn serve_upgraded(
                 Ok(name) => info.cert_username = name,
                 Err(e) => return failed("the client certificate check", &e),
             }
+            // From here rustls is driven by the connection's task
+            // (`tls_io.rs`), which parks it when idle as a TCP one.
             if state.kind == ListenerKind::Tls {
-                return conn::run_stream(shared, stream, info).await;
+                let (stream, tls) = stream.into_inner();
+                let (_, outbox) = conn::open(&shared, info, false);
+                let run = tcp::run_tls(
+                    stream,
+                    outbox,
+                    active,
+                    false,
+                    Box::new(tls),
+                    BytesMut::new(),
+                );
+                tokio::spawn(run);
+                return;
             }
-            let upgrade = ws::accept(stream, state.path.as_deref(), max_message);
+            let upgrade = ws::upgrade(stream, state.path.as_deref());
             match tokio::time::timeout(ws::HANDSHAKE_TIMEOUT, upgrade).await {
-                Ok(Ok(ws)) => conn::run_stream(shared, ws, info).await,
+                Ok(Ok((stream, leftover))) => {
+                    let (stream, tls) = stream.into_inner();
+                    let (_, outbox) = conn::open(&shared, info, false);
+                    let run = tcp::run_tls(stream, outbox, active, true, Box::new(tls), leftover);
+                    tokio::spawn(run);
+                }
                 Ok(Err(e)) => failed("the WebSocket upgrade", &e.0),
                 Err(_) => failed("the WebSocket upgrade", &"timed out"),
             }

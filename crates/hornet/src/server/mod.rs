@@ -27,6 +27,7 @@ mod store;
 mod tcp;
 mod timer;
 mod tls;
+mod tls_io;
 mod tls_watch;
 pub(crate) mod ws;
 
@@ -586,8 +587,8 @@ impl Server {
         self.shared.active.load(Ordering::Relaxed)
     }
 
-    /// Plain TCP connections parked now (idle, without a task of their
-    /// own), and those brought back since start.
+    /// Plain TCP and WebSocket connections parked now (idle, without a
+    /// task of their own), and those brought back since start.
     pub fn parked_connections(&self) -> (usize, usize) {
         (self.shared.parker.parked(), self.shared.parker.unparked())
     }

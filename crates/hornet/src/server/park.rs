@@ -1,6 +1,7 @@
-//! Idle plain TCP connections without a task of their own ("parked").
+//! Idle plain TCP and WebSocket connections without a task of their own
+//! ("parked").
 //!
-//! A TCP connection's task (`tcp.rs`) that has had nothing to do for
+//! A TCP or plain WebSocket connection's task (`tcp.rs`) that has had nothing to do for
 //! [`Parker::after`] (nothing read, nothing to write, no rate pause) hands
 //! its socket here and ends: the socket leaves tokio's reactor (its
 //! registration, 256 bytes) and the task (its cell, 256 bytes) is freed.
@@ -21,9 +22,13 @@
 //! No MQTT rule lives here: keep-alive stays the core's (it closes the
 //! connection through the outbox, which brings it back to be closed).
 //! Stopping the task (server shutdown) closes every parked socket.
-//! TLS and WebSocket connections are never parked (their streams keep
-//! buffers and state that a raw socket cannot carry).
+//! A WebSocket connection parks only between messages (the `hornet-ws` crate):
+//! then its socket is all its WebSocket state. A TLS (or WebSocket over
+//! TLS) connection parks with its boxed rustls `ServerConnection`
+//! (`tls_io.rs`) once everything it had to write is written. TLS-PSK
+//! connections (OpenSSL streams, `conn.rs`) never park.
 
+use std::collections::HashMap;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -49,7 +54,12 @@ pub(crate) struct Parked {
     pub(crate) outbox: Arc<Outbox>,
     pub(crate) active: Active,
     pub(crate) protocol: Option<Protocol>,
+    /// A WebSocket connection (its frames are read by the `hornet-ws` crate).
+    pub(crate) ws: bool,
 }
+
+/// A parked TLS connection's rustls state (`tls_io.rs`).
+type TlsState = Box<tokio_rustls::rustls::ServerConnection>;
 
 /// The parked connections and the way to wake the task watching them.
 pub(crate) struct Parker {
@@ -57,6 +67,9 @@ pub(crate) struct Parker {
     after: Option<Duration>,
     registry: mio::Registry,
     slots: Mutex<Slab<Parked>>,
+    /// The TLS state of the slots that have one (kept apart, so a parked
+    /// TCP connection's slot stays 32 bytes); changed under `slots`' lock.
+    tls: Mutex<HashMap<usize, TlsState>>,
     /// Slots whose outbox was woken, for the task to bring back.
     woken: Mutex<Vec<usize>>,
     task: AtomicWaker,
@@ -99,6 +112,7 @@ impl Parker {
             after,
             registry,
             slots: Mutex::new(Slab::new()),
+            tls: Mutex::new(HashMap::new()),
             woken: Mutex::new(Vec::new()),
             task: AtomicWaker::new(),
             stopped: AtomicBool::new(false),
@@ -122,15 +136,20 @@ impl Parker {
         self.unparked.load(Ordering::Relaxed)
     }
 
-    /// Parks `p` (its socket already out of tokio's reactor), or gives it
-    /// back when it cannot park: its outbox was woken meanwhile, the
-    /// parker has stopped, or epoll refused the socket.
-    pub(crate) fn park(self: &Arc<Self>, p: Parked) -> Result<(), Parked> {
+    /// Parks `p` (its socket already out of tokio's reactor) with its TLS
+    /// state, or gives them back when it cannot park: its outbox was woken
+    /// meanwhile, the parker has stopped, or epoll refused the socket.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn park(
+        self: &Arc<Self>,
+        p: Parked,
+        tls: Option<TlsState>,
+    ) -> Result<(), (Parked, Option<TlsState>)> {
         // Under the slots' lock: the task cannot bring the connection back
         // before it is fully parked.
         let mut slots = lock(&self.slots);
         if self.stopped.load(Ordering::Acquire) {
-            return Err(p);
+            return Err((p, tls));
         }
         let entry = slots.vacant_entry();
         let slot = entry.key();
@@ -143,7 +162,7 @@ impl Parker {
             .is_ready()
         {
             // Something came for it: serve it instead.
-            return Err(p);
+            return Err((p, tls));
         }
         let fd = p.stream.as_raw_fd();
         if let Err(e) = self
@@ -152,30 +171,36 @@ impl Parker {
         {
             tracing::debug!("Connection {} not parked: {e}", p.outbox.id());
             p.outbox.stop_waiting();
-            return Err(p);
+            return Err((p, tls));
+        }
+        if let Some(tls) = tls {
+            lock(&self.tls).insert(slot, tls);
         }
         entry.insert(p);
         Ok(())
     }
 
     /// Takes slot `slot` out of the parked ones (a stale slot: `None`).
-    fn take(&self, slot: usize) -> Option<Parked> {
-        let p = lock(&self.slots).try_remove(slot)?;
+    fn take(&self, slot: usize) -> Option<(Parked, Option<TlsState>)> {
+        let mut slots = lock(&self.slots);
+        let p = slots.try_remove(slot)?;
+        let tls = lock(&self.tls).remove(&slot);
+        drop(slots);
         let _ = self
             .registry
             .deregister(&mut SourceFd(&p.stream.as_raw_fd()));
         // Its waker is the parker's: the task to come registers its own.
         p.outbox.stop_waiting();
-        Some(p)
+        Some((p, tls))
     }
 
     /// Brings slot `slot` back as a task of its own.
     fn unpark(&self, slot: usize) {
-        let Some(p) = self.take(slot) else {
+        let Some((p, tls)) = self.take(slot) else {
             return; // brought back already (a wake from before)
         };
         self.unparked.fetch_add(1, Ordering::Relaxed);
-        super::tcp::resume(p);
+        super::tcp::resume(p, tls);
     }
 }
 
@@ -187,7 +212,8 @@ impl Drop for StopGuard {
     fn drop(&mut self) {
         self.0.stopped.store(true, Ordering::Release);
         let parked = std::mem::take(&mut *lock(&self.0.slots));
-        drop(parked);
+        let tls = std::mem::take(&mut *lock(&self.0.tls));
+        drop((parked, tls));
     }
 }
 

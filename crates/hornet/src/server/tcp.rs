@@ -19,8 +19,18 @@
 //! holds for the disk), sends FIN and lingers, so a last DISCONNECT or
 //! CONNACK is never lost.
 //!
-//! (The generic path for TLS and WebSocket streams keeps a reader and a
-//! writer task: those streams have their own buffers and no `try_write`.)
+//! TLS, WebSocket and WebSocket-over-TLS connections are served here too,
+//! once their handshake and upgrade are done (`listener.rs`): over TLS the
+//! socket's bytes go through rustls (`tls_io.rs`), over WebSocket through
+//! a [`Deframer`] (the `hornet-ws` crate) into the MQTT buffer, each chunk written
+//! is one binary frame, a ping is answered with a pong, and closing sends
+//! a close frame (and TLS's close_notify) before the FIN. Between frames a
+//! WebSocket has no state to keep and between records TLS has only its
+//! boxed `ServerConnection`, so an idle connection of any of them drops its
+//! buffers and parks like a TCP one.
+//!
+//! (TLS-PSK connections, on OpenSSL, keep the generic path of `conn.rs`: a
+//! reader and a writer task.)
 
 use std::future::Future;
 use std::pin::Pin;
@@ -28,19 +38,22 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Instant;
 
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, BufMut, BytesMut};
 use hornet_codec::{Decoder, Packet, Protocol};
 use hornet_core::{CloseCause, ConnId};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::time::Sleep;
+use tokio_rustls::rustls::ServerConnection;
 
 use super::conn::{decode_and_feed, linger, report, Fed};
 use super::conn::{READS_PER_WAKE, READ_CHUNK, REPORT_EVERY, WRITE_CHUNK};
 use super::listener::Active;
 use super::outbox::{Outbox, Outgoing};
 use super::park::Parked;
+use super::tls_io::{self, SockIo};
 use super::Shared;
+use hornet_ws::{self as ws_frame, Deframer, Step};
 
 /// Chunks written per turn before other tasks get the thread.
 const CHUNKS_PER_TURN: usize = 4;
@@ -56,22 +69,125 @@ pub(crate) fn run(
     outbox: Arc<Outbox>,
     active: Active,
 ) -> impl Future<Output = ()> + Send {
-    task(Tcp::new(stream, outbox, active, None))
+    task(Tcp::new(stream, outbox, active, None, false, NoTls))
+}
+
+/// A connection's TLS state: nothing for TCP and WebSocket connections
+/// (the zero-sized [`NoTls`], so their task stays within a 256-byte cell,
+/// see the unit test below), the boxed rustls connection for TLS and
+/// WebSocket-over-TLS ones.
+pub(crate) trait TlsLayer: Send + Sized + 'static {
+    /// The rustls connection, if any.
+    fn conn(&mut self) -> Option<&mut ServerConnection>;
+    /// What a parked connection keeps of it.
+    fn into_parked(self) -> Option<Box<ServerConnection>>;
+    /// Back from parked (`None`: not of this kind).
+    fn from_parked(tls: Option<Box<ServerConnection>>) -> Option<Self>;
+}
+
+/// No TLS (plain TCP and WebSocket connections).
+pub(crate) struct NoTls;
+
+impl TlsLayer for NoTls {
+    fn conn(&mut self) -> Option<&mut ServerConnection> {
+        None
+    }
+
+    fn into_parked(self) -> Option<Box<ServerConnection>> {
+        None
+    }
+
+    fn from_parked(tls: Option<Box<ServerConnection>>) -> Option<Self> {
+        tls.is_none().then_some(NoTls)
+    }
+}
+
+impl TlsLayer for Box<ServerConnection> {
+    fn conn(&mut self) -> Option<&mut ServerConnection> {
+        Some(self)
+    }
+
+    fn into_parked(self) -> Option<Box<ServerConnection>> {
+        Some(self)
+    }
+
+    fn from_parked(tls: Option<Box<ServerConnection>>) -> Option<Self> {
+        tls
+    }
+}
+
+/// Serves one WebSocket connection whose upgrade was answered
+/// (`ws::upgrade`), as [`run`] serves a TCP one; `leftover` is what the
+/// client sent after its upgrade request.
+pub(crate) fn run_ws(
+    stream: TcpStream,
+    outbox: Arc<Outbox>,
+    active: Active,
+    leftover: BytesMut,
+) -> impl Future<Output = ()> + Send {
+    task(upgraded(stream, outbox, active, true, NoTls, leftover))
+}
+
+/// Serves one TLS connection (WebSocket over TLS with `ws`, its upgrade
+/// answered, `leftover` what followed the request) whose handshake made
+/// `conn`, as [`run`] serves a TCP one.
+pub(crate) fn run_tls(
+    stream: TcpStream,
+    outbox: Arc<Outbox>,
+    active: Active,
+    ws: bool,
+    mut conn: Box<ServerConnection>,
+    leftover: BytesMut,
+) -> impl Future<Output = ()> + Send {
+    // The writer hands rustls one chunk at a time, and only once the last
+    // one is written: no limit needed, and none to split on.
+    conn.set_buffer_limit(None);
+    task(upgraded(stream, outbox, active, ws, conn, leftover))
+}
+
+/// A connection after its handshake or upgrade; what came with them is
+/// looked at first.
+fn upgraded<X: TlsLayer>(
+    stream: TcpStream,
+    outbox: Arc<Outbox>,
+    active: Active,
+    ws: bool,
+    mut tls: X,
+    leftover: BytesMut,
+) -> Tcp<X> {
+    // TLS: rustls may hold plaintext that came with the handshake.
+    let unfed = !leftover.is_empty() || tls.conn().is_some();
+    let mut tcp = Tcp::new(stream, outbox, active, None, ws, tls);
+    if unfed {
+        let mut busy = Busy::new(tcp.active.shared(), None);
+        busy.raw = leftover;
+        busy.unfed = true;
+        tcp.busy = Some(busy);
+    }
+    tcp
 }
 
 /// Brings a parked connection back (`park.rs`): its socket registered
 /// with tokio again, a task of the same kind as a new connection's.
-pub(crate) fn resume(p: Parked) {
+pub(crate) fn resume(p: Parked, tls: Option<Box<ServerConnection>>) {
     match TcpStream::from_std(p.stream) {
         Ok(stream) => {
-            tokio::spawn(task(Tcp::new(stream, p.outbox, p.active, p.protocol)));
+            let (outbox, active, protocol, ws) = (p.outbox, p.active, p.protocol, p.ws);
+            match tls {
+                Some(conn) => {
+                    tokio::spawn(task(Tcp::new(stream, outbox, active, protocol, ws, conn)));
+                }
+                None => {
+                    tokio::spawn(task(Tcp::new(stream, outbox, active, protocol, ws, NoTls)));
+                }
+            }
         }
         Err(e) => lost(&p.active, &p.outbox, &e),
     }
 }
 
 /// The connection's task: serves it until it closes or parks.
-fn task(tcp: Tcp) -> impl Future<Output = ()> + Send {
+fn task<X: TlsLayer>(tcp: Tcp<X>) -> impl Future<Output = ()> + Send {
     // An `async move` block rather than an `async fn`, and one struct
     // reached through one reference: the task then stores each value once.
     let mut tcp = tcp;
@@ -92,12 +208,14 @@ fn task(tcp: Tcp) -> impl Future<Output = ()> + Send {
 
 /// Hands an idle connection to the parker and ends its task; gives it back
 /// (`Some`) when it could not park (something came for it meanwhile).
-fn park(t: Tcp) -> Option<Tcp> {
+fn park<X: TlsLayer>(t: Tcp<X>) -> Option<Tcp<X>> {
     let Tcp {
         stream,
         outbox,
         active,
         protocol,
+        ws,
+        tls,
         ..
     } = t;
     let parker = active.shared().parker.clone();
@@ -113,10 +231,17 @@ fn park(t: Tcp) -> Option<Tcp> {
         outbox,
         active,
         protocol,
+        ws,
     };
-    let p = parker.park(parked).err()?;
+    let (p, tls) = parker.park(parked, tls.into_parked()).err()?;
+    let Some(tls) = X::from_parked(tls) else {
+        // Not reached: the parker gives back what it was given.
+        let e = std::io::Error::other("the TLS state was lost while parking");
+        lost(&p.active, &p.outbox, &e);
+        return None;
+    };
     match TcpStream::from_std(p.stream) {
-        Ok(stream) => Some(Tcp::new(stream, p.outbox, p.active, p.protocol)),
+        Ok(stream) => Some(Tcp::new(stream, p.outbox, p.active, p.protocol, p.ws, tls)),
         Err(e) => {
             lost(&p.active, &p.outbox, &e);
             None
@@ -137,7 +262,7 @@ fn lost(active: &Active, outbox: &Outbox, e: &std::io::Error) {
 
 /// A TCP connection's state for its whole life: what an idle connection
 /// costs (with the task around it and the outbox).
-struct Tcp {
+struct Tcp<X: TlsLayer> {
     stream: TcpStream,
     /// Its queue from the core; also the connection's id.
     outbox: Arc<Outbox>,
@@ -153,15 +278,23 @@ struct Tcp {
     /// Woken for something since the park timer was (re)armed: it is
     /// armed once more rather than parking.
     touched: bool,
+    /// A WebSocket connection (`ws`, `wss` listeners): frames on the
+    /// socket (or in TLS).
+    ws: bool,
+    /// A TLS connection's (`tls`, `wss`) rustls state, kept while idle
+    /// and parked.
+    tls: X,
 }
 
-impl Tcp {
+impl<X: TlsLayer> Tcp<X> {
     fn new(
         stream: TcpStream,
         outbox: Arc<Outbox>,
         active: Active,
         protocol: Option<Protocol>,
-    ) -> Tcp {
+        ws: bool,
+        tls: X,
+    ) -> Tcp<X> {
         Tcp {
             stream,
             outbox,
@@ -170,16 +303,22 @@ impl Tcp {
             busy: None,
             park: None,
             touched: false,
+            ws,
+            tls,
         }
     }
 }
 
 /// After the serving loop: tells the core if it does not know yet, writes
 /// what is queued, sends FIN and lingers.
-async fn close(mut t: Tcp, end: End) {
+async fn close<X: TlsLayer>(mut t: Tcp<X>, end: End) {
     let shared = t.active.shared();
     let id = t.outbox.id();
-    let mut writer = t.busy.take().map(|b| b.writer).unwrap_or_default();
+    let (mut writer, close_code) = t
+        .busy
+        .take()
+        .map(|b| (b.writer, b.close_code))
+        .unwrap_or((Writer::default(), ws_frame::NORMAL));
     let flush = match end {
         // (A connection that parks does not close: `Park` ends here only
         // if that changes.)
@@ -197,12 +336,50 @@ async fn close(mut t: Tcp, end: End) {
             false
         }
     };
-    if flush && drain(shared, id, &t.outbox, &t.stream, &mut writer).await {
+    let written = flush
+        && drain(
+            shared,
+            id,
+            &t.outbox,
+            &t.stream,
+            &mut writer,
+            t.ws,
+            t.tls.conn(),
+        )
+        .await;
+    if written
+        && say_goodbye(&mut t.stream, t.ws, t.tls.conn(), close_code)
+            .await
+            .is_ok()
+    {
         let _ = t.stream.shutdown().await;
     }
     drop(writer);
     linger(&mut t.stream).await;
     shared.remove_outbox(id);
+}
+
+/// What a connection sends last, before its FIN: a WebSocket's close
+/// frame (RFC 6455 §5.5.1: the answer to the client's, or the server's
+/// own, with `code`), TLS's close_notify.
+async fn say_goodbye(
+    stream: &mut TcpStream,
+    ws: bool,
+    tls: Option<&mut ServerConnection>,
+    code: u16,
+) -> std::io::Result<()> {
+    let frame = ws_frame::close_frame(code);
+    match tls {
+        Some(conn) => {
+            if ws {
+                tls_io::encrypt(conn, &frame)?;
+            }
+            conn.send_close_notify();
+            tls_io::flush_all(conn, stream).await
+        }
+        None if ws => stream.write_all(&frame).await,
+        None => Ok(()),
+    }
 }
 
 /// How the serving loop ended.
@@ -238,6 +415,16 @@ struct Busy {
     batch: Vec<(Packet, usize)>,
     /// While the client is over its publish rate: not read until then.
     paused: Option<Pin<Box<Sleep>>>,
+    /// WebSocket only: read, not yet deframed into `buf` (the start of a
+    /// frame header or of a control frame).
+    raw: BytesMut,
+    /// WebSocket only: where in a frame and a message the stream is.
+    deframer: Deframer,
+    /// Bytes not yet looked at: in `raw` (those that came with the upgrade
+    /// request), in rustls (those that came with the handshake).
+    unfed: bool,
+    /// WebSocket only: the status code of the close frame to send.
+    close_code: u16,
 }
 
 impl Busy {
@@ -254,7 +441,61 @@ impl Busy {
             decoder,
             batch: Vec::new(),
             paused: None,
+            raw: BytesMut::new(),
+            deframer: Deframer::default(),
+            unfed: false,
+            close_code: ws_frame::NORMAL,
         })
+    }
+
+    /// Whether nothing is pending: no bytes of a packet or a frame, no
+    /// rate pause.
+    fn is_idle(&self) -> bool {
+        self.buf.is_empty()
+            && self.raw.is_empty()
+            && self.deframer.is_idle()
+            && self.paused.is_none()
+    }
+}
+
+/// Feeds what was read (in `b.raw`, deframed first, over WebSocket; in
+/// `b.buf` otherwise) to the core. `Err`: the connection ends (the client
+/// closed its WebSocket, or broke its rules).
+fn feed(shared: &Shared, outbox: &Outbox, b: &mut Busy, ws: bool) -> Result<Fed, End> {
+    let mut end = None;
+    if ws {
+        let Busy {
+            raw,
+            buf,
+            deframer,
+            writer,
+            close_code,
+            ..
+        } = b;
+        match deframer.deframe(raw, buf, &mut writer.out) {
+            Ok(Step::Open) => {}
+            Ok(Step::Closed(code)) => {
+                *close_code = code;
+                end = Some(End::Read(CloseCause::PeerClosed));
+            }
+            Err(e) => {
+                *close_code = e.close_code();
+                let e = std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string());
+                end = Some(End::Read(CloseCause::io(&e)));
+            }
+        }
+    }
+    let Busy {
+        buf,
+        decoder,
+        batch,
+        ..
+    } = b;
+    let fed = decode_and_feed(shared, outbox.id(), outbox, decoder, buf, batch);
+    match (end, fed) {
+        (_, Fed::Refused) => Err(End::Closed),
+        (Some(end), _) => Err(end),
+        (None, fed) => Ok(fed),
     }
 }
 
@@ -262,12 +503,35 @@ impl Busy {
 /// `t.busy` keeps what is left to write.
 // Not an `async fn`: that would store its argument once more in the task.
 #[allow(clippy::manual_async_fn)]
-fn serve(t: &mut Tcp) -> impl Future<Output = End> + Send + '_ {
+fn serve<X: TlsLayer>(t: &mut Tcp<X>) -> impl Future<Output = End> + Send + '_ {
     async move {
         loop {
             let shared = t.active.shared();
             let b = t.busy.get_or_insert_with(|| Busy::new(shared, t.protocol));
-            let blocked = match b.writer.pump(shared, t.outbox.id(), &t.outbox, &t.stream) {
+            if std::mem::take(&mut b.unfed) {
+                if let Some(conn) = t.tls.conn() {
+                    let into = if t.ws { &mut b.raw } else { &mut b.buf };
+                    if let Err(e) = tls_io::take_buffered(conn, into) {
+                        return End::Read(CloseCause::io(&e));
+                    }
+                }
+                match feed(shared, &t.outbox, b, t.ws) {
+                    Ok(Fed::Ok) => {}
+                    Ok(Fed::Pause(pause)) => b.paused = Some(Box::pin(tokio::time::sleep(pause))),
+                    Ok(Fed::Refused) | Err(End::Closed) => return End::Closed,
+                    Err(end) => return end,
+                }
+            }
+            // (No binding for the result: it would live across every
+            // `await` below, in the task.)
+            let blocked = match b.writer.pump(
+                shared,
+                t.outbox.id(),
+                &t.outbox,
+                &t.stream,
+                t.ws,
+                t.tls.conn(),
+            ) {
                 Ok(Pumped::More) => {
                     // `try_write` does not count against tokio's cooperative
                     // budget: a subscriber with a full outbox must not keep
@@ -282,7 +546,7 @@ fn serve(t: &mut Tcp) -> impl Future<Output = End> + Send + '_ {
             if t.outbox.is_closing() {
                 return End::Closed;
             }
-            if !blocked && b.buf.is_empty() && b.paused.is_none() {
+            if !blocked && b.is_idle() {
                 // Idle: give everything back.
                 t.protocol = b.decoder.protocol();
                 t.busy = None;
@@ -341,31 +605,32 @@ fn serve(t: &mut Tcp) -> impl Future<Output = End> + Send + '_ {
                 reads += 1;
                 let shared = t.active.shared();
                 let b = t.busy.get_or_insert_with(|| Busy::new(shared, t.protocol));
-                if b.buf.capacity() - b.buf.len() < 1024 {
-                    b.buf.reserve(READ_CHUNK);
-                }
-                match t.stream.try_read_buf(&mut b.buf) {
-                    Ok(0) => return End::Read(CloseCause::PeerClosed),
+                // (No binding for the result: it would live across the
+                // `await` below, in the task.)
+                match read_once(&t.stream, b, t.ws, t.tls.conn()) {
+                    Ok(0) => {
+                        // Over TLS the end may come with plaintext (the
+                        // records before a close_notify): fed first.
+                        return match feed(shared, &t.outbox, b, t.ws) {
+                            Err(end) => end,
+                            Ok(Fed::Refused) => End::Closed,
+                            Ok(_) => End::Read(CloseCause::PeerClosed),
+                        };
+                    }
                     Ok(_) => {}
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                     Err(e) => return End::Read(CloseCause::io(&e)),
                 }
-                let Busy {
-                    buf,
-                    decoder,
-                    batch,
-                    paused,
-                    ..
-                } = &mut **b;
-                match decode_and_feed(shared, t.outbox.id(), &t.outbox, decoder, buf, batch) {
-                    Fed::Refused => return End::Closed,
+                match feed(shared, &t.outbox, b, t.ws) {
+                    Err(end) => return end,
                     // Over its publish rate: stop reading (backpressure);
                     // what the core sends meanwhile still goes out.
-                    Fed::Pause(pause) => {
-                        *paused = Some(Box::pin(tokio::time::sleep(pause)));
+                    Ok(Fed::Pause(pause)) => {
+                        b.paused = Some(Box::pin(tokio::time::sleep(pause)));
                         break;
                     }
-                    Fed::Ok => {}
+                    Ok(Fed::Refused) => return End::Closed,
+                    Ok(Fed::Ok) => {}
                 }
                 // `try_read` does not count against tokio's cooperative
                 // budget (`read` does): without this a flooding publisher
@@ -377,13 +642,39 @@ fn serve(t: &mut Tcp) -> impl Future<Output = End> + Send + '_ {
     }
 }
 
+/// Reads once from the socket what is there (through rustls over TLS) into
+/// `b.buf` (`b.raw` over WebSocket, to be deframed).
+fn read_once(
+    stream: &TcpStream,
+    b: &mut Busy,
+    ws: bool,
+    tls: Option<&mut ServerConnection>,
+) -> std::io::Result<usize> {
+    let into = if ws { &mut b.raw } else { &mut b.buf };
+    match tls {
+        Some(conn) => {
+            let mut io = SockIo {
+                stream,
+                direct: false,
+            };
+            tls_io::read(conn, &mut io, into)
+        }
+        None => {
+            if into.capacity() - into.len() < 1024 {
+                into.reserve(READ_CHUNK);
+            }
+            stream.try_read_buf(into)
+        }
+    }
+}
+
 /// Reads every byte the socket has already received, feeds it, and tells
 /// the core (`Action::DrainInput`: a takeover of this client waits, so a
 /// DISCONNECT sent before the new CONNECT counts). Reads with `recv`
 /// itself, not tokio's readiness: the event for those bytes may not have
 /// been seen yet, which is the race this closes. `Some` when the
 /// connection ended.
-fn drain_input(t: &mut Tcp) -> Option<End> {
+fn drain_input<X: TlsLayer>(t: &mut Tcp<X>) -> Option<End> {
     /// Enough for a DISCONNECT behind a burst; the rest is read as usual.
     const MAX_READS: usize = 16;
     let shared = t.active.shared();
@@ -394,33 +685,52 @@ fn drain_input(t: &mut Tcp) -> Option<End> {
         if b.paused.is_some() {
             break; // over its publish rate: what is unread stays unread
         }
-        match rustix::net::recv(&t.stream, &mut chunk[..], rustix::net::RecvFlags::empty()) {
-            Ok((0, _)) => {
-                end = Some(End::Read(CloseCause::PeerClosed));
-                break;
+        if let Some(conn) = t.tls.conn() {
+            let into = if t.ws { &mut b.raw } else { &mut b.buf };
+            let mut io = SockIo {
+                stream: &t.stream,
+                direct: true,
+            };
+            match tls_io::read(conn, &mut io, into) {
+                // The plaintext that came with the end is fed below.
+                Ok(0) => end = Some(End::Read(CloseCause::PeerClosed)),
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    end = Some(End::Read(CloseCause::io(&e)));
+                    break;
+                }
             }
-            Ok((n, _)) => b.buf.extend_from_slice(&chunk[..n]),
-            Err(rustix::io::Errno::AGAIN) => break,
-            Err(rustix::io::Errno::INTR) => continue,
-            Err(e) => {
-                end = Some(End::Read(CloseCause::io(&e.into())));
-                break;
+        } else {
+            match rustix::net::recv(&t.stream, &mut chunk[..], rustix::net::RecvFlags::empty()) {
+                Ok((0, _)) => {
+                    end = Some(End::Read(CloseCause::PeerClosed));
+                    break;
+                }
+                Ok((n, _)) if t.ws => b.raw.extend_from_slice(&chunk[..n]),
+                Ok((n, _)) => b.buf.extend_from_slice(&chunk[..n]),
+                Err(rustix::io::Errno::AGAIN) => break,
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => {
+                    end = Some(End::Read(CloseCause::io(&e.into())));
+                    break;
+                }
             }
         }
-        let Busy {
-            buf,
-            decoder,
-            batch,
-            paused,
-            ..
-        } = &mut **b;
-        match decode_and_feed(shared, t.outbox.id(), &t.outbox, decoder, buf, batch) {
-            Fed::Refused => {
+        match feed(shared, &t.outbox, b, t.ws) {
+            Ok(Fed::Refused) => {
                 end = Some(End::Closed);
                 break;
             }
-            Fed::Pause(pause) => *paused = Some(Box::pin(tokio::time::sleep(pause))),
-            Fed::Ok => {}
+            Err(e) => {
+                end = Some(e);
+                break;
+            }
+            Ok(Fed::Pause(pause)) => b.paused = Some(Box::pin(tokio::time::sleep(pause))),
+            Ok(Fed::Ok) => {}
+        }
+        if end.is_some() {
+            break;
         }
     }
     shared.with_core(|core| core.input_drained(Instant::now(), t.outbox.id()));
@@ -435,9 +745,9 @@ fn drain_input(t: &mut Tcp) -> Option<End> {
 /// readiness futures are 150 bytes each, and this wait is part of every
 /// connection's task for its whole life. The caller calls
 /// `Outbox::stop_waiting` once it is ready.
-fn poll_wake(
+fn poll_wake<X: TlsLayer>(
     cx: &mut std::task::Context<'_>,
-    t: &mut Tcp,
+    t: &mut Tcp<X>,
     blocked: bool,
 ) -> Poll<std::io::Result<Wake>> {
     let (outbox, stream) = (&t.outbox, &t.stream);
@@ -480,13 +790,15 @@ async fn drain(
     outbox: &Outbox,
     stream: &TcpStream,
     writer: &mut Writer,
+    ws: bool,
+    mut tls: Option<&mut ServerConnection>,
 ) -> bool {
     let deadline = tokio::time::Instant::now() + super::conn::CORE_CLOSE_WAIT;
     loop {
         // Read before the take: every push precedes `close`, so once
         // closing was seen, an idle pump means everything is written.
         let closing = outbox.is_closing();
-        match writer.pump(shared, id, outbox, stream) {
+        match writer.pump(shared, id, outbox, stream, ws, tls.as_deref_mut()) {
             Ok(Pumped::More) => tokio::task::coop::consume_budget().await,
             Ok(Pumped::Blocked) => {
                 let ready = std::future::poll_fn(|cx| stream.poll_write_ready(cx)).await;
@@ -548,16 +860,25 @@ impl Writer {
         id: ConnId,
         outbox: &Outbox,
         stream: &TcpStream,
+        ws: bool,
+        mut tls: Option<&mut ServerConnection>,
     ) -> std::io::Result<Pumped> {
         for _ in 0..CHUNKS_PER_TURN {
-            if self.out.is_empty() && !self.encode_chunk(id, outbox) {
-                if self.unreported > 0 {
-                    self.report(shared, id);
+            if let Some(conn) = tls.as_deref_mut() {
+                // Over TLS a chunk is handed to rustls, and written as
+                // ciphertext before the next one is encoded.
+                if !tls_io::flush(conn, stream)? {
+                    return Ok(Pumped::Blocked);
                 }
-                // Idle: give the buffers back.
-                self.out = BytesMut::new();
-                self.packets = Vec::new();
-                return Ok(Pumped::Idle);
+                if self.out.is_empty() && !self.encode_chunk(id, outbox, ws) {
+                    return Ok(self.idle(shared, id));
+                }
+                tls_io::encrypt(conn, &self.out)?;
+                self.chunk_written(shared, id);
+                continue;
+            }
+            if self.out.is_empty() && !self.encode_chunk(id, outbox, ws) {
+                return Ok(self.idle(shared, id));
             }
             while !self.out.is_empty() {
                 match stream.try_write(&self.out) {
@@ -568,20 +889,36 @@ impl Writer {
                     Err(e) => return Err(e),
                 }
             }
-            self.out.clear();
-            self.unreported += self.chunk_packets;
-            self.unreported_bytes += self.chunk_bytes;
-            (self.chunk_packets, self.chunk_bytes) = (0, 0);
-            if self.unreported >= REPORT_EVERY {
-                self.report(shared, id);
-            }
+            self.chunk_written(shared, id);
         }
         Ok(Pumped::More)
     }
 
+    /// Everything queued is written: reports it and gives the buffers back.
+    fn idle(&mut self, shared: &Shared, id: ConnId) -> Pumped {
+        if self.unreported > 0 {
+            self.report(shared, id);
+        }
+        self.out = BytesMut::new();
+        self.packets = Vec::new();
+        Pumped::Idle
+    }
+
+    /// The chunk in `out` is written (over TLS: handed to rustls).
+    fn chunk_written(&mut self, shared: &Shared, id: ConnId) {
+        self.out.clear();
+        self.unreported += self.chunk_packets;
+        self.unreported_bytes += self.chunk_bytes;
+        (self.chunk_packets, self.chunk_bytes) = (0, 0);
+        if self.unreported >= REPORT_EVERY {
+            self.report(shared, id);
+        }
+    }
+
     /// Encodes the next chunk into `out`, taking packets from the outbox
-    /// when those taken are done. False when there is nothing to write.
-    fn encode_chunk(&mut self, id: ConnId, outbox: &Outbox) -> bool {
+    /// when those taken are done; over WebSocket (`ws`) the chunk is one
+    /// binary frame. False when there is nothing to write.
+    fn encode_chunk(&mut self, id: ConnId, outbox: &Outbox, ws: bool) -> bool {
         if self.next == self.packets.len() {
             self.packets.clear();
             self.next = 0;
@@ -597,7 +934,8 @@ impl Writer {
             }
         }
         let protocol = outbox.protocol();
-        let wanted = chunk_size(&self.packets[self.next..]);
+        let header = if ws { ws_frame::MAX_HEADER } else { 0 };
+        let wanted = chunk_size(&self.packets[self.next..]) + header;
         if self.out.capacity() < wanted {
             // Room for what is queued, at most one chunk: grown by
             // doubling it would be twice that, and a fixed 64 KiB chunk
@@ -606,8 +944,10 @@ impl Writer {
             // "Memory under QoS 0 floods").
             self.out = BytesMut::with_capacity(wanted);
         }
+        // Room for the frame header, written once the length is known.
+        self.out.put_bytes(0, header);
         for packet in &self.packets[self.next..] {
-            if !self.out.is_empty() && !fits(packet, self.out.capacity() - self.out.len()) {
+            if self.out.len() > header && !fits(packet, self.out.capacity() - self.out.len()) {
                 break;
             }
             if let Err(e) = packet.encode(protocol, &mut self.out) {
@@ -619,7 +959,12 @@ impl Writer {
             self.next += 1;
             self.chunk_packets += 1;
         }
-        self.chunk_bytes = self.out.len();
+        self.chunk_bytes = self.out.len() - header;
+        if ws && self.chunk_bytes > 0 {
+            ws_frame::seal_binary(&mut self.out);
+        } else if ws {
+            self.out.clear();
+        }
         // Encoded packets are not needed any more.
         if self.next == self.packets.len() {
             self.packets.clear();
@@ -712,5 +1057,11 @@ mod tests {
     fn the_connection_task_fits_a_256_byte_cell() {
         let size = returned_size(run);
         assert!(size <= 152, "the TCP task's future is {size} bytes");
+        // A WebSocket connection's task is the same future (`task` over
+        // `Tcp<NoTls>`, zero-sized `NoTls`); a TLS one carries its boxed
+        // rustls state too (a 384-byte cell).
+        let tls = std::mem::size_of::<Tcp<Box<ServerConnection>>>();
+        let plain = std::mem::size_of::<Tcp<NoTls>>();
+        assert_eq!(tls, plain + 8, "TLS adds its pointer, nothing else");
     }
 }

@@ -10,8 +10,11 @@
 //! `405`, a malformed or oversized request `400`. A good one gets `101`
 //! with the subprotocol the client offered (`mqtt`, or `mqttv3.1` for old
 //! clients) echoed, as [MQTT-6.0.0-3]/[MQTT-6.0.0-4] ask. The framing
-//! afterwards (masking, fragmentation, ping/pong, close) is tungstenite's.
+//! afterwards (masking, fragmentation, ping/pong, close) is our own
+//! the `hornet-ws` crate, on `ws` and `wss` listeners alike, whose connections are
+//! then served (and parked when idle) like TCP ones (`tcp.rs`).
 //!
+//! For the clients (`hornet pub`/`sub`) tungstenite frames the messages:
 //! [`WsStream`] turns the messages into the byte stream MQTT is: binary
 //! messages are concatenated, so an MQTT packet may span messages and a
 //! message may hold several packets ([MQTT-6.0.0-2]); text messages are
@@ -28,7 +31,6 @@ use bytes::{Buf, Bytes, BytesMut};
 use futures_util::{Sink, Stream};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 
@@ -38,14 +40,6 @@ const SUBPROTOCOLS: &[&str] = &["mqtt", "mqttv3.1"];
 /// The largest upgrade request read.
 const MAX_REQUEST: usize = 8 * 1024;
 
-/// Most bytes one read from the socket takes (tungstenite's
-/// `read_buffer_size`, 128 KiB by default). tungstenite zero-fills that
-/// much of its buffer before every read, so with its default a read that
-/// returns one small MQTT packet cost a 128 KiB memset: a callgrind
-/// profile of QoS 1 pairs over ws found 39% of all instructions there. A
-/// large message just takes more reads of this size.
-pub(crate) const READ_BUFFER: usize = 16 * 1024;
-
 /// How long a client may take to send its upgrade request.
 pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -54,13 +48,12 @@ pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) struct Refused(pub(crate) String);
 
 /// Reads the HTTP upgrade request from `stream` and answers it. On success
-/// the stream is a WebSocket carrying MQTT; otherwise the client was sent
-/// an HTTP error and the reason is returned for the log.
-pub(crate) async fn accept<S>(
-    mut stream: S,
-    path: Option<&str>,
-    max_message: usize,
-) -> Result<WsStream<S>, Refused>
+/// returns the stream, now carrying WebSocket frames, and what the client
+/// sent after its request (frames it did not wait to send): the connection
+/// goes on with the task of TCP ones and our framing (the `hornet-ws` crate).
+/// Otherwise the client was sent an HTTP error and the reason is returned
+/// for the log.
+pub(crate) async fn upgrade<S>(mut stream: S, path: Option<&str>) -> Result<(S, BytesMut), Refused>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -80,7 +73,8 @@ where
             Err(e) => return Err(Refused(format!("reading the upgrade request: {e}"))),
         }
     };
-    let leftover = buf.split_off(head_len);
+    let leftover = BytesMut::from(&buf[head_len..]);
+    buf.truncate(head_len);
     match check_request(&buf, path) {
         Ok((key, subprotocol)) => {
             let protocol_line = subprotocol
@@ -94,21 +88,7 @@ where
             if let Err(e) = stream.write_all(response.as_bytes()).await {
                 return Err(Refused(format!("writing the upgrade response: {e}")));
             }
-            let config = WebSocketConfig::default()
-                .read_buffer_size(READ_BUFFER)
-                .max_message_size(Some(max_message))
-                .max_frame_size(Some(max_message));
-            let ws = WebSocketStream::from_partially_read(
-                stream,
-                leftover.to_vec(),
-                Role::Server,
-                Some(config),
-            )
-            .await;
-            Ok(WsStream {
-                inner: ws,
-                pending: Bytes::new(),
-            })
+            Ok((stream, leftover))
         }
         Err((status, headers, text)) => {
             respond(&mut stream, status, headers, &text).await;

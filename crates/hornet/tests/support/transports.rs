@@ -232,6 +232,14 @@ impl Broker {
     pub fn server(&self) -> &hornet::server::Server {
         self.server.as_ref().unwrap()
     }
+
+    /// Stops the server (its tasks end, parked connections are closed)
+    /// while the runtime and its connection tasks go on.
+    pub fn stop_server(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.shutdown();
+        }
+    }
 }
 
 impl Drop for Broker {
