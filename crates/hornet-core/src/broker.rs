@@ -33,7 +33,6 @@
 
 use std::time::{Duration, Instant};
 
-use bytestring::ByteString;
 use hornet_codec::{ConnAck, DecodeError, Disconnect, Packet, Property, Protocol, ReasonCode};
 
 pub(crate) use crate::conn::fit_reason_string;

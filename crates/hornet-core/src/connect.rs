@@ -14,7 +14,7 @@
 //! `connack`, and finally resend unacknowledged messages with DUP set
 //! ([MQTT-4.4.0-1]) and drain the queue.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use bytestring::ByteString;

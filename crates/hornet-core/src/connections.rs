@@ -130,7 +130,7 @@ impl Connections {
     }
 
     /// The instant `ms` milliseconds from `epoch`.
-    fn from_ms(&self, ms: u64) -> Instant {
+    fn instant_of_ms(&self, ms: u64) -> Instant {
         self.epoch + Duration::from_millis(ms)
     }
 
@@ -193,7 +193,7 @@ impl Connections {
         let alive = self
             .alive
             .peek()
-            .map(|Reverse((ms, _))| self.on_grid(self.from_ms(*ms)));
+            .map(|Reverse((ms, _))| self.on_grid(self.instant_of_ms(*ms)));
         connect.into_iter().chain(alive).min()
     }
 
@@ -225,7 +225,7 @@ impl Connections {
             return Some(id);
         }
         while let Some(&Reverse((ms, id))) = self.alive.peek() {
-            if self.from_ms(ms) > now {
+            if self.instant_of_ms(ms) > now {
                 break;
             }
             self.alive.pop();
