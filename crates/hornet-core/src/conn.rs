@@ -123,8 +123,6 @@ pub(crate) struct Conn {
     /// Outbound topic aliases assigned on this connection, first come first
     /// served up to `alias_max_out`.
     pub(crate) aliases_out: Option<Box<AHashMap<ByteString, u16>>>,
-    /// Publish rate buckets, when a rate is configured.
-    pub(crate) rate: Option<Box<crate::limits::RateState>>,
     /// What few connections have (see [`ConnExtra`]).
     extra: Option<Box<ConnExtra>>,
     /// The client's Maximum Packet Size (MQTT 5), else unlimited.
@@ -166,6 +164,8 @@ struct ConnExtra {
     /// The CONNECT User Name as the client sent it, if any (shown by the
     /// admin API; the ACL uses `username`, the authenticated one).
     connect_username: Option<ByteString>,
+    /// Publish rate buckets, when a rate is configured.
+    rate: Option<crate::limits::RateState>,
 }
 
 impl Conn {
@@ -196,7 +196,6 @@ impl Conn {
             will: None,
             aliases_in: None,
             aliases_out: None,
-            rate: None,
             extra: (!plain).then(|| {
                 Box::new(ConnExtra {
                     cert_username,
@@ -204,6 +203,7 @@ impl Conn {
                     identity_required,
                     mount_point,
                     connect_username: None,
+                    rate: None,
                 })
             }),
             max_packet_size: u32::MAX,
@@ -262,16 +262,31 @@ impl Conn {
 
     /// Records the CONNECT User Name (for the admin API).
     pub(crate) fn set_connect_username(&mut self, name: Option<ByteString>) {
-        match (name, &mut self.extra) {
-            (None, None) => {}
-            (name, Some(extra)) => extra.connect_username = name,
-            (name, extra @ None) => {
-                *extra = Some(Box::new(ConnExtra {
-                    connect_username: name,
-                    ..ConnExtra::default()
-                }))
-            }
+        if name.is_some() || self.extra.is_some() {
+            self.extra_mut().connect_username = name;
         }
+    }
+
+    /// The publish rate buckets, when a rate is configured.
+    pub(crate) fn rate_mut(&mut self) -> Option<&mut crate::limits::RateState> {
+        self.extra.as_mut()?.rate.as_mut()
+    }
+
+    /// Whether a publish rate applies to this connection.
+    pub(crate) fn has_rate(&self) -> bool {
+        self.extra.as_ref().is_some_and(|e| e.rate.is_some())
+    }
+
+    /// Sets the publish rate buckets (`None`: no rate configured).
+    pub(crate) fn set_rate(&mut self, rate: Option<crate::limits::RateState>) {
+        if rate.is_some() || self.extra.is_some() {
+            self.extra_mut().rate = rate;
+        }
+    }
+
+    /// The extra parts, allocated on first use.
+    fn extra_mut(&mut self) -> &mut ConnExtra {
+        self.extra.get_or_insert_with(Default::default)
     }
 }
 

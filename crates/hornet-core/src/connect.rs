@@ -510,7 +510,7 @@ impl Broker {
         conn.username = username;
         conn.session = Some(key);
         conn.bridge = connect.bridge;
-        conn.rate = rate.map(Box::new);
+        conn.set_rate(rate);
         conn.set_connect_username(connect.username.as_deref().map(ByteString::from));
         conn.keep_alive_secs = keep_alive;
         conn.will = connect.will.map(|mut w| {
