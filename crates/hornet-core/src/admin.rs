@@ -195,9 +195,9 @@ impl Broker {
         Some(ClientRow {
             client_id: session.client_id.clone(),
             connected: conn.is_some(),
-            username: conn.and_then(|c| c.connect_username.clone()),
-            peer: conn.map(|c| c.info.peer),
-            listener_port: conn.map(|c| c.info.listener_port),
+            username: conn.and_then(|c| c.connect_username().cloned()),
+            peer: conn.map(|c| c.peer),
+            listener_port: conn.map(|c| c.listener_port),
             protocol: session.protocol,
             subscriptions: session.subscriptions.len(),
             inflight: session.inflight.len(),
@@ -234,10 +234,7 @@ impl Broker {
         subscriptions.sort_unstable_by(|a, b| a.filter.cmp(&b.filter));
         Some(ClientDetail {
             row,
-            keep_alive: conn.and_then(|c| c.keep_alive).map(|ka| {
-                // Enforced as 1.5 times the interval ([MQTT-3.1.2-24]).
-                u16::try_from(ka.as_millis() / 1500).unwrap_or(u16::MAX)
-            }),
+            keep_alive: conn.map(|c| c.keep_alive_secs).filter(|&secs| secs > 0),
             session_expiry_interval: session.expiry_interval,
             queued_bytes: session.queued_bytes,
             inbound_qos2_pending: session.incoming_qos2.len(),

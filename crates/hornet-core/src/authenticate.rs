@@ -105,7 +105,7 @@ impl Broker {
         admission: Admission,
     ) {
         let conn = self.conns.get_mut(&id).expect("caller checked");
-        let peer = conn.info.peer;
+        let peer = conn.peer;
         let exchange = self.authenticator.as_ref().and_then(|a| a.start(&method));
         let Some(exchange) = exchange else {
             tracing::info!(
@@ -191,7 +191,7 @@ impl Broker {
         let active = conn.state.is_connected();
         let name = match &conn.state {
             ConnState::Authenticating(h) => {
-                format!("{} from {}", h.admission.connect.client_id, conn.info.peer)
+                format!("{} from {}", h.admission.connect.client_id, conn.peer)
             }
             _ => conn.name(),
         };

@@ -14,7 +14,7 @@
 //! `connack`, and finally resend unacknowledged messages with DUP set
 //! ([MQTT-4.4.0-1]) and drain the queue.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use bytestring::ByteString;
@@ -75,17 +75,17 @@ impl Broker {
             // Known before any answer: even a refusal must fit it.
             conn.max_packet_size = connect.properties.maximum_packet_size().unwrap_or(u32::MAX);
         }
-        let peer = conn.info.peer;
+        let peer = conn.peer;
         // A verified TLS client certificate names the user (Mosquitto's
         // use_identity_as_username): it replaces the CONNECT user name, and
         // the password is not used.
-        let cert_user = conn.info.cert_username.is_some();
-        if let Some(name) = &conn.info.cert_username {
+        let cert_user = conn.cert_username().is_some();
+        if let Some(name) = conn.cert_username() {
             connect.username = Some(name.as_str().into());
             connect.password = None;
         }
         // The listener's mount_point: the will lives under it too.
-        if let (Some(mount), Some(will)) = (&conn.info.mount_point, connect.will.as_mut()) {
+        if let (Some(mount), Some(will)) = (conn.mount_point(), connect.will.as_mut()) {
             will.topic = crate::mount_point::mount_name(mount, &will.topic);
         }
 
@@ -324,8 +324,8 @@ impl Broker {
             connect, client_id, ..
         } = admission;
         let conn = &self.conns[&id];
-        let peer = conn.info.peer;
-        let anonymous = conn.info.anonymous.unwrap_or(self.settings.anonymous);
+        let peer = conn.peer;
+        let anonymous = conn.anonymous().unwrap_or(self.settings.anonymous);
         match credentials {
             Credentials::Certificate
             | Credentials::Enhanced { .. }
@@ -387,10 +387,19 @@ impl Broker {
 
         // Flapping: the same client id connecting again and again (two
         // devices sharing it kick each other off forever).
+        // The live connection this one takes over counts too (it is
+        // recorded only when it ends, see `limits`).
+        let live = self
+            .sessions
+            .key_of(client_id)
+            .and_then(|key| self.sessions[&key].conn)
+            .filter(|&other| other != id)
+            .and_then(|other| self.conns.get(&other))
+            .map(|other| other.opened_at);
         let (settings, stats, hints) = (&self.settings, &mut self.stats, &mut self.hints);
         if self
             .limits
-            .note_connect(now, client_id, peer, settings, stats, hints)
+            .note_connect(now, client_id, live, peer, settings, stats, hints)
             .is_err()
         {
             let text = "connection rate exceeded: this client id is connecting too often";
@@ -501,10 +510,9 @@ impl Broker {
         conn.username = username;
         conn.session = Some(key);
         conn.bridge = connect.bridge;
-        conn.rate = rate.map(Box::new);
-        conn.connect_username = connect.username.as_deref().map(ByteString::from);
-        conn.keep_alive =
-            (keep_alive > 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500));
+        conn.set_rate(rate);
+        conn.set_connect_username(connect.username.as_deref().map(ByteString::from));
+        conn.keep_alive_secs = keep_alive;
         conn.will = connect.will.map(|mut w| {
             w.detach(); // held for the connection's life: not a slice of the read buffer
             Box::new(w)
@@ -538,9 +546,9 @@ impl Broker {
             conn.problem_information = props.request_problem_information() != Some(0);
             conn.alias_max_out = props.topic_alias_maximum().unwrap_or(0);
         }
-        let keep_alive_deadline = conn.keep_alive.map(|ka| now + ka);
+        let keep_alive_deadline = conn.keep_alive().map(|ka| now + ka);
         if self.settings.connection_messages {
-            let peer = conn.info.peer;
+            let peer = conn.peer;
             let username = match &connect.username {
                 Some(u) => format!(", u'{u}'"),
                 None => String::new(),
@@ -643,7 +651,7 @@ impl Broker {
         let conn = self.conns.get_mut(&id).expect("caller checked");
         tracing::info!(
             "Client from {} sent to another server ({reference}): server_reference is set.",
-            conn.info.peer
+            conn.peer
         );
         self.hints
             .give(crate::hints::Hint::ServerReference, &self.settings);

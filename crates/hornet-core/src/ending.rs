@@ -26,6 +26,8 @@ impl Broker {
             }
             return;
         }
+        self.limits
+            .note_ended(now, &conn.client_id, conn.opened_at, &self.settings);
         // Cluster: the will is handled here from now on (published,
         // delayed or discarded); the other nodes drop their copy.
         if self.cluster.is_some() {

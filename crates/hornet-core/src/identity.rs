@@ -15,13 +15,13 @@ impl Broker {
         let Some(conn) = self.conns.get(&id) else {
             return false;
         };
-        if !conn.info.identity_required || conn.info.cert_username.is_some() {
+        if !conn.identity_required() || conn.cert_username().is_some() {
             return false;
         }
         tracing::info!(
             "Client from {} refused: the listener takes the user name from the client \
              certificate (use_identity_as_username) and it presented none.",
-            conn.info.peer
+            conn.peer
         );
         self.refuse(
             id,

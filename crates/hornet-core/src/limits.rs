@@ -22,6 +22,15 @@
 //! for `flapping_ban` (CONNACK 0x9F Connection rate exceeded, 3.x 0x03
 //! Server unavailable). Only authenticated CONNECTs count, so nobody can
 //! get another client's id banned without its credentials.
+//!
+//! A connect is recorded when its connection ends, not when it arrives
+//! (with the instant its socket was accepted, `Conn::opened_at`): a
+//! CONNECT counts the recorded connects of its client id in the window,
+//! the live connection it takes over (if that one is in the window), and
+//! itself. A client id seen once holds no record, so 19,000 devices that
+//! each connect once hold none (a record was about 200 bytes per
+//! connection for its first window, docs/benchmarks.md); the ban comes
+//! at the same connect as when every connect was recorded on arrival.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -103,12 +112,16 @@ impl Limits {
         }
     }
 
-    /// Counts an accepted CONNECT of `client_id`; `Err` with a log line
-    /// when the id is flapping (see the module doc).
+    /// Counts an accepted CONNECT of `client_id`, whose live connection
+    /// (the one this CONNECT takes over, if any) was accepted at `live`;
+    /// `Err` with a log line when the id is flapping (see the module
+    /// doc).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn note_connect(
         &mut self,
         now: Instant,
         client_id: &ByteString,
+        live: Option<Instant>,
         peer: std::net::SocketAddr,
         settings: &Settings,
         stats: &mut Stats,
@@ -120,28 +133,32 @@ impl Limits {
         }
         let window = settings.flapping_window;
         let ban = settings.flapping_ban;
-        let entry = self.flapping.entry(client_id.clone()).or_default();
-        if let Some(until) = entry.banned_until {
-            if now < until {
-                stats.flapping_refused += 1;
-                tracing::info!(
-                    "Client {client_id} from {peer} refused: the client id is banned for \
-                     flapping for another {}s (flapping_ban).",
-                    until.saturating_duration_since(now).as_secs()
-                );
-                hints.give(crate::hints::Hint::Flapping, settings);
-                return Err(());
+        let live = usize::from(live.is_some_and(|t| t + window > now));
+        let recorded = match self.flapping.get_mut(&**client_id) {
+            Some(entry) => {
+                if let Some(until) = entry.banned_until {
+                    if now < until {
+                        stats.flapping_refused += 1;
+                        tracing::info!(
+                            "Client {client_id} from {peer} refused: the client id is banned for \
+                             flapping for another {}s (flapping_ban).",
+                            until.saturating_duration_since(now).as_secs()
+                        );
+                        hints.give(crate::hints::Hint::Flapping, settings);
+                        return Err(());
+                    }
+                    entry.banned_until = None;
+                    entry.connects.clear();
+                }
+                entry.connects.retain(|&t| t + window > now);
+                entry.connects.len()
             }
-            entry.banned_until = None;
-            entry.connects.clear();
-        }
-        while entry.connects.front().is_some_and(|&t| t + window <= now) {
-            entry.connects.pop_front();
-        }
-        entry.connects.push_back(now);
-        if entry.connects.len() as u64 <= u64::from(max) {
+            None => 0,
+        };
+        if (recorded + live + 1) as u64 <= u64::from(max) {
             return Ok(());
         }
+        let entry = self.flapping.entry(client_id.clone()).or_default();
         entry.banned_until = Some(now + ban);
         entry.connects.clear();
         stats.flapping_refused += 1;
@@ -158,6 +175,28 @@ impl Limits {
         Err(())
     }
 
+    /// A connection of `client_id` accepted at `accepted` (and past its
+    /// CONNECT) ended: its connect counts against the next ones while it is
+    /// in the window (see the module doc).
+    pub(crate) fn note_ended(
+        &mut self,
+        now: Instant,
+        client_id: &ByteString,
+        accepted: Instant,
+        settings: &Settings,
+    ) {
+        let window = settings.flapping_window;
+        if settings.flapping_max_connects == 0 || client_id.is_empty() || accepted + window <= now {
+            return;
+        }
+        let entry = self.flapping.entry(client_id.clone()).or_default();
+        if entry.banned_until.is_some_and(|until| now < until) {
+            // Admitted before the ban: the ban's count already had it.
+            return;
+        }
+        entry.connects.push_back(accepted);
+    }
+
     /// Forgets flapping records that can no longer matter, once per
     /// `window`.
     pub(crate) fn tick(&mut self, now: Instant, window: Duration) {
@@ -166,9 +205,13 @@ impl Limits {
         }
         self.pruned = now;
         self.flapping.retain(|_, e| {
-            e.banned_until.is_some_and(|u| u > now)
-                || e.connects.back().is_some_and(|&t| t + window > now)
+            e.banned_until.is_some_and(|u| u > now) || e.connects.iter().any(|&t| t + window > now)
         });
+        // A map never shrinks by itself: after a burst of reconnects its
+        // table would stay at the burst's size for good.
+        if self.flapping.capacity() > 64 && self.flapping.len() < self.flapping.capacity() / 4 {
+            self.flapping.shrink_to_fit();
+        }
     }
 
     /// When [`Limits::tick`] next has work, if ever.

@@ -207,7 +207,7 @@ impl Out {
             tracing::debug!("{}", logfmt::line("Sending", &packet, "to", &conn.name()));
         }
         let mut packet = packet;
-        if let (Packet::Publish(publish), Some(mount)) = (&mut packet, &conn.info.mount_point) {
+        if let (Packet::Publish(publish), Some(mount)) = (&mut packet, conn.mount_point()) {
             match crate::mount_point::unmount(mount, &publish.topic) {
                 Some(topic) => publish.topic = topic,
                 None => {

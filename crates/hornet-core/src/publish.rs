@@ -102,7 +102,7 @@ impl Broker {
         }
         let session_key = conn.session;
         let packet_id = publish.packet_id;
-        if let Some(mount) = &conn.info.mount_point {
+        if let Some(mount) = conn.mount_point() {
             publish.topic = crate::mount_point::mount_name(mount, &publish.topic);
         }
         // A bridge announces its state under `$SYS/broker/connection/`
@@ -428,7 +428,7 @@ impl Broker {
         if conn.unwritten >= self.settings.max_unwritten_packets
             || conn.max_packet_size != u32::MAX
             || conn.alias_max_out > 0
-            || conn.info.mount_point.is_some()
+            || conn.mount_point().is_some()
         {
             return false;
         }
@@ -609,8 +609,8 @@ impl Broker {
         let lost = if kept { evicted } else { 1 };
         self.stats.publish_dropped += lost as u64;
         self.stats.dropped_queue_full += lost as u64;
-        if session.dropping.is_none() {
-            session.dropping = Some(session.dropped - lost as u64);
+        if session.drop_episode().is_none() {
+            session.set_drop_episode(Some(session.dropped - lost as u64));
             let limit = |n: usize| {
                 if n == usize::MAX {
                     "unlimited".to_string()
@@ -741,7 +741,7 @@ impl Broker {
             }
             self.out.send(conn_id, conn, &mut self.stats, packet);
         }
-        if let Some(since) = session.dropping {
+        if let Some(since) = session.drop_episode() {
             // The episode ends when the backlog is gone, so a client that
             // stays overloaded costs two log lines, not two per minute.
             if session.queue.is_empty() {
@@ -750,7 +750,7 @@ impl Broker {
                     session.client_id,
                     session.dropped - since
                 );
-                session.dropping = None;
+                session.set_drop_episode(None);
             }
         }
     }

@@ -29,6 +29,9 @@ pub(crate) const NEVER_EXPIRES: u32 = u32::MAX;
 /// client can pick at most 65,535 of, in its own session only.
 pub(crate) type IdMap<V> = std::collections::HashMap<u16, V, IdHasher>;
 
+/// A session's subscriptions by filter (see [`Session::subscriptions`]).
+pub(crate) type Subscriptions = std::collections::HashMap<ByteString, Subscription, IdHasher>;
+
 /// The set counterpart of [`IdMap`].
 pub(crate) type IdSet = std::collections::HashSet<u16, IdHasher>;
 
@@ -56,6 +59,20 @@ impl Empty for IdMap<GroupId> {
 impl Empty for IdMap<Instant> {
     fn empty() -> &'static Self {
         static EMPTY: std::sync::OnceLock<IdMap<Instant>> = std::sync::OnceLock::new();
+        EMPTY.get_or_init(Default::default)
+    }
+}
+
+impl Empty for IdMap<(u64, Outbound)> {
+    fn empty() -> &'static Self {
+        static EMPTY: std::sync::OnceLock<IdMap<(u64, Outbound)>> = std::sync::OnceLock::new();
+        EMPTY.get_or_init(Default::default)
+    }
+}
+
+impl Empty for Subscriptions {
+    fn empty() -> &'static Self {
+        static EMPTY: std::sync::OnceLock<Subscriptions> = std::sync::OnceLock::new();
         EMPTY.get_or_init(Default::default)
     }
 }
@@ -207,14 +224,16 @@ pub(crate) struct Session {
     /// A zero-sized fixed-key hasher, as for packet ids: `AHashMap`'s
     /// random state is 32 bytes in every session. (The keys are the
     /// client's own filters, at most `max_subscriptions_per_client`; a
-    /// client crafting collisions slows only its own map.)
-    pub(crate) subscriptions: std::collections::HashMap<ByteString, Subscription, IdHasher>,
+    /// client crafting collisions slows only its own map.) `Rare`: an idle
+    /// device or a publisher has none.
+    pub(crate) subscriptions: Rare<Subscriptions>,
     /// Inflight packet ids of messages that came through a shared
     /// subscription group, with the group (entries may be stale: check
     /// `inflight`).
     pub(crate) shared_inflight: Rare<IdMap<GroupId>>,
-    /// Inflight messages by packet id, with the order they were sent in.
-    pub(crate) inflight: IdMap<(u64, Outbound)>,
+    /// Inflight messages by packet id, with the order they were sent in
+    /// (`Rare`: a client that only ever gets QoS 0 never has one).
+    pub(crate) inflight: Rare<IdMap<(u64, Outbound)>>,
     next_packet_id: u16,
     next_seq: u64,
     /// Inflight packet ids to resend on this connection, oldest first;
@@ -229,8 +248,10 @@ pub(crate) struct Session {
     pub(crate) queued_bytes: usize,
     /// Messages dropped for this session because its queue was full.
     pub(crate) dropped: u64,
-    /// `Some(dropped count at its start)` while a drop episode lasts.
-    pub(crate) dropping: Option<u64>,
+    /// While a drop episode lasts, the dropped count at its start plus one
+    /// (a `NonZeroU64`: 8 bytes rather than 16; see
+    /// [`Session::drop_episode`]).
+    dropping: Option<std::num::NonZeroU64>,
     /// Inbound QoS 2 packet ids received and not yet released.
     pub(crate) incoming_qos2: Rare<IdSet>,
     /// Its record was written to the store (`persist`).
@@ -247,7 +268,7 @@ impl Session {
             expiry_interval,
             disconnected_at: None,
             subscriptions: Default::default(),
-            inflight: IdMap::default(),
+            inflight: Rare::default(),
             shared_inflight: Rare::default(),
             next_packet_id: 1,
             next_seq: 0,
@@ -260,6 +281,16 @@ impl Session {
             incoming_qos2: Rare::default(),
             persisted: false,
         }
+    }
+
+    /// `Some(dropped count at its start)` while a drop episode lasts.
+    pub(crate) fn drop_episode(&self) -> Option<u64> {
+        self.dropping.map(|n| n.get() - 1)
+    }
+
+    /// Starts (`Some(dropped count now)`) or ends a drop episode.
+    pub(crate) fn set_drop_episode(&mut self, since: Option<u64>) {
+        self.dropping = since.and_then(|n| std::num::NonZeroU64::new(n.saturating_add(1)));
     }
 
     /// A packet id not in use by an inflight message ([MQTT-2.2.1-3]).
@@ -464,6 +495,18 @@ impl Session {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_idle_session_allocates_no_inflight_map_or_subscriptions() {
+        // Its size is pinned with the connection's (`broker::size_tests`).
+        let mut s = Session::new("c".into(), Protocol::V5, 0);
+        assert!(s.inflight.0.is_none(), "no QoS 1/2 yet: nothing allocated");
+        assert!(s.subscriptions.0.is_none());
+        assert!(s.subscriptions.is_empty());
+        let id = s.allocate_packet_id();
+        s.track(id, Outbound::Qos2Released, None);
+        assert_eq!(s.inflight.len(), 1);
+    }
 
     #[test]
     fn a_plain_queued_message_costs_its_publish_and_one_pointer() {

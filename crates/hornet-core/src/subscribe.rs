@@ -68,7 +68,7 @@ impl Broker {
         }
         // The listener's mount_point; a filter it makes invalid is refused.
         let mut unmountable = Vec::new();
-        if let Some(mount) = &conn.info.mount_point {
+        if let Some(mount) = conn.mount_point() {
             for (i, f) in subscribe.filters.iter_mut().enumerate() {
                 match crate::mount_point::mount_filter(mount, &f.filter) {
                     Some(mounted) => f.filter = mounted,
@@ -345,7 +345,7 @@ impl Broker {
                 }
             }
         }
-        if let Some(mount) = &conn.info.mount_point {
+        if let Some(mount) = conn.mount_point() {
             for filter in unsubscribe.filters.iter_mut() {
                 // One that cannot be mounted was never subscribed: it is
                 // left as is and matches nothing of this client's.

@@ -37,8 +37,8 @@ impl Broker {
                     self.stats.connect_timeouts += 1;
                     tracing::info!(
                         "Connection from {} on port {} sent no CONNECT within {:?}; closing it.",
-                        conn.info.peer,
-                        conn.info.listener_port,
+                        conn.peer,
+                        conn.listener_port,
                         self.settings.connect_timeout
                     );
                     self.hints

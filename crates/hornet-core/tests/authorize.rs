@@ -208,6 +208,56 @@ fn rate_disconnect_sends_0x96() {
     assert_eq!(w.broker.clients_connected(), 0);
 }
 
+/// A connect is recorded for flapping detection when its connection ends:
+/// client ids that connected once hold no record (nothing for the broker
+/// to prune, no wake-up for it), and a client id that connects, drops and
+/// reconnects is still refused at the connect beyond
+/// `flapping_max_connects` in the window.
+#[test]
+fn a_client_id_seen_once_holds_no_flapping_record() {
+    let mut w = world(Settings {
+        flapping_max_connects: 2,
+        flapping_window: Duration::from_secs(10),
+        flapping_ban: Duration::from_secs(30),
+        ..Settings::default()
+    });
+    let connect_idle = |w: &mut Harness, id: &str| {
+        let conn = w.open("127.0.0.1:1000");
+        let mut c = Connect::new(Protocol::V5, id);
+        c.keep_alive = 0;
+        w.send(conn, c);
+        let code = match &w.take(conn)[..] {
+            [Packet::ConnAck(a), ..] => a.reason_code,
+            other => panic!("{other:?}"),
+        };
+        (conn, code)
+    };
+    for i in 0..100 {
+        assert_eq!(
+            connect_idle(&mut w, &format!("dev-{i}")).1,
+            ReasonCode::Success
+        );
+    }
+    assert_eq!(
+        w.broker.next_deadline(),
+        None,
+        "no flapping record to prune: nothing to wake up for"
+    );
+    let (first, code) = connect_idle(&mut w, "drops");
+    assert_eq!(code, ReasonCode::Success);
+    w.close(first);
+    let (second, code) = connect_idle(&mut w, "drops");
+    assert_eq!(code, ReasonCode::Success);
+    w.close(second);
+    assert!(w.broker.next_deadline().is_some(), "two connects recorded");
+    assert_eq!(
+        connect_idle(&mut w, "drops").1,
+        ReasonCode::ConnectionRateExceeded,
+        "the third connect in the window is refused"
+    );
+    assert_eq!(w.broker.stats().flapping_refused, 1);
+}
+
 #[test]
 fn flapping_bans_then_forgives() {
     let mut w = world(Settings {
