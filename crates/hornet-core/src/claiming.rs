@@ -28,7 +28,8 @@
 //! session was claimed at.
 //!
 //! Clean sessions are not claimed (no etcd on their path): they keep the
-//! link announcement (`Action::Takeover`), which is not fenced.
+//! link announcement (`Action::Takeover`), ordered by the hybrid logical
+//! clock instead of etcd's revision (`client_stamps`).
 //!
 //! Partitions: when the shell reports that no lease keep-alive succeeded
 //! for `lease_ttl` minus a margin ([`Broker::cluster_cut_off`]), this node

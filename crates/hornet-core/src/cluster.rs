@@ -130,6 +130,9 @@ pub(crate) struct Cluster {
     pub(crate) pending_wills: crate::pending_wills::PendingWills,
     /// Ownership of persistent sessions' client ids (see `claiming`).
     pub(crate) claims: crate::claims::Claims,
+    /// The stamps of this node's announced clean-session connections,
+    /// which decide takeovers between nodes (`client_stamps`).
+    pub(crate) client_stamps: crate::client_stamps::ClientStamps,
     /// Shared subscription groups: this node's counts, the others'.
     pub(crate) shared: SharedRoutes,
     /// Clients' acknowledgements waiting for other nodes, when on
@@ -153,6 +156,7 @@ impl Cluster {
             orphaned_wills: AHashMap::default(),
             pending_wills: Default::default(),
             claims: crate::claims::Claims::default(),
+            client_stamps: Default::default(),
             shared: SharedRoutes::default(),
             acks: None,
         }

@@ -32,11 +32,14 @@
 //!   ([`Broker::node_dead`]: its etcd lease expired); its routes are purged
 //!   then, not when a link drops.
 //! - Client ids: a clean-session client that connects here is announced
+//!   with a stamp of the node's hybrid logical clock
 //!   ([`Action::Takeover`]); a node where the same client id is connected
 //!   closes that connection with DISCONNECT 0x8E
-//!   ([`Broker::node_client_connected`]), as one node does. Not fenced
-//!   (two CONNECTs at once on two nodes may both lose). Persistent
-//!   sessions are claimed through etcd instead (`claiming`, `moving`).
+//!   ([`Broker::node_client_connected`]), as one node does, unless its
+//!   own connection's stamp is newer (`client_stamps`): the newest CONNECT
+//!   wins on every node, so two CONNECTs at once on two nodes leave
+//!   exactly one winner. Persistent sessions are claimed through etcd
+//!   instead (`claiming`, `moving`).
 //! - Wills: every node holds the wills of the other nodes' connected
 //!   clients ([`Action::Will`] when a client with a will connects, and
 //!   when its connection ends and the will is handled on its node). When a
@@ -56,6 +59,7 @@ use crate::exclusive::{self, Indexed};
 use crate::ids::SessionKey;
 use crate::out::Action;
 use crate::pending_wills::NodeWill;
+use crate::stamp::Stamp;
 
 impl Broker {
     /// Makes this broker node `node` of a cluster, in `incarnation` (a
@@ -526,11 +530,16 @@ impl Broker {
         n
     }
 
-    /// This node's client `client_id` connected (with `will`): the others
-    /// take over a connection with its id, and hold the will.
-    /// (`announce`: false for a client id claimed in etcd, see `claiming`).
+    /// This node's client `client_id` connected (with `will`) on
+    /// connection `id`: the others take over a connection with its id
+    /// unless theirs is newer (the announcement carries a stamp, kept
+    /// here until the connection ends: `client_stamps`), and hold the
+    /// will. (`announce`: false for a client id claimed in etcd, see
+    /// `claiming`.)
     pub(crate) fn cluster_connected(
         &mut self,
+        now: Instant,
+        id: crate::ids::ConnId,
         client_id: ByteString,
         will: Option<hornet_codec::LastWill>,
         announce: bool,
@@ -539,8 +548,11 @@ impl Broker {
             return;
         };
         if announce {
+            let stamp = self.hlc.next(self.journal.unix_ms(now));
+            c.client_stamps.set(client_id.clone(), id, stamp.clone());
             self.out.cluster(Action::Takeover {
                 client_id: client_id.clone(),
+                stamp,
             });
         }
         if let Some(will) = will {
@@ -553,25 +565,46 @@ impl Broker {
         }
     }
 
-    /// Client `client_id` connected on `node`: a connection with that id
-    /// here is taken over (DISCONNECT 0x8E for MQTT 5, then closed; its
-    /// will published, as on one node). Its session, if persistent, stays
-    /// here.
-    pub fn node_client_connected(&mut self, now: Instant, node: &str, client_id: ByteString) {
+    /// Client `client_id` connected on `node` at `stamp`: a connection
+    /// with that id here is taken over (DISCONNECT 0x8E for MQTT 5, then
+    /// closed; its will published, as on one node) unless it is newer
+    /// (its own announcement's stamp is later: the newest CONNECT wins on
+    /// every node, however the announcements cross). A connection here
+    /// without a stamp (a claimed persistent session, or one from before
+    /// the cluster) is always taken over. Its session, if persistent,
+    /// stays here.
+    pub fn node_client_connected(
+        &mut self,
+        now: Instant,
+        node: &str,
+        client_id: ByteString,
+        stamp: Stamp,
+    ) {
         self.now = now;
-        if self.cluster.is_none() {
+        let Some(c) = self.cluster.as_deref() else {
             return;
-        }
+        };
+        self.hlc.observe(&stamp);
         let connected = self
             .sessions
             .key_of(&client_id)
             .is_some_and(|k| self.sessions[&k].conn.is_some());
-        if connected {
-            tracing::info!(
-                "Cluster: client {client_id} connected on node {node}; taking it over here."
-            );
-            self.take_over(now, &client_id);
+        if !connected {
+            return;
         }
+        if let Some(own) = c.client_stamps.get(&client_id) {
+            if *own > stamp {
+                tracing::info!(
+                    "Cluster: client {client_id} connected on node {node} ({stamp:?}), before \
+                     its connection here ({own:?}); the one here stays."
+                );
+                return;
+            }
+        }
+        tracing::info!(
+            "Cluster: client {client_id} connected on node {node}; taking it over here."
+        );
+        self.take_over(now, &client_id);
     }
 
     /// This node's client `client_id`'s connection ended: if the others

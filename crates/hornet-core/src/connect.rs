@@ -525,7 +525,7 @@ impl Broker {
             // A claimed client id needs no link announcement: the other
             // nodes see the claim in etcd (see `claiming`).
             let claimed = self.attach_claim(id, &client_id);
-            self.cluster_connected(client_id, will.map(|w| *w), !claimed);
+            self.cluster_connected(now, id, client_id, will.map(|w| *w), !claimed);
         }
         let conn = self.conns.get_mut(&id).expect("caller checked");
         // A durable session's will is recorded, so that a broker crash (an

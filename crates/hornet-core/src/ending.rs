@@ -30,7 +30,8 @@ impl Broker {
             .note_ended(now, &conn.client_id, conn.opened_at, &self.settings);
         // Cluster: the will is handled here from now on (published,
         // delayed or discarded); the other nodes drop their copy.
-        if self.cluster.is_some() {
+        if let Some(c) = self.cluster.as_deref_mut() {
+            c.client_stamps.ended(&conn.client_id, id);
             self.cluster_will_gone(&conn.client_id);
         }
         // However it ended, the crash-time will record is void: the will is

@@ -54,6 +54,7 @@ mod broker_log;
 mod claiming;
 mod claims;
 mod client_ids;
+mod client_stamps;
 pub mod cluster;
 mod cluster_acks;
 mod cluster_shared;

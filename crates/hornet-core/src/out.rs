@@ -129,10 +129,14 @@ pub enum Action {
     },
     /// Cluster: tell every other node that client `client_id` connected
     /// here; a node where that client id is connected takes it over
-    /// (DISCONNECT 0x8E), as one node does ([MQTT-3.1.4-3]).
+    /// (DISCONNECT 0x8E), as one node does ([MQTT-3.1.4-3]), unless its
+    /// own connection is newer by `stamp`.
     Takeover {
         /// The client.
         client_id: bytestring::ByteString,
+        /// When the connection was made (the node's hybrid logical
+        /// clock): the newest CONNECT wins on every node.
+        stamp: crate::Stamp,
     },
     /// Cluster: tell node `node` that every frame of its stream up to
     /// `upto` is applied here (and, when acknowledgements wait for the

@@ -1,10 +1,14 @@
-//! The order of retained writes across a cluster: a hybrid logical clock.
+//! The order of retained writes and of clean-session CONNECTs across a
+//! cluster: a hybrid logical clock.
 //!
 //! Every retained set or delete carries a [`Stamp`]: the wall clock in
 //! Unix milliseconds, a counter, and the name of the node that made it.
 //! Stamps compare field by field in that order, so every node that holds
 //! two writes of one topic picks the same winner: the later stamp (last
-//! write wins), the node name breaking a tie.
+//! write wins), the node name breaking a tie. A clean-session CONNECT's
+//! announcement carries one too (`client_stamps`): of two connections
+//! with one client id on two nodes, the later stamp stays. One clock per
+//! node makes both, so all its stamps are ordered.
 //!
 //! [`Hlc`] makes a node's stamps: never behind its wall clock, never
 //! behind a stamp it has received, and always ahead of the last one it
@@ -14,7 +18,8 @@
 
 use bytestring::ByteString;
 
-/// When and where a retained message was set or deleted.
+/// When and where a retained message was set or deleted, or a
+/// clean-session client connected.
 ///
 /// ```
 /// use hornet_core::Stamp;

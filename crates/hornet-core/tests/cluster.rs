@@ -7,6 +7,8 @@
 
 mod support;
 
+use std::time::Duration;
+
 use hornet_codec::{Packet, Protocol, QoS, ReasonCode};
 use hornet_core::{Action, RouteUpdate};
 use support::{message, payloads, Harness};
@@ -89,9 +91,9 @@ fn relay(from: &Harness, from_name: &str, mark: usize, to: &mut Harness, to_name
             } => to
                 .broker
                 .node_will(now, from_name, client_id, will.map(|w| *w), due_in),
-            Action::Takeover { client_id } => {
-                to.broker.node_client_connected(now, from_name, client_id)
-            }
+            Action::Takeover { client_id, stamp } => to
+                .broker
+                .node_client_connected(now, from_name, client_id, stamp),
             _ => {}
         }
     }
@@ -453,12 +455,118 @@ fn a_connect_on_another_node_takes_the_client_over() {
     // does nothing.
     let announced = cluster_actions(&n2, mark)
         .iter()
-        .filter(|a| matches!(a, Action::Takeover { client_id } if client_id == "dup"))
+        .filter(|a| matches!(a, Action::Takeover { client_id, .. } if client_id == "dup"))
         .count();
     assert_eq!(announced, 1);
     let mut n3 = node("n3", 3);
     relay(&n2, "n2", mark, &mut n3, "n3");
     assert_eq!(n3.broker.clients_connected(), 0);
+}
+
+/// The stamp `h` announced for `client_id` since `mark`.
+fn announced_stamp(h: &Harness, mark: usize, client_id: &str) -> hornet_core::Stamp {
+    cluster_actions(h, mark)
+        .into_iter()
+        .find_map(|a| match a {
+            Action::Takeover {
+                client_id: c,
+                stamp,
+            } if c == client_id => Some(stamp),
+            _ => None,
+        })
+        .expect("a Takeover announcement")
+}
+
+/// Issue 18: "concurrent CONNECTs with one id on two nodes leave exactly
+/// one winner". Two clean CONNECTs with one client id, one on each node,
+/// announcements crossing (each node hears of the other's CONNECT after
+/// its own): the newer CONNECT by the cluster's clock wins on both nodes,
+/// the other gets DISCONNECT 0x8E [MQTT-3.1.4-3]; whichever node's clock
+/// is ahead, and with equal clocks (the node name breaks the tie).
+#[test]
+fn concurrent_connects_on_two_nodes_leave_exactly_one_winner() {
+    for n2_ahead_ms in [-7i64, 0, 7] {
+        let (mut n1, mut n2) = (node("n1", 1), node("n2", 2));
+        let ahead = Duration::from_millis(n2_ahead_ms.unsigned_abs());
+        if n2_ahead_ms > 0 {
+            n2.advance(ahead);
+        } else {
+            n1.advance(ahead);
+        }
+        let (m1, m2) = (n1.mark(), n2.mark());
+        let c1 = n1.connect("dup", Protocol::V5, true);
+        let c2 = n2.connect("dup", Protocol::V5, true);
+        let (s1, s2) = (
+            announced_stamp(&n1, m1, "dup"),
+            announced_stamp(&n2, m2, "dup"),
+        );
+        assert_ne!(s1, s2);
+        // Both announcements are in flight; each arrives after the
+        // receiving node's own CONNECT.
+        relay(&n1, "n1", m1, &mut n2, "n2");
+        relay(&n2, "n2", m2, &mut n1, "n1");
+        let (mut winner, mut loser, won, lost) = if s2 > s1 {
+            (n2, n1, c2, c1)
+        } else {
+            (n1, n2, c1, c2)
+        };
+        loser.expect_disconnect(lost, ReasonCode::SessionTakenOver);
+        assert!(!winner.is_closed(won), "skew {n2_ahead_ms} ms: both lost");
+        assert!(winner.take(won).is_empty());
+        assert_eq!(winner.broker.clients_connected(), 1);
+        assert_eq!(loser.broker.clients_connected(), 0);
+        assert_eq!(
+            (n2_ahead_ms >= 0),
+            s2 > s1,
+            "the later clock (n2 on a tie) makes the newer stamp"
+        );
+    }
+}
+
+/// A client that moves from n1 to n2 faster than one link hop: n1's
+/// announcement of its old connection reaches n2 after the new CONNECT
+/// there (and again, as a link reset resends it). The connection on n2
+/// stays; the one on n1 is taken over with DISCONNECT 0x8E
+/// [MQTT-3.1.4-3].
+#[test]
+fn a_late_announcement_of_an_older_connection_takes_nothing_over() {
+    let (mut n1, mut n2) = (node("n1", 1), node("n2", 2));
+    let m1 = n1.mark();
+    let old = n1.connect("mover", Protocol::V5, true);
+    n1.advance(Duration::from_millis(3));
+    n2.advance(Duration::from_millis(3));
+    let m2 = n2.mark();
+    let new = n2.connect("mover", Protocol::V5, true);
+    relay(&n2, "n2", m2, &mut n1, "n1");
+    n1.expect_disconnect(old, ReasonCode::SessionTakenOver);
+    relay(&n1, "n1", m1, &mut n2, "n2"); // late
+    relay(&n1, "n1", m1, &mut n2, "n2"); // resent after a link reset
+    assert!(!n2.is_closed(new));
+    assert!(n2.take(new).is_empty());
+    assert_eq!(n2.broker.clients_connected(), 1);
+}
+
+/// The cluster's clock, not the wall clock, orders CONNECTs: a node whose
+/// wall clock is 5 s behind, having heard of a connection on another
+/// node, stamps its own later CONNECT newer, so the client's move to it
+/// wins on both nodes, even when the old announcement comes again.
+#[test]
+fn a_connect_after_hearing_of_another_wins_whatever_the_wall_clocks() {
+    let (mut n1, mut n2) = (node("n1", 1), node("n2", 2));
+    let now = n1.now;
+    n1.broker.set_wall_clock(now, 1_800_000_000_000 - 5_000);
+    let m2 = n2.mark();
+    let old = n2.connect("mover", Protocol::V5, true);
+    relay(&n2, "n2", m2, &mut n1, "n1");
+    n1.advance(Duration::from_millis(1));
+    let m1 = n1.mark();
+    let new = n1.connect("mover", Protocol::V5, true);
+    assert!(announced_stamp(&n1, m1, "mover") > announced_stamp(&n2, m2, "mover"));
+    relay(&n1, "n1", m1, &mut n2, "n2");
+    n2.expect_disconnect(old, ReasonCode::SessionTakenOver);
+    relay(&n2, "n2", m2, &mut n1, "n1"); // resent after a link reset
+    assert!(!n1.is_closed(new));
+    assert_eq!(n1.broker.clients_connected(), 1);
 }
 
 #[test]

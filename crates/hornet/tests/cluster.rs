@@ -490,6 +490,94 @@ fn a_connect_on_another_node_takes_the_client_over() {
     assert!(matches!(old.recv_within(Duration::from_secs(5)), Ok(None)));
 }
 
+/// What became of a connection whose client id was also used on another
+/// node: still served, or taken over.
+#[derive(Debug, PartialEq)]
+enum Fate {
+    /// It answers a PINGREQ.
+    Alive,
+    /// DISCONNECT 0x8E Session taken over, then closed [MQTT-3.1.4-3].
+    TakenOver,
+}
+
+/// Asks `c` for a PINGRESP: whether the broker still serves it, or took
+/// it over (DISCONNECT 0x8E and close; any other ending fails).
+fn fate(c: &mut Raw) -> Fate {
+    let _ = c.try_send(Packet::PingReq); // fails once the close arrived
+    match c.recv() {
+        Some(Packet::PingResp) => Fate::Alive,
+        Some(Packet::Disconnect(d)) => {
+            assert_eq!(d.reason_code, ReasonCode::SessionTakenOver);
+            assert!(c.recv().is_none(), "still open after its DISCONNECT 0x8E");
+            Fate::TakenOver
+        }
+        other => panic!("neither PINGRESP nor DISCONNECT 0x8E: {other:?}"),
+    }
+}
+
+/// Issue 18: "concurrent CONNECTs with one id on two nodes leave exactly
+/// one winner". In each of 20 rounds one client id connects on both nodes
+/// at once (two threads released together); once every announcement has
+/// crossed the links (a message through each link in each direction,
+/// queued behind them, arrived), exactly one connection per client id is
+/// still served and the other was taken over with DISCONNECT 0x8E
+/// [MQTT-3.1.4-3]: never both lost, never both served.
+#[test]
+fn concurrent_connects_with_one_client_id_on_two_nodes_leave_exactly_one_winner() {
+    let Some(etcd) = Etcd::start(1) else { return };
+    let (n1, n2) = (Node::new("n1", etcd.url()), Node::new("n2", etcd.url()));
+    let (_p1, _p2) = (n1.start(), n2.start());
+    await_metric(&n1, "hornet_cluster_link_up{node=\"n2\"} 1");
+    await_metric(&n2, "hornet_cluster_link_up{node=\"n1\"} 1");
+    // The links' fences: a subscriber on each node, routes known.
+    let (mut s1, mut s2) = (client(n1.addr(), "fence-1"), client(n2.addr(), "fence-2"));
+    subscribe(&mut s1, "fence/1", QoS::AtLeastOnce);
+    subscribe(&mut s2, "fence/2", QoS::AtLeastOnce);
+    let (mut p1, mut p2) = (client(n1.addr(), "pub-1"), client(n2.addr(), "pub-2"));
+    await_route(&mut p2, "fence/1");
+    await_route(&mut p1, "fence/2");
+    let mut pairs = Vec::new();
+    for round in 0..20 {
+        let id = format!("race-{round}");
+        let both = std::sync::Arc::new(std::sync::Barrier::new(2));
+        let racers: Vec<_> = [n1.addr(), n2.addr()]
+            .into_iter()
+            .map(|addr| {
+                let (both, id) = (both.clone(), id.clone());
+                std::thread::spawn(move || {
+                    both.wait();
+                    client(addr, &id)
+                })
+            })
+            .collect();
+        let mut racers = racers.into_iter().map(|t| t.join().unwrap());
+        pairs.push((id, racers.next().unwrap(), racers.next().unwrap()));
+    }
+    // Every Takeover frame was queued before these messages on the same
+    // links, and is applied before them.
+    assert_eq!(
+        publish_qos1(&mut p2, "fence/1", "done", 1),
+        ReasonCode::Success
+    );
+    assert_eq!(
+        publish_qos1(&mut p1, "fence/2", "done", 2),
+        ReasonCode::Success
+    );
+    for s in [&mut s1, &mut s2] {
+        let got = next_message(s, Duration::from_secs(10)).expect("the fence message");
+        assert_eq!(&got.payload[..], b"done");
+    }
+    let mut won_on = [0, 0];
+    for (id, mut on1, mut on2) in pairs {
+        match (fate(&mut on1), fate(&mut on2)) {
+            (Fate::Alive, Fate::TakenOver) => won_on[0] += 1,
+            (Fate::TakenOver, Fate::Alive) => won_on[1] += 1,
+            other => panic!("{id}: not exactly one winner: {other:?}"),
+        }
+    }
+    eprintln!("winners: {} on n1, {} on n2", won_on[0], won_on[1]);
+}
+
 /// Sends `signal` (`STOP`, `CONT`) to the process.
 fn signal(proc: &Proc, signal: &str) {
     let status = Command::new("kill")

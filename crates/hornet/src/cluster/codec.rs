@@ -20,7 +20,8 @@
 //!             sender), [u64 ms until due, if delayed], [PUBLISH (MQTT 5)]
 //! 7 Wills     u32 count, (str client id, u64 ms until due + 1 (0:
 //!             connected), u32 length, PUBLISH) * count
-//! 8 Takeover  str client id
+//! 8 Takeover  str client id, u64 stamp ms, u32 stamp counter, str stamp
+//!             node
 //! 32 Session  str client id, u64 revision, u32 expiry, u32 count,
 //!             (str filter, u8 options (bit 6: $local/), u32 identifier + 1)
 //!             * count, u32 count, (u32 length, PUBLISH) * count,
@@ -33,7 +34,11 @@
 //! A `Retain` carries the write's stamp (`hornet_core::Stamp`): the
 //! receiver applies it only if it is newer than what it holds for the
 //! topic, so the link's initial set and the deltas follow one rule
-//! (version 3; version 2 had a `fill` flag instead and no stamp).
+//! (version 3; version 2 had a `fill` flag instead and no stamp). A
+//! `Takeover` carries the stamp of the sender's clean-session CONNECT:
+//! the receiver takes over its own connection with the client id only
+//! if that one is older, so the newest CONNECT wins on every node (added
+//! in version 4, before any node shipped with it).
 //!
 //! After its snapshot a link's frames are numbered: `Resume` gives the
 //! sender's stream and the next frame's number, and the receiver
@@ -54,7 +59,8 @@ use hornet_core::{MovedSubscription, NodeWill, RouteSnapshot, RouteUpdate, Sessi
 
 /// The link protocol's version: a node speaking another is refused (4: a
 /// `Will` frame can say a dead node's delayed will was published, which a
-/// version 3 node would refuse to decode; 3: a moved session carries its
+/// version 3 node would refuse to decode, and a `Takeover` carries its
+/// CONNECT's stamp; 3: a moved session carries its
 /// inbound QoS 2 ids and `$local/` marks, and retained writes carry their
 /// last-write-wins stamp).
 pub(crate) const VERSION: u16 = 4;
@@ -103,9 +109,9 @@ pub(crate) enum Frame {
     },
     /// Every will the sender holds for its clients (start of a link).
     Wills(Vec<NodeWill>),
-    /// A client connected on the sender: a connection here with its id is
-    /// taken over.
-    Takeover { client_id: ByteString },
+    /// A client connected on the sender at `stamp`: a connection here
+    /// with its id is taken over unless it is newer.
+    Takeover { client_id: ByteString, stamp: Stamp },
     /// A persistent session this node's claim took from the sender.
     Session(Box<SessionMove>),
     /// The frames that follow are numbered from `next` in the sender's
@@ -195,9 +201,7 @@ impl Frame {
             } => {
                 out.put_u8(5);
                 put_str(out, topic);
-                out.put_u64(stamp.ms);
-                out.put_u32(stamp.counter);
-                put_str(out, &stamp.node);
+                put_stamp(out, stamp);
                 out.put_u8(u8::from(message.is_some()));
                 if let Some(p) = message {
                     put_publish(out, p);
@@ -224,9 +228,10 @@ impl Frame {
                     }
                 }
             }
-            Frame::Takeover { client_id } => {
+            Frame::Takeover { client_id, stamp } => {
                 out.put_u8(8);
                 put_str(out, client_id);
+                put_stamp(out, stamp);
             }
             Frame::Session(moved) => {
                 out.put_u8(32);
@@ -356,11 +361,7 @@ impl Frame {
             }
             5 => {
                 let topic = get_str(&mut body)?;
-                let stamp = Stamp {
-                    ms: get_u64(&mut body)?,
-                    counter: get_u32(&mut body)?,
-                    node: get_str(&mut body)?,
-                };
+                let stamp = get_stamp(&mut body)?;
                 let message = match get_u8(&mut body)? {
                     0 => None,
                     _ => Some(get_publish(body)?),
@@ -408,6 +409,7 @@ impl Frame {
             }
             8 => Frame::Takeover {
                 client_id: get_str(&mut body)?,
+                stamp: get_stamp(&mut body)?,
             },
             32 => Frame::Session(Box::new(get_session(&mut body)?)),
             10 => Frame::Resume {
@@ -518,6 +520,13 @@ fn put_str(out: &mut BytesMut, s: &str) {
     out.put_slice(s.as_bytes());
 }
 
+/// A hybrid logical clock stamp: u64 ms, u32 counter, str node.
+fn put_stamp(out: &mut BytesMut, stamp: &Stamp) {
+    out.put_u64(stamp.ms);
+    out.put_u32(stamp.counter);
+    put_str(out, &stamp.node);
+}
+
 fn put_publish(out: &mut BytesMut, p: &Publish) {
     put_owned_publish(out, p.clone());
 }
@@ -586,6 +595,14 @@ fn get_str(body: &mut Bytes) -> Result<ByteString, CodecError> {
     need(body, len)?;
     let bytes = body.split_to(len);
     ByteString::try_from(bytes).map_err(|_| CodecError::Utf8)
+}
+
+fn get_stamp(body: &mut Bytes) -> Result<Stamp, CodecError> {
+    Ok(Stamp {
+        ms: get_u64(body)?,
+        counter: get_u32(body)?,
+        node: get_str(body)?,
+    })
 }
 
 #[cfg(test)]
@@ -681,6 +698,11 @@ mod tests {
         });
         round_trip(Frame::Takeover {
             client_id: "dup".into(),
+            stamp: hornet_core::Stamp {
+                ms: 1_795_470_422_125,
+                counter: 7,
+                node: "n2".into(),
+            },
         });
         round_trip(Frame::Session(Box::new(SessionMove {
             client_id: "moved".into(),

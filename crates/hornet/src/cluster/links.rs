@@ -263,7 +263,9 @@ impl Links {
                 },
                 0,
             ),
-            Action::Takeover { client_id } => self.broadcast(Frame::Takeover { client_id }, 0),
+            Action::Takeover { client_id, stamp } => {
+                self.broadcast(Frame::Takeover { client_id, stamp }, 0)
+            }
             Action::MoveSession { node, session } => self.send(&node, Frame::Session(session), 0),
             Action::Resync { node } => {
                 if let Some(n) = lock(&self.inbound).get(&*node) {
@@ -800,7 +802,9 @@ fn apply(core: &mut hornet_core::Broker, now: Instant, node: &str, frame: Frame)
             due_in,
         } => core.node_will(now, node, client_id, will, due_in),
         Frame::Wills(all) => core.node_wills(now, node, all),
-        Frame::Takeover { client_id } => core.node_client_connected(now, node, client_id),
+        Frame::Takeover { client_id, stamp } => {
+            core.node_client_connected(now, node, client_id, stamp)
+        }
         Frame::Session(moved) => core.node_session(now, node, *moved),
         Frame::Hello { .. } => {
             tracing::warn!("Cluster: a second Hello from {node} ignored.");

@@ -258,6 +258,7 @@ mod tests {
     fn take(c: &str) -> Frame {
         Frame::Takeover {
             client_id: c.into(),
+            stamp: hornet_core::Stamp::default(),
         }
     }
 

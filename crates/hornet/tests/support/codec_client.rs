@@ -43,9 +43,14 @@ impl Raw {
     }
 
     pub fn send(&mut self, packet: Packet) {
+        self.try_send(packet).unwrap();
+    }
+
+    /// As [`Raw::send`], for a connection the broker may have closed.
+    pub fn try_send(&mut self, packet: Packet) -> std::io::Result<()> {
         let mut out = BytesMut::new();
         packet.encode(self.protocol, &mut out).unwrap();
-        self.stream.write_all(&out).unwrap();
+        self.stream.write_all(&out)
     }
 
     /// The next packet if one arrives within `wait` (`Err` when none
