@@ -11,6 +11,8 @@
 #   fanout-q0    QoS 0 fan-out, 1 publisher to 20 subscribers
 #   fanout100-q0 QoS 0 fan-out, 1 publisher to 100 subscribers
 #   fanout1000-q0 QoS 0 fan-out, 1 publisher to 1,000 subscribers
+#   dev-fanout100-q0 as fanout100-q0, the publisher writing one message
+#                per syscall as a device does (compare's `dev-fanout-q0`)
 # The broker runs under callgrind with collection zeroed once it listens;
 # the counts cover the bench's warm-up and window and the drain. Prints the
 # broker's total instructions, the messages delivered and their ratio.
@@ -45,6 +47,9 @@ case "$entry" in
   fanout1000-q0)
     printf 'persistence false\n' >>"$conf"
     args=(--scenario fanout --qos 0 --subscribers 1000) ;;
+  dev-fanout100-q0)
+    printf 'persistence false\n' >>"$conf"
+    args=(--scenario fanout --qos 0 --subscribers 100 --device) ;;
   *) echo "unknown entry $entry" >&2; exit 2 ;;
 esac
 valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" "$hornet" -c "$conf" \
