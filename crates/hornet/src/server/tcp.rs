@@ -617,7 +617,7 @@ impl Writer {
                 );
             }
             self.next += 1;
-            self.chunk_packets += 1;
+            self.chunk_packets += packet.packets();
         }
         self.chunk_bytes = self.out.len();
         // Encoded packets are not needed any more.
@@ -652,7 +652,7 @@ fn chunk_size(packets: &[Outgoing]) -> usize {
                 Packet::Publish(p) => p.payload.len() + p.topic.len() + 64,
                 _ => 64,
             },
-            Outgoing::Encoded(b) => b.len(),
+            Outgoing::Encoded(w) => w.bytes().len(),
         };
         if bytes >= WRITE_CHUNK {
             return WRITE_CHUNK;
@@ -670,19 +670,19 @@ fn fits(packet: &Outgoing, room: usize) -> bool {
             Packet::Publish(p) => p.payload.len() + p.topic.len() + 64 <= room,
             _ => room >= 1024,
         },
-        Outgoing::Encoded(b) => b.len() <= room,
+        Outgoing::Encoded(w) => w.bytes().len() <= room,
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::encoded::Wire;
     use super::*;
-    use bytes::Bytes;
     use hornet_codec::Publish;
 
     #[test]
     fn the_write_buffer_is_sized_to_what_is_queued_up_to_one_chunk() {
-        let encoded = |n: usize| Outgoing::Encoded(Bytes::from(vec![0u8; n]));
+        let encoded = |n: usize| Outgoing::Encoded(Wire::from_encoded(1, &vec![0u8; n]));
         // A fan-out subscriber handed a few 72-byte copies: one page.
         assert_eq!(chunk_size(&vec![encoded(72); 10]), 4096);
         assert_eq!(chunk_size(&vec![encoded(72); 100]), 8192);
