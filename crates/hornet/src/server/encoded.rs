@@ -137,6 +137,11 @@ impl Wire {
         &self.0[COUNT..]
     }
 
+    /// The packets as shared bytes (another reference, no copy).
+    pub(crate) fn shared(&self) -> Bytes {
+        self.0.slice(COUNT..)
+    }
+
     /// The address of the shared bytes (tests: one encoding for all).
     #[cfg(test)]
     pub(crate) fn as_ptr(&self) -> *const u8 {

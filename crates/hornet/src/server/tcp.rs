@@ -10,7 +10,9 @@
 //! takes every packet queued, encodes them into chunks of about
 //! `WRITE_CHUNK` bytes and writes each with `try_write` (write
 //! coalescing); what the kernel does not take waits for writability while
-//! reading goes on. Written packets are reported to the core in batches,
+//! reading goes on. When all a writer was handed is one shared encoding (a
+//! fan-out's message, or a run of them, `encoded.rs`), it writes those
+//! shared bytes as they are: no chunk of its own, no copy. Written packets are reported to the core in batches,
 //! as before (`packets_written`, flow control).
 //!
 //! Closing: once the core has closed the connection (or the peer has), the
@@ -28,7 +30,7 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Instant;
 
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use hornet_codec::{Decoder, Packet, Protocol};
 use hornet_core::{CloseCause, ConnId};
 use tokio::io::AsyncWriteExt;
@@ -522,7 +524,8 @@ enum Pumped {
 }
 
 /// The write side of a connection: packets taken from the outbox, encoded
-/// into chunks and written without blocking.
+/// into chunks and written without blocking; when all it was handed is
+/// one shared encoding, that is written as it is.
 #[derive(Default)]
 struct Writer {
     /// Taken from the outbox; `packets[next..]` are not encoded yet.
@@ -530,6 +533,9 @@ struct Writer {
     next: usize,
     /// Encoded, not yet (fully) written. Exists only during a burst.
     out: BytesMut,
+    /// Or: the rest of shared bytes written as they are (the one thing
+    /// queued was a fan-out's encoding: no chunk, no copy).
+    direct: Bytes,
     /// Packets and bytes in the chunk `out` holds.
     chunk_packets: usize,
     chunk_bytes: usize,
@@ -550,7 +556,7 @@ impl Writer {
         stream: &TcpStream,
     ) -> std::io::Result<Pumped> {
         for _ in 0..CHUNKS_PER_TURN {
-            if self.out.is_empty() && !self.encode_chunk(id, outbox) {
+            if self.out.is_empty() && self.direct.is_empty() && !self.encode_chunk(id, outbox) {
                 if self.unreported > 0 {
                     self.report(shared, id);
                 }
@@ -559,8 +565,16 @@ impl Writer {
                 self.packets = Vec::new();
                 return Ok(Pumped::Idle);
             }
-            while !self.out.is_empty() {
-                match stream.try_write(&self.out) {
+            loop {
+                let (pending, direct) = match self.direct.is_empty() {
+                    true => (&self.out[..], false),
+                    false => (&self.direct[..], true),
+                };
+                if pending.is_empty() {
+                    break;
+                }
+                match stream.try_write(pending) {
+                    Ok(n) if direct => self.direct.advance(n),
                     Ok(n) => self.out.advance(n),
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                         return Ok(Pumped::Blocked)
@@ -595,6 +609,17 @@ impl Writer {
                 }
                 return false;
             }
+        }
+        if let [Outgoing::Encoded(wire)] = &self.packets[self.next..] {
+            // All there is to write is shared bytes (a fan-out's message
+            // or run, the usual case for one of its subscribers): written
+            // from there, without a chunk of our own or a copy into it.
+            self.direct = wire.shared();
+            self.chunk_packets = wire.packets();
+            self.chunk_bytes = self.direct.len();
+            self.packets.clear();
+            self.next = 0;
+            return true;
         }
         let protocol = outbox.protocol();
         let wanted = chunk_size(&self.packets[self.next..]);

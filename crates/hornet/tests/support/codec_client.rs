@@ -43,8 +43,15 @@ impl Raw {
     }
 
     pub fn send(&mut self, packet: Packet) {
+        self.send_all(std::slice::from_ref(&packet));
+    }
+
+    /// Sends `packets` back to back in one write (a burst).
+    pub fn send_all(&mut self, packets: &[Packet]) {
         let mut out = BytesMut::new();
-        packet.encode(self.protocol, &mut out).unwrap();
+        for packet in packets {
+            packet.encode(self.protocol, &mut out).unwrap();
+        }
         self.stream.write_all(&out).unwrap();
     }
 
