@@ -110,3 +110,49 @@ fn mqtt_4_6_0_6_every_subscriber_of_a_burst_gets_every_message_in_order() {
     late.join()
         .expect("the late subscriber got the burst as published");
 }
+
+/// Bytes of each message of the large fan-out: more than a loopback
+/// socket takes while its reader does not read (its send and receive
+/// buffers together), so a writer sending one such shared encoding must
+/// stop partway and resume.
+const LARGE: usize = 6 << 20;
+
+/// A large message whose bytes depend on `n`.
+fn large(n: u8) -> Vec<u8> {
+    (0..LARGE).map(|i| (i % 251) as u8 ^ n).collect()
+}
+
+#[test]
+fn a_shared_encoding_larger_than_the_socket_takes_reaches_a_late_subscriber_whole() {
+    let broker = TestBroker::with_conf("max_packet_size 16777216");
+    // Two subscribers make it a fan-out (one shared encoding); the late
+    // one reads only once all three messages were published.
+    let fast = subscriber(&broker, Protocol::V3_1_1, "fo-big-fast");
+    let late = subscriber(&broker, Protocol::V3_1_1, "fo-big-late");
+    let read_large = |mut raw: Raw, id: &'static str| {
+        for n in 0..3u8 {
+            match raw.recv() {
+                Some(Packet::Publish(p)) => {
+                    assert!(
+                        p.payload[..] == large(n)[..],
+                        "{id}: message {n} whole and in order"
+                    );
+                }
+                other => panic!("{id}: message {n} expected, got {other:?}"),
+            }
+        }
+    };
+    let fast = thread::spawn(move || read_large(fast, "fo-big-fast"));
+    let (sent, all_sent) = mpsc::channel::<()>();
+    let late = thread::spawn(move || {
+        all_sent.recv().expect("the publisher finishes");
+        read_large(late, "fo-big-late");
+    });
+    let mut publisher = connect(&broker, Protocol::V3_1_1, "fo-big-pub");
+    for n in 0..3u8 {
+        publisher.send(Publish::new("fo/t", large(n)).into());
+    }
+    sent.send(()).unwrap();
+    fast.join().expect("the fast subscriber got all three");
+    late.join().expect("the late subscriber got all three");
+}
