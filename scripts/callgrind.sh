@@ -17,7 +17,8 @@
 # the counts cover the bench's warm-up and window and the drain. Prints the
 # broker's total instructions, the messages delivered and their ratio.
 # With CALLGRIND_KEEP=FILE the profile is copied there (for
-# `callgrind_annotate FILE`).
+# `callgrind_annotate FILE`); CALLGRIND_ARGS adds arguments to the bench's
+# (e.g. "--max-ahead 30000": fewer messages waiting per subscriber).
 set -euo pipefail
 hornet=$1 bench=$2 entry=$3
 work=$(mktemp -d)
@@ -60,7 +61,8 @@ for _ in $(seq 1 600); do
   sleep 0.1
 done
 callgrind_control -z "$pid" >/dev/null
-"$bench" run --port "$port" "${args[@]}" --seconds 5 --warmup 1 --json >"$work/bench.json"
+# shellcheck disable=SC2086 # CALLGRIND_ARGS is split into arguments
+"$bench" run --port "$port" "${args[@]}" ${CALLGRIND_ARGS:-} --seconds 5 --warmup 1 --json >"$work/bench.json"
 callgrind_control -d "$pid" >/dev/null
 kill -INT "$pid"; wait "$pid" 2>/dev/null || true
 if [ -n "${CALLGRIND_KEEP:-}" ]; then
