@@ -583,6 +583,8 @@ impl Writer {
                 }
             }
             self.out.clear();
+            // Written: let go of the shared buffer now, not at the next run.
+            self.direct = Bytes::new();
             self.unreported += self.chunk_packets;
             self.unreported_bytes += self.chunk_bytes;
             (self.chunk_packets, self.chunk_bytes) = (0, 0);
