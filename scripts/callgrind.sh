@@ -11,11 +11,14 @@
 #   fanout-q0    QoS 0 fan-out, 1 publisher to 20 subscribers
 #   fanout100-q0 QoS 0 fan-out, 1 publisher to 100 subscribers
 #   fanout1000-q0 QoS 0 fan-out, 1 publisher to 1,000 subscribers
+#   dev-fanout100-q0 as fanout100-q0, the publisher writing one message
+#                per syscall as a device does (compare's `dev-fanout-q0`)
 # The broker runs under callgrind with collection zeroed once it listens;
 # the counts cover the bench's warm-up and window and the drain. Prints the
 # broker's total instructions, the messages delivered and their ratio.
 # With CALLGRIND_KEEP=FILE the profile is copied there (for
-# `callgrind_annotate FILE`).
+# `callgrind_annotate FILE`); CALLGRIND_ARGS adds arguments to the bench's
+# (e.g. "--max-ahead 30000": fewer messages waiting per subscriber).
 set -euo pipefail
 hornet=$1 bench=$2 entry=$3
 work=$(mktemp -d)
@@ -45,6 +48,9 @@ case "$entry" in
   fanout1000-q0)
     printf 'persistence false\n' >>"$conf"
     args=(--scenario fanout --qos 0 --subscribers 1000) ;;
+  dev-fanout100-q0)
+    printf 'persistence false\n' >>"$conf"
+    args=(--scenario fanout --qos 0 --subscribers 100 --device) ;;
   *) echo "unknown entry $entry" >&2; exit 2 ;;
 esac
 valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" "$hornet" -c "$conf" \
@@ -55,7 +61,8 @@ for _ in $(seq 1 600); do
   sleep 0.1
 done
 callgrind_control -z "$pid" >/dev/null
-"$bench" run --port "$port" "${args[@]}" --seconds 5 --warmup 1 --json >"$work/bench.json"
+# shellcheck disable=SC2086 # CALLGRIND_ARGS is split into arguments
+"$bench" run --port "$port" "${args[@]}" ${CALLGRIND_ARGS:-} --seconds 5 --warmup 1 --json >"$work/bench.json"
 callgrind_control -d "$pid" >/dev/null
 kill -INT "$pid"; wait "$pid" 2>/dev/null || true
 if [ -n "${CALLGRIND_KEEP:-}" ]; then

@@ -166,11 +166,13 @@ impl Local {
                 .with_core(|core| core.input_drained(Instant::now(), id));
         }
         self.outbox.take(&mut self.spare);
-        let packets: Vec<Packet> = std::mem::take(&mut self.spare)
-            .into_iter()
-            .filter_map(as_packet)
-            .collect();
-        let count = packets.len();
+        // What the core counts as handed out: a shared encoding may hold
+        // several packets.
+        let count = self.spare.iter().map(Outgoing::packets).sum::<usize>();
+        let mut packets = Vec::with_capacity(count);
+        for outgoing in std::mem::take(&mut self.spare) {
+            as_packets(outgoing, &mut packets);
+        }
         let mut out = Vec::new();
         let mut reply = Vec::new();
         for packet in packets {
@@ -368,19 +370,24 @@ pub(crate) fn notification(topic: &str, up: bool) -> Publish {
     p
 }
 
-/// A packet the core emitted, as a packet: the shell encodes a QoS 0
-/// PUBLISH once for all its subscribers (`server::encoded`), and the
-/// bridge reads it back.
-fn as_packet(outgoing: Outgoing) -> Option<Packet> {
+/// What the core emitted, as packets (appended to `into`): the shell
+/// encodes a QoS 0 PUBLISH once for all its subscribers (one message or a
+/// run of them, `server::encoded`), and the bridge reads them back.
+fn as_packets(outgoing: Outgoing, into: &mut Vec<Packet>) {
     match outgoing {
-        Outgoing::Packet(p) => Some(*p),
-        Outgoing::Encoded(bytes) => {
-            let mut buf = bytes::BytesMut::from(&bytes[..]);
-            match hornet_codec::Decoder::with_protocol(Protocol::V5).decode(&mut buf) {
-                Ok(Some(p)) => Some(p),
-                other => {
-                    tracing::error!("A bridge could not read back a packet of the core: {other:?}");
-                    None
+        Outgoing::Packet(p) => into.push(*p),
+        Outgoing::Encoded(wire) => {
+            let mut buf = bytes::BytesMut::from(wire.bytes());
+            let mut decoder = hornet_codec::Decoder::with_protocol(Protocol::V5);
+            for _ in 0..wire.packets() {
+                match decoder.decode(&mut buf) {
+                    Ok(Some(p)) => into.push(p),
+                    other => {
+                        tracing::error!(
+                            "A bridge could not read back a packet of the core: {other:?}"
+                        );
+                        return;
+                    }
                 }
             }
         }

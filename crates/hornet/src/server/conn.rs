@@ -251,7 +251,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                     packet.packet_type()
                 );
             }
-            count += 1;
+            count += packet.packets();
             if out.len() >= WRITE_CHUNK {
                 if !write_out(&shared, id, &mut wr, &mut out).await {
                     return;

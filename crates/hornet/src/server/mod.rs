@@ -215,26 +215,24 @@ impl Shared {
                     Action::SendMany { conns, publish } => {
                         // The messages that follow for exactly the same
                         // connections (a publisher's burst to one topic)
-                        // go to each outbox together: one lookup and one
-                        // lock per connection for the run, each
+                        // go to each outbox together, encoded once into
+                        // one shared buffer: one lookup, one lock and one
+                        // queue entry per connection for the run, each
                         // connection's messages still in order.
-                        let mut run = vec![encoded::Once::new(publish)];
+                        let mut run = encoded::Run::new(publish);
                         while let Some(Action::SendMany { conns: next, .. }) =
                             actions_iter.as_slice().first()
                         {
-                            if *next != conns {
+                            if *next != conns || !run.has_room() {
                                 break;
                             }
                             if let Some(Action::SendMany { publish, .. }) = actions_iter.next() {
-                                run.push(encoded::Once::new(publish));
+                                run.push(publish);
                             }
                         }
                         for conn in &conns {
                             if let Some(outbox) = outboxes.get(conn) {
-                                outbox.push_many(|protocol, items| {
-                                    items
-                                        .extend(run.iter_mut().map(|once| once.outgoing(protocol)));
-                                });
+                                outbox.push_many(|protocol, items| run.extend(protocol, items));
                             }
                         }
                     }
@@ -377,7 +375,7 @@ impl Server {
         // connection's DISCONNECT.
         broker.drain_before_takeover(true);
         // A fan-out's QoS 0 copies come as one action, encoded once per
-        // protocol version for all its subscribers (`encoded::Once`).
+        // protocol version for all its subscribers (`encoded::Run`).
         broker.send_many(true);
         let admin_users = match &users {
             _ if !config.admin.has_users() || !config.admin.enabled => None,

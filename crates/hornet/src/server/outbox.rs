@@ -13,8 +13,9 @@
 //! A PUBLISH that goes to many connections is encoded once per shape
 //! (protocol version, flags, topic, properties) by the caller that hands
 //! the core's packets out (`encoded::Shapes`) and queued here as those
-//! shared bytes ([`Outgoing::Encoded`]); the writers copy them into their
-//! chunks instead of each encoding the packet again.
+//! shared bytes ([`Outgoing::Encoded`], one or more whole packets); the
+//! writers copy them into their chunks instead of each encoding the packet
+//! again.
 //!
 //! Durability needs nothing here: the core itself holds the packets that
 //! wait for the disk and hands them out once their records are durable.
@@ -25,10 +26,12 @@ use std::task::{Context, Poll};
 use atomic_waker::AtomicWaker;
 use std::sync::Mutex;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{BufMut, BytesMut};
 use hornet_codec::{EncodeError, Packet, PacketType, Protocol};
 use hornet_core::ConnId;
 use tokio::sync::Notify;
+
+use super::encoded::Wire;
 
 /// Room reserved on the first push into an empty queue: a burst then
 /// grows the vector a few times at most, rather than from 4 up (the
@@ -37,7 +40,8 @@ use tokio::sync::Notify;
 const FIRST_CAPACITY: usize = 32;
 
 /// One thing to write: a packet to encode in the connection's protocol, or
-/// a PUBLISH already encoded for it (shared with other connections).
+/// PUBLISH packets already encoded for it (shared with other connections:
+/// one message, or a fan-out's run of them).
 ///
 /// The packet is boxed: a fan-out's outboxes hold mostly shared encodings,
 /// and with the packet inline every entry took the 96 bytes of a `Packet`
@@ -47,7 +51,7 @@ const FIRST_CAPACITY: usize = 32;
 #[derive(Debug, Clone)]
 pub(crate) enum Outgoing {
     Packet(Box<Packet>),
-    Encoded(Bytes),
+    Encoded(Wire),
 }
 
 impl Outgoing {
@@ -60,10 +64,18 @@ impl Outgoing {
     pub(crate) fn encode(&self, protocol: Protocol, out: &mut BytesMut) -> Result<(), EncodeError> {
         match self {
             Outgoing::Packet(p) => p.encode(protocol, out),
-            Outgoing::Encoded(b) => {
-                out.put_slice(b);
+            Outgoing::Encoded(w) => {
+                out.put_slice(w.bytes());
                 Ok(())
             }
+        }
+    }
+
+    /// How many packets this is (what the writer reports written).
+    pub(crate) fn packets(&self) -> usize {
+        match self {
+            Outgoing::Packet(_) => 1,
+            Outgoing::Encoded(w) => w.packets(),
         }
     }
 
@@ -286,14 +298,14 @@ mod tests {
     }
 
     fn publish(n: u8) -> Outgoing {
-        Outgoing::Encoded(Bytes::from(vec![0x30, 1, n]))
+        Outgoing::Encoded(Wire::from_encoded(1, &[0x30, 1, n]))
     }
 
     #[test]
     fn an_entry_is_as_small_as_shared_bytes() {
         assert_eq!(
             std::mem::size_of::<Outgoing>(),
-            std::mem::size_of::<Bytes>()
+            std::mem::size_of::<bytes::Bytes>()
         );
     }
 
@@ -320,7 +332,7 @@ mod tests {
         let bytes: Vec<u8> = taken
             .iter()
             .map(|o| match o {
-                Outgoing::Encoded(b) => b[2],
+                Outgoing::Encoded(w) => w.bytes()[2],
                 Outgoing::Packet(_) => panic!("as pushed"),
             })
             .collect();

@@ -10,7 +10,11 @@
 //! takes every packet queued, encodes them into chunks of about
 //! `WRITE_CHUNK` bytes and writes each with `try_write` (write
 //! coalescing); what the kernel does not take waits for writability while
-//! reading goes on. Written packets are reported to the core in batches,
+//! reading goes on. When all a plain TCP writer was handed is one shared
+//! encoding (a fan-out's message, or a run of them, `encoded.rs`), it
+//! writes those shared bytes as they are: no chunk of its own, no copy
+//! (over TLS and WebSocket they are framed or encrypted into the chunk).
+//! Written packets are reported to the core in batches,
 //! as before (`packets_written`, flow control).
 //!
 //! Closing: once the core has closed the connection (or the peer has), the
@@ -38,7 +42,7 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Instant;
 
-use bytes::{Buf, BufMut, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use hornet_codec::{Decoder, Packet, Protocol};
 use hornet_core::{CloseCause, ConnId};
 use tokio::io::AsyncWriteExt;
@@ -834,7 +838,8 @@ enum Pumped {
 }
 
 /// The write side of a connection: packets taken from the outbox, encoded
-/// into chunks and written without blocking.
+/// into chunks and written without blocking; when all a plain TCP writer
+/// was handed is one shared encoding, that is written as it is.
 #[derive(Default)]
 struct Writer {
     /// Taken from the outbox; `packets[next..]` are not encoded yet.
@@ -842,6 +847,9 @@ struct Writer {
     next: usize,
     /// Encoded, not yet (fully) written. Exists only during a burst.
     out: BytesMut,
+    /// Or: the rest of shared bytes written as they are (the one thing
+    /// queued was a fan-out's encoding: no chunk, no copy; plain TCP only).
+    direct: Bytes,
     /// Packets and bytes in the chunk `out` holds.
     chunk_packets: usize,
     chunk_bytes: usize,
@@ -870,18 +878,29 @@ impl Writer {
                 if !tls_io::flush(conn, stream)? {
                     return Ok(Pumped::Blocked);
                 }
-                if self.out.is_empty() && !self.encode_chunk(id, outbox, ws) {
+                if self.out.is_empty() && !self.encode_chunk(id, outbox, ws, false) {
                     return Ok(self.idle(shared, id));
                 }
                 tls_io::encrypt(conn, &self.out)?;
                 self.chunk_written(shared, id);
                 continue;
             }
-            if self.out.is_empty() && !self.encode_chunk(id, outbox, ws) {
+            if self.out.is_empty()
+                && self.direct.is_empty()
+                && !self.encode_chunk(id, outbox, ws, !ws)
+            {
                 return Ok(self.idle(shared, id));
             }
-            while !self.out.is_empty() {
-                match stream.try_write(&self.out) {
+            loop {
+                let (pending, direct) = match self.direct.is_empty() {
+                    true => (&self.out[..], false),
+                    false => (&self.direct[..], true),
+                };
+                if pending.is_empty() {
+                    break;
+                }
+                match stream.try_write(pending) {
+                    Ok(n) if direct => self.direct.advance(n),
                     Ok(n) => self.out.advance(n),
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                         return Ok(Pumped::Blocked)
@@ -889,6 +908,8 @@ impl Writer {
                     Err(e) => return Err(e),
                 }
             }
+            // Written: let go of the shared buffer now, not at the next run.
+            self.direct = Bytes::new();
             self.chunk_written(shared, id);
         }
         Ok(Pumped::More)
@@ -917,8 +938,10 @@ impl Writer {
 
     /// Encodes the next chunk into `out`, taking packets from the outbox
     /// when those taken are done; over WebSocket (`ws`) the chunk is one
-    /// binary frame. False when there is nothing to write.
-    fn encode_chunk(&mut self, id: ConnId, outbox: &Outbox, ws: bool) -> bool {
+    /// binary frame. When `share` (plain TCP) and all there is to write is
+    /// one shared encoding, that goes into `direct` instead. False when
+    /// there is nothing to write.
+    fn encode_chunk(&mut self, id: ConnId, outbox: &Outbox, ws: bool, share: bool) -> bool {
         if self.next == self.packets.len() {
             self.packets.clear();
             self.next = 0;
@@ -932,6 +955,17 @@ impl Writer {
                 }
                 return false;
             }
+        }
+        if let (true, [Outgoing::Encoded(wire)]) = (share, &self.packets[self.next..]) {
+            // All there is to write is shared bytes (a fan-out's message
+            // or run, the usual case for one of its subscribers): written
+            // from there, without a chunk of our own or a copy into it.
+            self.direct = wire.shared();
+            self.chunk_packets = wire.packets();
+            self.chunk_bytes = self.direct.len();
+            self.packets.clear();
+            self.next = 0;
+            return true;
         }
         let protocol = outbox.protocol();
         let header = if ws { ws_frame::MAX_HEADER } else { 0 };
@@ -957,7 +991,7 @@ impl Writer {
                 );
             }
             self.next += 1;
-            self.chunk_packets += 1;
+            self.chunk_packets += packet.packets();
         }
         self.chunk_bytes = self.out.len() - header;
         if ws && self.chunk_bytes > 0 {
@@ -997,7 +1031,7 @@ fn chunk_size(packets: &[Outgoing]) -> usize {
                 Packet::Publish(p) => p.payload.len() + p.topic.len() + 64,
                 _ => 64,
             },
-            Outgoing::Encoded(b) => b.len(),
+            Outgoing::Encoded(w) => w.bytes().len(),
         };
         if bytes >= WRITE_CHUNK {
             return WRITE_CHUNK;
@@ -1015,19 +1049,19 @@ fn fits(packet: &Outgoing, room: usize) -> bool {
             Packet::Publish(p) => p.payload.len() + p.topic.len() + 64 <= room,
             _ => room >= 1024,
         },
-        Outgoing::Encoded(b) => b.len() <= room,
+        Outgoing::Encoded(w) => w.bytes().len() <= room,
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::encoded::Wire;
     use super::*;
-    use bytes::Bytes;
     use hornet_codec::Publish;
 
     #[test]
     fn the_write_buffer_is_sized_to_what_is_queued_up_to_one_chunk() {
-        let encoded = |n: usize| Outgoing::Encoded(Bytes::from(vec![0u8; n]));
+        let encoded = |n: usize| Outgoing::Encoded(Wire::from_encoded(1, &vec![0u8; n]));
         // A fan-out subscriber handed a few 72-byte copies: one page.
         assert_eq!(chunk_size(&vec![encoded(72); 10]), 4096);
         assert_eq!(chunk_size(&vec![encoded(72); 100]), 8192);

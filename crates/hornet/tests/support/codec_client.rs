@@ -53,6 +53,15 @@ impl Raw {
         self.stream.write_all(&out)
     }
 
+    /// Sends `packets` back to back in one write (a burst).
+    pub fn send_all(&mut self, packets: &[Packet]) {
+        let mut out = BytesMut::new();
+        for packet in packets {
+            packet.encode(self.protocol, &mut out).unwrap();
+        }
+        self.stream.write_all(&out).unwrap();
+    }
+
     /// The next packet if one arrives within `wait` (`Err` when none
     /// did), or `Ok(None)` at EOF.
     pub fn recv_within(&mut self, wait: std::time::Duration) -> Result<Option<Packet>, ()> {
