@@ -25,8 +25,10 @@ const POLL: Duration = Duration::from_millis(200);
 const STABLE: Duration = Duration::from_secs(3);
 /// The bound on connecting them all.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(180);
-/// Time for the nodes to settle before memory is read.
-const SETTLE: Duration = Duration::from_secs(1);
+/// Time for the nodes to settle before the idle window: longer than
+/// Hornet's park delay (1 to 2 s without traffic), so the window measures
+/// idle nodes rather than connections being parked.
+const SETTLE: Duration = Duration::from_secs(3);
 
 /// Open files of a process now.
 fn open_files(pid: u32) -> Option<u64> {
@@ -145,10 +147,6 @@ async fn measure(ctx: &mut Ctx) -> Result<(u64, Vec<Seen>), String> {
     }
     tokio::time::sleep(SETTLE).await;
     let now = held(&pids, &base);
-    let rss1: Vec<Option<u64>> = pids
-        .iter()
-        .map(|&p| procstat::memory(Proc::Pid(p)).map(|m| m.rss_kib))
-        .collect();
     let cpu = |p: u32| procstat::thread_cpu_seconds(Proc::Pid(p));
     let sw = |p: u32| procstat::switches(Proc::Pid(p));
     let t0 = Instant::now();
@@ -156,6 +154,11 @@ async fn measure(ctx: &mut Ctx) -> Result<(u64, Vec<Seen>), String> {
     tokio::time::sleep(Duration::from_secs_f64(ctx.idle_seconds)).await;
     let after: Vec<_> = pids.iter().map(|&p| (cpu(p), sw(p))).collect();
     let window = t0.elapsed().as_secs_f64();
+    // Memory at the end of the idle window, every connection parked.
+    let rss1: Vec<Option<u64>> = pids
+        .iter()
+        .map(|&p| procstat::memory(Proc::Pid(p)).map(|m| m.rss_kib))
+        .collect();
     let end = held(&pids, &base);
     let at_once: u64 = end.iter().sum::<u64>().min(now.iter().sum());
     for (i, s) in seen.iter_mut().enumerate() {
