@@ -1059,3 +1059,57 @@ fn a_delayed_will_survives_the_death_of_the_survivor_that_was_to_publish_it() {
     );
     assert_eq!(next_message(watcher).0, "wills/end");
 }
+
+/// Runs `scenario` of a client's script (in `tests/clients/`) against two
+/// nodes: `--port` is n1, `--port2` n2.
+fn client_script_across_nodes(program: &str, script: &str, protocol: &str, install: &str) {
+    let Some(etcd) = Etcd::start(1) else { return };
+    process::require(program, install);
+    let n1 = Node::new("n1", &etcd.urls, 4, "");
+    let n2 = Node::new("n2", &etcd.urls, 4, "");
+    let (_p1, _p2) = (n1.start(), n2.start());
+    let mut cmd = Command::new(program);
+    cmd.arg(script)
+        .args(["--port", &n1.port.to_string()])
+        .args(["--port2", &n2.port.to_string()])
+        .args(["--scenario", "cluster"])
+        .args(["--protocol", protocol]);
+    process::run_scenario(
+        &format!("{program} {script} cluster MQTT {protocol}"),
+        cmd,
+        install,
+        "cluster",
+    );
+}
+
+const PAHO: &str = "python3 and paho-mqtt 2.x (`python3 -m pip install paho-mqtt`)";
+const MQTTJS: &str = "node 20+ and the npm package from the lockfile \
+    (`npm ci --prefix crates/hornet/tests/clients --no-audit --no-fund`)";
+
+/// Eclipse Paho (Python) against two nodes: QoS 0/1/2 from n2 to a
+/// subscriber on n1 [MQTT-4.6.0-5], [MQTT-4.3.3-2], a persistent session
+/// moving from n1 to n2 with its queued messages [MQTT-3.1.2-4],
+/// [MQTT-3.2.2-2], a client id taken over across nodes [MQTT-3.1.4-3].
+#[test]
+fn paho_across_nodes_v311() {
+    client_script_across_nodes("python3", "paho_scenarios.py", "3.1.1", PAHO);
+}
+
+/// As [`paho_across_nodes_v311`] over MQTT 5 (the takeover with
+/// DISCONNECT 0x8E).
+#[test]
+fn paho_across_nodes_v5() {
+    client_script_across_nodes("python3", "paho_scenarios.py", "5", PAHO);
+}
+
+/// MQTT.js against two nodes: the same scenario as Paho's.
+#[test]
+fn mqttjs_across_nodes_v311() {
+    client_script_across_nodes("node", "mqttjs_scenarios.js", "3.1.1", MQTTJS);
+}
+
+/// MQTT.js over MQTT 5 against two nodes.
+#[test]
+fn mqttjs_across_nodes_v5() {
+    client_script_across_nodes("node", "mqttjs_scenarios.js", "5", MQTTJS);
+}

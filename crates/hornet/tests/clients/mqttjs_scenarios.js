@@ -59,6 +59,7 @@ function parseArgs(argv) {
     const [key, value] = [argv[i], argv[i + 1]];
     if (value === undefined) throw new Error(`missing value for ${key}`);
     if (key === '--port') args.port = Number(value);
+    else if (key === '--port2') args.port2 = Number(value);
     else if (key === '--scenario') args.scenario = value;
     else if (key === '--protocol') args.protocol = value;
     else if (key === '--keepalive-limit') args.keepaliveLimit = Number(value);
@@ -93,7 +94,7 @@ class Client {
     this.connack = null;
     const options = {
       host: HOST,
-      port: args.port,
+      port: opts.port || args.port,
       clientId: this.id,
       ...PROTOCOLS[args.protocol],
       clean: opts.clean !== undefined ? opts.clean : true,
@@ -410,6 +411,89 @@ const scenarios = {
     );
     await second.disconnect();
     first.close();
+  },
+
+  // Two nodes of a Hornet cluster: --port is node 1, --port2 node 2. A
+  // subscriber on node 1 gets what a publisher on node 2 sends, QoS 0/1/2
+  // each once and in order [MQTT-4.6.0-5], [MQTT-4.3.3-2] (its SUBACK comes
+  // once every node has the route); a persistent session made on node 1
+  // follows its client to node 2 with the messages queued meanwhile,
+  // Session Present 1 [MQTT-3.1.2-4], [MQTT-3.2.2-2]; a CONNECT on node 2
+  // takes over the client id connected on node 1 [MQTT-3.1.4-3] (MQTT 5:
+  // DISCONNECT 0x8E).
+  async cluster(args) {
+    check(args.port2, 'the cluster scenario needs --port2');
+    const base = `hornet/mqttjs/${UID}/cluster`;
+    const sub = await connect(args, 's');
+    await sub.subscribe(`${base}/live/#`, 2);
+    const pub = await connect(args, 'p', { port: args.port2 });
+    const sent = {};
+    for (const q of [0, 1, 2]) {
+      sent[q] = Buffer.concat([Buffer.from([q, 0, 255]), crypto.randomBytes(32), Buffer.from(`qos${q}`)]);
+      await pub.publish(`${base}/live/q${q}`, sent[q], q);
+      await pub.publish(`${base}/live/q${q}`, 'end', q);
+    }
+    const got = [];
+    const end = Buffer.from('end').toString('hex');
+    while (got.filter((m) => m.payload === end).length < 3) {
+      got.push(await sub.nextMessage(`messages from node 2; got so far ${fmt(got)}`));
+    }
+    for (const q of [0, 1, 2]) {
+      const topic = `${base}/live/q${q}`;
+      eq(
+        got.filter((m) => m.topic === topic),
+        [msg(topic, sent[q], q, false), msg(topic, 'end', q, false)],
+        `QoS ${q} across nodes`,
+      );
+    }
+    check(got.length === 6, `expected 6 messages, got ${fmt(got)}`);
+    sub.close();
+
+    // A persistent session moves with its client.
+    const topic = `${base}/moved`;
+    const clientId = `${UID}m`;
+    const sessionExpiry = args.protocol === '5' ? 300 : undefined;
+    const flag = args.protocol !== '3.1';
+    let m = await connect(args, 'm', { clientId, clean: false, sessionExpiry });
+    await m.subscribe(topic, 1);
+    await m.disconnect();
+    const payloads = [0, 1, 2].map((i) => `queued-${i}`);
+    for (const p of payloads) await pub.publish(topic, p, 1);
+    m = await connect(args, 'm', { clientId, clean: false, sessionExpiry, port: args.port2 });
+    check(m.sessionPresent || !flag, 'the session should have moved: session present 1');
+    await pub.publish(topic, 'online', 1);
+    eq(
+      await m.collectUntil(topic, 'online', 'queued messages then the live one on node 2'),
+      [...payloads, 'online'].map((p) => msg(topic, p, 1, false)),
+      'moved session',
+    );
+    await m.disconnect();
+    m = await connect(args, 'm', {
+      clientId,
+      clean: true,
+      sessionExpiry: sessionExpiry === undefined ? undefined : 0,
+      port: args.port2,
+    });
+    await m.disconnect();
+
+    // A client id is cluster-wide.
+    const tid = `${UID}t`;
+    const first = await connect(args, 't', { clientId: tid });
+    const second = await connect(args, 't', { clientId: tid, port: args.port2 });
+    await first.waitClosed('the connection on node 1 closed after the takeover');
+    if (args.protocol === '5') {
+      check(
+        first.disconnectPacket !== null && first.disconnectPacket.reasonCode === 0x8e,
+        `expected DISCONNECT 0x8E on node 1, got ${fmt(first.disconnectPacket)}`,
+      );
+    }
+    await second.subscribe(`${base}/take`, 1);
+    await second.publish(`${base}/take`, 'still-here', 1);
+    eq(await second.nextMessage('round trip on node 2 after the takeover'), msg(`${base}/take`, 'still-here', 1, false), 'round trip on node 2');
+    check(!second.closed, 'the connection on node 2 was closed');
+    await second.disconnect();
+    first.close();
+    pub.close();
   },
 };
 

@@ -61,7 +61,7 @@ class Client:
 
     def __init__(self, args, role, *, client_id=None, will=None, clean=True,
                  session_expiry=None, keepalive=30, expect_connected=True,
-                 username=None, password=None):
+                 username=None, password=None, port=None):
         self.args = args
         self.v5 = args.protocol == "5"
         self.id = client_id or f"{UID}{role}"
@@ -111,7 +111,7 @@ class Client:
                 props = Properties(PacketTypes.CONNECT)
                 props.SessionExpiryInterval = session_expiry
                 connect_kwargs["properties"] = props
-        self.c.connect(HOST, args.port, keepalive, **connect_kwargs)
+        self.c.connect(HOST, port or args.port, keepalive, **connect_kwargs)
         self.start_loop()
         check(self.connected.wait(WAIT), f"{self.id}: no CONNACK within {WAIT}s")
         if expect_connected:
@@ -473,8 +473,83 @@ def scenario_acl(args):
         c.disconnect()
 
 
+def scenario_cluster(args):
+    """Two nodes of a Hornet cluster: --port is node 1, --port2 node 2.
+    A subscriber on node 1 gets what a publisher on node 2 sends, QoS 0/1/2
+    each once and in order [MQTT-4.6.0-5], [MQTT-4.3.3-2] (its SUBACK comes
+    once every node has the route, so no wait is needed); a persistent
+    session made on node 1 follows its client to node 2 with the messages
+    queued for it meanwhile, Session Present 1 [MQTT-3.1.2-4],
+    [MQTT-3.2.2-2]; a CONNECT on node 2 takes over the client id connected
+    on node 1 [MQTT-3.1.4-3] (MQTT 5: DISCONNECT 0x8E)."""
+    check(args.port2, "the cluster scenario needs --port2")
+    base = f"hornet/paho/{UID}/cluster"
+    # Across nodes, live.
+    sub = Client(args, "s")
+    sub.subscribe(f"{base}/live/#", 2)
+    pub = Client(args, "p", port=args.port2)
+    sent = {}
+    for q in (0, 1, 2):
+        payload = bytes([q, 0, 255]) + os.urandom(32) + f"qos{q}".encode()
+        sent[q] = payload
+        pub.publish(f"{base}/live/q{q}", payload, q)
+        pub.publish(f"{base}/live/q{q}", b"end", q)
+    got = []
+    while sum(1 for m in got if m[1] == b"end") < 3:
+        got.append(sub.next_message(f"messages from node 2; got so far {got}"))
+    for q in (0, 1, 2):
+        topic = f"{base}/live/q{q}"
+        mine = [m for m in got if m[0] == topic]
+        want = [(topic, sent[q], q, False), (topic, b"end", q, False)]
+        check(mine == want, f"QoS {q} across nodes: expected {want}, got {mine}")
+    check(len(got) == 6, f"expected 6 messages, got {got}")
+    sub.close()
+
+    # A persistent session moves with its client.
+    topic = f"{base}/moved"
+    sid = f"{UID}m"
+    expiry = 300 if args.protocol == "5" else None
+    flag = args.protocol != "3.1"
+    m = Client(args, "m", client_id=sid, clean=False, session_expiry=expiry)
+    m.subscribe(topic, 1)
+    m.disconnect()
+    payloads = [f"queued-{i}".encode() for i in range(3)]
+    for p in payloads:
+        pub.publish(topic, p, 1)
+    m = Client(args, "m", client_id=sid, clean=False, session_expiry=expiry, port=args.port2)
+    check(m.session_present or not flag, "the session should have moved: session present 1")
+    pub.publish(topic, b"online", 1)
+    got = m.collect_until(topic, b"online", "queued messages then the live one on node 2")
+    want = [(topic, p, 1, False) for p in payloads] + [(topic, b"online", 1, False)]
+    check(got == want, f"moved session: expected {want}, got {got}")
+    m.disconnect()
+    m = Client(args, "m", client_id=sid, clean=True,
+               session_expiry=0 if expiry else None, port=args.port2)
+    m.disconnect()
+
+    # A client id is cluster-wide.
+    tid = f"{UID}t"
+    first = Client(args, "t", client_id=tid)
+    second = Client(args, "t", client_id=tid, port=args.port2)
+    check(first.disconnected.wait(WAIT),
+          f"the connection on node 1 was not taken over within {WAIT}s")
+    if args.protocol == "5":
+        check(first.disconnect_from_server and first.disconnect_reason.value == 0x8E,
+              f"expected DISCONNECT 0x8E on node 1, got {first.disconnect_reason}")
+    second.subscribe(f"{base}/take", 1)
+    second.publish(f"{base}/take", b"still-here", 1)
+    got = second.next_message("round trip on node 2 after the takeover")
+    check(got == (f"{base}/take", b"still-here", 1, False), f"round trip on node 2: got {got}")
+    check(not second.disconnected.is_set(),
+          f"the connection on node 2 was disconnected: {second.disconnect_reason}")
+    second.disconnect()
+    first.close()
+    pub.close()
+
+
 SCENARIOS = {
     "acl": scenario_acl,
+    "cluster": scenario_cluster,
     "qos": scenario_qos,
     "retained": scenario_retained,
     "will": scenario_will,
@@ -488,6 +563,8 @@ SCENARIOS = {
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--port2", type=int, default=None,
+                        help="cluster scenario: the port of a second node")
     parser.add_argument("--scenario", choices=sorted(SCENARIOS), required=True)
     parser.add_argument("--protocol", choices=sorted(PROTOCOLS), required=True)
     parser.add_argument("--transport", choices=["tcp", "websockets"], default="tcp")
