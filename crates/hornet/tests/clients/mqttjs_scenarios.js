@@ -227,29 +227,7 @@ const scenarios = {
     const sub = await connect(args, 's');
     await sub.subscribe(`${base}/#`, 2);
     const pub = await connect(args, 'p');
-    const sent = {};
-    for (const q of [0, 1, 2]) {
-      sent[q] = Buffer.concat([Buffer.from([q, 0, 255]), crypto.randomBytes(32), Buffer.from(`qos${q}`)]);
-      await pub.publish(`${base}/q${q}`, sent[q], q);
-      await pub.publish(`${base}/q${q}`, 'end', q);
-    }
-    const got = [];
-    let ends = 0;
-    const end = Buffer.from('end').toString('hex');
-    while (ends < 3) {
-      const m = await sub.nextMessage(`QoS round trip; got so far ${fmt(got)}`);
-      got.push(m);
-      if (m.payload === end) ends += 1;
-    }
-    for (const q of [0, 1, 2]) {
-      const topic = `${base}/q${q}`;
-      eq(
-        got.filter((m) => m.topic === topic),
-        [msg(topic, sent[q], q, false), msg(topic, 'end', q, false)],
-        `QoS ${q}`,
-      );
-    }
-    check(got.length === 6, `expected 6 messages, got ${fmt(got)}`);
+    await qosRoundTrip(sub, pub, base, 'QoS round trip');
     sub.close();
     pub.close();
   },
@@ -427,26 +405,7 @@ const scenarios = {
     const sub = await connect(args, 's');
     await sub.subscribe(`${base}/live/#`, 2);
     const pub = await connect(args, 'p', { port: args.port2 });
-    const sent = {};
-    for (const q of [0, 1, 2]) {
-      sent[q] = Buffer.concat([Buffer.from([q, 0, 255]), crypto.randomBytes(32), Buffer.from(`qos${q}`)]);
-      await pub.publish(`${base}/live/q${q}`, sent[q], q);
-      await pub.publish(`${base}/live/q${q}`, 'end', q);
-    }
-    const got = [];
-    const end = Buffer.from('end').toString('hex');
-    while (got.filter((m) => m.payload === end).length < 3) {
-      got.push(await sub.nextMessage(`messages from node 2; got so far ${fmt(got)}`));
-    }
-    for (const q of [0, 1, 2]) {
-      const topic = `${base}/live/q${q}`;
-      eq(
-        got.filter((m) => m.topic === topic),
-        [msg(topic, sent[q], q, false), msg(topic, 'end', q, false)],
-        `QoS ${q} across nodes`,
-      );
-    }
-    check(got.length === 6, `expected 6 messages, got ${fmt(got)}`);
+    await qosRoundTrip(sub, pub, `${base}/live`, 'messages from node 2');
     sub.close();
 
     // A persistent session moves with its client.
@@ -496,6 +455,35 @@ const scenarios = {
     pub.close();
   },
 };
+
+// `pub` sends a random payload then 'end' on `base`/q0, q1 and q2 at that
+// QoS; `sub` (subscribed to `base`/# at QoS 2) must get each once, in order
+// per topic, at that QoS, retain 0.
+async function qosRoundTrip(sub, pub, base, what) {
+  const sent = {};
+  for (const q of [0, 1, 2]) {
+    sent[q] = Buffer.concat([Buffer.from([q, 0, 255]), crypto.randomBytes(32), Buffer.from(`qos${q}`)]);
+    await pub.publish(`${base}/q${q}`, sent[q], q);
+    await pub.publish(`${base}/q${q}`, 'end', q);
+  }
+  const got = [];
+  let ends = 0;
+  const end = Buffer.from('end').toString('hex');
+  while (ends < 3) {
+    const m = await sub.nextMessage(`${what}; got so far ${fmt(got)}`);
+    got.push(m);
+    if (m.payload === end) ends += 1;
+  }
+  for (const q of [0, 1, 2]) {
+    const topic = `${base}/q${q}`;
+    eq(
+      got.filter((m) => m.topic === topic),
+      [msg(topic, sent[q], q, false), msg(topic, 'end', q, false)],
+      `${what}, QoS ${q}`,
+    );
+  }
+  check(got.length === 6, `expected 6 messages, got ${fmt(got)}`);
+}
 
 async function takeover(args, role) {
   const topic = `hornet/mqttjs/${UID}/take/t`;

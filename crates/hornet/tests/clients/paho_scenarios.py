@@ -248,6 +248,15 @@ def scenario_qos(args):
     sub = Client(args, "s")
     sub.subscribe(f"{base}/#", 2)
     pub = Client(args, "p")
+    qos_round_trip(sub, pub, base, "QoS round trip")
+    sub.close()
+    pub.close()
+
+
+def qos_round_trip(sub, pub, base, what):
+    """`pub` sends a random payload then "end" on `base`/q0, q1 and q2 at
+    that QoS; `sub` (subscribed to `base`/# at QoS 2) must get each once,
+    in order per topic, at that QoS, retain 0."""
     sent = {}
     for q in (0, 1, 2):
         payload = bytes([q, 0, 255]) + os.urandom(32) + f"qos{q}".encode()
@@ -257,7 +266,7 @@ def scenario_qos(args):
     got = []
     ends = 0
     while ends < 3:
-        m = sub.next_message(f"QoS round trip; got so far {got}")
+        m = sub.next_message(f"{what}; got so far {got}")
         got.append(m)
         if m[1] == b"end":
             ends += 1
@@ -265,10 +274,8 @@ def scenario_qos(args):
         topic = f"{base}/q{q}"
         mine = [m for m in got if m[0] == topic]
         want = [(topic, sent[q], q, False), (topic, b"end", q, False)]
-        check(mine == want, f"QoS {q}: expected {want}, got {mine}")
+        check(mine == want, f"{what}, QoS {q}: expected {want}, got {mine}")
     check(len(got) == 6, f"expected 6 messages, got {got}")
-    sub.close()
-    pub.close()
 
 
 def scenario_retained(args):
@@ -488,21 +495,7 @@ def scenario_cluster(args):
     sub = Client(args, "s")
     sub.subscribe(f"{base}/live/#", 2)
     pub = Client(args, "p", port=args.port2)
-    sent = {}
-    for q in (0, 1, 2):
-        payload = bytes([q, 0, 255]) + os.urandom(32) + f"qos{q}".encode()
-        sent[q] = payload
-        pub.publish(f"{base}/live/q{q}", payload, q)
-        pub.publish(f"{base}/live/q{q}", b"end", q)
-    got = []
-    while sum(1 for m in got if m[1] == b"end") < 3:
-        got.append(sub.next_message(f"messages from node 2; got so far {got}"))
-    for q in (0, 1, 2):
-        topic = f"{base}/live/q{q}"
-        mine = [m for m in got if m[0] == topic]
-        want = [(topic, sent[q], q, False), (topic, b"end", q, False)]
-        check(mine == want, f"QoS {q} across nodes: expected {want}, got {mine}")
-    check(len(got) == 6, f"expected 6 messages, got {got}")
+    qos_round_trip(sub, pub, f"{base}/live", "messages from node 2")
     sub.close()
 
     # A persistent session moves with its client.
