@@ -545,22 +545,6 @@ use_subject_as_username = true
     .expect_success(TIMEOUT);
 }
 
-/// Waits until at least `n` connections are parked.
-async fn wait_parked(broker: &Broker, n: usize) {
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        let (parked, _) = broker.server().parked_connections();
-        if parked >= n {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{parked} connections parked after {TIMEOUT:?}, expected {n}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 /// Idle TLS connections park with their rustls state (their task ends
 /// and their socket is watched with the others', `server/park.rs`) and
 /// come back for a QoS 1 message ([MQTT-4.3.2-1]) and its PUBACK, a
@@ -590,7 +574,7 @@ fn idle_tls_connections_park_and_come_back() {
             assert!(matches!(client.recv().await, Some(Packet::SubAck(_))));
             subs.push(client);
         }
-        wait_parked(&broker, N).await;
+        broker.wait_parked(N).await;
         let (_, unparked_before) = broker.server().parked_connections();
 
         let stream = tls_connect(addr, pki.client_config(None)).await.unwrap();
@@ -618,7 +602,7 @@ fn idle_tls_connections_park_and_come_back() {
             "every subscriber was brought back ({unparked_before} → {unparked})"
         );
 
-        wait_parked(&broker, N).await;
+        broker.wait_parked(N).await;
         for client in subs.iter_mut() {
             client.send(Packet::PingReq).await;
         }
@@ -629,7 +613,7 @@ fn idle_tls_connections_park_and_come_back() {
                 "subscriber {i}"
             );
         }
-        wait_parked(&broker, N).await;
+        broker.wait_parked(N).await;
         subs
     });
     broker.stop_server();

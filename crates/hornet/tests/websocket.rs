@@ -321,22 +321,6 @@ fn text_frame_closes_the_connection() {
     });
 }
 
-/// Waits until at least `n` connections are parked.
-async fn wait_parked(broker: &Broker, n: usize) {
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        let (parked, _) = broker.server().parked_connections();
-        if parked >= n {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{parked} connections parked after {TIMEOUT:?}, expected {n}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 fn pid(n: u16) -> PacketId {
     PacketId::new(n).unwrap()
 }
@@ -371,7 +355,7 @@ fn idle_websocket_connections_park_and_come_back() {
             assert!(matches!(client.recv().await, Some(Packet::SubAck(_))));
             subs.push(client);
         }
-        wait_parked(&broker, N).await;
+        broker.wait_parked(N).await;
         let (_, unparked_before) = broker.server().parked_connections();
 
         // One message per QoS from a publisher of its own.
@@ -419,7 +403,7 @@ fn idle_websocket_connections_park_and_come_back() {
             }
         }
         // The QoS 2 flows end with a PUBCOMP read from a parked connection.
-        wait_parked(&broker, N).await;
+        broker.wait_parked(N).await;
         for (i, id) in pubrels {
             subs[i].send(Packet::PubComp(Ack::new(id))).await;
         }
@@ -430,7 +414,7 @@ fn idle_websocket_connections_park_and_come_back() {
         );
 
         // A PINGREQ, its two bytes in two frames, is answered.
-        wait_parked(&broker, N).await;
+        broker.wait_parked(N).await;
         for client in subs.iter_mut() {
             client.frame(vec![0xC0]).await;
             client.frame(vec![0x00]).await;
@@ -444,7 +428,7 @@ fn idle_websocket_connections_park_and_come_back() {
         }
 
         // A WebSocket ping is answered with its payload (RFC 6455 §5.5.3).
-        wait_parked(&broker, N).await;
+        broker.wait_parked(N).await;
         for client in subs.iter_mut() {
             client
                 .ws
@@ -461,7 +445,7 @@ fn idle_websocket_connections_park_and_come_back() {
 
         // The client's close is answered with a close frame (RFC 6455
         // §5.5.1) carrying its status code.
-        wait_parked(&broker, N).await;
+        broker.wait_parked(N).await;
         for client in subs.iter_mut().take(N / 2) {
             client.ws.close(None).await.unwrap();
         }
@@ -476,7 +460,7 @@ fn idle_websocket_connections_park_and_come_back() {
         subs.split_off(N / 2)
     });
     // Stopping the server closes the parked connections left.
-    runtime().block_on(wait_parked(&broker, N - N / 2));
+    runtime().block_on(broker.wait_parked(N - N / 2));
     broker.stop_server();
     runtime().block_on(async {
         for (i, client) in subs.iter_mut().enumerate() {
@@ -517,7 +501,7 @@ fn idle_secure_websocket_connections_park_and_come_back() {
             assert!(matches!(client.recv().await, Some(Packet::SubAck(_))));
             subs.push(client);
         }
-        wait_parked(&broker, N).await;
+        broker.wait_parked(N).await;
         let tls = tls_connect(broker.addr(0), config.clone()).await.unwrap();
         let mut publisher = upgrade(tls, "/mqtt", "mqtt").await;
         publisher.send(connect("wss-parked-pub").into()).await;
@@ -530,7 +514,7 @@ fn idle_secure_websocket_connections_park_and_come_back() {
                 other => panic!("subscriber {i}: expected the PUBLISH, got {other:?}"),
             }
         }
-        wait_parked(&broker, N).await;
+        broker.wait_parked(N).await;
         for client in subs.iter_mut() {
             client.send(Packet::PingReq).await;
             client

@@ -229,6 +229,24 @@ impl Broker {
         self.addr(i).port()
     }
 
+    /// Waits (at most `common::TIMEOUT`) until at least `n` connections
+    /// are parked.
+    pub async fn wait_parked(&self, n: usize) {
+        let timeout = crate::common::TIMEOUT;
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let (parked, _) = self.server().parked_connections();
+            if parked >= n {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{parked} connections parked after {timeout:?}, expected {n}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
     pub fn server(&self) -> &hornet::server::Server {
         self.server.as_ref().unwrap()
     }
