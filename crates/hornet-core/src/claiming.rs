@@ -419,7 +419,17 @@ impl Broker {
     /// connections of the persistent sessions this node claimed close
     /// (MQTT 5: DISCONNECT 0x9C Use another server) and new persistent
     /// CONNECTs are refused; clean sessions are served.
-    pub fn cluster_cut_off(&mut self, now: Instant, cut: bool) {
+    ///
+    /// `lease_gone`: no keep-alive succeeded for the whole `lease_ttl`
+    /// (the node ran again after a pause past it, or was cut off that
+    /// long before the watchdog ran), so etcd has dropped the lease,
+    /// which counts from the last keep-alive it received, no later than
+    /// the last success here. Every live node then counted this one dead
+    /// and one of them published the wills of its clients: the
+    /// persistent sessions' connections close **without** their wills,
+    /// which must not go out a second time. Without another live node
+    /// nobody published them, and they go out here.
+    pub fn cluster_cut_off(&mut self, now: Instant, cut: bool, lease_gone: bool) {
         self.now = now;
         let connected = if cut && !self.cluster_is_cut_off() {
             self.connected_clients()
@@ -439,6 +449,7 @@ impl Broker {
             return;
         }
         c.claims.connected_when_cut = connected;
+        let wills_published_elsewhere = lease_gone && !c.alive_peers().is_empty();
         let ids = c.claims.owned_ids();
         let mut closed = 0;
         for client_id in ids {
@@ -455,13 +466,21 @@ impl Broker {
                 }
             }
             closed += 1;
-            self.end_connection(now, id, true);
+            // Abnormal (its will goes out) unless another node published
+            // it already.
+            self.end_connection(now, id, !wills_published_elsewhere);
         }
+        let wills = if wills_published_elsewhere {
+            "; their lease expired meanwhile, so the other nodes published their wills and \
+             they are not published again"
+        } else {
+            ""
+        };
         tracing::error!(
             "Cluster: no etcd lease keep-alive succeeded for too long: this node cannot prove \
              it owns its persistent sessions before its lease may expire; {closed} such \
-             connections closed, new persistent sessions refused (0x88) until etcd answers; \
-             clean sessions are served."
+             connections closed{wills}, new persistent sessions refused (0x88) until etcd \
+             answers; clean sessions are served."
         );
     }
 

@@ -280,7 +280,7 @@ fn cut_off_from_etcd_closes_claimed_sessions_refuses_new_ones_and_serves_clean_o
     h.take(v5);
     h.take(v3);
     let now = h.now;
-    h.broker.cluster_cut_off(now, true);
+    h.broker.cluster_cut_off(now, true, false);
     h.pump();
     assert!(h.broker.cluster_is_cut_off());
     // DISCONNECT may not carry 0x88: 0x9C Use another server says "go to
@@ -306,10 +306,10 @@ fn cut_off_from_etcd_closes_claimed_sessions_refuses_new_ones_and_serves_clean_o
 
     // A claim that etcd granted just before the cut is refused too.
     let now = h.now;
-    h.broker.cluster_cut_off(now, false);
+    h.broker.cluster_cut_off(now, false, false);
     let late = persistent(&mut h, "e", Protocol::V5);
     let now = h.now;
-    h.broker.cluster_cut_off(now, true);
+    h.broker.cluster_cut_off(now, true, false);
     won(&mut h, late, 9);
     assert_eq!(
         connack(&mut h, late).reason_code,
@@ -318,7 +318,7 @@ fn cut_off_from_etcd_closes_claimed_sessions_refuses_new_ones_and_serves_clean_o
 
     // After the heal persistent sessions are claimed again.
     let now = h.now;
-    h.broker.cluster_cut_off(now, false);
+    h.broker.cluster_cut_off(now, false, false);
     let mark = h.mark();
     let back = persistent(&mut h, "a", Protocol::V5);
     assert_eq!(claims(&h, mark).len(), 1);
@@ -361,7 +361,7 @@ fn a_node_whose_lease_expired_closes_its_clients_of_then_without_their_wills() {
     won(&mut h, owned, 3);
     h.take(owned);
     let now = h.now;
-    h.broker.cluster_cut_off(now, true);
+    h.broker.cluster_cut_off(now, true, false);
     h.pump();
     assert!(h.is_closed(owned), "the cut-off closes persistent sessions");
     assert!(
@@ -387,7 +387,7 @@ fn a_node_whose_lease_expired_closes_its_clients_of_then_without_their_wills() {
     assert_eq!(&*got[0].topic, "wills/later");
     // The node joined again: a later expiry starts from nothing.
     let now = h.now;
-    h.broker.cluster_cut_off(now, false);
+    h.broker.cluster_cut_off(now, false, false);
     assert_eq!(h.broker.cluster_lease_expired(now), 1, "the watcher only");
     // Alone in the cluster, nobody published its clients' wills: they
     // keep their connections.
@@ -705,7 +705,7 @@ fn cut_off_while_waiting_for_a_moved_session_refuses_the_connect() {
             from: Some("n1".into()),
         },
     );
-    h.broker.cluster_cut_off(now, true);
+    h.broker.cluster_cut_off(now, true, false);
     h.pump();
     h.advance(std::time::Duration::from_secs(2));
     assert_eq!(
@@ -763,7 +763,7 @@ fn owned_sessions_and_the_cut_off_are_published_under_sys() {
     won(&mut h, c, 2);
     h.take(c);
     let now = h.now;
-    h.broker.cluster_cut_off(now, true);
+    h.broker.cluster_cut_off(now, true, false);
     h.pump();
     let s = h.connect("watcher", Protocol::V5, true);
     h.subscribe(s, "$SYS/broker/cluster/#", QoS::AtMostOnce);

@@ -265,7 +265,7 @@ fn a_winner_whose_lease_expired_keeps_its_dead_nodes_wills_only_as_standby() {
     n2.broker.node_dead(now, "n1");
     assert_eq!(n2.broker.dead_node_wills(now, "n1", true), 1);
     // n2's lease expires (the watchdog's cut-off first), it joins again.
-    n2.broker.cluster_cut_off(now, true);
+    n2.broker.cluster_cut_off(now, true, false);
     n2.pump();
     n2.broker.cluster_lease_expired(now);
     n2.pump();
@@ -285,4 +285,42 @@ fn a_winner_whose_lease_expired_keeps_its_dead_nodes_wills_only_as_standby() {
     assert_eq!(n2.broker.standby_wills_won(now, "n1"), 1);
     n2.pump();
     assert_eq!(topics(&mut n2, s), vec!["wills/c"]);
+}
+
+/// A node paused (or cut off from etcd) past its whole lease TTL: on
+/// resume its watchdog runs first and finds the lease gone. With another
+/// node alive, that node counted this one dead and published the wills of
+/// its clients, so the persistent sessions' connections close (0x9C)
+/// without theirs: no will twice. With no live peer nobody published it,
+/// and it goes out here ([MQTT-3.1.2-8]: the connection ended without a
+/// DISCONNECT). Cut off short of the TTL the lease may still live: the
+/// will goes out here too.
+#[test]
+fn a_lease_gone_before_the_watchdog_ran_closes_persistent_sessions_without_a_second_will() {
+    for (peer_alive, lease_gone, published_here) in [
+        (true, true, false),
+        (false, true, true),
+        (true, false, true),
+    ] {
+        let case = format!("peer alive {peer_alive}, lease gone {lease_gone}");
+        let mut n1 = node("n1", 1);
+        if peer_alive {
+            let now = n1.now;
+            n1.broker.node_alive(now, "n2");
+        }
+        let watcher = n1.connect("watcher", Protocol::V5, true);
+        n1.subscribe(watcher, "wills/#", QoS::AtLeastOnce);
+        let c = connect_with_delayed_will(&mut n1, "c", 0, 3600);
+        let now = n1.now;
+        n1.broker.cluster_cut_off(now, true, lease_gone);
+        n1.pump();
+        n1.expect_disconnect(c, hornet_codec::ReasonCode::UseAnotherServer);
+        let expected: Vec<String> = if published_here {
+            vec!["wills/c".into()]
+        } else {
+            Vec::new()
+        };
+        assert_eq!(topics(&mut n1, watcher), expected, "{case}");
+        assert!(!n1.is_closed(watcher), "clean sessions are served: {case}");
+    }
 }

@@ -174,6 +174,24 @@ fn closed_within(c: &mut Raw, wait: Duration) -> Option<Option<ReasonCode>> {
     }
 }
 
+/// The topics `c` receives until its connection closes, and the reason
+/// of the DISCONNECT before that; panics if it is still open after `wait`.
+fn topics_until_closed(c: &mut Raw, wait: Duration) -> (Vec<String>, Option<ReasonCode>) {
+    let deadline = Instant::now() + wait;
+    let (mut topics, mut reason) = (Vec::new(), None);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(!left.is_zero(), "still open after {wait:?}: {topics:?}");
+        match c.recv_within(left) {
+            Ok(Some(Packet::Publish(p))) => topics.push(p.topic.to_string()),
+            Ok(Some(Packet::Disconnect(d))) => reason = Some(d.reason_code),
+            Ok(Some(_)) => {}
+            Ok(None) => return (topics, reason),
+            Err(()) => panic!("still open after {wait:?}: {topics:?}"),
+        }
+    }
+}
+
 /// Sends `signal` (`STOP`, `CONT`, `KILL`) to process `pid`.
 fn signal(pid: u32, signal: &str) {
     let status = Command::new("kill")
@@ -377,15 +395,41 @@ fn a_paused_node_closes_its_persistent_sessions_when_it_resumes() {
     let Some(etcd) = Etcd::start(1) else { return };
     let n1 = Node::new("n1", &etcd.urls, 4, "");
     let n2 = Node::new("n2", &etcd.urls, 4, "");
-    let p1 = n1.start();
+    let mut p1 = n1.start();
     let mut p2 = n2.start();
-    let (mut kept, code) = connect(&n1, persistent(Protocol::V5, "paused"));
+    let (mut watcher, _) = connect(&n2, Connect::new(Protocol::V5, "watcher"));
+    watcher.send(Subscribe::new(PacketId::new(1).unwrap(), "wills/#", QoS::AtLeastOnce).into());
+    assert!(matches!(watcher.recv(), Some(Packet::SubAck(_))));
+    let mut with_will = persistent(Protocol::V5, "paused");
+    with_will.will = Some(hornet_codec::LastWill {
+        topic: "wills/paused".into(),
+        payload: "gone".into(),
+        qos: QoS::AtLeastOnce,
+        retain: false,
+        properties: Default::default(),
+    });
+    let (mut kept, code) = connect(&n1, with_will);
     assert_eq!(code, ReasonCode::Success);
+    // A watcher on n1 itself would get a will n1 published on resume.
+    let (mut local, _) = connect(&n1, Connect::new(Protocol::V5, "local-watcher"));
+    local.send(Subscribe::new(PacketId::new(1).unwrap(), "wills/#", QoS::AtMostOnce).into());
+    assert!(matches!(local.recv(), Some(Packet::SubAck(_))));
+    // A marker after the client's will on the n1 -> n2 link: n2 holds it.
+    let (mut publisher, _) = connect(&n1, Connect::new(Protocol::V5, "publisher"));
+    until_routed(&mut publisher, "wills/marker", "before");
+    assert_eq!(next_message(&mut watcher).0, "wills/marker");
+    assert_eq!(next_message(&mut local).0, "wills/marker");
+
     signal(p1.pid(), "STOP");
     p2.wait_line(Duration::from_secs(15), "n1 declared dead", |l| {
         l.contains("node n1 is dead")
     });
-    // Meanwhile its session is refused on n2 (its owner is dead)...
+    // n2 published the will of n1's client [MQTT-3.1.2-8] ...
+    assert_eq!(
+        next_message(&mut watcher),
+        ("wills/paused".into(), "gone".into())
+    );
+    // ... and meanwhile its session is refused on n2 (its owner is dead)...
     let (_, code) = connect(&n2, persistent(Protocol::V5, "paused"));
     assert_eq!(code, ReasonCode::ServerUnavailable);
     // ... and on resuming n1 stops serving it before anything else: its
@@ -394,6 +438,28 @@ fn a_paused_node_closes_its_persistent_sessions_when_it_resumes() {
     let reason = closed_within(&mut kept, Duration::from_secs(5))
         .expect("the paused node's persistent session is closed on resume");
     assert_eq!(reason, Some(ReasonCode::UseAnotherServer));
+    let line = p1.wait_line(Duration::from_secs(5), "the cut-off logged", |l| {
+        l.contains("such connections closed")
+    });
+    assert!(line.contains("not published again"), "{line}");
+    // It finds its lease expired and joins again (closing the clean
+    // "publisher" of before, also without a will).
+    p1.wait_line(Duration::from_secs(10), "the rejoin logged", |l| {
+        l.contains("connections from before then closed")
+    });
+    // The local watcher, connected before the pause, is closed by the
+    // rejoin too; until then it got no will from n1.
+    let (topics, reason) = topics_until_closed(&mut local, Duration::from_secs(10));
+    assert_eq!(reason, Some(ReasonCode::UseAnotherServer));
+    assert!(topics.is_empty(), "n1 published the will again: {topics:?}");
+    // No second will: the next message the watcher gets is a marker
+    // published on n1 after its rejoin.
+    let (mut again, _) = connect(&n1, Connect::new(Protocol::V5, "publisher2"));
+    until_routed(&mut again, "wills/marker", "after");
+    assert_eq!(
+        next_message(&mut watcher),
+        ("wills/marker".into(), "after".into())
+    );
 }
 
 #[test]

@@ -409,6 +409,10 @@ pub(crate) async fn watchdog(config: ClusterConfig, health: Arc<Health>, shared:
                 margin(ttl).as_secs_f64()
             );
         }
-        shared.with_core(|core| core.cluster_cut_off(Instant::now(), cut));
+        // Past the whole TTL the lease is gone at etcd, which counts from
+        // the last keep-alive it got (no later than our last success):
+        // the others published this node's wills already.
+        let lease_gone = cut && since >= ttl;
+        shared.with_core(|core| core.cluster_cut_off(Instant::now(), cut, lease_gone));
     }
 }
