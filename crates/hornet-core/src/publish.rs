@@ -577,6 +577,11 @@ impl Broker {
         let dropped_before = session.dropped;
         let mut removed = Vec::new();
         let kept = session.enqueue_with(msg, max_messages, max_bytes, policy, &mut removed);
+        self.backlog.queued(
+            key,
+            session.queue.len(),
+            self.settings.backlog_pause_messages,
+        );
         // Taken out of the queue for the arriving message: replaced by a
         // newer one on the same topic (`latest`) or dropped to make room.
         let evicted = if kept {
