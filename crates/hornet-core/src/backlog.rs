@@ -5,7 +5,9 @@
 //! slower than its clients).
 //!
 //! Only while the subscriber's backlog is draining: its connection must
-//! have reported written packets within `backlog_pause_stall`. A stuck
+//! have reported written packets within `backlog_pause_stall` (a queue
+//! that has just begun counts as a write: until then the subscriber took
+//! everything, and its writer reports in batches). A stuck
 //! subscriber stops pausing anybody once that much time has passed without
 //! a write (logged once per episode), and from then on its queue limits
 //! (`max_queued_messages`, `max_queued_bytes`, counted drops) apply as
@@ -59,10 +61,34 @@ impl Backlog {
         self.feeding = Some(id);
     }
 
-    /// Session `key`'s queue holds `len` messages after a message was
-    /// queued for it.
-    pub(crate) fn queued(&mut self, key: SessionKey, len: usize, threshold: usize) {
-        if threshold != 0 && len >= threshold {
+    /// Session `key` (online on `sub`, if at all) holds `len` messages in
+    /// its queue after a message was queued for it at `now`. A queue that
+    /// has just begun counts as drained up to now: the subscriber took
+    /// everything until then, so a stuck one pauses its publishers for at
+    /// most the stall bound from here.
+    pub(crate) fn queued(
+        &mut self,
+        key: SessionKey,
+        sub: Option<ConnId>,
+        len: usize,
+        threshold: usize,
+        now: Instant,
+    ) {
+        if threshold == 0 {
+            return;
+        }
+        if let (1, Some(sub)) = (len, sub) {
+            self.draining.insert(
+                sub,
+                Drain {
+                    since: now,
+                    last: now,
+                    written: 0,
+                    stall_logged: false,
+                },
+            );
+        }
+        if len >= threshold {
             if let Some(id) = self.feeding {
                 self.pressed = Some((id, key));
             }

@@ -579,8 +579,10 @@ impl Broker {
         let kept = session.enqueue_with(msg, max_messages, max_bytes, policy, &mut removed);
         self.backlog.queued(
             key,
+            session.conn,
             session.queue.len(),
             self.settings.backlog_pause_messages,
+            self.now,
         );
         // Taken out of the queue for the arriving message: replaced by a
         // newer one on the same topic (`latest`) or dropped to make room.
