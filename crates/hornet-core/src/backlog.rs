@@ -4,9 +4,10 @@
 //! than as queued messages in the broker (what Mosquitto gets by being
 //! slower than its clients).
 //!
-//! Only while the subscriber's backlog is draining: its connection must
-//! have reported written packets within `backlog_pause_stall` (a queue
-//! that has just begun counts as a write: until then the subscriber took
+//! Only while the subscriber's backlog is draining: messages must have
+//! left its queue (written packets made room, or acknowledgements opened
+//! its inflight window) within `backlog_pause_stall`; a queue that has
+//! just begun counts as drained then (until then the subscriber took
 //! everything, and its writer reports in batches). A stuck
 //! subscriber stops pausing anybody once that much time has passed without
 //! a write (logged once per episode), and from then on its queue limits
@@ -49,7 +50,7 @@ struct Drain {
     since: Instant,
     /// Its latest write report.
     last: Instant,
-    /// Packets written since `since`.
+    /// Messages that left the queue since `since`.
     written: u64,
     /// Whether the stall was already logged for this episode.
     stall_logged: bool,
@@ -95,10 +96,11 @@ impl Backlog {
         }
     }
 
-    /// Connection `id` reported `packets` written at `now`, leaving
-    /// `queued` messages in its session's queue.
-    pub(crate) fn written(&mut self, id: ConnId, packets: usize, queued: usize, now: Instant) {
-        if queued == 0 {
+    /// Connection `id`'s queue went from `before` to `after` messages at
+    /// `now` (written packets made room, or acknowledgements opened the
+    /// window): it is draining.
+    pub(crate) fn drained(&mut self, id: ConnId, before: usize, after: usize, now: Instant) {
+        if after == 0 {
             self.draining.remove(&id);
             return;
         }
@@ -109,7 +111,7 @@ impl Backlog {
             stall_logged: false,
         });
         drain.last = now;
-        drain.written += packets as u64;
+        drain.written += before.saturating_sub(after) as u64;
         drain.stall_logged = false;
     }
 
@@ -145,7 +147,7 @@ impl Broker {
             if !drain.stall_logged {
                 drain.stall_logged = true;
                 tracing::info!(
-                    "Client {} has taken nothing for {} ms with {} messages queued: \
+                    "Client {} has taken no message from its queue for {} ms ({} queued): \
                      its publishers are read on (backlog_pause_stall_ms).",
                     session.client_id,
                     idle.as_millis(),

@@ -599,8 +599,6 @@ impl Broker {
         if was_full {
             if let Some(key) = conn.session {
                 self.flush(key);
-                let queued = self.sessions.get(&key).map_or(0, |s| s.queue.len());
-                self.backlog.written(id, packets, queued, self.now);
             }
         }
     }

@@ -113,7 +113,7 @@ fn a_stuck_subscriber_stops_pausing_after_the_stall_and_its_queue_limit_drops() 
     });
     let stalled: Vec<_> = lines
         .iter()
-        .filter(|l| l.contains("taken nothing"))
+        .filter(|l| l.contains("taken no message from its queue"))
         .collect();
     assert_eq!(stalled.len(), 1, "logged once per episode: {lines:?}");
     assert!(stalled[0].contains("Client sub"), "{}", stalled[0]);
