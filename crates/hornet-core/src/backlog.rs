@@ -15,17 +15,17 @@
 //! without this rule. A pause is sized to let the subscriber drain half its
 //! backlog at the rate it has drained so far (at least 1 ms, at most the
 //! stall bound), so the subscriber never runs dry while its publishers
-//! wait, and the shell asks again after every read ([`Broker::read_pause`]).
+//! wait, and the shell asks again after every read (`Broker::read_pause`).
 //! Nothing is dropped or reordered by a pause; QoS 1 and 2 flows are
 //! only delayed.
 //!
 //! Deterministic like the rest of the core: time comes with the events
-//! (`packet_received`'s `now`, [`Broker::now`] for `packets_written`).
+//! (`packet_received`'s `now`, the broker's latest for `packets_written`).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use crate::broker::{Broker, ConnId};
+use crate::ids::ConnId;
 use crate::session::SessionKey;
 
 /// The shortest pause worth a timer.
@@ -115,33 +115,28 @@ impl Backlog {
         drain.stall_logged = false;
     }
 
-    /// Connection `id` is gone.
-    pub(crate) fn forget(&mut self, id: ConnId) {
-        self.draining.remove(&id);
-        if self.feeding == Some(id) {
-            self.feeding = None;
-        }
-    }
-}
-
-impl Broker {
-    /// How long to stop reading `id` because its latest messages went to a
-    /// subscriber with a draining backlog (see `backlog`).
-    pub(crate) fn backlog_pause(&mut self, id: ConnId, now: Instant) -> Option<Duration> {
-        self.backlog.feeding = None;
-        let (from, key) = self.backlog.pressed.take()?;
-        if from != id {
+    /// How long to stop reading `id`, whose messages were just handled:
+    /// `Some` when they took a session's queue to `threshold` or beyond
+    /// and that session's connection drained within `stall`. `queue`
+    /// looks the session up: its connection, queue length and client id.
+    pub(crate) fn pause<'a>(
+        &mut self,
+        id: ConnId,
+        now: Instant,
+        threshold: usize,
+        stall: Duration,
+        queue: impl FnOnce(SessionKey) -> Option<(ConnId, usize, &'a str)>,
+    ) -> Option<Duration> {
+        self.feeding = None;
+        let (from, key) = self.pressed.take()?;
+        if from != id || threshold == 0 {
             return None;
         }
-        let threshold = self.settings.backlog_pause_messages;
-        let session = self.sessions.get(&key)?;
-        let len = session.queue.len();
-        if threshold == 0 || len < threshold {
+        let (sub, len, client_id) = queue(key)?;
+        if len < threshold {
             return None;
         }
-        let sub = session.conn?;
-        let stall = self.settings.backlog_pause_stall;
-        let drain = self.backlog.draining.get_mut(&sub)?;
+        let drain = self.draining.get_mut(&sub)?;
         let idle = now.saturating_duration_since(drain.last);
         if idle >= stall {
             if !drain.stall_logged {
@@ -149,7 +144,7 @@ impl Broker {
                 tracing::info!(
                     "Client {} has taken no message from its queue for {} ms ({} queued): \
                      its publishers are read on (backlog_pause_stall_ms).",
-                    session.client_id,
+                    client_id,
                     idle.as_millis(),
                     len
                 );
@@ -164,5 +159,13 @@ impl Broker {
             Duration::from_secs_f64((len as f64 / 2.0) / per_sec)
         };
         Some(pause.clamp(MIN_PAUSE, (stall - idle).max(MIN_PAUSE)))
+    }
+
+    /// Connection `id` is gone.
+    pub(crate) fn forget(&mut self, id: ConnId) {
+        self.draining.remove(&id);
+        if self.feeding == Some(id) {
+            self.feeding = None;
+        }
     }
 }

@@ -375,7 +375,17 @@ impl Broker {
     /// a subscriber with a draining backlog (see `backlog`). Asked after
     /// every batch of packets fed.
     pub fn read_pause(&mut self, id: ConnId, now: Instant) -> Option<Duration> {
-        let backlog = self.backlog_pause(id, now);
+        let sessions = &self.sessions;
+        let backlog = self.backlog.pause(
+            id,
+            now,
+            self.settings.backlog_pause_messages,
+            self.settings.backlog_pause_stall,
+            |key| {
+                let s = sessions.get(&key)?;
+                Some((s.conn?, s.queue.len(), &*s.client_id))
+            },
+        );
         let rate = self
             .conns
             .get_mut(&id)
