@@ -117,6 +117,8 @@ pub struct Broker {
     /// Emit a fan-out's plain QoS 0 copies as one `Action::SendMany`
     /// (see [`Broker::send_many`]).
     pub(crate) send_many: bool,
+    /// Read-side flow control under floods (see `backlog`).
+    pub(crate) backlog: crate::backlog::Backlog,
 }
 
 impl Broker {
@@ -159,6 +161,7 @@ impl Broker {
             rewrite: crate::rewrite::Rewriter::new(&settings_shared.4),
             cluster: None,
             send_many: false,
+            backlog: Default::default(),
         }
     }
 
@@ -322,6 +325,7 @@ impl Broker {
             return; // already closed by the broker; late bytes are ignored
         };
         conn.last_seen = now;
+        self.backlog.feeding(id);
         if let (true, Packet::Publish(_)) = (conn.state.is_connected(), &packet) {
             if conn.has_rate() && !self.note_publish_rate(now, id, wire_len) {
                 return; // closed for its rate
@@ -365,11 +369,29 @@ impl Broker {
         }
     }
 
-    /// How long the shell should stop reading `id`'s socket because the
-    /// client is over a publish rate (`None`: read on). Ends the episode
-    /// (for the log) once the client is back under its rates.
+    /// How long the shell should stop reading `id`'s socket (`None`: read
+    /// on): the client is over a publish rate (ends the episode, for the
+    /// log, once it is back under its rates), or what it just sent went to
+    /// a subscriber with a draining backlog (see `backlog`). Asked after
+    /// every batch of packets fed.
     pub fn read_pause(&mut self, id: ConnId, now: Instant) -> Option<Duration> {
-        self.conns.get_mut(&id)?.rate_mut()?.pause(now)
+        let sessions = &self.sessions;
+        let backlog = self.backlog.pause(
+            id,
+            now,
+            self.settings.backlog_pause_messages,
+            self.settings.backlog_pause_stall,
+            |key| {
+                let s = sessions.get(&key)?;
+                Some((s.conn?, s.queue.len(), &*s.client_id))
+            },
+        );
+        let rate = self
+            .conns
+            .get_mut(&id)
+            .and_then(|c| c.rate_mut())
+            .and_then(|r| r.pause(now));
+        backlog.max(rate)
     }
 
     /// Handles one packet of a live connection by its type and the

@@ -19,6 +19,7 @@ impl Broker {
             return;
         };
         self.out.close(id);
+        self.backlog.forget(id);
         self.takeover_target_ended(id);
         if !conn.state.is_connected() {
             if let Some(c) = self.cluster.as_deref_mut() {

@@ -49,6 +49,7 @@ mod auth;
 mod authenticate;
 mod authorize;
 mod auto_subscribe;
+mod backlog;
 mod broker;
 mod broker_log;
 mod claiming;

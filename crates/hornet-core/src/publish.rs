@@ -577,6 +577,13 @@ impl Broker {
         let dropped_before = session.dropped;
         let mut removed = Vec::new();
         let kept = session.enqueue_with(msg, max_messages, max_bytes, policy, &mut removed);
+        self.backlog.queued(
+            key,
+            session.conn,
+            session.queue.len(),
+            self.settings.backlog_pause_messages,
+            self.now,
+        );
         // Taken out of the queue for the arriving message: replaced by a
         // newer one on the same topic (`latest`) or dropped to make room.
         let evicted = if kept {
@@ -701,6 +708,7 @@ impl Broker {
             };
             self.out.send(conn_id, conn, &mut self.stats, packet);
         }
+        let queued_before = session.queue.len();
         while let Some(front) = session.queue.front() {
             if conn.unwritten >= budget
                 || !session.pending_resend.is_empty()
@@ -740,6 +748,10 @@ impl Broker {
                 self.journal.push(sent_op(key, mid, packet_id));
             }
             self.out.send(conn_id, conn, &mut self.stats, packet);
+        }
+        if queued_before != session.queue.len() {
+            self.backlog
+                .drained(conn_id, queued_before, session.queue.len(), self.now);
         }
         if let Some(since) = session.drop_episode() {
             // The episode ends when the backlog is gone, so a client that

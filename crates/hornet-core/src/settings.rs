@@ -83,6 +83,13 @@ pub struct Settings {
     /// written; beyond this, messages wait in the session queue so a slow
     /// reader never holds anybody else up.
     pub max_unwritten_packets: usize,
+    /// A publisher whose message takes a subscriber's queue to this many
+    /// messages is not read for a moment while that queue drains (see
+    /// `backlog`); 0 turns the rule off.
+    pub backlog_pause_messages: usize,
+    /// A subscriber that reports no written packet for this long stops
+    /// pausing its publishers (`backlog_pause_messages`).
+    pub backlog_pause_stall: Duration,
     /// How long a new connection may take to send CONNECT.
     pub connect_timeout: Duration,
     /// Topic aliases accepted from each MQTT 5 client.
@@ -240,6 +247,8 @@ impl Default for Settings {
             queue_qos0_messages: false,
             sys_interval: Some(Duration::from_secs(10)),
             max_unwritten_packets: 1024,
+            backlog_pause_messages: 10_000,
+            backlog_pause_stall: Duration::from_millis(100),
             connect_timeout: Duration::from_secs(10),
             topic_alias_maximum: 64,
             connection_messages: true,

@@ -421,6 +421,27 @@ section! {
             example: ("\"disconnect\"", "disconnect"),
             core: |s, v| s.publish_rate_action = *v,
         }
+        /// Queued messages for one subscriber at which the publishers feeding
+        /// it are not read for a moment while its queue drains, so a flood
+        /// waits in the kernel's socket buffers instead of the broker's
+        /// memory. Default 10000; 0 turns it off.
+        backlog_pause_messages: u32 = 10_000 => kinds::CountOrOff {
+            conf: Conf::Key("backlog_pause_messages"),
+            accepts: "0 (off) or a number of messages",
+            shown: true,
+            example: ("50000", "50000"),
+            core: |s, v| s.backlog_pause_messages = *v as usize,
+        }
+        /// Milliseconds without a written packet after which a subscriber
+        /// stops pausing its publishers (`backlog_pause_messages`): a stuck
+        /// client never holds anybody up for longer. Default 100.
+        backlog_pause_stall_ms: u64 = 100 => kinds::Plain {
+            conf: Conf::Key("backlog_pause_stall_ms"),
+            accepts: "a number of milliseconds",
+            shown: true,
+            example: ("20", "20"),
+            core: |s, v| s.backlog_pause_stall = std::time::Duration::from_millis(*v),
+        }
         /// Connects of one client id within `flapping_window` beyond which it
         /// is refused for `flapping_ban`. Default 20; 0 turns it off.
         flapping_max_connects: u32 = 20 => kinds::CountOrOff {

@@ -126,7 +126,8 @@ async fn read_stream<R: AsyncRead + Unpin>(
         }
         match decode_and_feed(shared, id, outbox, &mut decoder, &mut buf, &mut batch) {
             Fed::Refused => return None,
-            // Over its publish rate: stop reading (backpressure).
+            // Over its publish rate or feeding a backlog: stop reading
+            // (backpressure).
             Fed::Pause(pause) => tokio::select! {
                 () = outbox.wait_closed() => return None,
                 () = tokio::time::sleep(pause) => {}
@@ -147,7 +148,9 @@ pub(super) enum Fed {
     Ok,
     /// The bytes were refused: the core has closed the connection.
     Refused,
-    /// The client is over its publish rate: read again after this long.
+    /// Stop reading for this long: the client is over its publish rate, or
+    /// what it sent went to a subscriber with a draining backlog
+    /// (`backlog_pause_messages`).
     Pause(std::time::Duration),
 }
 

@@ -3,7 +3,8 @@
 //! registration and no buffers.
 //!
 //! The task waits (one `poll_fn`, no per-event futures) on whichever applies: the socket turning readable (not
-//! while the client is paused for its publish rate), its outbox getting
+//! while the client is paused for its publish rate or a subscriber's
+//! backlog, `backlog_pause_messages`), its outbox getting
 //! packets (or being closed), the socket turning writable again (only
 //! while a write is stuck), the end of a rate pause. Reading decodes and
 //! feeds the core exactly as the generic path does (`conn.rs`). Writing
@@ -417,7 +418,8 @@ struct Busy {
     buf: BytesMut,
     decoder: Decoder,
     batch: Vec<(Packet, usize)>,
-    /// While the client is over its publish rate: not read until then.
+    /// While the client is over its publish rate or feeding a draining
+    /// backlog (`Broker::read_pause`): not read until then.
     paused: Option<Pin<Box<Sleep>>>,
     /// WebSocket only: read, not yet deframed into `buf` (the start of a
     /// frame header or of a control frame).
@@ -627,7 +629,8 @@ fn serve<X: TlsLayer>(t: &mut Tcp<X>) -> impl Future<Output = End> + Send + '_ {
                 }
                 match feed(shared, &t.outbox, b, t.ws) {
                     Err(end) => return end,
-                    // Over its publish rate: stop reading (backpressure);
+                    // Over its publish rate or feeding a backlog: stop
+                    // reading (backpressure);
                     // what the core sends meanwhile still goes out.
                     Ok(Fed::Pause(pause)) => {
                         b.paused = Some(Box::pin(tokio::time::sleep(pause)));
@@ -687,7 +690,7 @@ fn drain_input<X: TlsLayer>(t: &mut Tcp<X>) -> Option<End> {
     for _ in 0..MAX_READS {
         let b = t.busy.get_or_insert_with(|| Busy::new(shared, t.protocol));
         if b.paused.is_some() {
-            break; // over its publish rate: what is unread stays unread
+            break; // paused (rate or backlog): what is unread stays unread
         }
         if let Some(conn) = t.tls.conn() {
             let into = if t.ws { &mut b.raw } else { &mut b.buf };
