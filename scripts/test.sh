@@ -29,7 +29,7 @@ deps() {
     [ "$(id -u)" -eq 0 ] || apt_prefix="sudo"
     $apt_prefix apt-get update -q
     $apt_prefix apt-get install -y -q --no-install-recommends \
-      libssl-dev pkg-config openssl mosquitto mosquitto-clients argon2 chromium \
+      make libssl-dev pkg-config openssl mosquitto mosquitto-clients argon2 chromium \
       etcd-server etcd-client protobuf-compiler libprotobuf-dev iproute2 nftables python3-pip >/dev/null
     if ! command -v npm >/dev/null 2>&1; then
       $apt_prefix apt-get install -y -q --no-install-recommends nodejs npm >/dev/null
