@@ -189,7 +189,8 @@ pub(crate) fn config(port: u16, admin: u16, link: u16, member: Option<&Membershi
 
 impl Node {
     /// Starts `binary` with [`config`] written to `work/<tag>.toml` and
-    /// waits until it listens (and, as a member, has joined).
+    /// waits until it listens on its MQTT and admin ports (and, as a
+    /// member, has joined).
     pub(crate) async fn start(
         binary: &Path,
         work: &Path,
@@ -206,18 +207,22 @@ impl Node {
         if member.is_some() {
             process.wait_log("Cluster: joined", tag).await?;
         }
+        // Both the MQTT and the admin listener: the admin one may come up
+        // a moment after the first (the benches read `/metrics` at once).
         let deadline = Instant::now() + START_TIMEOUT;
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
-            if !process.alive() || Instant::now() > deadline {
-                return Err(format!(
-                    "{tag} never accepted on port {port} (log {})",
-                    process.log.display()
-                ));
+        for listening in [port, admin] {
+            while tokio::net::TcpStream::connect(("127.0.0.1", listening))
+                .await
+                .is_err()
+            {
+                if !process.alive() || Instant::now() > deadline {
+                    return Err(format!(
+                        "{tag} never accepted on port {listening} (log {})",
+                        process.log.display()
+                    ));
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
         }
         Ok(Node {
             process,
