@@ -192,6 +192,29 @@ fn topics_until_closed(c: &mut Raw, wait: Duration) -> (Vec<String>, Option<Reas
     }
 }
 
+/// A client `id` on `node` subscribed to `wills/#` at `qos` (its SUBACK
+/// read).
+fn wills_watcher(node: &Node, id: &str, qos: QoS) -> Raw {
+    let (mut watcher, _) = connect(node, Connect::new(Protocol::V5, id));
+    watcher.send(Subscribe::new(PacketId::new(1).unwrap(), "wills/#", qos).into());
+    assert!(matches!(watcher.recv(), Some(Packet::SubAck(_))));
+    watcher
+}
+
+/// A QoS 1 will saying "gone" on `topic`.
+fn will_gone(
+    topic: impl Into<String>,
+    properties: hornet_codec::Properties,
+) -> hornet_codec::LastWill {
+    hornet_codec::LastWill {
+        topic: topic.into().into(),
+        payload: "gone".into(),
+        qos: QoS::AtLeastOnce,
+        retain: false,
+        properties,
+    }
+}
+
 /// Sends `signal` (`STOP`, `CONT`, `KILL`) to process `pid`.
 fn signal(pid: u32, signal: &str) {
     let status = Command::new("kill")
@@ -397,23 +420,13 @@ fn a_paused_node_closes_its_persistent_sessions_when_it_resumes() {
     let n2 = Node::new("n2", &etcd.urls, 4, "");
     let mut p1 = n1.start();
     let mut p2 = n2.start();
-    let (mut watcher, _) = connect(&n2, Connect::new(Protocol::V5, "watcher"));
-    watcher.send(Subscribe::new(PacketId::new(1).unwrap(), "wills/#", QoS::AtLeastOnce).into());
-    assert!(matches!(watcher.recv(), Some(Packet::SubAck(_))));
+    let mut watcher = wills_watcher(&n2, "watcher", QoS::AtLeastOnce);
     let mut with_will = persistent(Protocol::V5, "paused");
-    with_will.will = Some(hornet_codec::LastWill {
-        topic: "wills/paused".into(),
-        payload: "gone".into(),
-        qos: QoS::AtLeastOnce,
-        retain: false,
-        properties: Default::default(),
-    });
+    with_will.will = Some(will_gone("wills/paused", Default::default()));
     let (mut kept, code) = connect(&n1, with_will);
     assert_eq!(code, ReasonCode::Success);
     // A watcher on n1 itself would get a will n1 published on resume.
-    let (mut local, _) = connect(&n1, Connect::new(Protocol::V5, "local-watcher"));
-    local.send(Subscribe::new(PacketId::new(1).unwrap(), "wills/#", QoS::AtMostOnce).into());
-    assert!(matches!(local.recv(), Some(Packet::SubAck(_))));
+    let mut local = wills_watcher(&n1, "local-watcher", QoS::AtMostOnce);
     // A marker after the client's will on the n1 -> n2 link: n2 holds it.
     let (mut publisher, _) = connect(&n1, Connect::new(Protocol::V5, "publisher"));
     until_routed(&mut publisher, "wills/marker", "before");
@@ -756,20 +769,12 @@ fn a_delayed_will_waiting_on_a_killed_node_is_published_by_a_survivor_when_due()
     let n1 = Node::new("n1", &etcd.urls, 3, "");
     let n2 = Node::new("n2", &etcd.urls, 3, "");
     let (mut p1, mut p2) = (n1.start(), n2.start());
-    let (mut watcher, _) = connect(&n2, Connect::new(Protocol::V5, "watcher"));
-    watcher.send(Subscribe::new(PacketId::new(1).unwrap(), "wills/#", QoS::AtLeastOnce).into());
-    assert!(matches!(watcher.recv(), Some(Packet::SubAck(_))));
+    let mut watcher = wills_watcher(&n2, "watcher", QoS::AtLeastOnce);
     let with_will = |id: &str| {
         let mut c = persistent(Protocol::V5, id);
         let mut properties = hornet_codec::Properties::default();
         properties.push(Property::WillDelayInterval(12));
-        c.will = Some(hornet_codec::LastWill {
-            topic: format!("wills/{id}").into(),
-            payload: "gone".into(),
-            qos: QoS::AtLeastOnce,
-            retain: false,
-            properties,
-        });
+        c.will = Some(will_gone(format!("wills/{id}"), properties));
         c
     };
     let (late, code) = connect(&n1, with_will("late"));
@@ -965,17 +970,9 @@ fn a_paused_node_closes_its_clean_sessions_when_it_resumes_and_publishes_no_will
     let n1 = Node::new("n1", &etcd.urls, 4, "");
     let n2 = Node::new("n2", &etcd.urls, 4, "");
     let (mut p1, mut p2) = (n1.start(), n2.start());
-    let (mut watcher, _) = connect(&n2, Connect::new(Protocol::V5, "watcher"));
-    watcher.send(Subscribe::new(PacketId::new(1).unwrap(), "wills/#", QoS::AtLeastOnce).into());
-    assert!(matches!(watcher.recv(), Some(Packet::SubAck(_))));
+    let mut watcher = wills_watcher(&n2, "watcher", QoS::AtLeastOnce);
     let mut with_will = Connect::new(Protocol::V5, "cleanly");
-    with_will.will = Some(hornet_codec::LastWill {
-        topic: "wills/cleanly".into(),
-        payload: "gone".into(),
-        qos: QoS::AtLeastOnce,
-        retain: false,
-        properties: Default::default(),
-    });
+    with_will.will = Some(will_gone("wills/cleanly", Default::default()));
     let (mut client, code) = connect(&n1, with_will);
     assert_eq!(code, ReasonCode::Success);
     // A marker after the client's will on the n1 -> n2 link: n2 holds it.
@@ -1025,23 +1022,12 @@ fn a_delayed_will_survives_the_death_of_the_survivor_that_was_to_publish_it() {
     // A watcher on each survivor (one of them dies with its node).
     let mut watchers: Vec<Raw> = nodes[1..]
         .iter()
-        .map(|n| {
-            let (mut w, _) = connect(n, Connect::new(Protocol::V5, format!("w-{}", n.name)));
-            w.send(Subscribe::new(PacketId::new(1).unwrap(), "wills/#", QoS::AtLeastOnce).into());
-            assert!(matches!(w.recv(), Some(Packet::SubAck(_))));
-            w
-        })
+        .map(|n| wills_watcher(n, &format!("w-{}", n.name), QoS::AtLeastOnce))
         .collect();
     let mut c = persistent(Protocol::V5, "lingering");
     let mut properties = hornet_codec::Properties::default();
     properties.push(Property::WillDelayInterval(15));
-    c.will = Some(hornet_codec::LastWill {
-        topic: "wills/lingering".into(),
-        payload: "gone".into(),
-        qos: QoS::AtLeastOnce,
-        retain: false,
-        properties,
-    });
+    c.will = Some(will_gone("wills/lingering", properties));
     let (client, code) = connect(&nodes[0], c);
     assert_eq!(code, ReasonCode::Success);
     drop(client);
