@@ -56,6 +56,18 @@ struct Drain {
     stall_logged: bool,
 }
 
+impl Drain {
+    /// A backlog first seen at `now`, nothing written from it yet.
+    fn new(now: Instant) -> Drain {
+        Drain {
+            since: now,
+            last: now,
+            written: 0,
+            stall_logged: false,
+        }
+    }
+}
+
 impl Backlog {
     /// Packets of `id` are about to be handled.
     pub(crate) fn feeding(&mut self, id: ConnId) {
@@ -79,15 +91,7 @@ impl Backlog {
             return;
         }
         if let (1, Some(sub)) = (len, sub) {
-            self.draining.insert(
-                sub,
-                Drain {
-                    since: now,
-                    last: now,
-                    written: 0,
-                    stall_logged: false,
-                },
-            );
+            self.draining.insert(sub, Drain::new(now));
         }
         if len >= threshold {
             if let Some(id) = self.feeding {
@@ -104,12 +108,7 @@ impl Backlog {
             self.draining.remove(&id);
             return;
         }
-        let drain = self.draining.entry(id).or_insert(Drain {
-            since: now,
-            last: now,
-            written: 0,
-            stall_logged: false,
-        });
+        let drain = self.draining.entry(id).or_insert_with(|| Drain::new(now));
         drain.last = now;
         drain.written += before.saturating_sub(after) as u64;
         drain.stall_logged = false;
