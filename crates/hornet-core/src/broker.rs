@@ -195,12 +195,12 @@ impl Broker {
         self.out.drain_ready(into);
     }
 
-    /// Connected clients.
+    /// Connected clients (past CONNACK). A count the table keeps, not a
+    /// walk: the dashboard and `/metrics` ask for it every few seconds,
+    /// and walking 19,000 parked connections cost about 100 ms of CPU
+    /// each time (a cache miss per connection).
     pub fn clients_connected(&self) -> usize {
-        self.conns
-            .values()
-            .filter(|c| c.state.is_connected())
-            .count()
+        self.conns.active()
     }
 
     /// Sessions, connected or not.
