@@ -250,6 +250,36 @@ impl Packet {
         Ok(())
     }
 
+    /// Like [`Packet::encode`], except that a PUBLISH whose payload is at
+    /// least `min_payload` bytes is written without it and its payload is
+    /// returned (another reference, no copy): the caller sends it right
+    /// after what was written, as the packet's last bytes (a vectored
+    /// write, so a large message is not copied into each subscriber's
+    /// buffer). Nothing is written if an error is returned.
+    pub fn encode_split(
+        &self,
+        protocol: Protocol,
+        out: &mut BytesMut,
+        min_payload: usize,
+    ) -> Result<Option<Bytes>, EncodeError> {
+        let Packet::Publish(p) = self else {
+            return self.encode(protocol, out).map(|()| None);
+        };
+        if p.payload.len() < min_payload {
+            return self.encode(protocol, out).map(|()| None);
+        }
+        let body_len = p.check(protocol)?;
+        if body_len > varint::MAX as usize {
+            return Err(EncodeError::PacketTooLarge(body_len));
+        }
+        let head_len = body_len - p.payload.len();
+        out.reserve(1 + varint::len(body_len as u32) + head_len);
+        out.put_u8(((PacketType::Publish as u8) << 4) | p.flags());
+        varint::write(out, body_len as u32);
+        p.encode_head(protocol, out);
+        Ok(Some(p.payload.clone()))
+    }
+
     /// Number of bytes [`Packet::encode`] writes for `protocol`.
     pub fn encoded_len(&self, protocol: Protocol) -> Result<usize, EncodeError> {
         let body = self.check(protocol)?;

@@ -121,6 +121,12 @@ impl Publish {
     }
 
     pub(crate) fn encode_body(&self, protocol: Protocol, out: &mut BytesMut) {
+        self.encode_head(protocol, out);
+        out.put_slice(&self.payload);
+    }
+
+    /// The body up to the payload: topic, packet identifier, properties.
+    pub(crate) fn encode_head(&self, protocol: Protocol, out: &mut BytesMut) {
         wire::put_field(out, self.topic.as_bytes());
         if let Some(id) = self.packet_id {
             out.put_u16(id.get());
@@ -128,7 +134,6 @@ impl Publish {
         if protocol.is_v5() {
             self.properties.encode(out);
         }
-        out.put_slice(&self.payload);
     }
 }
 

@@ -29,6 +29,7 @@ mod timer;
 mod tls;
 mod tls_io;
 mod tls_watch;
+mod writer;
 pub(crate) mod ws;
 
 pub(crate) use listener::ListenerState;

@@ -8,15 +8,9 @@
 //! packets (or being closed), the socket turning writable again (only
 //! while a write is stuck), the end of a rate pause. Reading decodes and
 //! feeds the core exactly as the generic path does (`conn.rs`). Writing
-//! takes every packet queued, encodes them into chunks of about
-//! `WRITE_CHUNK` bytes and writes each with `try_write` (write
-//! coalescing); what the kernel does not take waits for writability while
-//! reading goes on. When all a plain TCP writer was handed is one shared
-//! encoding (a fan-out's message, or a run of them, `encoded.rs`), it
-//! writes those shared bytes as they are: no chunk of its own, no copy
-//! (over TLS and WebSocket they are framed or encrypted into the chunk).
-//! Written packets are reported to the core in batches,
-//! as before (`packets_written`, flow control).
+//! (`writer.rs`) takes every packet queued, encodes them into chunks and
+//! writes each without blocking; what the kernel does not take waits for
+//! writability while reading goes on.
 //!
 //! Closing: once the core has closed the connection (or the peer has), the
 //! task stops reading, writes what is queued (after a peer's EOF, until
@@ -43,7 +37,7 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Instant;
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::BytesMut;
 use hornet_codec::{Decoder, Packet, Protocol};
 use hornet_core::{CloseCause, ConnId};
 use tokio::io::AsyncWriteExt;
@@ -51,17 +45,15 @@ use tokio::net::TcpStream;
 use tokio::time::Sleep;
 use tokio_rustls::rustls::ServerConnection;
 
-use super::conn::{decode_and_feed, linger, report, Fed};
-use super::conn::{READS_PER_WAKE, READ_CHUNK, REPORT_EVERY, WRITE_CHUNK};
+use super::conn::{decode_and_feed, linger, Fed};
+use super::conn::{READS_PER_WAKE, READ_CHUNK};
 use super::listener::Active;
-use super::outbox::{Outbox, Outgoing};
+use super::outbox::Outbox;
 use super::park::Parked;
 use super::tls_io::{self, SockIo};
+use super::writer::{Pumped, Writer};
 use super::Shared;
 use hornet_ws::{self as ws_frame, Deframer, Step};
-
-/// Chunks written per turn before other tasks get the thread.
-const CHUNKS_PER_TURN: usize = 4;
 
 /// Serves one plain TCP connection, registered with `conn::open`, until it
 /// closes; `active` holds its place in the listener's counts (and the
@@ -668,7 +660,11 @@ fn read_once(
         }
         None => {
             if into.capacity() - into.len() < 1024 {
-                into.reserve(READ_CHUNK);
+                // After a large packet, room for one as large: a stream of
+                // 16 KiB messages is then read one whole message per
+                // buffer, not as 8 KiB whose buffer grows (a copy) under
+                // the partial packet.
+                into.reserve(READ_CHUNK.max(b.decoder.last_frame_len()));
             }
             stream.try_read_buf(into)
         }
@@ -829,253 +825,11 @@ async fn drain(
     }
 }
 
-/// What a [`Writer::pump`] came to.
-#[derive(Debug, PartialEq, Eq)]
-enum Pumped {
-    /// Everything queued is written.
-    Idle,
-    /// The socket takes no more for now: wait until it is writable.
-    Blocked,
-    /// More to write: yield, then pump again.
-    More,
-}
-
-/// The write side of a connection: packets taken from the outbox, encoded
-/// into chunks and written without blocking; when all a plain TCP writer
-/// was handed is one shared encoding, that is written as it is.
-#[derive(Default)]
-struct Writer {
-    /// Taken from the outbox; `packets[next..]` are not encoded yet.
-    packets: Vec<Outgoing>,
-    next: usize,
-    /// Encoded, not yet (fully) written. Exists only during a burst.
-    out: BytesMut,
-    /// Or: the rest of shared bytes written as they are (the one thing
-    /// queued was a fan-out's encoding: no chunk, no copy; plain TCP only).
-    direct: Bytes,
-    /// Packets and bytes in the chunk `out` holds.
-    chunk_packets: usize,
-    chunk_bytes: usize,
-    /// Written and not yet reported to the core.
-    unreported: usize,
-    unreported_bytes: usize,
-}
-
-impl Writer {
-    /// Writes what is queued until the socket would block, everything is
-    /// written, or `CHUNKS_PER_TURN` chunks went out. A write error is
-    /// reported to the core by the caller.
-    fn pump(
-        &mut self,
-        shared: &Shared,
-        id: ConnId,
-        outbox: &Outbox,
-        stream: &TcpStream,
-        ws: bool,
-        mut tls: Option<&mut ServerConnection>,
-    ) -> std::io::Result<Pumped> {
-        for _ in 0..CHUNKS_PER_TURN {
-            if let Some(conn) = tls.as_deref_mut() {
-                // Over TLS a chunk is handed to rustls, and written as
-                // ciphertext before the next one is encoded.
-                if !tls_io::flush(conn, stream)? {
-                    return Ok(Pumped::Blocked);
-                }
-                if self.out.is_empty() && !self.encode_chunk(id, outbox, ws, false) {
-                    return Ok(self.idle(shared, id));
-                }
-                tls_io::encrypt(conn, &self.out)?;
-                self.chunk_written(shared, id);
-                continue;
-            }
-            if self.out.is_empty()
-                && self.direct.is_empty()
-                && !self.encode_chunk(id, outbox, ws, !ws)
-            {
-                return Ok(self.idle(shared, id));
-            }
-            loop {
-                let (pending, direct) = match self.direct.is_empty() {
-                    true => (&self.out[..], false),
-                    false => (&self.direct[..], true),
-                };
-                if pending.is_empty() {
-                    break;
-                }
-                match stream.try_write(pending) {
-                    Ok(n) if direct => self.direct.advance(n),
-                    Ok(n) => self.out.advance(n),
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                        return Ok(Pumped::Blocked)
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-            // Written: let go of the shared buffer now, not at the next run.
-            self.direct = Bytes::new();
-            self.chunk_written(shared, id);
-        }
-        Ok(Pumped::More)
-    }
-
-    /// Everything queued is written: reports it and gives the buffers back.
-    fn idle(&mut self, shared: &Shared, id: ConnId) -> Pumped {
-        if self.unreported > 0 {
-            self.report(shared, id);
-        }
-        self.out = BytesMut::new();
-        self.packets = Vec::new();
-        Pumped::Idle
-    }
-
-    /// The chunk in `out` is written (over TLS: handed to rustls).
-    fn chunk_written(&mut self, shared: &Shared, id: ConnId) {
-        self.out.clear();
-        self.unreported += self.chunk_packets;
-        self.unreported_bytes += self.chunk_bytes;
-        (self.chunk_packets, self.chunk_bytes) = (0, 0);
-        if self.unreported >= REPORT_EVERY {
-            self.report(shared, id);
-        }
-    }
-
-    /// Encodes the next chunk into `out`, taking packets from the outbox
-    /// when those taken are done; over WebSocket (`ws`) the chunk is one
-    /// binary frame. When `share` (plain TCP) and all there is to write is
-    /// one shared encoding, that goes into `direct` instead. False when
-    /// there is nothing to write.
-    fn encode_chunk(&mut self, id: ConnId, outbox: &Outbox, ws: bool, share: bool) -> bool {
-        if self.next == self.packets.len() {
-            self.packets.clear();
-            self.next = 0;
-            let spare_allocated = self.packets.capacity() > 0;
-            outbox.take(&mut self.packets);
-            if self.packets.is_empty() {
-                if spare_allocated {
-                    // The outbox got our spare vector: do not let an idle
-                    // connection keep it.
-                    outbox.trim();
-                }
-                return false;
-            }
-        }
-        if let (true, [Outgoing::Encoded(wire)]) = (share, &self.packets[self.next..]) {
-            // All there is to write is shared bytes (a fan-out's message
-            // or run, the usual case for one of its subscribers): written
-            // from there, without a chunk of our own or a copy into it.
-            self.direct = wire.shared();
-            self.chunk_packets = wire.packets();
-            self.chunk_bytes = self.direct.len();
-            self.packets.clear();
-            self.next = 0;
-            return true;
-        }
-        let protocol = outbox.protocol();
-        let header = if ws { ws_frame::MAX_HEADER } else { 0 };
-        let wanted = chunk_size(&self.packets[self.next..]) + header;
-        if self.out.capacity() < wanted {
-            // Room for what is queued, at most one chunk: grown by
-            // doubling it would be twice that, and a fixed 64 KiB chunk
-            // for a few messages is what a fan-out to 1,000 subscribers
-            // under a flood held 1,000 times over (docs/benchmarks.md,
-            // "Memory under QoS 0 floods").
-            self.out = BytesMut::with_capacity(wanted);
-        }
-        // Room for the frame header, written once the length is known.
-        self.out.put_bytes(0, header);
-        for packet in &self.packets[self.next..] {
-            if self.out.len() > header && !fits(packet, self.out.capacity() - self.out.len()) {
-                break;
-            }
-            if let Err(e) = packet.encode(protocol, &mut self.out) {
-                tracing::warn!(
-                    "Could not encode {:?} for connection {id}: {e}",
-                    packet.packet_type()
-                );
-            }
-            self.next += 1;
-            self.chunk_packets += packet.packets();
-        }
-        self.chunk_bytes = self.out.len() - header;
-        if ws && self.chunk_bytes > 0 {
-            ws_frame::seal_binary(&mut self.out);
-        } else if ws {
-            self.out.clear();
-        }
-        // Encoded packets are not needed any more.
-        if self.next == self.packets.len() {
-            self.packets.clear();
-            self.next = 0;
-        }
-        // A packet that failed to encode leaves nothing to write; it still
-        // counts as written (the core counted it as sent).
-        if self.out.is_empty() {
-            self.unreported += std::mem::take(&mut self.chunk_packets);
-        }
-        true
-    }
-
-    fn report(&mut self, shared: &Shared, id: ConnId) {
-        report(shared, id, self.unreported, self.unreported_bytes);
-        (self.unreported, self.unreported_bytes) = (0, 0);
-    }
-}
-
-/// The write buffer for `packets`: about their encoded size, rounded up
-/// to a page, at most [`WRITE_CHUNK`]. A subscriber that is handed a few
-/// messages at a time (one of many in a fan-out) then holds a few KiB
-/// while its socket is full, not a whole chunk.
-fn chunk_size(packets: &[Outgoing]) -> usize {
-    const PAGE: usize = 4096;
-    let mut bytes = 0;
-    for packet in packets {
-        bytes += match packet {
-            Outgoing::Packet(p) => match &**p {
-                Packet::Publish(p) => p.payload.len() + p.topic.len() + 64,
-                _ => 64,
-            },
-            Outgoing::Encoded(w) => w.bytes().len(),
-        };
-        if bytes >= WRITE_CHUNK {
-            return WRITE_CHUNK;
-        }
-    }
-    bytes.div_ceil(PAGE).max(1) * PAGE
-}
-
-/// Whether `packet` surely fits in `room` bytes (a close estimate for a
-/// PUBLISH, which may be large; other packets are small unless they carry
-/// many properties, which merely grows the chunk once).
-fn fits(packet: &Outgoing, room: usize) -> bool {
-    match packet {
-        Outgoing::Packet(p) => match &**p {
-            Packet::Publish(p) => p.payload.len() + p.topic.len() + 64 <= room,
-            _ => room >= 1024,
-        },
-        Outgoing::Encoded(w) => w.bytes().len() <= room,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::encoded::Wire;
     use super::*;
     use hornet_codec::Publish;
-
-    #[test]
-    fn the_write_buffer_is_sized_to_what_is_queued_up_to_one_chunk() {
-        let encoded = |n: usize| Outgoing::Encoded(Wire::from_encoded(1, &vec![0u8; n]));
-        // A fan-out subscriber handed a few 72-byte copies: one page.
-        assert_eq!(chunk_size(&vec![encoded(72); 10]), 4096);
-        assert_eq!(chunk_size(&vec![encoded(72); 100]), 8192);
-        // A flooded fan-in subscriber: one whole chunk, never more.
-        assert_eq!(chunk_size(&vec![encoded(72); 5000]), WRITE_CHUNK);
-        assert_eq!(chunk_size(&[encoded(1 << 20)]), WRITE_CHUNK);
-        // A packet to encode counts its payload and topic and room for the rest.
-        let p = Outgoing::packet(Packet::Publish(Publish::new("t", vec![0u8; 5000])));
-        assert_eq!(chunk_size(&[p]), 8192);
-        assert_eq!(chunk_size(&[]), 4096);
-    }
 
     /// The size of what `f` returns, without calling it.
     fn returned_size<F, R>(_: F) -> usize
