@@ -827,9 +827,7 @@ async fn drain(
 
 #[cfg(test)]
 mod tests {
-    use super::super::encoded::Wire;
     use super::*;
-    use hornet_codec::Publish;
 
     /// The size of what `f` returns, without calling it.
     fn returned_size<F, R>(_: F) -> usize

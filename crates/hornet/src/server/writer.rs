@@ -220,28 +220,25 @@ impl Writer {
         }
         // Room for the frame header, written once the length is known.
         self.out.put_bytes(0, header);
-        let mut in_pieces = 0;
         let mut i = self.next;
         while let Some(packet) = self.packets.get(i) {
             let started = self.out.len() > header || !self.pieces.is_empty();
             let room = self.out.capacity() - self.out.len();
             if started
                 && (!fits(packet, room, share)
-                    || in_pieces + self.out.len() >= WRITE_CHUNK
+                    || pieces_len(&self.pieces) + self.out.len() >= WRITE_CHUNK
                     || self.pieces.len() + 3 > MAX_PIECES)
             {
                 break;
             }
             let encoded = match packet {
                 Outgoing::Encoded(w) if share && w.bytes().len() >= VECTORED_MIN => {
-                    in_pieces += w.bytes().len();
                     push_piece(&mut self.out, &mut self.pieces, w.shared());
                     Ok(())
                 }
                 Outgoing::Packet(p) if share => {
                     match p.encode_split(protocol, &mut self.out, VECTORED_MIN) {
                         Ok(Some(payload)) => {
-                            in_pieces += payload.len();
                             push_piece(&mut self.out, &mut self.pieces, payload);
                             Ok(())
                         }
@@ -262,9 +259,8 @@ impl Writer {
         }
         self.next = i;
         if !self.pieces.is_empty() {
-            in_pieces += self.out.len();
             push_piece(&mut self.out, &mut self.pieces, Bytes::new());
-            self.chunk_bytes = in_pieces;
+            self.chunk_bytes = pieces_len(&self.pieces);
         } else {
             self.chunk_bytes = self.out.len() - header;
         }
@@ -309,6 +305,11 @@ fn chunk_size(packets: &[Outgoing], share: bool) -> usize {
     bytes.div_ceil(PAGE).max(1) * PAGE
 }
 
+/// The bytes in `pieces`.
+fn pieces_len(pieces: &VecDeque<Bytes>) -> usize {
+    pieces.iter().map(Bytes::len).sum()
+}
+
 /// Ends the encoded bytes in `out` as a piece (so what follows comes after
 /// them) and adds `bytes` as the next one.
 fn push_piece(out: &mut BytesMut, pieces: &mut VecDeque<Bytes>, bytes: Bytes) {
@@ -348,7 +349,101 @@ fn fits(packet: &Outgoing, room: usize, share: bool) -> bool {
 mod tests {
     use super::super::encoded::Wire;
     use super::*;
-    use hornet_codec::Publish;
+    use hornet_codec::{Protocol, Publish, QoS};
+
+    /// Every chunk `writer` makes from what `outbox` holds, as the bytes a
+    /// subscriber would read, with how many pieces each went out in.
+    fn chunks(writer: &mut Writer, outbox: &Outbox, share: bool) -> Vec<(Vec<u8>, usize)> {
+        let mut chunks = Vec::new();
+        while writer.encode_chunk(ConnId(1), outbox, false, share) {
+            assert!(writer.out.is_empty() || writer.pieces.is_empty());
+            let mut bytes = writer.out.to_vec();
+            for piece in &writer.pieces {
+                assert!(!piece.is_empty(), "an empty piece would write nothing");
+                bytes.extend_from_slice(piece);
+            }
+            assert_eq!(writer.chunk_bytes, bytes.len());
+            chunks.push((bytes, writer.pieces.len()));
+            writer.out.clear();
+            writer.pieces.clear();
+            writer.chunk_packets = 0;
+        }
+        chunks
+    }
+
+    /// Large payloads and shared encodings are written from where they are,
+    /// between the heads and small packets around them, and what the
+    /// subscriber reads is exactly the packets encoded one after another.
+    #[test]
+    fn a_vectored_chunk_is_the_packets_in_order() {
+        for protocol in [Protocol::V3_1_1, Protocol::V5] {
+            let mut big = Publish::new("big/one", vec![7u8; 16 * 1024]);
+            big.qos = QoS::AtLeastOnce;
+            big.packet_id = std::num::NonZeroU16::new(9);
+            let packets = vec![
+                Packet::Publish(Publish::new("small", vec![1u8; 10])),
+                Packet::Publish(big),
+                Packet::PingResp,
+                Packet::Publish(Publish::new("edge", vec![2u8; VECTORED_MIN])),
+                Packet::Publish(Publish::new("under", vec![3u8; VECTORED_MIN - 1])),
+            ];
+            let shared = {
+                let mut b = BytesMut::new();
+                Packet::Publish(Publish::new("shared", vec![4u8; 5000]))
+                    .encode(protocol, &mut b)
+                    .unwrap();
+                Wire::from_encoded(1, &b)
+            };
+            let mut expected = Vec::new();
+            for p in &packets {
+                let mut b = BytesMut::new();
+                p.encode(protocol, &mut b).unwrap();
+                expected.extend_from_slice(&b);
+            }
+            expected.extend_from_slice(shared.bytes());
+            for share in [true, false] {
+                let outbox = Outbox::new(ConnId(1), false);
+                outbox.set_protocol(protocol);
+                outbox.push_many(|_, v| {
+                    v.extend(packets.iter().cloned().map(Outgoing::packet));
+                    v.push(Outgoing::Encoded(shared.clone()));
+                });
+                let mut writer = Writer::default();
+                let got = chunks(&mut writer, &outbox, share);
+                let all: Vec<u8> = got.iter().flat_map(|(b, _)| b.clone()).collect();
+                assert_eq!(all, expected, "{protocol:?} share {share}");
+                let pieces: usize = got.iter().map(|(_, n)| n).sum();
+                if share {
+                    // small+head | 16 KiB | ping+head | 2 KiB | under+... | shared
+                    assert_eq!(pieces, 6, "{protocol:?}");
+                } else {
+                    assert_eq!(pieces, 0);
+                }
+            }
+        }
+    }
+
+    /// A chunk of pieces stays about `WRITE_CHUNK` bytes: a queue of large
+    /// messages is written over several chunks (and several turns).
+    #[test]
+    fn a_vectored_chunk_is_bounded() {
+        let outbox = Outbox::new(ConnId(1), false);
+        outbox.set_protocol(Protocol::V3_1_1);
+        outbox.push_many(|_, v| {
+            for _ in 0..40 {
+                v.push(Outgoing::packet(Packet::Publish(Publish::new(
+                    "t",
+                    vec![0u8; 16 * 1024],
+                ))));
+            }
+        });
+        let got = chunks(&mut Writer::default(), &outbox, true);
+        assert!(got.len() >= 10, "{} chunks", got.len());
+        for (bytes, pieces) in &got {
+            assert!(bytes.len() < WRITE_CHUNK + 17 * 1024, "{}", bytes.len());
+            assert!(*pieces <= MAX_PIECES);
+        }
+    }
 
     #[test]
     fn the_write_buffer_is_sized_to_what_is_queued_up_to_one_chunk() {
