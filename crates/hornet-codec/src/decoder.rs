@@ -78,8 +78,6 @@ pub fn peek_frame(buf: &[u8], max_packet_size: usize) -> Result<Option<FrameHead
 #[derive(Debug, Clone)]
 pub struct Decoder {
     protocol: Option<Protocol>,
-    /// The length of the last whole frame taken, at most `RESERVE_CAP`.
-    last_frame: u32,
     max_packet_size: usize,
 }
 
@@ -95,7 +93,6 @@ impl Decoder {
     pub fn new() -> Self {
         Decoder {
             protocol: None,
-            last_frame: 0,
             max_packet_size: MAX_PACKET_SIZE,
         }
     }
@@ -104,7 +101,6 @@ impl Decoder {
     pub fn with_protocol(protocol: Protocol) -> Self {
         Decoder {
             protocol: Some(protocol),
-            last_frame: 0,
             max_packet_size: MAX_PACKET_SIZE,
         }
     }
@@ -122,14 +118,6 @@ impl Decoder {
     /// The protocol of the stream, once known.
     pub fn protocol(&self) -> Option<Protocol> {
         self.protocol
-    }
-
-    /// The length of the last whole packet taken (0 before the first), at
-    /// most 64 KiB: what a reader allocates its next buffer for, so a
-    /// stream of large packets is read into buffers that hold one whole
-    /// rather than grown (and copied) under a partial one.
-    pub fn last_frame_len(&self) -> usize {
-        self.last_frame as usize
     }
 
     /// Sets the protocol explicitly (a client, after sending its CONNECT).
@@ -169,7 +157,6 @@ impl Decoder {
             buf.reserve((total - buf.len()).min(RESERVE_CAP));
             return Ok(None);
         }
-        self.last_frame = total.min(RESERVE_CAP) as u32;
         let mut frame = buf.split_to(total).freeze();
         let body = frame.split_off(header.header_len);
         let packet = Packet::decode_body(header.first_byte, body, protocol)?;
@@ -197,33 +184,6 @@ mod tests {
         ];
         let bytes = packets.iter().flat_map(|p| encode(p, protocol)).collect();
         (packets, bytes)
-    }
-
-    /// The reader's size hint is the last whole frame, capped.
-    #[test]
-    fn the_last_frame_length_is_remembered_up_to_64_kib() {
-        let mut decoder = Decoder::new();
-        assert_eq!(decoder.last_frame_len(), 0);
-        let mut bytes = encode(&Packet::from(Connect::new(Protocol::V5, "c")), Protocol::V5);
-        let connect_len = bytes.len();
-        let big = encode(
-            &Packet::from(Publish::new("t", vec![0u8; 16384])),
-            Protocol::V5,
-        );
-        let huge = encode(
-            &Packet::from(Publish::new("t", vec![0u8; 100_000])),
-            Protocol::V5,
-        );
-        bytes.extend_from_slice(&big);
-        bytes.extend_from_slice(&huge);
-        let mut buf = BytesMut::from(&bytes[..]);
-        decoder.decode(&mut buf).unwrap().unwrap();
-        assert_eq!(decoder.last_frame_len(), connect_len);
-        decoder.decode(&mut buf).unwrap().unwrap();
-        assert_eq!(decoder.last_frame_len(), big.len());
-        assert!(big.len() > 16384);
-        decoder.decode(&mut buf).unwrap().unwrap();
-        assert_eq!(decoder.last_frame_len(), 64 * 1024);
     }
 
     /// A partial frame asks for more bytes and consumes nothing.

@@ -2,8 +2,9 @@
 //! goes to each subscriber as runs of messages encoded once per protocol
 //! version into one shared buffer (`server/encoded.rs`), which a TCP
 //! writer with nothing else to send writes as it is, resuming where the
-//! socket stopped taking it (`server/writer.rs`); a large payload to one
-//! subscriber is written from where it is, by a vectored write. Whatever its protocol
+//! socket stopped taking it (`server/writer.rs`); a payload larger than a
+//! chunk (64 KiB) to one subscriber is written from where it is, by a
+//! vectored write. Whatever its protocol
 //! version and however late it reads, every subscriber gets every message
 //! whole, once and in the order it was published ([MQTT-4.6.0-6]: a topic
 //! is an ordered topic by default).
@@ -159,9 +160,9 @@ fn a_shared_encoding_larger_than_the_socket_takes_reaches_a_late_subscriber_whol
 }
 
 /// The payload of message `n` of the mixed burst: sizes on both sides of
-/// the writer's vectored threshold (2 KiB), bytes that depend on `n`.
+/// the writer's vectored threshold (64 KiB), bytes that depend on `n`.
 fn mixed(n: u32) -> Vec<u8> {
-    const SIZES: [usize; 7] = [10, 2047, 2048, 16 * 1024, 70_000, 300, 5_000];
+    const SIZES: [usize; 7] = [10, 65_535, 65_536, 16 * 1024, 200_000, 300, 5_000];
     let len = SIZES[n as usize % SIZES.len()];
     let mut p = n.to_be_bytes().to_vec();
     p.extend((4..len).map(|i| (i as u32 ^ n) as u8));
@@ -175,7 +176,7 @@ fn mixed(n: u32) -> Vec<u8> {
 /// arrives whole and in order, in both protocol versions ([MQTT-4.6.0-6]).
 #[test]
 fn large_and_small_messages_to_a_late_subscriber_arrive_whole_and_in_order() {
-    const COUNT: u32 = 350;
+    const COUNT: u32 = 140;
     let broker = TestBroker::with_conf("max_queued_messages 100000");
     for protocol in [Protocol::V3_1_1, Protocol::V5] {
         let id = format!("fo-mixed-{protocol:?}");

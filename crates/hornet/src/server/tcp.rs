@@ -660,11 +660,7 @@ fn read_once(
         }
         None => {
             if into.capacity() - into.len() < 1024 {
-                // After a large packet, room for one as large: a stream of
-                // 16 KiB messages is then read one whole message per
-                // buffer, not as 8 KiB whose buffer grows (a copy) under
-                // the partial packet.
-                into.reserve(READ_CHUNK.max(b.decoder.last_frame_len()));
+                into.reserve(READ_CHUNK);
             }
             stream.try_read_buf(into)
         }
