@@ -1,8 +1,9 @@
 //! Read-side flow control under floods: a publisher whose messages push a
-//! subscriber's queue to `backlog_pause_messages` or beyond is not read
-//! for a moment, so the flood waits in the kernel's socket buffers rather
-//! than as queued messages in the broker (what Mosquitto gets by being
-//! slower than its clients).
+//! subscriber's queue to `backlog_pause_messages` or beyond, or to
+//! `backlog_pause_bytes` of payload, is not read for a moment, so the
+//! flood waits in the kernel's socket buffers rather than as queued
+//! messages in the broker (what Mosquitto gets by being slower than its
+//! clients).
 //!
 //! Only while the subscriber's backlog is draining: messages must have
 //! left its queue (written packets made room, or acknowledgements opened
@@ -27,6 +28,24 @@ use std::time::{Duration, Instant};
 
 use crate::ids::ConnId;
 use crate::session::SessionKey;
+
+/// When a queue is long enough to pause its publishers: this many
+/// messages, or this many payload bytes (0: that half is off).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Threshold {
+    pub(crate) messages: usize,
+    pub(crate) bytes: usize,
+}
+
+impl Threshold {
+    fn off(self) -> bool {
+        self.messages == 0 && self.bytes == 0
+    }
+
+    fn reached(self, len: usize, bytes: usize) -> bool {
+        (self.messages > 0 && len >= self.messages) || (self.bytes > 0 && bytes >= self.bytes)
+    }
+}
 
 /// The shortest pause worth a timer.
 const MIN_PAUSE: Duration = Duration::from_millis(1);
@@ -74,8 +93,9 @@ impl Backlog {
         self.feeding = Some(id);
     }
 
-    /// Session `key` (online on `sub`, if at all) holds `len` messages in
-    /// its queue after a message was queued for it at `now`. A queue that
+    /// Session `key` (online on `sub`, if at all) holds `len` messages
+    /// (`bytes` of payload) in its queue after a message was queued for it
+    /// at `now`. A queue that
     /// has just begun counts as drained up to now: the subscriber took
     /// everything until then, so a stuck one pauses its publishers for at
     /// most the stall bound from here.
@@ -83,17 +103,17 @@ impl Backlog {
         &mut self,
         key: SessionKey,
         sub: Option<ConnId>,
-        len: usize,
-        threshold: usize,
+        (len, bytes): (usize, usize),
+        threshold: Threshold,
         now: Instant,
     ) {
-        if threshold == 0 {
+        if threshold.off() {
             return;
         }
         if let (1, Some(sub)) = (len, sub) {
             self.draining.insert(sub, Drain::new(now));
         }
-        if len >= threshold {
+        if threshold.reached(len, bytes) {
             if let Some(id) = self.feeding {
                 self.pressed = Some((id, key));
             }
@@ -117,22 +137,23 @@ impl Backlog {
     /// How long to stop reading `id`, whose messages were just handled:
     /// `Some` when they took a session's queue to `threshold` or beyond
     /// and that session's connection drained within `stall`. `queue`
-    /// looks the session up: its connection, queue length and client id.
+    /// looks the session up: its connection, queue length, queued payload
+    /// bytes and client id.
     pub(crate) fn pause<'a>(
         &mut self,
         id: ConnId,
         now: Instant,
-        threshold: usize,
+        threshold: Threshold,
         stall: Duration,
-        queue: impl FnOnce(SessionKey) -> Option<(ConnId, usize, &'a str)>,
+        queue: impl FnOnce(SessionKey) -> Option<(ConnId, usize, usize, &'a str)>,
     ) -> Option<Duration> {
         self.feeding = None;
         let (from, key) = self.pressed.take()?;
-        if from != id || threshold == 0 {
+        if from != id || threshold.off() {
             return None;
         }
-        let (sub, len, client_id) = queue(key)?;
-        if len < threshold {
+        let (sub, len, bytes, client_id) = queue(key)?;
+        if !threshold.reached(len, bytes) {
             return None;
         }
         let drain = self.draining.get_mut(&sub)?;
@@ -141,11 +162,12 @@ impl Backlog {
             if !drain.stall_logged {
                 drain.stall_logged = true;
                 tracing::info!(
-                    "Client {} has taken no message from its queue for {} ms ({} queued): \
-                     its publishers are read on (backlog_pause_stall_ms).",
+                    "Client {} has taken no message from its queue for {} ms ({} queued, \
+                     {} bytes): its publishers are read on (backlog_pause_stall_ms).",
                     client_id,
                     idle.as_millis(),
-                    len
+                    len,
+                    bytes
                 );
             }
             return None;

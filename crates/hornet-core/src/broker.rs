@@ -379,11 +379,11 @@ impl Broker {
         let backlog = self.backlog.pause(
             id,
             now,
-            self.settings.backlog_pause_messages,
+            self.settings.backlog_threshold(),
             self.settings.backlog_pause_stall,
             |key| {
                 let s = sessions.get(&key)?;
-                Some((s.conn?, s.queue.len(), &*s.client_id))
+                Some((s.conn?, s.queue.len(), s.queued_bytes, &*s.client_id))
             },
         );
         let rate = self

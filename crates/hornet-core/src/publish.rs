@@ -580,8 +580,8 @@ impl Broker {
         self.backlog.queued(
             key,
             session.conn,
-            session.queue.len(),
-            self.settings.backlog_pause_messages,
+            (session.queue.len(), session.queued_bytes),
+            self.settings.backlog_threshold(),
             self.now,
         );
         // Taken out of the queue for the arriving message: replaced by a

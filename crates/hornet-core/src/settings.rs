@@ -87,6 +87,10 @@ pub struct Settings {
     /// messages is not read for a moment while that queue drains (see
     /// `backlog`); 0 turns the rule off.
     pub backlog_pause_messages: usize,
+    /// The same in payload bytes: a queue of this many bytes pauses its
+    /// publishers too (large messages reach it long before the message
+    /// count); 0 turns this half of the rule off.
+    pub backlog_pause_bytes: usize,
     /// A subscriber that reports no written packet for this long stops
     /// pausing its publishers (`backlog_pause_messages`).
     pub backlog_pause_stall: Duration,
@@ -215,6 +219,14 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// When a subscriber's queue pauses its publishers (`backlog`).
+    pub(crate) fn backlog_threshold(&self) -> crate::backlog::Threshold {
+        crate::backlog::Threshold {
+            messages: self.backlog_pause_messages,
+            bytes: self.backlog_pause_bytes,
+        }
+    }
+
     /// The queue limits of the session of `client_id`: (messages, bytes,
     /// whose they are when its own).
     pub(crate) fn queue_limits_of(&self, client_id: &str) -> (usize, usize, Option<&str>) {
@@ -248,6 +260,7 @@ impl Default for Settings {
             sys_interval: Some(Duration::from_secs(10)),
             max_unwritten_packets: 1024,
             backlog_pause_messages: 10_000,
+            backlog_pause_bytes: 4 << 20,
             backlog_pause_stall: Duration::from_millis(100),
             connect_timeout: Duration::from_secs(10),
             topic_alias_maximum: 64,

@@ -122,3 +122,40 @@ fn a_stuck_subscriber_stops_pausing_after_the_stall_and_its_queue_limit_drops() 
         "max_queued_messages applies as without the rule"
     );
 }
+
+/// Large messages reach `backlog_pause_bytes` long before the message
+/// count: with the message half off, a queue of 1,000 payload bytes
+/// pauses the publisher feeding it, a queue under it does not, and with
+/// both halves off nobody is paused.
+#[test]
+fn a_queue_of_backlog_pause_bytes_pauses_its_publisher_too() {
+    for (bytes, pauses_at) in [(1000, Some(5)), (0, None)] {
+        let mut w = Harness::with(Settings {
+            sys_interval: None,
+            max_unwritten_packets: 4,
+            backlog_pause_messages: 0,
+            backlog_pause_bytes: bytes,
+            ..Settings::default()
+        });
+        let sub = w.connect("sub", Protocol::V3_1_1, true);
+        w.subscribe(sub, "q", QoS::AtMostOnce);
+        let publisher = w.connect("pub", Protocol::V3_1_1, true);
+        // CONNACK and SUBACK take half the budget of 4; 2 go out, the
+        // rest queue, 300 bytes each.
+        let big = "x".repeat(300);
+        let mut paused_at = None;
+        for i in 0..8 {
+            w.publish(publisher, "q", &big, QoS::AtMostOnce, false);
+            if paused_at.is_none() && w.broker.read_pause(publisher, w.now).is_some() {
+                paused_at = Some(i);
+            }
+        }
+        // After message i, i - 1 are queued (2 went out): 900 bytes after
+        // message 4, 1,200 after message 5.
+        assert_eq!(paused_at, pauses_at, "backlog_pause_bytes {bytes}");
+        while w.written(sub, 4) > 0 {
+            w.take(sub);
+        }
+        assert_eq!(w.broker.stats().publish_dropped, 0);
+    }
+}

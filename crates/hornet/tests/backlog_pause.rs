@@ -1,5 +1,6 @@
 //! Read-side flow control under QoS 0 floods, through real sockets
-//! (`backlog_pause_messages`, `backlog_pause_stall_ms`): a subscriber that
+//! (`backlog_pause_messages`, `backlog_pause_bytes`,
+//! `backlog_pause_stall_ms`): a subscriber that
 //! reads slower than its publisher floods it keeps a bounded queue in the
 //! broker, the flood waiting in the publisher's socket instead, and gets
 //! every message in order; a subscriber that stops reading holds nobody
@@ -109,6 +110,68 @@ fn a_draining_subscriber_keeps_a_bounded_queue_and_gets_every_message_in_order()
     );
     assert_eq!(
         broker.inspect(|b| b.dropped_for("slow")).flatten(),
+        Some(0),
+        "nothing dropped"
+    );
+}
+
+/// Large messages: `backlog_pause_bytes` bounds the queue in payload
+/// bytes (the message half off), and the slow subscriber still gets every
+/// message in order.
+#[test]
+fn a_draining_subscriber_of_large_messages_keeps_its_queue_under_the_byte_threshold() {
+    if common::hornet_only() {
+        return;
+    }
+    // 48 MB of 16 KiB messages, a threshold of 64 of them.
+    let (total, size, threshold) = (3_000u32, 16 * 1024usize, 1usize << 20);
+    let broker = TestBroker::with_conf(&format!(
+        "max_queued_messages 1000000\nbacklog_pause_messages 0\nbacklog_pause_bytes {threshold}"
+    ));
+    let mut sub = connect(&broker, "slow-big");
+    subscribe(&mut sub, "flood/#");
+    let reader = std::thread::spawn(move || {
+        let mut next = 0u32;
+        let deadline = Instant::now() + 6 * common::TIMEOUT;
+        while next < total {
+            assert!(Instant::now() < deadline, "got {next} of {total}");
+            match sub.recv_within(Duration::from_millis(500)) {
+                Ok(Some(Packet::Publish(p))) => {
+                    let n = u32::from_be_bytes(p.payload[..4].try_into().unwrap());
+                    assert_eq!(n, next, "in order, none lost");
+                    assert_eq!(p.payload.len(), size);
+                    next += 1;
+                    if next % 20 == 0 {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                }
+                Err(()) => {}
+                Ok(other) => panic!("expected PUBLISH, got {other:?} after {next}"),
+            }
+        }
+        sub
+    });
+    let sender = flood(connect(&broker, "flooder-big"), total, size);
+    let mut peak = 0;
+    while !sender.is_finished() {
+        let bytes = broker
+            .inspect(|b| b.admin_client("slow-big"))
+            .flatten()
+            .map_or(0, |d| d.queued_bytes);
+        peak = peak.max(bytes);
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    sender.join().unwrap();
+    let _sub = reader.join().unwrap();
+    // One read of the publisher's socket may land on top of the threshold
+    // before the pause (a few messages).
+    assert!(
+        peak <= threshold + 16 * size,
+        "{peak} bytes queued for the slow subscriber, threshold {threshold}"
+    );
+    assert!(peak > 0, "the subscriber was slower than the flood");
+    assert_eq!(
+        broker.inspect(|b| b.dropped_for("slow-big")).flatten(),
         Some(0),
         "nothing dropped"
     );

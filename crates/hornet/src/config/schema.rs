@@ -432,6 +432,17 @@ section! {
             example: ("50000", "50000"),
             core: |s, v| s.backlog_pause_messages = *v as usize,
         }
+        /// Queued payload bytes for one subscriber at which its publishers
+        /// are paused the same way (`backlog_pause_messages`): large
+        /// messages reach it long before the message count. Default
+        /// 4194304 (4 MiB); 0 turns it off.
+        backlog_pause_bytes: u32 = 4 << 20 => kinds::CountOrOff {
+            conf: Conf::Key("backlog_pause_bytes"),
+            accepts: "0 (off) or a number of bytes",
+            shown: true,
+            example: ("16777216", "16777216"),
+            core: |s, v| s.backlog_pause_bytes = *v as usize,
+        }
         /// Milliseconds without a written packet after which a subscriber
         /// stops pausing its publishers (`backlog_pause_messages`): a stuck
         /// client never holds anybody up for longer. Default 100.
