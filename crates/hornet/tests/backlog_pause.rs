@@ -54,6 +54,33 @@ fn flood(mut publisher: Raw, total: u32, size: usize) -> std::thread::JoinHandle
     })
 }
 
+/// Reads `total` messages of `size` bytes on `sub`, slower than a flood
+/// but always draining (a 1 ms sleep every `every` messages), asserting
+/// each arrives once, whole and in order.
+fn drain_slowly(mut sub: Raw, total: u32, size: usize, every: u32) -> std::thread::JoinHandle<Raw> {
+    std::thread::spawn(move || {
+        let mut next = 0u32;
+        let deadline = Instant::now() + 6 * common::TIMEOUT;
+        while next < total {
+            assert!(Instant::now() < deadline, "got {next} of {total}");
+            match sub.recv_within(Duration::from_millis(500)) {
+                Ok(Some(Packet::Publish(p))) => {
+                    let n = u32::from_be_bytes(p.payload[..4].try_into().unwrap());
+                    assert_eq!(n, next, "in order, none lost");
+                    assert_eq!(p.payload.len(), size);
+                    next += 1;
+                    if next % every == 0 {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                }
+                Err(()) => {}
+                Ok(other) => panic!("expected PUBLISH, got {other:?} after {next}"),
+            }
+        }
+        sub
+    })
+}
+
 fn queued(broker: &TestBroker, client: &str) -> usize {
     broker
         .inspect(|b| b.admin_client(client))
@@ -73,27 +100,7 @@ fn a_draining_subscriber_keeps_a_bounded_queue_and_gets_every_message_in_order()
     ));
     let mut sub = connect(&broker, "slow");
     subscribe(&mut sub, "flood/#");
-    let reader = std::thread::spawn(move || {
-        // Slower than the publisher, but always draining.
-        let mut next = 0u32;
-        let deadline = Instant::now() + 6 * common::TIMEOUT;
-        while next < total {
-            assert!(Instant::now() < deadline, "got {next} of {total}");
-            match sub.recv_within(Duration::from_millis(500)) {
-                Ok(Some(Packet::Publish(p))) => {
-                    let n = u32::from_be_bytes(p.payload[..4].try_into().unwrap());
-                    assert_eq!(n, next, "in order, none lost");
-                    next += 1;
-                    if next % 100 == 0 {
-                        std::thread::sleep(Duration::from_millis(1));
-                    }
-                }
-                Err(()) => {}
-                Ok(other) => panic!("expected PUBLISH, got {other:?} after {next}"),
-            }
-        }
-        sub
-    });
+    let reader = drain_slowly(sub, total, size, 100);
     let sender = flood(connect(&broker, "flooder"), total, size);
     let mut peak = 0;
     while !sender.is_finished() {
@@ -130,27 +137,7 @@ fn a_draining_subscriber_of_large_messages_keeps_its_queue_under_the_byte_thresh
     ));
     let mut sub = connect(&broker, "slow-big");
     subscribe(&mut sub, "flood/#");
-    let reader = std::thread::spawn(move || {
-        let mut next = 0u32;
-        let deadline = Instant::now() + 6 * common::TIMEOUT;
-        while next < total {
-            assert!(Instant::now() < deadline, "got {next} of {total}");
-            match sub.recv_within(Duration::from_millis(500)) {
-                Ok(Some(Packet::Publish(p))) => {
-                    let n = u32::from_be_bytes(p.payload[..4].try_into().unwrap());
-                    assert_eq!(n, next, "in order, none lost");
-                    assert_eq!(p.payload.len(), size);
-                    next += 1;
-                    if next % 20 == 0 {
-                        std::thread::sleep(Duration::from_millis(1));
-                    }
-                }
-                Err(()) => {}
-                Ok(other) => panic!("expected PUBLISH, got {other:?} after {next}"),
-            }
-        }
-        sub
-    });
+    let reader = drain_slowly(sub, total, size, 20);
     let sender = flood(connect(&broker, "flooder-big"), total, size);
     let mut peak = 0;
     while !sender.is_finished() {
