@@ -67,6 +67,12 @@ async fn schemathesis_finds_no_failure_against_the_openapi_document() {
                 // property of the generator, not of the API.
                 .arg("--suppress-health-check=filter_too_much")
                 .args(["--request-timeout", "10"])
+                // The same cases every run (Hypothesis' derandomized mode):
+                // a finding reproduces, and Hypothesis 6.170's optimiser
+                // cannot fail a run at random (it once raised IndexError
+                // inside its own hill climbing, `GET /retained/{topic}`,
+                // reported as a "Runtime Error" of the tool, not the API).
+                .arg("--generation-deterministic")
                 .arg("--no-color"),
             "pip install schemathesis",
         );
