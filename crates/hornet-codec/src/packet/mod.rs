@@ -235,19 +235,7 @@ impl Packet {
     /// acknowledgements) is left out; CONNACK and SUBACK codes are mapped to
     /// their 3.x equivalents. Nothing is written if an error is returned.
     pub fn encode(&self, protocol: Protocol, out: &mut BytesMut) -> Result<(), EncodeError> {
-        let body_len = self.check(protocol)?;
-        if body_len > varint::MAX as usize {
-            return Err(EncodeError::PacketTooLarge(body_len));
-        }
-        out.reserve(1 + varint::len(body_len as u32) + body_len);
-        let start = out.len();
-        out.put_u8(((self.packet_type() as u8) << 4) | self.flags());
-        varint::write(out, body_len as u32);
-        let body_start = out.len();
-        self.encode_body(protocol, out);
-        debug_assert_eq!(out.len() - body_start, body_len, "length of {self:?}");
-        debug_assert!(out.len() > start);
-        Ok(())
+        self.encode_up_to(protocol, out, usize::MAX).map(|_| ())
     }
 
     /// Like [`Packet::encode`], except that a PUBLISH whose payload is at
@@ -262,22 +250,37 @@ impl Packet {
         out: &mut BytesMut,
         min_payload: usize,
     ) -> Result<Option<Bytes>, EncodeError> {
-        let Packet::Publish(p) = self else {
-            return self.encode(protocol, out).map(|()| None);
-        };
-        if p.payload.len() < min_payload {
-            return self.encode(protocol, out).map(|()| None);
-        }
-        let body_len = p.check(protocol)?;
+        self.encode_up_to(protocol, out, min_payload)
+    }
+
+    /// [`Packet::encode`] and [`Packet::encode_split`]: the packet, but a
+    /// PUBLISH payload of at least `min_payload` bytes, which is returned.
+    #[inline]
+    fn encode_up_to(
+        &self,
+        protocol: Protocol,
+        out: &mut BytesMut,
+        min_payload: usize,
+    ) -> Result<Option<Bytes>, EncodeError> {
+        let body_len = self.check(protocol)?;
         if body_len > varint::MAX as usize {
             return Err(EncodeError::PacketTooLarge(body_len));
         }
-        let head_len = body_len - p.payload.len();
-        out.reserve(1 + varint::len(body_len as u32) + head_len);
-        out.put_u8(((PacketType::Publish as u8) << 4) | p.flags());
+        let left_out = match self {
+            Packet::Publish(p) if p.payload.len() >= min_payload => Some(p),
+            _ => None,
+        };
+        let written = body_len - left_out.map_or(0, |p| p.payload.len());
+        out.reserve(1 + varint::len(body_len as u32) + written);
+        out.put_u8(((self.packet_type() as u8) << 4) | self.flags());
         varint::write(out, body_len as u32);
-        p.encode_head(protocol, out);
-        Ok(Some(p.payload.clone()))
+        let body_start = out.len();
+        match left_out {
+            Some(p) => p.encode_head(protocol, out),
+            None => self.encode_body(protocol, out),
+        }
+        debug_assert_eq!(out.len() - body_start, written, "length of {self:?}");
+        Ok(left_out.map(|p| p.payload.clone()))
     }
 
     /// Number of bytes [`Packet::encode`] writes for `protocol`.
